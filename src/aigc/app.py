@@ -1,0 +1,92 @@
+"""create_app(settings): the FastAPI app with its lifespan, routes and console."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from aigc import __version__
+from aigc.config import Settings
+from aigc.console import setup as console_setup
+from aigc.gateway import error_handlers, first_run
+from aigc.gateway.limits import make_limiter
+from aigc.gateway.middleware import GatewayMiddleware
+from aigc.gateway.routes import admin, openai, ops
+from aigc.gateway.services import Services
+from aigc.infra import audit, migrate
+from aigc.infra.audit import AuditLog, AuditWriter
+from aigc.infra.db import Database
+from aigc.models.registry import ModelRegistry, ensure_builtin_models
+
+log = logging.getLogger("aigc.app")
+
+
+def build_services(settings: Settings) -> Services:
+    """Migrate the database and construct this process's long-lived objects."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.db_url)
+    db = Database(settings.db_url)
+    audit_log = AuditLog(db, settings.server_secret())
+    limiter = make_limiter(
+        settings.redis_url, daily_usage=lambda tenant, day: audit.tokens_used_on(db, tenant, day)
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        registry=ModelRegistry(),
+        limiter=limiter,
+        audit_log=audit_log,
+        audit=AuditWriter(audit_log),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings)
+        with services.db.session() as session:
+            message = first_run.first_start(session, settings)
+            ensure_builtin_models(session)
+        if message:
+            first_run.announce(message, settings.data_dir)
+        services.audit.start()
+        app.state.services = services
+        log.info("aigc %s serving at %s", __version__, settings.base_url)
+        try:
+            yield
+        finally:
+            # uvicorn has finished in-flight requests (streams included) before this runs.
+            services.audit.close()
+            await services.limiter.close()
+            services.db.dispose()
+            log.info("aigc stopped")
+
+    app = FastAPI(
+        title="aigc",
+        version=__version__,
+        description="Self-hosted AIGC platform: OpenAI-compatible API under /v1, management "
+        "under /api.",
+        lifespan=lifespan,
+    )
+    error_handlers.install(app)
+    app.include_router(ops.router)
+    app.include_router(openai.router)
+    app.include_router(admin.router)
+    app.include_router(console_setup.router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    app.add_middleware(
+        GatewayMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    return app

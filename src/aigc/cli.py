@@ -1,0 +1,345 @@
+"""The `aigc` command: serve, migrate, admin, keys, models, audit, backup, restore."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from aigc.config import Settings
+from aigc.gateway.errors import APIError
+
+app = typer.Typer(help="aigc: self-hosted AIGC platform", no_args_is_help=True)
+admin_app = typer.Typer(help="Organizations and users", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys", no_args_is_help=True)
+models_app = typer.Typer(help="Models", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
+app.add_typer(audit_app, name="audit")
+out = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A migrated database session for one CLI command; API errors become clean messages."""
+    from aigc.infra import migrate
+    from aigc.infra.db import Database
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.db_url)
+    db = Database(settings.db_url)
+    try:
+        with db.session() as session:
+            yield session
+    except APIError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+
+
+def _tenant_id(session: Session, tenant: str | None) -> str:
+    from aigc.gateway import accounts
+    from aigc.infra.schema import Tenant
+
+    if tenant is None:
+        return accounts.default_tenant(session).id
+    row = session.scalar(select(Tenant).where(or_(Tenant.id == tenant, Tenant.name == tenant)))
+    if row is None:
+        err.print(f"[red]error:[/red] no organization '{tenant}'")
+        raise typer.Exit(1)
+    return row.id
+
+
+# --- serve and migrate ---------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
+) -> None:
+    """Migrate the database and serve the platform (API, console, metrics)."""
+    import uvicorn
+
+    from aigc.app import create_app
+    from aigc.infra.logs import configure_logging
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=60,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema in place to the latest version."""
+    from aigc.infra import migrate as migrations
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.db_url)
+    out.print(f"database at revision {migrations.current_revision(settings.db_url)}")
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+
+@admin_app.command("create-tenant")
+def create_tenant(
+    name: str,
+    daily_token_budget: Annotated[int | None, typer.Option(help="Tokens per UTC day")] = None,
+) -> None:
+    """Create an organization."""
+    from aigc.gateway import accounts
+
+    with _session() as s:
+        tenant = accounts.create_tenant(s, None, name, daily_token_budget)
+        out.print(f"created organization {tenant.name} ({tenant.id})")
+
+
+@admin_app.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Option(prompt=True)],
+    role: Annotated[str, typer.Option(help="owner, admin, member or viewer")] = "member",
+    tenant: Annotated[str | None, typer.Option(help="Organization id or name")] = None,
+    display_name: str = "",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
+) -> None:
+    """Create a user (the first owner of an install is also the platform administrator)."""
+    from aigc.gateway import accounts, first_run
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif os.environ.get("AIGC_NEW_PASSWORD"):
+        password = os.environ["AIGC_NEW_PASSWORD"]
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _session() as s:
+        first_owner = role == "owner" and not accounts.has_owner(s)
+        user = accounts.create_user(
+            s,
+            None,
+            tenant_id=_tenant_id(s, tenant),
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            platform_admin=first_owner and tenant is None,
+        )
+        if first_owner:
+            first_run.finish_setup(s)
+        out.print(f"created user {user.username} ({user.id}), role {user.role}")
+
+
+@admin_app.command("setup-url")
+def setup_url() -> None:
+    """Issue a new one-time link to create the owner account in the console."""
+    from aigc.gateway import accounts, first_run
+
+    settings = Settings()
+    with _session() as s:
+        if accounts.has_owner(s):
+            err.print("An owner account exists already; setup is complete.")
+            raise typer.Exit(1)
+        token = first_run.new_setup_token(s)
+    out.print(f"{settings.base_url}/setup?token={token}")
+
+
+@admin_app.command("list-tenants")
+def list_tenants() -> None:
+    from aigc.infra.schema import Tenant
+
+    table = Table("id", "name", "daily budget", "disabled")
+    with _session() as s:
+        for t in s.scalars(select(Tenant).order_by(Tenant.created_at)):
+            table.add_row(t.id, t.name, str(t.daily_token_budget or "-"), str(t.disabled))
+    out.print(table)
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str | None, typer.Option(help="Organization id or name")] = None,
+    name: str = "",
+    role: str = "member",
+    expires_days: Annotated[float | None, typer.Option(help="Expire after N days")] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated allow-list")] = None,
+    rpm: Annotated[int | None, typer.Option(help="Requests per minute")] = None,
+    tpm: Annotated[int | None, typer.Option(help="Tokens per minute")] = None,
+) -> None:
+    """Create an API key; its secret is printed once and never stored."""
+    from aigc.gateway import accounts
+
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    allow = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    with _session() as s:
+        key, secret = accounts.create_key(
+            s,
+            None,
+            tenant_id=_tenant_id(s, tenant),
+            name=name,
+            role=role,
+            expires_at=expires,
+            allowed_models=allow,
+            rpm_limit=rpm,
+            tpm_limit=tpm,
+        )
+        err.print(f"created key {key.id} (shown once; store it now):")
+        print(secret)
+
+
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    from aigc.infra.schema import ApiKey
+
+    table = Table("id", "prefix", "name", "role", "models", "rpm", "tpm", "expires", "revoked")
+    with _session() as s:
+        rows = s.scalars(
+            select(ApiKey)
+            .where(ApiKey.tenant_id == _tenant_id(s, tenant))
+            .order_by(ApiKey.created_at)
+        )
+        for k in rows:
+            table.add_row(
+                k.id,
+                k.prefix + "…",
+                k.name,
+                k.role,
+                ",".join(k.allowed_models or []) or "all",
+                str(k.rpm_limit or "-"),
+                str(k.tpm_limit or "-"),
+                str(k.expires_at or "-"),
+                str(k.revoked_at or "-"),
+            )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    from aigc.gateway import accounts
+
+    with _session() as s:
+        accounts.revoke_key(s, None, key_id)
+    out.print(f"revoked {key_id}")
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+@models_app.command("list")
+def models_list() -> None:
+    from aigc.infra.schema import ModelRecord
+
+    table = Table("id", "family", "owner", "status")
+    with _session() as s:
+        for m in s.scalars(select(ModelRecord).order_by(ModelRecord.name)):
+            table.add_row(m.name, m.family, m.tenant_id or "shared", m.status)
+    out.print(table)
+
+
+@models_app.command("validate-template")
+def models_validate_template(path: Path) -> None:
+    """Check a template model's YAML; every problem is listed with its place."""
+    from aigc.models.text.template import validate_template_file
+
+    problems = validate_template_file(path)
+    if problems:
+        for problem in problems:
+            err.print(f"[red]✗[/red] {problem}")
+        raise typer.Exit(1)
+    out.print(f"[green]✓[/green] {path} is a valid template model")
+
+
+@models_app.command("add-template")
+def models_add_template(
+    name: str,
+    path: Path,
+    tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
+    shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
+) -> None:
+    """Register a template model (id template-…) from a YAML file."""
+    from aigc.models.registry import ModelRegistry
+
+    with _session() as s:
+        owner = None if shared else _tenant_id(s, tenant)
+        config = {"yaml": path.read_text(encoding="utf-8")}
+        record = ModelRegistry().register(s, None, name, config, tenant_id=owner)
+        out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")
+
+
+# --- audit, backup, restore ----------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain: an edited, inserted, deleted or truncated record fails it."""
+    from aigc.infra.audit import AuditLog
+    from aigc.infra.db import Database
+
+    settings = Settings()
+    db = Database(settings.db_url)
+    try:
+        result = AuditLog(db, settings.server_secret()).verify()
+    finally:
+        db.dispose()
+    if result.ok:
+        out.print(f"[green]✓[/green] audit chain intact: {result.count} records")
+        return
+    for problem in result.problems:
+        err.print(f"[red]✗[/red] {problem}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def backup(
+    dest: Annotated[Path, typer.Argument(help="Archive file or folder")] = Path("."),
+) -> None:
+    """Back up the embedded database and data directory (safe while serving)."""
+    from aigc.infra.backup import backup as run_backup
+
+    path = run_backup(Settings(), dest)
+    out.print(f"backup written to {path}")
+
+
+@app.command()
+def restore(
+    archive: Path,
+    force: Annotated[bool, typer.Option(help="Replace a non-empty data directory")] = False,
+) -> None:
+    """Restore a backup into the data directory (the old one is kept aside with --force)."""
+    from aigc.infra.backup import restore as run_restore
+
+    try:
+        run_restore(Settings(), archive, force=force)
+    except (ValueError, FileExistsError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    out.print(f"restored {archive} into {Settings().data_dir}")
+
+
+if __name__ == "__main__":
+    app()

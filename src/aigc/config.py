@@ -1,0 +1,116 @@
+"""One Settings object for the whole platform.
+
+Values come from environment variables prefixed ``AIGC_`` and, optionally, from a YAML file
+named by ``AIGC_CONFIG``; the environment wins. Everything else receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by AIGC_CONFIG (lower priority than the environment)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        import os
+
+        path = os.environ.get("AIGC_CONFIG")
+        if not path:
+            return {}
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the settings file must hold a mapping")
+        return data
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AIGC_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("aigc-data"), description="Database, files, models")
+    database_url: str | None = Field(default=None, description="Default: SQLite in data_dir")
+    redis_url: str | None = Field(default=None, description="Shared limits across instances")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(default=None, description="Base URL printed for people")
+
+    admin_key: SecretStr | None = Field(default=None, description="Platform-admin key at start")
+    secret_key: SecretStr | None = Field(default=None, description="Default: data_dir/secret.key")
+
+    default_models: bool = Field(default=True, description="Create/train default models")
+    max_body_bytes: int = 8 * MIB
+    max_upload_bytes: int = 512 * MIB
+    import_roots: list[Path] = Field(default_factory=list)
+
+    default_max_tokens: int = Field(default=512, description="When a request sets none")
+    default_key_rpm: int | None = None
+    default_key_tpm: int | None = None
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("default_models", mode="before")
+    @classmethod
+    def _on_off(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in {"off", "no", "0", "false"}:
+            return False
+        if isinstance(value, str) and value.strip().lower() in {"on", "yes", "1", "true"}:
+            return True
+        return value
+
+    @field_validator("import_roots", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p for p in value.split(":") if p]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls), file_secret_settings)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'aigc.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def server_secret(self) -> bytes:
+        """The HMAC secret for the audit chain and signed links; created once, kept 0600."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            import secrets
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip().encode()

@@ -1,0 +1,1 @@
+"""Gateway: the HTTP front door (OpenAI-compatible /v1, management /api)."""

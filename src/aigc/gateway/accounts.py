@@ -1,0 +1,429 @@
+"""Tenants, users, groups and API keys as plain functions over a session.
+
+Every lookup filters by the caller's tenant here, in the data-access function, never only in a
+route: an object of another tenant is reported as not found, exactly as if it did not exist.
+Only the platform administrator crosses tenants.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from aigc.gateway.auth import (
+    Principal,
+    check_role_name,
+    hash_api_key,
+    hash_password,
+    new_api_key,
+    require_platform_admin,
+    require_role,
+)
+from aigc.gateway.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from aigc.infra.schema import ApiKey, Group, GroupMember, Tenant, User, new_id
+
+Row = TypeVar("Row", User, Group, ApiKey)
+DEFAULT_TENANT = "default"
+
+
+# --- scoping -------------------------------------------------------------------------------
+
+
+def target_tenant(session: Session, principal: Principal, tenant_id: str | None) -> str:
+    """The tenant an action applies to: the caller's own unless a platform admin names another."""
+    if tenant_id is None or tenant_id == principal.tenant_id:
+        return principal.tenant_id
+    if not principal.platform_admin:
+        raise PermissionDenied(
+            "Only the platform administrator may act on another organization", param="tenant_id"
+        )
+    get_tenant(session, principal, tenant_id)
+    return tenant_id
+
+
+def _owned(session: Session, principal: Principal, model: type[Row], obj_id: str, what: str) -> Row:
+    obj = session.get(model, obj_id)
+    if obj is None or (obj.tenant_id != principal.tenant_id and not principal.platform_admin):
+        raise NotFound(f"No {what} with id '{obj_id}'")
+    return obj
+
+
+# --- tenants (platform admin) --------------------------------------------------------------
+
+
+def create_tenant(
+    session: Session, principal: Principal | None, name: str, daily_token_budget: int | None
+) -> Tenant:
+    if principal is not None:
+        require_platform_admin(principal)
+    name = name.strip()
+    if not name:
+        raise InvalidRequest("Organization name must not be empty", param="name")
+    if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
+        raise Conflict(f"An organization named '{name}' already exists", param="name")
+    tenant = Tenant(id=new_id("org_"), name=name, daily_token_budget=daily_token_budget)
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def list_tenants(session: Session, principal: Principal) -> list[Tenant]:
+    require_platform_admin(principal)
+    return list(session.scalars(select(Tenant).order_by(Tenant.created_at)))
+
+
+def get_tenant(session: Session, principal: Principal, tenant_id: str) -> Tenant:
+    require_platform_admin(principal)
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"No organization with id '{tenant_id}'")
+    return tenant
+
+
+def update_tenant(
+    session: Session, principal: Principal, tenant_id: str, changes: dict[str, Any]
+) -> Tenant:
+    tenant = get_tenant(session, principal, tenant_id)
+    for field in ("name", "daily_token_budget", "disabled"):
+        if field in changes:
+            setattr(tenant, field, changes[field])
+    if tenant.disabled and tenant.id == principal.tenant_id:
+        raise InvalidRequest("You cannot disable your own organization", param="disabled")
+    session.flush()
+    return tenant
+
+
+def delete_tenant(session: Session, principal: Principal, tenant_id: str) -> None:
+    tenant = get_tenant(session, principal, tenant_id)
+    if tenant.id == principal.tenant_id:
+        raise InvalidRequest("You cannot delete your own organization", param="tenant_id")
+    session.delete(tenant)
+
+
+def default_tenant(session: Session) -> Tenant:
+    """The operator's own organization, created on first start."""
+    tenant = session.scalar(select(Tenant).where(Tenant.name == DEFAULT_TENANT))
+    if tenant is None:
+        tenant = create_tenant(session, None, DEFAULT_TENANT, None)
+    return tenant
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+def create_user(
+    session: Session,
+    principal: Principal | None,
+    *,
+    tenant_id: str,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    platform_admin: bool = False,
+) -> User:
+    """``principal`` None means the local CLI, which is trusted like the platform admin."""
+    check_role_name(role)
+    if principal is not None:
+        require_role(principal, "admin")
+        tenant_id = target_tenant(session, principal, tenant_id)
+        if role == "owner" and not (principal.at_least("owner") or principal.platform_admin):
+            raise PermissionDenied("Only an owner may create another owner", param="role")
+        if platform_admin and not principal.platform_admin:
+            raise PermissionDenied("Only the platform administrator may grant that", param="role")
+    elif session.get(Tenant, tenant_id) is None:
+        raise NotFound(f"No organization with id '{tenant_id}'")
+    username = username.strip()
+    if not username:
+        raise InvalidRequest("Username must not be empty", param="username")
+    if len(password) < 8:
+        raise InvalidRequest("Password must have at least 8 characters", param="password")
+    user = User(
+        id=new_id("user_"),
+        tenant_id=tenant_id,
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role,
+        platform_admin=platform_admin,
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"The username '{username}' is taken", param="username") from None
+    return user
+
+
+def list_users(session: Session, principal: Principal, tenant_id: str | None = None) -> list[User]:
+    require_role(principal, "admin")
+    tenant_id = target_tenant(session, principal, tenant_id)
+    return list(
+        session.scalars(select(User).where(User.tenant_id == tenant_id).order_by(User.username))
+    )
+
+
+def get_user(session: Session, principal: Principal, user_id: str) -> User:
+    if principal.user_id != user_id:
+        require_role(principal, "admin")
+    return _owned(session, principal, User, user_id, "user")
+
+
+def update_user(
+    session: Session, principal: Principal, user_id: str, changes: dict[str, Any]
+) -> User:
+    require_role(principal, "admin")
+    user = _owned(session, principal, User, user_id, "user")
+    if "role" in changes:
+        role = check_role_name(changes["role"])
+        if "owner" in (role, user.role) and not (
+            principal.at_least("owner") or principal.platform_admin
+        ):
+            raise PermissionDenied("Only an owner may grant or remove the owner role", param="role")
+        user.role = role
+    if "password" in changes:
+        if len(changes["password"]) < 8:
+            raise InvalidRequest("Password must have at least 8 characters", param="password")
+        user.password_hash = hash_password(changes["password"])
+    for field in ("display_name", "disabled"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    session.flush()
+    return user
+
+
+def delete_user(session: Session, principal: Principal, user_id: str) -> None:
+    require_role(principal, "admin")
+    user = _owned(session, principal, User, user_id, "user")
+    if user.id == principal.user_id:
+        raise InvalidRequest("You cannot delete yourself", param="user_id")
+    if user.role == "owner" and not (principal.at_least("owner") or principal.platform_admin):
+        raise PermissionDenied("Only an owner may delete an owner")
+    session.delete(user)
+
+
+def has_owner(session: Session) -> bool:
+    return bool(session.scalar(select(func.count()).select_from(User).where(User.role == "owner")))
+
+
+# --- groups --------------------------------------------------------------------------------
+
+
+def create_group(
+    session: Session, principal: Principal, name: str, tenant_id: str | None = None
+) -> Group:
+    require_role(principal, "admin")
+    tenant_id = target_tenant(session, principal, tenant_id)
+    name = name.strip()
+    if not name:
+        raise InvalidRequest("Group name must not be empty", param="name")
+    group = Group(id=new_id("grp_"), tenant_id=tenant_id, name=name)
+    session.add(group)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"A group named '{name}' already exists", param="name") from None
+    return group
+
+
+def list_groups(
+    session: Session, principal: Principal, tenant_id: str | None = None
+) -> list[Group]:
+    tenant_id = target_tenant(session, principal, tenant_id)
+    return list(
+        session.scalars(select(Group).where(Group.tenant_id == tenant_id).order_by(Group.name))
+    )
+
+
+def get_group(session: Session, principal: Principal, group_id: str) -> Group:
+    return _owned(session, principal, Group, group_id, "group")
+
+
+def group_member_ids(session: Session, group_id: str) -> list[str]:
+    return list(
+        session.scalars(select(GroupMember.user_id).where(GroupMember.group_id == group_id))
+    )
+
+
+def add_group_member(session: Session, principal: Principal, group_id: str, user_id: str) -> None:
+    require_role(principal, "admin")
+    group = get_group(session, principal, group_id)
+    user = _owned(session, principal, User, user_id, "user")
+    if user.tenant_id != group.tenant_id:
+        raise NotFound(f"No user with id '{user_id}'")
+    if session.get(GroupMember, (group_id, user_id)) is None:
+        session.add(GroupMember(group_id=group_id, user_id=user_id))
+        session.flush()
+
+
+def remove_group_member(
+    session: Session, principal: Principal, group_id: str, user_id: str
+) -> None:
+    require_role(principal, "admin")
+    get_group(session, principal, group_id)
+    member = session.get(GroupMember, (group_id, user_id))
+    if member is None:
+        raise NotFound(f"User '{user_id}' is not in group '{group_id}'")
+    session.delete(member)
+
+
+def delete_group(session: Session, principal: Principal, group_id: str) -> None:
+    require_role(principal, "admin")
+    session.delete(get_group(session, principal, group_id))
+
+
+# --- API keys ------------------------------------------------------------------------------
+
+
+def create_key(
+    session: Session,
+    principal: Principal | None,
+    *,
+    tenant_id: str,
+    name: str = "",
+    role: str = "member",
+    user_id: str | None = None,
+    expires_at: datetime | None = None,
+    allowed_models: list[str] | None = None,
+    rpm_limit: int | None = None,
+    tpm_limit: int | None = None,
+    platform_admin: bool = False,
+    secret: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is never retrievable again."""
+    check_role_name(role)
+    if principal is not None:
+        require_role(principal, "admin")
+        tenant_id = target_tenant(session, principal, tenant_id)
+        if not principal.platform_admin and not principal.at_least(role):
+            raise PermissionDenied("A key cannot have a higher role than its creator", param="role")
+        if platform_admin and not principal.platform_admin:
+            raise PermissionDenied("Only the platform administrator may create that key")
+        if user_id is not None:
+            owner = _owned(session, principal, User, user_id, "user")
+            if owner.tenant_id != tenant_id:
+                raise NotFound(f"No user with id '{user_id}'")
+    if expires_at is not None:
+        expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+        if expires_at <= datetime.now(UTC):
+            raise InvalidRequest("expires_at must be in the future", param="expires_at")
+    for field, value in (("rpm_limit", rpm_limit), ("tpm_limit", tpm_limit)):
+        if value is not None and value < 1:
+            raise InvalidRequest(f"{field} must be a positive integer", param=field)
+    secret = secret or new_api_key()
+    key = ApiKey(
+        id=new_id("key_"),
+        tenant_id=tenant_id,
+        user_id=user_id,
+        name=name,
+        prefix=secret[:12],
+        secret_hash=hash_api_key(secret),
+        role=role,
+        platform_admin=platform_admin,
+        allowed_models=allowed_models,
+        rpm_limit=rpm_limit,
+        tpm_limit=tpm_limit,
+        expires_at=expires_at,
+    )
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def list_keys(session: Session, principal: Principal, tenant_id: str | None = None) -> list[ApiKey]:
+    require_role(principal, "admin")
+    tenant_id = target_tenant(session, principal, tenant_id)
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at)
+        )
+    )
+
+
+def get_key(session: Session, principal: Principal, key_id: str) -> ApiKey:
+    if principal.key_id != key_id:
+        require_role(principal, "admin")
+    return _owned(session, principal, ApiKey, key_id, "API key")
+
+
+def revoke_key(session: Session, principal: Principal | None, key_id: str) -> ApiKey:
+    if principal is None:
+        key = session.get(ApiKey, key_id)
+        if key is None:
+            raise NotFound(f"No API key with id '{key_id}'")
+    else:
+        key = get_key(session, principal, key_id)
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+        session.flush()
+    return key
+
+
+# --- views (what the API returns; never a secret or a hash) --------------------------------
+
+
+def _ts(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
+def tenant_view(t: Tenant) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "object": "organization",
+        "name": t.name,
+        "daily_token_budget": t.daily_token_budget,
+        "disabled": t.disabled,
+        "created_at": _ts(t.created_at),
+    }
+
+
+def user_view(u: User) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "object": "user",
+        "tenant_id": u.tenant_id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "role": u.role,
+        "platform_admin": u.platform_admin,
+        "disabled": u.disabled,
+        "created_at": _ts(u.created_at),
+    }
+
+
+def group_view(g: Group, member_ids: list[str]) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "object": "group",
+        "tenant_id": g.tenant_id,
+        "name": g.name,
+        "members": member_ids,
+        "created_at": _ts(g.created_at),
+    }
+
+
+def key_view(k: ApiKey) -> dict[str, Any]:
+    return {
+        "id": k.id,
+        "object": "api_key",
+        "tenant_id": k.tenant_id,
+        "user_id": k.user_id,
+        "name": k.name,
+        "prefix": k.prefix,
+        "role": k.role,
+        "platform_admin": k.platform_admin,
+        "allowed_models": k.allowed_models,
+        "rpm_limit": k.rpm_limit,
+        "tpm_limit": k.tpm_limit,
+        "expires_at": _ts(k.expires_at),
+        "revoked_at": _ts(k.revoked_at),
+        "created_at": _ts(k.created_at),
+    }

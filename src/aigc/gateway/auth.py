@@ -1,0 +1,131 @@
+"""Who is calling: API keys (SHA-256 at rest, shown once), passwords (argon2), roles."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aigc.gateway.errors import AuthenticationFailed, PermissionDenied
+from aigc.infra.schema import ApiKey, Tenant
+
+KEY_PREFIX = "sk-aigc-"
+ROLES = ("viewer", "member", "admin", "owner")
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+_passwords = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller, as every later stage sees it."""
+
+    tenant_id: str
+    role: str
+    key_id: str | None = None
+    user_id: str | None = None
+    platform_admin: bool = False
+    allowed_models: tuple[str, ...] | None = None
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    daily_token_budget: int | None = None
+
+    def at_least(self, role: str) -> bool:
+        return _RANK[self.role] >= _RANK[role]
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.rpm_limit or self.tpm_limit or self.daily_token_budget)
+
+
+def require_role(principal: Principal, role: str) -> None:
+    if not principal.at_least(role):
+        raise PermissionDenied(
+            f"This action needs the '{role}' role; your role is '{principal.role}'"
+        )
+
+
+def require_platform_admin(principal: Principal) -> None:
+    if not principal.platform_admin:
+        raise PermissionDenied("This action is for the platform administrator only")
+
+
+def check_role_name(role: str) -> str:
+    from aigc.gateway.errors import InvalidRequest
+
+    if role not in _RANK:
+        raise InvalidRequest(f"Unknown role '{role}'; roles are {', '.join(ROLES)}", param="role")
+    return role
+
+
+def new_api_key() -> str:
+    """A fresh key secret: 256 bits of randomness after the recognisable prefix."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(secret: str) -> str:
+    """Keys are random and long, so a fast hash is safe and keeps auth off the hot path."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _passwords.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _passwords.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthenticationFailed(
+            "You didn't provide an API key. Send it as 'Authorization: Bearer sk-aigc-...'",
+            code="missing_api_key",
+        )
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("The Authorization header must be 'Bearer <API key>'")
+    return token.strip()
+
+
+def authenticate_key(session: Session, secret: str, now: datetime | None = None) -> Principal:
+    """Resolve a key secret to its principal, refusing unknown, revoked and expired keys."""
+    row = session.execute(
+        select(ApiKey, Tenant)
+        .join(Tenant, Tenant.id == ApiKey.tenant_id)
+        .where(ApiKey.secret_hash == hash_api_key(secret))
+    ).first()
+    if row is None:
+        raise AuthenticationFailed("Incorrect API key provided")
+    key, tenant = row
+    now = now or datetime.now(UTC)
+    if key.revoked_at is not None:
+        raise AuthenticationFailed("This API key has been revoked", code="revoked_api_key")
+    if key.expires_at is not None and _aware(key.expires_at) <= now:
+        raise AuthenticationFailed("This API key has expired", code="expired_api_key")
+    if tenant.disabled:
+        raise AuthenticationFailed("This organization is disabled", code="tenant_disabled")
+    return Principal(
+        tenant_id=key.tenant_id,
+        role=key.role,
+        key_id=key.id,
+        user_id=key.user_id,
+        platform_admin=key.platform_admin,
+        allowed_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
+        rpm_limit=key.rpm_limit,
+        tpm_limit=key.tpm_limit,
+        daily_token_budget=tenant.daily_token_budget,
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

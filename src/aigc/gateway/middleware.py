@@ -1,0 +1,142 @@
+"""One ASGI middleware around every request: request id, body limit, metrics, audit, access log.
+
+Plain ASGI (not BaseHTTPMiddleware) so streams pass through untouched and the overhead stays
+in microseconds. The audit record is written when the response has fully ended, so a stream's
+tokens are counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aigc.gateway.context import RequestRecord, current_request_id, request_id_from
+from aigc.gateway.errors import PayloadTooLarge
+from aigc.infra import metrics
+from aigc.infra.audit import AuditEvent
+
+log = logging.getLogger("aigc.access")
+AUDITED_PREFIXES = ("/v1/", "/api/")
+
+
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        record = RequestRecord(request_id_from(_header(headers, b"x-request-id")))
+        record.audited = scope["path"].startswith(AUDITED_PREFIXES)
+        scope.setdefault("state", {})["record"] = record
+        token = current_request_id.set(record.request_id)
+        status = 500
+        rid_header = (b"x-request-id", record.request_id.encode())
+
+        content_type = _header(headers, b"content-type") or ""
+        limit = (
+            self.max_upload_bytes if content_type.startswith("multipart/") else self.max_body_bytes
+        )
+        declared = _header(headers, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            error = PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes")
+            status = error.status
+            await _send_error(send, error, rid_header)
+            self._finish(scope, record, status)
+            current_request_id.reset(token)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(
+                        f"The request body is larger than the limit of {limit} bytes"
+                    )
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), rid_header]
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        finally:
+            self._finish(scope, record, status)
+            current_request_id.reset(token)
+
+    def _finish(self, scope: Scope, record: RequestRecord, status: int) -> None:
+        elapsed = time.perf_counter() - record.started
+        route = scope.get("route")
+        route_path = getattr(route, "path", "unmatched")
+        metrics.REQUESTS.labels(route_path, scope["method"], str(status)).inc()
+        metrics.LATENCY.labels(route_path).observe(elapsed)
+        principal = record.principal
+        if record.audited:
+            services = scope["app"].state.services
+            services.audit.submit(
+                AuditEvent(
+                    request_id=record.request_id,
+                    ts=datetime.now(UTC),
+                    tenant_id=principal.tenant_id if principal else None,
+                    key_id=principal.key_id if principal else None,
+                    user_id=principal.user_id if principal else None,
+                    method=scope["method"],
+                    endpoint=route_path,
+                    model=record.model,
+                    status=status,
+                    prompt_tokens=record.prompt_tokens,
+                    completion_tokens=record.completion_tokens,
+                    latency_ms=round(elapsed * 1000, 3),
+                    guard=tuple(record.guard),
+                )
+            )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s %s %s",
+                scope["method"],
+                route_path,
+                status,
+                extra={
+                    "fields": {
+                        "status": status,
+                        "latency_ms": round(elapsed * 1000, 3),
+                        "tenant_id": principal.tenant_id if principal else None,
+                        "key_id": principal.key_id if principal else None,
+                        "model": record.model,
+                    }
+                },
+            )
+
+
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value is not None else None
+
+
+async def _send_error(send: Send, error: PayloadTooLarge, rid_header: tuple[bytes, bytes]) -> None:
+    body = json.dumps(error.body()).encode()
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        rid_header,
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,241 @@
+"""The journey of one generation request, in one place.
+
+    authenticate (route dependency) → validate → resolve model → admit (limits, quota)
+      → generate (model backend, stop/max_tokens applied here) → settle limits
+      → response (JSON or SSE) + usage; audit and metrics are written by the middleware.
+
+Each stage is a plain function so tests can call it without HTTP. The guard stages (input,
+retrieval, output) and knowledge retrieval slot in between admit and generate as they land.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from aigc.gateway.auth import Principal
+from aigc.gateway.context import RequestRecord
+from aigc.gateway.limits import LimitSpec, Reservation
+from aigc.gateway.schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    SamplingFields,
+    message_text,
+    refuse_unsupported,
+)
+from aigc.gateway.services import Services
+from aigc.infra import metrics
+from aigc.models.protocols import ChatMessage, TextModel, TextRequest
+from aigc.models.stopping import BoundedText
+
+
+@dataclass
+class Prepared:
+    """A validated, admitted request, ready to generate."""
+
+    model_name: str
+    model: TextModel
+    requests: list[TextRequest]
+    prompt_tokens: int
+    reservation: Reservation | None
+
+
+# --- stages --------------------------------------------------------------------------------
+
+
+def to_text_requests(body: SamplingFields, max_tokens: int) -> list[TextRequest]:
+    """One TextRequest per choice (``n``); choice i gets seed+i so choices differ but repeat."""
+    refuse_unsupported(body)
+    if isinstance(body, ChatCompletionRequest):
+        messages = [ChatMessage(m.role, message_text(m, i)) for i, m in enumerate(body.messages)]
+        prompt = None
+    else:
+        assert isinstance(body, CompletionRequest)
+        messages = None
+        prompt = body.prompt if isinstance(body.prompt, str) else "".join(body.prompt)
+    return [
+        TextRequest(
+            messages=messages,
+            prompt=prompt,
+            max_tokens=max_tokens,
+            temperature=body.temperature,
+            top_p=body.top_p,
+            seed=None if body.seed is None else body.seed + i,
+            stop=body.stop_list,
+        )
+        for i in range(body.n)
+    ]
+
+
+def count_prompt_tokens(model: TextModel, request: TextRequest) -> int:
+    if request.messages is not None:
+        return sum(model.count_tokens(m.content) for m in request.messages)
+    return model.count_tokens(request.prompt or "")
+
+
+async def prepare(
+    services: Services, principal: Principal, record: RequestRecord, body: SamplingFields
+) -> Prepared:
+    """Validate, resolve the model and reserve tokens: everything that can refuse a request."""
+    record.model = body.model
+    max_tokens = body.output_limit or services.settings.default_max_tokens
+    requests = to_text_requests(body, max_tokens)
+    model = await run_in_threadpool(services.load_model, principal, body.model)
+    prompt_tokens = count_prompt_tokens(model, requests[0])
+    record.prompt_tokens = prompt_tokens
+    reservation = None
+    if principal.limited:
+        spec = LimitSpec(principal.rpm_limit, principal.tpm_limit, principal.daily_token_budget)
+        assert principal.key_id is not None
+        reservation = await services.limiter.admit(
+            principal.key_id, principal.tenant_id, spec, prompt_tokens + body.n * max_tokens
+        )
+    return Prepared(body.model, model, requests, prompt_tokens, reservation)
+
+
+def generate_choice(model: TextModel, request: TextRequest) -> BoundedText:
+    assert request.max_tokens is not None
+    return BoundedText(
+        model.generate(request),
+        stop=request.stop,
+        max_tokens=request.max_tokens,
+        count_tokens=model.count_tokens,
+    )
+
+
+async def settle(services: Services, prepared: Prepared, record: RequestRecord, used: int) -> None:
+    record.completion_tokens = used
+    metrics.TOKENS.labels("prompt").inc(prepared.prompt_tokens)
+    metrics.TOKENS.labels("completion").inc(used)
+    if prepared.reservation is not None:
+        await services.limiter.settle(prepared.reservation, prepared.prompt_tokens + used)
+
+
+# --- responses -----------------------------------------------------------------------------
+
+
+def _usage(prompt: int, completion: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+async def complete(
+    services: Services, prepared: Prepared, record: RequestRecord, chat: bool
+) -> dict[str, Any]:
+    """Non-streaming: generate every choice, then answer with one JSON body."""
+
+    def run() -> list[tuple[str, str, int]]:
+        out = []
+        for request in prepared.requests:
+            bounded = generate_choice(prepared.model, request)
+            text = "".join(bounded)
+            out.append((text, bounded.finish_reason, bounded.tokens))
+        return out
+
+    try:
+        results = await run_in_threadpool(run)
+    except BaseException:
+        await settle(services, prepared, record, 0)
+        raise
+    used = sum(tokens for _, _, tokens in results)
+    await settle(services, prepared, record, used)
+    created = int(time.time())
+    if chat:
+        return {
+            "id": f"chatcmpl-{secrets.token_hex(12)}",
+            "object": "chat.completion",
+            "created": created,
+            "model": prepared.model_name,
+            "system_fingerprint": None,
+            "choices": [
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": finish,
+                }
+                for i, (text, finish, _) in enumerate(results)
+            ],
+            "usage": _usage(prepared.prompt_tokens, used),
+        }
+    return {
+        "id": f"cmpl-{secrets.token_hex(12)}",
+        "object": "text_completion",
+        "created": created,
+        "model": prepared.model_name,
+        "system_fingerprint": None,
+        "choices": [
+            {"index": i, "text": text, "logprobs": None, "finish_reason": finish}
+            for i, (text, finish, _) in enumerate(results)
+        ],
+        "usage": _usage(prepared.prompt_tokens, used),
+    }
+
+
+async def stream(
+    services: Services,
+    prepared: Prepared,
+    record: RequestRecord,
+    chat: bool,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    """Server-sent events exactly as the OpenAI SDK expects, ending with ``data: [DONE]``.
+
+    If the client goes away the generator is closed: generation stops and the tokens produced
+    so far are settled.
+    """
+    if chat:
+        base = {"id": f"chatcmpl-{secrets.token_hex(12)}", "object": "chat.completion.chunk"}
+    else:
+        base = {"id": f"cmpl-{secrets.token_hex(12)}", "object": "text_completion"}
+    base |= {"created": int(time.time()), "model": prepared.model_name, "system_fingerprint": None}
+    usage_field = {"usage": None} if include_usage else {}
+
+    def event(choice: dict[str, Any]) -> bytes:
+        payload = base | {"choices": [choice]} | usage_field
+        return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
+
+    def chat_choice(i: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        return {"index": i, "delta": delta, "logprobs": None, "finish_reason": finish}
+
+    def text_choice(i: int, text: str, finish: str | None) -> dict[str, Any]:
+        return {"index": i, "text": text, "logprobs": None, "finish_reason": finish}
+
+    used = 0
+    metrics.ACTIVE_STREAMS.inc()
+    try:
+        for i, request in enumerate(prepared.requests):
+            bounded = generate_choice(prepared.model, request)
+            if chat:
+                yield event(chat_choice(i, {"role": "assistant", "content": ""}, None))
+            try:
+                async for delta in iterate_in_threadpool(iter(bounded)):
+                    yield event(
+                        chat_choice(i, {"content": delta}, None)
+                        if chat
+                        else text_choice(i, delta, None)
+                    )
+            finally:
+                used += bounded.tokens
+            final = (
+                chat_choice(i, {}, bounded.finish_reason)
+                if chat
+                else text_choice(i, "", bounded.finish_reason)
+            )
+            yield event(final)
+        if include_usage:
+            payload = base | {"choices": [], "usage": _usage(prepared.prompt_tokens, used)}
+            yield b"data: " + json.dumps(payload).encode() + b"\n\n"
+        yield b"data: [DONE]\n\n"
+    finally:
+        metrics.ACTIVE_STREAMS.dec()
+        await settle(services, prepared, record, used)

@@ -1,0 +1,389 @@
+"""Management API under /api: organizations, users, groups, API keys, models, usage, audit.
+
+Routes only translate HTTP to the plain functions in ``accounts``, the registry and the audit
+module; every permission and tenant check lives in those functions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from aigc.gateway import accounts
+from aigc.gateway.auth import Principal, require_platform_admin, require_role
+from aigc.gateway.deps import principal, services
+from aigc.gateway.errors import InvalidRequest
+from aigc.gateway.services import Services
+from aigc.infra import audit
+from aigc.models.registry import model_view
+
+router = APIRouter(prefix="/api", tags=["management"])
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TenantIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    daily_token_budget: int | None = Field(default=None, ge=1)
+
+
+class TenantPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    daily_token_budget: int | None = Field(default=None, ge=1)
+    disabled: bool | None = None
+
+
+class UserIn(Strict):
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=8, max_length=1000)
+    role: str = "member"
+    display_name: str = ""
+    tenant_id: str | None = None
+
+
+class UserPatch(Strict):
+    role: str | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=1000)
+    display_name: str | None = None
+    disabled: bool | None = None
+
+
+class GroupIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    tenant_id: str | None = None
+
+
+class MemberIn(Strict):
+    user_id: str
+
+
+class KeyIn(Strict):
+    name: str = Field(default="", max_length=200)
+    role: str = "member"
+    tenant_id: str | None = None
+    user_id: str | None = None
+    expires_at: datetime | None = None
+    allowed_models: list[str] | None = None
+    rpm_limit: int | None = Field(default=None, ge=1)
+    tpm_limit: int | None = Field(default=None, ge=1)
+
+
+class ModelIn(Strict):
+    id: str = Field(min_length=3, max_length=200)
+    config: dict[str, Any]
+    shared: bool = False
+
+
+def _listing(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"object": "list", "data": items}
+
+
+def _set(body: BaseModel) -> dict[str, Any]:
+    return body.model_dump(exclude_unset=True)
+
+
+# --- who am I ------------------------------------------------------------------------------
+
+
+@router.get("/me")
+def me(caller: Principal = Depends(principal)) -> dict[str, Any]:
+    return {
+        "tenant_id": caller.tenant_id,
+        "role": caller.role,
+        "key_id": caller.key_id,
+        "user_id": caller.user_id,
+        "platform_admin": caller.platform_admin,
+    }
+
+
+# --- organizations (platform admin) --------------------------------------------------------
+
+
+@router.get("/tenants")
+def list_tenants(caller: Principal = Depends(principal), svc: Services = Depends(services)) -> Any:
+    with svc.db.session() as s:
+        return _listing([accounts.tenant_view(t) for t in accounts.list_tenants(s, caller)])
+
+
+@router.post("/tenants", status_code=201)
+def create_tenant(
+    body: TenantIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        return accounts.tenant_view(
+            accounts.create_tenant(s, caller, body.name, body.daily_token_budget)
+        )
+
+
+@router.get("/tenants/{tenant_id}")
+def get_tenant(
+    tenant_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        return accounts.tenant_view(accounts.get_tenant(s, caller, tenant_id))
+
+
+@router.patch("/tenants/{tenant_id}")
+def update_tenant(
+    tenant_id: str,
+    body: TenantPatch,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        view = accounts.tenant_view(accounts.update_tenant(s, caller, tenant_id, _set(body)))
+    svc.keys.clear()  # budgets and disabled flags travel with cached principals
+    return view
+
+
+@router.delete("/tenants/{tenant_id}")
+def delete_tenant(
+    tenant_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        accounts.delete_tenant(s, caller, tenant_id)
+    svc.keys.clear()
+    return {"id": tenant_id, "object": "organization", "deleted": True}
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+@router.get("/users")
+def list_users(
+    tenant_id: str | None = None,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        return _listing([accounts.user_view(u) for u in accounts.list_users(s, caller, tenant_id)])
+
+
+@router.post("/users", status_code=201)
+def create_user(
+    body: UserIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        user = accounts.create_user(
+            s,
+            caller,
+            tenant_id=body.tenant_id or caller.tenant_id,
+            username=body.username,
+            password=body.password,
+            role=body.role,
+            display_name=body.display_name,
+        )
+        return accounts.user_view(user)
+
+
+@router.get("/users/{user_id}")
+def get_user(
+    user_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        return accounts.user_view(accounts.get_user(s, caller, user_id))
+
+
+@router.patch("/users/{user_id}")
+def update_user(
+    user_id: str,
+    body: UserPatch,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        return accounts.user_view(accounts.update_user(s, caller, user_id, _set(body)))
+
+
+@router.delete("/users/{user_id}")
+def delete_user(
+    user_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        accounts.delete_user(s, caller, user_id)
+    return {"id": user_id, "object": "user", "deleted": True}
+
+
+# --- groups --------------------------------------------------------------------------------
+
+
+@router.get("/groups")
+def list_groups(
+    tenant_id: str | None = None,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        groups = accounts.list_groups(s, caller, tenant_id)
+        return _listing(
+            [accounts.group_view(g, accounts.group_member_ids(s, g.id)) for g in groups]
+        )
+
+
+@router.post("/groups", status_code=201)
+def create_group(
+    body: GroupIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        return accounts.group_view(accounts.create_group(s, caller, body.name, body.tenant_id), [])
+
+
+@router.get("/groups/{group_id}")
+def get_group(
+    group_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        group = accounts.get_group(s, caller, group_id)
+        return accounts.group_view(group, accounts.group_member_ids(s, group.id))
+
+
+@router.delete("/groups/{group_id}")
+def delete_group(
+    group_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        accounts.delete_group(s, caller, group_id)
+    return {"id": group_id, "object": "group", "deleted": True}
+
+
+@router.post("/groups/{group_id}/members", status_code=201)
+def add_member(
+    group_id: str,
+    body: MemberIn,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        accounts.add_group_member(s, caller, group_id, body.user_id)
+        group = accounts.get_group(s, caller, group_id)
+        return accounts.group_view(group, accounts.group_member_ids(s, group_id))
+
+
+@router.delete("/groups/{group_id}/members/{user_id}")
+def remove_member(
+    group_id: str,
+    user_id: str,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        accounts.remove_group_member(s, caller, group_id, user_id)
+        group = accounts.get_group(s, caller, group_id)
+        return accounts.group_view(group, accounts.group_member_ids(s, group_id))
+
+
+# --- API keys ------------------------------------------------------------------------------
+
+
+@router.get("/keys")
+def list_keys(
+    tenant_id: str | None = None,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        return _listing([accounts.key_view(k) for k in accounts.list_keys(s, caller, tenant_id)])
+
+
+@router.post("/keys", status_code=201)
+def create_key(
+    body: KeyIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    """The answer holds the key's secret in ``key``: the only time it is ever shown."""
+    with svc.db.session() as s:
+        key, secret = accounts.create_key(
+            s,
+            caller,
+            tenant_id=body.tenant_id or caller.tenant_id,
+            name=body.name,
+            role=body.role,
+            user_id=body.user_id,
+            expires_at=body.expires_at,
+            allowed_models=body.allowed_models,
+            rpm_limit=body.rpm_limit,
+            tpm_limit=body.tpm_limit,
+        )
+        return accounts.key_view(key) | {"key": secret}
+
+
+@router.get("/keys/{key_id}")
+def get_key(
+    key_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        return accounts.key_view(accounts.get_key(s, caller, key_id))
+
+
+@router.delete("/keys/{key_id}")
+def revoke_key(
+    key_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        view = accounts.key_view(accounts.revoke_key(s, caller, key_id))
+    svc.keys.clear()
+    return view
+
+
+# --- models --------------------------------------------------------------------------------
+
+
+@router.get("/models")
+def list_models(caller: Principal = Depends(principal), svc: Services = Depends(services)) -> Any:
+    with svc.db.session() as s:
+        return _listing([model_view(r) for r in svc.registry.visible(s, caller)])
+
+
+@router.post("/models", status_code=201)
+def register_model(
+    body: ModelIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        record = svc.registry.register(s, caller, body.id, body.config, shared=body.shared)
+        return model_view(record)
+
+
+@router.delete("/models/{model:path}")
+def delete_model(
+    model: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        svc.registry.delete(s, caller, model)
+    return {"id": model, "object": "model", "deleted": True}
+
+
+# --- usage and audit -----------------------------------------------------------------------
+
+
+@router.get("/usage")
+def usage(
+    since: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    until: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    group_by: str = "day,model",  # any of day, key_id, model
+    tenant_id: str | None = None,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    require_role(caller, "admin")
+    fields = [f.strip() for f in group_by.split(",") if f.strip()]
+    unknown = set(fields) - {"day", "key_id", "model"}
+    if unknown:
+        raise InvalidRequest(
+            f"group_by takes day, key_id and model; not {', '.join(sorted(unknown))}",
+            param="group_by",
+        )
+    with svc.db.session() as s:
+        tenant = accounts.target_tenant(s, caller, tenant_id)
+    return _listing(audit.usage(svc.db, tenant, since, until, fields))
+
+
+@router.get("/audit/verify")
+def verify_audit(caller: Principal = Depends(principal), svc: Services = Depends(services)) -> Any:
+    require_platform_admin(caller)
+    svc.audit.flush()
+    result = svc.audit_log.verify()
+    return {"ok": result.ok, "count": result.count, "problems": result.problems}

@@ -1,0 +1,81 @@
+"""OpenAI-compatible endpoints under /v1: models, chat completions, completions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from aigc.gateway import pipeline
+from aigc.gateway.auth import Principal, require_role
+from aigc.gateway.context import RequestRecord
+from aigc.gateway.deps import principal, record, services
+from aigc.gateway.schemas import ChatCompletionRequest, CompletionRequest, SamplingFields
+from aigc.gateway.services import Services
+from aigc.models.registry import model_view
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@router.get("/models")
+async def list_models(
+    caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    def run() -> list[dict[str, Any]]:
+        with svc.db.session() as session:
+            rows = svc.registry.visible(session, caller)
+            allowed = caller.allowed_models
+            return [model_view(r) for r in rows if allowed is None or r.name in allowed]
+
+    return {"object": "list", "data": await run_in_threadpool(run)}
+
+
+@router.get("/models/{model:path}")
+async def get_model(
+    model: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        with svc.db.session() as session:
+            return model_view(svc.registry.find(session, caller, model))
+
+    return await run_in_threadpool(run)
+
+
+async def _generate(
+    svc: Services, caller: Principal, rec: RequestRecord, body: SamplingFields, chat: bool
+) -> Response:
+    require_role(caller, "member")
+    prepared = await pipeline.prepare(svc, caller, rec, body)
+    headers = prepared.reservation.headers if prepared.reservation else {}
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        events = pipeline.stream(svc, prepared, rec, chat=chat, include_usage=include_usage)
+        return StreamingResponse(
+            events, media_type="text/event-stream", headers=SSE_HEADERS | headers
+        )
+    payload = await pipeline.complete(svc, prepared, rec, chat=chat)
+    return JSONResponse(payload, headers=headers)
+
+
+@router.post("/chat/completions")
+async def chat_completions(
+    body: ChatCompletionRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> Response:
+    return await _generate(svc, caller, rec, body, chat=True)
+
+
+@router.post("/completions")
+async def completions(
+    body: CompletionRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> Response:
+    return await _generate(svc, caller, rec, body, chat=False)

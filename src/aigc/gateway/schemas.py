@@ -1,0 +1,151 @@
+"""Request bodies of the OpenAI-compatible API (Pydantic v2).
+
+Unknown fields are ignored, as vLLM does; fields we cannot honour are refused by name in
+``refuse_unsupported`` rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from aigc.gateway.errors import InvalidRequest
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = None
+    name: str | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class SamplingFields(BaseModel):
+    """Fields shared by chat and text completions."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    n: int = Field(default=1, ge=1, le=16)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    user: str | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_list(cls, value: str | list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        stops = [value] if isinstance(value, str) else value
+        if len(stops) > 4:
+            raise ValueError("at most 4 stop sequences are allowed")
+        return stops
+
+    @property
+    def stop_list(self) -> list[str]:
+        return list(self.stop or [])
+
+
+class ChatCompletionRequest(SamplingFields):
+    messages: list[Message] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+
+    @property
+    def output_limit(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+class CompletionRequest(SamplingFields):
+    prompt: str | list[str]
+    echo: bool = False
+    suffix: str | None = None
+    best_of: int | None = None
+
+    @property
+    def output_limit(self) -> int | None:
+        return self.max_tokens
+
+
+# Field → the value that means "not used". Anything else is a feature we do not have yet.
+_UNSUPPORTED: dict[str, Any] = {
+    "tools": None,
+    "tool_choice": None,
+    "functions": None,
+    "function_call": None,
+    "logprobs": (None, False),
+    "top_logprobs": (None, 0),
+    "logit_bias": (None, {}),
+    "audio": None,
+    "prediction": None,
+    "store": (None, False),
+    "web_search_options": None,
+    "suffix": None,
+    "echo": False,
+    "best_of": (None, 1),
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "reasoning_effort": None,
+}
+
+
+def refuse_unsupported(body: SamplingFields) -> None:
+    """A field we cannot honour is a 400 naming it, never silently dropped."""
+    values = body.model_dump(exclude_unset=True)
+    for field, unused in _UNSUPPORTED.items():
+        if field not in values:
+            continue
+        allowed = unused if isinstance(unused, tuple) else (unused,)
+        if values[field] not in allowed:
+            raise InvalidRequest(
+                f"'{field}' is not supported by this server yet; remove it from the request",
+                param=field,
+                code="unsupported_parameter",
+            )
+    response_format = values.get("response_format")
+    if response_format not in (None, {"type": "text"}):
+        raise InvalidRequest(
+            "'response_format' other than text is not supported yet",
+            param="response_format",
+            code="unsupported_parameter",
+        )
+    modalities = values.get("modalities")
+    if modalities not in (None, ["text"]):
+        raise InvalidRequest(
+            "Only the text modality is supported", param="modalities", code="unsupported_parameter"
+        )
+
+
+def message_text(message: Message, index: int) -> str:
+    """A message's text; image or audio parts are refused by name."""
+    if message.content is None:
+        return ""
+    if isinstance(message.content, str):
+        return message.content
+    texts = []
+    for part_index, part in enumerate(message.content):
+        if part.type != "text" or part.text is None:
+            raise InvalidRequest(
+                f"Content parts of type '{part.type}' are not supported by this model",
+                param=f"messages[{index}].content[{part_index}]",
+                code="unsupported_content",
+            )
+        texts.append(part.text)
+    return "".join(texts)

@@ -1,0 +1,1 @@
+"""Infra: storage, migrations, jobs, metrics, logging, backup."""

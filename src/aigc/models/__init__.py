@@ -1,0 +1,1 @@
+"""Models: the registry, the protocols every backend speaks, and one file per model family."""

@@ -1,0 +1,46 @@
+"""The small protocols every model backend speaks, so the gateway never knows a family.
+
+A text model turns a request into a stream of text pieces. The gateway (not the model) applies
+``stop`` and ``max_tokens`` and counts usage with ``count_tokens``, so every family behaves the
+same to callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant", "developer", "tool"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    """One generation: either chat ``messages`` or a plain ``prompt`` (completions)."""
+
+    messages: list[ChatMessage] | None = None
+    prompt: str | None = None
+    max_tokens: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class TextModel(Protocol):
+    """A loaded text generator."""
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by this model's tokenizer (used for usage and limits)."""
+        ...
+
+    def generate(self, request: TextRequest) -> Iterator[str]:
+        """Yield the answer as consecutive text pieces (one token or more each)."""
+        ...

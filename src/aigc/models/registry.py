@@ -1,0 +1,224 @@
+"""The model registry: model ids → records (who owns them, status) → loaded backends.
+
+A model belongs to one tenant or, with ``tenant_id`` NULL, is shared by the platform with all.
+Lookups resolve the caller's own model first, then a shared one of the same name; a model of
+another tenant is reported as not found. Backends are chosen by family through ``LOADERS``, so
+later families only add a loader.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from aigc.gateway.auth import Principal, require_platform_admin, require_role
+from aigc.gateway.errors import (
+    Conflict,
+    InvalidRequest,
+    ModelNotFound,
+    ModelNotReady,
+    NotFound,
+    PermissionDenied,
+)
+from aigc.infra.schema import ModelRecord, new_id
+from aigc.models.protocols import TextModel
+
+FAMILIES = ("template", "ngram", "gpt", "rnn", "hf", "upstream", "gan", "vae", "clip", "mm")
+BUILTIN_DIR = Path(__file__).parent / "text"
+
+Loader = Callable[[dict[str, Any]], TextModel]
+
+
+def _load_template(config: dict[str, Any]) -> TextModel:
+    from aigc.models.text.template import TemplateModel, load_template_config
+
+    if "yaml" in config:
+        return TemplateModel(load_template_config(config["yaml"]))
+    return TemplateModel.from_file(_builtin_or_path(config["path"]))
+
+
+def _builtin_or_path(path: str) -> Path:
+    if path.startswith("builtin:"):
+        return BUILTIN_DIR / f"{path.removeprefix('builtin:')}.yaml"
+    return Path(path)
+
+
+def _validate_template(config: dict[str, Any]) -> None:
+    from aigc.models.text.template import TemplateConfigError, load_template_config
+
+    if not isinstance(config.get("yaml"), str):
+        raise InvalidRequest("A template model needs its YAML text in config.yaml", param="config")
+    try:
+        load_template_config(config["yaml"])
+    except TemplateConfigError as exc:
+        raise InvalidRequest(f"Invalid template configuration: {exc}", param="config") from None
+
+
+LOADERS: dict[str, Loader] = {"template": _load_template}
+VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {"template": _validate_template}
+
+
+def family_of(name: str) -> str:
+    family = name.split("-", 1)[0]
+    if family not in FAMILIES or "-" not in name:
+        raise InvalidRequest(
+            f"Model ids start with their family and a dash ({', '.join(f + '-' for f in FAMILIES)})",
+            param="id",
+        )
+    return family
+
+
+class ModelRegistry:
+    """Resolves and loads models; loaded backends are cached per record."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, TextModel] = {}
+        self._lock = threading.Lock()
+
+    # --- lookups --------------------------------------------------------------------------
+
+    def visible(self, session: Session, principal: Principal) -> list[ModelRecord]:
+        rows = session.scalars(
+            select(ModelRecord)
+            .where(
+                or_(ModelRecord.tenant_id == principal.tenant_id, ModelRecord.tenant_id.is_(None))
+            )
+            .order_by(ModelRecord.name)
+        )
+        own = {}
+        for row in rows:
+            if row.name not in own or row.tenant_id is not None:
+                own[row.name] = row
+        return list(own.values())
+
+    def resolve(self, session: Session, principal: Principal, name: str) -> ModelRecord:
+        """The record a caller means by ``name``, after allow-list and readiness checks."""
+        record = self.find(session, principal, name)
+        if principal.allowed_models is not None and name not in principal.allowed_models:
+            raise PermissionDenied(
+                f"This API key may not use the model '{name}'",
+                param="model",
+                code="model_not_allowed",
+            )
+        if record.status != "ready":
+            detail = f" ({record.status_detail})" if record.status_detail else ""
+            raise ModelNotReady(
+                f"The model '{name}' is not ready yet: {record.status}{detail}",
+                param="model",
+                headers={"Retry-After": "30"},
+            )
+        return record
+
+    def find(self, session: Session, principal: Principal, name: str) -> ModelRecord:
+        rows = session.scalars(
+            select(ModelRecord).where(
+                ModelRecord.name == name,
+                or_(ModelRecord.tenant_id == principal.tenant_id, ModelRecord.tenant_id.is_(None)),
+            )
+        ).all()
+        if not rows:
+            raise ModelNotFound(f"The model '{name}' does not exist", param="model")
+        return next((r for r in rows if r.tenant_id is not None), rows[0])
+
+    def load(self, record: ModelRecord) -> TextModel:
+        with self._lock:
+            model = self._loaded.get(record.id)
+            if model is None:
+                model = LOADERS[record.family](record.config)
+                self._loaded[record.id] = model
+            return model
+
+    def forget(self, record_id: str) -> None:
+        with self._lock:
+            self._loaded.pop(record_id, None)
+
+    # --- management -----------------------------------------------------------------------
+
+    def register(
+        self,
+        session: Session,
+        principal: Principal | None,
+        name: str,
+        config: dict[str, Any],
+        *,
+        shared: bool = False,
+        tenant_id: str | None = None,
+    ) -> ModelRecord:
+        """Add a model for the caller's tenant (or, for the platform admin, for everyone).
+
+        ``principal`` None is the local CLI: it names the owner with ``tenant_id`` (None: shared).
+        """
+        family = family_of(name)
+        if family not in LOADERS:
+            raise InvalidRequest(
+                f"Models of the '{family}' family cannot be registered yet", param="id"
+            )
+        if principal is not None:
+            tenant_id = None
+            require_role(principal, "admin")
+            if shared:
+                require_platform_admin(principal)
+            else:
+                tenant_id = principal.tenant_id
+        if "path" in config and principal is not None:
+            require_platform_admin(principal)  # server paths: CLI or platform admin only
+        VALIDATORS[family](config)
+        clash = session.scalar(
+            select(ModelRecord).where(ModelRecord.name == name, ModelRecord.tenant_id == tenant_id)
+        )
+        if clash is not None:
+            raise Conflict(f"A model named '{name}' already exists", param="id")
+        record = ModelRecord(
+            id=new_id("mdl_"), tenant_id=tenant_id, name=name, family=family, config=config
+        )
+        session.add(record)
+        session.flush()
+        return record
+
+    def delete(self, session: Session, principal: Principal, name: str) -> None:
+        require_role(principal, "admin")
+        record = self.find(session, principal, name)
+        if record.tenant_id is None and not principal.platform_admin:
+            raise PermissionDenied(f"The model '{name}' is shared by the platform", param="model")
+        if record.tenant_id not in (None, principal.tenant_id):
+            raise NotFound(f"The model '{name}' does not exist")
+        session.delete(record)
+        self.forget(record.id)
+
+
+def ensure_builtin_models(session: Session) -> None:
+    """Register the shipped models that need no training (shared with every tenant)."""
+    exists = session.scalar(
+        select(ModelRecord).where(
+            ModelRecord.name == "template-helpdesk", ModelRecord.tenant_id.is_(None)
+        )
+    )
+    if exists is None:
+        session.add(
+            ModelRecord(
+                id=new_id("mdl_"),
+                tenant_id=None,
+                name="template-helpdesk",
+                family="template",
+                config={"path": "builtin:helpdesk"},
+            )
+        )
+
+
+def model_view(record: ModelRecord) -> dict[str, Any]:
+    created = record.created_at
+    return {
+        "id": record.name,
+        "object": "model",
+        "created": int(created.timestamp()) if created else 0,
+        "owned_by": record.tenant_id or "aigc",
+        "family": record.family,
+        "kind": record.kind,
+        "status": record.status,
+        "shared": record.tenant_id is None,
+    }

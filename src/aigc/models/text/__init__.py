@@ -1,0 +1,1 @@
+"""Text generation backends, one file per family."""

@@ -1,0 +1,85 @@
+"""Start the real server (`aigc serve`) as a process on a free loopback port, for e2e tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+
+class Server:
+    """One `aigc serve` process; its stdout and stderr go to ``log_path`` for inspection."""
+
+    def __init__(self, data_dir: Path, admin_key: str, **env: str) -> None:
+        self.data_dir = data_dir
+        self.admin_key = admin_key
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "AIGC_DATA_DIR": str(data_dir),
+            "AIGC_ADMIN_KEY": admin_key,
+            "AIGC_DEFAULT_MODELS": "off",
+            "AIGC_LOG_LEVEL": "INFO",
+            **env,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> Server:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aigc.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()[-4000:]}")
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """Graceful stop (SIGTERM, as a service manager does); kill only if it hangs."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def api(
+        self, method: str, path: str, key: str | None = None, **kwargs: object
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key or self.admin_key}"}
+        return httpx.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
