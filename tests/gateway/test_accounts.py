@@ -1,0 +1,181 @@
+"""Tenancy, users, groups, keys and the model registry as plain functions, on every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from aigc.gateway import accounts
+from aigc.gateway.auth import Principal, authenticate_key
+from aigc.gateway.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidRequest,
+    ModelNotFound,
+    ModelNotReady,
+    NotFound,
+    PermissionDenied,
+)
+from aigc.infra import migrate
+from aigc.infra.db import Database
+from aigc.models.registry import ModelRegistry, ensure_builtin_models
+
+TINY = """
+name: tiny
+languages: [en]
+intents:
+  - id: hello
+    patterns: ['hello']
+    answers: {en: ["Hello from {who}!"]}
+slots: {who: A}
+fallback: {en: ["Sorry."]}
+"""
+
+
+@pytest.fixture
+def session(db_url: str) -> Iterator[Session]:
+    migrate.upgrade(db_url)
+    db = Database(db_url)
+    with db.session() as s:
+        yield s
+    db.dispose()
+
+
+def _admin_of(session: Session, name: str) -> Principal:
+    tenant = accounts.create_tenant(session, None, name, None)
+    key, secret = accounts.create_key(session, None, tenant_id=tenant.id, role="admin")
+    return authenticate_key(session, secret)
+
+
+def test_keys_are_hashed_scoped_and_refused_when_revoked_or_expired(session: Session) -> None:
+    admin = _admin_of(session, "A")
+    key, secret = accounts.create_key(session, admin, tenant_id=admin.tenant_id, name="app")
+    assert secret.startswith("sk-aigc-") and secret not in (key.secret_hash, key.prefix)
+    assert key.prefix == secret[:12]
+    assert authenticate_key(session, secret).tenant_id == admin.tenant_id
+    with pytest.raises(AuthenticationFailed):
+        authenticate_key(session, secret + "x")
+    accounts.revoke_key(session, admin, key.id)
+    with pytest.raises(AuthenticationFailed) as revoked:
+        authenticate_key(session, secret)
+    assert revoked.value.code == "revoked_api_key"
+    soon = datetime.now(UTC) + timedelta(seconds=30)
+    _, expiring = accounts.create_key(session, admin, tenant_id=admin.tenant_id, expires_at=soon)
+    with pytest.raises(AuthenticationFailed) as expired:
+        authenticate_key(session, expiring, now=soon + timedelta(seconds=1))
+    assert expired.value.code == "expired_api_key"
+    with pytest.raises(InvalidRequest):
+        accounts.create_key(
+            session, admin, tenant_id=admin.tenant_id, expires_at=datetime.now(UTC) - timedelta(1)
+        )
+
+
+def test_roles_bound_what_a_caller_may_grant(session: Session) -> None:
+    admin = _admin_of(session, "A")
+    with pytest.raises(PermissionDenied):
+        accounts.create_key(session, admin, tenant_id=admin.tenant_id, role="owner")
+    with pytest.raises(PermissionDenied):
+        accounts.create_user(
+            session,
+            admin,
+            tenant_id=admin.tenant_id,
+            username="boss",
+            password="x" * 8,
+            role="owner",
+        )
+    _, member_secret = accounts.create_key(session, admin, tenant_id=admin.tenant_id, role="member")
+    member = authenticate_key(session, member_secret)
+    with pytest.raises(PermissionDenied):
+        accounts.list_keys(session, member)
+    with pytest.raises(PermissionDenied):
+        accounts.create_group(session, member, "ops")
+    with pytest.raises(PermissionDenied):
+        accounts.list_tenants(session, admin)
+
+
+def test_objects_of_another_tenant_do_not_exist(session: Session) -> None:
+    a, b = _admin_of(session, "A"), _admin_of(session, "B")
+    user = accounts.create_user(
+        session, a, tenant_id=a.tenant_id, username="zhang.san", password="password1", role="member"
+    )
+    group = accounts.create_group(session, a, "财务部")
+    accounts.add_group_member(session, a, group.id, user.id)
+    key, _ = accounts.create_key(session, a, tenant_id=a.tenant_id)
+    for call in (
+        lambda: accounts.get_user(session, b, user.id),
+        lambda: accounts.update_user(session, b, user.id, {"role": "admin"}),
+        lambda: accounts.delete_user(session, b, user.id),
+        lambda: accounts.get_group(session, b, group.id),
+        lambda: accounts.delete_group(session, b, group.id),
+        lambda: accounts.get_key(session, b, key.id),
+        lambda: accounts.revoke_key(session, b, key.id),
+    ):
+        with pytest.raises(NotFound):
+            call()
+    b_group = accounts.create_group(session, b, "ops")
+    with pytest.raises(NotFound):
+        accounts.add_group_member(session, b, b_group.id, user.id)
+    assert user.id not in [u.id for u in accounts.list_users(session, b)]
+    assert group.id not in [g.id for g in accounts.list_groups(session, b)]
+    assert key.id not in [k.id for k in accounts.list_keys(session, b)]
+    with pytest.raises(PermissionDenied):
+        accounts.list_users(session, b, tenant_id=a.tenant_id)
+    assert accounts.group_member_ids(session, group.id) == [user.id]
+
+
+def test_usernames_are_unique(session: Session) -> None:
+    a = _admin_of(session, "A")
+    accounts.create_user(
+        session, a, tenant_id=a.tenant_id, username="wang", password="password1", role="member"
+    )
+    with pytest.raises(Conflict):
+        accounts.create_user(
+            session, a, tenant_id=a.tenant_id, username="wang", password="password2", role="member"
+        )
+
+
+def test_registry_resolves_own_then_shared_and_hides_other_tenants(session: Session) -> None:
+    registry = ModelRegistry()
+    ensure_builtin_models(session)
+    a, b = _admin_of(session, "A"), _admin_of(session, "B")
+    registry.register(session, a, "template-faq", {"yaml": TINY})
+    assert registry.resolve(session, a, "template-faq").tenant_id == a.tenant_id
+    assert registry.resolve(session, b, "template-helpdesk").tenant_id is None
+    with pytest.raises(ModelNotFound):
+        registry.resolve(session, b, "template-faq")
+    with pytest.raises(ModelNotFound):
+        registry.delete(session, b, "template-faq")
+    assert "template-faq" not in [m.name for m in registry.visible(session, b)]
+    with pytest.raises(PermissionDenied):
+        registry.delete(session, a, "template-helpdesk")  # shared: platform admin only
+    with pytest.raises(InvalidRequest):
+        registry.register(session, a, "template-bad", {"yaml": "intents: [oops"})
+    with pytest.raises(InvalidRequest):
+        registry.register(session, a, "nofamily", {"yaml": TINY})
+    with pytest.raises(PermissionDenied):
+        registry.register(session, a, "template-path", {"path": "/etc/passwd"})
+    model = registry.load(registry.resolve(session, a, "template-faq"))
+    from aigc.models.protocols import ChatMessage, TextRequest
+
+    reply = "".join(
+        model.generate(TextRequest(messages=[ChatMessage("user", "hello")], temperature=0))
+    )
+    assert reply == "Hello from A!"
+
+
+def test_allow_list_and_readiness(session: Session) -> None:
+    registry = ModelRegistry()
+    a = _admin_of(session, "A")
+    record = registry.register(session, a, "template-faq", {"yaml": TINY})
+    limited_key, secret = accounts.create_key(
+        session, a, tenant_id=a.tenant_id, allowed_models=["template-other"]
+    )
+    with pytest.raises(PermissionDenied):
+        registry.resolve(session, authenticate_key(session, secret), "template-faq")
+    record.status = "training"
+    with pytest.raises(ModelNotReady) as busy:
+        registry.resolve(session, a, "template-faq")
+    assert busy.value.headers["Retry-After"]
