@@ -38,9 +38,9 @@ def _set_meta(session: Session, key: str, value: str) -> None:
 
 def ensure_admin_key(session: Session, settings: Settings) -> None:
     """AIGC_ADMIN_KEY (for automation) becomes a platform-admin key of the default tenant."""
-    if settings.admin_key is None:
+    secret = settings.admin_key.get_secret_value() if settings.admin_key else ""
+    if not secret:
         return
-    secret = settings.admin_key.get_secret_value()
     if not secret.startswith(KEY_PREFIX) or len(secret) < len(KEY_PREFIX) + 16:
         raise SystemExit(
             f"AIGC_ADMIN_KEY must start with '{KEY_PREFIX}' and have 16+ more characters"

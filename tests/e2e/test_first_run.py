@@ -1,0 +1,135 @@
+"""First start: the admin key shown once, the setup link, the owner created in the browser form."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import openai
+
+from tests.e2e.server import Server
+
+
+def test_first_start_issues_a_key_once_and_the_setup_page_creates_the_owner(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    srv = Server(data, admin_key="", AIGC_PUBLIC_URL="http://aigc.example:8000")
+    srv.start()
+    try:
+        notice = data / "first-run.txt"
+        # Output is not a terminal here, so the secrets went to a private file, not to the log.
+        assert notice.exists() and oct(notice.stat().st_mode & 0o777) == "0o600"
+        content = notice.read_text()
+        key = re.search(r"sk-aigc-\S+", content).group(0)  # type: ignore[union-attr]
+        token = re.search(r"/setup\?token=(\S+)", content).group(1)  # type: ignore[union-attr]
+        assert "http://aigc.example:8000/setup?token=" in content
+        assert key not in srv.logs() and token not in srv.logs()
+
+        client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=key, max_retries=0)
+        assert "template-helpdesk" in [m.id for m in client.models.list()]
+        assert srv.api("GET", "/api/tenants", key=key).status_code == 200  # platform admin
+
+        bad = httpx.get(f"{srv.base_url}/setup", params={"token": "wrong"})
+        assert bad.status_code == 403
+        page = httpx.get(
+            f"{srv.base_url}/setup", params={"token": token}, headers={"Accept-Language": "zh-CN"}
+        )
+        assert page.status_code == 200 and "创建所有者" in page.text
+        mismatch = httpx.post(
+            f"{srv.base_url}/setup",
+            data={
+                "token": token,
+                "username": "owner",
+                "password": "s3cret-pass",
+                "confirm": "other-pass",
+            },
+        )
+        assert mismatch.status_code == 400
+        created = httpx.post(
+            f"{srv.base_url}/setup",
+            data={
+                "token": token,
+                "username": "owner",
+                "password": "s3cret-pass",
+                "confirm": "s3cret-pass",
+            },
+        )
+        assert created.status_code == 201, created.text
+        users = srv.api("GET", "/api/users", key=key).json()["data"]
+        assert [(u["username"], u["role"], u["platform_admin"]) for u in users] == [
+            ("owner", "owner", True)
+        ]
+        again = httpx.post(
+            f"{srv.base_url}/setup",
+            data={
+                "token": token,
+                "username": "evil",
+                "password": "s3cret-pass",
+                "confirm": "s3cret-pass",
+            },
+        )
+        assert (
+            "evil" not in again.text
+            and len(srv.api("GET", "/api/users", key=key).json()["data"]) == 1
+        )
+    finally:
+        srv.stop()
+    notice.unlink()
+    second = Server(data, admin_key="").start()  # an owner exists: nothing is issued again
+    second.stop()
+    assert not notice.exists()
+
+
+def test_headless_owner_and_keys_from_the_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "AIGC_DATA_DIR": str(tmp_path / "data")}
+
+    def aigc(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "aigc.cli", *args],
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+        )
+
+    made = aigc(
+        "admin",
+        "create-user",
+        "--role",
+        "owner",
+        "--username",
+        "root",
+        "--password-stdin",
+        stdin="pa55word!\n",
+    )
+    assert made.returncode == 0, made.stderr
+    assert aigc("admin", "create-tenant", "Finance").returncode == 0
+    key = aigc(
+        "keys",
+        "create",
+        "--tenant",
+        "Finance",
+        "--name",
+        "bot",
+        "--rpm",
+        "10",
+        "--models",
+        "template-helpdesk",
+    )
+    assert key.returncode == 0, key.stderr
+    secret = key.stdout.strip()
+    assert secret.startswith("sk-aigc-")
+    listed = aigc("keys", "list", "--tenant", "Finance")
+    assert "bot" in listed.stdout and secret not in listed.stdout
+    key_id = re.search(r"key_[0-9a-f]+", key.stderr).group(0)  # type: ignore[union-attr]
+    assert aigc("keys", "revoke", key_id).returncode == 0
+    srv = Server(tmp_path / "data", admin_key="").start()
+    try:
+        revoked = srv.api("GET", "/v1/models", key=secret)
+        assert revoked.status_code == 401
+    finally:
+        srv.stop()
+    assert aigc("admin", "create-tenant", "Finance").returncode == 1  # clear error, no traceback
