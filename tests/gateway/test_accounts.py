@@ -46,7 +46,7 @@ def session(db_url: str) -> Iterator[Session]:
 
 def _admin_of(session: Session, name: str) -> Principal:
     tenant = accounts.create_tenant(session, None, name, None)
-    key, secret = accounts.create_key(session, None, tenant_id=tenant.id, role="admin")
+    _, secret = accounts.create_key(session, None, tenant_id=tenant.id, role="admin")
     return authenticate_key(session, secret)
 
 
@@ -170,7 +170,7 @@ def test_allow_list_and_readiness(session: Session) -> None:
     registry = ModelRegistry()
     a = _admin_of(session, "A")
     record = registry.register(session, a, "template-faq", {"yaml": TINY})
-    limited_key, secret = accounts.create_key(
+    _, secret = accounts.create_key(
         session, a, tenant_id=a.tenant_id, allowed_models=["template-other"]
     )
     with pytest.raises(PermissionDenied):

@@ -43,7 +43,8 @@ TEXT = {
         "confirm": "再次输入密码",
         "submit": "创建所有者",
         "mismatch": "两次输入的密码不一致。",
-        "bad_token": "此设置链接无效或已被使用。请在服务器上运行 `aigc admin setup-url` 获取新链接。",
+        "bad_token": "此设置链接无效或已被使用。"
+        "请在服务器上运行 `aigc admin setup-url` 获取新链接。",
         "done": "设置已完成：所有者账号已存在，现在可以登录。",
         "created": "所有者账号已创建，现在可以登录。",
     },

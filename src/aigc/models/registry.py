@@ -66,9 +66,9 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {"template": _validate
 def family_of(name: str) -> str:
     family = name.split("-", 1)[0]
     if family not in FAMILIES or "-" not in name:
+        prefixes = ", ".join(f"{f}-" for f in FAMILIES)
         raise InvalidRequest(
-            f"Model ids start with their family and a dash ({', '.join(f + '-' for f in FAMILIES)})",
-            param="id",
+            f"Model ids start with their family and a dash ({prefixes})", param="id"
         )
     return family
 
