@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,11 +17,12 @@ from aigc.console import setup as console_setup
 from aigc.gateway import error_handlers, first_run
 from aigc.gateway.limits import make_limiter
 from aigc.gateway.middleware import GatewayMiddleware
-from aigc.gateway.routes import admin, openai, ops
+from aigc.gateway.routes import admin, files, jobs, openai, ops
 from aigc.gateway.services import Services
 from aigc.infra import audit, migrate
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
+from aigc.infra.jobs import JobRunner
 from aigc.models.registry import ModelRegistry, ensure_builtin_models
 
 log = logging.getLogger("aigc.app")
@@ -37,7 +40,7 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         db=db,
-        registry=ModelRegistry(),
+        registry=ModelRegistry(settings.import_roots),
         limiter=limiter,
         audit_log=audit_log,
         audit=AuditWriter(audit_log),
@@ -56,11 +59,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if message:
             first_run.announce(message, settings.data_dir)
         services.audit.start()
+        runner = JobRunner(
+            services.db, settings.data_dir, worker_id=f"{socket.gethostname()}:{os.getpid()}"
+        )
+        runner.start()
         app.state.services = services
+        app.state.jobs = runner
         log.info("aigc %s serving at %s", __version__, settings.base_url)
         try:
             yield
         finally:
+            runner.stop()  # a running job goes back to the queue; the next start resumes it
             # uvicorn has finished in-flight requests (streams included) before this runs.
             services.audit.close()
             await services.limiter.close()
@@ -78,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(openai.router)
     app.include_router(admin.router)
+    app.include_router(files.router)
+    app.include_router(jobs.router)
     app.include_router(console_setup.router)
 
     @app.get("/", include_in_schema=False)

@@ -281,13 +281,15 @@ def models_add_template(
     tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
     shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
 ) -> None:
-    """Register a template model (id template-…) from a YAML file."""
+    """Register a template model (id template-…) from a YAML file (its text is stored)."""
     from aigc.models.registry import ModelRegistry
 
     with _session() as s:
         owner = None if shared else _tenant_id(s, tenant)
         config = {"yaml": path.read_text(encoding="utf-8")}
-        record = ModelRegistry().register(s, None, name, config, tenant_id=owner)
+        record = ModelRegistry(Settings().import_roots).register(
+            s, None, name, config, tenant_id=owner
+        )
         out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")
 
 

@@ -25,6 +25,7 @@ from aigc.gateway.errors import (
     NotFound,
     PermissionDenied,
 )
+from aigc.infra.paths import check_import_path
 from aigc.infra.schema import ModelRecord, new_id
 from aigc.models.protocols import TextModel
 
@@ -51,10 +52,14 @@ def _builtin_or_path(path: str) -> Path:
 def _validate_template(config: dict[str, Any]) -> None:
     from aigc.models.text.template import TemplateConfigError, load_template_config
 
-    if not isinstance(config.get("yaml"), str):
-        raise InvalidRequest("A template model needs its YAML text in config.yaml", param="config")
+    source = config.get("yaml") or config.get("path")
+    if not isinstance(source, str):
+        raise InvalidRequest(
+            "A template model needs its YAML text in config.yaml (or a server path)",
+            param="config",
+        )
     try:
-        load_template_config(config["yaml"])
+        load_template_config(Path(source) if "path" in config else source)
     except TemplateConfigError as exc:
         raise InvalidRequest(f"Invalid template configuration: {exc}", param="config") from None
 
@@ -76,7 +81,8 @@ def family_of(name: str) -> str:
 class ModelRegistry:
     """Resolves and loads models; loaded backends are cached per record."""
 
-    def __init__(self) -> None:
+    def __init__(self, import_roots: list[Path] | None = None) -> None:
+        self.import_roots = import_roots or []
         self._loaded: dict[str, TextModel] = {}
         self._lock = threading.Lock()
 
@@ -165,8 +171,10 @@ class ModelRegistry:
                 require_platform_admin(principal)
             else:
                 tenant_id = principal.tenant_id
-        if "path" in config and principal is not None:
-            require_platform_admin(principal)  # server paths: CLI or platform admin only
+        if "path" in config:
+            if principal is not None:
+                require_platform_admin(principal)  # server paths: CLI or platform admin only
+            config = config | {"path": str(check_import_path(config["path"], self.import_roots))}
         VALIDATORS[family](config)
         clash = session.scalar(
             select(ModelRecord).where(ModelRecord.name == name, ModelRecord.tenant_id == tenant_id)

@@ -1,0 +1,92 @@
+"""The OpenAI Files API under /v1/files: upload, list, retrieve, delete, download content.
+
+Routes only translate HTTP to the functions in ``aigc.infra.files``, where the role and tenant
+checks live. They are plain ``def`` routes, so FastAPI runs them in a worker thread and the
+synchronous session and file I/O never block the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import FileResponse
+
+from aigc.gateway.auth import Principal
+from aigc.gateway.deps import principal, services
+from aigc.gateway.errors import NotFound
+from aigc.gateway.services import Services
+from aigc.infra import files
+
+router = APIRouter(prefix="/v1", tags=["files"])
+CHUNK = 1024 * 1024
+
+
+def _chunks(upload: UploadFile) -> Iterator[bytes]:
+    """The upload as it was spooled by the multipart parser, a chunk at a time."""
+    while chunk := upload.file.read(CHUNK):
+        yield chunk
+
+
+@router.post("/files")
+def create_file(
+    file: UploadFile = File(...),
+    purpose: str = Form(...),
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    settings = svc.settings
+    with svc.db.session() as s:
+        record = files.save_upload(
+            s,
+            settings.data_dir,
+            caller,
+            file.filename,
+            purpose,
+            _chunks(file),
+            settings.max_upload_bytes,
+        )
+        return files.file_view(record)
+
+
+@router.get("/files")
+def list_files(
+    purpose: str | None = None,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        data = [files.file_view(r) for r in files.list_files(s, caller, purpose)]
+    # has_more=False tells the SDK's paginator that this page is the whole list.
+    return {"object": "list", "data": data, "has_more": False}
+
+
+@router.get("/files/{file_id}")
+def retrieve_file(
+    file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        return files.file_view(files.get_file(s, caller, file_id))
+
+
+@router.delete("/files/{file_id}")
+def delete_file(
+    file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        files.delete_file(s, svc.settings.data_dir, caller, file_id)
+    return {"id": file_id, "object": "file", "deleted": True}
+
+
+@router.get("/files/{file_id}/content")
+def file_content(
+    file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> FileResponse:
+    """The bytes exactly as uploaded, streamed from disk."""
+    with svc.db.session() as s:
+        record = files.get_file(s, caller, file_id)
+    path = files.file_path(svc.settings.data_dir, record)
+    if not path.is_file():  # deleted between the lookup and now
+        raise NotFound(f"No such File object: {file_id}", param="file_id")
+    return FileResponse(path, media_type="application/octet-stream", filename=record.filename)

@@ -1,0 +1,451 @@
+"""Long work (training, ingestion) as jobs whose state lives in the database.
+
+A feature registers a handler for its kind; ``submit`` queues a job; a ``JobRunner`` thread in
+each server process claims queued jobs one at a time and runs them. Because everything a job is
+(status, progress, attempts, heartbeat) is a row, a job survives restarts:
+
+* a clean shutdown asks the running handler to stop and puts its job back in the queue;
+* a crash leaves the job ``running`` with a heartbeat that stops moving; any runner notices the
+  stale heartbeat, re-queues it with ``attempts + 1`` and the handler resumes (it can keep
+  checkpoints in ``ctx.checkpoint_dir``); after ``MAX_ATTEMPTS`` the job fails instead.
+
+Claims are conditional updates (``WHERE status = 'queued'``, then check the row count), so two
+runners, in one process or many, never take the same job. Each claim writes a fresh token into
+``worker``, and every later write of that run requires it: a runner that lost its job (thought
+dead, re-queued, taken by another) can no longer touch the row.
+
+Lookups for callers filter by tenant here, in the data-access function: another tenant's job is
+"not found", exactly as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from aigc.gateway.auth import Principal, require_role
+from aigc.gateway.errors import InvalidRequest, NotFound
+from aigc.infra.db import Database
+from aigc.infra.schema import Job, new_id, utcnow
+
+log = logging.getLogger("aigc.jobs")
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "failed", "cancelled")
+MAX_ATTEMPTS = 3
+PROGRESS_INTERVAL_S = 0.5  # at most ~2 progress writes a second per job
+_MAX_TEXT = 2000  # error and message columns hold text for people, not dumps
+
+
+class JobCancelled(Exception):
+    """Raised by ``JobContext.progress`` when the handler must stop (cancel or shutdown)."""
+
+
+Handler = Callable[["JobContext"], dict[str, Any] | None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def register_handler(kind: str, fn: Handler) -> Handler:
+    """Make ``kind`` submittable; ``fn(ctx)`` does the work and returns the job's result."""
+    if not kind or len(kind) > 40:
+        raise ValueError("A job kind is 1 to 40 characters")
+    HANDLERS[kind] = fn
+    return fn
+
+
+# --- what a handler sees -------------------------------------------------------------------
+
+
+class JobContext:
+    """A running job as its handler sees it: identity, parameters, progress and stop signals."""
+
+    def __init__(
+        self, db: Database, job: Job, data_dir: Path, claim: str, stopping: threading.Event
+    ) -> None:
+        self.job_id = job.id
+        self.tenant_id = job.tenant_id
+        self.params: dict[str, Any] = dict(job.params or {})
+        self.attempt = job.attempts
+        self.checkpoint_dir = Path(data_dir) / "jobs" / job.id
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        self._db = db
+        self._claim = claim
+        self._stopping = stopping
+        self._cancelled = threading.Event()
+        self._lost = threading.Event()
+        self._lock = threading.Lock()
+        self._fraction = job.progress
+        self._message = job.message
+        self._last_write = 0.0
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Report progress (0..1). Raises ``JobCancelled`` when the handler should stop.
+
+        Writes are throttled to ``PROGRESS_INTERVAL_S`` (the heartbeat persists the latest
+        value in between), except ``fraction == 1``, which is always written.
+        """
+        if math.isnan(fraction) or not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"progress must be between 0 and 1, not {fraction}")
+        self._raise_if_stopping()
+        with self._lock:
+            self._fraction, self._message = float(fraction), message[:_MAX_TEXT]
+        if fraction >= 1.0 or time.monotonic() - self._last_write >= PROGRESS_INTERVAL_S:
+            self.beat()
+        self._raise_if_stopping()
+
+    @property
+    def should_stop(self) -> bool:
+        """For handlers that prefer polling to catching ``JobCancelled``."""
+        return self._cancelled.is_set() or self._stopping.is_set() or self._lost.is_set()
+
+    def beat(self) -> None:
+        """Persist heartbeat and latest progress; learn whether a cancel was requested."""
+        with self._lock, self._db.session() as s:
+            done = s.execute(
+                update(Job)
+                .where(Job.id == self.job_id, Job.worker == self._claim, Job.status == "running")
+                .values(heartbeat_at=utcnow(), progress=self._fraction, message=self._message)
+                .execution_options(synchronize_session=False)
+            )
+            if done.rowcount != 1:
+                self._lost.set()  # re-queued as dead and possibly taken by another runner
+                return
+            if s.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
+                self._cancelled.set()
+            self._last_write = time.monotonic()
+
+    def _raise_if_stopping(self) -> None:
+        if self.should_stop:
+            raise JobCancelled(self.job_id)
+
+
+# --- for callers (routes and features): every lookup filtered by tenant --------------------
+
+
+def submit(
+    session: Session, principal: Principal, kind: str, params: dict[str, Any] | None = None
+) -> Job:
+    require_role(principal, "member")
+    if kind not in HANDLERS:
+        raise InvalidRequest(f"Unknown job kind '{kind}'", param="kind")
+    params = dict(params or {})
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"Job parameters must be JSON: {exc}", param="params") from None
+    job = Job(
+        id=new_id("job_"),
+        tenant_id=principal.tenant_id,
+        kind=kind,
+        status="queued",
+        params=params,
+        progress=0.0,
+        message="",
+        cancel_requested=False,
+        attempts=0,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def list_jobs(
+    session: Session, principal: Principal, status: str | None = None, kind: str | None = None
+) -> list[Job]:
+    """The caller's jobs, newest first."""
+    require_role(principal, "viewer")
+    query = select(Job).where(Job.tenant_id == principal.tenant_id)
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidRequest(
+                f"Unknown status '{status}'; statuses are {', '.join(STATUSES)}", param="status"
+            )
+        query = query.where(Job.status == status)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id)))
+
+
+def get_job(session: Session, principal: Principal, job_id: str) -> Job:
+    require_role(principal, "viewer")
+    job = session.get(Job, job_id)
+    if job is None or job.tenant_id != principal.tenant_id:
+        raise NotFound(f"No job with id '{job_id}'", param="job_id")
+    return job
+
+
+def cancel_job(session: Session, principal: Principal, job_id: str) -> Job:
+    """Queued: cancelled at once. Running: flagged; the handler stops at its next progress call.
+
+    A finished job is returned unchanged. Each step is a conditional update, so a runner claiming
+    or re-queueing the job at the same moment cannot undo the cancel.
+    """
+    require_role(principal, "member")
+    job = get_job(session, principal, job_id)
+    for _ in range(5):  # the status can move under us (claimed, re-queued); retry on a miss
+        if job.status == "queued":
+            step = (
+                update(Job)
+                .where(Job.id == job.id, Job.status == "queued")
+                .values(status="cancelled", cancel_requested=True, finished_at=utcnow())
+            )
+        elif job.status == "running":
+            step = (
+                update(Job)
+                .where(Job.id == job.id, Job.status == "running")
+                .values(cancel_requested=True)
+            )
+        else:
+            break
+        done = session.execute(step.execution_options(synchronize_session=False))
+        session.refresh(job)
+        if done.rowcount == 1:
+            break
+    return job
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "object": "job",
+        "kind": job.kind,
+        "status": job.status,
+        "progress": job.progress,
+        "message": job.message,
+        "result": job.result,
+        "error": job.error,
+        "attempts": job.attempts,
+        "cancel_requested": job.cancel_requested,
+        "created_at": _unix(job.created_at),
+        "started_at": _unix(job.started_at),
+        "finished_at": _unix(job.finished_at),
+    }
+
+
+def _unix(moment: datetime | None) -> int | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if moment is None:
+        return None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
+# --- the runner ----------------------------------------------------------------------------
+
+
+class JobRunner:
+    """A background thread that runs queued jobs of the kinds this process has handlers for."""
+
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path,
+        worker_id: str,
+        poll_interval_s: float = 0.5,
+        stale_after_s: float = 60,
+    ) -> None:
+        self.db = db
+        self.data_dir = Path(data_dir)
+        self.worker_id = worker_id[:80]
+        self.poll_interval_s = poll_interval_s
+        self.stale_after_s = stale_after_s
+        # Several beats per stale window, so one slow write never makes a live job look dead.
+        self.heartbeat_s = max(0.05, min(2.0, stale_after_s / 4))
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"jobs:{self.worker_id}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Ask the running handler to stop (its job returns to the queue); True once stopped."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("job runner %s did not stop within %ss", self.worker_id, timeout)
+                return False
+        return True
+
+    def wake(self) -> None:
+        """Look for work now instead of at the next poll (e.g. right after a submit)."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            ran = False
+            try:
+                self.requeue_stale()
+                ran = self.run_once()
+            except Exception:
+                log.exception("job runner %s: unexpected error; retrying", self.worker_id)
+            if not ran:
+                self._wake.wait(self.poll_interval_s)
+                self._wake.clear()
+
+    def run_once(self) -> bool:
+        """Claim and run one job to its end; False when there was nothing to do."""
+        claimed = self._claim_next()
+        if claimed is None:
+            return False
+        job, claim = claimed
+        self._run(job, claim)
+        return True
+
+    def requeue_stale(self) -> int:
+        """Recover jobs whose worker died: re-queue them, or fail them after MAX_ATTEMPTS."""
+        now = utcnow()
+        dead = (Job.status == "running") & (
+            Job.heartbeat_at < now - timedelta(seconds=self.stale_after_s)
+        )
+        gave_up = (
+            f"Gave up after {MAX_ATTEMPTS} attempts: the worker running this job stopped "
+            "responding each time"
+        )
+        steps = [
+            (dead & Job.cancel_requested, {"status": "cancelled", "finished_at": now}),
+            (
+                dead & (Job.attempts >= MAX_ATTEMPTS),
+                {"status": "failed", "error": gave_up, "finished_at": now},
+            ),
+            (dead, {"status": "queued", "attempts": Job.attempts + 1, "heartbeat_at": None}),
+        ]
+        total = 0
+        with self.db.session() as s:
+            if not s.scalar(select(func.count()).select_from(Job).where(dead)):
+                return 0  # the usual case, answered by a read: no write lock every poll
+            for where, values in steps:
+                done = s.execute(
+                    update(Job)
+                    .where(where)
+                    .values(worker=None, **values)
+                    .execution_options(synchronize_session=False)
+                )
+                total += done.rowcount
+        if total:
+            log.warning("job runner %s: recovered %d job(s) of dead workers", self.worker_id, total)
+        return total
+
+    def _claim_next(self) -> tuple[Job, str] | None:
+        kinds = list(HANDLERS)
+        if not kinds:
+            return None
+        with self.db.session() as s:
+            candidates = s.scalars(
+                select(Job.id)
+                .where(Job.status == "queued", Job.kind.in_(kinds))
+                .order_by(Job.created_at, Job.id)
+                .limit(10)
+            ).all()
+        for job_id in candidates:
+            claim = f"{self.worker_id}/{secrets.token_hex(6)}"
+            now = utcnow()
+            with self.db.session() as s:
+                done = s.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == "queued")
+                    .values(
+                        status="running",
+                        worker=claim,
+                        heartbeat_at=now,
+                        started_at=func.coalesce(Job.started_at, now),
+                        attempts=case((Job.attempts < 1, 1), else_=Job.attempts),
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if done.rowcount == 1:
+                    job = s.get(Job, job_id)
+                    assert job is not None
+                    return job, claim
+        return None  # all taken by other runners meanwhile; the next poll looks again
+
+    def _run(self, job: Job, claim: str) -> None:
+        ctx = JobContext(self.db, job, self.data_dir, claim, self._stop)
+        done = threading.Event()
+        beats = threading.Thread(target=self._heartbeat, args=(ctx, done), daemon=True)
+        beats.start()
+        log.info("job %s (%s) started, attempt %d", job.id, job.kind, ctx.attempt)
+        outcome: dict[str, Any] | None = None  # None: the handler was stopped
+        try:
+            result = HANDLERS[job.kind](ctx)
+            if result is not None and not isinstance(result, dict):
+                raise TypeError(f"the handler returned {type(result).__name__}, not a dict")
+            outcome = {"status": "succeeded", "progress": 1.0, "result": result}
+        except JobCancelled:
+            pass
+        except Exception as exc:
+            log.warning("job %s (%s) failed", job.id, job.kind, exc_info=True)
+            outcome = {"status": "failed", "error": _describe(exc)}
+        finally:
+            done.set()
+            beats.join()
+        if outcome is None:
+            self._stopped(ctx)
+        else:
+            self._settle(ctx, **outcome)
+
+    def _stopped(self, ctx: JobContext) -> None:
+        if ctx._lost.is_set():
+            log.warning("job %s was taken over by another runner; dropping this run", ctx.job_id)
+        elif ctx._cancelled.is_set() or not self._stop.is_set():
+            self._settle(ctx, status="cancelled")
+        else:  # shutting down: back to the queue (unless a cancel arrived meanwhile)
+            back = case((Job.cancel_requested, "cancelled"), else_="queued")
+            self._write(ctx, status=back, worker=None, heartbeat_at=None)
+            log.info("job %s returned to the queue for the next start", ctx.job_id)
+
+    def _settle(self, ctx: JobContext, **values: Any) -> None:
+        """Write a final state (only while our claim holds) and drop the checkpoints."""
+        latest = {"progress": ctx._fraction, "message": ctx._message}  # throttled writes too
+        values = latest | values | {"finished_at": utcnow(), "heartbeat_at": utcnow()}
+        try:
+            written = self._write(ctx, **values)
+        except Exception as exc:  # e.g. a result that is not JSON
+            if values["status"] != "succeeded":
+                raise
+            written = self._write(ctx, status="failed", error=_describe(exc), finished_at=utcnow())
+        if written:
+            shutil.rmtree(ctx.checkpoint_dir, ignore_errors=True)
+            log.info("job %s %s", ctx.job_id, values["status"])
+
+    def _write(self, ctx: JobContext, **values: Any) -> bool:
+        with self.db.session() as s:
+            done = s.execute(
+                update(Job)
+                .where(Job.id == ctx.job_id, Job.worker == ctx._claim, Job.status == "running")
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            return done.rowcount == 1
+
+    def _heartbeat(self, ctx: JobContext, done: threading.Event) -> None:
+        while not done.wait(self.heartbeat_s):
+            try:
+                ctx.beat()
+            except Exception:
+                log.warning("job %s: heartbeat failed", ctx.job_id, exc_info=True)
+
+
+def _describe(exc: BaseException) -> str:
+    """Type and message only: a traceback could carry paths or secrets to the tenant."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text[:_MAX_TEXT]

@@ -1,0 +1,182 @@
+"""Files: the storage functions directly, then the OpenAI Files API through the official SDK."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from aigc.gateway.auth import Principal
+from aigc.gateway.errors import InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
+from aigc.infra import files
+from aigc.infra.db import Base, Database
+from aigc.infra.schema import FileRecord, Tenant
+from tests.e2e.conftest import Org, org_a, org_b, server  # noqa: F401  (fixtures)
+from tests.e2e.server import Server
+
+A = Principal(tenant_id="t_a", role="member")
+A_VIEWER = Principal(tenant_id="t_a", role="viewer")
+B = Principal(tenant_id="t_b", role="member")
+NOTES = "会议纪要：第三季度预算已批准。\nMeeting notes: Q3 budget approved.\n".encode()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    Base.metadata.create_all(database.engine)
+    with database.session() as s:
+        s.add_all([Tenant(id="t_a", name="A"), Tenant(id="t_b", name="B")])
+    yield database
+    database.dispose()
+
+
+def save(
+    db: Database,
+    data_dir: Path,
+    chunks: list[bytes],
+    filename: str = "notes.txt",
+    purpose: str = "user_data",
+    principal: Principal = A,
+    max_bytes: int = 1024,
+) -> FileRecord:
+    with db.session() as s:
+        return files.save_upload(s, data_dir, principal, filename, purpose, chunks, max_bytes)
+
+
+def leftovers(data_dir: Path) -> list[Path]:
+    return [p for p in (data_dir / "files").rglob("*") if p.is_file()]
+
+
+# --- the functions -------------------------------------------------------------------------
+
+
+def test_upload_streams_hashes_and_stores_under_the_id(db: Database, tmp_path: Path) -> None:
+    record = save(db, tmp_path, [NOTES[:10], NOTES[10:]])
+    assert record.id.startswith("file-") and record.bytes == len(NOTES)
+    path = files.file_path(tmp_path, record)
+    assert path == tmp_path / "files" / "t_a" / record.id
+    assert path.read_bytes() == NOTES
+    assert record.sha256 == hashlib.sha256(NOTES).hexdigest()
+    assert leftovers(tmp_path) == [path]  # no temporary file left over
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\report.pdf", "report.pdf"),
+        ("a\x00b\x1b[31m\u202etxt.exe", "ab[31mtxt.exe"),
+        ("..", "upload"),
+        ("", "upload"),
+        ("数据/训练集.jsonl", "训练集.jsonl"),
+    ],
+)
+def test_filenames_are_for_display_only(
+    db: Database, tmp_path: Path, sent: str, shown: str
+) -> None:
+    record = save(db, tmp_path / "data", [b"x"], filename=sent)
+    assert record.filename == shown
+    assert leftovers(tmp_path / "data") == [tmp_path / "data" / "files" / "t_a" / record.id]
+    assert not (tmp_path / "etc").exists()
+
+
+def test_too_large_upload_leaves_nothing_behind(db: Database, tmp_path: Path) -> None:
+    with pytest.raises(PayloadTooLarge):
+        save(db, tmp_path, [b"x" * 600, b"y" * 600], max_bytes=1000)
+    assert leftovers(tmp_path) == []
+    with db.session() as s:
+        assert files.list_files(s, A) == []
+
+
+def test_empty_upload_is_refused(db: Database, tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        save(db, tmp_path, [b""])
+    assert err.value.param == "file"
+    assert leftovers(tmp_path) == []
+
+
+def test_purpose_and_role_are_checked(db: Database, tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        save(db, tmp_path, [b"x"], purpose="vision-ish")
+    assert err.value.param == "purpose"
+    with pytest.raises(PermissionDenied):
+        save(db, tmp_path, [b"x"], principal=A_VIEWER)
+    record = save(db, tmp_path, [b"x"], purpose="knowledge")
+    with db.session() as s:
+        assert [r.id for r in files.list_files(s, A_VIEWER)] == [record.id]  # viewers may read
+        assert files.list_files(s, A, purpose="training") == []
+        with pytest.raises(PermissionDenied):
+            files.delete_file(s, tmp_path, A_VIEWER, record.id)
+
+
+def test_other_tenant_cannot_see_or_delete(db: Database, tmp_path: Path) -> None:
+    record = save(db, tmp_path, [NOTES])
+    with db.session() as s:
+        with pytest.raises(NotFound):
+            files.get_file(s, B, record.id)
+        with pytest.raises(NotFound):
+            files.delete_file(s, tmp_path, B, record.id)
+        assert files.list_files(s, B) == []
+    assert files.file_path(tmp_path, record).exists()
+
+    with db.session() as s:
+        files.delete_file(s, tmp_path, A, record.id)
+    assert leftovers(tmp_path) == []
+    with db.session() as s, pytest.raises(NotFound):
+        files.get_file(s, A, record.id)
+
+
+# --- the API, with the official SDK --------------------------------------------------------
+
+
+def client(srv: Server, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=key, max_retries=0)
+
+
+def test_files_api_roundtrip(server: Server, org_a: Org) -> None:  # noqa: F811
+    c = client(server, org_a.member_key)
+    created = c.files.create(file=("notes.txt", NOTES, "text/plain"), purpose="user_data")
+    assert created.id.startswith("file-") and created.object == "file"
+    assert (created.bytes, created.filename, created.purpose) == (
+        len(NOTES),
+        "notes.txt",
+        "user_data",
+    )
+    assert created.status == "processed" and created.created_at > 0
+
+    assert created.id in [f.id for f in c.files.list()]
+    assert created.id in [f.id for f in c.files.list(purpose="user_data")]
+    assert created.id not in [f.id for f in c.files.list(purpose="fine-tune")]
+    assert c.files.retrieve(created.id).bytes == len(NOTES)
+    assert c.files.content(created.id).content == NOTES  # byte-identical, Chinese included
+
+    deleted = c.files.delete(created.id)
+    assert deleted.deleted and deleted.id == created.id
+    with pytest.raises(openai.NotFoundError):
+        c.files.retrieve(created.id)
+
+
+def test_files_api_refuses_bad_purpose(server: Server, org_a: Org) -> None:  # noqa: F811
+    c = client(server, org_a.member_key)
+    with pytest.raises(openai.BadRequestError) as err:
+        c.files.create(file=("a.txt", b"hello", "text/plain"), purpose="nonsense")  # type: ignore[arg-type]
+    assert err.value.param == "purpose"  # type: ignore[attr-defined]
+
+
+def test_files_api_is_tenant_scoped(server: Server, org_a: Org, org_b: Org) -> None:  # noqa: F811
+    mine = client(server, org_a.member_key).files.create(
+        file=("secret.txt", b"org A only", "text/plain"), purpose="knowledge"
+    )
+    theirs = client(server, org_b.admin_key)
+    with pytest.raises(openai.NotFoundError):
+        theirs.files.retrieve(mine.id)
+    with pytest.raises(openai.NotFoundError):
+        theirs.files.content(mine.id)
+    with pytest.raises(openai.NotFoundError):
+        theirs.files.delete(mine.id)
+    assert mine.id not in [f.id for f in theirs.files.list()]
+    # still there for its owner
+    assert client(server, org_a.member_key).files.content(mine.id).content == b"org A only"
