@@ -22,7 +22,6 @@ from aigc.gateway.errors import (
     InvalidRequest,
     ModelNotFound,
     ModelNotReady,
-    NotFound,
     PermissionDenied,
 )
 from aigc.infra.paths import check_import_path
@@ -193,8 +192,6 @@ class ModelRegistry:
         record = self.find(session, principal, name)
         if record.tenant_id is None and not principal.platform_admin:
             raise PermissionDenied(f"The model '{name}' is shared by the platform", param="model")
-        if record.tenant_id not in (None, principal.tenant_id):
-            raise NotFound(f"The model '{name}' does not exist")
         session.delete(record)
         self.forget(record.id)
 
