@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 import string
 import unicodedata
 from collections.abc import Iterator
@@ -92,6 +93,8 @@ class TemplateConfig(BaseModel):
     slots: dict[str, str | dict[str, str]] = Field(default_factory=dict)
     intents: list[IntentConfig] = Field(min_length=1)
     fallback: dict[str, list[str]]
+    # Pause between streamed pieces, so a canned answer reads like typing in a chat window.
+    pace_ms: float = Field(default=0.0, ge=0.0, le=1000.0)
 
 
 @dataclass(frozen=True)
@@ -469,4 +472,8 @@ class TemplateModel:
     def generate(self, request: TextRequest) -> Iterator[str]:
         """Yield the answer word by word (character by character for Chinese), like a real model."""
         result = self.answer(_question(request), seed=request.seed, temperature=request.temperature)
-        yield from split_tokens(result.text)
+        pause = self.config.pace_ms / 1000
+        for i, piece in enumerate(split_tokens(result.text)):
+            if pause and i:
+                time.sleep(pause)
+            yield piece
