@@ -49,7 +49,8 @@ def test_health_ready_metrics_and_request_ids(server: Server, org_a: Org) -> Non
     }
 
 
-SLOW = """
+WORDS = " ".join(f"word{i}" for i in range(80))
+SLOW = f"""
 name: slow
 languages: [en]
 pace_ms: 25
@@ -57,11 +58,11 @@ intents:
   - id: story
     patterns: ['story']
     answers:
-      en: ["{text}"]
+      en: ["{{text}}"]
 slots:
-  text: "%s"
-fallback: {en: ["Sorry."]}
-""" % " ".join(f"word{i}" for i in range(80))
+  text: "{WORDS}"
+fallback: {{en: ["Sorry."]}}
+"""
 
 
 def test_graceful_shutdown_finishes_in_flight_streams(tmp_path: Path) -> None:

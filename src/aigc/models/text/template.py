@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import random
 import re
-import time
 import string
+import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
