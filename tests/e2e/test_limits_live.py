@@ -106,11 +106,9 @@ def test_two_processes_share_one_limit_through_redis(two_servers: list[Server]) 
     key = _key(first, first.admin_key, rpm_limit=50)
     responses = asyncio.run(_burst([first.base_url, second.base_url], key, 200, HELLO))
     statuses = [r.status_code for r in responses]
+    # Each process got 100 requests; separate limits would have admitted 100 in all.
     assert statuses.count(200) == 50
     assert statuses.count(429) == 150
-    # Both processes admitted some and refused some: the limit really is shared.
-    by_server = [statuses[i::2] for i in range(2)]
-    assert all(200 in s and 429 in s for s in by_server)
 
 
 def test_two_processes_share_tokens_per_minute_through_redis(two_servers: list[Server]) -> None:

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the services of this process and the authenticated caller."""
+"""FastAPI dependencies: the services of this process and the authenticated caller.
+
+They are ``async`` on purpose: FastAPI runs plain ``def`` dependencies in a worker thread, and
+that hop costs more than these lookups.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +14,18 @@ from aigc.gateway.context import RequestRecord
 from aigc.gateway.services import Services
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def record(request: Request) -> RequestRecord:
+async def record(request: Request) -> RequestRecord:
     return request.state.record  # type: ignore[no-any-return]
 
 
 async def principal(request: Request) -> Principal:
     """Authenticate the bearer key (cached briefly) and remember who called, for the audit."""
-    svc = services(request)
+    svc: Services = request.app.state.services
     secret = bearer_token(request.headers.get("authorization"))
-    caller = await run_in_threadpool(svc.authenticate, secret)
-    record(request).principal = caller
+    caller = svc.cached_principal(secret) or await run_in_threadpool(svc.authenticate, secret)
+    request.state.record.principal = caller
     return caller

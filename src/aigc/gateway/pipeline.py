@@ -86,7 +86,9 @@ async def prepare(
     record.model = body.model
     max_tokens = body.output_limit or services.settings.default_max_tokens
     requests = to_text_requests(body, max_tokens)
-    model = await run_in_threadpool(services.load_model, principal, body.model)
+    model = services.ready_model(principal, body.model) or await run_in_threadpool(
+        services.load_model, principal, body.model
+    )
     prompt_tokens = count_prompt_tokens(model, requests[0])
     record.prompt_tokens = prompt_tokens
     reservation = None
@@ -107,6 +109,21 @@ def generate_choice(model: TextModel, request: TextRequest) -> BoundedText:
         max_tokens=request.max_tokens,
         count_tokens=model.count_tokens,
     )
+
+
+def runs_inline(model: TextModel) -> bool:
+    """Models whose generation is microseconds of pure CPU run on the event loop: a thread hop
+    would cost more than the work."""
+    return bool(getattr(model, "runs_inline", False))
+
+
+async def _deltas(model: TextModel, bounded: BoundedText) -> AsyncIterator[str]:
+    if runs_inline(model):
+        for delta in bounded:
+            yield delta
+    else:
+        async for delta in iterate_in_threadpool(iter(bounded)):
+            yield delta
 
 
 async def settle(services: Services, prepared: Prepared, record: RequestRecord, used: int) -> None:
@@ -142,7 +159,7 @@ async def complete(
         return out
 
     try:
-        results = await run_in_threadpool(run)
+        results = run() if runs_inline(prepared.model) else await run_in_threadpool(run)
     except BaseException:
         await settle(services, prepared, record, 0)
         raise
@@ -218,7 +235,7 @@ async def stream(
             if chat:
                 yield event(chat_choice(i, {"role": "assistant", "content": ""}, None))
             try:
-                async for delta in iterate_in_threadpool(iter(bounded)):
+                async for delta in _deltas(prepared.model, bounded):
                     yield event(
                         chat_choice(i, {"content": delta}, None)
                         if chat

@@ -5,40 +5,45 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from aigc.config import Settings
 from aigc.gateway.auth import Principal, authenticate_key, hash_api_key
 from aigc.gateway.limits import Limiter
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
+from aigc.infra.schema import ModelRecord
 from aigc.models.protocols import TextModel
 from aigc.models.registry import ModelRegistry
 
+K = TypeVar("K")
+V = TypeVar("V")
 
-class KeyCache:
-    """Recently authenticated keys, so the hot path skips the database.
 
-    Entries live ``ttl_s`` seconds; revoking a key clears this instance's cache at once, and
-    other instances see the revocation within ``ttl_s``.
+class TtlCache(Generic[K, V]):
+    """Recently looked-up values, so the hot path skips the database.
+
+    Entries live ``ttl_s`` seconds; a change made by this instance clears the cache at once, and
+    other instances see it within ``ttl_s``.
     """
 
     def __init__(self, ttl_s: float = 2.0, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._entries: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
 
-    def get(self, secret_hash: str) -> Principal | None:
-        entry = self._entries.get(secret_hash)
+    def get(self, key: K) -> V | None:
+        entry = self._entries.get(key)
         if entry is None or time.monotonic() - entry[0] > self.ttl_s:
             return None
         return entry[1]
 
-    def put(self, secret_hash: str, principal: Principal) -> None:
+    def put(self, key: K, value: V) -> None:
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[secret_hash] = (time.monotonic(), principal)
+            self._entries[key] = (time.monotonic(), value)
 
     def clear(self) -> None:
         with self._lock:
@@ -53,18 +58,37 @@ class Services:
     limiter: Limiter
     audit_log: AuditLog
     audit: AuditWriter
-    keys: KeyCache = field(default_factory=KeyCache)
+    keys: TtlCache[str, Principal] = field(default_factory=TtlCache)
+    models: TtlCache[tuple[str, str], ModelRecord] = field(default_factory=TtlCache)
+
+    def cached_principal(self, secret: str) -> Principal | None:
+        """The caller from the cache alone (no I/O), so the event loop can answer it."""
+        return self.keys.get(hash_api_key(secret))
 
     def authenticate(self, secret: str) -> Principal:
-        digest = hash_api_key(secret)
-        principal = self.keys.get(digest)
+        """The caller, from the database if need be (run it in a worker thread)."""
+        principal = self.cached_principal(secret)
         if principal is None:
             with self.db.session() as session:
                 principal = authenticate_key(session, secret)
-            self.keys.put(digest, principal)
+            self.keys.put(hash_api_key(secret), principal)
         return principal
 
+    def ready_model(self, principal: Principal, name: str) -> TextModel | None:
+        """A model resolved and loaded recently, from the caches alone (no I/O); else None."""
+        record = self.models.get((principal.tenant_id, name))
+        if record is None:
+            return None
+        self.registry.check_usable(principal, record)
+        return self.registry.loaded(record)
+
     def load_model(self, principal: Principal, name: str) -> TextModel:
+        """Resolve and load a model, from the database and disk if need be (in a thread)."""
         with self.db.session() as session:
-            record = self.registry.resolve(session, principal, name)
+            record = self.registry.find(session, principal, name)
+        self.models.put((principal.tenant_id, name), record)
+        self.registry.check_usable(principal, record)
         return self.registry.load(record)
+
+    def models_changed(self) -> None:
+        self.models.clear()

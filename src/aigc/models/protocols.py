@@ -35,7 +35,11 @@ class TextRequest:
 
 @runtime_checkable
 class TextModel(Protocol):
-    """A loaded text generator."""
+    """A loaded text generator.
+
+    A model may also set ``runs_inline = True`` when generating is microseconds of pure CPU
+    (no I/O, no sleeping), so the gateway runs it on the event loop instead of a thread.
+    """
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by this model's tokenizer (used for usage and limits)."""

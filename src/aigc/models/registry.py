@@ -104,6 +104,12 @@ class ModelRegistry:
     def resolve(self, session: Session, principal: Principal, name: str) -> ModelRecord:
         """The record a caller means by ``name``, after allow-list and readiness checks."""
         record = self.find(session, principal, name)
+        self.check_usable(principal, record)
+        return record
+
+    def check_usable(self, principal: Principal, record: ModelRecord) -> None:
+        """403 when the key may not use the model, 503 while it is not ready (e.g. training)."""
+        name = record.name
         if principal.allowed_models is not None and name not in principal.allowed_models:
             raise PermissionDenied(
                 f"This API key may not use the model '{name}'",
@@ -117,7 +123,6 @@ class ModelRegistry:
                 param="model",
                 headers={"Retry-After": "30"},
             )
-        return record
 
     def find(self, session: Session, principal: Principal, name: str) -> ModelRecord:
         rows = session.scalars(
@@ -137,6 +142,9 @@ class ModelRegistry:
                 model = LOADERS[record.family](record.config)
                 self._loaded[record.id] = model
             return model
+
+    def loaded(self, record: ModelRecord) -> TextModel | None:
+        return self._loaded.get(record.id)
 
     def forget(self, record_id: str) -> None:
         with self._lock:

@@ -28,6 +28,9 @@ class BoundedText:
         self.tokens = 0
 
     def __iter__(self) -> Iterator[str]:
+        if not self._stop:
+            yield from self._length_only()
+            return
         hold = max((len(s) for s in self._stop), default=1) - 1
         pending = ""
         for piece in self._pieces:
@@ -49,3 +52,13 @@ class BoundedText:
                 pending = pending[ready:]
         if pending:
             yield pending
+
+    def _length_only(self) -> Iterator[str]:
+        """The common case, no stop sequences: nothing to hold back or search."""
+        for piece in self._pieces:
+            cost = self._count(piece)
+            if self.tokens + cost > self._max_tokens:
+                self.finish_reason = "length"
+                return
+            self.tokens += cost
+            yield piece

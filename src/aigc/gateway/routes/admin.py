@@ -344,7 +344,9 @@ def register_model(
 ) -> Any:
     with svc.db.session() as s:
         record = svc.registry.register(s, caller, body.id, body.config, shared=body.shared)
-        return model_view(record)
+        view = model_view(record)
+    svc.models_changed()
+    return view
 
 
 @router.delete("/models/{model:path}")
@@ -353,6 +355,7 @@ def delete_model(
 ) -> Any:
     with svc.db.session() as s:
         svc.registry.delete(s, caller, model)
+    svc.models_changed()
     return {"id": model, "object": "model", "deleted": True}
 
 

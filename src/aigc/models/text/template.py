@@ -469,6 +469,11 @@ class TemplateModel:
             reply += "\n\n" + intent.follow_up[language].format_map(slots).strip()
         return TemplateAnswer(intent.id if intent else None, language, reply)
 
+    @property
+    def runs_inline(self) -> bool:
+        """Matching and filling take microseconds: no worker thread, unless answers are paced."""
+        return self.config.pace_ms == 0
+
     def generate(self, request: TextRequest) -> Iterator[str]:
         """Yield the answer word by word (character by character for Chinese), like a real model."""
         result = self.answer(_question(request), seed=request.seed, temperature=request.temperature)

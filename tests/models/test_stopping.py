@@ -1,0 +1,41 @@
+"""Stop sequences and max_tokens, applied the same way to every model's stream."""
+
+from __future__ import annotations
+
+from aigc.models.stopping import BoundedText
+from aigc.models.tokens import count_tokens, split_tokens
+
+
+def run(text: str, stop: list[str], max_tokens: int = 1000) -> tuple[str, BoundedText]:
+    bounded = BoundedText(
+        split_tokens(text), stop=stop, max_tokens=max_tokens, count_tokens=count_tokens
+    )
+    return "".join(bounded), bounded
+
+
+def test_no_stop_streams_everything() -> None:
+    out, bounded = run("Hello there, friend.", [])
+    assert out == "Hello there, friend." and bounded.finish_reason == "stop"
+    assert bounded.tokens == count_tokens("Hello there, friend.")
+
+
+def test_stop_sequence_spanning_pieces_is_cut_and_not_sent() -> None:
+    out, bounded = run("Step one. Step two. Step three.", ["two. Step"])
+    assert out == "Step one. Step " and bounded.finish_reason == "stop"
+
+
+def test_stop_in_chinese_text() -> None:
+    out, _ = run("第一步：打开设置。第二步：重启。", ["第二步"])
+    assert out == "第一步：打开设置。"
+
+
+def test_max_tokens_ends_with_length() -> None:
+    out, bounded = run("one two three four five", [], max_tokens=3)
+    assert out == "one two three" and bounded.finish_reason == "length" and bounded.tokens == 3
+    out, bounded = run("one two three four five", ["zzz"], max_tokens=2)
+    assert out == "one two" and bounded.finish_reason == "length"
+
+
+def test_held_back_tail_is_flushed_at_the_end() -> None:
+    out, _ = run("abc de", ["xyz-long-stop"])
+    assert out == "abc de"
