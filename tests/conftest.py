@@ -1,4 +1,4 @@
-"""Shared fixtures: database URLs for every backend, a Redis URL, free ports.
+"""Shared fixtures: database URLs for every backend, Redis, and a live server with two orgs.
 
 Server-backed fixtures read AIGC_TEST_POSTGRES_URL and AIGC_TEST_REDIS_URL (set by .ci/run) and
 skip cleanly when they are absent or the server does not answer.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +15,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from aigc.infra.db import Base, Database
+from aigc.infra.schema import Tenant
+from tests.e2e.server import Org, Server, make_org, new_admin_key
+
 POSTGRES_URL = os.environ.get("AIGC_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("AIGC_TEST_REDIS_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -71,3 +68,32 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def tenant_db(db_url: str) -> Iterator[Database]:
+    """A database with the schema and two tenants, ``t_a`` and ``t_b``."""
+    database = Database(db_url)
+    Base.metadata.create_all(database.engine)
+    with database.session() as s:
+        s.add_all([Tenant(id="t_a", name="A"), Tenant(id="t_b", name="B")])
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One live `aigc serve` process shared by the tests that need no special settings."""
+    srv = Server(tmp_path_factory.mktemp("server") / "data", new_admin_key()).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def org_a(server: Server) -> Org:
+    return make_org(server, "Org A")
+
+
+@pytest.fixture(scope="session")
+def org_b(server: Server) -> Org:
+    return make_org(server, "Org B")

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def new_admin_key() -> str:
+    return "sk-aigc-" + secrets.token_urlsafe(24)
 
 
 class Server:
@@ -83,3 +94,22 @@ class Server:
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key or self.admin_key}"}
         return httpx.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass
+class Org:
+    id: str
+    admin_key: str
+    member_key: str
+
+
+def make_org(server: Server, name: str) -> Org:
+    """An organization with an admin key and a member key, made through the management API."""
+    tenant = server.api("POST", "/api/tenants", json={"name": name}).json()
+    admin = server.api(
+        "POST", "/api/keys", json={"tenant_id": tenant["id"], "role": "admin", "name": "admin"}
+    ).json()
+    member = server.api(
+        "POST", "/api/keys", json={"tenant_id": tenant["id"], "role": "member", "name": "member"}
+    ).json()
+    return Org(tenant["id"], admin["key"], member["key"])

@@ -15,8 +15,7 @@ import openai
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import new_admin_key
-from tests.e2e.server import Server
+from tests.e2e.server import Server, new_admin_key
 
 MODEL = "template-helpdesk"
 SECRET_TEXT = "my colleague's salary is 98765 and the launch code is ZEBRA-4471"

@@ -24,8 +24,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import Org
-from tests.e2e.server import Server
+from tests.e2e.server import Org, Server
 
 A_MODEL = "template-a-secret"
 PLATFORM_PREFIX = "/api/tenants"

@@ -8,8 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Org, new_admin_key
-from tests.e2e.server import Server
+from tests.e2e.server import Org, Server, new_admin_key
 
 MODEL = "template-helpdesk"
 

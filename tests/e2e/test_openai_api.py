@@ -10,8 +10,7 @@ import openai
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import Org
-from tests.e2e.server import Server
+from tests.e2e.server import Org, Server
 
 MODEL = "template-helpdesk"
 

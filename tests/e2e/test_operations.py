@@ -13,8 +13,7 @@ import httpx
 import openai
 
 from aigc.models.text.template import HELPDESK_PATH
-from tests.e2e.conftest import Org, new_admin_key
-from tests.e2e.server import Server
+from tests.e2e.server import Org, Server, new_admin_key
 
 
 def test_health_ready_metrics_and_request_ids(server: Server, org_a: Org) -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import openai
 
-from tests.e2e.conftest import new_admin_key
-from tests.e2e.server import Server
+from tests.e2e.server import Server, new_admin_key
 
 
 def test_server_on_postgresql(postgres_url: str, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -12,10 +11,9 @@ import pytest
 from aigc.gateway.auth import Principal
 from aigc.gateway.errors import InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
 from aigc.infra import files
-from aigc.infra.db import Base, Database
-from aigc.infra.schema import FileRecord, Tenant
-from tests.e2e.conftest import Org, org_a, org_b, server  # noqa: F401  (fixtures)
-from tests.e2e.server import Server
+from aigc.infra.db import Database
+from aigc.infra.schema import FileRecord
+from tests.e2e.server import Org, Server
 
 A = Principal(tenant_id="t_a", role="member")
 A_VIEWER = Principal(tenant_id="t_a", role="viewer")
@@ -24,13 +22,8 @@ NOTES = "会议纪要：第三季度预算已批准。\nMeeting notes: Q3 budget
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    Base.metadata.create_all(database.engine)
-    with database.session() as s:
-        s.add_all([Tenant(id="t_a", name="A"), Tenant(id="t_b", name="B")])
-    yield database
-    database.dispose()
+def db(tenant_db: Database) -> Database:
+    return tenant_db
 
 
 def save(
@@ -136,7 +129,7 @@ def client(srv: Server, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=key, max_retries=0)
 
 
-def test_files_api_roundtrip(server: Server, org_a: Org) -> None:  # noqa: F811
+def test_files_api_roundtrip(server: Server, org_a: Org) -> None:
     c = client(server, org_a.member_key)
     created = c.files.create(file=("notes.txt", NOTES, "text/plain"), purpose="user_data")
     assert created.id.startswith("file-") and created.object == "file"
@@ -159,14 +152,14 @@ def test_files_api_roundtrip(server: Server, org_a: Org) -> None:  # noqa: F811
         c.files.retrieve(created.id)
 
 
-def test_files_api_refuses_bad_purpose(server: Server, org_a: Org) -> None:  # noqa: F811
+def test_files_api_refuses_bad_purpose(server: Server, org_a: Org) -> None:
     c = client(server, org_a.member_key)
     with pytest.raises(openai.BadRequestError) as err:
         c.files.create(file=("a.txt", b"hello", "text/plain"), purpose="nonsense")  # type: ignore[arg-type]
     assert err.value.param == "purpose"  # type: ignore[attr-defined]
 
 
-def test_files_api_is_tenant_scoped(server: Server, org_a: Org, org_b: Org) -> None:  # noqa: F811
+def test_files_api_is_tenant_scoped(server: Server, org_a: Org, org_b: Org) -> None:
     mine = client(server, org_a.member_key).files.create(
         file=("secret.txt", b"org A only", "text/plain"), purpose="knowledge"
     )

@@ -20,11 +20,10 @@ from sqlalchemy import create_engine, text, update
 from aigc.gateway.auth import Principal
 from aigc.gateway.errors import InvalidRequest, NotFound, PermissionDenied
 from aigc.infra import jobs
-from aigc.infra.db import Base, Database
+from aigc.infra.db import Database
 from aigc.infra.jobs import JobCancelled, JobContext, JobRunner
-from aigc.infra.schema import Job, Tenant, new_id, utcnow
-from tests.e2e.conftest import Org, org_a, org_b, server  # noqa: F401  (fixtures)
-from tests.e2e.server import Server
+from aigc.infra.schema import Job, new_id, utcnow
+from tests.e2e.server import Org, Server
 
 A = Principal(tenant_id="t_a", role="member")
 A_VIEWER = Principal(tenant_id="t_a", role="viewer")
@@ -32,13 +31,8 @@ B = Principal(tenant_id="t_b", role="admin")
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    Base.metadata.create_all(database.engine)
-    with database.session() as s:
-        s.add_all([Tenant(id="t_a", name="A"), Tenant(id="t_b", name="B")])
-    yield database
-    database.dispose()
+def db(tenant_db: Database) -> Database:
+    return tenant_db
 
 
 @pytest.fixture(autouse=True)
@@ -368,7 +362,7 @@ def test_two_runners_never_run_the_same_job(db: Database, runners: Any) -> None:
 # --- HTTP ----------------------------------------------------------------------------------
 
 
-def test_jobs_api_is_tenant_scoped(server: Server, org_a: Org, org_b: Org) -> None:  # noqa: F811
+def test_jobs_api_is_tenant_scoped(server: Server, org_a: Org, org_b: Org) -> None:
     """A job of org A (written straight into the server's database: no route submits yet)."""
     job_id = new_id("job_")
     engine = create_engine(f"sqlite:///{server.data_dir / 'aigc.db'}")

@@ -24,7 +24,7 @@ from aigc.gateway.auth import (
     require_role,
 )
 from aigc.gateway.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
-from aigc.infra.schema import ApiKey, Group, GroupMember, Tenant, User, new_id
+from aigc.infra.schema import ApiKey, Group, GroupMember, Tenant, User, new_id, unix_time
 
 Row = TypeVar("Row", User, Group, ApiKey)
 DEFAULT_TENANT = "default"
@@ -368,12 +368,6 @@ def revoke_key(session: Session, principal: Principal | None, key_id: str) -> Ap
 # --- views (what the API returns; never a secret or a hash) --------------------------------
 
 
-def _ts(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
-
-
 def tenant_view(t: Tenant) -> dict[str, Any]:
     return {
         "id": t.id,
@@ -381,7 +375,7 @@ def tenant_view(t: Tenant) -> dict[str, Any]:
         "name": t.name,
         "daily_token_budget": t.daily_token_budget,
         "disabled": t.disabled,
-        "created_at": _ts(t.created_at),
+        "created_at": unix_time(t.created_at),
     }
 
 
@@ -395,7 +389,7 @@ def user_view(u: User) -> dict[str, Any]:
         "role": u.role,
         "platform_admin": u.platform_admin,
         "disabled": u.disabled,
-        "created_at": _ts(u.created_at),
+        "created_at": unix_time(u.created_at),
     }
 
 
@@ -406,7 +400,7 @@ def group_view(g: Group, member_ids: list[str]) -> dict[str, Any]:
         "tenant_id": g.tenant_id,
         "name": g.name,
         "members": member_ids,
-        "created_at": _ts(g.created_at),
+        "created_at": unix_time(g.created_at),
     }
 
 
@@ -423,7 +417,7 @@ def key_view(k: ApiKey) -> dict[str, Any]:
         "allowed_models": k.allowed_models,
         "rpm_limit": k.rpm_limit,
         "tpm_limit": k.tpm_limit,
-        "expires_at": _ts(k.expires_at),
-        "revoked_at": _ts(k.revoked_at),
-        "created_at": _ts(k.created_at),
+        "expires_at": unix_time(k.expires_at),
+        "revoked_at": unix_time(k.revoked_at),
+        "created_at": unix_time(k.created_at),
     }

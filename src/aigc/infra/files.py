@@ -16,7 +16,6 @@ import os
 import tempfile
 import unicodedata
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +24,10 @@ from sqlalchemy.orm import Session
 
 from aigc.gateway.auth import Principal, require_role
 from aigc.gateway.errors import InvalidRequest, NotFound, PayloadTooLarge
-from aigc.infra.schema import FileRecord, new_id
+from aigc.infra.schema import FileRecord, new_id, unix_time
 
 PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "knowledge", "training")
 MAX_FILENAME = 255  # the column's width
-
-
-def unix_seconds(moment: datetime) -> int:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
 
 def clean_filename(name: str | None) -> str:
@@ -156,7 +150,7 @@ def file_view(record: FileRecord) -> dict[str, Any]:
         "id": record.id,
         "object": "file",
         "bytes": record.bytes,
-        "created_at": unix_seconds(record.created_at),
+        "created_at": unix_time(record.created_at),
         "filename": record.filename,
         "purpose": record.purpose,
         "status": "processed",

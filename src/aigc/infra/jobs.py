@@ -28,7 +28,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from aigc.gateway.auth import Principal, require_role
 from aigc.gateway.errors import InvalidRequest, NotFound
 from aigc.infra.db import Database
-from aigc.infra.schema import Job, new_id, utcnow
+from aigc.infra.schema import Job, new_id, unix_time, utcnow
 
 log = logging.getLogger("aigc.jobs")
 
@@ -228,17 +228,10 @@ def job_view(job: Job) -> dict[str, Any]:
         "error": job.error,
         "attempts": job.attempts,
         "cancel_requested": job.cancel_requested,
-        "created_at": _unix(job.created_at),
-        "started_at": _unix(job.started_at),
-        "finished_at": _unix(job.finished_at),
+        "created_at": unix_time(job.created_at),
+        "started_at": unix_time(job.started_at),
+        "finished_at": unix_time(job.finished_at),
     }
-
-
-def _unix(moment: datetime | None) -> int | None:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    if moment is None:
-        return None
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
 
 # --- the runner ----------------------------------------------------------------------------

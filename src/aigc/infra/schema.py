@@ -28,6 +28,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def unix_time(moment: datetime | None) -> int | None:
+    """Seconds since the epoch, as the OpenAI API shows times (SQLite returns naive UTC)."""
+    if moment is None:
+        return None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}{secrets.token_hex(8)}"
 

@@ -25,7 +25,7 @@ from aigc.gateway.errors import (
     PermissionDenied,
 )
 from aigc.infra.paths import check_import_path
-from aigc.infra.schema import ModelRecord, new_id
+from aigc.infra.schema import ModelRecord, new_id, unix_time
 from aigc.models.protocols import TextModel
 
 FAMILIES = ("template", "ngram", "gpt", "rnn", "hf", "upstream", "gan", "vae", "clip", "mm")
@@ -224,11 +224,10 @@ def ensure_builtin_models(session: Session) -> None:
 
 
 def model_view(record: ModelRecord) -> dict[str, Any]:
-    created = record.created_at
     return {
         "id": record.name,
         "object": "model",
-        "created": int(created.timestamp()) if created else 0,
+        "created": unix_time(record.created_at) or 0,
         "owned_by": record.tenant_id or "aigc",
         "family": record.family,
         "kind": record.kind,
