@@ -23,6 +23,7 @@ from aigc.infra import audit, migrate
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
+from aigc.models.defaults import bootstrap_defaults, load_families
 from aigc.models.registry import ModelRegistry, ensure_builtin_models
 
 log = logging.getLogger("aigc.app")
@@ -59,6 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if message:
             first_run.announce(message, settings.data_dir)
         services.audit.start()
+        load_families()  # loaders and job handlers of every model family
+        if settings.default_models:
+            bootstrap_defaults(services.db, settings)
         runner = JobRunner(
             services.db, settings.data_dir, worker_id=f"{socket.gethostname()}:{os.getpid()}"
         )

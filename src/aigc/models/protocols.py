@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "developer", "tool"]
 
@@ -31,6 +31,22 @@ class TextRequest:
     top_p: float = 1.0
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
+    # Decoding options of neural models (vLLM-style extras where OpenAI has none).
+    top_k: int = 0
+    min_p: float = 0.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    num_beams: int = 1
+    length_penalty: float = 1.0
+    early_stopping: bool = False
+    min_tokens: int = 0
+    logprobs: bool = False
+    top_logprobs: int = 0
+    # Per-request logits processors (structured output, watermark...): each is called as
+    # ``processor(generated_token_ids, logits) -> logits`` before sampling.
+    logits_processors: tuple[Any, ...] = ()
 
 
 @runtime_checkable
