@@ -78,6 +78,8 @@ class JobContext:
         self.tenant_id = job.tenant_id
         self.params: dict[str, Any] = dict(job.params or {})
         self.attempt = job.attempts
+        self.db = db  # for handlers that record what they produce (e.g. a model's status)
+        self.data_dir = Path(data_dir)
         self.checkpoint_dir = Path(data_dir) / "jobs" / job.id
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         self._db = db
@@ -249,6 +251,7 @@ class JobRunner:
         stale_after_s: float = 60,
     ) -> None:
         self.db = db
+        self.db = db  # for handlers that record what they produce (e.g. a model's status)
         self.data_dir = Path(data_dir)
         self.worker_id = worker_id[:80]
         self.poll_interval_s = poll_interval_s

@@ -1,0 +1,123 @@
+"""Training any model family as a job, with the model's record telling callers how it goes.
+
+``start_training`` registers the model with status "training" (so the API answers 503 with
+Retry-After and lists it with its status) and submits the family's job (kind
+``train-<family>``). A family's handler is wrapped by ``training_handler``: when it returns, the
+record becomes "ready" with the returned config; when it fails or is cancelled, "failed" with
+the reason. The model belongs to the tenant that trained it (a model trained on A's text would
+repeat A's text), unless the platform trains a shared default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aigc.gateway.auth import Principal, require_platform_admin, require_role
+from aigc.gateway.errors import Conflict, InvalidRequest
+from aigc.infra import jobs
+from aigc.infra.jobs import JobCancelled, JobContext
+from aigc.infra.schema import Job, ModelRecord, new_id
+from aigc.models.registry import family_of
+
+TrainFn = Callable[[JobContext, Path], dict[str, Any]]
+
+
+def model_dir(data_dir: Path, record_id: str) -> Path:
+    """Where a trained model's files live (data_dir/models/<record id>)."""
+    return Path(data_dir) / "models" / record_id
+
+
+def start_training(
+    session: Session,
+    principal: Principal,
+    family: str,
+    name: str,
+    params: dict[str, Any],
+    *,
+    shared: bool = False,
+    kind: str = "text",
+) -> tuple[ModelRecord, Job]:
+    """Register ``name`` as "training" and queue its job; the job fills in the rest."""
+    require_role(principal, "member")
+    if family_of(name) != family:
+        raise InvalidRequest(f"A {family} model's id must start with '{family}-'", param="name")
+    if shared:
+        require_platform_admin(principal)
+    tenant_id = None if shared else principal.tenant_id
+    clash = session.scalar(
+        select(ModelRecord).where(ModelRecord.name == name, ModelRecord.tenant_id == tenant_id)
+    )
+    if clash is not None:
+        raise Conflict(
+            f"A model named '{name}' already exists ({clash.status}); pick another name or "
+            "delete it first",
+            param="name",
+        )
+    record = ModelRecord(
+        id=new_id("mdl_"),
+        tenant_id=tenant_id,
+        name=name,
+        family=family,
+        kind=kind,
+        status="training",
+        status_detail="queued",
+        config={},
+    )
+    session.add(record)
+    session.flush()
+    job = jobs.submit(
+        session, principal, f"train-{family}", params | {"model_record_id": record.id}
+    )
+    record.config = {"job_id": job.id}
+    session.flush()
+    return record, job
+
+
+def training_handler(train: TrainFn) -> jobs.Handler:
+    """Wrap ``train(ctx, out_dir) -> config`` so the model record follows the job's fate."""
+
+    def handle(ctx: JobContext) -> dict[str, Any]:
+        record_id = ctx.params["model_record_id"]
+        out_dir = model_dir(ctx.data_dir, record_id)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            config = train(ctx, out_dir)
+        except JobCancelled:
+            if ctx.should_stop and not _cancel_requested(ctx):
+                raise  # shutting down: the job is re-queued and resumes, the record waits
+            _set_status(ctx, record_id, "failed", "training was cancelled")
+            raise
+        except Exception as exc:
+            _set_status(ctx, record_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+        _set_status(ctx, record_id, "ready", "", config | {"job_id": ctx.job_id})
+        return config
+
+    return handle
+
+
+def _cancel_requested(ctx: JobContext) -> bool:
+    with ctx.db.session() as s:
+        return bool(s.scalar(select(Job.cancel_requested).where(Job.id == ctx.job_id)))
+
+
+def _set_status(
+    ctx: JobContext,
+    record_id: str,
+    status: str,
+    detail: str,
+    config: dict[str, Any] | None = None,
+) -> None:
+    with ctx.db.session() as s:
+        record = s.get(ModelRecord, record_id)
+        if record is None:
+            return  # deleted while training: nothing to update
+        record.status = status
+        record.status_detail = detail
+        if config is not None:
+            record.config = config
