@@ -196,3 +196,6 @@ class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+from aigc.knowledge import tables as _knowledge_tables  # noqa: E402, F401  (registers them)

