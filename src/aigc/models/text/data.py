@@ -1,0 +1,218 @@
+"""Training text: where it comes from, how it is cleaned, how it is split.
+
+Every text family trains from the same list of documents. A document is one .txt/.md file, or
+one record of a .jsonl/.json file (``{"text": ...}``, or the ``content``/``paragraphs`` lists of
+the chinese-poetry corpus). Data comes from files a tenant uploaded (``/v1/files``) or, for the
+CLI and the platform admin only, from a server path under the import roots.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from aigc.gateway.auth import Principal
+from aigc.gateway.errors import InvalidRequest, PermissionDenied
+from aigc.infra import files
+from aigc.infra.paths import check_import_path
+
+TEXT_SUFFIXES = {".txt", ".md", ".text", ".markdown"}
+JSON_SUFFIXES = {".jsonl", ".json", ".ndjson"}
+TEXT_FIELDS = ("text", "content", "paragraphs")
+
+_SPACES = re.compile(r"[^\S\n\t]+")  # horizontal whitespace except tabs
+_TRAILING = re.compile(r"[ \t]+\n")
+
+
+def clean_text(text: str) -> str:
+    """NFC, no control characters (\\n and \\t kept), runs of spaces collapsed, lines kept."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = "".join(
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
+    )
+    text = _SPACES.sub(" ", text)
+    return _TRAILING.sub("\n", text).strip(" ")
+
+
+def read_texts(paths: Sequence[Path]) -> list[str]:
+    """The cleaned, non-empty documents in ``paths`` (files or folders, read recursively)."""
+    docs: list[str] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if child.name.startswith("."):
+                    continue
+                if child.suffix.lower() in TEXT_SUFFIXES | JSON_SUFFIXES:
+                    docs.extend(_read_file(child))
+        elif path.is_file():
+            docs.extend(_read_file(path))
+        else:
+            raise InvalidRequest(f"No such file or folder: {path.name}", param="data")
+    cleaned = [clean_text(d) for d in docs]
+    return [d for d in cleaned if d.strip()]
+
+
+def _read_file(path: Path) -> list[str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidRequest(f"Cannot read {path.name}: {exc.strerror}", param="data") from None
+    if b"\x00" in raw[:8192]:
+        raise InvalidRequest(f"{path.name} is not a text file", param="data")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"{path.name} is not UTF-8 text", param="data") from None
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return [text]
+    if suffix in JSON_SUFFIXES or text.lstrip()[:1] in ("{", "["):
+        try:
+            return list(_json_documents(text))
+        except ValueError as exc:
+            if suffix in JSON_SUFFIXES:
+                raise InvalidRequest(f"{path.name}: {exc}", param="data") from None
+    if suffix and suffix not in JSON_SUFFIXES:
+        # Uploads are stored under their id, without a suffix, and sniffed; named files must say.
+        raise InvalidRequest(
+            f"Unknown kind of file: {path.name} (use .txt, .md, .jsonl or .json)", param="data"
+        )
+    return [text]
+
+
+def _json_documents(text: str) -> Iterator[str]:
+    """Documents of a JSON array/object, or of JSON Lines (one object per line)."""
+    stripped = text.strip()
+    try:
+        values: list[Any] = [json.loads(stripped)]
+    except json.JSONDecodeError:
+        values = []
+        for number, line in enumerate(stripped.splitlines(), 1):
+            if line.strip():
+                try:
+                    values.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise ValueError(f"line {number} is not valid JSON") from None
+    for value in values:
+        for record in value if isinstance(value, list) else [value]:
+            doc = _record_text(record)
+            if doc is None:
+                raise ValueError(
+                    "each record needs a 'text' (or 'content' / 'paragraphs') string or list"
+                )
+            yield doc
+
+
+def _record_text(record: Any) -> str | None:
+    if isinstance(record, str):
+        return record
+    if not isinstance(record, dict):
+        return None
+    for key in TEXT_FIELDS:
+        value = record.get(key)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return "\n".join(value)
+    return None
+
+
+def split_train_val(
+    docs: list[str], val_fraction: float = 0.1, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """A deterministic split: a seeded shuffle of documents; one document is cut at a line.
+
+    With a single document (a book, tiny-shakespeare) the last ``val_fraction`` of it validates,
+    cut at the line break nearest that point, as nanoGPT splits its text.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise InvalidRequest("val_fraction must be in [0, 1)", param="val_fraction")
+    if not docs or val_fraction == 0.0:
+        return list(docs), []
+    if len(docs) == 1:
+        text = docs[0]
+        cut = int(len(text) * (1.0 - val_fraction))
+        newline = text.rfind("\n", 0, cut)
+        if newline > 0:
+            cut = newline + 1
+        train, val = text[:cut], text[cut:]
+        return [train], ([val] if val.strip() else [])
+    order = list(range(len(docs)))
+    random.Random(seed).shuffle(order)
+    n_val = min(len(docs) - 1, max(1, round(len(docs) * val_fraction)))
+    val_ids = set(order[:n_val])
+    train = [d for i, d in enumerate(docs) if i not in val_ids]
+    val = [d for i, d in enumerate(docs) if i in val_ids]
+    return train, val
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """What a training run saw (reported with the model)."""
+
+    documents: int
+    characters: int
+    lines: int
+    train_documents: int
+    val_documents: int
+    train_characters: int
+    val_characters: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def corpus_stats(train: Sequence[str], val: Sequence[str]) -> CorpusStats:
+    everything = [*train, *val]
+    return CorpusStats(
+        documents=len(everything),
+        characters=sum(len(d) for d in everything),
+        lines=sum(d.count("\n") + 1 for d in everything),
+        train_documents=len(train),
+        val_documents=len(val),
+        train_characters=sum(len(d) for d in train),
+        val_characters=sum(len(d) for d in val),
+    )
+
+
+def resolve_training_data(
+    session: Session,
+    principal: Principal | None,
+    *,
+    file_ids: list[str] | None,
+    data_path: str | None,
+    data_dir: Path,
+    import_roots: list[Path],
+) -> list[Path]:
+    """The files to train on: the caller's own uploads, or a server path (CLI / platform admin).
+
+    ``principal`` None is the local CLI. Another tenant's file id is "not found".
+    """
+    if not file_ids and not data_path:
+        raise InvalidRequest("Give the training data: file_ids (uploaded files) or a data path")
+    paths: list[Path] = []
+    for file_id in file_ids or []:
+        if principal is None:
+            raise InvalidRequest("Uploaded files belong to a tenant: train through the API")
+        record = files.get_file(session, principal, file_id)
+        paths.append(files.file_path(data_dir, record))
+    if data_path:
+        if principal is not None and not principal.platform_admin:
+            raise PermissionDenied(
+                "Only the platform admin may train on a server path; upload the data instead",
+                param="data_path",
+            )
+        path = check_import_path(data_path, import_roots)
+        if not path.exists():
+            raise InvalidRequest(f"No such file or folder: {data_path}", param="data_path")
+        paths.append(path)
+    return paths

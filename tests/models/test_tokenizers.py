@@ -1,0 +1,71 @@
+"""Tokenizers: each kind round-trips text and matches transformers.AutoTokenizer exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer
+
+from aigc.models.text.tokenizers import load_tokenizer, train_tokenizer
+
+CORPUS = [
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n",
+    'All:\nSpeak, speak. It\'s {"json": [1, 2]} time.\n',
+    "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n",
+] * 5
+SAMPLES = [
+    "Before we proceed, speak.\nAll:",
+    "床前明月光，低头思故乡。",
+    '{"a": [1, 2]}  two  spaces\n\ttab',
+]
+
+
+@pytest.mark.parametrize("kind", ["char", "word", "bpe"])
+def test_hugging_face_files_encode_and_decode_identically(kind: str, tmp_path: Path) -> None:
+    tok = train_tokenizer(kind, CORPUS, 300 if kind == "bpe" else None)
+    tok.save(tmp_path)
+    hf = AutoTokenizer.from_pretrained(tmp_path)
+    reloaded = load_tokenizer(tmp_path)
+    assert reloaded.kind == kind and reloaded.vocab_size == tok.vocab_size
+    for text in SAMPLES:
+        ids = tok.encode(text)
+        assert hf.encode(text) == ids == reloaded.encode(text)
+        assert hf.decode(ids) == tok.decode(ids) == reloaded.decode(ids)
+    assert {hf.bos_token_id, hf.eos_token_id, hf.unk_token_id, hf.pad_token_id} == {
+        tok.bos_id,
+        tok.eos_id,
+        tok.unk_id,
+        tok.pad_id,
+    }
+
+
+def test_char_tokenizer_is_one_token_per_character_in_nanogpt_order() -> None:
+    tok = train_tokenizer("char", ["ba\nc a"])
+    assert tok.vocab_size == 5 + 4  # "\n", " ", "a", "b", "c" and four specials
+    assert tok.encode("abc\n ") == [2, 3, 4, 0, 1]
+    assert tok.decode(tok.encode("cab a\n")) == "cab a\n"
+    assert tok.encode("z") == [tok.unk_id]
+
+
+def test_word_tokenizer_splits_words_punctuation_and_han_characters() -> None:
+    tok = train_tokenizer("word", CORPUS)
+    assert tok.tokens("Before we proceed, speak.") == [
+        "Before",
+        " we",
+        " proceed",
+        ",",
+        " speak",
+        ".",
+    ]
+    assert tok.tokens("明月光，") == ["明", "月", "光", "，"]
+    text = "All:\nSpeak, speak.\n床前明月光。"
+    assert tok.decode(tok.encode(text)) == text
+
+
+def test_byte_level_bpe_encodes_any_character() -> None:
+    tok = train_tokenizer("bpe", CORPUS, 300)
+    for text in ["unseen 😀 ünïcode ☃", "鸡兔同笼", '{"k": "v"}']:
+        ids = tok.encode(text)
+        assert tok.unk_id not in ids and tok.decode(ids) == text
+    assert tok.vocab_size == 300
