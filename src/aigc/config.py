@@ -7,11 +7,16 @@ named by ``AIGC_CONFIG``; the environment wins. Everything else receives a ``Set
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 MIB = 1024 * 1024
 
@@ -51,10 +56,30 @@ class Settings(BaseSettings):
     max_body_bytes: int = 8 * MIB
     max_upload_bytes: int = 512 * MIB
     import_roots: list[Path] = Field(default_factory=list)
+    encryption_key: SecretStr | None = Field(
+        default=None, description="Fernet key for secrets at rest; default: data_dir/fernet.key"
+    )
+    upstream_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="URL patterns tenant admins may use as upstreams"
+    )
 
     default_max_tokens: int = Field(default=512, description="When a request sets none")
     default_key_rpm: int | None = None
     default_key_tpm: int | None = None
+
+    kb_embedding_model_dir: Path | None = Field(
+        default=None, description="sentence-transformers dir; default: bundled all-MiniLM-L6-v2"
+    )
+    kb_reranker_dir: Path | None = Field(default=None, description="cross-encoder dir (optional)")
+    kb_max_document_bytes: int = 100 * MIB
+    kb_max_pages: int = 2000
+    kb_chunk_tokens: int = 200
+    kb_chunk_overlap_tokens: int = 40
+    kb_fetch_max_bytes: int = 20 * MIB
+    kb_fetch_timeout_s: float = 20.0
+    kb_fetch_allow_networks: list[str] = Field(
+        default_factory=list, description="CIDRs URL ingestion may reach despite being private"
+    )
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -73,6 +98,13 @@ class Settings(BaseSettings):
     def _split_paths(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [p for p in value.split(":") if p]
+        return value
+
+    @field_validator("upstream_allowlist", mode="before")
+    @classmethod
+    def _split_patterns(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
         return value
 
     @classmethod

@@ -65,6 +65,9 @@ def _validate_template(config: dict[str, Any]) -> None:
 
 LOADERS: dict[str, Loader] = {"template": _load_template}
 VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {"template": _validate_template}
+# Optional per family: turn a validated config into what is stored, knowing who registers it
+# (e.g. upstream: encrypt API keys, check a tenant admin's URLs). Returns the config to store.
+PREPARERS: dict[str, Callable[[dict[str, Any], Principal | None], dict[str, Any]]] = {}
 
 
 def family_of(name: str) -> str:
@@ -183,6 +186,8 @@ class ModelRegistry:
                 require_platform_admin(principal)  # server paths: CLI or platform admin only
             config = config | {"path": str(check_import_path(config["path"], self.import_roots))}
         VALIDATORS[family](config)
+        if family in PREPARERS:
+            config = PREPARERS[family](config, principal)
         clash = session.scalar(
             select(ModelRecord).where(ModelRecord.name == name, ModelRecord.tenant_id == tenant_id)
         )

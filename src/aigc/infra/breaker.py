@@ -1,0 +1,82 @@
+"""A circuit breaker: after repeated failures, stop calling a dead service for a while.
+
+    closed ──(threshold consecutive failures)──▶ open ──(reset_s elapsed)──▶ half-open
+      ▲                                                                        │
+      └────────────(the one trial call succeeds)───────────────────────────────┘
+                   (the trial fails: open again for reset_s)
+
+Thread-safe (upstream calls run in worker threads); a few lines of state, no library needed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class State(Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass
+class CircuitBreaker:
+    threshold: int = 5
+    reset_s: float = 30.0
+    state: State = State.CLOSED
+    failures: int = 0
+    opened_at: float = 0.0
+    _trial_running: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def allow(self) -> bool:
+        """May a call go out now? In half-open state only one trial call at a time."""
+        with self._lock:
+            if self.state is State.OPEN and time.monotonic() - self.opened_at >= self.reset_s:
+                self.state = State.HALF_OPEN
+                self._trial_running = False
+            if self.state is State.CLOSED:
+                return True
+            if self.state is State.HALF_OPEN and not self._trial_running:
+                self._trial_running = True
+                return True
+            return False
+
+    def record_success(self) -> None:
+        with self._lock:
+            self.state = State.CLOSED
+            self.failures = 0
+            self._trial_running = False
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self.failures += 1
+            if self.state is State.HALF_OPEN or self.failures >= self.threshold:
+                self.state = State.OPEN
+                self.opened_at = time.monotonic()
+                self._trial_running = False
+
+    def retry_after_s(self) -> float:
+        """Seconds until the next trial call is allowed (0 when calls may go out)."""
+        with self._lock:
+            if self.state is not State.OPEN:
+                return 0.0
+            return max(0.0, self.reset_s - (time.monotonic() - self.opened_at))
+
+
+class BreakerBoard:
+    """One breaker per upstream address, shared by every model that calls it."""
+
+    def __init__(self) -> None:
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, threshold: int = 5, reset_s: float = 30.0) -> CircuitBreaker:
+        with self._lock:
+            breaker = self._breakers.get(key)
+            if breaker is None:
+                breaker = self._breakers[key] = CircuitBreaker(threshold, reset_s)
+            return breaker

@@ -1,0 +1,347 @@
+"""Family "upstream": any OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc).
+
+This is how a company serves a 70B model on its GPU cluster while aigc governs access. A record's
+config (as stored; ``register_config`` builds it from what the API receives)::
+
+    targets    [{base_url, model, api_key_enc}]  load-balanced round robin
+    fallbacks  [{base_url, model, api_key_enc}]  tried in order when every target failed
+    timeout_s, connect_timeout_s, max_retries, breaker_threshold, breaker_reset_s
+    restricted  True when a tenant admin registered it: every connection passes netguard
+
+A call goes to the first target whose circuit breaker allows it; 429, 5xx and network errors
+are retried with exponential backoff (tenacity), then the next target, then the fallbacks.
+Once the first byte of an answer has been streamed to the caller, there is no switching.
+API keys are stored encrypted (infra/crypto) and never returned by the API.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from aigc.config import Settings
+from aigc.gateway.auth import Principal
+from aigc.gateway.errors import APIError, InvalidRequest, Overloaded, PermissionDenied
+from aigc.infra import crypto
+from aigc.infra.breaker import BreakerBoard
+from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
+from aigc.models import registry, tokens
+from aigc.models.protocols import TextRequest
+
+BREAKERS = BreakerBoard()
+_NUMBERS = {
+    "timeout_s": (60.0, 0.1, 3600.0),
+    "connect_timeout_s": (5.0, 0.1, 120.0),
+    "max_retries": (2, 0, 10),
+    "breaker_threshold": (5, 1, 1000),
+    "breaker_reset_s": (30.0, 0.1, 3600.0),
+}
+
+
+class UpstreamFailed(APIError):
+    status = 502
+    type = "server_error"
+    code = "upstream_error"
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    model: str
+    api_key_enc: str | None = None
+
+
+class _Retryable(Exception):
+    """A failure worth another try: 429, 5xx, timeout, connection refused."""
+
+    def __init__(self, message: str, counts_for_breaker: bool = True) -> None:
+        super().__init__(message)
+        self.counts_for_breaker = counts_for_breaker
+
+
+# --- registration ----------------------------------------------------------------------------
+
+
+def validate_config(config: dict[str, Any]) -> None:
+    """The shape of what the API receives: base_url(s), model, optional api_key, fallbacks."""
+    _endpoints(config, "config")
+    for i, fallback in enumerate(_list(config.get("fallbacks", []), "config.fallbacks")):
+        if not isinstance(fallback, dict):
+            raise InvalidRequest("Each fallback is an object", param=f"config.fallbacks[{i}]")
+        _endpoints(fallback, f"config.fallbacks[{i}]")
+    for name, (_, low, high) in _NUMBERS.items():
+        value = config.get(name)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is not None and (not number or not low <= value <= high):
+            raise InvalidRequest(f"{name} must be a number from {low} to {high}", param=name)
+
+
+def _list(value: Any, param: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidRequest("Expected a list", param=param)
+    return value
+
+
+def _endpoints(entry: dict[str, Any], param: str) -> list[str]:
+    urls = entry.get("base_urls") or ([entry["base_url"]] if "base_url" in entry else [])
+    if not urls or not all(isinstance(u, str) for u in _list(urls, f"{param}.base_urls")):
+        raise InvalidRequest("An upstream needs base_url (or base_urls)", param=param)
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidRequest(f"Not an http(s) URL: {url!r}", param=f"{param}.base_url")
+        if parts.username or parts.password:
+            raise InvalidRequest(
+                "Put credentials in api_key, not in the URL", param=f"{param}.base_url"
+            )
+    if not isinstance(entry.get("model"), str) or not entry["model"]:
+        raise InvalidRequest("An upstream needs the model name it serves", param=f"{param}.model")
+    if "api_key" in entry and not isinstance(entry["api_key"], str):
+        raise InvalidRequest("api_key must be a string", param=f"{param}.api_key")
+    return urls
+
+
+def url_allowed(url: str, patterns: list[str]) -> bool:
+    """Does ``url`` match a pattern like ``https://*.corp.example.com`` or ``http://h:8000/v1``?
+
+    Compared part by part (scheme, host with wildcards, port, path prefix), never as one string,
+    so a pattern's ``*`` cannot swallow a slash and match another host.
+    """
+    u = urlsplit(url)
+    for pattern in patterns:
+        p = urlsplit(pattern if "://" in pattern else f"https://{pattern}")
+        if p.scheme != u.scheme or not fnmatchcase(u.hostname or "", p.hostname or ""):
+            continue
+        default = 443 if u.scheme == "https" else 80
+        if (p.port or default) != (u.port or default):
+            continue
+        prefix = p.path.rstrip("*").rstrip("/")
+        if (u.path.rstrip("/") + "/").startswith(prefix + "/"):
+            return True
+    return False
+
+
+def register_config(
+    config: dict[str, Any],
+    principal: Principal | None,
+    settings: Settings | None = None,
+    policy: AddressPolicy = DEFAULT_POLICY,
+) -> dict[str, Any]:
+    """What is stored: keys encrypted; a tenant admin's URLs checked against the allow-list and,
+    after DNS resolution, against private, loopback, link-local and metadata addresses."""
+    settings = settings or Settings()
+    restricted = principal is not None and not principal.platform_admin
+
+    def endpoints(entry: dict[str, Any], param: str) -> list[dict[str, Any]]:
+        out = []
+        key = entry.get("api_key")
+        for url in _endpoints(entry, param):
+            url = url.rstrip("/")
+            if restricted:
+                if not url_allowed(url, settings.upstream_allowlist):
+                    raise PermissionDenied(
+                        f"{url} is not on the platform's upstream allow-list",
+                        param=f"{param}.base_url",
+                    )
+                try:
+                    policy.check_url(url)
+                except UnsafeURL as exc:
+                    raise InvalidRequest(
+                        f"Refused upstream URL: {exc}", param=f"{param}.base_url"
+                    ) from None
+            enc = crypto.encrypt(key, settings) if key else None
+            out.append({"base_url": url, "model": entry["model"], "api_key_enc": enc})
+        return out
+
+    stored: dict[str, Any] = {
+        "targets": endpoints(config, "config"),
+        "fallbacks": [
+            t
+            for i, f in enumerate(config.get("fallbacks", []))
+            for t in endpoints(f, f"config.fallbacks[{i}]")
+        ],
+        "restricted": restricted,
+    }
+    for name, (default, _, _) in _NUMBERS.items():
+        stored[name] = config.get(name, default)
+    return stored
+
+
+# --- the model -------------------------------------------------------------------------------
+
+
+class UpstreamModel:
+    """A TextModel that forwards to OpenAI-compatible servers and streams their answer back."""
+
+    def __init__(self, config: dict[str, Any], settings: Settings | None = None) -> None:
+        settings = settings or Settings()
+        self.config = config
+        self.targets = [Target(**t) for t in config["targets"]]
+        self.fallbacks = [Target(**t) for t in config.get("fallbacks", [])]
+        self._keys = {
+            t.api_key_enc: crypto.decrypt(t.api_key_enc, settings)
+            for t in self.targets + self.fallbacks
+            if t.api_key_enc
+        }
+        timeout = httpx.Timeout(config["timeout_s"], connect=config["connect_timeout_s"])
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        if config.get("restricted", True):
+            self.client = guarded_client(timeout=timeout, follow_redirects=True)
+        else:
+            self.client = httpx.Client(timeout=timeout, limits=limits, follow_redirects=True)
+        self._turn = itertools.count()
+
+    def count_tokens(self, text: str) -> int:
+        return tokens.count_tokens(text)
+
+    def generate(self, request: TextRequest) -> Iterator[str]:
+        chat = request.messages is not None
+        waits: list[float] = []
+        failures: list[str] = []
+        for target in self._order():
+            breaker = BREAKERS.get(
+                target.base_url, self.config["breaker_threshold"], self.config["breaker_reset_s"]
+            )
+            if not breaker.allow():
+                waits.append(breaker.retry_after_s())
+                continue
+            try:
+                response = self._open(target, request, chat)
+            except _Retryable as exc:
+                if exc.counts_for_breaker:
+                    breaker.record_failure()
+                else:
+                    breaker.record_success()  # 429: alive, only busy
+                failures.append(str(exc))
+                continue
+            except BaseException:
+                breaker.record_success()  # it answered (e.g. 400): the service is alive
+                raise
+            breaker.record_success()
+            try:
+                yield from _pieces(response, chat)
+            except httpx.HTTPError as exc:
+                breaker.record_failure()
+                message = f"The upstream stream broke off: {type(exc).__name__}"
+                raise UpstreamFailed(message) from None
+            finally:
+                response.close()
+            return
+        if waits and not failures:
+            retry = max(1, int(min(waits)) + 1)
+            raise Overloaded(
+                "The upstream is unavailable (circuit open); try again later",
+                code="upstream_unavailable",
+                headers={"Retry-After": str(retry)},
+            )
+        raise UpstreamFailed(f"Every upstream failed: {'; '.join(failures[-3:])}")
+
+    def _order(self) -> list[Target]:
+        start = next(self._turn) % len(self.targets)
+        return self.targets[start:] + self.targets[:start] + self.fallbacks
+
+    def _open(self, target: Target, request: TextRequest, chat: bool) -> httpx.Response:
+        path = "/chat/completions" if chat else "/completions"
+        headers = {"Accept": "text/event-stream"}
+        if target.api_key_enc:
+            headers["Authorization"] = f"Bearer {self._keys[target.api_key_enc]}"
+        outgoing = self.client.build_request(
+            "POST", target.base_url + path, json=_body(request, target.model), headers=headers
+        )
+        retrying = Retrying(
+            stop=stop_after_attempt(1 + int(self.config["max_retries"])),
+            wait=wait_exponential_jitter(initial=0.05, max=2.0),
+            retry=retry_if_exception_type(_Retryable),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._send_once(outgoing)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(self, outgoing: httpx.Request) -> httpx.Response:
+        try:
+            response = self.client.send(outgoing, stream=True)
+        except httpx.TransportError as exc:
+            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+        status = response.status_code
+        if status == 200:
+            return response
+        detail = _error_message(response)
+        if status == 429 or status >= 500:
+            raise _Retryable(f"HTTP {status} {detail}", counts_for_breaker=status != 429)
+        raise InvalidRequest(f"The upstream refused the request (HTTP {status}): {detail}")
+
+
+def _body(request: TextRequest, model: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model,
+        "stream": True,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+    }
+    if request.messages is not None:
+        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+    else:
+        body["prompt"] = request.prompt or ""
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
+    if request.seed is not None:
+        body["seed"] = request.seed
+    if request.stop:
+        body["stop"] = request.stop
+    return body
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        raw = response.read()[:2000]
+    except httpx.HTTPError:
+        return ""
+    finally:
+        response.close()
+    try:
+        message = json.loads(raw)["error"]["message"]
+        return str(message)[:300]
+    except (ValueError, KeyError, TypeError):
+        return raw.decode("utf-8", "replace")[:300]
+
+
+def _pieces(response: httpx.Response, chat: bool) -> Iterator[str]:
+    """Text pieces from an OpenAI server-sent-event stream."""
+    for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        event = json.loads(data)
+        if "error" in event:
+            message = str(event["error"].get("message", "error"))[:300]
+            raise UpstreamFailed(f"The upstream failed mid-stream: {message}")
+        for choice in event.get("choices") or []:
+            piece = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+            if piece:
+                yield piece
+
+
+def load(config: dict[str, Any]) -> UpstreamModel:
+    return UpstreamModel(config)
+
+
+registry.LOADERS["upstream"] = load
+registry.VALIDATORS["upstream"] = validate_config
+registry.PREPARERS["upstream"] = register_config

@@ -1,0 +1,132 @@
+"""A small OpenAI-compatible server to stand as an upstream in tests and benchmarks.
+
+Its behaviour is chosen by the requested model name:
+
+    echo / any other   answers at once; streams 20 chunks "w0 " … "w19 " (chat or completions)
+    flaky-N            the first N requests answer 500, then like echo
+    busy-N             the first N requests answer 429, then like echo
+    down               always 503
+    redirect           307 to ``REDIRECT_TO`` (for redirect checks)
+
+Every request is recorded (model, Authorization header) so tests can count calls.
+Run standalone: ``python -m tests.engine.stub_openai --port 9001``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+
+CHUNKS = 20
+REDIRECT_TO = "http://169.254.169.254/latest/meta-data"
+
+
+def words() -> list[str]:
+    return [f"w{i} " for i in range(CHUNKS)]
+
+
+def create_app() -> FastAPI:
+    app = FastAPI()
+    app.state.calls = []
+    app.state.counts = Counter()
+
+    async def answer(request: Request, chat: bool) -> Response:
+        body: dict[str, Any] = await request.json()
+        model = str(body.get("model", ""))
+        app.state.calls.append((model, request.headers.get("authorization")))
+        app.state.counts[model] += 1
+        seen = app.state.counts[model]
+        kind, _, n = model.partition("-")
+        if kind == "flaky" and seen <= int(n):
+            return JSONResponse({"error": {"message": "temporary failure"}}, status_code=500)
+        if kind == "busy" and seen <= int(n):
+            return JSONResponse({"error": {"message": "slow down"}}, status_code=429)
+        if kind == "down":
+            return JSONResponse({"error": {"message": "down for maintenance"}}, status_code=503)
+        if kind == "redirect":
+            return RedirectResponse(REDIRECT_TO, status_code=307)
+        base = {"id": "stub-1", "created": int(time.time()), "model": model}
+        if not body.get("stream"):
+            text = "".join(words())
+            choice = (
+                {"index": 0, "message": {"role": "assistant", "content": text}}
+                if chat
+                else {"index": 0, "text": text}
+            ) | {"finish_reason": "stop"}
+            usage = {"prompt_tokens": 1, "completion_tokens": CHUNKS, "total_tokens": CHUNKS + 1}
+            obj = "chat.completion" if chat else "text_completion"
+            return JSONResponse(base | {"object": obj, "choices": [choice], "usage": usage})
+
+        def events() -> Any:
+            obj = "chat.completion.chunk" if chat else "text_completion"
+            for word in words():
+                choice = (
+                    {"index": 0, "delta": {"content": word}, "finish_reason": None}
+                    if chat
+                    else {"index": 0, "text": word, "finish_reason": None}
+                )
+                yield f"data: {json.dumps(base | {'object': obj, 'choices': [choice]})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        return await answer(request, chat=True)
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        return await answer(request, chat=False)
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class StubServer:
+    """The stub on a free loopback port, served by uvicorn in a background thread."""
+
+    def __init__(self) -> None:
+        self.app = create_app()
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def calls(self) -> list[tuple[str, str | None]]:
+        return self.app.state.calls
+
+    def __enter__(self) -> StubServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("stub server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=9001)
+    args = parser.parse_args()
+    uvicorn.run(create_app(), host="127.0.0.1", port=args.port, log_level="warning")

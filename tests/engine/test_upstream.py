@@ -1,0 +1,190 @@
+"""Upstream models against a real OpenAI-compatible HTTP server (the stub), in process.
+
+Streaming, retries with backoff, fallback, load balancing and the circuit breaker; the
+registration rules (allow-list, SSRF, encrypted keys). The same through a live aigc server with
+the openai SDK is in test_upstream_live.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aigc.config import Settings
+from aigc.gateway.auth import Principal
+from aigc.gateway.errors import InvalidRequest, Overloaded, PermissionDenied
+from aigc.models.protocols import ChatMessage, TextRequest
+from aigc.models.upstream import (
+    BREAKERS,
+    UpstreamFailed,
+    UpstreamModel,
+    register_config,
+    url_allowed,
+)
+from tests.engine.stub_openai import StubServer, free_port, words
+
+PLATFORM = Principal(tenant_id="t_platform", role="owner", platform_admin=True)
+TENANT_ADMIN = Principal(tenant_id="t_acme", role="admin")
+ASK = TextRequest(messages=[ChatMessage("user", "你好")], max_tokens=50)
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StubServer]:
+    with StubServer() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path)
+
+
+def model(settings: Settings, **config: Any) -> UpstreamModel:
+    return UpstreamModel(register_config(config, None, settings), settings)
+
+
+def test_streams_chat_and_completions(stub: StubServer, settings: Settings) -> None:
+    m = model(settings, base_url=stub.base_url, model="echo", api_key="sk-up-1")
+    pieces = list(m.generate(ASK))
+    assert pieces == words()
+    assert list(m.generate(TextRequest(prompt="Once", max_tokens=5))) == words()
+    assert stub.calls[-1] == ("echo", "Bearer sk-up-1")
+
+
+def test_retries_5xx_and_429_with_backoff(stub: StubServer, settings: Settings) -> None:
+    m = model(settings, base_url=stub.base_url, model="flaky-2", max_retries=2)
+    assert "".join(m.generate(ASK)) == "".join(words())
+    assert [c[0] for c in stub.calls].count("flaky-2") == 3
+    m = model(settings, base_url=stub.base_url, model="busy-1", max_retries=1)
+    assert "".join(m.generate(ASK)) == "".join(words())
+
+
+def test_gives_up_after_retries(stub: StubServer, settings: Settings) -> None:
+    m = model(settings, base_url=stub.base_url, model="flaky-5", max_retries=1)
+    with pytest.raises(UpstreamFailed, match="HTTP 500"):
+        list(m.generate(ASK))
+    assert [c[0] for c in stub.calls].count("flaky-5") == 2
+
+
+def test_falls_back_to_another_model(stub: StubServer, settings: Settings) -> None:
+    m = model(
+        settings,
+        base_url=f"http://127.0.0.1:{free_port()}/v1",  # nothing listens there
+        model="big-70b",
+        max_retries=0,
+        fallbacks=[{"base_url": stub.base_url, "model": "echo-small", "api_key": "sk-fb"}],
+    )
+    assert list(m.generate(ASK)) == words()
+    assert stub.calls[-1] == ("echo-small", "Bearer sk-fb")
+
+
+def test_load_balances_across_base_urls(settings: Settings) -> None:
+    with StubServer() as a, StubServer() as b:
+        m = model(settings, base_urls=[a.base_url, b.base_url], model="echo")
+        for _ in range(4):
+            assert len(list(m.generate(ASK))) == len(words())
+        assert len(a.calls) == 2 and len(b.calls) == 2
+
+
+def test_circuit_breaker_fails_fast_then_recovers(stub: StubServer, settings: Settings) -> None:
+    with StubServer() as dead:
+        m = model(
+            settings,
+            base_url=dead.base_url,
+            model="down",
+            max_retries=0,
+            breaker_threshold=3,
+            breaker_reset_s=0.5,
+        )
+        for _ in range(3):
+            with pytest.raises(UpstreamFailed):
+                list(m.generate(ASK))
+        assert len(dead.calls) == 3
+        started = time.monotonic()
+        with pytest.raises(Overloaded) as refused:
+            list(m.generate(ASK))
+        assert time.monotonic() - started < 0.5  # no network call at all
+        assert len(dead.calls) == 3
+        assert int(refused.value.headers["Retry-After"]) >= 1
+        time.sleep(0.6)  # half-open: one trial call goes out, fails, opens again
+        with pytest.raises(UpstreamFailed):
+            list(m.generate(ASK))
+        assert len(dead.calls) == 4
+        with pytest.raises(Overloaded):
+            list(m.generate(ASK))
+        assert BREAKERS.get(dead.base_url).state.value == "open"
+
+
+def test_upstream_400_is_not_retried(stub: StubServer, settings: Settings) -> None:
+    m = model(settings, base_url=stub.base_url + "/nowhere", model="echo", max_retries=3)
+    with pytest.raises(InvalidRequest, match="HTTP 404"):
+        list(m.generate(ASK))
+
+
+# --- registration rules ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/v1",
+        "http://10.0.0.1/v1",
+        "http://169.254.169.254/v1",
+        "http://localhost:8000/v1",
+    ],
+)
+def test_tenant_admin_cannot_register_internal_addresses(tmp_path: Path, url: str) -> None:
+    # Even when the platform's allow-list matches, the resolved address is refused.
+    settings = Settings(data_dir=tmp_path, upstream_allowlist=["http://*", "http://*:8000"])
+    assert url_allowed(url, settings.upstream_allowlist)
+    with pytest.raises(InvalidRequest, match="not public"):
+        register_config({"base_url": url, "model": "m"}, TENANT_ADMIN, settings)
+    # The platform admin may (e.g. a vLLM in the same private network).
+    assert register_config({"base_url": url, "model": "m"}, PLATFORM, settings)["targets"]
+
+
+def test_tenant_admin_needs_the_allow_list(settings: Settings) -> None:
+    with pytest.raises(PermissionDenied, match="allow-list"):
+        register_config({"base_url": "https://8.8.8.8/v1", "model": "m"}, TENANT_ADMIN, settings)
+    # Fallbacks are checked as well as targets.
+    allowed = Settings(data_dir=settings.data_dir, upstream_allowlist=["https://8.8.8.8/v1"])
+    stored = register_config(
+        {"base_url": "https://8.8.8.8/v1", "model": "m"}, TENANT_ADMIN, allowed
+    )
+    assert stored["restricted"] is True
+    with pytest.raises(InvalidRequest, match="not public"):
+        register_config(
+            {
+                "base_url": "https://8.8.8.8/v1",
+                "model": "m",
+                "fallbacks": [{"base_url": "http://10.0.0.1/v1", "model": "m"}],
+            },
+            TENANT_ADMIN,
+            Settings(data_dir=settings.data_dir, upstream_allowlist=["https://*", "http://*"]),
+        )
+
+
+def test_allow_list_matches_by_parts() -> None:
+    patterns = ["https://*.corp.example.cn", "http://llm.internal:8000/v1"]
+    assert url_allowed("https://gpu.corp.example.cn/v1", patterns)
+    assert url_allowed("http://llm.internal:8000/v1", patterns)
+    assert not url_allowed("https://evil.com/x.corp.example.cn", patterns)
+    assert not url_allowed("https://corp.example.cn.evil.com/v1", patterns)
+    assert not url_allowed("http://gpu.corp.example.cn/v1", patterns)  # scheme differs
+    assert not url_allowed("http://llm.internal:9000/v1", patterns)  # port differs
+    assert not url_allowed("http://llm.internal:8000/admin", patterns)  # path outside
+
+
+def test_key_stored_encrypted(settings: Settings) -> None:
+    stored = register_config(
+        {"base_url": "http://x.example/v1", "model": "m", "api_key": "sk-secret-abc"},
+        PLATFORM,
+        settings,
+    )
+    assert "sk-secret-abc" not in str(stored)
+    assert stored["targets"][0]["api_key_enc"]
+    assert (settings.data_dir / "fernet.key").stat().st_mode & 0o077 == 0

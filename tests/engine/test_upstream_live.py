@@ -1,0 +1,127 @@
+"""Upstream models through a live aigc server, called with the official openai SDK.
+
+The upstream is the stub OpenAI-compatible server (tests/engine/stub_openai.py) on loopback, so
+the platform admin registers it (tenant admins may not use loopback addresses).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from tests.e2e.server import Org, Server
+from tests.engine.stub_openai import StubServer, free_port, words
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StubServer]:
+    with StubServer() as server:
+        yield server
+
+
+def register(server: Server, config: dict[str, Any], key: str | None = None) -> str:
+    name = f"upstream-{secrets.token_hex(4)}"
+    r = server.api(
+        "POST", "/api/models", key=key, json={"id": name, "config": config, "shared": True}
+    )
+    assert r.status_code == 201, r.text
+    return name
+
+
+def client(server: Server, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
+
+
+def test_streaming_passes_through(server: Server, org_a: Org, stub: StubServer) -> None:
+    name = register(server, {"base_url": stub.base_url, "model": "echo"})
+    c = client(server, org_a.member_key)
+    chunks = c.chat.completions.create(
+        model=name, messages=[{"role": "user", "content": "请回答"}], stream=True
+    )
+    pieces = [
+        ch.choices[0].delta.content for ch in chunks if ch.choices and ch.choices[0].delta.content
+    ]
+    assert "".join(pieces) == "".join(words())
+    assert len(pieces) >= 2  # streamed as pieces, not one block
+    reply = c.completions.create(model=name, prompt="Once upon a time", max_tokens=100)
+    assert reply.choices[0].text == "".join(words())
+
+
+def test_retry_and_fallback(server: Server, org_a: Org, stub: StubServer) -> None:
+    c = client(server, org_a.member_key)
+    ask = [{"role": "user", "content": "hi"}]
+    flaky = register(server, {"base_url": stub.base_url, "model": "flaky-2", "max_retries": 2})
+    reply = c.chat.completions.create(model=flaky, messages=ask, max_tokens=100)
+    assert reply.choices[0].message.content == "".join(words())
+    assert [m for m, _ in stub.calls].count("flaky-2") == 3
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with_fallback = register(
+        server,
+        {
+            "base_url": dead,
+            "model": "big",
+            "max_retries": 0,
+            "fallbacks": [{"base_url": stub.base_url, "model": "echo-fallback"}],
+        },
+    )
+    reply = c.chat.completions.create(model=with_fallback, messages=ask, max_tokens=100)
+    assert reply.choices[0].message.content == "".join(words())
+    assert stub.calls[-1][0] == "echo-fallback"
+
+
+def test_circuit_breaker_answers_503_fast(server: Server, org_a: Org) -> None:
+    with StubServer() as dead:
+        name = register(
+            server,
+            {"base_url": dead.base_url, "model": "down", "max_retries": 0, "breaker_threshold": 2},
+        )
+        c = client(server, org_a.member_key)
+        ask = [{"role": "user", "content": "hi"}]
+        for _ in range(2):
+            with pytest.raises(openai.APIStatusError) as failed:
+                c.chat.completions.create(model=name, messages=ask, max_tokens=10)
+            assert failed.value.status_code == 502
+        with pytest.raises(openai.APIStatusError) as refused:
+            c.chat.completions.create(model=name, messages=ask, max_tokens=10)
+        assert refused.value.status_code == 503
+        assert int(refused.value.response.headers["retry-after"]) >= 1
+        assert len(dead.calls) == 2  # the open circuit sent nothing
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/v1",
+        "http://10.0.0.1/v1",
+        "http://169.254.169.254/v1",
+        "http://localhost/v1",
+    ],
+)
+def test_tenant_admin_refused_internal_upstreams(server: Server, org_a: Org, url: str) -> None:
+    r = server.api(
+        "POST",
+        "/api/models",
+        key=org_a.admin_key,
+        json={"id": f"upstream-{secrets.token_hex(4)}", "config": {"base_url": url, "model": "m"}},
+    )
+    assert r.status_code in (400, 403)
+    assert r.json()["error"]["param"].startswith("config")
+
+
+def test_key_encrypted_at_rest_and_never_returned(
+    server: Server, org_a: Org, stub: StubServer
+) -> None:
+    secret = f"sk-upstream-{secrets.token_hex(16)}"
+    name = register(server, {"base_url": stub.base_url, "model": "echo-keyed", "api_key": secret})
+    c = client(server, org_a.member_key)
+    c.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}])
+    assert stub.calls[-1] == ("echo-keyed", f"Bearer {secret}")  # decrypted for the call
+    assert secret not in server.api("GET", "/api/models").text
+    assert secret not in server.api("GET", "/api/models", key=org_a.admin_key).text
+    stored = b"".join(p.read_bytes() for p in server.data_dir.glob("aigc.db*"))
+    assert stored, "the database file should exist"
+    assert secret.encode() not in stored
