@@ -107,7 +107,6 @@ class Embedder:
         self.device = device
         self.cache = EmbeddingCache(cache_path) if cache_path is not None else None
         self._model = None
-        self._lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
@@ -126,21 +125,15 @@ class Embedder:
                 )
 
     def model(self):  # type: ignore[no-untyped-def]
-        with self._lock:
-            if self._model is None:
-                self.verify()
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                from sentence_transformers import SentenceTransformer
-
-                self._model = SentenceTransformer(
-                    str(self.model_dir), device=self.device or pick_device(), local_files_only=True
-                )
-            return self._model
+        if self._model is None:
+            self._model = _load_model(self, self.device or pick_device())
+        return self._model
 
     @property
     def dim(self) -> int:
-        return int(self.model().get_sentence_embedding_dimension())
+        model = self.model()
+        dim = getattr(model, "get_embedding_dimension", model.get_sentence_embedding_dimension)
+        return int(dim())
 
     def max_tokens(self) -> int:
         return int(self.model().max_seq_length)
@@ -156,18 +149,42 @@ class Embedder:
         cached = self.cache.get_many(keys) if self.cache is not None else {}
         missing = sorted({k: i for i, k in enumerate(keys) if k not in cached}.values())
         if missing:
-            fresh = self.model().encode(
-                [texts[i] for i in missing],
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ).astype(np.float32)
+            fresh = (
+                self.model()
+                .encode(
+                    [texts[i] for i in missing],
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                .astype(np.float32)
+            )
             new = {keys[i]: fresh[j] for j, i in enumerate(missing)}
             cached.update(new)
             if self.cache is not None:
                 self.cache.put_many(new)
         return np.stack([cached[k] for k in keys]).astype(np.float32)
+
+
+_models: dict[tuple[str, str], object] = {}
+_models_lock = threading.Lock()
+
+
+def _load_model(embedder: Embedder, device: str):  # type: ignore[no-untyped-def]
+    """One loaded model per (directory, device) per process, verified before its first load."""
+    key = (str(embedder.model_dir), device)
+    with _models_lock:
+        if key not in _models:
+            embedder.verify()
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            _models[key] = SentenceTransformer(
+                str(embedder.model_dir), device=device, local_files_only=True
+            )
+        return _models[key]
 
 
 _shared: dict[tuple[str, str], Embedder] = {}

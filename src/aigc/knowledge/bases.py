@@ -1,0 +1,218 @@
+"""Knowledge bases and who may use them, as plain functions over a session.
+
+A KB belongs to one tenant. Access is a list of grants, each giving ``read`` or ``write``
+(which includes read) to a role (that role and every higher one), a group or a user. Tenant
+admins and owners may do everything. Every lookup filters by tenant and permission here:
+a KB of another tenant, or one the caller may not read, is "not found", exactly as if it did
+not exist; one the caller may read but not change answers 403 to a change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from aigc.gateway.auth import ROLES, Principal, require_role
+from aigc.gateway.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from aigc.infra.schema import GroupMember, new_id, unix_time
+from aigc.knowledge.tables import KbAccess, KnowledgeBase
+
+LEVELS = ("read", "write")
+SUBJECTS = ("role", "group", "user")
+DEFAULT_ACCESS = [{"role": "viewer", "access": "read"}, {"role": "member", "access": "write"}]
+
+
+def parse_grants(grants: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """``[{"role"|"group"|"user": ..., "access": "read"|"write"}]`` → (type, subject, level)."""
+    parsed = []
+    for n, grant in enumerate(grants):
+        if not isinstance(grant, dict):
+            raise InvalidRequest("Each access entry is an object", param=f"access[{n}]")
+        level = grant.get("access", "read")
+        if level not in LEVELS:
+            raise InvalidRequest(
+                f"access must be 'read' or 'write', not '{level}'", param=f"access[{n}].access"
+            )
+        kinds = [k for k in SUBJECTS if k in grant]
+        if len(kinds) != 1 or not isinstance(grant[kinds[0]], str) or not grant[kinds[0]]:
+            raise InvalidRequest(
+                "Each access entry names exactly one of 'role', 'group' or 'user'",
+                param=f"access[{n}]",
+            )
+        kind, subject = kinds[0], grant[kinds[0]]
+        if kind == "role" and subject not in ROLES:
+            raise InvalidRequest(
+                f"Unknown role '{subject}'; roles are {', '.join(ROLES)}", param=f"access[{n}]"
+            )
+        parsed.append((kind, subject, level))
+    return parsed
+
+
+def _groups_of(session: Session, principal: Principal) -> set[str]:
+    if principal.user_id is None:
+        return set()
+    query = select(GroupMember.group_id).where(GroupMember.user_id == principal.user_id)
+    return set(session.scalars(query))
+
+
+def _level(grants: list[KbAccess], principal: Principal, groups: set[str]) -> str | None:
+    """The best level any grant gives the caller: 'write', 'read' or None."""
+    if principal.at_least("admin"):
+        return "write"
+    best = None
+    for grant in grants:
+        matches = (
+            (grant.subject_type == "role" and principal.at_least(grant.subject))
+            or (grant.subject_type == "group" and grant.subject in groups)
+            or (grant.subject_type == "user" and grant.subject == principal.user_id)
+        )
+        if matches:
+            if grant.level == "write":
+                return "write"
+            best = "read"
+    return best
+
+
+def access_levels(
+    session: Session, principal: Principal, kb_ids: list[str] | None = None
+) -> dict[str, str]:
+    """KB id → 'read' or 'write', for every KB of the caller's tenant they may read."""
+    query = select(KnowledgeBase.id).where(KnowledgeBase.tenant_id == principal.tenant_id)
+    if kb_ids is not None:
+        query = query.where(KnowledgeBase.id.in_(kb_ids))
+    ids = list(session.scalars(query))
+    if not ids:
+        return {}
+    grants: dict[str, list[KbAccess]] = {kb: [] for kb in ids}
+    for grant in session.scalars(
+        select(KbAccess).where(KbAccess.tenant_id == principal.tenant_id, KbAccess.kb_id.in_(ids))
+    ):
+        grants[grant.kb_id].append(grant)
+    groups = _groups_of(session, principal)
+    levels = {kb: _level(g, principal, groups) for kb, g in grants.items()}
+    return {kb: level for kb, level in levels.items() if level is not None}
+
+
+def get_kb(session: Session, principal: Principal, kb_id: str, need: str = "read") -> KnowledgeBase:
+    level = access_levels(session, principal, [kb_id]).get(kb_id)
+    if level is None:
+        raise NotFound(f"No knowledge base with id '{kb_id}'", param="kb_id")
+    if need == "write" and level != "write":
+        raise PermissionDenied("You may read this knowledge base but not change it")
+    kb = session.get(KnowledgeBase, kb_id)
+    assert kb is not None
+    return kb
+
+
+def readable_kbs(session: Session, principal: Principal, kb_ids: list[str]) -> list[str]:
+    """The named KBs, all of which the caller must be able to read (else 404 names the first)."""
+    levels = access_levels(session, principal, kb_ids)
+    for kb_id in kb_ids:
+        if kb_id not in levels:
+            raise NotFound(f"No knowledge base with id '{kb_id}'", param="knowledge_bases")
+    return list(dict.fromkeys(kb_ids))
+
+
+def create_kb(
+    session: Session,
+    principal: Principal,
+    name: str,
+    description: str = "",
+    access: list[dict[str, Any]] | None = None,
+    dense: bool = True,
+) -> KnowledgeBase:
+    require_role(principal, "member")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidRequest("A knowledge base needs a name of 1 to 200 characters", param="name")
+    taken = session.scalar(
+        select(KnowledgeBase.id).where(
+            KnowledgeBase.tenant_id == principal.tenant_id, KnowledgeBase.name == name
+        )
+    )
+    if taken:
+        raise Conflict(f"A knowledge base named '{name}' already exists")
+    grants = parse_grants(DEFAULT_ACCESS if access is None else access)
+    if principal.user_id is not None:  # the creator can always manage what they made
+        grants.append(("user", principal.user_id, "write"))
+    kb = KnowledgeBase(
+        id=new_id("kb_"),
+        tenant_id=principal.tenant_id,
+        name=name,
+        description=description,
+        dense=dense,
+        created_by=principal.user_id or principal.key_id,
+        index_version=0,
+    )
+    session.add(kb)
+    session.flush()
+    _write_grants(session, kb, grants)
+    return kb
+
+
+def _write_grants(session: Session, kb: KnowledgeBase, grants: list[tuple[str, str, str]]) -> None:
+    session.execute(delete(KbAccess).where(KbAccess.kb_id == kb.id))
+    best: dict[tuple[str, str], str] = {}
+    for kind, subject, level in grants:
+        if best.get((kind, subject)) != "write":
+            best[(kind, subject)] = level
+    for (kind, subject), level in best.items():
+        session.add(
+            KbAccess(
+                tenant_id=kb.tenant_id, kb_id=kb.id, subject_type=kind, subject=subject, level=level
+            )
+        )
+    session.flush()
+
+
+def update_kb(
+    session: Session,
+    principal: Principal,
+    kb_id: str,
+    name: str | None = None,
+    description: str | None = None,
+    access: list[dict[str, Any]] | None = None,
+) -> KnowledgeBase:
+    kb = get_kb(session, principal, kb_id, need="write")
+    if name is not None:
+        if not name.strip():
+            raise InvalidRequest("The name cannot be empty", param="name")
+        kb.name = name.strip()
+    if description is not None:
+        kb.description = description
+    if access is not None:
+        _write_grants(session, kb, parse_grants(access))
+    session.flush()
+    return kb
+
+
+def list_kbs(session: Session, principal: Principal) -> list[KnowledgeBase]:
+    levels = access_levels(session, principal)
+    if not levels:
+        return []
+    return list(
+        session.scalars(
+            select(KnowledgeBase)
+            .where(KnowledgeBase.tenant_id == principal.tenant_id, KnowledgeBase.id.in_(levels))
+            .order_by(KnowledgeBase.created_at, KnowledgeBase.id)
+        )
+    )
+
+
+def grants_of(session: Session, kb: KnowledgeBase) -> list[dict[str, str]]:
+    rows = session.scalars(select(KbAccess).where(KbAccess.kb_id == kb.id).order_by(KbAccess.id))
+    return [{r.subject_type: r.subject, "access": r.level} for r in rows]
+
+
+def kb_view(session: Session, kb: KnowledgeBase) -> dict[str, Any]:
+    return {
+        "id": kb.id,
+        "object": "knowledge_base",
+        "name": kb.name,
+        "description": kb.description,
+        "dense": kb.dense,
+        "access": grants_of(session, kb),
+        "created_at": unix_time(kb.created_at),
+    }

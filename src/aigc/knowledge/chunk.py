@@ -1,0 +1,171 @@
+"""Blocks to chunks: passages of at most ``max_tokens`` that respect the document's structure.
+
+Packing order of preference: whole blocks (paragraphs, table rows) → sentences → token windows.
+A chunk never crosses a boundary (a heading, a page, a record), so each chunk has one page and
+one heading path to cite. Consecutive chunks of the same section overlap by up to
+``overlap_tokens`` worth of whole sentences, so a fact split across the seam is found in both.
+
+Sentences end at . ! ? (followed by a space) and at the Chinese 。！？； (and their
+closing quotes), which need no space after them: Chinese has none between words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from aigc.knowledge.parse import Block
+
+# A sentence ends after Chinese terminal punctuation (and any closing quote), which needs no
+# space after it; after . ! ? followed by whitespace; and at a line break.
+_SENTENCE_SPLIT = re.compile(
+    r"(?<=[。！？；])(?![”’」』）])"  # after 。！？； unless a closing quote follows
+    r"|(?<=[。！？；][”’」』）])"  # after the closing quote
+    r"|(?<=[.!?])\s+"
+    r"|\n+"
+)
+
+
+@dataclass
+class Chunk:
+    text: str
+    page: int | None
+    headings: list[str]
+    tokens: int
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=4)
+def _hf_tokenizer(path: str):  # type: ignore[no-untyped-def]
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(path)
+    tokenizer.no_padding()  # the file may pad/truncate to the model's length: we want counts
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def token_counter(model_dir: Path | None = None) -> Callable[[str], int]:
+    """Counts tokens the way the embedding model will (its own tokenizer.json)."""
+    from aigc.knowledge.embed import default_model_dir
+
+    path = Path(model_dir or default_model_dir()) / "tokenizer.json"
+    if not path.is_file():  # a model without a fast tokenizer file: ~4 chars per token
+        return lambda text: max(1, len(text) // 4)
+    tokenizer = _hf_tokenizer(str(path))
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of mixed Chinese/English text, each keeping its end punctuation."""
+    return [s.strip() for s in _SENTENCE_SPLIT.split(text) if s and s.strip()]
+
+
+def _hard_split(sentence: str, max_tokens: int, count: Callable[[str], int]) -> list[str]:
+    """A sentence longer than a chunk (a run-on line, a table dump): cut by characters."""
+    pieces, start = [], 0
+    while start < len(sentence):
+        lo, hi = start + 1, len(sentence)
+        while lo < hi:  # the longest prefix within budget (binary search on characters)
+            mid = (lo + hi + 1) // 2
+            if count(sentence[start:mid]) <= max_tokens:
+                lo = mid
+            else:
+                hi = mid - 1
+        pieces.append(sentence[start:lo])
+        start = lo
+    return pieces
+
+
+Unit = tuple[str, int, bool]  # text, tokens, whether it starts a block
+
+
+def _units(block: Block, max_tokens: int, count: Callable[[str], int]) -> list[Unit]:
+    """A block as packable units: itself if it fits, else its sentences (cut if need be)."""
+    n = count(block.text)
+    if n <= max_tokens:
+        return [(block.text, n, True)]
+    units: list[tuple[str, int]] = []
+    for sentence in split_sentences(block.text):
+        m = count(sentence)
+        if m <= max_tokens:
+            units.append((sentence, m))
+        else:
+            units.extend((p, count(p)) for p in _hard_split(sentence, max_tokens, count))
+    return [(text, tokens, i == 0) for i, (text, tokens) in enumerate(units)]
+
+
+def _join(parts: list[Unit]) -> str:
+    """Blocks join with a newline; sentences of one block with a space, or nothing between
+    Chinese sentences (Chinese puts no space between them)."""
+    out = ""
+    for text, _, starts_block in parts:
+        if out:
+            if starts_block:
+                out += "\n"
+            elif not (_is_cjk(out[-1]) or _is_cjk(text[0])):
+                out += " "
+        out += text
+    return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
+
+
+def chunk_blocks(
+    blocks: Iterable[Block],
+    count: Callable[[str], int],
+    max_tokens: int = 200,
+    overlap_tokens: int = 40,
+) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    parts: list[Unit] = []
+    where: Block | None = None
+
+    def flush(keep_overlap: bool) -> None:
+        nonlocal parts
+        if not parts or where is None:
+            parts = []
+            return
+        text = _join(parts)
+        chunks.append(Chunk(text, where.page, list(where.headings), count(text), dict(where.meta)))
+        if not keep_overlap:
+            parts = []
+            return
+        carried: list[Unit] = []
+        budget = overlap_tokens
+        for piece in reversed(parts):  # whole trailing sentences within the overlap budget
+            if piece[1] > budget:
+                break
+            carried.insert(0, piece)
+            budget -= piece[1]
+        parts = carried
+
+    for block in blocks:
+        new_section = where is None or block.boundary or block.page != where.page
+        if new_section or block.headings != where.headings:
+            flush(keep_overlap=False)
+            where = block
+        for unit in _units(block, max_tokens, count):
+            used = sum(u[1] for u in parts)
+            if parts and used + unit[1] > max_tokens:
+                flush(keep_overlap=True)
+                while parts and sum(u[1] for u in parts) + unit[1] > max_tokens:
+                    parts.pop(0)
+            parts.append(unit)
+    flush(keep_overlap=False)
+    return _drop_pure_overlap(chunks)
+
+
+def _drop_pure_overlap(chunks: list[Chunk]) -> list[Chunk]:
+    """A chunk wholly contained in its predecessor (only carried overlap) adds nothing."""
+    kept: list[Chunk] = []
+    for chunk in chunks:
+        if kept and chunk.text in kept[-1].text and chunk.headings == kept[-1].headings:
+            continue
+        kept.append(chunk)
+    return kept

@@ -1,0 +1,409 @@
+"""Documents into a knowledge base: store, parse, chunk, embed, index — as a job.
+
+``add_document`` stores the bytes and decides whether anything must happen: a document is
+known by its name within the KB, and its SHA-256 says whether it changed. Unchanged: nothing
+to do. Changed or new: it is queued, and the ``kb-ingest`` job (``ingest_documents``)
+re-chunks only that document, embeds only chunks whose text is new (the embedding cache is
+keyed by content hash), and rebuilds the KB's index from the previous one (``sync_index``).
+
+Each document is processed on its own: a corrupt or malicious file is marked ``failed`` with
+the reason and the others go on. Deleting a document deletes its chunks and syncs the index,
+so they leave every index at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from aigc.config import Settings
+from aigc.gateway.auth import Principal
+from aigc.gateway.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.infra.db import Database
+from aigc.infra.jobs import register_handler
+from aigc.infra.schema import new_id, unix_time, utcnow
+from aigc.knowledge import parse
+from aigc.knowledge.bases import get_kb
+from aigc.knowledge.chunk import chunk_blocks, token_counter
+from aigc.knowledge.embed import Embedder, shared_embedder
+from aigc.knowledge.index import KbIndex
+from aigc.knowledge.tables import KbChunk, KbDocument, KnowledgeBase
+
+log = logging.getLogger("aigc.knowledge")
+
+JOB_KIND = "kb-ingest"
+_kb_locks: dict[str, threading.Lock] = {}
+_kb_locks_guard = threading.Lock()
+
+
+# --- where things live ---------------------------------------------------------------------
+
+
+def kb_dir(data_dir: Path, tenant_id: str, kb_id: str) -> Path:
+    return Path(data_dir) / "knowledge" / tenant_id / kb_id
+
+
+def document_path(data_dir: Path, doc: KbDocument) -> Path:
+    """The stored bytes: named by our id, never by anything the uploader sent."""
+    return kb_dir(data_dir, doc.tenant_id, doc.kb_id) / "documents" / doc.id
+
+
+def index_dir(data_dir: Path, tenant_id: str, kb_id: str) -> Path:
+    return kb_dir(data_dir, tenant_id, kb_id) / "index"
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    return shared_embedder(
+        settings.kb_embedding_model_dir, Path(settings.data_dir) / "knowledge" / "embeddings.db"
+    )
+
+
+def kb_lock(kb_id: str) -> threading.Lock:
+    with _kb_locks_guard:
+        return _kb_locks.setdefault(kb_id, threading.Lock())
+
+
+# --- adding and removing documents ---------------------------------------------------------
+
+
+def check_document_name(filename: str | None) -> str:
+    """A document's name as shown and cited; a name that tries to be a path is refused."""
+    name = (filename or "").strip()
+    if not name:
+        raise InvalidRequest("The document needs a file name", param="filename")
+    if "/" in name or "\\" in name or name in (".", "..") or name.startswith(".."):
+        raise InvalidRequest(
+            f"The file name '{name[:100]}' contains a path; send a plain file name",
+            param="filename",
+            code="unsafe_filename",
+        )
+    if any(unicodedata.category(ch)[0] == "C" for ch in name) or len(name) > 255:
+        raise InvalidRequest("The file name has control characters or is too long", "filename")
+    return name
+
+
+@dataclass
+class Added:
+    document: KbDocument
+    changed: bool  # False: the same content was already indexed, nothing to do
+
+
+def add_document(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    kb_id: str,
+    filename: str | None,
+    content: Iterable[bytes],
+    source: str = "upload",
+) -> Added:
+    """Store a document's bytes (streamed, hashed, size-checked); queue it if it is new or
+    changed. The KB must be writable by the caller."""
+    kb = get_kb(session, principal, kb_id, need="write")
+    name = check_document_name(filename)
+    try:
+        fmt = parse.detect_format(name)
+    except parse.DocumentRejected as exc:
+        raise InvalidRequest(str(exc), param="file", code="unsupported_file_type") from None
+    folder = kb_dir(settings.data_dir, kb.tenant_id, kb.id) / "documents"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    tmp = Path(tmp_name)
+    digest, size = hashlib.sha256(), 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for piece in content:
+                size += len(piece)
+                if size > settings.kb_max_document_bytes:
+                    raise PayloadTooLarge(
+                        f"'{name}' is larger than the limit of {settings.kb_max_document_bytes} "
+                        "bytes per document"
+                    )
+                digest.update(piece)
+                out.write(piece)
+        if size == 0:
+            raise InvalidRequest(f"'{name}' is empty", param="file")
+        sha = digest.hexdigest()
+        doc = session.scalar(
+            select(KbDocument).where(
+                KbDocument.tenant_id == kb.tenant_id,
+                KbDocument.kb_id == kb.id,
+                KbDocument.filename == name,
+            )
+        )
+        if doc is not None and doc.sha256 == sha and doc.status in ("ready", "queued", "indexing"):
+            tmp.unlink()
+            return Added(doc, changed=False)
+        if doc is None:
+            doc = KbDocument(id=new_id("doc_"), tenant_id=kb.tenant_id, kb_id=kb.id, filename=name)
+            session.add(doc)
+        doc.source, doc.content_type, doc.bytes, doc.sha256 = source, fmt, size, sha
+        doc.status, doc.error, doc.updated_at = "queued", None, utcnow()
+        session.flush()
+        tmp.replace(document_path(settings.data_dir, doc))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Added(doc, changed=True)
+
+
+def list_documents(session: Session, principal: Principal, kb_id: str) -> list[KbDocument]:
+    kb = get_kb(session, principal, kb_id)
+    return list(
+        session.scalars(
+            select(KbDocument)
+            .where(KbDocument.tenant_id == kb.tenant_id, KbDocument.kb_id == kb.id)
+            .order_by(KbDocument.created_at, KbDocument.id)
+        )
+    )
+
+
+def get_document(
+    session: Session, principal: Principal, kb_id: str, doc_id: str, need: str = "read"
+) -> KbDocument:
+    kb = get_kb(session, principal, kb_id, need=need)
+    doc = session.get(KbDocument, doc_id)
+    if doc is None or doc.tenant_id != kb.tenant_id or doc.kb_id != kb.id:
+        raise NotFound(f"No document with id '{doc_id}' in this knowledge base", param="doc_id")
+    return doc
+
+
+def delete_document(
+    db: Database, settings: Settings, principal: Principal, kb_id: str, doc_id: str
+) -> None:
+    """Remove the document, its chunks and its stored bytes; its chunks leave the index now."""
+    with db.session() as session:
+        doc = get_document(session, principal, kb_id, doc_id, need="write")
+        path = document_path(settings.data_dir, doc)
+        tenant_id = doc.tenant_id
+        session.execute(delete(KbChunk).where(KbChunk.document_id == doc.id))
+        session.delete(doc)
+    path.unlink(missing_ok=True)
+    sync_index(db, settings, tenant_id, kb_id)
+
+
+def list_chunks(session: Session, principal: Principal, kb_id: str, doc_id: str) -> list[KbChunk]:
+    doc = get_document(session, principal, kb_id, doc_id)
+    return list(
+        session.scalars(
+            select(KbChunk)
+            .where(KbChunk.tenant_id == doc.tenant_id, KbChunk.document_id == doc.id)
+            .order_by(KbChunk.ordinal)
+        )
+    )
+
+
+# --- the job -------------------------------------------------------------------------------
+
+
+def ingest_documents(
+    db: Database,
+    settings: Settings,
+    tenant_id: str,
+    kb_id: str,
+    doc_ids: list[str],
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, Any]:
+    """Chunk every queued document of ``doc_ids`` (each alone: one failure harms no other),
+    then bring the KB's index up to date once. Safe to run again after a crash."""
+    progress = progress or (lambda fraction, message: None)
+    count = token_counter(settings.kb_embedding_model_dir)
+    limits = parse.Limits(max_pages=settings.kb_max_pages)
+    outcome: dict[str, str] = {}
+    for n, doc_id in enumerate(doc_ids):
+        progress(0.9 * n / max(len(doc_ids), 1), f"document {n + 1} of {len(doc_ids)}")
+        with db.session() as session:
+            doc = session.get(KbDocument, doc_id)
+            if doc is None or doc.tenant_id != tenant_id or doc.kb_id != kb_id:
+                outcome[doc_id] = "gone"
+                continue
+            if doc.status == "ready" and doc.indexed_sha256 == doc.sha256:
+                outcome[doc_id] = "unchanged"
+                continue
+            path, fmt, sha = document_path(settings.data_dir, doc), doc.content_type, doc.sha256
+            doc.status = "indexing"
+        try:
+            blocks = parse.parse(path.read_bytes(), fmt, limits)
+            chunks = chunk_blocks(
+                blocks, count, settings.kb_chunk_tokens, settings.kb_chunk_overlap_tokens
+            )
+            if not chunks:
+                raise parse.DocumentRejected("No text could be extracted from this document")
+        except (parse.DocumentRejected, OSError) as exc:
+            _fail(db, doc_id, str(exc))
+            outcome[doc_id] = "failed"
+            continue
+        pages = max((c.page or 0 for c in chunks), default=0)
+        with db.session() as session:
+            session.execute(delete(KbChunk).where(KbChunk.document_id == doc_id))
+            session.add_all(
+                KbChunk(
+                    tenant_id=tenant_id,
+                    kb_id=kb_id,
+                    document_id=doc_id,
+                    ordinal=i,
+                    text=c.text,
+                    page=c.page,
+                    headings=c.headings,
+                    meta=c.meta,
+                    tokens=c.tokens,
+                )
+                for i, c in enumerate(chunks)
+            )
+            session.execute(
+                update(KbDocument)
+                .where(KbDocument.id == doc_id)
+                .values(
+                    chunk_count=len(chunks),
+                    pages=pages,
+                    indexed_sha256=sha,
+                    error=None,
+                    updated_at=utcnow(),
+                )
+            )
+        outcome[doc_id] = "indexed"
+    progress(0.9, "updating the index")
+    stats = sync_index(db, settings, tenant_id, kb_id)
+    with db.session() as session:
+        session.execute(
+            update(KbDocument)
+            .where(
+                KbDocument.id.in_([d for d, o in outcome.items() if o == "indexed"]),
+                KbDocument.status == "indexing",
+            )
+            .values(status="ready")
+        )
+    progress(1.0, "done")
+    return {
+        "documents": outcome,
+        "indexed": sum(o == "indexed" for o in outcome.values()),
+        "failed": sum(o == "failed" for o in outcome.values()),
+        "unchanged": sum(o == "unchanged" for o in outcome.values()),
+        **stats,
+    }
+
+
+def _fail(db: Database, doc_id: str, reason: str) -> None:
+    log.info("document %s failed: %s", doc_id, reason[:200])
+    with db.session() as session:
+        session.execute(delete(KbChunk).where(KbChunk.document_id == doc_id))
+        session.execute(
+            update(KbDocument)
+            .where(KbDocument.id == doc_id)
+            .values(status="failed", error=reason[:2000], chunk_count=0, updated_at=utcnow())
+        )
+
+
+def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> dict[str, int]:
+    """Make the KB's index hold exactly the chunks in the database: drop rows that are gone,
+    add (and embed) rows that are new. Idempotent; one writer per KB at a time."""
+    with kb_lock(kb_id):
+        with db.session() as session:
+            kb = session.get(KnowledgeBase, kb_id)
+            if kb is None or kb.tenant_id != tenant_id:
+                return {"chunks": 0, "embedded": 0}
+            dense = kb.dense
+            rows = session.execute(
+                select(KbChunk.id, KbChunk.document_id)
+                .join(KbDocument, KbDocument.id == KbChunk.document_id)
+                .where(
+                    KbChunk.tenant_id == tenant_id,
+                    KbChunk.kb_id == kb_id,
+                    KbDocument.status.in_(("ready", "indexing")),
+                )
+                .order_by(KbChunk.id)
+            ).all()
+        folder = index_dir(settings.data_dir, tenant_id, kb_id)
+        embedder = embedder_for(settings) if dense else None
+        current = KbIndex.load(folder) or KbIndex.empty(
+            dense, embedder.dim if embedder is not None else 0
+        )
+        wanted = {int(cid): doc for cid, doc in rows}
+        have = {int(c) for c in current.ids}
+        new_ids = [cid for cid in wanted if cid not in have]
+        keep = have & wanted.keys()
+        if not new_ids and keep == have:
+            return {"chunks": len(current), "embedded": 0}
+        texts: list[str] = []
+        if new_ids:
+            with db.session() as session:
+                by_id = dict(
+                    session.execute(
+                        select(KbChunk.id, KbChunk.text).where(KbChunk.id.in_(new_ids))
+                    ).all()
+                )
+            texts = [by_id[c] for c in new_ids]
+        vectors = embedder.embed(texts) if embedder is not None and texts else None
+        if embedder is not None and vectors is None:
+            vectors = np.zeros((0, embedder.dim), dtype=np.float32)
+        docs = {**dict(zip(current.ids.tolist(), current.docs, strict=True)), **wanted}
+        index = current.updated(keep, new_ids, texts, vectors, docs)
+        index.save(folder)
+        with db.session() as session:
+            session.execute(
+                update(KnowledgeBase)
+                .where(KnowledgeBase.id == kb_id)
+                .values(index_version=KnowledgeBase.index_version + 1)
+            )
+        return {"chunks": len(index), "embedded": len(new_ids) if dense else 0}
+
+
+def run_ingest_job(ctx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The ``kb-ingest`` job handler: params ``{"kb_id", "document_ids"}``."""
+    settings = Settings(data_dir=ctx.data_dir)
+    return ingest_documents(
+        ctx.db,
+        settings,
+        ctx.tenant_id,
+        ctx.params["kb_id"],
+        list(ctx.params.get("document_ids") or []),
+        progress=ctx.progress,
+    )
+
+
+register_handler(JOB_KIND, run_ingest_job)
+
+
+def document_view(doc: KbDocument) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "object": "knowledge_base.document",
+        "knowledge_base": doc.kb_id,
+        "filename": doc.filename,
+        "source": doc.source,
+        "content_type": doc.content_type,
+        "bytes": doc.bytes,
+        "sha256": doc.sha256,
+        "status": doc.status,
+        "error": doc.error,
+        "pages": doc.pages,
+        "chunks": doc.chunk_count,
+        "created_at": unix_time(doc.created_at),
+        "updated_at": unix_time(doc.updated_at),
+    }
+
+
+def chunk_view(chunk: KbChunk) -> dict[str, Any]:
+    return {
+        "id": chunk.id,
+        "object": "knowledge_base.chunk",
+        "document": chunk.document_id,
+        "ordinal": chunk.ordinal,
+        "page": chunk.page,
+        "headings": chunk.headings,
+        "tokens": chunk.tokens,
+        "text": chunk.text,
+        "meta": chunk.meta,
+    }

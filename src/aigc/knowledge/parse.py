@@ -1,0 +1,418 @@
+"""Documents to blocks: the text of a file in reading order, with page and heading path.
+
+One parser per format, each built on a well-kept library (pypdf, python-docx, python-pptx,
+openpyxl, BeautifulSoup, markdown-it). A parser yields ``Block``s; the chunker packs them.
+Tables become text rows (cells joined by `` | ``) so their content stays searchable and
+readable in a citation.
+
+Anything wrong with a file (corrupt, too many pages, a zip bomb, a zip member with a path
+outside the archive) raises ``DocumentRejected`` with a reason a person can act on; the
+ingestion marks that one document failed and moves on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+FORMATS = ("txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl")
+ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
+ZIP_MAX_RATIO = 100  # a DOCX compresses text ~5-10x; 100x is a bomb
+ZIP_MAX_MEMBERS = 10_000
+
+
+class DocumentRejected(ValueError):
+    """This document cannot be ingested; the message says why."""
+
+
+@dataclass
+class Block:
+    """A run of text that belongs together (a paragraph, a table row, a record)."""
+
+    text: str
+    page: int | None = None
+    headings: list[str] = field(default_factory=list)
+    # A chunk never spans a boundary: a new record, section or page starts a new chunk.
+    boundary: bool = False
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Limits:
+    max_pages: int = 2000
+    zip_max_uncompressed: int = ZIP_MAX_UNCOMPRESSED
+    zip_max_ratio: int = ZIP_MAX_RATIO
+
+
+def detect_format(filename: str) -> str:
+    """The format from the file's extension (``.markdown`` → md, ``.htm`` → html)."""
+    ext = PurePosixPath(filename.lower()).suffix.lstrip(".")
+    ext = {"markdown": "md", "htm": "html", "text": "txt", "ndjson": "jsonl"}.get(ext, ext)
+    if ext not in FORMATS:
+        raise DocumentRejected(
+            f"Unsupported file type '.{ext}'; supported: {', '.join(FORMATS)}"
+            if ext
+            else f"'{filename}' has no extension; supported: {', '.join(FORMATS)}"
+        )
+    return ext
+
+
+def parse(data: bytes, fmt: str, limits: Limits | None = None) -> list[Block]:
+    """All blocks of a document, or ``DocumentRejected``."""
+    limits = limits or Limits()
+    parser = PARSERS[fmt]
+    try:
+        blocks = [b for b in parser(data, limits) if b.text.strip()]
+    except DocumentRejected:
+        raise
+    except Exception as exc:  # a library's own error on a malformed file
+        raise DocumentRejected(
+            f"The {fmt.upper()} file could not be read ({type(exc).__name__}: {exc})"[:500]
+        ) from None
+    return blocks
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (common for Chinese files), else refuse."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DocumentRejected("The file is not UTF-8 or GB18030 text")
+
+
+def paragraphs(text: str) -> list[str]:
+    """Split on blank lines; keep single line breaks (they matter in lists and tables)."""
+    parts, current = [], []
+    for line in text.splitlines():
+        if line.strip():
+            current.append(line.rstrip())
+        elif current:
+            parts.append("\n".join(current))
+            current = []
+    if current:
+        parts.append("\n".join(current))
+    return parts
+
+
+# --- plain text formats --------------------------------------------------------------------
+
+
+def parse_txt(data: bytes, limits: Limits) -> Iterator[Block]:
+    for para in paragraphs(decode_text(data)):
+        yield Block(para)
+
+
+def parse_md(data: bytes, limits: Limits) -> Iterator[Block]:
+    from markdown_it import MarkdownIt
+
+    text = decode_text(data)
+    lines = text.splitlines()
+    md = MarkdownIt("commonmark").enable("table")
+    headings: list[str] = []
+    level_of: list[int] = []
+    tokens = md.parse(text)
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type == "heading_open":
+            level = int(tok.tag[1])
+            title = tokens[i + 1].content.strip()
+            while level_of and level_of[-1] >= level:
+                level_of.pop()
+                headings.pop()
+            level_of.append(level)
+            headings.append(title)
+            yield Block(title, headings=list(headings), boundary=True)
+            i += 3
+            continue
+        if tok.type == "table_open":
+            end = i
+            while tokens[end].type != "table_close":
+                end += 1
+            rows = _md_table_rows(tokens[i:end])
+            yield Block("\n".join(rows), headings=list(headings))
+            i = end + 1
+            continue
+        if tok.type in _MD_BLOCKS and tok.map and tok.level == 0:
+            start, stop = tok.map
+            yield Block("\n".join(lines[start:stop]).strip(), headings=list(headings))
+        i += 1
+
+
+_MD_BLOCKS = (
+    "paragraph_open",
+    "fence",
+    "code_block",
+    "bullet_list_open",
+    "ordered_list_open",
+    "blockquote_open",
+)
+
+
+def _md_table_rows(tokens: list) -> list[str]:  # type: ignore[type-arg]
+    rows, cells = [], []
+    for tok in tokens:
+        if tok.type == "tr_open":
+            cells = []
+        elif tok.type == "inline":
+            cells.append(tok.content.strip())
+        elif tok.type == "tr_close":
+            rows.append(" | ".join(cells))
+    return rows
+
+
+def parse_html(data: bytes, limits: Limits) -> Iterator[Block]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "svg", "head"]):
+        tag.decompose()
+    headings: list[str] = []
+    level_of: list[int] = []
+    wanted = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "tr", "pre", "blockquote", "dd"]
+    seen: set[int] = set()
+    for el in soup.find_all(wanted):
+        if any(id(parent) in seen for parent in el.parents):
+            continue  # already emitted as part of an enclosing block
+        seen.add(id(el))
+        name = el.name
+        if name[0] == "h" and name[1:].isdigit():
+            level = int(name[1])
+            title = el.get_text(" ", strip=True)
+            while level_of and level_of[-1] >= level:
+                level_of.pop()
+                headings.pop()
+            level_of.append(level)
+            headings.append(title)
+            yield Block(title, headings=list(headings), boundary=True)
+        elif name == "tr":
+            cells = [c.get_text(" ", strip=True) for c in el.find_all(["th", "td"])]
+            yield Block(" | ".join(cells), headings=list(headings))
+        else:
+            yield Block(el.get_text(" ", strip=True), headings=list(headings))
+    if not seen:  # a page of bare text
+        for para in paragraphs(soup.get_text("\n")):
+            yield Block(para)
+
+
+def parse_csv(data: bytes, limits: Limits) -> Iterator[Block]:
+    """One block per row, each cell labelled with its column so a row stands on its own."""
+    reader = csv.reader(io.StringIO(decode_text(data)))
+    header = next(reader, None)
+    if header is None:
+        return
+    for n, row in enumerate(reader, start=2):
+        cells = [f"{h}: {v}" for h, v in zip(header, row, strict=False) if v.strip()]
+        yield Block("; ".join(cells), boundary=True, meta={"row": str(n)})
+
+
+def _record_block(record: object, n: int) -> Block:
+    """A JSON record: its text field if it has one (title as heading), else key: value lines."""
+    if isinstance(record, dict):
+        body = next((record[k] for k in ("text", "content", "body") if k in record), None)
+        title = str(record.get("title") or "").strip()
+        ref = str(record.get("_id", record.get("id", n)))
+        if isinstance(body, str):
+            return Block(body, headings=[title] if title else [], boundary=True, meta={"id": ref})
+        lines = [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in record.items()]
+        return Block("\n".join(lines), boundary=True, meta={"id": ref})
+    return Block(json.dumps(record, ensure_ascii=False), boundary=True, meta={"id": str(n)})
+
+
+def parse_json(data: bytes, limits: Limits) -> Iterator[Block]:
+    value = json.loads(decode_text(data))
+    records = value if isinstance(value, list) else [value]
+    for n, record in enumerate(records):
+        yield _record_block(record, n)
+
+
+def parse_jsonl(data: bytes, limits: Limits) -> Iterator[Block]:
+    for n, line in enumerate(decode_text(data).splitlines()):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DocumentRejected(f"Line {n + 1} is not valid JSON: {exc.msg}") from None
+            yield _record_block(record, n)
+
+
+# --- PDF -----------------------------------------------------------------------------------
+
+
+def parse_pdf(data: bytes, limits: Limits) -> Iterator[Block]:
+    """Page by page; ``layout`` extraction keeps a table's cells on one line per row."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise DocumentRejected("The PDF is encrypted; upload an unprotected copy")
+        count = len(reader.pages)
+    except PdfReadError as exc:
+        raise DocumentRejected(f"The PDF is corrupt or not a PDF ({exc})") from None
+    if count > limits.max_pages:
+        raise DocumentRejected(f"The PDF has {count} pages; the limit is {limits.max_pages}")
+    for number, page in enumerate(reader.pages, start=1):
+        try:
+            text = page.extract_text(extraction_mode="layout")
+        except Exception:
+            text = page.extract_text() or ""
+        first = True
+        for para in paragraphs(_squeeze_layout(text)):
+            yield Block(para, page=number, boundary=first)
+            first = False
+
+
+def _squeeze_layout(text: str) -> str:
+    """Layout mode pads columns with runs of spaces: keep a wide gap as a cell separator."""
+    import re
+
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        out.append(re.sub(r" {3,}", " | ", line))
+    return "\n".join(out)
+
+
+# --- Office formats (zip containers) -------------------------------------------------------
+
+
+def check_zip(data: bytes, limits: Limits, what: str) -> None:
+    """Refuse zip bombs and members whose names escape the archive before any library opens it."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DocumentRejected(f"The {what} file is corrupt (not a valid zip container)") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > ZIP_MAX_MEMBERS:
+            raise DocumentRejected(f"The {what} file has {len(members)} parts; too many")
+        total = 0
+        for info in members:
+            name = info.filename.replace("\\", "/")
+            if name.startswith("/") or ".." in PurePosixPath(name).parts or ":" in name:
+                raise DocumentRejected(
+                    f"The {what} file holds a part with an unsafe path ('{name[:100]}')"
+                )
+            total += info.file_size
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.zip_max_ratio and info.file_size > 1024 * 1024:
+                raise DocumentRejected(
+                    f"The {what} file looks like a zip bomb: part '{name[:100]}' expands "
+                    f"{int(ratio)}x"
+                )
+        if total > limits.zip_max_uncompressed:
+            raise DocumentRejected(
+                f"The {what} file expands to {total} bytes; the limit is "
+                f"{limits.zip_max_uncompressed} (possible zip bomb)"
+            )
+
+
+def _heading_level(style_name: str) -> int | None:
+    name = (style_name or "").lower()
+    if name == "title":
+        return 1
+    if name.startswith("heading"):
+        digits = name.removeprefix("heading").strip()
+        return int(digits) if digits.isdigit() else 1
+    return None
+
+
+def parse_docx(data: bytes, limits: Limits) -> Iterator[Block]:
+    check_zip(data, limits, "DOCX")
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    document = docx.Document(io.BytesIO(data))
+    headings: list[str] = []
+    level_of: list[int] = []
+    for item in document.iter_inner_content():
+        if isinstance(item, Paragraph):
+            text = item.text.strip()
+            level = _heading_level(item.style.name if item.style is not None else "")
+            if level is not None and text:
+                while level_of and level_of[-1] >= level:
+                    level_of.pop()
+                    headings.pop()
+                level_of.append(level)
+                headings.append(text)
+                yield Block(text, headings=list(headings), boundary=True)
+            else:
+                yield Block(text, headings=list(headings))
+        elif isinstance(item, Table):
+            for row in item.rows:
+                cells = []
+                for cell in row.cells:
+                    value = cell.text.strip()
+                    if not cells or cells[-1] != value:  # merged cells repeat their text
+                        cells.append(value)
+                yield Block(" | ".join(cells), headings=list(headings))
+
+
+def parse_pptx(data: bytes, limits: Limits) -> Iterator[Block]:
+    check_zip(data, limits, "PPTX")
+    from pptx import Presentation
+
+    deck = Presentation(io.BytesIO(data))
+    if len(deck.slides) > limits.max_pages:
+        raise DocumentRejected(f"The deck has {len(deck.slides)} slides; limit {limits.max_pages}")
+    for number, slide in enumerate(deck.slides, start=1):
+        title = slide.shapes.title.text.strip() if slide.shapes.title is not None else ""
+        first = True
+        for shape in slide.shapes:
+            if shape.has_text_frame and shape.text_frame.text.strip():
+                yield Block(
+                    shape.text_frame.text.strip(),
+                    page=number,
+                    headings=[title] if title else [],
+                    boundary=first,
+                )
+                first = False
+            if getattr(shape, "has_table", False) and shape.has_table:
+                for row in shape.table.rows:
+                    cells = [c.text.strip() for c in row.cells]
+                    yield Block(" | ".join(cells), page=number, headings=[title] if title else [])
+
+
+def parse_xlsx(data: bytes, limits: Limits) -> Iterator[Block]:
+    check_zip(data, limits, "XLSX")
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    for sheet in book.worksheets:
+        header: list[str] | None = None
+        for n, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            values = ["" if v is None else str(v) for v in row]
+            if not any(values):
+                continue
+            if header is None:
+                header = values
+                continue
+            cells = [f"{h}: {v}" for h, v in zip(header, values, strict=False) if v]
+            yield Block(
+                "; ".join(cells), headings=[sheet.title], boundary=True, meta={"row": str(n)}
+            )
+    book.close()
+
+
+PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
+    "txt": parse_txt,
+    "md": parse_md,
+    "html": parse_html,
+    "pdf": parse_pdf,
+    "docx": parse_docx,
+    "pptx": parse_pptx,
+    "xlsx": parse_xlsx,
+    "csv": parse_csv,
+    "json": parse_json,
+    "jsonl": parse_jsonl,
+}
