@@ -1,0 +1,218 @@
+"""PII detection quality: per-entity precision / recall / F1, English and Chinese.
+
+English: ``../shared/data/pii/presidio_synth_dev.json`` (Presidio's synthetic sentences with
+labelled spans). The sentences are split into two halves by a hash of their text: the
+recognizers were tuned on the *tune* half, and the table reports the *report* half. (The data is
+generated from templates, and a template's sentences fall on both sides.) Scoring is token
+level, as presidio-evaluator does: each word or punctuation token gets the gold entity covering
+it and the predicted one, and per entity TP/FP/FN are counted over tokens.
+Gold GPE counts as our LOCATION; our CN_* entities map to the English ones they extend.
+
+Chinese: a generated set (seeded) of sentences holding resident IDs, bank cards, unified social
+credit codes and mobiles, half with valid checksums/prefixes and half with the check character
+(or prefix) broken. Valid values must be found (recall), invalid ones must not (precision).
+
+    python bench/pii.py [--split tune|report] [--zh-cases 2000]
+
+Writes ``bench/results/pii.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import re
+import sys
+import zlib
+from collections import Counter
+from pathlib import Path
+
+from stdnum import luhn
+from stdnum.cn import ric, uscc
+
+from aigc.guard import pii, pii_zh
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "pii" / "presidio_synth_dev.json"
+RESULTS = ROOT / "bench" / "results" / "pii.json"
+FLOORS = {
+    "EMAIL_ADDRESS": 0.95,
+    "PHONE_NUMBER": 0.95,
+    "CREDIT_CARD": 0.95,
+    "IBAN_CODE": 0.95,
+    "IP_ADDRESS": 0.95,
+    "US_SSN": 0.95,
+    "PERSON": 0.80,
+    "STREET_ADDRESS": 0.60,
+    "LOCATION": 0.60,
+}
+GOLD_MAP = {"GPE": "LOCATION"}
+PRED_MAP = {
+    "CN_MOBILE": "PHONE_NUMBER",
+    "CN_BANK_CARD": "CREDIT_CARD",
+    "CN_PERSON": "PERSON",
+    "CN_ADDRESS": "STREET_ADDRESS",
+}
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def split_of(sample: dict) -> str:
+    """A fixed pseudo-random half of the sentences (by a hash of the text). Splitting by
+    template instead would put every IBAN and SSN sentence on one side."""
+    return "tune" if zlib.crc32(sample["full_text"].encode()) % 2 == 0 else "report"
+
+
+def label_tokens(text: str, spans: list[tuple[str, int, int]]) -> list[str]:
+    labels = []
+    for m in _TOKEN.finditer(text):
+        label = "O"
+        for entity, start, end in spans:
+            if start <= m.start() < end:
+                label = entity
+                break
+        labels.append(label)
+    return labels
+
+
+def score_english(samples: list[dict]) -> dict[str, dict[str, float]]:
+    counts: dict[str, Counter] = {e: Counter() for e in FLOORS}
+    for sample in samples:
+        text = sample["full_text"]
+        gold = [
+            (
+                GOLD_MAP.get(s["entity_type"], s["entity_type"]),
+                s["start_position"],
+                s["end_position"],
+            )
+            for s in sample["spans"]
+        ]
+        predicted = [(PRED_MAP.get(f.entity, f.entity), f.start, f.end) for f in pii.detect(text)]
+        for g, p in zip(label_tokens(text, gold), label_tokens(text, predicted), strict=True):
+            for entity in FLOORS:
+                if g == entity and p == entity:
+                    counts[entity]["tp"] += 1
+                elif p == entity:
+                    counts[entity]["fp"] += 1
+                elif g == entity:
+                    counts[entity]["fn"] += 1
+    return {e: prf(c["tp"], c["fp"], c["fn"]) for e, c in counts.items()}
+
+
+def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
+
+
+# --- the generated Chinese set -------------------------------------------------------------
+
+REGIONS = ["110101", "310104", "440305", "330106", "510107", "420106", "320102", "370102"]
+TEMPLATES = {
+    "CN_RESIDENT_ID": [
+        "我的身份证号是{v}，请帮我查询。",
+        "申请人身份证：{v}",
+        "证件号码 {v} 已登记",
+    ],
+    "CN_BANK_CARD": ["工资请打到这张卡 {v}。", "银行卡号：{v}，开户行招商银行", "退款账户{v}"],
+    "CN_USCC": ["公司统一社会信用代码为{v}。", "信用代码：{v}", "请核对企业代码 {v} 是否正确"],
+    "CN_MOBILE": ["有事请打我手机{v}。", "联系电话：{v}", "客户留的号码是 {v}，请回访"],
+}
+
+
+def _break(value: str, alphabet: str) -> str:
+    return value[:-1] + random.choice([c for c in alphabet if c != value[-1]])
+
+
+def make_value(entity: str, valid: bool) -> str:
+    if entity == "CN_RESIDENT_ID":
+        value = ""
+        while not pii_zh.resident_id_valid(value):  # a region code that existed in the birth year
+            birth = dt.date(1950, 1, 1) + dt.timedelta(days=random.randrange(0, 365 * 55))
+            body = (
+                random.choice(REGIONS) + birth.strftime("%Y%m%d") + f"{random.randrange(1000):03d}"
+            )
+            value = body + ric.calc_check_digit(body + "0")
+        return value if valid else _break(value, "0123456789X")
+    if entity == "CN_BANK_CARD":
+        body = "62" + "".join(random.choices("0123456789", k=random.choice([13, 14, 15, 16])))
+        value = body + luhn.calc_check_digit(body)
+        return value if valid else _break(value, "0123456789")
+    if entity == "CN_USCC":
+        alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+        body = random.choice(["91", "92", "93", "11", "51"]) + random.choice(REGIONS)
+        body += "".join(random.choices(alphabet, k=9))
+        value = body + uscc.calc_check_digit(body + "0")
+        return value if valid else _break(value, alphabet)
+    mobile = "1" + random.choice("3456789") + "".join(random.choices("0123456789", k=9))
+    if not valid:  # a prefix no Chinese mobile has, or one digit short
+        mobile = (
+            random.choice(["12", "10", "11"]) + mobile[2:] if random.random() < 0.5 else mobile[:-1]
+        )
+    if random.random() < 0.3:
+        mobile = f"{mobile[:3]}-{mobile[3:7]}-{mobile[7:]}" if len(mobile) == 11 else mobile
+    return mobile
+
+
+def score_chinese(cases: int, seed: int = 0) -> dict[str, dict[str, float]]:
+    random.seed(seed)
+    results = {}
+    for entity, templates in TEMPLATES.items():
+        tp = fp = fn = 0
+        for i in range(cases):
+            valid = i % 2 == 0
+            value = make_value(entity, valid)
+            text = random.choice(templates).format(v=value)
+            start = text.index(value)
+            found = [
+                f
+                for f in pii.detect(text)
+                if f.entity == entity and f.start < start + len(value) and f.end > start
+            ]
+            if valid and found:
+                tp += 1
+            elif valid:
+                fn += 1
+            elif found:
+                fp += 1
+        results[entity] = prf(tp, fp, fn)
+    return results
+
+
+def table(title: str, rows: dict[str, dict[str, float]], floors: dict[str, float]) -> str:
+    lines = [title, f"{'entity':<16} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>5}  floor"]
+    for entity, r in rows.items():
+        floor = floors.get(entity)
+        mark = "" if floor is None else ("ok" if r["f1"] >= floor else "BELOW") + f" {floor:.2f}"
+        lines.append(
+            f"{entity:<16} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f}"
+            f" {r['support']:5d}  {mark}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=["tune", "report"], default="report")
+    parser.add_argument("--zh-cases", type=int, default=2000)
+    args = parser.parse_args()
+    out: dict = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    if DATA.exists():
+        samples = [s for s in json.loads(DATA.read_text()) if split_of(s) == args.split]
+        english = score_english(samples)
+        print(table(f"English, {args.split} half ({len(samples)} sentences)", english, FLOORS))
+        out["english"] = {"split": args.split, "sentences": len(samples), "entities": english}
+    else:
+        print(f"{DATA} not found: English part skipped", file=sys.stderr)
+    chinese = score_chinese(args.zh_cases)
+    print()
+    print(table(f"Chinese, generated ({args.zh_cases} per entity, half invalid)", chinese, {}))
+    out["chinese"] = chinese
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""Find personal data and secrets in text, English and Chinese, and hide them.
+
+Each recognizer is a plain function ``text -> findings``. Numbers with a check digit are only
+reported when the check holds (python-stdnum: Luhn, IBAN mod 97, GB 11643 resident IDs, unified
+social credit codes), so a random number of the right length is not PII. Phone numbers need a
+strong format (``+``, brackets, an extension), a context word nearby, or libphonenumber's
+validation. Names and places come from ``gazetteer.py`` (Faker's name and place lists) plus
+context words; Chinese names, addresses and numbers from ``pii_zh.py``.
+
+Overlaps are resolved by priority (checked numbers beat loose patterns) and then by length.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import phonenumbers
+from stdnum import iban, luhn
+
+from aigc.guard import gazetteer, pii_zh
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One detected span: ``text[start:end]`` is a value of type ``entity``."""
+
+    entity: str
+    start: int
+    end: int
+    value: str
+    priority: int = 50
+
+
+Recognizer = Callable[[str], Iterable[Finding]]
+
+# --- regex helpers -------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@[^\s/]+\S*", re.I)
+_IPV4 = re.compile(
+    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)"
+)
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", re.I)
+_MAC = re.compile(
+    r"(?<![\w:-])[0-9a-f]{2}(?:([:-])[0-9a-f]{2})(?:\1[0-9a-f]{2}){4}(?![\w:-])", re.I
+)
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-])")
+_IBAN = re.compile(
+    r"\b[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?)\b"
+)
+_SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])")
+_PHONE = re.compile(
+    r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,8}(?:[ .-]\d{2,8}){0,5}"
+    r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?!\w|-\d|\.\d)",
+    re.I,
+)
+_PHONE_CONTEXT = re.compile(
+    r"phone|call|mobile|cell|tel\b|fax|office|desk|number|messages?|answering|registered|"
+    r"contact|reach|text me|sms|whatsapp|电话|手机|联系|致电|号码|传真",
+    re.I,
+)
+_PASSPORT = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{6,9}(?![A-Za-z0-9])")
+_PASSPORT_CONTEXT = re.compile(r"passport|护照", re.I)
+_DATE = re.compile(
+    r"(?<!\d)(?:\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?!\d)"
+)
+_BIRTH_CONTEXT = re.compile(r"born|birth|\bdob\b|d\.o\.b|生日|出生", re.I)
+
+# Secrets: well-known key formats, then any long high-entropy token.
+_SECRET_FORMATS = re.compile(
+    r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b"
+    r"|\bgithub_pat_[A-Za-z0-9_]{40,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bAIza[0-9A-Za-z_-]{35}"
+    r"|\bglpat-[A-Za-z0-9_-]{20,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    r"|-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z]+ )?PRIVATE KEY-----"
+)
+_PASSWORD = re.compile(
+    r"(?:password|passwd|pwd|secret|token|api[_ -]?key|密码|口令|密钥)\s*(?:is|[:=：是])\s*"
+    r"[\"']?(?P<value>[^\s\"'，。,;；]{4,})",
+    re.I,
+)
+_TOKEN = re.compile(r"(?<![\w/+=-])[A-Za-z0-9_+/=-]{24,}(?![\w/+=-])")
+
+
+def _entropy(token: str) -> float:
+    counts: dict[str, int] = {}
+    for ch in token:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(token)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _digits(value: str) -> str:
+    return re.sub(r"\D", "", value)
+
+
+def _near(text: str, start: int, end: int, pattern: re.Pattern[str], window: int = 40) -> bool:
+    return bool(pattern.search(text, max(0, start - window), min(len(text), end + window)))
+
+
+# --- recognizers ---------------------------------------------------------------------------
+
+
+def find_emails(text: str) -> Iterable[Finding]:
+    for m in _EMAIL.finditer(text):
+        yield Finding("EMAIL_ADDRESS", m.start(), m.end(), m.group(), 90)
+
+
+def find_url_credentials(text: str) -> Iterable[Finding]:
+    for m in _URL_CREDENTIALS.finditer(text):
+        yield Finding("URL_CREDENTIALS", m.start(), m.end(), m.group(), 95)
+
+
+def find_ips(text: str) -> Iterable[Finding]:
+    for m in _IPV4.finditer(text):
+        yield Finding("IP_ADDRESS", m.start(), m.end(), m.group(), 80)
+    for m in _IPV6.finditer(text):
+        yield Finding("IP_ADDRESS", m.start(), m.end(), m.group(), 80)
+
+
+def find_macs(text: str) -> Iterable[Finding]:
+    for m in _MAC.finditer(text):
+        yield Finding("MAC_ADDRESS", m.start(), m.end(), m.group(), 80)
+
+
+def find_cards(text: str) -> Iterable[Finding]:
+    """Payment cards pass Luhn; UnionPay numbers (62…) are reported as Chinese bank cards."""
+    for m in _CARD.finditer(text):
+        number = _digits(m.group())
+        if 12 <= len(number) <= 19 and luhn.is_valid(number):
+            entity = "CN_BANK_CARD" if number.startswith("62") else "CREDIT_CARD"
+            yield Finding(entity, m.start(), m.end(), m.group(), 85)
+
+
+def find_ibans(text: str) -> Iterable[Finding]:
+    for m in _IBAN.finditer(text):
+        value = m.group()
+        while value and not iban.is_valid(value.upper()):
+            value = value.rpartition(" ")[0]  # "GB.. 1234 5678 to": drop trailing groups
+        if value:
+            yield Finding("IBAN_CODE", m.start(), m.start() + len(value), value, 90)
+
+
+def find_ssns(text: str) -> Iterable[Finding]:
+    for m in _SSN.finditer(text):
+        yield Finding("US_SSN", m.start(), m.end(), m.group(), 75)
+
+
+def _valid_somewhere(candidate: str) -> bool:
+    for region in ("US", "GB", "DE", "FR", "IN", "CN", "AU", "BR", "IT", "ES", "NL", "SE"):
+        try:
+            if phonenumbers.is_possible_number(phonenumbers.parse(candidate, region)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False
+
+
+def find_phones(text: str) -> Iterable[Finding]:
+    for m in _PHONE.finditer(text):
+        value = m.group().strip()
+        digits = _digits(value.split("x")[0].split("ext")[0])
+        if not 7 <= len(digits) <= 15:
+            continue
+        strong = value.startswith(("+", "(")) or "x" in value.lower()
+        separated = bool(re.search(r"\d[\s.-]\d", value))
+        context = _near(text, m.start(), m.end(), _PHONE_CONTEXT, 30)
+        if strong or (context and (separated or _valid_somewhere(value))):
+            # A number with only a context word loses to an overlapping street address.
+            priority = 60 if strong else 28
+            yield Finding("PHONE_NUMBER", m.start(), m.start() + len(value), value, priority)
+
+
+def find_passports(text: str) -> Iterable[Finding]:
+    for m in _PASSPORT.finditer(text):
+        if _near(text, m.start(), m.end(), _PASSPORT_CONTEXT, 30):
+            yield Finding("PASSPORT", m.start(), m.end(), m.group(), 70)
+
+
+def find_birth_dates(text: str) -> Iterable[Finding]:
+    for m in _DATE.finditer(text):
+        if _near(text, m.start(), m.end(), _BIRTH_CONTEXT, 30):
+            yield Finding("DATE_OF_BIRTH", m.start(), m.end(), m.group(), 55)
+
+
+def find_secrets(text: str) -> Iterable[Finding]:
+    """Known key formats, ``password: …`` values, and long random-looking tokens."""
+    for m in _SECRET_FORMATS.finditer(text):
+        yield Finding("SECRET", m.start(), m.end(), m.group(), 96)
+    for m in _PASSWORD.finditer(text):
+        yield Finding("SECRET", m.start("value"), m.end("value"), m.group("value"), 96)
+    for m in _TOKEN.finditer(text):
+        token = m.group()
+        classes = sum(bool(re.search(p, token)) for p in (r"[a-z]", r"[A-Z]", r"\d", r"[_+/=-]"))
+        if classes >= 3 and _entropy(token) >= 4.0:
+            yield Finding("SECRET", m.start(), m.end(), token, 65)
+
+
+RECOGNIZERS: dict[str, Recognizer] = {
+    "EMAIL_ADDRESS": find_emails,
+    "URL_CREDENTIALS": find_url_credentials,
+    "IP_ADDRESS": find_ips,
+    "MAC_ADDRESS": find_macs,
+    "CREDIT_CARD": find_cards,
+    "IBAN_CODE": find_ibans,
+    "US_SSN": find_ssns,
+    "PHONE_NUMBER": find_phones,
+    "PASSPORT": find_passports,
+    "DATE_OF_BIRTH": find_birth_dates,
+    "SECRET": find_secrets,
+    "PERSON": gazetteer.find_persons,
+    "STREET_ADDRESS": gazetteer.find_addresses,
+    "LOCATION": gazetteer.find_locations,
+    "CN_RESIDENT_ID": pii_zh.find_resident_ids,
+    "CN_USCC": pii_zh.find_uscc,
+    "CN_MOBILE": pii_zh.find_mobiles,
+    "CN_PERSON": pii_zh.find_persons,
+    "CN_ADDRESS": pii_zh.find_addresses,
+}
+# Entities a recognizer may report besides its own key (cards → CN_BANK_CARD).
+ALIASES = {"CN_BANK_CARD": "CREDIT_CARD"}
+ALL_ENTITIES = sorted({*RECOGNIZERS, *ALIASES})
+# Cheap, precise detectors: what the default policy runs on every request.
+SECRETS_ONLY = ("SECRET", "URL_CREDENTIALS")
+
+
+def _resolve(findings: list[Finding]) -> list[Finding]:
+    """Keep non-overlapping findings, preferring priority, then length."""
+    kept: list[Finding] = []
+    for f in sorted(findings, key=lambda f: (-f.priority, -(f.end - f.start), f.start)):
+        if all(f.end <= k.start or f.start >= k.end for k in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def detect(text: str, entities: Iterable[str] | None = None) -> list[Finding]:
+    """Every finding of the wanted entity types (all when ``entities`` is None), in order."""
+    wanted = set(ALL_ENTITIES if entities is None else entities)
+    recognizers = {ALIASES.get(e, e) for e in wanted}
+    found: list[Finding] = []
+    for name in recognizers:
+        recognizer = RECOGNIZERS.get(name)
+        if recognizer is None:
+            raise ValueError(f"unknown PII entity {name!r}")
+        found.extend(f for f in recognizer(text) if f.entity in wanted or f.entity == name)
+    return _resolve(found)
+
+
+# --- masking and reversible pseudonymisation -----------------------------------------------
+
+PLACEHOLDER = re.compile(r"\[([A-Z_]+)_(\d+)\]")
+
+
+class Pseudonymizer:
+    """Replace values by numbered placeholders (``[EMAIL_ADDRESS_1]``) and put them back.
+
+    The same value always gets the same placeholder within one request, so the model can refer
+    to it consistently; the mapping lives only in memory for the request's lifetime.
+    """
+
+    def __init__(self) -> None:
+        self.by_value: dict[str, str] = {}
+        self.by_placeholder: dict[str, str] = {}
+        self.counts: dict[str, int] = {}
+
+    def placeholder(self, entity: str, value: str) -> str:
+        if value in self.by_value:
+            return self.by_value[value]
+        self.counts[entity] = self.counts.get(entity, 0) + 1
+        token = f"[{entity}_{self.counts[entity]}]"
+        self.by_value[value] = token
+        self.by_placeholder[token] = value
+        return token
+
+    def redact(self, text: str, findings: list[Finding]) -> str:
+        parts, last = [], 0
+        for f in findings:
+            parts.append(text[last : f.start])
+            parts.append(self.placeholder(f.entity, text[f.start : f.end]))
+            last = f.end
+        parts.append(text[last:])
+        return "".join(parts)
+
+    def restore(self, text: str) -> str:
+        """Put the real values back wherever the model repeated a placeholder."""
+        if not self.by_placeholder:
+            return text
+        return PLACEHOLDER.sub(lambda m: self.by_placeholder.get(m.group(), m.group()), text)
+
+
+def mask(text: str, entities: Iterable[str] | None = None) -> tuple[str, list[Finding]]:
+    """Irreversible masking: ``[EMAIL_ADDRESS_1]`` in place of each value."""
+    findings = detect(text, entities)
+    return Pseudonymizer().redact(text, findings), findings

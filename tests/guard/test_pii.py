@@ -1,0 +1,65 @@
+"""PII recognizers: checksums decide, Chinese works like English, placeholders round-trip."""
+
+from __future__ import annotations
+
+from aigc.guard import pii
+
+
+def entities(text: str) -> dict[str, str]:
+    return {f.entity: f.value for f in pii.detect(text)}
+
+
+def test_english_core_entities() -> None:
+    text = (
+        "Mail jane.doe@example.com or call +1-202-555-0143. Card 4111 1111 1111 1111, "
+        "IBAN GB82 WEST 1234 5698 7654 32, SSN 078-05-1120, server 10.0.0.12."
+    )
+    found = entities(text)
+    assert found["EMAIL_ADDRESS"] == "jane.doe@example.com"
+    assert found["PHONE_NUMBER"] == "+1-202-555-0143"
+    assert found["CREDIT_CARD"] == "4111 1111 1111 1111"
+    assert found["IBAN_CODE"] == "GB82 WEST 1234 5698 7654 32"
+    assert found["US_SSN"] == "078-05-1120"
+    assert found["IP_ADDRESS"] == "10.0.0.12"
+
+
+def test_checksums_reject_lookalikes() -> None:
+    assert "CREDIT_CARD" not in entities("Order 4111 1111 1111 1112 shipped")
+    assert "IBAN_CODE" not in entities("ref GB82 WEST 1234 5698 7654 33")
+    assert "CN_RESIDENT_ID" not in entities("身份证号 110101199003074510")  # bad check digit
+
+
+def test_chinese_numbers() -> None:
+    text = (
+        "我叫王小明，身份证号11010519491231002X，手机138-1234-5678，"
+        "公司信用代码91110000600037341L。"
+    )
+    found = entities(text)
+    assert found["CN_RESIDENT_ID"] == "11010519491231002X"
+    assert found["CN_MOBILE"] == "138-1234-5678"
+    assert found["CN_USCC"] == "91110000600037341L"
+    assert found["CN_PERSON"] == "王小明"
+    assert "CN_MOBILE" not in entities("订单号 12812345678 已发货")  # no mobile starts 12
+
+
+def test_secrets_and_credentials() -> None:
+    text = "use sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234 and postgres://app:s3cr3t@db:5432/x"
+    kinds = [f.entity for f in pii.detect(text, pii.SECRETS_ONLY)]
+    assert kinds == ["SECRET", "URL_CREDENTIALS"]
+    assert pii.detect("密码：Hunter2024!", pii.SECRETS_ONLY)[0].value == "Hunter2024!"
+
+
+def test_names_and_addresses() -> None:
+    found = entities("My name is Laila Hansen and I live at 216 Menzies Street, Oslo.")
+    assert found["PERSON"] == "Laila Hansen"
+    assert found["STREET_ADDRESS"].startswith("216 Menzies Street")
+
+
+def test_pseudonymizer_round_trip() -> None:
+    text = "Write to ann@corp.com and bob@corp.com, then ann@corp.com again."
+    p = pii.Pseudonymizer()
+    redacted = p.redact(text, pii.detect(text))
+    assert redacted == (
+        "Write to [EMAIL_ADDRESS_1] and [EMAIL_ADDRESS_2], then [EMAIL_ADDRESS_1] again."
+    )
+    assert p.restore(redacted) == text
