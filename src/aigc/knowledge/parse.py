@@ -234,7 +234,7 @@ def parse_json(data: bytes, limits: Limits) -> Iterator[Block]:
 
 
 def parse_jsonl(data: bytes, limits: Limits) -> Iterator[Block]:
-    for n, line in enumerate(decode_text(data).splitlines()):
+    for n, line in enumerate(decode_text(data).split("\n")):  # not splitlines: U+0085 is text
         if line.strip():
             try:
                 record = json.loads(line)

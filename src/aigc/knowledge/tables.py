@@ -83,7 +83,12 @@ class KbChunk(Base):
     """A passage of a document with what a citation needs: document, page, heading path."""
 
     __tablename__ = "kb_chunks"
-    __table_args__ = (Index("ix_kb_chunks_kb_doc", "kb_id", "document_id"),)
+    # AUTOINCREMENT on SQLite too: a re-indexed document's new chunks must never reuse the ids
+    # of deleted ones, or an index could mistake new text for a chunk it already holds.
+    __table_args__ = (
+        Index("ix_kb_chunks_kb_doc", "kb_id", "document_id"),
+        {"sqlite_autoincrement": True},
+    )
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )

@@ -101,6 +101,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["kb_id"], ["knowledge_bases.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,  # chunk ids are never reused (indexes key on them)
     )
     with op.batch_alter_table("kb_chunks", schema=None) as batch_op:
         batch_op.create_index("ix_kb_chunks_kb_doc", ["kb_id", "document_id"], unique=False)
