@@ -1,0 +1,136 @@
+"""Chinese chunking and keyword retrieval; URL ingestion refusing internal addresses."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from aigc.knowledge.chunk import chunk_blocks, split_sentences, token_counter
+from aigc.knowledge.fetch import FetchRefused, fetch
+from aigc.knowledge.parse import Block
+from aigc.knowledge.retrieve import search
+
+from .conftest import Sandbox
+
+HANDBOOK_ZH = """# 员工手册
+
+## 休假制度
+
+员工入职满一年后，每年享有十五天带薪年假。年假须提前两周在人事系统中申请；未休完的年假可以顺延至次年三月底。病假须提供二级以上医院出具的诊断证明！
+
+## 报销制度
+
+差旅期间的餐费每天最多报销一百五十元。出租车费用须附上发票；超过五百元的支出需要部门经理审批。报销单应在费用发生后三十天内提交？
+
+## 信息安全
+
+所有笔记本电脑必须开启全盘加密。离开座位时请锁定屏幕；公司禁止使用个人网盘存储客户资料。
+"""
+
+
+def test_chinese_is_chunked_at_sentence_ends() -> None:
+    sentences = split_sentences("年假须提前申请。病假须提供证明！可以顺延吗？可以；但须审批。")
+    assert sentences == [
+        "年假须提前申请。",
+        "病假须提供证明！",
+        "可以顺延吗？",
+        "可以；",
+        "但须审批。",
+    ]
+    text = HANDBOOK_ZH.split("## 报销制度")[0].split("## 休假制度")[1].strip()
+    chunks = chunk_blocks([Block(text, headings=["员工手册", "休假制度"])], token_counter(), 40, 10)
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert chunk.text[-1] in "。！？；", chunk.text  # never cut inside a sentence
+        assert " " not in chunk.text  # no spaces inserted between Chinese sentences
+        assert chunk.headings == ["员工手册", "休假制度"] and chunk.tokens <= 40
+
+
+def test_a_chinese_question_finds_the_right_chunk_by_keywords(sandbox: Sandbox) -> None:
+    kb = sandbox.kb(sandbox.admin_a, "手册", dense=False)
+    sandbox.ingest(sandbox.admin_a, kb, {"员工手册.md": HANDBOOK_ZH.encode()})
+    expectations = {
+        "出差的餐费每天能报销多少钱？": ("报销制度", "一百五十元"),
+        "没休完的年假可以顺延吗": ("休假制度", "顺延"),
+        "笔记本电脑需要加密吗": ("信息安全", "全盘加密"),
+    }
+    with sandbox.db.session() as s:
+        for question, (section, phrase) in expectations.items():
+            hits = search(s, sandbox.settings, sandbox.admin_a, [kb], question, mode="keyword")
+            assert hits[0].headings[-1] == section and phrase in hits[0].text, question
+
+
+# --- URL ingestion and SSRF ----------------------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        targets = {
+            "/to-loopback": "http://127.0.0.1:{port}/doc.html",
+            "/to-private": "http://10.1.2.3/doc.html",
+            "/to-metadata": "http://169.254.169.254/latest/meta-data/",
+            "/to-localhost-name": "http://localhost:{port}/doc.html",
+        }
+        if self.path in targets:
+            self.send_response(302)
+            self.send_header("Location", targets[self.path].format(port=self.server.server_port))
+            self.end_headers()
+            return
+        body = b"<h1>Policy</h1><p>Internal document.</p>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web() -> Iterator[str]:
+    """A web server on 127.0.0.2, the one address the tests allow, redirecting elsewhere."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.2", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.2:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://10.0.0.1/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost:9/x",
+        "http://[::1]:9/x",
+        "file:///etc/passwd",
+    ],
+)
+def test_internal_urls_are_refused_before_connecting(url: str) -> None:
+    with pytest.raises(FetchRefused, match="Refused to fetch"):
+        fetch(url, max_bytes=10_000, timeout_s=5)
+
+
+def test_allowed_network_is_fetched_but_redirects_inside_are_refused(web: str) -> None:
+    allow = ["127.0.0.2/32"]
+    page = fetch(f"{web}/doc.html", max_bytes=10_000, timeout_s=5, allow_networks=allow)
+    assert page.filename == "doc.html" and b"Internal document" in page.data
+    for path, address in [
+        ("/to-loopback", "127.0.0.1"),
+        ("/to-private", "10.1.2.3"),
+        ("/to-metadata", "169.254.169.254"),
+        ("/to-localhost-name", "localhost"),
+    ]:
+        with pytest.raises(FetchRefused, match="not public|does not resolve") as refused:
+            fetch(f"{web}{path}", max_bytes=10_000, timeout_s=5, allow_networks=allow)
+        assert address in str(refused.value)
+    with pytest.raises(FetchRefused, match="not public"):
+        fetch(f"{web}/doc.html", max_bytes=10_000, timeout_s=5)  # not allowed by default
+    with pytest.raises(FetchRefused, match="limit"):
+        fetch(f"{web}/doc.html", max_bytes=10, timeout_s=5, allow_networks=allow)
