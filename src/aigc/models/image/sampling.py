@@ -123,3 +123,18 @@ class LatentImageGenerator:
         """Images along the straight line between two joint latents (both ends included)."""
         t = torch.linspace(0, 1, steps, device=self.device)[:, None]
         return self.decode((1 - t) * start.to(self.device) + t * end.to(self.device))
+
+
+def save_grid(images: np.ndarray, path: str, cols: int = 10, scale: int = 4) -> None:
+    """Save (N, C, H, W) floats in [0, 1] as one PNG grid (sample grids during training)."""
+    from PIL import Image
+
+    n, c, h, w = images.shape
+    rows = -(-n // cols)
+    grid = np.zeros((rows * h, cols * w, c), dtype=np.float32)
+    for i, img in enumerate(images):
+        r, col = divmod(i, cols)
+        grid[r * h : (r + 1) * h, col * w : (col + 1) * w] = img.transpose(1, 2, 0)
+    pixels = (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
+    pixels = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
+    Image.fromarray(pixels[:, :, 0] if c == 1 else pixels).save(path)

@@ -1,0 +1,109 @@
+"""The gan- and vae- families: loaders for the registry, training jobs, default digit models.
+
+Training parameters (job params, CLI options) name the data (``digits``, ``mnist:/folder`` or
+a folder of images), optional ``size`` and any field of the family's config dataclass. A job
+writes sample grids to ``<model dir>/samples/`` as it trains and returns the model's config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from aigc.config import Settings
+from aigc.gateway import accounts
+from aigc.gateway.auth import Principal
+from aigc.gateway.errors import InvalidRequest
+from aigc.infra import jobs
+from aigc.infra.db import Database
+from aigc.infra.jobs import JobContext
+from aigc.infra.schema import ModelRecord
+from aigc.models import registry
+from aigc.models.image import gan, vae
+from aigc.models.image.data import ImageSet, load_dataset
+from aigc.models.image.sampling import save_grid
+from aigc.models.training import start_training, training_handler
+
+log = logging.getLogger("aigc.models.image")
+
+DEFAULT_MODELS = {
+    "gan-digits": ("gan", {"data": "digits", "subset": "even"}),
+    "vae-digits": ("vae", {"data": "digits", "subset": "even"}),
+}
+
+
+def config_from(cls: type, params: dict[str, Any], data: ImageSet) -> Any:
+    """A family config from job params, with the data's size, channels and classes."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    known = {k: v for k, v in params.items() if k in names}
+    return cls(
+        **known
+        | {"size": data.size, "channels": data.channels, "num_classes": len(data.classes)}
+    )
+
+
+def training_data(params: dict[str, Any]) -> ImageSet:
+    """The data a job trains on; ``subset`` "even" keeps the odd half for evaluation."""
+    data = load_dataset(str(params.get("data", "digits")), params.get("size"))
+    return data.even() if params.get("subset") == "even" else data
+
+
+def _grid_writer(out_dir: Path):  # noqa: ANN202 - a small closure
+    samples = out_dir / "samples"
+    samples.mkdir(parents=True, exist_ok=True)
+    return lambda step, images: save_grid(images, str(samples / f"step-{step:06d}.png"))
+
+
+def train_gan(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
+    data = training_data(ctx.params)
+    cfg = config_from(gan.GANConfig, ctx.params, data)
+    G = gan.train(cfg, data, ctx.progress, max(cfg.steps // 10, 1), _grid_writer(out_dir))
+    gan.save(G, cfg, data.classes, out_dir)
+    return {"dir": str(out_dir), "size": cfg.size, "classes": data.classes}
+
+
+def train_vae(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
+    data = training_data(ctx.params)
+    cfg = config_from(vae.VAEConfig, ctx.params, data)
+    model = vae.train(cfg, data, ctx.progress, max(cfg.steps // 10, 1), _grid_writer(out_dir))
+    vae.save(model, data.classes, out_dir)
+    return {"dir": str(out_dir), "size": cfg.size, "classes": data.classes}
+
+
+def _validate_dir(config: dict[str, Any]) -> None:
+    if not isinstance(config.get("dir"), str):
+        raise InvalidRequest("An image model needs its folder in config.dir", param="config")
+    if not (Path(config["dir"]) / "config.json").exists():
+        raise InvalidRequest("No trained model (config.json) in that folder", param="config")
+
+
+registry.LOADERS["gan"] = lambda config: gan.GANModel(config["dir"])  # type: ignore[assignment]
+registry.LOADERS["vae"] = lambda config: vae.VAEModel(config["dir"])  # type: ignore[assignment]
+registry.VALIDATORS["gan"] = _validate_dir
+registry.VALIDATORS["vae"] = _validate_dir
+jobs.register_handler("train-gan", training_handler(train_gan))
+jobs.register_handler("train-vae", training_handler(train_vae))
+
+
+def bootstrap_defaults_of(db: Database, defaults: dict[str, tuple[str, dict[str, Any]]]) -> None:
+    """Register and queue training of each default model unless it already exists."""
+    with db.session() as s:
+        owner = accounts.default_tenant(s)  # jobs belong to a tenant; the model is shared
+        platform = Principal(tenant_id=owner.id, role="owner", platform_admin=True)
+        for name, (family, params) in defaults.items():
+            exists = s.scalar(
+                select(ModelRecord.id).where(
+                    ModelRecord.name == name, ModelRecord.tenant_id.is_(None)
+                )
+            )
+            if exists is None:
+                start_training(s, platform, family, name, params, shared=True, kind="image")
+                log.info("queued training of the default model %s", name)
+
+
+def bootstrap_default(db: Database, settings: Settings) -> None:
+    bootstrap_defaults_of(db, DEFAULT_MODELS)
