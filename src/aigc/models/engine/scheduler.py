@@ -122,7 +122,8 @@ class Scheduler:
     def schedule(self) -> StepPlan:
         plan = StepPlan()
         budget = self.config.token_budget
-        # 1. Running requests keep going, most important first; preempt when memory runs out.
+        # 1. Running requests keep going: decodes first (one token each, so the whole running
+        #    batch advances every step), then prefill chunks; preempt when memory runs out.
         for request in sorted(self.running, key=self._keep_order):
             if request.status is not Status.RUNNING or budget == 0:
                 continue
@@ -206,8 +207,9 @@ class Scheduler:
     def _admit_order(self, request: SchedRequest) -> tuple[int, int, int]:
         return (-request.priority, self._tenant_load().get(request.tenant, 0), request.arrival)
 
-    def _keep_order(self, request: SchedRequest) -> tuple[int, int]:
-        return (-request.priority, request.arrival)
+    def _keep_order(self, request: SchedRequest) -> tuple[bool, int, int]:
+        prefilling = request.num_tokens - request.num_computed > 1
+        return (prefilling, -request.priority, request.arrival)
 
     def _victim(self, exclude: SchedRequest) -> SchedRequest | None:
         """The running request to preempt: lowest priority, busiest tenant, latest arrival."""

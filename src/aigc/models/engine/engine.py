@@ -1,0 +1,422 @@
+"""The engine loop: continuous batching for transformer causal LMs (ours or any HF one).
+
+One thread owns the model. Each step it asks the scheduler for a plan, then:
+
+    preempted requests  → their caches are dropped (they recompute later)
+    decoding requests   → one batched forward pass over the running batch: one token each,
+                          keys/values left-padded to a common length, real positions per row
+    prefilling requests → their prompt chunk through the model, alone, with their own cache;
+                          when the prompt is done they sample and join the running batch
+    sampled tokens      → per-request logits processing (``aigc.models.decoding``), then to
+                          each caller's queue; finished and cancelled requests leave the batch
+
+Callers submit from any thread and read their tokens from a queue, so the event loop never
+waits on the model. A caller that goes away (client disconnect) aborts its request: it leaves
+the batch before the next step.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers.cache_utils import DynamicCache
+
+from aigc.gateway.errors import InvalidRequest, Overloaded
+from aigc.models import decoding
+from aigc.models.engine.scheduler import SchedRequest, Scheduler, SchedulerConfig
+from aigc.models.protocols import TextRequest
+
+log = logging.getLogger("aigc.engine")
+
+KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values [B, heads, T, head_dim]
+
+
+@dataclass
+class EngineConfig:
+    max_running: int = 32  # requests decoding together
+    token_budget: int = 1024  # tokens per step; above max_running so every decode runs
+    max_queue: int = 64  # requests waiting for a place; beyond it callers get 503
+    kv_cache_mb: float = 512.0  # memory for keys/values; preemption when it runs short
+    block_size: int = 16
+
+
+@dataclass
+class EngineStats:
+    steps: int = 0
+    running: int = 0
+    waiting: int = 0
+    kv_used: float = 0.0  # fraction of the KV budget in use
+    tokens_out: int = 0
+    preemptions: int = 0
+
+
+_END = object()
+
+
+@dataclass
+class Handle:
+    """A caller's view of one request: its tokens as they come, and a way to cancel."""
+
+    id: str
+    engine: Engine
+    events: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
+    finish_reason: str | None = None
+    submitted: float = field(default_factory=time.perf_counter)
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            event = self.events.get()
+            if event is _END:
+                return
+            if isinstance(event, BaseException):
+                raise event
+            yield event
+
+    def cancel(self) -> None:
+        self.engine.abort(self.id)
+
+
+class _RunningBatch:
+    """The keys/values of the decoding requests, left-padded to one length T.
+
+    ``mask`` [B, T] marks real positions; each step appends one column for every row.
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.kv: KV = []
+        self.mask = torch.zeros(0, 0, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, request_id: str, kv: KV) -> None:
+        length = kv[0][0].shape[2]
+        if not self.ids:
+            self.ids, self.kv = [request_id], kv
+            self.mask = torch.ones(1, length, dtype=torch.long, device=kv[0][0].device)
+            return
+        total = max(length, self.mask.shape[1])
+        self._pad_to(total)
+        pad = total - length
+        kv = [(F.pad(k, (0, 0, pad, 0)), F.pad(v, (0, 0, pad, 0))) for k, v in kv]
+        self.kv = [
+            (torch.cat([k0, k1]), torch.cat([v0, v1]))
+            for (k0, v0), (k1, v1) in zip(self.kv, kv, strict=True)
+        ]
+        row = torch.ones(1, total, dtype=torch.long, device=self.mask.device)
+        row[:, :pad] = 0
+        self.mask = torch.cat([self.mask, row])
+        self.ids.append(request_id)
+
+    def _pad_to(self, total: int) -> None:
+        pad = total - self.mask.shape[1]
+        if pad > 0:
+            self.kv = [(F.pad(k, (0, 0, pad, 0)), F.pad(v, (0, 0, pad, 0))) for k, v in self.kv]
+            self.mask = F.pad(self.mask, (pad, 0))
+
+    def remove(self, request_ids: set[str]) -> None:
+        keep = [i for i, rid in enumerate(self.ids) if rid not in request_ids]
+        if len(keep) == len(self.ids):
+            return
+        self.ids = [self.ids[i] for i in keep]
+        if not keep:
+            self.kv, self.mask = [], torch.zeros(0, 0, dtype=torch.long)
+            return
+        rows = torch.tensor(keep, device=self.mask.device)
+        self.mask = self.mask.index_select(0, rows)
+        start = int((self.mask.sum(0) > 0).nonzero()[0])  # drop columns that are padding only
+        self.mask = self.mask[:, start:]
+        self.kv = [
+            (k.index_select(0, rows)[:, :, start:], v.index_select(0, rows)[:, :, start:])
+            for k, v in self.kv
+        ]
+
+
+def _kv_of(cache: Any) -> KV:
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+class Engine:
+    """Continuous batching over one causal LM, on its own thread."""
+
+    def __init__(
+        self,
+        model: Any,
+        eos_ids: Sequence[int],
+        config: EngineConfig | None = None,
+        name: str = "model",
+    ) -> None:
+        self.model = model.eval()
+        self.name = name
+        self.config = config or EngineConfig()
+        self.eos_ids = list(eos_ids)
+        self.device = next(model.parameters()).device
+        mc = model.config
+        self.max_positions: int = getattr(mc, "n_positions", None) or getattr(
+            mc, "max_position_embeddings", 1 << 30
+        )
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        self.scheduler = Scheduler(
+            SchedulerConfig(
+                token_budget=max(self.config.token_budget, self.config.max_running + 1),
+                max_running=self.config.max_running,
+                num_blocks=self._kv_blocks(),
+                block_size=self.config.block_size,
+            )
+        )
+        self.stats = EngineStats()
+        self._handles: dict[str, Handle] = {}
+        self._requests: dict[str, TextRequest] = {}
+        self._generators: dict[str, torch.Generator] = {}
+        self._prefill_kv: dict[str, Any] = {}  # request id -> cache of a prompt in progress
+        self._batch = _RunningBatch()
+        self._inbox: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._ids = itertools.count()
+        self._stop = False
+        self._thread = threading.Thread(target=self._loop, name=f"engine-{name}", daemon=True)
+        self._thread.start()
+
+    def _kv_blocks(self) -> int:
+        mc = self.model.config
+        layers = getattr(mc, "n_layer", None) or getattr(mc, "num_hidden_layers", 1)
+        heads = getattr(mc, "n_head", None) or getattr(mc, "num_attention_heads", 1)
+        kv_heads = getattr(mc, "num_key_value_heads", None) or heads
+        hidden = getattr(mc, "n_embd", None) or getattr(mc, "hidden_size", 1)
+        dtype_bytes = next(self.model.parameters()).element_size()
+        per_token = 2 * layers * kv_heads * (hidden // heads) * dtype_bytes
+        return max(1, int(self.config.kv_cache_mb * 2**20 // (per_token * self.config.block_size)))
+
+    # --- callers (any thread) -------------------------------------------------------------
+
+    def check_capacity(self) -> None:
+        """503 + Retry-After when every running place and every queue place is taken."""
+        with self._lock:
+            self._check_capacity_locked()
+
+    def _check_capacity_locked(self) -> None:
+        if len(self._handles) >= self.config.max_running + self.config.max_queue:
+            raise Overloaded(
+                f"The model '{self.name}' is busy; try again shortly",
+                headers={"Retry-After": "1"},
+            )
+
+    def submit(
+        self, prompt_ids: list[int], request: TextRequest, tenant: str = "", priority: int = 0
+    ) -> Handle:
+        if request.num_beams > 1:
+            raise InvalidRequest("Beam search is not served by the batching engine", param="n")
+        if not prompt_ids:
+            raise InvalidRequest("The prompt is empty", param="prompt")
+        room = self.max_positions - len(prompt_ids)
+        if room < 1:
+            raise InvalidRequest(
+                f"The prompt has {len(prompt_ids)} tokens; this model reads at most "
+                f"{self.max_positions - 1}",
+                param="messages" if request.messages is not None else "prompt",
+            )
+        max_new = min(request.max_tokens or 256, room)
+        request_id = f"r{next(self._ids)}"
+        handle = Handle(request_id, self)
+        sched = SchedRequest(request_id, list(prompt_ids), max_new, tenant, priority, request)
+        with self._lock:
+            self._check_capacity_locked()
+            self._handles[request_id] = handle
+            self._inbox.append(("add", sched))
+        self._wake.set()
+        return handle
+
+    def abort(self, request_id: str) -> None:
+        with self._lock:
+            self._inbox.append(("abort", request_id))
+        self._wake.set()
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    # --- the loop (engine thread) ---------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop:
+            self._take_inbox()
+            if not self.scheduler.has_work():
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            try:
+                self.step()
+            except Exception as exc:  # never let one bad step kill the engine
+                log.exception("engine step failed", extra={"model": self.name})
+                self._fail_all(exc)
+
+    def _take_inbox(self) -> None:
+        with self._lock:
+            inbox, self._inbox = self._inbox, []
+        for kind, item in inbox:
+            if kind == "add":
+                try:
+                    self.scheduler.add(item)
+                except ValueError as exc:
+                    self._end(item.id, InvalidRequest(f"The request is too long: {exc}"))
+                    continue
+                self._requests[item.id] = item.params
+                self._generators[item.id] = decoding.make_generator(item.params.seed, self.device)
+            else:
+                self.scheduler.abort(item)
+                self._drop(item)
+                self._end(item, None)
+
+    @torch.inference_mode()
+    def step(self) -> None:
+        plan = self.scheduler.schedule()
+        for request_id in plan.preempted:
+            self._batch.remove({request_id})
+            self._prefill_kv.pop(request_id, None)
+            self.stats.preemptions += 1
+        decode_ids = [rid for rid in self._batch.ids if rid in plan.num_tokens]
+        if len(decode_ids) != len(self._batch):
+            raise RuntimeError("the plan left a running request out of the decode step")
+        logits: dict[str, torch.Tensor] = {}
+        if decode_ids:
+            logits.update(self._decode())
+        joining = []
+        for request_id, n in plan.num_tokens.items():
+            if request_id in decode_ids:
+                continue
+            last = self._prefill(request_id, n)
+            if request_id in plan.sampling:
+                logits[request_id] = last
+                joining.append(request_id)
+        sampled = self._pick({rid: logits[rid] for rid in plan.sampling})
+        for request_id in joining:
+            self._batch.add(request_id, _kv_of(self._prefill_kv.pop(request_id)))
+        finished = self.scheduler.update(plan, sampled, self._eos_reached)
+        for request_id, token in sampled.items():
+            handle = self._handles.get(request_id)
+            if handle is not None:
+                handle.events.put(token)
+        self.stats.tokens_out += len(sampled)
+        for request in finished:
+            self._batch.remove({request.id})
+            self._end(request.id, None, request.finish_reason)
+        self.stats.steps += 1
+        self.stats.running = len(self.scheduler.running)
+        self.stats.waiting = len(self.scheduler.waiting)
+        self.stats.kv_used = self.scheduler.used_blocks / self.scheduler.config.num_blocks
+
+    def _decode(self) -> dict[str, torch.Tensor]:
+        batch = self._batch
+        reqs = [self.scheduler.requests[rid] for rid in batch.ids]
+        ids = torch.tensor([[r.all_ids[r.num_computed]] for r in reqs], device=self.device)
+        positions = torch.tensor([[r.num_computed] for r in reqs], device=self.device)
+        mask = F.pad(batch.mask, (0, 1), value=1)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            **{self._cache_arg: DynamicCache(ddp_cache_data=batch.kv)},
+            **self._last_only,
+        )
+        batch.kv = _kv_of(_cache_of(out))
+        batch.mask = mask
+        return {rid: out.logits[i, -1] for i, rid in enumerate(batch.ids)}
+
+    def _prefill(self, request_id: str, n: int) -> torch.Tensor:
+        request = self.scheduler.requests[request_id]
+        start = request.num_computed
+        ids = torch.tensor([request.all_ids[start : start + n]], device=self.device)
+        positions = torch.arange(start, start + n, device=self.device)[None]
+        past = self._prefill_kv.get(request_id)
+        kwargs = {self._cache_arg: past} if past is not None else {}
+        out = self.model(
+            input_ids=ids, position_ids=positions, use_cache=True, **kwargs, **self._last_only
+        )
+        self._prefill_kv[request_id] = _cache_of(out)
+        return out.logits[0, -1]
+
+    def _pick(self, logits: dict[str, torch.Tensor]) -> dict[str, int]:
+        """The next token of each request: a batched argmax for plain greedy requests, the full
+        chain of ``decoding`` (processors, penalties, sampling) for the others."""
+        if not logits:
+            return {}
+        ids = list(logits)
+        rows = torch.stack([logits[rid] for rid in ids]).float()
+        picked: dict[str, int] = {}
+        plain = []
+        for i, rid in enumerate(ids):
+            request = self._requests[rid]
+            sched = self.scheduler.requests[rid]
+            if _plain_greedy(request):
+                plain.append(i)
+                if len(sched.output_ids) < request.min_tokens and self.eos_ids:
+                    rows[i, self.eos_ids] = float("-inf")
+                continue
+            history, generated = sched.all_ids, sched.output_ids
+            processed = decoding.process_logits(
+                rows[i].clone(), history, generated, request, self.eos_ids
+            )
+            if request.temperature == 0.0:
+                picked[rid] = int(torch.argmax(processed))
+            else:
+                probs = torch.softmax(decoding.sampling_filter(processed, request), dim=-1)
+                picked[rid] = int(torch.multinomial(probs, 1, generator=self._generators[rid]))
+        if plain:
+            best = rows[plain].argmax(-1).tolist()
+            picked.update({ids[i]: int(t) for i, t in zip(plain, best, strict=True)})
+        return picked
+
+    def _eos_reached(self, request: SchedRequest) -> str | None:
+        return "stop" if request.output_ids[-1] in self.eos_ids else None
+
+    def _drop(self, request_id: str) -> None:
+        self._batch.remove({request_id})
+        self._prefill_kv.pop(request_id, None)
+
+    def _end(self, request_id: str, error: BaseException | None, reason: str | None = None) -> None:
+        handle = self._handles.pop(request_id, None)
+        self._requests.pop(request_id, None)
+        self._generators.pop(request_id, None)
+        if handle is not None:
+            handle.finish_reason = reason
+            handle.events.put(error if error is not None else _END)
+
+    def _fail_all(self, exc: Exception) -> None:
+        error = Overloaded(f"The model '{self.name}' failed: {type(exc).__name__}")
+        for request_id in list(self.scheduler.requests):
+            self.scheduler.abort(request_id)
+            self._end(request_id, error)
+        self._batch = _RunningBatch()
+        self._prefill_kv.clear()
+
+
+def _cache_of(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def _plain_greedy(request: TextRequest) -> bool:
+    return (
+        request.temperature == 0.0
+        and not request.logits_processors
+        and request.repetition_penalty == 1.0
+        and request.presence_penalty == 0.0
+        and request.frequency_penalty == 0.0
+        and request.no_repeat_ngram_size == 0
+    )

@@ -1,0 +1,95 @@
+"""The engine as a ``TextModel``: the gateway's pipeline calls ``generate`` as for any model.
+
+``generate`` submits at once (so a full queue answers 503 before any text) and returns the
+text as the engine produces it. Closing the iterator (the client went away) cancels the request,
+which leaves the running batch before the engine's next step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aigc.models import decoding
+from aigc.models.engine.engine import Engine, EngineConfig, Handle
+from aigc.models.protocols import ChatMessage, TextRequest
+
+# The tenant of the request being served, set by the gateway, for the scheduler's fairness.
+current_tenant: ContextVar[str] = ContextVar("current_tenant", default="")
+
+
+def pick_device(preference: str | None = None) -> torch.device:
+    """``cuda`` when present (or asked for), else ``cpu``; a model may name its own device."""
+    if preference and preference != "auto":
+        return torch.device(preference)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def chat_prompt(messages: Sequence[ChatMessage]) -> str:
+    """For a tokenizer without a chat template: "Role: text" lines, then "Assistant:"."""
+    return "\n".join([*(f"{m.role.capitalize()}: {m.content}" for m in messages), "Assistant:"])
+
+
+class EngineModel:
+    """A continuous-batching text model over a transformers causal LM and its tokenizer."""
+
+    def __init__(self, engine: Engine, tokenizer: Any) -> None:
+        self.engine = engine
+        self.tokenizer = tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def check_capacity(self) -> None:
+        self.engine.check_capacity()
+
+    def prompt_ids(self, request: TextRequest) -> list[int]:
+        if request.messages is None:
+            text = request.prompt or ""
+        elif getattr(self.tokenizer, "chat_template", None):
+            messages = [{"role": m.role, "content": m.content} for m in request.messages]
+            text = self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+        else:
+            text = chat_prompt(request.messages)
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        return ids or [self.engine.eos_ids[0] if self.engine.eos_ids else 0]
+
+    def generate(self, request: TextRequest) -> Iterator[str]:
+        ids = self.prompt_ids(request)
+        handle = self.engine.submit(ids, request, tenant=current_tenant.get())
+        return self._texts(handle, ids)
+
+    def _texts(self, handle: Handle, prompt_ids: list[int]) -> Iterator[str]:
+        detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, prompt_ids)
+        eos = set(self.engine.eos_ids)
+        try:
+            for token in handle:
+                if token in eos:
+                    continue
+                text = detok.add([token])
+                if text:
+                    yield text
+            tail = detok.flush()
+            if tail:
+                yield tail
+        finally:
+            handle.cancel()  # a no-op when finished; frees the slot when the caller left
+
+
+def load_engine_model(
+    path: str | Path, config: EngineConfig | None = None, device: str | None = None
+) -> EngineModel:
+    """A Hugging Face checkpoint directory (model + tokenizer) served by a new engine."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(path).to(pick_device(device))
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    eos = tokenizer.eos_token_id
+    eos_ids = [eos] if eos is not None else []
+    return EngineModel(Engine(model, eos_ids, config, name=Path(path).name), tokenizer)

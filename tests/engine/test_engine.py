@@ -1,0 +1,171 @@
+"""The engine loop on a real (small, random) GPT-2: batched results equal unbatched ones."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from aigc.gateway.errors import Overloaded
+from aigc.models.engine.engine import Engine, EngineConfig
+from aigc.models.engine.serving import EngineModel, load_engine_model
+from aigc.models.protocols import ChatMessage, TextRequest
+from tests.engine.tiny_lm import save_tiny_gpt2
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+@pytest.fixture(scope="module")
+def hf_model(checkpoint: Path) -> torch.nn.Module:
+    return AutoModelForCausalLM.from_pretrained(checkpoint).eval()
+
+
+def greedy(max_tokens: int, min_tokens: int = 0) -> TextRequest:
+    return TextRequest(prompt="-", max_tokens=max_tokens, temperature=0.0, min_tokens=min_tokens)
+
+
+def alone(model: torch.nn.Module, prompt: list[int], n: int) -> list[int]:
+    """Reference: transformers' own generate(), one request, no batching, no padding."""
+    eos = model.config.eos_token_id
+    out = model.generate(
+        torch.tensor([prompt]),
+        max_new_tokens=n,
+        do_sample=False,
+        eos_token_id=eos,
+        pad_token_id=eos,
+    )
+    return out[0, len(prompt) :].tolist()
+
+
+def prompts(count: int, seed: int = 1) -> list[tuple[list[int], int]]:
+    rng = random.Random(seed)
+    return [
+        ([rng.randrange(256) for _ in range(rng.randint(3, 40))], rng.randint(4, 24))
+        for _ in range(count)
+    ]
+
+
+@pytest.fixture
+def engine(hf_model: torch.nn.Module) -> Iterator[Engine]:
+    eng = Engine(hf_model, [hf_model.config.eos_token_id], EngineConfig(max_running=16))
+    yield eng
+    eng.close()
+
+
+def test_16_concurrent_greedy_equal_each_alone(engine: Engine, hf_model: torch.nn.Module) -> None:
+    work = prompts(16)
+    handles = [engine.submit(p, greedy(n)) for p, n in work]  # all at once
+    got = [list(h) for h in handles]
+    for (prompt, n), tokens in zip(work, got, strict=True):
+        assert tokens == alone(hf_model, prompt, n)
+    assert engine.stats.steps < sum(n for _, n in work)  # they really ran together
+
+
+def test_chunked_prefill_and_preemption_keep_outputs(hf_model: torch.nn.Module) -> None:
+    # 12 tokens per step and a KV budget of 6 blocks of 16 tokens for 6 requests of up to 60.
+    config = EngineConfig(max_running=6, token_budget=12, kv_cache_mb=0.1, block_size=16)
+    eng = Engine(hf_model, [hf_model.config.eos_token_id], config)
+    try:
+        assert eng.scheduler.config.num_blocks < 12
+        work = [(p, 20) for p, _ in prompts(6, seed=2)]
+        handles = [eng.submit(p, greedy(n, min_tokens=n)) for p, n in work]
+        got = [list(h) for h in handles]
+        assert eng.stats.preemptions > 0
+        for (prompt, n), tokens in zip(work, got, strict=True):
+            assert len(tokens) == n
+            assert tokens == alone_no_eos(hf_model, prompt, n)
+    finally:
+        eng.close()
+
+
+def alone_no_eos(model: torch.nn.Module, prompt: list[int], n: int) -> list[int]:
+    eos = model.config.eos_token_id
+    out = model.generate(
+        torch.tensor([prompt]),
+        max_new_tokens=n,
+        min_new_tokens=n,
+        do_sample=False,
+        eos_token_id=eos,
+        pad_token_id=eos,
+    )
+    return out[0, len(prompt) :].tolist()
+
+
+def test_seeded_sampling_does_not_depend_on_neighbours(engine: Engine) -> None:
+    ask = TextRequest(prompt="-", max_tokens=12, temperature=0.8, top_k=50, seed=7)
+    first = list(engine.submit([5, 6, 7], ask))
+    others = [engine.submit(p, greedy(n)) for p, n in prompts(5, seed=3)]
+    again = list(engine.submit([5, 6, 7], ask))
+    for h in others:
+        list(h)
+    assert first == again
+
+
+def test_disconnect_frees_the_slot_within_one_step(checkpoint: Path) -> None:
+    model = load_engine_model(checkpoint, EngineConfig(max_running=4))
+    engine = model.engine
+    try:
+        ask = TextRequest(
+            messages=[ChatMessage("user", "讲个故事")],
+            max_tokens=200,
+            temperature=0,
+            min_tokens=200,
+        )
+        keep = model.generate(ask)
+        leave = model.generate(ask)
+        next(keep), next(leave), next(leave)
+        assert len(engine.scheduler.requests) == 2
+        steps_at_close = engine.stats.steps
+        leave.close()  # what the pipeline does when the client disconnects
+        deadline = time.monotonic() + 10
+        while len(engine.scheduler.requests) > 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert len(engine.scheduler.requests) == 1
+        assert engine.stats.steps - steps_at_close <= 1
+        assert "".join(keep)  # the other request goes on to the end
+    finally:
+        engine.close()
+
+
+def test_full_queue_answers_503(hf_model: torch.nn.Module) -> None:
+    eng = Engine(hf_model, [], EngineConfig(max_running=1, max_queue=2))
+    try:
+        handles = [eng.submit([1, 2, 3], greedy(50)) for _ in range(3)]
+        time.sleep(0.05)  # the first has started; two wait
+        with pytest.raises(Overloaded) as refused:
+            for _ in range(3):
+                handles.append(eng.submit([1, 2, 3], greedy(50)))
+        assert refused.value.headers["Retry-After"]
+        for h in handles:
+            assert len(list(h)) == 50  # every admitted request completes
+    finally:
+        eng.close()
+
+
+def test_chinese_round_trips_through_the_tokenizer(checkpoint: Path) -> None:
+    model = load_engine_model(checkpoint)
+    try:
+        assert model.tokenizer.decode(model.tokenizer.encode("你好，世界")) == "你好，世界"
+        assert model.count_tokens("你好") == 6  # bytes
+        text = "".join(model.generate(TextRequest(prompt="你好", max_tokens=8, temperature=0)))
+        assert isinstance(text, str)
+    finally:
+        model.engine.close()
+
+
+def test_engine_model_is_a_text_model(checkpoint: Path) -> None:
+    from aigc.models.protocols import TextModel
+
+    model = load_engine_model(checkpoint)
+    try:
+        assert isinstance(model, EngineModel) and isinstance(model, TextModel)
+    finally:
+        model.engine.close()

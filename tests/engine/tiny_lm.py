@@ -1,0 +1,53 @@
+"""A small randomly initialised GPT-2 with a byte-level tokenizer, saved as an HF checkpoint.
+
+Built from a fixed seed in a temporary directory (no download): the engine's tests and the
+benchmark load it with ``from_pretrained`` like any local Hugging Face causal LM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+EOS = "<|endoftext|>"
+
+
+def byte_tokenizer() -> PreTrainedTokenizerFast:
+    """256 byte tokens and an end-of-text token: any text, Chinese included, round-trips."""
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {ch: i for i, ch in enumerate(sorted(alphabet))}
+    vocab[EOS] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS)
+
+
+def save_tiny_gpt2(
+    out_dir: Path,
+    *,
+    n_layer: int = 2,
+    n_head: int = 4,
+    n_embd: int = 64,
+    vocab_size: int = 512,
+    n_positions: int = 256,
+    seed: int = 0,
+) -> Path:
+    tokenizer = byte_tokenizer()
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        n_layer=n_layer,
+        n_head=n_head,
+        n_embd=n_embd,
+        vocab_size=vocab_size,
+        n_positions=n_positions,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        initializer_range=0.2,  # spread-out logits: greedy choices are clear, not near-ties
+    )
+    GPT2LMHeadModel(config).eval().save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
