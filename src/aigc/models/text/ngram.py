@@ -22,13 +22,27 @@ from __future__ import annotations
 
 import array
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from aigc.config import Settings
+from aigc.gateway.auth import Principal
 from aigc.gateway.errors import InvalidRequest
+from aigc.infra.db import Database
+from aigc.infra.jobs import JobContext, register_handler
+from aigc.infra.schema import Job, ModelRecord, new_id
+from aigc.models.protocols import TextRequest
+from aigc.models.registry import LOADERS, VALIDATORS
 from aigc.models.text.arpa import (
     BOS,
     BOS_ID,
@@ -42,6 +56,17 @@ from aigc.models.text.arpa import (
     read_arpa,
     write_arpa,
 )
+from aigc.models.text.data import (
+    clean_text,
+    corpus_stats,
+    read_texts,
+    resolve_training_data,
+    split_train_val,
+)
+from aigc.models.text.tokenizers import HFTokenizer, load_tokenizer, train_tokenizer
+from aigc.models.training import model_dir, start_training, training_handler
+
+log = logging.getLogger("aigc.models.ngram")
 
 MAX_ORDER = 9
 KENLM_FALLBACK = (0.5, 1.0, 1.5)
@@ -236,10 +261,16 @@ class NGramLM:
         top_k: int = 0,
         top_p: float = 1.0,
         allow_unk: bool = False,
+        allowed: np.ndarray | None = None,
     ) -> int:
+        """One word id after ``context``; ``allowed`` (a mask over the vocabulary) restricts it."""
         probs = self.next_distribution(context)
         if not allow_unk:
             probs[UNK_ID] = 0.0
+        if allowed is not None:
+            probs = np.where(allowed, probs, 0.0)
+        if probs.sum() <= 0.0:
+            return EOS_ID
         return sample_from(probs, rng, temperature=temperature, top_k=top_k, top_p=top_p)
 
     def generate(
@@ -488,3 +519,349 @@ def iter_words(lines: Iterable[str]) -> Iterator[list[str]]:
         words = line.split()
         if words:
             yield words
+
+
+# --- the platform: a text model over a tokenizer, training as a job, the default model ---------
+
+SAMPLE_LIMIT = 512  # tokens, when a request sets no max_tokens
+
+
+def arpa_word(token: str) -> str:
+    """A tokenizer token as an ARPA word: whitespace (and the escape) written as \\uXXXX."""
+    if not any(ch.isspace() or ch == "\\" for ch in token):
+        return token
+    return "".join(f"\\u{ord(ch):04x}" if ch.isspace() or ch == "\\" else ch for ch in token)
+
+
+def token_of_arpa_word(word: str) -> str:
+    return re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m.group(1), 16)), word)
+
+
+class NGramTextModel:
+    """``TextModel`` over an ``NGramLM``: lines of text are its sentences.
+
+    With a tokenizer, the model's words are the tokenizer's tokens (so byte-level BPE can write
+    any character); without one (an ARPA file from KenLM) words are whitespace-separated.
+    Completions continue the prompt's last line and go on line after line; chat answers one
+    line. ``</s>`` ends a line.
+    """
+
+    def __init__(self, lm: NGramLM, tokenizer: HFTokenizer | None = None) -> None:
+        self.lm = lm
+        self.tokenizer = tokenizer
+        self._utf8: Utf8Guard | None = None
+        if tokenizer is not None:
+            self._lm_id = np.full(tokenizer.vocab_size, UNK_ID, np.int64)
+            self._token_id = np.full(lm.vocab_size, -1, np.int64)
+            for word, lm_id in lm.index.items():
+                token_id = tokenizer.backend.token_to_id(token_of_arpa_word(word))
+                if lm_id > EOS_ID and token_id is not None:
+                    self._lm_id[token_id] = lm_id
+                    self._token_id[lm_id] = token_id
+            if tokenizer.kind == "bpe":
+                words = [token_of_arpa_word(w) for w in lm.vocab]
+                self._utf8 = Utf8Guard([_byte_level_bytes(w) for w in words])
+
+    @classmethod
+    def load(cls, path: Path) -> NGramTextModel:
+        """A model folder (model.npz or model.arpa, tokenizer.json optional) or an .arpa file."""
+        path = Path(path)
+        if path.is_file():
+            return cls(NGramLM.load_arpa(path))
+        if not path.is_dir():
+            raise InvalidRequest(f"No n-gram model at {path.name}", param="path")
+        if (path / "model.npz").is_file():
+            lm = NGramLM.load(path / "model.npz")
+        elif (path / "model.arpa").is_file():
+            lm = NGramLM.load_arpa(path / "model.arpa")
+        else:
+            raise InvalidRequest("An n-gram model folder holds model.arpa", param="path")
+        tokenizer = load_tokenizer(path) if (path / "tokenizer.json").is_file() else None
+        return cls(lm, tokenizer)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.lm.save_arpa(directory / "model.arpa")
+        self.lm.save(directory / "model.npz")
+        if self.tokenizer is not None:
+            self.tokenizer.save(directory)
+
+    def count_tokens(self, text: str) -> int:
+        if self.tokenizer is None:
+            return len(text.split())
+        return len(self.tokenizer.encode(text))
+
+    # --- generation ------------------------------------------------------------------------
+
+    def generate(self, request: TextRequest) -> Iterator[str]:
+        chat = request.prompt is None
+        line = "" if chat else (request.prompt or "").rsplit("\n", 1)[-1]
+        prompt = self._tokens(line)  # the tokenizer's ids of the line to continue
+        ids: list[int] = []  # model ids sampled on the current line
+        shown = ""
+        need = 0  # UTF-8 continuation bytes the line still owes (byte-level BPE)
+        rng = np.random.default_rng(request.seed)
+        for _ in range(request.max_tokens or SAMPLE_LIMIT):
+            word = self.lm.sample(
+                [BOS_ID, *self._model_ids(prompt), *ids],
+                rng,
+                temperature=request.temperature,
+                top_k=request.top_k,
+                top_p=request.top_p,
+                allowed=None if self._utf8 is None else self._utf8.allowed[need],
+            )
+            if word == EOS_ID:
+                if chat and ids:
+                    return
+                if not chat:
+                    yield "\n"
+                prompt, ids, shown, line, need = [], [], "", "", 0
+                continue
+            ids.append(word)
+            if self._utf8 is not None:
+                need = self._utf8.need_after(need, word)
+            text = self._continuation(prompt, ids, line)
+            if text.endswith("\ufffd"):
+                continue  # a character split across byte-level tokens: wait for the rest
+            if len(text) > len(shown):
+                yield text[len(shown) :]
+                shown = text
+
+    def _tokens(self, line: str) -> list[int]:
+        if not line:
+            return []
+        return self.lm.ids(line.split()) if self.tokenizer is None else self.tokenizer.encode(line)
+
+    def _model_ids(self, tokens: list[int]) -> list[int]:
+        return tokens if self.tokenizer is None else self._lm_id[tokens].tolist()
+
+    def _continuation(self, prompt: list[int], ids: list[int], line: str) -> str:
+        """The new text after the prompt's line, decoded as a whole so merges stay right."""
+        if self.tokenizer is None:
+            return (" " if prompt else "") + " ".join(self.lm.vocab[i] for i in ids)
+        decode = self.tokenizer.decode
+        full = decode(prompt + self._token_id[ids].tolist(), skip_special_tokens=True)
+        return full[len(line) :] if full.startswith(line) else decode(self._token_id[ids].tolist())
+
+
+def _byte_level_bytes(token: str) -> bytes | None:
+    """The bytes behind a byte-level BPE token (GPT-2's byte-to-character map); None: special."""
+    if token in (UNK, BOS, EOS):
+        return None
+    try:
+        return bytes(_UNICODE_TO_BYTE[ch] for ch in token)
+    except KeyError:
+        return None
+
+
+def _unicode_to_byte() -> dict[str, int]:
+    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    chars = list(printable)
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
+
+
+_UNICODE_TO_BYTE = _unicode_to_byte()
+
+
+class Utf8Guard:
+    """Which byte-level tokens may come next so the text stays valid UTF-8.
+
+    Each token is summarised by the continuation bytes it starts with (``lead``), whether the
+    rest is well-formed, and the continuation bytes it leaves owing (``tail``). With ``need``
+    bytes owed, a token fits if it starts with exactly that many continuation bytes (or is
+    nothing but fewer of them); ``</s>`` fits only when nothing is owed.
+    """
+
+    def __init__(self, tokens: list[bytes | None]) -> None:
+        n = len(tokens)
+        self.lead = np.zeros(n, np.int64)
+        self.tail = np.zeros(n, np.int64)
+        ok = np.zeros(n, bool)
+        only_continuation = np.zeros(n, bool)
+        for i, token in enumerate(tokens):
+            if token is None:
+                continue
+            lead = 0
+            while lead < len(token) and 0x80 <= token[lead] <= 0xBF:
+                lead += 1
+            tail = _utf8_tail(token[lead:])
+            self.lead[i], ok[i] = lead, tail is not None
+            self.tail[i] = tail or 0
+            only_continuation[i] = lead == len(token)
+        self.allowed = []
+        for need in range(4):
+            fits = ok & ((self.lead == need) | (only_continuation & (self.lead < need)))
+            fits[EOS_ID] = need == 0
+            self.allowed.append(fits)
+
+    def need_after(self, need: int, token: int) -> int:
+        lead = int(self.lead[token])
+        return int(self.tail[token]) if lead >= need else need - lead
+
+
+def _utf8_tail(data: bytes) -> int | None:
+    """Continuation bytes still owed after ``data`` (no leading continuations); None: invalid."""
+    i = 0
+    while i < len(data):
+        byte = data[i]
+        size = 0 if byte < 0x80 else 1 if 0xC2 <= byte <= 0xDF else 2 if byte >> 4 == 0xE else 3
+        if 0x80 <= byte <= 0xC1 or byte > 0xF4:
+            return None
+        body = data[i + 1 : i + 1 + size]
+        if any(not 0x80 <= b <= 0xBF for b in body):
+            return None
+        if len(body) < size:
+            return size - len(body)
+        i += 1 + size
+    return 0
+
+
+class TrainParams(BaseModel):
+    """What ``train-ngram`` needs; ``data_paths`` are resolved (and checked) at submit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order: int = Field(default=4, ge=1, le=MAX_ORDER)
+    tokenizer: Literal["char", "word", "bpe"] = "bpe"
+    vocab_size: int | None = Field(default=None, ge=8, le=200_000)
+    file_ids: list[str] | None = None
+    data_path: str | None = None
+    data_paths: list[str] = Field(default_factory=list)
+    val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
+    seed: int = 0
+    discount_fallback: bool = True
+
+
+def start_ngram_training(
+    session: Session,
+    principal: Principal,
+    name: str,
+    params: TrainParams,
+    *,
+    data_dir: Path,
+    import_roots: list[Path],
+    shared: bool = False,
+) -> tuple[ModelRecord, Job]:
+    """Check the data (the caller's uploads or an allowed server path) and queue the job."""
+    paths = resolve_training_data(
+        session,
+        principal,
+        file_ids=params.file_ids,
+        data_path=params.data_path,
+        data_dir=data_dir,
+        import_roots=import_roots,
+    )
+    params = params.model_copy(update={"data_paths": [str(p) for p in paths]})
+    return start_training(
+        session, principal, "ngram", name, params.model_dump(mode="json"), shared=shared
+    )
+
+
+def train_on_texts(
+    docs: list[str],
+    params: TrainParams,
+    out_dir: Path,
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, Any]:
+    """Tokenizer, model, validation perplexity; files in ``out_dir``; returns the config."""
+    report = progress or (lambda fraction, message: None)
+    started = time.perf_counter()
+    train_docs, val_docs = split_train_val(docs, params.val_fraction, params.seed)
+    stats = corpus_stats(train_docs, val_docs)
+    report(0.1, "training the tokenizer")
+    tokenizer = train_tokenizer(params.tokenizer, train_docs, params.vocab_size)
+    words = [arpa_word(tokenizer.id_to_token(i)) for i in range(tokenizer.vocab_size)]
+
+    def sentences(texts: list[str]) -> list[list[str]]:
+        lines = [line for text in texts for line in text.split("\n") if line.strip()]
+        return [[words[i] for i in ids] for ids in tokenizer.encode_batch(lines)]
+
+    report(0.3, "counting n-grams")
+    fallback = KENLM_FALLBACK if params.discount_fallback else None
+    lm = NGramLM.train(sentences(train_docs), NGramConfig(params.order, fallback))
+    report(0.8, "validating")
+    held_out = sentences(val_docs)
+    ppl = lm.perplexity(held_out) if held_out else None
+    model = NGramTextModel(lm, tokenizer)
+    model.save(out_dir)
+    config: dict[str, Any] = {
+        "path": str(out_dir),
+        "order": params.order,
+        "tokenizer": params.tokenizer,
+        "vocab_size": tokenizer.vocab_size,
+        "val_perplexity": round(ppl.perplexity, 4) if ppl else None,
+        "val_tokens": ppl.tokens if ppl else 0,
+        "ngrams": lm.report.counts,
+        "discount_fallback_orders": lm.report.fallback_orders,
+        "corpus": stats.as_dict(),
+        "train_seconds": round(time.perf_counter() - started, 3),
+    }
+    (out_dir / "ngram.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    report(1.0, f"validation perplexity {config['val_perplexity']}")
+    return config
+
+
+def _train_job(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
+    params = TrainParams(**{k: v for k, v in ctx.params.items() if k != "model_record_id"})
+    ctx.progress(0.02, "reading the data")
+    docs = read_texts([Path(p) for p in params.data_paths])
+    if not docs:
+        raise InvalidRequest("The training data holds no text")
+    return train_on_texts(docs, params, out_dir, ctx.progress)
+
+
+def _validate_config(config: dict[str, Any]) -> None:
+    path = Path(str(config.get("path", "")))
+    if not (path.is_file() or (path / "model.arpa").is_file() or (path / "model.npz").is_file()):
+        raise InvalidRequest(
+            "An n-gram model needs config.path: an ARPA file or a folder with model.arpa",
+            param="config",
+        )
+
+
+# --- the default model: ngram-pydoc ------------------------------------------------------------
+
+DEFAULT_NAME = "ngram-pydoc"
+DEFAULT_PARAMS = TrainParams(order=4, tokenizer="bpe", vocab_size=4000)
+
+
+def pydoc_texts() -> list[str]:
+    """English that ships with every CPython: the help topics of ``pydoc``."""
+    from pydoc_data.topics import topics
+
+    return [clean_text(topics[key]) for key in sorted(topics)]
+
+
+def bootstrap_default(db: Database, settings: Settings) -> None:
+    """Train ``ngram-pydoc`` in place (well under a second) unless it is there and ready."""
+    with db.session() as session:
+        record = session.scalar(
+            select(ModelRecord).where(
+                ModelRecord.name == DEFAULT_NAME, ModelRecord.tenant_id.is_(None)
+            )
+        )
+        path = Path(str((record.config or {}).get("path", ""))) if record else None
+        if record is not None and record.status == "ready" and path and path.is_dir():
+            return
+        if record is None:
+            record = ModelRecord(
+                id=new_id("mdl_"), tenant_id=None, name=DEFAULT_NAME, family="ngram", config={}
+            )
+            session.add(record)
+            session.flush()
+        out_dir = model_dir(settings.data_dir, record.id)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        record.config = train_on_texts(pydoc_texts(), DEFAULT_PARAMS, out_dir)
+        record.status, record.status_detail = "ready", ""
+    log.info("trained the default model %s", DEFAULT_NAME)
+
+
+LOADERS["ngram"] = lambda config: NGramTextModel.load(Path(config["path"]))
+VALIDATORS["ngram"] = _validate_config
+register_handler("train-ngram", training_handler(_train_job))
