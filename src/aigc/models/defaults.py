@@ -20,7 +20,7 @@ from aigc.infra.db import Database
 
 log = logging.getLogger("aigc.models")
 
-FAMILY_MODULES: list[str] = ["aigc.models.upstream"]
+FAMILY_MODULES: list[str] = ["aigc.models.upstream", "aigc.models.text.ngram"]
 
 
 def load_families() -> list[ModuleType]:
