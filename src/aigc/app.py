@@ -18,6 +18,10 @@ from aigc.gateway import error_handlers, first_run
 from aigc.gateway.limits import make_limiter
 from aigc.gateway.middleware import GatewayMiddleware
 from aigc.gateway.routes import admin, files, jobs, openai, ops
+from aigc.gateway.routes import embeddings as embedding_routes
+from aigc.gateway.routes import guard as guard_routes
+from aigc.gateway.routes import knowledge as knowledge_routes
+from aigc.gateway.routes import train as train_routes
 from aigc.gateway.services import Services
 from aigc.infra import audit, migrate
 from aigc.infra.audit import AuditLog, AuditWriter
@@ -64,7 +68,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.default_models:
             bootstrap_defaults(services.db, settings)
         runner = JobRunner(
-            services.db, settings.data_dir, worker_id=f"{socket.gethostname()}:{os.getpid()}"
+            services.db,
+            settings.data_dir,
+            worker_id=f"{socket.gethostname()}:{os.getpid()}",
+            stale_after_s=settings.job_stale_after_s,
         )
         runner.start()
         app.state.services = services
@@ -93,6 +100,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(files.router)
     app.include_router(jobs.router)
+    app.include_router(knowledge_routes.router)
+    app.include_router(embedding_routes.router)
+    app.include_router(train_routes.router)
+    app.include_router(guard_routes.router)
     app.include_router(console_setup.router)
 
     @app.get("/", include_in_schema=False)

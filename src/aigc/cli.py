@@ -28,6 +28,8 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
+train_app = typer.Typer(help="Train text models (n-gram, GPT, RNN) as jobs", no_args_is_help=True)
+app.add_typer(train_app, name="train")
 out = Console()
 err = Console(stderr=True)
 
@@ -291,6 +293,210 @@ def models_add_template(
             s, None, name, config, tenant_id=owner
         )
         out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")
+
+
+@models_app.command("add")
+def models_add(
+    path: Annotated[Path, typer.Option(help="A local Hugging Face model folder")],
+    name: Annotated[str, typer.Option(help="Model id, e.g. hf-qwen2-0.5b")],
+    tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
+    shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
+) -> None:
+    """Register a model folder (config.json, weights, tokenizer) under the import roots."""
+    from aigc.models.defaults import load_families
+    from aigc.models.registry import ModelRegistry
+
+    load_families()
+    with _session() as s:
+        owner = None if shared else _tenant_id(s, tenant)
+        record = ModelRegistry(Settings().import_roots).register(
+            s, None, name, {"path": str(path)}, tenant_id=owner
+        )
+        out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")
+
+
+# --- train ---------------------------------------------------------------------------------
+
+_DataOpt = Annotated[Path, typer.Option("--data", help="File or folder under the import roots")]
+_NameOpt = Annotated[str, typer.Option("--name", help="Model id, e.g. gpt-support")]
+_ParamOpt = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE, e.g. -p max_iters=500")
+]
+_TenantOpt = Annotated[str | None, typer.Option(help="Owner organization (default: yours)")]
+_SharedOpt = Annotated[bool, typer.Option(help="Share the model with every organization")]
+_DetachOpt = Annotated[bool, typer.Option(help="Only queue the job (a running server runs it)")]
+
+
+@train_app.command("gpt")
+def train_gpt(
+    data: _DataOpt,
+    name: _NameOpt,
+    param: _ParamOpt = None,
+    tenant: _TenantOpt = None,
+    shared: _SharedOpt = False,
+    detach: _DetachOpt = False,
+) -> None:
+    """Train a GPT (decoder-only transformer) from scratch; saves a Hugging Face checkpoint."""
+    _train("gpt", data, name, param, tenant, shared, detach)
+
+
+@train_app.command("rnn")
+def train_rnn(
+    data: _DataOpt,
+    name: _NameOpt,
+    param: _ParamOpt = None,
+    tenant: _TenantOpt = None,
+    shared: _SharedOpt = False,
+    detach: _DetachOpt = False,
+) -> None:
+    """Train an LSTM/GRU language model (-p cell=gru for a GRU)."""
+    _train("rnn", data, name, param, tenant, shared, detach)
+
+
+@train_app.command("ngram")
+def train_ngram(
+    data: _DataOpt,
+    name: _NameOpt,
+    param: _ParamOpt = None,
+    tenant: _TenantOpt = None,
+    shared: _SharedOpt = False,
+    detach: _DetachOpt = False,
+) -> None:
+    """Train an n-gram model (modified Kneser-Ney), e.g. -p order=5."""
+    _train("ngram", data, name, param, tenant, shared, detach)
+
+
+@train_app.command("resume")
+def train_resume(job_id: str) -> None:
+    """Run a queued or interrupted training job here, from its last checkpoint."""
+    _run_job(job_id)
+
+
+def _train(
+    family: str,
+    data: Path,
+    name: str,
+    params: list[str] | None,
+    tenant: str | None,
+    shared: bool,
+    detach: bool,
+) -> None:
+    """Queue the job, then run it in this process with a progress bar (unless ``detach``).
+
+    Ctrl-C stops it after a checkpoint; it stays queued and resumes with ``aigc train resume``
+    or at the next ``aigc serve`` on the same data directory.
+    """
+    from aigc.gateway import accounts
+    from aigc.gateway.auth import Principal
+    from aigc.models.defaults import load_families
+    from aigc.models.text.submit import submit_training
+
+    load_families()
+    settings = Settings()
+    values = _parse_params(params or [])
+    with _session() as s:
+        owner = _tenant_id(s, tenant) if tenant else accounts.default_tenant(s).id
+        operator = Principal(tenant_id=owner, role="owner", platform_admin=True)
+        record, job = submit_training(
+            s,
+            operator,
+            family=family,
+            name=name,
+            params=values,
+            file_ids=None,
+            data_path=str(data),
+            data_dir=settings.data_dir,
+            import_roots=settings.import_roots,
+            shared=shared,
+            via_cli=True,
+        )
+        job_id = job.id
+        err.print(f"queued job {job_id} training {record.name}")
+    if not detach:
+        _run_job(job_id)
+
+
+def _parse_params(items: list[str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            err.print(f"[red]error:[/red] --param takes KEY=VALUE, not '{item}'")
+            raise typer.Exit(2)
+        value: object = raw
+        for cast in (int, float):
+            try:
+                value = cast(raw)
+                break
+            except ValueError:
+                continue
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        values[key.strip()] = value
+    return values
+
+
+def _run_job(job_id: str) -> None:
+    """Run the job queue in this process and show the job's progress until it ends."""
+    import socket
+    import time
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from aigc.infra import migrate as migrations
+    from aigc.infra.db import Database
+    from aigc.infra.jobs import FINISHED, JobRunner
+    from aigc.infra.schema import Job
+    from aigc.models.defaults import load_families
+
+    load_families()
+    settings = Settings()
+    migrations.upgrade(settings.db_url)
+    db = Database(settings.db_url)
+    runner = JobRunner(
+        db,
+        settings.data_dir,
+        worker_id=f"cli:{socket.gethostname()}:{os.getpid()}",
+        stale_after_s=settings.job_stale_after_s,
+    )
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[message]}"),
+    )
+    try:
+        with db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                err.print(f"[red]error:[/red] no job '{job_id}'")
+                raise typer.Exit(1)
+        runner.start()
+        with Progress(*columns, console=err) as bar:
+            task = bar.add_task(job_id, total=1.0, message="")
+            while True:
+                with db.session() as s:
+                    job = s.get(Job, job_id)
+                    assert job is not None
+                    status, fraction, message = job.status, job.progress, job.message
+                    error, result = job.error, job.result
+                bar.update(task, completed=fraction, message=message)
+                if status in FINISHED:
+                    break
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        runner.stop()
+        err.print(f"stopped; the job resumes with `aigc train resume {job_id}`")
+        raise typer.Exit(130) from None
+    finally:
+        runner.stop()
+        db.dispose()
+    if status != "succeeded":
+        err.print(f"[red]job {status}:[/red] {error or ''}")
+        raise typer.Exit(1)
+    summary = ", ".join(f"{k} {v}" for k, v in (result or {}).items() if k.startswith("val_"))
+    out.print(f"[green]✓[/green] trained ({summary})")
 
 
 # --- audit, backup, restore ----------------------------------------------------------------

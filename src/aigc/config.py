@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, description="Default: data_dir/secret.key")
 
     default_models: bool = Field(default=True, description="Create/train default models")
+    job_stale_after_s: float = Field(
+        default=60.0, gt=0, description="A running job without a heartbeat this long is re-run"
+    )
     max_body_bytes: int = 8 * MIB
     max_upload_bytes: int = 512 * MIB
     import_roots: list[Path] = Field(default_factory=list)

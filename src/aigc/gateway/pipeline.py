@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +27,12 @@ from aigc.gateway.schemas import (
     CompletionRequest,
     SamplingFields,
     message_text,
+    refuse_undecodable,
     refuse_unsupported,
 )
 from aigc.gateway.services import Services
+from aigc.guard import gate
+from aigc.knowledge import grounding
 from aigc.infra import metrics
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
 from aigc.models.stopping import BoundedText
@@ -44,6 +47,8 @@ class Prepared:
     requests: list[TextRequest]
     prompt_tokens: int
     reservation: Reservation | None
+    citations: list[dict[str, Any]] | None = None  # set when knowledge bases were used
+    guard: gate.GuardSession | None = None  # placeholders to restore, output rules
 
 
 # --- stages --------------------------------------------------------------------------------
@@ -59,6 +64,7 @@ def to_text_requests(body: SamplingFields, max_tokens: int) -> list[TextRequest]
         assert isinstance(body, CompletionRequest)
         messages = None
         prompt = body.prompt if isinstance(body.prompt, str) else "".join(body.prompt)
+    decoding = decoding_options(body)
     return [
         TextRequest(
             messages=messages,
@@ -68,9 +74,36 @@ def to_text_requests(body: SamplingFields, max_tokens: int) -> list[TextRequest]
             top_p=body.top_p,
             seed=None if body.seed is None else body.seed + i,
             stop=body.stop_list,
+            **decoding,
         )
         for i in range(body.n)
     ]
+
+
+def decoding_options(body: SamplingFields) -> dict[str, Any]:
+    """The neural decoding fields of a body, as TextRequest takes them (vLLM-style extras)."""
+    num_beams = body.num_beams
+    if body.use_beam_search and num_beams == 1:
+        num_beams = 4
+    if isinstance(body, ChatCompletionRequest):
+        logprobs, top_logprobs = bool(body.logprobs), body.top_logprobs or 0
+    else:
+        assert isinstance(body, CompletionRequest)
+        logprobs, top_logprobs = body.logprobs is not None, body.logprobs or 0
+    return {
+        "top_k": max(0, body.top_k),
+        "min_p": body.min_p,
+        "presence_penalty": body.presence_penalty,
+        "frequency_penalty": body.frequency_penalty,
+        "repetition_penalty": body.repetition_penalty,
+        "no_repeat_ngram_size": body.no_repeat_ngram_size,
+        "num_beams": num_beams,
+        "length_penalty": body.length_penalty,
+        "early_stopping": body.early_stopping,
+        "min_tokens": body.min_tokens,
+        "logprobs": logprobs,
+        "top_logprobs": top_logprobs,
+    }
 
 
 def count_prompt_tokens(model: TextModel, request: TextRequest) -> int:
@@ -89,6 +122,10 @@ async def prepare(
     model = services.ready_model(principal, body.model) or await run_in_threadpool(
         services.load_model, principal, body.model
     )
+    refuse_undecodable(body, getattr(model, "decoding_fields", frozenset()))
+    requests, guard_session = await gate.guard_request(  # policy, PII, injection; 400 on block
+        services.db, principal.tenant_id, principal.key_id, body.model, requests, record.guard
+    )
     prompt_tokens = count_prompt_tokens(model, requests[0])
     record.prompt_tokens = prompt_tokens
     reservation = None
@@ -98,17 +135,76 @@ async def prepare(
         reservation = await services.limiter.admit(
             principal.key_id, principal.tenant_id, spec, prompt_tokens + body.n * max_tokens
         )
-    return Prepared(body.model, model, requests, prompt_tokens, reservation)
+    prepared = Prepared(body.model, model, requests, prompt_tokens, reservation)
+    prepared.guard = guard_session
+    if grounding.requested_kbs(body):  # knowledge retrieval: sources in, citations out
+        await run_in_threadpool(grounding.ground, services, principal, record, prepared, body)
+    return prepared
+
+
+class TokenLog:
+    """The tokens (with logprobs) that a model's pieces carry, collected as they pass."""
+
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self._pieces = pieces
+        self._entries: list[dict[str, Any]] = []
+
+    def __iter__(self) -> Iterator[str]:
+        for piece in self._pieces:
+            self._entries.extend(getattr(piece, "tokens", ()))
+            yield piece
+
+    def take(self) -> list[dict[str, Any]]:
+        entries, self._entries = self._entries, []
+        return entries
 
 
 def generate_choice(model: TextModel, request: TextRequest) -> BoundedText:
+    return generate_logged(model, request)[0]
+
+
+def generate_logged(model: TextModel, request: TextRequest) -> tuple[BoundedText, TokenLog | None]:
+    """The bounded text of one choice and, when logprobs were asked for, its token log."""
     assert request.max_tokens is not None
-    return BoundedText(
-        model.generate(request),
+    pieces = model.generate(request)
+    log = TokenLog(pieces) if request.logprobs else None
+    bounded = BoundedText(
+        log if log is not None else pieces,
         stop=request.stop,
         max_tokens=request.max_tokens,
         count_tokens=model.count_tokens,
     )
+    return bounded, log
+
+
+def logprobs_view(entries: list[dict[str, Any]] | None, chat: bool, text: str | None = None) -> Any:
+    """OpenAI's logprobs shapes: chat ``{"content": [...]}``, completions parallel lists.
+
+    With ``text``, tokens past its end (held back and then cut by a stop sequence or the
+    length limit) are left out.
+    """
+    if entries is None:
+        return None
+    if text is not None:
+        kept, length = [], 0
+        for entry in entries:
+            if length >= len(text):
+                break
+            kept.append(entry)
+            length += len(entry["token"])
+        entries = kept
+    if chat:
+        return {"content": entries, "refusal": None}
+    offsets, at = [], 0
+    for entry in entries:
+        offsets.append(at)
+        at += len(entry["token"])
+    return {
+        "tokens": [e["token"] for e in entries],
+        "token_logprobs": [e["logprob"] for e in entries],
+        "top_logprobs": [{t["token"]: t["logprob"] for t in e["top_logprobs"]} for e in entries],
+        "text_offset": offsets,
+    }
 
 
 def runs_inline(model: TextModel) -> bool:
@@ -150,12 +246,15 @@ async def complete(
 ) -> dict[str, Any]:
     """Non-streaming: generate every choice, then answer with one JSON body."""
 
-    def run() -> list[tuple[str, str, int]]:
+    def run() -> list[tuple[str, str, int, Any]]:
         out = []
         for request in prepared.requests:
-            bounded = generate_choice(prepared.model, request)
+            bounded, log = generate_logged(prepared.model, request)
             text = "".join(bounded)
-            out.append((text, bounded.finish_reason, bounded.tokens))
+            logprobs = logprobs_view(log.take() if log else None, chat, text)
+            finish = bounded.finish_reason
+            text, finish = gate.guard_text(prepared.guard, text, finish, record.guard)
+            out.append((text, finish, bounded.tokens, logprobs))
         return out
 
     try:
@@ -163,7 +262,7 @@ async def complete(
     except BaseException:
         await settle(services, prepared, record, 0)
         raise
-    used = sum(tokens for _, _, tokens in results)
+    used = sum(tokens for _, _, tokens, _ in results)
     await settle(services, prepared, record, used)
     created = int(time.time())
     if chat:
@@ -177,12 +276,13 @@ async def complete(
                 {
                     "index": i,
                     "message": {"role": "assistant", "content": text, "refusal": None},
-                    "logprobs": None,
+                    "logprobs": logprobs,
                     "finish_reason": finish,
                 }
-                for i, (text, finish, _) in enumerate(results)
+                for i, (text, finish, _, logprobs) in enumerate(results)
             ],
             "usage": _usage(prepared.prompt_tokens, used),
+            **grounding.citations_field(prepared.citations),
         }
     return {
         "id": f"cmpl-{secrets.token_hex(12)}",
@@ -191,8 +291,8 @@ async def complete(
         "model": prepared.model_name,
         "system_fingerprint": None,
         "choices": [
-            {"index": i, "text": text, "logprobs": None, "finish_reason": finish}
-            for i, (text, finish, _) in enumerate(results)
+            {"index": i, "text": text, "logprobs": logprobs, "finish_reason": finish}
+            for i, (text, finish, _, logprobs) in enumerate(results)
         ],
         "usage": _usage(prepared.prompt_tokens, used),
     }
@@ -221,37 +321,41 @@ async def stream(
         payload = base | {"choices": [choice]} | usage_field
         return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
 
-    def chat_choice(i: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-        return {"index": i, "delta": delta, "logprobs": None, "finish_reason": finish}
+    def chat_choice(
+        i: int, delta: dict[str, Any], finish: str | None, logprobs: Any = None
+    ) -> dict[str, Any]:
+        return {"index": i, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
 
-    def text_choice(i: int, text: str, finish: str | None) -> dict[str, Any]:
-        return {"index": i, "text": text, "logprobs": None, "finish_reason": finish}
+    def text_choice(i: int, text: str, finish: str | None, logprobs: Any = None) -> dict[str, Any]:
+        return {"index": i, "text": text, "logprobs": logprobs, "finish_reason": finish}
 
     used = 0
     metrics.ACTIVE_STREAMS.inc()
     try:
         for i, request in enumerate(prepared.requests):
-            bounded = generate_choice(prepared.model, request)
+            bounded, log = generate_logged(prepared.model, request)
             if chat:
                 yield event(chat_choice(i, {"role": "assistant", "content": ""}, None))
+            checked = gate.StreamCheck(prepared.guard, record.guard)  # output rules, restore
             try:
-                async for delta in _deltas(prepared.model, bounded):
+                async for delta in checked.wrap(_deltas(prepared.model, bounded)):
+                    logprobs = logprobs_view(log.take() if log else None, chat, delta)
                     yield event(
-                        chat_choice(i, {"content": delta}, None)
+                        chat_choice(i, {"content": delta}, None, logprobs)
                         if chat
-                        else text_choice(i, delta, None)
+                        else text_choice(i, delta, None, logprobs)
                     )
             finally:
                 used += bounded.tokens
-            final = (
-                chat_choice(i, {}, bounded.finish_reason)
-                if chat
-                else text_choice(i, "", bounded.finish_reason)
-            )
+            finish = checked.finish_reason(bounded.finish_reason)
+            final = chat_choice(i, {}, finish) if chat else text_choice(i, "", finish)
             yield event(final)
         if include_usage:
             payload = base | {"choices": [], "usage": _usage(prepared.prompt_tokens, used)}
             yield b"data: " + json.dumps(payload).encode() + b"\n\n"
+        if prepared.citations is not None:  # grounded: one last chunk names the sources
+            payload = base | {"choices": [], "citations": prepared.citations}
+            yield b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
     finally:
         metrics.ACTIVE_STREAMS.dec()

@@ -48,6 +48,16 @@ class SamplingFields(BaseModel):
     presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     user: str | None = None
+    # Decoding extras accepted as vLLM accepts them (honoured by models that declare them).
+    top_k: int = Field(default=0, ge=-1)
+    min_p: float = Field(default=0.0, ge=0.0, le=1.0)
+    repetition_penalty: float = Field(default=1.0, gt=0.0, le=10.0)
+    use_beam_search: bool = False
+    num_beams: int = Field(default=1, ge=1, le=16)
+    length_penalty: float = 1.0
+    early_stopping: bool = False
+    no_repeat_ngram_size: int = Field(default=0, ge=0)
+    min_tokens: int = Field(default=0, ge=0)
 
     @field_validator("stop")
     @classmethod
@@ -67,6 +77,8 @@ class SamplingFields(BaseModel):
 class ChatCompletionRequest(SamplingFields):
     messages: list[Message] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
     @property
     def output_limit(self) -> int | None:
@@ -78,6 +90,7 @@ class CompletionRequest(SamplingFields):
     echo: bool = False
     suffix: str | None = None
     best_of: int | None = None
+    logprobs: int | None = Field(default=None, ge=0, le=20)
 
     @property
     def output_limit(self) -> int | None:
@@ -90,8 +103,6 @@ _UNSUPPORTED: dict[str, Any] = {
     "tool_choice": None,
     "functions": None,
     "function_call": None,
-    "logprobs": (None, False),
-    "top_logprobs": (None, 0),
     "logit_bias": (None, {}),
     "audio": None,
     "prediction": None,
@@ -100,8 +111,6 @@ _UNSUPPORTED: dict[str, Any] = {
     "suffix": None,
     "echo": False,
     "best_of": (None, 1),
-    "presence_penalty": 0.0,
-    "frequency_penalty": 0.0,
     "reasoning_effort": None,
 }
 
@@ -131,6 +140,44 @@ def refuse_unsupported(body: SamplingFields) -> None:
         raise InvalidRequest(
             "Only the text modality is supported", param="modalities", code="unsupported_parameter"
         )
+
+
+# Decoding fields a model honours only if it says so (``decoding_fields`` on the model): the
+# request field → the value that means "not used".
+DECODING_FIELDS: dict[str, Any] = {
+    "top_k": (0, -1),
+    "min_p": 0.0,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "repetition_penalty": 1.0,
+    "use_beam_search": False,
+    "num_beams": 1,
+    "length_penalty": 1.0,
+    "early_stopping": False,
+    "no_repeat_ngram_size": 0,
+    "min_tokens": 0,
+    "logprobs": (None, False),
+    "top_logprobs": (None, 0),
+}
+_FIELD_FEATURE = {"use_beam_search": "num_beams"}  # the model capability a field needs
+
+
+def refuse_undecodable(body: SamplingFields, supported: frozenset[str]) -> None:
+    """A decoding field the chosen model cannot honour is a 400 naming it."""
+    values = body.model_dump(exclude_unset=True)
+    for field, unused in DECODING_FIELDS.items():
+        if field not in values:
+            continue
+        allowed = unused if isinstance(unused, tuple) else (unused,)
+        value = values[field]  # by type too: completions' logprobs=0 is a request, not False
+        unused_value = any(value is a or (type(value) is type(a) and value == a) for a in allowed)
+        if not unused_value and _FIELD_FEATURE.get(field, field) not in supported:
+            raise InvalidRequest(
+                f"'{field}' is not supported by the model '{body.model}'; remove it from the "
+                "request",
+                param=field,
+                code="unsupported_parameter",
+            )
 
 
 def message_text(message: Message, index: int) -> str:

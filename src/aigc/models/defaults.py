@@ -20,7 +20,13 @@ from aigc.infra.db import Database
 
 log = logging.getLogger("aigc.models")
 
-FAMILY_MODULES: list[str] = ["aigc.models.upstream", "aigc.models.text.ngram"]
+FAMILY_MODULES: list[str] = [
+    "aigc.models.upstream",
+    "aigc.models.text.ngram",
+    "aigc.models.text.gpt",
+    "aigc.models.text.rnn",
+    "aigc.models.text.hf",
+]
 
 
 def load_families() -> list[ModuleType]:

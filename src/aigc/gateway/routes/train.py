@@ -1,0 +1,64 @@
+"""POST /api/train: train a text model (n-gram, GPT, RNN) on files the tenant uploaded.
+
+Answers 202 with the job and the model; the model is listed as "training" (503 + Retry-After
+when called) until the job ends, then "ready" with its validation perplexity. Progress and
+cancel are under /api/jobs. The checks live in ``aigc.models.text.submit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
+
+from aigc.gateway.auth import Principal
+from aigc.gateway.deps import principal, services
+from aigc.gateway.services import Services
+from aigc.infra import jobs
+from aigc.models.registry import model_view
+
+router = APIRouter(prefix="/api", tags=["training"])
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    family: str = Field(description="ngram, gpt or rnn")
+    name: str = Field(min_length=3, max_length=100, description="Model id, e.g. gpt-support")
+    file_ids: list[str] = Field(default_factory=list, max_length=100)
+    data_path: str | None = Field(default=None, description="Server path (platform admin only)")
+    params: dict[str, Any] = Field(default_factory=dict)
+    shared: bool = Field(default=False, description="Share with every tenant (platform admin)")
+
+
+@router.post("/train", status_code=202)
+def train(
+    body: TrainRequest,
+    request: Request,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    from aigc.models.text.submit import submit_training
+
+    settings = svc.settings
+    with svc.db.session() as s:
+        record, job = submit_training(
+            s,
+            caller,
+            family=body.family,
+            name=body.name,
+            params=body.params,
+            file_ids=body.file_ids,
+            data_path=body.data_path,
+            data_dir=settings.data_dir,
+            import_roots=settings.import_roots,
+            shared=body.shared,
+        )
+        payload = {"job": jobs.job_view(job), "model": model_view(record)}
+    svc.models_changed()
+    runner = getattr(request.app.state, "jobs", None)
+    if runner is not None:
+        runner.wake()
+    return JSONResponse(payload, status_code=202)

@@ -1,0 +1,40 @@
+"""Any local Hugging Face causal LM (GPT-2, Llama, Qwen, ... or our own GPT) served by path.
+
+The platform admin registers a folder under the import roots (``aigc models add --path DIR
+--name hf-NAME``); nothing is downloaded. Chat requests use the tokenizer's own chat template
+when it has one, otherwise the documented default of ``neural.default_chat_prompt``
+("Role: text" lines, then "Assistant:"). Weights load in the checkpoint's own dtype, on CUDA when
+present.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aigc.models.text import neural
+from aigc.models.trainer import pick_device
+
+
+def load(config: dict[str, Any]) -> neural.NeuralTextModel:
+    from transformers import AutoModelForCausalLM
+
+    path = Path(config["path"])
+    device = pick_device()
+    dtype: Any = "auto" if device.type == "cuda" else torch.float32  # half is slow on CPU
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    # Checkpoints trained with a beginning-of-text token expect it before the prompt.
+    tokenizer = neural.load_text_tokenizer(path, add_special_tokens=True)
+    return neural.NeuralTextModel(neural.HFCausalLM(model), tokenizer)
+
+
+def _register() -> None:
+    from aigc.models import registry
+
+    registry.LOADERS["hf"] = load
+    registry.VALIDATORS["hf"] = neural.validate_checkpoint_config
+
+
+_register()

@@ -1,0 +1,346 @@
+"""What GPT, RNN and Hugging Face models share: serving them and training them as jobs.
+
+``NeuralTextModel`` turns any ``StepLM`` plus a tokenizer into the gateway's ``TextModel``:
+prompt formatting (the tokenizer's chat template, or the default below), decoding
+(``models.decoding``), and text that never splits a character. Each yielded piece is a
+``Piece``: a ``str`` that also carries the tokens (with logprobs) that made it.
+
+``train_job`` is the body of the ``train-gpt`` / ``train-rnn`` jobs: read the data, split it,
+learn a tokenizer, train with ``models.trainer``, save a Hugging Face style checkpoint.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from sqlalchemy import select
+
+from aigc.gateway.errors import InvalidRequest
+from aigc.models import decoding, trainer
+from aigc.models.protocols import ChatMessage, TextRequest
+
+# Decoding fields every neural model honours (the gateway refuses them for other families).
+DECODING_FIELDS = frozenset(
+    {
+        "top_k",
+        "min_p",
+        "presence_penalty",
+        "frequency_penalty",
+        "repetition_penalty",
+        "no_repeat_ngram_size",
+        "num_beams",
+        "length_penalty",
+        "early_stopping",
+        "min_tokens",
+        "logprobs",
+        "top_logprobs",
+        "logits_processors",
+    }
+)
+
+
+# --- tokenizers ----------------------------------------------------------------------------
+
+
+class TextTokenizer:
+    """A transformers tokenizer reduced to what decoding needs."""
+
+    def __init__(self, tokenizer: Any, add_special_tokens: bool = False) -> None:
+        self.hf = tokenizer
+        self.add_special_tokens = add_special_tokens
+        eos = tokenizer.eos_token_id
+        self.eos_ids: list[int] = [eos] if eos is not None else []
+        self.bos_id: int | None = tokenizer.bos_token_id
+
+    def encode(self, text: str, special: bool | None = None) -> list[int]:
+        add = self.add_special_tokens if special is None else special
+        return list(self.hf.encode(text, add_special_tokens=add))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.hf.decode(
+            list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+
+    def count(self, text: str) -> int:
+        return len(self.hf.encode(text, add_special_tokens=False))
+
+    @property
+    def chat_template(self) -> str | None:
+        return getattr(self.hf, "chat_template", None)
+
+
+def load_text_tokenizer(path: Path, add_special_tokens: bool = False) -> TextTokenizer:
+    from transformers import AutoTokenizer
+
+    return TextTokenizer(AutoTokenizer.from_pretrained(path), add_special_tokens)
+
+
+# --- a transformers causal LM seen step by step ---------------------------------------------
+
+
+class HFCausalLM:
+    """``decoding.StepLM`` over any transformers causal LM, with its key/value cache.
+
+    Past the model's context window the oldest quarter is dropped and the rest re-read, so
+    generation can go on beyond ``n_positions`` (each token still sees a full-ish window).
+    """
+
+    def __init__(self, model: Any) -> None:
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        self.vocab_size = model.get_output_embeddings().weight.shape[0]
+        config = model.config
+        self.max_context: int | None = getattr(config, "n_positions", None) or getattr(
+            config, "max_position_embeddings", None
+        )
+        # transformers 5 renamed ``past_key_values`` to ``cache``; speak whichever it knows.
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+
+    def prefill(self, ids: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        if self.max_context and ids.shape[1] > self.max_context:
+            ids = ids[:, -self.max_context :]
+        out = self.model(input_ids=ids, use_cache=True, **self._last_only)
+        return out.logits[:, -1, :], (self._cache_of(out), ids.shape[1])
+
+    def step(
+        self, state: Any, ids: torch.Tensor, history: torch.Tensor
+    ) -> tuple[torch.Tensor, Any]:
+        cache, length = state
+        if self.max_context and length + 1 > self.max_context:
+            return self.prefill(history[:, -(self.max_context * 3 // 4) :])
+        out = self.model(input_ids=ids[:, None], use_cache=True, **{self._cache_arg: cache})
+        return out.logits[:, -1, :], (self._cache_of(out), length + 1)
+
+    def _cache_of(self, out: Any) -> Any:
+        cache = getattr(out, "cache", None)
+        return cache if cache is not None else out.past_key_values
+
+    def select(self, state: Any, rows: torch.Tensor) -> Any:
+        cache, length = state
+        cache.reorder_cache(rows)
+        return cache, length
+
+
+# --- serving -------------------------------------------------------------------------------
+
+
+class Piece(str):
+    """Generated text that also carries its tokens, for ``logprobs`` in the response."""
+
+    tokens: list[dict[str, Any]]
+
+    def __new__(cls, text: str, tokens: list[dict[str, Any]]) -> Piece:
+        piece = super().__new__(cls, text)
+        piece.tokens = tokens
+        return piece
+
+
+def default_chat_prompt(messages: Sequence[ChatMessage]) -> str:
+    """The prompt for a model without a chat template: one "Role: text" line per message, then
+    "Assistant:" for the model to continue (documented in docs/models.md)."""
+    lines = [f"{m.role.capitalize()}: {m.content}" for m in messages]
+    return "\n".join([*lines, "Assistant:"])
+
+
+class NeuralTextModel:
+    """The gateway's ``TextModel`` for a neural LM."""
+
+    decoding_fields = DECODING_FIELDS
+
+    def __init__(self, lm: decoding.StepLM, tokenizer: TextTokenizer) -> None:
+        self.lm = lm
+        self.tokenizer = tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return self.tokenizer.count(text)
+
+    def prompt_ids(self, request: TextRequest) -> list[int]:
+        if request.messages is not None:
+            template = self.tokenizer.chat_template
+            if template:
+                messages = [{"role": m.role, "content": m.content} for m in request.messages]
+                text = self.tokenizer.hf.apply_chat_template(
+                    messages, add_generation_prompt=True, tokenize=False
+                )
+                ids = self.tokenizer.encode(text, special=False)
+            else:
+                ids = self.tokenizer.encode(default_chat_prompt(request.messages))
+        else:
+            ids = self.tokenizer.encode(request.prompt or "")
+        if not ids:  # an empty prompt: start from the beginning-of-text token
+            start = self.tokenizer.bos_id
+            if start is None and self.tokenizer.eos_ids:
+                start = self.tokenizer.eos_ids[0]
+            ids = [start if start is not None else 0]
+        return ids
+
+    def generate(self, request: TextRequest) -> Iterator[str]:
+        ids = self.prompt_ids(request)
+        eos = self.tokenizer.eos_ids
+        detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, ids)
+        waiting: list[dict[str, Any]] = []
+        for tokens in decoding.decode(self.lm, ids, request, eos):
+            shown = [t for t in tokens if t.id not in eos]
+            if request.logprobs:
+                waiting.extend(self._describe(t, request.top_logprobs) for t in shown)
+            text = detok.add([t.id for t in shown])
+            if text:
+                yield Piece(text, waiting)
+                waiting = []
+        tail = detok.flush()
+        if tail or waiting:
+            yield Piece(tail, waiting)
+
+    def _entry(self, token_id: int, logprob: float) -> dict[str, Any]:
+        text = self.tokenizer.decode([token_id])
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
+
+    def _describe(self, token: decoding.Token, top_n: int) -> dict[str, Any]:
+        return self._entry(token.id, token.logprob) | {
+            "top_logprobs": [self._entry(i, lp) for i, lp in token.top[:top_n]],
+        }
+
+
+# --- training as a job ---------------------------------------------------------------------
+
+MakeModel = Callable[[dict[str, Any], int, "int | None", "int | None"], torch.nn.Module]
+TOKENIZER_DIR = "tokenizer"
+
+
+def pydoc_texts() -> list[str]:
+    """The English text that ships with every CPython: the help topics of ``pydoc``."""
+    from pydoc_data.topics import topics
+
+    return [topics[name] for name in sorted(topics)]
+
+
+def training_texts(params: dict[str, Any]) -> list[str]:
+    from aigc.models.text.data import read_texts
+
+    if params.get("source") == "pydoc":
+        from aigc.models.text.data import clean_text
+
+        return [t for t in (clean_text(x) for x in pydoc_texts()) if t.strip()]
+    paths = [Path(p) for p in params.get("paths") or []]
+    if not paths:
+        raise InvalidRequest("No training data was given")
+    return read_texts(paths)
+
+
+def encode_documents(tokenizer: Any, docs: Sequence[str]) -> torch.Tensor:
+    """One token stream: each document followed by end-of-text, so the model learns to stop."""
+    ids: list[int] = []
+    for doc in docs:
+        ids.extend(tokenizer.encode(doc))
+        ids.append(tokenizer.eos_id)
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def train_job(ctx: Any, out_dir: Path, family: str, make_model: MakeModel) -> dict[str, Any]:
+    """Train a neural LM from the job's params and save it to ``out_dir``; returns its config.
+
+    The tokenizer is kept in the checkpoint folder, so a resumed run continues with exactly
+    the tokenizer (and token stream) the interrupted run had.
+    """
+    from aigc.models.text.data import corpus_stats, split_train_val
+    from aigc.models.text.tokenizers import load_tokenizer, train_tokenizer
+
+    params = dict(ctx.params)
+    ctx.progress(0.0, "reading data")
+    docs = training_texts(params)
+    train_docs, val_docs = split_train_val(
+        docs, float(params.get("val_fraction", 0.1)), int(params.get("seed", 0))
+    )
+    stats = corpus_stats(train_docs, val_docs)
+    tok_dir = Path(ctx.checkpoint_dir) / TOKENIZER_DIR
+    if (tok_dir / "tokenizer.json").exists():
+        tokenizer = load_tokenizer(tok_dir)
+    else:
+        ctx.progress(0.0, "learning the tokenizer")
+        vocab = params.get("vocab_size")
+        kind = params.get("tokenizer", "bpe")
+        tokenizer = train_tokenizer(kind, train_docs, int(vocab) if vocab else None)
+        tokenizer.save(tok_dir)
+    train_ids = encode_documents(tokenizer, train_docs)
+    val_ids = encode_documents(tokenizer, val_docs)
+    model = make_model(params, tokenizer.vocab_size, tokenizer.bos_id, tokenizer.eos_id)
+    cfg = trainer.TrainConfig.from_params(params)
+    block = getattr(model.config, "n_positions", None) or getattr(model.config, "block_size", 0)
+    if block:
+        cfg.block_size = int(block)
+
+    def report(p: trainer.Progress) -> None:
+        ctx.progress(min(0.99, p.fraction), p.message())
+
+    result = trainer.train(model, train_ids, val_ids, cfg, ctx.checkpoint_dir, report)
+    save_checkpoint(model, tokenizer, out_dir)
+    ctx.progress(1.0, f"done: validation loss {result.val_loss:.4f}")
+    return {
+        "path": str(out_dir),
+        "val_loss": round(result.val_loss, 6),
+        "val_perplexity": round(math.exp(result.val_loss), 4),
+        "tokenizer": tokenizer.kind,
+        "vocab_size": tokenizer.vocab_size,
+        "iterations": result.iterations,
+        "resumed_from": result.resumed_from,
+        "train_tokens": len(train_ids),
+        "val_tokens": len(val_ids),
+        "corpus": stats.as_dict(),
+    }
+
+
+def save_checkpoint(model: Any, tokenizer: Any, out_dir: Path) -> None:
+    """config.json + model.safetensors (+ generation_config.json) + the tokenizer files."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.to("cpu")
+    if hasattr(model, "save_pretrained"):
+        model.save_pretrained(out_dir, safe_serialization=True)
+    else:
+        model.save(out_dir)
+    tokenizer.save(out_dir)
+
+
+def validate_checkpoint_config(config: dict[str, Any]) -> None:
+    """A model registered by path must point at a folder with config.json and a tokenizer."""
+    path = config.get("path")
+    if not isinstance(path, str):
+        raise InvalidRequest("Give the model's folder as config.path", param="config")
+    folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise InvalidRequest(f"{folder.name}: no config.json in this folder", param="path")
+    if not any((folder / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json")):
+        raise InvalidRequest(f"{folder.name}: no tokenizer files in this folder", param="path")
+    try:
+        json.loads((folder / "config.json").read_text())
+    except ValueError:
+        raise InvalidRequest(f"{folder.name}: config.json is not JSON", param="path") from None
+
+
+# --- default models ------------------------------------------------------------------------
+
+
+def bootstrap_shared(db: Any, name: str, family: str, params: dict[str, Any]) -> None:
+    """Submit the training of a shared default model unless it exists (idempotent)."""
+    from aigc.gateway import accounts
+    from aigc.gateway.auth import Principal
+    from aigc.infra.schema import ModelRecord
+    from aigc.models.training import start_training
+
+    with db.session() as session:
+        exists = session.scalar(
+            select(ModelRecord.id).where(ModelRecord.name == name, ModelRecord.tenant_id.is_(None))
+        )
+        if exists is not None:
+            return
+        owner = accounts.default_tenant(session)
+        platform = Principal(tenant_id=owner.id, role="owner", platform_admin=True)
+        start_training(session, platform, family, name, params, shared=True)
