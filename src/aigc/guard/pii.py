@@ -224,6 +224,12 @@ ALIASES = {"CN_BANK_CARD": "CREDIT_CARD"}
 ALL_ENTITIES = sorted({*RECOGNIZERS, *ALIASES})
 # Cheap, precise detectors: what the default policy runs on every request.
 SECRETS_ONLY = ("SECRET", "URL_CREDENTIALS")
+# Everything checked by a format or a checksum (no word lists): precise enough to act on alone.
+SAFE_ENTITIES = tuple(
+    e
+    for e in ALL_ENTITIES
+    if e not in ("PERSON", "STREET_ADDRESS", "LOCATION", "CN_PERSON", "CN_ADDRESS")
+)
 
 
 def _resolve(findings: list[Finding]) -> list[Finding]:

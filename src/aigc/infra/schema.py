@@ -199,3 +199,4 @@ class Meta(Base):
 
 
 from aigc.knowledge import tables as _knowledge_tables  # noqa: E402, F401  (registers them)
+from aigc.guard import tables as _guard_tables  # noqa: E402, F401  (registers them)

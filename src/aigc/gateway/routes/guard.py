@@ -1,0 +1,184 @@
+"""The guard's endpoints: policies (/api/policies), moderation (/v1/moderations), feedback
+(/api/feedback and its JSONL export) and watermark detection (/api/watermark/detect).
+
+Routes only translate HTTP; the logic is in ``aigc.guard``. Plain ``def`` routes run in a worker
+thread, so database work and scoring never block the event loop.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from aigc.gateway.auth import Principal, require_role
+from aigc.gateway.deps import principal, services
+from aigc.gateway.errors import InvalidRequest, NotFound
+from aigc.gateway.services import Services
+from aigc.guard import feedback, moderation, store
+from aigc.guard.policy import PolicyError, parse_policy
+from aigc.guard.tables import GuardPolicy
+from aigc.infra.schema import unix_time
+
+router = APIRouter(tags=["guard"])
+MAX_MODERATION_INPUTS = 32
+MAX_MODERATION_CHARS = 100_000
+
+
+# --- policies ------------------------------------------------------------------------------
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    yaml: str = Field(min_length=1, max_length=200_000)
+    enabled: bool = True
+
+
+def _policy_view(row: GuardPolicy) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "object": "policy",
+        "name": row.name,
+        "enabled": row.enabled,
+        "yaml": row.yaml,
+        "created_at": unix_time(row.created_at),
+        "updated_at": unix_time(row.updated_at),
+    }
+
+
+def _parse_or_400(text: str) -> None:
+    try:
+        parse_policy(text)
+    except PolicyError as exc:
+        raise InvalidRequest(
+            "Invalid policy: " + "; ".join(exc.problems), param="yaml", code="invalid_policy"
+        ) from None
+
+
+@router.get("/api/policies")
+def list_policies(
+    caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    require_role(caller, "member")
+    with svc.db.session() as s:
+        data = [_policy_view(r) for r in store.list_policies(s, caller.tenant_id)]
+    return {"object": "list", "data": data}
+
+
+@router.get("/api/policies/{name}")
+def get_policy(
+    name: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    require_role(caller, "member")
+    with svc.db.session() as s:
+        try:
+            return _policy_view(store.get_policy(s, caller.tenant_id, name))
+        except store.PolicyNotFound:
+            raise NotFound(f"No policy named '{name}'") from None
+
+
+@router.post("/api/policies", status_code=201)
+def put_policy(
+    body: PolicyIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    """Create, or replace the policy of the same name; the YAML is validated first."""
+    require_role(caller, "admin")
+    _parse_or_400(body.yaml)
+    with svc.db.session() as s:
+        return _policy_view(store.put_policy(s, caller.tenant_id, body.yaml, body.enabled))
+
+
+@router.delete("/api/policies/{name}")
+def delete_policy(
+    name: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    require_role(caller, "admin")
+    with svc.db.session() as s:
+        try:
+            store.delete_policy(s, caller.tenant_id, name)
+        except store.PolicyNotFound:
+            raise NotFound(f"No policy named '{name}'") from None
+    return {"object": "policy.deleted", "name": name, "deleted": True}
+
+
+# --- moderation ----------------------------------------------------------------------------
+
+
+class ModerationIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    input: str | list[str]
+    model: str = "aigc-guard"
+
+
+@router.post("/v1/moderations")
+def moderations(body: ModerationIn, caller: Principal = Depends(principal)) -> dict[str, Any]:
+    """OpenAI's moderation shape: one result per input, with our extra categories."""
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    if not texts or len(texts) > MAX_MODERATION_INPUTS:
+        raise InvalidRequest(f"'input' takes 1 to {MAX_MODERATION_INPUTS} texts", param="input")
+    if any(len(t) > MAX_MODERATION_CHARS for t in texts):
+        raise InvalidRequest(
+            f"each input is at most {MAX_MODERATION_CHARS} characters", param="input"
+        )
+    return {
+        "id": f"modr-{secrets.token_hex(12)}",
+        "model": body.model,
+        "results": [moderation.moderate(t) for t in texts],
+    }
+
+
+# --- feedback ------------------------------------------------------------------------------
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request_id: str = Field(min_length=1, max_length=80)
+    rating: Literal[-1, 0, 1]
+    correction: str | None = Field(default=None, max_length=100_000)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    prompt: str | None = Field(default=None, max_length=200_000)
+    answer: str | None = Field(default=None, max_length=200_000)
+
+
+@router.post("/api/feedback", status_code=201)
+def post_feedback(
+    body: FeedbackIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    require_role(caller, "member")
+    with svc.db.session() as s:
+        row = feedback.add_feedback(s, caller.tenant_id, **body.model_dump())
+        return feedback.feedback_view(row)
+
+
+@router.get("/api/feedback")
+def list_feedback(
+    caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    require_role(caller, "admin")
+    with svc.db.session() as s:
+        rows = feedback.list_feedback(s, caller.tenant_id)
+        return {
+            "object": "list",
+            "data": [feedback.feedback_view(r) for r in rows],
+            "flagged_tags": feedback.flagged_tags(rows),
+        }
+
+
+@router.get("/api/feedback/export")
+def export_feedback(
+    format: Literal["sft", "preference"] = "sft",
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> StreamingResponse:
+    """The tenant's feedback as JSONL for fine-tuning (admins only: it holds prompts)."""
+    require_role(caller, "admin")
+    with svc.db.session() as s:
+        lines = list(feedback.export_lines(feedback.list_feedback(s, caller.tenant_id), format))
+    return StreamingResponse(
+        iter(lines),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="feedback-{format}.jsonl"'},
+    )

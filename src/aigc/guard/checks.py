@@ -1,0 +1,135 @@
+"""Running a policy's rules on text: input (before the model), retrieval (each retrieved chunk).
+
+The output stage runs on the stream and lives in ``stream.py``. Decisions are short codes with no
+content (``input:secrets:redact:SECRET``, ``input:injection:flag:0.93``) that go into the
+request's audit record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aigc.guard import injection, moderation, pii
+from aigc.guard.policy import Rule
+
+
+class Blocked(Exception):
+    """A block rule fired; ``message`` is safe to show to the caller."""
+
+    def __init__(self, rule: Rule, code: str) -> None:
+        self.rule = rule
+        self.code = code
+        super().__init__(rule.message or "This request was blocked by the content policy.")
+
+
+@dataclass
+class Hit:
+    """Where a rule matched and what score it gave (1.0 for pattern matches)."""
+
+    findings: list[pii.Finding] = field(default_factory=list)
+    score: float | None = None
+
+
+def evaluate(rule: Rule, text: str, document: bool = False) -> Hit | None:
+    """The rule's detector on ``text``: a Hit when it fires, else None."""
+    if rule.detector == "pii":
+        findings = pii.detect(text, rule.entities)
+        return Hit(findings) if findings else None
+    if rule.detector in ("regex", "keywords"):
+        assert rule.compiled is not None
+        findings = [
+            pii.Finding(rule.id.upper(), m.start(), m.end(), m.group(), 99)
+            for m in rule.compiled.finditer(text)
+            if m.end() > m.start()
+        ]
+        return Hit(findings, 1.0) if findings else None
+    if rule.detector == "injection":
+        score = injection.score_document(text) if document else injection.score(text)
+        return Hit(score=score) if score >= rule.threshold else None
+    scores = moderation.category_scores(text)
+    wanted = rule.categories or list(moderation.OPENAI_CATEGORIES)
+    best = max(scores[c] for c in wanted)
+    return Hit(score=best) if best >= rule.threshold else None
+
+
+def _code(stage: str, rule: Rule, hit: Hit) -> str:
+    if hit.score is not None and rule.detector in ("injection", "moderation"):
+        return f"{stage}:{rule.id}:{rule.action}:{hit.score:.2f}"
+    kinds = sorted({f.entity for f in hit.findings})
+    return f"{stage}:{rule.id}:{rule.action}:{'+'.join(kinds)}"
+
+
+@dataclass
+class InputResult:
+    texts: list[str]
+    codes: list[str]
+    pseudonymizer: pii.Pseudonymizer
+
+
+def check_input(rules: list[Rule], texts: list[str]) -> InputResult:
+    """Apply input rules to each message text, in rule order.
+
+    Redact/pseudonymize rewrite the text (the same value keeps one placeholder across messages);
+    block raises ``Blocked``; flag records a code. Only pseudonymized values are restorable.
+    """
+    pseudo = pii.Pseudonymizer()
+    masker = pii.Pseudonymizer()
+    masker.counts = pseudo.counts  # one numbering for both kinds of placeholder
+    codes: list[str] = []
+    out = list(texts)
+    for rule in rules:
+        if rule.action == "allow":
+            continue
+        fired: Hit | None = None
+        for i, text in enumerate(out):
+            hit = evaluate(rule, text)
+            if hit is None:
+                continue
+            fired = fired or hit
+            if rule.action == "pseudonymize":
+                out[i] = pseudo.redact(text, hit.findings)
+            elif rule.action == "redact":
+                out[i] = masker.redact(text, hit.findings)
+        if fired is not None:
+            code = _code("input", rule, fired)
+            codes.append(code)
+            if rule.action == "block":
+                raise Blocked(rule, code)
+    return InputResult(out, codes, pseudo)
+
+
+@dataclass
+class ChunkVerdict:
+    """One retrieved chunk after the retrieval rules: its (maybe redacted) text, whether to
+    drop it, and the decision codes."""
+
+    text: str
+    dropped: bool
+    injection_score: float
+    codes: list[str]
+
+
+def check_retrieved(rules: list[Rule], chunks: list[str]) -> list[ChunkVerdict]:
+    """Retrieval rules on every chunk (indirect injection, PII in documents).
+
+    The knowledge stage calls this before chunks reach the prompt; a ``block`` rule drops the
+    chunk (the request goes on without it), ``redact`` masks values, ``flag`` records.
+    """
+    verdicts = []
+    for text in chunks:
+        codes: list[str] = []
+        dropped = False
+        masker = pii.Pseudonymizer()
+        for rule in rules:
+            if rule.action == "allow":
+                continue
+            hit = evaluate(rule, text, document=True)
+            if hit is None:
+                continue
+            codes.append(_code("retrieval", rule, hit))
+            if rule.action == "block":
+                dropped = True
+            elif rule.action in ("redact", "pseudonymize"):
+                text = masker.redact(text, hit.findings)
+        verdicts.append(ChunkVerdict(text, dropped, injection.score_document(text), codes))
+    return verdicts

@@ -1,0 +1,202 @@
+"""Guard policies: YAML documents of rules, validated with pydantic.
+
+A rule says *where* it runs (stage: input, retrieval, output), *what* it looks for (detector),
+*what happens* on a hit (action) and *for whom* (scope: models, keys). Example::
+
+    name: default
+    rules:
+      - id: secrets                 # unique within the policy
+        stage: input
+        detector: pii               # pii | injection | moderation | regex | keywords
+        entities: [SECRET, URL_CREDENTIALS]
+        action: redact              # allow | block | redact | pseudonymize | flag
+      - id: customer-pii
+        stage: input
+        detector: pii
+        entities: [EMAIL_ADDRESS, PHONE_NUMBER, CN_MOBILE, CN_RESIDENT_ID]
+        action: pseudonymize        # placeholders to the model, originals back to the user
+        scope: {models: [template-helpdesk]}
+      - id: injection
+        stage: input
+        detector: injection
+        threshold: 0.8
+        action: flag
+      - id: no-codenames
+        stage: output
+        detector: keywords
+        words: [Project Falcon, 猎鹰计划]
+        action: block
+        message: This answer mentioned an internal code name.
+    labels:
+      explicit: false               # GB 45438-2025 explicit label on text answers
+
+``redact`` replaces a value by a placeholder for good; ``pseudonymize`` restores it in the answer
+the user sees; ``block`` refuses (input: 400 ``content_policy_violation``; output: the stream
+ends with ``finish_reason: "content_filter"``); ``flag`` only records the decision.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from aigc.guard import pii
+
+Stage = Literal["input", "retrieval", "output"]
+Detector = Literal["pii", "injection", "moderation", "regex", "keywords"]
+Action = Literal["allow", "block", "redact", "pseudonymize", "flag"]
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be used; ``problems`` lists each with its location."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class Scope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    models: list[str] | None = None  # model names (None: every model)
+    keys: list[str] | None = None  # API key ids (None: every key)
+
+    def covers(self, model: str | None, key_id: str | None) -> bool:
+        if self.models is not None and model not in self.models:
+            return False
+        return self.keys is None or key_id in self.keys
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=100)
+    stage: Stage
+    detector: Detector
+    action: Action
+    entities: list[str] | None = None  # pii: which entities (None: all)
+    categories: list[str] | None = None  # moderation: which categories (None: all)
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)  # injection / moderation score
+    pattern: str | None = None  # regex
+    words: list[str] | None = None  # keywords (case-insensitive)
+    message: str | None = Field(default=None, max_length=500)
+    scope: Scope = Field(default_factory=Scope)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        if self.detector == "pii":
+            unknown = sorted(set(self.entities or []) - set(pii.ALL_ENTITIES))
+            if unknown:
+                raise ValueError(f"unknown PII entities {unknown}; known: {pii.ALL_ENTITIES}")
+        elif self.action in ("redact", "pseudonymize") and self.detector not in ("regex",):
+            raise ValueError(f"action '{self.action}' needs detector 'pii' or 'regex'")
+        if self.action == "pseudonymize" and self.stage != "input":
+            raise ValueError("pseudonymize works on the input stage only")
+        if self.detector == "regex":
+            if not self.pattern:
+                raise ValueError("detector 'regex' needs 'pattern'")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern does not compile: {exc}") from exc
+        if self.detector == "keywords" and not self.words:
+            raise ValueError("detector 'keywords' needs 'words'")
+        if self.detector == "moderation" and self.categories:
+            from aigc.guard.moderation import CATEGORIES
+
+            unknown = sorted(set(self.categories) - set(CATEGORIES))
+            if unknown:
+                raise ValueError(f"unknown categories {unknown}; known: {list(CATEGORIES)}")
+        return self
+
+    @cached_property
+    def compiled(self) -> re.Pattern[str] | None:
+        if self.detector == "regex":
+            assert self.pattern is not None
+            return re.compile(self.pattern)
+        if self.detector == "keywords":
+            assert self.words is not None
+            return re.compile("|".join(re.escape(w) for w in self.words), re.I)
+        return None
+
+
+class Labels(BaseModel):
+    """GB 45438-2025 labels for AI-generated content."""
+
+    model_config = ConfigDict(extra="forbid")
+    explicit: bool = False  # append a visible label to text answers
+    text: str = "（本内容由人工智能生成 / AI-generated content）"
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    rules: list[Rule] = Field(default_factory=list)
+    labels: Labels = Field(default_factory=Labels)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Policy:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id '{rule.id}' is used twice")
+            seen.add(rule.id)
+        return self
+
+
+def parse_policy(text: str) -> Policy:
+    """YAML text → Policy, or PolicyError naming every problem and where it is."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError([f"not valid YAML: {exc}"]) from exc
+    if not isinstance(data, dict):
+        raise PolicyError(["a policy is a YAML mapping with 'name' and 'rules'"])
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or 'policy'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise PolicyError(problems) from exc
+
+
+DEFAULT_POLICY_YAML = """\
+name: default
+description: Applies to every tenant without a policy of its own.
+rules:
+  - id: secrets
+    stage: input
+    detector: pii
+    entities: [SECRET, URL_CREDENTIALS]
+    action: redact
+  - id: injection
+    stage: input
+    detector: injection
+    threshold: 0.8
+    action: flag
+  - id: indirect-injection
+    stage: retrieval
+    detector: injection
+    threshold: 0.8
+    action: flag
+"""
+DEFAULT_POLICY = parse_policy(DEFAULT_POLICY_YAML)
+
+
+def rules_for(
+    policies: list[Policy], stage: Stage, model: str | None, key: str | None
+) -> list[Rule]:
+    """The rules of one stage that apply to this model and key, in document order."""
+    return [
+        rule
+        for policy in policies
+        for rule in policy.rules
+        if rule.stage == stage and rule.scope.covers(model, key)
+    ]
