@@ -90,7 +90,9 @@ def check_document_name(filename: str | None) -> str:
             code="unsafe_filename",
         )
     if any(unicodedata.category(ch)[0] == "C" for ch in name) or len(name) > 255:
-        raise InvalidRequest("The file name has control characters or is too long", "filename")
+        raise InvalidRequest(
+            "The file name has control characters or is too long", param="filename"
+        )
     return name
 
 

@@ -1,0 +1,89 @@
+"""POST /v1/embeddings in OpenAI's shape, served by the knowledge base's embedding model.
+
+The input is the caller's own text; nothing stored (no document, no chunk, no cached vector of
+another tenant) can be named or returned through this endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from aigc.gateway.auth import Principal, require_role
+from aigc.gateway.context import RequestRecord
+from aigc.gateway.deps import principal, record, services
+from aigc.gateway.errors import InvalidRequest
+from aigc.gateway.services import Services
+from aigc.knowledge.ingest import embedder_for
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+MAX_INPUTS = 2048
+MAX_CHARS = 32_000
+
+
+class EmbeddingRequest(BaseModel):
+    input: str | list[str]
+    model: str
+    encoding_format: str = "float"
+    dimensions: int | None = None
+    user: str | None = None
+
+
+def _inputs(body: EmbeddingRequest) -> list[str]:
+    texts = [body.input] if isinstance(body.input, str) else list(body.input)
+    if not texts or len(texts) > MAX_INPUTS:
+        raise InvalidRequest(f"input must hold 1 to {MAX_INPUTS} strings", param="input")
+    for text in texts:
+        if not text.strip() or len(text) > MAX_CHARS:
+            raise InvalidRequest(
+                f"Each input must be non-empty and at most {MAX_CHARS} characters", param="input"
+            )
+    if body.encoding_format not in ("float", "base64"):
+        raise InvalidRequest("encoding_format must be 'float' or 'base64'", param="encoding_format")
+    return texts
+
+
+@router.post("/embeddings")
+async def create_embeddings(
+    body: EmbeddingRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    require_role(caller, "member")
+    texts = _inputs(body)
+    embedder = embedder_for(svc.settings)
+    if body.model not in (embedder.model_id, "default"):
+        raise InvalidRequest(
+            f"The embedding model is '{embedder.model_id}'; '{body.model}' is not served",
+            param="model",
+            code="model_not_found",
+        )
+    if body.dimensions is not None and body.dimensions != embedder.dim:
+        raise InvalidRequest(f"This model has {embedder.dim} dimensions", param="dimensions")
+
+    def run() -> tuple[Any, int]:
+        return embedder.embed(texts), sum(embedder.count_tokens(t) for t in texts)
+
+    vectors, tokens = await run_in_threadpool(run)
+    rec.model, rec.prompt_tokens = embedder.model_id, tokens
+    data = [
+        {
+            "object": "embedding",
+            "index": i,
+            "embedding": base64.b64encode(v.tobytes()).decode()
+            if body.encoding_format == "base64"
+            else v.tolist(),
+        }
+        for i, v in enumerate(vectors)
+    ]
+    return {
+        "object": "list",
+        "data": data,
+        "model": embedder.model_id,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }

@@ -1,0 +1,256 @@
+"""Knowledge bases under /api/kb: bases, access, documents (upload, URL, list, download,
+delete), the chunk viewer and search.
+
+Routes only translate HTTP to the functions in ``aigc.knowledge``, where the tenant and
+permission checks live. Plain ``def`` routes: FastAPI runs them in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from aigc.gateway.auth import Principal
+from aigc.gateway.deps import principal, services
+from aigc.gateway.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.gateway.services import Services
+from aigc.infra import jobs
+from aigc.knowledge import bases, ingest
+from aigc.knowledge.fetch import FetchRefused, fetch
+from aigc.knowledge.retrieve import MODES, Filters, search
+
+router = APIRouter(prefix="/api/kb", tags=["knowledge"])
+CHUNK = 1024 * 1024
+
+
+class KbCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    access: list[dict[str, Any]] | None = None
+    dense: bool = True
+
+
+class KbUpdate(BaseModel):
+    name: str | None = None
+    description: str | None = None
+    access: list[dict[str, Any]] | None = None
+
+
+class UrlDocument(BaseModel):
+    url: str = Field(min_length=1, max_length=2000)
+    filename: str | None = None
+
+
+class SearchBody(BaseModel):
+    query: str = Field(min_length=1, max_length=4000)
+    top_k: int = 5
+    mode: str = Field(default="hybrid", description=f"one of {', '.join(MODES)}")
+    filters: dict[str, Any] | None = None
+
+
+def _chunks(upload: UploadFile) -> Iterator[bytes]:
+    while piece := upload.file.read(CHUNK):
+        yield piece
+
+
+def _queue(svc: Services, caller: Principal, kb_id: str, doc_ids: list[str]) -> dict | None:
+    """Submit the ingestion job for the changed documents (none changed: no job)."""
+    if not doc_ids:
+        return None
+    with svc.db.session() as s:
+        job = jobs.submit(s, caller, ingest.JOB_KIND, {"kb_id": kb_id, "document_ids": doc_ids})
+        view = jobs.job_view(job)
+    return view
+
+
+def _wake(request: Request) -> None:
+    runner = getattr(request.app.state, "jobs", None)
+    if runner is not None:
+        runner.wake()
+
+
+@router.post("")
+def create_kb(
+    body: KbCreate, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        kb = bases.create_kb(s, caller, body.name, body.description, body.access, body.dense)
+        return bases.kb_view(s, kb)
+
+
+@router.get("")
+def list_kbs(caller: Principal = Depends(principal), svc: Services = Depends(services)) -> Any:
+    with svc.db.session() as s:
+        return {
+            "object": "list",
+            "data": [bases.kb_view(s, kb) for kb in bases.list_kbs(s, caller)],
+        }
+
+
+@router.get("/{kb_id}")
+def get_kb(
+    kb_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        return bases.kb_view(s, bases.get_kb(s, caller, kb_id))
+
+
+@router.patch("/{kb_id}")
+def update_kb(
+    kb_id: str,
+    body: KbUpdate,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        kb = bases.update_kb(s, caller, kb_id, body.name, body.description, body.access)
+        return bases.kb_view(s, kb)
+
+
+@router.delete("/{kb_id}")
+def delete_kb(
+    kb_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    import shutil
+
+    with svc.db.session() as s:
+        kb = bases.get_kb(s, caller, kb_id, need="write")
+        folder = ingest.kb_dir(svc.settings.data_dir, kb.tenant_id, kb.id)
+        s.delete(kb)  # documents, chunks and grants go with it (ON DELETE CASCADE)
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"id": kb_id, "object": "knowledge_base.deleted", "deleted": True}
+
+
+@router.post("/{kb_id}/documents")
+def upload_documents(
+    kb_id: str,
+    request: Request,
+    files: list[UploadFile] = File(...),
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    """Upload one or more files. Each is judged alone: a refused one is reported with its
+    reason and the others go on. Unchanged files (same name and content) queue nothing."""
+    results, queued = [], []
+    for upload in files:
+        try:
+            with svc.db.session() as s:
+                added = ingest.add_document(
+                    s, svc.settings, caller, kb_id, upload.filename, _chunks(upload)
+                )
+                view = ingest.document_view(added.document)
+        except (InvalidRequest, PayloadTooLarge) as exc:  # this file alone is refused
+            results.append({"filename": upload.filename, "error": exc.message})
+            continue
+        results.append(view | {"changed": added.changed})
+        if added.changed:
+            queued.append(added.document.id)
+    job = _queue(svc, caller, kb_id, queued)
+    _wake(request)
+    return {"object": "list", "data": results, "job": job}
+
+
+@router.post("/{kb_id}/documents/url")
+def add_url(
+    kb_id: str,
+    body: UrlDocument,
+    request: Request,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    settings = svc.settings
+    with svc.db.session() as s:
+        bases.get_kb(s, caller, kb_id, need="write")  # refuse before fetching anything
+    try:
+        page = fetch(
+            body.url,
+            settings.kb_fetch_max_bytes,
+            settings.kb_fetch_timeout_s,
+            settings.kb_fetch_allow_networks,
+        )
+    except FetchRefused as exc:
+        raise InvalidRequest(str(exc), param="url", code="url_refused") from None
+    with svc.db.session() as s:
+        added = ingest.add_document(
+            s, settings, caller, kb_id, body.filename or page.filename, [page.data], page.url
+        )
+        view = ingest.document_view(added.document) | {"changed": added.changed}
+    job = _queue(svc, caller, kb_id, [added.document.id] if added.changed else [])
+    _wake(request)
+    return view | {"job": job}
+
+
+@router.get("/{kb_id}/documents")
+def list_documents(
+    kb_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        docs = ingest.list_documents(s, caller, kb_id)
+        return {"object": "list", "data": [ingest.document_view(d) for d in docs]}
+
+
+@router.get("/{kb_id}/documents/{doc_id}")
+def get_document(
+    kb_id: str,
+    doc_id: str,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        return ingest.document_view(ingest.get_document(s, caller, kb_id, doc_id))
+
+
+@router.get("/{kb_id}/documents/{doc_id}/content")
+def download_document(
+    kb_id: str,
+    doc_id: str,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        doc = ingest.get_document(s, caller, kb_id, doc_id)
+        path = ingest.document_path(svc.settings.data_dir, doc)
+        name = doc.filename
+    if not path.is_file():
+        raise NotFound(f"No document with id '{doc_id}' in this knowledge base", param="doc_id")
+    return FileResponse(path, filename=name, media_type="application/octet-stream")
+
+
+@router.delete("/{kb_id}/documents/{doc_id}")
+def delete_document(
+    kb_id: str,
+    doc_id: str,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    ingest.delete_document(svc.db, svc.settings, caller, kb_id, doc_id)
+    return {"id": doc_id, "object": "knowledge_base.document.deleted", "deleted": True}
+
+
+@router.get("/{kb_id}/documents/{doc_id}/chunks")
+def list_chunks(
+    kb_id: str,
+    doc_id: str,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    with svc.db.session() as s:
+        chunks = ingest.list_chunks(s, caller, kb_id, doc_id)
+        return {"object": "list", "data": [ingest.chunk_view(c) for c in chunks]}
+
+
+@router.post("/{kb_id}/search")
+def search_kb(
+    kb_id: str,
+    body: SearchBody,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    filters = Filters.from_json(body.filters)
+    with svc.db.session() as s:
+        hits = search(s, svc.settings, caller, [kb_id], body.query, body.top_k, body.mode, filters)
+    return {"object": "list", "data": [h.view() for h in hits]}
