@@ -18,6 +18,8 @@ from aigc.gateway import error_handlers, first_run
 from aigc.gateway.limits import make_limiter
 from aigc.gateway.middleware import GatewayMiddleware
 from aigc.gateway.routes import admin, files, jobs, openai, ops
+from aigc.gateway.routes import embeddings as embedding_routes
+from aigc.gateway.routes import knowledge as knowledge_routes
 from aigc.gateway.routes import train as train_routes
 from aigc.gateway.services import Services
 from aigc.infra import audit, migrate
@@ -97,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(files.router)
     app.include_router(jobs.router)
+    app.include_router(knowledge_routes.router)
+    app.include_router(embedding_routes.router)
     app.include_router(train_routes.router)
     app.include_router(console_setup.router)
 

@@ -31,6 +31,7 @@ from aigc.gateway.schemas import (
     refuse_unsupported,
 )
 from aigc.gateway.services import Services
+from aigc.knowledge import grounding
 from aigc.infra import metrics
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
 from aigc.models.stopping import BoundedText
@@ -45,6 +46,7 @@ class Prepared:
     requests: list[TextRequest]
     prompt_tokens: int
     reservation: Reservation | None
+    citations: list[dict[str, Any]] | None = None  # set when knowledge bases were used
 
 
 # --- stages --------------------------------------------------------------------------------
@@ -128,7 +130,10 @@ async def prepare(
         reservation = await services.limiter.admit(
             principal.key_id, principal.tenant_id, spec, prompt_tokens + body.n * max_tokens
         )
-    return Prepared(body.model, model, requests, prompt_tokens, reservation)
+    prepared = Prepared(body.model, model, requests, prompt_tokens, reservation)
+    if grounding.requested_kbs(body):  # knowledge retrieval: sources in, citations out
+        await run_in_threadpool(grounding.ground, services, principal, record, prepared, body)
+    return prepared
 
 
 class TokenLog:
@@ -269,6 +274,7 @@ async def complete(
                 for i, (text, finish, _, logprobs) in enumerate(results)
             ],
             "usage": _usage(prepared.prompt_tokens, used),
+            **grounding.citations_field(prepared.citations),
         }
     return {
         "id": f"cmpl-{secrets.token_hex(12)}",
@@ -341,6 +347,9 @@ async def stream(
         if include_usage:
             payload = base | {"choices": [], "usage": _usage(prepared.prompt_tokens, used)}
             yield b"data: " + json.dumps(payload).encode() + b"\n\n"
+        if prepared.citations is not None:  # grounded: one last chunk names the sources
+            payload = base | {"choices": [], "citations": prepared.citations}
+            yield b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
     finally:
         metrics.ACTIVE_STREAMS.dec()
