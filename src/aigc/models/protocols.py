@@ -64,3 +64,27 @@ class TextModel(Protocol):
     def generate(self, request: TextRequest) -> Iterator[str]:
         """Yield the answer as consecutive text pieces (one token or more each)."""
         ...
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One image generation: ``n`` square images of side ``size`` (None: the native size)."""
+
+    prompt: str
+    n: int = 1
+    size: int | None = None
+    seed: int | None = None
+
+
+@runtime_checkable
+class ImageModel(Protocol):
+    """A loaded image generator (GAN, VAE, text-to-image)."""
+
+    @property
+    def sizes(self) -> list[int]:
+        """Square sides it can produce: its native side and integer upscales of it."""
+        ...
+
+    def generate_images(self, request: ImageRequest) -> Any:
+        """``request.n`` images as a uint8 array shaped (n, size, size, channels)."""
+        ...

@@ -27,6 +27,7 @@ from aigc.gateway.errors import (
 from aigc.infra.paths import check_import_path
 from aigc.infra.schema import ModelRecord, new_id, unix_time
 from aigc.models.protocols import TextModel
+from aigc.models.resources import MemoryBudget, default_budgets, footprint
 
 FAMILIES = ("template", "ngram", "gpt", "rnn", "hf", "upstream", "gan", "vae", "clip", "mm")
 BUILTIN_DIR = Path(__file__).parent / "text"
@@ -70,6 +71,19 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {"template": _validate
 PREPARERS: dict[str, Callable[[dict[str, Any], Principal | None], dict[str, Any]]] = {}
 
 
+ENGINE_FAMILIES = ("hf", "gpt")  # HF-format checkpoints the batching engine can serve
+
+
+def _loader(record: ModelRecord) -> Loader:
+    """The family's loader, or the continuous-batching engine when the config asks for it
+    (``"engine": {...}`` with EngineConfig fields, ``"device"`` optional)."""
+    if record.family in ENGINE_FAMILIES and "engine" in record.config:
+        from aigc.models.engine.serving import load_from_config
+
+        return load_from_config
+    return LOADERS[record.family]
+
+
 def family_of(name: str) -> str:
     family = name.split("-", 1)[0]
     if family not in FAMILIES or "-" not in name:
@@ -87,6 +101,7 @@ class ModelRegistry:
         self.import_roots = import_roots or []
         self._loaded: dict[str, TextModel] = {}
         self._lock = threading.Lock()
+        self.memory = MemoryBudget(default_budgets())  # unloads least recently used models
 
     # --- lookups --------------------------------------------------------------------------
 
@@ -141,17 +156,32 @@ class ModelRegistry:
     def load(self, record: ModelRecord) -> TextModel:
         with self._lock:
             model = self._loaded.get(record.id)
-            if model is None:
-                model = LOADERS[record.family](record.config)
-                self._loaded[record.id] = model
-            return model
+            if model is not None:
+                self.memory.touch(record.id)
+                return model
+            model = _loader(record)(record.config)
+            self._loaded[record.id] = model
+        device, size = footprint(model)
+        try:
+            self.memory.admit(record.id, device, size, unload=self.forget)
+        except Exception:
+            self.forget(record.id)
+            raise
+        return model
 
     def loaded(self, record: ModelRecord) -> TextModel | None:
-        return self._loaded.get(record.id)
+        model = self._loaded.get(record.id)
+        if model is not None:
+            self.memory.touch(record.id)
+        return model
 
     def forget(self, record_id: str) -> None:
         with self._lock:
-            self._loaded.pop(record_id, None)
+            model = self._loaded.pop(record_id, None)
+        self.memory.forget(record_id)
+        unload = getattr(model, "unload", None)
+        if unload is not None:
+            unload()  # e.g. an engine stops its thread once its requests are done
 
     # --- management -----------------------------------------------------------------------
 

@@ -188,6 +188,7 @@ class Engine:
         self._wake = threading.Event()
         self._ids = itertools.count()
         self._stop = False
+        self._stop_when_idle = False
         self._thread = threading.Thread(target=self._loop, name=f"engine-{name}", daemon=True)
         self._thread.start()
 
@@ -250,12 +251,19 @@ class Engine:
         self._wake.set()
         self._thread.join(timeout=10)
 
+    def stop_when_idle(self) -> None:
+        """Let the requests in flight finish, then end the thread (the model was unloaded)."""
+        self._stop_when_idle = True
+        self._wake.set()
+
     # --- the loop (engine thread) ---------------------------------------------------------
 
     def _loop(self) -> None:
         while not self._stop:
             self._take_inbox()
             if not self.scheduler.has_work():
+                if self._stop_when_idle and not self._handles:
+                    return
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue

@@ -14,19 +14,27 @@ from typing import Any
 
 import torch
 
+from aigc.gateway.errors import InvalidRequest
 from aigc.models import decoding
 from aigc.models.engine.engine import Engine, EngineConfig, Handle
 from aigc.models.protocols import ChatMessage, TextRequest
+from aigc.models.resources import pick_device
+
+# Decoding options the engine honours per request (beam search and logprobs are not served).
+DECODING_FIELDS = frozenset(
+    {
+        "top_k",
+        "min_p",
+        "presence_penalty",
+        "frequency_penalty",
+        "repetition_penalty",
+        "no_repeat_ngram_size",
+        "min_tokens",
+    }
+)
 
 # The tenant of the request being served, set by the gateway, for the scheduler's fairness.
 current_tenant: ContextVar[str] = ContextVar("current_tenant", default="")
-
-
-def pick_device(preference: str | None = None) -> torch.device:
-    """``cuda`` when present (or asked for), else ``cpu``; a model may name its own device."""
-    if preference and preference != "auto":
-        return torch.device(preference)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def chat_prompt(messages: Sequence[ChatMessage]) -> str:
@@ -37,6 +45,8 @@ def chat_prompt(messages: Sequence[ChatMessage]) -> str:
 class EngineModel:
     """A continuous-batching text model over a transformers causal LM and its tokenizer."""
 
+    decoding_fields = DECODING_FIELDS
+
     def __init__(self, engine: Engine, tokenizer: Any) -> None:
         self.engine = engine
         self.tokenizer = tokenizer
@@ -46,6 +56,15 @@ class EngineModel:
 
     def check_capacity(self) -> None:
         self.engine.check_capacity()
+
+    def footprint(self) -> tuple[str, int]:
+        params = list(self.engine.model.parameters())
+        size = sum(p.numel() * p.element_size() for p in params)
+        kv = int(self.engine.config.kv_cache_mb * 2**20)
+        return str(self.engine.device), size + kv
+
+    def unload(self) -> None:
+        self.engine.stop_when_idle()
 
     def prompt_ids(self, request: TextRequest) -> list[int]:
         if request.messages is None:
@@ -88,8 +107,23 @@ def load_engine_model(
     """A Hugging Face checkpoint directory (model + tokenizer) served by a new engine."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(path).to(pick_device(device))
+    device_ = pick_device(device)
+    dtype: Any = "auto" if device_.type == "cuda" else torch.float32  # half is slow on CPU
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device_)
     tokenizer = AutoTokenizer.from_pretrained(path)
     eos = tokenizer.eos_token_id
     eos_ids = [eos] if eos is not None else []
     return EngineModel(Engine(model, eos_ids, config, name=Path(path).name), tokenizer)
+
+
+def load_from_config(config: dict[str, Any]) -> EngineModel:
+    """The registry's loader for ``hf``/``gpt`` records whose config has ``"engine": {...}``."""
+    options = config.get("engine") or {}
+    if not isinstance(options, dict):
+        raise InvalidRequest("config.engine is an object of engine settings", param="engine")
+    try:
+        engine_config = EngineConfig(**options)
+    except TypeError:
+        fields = ", ".join(EngineConfig.__dataclass_fields__)
+        raise InvalidRequest(f"config.engine takes {fields}", param="engine") from None
+    return load_engine_model(config["path"], engine_config, device=config.get("device"))

@@ -34,7 +34,7 @@ class GANConfig:
     z_dim: int = 32
     embed_dim: int = 16
     width: int = 64  # channels of the last hidden layer; doubles towards the bottleneck
-    steps: int = 3000
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-4
     beta1: float = 0.5

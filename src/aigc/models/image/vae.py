@@ -36,7 +36,7 @@ class VAEConfig:
     embed_dim: int = 16
     width: int = 32
     beta: float = 1.0
-    steps: int = 3000
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-3
     augment: bool = False

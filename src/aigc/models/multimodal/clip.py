@@ -43,7 +43,7 @@ class CLIPConfig:
     text_layers: int = 2
     heads: int = 4
     max_len: int = 24
-    steps: int = 1500
+    steps: int = 800
     batch_size: int = 128
     lr: float = 1e-3
     word_dropout: float = 0.15  # unknown-word robustness: template words → <unk>
