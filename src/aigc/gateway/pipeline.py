@@ -31,6 +31,7 @@ from aigc.gateway.schemas import (
     refuse_unsupported,
 )
 from aigc.gateway.services import Services
+from aigc.guard import gate
 from aigc.knowledge import grounding
 from aigc.infra import metrics
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
@@ -47,6 +48,7 @@ class Prepared:
     prompt_tokens: int
     reservation: Reservation | None
     citations: list[dict[str, Any]] | None = None  # set when knowledge bases were used
+    guard: gate.GuardSession | None = None  # placeholders to restore, output rules
 
 
 # --- stages --------------------------------------------------------------------------------
@@ -121,6 +123,9 @@ async def prepare(
         services.load_model, principal, body.model
     )
     refuse_undecodable(body, getattr(model, "decoding_fields", frozenset()))
+    requests, guard_session = await gate.guard_request(  # policy, PII, injection; 400 on block
+        services.db, principal.tenant_id, principal.key_id, body.model, requests, record.guard
+    )
     prompt_tokens = count_prompt_tokens(model, requests[0])
     record.prompt_tokens = prompt_tokens
     reservation = None
@@ -131,6 +136,7 @@ async def prepare(
             principal.key_id, principal.tenant_id, spec, prompt_tokens + body.n * max_tokens
         )
     prepared = Prepared(body.model, model, requests, prompt_tokens, reservation)
+    prepared.guard = guard_session
     if grounding.requested_kbs(body):  # knowledge retrieval: sources in, citations out
         await run_in_threadpool(grounding.ground, services, principal, record, prepared, body)
     return prepared
@@ -246,7 +252,9 @@ async def complete(
             bounded, log = generate_logged(prepared.model, request)
             text = "".join(bounded)
             logprobs = logprobs_view(log.take() if log else None, chat, text)
-            out.append((text, bounded.finish_reason, bounded.tokens, logprobs))
+            finish = bounded.finish_reason
+            text, finish = gate.guard_text(prepared.guard, text, finish, record.guard)
+            out.append((text, finish, bounded.tokens, logprobs))
         return out
 
     try:
@@ -328,8 +336,9 @@ async def stream(
             bounded, log = generate_logged(prepared.model, request)
             if chat:
                 yield event(chat_choice(i, {"role": "assistant", "content": ""}, None))
+            checked = gate.StreamCheck(prepared.guard, record.guard)  # output rules, restore
             try:
-                async for delta in _deltas(prepared.model, bounded):
+                async for delta in checked.wrap(_deltas(prepared.model, bounded)):
                     logprobs = logprobs_view(log.take() if log else None, chat, delta)
                     yield event(
                         chat_choice(i, {"content": delta}, None, logprobs)
@@ -338,11 +347,8 @@ async def stream(
                     )
             finally:
                 used += bounded.tokens
-            final = (
-                chat_choice(i, {}, bounded.finish_reason)
-                if chat
-                else text_choice(i, "", bounded.finish_reason)
-            )
+            finish = checked.finish_reason(bounded.finish_reason)
+            final = chat_choice(i, {}, finish) if chat else text_choice(i, "", finish)
             yield event(final)
         if include_usage:
             payload = base | {"choices": [], "usage": _usage(prepared.prompt_tokens, used)}
