@@ -34,6 +34,7 @@ from aigc.gateway.services import Services
 from aigc.guard import gate
 from aigc.knowledge import grounding
 from aigc.infra import metrics
+from aigc.models import resources
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
 from aigc.models.stopping import BoundedText
 
@@ -49,6 +50,7 @@ class Prepared:
     reservation: Reservation | None
     citations: list[dict[str, Any]] | None = None  # set when knowledge bases were used
     guard: gate.GuardSession | None = None  # placeholders to restore, output rules
+    slot: resources.Slot | None = None  # a place in the model's queue, released by settle
 
 
 # --- stages --------------------------------------------------------------------------------
@@ -139,6 +141,9 @@ async def prepare(
     prepared.guard = guard_session
     if grounding.requested_kbs(body):  # knowledge retrieval: sources in, citations out
         await run_in_threadpool(grounding.ground, services, principal, record, prepared, body)
+    resources.current_tenant.set(principal.tenant_id)  # the engine takes turns by tenant
+    cached = services.models.get((principal.tenant_id, body.model))
+    prepared.slot = await resources.admit_to_model(model, cached)  # 503 when the queue is full
     return prepared
 
 
@@ -223,6 +228,8 @@ async def _deltas(model: TextModel, bounded: BoundedText) -> AsyncIterator[str]:
 
 
 async def settle(services: Services, prepared: Prepared, record: RequestRecord, used: int) -> None:
+    if prepared.slot is not None:
+        prepared.slot.release()
     record.completion_tokens = used
     metrics.TOKENS.labels("prompt").inc(prepared.prompt_tokens)
     metrics.TOKENS.labels("completion").inc(used)

@@ -58,6 +58,7 @@ class EngineStats:
     kv_used: float = 0.0  # fraction of the KV budget in use
     tokens_out: int = 0
     preemptions: int = 0
+    abort_lag_steps: int = 0  # steps between the last cancel and its request leaving the batch
 
 
 _END = object()
@@ -243,7 +244,7 @@ class Engine:
 
     def abort(self, request_id: str) -> None:
         with self._lock:
-            self._inbox.append(("abort", request_id))
+            self._inbox.append(("abort", (request_id, self.stats.steps)))
         self._wake.set()
 
     def close(self) -> None:
@@ -286,9 +287,12 @@ class Engine:
                 self._requests[item.id] = item.params
                 self._generators[item.id] = decoding.make_generator(item.params.seed, self.device)
             else:
-                self.scheduler.abort(item)
-                self._drop(item)
-                self._end(item, None)
+                request_id, asked_at_step = item
+                if request_id in self.scheduler.requests:
+                    self.stats.abort_lag_steps = self.stats.steps - asked_at_step
+                self.scheduler.abort(request_id)
+                self._drop(request_id)
+                self._end(request_id, None)
 
     @torch.inference_mode()
     def step(self) -> None:

@@ -8,7 +8,6 @@ which leaves the running batch before the engine's next step.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from aigc.gateway.errors import InvalidRequest
 from aigc.models import decoding
 from aigc.models.engine.engine import Engine, EngineConfig, Handle
 from aigc.models.protocols import ChatMessage, TextRequest
-from aigc.models.resources import pick_device
+from aigc.models.resources import current_tenant, pick_device
 
 # Decoding options the engine honours per request (beam search and logprobs are not served).
 DECODING_FIELDS = frozenset(
@@ -32,9 +31,6 @@ DECODING_FIELDS = frozenset(
         "min_tokens",
     }
 )
-
-# The tenant of the request being served, set by the gateway, for the scheduler's fairness.
-current_tenant: ContextVar[str] = ContextVar("current_tenant", default="")
 
 
 def chat_prompt(messages: Sequence[ChatMessage]) -> str:

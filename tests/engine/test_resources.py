@@ -1,0 +1,120 @@
+"""Resource allocation: bounded queues answer 503 through the HTTP API; LRU memory budget."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+
+import httpx
+import openai
+import pytest
+import torch
+
+from aigc.gateway.errors import InvalidRequest, Overloaded
+from aigc.models.resources import MemoryBudget, ModelGate, pick_device
+from tests.e2e.server import Org, Server
+
+WORDS = " ".join(f"word{i}" for i in range(30))
+SLOW = f"""
+name: slow
+languages: [en]
+pace_ms: 10
+intents:
+  - id: story
+    patterns: ['story']
+    answers:
+      en: ["{{text}}"]
+slots:
+  text: "{WORDS}"
+fallback: {{en: ["Sorry."]}}
+"""
+
+
+def test_overload_64_requests_queue_of_8(server: Server, org_a: Org) -> None:
+    name = f"template-slow-{secrets.token_hex(3)}"
+    config = {"yaml": SLOW, "max_concurrency": 2, "max_queue": 8}
+    made = server.api("POST", "/api/models", json={"id": name, "config": config, "shared": True})
+    assert made.status_code == 201, made.text
+    client = openai.AsyncOpenAI(
+        base_url=f"{server.base_url}/v1", api_key=org_a.member_key, max_retries=0, timeout=60
+    )
+
+    async def one() -> tuple[str, float, object]:
+        started = time.perf_counter()
+        try:
+            reply = await client.chat.completions.create(
+                model=name, messages=[{"role": "user", "content": "a story"}]
+            )
+            return "ok", time.perf_counter() - started, reply.choices[0].message.content
+        except openai.APIStatusError as exc:
+            return str(exc.status_code), time.perf_counter() - started, exc.response.headers
+
+    async def burst() -> list[tuple[str, float, object]]:
+        async with client:
+            return await asyncio.gather(*(one() for _ in range(64)))
+
+    results = asyncio.run(burst())
+    done = [r for r in results if r[0] == "ok"]
+    refused = [r for r in results if r[0] == "503"]
+    assert len(done) + len(refused) == 64, [r[0] for r in results]
+    assert len(done) >= 10  # 2 running + 8 queued at least
+    assert len(refused) >= 30
+    for _, _, text in done:
+        assert str(text).split() == WORDS.split()  # every admitted request completes
+    for _, _, headers in refused:
+        assert int(headers["retry-after"]) >= 1  # type: ignore[index]
+    # Refusals come at once, without waiting for a place: faster than any full answer.
+    assert max(t for _, t, _ in refused) < max(t for _, t, _ in done)
+    assert httpx.get(f"{server.base_url}/readyz", timeout=10).status_code == 200
+    again = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.member_key)
+    reply = again.chat.completions.create(
+        model=name, messages=[{"role": "user", "content": "story"}]
+    )
+    assert reply.choices[0].message.content
+
+
+def test_gate_hands_places_over_in_order() -> None:
+    async def scenario() -> list[str]:
+        gate = ModelGate(max_concurrency=1, max_queue=2)
+        order: list[str] = []
+        first = await gate.enter()
+
+        async def wait(name: str) -> None:
+            slot = await gate.enter()
+            order.append(name)
+            slot.release()
+
+        tasks = [asyncio.create_task(wait("a")), asyncio.create_task(wait("b"))]
+        await asyncio.sleep(0)
+        with pytest.raises(Overloaded):
+            await gate.enter()
+        first.release()
+        await asyncio.gather(*tasks)
+        assert gate.active == 0 and gate.waiting == 0
+        return order
+
+    assert asyncio.run(scenario()) == ["a", "b"]
+
+
+def test_memory_budget_unloads_least_recently_used() -> None:
+    unloaded: list[str] = []
+    budget = MemoryBudget({"cpu": 100})
+    budget.admit("a", "cpu", 40, unloaded.append)
+    budget.admit("b", "cpu", 40, unloaded.append)
+    budget.touch("a")  # a was used more recently than b
+    assert budget.admit("c", "cpu", 40, unloaded.append) == ["b"]
+    assert unloaded == ["b"] and budget.loaded() == ["a", "c"]
+    budget.admit("g", "cuda:0", 10_000, unloaded.append)  # another device, no limit set
+    assert budget.used("cpu") == 80
+    with pytest.raises(Overloaded):
+        budget.admit("huge", "cpu", 101, unloaded.append)
+
+
+def test_device_placement() -> None:
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device().type == expected
+    assert pick_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidRequest):
+            pick_device("cuda:0")
