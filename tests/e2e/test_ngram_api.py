@@ -77,6 +77,13 @@ def test_chinese_ngram_trained_by_a_tenant_serves_only_that_tenant(
     )
     pieces = "".join(chunk.choices[0].text for chunk in streamed if chunk.choices)
     assert pieces and "\ufffd" not in pieces
+    cut = a.completions.create(
+        model="ngram-poems", prompt="床前明月光，", max_tokens=60, seed=7, stop=["。"]
+    )
+    assert "。" not in cut.choices[0].text and cut.choices[0].finish_reason == "stop"
+    full = a.completions.create(model="ngram-poems", prompt="床前明月光，", max_tokens=60, seed=7)
+    # The same seed gives the same text; the stop sequence cuts it exactly where "。" starts.
+    assert full.choices[0].text.startswith(cut.choices[0].text + "。")
     chat = a.chat.completions.create(
         model="ngram-poems", messages=[{"role": "user", "content": "写一句诗"}], seed=3
     )
