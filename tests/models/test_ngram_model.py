@@ -128,3 +128,12 @@ def test_default_model_is_trained_once(db: Database, tmp_path: Path) -> None:
     text = "".join(model.generate(TextRequest(prompt="The for statement", max_tokens=30, seed=0)))
     assert text.strip()
     assert config["tokenizer"] == "bpe" and config["val_perplexity"] < 40
+
+
+def test_lowercase_models_read_prompts_in_lower_case(tmp_path: Path) -> None:
+    params = TrainParams(order=3, tokenizer="word", lowercase=True)
+    config = train_on_texts(ENGLISH, params, tmp_path)
+    assert config["lowercase"] is True
+    model = LOADERS["ngram"]({"path": str(tmp_path)})
+    text = "".join(model.generate(TextRequest(prompt="THE QUICK", max_tokens=3, temperature=0)))
+    assert text == " brown fox jumps"

@@ -56,15 +56,10 @@ from aigc.models.text.arpa import (
     read_arpa,
     write_arpa,
 )
-from aigc.models.text.data import (
-    clean_text,
-    corpus_stats,
-    read_texts,
-    resolve_training_data,
-    split_train_val,
-)
+from aigc.models.text.data import clean_text, corpus_stats, read_texts, split_train_val
+from aigc.models.text.submit import submit_training
 from aigc.models.text.tokenizers import HFTokenizer, load_tokenizer, train_tokenizer
-from aigc.models.training import model_dir, start_training, training_handler
+from aigc.models.training import model_dir, training_handler
 
 log = logging.getLogger("aigc.models.ngram")
 
@@ -546,9 +541,12 @@ class NGramTextModel:
     line. ``</s>`` ends a line.
     """
 
-    def __init__(self, lm: NGramLM, tokenizer: HFTokenizer | None = None) -> None:
+    def __init__(
+        self, lm: NGramLM, tokenizer: HFTokenizer | None = None, lowercase: bool = False
+    ) -> None:
         self.lm = lm
         self.tokenizer = tokenizer
+        self.lowercase = lowercase
         self._utf8: Utf8Guard | None = None
         if tokenizer is not None:
             self._lm_id = np.full(tokenizer.vocab_size, UNK_ID, np.int64)
@@ -577,7 +575,9 @@ class NGramTextModel:
         else:
             raise InvalidRequest("An n-gram model folder holds model.arpa", param="path")
         tokenizer = load_tokenizer(path) if (path / "tokenizer.json").is_file() else None
-        return cls(lm, tokenizer)
+        settings = path / "ngram.json"
+        lowercase = settings.is_file() and json.loads(settings.read_text()).get("lowercase", False)
+        return cls(lm, tokenizer, lowercase=bool(lowercase))
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -596,6 +596,7 @@ class NGramTextModel:
     def generate(self, request: TextRequest) -> Iterator[str]:
         chat = request.prompt is None
         line = "" if chat else (request.prompt or "").rsplit("\n", 1)[-1]
+        line = line.lower() if self.lowercase else line
         prompt = self._tokens(line)  # the tokenizer's ids of the line to continue
         ids: list[int] = []  # model ids sampled on the current line
         shown = ""
@@ -723,7 +724,8 @@ def _utf8_tail(data: bytes) -> int | None:
 
 
 class TrainParams(BaseModel):
-    """What ``train-ngram`` needs; ``data_paths`` are resolved (and checked) at submit."""
+    """What ``train-ngram`` needs; ``paths`` are the data files, resolved (and checked) at submit
+    by ``models.text.submit.submit_training`` (``POST /api/train``, ``aigc train ngram``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -732,10 +734,11 @@ class TrainParams(BaseModel):
     vocab_size: int | None = Field(default=None, ge=8, le=200_000)
     file_ids: list[str] | None = None
     data_path: str | None = None
-    data_paths: list[str] = Field(default_factory=list)
+    paths: list[str] = Field(default_factory=list)
     val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
     seed: int = 0
     discount_fallback: bool = True
+    lowercase: bool = False  # train (and read prompts) in lower case
 
 
 def start_ngram_training(
@@ -749,17 +752,17 @@ def start_ngram_training(
     shared: bool = False,
 ) -> tuple[ModelRecord, Job]:
     """Check the data (the caller's uploads or an allowed server path) and queue the job."""
-    paths = resolve_training_data(
+    return submit_training(
         session,
         principal,
+        family="ngram",
+        name=name,
+        params=params.model_dump(exclude={"file_ids", "data_path", "paths"}, exclude_none=True),
         file_ids=params.file_ids,
         data_path=params.data_path,
         data_dir=data_dir,
         import_roots=import_roots,
-    )
-    params = params.model_copy(update={"data_paths": [str(p) for p in paths]})
-    return start_training(
-        session, principal, "ngram", name, params.model_dump(mode="json"), shared=shared
+        shared=shared,
     )
 
 
@@ -772,6 +775,8 @@ def train_on_texts(
     """Tokenizer, model, validation perplexity; files in ``out_dir``; returns the config."""
     report = progress or (lambda fraction, message: None)
     started = time.perf_counter()
+    if params.lowercase:
+        docs = [doc.lower() for doc in docs]
     train_docs, val_docs = split_train_val(docs, params.val_fraction, params.seed)
     stats = corpus_stats(train_docs, val_docs)
     report(0.1, "training the tokenizer")
@@ -788,12 +793,13 @@ def train_on_texts(
     report(0.8, "validating")
     held_out = sentences(val_docs)
     ppl = lm.perplexity(held_out) if held_out else None
-    model = NGramTextModel(lm, tokenizer)
+    model = NGramTextModel(lm, tokenizer, lowercase=params.lowercase)
     model.save(out_dir)
     config: dict[str, Any] = {
         "path": str(out_dir),
         "order": params.order,
         "tokenizer": params.tokenizer,
+        "lowercase": params.lowercase,
         "vocab_size": tokenizer.vocab_size,
         "val_perplexity": round(ppl.perplexity, 4) if ppl else None,
         "val_tokens": ppl.tokens if ppl else 0,
@@ -810,7 +816,7 @@ def train_on_texts(
 def _train_job(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     params = TrainParams(**{k: v for k, v in ctx.params.items() if k != "model_record_id"})
     ctx.progress(0.02, "reading the data")
-    docs = read_texts([Path(p) for p in params.data_paths])
+    docs = read_texts([Path(p) for p in params.paths])
     if not docs:
         raise InvalidRequest("The training data holds no text")
     return train_on_texts(docs, params, out_dir, ctx.progress)
