@@ -67,7 +67,7 @@ def test_a_chinese_question_finds_the_right_chunk_by_keywords(sandbox: Sandbox) 
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         targets = {
             "/to-loopback": "http://127.0.0.1:{port}/doc.html",
             "/to-private": "http://10.1.2.3/doc.html",
@@ -127,7 +127,7 @@ def test_allowed_network_is_fetched_but_redirects_inside_are_refused(web: str) -
         ("/to-metadata", "169.254.169.254"),
         ("/to-localhost-name", "localhost"),
     ]:
-        with pytest.raises(FetchRefused, match="not public|does not resolve") as refused:
+        with pytest.raises(FetchRefused, match=r"not public|does not resolve") as refused:
             fetch(f"{web}{path}", max_bytes=10_000, timeout_s=5, allow_networks=allow)
         assert address in str(refused.value)
     with pytest.raises(FetchRefused, match="not public"):

@@ -1,0 +1,113 @@
+"""Access by role, group and user; filters inside the index; prompt assembly and citations."""
+
+from __future__ import annotations
+
+import pytest
+
+from aigc.gateway.auth import Principal
+from aigc.gateway.errors import NotFound, PermissionDenied
+from aigc.infra.schema import Group, GroupMember, User
+from aigc.knowledge import bases, grounding
+from aigc.knowledge.ingest import add_document
+from aigc.knowledge.retrieve import Filters, search
+from aigc.models.protocols import ChatMessage, TextRequest
+
+from .conftest import Sandbox
+
+DOCS = {
+    "travel.md": b"# Travel\n\nHotels are booked through the travel portal. Flights: economy.",
+    "security.md": b"# Security\n\nReport phishing e-mails to the security team at once.",
+    "hotels.txt": b"Hotel booking: the travel portal lists partner hotels with company rates.",
+}
+
+
+def people(sandbox: Sandbox) -> dict[str, Principal]:
+    with sandbox.db.session() as s:
+        for uid in ("u_reader", "u_writer", "u_none"):
+            s.add(User(id=uid, tenant_id="t_a", username=uid, password_hash="x", role="member"))
+        s.add(Group(id="g_legal", tenant_id="t_a", name="legal"))
+        s.flush()
+        s.add(GroupMember(group_id="g_legal", user_id="u_reader"))
+    return {
+        uid: Principal(tenant_id="t_a", role="member", key_id=f"k_{uid}", user_id=uid)
+        for uid in ("u_reader", "u_writer", "u_none")
+    }
+
+
+def test_access_by_group_user_and_role(sandbox: Sandbox) -> None:
+    who = people(sandbox)
+    grants = [{"group": "g_legal", "access": "read"}, {"user": "u_writer", "access": "write"}]
+    kb = sandbox.kb(sandbox.admin_a, "legal", access=grants, dense=False)
+    sandbox.ingest(who["u_writer"], kb, DOCS)
+    with sandbox.db.session() as s:
+        assert search(s, sandbox.settings, who["u_reader"], [kb], "phishing")[0].filename == (
+            "security.md"
+        )
+        with pytest.raises(PermissionDenied):
+            add_document(s, sandbox.settings, who["u_reader"], kb, "x.txt", [b"x"])
+        for outsider in (who["u_none"], sandbox.admin_b):
+            with pytest.raises(NotFound):
+                search(s, sandbox.settings, outsider, [kb], "phishing")
+            with pytest.raises(NotFound):
+                bases.get_kb(s, outsider, kb)
+            assert kb not in [k.id for k in bases.list_kbs(s, outsider)]
+        viewer = Principal(tenant_id="t_a", role="viewer", key_id="k_v")
+        bases.update_kb(s, sandbox.admin_a, kb, access=[{"role": "viewer", "access": "read"}])
+        assert search(s, sandbox.settings, viewer, [kb], "phishing")
+        with pytest.raises(NotFound):  # a KB list mixing a readable and an unreadable KB fails
+            search(s, sandbox.settings, sandbox.admin_b, [kb, kb], "phishing")
+
+
+def test_filters_apply_inside_the_index(sandbox: Sandbox) -> None:
+    kb = sandbox.kb(sandbox.admin_a, "docs", dense=False)
+    sandbox.ingest(sandbox.admin_a, kb, DOCS)
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "travel portal hotels", top_k=5)
+        assert {h.filename for h in hits} == {"travel.md", "hotels.txt"}
+        only = Filters(filenames=["hotels.txt"])
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "travel portal", 5, filters=only)
+        assert [h.filename for h in hits] == ["hotels.txt"]
+        none = Filters(content_types=["pdf"])
+        assert search(s, sandbox.settings, sandbox.admin_a, [kb], "travel", filters=none) == []
+
+
+def test_prompt_assembly_cites_exactly_the_chunks_given_to_the_model(sandbox: Sandbox) -> None:
+    kb = sandbox.kb(sandbox.admin_a, "docs", dense=False)
+    sandbox.ingest(sandbox.admin_a, kb, DOCS)
+    question = "How are hotels booked on the travel portal?"
+    with sandbox.db.session() as s:
+        hits = grounding.retrieve_for_prompt(
+            s, sandbox.settings, sandbox.admin_a, [kb], question, 1000, lambda t: len(t) // 4
+        )
+        tight = grounding.retrieve_for_prompt(
+            s, sandbox.settings, sandbox.admin_a, [kb], question, 30, lambda t: len(t) // 4
+        )
+    assert {h.filename for h in hits} == {"travel.md", "hotels.txt"}
+    assert len(tight) == 1  # the context budget decides how many sources fit
+    messages = grounding.grounded_messages([ChatMessage("user", question)], hits)
+    assert messages[0].role == "system" and messages[1].content == question
+    cited = grounding.citations(hits)
+    for c, h in zip(cited, hits, strict=True):
+        assert f"[{c['index']}] ({h.filename}" in messages[0].content
+        assert h.text in messages[0].content and c["chunk"] == h.chunk_id
+    assert "security" not in messages[0].content.lower()
+
+
+def test_nothing_relevant_is_said_not_invented(sandbox: Sandbox) -> None:
+    kb = sandbox.kb(sandbox.admin_a, "docs", dense=False)
+    sandbox.ingest(sandbox.admin_a, kb, DOCS)
+    with sandbox.db.session() as s:
+        for question in ("What is the capital of Peru?", "公司的年假有几天？"):
+            assert not grounding.retrieve_for_prompt(
+                s, sandbox.settings, sandbox.admin_a, [kb], question, 1000, len
+            )
+
+    class Echo:
+        def count_tokens(self, text: str) -> int:
+            return len(text)
+
+        def generate(self, request: TextRequest):  # type: ignore[no-untyped-def]
+            yield "invented"
+
+    stand_in = grounding.NoRelevantDocument(Echo(), "公司的年假有几天？")
+    assert "".join(stand_in.generate(TextRequest(prompt="x"))) == grounding.NO_DOCUMENT["zh"]
