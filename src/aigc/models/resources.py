@@ -233,3 +233,35 @@ async def admit_to_model(model: Any, record: Any) -> Slot | None:
         return None
     gate = GATES.gate(record.id, record.config or {})
     return await gate.enter() if gate is not None else None
+
+
+def status_view(record: Any, model: Any | None) -> dict[str, Any]:
+    """What ``GET /api/models/{id}/status`` shows: loaded or not, where, how busy."""
+    view: dict[str, Any] = {
+        "id": record.name,
+        "object": "model.status",
+        "status": record.status,
+        "loaded": model is not None,
+    }
+    gate = GATES.view(record.id)
+    if gate is not None:
+        view["concurrency"] = gate
+    if model is None:
+        return view
+    device, size = footprint(model)
+    view |= {"device": device, "memory_bytes": size}
+    engine = getattr(model, "engine", None)
+    stats = getattr(engine, "stats", None)
+    if stats is not None:
+        view["engine"] = {
+            "running": stats.running,
+            "waiting": stats.waiting,
+            "kv_cache_usage": round(stats.kv_used, 4),
+            "steps": stats.steps,
+            "generated_tokens": stats.tokens_out,
+            "preemptions": stats.preemptions,
+        }
+    breakers = getattr(model, "breaker_states", None)
+    if callable(breakers):
+        view["upstreams"] = breakers()
+    return view

@@ -35,7 +35,7 @@ from tenacity import (
 from aigc.config import Settings
 from aigc.gateway.auth import Principal
 from aigc.gateway.errors import APIError, InvalidRequest, Overloaded, PermissionDenied
-from aigc.infra import crypto
+from aigc.infra import crypto, metrics
 from aigc.infra.breaker import BreakerBoard
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
 from aigc.models import registry, tokens
@@ -207,6 +207,15 @@ class UpstreamModel:
     def count_tokens(self, text: str) -> int:
         return tokens.count_tokens(text)
 
+    def breaker_states(self) -> list[dict[str, Any]]:
+        """Each upstream's circuit, for the model's status (no keys)."""
+        out = []
+        for role, targets in (("target", self.targets), ("fallback", self.fallbacks)):
+            for t in targets:
+                breaker = BREAKERS.get(t.base_url)
+                out.append({"role": role, "base_url": t.base_url, "circuit": breaker.state.value})
+        return out
+
     def generate(self, request: TextRequest) -> Iterator[str]:
         chat = request.messages is not None
         waits: list[float] = []
@@ -217,10 +226,12 @@ class UpstreamModel:
             )
             if not breaker.allow():
                 waits.append(breaker.retry_after_s())
+                metrics.UPSTREAM_CALLS.labels("circuit_open").inc()
                 continue
             try:
                 response = self._open(target, request, chat)
             except _Retryable as exc:
+                metrics.UPSTREAM_CALLS.labels("failed").inc()
                 if exc.counts_for_breaker:
                     breaker.record_failure()
                 else:
@@ -231,6 +242,7 @@ class UpstreamModel:
                 breaker.record_success()  # it answered (e.g. 400): the service is alive
                 raise
             breaker.record_success()
+            metrics.UPSTREAM_CALLS.labels("ok").inc()
             try:
                 yield from _pieces(response, chat)
             except httpx.HTTPError as exc:

@@ -18,6 +18,7 @@ from aigc.gateway.deps import principal, services
 from aigc.gateway.errors import InvalidRequest
 from aigc.gateway.services import Services
 from aigc.infra import audit
+from aigc.models import resources
 from aigc.models.registry import model_view
 
 router = APIRouter(prefix="/api", tags=["management"])
@@ -347,6 +348,16 @@ def register_model(
         view = model_view(record)
     svc.models_changed()
     return view
+
+
+@router.get("/models/{model:path}/status")
+def model_status(
+    model: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    """Loaded or not, device and memory, engine batch and queue, upstream circuits."""
+    with svc.db.session() as s:
+        record = svc.registry.find(s, caller, model)
+    return resources.status_view(record, svc.registry.loaded(record))
 
 
 @router.delete("/models/{model:path}")

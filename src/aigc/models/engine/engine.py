@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from transformers.cache_utils import DynamicCache
 
 from aigc.gateway.errors import InvalidRequest, Overloaded
+from aigc.infra import metrics
 from aigc.models import decoding
 from aigc.models.engine.scheduler import SchedRequest, Scheduler, SchedulerConfig
 from aigc.models.protocols import TextRequest
@@ -73,6 +74,7 @@ class Handle:
     events: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
     finish_reason: str | None = None
     submitted: float = field(default_factory=time.perf_counter)
+    last_token_at: float | None = None
 
     def __iter__(self) -> Iterator[int]:
         while True:
@@ -179,6 +181,12 @@ class Engine:
             )
         )
         self.stats = EngineStats()
+        self._queue_gauge = metrics.ENGINE_QUEUE.labels(name)
+        self._running_gauge = metrics.ENGINE_RUNNING.labels(name)
+        self._kv_gauge = metrics.ENGINE_KV_USE.labels(name)
+        self._tokens_counter = metrics.ENGINE_TOKENS.labels(name)
+        self._ttft = metrics.ENGINE_TTFT.labels(name)
+        self._itl = metrics.ENGINE_ITL.labels(name)
         self._handles: dict[str, Handle] = {}
         self._requests: dict[str, TextRequest] = {}
         self._generators: dict[str, torch.Generator] = {}
@@ -293,6 +301,8 @@ class Engine:
                 self.scheduler.abort(request_id)
                 self._drop(request_id)
                 self._end(request_id, None)
+        if inbox:
+            self._update_stats()
 
     @torch.inference_mode()
     def step(self) -> None:
@@ -319,18 +329,31 @@ class Engine:
         for request_id in joining:
             self._batch.add(request_id, _kv_of(self._prefill_kv.pop(request_id)))
         finished = self.scheduler.update(plan, sampled, self._eos_reached)
+        now = time.perf_counter()
         for request_id, token in sampled.items():
             handle = self._handles.get(request_id)
             if handle is not None:
                 handle.events.put(token)
+                if handle.last_token_at is None:
+                    self._ttft.observe(now - handle.submitted)
+                else:
+                    self._itl.observe(now - handle.last_token_at)
+                handle.last_token_at = now
         self.stats.tokens_out += len(sampled)
+        self._tokens_counter.inc(len(sampled))
         for request in finished:
             self._batch.remove({request.id})
             self._end(request.id, None, request.finish_reason)
         self.stats.steps += 1
+        self._update_stats()
+
+    def _update_stats(self) -> None:
         self.stats.running = len(self.scheduler.running)
         self.stats.waiting = len(self.scheduler.waiting)
         self.stats.kv_used = self.scheduler.used_blocks / self.scheduler.config.num_blocks
+        self._queue_gauge.set(self.stats.waiting)
+        self._running_gauge.set(self.stats.running)
+        self._kv_gauge.set(self.stats.kv_used)
 
     def _decode(self) -> dict[str, torch.Tensor]:
         batch = self._batch
