@@ -315,6 +315,47 @@ def models_add(
         out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")
 
 
+@models_app.command("add-upstream")
+def models_add_upstream(
+    name: Annotated[str, typer.Option(help="Model id, e.g. upstream-qwen-72b")],
+    base_url: Annotated[
+        list[str], typer.Option(help="OpenAI-compatible base URL (repeat to load-balance)")
+    ],
+    model: Annotated[str, typer.Option(help="The model name the upstream serves")],
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="AIGC_UPSTREAM_API_KEY", help="Upstream key (stored encrypted)"),
+    ] = None,
+    fallback_url: Annotated[str | None, typer.Option(help="Fallback base URL")] = None,
+    fallback_model: Annotated[str | None, typer.Option(help="Fallback model name")] = None,
+    max_retries: Annotated[int, typer.Option(help="Retries on 429/5xx")] = 2,
+    timeout: Annotated[float, typer.Option(help="Seconds per upstream call")] = 60.0,
+    tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
+    shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
+) -> None:
+    """Register an OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc) as a model."""
+    from aigc.models.defaults import load_families
+    from aigc.models.registry import ModelRegistry
+
+    load_families()
+    config: dict[str, object] = {
+        "base_urls": base_url,
+        "model": model,
+        "max_retries": max_retries,
+        "timeout_s": timeout,
+    }
+    if api_key:
+        config["api_key"] = api_key
+    if fallback_url and fallback_model:
+        config["fallbacks"] = [{"base_url": fallback_url, "model": fallback_model}]
+    with _session() as s:
+        owner = None if shared else _tenant_id(s, tenant)
+        record = ModelRegistry(Settings().import_roots).register(
+            s, None, name, config, tenant_id=owner
+        )
+        out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")
+
+
 # --- train ---------------------------------------------------------------------------------
 
 _DataOpt = Annotated[Path, typer.Option("--data", help="File or folder under the import roots")]

@@ -188,3 +188,24 @@ def test_key_stored_encrypted(settings: Settings) -> None:
     assert "sk-secret-abc" not in str(stored)
     assert stored["targets"][0]["api_key_enc"]
     assert (settings.data_dir / "fernet.key").stat().st_mode & 0o077 == 0
+
+
+def test_cli_add_upstream_stores_the_key_encrypted(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    secret = "sk-cli-secret-9f8e7d"
+    env = {**os.environ, "AIGC_DATA_DIR": str(tmp_path), "AIGC_UPSTREAM_API_KEY": secret}
+    done = subprocess.run(
+        [sys.executable, "-m", "aigc.cli", "models", "add-upstream", "--name", "upstream-cli"]
+        + ["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--shared"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "registered upstream-cli" in done.stdout
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("aigc.db*"))
+    assert b"upstream-cli" in stored and secret.encode() not in stored
