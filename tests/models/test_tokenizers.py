@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from aigc.models.text.tokenizers import load_tokenizer, train_tokenizer
+from aigc.models.text.tokenizers import Utf8Guard, byte_level_bytes, load_tokenizer, train_tokenizer
 
 CORPUS = [
     "First Citizen:\nBefore we proceed any further, hear me speak.\n",
@@ -69,3 +69,18 @@ def test_byte_level_bpe_encodes_any_character() -> None:
         ids = tok.encode(text)
         assert tok.unk_id not in ids and tok.decode(ids) == text
     assert tok.vocab_size == 300
+
+
+def test_utf8_guard_only_lets_valid_byte_sequences_through() -> None:
+    # 床 is E5 BA 8A; ids: 0 end of text, then bytes the way byte-level BPE may split it.
+    tokens = [None, b"a", b"\xe5", b"\xba\x8a", b"\xba", b"\x8a", b"\xe5\xba\x8a", b"\xba\x8aa"]
+    guard = Utf8Guard(tokens, end_id=0)
+    assert guard.allowed[0].nonzero()[0].tolist() == [0, 1, 2, 6]
+    assert guard.need_after(0, 2) == 2
+    assert guard.allowed[2].nonzero()[0].tolist() == [3, 4, 5, 7]
+    assert guard.need_after(2, 4) == 1
+    assert guard.allowed[1].nonzero()[0].tolist() == [4, 5]
+    assert guard.need_after(1, 5) == 0 and guard.need_after(2, 7) == 0
+    tok = train_tokenizer("bpe", CORPUS, 300)
+    pieces = [byte_level_bytes(tok.id_to_token(i)) for i in tok.encode("床前明月光")]
+    assert b"".join(pieces).decode() == "床前明月光"

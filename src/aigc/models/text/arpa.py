@@ -58,6 +58,9 @@ def ngram_words(vocab: list[str], tables: list[OrderTable], order: int) -> list[
 
 def write_arpa(path: Path, vocab: list[str], tables: list[OrderTable]) -> None:
     """Write an ARPA file; floats keep float32 precision so readers get the same numbers."""
+    spaced = next((w for w in vocab if not w or any(ch.isspace() for ch in w)), None)
+    if spaced is not None:
+        raise ValueError(f"ARPA words cannot be empty or hold whitespace: {spaced!r}")
     with open(path, "w", encoding="utf-8", newline="\n") as out:
         out.write("\\data\\\n")
         for k, table in enumerate(tables, 1):

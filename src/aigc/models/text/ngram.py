@@ -58,7 +58,13 @@ from aigc.models.text.arpa import (
 )
 from aigc.models.text.data import clean_text, corpus_stats, read_texts, split_train_val
 from aigc.models.text.submit import submit_training
-from aigc.models.text.tokenizers import HFTokenizer, load_tokenizer, train_tokenizer
+from aigc.models.text.tokenizers import (
+    HFTokenizer,
+    Utf8Guard,
+    byte_level_bytes,
+    load_tokenizer,
+    train_tokenizer,
+)
 from aigc.models.training import model_dir, training_handler
 
 log = logging.getLogger("aigc.models.ngram")
@@ -557,8 +563,9 @@ class NGramTextModel:
                     self._lm_id[token_id] = lm_id
                     self._token_id[lm_id] = token_id
             if tokenizer.kind == "bpe":
-                words = [token_of_arpa_word(w) for w in lm.vocab]
-                self._utf8 = Utf8Guard([_byte_level_bytes(w) for w in words])
+                words = [token_of_arpa_word(w) for w in lm.vocab[EOS_ID + 1 :]]
+                tokens = [None] * (EOS_ID + 1) + [byte_level_bytes(w) for w in words]
+                self._utf8 = Utf8Guard(tokens, end_id=EOS_ID)
 
     @classmethod
     def load(cls, path: Path) -> NGramTextModel:
@@ -643,84 +650,6 @@ class NGramTextModel:
         decode = self.tokenizer.decode
         full = decode(prompt + self._token_id[ids].tolist(), skip_special_tokens=True)
         return full[len(line) :] if full.startswith(line) else decode(self._token_id[ids].tolist())
-
-
-def _byte_level_bytes(token: str) -> bytes | None:
-    """The bytes behind a byte-level BPE token (GPT-2's byte-to-character map); None: special."""
-    if token in (UNK, BOS, EOS):
-        return None
-    try:
-        return bytes(_UNICODE_TO_BYTE[ch] for ch in token)
-    except KeyError:
-        return None
-
-
-def _unicode_to_byte() -> dict[str, int]:
-    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
-    chars = list(printable)
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            printable.append(b)
-            chars.append(256 + extra)
-            extra += 1
-    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
-
-
-_UNICODE_TO_BYTE = _unicode_to_byte()
-
-
-class Utf8Guard:
-    """Which byte-level tokens may come next so the text stays valid UTF-8.
-
-    Each token is summarised by the continuation bytes it starts with (``lead``), whether the
-    rest is well-formed, and the continuation bytes it leaves owing (``tail``). With ``need``
-    bytes owed, a token fits if it starts with exactly that many continuation bytes (or is
-    nothing but fewer of them); ``</s>`` fits only when nothing is owed.
-    """
-
-    def __init__(self, tokens: list[bytes | None]) -> None:
-        n = len(tokens)
-        self.lead = np.zeros(n, np.int64)
-        self.tail = np.zeros(n, np.int64)
-        ok = np.zeros(n, bool)
-        only_continuation = np.zeros(n, bool)
-        for i, token in enumerate(tokens):
-            if token is None:
-                continue
-            lead = 0
-            while lead < len(token) and 0x80 <= token[lead] <= 0xBF:
-                lead += 1
-            tail = _utf8_tail(token[lead:])
-            self.lead[i], ok[i] = lead, tail is not None
-            self.tail[i] = tail or 0
-            only_continuation[i] = lead == len(token)
-        self.allowed = []
-        for need in range(4):
-            fits = ok & ((self.lead == need) | (only_continuation & (self.lead < need)))
-            fits[EOS_ID] = need == 0
-            self.allowed.append(fits)
-
-    def need_after(self, need: int, token: int) -> int:
-        lead = int(self.lead[token])
-        return int(self.tail[token]) if lead >= need else need - lead
-
-
-def _utf8_tail(data: bytes) -> int | None:
-    """Continuation bytes still owed after ``data`` (no leading continuations); None: invalid."""
-    i = 0
-    while i < len(data):
-        byte = data[i]
-        size = 0 if byte < 0x80 else 1 if 0xC2 <= byte <= 0xDF else 2 if byte >> 4 == 0xE else 3
-        if 0x80 <= byte <= 0xC1 or byte > 0xF4:
-            return None
-        body = data[i + 1 : i + 1 + size]
-        if any(not 0x80 <= b <= 0xBF for b in body):
-            return None
-        if len(body) < size:
-            return size - len(body)
-        i += 1 + size
-    return 0
 
 
 class TrainParams(BaseModel):

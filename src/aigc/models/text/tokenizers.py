@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFBackend
 
@@ -161,3 +162,84 @@ def load_tokenizer(directory: Path) -> HFTokenizer:
     if config_path.is_file():
         kind = json.loads(config_path.read_text()).get("aigc_tokenizer_kind", kind)
     return HFTokenizer(kind, HFBackend.from_file(str(path)))
+
+
+# --- byte-level BPE: keeping sampled text valid UTF-8 ------------------------------------------
+
+
+def byte_level_bytes(token: str) -> bytes | None:
+    """The bytes behind a byte-level BPE token (GPT-2's byte-to-character map); None: special."""
+    if token in SPECIALS:
+        return None
+    try:
+        return bytes(_UNICODE_TO_BYTE[ch] for ch in token)
+    except KeyError:
+        return None
+
+
+def _unicode_to_byte() -> dict[str, int]:
+    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    chars = list(printable)
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
+
+
+_UNICODE_TO_BYTE = _unicode_to_byte()
+
+
+class Utf8Guard:
+    """Which byte-level tokens may come next so the text stays valid UTF-8.
+
+    Each token is summarised by the continuation bytes it starts with (``lead``), whether the
+    rest is well-formed, and the continuation bytes it leaves owing (``tail``). With ``need``
+    bytes owed, a token fits if it starts with exactly that many continuation bytes (or is
+    nothing but fewer of them); ``end_id`` (end of text) fits only when nothing is owed.
+    """
+
+    def __init__(self, tokens: list[bytes | None], end_id: int) -> None:
+        n = len(tokens)
+        self.lead = np.zeros(n, np.int64)
+        self.tail = np.zeros(n, np.int64)
+        ok = np.zeros(n, bool)
+        only_continuation = np.zeros(n, bool)
+        for i, token in enumerate(tokens):
+            if token is None:
+                continue
+            lead = 0
+            while lead < len(token) and 0x80 <= token[lead] <= 0xBF:
+                lead += 1
+            tail = _utf8_tail(token[lead:])
+            self.lead[i], ok[i] = lead, tail is not None
+            self.tail[i] = tail or 0
+            only_continuation[i] = lead == len(token)
+        self.allowed = []
+        for need in range(4):
+            fits = ok & ((self.lead == need) | (only_continuation & (self.lead < need)))
+            fits[end_id] = need == 0
+            self.allowed.append(fits)
+
+    def need_after(self, need: int, token: int) -> int:
+        lead = int(self.lead[token])
+        return int(self.tail[token]) if lead >= need else need - lead
+
+
+def _utf8_tail(data: bytes) -> int | None:
+    """Continuation bytes still owed after ``data`` (no leading continuations); None: invalid."""
+    i = 0
+    while i < len(data):
+        byte = data[i]
+        size = 0 if byte < 0x80 else 1 if 0xC2 <= byte <= 0xDF else 2 if byte >> 4 == 0xE else 3
+        if 0x80 <= byte <= 0xC1 or byte > 0xF4:
+            return None
+        body = data[i + 1 : i + 1 + size]
+        if any(not 0x80 <= b <= 0xBF for b in body):
+            return None
+        if len(body) < size:
+            return size - len(body)
+        i += 1 + size
+    return 0
