@@ -197,9 +197,9 @@ def test_cli_add_upstream_stores_the_key_encrypted(tmp_path: Path) -> None:
 
     secret = "sk-cli-secret-9f8e7d"
     env = {**os.environ, "AIGC_DATA_DIR": str(tmp_path), "AIGC_UPSTREAM_API_KEY": secret}
+    args = ["--name", "upstream-cli", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
     done = subprocess.run(
-        [sys.executable, "-m", "aigc.cli", "models", "add-upstream", "--name", "upstream-cli"]
-        + ["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--shared"],
+        [sys.executable, "-m", "aigc.cli", "models", "add-upstream", *args, "--shared"],
         env=env,
         capture_output=True,
         text=True,
