@@ -209,7 +209,9 @@ class NGramLM:
             logprob[has] += self.tables[j - 1].backoff[row[has]]
         return logprob
 
-    def _rows(self, flat: np.ndarray, starts: np.ndarray, sentence_of: np.ndarray) -> list:
+    def _rows(
+        self, flat: np.ndarray, starts: np.ndarray, sentence_of: np.ndarray
+    ) -> list[np.ndarray]:
         """rows[k][i]: the table row of the (k+1)-gram starting at i (-1 if absent)."""
         n = len(flat)
         ends = np.append(starts[1:], n)[sentence_of]
@@ -225,7 +227,7 @@ class NGramLM:
     # --- generation -------------------------------------------------------------------------
 
     def next_distribution(self, context: Sequence[int]) -> np.ndarray:
-        """p(w | context) for every word id (context: ids after <s>, <s> included if wanted)."""
+        """p(w | context) for every word id; ``context`` is the ids so far, usually from <s>."""
         probs = np.power(10.0, self.tables[0].logprob.astype(np.float64))
         probs[BOS_ID] = 0.0
         history = list(context)[-(self.order - 1) :] if self.order > 1 else []
@@ -307,19 +309,19 @@ class NGramLM:
         return cls(vocab, tables)
 
     def save(self, path: Path) -> None:
-        """A fast-loading binary copy (numpy .npz) next to the ARPA file."""
-        arrays: dict[str, np.ndarray] = {"vocab": np.array(self.vocab, dtype=object)}
+        """A fast-loading binary copy: tables in ``path`` (.npz), words in ``path.vocab``."""
+        arrays: dict[str, np.ndarray] = {"report": np.array(json.dumps(asdict(self.report)))}
         for k, table in enumerate(self.tables, 1):
             arrays[f"keys{k}"], arrays[f"logprob{k}"] = table.keys, table.logprob
             arrays[f"backoff{k}"] = table.backoff
-        arrays["report"] = np.array(json.dumps(asdict(self.report)))
         with open(path, "wb") as handle:
-            np.savez(handle, **{k: v for k, v in arrays.items() if k != "vocab"})
-        Path(f"{path}.vocab").write_text("\n".join(self.vocab) + "\n", encoding="utf-8")
+            np.savez(handle, **arrays)
+        vocab_json = json.dumps(self.vocab, ensure_ascii=False)
+        Path(f"{path}.vocab").write_text(vocab_json, encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> NGramLM:
-        vocab = Path(f"{path}.vocab").read_text(encoding="utf-8").split("\n")[:-1]
+        vocab = json.loads(Path(f"{path}.vocab").read_text(encoding="utf-8"))
         with np.load(path) as data:
             order = sum(1 for name in data.files if name.startswith("keys"))
             tables = [
