@@ -97,7 +97,7 @@ def _accepts_tenant_id(method: str, path: str) -> bool:
 # (swapped for a well-formed random id in the "nonexistent" twin of each request); {b_group}
 # and {b_user} are B's own, kept as they are in both.
 
-A_PLACEHOLDERS = ("user", "group", "key", "model", "file", "job")
+A_PLACEHOLDERS = ("user", "group", "key", "model", "file", "job", "kb", "doc")
 CHAT = {"model": "{model}", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 COMPLETION = {"model": "{model}", "prompt": "hello", "max_tokens": 8}
 
@@ -149,6 +149,18 @@ CASES: list[Case] = [
     # jobs
     Case("GET", "/api/jobs/{job}"),
     Case("POST", "/api/jobs/{job}/cancel"),
+    # knowledge bases and their documents
+    Case("GET", "/api/kb/{kb}"),
+    Case("PATCH", "/api/kb/{kb}", {"name": "pwned", "access": [{"role": "viewer"}]}),
+    Case("DELETE", "/api/kb/{kb}"),
+    Case("POST", "/api/kb/{kb}/documents", {}),
+    Case("POST", "/api/kb/{kb}/documents/url", {"url": "http://example.com/a.html"}),
+    Case("GET", "/api/kb/{kb}/documents"),
+    Case("GET", "/api/kb/{kb}/documents/{doc}"),
+    Case("GET", "/api/kb/{kb}/documents/{doc}/content"),
+    Case("GET", "/api/kb/{kb}/documents/{doc}/chunks"),
+    Case("DELETE", "/api/kb/{kb}/documents/{doc}"),
+    Case("POST", "/api/kb/{kb}/search", {"query": "confidential handbook"}),
 ]
 
 # Everything else under /api and /v1, each with its own cross-tenant test further down.
@@ -161,6 +173,7 @@ LISTS = {
     "/api/jobs",
     "/v1/models",
     "/v1/files",
+    "/api/kb",
 }
 CREATES = {  # POST without a path parameter → the test that covers it
     "/api/users": "test_tenant_admin_cannot_create_in_another_tenant_or_escalate",
@@ -168,6 +181,9 @@ CREATES = {  # POST without a path parameter → the test that covers it
     "/api/keys": "test_tenant_admin_cannot_create_in_another_tenant_or_escalate",
     "/api/models": "test_same_names_in_another_tenant_are_no_oracle",
     "/v1/files": "test_files_uploaded_by_b_stay_in_b",
+    "/api/kb": "tests/knowledge/test_api.py::test_isolation_other_tenant_and_user...",
+    "/v1/embeddings": "tests/knowledge/test_api.py (text in, vectors out; no stored object)",
+    "/api/train": "test_training_live.py::test_a_trains_on_its_files_and_b_sees_nothing",
 }
 SELF = {("GET", "/api/me")}
 PLATFORM = {("GET", "/api/audit/verify")}  # and everything under /api/tenants
@@ -252,6 +268,10 @@ def _snapshot(server: Server, w: World) -> dict[str, Any]:
     snap["job"] = _ok(server.api("GET", f"/api/jobs/{ids['job']}", key=key))["id"]
     row = _job_row(server, ids["job"])  # its status is the job runner's; not B's to change
     snap["job_row"] = {k: row[k] for k in ("tenant_id", "cancel_requested")}
+    kb = f"/api/kb/{ids['kb']}"
+    snap["kb"] = _ok(server.api("GET", kb, key=key))
+    snap["kb_documents"] = _ok(server.api("GET", f"{kb}/documents", key=key))
+    snap["kb_chunks"] = _ok(server.api("GET", f"{kb}/documents/{ids['doc']}/chunks", key=key))
     return snap
 
 
@@ -320,6 +340,25 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
     assert uploaded.status_code in (200, 201), uploaded.text
     file_id = uploaded.json()["id"]
     job_id = _insert_job(server, org_a.id)
+    kb = _ok(
+        server.api("POST", "/api/kb", key=a, json={"name": f"a-secret-kb-{tag}", "dense": False}),
+        201,
+    )
+    kb_doc = f"a-secret-doc-{tag}.md"
+    added = _ok(
+        server.api(
+            "POST",
+            f"/api/kb/{kb['id']}/documents",
+            key=a,
+            files={"files": (kb_doc, b"# Handbook\n\nA's confidential handbook.", "text/markdown")},
+        )
+    )
+    for _ in range(600):  # the server's job runner ingests it
+        state = _ok(server.api("GET", f"/api/jobs/{added['job']['id']}", key=a))["status"]
+        if state in ("succeeded", "failed"):
+            break
+        time.sleep(0.1)
+    assert state == "succeeded", state
 
     b = org_b.admin_key
     b_user = _ok(
@@ -344,6 +383,8 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             "model": A_MODEL,
             "file": file_id,
             "job": job_id,
+            "kb": kb["id"],
+            "doc": added["data"][0]["id"],
             "b_user": b_user["id"],
             "b_group": b_group["id"],
         },
@@ -363,6 +404,10 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             job_id,
             "a-secret-job",
             "a-secret-param",
+            kb["id"],
+            kb["name"],
+            kb_doc,
+            added["data"][0]["id"],
             *(k["id"] for k in a_keys),
             *(k["prefix"] for k in a_keys),
         },

@@ -135,7 +135,7 @@ def test_logprobs_add_up_to_the_models_score(gpt_model: neural.NeuralTextModel) 
     # The scorer: one forward pass of the plain transformers model over prompt + output.
     prompt = gpt_model.prompt_ids(request)
     eos = gpt_model.tokenizer.eos_ids
-    out = [t.id for t in decoding.sample(gpt_model.lm, prompt, request, eos, 16)]
+    out = [t.id for t in decoding.sample(gpt_model.lm, prompt, request, eos, 16, gpt_model.utf8)]
     ids = torch.tensor([prompt + out])
     with torch.no_grad():
         logp = torch.log_softmax(gpt_model.lm.model(ids).logits[0, :-1].float(), -1)
@@ -174,6 +174,14 @@ def test_byte_level_bpe_never_emits_half_a_character(gpt_dir: Path) -> None:
     assert byte_ids  # the vocabulary starts with the 256 byte symbols
 
 
+def test_hot_sampling_never_produces_broken_characters(gpt_model: neural.NeuralTextModel) -> None:
+    assert gpt_model.utf8 is not None  # byte-level BPE: tokens can be parts of characters
+    for seed in range(6):
+        request = TextRequest(prompt="明月", max_tokens=40, temperature=2.0, seed=seed)
+        pieces = list(gpt_model.generate(request))
+        assert all("\ufffd" not in p for p in pieces), pieces
+
+
 def test_gpt_checkpoint_loads_with_plain_transformers(gpt_dir: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -188,3 +196,13 @@ def test_gpt_checkpoint_loads_with_plain_transformers(gpt_dir: Path) -> None:
         )
     )
     assert theirs == ours
+
+
+def test_utf8_automaton_accepts_characters_and_refuses_invalid_bytes() -> None:
+    from aigc.models.decoding import _utf8_after
+
+    for char in ("中", "é", "😀", "a", "\U0010ffff"):
+        assert _utf8_after(0, char.encode()) == 0, char
+    assert _utf8_after(0, "中".encode()[:1]) > 0  # owes continuation bytes
+    for invalid in (b"\xf4\xbd", b"\xe0\x80", b"\xed\xa0", b"\xc0", b"\x80", b"\xe4a"):
+        assert _utf8_after(0, invalid) == -1, invalid

@@ -56,6 +56,70 @@ class Token:
     top: list[tuple[int, float]] = field(default_factory=list)
 
 
+# --- never half a character: a UTF-8 automaton over token bytes ---------------------------
+
+
+class Utf8Guard:
+    """Keeps a byte-level model from producing invalid UTF-8.
+
+    A byte-level BPE token is a run of bytes, possibly part of a character. The state is the
+    position inside the current character; a token is allowed only if its bytes continue a
+    valid UTF-8 sequence from there. Without this, a sampled stray byte would reach the client
+    as U+FFFD (mojibake); with it, every finished character is whole.
+    """
+
+    def __init__(self, token_bytes: Sequence[bytes]) -> None:
+        table = torch.full((UTF8_STATES, len(token_bytes)), -1, dtype=torch.long)
+        for token_id, data in enumerate(token_bytes):
+            for state in range(UTF8_STATES):
+                table[state, token_id] = _utf8_after(state, data)
+        self.next_state = table
+        self._banned = [table[s] < 0 for s in range(UTF8_STATES)]
+
+    def banned(self, state: int, size: int, device: torch.device) -> torch.Tensor:
+        """A mask of the tokens that may not follow (rows of padded vocabularies: allowed)."""
+        mask = self._banned[state][:size]
+        if mask.numel() < size:
+            mask = torch.cat([mask, torch.zeros(size - mask.numel(), dtype=torch.bool)])
+        return mask.to(device)
+
+    def advance(self, state: int, token_id: int) -> int:
+        return max(0, int(self.next_state[state, token_id]))
+
+
+# States: 0 (between characters), 1-3 (that many continuation bytes owed, any value), and the
+# four lead bytes whose next byte has a narrower range (no overlongs, surrogates or > U+10FFFF).
+_NARROW = {4: (0xA0, 0xBF, 1), 5: (0x80, 0x9F, 1), 6: (0x90, 0xBF, 2), 7: (0x80, 0x8F, 2)}
+_LEAD = {0xE0: 4, 0xED: 5, 0xF0: 6, 0xF4: 7}
+UTF8_STATES = 8
+
+
+def _utf8_after(state: int, data: bytes) -> int:
+    """The state after ``data`` starting from ``state``; -1 if the bytes are not UTF-8."""
+    for byte in data:
+        if state in _NARROW:
+            low, high, state = _NARROW[state]
+            if not low <= byte <= high:
+                return -1
+        elif state > 0:
+            if byte & 0xC0 != 0x80:
+                return -1
+            state -= 1
+        elif byte < 0x80:
+            continue
+        elif byte in _LEAD:
+            state = _LEAD[byte]
+        elif 0xC2 <= byte <= 0xDF:
+            state = 1
+        elif 0xE1 <= byte <= 0xEF:
+            state = 2
+        elif 0xF1 <= byte <= 0xF3:
+            state = 3
+        else:
+            return -1
+    return state
+
+
 # --- logits processing ---------------------------------------------------------------------
 
 
@@ -94,8 +158,16 @@ def process_logits(
     generated: list[int],
     request: TextRequest,
     eos_ids: Sequence[int],
+    utf8: Utf8Guard | None = None,
 ) -> torch.Tensor:
     """Every rule that changes which tokens may come next (one row, float32 logits [V])."""
+    if utf8 is not None:
+        state = 0
+        for token_id in generated:
+            state = utf8.advance(state, token_id)
+        logits = logits.masked_fill(
+            utf8.banned(state, logits.numel(), logits.device), float("-inf")
+        )
     for processor in request.logits_processors:
         logits = processor(generated, logits)
     logits = apply_penalties(logits, history, generated, request)
@@ -145,14 +217,18 @@ def _token(raw_logprobs: torch.Tensor, token_id: int, top_n: int) -> Token:
 
 
 def decode(
-    lm: StepLM, prompt_ids: list[int], request: TextRequest, eos_ids: Sequence[int]
+    lm: StepLM,
+    prompt_ids: list[int],
+    request: TextRequest,
+    eos_ids: Sequence[int],
+    utf8: Utf8Guard | None = None,
 ) -> Iterator[list[Token]]:
     """Yield generated tokens: one at a time for greedy/sampling, all at the end for beams."""
     max_new = request.max_tokens if request.max_tokens is not None else 256
     if request.num_beams > 1:
-        yield beam_search(lm, prompt_ids, request, eos_ids, max_new)
+        yield beam_search(lm, prompt_ids, request, eos_ids, max_new, utf8)
         return
-    for token in sample(lm, prompt_ids, request, eos_ids, max_new):
+    for token in sample(lm, prompt_ids, request, eos_ids, max_new, utf8):
         yield [token]
 
 
@@ -163,6 +239,7 @@ def sample(
     request: TextRequest,
     eos_ids: Sequence[int],
     max_new: int,
+    utf8: Utf8Guard | None = None,
 ) -> Iterator[Token]:
     """Greedy (temperature 0) or seeded sampling, one token per step; stops at end-of-text."""
     if not prompt_ids:
@@ -176,7 +253,7 @@ def sample(
     top_n = request.top_logprobs if request.logprobs else 0
     for _ in range(max_new):
         raw = logits[0].float()
-        processed = process_logits(raw.clone(), history, generated, request, eos_ids)
+        processed = process_logits(raw.clone(), history, generated, request, eos_ids, utf8)
         if request.temperature == 0.0:
             token_id = int(torch.argmax(processed))
         else:
@@ -199,6 +276,7 @@ def beam_search(
     request: TextRequest,
     eos_ids: Sequence[int],
     max_new: int,
+    utf8: Utf8Guard | None = None,
 ) -> list[Token]:
     """The most likely continuation under ``num_beams`` beams, scored sum(logp) / len**α.
 
@@ -226,7 +304,7 @@ def beam_search(
             raw = logits[row].float()
             generated = [t.id for t in tokens]
             processed = process_logits(
-                raw.clone(), prompt_ids + generated, generated, request, eos_ids
+                raw.clone(), prompt_ids + generated, generated, request, eos_ids, utf8
             )
             logp = torch.log_softmax(processed, dim=-1)
             raw_logp = torch.log_softmax(raw, dim=-1)

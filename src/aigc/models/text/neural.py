@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,41 @@ class TextTokenizer:
     def count(self, text: str) -> int:
         return len(self.hf.encode(text, add_special_tokens=False))
 
+    def token_bytes(self) -> list[bytes] | None:
+        """Each token's bytes when tokens can hold part of a character (byte-level BPE,
+        SentencePiece byte fallback); None when every token is whole characters."""
+        vocab = self.hf.convert_ids_to_tokens(list(range(len(self.hf))))
+        decoder = type(getattr(self.hf.backend_tokenizer, "decoder", None)).__name__
+        if decoder == "ByteLevel":
+            byte_of = {c: b for b, c in _bytes_to_unicode().items()}
+            special = set(self.hf.all_special_tokens)
+            return [
+                b"" if t in special else bytes(byte_of.get(c, 0x3F) for c in t or "") for t in vocab
+            ]
+        if any(_BYTE_TOKEN.fullmatch(t or "") for t in vocab):
+            return [
+                bytes([int(t[3:5], 16)]) if _BYTE_TOKEN.fullmatch(t or "") else b"a" for t in vocab
+            ]
+        return None
+
     @property
     def chat_template(self) -> str | None:
         return getattr(self.hf, "chat_template", None)
+
+
+_BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")  # SentencePiece byte-fallback pieces
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte → printable character map, which byte-level BPE tokens are written in."""
+    keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    mapping = {b: chr(b) for b in keep}
+    extra = 0
+    for b in range(256):
+        if b not in mapping:
+            mapping[b] = chr(256 + extra)
+            extra += 1
+    return mapping
 
 
 def load_text_tokenizer(path: Path, add_special_tokens: bool = False) -> TextTokenizer:
@@ -158,6 +191,8 @@ class NeuralTextModel:
     def __init__(self, lm: decoding.StepLM, tokenizer: TextTokenizer) -> None:
         self.lm = lm
         self.tokenizer = tokenizer
+        token_bytes = tokenizer.token_bytes()
+        self.utf8 = decoding.Utf8Guard(token_bytes) if token_bytes is not None else None
 
     def count_tokens(self, text: str) -> int:
         return self.tokenizer.count(text)
@@ -187,7 +222,7 @@ class NeuralTextModel:
         eos = self.tokenizer.eos_ids
         detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, ids)
         waiting: list[dict[str, Any]] = []
-        for tokens in decoding.decode(self.lm, ids, request, eos):
+        for tokens in decoding.decode(self.lm, ids, request, eos, self.utf8):
             shown = [t for t in tokens if t.id not in eos]
             if request.logprobs:
                 waiting.extend(self._describe(t, request.top_logprobs) for t in shown)
@@ -271,8 +306,9 @@ def train_job(ctx: Any, out_dir: Path, family: str, make_model: MakeModel) -> di
         tokenizer.save(tok_dir)
     train_ids = encode_documents(tokenizer, train_docs)
     val_ids = encode_documents(tokenizer, val_docs)
-    model = make_model(params, tokenizer.vocab_size, tokenizer.bos_id, tokenizer.eos_id)
     cfg = trainer.TrainConfig.from_params(params)
+    torch.manual_seed(cfg.seed)  # the same params give the same initial weights
+    model = make_model(params, tokenizer.vocab_size, tokenizer.bos_id, tokenizer.eos_id)
     block = getattr(model.config, "n_positions", None) or getattr(model.config, "block_size", 0)
     if block:
         cfg.block_size = int(block)
