@@ -73,7 +73,7 @@ def _wake(request: Request) -> None:
         runner.wake()
 
 
-@router.post("")
+@router.post("", status_code=201)
 def create_kb(
     body: KbCreate, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -129,12 +129,16 @@ def delete_kb(
 def upload_documents(
     kb_id: str,
     request: Request,
-    files: list[UploadFile] = File(...),
+    files: list[UploadFile] = File(default=[]),
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:
     """Upload one or more files. Each is judged alone: a refused one is reported with its
     reason and the others go on. Unchanged files (same name and content) queue nothing."""
+    with svc.db.session() as s:
+        bases.get_kb(s, caller, kb_id, need="write")  # 404/403 before anything is read
+    if not files:
+        raise InvalidRequest("Send one or more files as multipart field 'files'", param="files")
     results, queued = [], []
     for upload in files:
         try:
