@@ -590,5 +590,104 @@ def restore(
     out.print(f"restored {archive} into {Settings().data_dir}")
 
 
+# --- knowledge bases -----------------------------------------------------------------------
+
+kb_app = typer.Typer(help="Knowledge bases: create, ingest files, search", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+
+def _operator(tenant_id: str):  # type: ignore[no-untyped-def]
+    """The CLI acts as the organization's owner (it runs on the server, as its operator)."""
+    from aigc.gateway.auth import Principal
+
+    return Principal(tenant_id=tenant_id, role="owner", key_id="cli")
+
+
+@kb_app.command("create")
+def kb_create(
+    name: str,
+    tenant: _TenantOpt = None,
+    keyword_only: Annotated[bool, typer.Option(help="BM25 only: no embeddings")] = False,
+) -> None:
+    """Create a knowledge base (readable by every role, writable by members and above)."""
+    from aigc.knowledge import bases
+
+    with _session() as s:
+        kb = bases.create_kb(s, _operator(_tenant_id(s, tenant)), name, dense=not keyword_only)
+        out.print(f"created {kb.id} ({kb.name})")
+
+
+@kb_app.command("ingest")
+def kb_ingest(
+    kb_id: str,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders under the import roots")],
+    tenant: _TenantOpt = None,
+) -> None:
+    """Add files (folders recursively) and index the new or changed ones, with progress."""
+    from rich.progress import Progress
+
+    from aigc.infra.db import Database
+    from aigc.infra.paths import check_import_path
+    from aigc.knowledge.ingest import add_document, ingest_documents
+
+    settings = Settings()
+    files: list[Path] = []
+    changed, unchanged = [], 0
+    with _session() as s:  # API errors (a path outside the import roots…) become messages
+        for path in paths:
+            root = check_import_path(path, settings.import_roots)
+            files += sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        who = _operator(_tenant_id(s, tenant))
+        for file in files:
+            try:
+                with file.open("rb") as fh:
+                    added = add_document(
+                        s, settings, who, kb_id, file.name, iter(lambda: fh.read(1 << 20), b"")
+                    )
+            except APIError as exc:
+                err.print(f"[yellow]skipped[/yellow] {file}: {exc.message}")
+                continue
+            if added.changed:
+                changed.append(added.document.id)
+            else:
+                unchanged += 1
+    db = Database(settings.db_url)
+    try:
+        with Progress(console=err) as bar:
+            task = bar.add_task("indexing", total=1.0)
+            result = ingest_documents(
+                db,
+                settings,
+                who.tenant_id,
+                kb_id,
+                changed,
+                progress=lambda f, m: bar.update(task, completed=f, description=m),
+            )
+    finally:
+        db.dispose()
+    out.print(
+        f"{result['indexed']} indexed, {result['failed']} failed, {unchanged} unchanged; "
+        f"{result['chunks']} chunks in the index"
+    )
+
+
+@kb_app.command("search")
+def kb_search(
+    kb_id: str,
+    query: str,
+    top_k: Annotated[int, typer.Option(help="How many chunks")] = 5,
+    tenant: _TenantOpt = None,
+) -> None:
+    """Search a knowledge base (hybrid) and print the best chunks with their scores."""
+    from aigc.knowledge.retrieve import search
+
+    with _session() as s:
+        hits = search(s, Settings(), _operator(_tenant_id(s, tenant)), [kb_id], query, top_k)
+        table = Table("score", "document", "page", "text")
+        for h in hits:
+            table.add_row(f"{h.score:.3f}", h.filename, str(h.page or ""), h.text[:120])
+        out.print(table)
+
+
 if __name__ == "__main__":
     app()
