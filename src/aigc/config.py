@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = 8 * MIB
     max_upload_bytes: int = 512 * MIB
-    import_roots: list[Path] = Field(default_factory=list)
+    import_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     encryption_key: SecretStr | None = Field(
         default=None, description="Fernet key for secrets at rest; default: data_dir/fernet.key"
     )
