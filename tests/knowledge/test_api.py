@@ -242,3 +242,16 @@ def test_embeddings_endpoint_in_openai_shape(server: Server, org_b: Org) -> None
     assert out.usage.prompt_tokens > 0
     with pytest.raises(openai.BadRequestError):
         client.embeddings.create(model="text-embedding-3-small", input="x")
+
+
+def test_url_ingestion_refuses_internal_addresses(server: Server, world: World, org_a: Org) -> None:
+    for url in ("http://127.0.0.1:1/x.html", "http://169.254.169.254/latest/meta-data/"):
+        res = server.api(
+            "POST",
+            f"/api/kb/{world.public_kb}/documents/url",
+            key=org_a.admin_key,
+            json={"url": url},
+        )
+        assert res.status_code == 400, res.text
+        error = res.json()["error"]
+        assert error["code"] == "url_refused" and "is not public" in error["message"]
