@@ -20,6 +20,7 @@ from aigc.gateway.middleware import GatewayMiddleware
 from aigc.gateway.routes import admin, files, jobs, openai, ops
 from aigc.gateway.routes import embeddings as embedding_routes
 from aigc.gateway.routes import guard as guard_routes
+from aigc.gateway.routes import images as image_routes
 from aigc.gateway.routes import knowledge as knowledge_routes
 from aigc.gateway.routes import train as train_routes
 from aigc.gateway.services import Services
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(embedding_routes.router)
     app.include_router(train_routes.router)
     app.include_router(guard_routes.router)
+    app.include_router(image_routes.router)
     app.include_router(console_setup.router)
 
     @app.get("/", include_in_schema=False)

@@ -413,6 +413,116 @@ def train_resume(job_id: str) -> None:
     _run_job(job_id)
 
 
+_ImageDataOpt = Annotated[
+    str,
+    typer.Option(
+        "--data", help="digits (built in), mnist:FOLDER, or an image folder (subfolders = classes)"
+    ),
+]
+
+
+@train_app.command("gan")
+def train_gan(
+    data: _ImageDataOpt,
+    name: _NameOpt,
+    param: _ParamOpt = None,
+    tenant: _TenantOpt = None,
+    shared: _SharedOpt = False,
+    detach: _DetachOpt = False,
+) -> None:
+    """Train a class-conditional DCGAN on images (e.g. -p steps=2000 -p size=32)."""
+    _train_image("gan", data, name, param, tenant, shared, detach)
+
+
+@train_app.command("vae")
+def train_vae(
+    data: _ImageDataOpt,
+    name: _NameOpt,
+    param: _ParamOpt = None,
+    tenant: _TenantOpt = None,
+    shared: _SharedOpt = False,
+    detach: _DetachOpt = False,
+) -> None:
+    """Train a (conditional) VAE on images (e.g. -p beta=1.0 -p conditional=false)."""
+    _train_image("vae", data, name, param, tenant, shared, detach)
+
+
+@train_app.command("clip")
+def train_clip(
+    data: _ImageDataOpt,
+    name: _NameOpt,
+    param: _ParamOpt = None,
+    tenant: _TenantOpt = None,
+    shared: _SharedOpt = False,
+    detach: _DetachOpt = False,
+) -> None:
+    """Train a CLIP-style image/text dual encoder (captions.jsonl, else class names)."""
+    _train_image("clip", data, name, param, tenant, shared, detach)
+
+
+@train_app.command("captioner")
+def train_captioner(
+    data: _ImageDataOpt,
+    name: _NameOpt,
+    param: _ParamOpt = None,
+    tenant: _TenantOpt = None,
+    shared: _SharedOpt = False,
+    detach: _DetachOpt = False,
+) -> None:
+    """Train an image captioner (English and Chinese); the name starts with mm-."""
+    _train_image("mm", data, name, param, tenant, shared, detach, {"kind": "captioner"})
+
+
+@train_app.command("text2image")
+def train_text2image(
+    data: _ImageDataOpt,
+    name: _NameOpt,
+    clip: Annotated[str, typer.Option(help="A ready clip- model that reads the prompts")],
+    param: _ParamOpt = None,
+    tenant: _TenantOpt = None,
+    shared: _SharedOpt = False,
+    detach: _DetachOpt = False,
+) -> None:
+    """Train text-to-image (a VAE conditioned on CLIP text embeddings); name starts with mm-."""
+    extra = {"kind": "text2image", "clip": clip}
+    _train_image("mm", data, name, param, tenant, shared, detach, extra)
+
+
+def _train_image(
+    family: str,
+    data: str,
+    name: str,
+    params: list[str] | None,
+    tenant: str | None,
+    shared: bool,
+    detach: bool,
+    extra: dict[str, object] | None = None,
+) -> None:
+    """Queue an image/multimodal training job, then run it here with a progress bar."""
+    from aigc.gateway import accounts
+    from aigc.gateway.auth import Principal
+    from aigc.infra.paths import check_import_path
+    from aigc.models.defaults import load_families
+    from aigc.models.training import start_training
+
+    load_families()
+    settings = Settings()
+    if data != "digits":  # a server path: only under the import roots
+        folder = data.removeprefix("mnist:")
+        checked = str(check_import_path(folder, settings.import_roots))
+        data = f"mnist:{checked}" if data.startswith("mnist:") else checked
+    values = _parse_params(params or []) | {"data": data} | (extra or {})
+    kind = "image" if family in ("gan", "vae") else "multimodal"
+    with _session() as s:
+        owner = _tenant_id(s, tenant) if tenant else accounts.default_tenant(s).id
+        operator = Principal(tenant_id=owner, role="owner", platform_admin=True)
+        record, job = start_training(s, operator, family, name, values, shared=shared, kind=kind)
+        job_id = job.id
+        err.print(f"queued job {job_id} training {record.name}")
+    if not detach:
+        _run_job(job_id)
+
+
 def _train(
     family: str,
     data: Path,

@@ -26,6 +26,8 @@ FAMILY_MODULES: list[str] = [
     "aigc.models.text.gpt",
     "aigc.models.text.rnn",
     "aigc.models.text.hf",
+    "aigc.models.image.family",
+    "aigc.models.multimodal.family",
 ]
 
 

@@ -68,7 +68,9 @@ def load_mnist(folder: str | Path, split: str = "t10k", size: int = 28) -> Image
     images = _read_idx(_find(folder, f"{split}-images")).astype(np.float32) / 255.0
     labels = _read_idx(_find(folder, f"{split}-labels")).astype(np.int64)
     if size != images.shape[-1]:
-        images = np.stack([_resize(Image.fromarray((x * 255).astype(np.uint8)), size) for x in images])
+        images = np.stack(
+            [_resize(Image.fromarray((x * 255).astype(np.uint8)), size) for x in images]
+        )
         images = images[:, 0]
     return ImageSet(images[:, None], labels, [str(i) for i in range(10)])
 

@@ -41,8 +41,7 @@ def config_from(cls: type, params: dict[str, Any], data: ImageSet) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     known = {k: v for k, v in params.items() if k in names}
     return cls(
-        **known
-        | {"size": data.size, "channels": data.channels, "num_classes": len(data.classes)}
+        **known | {"size": data.size, "channels": data.channels, "num_classes": len(data.classes)}
     )
 
 
@@ -52,7 +51,7 @@ def training_data(params: dict[str, Any]) -> ImageSet:
     return data.even() if params.get("subset") == "even" else data
 
 
-def _grid_writer(out_dir: Path):  # noqa: ANN202 - a small closure
+def _grid_writer(out_dir: Path):
     samples = out_dir / "samples"
     samples.mkdir(parents=True, exist_ok=True)
     return lambda step, images: save_grid(images, str(samples / f"step-{step:06d}.png"))
@@ -63,7 +62,7 @@ def train_gan(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     cfg = config_from(gan.GANConfig, ctx.params, data)
     G = gan.train(cfg, data, ctx.progress, max(cfg.steps // 10, 1), _grid_writer(out_dir))
     gan.save(G, cfg, data.classes, out_dir)
-    return {"dir": str(out_dir), "size": cfg.size, "classes": data.classes}
+    return {"path": str(out_dir), "size": cfg.size, "classes": data.classes}
 
 
 def train_vae(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
@@ -71,20 +70,20 @@ def train_vae(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     cfg = config_from(vae.VAEConfig, ctx.params, data)
     model = vae.train(cfg, data, ctx.progress, max(cfg.steps // 10, 1), _grid_writer(out_dir))
     vae.save(model, data.classes, out_dir)
-    return {"dir": str(out_dir), "size": cfg.size, "classes": data.classes}
+    return {"path": str(out_dir), "size": cfg.size, "classes": data.classes}
 
 
-def _validate_dir(config: dict[str, Any]) -> None:
-    if not isinstance(config.get("dir"), str):
-        raise InvalidRequest("An image model needs its folder in config.dir", param="config")
-    if not (Path(config["dir"]) / "config.json").exists():
+def validate_model_dir(config: dict[str, Any]) -> None:
+    if not isinstance(config.get("path"), str):
+        raise InvalidRequest("An image model needs its folder in config.path", param="config")
+    if not (Path(config["path"]) / "config.json").exists():
         raise InvalidRequest("No trained model (config.json) in that folder", param="config")
 
 
-registry.LOADERS["gan"] = lambda config: gan.GANModel(config["dir"])  # type: ignore[assignment]
-registry.LOADERS["vae"] = lambda config: vae.VAEModel(config["dir"])  # type: ignore[assignment]
-registry.VALIDATORS["gan"] = _validate_dir
-registry.VALIDATORS["vae"] = _validate_dir
+registry.LOADERS["gan"] = lambda config: gan.GANModel(config["path"])  # type: ignore[assignment]
+registry.LOADERS["vae"] = lambda config: vae.VAEModel(config["path"])  # type: ignore[assignment]
+registry.VALIDATORS["gan"] = validate_model_dir
+registry.VALIDATORS["vae"] = validate_model_dir
 jobs.register_handler("train-gan", training_handler(train_gan))
 jobs.register_handler("train-vae", training_handler(train_vae))
 
@@ -101,7 +100,8 @@ def bootstrap_defaults_of(db: Database, defaults: dict[str, tuple[str, dict[str,
                 )
             )
             if exists is None:
-                start_training(s, platform, family, name, params, shared=True, kind="image")
+                kind = "image" if family in ("gan", "vae") else "multimodal"
+                start_training(s, platform, family, name, params, shared=True, kind=kind)
                 log.info("queued training of the default model %s", name)
 
 

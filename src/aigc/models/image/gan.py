@@ -177,7 +177,10 @@ def sample_grid(G: Generator, cfg: GANConfig, device: torch.device) -> np.ndarra
 
 def save(G: Generator, cfg: GANConfig, classes: list[str], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous().cpu() for k, v in G.state_dict().items()}, out_dir / "generator.safetensors")
+    save_file(
+        {k: v.contiguous().cpu() for k, v in G.state_dict().items()},
+        out_dir / "generator.safetensors",
+    )
     (out_dir / "config.json").write_text(
         json.dumps({"gan": asdict(cfg), "classes": classes}, ensure_ascii=False, indent=1)
     )

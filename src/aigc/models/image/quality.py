@@ -83,7 +83,9 @@ class Quality:
         return {
             "frechet_distance": round(self.frechet, 4),
             "classifier_score": round(self.score, 4),
-            "class_accuracy": None if self.class_accuracy is None else round(self.class_accuracy, 4),
+            "class_accuracy": None
+            if self.class_accuracy is None
+            else round(self.class_accuracy, 4),
         }
 
 

@@ -59,7 +59,9 @@ class VAE(nn.Module):
         self.encoder = nn.Sequential(*enc, nn.Flatten())
         features = c_in * self.base**2
         self.to_stats = nn.Linear(features + cfg.embed_dim, 2 * cfg.z_dim)  # μ and log σ²
-        self.fc = nn.Sequential(nn.Linear(cfg.z_dim + cfg.embed_dim, self.c0 * self.base**2), nn.ReLU())
+        self.fc = nn.Sequential(
+            nn.Linear(cfg.z_dim + cfg.embed_dim, self.c0 * self.base**2), nn.ReLU()
+        )
         dec: list[nn.Module] = []
         c = self.c0
         for i in range(k):

@@ -49,8 +49,10 @@ class CaptionerConfig:
 def caption_pairs(data: ImageSet, index: int) -> list[tuple[str, str]]:
     """(language, caption) targets for one image: its own captions, else from its label."""
     if data.captions and data.captions[index]:
-        return [("zh" if any("\u4e00" <= ch <= "\u9fff" for ch in c) else "en", c)
-                for c in data.captions[index]]
+        return [
+            ("zh" if any("\u4e00" <= ch <= "\u9fff" for ch in c) else "en", c)
+            for c in data.captions[index]
+        ]
     label = int(data.labels[index])
     if data.classes == [str(i) for i in range(10)]:
         en, zh = label_captions(label)
@@ -99,8 +101,9 @@ class Captioner(nn.Module):
         length = ids.shape[1]
         h = self.tokens(ids) + self.positions(torch.arange(length, device=ids.device))
         causal = torch.ones(length, length, dtype=torch.bool, device=ids.device).triu(1)
-        h = self.decoder(h, memory, tgt_mask=causal, tgt_is_causal=True,
-                         tgt_key_padding_mask=ids == self.pad_id)
+        h = self.decoder(
+            h, memory, tgt_mask=causal, tgt_is_causal=True, tgt_key_padding_mask=ids == self.pad_id
+        )
         return self.head(h)
 
     def loss(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -116,7 +119,12 @@ def build_sequences(
 ) -> torch.Tensor:
     """[<s>, language tag, caption tokens…, </s>] per pair, padded."""
     rows = [
-        [tok.bos_id, model.language_id(lang)] + tok.encode(normalize_text(text))[:max_len] + [tok.eos_id]
+        [
+            tok.bos_id,
+            model.language_id(lang),
+            *tok.encode(normalize_text(text))[:max_len],
+            tok.eos_id,
+        ]
         for lang, text in pairs
     ]
     out = torch.full((len(rows), max(len(r) for r in rows)), tok.pad_id, dtype=torch.long)

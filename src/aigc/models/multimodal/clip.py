@@ -179,7 +179,10 @@ def train(
 
 def save(model: CLIP, tok: HFTokenizer, classes: list[str], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous().cpu() for k, v in model.state_dict().items()}, out_dir / "clip.safetensors")
+    save_file(
+        {k: v.contiguous().cpu() for k, v in model.state_dict().items()},
+        out_dir / "clip.safetensors",
+    )
     tok.save(out_dir / "tokenizer")
     (out_dir / "config.json").write_text(
         json.dumps({"clip": asdict(model.cfg), "classes": classes}, ensure_ascii=False, indent=1)

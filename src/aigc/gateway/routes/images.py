@@ -1,0 +1,452 @@
+"""Image endpoints: OpenAI's /v1/images/generations, latent extensions, captions, embeddings,
+provenance verification and the expiring download links of generated images.
+
+Every generated PNG is signed (``models/image/provenance.py``). Limits count an image as
+``IMAGE_TOKENS`` tokens (plus the prompt at ~4 bytes a token), reserved before generating and
+settled after, so images share the tenant's token budget with text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import io
+import re
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from aigc.gateway.auth import Principal, require_role
+from aigc.gateway.context import RequestRecord
+from aigc.gateway.deps import principal, record, services
+from aigc.gateway.errors import InvalidRequest, NotFound
+from aigc.gateway.limits import LimitSpec, Reservation
+from aigc.gateway.services import Services
+from aigc.guard import gate
+from aigc.models.image import provenance
+from aigc.models.image.sampling import class_index
+from aigc.models.protocols import ImageModel, ImageRequest, TextRequest
+
+router = APIRouter(tags=["images"])
+
+IMAGE_TOKENS = 256  # what one generated image counts against token limits and budgets
+LINK_TTL_S = 3600
+MAX_IMAGES = 10
+_SIZE = re.compile(r"^(\d{1,4})x(\d{1,4})$")
+_CONTENT_ID = re.compile(r"^img_[0-9a-f]{24}$")
+
+
+# --- request bodies ------------------------------------------------------------------------
+
+
+class ImageGenerationRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    prompt: str = Field(min_length=1, max_length=4000)
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES)
+    size: str | None = None
+    response_format: Literal["url", "b64_json"] = "url"
+    seed: int | None = None
+    quality: str | None = None  # accepted for SDK compatibility; one quality here
+    style: str | None = None
+    user: str | None = None
+
+
+class LatentPoint(BaseModel):
+    """A point in a model's joint latent space: a class, noise from a seed, or (VAE) an image."""
+
+    label: str
+    seed: int | None = None
+    image: str | None = Field(default=None, description="base64 PNG (VAE models only)")
+    weight: float = 1.0
+
+
+class InterpolationRequest(BaseModel):
+    model: str
+    start: LatentPoint
+    end: LatentPoint
+    steps: int = Field(default=8, ge=2, le=32)
+    size: str | None = None
+
+
+class ArithmeticRequest(BaseModel):
+    model: str
+    terms: list[LatentPoint] = Field(min_length=1, max_length=16)
+    size: str | None = None
+
+
+class CaptionRequest(BaseModel):
+    model: str
+    image: str = Field(description="base64 PNG/JPEG/WebP (a data: URL is accepted)")
+    language: Literal["en", "zh"] = "en"
+
+
+class EmbeddingRequest(BaseModel):
+    model: str
+    input: list[str] | None = Field(default=None, max_length=256)
+    images: list[str] | None = Field(default=None, max_length=64)
+
+
+class ClassifyRequest(BaseModel):
+    model: str
+    image: str
+    labels: list[str] = Field(min_length=2, max_length=100)
+    template: str = "{}"
+
+
+class VerifyRequest(BaseModel):
+    image: str = Field(description="base64 PNG (a data: URL is accepted)")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def parse_size(size: str | None, allowed: list[int]) -> int:
+    """'64x64' → 64 if the model lists it; otherwise a 400 naming the sizes it does list."""
+    shown = ", ".join(f"{s}x{s}" for s in allowed)
+    if size is None:
+        return allowed[0]
+    match = _SIZE.match(size)
+    if match is None or match[1] != match[2] or int(match[1]) not in allowed:
+        raise InvalidRequest(
+            f"size '{size}' is not offered by this model; use one of: {shown}", param="size"
+        )
+    return int(match[1])
+
+
+def decode_image(data: str, param: str = "image") -> Image.Image:
+    if data.startswith("data:"):
+        data = data.split(",", 1)[-1]
+    try:
+        img = Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
+        img.load()
+        return img
+    except (binascii.Error, ValueError, OSError):
+        raise InvalidRequest(
+            "The image is not valid base64 PNG, JPEG or WebP", param=param
+        ) from None
+
+
+def image_array(img: Image.Image, size: int, channels: int) -> np.ndarray:
+    """A (1, C, H, W) float array in [0, 1] at the model's native size."""
+    img = img.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))[None]
+
+
+async def load(svc: Services, caller: Principal, name: str) -> Any:
+    return svc.ready_model(caller, name) or await run_in_threadpool(svc.load_model, caller, name)
+
+
+def need(model: Any, attribute: str, name: str, what: str) -> None:
+    if not hasattr(model, attribute):
+        raise InvalidRequest(f"The model '{name}' does not {what}", param="model")
+
+
+async def admit(
+    svc: Services, caller: Principal, rec: RequestRecord, prompt: str, images: int
+) -> Reservation | None:
+    rec.prompt_tokens = len(prompt.encode()) // 4 + 1
+    rec.completion_tokens = images * IMAGE_TOKENS
+    if not caller.limited:
+        return None
+    assert caller.key_id is not None
+    spec = LimitSpec(caller.rpm_limit, caller.tpm_limit, caller.daily_token_budget)
+    return await svc.limiter.admit(
+        caller.key_id, caller.tenant_id, spec, rec.prompt_tokens + rec.completion_tokens
+    )
+
+
+async def settle(svc: Services, reservation: Reservation | None, rec: RequestRecord) -> None:
+    if reservation is not None:
+        await svc.limiter.settle(reservation, rec.prompt_tokens + rec.completion_tokens)
+
+
+def images_dir(svc: Services) -> Path:
+    return Path(svc.settings.data_dir) / "images"
+
+
+def deliver(
+    svc: Services, caller: Principal, rec: RequestRecord, model: str, pixels: np.ndarray, fmt: str
+) -> list[dict[str, Any]]:
+    """Sign each image; return it inline (b64_json) or as an expiring link (url)."""
+    key = provenance.signing_key(svc.settings.server_secret())
+    out = []
+    for one in pixels:
+        png, manifest = provenance.signed_png(
+            one, key, model=model, tenant_id=caller.tenant_id, request_id=rec.request_id
+        )
+        if fmt == "b64_json":
+            out.append({"b64_json": base64.b64encode(png).decode(), "revised_prompt": None})
+            continue
+        content_id = manifest["content_id"]
+        folder = images_dir(svc)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{content_id}.png").write_bytes(png)
+        expires = int(time.time()) + LINK_TTL_S
+        link_key = provenance.signing_key(svc.settings.server_secret(), "image-links")
+        sig = provenance.link_signature(link_key, content_id, expires)
+        query = f"expires={expires}&signature={sig}"
+        url = f"{svc.settings.base_url}/v1/images/files/{content_id}.png?{query}"
+        out.append({"url": url, "revised_prompt": None})
+    return out
+
+
+# --- OpenAI-compatible ---------------------------------------------------------------------
+
+
+@router.post("/v1/images/generations")
+async def generate_images(
+    body: ImageGenerationRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    require_role(caller, "member")
+    rec.model = body.model
+    model = await load(svc, caller, body.model)
+    if not isinstance(model, ImageModel):
+        raise InvalidRequest(f"The model '{body.model}' does not generate images", param="model")
+    side = parse_size(body.size, model.sizes)
+    # The input guard (tenant policy, PII redaction, injection): a block is a 400 here.
+    guarded, _ = await gate.guard_request(
+        svc.db,
+        caller.tenant_id,
+        caller.key_id,
+        body.model,
+        [TextRequest(prompt=body.prompt)],
+        rec.guard,
+    )
+    prompt = guarded[0].prompt or ""
+    reservation = await admit(svc, caller, rec, prompt, body.n)
+    request = ImageRequest(prompt=prompt, n=body.n, size=side, seed=body.seed)
+
+    def run() -> list[dict[str, Any]]:
+        pixels = model.generate_images(request)
+        return deliver(svc, caller, rec, body.model, pixels, body.response_format)
+
+    try:
+        data = await run_in_threadpool(run)
+    except BaseException:
+        rec.completion_tokens = 0
+        await settle(svc, reservation, rec)
+        raise
+    await settle(svc, reservation, rec)
+    return {"created": int(time.time()), "data": data}
+
+
+@router.get("/v1/images/files/{name}", include_in_schema=False)
+async def image_file(name: str, expires: int, signature: str, svc: Services = Depends(services)):
+    """A generated image by its expiring signed link (no API key: the link is the grant)."""
+    content_id = name.removesuffix(".png")
+    key = provenance.signing_key(svc.settings.server_secret(), "image-links")
+    expected = provenance.link_signature(key, content_id, expires)
+    path = images_dir(svc) / f"{content_id}.png"
+    valid = _CONTENT_ID.match(content_id) and hmac.compare_digest(expected, signature)
+    if not valid or expires < time.time() or not path.is_file():
+        raise NotFound("This image link is invalid or has expired")
+    return Response(
+        path.read_bytes(),
+        media_type="image/png",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+# --- extensions: latent interpolation and arithmetic ---------------------------------------
+
+
+def _latent(model: Any, point: LatentPoint) -> Any:
+    import torch
+
+    label = class_index(point.label, model.classes)
+    if point.image is not None:
+        need(model, "encode", "this model", "encode images (use a VAE)")
+        pixels = image_array(decode_image(point.image), model.native, model.cfg.channels)
+        return model.encode(pixels, [label])[0]
+    latent = model.latent([label], point.seed)[0]
+    if point.seed is None:  # no seed: the class's centre (mean noise is zero)
+        latent = torch.cat([torch.zeros(model.z_dim, device=latent.device), latent[model.z_dim :]])
+    return latent
+
+
+@router.post("/api/images/interpolate")
+async def interpolate(
+    body: InterpolationRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """Images along the straight line between two latents (ends included)."""
+    require_role(caller, "member")
+    rec.model = body.model
+    model = await load(svc, caller, body.model)
+    need(model, "interpolate", body.model, "have a latent space (use a gan- or vae- model)")
+    side = parse_size(body.size, model.sizes)
+    reservation = await admit(svc, caller, rec, "", body.steps)
+
+    def run() -> list[dict[str, Any]]:
+        from aigc.models.image.sampling import upscale
+
+        pixels = model.interpolate(_latent(model, body.start), _latent(model, body.end), body.steps)
+        return deliver(svc, caller, rec, body.model, upscale(pixels, side), "b64_json")
+
+    try:
+        data = await run_in_threadpool(run)
+    finally:
+        await settle(svc, reservation, rec)
+    return {"created": int(time.time()), "data": data}
+
+
+@router.post("/api/images/arithmetic")
+async def arithmetic(
+    body: ArithmeticRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """Decode Σ weight·latent(term): e.g. image of a 3 − class 3 + class 8 → that style's 8."""
+    require_role(caller, "member")
+    rec.model = body.model
+    model = await load(svc, caller, body.model)
+    need(model, "interpolate", body.model, "have a latent space (use a gan- or vae- model)")
+    side = parse_size(body.size, model.sizes)
+    reservation = await admit(svc, caller, rec, "", 1)
+
+    def run() -> list[dict[str, Any]]:
+        from aigc.models.image.sampling import upscale
+
+        total = sum(t.weight * _latent(model, t) for t in body.terms)
+        pixels = model.decode(total[None])
+        return deliver(svc, caller, rec, body.model, upscale(pixels, side), "b64_json")
+
+    try:
+        data = await run_in_threadpool(run)
+    finally:
+        await settle(svc, reservation, rec)
+    return {"created": int(time.time()), "data": data}
+
+
+# --- captions, embeddings, zero-shot -------------------------------------------------------
+
+
+@router.post("/api/images/caption")
+async def caption(
+    body: CaptionRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    require_role(caller, "member")
+    rec.model = body.model
+    model = await load(svc, caller, body.model)
+    need(model, "caption", body.model, "write captions (use an mm- captioner)")
+    pixels = image_array(decode_image(body.image), model.size, model.channels)
+    reservation = await admit(svc, caller, rec, "", 1)
+    try:
+        text = (await run_in_threadpool(model.caption, pixels, body.language))[0]
+    finally:
+        await settle(svc, reservation, rec)
+    return {
+        "object": "image.caption",
+        "model": body.model,
+        "language": body.language,
+        "caption": text,
+    }
+
+
+@router.post("/api/images/embeddings")
+async def embeddings(
+    body: EmbeddingRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """Unit vectors for texts and/or images in one CLIP space (cosine = dot product)."""
+    require_role(caller, "member")
+    rec.model = body.model
+    if not body.input and not body.images:
+        raise InvalidRequest(
+            "Give texts in 'input' and/or base64 images in 'images'", param="input"
+        )
+    model = await load(svc, caller, body.model)
+    need(model, "embed_images", body.model, "embed images and text (use a clip- model)")
+    arrays = [
+        image_array(decode_image(b, "images"), model.size, model.channels)
+        for b in body.images or []
+    ]
+    reservation = await admit(svc, caller, rec, " ".join(body.input or []), len(arrays))
+
+    def run() -> dict[str, Any]:
+        out: dict[str, Any] = {"object": "list", "model": body.model}
+        if body.input:
+            vectors = model.embed_texts(body.input).cpu().numpy()
+            out["text_embeddings"] = [
+                {"index": i, "embedding": v.round(6).tolist()} for i, v in enumerate(vectors)
+            ]
+        if arrays:
+            vectors = model.embed_images(np.concatenate(arrays)).cpu().numpy()
+            out["image_embeddings"] = [
+                {"index": i, "embedding": v.round(6).tolist()} for i, v in enumerate(vectors)
+            ]
+        return out
+
+    try:
+        return await run_in_threadpool(run)
+    finally:
+        await settle(svc, reservation, rec)
+
+
+@router.post("/api/images/classify")
+async def classify(
+    body: ClassifyRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """Zero-shot: which of ``labels`` (each put into ``template``) the image shows."""
+    require_role(caller, "member")
+    rec.model = body.model
+    if "{}" not in body.template:
+        raise InvalidRequest("template must contain {} where the label goes", param="template")
+    model = await load(svc, caller, body.model)
+    need(model, "zero_shot", body.model, "classify zero-shot (use a clip- model)")
+    pixels = image_array(decode_image(body.image), model.size, model.channels)
+    reservation = await admit(svc, caller, rec, " ".join(body.labels), 1)
+    try:
+        probs = await run_in_threadpool(model.zero_shot, pixels, body.labels, [body.template])
+    finally:
+        await settle(svc, reservation, rec)
+    ranked = sorted(zip(body.labels, probs[0].tolist(), strict=True), key=lambda p: -p[1])
+    return {
+        "object": "image.classification",
+        "model": body.model,
+        "labels": [{"label": label, "probability": round(p, 6)} for label, p in ranked],
+    }
+
+
+# --- provenance ----------------------------------------------------------------------------
+
+
+@router.post("/api/provenance/verify")
+async def verify(
+    body: VerifyRequest,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """Was this PNG generated here, unchanged? Checks signature, label and pixel hash."""
+    require_role(caller, "viewer")
+    data = body.image.split(",", 1)[-1] if body.image.startswith("data:") else body.image
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("The image is not valid base64", param="image") from None
+    key = provenance.signing_key(svc.settings.server_secret())
+    return provenance.verify_png(raw, key).as_dict()

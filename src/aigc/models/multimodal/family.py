@@ -1,0 +1,107 @@
+"""The clip- and mm- families: loaders, training jobs and the default digit models.
+
+``mm-`` holds two kinds of multimodal model, told apart by ``kind`` in their params and files:
+a captioner (image → text) and text-to-image (text → image, reading prompts with a CLIP model
+named by ``clip`` in the params, which must be ready when its job runs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from aigc.config import Settings
+from aigc.gateway.errors import InvalidRequest
+from aigc.infra import jobs
+from aigc.infra.db import Database
+from aigc.infra.jobs import JobContext
+from aigc.infra.schema import ModelRecord
+from aigc.models import registry
+from aigc.models.image.family import bootstrap_defaults_of, training_data, validate_model_dir
+from aigc.models.multimodal import captioner, clip, text2image
+from aigc.models.training import training_handler
+
+DEFAULT_MODELS = {
+    "clip-digits": ("clip", {"data": "digits", "subset": "even"}),
+    "mm-digits-captioner": ("mm", {"data": "digits", "subset": "even", "kind": "captioner"}),
+    "mm-digits-text2image": (
+        "mm",
+        {"data": "digits", "subset": "even", "kind": "text2image", "clip": "clip-digits"},
+    ),
+}
+MM_KINDS = ("captioner", "text2image")
+
+
+def _known(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)} - {"size", "channels", "vocab_size"}
+    return {k: v for k, v in params.items() if k in names}
+
+
+def train_clip(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
+    data = training_data(ctx.params)
+    cfg = clip.CLIPConfig(
+        **_known(clip.CLIPConfig, ctx.params), size=data.size, channels=data.channels
+    )
+    model, tok = clip.train(cfg, data, ctx.progress)
+    clip.save(model, tok, data.classes, out_dir)
+    return {"path": str(out_dir), "size": cfg.size, "classes": data.classes}
+
+
+def _clip_dir(ctx: JobContext, name: str) -> Path:
+    """The folder of a ready CLIP model the job's tenant may use (its own, else shared)."""
+    with ctx.db.session() as s:
+        rows = s.scalars(
+            select(ModelRecord).where(
+                ModelRecord.name == name,
+                or_(ModelRecord.tenant_id == ctx.tenant_id, ModelRecord.tenant_id.is_(None)),
+            )
+        ).all()
+    record = next((r for r in rows if r.tenant_id is not None), rows[0] if rows else None)
+    if record is None or record.status != "ready":
+        raise InvalidRequest(f"The CLIP model '{name}' is not ready", param="clip")
+    return Path(record.config["path"])
+
+
+def train_mm(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
+    kind = ctx.params.get("kind", "captioner")
+    data = training_data(ctx.params)
+    if kind == "captioner":
+        cfg = captioner.CaptionerConfig(
+            **_known(captioner.CaptionerConfig, ctx.params),
+            size=data.size,
+            channels=data.channels,
+        )
+        model, tok = captioner.train(cfg, data, ctx.progress)
+        captioner.save(model, tok, data.classes, out_dir)
+    elif kind == "text2image":
+        clip_dir = _clip_dir(ctx, str(ctx.params.get("clip", "")))
+        reader = clip.CLIPModel(clip_dir)
+        cfg = text2image.Text2ImageConfig(**_known(text2image.Text2ImageConfig, ctx.params))
+        net = text2image.train(cfg, data, reader, ctx.progress)
+        text2image.save(net, cfg, clip_dir, out_dir)
+    else:
+        raise InvalidRequest(f"mm models are one of {', '.join(MM_KINDS)}", param="kind")
+    return {"path": str(out_dir), "size": data.size, "kind": kind, "classes": data.classes}
+
+
+def load_mm(config: dict[str, Any]) -> Any:
+    kind = json.loads((Path(config["path"]) / "config.json").read_text()).get("kind")
+    if kind == "text2image":
+        return text2image.Text2ImageModel(config["path"])
+    return captioner.CaptionerModel(config["path"])
+
+
+registry.LOADERS["clip"] = lambda config: clip.CLIPModel(config["path"])  # type: ignore[assignment]
+registry.LOADERS["mm"] = load_mm
+registry.VALIDATORS["clip"] = validate_model_dir
+registry.VALIDATORS["mm"] = validate_model_dir
+jobs.register_handler("train-clip", training_handler(train_clip))
+jobs.register_handler("train-mm", training_handler(train_mm))
+
+
+def bootstrap_default(db: Database, settings: Settings) -> None:
+    bootstrap_defaults_of(db, DEFAULT_MODELS)
