@@ -2,8 +2,9 @@
 
 Two signals, the larger wins: hand-written rules for the phrasings attacks share ("ignore the
 previous instructions", "you are DAN", "忽略之前的指令"), and a character n-gram linear
-classifier trained here (``train_guard.py``; artifact ``injection.npz`` beside this file, rebuilt
-from ``../shared/data``). Without the artifact the rules work alone.
+classifier trained here (``train_guard.py``; artifacts ``injection.npz`` for requests and
+``injection_doc.npz`` for documents beside this file, rebuilt from ``../shared/data``). Without
+the artifacts the rules work alone.
 
 ``score(text)`` is for user input; ``score_document(text)`` for retrieved chunks (indirect
 injection), where an instruction addressed to the assistant inside a document is the signal.
@@ -18,6 +19,7 @@ from pathlib import Path
 from aigc.guard import textclf
 
 ARTIFACT = Path(__file__).with_name("injection.npz")
+DOCUMENT_ARTIFACT = Path(__file__).with_name("injection_doc.npz")
 
 _RULES: list[tuple[re.Pattern[str], float]] = [
     (
@@ -72,7 +74,7 @@ _RULES: list[tuple[re.Pattern[str], float]] = [
     (re.compile(r"(?:你现在是|从现在开始你是|假装你是|扮演)"), 0.6),
     (re.compile(r"(?:新的指令|新指令)\s*[:：]"), 0.85),
 ]
-# Inside a document, text that addresses the assistant or the reader with a task.
+# Inside a document, a segment that addresses the assistant (or its answer) with a task.
 _DOCUMENT_RULES: list[tuple[re.Pattern[str], float]] = [
     (
         re.compile(
@@ -83,6 +85,34 @@ _DOCUMENT_RULES: list[tuple[re.Pattern[str], float]] = [
         0.6,
     ),
     (re.compile(r"(?:助手|人工智能|AI|模型).{0,10}(?:必须|应该|需要|请)"), 0.6),
+]
+_SEGMENT_RULES: list[tuple[re.Pattern[str], float]] = [
+    (
+        re.compile(
+            r"^(?:please\s+)?(?:write|compose|draft|provide|explain|describe|summari[sz]e|"
+            r"translate|analy[sz]e|list|suggest|generate|create|tell me|give me|show me|calculate|"
+            r"determine|classify|rewrite|recommend|compare|predict|outline|identify|evaluate|"
+            r"discuss|convert|help me|answer|respond|reply|output|print|say|include|insert|append|"
+            r"mention|encourage|instruct|encrypt|encode|decode|apply|render|reverse|replace|"
+            r"express|integrate|use|shift)\b",
+            re.I,
+        ),
+        0.9,
+    ),
+    (
+        re.compile(r"\byour (?:answer|reply|response|output|message|replies|responses)\b", re.I),
+        0.95,
+    ),
+    (
+        re.compile(
+            r"^(?:what|how|who|why|when|where|which|is|are|can|could|should|does|do)\b"
+            r"[^.!]*\?\s*$",
+            re.I,
+        ),
+        0.75,
+    ),
+    (re.compile(r"^(?:请|帮我|给我|写|翻译|总结|列出|解释|描述|生成|输出|回答|回复)"), 0.9),
+    (re.compile(r"你的(?:回答|回复|答案|输出)"), 0.95),
 ]
 
 
@@ -97,11 +127,32 @@ def _rule_score(text: str, rules: list[tuple[re.Pattern[str], float]]) -> float:
     return max((weight for pattern, weight in rules if pattern.search(text)), default=0.0)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+def segments(document: str, max_segments: int = 200) -> list[str]:
+    """Lines of a document, long lines cut into sentences: the units an instruction hides in."""
+    out: list[str] = []
+    for line in document.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        parts = _SENTENCE_END.split(line) if len(line) > 200 else [line]
+        out.extend(p for p in parts if len(p) > 3)
+    return out[:max_segments]
+
+
 def score_detail(text: str, document: bool = False) -> InjectionScore:
     rules = _RULES + _DOCUMENT_RULES if document else _RULES
     rule = _rule_score(text, rules)
-    classifier = textclf.load(ARTIFACT)
-    model = classifier.score(text[:4000]) if classifier is not None else None
+    if document:
+        parts = segments(text)
+        rule = max([rule] + [_rule_score(p, _SEGMENT_RULES) for p in parts])
+        classifier = textclf.load(DOCUMENT_ARTIFACT)
+        model = float(classifier.scores(parts).max()) if classifier is not None and parts else None
+    else:
+        classifier = textclf.load(ARTIFACT)
+        model = classifier.score(text[:4000]) if classifier is not None else None
     return InjectionScore(max(rule, model or 0.0), rule, model)
 
 

@@ -33,7 +33,7 @@ OPENAI_CATEGORIES = (
     "violence/graphic",
 )
 CATEGORIES = (*OPENAI_CATEGORIES, "pii", "prompt_injection")
-THRESHOLD = 0.5
+THRESHOLD = 0.9  # about 2% false positives on held-out benign requests (bench/injection.py)
 
 _WORDS: dict[str, str] = {
     "harassment": r"\b(?:idiot|stupid|loser|worthless|shut up|bully|humiliate|harass)\w*|"
@@ -53,6 +53,37 @@ _WORDS: dict[str, str] = {
     r"杀人|谋杀|杀死|袭击|殴打|酷刑|枪击|砍人|恐怖(?:袭击|主义)|暴力",
 }
 _COMPILED = {name: re.compile(pattern, re.I) for name, pattern in _WORDS.items()}
+# Explicit requests for the means of serious harm: strong evidence on their own.
+_INTENT: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "illicit",
+        re.compile(
+            r"\b(?:how (?:do|can|could|would) (?:i|we|you|one)|how to|ways? to|steps? to|teach me "
+            r"to)\b.{0,30}\b(?:make|build|buy|get|obtain|synthesi[sz]e|cook|smuggle)\b.{0,30}"
+            r"\b(?:bombs?|explosives?|weapons?|guns?|poisons?|drugs|meth|cocaine|heroin)\b"
+            r"|(?:怎么|怎样|如何|教我|方法).{0,8}(?:制作|制造|购买|买到|弄到|合成|走私).{0,8}"
+            r"(?:炸弹|炸药|枪|武器|毒药|毒品|冰毒|海洛因)",
+            re.I,
+        ),
+    ),
+    (
+        "violence",
+        re.compile(
+            r"\b(?:kill|murder|hurt|poison|stab|shoot)\b.{0,20}\b(?:people|someone|a person|him|"
+            r"her|my (?:wife|husband|boss|neighbou?r|friend)|them)\b"
+            r"|(?:杀|杀死|杀掉|伤害|毒死|捅死).{0,6}(?:人|他|她|别人|老板|邻居|同事)",
+            re.I,
+        ),
+    ),
+    (
+        "self-harm",
+        re.compile(
+            r"\b(?:how (?:do|can) i|ways? to)\b.{0,20}\b(?:kill myself|end my life|"
+            r"commit suicide)\b|(?:怎么|如何|怎样).{0,6}(?:自杀|结束自己的生命)",
+            re.I,
+        ),
+    ),
+]
 _PARENT = {
     "harassment/threatening": "harassment",
     "hate/threatening": "hate",
@@ -70,6 +101,9 @@ def category_scores(text: str) -> dict[str, float]:
     hits = [name for name, pattern in _COMPILED.items() if pattern.search(text)]
     for name in hits:
         scores[name] = 0.4  # a word alone is weak evidence ("how to kill a process")
+    for name, pattern in _INTENT:
+        if pattern.search(text):
+            scores[name] = 0.95
     classifier = textclf.load(ARTIFACT)
     if classifier is not None:
         harmful = classifier.score(text[:4000])

@@ -179,12 +179,12 @@ rules:
   - id: injection
     stage: input
     detector: injection
-    threshold: 0.8
+    threshold: 0.6
     action: flag
   - id: indirect-injection
     stage: retrieval
     detector: injection
-    threshold: 0.8
+    threshold: 0.7
     action: flag
 """
 DEFAULT_POLICY = parse_policy(DEFAULT_POLICY_YAML)
