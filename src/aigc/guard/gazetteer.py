@@ -446,9 +446,7 @@ _SEGMENT = re.compile(r"[ \t]*(?:[,\n]|\\,)(?:[ \t]*[?>]+)*[ \t]*\n?[ \t]*(?P<se
 
 @cache
 def _address_patterns() -> list[re.Pattern[str]]:
-    lst = lists()
-    # Street words that are also ordinary English ("turn", "the") only count from our own list.
-    usable = {w for w in lst.street_words if len(w) > 1 and w not in lst.common} | _STREET_WORDS
+    usable = _usable_street_words()
     street = "|".join(re.escape(w) for w in sorted(usable, key=len, reverse=True))
     num = r"\d{1,6}[A-Za-z]?"
     name = r"[^\W\d_][\w'’.-]*"
@@ -489,6 +487,35 @@ def _is_address_line(segment: str, lst: Lists) -> bool:
     return all(w[0].isupper() or w.lower() in _PARTICLES or len(w) <= 2 for w in words)
 
 
+def _street_windows(text: str, before: int = 120, after: int = 80) -> list[tuple[int, int]]:
+    """Merged windows of text around each street word, starting at a word boundary."""
+    usable = _usable_street_words()
+    windows: list[tuple[int, int]] = []
+    for m in _PLAIN_WORD.finditer(text):
+        if m.group().lower() not in usable:
+            continue
+        lo = max(0, m.start() - before)
+        lo = text.rfind(" ", 0, lo) + 1 if lo else 0
+        hi = min(len(text), m.end() + after)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], hi)
+        else:
+            windows.append((lo, hi))
+    return windows
+
+
+_PLAIN_WORD = re.compile(r"[^\W\d_]+")
+
+
+@cache
+def _usable_street_words() -> frozenset[str]:
+    lst = lists()
+    # Street words that are also ordinary English ("turn", "the") only count from our own list.
+    return frozenset(
+        {w for w in lst.street_words if len(w) > 1 and w not in lst.common} | _STREET_WORDS
+    )
+
+
 def find_addresses(text: str) -> Iterable[Finding]:
     """Street addresses: a street word (Street, Via, Rue, -vägen, -strasse) with a name and a
     number, an apartment/suite/box, or after an address context a name and a number; then the
@@ -497,7 +524,12 @@ def find_addresses(text: str) -> Iterable[Finding]:
 
     lst = lists()
     spans: list[tuple[int, int]] = []
-    for pattern in _address_patterns():
+    patterns = _address_patterns()
+    # The street-word patterns are costly on long text: run them only near a street word.
+    for lo, hi in _street_windows(text):
+        for pattern in patterns[:4]:
+            spans.extend(m.span() for m in pattern.finditer(text, lo, hi))
+    for pattern in patterns[4:]:
         spans.extend(m.span() for m in pattern.finditer(text))
     for m in _GENERIC_ADDRESS.finditer(text):
         if _ADDRESS_CONTEXT.search(text[max(0, m.start() - 25) : m.start()]):

@@ -2,9 +2,11 @@
 
 The model's text is held back by ``window`` characters before it is released to the client, so
 a span an output rule must mask or block is seen whole before any of it leaves: a finding that
-straddles the release point holds the release back to its start. Placeholders the input stage
+straddles the release point holds the release back to its start. The rules run once every
+``STEP`` new characters, not on every delta. Placeholders the input stage
 put in (``[EMAIL_ADDRESS_1]``) are restored only in released text, so a value split across
-chunks ("[EMAIL_" + "ADDRESS_1]") comes out whole. The delay is at most one window.
+chunks ("[EMAIL_" + "ADDRESS_1]") comes out whole. The delay is at most one window (plus
+one step).
 
     guard = OutputGuard(rules, pseudonymizer)
     for delta in model_deltas:
@@ -20,6 +22,7 @@ from aigc.guard.checks import evaluate
 from aigc.guard.policy import Rule
 
 WINDOW = 96
+STEP = 24  # rules run again once this many new characters arrived (delay <= WINDOW + STEP)
 # A placeholder cut off at the end of the buffer: "[", "[EMAIL", "[EMAIL_ADDRESS_1".
 _PARTIAL_PLACEHOLDER_MAX = 40
 
@@ -37,6 +40,7 @@ class OutputGuard:
         self.masker = pii.Pseudonymizer()
         self.masker.counts = dict(self.pseudo.counts)
         self.buffer = ""
+        self._pending = 0  # characters received since the rules last ran
         self.blocked: str | None = None  # the decision code once a block rule fired
         self.codes: list[str] = []
         self.released_model_text: list[str] = []  # what the model said, placeholders kept
@@ -53,6 +57,10 @@ class OutputGuard:
             self.released_model_text.append(delta)
             return delta
         self.buffer += delta
+        self._pending += len(delta)
+        if self._pending < STEP:
+            return ""
+        self._pending = 0
         return self._release(final=False)
 
     def finish(self) -> str:
