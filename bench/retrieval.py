@@ -388,7 +388,7 @@ def synthetic_100k(base: KbIndex, texts: list[str], rng: np.random.Generator) ->
     noise = rng.normal(0, 0.05, (n_extra, base.vectors.shape[1])).astype(np.float32)
     extra = base.vectors[picks] + noise
     extra /= np.linalg.norm(extra, axis=1, keepdims=True)
-    words = [w for t in texts[:2000] for w in t.split()]
+    words = np.asarray([w for t in texts[:2000] for w in t.split()])
     extra_tokens = [tokenize(" ".join(rng.choice(words, 50))) for _ in range(n_extra)]
     vectors = np.vstack([base.vectors, extra])
     t0 = time.perf_counter()
