@@ -646,7 +646,8 @@ def _run_job(job_id: str) -> None:
     if status != "succeeded":
         err.print(f"[red]job {status}:[/red] {error or ''}")
         raise typer.Exit(1)
-    summary = ", ".join(f"{k} {v}" for k, v in (result or {}).items() if k.startswith("val_"))
+    shown = ("val_loss", "val_perplexity")
+    summary = ", ".join(f"{k} {v}" for k, v in (result or {}).items() if k in shown)
     out.print(f"[green]✓[/green] trained ({summary})")
 
 
