@@ -4,8 +4,8 @@ Each recognizer is a plain function ``text -> findings``. Numbers with a check d
 reported when the check holds (python-stdnum: Luhn, IBAN mod 97, GB 11643 resident IDs, unified
 social credit codes), so a random number of the right length is not PII. Phone numbers need a
 strong format (``+``, brackets, an extension), a context word nearby, or libphonenumber's
-validation. Names and places come from ``gazetteer.py`` (Faker's name and place lists) plus
-context words; Chinese names, addresses and numbers from ``pii_zh.py``.
+validation. Names, places and street addresses are proposed by ``gazetteer.py`` (Faker's name and
+place lists plus context words) and decided token by token by a small model (``ner.py``); Chinese names, addresses and numbers from ``pii_zh.py``.
 
 Overlaps are resolved by priority (checked numbers beat loose patterns) and then by length.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import phonenumbers
 from stdnum import iban, luhn
 
-from aigc.guard import gazetteer, pii_zh
+from aigc.guard import ner, pii_zh
 
 
 @dataclass(frozen=True)
@@ -210,9 +210,9 @@ RECOGNIZERS: dict[str, Recognizer] = {
     "PASSPORT": find_passports,
     "DATE_OF_BIRTH": find_birth_dates,
     "SECRET": find_secrets,
-    "PERSON": gazetteer.find_persons,
-    "STREET_ADDRESS": gazetteer.find_addresses,
-    "LOCATION": gazetteer.find_locations,
+    "PERSON": lambda text: ner.find("PERSON", text),
+    "STREET_ADDRESS": lambda text: ner.find("STREET_ADDRESS", text),
+    "LOCATION": lambda text: ner.find("LOCATION", text),
     "CN_RESIDENT_ID": pii_zh.find_resident_ids,
     "CN_USCC": pii_zh.find_uscc,
     "CN_MOBILE": pii_zh.find_mobiles,

@@ -1,0 +1,209 @@
+"""A small token classifier for names, places and street addresses, trained here.
+
+The word-list recognizers in ``gazetteer.py`` propose PERSON, LOCATION and STREET_ADDRESS
+spans; this model decides token by token, from features that do not memorise names: the
+rules' proposal for the token and its neighbours, capitalisation and shape, membership in the
+name/place/street lists, and the neighbouring words (lower-cased, hashed) that carry context
+("my name is", "lives at"). A multinomial logistic regression over hashed features; the artifact
+``ner.npz`` (float16 weights) is rebuilt by ``python -m aigc.guard.ner --data ../shared/data``
+from the *tune* half of Presidio's synthetic sentences (``bench/pii.py`` reports the other
+half). Without the artifact the rules' spans are used as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sklearn.feature_extraction import FeatureHasher
+
+from aigc.guard import gazetteer
+
+if TYPE_CHECKING:
+    from aigc.guard.pii import Finding
+
+ARTIFACT = Path(__file__).with_name("ner.npz")
+LABELS = ("O", "PERSON", "LOCATION", "STREET_ADDRESS")
+N_FEATURES = 2**16
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def tokens(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+
+
+def _shape(word: str) -> str:
+    if word.isdigit():
+        return f"d{min(len(word), 6)}"
+    if not word[0].isalnum():
+        return "p" + word
+    if word.isupper():
+        return "U" if len(word) > 1 else "I"
+    return "C" if word[0].isupper() else "l"
+
+
+def _word_features(word: str, lst: gazetteer.Lists) -> list[str]:
+    lower = word.lower()
+    out = [f"shape={_shape(word)}"]
+    if word in lst.first or word.title() in lst.first:
+        out.append("first")
+    if word in lst.last or word.title() in lst.last:
+        out.append("last")
+    if lower in lst.places:
+        out.append("place")
+    if lower in lst.common:
+        out.append("common")
+    if lower in lst.street_words:
+        out.append("street")
+    return out
+
+
+def features(text: str) -> tuple[list[tuple[int, int, str]], list[list[str]]]:
+    """Tokens and each token's feature strings."""
+    lst = gazetteer.lists()
+    toks = tokens(text)
+    proposed = ["O"] * len(toks)
+    finders = (
+        ("PERSON", gazetteer.find_persons),
+        ("LOCATION", gazetteer.find_locations),
+        ("STREET_ADDRESS", gazetteer.find_addresses),
+    )
+    for label, finder in finders:
+        for f in finder(text):
+            for i, (s, _, _) in enumerate(toks):
+                if f.start <= s < f.end:
+                    proposed[i] = label if proposed[i] == "O" else proposed[i] + "+" + label
+    base = [_word_features(w, lst) for _, _, w in toks]
+    rows = []
+    for i, (_, _, word) in enumerate(toks):
+        feats = ["bias", f"rule={proposed[i]}", *base[i]]
+        for d in (-2, -1, 1, 2):
+            j = i + d
+            if 0 <= j < len(toks):
+                feats.append(f"w{d}={toks[j][2].lower()}")
+                feats.append(f"rule{d}={proposed[j]}")
+                feats.extend(f"{d}:{b}" for b in base[j])
+            else:
+                feats.append(f"w{d}=<edge>")
+        if i == 0 or toks[i - 1][2] in ".!?\n":
+            feats.append("sentence_start")
+        rows.append(feats)
+    return toks, rows
+
+
+def _hasher() -> FeatureHasher:
+    return FeatureHasher(n_features=N_FEATURES, input_type="string", alternate_sign=False)
+
+
+@cache
+def _model() -> tuple[np.ndarray, np.ndarray] | None:
+    if not ARTIFACT.exists():
+        return None
+    with np.load(ARTIFACT, allow_pickle=False) as data:
+        return data["weights"].astype(np.float32), data["intercepts"].astype(np.float32)
+
+
+def predict(text: str) -> list[Finding] | None:
+    """PERSON/LOCATION/STREET_ADDRESS spans by the model, or None without the artifact."""
+    from aigc.guard.pii import Finding
+
+    model = _model()
+    if model is None:
+        return None
+    toks, rows = features(text)
+    if not toks:
+        return []
+    weights, intercepts = model
+    scores = _hasher().transform(rows) @ weights.T + intercepts
+    labels = [LABELS[k] for k in scores.argmax(axis=1)]
+    found: list[Finding] = []
+    i = 0
+    while i < len(toks):
+        label = labels[i]
+        j = i
+        while j + 1 < len(toks) and labels[j + 1] == label and label != "O":
+            gap = text[toks[j][1] : toks[j + 1][0]]
+            if "\n\n" in gap or (label == "PERSON" and "\n" in gap):
+                break
+            j += 1
+        if label != "O":
+            start, end = toks[i][0], toks[j][1]
+            # A phone number found by its format wins over an overlapping address guess.
+            priority = 40 if label == "PERSON" else 27
+            found.append(Finding(label, start, end, text[start:end], priority))
+        i = j + 1
+    return found
+
+
+_cached: dict[str, list[Finding] | None] = {}
+
+
+def find(label: str, text: str) -> Iterable[Finding]:
+    """The model's spans of one label (computed once per text for the three labels), falling
+    back to the word-list recognizer without the artifact."""
+    if len(_cached) > 64:
+        _cached.clear()
+    if text not in _cached:
+        _cached[text] = predict(text)
+    spans = _cached[text]
+    if spans is None:
+        fallback = {
+            "PERSON": gazetteer.find_persons,
+            "LOCATION": gazetteer.find_locations,
+            "STREET_ADDRESS": gazetteer.find_addresses,
+        }[label]
+        yield from fallback(text)
+        return
+    yield from (f for f in spans if f.entity == label)
+
+
+def train(samples: list[dict], c: float = 1.0) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    gold_map = {"GPE": "LOCATION"}
+    rows, ys = [], []
+    for sample in samples:
+        toks, feats = features(sample["full_text"])
+        for (s, _, _), f in zip(toks, feats, strict=True):
+            label = "O"
+            for span in sample["spans"]:
+                entity = gold_map.get(span["entity_type"], span["entity_type"])
+                if entity in LABELS and span["start_position"] <= s < span["end_position"]:
+                    label = entity
+            rows.append(f)
+            ys.append(LABELS.index(label))
+    x = _hasher().transform(rows)
+    model = LogisticRegression(C=c, max_iter=3000)
+    model.fit(x, ys)
+    weights = np.zeros((len(LABELS), N_FEATURES), dtype=np.float32)
+    intercepts = np.zeros(len(LABELS), dtype=np.float32)
+    for row, k in enumerate(model.classes_):
+        weights[k] = model.coef_[row]
+        intercepts[k] = model.intercept_[row]
+    missing = set(range(len(LABELS))) - set(model.classes_)
+    intercepts[list(missing)] = -1e4
+    np.savez_compressed(ARTIFACT, weights=weights.astype(np.float16), intercepts=intercepts)
+    _model.cache_clear()
+
+
+def main() -> None:
+    import zlib
+
+    parser = argparse.ArgumentParser(description="Train the name/place/address token model.")
+    default = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    parser.add_argument("--data", type=Path, default=default)
+    args = parser.parse_args()
+    samples = json.loads((args.data / "pii" / "presidio_synth_dev.json").read_text())
+    tune = [s for s in samples if zlib.crc32(s["full_text"].encode()) % 2 == 0]
+    train(tune)
+    print(f"trained on {len(tune)} sentences: {ARTIFACT} ({ARTIFACT.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()
