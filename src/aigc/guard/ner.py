@@ -81,7 +81,7 @@ def features(text: str) -> tuple[list[tuple[int, int, str]], list[list[str]]]:
                     proposed[i] = label if proposed[i] == "O" else proposed[i] + "+" + label
     base = [_word_features(w, lst) for _, _, w in toks]
     rows = []
-    for i, (_, _, word) in enumerate(toks):
+    for i in range(len(toks)):
         feats = ["bias", f"rule={proposed[i]}", *base[i]]
         for d in (-2, -1, 1, 2):
             j = i + d

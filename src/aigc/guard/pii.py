@@ -4,8 +4,9 @@ Each recognizer is a plain function ``text -> findings``. Numbers with a check d
 reported when the check holds (python-stdnum: Luhn, IBAN mod 97, GB 11643 resident IDs, unified
 social credit codes), so a random number of the right length is not PII. Phone numbers need a
 strong format (``+``, brackets, an extension), a context word nearby, or libphonenumber's
-validation. Names, places and street addresses are proposed by ``gazetteer.py`` (Faker's name and
-place lists plus context words) and decided token by token by a small model (``ner.py``); Chinese names, addresses and numbers from ``pii_zh.py``.
+validation. Names, places and street addresses are proposed by ``gazetteer.py`` (Faker's
+name and place lists plus context words) and decided token by token by a small model
+(``ner.py``); Chinese names, addresses and numbers come from ``pii_zh.py``.
 
 Overlaps are resolved by priority (checked numbers beat loose patterns) and then by length.
 """
