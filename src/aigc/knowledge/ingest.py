@@ -13,13 +13,15 @@ so they leave every index at once.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,9 +72,19 @@ def embedder_for(settings: Settings) -> Embedder:
     )
 
 
-def kb_lock(kb_id: str) -> threading.Lock:
+@contextmanager
+def kb_lock(data_dir: Path, tenant_id: str, kb_id: str) -> Iterator[None]:
+    """One index writer per KB: a thread lock within the process, a file lock across them."""
     with _kb_locks_guard:
-        return _kb_locks.setdefault(kb_id, threading.Lock())
+        local = _kb_locks.setdefault(kb_id, threading.Lock())
+    folder = kb_dir(data_dir, tenant_id, kb_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    with local, open(folder / "index.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # --- adding and removing documents ---------------------------------------------------------
@@ -311,7 +323,7 @@ def _fail(db: Database, doc_id: str, reason: str) -> None:
 def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> dict[str, int]:
     """Make the KB's index hold exactly the chunks in the database: drop rows that are gone,
     add (and embed) rows that are new. Idempotent; one writer per KB at a time."""
-    with kb_lock(kb_id):
+    with kb_lock(settings.data_dir, tenant_id, kb_id):
         with db.session() as session:
             kb = session.get(KnowledgeBase, kb_id)
             if kb is None or kb.tenant_id != tenant_id:
