@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ def engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("models")
     save_tiny_gpt2(root / "tiny")
     data = tmp_path_factory.mktemp("engine-server") / "data"
-    srv = Server(data, new_admin_key(), AIGC_IMPORT_ROOTS=json.dumps([str(root)])).start()
+    srv = Server(data, new_admin_key(), AIGC_IMPORT_ROOTS=str(root)).start()
     config = {"path": str(root / "tiny"), "engine": {"max_running": 8, "max_queue": 16}}
     made = srv.api("POST", "/api/models", json={"id": MODEL, "config": config, "shared": True})
     assert made.status_code == 201, made.text
