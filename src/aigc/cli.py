@@ -407,6 +407,29 @@ def train_ngram(
     _train("ngram", data, name, param, tenant, shared, detach)
 
 
+@train_app.command("gpt-pydoc")
+def train_gpt_pydoc() -> None:
+    """Train the shared default gpt-pydoc here (what the server's first start queues)."""
+    from aigc.infra.schema import ModelRecord
+    from aigc.models.defaults import load_families
+    from aigc.models.text import gpt
+
+    load_families()
+    with _session() as s:
+        gpt.bootstrap_default_in(s)
+        record = s.scalar(
+            select(ModelRecord).where(
+                ModelRecord.name == gpt.DEFAULT_NAME, ModelRecord.tenant_id.is_(None)
+            )
+        )
+        assert record is not None
+        status, job_id = record.status, (record.config or {}).get("job_id")
+    if status == "ready" or not job_id:
+        out.print(f"{gpt.DEFAULT_NAME} is {status}")
+        return
+    _run_job(job_id)
+
+
 @train_app.command("resume")
 def train_resume(job_id: str) -> None:
     """Run a queued or interrupted training job here, from its last checkpoint."""

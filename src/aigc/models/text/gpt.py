@@ -128,6 +128,11 @@ def bootstrap_default(db: Any, settings: Any) -> None:
     neural.bootstrap_shared(db, DEFAULT_NAME, "gpt", pydoc_params())
 
 
+def bootstrap_default_in(session: Any) -> None:
+    """The same in an open session (``aigc train gpt-pydoc``)."""
+    neural.submit_shared(session, DEFAULT_NAME, "gpt", pydoc_params())
+
+
 def _register() -> None:
     from aigc.infra.jobs import register_handler
     from aigc.models import registry

@@ -366,17 +366,21 @@ def validate_checkpoint_config(config: dict[str, Any]) -> None:
 
 def bootstrap_shared(db: Any, name: str, family: str, params: dict[str, Any]) -> None:
     """Submit the training of a shared default model unless it exists (idempotent)."""
+    with db.session() as session:
+        submit_shared(session, name, family, params)
+
+
+def submit_shared(session: Any, name: str, family: str, params: dict[str, Any]) -> None:
     from aigc.gateway import accounts
     from aigc.gateway.auth import Principal
     from aigc.infra.schema import ModelRecord
     from aigc.models.training import start_training
 
-    with db.session() as session:
-        exists = session.scalar(
-            select(ModelRecord.id).where(ModelRecord.name == name, ModelRecord.tenant_id.is_(None))
-        )
-        if exists is not None:
-            return
-        owner = accounts.default_tenant(session)
-        platform = Principal(tenant_id=owner.id, role="owner", platform_admin=True)
-        start_training(session, platform, family, name, params, shared=True)
+    exists = session.scalar(
+        select(ModelRecord.id).where(ModelRecord.name == name, ModelRecord.tenant_id.is_(None))
+    )
+    if exists is not None:
+        return
+    owner = accounts.default_tenant(session)
+    platform = Principal(tenant_id=owner.id, role="owner", platform_admin=True)
+    start_training(session, platform, family, name, params, shared=True)
