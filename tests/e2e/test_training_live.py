@@ -89,6 +89,8 @@ def test_a_trains_on_its_files_and_b_sees_nothing(srv: Server) -> None:
     done = _wait_job(srv, a.member_key, job_id)
     assert done["status"] == "succeeded", done
     assert done["result"]["val_perplexity"] > 1
+    mine = srv.api("GET", "/v1/models/gpt-zh", key=a.member_key).json()
+    assert mine["status"] == "ready" and mine["val_perplexity"] == done["result"]["val_perplexity"]
     _check_b_sees_nothing(srv, b, "gpt-zh")
     _check_chinese_generation(srv, a)
 

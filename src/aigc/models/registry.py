@@ -268,4 +268,6 @@ def model_view(record: ModelRecord) -> dict[str, Any]:
         "kind": record.kind,
         "status": record.status,
         "shared": record.tenant_id is None,
+        # Trained models carry their validation perplexity (None for the others).
+        "val_perplexity": (record.config or {}).get("val_perplexity"),
     }
