@@ -240,3 +240,21 @@ def test_feedback_export_per_tenant(server: Server, org_a: Org, org_b: Org) -> N
     other = server.api("GET", "/api/feedback/export", key=org_b.admin_key).text
     assert "req_a1" not in other and "req_b1" in other
     assert server.api("GET", "/api/feedback/export", key=org_a.member_key).status_code == 403
+
+
+def test_watermark_detect_refuses_models_without_tokens(server: Server, org_b: Org) -> None:
+    answer = server.api(
+        "POST",
+        "/api/watermark/detect",
+        key=org_b.member_key,
+        json={"model": "template-helpdesk", "text": "Hello there"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "unsupported_model"
+    missing = server.api(
+        "POST",
+        "/api/watermark/detect",
+        key=org_b.member_key,
+        json={"model": "gpt-nothing-here", "text": "Hello"},
+    )
+    assert missing.status_code == 404

@@ -125,8 +125,9 @@ async def prepare(
         services.load_model, principal, body.model
     )
     refuse_undecodable(body, getattr(model, "decoding_fields", frozenset()))
-    requests, guard_session = await gate.guard_request(  # policy, PII, injection; 400 on block
-        services.db, principal.tenant_id, principal.key_id, body.model, requests, record.guard
+    # guard.input: policy, PII, injection, watermark; a block rule answers 400
+    requests, guard_session = await gate.guard_request(
+        services, principal, body.model, requests, record
     )
     prompt_tokens = count_prompt_tokens(model, requests[0])
     record.prompt_tokens = prompt_tokens

@@ -8,18 +8,25 @@ carries the placeholders to the output stage.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
+from aigc.gateway.auth import Principal
+from aigc.gateway.context import RequestRecord
 from aigc.gateway.errors import ContentPolicyViolation
 from aigc.guard import checks, store
 from aigc.guard.pii import Pseudonymizer
 from aigc.guard.policy import Policy, Rule, rules_for
 from aigc.guard.stream import OutputGuard
+from aigc.guard.watermark import WatermarkProcessor, tenant_key
 from aigc.infra.db import Database
 from aigc.models.protocols import ChatMessage, TextRequest
+
+if TYPE_CHECKING:
+    from aigc.gateway.services import Services
 
 
 @dataclass
@@ -57,16 +64,33 @@ def guard_input(
     key_id: str | None,
     requests: list[TextRequest],
     codes: list[str],
+    watermark_key: Callable[[], int] | None = None,
 ) -> tuple[list[TextRequest], GuardSession]:
     """Run the input rules once (every choice shares the prompt) and rewrite the requests.
 
     Raises ``checks.Blocked`` when a block rule fires; decision codes are appended to ``codes``.
+    With a policy's watermark enabled (and ``watermark_key`` given), each request gets the
+    green-list logits processor (models without logits ignore it).
     """
     rules = rules_for(policies, "input", model, key_id)
     result = checks.check_input(rules, _texts(requests[0]))
     codes.extend(result.codes)
     if result.texts != _texts(requests[0]):
         requests = [_with_texts(r, result.texts) for r in requests]
+    marking = next((p.watermark for p in policies if p.watermark.enabled), None)
+    if marking is not None and watermark_key is not None:
+        key = watermark_key()
+        requests = [
+            replace(
+                r,
+                logits_processors=(
+                    *r.logits_processors,
+                    WatermarkProcessor(key, marking.gamma, marking.delta),
+                ),
+            )
+            for r in requests
+        ]
+        codes.append("output:watermark")
     label = next((p.labels.text for p in policies if p.labels.explicit), None)
     session = GuardSession(
         result.pseudonymizer, rules_for(policies, "output", model, key_id), label
@@ -90,19 +114,26 @@ def check_chunks(
 
 
 async def guard_request(
-    db: Database,
-    tenant_id: str,
-    key_id: str | None,
+    services: Services,
+    principal: Principal,
     model: str,
     requests: list[TextRequest],
-    codes: list[str],
+    record: RequestRecord,
 ) -> tuple[list[TextRequest], GuardSession]:
-    """The input stage for the pipeline: a block becomes OpenAI's content-policy 400."""
+    """The input stage for the pipeline: a block becomes OpenAI's content-policy 400.
+
+    Decision codes go into ``record.guard``; the tenant's watermark key derives from the server
+    secret (read only when a policy enables the watermark)."""
+    tenant_id, codes = principal.tenant_id, record.guard
     policies = store.cached_policies(tenant_id)
     if policies is None:
-        policies = await run_in_threadpool(store.active_policies, db, tenant_id)
+        policies = await run_in_threadpool(store.active_policies, services.db, tenant_id)
+
+    def key() -> int:
+        return tenant_key(services.settings.server_secret(), tenant_id)
+
     try:
-        return guard_input(policies, model, key_id, requests, codes)
+        return guard_input(policies, model, principal.key_id, requests, codes, key)
     except checks.Blocked as blocked:
         codes.append(blocked.code)
         raise ContentPolicyViolation(str(blocked), code="content_policy_violation") from None

@@ -29,6 +29,8 @@ A rule says *where* it runs (stage: input, retrieval, output), *what* it looks f
         message: This answer mentioned an internal code name.
     labels:
       explicit: false               # GB 45438-2025 explicit label on text answers
+    watermark:
+      enabled: false                # green-list watermark on local neural models' answers
 
 ``redact`` replaces a value by a placeholder for good; ``pseudonymize`` restores it in the answer
 the user sees; ``block`` refuses (input: 400 ``content_policy_violation``; output: the stream
@@ -131,6 +133,15 @@ class Labels(BaseModel):
     text: str = "（本内容由人工智能生成 / AI-generated content）"
 
 
+class WatermarkOptions(BaseModel):
+    """The green-list watermark on local neural models' answers (see ``watermark.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    gamma: float = Field(default=0.25, gt=0.0, lt=1.0)
+    delta: float = Field(default=2.0, gt=0.0, le=10.0)
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -138,6 +149,7 @@ class Policy(BaseModel):
     description: str = ""
     rules: list[Rule] = Field(default_factory=list)
     labels: Labels = Field(default_factory=Labels)
+    watermark: WatermarkOptions = Field(default_factory=WatermarkOptions)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Policy:

@@ -18,7 +18,7 @@ from aigc.gateway.auth import Principal, require_role
 from aigc.gateway.deps import principal, services
 from aigc.gateway.errors import InvalidRequest, NotFound
 from aigc.gateway.services import Services
-from aigc.guard import feedback, moderation, store
+from aigc.guard import feedback, moderation, store, watermark
 from aigc.guard.policy import PolicyError, parse_policy
 from aigc.guard.tables import GuardPolicy
 from aigc.infra.schema import unix_time
@@ -182,3 +182,28 @@ def export_feedback(
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="feedback-{format}.jsonl"'},
     )
+
+
+# --- watermark -----------------------------------------------------------------------------
+
+
+class WatermarkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=200_000)
+    gamma: float = Field(default=watermark.GAMMA, gt=0.0, lt=1.0)
+
+
+@router.post("/api/watermark/detect")
+def detect_watermark(
+    body: WatermarkIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    """The z-score of ``text`` under the caller's tenant key, tokenised as ``model`` does."""
+    require_role(caller, "member")
+    model = svc.load_model(caller, body.model)
+    key = watermark.tenant_key(svc.settings.server_secret(), caller.tenant_id)
+    try:
+        found = watermark.detect_text(model, body.text, key, body.gamma)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), param="model", code="unsupported_model") from None
+    return {"object": "watermark.detection", "model": body.model, **found.view()}
