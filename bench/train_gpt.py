@@ -91,6 +91,85 @@ def run(device: str, iters: int, gen_tokens: int) -> dict[str, Any]:
     return row
 
 
+# --- nanoGPT's model, for a side-by-side speed check on the same machine at the same moment ---
+
+
+class _NanoBlock(torch.nn.Module):
+    """nanoGPT's Block (model.py, bias=False as its train.py default): pre-norm attention + MLP."""
+
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.ln_1 = torch.nn.LayerNorm(d, bias=False)
+        self.c_attn = torch.nn.Linear(d, 3 * d, bias=False)
+        self.c_proj = torch.nn.Linear(d, d, bias=False)
+        self.ln_2 = torch.nn.LayerNorm(d, bias=False)
+        self.mlp = torch.nn.Sequential(
+            torch.nn.Linear(d, 4 * d, bias=False),
+            torch.nn.GELU(),
+            torch.nn.Linear(4 * d, d, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
+        q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
+        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.c_proj(y.transpose(1, 2).contiguous().view(b, t, d))
+        return x + self.mlp(self.ln_2(x))
+
+
+class NanoGPT(torch.nn.Module):
+    def __init__(self, vocab: int, block: int, layers: int, heads: int, d: int) -> None:
+        super().__init__()
+        self.wte = torch.nn.Embedding(vocab, d)
+        self.wpe = torch.nn.Embedding(block, d)
+        self.blocks = torch.nn.ModuleList(_NanoBlock(d, heads) for _ in range(layers))
+        self.ln_f = torch.nn.LayerNorm(d, bias=False)
+        self.lm_head = torch.nn.Linear(d, vocab, bias=False)
+        self.wte.weight = self.lm_head.weight  # weight tying
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
+        for block in self.blocks:
+            x = block(x)
+        return self.lm_head(self.ln_f(x))
+
+
+def side_by_side(vocab: int, rounds: int = 3, iters: int = 30) -> dict[str, float]:
+    """ms/iteration of our GPT and nanoGPT's model, same loop, alternating rounds (median)."""
+    import statistics
+
+    cfg = trainer.TrainConfig(max_iters=10**6)
+    models = {
+        "ours": gpt.build(gpt.GPTConfig(vocab, 64, 4, 4, 128, 0.0)),
+        "nanogpt": NanoGPT(vocab, 64, 4, 4, 128),
+    }
+    optimizers = {k: trainer.make_optimizer(m, cfg, torch.device("cpu")) for k, m in models.items()}
+    gen = torch.Generator().manual_seed(0)
+    data = torch.randint(vocab, (100_000,), generator=gen)
+    times: dict[str, list[float]] = {k: [] for k in models}
+
+    def step(name: str) -> None:
+        x, y = trainer.batch(data, 12, 64, gen)
+        logits = trainer.logits_of(models[name], x)
+        loss = torch.nn.functional.cross_entropy(logits.view(-1, vocab), y.reshape(-1))
+        optimizers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(models[name].parameters(), 1.0)
+        optimizers[name].step()
+
+    for r in range(rounds):
+        for name in models if r % 2 == 0 else reversed(list(models)):
+            for _ in range(5):
+                step(name)  # warm-up
+            start = time.perf_counter()
+            for _ in range(iters):
+                step(name)
+            times[name].append(1000 * (time.perf_counter() - start) / iters)
+    return {f"{k}_ms_per_iter": round(statistics.median(v), 2) for k, v in times.items()}
+
+
 def generation_speed(path: Path, device: str, n: int) -> dict[str, Any]:
     """Tokens/s of our decoder and of transformers' generate, greedy, n new tokens each."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -137,6 +216,13 @@ def main() -> None:
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
     rows = [run(d, iters, args.gen_tokens) for d in devices]
+    versus = side_by_side(rows[0]["vocab_size"]) if "cpu" in devices else {}
+    if versus:
+        print(
+            f"side by side on CPU, same loop, median of 3 rounds: ours "
+            f"{versus['ours_ms_per_iter']:.1f} ms/iter, nanoGPT's model "
+            f"{versus['nanogpt_ms_per_iter']:.1f} ms/iter"
+        )
     header = (
         f"{'device':6} {'iters':>5} {'val loss':>9} {'ms/iter':>8} {'train tok/s':>11} "
         f"{'gen tok/s ours':>14} {'gen tok/s HF':>12}"
@@ -164,6 +250,7 @@ def main() -> None:
         "recipe": "nanoGPT CPU: 4 layers, 4 heads, 128 dims, block 64, batch 12, no dropout, "
         "AdamW lr 1e-3 betas (0.9, 0.99) wd 0.1, 100 warmup, cosine to 1e-4, clip 1.0",
         "rows": rows,
+        "side_by_side_cpu": versus,
     }
     RESULTS.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

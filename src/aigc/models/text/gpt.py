@@ -51,6 +51,7 @@ def build(
         bos_token_id=bos_id,
         eos_token_id=eos_id,
         tie_word_embeddings=True,
+        activation_function="gelu",  # exact GELU in one fused kernel, as nanoGPT's nn.GELU
     )
     hf_config._attn_implementation = "sdpa"  # PyTorch's fused attention kernel on CPU and CUDA
     return GPT2LMHeadModel(hf_config)
