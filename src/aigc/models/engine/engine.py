@@ -85,6 +85,27 @@ class Handle:
                 raise event
             yield event
 
+    def batches(self) -> Iterator[list[int]]:
+        """The tokens in batches: waits for one, then takes all that are already there, so a
+        busy consumer (a thread hop per read) keeps up with the engine."""
+        done = False
+        while not done:
+            batch: list[int] = []
+            event = self.events.get()
+            while True:
+                if event is _END:
+                    done = True
+                    break
+                if isinstance(event, BaseException):
+                    raise event
+                batch.append(event)
+                try:
+                    event = self.events.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                yield batch
+
     def cancel(self) -> None:
         self.engine.abort(self.id)
 

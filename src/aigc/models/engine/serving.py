@@ -84,10 +84,8 @@ class EngineModel:
         detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, prompt_ids)
         eos = set(self.engine.eos_ids)
         try:
-            for token in handle:
-                if token in eos:
-                    continue
-                text = detok.add([token])
+            for tokens in handle.batches():
+                text = detok.add([t for t in tokens if t not in eos])
                 if text:
                     yield text
             tail = detok.flush()

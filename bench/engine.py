@@ -1,0 +1,443 @@
+"""Continuous batching (our engine, through the HTTP API) against transformers baselines.
+
+One HF-format checkpoint, built here from a fixed seed (no download): a GPT-2 config with 6
+layers, 8 heads, 256 dims, vocabulary 8192, 512 positions (about 7M parameters), with a
+word-level tokenizer of 8192 words ("w0" … "w8191", one token per word, so prompt and output
+lengths are exact through the HTTP API as well).
+
+Systems, side by side in one run:
+
+    (a)  sequential ``model.generate()``, one request at a time
+    (a') static batching with ``generate()``: requests grouped into left-padded batches of up to
+         32, each batch run to its longest member before the next starts
+    (c)  the raw batched forward pass with a KV cache at the same batch size (the ceiling)
+    (b)  our engine in this process (``Engine.submit``), for reference
+    (B)  our engine through the HTTP API: ``aigc serve`` with the checkpoint registered as
+         ``hf-bench`` with ``config.engine``, streaming ``/v1/completions``
+
+Workloads:
+
+    (1) 32 requests at once, 32-token prompts, 128 new tokens each (min_tokens = max_tokens,
+        so every request decodes 128)
+    (2) 128 requests arriving as a seeded Poisson stream at 14 requests/s, prompts of 16–64
+        tokens, max_tokens uniform in 16–256 (again min_tokens = max_tokens)
+
+Reported: output tokens/s (useful tokens over the workload's wall time), time to first token
+p50/p99 (from the request's arrival) and inter-token latency p50/p99. Results:
+``bench/results/engine.json``. A benchmark, not a test: nothing asserts on timing.
+
+    python bench/engine.py            # full run (several minutes on 2 cores)
+    python bench/engine.py --quick    # (a) on 4 of the 32 requests; workload (2) with 32
+    python bench/engine.py --threads 1   # torch threads (default: all cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import itertools
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    PreTrainedTokenizerFast,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+from transformers.cache_utils import DynamicCache
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests.e2e.server: the same server helper as the tests
+
+from tests.e2e.server import Server, new_admin_key  # noqa: E402
+
+from aigc.models.engine.engine import Engine, EngineConfig  # noqa: E402
+from aigc.models.protocols import TextRequest  # noqa: E402
+
+RESULTS = HERE / "results" / "engine.json"
+VOCAB = 8192
+ENGINE = {"max_running": 64, "token_budget": 2048, "max_queue": 512, "kv_cache_mb": 256}
+
+
+@dataclass
+class Req:
+    arrival: float  # seconds after the workload starts
+    prompt: list[int]
+    new_tokens: int
+
+
+@dataclass
+class Timings:
+    """Per request: arrival and the times its tokens came out (seconds from the start)."""
+
+    arrivals: list[float] = field(default_factory=list)
+    token_times: list[list[float]] = field(default_factory=list)
+    wall: float = 0.0
+
+    def summary(self) -> dict[str, float]:
+        tokens = sum(len(t) for t in self.token_times)
+        ttft = [t[0] - a for a, t in zip(self.arrivals, self.token_times, strict=True) if t]
+        itl = [b - a for t in self.token_times for a, b in itertools.pairwise(t)]
+        return {
+            "requests": len(self.token_times),
+            "tokens": tokens,
+            "wall_s": round(self.wall, 3),
+            "tokens_per_s": round(tokens / self.wall, 1) if self.wall else 0.0,
+            "ttft_p50_ms": round(pct(ttft, 50) * 1000, 1),
+            "ttft_p99_ms": round(pct(ttft, 99) * 1000, 1),
+            "itl_p50_ms": round(pct(itl, 50) * 1000, 2),
+            "itl_p99_ms": round(pct(itl, 99) * 1000, 2),
+        }
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+# --- the checkpoint --------------------------------------------------------------------------
+
+
+def word_tokenizer() -> PreTrainedTokenizerFast:
+    vocab = {f"w{i}": i for i in range(VOCAB - 1)} | {"<eos>": VOCAB - 1}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<eos>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<eos>")
+
+
+def build_checkpoint(out: Path) -> Path:
+    torch.manual_seed(0)
+    config = GPT2Config(
+        n_layer=6,
+        n_head=8,
+        n_embd=256,
+        vocab_size=VOCAB,
+        n_positions=512,
+        bos_token_id=VOCAB - 1,
+        eos_token_id=VOCAB - 1,
+    )
+    GPT2LMHeadModel(config).eval().save_pretrained(out)
+    word_tokenizer().save_pretrained(out)
+    return out
+
+
+def workload_1() -> list[Req]:
+    rng = random.Random(1)
+    return [Req(0.0, [rng.randrange(VOCAB - 1) for _ in range(32)], 128) for _ in range(32)]
+
+
+def workload_2(count: int) -> list[Req]:
+    rng = random.Random(2)
+    t, out = 0.0, []
+    for _ in range(count):
+        t += rng.expovariate(14.0)
+        prompt = [rng.randrange(VOCAB - 1) for _ in range(rng.randint(16, 64))]
+        out.append(Req(t, prompt, rng.randint(16, 256)))
+    return out
+
+
+# --- baselines -------------------------------------------------------------------------------
+
+
+class StepClock(StoppingCriteria):
+    """Called by generate() after every new token: the time each step ended."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        self.times.append(time.perf_counter())
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
+def generate_batch(model: Any, batch: list[Req]) -> list[float]:
+    """Left-padded generate() until the longest member is done; the step end times."""
+    width = max(len(r.prompt) for r in batch)
+    eos = model.config.eos_token_id
+    ids = torch.tensor([[eos] * (width - len(r.prompt)) + r.prompt for r in batch])
+    mask = torch.tensor([[0] * (width - len(r.prompt)) + [1] * len(r.prompt) for r in batch])
+    longest = max(r.new_tokens for r in batch)
+    clock = StepClock()
+    model.generate(
+        ids,
+        attention_mask=mask,
+        max_new_tokens=longest,
+        min_new_tokens=longest,
+        do_sample=False,
+        pad_token_id=eos,
+        stopping_criteria=StoppingCriteriaList([clock]),
+    )
+    return clock.times
+
+
+@torch.inference_mode()
+def run_sequential(model: Any, reqs: list[Req]) -> Timings:
+    timings, start = Timings(), time.perf_counter()
+    for r in reqs:
+        times = generate_batch(model, [r])
+        timings.arrivals.append(r.arrival)
+        timings.token_times.append([t - start for t in times[: r.new_tokens]])
+    timings.wall = time.perf_counter() - start
+    return timings
+
+
+@torch.inference_mode()
+def run_static(model: Any, reqs: list[Req], batch_size: int = 32) -> Timings:
+    """A naive server: take what has arrived (up to 32), run it to the end, repeat."""
+    pending = sorted(reqs, key=lambda r: r.arrival)
+    timings, start = Timings(), time.perf_counter()
+    while pending:
+        now = time.perf_counter() - start
+        if pending[0].arrival > now:
+            time.sleep(pending[0].arrival - now)
+            now = time.perf_counter() - start
+        batch = [r for r in pending if r.arrival <= now][:batch_size]
+        pending = pending[len(batch) :]
+        times = generate_batch(model, batch)
+        for r in batch:
+            timings.arrivals.append(r.arrival)
+            timings.token_times.append([t - start for t in times[: r.new_tokens]])
+    timings.wall = time.perf_counter() - start
+    return timings
+
+
+@torch.inference_mode()
+def run_raw(model: Any, reqs: list[Req]) -> Timings:
+    """The ceiling: one batched prefill, then batched decode steps with a KV cache, argmax."""
+    start = time.perf_counter()
+    ids = torch.tensor([r.prompt for r in reqs])  # workload (1): equal prompt lengths
+    out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+    times: list[float] = []
+    for _ in range(reqs[0].new_tokens):
+        nxt = out.logits[:, -1].argmax(-1)
+        times.append(time.perf_counter() - start)
+        cache = _cache_of(out)
+        out = model(input_ids=nxt[:, None], use_cache=True, logits_to_keep=1, **{CACHE: cache})
+    timings = Timings(wall=time.perf_counter() - start)
+    for r in reqs:
+        timings.arrivals.append(r.arrival)
+        timings.token_times.append(times[: r.new_tokens])
+    return timings
+
+
+CACHE = "cache" if "cache" in GPT2LMHeadModel.forward.__code__.co_varnames else "past_key_values"
+
+
+def _cache_of(out: Any) -> DynamicCache:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def run_engine_inprocess(model: Any, reqs: list[Req]) -> Timings:
+    engine = Engine(model, [model.config.eos_token_id], EngineConfig(**ENGINE), name="bench")
+    timings = Timings(arrivals=[r.arrival for r in reqs], token_times=[[] for _ in reqs], wall=0.0)
+    start = time.perf_counter()
+
+    def serve(i: int, r: Req) -> None:
+        delay = r.arrival - (time.perf_counter() - start)
+        if delay > 0:
+            time.sleep(delay)
+        ask = TextRequest(
+            prompt="-", max_tokens=r.new_tokens, min_tokens=r.new_tokens, temperature=0
+        )
+        for _ in engine.submit(r.prompt, ask):
+            timings.token_times[i].append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=serve, args=(i, r)) for i, r in enumerate(reqs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    timings.wall = time.perf_counter() - start
+    engine.close()
+    return timings
+
+
+# --- our engine through the HTTP API ---------------------------------------------------------
+
+
+async def _stream_one(
+    client: httpx.AsyncClient, r: Req, start: float, out: list[float], key: str
+) -> None:
+    delay = r.arrival - (time.perf_counter() - start)
+    if delay > 0:
+        await asyncio.sleep(delay)
+    body = {
+        "model": "hf-bench",
+        "prompt": " ".join(f"w{t}" for t in r.prompt),
+        "max_tokens": r.new_tokens,
+        "min_tokens": r.new_tokens,
+        "temperature": 0,
+        "stream": True,
+    }
+    headers = {"Authorization": f"Bearer {key}"}
+    async with client.stream("POST", "/v1/completions", json=body, headers=headers) as resp:
+        if resp.status_code != 200:
+            raise RuntimeError(f"HTTP {resp.status_code}: {(await resp.aread())[:300]!r}")
+        async for line in resp.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            event = json.loads(line[6:])
+            for choice in event.get("choices") or []:
+                # One word per token: a piece may carry several when the loop was busy.
+                words = len(choice.get("text", "").split())
+                out.extend([time.perf_counter() - start] * words)
+
+
+def run_engine_http(checkpoint_root: Path, reqs: list[Req]) -> Timings:
+    data = Path(tempfile.mkdtemp(prefix="aigc-bench-engine-")) / "data"
+    server = Server(
+        data,
+        new_admin_key(),
+        AIGC_IMPORT_ROOTS=str(checkpoint_root),
+        AIGC_LOG_LEVEL="WARNING",
+        OMP_NUM_THREADS=str(torch.get_num_threads()),  # the same threads as the baselines
+    ).start()
+    try:
+        config = {"path": str(checkpoint_root / "gpt2-7m"), "engine": ENGINE}
+        made = server.api("POST", "/api/models", json={"id": "hf-bench", "config": config})
+        if made.status_code != 201:
+            raise RuntimeError(made.text)
+        warm = {"model": "hf-bench", "prompt": "w1 w2", "max_tokens": 4}
+        server.api("POST", "/v1/completions", json=warm)  # load the model before timing
+        timings = Timings(arrivals=[r.arrival for r in reqs], token_times=[[] for _ in reqs])
+
+        async def main() -> float:
+            limits = httpx.Limits(max_connections=len(reqs) + 4)
+            async with httpx.AsyncClient(
+                base_url=server.base_url, timeout=600, limits=limits
+            ) as client:
+                start = time.perf_counter()
+                await asyncio.gather(
+                    *(
+                        _stream_one(client, r, start, timings.token_times[i], server.admin_key)
+                        for i, r in enumerate(reqs)
+                    )
+                )
+                return time.perf_counter() - start
+
+        timings.wall = asyncio.run(main())
+        return timings
+    finally:
+        server.stop()
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--skip", nargs="*", default=[], help="systems to skip: a a' b B c")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    root = Path(tempfile.mkdtemp(prefix="aigc-bench-ckpt-"))
+    checkpoint = build_checkpoint(root / "gpt2-7m")
+    model = GPT2LMHeadModel.from_pretrained(checkpoint).eval()
+    params = sum(p.numel() for p in model.parameters())
+    print(f"checkpoint: {params / 1e6:.1f}M parameters, torch threads {args.threads}")
+
+    w1, w2 = workload_1(), workload_2(32 if args.quick else 128)
+    systems: dict[str, dict[str, Any]] = {"1": {}, "2": {}}
+
+    def run(workload: str, name: str, fn: Any, *fn_args: Any) -> None:
+        if name.split(" ")[0].strip("()") in args.skip:
+            return
+        t = time.perf_counter()
+        systems[workload][name] = fn(*fn_args).summary()
+        print(f"  workload {workload} {name}: {time.perf_counter() - t:.1f}s", flush=True)
+
+    run("1", "(a) sequential generate()", run_sequential, model, w1[:4] if args.quick else w1)
+    run("1", "(a') static batching, 32", run_static, model, w1)
+    run("1", "(c) raw batched forward + KV", run_raw, model, w1)
+    run("1", "(b) engine, in-process", run_engine_inprocess, model, w1)
+    run("1", "(B) engine via HTTP API", run_engine_http, root, w1)
+    run("2", "(a') static batching, 32", run_static, model, w2)
+    run("2", "(b) engine, in-process", run_engine_inprocess, model, w2)
+    run("2", "(B) engine via HTTP API", run_engine_http, root, w2)
+
+    header = (
+        f"{'workload / system':44} {'tok/s':>8} {'TTFT p50':>9} {'p99':>8}"
+        f" {'ITL p50':>8} {'p99':>7}"
+    )
+    print("\n" + header + "\n" + "-" * len(header))
+    for workload, rows in systems.items():
+        for name, s in rows.items():
+            print(
+                f"{workload + ' ' + name:44} {s['tokens_per_s']:>8.0f} {s['ttft_p50_ms']:>7.0f}ms"
+                f" {s['ttft_p99_ms']:>6.0f}ms {s['itl_p50_ms']:>6.1f}ms {s['itl_p99_ms']:>5.1f}ms"
+            )
+    targets = check_targets(systems)
+    for line in targets["lines"]:
+        print(line)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "machine": {
+                    "nproc": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "torch": torch.__version__,
+                    "torch_threads": args.threads,
+                },
+                "quick": args.quick,
+                "engine_config": ENGINE,
+                "parameters": params,
+                "workloads": systems,
+                "targets": targets,
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwritten to {RESULTS.relative_to(HERE.parent)}")
+
+
+def check_targets(systems: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    w1, w2 = systems["1"], systems["2"]
+    lines, out = [], {}
+    http1 = w1.get("(B) engine via HTTP API", {}).get("tokens_per_s")
+    seq = w1.get("(a) sequential generate()", {}).get("tokens_per_s")
+    raw = w1.get("(c) raw batched forward + KV", {}).get("tokens_per_s")
+    if http1 and seq and raw:
+        out["w1_vs_sequential"] = round(http1 / seq, 2)
+        out["w1_vs_raw"] = round(http1 / raw, 3)
+        lines.append(
+            f"workload 1: engine/HTTP = {http1 / seq:.1f}x (a) (target >= 8x), "
+            f"{100 * http1 / raw:.0f}% of (c) (target >= 70%)"
+        )
+    http2, static2 = w2.get("(B) engine via HTTP API"), w2.get("(a') static batching, 32")
+    if http2 and static2:
+        ratio = http2["tokens_per_s"] / static2["tokens_per_s"]
+        ttft = http2["ttft_p50_ms"] / static2["ttft_p50_ms"]
+        out["w2_throughput_vs_static"] = round(ratio, 2)
+        out["w2_ttft_p50_vs_static"] = round(ttft, 3)
+        lines.append(
+            f"workload 2: engine/HTTP = {ratio:.2f}x (a') throughput (target >= 1.5x), "
+            f"TTFT p50 {ttft:.2f} of (a')'s (target <= 0.20)"
+        )
+    out["lines"] = lines
+    return out
+
+
+if __name__ == "__main__":
+    main()
