@@ -50,6 +50,61 @@ PARAMS: dict[str, set[str]] = {
 }
 
 
+# Bounds that keep one tenant's request from exhausting the server's memory or time.
+_INT_RANGES = {
+    "order": (1, 9),
+    "vocab_size": (8, 200_000),
+    "block_size": (4, 4096),
+    "n_layer": (1, 48),
+    "n_head": (1, 64),
+    "n_embd": (8, 4096),
+    "n_hidden": (8, 8192),
+    "max_iters": (1, 1_000_000),
+    "batch_size": (1, 1024),
+    "warmup_iters": (0, 1_000_000),
+    "lr_decay_iters": (1, 1_000_000),
+    "eval_interval": (1, 1_000_000),
+    "eval_tokens": (1, 100_000_000),
+    "checkpoint_interval": (1, 1_000_000),
+    "seed": (0, 2**63 - 1),
+}
+_FLOAT_RANGES = {
+    "val_fraction": (0.0, 0.5),
+    "dropout": (0.0, 0.9),
+    "learning_rate": (1e-8, 1.0),
+    "min_lr": (0.0, 1.0),
+    "weight_decay": (0.0, 10.0),
+    "beta1": (0.0, 0.99999),
+    "beta2": (0.0, 0.99999),
+    "grad_clip": (0.0, 1e6),
+}
+_CHOICES = {
+    "tokenizer": ("char", "word", "bpe"),
+    "cell": ("lstm", "gru"),
+    "device": ("cpu", "cuda"),
+}
+
+
+def check_param(key: str, value: Any) -> None:
+    """A 400 naming the parameter when its value has the wrong type or is out of range."""
+    param = f"params.{key}"
+    if key in _INT_RANGES:
+        low, high = _INT_RANGES[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidRequest(f"'{key}' must be an integer from {low} to {high}", param=param)
+    elif key in _FLOAT_RANGES:
+        low, high = _FLOAT_RANGES[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidRequest(f"'{key}' must be a number", param=param)
+        if not low <= float(value) <= high:
+            raise InvalidRequest(f"'{key}' must be from {low} to {high}", param=param)
+    elif key in _CHOICES:
+        if value not in _CHOICES[key]:
+            raise InvalidRequest(f"'{key}' must be one of {', '.join(_CHOICES[key])}", param=param)
+    elif not isinstance(value, str | int | float | bool):
+        raise InvalidRequest(f"'{key}' must be a number, a string or a boolean", param=param)
+
+
 def submit_training(
     session: Session,
     principal: Principal,
@@ -80,8 +135,7 @@ def submit_training(
             param=f"params.{unknown[0]}",
         )
     for key, value in params.items():
-        if not isinstance(value, str | int | float | bool) or value is None:
-            raise InvalidRequest(f"Parameter '{key}' must be a number or a string", param=key)
+        check_param(key, value)
     paths = resolve_training_data(
         session,
         None if via_cli else principal,
