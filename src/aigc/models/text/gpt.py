@@ -88,6 +88,7 @@ def load(config: dict[str, Any]) -> neural.NeuralTextModel:
     """The registry's loader: a trained checkpoint directory → a served text model."""
     from transformers import GPT2LMHeadModel
 
+    neural.quiet_transformers()
     path = Path(config["path"])
     model = GPT2LMHeadModel.from_pretrained(path).to(pick_device())
     return neural.NeuralTextModel(neural.HFCausalLM(model), neural.load_text_tokenizer(path))

@@ -21,6 +21,7 @@ from aigc.models.trainer import pick_device
 def load(config: dict[str, Any]) -> neural.NeuralTextModel:
     from transformers import AutoModelForCausalLM
 
+    neural.quiet_transformers()
     path = Path(config["path"])
     device = pick_device()
     dtype: Any = "auto" if device.type == "cuda" else torch.float32  # half is slow on CPU

@@ -111,6 +111,7 @@ def _bytes_to_unicode() -> dict[int, str]:
 def load_text_tokenizer(path: Path, add_special_tokens: bool = False) -> TextTokenizer:
     from transformers import AutoTokenizer
 
+    quiet_transformers()
     return TextTokenizer(AutoTokenizer.from_pretrained(path), add_special_tokens)
 
 
@@ -333,12 +334,20 @@ def train_job(ctx: Any, out_dir: Path, family: str, make_model: MakeModel) -> di
     }
 
 
+def quiet_transformers() -> None:
+    """No tqdm bars from transformers in server logs (loading and saving weights)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def save_checkpoint(model: Any, tokenizer: Any, out_dir: Path) -> None:
     """config.json + model.safetensors (+ generation_config.json) + the tokenizer files."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.to("cpu")
     if hasattr(model, "save_pretrained"):
+        quiet_transformers()
         model.save_pretrained(out_dir, safe_serialization=True)
     else:
         model.save(out_dir)
