@@ -3,6 +3,7 @@
 Its behaviour is chosen by the requested model name:
 
     echo / any other   answers at once; streams 20 chunks "w0 " … "w19 " (chat or completions)
+    slow               the same, 20 ms between chunks (a stream that really trickles)
     flaky-N            the first N requests answer 500, then like echo
     busy-N             the first N requests answer 429, then like echo
     down               always 503
@@ -68,7 +69,9 @@ def create_app() -> FastAPI:
 
         def events() -> Any:
             obj = "chat.completion.chunk" if chat else "text_completion"
-            for word in words():
+            for i, word in enumerate(words()):
+                if kind == "slow" and i:
+                    time.sleep(0.02)
                 choice = (
                     {"index": 0, "delta": {"content": word}, "finish_reason": None}
                     if chat

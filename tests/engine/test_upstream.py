@@ -49,10 +49,13 @@ def model(settings: Settings, **config: Any) -> UpstreamModel:
 
 def test_streams_chat_and_completions(stub: StubServer, settings: Settings) -> None:
     m = model(settings, base_url=stub.base_url, model="echo", api_key="sk-up-1")
-    pieces = list(m.generate(ASK))
-    assert pieces == words()
-    assert list(m.generate(TextRequest(prompt="Once", max_tokens=5))) == words()
+    assert "".join(m.generate(ASK)) == "".join(words())
+    assert "".join(m.generate(TextRequest(prompt="Once", max_tokens=5))) == "".join(words())
     assert stub.calls[-1] == ("echo", "Bearer sk-up-1")
+    # A trickling upstream is passed through as it comes, not gathered first.
+    slow = model(settings, base_url=stub.base_url, model="slow")
+    pieces = list(slow.generate(ASK))
+    assert "".join(pieces) == "".join(words()) and len(pieces) >= 10
 
 
 def test_retries_5xx_and_429_with_backoff(stub: StubServer, settings: Settings) -> None:
@@ -78,7 +81,7 @@ def test_falls_back_to_another_model(stub: StubServer, settings: Settings) -> No
         max_retries=0,
         fallbacks=[{"base_url": stub.base_url, "model": "echo-small", "api_key": "sk-fb"}],
     )
-    assert list(m.generate(ASK)) == words()
+    assert "".join(m.generate(ASK)) == "".join(words())
     assert stub.calls[-1] == ("echo-small", "Bearer sk-fb")
 
 
@@ -86,7 +89,7 @@ def test_load_balances_across_base_urls(settings: Settings) -> None:
     with StubServer() as a, StubServer() as b:
         m = model(settings, base_urls=[a.base_url, b.base_url], model="echo")
         for _ in range(4):
-            assert len(list(m.generate(ASK))) == len(words())
+            assert "".join(m.generate(ASK)) == "".join(words())
         assert len(a.calls) == 2 and len(b.calls) == 2
 
 

@@ -37,7 +37,7 @@ def client(server: Server, key: str) -> openai.OpenAI:
 
 
 def test_streaming_passes_through(server: Server, org_a: Org, stub: StubServer) -> None:
-    name = register(server, {"base_url": stub.base_url, "model": "echo"})
+    name = register(server, {"base_url": stub.base_url, "model": "slow"})
     c = client(server, org_a.member_key)
     chunks = c.chat.completions.create(
         model=name, messages=[{"role": "user", "content": "请回答"}], stream=True
@@ -46,7 +46,7 @@ def test_streaming_passes_through(server: Server, org_a: Org, stub: StubServer) 
         ch.choices[0].delta.content for ch in chunks if ch.choices and ch.choices[0].delta.content
     ]
     assert "".join(pieces) == "".join(words())
-    assert len(pieces) >= 2  # streamed as pieces, not one block
+    assert len(pieces) >= 10  # passed through as it trickles in, not gathered first
     reply = c.completions.create(model=name, prompt="Once upon a time", max_tokens=100)
     assert reply.choices[0].text == "".join(words())
 

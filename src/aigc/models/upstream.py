@@ -333,21 +333,42 @@ def _error_message(response: httpx.Response) -> str:
 
 
 def _pieces(response: httpx.Response, chat: bool) -> Iterator[str]:
-    """Text pieces from an OpenAI server-sent-event stream."""
-    for line in response.iter_lines():
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        event = json.loads(data)
-        if "error" in event:
-            message = str(event["error"].get("message", "error"))[:300]
-            raise UpstreamFailed(f"The upstream failed mid-stream: {message}")
-        for choice in event.get("choices") or []:
-            piece = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
-            if piece:
-                yield piece
+    """Text from an OpenAI server-sent-event stream: one piece per network read, holding every
+    event that read completed (one token when the upstream is slow, many when it is fast; each
+    piece costs the gateway a thread hop, so fewer is better)."""
+    pending = b""
+    for data in response.iter_bytes():
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        texts = []
+        for line in lines:
+            text = _event_text(line.strip(), chat)
+            if text is None:
+                if texts:
+                    yield "".join(texts)
+                return
+            texts.append(text)
+        if any(texts):
+            yield "".join(texts)
+
+
+def _event_text(line: bytes, chat: bool) -> str | None:
+    """The text of one SSE line ("" for none); None at ``[DONE]``."""
+    if not line.startswith(b"data:"):
+        return ""
+    data = line[5:].strip()
+    if data == b"[DONE]":
+        return None
+    event = json.loads(data)
+    if "error" in event:
+        message = str(event["error"].get("message", "error"))[:300]
+        raise UpstreamFailed(f"The upstream failed mid-stream: {message}")
+    pieces = []
+    for choice in event.get("choices") or []:
+        piece = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+        if piece:
+            pieces.append(piece)
+    return "".join(pieces)
 
 
 def load(config: dict[str, Any]) -> UpstreamModel:
