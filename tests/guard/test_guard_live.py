@@ -258,3 +258,95 @@ def test_watermark_detect_refuses_models_without_tokens(server: Server, org_b: O
         json={"model": "gpt-nothing-here", "text": "Hello"},
     )
     assert missing.status_code == 404
+
+
+def test_structured_output_needs_a_neural_model(server: Server, org_b: Org) -> None:
+    c = client(server, org_b.member_key)
+    ask = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        c.chat.completions.create(
+            model="template-helpdesk", messages=ask, response_format={"type": "json_object"}
+        )  # type: ignore[arg-type]
+    assert refused.value.code == "unsupported_parameter"
+    with pytest.raises(openai.BadRequestError) as bad:
+        c.chat.completions.create(
+            model="template-helpdesk", messages=ask, response_format={"type": "yaml"}
+        )  # type: ignore[arg-type]
+    assert bad.value.param == "response_format.type"
+
+
+SCHEMAS = [
+    {
+        "type": "object",
+        "properties": {"title": {"type": "string", "maxLength": 40}},
+        "required": ["title"],
+        "additionalProperties": False,
+    },
+    {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "maxItems": 4, "items": {"type": "string", "maxLength": 12}}
+        },
+        "required": ["items"],
+        "additionalProperties": False,
+    },
+    {
+        "type": "object",
+        "properties": {
+            "n": {"type": "integer", "minimum": 0, "maximum": 999},
+            "ok": {"type": "boolean"},
+        },
+        "required": ["n", "ok"],
+        "additionalProperties": False,
+    },
+    {
+        "type": "object",
+        "properties": {
+            "level": {"enum": ["low", "medium", "high"]},
+            "why": {"type": "string", "maxLength": 60},
+        },
+        "required": ["level", "why"],
+        "additionalProperties": False,
+    },
+    {
+        "type": "object",
+        "properties": {
+            "user": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "maxLength": 20},
+                    "age": {"type": "integer", "minimum": 0, "maximum": 120},
+                },
+                "required": ["name", "age"],
+                "additionalProperties": False,
+            },
+            "tags": {"type": "array", "maxItems": 3, "items": {"type": "string", "maxLength": 8}},
+        },
+        "required": ["user", "tags"],
+        "additionalProperties": False,
+    },
+]
+
+
+def test_gpt_pydoc_structured_200(server: Server, org_b: Org) -> None:
+    """Acceptance: 200 completions for 5 bounded schemas from gpt-pydoc all parse and validate
+    (runs only where the default gpt-pydoc has finished training on this server)."""
+    from jsonschema import Draft202012Validator
+
+    models = server.api("GET", "/v1/models", key=org_b.member_key).json()["data"]
+    if not any(m["id"] == "gpt-pydoc" and m.get("status") == "ready" for m in models):
+        pytest.skip("gpt-pydoc is not trained on this server")
+    c = client(server, org_b.member_key)
+    for i in range(200):
+        schema = SCHEMAS[i % len(SCHEMAS)]
+        reply = c.chat.completions.create(
+            model="gpt-pydoc",
+            messages=[{"role": "user", "content": "Describe a Python list as JSON."}],
+            max_tokens=512,
+            seed=i,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "s", "schema": schema, "strict": True},
+            },
+        )  # type: ignore[call-overload]
+        Draft202012Validator(schema).validate(json.loads(reply.choices[0].message.content))

@@ -129,6 +129,7 @@ async def prepare(
     requests, guard_session = await gate.guard_request(
         services, principal, body.model, requests, record
     )
+    requests = gate.constrain(body, model, requests)  # response_format: grammar while decoding
     prompt_tokens = count_prompt_tokens(model, requests[0])
     record.prompt_tokens = prompt_tokens
     reservation = None

@@ -128,13 +128,7 @@ def refuse_unsupported(body: SamplingFields) -> None:
                 param=field,
                 code="unsupported_parameter",
             )
-    response_format = values.get("response_format")
-    if response_format not in (None, {"type": "text"}):
-        raise InvalidRequest(
-            "'response_format' other than text is not supported yet",
-            param="response_format",
-            code="unsupported_parameter",
-        )
+    # response_format / guided_regex / guided_choice: aigc.guard.structured checks them
     modalities = values.get("modalities")
     if modalities not in (None, ["text"]):
         raise InvalidRequest(

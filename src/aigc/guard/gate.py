@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
 from aigc.gateway.auth import Principal
 from aigc.gateway.context import RequestRecord
-from aigc.gateway.errors import ContentPolicyViolation
-from aigc.guard import checks, store
+from aigc.gateway.errors import ContentPolicyViolation, InvalidRequest
+from aigc.guard import checks, store, structured
 from aigc.guard.pii import Pseudonymizer
 from aigc.guard.policy import Policy, Rule, rules_for
 from aigc.guard.stream import OutputGuard
@@ -96,6 +96,26 @@ def guard_input(
         result.pseudonymizer, rules_for(policies, "output", model, key_id), label
     )
     return requests, session
+
+
+def constrain(body: Any, model: Any, requests: list[TextRequest]) -> list[TextRequest]:
+    """Structured output: each choice gets its own grammar processor (400 when the model
+    cannot decode under a grammar, or the format is invalid)."""
+    values = body.model_dump(exclude_unset=True)
+    constraint = structured.parse_constraint(values)
+    if constraint is None:
+        return requests
+    if any(r.num_beams > 1 for r in requests):
+        raise InvalidRequest(
+            "response_format cannot be combined with beam search", param="response_format"
+        )
+    return [
+        replace(
+            r,
+            logits_processors=(*r.logits_processors, structured.processor_for(model, constraint)),
+        )
+        for r in requests
+    ]
 
 
 def policies_for(db: Database, tenant_id: str) -> list[Policy]:

@@ -1,0 +1,224 @@
+"""Structured output: ``response_format`` (json_object, json_schema) and the vLLM-style extras
+``guided_regex`` / ``guided_choice``, enforced while decoding with xgrammar.
+
+For a local neural model the constraint is a logits processor: after each token the grammar
+matcher advances and masks every token that would break the grammar, so every completion
+parses (and validates, for a schema) unless it runs out of ``max_tokens``. Streaming works
+unchanged: the constraint acts before sampling. Models that do not decode token by token here
+(templates, n-grams, upstream APIs) cannot be constrained; ``validate`` checks a finished answer
+against the format so their callers get a clear error instead of unparseable text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any
+
+import torch
+
+from aigc.gateway.errors import InvalidRequest
+
+
+@dataclass(frozen=True)
+class Constraint:
+    kind: str  # json_object | json_schema | regex | choice
+    schema: dict[str, Any] | None = None
+    pattern: str | None = None
+    choices: tuple[str, ...] = ()
+
+
+def parse_constraint(values: dict[str, Any]) -> Constraint | None:
+    """The request's output constraint from its body fields, or None; 400 on a bad one."""
+    response_format = values.get("response_format")
+    regex, choice = values.get("guided_regex"), values.get("guided_choice")
+    given = [x for x in (response_format not in (None, {"type": "text"}), regex, choice) if x]
+    if len(given) > 1:
+        raise InvalidRequest(
+            "Use one of response_format, guided_regex and guided_choice", param="response_format"
+        )
+    if regex is not None:
+        if not isinstance(regex, str):
+            raise InvalidRequest("'guided_regex' is a string", param="guided_regex")
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise InvalidRequest(
+                f"'guided_regex' does not compile: {exc}", param="guided_regex"
+            ) from None
+        return Constraint("regex", pattern=regex)
+    if choice is not None:
+        if (
+            not isinstance(choice, list)
+            or not choice
+            or not all(isinstance(c, str) for c in choice)
+        ):
+            raise InvalidRequest("'guided_choice' is a list of strings", param="guided_choice")
+        return Constraint("choice", choices=tuple(choice))
+    if response_format in (None, {"type": "text"}):
+        return None
+    if not isinstance(response_format, dict):
+        raise InvalidRequest("'response_format' is an object", param="response_format")
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return Constraint("json_object")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise InvalidRequest(
+                "'response_format.json_schema.schema' must be a JSON schema object",
+                param="response_format.json_schema.schema",
+            )
+        _check_schema(schema)
+        return Constraint("json_schema", schema=schema)
+    raise InvalidRequest(
+        "'response_format.type' is one of text, json_object, json_schema",
+        param="response_format.type",
+    )
+
+
+def _check_schema(schema: dict[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise InvalidRequest(
+            f"invalid JSON schema: {exc.message}", param="response_format.json_schema.schema"
+        ) from None
+
+
+def validate(constraint: Constraint, text: str) -> str | None:
+    """None when ``text`` satisfies the constraint, else what is wrong."""
+    if constraint.kind == "regex":
+        assert constraint.pattern is not None
+        return None if re.fullmatch(constraint.pattern, text) else "does not match guided_regex"
+    if constraint.kind == "choice":
+        return None if text in constraint.choices else "is not one of guided_choice"
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"is not JSON ({exc.msg})"
+    if constraint.kind == "json_object":
+        return None if isinstance(value, dict) else "is not a JSON object"
+    from jsonschema import Draft202012Validator
+
+    assert constraint.schema is not None
+    errors = sorted(Draft202012Validator(constraint.schema).iter_errors(value), key=str)
+    return None if not errors else f"does not match the schema: {errors[0].message}"
+
+
+# --- the xgrammar logits processor ---------------------------------------------------------
+
+_compilers: dict[int, Any] = {}
+_lock = Lock()
+
+
+def _compiler(tokenizer: Any, vocab_size: int) -> Any:
+    """One xgrammar compiler per tokenizer (it caches compiled grammars).
+
+    Byte-level tokenizers are described by each token's exact bytes (``token_bytes``), so the
+    grammar sees what decoding will print; others by their transformers tokenizer."""
+    import xgrammar as xgr
+
+    key = id(tokenizer)
+    with _lock:
+        if key not in _compilers:
+            token_bytes = tokenizer.token_bytes()
+            if token_bytes is not None:
+                info = xgr.TokenizerInfo(
+                    token_bytes,
+                    xgr.VocabType.RAW,
+                    vocab_size=vocab_size,
+                    stop_token_ids=list(tokenizer.eos_ids),
+                )
+            else:
+                info = xgr.TokenizerInfo.from_huggingface(tokenizer.hf, vocab_size=vocab_size)
+            _compilers[key] = xgr.GrammarCompiler(info, max_threads=1)
+        return _compilers[key]
+
+
+def compile_constraint(constraint: Constraint, tokenizer: Any, vocab_size: int) -> Any:
+    compiler = _compiler(tokenizer, vocab_size)
+    if constraint.kind == "json_object":  # any object, compact (as OpenAI's json_object)
+        return compiler.compile_json_schema('{"type": "object"}', any_whitespace=False)
+    if constraint.kind == "json_schema":
+        return compiler.compile_json_schema(
+            json.dumps(constraint.schema), any_whitespace=False, strict_mode=True
+        )
+    if constraint.kind == "choice":
+        return compiler.compile_regex("|".join(re.escape(c) for c in constraint.choices))
+    assert constraint.pattern is not None
+    return compiler.compile_regex(constraint.pattern)
+
+
+class GrammarProcessor:
+    """``processor(generated_ids, logits) -> logits`` that allows only grammatical tokens.
+
+    Stateful: one per generation (it advances its matcher over the tokens generated so far).
+    """
+
+    def __init__(self, compiled: Any, vocab_size: int, banned: torch.Tensor | None = None) -> None:
+        import xgrammar as xgr
+
+        self.matcher = xgr.GrammarMatcher(compiled)
+        self.bitmask = xgr.allocate_token_bitmask(1, vocab_size)
+        self.banned = banned
+        self.seen = 0
+
+    def __call__(self, generated: Sequence[int], logits: torch.Tensor) -> torch.Tensor:
+        import xgrammar as xgr
+
+        for token in generated[self.seen :]:
+            if not self.matcher.is_terminated():
+                self.matcher.accept_token(int(token))
+        self.seen = len(generated)
+        self.matcher.fill_next_token_bitmask(self.bitmask)
+        view = logits.view(1, -1)
+        if view.device.type == "cpu":
+            xgr.apply_token_bitmask_inplace(view, self.bitmask)
+        else:
+            xgr.apply_token_bitmask_inplace(view, self.bitmask.to(view.device))
+        if self.banned is not None:
+            logits = logits.masked_fill(self.banned.to(logits.device), float("-inf"))
+        return logits
+
+
+_control_masks: dict[int, torch.Tensor] = {}
+
+
+def control_tokens(tokenizer: Any, vocab_size: int) -> torch.Tensor:
+    """Tokens holding a control character (U+0000–U+001F). xgrammar's schema grammars let them
+    into strings, where JSON forbids them; our JSON needs no newline or tab (compact output),
+    so for JSON constraints they are masked outright."""
+    key = id(tokenizer)
+    if key not in _control_masks:
+        token_bytes = tokenizer.token_bytes()
+        mask = torch.zeros(vocab_size, dtype=torch.bool)
+        for i in range(min(vocab_size, len(tokenizer.hf))):
+            piece = token_bytes[i] if token_bytes is not None else tokenizer.decode([i]).encode()
+            mask[i] = any(b < 0x20 for b in piece)
+        _control_masks[key] = mask
+    return _control_masks[key]
+
+
+def processor_for(model: Any, constraint: Constraint) -> GrammarProcessor:
+    """A fresh processor for one generation of ``model``; 400 when the model cannot take one."""
+    tokenizer = getattr(model, "tokenizer", None)
+    vocab = getattr(getattr(model, "lm", None), "vocab_size", None)
+    if getattr(tokenizer, "hf", None) is None or vocab is None:
+        raise InvalidRequest(
+            "This model cannot enforce response_format, guided_regex or guided_choice while "
+            "decoding; use a local neural model (gpt-, rnn-, hf-)",
+            param="response_format",
+            code="unsupported_parameter",
+        )
+    compiled = compile_constraint(constraint, tokenizer, int(vocab))
+    json_kind = constraint.kind in ("json_object", "json_schema")
+    banned = control_tokens(tokenizer, int(vocab)) if json_kind else None
+    return GrammarProcessor(compiled, int(vocab), banned)
