@@ -12,7 +12,8 @@ relevant document was found (in the question's language) and ``citations`` is em
 cannot invent an answer it was never asked for.
 
 ``retrieve_for_prompt`` is a plain function returning the chunks that would go into the
-prompt, so the guard can inspect them (prompt injection in documents) before they are used.
+prompt; ``ground`` passes them through the guard's retrieval rules (``screened``: prompt
+injection or PII in documents) before they are used.
 """
 
 from __future__ import annotations
@@ -167,6 +168,25 @@ class NoRelevantDocument:
         yield self.answer
 
 
+def screened(db: Any, principal: Principal, model: str, record: Any, hits: list[Hit]) -> list[Hit]:
+    """The tenant's retrieval rules (guard: indirect injection, PII in documents) on each chunk
+    before it reaches the prompt: a blocked chunk is left out (and so not cited), a redacted one
+    goes in redacted."""
+    from aigc.guard.gate import check_chunks
+
+    if not hits:
+        return hits
+    verdicts = check_chunks(
+        db, principal.tenant_id, model, principal.key_id, [h.text for h in hits]
+    )
+    kept = []
+    for hit, verdict in zip(hits, verdicts, strict=True):
+        record.guard.extend(verdict.codes)
+        if not verdict.dropped:
+            kept.append(replace(hit, text=verdict.text))
+    return kept
+
+
 def ground(services: Any, principal: Principal, record: Any, prepared: Any, body: Any) -> None:
     """The pipeline's retrieval stage (runs in a worker thread): rewrites ``prepared``."""
     kb_ids = requested_kbs(body)
@@ -187,6 +207,7 @@ def ground(services: Any, principal: Principal, record: Any, prepared: Any, body
             budget,
             prepared.model.count_tokens,
         )
+    hits = screened(services.db, principal, prepared.model_name, record, hits)
     messages = grounded_messages(first.messages, hits)
     prepared.requests = [replace(r, messages=messages) for r in prepared.requests]
     prepared.prompt_tokens += prepared.model.count_tokens(messages[0].content)
