@@ -3,6 +3,9 @@ when it is safe, restoring placeholders split across chunks."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 import pytest
 
 from aigc.guard import checks, gate, pii
@@ -159,3 +162,20 @@ def test_retrieved_chunks_scored_for_indirect_injection() -> None:
     verdicts = checks.check_retrieved(rules_for([DEFAULT_POLICY], "retrieval", "m", None), chunks)
     assert verdicts[0].codes == [] and verdicts[0].injection_score < 0.5
     assert verdicts[1].codes[0].startswith("retrieval:indirect-injection:flag:")
+
+
+def test_explicit_ai_label_on_answers() -> None:
+    policy = parse_policy("name: label\nlabels: {explicit: true}\n")
+    request = TextRequest(prompt="hi")
+    [_], session = gate.guard_input([policy], "m", None, [request], [])
+    text, finish = gate.guard_text(session, "你好！", "stop", [])
+    assert text == "你好！\n\n（本内容由人工智能生成 / AI-generated content）" and finish == "stop"
+
+    async def deltas() -> AsyncIterator[str]:
+        for piece in ["你", "好", "！"]:
+            yield piece
+
+    async def collect() -> str:
+        return "".join([d async for d in gate.StreamCheck(session, []).wrap(deltas())])
+
+    assert asyncio.run(collect()) == text
