@@ -255,3 +255,17 @@ def test_url_ingestion_refuses_internal_addresses(server: Server, world: World, 
         assert res.status_code == 400, res.text
         error = res.json()["error"]
         assert error["code"] == "url_refused" and "is not public" in error["message"]
+
+
+def test_deleting_documents_and_bases_removes_them_from_search(server: Server, org_a: Org) -> None:
+    key = org_a.admin_key
+    kb = server.api("POST", "/api/kb", key=key, json={"name": "temp", "dense": False}).json()["id"]
+    body = upload(server, key, kb, {"a.txt": "Quarterly numbers are due Friday.", "b.txt": "x y"})
+    doc = next(d["id"] for d in body["data"] if d["filename"] == "a.txt")
+    search = {"query": "quarterly numbers due"}
+    assert server.api("POST", f"/api/kb/{kb}/search", key=key, json=search).json()["data"]
+    assert server.api("DELETE", f"/api/kb/{kb}/documents/{doc}", key=key).status_code == 200
+    assert server.api("POST", f"/api/kb/{kb}/search", key=key, json=search).json()["data"] == []
+    assert server.api("GET", f"/api/kb/{kb}/documents/{doc}", key=key).status_code == 404
+    assert server.api("DELETE", f"/api/kb/{kb}", key=key).status_code == 200
+    assert server.api("POST", f"/api/kb/{kb}/search", key=key, json=search).status_code == 404
