@@ -118,17 +118,28 @@ class _RunningBatch:
 
     def __init__(self) -> None:
         self.ids: list[str] = []
-        self.kv: KV = []
+        self.cache: DynamicCache | None = None  # kept across steps: the model appends in place
         self.mask = torch.zeros(0, 0, dtype=torch.long)
+
+    @property
+    def kv(self) -> KV:
+        return _kv_of(self.cache) if self.cache is not None else []
+
+    @kv.setter
+    def kv(self, value: KV) -> None:
+        """A new membership: one copy into a fresh cache (not at every step)."""
+        self.cache = DynamicCache(ddp_cache_data=value) if value else None
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def add(self, request_id: str, kv: KV) -> None:
+    def add(self, request_ids: list[str], kv: KV, mask: torch.Tensor | None = None) -> None:
+        """Rows join: ``kv`` [b, heads, L, dim] per layer, ``mask`` [b, L] (None: all real)."""
         length = kv[0][0].shape[2]
+        if mask is None:
+            mask = torch.ones(len(request_ids), length, dtype=torch.long, device=kv[0][0].device)
         if not self.ids:
-            self.ids, self.kv = [request_id], kv
-            self.mask = torch.ones(1, length, dtype=torch.long, device=kv[0][0].device)
+            self.ids, self.kv, self.mask = list(request_ids), kv, mask
             return
         total = max(length, self.mask.shape[1])
         self._pad_to(total)
@@ -138,10 +149,8 @@ class _RunningBatch:
             (torch.cat([k0, k1]), torch.cat([v0, v1]))
             for (k0, v0), (k1, v1) in zip(self.kv, kv, strict=True)
         ]
-        row = torch.ones(1, total, dtype=torch.long, device=self.mask.device)
-        row[:, :pad] = 0
-        self.mask = torch.cat([self.mask, row])
-        self.ids.append(request_id)
+        self.mask = torch.cat([self.mask, F.pad(mask, (pad, 0))])
+        self.ids.extend(request_ids)
 
     def _pad_to(self, total: int) -> None:
         pad = total - self.mask.shape[1]
@@ -338,17 +347,29 @@ class Engine:
         logits: dict[str, torch.Tensor] = {}
         if decode_ids:
             logits.update(self._decode())
-        joining = []
+        # Whole prompts from the start run together (left-padded); chunks run alone.
+        whole = [
+            rid
+            for rid, n in plan.num_tokens.items()
+            if rid not in decode_ids
+            and rid in plan.sampling
+            and self.scheduler.requests[rid].num_computed == 0
+        ]
+        joining: list[tuple[list[str], KV, torch.Tensor | None]] = []
+        if whole:
+            batch_logits, kv, mask = self._prefill_together(whole)
+            logits.update(zip(whole, batch_logits, strict=True))
+            joining.append((whole, kv, mask))
         for request_id, n in plan.num_tokens.items():
-            if request_id in decode_ids:
+            if request_id in decode_ids or request_id in whole:
                 continue
             last = self._prefill(request_id, n)
             if request_id in plan.sampling:
                 logits[request_id] = last
-                joining.append(request_id)
+                joining.append(([request_id], _kv_of(self._prefill_kv.pop(request_id)), None))
         sampled = self._pick({rid: logits[rid] for rid in plan.sampling})
-        for request_id in joining:
-            self._batch.add(request_id, _kv_of(self._prefill_kv.pop(request_id)))
+        for ids, kv, mask in joining:
+            self._batch.add(ids, kv, mask)
         finished = self.scheduler.update(plan, sampled, self._eos_reached)
         now = time.perf_counter()
         for request_id, token in sampled.items():
@@ -387,10 +408,10 @@ class Engine:
             attention_mask=mask,
             position_ids=positions,
             use_cache=True,
-            **{self._cache_arg: DynamicCache(ddp_cache_data=batch.kv)},
+            **{self._cache_arg: batch.cache},
             **self._last_only,
         )
-        batch.kv = _kv_of(_cache_of(out))
+        batch.cache = _cache_of(out)
         batch.mask = mask
         return {rid: out.logits[i, -1] for i, rid in enumerate(batch.ids)}
 
@@ -406,6 +427,24 @@ class Engine:
         )
         self._prefill_kv[request_id] = _cache_of(out)
         return out.logits[0, -1]
+
+    def _prefill_together(self, ids: list[str]) -> tuple[torch.Tensor, KV, torch.Tensor]:
+        """Several whole prompts in one forward pass, left-padded to the longest."""
+        prompts = [self.scheduler.requests[rid].all_ids for rid in ids]
+        width = max(len(p) for p in prompts)
+        pads = [width - len(p) for p in prompts]
+        dev = self.device
+        input_ids = torch.tensor([[0] * pad + p for pad, p in zip(pads, prompts, strict=True)])
+        mask = torch.tensor([[0] * pad + [1] * (width - pad) for pad in pads])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=input_ids.to(dev),
+            attention_mask=mask.to(dev),
+            position_ids=positions.to(dev),
+            use_cache=True,
+            **self._last_only,
+        )
+        return out.logits[:, -1], _kv_of(_cache_of(out)), mask.to(dev)
 
     def _pick(self, logits: dict[str, torch.Tensor]) -> dict[str, int]:
         """The next token of each request: a batched argmax for plain greedy requests, the full
