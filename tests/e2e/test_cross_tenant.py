@@ -97,7 +97,7 @@ def _accepts_tenant_id(method: str, path: str) -> bool:
 # (swapped for a well-formed random id in the "nonexistent" twin of each request); {b_group}
 # and {b_user} are B's own, kept as they are in both.
 
-A_PLACEHOLDERS = ("user", "group", "key", "model", "file", "job", "kb", "doc")
+A_PLACEHOLDERS = ("user", "group", "key", "model", "file", "job", "kb", "doc", "policy")
 CHAT = {"model": "{model}", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 COMPLETION = {"model": "{model}", "prompt": "hello", "max_tokens": 8}
 
@@ -161,6 +161,10 @@ CASES: list[Case] = [
     Case("GET", "/api/kb/{kb}/documents/{doc}/chunks"),
     Case("DELETE", "/api/kb/{kb}/documents/{doc}"),
     Case("POST", "/api/kb/{kb}/search", {"query": "confidential handbook"}),
+    # guard: policies by name, watermark detection names a model
+    Case("GET", "/api/policies/{policy}"),
+    Case("DELETE", "/api/policies/{policy}"),
+    Case("POST", "/api/watermark/detect", {"model": "{model}", "text": "hello"}, model=True),
 ]
 
 # Everything else under /api and /v1, each with its own cross-tenant test further down.
@@ -174,6 +178,8 @@ LISTS = {
     "/v1/models",
     "/v1/files",
     "/api/kb",
+    "/api/policies",
+    "/api/feedback",
 }
 CREATES = {  # POST without a path parameter → the test that covers it
     "/api/users": "test_tenant_admin_cannot_create_in_another_tenant_or_escalate",
@@ -184,8 +190,15 @@ CREATES = {  # POST without a path parameter → the test that covers it
     "/api/kb": "tests/knowledge/test_api.py::test_isolation_other_tenant_and_user...",
     "/v1/embeddings": "tests/knowledge/test_api.py (text in, vectors out; no stored object)",
     "/api/train": "test_training_live.py::test_a_trains_on_its_files_and_b_sees_nothing",
+    "/api/policies": "tests/guard/test_guard_live.py::test_policies_api (per caller's tenant)",
+    "/api/feedback": "tests/guard/test_guard_live.py::test_feedback_export_per_tenant",
+    "/v1/moderations": "tests/guard/test_guard_live.py (text in, scores out; no stored object)",
 }
-SELF = {("GET", "/api/me")}
+SELF = {
+    ("GET", "/api/me"),
+    # the caller's tenant's feedback as JSONL: test_guard_live.py::test_feedback_export_per_tenant
+    ("GET", "/api/feedback/export"),
+}
 PLATFORM = {("GET", "/api/audit/verify")}  # and everything under /api/tenants
 
 
@@ -266,6 +279,7 @@ def _snapshot(server: Server, w: World) -> dict[str, Any]:
     assert content.status_code == 200, content.text
     snap["file_content"] = content.content
     snap["job"] = _ok(server.api("GET", f"/api/jobs/{ids['job']}", key=key))["id"]
+    snap["policy"] = _ok(server.api("GET", f"/api/policies/{ids['policy']}", key=key))
     row = _job_row(server, ids["job"])  # its status is the job runner's; not B's to change
     snap["job_row"] = {k: row[k] for k in ("tenant_id", "cancel_requested")}
     kb = f"/api/kb/{ids['kb']}"
@@ -360,6 +374,25 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
         time.sleep(0.1)
     assert state == "succeeded", state
 
+    policy = _ok(
+        server.api(
+            "POST",
+            "/api/policies",
+            key=a,
+            json={"yaml": f"name: a-secret-policy-{tag}\nrules: []\n", "enabled": False},
+        ),
+        201,
+    )
+    _ok(
+        server.api(
+            "POST",
+            "/api/feedback",
+            key=a,
+            json={"request_id": f"a-secret-feedback-{tag}", "rating": 1, "prompt": "A's prompt"},
+        ),
+        201,
+    )
+
     b = org_b.admin_key
     b_user = _ok(
         server.api(
@@ -385,6 +418,7 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             "job": job_id,
             "kb": kb["id"],
             "doc": added["data"][0]["id"],
+            "policy": policy["name"],
             "b_user": b_user["id"],
             "b_group": b_group["id"],
         },
@@ -408,6 +442,9 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             kb["name"],
             kb_doc,
             added["data"][0]["id"],
+            policy["id"],
+            policy["name"],
+            f"a-secret-feedback-{tag}",
             *(k["id"] for k in a_keys),
             *(k["prefix"] for k in a_keys),
         },
