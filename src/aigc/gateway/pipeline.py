@@ -262,7 +262,10 @@ async def complete(
             text = "".join(bounded)
             logprobs = logprobs_view(log.take() if log else None, chat, text)
             finish = bounded.finish_reason
+            raw = text
             text, finish = gate.guard_text(prepared.guard, text, finish, record.guard)
+            if text != raw:  # the guard rewrote it: the tokens would show what it changed
+                logprobs = None
             out.append((text, finish, bounded.tokens, logprobs))
         return out
 
@@ -346,6 +349,8 @@ async def stream(
             if chat:
                 yield event(chat_choice(i, {"role": "assistant", "content": ""}, None))
             checked = gate.StreamCheck(prepared.guard, record.guard)  # output rules, restore
+            if prepared.guard is not None and prepared.guard.output_rules:
+                log = None  # output rules may rewrite text: its tokens are not sent alongside
             try:
                 async for delta in checked.wrap(_deltas(prepared.model, bounded)):
                     logprobs = logprobs_view(log.take() if log else None, chat, delta)
