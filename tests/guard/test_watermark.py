@@ -3,6 +3,9 @@ z >= 4, unwatermarked ones never do, and the processor plugs into the shared dec
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LogitsProcessor, LogitsProcessorList
 
@@ -46,10 +49,19 @@ def _sample(model: GPT2LMHeadModel, marked: bool, seed: int) -> list[list[int]]:
     return out[:, prompt.shape[1] :].tolist()
 
 
-def test_watermark_detected_and_unmarked_text_never_flagged() -> None:
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny matrices: one thread avoids oversubscribing a shared machine (seen: 8 s vs 140 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_watermark_detected_and_unmarked_text_never_flagged(one_thread: None) -> None:
     torch.manual_seed(0)
     config = GPT2Config(
-        vocab_size=VOCAB, n_positions=256, n_embd=64, n_layer=2, n_head=2, initializer_range=0.3
+        vocab_size=VOCAB, n_positions=256, n_embd=32, n_layer=1, n_head=2, initializer_range=0.3
     )
     model = GPT2LMHeadModel(config).eval()
     with torch.no_grad():
