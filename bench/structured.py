@@ -8,6 +8,8 @@ cached afterwards). A random model makes the constrained run a worst case for th
 wander everywhere without it).
 
     python bench/structured.py [--tokens 128] [--runs 5]   # writes bench/results/structured.json
+    python bench/structured.py --checkpoint DATA_DIR/models/gpt-pydoc/...  # a trained gpt-pydoc:
+        # also 200 completions for 5 bounded schemas (max_tokens 512): how many parse and validate
 
 Timings on a shared 2-core machine are noisy: re-measure on a quiet machine.
 """
@@ -43,20 +45,64 @@ SCHEMA = {
 }
 
 
+SCHEMAS = [
+    {"type": "object", "properties": {"title": {"type": "string", "maxLength": 40}},
+     "required": ["title"], "additionalProperties": False},
+    {"type": "object", "properties": {"items": {"type": "array", "maxItems": 4,
+     "items": {"type": "string", "maxLength": 12}}}, "required": ["items"],
+     "additionalProperties": False},
+    {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 999},
+     "ok": {"type": "boolean"}}, "required": ["n", "ok"], "additionalProperties": False},
+    {"type": "object", "properties": {"level": {"enum": ["low", "medium", "high"]},
+     "why": {"type": "string", "maxLength": 60}}, "required": ["level", "why"],
+     "additionalProperties": False},
+    {"type": "object", "properties": {"user": {"type": "object", "properties": {
+     "name": {"type": "string", "maxLength": 20}, "age": {"type": "integer", "minimum": 0,
+     "maximum": 120}}, "required": ["name", "age"], "additionalProperties": False},
+     "tags": {"type": "array", "maxItems": 3, "items": {"type": "string", "maxLength": 8}}},
+     "required": ["user", "tags"], "additionalProperties": False},
+]  # fmt: skip
+
+
+def acceptance(model: neural.NeuralTextModel, count: int = 200) -> dict[str, int]:
+    """``count`` completions over the five schemas: how many parse and validate."""
+    valid = 0
+    for i in range(count):
+        schema = SCHEMAS[i % len(SCHEMAS)]
+        body = {"response_format": {"type": "json_schema", "json_schema": {"schema": schema}}}
+        constraint = structured.parse_constraint(body)
+        assert constraint is not None
+        request = TextRequest(
+            messages=[ChatMessage("user", "Describe a Python list as JSON.")],
+            max_tokens=512,
+            seed=i,
+            logits_processors=(structured.processor_for(model, constraint),),
+        )
+        text = "".join(model.generate(request))
+        valid += structured.validate(constraint, text) is None
+    return {"completions": count, "parse_and_validate": valid}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--checkpoint", type=Path, help="a trained gpt-pydoc directory")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    with tempfile.TemporaryDirectory() as directory:
-        train_tokenizer("bpe", neural.pydoc_texts(), vocab_size=2048).save(Path(directory))
-        tokenizer = neural.load_text_tokenizer(Path(directory))
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=len(tokenizer.hf), n_positions=512, n_embd=128, n_layer=4, n_head=4
-    )
-    model = neural.NeuralTextModel(neural.HFCausalLM(GPT2LMHeadModel(config)), tokenizer)
+    if args.checkpoint:
+        from aigc.models.text import gpt
+
+        model = gpt.load({"path": str(args.checkpoint)})
+    else:
+        with tempfile.TemporaryDirectory() as directory:
+            train_tokenizer("bpe", neural.pydoc_texts(), vocab_size=2048).save(Path(directory))
+            tokenizer = neural.load_text_tokenizer(Path(directory))
+        torch.manual_seed(0)
+        config = GPT2Config(
+            vocab_size=len(tokenizer.hf), n_positions=512, n_embd=128, n_layer=4, n_head=4
+        )
+        model = neural.NeuralTextModel(neural.HFCausalLM(GPT2LMHeadModel(config)), tokenizer)
     constraint = structured.parse_constraint(
         {"response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}}}
     )
@@ -94,7 +140,11 @@ def main() -> None:
         "ms_per_token": rows,
         "overhead_ms_per_token": overhead,
         "compile_ms": compile_ms,
+        "model": str(args.checkpoint) if args.checkpoint else "random gpt-pydoc-sized GPT-2",
     }
+    if args.checkpoint:
+        out["acceptance"] = acceptance(model)
+        print(out["acceptance"])
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
 
 
