@@ -63,3 +63,12 @@ def test_pseudonymizer_round_trip() -> None:
         "Write to [EMAIL_ADDRESS_1] and [EMAIL_ADDRESS_2], then [EMAIL_ADDRESS_1] again."
     )
     assert p.restore(redacted) == text
+
+
+def test_chinese_addresses_start_at_the_place() -> None:
+    assert (
+        entities("我住在北京市朝阳区建国路88号3单元")["CN_ADDRESS"] == "北京市朝阳区建国路88号3单元"
+    )
+    found = entities("请寄到广东省深圳市南山区科技园路1号，收件人：欧阳娜娜")
+    assert found["CN_ADDRESS"] == "广东省深圳市南山区科技园路1号"
+    assert found["CN_PERSON"] == "欧阳娜娜"

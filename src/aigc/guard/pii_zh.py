@@ -72,6 +72,11 @@ def _card_context(text: str, start: int) -> bool:
     return bool(_CARD_CONTEXT.search(before)) and not _USCC_CONTEXT.search(before)
 
 
+_ADDRESS_LEAD = re.compile(
+    r"^(?:请|麻烦)?(?:[我你他她它]们?|公司|客户|家)?(?:现在|目前)?(?:住在|住址是|地址是|地址为|位于|寄到|送到|搬到|在)"
+)
+
+
 def find_resident_ids(text: str) -> Iterable[Finding]:
     from aigc.guard.pii import Finding
 
@@ -109,4 +114,6 @@ def find_addresses(text: str) -> Iterable[Finding]:
     from aigc.guard.pii import Finding
 
     for m in _ADDRESS.finditer(text):
-        yield Finding("CN_ADDRESS", m.start(), m.end(), m.group(), 45)
+        lead = _ADDRESS_LEAD.match(m.group())  # "我住在北京市…": the address starts at 北京
+        start = m.start() + (lead.end() if lead else 0)
+        yield Finding("CN_ADDRESS", start, m.end(), text[start : m.end()], 45)
