@@ -120,10 +120,14 @@ def check_retrieved(rules: list[Rule], chunks: list[str]) -> list[ChunkVerdict]:
         codes: list[str] = []
         dropped = False
         masker = pii.Pseudonymizer()
+        score = injection.score_document(text)  # once per chunk, shared by injection rules
         for rule in rules:
             if rule.action == "allow":
                 continue
-            hit = evaluate(rule, text, document=True)
+            if rule.detector == "injection":
+                hit = Hit(score=score) if score >= rule.threshold else None
+            else:
+                hit = evaluate(rule, text, document=True)
             if hit is None:
                 continue
             codes.append(_code("retrieval", rule, hit))
@@ -131,5 +135,5 @@ def check_retrieved(rules: list[Rule], chunks: list[str]) -> list[ChunkVerdict]:
                 dropped = True
             elif rule.action in ("redact", "pseudonymize"):
                 text = masker.redact(text, hit.findings)
-        verdicts.append(ChunkVerdict(text, dropped, injection.score_document(text), codes))
+        verdicts.append(ChunkVerdict(text, dropped, score, codes))
     return verdicts
