@@ -72,3 +72,14 @@ def test_chinese_addresses_start_at_the_place() -> None:
     found = entities("请寄到广东省深圳市南山区科技园路1号，收件人：欧阳娜娜")
     assert found["CN_ADDRESS"] == "广东省深圳市南山区科技园路1号"
     assert found["CN_PERSON"] == "欧阳娜娜"
+
+
+def test_identifiers_and_ids_are_not_secrets() -> None:
+    for text in (
+        "trace 550e8400-e29b-41d4-a716-446655440000 failed",
+        "rename my_long_variable_name_for_the_config_2024",
+        "class MyVeryLongClassNameForTheConfigLoader2024",
+        "commit 9cf37e3a1b2c4d5e6f708192a3b4c5d6e7f80912",
+    ):
+        assert pii.detect(text, pii.SECRETS_ONLY) == [], text
+    assert pii.detect("key Zx9fQ2pL7mN4vB8kQ1wE5rT6", pii.SECRETS_ONLY)[0].entity == "SECRET"

@@ -82,7 +82,9 @@ _PASSWORD = re.compile(
     r"[\"']?(?P<value>[^\s\"'，。,;；]{4,})",
     re.I,
 )
-_TOKEN = re.compile(r"(?<![\w/+=-])[A-Za-z0-9_+/=-]{24,}(?![\w/+=-])")
+_TOKEN = re.compile(r"(?<![\w/+=-])[A-Za-z0-9_+/-]{24,}={0,2}(?![\w/+=-])")
+# lower→upper/digit, upper→digit, digit→letter (not upper→lower: every capitalised word has it)
+_CLASS_CHANGE = re.compile(r"[a-z](?=[A-Z0-9])|[A-Z](?=[0-9])|[0-9](?=[A-Za-z])")
 
 
 def _entropy(token: str) -> float:
@@ -195,7 +197,10 @@ def find_secrets(text: str) -> Iterable[Finding]:
     for m in _TOKEN.finditer(text):
         token = m.group()
         classes = sum(bool(re.search(p, token)) for p in (r"[a-z]", r"[A-Z]", r"\d", r"[_+/=-]"))
-        if classes >= 3 and _entropy(token) >= 4.0:
+        # Random tokens switch between lower, upper and digits often; identifiers
+        # (my_config_name_2024) and words do not.
+        changes = len(_CLASS_CHANGE.findall(token))
+        if classes >= 3 and _entropy(token) >= 4.0 and changes >= len(token) / 4:
             yield Finding("SECRET", m.start(), m.end(), token, 65)
 
 
