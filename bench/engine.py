@@ -347,8 +347,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip", nargs="*", default=[], help="systems to skip: a a' b B c")
+    parser.add_argument("--max-running", type=int, default=ENGINE["max_running"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    ENGINE["max_running"] = args.max_running  # requests decoding together
     root = Path(tempfile.mkdtemp(prefix="aigc-bench-ckpt-"))
     checkpoint = build_checkpoint(root / "gpt2-7m")
     model = GPT2LMHeadModel.from_pretrained(checkpoint).eval()

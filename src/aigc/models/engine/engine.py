@@ -337,8 +337,8 @@ class Engine:
     @torch.inference_mode()
     def step(self) -> None:
         plan = self.scheduler.schedule()
+        self._batch.remove(set(plan.preempted))
         for request_id in plan.preempted:
-            self._batch.remove({request_id})
             self._prefill_kv.pop(request_id, None)
             self.stats.preemptions += 1
         decode_ids = [rid for rid in self._batch.ids if rid in plan.num_tokens]
@@ -383,8 +383,8 @@ class Engine:
                 handle.last_token_at = now
         self.stats.tokens_out += len(sampled)
         self._tokens_counter.inc(len(sampled))
+        self._batch.remove({request.id for request in finished})  # one copy for all leaving
         for request in finished:
-            self._batch.remove({request.id})
             self._end(request.id, None, request.finish_reason)
         self.stats.steps += 1
         self._update_stats()
@@ -400,7 +400,8 @@ class Engine:
     def _decode(self) -> dict[str, torch.Tensor]:
         batch = self._batch
         reqs = [self.scheduler.requests[rid] for rid in batch.ids]
-        ids = torch.tensor([[r.all_ids[r.num_computed]] for r in reqs], device=self.device)
+        # A row in the batch has sampled; its last token is the one not yet in the cache.
+        ids = torch.tensor([[r.output_ids[-1]] for r in reqs], device=self.device)
         positions = torch.tensor([[r.num_computed] for r in reqs], device=self.device)
         mask = F.pad(batch.mask, (0, 1), value=1)
         out = self.model(
