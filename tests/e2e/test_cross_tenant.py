@@ -138,6 +138,7 @@ CASES: list[Case] = [
     Case("POST", "/api/keys", {"name": "stolen", "user_id": "{user}"}, "bound to A's user"),
     # models
     Case("DELETE", "/api/models/{model}", model=True),
+    Case("GET", "/api/models/{model}/status", model=True),
     Case("GET", "/v1/models/{model}", model=True),
     Case("POST", "/v1/chat/completions", CHAT, model=True),
     Case("POST", "/v1/chat/completions", CHAT | {"stream": True}, "stream", model=True),
