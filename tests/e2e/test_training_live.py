@@ -153,7 +153,7 @@ def test_gpt_trains_on_the_chinese_poetry_corpus(tmp_path: Path) -> None:
             "family": "gpt",
             "name": "gpt-poetry",
             "data_path": str(ZH_DATA),
-            "params": TINY | {"vocab_size": 1000, "max_iters": 60},
+            "params": TINY | {"vocab_size": 600, "max_iters": 30},
         }
         started = server.api("POST", "/api/train", json=body)
         assert started.status_code == 202, started.text
@@ -169,7 +169,7 @@ def test_gpt_trains_on_the_chinese_poetry_corpus(tmp_path: Path) -> None:
 
 def test_training_killed_with_sigkill_resumes_to_the_same_loss(tmp_path: Path) -> None:
     server = Server(tmp_path / "data", new_admin_key(), AIGC_JOB_STALE_AFTER_S="2").start()
-    params = TINY | {"max_iters": 120, "eval_interval": 60, "checkpoint_interval": 15}
+    params = TINY | {"max_iters": 60, "eval_interval": 30, "checkpoint_interval": 10}
     try:
         file_id = _upload(server, server.admin_key, "pydoc.txt", _english_text())
         jobs = {}

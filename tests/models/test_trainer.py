@@ -11,7 +11,7 @@ from aigc.models import trainer
 from aigc.models.text import gpt, neural, rnn
 from aigc.models.text.tokenizers import train_tokenizer
 
-TEXT = "\n".join(neural.pydoc_texts()[:30])
+TEXT = "\n".join(neural.pydoc_texts()[:10])
 
 
 class Interrupted(Exception):
