@@ -56,6 +56,7 @@ def _submit(db: Database, root: Path, name: str, params: dict[str, object]) -> t
         ({"learning_rate": "fast"}, "params.learning_rate"),
         ({"tokenizer": "sentencepiece"}, "params.tokenizer"),
         ({"n_layers": 2}, "params.n_layers"),
+        ({"n_embd": 100, "n_head": 3}, "params.n_embd"),
     ],
 )
 def test_bad_parameters_are_refused_by_name(

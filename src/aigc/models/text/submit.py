@@ -136,6 +136,8 @@ def submit_training(
         )
     for key, value in params.items():
         check_param(key, value)
+    if family == "gpt" and int(params.get("n_embd", 128)) % int(params.get("n_head", 4)):
+        raise InvalidRequest("n_embd must be a multiple of n_head", param="params.n_embd")
     paths = resolve_training_data(
         session,
         None if via_cli else principal,
