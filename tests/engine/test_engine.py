@@ -169,3 +169,29 @@ def test_engine_model_is_a_text_model(checkpoint: Path) -> None:
         assert isinstance(model, EngineModel) and isinstance(model, TextModel)
     finally:
         model.engine.close()
+
+
+def test_the_gateways_tenant_reaches_the_scheduler(checkpoint: Path) -> None:
+    import contextvars
+
+    from aigc.models.resources import current_tenant
+
+    model = load_engine_model(checkpoint, EngineConfig(max_running=1))
+    try:
+        hold = TextRequest(prompt="a", max_tokens=150, min_tokens=150, temperature=0)
+        blocker = model.generate(hold)
+        next(blocker)  # holds the only running place, so the next request waits
+
+        def as_tenant() -> object:
+            current_tenant.set("t_acme")  # what pipeline.prepare does
+            return model.generate(TextRequest(prompt="b", max_tokens=2, temperature=0))
+
+        waiting = contextvars.copy_context().run(as_tenant)
+        deadline = time.monotonic() + 10
+        while not model.engine.scheduler.waiting and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert [r.tenant for r in model.engine.scheduler.waiting] == ["t_acme"]
+        blocker.close()
+        assert isinstance("".join(waiting), str)  # type: ignore[arg-type]
+    finally:
+        model.engine.close()
