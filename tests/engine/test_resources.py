@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from pathlib import Path
 
 import httpx
 import openai
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from aigc.gateway.errors import InvalidRequest, Overloaded
-from aigc.models.resources import MemoryBudget, ModelGate, pick_device
+from aigc.models.resources import MemoryBudget, ModelGate, footprint, pick_device
 from tests.e2e.server import Org, Server
 
 WORDS = " ".join(f"word{i}" for i in range(30))
@@ -118,3 +119,29 @@ def test_device_placement() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(InvalidRequest):
             pick_device("cuda:0")
+
+
+def test_registry_unloads_the_least_recently_used_model(tmp_path: Path) -> None:
+    from aigc.infra.schema import ModelRecord
+    from aigc.models.registry import ModelRegistry
+    from tests.engine.tiny_lm import save_tiny_gpt2
+
+    path = str(save_tiny_gpt2(tmp_path / "tiny"))
+    config = {"path": path, "engine": {"kv_cache_mb": 1.0}, "device": "cpu"}
+    records = [
+        ModelRecord(id=f"mdl_{n}", name=f"hf-{n}", family="hf", config=config) for n in "abc"
+    ]
+    registry = ModelRegistry()
+    first = registry.load(records[0])
+    _, size = footprint(first)
+    registry.memory = MemoryBudget({"cpu": 2 * size + 1})  # room for two
+    registry.memory.admit(records[0].id, "cpu", size, registry.forget)
+    registry.load(records[1])
+    assert registry.loaded(records[0]) is first  # a is now the most recently used
+    registry.load(records[2])  # c needs room: b goes
+    assert registry.loaded(records[1]) is None
+    assert registry.loaded(records[0]) is first and registry.loaded(records[2]) is not None
+    for record in (records[0], records[2]):
+        registry.forget(record.id)
+    first.engine._thread.join(timeout=10)  # an unloaded engine's thread ends when idle
+    assert not first.engine._thread.is_alive()
