@@ -65,7 +65,6 @@ TARGET_ADDED_P50_MS = 1.0
 BARE = "bare FastAPI route"
 NO_POLICY = "(i) gateway, no guard policy"
 DEFAULT_POLICY = "(ii) gateway, default policy"
-DEFAULT_POLICY_NA = "n/a — the guard (issue 6) has not landed"
 
 
 # --- the bare server (run as a subprocess: --serve-bare PORT --body-file FILE) -------------
@@ -335,24 +334,49 @@ def time_model(runs: int = 1000) -> dict[str, Any]:
 # --- the run -------------------------------------------------------------------------------
 
 
-def setup_gateway(gateway: Server, admin_key: str) -> tuple[str, bytes]:
-    """A member key with (high) limits, and one answer body captured for the bare server."""
+def setup_gateway(gateway: Server, admin_key: str) -> tuple[dict[str, str], bytes]:
+    """Two member keys with (high) limits, and one answer body captured for the bare server.
+
+    The "gateway" key's organization has an empty guard policy (no rules): scenario (i). The
+    "policy" key's organization has no policy of its own, so the default policy applies: (ii).
+    """
     import httpx
 
-    created = httpx.post(
-        gateway.base_url + "/api/keys",
-        headers={"Authorization": f"Bearer {admin_key}"},
-        json={"name": "bench", "role": "member", **KEY_LIMITS},
-        timeout=30,
-    )
-    created.raise_for_status()
-    key = str(created.json()["key"])
-    auth = {"Authorization": f"Bearer {key}"}
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    keys: dict[str, str] = {}
+    for scenario, org in (("gateway", "bench-no-policy"), ("policy", "bench-default-policy")):
+        tenant = httpx.post(gateway.base_url + "/api/tenants", headers=admin, json={"name": org})
+        tenant.raise_for_status()
+        org_admin = httpx.post(
+            gateway.base_url + "/api/keys",
+            headers=admin,
+            json={"tenant_id": tenant.json()["id"], "role": "admin"},
+            timeout=30,
+        )
+        org_admin.raise_for_status()
+        org_auth = {"Authorization": f"Bearer {org_admin.json()['key']}"}
+        if scenario == "gateway":
+            empty = httpx.post(
+                gateway.base_url + "/api/policies",
+                headers=org_auth,
+                json={"yaml": "name: none\nrules: []\n"},
+                timeout=30,
+            )
+            empty.raise_for_status()
+        created = httpx.post(
+            gateway.base_url + "/api/keys",
+            headers=org_auth,
+            json={"name": "bench", "role": "member", **KEY_LIMITS},
+            timeout=30,
+        )
+        created.raise_for_status()
+        keys[scenario] = str(created.json()["key"])
+    auth = {"Authorization": f"Bearer {keys['gateway']}"}
     answer = httpx.post(gateway.base_url + PATH, headers=auth, json=REQUEST, timeout=30)
     answer.raise_for_status()
     if "x-ratelimit-limit-requests" not in answer.headers:
         raise RuntimeError("the key's limits are not applied: the limiter path would not run")
-    return key, answer.content
+    return keys, answer.content
 
 
 def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
@@ -363,7 +387,7 @@ def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
         stack.callback(gateway.stop)
         log("starting the gateway (aigc serve)…")
         gateway.start()
-        key, body = setup_gateway(gateway, admin_key)
+        keys, body = setup_gateway(gateway, admin_key)
         body_file = root / "body.json"
         body_file.write_bytes(body)
         bare = bare_server(root, body_file)
@@ -371,7 +395,10 @@ def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
         log("starting the bare FastAPI server…")
         bare.start()
 
-        servers = {"bare": (bare, {}), "gateway": (gateway, {"Authorization": f"Bearer {key}"})}
+        servers = {
+            "bare": (bare, {}),
+            **{name: (gateway, {"Authorization": f"Bearer {k}"}) for name, k in keys.items()},
+        }
         rounds: dict[str, dict[str, list[dict[str, Any]]]] = {}
         try:
             for concurrency, total in zip(args.concurrency, args.requests, strict=True):
@@ -379,7 +406,8 @@ def measure(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
                 loads = {name: Load(srv, hdr, concurrency) for name, (srv, hdr) in servers.items()}
                 try:
                     for r in range(args.rounds):
-                        order = ["bare", "gateway"] if r % 2 == 0 else ["gateway", "bare"]
+                        order = ["bare", "gateway", "policy"]
+                        order = order if r % 2 == 0 else order[::-1]
                         for name in order:
                             loads[name].run(args.warmup)
                             summary = loads[name].run(total).summary()
@@ -419,20 +447,22 @@ def analyse(raw: dict[str, Any], model: dict[str, Any]) -> list[dict[str, Any]]:
             name: {k: _median(runs, k) for k in ("p50_ms", "p99_ms", "req_per_s", "cpu_ms_per_req")}
             for name, runs in per_server.items()
         }
-        bare, gw = med["bare"], med["gateway"]
+        bare = med["bare"]
         rows.append({"scenario": BARE, "concurrency": int(concurrency), **bare})
-        rows.append(
-            {
-                "scenario": NO_POLICY,
-                "concurrency": int(concurrency),
-                **gw,
-                "raw_added_p50_ms": _sub(gw["p50_ms"], bare["p50_ms"]),
-                "raw_added_p99_ms": _sub(gw["p99_ms"], bare["p99_ms"]),
-                "added_p50_ms": _sub(gw["p50_ms"], bare["p50_ms"], model["p50_ms"]),
-                "added_p99_ms": _sub(gw["p99_ms"], bare["p99_ms"], model["p99_ms"]),
-                "added_cpu_ms_per_req": _sub(gw["cpu_ms_per_req"], bare["cpu_ms_per_req"]),
-            }
-        )
+        for name, scenario in (("gateway", NO_POLICY), ("policy", DEFAULT_POLICY)):
+            gw = med[name]
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "concurrency": int(concurrency),
+                    **gw,
+                    "raw_added_p50_ms": _sub(gw["p50_ms"], bare["p50_ms"]),
+                    "raw_added_p99_ms": _sub(gw["p99_ms"], bare["p99_ms"]),
+                    "added_p50_ms": _sub(gw["p50_ms"], bare["p50_ms"], model["p50_ms"]),
+                    "added_p99_ms": _sub(gw["p99_ms"], bare["p99_ms"], model["p99_ms"]),
+                    "added_cpu_ms_per_req": _sub(gw["cpu_ms_per_req"], bare["cpu_ms_per_req"]),
+                }
+            )
     return rows
 
 
@@ -471,7 +501,6 @@ def table_cells(rows: list[dict[str, Any]], model: dict[str, Any]) -> list[list[
     name = "model alone, in-process"
     blank = ["—"] * (len(COLUMNS) - 4)
     cells.append([name, "1", _fmt(model["p50_ms"]), _fmt(model["p99_ms"]), *blank])
-    cells.append([DEFAULT_POLICY, "1, 16", DEFAULT_POLICY_NA, *(["—"] * (len(COLUMNS) - 3))])
     return cells
 
 
@@ -627,14 +656,15 @@ def main(argv: list[str] | None = None) -> int:
         },
         "scenarios": {
             BARE: "FastAPI route reading the request and answering the captured gateway body",
-            NO_POLICY: "aigc serve: auth (cached key) + validation + limits (admit, settle) + "
-            f"{MODEL} model + audit + metrics; the raw difference includes the model",
+            NO_POLICY: "aigc serve, organization with an empty guard policy: auth (cached key) + "
+            f"validation + limits (admit, settle) + {MODEL} model + audit + metrics; "
+            "the raw difference includes the model",
             "model alone, in-process": "TemplateModel.generate + BoundedText, same request",
-            DEFAULT_POLICY: DEFAULT_POLICY_NA,
+            DEFAULT_POLICY: "the same, for an organization without its own policy: the guard's "
+            "default policy (secrets redaction and injection scoring on input)",
         },
         "model_in_process": model,
         "rows": rows,
-        "default_policy": DEFAULT_POLICY_NA,
         "target_check": check,
         "rounds_raw": raw["rounds"],
         "table_markdown": markdown_table(cells),
