@@ -135,6 +135,21 @@ def _check_chinese_generation(srv: Server, a: Org) -> None:
     )
     content = chat.choices[0].logprobs.content  # type: ignore[union-attr]
     assert content and all(len(t.top_logprobs) == 2 for t in content)
+    streamed = client.chat.completions.create(
+        model="gpt-zh",
+        messages=[{"role": "user", "content": "春眠"}],
+        max_tokens=12,
+        logprobs=True,
+        stream=True,
+        seed=2,
+    )
+    tokens = [
+        t
+        for c in streamed
+        if c.choices and c.choices[0].logprobs
+        for t in c.choices[0].logprobs.content or []
+    ]
+    assert tokens and all(t.logprob <= 0 for t in tokens)
     beams = client.completions.create(
         model="gpt-zh", prompt="白日", max_tokens=10, extra_body={"use_beam_search": True}
     )
