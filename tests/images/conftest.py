@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import torch
 
 from aigc.models.image import gan, vae
 from aigc.models.image.data import ImageSet, load_digits
 from aigc.models.image.quality import FixedClassifier
 from aigc.models.multimodal import captioner, clip, text2image
-
-
-@dataclass
-class TinyModels:
-    root: Path
-    vae: Path
-    gan: Path
-    clip: Path
-    captioner: Path
-    text2image: Path
 
 
 @pytest.fixture(scope="session")
@@ -33,22 +25,65 @@ def classifier(digits: ImageSet) -> FixedClassifier:
     return FixedClassifier(digits.even())
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Train with one intra-op thread, then restore: on a busy 2-core machine, measured 9×
+    faster than two threads for these tiny models (idle threads spin while waiting)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory, digits: ImageSet) -> TinyModels:
-    """Few-step versions of every model on the even digits; quality runs live in bench/."""
-    root = tmp_path_factory.mktemp("image-models")
+def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("image-models")
+
+
+# Few-step versions of every model on the even digits (seconds each on a quiet machine; one
+# fixture per model so each test pays only for what it uses). Quality runs live in bench/.
+
+
+@pytest.fixture(scope="session")
+def vae_dir(model_root: Path, digits: ImageSet) -> Path:
     train = digits.even()
-    v = vae.train(vae.VAEConfig(steps=500), train)
-    vae.save(v, train.classes, root / "vae")
-    g = gan.train(gan.GANConfig(steps=60, width=16), train)
-    gan.save(g, gan.GANConfig(steps=60, width=16), train.classes, root / "gan")
-    c, tok = clip.train(clip.CLIPConfig(steps=300), train)
-    clip.save(c, tok, train.classes, root / "clip")
-    cap, cap_tok = captioner.train(captioner.CaptionerConfig(steps=250, width=32), train)
-    captioner.save(cap, cap_tok, train.classes, root / "captioner")
-    t2i_cfg = text2image.Text2ImageConfig(steps=500)
-    t2i = text2image.train(t2i_cfg, train, clip.CLIPModel(root / "clip"))
-    text2image.save(t2i, t2i_cfg, root / "clip", root / "text2image")
-    return TinyModels(
-        root, root / "vae", root / "gan", root / "clip", root / "captioner", root / "text2image"
-    )
+    with one_thread():
+        vae.save(vae.train(vae.VAEConfig(steps=500), train), train.classes, model_root / "vae")
+    return model_root / "vae"
+
+
+@pytest.fixture(scope="session")
+def gan_dir(model_root: Path, digits: ImageSet) -> Path:
+    train, cfg = digits.even(), gan.GANConfig(steps=60, width=16)
+    with one_thread():
+        gan.save(gan.train(cfg, train), cfg, train.classes, model_root / "gan")
+    return model_root / "gan"
+
+
+@pytest.fixture(scope="session")
+def clip_dir(model_root: Path, digits: ImageSet) -> Path:
+    train = digits.even()
+    with one_thread():
+        net, tok = clip.train(clip.CLIPConfig(steps=300, batch_size=64), train)
+    clip.save(net, tok, train.classes, model_root / "clip")
+    return model_root / "clip"
+
+
+@pytest.fixture(scope="session")
+def captioner_dir(model_root: Path, digits: ImageSet) -> Path:
+    train = digits.even()
+    with one_thread():
+        net, tok = captioner.train(captioner.CaptionerConfig(steps=400), train)
+    captioner.save(net, tok, train.classes, model_root / "captioner")
+    return model_root / "captioner"
+
+
+@pytest.fixture(scope="session")
+def text2image_dir(model_root: Path, clip_dir: Path, digits: ImageSet) -> Path:
+    cfg = text2image.Text2ImageConfig(steps=500)
+    with one_thread():
+        net = text2image.train(cfg, digits.even(), clip.CLIPModel(clip_dir))
+    text2image.save(net, cfg, clip_dir, model_root / "text2image")
+    return model_root / "text2image"

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -15,22 +16,29 @@ from PIL import Image, PngImagePlugin
 
 from aigc.models.image.quality import FixedClassifier
 from tests.e2e.server import Org, Server, make_org, new_admin_key
-from tests.images.conftest import TinyModels
+
+# Training the tiny models (session fixtures) happens in the first test's setup; on a busy
+# shared machine that can take minutes.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
 def image_server(
-    tmp_path_factory: pytest.TempPathFactory, tiny_models: TinyModels
+    tmp_path_factory: pytest.TempPathFactory,
+    model_root: Path,
+    vae_dir: Path,
+    gan_dir: Path,
+    captioner_dir: Path,
+    text2image_dir: Path,
 ) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("image-server") / "data"
-    roots = json.dumps([str(tiny_models.root)])
-    srv = Server(data, new_admin_key(), AIGC_IMPORT_ROOTS=roots).start()
+    srv = Server(data, new_admin_key(), AIGC_IMPORT_ROOTS=str(model_root)).start()
     for name, folder in (
-        ("vae-tiny", tiny_models.vae),
-        ("gan-tiny", tiny_models.gan),
-        ("clip-tiny", tiny_models.clip),
-        ("mm-tiny-captioner", tiny_models.captioner),
-        ("mm-tiny-text2image", tiny_models.text2image),
+        ("vae-tiny", vae_dir),
+        ("gan-tiny", gan_dir),
+        ("clip-tiny", model_root / "clip"),
+        ("mm-tiny-captioner", captioner_dir),
+        ("mm-tiny-text2image", text2image_dir),
     ):
         r = srv.api(
             "POST",
@@ -259,11 +267,11 @@ def test_caption_embeddings_and_zero_shot(image_server: Server, org: Org, digits
 
 
 def test_a_tenants_image_model_is_invisible_to_others(
-    image_server: Server, org: Org, tiny_models: TinyModels
+    image_server: Server, org: Org, vae_dir: Path
 ) -> None:
     """Registered unshared by the platform admin, it belongs to the admin's own tenant."""
     r = image_server.api(
-        "POST", "/api/models", json={"id": "vae-private", "config": {"path": str(tiny_models.vae)}}
+        "POST", "/api/models", json={"id": "vae-private", "config": {"path": str(vae_dir)}}
     )
     assert r.status_code == 201, r.text
     own = _client(image_server, image_server.admin_key).images.generate(
@@ -279,3 +287,22 @@ def test_a_tenants_image_model_is_invisible_to_others(
         json={"model": "vae-private", "start": {"label": "1"}, "end": {"label": "2"}},
     )
     assert r.status_code == 404
+
+
+def test_a_tenant_policy_switches_on_the_visible_label(image_server: Server) -> None:
+    labelled = make_org(image_server, "Labelled Co")
+    r = image_server.api(
+        "POST",
+        "/api/policies",
+        key=labelled.admin_key,
+        json={"yaml": "name: labels\nlabels: {explicit: true}\n"},
+    )
+    assert r.status_code == 201, r.text
+    result = _client(image_server, labelled.member_key).images.generate(
+        model="vae-tiny", prompt="2", response_format="b64_json"
+    )
+    png = _png(result.data[0].b64_json or "")
+    img = Image.open(io.BytesIO(png))
+    assert img.size == (32, 44)  # enlarged to 32 px, with the 12 px label band
+    verdict = _verify(image_server, labelled.member_key, png)
+    assert verdict["valid"] and verdict["manifest"]["visible_label"]

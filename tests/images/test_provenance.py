@@ -71,3 +71,15 @@ def test_unsigned_or_foreign_images_fail() -> None:
     Image.new("L", (8, 8)).save(plain, "PNG")
     assert provenance.verify_png(plain.getvalue(), KEY).reason == "no provenance manifest"
     assert not provenance.verify_png(b"not an image", KEY).valid
+
+
+def test_visible_label_is_drawn_and_signed() -> None:
+    pixels = np.full((8, 8, 1), 40, dtype=np.uint8)
+    png, manifest = provenance.signed_png(
+        pixels, KEY, model="gan-x", tenant_id="t", request_id="r", visible_label=True
+    )
+    img = Image.open(io.BytesIO(png))
+    assert img.width == 32 and img.height == 32 + 12  # enlarged, band below
+    band = np.array(img)[32:]
+    assert band.min() < 64 and band.max() == 255  # dark label text on a white band
+    assert manifest["visible_label"] and provenance.verify_png(png, KEY).valid

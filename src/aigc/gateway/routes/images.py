@@ -174,15 +174,39 @@ def images_dir(svc: Services) -> Path:
     return Path(svc.settings.data_dir) / "images"
 
 
+def sweep_expired(folder: Path) -> None:
+    """Delete stored images whose links have all expired (they are only kept for the links)."""
+    cutoff = time.time() - LINK_TTL_S - 60
+    for path in folder.glob("img_*.png"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:
+            pass  # another request swept it
+
+
 def deliver(
-    svc: Services, caller: Principal, rec: RequestRecord, model: str, pixels: np.ndarray, fmt: str
+    svc: Services,
+    caller: Principal,
+    rec: RequestRecord,
+    model: str,
+    pixels: np.ndarray,
+    fmt: str,
+    visible_label: bool = False,
 ) -> list[dict[str, Any]]:
     """Sign each image; return it inline (b64_json) or as an expiring link (url)."""
     key = provenance.signing_key(svc.settings.server_secret())
+    if fmt == "url":
+        sweep_expired(images_dir(svc))
     out = []
     for one in pixels:
         png, manifest = provenance.signed_png(
-            one, key, model=model, tenant_id=caller.tenant_id, request_id=rec.request_id
+            one,
+            key,
+            model=model,
+            tenant_id=caller.tenant_id,
+            request_id=rec.request_id,
+            visible_label=visible_label,
         )
         if fmt == "b64_json":
             out.append({"b64_json": base64.b64encode(png).decode(), "revised_prompt": None})
@@ -217,13 +241,8 @@ async def generate_images(
         raise InvalidRequest(f"The model '{body.model}' does not generate images", param="model")
     side = parse_size(body.size, model.sizes)
     # The input guard (tenant policy, PII redaction, injection): a block is a 400 here.
-    guarded, _ = await gate.guard_request(
-        svc.db,
-        caller.tenant_id,
-        caller.key_id,
-        body.model,
-        [TextRequest(prompt=body.prompt)],
-        rec.guard,
+    guarded, guard_session = await gate.guard_request(
+        svc, caller, body.model, [TextRequest(prompt=body.prompt)], rec
     )
     prompt = guarded[0].prompt or ""
     reservation = await admit(svc, caller, rec, prompt, body.n)
@@ -231,7 +250,8 @@ async def generate_images(
 
     def run() -> list[dict[str, Any]]:
         pixels = model.generate_images(request)
-        return deliver(svc, caller, rec, body.model, pixels, body.response_format)
+        labelled = guard_session.label is not None  # the tenant's policy wants explicit labels
+        return deliver(svc, caller, rec, body.model, pixels, body.response_format, labelled)
 
     try:
         data = await run_in_threadpool(run)

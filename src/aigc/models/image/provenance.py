@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageDraw, PngImagePlugin
 
 LABEL_CHUNK, MANIFEST_CHUNK, SIGNATURE_CHUNK = "AIGC", "aigc.manifest", "aigc.signature"
 PROVIDER = "aigc"
@@ -64,6 +64,24 @@ def to_image(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(pixels, mode="RGB")
 
 
+def with_visible_label(img: Image.Image, text: str = "AI") -> Image.Image:
+    """The explicit label: a band under the image saying it is AI-generated.
+
+    Images narrower than 32 px are first enlarged (nearest neighbour, integer factor) so the
+    label stays legible.
+    """
+    factor = max(1, -(-32 // img.width))
+    if factor > 1:
+        img = img.resize((img.width * factor, img.height * factor), Image.NEAREST)
+    band = 12
+    out = Image.new(
+        img.mode, (img.width, img.height + band), 255 if img.mode == "L" else (255,) * 3
+    )
+    out.paste(img, (0, 0))
+    ImageDraw.Draw(out).text((2, img.height), text, fill=0 if img.mode == "L" else (0, 0, 0))
+    return out
+
+
 def signed_png(
     pixels: np.ndarray,
     key: bytes,
@@ -72,9 +90,16 @@ def signed_png(
     tenant_id: str,
     request_id: str,
     content_id: str | None = None,
+    visible_label: bool = False,
 ) -> tuple[bytes, dict[str, Any]]:
-    """Encode one image as PNG with label, manifest and signature; returns (png, manifest)."""
+    """Encode one image as PNG with label, manifest and signature; returns (png, manifest).
+
+    ``visible_label`` (a tenant's policy asks for explicit labels) adds the visible band too;
+    the signature then covers the labelled pixels.
+    """
     img = to_image(pixels)
+    if visible_label:
+        img = with_visible_label(img)
     content_id = content_id or new_content_id()
     digest = pixel_hash(img)
     label = {
@@ -96,6 +121,7 @@ def signed_png(
         "content_id": content_id,
         "pixels_sha256": digest,
         "ai_generated": True,
+        "visible_label": visible_label,
         "AIGC": label,
     }
     info = PngImagePlugin.PngInfo()

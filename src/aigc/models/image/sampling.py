@@ -51,18 +51,28 @@ def _digit_aliases(classes: Sequence[str]) -> dict[int, list[str]]:
 
 
 def label_from_prompt(prompt: str, classes: Sequence[str]) -> int | None:
-    """The class a prompt names (a class name; for digits also 'seven' or '七'), else None."""
+    """The class a prompt names (a class name; for digits also 'seven' or '七'), else None.
+
+    When several names occur, the last one wins: "一个手写的七" (a handwritten seven) is a 7,
+    not the 1 of its article "一个".
+    """
     text = prompt.lower()
     candidates: list[tuple[str, int]] = [(name.lower(), i) for i, name in enumerate(classes)]
     for i, names in _digit_aliases(classes).items():
         candidates += [(n, i) for n in names]
-    for name, index in sorted(candidates, key=lambda c: -len(c[0])):
+    best: tuple[int, int, int] | None = None  # (end position, length, class)
+    for name, index in candidates:
+        if not name:
+            continue
         if name.isascii() and name.isalnum():
-            if re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])", text):
-                return index
-        elif name in text:
-            return index
-    return None
+            pattern = rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])"
+        else:
+            pattern = re.escape(name)
+        for match in re.finditer(pattern, text):
+            found = (match.end(), len(name), index)
+            if best is None or found[:2] > best[:2]:
+                best = found
+    return None if best is None else best[2]
 
 
 def class_index(label: str | int, classes: Sequence[str]) -> int:
