@@ -175,6 +175,13 @@ def print_table(rows: list[dict]) -> None:
         )
 
 
+def write(result: dict[str, Any]) -> Path:
+    out = ROOT / "bench" / "results" / "images.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps, digits only")
@@ -202,6 +209,8 @@ def main() -> None:
         "targets_digits": targets,
     }
     mm = multimodal_rows(load_digits(), steps)
+    result |= {"quality": rows, "multimodal": mm}
+    write(result)  # digits done: keep them even if the MNIST part is interrupted
     if not args.quick and not args.no_mnist and MNIST_DIR.is_dir():
         mnist_rows, mnist_targets = quality_rows(
             "mnist 28x28", load_mnist(MNIST_DIR), {"gan": 3000, "vae": 3000}
@@ -224,9 +233,7 @@ def main() -> None:
         f"{targets['score_min']:.3f}, class accuracy ≥ 0.9; zero-shot ≥ 0.85; captions ≥ 0.9; "
         "text-to-image ≥ 0.8"
     )
-    out = ROOT / "bench" / "results" / "images.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+    out = write(result)
     print(f"wrote {out.relative_to(ROOT)} in {result['total_s']} s")
 
 

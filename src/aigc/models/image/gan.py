@@ -40,7 +40,7 @@ class GANConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     augment: bool = False
-    ema: float = 0.999  # the served generator is an exponential moving average of G's weights
+    ema: float = 0.99  # the served generator is an exponential moving average of G's weights
     seed: int = 0
 
 
