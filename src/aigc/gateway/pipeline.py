@@ -32,8 +32,8 @@ from aigc.gateway.schemas import (
 )
 from aigc.gateway.services import Services
 from aigc.guard import gate
-from aigc.knowledge import grounding
 from aigc.infra import metrics
+from aigc.knowledge import grounding
 from aigc.models import resources
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
 from aigc.models.stopping import BoundedText

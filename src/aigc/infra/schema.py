@@ -198,5 +198,5 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-from aigc.knowledge import tables as _knowledge_tables  # noqa: E402, F401  (registers them)
 from aigc.guard import tables as _guard_tables  # noqa: E402, F401  (registers them)
+from aigc.knowledge import tables as _knowledge_tables  # noqa: E402, F401  (registers them)

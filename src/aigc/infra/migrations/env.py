@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from aigc.guard import tables as _guard_tables  # noqa: F401
 from aigc.infra import schema  # noqa: F401  (registers the tables on Base.metadata)
 from aigc.infra.db import Base
-from aigc.guard import tables as _guard_tables  # noqa: F401
 from aigc.knowledge import tables as _knowledge_tables  # noqa: F401
 
 config = context.config
