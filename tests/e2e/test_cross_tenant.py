@@ -166,7 +166,32 @@ CASES: list[Case] = [
     Case("GET", "/api/policies/{policy}"),
     Case("DELETE", "/api/policies/{policy}"),
     Case("POST", "/api/watermark/detect", {"model": "{model}", "text": "hello"}, model=True),
+    # images: every endpoint names a model, resolved before anything else is read
+    Case("POST", "/v1/images/generations", {"model": "{model}", "prompt": "a 3"}, model=True),
+    Case(
+        "POST",
+        "/api/images/interpolate",
+        {"model": "{model}", "start": {"label": "1"}, "end": {"label": "6"}},
+        model=True,
+    ),
+    Case(
+        "POST",
+        "/api/images/arithmetic",
+        {"model": "{model}", "terms": [{"label": "3"}]},
+        model=True,
+    ),
+    Case("POST", "/api/images/caption", {"model": "{model}", "image": "AAAA"}, model=True),
+    Case("POST", "/api/images/embeddings", {"model": "{model}", "input": ["a 3"]}, model=True),
+    Case(
+        "POST",
+        "/api/images/classify",
+        {"model": "{model}", "image": "AAAA", "labels": ["a", "b"]},
+        model=True,
+    ),
 ]
+# Routes with an id but no API key: the expiring HMAC-signed link itself is the grant, so there
+# is no tenant to cross (tests/images/test_images_api.py::test_url_links_are_signed_and_expire).
+SIGNED_LINKS = {("GET", "/v1/images/files/{}")}
 
 # Everything else under /api and /v1, each with its own cross-tenant test further down.
 LISTS = {
@@ -194,6 +219,7 @@ CREATES = {  # POST without a path parameter → the test that covers it
     "/api/policies": "tests/guard/test_guard_live.py::test_policies_api (per caller's tenant)",
     "/api/feedback": "tests/guard/test_guard_live.py::test_feedback_export_per_tenant",
     "/v1/moderations": "tests/guard/test_guard_live.py (text in, scores out; no stored object)",
+    "/api/provenance/verify": "tests/images/test_images_api.py (image in, verdict out; no lookup)",
 }
 SELF = {
     ("GET", "/api/me"),
@@ -578,7 +604,7 @@ def test_every_route_is_classified() -> None:
         if norm == PLATFORM_PREFIX or norm.startswith(PLATFORM_PREFIX + "/"):
             continue  # platform endpoints: test_tenant_keys_cannot_reach_platform_endpoints
         if "{" in norm:
-            ok = (r.method, norm) in covered
+            ok = (r.method, norm) in covered | SIGNED_LINKS
         elif r.method == "GET":
             ok = norm in LISTS or (r.method, norm) in SELF | PLATFORM
         elif r.method == "POST":
