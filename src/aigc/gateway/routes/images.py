@@ -14,6 +14,7 @@ import hmac
 import io
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -297,6 +298,35 @@ def _latent(model: Any, point: LatentPoint) -> Any:
     return latent
 
 
+async def _latent_images(
+    svc: Services,
+    caller: Principal,
+    rec: RequestRecord,
+    name: str,
+    size: str | None,
+    count: int,
+    make: Callable[[Any], np.ndarray],
+) -> dict[str, Any]:
+    """The latent-space endpoints' shared path: resolve, check, admit, decode, deliver, settle."""
+    require_role(caller, "member")
+    rec.model = name
+    model = await load(svc, caller, name)
+    need(model, "interpolate", name, "have a latent space (use a gan- or vae- model)")
+    side = parse_size(size, model.sizes)
+    reservation = await admit(svc, caller, rec, "", count)
+
+    def run() -> list[dict[str, Any]]:
+        from aigc.models.image.sampling import upscale
+
+        return deliver(svc, caller, rec, name, upscale(make(model), side), "b64_json")
+
+    try:
+        data = await run_in_threadpool(run)
+    finally:
+        await settle(svc, reservation, rec)
+    return {"created": int(time.time()), "data": data}
+
+
 @router.post("/api/images/interpolate")
 async def interpolate(
     body: InterpolationRequest,
@@ -305,24 +335,11 @@ async def interpolate(
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     """Images along the straight line between two latents (ends included)."""
-    require_role(caller, "member")
-    rec.model = body.model
-    model = await load(svc, caller, body.model)
-    need(model, "interpolate", body.model, "have a latent space (use a gan- or vae- model)")
-    side = parse_size(body.size, model.sizes)
-    reservation = await admit(svc, caller, rec, "", body.steps)
 
-    def run() -> list[dict[str, Any]]:
-        from aigc.models.image.sampling import upscale
+    def make(model: Any) -> np.ndarray:
+        return model.interpolate(_latent(model, body.start), _latent(model, body.end), body.steps)
 
-        pixels = model.interpolate(_latent(model, body.start), _latent(model, body.end), body.steps)
-        return deliver(svc, caller, rec, body.model, upscale(pixels, side), "b64_json")
-
-    try:
-        data = await run_in_threadpool(run)
-    finally:
-        await settle(svc, reservation, rec)
-    return {"created": int(time.time()), "data": data}
+    return await _latent_images(svc, caller, rec, body.model, body.size, body.steps, make)
 
 
 @router.post("/api/images/arithmetic")
@@ -333,25 +350,11 @@ async def arithmetic(
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     """Decode Σ weight·latent(term): e.g. image of a 3 − class 3 + class 8 → that style's 8."""
-    require_role(caller, "member")
-    rec.model = body.model
-    model = await load(svc, caller, body.model)
-    need(model, "interpolate", body.model, "have a latent space (use a gan- or vae- model)")
-    side = parse_size(body.size, model.sizes)
-    reservation = await admit(svc, caller, rec, "", 1)
 
-    def run() -> list[dict[str, Any]]:
-        from aigc.models.image.sampling import upscale
+    def make(model: Any) -> np.ndarray:
+        return model.decode(sum(t.weight * _latent(model, t) for t in body.terms)[None])
 
-        total = sum(t.weight * _latent(model, t) for t in body.terms)
-        pixels = model.decode(total[None])
-        return deliver(svc, caller, rec, body.model, upscale(pixels, side), "b64_json")
-
-    try:
-        data = await run_in_threadpool(run)
-    finally:
-        await settle(svc, reservation, rec)
-    return {"created": int(time.time()), "data": data}
+    return await _latent_images(svc, caller, rec, body.model, body.size, 1, make)
 
 
 # --- captions, embeddings, zero-shot -------------------------------------------------------
