@@ -326,27 +326,3 @@ SCHEMAS = [
         "additionalProperties": False,
     },
 ]
-
-
-def test_gpt_pydoc_structured_200(server: Server, org_b: Org) -> None:
-    """Acceptance: 200 completions for 5 bounded schemas from gpt-pydoc all parse and validate
-    (runs only where the default gpt-pydoc has finished training on this server)."""
-    from jsonschema import Draft202012Validator
-
-    models = server.api("GET", "/v1/models", key=org_b.member_key).json()["data"]
-    if not any(m["id"] == "gpt-pydoc" and m.get("status") == "ready" for m in models):
-        pytest.skip("gpt-pydoc is not trained on this server")
-    c = client(server, org_b.member_key)
-    for i in range(200):
-        schema = SCHEMAS[i % len(SCHEMAS)]
-        reply = c.chat.completions.create(
-            model="gpt-pydoc",
-            messages=[{"role": "user", "content": "Describe a Python list as JSON."}],
-            max_tokens=512,
-            seed=i,
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": "s", "schema": schema, "strict": True},
-            },
-        )  # type: ignore[call-overload]
-        Draft202012Validator(schema).validate(json.loads(reply.choices[0].message.content))
