@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -444,56 +444,50 @@ _ImageDataOpt = Annotated[
 ]
 
 
-@train_app.command("gan")
-def train_gan(
-    data: _ImageDataOpt,
-    name: _NameOpt,
-    param: _ParamOpt = None,
-    tenant: _TenantOpt = None,
-    shared: _SharedOpt = False,
-    detach: _DetachOpt = False,
-) -> None:
-    """Train a class-conditional DCGAN on images (e.g. -p steps=2000 -p size=32)."""
-    _train_image("gan", data, name, param, tenant, shared, detach)
+def _image_trainer(family: str, doc: str, extra: dict[str, Any] | None = None) -> Any:
+    """One `aigc train <family>` command for an image family: the options are the same for all."""
+
+    def command(
+        data: _ImageDataOpt,
+        name: _NameOpt,
+        param: _ParamOpt = None,
+        tenant: _TenantOpt = None,
+        shared: _SharedOpt = False,
+        detach: _DetachOpt = False,
+    ) -> None:
+        _train_image(family, data, name, param, tenant, shared, detach, extra)
+
+    command.__doc__ = doc
+    return command
 
 
-@train_app.command("vae")
-def train_vae(
-    data: _ImageDataOpt,
-    name: _NameOpt,
-    param: _ParamOpt = None,
-    tenant: _TenantOpt = None,
-    shared: _SharedOpt = False,
-    detach: _DetachOpt = False,
-) -> None:
-    """Train a (conditional) VAE on images (e.g. -p beta=1.0 -p conditional=false)."""
-    _train_image("vae", data, name, param, tenant, shared, detach)
-
-
-@train_app.command("clip")
-def train_clip(
-    data: _ImageDataOpt,
-    name: _NameOpt,
-    param: _ParamOpt = None,
-    tenant: _TenantOpt = None,
-    shared: _SharedOpt = False,
-    detach: _DetachOpt = False,
-) -> None:
-    """Train a CLIP-style image/text dual encoder (captions.jsonl, else class names)."""
-    _train_image("clip", data, name, param, tenant, shared, detach)
-
-
-@train_app.command("captioner")
-def train_captioner(
-    data: _ImageDataOpt,
-    name: _NameOpt,
-    param: _ParamOpt = None,
-    tenant: _TenantOpt = None,
-    shared: _SharedOpt = False,
-    detach: _DetachOpt = False,
-) -> None:
-    """Train an image captioner (English and Chinese); the name starts with mm-."""
-    _train_image("mm", data, name, param, tenant, shared, detach, {"kind": "captioner"})
+for _command, _family, _doc, _extra in (
+    (
+        "gan",
+        "gan",
+        "Train a class-conditional DCGAN on images (e.g. -p steps=2000 -p size=32).",
+        None,
+    ),
+    (
+        "vae",
+        "vae",
+        "Train a (conditional) VAE on images (e.g. -p beta=1.0 -p conditional=false).",
+        None,
+    ),
+    (
+        "clip",
+        "clip",
+        "Train a CLIP-style image/text dual encoder (captions.jsonl, else class names).",
+        None,
+    ),
+    (
+        "captioner",
+        "mm",
+        "Train an image captioner (English and Chinese); the name starts with mm-.",
+        {"kind": "captioner"},
+    ),
+):
+    train_app.command(_command)(_image_trainer(_family, _doc, _extra))
 
 
 @train_app.command("text2image")
