@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 
 from aigc import __version__
 from aigc.config import Settings
+from aigc.console import api as console_api
+from aigc.console import mount as console_mount
 from aigc.console import setup as console_setup
 from aigc.gateway import error_handlers, first_run
 from aigc.gateway.limits import make_limiter
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             runner.stop()  # a running job goes back to the queue; the next start resumes it
             # uvicorn has finished in-flight requests (streams included) before this runs.
+            await console_api.close()
             services.audit.close()
             await services.limiter.close()
             services.db.dispose()
@@ -108,10 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(image_routes.router)
     app.include_router(console_setup.router)
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    if settings.console:
+        console_mount.mount(app, settings)  # last: the console catches every other path
     app.add_middleware(
         GatewayMiddleware,
         max_body_bytes=settings.max_body_bytes,

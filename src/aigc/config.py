@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, description="Default: data_dir/secret.key")
 
     default_models: bool = Field(default=True, description="Create/train default models")
+    console: bool = Field(default=True, description="Serve the web console at /")
     job_stale_after_s: float = Field(
         default=60.0, gt=0, description="A running job without a heartbeat this long is re-run"
     )
@@ -87,7 +88,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("default_models", mode="before")
+    @field_validator("default_models", "console", mode="before")
     @classmethod
     def _on_off(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in {"off", "no", "0", "false"}:

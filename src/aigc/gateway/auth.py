@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aigc.gateway.errors import AuthenticationFailed, PermissionDenied
-from aigc.infra.schema import ApiKey, Tenant
+from aigc.infra.schema import ApiKey, Tenant, User, UserSession
 
 KEY_PREFIX = "sk-aigc-"
+SESSION_PREFIX = "sess-aigc-"  # console sign-ins; sent as a bearer by the console only
 ROLES = ("viewer", "member", "admin", "owner")
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
 _passwords = PasswordHasher()
@@ -98,6 +99,8 @@ def bearer_token(authorization: str | None) -> str:
 
 def authenticate_key(session: Session, secret: str, now: datetime | None = None) -> Principal:
     """Resolve a key secret to its principal, refusing unknown, revoked and expired keys."""
+    if secret.startswith(SESSION_PREFIX):
+        return authenticate_session(session, secret, now)
     row = session.execute(
         select(ApiKey, Tenant)
         .join(Tenant, Tenant.id == ApiKey.tenant_id)
@@ -109,7 +112,7 @@ def authenticate_key(session: Session, secret: str, now: datetime | None = None)
     now = now or datetime.now(UTC)
     if key.revoked_at is not None:
         raise AuthenticationFailed("This API key has been revoked", code="revoked_api_key")
-    if key.expires_at is not None and _aware(key.expires_at) <= now:
+    if key.expires_at is not None and as_utc(key.expires_at) <= now:
         raise AuthenticationFailed("This API key has expired", code="expired_api_key")
     if tenant.disabled:
         raise AuthenticationFailed("This organization is disabled", code="tenant_disabled")
@@ -126,6 +129,29 @@ def authenticate_key(session: Session, secret: str, now: datetime | None = None)
     )
 
 
-def _aware(moment: datetime) -> datetime:
+def authenticate_session(session: Session, secret: str, now: datetime | None = None) -> Principal:
+    """A console sign-in acts with its user's role until sign-out, expiry or a disabled user."""
+    row = session.execute(
+        select(UserSession, User, Tenant)
+        .join(User, User.id == UserSession.user_id)
+        .join(Tenant, Tenant.id == UserSession.tenant_id)
+        .where(UserSession.secret_hash == hash_api_key(secret))
+    ).first()
+    now = now or datetime.now(UTC)
+    if row is None or row[0].revoked_at is not None or as_utc(row[0].expires_at) <= now:
+        raise AuthenticationFailed("Your session has ended; sign in again", code="session_ended")
+    _, user, tenant = row
+    if user.disabled or tenant.disabled:
+        raise AuthenticationFailed("This account is disabled", code="account_disabled")
+    return Principal(
+        tenant_id=user.tenant_id,
+        role=user.role,
+        user_id=user.id,
+        platform_admin=user.platform_admin,
+        daily_token_budget=tenant.daily_token_budget,
+    )
+
+
+def as_utc(moment: datetime) -> datetime:
     """SQLite returns naive datetimes; everything we store is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,103 @@
+"""The console's client for the platform's own HTTP API, called over loopback as the signed-in user.
+
+Going through the API (not around it) means the console gets exactly the governance an API
+client gets: the same auth, roles, tenant isolation, limits, guard and audit record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+_client: httpx.AsyncClient | None = None
+_base_url = "http://127.0.0.1:8000"
+
+
+def configure(host: str, port: int) -> None:
+    """Where this process listens; a wildcard bind is reached on loopback."""
+    global _base_url
+    if host in ("0.0.0.0", "", "::", "[::]"):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    _base_url = f"http://{host}:{port}"
+
+
+def _shared_client() -> httpx.AsyncClient:
+    global _client
+    if _client is None:
+        _client = httpx.AsyncClient(base_url=_base_url, timeout=httpx.Timeout(300, connect=5))
+    return _client
+
+
+async def close() -> None:
+    global _client
+    if _client is not None:
+        await _client.aclose()
+        _client = None
+
+
+class ApiError(Exception):
+    """An error answer from the API, with its OpenAI-shaped message for the user to read."""
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        error = response.json()["error"]
+        raise ApiError(response.status_code, error.get("message") or "", error.get("code"))
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(response.status_code, f"HTTP {response.status_code}") from None
+
+
+class Api:
+    """Calls made on behalf of one signed-in user (their session secret is the bearer)."""
+
+    def __init__(self, token: str) -> None:
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = self._headers | kwargs.pop("headers", {})
+        response = await _shared_client().request(method, path, headers=headers, **kwargs)
+        _raise_for(response)
+        return response
+
+    async def get(self, path: str, **params: Any) -> Any:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return (await self.request("GET", path, params=clean)).json()
+
+    async def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        response = await self.request("POST", path, json=json, **kwargs)
+        return response.json() if response.content else None
+
+    async def patch(self, path: str, json: Any) -> Any:
+        return (await self.request("PATCH", path, json=json)).json()
+
+    async def delete(self, path: str) -> None:
+        await self.request("DELETE", path)
+
+    async def stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Server-sent events of a streamed completion, decoded; ends at ``[DONE]``."""
+        async with _shared_client().stream(
+            "POST", path, json=body | {"stream": True}, headers=self._headers
+        ) as response:
+            if not response.is_success:
+                await response.aread()
+                _raise_for(response)
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                yield json.loads(data)

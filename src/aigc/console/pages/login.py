@@ -1,0 +1,79 @@
+"""Sign-in page, the 'not allowed' page and the root redirect."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+from starlette.concurrency import run_in_threadpool
+
+from aigc.console import layout
+from aigc.console.i18n import LANGUAGE_NAMES, LANGUAGES
+from aigc.console.session import gate, safe_next, services, signed_in, translator
+from aigc.gateway import accounts
+
+
+@ui.page("/")
+async def root(request: Request) -> RedirectResponse:
+    user = await signed_in(request)
+    return RedirectResponse("/chat" if user else "/login", status_code=303)
+
+
+@ui.page("/login")
+async def login_page(
+    request: Request, next: str = "/chat", error: str = ""
+) -> RedirectResponse | None:
+    target = safe_next(next)
+    if await signed_in(request) is not None:
+        return RedirectResponse(target, status_code=303)
+    tr = translator(request)
+    svc = services()
+
+    def owner_exists() -> bool:
+        with svc.db.session() as session:
+            return accounts.has_owner(session)
+
+    ui.page_title(f"{tr('login.title')} · aigc")
+    ui.query("html").props(f'lang="{tr.lang}"')
+    ui.add_css(layout.STYLE)
+    with ui.column().classes("absolute-center items-stretch gap-4 w-80"):
+        ui.label("aigc").classes("text-3xl font-bold text-center")
+        if not await run_in_threadpool(owner_exists):
+            ui.label(tr("login.no_owner")).classes("text-orange-9")
+        if error in ("invalid", "locked", "disabled", "origin"):
+            ui.label(tr(f"login.error.{error}")).classes("text-negative").props(
+                'role="alert" data-testid="login-error"'
+            )
+        with (
+            ui.element("form")
+            .props('method="post" action="/console/login"')
+            .classes("column gap-3")
+        ):
+            ui.input(tr("login.username")).props(
+                'name="username" autocomplete="username" autofocus outlined data-testid="username"'
+            )
+            ui.input(tr("login.password"), password=True).props(
+                'name="password" autocomplete="current-password" outlined data-testid="password"'
+            )
+            hidden = ui.element("input").props('type="hidden" name="next"')
+            hidden._props["value"] = target  # set directly: a path may hold quotes
+            ui.button(tr("login.submit")).props(
+                'type="submit" color="primary" data-testid="signin"'
+            )
+        with ui.row().classes("justify-center gap-4"):
+            for lang in LANGUAGES:
+                ui.link(LANGUAGE_NAMES[lang], f"/console/lang/{lang}?next=/login").props(
+                    f'hreflang="{lang}"'
+                )
+    return None
+
+
+@ui.page("/forbidden")
+async def forbidden(request: Request) -> RedirectResponse | None:
+    user = await gate(request)
+    if isinstance(user, RedirectResponse):
+        return user
+    with layout.frame(user, "/forbidden", "forbidden.title"):
+        ui.label(user.tr("forbidden.body")).props('data-testid="forbidden"')
+        ui.link(user.tr("forbidden.back"), "/chat")
+    return None

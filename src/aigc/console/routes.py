@@ -1,0 +1,99 @@
+"""The console's few plain HTTP routes: sign-in (sets the cookie), sign-out, language choice.
+
+Sign-in is a classic form POST so the session secret goes straight into an HttpOnly cookie and
+never through JavaScript. The cookie is SameSite=Strict and the POST must come from our own
+origin, so another site can neither use a session nor log a browser into one (login CSRF).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from aigc.console import session as console_session
+from aigc.console.i18n import LANGUAGES
+from aigc.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, safe_next
+from aigc.gateway import sessions
+
+router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
+
+
+def same_origin(request: Request) -> bool:
+    """The form was sent by a page of this site (Origin, else Referer, names our host)."""
+    sent = request.headers.get("origin") or request.headers.get("referer")
+    if not sent:
+        return False
+    parts = urlsplit(sent)
+    ours = {request.headers.get("host", "")}
+    public_url = console_session.services().settings.public_url
+    if public_url:
+        ours.add(urlsplit(public_url).netloc)
+    return parts.netloc in ours
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/chat",
+) -> RedirectResponse:
+    target = safe_next(next)
+    if not same_origin(request):
+        return RedirectResponse(f"/login?error=origin&next={quote(target)}", status_code=303)
+    svc = console_session.services()
+
+    def attempt() -> sessions.SignIn:
+        with svc.db.session() as db:
+            return sessions.sign_in(
+                db, username, password, request.headers.get("user-agent", "")
+            )  # failures are counted and committed like successes
+
+    result = await run_in_threadpool(attempt)
+    if result.secret is None:
+        return RedirectResponse(
+            f"/login?error={result.error}&next={quote(target)}", status_code=303
+        )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.secret,
+        max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.get("/signed-out")
+async def signed_out() -> RedirectResponse:
+    """Where the console goes after ending the session: drop the cookie, back to sign-in."""
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/lang/{code}")
+async def choose_language(code: str, next: str = "/chat") -> RedirectResponse:
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+async def sign_out(secret: str) -> None:
+    """End the session in the database and forget any cached copy in this process."""
+    svc = console_session.services()
+
+    def run() -> None:
+        with svc.db.session() as db:
+            sessions.sign_out(db, secret)
+        svc.keys.clear()
+
+    await run_in_threadpool(run)

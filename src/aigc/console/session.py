@@ -1,0 +1,105 @@
+"""Who is looking at a console page: the signed-in user behind the session cookie, or nobody."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from aigc.console.api import Api
+from aigc.console.i18n import Translator, pick_language
+from aigc.gateway.auth import SESSION_PREFIX, Principal
+from aigc.gateway.errors import AuthenticationFailed
+from aigc.gateway.services import Services
+from aigc.infra.schema import Tenant, User
+
+SESSION_COOKIE = "aigc_session"
+LANGUAGE_COOKIE = "aigc_lang"
+_host: FastAPI | None = None
+
+
+def attach(app: FastAPI) -> None:
+    """Remember the FastAPI app whose services the console pages use."""
+    global _host
+    _host = app
+
+
+def services() -> Services:
+    assert _host is not None, "console not mounted"
+    return _host.state.services  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """The signed-in user of one page view, with a client that acts as them."""
+
+    principal: Principal
+    username: str
+    display_name: str
+    tenant_name: str
+    api: Api
+    tr: Translator
+    session_secret: str = field(repr=False, default="")
+
+    def at_least(self, role: str) -> bool:
+        return self.principal.at_least(role)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.principal.at_least("admin") or self.principal.platform_admin
+
+
+def translator(request: Request) -> Translator:
+    return Translator(
+        pick_language(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+    )
+
+
+async def signed_in(request: Request) -> ConsoleUser | None:
+    """The user of this request's session cookie, or None (no cookie, ended or unknown)."""
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    if not secret.startswith(SESSION_PREFIX):
+        return None
+    svc = services()
+    try:
+        principal = svc.cached_principal(secret) or await run_in_threadpool(
+            svc.authenticate, secret
+        )
+    except AuthenticationFailed:
+        return None
+
+    def names() -> tuple[str, str, str]:
+        with svc.db.session() as session:
+            user = session.get(User, principal.user_id)
+            tenant = session.get(Tenant, principal.tenant_id)
+            return (
+                user.username if user else "",
+                (user.display_name or user.username) if user else "",
+                tenant.name if tenant else "",
+            )
+
+    username, display, tenant_name = await run_in_threadpool(names)
+    return ConsoleUser(
+        principal, username, display, tenant_name, Api(secret), translator(request), secret
+    )
+
+
+def safe_next(target: str | None, default: str = "/chat") -> str:
+    """Only a path on this site: never another host (open redirect) or a scheme."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+async def gate(request: Request, role: str = "viewer") -> ConsoleUser | RedirectResponse:
+    """The page's user, or where to send the browser: sign-in, or 'not allowed' for a low role."""
+    user = await signed_in(request)
+    if user is None:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
+    if not (user.at_least(role) or user.principal.platform_admin):
+        return RedirectResponse("/forbidden", status_code=303)
+    return user

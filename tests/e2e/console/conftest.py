@@ -1,0 +1,106 @@
+"""Browser fixtures: Playwright driving Debian's Chromium (never a downloaded browser).
+
+Every console test signs in as a real user of a real server; screenshots go to
+tests/e2e/screenshots/ (git-ignored) so a person can look at each page after a run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.server import Org, Server, make_org
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+PASSWORD = "correct horse battery"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is missing: .ci/run installs it with apt-get")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class ConsoleUser:
+    username: str
+    password: str
+    role: str
+    id: str
+
+
+def add_user(server: Server, org: Org, role: str) -> ConsoleUser:
+    """A person in ``org`` with a password, made by the org's admin through the API."""
+    username = f"{role}-{secrets.token_hex(4)}"
+    response = server.api(
+        "POST",
+        "/api/users",
+        key=org.admin_key,
+        json={"username": username, "password": PASSWORD, "role": role},
+    )
+    assert response.status_code == 201, response.text
+    return ConsoleUser(username, PASSWORD, role, response.json()["id"])
+
+
+@pytest.fixture(scope="session")
+def console_org(server: Server) -> Org:
+    """An organization used only by the console tests."""
+    return make_org(server, f"Console Org {secrets.token_hex(3)}")
+
+
+@pytest.fixture()
+def new_page(browser: object, server: Server) -> Iterator[Callable[..., object]]:
+    """``new_page(user, lang="en")``: a fresh browser context, signed in as ``user``."""
+    contexts: list[object] = []
+
+    def open_page(user: ConsoleUser | None = None, lang: str = "en", path: str = "/chat") -> object:
+        context = browser.new_context(  # type: ignore[attr-defined]
+            base_url=server.base_url,
+            locale=lang,
+            viewport={"width": 1366, "height": 900},
+        )
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+        if user is not None:
+            sign_in(page, user, path)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()  # type: ignore[attr-defined]
+
+
+def sign_in(page: object, user: ConsoleUser, path: str = "/chat") -> None:
+    page.goto(f"/login?next={path}")  # type: ignore[attr-defined]
+    page.get_by_test_id("username").fill(user.username)  # type: ignore[attr-defined]
+    page.get_by_test_id("password").fill(user.password)  # type: ignore[attr-defined]
+    page.get_by_test_id("signin").click()  # type: ignore[attr-defined]
+    page.wait_for_url(lambda url: urlsplit(url).path == path)  # type: ignore[attr-defined]
+
+
+def shot(page: object, name: str) -> Path:
+    """Save a full-page screenshot under tests/e2e/screenshots/ and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path

@@ -1,0 +1,83 @@
+"""Sign-in, sign-out, lockout, language, and who may see what."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.e2e.console.conftest import add_user, shot, sign_in
+from tests.e2e.server import Org, Server
+
+
+def test_sign_in_language_and_sign_out(new_page, server: Server, console_org: Org) -> None:
+    user = add_user(server, console_org, "member")
+    page = new_page()
+    page.goto("/forbidden")
+    page.wait_for_url(re.compile(r"/login\?next="))  # not signed in: sent to the sign-in page
+    shot(page, "login")
+    sign_in(page, user, "/forbidden")
+    assert page.get_by_test_id("who").inner_text() == user.username
+    page.get_by_test_id("lang-zh-CN").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("退出登录").is_visible()
+    secret = next(c["value"] for c in page.context.cookies() if c["name"] == "aigc_session")
+    assert server.api("GET", "/api/me", key=secret).status_code == 200
+    page.get_by_test_id("signout").click()
+    page.wait_for_url(re.compile(r"/login$"))
+    assert server.api("GET", "/api/me", key=secret).status_code == 401
+    page.goto("/forbidden")
+    page.wait_for_url(re.compile(r"/login\?next="))  # the session is over
+
+
+def test_wrong_password_then_lockout(new_page, server: Server, console_org: Org) -> None:
+    user = add_user(server, console_org, "member")
+    page = new_page()
+    wrong = type(user)(user.username, "not the password", user.role, user.id)
+    for _ in range(4):
+        page.goto("/login")
+        page.get_by_test_id("username").fill(wrong.username)
+        page.get_by_test_id("password").fill(wrong.password)
+        page.get_by_test_id("signin").click()
+        page.wait_for_url(re.compile("error=invalid"))
+    page.get_by_test_id("username").fill(wrong.username)
+    page.get_by_test_id("password").fill(wrong.password)
+    page.get_by_test_id("signin").click()
+    page.wait_for_url(re.compile("error=locked"))
+    # Now even the right password is refused until the lock expires.
+    page.get_by_test_id("username").fill(user.username)
+    page.get_by_test_id("password").fill(user.password)
+    page.get_by_test_id("signin").click()
+    page.wait_for_url(re.compile("error=locked"))
+    assert page.get_by_test_id("login-error").is_visible()
+
+
+def test_login_from_another_site_is_refused(server: Server, console_org: Org) -> None:
+    user = add_user(server, console_org, "member")
+    response = httpx.post(
+        f"{server.base_url}/console/login",
+        data={"username": user.username, "password": user.password},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 303
+    assert "error=origin" in response.headers["location"]
+    assert "aigc_session" not in response.headers.get("set-cookie", "")
+
+
+def test_session_cookie_is_httponly_strict_and_acts_as_the_user(
+    server: Server, console_org: Org
+) -> None:
+    user = add_user(server, console_org, "member")
+    response = httpx.post(
+        f"{server.base_url}/console/login",
+        data={"username": user.username, "password": user.password, "next": "//evil.example"},
+        headers={"Origin": server.base_url},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/chat"  # no open redirect
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    secret = response.cookies["aigc_session"]
+    me = server.api("GET", "/api/me", key=secret)
+    assert me.status_code == 200, me.text
+    assert me.json()["tenant_id"] == console_org.id
