@@ -1,0 +1,1 @@
+"""Console: chat pages (being built)."""

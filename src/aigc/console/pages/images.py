@@ -1,0 +1,1 @@
+"""Console: images pages (being built)."""

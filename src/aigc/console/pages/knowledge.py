@@ -1,0 +1,1 @@
+"""Console: knowledge pages (being built)."""

@@ -1,0 +1,1 @@
+"""Console: models pages (being built)."""
