@@ -457,3 +457,103 @@ def tokens_used_on(db: Database, tenant_id: str, day: str | date) -> int:
     )
     with db.session() as session:
         return int(session.execute(query).scalar_one())
+
+
+_LISTED_FIELDS = (
+    "seq",
+    "request_id",
+    "ts",
+    "tenant_id",
+    "key_id",
+    "user_id",
+    "method",
+    "endpoint",
+    "model",
+    "status",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_ms",
+    "guard",
+)
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What an audit reader narrows the log to; every field is optional but the tenant."""
+
+    since_day: str | None = None
+    until_day: str | None = None
+    key_id: str | None = None
+    user_id: str | None = None
+    model: str | None = None
+    endpoint: str | None = None  # a prefix: "/v1/chat" matches "/v1/chat/completions"
+    status: str | None = None  # "404" exactly, or a class: "4xx"
+
+
+def _status_range(status: str) -> tuple[int, int]:
+    """``"404"`` → (404, 404); ``"4xx"`` → (400, 499); anything else is a ValueError."""
+    text = status.strip().lower()
+    if len(text) == 3 and text[0] in "12345" and text[1:] == "xx":
+        low = int(text[0]) * 100
+        return low, low + 99
+    if len(text) == 3 and text.isdigit():
+        return int(text), int(text)
+    raise ValueError(f"status is a code like 404 or a class like 4xx, not {status!r}")
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+def records(
+    db: Database, tenant_id: str, where: AuditFilter, limit: int = 50, offset: int = 0
+) -> tuple[int, list[dict[str, Any]]]:
+    """One tenant's audit rows, newest first, and how many match in all (for paging).
+
+    The rows hold what the chain signs (ids, route, model, status, counts, guard codes) and
+    nothing else: the log has no request or answer text to give. The tenant filter is applied
+    here so no caller can forget it.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    if offset < 0:
+        raise ValueError("offset must not be negative")
+    conditions = [_RECORDS.c.tenant_id == tenant_id]
+    since, until = _day(where.since_day, "since_day"), _day(where.until_day, "until_day")
+    if since is not None:
+        conditions.append(_RECORDS.c.day >= since)
+    if until is not None:
+        conditions.append(_RECORDS.c.day <= until)
+    for column in ("key_id", "user_id", "model"):
+        value = getattr(where, column)
+        if value is not None:
+            conditions.append(_RECORDS.c[column] == value)
+    if where.endpoint:
+        conditions.append(_RECORDS.c.endpoint.like(_like_prefix(where.endpoint), escape="\\"))
+    if where.status:
+        low, high = _status_range(where.status)
+        conditions.append(_RECORDS.c.status.between(low, high))
+    columns = [_RECORDS.c[name] for name in _LISTED_FIELDS]
+    page = (
+        select(*columns)
+        .where(*conditions)
+        .order_by(_RECORDS.c.seq.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    with db.session() as session:
+        total = int(
+            session.execute(
+                select(func.count()).select_from(_RECORDS).where(*conditions)
+            ).scalar_one()
+        )
+        rows = session.execute(page).mappings().all()
+    result = []
+    for row in rows:
+        item = dict(row)
+        item["guard"] = json.loads(row["guard"]) if row["guard"] else []
+        item["latency_ms"] = round(float(row["latency_ms"]), 3)
+        result.append(item)
+    return total, result

@@ -6,6 +6,7 @@ module; every permission and tenant check lives in those functions.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -393,6 +394,32 @@ def usage(
     with svc.db.session() as s:
         tenant = accounts.target_tenant(s, caller, tenant_id)
     return _listing(audit.usage(svc.db, tenant, since, until, fields))
+
+
+@router.get("/audit")
+def list_audit(
+    since: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    until: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    key_id: str | None = None,
+    user_id: str | None = None,
+    model: str | None = None,
+    endpoint: str | None = Query(default=None, max_length=200),
+    status: str | None = Query(default=None, pattern=r"^([1-5]xx|[1-5]\d\d)$"),
+    limit: int = Query(default=50, ge=1, le=audit.MAX_PAGE),
+    offset: int = Query(default=0, ge=0),
+    tenant_id: str | None = None,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    """The tenant's audit rows, newest first: ids, route, model, status, counts; no text."""
+    require_role(caller, "admin")
+    with svc.db.session() as s:
+        tenant = accounts.target_tenant(s, caller, tenant_id)
+    with contextlib.suppress(TimeoutError):  # the caller's latest requests, if quick to land
+        svc.audit.flush(timeout=2.0)
+    where = audit.AuditFilter(since, until, key_id, user_id, model, endpoint, status)
+    total, rows = audit.records(svc.db, tenant, where, limit, offset)
+    return _listing(rows) | {"total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/audit/verify")
