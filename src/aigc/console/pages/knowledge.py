@@ -1,1 +1,766 @@
-"""Console: knowledge pages (being built)."""
+"""Console: knowledge bases — list and create, documents (upload, status, delete), access
+grants, retrieval test and the chunk viewer that chat citations link to.
+
+Everything goes through ``/api/kb`` as the signed-in user, so the tenant and grant checks of
+``aigc.knowledge.bases`` decide what a person sees: a KB they may not read is "not found"
+here exactly as in the API. Citation links have the form
+``/knowledge/{kb_id}/documents/{doc_id}?chunk={chunk_id}`` (see ``chunk_url``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import events, ui
+
+from aigc.console import layout
+from aigc.console.api import ApiError
+from aigc.console.i18n import add
+from aigc.console.session import ConsoleUser, gate
+
+ROLES = ("viewer", "member", "admin", "owner")
+PROCESSING = ("queued", "indexing")
+SEARCH_MODES = ("hybrid", "dense", "keyword")
+POLL_S = 1.0
+
+
+def chunk_url(kb_id: str, doc_id: str, chunk_id: int | str | None = None) -> str:
+    """The chunk viewer's address; with ``chunk_id`` it highlights and scrolls to that chunk."""
+    url = f"/knowledge/{quote(kb_id, safe='')}/documents/{quote(doc_id, safe='')}"
+    return url + (f"?chunk={quote(str(chunk_id), safe='')}" if chunk_id is not None else "")
+
+
+def when(seconds: int | None) -> str:
+    if not seconds:
+        return ""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def with_testid(element: ui.element, value: str) -> ui.element:
+    """Set ``data-testid`` without passing it through the props parser (values may hold quotes)."""
+    element._props["data-testid"] = value
+    return element
+
+
+async def confirm_delete(user: ConsoleUser, name: str) -> bool:
+    """Ask before deleting; True only when the person pressed Delete."""
+    tr = user.tr
+    with ui.dialog() as dialog, ui.card().props('role="alertdialog"'):
+        ui.label(tr("common.confirm_delete", name=name))
+        with ui.row().classes("justify-end w-full"):
+            ui.button(tr("common.cancel"), on_click=lambda: dialog.submit(False)).props(
+                'flat data-testid="confirm-cancel"'
+            )
+            ui.button(tr("common.delete"), on_click=lambda: dialog.submit(True)).props(
+                'color=negative data-testid="confirm-delete"'
+            )
+    result = await dialog
+    dialog.delete()
+    return bool(result)
+
+
+def can_write(user: ConsoleUser, kb: dict[str, Any]) -> bool:
+    """Whether the write controls will work: admins, or a write grant naming the person's
+    role or id. A group grant is taken at its word (the console does not know the groups a
+    member is in; the API still decides and a refusal is shown as a message)."""
+    if user.is_admin:
+        return True
+    for grant in kb.get("access", []):
+        if grant.get("access") != "write":
+            continue
+        if "role" in grant and user.at_least(grant["role"]):
+            return True
+        if grant.get("user") == user.principal.user_id or "group" in grant:
+            return True
+    return False
+
+
+# --- /knowledge: the list and "new knowledge base" -----------------------------------------
+
+
+@ui.page("/knowledge")
+async def knowledge_list(request: Request) -> RedirectResponse | None:
+    user = await gate(request)
+    if isinstance(user, RedirectResponse):
+        return user
+    tr = user.tr
+    with layout.frame(user, "/knowledge", "nav.knowledge"):
+        if user.at_least("member"):
+            _create_form(user)
+        try:
+            kbs = (await user.api.get("/api/kb"))["data"]
+        except ApiError as exc:
+            layout.show_error(user, exc)
+            kbs = []
+        if not kbs:
+            ui.label(tr("kb.empty")).props('data-testid="kb-empty"')
+        with ui.column().classes("w-full gap-2").props('role="list"'):
+            for kb in kbs:
+                with ui.card().classes("w-full").props('role="listitem" data-testid="kb-item"'):
+                    ui.link(kb["name"], f"/knowledge/{kb['id']}").classes("text-lg font-medium")
+                    if kb["description"]:
+                        ui.label(kb["description"]).classes("text-grey-8")
+                    ui.label(tr("kb.created", at=when(kb["created_at"]))).classes(
+                        "text-xs text-grey-7"
+                    )
+    return None
+
+
+def _create_form(user: ConsoleUser) -> None:
+    tr = user.tr
+    visibility = {"tenant": tr("kb.visibility.tenant"), "private": tr("kb.visibility.private")}
+    with (
+        ui.expansion(tr("kb.new"), icon="add")
+        .classes("w-full border rounded")
+        .props('data-testid="kb-new"')
+    ):
+        name = ui.input(tr("kb.name")).props('outlined data-testid="kb-name"').classes("w-full")
+        description = (
+            ui.input(tr("kb.description"))
+            .props('outlined data-testid="kb-description"')
+            .classes("w-full")
+        )
+        access = ui.select(visibility, value="tenant", label=tr("kb.visibility")).props(
+            'outlined data-testid="kb-visibility"'
+        )
+
+        async def create() -> None:
+            body: dict[str, Any] = {"name": name.value or "", "description": description.value}
+            if access.value == "private":
+                body["access"] = []  # admins, and the creator's own grant added by the API
+            try:
+                kb = await user.api.post("/api/kb", body)
+            except ApiError as exc:
+                layout.show_error(user, exc)
+                return
+            ui.navigate.to(f"/knowledge/{kb['id']}")
+
+        ui.button(tr("common.create"), icon="add", on_click=create).props(
+            'color=primary data-testid="kb-create"'
+        )
+
+
+# --- /knowledge/{kb_id}: documents, search, access ------------------------------------------
+
+
+@ui.page("/knowledge/{kb_id}")
+async def knowledge_base(request: Request, kb_id: str) -> RedirectResponse | None:
+    user = await gate(request)
+    if isinstance(user, RedirectResponse):
+        return user
+    with layout.frame(user, f"/knowledge/{kb_id}", "nav.knowledge"):
+        try:
+            kb = await user.api.get(f"/api/kb/{quote(kb_id, safe='')}")
+        except ApiError as exc:
+            _missing(user, exc)
+            return None
+        await KbPage(user, kb).build()
+    return None
+
+
+def _missing(user: ConsoleUser, exc: ApiError) -> None:
+    """A KB or document that does not exist or that this person may not read: the same."""
+    text = (
+        user.tr("kb.not_found")
+        if exc.status == 404
+        else user.tr("common.error", message=exc.message)
+    )
+    ui.label(text).props('role="alert" data-testid="kb-missing"').classes("text-lg")
+    ui.link(user.tr("kb.back"), "/knowledge")
+
+
+class KbPage:
+    """One knowledge base's page: its documents stay fresh while any is being processed."""
+
+    def __init__(self, user: ConsoleUser, kb: dict[str, Any]) -> None:
+        self.user = user
+        self.kb = kb
+        self.base = f"/api/kb/{quote(kb['id'], safe='')}"
+        self.writable = can_write(user, kb)
+        self.docs: list[dict[str, Any]] = []
+        self.uploads: dict[str, dict[str, Any]] = {}  # filename → {status, error, doc}
+        self.doc_area: ui.column
+        self.upload_area: ui.column
+        self.timer: ui.timer
+
+    async def build(self) -> None:
+        tr = self.user.tr
+        with ui.row().classes("w-full items-center justify-between"):
+            with ui.column().classes("gap-0"):
+                ui.label(self.kb["name"]).classes("text-xl font-medium").props(
+                    'data-testid="kb-title"'
+                )
+                if self.kb["description"]:
+                    ui.label(self.kb["description"]).classes("text-grey-8")
+            with ui.row():
+                ui.link(tr("kb.back"), "/knowledge")
+                if self.writable:
+                    ui.button(tr("kb.delete"), icon="delete", on_click=self.delete_kb).props(
+                        'outline color=negative data-testid="kb-delete"'
+                    )
+        with ui.tabs().classes("w-full") as tabs:
+            docs_tab = ui.tab(tr("kb.tab.documents")).props('data-testid="tab-documents"')
+            search_tab = ui.tab(tr("kb.tab.search")).props('data-testid="tab-search"')
+            access_tab = ui.tab(tr("kb.tab.access")).props('data-testid="tab-access"')
+        with ui.tab_panels(tabs, value=docs_tab).classes("w-full"):
+            with ui.tab_panel(docs_tab):
+                self._documents_panel()
+            with ui.tab_panel(search_tab):
+                SearchPanel(self.user, self.kb["id"], self.base).build()
+            with ui.tab_panel(access_tab):
+                await AccessPanel(self.user, self.kb, self.writable).build()
+        self.timer = ui.timer(POLL_S, self.refresh, active=False)
+        await self.refresh()
+
+    def _documents_panel(self) -> None:
+        tr = self.user.tr
+        if self.writable:
+            ui.label(tr("kb.upload.hint")).classes("text-sm text-grey-8")
+            ui.upload(
+                label=tr("kb.upload"), multiple=True, auto_upload=True, on_upload=self.on_upload
+            ).props(
+                'data-testid="kb-upload"'
+            )  # no "accept": the API names what it refuses.classes("w-full")
+            self.upload_area = (
+                ui.column()
+                .classes("w-full gap-1")
+                .props('data-testid="upload-status" aria-live="polite"')
+            )
+        ui.label(tr("kb.documents")).classes("text-lg font-medium")
+        self.doc_area = ui.column().classes("w-full gap-1").props('aria-live="polite"')
+
+    # -- uploads: browser → console (QUploader's own bar) → API (status here) → ingestion --
+
+    async def on_upload(self, event: events.UploadEventArguments) -> None:
+        name = event.file.name
+        self.uploads[name] = {"status": "uploading", "error": None, "doc": None}
+        self._render_uploads()
+        try:
+            data = await event.file.read()
+            answer = await self.user.api.post(
+                f"{self.base}/documents",
+                files=[("files", (name, data, event.file.content_type or "text/plain"))],
+            )
+            result = answer["data"][0]
+        except ApiError as exc:
+            result = {"error": exc.message}
+        if "id" not in result:  # refused: the API says why for this file alone
+            self.uploads[name] = {"status": "failed", "error": result["error"], "doc": None}
+        else:
+            self.uploads[name] = {
+                "status": _shown_status(result["status"]),
+                "error": result.get("error"),
+                "doc": result["id"],
+            }
+        self._render_uploads()
+        await self.refresh()
+
+    def _render_uploads(self) -> None:
+        self.upload_area.clear()
+        with self.upload_area:
+            for name, state in self.uploads.items():
+                with with_testid(ui.row().classes("items-center gap-2"), "upload-row"):
+                    ui.label(name).classes("font-medium")
+                    _status_chip(self.user, state["status"])
+                    if state["error"]:
+                        ui.label(state["error"]).classes("text-negative text-sm").props(
+                            'data-testid="upload-error"'
+                        )
+
+    # -- the document list, polled while anything is processing --
+
+    async def refresh(self) -> None:
+        try:
+            docs = (await self.user.api.get(f"{self.base}/documents"))["data"]
+        except ApiError as exc:
+            self.timer.active = False
+            layout.show_error(self.user, exc)
+            return
+        by_id = {d["id"]: d for d in docs}
+        changed_uploads = False
+        for state in self.uploads.values():
+            doc = by_id.get(state["doc"] or "")
+            if doc is not None and _shown_status(doc["status"]) != state["status"]:
+                state["status"], state["error"] = _shown_status(doc["status"]), doc["error"]
+                changed_uploads = True
+        if changed_uploads and self.writable:
+            self._render_uploads()
+        if docs != self.docs or not self.doc_area.default_slot.children:
+            self.docs = docs
+            self._render_docs()
+        self.timer.active = any(d["status"] in PROCESSING for d in docs)
+
+    def _render_docs(self) -> None:
+        tr = self.user.tr
+        self.doc_area.clear()
+        with self.doc_area:
+            if not self.docs:
+                ui.label(tr("kb.no_documents")).props('data-testid="no-documents"')
+            for doc in self.docs:
+                with with_testid(ui.card().classes("w-full").props("flat bordered"), "doc-row"):
+                    with ui.row().classes("w-full items-center gap-3"):
+                        if doc["status"] == "ready":
+                            ui.link(doc["filename"], chunk_url(self.kb["id"], doc["id"])).classes(
+                                "font-medium"
+                            ).props('data-testid="doc-open"')
+                        else:
+                            ui.label(doc["filename"]).classes("font-medium")
+                        _status_chip(self.user, _shown_status(doc["status"]))
+                        ui.label(
+                            tr("kb.doc.meta", chunks=doc["chunks"] or 0, size=_size(doc["bytes"]))
+                        ).classes("text-sm text-grey-7")
+                        ui.space()
+                        if self.writable:
+                            ui.button(
+                                icon="delete", on_click=lambda d=doc: self.delete_doc(d)
+                            ).props(
+                                f'flat round color=negative data-testid="doc-delete" '
+                                f'aria-label="{tr("kb.doc.delete")}"'
+                            )
+                    if doc["status"] == "failed":
+                        ui.label(tr("kb.doc.failed", reason=doc["error"] or "?")).classes(
+                            "text-negative text-sm"
+                        ).props('data-testid="doc-error"')
+
+    async def delete_doc(self, doc: dict[str, Any]) -> None:
+        if not await confirm_delete(self.user, doc["filename"]):
+            return
+        try:
+            await self.user.api.delete(f"{self.base}/documents/{quote(doc['id'], safe='')}")
+        except ApiError as exc:
+            layout.show_error(self.user, exc)
+            return
+        self.uploads.pop(doc["filename"], None)
+        if self.writable:
+            self._render_uploads()
+        await self.refresh()
+
+    async def delete_kb(self) -> None:
+        if not await confirm_delete(self.user, self.kb["name"]):
+            return
+        try:
+            await self.user.api.delete(self.base)
+        except ApiError as exc:
+            layout.show_error(self.user, exc)
+            return
+        ui.navigate.to("/knowledge")
+
+
+def _shown_status(api_status: str) -> str:
+    """The API's queued/indexing/ready/failed as what a person cares about."""
+    return "processing" if api_status in PROCESSING else api_status
+
+
+_STATUS_COLORS = {"uploading": "blue", "processing": "orange", "ready": "positive"}
+
+
+def _status_chip(user: ConsoleUser, status: str) -> None:
+    color = _STATUS_COLORS.get(status, "negative")
+    icon = {"ready": "check_circle", "failed": "error"}.get(status, "hourglass_top")
+    chip = ui.chip(user.tr(f"kb.status.{status}"), icon=icon, color=color, text_color="white")
+    chip.props(f'dense data-testid="status" data-status="{status}"')
+
+
+def _size(n: int | None) -> str:
+    n = n or 0
+    return (
+        f"{n} B"
+        if n < 1024
+        else f"{n / 1024:.1f} KiB"
+        if n < 1024 * 1024
+        else (f"{n / 1024 / 1024:.1f} MiB")
+    )
+
+
+class SearchPanel:
+    """Try retrieval as chat would: ranked chunks with their scores, each linked to the viewer."""
+
+    def __init__(self, user: ConsoleUser, kb_id: str, base: str) -> None:
+        self.user, self.kb_id, self.base = user, kb_id, base
+        self.results: ui.column
+
+    def build(self) -> None:
+        tr = self.user.tr
+        with ui.row().classes("w-full items-end gap-2"):
+            self.query = (
+                ui.input(tr("kb.search.query"))
+                .props('outlined clearable data-testid="search-query"')
+                .classes("grow")
+                .on("keydown.enter", self.search)
+            )
+            self.mode = (
+                ui.select(
+                    {m: tr(f"kb.search.mode.{m}") for m in SEARCH_MODES},
+                    value="hybrid",
+                    label=tr("kb.search.mode"),
+                )
+                .props('outlined data-testid="search-mode"')
+                .classes("w-40")
+            )
+            self.top_k = (
+                ui.number(tr("kb.search.top_k"), value=5, min=1, max=50, step=1)
+                .props('outlined data-testid="search-top-k"')
+                .classes("w-28")
+            )
+            ui.button(tr("kb.search.run"), icon="search", on_click=self.search).props(
+                'color=primary data-testid="search-run"'
+            )
+        self.results = ui.column().classes("w-full gap-2").props('aria-live="polite"')
+
+    async def search(self) -> None:
+        tr = self.user.tr
+        text = (self.query.value or "").strip()
+        if not text:
+            return
+        body = {"query": text, "mode": self.mode.value, "top_k": int(self.top_k.value or 5)}
+        try:
+            hits = (await self.user.api.post(f"{self.base}/search", body))["data"]
+        except ApiError as exc:
+            layout.show_error(self.user, exc)
+            return
+        self.results.clear()
+        with self.results:
+            if not hits:
+                ui.label(tr("kb.search.none")).props('data-testid="search-none"')
+            for rank, hit in enumerate(hits, 1):
+                with with_testid(ui.card().classes("w-full").props("flat bordered"), "search-hit"):
+                    with ui.row().classes("items-center gap-3"):
+                        ui.label(f"#{rank}").classes("font-bold")
+                        ui.label(tr("kb.search.score", score=f"{hit['score']:.4f}")).props(
+                            'data-testid="hit-score"'
+                        )
+                        parts = [
+                            tr("kb.search.dense", score=f"{hit['dense_score']:.3f}")
+                            if hit["dense_score"] is not None
+                            else "",
+                            tr("kb.search.keyword", score=f"{hit['keyword_score']:.3f}"),
+                        ]
+                        ui.label(" · ".join(p for p in parts if p)).classes("text-sm text-grey-7")
+                        ui.link(
+                            hit["filename"],
+                            chunk_url(hit["knowledge_base"], hit["document"], hit["chunk_id"]),
+                        ).props('data-testid="hit-open"')
+                    if hit["headings"]:
+                        ui.label(" › ".join(hit["headings"])).classes("text-sm text-grey-8")
+                    ui.label(hit["text"]).classes("whitespace-pre-wrap text-sm")
+
+
+class AccessPanel:
+    """The KB's grants: read or write for a role (and every higher one), a group or a user."""
+
+    def __init__(self, user: ConsoleUser, kb: dict[str, Any], writable: bool) -> None:
+        self.user, self.kb, self.writable = user, kb, writable
+        self.grants: list[dict[str, str]] = [dict(g) for g in kb.get("access", [])]
+        self.names: dict[str, dict[str, str]] = {
+            "role": {r: user.tr(f"kb.role.{r}") for r in ROLES}
+        }
+        self.area: ui.column
+
+    async def build(self) -> None:
+        tr = self.user.tr
+        ui.label(tr("kb.access.hint")).classes("text-sm text-grey-8")
+        if self.writable:
+            await self._load_names()
+        self.area = ui.column().classes("w-full gap-1")
+        self._render()
+        if self.writable:
+            self._add_row()
+            ui.button(tr("common.save"), icon="save", on_click=self.save).props(
+                'color=primary data-testid="access-save"'
+            )
+
+    async def _load_names(self) -> None:
+        """Groups and users to pick from; a list the caller may not read leaves typing an id."""
+        for kind, path, field in (
+            ("group", "/api/groups", "name"),
+            ("user", "/api/users", "username"),
+        ):
+            try:
+                rows = (await self.user.api.get(path))["data"]
+            except ApiError:
+                rows = []
+            self.names[kind] = {r["id"]: r.get(field) or r["id"] for r in rows}
+
+    def _subject(self, grant: dict[str, str]) -> tuple[str, str]:
+        kind = next(k for k in ("role", "group", "user") if k in grant)
+        return kind, grant[kind]
+
+    def _render(self) -> None:
+        tr = self.user.tr
+        self.area.clear()
+        with self.area:
+            if not self.grants:
+                ui.label(tr("kb.access.none")).props('data-testid="access-none"')
+            for n, grant in enumerate(self.grants):
+                kind, subject = self._subject(grant)
+                shown = self.names.get(kind, {}).get(subject, subject)
+                with with_testid(ui.row().classes("items-center gap-3"), "grant-row"):
+                    ui.label(tr(f"kb.access.{kind}")).classes("w-20 text-grey-8")
+                    ui.label(shown).classes("w-48 font-medium")
+                    ui.label(tr(f"kb.access.level.{grant['access']}"))
+                    if self.writable:
+                        ui.button(icon="close", on_click=lambda i=n: self._remove(i)).props(
+                            f'flat round dense aria-label="{tr("kb.access.remove")}" '
+                            'data-testid="grant-remove"'
+                        )
+
+    def _remove(self, index: int) -> None:
+        del self.grants[index]
+        self._render()
+
+    def _add_row(self) -> None:
+        tr = self.user.tr
+        kinds = {k: tr(f"kb.access.{k}") for k in ("role", "group", "user")}
+        levels = {lv: tr(f"kb.access.level.{lv}") for lv in ("read", "write")}
+        with ui.row().classes("items-end gap-2"):
+            kind = (
+                ui.select(kinds, value="role", label=tr("kb.access.kind"))
+                .props('outlined data-testid="grant-kind"')
+                .classes("w-32")
+            )
+            subject = (
+                ui.select(
+                    self.names["role"],
+                    value="viewer",
+                    label=tr("kb.access.subject"),
+                    with_input=True,
+                    new_value_mode="add-unique",
+                )
+                .props('outlined data-testid="grant-subject"')
+                .classes("w-56")
+            )
+            level = (
+                ui.select(levels, value="read", label=tr("kb.access.level"))
+                .props('outlined data-testid="grant-level"')
+                .classes("w-32")
+            )
+
+            def kind_changed() -> None:
+                subject.set_options(self.names.get(kind.value, {}), value=None)
+
+            kind.on_value_change(kind_changed)
+
+            def add_grant() -> None:
+                if not subject.value:
+                    return
+                self.grants.append({kind.value: subject.value, "access": level.value})
+                self._render()
+
+            ui.button(tr("kb.access.add"), icon="add", on_click=add_grant).props(
+                'outline data-testid="grant-add"'
+            )
+
+    async def save(self) -> None:
+        base = f"/api/kb/{quote(self.kb['id'], safe='')}"
+        try:
+            kb = await self.user.api.patch(base, {"access": self.grants})
+        except ApiError as exc:
+            layout.show_error(self.user, exc)
+            return
+        self.grants = [dict(g) for g in kb["access"]]
+        self._render()
+        ui.notify(self.user.tr("kb.access.saved"), type="positive")
+
+
+# --- /knowledge/{kb_id}/documents/{doc_id}: the chunk viewer ------------------------------
+
+
+@ui.page("/knowledge/{kb_id}/documents/{doc_id}")
+async def chunk_viewer(
+    request: Request, kb_id: str, doc_id: str, chunk: str = ""
+) -> RedirectResponse | None:
+    user = await gate(request)
+    if isinstance(user, RedirectResponse):
+        return user
+    tr = user.tr
+    base = f"/api/kb/{quote(kb_id, safe='')}"
+    with layout.frame(user, chunk_url(kb_id, doc_id, chunk or None), "kb.chunks.title"):
+        try:
+            kb = await user.api.get(base)
+            doc = await user.api.get(f"{base}/documents/{quote(doc_id, safe='')}")
+            chunks = (await user.api.get(f"{base}/documents/{quote(doc_id, safe='')}/chunks"))[
+                "data"
+            ]
+        except ApiError as exc:
+            _missing(user, exc)
+            return None
+        with ui.row().classes("items-center gap-3"):
+            ui.link(kb["name"], f"/knowledge/{quote(kb_id, safe='')}")
+            ui.label("›")
+            ui.label(doc["filename"]).classes("font-medium").props('data-testid="doc-title"')
+            _status_chip(user, _shown_status(doc["status"]))
+            ui.label(tr("kb.chunks.count", n=len(chunks))).classes("text-sm text-grey-7")
+        if doc["status"] == "failed":
+            ui.label(tr("kb.doc.failed", reason=doc["error"] or "?")).classes("text-negative")
+        if not chunks:
+            ui.label(tr("kb.chunks.none")).props('data-testid="chunks-none"')
+        target = next((c for c in chunks if str(c["id"]) == chunk), None)
+        for item in chunks:
+            chosen = item is target
+            card = (
+                ui.card()
+                .classes("w-full " + ("bg-yellow-1 border-2 border-amber-600" if chosen else ""))
+                .props("flat bordered")
+            )
+            card._props["id"] = f"chunk-{item['id']}"
+            card._props["data-testid"] = "chunk"
+            card._props["data-highlighted"] = "true" if chosen else "false"
+            if chosen:
+                card._props["aria-current"] = "true"
+            with card:
+                meta = [tr("kb.chunks.ordinal", n=item["ordinal"] + 1)]
+                if item["page"]:
+                    meta.append(tr("kb.chunks.page", n=item["page"]))
+                meta.append(tr("kb.chunks.tokens", n=item["tokens"]))
+                ui.label(" · ".join(meta)).classes("text-xs text-grey-7")
+                if item["headings"]:
+                    ui.label(" › ".join(item["headings"])).classes("text-sm font-medium")
+                ui.label(item["text"]).classes("whitespace-pre-wrap")
+        if chunk and target is None:
+            ui.notify(tr("kb.chunks.missing"), type="warning")
+    if target is not None:
+        await ui.context.client.connected()
+        ui.run_javascript(
+            f"document.getElementById('chunk-{target['id']}')?.scrollIntoView({{block: 'center'}})"
+        )
+    return None
+
+
+add(
+    {
+        "en": {
+            "kb.empty": "No knowledge bases you can read yet.",
+            "kb.created": "Created {at}",
+            "kb.new": "New knowledge base",
+            "kb.name": "Name",
+            "kb.description": "Description (optional)",
+            "kb.visibility": "Who can use it",
+            "kb.visibility.tenant": "Everyone here reads; members and above add documents",
+            "kb.visibility.private": "Only administrators and me (grant more later)",
+            "kb.not_found": "This knowledge base or document does not exist, or you have no "
+            "access to it.",
+            "kb.back": "All knowledge bases",
+            "kb.delete": "Delete knowledge base",
+            "kb.tab.documents": "Documents",
+            "kb.tab.search": "Test retrieval",
+            "kb.tab.access": "Access",
+            "kb.upload": "Upload documents",
+            "kb.upload.hint": "Text, Markdown, HTML, PDF, Word, PowerPoint, Excel, CSV or "
+            "JSON. Each file is checked on its own; a refused file does not stop the others.",
+            "kb.documents": "Documents",
+            "kb.no_documents": "No documents yet.",
+            "kb.status.uploading": "uploading",
+            "kb.status.processing": "processing",
+            "kb.status.ready": "ready",
+            "kb.status.failed": "failed",
+            "kb.doc.meta": "{chunks} chunks · {size}",
+            "kb.doc.delete": "Delete document",
+            "kb.doc.failed": "Could not be used: {reason}",
+            "kb.search.query": "Ask or type words to look for",
+            "kb.search.mode": "Method",
+            "kb.search.mode.hybrid": "Hybrid",
+            "kb.search.mode.dense": "Meaning (dense)",
+            "kb.search.mode.keyword": "Keywords",
+            "kb.search.top_k": "Results",
+            "kb.search.run": "Search",
+            "kb.search.none": "Nothing found.",
+            "kb.search.score": "score {score}",
+            "kb.search.dense": "meaning {score}",
+            "kb.search.keyword": "keywords {score}",
+            "kb.access.hint": "Administrators can always do everything. A role grant covers "
+            "that role and every higher one; write includes read.",
+            "kb.access.none": "No grants: only administrators can use this knowledge base.",
+            "kb.access.role": "Role",
+            "kb.access.group": "Group",
+            "kb.access.user": "User",
+            "kb.access.kind": "Grant to",
+            "kb.access.subject": "Who",
+            "kb.access.level": "Access",
+            "kb.access.level.read": "read",
+            "kb.access.level.write": "read and write",
+            "kb.access.add": "Add",
+            "kb.role.viewer": "viewers and above",
+            "kb.role.member": "members and above",
+            "kb.role.admin": "administrators and owners",
+            "kb.role.owner": "owners",
+            "kb.access.remove": "Remove grant",
+            "kb.access.saved": "Access saved.",
+            "kb.chunks.title": "Document chunks",
+            "kb.chunks.count": "{n} chunks",
+            "kb.chunks.none": "This document has no chunks (it is not ready, or it is empty).",
+            "kb.chunks.ordinal": "Chunk {n}",
+            "kb.chunks.page": "page {n}",
+            "kb.chunks.tokens": "{n} tokens",
+            "kb.chunks.missing": "The cited chunk is no longer in this document (it was "
+            "re-indexed); showing all chunks.",
+        },
+        "zh-CN": {
+            "kb.empty": "暂无您可以读取的知识库。",
+            "kb.created": "创建于 {at}",
+            "kb.new": "新建知识库",
+            "kb.name": "名称",
+            "kb.description": "描述（可选）",
+            "kb.visibility": "可用范围",
+            "kb.visibility.tenant": "组织内所有人可读；成员及以上可添加文档",
+            "kb.visibility.private": "仅管理员和我（之后可再授权）",
+            "kb.not_found": "该知识库或文档不存在，或您无权访问。",
+            "kb.back": "全部知识库",
+            "kb.delete": "删除知识库",
+            "kb.tab.documents": "文档",
+            "kb.tab.search": "检索测试",
+            "kb.tab.access": "访问权限",
+            "kb.upload": "上传文档",
+            "kb.upload.hint": "支持文本、Markdown、HTML、PDF、Word、PowerPoint、Excel、"
+            "CSV 或 JSON。每个文件单独检查，被拒绝的文件不影响其他文件。",
+            "kb.documents": "文档",
+            "kb.no_documents": "暂无文档。",
+            "kb.status.uploading": "上传中",
+            "kb.status.processing": "处理中",
+            "kb.status.ready": "就绪",
+            "kb.status.failed": "失败",
+            "kb.doc.meta": "{chunks} 个分块 · {size}",
+            "kb.doc.delete": "删除文档",
+            "kb.doc.failed": "无法使用：{reason}",
+            "kb.search.query": "输入问题或关键词",
+            "kb.search.mode": "方式",
+            "kb.search.mode.hybrid": "混合",
+            "kb.search.mode.dense": "语义（稠密）",
+            "kb.search.mode.keyword": "关键词",
+            "kb.search.top_k": "结果数",
+            "kb.search.run": "检索",
+            "kb.search.none": "未找到结果。",
+            "kb.search.score": "得分 {score}",
+            "kb.search.dense": "语义 {score}",
+            "kb.search.keyword": "关键词 {score}",
+            "kb.access.hint": "管理员始终拥有全部权限。按角色授权时包含该角色及更高角色；"
+            "写权限包含读权限。",
+            "kb.access.none": "没有授权：只有管理员可以使用此知识库。",
+            "kb.access.role": "角色",
+            "kb.access.group": "用户组",
+            "kb.access.user": "用户",
+            "kb.access.kind": "授权对象类型",
+            "kb.access.subject": "对象",
+            "kb.access.level": "权限",
+            "kb.access.level.read": "只读",
+            "kb.access.level.write": "读写",
+            "kb.access.add": "添加",
+            "kb.role.viewer": "访客及以上",
+            "kb.role.member": "成员及以上",
+            "kb.role.admin": "管理员和所有者",
+            "kb.role.owner": "所有者",
+            "kb.access.remove": "移除授权",
+            "kb.access.saved": "访问权限已保存。",
+            "kb.chunks.title": "文档分块",
+            "kb.chunks.count": "{n} 个分块",
+            "kb.chunks.none": "此文档没有分块（尚未就绪或内容为空）。",
+            "kb.chunks.ordinal": "第 {n} 块",
+            "kb.chunks.page": "第 {n} 页",
+            "kb.chunks.tokens": "{n} 个词元",
+            "kb.chunks.missing": "引用的分块已不在此文档中（文档已重新索引），显示全部分块。",
+        },
+    }
+)

@@ -1,0 +1,119 @@
+"""Knowledge pages: create a KB, upload (one good file, two bad ones), watch the statuses,
+search, open the cited chunk, and check that a member without a grant sees nothing."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from playwright.sync_api import expect
+
+from tests.e2e.console.conftest import add_user, shot
+from tests.e2e.server import Org, Server
+
+GUIDE = b"""# Returns policy
+
+Customers may return a zebra-striped umbrella within 30 days of purchase.
+Bring the receipt to any shop; the refund goes to the original card.
+
+# Shipping
+
+Parcels leave the warehouse every weekday at noon.
+"""
+
+
+def _row(page, filename: str):
+    return page.get_by_test_id("doc-row").filter(has_text=filename)
+
+
+def test_admin_builds_a_knowledge_base_and_a_member_cannot_see_it(
+    new_page, server: Server, console_org: Org
+) -> None:
+    admin = add_user(server, console_org, "admin")
+    member = add_user(server, console_org, "member")
+    name = f"Handbook {secrets.token_hex(3)}"
+
+    page = new_page(admin, path="/knowledge")
+    page.get_by_text("New knowledge base").click()
+    page.get_by_test_id("kb-name").fill(name)
+    page.get_by_test_id("kb-visibility").click()
+    page.get_by_role("option", name="Only administrators and me").click()
+    page.get_by_test_id("kb-create").click()
+    page.wait_for_url(re.compile(r"/knowledge/kb_[0-9a-z]+$"))
+    kb_id = page.url.rsplit("/", 1)[-1]
+    expect(page.get_by_test_id("kb-title")).to_have_text(name)
+
+    page.get_by_test_id("kb-upload").locator("input[type=file]").set_input_files(
+        [
+            {"name": "guide.md", "mimeType": "text/markdown", "buffer": GUIDE},
+            {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"not really a pdf"},
+            {"name": "tool.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90"},
+        ]
+    )
+    uploads = page.get_by_test_id("upload-row")
+    # Refused at upload: the reason comes from the API's answer for that file alone.
+    expect(uploads.filter(has_text="tool.exe").get_by_test_id("upload-error")).to_contain_text(
+        "Unsupported file type"
+    )
+    # Accepted, then processed by the ingestion job: ready, or failed with the parser's reason.
+    expect(_row(page, "guide.md").get_by_test_id("status")).to_have_attribute(
+        "data-status", "ready", timeout=60_000
+    )
+    expect(_row(page, "scan.pdf").get_by_test_id("status")).to_have_attribute(
+        "data-status", "failed", timeout=60_000
+    )
+    expect(_row(page, "scan.pdf").get_by_test_id("doc-error")).to_contain_text("PDF")
+    expect(uploads.filter(has_text="guide.md").get_by_test_id("status")).to_have_attribute(
+        "data-status", "ready"
+    )
+    shot(page, "knowledge")
+
+    # Delete the failed document (asked first).
+    _row(page, "scan.pdf").get_by_test_id("doc-delete").click()
+    page.get_by_test_id("confirm-delete").click()
+    expect(_row(page, "scan.pdf")).to_have_count(0)
+
+    # Retrieval test: the returns chunk ranks first, with its score, linked to the viewer.
+    page.get_by_test_id("tab-search").click()
+    page.get_by_test_id("search-query").fill("zebra umbrella refund")
+    page.get_by_test_id("search-run").click()
+    first = page.get_by_test_id("search-hit").first
+    expect(first).to_contain_text("zebra-striped umbrella")
+    expect(first.get_by_test_id("hit-score")).to_contain_text(re.compile(r"\d\.\d{4}"))
+    first.get_by_test_id("hit-open").click()
+    page.wait_for_url(re.compile(rf"/knowledge/{kb_id}/documents/doc_\w+\?chunk=\d+"))
+    chosen = page.locator('[data-testid="chunk"][data-highlighted="true"]')
+    expect(chosen).to_have_count(1)
+    expect(chosen).to_contain_text("zebra-striped umbrella")
+    expect(page.get_by_test_id("chunk")).to_have_count(2)
+    shot(page, "knowledge-chunks")
+
+    # A member without a grant: not listed, and the page answers "not found" politely.
+    other = new_page(member, path="/knowledge")
+    expect(other.get_by_test_id("kb-item").filter(has_text=name)).to_have_count(0)
+    other.goto(f"/knowledge/{kb_id}")
+    expect(other.get_by_test_id("kb-missing")).to_be_visible()
+    other.goto(page.url)  # the chunk viewer too
+    expect(other.get_by_test_id("kb-missing")).to_be_visible()
+
+    # Grant the member read access in the access editor: now the KB is listed for them.
+    page.goto(f"/knowledge/{kb_id}")
+    page.get_by_test_id("tab-access").click()
+    page.get_by_test_id("grant-kind").click()
+    page.get_by_role("option", name="User").click()
+    page.get_by_test_id("grant-subject").click()
+    page.get_by_role("option", name=member.username).click()
+    page.get_by_test_id("grant-add").click()
+    page.get_by_test_id("access-save").click()
+    expect(page.get_by_text("Access saved.")).to_be_visible()
+    other.goto("/knowledge")
+    expect(other.get_by_test_id("kb-item").filter(has_text=name)).to_have_count(1)
+    other.goto(f"/knowledge/{kb_id}")
+    expect(other.get_by_test_id("kb-delete")).to_have_count(0)  # read only: no write controls
+
+    # Delete the whole knowledge base.
+    page.get_by_test_id("tab-documents").click()
+    page.get_by_test_id("kb-delete").click()
+    page.get_by_test_id("confirm-delete").click()
+    page.wait_for_url(re.compile(r"/knowledge$"))
+    expect(page.get_by_test_id("kb-item").filter(has_text=name)).to_have_count(0)
