@@ -90,6 +90,8 @@ class JobContext:
         self._lock = threading.Lock()
         self._fraction = job.progress
         self._message = job.message
+        # What watchers see while it runs (a loss curve); a resumed run finds its last one.
+        self._live: dict[str, Any] | None = job.result if isinstance(job.result, dict) else None
         self._last_write = 0.0
 
     def progress(self, fraction: float, message: str = "") -> None:
@@ -108,6 +110,21 @@ class JobContext:
         self._raise_if_stopping()
 
     @property
+    def live(self) -> dict[str, Any] | None:
+        """The partial result last published (by this run or, when resumed, the one before)."""
+        return self._live
+
+    def publish(self, live: dict[str, Any]) -> None:
+        """Share partial results (a loss curve, samples) while the job runs.
+
+        They are the job's ``result`` until it ends, written with the next beat; the handler's
+        own result is merged over them at the end, and a cancelled or failed job keeps them.
+        """
+        snapshot = json.loads(json.dumps(live))  # a copy: the handler keeps mutating its own
+        with self._lock:
+            self._live = snapshot
+
+    @property
     def should_stop(self) -> bool:
         """For handlers that prefer polling to catching ``JobCancelled``."""
         return self._cancelled.is_set() or self._stopping.is_set() or self._lost.is_set()
@@ -118,7 +135,12 @@ class JobContext:
             done = s.execute(
                 update(Job)
                 .where(Job.id == self.job_id, Job.worker == self._claim, Job.status == "running")
-                .values(heartbeat_at=utcnow(), progress=self._fraction, message=self._message)
+                .values(
+                    heartbeat_at=utcnow(),
+                    progress=self._fraction,
+                    message=self._message,
+                    **({"result": self._live} if self._live is not None else {}),
+                )
                 .execution_options(synchronize_session=False)
             )
             if done.rowcount != 1:
@@ -412,6 +434,12 @@ class JobRunner:
     def _settle(self, ctx: JobContext, **values: Any) -> None:
         """Write a final state (only while our claim holds) and drop the checkpoints."""
         latest = {"progress": ctx._fraction, "message": ctx._message}  # throttled writes too
+        if ctx._live is not None:
+            latest["result"] = ctx._live
+            if isinstance(values.get("result"), dict):
+                values["result"] = ctx._live | values["result"]
+            elif values.get("result") is None:
+                values.pop("result", None)
         values = latest | values | {"finished_at": utcnow(), "heartbeat_at": utcnow()}
         try:
             written = self._write(ctx, **values)

@@ -314,8 +314,18 @@ def train_job(ctx: Any, out_dir: Path, family: str, make_model: MakeModel) -> di
     if block:
         cfg.block_size = int(block)
 
+    from aigc.models.text.live import LiveMetrics, sample_text
+
+    live = LiveMetrics(cfg.max_iters, ctx.live)
+
     def report(p: trainer.Progress) -> None:
         ctx.progress(min(0.99, p.fraction), p.message())
+        evaluated = p.iteration % cfg.eval_interval == 0 or p.iteration == cfg.max_iters
+        if evaluated:
+            seed = cfg.seed + p.iteration
+            live.add_sample(p.iteration, sample_text(model, tokenizer, cfg.block_size, seed))
+        if live.add(p, evaluated) or evaluated:
+            ctx.publish(live.view())
 
     result = trainer.train(model, train_ids, val_ids, cfg, ctx.checkpoint_dir, report)
     save_checkpoint(model, tokenizer, out_dir)
