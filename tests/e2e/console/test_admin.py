@@ -74,6 +74,7 @@ def test_key_shown_once_works_then_revoked(new_page, server: Server, admin: Cons
     secret = page.get_by_test_id("key-secret").input_value()
     assert secret.startswith("sk-") and len(secret) > 20
     assert "you will not see it again" in dialog.inner_text()
+    page.wait_for_timeout(500)  # let the dialog's fade-in finish before the screenshot
     shot(page, "admin-keys")
     page.get_by_test_id("key-secret-close").click()
     dialog.wait_for(state="detached")
