@@ -19,6 +19,7 @@ from aigc.gateway import error_handlers, first_run
 from aigc.gateway.limits import make_limiter
 from aigc.gateway.middleware import GatewayMiddleware
 from aigc.gateway.routes import admin, files, jobs, openai, ops
+from aigc.gateway.routes import conversations as conversation_routes
 from aigc.gateway.routes import embeddings as embedding_routes
 from aigc.gateway.routes import guard as guard_routes
 from aigc.gateway.routes import images as image_routes
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(train_routes.router)
     app.include_router(guard_routes.router)
     app.include_router(image_routes.router)
+    app.include_router(conversation_routes.router)
     app.include_router(console_setup.router)
 
     if settings.console:

@@ -97,7 +97,7 @@ def _accepts_tenant_id(method: str, path: str) -> bool:
 # (swapped for a well-formed random id in the "nonexistent" twin of each request); {b_group}
 # and {b_user} are B's own, kept as they are in both.
 
-A_PLACEHOLDERS = ("user", "group", "key", "model", "file", "job", "kb", "doc", "policy")
+A_PLACEHOLDERS = ("user", "group", "key", "model", "file", "job", "kb", "doc", "policy", "conv")
 CHAT = {"model": "{model}", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 COMPLETION = {"model": "{model}", "prompt": "hello", "max_tokens": 8}
 
@@ -109,6 +109,7 @@ class Case:
     body: dict[str, Any] | None = None
     label: str = ""
     model: bool = False  # answers model_not_found
+    person: bool = False  # B's keys bound to B's user (a key with no user is refused first)
 
     @property
     def id(self) -> str:
@@ -166,6 +167,16 @@ CASES: list[Case] = [
     Case("GET", "/api/policies/{policy}"),
     Case("DELETE", "/api/policies/{policy}"),
     Case("POST", "/api/watermark/detect", {"model": "{model}", "text": "hello"}, model=True),
+    # conversations: one user's own, so B probes as a person
+    Case("GET", "/api/conversations/{conv}", person=True),
+    Case("PATCH", "/api/conversations/{conv}", {"title": "pwned"}, person=True),
+    Case("DELETE", "/api/conversations/{conv}", person=True),
+    Case(
+        "POST",
+        "/api/conversations/{conv}/messages",
+        {"role": "user", "content": "pwned"},
+        person=True,
+    ),
     # images: every endpoint names a model, resolved before anything else is read
     Case("POST", "/v1/images/generations", {"model": "{model}", "prompt": "a 3"}, model=True),
     Case(
@@ -221,11 +232,13 @@ CREATES = {  # POST without a path parameter → the test that covers it
     "/api/feedback": "tests/guard/test_guard_live.py::test_feedback_export_per_tenant",
     "/v1/moderations": "tests/guard/test_guard_live.py (text in, scores out; no stored object)",
     "/api/provenance/verify": "tests/images/test_images_api.py (image in, verdict out; no lookup)",
+    "/api/conversations": "test_conversations_are_the_callers_own",
 }
 SELF = {
     ("GET", "/api/me"),
     # the caller's tenant's feedback as JSONL: test_guard_live.py::test_feedback_export_per_tenant
     ("GET", "/api/feedback/export"),
+    ("GET", "/api/conversations"),  # the caller's own: test_conversations_are_the_callers_own
 }
 PLATFORM = {("GET", "/api/audit/verify")}  # and everything under /api/tenants
 
@@ -243,6 +256,7 @@ class World:
     before: dict[str, Any] = field(default_factory=dict)
     file_bytes: bytes = b""
     created_key_secret: str = ""
+    b_person_keys: dict[str, str] = field(default_factory=dict)  # role → key bound to b_user
 
 
 def _ok(resp: httpx.Response, status: int = 200) -> Any:
@@ -314,6 +328,9 @@ def _snapshot(server: Server, w: World) -> dict[str, Any]:
     snap["kb"] = _ok(server.api("GET", kb, key=key))
     snap["kb_documents"] = _ok(server.api("GET", f"{kb}/documents", key=key))
     snap["kb_chunks"] = _ok(server.api("GET", f"{kb}/documents/{ids['doc']}/chunks", key=key))
+    snap["conv"] = _ok(
+        server.api("GET", f"/api/conversations/{ids['conv']}", key=w.created_key_secret)
+    )
     return snap
 
 
@@ -421,6 +438,25 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
         201,
     )
 
+    conversation = _ok(
+        server.api(
+            "POST",
+            "/api/conversations",
+            key=key["key"],
+            json={"title": f"a-secret-conversation-{tag}"},
+        ),
+        201,
+    )
+    _ok(
+        server.api(
+            "POST",
+            f"/api/conversations/{conversation['id']}/messages",
+            key=key["key"],
+            json={"role": "user", "content": f"a-secret-question-{tag}"},
+        ),
+        201,
+    )
+
     b = org_b.admin_key
     b_user = _ok(
         server.api(
@@ -432,6 +468,18 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
         201,
     )
     b_group = _ok(server.api("POST", "/api/groups", key=b, json={"name": f"b-group-{tag}"}), 201)
+    b_person_keys = {
+        role: _ok(
+            server.api(
+                "POST",
+                "/api/keys",
+                key=b,
+                json={"name": f"b-{role}-person", "role": role, "user_id": b_user["id"]},
+            ),
+            201,
+        )["key"]
+        for role in ("admin", "member")
+    }
 
     a_keys = _ok(server.api("GET", "/api/keys", key=a))["data"]
     w = World(
@@ -447,6 +495,7 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             "kb": kb["id"],
             "doc": added["data"][0]["id"],
             "policy": policy["name"],
+            "conv": conversation["id"],
             "b_user": b_user["id"],
             "b_group": b_group["id"],
         },
@@ -473,12 +522,16 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             policy["id"],
             policy["name"],
             f"a-secret-feedback-{tag}",
+            conversation["id"],
+            f"a-secret-conversation-{tag}",
+            f"a-secret-question-{tag}",
             *(k["id"] for k in a_keys),
             *(k["prefix"] for k in a_keys),
         },
         a_key_ids={k["id"] for k in a_keys},
         file_bytes=file_bytes,
         created_key_secret=key["key"],
+        b_person_keys=b_person_keys,
     )
     w.before = _snapshot(server, w)
     return w
@@ -520,6 +573,12 @@ def _scrub(resp: httpx.Response, ids: dict[str, str], used: set[str]) -> str:
     return out
 
 
+def _b_key(w: World, case: Case, role: str) -> str:
+    if case.person:
+        return w.b_person_keys[role]
+    return w.b.admin_key if role == "admin" else w.b.member_key
+
+
 def _probe(server: Server, w: World, case: Case, key: str, role: str) -> None:
     """B's key on A's object answers exactly as on an object that does not exist."""
     used = set(re.findall(r"\{(\w+)\}", case.path + json.dumps(case.body or {})))
@@ -554,14 +613,13 @@ def _probe(server: Server, w: World, case: Case, key: str, role: str) -> None:
 @pytest.mark.parametrize("role", ["admin", "member"])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_b_gets_not_found_on_a_objects(server: Server, world: World, case: Case, role: str) -> None:
-    key = world.b.admin_key if role == "admin" else world.b.member_key
-    _probe(server, world, case, key, role)
+    _probe(server, world, case, _b_key(world, case, role), role)
 
 
 def test_a_objects_intact_after_the_whole_table(server: Server, world: World) -> None:
     for case in CASES:
-        _probe(server, world, case, world.b.admin_key, "admin")
-        _probe(server, world, case, world.b.member_key, "member")
+        _probe(server, world, case, _b_key(world, case, "admin"), "admin")
+        _probe(server, world, case, _b_key(world, case, "member"), "member")
     after = _snapshot(server, world)
     assert after == world.before
     assert after["user"]["role"] == "member"
@@ -587,7 +645,8 @@ def test_a_reaches_its_own_objects(server: Server, world: World) -> None:
     for case in CASES:
         if case.method != "GET" or "{b_" in case.path:
             continue
-        resp = server.api("GET", _fill(case.path, world.ids), key=world.a.admin_key)
+        key = world.created_key_secret if case.person else world.a.admin_key
+        resp = server.api("GET", _fill(case.path, world.ids), key=key)
         assert resp.status_code == 200, f"{case.id}: {resp.text}"
 
 
@@ -810,6 +869,34 @@ def test_same_names_in_another_tenant_are_no_oracle(server: Server, world: World
     assert taken.status_code == 409, taken.text
     leaked = {s for s in world.secrets_of_a - {a_user["username"]} if s in taken.text}
     assert not leaked
+
+
+def test_conversations_are_the_callers_own(server: Server, world: World) -> None:
+    """B's people list and search only their own; a key with no user is refused, naming nothing."""
+    a_title = next(s for s in world.secrets_of_a if s.startswith("a-secret-conversation-"))
+    for key in world.b_person_keys.values():
+        for query in ("", f"?q={a_title}", "?q=a-secret"):
+            listed = server.api("GET", f"/api/conversations{query}", key=key)
+            assert _ok(listed)["data"] == [], listed.text
+    made = _ok(server.api("POST", "/api/conversations", key=world.b_person_keys["member"]), 201)
+    try:
+        assert (
+            made["id"]
+            not in server.api("GET", "/api/conversations", key=world.created_key_secret).text
+        )
+        for key in (world.b.admin_key, world.b.member_key):  # no person behind these keys
+            for method, path in (("GET", "/api/conversations"), ("POST", "/api/conversations")):
+                resp = server.api(method, path, key=key, json={})
+                assert resp.status_code == 403, resp.text
+                assert _envelope(resp)["code"] == "user_required"
+                assert not {s for s in world.secrets_of_a if s in resp.text}
+    finally:
+        deleted = server.api(
+            "DELETE", f"/api/conversations/{made['id']}", key=world.b_person_keys["member"]
+        )
+        _ok(deleted)
+    mine = _ok(server.api("GET", "/api/conversations", key=world.created_key_secret))["data"]
+    assert [c["id"] for c in mine] == [world.ids["conv"]]
 
 
 def test_files_uploaded_by_b_stay_in_b(server: Server, world: World) -> None:

@@ -1,0 +1,104 @@
+"""The caller's own chat history under /api/conversations (the console's Chat page keeps it).
+
+Routes only translate HTTP to ``aigc.gateway.conversations``, where the tenant-and-user filter
+lives. Plain ``def`` routes: FastAPI runs them in a worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from aigc.gateway import conversations as conv
+from aigc.gateway.auth import Principal
+from aigc.gateway.deps import principal, services
+from aigc.gateway.services import Services
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+
+class ConversationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(default="", max_length=conv.MAX_TITLE)
+    model: str = Field(default="", max_length=200)
+
+
+class ConversationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, max_length=conv.MAX_TITLE)
+    model: str | None = Field(default=None, max_length=200)
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(max_length=conv.MAX_CONTENT)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.get("")
+def list_conversations(
+    q: str | None = None,
+    limit: int = conv.LIST_LIMIT,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    with svc.db.session() as s:
+        rows = conv.list_conversations(s, caller, q, limit)
+        return {"object": "list", "data": [conv.conversation_view(r) for r in rows]}
+
+
+@router.post("", status_code=201)
+def create_conversation(
+    body: ConversationIn | None = None,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """An empty conversation; the body (title, model) is optional."""
+    body = body or ConversationIn()
+    with svc.db.session() as s:
+        return conv.conversation_view(conv.create_conversation(s, caller, body.title, body.model))
+
+
+@router.get("/{conversation_id}")
+def get_conversation(
+    conversation_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    with svc.db.session() as s:
+        row = conv.get_conversation(s, caller, conversation_id)
+        return conv.conversation_view(row, conv.messages_of(s, row))
+
+
+@router.patch("/{conversation_id}")
+def update_conversation(
+    conversation_id: str,
+    body: ConversationPatch,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    with svc.db.session() as s:
+        row = conv.update_conversation(s, caller, conversation_id, body.title, body.model)
+        return conv.conversation_view(row)
+
+
+@router.delete("/{conversation_id}")
+def delete_conversation(
+    conversation_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    with svc.db.session() as s:
+        conv.delete_conversation(s, caller, conversation_id)
+    return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
+
+
+@router.post("/{conversation_id}/messages", status_code=201)
+def append_message(
+    conversation_id: str,
+    body: MessageIn,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    with svc.db.session() as s:
+        row = conv.append_message(s, caller, conversation_id, body.role, body.content, body.meta)
+        return conv.message_view(row)
