@@ -86,10 +86,15 @@ class Api:
     async def delete(self, path: str) -> None:
         await self.request("DELETE", path)
 
-    async def stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Server-sent events of a streamed completion, decoded; ends at ``[DONE]``."""
+    async def stream(
+        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Server-sent events of a streamed completion, decoded; ends at ``[DONE]``.
+
+        ``headers`` may carry ``x-request-id``: the server keeps a well-formed one, so the caller
+        knows the request's id (for feedback) before the stream starts."""
         async with _shared_client().stream(
-            "POST", path, json=body | {"stream": True}, headers=self._headers
+            "POST", path, json=body | {"stream": True}, headers=self._headers | (headers or {})
         ) as response:
             if not response.is_success:
                 await response.aread()

@@ -242,6 +242,13 @@ async def settle(services: Services, prepared: Prepared, record: RequestRecord, 
 # --- responses -----------------------------------------------------------------------------
 
 
+def guard_field(codes: list[str]) -> dict[str, Any]:
+    """``{"guard": [codes]}`` when the guard acted (content-free decision codes, as audited), so
+    a client can show what was redacted, flagged or blocked; the watermark is not announced."""
+    shown = [c for c in codes if c != "output:watermark"]
+    return {"guard": shown} if shown else {}
+
+
 def _usage(prompt: int, completion: int) -> dict[str, int]:
     return {
         "prompt_tokens": prompt,
@@ -295,6 +302,7 @@ async def complete(
             ],
             "usage": _usage(prepared.prompt_tokens, used),
             **grounding.citations_field(prepared.citations),
+            **guard_field(record.guard),
         }
     return {
         "id": f"cmpl-{secrets.token_hex(12)}",
@@ -307,6 +315,7 @@ async def complete(
             for i, (text, finish, _, logprobs) in enumerate(results)
         ],
         "usage": _usage(prepared.prompt_tokens, used),
+        **guard_field(record.guard),
     }
 
 
@@ -329,8 +338,8 @@ async def stream(
     base |= {"created": int(time.time()), "model": prepared.model_name, "system_fingerprint": None}
     usage_field = {"usage": None} if include_usage else {}
 
-    def event(choice: dict[str, Any]) -> bytes:
-        payload = base | {"choices": [choice]} | usage_field
+    def event(choice: dict[str, Any], **extra: Any) -> bytes:
+        payload = base | {"choices": [choice]} | usage_field | extra
         return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
 
     def chat_choice(
@@ -363,7 +372,7 @@ async def stream(
                 used += bounded.tokens
             finish = checked.finish_reason(bounded.finish_reason)
             final = chat_choice(i, {}, finish) if chat else text_choice(i, "", finish)
-            yield event(final)
+            yield event(final, **guard_field(record.guard))  # the guard's decisions so far
         if include_usage:
             payload = base | {"choices": [], "usage": _usage(prepared.prompt_tokens, used)}
             yield b"data: " + json.dumps(payload).encode() + b"\n\n"
