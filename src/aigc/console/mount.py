@@ -16,7 +16,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     from nicegui import ui
 
     from aigc.console import api, routes, session
-    from aigc.console.pages import admin, chat, images, knowledge, login, models  # noqa: F401
+    from aigc.console.pages import admin, chat, images, knowledge, login, models, training  # noqa: F401
 
     session.attach(app)
     api.configure(settings.host, settings.port)
