@@ -89,6 +89,9 @@ def test_member_trains_watches_the_curve_and_cancels(
     cancelled = server.api("GET", f"/api/jobs/{long_id}", key=console_org.member_key).json()
     assert cancelled["status"] == "cancelled"
     assert page.get_by_test_id("jobs-table").get_by_text("cancelled").count() >= 1
+    page.get_by_test_id(f"open-{job_id}").click()  # back to the finished job from the list
+    page.get_by_test_id("job-title").filter(has_text=model).wait_for()
+    assert page.get_by_test_id("job-cancel").is_hidden()
 
     zh = new_page(member, lang="zh-CN", path="/training")
     zh.goto(f"/training?job={job_id}")
