@@ -170,9 +170,23 @@ def generate_choice(model: TextModel, request: TextRequest) -> BoundedText:
     return generate_logged(model, request)[0]
 
 
-def generate_logged(model: TextModel, request: TextRequest) -> tuple[BoundedText, TokenLog | None]:
-    """The bounded text of one choice and, when logprobs were asked for, its token log."""
+def generate_logged(
+    model: TextModel, request: TextRequest, on_loop: bool = False
+) -> tuple[BoundedText, TokenLog | None]:
+    """The bounded text of one choice and, when logprobs were asked for, its token log.
+
+    ``on_loop``: the caller reads on the event loop, so a model that streams asynchronously
+    (the batching engine) is read that way, without a worker-thread hop per piece.
+    """
     assert request.max_tokens is not None
+    agenerate = getattr(model, "agenerate", None)
+    if on_loop and agenerate is not None and not request.logprobs:
+        return BoundedText(
+            agenerate(request),
+            stop=request.stop,
+            max_tokens=request.max_tokens,
+            count_tokens=model.count_tokens,
+        ), None
     pieces = model.generate(request)
     log = TokenLog(pieces) if request.logprobs else None
     bounded = BoundedText(
@@ -221,7 +235,10 @@ def runs_inline(model: TextModel) -> bool:
 
 
 async def _deltas(model: TextModel, bounded: BoundedText) -> AsyncIterator[str]:
-    if runs_inline(model):
+    if bounded.is_async:
+        async for delta in bounded:
+            yield delta
+    elif runs_inline(model):
         for delta in bounded:
             yield delta
     else:
@@ -354,7 +371,7 @@ async def stream(
     metrics.ACTIVE_STREAMS.inc()
     try:
         for i, request in enumerate(prepared.requests):
-            bounded, log = generate_logged(prepared.model, request)
+            bounded, log = generate_logged(prepared.model, request, on_loop=True)
             if chat:
                 yield event(chat_choice(i, {"role": "assistant", "content": ""}, None))
             checked = gate.StreamCheck(prepared.guard, record.guard)  # output rules, restore

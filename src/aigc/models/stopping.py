@@ -1,20 +1,22 @@
 """Apply ``stop`` sequences and ``max_tokens`` to any model's text stream, the same for all.
 
 Stop sequences may span pieces, so the tail that could still start one is held back until the
-next piece shows whether it does.
+next piece shows whether it does. The pieces may come from a plain iterator (most models) or an
+async one (the batching engine, read on the event loop without a thread hop per token).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 
 
 class BoundedText:
-    """Iterate to get the deltas to send; afterwards ``finish_reason`` and ``tokens`` are set."""
+    """Iterate (``for`` or ``async for``, as the pieces allow) to get the deltas to send;
+    afterwards ``finish_reason`` and ``tokens`` are set."""
 
     def __init__(
         self,
-        pieces: Iterable[str],
+        pieces: Iterable[str] | AsyncIterable[str],
         *,
         stop: list[str],
         max_tokens: int,
@@ -22,43 +24,67 @@ class BoundedText:
     ) -> None:
         self._pieces = pieces
         self._stop = [s for s in stop if s]
+        self._hold = max((len(s) for s in self._stop), default=1) - 1
+        self._pending = ""
         self._max_tokens = max_tokens
         self._count = count_tokens
         self.finish_reason = "stop"
         self.tokens = 0
 
-    def __iter__(self) -> Iterator[str]:
-        if not self._stop:
-            yield from self._length_only()
-            return
-        hold = max((len(s) for s in self._stop), default=1) - 1
-        pending = ""
-        for piece in self._pieces:
-            cost = self._count(piece)
-            if self.tokens + cost > self._max_tokens:
-                self.finish_reason = "length"
-                break
-            self.tokens += cost
-            pending += piece
-            cut = min((i for s in self._stop if (i := pending.find(s)) >= 0), default=-1)
-            if cut >= 0:
-                if pending[:cut]:
-                    yield pending[:cut]
-                self.finish_reason = "stop"
-                return
-            ready = len(pending) - hold
-            if ready > 0:
-                yield pending[:ready]
-                pending = pending[ready:]
-        if pending:
-            yield pending
+    @property
+    def is_async(self) -> bool:
+        return isinstance(self._pieces, AsyncIterable)
 
-    def _length_only(self) -> Iterator[str]:
-        """The common case, no stop sequences: nothing to hold back or search."""
+    def _feed(self, piece: str) -> tuple[str, bool]:
+        """The delta this piece releases, and whether the text has ended."""
+        cost = self._count(piece)
+        if self.tokens + cost > self._max_tokens:
+            self.finish_reason = "length"
+            return "", True
+        self.tokens += cost
+        if not self._stop:  # the common case: nothing to hold back or search
+            return piece, False
+        pending = self._pending + piece
+        cut = min((i for s in self._stop if (i := pending.find(s)) >= 0), default=-1)
+        if cut >= 0:
+            self._pending = ""
+            self.finish_reason = "stop"
+            return pending[:cut], True
+        ready = len(pending) - self._hold
+        if ready > 0:
+            self._pending = pending[ready:]
+            return pending[:ready], False
+        self._pending = pending
+        return "", False
+
+    def _rest(self) -> str:
+        rest, self._pending = self._pending, ""
+        return rest
+
+    def __iter__(self) -> Iterator[str]:
+        assert isinstance(self._pieces, Iterable)
         for piece in self._pieces:
-            cost = self._count(piece)
-            if self.tokens + cost > self._max_tokens:
-                self.finish_reason = "length"
-                return
-            self.tokens += cost
-            yield piece
+            delta, done = self._feed(piece)
+            if delta:
+                yield delta
+            if done:
+                break  # at a stop sequence nothing is pending; at the length limit it is sent
+        if rest := self._rest():
+            yield rest
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        assert isinstance(self._pieces, AsyncIterable)
+        pieces = aiter(self._pieces)
+        try:
+            async for piece in pieces:
+                delta, done = self._feed(piece)
+                if delta:
+                    yield delta
+                if done:
+                    break  # at a stop sequence nothing is pending; at the length limit it is sent
+        finally:
+            close = getattr(pieces, "aclose", None)
+            if close is not None:
+                await close()  # ends the model's stream now (the engine frees the slot)
+        if rest := self._rest():
+            yield rest

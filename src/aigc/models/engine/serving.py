@@ -7,7 +7,7 @@ which leaves the running batch before the engine's next step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,26 @@ class EngineModel:
         ids = self.prompt_ids(request)
         handle = self.engine.submit(ids, request, tenant=current_tenant.get())
         return self._texts(handle, ids)
+
+    def agenerate(self, request: TextRequest) -> AsyncIterator[str]:
+        """``generate`` for a reader on the event loop; it also submits at once (503 early)."""
+        ids = self.prompt_ids(request)
+        handle = self.engine.submit(ids, request, tenant=current_tenant.get())
+        return self._atexts(handle, ids)
+
+    async def _atexts(self, handle: Handle, prompt_ids: list[int]) -> AsyncIterator[str]:
+        detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, prompt_ids)
+        eos = set(self.engine.eos_ids)
+        try:
+            async for tokens in handle.abatches():
+                text = detok.add([t for t in tokens if t not in eos])
+                if text:
+                    yield text
+            tail = detok.flush()
+            if tail:
+                yield tail
+        finally:
+            handle.cancel()  # a no-op when finished; frees the slot when the caller left
 
     def _texts(self, handle: Handle, prompt_ids: list[int]) -> Iterator[str]:
         detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, prompt_ids)
