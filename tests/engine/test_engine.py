@@ -86,6 +86,33 @@ def test_chunked_prefill_and_preemption_keep_outputs(hf_model: torch.nn.Module) 
         eng.close()
 
 
+def test_requests_joining_and_leaving_a_running_batch_keep_their_outputs(
+    hf_model: torch.nn.Module,
+) -> None:
+    """Waves of requests join while others decode: shorter and longer prompts than the batch's
+    window, rows leaving in between, the window sliding and the buffers growing past their
+    spare room. Every output still equals the request alone."""
+    eng = Engine(hf_model, [hf_model.config.eos_token_id], EngineConfig(max_running=16))
+    rng = random.Random(5)
+    try:
+        waves = [
+            [([rng.randrange(256) for _ in range(rng.randint(2, 6))], 90) for _ in range(3)],
+            [([rng.randrange(256) for _ in range(rng.randint(30, 70))], 25) for _ in range(4)],
+            [([rng.randrange(256) for _ in range(rng.randint(5, 100))], 12) for _ in range(4)],
+        ]
+        submitted: list[tuple[list[int], int, object]] = []
+        for wave in waves:
+            steps = eng.stats.steps
+            for prompt, n in wave:
+                submitted.append((prompt, n, eng.submit(prompt, greedy(n, min_tokens=n))))
+            while eng.stats.steps < steps + 15:  # let this wave decode before the next joins
+                time.sleep(0.005)
+        for prompt, n, handle in submitted:
+            assert list(handle) == alone_no_eos(hf_model, prompt, n)  # type: ignore[call-overload]
+    finally:
+        eng.close()
+
+
 def alone_no_eos(model: torch.nn.Module, prompt: list[int], n: int) -> list[int]:
     eos = model.config.eos_token_id
     out = model.generate(

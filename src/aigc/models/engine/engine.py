@@ -157,116 +157,183 @@ def _set_all(events: list[asyncio.Event]) -> None:
         event.set()
 
 
-class _GrowingLayer(DynamicLayer):
-    """One layer's keys/values in a buffer with room to grow along the sequence.
+class _Window:
+    """The columns [start, end) of the batch buffers in use, and how many rows are running."""
 
-    A decode step writes its one new column in place; the stock layer concatenates, copying
-    the whole cache every step, which took a third of a step on a 7M model at batch 32.
-    ``keys``/``values`` are views of the filled part, so everything else sees a plain layer.
-    """
+    def __init__(self) -> None:
+        self.rows = 0
+        self.start = 0
+        self.end = 0
 
-    HEADROOM = 64
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+class _SlotLayer(DynamicLayer):
+    """One layer's keys/values, a view of the batch's buffers: a decode step writes its new
+    column in place (the stock layer concatenates, copying the whole cache every step)."""
+
+    def __init__(self, window: _Window, keys: torch.Tensor, values: torch.Tensor) -> None:
         super().__init__()
+        self.window = window
+        self.buffers = (keys, values)
         self.device = keys.device
         self.is_initialized = True
-        self._length = 0
-        self._keys = keys.new_empty(0)
-        self._values = values.new_empty(0)
-        self._reserve(keys, values, keys.shape[-2])
-        self.update(keys, values)
+        self.refresh()
 
-    def _reserve(self, keys: torch.Tensor, values: torch.Tensor, needed: int) -> None:
-        batch, heads, _, dim = keys.shape
-        size = (batch, heads, needed + self.HEADROOM, dim)
-        grown_keys, grown_values = keys.new_empty(size), values.new_empty(size)
-        if self._length:
-            grown_keys[:, :, : self._length] = self._keys[:, :, : self._length]
-            grown_values[:, :, : self._length] = self._values[:, :, : self._length]
-        self._keys, self._values = grown_keys, grown_values
+    def refresh(self) -> None:
+        w, (keys, values) = self.window, self.buffers
+        self.keys = keys[: w.rows, :, w.start : w.end]
+        self.values = values[: w.rows, :, w.start : w.end]
 
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        end = self._length + key_states.shape[-2]
-        if end > self._keys.shape[-2]:
-            self._reserve(key_states, value_states, end)
-        self._keys[:, :, self._length : end] = key_states
-        self._values[:, :, self._length : end] = value_states
-        self._length = end
-        self.keys, self.values = self._keys[:, :, :end], self._values[:, :, :end]
+        w, (keys, values) = self.window, self.buffers
+        end = w.end + key_states.shape[-2]  # the batch advances ``end`` after the step
+        keys[: w.rows, :, w.end : end] = key_states
+        values[: w.rows, :, w.end : end] = value_states
+        self.keys = keys[: w.rows, :, w.start : end]
+        self.values = values[: w.rows, :, w.start : end]
         return self.keys, self.values
 
 
 class _RunningBatch:
-    """The keys/values of the decoding requests, left-padded to one length T.
+    """The keys/values of the decoding requests: one row each in preallocated buffers.
 
-    ``mask`` [B, T] marks real positions; each step appends one column for every row.
+    Rows are left-padded to a common window of columns; ``mask`` [rows, width] marks real
+    positions. Every cost is per row, not per batch: a request joining copies in its own rows,
+    one leaving is replaced by the last row (one row copied), and columns that became padding
+    for every row are dropped by moving the window's start. Only running out of room copies
+    the whole window, and the buffers then grow with spare room (amortised).
     """
+
+    ROOM = 64  # spare columns (and rows) reserved whenever the buffers are (re)allocated
 
     def __init__(self) -> None:
         self.ids: list[str] = []
-        self.cache: DynamicCache | None = None  # kept across steps: the model appends in place
+        self.window = _Window()
+        self.layers: list[_SlotLayer] = []
+        self.cache: DynamicCache | None = None
         self.mask = torch.zeros(0, 0, dtype=torch.long)
-
-    @property
-    def kv(self) -> KV:
-        return _kv_of(self.cache) if self.cache is not None else []
-
-    @kv.setter
-    def kv(self, value: KV) -> None:
-        """A new membership: one copy into a fresh cache (not at every step)."""
-        if not value:
-            self.cache = None
-            return
-        self.cache = DynamicCache()
-        self.cache.layers = [_GrowingLayer(keys, values) for keys, values in value]
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def width(self) -> int:
+        return self.window.end - self.window.start
+
+    def _allocate(self, like: KV, rows: int, columns: int) -> None:
+        """New buffers (zeros: stale or new, a masked column must hold finite numbers) with the
+        window copied to column 0."""
+        w = self.window
+        layers = []
+        for i, (k, v) in enumerate(like):
+            size = (rows, k.shape[1], columns, k.shape[3])
+            keys, values = k.new_zeros(size), v.new_zeros(size)
+            if self.layers and w.rows:
+                old_keys, old_values = self.layers[i].buffers
+                keys[: w.rows, :, : self.width] = old_keys[: w.rows, :, w.start : w.end]
+                values[: w.rows, :, : self.width] = old_values[: w.rows, :, w.start : w.end]
+            layers.append(_SlotLayer(w, keys, values))
+        w.start, w.end = 0, self.width
+        self.layers = layers
+        self.cache = DynamicCache()
+        self.cache.layers = list(layers)
+
+    def _room(self, like: KV, rows: int, left: int, right: int) -> None:
+        """Make room for ``rows`` rows, ``left`` columns before the window and ``right`` after."""
+        w = self.window
+        if self.layers:
+            keys = self.layers[0].buffers[0]
+            fits = rows <= keys.shape[0] and w.start >= left and w.end + right <= keys.shape[2]
+            if fits:
+                return
+            if rows <= keys.shape[0] and left + self.width + right <= keys.shape[2]:
+                self._shift(left)  # enough columns, in the wrong place: slide the window
+                return
+        spare_rows = min(self.ROOM, rows)  # room to join without a copy, up to ROOM rows
+        self._allocate(like, rows + spare_rows, left + self.width + right + self.ROOM)
+        self._shift(left)
+
+    def _shift(self, start: int) -> None:
+        """Move the window to begin at column ``start`` (one copy of the window)."""
+        w = self.window
+        if w.start == start:
+            return
+        if w.rows:
+            for layer in self.layers:
+                for buffer in layer.buffers:
+                    buffer[: w.rows, :, start : start + self.width] = buffer[
+                        : w.rows, :, w.start : w.end
+                    ].clone()
+        w.start, w.end = start, start + self.width
+
     def add(self, request_ids: list[str], kv: KV, mask: torch.Tensor | None = None) -> None:
         """Rows join: ``kv`` [b, heads, L, dim] per layer, ``mask`` [b, L] (None: all real)."""
-        length = kv[0][0].shape[2]
+        b, length = len(request_ids), kv[0][0].shape[2]
         if mask is None:
-            mask = torch.ones(len(request_ids), length, dtype=torch.long, device=kv[0][0].device)
-        if not self.ids:
-            self.ids, self.kv, self.mask = list(request_ids), kv, mask
-            return
-        total = max(length, self.mask.shape[1])
-        self._pad_to(total)
-        pad = total - length
-        kv = [(F.pad(k, (0, 0, pad, 0)), F.pad(v, (0, 0, pad, 0))) for k, v in kv]
-        self.kv = [
-            (torch.cat([k0, k1]), torch.cat([v0, v1]))
-            for (k0, v0), (k1, v1) in zip(self.kv, kv, strict=True)
-        ]
-        self.mask = torch.cat([self.mask, F.pad(mask, (pad, 0))])
+            mask = torch.ones(b, length, dtype=torch.long, device=kv[0][0].device)
+        w = self.window
+        grow_left = max(0, length - self.width)
+        self._room(kv, w.rows + b, grow_left, 1)
+        w.start -= grow_left
+        self.mask = F.pad(self.mask, (grow_left, 0)) if w.rows else self.mask.new_zeros(0, 0)
+        rows = slice(w.rows, w.rows + b)
+        for layer, (k, v) in zip(self.layers, kv, strict=True):
+            keys, values = layer.buffers
+            keys[rows, :, w.end - length : w.end] = k
+            values[rows, :, w.end - length : w.end] = v
+            keys[rows, :, w.start : w.end - length] = 0  # stale numbers could be inf/nan
+            values[rows, :, w.start : w.end - length] = 0
+        joined = F.pad(
+            mask.to(self.mask.device if w.rows else mask.device), (self.width - length, 0)
+        )
+        self.mask = torch.cat([self.mask, joined]) if w.rows else joined
+        w.rows += b
         self.ids.extend(request_ids)
-
-    def _pad_to(self, total: int) -> None:
-        pad = total - self.mask.shape[1]
-        if pad > 0:
-            self.kv = [(F.pad(k, (0, 0, pad, 0)), F.pad(v, (0, 0, pad, 0))) for k, v in self.kv]
-            self.mask = F.pad(self.mask, (pad, 0))
+        self._refresh()
 
     def remove(self, request_ids: set[str]) -> None:
-        keep = [i for i, rid in enumerate(self.ids) if rid not in request_ids]
-        if len(keep) == len(self.ids):
+        """Each leaving row is overwritten by the last row; then padding-only columns go."""
+        gone = sorted((i for i, rid in enumerate(self.ids) if rid in request_ids), reverse=True)
+        if not gone:
             return
-        self.ids = [self.ids[i] for i in keep]
-        if not keep:
-            self.kv, self.mask = [], torch.zeros(0, 0, dtype=torch.long)
+        w = self.window
+        for i in gone:
+            last = w.rows - 1
+            if i != last:
+                for layer in self.layers:
+                    for buffer in layer.buffers:
+                        buffer[i, :, w.start : w.end] = buffer[last, :, w.start : w.end]
+                self.mask[i] = self.mask[last]
+                self.ids[i] = self.ids[last]
+            self.ids.pop()
+            w.rows -= 1
+        if not w.rows:
+            self.layers, self.cache = [], None  # idle: give the memory back
+            self.mask = torch.zeros(0, 0, dtype=torch.long)
+            w.start = w.end = 0
             return
-        rows = torch.tensor(keep, device=self.mask.device)
-        self.mask = self.mask.index_select(0, rows)
-        start = int((self.mask.sum(0) > 0).nonzero()[0])  # drop columns that are padding only
-        self.mask = self.mask[:, start:]
-        self.kv = [
-            (k.index_select(0, rows)[:, :, start:], v.index_select(0, rows)[:, :, start:])
-            for k, v in self.kv
-        ]
+        self.mask = self.mask[: w.rows]
+        first = int((self.mask.sum(0) > 0).nonzero()[0])
+        self.mask = self.mask[:, first:]
+        w.start += first
+        self._refresh()
+
+    def before_step(self) -> torch.Tensor:
+        """Room for one more column; the attention mask of this step."""
+        like = [layer.buffers for layer in self.layers]
+        self._room(like, self.window.rows, 0, 1)
+        self._refresh()
+        return F.pad(self.mask, (0, 1), value=1)
+
+    def after_step(self, mask: torch.Tensor) -> None:
+        self.window.end += 1
+        self.mask = mask
+        self._refresh()
+
+    def _refresh(self) -> None:
+        for layer in self.layers:
+            layer.refresh()
 
 
 def _kv_of(cache: Any) -> KV:
@@ -501,7 +568,7 @@ class Engine:
         # A row in the batch has sampled; its last token is the one not yet in the cache.
         ids = torch.tensor([[r.output_ids[-1]] for r in reqs], device=self.device)
         positions = torch.tensor([[r.num_computed] for r in reqs], device=self.device)
-        mask = F.pad(batch.mask, (0, 1), value=1)
+        mask = batch.before_step()
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
@@ -510,8 +577,7 @@ class Engine:
             **{self._cache_arg: batch.cache},
             **self._last_only,
         )
-        batch.cache = _cache_of(out)
-        batch.mask = mask
+        batch.after_step(mask)  # the cache layers wrote the new column in place
         return {rid: out.logits[i, -1] for i, rid in enumerate(batch.ids)}
 
     def _prefill(self, request_id: str, n: int) -> torch.Tensor:
