@@ -10,7 +10,7 @@ from nicegui import ui
 
 from aigc.console import routes
 from aigc.console.api import ApiError
-from aigc.console.i18n import LANGUAGE_NAMES, LANGUAGES
+from aigc.console.i18n import LANGUAGE_NAMES, LANGUAGES, add
 from aigc.console.session import ConsoleUser
 
 # (path, translation key, icon, lowest role that sees it)
@@ -23,9 +23,38 @@ NAVIGATION = (
     ("/admin", "nav.admin", "admin_panel_settings", "admin"),
 )
 
+add(
+    {
+        "en": {
+            "layout.skip": "Skip to content",
+            "layout.navigation": "Main navigation",
+            "layout.language": "Language: {name}",
+        },
+        "zh-CN": {
+            "layout.skip": "跳到正文",
+            "layout.navigation": "主导航",
+            "layout.language": "语言：{name}",
+        },
+    }
+)
+
+# The focus ring lives in the ``base`` cascade layer on purpose: NiceGUI loads Quasar's
+# ``!important`` rules (``.no-outline``, ``.q-field__native {outline: 0}``) into a layer, and
+# an important rule in an earlier layer beats one in a later layer, while an unlayered one
+# loses to both. Text fields get the ring on the whole field, not on the bare <input> inside.
 STYLE = """
-:focus-visible { outline: 3px solid #1976d2 !important; outline-offset: 2px; }
+@layer base {
+  :focus-visible { outline: 3px solid #1976d2 !important; outline-offset: 2px !important; }
+  .q-field__native:focus-visible, .q-field__input:focus-visible,
+  .q-select__focus-target:focus-visible { outline: none !important; }
+  .q-field--focused .q-field__control {
+    outline: 3px solid #1976d2 !important; outline-offset: 2px !important;
+  }
+  .q-header :focus-visible { outline-color: #fff !important; }
+}
 .aigc-main { width: 100%; max-width: 1200px; margin: 0 auto; }
+.aigc-skip { position: absolute; left: -10000px; top: 8px; z-index: 3000; }
+.aigc-skip:focus { left: 8px; background: #fff; color: #0d47a1; padding: 6px 12px; }
 """
 
 
@@ -36,39 +65,54 @@ def frame(user: ConsoleUser, active: str, title_key: str) -> Iterator[None]:
     ui.add_css(STYLE)
     ui.page_title(f"{tr(title_key)} · aigc")
     ui.query("html").props(f'lang="{tr.lang}"')
+    ui.context.client.on_exception(lambda error: show_error(user, error))
     with ui.header(elevated=True).classes("items-center justify-between px-4 py-2"):
+        ui.link(tr("layout.skip"), "#main").classes("aigc-skip rounded").props('data-testid="skip"')
         with ui.row().classes("items-center gap-2"):
-            ui.button(icon="menu", on_click=lambda: drawer.toggle()).props(
-                f'flat round color=white aria-label="{tr("nav.menu")}"'
+            menu = ui.button(icon="menu", on_click=lambda: drawer.toggle()).props(
+                f'flat round color=white aria-label="{tr("nav.menu")}" aria-expanded=true '
+                'data-testid="menu"'
             )
             ui.label(tr("app.name")).classes("text-lg font-bold")
             ui.label(user.tenant_name).classes("text-sm opacity-80").props('data-testid="tenant"')
         with ui.row().classes("items-center gap-3"):
             for lang in LANGUAGES:
-                ui.link(LANGUAGE_NAMES[lang], f"/console/lang/{lang}?next={quote(active)}").classes(
-                    "text-white" + (" font-bold underline" if lang == tr.lang else "")
-                ).props(f'hreflang="{lang}" data-testid="lang-{lang}"')
+                link = ui.link(LANGUAGE_NAMES[lang], f"/console/lang/{lang}?next={quote(active)}")
+                link.classes("text-white" + (" font-bold underline" if lang == tr.lang else ""))
+                link.props(f'hreflang="{lang}" lang="{lang}" data-testid="lang-{lang}"')
+                link._props["aria-label"] = tr("layout.language", name=LANGUAGE_NAMES[lang])
+                if lang == tr.lang:
+                    link._props["aria-current"] = "true"
             ui.label(user.display_name).classes("text-sm").props('data-testid="who"')
             ui.button(tr("nav.signout"), icon="logout", on_click=lambda: _sign_out(user)).props(
-                'flat color=white data-testid="signout"'
+                f'flat color=white aria-label="{tr("nav.signout")}" data-testid="signout"'
             )
     with ui.left_drawer(value=True, bordered=True).classes("bg-grey-1") as drawer:
+        drawer.props(f'role=navigation aria-label="{tr("layout.navigation")}"')
         for path, key, icon, role in NAVIGATION:
             if not (user.at_least(role) or user.principal.platform_admin):
                 continue
-            with (
+            current = active.startswith(path)
+            link = (
                 ui.link(target=path)
                 .classes(
                     "flex items-center gap-3 px-3 py-2 rounded no-underline text-black "
-                    + ("bg-blue-1 font-bold" if active.startswith(path) else "hover:bg-grey-3")
+                    + ("bg-blue-1 font-bold" if current else "hover:bg-grey-3")
                 )
                 .props(f'data-testid="nav-{path.strip("/")}"')
-            ):
+            )
+            if current:
+                link._props["aria-current"] = "page"
+            with link:
                 ui.icon(icon)
                 ui.label(tr(key))
-    with ui.column().classes("aigc-main p-4 gap-4"):
+    menu.props(f'aria-controls="c{drawer.id}"')
+    drawer.on_value_change(
+        lambda event: menu.props(f"aria-expanded={'true' if event.value else 'false'}")
+    )
+    with ui.column().classes("aigc-main p-4 gap-4").props("id=main role=main"):
         ui.label(tr(title_key)).classes("text-2xl font-semibold").props(
-            'role="heading" aria-level=1'
+            'role="heading" aria-level=1 data-testid="page-title"'
         )
         yield
 

@@ -36,8 +36,10 @@ async def login_page(
     ui.page_title(f"{tr('login.title')} · aigc")
     ui.query("html").props(f'lang="{tr.lang}"')
     ui.add_css(layout.STYLE)
-    with ui.column().classes("absolute-center items-stretch gap-4 w-80"):
-        ui.label("aigc").classes("text-3xl font-bold text-center")
+    with ui.column().classes("absolute-center items-stretch gap-4 w-80").props("role=main"):
+        ui.label("aigc").classes("text-3xl font-bold text-center").props(
+            'role="heading" aria-level=1'
+        )
         if not await run_in_threadpool(owner_exists):
             ui.label(tr("login.no_owner")).classes("text-orange-9")
         if error in ("invalid", "locked", "disabled", "origin"):
@@ -62,9 +64,9 @@ async def login_page(
             )
         with ui.row().classes("justify-center gap-4"):
             for lang in LANGUAGES:
-                ui.link(LANGUAGE_NAMES[lang], f"/console/lang/{lang}?next=/login").props(
-                    f'hreflang="{lang}"'
-                )
+                link = ui.link(LANGUAGE_NAMES[lang], f"/console/lang/{lang}?next=/login")
+                link.props(f'hreflang="{lang}" lang="{lang}" data-testid="lang-{lang}"')
+                link._props["aria-label"] = tr("layout.language", name=LANGUAGE_NAMES[lang])
     return None
 
 
