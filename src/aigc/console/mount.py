@@ -16,7 +16,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     from nicegui import ui
 
     from aigc.console import api, routes, session
-    from aigc.console.pages import admin, chat, images, knowledge, login, models, training  # noqa: F401
+    from aigc.console.pages import admin, chat, errors, images, knowledge, login, models, training  # noqa: F401
 
     session.attach(app)
     api.configure(settings.host, settings.port)
@@ -40,4 +40,5 @@ def mount(app: FastAPI, settings: Settings) -> None:
         favicon="🧠",
         show_welcome_message=False,
         reconnect_timeout=10,
+        root=errors.not_found,  # builds every address no page claims: a friendly 404
     )
