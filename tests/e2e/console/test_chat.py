@@ -255,6 +255,17 @@ def test_knowledge_base_answer_cites_the_chunk(
     chunk = page.get_by_test_id("chat-chunk-text")
     chunk.wait_for()
     assert chunk.inner_text().strip() == PRINTERS.strip()
+    # The dialog links to the chunk in the knowledge base's viewer (a new tab: the chat stays).
+    with page.context.expect_page() as opened:
+        page.get_by_test_id("chat-chunk-open").click()
+    viewer = opened.value
+    viewer.wait_for_url(
+        re.compile(rf"/knowledge/{chat_org['kb']}/documents/{chat_org['doc']}\?chunk=\d+$")
+    )
+    chosen = viewer.locator('[data-testid="chunk"][data-highlighted="true"]')
+    chosen.wait_for()
+    assert PRINTERS.strip() in chosen.inner_text()
+    viewer.close()
     page.get_by_test_id("chat-chunk-close").click()
     chunk.wait_for(state="detached")
 

@@ -24,6 +24,7 @@ from nicegui import ui
 from aigc.console import layout
 from aigc.console.api import ApiError
 from aigc.console.i18n import add
+from aigc.console.pages.knowledge import chunk_url
 from aigc.console.session import ConsoleUser, gate
 
 HISTORY_TURNS = 20  # messages of the conversation sent back to the model
@@ -619,7 +620,12 @@ class AnswerBubble:
                     ui.label(chunk["text"]).classes("whitespace-pre-wrap p-2").props(
                         'data-testid="chat-chunk-text"'
                     )
-            with ui.row().classes("w-full justify-end"):
+            with ui.row().classes("w-full items-center justify-end gap-4"):
+                if chunk is not None:
+                    url = chunk_url(cited["knowledge_base"], cited["document"], cited["chunk"])
+                    ui.link(tr("chat.chunk_open"), url, new_tab=True).props(
+                        'data-testid="chat-chunk-open"'
+                    )
                 ui.button(tr("common.close"), on_click=dialog.close).props(
                     'flat data-testid="chat-chunk-close"'
                 )
