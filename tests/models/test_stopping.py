@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aigc.models.stopping import BoundedText
+from aigc.models.stopping import BoundedText, CountedText
 from aigc.models.tokens import count_tokens, split_tokens
 
 
@@ -39,3 +39,14 @@ def test_max_tokens_ends_with_length() -> None:
 def test_held_back_tail_is_flushed_at_the_end() -> None:
     out, _ = run("abc de", ["xyz-long-stop"])
     assert out == "abc de"
+
+
+def test_counted_pieces_are_not_tokenized_again() -> None:
+    def no_counting(_: str) -> int:
+        raise AssertionError("a piece that knows its token count was counted again")
+
+    pieces = [CountedText("Hello", 1), CountedText(" wor", 2), CountedText("ld", 0)]
+    bounded = BoundedText(pieces, stop=[], max_tokens=3, count_tokens=no_counting)
+    assert "".join(bounded) == "Hello world" and bounded.tokens == 3
+    bounded = BoundedText(pieces, stop=[], max_tokens=2, count_tokens=no_counting)
+    assert "".join(bounded) == "Hello" and bounded.finish_reason == "length"

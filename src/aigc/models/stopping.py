@@ -10,6 +10,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 
 
+class CountedText(str):
+    """A piece of text that knows how many tokens made it, so nobody re-tokenizes it."""
+
+    token_count: int
+
+    def __new__(cls, text: str, token_count: int) -> CountedText:
+        piece = super().__new__(cls, text)
+        piece.token_count = token_count
+        return piece
+
+
 class BoundedText:
     """Iterate (``for`` or ``async for``, as the pieces allow) to get the deltas to send;
     afterwards ``finish_reason`` and ``tokens`` are set."""
@@ -37,7 +48,8 @@ class BoundedText:
 
     def _feed(self, piece: str) -> tuple[str, bool]:
         """The delta this piece releases, and whether the text has ended."""
-        cost = self._count(piece)
+        known = getattr(piece, "token_count", None)
+        cost = known if known is not None else self._count(piece)
         if self.tokens + cost > self._max_tokens:
             self.finish_reason = "length"
             return "", True

@@ -18,6 +18,7 @@ from aigc.models import decoding
 from aigc.models.engine.engine import Engine, EngineConfig, Handle
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.resources import current_tenant, pick_device
+from aigc.models.stopping import CountedText
 
 # Decoding options the engine honours per request (beam search and logprobs are not served).
 DECODING_FIELDS = frozenset(
@@ -89,28 +90,36 @@ class EngineModel:
     async def _atexts(self, handle: Handle, prompt_ids: list[int]) -> AsyncIterator[str]:
         detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, prompt_ids)
         eos = set(self.engine.eos_ids)
+        pending = 0  # tokens read whose text the detokenizer has not released yet
         try:
             async for tokens in handle.abatches():
-                text = detok.add([t for t in tokens if t not in eos])
+                kept = [t for t in tokens if t not in eos]
+                pending += len(kept)
+                text = detok.add(kept)
                 if text:
-                    yield text
+                    yield CountedText(text, pending)
+                    pending = 0
             tail = detok.flush()
             if tail:
-                yield tail
+                yield CountedText(tail, pending)
         finally:
             handle.cancel()  # a no-op when finished; frees the slot when the caller left
 
     def _texts(self, handle: Handle, prompt_ids: list[int]) -> Iterator[str]:
         detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, prompt_ids)
         eos = set(self.engine.eos_ids)
+        pending = 0
         try:
             for tokens in handle.batches():
-                text = detok.add([t for t in tokens if t not in eos])
+                kept = [t for t in tokens if t not in eos]
+                pending += len(kept)
+                text = detok.add(kept)
                 if text:
-                    yield text
+                    yield CountedText(text, pending)
+                    pending = 0
             tail = detok.flush()
             if tail:
-                yield tail
+                yield CountedText(tail, pending)
         finally:
             handle.cancel()  # a no-op when finished; frees the slot when the caller left
 
