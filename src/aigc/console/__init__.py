@@ -1,1 +1,1 @@
-"""Console: the web front end. For now the first-run setup page; the full console grows here."""
+"""Console: the web front end (NiceGUI, mounted at / in the same FastAPI app); see docs/console.md."""
