@@ -1,1 +1,1 @@
-"""Console: the web front end (NiceGUI, mounted at / in the same FastAPI app); see docs/console.md."""
+"""Console: the web front end (NiceGUI mounted at / in the same app); see docs/console.md."""
