@@ -53,7 +53,7 @@ def test_member_trains_watches_the_curve_and_cancels(
     page.get_by_test_id("upload").locator("input[type=file]").set_input_files(str(data))
     page.get_by_test_id("train-files").get_by_text("helpdesk.txt").wait_for()
     suffix = secrets.token_hex(3)
-    _fill_training_form(page, f"console-{suffix}", iterations=150)
+    _fill_training_form(page, f"console-{suffix}", iterations=1500)  # long enough to watch
     page.get_by_test_id("train-start").click()
 
     # The live view follows the job: the bar moves and the curve fills in.
