@@ -24,8 +24,11 @@ PASSWORD = "correct horse battery"
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
+    """One Chromium for the console tests. Package scope, not session: Playwright's sync API
+    keeps an event loop running on this thread while it is open, and later tests that call
+    ``asyncio.run`` would fail under it."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("Debian's chromium is missing: .ci/run installs it with apt-get")
