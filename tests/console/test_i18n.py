@@ -10,6 +10,7 @@ from aigc.console.i18n import Translator, pick_language
 
 def load_every_page() -> None:
     """Importing the page modules registers their texts (as mounting the console does)."""
+    from aigc.console import setup  # noqa: F401  (the first-run setup page)
     from aigc.console.pages import (  # noqa: F401
         admin,
         chat,
