@@ -126,3 +126,26 @@ def show_error(user: ConsoleUser, error: Exception) -> None:
     """A friendly message for a failed action: the API's own words, never a stack trace."""
     message = error.message if isinstance(error, ApiError) else type(error).__name__
     ui.notify(user.tr("common.error", message=message), type="negative", multi_line=True)
+
+
+async def confirm(user: ConsoleUser, message: str, action: str | None = None) -> bool:
+    """Ask before an action that cannot be undone; True only when the person confirmed.
+
+    ``action`` names the button (default "Delete"); Cancel has the focus, so Enter is safe.
+    """
+    tr = user.tr
+    with (
+        ui.dialog() as dialog,
+        ui.card().props('role="alertdialog" data-testid="confirm-dialog"'),
+    ):
+        ui.label(message).props('data-testid="confirm-text"')
+        with ui.row().classes("justify-end w-full"):
+            ui.button(tr("common.cancel"), on_click=lambda: dialog.submit(False)).props(
+                'flat autofocus data-testid="confirm-no"'
+            )
+            ui.button(action or tr("common.delete"), on_click=lambda: dialog.submit(True)).props(
+                'color=negative data-testid="confirm-yes"'
+            )
+    answer = await dialog
+    dialog.delete()
+    return bool(answer)

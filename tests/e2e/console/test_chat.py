@@ -204,7 +204,7 @@ def test_streams_stops_and_keeps_history(
     page.get_by_test_id("chat-status").wait_for()
     assert page.get_by_test_id("chat-answer").count() == 2
     page.get_by_test_id("conv-delete").click()
-    page.get_by_test_id("confirm-delete").click()
+    page.get_by_test_id("confirm-yes").click()
     page.get_by_test_id("conv-item").wait_for(state="detached")
     assert _ok(server.api("GET", "/api/conversations", key=secret))["data"] == []
 

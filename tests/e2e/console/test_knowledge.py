@@ -70,7 +70,7 @@ def test_admin_builds_a_knowledge_base_and_a_member_cannot_see_it(
 
     # Delete the failed document (asked first).
     _row(page, "scan.pdf").get_by_test_id("doc-delete").click()
-    page.get_by_test_id("confirm-delete").click()
+    page.get_by_test_id("confirm-yes").click()
     expect(_row(page, "scan.pdf")).to_have_count(0)
 
     # Retrieval test: the returns chunk ranks first, with its score, linked to the viewer.
@@ -114,6 +114,6 @@ def test_admin_builds_a_knowledge_base_and_a_member_cannot_see_it(
     # Delete the whole knowledge base.
     page.get_by_test_id("tab-documents").click()
     page.get_by_test_id("kb-delete").click()
-    page.get_by_test_id("confirm-delete").click()
+    page.get_by_test_id("confirm-yes").click()
     page.wait_for_url(re.compile(r"/knowledge$"))
     expect(page.get_by_test_id("kb-item").filter(has_text=name)).to_have_count(0)

@@ -144,8 +144,8 @@ def test_models_table_upstream_refusal_and_delete(
     shot(page, "models")
 
     page.get_by_test_id(f"delete-{name}").click()
-    page.get_by_test_id("delete-dialog").wait_for()
-    page.get_by_test_id("delete-confirm").click()
+    page.get_by_test_id("confirm-dialog").wait_for()
+    page.get_by_test_id("confirm-yes").click()
     table.locator("tr", has_text=name).wait_for(state="detached")
     gone = server.api("GET", f"/api/models/{name}/status", key=console_org.admin_key)
     assert gone.status_code == 404

@@ -117,19 +117,8 @@ def when(unix: int | float | None) -> str:
 
 
 async def confirm(user: ConsoleUser, message: str) -> bool:
-    """Ask before a destructive action; True only when the user pressed Confirm."""
-    with ui.dialog() as dialog, ui.card().props('role="alertdialog"'):
-        ui.label(message).props('data-testid="confirm-text"')
-        with ui.row().classes("justify-end w-full"):
-            ui.button(user.tr("common.cancel"), on_click=lambda: dialog.submit(False)).props(
-                'flat data-testid="confirm-no"'
-            )
-            ui.button(user.tr("admin.confirm"), on_click=lambda: dialog.submit(True)).props(
-                'color=negative data-testid="confirm-yes"'
-            )
-    answer = await dialog
-    dialog.delete()
-    return bool(answer)
+    """The console's confirmation dialog, with a "Confirm" button (revoke, disable, delete)."""
+    return await layout.confirm(user, message, user.tr("admin.confirm"))
 
 
 @contextmanager

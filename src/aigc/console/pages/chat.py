@@ -414,7 +414,7 @@ class ChatView:
 
     async def delete(self, item: dict[str, Any]) -> None:
         title = item["title"] or self.tr("chat.untitled")
-        if not await confirm(self.user, self.tr("common.confirm_delete", name=title)):
+        if not await layout.confirm(self.user, self.tr("common.confirm_delete", name=title)):
             return
         try:
             await self.user.api.delete(f"/api/conversations/{item['id']}")
@@ -683,23 +683,6 @@ class AnswerBubble:
         up.on_click(lambda: post(1))
         down.on_click(ask_correction)
         send.on_click(lambda: post(-1))
-
-
-async def confirm(user: ConsoleUser, text: str) -> bool:
-    """Ask before an action that cannot be undone; True only when the person confirmed."""
-    tr = user.tr
-    with ui.dialog() as dialog, ui.card().props('role="alertdialog"'):
-        ui.label(text)
-        with ui.row().classes("justify-end w-full"):
-            ui.button(tr("common.cancel"), on_click=lambda: dialog.submit(False)).props(
-                'flat data-testid="confirm-cancel"'
-            )
-            ui.button(tr("common.delete"), on_click=lambda: dialog.submit(True)).props(
-                'color=negative data-testid="confirm-delete"'
-            )
-    result = await dialog
-    dialog.delete()
-    return bool(result)
 
 
 @ui.page("/chat")

@@ -46,23 +46,6 @@ def with_testid(element: ui.element, value: str) -> ui.element:
     return element
 
 
-async def confirm_delete(user: ConsoleUser, name: str) -> bool:
-    """Ask before deleting; True only when the person pressed Delete."""
-    tr = user.tr
-    with ui.dialog() as dialog, ui.card().props('role="alertdialog"'):
-        ui.label(tr("common.confirm_delete", name=name))
-        with ui.row().classes("justify-end w-full"):
-            ui.button(tr("common.cancel"), on_click=lambda: dialog.submit(False)).props(
-                'flat data-testid="confirm-cancel"'
-            )
-            ui.button(tr("common.delete"), on_click=lambda: dialog.submit(True)).props(
-                'color=negative data-testid="confirm-delete"'
-            )
-    result = await dialog
-    dialog.delete()
-    return bool(result)
-
-
 def can_write(user: ConsoleUser, kb: dict[str, Any]) -> bool:
     """Whether the write controls will work: admins, or a write grant naming the person's
     role or id. A group grant is taken at its word (the console does not know the groups a
@@ -327,7 +310,9 @@ class KbPage:
                         ).props('data-testid="doc-error"')
 
     async def delete_doc(self, doc: dict[str, Any]) -> None:
-        if not await confirm_delete(self.user, doc["filename"]):
+        if not await layout.confirm(
+            self.user, self.user.tr("common.confirm_delete", name=doc["filename"])
+        ):
             return
         try:
             await self.user.api.delete(f"{self.base}/documents/{quote(doc['id'], safe='')}")
@@ -340,7 +325,9 @@ class KbPage:
         await self.refresh()
 
     async def delete_kb(self) -> None:
-        if not await confirm_delete(self.user, self.kb["name"]):
+        if not await layout.confirm(
+            self.user, self.user.tr("common.confirm_delete", name=self.kb["name"])
+        ):
             return
         try:
             await self.user.api.delete(self.base)

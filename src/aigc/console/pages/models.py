@@ -204,29 +204,18 @@ async def models_page(request: Request) -> RedirectResponse | None:
     return None
 
 
-def confirm_delete(user: ConsoleUser, name: str, after: Any) -> None:
+async def confirm_delete(user: ConsoleUser, name: str, after: Any) -> None:
     """Ask first; deleting a model cannot be undone."""
     tr = user.tr
-    with ui.dialog() as dialog, ui.card().props('role="alertdialog" data-testid="delete-dialog"'):
-        ui.label(tr("common.confirm_delete", name=name))
-
-        async def delete() -> None:
-            try:
-                await user.api.delete(f"/api/models/{quote(name, safe='')}")
-            except ApiError as exc:
-                layout.show_error(user, exc)
-                return
-            finally:
-                dialog.close()
-            ui.notify(tr("models.deleted", name=name), type="positive")
-            await after()
-
-        with ui.row().classes("justify-end w-full"):
-            ui.button(tr("common.cancel"), on_click=dialog.close).props("flat autofocus")
-            ui.button(tr("common.delete"), on_click=delete).props(
-                'color=negative data-testid="delete-confirm"'
-            )
-    dialog.open()
+    if not await layout.confirm(user, tr("common.confirm_delete", name=name)):
+        return
+    try:
+        await user.api.delete(f"/api/models/{quote(name, safe='')}")
+    except ApiError as exc:
+        layout.show_error(user, exc)
+        return
+    ui.notify(tr("models.deleted", name=name), type="positive")
+    await after()
 
 
 def upstream_form(user: ConsoleUser, after: Any) -> None:
