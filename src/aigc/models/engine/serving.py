@@ -88,40 +88,50 @@ class EngineModel:
         return self._atexts(handle, ids)
 
     async def _atexts(self, handle: Handle, prompt_ids: list[int]) -> AsyncIterator[str]:
-        detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, prompt_ids)
-        eos = set(self.engine.eos_ids)
-        pending = 0  # tokens read whose text the detokenizer has not released yet
+        texts = _Texts(self.tokenizer.decode, prompt_ids, self.engine.eos_ids)
         try:
             async for tokens in handle.abatches():
-                kept = [t for t in tokens if t not in eos]
-                pending += len(kept)
-                text = detok.add(kept)
-                if text:
-                    yield CountedText(text, pending)
-                    pending = 0
-            tail = detok.flush()
-            if tail:
-                yield CountedText(tail, pending)
+                if piece := texts.add(tokens):
+                    yield piece
+            if tail := texts.flush():
+                yield tail
         finally:
             handle.cancel()  # a no-op when finished; frees the slot when the caller left
 
     def _texts(self, handle: Handle, prompt_ids: list[int]) -> Iterator[str]:
-        detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, prompt_ids)
-        eos = set(self.engine.eos_ids)
-        pending = 0
+        texts = _Texts(self.tokenizer.decode, prompt_ids, self.engine.eos_ids)
         try:
             for tokens in handle.batches():
-                kept = [t for t in tokens if t not in eos]
-                pending += len(kept)
-                text = detok.add(kept)
-                if text:
-                    yield CountedText(text, pending)
-                    pending = 0
-            tail = detok.flush()
-            if tail:
-                yield CountedText(tail, pending)
+                if piece := texts.add(tokens):
+                    yield piece
+            if tail := texts.flush():
+                yield tail
         finally:
             handle.cancel()  # a no-op when finished; frees the slot when the caller left
+
+
+class _Texts:
+    """Tokens in, text out: end-of-sequence tokens dropped, characters completed across
+    tokens, each piece carrying the number of tokens that made it."""
+
+    def __init__(self, decode: Any, prompt_ids: list[int], eos_ids: Sequence[int]) -> None:
+        self._detok = decoding.IncrementalDetokenizer(decode, prompt_ids)
+        self._eos = set(eos_ids)
+        self._pending = 0  # tokens read whose text the detokenizer has not released yet
+
+    def add(self, tokens: list[int]) -> CountedText | None:
+        kept = [t for t in tokens if t not in self._eos]
+        self._pending += len(kept)
+        text = self._detok.add(kept)
+        return self._piece(text) if text else None
+
+    def flush(self) -> CountedText | None:
+        text = self._detok.flush()
+        return self._piece(text) if text else None
+
+    def _piece(self, text: str) -> CountedText:
+        piece, self._pending = CountedText(text, self._pending), 0
+        return piece
 
 
 def load_engine_model(
