@@ -459,22 +459,8 @@ def tokens_used_on(db: Database, tenant_id: str, day: str | date) -> int:
         return int(session.execute(query).scalar_one())
 
 
-_LISTED_FIELDS = (
-    "seq",
-    "request_id",
-    "ts",
-    "tenant_id",
-    "key_id",
-    "user_id",
-    "method",
-    "endpoint",
-    "model",
-    "status",
-    "prompt_tokens",
-    "completion_tokens",
-    "latency_ms",
-    "guard",
-)
+# What a listing shows: the signed fields but the chain's own bookkeeping.
+_LISTED_FIELDS = tuple(f for f in _SIGNED_FIELDS if f not in ("day", "prev_hash"))
 MAX_PAGE = 200
 
 
