@@ -213,6 +213,7 @@ class _RunningBatch:
         self.layers: list[_SlotLayer] = []
         self.cache: DynamicCache | None = None
         self.mask = torch.zeros(0, 0, dtype=torch.long)
+        self.padded = False  # some row has padding columns (else attention needs no mask)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -251,7 +252,8 @@ class _RunningBatch:
                 self._shift(left)  # enough columns, in the wrong place: slide the window
                 return
         spare_rows = min(self.ROOM, rows)  # room to join without a copy, up to ROOM rows
-        self._allocate(like, rows + spare_rows, left + self.width + right + self.ROOM)
+        spare_columns = max(self.ROOM, self.width)  # doubling: few copies as the window grows
+        self._allocate(like, rows + spare_rows, left + self.width + right + spare_columns)
         self._shift(left)
 
     def _shift(self, start: int) -> None:
@@ -288,6 +290,7 @@ class _RunningBatch:
             mask.to(self.mask.device if w.rows else mask.device), (self.width - length, 0)
         )
         self.mask = torch.cat([self.mask, joined]) if w.rows else joined
+        self.padded = bool((self.mask == 0).any())  # membership changes only: rare syncs
         w.rows += b
         self.ids.extend(request_ids)
         self._refresh()
@@ -311,11 +314,13 @@ class _RunningBatch:
         if not w.rows:
             self.layers, self.cache = [], None  # idle: give the memory back
             self.mask = torch.zeros(0, 0, dtype=torch.long)
+            self.padded = False
             w.start = w.end = 0
             return
         self.mask = self.mask[: w.rows]
         first = int((self.mask.sum(0) > 0).nonzero()[0])
         self.mask = self.mask[:, first:]
+        self.padded = bool((self.mask == 0).any())
         w.start += first
         self._refresh()
 
@@ -458,6 +463,10 @@ class Engine:
     # --- the loop (engine thread) ---------------------------------------------------------
 
     def _loop(self) -> None:
+        with torch.inference_mode():  # once for the thread, not once per step
+            self._run()
+
+    def _run(self) -> None:
         while not self._stop:
             self._take_inbox()
             if not self.scheduler.has_work():
@@ -494,8 +503,8 @@ class Engine:
         if inbox:
             self._update_stats()
 
-    @torch.inference_mode()
     def step(self) -> None:
+        """One forward pass for every scheduled request (run under the loop's inference mode)."""
         plan = self.scheduler.schedule()
         self._batch.remove(set(plan.preempted))
         for request_id in plan.preempted:
@@ -571,7 +580,7 @@ class Engine:
         mask = batch.before_step()
         out = self.model(
             input_ids=ids,
-            attention_mask=mask,
+            attention_mask=mask if batch.padded else None,  # no mask to build: faster attention
             position_ids=positions,
             use_cache=True,
             **{self._cache_arg: batch.cache},
@@ -619,14 +628,14 @@ class Engine:
         ids = list(logits)
         rows = torch.stack([logits[rid] for rid in ids]).float()
         picked: dict[str, int] = {}
-        plain = []
+        plain, too_short = [], []
         for i, rid in enumerate(ids):
             request = self._requests[rid]
             sched = self.scheduler.requests[rid]
             if _plain_greedy(request):
                 plain.append(i)
-                if len(sched.output_ids) < request.min_tokens and self.eos_ids:
-                    rows[i, self.eos_ids] = float("-inf")
+                if len(sched.output_ids) < request.min_tokens:
+                    too_short.append(i)
                 continue
             history, generated = sched.all_ids, sched.output_ids
             processed = decoding.process_logits(
@@ -638,6 +647,9 @@ class Engine:
                 probs = torch.softmax(decoding.sampling_filter(processed, request), dim=-1)
                 picked[rid] = int(torch.multinomial(probs, 1, generator=self._generators[rid]))
         if plain:
+            if too_short and self.eos_ids:  # min_tokens not reached: no end yet, in one op
+                banned = torch.tensor(too_short)[:, None], torch.tensor(self.eos_ids)[None]
+                rows[banned] = -torch.inf
             best = rows[plain].argmax(-1).tolist()
             picked.update({ids[i]: int(t) for i, t in zip(plain, best, strict=True)})
         return picked
