@@ -12,7 +12,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from aigc.gateway.errors import Overloaded
-from aigc.models.engine.engine import Engine, EngineConfig
+from aigc.models.engine.engine import Engine, EngineConfig, _RunningBatch
 from aigc.models.engine.serving import EngineModel, load_engine_model
 from aigc.models.protocols import ChatMessage, TextRequest
 from tests.engine.tiny_lm import save_tiny_gpt2
@@ -111,6 +111,32 @@ def test_requests_joining_and_leaving_a_running_batch_keep_their_outputs(
             assert list(handle) == alone_no_eos(hf_model, prompt, n)  # type: ignore[call-overload]
     finally:
         eng.close()
+
+
+def test_equal_prompts_decode_and_match(hf_model: torch.nn.Module) -> None:
+    """Prompts of one length (usually no padded row: decoding then runs with no mask)."""
+    eng = Engine(hf_model, [hf_model.config.eos_token_id], EngineConfig(max_running=8))
+    rng = random.Random(9)
+    try:
+        work = [([rng.randrange(256) for _ in range(12)], 30) for _ in range(6)]
+        handles = [eng.submit(p, greedy(n, min_tokens=n)) for p, n in work]
+        for (prompt, n), handle in zip(work, handles, strict=True):
+            assert list(handle) == alone_no_eos(hf_model, prompt, n)
+    finally:
+        eng.close()
+
+
+def test_batch_knows_when_a_row_is_padded() -> None:
+    def kv(rows: int, length: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.ones(rows, 2, length, 4), torch.ones(rows, 2, length, 4))]
+
+    batch = _RunningBatch()
+    batch.add(["a", "b"], kv(2, 5))
+    assert not batch.padded  # equal lengths: attention needs no mask
+    batch.add(["c"], kv(1, 3))
+    assert batch.padded and batch.mask.tolist()[2] == [0, 0, 1, 1, 1]
+    batch.remove({"a", "b"})
+    assert not batch.padded and batch.mask.tolist() == [[1, 1, 1]]  # padding columns dropped
 
 
 def alone_no_eos(model: torch.nn.Module, prompt: list[int], n: int) -> list[int]:
