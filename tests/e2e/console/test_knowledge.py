@@ -1,5 +1,6 @@
 """Knowledge pages: create a KB, upload (one good file, two bad ones), watch the statuses,
-search, open the cited chunk, and check that a member without a grant sees nothing."""
+search, open the cited chunk, check that a member without a grant sees nothing, then grant
+them read access and get a cited answer in chat from the uploaded document."""
 
 from __future__ import annotations
 
@@ -110,6 +111,24 @@ def test_admin_builds_a_knowledge_base_and_a_member_cannot_see_it(
     expect(other.get_by_test_id("kb-item").filter(has_text=name)).to_have_count(1)
     other.goto(f"/knowledge/{kb_id}")
     expect(other.get_by_test_id("kb-delete")).to_have_count(0)  # read only: no write controls
+
+    # The member asks in chat with this knowledge base on: the answer cites the uploaded file,
+    # and the citation opens the chunk it came from.
+    other.goto("/chat")
+    other.get_by_test_id("chat-model").click()
+    other.get_by_role("option", name="template-helpdesk", exact=True).click()
+    other.get_by_test_id("chat-kb-toggle").click()
+    other.get_by_test_id("chat-kb-select").get_by_role("combobox").wait_for()  # now enabled
+    other.get_by_test_id("chat-kb-select").click()
+    other.get_by_role("option", name=name, exact=True).click()
+    other.keyboard.press("Escape")
+    other.get_by_test_id("chat-input").fill("How long can I return a zebra-striped umbrella?")
+    other.get_by_test_id("chat-send").click()
+    citation = other.get_by_test_id("chat-citation").first
+    expect(citation).to_contain_text("guide.md", timeout=30_000)
+    shot(other, "chat-cited")
+    citation.click()
+    expect(other.get_by_test_id("chat-chunk-text")).to_contain_text("zebra-striped umbrella")
 
     # Delete the whole knowledge base.
     page.get_by_test_id("tab-documents").click()
