@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,8 +18,6 @@ from aigc.gateway.errors import (
     NotFound,
     PermissionDenied,
 )
-from aigc.infra import migrate
-from aigc.infra.db import Database
 from aigc.models.registry import ModelRegistry, ensure_builtin_models
 
 TINY = """
@@ -33,15 +30,6 @@ intents:
 slots: {who: A}
 fallback: {en: ["Sorry."]}
 """
-
-
-@pytest.fixture
-def session(db_url: str) -> Iterator[Session]:
-    migrate.upgrade(db_url)
-    db = Database(db_url)
-    with db.session() as s:
-        yield s
-    db.dispose()
 
 
 def _admin_of(session: Session, name: str) -> Principal:

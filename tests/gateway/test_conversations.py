@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy.orm import Session
 
@@ -11,17 +9,6 @@ from aigc.gateway import accounts
 from aigc.gateway import conversations as conv
 from aigc.gateway.auth import Principal
 from aigc.gateway.errors import InvalidRequest, NotFound, PermissionDenied
-from aigc.infra import migrate
-from aigc.infra.db import Database
-
-
-@pytest.fixture
-def session(db_url: str) -> Iterator[Session]:
-    migrate.upgrade(db_url)
-    db = Database(db_url)
-    with db.session() as s:
-        yield s
-    db.dispose()
 
 
 def _person(session: Session, tenant_id: str, name: str, role: str = "member") -> Principal:

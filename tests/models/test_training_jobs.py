@@ -3,49 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from aigc.gateway.auth import Principal
 from aigc.gateway.errors import InvalidRequest
-from aigc.infra import jobs
-from aigc.infra.db import Base, Database
-from aigc.infra.schema import Job, ModelRecord, Tenant
-from aigc.models.text import gpt, neural  # noqa: F401  (registers train-gpt)
-from aigc.models.text.submit import submit_training
-
-OWNER = Principal(tenant_id="t_a", role="owner", platform_admin=True)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'aigc.db'}")
-    Base.metadata.create_all(database.engine)
-    with database.session() as s:
-        s.add(Tenant(id="t_a", name="A"))
-    yield database
-    database.dispose()
+from aigc.infra.db import Database
+from aigc.infra.schema import Job, ModelRecord
+from aigc.models.text import gpt  # noqa: F401  (registers train-gpt)
+from tests.models.training_runs import cancel_and_wait, running_jobs, submit, wait_for
 
 
 def _submit(db: Database, root: Path, name: str, params: dict[str, object]) -> tuple[str, str]:
-    corpus = root / "corpus.txt"
-    corpus.write_text("\n".join(neural.pydoc_texts()[:5]), encoding="utf-8")
-    with db.session() as s:
-        record, job = submit_training(
-            s,
-            OWNER,
-            family="gpt",
-            name=name,
-            params=params,
-            file_ids=None,
-            data_path=str(corpus),
-            data_dir=root,
-            import_roots=[root],
-            via_cli=True,
-        )
-        return record.id, job.id
+    return submit(db, root, family="gpt", name=name, params=params, texts=5)
 
 
 @pytest.mark.parametrize(
@@ -72,30 +42,10 @@ def test_bad_parameters_are_refused_by_name(
 def test_a_running_training_job_can_be_cancelled(db: Database, tmp_path: Path) -> None:
     tiny = {"n_layer": 1, "n_head": 1, "n_embd": 16, "block_size": 16, "batch_size": 2}
     record_id, job_id = _submit(db, tmp_path, "gpt-long", tiny | {"max_iters": 1_000_000})
-    runner = jobs.JobRunner(db, tmp_path, "test", poll_interval_s=0.05)
-    runner.start()
-    try:
+    with running_jobs(db, tmp_path):
         deadline = time.monotonic() + 60
-        while True:
-            with db.session() as s:
-                job = s.get(Job, job_id)
-                assert job is not None
-                if "iter" in job.message:
-                    break
-            assert time.monotonic() < deadline, job.message
-            time.sleep(0.1)
-        with db.session() as s:
-            jobs.cancel_job(s, OWNER, job_id)
-        while True:
-            with db.session() as s:
-                job = s.get(Job, job_id)
-                assert job is not None
-                if job.status != "running":
-                    break
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-    finally:
-        runner.stop()
+        wait_for(db, job_id, lambda job: "iter" in job.message, deadline)
+        cancel_and_wait(db, job_id, deadline)
     with db.session() as s:
         job, record = s.get(Job, job_id), s.get(ModelRecord, record_id)
         assert job is not None and record is not None

@@ -7,23 +7,20 @@ the job runs, merged with the model's numbers when it succeeds, and kept when it
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aigc.gateway.auth import Principal
 from aigc.infra import jobs
-from aigc.infra.db import Base, Database
+from aigc.infra.db import Database
 from aigc.infra.jobs import JobCancelled, JobContext, JobRunner
-from aigc.infra.schema import Job, Tenant
+from aigc.infra.schema import Job
 from aigc.models import trainer
-from aigc.models.text import gpt, neural, rnn  # noqa: F401  (registers train-gpt, train-rnn)
+from aigc.models.text import gpt, rnn  # noqa: F401  (registers train-gpt, train-rnn)
 from aigc.models.text.live import MAX_POINTS, LiveMetrics
-from aigc.models.text.submit import submit_training
+from tests.models.training_runs import OWNER, cancel_and_wait, running_jobs, submit, wait_for
 
-OWNER = Principal(tenant_id="t_a", role="owner", platform_admin=True)
 TINY = {
     "tokenizer": "char",
     "n_layer": 1,
@@ -33,16 +30,6 @@ TINY = {
     "eval_interval": 10,
     "warmup_iters": 2,
 }
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'aigc.db'}")
-    Base.metadata.create_all(database.engine)
-    with database.session() as s:
-        s.add(Tenant(id="t_a", name="A"))
-    yield database
-    database.dispose()
 
 
 def _progress(it: int, loss: float = 2.0, val: float | None = None) -> trainer.Progress:
@@ -107,49 +94,19 @@ def test_published_results_are_kept_on_cancel_and_merged_on_success(
 def test_a_neural_job_shows_its_curve_and_samples_while_running(
     db: Database, tmp_path: Path, family: str
 ) -> None:
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(neural.pydoc_texts()[:3]), encoding="utf-8")
     params = TINY | {"max_iters": 1_000_000} | ({"n_head": 1} if family == "gpt" else {})
-    with db.session() as s:
-        _, job = submit_training(
-            s,
-            OWNER,
-            family=family,
-            name=f"{family}-live",
-            params=params,
-            file_ids=None,
-            data_path=str(corpus),
-            data_dir=tmp_path,
-            import_roots=[tmp_path],
-            via_cli=True,
-        )
-        job_id = job.id
-    runner = JobRunner(db, tmp_path, "test", poll_interval_s=0.05)
-    runner.start()
-    try:
+    _, job_id = submit(db, tmp_path, family=family, name=f"{family}-live", params=params, texts=3)
+
+    def shows_curve_and_sample(row: Job) -> bool:
+        metrics = (row.result or {}).get("metrics") or {}
+        return len(metrics.get("loss", [])) >= 3 and bool(metrics.get("samples"))
+
+    with running_jobs(db, tmp_path):
         deadline = time.monotonic() + 90
-        while True:  # the running job's result already holds points and a sample
-            with db.session() as s:
-                row = s.get(Job, job_id)
-                assert row is not None
-                metrics = (row.result or {}).get("metrics") or {}
-                if len(metrics.get("loss", [])) >= 3 and metrics.get("samples"):
-                    assert row.status == "running"
-                    break
-            assert time.monotonic() < deadline, row.message
-            time.sleep(0.1)
-        with db.session() as s:
-            jobs.cancel_job(s, OWNER, job_id)
-        while True:
-            with db.session() as s:
-                row = s.get(Job, job_id)
-                assert row is not None
-                if row.status != "running":
-                    break
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-    finally:
-        runner.stop()
+        # the running job's result already holds points and a sample
+        row = wait_for(db, job_id, shows_curve_and_sample, deadline)
+        assert row.status == "running"
+        row = cancel_and_wait(db, job_id, deadline)
     assert row.status == "cancelled"
     metrics = row.result["metrics"]
     assert all(isinstance(loss, float) and loss > 0 for _, loss in metrics["loss"])

@@ -15,6 +15,7 @@ import pytest
 
 from aigc.console.pages.admin_common import SECTIONS
 from tests.e2e.console.conftest import PASSWORD, ConsoleUser, add_user, shot
+from tests.e2e.console.sessions import sign_in
 from tests.e2e.server import Org, Server, make_org
 
 ADMIN_PAGES = ["/admin", *(f"/admin/{slug}" for slug, _ in SECTIONS)]
@@ -40,17 +41,6 @@ def test_lower_roles_never_reach_admin(
 def _ok(response: httpx.Response, status: int = 201) -> dict:
     assert response.status_code == status, response.text
     return response.json()  # type: ignore[no-any-return]
-
-
-def _session(server: Server, person: ConsoleUser) -> str:
-    """Sign in as a person over HTTP; their session secret acts for them on the API."""
-    response = httpx.post(
-        f"{server.base_url}/console/login",
-        data={"username": person.username, "password": person.password},
-        headers={"Origin": server.base_url},
-    )
-    assert response.status_code == 303, response.text
-    return response.cookies["aigc_session"]
 
 
 def _populate_a(server: Server, a: Org, tag: str) -> set[str]:
@@ -93,7 +83,7 @@ def _populate_a(server: Server, a: Org, tag: str) -> set[str]:
     conversation = server.api(
         "POST",
         "/api/conversations",
-        key=_session(server, person),
+        key=sign_in(server, person),
         json={"title": f"a-conversation-{tag}", "model": model},
     )
     if conversation.status_code == 201:  # the chat history API, where the server has it

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.console.conftest import ConsoleUser, add_user, shot
+from tests.e2e.console.conftest import add_user, shot
+from tests.e2e.console.sessions import sign_in
 from tests.e2e.server import Org, Server
 
 SLOW = "template-chat-slow"
@@ -324,19 +325,9 @@ def test_viewer_sees_a_read_only_notice(new_page: Any, server: Server, console_o
     assert page.get_by_test_id("chat-input").count() == 0
 
 
-def _sign_in(server: Server, user: ConsoleUser) -> str:
-    response = httpx.post(
-        f"{server.base_url}/console/login",
-        data={"username": user.username, "password": user.password},
-        headers={"Origin": server.base_url},
-    )
-    assert response.status_code == 303, response.text
-    return response.cookies["aigc_session"]
-
-
 def test_another_user_of_the_tenant_sees_none_of_it(server: Server, console_org: Org) -> None:
-    alice = _sign_in(server, add_user(server, console_org, "member"))
-    bob = _sign_in(server, add_user(server, console_org, "admin"))  # even an admin
+    alice = sign_in(server, add_user(server, console_org, "member"))
+    bob = sign_in(server, add_user(server, console_org, "admin"))  # even an admin
     made = _ok(
         server.api("POST", "/api/conversations", key=alice, json={"title": "alice's plans"}), 201
     )
