@@ -64,12 +64,12 @@ async def signed_in(request: Request) -> ConsoleUser | None:
     if not secret.startswith(SESSION_PREFIX):
         return None
     svc = services()
-    try:
-        principal = svc.cached_principal(secret) or await run_in_threadpool(
-            svc.authenticate, secret
-        )
-    except AuthenticationFailed:
-        return None
+    principal = svc.cached_principal(secret)
+    if principal is None:
+        try:
+            principal = await run_in_threadpool(svc.authenticate, secret)
+        except AuthenticationFailed:
+            return None
 
     def names() -> tuple[str, str, str]:
         with svc.db.session() as session:

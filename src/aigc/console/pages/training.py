@@ -466,6 +466,7 @@ class TrainingForm:
 
     def _field(self, param: Param) -> Any:
         label = self.tr(f"training.param.{param.key}")
+        field: ui.select | ui.number
         if param.kind == "choice":
             field = ui.select(list(param.choices), label=label)
         else:
