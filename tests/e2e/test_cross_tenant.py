@@ -97,7 +97,19 @@ def _accepts_tenant_id(method: str, path: str) -> bool:
 # (swapped for a well-formed random id in the "nonexistent" twin of each request); {b_group}
 # and {b_user} are B's own, kept as they are in both.
 
-A_PLACEHOLDERS = ("user", "group", "key", "model", "file", "job", "kb", "doc", "policy", "conv")
+A_PLACEHOLDERS = (
+    "user",
+    "group",
+    "key",
+    "model",
+    "file",
+    "job",
+    "kb",
+    "doc",
+    "policy",
+    "conv",
+    "msg",
+)
 CHAT = {"model": "{model}", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 COMPLETION = {"model": "{model}", "prompt": "hello", "max_tokens": 8}
 
@@ -177,6 +189,7 @@ CASES: list[Case] = [
         {"role": "user", "content": "pwned"},
         person=True,
     ),
+    Case("PUT", "/api/conversations/{conv}/messages/{msg}/rating", {"rating": -1}, person=True),
     # images: every endpoint names a model, resolved before anything else is read
     Case("POST", "/v1/images/generations", {"model": "{model}", "prompt": "a 3"}, model=True),
     Case(
@@ -447,7 +460,7 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
         ),
         201,
     )
-    _ok(
+    question = _ok(
         server.api(
             "POST",
             f"/api/conversations/{conversation['id']}/messages",
@@ -496,6 +509,7 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             "doc": added["data"][0]["id"],
             "policy": policy["name"],
             "conv": conversation["id"],
+            "msg": question["id"],
             "b_user": b_user["id"],
             "b_group": b_group["id"],
         },

@@ -144,3 +144,30 @@ def test_invalid_messages_are_refused(session: Session, people: dict[str, Princi
     with pytest.raises(InvalidRequest):
         conv.update_conversation(session, alice, row.id, title="t" * 201)
     assert conv.messages_of(session, row) == []
+
+
+def test_rating_is_kept_on_the_owners_answer_only(
+    session: Session, people: dict[str, Principal]
+) -> None:
+    alice, bob = people["alice"], people["bob"]
+    row = conv.create_conversation(session, alice, model="template-helpdesk")
+    question = conv.append_message(session, alice, row.id, "user", "Where is the canteen?")
+    answer = conv.append_message(
+        session, alice, row.id, "assistant", "Ground floor.", {"request_id": "req_1"}
+    )
+    rated = conv.rate_message(session, alice, row.id, answer.id, -1, "It is on the first floor.")
+    assert rated.meta == {
+        "request_id": "req_1",
+        "rating": -1,
+        "correction": "It is on the first floor.",
+    }
+    again = conv.rate_message(session, alice, row.id, answer.id, 1)  # changed mind
+    assert again.meta == {"request_id": "req_1", "rating": 1}
+    with pytest.raises(NotFound):
+        conv.rate_message(session, bob, row.id, answer.id, 1)  # not bob's conversation
+    with pytest.raises(NotFound):
+        conv.rate_message(session, alice, row.id, "msg_nope", 1)
+    with pytest.raises(InvalidRequest):
+        conv.rate_message(session, alice, row.id, question.id, 1)  # a question is not rated
+    with pytest.raises(InvalidRequest):
+        conv.rate_message(session, alice, row.id, answer.id, 5)

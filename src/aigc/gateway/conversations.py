@@ -167,6 +167,36 @@ def append_message(
     return row
 
 
+def rate_message(
+    session: Session,
+    principal: Principal,
+    conversation_id: str,
+    message_id: str,
+    rating: int,
+    correction: str | None = None,
+) -> ConversationMessage:
+    """Remember the caller's rating of one answer, so a reopened conversation shows it.
+
+    The rating itself goes to the feedback API (keyed on the request id); this is the owner's
+    own record of having given it.
+    """
+    require_role(principal, "member")
+    conversation = get_conversation(session, principal, conversation_id)
+    row = session.get(ConversationMessage, message_id)
+    if row is None or row.conversation_id != conversation.id:
+        raise NotFound(f"No message '{message_id}' in this conversation", code="message_not_found")
+    if row.role != "assistant":
+        raise InvalidRequest("Only an assistant's answer can be rated", param="message_id")
+    if rating not in (-1, 1):
+        raise InvalidRequest("rating is 1 (good) or -1 (bad)", param="rating")
+    meta = {k: v for k, v in row.meta.items() if k != "correction"} | {"rating": rating}
+    if correction:
+        meta["correction"] = correction[:MAX_CONTENT]
+    row.meta = meta  # a new dict: JSON columns notice assignment, not mutation
+    session.flush()
+    return row
+
+
 def _auto_title(content: str) -> str:
     words = " ".join(content.split())
     return words if len(words) <= AUTO_TITLE else words[: AUTO_TITLE - 1] + "…"

@@ -236,6 +236,13 @@ def test_thumbs_down_with_a_correction_is_recorded(
     assert (
         mine[0]["rating"] == -1 and mine[0]["correction"] == "The canteen is on the ground floor."
     )
+    # The rating is remembered with the answer: reopening shows it instead of asking again.
+    assert messages[1]["meta"]["rating"] == -1
+    page.get_by_test_id("conv-new").click()
+    page.get_by_test_id("chat-empty").wait_for()
+    page.get_by_test_id("conv-item").first.click()
+    page.get_by_test_id("chat-rated").wait_for()
+    assert page.get_by_test_id("chat-thumb-down").count() == 0
 
 
 def test_knowledge_base_answer_cites_the_chunk(

@@ -77,6 +77,8 @@ add(
             "chat.bad": "Bad answer",
             "chat.correction": "What should the answer have been? (optional)",
             "chat.send_feedback": "Send feedback",
+            "chat.rated_good": "You rated this answer helpful.",
+            "chat.rated_bad": "You rated this answer unhelpful.",
             "chat.thanks": "Thank you: your feedback was recorded.",
         },
         "zh-CN": {
@@ -122,6 +124,8 @@ add(
             "chat.bad": "回答不好",
             "chat.correction": "正确的回答应该是什么？（可选）",
             "chat.send_feedback": "提交反馈",
+            "chat.rated_good": "您认为这个回答有帮助。",
+            "chat.rated_bad": "您认为这个回答没有帮助。",
             "chat.thanks": "谢谢，您的反馈已记录。",
         },
     }
@@ -171,6 +175,8 @@ class Answer:
     guard: list[str] = field(default_factory=list)
     error: str | None = None
     stopped: bool = False
+    message_id: str | None = None  # the stored assistant message, once saved
+    rating: int | None = None  # the owner's thumbs, remembered with the message
 
     def meta(self, model: str) -> dict[str, Any]:
         meta: dict[str, Any] = {"request_id": self.request_id, "model": model}
@@ -404,6 +410,8 @@ class ChatView:
                     meta.get("guard", []),
                     meta.get("error"),
                     bool(meta.get("stopped")),
+                    message["id"],
+                    meta.get("rating"),
                 )
                 bubble = AnswerBubble(self, question)
                 bubble.show(answer)
@@ -492,10 +500,11 @@ class ChatView:
         if answer.text:
             self.history.append({"role": "assistant", "content": answer.text})
         try:
-            await api.post(
+            saved = await api.post(
                 f"/api/conversations/{conversation}/messages",
                 {"role": "assistant", "content": answer.text, "meta": answer.meta(model)},
             )
+            answer.message_id = saved["id"]
         except ApiError as exc:
             layout.show_error(self.user, exc)
         await self.refresh_list()
@@ -577,7 +586,9 @@ class AnswerBubble:
                     ui.label(note).props('data-testid="chat-guard"')
             if answer.citations:
                 self._sources(answer.citations)
-            if answer.text and answer.request_id and not answer.error:
+            if answer.rating in (1, -1):
+                self._rated(answer.rating)
+            elif answer.text and answer.request_id and not answer.error:
                 self._feedback(answer)
 
     def _sources(self, citations: list[dict[str, Any]]) -> None:
@@ -632,6 +643,15 @@ class AnswerBubble:
         dialog.on("hide", dialog.delete)
         dialog.open()
 
+    def _rated(self, rating: int) -> None:
+        """A rating given earlier: shown, not asked again."""
+        good = rating > 0
+        with ui.row().classes("items-center gap-1 text-sm text-grey-8"):
+            ui.icon("thumb_up" if good else "thumb_down")
+            ui.label(self.tr("chat.rated_good" if good else "chat.rated_bad")).props(
+                'data-testid="chat-rated"'
+            )
+
     def _feedback(self, answer: Answer) -> None:
         tr = self.tr
         with ui.row().classes("items-center gap-1") as row:
@@ -664,11 +684,20 @@ class AnswerBubble:
             text = (correction.value or "").strip()
             if rating < 0 and text:
                 body["correction"] = text
+            api = self.view.user.api
             try:
-                await self.view.user.api.post("/api/feedback", body)
+                await api.post("/api/feedback", body)
+                if answer.message_id and self.view.conversation_id:  # shown again on reopening
+                    await api.request(
+                        "PUT",
+                        f"/api/conversations/{self.view.conversation_id}/messages/"
+                        f"{answer.message_id}/rating",
+                        json={"rating": rating, "correction": body.get("correction")},
+                    )
             except ApiError as exc:
                 layout.show_error(self.view.user, exc)
                 return
+            answer.rating = rating
             row.clear()
             box.delete()
             with row:

@@ -102,3 +102,24 @@ def append_message(
     with svc.db.session() as s:
         row = conv.append_message(s, caller, conversation_id, body.role, body.content, body.meta)
         return conv.message_view(row)
+
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: Literal[-1, 1]
+    correction: str | None = Field(default=None, max_length=conv.MAX_CONTENT)
+
+
+@router.put("/{conversation_id}/messages/{message_id}/rating")
+def rate_message(
+    conversation_id: str,
+    message_id: str,
+    body: RatingIn,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    with svc.db.session() as s:
+        row = conv.rate_message(
+            s, caller, conversation_id, message_id, body.rating, body.correction
+        )
+        return conv.message_view(row)
