@@ -224,6 +224,21 @@ def test_engine_model_is_a_text_model(checkpoint: Path) -> None:
         model.engine.close()
 
 
+def test_a_registered_engine_model_is_named_by_its_model_in_metrics(checkpoint: Path) -> None:
+    from aigc.infra.schema import ModelRecord
+    from aigc.models.registry import _loader
+
+    record = ModelRecord(
+        id="mdl_1", name="acme-assistant", family="hf", config={"path": str(checkpoint)}
+    )
+    record.config["engine"] = {"max_running": 2}
+    model = _loader(record)(record.config)
+    try:
+        assert model.engine.name == "acme-assistant"  # not the checkpoint folder's name
+    finally:
+        model.engine.close()
+
+
 def test_the_gateways_tenant_reaches_the_scheduler(checkpoint: Path) -> None:
     import contextvars
 

@@ -8,6 +8,7 @@ later families only add a loader.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -80,7 +81,7 @@ def _loader(record: ModelRecord) -> Loader:
     if record.family in ENGINE_FAMILIES and "engine" in record.config:
         from aigc.models.engine.serving import load_from_config
 
-        return load_from_config
+        return functools.partial(load_from_config, name=record.name)  # metrics say its name
     return LOADERS[record.family]
 
 

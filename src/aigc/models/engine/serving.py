@@ -135,9 +135,13 @@ class _Texts:
 
 
 def load_engine_model(
-    path: str | Path, config: EngineConfig | None = None, device: str | None = None
+    path: str | Path,
+    config: EngineConfig | None = None,
+    device: str | None = None,
+    name: str | None = None,
 ) -> EngineModel:
-    """A Hugging Face checkpoint directory (model + tokenizer) served by a new engine."""
+    """A Hugging Face checkpoint directory (model + tokenizer) served by a new engine, named
+    ``name`` in metrics and status (default: the folder's name)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device_ = pick_device(device)
@@ -146,10 +150,10 @@ def load_engine_model(
     tokenizer = AutoTokenizer.from_pretrained(path)
     eos = tokenizer.eos_token_id
     eos_ids = [eos] if eos is not None else []
-    return EngineModel(Engine(model, eos_ids, config, name=Path(path).name), tokenizer)
+    return EngineModel(Engine(model, eos_ids, config, name=name or Path(path).name), tokenizer)
 
 
-def load_from_config(config: dict[str, Any]) -> EngineModel:
+def load_from_config(config: dict[str, Any], name: str | None = None) -> EngineModel:
     """The registry's loader for ``hf``/``gpt`` records whose config has ``"engine": {...}``."""
     options = config.get("engine") or {}
     if not isinstance(options, dict):
@@ -159,4 +163,4 @@ def load_from_config(config: dict[str, Any]) -> EngineModel:
     except TypeError:
         fields = ", ".join(EngineConfig.__dataclass_fields__)
         raise InvalidRequest(f"config.engine takes {fields}", param="engine") from None
-    return load_engine_model(config["path"], engine_config, device=config.get("device"))
+    return load_engine_model(config["path"], engine_config, device=config.get("device"), name=name)
