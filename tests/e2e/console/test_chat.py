@@ -309,6 +309,21 @@ def test_guard_redaction_is_shown_and_sent_by_the_api(
     assert "jo@example.com" not in box.get_by_test_id("chat-answer").inner_text()
 
 
+def test_answers_cannot_run_script_in_the_page(
+    new_page: Any, server: Server, console_org: Org, chat_org: dict[str, str]
+) -> None:
+    """Answers are Markdown from a model: HTML in them is sanitized, never executed."""
+    member = add_user(server, console_org, "member")
+    page = new_page(member)
+    _pick(page, "chat-model", ECHO)
+    _ask(page, 'See <img src="x" onerror="window.pwned = 1"> <script>window.pwned = 2</script>')
+    box = _wait_answered(page, 1)
+    page.wait_for_timeout(500)  # time for an image error handler to fire, if one survived
+    assert page.evaluate("window.pwned") is None
+    assert box.locator("img[onerror], script").count() == 0
+    assert box.get_by_test_id("chat-answer").inner_text().startswith("You said: See")
+
+
 def test_chinese_page_and_question(
     new_page: Any, server: Server, console_org: Org, chat_org: dict[str, str]
 ) -> None:
