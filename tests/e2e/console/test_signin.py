@@ -81,3 +81,5 @@ def test_session_cookie_is_httponly_strict_and_acts_as_the_user(
     me = server.api("GET", "/api/me", key=secret)
     assert me.status_code == 200, me.text
     assert me.json()["tenant_id"] == console_org.id
+    logs = server.logs()  # neither the password nor the session's secret is ever logged
+    assert user.password not in logs and secret not in logs
