@@ -29,7 +29,13 @@ def configure(host: str, port: int) -> None:
 def _shared_client() -> httpx.AsyncClient:
     global _client
     if _client is None:
-        _client = httpx.AsyncClient(base_url=_base_url, timeout=httpx.Timeout(300, connect=5))
+        _client = httpx.AsyncClient(
+            base_url=_base_url,
+            timeout=httpx.Timeout(300, connect=5),
+            # Idle connections are dropped before uvicorn's 5 s keep-alive closes them, so a
+            # request is never sent on a connection the server is closing at that moment.
+            limits=httpx.Limits(keepalive_expiry=2.0),
+        )
     return _client
 
 
@@ -50,6 +56,10 @@ class ApiError(Exception):
         self.code = code
 
 
+def _no_answer(exc: Exception) -> str:
+    return f"The platform did not answer ({type(exc).__name__})"
+
+
 def _raise_for(response: httpx.Response) -> None:
     if response.is_success:
         return
@@ -67,8 +77,18 @@ class Api:
         self._headers = {"Authorization": f"Bearer {token}"}
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One call; a GET is sent again once if the connection broke before any answer."""
         headers = self._headers | kwargs.pop("headers", {})
-        response = await _shared_client().request(method, path, headers=headers, **kwargs)
+        attempts = 2 if method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                response = await _shared_client().request(method, path, headers=headers, **kwargs)
+                break
+            except (httpx.RemoteProtocolError, httpx.ConnectError) as exc:
+                if attempt + 1 == attempts:
+                    raise ApiError(503, _no_answer(exc)) from exc
+            except httpx.TransportError as exc:
+                raise ApiError(503, _no_answer(exc)) from exc
         _raise_for(response)
         return response
 
