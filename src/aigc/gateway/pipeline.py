@@ -121,9 +121,7 @@ async def prepare(
     record.model = body.model
     max_tokens = body.output_limit or services.settings.default_max_tokens
     requests = to_text_requests(body, max_tokens)
-    model = services.ready_model(principal, body.model) or await run_in_threadpool(
-        services.load_model, principal, body.model
-    )
+    model = await services.model(principal, body.model)
     refuse_undecodable(body, getattr(model, "decoding_fields", frozenset()))
     # guard.input: policy, PII, injection, watermark; a block rule answers 400
     requests, guard_session = await gate.guard_request(

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from starlette.concurrency import run_in_threadpool
+
 from aigc.config import Settings
 from aigc.gateway.auth import Principal, authenticate_key, hash_api_key
 from aigc.gateway.limits import Limiter
@@ -89,6 +91,13 @@ class Services:
         self.models.put((principal.tenant_id, name), record)
         self.registry.check_usable(principal, record)
         return self.registry.load(record)
+
+    async def model(self, principal: Principal, name: str) -> TextModel:
+        """The model for a request: from the caches on the event loop, else loaded in a worker
+        thread (resolving and loading read the database and disk)."""
+        return self.ready_model(principal, name) or await run_in_threadpool(
+            self.load_model, principal, name
+        )
 
     def models_changed(self) -> None:
         self.models.clear()

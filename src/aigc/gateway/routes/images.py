@@ -143,13 +143,27 @@ def image_array(img: Image.Image, size: int, channels: int) -> np.ndarray:
     return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))[None]
 
 
-async def load(svc: Services, caller: Principal, name: str) -> Any:
-    return svc.ready_model(caller, name) or await run_in_threadpool(svc.load_model, caller, name)
-
-
 def need(model: Any, attribute: str, name: str, what: str) -> None:
     if not hasattr(model, attribute):
         raise InvalidRequest(f"The model '{name}' does not {what}", param="model")
+
+
+async def open_model(
+    svc: Services,
+    caller: Principal,
+    rec: RequestRecord,
+    name: str,
+    attribute: str | None = None,
+    what: str = "",
+) -> Any:
+    """How an image route starts: a member's call, the model named for the audit, loaded, and
+    (with ``attribute``) able to do what the route needs."""
+    require_role(caller, "member")
+    rec.model = name
+    model = await svc.model(caller, name)
+    if attribute is not None:
+        need(model, attribute, name, what)
+    return model
 
 
 async def admit(
@@ -235,9 +249,7 @@ async def generate_images(
     rec: RequestRecord = Depends(record),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
-    require_role(caller, "member")
-    rec.model = body.model
-    model = await load(svc, caller, body.model)
+    model = await open_model(svc, caller, rec, body.model)
     if not isinstance(model, ImageModel):
         raise InvalidRequest(f"The model '{body.model}' does not generate images", param="model")
     side = parse_size(body.size, model.sizes)
@@ -308,10 +320,9 @@ async def _latent_images(
     make: Callable[[Any], np.ndarray],
 ) -> dict[str, Any]:
     """The latent-space endpoints' shared path: resolve, check, admit, decode, deliver, settle."""
-    require_role(caller, "member")
-    rec.model = name
-    model = await load(svc, caller, name)
-    need(model, "interpolate", name, "have a latent space (use a gan- or vae- model)")
+    model = await open_model(
+        svc, caller, rec, name, "interpolate", "have a latent space (use a gan- or vae- model)"
+    )
     side = parse_size(size, model.sizes)
     reservation = await admit(svc, caller, rec, "", count)
 
@@ -367,10 +378,9 @@ async def caption(
     rec: RequestRecord = Depends(record),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
-    require_role(caller, "member")
-    rec.model = body.model
-    model = await load(svc, caller, body.model)
-    need(model, "caption", body.model, "write captions (use an mm- captioner)")
+    model = await open_model(
+        svc, caller, rec, body.model, "caption", "write captions (use an mm- captioner)"
+    )
     pixels = image_array(decode_image(body.image), model.size, model.channels)
     reservation = await admit(svc, caller, rec, "", 1)
     try:
@@ -399,7 +409,7 @@ async def embeddings(
         raise InvalidRequest(
             "Give texts in 'input' and/or base64 images in 'images'", param="input"
         )
-    model = await load(svc, caller, body.model)
+    model = await svc.model(caller, body.model)
     need(model, "embed_images", body.model, "embed images and text (use a clip- model)")
     arrays = [
         image_array(decode_image(b, "images"), model.size, model.channels)
@@ -439,7 +449,7 @@ async def classify(
     rec.model = body.model
     if "{}" not in body.template:
         raise InvalidRequest("template must contain {} where the label goes", param="template")
-    model = await load(svc, caller, body.model)
+    model = await svc.model(caller, body.model)
     need(model, "zero_shot", body.model, "classify zero-shot (use a clip- model)")
     pixels = image_array(decode_image(body.image), model.size, model.channels)
     reservation = await admit(svc, caller, rec, " ".join(body.labels), 1)
