@@ -6,6 +6,7 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from aigc.gateway.errors import Overloaded
 from aigc.models.engine.engine import Engine, EngineConfig, _RunningBatch
 from aigc.models.engine.serving import EngineModel, load_engine_model
 from aigc.models.protocols import ChatMessage, TextRequest
-from tests.engine.tiny_lm import save_tiny_gpt2
+from tests.engine.tiny_lm import save_tiny_gpt2, save_tiny_llama
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +24,13 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
-@pytest.fixture(scope="module")
-def hf_model(checkpoint: Path) -> torch.nn.Module:
-    return AutoModelForCausalLM.from_pretrained(checkpoint).eval()
+@pytest.fixture(scope="module", params=["gpt2", "llama"])
+def hf_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Each batching test runs on GPT-2 (the engine's written-out decode step) and on Llama
+    (the model's own forward with the engine's cache)."""
+    save = save_tiny_gpt2 if request.param == "gpt2" else save_tiny_llama
+    model = AutoModelForCausalLM.from_pretrained(save(tmp_path_factory.mktemp(request.param)))
+    return model.eval()
 
 
 def greedy(max_tokens: int, min_tokens: int = 0) -> TextRequest:
@@ -67,14 +72,20 @@ def test_16_concurrent_greedy_equal_each_alone(engine: Engine, hf_model: torch.n
     for (prompt, n), tokens in zip(work, got, strict=True):
         assert tokens == alone(hf_model, prompt, n)
     assert engine.stats.steps < sum(n for _, n in work)  # they really ran together
+    written_out = hf_model.config.model_type == "gpt2"
+    assert (engine.decode_step is not None) == written_out
 
 
 def test_chunked_prefill_and_preemption_keep_outputs(hf_model: torch.nn.Module) -> None:
     # 12 tokens per step and a KV budget of 6 blocks of 16 tokens for 6 requests of up to 60.
-    config = EngineConfig(max_running=6, token_budget=12, kv_cache_mb=0.1, block_size=16)
+    c = hf_model.config
+    kv_heads = getattr(c, "num_key_value_heads", None) or c.num_attention_heads
+    token_bytes = 2 * c.num_hidden_layers * kv_heads * (c.hidden_size // c.num_attention_heads) * 4
+    budget_mb = 6 * 16 * token_bytes / 2**20
+    config = EngineConfig(max_running=6, token_budget=12, kv_cache_mb=budget_mb, block_size=16)
     eng = Engine(hf_model, [hf_model.config.eos_token_id], config)
     try:
-        assert eng.scheduler.config.num_blocks < 12
+        assert eng.scheduler.config.num_blocks == 6
         work = [(p, 20) for p, _ in prompts(6, seed=2)]
         handles = [eng.submit(p, greedy(n, min_tokens=n)) for p, n in work]
         got = [list(h) for h in handles]
@@ -191,14 +202,14 @@ def test_disconnect_frees_the_slot_within_one_step(checkpoint: Path) -> None:
 def test_full_queue_answers_503(hf_model: torch.nn.Module) -> None:
     eng = Engine(hf_model, [], EngineConfig(max_running=1, max_queue=2))
     try:
-        handles = [eng.submit([1, 2, 3], greedy(50)) for _ in range(3)]
-        time.sleep(0.05)  # the first has started; two wait
+        # One place running and two waiting: the fourth is refused at once (each admitted
+        # request decodes 200 tokens, far longer than submitting takes).
+        handles = [eng.submit([1, 2, 3], greedy(200, min_tokens=200)) for _ in range(3)]
         with pytest.raises(Overloaded) as refused:
-            for _ in range(3):
-                handles.append(eng.submit([1, 2, 3], greedy(50)))
+            handles.append(eng.submit([1, 2, 3], greedy(200, min_tokens=200)))
         assert refused.value.headers["Retry-After"]
         for h in handles:
-            assert len(list(h)) == 50  # every admitted request completes
+            assert len(list(h)) == 200  # every admitted request completes
     finally:
         eng.close()
 

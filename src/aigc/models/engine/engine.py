@@ -36,6 +36,8 @@ from transformers.cache_utils import DynamicCache, DynamicLayer
 from aigc.gateway.errors import InvalidRequest, Overloaded
 from aigc.infra import metrics
 from aigc.models import decoding
+from aigc.models.engine import gpt2_step
+from aigc.models.engine.gpt2_step import GPT2DecodeStep
 from aigc.models.engine.scheduler import SchedRequest, Scheduler, SchedulerConfig
 from aigc.models.protocols import TextRequest
 
@@ -358,7 +360,8 @@ class Engine:
         self.model = model.eval()
         self.name = name
         self.config = config or EngineConfig()
-        self.eos_ids = list(eos_ids)
+        vocab = getattr(model.config, "vocab_size", None) or 1 << 62
+        self.eos_ids = [i for i in eos_ids if 0 <= i < vocab]  # ids past the output: never made
         self.device = next(model.parameters()).device
         mc = model.config
         self.max_positions: int = getattr(mc, "n_positions", None) or getattr(
@@ -367,6 +370,8 @@ class Engine:
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        # GPT-2 checkpoints decode through a written-out step; other models through forward.
+        self.decode_step = GPT2DecodeStep(model) if gpt2_step.supports(model) else None
         self.scheduler = Scheduler(
             SchedulerConfig(
                 token_budget=max(self.config.token_budget, self.config.max_running + 1),
@@ -513,9 +518,10 @@ class Engine:
         decode_ids = [rid for rid in self._batch.ids if rid in plan.num_tokens]
         if len(decode_ids) != len(self._batch):
             raise RuntimeError("the plan left a running request out of the decode step")
-        logits: dict[str, torch.Tensor] = {}
+        # The rows to sample from, in blocks: (request ids, logits [rows, vocab]).
+        blocks: list[tuple[list[str], torch.Tensor]] = []
         if decode_ids:
-            logits.update(self._decode())
+            blocks.append((decode_ids, self._decode()))
         # Whole prompts from the start run together (left-padded); chunks run alone.
         whole = [
             rid
@@ -527,16 +533,16 @@ class Engine:
         joining: list[tuple[list[str], KV, torch.Tensor | None]] = []
         if whole:
             batch_logits, kv, mask = self._prefill_together(whole)
-            logits.update(zip(whole, batch_logits, strict=True))
+            blocks.append((whole, batch_logits))
             joining.append((whole, kv, mask))
         for request_id, n in plan.num_tokens.items():
             if request_id in decode_ids or request_id in whole:
                 continue
             last = self._prefill(request_id, n)
             if request_id in plan.sampling:
-                logits[request_id] = last
+                blocks.append(([request_id], last[None]))
                 joining.append(([request_id], _kv_of(self._prefill_kv.pop(request_id)), None))
-        sampled = self._pick({rid: logits[rid] for rid in plan.sampling})
+        sampled = self._pick(blocks)
         for ids, kv, mask in joining:
             self._batch.add(ids, kv, mask)
         finished = self.scheduler.update(plan, sampled, self._eos_reached)
@@ -571,23 +577,28 @@ class Engine:
         self._running_gauge.set(self.stats.running)
         self._kv_gauge.set(self.stats.kv_used)
 
-    def _decode(self) -> dict[str, torch.Tensor]:
+    def _decode(self) -> torch.Tensor:
+        """One token for every row of the running batch: next-token logits [rows, vocab]."""
         batch = self._batch
         reqs = [self.scheduler.requests[rid] for rid in batch.ids]
         # A row in the batch has sampled; its last token is the one not yet in the cache.
-        ids = torch.tensor([[r.output_ids[-1]] for r in reqs], device=self.device)
-        positions = torch.tensor([[r.num_computed] for r in reqs], device=self.device)
+        ids = torch.tensor([r.output_ids[-1] for r in reqs], device=self.device)
+        positions = torch.tensor([r.num_computed for r in reqs], device=self.device)
         mask = batch.before_step()
-        out = self.model(
-            input_ids=ids,
-            attention_mask=mask if batch.padded else None,  # no mask to build: faster attention
-            position_ids=positions,
-            use_cache=True,
-            **{self._cache_arg: batch.cache},
-            **self._last_only,
-        )
+        if self.decode_step is not None:
+            logits = self.decode_step(ids, positions, batch.layers, mask if batch.padded else None)
+        else:
+            out = self.model(
+                input_ids=ids[:, None],
+                attention_mask=mask if batch.padded else None,  # no mask: faster attention
+                position_ids=positions[:, None],
+                use_cache=True,
+                **{self._cache_arg: batch.cache},
+                **self._last_only,
+            )
+            logits = out.logits[:, -1]
         batch.after_step(mask)  # the cache layers wrote the new column in place
-        return {rid: out.logits[i, -1] for i, rid in enumerate(batch.ids)}
+        return logits
 
     def _prefill(self, request_id: str, n: int) -> torch.Tensor:
         request = self.scheduler.requests[request_id]
@@ -620,13 +631,14 @@ class Engine:
         )
         return out.logits[:, -1], _kv_of(_cache_of(out)), mask.to(dev)
 
-    def _pick(self, logits: dict[str, torch.Tensor]) -> dict[str, int]:
+    def _pick(self, blocks: list[tuple[list[str], torch.Tensor]]) -> dict[str, int]:
         """The next token of each request: a batched argmax for plain greedy requests, the full
         chain of ``decoding`` (processors, penalties, sampling) for the others."""
-        if not logits:
+        if not blocks:
             return {}
-        ids = list(logits)
-        rows = torch.stack([logits[rid] for rid in ids]).float()
+        ids = [rid for block_ids, _ in blocks for rid in block_ids]
+        rows = blocks[0][1] if len(blocks) == 1 else torch.cat([t for _, t in blocks])
+        rows = rows.float()
         picked: dict[str, int] = {}
         plain, too_short = [], []
         for i, rid in enumerate(ids):
@@ -650,8 +662,8 @@ class Engine:
             if too_short and self.eos_ids:  # min_tokens not reached: no end yet, in one op
                 banned = torch.tensor(too_short)[:, None], torch.tensor(self.eos_ids)[None]
                 rows[banned] = -torch.inf
-            best = rows[plain].argmax(-1).tolist()
-            picked.update({ids[i]: int(t) for i, t in zip(plain, best, strict=True)})
+            best = (rows if len(plain) == len(ids) else rows[plain]).argmax(-1).tolist()
+            picked.update({ids[i]: t for i, t in zip(plain, best, strict=True)})
         return picked
 
     def _eos_reached(self, request: SchedRequest) -> str | None:
