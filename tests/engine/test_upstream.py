@@ -212,3 +212,25 @@ def test_cli_add_upstream_stores_the_key_encrypted(tmp_path: Path) -> None:
     assert "registered upstream-cli" in done.stdout
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("aigc.db*"))
     assert b"upstream-cli" in stored and secret.encode() not in stored
+
+
+def test_allow_list_patterns_are_checked_before_they_are_stored() -> None:
+    from aigc.models.upstream_allowlist import check_pattern
+
+    assert check_pattern(" HTTPS://*.Corp.Example.cn:8443/v1 ", "p") == (
+        "https://*.corp.example.cn:8443/v1"
+    )
+    assert check_pattern("gpu.corp.example.cn", "p") == "https://gpu.corp.example.cn"
+    for bad in [
+        "",
+        "ftp://x.cn",
+        "https://user:pw@x.cn",
+        "https://x.cn/?a=1",
+        "https://[::1]/",
+        "https://x.cn:99999",
+        "https://x .cn",
+        "https://x.cn/#frag",
+        42,
+    ]:
+        with pytest.raises(InvalidRequest):
+            check_pattern(bad, "p")

@@ -125,3 +125,40 @@ def test_key_encrypted_at_rest_and_never_returned(
     stored = b"".join(p.read_bytes() for p in server.data_dir.glob("aigc.db*"))
     assert stored, "the database file should exist"
     assert secret.encode() not in stored
+
+
+ALLOWLIST = "/api/platform/upstream-allowlist"
+
+
+def test_platform_admin_keeps_the_allow_list_tenant_admins_register_by(
+    server: Server, org_a: Org
+) -> None:
+    public = {"base_url": "https://8.8.8.8/v1", "model": "m"}
+
+    def register_as_tenant_admin(config: dict[str, Any]) -> Any:
+        body = {"id": f"upstream-{secrets.token_hex(4)}", "config": config}
+        return server.api("POST", "/api/models", key=org_a.admin_key, json=body)
+
+    refused = register_as_tenant_admin(public)
+    assert refused.status_code == 403
+    assert "allow-list" in refused.json()["error"]["message"]
+    # Only the platform admin changes the list; a bad pattern refuses the whole change.
+    tenant_put = server.api("PUT", ALLOWLIST, key=org_a.admin_key, json={"patterns": ["https://*"]})
+    assert tenant_put.status_code == 403
+    bad = server.api("PUT", ALLOWLIST, json={"patterns": ["https://8.8.8.8/v1", "ftp://x.cn"]})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "patterns[1]"
+    assert server.api("GET", ALLOWLIST).json()["patterns"] == []
+    try:
+        # Normalised (scheme and host lower-case) and without duplicates.
+        patterns = ["HTTPS://8.8.8.8/v1", "https://8.8.8.8/v1", "https://*.Corp.example.cn"]
+        stored = server.api("PUT", ALLOWLIST, json={"patterns": patterns}).json()["patterns"]
+        assert stored == ["https://8.8.8.8/v1", "https://*.corp.example.cn"]
+        assert server.api("GET", ALLOWLIST, key=org_a.admin_key).json()["patterns"] == stored
+        assert server.api("GET", ALLOWLIST, key=org_a.member_key).status_code == 403
+        assert register_as_tenant_admin(public).status_code == 201  # effective at once
+        # A pattern never lets a tenant admin reach a private address.
+        server.api("PUT", ALLOWLIST, json={"patterns": ["http://*"]})
+        private = register_as_tenant_admin({"base_url": "http://10.0.0.1/v1", "model": "m"})
+        assert private.status_code == 400 and "not public" in private.json()["error"]["message"]
+    finally:
+        server.api("PUT", ALLOWLIST, json={"patterns": []})

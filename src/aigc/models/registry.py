@@ -68,8 +68,9 @@ def _validate_template(config: dict[str, Any]) -> None:
 LOADERS: dict[str, Loader] = {"template": _load_template}
 VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {"template": _validate_template}
 # Optional per family: turn a validated config into what is stored, knowing who registers it
-# (e.g. upstream: encrypt API keys, check a tenant admin's URLs). Returns the config to store.
-PREPARERS: dict[str, Callable[[dict[str, Any], Principal | None], dict[str, Any]]] = {}
+# (e.g. upstream: encrypt API keys, check a tenant admin's URLs against the allow-list kept in
+# the database). Called with the registration's session. Returns the config to store.
+PREPARERS: dict[str, Callable[[dict[str, Any], Principal | None, Session], dict[str, Any]]] = {}
 
 
 ENGINE_FAMILIES = ("hf", "gpt")  # HF-format checkpoints the batching engine can serve
@@ -218,7 +219,7 @@ class ModelRegistry:
             config = config | {"path": str(check_import_path(config["path"], self.import_roots))}
         VALIDATORS[family](config)
         if family in PREPARERS:
-            config = PREPARERS[family](config, principal)
+            config = PREPARERS[family](config, principal, session)
         clash = session.scalar(
             select(ModelRecord).where(ModelRecord.name == name, ModelRecord.tenant_id == tenant_id)
         )

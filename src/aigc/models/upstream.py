@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy.orm import Session
 from tenacity import (
     Retrying,
     retry_if_exception_type,
@@ -38,7 +39,7 @@ from aigc.gateway.errors import APIError, InvalidRequest, Overloaded, Permission
 from aigc.infra import crypto, metrics
 from aigc.infra.breaker import BreakerBoard
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
-from aigc.models import registry, tokens
+from aigc.models import registry, tokens, upstream_allowlist
 from aigc.models.protocols import TextRequest
 
 BREAKERS = BreakerBoard()
@@ -139,10 +140,13 @@ def register_config(
     principal: Principal | None,
     settings: Settings | None = None,
     policy: AddressPolicy = DEFAULT_POLICY,
+    allowlist: list[str] | None = None,
 ) -> dict[str, Any]:
-    """What is stored: keys encrypted; a tenant admin's URLs checked against the allow-list and,
-    after DNS resolution, against private, loopback, link-local and metadata addresses."""
+    """What is stored: keys encrypted; a tenant admin's URLs checked against the allow-list
+    (``allowlist``, default: the operator's setting alone) and, after DNS resolution, against
+    private, loopback, link-local and metadata addresses."""
     settings = settings or Settings()
+    patterns = settings.upstream_allowlist if allowlist is None else allowlist
     restricted = principal is not None and not principal.platform_admin
 
     def endpoints(entry: dict[str, Any], param: str) -> list[dict[str, Any]]:
@@ -151,7 +155,7 @@ def register_config(
         for url in _endpoints(entry, param):
             url = url.rstrip("/")
             if restricted:
-                if not url_allowed(url, settings.upstream_allowlist):
+                if not url_allowed(url, patterns):
                     raise PermissionDenied(
                         f"{url} is not on the platform's upstream allow-list",
                         param=f"{param}.base_url",
@@ -375,6 +379,16 @@ def load(config: dict[str, Any]) -> UpstreamModel:
     return UpstreamModel(config)
 
 
+def prepare(
+    config: dict[str, Any], principal: Principal | None, session: Session
+) -> dict[str, Any]:
+    """The registry's preparer: ``register_config`` with the operator's and the platform
+    admins' allow-list."""
+    settings = Settings()
+    allowed = upstream_allowlist.effective(session, settings)
+    return register_config(config, principal, settings, allowlist=allowed)
+
+
 registry.LOADERS["upstream"] = load
 registry.VALIDATORS["upstream"] = validate_config
-registry.PREPARERS["upstream"] = register_config
+registry.PREPARERS["upstream"] = prepare

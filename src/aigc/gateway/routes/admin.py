@@ -19,7 +19,7 @@ from aigc.gateway.deps import principal, services
 from aigc.gateway.errors import InvalidRequest
 from aigc.gateway.services import Services
 from aigc.infra import audit
-from aigc.models import resources
+from aigc.models import resources, upstream_allowlist
 from aigc.models.registry import model_view
 
 router = APIRouter(prefix="/api", tags=["management"])
@@ -428,3 +428,27 @@ def verify_audit(caller: Principal = Depends(principal), svc: Services = Depends
     svc.audit.flush()
     result = svc.audit_log.verify()
     return {"ok": result.ok, "count": result.count, "problems": result.problems}
+
+
+class AllowlistIn(Strict):
+    patterns: list[Any]  # each checked by upstream_allowlist.check_pattern
+
+
+@router.get("/platform/upstream-allowlist")
+def get_upstream_allowlist(
+    caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    """What tenant admins may register as upstreams; admins read it to know what they may."""
+    if not caller.platform_admin:
+        require_role(caller, "admin")
+    with svc.db.session() as s:
+        return upstream_allowlist.view(s, svc.settings)
+
+
+@router.put("/platform/upstream-allowlist")
+def put_upstream_allowlist(
+    body: AllowlistIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> Any:
+    with svc.db.session() as s:
+        upstream_allowlist.replace(s, caller, body.patterns)
+        return upstream_allowlist.view(s, svc.settings)

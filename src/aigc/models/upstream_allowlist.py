@@ -1,0 +1,84 @@
+"""The upstream allow-list: which URLs tenant admins may register as upstream models.
+
+Two sources, both read at registration: the operator's setting (``AIGC_UPSTREAM_ALLOWLIST`` or
+``upstream_allowlist`` in the config file, fixed until restart) and the list platform admins
+keep through the API (stored in the database, so every instance sees a change at once).
+Patterns are checked here before they are stored, so a typo is an error now, not a pattern
+that silently never matches. Matching itself is ``upstream.url_allowed``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from aigc.config import Settings
+from aigc.gateway.auth import Principal, require_platform_admin
+from aigc.gateway.errors import InvalidRequest
+from aigc.infra.schema import Meta
+
+META_KEY = "upstream_allowlist"
+MAX_PATTERNS = 200
+MAX_PATTERN_CHARS = 500
+# Host patterns: DNS names and IPv4 addresses, with * wildcards (no [] classes, no IPv6).
+_HOST = re.compile(r"^[a-z0-9*]([a-z0-9*.-]*[a-z0-9*])?$")
+
+
+def stored(session: Session) -> list[str]:
+    """The platform admins' patterns (without the operator's)."""
+    row = session.get(Meta, META_KEY)
+    return list(json.loads(row.value)) if row is not None else []
+
+
+def effective(session: Session, settings: Settings) -> list[str]:
+    """Every pattern a tenant admin's upstream URL may match."""
+    return [*settings.upstream_allowlist, *stored(session)]
+
+
+def check_pattern(pattern: Any, param: str) -> str:
+    """A pattern ``url_allowed`` can use: http(s), a host (``*`` wildcards), optional port and
+    path prefix; no credentials, query or fragment. Returns it normalised (lower-case host)."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        raise InvalidRequest("A pattern is a non-empty string", param=param)
+    text = pattern.strip()
+    if len(text) > MAX_PATTERN_CHARS or any(c.isspace() for c in text):
+        raise InvalidRequest(
+            f"A pattern has no spaces and at most {MAX_PATTERN_CHARS} characters", param=param
+        )
+    parts = urlsplit(text if "://" in text else f"https://{text}")
+    if parts.scheme not in ("http", "https"):
+        raise InvalidRequest(f"{text!r}: only http and https upstreams", param=param)
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise InvalidRequest(f"{text!r}: no credentials, query or fragment", param=param)
+    host = (parts.hostname or "").lower()
+    if not _HOST.match(host):
+        raise InvalidRequest(f"{text!r}: the host is not a name or address pattern", param=param)
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidRequest(f"{text!r}: the port is not a number", param=param) from None
+    netloc = f"{host}:{port}" if port is not None else host
+    return f"{parts.scheme}://{netloc}{parts.path}"
+
+
+def replace(session: Session, principal: Principal, patterns: list[Any]) -> list[str]:
+    """Platform admins only: the stored list becomes ``patterns`` (checked, duplicates out)."""
+    require_platform_admin(principal)
+    if len(patterns) > MAX_PATTERNS:
+        raise InvalidRequest(f"At most {MAX_PATTERNS} patterns", param="patterns")
+    checked = [check_pattern(p, f"patterns[{i}]") for i, p in enumerate(patterns)]
+    unique = list(dict.fromkeys(checked))
+    row = session.get(Meta, META_KEY)
+    if row is None:
+        session.add(Meta(key=META_KEY, value=json.dumps(unique)))
+    else:
+        row.value = json.dumps(unique)
+    return unique
+
+
+def view(session: Session, settings: Settings) -> dict[str, Any]:
+    return {"patterns": stored(session), "from_settings": list(settings.upstream_allowlist)}
