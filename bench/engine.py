@@ -11,7 +11,8 @@ Systems, side by side in one run:
     (a') static batching with ``generate()``: requests grouped into left-padded batches of up to
          32, each batch run to its longest member before the next starts
     (c)  the raw batched forward pass with a KV cache at the same batch size (the ceiling)
-    (b)  our engine in this process (``Engine.submit``), for reference
+    (b)  our engine in this process (``Engine.submit``, all streams read on one event loop),
+         for reference
     (B)  our engine through the HTTP API: ``aigc serve`` with the checkpoint registered as
          ``hf-bench`` with ``config.engine``, streaming ``/v1/completions``
 
@@ -23,7 +24,10 @@ Workloads:
         tokens, max_tokens uniform in 16–256 (again min_tokens = max_tokens)
 
 Reported: output tokens/s (useful tokens over the workload's wall time), time to first token
-p50/p99 (from the request's arrival) and inter-token latency p50/p99. Results:
+p50/p99 (from the request's arrival) and inter-token latency p50/p99; every system runs
+``--rounds`` times (default 3, interleaved, so machine noise hits them alike), each run in a
+fresh process (what one leaves behind must not slow the next), and each row is its round with
+the median throughput. Results:
 ``bench/results/engine.json``. A benchmark, not a test: nothing asserts on timing.
 
     python bench/engine.py            # full run (several minutes on 2 cores)
@@ -41,15 +45,15 @@ import json
 import os
 import platform
 import random
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import (
@@ -246,26 +250,26 @@ def _cache_of(out: Any) -> DynamicCache:
 
 
 def run_engine_inprocess(model: Any, reqs: list[Req]) -> Timings:
+    """Every request read on one event loop, as the server reads them (``Handle.abatches``)."""
     engine = Engine(model, [model.config.eos_token_id], EngineConfig(**ENGINE), name="bench")
     timings = Timings(arrivals=[r.arrival for r in reqs], token_times=[[] for _ in reqs], wall=0.0)
-    start = time.perf_counter()
 
-    def serve(i: int, r: Req) -> None:
+    async def serve(i: int, r: Req, start: float) -> None:
         delay = r.arrival - (time.perf_counter() - start)
         if delay > 0:
-            time.sleep(delay)
+            await asyncio.sleep(delay)
         ask = TextRequest(
             prompt="-", max_tokens=r.new_tokens, min_tokens=r.new_tokens, temperature=0
         )
-        for _ in engine.submit(r.prompt, ask):
-            timings.token_times[i].append(time.perf_counter() - start)
+        async for tokens in engine.submit(r.prompt, ask).abatches():
+            timings.token_times[i].extend([time.perf_counter() - start] * len(tokens))
 
-    threads = [threading.Thread(target=serve, args=(i, r)) for i, r in enumerate(reqs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    timings.wall = time.perf_counter() - start
+    async def main() -> float:
+        start = time.perf_counter()
+        await asyncio.gather(*(serve(i, r, start) for i, r in enumerate(reqs)))
+        return time.perf_counter() - start
+
+    timings.wall = asyncio.run(main())
     engine.close()
     return timings
 
@@ -274,7 +278,7 @@ def run_engine_inprocess(model: Any, reqs: list[Req]) -> Timings:
 
 
 async def _stream_one(
-    client: httpx.AsyncClient, r: Req, start: float, out: list[float], key: str
+    session: aiohttp.ClientSession, base_url: str, r: Req, start: float, out: list[float], key: str
 ) -> None:
     delay = r.arrival - (time.perf_counter() - start)
     if delay > 0:
@@ -288,11 +292,11 @@ async def _stream_one(
         "stream": True,
     }
     headers = {"Authorization": f"Bearer {key}"}
-    async with client.stream("POST", "/v1/completions", json=body, headers=headers) as resp:
-        if resp.status_code != 200:
-            raise RuntimeError(f"HTTP {resp.status_code}: {(await resp.aread())[:300]!r}")
-        async for line in resp.aiter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
+    async with session.post(f"{base_url}/v1/completions", json=body, headers=headers) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"HTTP {resp.status}: {(await resp.read())[:300]!r}")
+        async for line in resp.content:  # one server-sent event line at a time
+            if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
                 continue
             event = json.loads(line[6:])
             for choice in event.get("choices") or []:
@@ -301,7 +305,8 @@ async def _stream_one(
                 out.extend([time.perf_counter() - start] * words)
 
 
-def run_engine_http(checkpoint_root: Path, reqs: list[Req]) -> Timings:
+def run_engine_http(checkpoint_root: Path, reqs: list[Req], warm: list[Req]) -> Timings:
+    """``warm`` first, untimed, then ``reqs``: one server, the checkpoint registered once."""
     data = Path(tempfile.mkdtemp(prefix="aigc-bench-engine-")) / "data"
     server = Server(
         data,
@@ -315,31 +320,64 @@ def run_engine_http(checkpoint_root: Path, reqs: list[Req]) -> Timings:
         made = server.api("POST", "/api/models", json={"id": "hf-bench", "config": config})
         if made.status_code != 201:
             raise RuntimeError(made.text)
-        warm = {"model": "hf-bench", "prompt": "w1 w2", "max_tokens": 4}
-        server.api("POST", "/v1/completions", json=warm)  # load the model before timing
-        timings = Timings(arrivals=[r.arrival for r in reqs], token_times=[[] for _ in reqs])
 
-        async def main() -> float:
-            limits = httpx.Limits(max_connections=len(reqs) + 4)
-            async with httpx.AsyncClient(
-                base_url=server.base_url, timeout=600, limits=limits
-            ) as client:
+        async def run(work: list[Req]) -> Timings:
+            timings = Timings(arrivals=[r.arrival for r in work], token_times=[[] for _ in work])
+            # aiohttp (a C HTTP parser): the client shares this machine's cores with the
+            # server, so it should take as little of them as it can.
+            connector = aiohttp.TCPConnector(limit=len(work) + 4)
+            timeout = aiohttp.ClientTimeout(total=600)
+            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
                 start = time.perf_counter()
                 await asyncio.gather(
                     *(
-                        _stream_one(client, r, start, timings.token_times[i], server.admin_key)
-                        for i, r in enumerate(reqs)
+                        _stream_one(session, server.base_url, r, start, times, server.admin_key)
+                        for r, times in zip(work, timings.token_times, strict=True)
                     )
                 )
-                return time.perf_counter() - start
+                timings.wall = time.perf_counter() - start
+            return timings
 
-        timings.wall = asyncio.run(main())
-        return timings
+        asyncio.run(run(warm))  # loads the model; the server's first streams are not timed
+        return asyncio.run(run(reqs))
     finally:
         server.stop()
 
 
 # --- main ------------------------------------------------------------------------------------
+
+
+SYSTEMS = {  # name: (workloads it runs on, function)
+    "(a) sequential generate()": (("1",), "sequential"),
+    "(a') static batching, 32": (("1", "2"), "static"),
+    "(c) raw batched forward + KV": (("1",), "raw"),
+    "(b) engine, in-process": (("1", "2"), "inprocess"),
+    "(B) engine via HTTP API": (("1", "2"), "http"),
+}
+
+
+def run_one(checkpoint: Path, system: str, workload: str, quick: bool) -> dict[str, float]:
+    """One system on one workload, in this (fresh) process."""
+    reqs = workload_1() if workload == "1" else workload_2(32 if quick else 128)
+    kind = SYSTEMS[system][1]
+    if kind == "sequential" and quick:
+        reqs = reqs[:4]
+    # Every system first runs the same workload untimed (sequential: 4 of its requests), so
+    # what is measured is the steady state a long-running server is in: one-time costs (lazy
+    # imports, kernel choice, thread pools) paid, and the C allocator's thresholds grown to
+    # the workload's tensors (fresh, it maps and faults in new pages for each growing cache).
+    warm = reqs[:4] if kind == "sequential" else reqs
+    if kind == "http":
+        return run_engine_http(checkpoint.parent, reqs, warm).summary()
+    model = GPT2LMHeadModel.from_pretrained(checkpoint).eval()
+    fn = {
+        "sequential": run_sequential,
+        "static": run_static,
+        "raw": run_raw,
+        "inprocess": run_engine_inprocess,
+    }[kind]
+    fn(model, warm)
+    return fn(model, reqs).summary()
 
 
 def main() -> None:
@@ -348,33 +386,50 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip", nargs="*", default=[], help="systems to skip: a a' b B c")
     parser.add_argument("--max-running", type=int, default=ENGINE["max_running"])
+    parser.add_argument("--workloads", nargs="*", default=["1", "2"], help="which to run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of every system; medians")
+    parser.add_argument("--one", nargs=3, metavar=("CHECKPOINT", "SYSTEM", "WORKLOAD"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ENGINE["max_running"] = args.max_running  # requests decoding together
+    if args.one:  # a child: one measurement, its summary as JSON on the last line
+        checkpoint, system, workload = args.one
+        print(json.dumps(run_one(Path(checkpoint), system, workload, args.quick)))
+        return
     root = Path(tempfile.mkdtemp(prefix="aigc-bench-ckpt-"))
     checkpoint = build_checkpoint(root / "gpt2-7m")
-    model = GPT2LMHeadModel.from_pretrained(checkpoint).eval()
-    params = sum(p.numel() for p in model.parameters())
+    params = sum(p.numel() for p in GPT2LMHeadModel.from_pretrained(checkpoint).parameters())
     print(f"checkpoint: {params / 1e6:.1f}M parameters, torch threads {args.threads}")
 
-    w1, w2 = workload_1(), workload_2(32 if args.quick else 128)
-    systems: dict[str, dict[str, Any]] = {"1": {}, "2": {}}
-
-    def run(workload: str, name: str, fn: Any, *fn_args: Any) -> None:
-        if name.split(" ")[0].strip("()") in args.skip:
-            return
-        t = time.perf_counter()
-        systems[workload][name] = fn(*fn_args).summary()
-        print(f"  workload {workload} {name}: {time.perf_counter() - t:.1f}s", flush=True)
-
-    run("1", "(a) sequential generate()", run_sequential, model, w1[:4] if args.quick else w1)
-    run("1", "(a') static batching, 32", run_static, model, w1)
-    run("1", "(c) raw batched forward + KV", run_raw, model, w1)
-    run("1", "(b) engine, in-process", run_engine_inprocess, model, w1)
-    run("1", "(B) engine via HTTP API", run_engine_http, root, w1)
-    run("2", "(a') static batching, 32", run_static, model, w2)
-    run("2", "(b) engine, in-process", run_engine_inprocess, model, w2)
-    run("2", "(B) engine via HTTP API", run_engine_http, root, w2)
+    rounds: dict[str, dict[str, list[dict[str, float]]]] = {"1": {}, "2": {}}
+    options = ["--threads", str(args.threads), "--max-running", str(args.max_running)]
+    for i in range(args.rounds):  # every system once per round: machine noise hits them alike
+        print(f"round {i + 1} of {args.rounds}", flush=True)
+        for workload in ("1", "2"):
+            for system, (workloads, _) in SYSTEMS.items():
+                short = system.split(" ")[0].strip("()")
+                wanted = workload in args.workloads and workload in workloads
+                if not wanted or short in args.skip:
+                    continue
+                # Each in a fresh process: what one system leaves behind (allocator, thread
+                # pools, caches) must not slow the next one down.
+                t = time.perf_counter()
+                child = [sys.executable, __file__, "--one", str(checkpoint), system, workload]
+                done = subprocess.run(
+                    child + options + (["--quick"] if args.quick else []),
+                    capture_output=True,
+                    text=True,
+                )
+                if done.returncode != 0:
+                    raise RuntimeError(f"{system} on workload {workload}:\n{done.stderr[-3000:]}")
+                summary = json.loads(done.stdout.strip().splitlines()[-1])
+                rounds[workload].setdefault(system, []).append(summary)
+                print(f"  workload {workload} {system}: {time.perf_counter() - t:.1f}s", flush=True)
+    # Each row: the round with the median throughput (its latencies come with it).
+    systems = {
+        workload: {name: median_round(runs) for name, runs in rows.items()}
+        for workload, rows in rounds.items()
+    }
 
     header = (
         f"{'workload / system':44} {'tok/s':>8} {'TTFT p50':>9} {'p99':>8}"
@@ -405,13 +460,20 @@ def main() -> None:
                 "quick": args.quick,
                 "engine_config": ENGINE,
                 "parameters": params,
+                "rounds": args.rounds,
                 "workloads": systems,
+                "every_round": rounds,
                 "targets": targets,
             },
             indent=2,
         )
     )
     print(f"\nwritten to {RESULTS.relative_to(HERE.parent)}")
+
+
+def median_round(runs: list[dict[str, float]]) -> dict[str, float]:
+    ranked = sorted(runs, key=lambda r: r["tokens_per_s"])
+    return ranked[(len(ranked) - 1) // 2]
 
 
 def check_targets(systems: dict[str, dict[str, Any]]) -> dict[str, Any]:
