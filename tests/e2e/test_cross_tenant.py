@@ -253,7 +253,12 @@ SELF = {
     ("GET", "/api/feedback/export"),
     ("GET", "/api/conversations"),  # the caller's own: test_conversations_are_the_callers_own
 }
-PLATFORM = {("GET", "/api/audit/verify")}  # and everything under /api/tenants
+PLATFORM = {  # and everything under /api/tenants: test_tenant_keys_cannot_reach_platform_endpoints
+    ("GET", "/api/audit/verify"),
+    ("PUT", "/api/platform/upstream-allowlist"),
+}
+# Platform settings every organization's admins may read; they hold no organization's data.
+SHARED = {("GET", "/api/platform/upstream-allowlist")}
 
 
 # --- org A's objects -----------------------------------------------------------------------
@@ -682,11 +687,11 @@ def test_every_route_is_classified() -> None:
         if "{" in norm:
             ok = (r.method, norm) in covered | SIGNED_LINKS
         elif r.method == "GET":
-            ok = norm in LISTS or (r.method, norm) in SELF | PLATFORM
+            ok = norm in LISTS or (r.method, norm) in SELF | PLATFORM | SHARED
         elif r.method == "POST":
             ok = (r.method, norm) in covered or norm in CREATES
         else:
-            ok = False
+            ok = (r.method, norm) in PLATFORM
         if not ok:
             missing.append(f"{r.method} {r.path}")
     assert not missing, f"routes without a cross-tenant case in this file: {missing}"
@@ -775,6 +780,7 @@ def _platform_calls(w: World) -> list[tuple[str, str, dict[str, Any] | None]]:
         ("GET", "/api/tenants", None),
         ("POST", "/api/tenants", {"name": f"rogue-{secrets.token_hex(4)}"}),
         ("GET", "/api/audit/verify", None),
+        ("PUT", "/api/platform/upstream-allowlist", {"patterns": ["https://*", "http://*"]}),
     ]
     for tenant in (w.a.id, w.b.id):
         calls += [
@@ -794,7 +800,8 @@ def test_tenant_keys_cannot_reach_platform_endpoints(
         resp = server.api(method, path, key=key, json=body)
         assert resp.status_code == 403, f"{who} {method} {path}: {resp.text}"
         assert _envelope(resp)["type"] == "permission_error"
-    # Nothing changed: both organizations are as they were.
+    # Nothing changed: both organizations are as they were, the allow-list too.
+    assert _ok(server.api("GET", "/api/platform/upstream-allowlist"))["patterns"] == []
     for org, name in ((world.a, "Org A"), (world.b, "Org B")):
         tenant = _ok(server.api("GET", f"/api/tenants/{org.id}"))
         assert tenant["name"] == name and not tenant["disabled"]
