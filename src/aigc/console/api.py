@@ -103,6 +103,9 @@ class Api:
     async def patch(self, path: str, json: Any) -> Any:
         return (await self.request("PATCH", path, json=json)).json()
 
+    async def put(self, path: str, json: Any) -> Any:
+        return (await self.request("PUT", path, json=json)).json()
+
     async def delete(self, path: str) -> None:
         await self.request("DELETE", path)
 

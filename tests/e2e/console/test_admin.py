@@ -206,9 +206,7 @@ def test_tenant_admin_sees_only_their_organization(new_page, admin: ConsoleUser)
     assert page.get_by_test_id("audit-verify").count() == 0  # the chain check is the platform's
 
 
-def test_platform_admin_lists_organizations_and_verifies_the_chain(
-    new_page, server: Server, org: Org
-) -> None:
+def platform_admin(server: Server, org: Org) -> ConsoleUser:
     person = add_user(server, org, "admin")
     engine = create_engine(f"sqlite:///{server.data_dir / 'aigc.db'}")
     try:
@@ -219,6 +217,13 @@ def test_platform_admin_lists_organizations_and_verifies_the_chain(
             )
     finally:
         engine.dispose()
+    return person
+
+
+def test_platform_admin_lists_organizations_and_verifies_the_chain(
+    new_page, server: Server, org: Org
+) -> None:
+    person = platform_admin(server, org)
     page = new_page(person, path="/admin/tenants")
     page.get_by_test_id("tenants-table").wait_for()
     other = f"Made in console {secrets.token_hex(3)}"
@@ -234,3 +239,33 @@ def test_platform_admin_lists_organizations_and_verifies_the_chain(
 
     page.goto("/admin/audit")
     page.get_by_test_id("audit-verdict").get_by_text("Chain intact").wait_for()
+
+
+def test_platform_admin_edits_the_upstream_allow_list_admins_read_it(
+    new_page, server: Server, org: Org, admin: ConsoleUser
+) -> None:
+    allowlist = "/api/platform/upstream-allowlist"
+    page = new_page(platform_admin(server, org), path="/models")
+    box = page.get_by_test_id("allowlist-patterns")
+    box.wait_for()
+    try:
+        box.fill("https://8.8.8.8/v1\nftp://files.example.cn")
+        page.get_by_test_id("allowlist-save").click()
+        page.get_by_text("only http and https upstreams").wait_for()  # the API's reason
+        assert server.api("GET", allowlist).json()["patterns"] == []  # nothing stored
+        box.fill("HTTPS://*.Corp.Example.cn\nhttps://8.8.8.8/v1\n\nhttps://8.8.8.8/v1")
+        page.get_by_test_id("allowlist-save").click()
+        page.get_by_text("Allow-list saved (2 patterns).").wait_for()
+        stored = ["https://*.corp.example.cn", "https://8.8.8.8/v1"]
+        assert server.api("GET", allowlist).json()["patterns"] == stored
+        assert box.input_value() == "\n".join(stored)  # shown as stored: normalised
+        shot(page, "models-allowlist")
+        # An organization admin reads it, and has nothing to edit it with.
+        page = new_page(admin, path="/models")
+        page.get_by_test_id("allowlist-card").wait_for()
+        shown = page.get_by_test_id("allowlist-pattern").all_inner_texts()
+        assert shown == stored
+        assert page.get_by_test_id("allowlist-save").count() == 0
+        assert page.get_by_test_id("allowlist-patterns").count() == 0
+    finally:
+        server.api("PUT", allowlist, json={"patterns": []})

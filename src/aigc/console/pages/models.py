@@ -2,8 +2,9 @@
 
 Everyone sees the models their organization may use, with what ``GET /api/models/{id}/status``
 says about each (loaded, device, memory, queue, running batch). Admins add upstreams (the API
-key is sent once and never shown again) and delete their organization's models; the platform
-admin also registers local checkpoints by server path (the API checks the import roots).
+key is sent once and never shown again), see the upstream allow-list (the platform admin edits
+it) and delete their organization's models; the platform admin also registers local
+checkpoints by server path (the API checks the import roots).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from nicegui import ui
 
 from aigc.console import i18n, layout
 from aigc.console.api import ApiError
+from aigc.console.pages.models_allowlist import allowlist_card
 from aigc.console.session import ConsoleUser, gate
 
 # Families a local checkpoint folder can be registered as (``POST /api/models`` with a path).
@@ -198,6 +200,7 @@ async def models_page(request: Request) -> RedirectResponse | None:
         if user.is_admin:
             with ui.row().classes("w-full gap-4 items-start"):
                 upstream_form(user, refresh)
+                await allowlist_card(user)
                 if user.principal.platform_admin:
                     checkpoint_form(user, refresh)
         await refresh()
