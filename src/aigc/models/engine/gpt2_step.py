@@ -14,7 +14,10 @@ activation module, tied output embedding. Any other architecture uses the generi
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
@@ -42,6 +45,30 @@ def supports(model: Any) -> bool:
     )
 
 
+# Activations with a fused kernel of the same formula (transformers' "gelu_new" computes the
+# tanh approximation in five Python-level operations).
+_FUSED = {
+    "gelu": F.gelu,
+    "gelu_new": functools.partial(F.gelu, approximate="tanh"),
+    "gelu_pytorch_tanh": functools.partial(F.gelu, approximate="tanh"),
+}
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One transformer block's parameters (the module's own tensors, read once: looking them
+    up through ``nn.Module`` attributes every step cost more than some of the operations)."""
+
+    ln1: tuple[torch.Tensor, torch.Tensor]
+    qkv: tuple[torch.Tensor, torch.Tensor]  # Conv1D: weight [in, out], bias
+    proj: tuple[torch.Tensor, torch.Tensor]
+    ln2: tuple[torch.Tensor, torch.Tensor]
+    fc: tuple[torch.Tensor, torch.Tensor]
+    fc_out: tuple[torch.Tensor, torch.Tensor]
+    act: Callable[[torch.Tensor], torch.Tensor]
+    scale: float  # of the attention scores
+
+
 class GPT2DecodeStep:
     """``step(ids, positions, layers, mask)`` → next-token logits [rows, vocab]."""
 
@@ -52,13 +79,21 @@ class GPT2DecodeStep:
         self.head_dim: int = config.n_embd // config.n_head
         self.eps: float = config.layer_norm_epsilon
         self.wte, self.wpe = body.wte.weight, body.wpe.weight
-        self.blocks = list(body.h)
-        self.ln_f = body.ln_f
+        self.ln_f = (body.ln_f.weight, body.ln_f.bias)
         self.lm_head = model.lm_head.weight
         by_layer = getattr(config, "scale_attn_by_inverse_layer_idx", False)
-        self.scales = [
-            1.0 / math.sqrt(self.head_dim) / ((i + 1) if by_layer else 1)
-            for i in range(len(self.blocks))
+        self.blocks = [
+            _Block(
+                ln1=(b.ln_1.weight, b.ln_1.bias),
+                qkv=(b.attn.c_attn.weight, b.attn.c_attn.bias),
+                proj=(b.attn.c_proj.weight, b.attn.c_proj.bias),
+                ln2=(b.ln_2.weight, b.ln_2.bias),
+                fc=(b.mlp.c_fc.weight, b.mlp.c_fc.bias),
+                fc_out=(b.mlp.c_proj.weight, b.mlp.c_proj.bias),
+                act=_FUSED.get(config.activation_function, b.mlp.act),
+                scale=1.0 / math.sqrt(self.head_dim) / ((i + 1) if by_layer else 1),
+            )
+            for i, b in enumerate(body.h)
         ]
 
     def __call__(
@@ -76,19 +111,18 @@ class GPT2DecodeStep:
             bias = torch.zeros(mask.shape, dtype=self.wte.dtype, device=mask.device)
             bias = bias.masked_fill_(mask == 0, -torch.inf)[:, None, None, :]
         x = self.wte[ids] + self.wpe[positions]  # [rows, width]
-        for block, layer, scale in zip(self.blocks, layers, self.scales, strict=True):
-            attn, mlp = block.attn, block.mlp
-            h = F.layer_norm(x, (width,), block.ln_1.weight, block.ln_1.bias, self.eps)
-            qkv = torch.addmm(attn.c_attn.bias, h, attn.c_attn.weight)
+        for block, layer in zip(self.blocks, layers, strict=True):
+            h = F.layer_norm(x, (width,), *block.ln1, self.eps)
+            qkv = torch.addmm(block.qkv[1], h, block.qkv[0])
             q, k, v = qkv.view(rows, 3, self.heads, 1, self.head_dim).unbind(1)
             keys, values = layer.update(k, v)  # [rows, heads, columns, head_dim]
-            scores = torch.matmul(q, keys.transpose(-1, -2)).mul_(scale)
+            scores = torch.matmul(q, keys.transpose(-1, -2)).mul_(block.scale)
             if bias is not None:
                 scores += bias
             y = torch.matmul(torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype), values)
-            x = x + torch.addmm(attn.c_proj.bias, y.view(rows, width), attn.c_proj.weight)
-            h = F.layer_norm(x, (width,), block.ln_2.weight, block.ln_2.bias, self.eps)
-            h = mlp.act(torch.addmm(mlp.c_fc.bias, h, mlp.c_fc.weight))
-            x = x + torch.addmm(mlp.c_proj.bias, h, mlp.c_proj.weight)
-        x = F.layer_norm(x, (width,), self.ln_f.weight, self.ln_f.bias, self.eps)
+            x = x + torch.addmm(block.proj[1], y.view(rows, width), block.proj[0])
+            h = F.layer_norm(x, (width,), *block.ln2, self.eps)
+            h = block.act(torch.addmm(block.fc[1], h, block.fc[0]))
+            x = x + torch.addmm(block.fc_out[1], h, block.fc_out[0])
+        x = F.layer_norm(x, (width,), *self.ln_f, self.eps)
         return F.linear(x, self.lm_head)
