@@ -486,7 +486,7 @@ def check_targets(systems: dict[str, dict[str, Any]]) -> dict[str, Any]:
         out["w1_vs_sequential"] = round(http1 / seq, 2)
         out["w1_vs_raw"] = round(http1 / raw, 3)
         lines.append(
-            f"workload 1: engine/HTTP = {http1 / seq:.1f}x (a) (target >= 8x), "
+            f"workload 1: engine/HTTP = {http1 / seq:.2f}x (a) (target >= 8x), "
             f"{100 * http1 / raw:.0f}% of (c) (target >= 70%)"
         )
     http2, static2 = w2.get("(B) engine via HTTP API"), w2.get("(a') static batching, 32")
