@@ -347,37 +347,31 @@ def run_engine_http(checkpoint_root: Path, reqs: list[Req], warm: list[Req]) -> 
 # --- main ------------------------------------------------------------------------------------
 
 
-SYSTEMS = {  # name: (workloads it runs on, function)
-    "(a) sequential generate()": (("1",), "sequential"),
-    "(a') static batching, 32": (("1", "2"), "static"),
-    "(c) raw batched forward + KV": (("1",), "raw"),
-    "(b) engine, in-process": (("1", "2"), "inprocess"),
-    "(B) engine via HTTP API": (("1", "2"), "http"),
+SYSTEMS: dict[str, tuple[tuple[str, ...], Any]] = {  # name: (its workloads, its runner)
+    "(a) sequential generate()": (("1",), run_sequential),
+    "(a') static batching, 32": (("1", "2"), run_static),
+    "(c) raw batched forward + KV": (("1",), run_raw),
+    "(b) engine, in-process": (("1", "2"), run_engine_inprocess),
+    "(B) engine via HTTP API": (("1", "2"), run_engine_http),
 }
 
 
 def run_one(checkpoint: Path, system: str, workload: str, quick: bool) -> dict[str, float]:
     """One system on one workload, in this (fresh) process."""
     reqs = workload_1() if workload == "1" else workload_2(32 if quick else 128)
-    kind = SYSTEMS[system][1]
-    if kind == "sequential" and quick:
+    run = SYSTEMS[system][1]
+    if run is run_sequential and quick:
         reqs = reqs[:4]
     # Every system first runs the same workload untimed (sequential: 4 of its requests), so
     # what is measured is the steady state a long-running server is in: one-time costs (lazy
     # imports, kernel choice, thread pools) paid, and the C allocator's thresholds grown to
     # the workload's tensors (fresh, it maps and faults in new pages for each growing cache).
-    warm = reqs[:4] if kind == "sequential" else reqs
-    if kind == "http":
+    warm = reqs[:4] if run is run_sequential else reqs
+    if run is run_engine_http:
         return run_engine_http(checkpoint.parent, reqs, warm).summary()
     model = GPT2LMHeadModel.from_pretrained(checkpoint).eval()
-    fn = {
-        "sequential": run_sequential,
-        "static": run_static,
-        "raw": run_raw,
-        "inprocess": run_engine_inprocess,
-    }[kind]
-    fn(model, warm)
-    return fn(model, reqs).summary()
+    run(model, warm)
+    return run(model, reqs).summary()
 
 
 def main() -> None:
