@@ -37,7 +37,6 @@ from aigc.gateway.errors import InvalidRequest, Overloaded
 from aigc.infra import metrics
 from aigc.models import decoding
 from aigc.models.engine import gpt2_step
-from aigc.models.engine.gpt2_step import GPT2DecodeStep
 from aigc.models.engine.scheduler import SchedRequest, Scheduler, SchedulerConfig
 from aigc.models.protocols import TextRequest
 
@@ -371,7 +370,7 @@ class Engine:
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         # GPT-2 checkpoints decode through a written-out step; other models through forward.
-        self.decode_step = GPT2DecodeStep(model) if gpt2_step.supports(model) else None
+        self.decode_step = gpt2_step.GPT2DecodeStep(model) if gpt2_step.supports(model) else None
         self.scheduler = Scheduler(
             SchedulerConfig(
                 token_budget=max(self.config.token_budget, self.config.max_running + 1),
