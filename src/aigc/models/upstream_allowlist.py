@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from aigc.config import Settings
-from aigc.gateway.auth import Principal, require_platform_admin
+from aigc.gateway.auth import Principal, require_platform_admin, require_role
 from aigc.gateway.errors import InvalidRequest
 from aigc.infra.schema import Meta
 
@@ -80,5 +80,9 @@ def replace(session: Session, principal: Principal, patterns: list[Any]) -> list
     return unique
 
 
-def view(session: Session, settings: Settings) -> dict[str, Any]:
+def view(session: Session, principal: Principal, settings: Settings) -> dict[str, Any]:
+    """Both lists, for admins of any organization (they read it to know what they may register)
+    and the platform admin."""
+    if not principal.platform_admin:
+        require_role(principal, "admin")
     return {"patterns": stored(session), "from_settings": list(settings.upstream_allowlist)}

@@ -438,11 +438,8 @@ class AllowlistIn(Strict):
 def get_upstream_allowlist(
     caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
-    """What tenant admins may register as upstreams; admins read it to know what they may."""
-    if not caller.platform_admin:
-        require_role(caller, "admin")
     with svc.db.session() as s:
-        return upstream_allowlist.view(s, svc.settings)
+        return upstream_allowlist.view(s, caller, svc.settings)
 
 
 @router.put("/platform/upstream-allowlist")
@@ -451,4 +448,4 @@ def put_upstream_allowlist(
 ) -> Any:
     with svc.db.session() as s:
         upstream_allowlist.replace(s, caller, body.patterns)
-        return upstream_allowlist.view(s, svc.settings)
+        return upstream_allowlist.view(s, caller, svc.settings)
