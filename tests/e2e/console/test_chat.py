@@ -125,6 +125,14 @@ def _wait_answered(page: Any, count: int) -> Any:
     return page.get_by_test_id("chat-answer-box").nth(count - 1)
 
 
+def _echo_answer(new_page: Any, server: Server, org: Org, question: str) -> tuple[Any, Any]:
+    """A new member asks the echo model ``question``: the page and the finished answer."""
+    page = new_page(add_user(server, org, "member"))
+    _pick(page, "chat-model", ECHO)
+    _ask(page, question)
+    return page, _wait_answered(page, 1)
+
+
 def _text_length(locator: Any) -> int:
     return len(locator.inner_text())
 
@@ -213,11 +221,7 @@ def test_streams_stops_and_keeps_history(
 def test_thumbs_down_with_a_correction_is_recorded(
     new_page: Any, server: Server, console_org: Org, chat_org: dict[str, str]
 ) -> None:
-    member = add_user(server, console_org, "member")
-    page = new_page(member)
-    _pick(page, "chat-model", ECHO)
-    _ask(page, "Where is the canteen?")
-    box = _wait_answered(page, 1)
+    page, box = _echo_answer(new_page, server, console_org, "Where is the canteen?")
     assert box.get_by_test_id("chat-answer").inner_text() == "You said: Where is the canteen?"
     box.get_by_test_id("chat-thumb-down").click()
     box.get_by_test_id("chat-correction").fill("The canteen is on the ground floor.")
@@ -299,11 +303,7 @@ def test_guard_redaction_is_shown_and_sent_by_the_api(
     clean = _ok(server.api("POST", "/v1/chat/completions", key=console_org.member_key, json=plain))
     assert "guard" not in clean  # nothing to report: the response is exactly OpenAI's shape
 
-    member = add_user(server, console_org, "member")
-    page = new_page(member)
-    _pick(page, "chat-model", ECHO)
-    _ask(page, "Mail me at jo@example.com")
-    box = _wait_answered(page, 1)
+    _, box = _echo_answer(new_page, server, console_org, "Mail me at jo@example.com")
     note = box.get_by_test_id("chat-guard")
     assert note.inner_text() == "1 kind(s) of data redacted: EMAIL_ADDRESS"
     assert "jo@example.com" not in box.get_by_test_id("chat-answer").inner_text()
@@ -313,11 +313,8 @@ def test_answers_cannot_run_script_in_the_page(
     new_page: Any, server: Server, console_org: Org, chat_org: dict[str, str]
 ) -> None:
     """Answers are Markdown from a model: HTML in them is sanitized, never executed."""
-    member = add_user(server, console_org, "member")
-    page = new_page(member)
-    _pick(page, "chat-model", ECHO)
-    _ask(page, 'See <img src="x" onerror="window.pwned = 1"> <script>window.pwned = 2</script>')
-    box = _wait_answered(page, 1)
+    attack = 'See <img src="x" onerror="window.pwned = 1"> <script>window.pwned = 2</script>'
+    page, box = _echo_answer(new_page, server, console_org, attack)
     page.wait_for_timeout(500)  # time for an image error handler to fire, if one survived
     assert page.evaluate("window.pwned") is None
     assert box.locator("img[onerror], script").count() == 0
