@@ -150,6 +150,48 @@ def test_batch_knows_when_a_row_is_padded() -> None:
     assert not batch.padded and batch.mask.tolist() == [[1, 1, 1]]  # padding columns dropped
 
 
+def test_every_column_a_step_reads_is_written_first() -> None:
+    """The batch's buffers are allocated uninitialised: whatever the memory held before (here
+    NaN everywhere outside the window) must never reach attention, where a masked NaN still
+    poisons the softmax."""
+
+    def kv(rows: int, length: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.ones(rows, 2, length, 4), torch.ones(rows, 2, length, 4))]
+
+    def poison_outside_window(batch: _RunningBatch) -> None:
+        w = batch.window
+        for layer in batch.layers:
+            for buffer in layer.buffers:
+                kept = buffer[: w.rows, :, w.start : w.end].clone()
+                buffer.fill_(torch.nan)
+                buffer[: w.rows, :, w.start : w.end] = kept
+
+    def read_columns_are_finite(batch: _RunningBatch) -> bool:
+        return all(
+            bool(torch.isfinite(t).all())
+            for layer in batch.layers
+            for t in (layer.keys, layer.values)
+        )
+
+    batch = _RunningBatch()
+    batch.add(["a", "b"], kv(2, 5))
+    batch.add(["x"], kv(1, 9))
+    batch.remove({"x"})  # the window's start moves right: free columns on its left
+    poison_outside_window(batch)
+    batch.add(["c"], kv(1, 8))  # longer: three of those columns join rows a and b as padding
+    assert read_columns_are_finite(batch)
+    assert batch.mask.tolist()[0] == [0, 0, 0, 1, 1, 1, 1, 1]
+    poison_outside_window(batch)
+    mask = batch.before_step()
+    for layer in batch.layers:  # the step writes its new column, then reads the window
+        layer.update(torch.ones(3, 2, 1, 4), torch.ones(3, 2, 1, 4))
+    batch.after_step(mask)
+    assert read_columns_are_finite(batch)
+    poison_outside_window(batch)
+    batch.add([f"r{i}" for i in range(80)], kv(80, 2))  # past the spare rows: new buffers
+    assert read_columns_are_finite(batch) and len(batch) == 83
+
+
 def alone_no_eos(model: torch.nn.Module, prompt: list[int], n: int) -> list[int]:
     eos = model.config.eos_token_id
     out = model.generate(

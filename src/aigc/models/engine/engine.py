@@ -224,13 +224,16 @@ class _RunningBatch:
         return self.window.end - self.window.start
 
     def _allocate(self, like: KV, rows: int, columns: int) -> None:
-        """New buffers (zeros: stale or new, a masked column must hold finite numbers) with the
-        window copied to column 0."""
+        """New buffers with the window copied to column 0.
+
+        Left uninitialised: every column a step reads is written first (the window copied
+        here, a joining row's keys/values and its padding zeros, each step's new column), so
+        the memory of spare rows and columns is only touched, and paid for, once used."""
         w = self.window
         layers = []
         for i, (k, v) in enumerate(like):
             size = (rows, k.shape[1], columns, k.shape[3])
-            keys, values = k.new_zeros(size), v.new_zeros(size)
+            keys, values = k.new_empty(size), v.new_empty(size)
             if self.layers and w.rows:
                 old_keys, old_values = self.layers[i].buffers
                 keys[: w.rows, :, : self.width] = old_keys[: w.rows, :, w.start : w.end]
@@ -279,13 +282,17 @@ class _RunningBatch:
         grow_left = max(0, length - self.width)
         self._room(kv, w.rows + b, grow_left, 1)
         w.start -= grow_left
+        for layer in self.layers:  # columns now before the window: padding of the rows there
+            for buffer in layer.buffers:
+                buffer[: w.rows, :, w.start : w.start + grow_left] = 0
         self.mask = F.pad(self.mask, (grow_left, 0)) if w.rows else self.mask.new_zeros(0, 0)
         rows = slice(w.rows, w.rows + b)
         for layer, (k, v) in zip(self.layers, kv, strict=True):
             keys, values = layer.buffers
             keys[rows, :, w.end - length : w.end] = k
             values[rows, :, w.end - length : w.end] = v
-            keys[rows, :, w.start : w.end - length] = 0  # stale numbers could be inf/nan
+            keys[rows, :, w.start : w.end - length] = 0  # padding: a masked column must be
+            # finite (softmax gives it weight 0, and 0 × inf is nan)
             values[rows, :, w.start : w.end - length] = 0
         joined = F.pad(
             mask.to(self.mask.device if w.rows else mask.device), (self.width - length, 0)
