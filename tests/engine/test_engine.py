@@ -73,7 +73,7 @@ def test_16_concurrent_greedy_equal_each_alone(engine: Engine, hf_model: torch.n
         assert tokens == alone(hf_model, prompt, n)
     assert engine.stats.steps < sum(n for _, n in work)  # they really ran together
     written_out = hf_model.config.model_type == "gpt2"
-    assert (engine.decode_step is not None) == written_out
+    assert (engine.gpt2 is not None) == written_out
 
 
 def test_chunked_prefill_and_preemption_keep_outputs(hf_model: torch.nn.Module) -> None:

@@ -1,4 +1,4 @@
-"""The written-out GPT-2 decode step gives the model's own next-token logits."""
+"""The written-out GPT-2 passes (prefill, decode) give the model's own logits and cache."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def reference_logits(model: GPT2LMHeadModel, sequence: list[int]) -> torch.Tenso
 def test_steps_over_a_padded_batch_equal_the_models_forward(options: dict[str, Any]) -> None:
     model = gpt2(**options)
     assert gpt2_step.supports(model)
-    step = gpt2_step.GPT2DecodeStep(model)
+    step = gpt2_step.GPT2Step(model)
     prompts = [[5, 9, 14, 200, 7, 3], [8, 1], [42, 42, 42, 17]]  # unequal: rows are padded
     width = max(map(len, prompts))
     ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
@@ -51,24 +51,47 @@ def test_steps_over_a_padded_batch_equal_the_models_forward(options: dict[str, A
             sequence.append(token)
         positions = torch.tensor([len(s) - 1 for s in sequences])
         step_mask = batch.before_step()
-        logits = step(torch.tensor(tokens), positions, batch.layers, step_mask)
+        logits = step.decode(torch.tensor(tokens), positions, batch.layers, step_mask)
         batch.after_step(step_mask)
         for row, sequence in enumerate(sequences):
             torch.testing.assert_close(logits[row], reference_logits(model, sequence))
         tokens = logits.argmax(-1).tolist()
 
 
+@pytest.mark.parametrize(
+    "options", [{}, {"activation_function": "relu", "scale_attn_by_inverse_layer_idx": True}]
+)
+@torch.inference_mode()
+def test_prefill_of_padded_prompts_equals_the_models_forward(options: dict[str, Any]) -> None:
+    model = gpt2(**options)
+    prompts = [[5, 9, 14, 200, 7, 3], [8], [42, 42, 42, 17]]  # left-padded to six columns
+    width = max(map(len, prompts))
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    logits, kv = gpt2_step.GPT2Step(model).prefill(ids, positions, mask)
+    cache = _kv_of(_cache_of(model(ids, attention_mask=mask, position_ids=positions)))
+    for row, prompt in enumerate(prompts):
+        torch.testing.assert_close(logits[row], reference_logits(model, prompt))
+        real = mask[row].bool()
+        for (keys, values), (hf_keys, hf_values) in zip(kv, cache, strict=True):
+            torch.testing.assert_close(keys[row][:, real], hf_keys[row][:, real])
+            torch.testing.assert_close(values[row][:, real], hf_values[row][:, real])
+    # Padding positions are stored as masked columns of the running batch: finite numbers.
+    assert all(bool(torch.isfinite(t).all()) for layer in kv for t in layer)
+
+
 @torch.inference_mode()
 def test_an_unpadded_batch_needs_no_mask() -> None:
     model = gpt2()
-    step = gpt2_step.GPT2DecodeStep(model)
+    step = gpt2_step.GPT2Step(model)
     prompts = [[1, 2, 3, 4], [9, 8, 7, 6]]
     out = model(torch.tensor(prompts))
     batch = _RunningBatch()
     batch.add(["a", "b"], _kv_of(_cache_of(out)))
     assert not batch.padded
     step_mask = batch.before_step()
-    logits = step(torch.tensor([5, 5]), torch.tensor([4, 4]), batch.layers, None)
+    logits = step.decode(torch.tensor([5, 5]), torch.tensor([4, 4]), batch.layers, None)
     batch.after_step(step_mask)
     for row, prompt in enumerate(prompts):
         torch.testing.assert_close(logits[row], reference_logits(model, [*prompt, 5]))

@@ -376,8 +376,8 @@ class Engine:
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
-        # GPT-2 checkpoints decode through a written-out step; other models through forward.
-        self.decode_step = gpt2_step.GPT2DecodeStep(model) if gpt2_step.supports(model) else None
+        # GPT-2 checkpoints run through written-out passes; other models through forward.
+        self.gpt2 = gpt2_step.GPT2Step(model) if gpt2_step.supports(model) else None
         self.scheduler = Scheduler(
             SchedulerConfig(
                 token_budget=max(self.config.token_budget, self.config.max_running + 1),
@@ -591,8 +591,8 @@ class Engine:
         ids = torch.tensor([r.output_ids[-1] for r in reqs], device=self.device)
         positions = torch.tensor([r.num_computed for r in reqs], device=self.device)
         mask = batch.before_step()
-        if self.decode_step is not None:
-            logits = self.decode_step(ids, positions, batch.layers, mask if batch.padded else None)
+        if self.gpt2 is not None:
+            logits = self.gpt2.decode(ids, positions, batch.layers, mask if batch.padded else None)
         else:
             out = self.model(
                 input_ids=ids[:, None],
@@ -628,6 +628,9 @@ class Engine:
         input_ids = torch.tensor([[0] * pad + p for pad, p in zip(pads, prompts, strict=True)])
         mask = torch.tensor([[0] * pad + [1] * (width - pad) for pad in pads])
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        if self.gpt2 is not None:
+            logits, kv = self.gpt2.prefill(input_ids.to(dev), positions.to(dev), mask.to(dev))
+            return logits, kv, mask.to(dev)
         out = self.model(
             input_ids=input_ids.to(dev),
             attention_mask=mask.to(dev),

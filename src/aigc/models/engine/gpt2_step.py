@@ -1,15 +1,17 @@
-"""The decode step of a GPT-2 checkpoint, written out as a few tensor operations.
+"""A GPT-2 checkpoint's two passes in the engine, written out as a few tensor operations.
 
 Why: in a decode step every request adds one token, so the batch's matrices are small and
 the Hugging Face forward spends a large share of its time on generic work (cache objects,
-mask building, attention dispatch, output objects). The engine runs GPT-2-architecture
-checkpoints (ours and any local ``GPT2LMHeadModel``) through this step instead, as vLLM runs
-its own implementation of each architecture over the checkpoint's weights. Prefill still goes
-through the model's own forward; the keys and values it produced are the ones read here.
+mask building, attention dispatch, output objects); in a prefill its tanh GELU is five
+elementwise passes over the largest activations. The engine runs GPT-2-architecture
+checkpoints (ours and any local ``GPT2LMHeadModel``) through these passes instead, as vLLM
+runs its own implementation of each architecture over the checkpoint's weights.
 
-The math is GPT-2's, on the module's own parameters (no copy): pre-norm blocks, fused
-query/key/value projection, attention over the cached columns plus the new one, the model's
-activation module, tied output embedding. Any other architecture uses the generic path.
+``prefill`` runs whole (left-padded) prompts and returns their keys/values; ``decode`` adds
+one token to every row of the running batch, reading and extending its keys/values. The math
+is GPT-2's, on the module's own parameters (no copy): pre-norm blocks, fused query/key/value
+projection, causal attention, the model's activation (a fused kernel of the same formula
+where there is one), tied output embedding. Any other architecture uses the generic path.
 """
 
 from __future__ import annotations
@@ -69,9 +71,8 @@ class _Block:
     scale: float  # of the attention scores
 
 
-class GPT2DecodeStep:
-    """``step(ids, positions, layers, mask)`` → next-token logits [rows, vocab] (a transposed
-    view: each row is strided)."""
+class GPT2Step:
+    """``prefill`` and ``decode`` over one GPT-2 model's parameters."""
 
     def __init__(self, model: Any) -> None:
         config = model.config
@@ -97,15 +98,46 @@ class GPT2DecodeStep:
             for i, b in enumerate(body.h)
         ]
 
-    def __call__(
+    def prefill(
+        self, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Whole prompts, left-padded: ``ids``, ``positions``, ``mask`` [rows, length] (0 at
+        padding) → the next-token logits of each row [rows, vocab] and every layer's keys
+        and values [rows, heads, length, head_dim]."""
+        rows, length = ids.shape
+        width = self.heads * self.head_dim
+        # A position attends to the real positions up to itself; a padding position to itself
+        # alone (a row with nothing to attend to is NaN on some attention kernels, and the
+        # padding's keys/values are stored, as masked columns that must be finite).
+        causal = torch.ones(length, length, dtype=torch.bool, device=ids.device).tril_()
+        allowed = causal & (mask != 0)[:, None, None, :]
+        allowed |= torch.eye(length, dtype=torch.bool, device=ids.device)
+        x = self.wte[ids] + self.wpe[positions]  # [rows, length, width]
+        kv = []
+        for block in self.blocks:
+            h = F.layer_norm(x, (width,), *block.ln1, self.eps).view(-1, width)
+            qkv = torch.addmm(block.qkv[1], h, block.qkv[0])
+            heads = qkv.view(rows, length, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+            q, k, v = heads.unbind(0)  # [rows, heads, length, head_dim]
+            kv.append((k, v))
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=block.scale)
+            y = y.transpose(1, 2).reshape(-1, width)
+            x = x + torch.addmm(block.proj[1], y, block.proj[0]).view(rows, length, width)
+            h = F.layer_norm(x, (width,), *block.ln2, self.eps).view(-1, width)
+            h = block.act(torch.addmm(block.fc[1], h, block.fc[0]))
+            x = x + torch.addmm(block.fc_out[1], h, block.fc_out[0]).view(rows, length, width)
+        return self._logits(x[:, -1]), kv
+
+    def decode(
         self,
         ids: torch.Tensor,
         positions: torch.Tensor,
         layers: list[CacheLayer],
         mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        """``ids``, ``positions``: [rows]; ``mask``: [rows, columns] with 0 at padding (None:
-        no padding). Each layer's new key/value column is written into ``layers``."""
+        """One new token per row → next-token logits [rows, vocab]. ``ids``, ``positions``:
+        [rows]; ``mask``: [rows, columns] with 0 at padding (None: no padding). Each layer's
+        new key/value column is written into ``layers``."""
         rows, width = ids.shape[0], self.heads * self.head_dim
         bias = None
         if mask is not None:  # padding columns get -inf before the softmax
@@ -125,7 +157,11 @@ class GPT2DecodeStep:
             h = F.layer_norm(x, (width,), *block.ln2, self.eps)
             h = block.act(torch.addmm(block.fc[1], h, block.fc[0]))
             x = x + torch.addmm(block.fc_out[1], h, block.fc_out[0])
-        x = F.layer_norm(x, (width,), *self.ln_f, self.eps)
+        return self._logits(x)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """[rows, width] → [rows, vocab], a transposed view (each row is strided)."""
+        x = F.layer_norm(x, (x.shape[-1],), *self.ln_f, self.eps)
         # logits = x @ lm_headᵀ, computed as (lm_head @ xᵀ)ᵀ: the same products and sums, but
         # BLAS then splits the vocabulary (thousands of rows) rather than the batch (a few
         # rows) across its threads: the step's largest product, and the whole step at batch
