@@ -79,6 +79,7 @@ class GPT2Step:
         body = model.transformer
         self.heads: int = config.n_head
         self.head_dim: int = config.n_embd // config.n_head
+        self.width: int = self.heads * self.head_dim
         self.eps: float = config.layer_norm_epsilon
         self.wte, self.wpe = body.wte.weight, body.wpe.weight
         self.ln_f = (body.ln_f.weight, body.ln_f.bias)
@@ -105,28 +106,21 @@ class GPT2Step:
         padding) → the next-token logits of each row [rows, vocab] and every layer's keys
         and values [rows, heads, length, head_dim]."""
         rows, length = ids.shape
-        width = self.heads * self.head_dim
         # A position attends to the real positions up to itself; a padding position to itself
         # alone (a row with nothing to attend to is NaN on some attention kernels, and the
         # padding's keys/values are stored, as masked columns that must be finite).
         causal = torch.ones(length, length, dtype=torch.bool, device=ids.device).tril_()
         allowed = causal & (mask != 0)[:, None, None, :]
         allowed |= torch.eye(length, dtype=torch.bool, device=ids.device)
-        x = self.wte[ids] + self.wpe[positions]  # [rows, length, width]
+        x = (self.wte[ids] + self.wpe[positions]).view(-1, self.width)  # [rows × length, width]
         kv = []
         for block in self.blocks:
-            h = F.layer_norm(x, (width,), *block.ln1, self.eps).view(-1, width)
-            qkv = torch.addmm(block.qkv[1], h, block.qkv[0])
-            heads = qkv.view(rows, length, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-            q, k, v = heads.unbind(0)  # [rows, heads, length, head_dim]
+            qkv = self._qkv(block, x).view(rows, length, 3, self.heads, self.head_dim)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # [rows, heads, length, head_dim]
             kv.append((k, v))
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=block.scale)
-            y = y.transpose(1, 2).reshape(-1, width)
-            x = x + torch.addmm(block.proj[1], y, block.proj[0]).view(rows, length, width)
-            h = F.layer_norm(x, (width,), *block.ln2, self.eps).view(-1, width)
-            h = block.act(torch.addmm(block.fc[1], h, block.fc[0]))
-            x = x + torch.addmm(block.fc_out[1], h, block.fc_out[0]).view(rows, length, width)
-        return self._logits(x[:, -1]), kv
+            x = self._project_and_mlp(block, x, y.transpose(1, 2).reshape(-1, self.width))
+        return self._logits(x.view(rows, length, self.width)[:, -1]), kv
 
     def decode(
         self,
@@ -138,30 +132,39 @@ class GPT2Step:
         """One new token per row → next-token logits [rows, vocab]. ``ids``, ``positions``:
         [rows]; ``mask``: [rows, columns] with 0 at padding (None: no padding). Each layer's
         new key/value column is written into ``layers``."""
-        rows, width = ids.shape[0], self.heads * self.head_dim
+        rows = ids.shape[0]
         bias = None
         if mask is not None:  # padding columns get -inf before the softmax
             bias = torch.zeros(mask.shape, dtype=self.wte.dtype, device=mask.device)
             bias = bias.masked_fill_(mask == 0, -torch.inf)[:, None, None, :]
         x = self.wte[ids] + self.wpe[positions]  # [rows, width]
         for block, layer in zip(self.blocks, layers, strict=True):
-            h = F.layer_norm(x, (width,), *block.ln1, self.eps)
-            qkv = torch.addmm(block.qkv[1], h, block.qkv[0])
-            q, k, v = qkv.view(rows, 3, self.heads, 1, self.head_dim).unbind(1)
+            qkv = self._qkv(block, x).view(rows, 3, self.heads, 1, self.head_dim)
+            q, k, v = qkv.unbind(1)
             keys, values = layer.update(k, v)  # [rows, heads, columns, head_dim]
             scores = torch.matmul(q, keys.transpose(-1, -2)).mul_(block.scale)
             if bias is not None:
                 scores += bias
             y = torch.matmul(torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype), values)
-            x = x + torch.addmm(block.proj[1], y.view(rows, width), block.proj[0])
-            h = F.layer_norm(x, (width,), *block.ln2, self.eps)
-            h = block.act(torch.addmm(block.fc[1], h, block.fc[0]))
-            x = x + torch.addmm(block.fc_out[1], h, block.fc_out[0])
+            x = self._project_and_mlp(block, x, y.view(rows, self.width))
         return self._logits(x)
+
+    def _qkv(self, block: _Block, x: torch.Tensor) -> torch.Tensor:
+        """[n, width] → queries, keys and values side by side [n, 3 × width]."""
+        h = F.layer_norm(x, (self.width,), *block.ln1, self.eps)
+        return torch.addmm(block.qkv[1], h, block.qkv[0])
+
+    def _project_and_mlp(self, block: _Block, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The rest of a block after attention (``y``, [n, width]): output projection and
+        residual, then the MLP and its residual."""
+        x = x + torch.addmm(block.proj[1], y, block.proj[0])
+        h = F.layer_norm(x, (self.width,), *block.ln2, self.eps)
+        h = block.act(torch.addmm(block.fc[1], h, block.fc[0]))
+        return x + torch.addmm(block.fc_out[1], h, block.fc_out[0])
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         """[rows, width] → [rows, vocab], a transposed view (each row is strided)."""
-        x = F.layer_norm(x, (x.shape[-1],), *self.ln_f, self.eps)
+        x = F.layer_norm(x, (self.width,), *self.ln_f, self.eps)
         # logits = x @ lm_headᵀ, computed as (lm_head @ xᵀ)ᵀ: the same products and sums, but
         # BLAS then splits the vocabulary (thousands of rows) rather than the batch (a few
         # rows) across its threads: the step's largest product, and the whole step at batch
