@@ -282,9 +282,10 @@ class _RunningBatch:
         grow_left = max(0, length - self.width)
         self._room(kv, w.rows + b, grow_left, 1)
         w.start -= grow_left
-        for layer in self.layers:  # columns now before the window: padding of the rows there
-            for buffer in layer.buffers:
-                buffer[: w.rows, :, w.start : w.start + grow_left] = 0
+        if grow_left and w.rows:  # columns now before the window: padding of the rows there
+            for layer in self.layers:
+                for buffer in layer.buffers:
+                    buffer[: w.rows, :, w.start : w.start + grow_left] = 0
         self.mask = F.pad(self.mask, (grow_left, 0)) if w.rows else self.mask.new_zeros(0, 0)
         rows = slice(w.rows, w.rows + b)
         for layer, (k, v) in zip(self.layers, kv, strict=True):
