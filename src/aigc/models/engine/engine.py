@@ -625,21 +625,21 @@ class Engine:
         prompts = [self.scheduler.requests[rid].all_ids for rid in ids]
         width = max(len(p) for p in prompts)
         pads = [width - len(p) for p in prompts]
-        dev = self.device
-        input_ids = torch.tensor([[0] * pad + p for pad, p in zip(pads, prompts, strict=True)])
-        mask = torch.tensor([[0] * pad + [1] * (width - pad) for pad in pads])
+        rows = [[0] * pad + p for pad, p in zip(pads, prompts, strict=True)]
+        input_ids = torch.tensor(rows, device=self.device)
+        mask = torch.tensor([[0] * pad + [1] * (width - pad) for pad in pads], device=self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         if self.gpt2 is not None:
-            logits, kv = self.gpt2.prefill(input_ids.to(dev), positions.to(dev), mask.to(dev))
-            return logits, kv, mask.to(dev)
+            logits, kv = self.gpt2.prefill(input_ids, positions, mask)
+            return logits, kv, mask
         out = self.model(
-            input_ids=input_ids.to(dev),
-            attention_mask=mask.to(dev),
-            position_ids=positions.to(dev),
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=positions,
             use_cache=True,
             **self._last_only,
         )
-        return out.logits[:, -1], _kv_of(_cache_of(out)), mask.to(dev)
+        return out.logits[:, -1], _kv_of(_cache_of(out)), mask
 
     def _pick(self, blocks: list[tuple[list[str], torch.Tensor]]) -> dict[str, int]:
         """The next token of each request: a batched argmax for plain greedy requests, the full
