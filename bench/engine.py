@@ -28,7 +28,8 @@ p50/p99 (from the request's arrival) and inter-token latency p50/p99; every syst
 ``--rounds`` times (default 3, interleaved, so machine noise hits them alike), each run in a
 fresh process (what one leaves behind must not slow the next), and each row is its round with
 the median throughput. Results:
-``bench/results/engine.json``. A benchmark, not a test: nothing asserts on timing.
+``bench/results/engine.json`` (a partial run: ``engine-partial.json``). A benchmark, not a
+test: nothing asserts on timing.
 
     python bench/engine.py            # full run (several minutes on 2 cores)
     python bench/engine.py --quick    # (a) on 4 of the 32 requests; workload (2) with 32
@@ -74,6 +75,9 @@ from aigc.models.engine.engine import Engine, EngineConfig  # noqa: E402
 from aigc.models.protocols import TextRequest  # noqa: E402
 
 RESULTS = HERE / "results" / "engine.json"
+# A run with --quick, --skip or fewer workloads writes here (not kept in git): it must not
+# replace the full run's table that bench/README.md quotes.
+PARTIAL_RESULTS = HERE / "results" / "engine-partial.json"
 VOCAB = 8192
 ENGINE = {"max_running": 64, "token_budget": 2048, "max_queue": 512, "kv_cache_mb": 256}
 
@@ -439,8 +443,10 @@ def main() -> None:
     targets = check_targets(systems)
     for line in targets["lines"]:
         print(line)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(
+    partial = args.quick or bool(args.skip) or set(args.workloads) != {"1", "2"}
+    results = PARTIAL_RESULTS if partial else RESULTS
+    results.parent.mkdir(exist_ok=True)
+    results.write_text(
         json.dumps(
             {
                 "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -462,7 +468,7 @@ def main() -> None:
             indent=2,
         )
     )
-    print(f"\nwritten to {RESULTS.relative_to(HERE.parent)}")
+    print(f"\nwritten to {results.relative_to(HERE.parent)}")
 
 
 def median_round(runs: list[dict[str, float]]) -> dict[str, float]:
