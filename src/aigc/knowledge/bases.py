@@ -1,10 +1,21 @@
 """Knowledge bases and who may use them, as plain functions over a session.
 
-A KB belongs to one tenant. Access is a list of grants, each giving ``read`` or ``write``
-(which includes read) to a role (that role and every higher one), a group or a user. Tenant
-admins and owners may do everything. Every lookup filters by tenant and permission here:
-a KB of another tenant, or one the caller may not read, is "not found", exactly as if it did
-not exist; one the caller may read but not change answers 403 to a change.
+A KB belongs to one tenant. Access is a list of grants, each giving one level to a role (that
+role and every higher one), a group or a user. The levels nest:
+
+* ``read``: list and download documents, view chunks, search;
+* ``write``: ``read``, plus upload and delete documents;
+* ``manage``: ``write``, plus rename, change the access list and delete the KB itself.
+
+``write`` used to mean everything; it is documents only, so a plain member with the default
+``write`` grant can no longer delete the KB or lock others out of it. The creator receives a
+``manage`` grant on their own user; tenant admins and owners may do everything. A ``viewer``
+is read-only whatever a grant says: the role caps the level (a write grant to a viewer
+authorizes nothing a later step would refuse, so no half-done upload is left behind).
+
+Every lookup filters by tenant and permission here: a KB of another tenant, or one the caller
+may not read, is "not found", exactly as if it did not exist; one the caller may read but not
+change at the needed level answers 403.
 """
 
 from __future__ import annotations
@@ -19,13 +30,14 @@ from aigc.gateway.errors import Conflict, InvalidRequest, NotFound, PermissionDe
 from aigc.infra.schema import GroupMember, new_id, unix_time
 from aigc.knowledge.tables import KbAccess, KnowledgeBase
 
-LEVELS = ("read", "write")
+LEVELS = ("read", "write", "manage")  # each includes the ones before it
+_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 SUBJECTS = ("role", "group", "user")
 DEFAULT_ACCESS = [{"role": "viewer", "access": "read"}, {"role": "member", "access": "write"}]
 
 
 def parse_grants(grants: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    """``[{"role"|"group"|"user": ..., "access": "read"|"write"}]`` → (type, subject, level)."""
+    """``[{"role"|"group"|"user": ..., "access": level}]`` → (type, subject, level)."""
     parsed = []
     for n, grant in enumerate(grants):
         if not isinstance(grant, dict):
@@ -33,7 +45,8 @@ def parse_grants(grants: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
         level = grant.get("access", "read")
         if level not in LEVELS:
             raise InvalidRequest(
-                f"access must be 'read' or 'write', not '{level}'", param=f"access[{n}].access"
+                f"access must be one of {', '.join(LEVELS)}, not '{str(level)[:40]}'",
+                param=f"access[{n}].access",
             )
         kinds = [k for k in SUBJECTS if k in grant]
         if len(kinds) != 1 or not isinstance(grant[kinds[0]], str) or not grant[kinds[0]]:
@@ -58,27 +71,33 @@ def _groups_of(session: Session, principal: Principal) -> set[str]:
 
 
 def _level(grants: list[KbAccess], principal: Principal, groups: set[str]) -> str | None:
-    """The best level any grant gives the caller: 'write', 'read' or None."""
+    """The best level any grant gives the caller, capped by their role; None: no access."""
     if principal.at_least("admin"):
-        return "write"
-    best = None
+        return "manage"
+    best: str | None = None
     for grant in grants:
         matches = (
             (grant.subject_type == "role" and principal.at_least(grant.subject))
             or (grant.subject_type == "group" and grant.subject in groups)
             or (grant.subject_type == "user" and grant.subject == principal.user_id)
         )
-        if matches:
-            if grant.level == "write":
-                return "write"
-            best = "read"
+        level = grant.level if grant.level in _RANK else "read"  # unknown: the least
+        if matches and (best is None or _RANK[level] > _RANK[best]):
+            best = level
+    if best is not None and not principal.at_least("member"):
+        best = "read"  # a viewer changes nothing, whatever a grant says
     return best
+
+
+def at_least(level: str | None, need: str) -> bool:
+    """Whether ``level`` (from ``access_levels``) includes ``need``."""
+    return level is not None and _RANK[level] >= _RANK[need]
 
 
 def access_levels(
     session: Session, principal: Principal, kb_ids: list[str] | None = None
 ) -> dict[str, str]:
-    """KB id → 'read' or 'write', for every KB of the caller's tenant they may read."""
+    """KB id → the caller's level, for every KB of the caller's tenant they may read."""
     query = select(KnowledgeBase.id).where(KnowledgeBase.tenant_id == principal.tenant_id)
     if kb_ids is not None:
         query = query.where(KnowledgeBase.id.in_(kb_ids))
@@ -95,15 +114,30 @@ def access_levels(
     return {kb: level for kb, level in levels.items() if level is not None}
 
 
+_REFUSED = {
+    "write": "You may read this knowledge base but not change its documents",
+    "manage": "Only its managers and tenant admins may rename this knowledge base, change "
+    "its access or delete it",
+}
+
+
 def get_kb(session: Session, principal: Principal, kb_id: str, need: str = "read") -> KnowledgeBase:
+    """The KB if the caller holds ``need`` on it: 404 without read, 403 without ``need``."""
+    if need not in _RANK:
+        raise ValueError(f"unknown access level {need!r}")
     level = access_levels(session, principal, [kb_id]).get(kb_id)
     if level is None:
         raise NotFound(f"No knowledge base with id '{kb_id}'", param="kb_id")
-    if need == "write" and level != "write":
-        raise PermissionDenied("You may read this knowledge base but not change it")
+    if not at_least(level, need):
+        raise PermissionDenied(_REFUSED[need])
     kb = session.get(KnowledgeBase, kb_id)
     assert kb is not None
     return kb
+
+
+def level_of(session: Session, principal: Principal, kb_id: str) -> str | None:
+    """The caller's level on one KB (None: may not read it), for views that show controls."""
+    return access_levels(session, principal, [kb_id]).get(kb_id)
 
 
 def readable_kbs(session: Session, principal: Principal, kb_ids: list[str]) -> list[str]:
@@ -135,8 +169,8 @@ def create_kb(
     if taken:
         raise Conflict(f"A knowledge base named '{name}' already exists")
     grants = parse_grants(DEFAULT_ACCESS if access is None else access)
-    if principal.user_id is not None:  # the creator can always manage what they made
-        grants.append(("user", principal.user_id, "write"))
+    if principal.user_id is not None:  # the creator manages what they made, until removed
+        grants.append(("user", principal.user_id, "manage"))
     kb = KnowledgeBase(
         id=new_id("kb_"),
         tenant_id=principal.tenant_id,
@@ -156,7 +190,7 @@ def _write_grants(session: Session, kb: KnowledgeBase, grants: list[tuple[str, s
     session.execute(delete(KbAccess).where(KbAccess.kb_id == kb.id))
     best: dict[tuple[str, str], str] = {}
     for kind, subject, level in grants:
-        if best.get((kind, subject)) != "write":
+        if _RANK[level] > _RANK.get(best.get((kind, subject), ""), -1):
             best[(kind, subject)] = level
     for (kind, subject), level in best.items():
         session.add(
@@ -175,7 +209,8 @@ def update_kb(
     description: str | None = None,
     access: list[dict[str, Any]] | None = None,
 ) -> KnowledgeBase:
-    kb = get_kb(session, principal, kb_id, need="write")
+    """Rename, describe or change the access list: each needs ``manage``."""
+    kb = get_kb(session, principal, kb_id, need="manage")
     if name is not None:
         if not name.strip():
             raise InvalidRequest("The name cannot be empty", param="name")
@@ -206,8 +241,19 @@ def grants_of(session: Session, kb: KnowledgeBase) -> list[dict[str, str]]:
     return [{r.subject_type: r.subject, "access": r.level} for r in rows]
 
 
-def kb_view(session: Session, kb: KnowledgeBase) -> dict[str, Any]:
-    return {
+def delete_kb(session: Session, principal: Principal, kb_id: str) -> KnowledgeBase:
+    """Delete the KB (documents, chunks and grants go with it by ON DELETE CASCADE); the
+    caller removes its folder after the commit."""
+    kb = get_kb(session, principal, kb_id, need="manage")
+    session.delete(kb)
+    session.flush()
+    return kb
+
+
+def kb_view(session: Session, kb: KnowledgeBase, level: str | None = None) -> dict[str, Any]:
+    """The KB as the API shows it; with ``level``, also the caller's own (``my_access``),
+    so a client knows which controls will work."""
+    view = {
         "id": kb.id,
         "object": "knowledge_base",
         "name": kb.name,
@@ -216,3 +262,6 @@ def kb_view(session: Session, kb: KnowledgeBase) -> dict[str, Any]:
         "access": grants_of(session, kb),
         "created_at": unix_time(kb.created_at),
     }
+    if level is not None:
+        view["my_access"] = level
+    return view

@@ -46,20 +46,39 @@ def with_testid(element: ui.element, value: str) -> ui.element:
     return element
 
 
-def can_write(user: ConsoleUser, kb: dict[str, Any]) -> bool:
-    """Whether the write controls will work: admins, or a write grant naming the person's
-    role or id. A group grant is taken at its word (the console does not know the groups a
-    member is in; the API still decides and a refusal is shown as a message)."""
+LEVELS = ("read", "write", "manage")  # each includes the ones before it
+
+
+def can(user: ConsoleUser, kb: dict[str, Any], need: str) -> bool:
+    """Whether controls needing ``need`` will work: the API's own answer (``my_access``)
+    when it sent one, else admins, or a grant naming the person's role or id. A group grant
+    is taken at its word there (the console does not know a member's groups); the API still
+    decides, and a refusal is shown as a message."""
+    rank = LEVELS.index
+    if "my_access" in kb:
+        return kb["my_access"] in LEVELS and rank(kb["my_access"]) >= rank(need)
     if user.is_admin:
         return True
+    if not user.at_least("member"):
+        return False  # a viewer is read-only whatever a grant says
     for grant in kb.get("access", []):
-        if grant.get("access") != "write":
+        if grant.get("access") not in LEVELS or rank(grant["access"]) < rank(need):
             continue
         if "role" in grant and user.at_least(grant["role"]):
             return True
         if grant.get("user") == user.principal.user_id or "group" in grant:
             return True
     return False
+
+
+def can_write(user: ConsoleUser, kb: dict[str, Any]) -> bool:
+    """Whether the document controls (upload, delete a document) will work."""
+    return can(user, kb, "write")
+
+
+def can_manage(user: ConsoleUser, kb: dict[str, Any]) -> bool:
+    """Whether renaming, the access list and deleting the KB will work."""
+    return can(user, kb, "manage")
 
 
 # --- /knowledge: the list and "new knowledge base" -----------------------------------------
@@ -164,6 +183,7 @@ class KbPage:
         self.kb = kb
         self.base = f"/api/kb/{quote(kb['id'], safe='')}"
         self.writable = can_write(user, kb)
+        self.manageable = can_manage(user, kb)
         self.docs: list[dict[str, Any]] = []
         self.uploads: dict[str, dict[str, Any]] = {}  # filename → {status, error, doc}
         self.doc_area: ui.column
@@ -181,7 +201,7 @@ class KbPage:
                     ui.label(self.kb["description"]).classes("text-grey-8")
             with ui.row():
                 ui.link(tr("kb.back"), "/knowledge")
-                if self.writable:
+                if self.manageable:
                     ui.button(tr("kb.delete"), icon="delete", on_click=self.delete_kb).props(
                         'outline color=negative data-testid="kb-delete"'
                     )
@@ -195,7 +215,7 @@ class KbPage:
             with ui.tab_panel(search_tab):
                 SearchPanel(self.user, self.kb["id"], self.base).build()
             with ui.tab_panel(access_tab):
-                await AccessPanel(self.user, self.kb, self.writable).build()
+                await AccessPanel(self.user, self.kb, self.manageable).build()
         self.timer = ui.timer(POLL_S, self.refresh, active=False)
         await self.refresh()
 
@@ -437,7 +457,8 @@ class SearchPanel:
 
 
 class AccessPanel:
-    """The KB's grants: read or write for a role (and every higher one), a group or a user."""
+    """The KB's grants: read, write or manage for a role (and every higher one), a group or a
+    user. ``writable``: the caller may change the list (they hold ``manage``)."""
 
     def __init__(self, user: ConsoleUser, kb: dict[str, Any], writable: bool) -> None:
         self.user, self.kb, self.writable = user, kb, writable
@@ -502,7 +523,7 @@ class AccessPanel:
     def _add_row(self) -> None:
         tr = self.user.tr
         kinds = {k: tr(f"kb.access.{k}") for k in ("role", "group", "user")}
-        levels = {lv: tr(f"kb.access.level.{lv}") for lv in ("read", "write")}
+        levels = {lv: tr(f"kb.access.level.{lv}") for lv in LEVELS}
         with ui.row().classes("items-end gap-2"):
             kind = (
                 ui.select(kinds, value="role", label=tr("kb.access.kind"))
@@ -659,7 +680,9 @@ add(
             "kb.search.dense": "meaning {score}",
             "kb.search.keyword": "keywords {score}",
             "kb.access.hint": "Administrators can always do everything. A role grant covers "
-            "that role and every higher one; write includes read.",
+            "that role and every higher one. Write adds uploading and deleting documents to "
+            "read; manage adds renaming, changing this list and deleting the knowledge base. "
+            "Viewers only ever read.",
             "kb.access.none": "No grants: only administrators can use this knowledge base.",
             "kb.access.role": "Role",
             "kb.access.group": "Group",
@@ -668,7 +691,8 @@ add(
             "kb.access.subject": "Who",
             "kb.access.level": "Access",
             "kb.access.level.read": "read",
-            "kb.access.level.write": "read and write",
+            "kb.access.level.write": "read and write documents",
+            "kb.access.level.manage": "manage",
             "kb.access.add": "Add",
             "kb.role.viewer": "viewers and above",
             "kb.role.member": "members and above",
@@ -723,8 +747,9 @@ add(
             "kb.search.score": "得分 {score}",
             "kb.search.dense": "语义 {score}",
             "kb.search.keyword": "关键词 {score}",
-            "kb.access.hint": "管理员始终拥有全部权限。按角色授权时包含该角色及更高角色；"
-            "写权限包含读权限。",
+            "kb.access.hint": "管理员始终拥有全部权限。按角色授权时包含该角色及更高角色。"
+            "写权限在读权限之上可上传和删除文档；管理权限还可重命名、修改此列表和删除知识库。"
+            "查看者始终只读。",
             "kb.access.none": "没有授权：只有管理员可以使用此知识库。",
             "kb.access.role": "角色",
             "kb.access.group": "用户组",
@@ -733,7 +758,8 @@ add(
             "kb.access.subject": "对象",
             "kb.access.level": "权限",
             "kb.access.level.read": "只读",
-            "kb.access.level.write": "读写",
+            "kb.access.level.write": "读写文档",
+            "kb.access.level.manage": "管理",
             "kb.access.add": "添加",
             "kb.role.viewer": "访客及以上",
             "kb.role.member": "成员及以上",
