@@ -1,9 +1,10 @@
 """Fetch a URL for ingestion without becoming a proxy into the company network (SSRF).
 
 The address rules are ``infra.netguard``'s: every connection, the first and each one after a
-redirect, resolves the host, refuses it if any address is loopback, private, link-local
-(169.254.169.254, cloud metadata), CGNAT, multicast or reserved, and connects to the very
-address it checked (no DNS-rebinding window). Operators may open chosen networks
+redirect, resolves the host, refuses it unless every address is globally reachable (not
+loopback, private, link-local such as 169.254.169.254, CGNAT, TEST-NET, benchmarking,
+multicast, reserved, nor an IPv6 form carrying one of those), and connects to the very address
+it checked (no DNS-rebinding window). Operators may open chosen networks
 (``kb_fetch_allow_networks``, e.g. an intranet wiki's CIDR).
 
 Redirects are followed here, one hop at a time (at most ``MAX_REDIRECTS``), each target checked
@@ -13,7 +14,6 @@ whole fetch has a deadline.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +21,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
-from aigc.infra.netguard import BLOCKED_NETWORKS, AddressPolicy, UnsafeURL, guarded_client
+from aigc.infra.netguard import AddressPolicy, UnsafeURL, guarded_client, parse_networks
 
 MAX_REDIRECTS = 5
 CONTENT_TYPES = {
@@ -41,20 +41,8 @@ class FetchRefused(ValueError):
 
 
 def policy_allowing(cidrs: Iterable[str]) -> AddressPolicy:
-    """The default policy with the operator's chosen networks carved out of the blocked ones."""
-    blocked = list(BLOCKED_NETWORKS)
-    for cidr in cidrs:
-        allowed = ipaddress.ip_network(cidr, strict=False)
-        carved = []
-        for net in blocked:
-            if net.version == allowed.version and allowed.subnet_of(net):  # type: ignore[arg-type]
-                carved.extend(net.address_exclude(allowed))  # type: ignore[arg-type]
-            elif net.version == allowed.version and net.subnet_of(allowed):  # type: ignore[arg-type]
-                continue
-            else:
-                carved.append(net)
-        blocked = carved
-    return AddressPolicy(blocked=tuple(blocked))
+    """The default policy plus the operator's chosen networks, reachable whatever they are."""
+    return AddressPolicy(allowed=parse_networks(cidrs))
 
 
 @dataclass
