@@ -8,6 +8,8 @@ Its behaviour is chosen by the requested model name:
     busy-N             the first N requests answer 429, then like echo
     down               always 503
     redirect           307 to ``REDIRECT_TO`` (for redirect checks)
+    leaky-S            HTTP S (e.g. 500, 400) with an error body holding ``LEAKED``
+    midfail            streams two chunks, then an error event holding ``LEAKED``
 
 Every request is recorded (model, Authorization header) so tests can count calls.
 Run standalone: ``python -m tests.engine.stub_openai --port 9001``.
@@ -29,6 +31,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 
 CHUNKS = 20
 REDIRECT_TO = "http://169.254.169.254/latest/meta-data"
+LEAKED = "internal-db-password=stub-s3cr3t-4f1c"  # must never reach a caller
 
 
 def words() -> list[str]:
@@ -55,6 +58,8 @@ def create_app() -> FastAPI:
             return JSONResponse({"error": {"message": "down for maintenance"}}, status_code=503)
         if kind == "redirect":
             return RedirectResponse(REDIRECT_TO, status_code=307)
+        if kind == "leaky":
+            return JSONResponse({"error": {"message": f"failed: {LEAKED}"}}, status_code=int(n))
         base = {"id": "stub-1", "created": int(time.time()), "model": model}
         if not body.get("stream"):
             text = "".join(words())
@@ -78,6 +83,9 @@ def create_app() -> FastAPI:
                     else {"index": 0, "text": word, "finish_reason": None}
                 )
                 yield f"data: {json.dumps(base | {'object': obj, 'choices': [choice]})}\n\n"
+                if kind == "midfail" and i == 1:
+                    yield f"data: {json.dumps({'error': {'message': LEAKED}})}\n\n"
+                    return
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")

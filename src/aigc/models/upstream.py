@@ -12,12 +12,19 @@ A call goes to the first target whose circuit breaker allows it; 429, 5xx and ne
 are retried with exponential backoff (tenacity), then the next target, then the fallbacks.
 Once the first byte of an answer has been streamed to the caller, there is no switching.
 API keys are stored encrypted (infra/crypto) and never returned by the API.
+
+An upstream's error bodies never reach the caller: they may be an internal service's page, a
+stack trace or a secret (and, for a tenant-registered URL, an SSRF read-back channel). The
+caller gets the upstream's status code and a fixed message; a bounded, sanitized summary of the
+body is logged here (``upstream_detail``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -43,6 +50,8 @@ from aigc.models import registry, tokens, upstream_allowlist
 from aigc.models.protocols import TextRequest
 
 BREAKERS = BreakerBoard()
+log = logging.getLogger("aigc.models.upstream")
+DETAIL_CHARS = 200  # of an upstream's error body, in the server log only
 _NUMBERS = {
     "timeout_s": (60.0, 0.1, 3600.0),
     "connect_timeout_s": (5.0, 0.1, 120.0),
@@ -144,7 +153,8 @@ def register_config(
 ) -> dict[str, Any]:
     """What is stored: keys encrypted; a tenant admin's URLs checked against the allow-list
     (``allowlist``, default: the operator's setting alone) and, after DNS resolution, against
-    private, loopback, link-local and metadata addresses."""
+    every non-global address (``infra.netguard``), whatever the allow-list matched. The
+    platform admin may register internal addresses (a vLLM in the same private network)."""
     settings = settings or Settings()
     patterns = settings.upstream_allowlist if allowlist is None else allowlist
     restricted = principal is not None and not principal.platform_admin
@@ -292,14 +302,18 @@ class UpstreamModel:
         try:
             response = self.client.send(outgoing, stream=True)
         except httpx.TransportError as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+            # The reason (a refused address, a DNS answer) stays in the log.
+            log.warning("upstream %s: %s", _origin(outgoing), upstream_detail(str(exc)))
+            raise _Retryable(type(exc).__name__) from None
         status = response.status_code
         if status == 200:
             return response
-        detail = _error_message(response)
+        log.warning(
+            "upstream %s answered HTTP %s: %s", _origin(outgoing), status, _error_detail(response)
+        )
         if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status} {detail}", counts_for_breaker=status != 429)
-        raise InvalidRequest(f"The upstream refused the request (HTTP {status}): {detail}")
+            raise _Retryable(f"HTTP {status}", counts_for_breaker=status != 429)
+        raise InvalidRequest(f"The upstream refused the request (HTTP {status})")
 
 
 def _body(request: TextRequest, model: str) -> dict[str, Any]:
@@ -322,18 +336,33 @@ def _body(request: TextRequest, model: str) -> dict[str, Any]:
     return body
 
 
-def _error_message(response: httpx.Response) -> str:
+def _origin(request: httpx.Request) -> str:
+    """scheme://host:port of a request: what the log may name (no path, no query)."""
+    return f"{request.url.scheme}://{request.url.host}:{request.url.port or ''}".rstrip(":")
+
+
+def upstream_detail(text: str) -> str:
+    """Text from an upstream, fit for one log line: printable, one line, bounded."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in text[: DETAIL_CHARS * 4])
+    return " ".join(flat.split())[:DETAIL_CHARS]
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The upstream's error message (or body start), for the log: read at most 2 kB."""
+    raw = bytearray()
     try:
-        raw = response.read()[:2000]
+        for chunk in response.iter_bytes():
+            raw.extend(chunk)
+            if len(raw) >= 2000:
+                break
     except httpx.HTTPError:
-        return ""
+        pass
     finally:
         response.close()
-    try:
-        message = json.loads(raw)["error"]["message"]
-        return str(message)[:300]
-    except (ValueError, KeyError, TypeError):
-        return raw.decode("utf-8", "replace")[:300]
+    text = raw[:2000].decode("utf-8", "replace")
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        text = str(json.loads(text)["error"]["message"])
+    return upstream_detail(text)
 
 
 def _pieces(response: httpx.Response, chat: bool) -> Iterator[str]:
@@ -365,8 +394,10 @@ def _event_text(line: bytes, chat: bool) -> str | None:
         return None
     event = json.loads(data)
     if "error" in event:
-        message = str(event["error"].get("message", "error"))[:300]
-        raise UpstreamFailed(f"The upstream failed mid-stream: {message}")
+        error = event["error"]
+        message = error.get("message", "") if isinstance(error, dict) else error
+        log.warning("upstream error mid-stream: %s", upstream_detail(str(message)))
+        raise UpstreamFailed("The upstream failed mid-stream")
     pieces = []
     for choice in event.get("choices") or []:
         piece = (choice.get("delta") or {}).get("content") if chat else choice.get("text")

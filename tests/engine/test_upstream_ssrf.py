@@ -1,0 +1,125 @@
+"""Upstream models and SSRF: reserved addresses refused to tenant admins, error bodies kept.
+
+No traffic leaves loopback: addresses outside it are refused before any socket is opened
+(``socket.create_connection`` is watched), and names are resolved by a stand-in resolver.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aigc.config import Settings
+from aigc.gateway.auth import Principal
+from aigc.gateway.errors import InvalidRequest
+from aigc.models.protocols import ChatMessage, TextRequest
+from aigc.models.upstream import UpstreamFailed, UpstreamModel, register_config, url_allowed
+from tests.engine.stub_openai import LEAKED, StubServer
+
+PLATFORM = Principal(tenant_id="t_platform", role="owner", platform_admin=True)
+TENANT_ADMIN = Principal(tenant_id="t_acme", role="admin")
+ASK = TextRequest(messages=[ChatMessage("user", "hi")], max_tokens=20)
+RESERVED_NAME = "llm.partner.example"  # the stand-in resolver answers 192.0.2.2 for it
+
+
+@pytest.fixture
+def no_outside_traffic(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Resolve RESERVED_NAME to TEST-NET-1; record (and refuse) connections off loopback."""
+    real_dns, real_connect = socket.getaddrinfo, socket.create_connection
+    attempts: list[Any] = []
+
+    def dns(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == RESERVED_NAME:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.2", port))]
+        return real_dns(host, port, *args, **kwargs)
+
+    def connect(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        if not address[0].startswith("127."):
+            attempts.append(address)
+            raise OSError("test: traffic off loopback")
+        return real_connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    monkeypatch.setattr(socket, "create_connection", connect)
+    return attempts
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StubServer]:
+    with StubServer() as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://192.0.2.2:8700/v1",  # TEST-NET-1: what the attack run registered
+        "http://198.51.100.7:8700/v1",
+        "http://203.0.113.9:8700/v1",
+        "http://198.18.0.1:8700/v1",
+        "http://100.64.0.1:8700/v1",
+        "http://240.0.0.1:8700/v1",
+        "http://[::ffff:192.0.2.2]:8700/v1",
+        "http://[64:ff9b::c000:202]:8700/v1",
+        "http://[2002:c000:202::1]:8700/v1",
+        f"http://{RESERVED_NAME}:8700/v1",
+    ],
+)
+def test_tenant_admin_cannot_register_reserved_addresses(
+    tmp_path: Path, url: str, no_outside_traffic: list[Any]
+) -> None:
+    # The allow-list matches, the address is still refused.
+    settings = Settings(data_dir=tmp_path, upstream_allowlist=["http://*:8700"])
+    assert url_allowed(url, settings.upstream_allowlist)
+    with pytest.raises(InvalidRequest, match="not public"):
+        register_config({"base_url": url, "model": "m"}, TENANT_ADMIN, settings)
+    assert no_outside_traffic == []
+
+
+def test_restricted_upstream_is_refused_at_connect_time(
+    tmp_path: Path, no_outside_traffic: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Registered while the name looked public; it now resolves to TEST-NET-1 (DNS rebinding).
+    settings = Settings(data_dir=tmp_path)
+    config = register_config(
+        {"base_url": f"http://{RESERVED_NAME}:8700/v1", "model": "m", "max_retries": 0},
+        PLATFORM,
+        settings,
+    ) | {"restricted": True}
+    with caplog.at_level(logging.WARNING), pytest.raises(UpstreamFailed) as failed:
+        list(UpstreamModel(config, settings).generate(ASK))
+    assert no_outside_traffic == []
+    assert "192.0.2.2" not in failed.value.message  # the DNS answer is not told to the caller
+    assert "192.0.2.2 is not public" in caplog.text  # but the operator sees why
+
+
+def test_upstream_error_bodies_are_not_echoed(
+    tmp_path: Path, stub: StubServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The platform admin's upstream on loopback (tenant admins may not use loopback); the error
+    # path is the same for a tenant's guarded upstream.
+    settings = Settings(data_dir=tmp_path)
+
+    def upstream(model: str) -> UpstreamModel:
+        config = {"base_url": stub.base_url, "model": model, "max_retries": 0}
+        return UpstreamModel(register_config(config, PLATFORM, settings), settings)
+
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(UpstreamFailed) as server_error:
+            list(upstream("leaky-500").generate(ASK))
+        with pytest.raises(InvalidRequest) as client_error:
+            list(upstream("leaky-400").generate(ASK))
+        with pytest.raises(UpstreamFailed) as mid_stream:
+            list(upstream("midfail").generate(ASK))
+    assert "HTTP 500" in server_error.value.message
+    assert "HTTP 400" in client_error.value.message
+    for error in (server_error.value, client_error.value, mid_stream.value):
+        assert "s3cr3t" not in str(error.body())
+    # The operator's log has a bounded summary of what the upstream said.
+    assert LEAKED in caplog.text
+    assert all(len(r.getMessage()) < 400 for r in caplog.records)
