@@ -14,7 +14,7 @@ YAML schema (checked by pydantic, unknown fields rejected)::
       office_hours: {en: "...", zh: "..."}  # one per language
     intents:
       - id: vpn_setup                  # unique
-        patterns: ['...']              # regexes, case-insensitive; named groups become slots
+        patterns: ['...']              # RE2 regexes, case-insensitive; named groups become slots
         keywords: {en: [...], zh: [...]}  # scored below any regex match
         answers: {en: ['template', ...], zh: [...]}  # one or more variants per language
         follow_up: {en: '...', zh: '...'}  # optional, appended after a blank line
@@ -23,6 +23,10 @@ YAML schema (checked by pydantic, unknown fields rejected)::
 Templates use ``{slot}`` placeholders; each must be a global slot or a named group captured by
 every pattern of its intent (and, if the intent also has keywords, a global slot: keywords capture
 nothing).
+
+Patterns are compiled by RE2 (``aigc.infra.linear_re``), so matching takes time linear in the
+question whatever the pattern: a member's 1 MB message cannot stall the server. RE2 has no
+lookarounds or backreferences, and its ``\\w``/``\\d``/``\\b`` are ASCII (use ``\\p{L}``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aigc.infra import linear_re
+from aigc.infra.linear_re import LinearPattern
 from aigc.models.protocols import TextRequest
 from aigc.models.tokens import count_tokens, split_tokens
 
@@ -54,10 +60,12 @@ _KANA_CHAR = re.compile(f"[{_KANA}]")
 _HANGUL_CHAR = re.compile(f"[{_HANGUL}]")
 # A run of letters/digits that are not CJK (an English word, "VPN", "3F").
 _LATIN_WORD = re.compile(f"[^\\W_{_CJK}]+")
-# A word boundary that also holds between a Latin letter and a CJK character (plain \b does not:
-# Python counts CJK characters as word characters, so r"\bvpn\b" misses "公司vpn连不上").
-_NOT_AFTER_LETTER = f"(?<![^\\W_{_CJK}])"
-_NOT_BEFORE_LETTER = f"(?![^\\W_{_CJK}])"
+# A keyword's edge: the text's start or end, or a character that is not a Latin letter/digit
+# (CJK characters count as edges, so "vpn" is found in "公司vpn连不上"). Written without
+# lookarounds so that RE2 can run it: the edge character is consumed, which `hit` does not mind.
+_EDGE = f"(?:[^\\p{{L}}\\p{{N}}]|[{_CJK}])"
+_KEYWORD_BEFORE = f"(?:^|{_EDGE})"
+_KEYWORD_AFTER = f"(?:{_EDGE}|$)"
 _CJK_LANGUAGES = ("zh", "ja", "ko")
 
 
@@ -249,8 +257,8 @@ def check_template_config(config: TemplateConfig) -> list[str]:
         group_sets: list[set[str]] = []
         for j, pattern in enumerate(intent.patterns):
             try:
-                group_sets.append(set(re.compile(pattern, re.IGNORECASE).groupindex))
-            except re.error as exc:
+                group_sets.append(set(linear_re.compile(pattern, ignore_case=True).groupindex))
+            except linear_re.LinearRegexError as exc:
                 problems.append(f"{where}.patterns[{j}]: bad regex {pattern!r}: {exc}")
         captured = set.intersection(*group_sets) if group_sets else set()
 
@@ -377,7 +385,7 @@ class _Keyword:
 
     text: str
     weight: int
-    boundary: re.Pattern[str] | None  # None: Chinese/Japanese/Korean, matched as a substring
+    boundary: LinearPattern | None  # None: Chinese/Japanese/Korean, matched as a substring
 
     def hit(self, folded: str) -> bool:
         if self.boundary is None:
@@ -396,7 +404,8 @@ def _keyword(word: str) -> _Keyword:
     weight = len(text.replace(" ", "")) + len(_CJK_CHAR.findall(text))
     if _CJK_CHAR.search(text):
         return _Keyword(text, weight, None)
-    pattern = re.compile(_NOT_AFTER_LETTER + re.escape(text) + "(?:e?s)?" + _NOT_BEFORE_LETTER)
+    word = linear_re.escape(text)
+    pattern = linear_re.compile(_KEYWORD_BEFORE + word + "(?:e?s)?" + _KEYWORD_AFTER)
     return _Keyword(text, weight, pattern)
 
 
@@ -412,7 +421,7 @@ class TemplateModel:
         self._rules = [
             (
                 intent,
-                [re.compile(p, re.IGNORECASE) for p in intent.patterns],
+                [linear_re.compile(p, ignore_case=True) for p in intent.patterns],
                 [_keyword(w) for words in intent.keywords.values() for w in words],
             )
             for intent in config.intents
@@ -471,7 +480,8 @@ class TemplateModel:
 
     @property
     def runs_inline(self) -> bool:
-        """Matching and filling take microseconds: no worker thread, unless answers are paced."""
+        """Matching a short question takes microseconds: no worker thread, unless answers are
+        paced. The pipeline still moves long questions to a thread (matching is linear in them)."""
         return self.config.pace_ms == 0
 
     def generate(self, request: TextRequest) -> Iterator[str]:
