@@ -32,6 +32,9 @@ A rule says *where* it runs (stage: input, retrieval, output), *what* it looks f
     watermark:
       enabled: false                # green-list watermark on local neural models' answers
 
+``pattern`` is an RE2 regular expression (no lookarounds or backreferences; ``\\w``, ``\\d`` and
+``\\b`` are ASCII): it runs on every request's text, so it must match in linear time.
+
 ``redact`` replaces a value by a placeholder for good; ``pseudonymize`` restores it in the answer
 the user sees; ``block`` refuses (input: 400 ``content_policy_violation``; output: the stream
 ends with ``finish_reason: "content_filter"``); ``flag`` only records the decision.
@@ -39,7 +42,6 @@ ends with ``finish_reason: "content_filter"``); ``flag`` only records the decisi
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import Literal
 
@@ -47,6 +49,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aigc.guard import pii
+from aigc.infra import linear_re
+from aigc.infra.linear_re import LinearPattern
 
 Stage = Literal["input", "retrieval", "output"]
 Detector = Literal["pii", "injection", "moderation", "regex", "keywords"]
@@ -100,10 +104,10 @@ class Rule(BaseModel):
         if self.detector == "regex":
             if not self.pattern:
                 raise ValueError("detector 'regex' needs 'pattern'")
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern does not compile: {exc}") from exc
+            try:  # tenant admins write these: RE2 only, so matching stays linear in the text
+                linear_re.compile(self.pattern)
+            except linear_re.LinearRegexError as exc:
+                raise ValueError(f"pattern: {exc}") from None
         if self.detector == "keywords" and not self.words:
             raise ValueError("detector 'keywords' needs 'words'")
         if self.detector == "moderation" and self.categories:
@@ -115,13 +119,15 @@ class Rule(BaseModel):
         return self
 
     @cached_property
-    def compiled(self) -> re.Pattern[str] | None:
+    def compiled(self) -> LinearPattern | None:
+        """The rule's matcher, compiled by RE2: linear in the text, whatever the tenant wrote."""
         if self.detector == "regex":
             assert self.pattern is not None
-            return re.compile(self.pattern)
+            return linear_re.compile(self.pattern)
         if self.detector == "keywords":
             assert self.words is not None
-            return re.compile("|".join(re.escape(w) for w in self.words), re.I)
+            words = "|".join(linear_re.escape(w) for w in self.words)
+            return linear_re.compile(words, ignore_case=True)
         return None
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from aigc.gateway.errors import InvalidRequest
+from aigc.infra import linear_re
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,10 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
     if regex is not None:
         if not isinstance(regex, str):
             raise InvalidRequest("'guided_regex' is a string", param="guided_regex")
-        try:
-            re.compile(regex)
-        except re.error as exc:
-            raise InvalidRequest(
-                f"'guided_regex' does not compile: {exc}", param="guided_regex"
-            ) from None
+        try:  # the caller's pattern: RE2 only, so checking an answer against it is linear
+            linear_re.compile(regex)
+        except linear_re.LinearRegexError as exc:
+            raise InvalidRequest(f"'guided_regex': {exc}", param="guided_regex") from None
         return Constraint("regex", pattern=regex)
     if choice is not None:
         if (
@@ -97,7 +96,8 @@ def validate(constraint: Constraint, text: str) -> str | None:
     """None when ``text`` satisfies the constraint, else what is wrong."""
     if constraint.kind == "regex":
         assert constraint.pattern is not None
-        return None if re.fullmatch(constraint.pattern, text) else "does not match guided_regex"
+        matched = linear_re.compile(constraint.pattern).fullmatch(text)
+        return None if matched else "does not match guided_regex"
     if constraint.kind == "choice":
         return None if text in constraint.choices else "is not one of guided_choice"
     try:
