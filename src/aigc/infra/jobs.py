@@ -55,6 +55,10 @@ class JobCancelled(Exception):
 
 Handler = Callable[["JobContext"], dict[str, Any] | None]
 HANDLERS: dict[str, Handler] = {}
+# Repairs a feature owns over its own rows (documents left waiting without a job...): each
+# runner calls every sweeper at start and then every ``sweep_interval_s``.
+Sweeper = Callable[[Database], Any]
+SWEEPERS: dict[str, Sweeper] = {}
 
 
 def register_handler(kind: str, fn: Handler) -> Handler:
@@ -62,6 +66,12 @@ def register_handler(kind: str, fn: Handler) -> Handler:
     if not kind or len(kind) > 40:
         raise ValueError("A job kind is 1 to 40 characters")
     HANDLERS[kind] = fn
+    return fn
+
+
+def register_sweeper(name: str, fn: Sweeper) -> Sweeper:
+    """Have every runner call ``fn(db)`` at start and periodically (idempotent repairs)."""
+    SWEEPERS[name] = fn
     return fn
 
 
@@ -271,8 +281,8 @@ class JobRunner:
         worker_id: str,
         poll_interval_s: float = 0.5,
         stale_after_s: float = 60,
+        sweep_interval_s: float = 60,
     ) -> None:
-        self.db = db
         self.db = db  # for handlers that record what they produce (e.g. a model's status)
         self.data_dir = Path(data_dir)
         self.worker_id = worker_id[:80]
@@ -280,6 +290,8 @@ class JobRunner:
         self.stale_after_s = stale_after_s
         # Several beats per stale window, so one slow write never makes a live job look dead.
         self.heartbeat_s = max(0.05, min(2.0, stale_after_s / 4))
+        self.sweep_interval_s = sweep_interval_s
+        self._next_sweep = 0.0  # at once on start
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -313,6 +325,8 @@ class JobRunner:
             ran = False
             try:
                 self.requeue_stale()
+                if time.monotonic() >= self._next_sweep:
+                    self.sweep()
                 ran = self.run_once()
             except Exception:
                 log.exception("job runner %s: unexpected error; retrying", self.worker_id)
@@ -328,6 +342,15 @@ class JobRunner:
         job, claim = claimed
         self._run(job, claim)
         return True
+
+    def sweep(self) -> None:
+        """Run every registered sweeper once; one that fails is logged and the rest go on."""
+        self._next_sweep = time.monotonic() + self.sweep_interval_s
+        for name, fn in list(SWEEPERS.items()):
+            try:
+                fn(self.db)
+            except Exception:
+                log.warning("job runner %s: sweeper %s failed", self.worker_id, name, exc_info=True)
 
     def requeue_stale(self) -> int:
         """Recover jobs whose worker died: re-queue them, or fail them after MAX_ATTEMPTS."""

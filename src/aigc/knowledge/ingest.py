@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,9 @@ from sqlalchemy.orm import Session
 from aigc.config import Settings
 from aigc.gateway.auth import Principal
 from aigc.gateway.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.infra import jobs
 from aigc.infra.db import Database
-from aigc.infra.jobs import register_handler
-from aigc.infra.schema import new_id, unix_time, utcnow
+from aigc.infra.schema import Job, new_id, unix_time, utcnow
 from aigc.knowledge import parse
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import chunk_blocks, token_counter
@@ -114,18 +115,26 @@ class Added:
     changed: bool  # False: the same content was already indexed, nothing to do
 
 
-def add_document(
-    session: Session,
-    settings: Settings,
-    principal: Principal,
-    kb_id: str,
-    filename: str | None,
-    content: Iterable[bytes],
-    source: str = "upload",
-) -> Added:
-    """Store a document's bytes (streamed, hashed, size-checked); queue it if it is new or
-    changed. The KB must be writable by the caller."""
-    kb = get_kb(session, principal, kb_id, need="write")
+@dataclass
+class Staged:
+    """An upload's bytes in a temporary file beside the documents, checked and hashed, with
+    nothing written to the database yet."""
+
+    name: str
+    fmt: str
+    path: Path
+    size: int
+    sha256: str
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def stage_document(
+    settings: Settings, kb: KnowledgeBase, filename: str | None, content: Iterable[bytes]
+) -> Staged:
+    """Stream a document to a temporary file (hashed, size-checked): a refusal here leaves no
+    row and no file behind. ``kb`` must come from ``get_kb(..., need="write")``."""
     name = check_document_name(filename)
     try:
         fmt = parse.detect_format(name)
@@ -149,28 +158,95 @@ def add_document(
                 out.write(piece)
         if size == 0:
             raise InvalidRequest(f"'{name}' is empty", param="file")
-        sha = digest.hexdigest()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Staged(name, fmt, tmp, size, digest.hexdigest())
+
+
+def record_document(
+    session: Session, settings: Settings, kb: KnowledgeBase, staged: Staged, source: str
+) -> Added:
+    """The document's row for staged bytes: unchanged when the same content is indexed or
+    waiting in a live job, else (re)queued. The caller queues the job in the same session,
+    so a row is never committed without the job that will process it."""
+    try:
         doc = session.scalar(
             select(KbDocument).where(
                 KbDocument.tenant_id == kb.tenant_id,
                 KbDocument.kb_id == kb.id,
-                KbDocument.filename == name,
+                KbDocument.filename == staged.name,
             )
         )
-        if doc is not None and doc.sha256 == sha and doc.status in ("ready", "queued", "indexing"):
-            tmp.unlink()
+        if doc is not None and doc.sha256 == staged.sha256 and _in_hand(session, doc):
+            staged.discard()
             return Added(doc, changed=False)
         if doc is None:
-            doc = KbDocument(id=new_id("doc_"), tenant_id=kb.tenant_id, kb_id=kb.id, filename=name)
+            doc = KbDocument(
+                id=new_id("doc_"), tenant_id=kb.tenant_id, kb_id=kb.id, filename=staged.name
+            )
             session.add(doc)
-        doc.source, doc.content_type, doc.bytes, doc.sha256 = source, fmt, size, sha
-        doc.status, doc.error, doc.updated_at = "queued", None, utcnow()
+        doc.source, doc.content_type, doc.bytes = source, staged.fmt, staged.size
+        doc.sha256, doc.status, doc.error, doc.updated_at = staged.sha256, "queued", None, utcnow()
         session.flush()
-        tmp.replace(document_path(settings.data_dir, doc))
+        staged.path.replace(document_path(settings.data_dir, doc))
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        staged.discard()
         raise
     return Added(doc, changed=True)
+
+
+def _in_hand(session: Session, doc: KbDocument) -> bool:
+    """Whether nothing needs doing for this document: indexed, or named by a live job (a
+    ``queued`` row without one is stuck, and a re-upload must queue it again)."""
+    if doc.status == "ready":
+        return True
+    if doc.status in ("queued", "indexing"):
+        return doc.id in pending_documents(session, doc.tenant_id)
+    return False
+
+
+def add_document(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    kb_id: str,
+    filename: str | None,
+    content: Iterable[bytes],
+    source: str = "upload",
+) -> Added:
+    """Store a document's bytes (streamed, hashed, size-checked); queue it if it is new or
+    changed. The KB must be writable by the caller, checked before anything is written."""
+    kb = get_kb(session, principal, kb_id, need="write")
+    staged = stage_document(settings, kb, filename, content)
+    return record_document(session, settings, kb, staged, source)
+
+
+def queue_documents(
+    session: Session, principal: Principal, kb_id: str, doc_ids: list[str]
+) -> Job | None:
+    """Submit the ingestion job for changed documents, in the session that recorded them
+    (none changed: no job)."""
+    if not doc_ids:
+        return None
+    return jobs.submit(session, principal, JOB_KIND, {"kb_id": kb_id, "document_ids": doc_ids})
+
+
+def pending_documents(session: Session, tenant_id: str) -> set[str]:
+    """Ids of the tenant's documents named by an ingestion job that has not finished."""
+    live = session.scalars(
+        select(Job.params).where(
+            Job.tenant_id == tenant_id,
+            Job.kind == JOB_KIND,
+            Job.status.in_(("queued", "running")),
+        )
+    )
+    return {d for params in live for d in _named(params)}
+
+
+def _named(params: Any) -> list[str]:
+    ids = params.get("document_ids") if isinstance(params, dict) else None
+    return [d for d in ids if isinstance(d, str)] if isinstance(ids, list) else []
 
 
 def list_documents(session: Session, principal: Principal, kb_id: str) -> list[KbDocument]:
@@ -387,7 +463,96 @@ def run_ingest_job(ctx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     )
 
 
-register_handler(JOB_KIND, run_ingest_job)
+jobs.register_handler(JOB_KIND, run_ingest_job)
+
+
+# --- recovery: documents left waiting with no job -------------------------------------------
+
+STUCK_AFTER_S = 60.0
+_STOPPED = "Indexing stopped before this document was done (the job ended or was cancelled); "
+_STOPPED += "upload it again to retry"
+
+
+def recover_stuck_documents(db: Database, older_than_s: float = STUCK_AFTER_S) -> dict[str, int]:
+    """Make sure no document waits forever: one ``queued`` for over ``older_than_s`` that no
+    job has named since is queued again in a fresh job; one that a finished job named and
+    left ``queued`` or ``indexing`` (cancelled, given up) is marked ``failed`` with a reason.
+
+    Runs in every job runner at start and then periodically. A document that a live job still
+    names is left alone, as is one being indexed without a job (``aigc kb ingest``)."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    requeued, failed = 0, 0
+    with db.session() as session:
+        stuck = session.scalars(
+            select(KbDocument).where(
+                KbDocument.status.in_(("queued", "indexing")), KbDocument.updated_at < cutoff
+            )
+        ).all()
+        if not stuck:
+            return {"requeued": 0, "failed": 0}
+        since = min(_aware(d.updated_at) for d in stuck)
+        live: set[str] = set()
+        ended: dict[str, list[Job]] = {}  # finished jobs that may have been meant for a doc
+        for job in session.scalars(
+            select(Job).where(
+                Job.kind == JOB_KIND,
+                Job.status.in_(("queued", "running"))
+                | (Job.created_at >= since)
+                | (Job.finished_at >= since),
+            )
+        ):
+            for doc_id in _named(job.params):
+                if job.status in ("queued", "running"):
+                    live.add(doc_id)
+                else:
+                    ended.setdefault(doc_id, []).append(job)
+        again: dict[tuple[str, str], list[str]] = {}
+        for doc in stuck:
+            if doc.id in live:
+                continue
+            if _left_behind(doc, ended.get(doc.id, [])):
+                doc.status, doc.error, doc.updated_at = "failed", _STOPPED, utcnow()
+                failed += 1
+            elif doc.status == "queued":
+                doc.updated_at = utcnow()
+                again.setdefault((doc.tenant_id, doc.kb_id), []).append(doc.id)
+                requeued += 1
+        session.flush()
+        for (tenant_id, kb_id), doc_ids in again.items():
+            session.add(
+                Job(
+                    id=new_id("job_"),
+                    tenant_id=tenant_id,
+                    kind=JOB_KIND,
+                    status="queued",
+                    params={"kb_id": kb_id, "document_ids": doc_ids, "recovered": True},
+                    progress=0.0,
+                    message="",
+                    cancel_requested=False,
+                    attempts=0,
+                )
+            )
+    if requeued or failed:
+        log.warning("stuck documents: %d queued again, %d failed", requeued, failed)
+    return {"requeued": requeued, "failed": failed}
+
+
+def _left_behind(doc: KbDocument, ended: list[Job]) -> bool:
+    """Whether a finished job took charge of this document and ended without settling it:
+    for ``queued``, a job submitted since it was queued; for ``indexing``, one that finished
+    after the document last moved."""
+    changed = _aware(doc.updated_at)
+    if doc.status == "queued":
+        return any(_aware(j.created_at) >= changed for j in ended)
+    return any(j.finished_at is not None and _aware(j.finished_at) >= changed for j in ended)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC; compare everything as aware UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+jobs.register_sweeper("kb-stuck-documents", recover_stuck_documents)
 
 
 def document_view(doc: KbDocument) -> dict[str, Any]:

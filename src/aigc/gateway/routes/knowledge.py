@@ -57,14 +57,8 @@ def _chunks(upload: UploadFile) -> Iterator[bytes]:
         yield piece
 
 
-def _queue(svc: Services, caller: Principal, kb_id: str, doc_ids: list[str]) -> dict | None:
-    """Submit the ingestion job for the changed documents (none changed: no job)."""
-    if not doc_ids:
-        return None
-    with svc.db.session() as s:
-        job = jobs.submit(s, caller, ingest.JOB_KIND, {"kb_id": kb_id, "document_ids": doc_ids})
-        view = jobs.job_view(job)
-    return view
+def _job(job: Any) -> dict | None:
+    return jobs.job_view(job) if job is not None else None
 
 
 def _wake(request: Request) -> None:
@@ -79,15 +73,16 @@ def create_kb(
 ) -> Any:
     with svc.db.session() as s:
         kb = bases.create_kb(s, caller, body.name, body.description, body.access, body.dense)
-        return bases.kb_view(s, kb)
+        return bases.kb_view(s, kb, bases.level_of(s, caller, kb.id))
 
 
 @router.get("")
 def list_kbs(caller: Principal = Depends(principal), svc: Services = Depends(services)) -> Any:
     with svc.db.session() as s:
+        levels = bases.access_levels(s, caller)
         return {
             "object": "list",
-            "data": [bases.kb_view(s, kb) for kb in bases.list_kbs(s, caller)],
+            "data": [bases.kb_view(s, kb, levels.get(kb.id)) for kb in bases.list_kbs(s, caller)],
         }
 
 
@@ -96,7 +91,8 @@ def get_kb(
     kb_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
     with svc.db.session() as s:
-        return bases.kb_view(s, bases.get_kb(s, caller, kb_id))
+        kb = bases.get_kb(s, caller, kb_id)
+        return bases.kb_view(s, kb, bases.level_of(s, caller, kb_id))
 
 
 @router.patch("/{kb_id}")
@@ -108,7 +104,7 @@ def update_kb(
 ) -> Any:
     with svc.db.session() as s:
         kb = bases.update_kb(s, caller, kb_id, body.name, body.description, body.access)
-        return bases.kb_view(s, kb)
+        return bases.kb_view(s, kb, bases.level_of(s, caller, kb_id))
 
 
 @router.delete("/{kb_id}")
@@ -118,9 +114,8 @@ def delete_kb(
     import shutil
 
     with svc.db.session() as s:
-        kb = bases.get_kb(s, caller, kb_id, need="write")
+        kb = bases.delete_kb(s, caller, kb_id)  # needs 'manage'
         folder = ingest.kb_dir(svc.settings.data_dir, kb.tenant_id, kb.id)
-        s.delete(kb)  # documents, chunks and grants go with it (ON DELETE CASCADE)
     shutil.rmtree(folder, ignore_errors=True)
     return {"id": kb_id, "object": "knowledge_base.deleted", "deleted": True}
 
@@ -134,26 +129,34 @@ def upload_documents(
     svc: Services = Depends(services),
 ) -> Any:
     """Upload one or more files. Each is judged alone: a refused one is reported with its
-    reason and the others go on. Unchanged files (same name and content) queue nothing."""
-    with svc.db.session() as s:
-        bases.get_kb(s, caller, kb_id, need="write")  # 404/403 before anything is read
+    reason and the others go on. Unchanged files (same name and content) queue nothing.
+
+    One transaction: the caller's rights are checked before anything is written, and the
+    document rows commit together with the job that will index them, or not at all."""
     if not files:
         raise InvalidRequest("Send one or more files as multipart field 'files'", param="files")
-    results, queued = [], []
-    for upload in files:
-        try:
-            with svc.db.session() as s:
-                added = ingest.add_document(
-                    s, svc.settings, caller, kb_id, upload.filename, _chunks(upload)
-                )
-                view = ingest.document_view(added.document)
-        except (InvalidRequest, PayloadTooLarge) as exc:  # this file alone is refused
-            results.append({"filename": upload.filename, "error": exc.message})
-            continue
-        results.append(view | {"changed": added.changed})
-        if added.changed:
-            queued.append(added.document.id)
-    job = _queue(svc, caller, kb_id, queued)
+    results: list[dict[str, Any]] = []
+    staged: list[ingest.Staged] = []
+    try:
+        with svc.db.session() as s:
+            kb = bases.get_kb(s, caller, kb_id, need="write")  # 404/403 before anything
+            for upload in files:
+                try:
+                    staged.append(
+                        ingest.stage_document(svc.settings, kb, upload.filename, _chunks(upload))
+                    )
+                except (InvalidRequest, PayloadTooLarge) as exc:  # this file alone is refused
+                    results.append({"filename": upload.filename, "error": exc.message})
+            queued = []
+            for item in staged:
+                added = ingest.record_document(s, svc.settings, kb, item, "upload")
+                results.append(ingest.document_view(added.document) | {"changed": added.changed})
+                if added.changed:
+                    queued.append(added.document.id)
+            job = _job(ingest.queue_documents(s, caller, kb_id, queued))
+    finally:
+        for item in staged:
+            item.discard()  # moved into place when recorded; left over only after an error
     _wake(request)
     return {"object": "list", "data": results, "job": job}
 
@@ -183,7 +186,8 @@ def add_url(
             s, settings, caller, kb_id, body.filename or page.filename, [page.data], page.url
         )
         view = ingest.document_view(added.document) | {"changed": added.changed}
-    job = _queue(svc, caller, kb_id, [added.document.id] if added.changed else [])
+        changed = [added.document.id] if added.changed else []
+        job = _job(ingest.queue_documents(s, caller, kb_id, changed))
     _wake(request)
     return view | {"job": job}
 
