@@ -2,7 +2,8 @@
 
 Every lookup filters by the caller's tenant here, in the data-access function, never only in a
 route: an object of another tenant is reported as not found, exactly as if it did not exist.
-Only the platform administrator crosses tenants.
+Only the platform administrator crosses tenants. Who may change whose account (password, role,
+disabled flag, deletion, keys) is decided by ``account_rules`` alone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from aigc.gateway import account_rules, sessions
+from aigc.gateway.account_rules import may_grant, may_manage
 from aigc.gateway.auth import (
     Principal,
     check_role_name,
@@ -22,6 +25,7 @@ from aigc.gateway.auth import (
     new_api_key,
     require_platform_admin,
     require_role,
+    role_rank,
 )
 from aigc.gateway.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from aigc.infra.schema import ApiKey, Group, GroupMember, Tenant, User, new_id, unix_time
@@ -131,10 +135,7 @@ def create_user(
     if principal is not None:
         require_role(principal, "admin")
         tenant_id = target_tenant(session, principal, tenant_id)
-        if role == "owner" and not (principal.at_least("owner") or principal.platform_admin):
-            raise PermissionDenied("Only an owner may create another owner", param="role")
-        if platform_admin and not principal.platform_admin:
-            raise PermissionDenied("Only the platform administrator may grant that", param="role")
+        may_grant(principal, role, platform_admin=platform_admin)
     elif session.get(Tenant, tenant_id) is None:
         raise NotFound(f"No organization with id '{tenant_id}'")
     username = username.strip()
@@ -156,8 +157,16 @@ def create_user(
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"The username '{username}' is taken", param="username") from None
+        raise username_unavailable() from None
     return user
+
+
+def username_unavailable() -> Conflict:
+    """Usernames are one namespace for sign-in, so a taken name must be refused; the answer is
+    the same whichever organization holds it and names nothing, not even the name asked for."""
+    return Conflict(
+        "This username is not available; choose another", param="username", code="username_taken"
+    )
 
 
 def list_users(session: Session, principal: Principal, tenant_id: str | None = None) -> list[User]:
@@ -177,34 +186,59 @@ def get_user(session: Session, principal: Principal, user_id: str) -> User:
 def update_user(
     session: Session, principal: Principal, user_id: str, changes: dict[str, Any]
 ) -> User:
-    require_role(principal, "admin")
-    user = _owned(session, principal, User, user_id, "user")
-    if "role" in changes:
-        role = check_role_name(changes["role"])
-        if "owner" in (role, user.role) and not (
-            principal.at_least("owner") or principal.platform_admin
-        ):
-            raise PermissionDenied("Only an owner may grant or remove the owner role", param="role")
-        user.role = role
+    """Apply ``changes`` after ``account_rules.may_manage`` allowed each one.
+
+    A new password or disabling the account signs the user out everywhere (their console
+    sessions end); a disabled user's keys are refused at authentication, and a demoted user's
+    keys act with the new role, as ``authenticate_key`` caps a key by its user.
+    """
+    changes = {field: value for field, value in changes.items() if value is not None}
+    user = _user_for(session, principal, user_id)
+    if "display_name" in changes:
+        may_manage(session, principal, user, "display_name")
     if "password" in changes:
+        may_manage(session, principal, user, "password")
         if len(changes["password"]) < 8:
             raise InvalidRequest("Password must have at least 8 characters", param="password")
+    if "role" in changes:
+        may_manage(session, principal, user, "role", new_role=changes["role"])
+    if "disabled" in changes:
+        may_manage(session, principal, user, "disable" if changes["disabled"] else "enable")
+    if "role" in changes:
+        user.role = changes["role"]
+    if "password" in changes:
         user.password_hash = hash_password(changes["password"])
-    for field in ("display_name", "disabled"):
-        if field in changes:
-            setattr(user, field, changes[field])
+        user.failed_logins, user.locked_until = 0, None
+    if "display_name" in changes:
+        user.display_name = changes["display_name"]
+    if "disabled" in changes:
+        user.disabled = bool(changes["disabled"])
+    if "password" in changes or user.disabled:
+        sessions.end_user_sessions(session, user.id)
     session.flush()
     return user
 
 
 def delete_user(session: Session, principal: Principal, user_id: str) -> None:
-    require_role(principal, "admin")
-    user = _owned(session, principal, User, user_id, "user")
-    if user.id == principal.user_id:
-        raise InvalidRequest("You cannot delete yourself", param="user_id")
-    if user.role == "owner" and not (principal.at_least("owner") or principal.platform_admin):
-        raise PermissionDenied("Only an owner may delete an owner")
+    """Delete a user and revoke their keys (which would otherwise outlive them, unbound)."""
+    user = _user_for(session, principal, user_id)
+    may_manage(session, principal, user, "delete")
+    now = datetime.now(UTC)
+    for key in session.scalars(
+        select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+    ):
+        key.revoked_at = now
+    session.flush()
     session.delete(user)
+
+
+def _user_for(session: Session, principal: Principal, user_id: str) -> User:
+    """The user to change, or 404 when absent or in another organization."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id '{user_id}'")
+    account_rules.visible(principal, user)
+    return user
 
 
 def has_owner(session: Session) -> bool:
@@ -301,14 +335,20 @@ def create_key(
     if principal is not None:
         require_role(principal, "admin")
         tenant_id = target_tenant(session, principal, tenant_id)
-        if not principal.platform_admin and not principal.at_least(role):
-            raise PermissionDenied("A key cannot have a higher role than its creator", param="role")
-        if platform_admin and not principal.platform_admin:
-            raise PermissionDenied("Only the platform administrator may create that key")
+        may_grant(principal, role, platform_admin=platform_admin)
         if user_id is not None:
-            owner = _owned(session, principal, User, user_id, "user")
+            owner = _user_for(session, principal, user_id)
             if owner.tenant_id != tenant_id:
                 raise NotFound(f"No user with id '{user_id}'")
+            may_manage(session, principal, owner, "key")
+    if user_id is not None:
+        owner = session.get(User, user_id)
+        if owner is None:
+            raise NotFound(f"No user with id '{user_id}'")
+        if role_rank(role) > role_rank(owner.role):
+            raise PermissionDenied(
+                f"A key cannot have a higher role than its user ('{owner.role}')", param="role"
+            )
     if expires_at is not None:
         expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
         if expires_at <= datetime.now(UTC):
@@ -347,18 +387,25 @@ def list_keys(session: Session, principal: Principal, tenant_id: str | None = No
 
 
 def get_key(session: Session, principal: Principal, key_id: str) -> ApiKey:
-    if principal.key_id != key_id:
+    """A key of the caller's organization; non-admins see only their own keys."""
+    key = _owned(session, principal, ApiKey, key_id, "API key")
+    own = key.id == principal.key_id or (
+        key.user_id is not None and key.user_id == principal.user_id
+    )
+    if not own:
         require_role(principal, "admin")
-    return _owned(session, principal, ApiKey, key_id, "API key")
+    return key
 
 
 def revoke_key(session: Session, principal: Principal | None, key_id: str) -> ApiKey:
+    """Revoke a key: one's own always, another's under ``account_rules.may_manage_key``."""
     if principal is None:
         key = session.get(ApiKey, key_id)
         if key is None:
             raise NotFound(f"No API key with id '{key_id}'")
     else:
         key = get_key(session, principal, key_id)
+        account_rules.may_manage_key(session, principal, key)
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
         session.flush()

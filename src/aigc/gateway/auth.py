@@ -44,6 +44,16 @@ class Principal:
         return bool(self.rpm_limit or self.tpm_limit or self.daily_token_budget)
 
 
+def role_rank(role: str) -> int:
+    """0 for viewer up to 3 for owner; unknown roles rank below every known one."""
+    return _RANK.get(role, -1)
+
+
+def weaker_role(a: str, b: str) -> str:
+    """The lower of two roles: what a user-bound key may do is capped by its user's role."""
+    return a if role_rank(a) <= role_rank(b) else b
+
+
 def require_role(principal: Principal, role: str) -> None:
     if not principal.at_least(role):
         raise PermissionDenied(
@@ -98,17 +108,24 @@ def bearer_token(authorization: str | None) -> str:
 
 
 def authenticate_key(session: Session, secret: str, now: datetime | None = None) -> Principal:
-    """Resolve a key secret to its principal, refusing unknown, revoked and expired keys."""
+    """Resolve a key secret to its principal, refusing unknown, revoked and expired keys.
+
+    A key bound to a user is that user's credential: refused while the user is disabled, and
+    never more than the user's current role or platform rights (the lower of the key's role and
+    the user's). A key with no user acts with its own role; only admins of at least that role
+    create or revoke such keys.
+    """
     if secret.startswith(SESSION_PREFIX):
         return authenticate_session(session, secret, now)
     row = session.execute(
-        select(ApiKey, Tenant)
+        select(ApiKey, Tenant, User)
         .join(Tenant, Tenant.id == ApiKey.tenant_id)
+        .outerjoin(User, User.id == ApiKey.user_id)
         .where(ApiKey.secret_hash == hash_api_key(secret))
     ).first()
     if row is None:
         raise AuthenticationFailed("Incorrect API key provided")
-    key, tenant = row
+    key, tenant, user = row
     now = now or datetime.now(UTC)
     if key.revoked_at is not None:
         raise AuthenticationFailed("This API key has been revoked", code="revoked_api_key")
@@ -116,12 +133,18 @@ def authenticate_key(session: Session, secret: str, now: datetime | None = None)
         raise AuthenticationFailed("This API key has expired", code="expired_api_key")
     if tenant.disabled:
         raise AuthenticationFailed("This organization is disabled", code="tenant_disabled")
+    role, platform_admin = key.role, key.platform_admin
+    if user is not None:
+        if user.disabled:
+            raise AuthenticationFailed("This account is disabled", code="account_disabled")
+        role = weaker_role(role, user.role)
+        platform_admin = platform_admin and user.platform_admin
     return Principal(
         tenant_id=key.tenant_id,
-        role=key.role,
+        role=role,
         key_id=key.id,
         user_id=key.user_id,
-        platform_admin=key.platform_admin,
+        platform_admin=platform_admin,
         allowed_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
         rpm_limit=key.rpm_limit,
         tpm_limit=key.tpm_limit,

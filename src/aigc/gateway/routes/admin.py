@@ -199,7 +199,9 @@ def update_user(
     svc: Services = Depends(services),
 ) -> Any:
     with svc.db.session() as s:
-        return accounts.user_view(accounts.update_user(s, caller, user_id, _set(body)))
+        view = accounts.user_view(accounts.update_user(s, caller, user_id, _set(body)))
+    svc.keys.clear()  # cached principals carry the user's role and disabled flag
+    return view
 
 
 @router.delete("/users/{user_id}")
@@ -208,6 +210,7 @@ def delete_user(
 ) -> Any:
     with svc.db.session() as s:
         accounts.delete_user(s, caller, user_id)
+    svc.keys.clear()
     return {"id": user_id, "object": "user", "deleted": True}
 
 

@@ -1,0 +1,142 @@
+"""Who may change whose account: the one rule every account-changing path calls.
+
+Written once so that a route cannot forget a check (the password route once had none, which let
+an organization admin take over the platform owner). The rule, for a caller acting on a user:
+
+* **Another organization** is reported as not found (404), exactly as if the user did not
+  exist; only the platform administrator crosses organizations.
+* **Acting on someone else** needs the ``admin`` role.
+* **Nobody acts on a user above their own role**: an admin may not touch an owner (password,
+  role, disabled flag, deletion, keys); peers may act on each other.
+* **Nobody grants a role above their own**, to a user or to a key; a user-bound key is also
+  never above its user's role.
+* **A platform administrator account** is changed only by itself or by another platform
+  administrator, and always stays an ``owner``.
+* **Oneself**: anyone may change their own display name, password and lower their own role
+  (the rank rule still applies, so a key weaker than its user cannot change that user's
+  password); nobody disables or deletes themselves.
+* **The last enabled owner** of an organization cannot be demoted, disabled or deleted (by
+  anyone), so an organization always has someone who can manage it.
+
+Refusals are ``PermissionDenied`` (403) with a message saying which rule applied, or ``NotFound``
+(404) for another organization's user.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from aigc.gateway.auth import Principal, check_role_name, role_rank
+from aigc.gateway.errors import NotFound, PermissionDenied
+from aigc.infra.schema import ApiKey, User
+
+Change = Literal["display_name", "password", "role", "disable", "enable", "delete", "key"]
+_SELF_ONLY_REFUSED = {"disable": "disable", "delete": "delete"}
+
+
+def visible(principal: Principal, target: User) -> None:
+    """Another organization's user does not exist for the caller (the platform admin aside)."""
+    if target.tenant_id != principal.tenant_id and not principal.platform_admin:
+        raise NotFound(f"No user with id '{target.id}'")
+
+
+def may_grant(principal: Principal, role: str, *, platform_admin: bool = False) -> None:
+    """Refuse giving a user or key a role above the caller's own (or platform rights)."""
+    check_role_name(role)
+    if platform_admin and not principal.platform_admin:
+        raise PermissionDenied("Only the platform administrator may grant that", param="role")
+    if not principal.platform_admin and role_rank(role) > role_rank(principal.role):
+        raise PermissionDenied(
+            f"You cannot grant the '{role}' role: it is above your own ('{principal.role}')",
+            param="role",
+        )
+
+
+def may_manage(
+    session: Session,
+    principal: Principal,
+    target: User,
+    change: Change,
+    *,
+    new_role: str | None = None,
+) -> None:
+    """Raise unless ``principal`` may make ``change`` to ``target`` (see the module rule).
+
+    ``new_role`` is the role asked for when ``change`` is ``"role"``.
+    """
+    visible(principal, target)
+    is_self = principal.user_id == target.id
+    if is_self and change in _SELF_ONLY_REFUSED:
+        raise PermissionDenied(f"You cannot {_SELF_ONLY_REFUSED[change]} your own account")
+    if is_self and change == "display_name":
+        return
+    if not is_self and role_rank(principal.role) < role_rank("admin"):
+        raise PermissionDenied(
+            f"Changing another user needs the 'admin' role; your role is '{principal.role}'"
+        )
+    if target.platform_admin and not principal.platform_admin:
+        raise PermissionDenied(
+            "Only the platform administrator may change a platform administrator's account"
+        )
+    if not principal.platform_admin and role_rank(target.role) > role_rank(principal.role):
+        raise PermissionDenied(
+            f"You cannot change a user whose role ('{target.role}') is above your own "
+            f"('{principal.role}')"
+        )
+    if change == "role":
+        role = check_role_name(new_role or "")
+        may_grant(principal, role)
+        if target.platform_admin and role != "owner":
+            raise PermissionDenied("A platform administrator is always an owner", param="role")
+        if target.role == "owner" and role != "owner":
+            _keep_an_owner(session, target, "demote")
+    elif change in ("disable", "delete") and target.role == "owner" and not target.disabled:
+        _keep_an_owner(session, target, change)
+
+
+def may_manage_key(session: Session, principal: Principal, key: ApiKey) -> None:
+    """Raise unless ``principal`` may revoke ``key``: its own keys always, else the user rule.
+
+    A key bound to a user is that user's credential, so revoking it is an action on that user;
+    a key with no user is judged by its own role and platform flag.
+    """
+    if key.tenant_id != principal.tenant_id and not principal.platform_admin:
+        raise NotFound(f"No API key with id '{key.id}'")
+    if key.id == principal.key_id or (key.user_id is not None and key.user_id == principal.user_id):
+        return
+    if role_rank(principal.role) < role_rank("admin"):
+        raise PermissionDenied(
+            f"Revoking another user's key needs the 'admin' role; your role is '{principal.role}'"
+        )
+    if key.platform_admin and not principal.platform_admin:
+        raise PermissionDenied("Only the platform administrator may revoke a platform key")
+    if not principal.platform_admin and role_rank(key.role) > role_rank(principal.role):
+        raise PermissionDenied(
+            f"You cannot revoke a key whose role ('{key.role}') is above your own "
+            f"('{principal.role}')"
+        )
+    if key.user_id is not None:
+        user = session.get(User, key.user_id)
+        if user is not None:
+            may_manage(session, principal, user, "key")
+
+
+def _keep_an_owner(session: Session, target: User, action: str) -> None:
+    """Refuse when ``target`` is the organization's only enabled owner."""
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(
+            User.tenant_id == target.tenant_id,
+            User.role == "owner",
+            User.disabled.is_(False),
+            User.id != target.id,
+        )
+    )
+    if not others:
+        raise PermissionDenied(
+            f"You cannot {action} the organization's last owner; make another owner first"
+        )
