@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from aigc.gateway.auth import SESSION_PREFIX, as_utc, hash_api_key, hash_password, verify_password
@@ -40,26 +40,37 @@ def sign_in(
     user_agent: str = "",
     now: datetime | None = None,
 ) -> SignIn:
-    """Check the password; count failures (the caller commits them even when refusing)."""
+    """Check the password under the lockout; commits the attempt count before the slow check.
+
+    Each attempt first claims a slot in one atomic ``UPDATE`` (so parallel attempts, on this
+    instance or another, each see their own count): the first ``MAX_FAILURES`` attempts of a
+    window are checked, every later one is refused unchecked and (re)sets the lock. The claim is
+    committed before argon2 runs, so no database lock is held during the check.
+    """
     now = now or datetime.now(UTC)
     user = session.scalar(select(User).where(User.username == username.strip()))
     if user is None:
         verify_password(_DUMMY_HASH, password)
         return SignIn(None, "invalid")
-    if user.locked_until is not None and as_utc(user.locked_until) > now:
-        return SignIn(None, "locked", user.id, as_utc(user.locked_until))
+    attempt = _claim_attempt(session, user.id, now)
+    if attempt is None:
+        return SignIn(None, "locked", user.id, _locked_until(session, user))
+    if attempt > MAX_FAILURES:
+        return SignIn(None, "locked", user.id, _lock(session, user.id, now))
     if not verify_password(user.password_hash, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.failed_logins = 0
-            user.locked_until = now + LOCKOUT
-            return SignIn(None, "locked", user.id, user.locked_until)
+        if attempt == MAX_FAILURES:
+            return SignIn(None, "locked", user.id, _lock(session, user.id, now))
         return SignIn(None, "invalid", user.id)
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=0, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
     tenant = session.get(Tenant, user.tenant_id)
+    session.refresh(user)
     if user.disabled or tenant is None or tenant.disabled:
         return SignIn(None, "disabled", user.id)
-    user.failed_logins = 0
-    user.locked_until = None
     secret = SESSION_PREFIX + secrets.token_urlsafe(32)
     session.add(
         UserSession(
@@ -74,6 +85,55 @@ def sign_in(
     )
     session.flush()
     return SignIn(secret, None, user.id)
+
+
+def _claim_attempt(session: Session, user_id: str, now: datetime) -> int | None:
+    """Count one attempt atomically and commit it; None while the account is locked.
+
+    A lock that has expired starts a fresh window (the count restarts at 1).
+    """
+    expired = User.locked_until.is_not(None) & (User.locked_until <= now)
+    count = session.scalar(
+        update(User)
+        .where(User.id == user_id, User.locked_until.is_(None) | (User.locked_until <= now))
+        .values(
+            failed_logins=case((expired, 1), else_=func.coalesce(User.failed_logins, 0) + 1),
+            locked_until=case((expired, None), else_=User.locked_until),
+        )
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return count
+
+
+def _lock(session: Session, user_id: str, now: datetime) -> datetime:
+    """Lock the account for ``LOCKOUT`` from now (idempotent under parallel attempts)."""
+    until = now + LOCKOUT
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(locked_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return until
+
+
+def _locked_until(session: Session, user: User) -> datetime | None:
+    session.refresh(user)
+    return as_utc(user.locked_until) if user.locked_until is not None else None
+
+
+def end_user_sessions(session: Session, user_id: str, now: datetime | None = None) -> int:
+    """Sign a user out everywhere (password changed, account disabled); returns how many ended."""
+    result = session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now or datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def sign_out(session: Session, secret: str, now: datetime | None = None) -> None:
