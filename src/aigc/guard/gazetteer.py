@@ -418,8 +418,10 @@ def _address_patterns() -> list[re.Pattern[str]]:
     ]
 
 
+# The name starts at a word's start (the lookbehind): from every letter of "AAAA…" the
+# name ran to the end and back (quadratic).
 _GENERIC_ADDRESS = re.compile(
-    r"(?:\d{1,6}\s+){0,2}[A-Z][\w'’.-]*(?:\s+[A-Za-z][\w'’.-]*){0,3}\s+\d{1,5}[a-z]?\b"
+    r"(?:\d{1,6}\s+){0,2}(?<![\w'’.-])[A-Z][\w'’.-]*(?:\s+[A-Za-z][\w'’.-]*){0,3}\s+\d{1,5}[a-z]?\b"
 )
 
 
@@ -505,6 +507,7 @@ def find_addresses(text: str) -> Iterable[Finding]:
 
 
 _UNIT = re.compile(r"(?:Apt|Suite|Unit|Box|P\.O\.)\b")
+_MAX_PLACE_LINE = 200  # a line naming one to three places (and a postcode) is short
 _PLACE_LINE = re.compile(r"\s*(?P<place>[^\W\d_][\w'’. ()-]*?)(?:\s+\d{4,6})?\s*$")
 
 
@@ -513,7 +516,9 @@ def _is_place(value: str, lst: Lists) -> bool:
     return value.lower() in lst.places or (value.isupper() and len(value) > 2)
 
 
-_LINE = re.compile(r"^[\W\d_]*?(?P<line>[^\W\d_][^\n]*)$", re.M)
+# The leading non-letters stay within the line: crossing newlines, every empty line of
+# "\n\n\n…" was a start that scanned to the end (quadratic).
+_LINE = re.compile(r"^(?:[^\w\n]|[\d_])*?(?P<line>[^\W\d_][^\n]*)$", re.M)
 _PLACE_CONTEXT = re.compile(
     r"(?:lives? in|living in|from|travel(?:l?ing)? to|moved to|Where:|city of|town of|grew up in|"
     r"flew to|I'm in|I am in|visit|street in|year in|at \w+ in)\s+"
@@ -546,6 +551,8 @@ def find_locations(text: str) -> Iterable[Finding]:
         else:
             i += 1
     for m in _LINE.finditer(text):
+        if len(m.group("line")) > _MAX_PLACE_LINE:  # _PLACE_LINE is quadratic on long lines
+            continue
         place = _PLACE_LINE.match(m.group("line"))
         if (
             place

@@ -40,7 +40,11 @@ Recognizer = Callable[[str], Iterable[Finding]]
 # --- regex helpers -------------------------------------------------------------------------
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@[^\s/]+\S*", re.I)
+# The scheme starts where a run of scheme characters starts: with \b alone every letter of
+# "a-a-a-…" was a start that scanned to the end (quadratic).
+_URL_CREDENTIALS = re.compile(
+    r"(?<![\w+.-])[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@[^\s/]+\S*", re.I
+)
 _IPV4 = re.compile(
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)"
 )
