@@ -751,29 +751,43 @@ def kb_ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders under the import roots")],
     tenant: _TenantOpt = None,
 ) -> None:
-    """Add files (folders recursively) and index the new or changed ones, with progress."""
+    """Add files (folders recursively) and index the new or changed ones, with progress.
+
+    In a folder, what is really elsewhere (a link leading out of it) is skipped and said so.
+    """
+    from rich.markup import escape
     from rich.progress import Progress
 
     from aigc.infra.db import Database
-    from aigc.infra.paths import check_import_path
+    from aigc.infra.paths import check_import_path, files_under, open_inside
     from aigc.knowledge.ingest import add_document, ingest_documents
 
     settings = Settings()
-    files: list[Path] = []
-    changed, unchanged = [], 0
+    files: list[tuple[Path, Path]] = []  # (real file, the folder it must stay in)
+    changed, unchanged, skipped = [], 0, 0
     with _session() as s:  # API errors (a path outside the import roots…) become messages
         for path in paths:
             root = check_import_path(path, settings.import_roots)
-            files += sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+            if not root.is_dir():
+                files.append((root, root.parent))
+                continue
+            for found, reason in files_under(root):
+                if reason is None:
+                    files.append((found, root))
+                else:
+                    skipped += 1
+                    err.print(f"[yellow]skipped[/yellow] {escape(str(path / found))}: {reason}")
         who = _operator(_tenant_id(s, tenant))
-        for file in files:
+        for file, folder in files:
             try:
-                with file.open("rb") as fh:
+                with open_inside(file, folder) as fh:
                     added = add_document(
                         s, settings, who, kb_id, file.name, iter(lambda: fh.read(1 << 20), b"")
                     )
-            except APIError as exc:
-                err.print(f"[yellow]skipped[/yellow] {file}: {exc.message}")
+            except (APIError, OSError) as exc:
+                reason = exc.message if isinstance(exc, APIError) else exc.strerror
+                err.print(f"[yellow]skipped[/yellow] {escape(str(file))}: {reason}")
+                skipped += 1
                 continue
             if added.changed:
                 changed.append(added.document.id)
@@ -794,8 +808,8 @@ def kb_ingest(
     finally:
         db.dispose()
     out.print(
-        f"{result['indexed']} indexed, {result['failed']} failed, {unchanged} unchanged; "
-        f"{result['chunks']} chunks in the index"
+        f"{result['indexed']} indexed, {result['failed']} failed, {unchanged} unchanged, "
+        f"{skipped} skipped; {result['chunks']} chunks in the index"
     )
 
 
