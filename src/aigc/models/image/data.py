@@ -2,13 +2,16 @@
 
 Every loader returns an ``ImageSet``: images shaped (N, C, H, W) in [0, 1], integer labels and
 the class names they index, plus optional captions. Models never read files themselves, so a
-folder of product photos and the built-in digits train through the same code.
+folder of product photos and the built-in digits train through the same code. A folder is read
+through ``infra.paths.files_under``: a link in it that leads out of it is skipped (logged, and
+listed in ``ImageSet.skipped``).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import logging
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +19,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from aigc.infra.paths import files_under, open_inside
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MIN_SIZE, MAX_SIZE = 8, 128
 DIGIT_NAMES_EN = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 DIGIT_NAMES_ZH = ("零", "一", "二", "三", "四", "五", "六", "七", "八", "九")
+log = logging.getLogger("aigc.models")
 
 
 @dataclass
@@ -28,6 +34,7 @@ class ImageSet:
     labels: np.ndarray  # int64 (N,)
     classes: list[str]
     captions: list[list[str]] = field(default_factory=list)  # per image; may be empty
+    skipped: list[str] = field(default_factory=list)  # "name: reason" from the folder walk
 
     def __len__(self) -> int:
         return len(self.images)
@@ -42,7 +49,9 @@ class ImageSet:
 
     def subset(self, index: np.ndarray | slice) -> ImageSet:
         captions = [self.captions[i] for i in np.arange(len(self))[index]] if self.captions else []
-        return ImageSet(self.images[index], self.labels[index], self.classes, captions)
+        return ImageSet(
+            self.images[index], self.labels[index], self.classes, captions, self.skipped
+        )
 
     def even(self) -> ImageSet:
         """The even-indexed images: the training half in our benchmarks."""
@@ -65,8 +74,8 @@ def load_digits() -> ImageSet:
 def load_mnist(folder: str | Path, split: str = "t10k", size: int = 28) -> ImageSet:
     """MNIST from its IDX files (gzipped or not) in ``folder``, e.g. ``mnist-t10k-*``."""
     folder = Path(folder)
-    images = _read_idx(_find(folder, f"{split}-images")).astype(np.float32) / 255.0
-    labels = _read_idx(_find(folder, f"{split}-labels")).astype(np.int64)
+    images = _read_idx(_find(folder, f"{split}-images"), folder).astype(np.float32) / 255.0
+    labels = _read_idx(_find(folder, f"{split}-labels"), folder).astype(np.int64)
     if size != images.shape[-1]:
         images = np.stack(
             [_resize(Image.fromarray((x * 255).astype(np.uint8)), size) for x in images]
@@ -76,14 +85,22 @@ def load_mnist(folder: str | Path, split: str = "t10k", size: int = 28) -> Image
 
 
 def _find(folder: Path, stem: str) -> Path:
-    hits = sorted(p for p in folder.iterdir() if stem in p.name and "idx" in p.name)
+    """The IDX file named like ``stem`` directly in ``folder`` (really there: links followed)."""
+    hits = [
+        p
+        for p, reason in files_under(folder)
+        if reason is None and p.parent == Path(folder).resolve()
+        if stem in p.name and "idx" in p.name
+    ]
     if not hits:
         raise FileNotFoundError(f"No IDX file with '{stem}' in {folder}")
     return hits[0]
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+def _read_idx(path: Path, folder: Path) -> np.ndarray:
+    with open_inside(path, folder) as fh:
+        raw = fh.read()
+    raw = gzip.decompress(raw) if path.suffix == ".gz" else raw
     _, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
     if dtype_code != 0x08:
         raise ValueError(f"{path.name}: only unsigned-byte IDX files are supported")
@@ -97,30 +114,43 @@ def load_folder(folder: str | Path, size: int = 32, grayscale: bool = False) -> 
     ``captions.jsonl`` holds lines ``{"file": "cats/1.png", "caption": "a cat"}`` (several
     lines per file allowed). Images are center-cropped to a square and resized to ``size``.
     """
-    folder = Path(folder)
+    folder = Path(folder).resolve()
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    files, skipped, captions_path = [], [], None
+    for path, reason in files_under(folder):
+        if reason is not None:
+            log.warning("image data: skipped %s in %s: %s", path, folder, reason)
+            skipped.append(f"{path.as_posix()}: {reason}")
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            files.append(path)
+        elif path == folder / "captions.jsonl":
+            captions_path = path
     if not files:
         raise ValueError(f"No PNG, JPEG or WebP images under {folder}")
     classes = sorted({p.parent.relative_to(folder).as_posix() for p in files})
     captions_by_file: dict[str, list[str]] = {}
-    captions_path = folder / "captions.jsonl"
-    if captions_path.exists():
-        for line in captions_path.read_text(encoding="utf-8").splitlines():
+    if captions_path is not None:
+        with open_inside(captions_path, folder) as fh:
+            lines = fh.read().decode("utf-8").splitlines()
+        for line in lines:
             if line.strip():
                 row = json.loads(line)
                 captions_by_file.setdefault(row["file"], []).append(str(row["caption"]))
     mode = "L" if grayscale else "RGB"
     images, labels, captions = [], [], []
     for path in files:
-        with Image.open(path) as img:
+        with open_inside(path, folder) as fh, Image.open(fh) as img:
             images.append(_resize(img.convert(mode), size))
         labels.append(classes.index(path.parent.relative_to(folder).as_posix()))
         captions.append(captions_by_file.get(path.relative_to(folder).as_posix(), []))
     has_captions = any(captions)
     return ImageSet(
-        np.stack(images), np.array(labels, np.int64), classes, captions if has_captions else []
+        np.stack(images),
+        np.array(labels, np.int64),
+        classes,
+        captions if has_captions else [],
+        skipped[:100],
     )
 
 

@@ -51,6 +51,11 @@ def training_data(params: dict[str, Any]) -> ImageSet:
     return data.even() if params.get("subset") == "even" else data
 
 
+def _skipped(data: ImageSet) -> dict[str, Any]:
+    """For the job's result: files the folder walk skipped (links leading out of it)."""
+    return {"skipped_files": data.skipped} if data.skipped else {}
+
+
 def _grid_writer(out_dir: Path):
     samples = out_dir / "samples"
     samples.mkdir(parents=True, exist_ok=True)
@@ -62,7 +67,7 @@ def train_gan(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     cfg = config_from(gan.GANConfig, ctx.params, data)
     G = gan.train(cfg, data, ctx.progress, max(cfg.steps // 10, 1), _grid_writer(out_dir))
     gan.save(G, cfg, data.classes, out_dir)
-    return {"path": str(out_dir), "size": cfg.size, "classes": data.classes}
+    return {"path": str(out_dir), "size": cfg.size, "classes": data.classes} | _skipped(data)
 
 
 def train_vae(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
@@ -70,7 +75,7 @@ def train_vae(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     cfg = config_from(vae.VAEConfig, ctx.params, data)
     model = vae.train(cfg, data, ctx.progress, max(cfg.steps // 10, 1), _grid_writer(out_dir))
     vae.save(model, data.classes, out_dir)
-    return {"path": str(out_dir), "size": cfg.size, "classes": data.classes}
+    return {"path": str(out_dir), "size": cfg.size, "classes": data.classes} | _skipped(data)
 
 
 def validate_model_dir(config: dict[str, Any]) -> None:

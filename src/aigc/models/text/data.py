@@ -3,12 +3,15 @@
 Every text family trains from the same list of documents. A document is one .txt/.md file, or
 one record of a .jsonl/.json file (``{"text": ...}``, or the ``content``/``paragraphs`` lists of
 the chinese-poetry corpus). Data comes from files a tenant uploaded (``/v1/files``) or, for the
-CLI and the platform admin only, from a server path under the import roots.
+CLI and the platform admin only, from a server path under the import roots. A folder is read
+through ``infra.paths.files_under``: a link inside it that leads out of it is skipped, and the
+job's result lists what was skipped and why.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import unicodedata
@@ -22,11 +25,13 @@ from sqlalchemy.orm import Session
 from aigc.gateway.auth import Principal
 from aigc.gateway.errors import InvalidRequest, PermissionDenied
 from aigc.infra import files
-from aigc.infra.paths import check_import_path
+from aigc.infra.paths import check_import_path, files_under, open_inside
 
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".markdown"}
 JSON_SUFFIXES = {".jsonl", ".json", ".ndjson"}
 TEXT_FIELDS = ("text", "content", "paragraphs")
+log = logging.getLogger("aigc.models")
+MAX_SKIPPED_SHOWN = 100  # in a job's result; the log has them all
 
 _SPACES = re.compile(r"[^\S\n\t]+")  # horizontal whitespace except tabs
 _TRAILING = re.compile(r"[ \t]+\n")
@@ -42,17 +47,26 @@ def clean_text(text: str) -> str:
     return _TRAILING.sub("\n", text).strip(" ")
 
 
-def read_texts(paths: Sequence[Path]) -> list[str]:
-    """The cleaned, non-empty documents in ``paths`` (files or folders, read recursively)."""
+def read_texts(paths: Sequence[Path], skipped: list[str] | None = None) -> list[str]:
+    """The cleaned, non-empty documents in ``paths`` (files or folders, read recursively).
+
+    Files in a folder that are really elsewhere are not read; ``skipped`` (when given) receives
+    "name: reason" for each (the first ``MAX_SKIPPED_SHOWN``), names relative to their folder.
+    """
     docs: list[str] = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            for child, reason in files_under(path):
+                if reason is not None:
+                    log.warning("training data: skipped %s in %s: %s", child, path, reason)
+                    if skipped is not None and len(skipped) < MAX_SKIPPED_SHOWN:
+                        skipped.append(f"{child.as_posix()}: {reason}")
+                    continue
                 if child.name.startswith("."):
                     continue
                 if child.suffix.lower() in TEXT_SUFFIXES | JSON_SUFFIXES:
-                    docs.extend(_read_file(child))
+                    docs.extend(_read_file(child, path))
         elif path.is_file():
             docs.extend(_read_file(path))
         else:
@@ -61,9 +75,14 @@ def read_texts(paths: Sequence[Path]) -> list[str]:
     return [d for d in cleaned if d.strip()]
 
 
-def _read_file(path: Path) -> list[str]:
+def _read_file(path: Path, folder: Path | None = None) -> list[str]:
+    """The documents of one file; a file from a folder walk is opened inside that folder."""
     try:
-        raw = path.read_bytes()
+        if folder is None:
+            raw = path.read_bytes()
+        else:
+            with open_inside(path, folder) as fh:
+                raw = fh.read()
     except OSError as exc:
         raise InvalidRequest(f"Cannot read {path.name}: {exc.strerror}", param="data") from None
     if b"\x00" in raw[:8192]:

@@ -258,7 +258,8 @@ def pydoc_texts() -> list[str]:
     return [topics[name] for name in sorted(topics)]
 
 
-def training_texts(params: dict[str, Any]) -> list[str]:
+def training_texts(params: dict[str, Any], skipped: list[str] | None = None) -> list[str]:
+    """The job's documents; files a folder walk skipped are added to ``skipped``."""
     from aigc.models.text.data import read_texts
 
     if params.get("source") == "pydoc":
@@ -268,7 +269,7 @@ def training_texts(params: dict[str, Any]) -> list[str]:
     paths = [Path(p) for p in params.get("paths") or []]
     if not paths:
         raise InvalidRequest("No training data was given")
-    return read_texts(paths)
+    return read_texts(paths, skipped)
 
 
 def encode_documents(tokenizer: Any, docs: Sequence[str]) -> torch.Tensor:
@@ -291,7 +292,8 @@ def train_job(ctx: Any, out_dir: Path, family: str, make_model: MakeModel) -> di
 
     params = dict(ctx.params)
     ctx.progress(0.0, "reading data")
-    docs = training_texts(params)
+    skipped: list[str] = []
+    docs = training_texts(params, skipped)
     train_docs, val_docs = split_train_val(
         docs, float(params.get("val_fraction", 0.1)), int(params.get("seed", 0))
     )
@@ -341,7 +343,7 @@ def train_job(ctx: Any, out_dir: Path, family: str, make_model: MakeModel) -> di
         "train_tokens": len(train_ids),
         "val_tokens": len(val_ids),
         "corpus": stats.as_dict(),
-    }
+    } | ({"skipped_files": skipped} if skipped else {})
 
 
 def quiet_transformers() -> None:

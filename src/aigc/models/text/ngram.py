@@ -768,10 +768,12 @@ def train_on_texts(
 def _train_job(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     params = TrainParams(**{k: v for k, v in ctx.params.items() if k != "model_record_id"})
     ctx.progress(0.02, "reading the data")
-    docs = read_texts([Path(p) for p in params.paths])
+    skipped: list[str] = []
+    docs = read_texts([Path(p) for p in params.paths], skipped)
     if not docs:
         raise InvalidRequest("The training data holds no text")
-    return train_on_texts(docs, params, out_dir, ctx.progress)
+    config = train_on_texts(docs, params, out_dir, ctx.progress)
+    return config | ({"skipped_files": skipped} if skipped else {})
 
 
 def _validate_config(config: dict[str, Any]) -> None:
