@@ -26,7 +26,7 @@ from aigc.gateway.routes import images as image_routes
 from aigc.gateway.routes import knowledge as knowledge_routes
 from aigc.gateway.routes import train as train_routes
 from aigc.gateway.services import Services
-from aigc.infra import audit, migrate
+from aigc.infra import audit, migrate, private
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
@@ -38,7 +38,7 @@ log = logging.getLogger("aigc.app")
 
 def build_services(settings: Settings) -> Services:
     """Migrate the database and construct this process's long-lived objects."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private.private_dir(settings.data_dir)  # 0700, whatever the umask
     migrate.upgrade(settings.db_url)
     db = Database(settings.db_url)
     audit_log = AuditLog(db, settings.server_secret())

@@ -79,8 +79,11 @@ def serve(
     import uvicorn
 
     from aigc.app import create_app
+    from aigc.gateway.http_head import head_limited_protocol
     from aigc.infra.logs import configure_logging
+    from aigc.infra.private import SERVE_UMASK
 
+    os.umask(SERVE_UMASK)  # everything the server writes is its own (issue 14, defect 12)
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging(settings.log_level, settings.log_json)
@@ -88,6 +91,8 @@ def serve(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        # httptools with a cap on the request head: 431 instead of buffering any header size
+        http=head_limited_protocol(settings.max_header_bytes, settings.max_header_count),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=60,

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from aigc.infra.private import private_sqlite
+
 
 class Base(DeclarativeBase):
     pass
@@ -16,6 +18,7 @@ class Base(DeclarativeBase):
 def make_engine(url: str) -> Engine:
     """An engine tuned for the backend: SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
+        private_sqlite(url)  # 0600 before SQLite creates it (its -wal/-shm take its mode)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

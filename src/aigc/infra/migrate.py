@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from aigc.infra.private import private_sqlite
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -19,6 +21,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` in place (idempotent)."""
+    private_sqlite(url)  # a SQLite file is created 0600 before Alembic opens it
     command.upgrade(alembic_config(url), revision)
 
 
