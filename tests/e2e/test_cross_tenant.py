@@ -481,7 +481,13 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             "POST",
             "/api/users",
             key=b,
-            json={"username": f"b-user-{tag}", "password": "correct horse battery"},
+            # An admin, so keys of both roles can be bound to them: a key is never above its
+            # user's role (issue 14, defect 8).
+            json={
+                "username": f"b-user-{tag}",
+                "password": "correct horse battery",
+                "role": "admin",
+            },
         ),
         201,
     )
