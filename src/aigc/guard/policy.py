@@ -46,7 +46,14 @@ from functools import cached_property
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from aigc.guard import pii
 from aigc.infra import linear_re
@@ -91,6 +98,18 @@ class Rule(BaseModel):
     message: str | None = Field(default=None, max_length=500)
     scope: Scope = Field(default_factory=Scope)
 
+    @field_validator("pattern")
+    @classmethod
+    def _linear(cls, pattern: str | None) -> str | None:
+        """Tenant admins write these and they run on every request: RE2 only, so matching
+        stays linear in the text (refused here, when the policy is stored)."""
+        if pattern is not None:
+            try:
+                linear_re.compile(pattern)
+            except linear_re.LinearRegexError as exc:
+                raise ValueError(str(exc)) from None
+        return pattern
+
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
         if self.detector == "pii":
@@ -101,13 +120,8 @@ class Rule(BaseModel):
             raise ValueError(f"action '{self.action}' needs detector 'pii' or 'regex'")
         if self.action == "pseudonymize" and self.stage != "input":
             raise ValueError("pseudonymize works on the input stage only")
-        if self.detector == "regex":
-            if not self.pattern:
-                raise ValueError("detector 'regex' needs 'pattern'")
-            try:  # tenant admins write these: RE2 only, so matching stays linear in the text
-                linear_re.compile(self.pattern)
-            except linear_re.LinearRegexError as exc:
-                raise ValueError(f"pattern: {exc}") from None
+        if self.detector == "regex" and not self.pattern:
+            raise ValueError("detector 'regex' needs 'pattern'")
         if self.detector == "keywords" and not self.words:
             raise ValueError("detector 'keywords' needs 'words'")
         if self.detector == "moderation" and self.categories:
