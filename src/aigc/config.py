@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     )
 
     default_max_tokens: int = Field(default=512, description="When a request sets none")
+    # Per-request input caps (400 invalid_request_error naming the parameter); the body itself
+    # is capped by max_body_bytes (413).
+    max_input_chars: int = Field(
+        default=1_000_000, gt=0, description="Characters of all messages or prompts of a request"
+    )
+    max_messages: int = Field(default=1_000, gt=0, description="Messages of a chat request")
+    max_prompts: int = Field(default=2_048, gt=0, description="Prompts in a /v1/completions list")
+    # HTTP request head (request line + headers) limits at the server: 431 beyond them.
+    max_header_bytes: int = Field(default=64 * 1024, gt=0, description="Request line + headers")
+    max_header_count: int = Field(default=100, gt=0, description="Header fields of a request")
     default_key_rpm: int | None = None
     default_key_tpm: int | None = None
 

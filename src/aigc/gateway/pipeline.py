@@ -26,6 +26,7 @@ from aigc.gateway.schemas import (
     ChatCompletionRequest,
     CompletionRequest,
     SamplingFields,
+    check_input_size,
     message_text,
     refuse_undecodable,
     refuse_unsupported,
@@ -37,6 +38,11 @@ from aigc.knowledge import grounding
 from aigc.models import resources
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
 from aigc.models.stopping import BoundedText
+
+# Inputs up to this many characters are scanned, counted and template-matched on the event loop:
+# that takes microseconds, less than a worker-thread hop. Longer ones go to a worker thread, so a
+# large request never delays other requests (or /healthz).
+INLINE_MAX_CHARS = 4096
 
 
 @dataclass
@@ -51,6 +57,7 @@ class Prepared:
     citations: list[dict[str, Any]] | None = None  # set when knowledge bases were used
     guard: gate.GuardSession | None = None  # placeholders to restore, output rules
     slot: resources.Slot | None = None  # a place in the model's queue, released by settle
+    input_chars: int = 0  # characters of the messages/prompts: decides inline vs worker thread
 
 
 # --- stages --------------------------------------------------------------------------------
@@ -119,16 +126,24 @@ async def prepare(
 ) -> Prepared:
     """Validate, resolve the model and reserve tokens: everything that can refuse a request."""
     record.model = body.model
-    max_tokens = body.output_limit or services.settings.default_max_tokens
+    settings = services.settings
+    input_chars = check_input_size(
+        body, settings.max_input_chars, settings.max_messages, settings.max_prompts
+    )
+    small = input_chars <= INLINE_MAX_CHARS
+    max_tokens = body.output_limit or settings.default_max_tokens
     requests = to_text_requests(body, max_tokens)
     model = await services.model(principal, body.model)
     refuse_undecodable(body, getattr(model, "decoding_fields", frozenset()))
     # guard.input: policy, PII, injection, watermark; a block rule answers 400
     requests, guard_session = await gate.guard_request(
-        services, principal, body.model, requests, record
+        services, principal, body.model, requests, record, in_thread=not small
     )
     requests = gate.constrain(body, model, requests)  # response_format: grammar while decoding
-    prompt_tokens = count_prompt_tokens(model, requests[0])
+    if small:
+        prompt_tokens = count_prompt_tokens(model, requests[0])
+    else:
+        prompt_tokens = await run_in_threadpool(count_prompt_tokens, model, requests[0])
     record.prompt_tokens = prompt_tokens
     reservation = None
     if principal.limited:
@@ -139,6 +154,7 @@ async def prepare(
         )
     prepared = Prepared(body.model, model, requests, prompt_tokens, reservation)
     prepared.guard = guard_session
+    prepared.input_chars = input_chars
     if grounding.requested_kbs(body):  # knowledge retrieval: sources in, citations out
         await run_in_threadpool(grounding.ground, services, principal, record, prepared, body)
     resources.current_tenant.set(principal.tenant_id)  # the engine takes turns by tenant
@@ -226,17 +242,17 @@ def logprobs_view(entries: list[dict[str, Any]] | None, chat: bool, text: str | 
     }
 
 
-def runs_inline(model: TextModel) -> bool:
+def runs_inline(model: TextModel, input_chars: int = 0) -> bool:
     """Models whose generation is microseconds of pure CPU run on the event loop: a thread hop
-    would cost more than the work."""
-    return bool(getattr(model, "runs_inline", False))
+    would cost more than the work. Not on a long input: their work grows with it."""
+    return bool(getattr(model, "runs_inline", False)) and input_chars <= INLINE_MAX_CHARS
 
 
-async def _deltas(model: TextModel, bounded: BoundedText) -> AsyncIterator[str]:
+async def _deltas(bounded: BoundedText, inline: bool) -> AsyncIterator[str]:
     if bounded.is_async:
         async for delta in bounded:
             yield delta
-    elif runs_inline(model):
+    elif inline:
         for delta in bounded:
             yield delta
     else:
@@ -292,7 +308,8 @@ async def complete(
         return out
 
     try:
-        results = run() if runs_inline(prepared.model) else await run_in_threadpool(run)
+        inline = runs_inline(prepared.model, prepared.input_chars)
+        results = run() if inline else await run_in_threadpool(run)
     except BaseException:
         await settle(services, prepared, record, 0)
         raise
@@ -376,7 +393,8 @@ async def stream(
             if prepared.guard is not None and prepared.guard.output_rules:
                 log = None  # output rules may rewrite text: its tokens are not sent alongside
             try:
-                async for delta in checked.wrap(_deltas(prepared.model, bounded)):
+                inline = runs_inline(prepared.model, prepared.input_chars)
+                async for delta in checked.wrap(_deltas(bounded, inline)):
                     logprobs = logprobs_view(log.take() if log else None, chat, delta)
                     yield event(
                         chat_choice(i, {"content": delta}, None, logprobs)

@@ -190,3 +190,58 @@ def message_text(message: Message, index: int) -> str:
             )
         texts.append(part.text)
     return "".join(texts)
+
+
+def _content_chars(message: Message) -> int:
+    if message.content is None:
+        return 0
+    if isinstance(message.content, str):
+        return len(message.content)
+    return sum(len(part.text or "") for part in message.content)
+
+
+def _too_long(param: str, length: int, limit: int) -> InvalidRequest:
+    return InvalidRequest(
+        f"Invalid '{param}': too long. Expected at most {limit} characters in all, but got "
+        f"{length} characters instead.",
+        param=param,
+        code="string_above_max_length",
+    )
+
+
+def _too_many(param: str, count: int, limit: int) -> InvalidRequest:
+    return InvalidRequest(
+        f"Invalid '{param}': array too long. Expected an array with maximum length {limit}, "
+        f"but got an array with length {count} instead.",
+        param=param,
+        code="array_above_max_length",
+    )
+
+
+def check_input_size(
+    body: SamplingFields, max_chars: int, max_messages: int, max_prompts: int
+) -> int:
+    """The request's input characters; a 400 naming the parameter when over a cap.
+
+    Checked before any model, guard or template sees the text, so the work a single request
+    can cause is bounded (the body as a whole is bounded by the middleware's 413)."""
+    if isinstance(body, ChatCompletionRequest):
+        if len(body.messages) > max_messages:
+            raise _too_many("messages", len(body.messages), max_messages)
+        total = 0
+        for i, message in enumerate(body.messages):
+            chars = _content_chars(message)
+            if chars > max_chars:
+                raise _too_long(f"messages[{i}].content", chars, max_chars)
+            total += chars
+        if total > max_chars:
+            raise _too_long("messages", total, max_chars)
+        return total
+    assert isinstance(body, CompletionRequest)
+    prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+    if len(prompts) > max_prompts:
+        raise _too_many("prompt", len(prompts), max_prompts)
+    total = sum(len(p) for p in prompts)
+    if total > max_chars:
+        raise _too_long("prompt", total, max_chars)
+    return total

@@ -139,11 +139,14 @@ async def guard_request(
     model: str,
     requests: list[TextRequest],
     record: RequestRecord,
+    in_thread: bool = False,
 ) -> tuple[list[TextRequest], GuardSession]:
     """The input stage for the pipeline: a block becomes OpenAI's content-policy 400.
 
     Decision codes go into ``record.guard``; the tenant's watermark key derives from the server
-    secret (read only when a policy enables the watermark)."""
+    secret (read only when a policy enables the watermark). ``in_thread``: the input is long, so
+    the scan (PII, injection, tenant patterns: linear but not free) runs in a worker thread and
+    leaves the event loop to other requests."""
     tenant_id, codes = principal.tenant_id, record.guard
     policies = store.cached_policies(tenant_id)
     if policies is None:
@@ -153,6 +156,10 @@ async def guard_request(
         return tenant_key(services.settings.server_secret(), tenant_id)
 
     try:
+        if in_thread:
+            return await run_in_threadpool(
+                guard_input, policies, model, principal.key_id, requests, codes, key
+            )
         return guard_input(policies, model, principal.key_id, requests, codes, key)
     except checks.Blocked as blocked:
         codes.append(blocked.code)
