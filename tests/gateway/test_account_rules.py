@@ -385,3 +385,18 @@ def test_a_taken_username_answers_the_same_whichever_organization_has_it(
         answers.append((taken.value.status, taken.value.message, taken.value.code))
         assert name not in taken.value.message
     assert answers[0] == answers[1]
+
+
+def test_an_empty_change_reads_no_more_than_get_user(world: World) -> None:
+    """A PATCH with nothing in it must not become a way around the admin check on reading."""
+    s = world.db._sessions()
+    try:
+        viewer = world.callers["d.viewer"]
+        with pytest.raises(PermissionDenied):
+            accounts.update_user(s, viewer, world.ids["d.member"], {})
+        with pytest.raises(PermissionDenied):
+            accounts.update_user(s, viewer, world.ids["d.member"], {"display_name": None})
+        assert accounts.update_user(s, viewer, world.ids["d.viewer"], {}).username == "d.viewer"
+    finally:
+        s.rollback()
+        s.close()

@@ -193,6 +193,8 @@ def update_user(
     keys act with the new role, as ``authenticate_key`` caps a key by its user.
     """
     changes = {field: value for field, value in changes.items() if value is not None}
+    if not changes:  # answers the user as it is: no more than get_user would show
+        return get_user(session, principal, user_id)
     user = _user_for(session, principal, user_id)
     if "display_name" in changes:
         may_manage(session, principal, user, "display_name")
