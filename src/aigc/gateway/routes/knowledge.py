@@ -133,13 +133,15 @@ def upload_documents(
 
     One transaction: the caller's rights are checked before anything is written, and the
     document rows commit together with the job that will index them, or not at all."""
-    if not files:
-        raise InvalidRequest("Send one or more files as multipart field 'files'", param="files")
     results: list[dict[str, Any]] = []
     staged: list[ingest.Staged] = []
     try:
         with svc.db.session() as s:
             kb = bases.get_kb(s, caller, kb_id, need="write")  # 404/403 before anything
+            if not files:
+                raise InvalidRequest(
+                    "Send one or more files as multipart field 'files'", param="files"
+                )
             for upload in files:
                 try:
                     staged.append(
