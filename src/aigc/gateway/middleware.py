@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aigc.gateway.context import RequestRecord, current_request_id, request_id_from
 from aigc.gateway.errors import PayloadTooLarge
-from aigc.infra import metrics
+from aigc.infra import metrics, untrusted
 from aigc.infra.audit import AuditEvent
 
 log = logging.getLogger("aigc.access")
@@ -88,6 +88,7 @@ class GatewayMiddleware:
         metrics.REQUESTS.labels(route_path, scope["method"], str(status)).inc()
         metrics.LATENCY.labels(route_path).observe(elapsed)
         principal = record.principal
+        model = untrusted.field(record.model)  # the caller's text: bounded, cleaned
         if record.audited:
             services = scope["app"].state.services
             services.audit.submit(
@@ -99,7 +100,7 @@ class GatewayMiddleware:
                     user_id=principal.user_id if principal else None,
                     method=scope["method"],
                     endpoint=route_path,
-                    model=record.model,
+                    model=model,
                     status=status,
                     prompt_tokens=record.prompt_tokens,
                     completion_tokens=record.completion_tokens,
@@ -119,7 +120,7 @@ class GatewayMiddleware:
                         "latency_ms": round(elapsed * 1000, 3),
                         "tenant_id": principal.tenant_id if principal else None,
                         "key_id": principal.key_id if principal else None,
-                        "model": record.model,
+                        "model": model,
                     }
                 },
             )

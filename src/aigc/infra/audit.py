@@ -27,6 +27,7 @@ from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from aigc.infra import untrusted
 from aigc.infra.db import Database
 from aigc.infra.schema import AuditHead, AuditRecord
 
@@ -115,7 +116,7 @@ def _row_values(event: AuditEvent, seq: int, prev_hash: str) -> dict[str, Any]:
         "user_id": _clip(event.user_id, "user_id"),
         "method": _clip(event.method, "method"),
         "endpoint": _clip(event.endpoint, "endpoint"),
-        "model": _clip(event.model, "model"),
+        "model": _clip(untrusted.field(event.model), "model"),  # a caller's text
         "status": int(event.status),
         "prompt_tokens": int(event.prompt_tokens),
         "completion_tokens": int(event.completion_tokens),

@@ -1,21 +1,35 @@
-"""Structured JSON logs carrying the request id; secrets never reach a log line."""
+"""Structured JSON logs carrying the request id; secrets never reach a log line.
+
+Every line is bounded: structured fields (``extra={"fields": ...}``) are ids, numbers and
+names, each string cleaned and cut to 200 characters by ``untrusted.field``; the message and
+an exception's text are redacted and capped too, so no request can write megabytes (or an
+e-mail address it planted) into the log.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from aigc.gateway.context import current_request_id
+from aigc.infra.untrusted import field, redact
 
-# Anything that looks like one of our keys or a bearer token is masked, wherever it appears.
-_SECRET = re.compile(r"(sk-aigc-)[A-Za-z0-9_\-]{4,}|(Bearer\s+)\S+", re.IGNORECASE)
+MAX_MESSAGE = 2000  # characters of a formatted message
+MAX_EXCEPTION = 20000  # characters of a traceback
 
 
-def redact(text: str) -> str:
-    return _SECRET.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more)"
+
+
+def _field(value: Any) -> Any:
+    """Numbers, booleans and None as they are; anything else a bounded, cleaned string."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return field(value)
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,19 +39,20 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "request_id": current_request_id.get(),
-            "message": redact(record.getMessage()),
+            "message": redact(_bounded(record.getMessage(), MAX_MESSAGE)),
         }
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
-            entry.update(extra)
+            entry.update({str(k)[:64]: _field(v) for k, v in extra.items()})
         if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
+            text = _bounded(self.formatException(record.exc_info), MAX_EXCEPTION)
+            entry["exception"] = redact(text)
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return redact(_bounded(super().format(record), MAX_MESSAGE + MAX_EXCEPTION))
 
 
 def configure_logging(level: str = "INFO", as_json: bool = True) -> None:

@@ -25,6 +25,7 @@ from aigc.gateway.errors import (
     ModelNotReady,
     PermissionDenied,
 )
+from aigc.infra import untrusted
 from aigc.infra.paths import check_import_path
 from aigc.infra.schema import ModelRecord, new_id, unix_time
 from aigc.models.protocols import TextModel
@@ -145,6 +146,10 @@ class ModelRegistry:
             )
 
     def find(self, session: Session, principal: Principal, name: str) -> ModelRecord:
+        if len(name) > untrusted.LIMIT:  # longer than any stored name: no query, no echo
+            raise ModelNotFound(
+                f"The model '{untrusted.field(name)}' does not exist", param="model"
+            )
         rows = session.scalars(
             select(ModelRecord).where(
                 ModelRecord.name == name,
@@ -152,7 +157,9 @@ class ModelRegistry:
             )
         ).all()
         if not rows:
-            raise ModelNotFound(f"The model '{name}' does not exist", param="model")
+            raise ModelNotFound(
+                f"The model '{untrusted.field(name)}' does not exist", param="model"
+            )
         return next((r for r in rows if r.tenant_id is not None), rows[0])
 
     def load(self, record: ModelRecord) -> TextModel:
