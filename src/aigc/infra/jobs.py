@@ -435,7 +435,7 @@ class JobRunner:
             pass
         except Exception as exc:
             log.warning("job %s (%s) failed", job.id, job.kind, exc_info=True)
-            outcome = {"status": "failed", "error": _describe(exc)}
+            outcome = {"status": "failed", "error": _describe(exc, self.data_dir)}
         finally:
             done.set()
             beats.join()
@@ -464,12 +464,15 @@ class JobRunner:
             elif values.get("result") is None:
                 values.pop("result", None)
         values = latest | values | {"finished_at": utcnow(), "heartbeat_at": utcnow()}
+        if "result" in values:
+            values["result"] = public_result(values["result"], self.data_dir)
         try:
             written = self._write(ctx, **values)
         except Exception as exc:  # e.g. a result that is not JSON
             if values["status"] != "succeeded":
                 raise
-            written = self._write(ctx, status="failed", error=_describe(exc), finished_at=utcnow())
+            error = _describe(exc, self.data_dir)
+            written = self._write(ctx, status="failed", error=error, finished_at=utcnow())
         if written:
             shutil.rmtree(ctx.checkpoint_dir, ignore_errors=True)
             log.info("job %s %s", ctx.job_id, values["status"])
@@ -492,7 +495,21 @@ class JobRunner:
                 log.warning("job %s: heartbeat failed", ctx.job_id, exc_info=True)
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, data_dir: Path | None = None) -> str:
     """Type and message only: a traceback could carry paths or secrets to the tenant."""
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text[:_MAX_TEXT]
+    return (scrub(text, data_dir) if data_dir is not None else text)[:_MAX_TEXT]
+
+
+def scrub(text: str, data_dir: Path) -> str:
+    """``text`` with the server's data directory replaced: a caller sees ids, not paths."""
+    return text.replace(str(Path(data_dir).resolve()), "<data>").replace(str(data_dir), "<data>")
+
+
+def public_result(result: Any, data_dir: Path) -> Any:
+    """A job result (or live snapshot) with every mention of the data directory scrubbed, as
+    a last line behind handlers that return model ids rather than paths."""
+    if result is None:
+        return None
+    text = json.dumps(result, ensure_ascii=False)
+    return json.loads(scrub(text, data_dir)) if str(Path(data_dir).name) in text else result

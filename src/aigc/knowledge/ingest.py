@@ -332,7 +332,9 @@ def ingest_documents(
             if not chunks:
                 raise parse.DocumentRejected("No text could be extracted from this document")
         except (parse.DocumentRejected, OSError) as exc:
-            _fail(db, doc_id, str(exc))
+            # An OSError names the stored file's path on this server: say what, not where.
+            reason = str(exc) if isinstance(exc, parse.DocumentRejected) else _UNREADABLE
+            _fail(db, doc_id, reason)
             outcome[doc_id] = "failed"
             continue
         pages = max((c.page or 0 for c in chunks), default=0)
@@ -383,6 +385,9 @@ def ingest_documents(
         "unchanged": sum(o == "unchanged" for o in outcome.values()),
         **stats,
     }
+
+
+_UNREADABLE = "The stored copy of this document could not be read; upload it again"
 
 
 def _fail(db: Database, doc_id: str, reason: str) -> None:

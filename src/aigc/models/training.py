@@ -93,12 +93,19 @@ def training_handler(train: TrainFn) -> jobs.Handler:
             _set_status(ctx, record_id, "failed", "training was cancelled")
             raise
         except Exception as exc:
-            _set_status(ctx, record_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
+            detail = jobs.scrub(f"{type(exc).__name__}: {exc}", ctx.data_dir)
+            _set_status(ctx, record_id, "failed", detail[:500])
             raise
-        _set_status(ctx, record_id, "ready", "", config | {"job_id": ctx.job_id})
-        return config
+        name = _set_status(ctx, record_id, "ready", "", config | {"job_id": ctx.job_id})
+        return job_result(config, name)
 
     return handle
+
+
+def job_result(config: dict[str, Any], name: str | None) -> dict[str, Any]:
+    """What the job shows its caller: the model's id and the training's numbers. The config's
+    file locations stay on the model record, for the loaders; a client has no use for them."""
+    return {"model": name} | {k: v for k, v in config.items() if k not in ("path", "job_id")}
 
 
 def _cancel_requested(ctx: JobContext) -> bool:
@@ -112,12 +119,14 @@ def _set_status(
     status: str,
     detail: str,
     config: dict[str, Any] | None = None,
-) -> None:
+) -> str | None:
+    """Update the model record; its name (None if it was deleted meanwhile)."""
     with ctx.db.session() as s:
         record = s.get(ModelRecord, record_id)
         if record is None:
-            return  # deleted while training: nothing to update
+            return None  # deleted while training: nothing to update
         record.status = status
         record.status_detail = detail
         if config is not None:
             record.config = config
+        return record.name

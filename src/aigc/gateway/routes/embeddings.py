@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from aigc.gateway.auth import Principal, require_role
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
-from aigc.gateway.errors import InvalidRequest
+from aigc.gateway.errors import InvalidRequest, PermissionDenied
 from aigc.gateway.services import Services
+from aigc.infra import untrusted
 from aigc.knowledge.ingest import embedder_for
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -47,6 +48,17 @@ def _inputs(body: EmbeddingRequest) -> list[str]:
     return texts
 
 
+def check_allowed(caller: Principal, model_id: str) -> None:
+    """The key's model allow-list holds here as on every model-taking route ("default" is
+    only another name for ``model_id``)."""
+    if caller.allowed_models is not None and model_id not in caller.allowed_models:
+        raise PermissionDenied(
+            f"This API key may not use the model '{model_id}'",
+            param="model",
+            code="model_not_allowed",
+        )
+
+
 @router.post("/embeddings")
 async def create_embeddings(
     body: EmbeddingRequest,
@@ -55,14 +67,17 @@ async def create_embeddings(
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     require_role(caller, "member")
+    rec.model = body.model  # for the audit, bounded there
     texts = _inputs(body)
     embedder = embedder_for(svc.settings)
     if body.model not in (embedder.model_id, "default"):
         raise InvalidRequest(
-            f"The embedding model is '{embedder.model_id}'; '{body.model}' is not served",
+            f"The embedding model is '{embedder.model_id}'; "
+            f"'{untrusted.field(body.model)}' is not served",
             param="model",
             code="model_not_found",
         )
+    check_allowed(caller, embedder.model_id)
     if body.dimensions is not None and body.dimensions != embedder.dim:
         raise InvalidRequest(f"This model has {embedder.dim} dimensions", param="dimensions")
 

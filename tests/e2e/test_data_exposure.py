@@ -1,0 +1,181 @@
+"""Issue 14, defects 9-12 through a live `aigc serve`: KB grant levels, a refused upload that
+writes nothing, bounded log and audit fields, private data files, job results without server
+paths, and the key's model allow-list on /v1/embeddings (through the openai SDK)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from tests.e2e.server import Org, Server, make_org, new_admin_key
+
+PLANTED = "leak.me@example.com"
+TEXT = "# Travel\n\nHotels are booked through the travel portal at company rates.\n"
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server started from a shell whose umask is 022, as most are."""
+    old = os.umask(0o022)
+    try:
+        server = Server(tmp_path_factory.mktemp("exposure") / "data", new_admin_key()).start()
+    finally:
+        os.umask(old)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def org(srv: Server) -> Org:
+    return make_org(srv, "Exposure A")
+
+
+def _person(srv: Server, org: Org, name: str, role: str) -> tuple[str, str]:
+    user = srv.api(
+        "POST",
+        "/api/users",
+        key=org.admin_key,
+        json={"username": f"{name}-{org.id}", "password": "a-long-password-1", "role": role},
+    )
+    assert user.status_code == 201, user.text
+    key = srv.api(
+        "POST",
+        "/api/keys",
+        key=org.admin_key,
+        json={"role": role, "name": name, "user_id": user.json()["id"]},
+    )
+    assert key.status_code == 201, key.text
+    return user.json()["id"], key.json()["key"]
+
+
+def _wait(srv: Server, key: str, job: dict[str, Any]) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = srv.api("GET", f"/api/jobs/{job['id']}", key=key).json()
+        if state["status"] in ("succeeded", "failed", "cancelled"):
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"job {job['id']} did not finish")
+
+
+def _upload(srv: Server, key: str, kb: str, name: str = "travel.md") -> Any:
+    files = [("files", (name, TEXT.encode(), "text/markdown"))]
+    return srv.api("POST", f"/api/kb/{kb}/documents", key=key, files=files)
+
+
+def test_a_write_grant_cannot_delete_the_kb_or_change_its_access(srv: Server, org: Org) -> None:
+    _, writer = _person(srv, org, "writer", "member")
+    kb = srv.api("POST", "/api/kb", key=org.admin_key, json={"name": "shared", "dense": False})
+    kb_id = kb.json()["id"]
+    assert srv.api("GET", f"/api/kb/{kb_id}", key=writer).json()["my_access"] == "write"
+    lock_out = {"access": [{"user": "nobody", "access": "manage"}]}
+    assert srv.api("PATCH", f"/api/kb/{kb_id}", key=writer, json=lock_out).status_code == 403
+    assert srv.api("DELETE", f"/api/kb/{kb_id}", key=writer).status_code == 403
+    uploaded = _upload(srv, writer, kb_id)
+    assert uploaded.status_code == 200, uploaded.text
+    assert _wait(srv, writer, uploaded.json()["job"])["status"] == "succeeded"
+    doc = uploaded.json()["data"][0]["id"]
+    assert srv.api("DELETE", f"/api/kb/{kb_id}/documents/{doc}", key=writer).status_code == 200
+    assert srv.api("DELETE", f"/api/kb/{kb_id}", key=org.admin_key).status_code == 200
+
+
+def test_a_refused_upload_leaves_no_document(srv: Server, org: Org) -> None:
+    viewer_id, viewer = _person(srv, org, "viewer", "viewer")
+    grants = [{"user": viewer_id, "access": "write"}]
+    kb = srv.api(
+        "POST", "/api/kb", key=org.admin_key, json={"name": "hr", "dense": False, "access": grants}
+    ).json()["id"]
+    refused = _upload(srv, viewer, kb)
+    assert refused.status_code == 403, refused.text
+    assert srv.api("GET", f"/api/kb/{kb}/documents", key=org.admin_key).json()["data"] == []
+    # The admin's upload of the same file is a fresh document, indexed by its job.
+    again = _upload(srv, org.admin_key, kb)
+    assert again.status_code == 200 and again.json()["data"][0]["changed"] is True
+    assert _wait(srv, org.admin_key, again.json()["job"])["status"] == "succeeded"
+
+
+def test_a_huge_model_name_is_bounded_in_the_log_and_the_audit(srv: Server, org: Org) -> None:
+    limit = 8 * 1024 * 1024  # the default body limit; the name takes nearly all of it
+    name = "\x1b[31m" + PLANTED + " " + "m" * (limit - 2000)
+    res = srv.api(
+        "POST",
+        "/v1/chat/completions",
+        key=org.member_key,
+        json={"model": name, "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert res.status_code in (400, 404, 413), res.text[:300]
+    assert len(res.content) < 10_000 and PLANTED not in res.text
+    time.sleep(1.5)  # the audit writer flushes in the background
+    lines = [line for line in srv.logs().splitlines() if "/v1/chat/completions" in line]
+    assert lines and all(len(line) < 2000 for line in lines), max(map(len, lines))
+    assert PLANTED not in srv.logs() and "\x1b" not in srv.logs()
+    entry = json.loads(lines[-1])
+    assert entry.get("model") is None or len(entry["model"]) <= 200
+    db = sqlite3.connect(f"file:{srv.data_dir / 'aigc.db'}?mode=ro", uri=True)
+    try:
+        models = [m for (m,) in db.execute("SELECT model FROM audit_records") if m]
+    finally:
+        db.close()
+    assert all(len(m) <= 200 and PLANTED not in m and "\x1b" not in m for m in models)
+
+
+def test_the_data_directory_and_database_are_private(srv: Server) -> None:
+    assert stat.S_IMODE(srv.data_dir.stat().st_mode) == 0o700
+    for name in ("aigc.db", "aigc.db-wal", "aigc.db-shm", "secret.key"):
+        path = srv.data_dir / name
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+    assert (srv.data_dir / "aigc.db").exists()
+
+
+def test_job_results_name_models_not_server_paths(srv: Server, org: Org) -> None:
+    data_dir = str(srv.data_dir)
+    kb = srv.api("POST", "/api/kb", key=org.admin_key, json={"name": "paths", "dense": False})
+    ingest = _wait(srv, org.admin_key, _upload(srv, org.admin_key, kb.json()["id"]).json()["job"])
+    assert ingest["status"] == "succeeded" and data_dir not in json.dumps(ingest)
+    file = srv.api(
+        "POST",
+        "/v1/files",
+        key=org.member_key,
+        files={"file": ("corpus.txt", (TEXT * 40).encode(), "text/plain")},
+        data={"purpose": "training"},
+    )
+    assert file.status_code in (200, 201), file.text
+    body = {"family": "ngram", "name": "ngram-paths", "file_ids": [file.json()["id"]]}
+    started = srv.api("POST", "/api/train", key=org.member_key, json=body)
+    assert started.status_code == 202, started.text
+    done = _wait(srv, org.member_key, started.json()["job"])
+    assert done["status"] == "succeeded", done
+    assert data_dir not in json.dumps(done) and "path" not in done["result"]
+    assert done["result"]["model"] == "ngram-paths"
+    listed = srv.api("GET", "/api/jobs", key=org.admin_key).text
+    assert data_dir not in listed
+
+
+def test_the_model_allow_list_holds_on_embeddings(srv: Server, org: Org) -> None:
+    served = srv.api(
+        "POST", "/v1/embeddings", key=org.member_key, json={"model": "default", "input": "x"}
+    )
+    assert served.status_code == 200, served.text
+    model = served.json()["model"]
+    limited = srv.api(
+        "POST", "/api/keys", key=org.admin_key, json={"allowed_models": ["x"]}
+    ).json()["key"]
+    client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=limited, max_retries=0)
+    for name in (model, "default"):
+        with pytest.raises(openai.PermissionDeniedError) as denied:
+            client.embeddings.create(model=name, input="hello")
+        assert denied.value.status_code == 403
+    allowed = srv.api(
+        "POST", "/api/keys", key=org.admin_key, json={"allowed_models": [model]}
+    ).json()["key"]
+    ok = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=allowed, max_retries=0)
+    assert ok.embeddings.create(model=model, input="hello").data[0].embedding
