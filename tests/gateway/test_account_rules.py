@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -256,11 +255,10 @@ def test_a_key_never_acts_above_its_user_or_without_platform_rights(world: World
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[tuple[Database, Principal, str]]:
-    """A database with one organization, its owner's principal and its id."""
-    url = f"sqlite:///{tmp_path / 'aigc.db'}"
-    migrate.upgrade(url)
-    db = Database(url)
+def fresh(db_url: str) -> Iterator[tuple[Database, Principal, str]]:
+    """A database (SQLite, and PostgreSQL in CI) with one organization and its owner."""
+    migrate.upgrade(db_url)
+    db = Database(db_url)
     with db.session() as s:
         tenant = accounts.create_tenant(s, None, "Acme", None)
         _, secret = accounts.create_key(s, None, tenant_id=tenant.id, role="owner")

@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -24,10 +23,10 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'aigc.db'}"
-    migrate.upgrade(url)
-    database = Database(url)
+def db(db_url: str) -> Iterator[Database]:
+    """SQLite, and PostgreSQL where AIGC_TEST_POSTGRES_URL is set."""
+    migrate.upgrade(db_url)
+    database = Database(db_url)
     with database.session() as s:
         tenant = accounts.create_tenant(s, None, "Acme", None)
         accounts.create_user(
