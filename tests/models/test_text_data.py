@@ -25,6 +25,14 @@ def test_clean_text_normalises_and_keeps_lines() -> None:
     assert clean_text(raw) == "Caf\u00e9 au lait\n\tindented line\n\n第二行 结束"
 
 
+@pytest.mark.timeout(30)  # the quadratic version needs hours for this input
+def test_clean_text_is_linear_in_long_blank_runs() -> None:
+    """Alternating spaces and tabs with no newline made the trailing-blank regex quadratic
+    (a 200k-character run took minutes): training data is uploaded by people."""
+    run = " \t" * 100_000
+    assert clean_text("a" + run + "b\n" + run + "\nc") == "a" + run + "b\n\nc"
+
+
 def test_read_texts_formats(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("plain text\n", encoding="utf-8")
     (tmp_path / "b.md").write_text("# Title\nbody", encoding="utf-8")

@@ -34,7 +34,6 @@ log = logging.getLogger("aigc.models")
 MAX_SKIPPED_SHOWN = 100  # in a job's result; the log has them all
 
 _SPACES = re.compile(r"[^\S\n\t]+")  # horizontal whitespace except tabs
-_TRAILING = re.compile(r"[ \t]+\n")
 
 
 def clean_text(text: str) -> str:
@@ -44,7 +43,8 @@ def clean_text(text: str) -> str:
         ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
     )
     text = _SPACES.sub(" ", text)
-    return _TRAILING.sub("\n", text).strip(" ")
+    # Line by line: a regex for trailing blanks rescans long blank runs once per start (quadratic).
+    return "\n".join(line.rstrip(" \t") for line in text.split("\n")).strip(" ")
 
 
 def read_texts(paths: Sequence[Path], skipped: list[str] | None = None) -> list[str]:
