@@ -4,13 +4,14 @@ content-policy refusals, moderation, policies API and feedback export per tenant
 from __future__ import annotations
 
 import json
+import time
 import unicodedata
 
 import openai
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.server import Org, Server
+from tests.e2e.server import Org, Server, make_org
 
 ECHO = """
 name: echo
@@ -326,3 +327,42 @@ SCHEMAS = [
         "additionalProperties": False,
     },
 ]
+
+
+def test_a_stored_policy_that_no_longer_loads_fails_closed_with_503(server: Server) -> None:
+    """A policy stored before patterns had to be RE2 (a lookahead) must not turn every request
+    of its organization into a 500, nor let them through unguarded: 503 naming the policy."""
+    org = make_org(server, "Org with an old policy")
+    made = server.api(
+        "POST",
+        "/api/models",
+        key=org.admin_key,
+        json={"id": "template-echo", "config": {"yaml": ECHO}},
+    )
+    assert made.status_code == 201, made.text
+    old = (
+        "name: legacy\nrules:\n"
+        "  - {id: r, stage: input, detector: regex, pattern: 'a(?=b)', action: block}\n"
+    )
+    refused = server.api("POST", "/api/policies", key=org.admin_key, json={"yaml": old})
+    assert refused.status_code == 400, refused.text  # today it cannot be stored at all
+    stored = server.api(
+        "POST", "/api/policies", key=org.admin_key, json={"yaml": old.replace("(?=b)", "b")}
+    )
+    assert stored.status_code == 201, stored.text
+    engine = create_engine(f"sqlite:///{server.data_dir / 'aigc.db'}")
+    with engine.begin() as conn:  # as an older version had stored it
+        conn.execute(
+            text("UPDATE guard_policies SET yaml = :yaml WHERE tenant_id = :tenant"),
+            {"yaml": old, "tenant": org.id},
+        )
+    engine.dispose()
+    time.sleep(2.1)  # the policy cache's lifetime
+    with pytest.raises(openai.InternalServerError) as failed:
+        client(server, org.member_key).chat.completions.create(
+            model="template-echo", messages=[{"role": "user", "content": "hello"}]
+        )
+    assert failed.value.status_code == 503
+    error = failed.value.body
+    assert isinstance(error, dict) and error["code"] == "guard_policy_invalid"
+    assert "legacy" in error["message"] and "lookahead" in error["message"]

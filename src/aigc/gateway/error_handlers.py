@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aigc.gateway.errors import APIError, InvalidRequest, NotFound, RateLimited
+from aigc.gateway.errors import APIError, InvalidRequest, NotFound, Overloaded, RateLimited
+from aigc.guard.store import StoredPolicyUnusable
 from aigc.infra import metrics
 
 log = logging.getLogger("aigc.errors")
@@ -52,6 +53,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(_: Request, exc: APIError) -> JSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(StoredPolicyUnusable)
+    async def _policy_unusable(_: Request, exc: StoredPolicyUnusable) -> JSONResponse:
+        log.error("guard policy %r no longer loads: %s", exc.name, "; ".join(exc.problems))
+        return error_response(
+            Overloaded(
+                f"The organization's guard policy '{exc.name}' can no longer be loaded "
+                f"({'; '.join(exc.problems)}); an administrator must correct or disable it",
+                code="guard_policy_invalid",
+            )
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,7 +9,7 @@ from threading import Lock
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.guard.policy import DEFAULT_POLICY, Policy, parse_policy
+from aigc.guard.policy import DEFAULT_POLICY, Policy, PolicyError, parse_policy
 from aigc.guard.tables import GuardPolicy
 from aigc.infra.db import Database
 from aigc.infra.schema import new_id
@@ -21,6 +21,15 @@ _lock = Lock()
 
 class PolicyNotFound(LookupError):
     pass
+
+
+class StoredPolicyUnusable(PolicyError):
+    """A stored, enabled policy that no longer loads (e.g. a regex written before patterns had
+    to be RE2). Requests fail closed rather than run unguarded, until an admin corrects it."""
+
+    def __init__(self, name: str, problems: list[str]) -> None:
+        self.name = name
+        super().__init__(problems)
 
 
 def list_policies(session: Session, tenant_id: str) -> list[GuardPolicy]:
@@ -87,7 +96,14 @@ def active_policies(db: Database, tenant_id: str) -> list[Policy]:
         return cached
     with db.session() as session:
         rows = [r for r in list_policies(session, tenant_id) if r.enabled]
-        policies = [parse_policy(r.yaml) for r in rows] or [DEFAULT_POLICY]
+        policies = [_load(r) for r in rows] or [DEFAULT_POLICY]
     with _lock:
         _cache[tenant_id] = (now, policies)
     return policies
+
+
+def _load(row: GuardPolicy) -> Policy:
+    try:
+        return parse_policy(row.yaml)
+    except PolicyError as exc:
+        raise StoredPolicyUnusable(row.name, exc.problems) from None
