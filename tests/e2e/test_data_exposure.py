@@ -179,3 +179,25 @@ def test_the_model_allow_list_holds_on_embeddings(srv: Server, org: Org) -> None
     ).json()["key"]
     ok = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=allowed, max_retries=0)
     assert ok.embeddings.create(model=model, input="hello").data[0].embedding
+
+
+def test_the_model_allow_list_holds_on_moderations(srv: Server, org: Org) -> None:
+    """The built-in guard answers whatever moderation model is named; a limited key must list
+    that name, and a name no model could have is refused, not echoed back."""
+    limited = srv.api(
+        "POST", "/api/keys", key=org.admin_key, json={"allowed_models": ["x"]}
+    ).json()["key"]
+    client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=limited, max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError) as denied:
+        client.moderations.create(model="aigc-guard", input="hello")
+    assert denied.value.status_code == 403
+    guard_only = srv.api(
+        "POST", "/api/keys", key=org.admin_key, json={"allowed_models": ["aigc-guard"]}
+    ).json()["key"]
+    ok = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=guard_only, max_retries=0)
+    assert ok.moderations.create(model="aigc-guard", input="hello").results
+    huge = srv.api(
+        "POST", "/v1/moderations", key=org.member_key, json={"model": "m" * 5000, "input": "x"}
+    )
+    assert huge.status_code == 400 and huge.json()["error"]["param"] == "model"
+    assert "m" * 300 not in huge.text

@@ -61,6 +61,16 @@ def require_role(principal: Principal, role: str) -> None:
         )
 
 
+def require_model_allowed(principal: Principal, model: str) -> None:
+    """A key's ``allowed_models`` holds on every route that takes a model (403 otherwise)."""
+    if principal.allowed_models is not None and model not in principal.allowed_models:
+        raise PermissionDenied(
+            f"This API key may not use the model '{model}'",
+            param="model",
+            code="model_not_allowed",
+        )
+
+
 def require_platform_admin(principal: Principal) -> None:
     if not principal.platform_admin:
         raise PermissionDenied("This action is for the platform administrator only")

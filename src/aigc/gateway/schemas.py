@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.gateway.errors import InvalidRequest
+from aigc.infra import untrusted
 
 
 class TextPart(BaseModel):
@@ -167,8 +168,8 @@ def refuse_undecodable(body: SamplingFields, supported: frozenset[str]) -> None:
         unused_value = any(value is a or (type(value) is type(a) and value == a) for a in allowed)
         if not unused_value and _FIELD_FEATURE.get(field, field) not in supported:
             raise InvalidRequest(
-                f"'{field}' is not supported by the model '{body.model}'; remove it from the "
-                "request",
+                f"'{field}' is not supported by the model '{untrusted.field(body.model)}'; "
+                "remove it from the request",
                 param=field,
                 code="unsupported_parameter",
             )

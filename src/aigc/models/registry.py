@@ -17,7 +17,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import Principal, require_platform_admin, require_role
+from aigc.gateway.auth import (
+    Principal,
+    require_model_allowed,
+    require_platform_admin,
+    require_role,
+)
 from aigc.gateway.errors import (
     Conflict,
     InvalidRequest,
@@ -130,17 +135,11 @@ class ModelRegistry:
 
     def check_usable(self, principal: Principal, record: ModelRecord) -> None:
         """403 when the key may not use the model, 503 while it is not ready (e.g. training)."""
-        name = record.name
-        if principal.allowed_models is not None and name not in principal.allowed_models:
-            raise PermissionDenied(
-                f"This API key may not use the model '{name}'",
-                param="model",
-                code="model_not_allowed",
-            )
+        require_model_allowed(principal, record.name)
         if record.status != "ready":
             detail = f" ({record.status_detail})" if record.status_detail else ""
             raise ModelNotReady(
-                f"The model '{name}' is not ready yet: {record.status}{detail}",
+                f"The model '{record.name}' is not ready yet: {record.status}{detail}",
                 param="model",
                 headers={"Retry-After": "30"},
             )

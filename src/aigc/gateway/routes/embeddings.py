@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from aigc.gateway.auth import Principal, require_role
+from aigc.gateway.auth import Principal, require_model_allowed, require_role
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
-from aigc.gateway.errors import InvalidRequest, PermissionDenied
+from aigc.gateway.errors import InvalidRequest
 from aigc.gateway.services import Services
 from aigc.infra import untrusted
 from aigc.knowledge.ingest import embedder_for
@@ -48,17 +48,6 @@ def _inputs(body: EmbeddingRequest) -> list[str]:
     return texts
 
 
-def check_allowed(caller: Principal, model_id: str) -> None:
-    """The key's model allow-list holds here as on every model-taking route ("default" is
-    only another name for ``model_id``)."""
-    if caller.allowed_models is not None and model_id not in caller.allowed_models:
-        raise PermissionDenied(
-            f"This API key may not use the model '{model_id}'",
-            param="model",
-            code="model_not_allowed",
-        )
-
-
 @router.post("/embeddings")
 async def create_embeddings(
     body: EmbeddingRequest,
@@ -77,7 +66,7 @@ async def create_embeddings(
             param="model",
             code="model_not_found",
         )
-    check_allowed(caller, embedder.model_id)
+    require_model_allowed(caller, embedder.model_id)  # "default" names it too
     if body.dimensions is not None and body.dimensions != embedder.dim:
         raise InvalidRequest(f"This model has {embedder.dim} dimensions", param="dimensions")
 

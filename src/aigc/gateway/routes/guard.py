@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aigc.gateway.auth import Principal, require_role
+from aigc.gateway.auth import Principal, require_model_allowed, require_role
 from aigc.gateway.deps import principal, services
 from aigc.gateway.errors import InvalidRequest, NotFound
 from aigc.gateway.services import Services
@@ -110,12 +110,16 @@ def delete_policy(
 class ModerationIn(BaseModel):
     model_config = ConfigDict(extra="allow")
     input: str | list[str]
-    model: str = "aigc-guard"
+    model: str = Field(default="aigc-guard", min_length=1, max_length=200)
 
 
 @router.post("/v1/moderations")
 def moderations(body: ModerationIn, caller: Principal = Depends(principal)) -> dict[str, Any]:
-    """OpenAI's moderation shape: one result per input, with our extra categories."""
+    """OpenAI's moderation shape: one result per input, with our extra categories.
+
+    Whatever moderation model is named, the built-in guard answers; a key limited to some
+    models must list the name it sends here too."""
+    require_model_allowed(caller, body.model)
     texts = [body.input] if isinstance(body.input, str) else body.input
     if not texts or len(texts) > MAX_MODERATION_INPUTS:
         raise InvalidRequest(f"'input' takes 1 to {MAX_MODERATION_INPUTS} texts", param="input")
