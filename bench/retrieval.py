@@ -411,12 +411,13 @@ def ann_recall(index: KbIndex, queries: list[np.ndarray]) -> float:
 
 
 def ingestion_throughput(texts: list[str], n_dense: int) -> dict:
+    from aigc.access import Principal
     from aigc.config import Settings
-    from aigc.gateway.auth import Principal
-    from aigc.infra.db import Base, Database
+    from aigc.infra.db import Database
     from aigc.infra.schema import Tenant
     from aigc.knowledge import bases
     from aigc.knowledge.ingest import add_document, ingest_documents
+    from aigc.tables import Base
 
     out = {}
     for label, dense, subset in (

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from aigc.infra.db import Base, Database
+from aigc.infra.db import Database
 from aigc.infra.schema import Tenant
+from aigc.tables import Base
 from tests.e2e.server import Org, Server, make_org, new_admin_key
 
 POSTGRES_URL = os.environ.get("AIGC_TEST_POSTGRES_URL")

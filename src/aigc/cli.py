@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from aigc.config import Settings
-from aigc.gateway.errors import APIError
+from aigc.errors import APIError
 
 app = typer.Typer(help="aigc: self-hosted AIGC platform", no_args_is_help=True)
 admin_app = typer.Typer(help="Organizations and users", no_args_is_help=True)
@@ -55,11 +55,11 @@ def _session() -> Iterator[Session]:
 
 
 def _tenant_id(session: Session, tenant: str | None) -> str:
-    from aigc.gateway import accounts
     from aigc.infra.schema import Tenant
+    from aigc.infra.tenants import default_tenant
 
     if tenant is None:
-        return accounts.default_tenant(session).id
+        return default_tenant(session).id
     row = session.scalar(select(Tenant).where(or_(Tenant.id == tenant, Tenant.name == tenant)))
     if row is None:
         err.print(f"[red]error:[/red] no organization '{tenant}'")
@@ -521,8 +521,7 @@ def _train_image(
     extra: dict[str, object] | None = None,
 ) -> None:
     """Queue an image/multimodal training job, then run it here with a progress bar."""
-    from aigc.gateway import accounts
-    from aigc.gateway.auth import Principal
+    from aigc.access import platform_principal
     from aigc.infra.paths import check_import_path
     from aigc.models.defaults import load_families
     from aigc.models.training import start_training
@@ -536,8 +535,7 @@ def _train_image(
     values = _parse_params(params or []) | {"data": data} | (extra or {})
     kind = "image" if family in ("gan", "vae") else "multimodal"
     with _session() as s:
-        owner = _tenant_id(s, tenant) if tenant else accounts.default_tenant(s).id
-        operator = Principal(tenant_id=owner, role="owner", platform_admin=True)
+        operator = platform_principal(_tenant_id(s, tenant))
         record, job = start_training(s, operator, family, name, values, shared=shared, kind=kind)
         job_id = job.id
         err.print(f"queued job {job_id} training {record.name}")
@@ -559,8 +557,7 @@ def _train(
     Ctrl-C stops it after a checkpoint; it stays queued and resumes with ``aigc train resume``
     or at the next ``aigc serve`` on the same data directory.
     """
-    from aigc.gateway import accounts
-    from aigc.gateway.auth import Principal
+    from aigc.access import platform_principal
     from aigc.models.defaults import load_families
     from aigc.models.text.submit import submit_training
 
@@ -568,8 +565,7 @@ def _train(
     settings = Settings()
     values = _parse_params(params or [])
     with _session() as s:
-        owner = _tenant_id(s, tenant) if tenant else accounts.default_tenant(s).id
-        operator = Principal(tenant_id=owner, role="owner", platform_admin=True)
+        operator = platform_principal(_tenant_id(s, tenant))
         record, job = submit_training(
             s,
             operator,
@@ -731,7 +727,7 @@ app.add_typer(kb_app, name="kb")
 
 def _operator(tenant_id: str):  # type: ignore[no-untyped-def]
     """The CLI acts as the organization's owner (it runs on the server, as its operator)."""
-    from aigc.gateway.auth import Principal
+    from aigc.access import Principal
 
     return Principal(tenant_id=tenant_id, role="owner", key_id="cli")
 

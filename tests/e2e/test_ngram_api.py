@@ -12,8 +12,8 @@ from pathlib import Path
 import openai
 import pytest
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal
 from aigc.infra.db import Database
 from aigc.models.text.ngram import TrainParams, start_ngram_training
 from tests.e2e.server import Org, Server

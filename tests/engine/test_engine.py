@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from aigc.gateway.errors import Overloaded
+from aigc.errors import Overloaded
 from aigc.models.engine.engine import Engine, EngineConfig, _RunningBatch
 from aigc.models.engine.serving import EngineModel, load_engine_model
 from aigc.models.protocols import ChatMessage, TextRequest

@@ -12,7 +12,7 @@ import openai
 import pytest
 import torch
 
-from aigc.gateway.errors import InvalidRequest, Overloaded
+from aigc.errors import InvalidRequest, Overloaded
 from aigc.models.resources import MemoryBudget, ModelGate, footprint, pick_device
 from tests.e2e.server import Org, Server
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest, Overloaded, PermissionDenied
+from aigc.errors import InvalidRequest, Overloaded, PermissionDenied
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.upstream import (
     BREAKERS,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.upstream import UpstreamFailed, UpstreamModel, register_config, url_allowed
 from tests.engine.stub_openai import LEAKED, StubServer

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.orm import Session
 
+from aigc.access import Principal
+from aigc.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied
 from aigc.gateway import accounts, sessions
-from aigc.gateway.auth import Principal, authenticate_key
-from aigc.gateway.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied
+from aigc.gateway.auth import authenticate_key
 from aigc.infra import migrate
 from aigc.infra.db import Database
 from aigc.infra.schema import ApiKey, User
+from aigc.infra.tenants import default_tenant
 
 PASSWORD = "correct horse battery"
 # person → (organization, role); "root" is the platform owner.
@@ -136,7 +138,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ids: dict[str, str] = {}
     keys: dict[str, str] = {}
     with db.session() as s:
-        orgs = {"d": accounts.default_tenant(s).id}
+        orgs = {"d": default_tenant(s).id}
         orgs["o"] = accounts.create_tenant(s, None, "Other", None).id
         for person, (org, role) in ROLES.items():
             user = accounts.create_user(

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from aigc.gateway import accounts
-from aigc.gateway.auth import Principal, authenticate_key
-from aigc.gateway.errors import (
+from aigc.access import Principal
+from aigc.errors import (
     AuthenticationFailed,
     Conflict,
     InvalidRequest,
@@ -18,6 +17,8 @@ from aigc.gateway.errors import (
     NotFound,
     PermissionDenied,
 )
+from aigc.gateway import accounts
+from aigc.gateway.auth import authenticate_key
 from aigc.models.registry import ModelRegistry, ensure_builtin_models
 
 TINY = """

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
+from aigc.access import Principal
+from aigc.errors import InvalidRequest, NotFound, PermissionDenied
 from aigc.gateway import accounts
 from aigc.gateway import conversations as conv
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest, NotFound, PermissionDenied
 
 
 def _person(session: Session, tenant_id: str, name: str, role: str = "member") -> Principal:

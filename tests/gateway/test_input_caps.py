@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.gateway.schemas import ChatCompletionRequest, CompletionRequest, check_input_size
 
 

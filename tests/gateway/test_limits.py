@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 import redis
 
-from aigc.gateway.errors import QuotaExceeded, RateLimited
+from aigc.errors import QuotaExceeded, RateLimited
 from aigc.gateway.limits import (
     DailyUsage,
     InProcessLimiter,

@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.guard import structured
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.text import neural

@@ -19,7 +19,8 @@ from aigc.infra.audit import (
     tokens_used_on,
     usage,
 )
-from aigc.infra.db import Base, Database
+from aigc.infra.db import Database
+from aigc.tables import Base
 
 SECRET = b"test-secret"
 DAY1 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

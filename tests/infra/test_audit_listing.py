@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from aigc.infra.audit import AuditFilter, AuditLog, records
-from aigc.infra.db import Base, Database
+from aigc.infra.db import Database
+from aigc.tables import Base
 from tests.infra.test_audit import DAY1, SECRET, event
 
 

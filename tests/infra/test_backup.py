@@ -16,8 +16,9 @@ import pytest
 from aigc.config import Settings
 from aigc.infra.audit import AuditEvent, AuditLog
 from aigc.infra.backup import BackupError, backup, restore
-from aigc.infra.db import Base, Database
+from aigc.infra.db import Database
 from aigc.infra.schema import Meta
+from aigc.tables import Base
 
 
 def make_settings(data_dir: Path) -> Settings:

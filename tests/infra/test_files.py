@@ -8,8 +8,8 @@ from pathlib import Path
 import openai
 import pytest
 
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
+from aigc.access import Principal
+from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge, PermissionDenied
 from aigc.infra import files
 from aigc.infra.db import Database
 from aigc.infra.schema import FileRecord

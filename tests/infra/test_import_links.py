@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aigc.gateway.errors import PermissionDenied
+from aigc.errors import PermissionDenied
 from aigc.infra.paths import LEAVES, files_under, open_inside
 
 SECRET = "outside-secret-7c2e91"

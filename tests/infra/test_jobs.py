@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text, update
 
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest, NotFound, PermissionDenied
+from aigc.access import Principal
+from aigc.errors import InvalidRequest, NotFound, PermissionDenied
 from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobCancelled, JobContext, JobRunner

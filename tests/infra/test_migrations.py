@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from aigc.infra import migrate, schema  # noqa: F401  (tables on Base.metadata)
-from aigc.infra.db import Base
+from aigc.infra import migrate
+from aigc.tables import Base  # every package's tables on Base.metadata
 
 
 def test_migrations_match_the_models(db_url: str) -> None:

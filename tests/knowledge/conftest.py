@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal
-from aigc.infra.db import Base, Database
+from aigc.infra.db import Database
 from aigc.infra.schema import Tenant
 from aigc.knowledge import bases
 from aigc.knowledge.ingest import add_document, ingest_documents
+from aigc.tables import Base
 
 
 @dataclass

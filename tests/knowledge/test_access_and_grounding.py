@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import NotFound, PermissionDenied
+from aigc.access import Principal
+from aigc.errors import NotFound, PermissionDenied
 from aigc.infra.schema import Group, GroupMember, User
 from aigc.knowledge import bases, grounding
 from aigc.knowledge.ingest import add_document

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import NotFound, PermissionDenied
+from aigc.access import Principal
+from aigc.errors import NotFound, PermissionDenied
 from aigc.infra.schema import User
 from aigc.knowledge import bases
 from aigc.knowledge.ingest import add_document, delete_document, ingest_documents
@@ -129,7 +129,7 @@ def test_the_creator_manages_their_kb_until_removed(sandbox: Sandbox) -> None:
 
 
 def test_unknown_level_refused_and_other_tenant_not_found(sandbox: Sandbox) -> None:
-    from aigc.gateway.errors import InvalidRequest
+    from aigc.errors import InvalidRequest
 
     kb = sandbox.kb(sandbox.admin_a, "a-kb", dense=False)
     with sandbox.db.session() as s:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.knowledge import parse
 from aigc.knowledge.ingest import add_document, delete_document, ingest_documents, list_documents
 from aigc.knowledge.retrieve import search

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import PermissionDenied
+from aigc.access import Principal
+from aigc.errors import PermissionDenied
 from aigc.infra import jobs
 from aigc.infra.schema import Job, User
 from aigc.knowledge import ingest

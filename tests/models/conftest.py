@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from aigc.infra.db import Base, Database
+from aigc.infra.db import Database
 from aigc.infra.schema import Tenant
+from aigc.tables import Base
 
 
 @pytest.fixture

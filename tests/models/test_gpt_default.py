@@ -7,15 +7,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import ModelNotReady
-from aigc.infra.db import Base, Database
+from aigc.errors import ModelNotReady
+from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
 from aigc.infra.schema import Job, ModelRecord
 from aigc.models.protocols import TextRequest
 from aigc.models.registry import ModelRegistry
 from aigc.models.text import gpt
+from aigc.tables import Base
 
 
 def test_bootstrap_queues_gpt_pydoc_once_and_the_job_makes_it_ready(

@@ -8,12 +8,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from aigc.gateway.errors import InvalidRequest, PermissionDenied
-from aigc.infra.db import Base, Database
+from aigc.errors import InvalidRequest, PermissionDenied
+from aigc.infra.db import Database
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.registry import ModelRegistry
 from aigc.models.text import gpt, hf, neural
 from aigc.models.text.tokenizers import train_tokenizer
+from aigc.tables import Base
 
 TEXT = "\n".join(neural.pydoc_texts()[:10])
 TEMPLATE = (

@@ -9,7 +9,7 @@ from pydoc_data.topics import topics
 import numpy as np
 import pytest
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.models.text.arpa import BOS_ID, UNK_ID
 from aigc.models.text.ngram import NGramConfig, NGramLM, sample_from
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
-from aigc.infra.schema import Base, ModelRecord, Tenant
+from aigc.infra.schema import ModelRecord, Tenant
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.registry import LOADERS
 from aigc.models.text.ngram import (
@@ -25,6 +25,7 @@ from aigc.models.text.ngram import (
     token_of_arpa_word,
     train_on_texts,
 )
+from aigc.tables import Base
 
 POEMS = [
     "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。",

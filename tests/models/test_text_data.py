@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest, PermissionDenied
+from aigc.access import Principal
+from aigc.errors import InvalidRequest, PermissionDenied
 from aigc.models.text.data import (
     clean_text,
     corpus_stats,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.infra.db import Database
 from aigc.infra.schema import Job, ModelRecord
 from aigc.models.text import gpt  # noqa: F401  (registers train-gpt)

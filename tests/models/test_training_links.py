@@ -13,15 +13,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aigc.gateway.auth import Principal
+from aigc.access import Principal
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
 from aigc.infra.paths import LEAVES
-from aigc.infra.schema import Base, ModelRecord, Tenant
+from aigc.infra.schema import ModelRecord, Tenant
 from aigc.models.image.data import load_folder
 from aigc.models.text import ngram  # noqa: F401 (registers the train-ngram job)
 from aigc.models.text.data import read_texts
 from aigc.models.text.submit import submit_training
+from aigc.tables import Base
 
 SECRET = "zebraquux"  # one word, so a word-level model would hold it verbatim
 INSIDE = "the cat sat on the mat and the dog sat on the log\n" * 20

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from aigc.gateway.auth import Principal
+from aigc.access import Principal
 from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.schema import Job

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aigc.config import Settings
-from aigc.gateway.errors import NotFound
+from aigc.errors import NotFound
 
 
 def mount(app: FastAPI, settings: Settings) -> None:

@@ -9,10 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from aigc.access import Principal
 from aigc.console.api import Api
 from aigc.console.i18n import Translator, pick_language
-from aigc.gateway.auth import SESSION_PREFIX, Principal
-from aigc.gateway.errors import AuthenticationFailed
+from aigc.errors import AuthenticationFailed
+from aigc.gateway.auth import SESSION_PREFIX
 from aigc.gateway.services import Services
 from aigc.infra.schema import Tenant, User
 

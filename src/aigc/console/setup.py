@@ -15,10 +15,11 @@ from fastapi.responses import HTMLResponse
 from aigc.console import i18n
 from aigc.console.i18n import Translator, pick_language
 from aigc.console.session import LANGUAGE_COOKIE
+from aigc.errors import APIError
 from aigc.gateway import accounts, first_run
 from aigc.gateway.deps import services
-from aigc.gateway.errors import APIError
 from aigc.gateway.services import Services
+from aigc.infra.tenants import default_tenant
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 
@@ -132,7 +133,7 @@ def setup_submit(
             accounts.create_user(
                 s,
                 None,
-                tenant_id=accounts.default_tenant(s).id,
+                tenant_id=default_tenant(s).id,
                 username=username,
                 password=password,
                 role="owner",

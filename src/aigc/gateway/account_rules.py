@@ -29,8 +29,8 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import Principal, check_role_name, role_rank
-from aigc.gateway.errors import NotFound, PermissionDenied
+from aigc.access import Principal, check_role_name, role_rank
+from aigc.errors import NotFound, PermissionDenied
 from aigc.infra.schema import ApiKey, User
 
 Change = Literal["display_name", "password", "role", "disable", "enable", "delete", "key"]

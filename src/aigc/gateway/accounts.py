@@ -15,23 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from aigc.access import Principal, check_role_name, require_platform_admin, require_role, role_rank
+from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from aigc.gateway import account_rules, sessions
 from aigc.gateway.account_rules import may_grant, may_manage
-from aigc.gateway.auth import (
-    Principal,
-    check_role_name,
-    hash_api_key,
-    hash_password,
-    new_api_key,
-    require_platform_admin,
-    require_role,
-    role_rank,
-)
-from aigc.gateway.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from aigc.gateway.auth import hash_api_key, hash_password, new_api_key
 from aigc.infra.schema import ApiKey, Group, GroupMember, Tenant, User, new_id, unix_time
 
 Row = TypeVar("Row", User, Group, ApiKey)
-DEFAULT_TENANT = "default"
 
 
 # --- scoping -------------------------------------------------------------------------------
@@ -106,14 +97,6 @@ def delete_tenant(session: Session, principal: Principal, tenant_id: str) -> Non
     if tenant.id == principal.tenant_id:
         raise InvalidRequest("You cannot delete your own organization", param="tenant_id")
     session.delete(tenant)
-
-
-def default_tenant(session: Session) -> Tenant:
-    """The operator's own organization, created on first start."""
-    tenant = session.scalar(select(Tenant).where(Tenant.name == DEFAULT_TENANT))
-    if tenant is None:
-        tenant = create_tenant(session, None, DEFAULT_TENANT, None)
-    return tenant
 
 
 # --- users ---------------------------------------------------------------------------------

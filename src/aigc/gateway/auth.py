@@ -1,10 +1,13 @@
-"""Who is calling: API keys (SHA-256 at rest, shown once), passwords (argon2), roles."""
+"""Who is calling: API keys (SHA-256 at rest, shown once), passwords (argon2), sessions.
+
+How a caller is recognised; what a recognised caller may do (roles, ``Principal``, the
+``require_*`` checks) is ``aigc.access``, below every package.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
@@ -12,76 +15,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.gateway.errors import AuthenticationFailed, PermissionDenied
+from aigc.access import Principal, weaker_role
+from aigc.errors import AuthenticationFailed
 from aigc.infra.schema import ApiKey, Tenant, User, UserSession
 
 KEY_PREFIX = "sk-aigc-"
 SESSION_PREFIX = "sess-aigc-"  # console sign-ins; sent as a bearer by the console only
-ROLES = ("viewer", "member", "admin", "owner")
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
 _passwords = PasswordHasher()
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller, as every later stage sees it."""
-
-    tenant_id: str
-    role: str
-    key_id: str | None = None
-    user_id: str | None = None
-    platform_admin: bool = False
-    allowed_models: tuple[str, ...] | None = None
-    rpm_limit: int | None = None
-    tpm_limit: int | None = None
-    daily_token_budget: int | None = None
-
-    def at_least(self, role: str) -> bool:
-        return _RANK[self.role] >= _RANK[role]
-
-    @property
-    def limited(self) -> bool:
-        return bool(self.rpm_limit or self.tpm_limit or self.daily_token_budget)
-
-
-def role_rank(role: str) -> int:
-    """0 for viewer up to 3 for owner; unknown roles rank below every known one."""
-    return _RANK.get(role, -1)
-
-
-def weaker_role(a: str, b: str) -> str:
-    """The lower of two roles: what a user-bound key may do is capped by its user's role."""
-    return a if role_rank(a) <= role_rank(b) else b
-
-
-def require_role(principal: Principal, role: str) -> None:
-    if not principal.at_least(role):
-        raise PermissionDenied(
-            f"This action needs the '{role}' role; your role is '{principal.role}'"
-        )
-
-
-def require_model_allowed(principal: Principal, model: str) -> None:
-    """A key's ``allowed_models`` holds on every route that takes a model (403 otherwise)."""
-    if principal.allowed_models is not None and model not in principal.allowed_models:
-        raise PermissionDenied(
-            f"This API key may not use the model '{model}'",
-            param="model",
-            code="model_not_allowed",
-        )
-
-
-def require_platform_admin(principal: Principal) -> None:
-    if not principal.platform_admin:
-        raise PermissionDenied("This action is for the platform administrator only")
-
-
-def check_role_name(role: str) -> str:
-    from aigc.gateway.errors import InvalidRequest
-
-    if role not in _RANK:
-        raise InvalidRequest(f"Unknown role '{role}'; roles are {', '.join(ROLES)}", param="role")
-    return role
 
 
 def new_api_key() -> str:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from aigc.gateway.auth import Principal
+from aigc.access import Principal
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
 
 
 def request_id_from(header: str | None) -> str:

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import Principal, as_utc, require_role
-from aigc.gateway.errors import InvalidRequest, NotFound, PermissionDenied
+from aigc.access import Principal, require_role
+from aigc.errors import InvalidRequest, NotFound, PermissionDenied
+from aigc.gateway.auth import as_utc
 from aigc.infra.schema import (
     Conversation,
     ConversationMessage,

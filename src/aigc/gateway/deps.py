@@ -9,7 +9,8 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from aigc.gateway.auth import Principal, bearer_token
+from aigc.access import Principal
+from aigc.gateway.auth import bearer_token
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.services import Services
 

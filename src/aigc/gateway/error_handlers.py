@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aigc.gateway.errors import APIError, InvalidRequest, NotFound, Overloaded, RateLimited
+from aigc.errors import APIError, InvalidRequest, NotFound, Overloaded, RateLimited
 from aigc.guard.store import StoredPolicyUnusable
 from aigc.infra import metrics
 

@@ -18,6 +18,7 @@ from aigc.config import Settings
 from aigc.gateway import accounts
 from aigc.gateway.auth import KEY_PREFIX, hash_api_key
 from aigc.infra.schema import ApiKey, Meta
+from aigc.infra.tenants import default_tenant
 
 SETUP_META = "setup_token_sha256"
 FIRST_KEY_META = "first_admin_key_issued"
@@ -46,7 +47,7 @@ def ensure_admin_key(session: Session, settings: Settings) -> None:
             f"AIGC_ADMIN_KEY must start with '{KEY_PREFIX}' and have 16+ more characters"
         )
     if session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_api_key(secret))) is None:
-        tenant = accounts.default_tenant(session)
+        tenant = default_tenant(session)
         accounts.create_key(
             session,
             None,
@@ -79,7 +80,7 @@ def finish_setup(session: Session) -> None:
 
 def first_start(session: Session, settings: Settings) -> str | None:
     """Prepare a fresh install; return the once-only message for the operator, if any."""
-    tenant = accounts.default_tenant(session)
+    tenant = default_tenant(session)
     ensure_admin_key(session, settings)
     if accounts.has_owner(session):
         return None

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from aigc.gateway.errors import QuotaExceeded, RateLimited
+from aigc.errors import QuotaExceeded, RateLimited
 
 DailyUsage = Callable[[str, str], int]
 """(tenant_id, UTC day) -> tokens the tenant already used that day, from durable storage."""

@@ -15,10 +15,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aigc.gateway.context import RequestRecord, current_request_id, request_id_from
-from aigc.gateway.errors import PayloadTooLarge
+from aigc.errors import PayloadTooLarge
+from aigc.gateway.context import RequestRecord, request_id_from
 from aigc.infra import metrics, untrusted
 from aigc.infra.audit import AuditEvent
+from aigc.infra.logs import current_request_id
 
 log = logging.getLogger("aigc.access")
 AUDITED_PREFIXES = ("/v1/", "/api/")

@@ -9,8 +9,9 @@ from typing import Generic, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal, authenticate_key, hash_api_key
+from aigc.gateway.auth import authenticate_key, hash_api_key
 from aigc.gateway.limits import Limiter
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
-from aigc.gateway.auth import Principal
+from aigc.access import Principal
+from aigc.errors import ContentPolicyViolation, InvalidRequest
 from aigc.gateway.context import RequestRecord
-from aigc.gateway.errors import ContentPolicyViolation, InvalidRequest
 from aigc.guard import checks, store, structured
 from aigc.guard.pii import Pseudonymizer
 from aigc.guard.policy import Policy, Rule, rules_for

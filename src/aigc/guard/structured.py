@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.infra import linear_re
 
 

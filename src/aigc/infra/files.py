@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import Principal, require_role
-from aigc.gateway.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.access import Principal, require_role
+from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.infra.schema import FileRecord, new_id, unix_time
 
 PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "knowledge", "training")

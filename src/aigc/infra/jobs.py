@@ -35,8 +35,8 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import Principal, require_role
-from aigc.gateway.errors import InvalidRequest, NotFound
+from aigc.access import Principal, require_role
+from aigc.errors import InvalidRequest, NotFound
 from aigc.infra.db import Database
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
 

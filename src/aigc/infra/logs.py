@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from aigc.gateway.context import current_request_id
 from aigc.infra.untrusted import field, redact
+
+# The id every log line carries: set by the gateway's middleware for the length of a request
+# (so logs written deep in models or knowledge carry it too), "-" outside any request.
+current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
 
 MAX_MESSAGE = 2000  # characters of a formatted message
 MAX_EXCEPTION = 20000  # characters of a traceback

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from aigc.gateway.errors import PermissionDenied
+from aigc.errors import PermissionDenied
 
 LEAVES = "a link that leads outside the folder"
 

@@ -1,4 +1,9 @@
-"""The tables. Every row that belongs to a tenant carries ``tenant_id``."""
+"""The platform's own tables. Every row that belongs to a tenant carries ``tenant_id``.
+
+The guard's and knowledge's tables live in their packages (on the same ``Base``); whatever needs
+every table registered (Alembic, ``create_all``) imports ``aigc.tables``. This module does not
+import them: ``infra`` imports nothing of the packages above it.
+"""
 
 from __future__ import annotations
 
@@ -237,7 +242,3 @@ class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-
-
-from aigc.guard import tables as _guard_tables  # noqa: E402, F401  (registers them)
-from aigc.knowledge import tables as _knowledge_tables  # noqa: E402, F401  (registers them)

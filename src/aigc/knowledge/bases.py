@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import ROLES, Principal, require_role
-from aigc.gateway.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from aigc.access import ROLES, Principal, require_role
+from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from aigc.infra.schema import GroupMember, new_id, unix_time
 from aigc.knowledge.tables import KbAccess, KnowledgeBase
 

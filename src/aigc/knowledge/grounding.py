@@ -23,14 +23,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from aigc.access import Principal
     from aigc.config import Settings
-    from aigc.gateway.auth import Principal
     from aigc.knowledge.retrieve import Hit
 
 FIELD = "knowledge_bases"

@@ -31,9 +31,9 @@ import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.schema import Job, new_id, unix_time, utcnow

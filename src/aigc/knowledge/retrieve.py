@@ -27,9 +27,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.knowledge.bases import readable_kbs
 from aigc.knowledge.index import KbIndex, read_pointer, tokenize
 from aigc.knowledge.ingest import embedder_for, index_dir

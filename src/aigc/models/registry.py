@@ -17,13 +17,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import (
-    Principal,
-    require_model_allowed,
-    require_platform_admin,
-    require_role,
-)
-from aigc.gateway.errors import (
+from aigc.access import Principal, require_model_allowed, require_platform_admin, require_role
+from aigc.errors import (
     Conflict,
     InvalidRequest,
     ModelNotFound,

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from aigc.gateway.errors import InvalidRequest, Overloaded
+from aigc.errors import InvalidRequest, Overloaded
 
 
 def pick_device(preference: str | None = None) -> torch.device:

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import Principal, require_platform_admin, require_role
-from aigc.gateway.errors import Conflict, InvalidRequest
+from aigc.access import Principal, require_platform_admin, require_role
+from aigc.errors import Conflict, InvalidRequest
 from aigc.infra import jobs
 from aigc.infra.jobs import JobCancelled, JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id

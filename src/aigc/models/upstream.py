@@ -40,9 +40,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import APIError, InvalidRequest, Overloaded, PermissionDenied
+from aigc.errors import APIError, InvalidRequest, Overloaded, PermissionDenied
 from aigc.infra import crypto, metrics
 from aigc.infra.breaker import BreakerBoard
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client

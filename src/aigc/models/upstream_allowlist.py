@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from aigc.access import Principal, require_platform_admin, require_role
 from aigc.config import Settings
-from aigc.gateway.auth import Principal, require_platform_admin, require_role
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.infra.schema import Meta
 
 META_KEY = "upstream_allowlist"

@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from aigc.access import Principal, require_platform_admin, require_role
+from aigc.errors import InvalidRequest
 from aigc.gateway import accounts
-from aigc.gateway.auth import Principal, require_platform_admin, require_role
 from aigc.gateway.deps import principal, services
-from aigc.gateway.errors import InvalidRequest
 from aigc.gateway.services import Services
 from aigc.infra import audit
 from aigc.models import resources, upstream_allowlist

@@ -11,8 +11,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from aigc.access import Principal
 from aigc.gateway import conversations as conv
-from aigc.gateway.auth import Principal
 from aigc.gateway.deps import principal, services
 from aigc.gateway.services import Services
 

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from aigc.gateway.auth import Principal, require_model_allowed, require_role
+from aigc.access import Principal, require_model_allowed, require_role
+from aigc.errors import InvalidRequest
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
-from aigc.gateway.errors import InvalidRequest
 from aigc.gateway.services import Services
 from aigc.infra import untrusted
 from aigc.knowledge.ingest import embedder_for

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse
 
-from aigc.gateway.auth import Principal
+from aigc.access import Principal
+from aigc.errors import NotFound
 from aigc.gateway.deps import principal, services
-from aigc.gateway.errors import NotFound
 from aigc.gateway.services import Services
 from aigc.infra import files
 

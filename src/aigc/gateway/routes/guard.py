@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aigc.gateway.auth import Principal, require_model_allowed, require_role
+from aigc.access import Principal, require_model_allowed, require_role
+from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.deps import principal, services
-from aigc.gateway.errors import InvalidRequest, NotFound
 from aigc.gateway.services import Services
 from aigc.guard import feedback, moderation, store, watermark
 from aigc.guard.policy import PolicyError, parse_policy

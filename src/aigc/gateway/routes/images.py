@@ -25,10 +25,10 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from aigc.gateway.auth import Principal, require_role
+from aigc.access import Principal, require_role
+from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
-from aigc.gateway.errors import InvalidRequest, NotFound
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.services import Services
 from aigc.guard import gate

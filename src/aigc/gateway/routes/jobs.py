@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import Principal
+from aigc.access import Principal
 from aigc.gateway.deps import principal, services
 from aigc.gateway.services import Services
 from aigc.infra import jobs

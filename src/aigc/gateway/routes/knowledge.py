@@ -14,9 +14,9 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from aigc.gateway.auth import Principal
+from aigc.access import Principal
+from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.gateway.deps import principal, services
-from aigc.gateway.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.gateway.services import Services
 from aigc.infra import jobs
 from aigc.knowledge import bases, ingest

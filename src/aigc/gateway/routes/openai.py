@@ -9,8 +9,8 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
+from aigc.access import Principal, require_role
 from aigc.gateway import pipeline
-from aigc.gateway.auth import Principal, require_role
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.schemas import ChatCompletionRequest, CompletionRequest, SamplingFields

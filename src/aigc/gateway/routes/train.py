@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
-from aigc.gateway.auth import Principal
+from aigc.access import Principal
 from aigc.gateway.deps import principal, services
 from aigc.gateway.services import Services
 from aigc.infra import jobs

@@ -5,10 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from aigc.guard import tables as _guard_tables  # noqa: F401
-from aigc.infra import schema  # noqa: F401  (registers the tables on Base.metadata)
-from aigc.infra.db import Base
-from aigc.knowledge import tables as _knowledge_tables  # noqa: F401
+# Alembic runs this file as a script (the folder is no package): it may import aigc.tables,
+# which collects every package's tables, though it sits under infra.
+from aigc.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

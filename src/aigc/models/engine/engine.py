@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
-from aigc.gateway.errors import InvalidRequest, Overloaded
+from aigc.errors import InvalidRequest, Overloaded
 from aigc.infra import metrics
 from aigc.models import decoding
 from aigc.models.engine import gpt2_step

@@ -15,13 +15,12 @@ from typing import Any
 from sqlalchemy import select
 
 from aigc.config import Settings
-from aigc.gateway import accounts
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import ModelRecord
+from aigc.infra.tenants import platform_operator
 from aigc.models import registry
 from aigc.models.image import gan, vae
 from aigc.models.image.data import ImageSet, load_dataset
@@ -96,8 +95,7 @@ jobs.register_handler("train-vae", training_handler(train_vae))
 def bootstrap_defaults_of(db: Database, defaults: dict[str, tuple[str, dict[str, Any]]]) -> None:
     """Register and queue training of each default model unless it already exists."""
     with db.session() as s:
-        owner = accounts.default_tenant(s)  # jobs belong to a tenant; the model is shared
-        platform = Principal(tenant_id=owner.id, role="owner", platform_admin=True)
+        platform = platform_operator(s)  # jobs belong to a tenant; the model is shared
         for name, (family, params) in defaults.items():
             exists = s.scalar(
                 select(ModelRecord.id).where(

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.models.image.data import DIGIT_NAMES_EN, DIGIT_NAMES_ZH
 from aigc.models.protocols import ImageRequest
 

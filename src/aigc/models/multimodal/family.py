@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from aigc.config import Settings
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext

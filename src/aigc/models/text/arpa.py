@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2

@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest, PermissionDenied
+from aigc.access import Principal
+from aigc.errors import InvalidRequest, PermissionDenied
 from aigc.infra import files
 from aigc.infra.paths import check_import_path, files_under, open_inside
 

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from sqlalchemy import select
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.models import decoding, trainer
 from aigc.models.protocols import ChatMessage, TextRequest
 
@@ -392,9 +392,8 @@ def bootstrap_shared(db: Any, name: str, family: str, params: dict[str, Any]) ->
 
 
 def submit_shared(session: Any, name: str, family: str, params: dict[str, Any]) -> None:
-    from aigc.gateway import accounts
-    from aigc.gateway.auth import Principal
     from aigc.infra.schema import ModelRecord
+    from aigc.infra.tenants import platform_operator
     from aigc.models.training import start_training
 
     exists = session.scalar(
@@ -402,6 +401,4 @@ def submit_shared(session: Any, name: str, family: str, params: dict[str, Any]) 
     )
     if exists is not None:
         return
-    owner = accounts.default_tenant(session)
-    platform = Principal(tenant_id=owner.id, role="owner", platform_admin=True)
-    start_training(session, platform, family, name, params, shared=True)
+    start_training(session, platform_operator(session), family, name, params, shared=True)

@@ -35,9 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aigc.access import Principal
 from aigc.config import Settings
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext, register_handler
 from aigc.infra.schema import Job, ModelRecord, new_id

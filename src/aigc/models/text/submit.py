@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from aigc.gateway.auth import Principal
-from aigc.gateway.errors import InvalidRequest
+from aigc.access import Principal
+from aigc.errors import InvalidRequest
 from aigc.infra.schema import Job, ModelRecord
 from aigc.models.text.data import resolve_training_data
 from aigc.models.training import start_training

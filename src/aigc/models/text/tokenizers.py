@@ -23,7 +23,7 @@ import numpy as np
 from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFBackend
 
-from aigc.gateway.errors import InvalidRequest
+from aigc.errors import InvalidRequest
 
 KINDS = ("char", "word", "bpe")
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"

@@ -1,4 +1,8 @@
-"""One exception hierarchy, mapped in one place to OpenAI's error envelope and status."""
+"""One exception hierarchy, mapped in one place to OpenAI's error envelope and status.
+
+The bottom layer: every package raises these, so this module imports nothing of aigc; the
+gateway turns them into responses (`gateway/error_handlers.py`).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,84 @@
+"""Who may: the caller as every stage sees it (``Principal``), roles and their ranks, checks.
+
+The bottom layer beside ``aigc.errors``: models, guard, knowledge and infra decide who may do
+what, so these live below all of them and import nothing of aigc but the errors. *How* a caller
+is recognised (keys, passwords, console sessions) is the gateway's (``gateway/auth.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aigc.errors import InvalidRequest, PermissionDenied
+
+ROLES = ("viewer", "member", "admin", "owner")
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller, as every later stage sees it."""
+
+    tenant_id: str
+    role: str
+    key_id: str | None = None
+    user_id: str | None = None
+    platform_admin: bool = False
+    allowed_models: tuple[str, ...] | None = None
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    daily_token_budget: int | None = None
+
+    def at_least(self, role: str) -> bool:
+        return _RANK[self.role] >= _RANK[role]
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.rpm_limit or self.tpm_limit or self.daily_token_budget)
+
+
+def platform_principal(tenant_id: str) -> Principal:
+    """The platform operator acting in ``tenant_id`` (the CLI, default-model bootstrap).
+
+    Owner of that tenant with platform rights; the one way such a principal is built, so no
+    caller can forget the platform flag or add a key id that would cap it.
+    """
+    return Principal(tenant_id=tenant_id, role="owner", platform_admin=True)
+
+
+def role_rank(role: str) -> int:
+    """0 for viewer up to 3 for owner; unknown roles rank below every known one."""
+    return _RANK.get(role, -1)
+
+
+def weaker_role(a: str, b: str) -> str:
+    """The lower of two roles: what a user-bound key may do is capped by its user's role."""
+    return a if role_rank(a) <= role_rank(b) else b
+
+
+def require_role(principal: Principal, role: str) -> None:
+    if not principal.at_least(role):
+        raise PermissionDenied(
+            f"This action needs the '{role}' role; your role is '{principal.role}'"
+        )
+
+
+def require_model_allowed(principal: Principal, model: str) -> None:
+    """A key's ``allowed_models`` holds on every route that takes a model (403 otherwise)."""
+    if principal.allowed_models is not None and model not in principal.allowed_models:
+        raise PermissionDenied(
+            f"This API key may not use the model '{model}'",
+            param="model",
+            code="model_not_allowed",
+        )
+
+
+def require_platform_admin(principal: Principal) -> None:
+    if not principal.platform_admin:
+        raise PermissionDenied("This action is for the platform administrator only")
+
+
+def check_role_name(role: str) -> str:
+    if role not in _RANK:
+        raise InvalidRequest(f"Unknown role '{role}'; roles are {', '.join(ROLES)}", param="role")
+    return role
