@@ -30,9 +30,12 @@ test: $(STAMP) $(KENLM)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
+# lint-imports: the import contracts in pyproject.toml (imports point one way, see
+# docs/architecture.md "Layers").
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
@@ -42,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/gateway_overhead.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache
