@@ -308,7 +308,7 @@ def models_add(
     shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
 ) -> None:
     """Register a model folder (config.json, weights, tokenizer) under the import roots."""
-    from aigc.models.defaults import load_families
+    from aigc.models.family import load_families
     from aigc.models.registry import ModelRegistry
 
     load_families()
@@ -339,7 +339,7 @@ def models_add_upstream(
     shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
 ) -> None:
     """Register an OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc) as a model."""
-    from aigc.models.defaults import load_families
+    from aigc.models.family import load_families
     from aigc.models.registry import ModelRegistry
 
     load_families()
@@ -416,7 +416,7 @@ def train_ngram(
 def train_gpt_pydoc() -> None:
     """Train the shared default gpt-pydoc here (what the server's first start queues)."""
     from aigc.infra.schema import ModelRecord
-    from aigc.models.defaults import load_families
+    from aigc.models.family import load_families
     from aigc.models.text import gpt
 
     load_families()
@@ -524,7 +524,7 @@ def _train_image(
     from aigc.gateway import accounts
     from aigc.gateway.auth import Principal
     from aigc.infra.paths import check_import_path
-    from aigc.models.defaults import load_families
+    from aigc.models.family import load_families
     from aigc.models.training import start_training
 
     load_families()
@@ -561,7 +561,7 @@ def _train(
     """
     from aigc.gateway import accounts
     from aigc.gateway.auth import Principal
-    from aigc.models.defaults import load_families
+    from aigc.models.family import load_families
     from aigc.models.text.submit import submit_training
 
     load_families()
@@ -620,7 +620,7 @@ def _run_job(job_id: str) -> None:
     from aigc.infra.db import Database
     from aigc.infra.jobs import FINISHED, JobRunner
     from aigc.infra.schema import Job
-    from aigc.models.defaults import load_families
+    from aigc.models.family import load_families
 
     load_families()
     settings = Settings()

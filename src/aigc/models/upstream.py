@@ -46,7 +46,8 @@ from aigc.gateway.errors import APIError, InvalidRequest, Overloaded, Permission
 from aigc.infra import crypto, metrics
 from aigc.infra.breaker import BreakerBoard
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
-from aigc.models import registry, tokens, upstream_allowlist
+from aigc.models import tokens, upstream_allowlist
+from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
 
 BREAKERS = BreakerBoard()
@@ -420,6 +421,14 @@ def prepare(
     return register_config(config, principal, settings, allowlist=allowed)
 
 
-registry.LOADERS["upstream"] = load
-registry.VALIDATORS["upstream"] = validate_config
-registry.PREPARERS["upstream"] = prepare
+FAMILY = register(
+    Family(
+        name="upstream",
+        kind="text",
+        loader=load,
+        validate=validate_config,
+        prepare=prepare,
+        capabilities=TEXT,
+        summary="An OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc)",
+    )
+)
