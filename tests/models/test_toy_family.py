@@ -7,10 +7,15 @@ are shown by tests/e2e/test_toy_family.py and tests/e2e/console/test_toy_family.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from aigc.gateway.errors import InvalidRequest
 from aigc.infra.db import Database
@@ -67,3 +72,39 @@ def test_it_trains_as_a_job_and_answers_a_chat(db: Database, tmp_path: Path) -> 
     answer = "".join(model.generate(request))
     assert 0 < len(answer) <= 20
     assert answer == "".join(model.generate(request))  # greedy: the same answer again
+
+
+def test_it_appears_in_the_cli_help_with_its_parameters_as_options() -> None:
+    env = os.environ | {"AIGC_FAMILY_MODULES": TOY, "COLUMNS": "200"}
+    cli = [sys.executable, "-m", "aigc.cli", "train"]
+    listed = subprocess.run([*cli, "--help"], env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"toy\s+Train a character bigram model", listed.stdout), listed.stdout
+    own = subprocess.run([*cli, "toy", "--help"], env=env, capture_output=True, text=True)
+    assert own.returncode == 0, own.stderr
+    assert "--smoothing" in own.stdout and "--max-chars" in own.stdout and "--data" in own.stdout
+    plain = subprocess.run([*cli, "--help"], capture_output=True, text=True, timeout=120)
+    assert not re.search(r"\btoy\b", plain.stdout)  # only where the setting names it
+
+
+def test_aigc_train_toy_trains_it_from_its_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aigc.cli import app
+
+    data = tmp_path / "corpus.txt"
+    data.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 20, encoding="utf-8")
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AIGC_IMPORT_ROOTS", str(tmp_path))
+    monkeypatch.setenv("AIGC_FAMILY_MODULES", TOY)
+    runner = CliRunner()
+    args = ["train", "toy", "--data", str(data), "--name", "toy-cli", "--max-chars", "12"]
+    trained = runner.invoke(app, [*args, "--lowercase"])
+    assert trained.exit_code == 0, trained.output
+    assert "val_perplexity" in trained.output
+    listed = runner.invoke(app, ["models", "list"])
+    assert "toy-cli" in listed.output and "ready" in listed.output
+    refused = runner.invoke(
+        app, ["train", "toy", "--data", str(data), "--name", "toy-2", "--smoothing", "50"]
+    )
+    assert refused.exit_code == 1 and "smoothing" in refused.output

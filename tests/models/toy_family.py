@@ -110,7 +110,7 @@ register(
         kind="text",
         loader=lambda config: BigramModel(config["path"]),
         capabilities=TEXT,
-        summary="A character bigram model (defined only in the test suite)",
+        summary="Train a character bigram model (defined only in the test suite).",
         params=ToyParams,
         trainer=train,
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -176,27 +177,22 @@ class ParamRule:
 
 
 def param_rules(params: type[BaseModel]) -> dict[str, ParamRule]:
-    """The rule of each field: its base type (``X | None`` is X), bounds and choices."""
-    rules: dict[str, ParamRule] = {}
-    for name, info in params.model_fields.items():
-        annotation = _strip_none(info.annotation)
-        low = high = None
-        for meta in info.metadata:
-            low = getattr(meta, "ge", low)
-            high = getattr(meta, "le", high)
-        if typing.get_origin(annotation) is Literal:
-            rules[name] = ParamRule("choice", choices=typing.get_args(annotation))
-        elif annotation is bool:
-            rules[name] = ParamRule("bool")
-        elif annotation is int:
-            rules[name] = ParamRule("int", low, high)
-        elif annotation is float:
-            rules[name] = ParamRule("float", low, high)
-        elif annotation is str:
-            rules[name] = ParamRule("str")
-        else:
-            rules[name] = ParamRule("any")
-    return rules
+    """The rule of each field of a parameters model."""
+    return {name: field_rule(info) for name, info in params.model_fields.items()}
+
+
+def field_rule(info: FieldInfo) -> ParamRule:
+    """A field's base type (``X | None`` is X), its ``ge``/``le`` bounds and its choices."""
+    annotation = _strip_none(info.annotation)
+    low = high = None
+    for meta in info.metadata:
+        low = getattr(meta, "ge", low)
+        high = getattr(meta, "le", high)
+    if typing.get_origin(annotation) is Literal:
+        return ParamRule("choice", choices=typing.get_args(annotation))
+    kinds = {bool: "bool", int: "int", float: "float", str: "str"}
+    kind = kinds.get(annotation, "any")
+    return ParamRule(kind, low, high) if kind in ("int", "float") else ParamRule(kind)  # type: ignore[arg-type]
 
 
 def _strip_none(annotation: Any) -> Any:

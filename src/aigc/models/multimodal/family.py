@@ -138,7 +138,7 @@ MM = register(
         validate=validate_model_dir,
         capabilities=frozenset({IMAGE_CAPTIONING, IMAGE_GENERATION}),
         capabilities_of=mm_capabilities,
-        summary="A captioner (image to text) or text-to-image model, by -p kind=...",
+        summary="Train an mm- model: -p kind=captioner or kind=text2image -p clip=NAME.",
         trainer=train_mm,
         trains_on="images",
         bootstrap=_bootstrap("mm"),

@@ -837,7 +837,7 @@ FAMILY = register(
         loader=lambda config: NGramTextModel.load(Path(config["path"])),
         validate=_validate_config,
         capabilities=TEXT,
-        summary="An n-gram model (modified Kneser-Ney), e.g. -p order=5",
+        summary="Train an n-gram model (modified Kneser-Ney), e.g. -p order=5.",
         params=NGramParams,
         trainer=_train_job,
         bootstrap=bootstrap_default,

@@ -163,7 +163,7 @@ FAMILY = register(
         loader=load,
         validate=neural.validate_checkpoint_config,
         capabilities=neural.CAPABILITIES,
-        summary="An LSTM/GRU language model (-p cell=gru for a GRU)",
+        summary="Train an LSTM/GRU language model (-p cell=gru for a GRU).",
         params=RNNParams,
         trainer=train_rnn,
     )
