@@ -12,6 +12,7 @@ family shipped with aigc, or in the ``AIGC_FAMILY_MODULES`` setting for one kept
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 import types
 import typing
@@ -49,14 +50,15 @@ ZERO_SHOT = "zero_shot_classification"
 IMAGE_CAPTIONING = "image_captioning"
 TEXT = frozenset({CHAT, COMPLETIONS, STREAMING})  # what every text family does
 
-# The families shipped with aigc, in start order (defaults are bootstrapped in this order).
+# The families shipped with aigc, in listing order: defaults are bootstrapped in this order, and
+# the console offers the first trainable one first. Plugins follow, in registration order.
 BUILTIN_MODULES: list[str] = [
     "aigc.models.text.template",
     "aigc.models.upstream",
-    "aigc.models.text.ngram",
+    "aigc.models.text.hf",
     "aigc.models.text.gpt",
     "aigc.models.text.rnn",
-    "aigc.models.text.hf",
+    "aigc.models.text.ngram",
     "aigc.models.image.family",
     "aigc.models.multimodal.family",
 ]
@@ -91,6 +93,7 @@ class Family:
     trains_on: Literal["text", "images"] = "text"
     bootstrap: Callable[[Database, Settings], None] | None = None
     engine: bool = False  # HF-format checkpoints the continuous-batching engine can serve
+    from_folder: bool = False  # the console offers to register a model folder of this family
     # Per model, when records of one family differ (mm: captioner or text-to-image).
     capabilities_of: Callable[[dict[str, Any]], frozenset[str]] | None = field(
         default=None, compare=False
@@ -110,12 +113,14 @@ class Family:
             "summary": self.summary,
             "capabilities": sorted(self.capabilities),
             "trainable": self.trainer is not None,
+            "from_folder": self.from_folder,
             "trains_on": self.trains_on if self.trainer is not None else None,
             "params_schema": self.params.model_json_schema() if self.params else None,
         }
 
 
 _FAMILIES: dict[str, Family] = {}
+_RANK: dict[str, tuple[int, int]] = {}  # family → (its module's place in BUILTIN_MODULES, seq)
 _lock = threading.RLock()
 _builtins_loaded = False
 
@@ -127,8 +132,11 @@ def register(family: Family) -> Family:
 
     if "-" in family.name or not family.name.isascii() or not family.name.isidentifier():
         raise ValueError(f"a family name is one word without dashes, not {family.name!r}")
+    module = sys._getframe(1).f_globals.get("__name__", "")  # who registers: for the order
+    place = BUILTIN_MODULES.index(module) if module in BUILTIN_MODULES else len(BUILTIN_MODULES)
     with _lock:
         _FAMILIES[family.name] = family
+        _RANK.setdefault(family.name, (place, len(_RANK)))
     if family.trainer is not None:
         register_handler(f"train-{family.name}", training_handler(family.trainer))
     return family
@@ -145,7 +153,7 @@ def load_families(modules: list[str] | None = None) -> list[Family]:
             _builtins_loaded = True
         for name in modules or []:
             importlib.import_module(name)
-        return list(_FAMILIES.values())
+        return sorted(_FAMILIES.values(), key=lambda f: _RANK[f.name])
 
 
 def families() -> list[Family]:
