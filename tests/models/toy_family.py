@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aigc.models.base import TextModelBase
 from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
 from aigc.models.text.data import read_texts
@@ -36,7 +37,7 @@ class ToyParams(BaseModel):
     max_chars: int = Field(default=80, ge=1, le=1000, description="Longest answer")
 
 
-class BigramModel:
+class BigramModel(TextModelBase):
     """p(next character | this character), add-k smoothed; greedy at temperature 0."""
 
     runs_inline = True  # microseconds of pure Python per answer

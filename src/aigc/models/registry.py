@@ -33,6 +33,7 @@ from aigc.gateway.errors import (
 from aigc.infra import untrusted
 from aigc.infra.paths import check_import_path
 from aigc.infra.schema import ModelRecord, new_id, unix_time
+from aigc.models.base import LoadedModel
 from aigc.models.family import Family, families, get_family
 from aigc.models.protocols import TextModel
 from aigc.models.resources import MemoryBudget, default_budgets, footprint
@@ -154,9 +155,8 @@ class ModelRegistry:
         with self._lock:
             model = self._loaded.pop(record_id, None)
         self.memory.forget(record_id)
-        unload = getattr(model, "unload", None)
-        if unload is not None:
-            unload()  # e.g. an engine stops its thread once its requests are done
+        if isinstance(model, LoadedModel):
+            model.unload()  # e.g. an engine stops its thread once its requests are done
 
     # --- management -----------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from aigc.infra import crypto, metrics
 from aigc.infra.breaker import BreakerBoard
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
 from aigc.models import tokens, upstream_allowlist
+from aigc.models.base import TextModelBase
 from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
 
@@ -198,7 +199,7 @@ def register_config(
 # --- the model -------------------------------------------------------------------------------
 
 
-class UpstreamModel:
+class UpstreamModel(TextModelBase):
     """A TextModel that forwards to OpenAI-compatible servers and streams their answer back."""
 
     def __init__(self, config: dict[str, Any], settings: Settings | None = None) -> None:
@@ -221,6 +222,9 @@ class UpstreamModel:
 
     def count_tokens(self, text: str) -> int:
         return tokens.count_tokens(text)
+
+    def status(self) -> dict[str, Any]:
+        return {"upstreams": self.breaker_states()}
 
     def breaker_states(self) -> list[dict[str, Any]]:
         """Each upstream's circuit, for the model's status (no keys)."""

@@ -158,6 +158,7 @@ FAMILY = register(
     Family(
         name="gpt",
         kind="text",
+        from_folder=True,
         loader=load,
         validate=neural.validate_checkpoint_config,
         capabilities=neural.CAPABILITIES,

@@ -42,5 +42,6 @@ FAMILY = register(
         capabilities_of=neural.capabilities_of,
         summary="Any local Hugging Face causal LM, registered by its folder",
         engine=True,
+        from_folder=True,
     )
 )

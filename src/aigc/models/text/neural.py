@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from aigc.gateway.errors import InvalidRequest
 from aigc.models import decoding, trainer
+from aigc.models.base import TextModelBase
 from aigc.models.family import LOGPROBS, STRUCTURED_OUTPUT, TEXT, WATERMARK
 from aigc.models.protocols import ChatMessage, TextRequest
 
@@ -195,7 +196,7 @@ def default_chat_prompt(messages: Sequence[ChatMessage]) -> str:
     return "\n".join([*lines, "Assistant:"])
 
 
-class NeuralTextModel:
+class NeuralTextModel(TextModelBase):
     """The gateway's ``TextModel`` for a neural LM."""
 
     decoding_fields = DECODING_FIELDS

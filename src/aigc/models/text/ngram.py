@@ -41,6 +41,7 @@ from aigc.gateway.errors import InvalidRequest
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
+from aigc.models.base import TextModelBase
 from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
 from aigc.models.text.arpa import (
@@ -561,7 +562,7 @@ def token_of_arpa_word(word: str) -> str:
     return re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m.group(1), 16)), word)
 
 
-class NGramTextModel:
+class NGramTextModel(TextModelBase):
     """``TextModel`` over an ``NGramLM``: lines of text are its sentences.
 
     With a tokenizer, the model's words are the tokenizer's tokens (so byte-level BPE can write
@@ -834,6 +835,7 @@ FAMILY = register(
     Family(
         name="ngram",
         kind="text",
+        from_folder=True,
         loader=lambda config: NGramTextModel.load(Path(config["path"])),
         validate=_validate_config,
         capabilities=TEXT,

@@ -160,6 +160,7 @@ FAMILY = register(
     Family(
         name="rnn",
         kind="text",
+        from_folder=True,
         loader=load,
         validate=neural.validate_checkpoint_config,
         capabilities=neural.CAPABILITIES,

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aigc.infra import linear_re
 from aigc.infra.linear_re import LinearPattern
+from aigc.models.base import TextModelBase
 from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
 from aigc.models.tokens import count_tokens, split_tokens
@@ -410,7 +411,7 @@ def _keyword(word: str) -> _Keyword:
     return _Keyword(text, weight, pattern)
 
 
-class TemplateModel:
+class TemplateModel(TextModelBase):
     """A TextModel that answers from the templates of the best-matching intent."""
 
     def __init__(self, config: TemplateConfig) -> None:
