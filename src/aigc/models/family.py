@@ -121,7 +121,7 @@ class Family:
 
 _FAMILIES: dict[str, Family] = {}
 _RANK: dict[str, tuple[int, int]] = {}  # family → (its module's place in BUILTIN_MODULES, seq)
-_lock = threading.RLock()
+_lock = threading.Lock()
 _builtins_loaded = False
 
 
@@ -144,15 +144,17 @@ def register(family: Family) -> Family:
 
 def load_families(modules: list[str] | None = None) -> list[Family]:
     """Import the built-in family modules and ``modules`` (e.g. ``settings.family_modules``):
-    each registers its family when imported. Returns every family, in registration order."""
+    each registers its family when imported. Returns every family, built-ins first in
+    ``BUILTIN_MODULES`` order, then the others as registered. Imports run outside ``_lock``
+    (Python's import lock already serialises them; holding both could deadlock two threads)."""
     global _builtins_loaded
-    with _lock:
-        if not _builtins_loaded:
-            for name in BUILTIN_MODULES:
-                importlib.import_module(name)
-            _builtins_loaded = True
-        for name in modules or []:
+    if not _builtins_loaded:
+        for name in BUILTIN_MODULES:
             importlib.import_module(name)
+        _builtins_loaded = True
+    for name in modules or []:
+        importlib.import_module(name)
+    with _lock:
         return sorted(_FAMILIES.values(), key=lambda f: _RANK[f.name])
 
 
