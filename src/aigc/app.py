@@ -30,7 +30,8 @@ from aigc.infra import audit, migrate, private
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
-from aigc.models.defaults import bootstrap_defaults, load_families
+from aigc.models.defaults import bootstrap_defaults
+from aigc.models.family import load_families
 from aigc.models.registry import ModelRegistry, ensure_builtin_models
 
 log = logging.getLogger("aigc.app")
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if message:
             first_run.announce(message, settings.data_dir)
         services.audit.start()
-        load_families()  # loaders and job handlers of every model family
+        load_families(settings.family_modules)  # every family's loader and training job
         if settings.default_models:
             bootstrap_defaults(services.db, settings)
         runner = JobRunner(

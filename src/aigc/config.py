@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     upstream_allowlist: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="URL patterns tenant admins may use as upstreams"
     )
+    family_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Modules of model families kept outside aigc (comma-separated), imported "
+        "at start by the server and the CLI",
+    )
 
     default_max_tokens: int = Field(default=512, description="When a request sets none")
     # Per-request input caps (400 invalid_request_error naming the parameter); the body itself
@@ -114,7 +119,7 @@ class Settings(BaseSettings):
             return [p for p in value.split(":") if p]
         return value
 
-    @field_validator("upstream_allowlist", mode="before")
+    @field_validator("upstream_allowlist", "family_modules", mode="before")
     @classmethod
     def _split_patterns(cls, value: Any) -> Any:
         if isinstance(value, str):

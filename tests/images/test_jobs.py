@@ -11,7 +11,7 @@ from aigc.config import Settings
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
 from aigc.infra.schema import Job, ModelRecord
-from aigc.models import registry
+from aigc.models.family import get_family
 from aigc.models.image import family as image_family
 from aigc.models.multimodal import family as mm_family
 from aigc.models.protocols import ImageRequest
@@ -47,7 +47,7 @@ def test_a_training_job_leaves_a_ready_loadable_model(tenant_db: Database, tmp_p
         assert record is not None and job is not None
         assert job.status == "succeeded", job.error
         assert record.status == "ready" and record.config["size"] == 8
-        model = registry.LOADERS["vae"](record.config)
+        model = get_family("vae").loader(record.config)
     images = model.generate_images(ImageRequest(prompt="2", n=2, seed=0))
     assert images.shape == (2, 8, 8, 1) and images.dtype == np.uint8
     assert sorted(p.name for p in (Path(record.config["path"]) / "samples").iterdir())[:1] == [

@@ -13,8 +13,8 @@ from aigc.config import Settings
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
 from aigc.infra.schema import ModelRecord, Tenant
+from aigc.models.family import get_family
 from aigc.models.protocols import ChatMessage, TextRequest
-from aigc.models.registry import LOADERS
 from aigc.models.text.ngram import (
     DEFAULT_NAME,
     NGramTextModel,
@@ -51,7 +51,7 @@ def test_trained_model_generates_clean_text(kind: str, tmp_path: Path) -> None:
     config = train_on_texts(POEMS + ENGLISH, params, tmp_path)
     assert config["val_perplexity"] > 1 and config["ngrams"][0] > 3
     assert json.loads((tmp_path / "ngram.json").read_text())["tokenizer"] == kind
-    model = LOADERS["ngram"]({"path": str(tmp_path)})
+    model = get_family("ngram").loader({"path": str(tmp_path)})
     request = TextRequest(prompt="床前明月光，", max_tokens=40, seed=5)
     text = "".join(model.generate(request))
     assert text == "".join(model.generate(request))  # same seed, same text
@@ -110,7 +110,7 @@ def test_training_job_registers_a_ready_model_for_its_tenant(db: Database, tmp_p
         record = s.get(ModelRecord, record_id)
         assert (record.status, record.tenant_id) == ("ready", "t_a")
         assert record.config["val_perplexity"] > 1 and record.config["job_id"] == job.id
-        model = LOADERS["ngram"](record.config)
+        model = get_family("ngram").loader(record.config)
     assert "\ufffd" not in "".join(model.generate(TextRequest(prompt="春眠", max_tokens=10)))
 
 
@@ -125,7 +125,7 @@ def test_default_model_is_trained_once(db: Database, tmp_path: Path) -> None:
     stamp = arpa.stat().st_mtime_ns
     bootstrap_default(db, settings)  # idempotent: nothing retrained
     assert arpa.stat().st_mtime_ns == stamp
-    model = LOADERS["ngram"](config)
+    model = get_family("ngram").loader(config)
     text = "".join(model.generate(TextRequest(prompt="The for statement", max_tokens=30, seed=0)))
     assert text.strip()
     assert config["tokenizer"] == "bpe" and config["val_perplexity"] < 40
@@ -135,6 +135,6 @@ def test_lowercase_models_read_prompts_in_lower_case(tmp_path: Path) -> None:
     params = TrainParams(order=3, tokenizer="word", lowercase=True)
     config = train_on_texts(ENGLISH, params, tmp_path)
     assert config["lowercase"] is True
-    model = LOADERS["ngram"]({"path": str(tmp_path)})
+    model = get_family("ngram").loader({"path": str(tmp_path)})
     text = "".join(model.generate(TextRequest(prompt="THE QUICK", max_tokens=3, temperature=0)))
     assert text == " brown fox jumps"

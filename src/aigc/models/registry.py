@@ -2,8 +2,8 @@
 
 A model belongs to one tenant or, with ``tenant_id`` NULL, is shared by the platform with all.
 Lookups resolve the caller's own model first, then a shared one of the same name; a model of
-another tenant is reported as not found. Backends are chosen by family through ``LOADERS``, so
-later families only add a loader.
+another tenant is reported as not found. Everything that depends on a model's family (its
+loader, config checks, capabilities) comes from the family's descriptor (``models.family``).
 """
 
 from __future__ import annotations
@@ -28,69 +28,37 @@ from aigc.errors import (
 from aigc.infra import untrusted
 from aigc.infra.paths import check_import_path
 from aigc.infra.schema import ModelRecord, new_id, unix_time
+from aigc.models.base import LoadedModel
+from aigc.models.family import Family, families, get_family
 from aigc.models.protocols import TextModel
 from aigc.models.resources import MemoryBudget, default_budgets, footprint
-
-FAMILIES = ("template", "ngram", "gpt", "rnn", "hf", "upstream", "gan", "vae", "clip", "mm")
-BUILTIN_DIR = Path(__file__).parent / "text"
 
 Loader = Callable[[dict[str, Any]], TextModel]
 
 
-def _load_template(config: dict[str, Any]) -> TextModel:
-    from aigc.models.text.template import TemplateModel, load_template_config
-
-    if "yaml" in config:
-        return TemplateModel(load_template_config(config["yaml"]))
-    return TemplateModel.from_file(_builtin_or_path(config["path"]))
-
-
-def _builtin_or_path(path: str) -> Path:
-    if path.startswith("builtin:"):
-        return BUILTIN_DIR / f"{path.removeprefix('builtin:')}.yaml"
-    return Path(path)
-
-
-def _validate_template(config: dict[str, Any]) -> None:
-    from aigc.models.text.template import TemplateConfigError, load_template_config
-
-    source = config.get("yaml") or config.get("path")
-    if not isinstance(source, str):
-        raise InvalidRequest(
-            "A template model needs its YAML text in config.yaml (or a server path)",
-            param="config",
-        )
-    try:
-        load_template_config(Path(source) if "path" in config else source)
-    except TemplateConfigError as exc:
-        raise InvalidRequest(f"Invalid template configuration: {exc}", param="config") from None
-
-
-LOADERS: dict[str, Loader] = {"template": _load_template}
-VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {"template": _validate_template}
-# Optional per family: turn a validated config into what is stored, knowing who registers it
-# (e.g. upstream: encrypt API keys, check a tenant admin's URLs against the allow-list kept in
-# the database). Called with the registration's session. Returns the config to store.
-PREPARERS: dict[str, Callable[[dict[str, Any], Principal | None, Session], dict[str, Any]]] = {}
-
-
-ENGINE_FAMILIES = ("hf", "gpt")  # HF-format checkpoints the batching engine can serve
+def _family(name: str) -> Family:
+    family = get_family(name)
+    if family is None:  # a record of a family whose module is not loaded (a removed plugin)
+        raise InvalidRequest(f"No model family '{name}' is installed", param="model")
+    return family
 
 
 def _loader(record: ModelRecord) -> Loader:
     """The family's loader, or the continuous-batching engine when the config asks for it
     (``"engine": {...}`` with EngineConfig fields, ``"device"`` optional)."""
-    if record.family in ENGINE_FAMILIES and "engine" in record.config:
+    family = _family(record.family)
+    if family.engine and "engine" in record.config:
         from aigc.models.engine.serving import load_from_config
 
         return functools.partial(load_from_config, name=record.name)  # metrics say its name
-    return LOADERS[record.family]
+    return family.loader
 
 
 def family_of(name: str) -> str:
+    """The family a model id names by its prefix (``gpt-support`` → ``gpt``); 400 otherwise."""
     family = name.split("-", 1)[0]
-    if family not in FAMILIES or "-" not in name:
-        prefixes = ", ".join(f"{f}-" for f in FAMILIES)
+    if "-" not in name or get_family(family) is None:
+        prefixes = ", ".join(f"{f.name}-" for f in families())
         raise InvalidRequest(
             f"Model ids start with their family and a dash ({prefixes})", param="id"
         )
@@ -182,9 +150,8 @@ class ModelRegistry:
         with self._lock:
             model = self._loaded.pop(record_id, None)
         self.memory.forget(record_id)
-        unload = getattr(model, "unload", None)
-        if unload is not None:
-            unload()  # e.g. an engine stops its thread once its requests are done
+        if isinstance(model, LoadedModel):
+            model.unload()  # e.g. an engine stops its thread once its requests are done
 
     # --- management -----------------------------------------------------------------------
 
@@ -202,10 +169,10 @@ class ModelRegistry:
 
         ``principal`` None is the local CLI: it names the owner with ``tenant_id`` (None: shared).
         """
-        family = family_of(name)
-        if family not in LOADERS:
+        family = _family(family_of(name))
+        if family.validate is None:
             raise InvalidRequest(
-                f"Models of the '{family}' family cannot be registered yet", param="id"
+                f"Models of the '{family.name}' family cannot be registered yet", param="id"
             )
         if principal is not None:
             tenant_id = None
@@ -218,16 +185,21 @@ class ModelRegistry:
             if principal is not None:
                 require_platform_admin(principal)  # server paths: CLI or platform admin only
             config = config | {"path": str(check_import_path(config["path"], self.import_roots))}
-        VALIDATORS[family](config)
-        if family in PREPARERS:
-            config = PREPARERS[family](config, principal, session)
+        family.validate(config)
+        if family.prepare is not None:
+            config = family.prepare(config, principal, session)
         clash = session.scalar(
             select(ModelRecord).where(ModelRecord.name == name, ModelRecord.tenant_id == tenant_id)
         )
         if clash is not None:
             raise Conflict(f"A model named '{name}' already exists", param="id")
         record = ModelRecord(
-            id=new_id("mdl_"), tenant_id=tenant_id, name=name, family=family, config=config
+            id=new_id("mdl_"),
+            tenant_id=tenant_id,
+            name=name,
+            family=family.name,
+            kind=family.kind,
+            config=config,
         )
         session.add(record)
         session.flush()
@@ -269,8 +241,15 @@ def model_view(record: ModelRecord) -> dict[str, Any]:
         "owned_by": record.tenant_id or "aigc",
         "family": record.family,
         "kind": record.kind,
+        "capabilities": capabilities(record),
         "status": record.status,
         "shared": record.tenant_id is None,
         # Trained models carry their validation perplexity (None for the others).
         "val_perplexity": (record.config or {}).get("val_perplexity"),
     }
+
+
+def capabilities(record: ModelRecord) -> list[str]:
+    """What the model can do, from its family's declaration (and its config where they differ)."""
+    family = get_family(record.family)
+    return family.model_capabilities(record.config) if family is not None else []

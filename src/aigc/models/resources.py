@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from aigc.errors import InvalidRequest, Overloaded
+from aigc.models.base import LoadedModel
 
 
 def pick_device(preference: str | None = None) -> torch.device:
@@ -140,12 +141,12 @@ class ModelGates:
 
 
 def footprint(model: Any) -> tuple[str, int]:
-    """(device, bytes of weights) of a loaded model: its ``footprint()`` when it has one, else
-    the torch module it holds (``model``, ``lm.model``, ``engine.model``), else (cpu, 0)."""
-    own = getattr(model, "footprint", None)
-    if callable(own):
-        return own()
-    for path in (("model",), ("lm", "model"), ("engine", "model")):
+    """(device, bytes of weights) of a loaded model: what its ``footprint()`` declares, else
+    the torch module it holds (``model``, ``lm.model``), else (cpu, 0)."""
+    own = model.footprint() if isinstance(model, LoadedModel) else None
+    if own is not None:
+        return own
+    for path in (("model",), ("lm", "model")):
         obj = model
         for name in path:
             obj = getattr(obj, name, None)
@@ -226,9 +227,8 @@ GATES = ModelGates()
 async def admit_to_model(model: Any, record: Any) -> Slot | None:
     """Before the response starts: 503 + Retry-After if the model's queue is full, else a place
     (released by the pipeline when the generation ends)."""
-    check = getattr(model, "check_capacity", None)
-    if check is not None:
-        check()  # the batching engine's own bounded queue
+    if isinstance(model, LoadedModel):
+        model.check_capacity()  # e.g. the batching engine's own bounded queue
     if record is None:
         return None
     gate = GATES.gate(record.id, record.config or {})
@@ -250,18 +250,6 @@ def status_view(record: Any, model: Any | None) -> dict[str, Any]:
         return view
     device, size = footprint(model)
     view |= {"device": device, "memory_bytes": size}
-    engine = getattr(model, "engine", None)
-    stats = getattr(engine, "stats", None)
-    if stats is not None:
-        view["engine"] = {
-            "running": stats.running,
-            "waiting": stats.waiting,
-            "kv_cache_usage": round(stats.kv_used, 4),
-            "steps": stats.steps,
-            "generated_tokens": stats.tokens_out,
-            "preemptions": stats.preemptions,
-        }
-    breakers = getattr(model, "breaker_states", None)
-    if callable(breakers):
-        view["upstreams"] = breakers()
+    if isinstance(model, LoadedModel):
+        view |= model.status()  # the engine's batch, an upstream's circuits
     return view

@@ -40,9 +40,12 @@ def start_training(
     params: dict[str, Any],
     *,
     shared: bool = False,
-    kind: str = "text",
+    kind: str | None = None,
 ) -> tuple[ModelRecord, Job]:
-    """Register ``name`` as "training" and queue its job; the job fills in the rest."""
+    """Register ``name`` as "training" and queue its job; the job fills in the rest.
+
+    ``kind`` (text, image, multimodal) defaults to the family's.
+    """
     require_role(principal, "member")
     if family_of(name) != family:
         raise InvalidRequest(f"A {family} model's id must start with '{family}-'", param="name")
@@ -63,7 +66,7 @@ def start_training(
         tenant_id=tenant_id,
         name=name,
         family=family,
-        kind=kind,
+        kind=kind or _family_kind(family),
         status="training",
         status_detail="queued",
         config={},
@@ -76,6 +79,13 @@ def start_training(
     record.config = {"job_id": job.id}
     session.flush()
     return record, job
+
+
+def _family_kind(name: str) -> str:
+    from aigc.models.family import get_family
+
+    family = get_family(name)
+    return family.kind if family is not None else "text"
 
 
 def training_handler(train: TrainFn) -> jobs.Handler:

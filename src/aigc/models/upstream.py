@@ -46,7 +46,9 @@ from aigc.errors import APIError, InvalidRequest, Overloaded, PermissionDenied
 from aigc.infra import crypto, metrics
 from aigc.infra.breaker import BreakerBoard
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
-from aigc.models import registry, tokens, upstream_allowlist
+from aigc.models import tokens, upstream_allowlist
+from aigc.models.base import TextModelBase
+from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
 
 BREAKERS = BreakerBoard()
@@ -197,7 +199,7 @@ def register_config(
 # --- the model -------------------------------------------------------------------------------
 
 
-class UpstreamModel:
+class UpstreamModel(TextModelBase):
     """A TextModel that forwards to OpenAI-compatible servers and streams their answer back."""
 
     def __init__(self, config: dict[str, Any], settings: Settings | None = None) -> None:
@@ -220,6 +222,9 @@ class UpstreamModel:
 
     def count_tokens(self, text: str) -> int:
         return tokens.count_tokens(text)
+
+    def status(self) -> dict[str, Any]:
+        return {"upstreams": self.breaker_states()}
 
     def breaker_states(self) -> list[dict[str, Any]]:
         """Each upstream's circuit, for the model's status (no keys)."""
@@ -420,6 +425,14 @@ def prepare(
     return register_config(config, principal, settings, allowlist=allowed)
 
 
-registry.LOADERS["upstream"] = load
-registry.VALIDATORS["upstream"] = validate_config
-registry.PREPARERS["upstream"] = prepare
+FAMILY = register(
+    Family(
+        name="upstream",
+        kind="text",
+        loader=load,
+        validate=validate_config,
+        prepare=prepare,
+        capabilities=TEXT,
+        summary="An OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc)",
+    )
+)

@@ -248,7 +248,7 @@ class ChatView:
             self.models = sorted(
                 m["id"]
                 for m in models["data"]
-                if m.get("kind", "text") == "text" and m.get("status") == "ready"
+                if "chat" in m.get("capabilities", []) and m.get("status") == "ready"
             )
             kbs = await self.user.api.get("/api/kb")
             self.kbs = {kb["id"]: kb["name"] for kb in kbs["data"]}

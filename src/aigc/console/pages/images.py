@@ -22,8 +22,6 @@ from aigc.console.api import ApiError
 from aigc.console.i18n import add
 from aigc.console.session import ConsoleUser, gate
 
-LATENT_FAMILIES = ("gan", "vae")  # a joint latent space: interpolation works
-ENCODING_FAMILIES = ("vae",)  # can encode a gallery image into its latent
 SIZES = ("native", "32x32", "64x64", "128x128")
 GALLERY_LIMIT = 24  # newest kept; bounds what one page view holds in memory
 REFUSED = "content_policy_violation"
@@ -57,17 +55,12 @@ class Picture:
 
 
 def image_models(models: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The ready models that draw images: gan-/vae- ("image") and the text-to-image mm- models.
-
-    ``/v1/models`` says "multimodal" for captioners and text-to-image alike; a text-to-image
-    model's id names it (``mm-…-text2image``), as the trained defaults do."""
+    """The ready models that draw images: those whose listing says ``image_generation`` (GAN,
+    VAE, text-to-image; a captioner is multimodal too but does not draw)."""
     return {
         m["id"]: m
         for m in models
-        if m.get("status") == "ready"
-        and (
-            m.get("kind") == "image" or (m.get("kind") == "multimodal" and "text2image" in m["id"])
-        )
+        if m.get("status") == "ready" and "image_generation" in m.get("capabilities", [])
     }
 
 
@@ -166,8 +159,9 @@ class ImagesPage:
             self.button.props('color=primary data-testid="img-generate"')
 
     def _model_changed(self) -> None:
-        family = self.models.get(self.model.value, {}).get("family")
-        self.interpolation.show(family in LATENT_FAMILIES, family in ENCODING_FAMILIES)
+        able = self.models.get(self.model.value, {}).get("capabilities", [])
+        # A latent space to walk (GAN, VAE); a VAE can also encode a gallery image into it.
+        self.interpolation.show("image_interpolation" in able, "image_encoding" in able)
 
     async def generate(self) -> None:
         tr = self.user.tr

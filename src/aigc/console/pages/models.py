@@ -23,7 +23,6 @@ from aigc.console.pages.models_allowlist import allowlist_card
 from aigc.console.session import ConsoleUser, gate
 
 # Families a local checkpoint folder can be registered as (``POST /api/models`` with a path).
-CHECKPOINT_FAMILIES = ("hf", "gpt", "rnn", "ngram")
 
 i18n.add(
     {
@@ -202,7 +201,9 @@ async def models_page(request: Request) -> RedirectResponse | None:
                 upstream_form(user, refresh)
                 await allowlist_card(user)
                 if user.principal.platform_admin:
-                    checkpoint_form(user, refresh)
+                    listed = (await user.api.get("/api/families"))["data"]
+                    folders = [f["name"] for f in listed if f.get("from_folder")]
+                    checkpoint_form(user, refresh, folders)
         await refresh()
     return None
 
@@ -265,17 +266,20 @@ def upstream_form(user: ConsoleUser, after: Any) -> None:
         )
 
 
-def checkpoint_form(user: ConsoleUser, after: Any) -> None:
+def checkpoint_form(user: ConsoleUser, after: Any, families: list[str]) -> None:
+    """Register a model folder under the import roots, for the families that load one
+    (``from_folder`` in ``GET /api/families``)."""
     tr = user.tr
     with ui.card().classes("w-96 items-stretch").props('data-testid="checkpoint-form"'):
         ui.label(tr("models.add_checkpoint")).classes("text-lg font-medium").props(
             'role="heading" aria-level=2'
         )
         ui.label(tr("models.add_checkpoint.help")).classes("text-sm text-grey-8")
-        family = ui.select(list(CHECKPOINT_FAMILIES), value="hf", label=tr("models.field.family"))
+        first = families[0] if families else ""
+        family = ui.select(families, value=first, label=tr("models.field.family"))
         family.props('outlined dense data-testid="checkpoint-family"')
         name = ui.input(tr("models.field.name")).props(
-            'prefix="hf-" outlined dense data-testid="checkpoint-name"'
+            f'prefix="{first}-" outlined dense data-testid="checkpoint-name"'
         )
         family.on_value_change(lambda e: name.props(f'prefix="{e.value}-"'))
         path = ui.input(tr("models.field.path"), placeholder="/srv/models/…").props(

@@ -22,7 +22,6 @@ from aigc.console import i18n, layout
 from aigc.console.api import ApiError
 from aigc.console.session import ConsoleUser, gate
 
-FAMILIES = ("gpt", "rnn", "ngram")  # what POST /api/train accepts
 ACTIVE = ("queued", "running")
 POLL_S = 1.0
 RECENT = 20  # jobs listed (newest first)
@@ -30,31 +29,36 @@ RECENT = 20  # jobs listed (newest first)
 
 @dataclass(frozen=True)
 class Param:
-    """One hyperparameter field; ``defaults`` per family (a family without one hides it)."""
+    """One hyperparameter field, read from a family's parameter schema (``GET /api/families``):
+    ``kind`` int, float, bool or choice; ``default`` None leaves the field empty (the API's
+    default applies); ``advanced`` fields are folded away."""
 
     key: str
-    kind: str  # int, float or a tuple of choices
-    defaults: dict[str, Any]
-    choices: tuple[str, ...] = ()
+    kind: str
+    default: Any
+    title: str
+    choices: tuple[Any, ...] = ()
+    advanced: bool = False
 
 
-# The documented defaults (docs/models.md); the API checks every value.
-PARAMS = (
-    Param(
-        "tokenizer", "choice", {"gpt": "bpe", "rnn": "bpe", "ngram": "bpe"}, ("char", "word", "bpe")
-    ),
-    Param("order", "int", {"ngram": 4}),
-    Param("cell", "choice", {"rnn": "lstm"}, ("lstm", "gru")),
-    Param("max_iters", "int", {"gpt": 2000, "rnn": 2000}),
-    Param("batch_size", "int", {"gpt": 12, "rnn": 12}),
-    Param("block_size", "int", {"gpt": 256, "rnn": 128}),
-    Param("n_layer", "int", {"gpt": 4, "rnn": 2}),
-    Param("n_head", "int", {"gpt": 4}),
-    Param("n_embd", "int", {"gpt": 128, "rnn": 128}),
-    Param("n_hidden", "int", {"rnn": 256}),
-    Param("learning_rate", "float", {"gpt": 1e-3, "rnn": 1e-3}),
-    Param("eval_interval", "int", {"gpt": 250, "rnn": 250}),
-)
+def schema_params(schema: dict[str, Any] | None) -> list[Param]:
+    """The fields of one family's JSON schema, in its order."""
+    params = []
+    for key, prop in ((schema or {}).get("properties") or {}).items():
+        options = [o for o in prop.get("anyOf", [prop]) if o.get("type") != "null"]
+        first = options[0] if options else prop
+        if "enum" in first:
+            kind, choices = "choice", tuple(first["enum"])
+        else:
+            kind = {"integer": "int", "number": "float", "boolean": "bool"}.get(first.get("type"))
+            choices = ()
+            if kind is None:
+                continue  # lists or objects: not a form field
+        default = prop.get("default")
+        title = str(prop.get("title") or key)
+        params.append(Param(key, kind, default, title, choices, bool(prop.get("advanced"))))
+    return params
+
 
 i18n.add(
     {
@@ -66,6 +70,7 @@ i18n.add(
             "training.upload": "Upload a text file (.txt, .md, .jsonl, .json)",
             "training.uploaded": "Uploaded {name}.",
             "training.params": "Hyperparameters",
+            "training.params.more": "More parameters",
             "training.start": "Start training",
             "training.started": "Training {name} started.",
             "training.jobs": "Training jobs",
@@ -115,6 +120,7 @@ i18n.add(
             "training.upload": "上传文本文件（.txt、.md、.jsonl、.json）",
             "training.uploaded": "已上传 {name}。",
             "training.params": "超参数",
+            "training.params.more": "更多参数",
             "training.start": "开始训练",
             "training.started": "已开始训练 {name}。",
             "training.jobs": "训练任务",
@@ -167,17 +173,19 @@ _OPEN_SLOT = r"""
 """
 
 
-def param_values(family: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """The form's values for ``family``, typed; an emptied field is left to the API default."""
-    params: dict[str, Any] = {}
-    for param in PARAMS:
+def param_values(params: list[Param], fields: dict[str, Any]) -> dict[str, Any]:
+    """The form's values for a family's ``params``, typed; an emptied field is left to the API."""
+    values: dict[str, Any] = {}
+    for param in params:
         value = fields[param.key].value
-        if family not in param.defaults or value in (None, ""):
+        if value in (None, ""):
             continue
-        params[param.key] = (
-            int(value) if param.kind == "int" else float(value) if param.kind == "float" else value
-        )
-    return params
+        if param.kind == "int":
+            value = int(value)
+        elif param.kind == "float":
+            value = float(value)
+        values[param.key] = value
+    return values
 
 
 def job_row(user: ConsoleUser, job: dict[str, Any]) -> dict[str, Any]:
@@ -376,8 +384,14 @@ async def training_page(request: Request, job: str = "") -> RedirectResponse | N
         return user
     tr = user.tr
     with layout.frame(user, "/training", "nav.training"):
+        try:
+            listed = (await user.api.get("/api/families"))["data"]
+        except ApiError as exc:
+            layout.show_error(user, exc)
+            listed = []
+        families = [f for f in listed if f["trainable"] and f["trains_on"] == "text"]
         with ui.row().classes("w-full gap-4 items-start no-wrap"):
-            form = TrainingForm(user)
+            form = TrainingForm(user, families)
             with ui.card().classes("flex-grow min-w-0"):
                 with ui.row().classes("items-center w-full"):
                     ui.label(tr("training.jobs")).classes("text-lg font-medium").props(
@@ -430,21 +444,26 @@ def job_columns(user: ConsoleUser) -> list[dict[str, Any]]:
 
 
 class TrainingForm:
-    """Family, model id, data (picked or uploaded here) and hyperparameters; the API checks."""
+    """Family, model id, data (picked or uploaded here) and hyperparameters; the API checks.
 
-    def __init__(self, user: ConsoleUser) -> None:
+    The families and their fields come from ``GET /api/families`` (the trainable ones that learn
+    from text), so a family added to the server shows here with its own parameters."""
+
+    def __init__(self, user: ConsoleUser, families: list[dict[str, Any]]) -> None:
         tr = self.tr = user.tr
         self.user = user
         self.on_started: Any = None
+        self.params = {f["name"]: schema_params(f.get("params_schema")) for f in families}
         self.fields: dict[str, Any] = {}
+        first = families[0]["name"] if families else ""
         with ui.card().classes("w-96 shrink-0").props('data-testid="train-form"'):
             ui.label(tr("training.new")).classes("text-lg font-medium").props(
                 'role="heading" aria-level=2'
             )
-            self.family = ui.select(list(FAMILIES), value="gpt", label=tr("training.family"))
+            self.family = ui.select(list(self.params), value=first, label=tr("training.family"))
             self.family.classes("w-full").props('outlined dense data-testid="train-family"')
             self.name = ui.input(tr("training.name")).classes("w-full")
-            self.name.props('prefix="gpt-" outlined dense data-testid="train-name"')
+            self.name.props(f'prefix="{first}-" outlined dense data-testid="train-name"')
             self.files = ui.select({}, multiple=True, label=tr("training.files")).classes("w-full")
             self.files.props('outlined dense use-chips data-testid="train-files"')
             ui.upload(
@@ -452,34 +471,48 @@ class TrainingForm:
             ).classes("w-full").props(
                 'accept=".txt,.md,.jsonl,.json,.text,.markdown" flat bordered data-testid="upload"'
             )
-            with (
-                ui.expansion(tr("training.params"), icon="tune", value=True).classes("w-full"),
-                ui.grid(columns=2).classes("w-full gap-2"),
-            ):
-                for param in PARAMS:
-                    self.fields[param.key] = self._field(param)
+            every: dict[str, Param] = {}
+            for params in self.params.values():
+                for param in params:
+                    every.setdefault(param.key, param)
+            for advanced in (False, True):
+                title = tr("training.params.more" if advanced else "training.params")
+                with (
+                    ui.expansion(title, icon="tune", value=not advanced).classes(
+                        "w-full"
+                    ) as self.more,
+                    ui.grid(columns=2).classes("w-full gap-2"),
+                ):
+                    for param in every.values():
+                        if param.advanced == advanced:
+                            self.fields[param.key] = self._field(param)
             ui.button(tr("training.start"), icon="play_arrow", on_click=self._start).classes(
                 "w-full"
             ).props('color=primary data-testid="train-start"')
         self.family.on_value_change(lambda e: self._family_changed(e.value))
-        self._family_changed("gpt")
+        self._family_changed(first)
 
     def _field(self, param: Param) -> Any:
-        label = self.tr(f"training.param.{param.key}")
-        field: ui.select | ui.number
+        key = f"training.param.{param.key}"
+        label = self.tr(key)
+        label = param.title if label == key else label
+        field: ui.select | ui.number | ui.checkbox
         if param.kind == "choice":
             field = ui.select(list(param.choices), label=label)
+        elif param.kind == "bool":
+            field = ui.checkbox(label)
         else:
             field = ui.number(label, step=1 if param.kind == "int" else None)
         return field.props(f'outlined dense data-testid="param-{param.key}"')
 
     def _family_changed(self, family: str) -> None:
         self.name.props(f'prefix="{family}-"')
-        for param in PARAMS:
-            field = self.fields[param.key]
-            field.set_visibility(family in param.defaults)
-            if family in param.defaults:
-                field.value = param.defaults[family]
+        mine = {p.key: p for p in self.params.get(family, [])}
+        self.more.set_visibility(any(p.advanced for p in mine.values()))  # the folded section
+        for key, field in self.fields.items():
+            field.set_visibility(key in mine)
+            if key in mine:
+                field.value = mine[key].default
 
     async def load_files(self, select: str | None = None) -> None:
         try:
@@ -518,7 +551,7 @@ class TrainingForm:
             "family": family,
             "name": name,
             "file_ids": list(self.files.value or []),
-            "params": param_values(family, self.fields),
+            "params": param_values(self.params.get(family, []), self.fields),
         }
         try:
             answer = await self.user.api.post("/api/train", body)

@@ -1,4 +1,8 @@
-"""POST /api/train: train a text model (n-gram, GPT, RNN) on files the tenant uploaded.
+"""POST /api/train: train a text model (any family that trains on text) on uploaded files.
+
+GET /api/families lists the model families with their capabilities and the JSON schema of
+their training parameters (defaults, ranges, choices): the console builds its training form
+from it, so a new family shows there without a console change.
 
 Answers 202 with the job and the model; the model is listed as "training" (503 + Retry-After
 when called) until the job ends, then "ready" with its validation perplexity. Progress and
@@ -25,7 +29,7 @@ router = APIRouter(prefix="/api", tags=["training"])
 class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    family: str = Field(description="ngram, gpt or rnn")
+    family: str = Field(description="A trainable family (GET /api/families), e.g. gpt")
     name: str = Field(min_length=3, max_length=100, description="Model id, e.g. gpt-support")
     file_ids: list[str] = Field(default_factory=list, max_length=100)
     data_path: str | None = Field(default=None, description="Server path (platform admin only)")
@@ -62,3 +66,11 @@ def train(
     if runner is not None:
         runner.wake()
     return JSONResponse(payload, status_code=202)
+
+
+@router.get("/families")
+def list_families(caller: Principal = Depends(principal)) -> Any:
+    """Every installed family (any signed-in caller: it names no tenant's data)."""
+    from aigc.models.family import families
+
+    return {"object": "list", "data": [f.view() for f in families()]}

@@ -15,6 +15,7 @@ import torch
 
 from aigc.errors import InvalidRequest
 from aigc.models import decoding
+from aigc.models.base import TextModelBase
 from aigc.models.engine.engine import Engine, EngineConfig, Handle
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.resources import current_tenant, pick_device
@@ -39,7 +40,7 @@ def chat_prompt(messages: Sequence[ChatMessage]) -> str:
     return "\n".join([*(f"{m.role.capitalize()}: {m.content}" for m in messages), "Assistant:"])
 
 
-class EngineModel:
+class EngineModel(TextModelBase):
     """A continuous-batching text model over a transformers causal LM and its tokenizer."""
 
     decoding_fields = DECODING_FIELDS
@@ -62,6 +63,19 @@ class EngineModel:
 
     def unload(self) -> None:
         self.engine.stop_when_idle()
+
+    def status(self) -> dict[str, Any]:
+        stats = self.engine.stats
+        return {
+            "engine": {
+                "running": stats.running,
+                "waiting": stats.waiting,
+                "kv_cache_usage": round(stats.kv_used, 4),
+                "steps": stats.steps,
+                "generated_tokens": stats.tokens_out,
+                "preemptions": stats.preemptions,
+            }
+        }
 
     def prompt_ids(self, request: TextRequest) -> list[int]:
         if request.messages is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,21 @@ from sqlalchemy import select
 
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
-from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import ModelRecord
 from aigc.infra.tenants import platform_operator
-from aigc.models import registry
+from aigc.models.family import (
+    IMAGE_ENCODING,
+    IMAGE_GENERATION,
+    IMAGE_INTERPOLATION,
+    Family,
+    register,
+)
 from aigc.models.image import gan, vae
 from aigc.models.image.data import ImageSet, load_dataset
 from aigc.models.image.sampling import save_grid
-from aigc.models.training import start_training, training_handler
+from aigc.models.training import start_training
 
 log = logging.getLogger("aigc.models.image")
 
@@ -84,14 +90,6 @@ def validate_model_dir(config: dict[str, Any]) -> None:
         raise InvalidRequest("No trained model (config.json) in that folder", param="config")
 
 
-registry.LOADERS["gan"] = lambda config: gan.GANModel(config["path"])  # type: ignore[assignment]
-registry.LOADERS["vae"] = lambda config: vae.VAEModel(config["path"])  # type: ignore[assignment]
-registry.VALIDATORS["gan"] = validate_model_dir
-registry.VALIDATORS["vae"] = validate_model_dir
-jobs.register_handler("train-gan", training_handler(train_gan))
-jobs.register_handler("train-vae", training_handler(train_vae))
-
-
 def bootstrap_defaults_of(db: Database, defaults: dict[str, tuple[str, dict[str, Any]]]) -> None:
     """Register and queue training of each default model unless it already exists."""
     with db.session() as s:
@@ -103,10 +101,44 @@ def bootstrap_defaults_of(db: Database, defaults: dict[str, tuple[str, dict[str,
                 )
             )
             if exists is None:
-                kind = "image" if family in ("gan", "vae") else "multimodal"
-                start_training(s, platform, family, name, params, shared=True, kind=kind)
+                start_training(s, platform, family, name, params, shared=True)
                 log.info("queued training of the default model %s", name)
 
 
+def _bootstrap(family: str) -> Callable[[Database, Settings], None]:
+    """The family's share of ``DEFAULT_MODELS`` (queued in the order they are listed)."""
+    mine = {name: entry for name, entry in DEFAULT_MODELS.items() if entry[0] == family}
+    return lambda db, settings: bootstrap_defaults_of(db, mine)
+
+
+GAN = register(
+    Family(
+        name="gan",
+        kind="image",
+        loader=lambda config: gan.GANModel(config["path"]),
+        validate=validate_model_dir,
+        capabilities=frozenset({IMAGE_GENERATION, IMAGE_INTERPOLATION}),
+        summary="Train a class-conditional DCGAN on images (e.g. -p steps=2000 -p size=32).",
+        trainer=train_gan,
+        trains_on="images",
+        bootstrap=_bootstrap("gan"),
+    )
+)
+VAE = register(
+    Family(
+        name="vae",
+        kind="image",
+        loader=lambda config: vae.VAEModel(config["path"]),
+        validate=validate_model_dir,
+        capabilities=frozenset({IMAGE_GENERATION, IMAGE_INTERPOLATION, IMAGE_ENCODING}),
+        summary="Train a (conditional) VAE on images (e.g. -p beta=1.0 -p conditional=false).",
+        trainer=train_vae,
+        trains_on="images",
+        bootstrap=_bootstrap("vae"),
+    )
+)
+
+
 def bootstrap_default(db: Database, settings: Settings) -> None:
+    """Every default model of this module at once (what the families' bootstraps do in turn)."""
     bootstrap_defaults_of(db, DEFAULT_MODELS)

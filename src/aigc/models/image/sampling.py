@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from aigc.errors import InvalidRequest
+from aigc.models.base import ImageModelBase
 from aigc.models.image.data import DIGIT_NAMES_EN, DIGIT_NAMES_ZH
 from aigc.models.protocols import ImageRequest
 
@@ -86,7 +87,7 @@ def class_index(label: str | int, classes: Sequence[str]) -> int:
     return found
 
 
-class LatentImageGenerator:
+class LatentImageGenerator(ImageModelBase):
     """Shared behaviour of class-conditional generators over a joint latent [z, embed(y)].
 
     Subclasses set ``net`` (an ``nn.Module`` with ``embed`` and ``decode``), ``z_dim``,

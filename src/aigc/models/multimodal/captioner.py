@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from aigc.models.base import LoadedModel
 from aigc.models.image.data import ImageSet, augment, label_captions
 from aigc.models.image.sampling import pick_device
 from aigc.models.multimodal.clip import normalize_text
@@ -176,7 +177,7 @@ def save(model: Captioner, tok: HFTokenizer, classes: list[str], out_dir: Path) 
     (out_dir / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
 
 
-class CaptionerModel:
+class CaptionerModel(LoadedModel):
     """A trained captioner loaded for serving."""
 
     def __init__(self, model_dir: str | Path) -> None:

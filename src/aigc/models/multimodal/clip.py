@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from aigc.models.base import LoadedModel
 from aigc.models.image.data import ImageSet, augment, digit_captions
 from aigc.models.image.gan import upsamplings
 from aigc.models.image.sampling import pick_device
@@ -189,7 +190,7 @@ def save(model: CLIP, tok: HFTokenizer, classes: list[str], out_dir: Path) -> No
     )
 
 
-class CLIPModel:
+class CLIPModel(LoadedModel):
     """A trained dual encoder loaded for serving: embeddings, zero-shot labels, retrieval."""
 
     def __init__(self, model_dir: str | Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,19 @@ from sqlalchemy import or_, select
 
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
-from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import ModelRecord
-from aigc.models import registry
+from aigc.models.family import (
+    IMAGE_CAPTIONING,
+    IMAGE_EMBEDDINGS,
+    IMAGE_GENERATION,
+    ZERO_SHOT,
+    Family,
+    register,
+)
 from aigc.models.image.family import bootstrap_defaults_of, training_data, validate_model_dir
 from aigc.models.multimodal import captioner, clip, text2image
-from aigc.models.training import training_handler
 
 DEFAULT_MODELS = {
     "clip-digits": ("clip", {"data": "digits", "subset": "even"}),
@@ -95,13 +101,51 @@ def load_mm(config: dict[str, Any]) -> Any:
     return captioner.CaptionerModel(config["path"])
 
 
-registry.LOADERS["clip"] = lambda config: clip.CLIPModel(config["path"])  # type: ignore[assignment]
-registry.LOADERS["mm"] = load_mm
-registry.VALIDATORS["clip"] = validate_model_dir
-registry.VALIDATORS["mm"] = validate_model_dir
-jobs.register_handler("train-clip", training_handler(train_clip))
-jobs.register_handler("train-mm", training_handler(train_mm))
+def mm_capabilities(config: dict[str, Any]) -> frozenset[str]:
+    """A text-to-image model generates images; a captioner writes captions (its job's result
+    says which; a model still training may become either)."""
+    kind = config.get("kind")
+    if kind == "text2image":
+        return frozenset({IMAGE_GENERATION})
+    if kind == "captioner":
+        return frozenset({IMAGE_CAPTIONING})
+    return frozenset()
+
+
+def _bootstrap(family: str) -> Callable[[Database, Settings], None]:
+    mine = {name: entry for name, entry in DEFAULT_MODELS.items() if entry[0] == family}
+    return lambda db, settings: bootstrap_defaults_of(db, mine)
+
+
+CLIP = register(
+    Family(
+        name="clip",
+        kind="multimodal",
+        loader=lambda config: clip.CLIPModel(config["path"]),
+        validate=validate_model_dir,
+        capabilities=frozenset({IMAGE_EMBEDDINGS, ZERO_SHOT}),
+        summary="Train a CLIP-style image/text dual encoder (captions.jsonl, else class names).",
+        trainer=train_clip,
+        trains_on="images",
+        bootstrap=_bootstrap("clip"),
+    )
+)
+MM = register(
+    Family(
+        name="mm",
+        kind="multimodal",
+        loader=load_mm,
+        validate=validate_model_dir,
+        capabilities=frozenset({IMAGE_CAPTIONING, IMAGE_GENERATION}),
+        capabilities_of=mm_capabilities,
+        summary="Train an mm- model: -p kind=captioner or kind=text2image -p clip=NAME.",
+        trainer=train_mm,
+        trains_on="images",
+        bootstrap=_bootstrap("mm"),
+    )
+)
 
 
 def bootstrap_default(db: Database, settings: Settings) -> None:
+    """Every default model of this module at once (what the families' bootstraps do in turn)."""
     bootstrap_defaults_of(db, DEFAULT_MODELS)

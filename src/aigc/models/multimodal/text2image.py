@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from aigc.models.base import ImageModelBase
 from aigc.models.image.data import ImageSet, augment
 from aigc.models.image.sampling import allowed_sizes, pick_device, to_uint8, upscale
 from aigc.models.image.vae import VAE, VAEConfig
@@ -99,7 +100,7 @@ def save(model: TextConditionedVAE, cfg: Text2ImageConfig, clip_dir: Path, out_d
     (out_dir / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
 
 
-class Text2ImageModel:
+class Text2ImageModel(ImageModelBase):
     """Prompt → images (implements ``ImageModel``)."""
 
     def __init__(self, model_dir: str | Path) -> None:

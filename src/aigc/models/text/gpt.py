@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field, ValidationInfo, field_validator
+
+from aigc.models.family import Family, register
 from aigc.models.text import neural
 from aigc.models.trainer import pick_device
 
@@ -65,14 +68,30 @@ def config_of(model: GPT2LMHeadModel) -> GPTConfig:
 # --- training as a job ---------------------------------------------------------------------
 
 
+class GPTParams(neural.NeuralParams):
+    """A GPT's training parameters: the shared ones and the network's shape."""
+
+    block_size: int = Field(default=256, ge=4, le=4096, description="Context length in tokens")
+    n_layer: int = Field(default=4, ge=1, le=48, description="Transformer blocks")
+    n_head: int = Field(default=4, ge=1, le=64, description="Attention heads")
+    n_embd: int = Field(default=128, ge=8, le=4096, description="Width (a multiple of n_head)")
+
+    @field_validator("n_embd")
+    @classmethod
+    def _whole_heads(cls, value: int, info: ValidationInfo) -> int:
+        if value % int(info.data.get("n_head") or 1):
+            raise ValueError("n_embd must be a multiple of n_head")
+        return value
+
+
 def _make_model(params: dict[str, Any], vocab_size: int, bos: int | None, eos: int | None) -> Any:
     shape = GPTConfig(
         vocab_size=vocab_size,
-        block_size=int(params.get("block_size", 256)),
-        n_layer=int(params.get("n_layer", 4)),
-        n_head=int(params.get("n_head", 4)),
-        n_embd=int(params.get("n_embd", 128)),
-        dropout=float(params.get("dropout", 0.0)),
+        block_size=int(params["block_size"]),
+        n_layer=int(params["n_layer"]),
+        n_head=int(params["n_head"]),
+        n_embd=int(params["n_embd"]),
+        dropout=float(params["dropout"]),
     )
     if shape.n_embd % shape.n_head:
         raise ValueError("n_embd must be a multiple of n_head")
@@ -81,7 +100,7 @@ def _make_model(params: dict[str, Any], vocab_size: int, bos: int | None, eos: i
 
 def train_gpt(ctx: Any, out_dir: Path) -> dict[str, Any]:
     """The ``train-gpt`` job: data → tokenizer → network → trainer → HF checkpoint."""
-    return neural.train_job(ctx, out_dir, family="gpt", make_model=_make_model)
+    return neural.train_job(ctx, out_dir, GPTParams, make_model=_make_model)
 
 
 def load(config: dict[str, Any]) -> neural.NeuralTextModel:
@@ -135,14 +154,19 @@ def bootstrap_default_in(session: Any) -> None:
     neural.submit_shared(session, DEFAULT_NAME, "gpt", pydoc_params())
 
 
-def _register() -> None:
-    from aigc.infra.jobs import register_handler
-    from aigc.models import registry
-    from aigc.models.training import training_handler
-
-    registry.LOADERS["gpt"] = load
-    registry.VALIDATORS["gpt"] = neural.validate_checkpoint_config
-    register_handler("train-gpt", training_handler(train_gpt))
-
-
-_register()
+FAMILY = register(
+    Family(
+        name="gpt",
+        kind="text",
+        from_folder=True,
+        loader=load,
+        validate=neural.validate_checkpoint_config,
+        capabilities=neural.CAPABILITIES,
+        capabilities_of=neural.capabilities_of,
+        summary="Train a GPT (decoder-only transformer) from scratch; saves a HF checkpoint.",
+        params=GPTParams,
+        trainer=train_gpt,
+        bootstrap=bootstrap_default,
+        engine=True,
+    )
+)

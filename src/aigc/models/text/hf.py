@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from aigc.models.family import Family, register
 from aigc.models.text import neural
 from aigc.models.trainer import pick_device
 
@@ -31,11 +32,16 @@ def load(config: dict[str, Any]) -> neural.NeuralTextModel:
     return neural.NeuralTextModel(neural.HFCausalLM(model), tokenizer)
 
 
-def _register() -> None:
-    from aigc.models import registry
-
-    registry.LOADERS["hf"] = load
-    registry.VALIDATORS["hf"] = neural.validate_checkpoint_config
-
-
-_register()
+FAMILY = register(
+    Family(
+        name="hf",
+        kind="text",
+        loader=load,
+        validate=neural.validate_checkpoint_config,
+        capabilities=neural.CAPABILITIES,
+        capabilities_of=neural.capabilities_of,
+        summary="Any local Hugging Face causal LM, registered by its folder",
+        engine=True,
+        from_folder=True,
+    )
+)

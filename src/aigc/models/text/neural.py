@@ -17,13 +17,16 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from aigc.errors import InvalidRequest
 from aigc.models import decoding, trainer
+from aigc.models.base import TextModelBase
+from aigc.models.family import LOGPROBS, STRUCTURED_OUTPUT, TEXT, WATERMARK
 from aigc.models.protocols import ChatMessage, TextRequest
 
 # Decoding fields every neural model honours (the gateway refuses them for other families).
@@ -44,6 +47,15 @@ DECODING_FIELDS = frozenset(
         "logits_processors",
     }
 )
+
+
+# What a neural model served directly can do; through the batching engine (config "engine")
+# it serves plain text only: no logprobs, and no logits processors from the guard.
+CAPABILITIES = TEXT | {LOGPROBS, STRUCTURED_OUTPUT, WATERMARK}
+
+
+def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
+    return TEXT if "engine" in config else CAPABILITIES
 
 
 # --- tokenizers ----------------------------------------------------------------------------
@@ -184,7 +196,7 @@ def default_chat_prompt(messages: Sequence[ChatMessage]) -> str:
     return "\n".join([*lines, "Assistant:"])
 
 
-class NeuralTextModel:
+class NeuralTextModel(TextModelBase):
     """The gateway's ``TextModel`` for a neural LM."""
 
     decoding_fields = DECODING_FIELDS
@@ -249,6 +261,73 @@ class NeuralTextModel:
 
 MakeModel = Callable[[dict[str, Any], int, "int | None", "int | None"], torch.nn.Module]
 TOKENIZER_DIR = "tokenizer"
+_ADVANCED = {"advanced": True}  # the console folds these away
+
+
+class NeuralParams(BaseModel):
+    """Training parameters every neural LM takes (data, tokenizer, the run); a family adds its
+    network's shape. The defaults here are the ones a job uses when a field is not given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tokenizer: Literal["char", "word", "bpe"] = "bpe"
+    vocab_size: int | None = Field(
+        default=None, ge=8, le=200_000, description="BPE vocabulary (default 4,000)"
+    )
+    max_iters: int = Field(default=2000, ge=1, le=1_000_000, description="Training iterations")
+    batch_size: int = Field(default=12, ge=1, le=1024, description="Windows per iteration")
+    learning_rate: float = Field(default=1e-3, ge=1e-8, le=1.0, description="Peak learning rate")
+    eval_interval: int = Field(
+        default=250, ge=1, le=1_000_000, description="Validate (and checkpoint) every N iterations"
+    )
+    val_fraction: float = Field(
+        default=0.1, ge=0.0, le=0.5, description="Held-out documents", json_schema_extra=_ADVANCED
+    )
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**63 - 1,
+        description="Document split, weights and batches (default: split 0, weights 1337)",
+        json_schema_extra=_ADVANCED,
+    )
+    dropout: float = Field(default=0.0, ge=0.0, le=0.9, json_schema_extra=_ADVANCED)
+    min_lr: float = Field(default=1e-4, ge=0.0, le=1.0, json_schema_extra=_ADVANCED)
+    warmup_iters: int = Field(default=100, ge=0, le=1_000_000, json_schema_extra=_ADVANCED)
+    lr_decay_iters: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Default: max_iters",
+        json_schema_extra=_ADVANCED,
+    )
+    weight_decay: float = Field(default=0.1, ge=0.0, le=10.0, json_schema_extra=_ADVANCED)
+    beta1: float = Field(default=0.9, ge=0.0, le=0.99999, json_schema_extra=_ADVANCED)
+    beta2: float = Field(default=0.99, ge=0.0, le=0.99999, json_schema_extra=_ADVANCED)
+    grad_clip: float = Field(default=1.0, ge=0.0, le=1e6, json_schema_extra=_ADVANCED)
+    eval_tokens: int = Field(
+        default=65_536,
+        ge=1,
+        le=100_000_000,
+        description="Tokens read by each periodic validation",
+        json_schema_extra=_ADVANCED,
+    )
+    checkpoint_interval: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Default: eval_interval",
+        json_schema_extra=_ADVANCED,
+    )
+    device: Literal["cpu", "cuda"] | None = Field(
+        default=None, description="Default: CUDA when present", json_schema_extra=_ADVANCED
+    )
+
+
+def job_params(ctx_params: dict[str, Any], model: type[NeuralParams]) -> dict[str, Any]:
+    """A job's params with every hyperparameter filled in from the family's defaults (given
+    values win; other keys such as ``paths`` or ``source`` are kept)."""
+    given = {k: v for k, v in ctx_params.items() if k in model.model_fields}
+    return dict(ctx_params) | model.model_validate(given).model_dump(exclude_none=True)
 
 
 def pydoc_texts() -> list[str]:
@@ -281,7 +360,9 @@ def encode_documents(tokenizer: Any, docs: Sequence[str]) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
-def train_job(ctx: Any, out_dir: Path, family: str, make_model: MakeModel) -> dict[str, Any]:
+def train_job(
+    ctx: Any, out_dir: Path, params_model: type[NeuralParams], make_model: MakeModel
+) -> dict[str, Any]:
     """Train a neural LM from the job's params and save it to ``out_dir``; returns its config.
 
     The tokenizer is kept in the checkpoint folder, so a resumed run continues with exactly
@@ -290,12 +371,12 @@ def train_job(ctx: Any, out_dir: Path, family: str, make_model: MakeModel) -> di
     from aigc.models.text.data import corpus_stats, split_train_val
     from aigc.models.text.tokenizers import load_tokenizer, train_tokenizer
 
-    params = dict(ctx.params)
+    params = job_params(ctx.params, params_model)
     ctx.progress(0.0, "reading data")
     skipped: list[str] = []
     docs = training_texts(params, skipped)
     train_docs, val_docs = split_train_val(
-        docs, float(params.get("val_fraction", 0.1)), int(params.get("seed", 0))
+        docs, float(params["val_fraction"]), int(params.get("seed", 0))
     )
     stats = corpus_stats(train_docs, val_docs)
     tok_dir = Path(ctx.checkpoint_dir) / TOKENIZER_DIR
@@ -304,7 +385,7 @@ def train_job(ctx: Any, out_dir: Path, family: str, make_model: MakeModel) -> di
     else:
         ctx.progress(0.0, "learning the tokenizer")
         vocab = params.get("vocab_size")
-        kind = params.get("tokenizer", "bpe")
+        kind = params["tokenizer"]
         tokenizer = train_tokenizer(kind, train_docs, int(vocab) if vocab else None)
         tokenizer.save(tok_dir)
     train_ids = encode_documents(tokenizer, train_docs)

@@ -39,10 +39,11 @@ from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.infra.db import Database
-from aigc.infra.jobs import JobContext, register_handler
+from aigc.infra.jobs import JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
+from aigc.models.base import TextModelBase
+from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
-from aigc.models.registry import LOADERS, VALIDATORS
 from aigc.models.text.arpa import (
     BOS,
     BOS_ID,
@@ -65,7 +66,7 @@ from aigc.models.text.tokenizers import (
     load_tokenizer,
     train_tokenizer,
 )
-from aigc.models.training import model_dir, training_handler
+from aigc.models.training import model_dir
 
 log = logging.getLogger("aigc.models.ngram")
 
@@ -561,7 +562,7 @@ def token_of_arpa_word(word: str) -> str:
     return re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m.group(1), 16)), word)
 
 
-class NGramTextModel:
+class NGramTextModel(TextModelBase):
     """``TextModel`` over an ``NGramLM``: lines of text are its sentences.
 
     With a tokenizer, the model's words are the tokenizer's tokens (so byte-level BPE can write
@@ -675,22 +676,30 @@ class NGramTextModel:
         return full[len(line) :] if full.startswith(line) else decode(self._token_id[ids].tolist())
 
 
-class TrainParams(BaseModel):
-    """What ``train-ngram`` needs; ``paths`` are the data files, resolved (and checked) at submit
-    by ``models.text.submit.submit_training`` (``POST /api/train``, ``aigc train ngram``)."""
+class NGramParams(BaseModel):
+    """The training parameters of an n-gram model: defaults and ranges, read by submission
+    (``POST /api/train``), ``aigc train ngram`` and the console's form."""
 
     model_config = ConfigDict(extra="forbid")
 
-    order: int = Field(default=4, ge=1, le=MAX_ORDER)
+    order: int = Field(default=4, ge=1, le=MAX_ORDER, description="n of the n-grams")
     tokenizer: Literal["char", "word", "bpe"] = "bpe"
-    vocab_size: int | None = Field(default=None, ge=8, le=200_000)
+    vocab_size: int | None = Field(
+        default=None, ge=8, le=200_000, description="BPE vocabulary (default 4,000)"
+    )
+    val_fraction: float = Field(default=0.1, ge=0.0, le=0.5, description="Held-out documents")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, description="Document split")
+    discount_fallback: bool = Field(default=True, description="KenLM's --discount_fallback")
+    lowercase: bool = Field(default=False, description="Train (and read prompts) in lower case")
+
+
+class TrainParams(NGramParams):
+    """What ``train-ngram`` needs; ``paths`` are the data files, resolved (and checked) at submit
+    by ``models.text.submit.submit_training`` (``POST /api/train``, ``aigc train ngram``)."""
+
     file_ids: list[str] | None = None
     data_path: str | None = None
     paths: list[str] = Field(default_factory=list)
-    val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
-    seed: int = 0
-    discount_fallback: bool = True
-    lowercase: bool = False  # train (and read prompts) in lower case
 
 
 def start_ngram_training(
@@ -822,6 +831,17 @@ def bootstrap_default(db: Database, settings: Settings) -> None:
     log.info("trained the default model %s", DEFAULT_NAME)
 
 
-LOADERS["ngram"] = lambda config: NGramTextModel.load(Path(config["path"]))
-VALIDATORS["ngram"] = _validate_config
-register_handler("train-ngram", training_handler(_train_job))
+FAMILY = register(
+    Family(
+        name="ngram",
+        kind="text",
+        from_folder=True,
+        loader=lambda config: NGramTextModel.load(Path(config["path"])),
+        validate=_validate_config,
+        capabilities=TEXT,
+        summary="Train an n-gram model (modified Kneser-Ney), e.g. -p order=5.",
+        params=NGramParams,
+        trainer=_train_job,
+        bootstrap=bootstrap_default,
+    )
+)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from pydantic import Field
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from aigc.models.family import Family, register
 from aigc.models.text import neural
 from aigc.models.trainer import pick_device
 
@@ -115,18 +117,28 @@ class RNNStepLM:
 # --- training and loading --------------------------------------------------------------------
 
 
+class RNNParams(neural.NeuralParams):
+    """An RNN's training parameters: the shared ones and the network's shape."""
+
+    cell: Literal["lstm", "gru"] = "lstm"
+    block_size: int = Field(default=128, ge=4, le=4096, description="Window trained on (BPTT)")
+    n_layer: int = Field(default=2, ge=1, le=48, description="Stacked cells")
+    n_embd: int = Field(default=128, ge=8, le=4096, description="Token embedding width")
+    n_hidden: int = Field(default=256, ge=8, le=8192, description="Hidden state width")
+
+
 def _make_model(
     params: dict[str, Any], vocab_size: int, bos: int | None, eos: int | None
 ) -> RNNLanguageModel:
     return RNNLanguageModel(
         RNNConfig(
             vocab_size=vocab_size,
-            cell=str(params.get("cell", "lstm")),
-            n_embd=int(params.get("n_embd", 128)),
-            n_hidden=int(params.get("n_hidden", 256)),
-            n_layer=int(params.get("n_layer", 2)),
-            dropout=float(params.get("dropout", 0.0)),
-            block_size=int(params.get("block_size", 128)),
+            cell=str(params["cell"]),
+            n_embd=int(params["n_embd"]),
+            n_hidden=int(params["n_hidden"]),
+            n_layer=int(params["n_layer"]),
+            dropout=float(params["dropout"]),
+            block_size=int(params["block_size"]),
             eos_token_id=eos,
             bos_token_id=bos,
         )
@@ -135,7 +147,7 @@ def _make_model(
 
 def train_rnn(ctx: Any, out_dir: Path) -> dict[str, Any]:
     """The ``train-rnn`` job."""
-    return neural.train_job(ctx, out_dir, family="rnn", make_model=_make_model)
+    return neural.train_job(ctx, out_dir, RNNParams, make_model=_make_model)
 
 
 def load(config: dict[str, Any]) -> neural.NeuralTextModel:
@@ -144,14 +156,16 @@ def load(config: dict[str, Any]) -> neural.NeuralTextModel:
     return neural.NeuralTextModel(RNNStepLM(model), neural.load_text_tokenizer(path))
 
 
-def _register() -> None:
-    from aigc.infra.jobs import register_handler
-    from aigc.models import registry
-    from aigc.models.training import training_handler
-
-    registry.LOADERS["rnn"] = load
-    registry.VALIDATORS["rnn"] = neural.validate_checkpoint_config
-    register_handler("train-rnn", training_handler(train_rnn))
-
-
-_register()
+FAMILY = register(
+    Family(
+        name="rnn",
+        kind="text",
+        from_folder=True,
+        loader=load,
+        validate=neural.validate_checkpoint_config,
+        capabilities=neural.CAPABILITIES,
+        summary="Train an LSTM/GRU language model (-p cell=gru for a GRU).",
+        params=RNNParams,
+        trainer=train_rnn,
+    )
+)

@@ -46,6 +46,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aigc.infra import linear_re
 from aigc.infra.linear_re import LinearPattern
+from aigc.models.base import TextModelBase
+from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
 from aigc.models.tokens import count_tokens, split_tokens
 
@@ -409,7 +411,7 @@ def _keyword(word: str) -> _Keyword:
     return _Keyword(text, weight, pattern)
 
 
-class TemplateModel:
+class TemplateModel(TextModelBase):
     """A TextModel that answers from the templates of the best-matching intent."""
 
     def __init__(self, config: TemplateConfig) -> None:
@@ -492,3 +494,46 @@ class TemplateModel:
             if pause and i:
                 time.sleep(pause)
             yield piece
+
+
+# --- the family ------------------------------------------------------------------------------
+
+
+def _builtin_or_path(path: str) -> Path:
+    if path.startswith("builtin:"):
+        return Path(__file__).parent / f"{path.removeprefix('builtin:')}.yaml"
+    return Path(path)
+
+
+def load(config: dict[str, Any]) -> TemplateModel:
+    """The registry's loader: the YAML stored in the record, or a (built-in) file."""
+    if "yaml" in config:
+        return TemplateModel(load_template_config(config["yaml"]))
+    return TemplateModel.from_file(_builtin_or_path(config["path"]))
+
+
+def validate_config(config: dict[str, Any]) -> None:
+    from aigc.errors import InvalidRequest
+
+    source = config.get("yaml") or config.get("path")
+    if not isinstance(source, str):
+        raise InvalidRequest(
+            "A template model needs its YAML text in config.yaml (or a server path)",
+            param="config",
+        )
+    try:
+        load_template_config(Path(source) if "path" in config else source)
+    except TemplateConfigError as exc:
+        raise InvalidRequest(f"Invalid template configuration: {exc}", param="config") from None
+
+
+FAMILY = register(
+    Family(
+        name="template",
+        kind="text",
+        loader=load,
+        validate=validate_config,
+        capabilities=TEXT,
+        summary="Rule/template answers written by people (YAML)",
+    )
+)

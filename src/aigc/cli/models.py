@@ -1,0 +1,117 @@
+"""`aigc models`: list and register models (templates, checkpoints, upstreams)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from aigc.cli.common import err, families, out, session, tenant_id
+from aigc.config import Settings
+
+models_app = typer.Typer(help="Models", no_args_is_help=True)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    from aigc.infra.schema import ModelRecord
+
+    table = Table("id", "family", "owner", "status")
+    with session() as s:
+        for m in s.scalars(select(ModelRecord).order_by(ModelRecord.name)):
+            table.add_row(m.name, m.family, m.tenant_id or "shared", m.status)
+    out.print(table)
+
+
+@models_app.command("validate-template")
+def models_validate_template(path: Path) -> None:
+    """Check a template model's YAML; every problem is listed with its place."""
+    from aigc.models.text.template import validate_template_file
+
+    problems = validate_template_file(path)
+    if problems:
+        for problem in problems:
+            err.print(f"[red]✗[/red] {problem}")
+        raise typer.Exit(1)
+    out.print(f"[green]✓[/green] {path} is a valid template model")
+
+
+@models_app.command("add-template")
+def models_add_template(
+    name: str,
+    path: Path,
+    tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
+    shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
+) -> None:
+    """Register a template model (id template-…) from a YAML file (its text is stored)."""
+    from aigc.models.registry import ModelRegistry
+
+    with session() as s:
+        owner = None if shared else tenant_id(s, tenant)
+        config = {"yaml": path.read_text(encoding="utf-8")}
+        record = ModelRegistry(Settings().import_roots).register(
+            s, None, name, config, tenant_id=owner
+        )
+        out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")
+
+
+@models_app.command("add")
+def models_add(
+    path: Annotated[Path, typer.Option(help="A local Hugging Face model folder")],
+    name: Annotated[str, typer.Option(help="Model id, e.g. hf-qwen2-0.5b")],
+    tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
+    shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
+) -> None:
+    """Register a model folder (config.json, weights, tokenizer) under the import roots."""
+    from aigc.models.registry import ModelRegistry
+
+    families()
+    with session() as s:
+        owner = None if shared else tenant_id(s, tenant)
+        record = ModelRegistry(Settings().import_roots).register(
+            s, None, name, {"path": str(path)}, tenant_id=owner
+        )
+        out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")
+
+
+@models_app.command("add-upstream")
+def models_add_upstream(
+    name: Annotated[str, typer.Option(help="Model id, e.g. upstream-qwen-72b")],
+    base_url: Annotated[
+        list[str], typer.Option(help="OpenAI-compatible base URL (repeat to load-balance)")
+    ],
+    model: Annotated[str, typer.Option(help="The model name the upstream serves")],
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="AIGC_UPSTREAM_API_KEY", help="Upstream key (stored encrypted)"),
+    ] = None,
+    fallback_url: Annotated[str | None, typer.Option(help="Fallback base URL")] = None,
+    fallback_model: Annotated[str | None, typer.Option(help="Fallback model name")] = None,
+    max_retries: Annotated[int, typer.Option(help="Retries on 429/5xx")] = 2,
+    timeout: Annotated[float, typer.Option(help="Seconds per upstream call")] = 60.0,
+    tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
+    shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
+) -> None:
+    """Register an OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc) as a model."""
+    from aigc.models.registry import ModelRegistry
+
+    families()
+    config: dict[str, object] = {
+        "base_urls": base_url,
+        "model": model,
+        "max_retries": max_retries,
+        "timeout_s": timeout,
+    }
+    if api_key:
+        config["api_key"] = api_key
+    if fallback_url and fallback_model:
+        config["fallbacks"] = [{"base_url": fallback_url, "model": fallback_model}]
+    with session() as s:
+        owner = None if shared else tenant_id(s, tenant)
+        record = ModelRegistry(Settings().import_roots).register(
+            s, None, name, config, tenant_id=owner
+        )
+        out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")

@@ -1,0 +1,61 @@
+"""The base classes of loaded models: what the platform may ask of any of them, declared.
+
+The gateway and the registry read these attributes instead of probing a model with
+``getattr``: a family overrides what differs (a neural model its ``decoding_fields``, a
+template model ``runs_inline``, the batching engine ``footprint``/``unload``/
+``check_capacity``). Image models are not text models: they share only ``LoadedModel``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from aigc.models.protocols import ImageRequest, TextRequest
+
+
+class LoadedModel:
+    """What the registry needs of every loaded model, text or image."""
+
+    def footprint(self) -> tuple[str, int] | None:
+        """(device, bytes) it holds; None: let ``resources.footprint`` measure its torch module."""
+        return None
+
+    def unload(self) -> None:
+        """Called when the registry drops it (e.g. an engine stops its thread when idle)."""
+
+    def check_capacity(self) -> None:
+        """Raise 503 before a response starts when its own queue is full (the engine's)."""
+
+    def status(self) -> dict[str, Any]:
+        """What ``GET /api/models/{id}/status`` adds for it (no secrets)."""
+        return {}
+
+
+class TextModelBase(LoadedModel):
+    """A text generator. The gateway applies ``stop`` and ``max_tokens`` and counts usage with
+    ``count_tokens``, so every family behaves the same to callers."""
+
+    # The prompt + answer tokens it can attend to; None = unbounded (or unknown).
+    context_length: int | None = None
+    # Decoding fields beyond OpenAI's basics it honours; any other set field is a 400.
+    decoding_fields: frozenset[str] = frozenset()
+    # Generating is microseconds of pure CPU (no I/O, no sleeping): run it on the event loop.
+    runs_inline: bool = False
+
+    def count_tokens(self, text: str) -> int:
+        raise NotImplementedError
+
+    def generate(self, request: TextRequest) -> Iterator[str]:
+        raise NotImplementedError
+
+
+class ImageModelBase(LoadedModel):
+    """An image generator: ``n`` square images of a side it lists in ``sizes``."""
+
+    @property
+    def sizes(self) -> list[int]:
+        raise NotImplementedError
+
+    def generate_images(self, request: ImageRequest) -> Any:
+        raise NotImplementedError
