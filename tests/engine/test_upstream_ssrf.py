@@ -7,7 +7,6 @@ No traffic leaves loopback: addresses outside it are refused before any socket i
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from aigc.errors import InvalidRequest
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.upstream import UpstreamFailed, UpstreamModel, register_config, url_allowed
 from tests.engine.stub_openai import LEAKED, StubServer
+from tests.reserved_dns import resolve_to_reserved
 
 PLATFORM = Principal(tenant_id="t_platform", role="owner", platform_admin=True)
 TENANT_ADMIN = Principal(tenant_id="t_acme", role="admin")
@@ -30,23 +30,7 @@ RESERVED_NAME = "llm.partner.example"  # the stand-in resolver answers 192.0.2.2
 @pytest.fixture
 def no_outside_traffic(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Resolve RESERVED_NAME to TEST-NET-1; record (and refuse) connections off loopback."""
-    real_dns, real_connect = socket.getaddrinfo, socket.create_connection
-    attempts: list[Any] = []
-
-    def dns(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if host == RESERVED_NAME:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.2", port))]
-        return real_dns(host, port, *args, **kwargs)
-
-    def connect(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
-        if not address[0].startswith("127."):
-            attempts.append(address)
-            raise OSError("test: traffic off loopback")
-        return real_connect(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", dns)
-    monkeypatch.setattr(socket, "create_connection", connect)
-    return attempts
+    return resolve_to_reserved(monkeypatch, RESERVED_NAME)
 
 
 @pytest.fixture(scope="module")

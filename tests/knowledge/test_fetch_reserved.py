@@ -7,7 +7,6 @@ No traffic leaves loopback: refused addresses are refused before a socket is ope
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from aigc.knowledge.fetch import FetchRefused, fetch, policy_allowing
+from tests.reserved_dns import resolve_to_reserved
 
 RESERVED_NAME = "wiki.partner.example"  # the stand-in resolver answers 192.0.2.2 for it
 
@@ -22,23 +22,7 @@ RESERVED_NAME = "wiki.partner.example"  # the stand-in resolver answers 192.0.2.
 @pytest.fixture
 def no_outside_traffic(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Resolve RESERVED_NAME to TEST-NET-1; record (and refuse) connections off loopback."""
-    real_dns, real_connect = socket.getaddrinfo, socket.create_connection
-    attempts: list[Any] = []
-
-    def dns(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if host == RESERVED_NAME:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.2", port))]
-        return real_dns(host, port, *args, **kwargs)
-
-    def connect(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
-        if not address[0].startswith("127."):
-            attempts.append(address)
-            raise OSError("test: traffic off loopback")
-        return real_connect(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", dns)
-    monkeypatch.setattr(socket, "create_connection", connect)
-    return attempts
+    return resolve_to_reserved(monkeypatch, RESERVED_NAME)
 
 
 class _Redirects(http.server.BaseHTTPRequestHandler):
