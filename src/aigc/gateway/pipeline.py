@@ -63,8 +63,10 @@ class Prepared:
 # --- stages --------------------------------------------------------------------------------
 
 
-def to_text_requests(body: SamplingFields, max_tokens: int) -> list[TextRequest]:
-    """One TextRequest per choice (``n``); choice i gets seed+i so choices differ but repeat."""
+def to_text_requests(body: SamplingFields, max_tokens: int, tenant: str = "") -> list[TextRequest]:
+    """One TextRequest per choice (``n``); choice i gets seed+i so choices differ but repeat.
+
+    ``tenant`` travels with each request to the model: the batching engine takes turns by it."""
     refuse_unsupported(body)
     if isinstance(body, ChatCompletionRequest):
         messages = [ChatMessage(m.role, message_text(m, i)) for i, m in enumerate(body.messages)]
@@ -83,6 +85,7 @@ def to_text_requests(body: SamplingFields, max_tokens: int) -> list[TextRequest]
             top_p=body.top_p,
             seed=None if body.seed is None else body.seed + i,
             stop=body.stop_list,
+            tenant=tenant,
             **decoding,
         )
         for i in range(body.n)
@@ -132,7 +135,7 @@ async def prepare(
     )
     small = input_chars <= INLINE_MAX_CHARS
     max_tokens = body.output_limit or settings.default_max_tokens
-    requests = to_text_requests(body, max_tokens)
+    requests = to_text_requests(body, max_tokens, principal.tenant_id)
     model = await services.model(principal, body.model)
     refuse_undecodable(body, getattr(model, "decoding_fields", frozenset()))
     # guard.input: policy, PII, injection, watermark; a block rule answers 400
@@ -157,7 +160,6 @@ async def prepare(
     prepared.input_chars = input_chars
     if grounding.requested_kbs(body):  # knowledge retrieval: sources in, citations out
         await run_in_threadpool(grounding.ground, services, principal, record, prepared, body)
-    resources.current_tenant.set(principal.tenant_id)  # the engine takes turns by tenant
     cached = services.models.get((principal.tenant_id, body.model))
     prepared.slot = await resources.admit_to_model(model, cached)  # 503 when the queue is full
     return prepared
