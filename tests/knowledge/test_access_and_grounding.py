@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from aigc.gateway import grounding as grounding_stage
 from aigc.gateway.auth import Principal
 from aigc.gateway.errors import NotFound, PermissionDenied
 from aigc.infra.schema import Group, GroupMember, User
@@ -76,10 +77,10 @@ def test_prompt_assembly_cites_exactly_the_chunks_given_to_the_model(sandbox: Sa
     sandbox.ingest(sandbox.admin_a, kb, DOCS)
     question = "How are hotels booked on the travel portal?"
     with sandbox.db.session() as s:
-        hits = grounding.retrieve_for_prompt(
+        hits = grounding_stage.retrieve_for_prompt(
             s, sandbox.settings, sandbox.admin_a, [kb], question, 1000, lambda t: len(t) // 4
         )
-        tight = grounding.retrieve_for_prompt(
+        tight = grounding_stage.retrieve_for_prompt(
             s, sandbox.settings, sandbox.admin_a, [kb], question, 30, lambda t: len(t) // 4
         )
     assert {h.filename for h in hits} == {"travel.md", "hotels.txt"}
@@ -98,11 +99,13 @@ def test_nothing_relevant_is_said_not_invented(sandbox: Sandbox) -> None:
     sandbox.ingest(sandbox.admin_a, kb, DOCS)
     with sandbox.db.session() as s:
         for question in ("What is the capital of Peru?", "公司的年假有几天？"):
-            assert not grounding.retrieve_for_prompt(
+            assert not grounding_stage.retrieve_for_prompt(
                 s, sandbox.settings, sandbox.admin_a, [kb], question, 1000, len
             )
 
     class Echo:
+        context_length = None
+
         def count_tokens(self, text: str) -> int:
             return len(text)
 
@@ -116,8 +119,6 @@ def test_nothing_relevant_is_said_not_invented(sandbox: Sandbox) -> None:
 def test_chunks_blocked_by_the_guard_never_reach_the_prompt_or_the_citations(
     sandbox: Sandbox,
 ) -> None:
-    from types import SimpleNamespace
-
     from aigc.guard import store
 
     poisoned = (
@@ -135,14 +136,14 @@ def test_chunks_blocked_by_the_guard_never_reach_the_prompt_or_the_citations(
         )
     question = "What is the hotel booking policy?"
     with sandbox.db.session() as s:
-        hits = grounding.retrieve_for_prompt(
+        hits = grounding_stage.retrieve_for_prompt(
             s, sandbox.settings, sandbox.admin_a, [kb], question, 1000, len
         )
     assert "update.txt" in {h.filename for h in hits}
-    record = SimpleNamespace(guard=[])
-    kept = grounding.screened(sandbox.db, sandbox.admin_a, "any-model", record, hits)
+    codes: list[str] = []
+    kept = grounding_stage.screened(sandbox.db, sandbox.admin_a, "any-model", hits, codes)
     assert "update.txt" not in {h.filename for h in kept} and kept
-    assert any("no-injected-docs" in code for code in record.guard)
+    assert any("no-injected-docs" in code for code in codes)
     sources = grounding.grounded_messages([ChatMessage("user", question)], kept)[0].content
     assert "Ignore all previous instructions" not in sources
     assert {c["document"] for c in grounding.citations(kept)} == {h.document_id for h in kept}
