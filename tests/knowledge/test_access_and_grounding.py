@@ -147,3 +147,28 @@ def test_chunks_blocked_by_the_guard_never_reach_the_prompt_or_the_citations(
     sources = grounding.grounded_messages([ChatMessage("user", question)], kept)[0].content
     assert "Ignore all previous instructions" not in sources
     assert {c["document"] for c in grounding.citations(kept)} == {h.document_id for h in kept}
+
+
+def test_sources_fit_the_context_with_room_for_the_answer() -> None:
+    """Plain arithmetic of the fit: the answer keeps max_tokens while sources keep at least
+    half of what is free; a context under four times the instructions gets the short ones."""
+    from aigc.knowledge.retrieve import Hit
+
+    assert grounding.sources_budget(None, 100, 512) == 2048 - 100 - 512  # as before
+    assert grounding.sources_budget(1000, 100, 100) == 800
+    assert grounding.sources_budget(128, 48, 512) == 40  # answer and sources share 80
+    assert grounding.sources_budget(128, 128, 16) == 0
+    assert grounding.sources_budget(100_000, 100, 100) == grounding.MAX_SOURCE_TOKENS
+
+    def words(text: str) -> int:
+        return len(text.split())
+
+    ask = [ChatMessage("user", "Where is printer P-204?")]
+    assert grounding.instructions_for(ask, None, words) == grounding.INSTRUCTIONS["en"]
+    assert grounding.instructions_for(ask, 128, words) == grounding.SHORT_INSTRUCTIONS["en"]
+    long = "Printer P-204 is on the second floor " + "and it prints in colour " * 40
+    hit = Hit(1, "kb", "d1", "printers.txt", None, [], long, 1.0, None, 1.0)
+    [cut] = grounding.fit_sources([hit], "printer P-204 floor", 30, words)
+    assert cut.text.startswith("Printer P-204 is on the second floor") and cut.text.endswith("…")
+    assert words(grounding.source_text(1, cut)) + 1 <= 30
+    assert grounding.fit_sources([hit], "printer P-204 floor", 5, words) == []  # too little
