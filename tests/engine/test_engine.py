@@ -273,6 +273,7 @@ def test_engine_model_is_a_text_model(checkpoint: Path) -> None:
     model = load_engine_model(checkpoint)
     try:
         assert isinstance(model, EngineModel) and isinstance(model, TextModel)
+        assert model.context_length == 256  # the checkpoint's n_positions: grounding fits to it
     finally:
         model.engine.close()
 
@@ -293,21 +294,16 @@ def test_a_registered_engine_model_is_named_by_its_model_in_metrics(checkpoint: 
 
 
 def test_the_gateways_tenant_reaches_the_scheduler(checkpoint: Path) -> None:
-    import contextvars
-
-    from aigc.models.resources import current_tenant
-
     model = load_engine_model(checkpoint, EngineConfig(max_running=1))
     try:
         hold = TextRequest(prompt="a", max_tokens=150, min_tokens=150, temperature=0)
         blocker = model.generate(hold)
         next(blocker)  # holds the only running place, so the next request waits
 
-        def as_tenant() -> object:
-            current_tenant.set("t_acme")  # what pipeline.prepare does
-            return model.generate(TextRequest(prompt="b", max_tokens=2, temperature=0))
-
-        waiting = contextvars.copy_context().run(as_tenant)
+        # the pipeline puts the caller's tenant on each request it builds
+        waiting = model.generate(
+            TextRequest(prompt="b", max_tokens=2, temperature=0, tenant="t_acme")
+        )
         deadline = time.monotonic() + 10
         while not model.engine.scheduler.waiting and time.monotonic() < deadline:
             time.sleep(0.001)

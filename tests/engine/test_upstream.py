@@ -182,6 +182,17 @@ def test_allow_list_matches_by_parts() -> None:
     assert not url_allowed("http://llm.internal:8000/admin", patterns)  # path outside
 
 
+def test_context_length_is_what_the_registration_says(settings: Settings) -> None:
+    from aigc.models.upstream import validate_config
+
+    target = {"base_url": "http://x.example/v1", "model": "m"}
+    assert model(settings, **target).context_length is None  # not given: unknown
+    assert model(settings, **target, context_length=4096).context_length == 4096
+    for bad in (0, -1, 1.5, True, "4096"):
+        with pytest.raises(InvalidRequest):
+            validate_config(target | {"context_length": bad})
+
+
 def test_key_stored_encrypted(settings: Settings) -> None:
     stored = register_config(
         {"base_url": "http://x.example/v1", "model": "m", "api_key": "sk-secret-abc"},

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from aigc.gateway import guarding
 from aigc.guard import checks, gate, pii
 from aigc.guard.policy import DEFAULT_POLICY, PolicyError, parse_policy, rules_for
 from aigc.guard.stream import OutputGuard
@@ -168,7 +169,7 @@ def test_explicit_ai_label_on_answers() -> None:
     policy = parse_policy("name: label\nlabels: {explicit: true}\n")
     request = TextRequest(prompt="hi")
     [_], session = gate.guard_input([policy], "m", None, [request], [])
-    text, finish = gate.guard_text(session, "你好！", "stop", [])
+    text, finish = guarding.guard_text(session, "你好！", "stop", [])
     assert text == "你好！\n\n（本内容由人工智能生成 / AI-generated content）" and finish == "stop"
 
     async def deltas() -> AsyncIterator[str]:
@@ -176,7 +177,7 @@ def test_explicit_ai_label_on_answers() -> None:
             yield piece
 
     async def collect() -> str:
-        return "".join([d async for d in gate.StreamCheck(session, []).wrap(deltas())])
+        return "".join([d async for d in guarding.StreamCheck(session, []).wrap(deltas())])
 
     assert asyncio.run(collect()) == text
 

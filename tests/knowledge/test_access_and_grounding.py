@@ -6,6 +6,7 @@ import pytest
 
 from aigc.access import Principal
 from aigc.errors import NotFound, PermissionDenied
+from aigc.gateway import grounding as grounding_stage
 from aigc.infra.schema import Group, GroupMember, User
 from aigc.knowledge import bases, grounding
 from aigc.knowledge.ingest import add_document
@@ -76,10 +77,10 @@ def test_prompt_assembly_cites_exactly_the_chunks_given_to_the_model(sandbox: Sa
     sandbox.ingest(sandbox.admin_a, kb, DOCS)
     question = "How are hotels booked on the travel portal?"
     with sandbox.db.session() as s:
-        hits = grounding.retrieve_for_prompt(
+        hits = grounding_stage.retrieve_for_prompt(
             s, sandbox.settings, sandbox.admin_a, [kb], question, 1000, lambda t: len(t) // 4
         )
-        tight = grounding.retrieve_for_prompt(
+        tight = grounding_stage.retrieve_for_prompt(
             s, sandbox.settings, sandbox.admin_a, [kb], question, 30, lambda t: len(t) // 4
         )
     assert {h.filename for h in hits} == {"travel.md", "hotels.txt"}
@@ -98,11 +99,13 @@ def test_nothing_relevant_is_said_not_invented(sandbox: Sandbox) -> None:
     sandbox.ingest(sandbox.admin_a, kb, DOCS)
     with sandbox.db.session() as s:
         for question in ("What is the capital of Peru?", "公司的年假有几天？"):
-            assert not grounding.retrieve_for_prompt(
+            assert not grounding_stage.retrieve_for_prompt(
                 s, sandbox.settings, sandbox.admin_a, [kb], question, 1000, len
             )
 
     class Echo:
+        context_length = None
+
         def count_tokens(self, text: str) -> int:
             return len(text)
 
@@ -116,8 +119,6 @@ def test_nothing_relevant_is_said_not_invented(sandbox: Sandbox) -> None:
 def test_chunks_blocked_by_the_guard_never_reach_the_prompt_or_the_citations(
     sandbox: Sandbox,
 ) -> None:
-    from types import SimpleNamespace
-
     from aigc.guard import store
 
     poisoned = (
@@ -135,14 +136,39 @@ def test_chunks_blocked_by_the_guard_never_reach_the_prompt_or_the_citations(
         )
     question = "What is the hotel booking policy?"
     with sandbox.db.session() as s:
-        hits = grounding.retrieve_for_prompt(
+        hits = grounding_stage.retrieve_for_prompt(
             s, sandbox.settings, sandbox.admin_a, [kb], question, 1000, len
         )
     assert "update.txt" in {h.filename for h in hits}
-    record = SimpleNamespace(guard=[])
-    kept = grounding.screened(sandbox.db, sandbox.admin_a, "any-model", record, hits)
+    codes: list[str] = []
+    kept = grounding_stage.screened(sandbox.db, sandbox.admin_a, "any-model", hits, codes)
     assert "update.txt" not in {h.filename for h in kept} and kept
-    assert any("no-injected-docs" in code for code in record.guard)
+    assert any("no-injected-docs" in code for code in codes)
     sources = grounding.grounded_messages([ChatMessage("user", question)], kept)[0].content
     assert "Ignore all previous instructions" not in sources
     assert {c["document"] for c in grounding.citations(kept)} == {h.document_id for h in kept}
+
+
+def test_sources_fit_the_context_with_room_for_the_answer() -> None:
+    """Plain arithmetic of the fit: the answer keeps max_tokens while sources keep at least
+    half of what is free; a context under four times the instructions gets the short ones."""
+    from aigc.knowledge.retrieve import Hit
+
+    assert grounding.sources_budget(None, 100, 512) == 2048 - 100 - 512  # as before
+    assert grounding.sources_budget(1000, 100, 100) == 800
+    assert grounding.sources_budget(128, 48, 512) == 40  # answer and sources share 80
+    assert grounding.sources_budget(128, 128, 16) == 0
+    assert grounding.sources_budget(100_000, 100, 100) == grounding.MAX_SOURCE_TOKENS
+
+    def words(text: str) -> int:
+        return len(text.split())
+
+    ask = [ChatMessage("user", "Where is printer P-204?")]
+    assert grounding.instructions_for(ask, None, words) == grounding.INSTRUCTIONS["en"]
+    assert grounding.instructions_for(ask, 128, words) == grounding.SHORT_INSTRUCTIONS["en"]
+    long = "Printer P-204 is on the second floor " + "and it prints in colour " * 40
+    hit = Hit(1, "kb", "d1", "printers.txt", None, [], long, 1.0, None, 1.0)
+    [cut] = grounding.fit_sources([hit], "printer P-204 floor", 30, words)
+    assert cut.text.startswith("Printer P-204 is on the second floor") and cut.text.endswith("…")
+    assert words(grounding.source_text(1, cut)) + 1 <= 30
+    assert grounding.fit_sources([hit], "printer P-204 floor", 5, words) == []  # too little

@@ -269,3 +269,47 @@ def test_deleting_documents_and_bases_removes_them_from_search(server: Server, o
     assert server.api("GET", f"/api/kb/{kb}/documents/{doc}", key=key).status_code == 404
     assert server.api("DELETE", f"/api/kb/{kb}", key=key).status_code == 200
     assert server.api("POST", f"/api/kb/{kb}/search", key=key, json=search).status_code == 404
+
+
+def test_grounded_requests_never_exceed_a_keys_tpm_under_concurrency(
+    server: Server, world: World, org_a: Org
+) -> None:
+    """The limiter reserves the grounded prompt (sources included), not the question alone:
+    with room for one grounded request in the key's minute, a burst admits exactly one."""
+    import asyncio
+
+    import httpx
+
+    ask = {
+        "model": "template-kb-fixed",
+        "messages": [{"role": "user", "content": "Which floor is printer P-204 on?"}],
+        "max_tokens": 8,
+        "knowledge_bases": [world.public_kb],
+    }
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    probe = client.chat.completions.create(
+        model=ask["model"],
+        messages=ask["messages"],
+        max_tokens=8,
+        extra_body={"knowledge_bases": [world.public_kb]},
+    )
+    assert probe.usage is not None and probe.model_extra["citations"]
+    need = probe.usage.prompt_tokens + 8
+    tpm = need + need // 2  # one grounded request fits the minute, two do not
+    key = server.api("POST", "/api/keys", key=org_a.admin_key, json={"tpm_limit": tpm}).json()
+
+    async def burst() -> list[httpx.Response]:
+        headers = {"Authorization": f"Bearer {key['key']}"}
+        async with httpx.AsyncClient(timeout=60) as http:
+            return await asyncio.gather(
+                *(
+                    http.post(f"{server.base_url}/v1/chat/completions", json=ask, headers=headers)
+                    for _ in range(8)
+                )
+            )
+
+    responses = asyncio.run(burst())
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 1 and statuses.count(429) == 7, statuses
+    used = sum(r.json()["usage"]["total_tokens"] for r in responses if r.status_code == 200)
+    assert used <= tpm

@@ -1,11 +1,15 @@
 """The journey of one generation request, in one place.
 
-    authenticate (route dependency) → validate → resolve model → admit (limits, quota)
-      → generate (model backend, stop/max_tokens applied here) → settle limits
-      → response (JSON or SSE) + usage; audit and metrics are written by the middleware.
+    authenticate (route dependency)
+      → prepare: validate → resolve the model → guard the input → ground (knowledge bases)
+                 → count the final prompt → admit (limits, quota) → a place in the model's queue
+      → generate (model backend; stop/max_tokens applied here; guard on the output)
+      → settle limits → response (JSON or SSE) + usage; the middleware writes audit and metrics.
 
-Each stage is a plain function so tests can call it without HTTP. The guard stages (input,
-retrieval, output) and knowledge retrieval slot in between admit and generate as they land.
+``prepare`` runs its stages in that order and each returns what the next one takes, so what
+the limiter reserves is exactly the prompt that will be sent (grounding included). Each stage
+is a plain function so tests can call it without HTTP. The tenant travels on every
+``TextRequest`` (the batching engine takes turns by it).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from aigc.access import Principal
+from aigc.gateway import grounding, guarding
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.schemas import (
@@ -32,9 +37,9 @@ from aigc.gateway.schemas import (
     refuse_unsupported,
 )
 from aigc.gateway.services import Services
-from aigc.guard import gate
+from aigc.guard.gate import GuardSession
 from aigc.infra import metrics
-from aigc.knowledge import grounding
+from aigc.knowledge.grounding import citations_field
 from aigc.models import resources
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
 from aigc.models.stopping import BoundedText
@@ -45,9 +50,23 @@ from aigc.models.stopping import BoundedText
 INLINE_MAX_CHARS = 4096
 
 
-@dataclass
+@dataclass(frozen=True)
+class Checked:
+    """A request body that passed validation, as the model will receive it."""
+
+    requests: list[TextRequest]  # one per choice
+    max_tokens: int
+    input_chars: int  # characters of the messages/prompts: decides inline vs worker thread
+    kb_ids: list[str] | None  # knowledge bases to ground on
+
+    @property
+    def small(self) -> bool:
+        return self.input_chars <= INLINE_MAX_CHARS
+
+
+@dataclass(frozen=True)
 class Prepared:
-    """A validated, admitted request, ready to generate."""
+    """A validated, grounded, admitted request, ready to generate."""
 
     model_name: str
     model: TextModel
@@ -55,16 +74,131 @@ class Prepared:
     prompt_tokens: int
     reservation: Reservation | None
     citations: list[dict[str, Any]] | None = None  # set when knowledge bases were used
-    guard: gate.GuardSession | None = None  # placeholders to restore, output rules
+    guard: GuardSession | None = None  # placeholders to restore, output rules
     slot: resources.Slot | None = None  # a place in the model's queue, released by settle
     input_chars: int = 0  # characters of the messages/prompts: decides inline vs worker thread
 
 
-# --- stages --------------------------------------------------------------------------------
+async def prepare(
+    services: Services, principal: Principal, record: RequestRecord, body: SamplingFields
+) -> Prepared:
+    """Everything that can refuse a request, in order; each stage takes the last one's result."""
+    record.model = body.model
+    checked = validate(services, principal, body)  # 400
+    model = await resolve(services, principal, body)  # 404, 403, 503; 400 undecodable fields
+    requests, session = await guard_input(services, principal, body, model, checked, record.guard)
+    grounded = await ground(services, principal, body.model, model, requests, checked, record.guard)
+    prompt_tokens = await count(grounded.model, grounded.requests[0], checked.small)
+    record.prompt_tokens = prompt_tokens
+    reservation = await admit(services, principal, prompt_tokens + body.n * checked.max_tokens)
+    slot = await queue_slot(services, principal, body.model, model)  # 503 when the queue is full
+    return Prepared(
+        body.model,
+        grounded.model,
+        grounded.requests,
+        prompt_tokens,
+        reservation,
+        grounded.citations,
+        session,
+        slot,
+        checked.input_chars,
+    )
 
 
-def to_text_requests(body: SamplingFields, max_tokens: int) -> list[TextRequest]:
-    """One TextRequest per choice (``n``); choice i gets seed+i so choices differ but repeat."""
+# --- the stages of prepare ------------------------------------------------------------------
+
+
+def validate(services: Services, principal: Principal, body: SamplingFields) -> Checked:
+    """Input caps, fields we cannot honour, the knowledge-base list: one request per choice."""
+    settings = services.settings
+    input_chars = check_input_size(
+        body, settings.max_input_chars, settings.max_messages, settings.max_prompts
+    )
+    max_tokens = body.output_limit or settings.default_max_tokens
+    requests = to_text_requests(body, max_tokens, principal.tenant_id)
+    return Checked(requests, max_tokens, input_chars, grounding.requested_kbs(body))
+
+
+async def resolve(services: Services, principal: Principal, body: SamplingFields) -> TextModel:
+    """The caller's model (own first, then shared), allowed, ready, able to decode the body."""
+    model = await services.model(principal, body.model)
+    refuse_undecodable(body, getattr(model, "decoding_fields", frozenset()))
+    return model
+
+
+async def guard_input(
+    services: Services,
+    principal: Principal,
+    body: SamplingFields,
+    model: TextModel,
+    checked: Checked,
+    codes: list[str],
+) -> tuple[list[TextRequest], GuardSession]:
+    """Policy, PII, injection and watermark on the input (a block rule answers 400), then the
+    body's output constraint (response_format: a grammar while decoding)."""
+    requests, session = await guarding.guard_request(
+        services, principal, body.model, checked.requests, codes, in_thread=not checked.small
+    )
+    return guarding.constrain(body, model, requests), session
+
+
+async def ground(
+    services: Services,
+    principal: Principal,
+    name: str,
+    model: TextModel,
+    requests: list[TextRequest],
+    checked: Checked,
+    codes: list[str],
+) -> grounding.Grounded:
+    """Knowledge retrieval (a worker thread: it reads the database and the index): sources into
+    the prompt within the model's context, citations out. No knowledge bases: unchanged."""
+    if checked.kb_ids is None:
+        return grounding.Grounded(requests, model, None)
+    return await run_in_threadpool(
+        grounding.ground,
+        services.db,
+        services.settings,
+        principal,
+        name,
+        model,
+        requests,
+        checked.kb_ids,
+        codes,
+    )
+
+
+async def count(model: TextModel, request: TextRequest, small: bool = True) -> int:
+    """The final prompt's tokens (what usage reports and the limiter reserves)."""
+    if small:
+        return count_prompt_tokens(model, request)
+    return await run_in_threadpool(count_prompt_tokens, model, request)
+
+
+async def admit(services: Services, principal: Principal, tokens: int) -> Reservation | None:
+    """Reserve ``tokens`` against the key's RPM and TPM and the tenant's daily budget (429)."""
+    if not principal.limited:
+        return None
+    spec = LimitSpec(principal.rpm_limit, principal.tpm_limit, principal.daily_token_budget)
+    assert principal.key_id is not None
+    return await services.limiter.admit(principal.key_id, principal.tenant_id, spec, tokens)
+
+
+async def queue_slot(
+    services: Services, principal: Principal, name: str, model: TextModel
+) -> resources.Slot | None:
+    """A place in the model's bounded queue (503 + Retry-After when it is full)."""
+    cached = services.models.get((principal.tenant_id, name))
+    return await resources.admit_to_model(model, cached)
+
+
+# --- helpers of the stages -----------------------------------------------------------------
+
+
+def to_text_requests(body: SamplingFields, max_tokens: int, tenant: str = "") -> list[TextRequest]:
+    """One TextRequest per choice (``n``); choice i gets seed+i so choices differ but repeat.
+
+    ``tenant`` travels with each request to the model: the batching engine takes turns by it."""
     refuse_unsupported(body)
     if isinstance(body, ChatCompletionRequest):
         messages = [ChatMessage(m.role, message_text(m, i)) for i, m in enumerate(body.messages)]
@@ -83,6 +217,7 @@ def to_text_requests(body: SamplingFields, max_tokens: int) -> list[TextRequest]
             top_p=body.top_p,
             seed=None if body.seed is None else body.seed + i,
             stop=body.stop_list,
+            tenant=tenant,
             **decoding,
         )
         for i in range(body.n)
@@ -119,48 +254,6 @@ def count_prompt_tokens(model: TextModel, request: TextRequest) -> int:
     if request.messages is not None:
         return sum(model.count_tokens(m.content) for m in request.messages)
     return model.count_tokens(request.prompt or "")
-
-
-async def prepare(
-    services: Services, principal: Principal, record: RequestRecord, body: SamplingFields
-) -> Prepared:
-    """Validate, resolve the model and reserve tokens: everything that can refuse a request."""
-    record.model = body.model
-    settings = services.settings
-    input_chars = check_input_size(
-        body, settings.max_input_chars, settings.max_messages, settings.max_prompts
-    )
-    small = input_chars <= INLINE_MAX_CHARS
-    max_tokens = body.output_limit or settings.default_max_tokens
-    requests = to_text_requests(body, max_tokens)
-    model = await services.model(principal, body.model)
-    refuse_undecodable(body, getattr(model, "decoding_fields", frozenset()))
-    # guard.input: policy, PII, injection, watermark; a block rule answers 400
-    requests, guard_session = await gate.guard_request(
-        services, principal, body.model, requests, record, in_thread=not small
-    )
-    requests = gate.constrain(body, model, requests)  # response_format: grammar while decoding
-    if small:
-        prompt_tokens = count_prompt_tokens(model, requests[0])
-    else:
-        prompt_tokens = await run_in_threadpool(count_prompt_tokens, model, requests[0])
-    record.prompt_tokens = prompt_tokens
-    reservation = None
-    if principal.limited:
-        spec = LimitSpec(principal.rpm_limit, principal.tpm_limit, principal.daily_token_budget)
-        assert principal.key_id is not None
-        reservation = await services.limiter.admit(
-            principal.key_id, principal.tenant_id, spec, prompt_tokens + body.n * max_tokens
-        )
-    prepared = Prepared(body.model, model, requests, prompt_tokens, reservation)
-    prepared.guard = guard_session
-    prepared.input_chars = input_chars
-    if grounding.requested_kbs(body):  # knowledge retrieval: sources in, citations out
-        await run_in_threadpool(grounding.ground, services, principal, record, prepared, body)
-    resources.current_tenant.set(principal.tenant_id)  # the engine takes turns by tenant
-    cached = services.models.get((principal.tenant_id, body.model))
-    prepared.slot = await resources.admit_to_model(model, cached)  # 503 when the queue is full
-    return prepared
 
 
 class TokenLog:
@@ -301,7 +394,7 @@ async def complete(
             logprobs = logprobs_view(log.take() if log else None, chat, text)
             finish = bounded.finish_reason
             raw = text
-            text, finish = gate.guard_text(prepared.guard, text, finish, record.guard)
+            text, finish = guarding.guard_text(prepared.guard, text, finish, record.guard)
             if text != raw:  # the guard rewrote it: the tokens would show what it changed
                 logprobs = None
             out.append((text, finish, bounded.tokens, logprobs))
@@ -333,7 +426,7 @@ async def complete(
                 for i, (text, finish, _, logprobs) in enumerate(results)
             ],
             "usage": _usage(prepared.prompt_tokens, used),
-            **grounding.citations_field(prepared.citations),
+            **citations_field(prepared.citations),
             **guard_field(record.guard),
         }
     return {
@@ -389,7 +482,7 @@ async def stream(
             bounded, log = generate_logged(prepared.model, request, on_loop=True)
             if chat:
                 yield event(chat_choice(i, {"role": "assistant", "content": ""}, None))
-            checked = gate.StreamCheck(prepared.guard, record.guard)  # output rules, restore
+            checked = guarding.StreamCheck(prepared.guard, record.guard)  # output rules, restore
             if prepared.guard is not None and prepared.guard.output_rules:
                 log = None  # output rules may rewrite text: its tokens are not sent alongside
             try:

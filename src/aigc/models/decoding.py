@@ -30,6 +30,7 @@ class StepLM(Protocol):
 
     vocab_size: int
     device: torch.device
+    max_context: int | None  # positions it can attend to; None: any length (recurrent)
 
     def prefill(self, ids: torch.Tensor) -> tuple[torch.Tensor, Any]:
         """``ids`` [B, T] → logits of the next token [B, V] and the state after them."""

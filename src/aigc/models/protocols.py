@@ -47,6 +47,8 @@ class TextRequest:
     # Per-request logits processors (structured output, watermark...): each is called as
     # ``processor(generated_token_ids, logits) -> logits`` before sampling.
     logits_processors: tuple[Any, ...] = ()
+    # Who asks: the batching engine takes turns by tenant (set by the gateway, "" elsewhere).
+    tenant: str = ""
 
 
 @runtime_checkable
@@ -56,6 +58,10 @@ class TextModel(Protocol):
     A model may also set ``runs_inline = True`` when generating is microseconds of pure CPU
     (no I/O, no sleeping), so the gateway runs it on the event loop instead of a thread.
     """
+
+    # The most tokens (prompt + answer) the model reads at once; None: no fixed limit (or
+    # unknown). Grounding fits its sources into it.
+    context_length: int | None
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by this model's tokenizer (used for usage and limits)."""

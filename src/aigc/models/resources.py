@@ -16,7 +16,6 @@ import os
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,10 +36,6 @@ def pick_device(preference: str | None = None) -> torch.device:
 
 
 # --- concurrency and queueing ----------------------------------------------------------------
-
-
-# The tenant of the request being served, set by the gateway, for the engine's fairness.
-current_tenant: ContextVar[str] = ContextVar("current_tenant", default="")
 
 
 class Slot:

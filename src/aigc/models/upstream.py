@@ -7,6 +7,7 @@ config (as stored; ``register_config`` builds it from what the API receives)::
     fallbacks  [{base_url, model, api_key_enc}]  tried in order when every target failed
     timeout_s, connect_timeout_s, max_retries, breaker_threshold, breaker_reset_s
     restricted  True when a tenant admin registered it: every connection passes netguard
+    context_length  optional: the served model's context in tokens (grounding fits into it)
 
 A call goes to the first target whose circuit breaker allows it; 429, 5xx and network errors
 are retried with exponential backoff (tenacity), then the next target, then the fallbacks.
@@ -99,6 +100,14 @@ def validate_config(config: dict[str, Any]) -> None:
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if value is not None and (not number or not low <= value <= high):
             raise InvalidRequest(f"{name} must be a number from {low} to {high}", param=name)
+    context = config.get("context_length")
+    if context is not None and (
+        not isinstance(context, int) or isinstance(context, bool) or not 1 <= context <= 1 << 24
+    ):
+        raise InvalidRequest(
+            "context_length must be a whole number of tokens from 1 to 16777216",
+            param="context_length",
+        )
 
 
 def _list(value: Any, param: str) -> list[Any]:
@@ -193,6 +202,8 @@ def register_config(
     }
     for name, (default, _, _) in _NUMBERS.items():
         stored[name] = config.get(name, default)
+    if config.get("context_length") is not None:  # grounding fits its sources into it
+        stored["context_length"] = config["context_length"]
     return stored
 
 
@@ -205,6 +216,8 @@ class UpstreamModel(TextModelBase):
     def __init__(self, config: dict[str, Any], settings: Settings | None = None) -> None:
         settings = settings or Settings()
         self.config = config
+        # The served model's context as registered; None: not given (the upstream's business).
+        self.context_length: int | None = config.get("context_length")
         self.targets = [Target(**t) for t in config["targets"]]
         self.fallbacks = [Target(**t) for t in config.get("fallbacks", [])]
         self._keys = {

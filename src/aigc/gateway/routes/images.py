@@ -27,11 +27,11 @@ from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound
+from aigc.gateway import guarding
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.services import Services
-from aigc.guard import gate
 from aigc.models.image import provenance
 from aigc.models.image.sampling import class_index
 from aigc.models.protocols import ImageModel, ImageRequest, TextRequest
@@ -254,8 +254,8 @@ async def generate_images(
         raise InvalidRequest(f"The model '{body.model}' does not generate images", param="model")
     side = parse_size(body.size, model.sizes)
     # The input guard (tenant policy, PII redaction, injection): a block is a 400 here.
-    guarded, guard_session = await gate.guard_request(
-        svc, caller, body.model, [TextRequest(prompt=body.prompt)], rec
+    guarded, guard_session = await guarding.guard_request(
+        svc, caller, body.model, [TextRequest(prompt=body.prompt)], rec.guard
     )
     prompt = guarded[0].prompt or ""
     reservation = await admit(svc, caller, rec, prompt, body.n)

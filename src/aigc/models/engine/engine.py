@@ -371,9 +371,10 @@ class Engine:
         self.eos_ids = [i for i in eos_ids if 0 <= i < vocab]  # ids past the output: never made
         self.device = next(model.parameters()).device
         mc = model.config
-        self.max_positions: int = getattr(mc, "n_positions", None) or getattr(
-            mc, "max_position_embeddings", 1 << 30
+        self.context_length: int | None = getattr(mc, "n_positions", None) or getattr(
+            mc, "max_position_embeddings", None
         )
+        self.max_positions: int = self.context_length or 1 << 30
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}

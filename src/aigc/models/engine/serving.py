@@ -18,7 +18,7 @@ from aigc.models import decoding
 from aigc.models.base import TextModelBase
 from aigc.models.engine.engine import Engine, EngineConfig, Handle
 from aigc.models.protocols import ChatMessage, TextRequest
-from aigc.models.resources import current_tenant, pick_device
+from aigc.models.resources import pick_device
 from aigc.models.stopping import CountedText
 
 # Decoding options the engine honours per request (beam search and logprobs are not served).
@@ -48,6 +48,7 @@ class EngineModel(TextModelBase):
     def __init__(self, engine: Engine, tokenizer: Any) -> None:
         self.engine = engine
         self.tokenizer = tokenizer
+        self.context_length: int | None = engine.context_length
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
@@ -92,13 +93,13 @@ class EngineModel(TextModelBase):
 
     def generate(self, request: TextRequest) -> Iterator[str]:
         ids = self.prompt_ids(request)
-        handle = self.engine.submit(ids, request, tenant=current_tenant.get())
+        handle = self.engine.submit(ids, request, tenant=request.tenant)
         return self._texts(handle, ids)
 
     def agenerate(self, request: TextRequest) -> AsyncIterator[str]:
         """``generate`` for a reader on the event loop; it also submits at once (503 early)."""
         ids = self.prompt_ids(request)
-        handle = self.engine.submit(ids, request, tenant=current_tenant.get())
+        handle = self.engine.submit(ids, request, tenant=request.tenant)
         return self._atexts(handle, ids)
 
     async def _atexts(self, handle: Handle, prompt_ids: list[int]) -> AsyncIterator[str]:

@@ -204,6 +204,7 @@ class NeuralTextModel(TextModelBase):
     def __init__(self, lm: decoding.StepLM, tokenizer: TextTokenizer) -> None:
         self.lm = lm
         self.tokenizer = tokenizer
+        self.context_length: int | None = lm.max_context  # GPT/HF: n_positions; RNN: None
         token_bytes = tokenizer.token_bytes()
         self.utf8 = decoding.Utf8Guard(token_bytes) if token_bytes is not None else None
 

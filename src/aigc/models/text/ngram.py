@@ -571,6 +571,8 @@ class NGramTextModel(TextModelBase):
     line. ``</s>`` ends a line.
     """
 
+    context_length: int | None = None  # it reads the prompt's last line, whatever its length
+
     def __init__(
         self, lm: NGramLM, tokenizer: HFTokenizer | None = None, lowercase: bool = False
     ) -> None:

@@ -414,6 +414,8 @@ def _keyword(word: str) -> _Keyword:
 class TemplateModel(TextModelBase):
     """A TextModel that answers from the templates of the best-matching intent."""
 
+    context_length: int | None = None  # it matches patterns on any length of input
+
     def __init__(self, config: TemplateConfig) -> None:
         problems = check_template_config(config)
         if problems:

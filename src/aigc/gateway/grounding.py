@@ -1,0 +1,134 @@
+"""The grounding stage of the request pipeline: knowledge bases searched, sources into the
+prompt within the model's real context, citations out.
+
+It runs before admission, so the limiter reserves the grounded prompt that will really be sent.
+The plain parts (budget, fit, prompt, citations) are in ``aigc.knowledge.grounding``; this
+module adds the caller (access to the knowledge bases), the database, the guard's retrieval
+rules and the request's 400s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from aigc.access import Principal
+from aigc.config import Settings
+from aigc.errors import InvalidRequest
+from aigc.gateway.schemas import ChatCompletionRequest, SamplingFields
+from aigc.guard.gate import check_chunks
+from aigc.infra.db import Database
+from aigc.knowledge import grounding
+from aigc.knowledge.retrieve import Hit, search
+from aigc.models.protocols import TextModel, TextRequest
+
+
+@dataclass(frozen=True)
+class Grounded:
+    """What grounding hands on: the requests to send, the model to ask (a stand-in when
+    nothing relevant was found) and the citations (None: the request named no knowledge base).
+    """
+
+    requests: list[TextRequest]
+    model: TextModel
+    citations: list[dict[str, Any]] | None
+
+
+def requested_kbs(body: SamplingFields) -> list[str] | None:
+    """The ``knowledge_bases`` extra field of a request body, validated; None when absent."""
+    value = (body.model_extra or {}).get(grounding.FIELD)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v for v in value)
+        or len(value) > 20
+    ):
+        raise InvalidRequest(
+            "knowledge_bases must be a list of 1 to 20 knowledge base ids", param=grounding.FIELD
+        )
+    if not isinstance(body, ChatCompletionRequest):
+        raise InvalidRequest(
+            "knowledge_bases works with chat completions only", param=grounding.FIELD
+        )
+    return value
+
+
+def retrieve_for_prompt(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    kb_ids: list[str],
+    question: str,
+    budget_tokens: int,
+    count_tokens: Callable[[str], int],
+    top_k: int = grounding.MAX_SOURCES,
+) -> list[Hit]:
+    """The relevant chunks for ``question`` that the caller may read and that fit
+    ``budget_tokens``, best first."""
+    hits = search(session, settings, principal, kb_ids, question, top_k=top_k)
+    return grounding.fit_sources(hits, question, budget_tokens, count_tokens)
+
+
+def screened(
+    db: Database, principal: Principal, model: str, hits: list[Hit], codes: list[str]
+) -> list[Hit]:
+    """The tenant's retrieval rules (guard: indirect injection, PII in documents) on each chunk
+    before it reaches the prompt: a blocked chunk is left out (and so not cited), a redacted one
+    goes in redacted. Decision codes are added to ``codes``."""
+    if not hits:
+        return hits
+    verdicts = check_chunks(
+        db, principal.tenant_id, model, principal.key_id, [h.text for h in hits]
+    )
+    kept = []
+    for hit, verdict in zip(hits, verdicts, strict=True):
+        codes.extend(verdict.codes)
+        if not verdict.dropped:
+            kept.append(replace(hit, text=verdict.text))
+    return kept
+
+
+def ground(
+    db: Database,
+    settings: Settings,
+    principal: Principal,
+    name: str,
+    model: TextModel,
+    requests: list[TextRequest],
+    kb_ids: list[str] | None,
+    codes: list[str],
+) -> Grounded:
+    """Retrieval and prompt assembly within ``model.context_length``, leaving the answer its
+    room (blocking: run it in a worker thread). Without knowledge bases, nothing changes."""
+    if kb_ids is None:
+        return Grounded(requests, model, None)
+    messages = requests[0].messages
+    assert messages is not None  # requested_kbs refused completions
+    question = grounding.question_of(messages)
+    if question is None:
+        raise InvalidRequest("A grounded chat needs a user message to search for", param="messages")
+    context = model.context_length
+    instructions = grounding.instructions_for(messages, context, model.count_tokens)
+    fixed = grounding.fixed_tokens(messages, instructions, model.count_tokens)
+    if context is not None and fixed >= context:
+        raise InvalidRequest(
+            f"The conversation and the grounding instructions take {fixed} tokens; the model "
+            f"'{name}' reads at most {context}",
+            param="messages",
+        )
+    budget = grounding.sources_budget(context, fixed, requests[0].max_tokens or 0)
+    with db.session() as session:
+        hits = retrieve_for_prompt(
+            session, settings, principal, kb_ids, question, budget, model.count_tokens
+        )
+    hits = screened(db, principal, name, hits, codes)
+    messages, hits = grounding.assemble(messages, hits, instructions, budget, model.count_tokens)
+    grounded = [replace(r, messages=messages) for r in requests]
+    if not hits:  # the model is not asked: it could only invent
+        return Grounded(grounded, grounding.NoRelevantDocument(model, question), [])
+    return Grounded(grounded, model, grounding.citations(hits))
