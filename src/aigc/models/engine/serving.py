@@ -16,9 +16,9 @@ import torch
 from aigc.errors import InvalidRequest
 from aigc.models import decoding
 from aigc.models.base import TextModelBase
+from aigc.models.device import pick_device
 from aigc.models.engine.engine import Engine, EngineConfig, Handle
 from aigc.models.protocols import ChatMessage, TextRequest
-from aigc.models.resources import pick_device
 from aigc.models.stopping import CountedText
 
 # Decoding options the engine honours per request (beam search and logprobs are not served).

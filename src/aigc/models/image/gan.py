@@ -23,8 +23,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+from aigc.models.device import pick_device
 from aigc.models.image.data import ImageSet, augment
-from aigc.models.image.sampling import LatentImageGenerator, pick_device
+from aigc.models.image.sampling import LatentImageGenerator
 
 
 @dataclass

@@ -21,9 +21,10 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from aigc.models.device import pick_device
 from aigc.models.image.data import ImageSet, augment
 from aigc.models.image.gan import upsamplings
-from aigc.models.image.sampling import LatentImageGenerator, pick_device
+from aigc.models.image.sampling import LatentImageGenerator
 
 
 @dataclass

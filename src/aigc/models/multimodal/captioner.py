@@ -22,8 +22,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aigc.models.base import LoadedModel
+from aigc.models.device import pick_device
 from aigc.models.image.data import ImageSet, augment, label_captions
-from aigc.models.image.sampling import pick_device
 from aigc.models.multimodal.clip import normalize_text
 from aigc.models.text.tokenizers import HFTokenizer, load_tokenizer, train_tokenizer
 

@@ -28,9 +28,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aigc.models.base import LoadedModel
+from aigc.models.device import pick_device
 from aigc.models.image.data import ImageSet, augment, digit_captions
 from aigc.models.image.gan import upsamplings
-from aigc.models.image.sampling import pick_device
 from aigc.models.text.tokenizers import HFTokenizer, load_tokenizer, train_tokenizer
 
 

@@ -22,8 +22,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aigc.models.base import ImageModelBase
+from aigc.models.device import pick_device
 from aigc.models.image.data import ImageSet, augment
-from aigc.models.image.sampling import allowed_sizes, pick_device, to_uint8, upscale
+from aigc.models.image.sampling import allowed_sizes, to_uint8, upscale
 from aigc.models.image.vae import VAE, VAEConfig
 from aigc.models.multimodal.clip import CLIPModel, captions_for
 from aigc.models.protocols import ImageRequest

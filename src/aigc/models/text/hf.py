@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
+from aigc.models.device import pick_device
 from aigc.models.family import Family, register
 from aigc.models.text import neural
-from aigc.models.trainer import pick_device
 
 
 def load(config: dict[str, Any]) -> neural.NeuralTextModel:
