@@ -28,6 +28,7 @@ from aigc.models import decoding, trainer
 from aigc.models.base import TextModelBase
 from aigc.models.family import LOGPROBS, STRUCTURED_OUTPUT, TEXT, WATERMARK
 from aigc.models.protocols import ChatMessage, TextRequest
+from aigc.models.text.data import clean_text, pydoc_texts, read_texts
 
 # Decoding fields every neural model honours (the gateway refuses them for other families).
 DECODING_FIELDS = frozenset(
@@ -331,20 +332,9 @@ def job_params(ctx_params: dict[str, Any], model: type[NeuralParams]) -> dict[st
     return dict(ctx_params) | model.model_validate(given).model_dump(exclude_none=True)
 
 
-def pydoc_texts() -> list[str]:
-    """The English text that ships with every CPython: the help topics of ``pydoc``."""
-    from pydoc_data.topics import topics
-
-    return [topics[name] for name in sorted(topics)]
-
-
 def training_texts(params: dict[str, Any], skipped: list[str] | None = None) -> list[str]:
     """The job's documents; files a folder walk skipped are added to ``skipped``."""
-    from aigc.models.text.data import read_texts
-
     if params.get("source") == "pydoc":
-        from aigc.models.text.data import clean_text
-
         return [t for t in (clean_text(x) for x in pydoc_texts()) if t.strip()]
     paths = [Path(p) for p in params.get("paths") or []]
     if not paths:

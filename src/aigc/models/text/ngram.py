@@ -57,7 +57,13 @@ from aigc.models.text.arpa import (
     read_arpa,
     write_arpa,
 )
-from aigc.models.text.data import clean_text, corpus_stats, read_texts, split_train_val
+from aigc.models.text.data import (
+    clean_text,
+    corpus_stats,
+    pydoc_texts,
+    read_texts,
+    split_train_val,
+)
 from aigc.models.text.submit import submit_training
 from aigc.models.text.tokenizers import (
     HFTokenizer,
@@ -802,13 +808,6 @@ DEFAULT_NAME = "ngram-pydoc"
 DEFAULT_PARAMS = TrainParams(order=4, tokenizer="bpe", vocab_size=4000)
 
 
-def pydoc_texts() -> list[str]:
-    """English that ships with every CPython: the help topics of ``pydoc``."""
-    from pydoc_data.topics import topics
-
-    return [clean_text(topics[key]) for key in sorted(topics)]
-
-
 def bootstrap_default(db: Database, settings: Settings) -> None:
     """Train ``ngram-pydoc`` in place (well under a second) unless it is there and ready."""
     with db.session() as session:
@@ -828,7 +827,9 @@ def bootstrap_default(db: Database, settings: Settings) -> None:
             session.flush()
         out_dir = model_dir(settings.data_dir, record.id)
         out_dir.mkdir(parents=True, exist_ok=True)
-        record.config = train_on_texts(pydoc_texts(), DEFAULT_PARAMS, out_dir)
+        record.config = train_on_texts(
+            [clean_text(t) for t in pydoc_texts()], DEFAULT_PARAMS, out_dir
+        )
         record.status, record.status_detail = "ready", ""
     log.info("trained the default model %s", DEFAULT_NAME)
 
