@@ -2,7 +2,7 @@
 
 The platform admin registers a folder under the import roots (``aigc models add --path DIR
 --name hf-NAME``); nothing is downloaded. Chat requests use the tokenizer's own chat template
-when it has one, otherwise the documented default of ``neural.default_chat_prompt``
+when it has one, otherwise the documented default of ``protocols.chat_prompt``
 ("Role: text" lines, then "Assistant:"). Weights load in the checkpoint's own dtype, on CUDA when
 present.
 """

@@ -27,7 +27,7 @@ from aigc.errors import InvalidRequest
 from aigc.models import decoding, trainer
 from aigc.models.base import TextModelBase
 from aigc.models.family import LOGPROBS, STRUCTURED_OUTPUT, TEXT, WATERMARK
-from aigc.models.protocols import ChatMessage, TextRequest
+from aigc.models.protocols import TextRequest, chat_prompt
 from aigc.models.text.data import clean_text, pydoc_texts, read_texts
 
 # Decoding fields every neural model honours (the gateway refuses them for other families).
@@ -190,13 +190,6 @@ class Piece(str):
         return piece
 
 
-def default_chat_prompt(messages: Sequence[ChatMessage]) -> str:
-    """The prompt for a model without a chat template: one "Role: text" line per message, then
-    "Assistant:" for the model to continue (documented in docs/models.md)."""
-    lines = [f"{m.role.capitalize()}: {m.content}" for m in messages]
-    return "\n".join([*lines, "Assistant:"])
-
-
 class NeuralTextModel(TextModelBase):
     """The gateway's ``TextModel`` for a neural LM."""
 
@@ -214,15 +207,10 @@ class NeuralTextModel(TextModelBase):
 
     def prompt_ids(self, request: TextRequest) -> list[int]:
         if request.messages is not None:
-            template = self.tokenizer.chat_template
-            if template:
-                messages = [{"role": m.role, "content": m.content} for m in request.messages]
-                text = self.tokenizer.hf.apply_chat_template(
-                    messages, add_generation_prompt=True, tokenize=False
-                )
-                ids = self.tokenizer.encode(text, special=False)
-            else:
-                ids = self.tokenizer.encode(default_chat_prompt(request.messages))
+            text = chat_prompt(request.messages, self.tokenizer.hf)
+            # A template writes its own special tokens; the default prompt gets the model's.
+            special = False if self.tokenizer.chat_template else None
+            ids = self.tokenizer.encode(text, special=special)
         else:
             ids = self.tokenizer.encode(request.prompt or "")
         if not ids:  # an empty prompt: start from the beginning-of-text token
