@@ -1,7 +1,7 @@
 """What GPT, RNN and Hugging Face models share: serving them and training them as jobs.
 
 ``NeuralTextModel`` turns any ``StepLM`` plus a tokenizer into the gateway's ``TextModel``:
-prompt formatting (the tokenizer's chat template, or the default below), decoding
+prompt formatting (``protocols.chat_prompt``: the chat template, or Role: lines), decoding
 (``models.decoding``), and text that never splits a character. Each yielded piece is a
 ``Piece``: a ``str`` that also carries the tokens (with logprobs) that made it.
 
