@@ -22,17 +22,7 @@ from aigc.models.protocols import TextRequest, chat_prompt
 from aigc.models.stopping import CountedText
 
 # Decoding options the engine honours per request (beam search and logprobs are not served).
-DECODING_FIELDS = frozenset(
-    {
-        "top_k",
-        "min_p",
-        "presence_penalty",
-        "frequency_penalty",
-        "repetition_penalty",
-        "no_repeat_ngram_size",
-        "min_tokens",
-    }
-)
+DECODING_FIELDS = decoding.SAMPLING_FIELDS
 
 
 class EngineModel(TextModelBase):

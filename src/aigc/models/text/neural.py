@@ -31,22 +31,10 @@ from aigc.models.protocols import TextRequest, chat_prompt
 from aigc.models.text.data import clean_text, pydoc_texts, read_texts
 
 # Decoding fields every neural model honours (the gateway refuses them for other families).
-DECODING_FIELDS = frozenset(
-    {
-        "top_k",
-        "min_p",
-        "presence_penalty",
-        "frequency_penalty",
-        "repetition_penalty",
-        "no_repeat_ngram_size",
-        "num_beams",
-        "length_penalty",
-        "early_stopping",
-        "min_tokens",
-        "logprobs",
-        "top_logprobs",
-        "logits_processors",
-    }
+DECODING_FIELDS = (
+    decoding.SAMPLING_FIELDS
+    | decoding.BEAM_FIELDS
+    | {"logprobs", "top_logprobs", "logits_processors"}
 )
 
 
