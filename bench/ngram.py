@@ -69,7 +69,7 @@ def read_sentences(path: str) -> list[list[str]]:
 
 
 def ours(level: str, order: int, folder: str) -> dict[str, Any]:
-    from aigc.models.text.ngram import NGramConfig, NGramLM
+    from aigc.models.text.ngram_lm import NGramConfig, NGramLM
 
     train = read_sentences(f"{folder}/{level}/train.txt")
     valid = read_sentences(f"{folder}/{level}/valid.txt")
@@ -139,7 +139,7 @@ def nltk_side(order: int, folder: str, score_tokens: int) -> dict[str, Any]:
 
 
 def big_corpus(path: str, order: int) -> dict[str, Any]:
-    from aigc.models.text.ngram import NGramConfig, NGramLM, iter_words
+    from aigc.models.text.ngram_lm import NGramConfig, NGramLM, iter_words
 
     base = rss_mb()
     started = time.perf_counter()

@@ -1,42 +1,50 @@
 """One Settings object for the whole platform.
 
 Values come from environment variables prefixed ``AIGC_`` and, optionally, from a YAML file
-named by ``AIGC_CONFIG``; the environment wins. Everything else receives a ``Settings``.
+named by ``AIGC_CONFIG``; the environment wins over the file, the file over the defaults.
+Booleans take pydantic's spellings (``on``/``off``, ``yes``/``no``, ``true``/``false``,
+``1``/``0``, any case). Everything else receives a ``Settings``.
 """
 
 from __future__ import annotations
 
+import os
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    YamlConfigSettingsSource,
 )
 
 MIB = 1024 * 1024
 
 
-class _YamlSource(PydanticBaseSettingsSource):
-    """Reads the YAML file named by AIGC_CONFIG (lower priority than the environment)."""
+class _YamlFile(YamlConfigSettingsSource):
+    """pydantic-settings' YAML source, strict about the file the operator named: a missing
+    file is an error (not silently no settings), and so is one that holds no mapping."""
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        import os
-
-        path = os.environ.get("AIGC_CONFIG")
-        if not path:
-            return {}
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        data = super()._read_file(file_path)
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: the settings file must hold a mapping")
+            raise ValueError(f"{file_path}: the settings file must hold a mapping")
         return data
+
+
+def _yaml_source(settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource | None:
+    """The YAML file named by AIGC_CONFIG, if any (read when Settings is built, not imported)."""
+    name = os.environ.get("AIGC_CONFIG")
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"AIGC_CONFIG names {name}, which is not a file")
+    return _YamlFile(settings_cls, yaml_file=path)
 
 
 class Settings(BaseSettings):
@@ -103,15 +111,6 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("default_models", "console", mode="before")
-    @classmethod
-    def _on_off(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower() in {"off", "no", "0", "false"}:
-            return False
-        if isinstance(value, str) and value.strip().lower() in {"on", "yes", "1", "true"}:
-            return True
-        return value
-
     @field_validator("import_roots", mode="before")
     @classmethod
     def _split_paths(cls, value: Any) -> Any:
@@ -135,7 +134,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlSource(settings_cls), file_secret_settings)
+        yaml_file = _yaml_source(settings_cls)
+        files = (yaml_file,) if yaml_file is not None else ()
+        return (init_settings, env_settings, *files, file_secret_settings)
 
     @property
     def db_url(self) -> str:

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from aigc.errors import InvalidRequest, Overloaded
-from aigc.models.resources import MemoryBudget, ModelGate, footprint, pick_device
+from aigc.models.device import pick_device
+from aigc.models.resources import MemoryBudget, ModelGate, footprint
 from tests.e2e.server import Org, Server
 
 WORDS = " ".join(f"word{i}" for i in range(30))

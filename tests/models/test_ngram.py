@@ -11,7 +11,7 @@ import pytest
 
 from aigc.errors import InvalidRequest
 from aigc.models.text.arpa import BOS_ID, UNK_ID
-from aigc.models.text.ngram import NGramConfig, NGramLM, sample_from
+from aigc.models.text.ngram_lm import NGramConfig, NGramLM, sample_from
 
 TOY = [s.split() for s in ["a b c a", "b c a b c", "a a b", "c b a c", "b b c c a"]]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aigc.models.text.ngram import NGramConfig, NGramLM
+from aigc.models.text.ngram_lm import NGramConfig, NGramLM
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 PROTOCOL = SHARED / "tools" / "lm_protocol.py"

@@ -51,12 +51,6 @@ def text_key(model_id: str, text: str) -> str:
     return hashlib.sha256(f"{model_id}\0{text}".encode()).hexdigest()
 
 
-def pick_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class EmbeddingCache:
     """Vectors on disk keyed by content hash (one SQLite file, safe across threads)."""
 
@@ -126,7 +120,10 @@ class Embedder:
 
     def model(self):  # type: ignore[no-untyped-def]
         if self._model is None:
-            self._model = _load_model(self, self.device or pick_device())
+            # Imported here: torch loads only when the first text is embedded, not at startup.
+            from aigc.models.device import pick_device
+
+            self._model = _load_model(self, self.device or str(pick_device()))
         return self._model
 
     @property

@@ -90,6 +90,21 @@ class Utf8Guard:
 
 # States: 0 (between characters), 1-3 (that many continuation bytes owed, any value), and the
 # four lead bytes whose next byte has a narrower range (no overlongs, surrogates or > U+10FFFF).
+# Per-request sampling options every neural backend honours (the gateway refuses them for
+# families whose ``decoding_fields`` lack them); beam search and logprobs come on top where served.
+SAMPLING_FIELDS = frozenset(
+    {
+        "top_k",
+        "min_p",
+        "presence_penalty",
+        "frequency_penalty",
+        "repetition_penalty",
+        "no_repeat_ngram_size",
+        "min_tokens",
+    }
+)
+BEAM_FIELDS = frozenset({"num_beams", "length_penalty", "early_stopping"})
+
 _NARROW = {4: (0xA0, 0xBF, 1), 5: (0x80, 0x9F, 1), 6: (0x90, 0xBF, 2), 7: (0x80, 0x8F, 2)}
 _LEAD = {0xE0: 4, 0xED: 5, 0xF0: 6, 0xF4: 7}
 UTF8_STATES = 8

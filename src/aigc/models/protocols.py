@@ -7,7 +7,7 @@ same to callers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -18,6 +18,18 @@ Role = Literal["system", "user", "assistant", "developer", "tool"]
 class ChatMessage:
     role: Role
     content: str
+
+
+def chat_prompt(messages: Sequence[ChatMessage], hf_tokenizer: Any = None) -> str:
+    """The text a causal LM continues for a chat, the same for every built-in family that
+    needs one (GPT, RNN, HF, the engine): the tokenizer's own chat template with the generation
+    prompt when it has one, else the documented default (docs/models.md) of one "Role: text"
+    line per message, then "Assistant:" for the model to continue."""
+    if hf_tokenizer is not None and getattr(hf_tokenizer, "chat_template", None):
+        turns = [{"role": m.role, "content": m.content} for m in messages]
+        text = hf_tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
+        return str(text)
+    return "\n".join([*(f"{m.role.capitalize()}: {m.content}" for m in messages), "Assistant:"])
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@
   of hanging (per-key limits answer 429 earlier, in ``gateway/limits.py``).
 * ``MemoryBudget``: bytes of loaded models per device (``cpu``, ``cuda:0``...); loading one more
   unloads the least recently used models on that device until it fits.
-* ``pick_device``: CUDA when present, else CPU, unless the model's config names a device.
 """
 
 from __future__ import annotations
@@ -21,19 +20,8 @@ from typing import Any
 
 import torch
 
-from aigc.errors import InvalidRequest, Overloaded
+from aigc.errors import Overloaded
 from aigc.models.base import LoadedModel
-
-
-def pick_device(preference: str | None = None) -> torch.device:
-    """``auto``/None: the first GPU when there is one, else the CPU; otherwise as named."""
-    if preference and preference != "auto":
-        device = torch.device(preference)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise InvalidRequest(f"The device {preference} is not available here", param="device")
-        return device
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
 
 # --- concurrency and queueing ----------------------------------------------------------------
 

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aigc.models.device import pick_device
+
 CHECKPOINT_FILE = "train.pt"
 
 
@@ -90,12 +92,6 @@ class TrainResult:
     ms_per_iter: float
     tokens_per_s: float
     resumed_from: int  # 0 for a fresh run
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def logits_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

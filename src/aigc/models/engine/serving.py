@@ -16,28 +16,13 @@ import torch
 from aigc.errors import InvalidRequest
 from aigc.models import decoding
 from aigc.models.base import TextModelBase
+from aigc.models.device import pick_device
 from aigc.models.engine.engine import Engine, EngineConfig, Handle
-from aigc.models.protocols import ChatMessage, TextRequest
-from aigc.models.resources import pick_device
+from aigc.models.protocols import TextRequest, chat_prompt
 from aigc.models.stopping import CountedText
 
 # Decoding options the engine honours per request (beam search and logprobs are not served).
-DECODING_FIELDS = frozenset(
-    {
-        "top_k",
-        "min_p",
-        "presence_penalty",
-        "frequency_penalty",
-        "repetition_penalty",
-        "no_repeat_ngram_size",
-        "min_tokens",
-    }
-)
-
-
-def chat_prompt(messages: Sequence[ChatMessage]) -> str:
-    """For a tokenizer without a chat template: "Role: text" lines, then "Assistant:"."""
-    return "\n".join([*(f"{m.role.capitalize()}: {m.content}" for m in messages), "Assistant:"])
+DECODING_FIELDS = decoding.SAMPLING_FIELDS
 
 
 class EngineModel(TextModelBase):
@@ -81,13 +66,8 @@ class EngineModel(TextModelBase):
     def prompt_ids(self, request: TextRequest) -> list[int]:
         if request.messages is None:
             text = request.prompt or ""
-        elif getattr(self.tokenizer, "chat_template", None):
-            messages = [{"role": m.role, "content": m.content} for m in request.messages]
-            text = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False
-            )
         else:
-            text = chat_prompt(request.messages)
+            text = chat_prompt(request.messages, self.tokenizer)
         ids = self.tokenizer.encode(text, add_special_tokens=False)
         return ids or [self.engine.eos_ids[0] if self.engine.eos_ids else 0]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,8 +22,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+from aigc.models.device import pick_device
+from aigc.models.image import loop
 from aigc.models.image.data import ImageSet, augment
-from aigc.models.image.sampling import LatentImageGenerator, pick_device
+from aigc.models.image.loop import Progress
+from aigc.models.image.sampling import LatentImageGenerator
 
 
 @dataclass
@@ -116,9 +118,6 @@ class Discriminator(nn.Module):
         return self.out(h).squeeze(1) + (self.project(y) * h).sum(dim=1)
 
 
-Progress = Callable[[float, str], None]
-
-
 def train(
     cfg: GANConfig,
     data: ImageSet,
@@ -127,9 +126,8 @@ def train(
     on_samples: Callable[[int, np.ndarray], None] | None = None,
 ) -> Generator:
     """Alternate one D step and one G step per batch; returns the averaged generator."""
-    device = pick_device()
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    run = loop.start(cfg.seed)
+    device, rng = run.device, run.rng
     G, D = Generator(cfg).to(device), Discriminator(cfg).to(device)
     G.apply(init_weights)
     D.apply(init_weights)
@@ -137,9 +135,8 @@ def train(
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     images, labels = data.images, data.labels
-    started = time.monotonic()
-    for step in range(cfg.steps):
-        idx = rng.integers(len(images), size=cfg.batch_size)
+
+    def step(idx: np.ndarray) -> Callable[[], str]:
         batch = augment(images[idx], rng) if cfg.augment else images[idx]
         real = torch.from_numpy(batch).to(device)
         y = torch.from_numpy(labels[idx]).to(device)
@@ -147,23 +144,20 @@ def train(
         fake = G.decode(torch.cat([z, G.embed(y)], dim=1))
         # D: real → 1, fake → 0
         loss_d = F.softplus(-D(real, y)).mean() + F.softplus(D(fake.detach(), y)).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        loop.descend(opt_d, loss_d)
         # G: non-saturating, maximise log D(G(z))
         loss_g = F.softplus(-D(fake, y)).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        loop.descend(opt_g, loss_g)
         update_ema(G_ema, G, cfg.ema)
-        if progress and (step % 50 == 0 or step == cfg.steps - 1):
-            progress(
-                (step + 1) / cfg.steps,
-                f"step {step + 1}/{cfg.steps} loss_d {loss_d.item():.3f} "
-                f"loss_g {loss_g.item():.3f} ({time.monotonic() - started:.0f}s)",
-            )
-        if on_samples and sample_every and (step + 1) % sample_every == 0:
-            on_samples(step + 1, sample_grid(G_ema, cfg, device))
+        return lambda: f"loss_d {loss_d.item():.3f} loss_g {loss_g.item():.3f}"
+
+    def samples(i: int) -> None:
+        if on_samples:
+            on_samples(i, sample_grid(G_ema, cfg, device))
+
+    loop.run_steps(
+        run, cfg.steps, cfg.batch_size, len(images), step, progress, sample_every, samples
+    )
     return G_ema.eval()
 
 

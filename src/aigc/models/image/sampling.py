@@ -22,10 +22,6 @@ from aigc.models.protocols import ImageRequest
 MAX_SIDE = 128
 
 
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def allowed_sizes(native: int, max_side: int = MAX_SIDE) -> list[int]:
     """The native side and its integer upscales up to ``max_side`` (e.g. 8, 16, 24, … 128)."""
     return [native * k for k in range(1, max(1, max_side // native) + 1)]

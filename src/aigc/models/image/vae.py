@@ -10,7 +10,6 @@ sampling, interpolation and latent arithmetic (see ``sampling.py``).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,9 +20,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from aigc.models.device import pick_device
+from aigc.models.image import loop
 from aigc.models.image.data import ImageSet, augment
 from aigc.models.image.gan import upsamplings
-from aigc.models.image.sampling import LatentImageGenerator, pick_device
+from aigc.models.image.loop import Progress
+from aigc.models.image.sampling import LatentImageGenerator
 
 
 @dataclass
@@ -98,9 +100,6 @@ class VAE(nn.Module):
         return recon, kl
 
 
-Progress = Callable[[float, str], None]
-
-
 def train(
     cfg: VAEConfig,
     data: ImageSet,
@@ -108,33 +107,28 @@ def train(
     sample_every: int = 0,
     on_samples: Callable[[int, np.ndarray], None] | None = None,
 ) -> VAE:
-    device = pick_device()
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
+    run = loop.start(cfg.seed)
+    device, rng = run.device, run.rng
     model = VAE(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
     images, labels = data.images, data.labels
-    started = time.monotonic()
-    for step in range(cfg.steps):
-        idx = rng.integers(len(images), size=cfg.batch_size)
+
+    def step(idx: np.ndarray) -> Callable[[], str]:
         batch = augment(images[idx], rng) if cfg.augment else images[idx]
         x = torch.from_numpy(batch).to(device)
         y = torch.from_numpy(labels[idx]).to(device)
         recon, kl = model.loss(x, y)
-        loss = recon + cfg.beta * kl
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if progress and (step % 50 == 0 or step == cfg.steps - 1):
-            progress(
-                (step + 1) / cfg.steps,
-                f"step {step + 1}/{cfg.steps} recon {recon.item():.2f} kl {kl.item():.2f} "
-                f"({time.monotonic() - started:.0f}s)",
-            )
-        if on_samples and sample_every and (step + 1) % sample_every == 0:
-            on_samples(step + 1, sample_grid(model, device))
+        loop.descend(opt, recon + cfg.beta * kl, sched)
+        return lambda: f"recon {recon.item():.2f} kl {kl.item():.2f}"
+
+    def samples(i: int) -> None:
+        if on_samples:
+            on_samples(i, sample_grid(model, device))
+
+    loop.run_steps(
+        run, cfg.steps, cfg.batch_size, len(images), step, progress, sample_every, samples
+    )
     return model.eval()
 
 

@@ -9,8 +9,6 @@ one model captions in English or Chinese: "a handwritten seven" / "手写数字�
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,8 +20,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aigc.models.base import LoadedModel
+from aigc.models.device import pick_device
+from aigc.models.image import loop
 from aigc.models.image.data import ImageSet, augment, label_captions
-from aigc.models.image.sampling import pick_device
+from aigc.models.image.loop import Progress
 from aigc.models.multimodal.clip import normalize_text
 from aigc.models.text.tokenizers import HFTokenizer, load_tokenizer, train_tokenizer
 
@@ -134,37 +134,26 @@ def build_sequences(
     return out
 
 
-Progress = Callable[[float, str], None]
-
-
 def train(
     cfg: CaptionerConfig, data: ImageSet, progress: Progress | None = None
 ) -> tuple[Captioner, HFTokenizer]:
-    device = pick_device()
-    torch.manual_seed(cfg.seed)
-    rng, pyrng = np.random.default_rng(cfg.seed), random.Random(cfg.seed)
+    run = loop.start(cfg.seed)
+    device, rng, pyrng = run.device, run.rng, run.pyrng
     pairs = [caption_pairs(data, i) for i in range(len(data))]
     tok = train_tokenizer("word", [normalize_text(c) for ps in pairs for _, c in ps])
     cfg.vocab_size = tok.vocab_size
     model = Captioner(cfg, tok.pad_id).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
-    started = time.monotonic()
-    for step in range(cfg.steps):
-        idx = rng.integers(len(data), size=cfg.batch_size)
+
+    def step(idx: np.ndarray) -> Callable[[], str]:
         x = torch.from_numpy(augment(data.images[idx], rng)).to(device)
         ids = build_sequences(tok, model, [pyrng.choice(pairs[i]) for i in idx], cfg.max_len)
         loss = model.loss(x, ids.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if progress and (step % 50 == 0 or step == cfg.steps - 1):
-            progress(
-                (step + 1) / cfg.steps,
-                f"step {step + 1}/{cfg.steps} loss {loss.item():.3f} "
-                f"({time.monotonic() - started:.0f}s)",
-            )
+        loop.descend(opt, loss, sched)
+        return lambda: f"loss {loss.item():.3f}"
+
+    loop.run_steps(run, cfg.steps, cfg.batch_size, len(data), step, progress)
     return model.eval(), tok
 
 

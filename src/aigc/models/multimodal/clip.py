@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,9 +26,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aigc.models.base import LoadedModel
+from aigc.models.device import pick_device
+from aigc.models.image import loop
 from aigc.models.image.data import ImageSet, augment, digit_captions
 from aigc.models.image.gan import upsamplings
-from aigc.models.image.sampling import pick_device
+from aigc.models.image.loop import Progress
 from aigc.models.text.tokenizers import HFTokenizer, load_tokenizer, train_tokenizer
 
 
@@ -141,40 +141,30 @@ class CLIP(nn.Module):
         return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
-Progress = Callable[[float, str], None]
-
-
 def train(
     cfg: CLIPConfig, data: ImageSet, progress: Progress | None = None
 ) -> tuple[CLIP, HFTokenizer]:
-    device = pick_device()
-    torch.manual_seed(cfg.seed)
-    rng, pyrng = np.random.default_rng(cfg.seed), random.Random(cfg.seed)
+    run = loop.start(cfg.seed)
+    device, rng, pyrng = run.device, run.rng, run.pyrng
     all_captions = [captions_for(data, i) for i in range(len(data))]
     tok = train_tokenizer("word", [normalize_text(c) for caps in all_captions for c in caps])
     cfg.vocab_size = tok.vocab_size
     model = CLIP(cfg, tok.pad_id).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
-    started = time.monotonic()
-    for step in range(cfg.steps):
-        idx = rng.integers(len(data), size=cfg.batch_size)
+
+    def step(idx: np.ndarray) -> Callable[[], str]:
         x = torch.from_numpy(augment(data.images[idx], rng)).to(device)
         ids = encode_texts(tok, [pyrng.choice(all_captions[i]) for i in idx], cfg.max_len)
         drop = (torch.rand(ids.shape) < cfg.word_dropout) & (ids != tok.pad_id)
         ids = ids.masked_fill(drop, tok.unk_id).to(device)
         loss = model.loss(x, ids, torch.from_numpy(data.labels[idx]).to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if progress and (step % 50 == 0 or step == cfg.steps - 1):
-            progress(
-                (step + 1) / cfg.steps,
-                f"step {step + 1}/{cfg.steps} loss {loss.item():.3f} "
-                f"temperature {1 / model.logit_scale.exp().item():.3f} "
-                f"({time.monotonic() - started:.0f}s)",
-            )
+        loop.descend(opt, loss, sched)
+        return lambda: (
+            f"loss {loss.item():.3f} temperature {1 / model.logit_scale.exp().item():.3f}"
+        )
+
+    loop.run_steps(run, cfg.steps, cfg.batch_size, len(data), step, progress)
     return model.eval(), tok
 
 

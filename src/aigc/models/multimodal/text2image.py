@@ -9,9 +9,7 @@ so any phrasing CLIP understands — in English or Chinese — steers the decode
 from __future__ import annotations
 
 import json
-import random
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,8 +20,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aigc.models.base import ImageModelBase
+from aigc.models.device import pick_device
+from aigc.models.image import loop
 from aigc.models.image.data import ImageSet, augment
-from aigc.models.image.sampling import allowed_sizes, pick_device, to_uint8, upscale
+from aigc.models.image.loop import Progress
+from aigc.models.image.sampling import allowed_sizes, to_uint8, upscale
 from aigc.models.image.vae import VAE, VAEConfig
 from aigc.models.multimodal.clip import CLIPModel, captions_for
 from aigc.models.protocols import ImageRequest
@@ -50,15 +51,11 @@ class TextConditionedVAE(VAE):
         return self.cond_proj(text_embedding)
 
 
-Progress = Callable[[float, str], None]
-
-
 def train(
     cfg: Text2ImageConfig, data: ImageSet, clip: CLIPModel, progress: Progress | None = None
 ) -> TextConditionedVAE:
-    device = pick_device()
-    torch.manual_seed(cfg.seed)
-    rng, pyrng = np.random.default_rng(cfg.seed), random.Random(cfg.seed)
+    run = loop.start(cfg.seed)
+    device, rng, pyrng = run.device, run.rng, run.pyrng
     vae_cfg = cfg.vae or VAEConfig()
     vae_cfg.size, vae_cfg.channels, vae_cfg.num_classes = data.size, data.channels, 1
     cfg.vae, cfg.clip_dim = vae_cfg, clip.cfg.embed_dim
@@ -69,23 +66,15 @@ def train(
     model = TextConditionedVAE(vae_cfg, cfg.clip_dim).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
-    started = time.monotonic()
-    for step in range(cfg.steps):
-        idx = rng.integers(len(data), size=cfg.batch_size)
+
+    def step(idx: np.ndarray) -> Callable[[], str]:
         x = torch.from_numpy(augment(data.images[idx], rng, max_shift=0)).to(device)
         cond = table[[row[pyrng.choice(captions[i])] for i in idx]]
         recon, kl = model.loss(x, cond)
-        loss = recon + vae_cfg.beta * kl
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if progress and (step % 50 == 0 or step == cfg.steps - 1):
-            progress(
-                (step + 1) / cfg.steps,
-                f"step {step + 1}/{cfg.steps} recon {recon.item():.2f} kl {kl.item():.2f} "
-                f"({time.monotonic() - started:.0f}s)",
-            )
+        loop.descend(opt, recon + vae_cfg.beta * kl, sched)
+        return lambda: f"recon {recon.item():.2f} kl {kl.item():.2f}"
+
+    loop.run_steps(run, cfg.steps, cfg.batch_size, len(data), step, progress)
     return model.eval()
 
 

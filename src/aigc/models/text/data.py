@@ -47,6 +47,14 @@ def clean_text(text: str) -> str:
     return "\n".join(line.rstrip(" \t") for line in text.split("\n")).strip(" ")
 
 
+def pydoc_texts() -> list[str]:
+    """The English that ships with every CPython, the help topics of ``pydoc``, as written
+    (callers clean them): the default models' corpus and the tests' small one, no download."""
+    from pydoc_data.topics import topics
+
+    return [topics[name] for name in sorted(topics)]
+
+
 def read_texts(paths: Sequence[Path], skipped: list[str] | None = None) -> list[str]:
     """The cleaned, non-empty documents in ``paths`` (files or folders, read recursively).
 

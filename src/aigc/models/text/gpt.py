@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from aigc.models.device import pick_device
 from aigc.models.family import Family, register
 from aigc.models.text import neural
-from aigc.models.trainer import pick_device
 
 if TYPE_CHECKING:  # transformers is imported when a model is built or loaded: the server
     from transformers import GPT2LMHeadModel  # starts ~2 s sooner without it

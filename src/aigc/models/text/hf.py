@@ -2,7 +2,7 @@
 
 The platform admin registers a folder under the import roots (``aigc models add --path DIR
 --name hf-NAME``); nothing is downloaded. Chat requests use the tokenizer's own chat template
-when it has one, otherwise the documented default of ``neural.default_chat_prompt``
+when it has one, otherwise the documented default of ``protocols.chat_prompt``
 ("Role: text" lines, then "Assistant:"). Weights load in the checkpoint's own dtype, on CUDA when
 present.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
+from aigc.models.device import pick_device
 from aigc.models.family import Family, register
 from aigc.models.text import neural
-from aigc.models.trainer import pick_device
 
 
 def load(config: dict[str, Any]) -> neural.NeuralTextModel:

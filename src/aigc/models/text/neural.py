@@ -1,7 +1,7 @@
 """What GPT, RNN and Hugging Face models share: serving them and training them as jobs.
 
 ``NeuralTextModel`` turns any ``StepLM`` plus a tokenizer into the gateway's ``TextModel``:
-prompt formatting (the tokenizer's chat template, or the default below), decoding
+prompt formatting (``protocols.chat_prompt``: the chat template, or Role: lines), decoding
 (``models.decoding``), and text that never splits a character. Each yielded piece is a
 ``Piece``: a ``str`` that also carries the tokens (with logprobs) that made it.
 
@@ -27,25 +27,14 @@ from aigc.errors import InvalidRequest
 from aigc.models import decoding, trainer
 from aigc.models.base import TextModelBase
 from aigc.models.family import LOGPROBS, STRUCTURED_OUTPUT, TEXT, WATERMARK
-from aigc.models.protocols import ChatMessage, TextRequest
+from aigc.models.protocols import TextRequest, chat_prompt
+from aigc.models.text.data import clean_text, pydoc_texts, read_texts
 
 # Decoding fields every neural model honours (the gateway refuses them for other families).
-DECODING_FIELDS = frozenset(
-    {
-        "top_k",
-        "min_p",
-        "presence_penalty",
-        "frequency_penalty",
-        "repetition_penalty",
-        "no_repeat_ngram_size",
-        "num_beams",
-        "length_penalty",
-        "early_stopping",
-        "min_tokens",
-        "logprobs",
-        "top_logprobs",
-        "logits_processors",
-    }
+DECODING_FIELDS = (
+    decoding.SAMPLING_FIELDS
+    | decoding.BEAM_FIELDS
+    | {"logprobs", "top_logprobs", "logits_processors"}
 )
 
 
@@ -189,13 +178,6 @@ class Piece(str):
         return piece
 
 
-def default_chat_prompt(messages: Sequence[ChatMessage]) -> str:
-    """The prompt for a model without a chat template: one "Role: text" line per message, then
-    "Assistant:" for the model to continue (documented in docs/models.md)."""
-    lines = [f"{m.role.capitalize()}: {m.content}" for m in messages]
-    return "\n".join([*lines, "Assistant:"])
-
-
 class NeuralTextModel(TextModelBase):
     """The gateway's ``TextModel`` for a neural LM."""
 
@@ -213,15 +195,10 @@ class NeuralTextModel(TextModelBase):
 
     def prompt_ids(self, request: TextRequest) -> list[int]:
         if request.messages is not None:
-            template = self.tokenizer.chat_template
-            if template:
-                messages = [{"role": m.role, "content": m.content} for m in request.messages]
-                text = self.tokenizer.hf.apply_chat_template(
-                    messages, add_generation_prompt=True, tokenize=False
-                )
-                ids = self.tokenizer.encode(text, special=False)
-            else:
-                ids = self.tokenizer.encode(default_chat_prompt(request.messages))
+            text = chat_prompt(request.messages, self.tokenizer.hf)
+            # A template writes its own special tokens; the default prompt gets the model's.
+            special = False if self.tokenizer.chat_template else None
+            ids = self.tokenizer.encode(text, special=special)
         else:
             ids = self.tokenizer.encode(request.prompt or "")
         if not ids:  # an empty prompt: start from the beginning-of-text token
@@ -331,20 +308,9 @@ def job_params(ctx_params: dict[str, Any], model: type[NeuralParams]) -> dict[st
     return dict(ctx_params) | model.model_validate(given).model_dump(exclude_none=True)
 
 
-def pydoc_texts() -> list[str]:
-    """The English text that ships with every CPython: the help topics of ``pydoc``."""
-    from pydoc_data.topics import topics
-
-    return [topics[name] for name in sorted(topics)]
-
-
 def training_texts(params: dict[str, Any], skipped: list[str] | None = None) -> list[str]:
     """The job's documents; files a folder walk skipped are added to ``skipped``."""
-    from aigc.models.text.data import read_texts
-
     if params.get("source") == "pydoc":
-        from aigc.models.text.data import clean_text
-
         return [t for t in (clean_text(x) for x in pydoc_texts()) if t.strip()]
     paths = [Path(p) for p in params.get("paths") or []]
     if not paths:

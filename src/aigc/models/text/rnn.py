@@ -20,9 +20,9 @@ from pydantic import Field
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from aigc.models.device import pick_device
 from aigc.models.family import Family, register
 from aigc.models.text import neural
-from aigc.models.trainer import pick_device
 
 MODEL_TYPE = "aigc-rnn"
 
