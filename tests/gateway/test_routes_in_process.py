@@ -1,0 +1,94 @@
+"""Route tests in process: the real app (lifespan, middleware, routes, error handlers) driven
+through httpx's ASGI transport, no server process. Quick to run beside the end-to-end tests,
+which keep covering the real server (tests/e2e)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aigc.app import create_app
+from aigc.config import Settings
+from tests.e2e.server import new_admin_key
+
+pytestmark = pytest.mark.anyio
+ECHO = """
+name: echo
+languages: [en]
+intents:
+  - id: echo
+    patterns: ['(?P<text>[\\s\\S]+)']
+    answers:
+      en: ['You said: {text}']
+fallback:
+  en: ['?']
+"""
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin client of a fresh app; its lifespan runs around the test as uvicorn runs it."""
+    admin_key = new_admin_key()
+    settings = Settings(
+        data_dir=tmp_path / "data", admin_key=admin_key, default_models=False, console=False
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {admin_key}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://aigc.test", headers=headers
+        ) as client:
+            yield client
+
+
+async def test_health_and_request_id(api: httpx.AsyncClient) -> None:
+    reply = await api.get("/healthz")
+    assert reply.status_code == 200
+    assert reply.headers["x-request-id"]
+
+
+async def test_errors_come_in_the_openai_shape(api: httpx.AsyncClient) -> None:
+    unknown = await api.post(
+        "/v1/chat/completions",
+        json={"model": "nope", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert unknown.status_code == 404
+    assert set(unknown.json()["error"]) == {"message", "type", "param", "code"}
+    anonymous = await api.get("/v1/models", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    bad = await api.post("/v1/chat/completions", json={"model": "x", "messages": "hi"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "messages"
+
+
+async def test_register_a_model_and_chat_with_it(api: httpx.AsyncClient) -> None:
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    listed = await api.get("/v1/models")
+    assert "template-echo" in {m["id"] for m in listed.json()["data"]}
+    reply = await api.post(
+        "/v1/chat/completions",
+        json={"model": "template-echo", "messages": [{"role": "user", "content": "hello"}]},
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["choices"][0]["message"]["content"] == "You said: hello"
+    assert body["usage"]["total_tokens"] > 0
+
+
+async def test_too_many_list_prompts_are_a_400(api: httpx.AsyncClient) -> None:
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    reply = await api.post(
+        "/v1/completions", json={"model": "template-echo", "prompt": ["hi"] * 100_000}
+    )
+    assert reply.status_code == 400
+    assert reply.json()["error"]["param"] == "prompt"
