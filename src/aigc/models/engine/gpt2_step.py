@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 
 class CacheLayer(Protocol):
-    """One layer's keys/values of the running batch (the engine's ``_SlotLayer``)."""
+    """One layer's keys/values of the running batch (``batch._SlotLayer``)."""
 
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor
