@@ -212,10 +212,10 @@ class Engine:
 
     def _kv_blocks(self) -> int:
         mc = self.model.config
-        layers = getattr(mc, "n_layer", None) or getattr(mc, "num_hidden_layers", 1)
-        heads = getattr(mc, "n_head", None) or getattr(mc, "num_attention_heads", 1)
-        kv_heads = getattr(mc, "num_key_value_heads", None) or heads
-        hidden = getattr(mc, "n_embd", None) or getattr(mc, "hidden_size", 1)
+        layers = _config_size(mc, "n_layer", "num_hidden_layers")
+        heads = _config_size(mc, "n_head", "num_attention_heads")
+        kv_heads = _config_size(mc, "num_key_value_heads", default=heads)
+        hidden = _config_size(mc, "n_embd", "hidden_size")
         dtype_bytes = next(self.model.parameters()).element_size()
         per_token = 2 * layers * kv_heads * (hidden // heads) * dtype_bytes
         return max(1, int(self.config.kv_cache_mb * 2**20 // (per_token * self.config.block_size)))
@@ -352,8 +352,8 @@ class Engine:
                 blocks.append(([request_id], last[None]))
                 joining.append(([request_id], kv_of(self._prefill_kv.pop(request_id)), None))
         sampled = self._pick(blocks)
-        for ids, kv, mask in joining:
-            self._batch.add(ids, kv, mask)
+        for ids, kv, rows_mask in joining:
+            self._batch.add(ids, kv, rows_mask)
         finished = self.scheduler.update(plan, sampled, self._eos_reached)
         now = time.perf_counter()
         woken: list[Handle] = []
@@ -508,6 +508,16 @@ class Engine:
             self._end(request_id, error)
         self._batch = RunningBatch()
         self._prefill_kv.clear()
+
+
+def _config_size(config: Any, *names: str, default: int = 1) -> int:
+    """The first of ``names`` the model's config sets (architectures name their sizes
+    differently: GPT-2's ``n_layer`` is Llama's ``num_hidden_layers``), else ``default``."""
+    for name in names:
+        value = getattr(config, name, None)
+        if value:
+            return int(value)
+    return default
 
 
 def _plain_greedy(request: TextRequest) -> bool:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, ValidationInfo, field_validator
 
 from aigc.models.family import Family, register
+from aigc.models.placement import to_device
 from aigc.models.text import neural
 from aigc.models.trainer import pick_device
 
@@ -109,7 +110,7 @@ def load(config: dict[str, Any]) -> neural.NeuralTextModel:
 
     neural.quiet_transformers()
     path = Path(config["path"])
-    model = GPT2LMHeadModel.from_pretrained(path).to(pick_device())
+    model = to_device(GPT2LMHeadModel.from_pretrained(path), pick_device())
     return neural.NeuralTextModel(neural.HFCausalLM(model), neural.load_text_tokenizer(path))
 
 
