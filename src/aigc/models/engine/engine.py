@@ -12,7 +12,7 @@ One thread owns the model. Each step it asks the scheduler for a plan, then:
 
 Callers submit from any thread and read their tokens from a queue, so the event loop never
 waits on the model. A caller that goes away (client disconnect) aborts its request: it leaves
-the batch before the next step.
+the batch before the next step. The running batch's keys/values live in ``batch.RunningBatch``.
 """
 
 from __future__ import annotations
