@@ -31,11 +31,12 @@ test: $(STAMP) $(KENLM)
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
 # lint-imports: the import contracts in pyproject.toml (imports point one way, see
-# docs/architecture.md "Layers").
+# docs/architecture.md "Layers"). mypy: the types of src/ ([tool.mypy] in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
@@ -45,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/gateway_overhead.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache .mypy_cache

@@ -13,7 +13,8 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from aigc.errors import Overloaded
-from aigc.models.engine.engine import Engine, EngineConfig, _RunningBatch
+from aigc.models.engine.batch import RunningBatch
+from aigc.models.engine.engine import Engine, EngineConfig
 from aigc.models.engine.serving import EngineModel, load_engine_model
 from aigc.models.protocols import ChatMessage, TextRequest
 from tests.engine.tiny_lm import save_tiny_gpt2, save_tiny_llama
@@ -141,7 +142,7 @@ def test_batch_knows_when_a_row_is_padded() -> None:
     def kv(rows: int, length: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(torch.ones(rows, 2, length, 4), torch.ones(rows, 2, length, 4))]
 
-    batch = _RunningBatch()
+    batch = RunningBatch()
     batch.add(["a", "b"], kv(2, 5))
     assert not batch.padded  # equal lengths: attention needs no mask
     batch.add(["c"], kv(1, 3))
@@ -158,7 +159,7 @@ def test_every_column_a_step_reads_is_written_first() -> None:
     def kv(rows: int, length: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(torch.ones(rows, 2, length, 4), torch.ones(rows, 2, length, 4))]
 
-    def poison_outside_window(batch: _RunningBatch) -> None:
+    def poison_outside_window(batch: RunningBatch) -> None:
         w = batch.window
         for layer in batch.layers:
             for buffer in layer.buffers:
@@ -166,14 +167,14 @@ def test_every_column_a_step_reads_is_written_first() -> None:
                 buffer.fill_(torch.nan)
                 buffer[: w.rows, :, w.start : w.end] = kept
 
-    def read_columns_are_finite(batch: _RunningBatch) -> bool:
+    def read_columns_are_finite(batch: RunningBatch) -> bool:
         return all(
             bool(torch.isfinite(t).all())
             for layer in batch.layers
             for t in (layer.keys, layer.values)
         )
 
-    batch = _RunningBatch()
+    batch = RunningBatch()
     batch.add(["a", "b"], kv(2, 5))
     batch.add(["x"], kv(1, 9))
     batch.remove({"x"})  # the window's start moves right: free columns on its left

@@ -9,7 +9,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from aigc.models.engine import gpt2_step
-from aigc.models.engine.engine import _cache_of, _kv_of, _RunningBatch
+from aigc.models.engine.batch import RunningBatch, cache_of, kv_of
 
 
 def gpt2(**options: Any) -> GPT2LMHeadModel:
@@ -41,8 +41,8 @@ def test_steps_over_a_padded_batch_equal_the_models_forward(options: dict[str, A
     ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
     out = model(ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0))
-    batch = _RunningBatch()
-    batch.add(["a", "b", "c"], _kv_of(_cache_of(out)), mask)
+    batch = RunningBatch()
+    batch.add(["a", "b", "c"], kv_of(cache_of(out)), mask)
     assert batch.padded
     sequences = [list(p) for p in prompts]
     tokens = [11, 250, 3]
@@ -70,7 +70,7 @@ def test_prefill_of_padded_prompts_equals_the_models_forward(options: dict[str, 
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     logits, kv = gpt2_step.GPT2Step(model).prefill(ids, positions, mask)
-    cache = _kv_of(_cache_of(model(ids, attention_mask=mask, position_ids=positions)))
+    cache = kv_of(cache_of(model(ids, attention_mask=mask, position_ids=positions)))
     for row, prompt in enumerate(prompts):
         torch.testing.assert_close(logits[row], reference_logits(model, prompt))
         real = mask[row].bool()
@@ -87,8 +87,8 @@ def test_an_unpadded_batch_needs_no_mask() -> None:
     step = gpt2_step.GPT2Step(model)
     prompts = [[1, 2, 3, 4], [9, 8, 7, 6]]
     out = model(torch.tensor(prompts))
-    batch = _RunningBatch()
-    batch.add(["a", "b"], _kv_of(_cache_of(out)))
+    batch = RunningBatch()
+    batch.add(["a", "b"], kv_of(cache_of(out)))
     assert not batch.padded
     step_mask = batch.before_step()
     logits = step.decode(torch.tensor([5, 5]), torch.tensor([4, 4]), batch.layers, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,10 @@ from sqlalchemy.orm import Session
 
 from aigc.config import Settings
 from aigc.errors import APIError
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without loading them
+    from aigc.access import Principal
+    from aigc.models.family import Family
 
 out = Console()
 err = Console(stderr=True)
@@ -53,21 +57,21 @@ def tenant_id(session: Session, tenant: str | None) -> str:
     return row.id
 
 
-def operator(tenant_id: str):  # type: ignore[no-untyped-def]
+def operator(tenant_id: str) -> Principal:
     """The CLI acts as the organization's owner (it runs on the server, as its operator)."""
     from aigc.access import Principal
 
     return Principal(tenant_id=tenant_id, role="owner", key_id="cli")
 
 
-def platform_operator(tenant: str | None, s: Session):  # type: ignore[no-untyped-def]
+def platform_operator(tenant: str | None, s: Session) -> Principal:
     """The local operator training or registering for ``tenant`` (default: the first one)."""
     from aigc.access import platform_principal
 
     return platform_principal(tenant_id(s, tenant))
 
 
-def families():  # type: ignore[no-untyped-def]
+def families() -> list[Family]:
     """Every model family, with those named by ``AIGC_FAMILY_MODULES`` (plugins)."""
     from aigc.models.family import load_families
 

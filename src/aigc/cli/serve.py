@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,8 +35,8 @@ def serve(
     from aigc.infra.private import SERVE_UMASK
 
     os.umask(SERVE_UMASK)  # everything the server writes is its own (issue 14, defect 12)
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    given: dict[str, Any] = {"host": host, "port": port}
+    settings = Settings(**{k: v for k, v in given.items() if v is not None})
     configure_logging(settings.log_level, settings.log_json)
     uvicorn.run(
         create_app(settings),

@@ -93,10 +93,10 @@ def family_command(family: Any) -> Any:
         _keyword("shared", _SharedOpt, False),
         _keyword("detach", _DetachOpt, False),
     ]
-    command.__signature__ = inspect.Signature([*head, *options, *tail])  # type: ignore[attr-defined]
-    command.__annotations__ = {
-        p.name: p.annotation for p in command.__signature__.parameters.values()
-    }  # type: ignore[attr-defined]
+    signature = inspect.Signature([*head, *options, *tail])
+    # typer reads the options from ``__signature__``, which functions do not declare
+    command.__signature__ = signature  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
     command.__doc__ = family.summary or f"Train a {family.name} model."
     single = typer.Typer(add_completion=False)
     single.command(family.name)(command)
@@ -126,7 +126,9 @@ def _param_option(name: str, info: Any) -> Any:
     if rule.kind == "bool":
         return Annotated[bool | None, typer.Option(f"{flag}/--no-{flag[2:]}", help=help_text)]
     if rule.kind == "choice":
-        choice = Literal[rule.choices]  # type: ignore[valid-type]
+        # Literal[...] with the choices known only at run time (a static checker reads the
+        # subscript form as a literal type and refuses a variable in it)
+        choice: Any = Literal.__getitem__(rule.choices)
         return Annotated[choice | None, typer.Option(flag, help=help_text)]
     return Annotated[kinds.get(rule.kind, str) | None, typer.Option(flag, help=help_text)]
 

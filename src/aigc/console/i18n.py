@@ -23,7 +23,7 @@ def add(section: dict[str, dict[str, str]]) -> None:
 def pick_language(cookie: str | None, accept_language: str | None) -> str:
     """The language chosen in the console, else the browser's first preference we have."""
     if cookie in LANGUAGES:
-        return cookie  # type: ignore[return-value]
+        return cookie
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()
         if tag.startswith("zh"):

@@ -66,6 +66,7 @@ def frame(user: ConsoleUser, active: str, title_key: str) -> Iterator[None]:
     ui.page_title(f"{tr(title_key)} · aigc")
     ui.query("html").props(f'lang="{tr.lang}"')
     ui.context.client.on_exception(lambda error: show_error(user, error))
+    drawer: ui.left_drawer  # built below; the menu button toggles it
     with ui.header(elevated=True).classes("items-center justify-between px-4 py-2"):
         ui.link(tr("layout.skip"), "#main").classes("aigc-skip rounded").props('data-testid="skip"')
         with ui.row().classes("items-center gap-2"):

@@ -30,7 +30,7 @@ def attach(app: FastAPI) -> None:
 
 def services() -> Services:
     assert _host is not None, "console not mounted"
-    return _host.state.services  # type: ignore[no-any-return]
+    return _host.state.services
 
 
 @dataclass(frozen=True)

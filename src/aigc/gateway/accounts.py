@@ -317,6 +317,7 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its secret, which is never retrievable again."""
     check_role_name(role)
+    owner: User | None
     if principal is not None:
         require_role(principal, "admin")
         tenant_id = target_tenant(session, principal, tenant_id)

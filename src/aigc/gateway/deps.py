@@ -16,17 +16,19 @@ from aigc.gateway.services import Services
 
 
 async def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 async def record(request: Request) -> RequestRecord:
-    return request.state.record  # type: ignore[no-any-return]
+    return request.state.record
 
 
 async def principal(request: Request) -> Principal:
     """Authenticate the bearer key (cached briefly) and remember who called, for the audit."""
     svc: Services = request.app.state.services
     secret = bearer_token(request.headers.get("authorization"))
-    caller = svc.cached_principal(secret) or await run_in_threadpool(svc.authenticate, secret)
+    caller = svc.cached_principal(secret)
+    if caller is None:
+        caller = await run_in_threadpool(svc.authenticate, secret)
     request.state.record.principal = caller
     return caller

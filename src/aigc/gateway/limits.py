@@ -528,7 +528,7 @@ class RedisLimiter:
         rid = uuid.uuid4().hex
         daily_key = _daily_key(tenant_id, day)
         keys = [*_window_keys(key_id), daily_key, _record_key(rid)]
-        args = [
+        args: list[str | int] = [
             rid,
             self._window_ms,
             -1 if spec.rpm is None else spec.rpm,

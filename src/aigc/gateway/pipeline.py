@@ -456,6 +456,7 @@ async def stream(
     If the client goes away the generator is closed: generation stops and the tokens produced
     so far are settled.
     """
+    base: dict[str, Any]
     if chat:
         base = {"id": f"chatcmpl-{secrets.token_hex(12)}", "object": "chat.completion.chunk"}
     else:

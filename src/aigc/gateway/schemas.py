@@ -74,6 +74,11 @@ class SamplingFields(BaseModel):
     def stop_list(self) -> list[str]:
         return list(self.stop or [])
 
+    @property
+    def output_limit(self) -> int | None:
+        """The cap on generated tokens the request asked for (chat has a second field)."""
+        return self.max_tokens
+
 
 class ChatCompletionRequest(SamplingFields):
     messages: list[Message] = Field(min_length=1)
@@ -92,10 +97,6 @@ class CompletionRequest(SamplingFields):
     suffix: str | None = None
     best_of: int | None = None
     logprobs: int | None = Field(default=None, ge=0, le=20)
-
-    @property
-    def output_limit(self) -> int | None:
-        return self.max_tokens
 
 
 # Field → the value that means "not used". Anything else is a feature we do not have yet.

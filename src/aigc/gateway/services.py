@@ -96,9 +96,10 @@ class Services:
     async def model(self, principal: Principal, name: str) -> TextModel:
         """The model for a request: from the caches on the event loop, else loaded in a worker
         thread (resolving and loading read the database and disk)."""
-        return self.ready_model(principal, name) or await run_in_threadpool(
-            self.load_model, principal, name
-        )
+        model = self.ready_model(principal, name)
+        if model is None:
+            model = await run_in_threadpool(self.load_model, principal, name)
+        return model
 
     def models_changed(self) -> None:
         self.models.clear()

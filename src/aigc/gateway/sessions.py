@@ -14,6 +14,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from aigc.gateway.auth import SESSION_PREFIX, as_utc, hash_api_key, hash_password, verify_password
+from aigc.infra.db import rowcount
 from aigc.infra.schema import Tenant, User, UserSession, new_id
 
 MAX_FAILURES = 5
@@ -133,7 +134,7 @@ def end_user_sessions(session: Session, user_id: str, now: datetime | None = Non
         .values(revoked_at=now or datetime.now(UTC))
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def sign_out(session: Session, secret: str, now: datetime | None = None) -> None:

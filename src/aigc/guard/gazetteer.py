@@ -282,8 +282,8 @@ def find_persons(text: str) -> Iterable[Finding]:
         after_street = False
         for token in [*run, None]:
             kind = "X" if token is None else _kind(token[2], lst)
-            if kind not in ("X", "S"):
-                part.append(token)  # type: ignore[arg-type]
+            if token is not None and kind not in ("X", "S"):  # (None is always kind "X")
+                part.append(token)
                 continue
             if part and not after_street:
                 kinds = [_kind(t[2], lst) for t in part]

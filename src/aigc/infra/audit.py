@@ -28,14 +28,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from aigc.infra import untrusted
-from aigc.infra.db import Database
+from aigc.infra.db import Database, rowcount
 from aigc.infra.schema import AuditHead, AuditRecord
 
 logger = logging.getLogger("aigc.audit")
 
 GENESIS = "0" * 64
-_RECORDS: Table = AuditRecord.__table__  # type: ignore[assignment]
-_HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
+_RECORDS: Table = AuditRecord.metadata.tables[AuditRecord.__tablename__]
+_HEAD: Table = AuditHead.metadata.tables[AuditHead.__tablename__]
 _HEAD_ID = 1
 _VERIFY_BATCH = 2000
 _MAX_PROBLEMS = 100
@@ -136,7 +136,7 @@ class AuditLog:
     def _mac(self, message: str) -> str:
         return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
 
-    def _row_hash(self, row: Mapping[str, Any]) -> str:
+    def _row_hash(self, row: Mapping[Any, Any]) -> str:
         """HMAC over a canonical JSON array of every signed field, in a fixed order."""
         values = [row[name] for name in _SIGNED_FIELDS]
         return self._mac(json.dumps(["v1", *values], separators=(",", ":"), ensure_ascii=False))
@@ -151,7 +151,7 @@ class AuditLog:
         when two processes both find no head, insert-or-ignore lets exactly one create it.
         """
         lock = update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(count=_HEAD.c.count)
-        if session.execute(lock).rowcount == 0:
+        if rowcount(session.execute(lock)) == 0:
             dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
             values = {
                 "id": _HEAD_ID,
@@ -204,9 +204,11 @@ class AuditLog:
         problems = _Problems()
         with self._db.session() as session:
             head = session.execute(
-                select(_HEAD.c.count, _HEAD.c.last_hash, _HEAD.c.mac).where(_HEAD.c.id == _HEAD_ID)
+                select(_HEAD.c.count.label("count_"), _HEAD.c.last_hash, _HEAD.c.mac).where(
+                    _HEAD.c.id == _HEAD_ID
+                )
             ).one_or_none()
-        head_count = head.count if head is not None else None
+        head_count = head.count_ if head is not None else None
         columns = [_RECORDS.c[name] for name in (*_SIGNED_FIELDS, "hash")]
         expected, prev, prev_valid, walked = 1, GENESIS, True, 0
         after: int | None = None
@@ -242,12 +244,12 @@ class AuditLog:
             if walked:
                 problems.add("the head row is missing")
         else:
-            if not hmac.compare_digest(head.mac, self._head_mac(head.count, head.last_hash)):
+            if not hmac.compare_digest(head.mac, self._head_mac(head.count_, head.last_hash)):
                 problems.add("head signature invalid")
-            if last_seq < head.count:
-                problems.add(f"the last {head.count - last_seq} row(s) were removed")
+            if last_seq < head.count_:
+                problems.add(f"the last {head.count_ - last_seq} row(s) were removed")
             elif hash_at_head is not None and hash_at_head != head.last_hash:
-                problems.add(f"the head does not match row {head.count}")
+                problems.add(f"the head does not match row {head.count_}")
         found = problems.result()
         return VerifyResult(ok=not found, count=walked, problems=found)
 
@@ -334,9 +336,9 @@ class AuditWriter:
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            if item is _STOP:
+            if not isinstance(item, AuditEvent):  # the stop mark
                 return
-            batch: list[AuditEvent] = [item]  # type: ignore[list-item]
+            batch: list[AuditEvent] = [item]
             stopping = self._fill(batch)
             if not self._commit(batch):
                 with self._cond:
@@ -358,9 +360,9 @@ class AuditWriter:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return False
-            if item is _STOP:
+            if not isinstance(item, AuditEvent):  # the stop mark
                 return True
-            batch.append(item)  # type: ignore[arg-type]
+            batch.append(item)
         return False
 
     def _commit(self, batch: list[AuditEvent]) -> bool:

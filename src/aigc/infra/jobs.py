@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound
-from aigc.infra.db import Database
+from aigc.infra.db import Database, rowcount
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
 
 log = logging.getLogger("aigc.jobs")
@@ -153,7 +153,7 @@ class JobContext:
                 )
                 .execution_options(synchronize_session=False)
             )
-            if done.rowcount != 1:
+            if rowcount(done) != 1:
                 self._lost.set()  # re-queued as dead and possibly taken by another runner
                 return
             if s.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
@@ -245,7 +245,7 @@ def cancel_job(session: Session, principal: Principal, job_id: str) -> Job:
             break
         done = session.execute(step.execution_options(synchronize_session=False))
         session.refresh(job)
-        if done.rowcount == 1:
+        if rowcount(done) == 1:
             break
     return job
 
@@ -362,7 +362,7 @@ class JobRunner:
             f"Gave up after {MAX_ATTEMPTS} attempts: the worker running this job stopped "
             "responding each time"
         )
-        steps = [
+        steps: list[tuple[Any, dict[str, Any]]] = [
             (dead & Job.cancel_requested, {"status": "cancelled", "finished_at": now}),
             (
                 dead & (Job.attempts >= MAX_ATTEMPTS),
@@ -381,7 +381,7 @@ class JobRunner:
                     .values(worker=None, **values)
                     .execution_options(synchronize_session=False)
                 )
-                total += done.rowcount
+                total += rowcount(done)
         if total:
             log.warning("job runner %s: recovered %d job(s) of dead workers", self.worker_id, total)
         return total
@@ -413,7 +413,7 @@ class JobRunner:
                     )
                     .execution_options(synchronize_session=False)
                 )
-                if done.rowcount == 1:
+                if rowcount(done) == 1:
                     job = s.get(Job, job_id)
                     assert job is not None
                     return job, claim
@@ -485,7 +485,7 @@ class JobRunner:
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-            return done.rowcount == 1
+            return rowcount(done) == 1
 
     def _heartbeat(self, ctx: JobContext, done: threading.Event) -> None:
         while not done.wait(self.heartbeat_s):

@@ -55,7 +55,7 @@ def compile(pattern: str, *, ignore_case: bool = False) -> LinearPattern:
     options.max_mem = _MAX_MEMORY
     options.log_errors = False  # the caller reports the problem; RE2 would print it to stderr
     try:
-        return re2.compile(pattern, options)  # type: ignore[no-any-return]
+        return re2.compile(pattern, options)
     except re2.error as exc:
         raise LinearRegexError(_reason(pattern, exc)) from None
 

@@ -16,8 +16,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aigc.knowledge.parse import Block
+
+if TYPE_CHECKING:  # loaded on first use
+    from tokenizers import Tokenizer
 
 # A sentence ends after Chinese terminal punctuation (and any closing quote), which needs no
 # space after it; after . ! ? followed by whitespace; and at a line break.
@@ -39,7 +43,7 @@ class Chunk:
 
 
 @lru_cache(maxsize=4)
-def _hf_tokenizer(path: str):  # type: ignore[no-untyped-def]
+def _hf_tokenizer(path: str) -> Tokenizer:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(path)
@@ -146,8 +150,12 @@ def chunk_blocks(
         parts = carried
 
     for block in blocks:
-        new_section = where is None or block.boundary or block.page != where.page
-        if new_section or block.headings != where.headings:
+        if (
+            where is None
+            or block.boundary
+            or block.page != where.page
+            or block.headings != where.headings
+        ):
             flush(keep_overlap=False)
             where = block
         for unit in _units(block, max_tokens, count):

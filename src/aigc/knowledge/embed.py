@@ -118,7 +118,7 @@ class Embedder:
                     f"{weights} has SHA-256 {actual}, expected {self.expected_sha256}: refusing it"
                 )
 
-    def model(self):  # type: ignore[no-untyped-def]
+    def model(self):
         if self._model is None:
             # Imported here: torch loads only when the first text is embedded, not at startup.
             from aigc.models.device import pick_device
@@ -168,7 +168,7 @@ _models: dict[tuple[str, str], object] = {}
 _models_lock = threading.Lock()
 
 
-def _load_model(embedder: Embedder, device: str):  # type: ignore[no-untyped-def]
+def _load_model(embedder: Embedder, device: str):
     """One loaded model per (directory, device) per process, verified before its first load."""
     key = (str(embedder.model_dir), device)
     with _models_lock:

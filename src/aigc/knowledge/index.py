@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -47,8 +48,16 @@ _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 # --- tokens --------------------------------------------------------------------------------
 
 
+def _faiss() -> Any:
+    """faiss, imported on first use. Typed as Any: its bundled stubs lack much of the SWIG API
+    used here (``SearchParametersHNSW``, the ``sel`` argument, ``IndexHNSWFlat.hnsw``)."""
+    import faiss
+
+    return faiss
+
+
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer() -> Any:  # PyStemmer is untyped
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -62,7 +71,7 @@ def _stopwords() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _jieba():  # type: ignore[no-untyped-def]
+def _jieba() -> Any:  # the jieba module, initialised
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
@@ -96,7 +105,9 @@ class Bm25:
     @classmethod
     def build(cls, docs: Sequence[Sequence[str]]) -> Bm25:
         vocab: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
+        tfs: list[int] = []
         lengths = np.zeros(len(docs), dtype=np.float32)
         for j, doc in enumerate(docs):
             lengths[j] = len(doc)
@@ -146,7 +157,7 @@ class KbIndex:
         tokens: list[list[str]],
         vectors: np.ndarray | None,
         bm25: Bm25 | None = None,
-        faiss_index=None,  # type: ignore[no-untyped-def]
+        faiss_index: Any = None,
     ) -> None:
         self.ids = ids.astype(np.int64)
         self.docs = list(docs)  # the document id of each row, for filters
@@ -184,7 +195,7 @@ class KbIndex:
         return _top(scores, k, positive_only=True)
 
     def vector(self, query_vector: np.ndarray, k: int, mask: np.ndarray | None = None) -> Hits:
-        import faiss
+        faiss = _faiss()
 
         if self.faiss is None or not len(self):
             return Hits(np.zeros(0, np.int64), np.zeros(0, np.float32))
@@ -235,7 +246,7 @@ class KbIndex:
 
     def save(self, folder: Path) -> None:
         """Write into a fresh version folder, then switch the ``CURRENT`` pointer atomically."""
-        import faiss
+        faiss = _faiss()
 
         folder.mkdir(parents=True, exist_ok=True)
         version = f"v-{secrets.token_hex(6)}"
@@ -260,7 +271,7 @@ class KbIndex:
 
     @classmethod
     def load(cls, folder: Path) -> KbIndex | None:
-        import faiss
+        faiss = _faiss()
 
         version = read_pointer(folder)
         if version is None:
@@ -291,9 +302,9 @@ def read_pointer(folder: Path) -> str | None:
         return None
 
 
-def build_faiss(vectors: np.ndarray):  # type: ignore[no-untyped-def]
+def build_faiss(vectors: np.ndarray) -> Any:  # a faiss index (faiss is untyped)
     """Exact inner product while small; HNSW (recall@10 ≈ 0.99 at efSearch 96) when large."""
-    import faiss
+    faiss = _faiss()
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]

@@ -455,7 +455,7 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
         return {"chunks": len(index), "embedded": len(new_ids) if dense else 0}
 
 
-def run_ingest_job(ctx) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def run_ingest_job(ctx: jobs.JobContext) -> dict[str, Any]:
     """The ``kb-ingest`` job handler: params ``{"kb_id", "document_ids"}``."""
     settings = Settings(data_dir=ctx.data_dir)
     return ingest_documents(

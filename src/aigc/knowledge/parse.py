@@ -19,6 +19,10 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the parsers load their libraries on first use
+    from markdown_it.token import Token
 
 FORMATS = ("txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl")
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -156,8 +160,9 @@ _MD_BLOCKS = (
 )
 
 
-def _md_table_rows(tokens: list) -> list[str]:  # type: ignore[type-arg]
-    rows, cells = [], []
+def _md_table_rows(tokens: list[Token]) -> list[str]:
+    rows: list[str] = []
+    cells: list[str] = []
     for tok in tokens:
         if tok.type == "tr_open":
             cells = []
@@ -350,7 +355,7 @@ def parse_docx(data: bytes, limits: Limits) -> Iterator[Block]:
                 yield Block(text, headings=list(headings))
         elif isinstance(item, Table):
             for row in item.rows:
-                cells = []
+                cells: list[str] = []
                 for cell in row.cells:
                     value = cell.text.strip()
                     if not cells or cells[-1] != value:  # merged cells repeat their text

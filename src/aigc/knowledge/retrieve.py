@@ -178,13 +178,13 @@ def candidates_from(
     rows: set[int] = set()
     if mode in ("hybrid", "keyword"):
         rows.update(index.keyword(query, n, mask).rows.tolist())
-    use_dense = mode in ("hybrid", "dense") and index.dense and query_vector is not None
-    if use_dense:
-        rows.update(index.vector(query_vector, n, mask).rows.tolist())
+    dense_query = query_vector if mode in ("hybrid", "dense") and index.dense else None
+    if dense_query is not None:
+        rows.update(index.vector(dense_query, n, mask).rows.tolist())
     ordered = np.asarray(sorted(rows), dtype=np.int64)
     if mask is not None and len(ordered):
         ordered = ordered[mask[ordered]]
-    dense = index.dense_scores(query_vector, ordered) if use_dense else None
+    dense = index.dense_scores(dense_query, ordered) if dense_query is not None else None
     into.kb_ids.extend([kb_id] * len(ordered))
     into.chunk_ids.extend(index.ids[ordered].tolist())
     into.keyword.extend(bm25[ordered].tolist())

@@ -40,8 +40,12 @@ class TextModelBase(LoadedModel):
     context_length: int | None = None
     # Decoding fields beyond OpenAI's basics it honours; any other set field is a 400.
     decoding_fields: frozenset[str] = frozenset()
-    # Generating is microseconds of pure CPU (no I/O, no sleeping): run it on the event loop.
-    runs_inline: bool = False
+
+    @property
+    def runs_inline(self) -> bool:
+        """Generating is microseconds of pure CPU (no I/O, no sleeping): run it on the event
+        loop. A family sets it as a class attribute, or computes it from its config."""
+        return False
 
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError

@@ -176,11 +176,14 @@ def trainable(trains_on: str = "text") -> list[Family]:
 # --- checking parameters against a family's model ----------------------------------------------
 
 
+ParamKind = Literal["int", "float", "bool", "choice", "str", "any"]
+
+
 @dataclass(frozen=True)
 class ParamRule:
     """One parameter's type and bounds, read from the family's pydantic model."""
 
-    kind: Literal["int", "float", "bool", "choice", "str", "any"]
+    kind: ParamKind
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] = ()
@@ -200,9 +203,9 @@ def field_rule(info: FieldInfo) -> ParamRule:
         high = getattr(meta, "le", high)
     if typing.get_origin(annotation) is Literal:
         return ParamRule("choice", choices=typing.get_args(annotation))
-    kinds = {bool: "bool", int: "int", float: "float", str: "str"}
+    kinds: dict[Any, ParamKind] = {bool: "bool", int: "int", float: "float", str: "str"}
     kind = kinds.get(annotation, "any")
-    return ParamRule(kind, low, high) if kind in ("int", "float") else ParamRule(kind)  # type: ignore[arg-type]
+    return ParamRule(kind, low, high) if kind in ("int", "float") else ParamRule(kind)
 
 
 def _strip_none(annotation: Any) -> Any:

@@ -51,7 +51,7 @@ class TrainConfig:
     def from_params(cls, params: dict[str, Any]) -> TrainConfig:
         """The fields of ``params`` that name a TrainConfig field, with their types."""
         known = cls.__dataclass_fields__
-        kwargs = {}
+        kwargs: dict[str, Any] = {}
         for name, value in params.items():
             if name in known and value is not None:
                 default = getattr(cls(), name)
@@ -116,7 +116,8 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> 
     """Weight decay on matrices (embeddings, linear weights), none on biases and norms."""
     params = [p for p in model.parameters() if p.requires_grad]
     seen: set[int] = set()
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for p in params:
         if id(p) in seen:  # tied weights appear once
             continue

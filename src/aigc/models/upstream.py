@@ -391,7 +391,7 @@ def _pieces(response: httpx.Response, chat: bool) -> Iterator[str]:
     for data in response.iter_bytes():
         pending += data
         *lines, pending = pending.split(b"\n")
-        texts = []
+        texts: list[str] = []
         for line in lines:
             text = _event_text(line.strip(), chat)
             if text is None:

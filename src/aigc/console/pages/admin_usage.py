@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -49,7 +50,7 @@ def days_between(since: str, until: str) -> list[str]:
     return [(first + timedelta(days=n)).isoformat() for n in range(max(count, 0))]
 
 
-def chart(categories: list[str], rows: list[dict[str, Any] | None], tr: Any) -> dict[str, Any]:
+def chart(categories: list[str], rows: Sequence[dict[str, Any] | None], tr: Any) -> dict[str, Any]:
     """ECharts options: requests and tokens as bars (left axis), mean latency as a line (right)."""
 
     def values(field: str) -> list[float]:
@@ -113,7 +114,7 @@ class UsageView:
             "group_by": group_by,
             "tenant_id": self.tenant.value if self.tenant else None,
         }
-        return (await self.user.api.get("/api/usage", **params))["data"]  # type: ignore[no-any-return]
+        return (await self.user.api.get("/api/usage", **params))["data"]
 
     async def refresh(self) -> None:
         tr = self.tr

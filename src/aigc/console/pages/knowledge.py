@@ -5,11 +5,14 @@ Everything goes through ``/api/kb`` as the signed-in user, so the tenant and gra
 ``aigc.knowledge.bases`` decide what a person sees: a KB they may not read is "not found"
 here exactly as in the API. Citation links have the form
 ``/knowledge/{kb_id}/documents/{doc_id}?chunk={chunk_id}`` (see ``chunk_url``).
+
+The pages are here; the retrieval and access tabs are components of their own
+(``knowledge_panels``), and what pages, panels and the chat page share is in
+``knowledge_common``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -20,65 +23,22 @@ from nicegui import events, ui
 from aigc.console import layout
 from aigc.console.api import ApiError
 from aigc.console.i18n import add
+from aigc.console.pages.knowledge_common import (
+    PROCESSING,
+    can_manage,
+    can_write,
+    chunk_url,
+    file_size,
+    missing,
+    shown_status,
+    status_chip,
+    when,
+    with_testid,
+)
+from aigc.console.pages.knowledge_panels import AccessPanel, SearchPanel
 from aigc.console.session import ConsoleUser, gate
 
-ROLES = ("viewer", "member", "admin", "owner")
-PROCESSING = ("queued", "indexing")
-SEARCH_MODES = ("hybrid", "dense", "keyword")
 POLL_S = 1.0
-
-
-def chunk_url(kb_id: str, doc_id: str, chunk_id: int | str | None = None) -> str:
-    """The chunk viewer's address; with ``chunk_id`` it highlights and scrolls to that chunk."""
-    url = f"/knowledge/{quote(kb_id, safe='')}/documents/{quote(doc_id, safe='')}"
-    return url + (f"?chunk={quote(str(chunk_id), safe='')}" if chunk_id is not None else "")
-
-
-def when(seconds: int | None) -> str:
-    if not seconds:
-        return ""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def with_testid(element: ui.element, value: str) -> ui.element:
-    """Set ``data-testid`` without passing it through the props parser (values may hold quotes)."""
-    element._props["data-testid"] = value
-    return element
-
-
-LEVELS = ("read", "write", "manage")  # each includes the ones before it
-
-
-def can(user: ConsoleUser, kb: dict[str, Any], need: str) -> bool:
-    """Whether controls needing ``need`` will work: the API's own answer (``my_access``)
-    when it sent one, else admins, or a grant naming the person's role or id. A group grant
-    is taken at its word there (the console does not know a member's groups); the API still
-    decides, and a refusal is shown as a message."""
-    rank = LEVELS.index
-    if "my_access" in kb:
-        return kb["my_access"] in LEVELS and rank(kb["my_access"]) >= rank(need)
-    if user.is_admin:
-        return True
-    if not user.at_least("member"):
-        return False  # a viewer is read-only whatever a grant says
-    for grant in kb.get("access", []):
-        if grant.get("access") not in LEVELS or rank(grant["access"]) < rank(need):
-            continue
-        if "role" in grant and user.at_least(grant["role"]):
-            return True
-        if grant.get("user") == user.principal.user_id or "group" in grant:
-            return True
-    return False
-
-
-def can_write(user: ConsoleUser, kb: dict[str, Any]) -> bool:
-    """Whether the document controls (upload, delete a document) will work."""
-    return can(user, kb, "write")
-
-
-def can_manage(user: ConsoleUser, kb: dict[str, Any]) -> bool:
-    """Whether renaming, the access list and deleting the KB will work."""
-    return can(user, kb, "manage")
 
 
 # --- /knowledge: the list and "new knowledge base" -----------------------------------------
@@ -158,21 +118,10 @@ async def knowledge_base(request: Request, kb_id: str) -> RedirectResponse | Non
         try:
             kb = await user.api.get(f"/api/kb/{quote(kb_id, safe='')}")
         except ApiError as exc:
-            _missing(user, exc)
+            missing(user, exc)
             return None
         await KbPage(user, kb).build()
     return None
-
-
-def _missing(user: ConsoleUser, exc: ApiError) -> None:
-    """A KB or document that does not exist or that this person may not read: the same."""
-    text = (
-        user.tr("kb.not_found")
-        if exc.status == 404
-        else user.tr("common.error", message=exc.message)
-    )
-    ui.label(text).props('role="alert" data-testid="kb-missing"').classes("text-lg")
-    ui.link(user.tr("kb.back"), "/knowledge")
 
 
 class KbPage:
@@ -255,7 +204,7 @@ class KbPage:
             self.uploads[name] = {"status": "failed", "error": result["error"], "doc": None}
         else:
             self.uploads[name] = {
-                "status": _shown_status(result["status"]),
+                "status": shown_status(result["status"]),
                 "error": result.get("error"),
                 "doc": result["id"],
             }
@@ -268,7 +217,7 @@ class KbPage:
             for name, state in self.uploads.items():
                 with with_testid(ui.row().classes("items-center gap-2"), "upload-row"):
                     ui.label(name).classes("font-medium")
-                    _status_chip(self.user, state["status"])
+                    status_chip(self.user, state["status"])
                     if state["error"]:
                         ui.label(state["error"]).classes("text-negative text-sm").props(
                             'data-testid="upload-error"'
@@ -287,8 +236,8 @@ class KbPage:
         changed_uploads = False
         for state in self.uploads.values():
             doc = by_id.get(state["doc"] or "")
-            if doc is not None and _shown_status(doc["status"]) != state["status"]:
-                state["status"], state["error"] = _shown_status(doc["status"]), doc["error"]
+            if doc is not None and shown_status(doc["status"]) != state["status"]:
+                state["status"], state["error"] = shown_status(doc["status"]), doc["error"]
                 changed_uploads = True
         if changed_uploads and self.writable:
             self._render_uploads()
@@ -312,10 +261,11 @@ class KbPage:
                             ).props('data-testid="doc-open"')
                         else:
                             ui.label(doc["filename"]).classes("font-medium")
-                        _status_chip(self.user, _shown_status(doc["status"]))
-                        ui.label(
-                            tr("kb.doc.meta", chunks=doc["chunks"] or 0, size=_size(doc["bytes"]))
-                        ).classes("text-sm text-grey-7")
+                        status_chip(self.user, shown_status(doc["status"]))
+                        meta = tr(
+                            "kb.doc.meta", chunks=doc["chunks"] or 0, size=file_size(doc["bytes"])
+                        )
+                        ui.label(meta).classes("text-sm text-grey-7")
                         ui.space()
                         if self.writable:
                             ui.button(
@@ -357,223 +307,6 @@ class KbPage:
         ui.navigate.to("/knowledge")
 
 
-def _shown_status(api_status: str) -> str:
-    """The API's queued/indexing/ready/failed as what a person cares about."""
-    return "processing" if api_status in PROCESSING else api_status
-
-
-_STATUS_COLORS = {"uploading": "blue", "processing": "orange", "ready": "positive"}
-
-
-def _status_chip(user: ConsoleUser, status: str) -> None:
-    color = _STATUS_COLORS.get(status, "negative")
-    icon = {"ready": "check_circle", "failed": "error"}.get(status, "hourglass_top")
-    chip = ui.chip(user.tr(f"kb.status.{status}"), icon=icon, color=color, text_color="white")
-    chip.props(f'dense data-testid="status" data-status="{status}"')
-
-
-def _size(n: int | None) -> str:
-    n = n or 0
-    return (
-        f"{n} B"
-        if n < 1024
-        else f"{n / 1024:.1f} KiB"
-        if n < 1024 * 1024
-        else (f"{n / 1024 / 1024:.1f} MiB")
-    )
-
-
-class SearchPanel:
-    """Try retrieval as chat would: ranked chunks with their scores, each linked to the viewer."""
-
-    def __init__(self, user: ConsoleUser, kb_id: str, base: str) -> None:
-        self.user, self.kb_id, self.base = user, kb_id, base
-        self.results: ui.column
-
-    def build(self) -> None:
-        tr = self.user.tr
-        with ui.row().classes("w-full items-end gap-2"):
-            self.query = (
-                ui.input(tr("kb.search.query"))
-                .props('outlined clearable data-testid="search-query"')
-                .classes("grow")
-                .on("keydown.enter", self.search)
-            )
-            self.mode = (
-                ui.select(
-                    {m: tr(f"kb.search.mode.{m}") for m in SEARCH_MODES},
-                    value="hybrid",
-                    label=tr("kb.search.mode"),
-                )
-                .props('outlined data-testid="search-mode"')
-                .classes("w-40")
-            )
-            self.top_k = (
-                ui.number(tr("kb.search.top_k"), value=5, min=1, max=50, step=1)
-                .props('outlined data-testid="search-top-k"')
-                .classes("w-28")
-            )
-            ui.button(tr("kb.search.run"), icon="search", on_click=self.search).props(
-                'color=primary data-testid="search-run"'
-            )
-        self.results = ui.column().classes("w-full gap-2").props('aria-live="polite"')
-
-    async def search(self) -> None:
-        tr = self.user.tr
-        text = (self.query.value or "").strip()
-        if not text:
-            return
-        body = {"query": text, "mode": self.mode.value, "top_k": int(self.top_k.value or 5)}
-        try:
-            hits = (await self.user.api.post(f"{self.base}/search", body))["data"]
-        except ApiError as exc:
-            layout.show_error(self.user, exc)
-            return
-        self.results.clear()
-        with self.results:
-            if not hits:
-                ui.label(tr("kb.search.none")).props('data-testid="search-none"')
-            for rank, hit in enumerate(hits, 1):
-                with with_testid(ui.card().classes("w-full").props("flat bordered"), "search-hit"):
-                    with ui.row().classes("items-center gap-3"):
-                        ui.label(f"#{rank}").classes("font-bold")
-                        ui.label(tr("kb.search.score", score=f"{hit['score']:.4f}")).props(
-                            'data-testid="hit-score"'
-                        )
-                        parts = [
-                            tr("kb.search.dense", score=f"{hit['dense_score']:.3f}")
-                            if hit["dense_score"] is not None
-                            else "",
-                            tr("kb.search.keyword", score=f"{hit['keyword_score']:.3f}"),
-                        ]
-                        ui.label(" · ".join(p for p in parts if p)).classes("text-sm text-grey-7")
-                        ui.link(
-                            hit["filename"],
-                            chunk_url(hit["knowledge_base"], hit["document"], hit["chunk_id"]),
-                        ).props('data-testid="hit-open"')
-                    if hit["headings"]:
-                        ui.label(" › ".join(hit["headings"])).classes("text-sm text-grey-8")
-                    ui.label(hit["text"]).classes("whitespace-pre-wrap text-sm")
-
-
-class AccessPanel:
-    """The KB's grants: read, write or manage for a role (and every higher one), a group or a
-    user. ``writable``: the caller may change the list (they hold ``manage``)."""
-
-    def __init__(self, user: ConsoleUser, kb: dict[str, Any], writable: bool) -> None:
-        self.user, self.kb, self.writable = user, kb, writable
-        self.grants: list[dict[str, str]] = [dict(g) for g in kb.get("access", [])]
-        self.names: dict[str, dict[str, str]] = {
-            "role": {r: user.tr(f"kb.role.{r}") for r in ROLES}
-        }
-        self.area: ui.column
-
-    async def build(self) -> None:
-        tr = self.user.tr
-        ui.label(tr("kb.access.hint")).classes("text-sm text-grey-8")
-        if self.writable:
-            await self._load_names()
-        self.area = ui.column().classes("w-full gap-1")
-        self._render()
-        if self.writable:
-            self._add_row()
-            ui.button(tr("common.save"), icon="save", on_click=self.save).props(
-                'color=primary data-testid="access-save"'
-            )
-
-    async def _load_names(self) -> None:
-        """Groups and users to pick from; a list the caller may not read leaves typing an id."""
-        for kind, path, field in (
-            ("group", "/api/groups", "name"),
-            ("user", "/api/users", "username"),
-        ):
-            try:
-                rows = (await self.user.api.get(path))["data"]
-            except ApiError:
-                rows = []
-            self.names[kind] = {r["id"]: r.get(field) or r["id"] for r in rows}
-
-    def _subject(self, grant: dict[str, str]) -> tuple[str, str]:
-        kind = next(k for k in ("role", "group", "user") if k in grant)
-        return kind, grant[kind]
-
-    def _render(self) -> None:
-        tr = self.user.tr
-        self.area.clear()
-        with self.area:
-            if not self.grants:
-                ui.label(tr("kb.access.none")).props('data-testid="access-none"')
-            for n, grant in enumerate(self.grants):
-                kind, subject = self._subject(grant)
-                shown = self.names.get(kind, {}).get(subject, subject)
-                with with_testid(ui.row().classes("items-center gap-3"), "grant-row"):
-                    ui.label(tr(f"kb.access.{kind}")).classes("w-20 text-grey-8")
-                    ui.label(shown).classes("w-48 font-medium")
-                    ui.label(tr(f"kb.access.level.{grant['access']}"))
-                    if self.writable:
-                        ui.button(icon="close", on_click=lambda i=n: self._remove(i)).props(
-                            f'flat round dense aria-label="{tr("kb.access.remove")}" '
-                            'data-testid="grant-remove"'
-                        )
-
-    def _remove(self, index: int) -> None:
-        del self.grants[index]
-        self._render()
-
-    def _add_row(self) -> None:
-        tr = self.user.tr
-        kinds = {k: tr(f"kb.access.{k}") for k in ("role", "group", "user")}
-        levels = {lv: tr(f"kb.access.level.{lv}") for lv in LEVELS}
-        with ui.row().classes("items-end gap-2"):
-            kind = (
-                ui.select(kinds, value="role", label=tr("kb.access.kind"))
-                .props('outlined data-testid="grant-kind"')
-                .classes("w-32")
-            )
-            subject = (
-                ui.select(
-                    self.names["role"],
-                    value="viewer",
-                    label=tr("kb.access.subject"),
-                    with_input=True,
-                    new_value_mode="add-unique",
-                )
-                .props('outlined data-testid="grant-subject"')
-                .classes("w-56")
-            )
-            level = (
-                ui.select(levels, value="read", label=tr("kb.access.level"))
-                .props('outlined data-testid="grant-level"')
-                .classes("w-32")
-            )
-
-            def kind_changed() -> None:
-                subject.set_options(self.names.get(kind.value, {}), value=None)
-
-            kind.on_value_change(kind_changed)
-
-            def add_grant() -> None:
-                if not subject.value:
-                    return
-                self.grants.append({kind.value: subject.value, "access": level.value})
-                self._render()
-
-            ui.button(tr("kb.access.add"), icon="add", on_click=add_grant).props(
-                'outline data-testid="grant-add"'
-            )
-
-    async def save(self) -> None:
-        base = f"/api/kb/{quote(self.kb['id'], safe='')}"
-        try:
-            kb = await self.user.api.patch(base, {"access": self.grants})
-        except ApiError as exc:
-            layout.show_error(self.user, exc)
-            return
-        self.grants = [dict(g) for g in kb["access"]]
-        self._render()
-        ui.notify(self.user.tr("kb.access.saved"), type="positive")
-
-
 # --- /knowledge/{kb_id}/documents/{doc_id}: the chunk viewer ------------------------------
 
 
@@ -594,13 +327,13 @@ async def chunk_viewer(
                 "data"
             ]
         except ApiError as exc:
-            _missing(user, exc)
+            missing(user, exc)
             return None
         with ui.row().classes("items-center gap-3"):
             ui.link(kb["name"], f"/knowledge/{quote(kb_id, safe='')}")
             ui.label("›")
             ui.label(doc["filename"]).classes("font-medium").props('data-testid="doc-title"')
-            _status_chip(user, _shown_status(doc["status"]))
+            status_chip(user, shown_status(doc["status"]))
             ui.label(tr("kb.chunks.count", n=len(chunks))).classes("text-sm text-grey-7")
         if doc["status"] == "failed":
             ui.label(tr("kb.doc.failed", reason=doc["error"] or "?")).classes("text-negative")

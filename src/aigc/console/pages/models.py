@@ -147,7 +147,7 @@ async def load_rows(user: ConsoleUser) -> list[dict[str, Any]]:
 
     async def status(name: str) -> dict[str, Any] | None:
         try:
-            return await user.api.get(f"/api/models/{quote(name, safe='')}/status")  # type: ignore[no-any-return]
+            return await user.api.get(f"/api/models/{quote(name, safe='')}/status")
         except ApiError:
             return None  # deleted meanwhile, or the status is unavailable: the row says so
 

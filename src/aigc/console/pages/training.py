@@ -47,6 +47,7 @@ def schema_params(schema: dict[str, Any] | None) -> list[Param]:
     for key, prop in ((schema or {}).get("properties") or {}).items():
         options = [o for o in prop.get("anyOf", [prop]) if o.get("type") != "null"]
         first = options[0] if options else prop
+        kind: str | None
         if "enum" in first:
             kind, choices = "choice", tuple(first["enum"])
         else:

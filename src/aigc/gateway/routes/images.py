@@ -138,7 +138,8 @@ def decode_image(data: str, param: str = "image") -> Image.Image:
 
 def image_array(img: Image.Image, size: int, channels: int) -> np.ndarray:
     """A (1, C, H, W) float array in [0, 1] at the model's native size."""
-    img = img.convert("L" if channels == 1 else "RGB").resize((size, size), Image.BILINEAR)
+    img = img.convert("L" if channels == 1 else "RGB")
+    img = img.resize((size, size), Image.Resampling.BILINEAR)
     arr = np.asarray(img, dtype=np.float32) / 255.0
     return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))[None]
 
@@ -409,7 +410,7 @@ async def embeddings(
         raise InvalidRequest(
             "Give texts in 'input' and/or base64 images in 'images'", param="input"
         )
-    model = await svc.model(caller, body.model)
+    model: Any = await svc.model(caller, body.model)  # a CLIP model once ``need`` passes
     need(model, "embed_images", body.model, "embed images and text (use a clip- model)")
     arrays = [
         image_array(decode_image(b, "images"), model.size, model.channels)
@@ -449,7 +450,7 @@ async def classify(
     rec.model = body.model
     if "{}" not in body.template:
         raise InvalidRequest("template must contain {} where the label goes", param="template")
-    model = await svc.model(caller, body.model)
+    model: Any = await svc.model(caller, body.model)  # a CLIP model once ``need`` passes
     need(model, "zero_shot", body.model, "classify zero-shot (use a clip- model)")
     pixels = image_array(decode_image(body.image), model.size, model.channels)
     reservation = await admit(svc, caller, rec, " ".join(body.labels), 1)

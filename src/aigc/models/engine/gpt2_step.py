@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 
 class CacheLayer(Protocol):
-    """One layer's keys/values of the running batch (the engine's ``_SlotLayer``)."""
+    """One layer's keys/values of the running batch (``batch._SlotLayer``)."""
 
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor
@@ -49,7 +49,7 @@ def supports(model: Any) -> bool:
 
 # Activations with a fused kernel of the same formula (transformers' "gelu_new" computes the
 # tanh approximation in five Python-level operations).
-_FUSED = {
+_FUSED: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "gelu": F.gelu,
     "gelu_new": functools.partial(F.gelu, approximate="tanh"),
     "gelu_pytorch_tanh": functools.partial(F.gelu, approximate="tanh"),
@@ -126,7 +126,7 @@ class GPT2Step:
         self,
         ids: torch.Tensor,
         positions: torch.Tensor,
-        layers: list[CacheLayer],
+        layers: Sequence[CacheLayer],
         mask: torch.Tensor | None,
     ) -> torch.Tensor:
         """One new token per row → next-token logits [rows, vocab]. ``ids``, ``positions``:

@@ -18,6 +18,7 @@ from aigc.models import decoding
 from aigc.models.base import TextModelBase
 from aigc.models.device import pick_device
 from aigc.models.engine.engine import Engine, EngineConfig, Handle
+from aigc.models.placement import to_device
 from aigc.models.protocols import TextRequest, chat_prompt
 from aigc.models.stopping import CountedText
 
@@ -141,7 +142,7 @@ def load_engine_model(
 
     device_ = pick_device(device)
     dtype: Any = "auto" if device_.type == "cuda" else torch.float32  # half is slow on CPU
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device_)
+    model = to_device(AutoModelForCausalLM.from_pretrained(path, dtype=dtype), device_)
     tokenizer = AutoTokenizer.from_pretrained(path)
     eos = tokenizer.eos_token_id
     eos_ids = [eos] if eos is not None else []

@@ -159,7 +159,8 @@ def _resize(img: Image.Image, size: int) -> np.ndarray:
     w, h = img.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
-    img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
+    img = img.crop((left, top, left + side, top + side))
+    img = img.resize((size, size), Image.Resampling.BILINEAR)
     arr = np.asarray(img, dtype=np.float32) / 255.0
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 

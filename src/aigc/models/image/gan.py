@@ -169,8 +169,8 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     stabiliser that lowers the Fréchet distance)."""
     for e, p in zip(ema.parameters(), model.parameters(), strict=True):
         e.lerp_(p, 1.0 - decay)
-    for e, b in zip(ema.buffers(), model.buffers(), strict=True):
-        e.copy_(b)
+    for eb, b in zip(ema.buffers(), model.buffers(), strict=True):
+        eb.copy_(b)
 
 
 @torch.no_grad()

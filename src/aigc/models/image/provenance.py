@@ -72,7 +72,7 @@ def with_visible_label(img: Image.Image, text: str = "AI") -> Image.Image:
     """
     factor = max(1, -(-32 // img.width))
     if factor > 1:
-        img = img.resize((img.width * factor, img.height * factor), Image.NEAREST)
+        img = img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
     band = 12
     out = Image.new(
         img.mode, (img.width, img.height + band), 255 if img.mode == "L" else (255,) * 3

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from aigc.errors import InvalidRequest
 from aigc.models.base import ImageModelBase
@@ -90,7 +90,7 @@ class LatentImageGenerator(ImageModelBase):
     ``classes``, ``native`` and ``device``.
     """
 
-    net: nn.Module
+    net: Any  # a subclass's own network type (each adds methods beyond embed/decode)
     z_dim: int
     classes: list[str]
     native: int

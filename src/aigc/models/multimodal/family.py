@@ -86,9 +86,9 @@ def train_mm(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     elif kind == "text2image":
         clip_dir = _clip_dir(ctx, str(ctx.params.get("clip", "")))
         reader = clip.CLIPModel(clip_dir)
-        cfg = text2image.Text2ImageConfig(**_known(text2image.Text2ImageConfig, ctx.params))
-        net = text2image.train(cfg, data, reader, ctx.progress)
-        text2image.save(net, cfg, clip_dir, out_dir)
+        t2i = text2image.Text2ImageConfig(**_known(text2image.Text2ImageConfig, ctx.params))
+        net = text2image.train(t2i, data, reader, ctx.progress)
+        text2image.save(net, t2i, clip_dir, out_dir)
     else:
         raise InvalidRequest(f"mm models are one of {', '.join(MM_KINDS)}", param="kind")
     return {"path": str(out_dir), "size": data.size, "kind": kind, "classes": data.classes}

@@ -47,7 +47,7 @@ class TextConditionedVAE(VAE):
         super().__init__(cfg)
         self.cond_proj = nn.Linear(clip_dim, cfg.embed_dim)
 
-    def embed(self, text_embedding: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def embed(self, text_embedding: torch.Tensor) -> torch.Tensor:
         return self.cond_proj(text_embedding)
 
 

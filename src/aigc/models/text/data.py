@@ -171,8 +171,8 @@ def split_train_val(
         newline = text.rfind("\n", 0, cut)
         if newline > 0:
             cut = newline + 1
-        train, val = text[:cut], text[cut:]
-        return [train], ([val] if val.strip() else [])
+        head, tail = text[:cut], text[cut:]
+        return [head], ([tail] if tail.strip() else [])
     order = list(range(len(docs)))
     random.Random(seed).shuffle(order)
     n_val = min(len(docs) - 1, max(1, round(len(docs) * val_fraction)))

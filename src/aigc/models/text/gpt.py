@@ -18,6 +18,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from aigc.models.device import pick_device
 from aigc.models.family import Family, register
+from aigc.models.placement import to_device
 from aigc.models.text import neural
 
 if TYPE_CHECKING:  # transformers is imported when a model is built or loaded: the server
@@ -109,7 +110,7 @@ def load(config: dict[str, Any]) -> neural.NeuralTextModel:
 
     neural.quiet_transformers()
     path = Path(config["path"])
-    model = GPT2LMHeadModel.from_pretrained(path).to(pick_device())
+    model = to_device(GPT2LMHeadModel.from_pretrained(path), pick_device())
     return neural.NeuralTextModel(neural.HFCausalLM(model), neural.load_text_tokenizer(path))
 
 

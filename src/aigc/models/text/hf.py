@@ -16,6 +16,7 @@ import torch
 
 from aigc.models.device import pick_device
 from aigc.models.family import Family, register
+from aigc.models.placement import to_device
 from aigc.models.text import neural
 
 
@@ -26,7 +27,7 @@ def load(config: dict[str, Any]) -> neural.NeuralTextModel:
     path = Path(config["path"])
     device = pick_device()
     dtype: Any = "auto" if device.type == "cuda" else torch.float32  # half is slow on CPU
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    model = to_device(AutoModelForCausalLM.from_pretrained(path, dtype=dtype), device)
     # Checkpoints trained with a beginning-of-text token expect it before the prompt.
     tokenizer = neural.load_text_tokenizer(path, add_special_tokens=True)
     return neural.NeuralTextModel(neural.HFCausalLM(model), tokenizer)

@@ -239,7 +239,7 @@ class NeuralTextModel(TextModelBase):
 
 MakeModel = Callable[[dict[str, Any], int, "int | None", "int | None"], torch.nn.Module]
 TOKENIZER_DIR = "tokenizer"
-_ADVANCED = {"advanced": True}  # the console folds these away
+_ADVANCED: dict[str, Any] = {"advanced": True}  # the console folds these away
 
 
 class NeuralParams(BaseModel):

@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -286,7 +287,7 @@ class NGramLM:
 
     def save(self, path: Path) -> None:
         """A fast-loading binary copy: tables in ``path`` (.npz), words in ``path.vocab``."""
-        arrays: dict[str, np.ndarray] = {"report": np.array(json.dumps(asdict(self.report)))}
+        arrays: dict[str, Any] = {"report": np.array(json.dumps(asdict(self.report)))}
         for k, table in enumerate(self.tables, 1):
             arrays[f"keys{k}"], arrays[f"logprob{k}"] = table.keys, table.logprob
             arrays[f"backoff{k}"] = table.backoff

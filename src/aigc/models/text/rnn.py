@@ -91,7 +91,7 @@ class RNNLanguageModel(nn.Module):
 class RNNStepLM:
     """``decoding.StepLM`` over the RNN: the state is the hidden (and cell) state."""
 
-    max_context = None  # a recurrent model reads any length
+    max_context: int | None = None  # a recurrent model reads any length
 
     def __init__(self, model: RNNLanguageModel) -> None:
         self.model = model.eval()

@@ -117,7 +117,7 @@ def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int | None = No
         backend = HFBackend(models.WordLevel(unk_token=UNK))
         backend.pre_tokenizer = pre_tokenizers.Split(Regex(WORD_PATTERN), behavior="isolated")
         backend.decoder = decoders.Fuse()
-        trainer = trainers.WordLevelTrainer(
+        trainer: trainers.Trainer = trainers.WordLevelTrainer(
             vocab_size=vocab_size or DEFAULT_VOCAB["word"], special_tokens=SPECIALS
         )
     else:

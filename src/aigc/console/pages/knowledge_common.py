@@ -1,0 +1,111 @@
+"""Console: what the knowledge-base pages and their panels share: the chunk viewer's address,
+the client-side reading of a person's access to a KB, and the status chip.
+
+Its own module so that the pages (``knowledge``), their panels (``knowledge_panels``) and the
+chat page's citation links use one definition without importing each other.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from nicegui import ui
+
+from aigc.console.api import ApiError
+from aigc.console.session import ConsoleUser
+
+ROLES = ("viewer", "member", "admin", "owner")
+PROCESSING = ("queued", "indexing")
+SEARCH_MODES = ("hybrid", "dense", "keyword")
+
+
+def chunk_url(kb_id: str, doc_id: str, chunk_id: int | str | None = None) -> str:
+    """The chunk viewer's address; with ``chunk_id`` it highlights and scrolls to that chunk."""
+    url = f"/knowledge/{quote(kb_id, safe='')}/documents/{quote(doc_id, safe='')}"
+    return url + (f"?chunk={quote(str(chunk_id), safe='')}" if chunk_id is not None else "")
+
+
+def when(seconds: int | None) -> str:
+    if not seconds:
+        return ""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def with_testid(element: ui.element, value: str) -> ui.element:
+    """Set ``data-testid`` without passing it through the props parser (values may hold quotes)."""
+    element._props["data-testid"] = value
+    return element
+
+
+LEVELS = ("read", "write", "manage")  # each includes the ones before it
+
+
+def can(user: ConsoleUser, kb: dict[str, Any], need: str) -> bool:
+    """Whether controls needing ``need`` will work: the API's own answer (``my_access``)
+    when it sent one, else admins, or a grant naming the person's role or id. A group grant
+    is taken at its word there (the console does not know a member's groups); the API still
+    decides, and a refusal is shown as a message."""
+    rank = LEVELS.index
+    if "my_access" in kb:
+        return kb["my_access"] in LEVELS and rank(kb["my_access"]) >= rank(need)
+    if user.is_admin:
+        return True
+    if not user.at_least("member"):
+        return False  # a viewer is read-only whatever a grant says
+    for grant in kb.get("access", []):
+        if grant.get("access") not in LEVELS or rank(grant["access"]) < rank(need):
+            continue
+        if "role" in grant and user.at_least(grant["role"]):
+            return True
+        if grant.get("user") == user.principal.user_id or "group" in grant:
+            return True
+    return False
+
+
+def can_write(user: ConsoleUser, kb: dict[str, Any]) -> bool:
+    """Whether the document controls (upload, delete a document) will work."""
+    return can(user, kb, "write")
+
+
+def can_manage(user: ConsoleUser, kb: dict[str, Any]) -> bool:
+    """Whether renaming, the access list and deleting the KB will work."""
+    return can(user, kb, "manage")
+
+
+def missing(user: ConsoleUser, exc: ApiError) -> None:
+    """A KB or document that does not exist or that this person may not read: the same."""
+    text = (
+        user.tr("kb.not_found")
+        if exc.status == 404
+        else user.tr("common.error", message=exc.message)
+    )
+    ui.label(text).props('role="alert" data-testid="kb-missing"').classes("text-lg")
+    ui.link(user.tr("kb.back"), "/knowledge")
+
+
+def shown_status(api_status: str) -> str:
+    """The API's queued/indexing/ready/failed as what a person cares about."""
+    return "processing" if api_status in PROCESSING else api_status
+
+
+STATUS_COLORS = {"uploading": "blue", "processing": "orange", "ready": "positive"}
+
+
+def status_chip(user: ConsoleUser, status: str) -> None:
+    color = STATUS_COLORS.get(status, "negative")
+    icon = {"ready": "check_circle", "failed": "error"}.get(status, "hourglass_top")
+    chip = ui.chip(user.tr(f"kb.status.{status}"), icon=icon, color=color, text_color="white")
+    chip.props(f'dense data-testid="status" data-status="{status}"')
+
+
+def file_size(n: int | None) -> str:
+    n = n or 0
+    return (
+        f"{n} B"
+        if n < 1024
+        else f"{n / 1024:.1f} KiB"
+        if n < 1024 * 1024
+        else (f"{n / 1024 / 1024:.1f} MiB")
+    )
