@@ -257,8 +257,9 @@ PLATFORM = {  # and everything under /api/tenants: test_tenant_keys_cannot_reach
     ("GET", "/api/audit/verify"),
     ("PUT", "/api/platform/upstream-allowlist"),
 }
-# Platform settings every organization's admins may read; they hold no organization's data.
-SHARED = {("GET", "/api/platform/upstream-allowlist")}
+# Platform settings every organization's admins may read, and the model families this server
+# runs (code and parameter schemas): they hold no organization's data.
+SHARED = {("GET", "/api/platform/upstream-allowlist"), ("GET", "/api/families")}
 
 
 # --- org A's objects -----------------------------------------------------------------------
