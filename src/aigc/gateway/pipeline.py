@@ -41,7 +41,7 @@ from aigc.guard.gate import GuardSession
 from aigc.infra import metrics
 from aigc.knowledge.grounding import citations_field
 from aigc.models import resources
-from aigc.models.protocols import ChatMessage, TextModel, TextRequest
+from aigc.models.protocols import AsyncTextModel, ChatMessage, TextModel, TextRequest
 from aigc.models.stopping import BoundedText
 
 # Inputs up to this many characters are scanned, counted and template-matched on the event loop:
@@ -122,7 +122,7 @@ def validate(services: Services, principal: Principal, body: SamplingFields) -> 
 async def resolve(services: Services, principal: Principal, body: SamplingFields) -> TextModel:
     """The caller's model (own first, then shared), allowed, ready, able to decode the body."""
     model = await services.model(principal, body.model)
-    refuse_undecodable(body, getattr(model, "decoding_fields", frozenset()))
+    refuse_undecodable(body, model.decoding_fields)
     return model
 
 
@@ -286,10 +286,9 @@ def generate_logged(
     (the batching engine) is read that way, without a worker-thread hop per piece.
     """
     assert request.max_tokens is not None
-    agenerate = getattr(model, "agenerate", None)
-    if on_loop and agenerate is not None and not request.logprobs:
+    if on_loop and isinstance(model, AsyncTextModel) and not request.logprobs:
         return BoundedText(
-            agenerate(request),
+            model.agenerate(request),
             stop=request.stop,
             max_tokens=request.max_tokens,
             count_tokens=model.count_tokens,
@@ -338,7 +337,7 @@ def logprobs_view(entries: list[dict[str, Any]] | None, chat: bool, text: str | 
 def runs_inline(model: TextModel, input_chars: int = 0) -> bool:
     """Models whose generation is microseconds of pure CPU run on the event loop: a thread hop
     would cost more than the work. Not on a long input: their work grows with it."""
-    return bool(getattr(model, "runs_inline", False)) and input_chars <= INLINE_MAX_CHARS
+    return model.runs_inline and input_chars <= INLINE_MAX_CHARS
 
 
 async def _deltas(bounded: BoundedText, inline: bool) -> AsyncIterator[str]:

@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from aigc.knowledge.retrieve import Hit, is_relevant
+from aigc.models.base import TextModelBase
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
 
 FIELD = "knowledge_bases"
@@ -203,15 +204,17 @@ def citations_field(cited: list[dict[str, Any]] | None) -> dict[str, Any]:
     return {} if cited is None else {"citations": cited}
 
 
-class NoRelevantDocument:
+class NoRelevantDocument(TextModelBase):
     """Stands in for the model when retrieval found nothing: says so, invents nothing."""
-
-    runs_inline = True
 
     def __init__(self, model: TextModel, question: str) -> None:
         self._model = model
         self.context_length = model.context_length
         self.answer = NO_DOCUMENT[language_of(question)]
+
+    @property
+    def runs_inline(self) -> bool:
+        return True  # one fixed sentence
 
     def count_tokens(self, text: str) -> int:
         return self._model.count_tokens(text)

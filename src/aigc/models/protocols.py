@@ -7,7 +7,7 @@ same to callers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -65,15 +65,20 @@ class TextRequest:
 
 @runtime_checkable
 class TextModel(Protocol):
-    """A loaded text generator.
-
-    A model may also set ``runs_inline = True`` when generating is microseconds of pure CPU
-    (no I/O, no sleeping), so the gateway runs it on the event loop instead of a thread.
-    """
+    """A loaded text generator, with what it can do declared (``models.base.TextModelBase``
+    gives the defaults): the gateway reads these, it never probes a model."""
 
     # The most tokens (prompt + answer) the model reads at once; None: no fixed limit (or
     # unknown). Grounding fits its sources into it.
     context_length: int | None
+    # Decoding fields beyond OpenAI's basics it honours; any other set field is a 400.
+    decoding_fields: frozenset[str]
+
+    @property
+    def runs_inline(self) -> bool:
+        """Generating is microseconds of pure CPU (no I/O, no sleeping): the gateway runs it on
+        the event loop instead of a thread."""
+        ...
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` by this model's tokenizer (used for usage and limits)."""
@@ -92,6 +97,14 @@ class ImageRequest:
     n: int = 1
     size: int | None = None
     seed: int | None = None
+
+
+@runtime_checkable
+class AsyncTextModel(Protocol):
+    """A text model that streams asynchronously (the batching engine): read on the event loop
+    without a worker-thread hop per piece."""
+
+    def agenerate(self, request: TextRequest) -> AsyncIterator[str]: ...
 
 
 @runtime_checkable
