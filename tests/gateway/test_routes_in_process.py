@@ -92,3 +92,12 @@ async def test_too_many_list_prompts_are_a_400(api: httpx.AsyncClient) -> None:
     )
     assert reply.status_code == 400
     assert reply.json()["error"]["param"] == "prompt"
+
+
+async def test_without_the_console_a_wrong_method_is_still_405_with_allow(
+    api: httpx.AsyncClient,
+) -> None:
+    reply = await api.put("/v1/chat/completions", json={})
+    assert reply.status_code == 405
+    assert reply.headers["allow"] == "POST"
+    assert set(reply.json()["error"]) == {"message", "type", "param", "code"}

@@ -1,7 +1,8 @@
 """Mount the NiceGUI console into the platform's FastAPI app, at ``/``.
 
-API paths keep their JSON 404s: unknown ``/v1`` and ``/api`` URLs are answered before the
-console's catch-all mount sees them.
+API paths keep their JSON errors: unknown ``/v1`` and ``/api`` URLs, and known ones asked with
+another method, are answered (404, or 405 with ``Allow``) before the console's catch-all mount
+sees them, whatever the method (``gateway/unmatched.py``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aigc.config import Settings
-from aigc.errors import NotFound
+from aigc.gateway.unmatched import ANY_METHOD, unmatched
 
 
 def mount(app: FastAPI, settings: Settings) -> None:
@@ -23,15 +24,8 @@ def mount(app: FastAPI, settings: Settings) -> None:
     app.include_router(routes.router)
 
     for prefix in ("/v1", "/api"):
-
-        async def unknown(path: str) -> None:
-            raise NotFound("Unknown URL: no such endpoint", code="unknown_url")
-
         app.add_api_route(
-            f"{prefix}/{{path:path}}",
-            unknown,
-            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            include_in_schema=False,
+            f"{prefix}/{{path:path}}", unmatched, methods=ANY_METHOD, include_in_schema=False
         )
     ui.run_with(
         app,

@@ -75,7 +75,7 @@ def install(app: FastAPI) -> None:
             return error_response(exc.__cause__)
         if exc.status_code == 404:
             return error_response(NotFound("Unknown URL: no such endpoint", code="unknown_url"))
-        error = APIError(str(exc.detail))
+        error = APIError(str(exc.detail), headers=dict(exc.headers or {}))  # e.g. 405's Allow
         error.status = exc.status_code
         error.type = "invalid_request_error" if exc.status_code < 500 else "server_error"
         return error_response(error)

@@ -35,6 +35,7 @@ class GatewayMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        app_state = scope["app"].state  # ours: a mounted app (the console) replaces scope["app"]
         headers = dict(scope["headers"])
         record = RequestRecord(request_id_from(_header(headers, b"x-request-id")))
         record.audited = scope["path"].startswith(AUDITED_PREFIXES)
@@ -52,7 +53,7 @@ class GatewayMiddleware:
             error = PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes")
             status = error.status
             await _send_error(send, error, rid_header)
-            self._finish(scope, record, status)
+            self._finish(scope, app_state, record, status)
             current_request_id.reset(token)
             return
 
@@ -79,10 +80,10 @@ class GatewayMiddleware:
         try:
             await self.app(scope, limited_receive, tracking_send)
         finally:
-            self._finish(scope, record, status)
+            self._finish(scope, app_state, record, status)
             current_request_id.reset(token)
 
-    def _finish(self, scope: Scope, record: RequestRecord, status: int) -> None:
+    def _finish(self, scope: Scope, app_state: Any, record: RequestRecord, status: int) -> None:
         elapsed = time.perf_counter() - record.started
         route = scope.get("route")
         route_path = getattr(route, "path", "unmatched")
@@ -91,7 +92,7 @@ class GatewayMiddleware:
         principal = record.principal
         model = untrusted.field(record.model)  # the caller's text: bounded, cleaned
         if record.audited:
-            services = scope["app"].state.services
+            services = app_state.services
             services.audit.submit(
                 AuditEvent(
                     request_id=record.request_id,

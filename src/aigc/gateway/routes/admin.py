@@ -7,7 +7,7 @@ module; every permission and tenant check lives in those functions.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -377,10 +377,15 @@ def delete_model(
 # --- usage and audit -----------------------------------------------------------------------
 
 
+def _iso(day: date | None) -> str | None:
+    """A day checked by the query's type (a real calendar day, else 400 naming it)."""
+    return day.isoformat() if day is not None else None
+
+
 @router.get("/usage")
 def usage(
-    since: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$"),
-    until: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    since: date | None = Query(default=None, description="First day, YYYY-MM-DD (UTC)"),
+    until: date | None = Query(default=None, description="Last day, YYYY-MM-DD (UTC)"),
     group_by: str = "day,model",  # any of day, key_id, model
     tenant_id: str | None = None,
     caller: Principal = Depends(principal),
@@ -396,13 +401,13 @@ def usage(
         )
     with svc.db.session() as s:
         tenant = accounts.target_tenant(s, caller, tenant_id)
-    return _listing(audit.usage(svc.db, tenant, since, until, fields))
+    return _listing(audit.usage(svc.db, tenant, _iso(since), _iso(until), fields))
 
 
 @router.get("/audit")
 def list_audit(
-    since: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$"),
-    until: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    since: date | None = Query(default=None, description="First day, YYYY-MM-DD (UTC)"),
+    until: date | None = Query(default=None, description="Last day, YYYY-MM-DD (UTC)"),
     key_id: str | None = None,
     user_id: str | None = None,
     model: str | None = None,
@@ -420,7 +425,7 @@ def list_audit(
         tenant = accounts.target_tenant(s, caller, tenant_id)
     with contextlib.suppress(TimeoutError):  # the caller's latest requests, if quick to land
         svc.audit.flush(timeout=2.0)
-    where = audit.AuditFilter(since, until, key_id, user_id, model, endpoint, status)
+    where = audit.AuditFilter(_iso(since), _iso(until), key_id, user_id, model, endpoint, status)
     total, rows = audit.records(svc.db, tenant, where, limit, offset)
     return _listing(rows) | {"total": total, "limit": limit, "offset": offset}
 

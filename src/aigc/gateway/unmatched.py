@@ -1,0 +1,44 @@
+"""The answer for an API address no route takes: 405 with ``Allow`` when the path exists for
+other methods, else 404 — always in OpenAI's error envelope, whatever the method.
+
+The console is mounted at ``/`` and would otherwise catch every unmatched request, answering a
+redirect to its sign-in page (a TRACE on ``/v1/models`` got a 303 to ``/login``). Under ``/v1``
+and ``/api`` the caller is a program: it gets an error it can read.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from starlette.routing import Match, Mount
+
+from aigc.errors import MethodNotAllowed, NotFound
+
+# Every method a client may send; the catch-all takes them all so none reaches the console.
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY"]
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the app's own routes accept at this path (empty: the path is unknown).
+
+    Asked of the router itself, method by method, so included routers count too."""
+    routes = [
+        route
+        for route in request.app.router.routes
+        if getattr(route, "endpoint", None) is not unmatched and not isinstance(route, Mount)
+    ]
+    allowed = []
+    for method in ANY_METHOD:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
+
+
+async def unmatched(request: Request) -> None:
+    allowed = allowed_methods(request)
+    if allowed:
+        raise MethodNotAllowed(
+            f"{request.method} is not allowed here; use {', '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
+    raise NotFound("Unknown URL: no such endpoint", code="unknown_url")

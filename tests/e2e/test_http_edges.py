@@ -1,0 +1,75 @@
+"""What schemathesis found at the edges of HTTP (issue 16, finding 3): any method on an API
+address gets an error in the OpenAI envelope on a connection that stays usable, and a day that
+is not on the calendar is a 400 naming the parameter, never a 500."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.e2e.server import Server
+
+
+@pytest.fixture
+def http(server: Server) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {server.admin_key}"}
+    return httpx.Client(base_url=server.base_url, headers=headers, timeout=30)
+
+
+def _error(reply: httpx.Response) -> dict[str, object]:
+    body = reply.json()
+    assert set(body["error"]) == {"message", "type", "param", "code"}, body
+    return dict(body["error"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("TRACE", "/v1/models", "GET"),
+        ("QUERY", "/api/usage", "GET"),
+        ("PUT", "/v1/chat/completions", "POST"),
+        ("DELETE", "/v1/chat/completions", "POST"),
+    ],
+)
+def test_a_method_a_route_does_not_take_is_405_with_allow(
+    http: httpx.Client, server: Server, method: str, path: str, allow: str
+) -> None:
+    reply = http.request(method, path)
+    assert reply.status_code == 405, (reply.status_code, reply.headers.get("location"))
+    assert reply.headers["allow"] == allow
+    assert _error(reply)["code"] == "method_not_allowed"
+    again = http.get("/healthz")  # the same keep-alive connection still works
+    assert again.status_code == 200
+    assert "AttributeError" not in server.logs()
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "GET", "OPTIONS"])
+def test_an_unknown_api_address_is_404_in_the_envelope_for_any_method(
+    http: httpx.Client, method: str
+) -> None:
+    reply = http.request(method, "/v1/no-such-endpoint")
+    assert reply.status_code == 404
+    assert _error(reply)["code"] == "unknown_url"
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/api/usage?since=0000-00-00", "since"),
+        ("/api/usage?since=2025-13-01", "since"),
+        ("/api/usage?until=2025-02-30", "until"),
+        ("/api/audit?since=0000-00-00", "since"),
+        ("/api/audit?until=yesterday", "until"),
+    ],
+)
+def test_a_day_not_on_the_calendar_is_a_400_naming_it(
+    http: httpx.Client, path: str, param: str
+) -> None:
+    reply = http.get(path)
+    assert reply.status_code == 400, reply.text
+    assert _error(reply)["param"] == param
+
+
+def test_real_days_still_filter(http: httpx.Client) -> None:
+    assert http.get("/api/usage?since=2024-02-29&until=2025-12-31").status_code == 200
+    assert http.get("/api/audit?since=2024-02-29").status_code == 200
