@@ -101,3 +101,23 @@ async def test_without_the_console_a_wrong_method_is_still_405_with_allow(
     assert reply.status_code == 405
     assert reply.headers["allow"] == "POST"
     assert set(reply.json()["error"]) == {"message", "type", "param", "code"}
+
+
+async def test_a_body_that_is_not_a_json_object_is_named_as_such(api: httpx.AsyncClient) -> None:
+    for content, kind in ((b"hello", "text/plain"), (b"[1, 2]", "application/json")):
+        reply = await api.post(
+            "/v1/chat/completions", content=content, headers={"content-type": kind}
+        )
+        assert reply.status_code == 400
+        error = reply.json()["error"]
+        assert error["code"] == "invalid_body" and "None" not in error["message"]
+
+
+async def test_a_boolean_is_not_a_token_budget(api: httpx.AsyncClient) -> None:
+    reply = await api.post("/api/tenants", json={"name": "acme", "daily_token_budget": True})
+    assert reply.status_code == 400
+    assert reply.json()["error"]["param"] == "daily_token_budget"
+    listed = await api.get("/api/tenants")
+    assert "acme" not in {t["name"] for t in listed.json()["data"]}
+    key = await api.post("/api/keys", json={"rpm_limit": True})
+    assert key.status_code == 400 and key.json()["error"]["param"] == "rpm_limit"

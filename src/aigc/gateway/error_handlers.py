@@ -39,6 +39,11 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
             "We could not parse the JSON body of your request", code="invalid_json"
         )
     param = _param(tuple(first.get("loc", ())))
+    if param is None:  # the body as a whole: not JSON (e.g. text/plain), or not an object
+        return InvalidRequest(
+            "The request body must be a JSON object, sent with 'Content-Type: application/json'",
+            code="invalid_body",
+        )
     if first.get("type") == "missing":
         return InvalidRequest(
             f"Missing required parameter: '{param}'", param=param, code="missing_required_parameter"

@@ -31,12 +31,12 @@ class Strict(BaseModel):
 
 class TenantIn(Strict):
     name: str = Field(min_length=1, max_length=200)
-    daily_token_budget: int | None = Field(default=None, ge=1)
+    daily_token_budget: int | None = Field(default=None, ge=1, strict=True)  # true is no 1
 
 
 class TenantPatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    daily_token_budget: int | None = Field(default=None, ge=1)
+    daily_token_budget: int | None = Field(default=None, ge=1, strict=True)  # true is no 1
     disabled: bool | None = None
 
 
@@ -71,8 +71,8 @@ class KeyIn(Strict):
     user_id: str | None = None
     expires_at: datetime | None = None
     allowed_models: list[str] | None = None
-    rpm_limit: int | None = Field(default=None, ge=1)
-    tpm_limit: int | None = Field(default=None, ge=1)
+    rpm_limit: int | None = Field(default=None, ge=1, strict=True)
+    tpm_limit: int | None = Field(default=None, ge=1, strict=True)
 
 
 class ModelIn(Strict):
