@@ -4,6 +4,7 @@ which keep covering the real server (tests/e2e)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -121,3 +122,15 @@ async def test_a_boolean_is_not_a_token_budget(api: httpx.AsyncClient) -> None:
     assert "acme" not in {t["name"] for t in listed.json()["data"]}
     key = await api.post("/api/keys", json={"rpm_limit": True})
     assert key.status_code == 400 and key.json()["error"]["param"] == "rpm_limit"
+
+
+async def test_metrics_show_how_late_the_event_loop_runs(api: httpx.AsyncClient) -> None:
+    """The watchdog observes a lag each quarter second: a stall would show here."""
+    await asyncio.sleep(0.6)
+    metrics = (await api.get("/metrics")).text
+    count = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("aigc_event_loop_lag_seconds_count")
+    ]
+    assert count and float(count[0].split()[-1]) >= 1

@@ -35,3 +35,10 @@ ENGINE_ITL = Histogram(
 UPSTREAM_CALLS = Counter(
     "aigc_upstream_calls_total", "Calls to upstream servers by outcome", ["outcome"]
 )
+
+# How late the event loop runs a timer: what a request waits before the server even looks at it.
+EVENT_LOOP_LAG = Histogram(
+    "aigc_event_loop_lag_seconds",
+    "How late the event loop ran a periodic timer (work holding the loop delays every request)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
