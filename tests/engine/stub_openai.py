@@ -86,6 +86,11 @@ def create_app() -> FastAPI:
                 if kind == "midfail" and i == 1:
                     yield f"data: {json.dumps({'error': {'message': LEAKED}})}\n\n"
                     return
+            # A model named "length" says its answer was cut, as a real one at max_tokens does.
+            reason = "length" if kind == "length" else "stop"
+            end = {"index": 0, "delta": {}} if chat else {"index": 0, "text": ""}
+            last = base | {"object": obj, "choices": [end | {"finish_reason": reason}]}
+            yield f"data: {json.dumps(last)}\n\n"
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")

@@ -18,6 +18,7 @@ from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest, Overloaded, PermissionDenied
 from aigc.models.protocols import ChatMessage, TextRequest
+from aigc.models.stopping import BoundedText
 from aigc.models.upstream import (
     BREAKERS,
     UpstreamFailed,
@@ -245,3 +246,17 @@ def test_allow_list_patterns_are_checked_before_they_are_stored() -> None:
     ]:
         with pytest.raises(InvalidRequest):
             check_pattern(bad, "p")
+
+
+def test_the_upstreams_finish_reason_is_passed_through(
+    stub: StubServer, settings: Settings
+) -> None:
+    """Issue 16: an upstream that stopped at its max_tokens says "length"; so do we."""
+    for name, reason in (("echo", "stop"), ("length", "length")):
+        m = model(settings, base_url=stub.base_url, model=name)
+        for request in (ASK, TextRequest(prompt="Once", max_tokens=100)):
+            bounded = BoundedText(
+                m.generate(request), stop=[], max_tokens=100, count_tokens=m.count_tokens
+            )
+            assert "".join(bounded) == "".join(words())
+            assert bounded.finish_reason == reason

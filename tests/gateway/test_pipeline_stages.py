@@ -18,7 +18,7 @@ from aigc.config import Settings
 from aigc.errors import RateLimited
 from aigc.gateway import pipeline
 from aigc.gateway.context import RequestRecord
-from aigc.gateway.schemas import ChatCompletionRequest
+from aigc.gateway.schemas import ChatCompletionRequest, CompletionRequest
 from aigc.gateway.services import Services
 from aigc.infra.schema import Tenant
 from aigc.knowledge import bases
@@ -204,3 +204,28 @@ def test_a_128_token_model_answers_grounded_with_its_instructions_intact(
     assert answer["choices"][0]["finish_reason"] in ("stop", "length")
     assert isinstance(answer["choices"][0]["message"]["content"], str)
     assert answer["citations"][0]["filename"] == "printers.txt"
+
+
+def test_a_list_of_prompts_is_one_request_per_prompt_and_choice_all_reserved(
+    world: World,
+) -> None:
+    """Issue 16: each prompt of a completions list is answered (n choices each, prompt 0's
+    first); the limiter reserves every prompt and n × max_tokens for each of them."""
+    svc = world.services
+    prompts = ["The list", "A dict", "The list"]
+    body = CompletionRequest.model_validate(
+        {"model": "template-kb-fixed", "prompt": prompts, "n": 2, "max_tokens": 8, "seed": 5}
+    )
+    key = Principal(tenant_id="t_a", role="admin", key_id="k_list", tpm_limit=10_000)
+
+    async def run() -> None:
+        prepared = await pipeline.prepare(svc, key, RequestRecord("req_list"), body)
+        await pipeline.settle(svc, prepared, RequestRecord("req_list"), 0)
+        assert [r.prompt for r in prepared.requests] == [p for p in prompts for _ in (0, 1)]
+        assert [r.seed for r in prepared.requests] == [5, 6] * 3  # a prompt's answer: its own
+        each = sum(prepared.model.count_tokens(p) for p in prompts)
+        assert prepared.prompt_tokens == each
+        assert prepared.reservation is not None
+        assert prepared.reservation.tokens == each + 2 * 8 * len(prompts)
+
+    asyncio.run(run())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aigc.models.stopping import BoundedText, CountedText
+from aigc.models.stopping import BoundedText, CountedText, Ended
 from aigc.models.tokens import count_tokens, split_tokens
 
 
@@ -50,3 +50,26 @@ def test_counted_pieces_are_not_tokenized_again() -> None:
     assert "".join(bounded) == "Hello world" and bounded.tokens == 3
     bounded = BoundedText(pieces, stop=[], max_tokens=2, count_tokens=no_counting)
     assert "".join(bounded) == "Hello" and bounded.finish_reason == "length"
+
+
+def bounded(pieces: list[str], max_tokens: int, stop: list[str] | None = None) -> BoundedText:
+    out = BoundedText(pieces, stop=stop or [], max_tokens=max_tokens, count_tokens=count_tokens)
+    "".join(out)
+    return out
+
+
+def test_a_model_that_stops_at_max_tokens_itself_says_length() -> None:
+    """Issue 16: the model ends at the limit, so no piece passes it; its word decides."""
+    assert bounded(["one", " two", Ended("length")], 2).finish_reason == "length"
+    assert bounded(["one", " two", Ended("stop")], 2).finish_reason == "stop"  # end-of-text
+    assert bounded(["one", Ended("length")], 5).finish_reason == "length"  # its context
+
+
+def test_a_silent_model_that_reached_max_tokens_ended_by_length() -> None:
+    assert bounded(["one", " two"], 2).finish_reason == "length"
+    assert bounded(["one", " two"], 3).finish_reason == "stop"
+
+
+def test_the_gateways_own_cut_wins_over_the_models_word() -> None:
+    assert bounded(["one", " two", " three", Ended("stop")], 2).finish_reason == "length"
+    assert bounded(["one", " two", Ended("length")], 2, stop=["two"]).finish_reason == "stop"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +54,7 @@ INLINE_MAX_CHARS = 4096
 class Checked:
     """A request body that passed validation, as the model will receive it."""
 
-    requests: list[TextRequest]  # one per choice
+    requests: list[TextRequest]  # one per prompt and choice (prompt 0's n choices first)
     max_tokens: int
     input_chars: int  # characters of the messages/prompts: decides inline vs worker thread
     kb_ids: list[str] | None  # knowledge bases to ground on
@@ -88,9 +88,12 @@ async def prepare(
     model = await resolve(services, principal, body)  # 404, 403, 503; 400 undecodable fields
     requests, session = await guard_input(services, principal, body, model, checked, record.guard)
     grounded = await ground(services, principal, body.model, model, requests, checked, record.guard)
-    prompt_tokens = await count(grounded.model, grounded.requests[0], checked.small)
+    # One request per prompt and choice, prompt by prompt: every n-th is a different prompt.
+    prompts = grounded.requests[:: body.n]
+    prompt_tokens = await count(grounded.model, prompts, checked.small)
     record.prompt_tokens = prompt_tokens
-    reservation = await admit(services, principal, prompt_tokens + body.n * checked.max_tokens)
+    answers = len(grounded.requests)  # n for each prompt
+    reservation = await admit(services, principal, prompt_tokens + answers * checked.max_tokens)
     slot = await queue_slot(services, principal, body.model, model)  # 503 when the queue is full
     return Prepared(
         body.model,
@@ -109,7 +112,8 @@ async def prepare(
 
 
 def validate(services: Services, principal: Principal, body: SamplingFields) -> Checked:
-    """Input caps, fields we cannot honour, the knowledge-base list: one request per choice."""
+    """Input caps, fields we cannot honour, the knowledge-base list: one request per prompt
+    and choice."""
     settings = services.settings
     input_chars = check_input_size(
         body, settings.max_input_chars, settings.max_messages, settings.max_prompts
@@ -168,11 +172,17 @@ async def ground(
     )
 
 
-async def count(model: TextModel, request: TextRequest, small: bool = True) -> int:
-    """The final prompt's tokens (what usage reports and the limiter reserves)."""
-    if small:
-        return count_prompt_tokens(model, request)
-    return await run_in_threadpool(count_prompt_tokens, model, request)
+async def count(
+    model: TextModel, requests: TextRequest | Sequence[TextRequest], small: bool = True
+) -> int:
+    """The final prompts' tokens (what usage reports and the limiter reserves): one request,
+    or one per prompt of a completions list, summed as OpenAI bills them."""
+    prompts = [requests] if isinstance(requests, TextRequest) else list(requests)
+
+    def total() -> int:
+        return sum(count_prompt_tokens(model, r) for r in prompts)
+
+    return total() if small else await run_in_threadpool(total)
 
 
 async def admit(services: Services, principal: Principal, tokens: int) -> Reservation | None:
@@ -198,15 +208,19 @@ async def queue_slot(
 def to_text_requests(body: SamplingFields, max_tokens: int, tenant: str = "") -> list[TextRequest]:
     """One TextRequest per choice (``n``); choice i gets seed+i so choices differ but repeat.
 
+    A completions list of prompts answers each prompt as OpenAI does: ``n`` requests per prompt,
+    prompt 0's first (choice index = prompt * n + i). Choice i of every prompt gets seed+i, so a
+    prompt's answer does not depend on its place in the list.
     ``tenant`` travels with each request to the model: the batching engine takes turns by it."""
     refuse_unsupported(body)
+    inputs: list[tuple[list[ChatMessage] | None, str | None]]
     if isinstance(body, ChatCompletionRequest):
         messages = [ChatMessage(m.role, message_text(m, i)) for i, m in enumerate(body.messages)]
-        prompt = None
+        inputs = [(messages, None)]
     else:
         assert isinstance(body, CompletionRequest)
-        messages = None
-        prompt = body.prompt if isinstance(body.prompt, str) else "".join(body.prompt)
+        prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+        inputs = [(None, prompt) for prompt in prompts or [""]]
     decoding = decoding_options(body)
     return [
         TextRequest(
@@ -220,6 +234,7 @@ def to_text_requests(body: SamplingFields, max_tokens: int, tenant: str = "") ->
             tenant=tenant,
             **decoding,
         )
+        for messages, prompt in inputs
         for i in range(body.n)
     ]
 

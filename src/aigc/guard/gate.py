@@ -45,6 +45,15 @@ def _texts(request: TextRequest) -> list[str]:
     return [request.prompt or ""]
 
 
+def _inputs(requests: list[TextRequest]) -> list[str]:
+    """The texts the input rules read, each once: the messages every choice shares (chat), or
+    every distinct prompt (completions: a list of prompts is one request per prompt and
+    choice), so one pseudonymizer numbers the values of all of them."""
+    if requests[0].messages is not None:
+        return _texts(requests[0])
+    return list(dict.fromkeys(r.prompt or "" for r in requests))
+
+
 def _with_texts(request: TextRequest, texts: list[str]) -> TextRequest:
     if request.messages is not None:
         messages = [ChatMessage(m.role, t) for m, t in zip(request.messages, texts, strict=True)]
@@ -60,17 +69,23 @@ def guard_input(
     codes: list[str],
     watermark_key: Callable[[], int] | None = None,
 ) -> tuple[list[TextRequest], GuardSession]:
-    """Run the input rules once (every choice shares the prompt) and rewrite the requests.
+    """Run the input rules once over the input (every choice shares its prompt) and rewrite
+    the requests.
 
     Raises ``checks.Blocked`` when a block rule fires; decision codes are appended to ``codes``.
     With a policy's watermark enabled (and ``watermark_key`` given), each request gets the
     green-list logits processor (models without logits ignore it).
     """
     rules = rules_for(policies, "input", model, key_id)
-    result = checks.check_input(rules, _texts(requests[0]))
+    texts = _inputs(requests)
+    result = checks.check_input(rules, texts)
     codes.extend(result.codes)
-    if result.texts != _texts(requests[0]):
-        requests = [_with_texts(r, result.texts) for r in requests]
+    if result.texts != texts:
+        if requests[0].messages is not None:
+            requests = [_with_texts(r, result.texts) for r in requests]
+        else:  # completions: each request's own prompt, as rewritten
+            rewritten = dict(zip(texts, result.texts, strict=True))
+            requests = [replace(r, prompt=rewritten[r.prompt or ""]) for r in requests]
     marking = next((p.watermark for p in policies if p.watermark.enabled), None)
     if marking is not None and watermark_key is not None:
         key = watermark_key()

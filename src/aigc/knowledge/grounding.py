@@ -25,6 +25,7 @@ from typing import Any
 from aigc.knowledge.retrieve import Hit, is_relevant
 from aigc.models.base import TextModelBase
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
+from aigc.models.stopping import Ended
 
 FIELD = "knowledge_bases"
 MAX_SOURCES = 8
@@ -221,3 +222,4 @@ class NoRelevantDocument(TextModelBase):
 
     def generate(self, request: TextRequest) -> Iterator[str]:
         yield self.answer
+        yield Ended("stop")  # the whole sentence (a cut at max_tokens is the gateway's)

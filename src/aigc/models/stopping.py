@@ -3,6 +3,12 @@
 Stop sequences may span pieces, so the tail that could still start one is held back until the
 next piece shows whether it does. The pieces may come from a plain iterator (most models) or an
 async one (the batching engine, read on the event loop without a thread hop per token).
+
+Why the text ended (OpenAI's ``finish_reason``): the gateway knows when it cut the text itself
+(a stop sequence: ``"stop"``; one more piece would pass ``max_tokens``: ``"length"``). Most
+models stop at ``request.max_tokens`` (or their context) on their own, so the gateway never sees
+a piece too many: such a model ends its stream with ``Ended(reason)``, an empty piece that says
+why. A model that says nothing ended at ``max_tokens`` when it produced that many tokens.
 """
 
 from __future__ import annotations
@@ -18,6 +24,18 @@ class CountedText(str):
     def __new__(cls, text: str, token_count: int) -> CountedText:
         piece = super().__new__(cls, text)
         piece.token_count = token_count
+        return piece
+
+
+class Ended(str):
+    """The empty last piece of a model's stream, saying why it ended: ``"length"`` (it reached
+    ``max_tokens`` or its context), ``"stop"`` (end of text), or an upstream's own reason."""
+
+    finish_reason: str
+
+    def __new__(cls, finish_reason: str) -> Ended:
+        piece = super().__new__(cls, "")
+        piece.finish_reason = finish_reason
         return piece
 
 
@@ -39,8 +57,19 @@ class BoundedText:
         self._pending = ""
         self._max_tokens = max_tokens
         self._count = count_tokens
-        self.finish_reason = "stop"
+        self._cut: str | None = None  # the gateway ended the text: "stop" or "length"
+        self._model_reason: str | None = None  # what the model said (``Ended``)
         self.tokens = 0
+
+    @property
+    def finish_reason(self) -> str:
+        """Why the text ended; read once the pieces are consumed. The gateway's own cut
+        wins, then the model's word; a silent model ended at the limit if it reached it."""
+        if self._cut is not None:
+            return self._cut
+        if self._model_reason is not None:
+            return self._model_reason
+        return "length" if self.tokens >= self._max_tokens else "stop"
 
     @property
     def is_async(self) -> bool:
@@ -48,10 +77,13 @@ class BoundedText:
 
     def _feed(self, piece: str) -> tuple[str, bool]:
         """The delta this piece releases, and whether the text has ended."""
+        reason = getattr(piece, "finish_reason", None)
+        if reason is not None:
+            self._model_reason = reason
         known = getattr(piece, "token_count", None)
         cost = known if known is not None else self._count(piece)
         if self.tokens + cost > self._max_tokens:
-            self.finish_reason = "length"
+            self._cut = "length"
             return "", True
         self.tokens += cost
         if not self._stop:  # the common case: nothing to hold back or search
@@ -60,7 +92,7 @@ class BoundedText:
         cut = min((i for s in self._stop if (i := pending.find(s)) >= 0), default=-1)
         if cut >= 0:
             self._pending = ""
-            self.finish_reason = "stop"
+            self._cut = "stop"
             return pending[:cut], True
         ready = len(pending) - self._hold
         if ready > 0:

@@ -51,6 +51,7 @@ from aigc.models import tokens, upstream_allowlist
 from aigc.models.base import TextModelBase
 from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
+from aigc.models.stopping import Ended
 
 BREAKERS = BreakerBoard()
 log = logging.getLogger("aigc.models.upstream")
@@ -386,25 +387,32 @@ def _error_detail(response: httpx.Response) -> str:
 def _pieces(response: httpx.Response, chat: bool) -> Iterator[str]:
     """Text from an OpenAI server-sent-event stream: one piece per network read, holding every
     event that read completed (one token when the upstream is slow, many when it is fast; each
-    piece costs the gateway a thread hop, so fewer is better)."""
+    piece costs the gateway a thread hop, so fewer is better). The upstream's finish_reason
+    comes last, as ``Ended``: the gateway passes it through (unless it cut the text itself)."""
     pending = b""
+    finish: list[str] = []  # the upstream's finish_reason, once an event carries it
     for data in response.iter_bytes():
         pending += data
         *lines, pending = pending.split(b"\n")
         texts: list[str] = []
         for line in lines:
-            text = _event_text(line.strip(), chat)
+            text = _event_text(line.strip(), chat, finish)
             if text is None:
                 if texts:
                     yield "".join(texts)
+                if finish:
+                    yield Ended(finish[-1])
                 return
             texts.append(text)
         if any(texts):
             yield "".join(texts)
+    if finish:
+        yield Ended(finish[-1])
 
 
-def _event_text(line: bytes, chat: bool) -> str | None:
-    """The text of one SSE line ("" for none); None at ``[DONE]``."""
+def _event_text(line: bytes, chat: bool, finish: list[str] | None = None) -> str | None:
+    """The text of one SSE line ("" for none); None at ``[DONE]``. A finish_reason it carries
+    is appended to ``finish``."""
     if not line.startswith(b"data:"):
         return ""
     data = line[5:].strip()
@@ -421,6 +429,9 @@ def _event_text(line: bytes, chat: bool) -> str | None:
         piece = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
         if piece:
             pieces.append(piece)
+        reason = choice.get("finish_reason")
+        if finish is not None and isinstance(reason, str) and reason:
+            finish.append(reason)
     return "".join(pieces)
 
 

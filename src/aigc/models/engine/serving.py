@@ -20,7 +20,7 @@ from aigc.models.device import pick_device
 from aigc.models.engine.engine import Engine, EngineConfig, Handle
 from aigc.models.placement import to_device
 from aigc.models.protocols import TextRequest, chat_prompt
-from aigc.models.stopping import CountedText
+from aigc.models.stopping import CountedText, Ended
 
 # Decoding options the engine honours per request (beam search and logprobs are not served).
 DECODING_FIELDS = decoding.SAMPLING_FIELDS
@@ -91,6 +91,8 @@ class EngineModel(TextModelBase):
                     yield piece
             if tail := texts.flush():
                 yield tail
+            if handle.finish_reason is not None:  # "length": max_tokens or the context
+                yield Ended(handle.finish_reason)
         finally:
             handle.cancel()  # a no-op when finished; frees the slot when the caller left
 
@@ -102,6 +104,8 @@ class EngineModel(TextModelBase):
                     yield piece
             if tail := texts.flush():
                 yield tail
+            if handle.finish_reason is not None:  # "length": max_tokens or the context
+                yield Ended(handle.finish_reason)
         finally:
             handle.cancel()  # a no-op when finished; frees the slot when the caller left
 

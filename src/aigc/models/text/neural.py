@@ -168,13 +168,18 @@ class HFCausalLM:
 
 
 class Piece(str):
-    """Generated text that also carries its tokens, for ``logprobs`` in the response."""
+    """Generated text that also carries its tokens, for ``logprobs`` in the response; the last
+    one (empty) says why the text ended, as ``stopping.Ended`` does."""
 
     tokens: list[dict[str, Any]]
+    finish_reason: str | None = None
 
-    def __new__(cls, text: str, tokens: list[dict[str, Any]]) -> Piece:
+    def __new__(
+        cls, text: str, tokens: list[dict[str, Any]], finish_reason: str | None = None
+    ) -> Piece:
         piece = super().__new__(cls, text)
         piece.tokens = tokens
+        piece.finish_reason = finish_reason
         return piece
 
 
@@ -213,7 +218,10 @@ class NeuralTextModel(TextModelBase):
         eos = self.tokenizer.eos_ids
         detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, ids)
         waiting: list[dict[str, Any]] = []
+        last: int | None = None  # the last token decoded: end-of-text, or the limit came first
         for tokens in decoding.decode(self.lm, ids, request, eos, self.utf8):
+            if tokens:
+                last = tokens[-1].id
             shown = [t for t in tokens if t.id not in eos]
             if request.logprobs:
                 waiting.extend(self._describe(t, request.top_logprobs) for t in shown)
@@ -224,6 +232,8 @@ class NeuralTextModel(TextModelBase):
         tail = detok.flush()
         if tail or waiting:
             yield Piece(tail, waiting)
+        # The decoders end at end-of-text or at max_tokens (the window slides past the context).
+        yield Piece("", [], "length" if last is not None and last not in eos else "stop")
 
     def _entry(self, token_id: int, logprob: float) -> dict[str, Any]:
         text = self.tokenizer.decode([token_id])

@@ -29,6 +29,7 @@ from aigc.infra.schema import Job, ModelRecord, new_id
 from aigc.models.base import TextModelBase
 from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
+from aigc.models.stopping import Ended
 from aigc.models.text.arpa import BOS_ID, EOS_ID, UNK_ID
 from aigc.models.text.data import (
     clean_text,
@@ -151,6 +152,7 @@ class NGramTextModel(TextModelBase):
             )
             if word == EOS_ID:
                 if chat and ids:
+                    yield Ended("stop")  # chat answers one line: it ended by itself
                     return
                 if not chat:
                     yield "\n"
@@ -165,6 +167,7 @@ class NGramTextModel(TextModelBase):
             if len(text) > len(shown):
                 yield text[len(shown) :]
                 shown = text
+        yield Ended("length")  # the loop ran out: max_tokens, not the model, ended the text
 
     def _tokens(self, line: str) -> list[int]:
         if not line:

@@ -49,6 +49,7 @@ from aigc.infra.linear_re import LinearPattern
 from aigc.models.base import TextModelBase
 from aigc.models.family import TEXT, Family, register
 from aigc.models.protocols import TextRequest
+from aigc.models.stopping import Ended
 from aigc.models.tokens import count_tokens, split_tokens
 
 HELPDESK_PATH = Path(__file__).with_name("helpdesk.yaml")
@@ -496,6 +497,7 @@ class TemplateModel(TextModelBase):
             if pause and i:
                 time.sleep(pause)
             yield piece
+        yield Ended("stop")  # the whole answer was given (a cut at max_tokens is the gateway's)
 
 
 # --- the family ------------------------------------------------------------------------------
