@@ -206,3 +206,14 @@ def test_utf8_automaton_accepts_characters_and_refuses_invalid_bytes() -> None:
     assert _utf8_after(0, "中".encode()[:1]) > 0  # owes continuation bytes
     for invalid in (b"\xf4\xbd", b"\xe0\x80", b"\xed\xa0", b"\xc0", b"\x80", b"\xe4a"):
         assert _utf8_after(0, invalid) == -1, invalid
+
+
+def test_rows_beyond_the_tokenizer_are_never_sampled_and_never_crash() -> None:
+    """A checkpoint whose embedding has more rows than its tokenizer has tokens (512 over 257):
+    the padding rows stand for no text. They are banned, and stepping over one (a forced id)
+    leaves the state alone instead of indexing past the table (a 500 before)."""
+    guard = decoding.Utf8Guard([b"a", b"\xe5", b"\xba\x8a"])
+    mask = guard.banned(0, 8, torch.device("cpu"))
+    assert mask.tolist() == [False, False, True, True, True, True, True, True]
+    assert guard.advance(0, 5) == 0
+    assert guard.advance(guard.advance(0, 1), 7) == guard.advance(0, 1)

@@ -78,13 +78,17 @@ class Utf8Guard:
         self._banned = [table[s] < 0 for s in range(UTF8_STATES)]
 
     def banned(self, state: int, size: int, device: torch.device) -> torch.Tensor:
-        """A mask of the tokens that may not follow (rows of padded vocabularies: allowed)."""
+        """A mask of the tokens that may not follow. Rows of a vocabulary padded beyond the
+        tokenizer's are banned too: no text stands behind them (a model whose embedding has
+        512 rows over a 257-token tokenizer sampled them, and the request failed)."""
         mask = self._banned[state][:size]
         if mask.numel() < size:
-            mask = torch.cat([mask, torch.zeros(size - mask.numel(), dtype=torch.bool)])
+            mask = torch.cat([mask, torch.ones(size - mask.numel(), dtype=torch.bool)])
         return mask.to(device)
 
     def advance(self, state: int, token_id: int) -> int:
+        if token_id >= self.next_state.shape[1]:  # beyond the tokenizer: no bytes, no change
+            return state
         return max(0, int(self.next_state[state, token_id]))
 
 
