@@ -20,18 +20,8 @@ from pydantic import BaseModel
 from aigc.models.text.ngram import TrainParams, train_on_texts
 from tests.e2e.server import Server, new_admin_key
 from tests.engine.tiny_lm import save_tiny_gpt2
+from tests.templates import ECHO
 
-ECHO = """
-name: echo
-languages: [en]
-intents:
-  - id: echo
-    patterns: ['(?P<text>[\\s\\S]+)']
-    answers:
-      en: ['You said: {text}']
-fallback:
-  en: ['?']
-"""
 LINES = [
     "The quick brown fox jumps over the lazy dog.\nThe fox is quick.",
     "Language models assign probabilities to sentences.\nA dog is lazy.",

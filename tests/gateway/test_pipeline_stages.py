@@ -26,6 +26,7 @@ from aigc.knowledge.grounding import INSTRUCTIONS, SHORT_INSTRUCTIONS
 from aigc.knowledge.ingest import add_document, ingest_documents
 from aigc.models.defaults import load_families
 from aigc.models.protocols import ChatMessage, TextRequest
+from tests.templates import KB_FIXED as TEMPLATE
 
 DOCS = {
     "vpn.md": "# VPN\n\nConnect to the VPN with the corporate client and your hardware token.\n",
@@ -36,17 +37,6 @@ DOCS = {
     ),
     "canteen.html": "<h1>Canteen</h1><p>The canteen serves lunch from 11:30 to 14:00.</p>",
 }
-TEMPLATE = """
-name: kb-fixed
-languages: [en]
-intents:
-  - id: any
-    patterns: ['.']
-    answers:
-      en: ["Here is what the documents say."]
-fallback:
-  en: ["Here is what the documents say."]
-"""
 QUESTION = "Which floor is printer P-204 on?"
 
 

@@ -14,19 +14,9 @@ import pytest
 from aigc.app import create_app
 from aigc.config import Settings
 from tests.e2e.server import new_admin_key
+from tests.templates import ECHO
 
 pytestmark = pytest.mark.anyio
-ECHO = """
-name: echo
-languages: [en]
-intents:
-  - id: echo
-    patterns: ['(?P<text>[\\s\\S]+)']
-    answers:
-      en: ['You said: {text}']
-fallback:
-  en: ['?']
-"""
 
 
 @pytest.fixture

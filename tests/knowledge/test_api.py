@@ -12,6 +12,7 @@ import pytest
 
 from aigc.knowledge.grounding import NO_DOCUMENT
 from tests.e2e.server import Org, Server
+from tests.templates import KB_FIXED as TEMPLATE
 
 SECRET_DOC = (
     "# Finance\n\nThe merger with Northwind closes on 14 March; the price is 42 million euros.\n\n"
@@ -22,17 +23,6 @@ PUBLIC_DOCS = {
     "printers.txt": "Printer P-204 on the second floor prints double-sided in colour.\n",
     "canteen.html": "<h1>Canteen</h1><p>The canteen serves lunch from 11:30 to 14:00.</p>",
 }
-TEMPLATE = """
-name: kb-fixed
-languages: [en]
-intents:
-  - id: any
-    patterns: ['.']
-    answers:
-      en: ["Here is what the documents say."]
-fallback:
-  en: ["Here is what the documents say."]
-"""
 
 
 def wait_job(server: Server, key: str, job: dict[str, Any] | None) -> None:
