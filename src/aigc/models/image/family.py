@@ -105,9 +105,11 @@ def bootstrap_defaults_of(db: Database, defaults: dict[str, tuple[str, dict[str,
                 log.info("queued training of the default model %s", name)
 
 
-def _bootstrap(family: str) -> Callable[[Database, Settings], None]:
-    """The family's share of ``DEFAULT_MODELS`` (queued in the order they are listed)."""
-    mine = {name: entry for name, entry in DEFAULT_MODELS.items() if entry[0] == family}
+def bootstrap_share(
+    defaults: dict[str, tuple[str, dict[str, Any]]], family: str
+) -> Callable[[Database, Settings], None]:
+    """A family's bootstrap: its share of ``defaults`` (queued in the order they are listed)."""
+    mine = {name: entry for name, entry in defaults.items() if entry[0] == family}
     return lambda db, settings: bootstrap_defaults_of(db, mine)
 
 
@@ -121,7 +123,7 @@ GAN = register(
         summary="Train a class-conditional DCGAN on images (e.g. -p steps=2000 -p size=32).",
         trainer=train_gan,
         trains_on="images",
-        bootstrap=_bootstrap("gan"),
+        bootstrap=bootstrap_share(DEFAULT_MODELS, "gan"),
     )
 )
 VAE = register(
@@ -134,7 +136,7 @@ VAE = register(
         summary="Train a (conditional) VAE on images (e.g. -p beta=1.0 -p conditional=false).",
         trainer=train_vae,
         trains_on="images",
-        bootstrap=_bootstrap("vae"),
+        bootstrap=bootstrap_share(DEFAULT_MODELS, "vae"),
     )
 )
 

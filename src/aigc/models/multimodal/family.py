@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,12 @@ from aigc.models.family import (
     Family,
     register,
 )
-from aigc.models.image.family import bootstrap_defaults_of, training_data, validate_model_dir
+from aigc.models.image.family import (
+    bootstrap_defaults_of,
+    bootstrap_share,
+    training_data,
+    validate_model_dir,
+)
 from aigc.models.multimodal import captioner, clip, text2image
 
 DEFAULT_MODELS = {
@@ -112,11 +116,6 @@ def mm_capabilities(config: dict[str, Any]) -> frozenset[str]:
     return frozenset()
 
 
-def _bootstrap(family: str) -> Callable[[Database, Settings], None]:
-    mine = {name: entry for name, entry in DEFAULT_MODELS.items() if entry[0] == family}
-    return lambda db, settings: bootstrap_defaults_of(db, mine)
-
-
 CLIP = register(
     Family(
         name="clip",
@@ -127,7 +126,7 @@ CLIP = register(
         summary="Train a CLIP-style image/text dual encoder (captions.jsonl, else class names).",
         trainer=train_clip,
         trains_on="images",
-        bootstrap=_bootstrap("clip"),
+        bootstrap=bootstrap_share(DEFAULT_MODELS, "clip"),
     )
 )
 MM = register(
@@ -141,7 +140,7 @@ MM = register(
         summary="Train an mm- model: -p kind=captioner or kind=text2image -p clip=NAME.",
         trainer=train_mm,
         trains_on="images",
-        bootstrap=_bootstrap("mm"),
+        bootstrap=bootstrap_share(DEFAULT_MODELS, "mm"),
     )
 )
 
