@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -94,6 +95,17 @@ class Server:
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key or self.admin_key}"}
         return httpx.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def wait_job(self, key: str, job_id: str, timeout: float = 240) -> dict[str, Any]:
+        """The job once it has ended (succeeded, failed or cancelled), polled as its owner."""
+        deadline = time.monotonic() + timeout
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = self.api("GET", f"/api/jobs/{job_id}", key=key).json()
+            if job["status"] in ("succeeded", "failed", "cancelled"):
+                return job
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 @dataclass

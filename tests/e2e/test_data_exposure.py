@@ -56,16 +56,6 @@ def _person(srv: Server, org: Org, name: str, role: str) -> tuple[str, str]:
     return user.json()["id"], key.json()["key"]
 
 
-def _wait(srv: Server, key: str, job: dict[str, Any]) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        state = srv.api("GET", f"/api/jobs/{job['id']}", key=key).json()
-        if state["status"] in ("succeeded", "failed", "cancelled"):
-            return state
-        time.sleep(0.2)
-    raise AssertionError(f"job {job['id']} did not finish")
-
-
 def _upload(srv: Server, key: str, kb: str, name: str = "travel.md") -> Any:
     files = [("files", (name, TEXT.encode(), "text/markdown"))]
     return srv.api("POST", f"/api/kb/{kb}/documents", key=key, files=files)
@@ -81,7 +71,7 @@ def test_a_write_grant_cannot_delete_the_kb_or_change_its_access(srv: Server, or
     assert srv.api("DELETE", f"/api/kb/{kb_id}", key=writer).status_code == 403
     uploaded = _upload(srv, writer, kb_id)
     assert uploaded.status_code == 200, uploaded.text
-    assert _wait(srv, writer, uploaded.json()["job"])["status"] == "succeeded"
+    assert srv.wait_job(writer, uploaded.json()["job"]["id"], timeout=120)["status"] == "succeeded"
     doc = uploaded.json()["data"][0]["id"]
     assert srv.api("DELETE", f"/api/kb/{kb_id}/documents/{doc}", key=writer).status_code == 200
     assert srv.api("DELETE", f"/api/kb/{kb_id}", key=org.admin_key).status_code == 200
@@ -99,7 +89,9 @@ def test_a_refused_upload_leaves_no_document(srv: Server, org: Org) -> None:
     # The admin's upload of the same file is a fresh document, indexed by its job.
     again = _upload(srv, org.admin_key, kb)
     assert again.status_code == 200 and again.json()["data"][0]["changed"] is True
-    assert _wait(srv, org.admin_key, again.json()["job"])["status"] == "succeeded"
+    assert (
+        srv.wait_job(org.admin_key, again.json()["job"]["id"], timeout=120)["status"] == "succeeded"
+    )
 
 
 def test_a_huge_model_name_is_bounded_in_the_log_and_the_audit(srv: Server, org: Org) -> None:
@@ -139,7 +131,11 @@ def test_the_data_directory_and_database_are_private(srv: Server) -> None:
 def test_job_results_name_models_not_server_paths(srv: Server, org: Org) -> None:
     data_dir = str(srv.data_dir)
     kb = srv.api("POST", "/api/kb", key=org.admin_key, json={"name": "paths", "dense": False})
-    ingest = _wait(srv, org.admin_key, _upload(srv, org.admin_key, kb.json()["id"]).json()["job"])
+    ingest = srv.wait_job(
+        org.admin_key,
+        _upload(srv, org.admin_key, kb.json()["id"]).json()["job"]["id"],
+        timeout=120,
+    )
     assert ingest["status"] == "succeeded" and data_dir not in json.dumps(ingest)
     file = srv.api(
         "POST",
@@ -152,7 +148,7 @@ def test_job_results_name_models_not_server_paths(srv: Server, org: Org) -> None
     body = {"family": "ngram", "name": "ngram-paths", "file_ids": [file.json()["id"]]}
     started = srv.api("POST", "/api/train", key=org.member_key, json=body)
     assert started.status_code == 202, started.text
-    done = _wait(srv, org.member_key, started.json()["job"])
+    done = srv.wait_job(org.member_key, started.json()["job"]["id"], timeout=120)
     assert done["status"] == "succeeded", done
     assert data_dir not in json.dumps(done) and "path" not in done["result"]
     assert done["result"]["model"] == "ngram-paths"

@@ -4,9 +4,7 @@ capabilities. The server knows it only through ``AIGC_FAMILY_MODULES``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import openai
 import pytest
@@ -28,16 +26,6 @@ def toy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def org(toy_server: Server) -> Org:
     return make_org(toy_server, "Toy Org")
-
-
-def _wait_job(server: Server, key: str, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = server.api("GET", f"/api/jobs/{job_id}", key=key).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def test_families_list_the_toy_with_its_parameter_schema(toy_server: Server, org: Org) -> None:
@@ -74,7 +62,7 @@ def test_the_toy_trains_through_the_api_and_answers_the_openai_sdk(
     started = toy_server.api("POST", "/api/train", key=org.member_key, json=body)
     assert started.status_code == 202, started.text
     assert started.json()["model"]["status"] == "training"
-    job = _wait_job(toy_server, org.member_key, started.json()["job"]["id"])
+    job = toy_server.wait_job(org.member_key, started.json()["job"]["id"])
     assert job["status"] == "succeeded", job
     assert job["result"]["val_perplexity"] > 1
 

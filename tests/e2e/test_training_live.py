@@ -12,7 +12,6 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import openai
 import pytest
@@ -48,16 +47,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def _wait_job(server: Server, key: str, job_id: str, timeout: float = 240) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = server.api("GET", f"/api/jobs/{job_id}", key=key).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
-
-
 def _upload(server: Server, key: str, name: str, text: str) -> str:
     resp = server.api(
         "POST",
@@ -86,7 +75,7 @@ def test_a_trains_on_its_files_and_b_sees_nothing(srv: Server) -> None:
     stolen = srv.api("POST", "/api/train", key=b.member_key, json=body | {"name": "gpt-steal"})
     assert stolen.status_code == 404, stolen.text
     assert srv.api("GET", f"/api/jobs/{job_id}", key=b.admin_key).status_code == 404
-    done = _wait_job(srv, a.member_key, job_id)
+    done = srv.wait_job(a.member_key, job_id)
     assert done["status"] == "succeeded", done
     assert done["result"]["val_perplexity"] > 1
     mine = srv.api("GET", "/v1/models/gpt-zh", key=a.member_key).json()
@@ -172,7 +161,7 @@ def test_gpt_trains_on_the_chinese_poetry_corpus(tmp_path: Path) -> None:
         }
         started = server.api("POST", "/api/train", json=body)
         assert started.status_code == 202, started.text
-        done = _wait_job(server, server.admin_key, started.json()["job"]["id"])
+        done = server.wait_job(server.admin_key, started.json()["job"]["id"])
         assert done["status"] == "succeeded", done
         reply = _client(server, server.admin_key).completions.create(
             model="gpt-poetry", prompt="明月", max_tokens=30, seed=3
@@ -202,8 +191,8 @@ def test_training_killed_with_sigkill_resumes_to_the_same_loss(tmp_path: Path) -
         os.kill(server.proc.pid, signal.SIGKILL)
         server.proc.wait()
         server.start()
-        killed = _wait_job(server, server.admin_key, jobs["gpt-killed"])
-        straight = _wait_job(server, server.admin_key, jobs["gpt-straight"])
+        killed = server.wait_job(server.admin_key, jobs["gpt-killed"])
+        straight = server.wait_job(server.admin_key, jobs["gpt-straight"])
     finally:
         server.stop()
     assert killed["status"] == straight["status"] == "succeeded", (killed, straight)
