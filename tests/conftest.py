@@ -1,7 +1,8 @@
 """Shared fixtures: database URLs for every backend, Redis, and a live server with two orgs.
 
-Server-backed fixtures read AIGC_TEST_POSTGRES_URL and AIGC_TEST_REDIS_URL (set by .ci/run) and
-skip cleanly when they are absent or the server does not answer.
+PostgreSQL and Redis: the servers named by AIGC_TEST_POSTGRES_URL and AIGC_TEST_REDIS_URL when
+set, else throwaway servers (tests/services.py) started on the first test that needs one. Tests
+skip only when neither is possible, and tests/skips.py lists every skip at the end of the run.
 """
 
 from __future__ import annotations
@@ -12,32 +13,60 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from aigc.infra.db import Database
 from aigc.infra.schema import Tenant
 from aigc.tables import Base
+from tests import services
 from tests.e2e.server import Org, Server, make_org, new_admin_key
 
-POSTGRES_URL = os.environ.get("AIGC_TEST_POSTGRES_URL")
-REDIS_URL = os.environ.get("AIGC_TEST_REDIS_URL")
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The admin URL of this session's PostgreSQL (a superuser that may create databases)."""
+    given = os.environ.get("AIGC_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    bindir = services.postgres_bindir()
+    if bindir is None:
+        pytest.skip(
+            "PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH) "
+            "and AIGC_TEST_POSTGRES_URL is not set"
+        )
+    server = services.Postgres(bindir).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """The URL of this session's Redis."""
+    given = os.environ.get("AIGC_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    binary = services.redis_binary()
+    if binary is None:
+        pytest.skip(
+            "Redis is not installed (no redis-server on PATH) and AIGC_TEST_REDIS_URL is not set"
+        )
+    server = services.Redis(binary).start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    if not POSTGRES_URL:
-        pytest.skip("AIGC_TEST_POSTGRES_URL not set (PostgreSQL tests run in CI)")
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
     name = f"aigc_test_{secrets.token_hex(6)}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # server down: skip, never fail
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
     try:
         yield url
     finally:
@@ -55,18 +84,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
+def redis_url(redis_server: str) -> Iterator[str]:
     """A Redis URL whose database is flushed before and after the test."""
-    if not REDIS_URL:
-        pytest.skip("AIGC_TEST_REDIS_URL not set (Redis tests run in CI)")
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.flushdb()
-    except Exception as exc:
-        pytest.skip(f"Redis not reachable: {exc}")
-    yield REDIS_URL
+    client = redis.Redis.from_url(redis_server)
+    client.flushdb()
+    yield redis_server
     client.flushdb()
     client.close()
 

@@ -1,0 +1,328 @@
+"""Throwaway PostgreSQL and Redis servers for a test session that was given no server URLs.
+
+Why: `make test` on a fresh machine must run the PostgreSQL and Redis tests, not skip them,
+once the binaries are installed (`make deps`). Each server gets its own temporary directory
+and a free loopback port, so a server already running on the machine is never touched.
+
+Each server is a direct child of the test process and never outlives it: the session fixture
+stops it, atexit stops it when the session ends on Ctrl-C or an error, and the kernel sends it
+a signal when the test process dies without running either (PR_SET_PDEATHSIG). It runs in its
+own session, so a Ctrl-C at the terminal reaches pytest (which tears down) and not the server.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import psycopg
+import redis
+
+from tests.e2e.server import free_port
+
+PG_ROOT = Path("/usr/lib/postgresql")
+PG_SUPERUSER = "aigc"
+# PostgreSQL refuses to run as root; these run it instead, the first one that exists.
+PG_RUN_AS = ("postgres", "nobody")
+PR_SET_PDEATHSIG = 1
+STARTUP_S = 60.0
+STOP_S = 30.0
+DIR_PREFIX = "aigc-test-"
+OWNER_FILE = "owner.pid"
+
+
+def postgres_bindir() -> Path | None:
+    """The newest /usr/lib/postgresql/*/bin (Debian's layout), else the folder of `initdb`
+    on PATH; None when PostgreSQL's server binaries are not installed."""
+
+    def version(bindir: Path) -> tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"\d+", bindir.parent.name))
+
+    candidates = sorted(PG_ROOT.glob("*/bin"), key=version, reverse=True)
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    for bindir in candidates:
+        if (bindir / "initdb").is_file() and (bindir / "postgres").is_file():
+            return bindir
+    return None
+
+
+def redis_binary() -> Path | None:
+    """`redis-server` on PATH; None when Redis is not installed."""
+    found = shutil.which("redis-server")
+    return Path(found) if found else None
+
+
+def _die_with_parent(sig: signal.Signals) -> Callable[[], None]:
+    """A preexec_fn: the kernel sends ``sig`` to the child when the test process dies.
+
+    It runs after Popen has switched user (switching clears the setting)."""
+    parent = os.getpid()
+
+    def arm() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the setting took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return arm
+
+
+class Service(ABC):
+    """One server process and its temporary directory; ``stop`` may be called more than once."""
+
+    name = "service"
+    stop_signal = signal.SIGTERM
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        _remove_orphans()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{self.name}-"))
+        (self.dir / OWNER_FILE).write_text(str(os.getpid()))
+        self.log_path = self.dir / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.user: str | None = None  # set to run the server as another user (when root)
+        atexit.register(self.stop)
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """What a client connects to."""
+
+    def _ids(self) -> tuple[int | None, int | None]:
+        if self.user is None:
+            return None, None
+        entry = pwd.getpwnam(self.user)
+        return entry.pw_uid, entry.pw_gid
+
+    def run(self, args: Sequence[str]) -> None:
+        """Run a preparing command (as the server's user) and fail with its output."""
+        uid, gid = self._ids()
+        done = subprocess.run(
+            list(args),
+            cwd=self.dir,
+            user=uid,
+            group=gid,
+            extra_groups=[] if uid is not None else None,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+
+    def spawn(self, args: Sequence[str]) -> None:
+        uid, gid = self._ids()
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                list(args),
+                cwd=self.dir,
+                user=uid,
+                group=gid,
+                extra_groups=[] if uid is not None else None,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(self.stop_signal),
+            )
+
+    @abstractmethod
+    def ready(self) -> bool:
+        """Whether the server answers a client yet."""
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_S
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"{self.name} exited at start:\n{self._log_tail()}")
+            if self.ready():
+                return
+            time.sleep(0.1)
+        tail = self._log_tail()
+        self.stop()
+        raise RuntimeError(f"{self.name} did not become ready in {STARTUP_S:.0f} s:\n{tail}")
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Stop the server (its clean shutdown signal, a kill if it hangs), remove its files."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(self.stop_signal)
+            try:
+                proc.wait(STOP_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        atexit.unregister(self.stop)
+
+
+class Postgres(Service):
+    """A throwaway cluster: trust authentication on loopback and its own socket folder, a
+    superuser ``aigc``; durability off (fsync), since it is thrown away."""
+
+    name = "postgres"
+    stop_signal = signal.SIGINT  # PostgreSQL's fast shutdown: clients disconnected, no wait
+
+    def __init__(self, bindir: Path) -> None:
+        super().__init__()
+        self.bindir = bindir
+        if os.geteuid() == 0:
+            self.user = _unprivileged_user()
+            uid, gid = self._ids()
+            assert uid is not None and gid is not None
+            os.chown(self.dir, uid, gid)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{PG_SUPERUSER}@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> Postgres:
+        data = self.dir / "data"
+        self.run(
+            [
+                str(self.bindir / "initdb"),
+                "--pgdata",
+                str(data),
+                "--username",
+                PG_SUPERUSER,
+                "--auth",
+                "trust",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C",
+                "--no-sync",
+            ]
+        )
+        self.spawn(
+            [
+                str(self.bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.dir),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+        )
+        self.wait_ready()
+        return self
+
+    def ready(self) -> bool:
+        try:
+            with psycopg.connect(
+                host="127.0.0.1",
+                port=self.port,
+                user=PG_SUPERUSER,
+                dbname="postgres",
+                connect_timeout=2,
+            ):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+
+class Redis(Service):
+    """A throwaway redis-server on loopback with no persistence (no RDB, no AOF)."""
+
+    name = "redis"
+
+    def __init__(self, binary: Path) -> None:
+        super().__init__()
+        self.binary = binary
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> Redis:
+        self.spawn(
+            [
+                str(self.binary),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ]
+        )
+        self.wait_ready()
+        return self
+
+    def ready(self) -> bool:
+        client = redis.Redis(port=self.port, socket_timeout=2)
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+        finally:
+            client.close()
+
+
+def _remove_orphans() -> None:
+    """Remove the folders of servers whose test process was killed (no atexit ran); the kernel
+    stopped those servers, but their files stayed. Folders of live sessions are left alone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
+        try:
+            owner = int((folder / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not written yet, or not ours to judge
+        if not _alive(owner):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def _unprivileged_user() -> str:
+    for name in PG_RUN_AS:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name
+    raise RuntimeError(
+        f"running as root and none of the users {PG_RUN_AS} exists to run PostgreSQL"
+    )

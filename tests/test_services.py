@@ -1,0 +1,97 @@
+"""The throwaway servers of tests/services.py: what they are, and that none outlives its session.
+
+The PostgreSQL and Redis tests all over the suite show that the servers work; these show what
+those cannot: who runs PostgreSQL, and what is left after a stop or after a killed session.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests import services
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT_S = 30.0
+
+
+def gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie that nobody reaped counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def wait_gone(pid: int) -> bool:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if gone(pid):
+            return True
+        time.sleep(0.1)
+    return gone(pid)
+
+
+def test_postgres_runs_unprivileged_with_a_superuser_and_leaves_nothing() -> None:
+    bindir = services.postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin)")
+    server = services.Postgres(bindir).start()
+    assert server.proc is not None
+    pid, folder = server.proc.pid, server.dir
+    try:
+        owner = Path(f"/proc/{pid}").stat().st_uid
+        assert owner != 0  # PostgreSQL refuses root; as root it runs as postgres or nobody
+        assert owner == os.geteuid() or os.geteuid() == 0
+        with psycopg.connect(
+            host="127.0.0.1", port=server.port, user="aigc", dbname="postgres"
+        ) as conn:
+            row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            assert row.fetchone() == (True,)
+    finally:
+        server.stop()
+    assert gone(pid)
+    assert not folder.exists()
+
+
+def test_a_killed_session_takes_its_server_down_and_the_next_one_removes_its_files() -> None:
+    binary = services.redis_binary()
+    if binary is None:
+        pytest.skip("Redis is not installed (no redis-server on PATH)")
+    session = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from pathlib import Path\n"
+            "from tests import services\n"
+            "server = services.Redis(Path(sys.argv[1])).start()\n"
+            "print(server.proc.pid, server.dir, flush=True)\n"
+            "time.sleep(600)\n",
+            str(binary),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert session.stdout is not None
+    pid_text, folder_text = session.stdout.readline().split()
+    server_pid, folder = int(pid_text), Path(folder_text)
+    assert not gone(server_pid)
+
+    session.send_signal(signal.SIGKILL)  # no teardown, no atexit: only the kernel acts
+    session.wait()
+    assert wait_gone(server_pid)
+    assert folder.exists()  # nobody was left to remove it
+
+    services.Redis(binary).stop()  # the next server cleans up after a dead session
+    assert not folder.exists()
