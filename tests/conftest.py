@@ -23,6 +23,8 @@ from aigc.tables import Base
 from tests import services
 from tests.e2e.server import Org, Server, make_org, new_admin_key
 
+pytest_plugins = ["tests.skips"]
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:

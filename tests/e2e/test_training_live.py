@@ -149,7 +149,10 @@ def _check_chinese_generation(srv: Server, a: Org) -> None:
         )
 
 
-@pytest.mark.skipif(not ZH_DATA.is_dir() or not any(ZH_DATA.glob("*.json")), reason="no zh data")
+@pytest.mark.skipif(
+    not ZH_DATA.is_dir() or not any(ZH_DATA.glob("*.json")),
+    reason="shared Chinese poetry data is absent",
+)
 def test_gpt_trains_on_the_chinese_poetry_corpus(tmp_path: Path) -> None:
     server = Server(tmp_path / "data", new_admin_key(), AIGC_IMPORT_ROOTS=str(ZH_DATA)).start()
     try:
