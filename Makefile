@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 KENLM  := $(VENV)/.kenlm
 
-.PHONY: serve test venv lint format bench clean
+.PHONY: serve test deps venv lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,25 @@ venv: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/aigc migrate
 	$(BIN)/aigc serve
+
+# The system packages the whole suite needs (root, Debian): PostgreSQL and Redis (the tests start
+# throwaway servers of their own), Chromium for the console tests, a CJK font so Chinese renders
+# in their screenshots. Only missing packages are installed; nothing is started or configured.
+DEPS := postgresql redis-server chromium fonts-wqy-zenhei fontconfig
+
+deps:
+	@if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "make deps installs Debian packages ($(DEPS)) and must run as root: sudo make deps"; \
+	  exit 1; fi
+	@command -v apt-get >/dev/null || { \
+	  echo "make deps needs Debian's apt-get; install the equivalents of: $(DEPS)"; exit 1; }
+	@missing=$$(for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then echo "already installed: $(DEPS)"; exit 0; fi; \
+	echo "installing:" $$missing; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing
 
 # pytest exits 5 when it collects no test: that is a failure of the suite, not a pass.
 test: $(STAMP) $(KENLM)

@@ -258,7 +258,7 @@ def test_a_key_never_acts_above_its_user_or_without_platform_rights(world: World
 
 @pytest.fixture
 def fresh(db_url: str) -> Iterator[tuple[Database, Principal, str]]:
-    """A database (SQLite, and PostgreSQL in CI) with one organization and its owner."""
+    """A database (SQLite, then PostgreSQL) with one organization and its owner."""
     migrate.upgrade(db_url)
     db = Database(db_url)
     with db.session() as s:

@@ -24,7 +24,7 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
-    """SQLite, and PostgreSQL where AIGC_TEST_POSTGRES_URL is set."""
+    """SQLite, then PostgreSQL (``db_url``)."""
     migrate.upgrade(db_url)
     database = Database(db_url)
     with database.session() as s:
