@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from abc import ABC, abstractmethod
@@ -65,15 +66,18 @@ def redis_binary() -> Path | None:
     return Path(found) if found else None
 
 
-def _die_with_parent(sig: signal.Signals) -> Callable[[], None]:
+def _die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
     """A preexec_fn: the kernel sends ``sig`` to the child when the test process dies.
 
-    It runs after Popen has switched user (switching clears the setting)."""
+    It runs after Popen has switched user (switching clears the setting). Linux only;
+    elsewhere the servers rely on teardown and atexit."""
+    if sys.platform != "linux":
+        return None
     parent = os.getpid()
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it
 
     def arm() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
         if os.getppid() != parent:  # the parent died before the setting took effect
             os.kill(os.getpid(), signal.SIGKILL)
 
