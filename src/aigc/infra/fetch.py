@@ -30,6 +30,10 @@ class FetchRefused(ValueError):
     """The URL may not or could not be fetched; the message says why."""
 
 
+class FetchTooLarge(FetchRefused):
+    """The answer is longer than the byte limit (said so by its length, or found reading)."""
+
+
 def policy_allowing(cidrs: Iterable[str]) -> AddressPolicy:
     """The default policy plus the operator's chosen networks, reachable whatever they are."""
     return AddressPolicy(allowed=parse_networks(cidrs))
@@ -90,12 +94,12 @@ def content_type(response: httpx.Response) -> str:
 def _read_limited(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchRefused(f"The document is {declared} bytes; the limit is {max_bytes}")
+        raise FetchTooLarge(f"The response is {declared} bytes; the limit is {max_bytes}")
     body = bytearray()
     for piece in response.iter_bytes():
         body.extend(piece)
         if len(body) > max_bytes:
-            raise FetchRefused(f"The document is larger than the limit of {max_bytes} bytes")
+            raise FetchTooLarge(f"The response is larger than the limit of {max_bytes} bytes")
         if time.monotonic() > deadline:
             raise FetchRefused("Fetching took longer than the time limit")
     return bytes(body)
