@@ -214,7 +214,7 @@ def test_cli_add_upstream_stores_the_key_encrypted(tmp_path: Path) -> None:
     env = {**os.environ, "AIGC_DATA_DIR": str(tmp_path), "AIGC_UPSTREAM_API_KEY": secret}
     args = ["--name", "upstream-cli", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
     done = subprocess.run(
-        [sys.executable, "-m", "aigc.cli", "models", "add-upstream", *args, "--shared"],
+        [sys.executable, "-m", "aigc.cli", "models", "add-upstream", *args, "--shared", "--vision"],
         env=env,
         capture_output=True,
         text=True,
@@ -224,6 +224,14 @@ def test_cli_add_upstream_stores_the_key_encrypted(tmp_path: Path) -> None:
     assert "registered upstream-cli" in done.stdout
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("aigc.db*"))
     assert b"upstream-cli" in stored and secret.encode() not in stored
+    from aigc.infra.db import Database
+    from aigc.infra.schema import ModelRecord
+
+    db = Database(f"sqlite:///{tmp_path / 'aigc.db'}")
+    with db.session() as s:
+        record = s.query(ModelRecord).filter_by(name="upstream-cli").one()
+        assert record.config["vision"] is True  # --vision: it reads images
+    db.dispose()
 
 
 def test_allow_list_patterns_are_checked_before_they_are_stored() -> None:
