@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         default=4096 * 4096, gt=0, description="Pixels of one image (width × height)"
     )
     image_fetch_timeout_s: float = Field(
-        default=10.0, gt=0, description="Fetching one image given by http(s) URL"
+        default=10.0, gt=0, description="Fetching the images of a request given by URL, in all"
     )
     image_fetch_allow_networks: list[str] = Field(
         default_factory=list, description="CIDRs image URLs may reach despite being private"

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.server
 import io
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -168,3 +171,41 @@ def test_a_malformed_part_is_named_by_its_own_path(part: dict, param: str) -> No
         body({"role": "user", "content": [part]})
     error = validation_error(RequestValidationError(invalid.value.errors()))
     assert error.param == param
+
+
+class _Slow(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with a small PNG after ``delay_s``."""
+
+    delay_s = 0.6
+
+    def do_GET(self) -> None:
+        time.sleep(self.delay_s)
+        body = png(8)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_fetches_of_a_request_share_one_deadline(settings: Settings) -> None:
+    """Three images that each arrive well within the limit, but not all three together."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    settings.image_fetch_allow_networks = ["127.0.0.1/32"]
+    settings.image_fetch_timeout_s = 2.5 * _Slow.delay_s
+    link = f"http://127.0.0.1:{httpd.server_address[1]}/slow.png"
+    try:
+        one = vision.image_parts(body({"role": "user", "content": [image(link)]}), 10)
+        assert vision.load_images(one, settings)[0].width == 8
+        three = vision.image_parts(body({"role": "user", "content": [image(link)] * 3}), 10)
+        with pytest.raises(InvalidRequest) as late:
+            vision.load_images(three, settings)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert late.value.code == "invalid_image_url"
+    assert "longer than" in str(late.value)

@@ -9,13 +9,15 @@ Only a model that reads images (``takes_images``) gets them loaded, so a text-on
 400 costs no fetch. A data URL is decoded; an http(s) URL is fetched through ``infra.fetch``
 (public addresses only, unless the operator opened networks with
 ``image_fetch_allow_networks``), and a fetched image is sent on as bytes, never as its URL.
-All images of a request share one byte budget (``max_image_bytes``); each is checked to be a
+All images of a request share one byte budget (``max_image_bytes``) and their fetches one
+deadline (``image_fetch_timeout_s``); each is checked to be a
 still PNG, JPEG, WebP or GIF of at most ``max_image_pixels`` (``models/image/inputs.py``).
 Every refusal is a 400 naming the part.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import Literal
 from urllib.parse import urlsplit
@@ -107,11 +109,13 @@ def refuse_unreadable(model: TextModel, name: str, parts: list[ImagePart], chat:
 
 
 def load_images(parts: list[ImagePart], settings: Settings) -> list[ChatImage]:
-    """Each part's image, checked, in order (blocking: run it in a worker thread)."""
+    """Each part's image, checked, in order (blocking: run it in a worker thread). The fetches
+    of one request share one deadline, as its images share one byte budget."""
     budget = settings.max_image_bytes
+    deadline = time.monotonic() + settings.image_fetch_timeout_s
     images = []
     for part in parts:
-        data = _image_bytes(part, budget, settings)
+        data = _image_bytes(part, budget, deadline, settings)
         budget -= len(data)
         try:
             images.append(checked_image(data, settings.max_image_pixels, part.detail))
@@ -122,7 +126,7 @@ def load_images(parts: list[ImagePart], settings: Settings) -> list[ChatImage]:
     return images
 
 
-def _image_bytes(part: ImagePart, budget: int, settings: Settings) -> bytes:
+def _image_bytes(part: ImagePart, budget: int, deadline: float, settings: Settings) -> bytes:
     param = f"{part.param}.image_url.url"
     too_large = InvalidRequest(
         f"The images of this request are larger than {settings.max_image_bytes} bytes in all "
@@ -145,11 +149,19 @@ def _image_bytes(part: ImagePart, budget: int, settings: Settings) -> bytes:
             param=param,
             code="invalid_image_url",
         )
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise InvalidRequest(
+            f"The image at {part.param} was not fetched: fetching the images of this request "
+            f"took longer than {settings.image_fetch_timeout_s:g} s in all",
+            param=param,
+            code="invalid_image_url",
+        )
     try:
         return fetch_bytes(
             part.url,
             budget,
-            settings.image_fetch_timeout_s,
+            left,
             settings.image_fetch_allow_networks,
             user_agent="aigc-vision/1",
         ).data
