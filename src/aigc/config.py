@@ -88,6 +88,21 @@ class Settings(BaseSettings):
     )
     max_messages: int = Field(default=1_000, gt=0, description="Messages of a chat request")
     max_prompts: int = Field(default=2_048, gt=0, description="Prompts in a /v1/completions list")
+    # Images in chat messages (image_url parts): how many, their bytes (decoded from data URLs
+    # or fetched) all together, and each one's pixels (read from the header, before decoding).
+    max_images: int = Field(default=16, gt=0, description="Images in the messages of a request")
+    max_image_bytes: int = Field(
+        default=20 * MIB, gt=0, description="Bytes of all the images of a request together"
+    )
+    max_image_pixels: int = Field(
+        default=4096 * 4096, gt=0, description="Pixels of one image (width × height)"
+    )
+    image_fetch_timeout_s: float = Field(
+        default=10.0, gt=0, description="Fetching the images of a request given by URL, in all"
+    )
+    image_fetch_allow_networks: list[str] = Field(
+        default_factory=list, description="CIDRs image URLs may reach despite being private"
+    )
     # HTTP request head (request line + headers) limits at the server: 431 beyond them.
     max_header_bytes: int = Field(default=64 * 1024, gt=0, description="Request line + headers")
     max_header_count: int = Field(default=100, gt=0, description="Header fields of a request")

@@ -103,8 +103,8 @@ def test_audit_verify_passes_then_detects_each_tampering(
         "deleted": "DELETE FROM audit_records WHERE seq = 3",
         "inserted": "INSERT INTO audit_records SELECT seq + 1000, request_id, ts, day, tenant_id,"
         " key_id, user_id, method, endpoint, model, status, prompt_tokens, completion_tokens,"
-        " latency_ms, guard, hash, hash FROM audit_records WHERE seq = (SELECT max(seq) FROM"
-        " audit_records)",
+        " latency_ms, guard, hash, hash, images FROM audit_records"
+        " WHERE seq = (SELECT max(seq) FROM audit_records)",
         "truncated": "DELETE FROM audit_records WHERE seq = (SELECT max(seq) FROM audit_records)",
     }
     for name, statement in tamperings.items():

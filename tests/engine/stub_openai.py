@@ -10,6 +10,10 @@ Its behaviour is chosen by the requested model name:
     redirect           307 to ``REDIRECT_TO`` (for redirect checks)
     leaky-S            HTTP S (e.g. 500, 400) with an error body holding ``LEAKED``
     midfail            streams two chunks, then an error event holding ``LEAKED``
+    vision             checks every message's content as OpenAI documents it (a string, or
+                       text and ``image_url`` parts whose url is a base64 data URL of the image
+                       type it names); a 400 naming what is wrong, else answers (streamed in
+                       one chunk) a JSON description of what it got: ``describe_content``
 
 Every request is recorded (model, Authorization header) so tests can count calls.
 Run standalone: ``python -m tests.engine.stub_openai --port 9001``.
@@ -18,6 +22,10 @@ Run standalone: ``python -m tests.engine.stub_openai --port 9001``.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
+import hashlib
+import io
 import json
 import socket
 import threading
@@ -28,6 +36,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from PIL import Image
 
 CHUNKS = 20
 REDIRECT_TO = "http://169.254.169.254/latest/meta-data"
@@ -36,6 +45,80 @@ LEAKED = "internal-db-password=stub-s3cr3t-4f1c"  # must never reach a caller
 
 def words() -> list[str]:
     return [f"w{i} " for i in range(CHUNKS)]
+
+
+IMAGE_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF"}
+DETAILS = ("auto", "low", "high")
+
+
+class ContentError(ValueError):
+    """A message's content is not what OpenAI's chat API documents."""
+
+
+def describe_content(messages: Any) -> dict[str, Any]:
+    """What a vision model would see in ``messages``: every text, and every image decoded
+    (type, size, detail, SHA-256 of its bytes). Raises ContentError on anything off-spec."""
+    if not isinstance(messages, list):
+        raise ContentError("messages must be a list")
+    texts: list[str] = []
+    images: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            texts.append(content)
+            continue
+        if not isinstance(content, list) or not content:
+            raise ContentError(f"messages[{i}].content must be a string or a list of parts")
+        for j, part in enumerate(content):
+            where = f"messages[{i}].content[{j}]"
+            kind = part.get("type") if isinstance(part, dict) else None
+            if (
+                kind == "text"
+                and isinstance(part.get("text"), str)
+                and set(part)
+                == {
+                    "type",
+                    "text",
+                }
+            ):
+                texts.append(part["text"])
+            elif kind == "image_url" and set(part) == {"type", "image_url"}:
+                if message.get("role") != "user":
+                    raise ContentError(f"{where}: images belong in user messages")
+                images.append(_image(part["image_url"], where))
+            else:
+                raise ContentError(f"{where} is not a text or image_url part: {part!r:.200}")
+    return {"texts": texts, "images": images}
+
+
+def _image(image_url: Any, where: str) -> dict[str, Any]:
+    if not isinstance(image_url, dict) or not isinstance(image_url.get("url"), str):
+        raise ContentError(f"{where}.image_url must be an object with a url")
+    if not set(image_url) <= {"url", "detail"} or image_url.get("detail", "auto") not in DETAILS:
+        raise ContentError(f"{where}.image_url has unknown keys or detail")
+    head, _, data = image_url["url"].partition(",")
+    media_type = head.removeprefix("data:").removesuffix(";base64")
+    if (
+        not head.startswith("data:")
+        or not head.endswith(";base64")
+        or media_type not in IMAGE_TYPES
+    ):
+        raise ContentError(f"{where}.image_url.url is not a base64 image data URL")
+    try:
+        raw = base64.b64decode(data, validate=True)
+        img = Image.open(io.BytesIO(raw))
+        img.load()
+    except (binascii.Error, ValueError, OSError) as exc:
+        raise ContentError(f"{where}.image_url.url does not decode as an image: {exc}") from None
+    if img.format != IMAGE_TYPES[media_type]:
+        raise ContentError(f"{where}: the data URL says {media_type}, the bytes are {img.format}")
+    return {
+        "media_type": media_type,
+        "detail": image_url.get("detail", "auto"),
+        "width": img.width,
+        "height": img.height,
+        "sha256": hashlib.sha256(raw).hexdigest(),
+    }
 
 
 def create_app() -> FastAPI:
@@ -61,8 +144,14 @@ def create_app() -> FastAPI:
         if kind == "leaky":
             return JSONResponse({"error": {"message": f"failed: {LEAKED}"}}, status_code=int(n))
         base = {"id": "stub-1", "created": int(time.time()), "model": model}
+        pieces = words()
+        if kind == "vision":
+            try:
+                pieces = [json.dumps(describe_content(body.get("messages")))]
+            except ContentError as exc:
+                return JSONResponse({"error": {"message": str(exc)}}, status_code=400)
         if not body.get("stream"):
-            text = "".join(words())
+            text = "".join(pieces)
             choice = (
                 {"index": 0, "message": {"role": "assistant", "content": text}}
                 if chat
@@ -74,7 +163,7 @@ def create_app() -> FastAPI:
 
         def events() -> Any:
             obj = "chat.completion.chunk" if chat else "text_completion"
-            for i, word in enumerate(words()):
+            for i, word in enumerate(pieces):
                 if kind == "slow" and i:
                     time.sleep(0.02)
                 choice = (

@@ -214,7 +214,7 @@ def test_cli_add_upstream_stores_the_key_encrypted(tmp_path: Path) -> None:
     env = {**os.environ, "AIGC_DATA_DIR": str(tmp_path), "AIGC_UPSTREAM_API_KEY": secret}
     args = ["--name", "upstream-cli", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
     done = subprocess.run(
-        [sys.executable, "-m", "aigc.cli", "models", "add-upstream", *args, "--shared"],
+        [sys.executable, "-m", "aigc.cli", "models", "add-upstream", *args, "--shared", "--vision"],
         env=env,
         capture_output=True,
         text=True,
@@ -224,6 +224,14 @@ def test_cli_add_upstream_stores_the_key_encrypted(tmp_path: Path) -> None:
     assert "registered upstream-cli" in done.stdout
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("aigc.db*"))
     assert b"upstream-cli" in stored and secret.encode() not in stored
+    from aigc.infra.db import Database
+    from aigc.infra.schema import ModelRecord
+
+    db = Database(f"sqlite:///{tmp_path / 'aigc.db'}")
+    with db.session() as s:
+        record = s.query(ModelRecord).filter_by(name="upstream-cli").one()
+        assert record.config["vision"] is True  # --vision: it reads images
+    db.dispose()
 
 
 def test_allow_list_patterns_are_checked_before_they_are_stored() -> None:
@@ -260,3 +268,33 @@ def test_the_upstreams_finish_reason_is_passed_through(
             )
             assert "".join(bounded) == "".join(words())
             assert bounded.finish_reason == reason
+
+
+def test_a_vision_upstream_is_sent_images_as_openai_content_parts(
+    stub: StubServer, settings: Settings
+) -> None:
+    import io
+    import json
+
+    from PIL import Image
+
+    from aigc.models.image.inputs import checked_image
+    from aigc.models.upstream import capabilities_of, validate_config
+
+    buf = io.BytesIO()
+    Image.new("RGB", (600, 20), "red").save(buf, "WEBP")
+    image = checked_image(buf.getvalue(), 10**6, "high")
+    eyes = model(settings, base_url=stub.base_url, model="vision", vision=True)
+    assert eyes.takes_images and not model(settings, base_url=stub.base_url, model="m").takes_images
+    asked = [ChatMessage("system", "Be brief."), ChatMessage("user", "", images=(image, image))]
+    got = json.loads("".join(eyes.generate(TextRequest(messages=asked, max_tokens=50))))
+    assert got["texts"] == ["Be brief."]  # an image-only message sends no empty text part
+    assert [(i["media_type"], i["width"], i["detail"]) for i in got["images"]] == [
+        ("image/webp", 600, "high")
+    ] * 2
+    target = {"base_url": "http://x.example/v1", "model": "m"}
+    assert "vision" in capabilities_of(register_config(target | {"vision": True}, None, settings))
+    assert "vision" not in capabilities_of(register_config(target, None, settings))
+    with pytest.raises(InvalidRequest) as bad:
+        validate_config(target | {"vision": "yes"})
+    assert bad.value.param == "vision"

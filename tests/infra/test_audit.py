@@ -290,3 +290,42 @@ def test_usage_aggregates_and_isolates_tenants(db: Database) -> None:
         usage(db, "t1", None, None, ["content"])
     with pytest.raises(ValueError):
         usage(db, "t1", "yesterday", None, [])
+
+
+def test_image_counts_are_signed_and_rows_without_images_keep_their_old_signature(
+    db: Database, log: AuditLog
+) -> None:
+    import hmac
+    import json
+
+    log.append([event(11, images=3), event(12)])
+    assert log.verify().ok
+    with db.session() as session:
+        row = session.execute(text("SELECT * FROM audit_records WHERE seq = 12")).mappings().one()
+    # a row with no images is signed as every row was before the count existed: the v1 array
+    v1 = [
+        row[name]
+        for name in (
+            "seq",
+            "request_id",
+            "ts",
+            "day",
+            "tenant_id",
+            "key_id",
+            "user_id",
+            "method",
+            "endpoint",
+            "model",
+            "status",
+            "prompt_tokens",
+            "completion_tokens",
+            "latency_ms",
+            "guard",
+            "prev_hash",
+        )
+    ]
+    message = json.dumps(["v1", *v1], separators=(",", ":"), ensure_ascii=False).encode()
+    assert row["hash"] == hmac.new(SECRET, message, hashlib.sha256).hexdigest()
+    sql(db, "UPDATE audit_records SET images = 1 WHERE seq = 11")
+    sql(db, "UPDATE audit_records SET images = 2 WHERE seq = 12")
+    assert log.verify().problems == ["row 11 was edited", "row 12 was edited"]

@@ -94,6 +94,9 @@ def models_add_upstream(
     timeout: Annotated[float, typer.Option(help="Seconds per upstream call")] = 60.0,
     tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
     shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
+    vision: Annotated[
+        bool, typer.Option(help="The served model reads images (chat image_url parts)")
+    ] = False,
 ) -> None:
     """Register an OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc) as a model."""
     from aigc.models.registry import ModelRegistry
@@ -109,6 +112,8 @@ def models_add_upstream(
         config["api_key"] = api_key
     if fallback_url and fallback_model:
         config["fallbacks"] = [{"base_url": fallback_url, "model": fallback_model}]
+    if vision:
+        config["vision"] = True
     with session() as s:
         owner = None if shared else tenant_id(s, tenant)
         record = ModelRegistry(Settings().import_roots).register(

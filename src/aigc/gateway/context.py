@@ -30,4 +30,5 @@ class RequestRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     guard: list[str] = field(default_factory=list)
+    images: int = 0  # images in the request's messages (audited as a count, never bytes)
     audited: bool = True

@@ -24,8 +24,9 @@ def error_response(error: APIError) -> JSONResponse:
 
 
 def _param(loc: tuple[Any, ...]) -> str | None:
-    """('body', 'messages', 0, 'role') → 'messages[0].role'."""
-    parts = [p for p in loc if p not in ("body", "query", "path")]
+    """('body', 'messages', 0, 'role') → 'messages[0].role'. Pydantic names the member of a
+    union it tried (``list[ContentPart]``); that is no field of the request, so it is left out."""
+    parts = [p for p in loc if p not in ("body", "query", "path") and "[" not in str(p)]
     out = ""
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

@@ -108,6 +108,7 @@ class GatewayMiddleware:
                     completion_tokens=record.completion_tokens,
                     latency_ms=round(elapsed * 1000, 3),
                     guard=tuple(record.guard),
+                    images=record.images,
                 )
             )
         if log.isEnabledFor(logging.INFO):

@@ -1,8 +1,9 @@
 """The journey of one generation request, in one place.
 
     authenticate (route dependency)
-      → prepare: validate → resolve the model → guard the input → ground (knowledge bases)
-                 → count the final prompt → admit (limits, quota) → a place in the model's queue
+      → prepare: validate → resolve the model → take the images (chat) → guard the input
+                 → ground (knowledge bases) → count the final prompt → admit (limits, quota)
+                 → a place in the model's queue
       → generate (model backend; stop/max_tokens applied here; guard on the output)
       → settle limits → response (JSON or SSE) + usage; the middleware writes audit and metrics.
 
@@ -18,13 +19,14 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from aigc.access import Principal
-from aigc.gateway import grounding, guarding
+from aigc.errors import InvalidRequest
+from aigc.gateway import grounding, guarding, vision
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.schemas import (
@@ -38,11 +40,13 @@ from aigc.gateway.schemas import (
 )
 from aigc.gateway.services import Services
 from aigc.guard.gate import GuardSession
-from aigc.infra import metrics
+from aigc.infra import metrics, untrusted
 from aigc.knowledge.grounding import citations_field
 from aigc.models import resources
+from aigc.models.base import TextModelBase
 from aigc.models.protocols import AsyncTextModel, ChatMessage, TextModel, TextRequest
 from aigc.models.stopping import BoundedText
+from aigc.models.tokens import image_tokens
 
 # Inputs up to this many characters are scanned, counted and template-matched on the event loop:
 # that takes microseconds, less than a worker-thread hop. Longer ones go to a worker thread, so a
@@ -58,6 +62,7 @@ class Checked:
     max_tokens: int
     input_chars: int  # characters of the messages/prompts: decides inline vs worker thread
     kb_ids: list[str] | None  # knowledge bases to ground on
+    images: list[vision.ImagePart] = field(default_factory=list)  # image parts, not yet loaded
 
     @property
     def small(self) -> bool:
@@ -86,6 +91,7 @@ async def prepare(
     record.model = body.model
     checked = validate(services, principal, body)  # 400
     model = await resolve(services, principal, body)  # 404, 403, 503; 400 undecodable fields
+    checked = await take_images(services, body.model, model, checked, record)  # 400
     requests, session = await guard_input(services, principal, body, model, checked, record.guard)
     grounded = await ground(services, principal, body.model, model, requests, checked, record.guard)
     # One request per prompt and choice, prompt by prompt: every n-th is a different prompt.
@@ -118,16 +124,40 @@ def validate(services: Services, principal: Principal, body: SamplingFields) -> 
     input_chars = check_input_size(
         body, settings.max_input_chars, settings.max_messages, settings.max_prompts
     )
+    images = vision.image_parts(body, settings.max_images)
     max_tokens = body.output_limit or settings.default_max_tokens
     requests = to_text_requests(body, max_tokens, principal.tenant_id)
-    return Checked(requests, max_tokens, input_chars, grounding.requested_kbs(body))
+    return Checked(requests, max_tokens, input_chars, grounding.requested_kbs(body), images)
 
 
 async def resolve(services: Services, principal: Principal, body: SamplingFields) -> TextModel:
-    """The caller's model (own first, then shared), allowed, ready, able to decode the body."""
+    """The caller's model (own first, then shared), allowed, ready, a text model able to
+    decode the body."""
     model = await services.model(principal, body.model)
+    if not isinstance(model, TextModelBase):  # an image model (gan-, vae-, clip-...)
+        raise InvalidRequest(
+            f"The model '{untrusted.field(body.model)}' does not write text; use it on its "
+            "own routes (/v1/images/..., /api/images/...)",
+            param="model",
+            code="unsupported_model",
+        )
     refuse_undecodable(body, model.decoding_fields)
     return model
+
+
+async def take_images(
+    services: Services, name: str, model: TextModel, checked: Checked, record: RequestRecord
+) -> Checked:
+    """Images in chat: a 400 for a model that does not read them (before anything is
+    fetched); else each image decoded or fetched and checked in a worker thread, then given to
+    its message. The audit records how many, never their bytes."""
+    chat = checked.requests[0].messages is not None
+    vision.refuse_unreadable(model, name, checked.images, chat)
+    if not checked.images:
+        return checked
+    images = await run_in_threadpool(vision.load_images, checked.images, services.settings)
+    record.images = len(images)
+    return replace(checked, requests=vision.attach(checked.requests, checked.images, images))
 
 
 async def guard_input(
@@ -266,8 +296,13 @@ def decoding_options(body: SamplingFields) -> dict[str, Any]:
 
 
 def count_prompt_tokens(model: TextModel, request: TextRequest) -> int:
+    """Text by the model's tokenizer; each image as OpenAI bills it (``tokens.image_tokens``)."""
     if request.messages is not None:
-        return sum(model.count_tokens(m.content) for m in request.messages)
+        return sum(
+            model.count_tokens(m.content)
+            + sum(image_tokens(i.width, i.height, i.detail) for i in m.images)
+            for m in request.messages
+        )
     return model.count_tokens(request.prompt or "")
 
 

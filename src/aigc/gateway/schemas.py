@@ -14,16 +14,29 @@ from aigc.errors import InvalidRequest
 from aigc.infra import untrusted
 
 
-class TextPart(BaseModel):
+class ImageURL(BaseModel):
+    """OpenAI's ``image_url`` object: a base64 data URL or an http(s) URL, and a detail level."""
+
+    model_config = ConfigDict(extra="allow")
+    url: str = Field(min_length=1)
+    detail: Literal["auto", "low", "high"] = "auto"
+
+
+class ContentPart(BaseModel):
+    """One part of a message's content: ``text``, or ``image_url`` (user messages; read by
+    ``gateway/vision.py``). A part of any other type is refused by name (``message_text``)."""
+
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = None
+    image_url: ImageURL | None = None
 
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
+    # parts first: a malformed part is then the error reported, not "not a string"
+    content: list[ContentPart] | str | None = None
     name: str | None = None
 
 
@@ -177,13 +190,16 @@ def refuse_undecodable(body: SamplingFields, supported: frozenset[str]) -> None:
 
 
 def message_text(message: Message, index: int) -> str:
-    """A message's text; image or audio parts are refused by name."""
+    """A message's text: its text parts joined. Image parts are left to ``gateway/vision.py``;
+    audio, file or any other parts are refused by name."""
     if message.content is None:
         return ""
     if isinstance(message.content, str):
         return message.content
     texts = []
     for part_index, part in enumerate(message.content):
+        if part.type == "image_url":
+            continue
         if part.type != "text" or part.text is None:
             raise InvalidRequest(
                 f"Content parts of type '{part.type}' are not supported by this model",

@@ -20,7 +20,7 @@ from aigc.guard.policy import Policy, Rule, rules_for
 from aigc.guard.stream import OutputGuard
 from aigc.guard.watermark import WatermarkProcessor
 from aigc.infra.db import Database
-from aigc.models.protocols import ChatMessage, TextRequest
+from aigc.models.protocols import TextRequest
 
 
 @dataclass
@@ -56,7 +56,8 @@ def _inputs(requests: list[TextRequest]) -> list[str]:
 
 def _with_texts(request: TextRequest, texts: list[str]) -> TextRequest:
     if request.messages is not None:
-        messages = [ChatMessage(m.role, t) for m, t in zip(request.messages, texts, strict=True)]
+        # replace: a message keeps what the guard does not rewrite (its images)
+        messages = [replace(m, content=t) for m, t in zip(request.messages, texts, strict=True)]
         return replace(request, messages=messages)
     return replace(request, prompt=texts[0])
 

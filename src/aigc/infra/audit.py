@@ -57,6 +57,9 @@ _SIGNED_FIELDS = (
     "guard",
     "prev_hash",
 )
+# Signed only when not zero, after the fields above: rows written before a field existed (with
+# its column's default) keep the signature they were written with.
+_SIGNED_IF_SET = ("images",)
 _GROUPS = ("day", "key_id", "model")
 
 
@@ -81,6 +84,7 @@ class AuditEvent:
     completion_tokens: int = 0
     latency_ms: float = 0.0
     guard: tuple[str, ...] = ()
+    images: int = 0  # images in the request's input: a count, never their bytes
 
 
 @dataclass
@@ -123,6 +127,7 @@ def _row_values(event: AuditEvent, seq: int, prev_hash: str) -> dict[str, Any]:
         "latency_ms": round(float(event.latency_ms), 3),
         "guard": json.dumps(list(event.guard), separators=(",", ":")),
         "prev_hash": prev_hash,
+        "images": int(event.images),
     }
 
 
@@ -137,8 +142,10 @@ class AuditLog:
         return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
 
     def _row_hash(self, row: Mapping[Any, Any]) -> str:
-        """HMAC over a canonical JSON array of every signed field, in a fixed order."""
+        """HMAC over a canonical JSON array of every signed field, in a fixed order; then
+        ``{name: value}`` for each later field that is set."""
         values = [row[name] for name in _SIGNED_FIELDS]
+        values += [{name: row[name]} for name in _SIGNED_IF_SET if row[name]]
         return self._mac(json.dumps(["v1", *values], separators=(",", ":"), ensure_ascii=False))
 
     def _head_mac(self, count: int, last_hash: str) -> str:
@@ -209,7 +216,7 @@ class AuditLog:
                 )
             ).one_or_none()
         head_count = head.count_ if head is not None else None
-        columns = [_RECORDS.c[name] for name in (*_SIGNED_FIELDS, "hash")]
+        columns = [_RECORDS.c[name] for name in (*_SIGNED_FIELDS, *_SIGNED_IF_SET, "hash")]
         expected, prev, prev_valid, walked = 1, GENESIS, True, 0
         after: int | None = None
         hash_at_head: str | None = None
@@ -463,7 +470,9 @@ def tokens_used_on(db: Database, tenant_id: str, day: str | date) -> int:
 
 
 # What a listing shows: the signed fields but the chain's own bookkeeping.
-_LISTED_FIELDS = tuple(f for f in _SIGNED_FIELDS if f not in ("day", "prev_hash"))
+_LISTED_FIELDS = tuple(
+    f for f in (*_SIGNED_FIELDS, *_SIGNED_IF_SET) if f not in ("day", "prev_hash")
+)
 MAX_PAGE = 200
 
 

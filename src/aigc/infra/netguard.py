@@ -26,7 +26,8 @@ connecting to the very address it checked (no DNS-rebinding window).
 The operator may open chosen networks on purpose (``AddressPolicy.allowed``, e.g. from
 ``kb_fetch_allow_networks``): an address inside one is accepted whatever it is.
 
-Used by upstream models registered by tenant admins and by URL ingestion into knowledge bases.
+Used by upstream models registered by tenant admins, and by ``infra.fetch`` (URL ingestion into
+knowledge bases, images given by URL in chat).
 """
 
 from __future__ import annotations

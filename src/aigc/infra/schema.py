@@ -224,6 +224,7 @@ class AuditRecord(Base):
     guard: Mapped[str] = mapped_column(Text, default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    images: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # in the input
 
 
 class AuditHead(Base):

@@ -40,6 +40,10 @@ class TextModelBase(LoadedModel):
     context_length: int | None = None
     # Decoding fields beyond OpenAI's basics it honours; any other set field is a 400.
     decoding_fields: frozenset[str] = frozenset()
+    # Reads the images of chat messages (a vision model); a request with images to any other
+    # model is a 400. ``needs_images``: answers only about images (a captioner).
+    takes_images: bool = False
+    needs_images: bool = False
 
     @property
     def runs_inline(self) -> bool:

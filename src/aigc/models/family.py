@@ -48,6 +48,7 @@ IMAGE_ENCODING = "image_encoding"
 IMAGE_EMBEDDINGS = "image_embeddings"
 ZERO_SHOT = "zero_shot_classification"
 IMAGE_CAPTIONING = "image_captioning"
+VISION = "vision"  # reads images in chat messages (``image_url`` content parts)
 TEXT = frozenset({CHAT, COMPLETIONS, STREAMING})  # what every text family does
 
 # The families shipped with aigc, in listing order: defaults are bootstrapped in this order, and

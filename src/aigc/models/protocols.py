@@ -15,9 +15,28 @@ Role = Literal["system", "user", "assistant", "developer", "tool"]
 
 
 @dataclass(frozen=True)
+class ChatImage:
+    """An image of a chat message, checked and in memory: never a URL still to fetch.
+
+    ``media_type`` is what the bytes are (sniffed, not what the caller declared); ``detail``
+    is OpenAI's ``low``/``high``/``auto``. The bytes are left out of ``repr`` so a log line
+    never carries them."""
+
+    data: bytes = field(repr=False)
+    media_type: str
+    width: int
+    height: int
+    detail: Literal["auto", "low", "high"] = "auto"
+
+
+@dataclass(frozen=True)
 class ChatMessage:
+    """One message: its text (text parts joined; what the guard reads and rewrites) and, for a
+    user message, the images that came with it, in order after the text."""
+
     role: Role
     content: str
+    images: tuple[ChatImage, ...] = ()
 
 
 def chat_prompt(messages: Sequence[ChatMessage], hf_tokenizer: Any = None) -> str:
@@ -73,6 +92,10 @@ class TextModel(Protocol):
     context_length: int | None
     # Decoding fields beyond OpenAI's basics it honours; any other set field is a 400.
     decoding_fields: frozenset[str]
+    # It reads the images of chat messages (``ChatMessage.images``); a request with images to
+    # a model that does not is a 400. ``needs_images``: it answers only about images.
+    takes_images: bool
+    needs_images: bool
 
     @property
     def runs_inline(self) -> bool:

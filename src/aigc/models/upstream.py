@@ -8,6 +8,8 @@ config (as stored; ``register_config`` builds it from what the API receives)::
     timeout_s, connect_timeout_s, max_retries, breaker_threshold, breaker_reset_s
     restricted  True when a tenant admin registered it: every connection passes netguard
     context_length  optional: the served model's context in tokens (grounding fits into it)
+    vision      optional, default false: the served model reads images; chat messages' images
+                are then sent on as base64 data URLs (OpenAI's ``image_url`` parts)
 
 A call goes to the first target whose circuit breaker allows it; 429, 5xx and network errors
 are retried with exponential backoff (tenacity), then the next target, then the fallbacks.
@@ -49,8 +51,9 @@ from aigc.infra.breaker import BreakerBoard
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
 from aigc.models import tokens, upstream_allowlist
 from aigc.models.base import TextModelBase
-from aigc.models.family import TEXT, Family, register
-from aigc.models.protocols import TextRequest
+from aigc.models.family import TEXT, VISION, Family, register
+from aigc.models.image.inputs import data_url
+from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.stopping import Ended
 
 BREAKERS = BreakerBoard()
@@ -109,6 +112,8 @@ def validate_config(config: dict[str, Any]) -> None:
             "context_length must be a whole number of tokens from 1 to 16777216",
             param="context_length",
         )
+    if not isinstance(config.get("vision", False), bool):
+        raise InvalidRequest("vision must be true or false", param="vision")
 
 
 def _list(value: Any, param: str) -> list[Any]:
@@ -205,6 +210,8 @@ def register_config(
         stored[name] = config.get(name, default)
     if config.get("context_length") is not None:  # grounding fits its sources into it
         stored["context_length"] = config["context_length"]
+    if config.get("vision"):  # the served model reads images
+        stored["vision"] = True
     return stored
 
 
@@ -219,6 +226,7 @@ class UpstreamModel(TextModelBase):
         self.config = config
         # The served model's context as registered; None: not given (the upstream's business).
         self.context_length: int | None = config.get("context_length")
+        self.takes_images = bool(config.get("vision", False))
         self.targets = [Target(**t) for t in config["targets"]]
         self.fallbacks = [Target(**t) for t in config.get("fallbacks", [])]
         self._keys = {
@@ -343,7 +351,7 @@ def _body(request: TextRequest, model: str) -> dict[str, Any]:
         "top_p": request.top_p,
     }
     if request.messages is not None:
-        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        body["messages"] = [{"role": m.role, "content": _content(m)} for m in request.messages]
     else:
         body["prompt"] = request.prompt or ""
     if request.max_tokens is not None:
@@ -353,6 +361,19 @@ def _body(request: TextRequest, model: str) -> dict[str, Any]:
     if request.stop:
         body["stop"] = request.stop
     return body
+
+
+def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    """A message's content as OpenAI's chat API takes it: its text, or with images, a text part
+    (when there is text) followed by one ``image_url`` part per image, as a data URL."""
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    images = [
+        {"type": "image_url", "image_url": {"url": data_url(i), "detail": i.detail}}
+        for i in message.images
+    ]
+    return (parts if message.content else []) + images
 
 
 def _origin(request: httpx.Request) -> str:
@@ -435,6 +456,11 @@ def _event_text(line: bytes, chat: bool, finish: list[str] | None = None) -> str
     return "".join(pieces)
 
 
+def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
+    """Text, and images when it was registered with ``"vision": true``."""
+    return TEXT | {VISION} if config.get("vision") else TEXT
+
+
 def load(config: dict[str, Any]) -> UpstreamModel:
     return UpstreamModel(config)
 
@@ -456,7 +482,8 @@ FAMILY = register(
         loader=load,
         validate=validate_config,
         prepare=prepare,
-        capabilities=TEXT,
+        capabilities=TEXT | {VISION},
+        capabilities_of=capabilities_of,
         summary="An OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc)",
     )
 )

@@ -32,7 +32,8 @@ from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.services import Services
-from aigc.models.image import provenance
+from aigc.models.image import inputs, provenance
+from aigc.models.image.inputs import image_array
 from aigc.models.image.sampling import class_index
 from aigc.models.protocols import ImageModel, ImageRequest, TextRequest
 
@@ -127,21 +128,14 @@ def decode_image(data: str, param: str = "image") -> Image.Image:
     if data.startswith("data:"):
         data = data.split(",", 1)[-1]
     try:
-        img = Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
+        raw = base64.b64decode(data, validate=True)
+        img = Image.open(io.BytesIO(raw), formats=list(inputs.FORMATS))
         img.load()
         return img
     except (binascii.Error, ValueError, OSError):
         raise InvalidRequest(
-            "The image is not valid base64 PNG, JPEG or WebP", param=param
+            f"The image is not valid base64 {inputs.FORMAT_NAMES}", param=param
         ) from None
-
-
-def image_array(img: Image.Image, size: int, channels: int) -> np.ndarray:
-    """A (1, C, H, W) float array in [0, 1] at the model's native size."""
-    img = img.convert("L" if channels == 1 else "RGB")
-    img = img.resize((size, size), Image.Resampling.BILINEAR)
-    arr = np.asarray(img, dtype=np.float32) / 255.0
-    return (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))[None]
 
 
 def need(model: Any, attribute: str, name: str, what: str) -> None:

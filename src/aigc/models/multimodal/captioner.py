@@ -9,7 +9,7 @@ one model captions in English or Chinese: "a handwritten seven" / "手写数字�
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,13 +19,17 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from aigc.models.base import LoadedModel
+from aigc.errors import InvalidRequest
+from aigc.models.base import TextModelBase
 from aigc.models.device import pick_device
 from aigc.models.image import loop
 from aigc.models.image.data import ImageSet, augment, label_captions
+from aigc.models.image.inputs import image_array, pil_image
 from aigc.models.image.loop import Progress
 from aigc.models.multimodal.clip import normalize_text
+from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.text.tokenizers import HFTokenizer, load_tokenizer, train_tokenizer
+from aigc.models.tokens import count_tokens
 
 LANGUAGES = ("en", "zh")
 
@@ -166,8 +170,12 @@ def save(model: Captioner, tok: HFTokenizer, classes: list[str], out_dir: Path) 
     (out_dir / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
 
 
-class CaptionerModel(LoadedModel):
-    """A trained captioner loaded for serving."""
+class CaptionerModel(TextModelBase):
+    """A trained captioner loaded for serving: ``caption`` for ``/api/images/caption``, and a
+    chat model that answers about the images of a message (``generate``)."""
+
+    takes_images = True
+    needs_images = True
 
     def __init__(self, model_dir: str | Path) -> None:
         model_dir = Path(model_dir)
@@ -207,3 +215,36 @@ class CaptionerModel(LoadedModel):
                 kept = [t for t in row[: row.index(tok.eos_id)] if t != tok.pad_id]
             out.append(tok.decode(kept).strip())
         return out
+
+    # --- chat ---------------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return count_tokens(text)
+
+    def generate(self, request: TextRequest) -> Iterator[str]:
+        """The caption of each image of the latest user message that has any, in the language
+        the conversation's last user message is written in. The question's words are not read
+        beyond that: this model captions, it does not answer questions."""
+        messages = request.messages or []
+        with_images = next((m for m in reversed(messages) if m.images), None)
+        if with_images is None:
+            raise InvalidRequest(NEEDS_AN_IMAGE, param="messages", code="image_required")
+        language = chat_language(messages)
+        pixels = np.concatenate(
+            [image_array(pil_image(i), self.size, self.channels) for i in with_images.images]
+        )
+        captions = self.caption(pixels, language)
+        if len(captions) == 1:
+            yield captions[0]
+            return
+        label = "图{}：{}" if language == "zh" else "Image {}: {}"
+        yield "\n".join(label.format(i, c) for i, c in enumerate(captions, start=1))
+
+
+NEEDS_AN_IMAGE = "This model answers about images only; send one as an image_url content part"
+
+
+def chat_language(messages: list[ChatMessage]) -> str:
+    """Chinese when the last user message has a CJK character, else English."""
+    text = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"

@@ -20,9 +20,12 @@ from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import ModelRecord
 from aigc.models.family import (
+    CHAT,
     IMAGE_CAPTIONING,
     IMAGE_EMBEDDINGS,
     IMAGE_GENERATION,
+    STREAMING,
+    VISION,
     ZERO_SHOT,
     Family,
     register,
@@ -105,14 +108,23 @@ def load_mm(config: dict[str, Any]) -> Any:
     return captioner.CaptionerModel(config["path"])
 
 
+def prepare_mm(config: dict[str, Any], principal: Any, session: Any) -> dict[str, Any]:
+    """A folder registered by hand stores its kind, as a trained model's job result does, so
+    its listing shows what it does (captions, chat about images, or text-to-image)."""
+    kind = json.loads((Path(config["path"]) / "config.json").read_text()).get("kind")
+    if kind not in MM_KINDS:
+        raise InvalidRequest(f"mm models are one of {', '.join(MM_KINDS)}", param="config")
+    return config | {"kind": kind}
+
+
 def mm_capabilities(config: dict[str, Any]) -> frozenset[str]:
-    """A text-to-image model generates images; a captioner writes captions (its job's result
-    says which; a model still training may become either)."""
+    """A text-to-image model generates images; a captioner writes captions, on its own route
+    and in chat (its job's result says which; a model still training may become either)."""
     kind = config.get("kind")
     if kind == "text2image":
         return frozenset({IMAGE_GENERATION})
-    if kind == "captioner":
-        return frozenset({IMAGE_CAPTIONING})
+    if kind == "captioner":  # also in chat: it answers about the images of a message
+        return frozenset({IMAGE_CAPTIONING, CHAT, STREAMING, VISION})
     return frozenset()
 
 
@@ -135,7 +147,8 @@ MM = register(
         kind="multimodal",
         loader=load_mm,
         validate=validate_model_dir,
-        capabilities=frozenset({IMAGE_CAPTIONING, IMAGE_GENERATION}),
+        prepare=prepare_mm,
+        capabilities=frozenset({IMAGE_CAPTIONING, IMAGE_GENERATION, CHAT, STREAMING, VISION}),
         capabilities_of=mm_capabilities,
         summary="Train an mm- model: -p kind=captioner or kind=text2image -p clip=NAME.",
         trainer=train_mm,
