@@ -30,4 +30,6 @@ class RequestRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     guard: list[str] = field(default_factory=list)
+    # Function calling, for the audit only (tool names and counts, never arguments/results).
+    tools: list[str] = field(default_factory=list)
     audited: bool = True

@@ -1,9 +1,11 @@
 """The journey of one generation request, in one place.
 
     authenticate (route dependency)
-      → prepare: validate → resolve the model → guard the input → ground (knowledge bases)
+      → prepare: validate (tools too) → resolve the model → guard the input (tool results
+                 too) → ground (knowledge bases)
                  → count the final prompt → admit (limits, quota) → a place in the model's queue
-      → generate (model backend; stop/max_tokens applied here; guard on the output)
+      → generate (model backend; stop/max_tokens applied here; guard on the output, tool-call
+                  arguments included)
       → settle limits → response (JSON or SSE) + usage; the middleware writes audit and metrics.
 
 ``prepare`` runs its stages in that order and each returns what the next one takes, so what
@@ -24,7 +26,7 @@ from typing import Any
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from aigc.access import Principal
-from aigc.gateway import grounding, guarding
+from aigc.gateway import grounding, guarding, tooling
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.schemas import (
@@ -32,7 +34,6 @@ from aigc.gateway.schemas import (
     CompletionRequest,
     SamplingFields,
     check_input_size,
-    message_text,
     refuse_undecodable,
     refuse_unsupported,
 )
@@ -41,7 +42,14 @@ from aigc.guard.gate import GuardSession
 from aigc.infra import metrics
 from aigc.knowledge.grounding import citations_field
 from aigc.models import resources
-from aigc.models.protocols import AsyncTextModel, ChatMessage, TextModel, TextRequest
+from aigc.models.protocols import (
+    AsyncTextModel,
+    ChatMessage,
+    TextModel,
+    TextRequest,
+    ToolCall,
+    ToolCallDelta,
+)
 from aigc.models.stopping import BoundedText
 
 # Inputs up to this many characters are scanned, counted and template-matched on the event loop:
@@ -58,6 +66,7 @@ class Checked:
     max_tokens: int
     input_chars: int  # characters of the messages/prompts: decides inline vs worker thread
     kb_ids: list[str] | None  # knowledge bases to ground on
+    legacy_functions: bool = False  # asked with `functions`: answers speak `function_call`
 
     @property
     def small(self) -> bool:
@@ -77,6 +86,7 @@ class Prepared:
     guard: GuardSession | None = None  # placeholders to restore, output rules
     slot: resources.Slot | None = None  # a place in the model's queue, released by settle
     input_chars: int = 0  # characters of the messages/prompts: decides inline vs worker thread
+    legacy_functions: bool = False  # asked with `functions`: answers speak `function_call`
 
 
 async def prepare(
@@ -85,6 +95,9 @@ async def prepare(
     """Everything that can refuse a request, in order; each stage takes the last one's result."""
     record.model = body.model
     checked = validate(services, principal, body)  # 400
+    record.tools = tooling.audit_codes(
+        checked.requests[0].tools, checked.requests[0].messages or []
+    )
     model = await resolve(services, principal, body)  # 404, 403, 503; 400 undecodable fields
     requests, session = await guard_input(services, principal, body, model, checked, record.guard)
     grounded = await ground(services, principal, body.model, model, requests, checked, record.guard)
@@ -105,6 +118,7 @@ async def prepare(
         session,
         slot,
         checked.input_chars,
+        checked.legacy_functions,
     )
 
 
@@ -120,13 +134,17 @@ def validate(services: Services, principal: Principal, body: SamplingFields) -> 
     )
     max_tokens = body.output_limit or settings.default_max_tokens
     requests = to_text_requests(body, max_tokens, principal.tenant_id)
-    return Checked(requests, max_tokens, input_chars, grounding.requested_kbs(body))
+    legacy = isinstance(body, ChatCompletionRequest) and tooling.is_legacy(body)
+    return Checked(requests, max_tokens, input_chars, grounding.requested_kbs(body), legacy)
 
 
 async def resolve(services: Services, principal: Principal, body: SamplingFields) -> TextModel:
-    """The caller's model (own first, then shared), allowed, ready, able to decode the body."""
+    """The caller's model (own first, then shared), allowed, ready, able to decode the body
+    (tools and earlier tool calls included)."""
     model = await services.model(principal, body.model)
     refuse_undecodable(body, model.decoding_fields)
+    if isinstance(body, ChatCompletionRequest):
+        tooling.refuse_tool_history(body, model)
     return model
 
 
@@ -214,9 +232,10 @@ def to_text_requests(body: SamplingFields, max_tokens: int, tenant: str = "") ->
     ``tenant`` travels with each request to the model: the batching engine takes turns by it."""
     refuse_unsupported(body)
     inputs: list[tuple[list[ChatMessage] | None, str | None]]
+    tools = None
     if isinstance(body, ChatCompletionRequest):
-        messages = [ChatMessage(m.role, message_text(m, i)) for i, m in enumerate(body.messages)]
-        inputs = [(messages, None)]
+        inputs = [(tooling.chat_messages(body), None)]
+        tools = tooling.tool_set(body)
     else:
         assert isinstance(body, CompletionRequest)
         prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
@@ -232,6 +251,7 @@ def to_text_requests(body: SamplingFields, max_tokens: int, tenant: str = "") ->
             seed=None if body.seed is None else body.seed + i,
             stop=body.stop_list,
             tenant=tenant,
+            tools=tools,
             **decoding,
         )
         for messages, prompt in inputs
@@ -266,9 +286,15 @@ def decoding_options(body: SamplingFields) -> dict[str, Any]:
 
 
 def count_prompt_tokens(model: TextModel, request: TextRequest) -> int:
-    if request.messages is not None:
-        return sum(model.count_tokens(m.content) for m in request.messages)
-    return model.count_tokens(request.prompt or "")
+    """The prompt's tokens: messages, the calls they carry and the tools offered (the model
+    reads them all)."""
+    if request.messages is None:
+        return model.count_tokens(request.prompt or "")
+    texts = [m.content for m in request.messages]
+    texts += [c.name + c.arguments for m in request.messages for c in m.tool_calls]
+    if request.tools is not None:
+        texts += [json.dumps(t.openai(), ensure_ascii=False) for t in request.tools.callable]
+    return sum(model.count_tokens(t) for t in texts if t)
 
 
 class TokenLog:
@@ -399,19 +425,31 @@ async def complete(
     services: Services, prepared: Prepared, record: RequestRecord, chat: bool
 ) -> dict[str, Any]:
     """Non-streaming: generate every choice, then answer with one JSON body."""
+    legacy = prepared.legacy_functions
 
-    def run() -> list[tuple[str, str, int, Any]]:
+    def run() -> list[tuple[str, str, int, Any, list[ToolCall]]]:
         out = []
         for request in prepared.requests:
             bounded, log = generate_logged(prepared.model, request)
-            text = "".join(bounded)
+            texts, assembler = [], tooling.CallAssembler()
+            for piece in bounded:
+                if isinstance(piece, ToolCallDelta):
+                    assembler.add(piece)
+                else:
+                    texts.append(piece)
+            text, calls = "".join(texts), assembler.result()
             logprobs = logprobs_view(log.take() if log else None, chat, text)
             finish = bounded.finish_reason
             raw = text
-            text, finish = guarding.guard_text(prepared.guard, text, finish, record.guard)
+            text, finish = guarding.guard_text(
+                prepared.guard, text, finish, record.guard, label=bool(text) or not calls
+            )
+            calls, finish = guarding.guard_calls(prepared.guard, calls, finish, record.guard)
             if text != raw:  # the guard rewrote it: the tokens would show what it changed
                 logprobs = None
-            out.append((text, finish, bounded.tokens, logprobs))
+            record.tools.extend(tooling.called_codes(calls))
+            finish = tooling.finish_reason(finish, bool(calls), legacy)
+            out.append((text, finish, bounded.tokens, logprobs, calls))
         return out
 
     try:
@@ -420,7 +458,7 @@ async def complete(
     except BaseException:
         await settle(services, prepared, record, 0)
         raise
-    used = sum(tokens for _, _, tokens, _ in results)
+    used = sum(result[2] for result in results)
     await settle(services, prepared, record, used)
     created = int(time.time())
     if chat:
@@ -433,11 +471,11 @@ async def complete(
             "choices": [
                 {
                     "index": i,
-                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "message": tooling.message(text, calls, legacy),
                     "logprobs": logprobs,
                     "finish_reason": finish,
                 }
-                for i, (text, finish, _, logprobs) in enumerate(results)
+                for i, (text, finish, _, logprobs, calls) in enumerate(results)
             ],
             "usage": _usage(prepared.prompt_tokens, used),
             **citations_field(prepared.citations),
@@ -451,7 +489,7 @@ async def complete(
         "system_fingerprint": None,
         "choices": [
             {"index": i, "text": text, "logprobs": logprobs, "finish_reason": finish}
-            for i, (text, finish, _, logprobs) in enumerate(results)
+            for i, (text, finish, _, logprobs, _) in enumerate(results)
         ],
         "usage": _usage(prepared.prompt_tokens, used),
         **guard_field(record.guard),
@@ -500,9 +538,16 @@ async def stream(
             checked = guarding.StreamCheck(prepared.guard, record.guard)  # output rules, restore
             if prepared.guard is not None and prepared.guard.output_rules:
                 log = None  # output rules may rewrite text: its tokens are not sent alongside
+            calls = tooling.CallAssembler()
             try:
                 inline = runs_inline(prepared.model, prepared.input_chars)
                 async for delta in checked.wrap(_deltas(bounded, inline)):
+                    if isinstance(delta, ToolCallDelta):  # OpenAI's delta.tool_calls
+                        calls.add(delta)
+                        shaped = tooling.delta(delta, prepared.legacy_functions)
+                        if shaped is not None:
+                            yield event(chat_choice(i, shaped, None))
+                        continue
                     logprobs = logprobs_view(log.take() if log else None, chat, delta)
                     yield event(
                         chat_choice(i, {"content": delta}, None, logprobs)
@@ -512,6 +557,9 @@ async def stream(
             finally:
                 used += bounded.tokens
             finish = checked.finish_reason(bounded.finish_reason)
+            made = calls.result()
+            record.tools.extend(tooling.called_codes(made))
+            finish = tooling.finish_reason(finish, bool(made), prepared.legacy_functions)
             final = chat_choice(i, {}, finish) if chat else text_choice(i, "", finish)
             yield event(final, **guard_field(record.guard))  # the guard's decisions so far
         if include_usage:
