@@ -66,8 +66,26 @@ def constrain(
     body: SamplingFields, model: TextModel, requests: list[TextRequest]
 ) -> list[TextRequest]:
     """Structured output: each choice gets its own grammar processor (400 when the model
-    cannot decode under a grammar, or the format is invalid)."""
+    cannot decode under a grammar, or the format is invalid). A local chat model offered
+    tools decodes under its tool-call grammar instead (``structured.tool_processor``)."""
     constraint = structured.parse_constraint(body.model_dump(exclude_unset=True))
+    tools = requests[0].tools if requests else None
+    local_format = getattr(model, "tool_format", None)  # TextModelBase declares it
+    if tools is not None and tools.callable and local_format is not None:
+        if constraint is not None or any(r.num_beams > 1 or r.logprobs for r in requests):
+            raise InvalidRequest(
+                "On this model, tools cannot be combined with response_format, guided "
+                "decoding, beam search or logprobs",
+                param="tools",
+                code="unsupported_parameter",
+            )
+        return [
+            replace(
+                r,
+                logits_processors=(*r.logits_processors, structured.tool_processor(model, tools)),
+            )
+            for r in requests
+        ]
     if constraint is None:
         return requests
     if any(r.num_beams > 1 for r in requests):

@@ -40,6 +40,9 @@ class TextModelBase(LoadedModel):
     context_length: int | None = None
     # Decoding fields beyond OpenAI's basics it honours; any other set field is a 400.
     decoding_fields: frozenset[str] = frozenset()
+    # A local chat model's tool-call format ("hermes", "llama": models/text/tool_calls.py),
+    # which a grammar holds decoding to; None: no tools, or the model is not decoded here.
+    tool_format: str | None = None
 
     @property
     def runs_inline(self) -> bool:
