@@ -95,6 +95,7 @@ def test_streamed_calls_are_held_whole_and_restored() -> None:
         ToolCallDelta(0, "call_9", "send_email", ""),
         *(ToolCallDelta(0, arguments=arguments[i : i + 5]) for i in range(0, len(arguments), 5)),
         ToolCallDelta(1, "call_10", "get_time", "{}"),
+        " Done.",
     ]
 
     async def deltas() -> AsyncIterator[str]:
@@ -113,6 +114,9 @@ def test_streamed_calls_are_held_whole_and_restored() -> None:
         (1, "call_10", "get_time"),
     ]
     assert json.loads(calls[0].arguments) == {"to": EMAIL}
+    # In order: text, both calls, then the text written after them.
+    assert [type(d).__name__ for d in out] == ["str", "ToolCallDelta", "ToolCallDelta", "str"]
+    assert out[-1] == " Done."
 
 
 def test_values_restored_into_arguments_stay_json() -> None:

@@ -174,6 +174,9 @@ class StreamCheck:
                             yield whole
                     calls.add(delta)
                     continue
+                if delta and calls.calls:  # text after a call: the call goes first
+                    for whole in self._complete(calls):
+                        yield whole
                 wrote = wrote or bool(delta)
                 released = out.feed(delta)
                 if released:
