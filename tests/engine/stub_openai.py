@@ -15,7 +15,12 @@ Its behaviour is chosen by the requested model name:
                        type it names); a 400 naming what is wrong, else answers (streamed in
                        one chunk) a JSON description of what it got: ``describe_content``
 
-Every request is recorded (model, Authorization header) so tests can count calls.
+Chat requests with ``tools`` or tool results are answered as ``stub_tools`` decides (tool calls
+in OpenAI's shapes, plain and streamed); a tool message that answers no call is a 400, as at
+OpenAI. ``stream_options.include_usage`` adds OpenAI's usage chunk.
+
+Every request is recorded (model, Authorization header; the body in ``bodies``) so tests can
+count calls and see what the upstream was sent.
 Run standalone: ``python -m tests.engine.stub_openai --port 9001``.
 """
 
@@ -37,6 +42,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from PIL import Image
+
+from tests.engine import stub_tools
 
 CHUNKS = 20
 REDIRECT_TO = "http://169.254.169.254/latest/meta-data"
@@ -124,12 +131,14 @@ def _image(image_url: Any, where: str) -> dict[str, Any]:
 def create_app() -> FastAPI:
     app = FastAPI()
     app.state.calls = []
+    app.state.bodies = []
     app.state.counts = Counter()
 
     async def answer(request: Request, chat: bool) -> Response:
         body: dict[str, Any] = await request.json()
         model = str(body.get("model", ""))
         app.state.calls.append((model, request.headers.get("authorization")))
+        app.state.bodies.append(body)
         app.state.counts[model] += 1
         seen = app.state.counts[model]
         kind, _, n = model.partition("-")
@@ -150,36 +159,47 @@ def create_app() -> FastAPI:
                 pieces = [json.dumps(describe_content(body.get("messages")))]
             except ContentError as exc:
                 return JSONResponse({"error": {"message": str(exc)}}, status_code=400)
+        usage = {"prompt_tokens": 1, "completion_tokens": CHUNKS, "total_tokens": CHUNKS + 1}
+        decision = stub_tools.Decision()
+        if chat:
+            problem = stub_tools.history_error(body.get("messages") or [])
+            if problem is not None:
+                error = {"message": problem, "type": "invalid_request_error", "param": "messages"}
+                return JSONResponse({"error": error}, status_code=400)
+            decision = stub_tools.decide(body)
         if not body.get("stream"):
             text = "".join(pieces)
             choice = (
-                {"index": 0, "message": {"role": "assistant", "content": text}}
+                {"index": 0, "message": stub_tools.message(decision, text)}
                 if chat
                 else {"index": 0, "text": text}
-            ) | {"finish_reason": "stop"}
-            usage = {"prompt_tokens": 1, "completion_tokens": CHUNKS, "total_tokens": CHUNKS + 1}
+            ) | {"finish_reason": stub_tools.finish_reason(decision)}
             obj = "chat.completion" if chat else "text_completion"
             return JSONResponse(base | {"object": obj, "choices": [choice], "usage": usage})
 
         def events() -> Any:
             obj = "chat.completion.chunk" if chat else "text_completion"
-            for i, word in enumerate(pieces):
+            deltas = stub_tools.stream_deltas(decision, pieces) if chat else pieces
+            for i, delta in enumerate(deltas):
                 if kind == "slow" and i:
                     time.sleep(0.02)
                 choice = (
-                    {"index": 0, "delta": {"content": word}, "finish_reason": None}
+                    {"index": 0, "delta": delta, "finish_reason": None}
                     if chat
-                    else {"index": 0, "text": word, "finish_reason": None}
+                    else {"index": 0, "text": delta, "finish_reason": None}
                 )
                 yield f"data: {json.dumps(base | {'object': obj, 'choices': [choice]})}\n\n"
                 if kind == "midfail" and i == 1:
                     yield f"data: {json.dumps({'error': {'message': LEAKED}})}\n\n"
                     return
             # A model named "length" says its answer was cut, as a real one at max_tokens does.
-            reason = "length" if kind == "length" else "stop"
+            reason = "length" if kind == "length" else stub_tools.finish_reason(decision)
             end = {"index": 0, "delta": {}} if chat else {"index": 0, "text": ""}
             last = base | {"object": obj, "choices": [end | {"finish_reason": reason}]}
             yield f"data: {json.dumps(last)}\n\n"
+            if (body.get("stream_options") or {}).get("include_usage"):
+                tail = base | {"object": obj, "choices": [], "usage": usage}
+                yield f"data: {json.dumps(tail)}\n\n"
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")

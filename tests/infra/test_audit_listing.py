@@ -53,6 +53,7 @@ def test_rows_are_the_tenants_own_newest_first(db: Database) -> None:
         "completion_tokens": 5,
         "latency_ms": 12.5,
         "guard": ["pii:redacted"],
+        "images": 0,
     }
     assert records(db, "t2", AuditFilter())[0] == 1
     assert records(db, "nobody", AuditFilter()) == (0, [])

@@ -31,4 +31,6 @@ class RequestRecord:
     completion_tokens: int = 0
     guard: list[str] = field(default_factory=list)
     images: int = 0  # images in the request's messages (audited as a count, never bytes)
+    # Function calling, for the audit only (tool names and counts, never arguments/results).
+    tools: list[str] = field(default_factory=list)
     audited: bool = True

@@ -5,6 +5,9 @@ only the gateway knows: the tenant's cached policies and the server secret (inpu
 content-policy 400 on a block, the request body's output constraint, and the output rules on a
 whole answer (``guard_text``) or on a stream (``StreamCheck``). Decision codes go into the
 caller's ``codes`` list, which the middleware audits.
+
+Tool calls in answers: their arguments pass the output rules whole (``guard_calls``; on a
+stream ``StreamCheck`` holds each call back until it is complete), placeholders restored.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from aigc.access import Principal
 from aigc.errors import ContentPolicyViolation, InvalidRequest
 from aigc.gateway.schemas import SamplingFields
 from aigc.gateway.services import Services
+from aigc.gateway.tooling import CallAssembler
 from aigc.guard import checks, store, structured
 from aigc.guard.gate import GuardSession, guard_input
 from aigc.guard.watermark import tenant_key
-from aigc.models.protocols import TextModel, TextRequest
+from aigc.models.protocols import TextModel, TextRequest, ToolCall, ToolCallDelta
 
 
 async def guard_request(
@@ -62,8 +66,26 @@ def constrain(
     body: SamplingFields, model: TextModel, requests: list[TextRequest]
 ) -> list[TextRequest]:
     """Structured output: each choice gets its own grammar processor (400 when the model
-    cannot decode under a grammar, or the format is invalid)."""
+    cannot decode under a grammar, or the format is invalid). A local chat model offered
+    tools decodes under its tool-call grammar instead (``structured.tool_processor``)."""
     constraint = structured.parse_constraint(body.model_dump(exclude_unset=True))
+    tools = requests[0].tools if requests else None
+    local_format = getattr(model, "tool_format", None)  # TextModelBase declares it
+    if tools is not None and tools.callable and local_format is not None:
+        if constraint is not None or any(r.num_beams > 1 or r.logprobs for r in requests):
+            raise InvalidRequest(
+                "On this model, tools cannot be combined with response_format, guided "
+                "decoding, beam search or logprobs",
+                param="tools",
+                code="unsupported_parameter",
+            )
+        return [
+            replace(
+                r,
+                logits_processors=(*r.logits_processors, structured.tool_processor(model, tools)),
+            )
+            for r in requests
+        ]
     if constraint is None:
         return requests
     if any(r.num_beams > 1 for r in requests):
@@ -80,9 +102,14 @@ def constrain(
 
 
 def guard_text(
-    session: GuardSession | None, text: str, finish_reason: str, codes: list[str]
+    session: GuardSession | None,
+    text: str,
+    finish_reason: str,
+    codes: list[str],
+    label: bool = True,
 ) -> tuple[str, str]:
-    """The output stage on a whole answer (non-streaming): text and finish reason."""
+    """The output stage on a whole answer (non-streaming): text and finish reason.
+    ``label``: append the policy's explicit label (not to an answer that only called tools)."""
     if session is None or session.passthrough:
         return text, finish_reason
     out = session.output_guard()
@@ -90,12 +117,39 @@ def guard_text(
     codes.extend(c for c in out.codes if c not in codes)
     if out.blocked:
         return text, "content_filter"
-    return text + (f"\n\n{session.label}" if session.label else ""), finish_reason
+    return text + (f"\n\n{session.label}" if session.label and label else ""), finish_reason
+
+
+def guard_calls(
+    session: GuardSession | None, calls: list[ToolCall], finish_reason: str, codes: list[str]
+) -> tuple[list[ToolCall], str]:
+    """The output rules on each call's arguments: masked values stay masked, pseudonymised
+    ones are restored (JSON-escaped); a call a block rule fires on is withheld and the choice
+    ends with ``content_filter``."""
+    if session is None or session.passthrough or not calls:
+        return calls, finish_reason
+    kept = []
+    for call in calls:
+        guarded, blocked = _guard_arguments(session, call.arguments, codes)
+        if blocked:
+            finish_reason = "content_filter"
+            continue
+        kept.append(replace(call, arguments=guarded))
+    return kept, finish_reason
+
+
+def _guard_arguments(session: GuardSession, arguments: str, codes: list[str]) -> tuple[str, bool]:
+    out = session.arguments_guard()
+    guarded = out.feed(arguments) + out.finish()
+    codes.extend(c for c in out.codes if c not in codes)
+    return guarded, out.blocked is not None
 
 
 class StreamCheck:
     """The output stage on one streamed choice: wraps the model's deltas, holds back a window,
-    ends early with ``content_filter`` when a block rule fires."""
+    ends early with ``content_filter`` when a block rule fires. Tool-call deltas are held until
+    their call is complete, then sent as one delta with the guarded arguments (text before a
+    call is released first)."""
 
     def __init__(self, session: GuardSession | None, codes: list[str]) -> None:
         self.session = session
@@ -108,21 +162,51 @@ class StreamCheck:
                 yield delta
             return
         out = self.session.output_guard()
+        calls = CallAssembler()
+        wrote = False  # any text: only then is the explicit label appended
         try:
             async for delta in deltas:
+                if isinstance(delta, ToolCallDelta):
+                    if held := out.finish():
+                        yield held
+                    if delta.call_index not in calls.calls:
+                        for whole in self._complete(calls):
+                            yield whole
+                    calls.add(delta)
+                    continue
+                if delta and calls.calls:  # text after a call: the call goes first
+                    for whole in self._complete(calls):
+                        yield whole
+                wrote = wrote or bool(delta)
                 released = out.feed(delta)
                 if released:
                     yield released
                 if out.blocked:
                     break
+            if not out.blocked:
+                for whole in self._complete(calls):
+                    yield whole
             tail = out.finish()
             if tail:
                 yield tail
-            if self.session.label and not out.blocked:
+            if self.session.label and not out.blocked and wrote:
                 yield f"\n\n{self.session.label}"
         finally:
-            self.blocked = out.blocked is not None
+            self.blocked = self.blocked or out.blocked is not None
             self.codes.extend(c for c in out.codes if c not in self.codes)
+
+    def _complete(self, calls: CallAssembler) -> list[ToolCallDelta]:
+        """The held calls, each as one delta with its guarded arguments; a blocked one is
+        withheld and ends the choice with ``content_filter``."""
+        assert self.session is not None
+        out = []
+        for index, call in zip(sorted(calls.calls), calls.result(), strict=True):
+            arguments, blocked = _guard_arguments(self.session, call.arguments, self.codes)
+            self.blocked = self.blocked or blocked
+            if not blocked:
+                out.append(ToolCallDelta(index, call.id, call.name, arguments))
+        calls.calls.clear()
+        return out
 
     def finish_reason(self, model_reason: str) -> str:
         return "content_filter" if self.blocked else model_reason

@@ -107,7 +107,7 @@ class GatewayMiddleware:
                     prompt_tokens=record.prompt_tokens,
                     completion_tokens=record.completion_tokens,
                     latency_ms=round(elapsed * 1000, 3),
-                    guard=tuple(record.guard),
+                    guard=(*record.guard, *record.tools),  # tools: audit only
                     images=record.images,
                 )
             )

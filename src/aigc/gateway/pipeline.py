@@ -1,10 +1,11 @@
 """The journey of one generation request, in one place.
 
     authenticate (route dependency)
-      → prepare: validate → resolve the model → take the images (chat) → guard the input
-                 → ground (knowledge bases) → count the final prompt → admit (limits, quota)
-                 → a place in the model's queue
-      → generate (model backend; stop/max_tokens applied here; guard on the output)
+      → prepare: validate (tools too) → resolve the model → take the images (chat) → guard the
+                 input (tool results too) → ground (knowledge bases) → count the final prompt
+                 → admit (limits, quota) → a place in the model's queue
+      → generate (model backend; stop/max_tokens applied here; guard on the output, tool-call
+                  arguments included)
       → settle limits → response (JSON or SSE) + usage; the middleware writes audit and metrics.
 
 ``prepare`` runs its stages in that order and each returns what the next one takes, so what
@@ -26,7 +27,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from aigc.access import Principal
 from aigc.errors import InvalidRequest
-from aigc.gateway import grounding, guarding, vision
+from aigc.gateway import grounding, guarding, tooling, vision
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.schemas import (
@@ -34,7 +35,6 @@ from aigc.gateway.schemas import (
     CompletionRequest,
     SamplingFields,
     check_input_size,
-    message_text,
     refuse_undecodable,
     refuse_unsupported,
 )
@@ -44,7 +44,14 @@ from aigc.infra import metrics, untrusted
 from aigc.knowledge.grounding import citations_field
 from aigc.models import resources
 from aigc.models.base import TextModelBase
-from aigc.models.protocols import AsyncTextModel, ChatMessage, TextModel, TextRequest
+from aigc.models.protocols import (
+    AsyncTextModel,
+    ChatMessage,
+    TextModel,
+    TextRequest,
+    ToolCall,
+    ToolCallDelta,
+)
 from aigc.models.stopping import BoundedText
 from aigc.models.tokens import image_tokens
 
@@ -63,6 +70,7 @@ class Checked:
     input_chars: int  # characters of the messages/prompts: decides inline vs worker thread
     kb_ids: list[str] | None  # knowledge bases to ground on
     images: list[vision.ImagePart] = field(default_factory=list)  # image parts, not yet loaded
+    legacy_functions: bool = False  # asked with `functions`: answers speak `function_call`
 
     @property
     def small(self) -> bool:
@@ -82,6 +90,7 @@ class Prepared:
     guard: GuardSession | None = None  # placeholders to restore, output rules
     slot: resources.Slot | None = None  # a place in the model's queue, released by settle
     input_chars: int = 0  # characters of the messages/prompts: decides inline vs worker thread
+    legacy_functions: bool = False  # asked with `functions`: answers speak `function_call`
 
 
 async def prepare(
@@ -90,6 +99,9 @@ async def prepare(
     """Everything that can refuse a request, in order; each stage takes the last one's result."""
     record.model = body.model
     checked = validate(services, principal, body)  # 400
+    record.tools = tooling.audit_codes(
+        checked.requests[0].tools, checked.requests[0].messages or []
+    )
     model = await resolve(services, principal, body)  # 404, 403, 503; 400 undecodable fields
     checked = await take_images(services, body.model, model, checked, record)  # 400
     requests, session = await guard_input(services, principal, body, model, checked, record.guard)
@@ -111,6 +123,7 @@ async def prepare(
         session,
         slot,
         checked.input_chars,
+        checked.legacy_functions,
     )
 
 
@@ -127,12 +140,13 @@ def validate(services: Services, principal: Principal, body: SamplingFields) -> 
     images = vision.image_parts(body, settings.max_images)
     max_tokens = body.output_limit or settings.default_max_tokens
     requests = to_text_requests(body, max_tokens, principal.tenant_id)
-    return Checked(requests, max_tokens, input_chars, grounding.requested_kbs(body), images)
+    legacy = isinstance(body, ChatCompletionRequest) and tooling.is_legacy(body)
+    return Checked(requests, max_tokens, input_chars, grounding.requested_kbs(body), images, legacy)
 
 
 async def resolve(services: Services, principal: Principal, body: SamplingFields) -> TextModel:
     """The caller's model (own first, then shared), allowed, ready, a text model able to
-    decode the body."""
+    decode the body (tools and earlier tool calls included)."""
     model = await services.model(principal, body.model)
     if not isinstance(model, TextModelBase):  # an image model (gan-, vae-, clip-...)
         raise InvalidRequest(
@@ -142,6 +156,8 @@ async def resolve(services: Services, principal: Principal, body: SamplingFields
             code="unsupported_model",
         )
     refuse_undecodable(body, model.decoding_fields)
+    if isinstance(body, ChatCompletionRequest):
+        tooling.refuse_tool_history(body, model)
     return model
 
 
@@ -244,9 +260,10 @@ def to_text_requests(body: SamplingFields, max_tokens: int, tenant: str = "") ->
     ``tenant`` travels with each request to the model: the batching engine takes turns by it."""
     refuse_unsupported(body)
     inputs: list[tuple[list[ChatMessage] | None, str | None]]
+    tools = None
     if isinstance(body, ChatCompletionRequest):
-        messages = [ChatMessage(m.role, message_text(m, i)) for i, m in enumerate(body.messages)]
-        inputs = [(messages, None)]
+        inputs = [(tooling.chat_messages(body), None)]
+        tools = tooling.tool_set(body)
     else:
         assert isinstance(body, CompletionRequest)
         prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
@@ -262,6 +279,7 @@ def to_text_requests(body: SamplingFields, max_tokens: int, tenant: str = "") ->
             seed=None if body.seed is None else body.seed + i,
             stop=body.stop_list,
             tenant=tenant,
+            tools=tools,
             **decoding,
         )
         for messages, prompt in inputs
@@ -296,14 +314,18 @@ def decoding_options(body: SamplingFields) -> dict[str, Any]:
 
 
 def count_prompt_tokens(model: TextModel, request: TextRequest) -> int:
-    """Text by the model's tokenizer; each image as OpenAI bills it (``tokens.image_tokens``)."""
-    if request.messages is not None:
-        return sum(
-            model.count_tokens(m.content)
-            + sum(image_tokens(i.width, i.height, i.detail) for i in m.images)
-            for m in request.messages
-        )
-    return model.count_tokens(request.prompt or "")
+    """The prompt's tokens: messages, the calls they carry and the tools offered (the model
+    reads them all); each image as OpenAI bills it (``tokens.image_tokens``)."""
+    if request.messages is None:
+        return model.count_tokens(request.prompt or "")
+    texts = [m.content for m in request.messages]
+    texts += [c.name + c.arguments for m in request.messages for c in m.tool_calls]
+    if request.tools is not None:
+        texts += [json.dumps(t.openai(), ensure_ascii=False) for t in request.tools.callable]
+    images = sum(
+        image_tokens(i.width, i.height, i.detail) for m in request.messages for i in m.images
+    )
+    return sum(model.count_tokens(t) for t in texts if t) + images
 
 
 class TokenLog:
@@ -434,19 +456,31 @@ async def complete(
     services: Services, prepared: Prepared, record: RequestRecord, chat: bool
 ) -> dict[str, Any]:
     """Non-streaming: generate every choice, then answer with one JSON body."""
+    legacy = prepared.legacy_functions
 
-    def run() -> list[tuple[str, str, int, Any]]:
+    def run() -> list[tuple[str, str, int, Any, list[ToolCall]]]:
         out = []
         for request in prepared.requests:
             bounded, log = generate_logged(prepared.model, request)
-            text = "".join(bounded)
+            texts, assembler = [], tooling.CallAssembler()
+            for piece in bounded:
+                if isinstance(piece, ToolCallDelta):
+                    assembler.add(piece)
+                else:
+                    texts.append(piece)
+            text, calls = "".join(texts), assembler.result()
             logprobs = logprobs_view(log.take() if log else None, chat, text)
             finish = bounded.finish_reason
             raw = text
-            text, finish = guarding.guard_text(prepared.guard, text, finish, record.guard)
+            text, finish = guarding.guard_text(
+                prepared.guard, text, finish, record.guard, label=bool(text) or not calls
+            )
+            calls, finish = guarding.guard_calls(prepared.guard, calls, finish, record.guard)
             if text != raw:  # the guard rewrote it: the tokens would show what it changed
                 logprobs = None
-            out.append((text, finish, bounded.tokens, logprobs))
+            record.tools.extend(tooling.called_codes(calls))
+            finish = tooling.finish_reason(finish, bool(calls), legacy)
+            out.append((text, finish, bounded.tokens, logprobs, calls))
         return out
 
     try:
@@ -455,7 +489,7 @@ async def complete(
     except BaseException:
         await settle(services, prepared, record, 0)
         raise
-    used = sum(tokens for _, _, tokens, _ in results)
+    used = sum(result[2] for result in results)
     await settle(services, prepared, record, used)
     created = int(time.time())
     if chat:
@@ -468,11 +502,11 @@ async def complete(
             "choices": [
                 {
                     "index": i,
-                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "message": tooling.message(text, calls, legacy),
                     "logprobs": logprobs,
                     "finish_reason": finish,
                 }
-                for i, (text, finish, _, logprobs) in enumerate(results)
+                for i, (text, finish, _, logprobs, calls) in enumerate(results)
             ],
             "usage": _usage(prepared.prompt_tokens, used),
             **citations_field(prepared.citations),
@@ -486,7 +520,7 @@ async def complete(
         "system_fingerprint": None,
         "choices": [
             {"index": i, "text": text, "logprobs": logprobs, "finish_reason": finish}
-            for i, (text, finish, _, logprobs) in enumerate(results)
+            for i, (text, finish, _, logprobs, _) in enumerate(results)
         ],
         "usage": _usage(prepared.prompt_tokens, used),
         **guard_field(record.guard),
@@ -535,9 +569,16 @@ async def stream(
             checked = guarding.StreamCheck(prepared.guard, record.guard)  # output rules, restore
             if prepared.guard is not None and prepared.guard.output_rules:
                 log = None  # output rules may rewrite text: its tokens are not sent alongside
+            calls = tooling.CallAssembler()
             try:
                 inline = runs_inline(prepared.model, prepared.input_chars)
                 async for delta in checked.wrap(_deltas(bounded, inline)):
+                    if isinstance(delta, ToolCallDelta):  # OpenAI's delta.tool_calls
+                        calls.add(delta)
+                        shaped = tooling.delta(delta, prepared.legacy_functions)
+                        if shaped is not None:
+                            yield event(chat_choice(i, shaped, None))
+                        continue
                     logprobs = logprobs_view(log.take() if log else None, chat, delta)
                     yield event(
                         chat_choice(i, {"content": delta}, None, logprobs)
@@ -547,6 +588,9 @@ async def stream(
             finally:
                 used += bounded.tokens
             finish = checked.finish_reason(bounded.finish_reason)
+            made = calls.result()
+            record.tools.extend(tooling.called_codes(made))
+            finish = tooling.finish_reason(finish, bool(made), prepared.legacy_functions)
             final = chat_choice(i, {}, finish) if chat else text_choice(i, "", finish)
             yield event(final, **guard_field(record.guard))  # the guard's decisions so far
         if include_usage:

@@ -32,12 +32,32 @@ class ContentPart(BaseModel):
     image_url: ImageURL | None = None
 
 
+class FunctionCall(BaseModel):
+    """A call the model made, as a client sends it back (``function`` of a tool call, or the
+    legacy ``function_call`` of an assistant message)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=1, max_length=64)
+    arguments: str
+
+
+class ToolCallPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1, max_length=256)
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool"]
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     # parts first: a malformed part is then the error reported, not "not a string"
     content: list[ContentPart] | str | None = None
     name: str | None = None
+    # Function calling (gateway/tooling.py turns these into the model's ChatMessage).
+    tool_calls: list[ToolCallPart] | None = None
+    tool_call_id: str | None = Field(default=None, max_length=256)
+    function_call: FunctionCall | None = None  # legacy, before tool_calls
 
 
 class StreamOptions(BaseModel):
@@ -93,11 +113,36 @@ class SamplingFields(BaseModel):
         return self.max_tokens
 
 
+FUNCTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for function names
+
+
+class FunctionDef(BaseModel):
+    """A function the model may call (``tools[i].function``, or a legacy ``functions`` item)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(pattern=FUNCTION_NAME)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolDef(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["function"]
+    function: FunctionDef
+
+
 class ChatCompletionRequest(SamplingFields):
     messages: list[Message] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    # Function calling; the choices are checked in gateway/tooling.py (400 naming the field).
+    tools: list[ToolDef] | None = Field(default=None, max_length=128)
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    functions: list[FunctionDef] | None = Field(default=None, max_length=128)  # legacy
+    function_call: str | dict[str, Any] | None = None  # legacy
 
     @property
     def output_limit(self) -> int | None:
@@ -114,10 +159,6 @@ class CompletionRequest(SamplingFields):
 
 # Field → the value that means "not used". Anything else is a feature we do not have yet.
 _UNSUPPORTED: dict[str, Any] = {
-    "tools": None,
-    "tool_choice": None,
-    "functions": None,
-    "function_call": None,
     "logit_bias": (None, {}),
     "audio": None,
     "prediction": None,
@@ -130,9 +171,21 @@ _UNSUPPORTED: dict[str, Any] = {
 }
 
 
+# Chat-only fields that /v1/completions would otherwise accept as unknown extras.
+_CHAT_ONLY = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
+
+
 def refuse_unsupported(body: SamplingFields) -> None:
     """A field we cannot honour is a 400 naming it, never silently dropped."""
     values = body.model_dump(exclude_unset=True)
+    if isinstance(body, CompletionRequest):
+        for field in _CHAT_ONLY:
+            if values.get(field) is not None:
+                raise InvalidRequest(
+                    f"'{field}' is a chat field; use /v1/chat/completions",
+                    param=field,
+                    code="unsupported_parameter",
+                )
     for field, unused in _UNSUPPORTED.items():
         if field not in values:
             continue
@@ -167,8 +220,20 @@ DECODING_FIELDS: dict[str, Any] = {
     "min_tokens": 0,
     "logprobs": (None, False),
     "top_logprobs": (None, 0),
+    # Function calling: a model that takes tools lists "tools" in its decoding_fields.
+    "tools": (None, []),
+    "functions": (None, []),
+    "tool_choice": None,
+    "function_call": None,
+    "parallel_tool_calls": None,
 }
-_FIELD_FEATURE = {"use_beam_search": "num_beams"}  # the model capability a field needs
+_FIELD_FEATURE = {  # the model capability a field needs
+    "use_beam_search": "num_beams",
+    "functions": "tools",
+    "tool_choice": "tools",
+    "function_call": "tools",
+    "parallel_tool_calls": "tools",
+}
 
 
 def refuse_undecodable(body: SamplingFields, supported: frozenset[str]) -> None:
@@ -210,6 +275,14 @@ def message_text(message: Message, index: int) -> str:
     return "".join(texts)
 
 
+def _tool_chars(message: Message) -> int:
+    """Characters of the calls an assistant message carries (arguments the model reads)."""
+    calls = [c.function for c in message.tool_calls or []]
+    if message.function_call is not None:
+        calls.append(message.function_call)
+    return sum(len(c.name) + len(c.arguments) for c in calls)
+
+
 def _content_chars(message: Message) -> int:
     if message.content is None:
         return 0
@@ -248,7 +321,7 @@ def check_input_size(
             raise _too_many("messages", len(body.messages), max_messages)
         total = 0
         for i, message in enumerate(body.messages):
-            chars = _content_chars(message)
+            chars = _content_chars(message) + _tool_chars(message)
             if chars > max_chars:
                 raise _too_long(f"messages[{i}].content", chars, max_chars)
             total += chars

@@ -66,11 +66,14 @@ class InputResult:
     pseudonymizer: pii.Pseudonymizer
 
 
-def check_input(rules: list[Rule], texts: list[str]) -> InputResult:
+def check_input(
+    rules: list[Rule], texts: list[str], tool_results: frozenset[int] = frozenset()
+) -> InputResult:
     """Apply input rules to each message text, in rule order.
 
     Redact/pseudonymize rewrite the text (the same value keeps one placeholder across messages);
     block raises ``Blocked``; flag records a code. Only pseudonymized values are restorable.
+    Injection rules skip the texts at ``tool_results`` (the retrieval rules judge those).
     """
     pseudo = pii.Pseudonymizer()
     masker = pii.Pseudonymizer()
@@ -82,6 +85,8 @@ def check_input(rules: list[Rule], texts: list[str]) -> InputResult:
             continue
         fired: Hit | None = None
         for i, text in enumerate(out):
+            if rule.detector == "injection" and i in tool_results:
+                continue
             hit = evaluate(rule, text)
             if hit is None:
                 continue
@@ -101,24 +106,31 @@ def check_input(rules: list[Rule], texts: list[str]) -> InputResult:
 @dataclass
 class ChunkVerdict:
     """One retrieved chunk after the retrieval rules: its (maybe redacted) text, whether to
-    drop it, and the decision codes."""
+    drop it, the decision codes, and the block rule that fired with its code (a tool result
+    so blocked refuses the request)."""
 
     text: str
     dropped: bool
     injection_score: float
     codes: list[str]
+    blocked: tuple[Rule, str] | None = None
 
 
-def check_retrieved(rules: list[Rule], chunks: list[str]) -> list[ChunkVerdict]:
-    """Retrieval rules on every chunk (indirect injection, PII in documents).
+def check_retrieved(
+    rules: list[Rule], chunks: list[str], stage: str = "retrieval"
+) -> list[ChunkVerdict]:
+    """Retrieval rules on every chunk (indirect injection, PII in documents) or tool result
+    (``stage`` "tool_result" names them in the codes).
 
-    The knowledge stage calls this before chunks reach the prompt; a ``block`` rule drops the
-    chunk (the request goes on without it), ``redact`` masks values, ``flag`` records.
+    The knowledge stage calls this before chunks reach the prompt; a ``block`` or ``drop`` rule
+    drops the chunk (the request goes on without it), ``redact`` masks values, ``flag``
+    records. For tool results ``block`` refuses the request (``ChunkVerdict.blocked``).
     """
     verdicts = []
     for text in chunks:
         codes: list[str] = []
         dropped = False
+        blocked: tuple[Rule, str] | None = None
         masker = pii.Pseudonymizer()
         score = injection.score_document(text)  # once per chunk, shared by injection rules
         for rule in rules:
@@ -130,10 +142,13 @@ def check_retrieved(rules: list[Rule], chunks: list[str]) -> list[ChunkVerdict]:
                 hit = evaluate(rule, text, document=True)
             if hit is None:
                 continue
-            codes.append(_code("retrieval", rule, hit))
-            if rule.action == "block":
+            code = _code(stage, rule, hit)
+            codes.append(code)
+            if rule.action in ("block", "drop"):
                 dropped = True
+                if rule.action == "block" and blocked is None:
+                    blocked = (rule, code)
             elif rule.action in ("redact", "pseudonymize"):
                 text = masker.redact(text, hit.findings)
-        verdicts.append(ChunkVerdict(text, dropped, score, codes))
+        verdicts.append(ChunkVerdict(text, dropped, score, codes, blocked))
     return verdicts

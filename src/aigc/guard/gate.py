@@ -7,6 +7,13 @@ output stage, as plain functions of policies and requests.
 
 The request pipeline's adapters (the tenant's cached policies, the server secret, the 400 on a
 block, the output stage on answers and streams) live in ``aigc.gateway.guarding``.
+
+Function calling: a tool result (a ``tool`` message) is untrusted text from outside, like a
+retrieved document, so the retrieval rules judge it first (indirect injection: flag, drop =
+the result is withheld from the model, block = the request is refused); then the input rules
+read every message and the arguments of earlier calls, so a value pseudonymised once keeps its
+placeholder through a call and its result. Injection rules of the input stage read what the
+caller wrote, not tool results.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from aigc.guard.policy import Policy, Rule, rules_for
 from aigc.guard.stream import OutputGuard
 from aigc.guard.watermark import WatermarkProcessor
 from aigc.infra.db import Database
-from aigc.models.protocols import TextRequest
+from aigc.models.protocols import ChatMessage, TextRequest
 
 
 @dataclass
@@ -34,32 +41,67 @@ class GuardSession:
     def output_guard(self) -> OutputGuard:
         return OutputGuard(self.output_rules, self.pseudonymizer)
 
+    def arguments_guard(self) -> OutputGuard:
+        """The output rules for one tool call's arguments (JSON text, restored JSON-safe)."""
+        return OutputGuard(self.output_rules, self.pseudonymizer, json_strings=True)
+
     @property
     def passthrough(self) -> bool:
         return not self.output_rules and not self.pseudonymizer.by_placeholder and not self.label
 
 
-def _texts(request: TextRequest) -> list[str]:
-    if request.messages is not None:
-        return [m.content for m in request.messages]
-    return [request.prompt or ""]
+WITHHELD = "[This tool result was withheld by the content policy.]"
 
 
-def _inputs(requests: list[TextRequest]) -> list[str]:
+def _chat_texts(messages: list[ChatMessage]) -> tuple[list[str], frozenset[int]]:
+    """Every text of a conversation the input rules read (each message, then the arguments
+    of the calls it carries), and which of them are tool results."""
+    texts: list[str] = []
+    results = set()
+    for m in messages:
+        if m.role == "tool":
+            results.add(len(texts))
+        texts.append(m.content)
+        texts.extend(c.arguments for c in m.tool_calls)
+    return texts, frozenset(results)
+
+
+def _with_chat_texts(messages: list[ChatMessage], texts: list[str]) -> list[ChatMessage]:
+    rewritten = iter(texts)
+    out = []
+    for m in messages:
+        content = next(rewritten)
+        calls = tuple(replace(c, arguments=next(rewritten)) for c in m.tool_calls)
+        out.append(replace(m, content=content, tool_calls=calls))
+    return out
+
+
+def _inputs(requests: list[TextRequest]) -> tuple[list[str], frozenset[int]]:
     """The texts the input rules read, each once: the messages every choice shares (chat), or
     every distinct prompt (completions: a list of prompts is one request per prompt and
-    choice), so one pseudonymizer numbers the values of all of them."""
+    choice), so one pseudonymizer numbers the values of all of them; and which are tool
+    results."""
     if requests[0].messages is not None:
-        return _texts(requests[0])
-    return list(dict.fromkeys(r.prompt or "" for r in requests))
+        return _chat_texts(requests[0].messages)
+    return list(dict.fromkeys(r.prompt or "" for r in requests)), frozenset()
 
 
-def _with_texts(request: TextRequest, texts: list[str]) -> TextRequest:
-    if request.messages is not None:
-        # replace: a message keeps what the guard does not rewrite (its images)
-        messages = [replace(m, content=t) for m, t in zip(request.messages, texts, strict=True)]
-        return replace(request, messages=messages)
-    return replace(request, prompt=texts[0])
+def screen_tool_results(
+    rules: list[Rule], messages: list[ChatMessage], codes: list[str]
+) -> list[ChatMessage]:
+    """The retrieval rules on each tool result: masked, withheld (``drop``) or the request
+    refused (``block``: raises ``checks.Blocked``); codes ``tool_result:RULE:ACTION:...``."""
+    places = [i for i, m in enumerate(messages) if m.role == "tool"]
+    if not places or not rules:
+        return messages
+    verdicts = checks.check_retrieved(rules, [messages[i].content for i in places], "tool_result")
+    out = list(messages)
+    for i, verdict in zip(places, verdicts, strict=True):
+        codes.extend(c for c in verdict.codes if c not in codes)
+        if verdict.blocked is not None:
+            raise checks.Blocked(*verdict.blocked)
+        out[i] = replace(out[i], content=WITHHELD if verdict.dropped else verdict.text)
+    return out
 
 
 def guard_input(
@@ -77,13 +119,19 @@ def guard_input(
     With a policy's watermark enabled (and ``watermark_key`` given), each request gets the
     green-list logits processor (models without logits ignore it).
     """
+    messages = requests[0].messages
+    if messages is not None and any(m.role == "tool" for m in messages):
+        retrieval = rules_for(policies, "retrieval", model, key_id)
+        screened = screen_tool_results(retrieval, messages, codes)
+        requests = [replace(r, messages=screened) for r in requests]
     rules = rules_for(policies, "input", model, key_id)
-    texts = _inputs(requests)
-    result = checks.check_input(rules, texts)
+    texts, results = _inputs(requests)
+    result = checks.check_input(rules, texts, results)
     codes.extend(result.codes)
     if result.texts != texts:
-        if requests[0].messages is not None:
-            requests = [_with_texts(r, result.texts) for r in requests]
+        if messages is not None:
+            chat = _with_chat_texts(requests[0].messages or [], result.texts)
+            requests = [replace(r, messages=chat) for r in requests]
         else:  # completions: each request's own prompt, as rewritten
             rewritten = dict(zip(texts, result.texts, strict=True))
             requests = [replace(r, prompt=rewritten[r.prompt or ""]) for r in requests]

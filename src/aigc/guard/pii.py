@@ -13,6 +13,7 @@ Overlaps are resolved by priority (checked numbers beat loose patterns) and then
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -299,11 +300,18 @@ class Pseudonymizer:
         parts.append(text[last:])
         return "".join(parts)
 
-    def restore(self, text: str) -> str:
-        """Put the real values back wherever the model repeated a placeholder."""
+    def restore(self, text: str, in_json: bool = False) -> str:
+        """Put the real values back wherever the model repeated a placeholder; ``in_json``:
+        the text is JSON (a tool call's arguments), so each value goes in escaped as inside a
+        JSON string and the arguments stay valid JSON."""
         if not self.by_placeholder:
             return text
-        return PLACEHOLDER.sub(lambda m: self.by_placeholder.get(m.group(), m.group()), text)
+
+        def value(m: re.Match[str]) -> str:
+            original = self.by_placeholder.get(m.group(), m.group())
+            return json.dumps(original, ensure_ascii=False)[1:-1] if in_json else original
+
+        return PLACEHOLDER.sub(value, text)
 
 
 def mask(text: str, entities: Iterable[str] | None = None) -> tuple[str, list[Finding]]:

@@ -37,7 +37,9 @@ A rule says *where* it runs (stage: input, retrieval, output), *what* it looks f
 
 ``redact`` replaces a value by a placeholder for good; ``pseudonymize`` restores it in the answer
 the user sees; ``block`` refuses (input: 400 ``content_policy_violation``; output: the stream
-ends with ``finish_reason: "content_filter"``); ``flag`` only records the decision.
+ends with ``finish_reason: "content_filter"``; retrieval: a chunk is dropped, a tool result
+refuses the request); ``drop`` (retrieval only) leaves the chunk or tool result out and goes
+on; ``flag`` only records the decision.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ from aigc.infra.linear_re import LinearPattern
 
 Stage = Literal["input", "retrieval", "output"]
 Detector = Literal["pii", "injection", "moderation", "regex", "keywords"]
-Action = Literal["allow", "block", "redact", "pseudonymize", "flag"]
+Action = Literal["allow", "block", "drop", "redact", "pseudonymize", "flag"]
 
 
 class PolicyError(ValueError):
@@ -120,6 +122,8 @@ class Rule(BaseModel):
             raise ValueError(f"action '{self.action}' needs detector 'pii' or 'regex'")
         if self.action == "pseudonymize" and self.stage != "input":
             raise ValueError("pseudonymize works on the input stage only")
+        if self.action == "drop" and self.stage != "retrieval":
+            raise ValueError("drop works on the retrieval stage only (chunks, tool results)")
         if self.detector == "regex" and not self.pattern:
             raise ValueError("detector 'regex' needs 'pattern'")
         if self.detector == "keywords" and not self.words:

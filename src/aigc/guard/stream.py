@@ -13,6 +13,9 @@ one step).
         yield guard.feed(delta)       # may be "" while text is held back
         if guard.blocked: break       # finish_reason "content_filter"
     yield guard.finish()
+
+A tool call's arguments pass the same rules whole (``json_strings``: restored values are
+escaped as inside JSON strings, so the arguments stay JSON).
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ class OutputGuard:
         rules: list[Rule],
         pseudonymizer: pii.Pseudonymizer | None = None,
         window: int = WINDOW,
+        json_strings: bool = False,
     ) -> None:
+        self.json_strings = json_strings
         self.rules = [r for r in rules if r.action != "allow"]
         self.pseudo = pseudonymizer or pii.Pseudonymizer()
         self.window = window
@@ -80,7 +85,7 @@ class OutputGuard:
 
     def _emit(self, model_text: str) -> str:
         self.released_model_text.append(model_text)
-        return self.pseudo.restore(model_text)
+        return self.pseudo.restore(model_text, in_json=self.json_strings)
 
     def _apply_rules(self, text: str) -> str:
         """Mask what redact rules find; on a block rule, keep only the text before it."""

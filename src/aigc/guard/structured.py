@@ -7,6 +7,11 @@ parses (and validates, for a schema) unless it runs out of ``max_tokens``. Strea
 unchanged: the constraint acts before sampling. Models that do not decode token by token here
 (templates, n-grams, upstream APIs) cannot be constrained; ``validate`` checks a finished answer
 against the format so their callers get a clear error instead of unparseable text.
+
+Function calling on a local chat model (``tool_processor``): xgrammar's structural tag for the
+model's tool-call format. ``auto``: free text, but a started call must complete, naming an
+offered function with arguments valid under its schema; ``required``: the answer is one call
+or more (one when ``parallel_tool_calls`` is false); a named function: exactly that call.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import torch
 
 from aigc.errors import InvalidRequest
 from aigc.infra import linear_re
+from aigc.models.protocols import ToolSet
+from aigc.models.text.tool_calls import GRAMMAR_KEYS
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,44 @@ def control_tokens(tokenizer: Any, vocab_size: int) -> torch.Tensor:
             mask[i] = any(b < 0x20 for b in piece)
         _control_masks[key] = mask
     return _control_masks[key]
+
+
+def tool_processor(model: Any, tools: ToolSet) -> GrammarProcessor:
+    """A fresh processor holding one generation to the model's tool-call format and the
+    tools' schemas (400 naming ``tools`` when a schema cannot be compiled)."""
+    import xgrammar as xgr
+    from xgrammar.structural_tag import TagsWithSeparatorFormat, TriggeredTagsFormat
+
+    tokenizer, vocab = model.tokenizer, int(model.lm.vocab_size)
+    key = GRAMMAR_KEYS[model.tool_format]
+    offered: list[Any] = [t.openai() for t in tools.tools]
+    choice: Any = tools.openai_choice()  # OpenAI's shapes, which xgrammar validates itself
+    try:
+        tag = xgr.get_model_structural_tag(
+            key,
+            tools=offered,
+            tool_choice=choice,
+            reasoning="disabled",
+            parallel_tool_calls=tools.parallel,
+            max_whitespace_cnt=1,  # no runs of blanks inside the arguments: a call ends
+        )
+        if tools.choice == "required":  # calls from the first token on: one is certain
+            triggered = tag.format
+            assert isinstance(triggered, TriggeredTagsFormat)  # the builders' required form
+            tag = xgr.StructuralTag(
+                format=TagsWithSeparatorFormat(
+                    tags=triggered.tags,
+                    separator="\n",
+                    at_least_one=True,
+                    stop_after_first=not tools.parallel,
+                )
+            )
+        compiled = _compiler(tokenizer, vocab).compile_structural_tag(tag)
+    except (ValueError, RuntimeError) as exc:
+        raise InvalidRequest(
+            f"The tools' parameters cannot be enforced while decoding: {exc}", param="tools"
+        ) from None
+    return GrammarProcessor(compiled, vocab)
 
 
 def processor_for(model: Any, constraint: Constraint) -> GrammarProcessor:

@@ -44,6 +44,9 @@ class TextModelBase(LoadedModel):
     # model is a 400. ``needs_images``: answers only about images (a captioner).
     takes_images: bool = False
     needs_images: bool = False
+    # A local chat model's tool-call format ("hermes", "llama": models/text/tool_calls.py),
+    # which a grammar holds decoding to; None: no tools, or the model is not decoded here.
+    tool_format: str | None = None
 
     @property
     def runs_inline(self) -> bool:

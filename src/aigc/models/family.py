@@ -41,6 +41,7 @@ COMPLETIONS = "completions"
 STREAMING = "streaming"
 LOGPROBS = "logprobs"
 STRUCTURED_OUTPUT = "structured_output"
+TOOLS = "tools"  # function calling: tools, tool_choice, tool_calls in answers
 WATERMARK = "watermark"
 IMAGE_GENERATION = "image_generation"
 IMAGE_INTERPOLATION = "image_interpolation"

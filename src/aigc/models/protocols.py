@@ -7,11 +7,26 @@ same to callers.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "developer", "tool"]
+ToolChoice = Literal["none", "auto", "required", "named"]
+# What a model that takes function calling adds to its ``decoding_fields``.
+TOOL_FIELDS = frozenset({"tools"})
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call the model made (OpenAI's ``tool_calls`` entry); ``arguments`` is the
+    JSON text as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True)
@@ -37,16 +52,125 @@ class ChatMessage:
     role: Role
     content: str
     images: tuple[ChatImage, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn that called functions
+    tool_call_id: str | None = None  # a tool turn: the call it answers
 
 
-def chat_prompt(messages: Sequence[ChatMessage], hf_tokenizer: Any = None) -> str:
+@dataclass(frozen=True)
+class FunctionTool:
+    """A function the model may call; ``parameters`` is its arguments' JSON schema."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+    def openai(self) -> dict[str, Any]:
+        """OpenAI's ``{"type": "function", "function": {...}}`` (what upstreams and chat
+        templates read)."""
+        function: dict[str, Any] = {"name": self.name}
+        if self.description is not None:
+            function["description"] = self.description
+        if self.parameters is not None:
+            function["parameters"] = self.parameters
+        if self.strict is not None:
+            function["strict"] = self.strict
+        return {"type": "function", "function": function}
+
+
+@dataclass(frozen=True)
+class ToolSet:
+    """The tools of one request and how they may be used (OpenAI's ``tools``,
+    ``tool_choice`` and ``parallel_tool_calls``; ``choice`` "named" forces ``name``)."""
+
+    tools: tuple[FunctionTool, ...]
+    choice: ToolChoice = "auto"
+    name: str | None = None
+    parallel: bool = True
+
+    @property
+    def callable(self) -> tuple[FunctionTool, ...]:
+        """The tools the model may call now: none, the named one, or all."""
+        if self.choice == "none":
+            return ()
+        if self.choice == "named":
+            return tuple(t for t in self.tools if t.name == self.name)
+        return self.tools
+
+    def openai_choice(self) -> str | dict[str, Any]:
+        if self.choice == "named":
+            return {"type": "function", "function": {"name": self.name}}
+        return self.choice
+
+
+class ToolCallDelta(str):
+    """A streamed piece of a tool call, as OpenAI's ``delta.tool_calls[i]``: an empty text
+    piece carrying the call's index (``call_index``: ``str.index`` is taken), and in the
+    call's first delta its ``id`` and function ``name``; ``arguments`` come in fragments.
+    ``token_count``: the tokens the model spent on it (usage counts them as completion
+    tokens)."""
+
+    call_index: int
+    id: str | None
+    name: str | None
+    arguments: str
+    token_count: int
+
+    def __new__(
+        cls,
+        index: int,
+        id: str | None = None,
+        name: str | None = None,
+        arguments: str = "",
+        token_count: int = 0,
+    ) -> ToolCallDelta:
+        piece = super().__new__(cls, "")
+        piece.call_index = index
+        piece.id = id
+        piece.name = name
+        piece.arguments = arguments
+        piece.token_count = token_count
+        return piece
+
+
+def openai_message(message: ChatMessage) -> dict[str, Any]:
+    """A message in OpenAI's request shape, tool calls and tool-call ids included."""
+    turn: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        turn["content"] = message.content or None
+        turn["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        turn["tool_call_id"] = message.tool_call_id
+    return turn
+
+
+def _template_turn(message: ChatMessage) -> dict[str, Any]:
+    """A message as chat templates read it: tool-call arguments as objects (templates write
+    them with ``tojson``)."""
+    turn = openai_message(message)
+    for call in turn.get("tool_calls", []):
+        with contextlib.suppress(ValueError):  # not JSON: the template gets the text as it came
+            call["function"]["arguments"] = json.loads(call["function"]["arguments"])
+    return turn
+
+
+def chat_prompt(
+    messages: Sequence[ChatMessage], hf_tokenizer: Any = None, tools: ToolSet | None = None
+) -> str:
     """The text a causal LM continues for a chat, the same for every built-in family that
     needs one (GPT, RNN, HF, the engine): the tokenizer's own chat template with the generation
-    prompt when it has one, else the documented default (docs/models.md) of one "Role: text"
-    line per message, then "Assistant:" for the model to continue."""
+    prompt when it has one (it renders ``tools`` the model may call), else the documented
+    default (docs/models.md) of one "Role: text" line per message, then "Assistant:" for the
+    model to continue."""
     if hf_tokenizer is not None and getattr(hf_tokenizer, "chat_template", None):
-        turns = [{"role": m.role, "content": m.content} for m in messages]
-        text = hf_tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
+        turns = [_template_turn(m) for m in messages]
+        offered = [t.openai() for t in tools.callable] if tools is not None else []
+        text = hf_tokenizer.apply_chat_template(
+            turns, tools=offered or None, add_generation_prompt=True, tokenize=False
+        )
         return str(text)
     return "\n".join([*(f"{m.role.capitalize()}: {m.content}" for m in messages), "Assistant:"])
 
@@ -80,6 +204,8 @@ class TextRequest:
     logits_processors: tuple[Any, ...] = ()
     # Who asks: the batching engine takes turns by tenant (set by the gateway, "" elsewhere).
     tenant: str = ""
+    # Functions the model may call (chat only); None: no tools in the request.
+    tools: ToolSet | None = None
 
 
 @runtime_checkable

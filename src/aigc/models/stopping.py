@@ -9,11 +9,17 @@ Why the text ended (OpenAI's ``finish_reason``): the gateway knows when it cut t
 models stop at ``request.max_tokens`` (or their context) on their own, so the gateway never sees
 a piece too many: such a model ends its stream with ``Ended(reason)``, an empty piece that says
 why. A model that says nothing ended at ``max_tokens`` when it produced that many tokens.
+
+A tool call comes as ``protocols.ToolCallDelta`` pieces: they count against ``max_tokens``
+but stop sequences do not look into them; text held back before one is released first, so
+the order of text and calls is kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+
+from aigc.models.protocols import ToolCallDelta
 
 
 class CountedText(str):
@@ -86,6 +92,8 @@ class BoundedText:
             self._cut = "length"
             return "", True
         self.tokens += cost
+        if isinstance(piece, ToolCallDelta):
+            return "", False
         if not self._stop:  # the common case: nothing to hold back or search
             return piece, False
         pending = self._pending + piece
@@ -109,6 +117,11 @@ class BoundedText:
         assert isinstance(self._pieces, Iterable)
         for piece in self._pieces:
             delta, done = self._feed(piece)
+            if isinstance(piece, ToolCallDelta) and not done:
+                if rest := self._rest():
+                    yield rest
+                yield piece
+                continue
             if delta:
                 yield delta
             if done:
@@ -122,6 +135,11 @@ class BoundedText:
         try:
             async for piece in pieces:
                 delta, done = self._feed(piece)
+                if isinstance(piece, ToolCallDelta) and not done:
+                    if rest := self._rest():
+                        yield rest
+                    yield piece
+                    continue
                 if delta:
                     yield delta
                 if done:

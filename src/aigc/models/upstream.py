@@ -10,10 +10,15 @@ config (as stored; ``register_config`` builds it from what the API receives)::
     context_length  optional: the served model's context in tokens (grounding fits into it)
     vision      optional, default false: the served model reads images; chat messages' images
                 are then sent on as base64 data URLs (OpenAI's ``image_url`` parts)
+    tools      optional, default true: the served model takes function calling (tools,
+               tool_choice, tool_calls); false: such requests are a 400 here
 
 A call goes to the first target whose circuit breaker allows it; 429, 5xx and network errors
 are retried with exponential backoff (tenacity), then the next target, then the fallbacks.
 Once the first byte of an answer has been streamed to the caller, there is no switching.
+Function calling passes through: the request's tools, tool choice and the conversation's calls
+and results go up as OpenAI sends them; the upstream's ``delta.tool_calls`` come back as
+``ToolCallDelta`` pieces (ids, names and argument fragments as it streamed them).
 API keys are stored encrypted (infra/crypto) and never returned by the API.
 
 An upstream's error bodies never reach the caller: they may be an internal service's page, a
@@ -51,9 +56,15 @@ from aigc.infra.breaker import BreakerBoard
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
 from aigc.models import tokens, upstream_allowlist
 from aigc.models.base import TextModelBase
-from aigc.models.family import TEXT, VISION, Family, register
+from aigc.models.family import TEXT, TOOLS, VISION, Family, register
 from aigc.models.image.inputs import data_url
-from aigc.models.protocols import ChatMessage, TextRequest
+from aigc.models.protocols import (
+    TOOL_FIELDS,
+    ChatMessage,
+    TextRequest,
+    ToolCallDelta,
+    openai_message,
+)
 from aigc.models.stopping import Ended
 
 BREAKERS = BreakerBoard()
@@ -104,6 +115,8 @@ def validate_config(config: dict[str, Any]) -> None:
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if value is not None and (not number or not low <= value <= high):
             raise InvalidRequest(f"{name} must be a number from {low} to {high}", param=name)
+    if not isinstance(config.get("tools", True), bool):
+        raise InvalidRequest("tools must be true or false", param="tools")
     context = config.get("context_length")
     if context is not None and (
         not isinstance(context, int) or isinstance(context, bool) or not 1 <= context <= 1 << 24
@@ -212,7 +225,17 @@ def register_config(
         stored["context_length"] = config["context_length"]
     if config.get("vision"):  # the served model reads images
         stored["vision"] = True
+    if config.get("tools") is False:  # the served model takes no function calling
+        stored["tools"] = False
     return stored
+
+
+def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
+    """Text; tools unless registered with ``"tools": false``; images when registered with
+    ``"vision": true``."""
+    tools = frozenset() if config.get("tools") is False else frozenset({TOOLS})
+    vision = frozenset({VISION}) if config.get("vision") else frozenset()
+    return TEXT | tools | vision
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -227,6 +250,8 @@ class UpstreamModel(TextModelBase):
         # The served model's context as registered; None: not given (the upstream's business).
         self.context_length: int | None = config.get("context_length")
         self.takes_images = bool(config.get("vision", False))
+        # Function calling passes through unless the registration says the model lacks it.
+        self.decoding_fields = frozenset() if config.get("tools") is False else TOOL_FIELDS
         self.targets = [Target(**t) for t in config["targets"]]
         self.fallbacks = [Target(**t) for t in config.get("fallbacks", [])]
         self._keys = {
@@ -285,7 +310,7 @@ class UpstreamModel(TextModelBase):
             breaker.record_success()
             metrics.UPSTREAM_CALLS.labels("ok").inc()
             try:
-                yield from _pieces(response, chat)
+                yield from _pieces(response, chat, self.count_tokens)
             except httpx.HTTPError as exc:
                 breaker.record_failure()
                 message = f"The upstream stream broke off: {type(exc).__name__}"
@@ -351,7 +376,15 @@ def _body(request: TextRequest, model: str) -> dict[str, Any]:
         "top_p": request.top_p,
     }
     if request.messages is not None:
-        body["messages"] = [{"role": m.role, "content": _content(m)} for m in request.messages]
+        body["messages"] = [
+            {**openai_message(m), "content": _content(m)} if m.images else openai_message(m)
+            for m in request.messages
+        ]
+        if request.tools is not None:
+            body["tools"] = [t.openai() for t in request.tools.tools]
+            body["tool_choice"] = request.tools.openai_choice()
+            if request.tools.choice != "none":
+                body["parallel_tool_calls"] = request.tools.parallel
     else:
         body["prompt"] = request.prompt or ""
     if request.max_tokens is not None:
@@ -405,11 +438,15 @@ def _error_detail(response: httpx.Response) -> str:
     return upstream_detail(text)
 
 
-def _pieces(response: httpx.Response, chat: bool) -> Iterator[str]:
+def _pieces(
+    response: httpx.Response, chat: bool, count_tokens: Any = tokens.count_tokens
+) -> Iterator[str]:
     """Text from an OpenAI server-sent-event stream: one piece per network read, holding every
     event that read completed (one token when the upstream is slow, many when it is fast; each
-    piece costs the gateway a thread hop, so fewer is better). The upstream's finish_reason
-    comes last, as ``Ended``: the gateway passes it through (unless it cut the text itself)."""
+    piece costs the gateway a thread hop, so fewer is better). Tool-call deltas come as
+    ``ToolCallDelta`` pieces in their place (text before them first). The upstream's
+    finish_reason comes last, as ``Ended``: the gateway passes it through (unless it cut the
+    text itself)."""
     pending = b""
     finish: list[str] = []  # the upstream's finish_reason, once an event carries it
     for data in response.iter_bytes():
@@ -417,7 +454,8 @@ def _pieces(response: httpx.Response, chat: bool) -> Iterator[str]:
         *lines, pending = pending.split(b"\n")
         texts: list[str] = []
         for line in lines:
-            text = _event_text(line.strip(), chat, finish)
+            calls: list[ToolCallDelta] = []
+            text = _event_text(line.strip(), chat, finish, calls)
             if text is None:
                 if texts:
                     yield "".join(texts)
@@ -425,15 +463,27 @@ def _pieces(response: httpx.Response, chat: bool) -> Iterator[str]:
                     yield Ended(finish[-1])
                 return
             texts.append(text)
+            if calls:
+                if any(texts):
+                    yield "".join(texts)
+                texts = []
+                for call in calls:
+                    call.token_count = count_tokens((call.name or "") + call.arguments)
+                    yield call
         if any(texts):
             yield "".join(texts)
     if finish:
         yield Ended(finish[-1])
 
 
-def _event_text(line: bytes, chat: bool, finish: list[str] | None = None) -> str | None:
+def _event_text(
+    line: bytes,
+    chat: bool,
+    finish: list[str] | None = None,
+    calls: list[ToolCallDelta] | None = None,
+) -> str | None:
     """The text of one SSE line ("" for none); None at ``[DONE]``. A finish_reason it carries
-    is appended to ``finish``."""
+    is appended to ``finish``, its tool-call deltas to ``calls``."""
     if not line.startswith(b"data:"):
         return ""
     data = line[5:].strip()
@@ -447,18 +497,40 @@ def _event_text(line: bytes, chat: bool, finish: list[str] | None = None) -> str
         raise UpstreamFailed("The upstream failed mid-stream")
     pieces = []
     for choice in event.get("choices") or []:
-        piece = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+        delta = choice.get("delta") or {}
+        piece = delta.get("content") if chat else choice.get("text")
         if piece:
             pieces.append(piece)
+        if chat and calls is not None:
+            calls.extend(_call_deltas(delta))
         reason = choice.get("finish_reason")
         if finish is not None and isinstance(reason, str) and reason:
             finish.append(reason)
     return "".join(pieces)
 
 
-def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
-    """Text, and images when it was registered with ``"vision": true``."""
-    return TEXT | {VISION} if config.get("vision") else TEXT
+def _call_deltas(delta: dict[str, Any]) -> list[ToolCallDelta]:
+    """An event's ``delta.tool_calls`` entries (or a legacy ``function_call``), as pieces."""
+    out = []
+    entries = delta.get("tool_calls") or []
+    if isinstance(delta.get("function_call"), dict):
+        entries = [{"index": 0, "function": delta["function_call"]}]
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        function = entry.get("function")
+        function = function if isinstance(function, dict) else {}
+        index = entry.get("index", 0)
+        name, arguments = function.get("name"), function.get("arguments")
+        out.append(
+            ToolCallDelta(
+                index if isinstance(index, int) else 0,
+                entry.get("id") if isinstance(entry.get("id"), str) else None,
+                name if isinstance(name, str) else None,
+                arguments if isinstance(arguments, str) else "",
+            )
+        )
+    return out
 
 
 def load(config: dict[str, Any]) -> UpstreamModel:
@@ -482,7 +554,7 @@ FAMILY = register(
         loader=load,
         validate=validate_config,
         prepare=prepare,
-        capabilities=TEXT | {VISION},
+        capabilities=TEXT | {TOOLS, VISION},
         capabilities_of=capabilities_of,
         summary="An OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc)",
     )

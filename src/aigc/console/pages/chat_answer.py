@@ -39,7 +39,7 @@ def guard_notes(tr: Any, codes: list[str]) -> list[str]:
             continue
         stage, rule, action = parts[0], parts[1], parts[2]
         detail = parts[3] if len(parts) > 3 else ""
-        if stage == "retrieval" and action == "block":
+        if stage == "retrieval" and action in ("block", "drop"):  # a source left out
             notes.append(tr("chat.guard.source", rule=rule))
         elif action in ("redact", "pseudonymize"):
             kinds = [k for k in detail.split("+") if k]

@@ -26,8 +26,9 @@ from sqlalchemy import select
 from aigc.errors import InvalidRequest
 from aigc.models import decoding, trainer
 from aigc.models.base import TextModelBase
-from aigc.models.family import LOGPROBS, STRUCTURED_OUTPUT, TEXT, WATERMARK
-from aigc.models.protocols import TextRequest, chat_prompt
+from aigc.models.family import LOGPROBS, STRUCTURED_OUTPUT, TEXT, TOOLS, WATERMARK
+from aigc.models.protocols import TOOL_FIELDS, TextRequest, chat_prompt
+from aigc.models.text import tool_calls
 from aigc.models.text.data import clean_text, pydoc_texts, read_texts
 
 # Decoding fields every neural model honours (the gateway refuses them for other families).
@@ -44,7 +45,12 @@ CAPABILITIES = TEXT | {LOGPROBS, STRUCTURED_OUTPUT, WATERMARK}
 
 
 def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
-    return TEXT if "engine" in config else CAPABILITIES
+    """Through the engine: text only. Directly: function calling too when the checkpoint's
+    chat template renders tools in a format we read (``tool_calls.format_of``)."""
+    if "engine" in config:
+        return TEXT
+    takes_tools = tool_calls.folder_format(config.get("path")) is not None
+    return CAPABILITIES | {TOOLS} if takes_tools else CAPABILITIES
 
 
 # --- tokenizers ----------------------------------------------------------------------------
@@ -194,13 +200,18 @@ class NeuralTextModel(TextModelBase):
         self.context_length: int | None = lm.max_context  # GPT/HF: n_positions; RNN: None
         token_bytes = tokenizer.token_bytes()
         self.utf8 = decoding.Utf8Guard(token_bytes) if token_bytes is not None else None
+        # Function calling: the chat template's format; decoding is held to it by a grammar
+        # the gateway adds (guard.structured.tool_processor).
+        self.tool_format = tool_calls.format_of(tokenizer.chat_template)
+        if self.tool_format is not None:
+            self.decoding_fields = DECODING_FIELDS | TOOL_FIELDS
 
     def count_tokens(self, text: str) -> int:
         return self.tokenizer.count(text)
 
     def prompt_ids(self, request: TextRequest) -> list[int]:
         if request.messages is not None:
-            text = chat_prompt(request.messages, self.tokenizer.hf)
+            text = chat_prompt(request.messages, self.tokenizer.hf, request.tools)
             # A template writes its own special tokens; the default prompt gets the model's.
             special = False if self.tokenizer.chat_template else None
             ids = self.tokenizer.encode(text, special=special)
@@ -214,6 +225,12 @@ class NeuralTextModel(TextModelBase):
         return ids
 
     def generate(self, request: TextRequest) -> Iterator[str]:
+        pieces = self._generate(request)
+        if self.tool_format is None or request.tools is None or not request.tools.callable:
+            return pieces
+        return tool_calls.CallParser(self.tool_format, self.count_tokens).feed(pieces)
+
+    def _generate(self, request: TextRequest) -> Iterator[str]:
         ids = self.prompt_ids(request)
         eos = self.tokenizer.eos_ids
         detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, ids)

@@ -1,0 +1,118 @@
+"""Function calling on a local Hugging Face chat model through a live server and the openai SDK:
+a tiny random-weight Qwen2 whose chat template renders tools (tests/models/tiny_qwen.py), its
+calls held valid by the tool-call grammar whatever the weights."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from jsonschema import Draft202012Validator
+
+from tests.e2e.server import Server, new_admin_key
+from tests.models.tiny_qwen import save_tiny_qwen
+
+MODEL = "hf-qwen-tools"
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "enum": ["Paris", "Beijing"]},
+                "days": {"type": "integer", "minimum": 1, "maximum": 7},
+            },
+            "required": ["city", "days"],
+        },
+    },
+}
+CLOCK = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "parameters": {
+            "type": "object",
+            "properties": {"utc": {"type": "boolean"}},
+            "required": ["utc"],
+        },
+    },
+}
+SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in (WEATHER, CLOCK)}
+ASK = [{"role": "user", "content": "What is the weather like?"}]
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("models")
+    save_tiny_qwen(root / "qwen")
+    data = tmp_path_factory.mktemp("tools-server") / "data"
+    srv = Server(data, new_admin_key(), AIGC_IMPORT_ROOTS=str(root)).start()
+    body = {"id": MODEL, "config": {"path": str(root / "qwen")}, "shared": True}
+    made = srv.api("POST", "/api/models", json=body)
+    assert made.status_code == 201, made.text
+    yield srv
+    srv.stop()
+
+
+def client(server: Server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.admin_key, max_retries=0)
+
+
+def create(server: Server, **extra: Any) -> Any:
+    return client(server).chat.completions.create(
+        model=MODEL, messages=ASK, tools=[WEATHER, CLOCK], temperature=0, max_tokens=120, **extra
+    )
+
+
+def test_named_call_plain_and_streamed(local: Server) -> None:
+    choice = {"type": "function", "function": {"name": "get_weather"}}
+    plain = create(local, tool_choice=choice)
+    answer = plain.choices[0]
+    assert answer.finish_reason == "tool_calls" and answer.message.content is None
+    calls = answer.message.tool_calls or []
+    assert [c.function.name for c in calls] == ["get_weather"]
+    Draft202012Validator(SCHEMAS["get_weather"]).validate(json.loads(calls[0].function.arguments))
+    assert plain.usage is not None and plain.usage.completion_tokens > 0
+
+    chunks = list(create(local, tool_choice=choice, stream=True))
+    parts = [p for ch in chunks if ch.choices for p in ch.choices[0].delta.tool_calls or []]
+    assert parts[0].id and parts[0].type == "function" and parts[0].function.name == "get_weather"
+    arguments = "".join(p.function.arguments or "" for p in parts if p.function)
+    assert arguments == calls[0].function.arguments  # greedy: the same call, streamed
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_required_call_and_its_result(local: Server) -> None:
+    first = create(local, tool_choice="required", parallel_tool_calls=False)
+    calls = first.choices[0].message.tool_calls or []
+    assert len(calls) == 1 and calls[0].function.name in SCHEMAS
+    Draft202012Validator(SCHEMAS[calls[0].function.name]).validate(
+        json.loads(calls[0].function.arguments)
+    )
+    history: list[Any] = [
+        *ASK,
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": calls[0].id, "content": "18°C, sunny"},
+    ]
+    final = client(local).chat.completions.create(
+        model=MODEL,
+        messages=history,
+        tools=[WEATHER, CLOCK],
+        tool_choice="none",
+        temperature=0,
+        max_tokens=8,
+    )
+    assert final.choices[0].message.tool_calls is None
+    assert final.choices[0].finish_reason in ("stop", "length")
+
+
+def test_listed_with_tools_and_refusals(local: Server) -> None:
+    listed = client(local).models.retrieve(MODEL)
+    assert "tools" in (listed.model_extra or {})["capabilities"]
+    with pytest.raises(openai.BadRequestError) as mixed:
+        create(local, response_format={"type": "json_object"})
+    assert mixed.value.response.json()["error"]["param"] == "tools"

@@ -1,0 +1,170 @@
+"""Function calling on a local Hugging Face chat model (a tiny random-weight Qwen2 whose chat
+template renders tools): the template gets the tools and the history, decoding runs under the
+tool-call grammar, and the model's text is read back as calls that validate."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from jsonschema import Draft202012Validator
+
+from aigc.guard import structured
+from aigc.models.protocols import (
+    ChatMessage,
+    FunctionTool,
+    TextRequest,
+    ToolCall,
+    ToolCallDelta,
+    ToolSet,
+)
+from aigc.models.stopping import Ended
+from aigc.models.text import hf, neural, tool_calls
+from tests.models.tiny_qwen import TEMPLATE, save_tiny_qwen
+
+WEATHER = FunctionTool(
+    "get_weather",
+    "The weather in a city",
+    {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "enum": ["Paris", "Beijing"]},
+            "days": {"type": "integer", "minimum": 1, "maximum": 7},
+        },
+        "required": ["city", "days"],
+    },
+)
+CLOCK = FunctionTool(
+    "get_time",
+    None,
+    {"type": "object", "properties": {"utc": {"type": "boolean"}}, "required": ["utc"]},
+)
+SCHEMAS = {t.name: t.parameters for t in (WEATHER, CLOCK)}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_qwen(tmp_path_factory.mktemp("models") / "qwen-tools")
+
+
+@pytest.fixture(scope="module")
+def model(folder: Path) -> neural.NeuralTextModel:
+    return hf.load({"path": str(folder)})
+
+
+def ask(tools: ToolSet, messages: list[ChatMessage] | None = None) -> TextRequest:
+    messages = messages or [ChatMessage("user", "What is the weather like?")]
+    return TextRequest(messages=messages, max_tokens=120, temperature=0, tools=tools)
+
+
+def run(model: neural.NeuralTextModel, request: TextRequest, *first: Any) -> list[str]:
+    processors = (*first, structured.tool_processor(model, request.tools))  # type: ignore[arg-type]
+    return list(model.generate(replace(request, logits_processors=processors)))
+
+
+def calls_of(pieces: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    joined: dict[int, list[str]] = {}
+    for p in pieces:
+        if isinstance(p, ToolCallDelta):
+            call = joined.setdefault(p.call_index, ["", ""])
+            call[0] += p.name or ""
+            call[1] += p.arguments
+    return [(name, json.loads(arguments)) for name, arguments in joined.values()]
+
+
+def test_the_template_decides_the_format_and_the_capability(folder: Path) -> None:
+    assert tool_calls.format_of(TEMPLATE) == "hermes"
+    assert tool_calls.format_of("{% for m in messages %}{{ m.content }}{% endfor %}") is None
+    llama_like = '{% if tools %}ipython {"name": name, "parameters": ...}{% endif %}'
+    assert tool_calls.format_of(llama_like) == "llama"
+    assert "tools" in neural.capabilities_of({"path": str(folder)})
+    assert "tools" not in neural.capabilities_of({"path": str(folder), "engine": {}})
+    assert "tools" not in neural.capabilities_of({"path": str(folder.parent)})  # no template
+
+
+def test_the_template_renders_tools_calls_and_results(model: neural.NeuralTextModel) -> None:
+    call = ToolCall("call_1", "get_weather", '{"city": "Paris", "days": 2}')
+    history = [
+        ChatMessage("user", "Weather in Paris?"),
+        ChatMessage("assistant", "", tool_calls=(call,)),
+        ChatMessage("tool", "18°C", tool_call_id="call_1"),
+    ]
+    prompt = model.tokenizer.decode(model.prompt_ids(ask(ToolSet((WEATHER, CLOCK)), history)))
+    assert '"name": "get_weather"' in prompt and '"name": "get_time"' in prompt
+    assert (
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}' in prompt
+    )
+    assert "<tool_response>\n18°C\n</tool_response>" in prompt
+    none = model.tokenizer.decode(model.prompt_ids(ask(ToolSet((WEATHER,), "none"))))
+    assert "<tools>" not in none  # tool_choice none: the model is not offered them
+
+
+@pytest.mark.parametrize(
+    "tools",
+    [
+        ToolSet((WEATHER, CLOCK), "named", "get_weather"),
+        ToolSet((WEATHER, CLOCK), "named", "get_time"),
+        ToolSet((WEATHER, CLOCK), "required", parallel=False),
+    ],
+    ids=["named-weather", "named-time", "required"],
+)
+def test_forced_calls_validate_whatever_the_weights(
+    model: neural.NeuralTextModel, tools: ToolSet
+) -> None:
+    pieces = run(model, ask(tools))
+    calls = calls_of(pieces)
+    assert len(calls) == 1
+    name, arguments = calls[0]
+    assert name == (tools.name or name) and name in SCHEMAS
+    Draft202012Validator(SCHEMAS[name]).validate(arguments)
+    assert not [p for p in pieces if p and not isinstance(p, ToolCallDelta)]  # no stray text
+    ended = [p for p in pieces if isinstance(p, Ended)]
+    assert ended and ended[-1].finish_reason == "tool_calls"
+
+
+class StartACall:
+    """Steers the random model into starting a call (its first token is ``<tool_call>``), as
+    a trained model would when it decides to call: the grammar must then finish the call."""
+
+    def __init__(self, token: int) -> None:
+        self.token = token
+
+    def __call__(self, generated: list[int], logits: torch.Tensor) -> torch.Tensor:
+        if generated:
+            return logits
+        steered = torch.full_like(logits, float("-inf"))
+        steered[..., self.token] = 0.0
+        return steered
+
+
+def test_auto_a_started_call_completes_as_valid_json(model: neural.NeuralTextModel) -> None:
+    tools = ToolSet((WEATHER, CLOCK), "auto", parallel=False)
+    trigger = model.tokenizer.hf.convert_tokens_to_ids("<tool_call>")
+    calls = calls_of(run(model, ask(tools), StartACall(trigger)))
+    assert len(calls) == 1
+    name, arguments = calls[0]
+    Draft202012Validator(SCHEMAS[name]).validate(arguments)
+    # Left alone, the random model writes text: auto does not force a call.
+    free = run(model, ask(tools))
+    assert calls_of(free) == [] and any(p and not isinstance(p, ToolCallDelta) for p in free)
+
+
+def test_parser_reads_text_calls_and_cut_calls() -> None:
+    parser = tool_calls.CallParser("hermes", len)
+    text = 'Let me check. <tool_call>\n{"name": "f", "arguments": {"a": 1}}\n</tool_call>\n'
+    pieces = list(parser.feed([text[:20], text[20:50], text[50:], Ended("stop")]))
+    assert pieces[0] == "Let me check. "
+    assert calls_of(pieces) == [("f", {"a": 1})]
+    assert [p.finish_reason for p in pieces if isinstance(p, Ended)] == ["tool_calls"]
+    cut = list(
+        tool_calls.CallParser("hermes", len).feed(
+            ['<tool_call>\n{"name": "g", "arguments": {"b"', Ended("length")]
+        )
+    )
+    partial = [p for p in cut if isinstance(p, ToolCallDelta)]
+    assert partial[0].name == "g" and partial[1].arguments == '{"b"'
+    assert [p.finish_reason for p in cut if isinstance(p, Ended)] == ["length"]
