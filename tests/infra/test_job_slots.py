@@ -7,6 +7,8 @@ Storage tests run on SQLite and PostgreSQL (the ``db_url`` fixture).
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections import Counter
@@ -316,3 +318,22 @@ def test_runner_rejects_no_slots(db: Database, runners: Any) -> None:
         runners(slots=0)
     with pytest.raises(ValueError):
         runners(threads_per_job=0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice per thread: Linux only")
+def test_long_jobs_run_at_a_lower_cpu_priority(db: Database, runners: Any) -> None:
+    """Where CPUs are short, the OS runs requests and short jobs before a long training."""
+    seen: dict[str, int] = {}
+
+    def record(ctx: JobContext) -> None:
+        seen[str(ctx.params["name"])] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    jobs.register_handler("test.long", record, long=True)
+    jobs.register_handler("test.short", record)
+    ids = [submit(db, "test.long", {"name": "long"}), submit(db, "test.short", {"name": "short"})]
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    runners(slots=2).start()
+    for job_id in ids:
+        wait_for(db, job_id, "succeeded")
+    assert seen == {"long": min(19, base + jobs.LONG_JOB_NICE), "short": base}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base

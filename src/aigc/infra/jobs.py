@@ -30,8 +30,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import secrets
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +76,9 @@ Handler = Callable[["JobContext"], dict[str, Any] | None]
 HANDLERS: dict[str, Handler] = {}
 # Kinds that run for minutes to hours (a GPT's training): they never take a runner's last slot.
 LONG_KINDS: set[str] = set()
+# How much lower a long job's thread runs in the OS scheduler (nice, Linux: per thread): where
+# CPUs are short, requests and short jobs come first; on idle cores it costs the long job nothing.
+LONG_JOB_NICE = 10
 # Repairs a feature owns over its own rows (documents left waiting without a job...): each
 # runner calls every sweeper at start and then every ``sweep_interval_s``.
 Sweeper = Callable[[Database], Any]
@@ -435,6 +440,8 @@ class JobRunner:
     def _work(self, job: Job, claim: str) -> None:
         """A slot's thread: budget its CPU threads, run the job, free the slot."""
         try:
+            if job.kind in LONG_KINDS:
+                lower_this_thread_priority(LONG_JOB_NICE)
             if self.limit_threads is not None:
                 try:
                     self.limit_threads(self.threads_per_job)
@@ -628,6 +635,21 @@ class JobRunner:
                 ctx.beat()
             except Exception:
                 log.warning("job %s: heartbeat failed", ctx.job_id, exc_info=True)
+
+
+def lower_this_thread_priority(by: int) -> None:
+    """Raise the calling thread's nice value by ``by`` (threads it starts later inherit it).
+
+    On Linux the nice value belongs to each thread (setpriority(2), ``PRIO_PROCESS`` with a
+    thread id); elsewhere this does nothing rather than slow down the whole process.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + by))
+    except OSError:
+        log.warning("could not lower the priority of thread %d", tid, exc_info=True)
 
 
 def _describe(exc: BaseException, data_dir: Path | None = None) -> str:
