@@ -18,7 +18,7 @@ from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobBlocked, JobContext
-from aigc.infra.schema import ModelRecord
+from aigc.infra.schema import Job, ModelRecord
 from aigc.models.family import (
     IMAGE_CAPTIONING,
     IMAGE_EMBEDDINGS,
@@ -75,9 +75,12 @@ def _clip_dir(ctx: JobContext, name: str) -> Path:
             )
         ).all()
     record = next((r for r in rows if r.tenant_id is not None), rows[0] if rows else None)
-    training = (record.config or {}).get("job_id") if record is not None else None
-    if record is not None and record.status == "training" and isinstance(training, str):
-        raise JobBlocked(training, f"waiting for the CLIP model '{name}' to finish training")
+    if record is not None and record.status == "training":
+        job_id = (record.config or {}).get("job_id")
+        with ctx.db.session() as s:
+            job = s.get(Job, job_id) if isinstance(job_id, str) else None
+            if job is not None and job.status in ("queued", "running"):
+                raise JobBlocked(job.id, f"waiting for the CLIP model '{name}' to finish training")
     if record is None or record.status != "ready":
         raise InvalidRequest(f"The CLIP model '{name}' is not ready", param="clip")
     return Path(record.config["path"])
