@@ -539,6 +539,7 @@ class JobRunner:
         beats = threading.Thread(target=self._heartbeat, args=(ctx, done), daemon=True)
         beats.start()
         log.info("job %s (%s) started, attempt %d", job.id, job.kind, ctx.attempt)
+        wall, cpu = time.monotonic(), time.thread_time()
         outcome: dict[str, Any] | None = None  # None: the handler was stopped
         blocked: JobBlocked | None = None
         try:
@@ -556,6 +557,17 @@ class JobRunner:
         finally:
             done.set()
             beats.join()
+        # CPU of its own thread (torch work of a one-thread budget): far below the wall time,
+        # the job waited for CPUs others held.
+        wall, cpu = time.monotonic() - wall, time.thread_time() - cpu
+        log.info(
+            "job %s (%s) ran %.1f s, %.1f s of CPU in its thread",
+            job.id,
+            job.kind,
+            wall,
+            cpu,
+            extra={"fields": {"job_id": job.id, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}},
+        )
         if blocked is not None:
             self._park(ctx, blocked)
         elif outcome is None:
