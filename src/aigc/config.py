@@ -45,9 +45,10 @@ def cpu_count() -> int:
 
 
 def default_job_slots(cpus: int) -> int:
-    """Two jobs at once on small machines (a long one never holds back a short one), one more
-    per four CPUs beyond: small models train fastest on a few threads each."""
-    return max(2, cpus // 4)
+    """Three jobs at once on small machines: a long training (niced) and two short jobs beside
+    it, which then have every core of a 2-CPU machine (measured in bench/first_start.py); one
+    slot per four CPUs on bigger ones, as small models train fastest on a few threads each."""
+    return max(3, cpus // 4)
 
 
 def _yaml_source(settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource | None:
@@ -82,7 +83,7 @@ class Settings(BaseSettings):
     job_slots: int = Field(
         default_factory=lambda: default_job_slots(cpu_count()),
         ge=1,
-        description="Jobs one process runs at once (default: a quarter of the CPUs, at least 2)",
+        description="Jobs one process runs at once (default: a quarter of the CPUs, at least 3)",
     )
     job_threads: int | None = Field(
         default=None,

@@ -49,7 +49,7 @@ def test_the_runner_takes_slots_and_threads_from_the_settings(tmp_path: Path) ->
 
 
 def test_default_slots_and_threads_share_the_cpus(tmp_path: Path) -> None:
-    assert [default_job_slots(n) for n in (1, 2, 4, 8, 16, 64)] == [2, 2, 2, 2, 4, 16]
+    assert [default_job_slots(n) for n in (1, 2, 4, 8, 16, 64)] == [3, 3, 3, 3, 4, 16]
     settings = Settings(data_dir=tmp_path, job_slots=2)
     assert settings.job_threads is None and settings.job_cpu_threads >= 1
     assert Settings(data_dir=tmp_path, job_slots=64).job_cpu_threads == 1  # never 0

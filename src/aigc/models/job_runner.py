@@ -9,10 +9,10 @@ into request threads started later, so it is put back at once. Threads that alre
 ops (the request thread pool, engine loops) keep their number throughout.
 
 So ``job_slots`` jobs of ``job_threads`` threads each use at most ``job_slots × job_threads``
-cores for their torch work (by default the CPUs this process may use), and serving keeps its
-own threads. Not covered: numpy/OpenBLAS threads (only data loading uses them), torch's
-inter-op pool (training uses none), and a thread that a job starts itself (it gets the
-process default).
+threads for their torch work (by default the CPUs this process may use, or 3 on 2 CPUs, one of
+them usually a niced long job's), and serving keeps its own threads. Not covered:
+numpy/OpenBLAS threads (only data loading uses them), torch's inter-op pool (training uses
+none), and a thread that a job starts itself (it gets the process default).
 """
 
 from __future__ import annotations
