@@ -48,3 +48,13 @@ def test_a_named_settings_file_must_exist_and_hold_a_mapping(
     monkeypatch.setenv("AIGC_CONFIG", str(listed))
     with pytest.raises(ValueError, match="mapping"):
         Settings()
+
+
+def test_job_slots_and_threads_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIGC_JOB_SLOTS", "3")
+    monkeypatch.setenv("AIGC_JOB_THREADS", "4")
+    settings = Settings()
+    assert (settings.job_slots, settings.job_cpu_threads) == (3, 4)
+    monkeypatch.setenv("AIGC_JOB_SLOTS", "0")
+    with pytest.raises(ValueError, match="job_slots"):
+        Settings()

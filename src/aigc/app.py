@@ -29,9 +29,9 @@ from aigc.gateway.services import Services
 from aigc.infra import audit, loop_lag, migrate, private
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
-from aigc.infra.jobs import JobRunner
 from aigc.models.defaults import bootstrap_defaults
 from aigc.models.family import load_families
+from aigc.models.job_runner import job_runner
 from aigc.models.registry import ModelRegistry, ensure_builtin_models
 
 log = logging.getLogger("aigc.app")
@@ -71,12 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         load_families(settings.family_modules)  # every family's loader and training job
         if settings.default_models:
             bootstrap_defaults(services.db, settings)
-        runner = JobRunner(
-            services.db,
-            settings.data_dir,
-            worker_id=f"{socket.gethostname()}:{os.getpid()}",
-            stale_after_s=settings.job_stale_after_s,
-        )
+        runner = job_runner(services.db, settings, f"{socket.gethostname()}:{os.getpid()}")
         runner.start()
         app.state.services = services
         app.state.jobs = runner

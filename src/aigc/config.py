@@ -36,6 +36,21 @@ class _YamlFile(YamlConfigSettingsSource):
         return data
 
 
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity mask, e.g. under taskset or a container's
+    cpuset), not every CPU of the machine."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def default_job_slots(cpus: int) -> int:
+    """Three jobs at once on small machines: a long training (niced) and two short jobs beside
+    it, which then have every core of a 2-CPU machine (measured in bench/first_start.py); one
+    slot per four CPUs on bigger ones, as small models train fastest on a few threads each."""
+    return max(3, cpus // 4)
+
+
 def _yaml_source(settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource | None:
     """The YAML file named by AIGC_CONFIG, if any (read when Settings is built, not imported)."""
     name = os.environ.get("AIGC_CONFIG")
@@ -64,6 +79,16 @@ class Settings(BaseSettings):
     console: bool = Field(default=True, description="Serve the web console at /")
     job_stale_after_s: float = Field(
         default=60.0, gt=0, description="A running job without a heartbeat this long is re-run"
+    )
+    job_slots: int = Field(
+        default_factory=lambda: default_job_slots(cpu_count()),
+        ge=1,
+        description="Jobs one process runs at once (default: a quarter of the CPUs, at least 3)",
+    )
+    job_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads of each running job's torch work (default: CPUs / job_slots)",
     )
     max_body_bytes: int = 8 * MIB
     max_upload_bytes: int = 512 * MIB
@@ -152,6 +177,11 @@ class Settings(BaseSettings):
         yaml_file = _yaml_source(settings_cls)
         files = (yaml_file,) if yaml_file is not None else ()
         return (init_settings, env_settings, *files, file_secret_settings)
+
+    @property
+    def job_cpu_threads(self) -> int:
+        """Torch threads per running job: ``job_threads``, else the CPUs shared by the slots."""
+        return self.job_threads or max(1, cpu_count() // self.job_slots)
 
     @property
     def db_url(self) -> str:

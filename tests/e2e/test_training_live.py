@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -42,7 +43,10 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("train") / "data", new_admin_key()).start()
+    # Two job slots whatever the machine: one for a GPT training, one kept for short jobs.
+    server = Server(
+        tmp_path_factory.mktemp("train") / "data", new_admin_key(), AIGC_JOB_SLOTS="2"
+    ).start()
     yield server
     server.stop()
 
@@ -82,6 +86,53 @@ def test_a_trains_on_its_files_and_b_sees_nothing(srv: Server) -> None:
     assert mine["status"] == "ready" and mine["val_perplexity"] == done["result"]["val_perplexity"]
     _check_b_sees_nothing(srv, b, "gpt-zh")
     _check_chinese_generation(srv, a)
+
+
+def test_503_says_running_with_progress_or_queued(srv: Server) -> None:
+    """Two GPT trainings: the first runs, the second waits (long trainings leave a slot to
+    short jobs), and each model's 503 says which, the running one with its progress."""
+    org = make_org(srv, "Waiting C")
+    file_id = _upload(srv, org.member_key, "zh.txt", CHINESE * 6)
+    endless = TINY | {"max_iters": 1_000_000, "eval_interval": 500_000}
+    ids = {}
+    for name in ("gpt-runs", "gpt-waits"):
+        body = {"family": "gpt", "name": name, "file_ids": [file_id], "params": endless}
+        started = srv.api("POST", "/api/train", key=org.member_key, json=body)
+        assert started.status_code == 202, started.text
+        ids[name] = started.json()["job"]["id"]
+    try:
+        deadline = time.monotonic() + 120
+        while "iter" not in _job(srv, org, ids["gpt-runs"])["message"]:
+            assert time.monotonic() < deadline, _job(srv, org, ids["gpt-runs"])
+            time.sleep(0.2)
+        running = _not_ready(srv, org, "gpt-runs")
+        assert running.startswith("The model 'gpt-runs' is not ready yet: training (running, ")
+        assert "% done: iter " in running
+        assert _job(srv, org, ids["gpt-waits"])["status"] == "queued"
+        queued = _not_ready(srv, org, "gpt-waits")
+        assert queued.startswith("The model 'gpt-waits' is not ready yet: training (queued, ")
+    finally:
+        for job_id in ids.values():
+            srv.api("POST", f"/api/jobs/{job_id}/cancel", key=org.member_key)
+        for job_id in ids.values():
+            assert srv.wait_job(org.member_key, job_id)["status"] == "cancelled"
+
+
+def _job(srv: Server, org: Org, job_id: str) -> dict[str, Any]:
+    job = srv.api("GET", f"/api/jobs/{job_id}", key=org.member_key).json()
+    assert isinstance(job, dict)
+    return job
+
+
+def _not_ready(srv: Server, org: Org, model: str) -> str:
+    """The message of the 503 a chat request to ``model`` gets."""
+    with pytest.raises(openai.InternalServerError) as refused:
+        _client(srv, org.member_key).chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "你好"}], max_tokens=4
+        )
+    assert refused.value.status_code == 503
+    assert refused.value.response.headers["retry-after"]
+    return str(refused.value.response.json()["error"]["message"])
 
 
 def _check_b_sees_nothing(srv: Server, b: Org, name: str) -> None:
@@ -175,7 +226,11 @@ def test_gpt_trains_on_the_chinese_poetry_corpus(tmp_path: Path) -> None:
 
 
 def test_training_killed_with_sigkill_resumes_to_the_same_loss(tmp_path: Path) -> None:
-    server = Server(tmp_path / "data", new_admin_key(), AIGC_JOB_STALE_AFTER_S="2").start()
+    # Two slots: the two trainings run one after the other. Side by side they would share
+    # torch's process-wide random generator (initial weights) and not repeat a loss exactly.
+    server = Server(
+        tmp_path / "data", new_admin_key(), AIGC_JOB_STALE_AFTER_S="2", AIGC_JOB_SLOTS="2"
+    ).start()
     params = TINY | {"max_iters": 60, "eval_interval": 30, "checkpoint_interval": 10}
     try:
         file_id = _upload(server, server.admin_key, "pydoc.txt", _english_text())

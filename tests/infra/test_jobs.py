@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,68 +20,20 @@ from aigc.access import Principal
 from aigc.errors import InvalidRequest, NotFound, PermissionDenied
 from aigc.infra import jobs
 from aigc.infra.db import Database
-from aigc.infra.jobs import JobCancelled, JobContext, JobRunner
+from aigc.infra.jobs import JobCancelled, JobContext
 from aigc.infra.schema import Job, new_id, utcnow
 from tests.e2e.server import Org, Server
+from tests.infra.jobs_support import A, job, submit, until, wait_for
 
-A = Principal(tenant_id="t_a", role="member")
 A_VIEWER = Principal(tenant_id="t_a", role="viewer")
 B = Principal(tenant_id="t_b", role="admin")
+
+pytestmark = pytest.mark.usefixtures("handlers")
 
 
 @pytest.fixture
 def db(tenant_db: Database) -> Database:
     return tenant_db
-
-
-@pytest.fixture(autouse=True)
-def handlers() -> Iterator[None]:
-    """Each test registers its own handlers; the registry is restored afterwards."""
-    saved = dict(jobs.HANDLERS)
-    jobs.HANDLERS.clear()
-    yield
-    jobs.HANDLERS.clear()
-    jobs.HANDLERS.update(saved)
-
-
-@pytest.fixture
-def runners(db: Database, tmp_path: Path) -> Iterator[Callable[..., JobRunner]]:
-    """Make runners that are stopped at the end of the test, whatever happens."""
-    made: list[JobRunner] = []
-
-    def make(name: str = "w1", **kwargs: Any) -> JobRunner:
-        kwargs.setdefault("poll_interval_s", 0.02)
-        runner = JobRunner(db, tmp_path / "data", worker_id=name, **kwargs)
-        made.append(runner)
-        return runner
-
-    yield make
-    for runner in made:
-        runner.stop(10)
-
-
-def submit(db: Database, kind: str, params: dict[str, Any] | None = None) -> str:
-    with db.session() as s:
-        return jobs.submit(s, A, kind, params).id
-
-
-def job(db: Database, job_id: str) -> Job:
-    with db.session() as s:
-        return jobs.get_job(s, A, job_id)
-
-
-def wait_for(db: Database, job_id: str, *statuses: str, timeout: float = 20) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = job(db, job_id)
-        if current.status in statuses:
-            return current
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} is {current.status}, not {statuses}")
-
-
-def until(event: threading.Event, timeout: float = 20) -> None:
-    assert event.wait(timeout), "timed out"
 
 
 # --- running, progress, results ------------------------------------------------------------
@@ -321,7 +272,7 @@ def test_runner_that_lost_its_job_cannot_write(db: Database, runners: Any) -> No
 
     jobs.register_handler("test.fenced", handler)
     job_id = submit(db, "test.fenced")
-    slow = runners("slow", stale_after_s=60)
+    slow = runners("slow", stale_after_s=60, slots=1)  # busy: it cannot take the job back
     slow.heartbeat_s = 3600  # it never beats: it looks dead
     slow.start()
     until(started)

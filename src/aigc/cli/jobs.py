@@ -19,19 +19,15 @@ def run_job(job_id: str) -> None:
 
     from aigc.infra import migrate as migrations
     from aigc.infra.db import Database
-    from aigc.infra.jobs import FINISHED, JobRunner
+    from aigc.infra.jobs import FINISHED
     from aigc.infra.schema import Job
+    from aigc.models.job_runner import job_runner
 
     families()
     settings = Settings()
     migrations.upgrade(settings.db_url)
     db = Database(settings.db_url)
-    runner = JobRunner(
-        db,
-        settings.data_dir,
-        worker_id=f"cli:{socket.gethostname()}:{os.getpid()}",
-        stale_after_s=settings.job_stale_after_s,
-    )
+    runner = job_runner(db, settings, f"cli:{socket.gethostname()}:{os.getpid()}")
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -80,8 +80,8 @@ class Services:
     def ready_model(self, principal: Principal, name: str) -> TextModel | None:
         """A model resolved and loaded recently, from the caches alone (no I/O); else None."""
         record = self.models.get((principal.tenant_id, name))
-        if record is None:
-            return None
+        if record is None or record.status != "ready":
+            return None  # not ready: the database says how it is doing (and if it now is)
         self.registry.check_usable(principal, record)
         return self.registry.loaded(record)
 
@@ -89,8 +89,8 @@ class Services:
         """Resolve and load a model, from the database and disk if need be (in a thread)."""
         with self.db.session() as session:
             record = self.registry.find(session, principal, name)
-        self.models.put((principal.tenant_id, name), record)
-        self.registry.check_usable(principal, record)
+            self.models.put((principal.tenant_id, name), record)
+            self.registry.check_usable(principal, record, session)
         return self.registry.load(record)
 
     async def model(self, principal: Principal, name: str) -> TextModel:

@@ -1,8 +1,11 @@
 """Long work (training, ingestion) as jobs whose state lives in the database.
 
-A feature registers a handler for its kind; ``submit`` queues a job; a ``JobRunner`` thread in
-each server process claims queued jobs one at a time and runs them. Because everything a job is
-(status, progress, attempts, heartbeat) is a row, a job survives restarts:
+A feature registers a handler for its kind; ``submit`` queues a job; a ``JobRunner`` in each
+server process claims queued jobs and runs up to ``slots`` of them at once, each in its own thread
+(so a 20-second image training does not wait half an hour behind a GPT). Handlers of kinds
+registered as ``long`` never take the last free slot: one is always left for the short work
+(ingestion, small models). Because everything a job is (status, progress, attempts, heartbeat)
+is a row, a job survives restarts:
 
 * a clean shutdown asks the running handler to stop and puts its job back in the queue;
 * a crash leaves the job ``running`` with a heartbeat that stops moving; any runner notices the
@@ -10,12 +13,16 @@ each server process claims queued jobs one at a time and runs them. Because ever
   checkpoints in ``ctx.checkpoint_dir``); after ``MAX_ATTEMPTS`` the job fails instead.
 
 Claims are conditional updates (``WHERE status = 'queued'``, then check the row count), so two
-runners, in one process or many, never take the same job. Each claim writes a fresh token into
-``worker``, and every later write of that run requires it: a runner that lost its job (thought
-dead, re-queued, taken by another) can no longer touch the row.
+runners, or two slots of one, in one process or many, never take the same job. Each claim
+writes a fresh token into ``worker``, and every later write of that run requires it: a runner
+that lost its job (thought dead, re-queued, taken by another) can no longer touch the row.
 
 Lookups for callers filter by tenant here, in the data-access function: another tenant's job is
 "not found", exactly as if it did not exist.
+
+A handler that cannot run before another job ends (a text-to-image model needs its CLIP model)
+raises ``JobBlocked``: the job goes back to the queue with ``after_job`` set and is not claimed
+again until that job has ended, so it holds no slot while it waits.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import secrets
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,8 +41,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import case, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound
@@ -53,19 +62,41 @@ class JobCancelled(Exception):
     """Raised by ``JobContext.progress`` when the handler must stop (cancel or shutdown)."""
 
 
+class JobBlocked(Exception):
+    """Raised by a handler that must wait for job ``blocker_id`` to end: its job goes back to
+    the queue (same attempt) and is claimed again once that job has ended."""
+
+    def __init__(self, blocker_id: str, reason: str = "") -> None:
+        self.blocker_id = blocker_id
+        self.reason = reason or f"waiting for job {blocker_id}"
+        super().__init__(self.reason)
+
+
 Handler = Callable[["JobContext"], dict[str, Any] | None]
 HANDLERS: dict[str, Handler] = {}
+# Kinds that run for minutes to hours (a GPT's training): they never take a runner's last slot.
+LONG_KINDS: set[str] = set()
+# How much lower a long job's thread runs in the OS scheduler (nice, Linux: per thread): where
+# CPUs are short, requests and short jobs come first; on idle cores it costs the long job nothing.
+LONG_JOB_NICE = 10
 # Repairs a feature owns over its own rows (documents left waiting without a job...): each
 # runner calls every sweeper at start and then every ``sweep_interval_s``.
 Sweeper = Callable[[Database], Any]
 SWEEPERS: dict[str, Sweeper] = {}
 
 
-def register_handler(kind: str, fn: Handler) -> Handler:
-    """Make ``kind`` submittable; ``fn(ctx)`` does the work and returns the job's result."""
+def register_handler(kind: str, fn: Handler, *, long: bool = False) -> Handler:
+    """Make ``kind`` submittable; ``fn(ctx)`` does the work and returns the job's result.
+
+    ``long``: its jobs run for minutes to hours, so a runner keeps a slot free of them.
+    """
     if not kind or len(kind) > 40:
         raise ValueError("A job kind is 1 to 40 characters")
     HANDLERS[kind] = fn
+    if long:
+        LONG_KINDS.add(kind)
+    else:
+        LONG_KINDS.discard(kind)
     return fn
 
 
@@ -272,7 +303,14 @@ def job_view(job: Job) -> dict[str, Any]:
 
 
 class JobRunner:
-    """A background thread that runs queued jobs of the kinds this process has handlers for."""
+    """Runs queued jobs of the kinds this process has handlers for, ``slots`` at a time.
+
+    A dispatcher thread recovers dead workers' jobs, runs the sweepers and claims work while a
+    slot is free; each claimed job runs in a thread of its own with its own heartbeat, so a
+    cancel or a failure touches that job only. ``limit_threads(threads_per_job)`` is called
+    first in each job's thread: the caller's way to budget the CPU threads of libraries (torch)
+    between jobs running side by side.
+    """
 
     def __init__(
         self,
@@ -282,7 +320,13 @@ class JobRunner:
         poll_interval_s: float = 0.5,
         stale_after_s: float = 60,
         sweep_interval_s: float = 60,
+        *,
+        slots: int = 2,
+        threads_per_job: int = 1,
+        limit_threads: Callable[[int], None] | None = None,
     ) -> None:
+        if slots < 1 or threads_per_job < 1:
+            raise ValueError("a job runner needs at least one slot and one thread per job")
         self.db = db  # for handlers that record what they produce (e.g. a model's status)
         self.data_dir = Path(data_dir)
         self.worker_id = worker_id[:80]
@@ -291,10 +335,17 @@ class JobRunner:
         # Several beats per stale window, so one slow write never makes a live job look dead.
         self.heartbeat_s = max(0.05, min(2.0, stale_after_s / 4))
         self.sweep_interval_s = sweep_interval_s
+        self.slots = slots
+        # Long jobs leave one slot to the rest (with a single slot there is nothing to leave).
+        self.long_slots = max(1, slots - 1)
+        self.threads_per_job = threads_per_job
+        self.limit_threads = limit_threads
         self._next_sweep = 0.0  # at once on start
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._running: dict[str, tuple[str, threading.Thread]] = {}  # job id → (kind, thread)
 
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -306,42 +357,103 @@ class JobRunner:
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Ask the running handler to stop (its job returns to the queue); True once stopped."""
+        """Ask every running handler to stop (their jobs return to the queue); True once all
+        have stopped within ``timeout``."""
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout
         if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("job runner %s did not stop within %ss", self.worker_id, timeout)
-                return False
-        return True
+            self._thread.join(timeout)  # first: it starts nothing more after this
+        with self._lock:
+            workers = [thread for _, thread in self._running.values()]
+        for thread in workers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = (self._thread is not None and self._thread.is_alive()) or any(
+            t.is_alive() for t in workers
+        )
+        if stuck:
+            log.warning("job runner %s did not stop within %ss", self.worker_id, timeout)
+        return not stuck
 
     def wake(self) -> None:
         """Look for work now instead of at the next poll (e.g. right after a submit)."""
         self._wake.set()
 
+    def running(self) -> list[str]:
+        """Ids of the jobs this runner's slots are running now."""
+        with self._lock:
+            return list(self._running)
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            ran = False
+            self._wake.clear()  # before looking: a job ending meanwhile wakes the wait below
             try:
                 self.requeue_stale()
                 if time.monotonic() >= self._next_sweep:
                     self.sweep()
-                ran = self.run_once()
+                self.fill_slots()
             except Exception:
                 log.exception("job runner %s: unexpected error; retrying", self.worker_id)
-            if not ran:
-                self._wake.wait(self.poll_interval_s)
-                self._wake.clear()
+            self._wake.wait(self.poll_interval_s)
+
+    def fill_slots(self) -> int:
+        """Claim jobs into free slots, each started in its own thread; how many were started."""
+        started = 0
+        while not self._stop.is_set():
+            kinds = self._open_kinds()
+            claimed = self._claim_next(kinds) if kinds else None
+            if claimed is None:
+                return started
+            job, claim = claimed
+            thread = threading.Thread(
+                target=self._work, args=(job, claim), name=f"job:{job.id}", daemon=True
+            )
+            with self._lock:
+                self._running[job.id] = (job.kind, thread)
+            thread.start()
+            started += 1
+        return started
 
     def run_once(self) -> bool:
-        """Claim and run one job to its end; False when there was nothing to do."""
-        claimed = self._claim_next()
+        """Claim one job and run it to its end in the calling thread; False when there was
+        nothing to do (for tests and tools; the slots run in ``start``'s threads)."""
+        kinds = self._open_kinds()
+        claimed = self._claim_next(kinds) if kinds else None
         if claimed is None:
             return False
         job, claim = claimed
         self._run(job, claim)
         return True
+
+    def _open_kinds(self) -> list[str]:
+        """The kinds a free slot may take now: none when all are busy, no long kind when long
+        jobs already hold all the slots they may."""
+        with self._lock:
+            kinds_running = [kind for kind, _ in self._running.values()]
+        if len(kinds_running) >= self.slots:
+            return []
+        kinds = list(HANDLERS)
+        if sum(kind in LONG_KINDS for kind in kinds_running) >= self.long_slots:
+            kinds = [kind for kind in kinds if kind not in LONG_KINDS]
+        return kinds
+
+    def _work(self, job: Job, claim: str) -> None:
+        """A slot's thread: budget its CPU threads, run the job, free the slot."""
+        try:
+            if job.kind in LONG_KINDS:
+                lower_this_thread_priority(LONG_JOB_NICE)
+            if self.limit_threads is not None:
+                try:
+                    self.limit_threads(self.threads_per_job)
+                except Exception:
+                    log.warning("job %s: could not limit its threads", job.id, exc_info=True)
+            self._run(job, claim)
+        except Exception:
+            log.exception("job %s: unexpected error in its runner", job.id)
+        finally:
+            with self._lock:
+                self._running.pop(job.id, None)
+            self._wake.set()  # a slot is free: look for the next job now
 
     def sweep(self) -> None:
         """Run every registered sweeper once; one that fails is logged and the rest go on."""
@@ -386,14 +498,16 @@ class JobRunner:
             log.warning("job runner %s: recovered %d job(s) of dead workers", self.worker_id, total)
         return total
 
-    def _claim_next(self) -> tuple[Job, str] | None:
-        kinds = list(HANDLERS)
-        if not kinds:
-            return None
+    def _claim_next(self, kinds: list[str]) -> tuple[Job, str] | None:
+        """The oldest queued job of ``kinds`` whose ``after_job`` has ended, now ours."""
+        blocker = aliased(Job)
+        waiting = exists().where(
+            blocker.id == Job.after_job, blocker.status.in_(("queued", "running"))
+        )
         with self.db.session() as s:
             candidates = s.scalars(
                 select(Job.id)
-                .where(Job.status == "queued", Job.kind.in_(kinds))
+                .where(Job.status == "queued", Job.kind.in_(kinds), ~waiting)
                 .order_by(Job.created_at, Job.id)
                 .limit(10)
             ).all()
@@ -425,7 +539,9 @@ class JobRunner:
         beats = threading.Thread(target=self._heartbeat, args=(ctx, done), daemon=True)
         beats.start()
         log.info("job %s (%s) started, attempt %d", job.id, job.kind, ctx.attempt)
+        wall, cpu = time.monotonic(), time.thread_time()
         outcome: dict[str, Any] | None = None  # None: the handler was stopped
+        blocked: JobBlocked | None = None
         try:
             result = HANDLERS[job.kind](ctx)
             if result is not None and not isinstance(result, dict):
@@ -433,16 +549,54 @@ class JobRunner:
             outcome = {"status": "succeeded", "progress": 1.0, "result": result}
         except JobCancelled:
             pass
+        except JobBlocked as exc:
+            blocked = exc
         except Exception as exc:
             log.warning("job %s (%s) failed", job.id, job.kind, exc_info=True)
             outcome = {"status": "failed", "error": _describe(exc, self.data_dir)}
         finally:
             done.set()
             beats.join()
-        if outcome is None:
+        # CPU of its own thread (torch work of a one-thread budget): far below the wall time,
+        # the job waited for CPUs others held.
+        wall, cpu = time.monotonic() - wall, time.thread_time() - cpu
+        log.info(
+            "job %s (%s) ran %.1f s, %.1f s of CPU in its thread",
+            job.id,
+            job.kind,
+            wall,
+            cpu,
+            extra={"fields": {"job_id": job.id, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}},
+        )
+        if blocked is not None:
+            self._park(ctx, blocked)
+        elif outcome is None:
             self._stopped(ctx)
         else:
             self._settle(ctx, **outcome)
+
+    def _park(self, ctx: JobContext, blocked: JobBlocked) -> None:
+        """Back to the queue behind the job it waits for; failed if that one cannot end it."""
+        with self.db.session() as s:
+            status = s.scalar(select(Job.status).where(Job.id == blocked.blocker_id))
+        if blocked.blocker_id == ctx.job_id or status not in ("queued", "running"):
+            why = "does not exist" if status is None else f"is {status}"
+            if blocked.blocker_id == ctx.job_id:
+                why = "is this job itself"
+            error = f"It waits for job {blocked.blocker_id}, which {why}"
+            self._settle(ctx, status="failed", error=error[:_MAX_TEXT])
+            return
+        back = case((Job.cancel_requested, "cancelled"), else_="queued")
+        self._write(
+            ctx,
+            status=back,
+            finished_at=case((Job.cancel_requested, utcnow()), else_=None),
+            worker=None,
+            heartbeat_at=None,
+            after_job=blocked.blocker_id,
+            message=blocked.reason[:_MAX_TEXT],
+        )
+        log.info("job %s waits for job %s", ctx.job_id, blocked.blocker_id)
 
     def _stopped(self, ctx: JobContext) -> None:
         if ctx._lost.is_set():
@@ -493,6 +647,21 @@ class JobRunner:
                 ctx.beat()
             except Exception:
                 log.warning("job %s: heartbeat failed", ctx.job_id, exc_info=True)
+
+
+def lower_this_thread_priority(by: int) -> None:
+    """Raise the calling thread's nice value by ``by`` (threads it starts later inherit it).
+
+    On Linux the nice value belongs to each thread (setpriority(2), ``PRIO_PROCESS`` with a
+    thread id); elsewhere this does nothing rather than slow down the whole process.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + by))
+    except OSError:
+        log.warning("could not lower the priority of thread %d", tid, exc_info=True)
 
 
 def _describe(exc: BaseException, data_dir: Path | None = None) -> str:

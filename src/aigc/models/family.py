@@ -80,7 +80,8 @@ class Family:
     (``training.training_handler`` wraps it); ``trains_on`` says what its data is: uploaded
     text files (``POST /api/train``, ``aigc train NAME --data``) or image sets (the CLI).
     ``bootstrap`` makes the family's default models at start (``AIGC_DEFAULT_MODELS``): it must
-    return quickly and be idempotent.
+    return quickly and be idempotent. ``long_training``: its training runs for minutes to hours,
+    so its jobs never take a job runner's last free slot (the short ones keep a way through).
     """
 
     name: str
@@ -93,6 +94,7 @@ class Family:
     params: type[BaseModel] | None = None
     trainer: TrainFn | None = None
     trains_on: Literal["text", "images"] = "text"
+    long_training: bool = False
     bootstrap: Callable[[Database, Settings], None] | None = None
     engine: bool = False  # HF-format checkpoints the continuous-batching engine can serve
     from_folder: bool = False  # the console offers to register a model folder of this family
@@ -140,7 +142,11 @@ def register(family: Family) -> Family:
         _FAMILIES[family.name] = family
         _RANK.setdefault(family.name, (place, len(_RANK)))
     if family.trainer is not None:
-        register_handler(f"train-{family.name}", training_handler(family.trainer))
+        register_handler(
+            f"train-{family.name}",
+            training_handler(family.trainer),
+            long=family.long_training,
+        )
     return family
 
 

@@ -32,6 +32,7 @@ from aigc.models.base import LoadedModel
 from aigc.models.family import Family, families, get_family
 from aigc.models.protocols import TextModel
 from aigc.models.resources import MemoryBudget, default_budgets, footprint
+from aigc.models.training_status import training_detail
 
 Loader = Callable[[dict[str, Any]], TextModel]
 
@@ -93,14 +94,20 @@ class ModelRegistry:
     def resolve(self, session: Session, principal: Principal, name: str) -> ModelRecord:
         """The record a caller means by ``name``, after allow-list and readiness checks."""
         record = self.find(session, principal, name)
-        self.check_usable(principal, record)
+        self.check_usable(principal, record, session)
         return record
 
-    def check_usable(self, principal: Principal, record: ModelRecord) -> None:
-        """403 when the key may not use the model, 503 while it is not ready (e.g. training)."""
+    def check_usable(
+        self, principal: Principal, record: ModelRecord, session: Session | None = None
+    ) -> None:
+        """403 when the key may not use the model, 503 while it is not ready (e.g. training;
+        with a ``session``, the 503 says how its training job is doing)."""
         require_model_allowed(principal, record.name)
         if record.status != "ready":
-            detail = f" ({record.status_detail})" if record.status_detail else ""
+            text = record.status_detail
+            if session is not None and record.status == "training":
+                text = training_detail(session, record)
+            detail = f" ({text})" if text else ""
             raise ModelNotReady(
                 f"The model '{record.name}' is not ready yet: {record.status}{detail}",
                 param="model",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from aigc.access import Principal, require_platform_admin, require_role
 from aigc.errors import Conflict, InvalidRequest
 from aigc.infra import jobs
-from aigc.infra.jobs import JobCancelled, JobContext
+from aigc.infra.jobs import JobBlocked, JobCancelled, JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
 from aigc.models.registry import family_of
 
@@ -97,6 +97,8 @@ def training_handler(train: TrainFn) -> jobs.Handler:
         out_dir.mkdir(parents=True, exist_ok=True)
         try:
             config = train(ctx, out_dir)
+        except JobBlocked:
+            raise  # back to the queue until the job it needs has ended; the record waits
         except JobCancelled:
             if ctx.should_stop and not _cancel_requested(ctx):
                 raise  # shutting down: the job is re-queued and resumes, the record waits

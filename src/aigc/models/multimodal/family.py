@@ -17,8 +17,8 @@ from sqlalchemy import or_, select
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.infra.db import Database
-from aigc.infra.jobs import JobContext
-from aigc.infra.schema import ModelRecord
+from aigc.infra.jobs import JobBlocked, JobContext
+from aigc.infra.schema import Job, ModelRecord
 from aigc.models.family import (
     CHAT,
     IMAGE_CAPTIONING,
@@ -65,7 +65,11 @@ def train_clip(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
 
 
 def _clip_dir(ctx: JobContext, name: str) -> Path:
-    """The folder of a ready CLIP model the job's tenant may use (its own, else shared)."""
+    """The folder of a ready CLIP model the job's tenant may use (its own, else shared).
+
+    While that model is still training, the job waits in the queue for its training job
+    (``JobBlocked``): jobs run side by side, so the queue's order alone does not ensure it.
+    """
     with ctx.db.session() as s:
         rows = s.scalars(
             select(ModelRecord).where(
@@ -74,6 +78,12 @@ def _clip_dir(ctx: JobContext, name: str) -> Path:
             )
         ).all()
     record = next((r for r in rows if r.tenant_id is not None), rows[0] if rows else None)
+    if record is not None and record.status == "training":
+        job_id = (record.config or {}).get("job_id")
+        with ctx.db.session() as s:
+            job = s.get(Job, job_id) if isinstance(job_id, str) else None
+            if job is not None and job.status in ("queued", "running"):
+                raise JobBlocked(job.id, f"waiting for the CLIP model '{name}' to finish training")
     if record is None or record.status != "ready":
         raise InvalidRequest(f"The CLIP model '{name}' is not ready", param="clip")
     return Path(record.config["path"])

@@ -167,6 +167,7 @@ FAMILY = register(
         summary="Train a GPT (decoder-only transformer) from scratch; saves a HF checkpoint.",
         params=GPTParams,
         trainer=train_gpt,
+        long_training=True,
         bootstrap=bootstrap_default,
         engine=True,
     )

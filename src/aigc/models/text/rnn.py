@@ -167,5 +167,6 @@ FAMILY = register(
         summary="Train an LSTM/GRU language model (-p cell=gru for a GRU).",
         params=RNNParams,
         trainer=train_rnn,
+        long_training=True,
     )
 )

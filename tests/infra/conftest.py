@@ -1,0 +1,42 @@
+"""Fixtures of the job tests: a clean handler registry and runners stopped after each test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aigc.infra import jobs
+from aigc.infra.db import Database
+from aigc.infra.jobs import JobRunner
+
+
+@pytest.fixture
+def handlers() -> Iterator[None]:
+    """Each test registers its own handlers; the registry is restored afterwards."""
+    saved, saved_long = dict(jobs.HANDLERS), set(jobs.LONG_KINDS)
+    jobs.HANDLERS.clear()
+    jobs.LONG_KINDS.clear()
+    yield
+    jobs.HANDLERS.clear()
+    jobs.HANDLERS.update(saved)
+    jobs.LONG_KINDS.clear()
+    jobs.LONG_KINDS.update(saved_long)
+
+
+@pytest.fixture
+def runners(tenant_db: Database, tmp_path: Path) -> Iterator[Callable[..., JobRunner]]:
+    """Make runners that are stopped at the end of the test, whatever happens."""
+    made: list[JobRunner] = []
+
+    def make(name: str = "w1", **kwargs: Any) -> JobRunner:
+        kwargs.setdefault("poll_interval_s", 0.02)
+        runner = JobRunner(tenant_db, tmp_path / "data", worker_id=name, **kwargs)
+        made.append(runner)
+        return runner
+
+    yield make
+    for runner in made:
+        runner.stop(10)
