@@ -5,9 +5,9 @@ text-to-image model needs its CLIP model) can no longer rely on the queue's orde
 says which job it waits for; the job goes back to the queue with this column set and is not
 claimed until that job has ended. Nullable, no default: existing rows wait for nothing.
 
-Revision ID: 0006_jobs_after
-Revises: 0005_kb_manage
-Create Date: 2026-12-12 10:00:00
+Revision ID: 0007_jobs_after
+Revises: 0006_audit_images
+Create Date: 2026-12-03 10:00:00
 """
 
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_jobs_after"
-down_revision: str | None = "0005_kb_manage"
+revision: str = "0007_jobs_after"
+down_revision: str | None = "0006_audit_images"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
