@@ -37,22 +37,58 @@ class Run:
         return max(self.top - self.bottom, 1.0)
 
 
+def same_line(run: Run, bottom: float, top: float) -> bool:
+    """A box from ``bottom`` to ``top`` shares a line with ``run`` when they overlap by a third
+    of the smaller height (a comma or a superscript hangs below or above the line)."""
+    overlap = min(run.top, top) - max(run.bottom, bottom)
+    return overlap >= 0.3 * min(run.height, max(top - bottom, 1.0))
+
+
+def near(run: Run, left: float, bottom: float, right: float, top: float) -> bool:
+    """A character continues ``run``: on its line, and within about a character and a half of
+    either end (right to left scripts extend a run leftwards)."""
+    reach = 1.5 * run.height
+    return same_line(run, bottom, top) and run.left - reach <= right and left <= run.right + reach
+
+
 def runs_of(textpage: PdfTextPage) -> list[Run]:
-    """The page's text runs (PDFium's rectangles, in page space) with their text."""
-    runs = []
-    for i in range(textpage.count_rects()):
-        box = textpage.get_rect(i)
-        text = textpage.get_text_bounded(*box).replace("\r", "").replace("\n", " ")
-        if text.strip():
-            runs.append(Run(text, *box))
+    """The page's characters gathered into runs: a run ends at a line break, where the next
+    character sits on another line or away from the run, and at a gap wider than about a
+    character and a half (a table's column gap). One pass over the characters and their
+    boxes: asking PDFium for the text of each of its rectangles is quadratic on a filing."""
+    import pypdfium2.raw as raw
+
+    runs: list[Run] = []
+    current: Run | None = None
+    for i in range(textpage.count_chars()):
+        ch = chr(raw.FPDFText_GetUnicode(textpage, i))
+        if ch in "\r\n\x00":
+            current = None
+            continue
+        if ch.isspace():
+            if current is not None and not current.text.endswith(" "):
+                current.text += " "
+            continue
+        left, bottom, right, top = textpage.get_charbox(i)
+        if current is not None and (
+            unicodedata.category(ch).startswith("M")  # a combining mark (Thai, Arabic vowels)
+            or (right - left) * (top - bottom) <= 0  # no box: a ligature's second letter
+            or near(current, left, bottom, right, top)
+        ):
+            current.text += ch
+            if (right - left) * (top - bottom) > 0:
+                current.left, current.right = min(current.left, left), max(current.right, right)
+            continue
+        current = Run(ch, left, bottom, right, top)
+        runs.append(current)
     return runs
 
 
 def lines_of(runs: list[Run]) -> list[list[Run]]:
     """Runs grouped into lines in the order the page draws them.
 
-    A run continues the current line when its vertical middle lies within the line's first
-    run's box and it starts to the right of the line's last run. Keeping the drawing order
+    A run continues the current line when it shares the line of the line's first run and
+    starts to the right of the line's last run. Keeping the drawing order
     keeps columns apart (a two-column article draws one column, then the other), while a
     table row, drawn cell after cell on one baseline, stays one line."""
     lines: list[list[Run]] = []
@@ -60,8 +96,7 @@ def lines_of(runs: list[Run]) -> list[list[Run]]:
         if lines:
             line = lines[-1]
             head, last = line[0], line[-1]
-            middle = (run.top + run.bottom) / 2
-            if head.bottom <= middle <= head.top and run.left >= last.right - 0.5 * head.height:
+            if same_line(head, run.bottom, run.top) and run.left >= last.right - 0.5 * head.height:
                 line.append(run)
                 continue
         lines.append([run])
