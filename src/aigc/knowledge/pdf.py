@@ -54,13 +54,13 @@ def run_worker(data: bytes, limits: PdfLimits) -> dict[str, Any]:
             f"Reading the PDF took longer than {limits.timeout_s:.0f} s; it was stopped"
         ) from None
     if done.returncode != 0 or not done.stdout:
+        # Out of memory shows in many ways (MemoryError, bad_alloc, a library that cannot be
+        # mapped, a signal): all of them end the reading, none of them the server.
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-        if "MemoryError" in tail[0] or "bad_alloc" in tail[0] or done.returncode < 0:
-            raise DocumentRejected(
-                f"Reading the PDF needs more than {limits.memory_mb} MB of memory or crashed the "
-                "parser; it was stopped"
-            )
-        raise DocumentRejected(f"The PDF could not be read ({tail[0][:300]})")
+        raise DocumentRejected(
+            f"Reading the PDF stopped: it needs more than {limits.memory_mb} MB of memory or "
+            f"crashed the parser ({tail[0][:200]})"
+        )
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer
 
@@ -84,9 +84,8 @@ def read_pdf(data: bytes, limits: PdfLimits) -> PdfText:
     notes: list[str] = list(answer["problems"])
     unread: list[int] = answer["unread_scans"]
     if unread:
-        notes.append(
-            f"{_pages(unread).capitalize()} look scanned and were not read: {answer['ocr_missing']}"
-        )
+        verbs = "looks scanned and was" if len(unread) == 1 else "look scanned and were"
+        notes.append(f"{_pages(unread)} {verbs} not read: {answer['ocr_missing']}")
     blocks: list[Block] = []
     ocr_pages: list[int] = []
     for page in answer["pages"]:

@@ -156,6 +156,7 @@ def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
         if alnum(read) > alnum(text):
             outcome.pages.append({"page": number, "text": read, "ocr": True})
         else:
+            outcome.problems.append(f"page {number} looks scanned, but OCR found no text on it")
             outcome.pages.append({"page": number, "text": text, "ocr": False})
     return outcome
 
