@@ -15,7 +15,11 @@ from typing import Any
 import pytest
 
 from aigc.knowledge import parse
+from aigc.knowledge.grounding import citations, source_text
 from aigc.knowledge.pdf_worker import PdfLimits
+from aigc.knowledge.retrieve import search
+
+from .conftest import Sandbox
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "retrieval"
 ODD = DATA / "odd_pdfs"
@@ -152,25 +156,50 @@ def test_a_pdf_over_the_memory_cap_is_stopped_with_a_reason() -> None:
         parse.parse_document((ODD / "ocrmypdf_enormous.pdf").read_bytes(), "pdf", limits)
 
 
-def finance_pdfs() -> list[Path]:
-    return sorted((FINANCE / "pdfs").glob("*.pdf")) if FINANCE.is_dir() else []
+def finance_documents() -> list[dict[str, Any]]:
+    if not FINANCE.is_dir():
+        return []
+    return [json.loads(line) for line in (FINANCE / "documents.jsonl").open()]
+
+
+def evidence_pages(name: str) -> set[int]:
+    """1-based pages that FinanceBench questions about ``name`` cite as evidence."""
+    pages: set[int] = set()
+    for line in (FINANCE / "questions.jsonl").open():
+        q = json.loads(line)
+        if Path(q["file"]).name == name:
+            pages.update(p + 1 for p in q["evidence_pages"])
+    return pages
 
 
 @pytest.mark.skipif(not FINANCE.is_dir(), reason="shared financebench data is absent")
-def test_every_financebench_filing_parses_with_text_on_most_pages() -> None:
+@pytest.mark.parametrize("doc", finance_documents(), ids=lambda d: Path(d["file"]).name)
+def test_every_financebench_filing_parses_with_text_on_most_pages(doc: dict[str, Any]) -> None:
     """All 24 filings (nine encrypted with an empty user password, one of them AES-256), text
-    layer only: OCR off keeps this a parse test. Every page a question's evidence is on has text.
-    """
-    documents = [json.loads(line) for line in (FINANCE / "documents.jsonl").open()]
-    evidence: dict[str, set[int]] = {}
-    for line in (FINANCE / "questions.jsonl").open():
-        q = json.loads(line)
-        evidence.setdefault(Path(q["file"]).name, set()).update(p + 1 for p in q["evidence_pages"])
-    assert len(finance_pdfs()) == len(documents) == 24
+    layer only: OCR off keeps this a parse test. Every page a question cites has text."""
+    path = FINANCE / doc["file"]
     limits = parse.Limits(pdf=PdfLimits(ocr=False))
-    for doc in documents:
-        path = FINANCE / doc["file"]
-        got = parse.parse_document(path.read_bytes(), "pdf", limits)
-        pages = {b.page for b in got.blocks if sum(c.isalnum() for c in b.text) > 0}
-        assert len(pages) >= 0.9 * doc["pages"], (path.name, len(pages), doc["pages"])
-        assert evidence.get(path.name, set()) <= pages, path.name
+    got = parse.parse_document(path.read_bytes(), "pdf", limits)
+    pages = {b.page for b in got.blocks if any(c.isalnum() for c in b.text)}
+    assert len(pages) >= 0.9 * doc["pages"], (path.name, len(pages), doc["pages"])
+    assert evidence_pages(path.name) <= pages, path.name
+
+
+@needs_data
+@needs_tesseract
+def test_a_scanned_page_is_cited_as_ocr(sandbox: Sandbox) -> None:
+    kb = sandbox.kb(sandbox.admin_a, "scans", dense=False)
+    result = sandbox.ingest(
+        sandbox.admin_a, kb, {"scan.pdf": (ODD / "ocrmypdf_vector.pdf").read_bytes()}
+    )
+    assert result["indexed"] == 1, result
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "sample vector PDF testing")
+    assert hits and hits[0].meta == {"ocr": "true"} and hits[0].page == 1
+    assert citations(hits)[0]["ocr"] is True
+    assert source_text(1, hits[0]).startswith("[1] (scan.pdf, p. 1 (OCR))")
+    typed = sandbox.ingest(sandbox.admin_a, kb, {"typed.md": b"A sample vector of numbers."})
+    assert typed["indexed"] == 1
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "sample vector numbers")
+    assert hits[0].filename == "typed.md" and "ocr" not in citations(hits[:1])[0]
