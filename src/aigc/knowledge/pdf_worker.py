@@ -166,7 +166,7 @@ def needs_rendering(data: bytes) -> bool:
     from pypdf import PdfReader
 
     try:
-        root = PdfReader(io.BytesIO(data), strict=False).trailer["/Root"]
+        root = PdfReader(io.BytesIO(data), strict=False).root_object
         return bool(root.get("/NeedsRendering", False))
     except Exception:  # pypdf cannot read what PDFium did: no answer is "no"
         return False
