@@ -148,6 +148,15 @@ def test_a_pdf_over_the_time_budget_is_stopped_with_a_reason() -> None:
 
 
 @needs_data
+@needs_tesseract
+def test_ocr_out_of_time_is_reported_not_indexed_empty() -> None:
+    """OCR may start no page once its share of the time budget is spent (none here)."""
+    limits = parse.Limits(pdf=PdfLimits(ocr_share=0.0))
+    with pytest.raises(parse.DocumentRejected, match="page 1 looks scanned; OCR stopped, out of"):
+        parse.parse_document((ODD / "ocrmypdf_linn.pdf").read_bytes(), "pdf", limits)
+
+
+@needs_data
 @needs_tesseract  # the page is rendered only for OCR
 def test_a_pdf_over_the_memory_cap_is_stopped_with_a_reason() -> None:
     """Rendering the 30-inch page for OCR decodes its 81-megapixel image: not within 150 MB."""

@@ -16,6 +16,7 @@ import io
 import json
 import resource
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ class PdfLimits:
     ocr_dpi: int = 300
     ocr_max_pixels: int = 12_000_000  # a letter page at 300 dpi is 8.4 MP
     ocr_page_timeout_s: float = 60.0
+    ocr_share: float = 0.8  # of timeout_s: after it, no page is started
     min_text_chars: int = 20
 
 
@@ -101,7 +103,7 @@ def largest_image(page: PdfPage) -> tuple[int, int]:
     return best
 
 
-def ocr_page(page: PdfPage, number: int, limits: PdfLimits) -> str:
+def ocr_page(page: PdfPage, limits: PdfLimits) -> str:
     """Render the page (its /Rotate applied) within the pixel cap, then read it."""
     width, height = page.get_size()
     scale = limits.ocr_dpi / 72
@@ -112,6 +114,47 @@ def ocr_page(page: PdfPage, number: int, limits: PdfLimits) -> str:
     return ocr.read_image(image, limits.ocr_languages, limits.ocr_page_timeout_s)
 
 
+@dataclass
+class OcrState:
+    """OCR across the pages of one PDF: whether it can run, and until when it may start."""
+
+    until: float
+    missing: str | None = None
+    checked: bool = False
+
+
+def read_scan(
+    page: PdfPage, number: int, text: str, limits: PdfLimits, state: OcrState, outcome: Outcome
+) -> dict[str, Any]:
+    """A scanned page: read by OCR when it can be, else its text layer and a note why not."""
+    kept = {"page": number, "text": text, "ocr": False}
+    image_w, image_h = largest_image(page)
+    if image_w * image_h > limits.max_image_pixels:
+        outcome.problems.append(
+            f"page {number} holds an image too large to read ({image_w}×{image_h} pixels; "
+            f"the limit is {limits.max_image_pixels:,} pixels)"
+        )
+        return kept
+    if not state.checked:
+        state.missing = ocr.available(limits.ocr_languages) if limits.ocr else "OCR is off"
+        state.checked, outcome.ocr_missing = True, state.missing
+    if state.missing is not None:
+        outcome.unread_scans.append(number)
+        return kept
+    if time.monotonic() > state.until:  # keep what was read rather than lose it all
+        outcome.problems.append(f"page {number} looks scanned; OCR stopped, out of time")
+        return kept
+    try:
+        read = ocr_page(page, limits)
+    except ocr.OcrFailed as exc:
+        outcome.problems.append(f"page {number}: OCR {exc}")
+        return kept
+    if alnum(read) <= alnum(text):
+        outcome.problems.append(f"page {number} looks scanned, but OCR found no text on it")
+        return kept
+    return {"page": number, "text": read, "ocr": True}
+
+
 def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
     outcome = Outcome()
     count = len(pdf)
@@ -119,7 +162,9 @@ def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
         raise Refused("The PDF has no pages")
     if count > limits.max_pages:
         raise Refused(f"The PDF has {count} pages; the limit is {limits.max_pages}")
-    ocr_missing: str | bool | None = False  # checked when the first scanned page appears
+    # OCR starts no page after its share of the time budget: the parent kills the process at
+    # the end of it, and the pages read so far would be lost.
+    state = OcrState(until=time.monotonic() + limits.ocr_share * limits.timeout_s)
     for number in range(1, count + 1):
         try:
             page = pdf[number - 1]
@@ -129,34 +174,9 @@ def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
             )
             continue
         text = page_text(page.get_textpage())
-        if not looks_scanned(page, text, limits):
-            outcome.pages.append({"page": number, "text": text, "ocr": False})
-            continue
-        image_w, image_h = largest_image(page)
-        if image_w * image_h > limits.max_image_pixels:
-            outcome.problems.append(
-                f"page {number} holds an image too large to read ({image_w}×{image_h} pixels; "
-                f"the limit is {limits.max_image_pixels:,} pixels)"
-            )
-            outcome.pages.append({"page": number, "text": text, "ocr": False})
-            continue
-        if ocr_missing is False:
-            ocr_missing = ocr.available(limits.ocr_languages) if limits.ocr else "OCR is off"
-            outcome.ocr_missing = ocr_missing
-        if ocr_missing is not None:
-            outcome.unread_scans.append(number)
-            outcome.pages.append({"page": number, "text": text, "ocr": False})
-            continue
-        try:
-            read = ocr_page(page, number, limits)
-        except ocr.OcrFailed as exc:
-            outcome.problems.append(f"page {number}: OCR {exc}")
-            outcome.pages.append({"page": number, "text": text, "ocr": False})
-            continue
-        if alnum(read) > alnum(text):
-            outcome.pages.append({"page": number, "text": read, "ocr": True})
+        if looks_scanned(page, text, limits):
+            outcome.pages.append(read_scan(page, number, text, limits, state, outcome))
         else:
-            outcome.problems.append(f"page {number} looks scanned, but OCR found no text on it")
             outcome.pages.append({"page": number, "text": text, "ocr": False})
     return outcome
 
