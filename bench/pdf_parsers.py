@@ -1,6 +1,6 @@
 """pypdf against PDFium (pypdfium2) on the FinanceBench filings: time, pages with text, failures.
 
-    .venv/bin/python bench/pdf_parsers.py [--files N]
+    .venv/bin/python bench/pdf_parsers.py [--files N] [--parsers pdfium pypdf]
 
 Reads ``../shared/data/retrieval/financebench/pdfs`` (the shared data beside the checkout).
 Each parser reads each file in this process, text only (no OCR). pypdf runs as the ingester
@@ -17,6 +17,7 @@ import json
 import platform
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +87,15 @@ def measure(name: str, read: Callable[[bytes], list[str]], files: list[Path]) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=0, help="only the first N files")
+    parser.add_argument(
+        "--parsers", nargs="+", choices=["pdfium", "pypdf"], default=["pdfium", "pypdf"]
+    )
     args = parser.parse_args()
     files = sorted(PDFS.glob("*.pdf"))[: args.files or None]
     if not files:
         raise SystemExit(f"no PDFs under {PDFS}: put the shared data beside this checkout")
-    import pypdf
-    import pypdfium2
-
-    results = [measure("pdfium", pdfium_pages, files), measure("pypdf", pypdf_pages, files)]
+    readers = {"pdfium": pdfium_pages, "pypdf": pypdf_pages}
+    results = [measure(name, readers[name], files) for name in args.parsers]
     for r in results:
         print(
             f"{r['parser']}: {r['seconds']} s, {r['pages_with_text']}/{r['pages']} pages with "
@@ -104,7 +106,7 @@ def main() -> None:
         json.dumps(
             {
                 "machine": {"python": platform.python_version(), "platform": platform.platform()},
-                "versions": {"pypdf": pypdf.__version__, "pypdfium2": pypdfium2.V_PYPDFIUM2},
+                "versions": {name: version(name) for name in ("pypdf", "pypdfium2")},
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "results": results,
             },
