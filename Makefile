@@ -27,8 +27,10 @@ serve: $(STAMP)
 
 # The system packages the whole suite needs (root, Debian): PostgreSQL and Redis (the tests start
 # throwaway servers of their own), Chromium for the console tests, a CJK font so Chinese renders
-# in their screenshots. Only missing packages are installed; nothing is started or configured.
-DEPS := postgresql redis-server chromium fonts-wqy-zenhei fontconfig
+# in their screenshots, Tesseract with English and Simplified Chinese for scanned PDF pages.
+# Only missing packages are installed; nothing is started or configured.
+DEPS := postgresql redis-server chromium fonts-wqy-zenhei fontconfig \
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
 
 deps:
 	@if [ "$$(id -u)" -ne 0 ]; then \

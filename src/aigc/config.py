@@ -140,6 +140,14 @@ class Settings(BaseSettings):
     kb_reranker_dir: Path | None = Field(default=None, description="cross-encoder dir (optional)")
     kb_max_document_bytes: int = 100 * MIB
     kb_max_pages: int = 2000
+    # PDFs are read in a child process under these bounds (knowledge/pdf.py); scanned pages by
+    # Tesseract when it is installed (`make deps`), in these languages.
+    kb_pdf_memory_mb: int = 2048
+    kb_pdf_timeout_s: float = 900.0
+    kb_pdf_max_image_pixels: int = 180_000_000
+    kb_ocr: bool = True
+    kb_ocr_languages: str = "eng+chi_sim"
+    kb_ocr_page_timeout_s: float = 60.0
     kb_chunk_tokens: int = 200
     kb_chunk_overlap_tokens: int = 40
     kb_fetch_max_bytes: int = 20 * MIB

@@ -79,15 +79,20 @@ def kb_ingest(
                 unchanged += 1
     db = Database(settings.db_url)
     try:
-        with Progress(console=err) as bar:
-            task = bar.add_task("indexing", total=1.0)
+        if err.is_terminal:
+            with Progress(console=err) as bar:
+                task = bar.add_task("indexing", total=1.0)
+                result = ingest_documents(
+                    db,
+                    settings,
+                    who.tenant_id,
+                    kb_id,
+                    changed,
+                    progress=lambda f, m: bar.update(task, completed=f, description=m),
+                )
+        else:  # a log or a pipe: a bar would show nothing until the end, so a line per step
             result = ingest_documents(
-                db,
-                settings,
-                who.tenant_id,
-                kb_id,
-                changed,
-                progress=lambda f, m: bar.update(task, completed=f, description=m),
+                db, settings, who.tenant_id, kb_id, changed, progress=progress_line
             )
     finally:
         db.dispose()
@@ -95,6 +100,14 @@ def kb_ingest(
         f"{result['indexed']} indexed, {result['failed']} failed, {unchanged} unchanged, "
         f"{skipped} skipped; {result['chunks']} chunks in the index"
     )
+
+
+def progress_line(fraction: float, message: str) -> None:
+    """One progress line, flushed at once (``aigc kb ingest … > log`` shows each file)."""
+    from rich.markup import escape
+
+    err.print(f"{fraction:4.0%} {escape(message)}", soft_wrap=True)
+    err.file.flush()
 
 
 @kb_app.command("search")

@@ -114,6 +114,8 @@ def sources_budget(context_length: int | None, fixed: int, max_tokens: int) -> i
 
 def source_text(number: int, hit: Hit) -> str:
     where = hit.filename + (f", p. {hit.page}" if hit.page else "")
+    if hit.meta.get("ocr") == "true":
+        where += " (OCR)"  # read from a scan: the model may weigh an odd word accordingly
     if hit.headings:
         where += " — " + " › ".join(hit.headings)
     return f"[{number}] ({where})\n{hit.text}"
@@ -195,6 +197,8 @@ def citations(hits: list[Hit]) -> list[dict[str, Any]]:
             "chunk": h.chunk_id,
             "headings": h.headings,
             "score": round(h.score, 6),
+            # the page was a scan read by OCR: its text may hold recognition errors
+            **({"ocr": True} if h.meta.get("ocr") == "true" else {}),
         }
         for i, h in enumerate(hits, start=1)
     ]

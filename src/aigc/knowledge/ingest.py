@@ -42,6 +42,7 @@ from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
 from aigc.knowledge.index import KbIndex
+from aigc.knowledge.pdf_worker import PdfLimits
 from aigc.knowledge.tables import KbChunk, KbDocument, KnowledgeBase
 
 log = logging.getLogger("aigc.knowledge")
@@ -310,24 +311,29 @@ def ingest_documents(
     then bring the KB's index up to date once. Safe to run again after a crash."""
     progress = progress or (lambda fraction, message: None)
     count = token_counter(settings.kb_embedding_model_dir)
-    limits = parse.Limits(max_pages=settings.kb_max_pages)
+    limits = parse_limits(settings)
     outcome: dict[str, str] = {}
+    notes: dict[str, list[str]] = {}
+    said = ""  # what became of the last document, said in the next progress line
     for n, doc_id in enumerate(doc_ids):
-        progress(0.9 * n / max(len(doc_ids), 1), f"document {n + 1} of {len(doc_ids)}")
+        if n:  # what became of the one before, by name: a line per file in a log
+            progress(0.9 * n / len(doc_ids), f"document {n} of {len(doc_ids)}: {said}")
+        said = "not found"
         with db.session() as session:
             doc = session.get(KbDocument, doc_id)
             if doc is None or doc.tenant_id != tenant_id or doc.kb_id != kb_id:
                 outcome[doc_id] = "gone"
                 continue
+            name = doc.filename
             if doc.status == "ready" and doc.indexed_sha256 == doc.sha256:
-                outcome[doc_id] = "unchanged"
+                outcome[doc_id], said = "unchanged", f"{name} unchanged"
                 continue
             path, fmt, sha = document_path(settings.data_dir, doc), doc.content_type, doc.sha256
             doc.status = "indexing"
         try:
-            blocks = parse.parse(path.read_bytes(), fmt, limits)
+            parsed = parse.parse_document(path.read_bytes(), fmt, limits)
             chunks = chunk_blocks(
-                blocks, count, settings.kb_chunk_tokens, settings.kb_chunk_overlap_tokens
+                parsed.blocks, count, settings.kb_chunk_tokens, settings.kb_chunk_overlap_tokens
             )
             if not chunks:
                 raise parse.DocumentRejected("No text could be extracted from this document")
@@ -335,8 +341,10 @@ def ingest_documents(
             # An OSError names the stored file's path on this server: say what, not where.
             reason = str(exc) if isinstance(exc, parse.DocumentRejected) else _UNREADABLE
             _fail(db, doc_id, reason)
-            outcome[doc_id] = "failed"
+            outcome[doc_id], said = "failed", f"{name} failed: {reason}"
             continue
+        if parsed.notes:
+            notes[doc_id] = parsed.notes
         pages = max((c.page or 0 for c in chunks), default=0)
         with db.session() as session:
             session.execute(delete(KbChunk).where(KbChunk.document_id == doc_id))
@@ -366,6 +374,11 @@ def ingest_documents(
                 )
             )
         outcome[doc_id] = "indexed"
+        ocr = sum(c.meta.get("ocr") == "true" for c in chunks)
+        said = f"{name} indexed, {len(chunks)} chunks" + (f" ({ocr} by OCR)" if ocr else "")
+        said += "".join(f"; {note}" for note in parsed.notes)
+    if doc_ids:
+        progress(0.9, f"document {len(doc_ids)} of {len(doc_ids)}: {said}")
     progress(0.9, "updating the index")
     stats = sync_index(db, settings, tenant_id, kb_id)
     with db.session() as session:
@@ -383,8 +396,24 @@ def ingest_documents(
         "indexed": sum(o == "indexed" for o in outcome.values()),
         "failed": sum(o == "failed" for o in outcome.values()),
         "unchanged": sum(o == "unchanged" for o in outcome.values()),
+        "notes": notes,
         **stats,
     }
+
+
+def parse_limits(settings: Settings) -> parse.Limits:
+    """The parser's bounds from the settings (pages, and the PDF reader's memory, time, image
+    size and OCR)."""
+    pdf = PdfLimits(
+        max_pages=settings.kb_max_pages,
+        memory_mb=settings.kb_pdf_memory_mb,
+        timeout_s=settings.kb_pdf_timeout_s,
+        max_image_pixels=settings.kb_pdf_max_image_pixels,
+        ocr=settings.kb_ocr,
+        ocr_languages=settings.kb_ocr_languages,
+        ocr_page_timeout_s=settings.kb_ocr_page_timeout_s,
+    )
+    return parse.Limits(max_pages=settings.kb_max_pages, pdf=pdf)
 
 
 _UNREADABLE = "The stored copy of this document could not be read; upload it again"

@@ -1,6 +1,6 @@
 """Documents to blocks: the text of a file in reading order, with page and heading path.
 
-One parser per format, each built on a well-kept library (pypdf, python-docx, python-pptx,
+One parser per format, each built on a well-kept library (PDFium, python-docx, python-pptx,
 openpyxl, BeautifulSoup, markdown-it). A parser yields ``Block``s; the chunker packs them.
 Tables become text rows (cells joined by `` | ``) so their content stays searchable and
 readable in a citation.
@@ -17,9 +17,11 @@ import io
 import json
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
+
+from aigc.knowledge.pdf_worker import PdfLimits
 
 if TYPE_CHECKING:  # the parsers load their libraries on first use
     from markdown_it.token import Token
@@ -51,6 +53,16 @@ class Limits:
     max_pages: int = 2000
     zip_max_uncompressed: int = ZIP_MAX_UNCOMPRESSED
     zip_max_ratio: int = ZIP_MAX_RATIO
+    pdf: PdfLimits = field(default_factory=PdfLimits)
+
+
+@dataclass
+class Parsed:
+    """A document's blocks, and notes on parts that could not be read (scanned PDF pages
+    without OCR, an image over the pixel limit) when the rest could."""
+
+    blocks: list[Block]
+    notes: list[str] = field(default_factory=list)
 
 
 def detect_format(filename: str) -> str:
@@ -68,7 +80,17 @@ def detect_format(filename: str) -> str:
 
 def parse(data: bytes, fmt: str, limits: Limits | None = None) -> list[Block]:
     """All blocks of a document, or ``DocumentRejected``."""
+    return parse_document(data, fmt, limits).blocks
+
+
+def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parsed:
+    """All blocks of a document with notes on what was left unread, or ``DocumentRejected``."""
     limits = limits or Limits()
+    if fmt == "pdf":  # its own process and its own notes
+        from aigc.knowledge.pdf import read_pdf
+
+        read = read_pdf(data, pdf_limits(limits))
+        return Parsed([b for b in read.blocks if b.text.strip()], read.notes)
     parser = PARSERS[fmt]
     try:
         blocks = [b for b in parser(data, limits) if b.text.strip()]
@@ -78,7 +100,7 @@ def parse(data: bytes, fmt: str, limits: Limits | None = None) -> list[Block]:
         raise DocumentRejected(
             f"The {fmt.upper()} file could not be read ({type(exc).__name__}: {exc})"[:500]
         ) from None
-    return blocks
+    return Parsed(blocks)
 
 
 def decode_text(data: bytes) -> str:
@@ -251,40 +273,16 @@ def parse_jsonl(data: bytes, limits: Limits) -> Iterator[Block]:
 # --- PDF -----------------------------------------------------------------------------------
 
 
+def pdf_limits(limits: Limits) -> PdfLimits:
+    return replace(limits.pdf, max_pages=limits.max_pages)
+
+
 def parse_pdf(data: bytes, limits: Limits) -> Iterator[Block]:
-    """Page by page; ``layout`` extraction keeps a table's cells on one line per row."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    """Page by page through ``pdf.read_pdf`` (PDFium in a capped child process, OCR for
+    scanned pages); table rows stay rows."""
+    from aigc.knowledge.pdf import read_pdf
 
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            raise DocumentRejected("The PDF is encrypted; upload an unprotected copy")
-        count = len(reader.pages)
-    except PdfReadError as exc:
-        raise DocumentRejected(f"The PDF is corrupt or not a PDF ({exc})") from None
-    if count > limits.max_pages:
-        raise DocumentRejected(f"The PDF has {count} pages; the limit is {limits.max_pages}")
-    for number, page in enumerate(reader.pages, start=1):
-        try:
-            text = page.extract_text(extraction_mode="layout")
-        except Exception:
-            text = page.extract_text() or ""
-        first = True
-        for para in paragraphs(_squeeze_layout(text)):
-            yield Block(para, page=number, boundary=first)
-            first = False
-
-
-def _squeeze_layout(text: str) -> str:
-    """Layout mode pads columns with runs of spaces: keep a wide gap as a cell separator."""
-    import re
-
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        out.append(re.sub(r" {3,}", " | ", line))
-    return "\n".join(out)
+    yield from read_pdf(data, pdf_limits(limits)).blocks
 
 
 # --- Office formats (zip containers) -------------------------------------------------------

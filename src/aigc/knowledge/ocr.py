@@ -1,0 +1,92 @@
+"""Text from a page image with Tesseract (the Debian packages, through pytesseract).
+
+Tesseract is optional: without it a scanned page is reported as unread, never indexed empty.
+The page's orientation and script are detected first (Tesseract's OSD), so a page scanned
+sideways or upside down reads as text and is read in its own language; each call has a time
+budget.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+_ROTATE = re.compile(r"Rotate:\s*(\d+)")
+_SCRIPT = re.compile(r"Script:\s*(\w+)")
+
+
+class OcrFailed(RuntimeError):
+    """Tesseract did not read the page (timed out or failed); the message says which."""
+
+
+def available(languages: str) -> str | None:
+    """None when Tesseract and every language of ``languages`` (``eng+chi_sim``) are installed,
+    else what is missing, in words."""
+    if shutil.which("tesseract") is None:
+        return "OCR (Tesseract) is not installed on this server"
+    import pytesseract
+
+    try:
+        installed = set(pytesseract.get_languages(config=""))
+    except (pytesseract.TesseractError, OSError) as exc:
+        return f"OCR (Tesseract) does not run on this server ({exc})"
+    missing = [lang for lang in languages.split("+") if lang not in installed]
+    if missing:
+        return f"the OCR languages {', '.join(missing)} are not installed on this server"
+    return None
+
+
+# Tesseract's OSD names a script; these are the languages that read it.
+_SCRIPT_LANGUAGES = {"Latin": "eng", "Han": "chi_sim"}
+
+
+@dataclass
+class Layout:
+    """What OSD saw: degrees to turn the image clockwise, and the script (empty if unsure)."""
+
+    turn: int = 0
+    script: str = ""
+
+
+def detect_layout(image: Image, timeout_s: float) -> Layout:
+    """Orientation and script of a page image; nothing when Tesseract cannot tell (too little
+    text on the page)."""
+    import pytesseract
+
+    try:
+        osd = pytesseract.image_to_osd(image, timeout=timeout_s)
+    except pytesseract.TesseractError:
+        return Layout()
+    except RuntimeError as exc:  # pytesseract's timeout
+        raise OcrFailed(f"orientation detection took longer than {timeout_s:.0f} s") from exc
+    turn, script = _ROTATE.search(osd), _SCRIPT.search(osd)
+    return Layout(int(turn.group(1)) % 360 if turn else 0, script.group(1) if script else "")
+
+
+def languages_for(script: str, languages: str) -> str:
+    """Only the configured language that reads ``script`` (faster, and English is not read as
+    Chinese characters); all configured languages when the script is unknown or unlisted."""
+    wanted = _SCRIPT_LANGUAGES.get(script)
+    return wanted if wanted in languages.split("+") else languages
+
+
+def read_image(image: Image, languages: str, timeout_s: float) -> str:
+    """The text of a page image, upright first; ``OcrFailed`` past ``timeout_s`` or on error."""
+    import pytesseract
+
+    layout = detect_layout(image, timeout_s / 3)
+    if layout.turn:
+        image = image.rotate(-layout.turn, expand=True)  # PIL turns counter-clockwise
+    lang = languages_for(layout.script, languages)
+    try:
+        text: str = pytesseract.image_to_string(image, lang=lang, timeout=timeout_s)
+    except pytesseract.TesseractError as exc:
+        raise OcrFailed(f"Tesseract failed ({exc.message.strip()[:200]})") from exc
+    except RuntimeError as exc:
+        raise OcrFailed(f"reading took longer than {timeout_s:.0f} s") from exc
+    return text

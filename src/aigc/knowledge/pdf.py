@@ -1,0 +1,100 @@
+"""PDF to blocks, read in a child process with a memory cap and a time budget.
+
+A PDF can be a decompression bomb (a 12 KB file holding a 1.2-gigapixel image), loop in its
+page tree or inflate to arrays of hundreds of thousands of elements. The parsing library runs
+in native code, where no Python limit reaches, so ``pdf_worker`` runs in its own process: it
+caps its address space, and this side kills it past ``timeout_s``. What it cannot read is a
+``DocumentRejected`` with the reason; pages it read only partly come back as notes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aigc.knowledge.parse import Block, DocumentRejected, paragraphs
+from aigc.knowledge.pdf_worker import PdfLimits
+
+
+@dataclass
+class PdfText:
+    """The blocks of a PDF (``meta["ocr"] == "true"`` on pages read by OCR) and notes on pages
+    that could not be read."""
+
+    blocks: list[Block]
+    notes: list[str] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # the child imports aigc
+    env["OMP_THREAD_LIMIT"] = "1"  # Tesseract: one core per page, the server has others to do
+    return env
+
+
+def run_worker(data: bytes, limits: PdfLimits) -> dict[str, Any]:
+    """The worker's JSON answer, or ``DocumentRejected`` when it died or ran out of time."""
+    command = [sys.executable, "-m", "aigc.knowledge.pdf_worker", json.dumps(asdict(limits))]
+    try:
+        done = subprocess.run(
+            command,
+            input=data,
+            capture_output=True,
+            timeout=limits.timeout_s,
+            env=_worker_env(),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise DocumentRejected(
+            f"Reading the PDF took longer than {limits.timeout_s:.0f} s; it was stopped"
+        ) from None
+    if done.returncode != 0 or not done.stdout:
+        # Out of memory shows in many ways (MemoryError, bad_alloc, a library that cannot be
+        # mapped, a signal): all of them end the reading, none of them the server.
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        raise DocumentRejected(
+            f"Reading the PDF stopped: it needs more than {limits.memory_mb} MB of memory or "
+            f"crashed the parser ({tail[0][:200]})"
+        )
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def _pages(numbers: list[int]) -> str:
+    return (
+        ("page " if len(numbers) == 1 else "pages ")
+        + ", ".join(map(str, numbers[:20]))
+        + (", …" if len(numbers) > 20 else "")
+    )
+
+
+def read_pdf(data: bytes, limits: PdfLimits) -> PdfText:
+    """Every page's paragraphs as blocks (each page starts a chunk), or ``DocumentRejected``.
+
+    A PDF that yields no text at all is refused with what stood in the way (scanned pages
+    without OCR, an image too large, a broken page tree), never indexed as empty."""
+    answer = run_worker(data, limits)
+    if "refused" in answer:
+        raise DocumentRejected(answer["refused"])
+    notes: list[str] = list(answer["problems"])
+    unread: list[int] = answer["unread_scans"]
+    if unread:
+        verbs = "looks scanned and was" if len(unread) == 1 else "look scanned and were"
+        notes.append(f"{_pages(unread)} {verbs} not read: {answer['ocr_missing']}")
+    blocks: list[Block] = []
+    ocr_pages: list[int] = []
+    for page in answer["pages"]:
+        meta = {"ocr": "true"} if page["ocr"] else {}
+        if page["ocr"]:
+            ocr_pages.append(page["page"])
+        for i, para in enumerate(paragraphs(page["text"])):
+            blocks.append(Block(para, page=page["page"], boundary=i == 0, meta=dict(meta)))
+    if not any(b.text.strip() for b in blocks):
+        why = "; ".join(notes) if notes else "its pages hold no text and nothing to read by OCR"
+        raise DocumentRejected(f"No text could be extracted from the PDF: {why}"[:2000])
+    return PdfText(blocks, notes, ocr_pages)

@@ -1,0 +1,225 @@
+"""Reads one PDF in a child process: ``python -m aigc.knowledge.pdf_worker LIMITS_JSON``.
+
+The PDF comes on stdin; one JSON object goes to stdout: ``{"pages": [{"page", "text", "ocr"}],
+"problems": [...], "unread_scans": [...]}`` or ``{"refused": reason}``. The process caps its own
+address space first, so a decompression bomb or a pathological structure ends this process
+with a memory error instead of the server; the parent also kills it past a time budget.
+
+PDFium (pypdfium2) parses: it opens owner-password files (an empty user password) as every
+viewer does, repairs broken xref tables and needs no extra crypto package. A page with drawn
+content but next to no plausible text is rendered (capped in pixels) and read by Tesseract.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aigc.knowledge import ocr
+from aigc.knowledge.pdf_layout import page_text
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfDocument, PdfPage
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class PdfLimits:
+    """What one PDF may cost. Defaults fit a 500-page filing with room to spare."""
+
+    max_pages: int = 2000
+    memory_mb: int = 2048
+    timeout_s: float = 900.0
+    max_image_pixels: int = 180_000_000  # Pillow's own decompression-bomb bound
+    ocr: bool = True
+    ocr_languages: str = "eng+chi_sim"
+    ocr_dpi: int = 300
+    ocr_max_pixels: int = 12_000_000  # a letter page at 300 dpi is 8.4 MP
+    ocr_page_timeout_s: float = 60.0
+    ocr_share: float = 0.8  # of timeout_s: after it, no page is started
+    min_text_chars: int = 20
+
+
+@dataclass
+class Outcome:
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unread_scans: list[int] = field(default_factory=list)
+    ocr_missing: str | None = None
+
+
+class Refused(Exception):
+    """The whole PDF is refused; the message says why."""
+
+
+def open_pdf(data: bytes) -> PdfDocument:
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(data)  # no password: owner-password files open, as in viewers
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise Refused(
+                "The PDF needs a password to open (a user password is set); upload a copy "
+                "without the password"
+            ) from None
+        raise Refused(f"The PDF is corrupt or not a PDF ({exc})") from None
+
+
+def alnum(text: str) -> int:
+    """Letters and digits (any script, CJK included)."""
+    return sum(ch.isalnum() for ch in text)
+
+
+def looks_scanned(page: PdfPage, text: str, limits: PdfLimits) -> bool:
+    """Drawn content (an image, vector paths) but next to no text, or text that is mostly not
+    letters (a font without a Unicode mapping yields symbols): worth reading by OCR."""
+    letters = alnum(text)
+    if letters >= limits.min_text_chars:
+        return False
+    visible = [ch for ch in text if not ch.isspace()]
+    garbled = bool(visible) and letters < 0.5 * len(visible)
+    import pypdfium2.raw as raw
+
+    drawn = any(o.type != raw.FPDF_PAGEOBJ_TEXT for o in page.get_objects(max_depth=2))
+    return drawn or garbled
+
+
+def largest_image(page: PdfPage) -> tuple[int, int]:
+    """The pixel size of the page's largest image, read from its dictionary (not decoded)."""
+    import pypdfium2.raw as raw
+
+    best = (0, 0)
+    for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
+        width, height = obj.get_px_size()
+        if width * height > best[0] * best[1]:
+            best = (width, height)
+    return best
+
+
+def ocr_page(page: PdfPage, limits: PdfLimits) -> str:
+    """Render the page (its /Rotate applied) within the pixel cap, then read it."""
+    width, height = page.get_size()
+    scale = limits.ocr_dpi / 72
+    pixels = width * height * scale * scale
+    if pixels > limits.ocr_max_pixels:
+        scale *= (limits.ocr_max_pixels / pixels) ** 0.5
+    image = page.render(scale=scale, grayscale=True).to_pil()
+    return ocr.read_image(image, limits.ocr_languages, limits.ocr_page_timeout_s)
+
+
+@dataclass
+class OcrState:
+    """OCR across the pages of one PDF: whether it can run, and until when it may start."""
+
+    until: float
+    missing: str | None = None
+    checked: bool = False
+
+
+def read_scan(
+    page: PdfPage, number: int, text: str, limits: PdfLimits, state: OcrState, outcome: Outcome
+) -> dict[str, Any]:
+    """A scanned page: read by OCR when it can be, else its text layer and a note why not."""
+    kept = {"page": number, "text": text, "ocr": False}
+    image_w, image_h = largest_image(page)
+    if image_w * image_h > limits.max_image_pixels:
+        outcome.problems.append(
+            f"page {number} holds an image too large to read ({image_w}×{image_h} pixels; "
+            f"the limit is {limits.max_image_pixels:,} pixels)"
+        )
+        return kept
+    if not state.checked:
+        state.missing = ocr.available(limits.ocr_languages) if limits.ocr else "OCR is off"
+        state.checked, outcome.ocr_missing = True, state.missing
+    if state.missing is not None:
+        outcome.unread_scans.append(number)
+        return kept
+    if time.monotonic() > state.until:  # keep what was read rather than lose it all
+        outcome.problems.append(f"page {number} looks scanned; OCR stopped, out of time")
+        return kept
+    try:
+        read = ocr_page(page, limits)
+    except ocr.OcrFailed as exc:
+        outcome.problems.append(f"page {number}: OCR {exc}")
+        return kept
+    if alnum(read) <= alnum(text):
+        outcome.problems.append(f"page {number} looks scanned, but OCR found no text on it")
+        return kept
+    return {"page": number, "text": read, "ocr": True}
+
+
+def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
+    outcome = Outcome()
+    count = len(pdf)
+    if count == 0:
+        raise Refused("The PDF has no pages")
+    if count > limits.max_pages:
+        raise Refused(f"The PDF has {count} pages; the limit is {limits.max_pages}")
+    # OCR starts no page after its share of the time budget: the parent kills the process at
+    # the end of it, and the pages read so far would be lost.
+    state = OcrState(until=time.monotonic() + limits.ocr_share * limits.timeout_s)
+    for number in range(1, count + 1):
+        try:
+            page = pdf[number - 1]
+        except Exception:  # PDFium's error: a broken or too deeply nested page tree
+            outcome.problems.append(
+                f"page {number} could not be loaded (its page tree is broken or nested too deeply)"
+            )
+            continue
+        text = page_text(page.get_textpage())
+        if looks_scanned(page, text, limits):
+            outcome.pages.append(read_scan(page, number, text, limits, state, outcome))
+        else:
+            outcome.pages.append({"page": number, "text": text, "ocr": False})
+    return outcome
+
+
+def needs_rendering(data: bytes) -> bool:
+    """The catalog says /NeedsRendering: a dynamic XFA form whose content is not in the pages."""
+    from pypdf import PdfReader
+
+    try:
+        root = PdfReader(io.BytesIO(data), strict=False).root_object
+        return bool(root.get("/NeedsRendering", False))
+    except Exception:  # pypdf cannot read what PDFium did: no answer is "no"
+        return False
+
+
+def run(data: bytes, limits: PdfLimits) -> dict[str, Any]:
+    try:
+        pdf = open_pdf(data)
+        try:
+            outcome = read_pages(pdf, limits)
+        finally:
+            pdf.close()
+    except Refused as exc:
+        return {"refused": str(exc)}
+    if not any(alnum(p["text"]) for p in outcome.pages) and needs_rendering(data):
+        return {
+            "refused": "The PDF is a dynamic XFA form: its content is not in the PDF pages "
+            "(export or print it to a normal PDF first)"
+        }
+    return asdict(outcome)
+
+
+def main() -> None:
+    limits = PdfLimits(**json.loads(sys.argv[1]))
+    cap = limits.memory_mb * MIB
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    data = sys.stdin.buffer.read()
+    try:
+        result = run(data, limits)
+    except MemoryError:
+        result = {"refused": f"Reading the PDF needs more than {limits.memory_mb} MB of memory"}
+    sys.stdout.write(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
