@@ -412,7 +412,7 @@ def runs_inline(model: TextModel, input_chars: int = 0) -> bool:
     return model.runs_inline and input_chars <= INLINE_MAX_CHARS
 
 
-async def _deltas(bounded: BoundedText, inline: bool) -> AsyncIterator[str]:
+async def deltas(bounded: BoundedText, inline: bool) -> AsyncIterator[str]:
     if bounded.is_async:
         async for delta in bounded:
             yield delta
@@ -572,7 +572,7 @@ async def stream(
             calls = tooling.CallAssembler()
             try:
                 inline = runs_inline(prepared.model, prepared.input_chars)
-                async for delta in checked.wrap(_deltas(bounded, inline)):
+                async for delta in checked.wrap(deltas(bounded, inline)):
                     if isinstance(delta, ToolCallDelta):  # OpenAI's delta.tool_calls
                         calls.add(delta)
                         shaped = tooling.delta(delta, prepared.legacy_functions)
