@@ -8,6 +8,9 @@
                   arguments included)
       → settle limits → response (JSON or SSE) + usage; the middleware writes audit and metrics.
 
+``/v1/responses`` runs this same journey: ``gateway/responding.py`` translates it onto a chat
+request, calls ``prepare``, then ``complete`` or its own event stream over the same pieces.
+
 ``prepare`` runs its stages in that order and each returns what the next one takes, so what
 the limiter reserves is exactly the prompt that will be sent (grounding included). Each stage
 is a plain function so tests can call it without HTTP. The tenant travels on every
