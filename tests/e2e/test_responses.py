@@ -308,3 +308,21 @@ def test_the_keys_limits_apply(server: Server, org_a: Org, model: str) -> None:
             c.responses.create(model=model, input="three", stream=stream)
         assert refused.value.body["type"] == "rate_limit_error"  # type: ignore[index]
         assert int(refused.value.response.headers["retry-after"]) >= 1
+
+
+def test_an_upstream_failing_mid_stream_ends_with_response_failed(
+    server: Server, org_a: Org, stub: StubServer
+) -> None:
+    name = f"upstream-midfail-{secrets.token_hex(3)}"
+    body = {"id": name, "config": {"base_url": stub.base_url, "model": "midfail"}, "shared": True}
+    assert server.api("POST", "/api/models", json=body).status_code == 201
+    c = client(server, org_a.member_key)
+    events = list(c.responses.create(model=name, input="Say hello", stream=True))
+    assert events[0].type == "response.created"
+    assert [e.type for e in events if e.type == "response.output_text.delta"]  # before it broke
+    last = events[-1]
+    assert last.type == "response.failed"
+    assert last.response.status == "failed" and last.response.error is not None
+    assert "s3cr3t" not in last.response.error.message  # the upstream's words stay in the log
+    with pytest.raises(openai.NotFoundError):  # a failed response is not kept
+        c.responses.retrieve(last.response.id)

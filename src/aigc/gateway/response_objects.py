@@ -33,8 +33,10 @@ class Draft:
         output: list[dict[str, Any]],
         usage: tuple[int, int] | None = None,
         finish: str | None = None,
+        error: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The response object as OpenAI shows it (``status`` in_progress while streaming)."""
+        """The response object as OpenAI shows it (``status`` in_progress while streaming,
+        failed with ``error`` when the model failed mid-stream)."""
         body = self.body
         reason = _INCOMPLETE.get(finish or "")
         if status == "completed" and reason is not None:
@@ -44,7 +46,7 @@ class Draft:
             "object": "response",
             "created_at": self.created_at,
             "status": status,
-            "error": None,
+            "error": error,
             "incomplete_details": {"reason": reason} if status == "incomplete" else None,
             "instructions": body.instructions,
             "max_output_tokens": body.max_output_tokens,

@@ -8,7 +8,8 @@ as a streamed chat choice, as the Responses API's server-sent events.
         call:         response.function_call_arguments.delta …,
                       response.function_call_arguments.done
                       response.output_item.done
-    response.completed (or response.incomplete: cut by max_output_tokens, or blocked)
+    response.completed (or response.incomplete: cut by max_output_tokens, or blocked;
+                        response.failed: the model failed mid-stream, nothing is stored)
 
 An item is closed before the next one opens, as OpenAI streams them. The tokens are settled
 (limits, audit) however the stream ends, the client going away included.
@@ -20,6 +21,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from aigc.errors import APIError
 from aigc.gateway import guarding, tooling
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.pipeline import (
@@ -172,6 +174,11 @@ async def stream(
                 else:
                     for chunk in events.text_delta(piece):
                         yield chunk
+        except APIError as exc:  # the model failed mid-stream (an upstream error, a timeout)
+            error = {"code": exc.code or exc.type, "message": exc.message}
+            failed = draft.view("failed", events.output, error=error)
+            yield events.event("response.failed", response=failed)
+            return
         finally:
             used += bounded.tokens
         made = calls.result()
