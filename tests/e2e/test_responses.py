@@ -11,6 +11,8 @@ arguments taken from it, and answers a tool result with "Tool results: ..."
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import json
 import secrets
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from typing import Any
 
 import openai
 import pytest
+from PIL import Image
 from sqlalchemy import create_engine, text
 
 from tests.e2e.server import Org, Server, make_org
@@ -326,3 +329,27 @@ def test_an_upstream_failing_mid_stream_ends_with_response_failed(
     assert "s3cr3t" not in last.response.error.message  # the upstream's words stay in the log
     with pytest.raises(openai.NotFoundError):  # a failed response is not kept
         c.responses.retrieve(last.response.id)
+
+
+def test_input_image_reaches_a_vision_upstream(server: Server, stub: StubServer) -> None:
+    """An ``input_image`` part goes through chat's image path (decoded, checked, sent on as a
+    data URL); a model without vision answers 400 naming the part."""
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 10), (200, 30, 30)).save(buf, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    names = {}
+    for label, extra in (("eyes", {"vision": True}), ("blind", {})):
+        names[label] = f"upstream-{label}-{secrets.token_hex(3)}"
+        config = {"base_url": stub.base_url, "model": "vision"} | extra
+        made = server.api("POST", "/api/models", json={"id": names[label], "config": config})
+        assert made.status_code == 201, made.text
+    part = {"type": "input_image", "image_url": url, "detail": "low"}
+    ask = [{"role": "user", "content": [{"type": "input_text", "text": "What is it?"}, part]}]
+    c = client(server, server.admin_key)
+    seen = json.loads(c.responses.create(model=names["eyes"], input=ask).output_text)
+    assert seen["texts"] == ["What is it?"]
+    [image] = seen["images"]
+    assert (image["width"], image["height"], image["detail"]) == (20, 10, "low")
+    with pytest.raises(openai.BadRequestError) as blind:
+        c.responses.create(model=names["blind"], input=ask)
+    assert "messages[0].content[1]" in str(blind.value.body)
