@@ -246,9 +246,17 @@ def test_agents_sdk_runs_a_function_tool(server: Server, org_a: Org, model: str)
         tools=[multiply],
         model=OpenAIResponsesModel(model=model, openai_client=api),
     )
-    result = asyncio.run(Runner.run(agent, "Please multiply 6 by 7"))
-    assert called == [(6, 7)]
-    assert result.final_output == "Tool results: 42"
+
+    async def both() -> tuple[Any, Any, list[str]]:  # one loop: the client is bound to it
+        plain = await Runner.run(agent, "Please multiply 6 by 7")
+        run = Runner.run_streamed(agent, "Please multiply 2 by 21")  # over Responses events
+        kinds = [event.type async for event in run.stream_events()]
+        return plain.final_output, run.final_output, kinds
+
+    plain, streamed, kinds = asyncio.run(both())
+    assert called == [(6, 7), (2, 21)]
+    assert plain == streamed == "Tool results: 42"
+    assert "raw_response_event" in kinds and "run_item_stream_event" in kinds
 
 
 EMAIL = "bob.lee@example.com"
