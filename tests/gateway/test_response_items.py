@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from aigc.errors import InvalidRequest
-from aigc.gateway.response_items import chat_body, output_items
+from aigc.gateway.response_items import chat_body, input_param, output_items
 from aigc.gateway.response_schemas import ResponseRequest, refuse_unsupported
 from aigc.models.protocols import ToolCall
 
@@ -33,7 +33,8 @@ def test_parallel_calls_join_one_assistant_turn_and_results_follow() -> None:
         {"type": "function_call_output", "call_id": "c1", "output": "one"},
         {"type": "function_call_output", "call_id": "c2", "output": "two"},
     ]
-    chat = chat_body(body(input=items, instructions="be brief"), [])
+    chat, places = chat_body(body(input=items, instructions="be brief"), [])
+    assert places == ["instructions", "input[0]", "input[1]", "input[4]", "input[5]"]
     roles = [(m.role, m.tool_call_id) for m in chat.messages]
     assert roles == [
         ("system", None),
@@ -48,7 +49,7 @@ def test_parallel_calls_join_one_assistant_turn_and_results_follow() -> None:
 
 def test_history_comes_before_the_input_and_instructions_first() -> None:
     earlier = [{"type": "message", "role": "user", "content": "before"}, CALL_A]
-    chat = chat_body(
+    chat, _ = chat_body(
         body(
             input=[{"type": "function_call_output", "call_id": "c1", "output": "r"}],
             instructions="i",
@@ -60,7 +61,7 @@ def test_history_comes_before_the_input_and_instructions_first() -> None:
 
 def test_tools_choice_limits_and_format_map_onto_chat_fields() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
-    chat = chat_body(
+    chat, _ = chat_body(
         body(
             input="hi",
             tools=[{"type": "function", "name": "f", "parameters": schema, "strict": True}],
@@ -121,3 +122,12 @@ def test_output_items_text_then_calls() -> None:
     only_calls = output_items("", [ToolCall("c1", "f", "{}")])
     assert [i["type"] for i in only_calls] == ["function_call"]
     assert [i["type"] for i in output_items("", [])] == ["message"]  # an empty answer
+
+
+def test_chat_params_are_named_as_the_client_wrote_them() -> None:
+    places = ["instructions", "previous_response_id", "input[0]", "input[2]"]
+    assert input_param(places, "messages[3].tool_call_id") == "input[2].call_id"
+    assert input_param(places, "messages[2].content[1]") == "input[0].content[1]"
+    assert input_param(places, "messages") == "input"
+    assert input_param(places, "tool_choice") == "tool_choice"
+    assert input_param(places, None) is None

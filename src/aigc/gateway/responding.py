@@ -18,9 +18,10 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal
+from aigc.errors import InvalidRequest
 from aigc.gateway import pipeline, response_store
 from aigc.gateway.context import RequestRecord
-from aigc.gateway.response_items import chat_body, input_items
+from aigc.gateway.response_items import chat_body, input_items, input_param
 from aigc.gateway.response_objects import Draft, from_chat
 from aigc.gateway.response_schemas import ResponseRequest, refuse_unsupported
 from aigc.gateway.response_stream import stream
@@ -43,8 +44,12 @@ async def respond(
     earlier: list[dict[str, Any]] = []
     if body.previous_response_id is not None:  # 404 for another tenant's, as for none
         earlier = (await _load(services, principal, body.previous_response_id)).items
-    chat = chat_body(body, earlier)  # 400 naming input[i], tools[i], text.format
-    prepared = await pipeline.prepare(services, principal, record, chat)
+    chat, places = chat_body(body, earlier)  # 400 naming input[i], tools[i], text.format
+    try:
+        prepared = await pipeline.prepare(services, principal, record, chat)
+    except InvalidRequest as exc:  # named as the client wrote it: input[i], not messages[k]
+        exc.param = input_param(places, exc.param)
+        raise
     headers = prepared.reservation.headers if prepared.reservation else {}
     draft = Draft(body)
 

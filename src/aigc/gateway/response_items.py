@@ -15,8 +15,9 @@ limits, audit); anything here that cannot be translated is a 400 naming its plac
 
 from __future__ import annotations
 
+import re
 import secrets
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -36,16 +37,26 @@ def input_items(body: ResponseRequest) -> list[dict[str, Any]]:
     return list(body.input)
 
 
-def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> ChatCompletionRequest:
+class Bridged(NamedTuple):
+    """The chat request, and where in the Responses body each of its messages came from."""
+
+    chat: ChatCompletionRequest
+    places: list[str]  # messages[k] came from places[k]: instructions, input[i], or history
+
+
+def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> Bridged:
     """The chat completions request that answers ``body`` after the stored ``history``."""
     messages: list[dict[str, Any]] = []
+    places: list[str] = []
     if body.instructions:
         messages.append({"role": "system", "content": body.instructions})
+        places.append("instructions")
     items = input_items(body)
-    for place, item in [(None, h) for h in history] + [
+    for place, item in [("previous_response_id", h) for h in history] + [
         (f"input[{i}]", x) for i, x in enumerate(items)
     ]:
-        _add(messages, item, place or "previous_response_id")
+        _add(messages, item, place)
+        places += [place] * (len(messages) - len(places))
     if not messages:
         raise InvalidRequest("'input' is empty", param="input", code="missing_required_parameter")
     fields: dict[str, Any] = {"model": body.model, "messages": messages, "stream": body.stream}
@@ -64,7 +75,7 @@ def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> ChatCompl
     if response_format is not None:
         fields["response_format"] = response_format
     try:
-        return ChatCompletionRequest.model_validate(fields)
+        return Bridged(ChatCompletionRequest.model_validate(fields), places)
     except ValidationError as exc:  # a shape our checks above let through
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
@@ -73,6 +84,18 @@ def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> ChatCompl
             param="input",
             code="invalid_value",
         ) from None
+
+
+def input_param(places: list[str], param: str | None) -> str | None:
+    """A chat stage's ``messages[k]...`` param as the Responses body's place for it, so a 400
+    names what the client sent (``input[i].call_id``, not ``messages[k].tool_call_id``)."""
+    if param == "messages":
+        return "input"
+    found = re.fullmatch(r"messages\[(\d+)\](.*)", param or "")
+    if found is None or int(found.group(1)) >= len(places):
+        return param
+    rest = found.group(2).replace(".tool_call_id", ".call_id")
+    return places[int(found.group(1))] + rest
 
 
 def _add(messages: list[dict[str, Any]], item: Any, place: str) -> None:
