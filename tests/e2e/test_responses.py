@@ -362,3 +362,25 @@ def test_input_image_reaches_a_vision_upstream(server: Server, stub: StubServer)
     with pytest.raises(openai.BadRequestError) as blind:
         c.responses.create(model=names["blind"], input=ask)
     assert blind.value.body["param"] == "input[0].content[1]"  # type: ignore[index]
+
+
+def test_text_format_takes_the_structured_output_path(server: Server, org_a: Org) -> None:
+    """``text.format`` is chat's ``response_format``: a model that cannot constrain its output
+    refuses it, by the Responses name of the field."""
+    c = client(server, org_a.member_key)
+    for text_format in (
+        {"type": "json_object"},
+        {"type": "json_schema", "name": "answer", "schema": {"type": "object"}},
+    ):
+        with pytest.raises(openai.BadRequestError) as refused:
+            c.responses.create(
+                model="template-helpdesk",
+                input="hi",
+                text={"format": text_format},  # type: ignore[typeddict-item]
+            )
+        assert refused.value.code == "unsupported_parameter"
+        assert refused.value.param is not None and refused.value.param.startswith("text.format")
+    plain = c.responses.create(
+        model="template-helpdesk", input="hi", text={"format": {"type": "text"}}
+    )
+    assert plain.status == "completed" and plain.text.format.type == "text"

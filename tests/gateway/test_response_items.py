@@ -129,5 +129,6 @@ def test_chat_params_are_named_as_the_client_wrote_them() -> None:
     assert input_param(places, "messages[3].tool_call_id") == "input[2].call_id"
     assert input_param(places, "messages[2].content[1]") == "input[0].content[1]"
     assert input_param(places, "messages") == "input"
+    assert input_param(places, "response_format.json_schema.schema") == "text.format.schema"
     assert input_param(places, "tool_choice") == "tool_choice"
     assert input_param(places, None) is None

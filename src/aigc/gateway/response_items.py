@@ -91,6 +91,8 @@ def input_param(places: list[str], param: str | None) -> str | None:
     names what the client sent (``input[i].call_id``, not ``messages[k].tool_call_id``)."""
     if param == "messages":
         return "input"
+    if param is not None and param.startswith("response_format"):  # json_schema's fields: flat
+        return "text.format" + param.removeprefix("response_format").replace(".json_schema", "")
     found = re.fullmatch(r"messages\[(\d+)\](.*)", param or "")
     if found is None or int(found.group(1)) >= len(places):
         return param
