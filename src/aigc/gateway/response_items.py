@@ -195,17 +195,17 @@ def _tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
 
 
 def _tool_choice(choice: str | dict[str, Any]) -> str | dict[str, Any]:
+    """none / auto / required as they are; a named function in chat's nested shape."""
     if isinstance(choice, str):
         return choice
     if choice.get("type") == "function" and isinstance(choice.get("name"), str):
         return {"type": "function", "function": {"name": choice["name"]}}
-    if choice.get("type") == "allowed_tools" or choice.get("type") != "function":
-        raise InvalidRequest(
-            '\'tool_choice\' is none, auto, required or {"type": "function", "name": ...}',
-            param="tool_choice",
-            code="unsupported_parameter",
-        )
-    return choice
+    raise InvalidRequest(
+        '\'tool_choice\' is none, auto, required or {"type": "function", "name": ...} '
+        "(other tool types are not supported)",
+        param="tool_choice",
+        code="unsupported_parameter",
+    )
 
 
 def _format(text_format: Any) -> dict[str, Any] | None:
