@@ -109,9 +109,11 @@ A_PLACEHOLDERS = (
     "policy",
     "conv",
     "msg",
+    "resp",
 )
 CHAT = {"model": "{model}", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
 COMPLETION = {"model": "{model}", "prompt": "hello", "max_tokens": 8}
+RESPONSE = {"model": "{model}", "input": "hello", "max_output_tokens": 8}
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,18 @@ CASES: list[Case] = [
     Case("POST", "/v1/chat/completions", CHAT, model=True),
     Case("POST", "/v1/chat/completions", CHAT | {"stream": True}, "stream", model=True),
     Case("POST", "/v1/completions", COMPLETION, model=True),
+    # stored responses: read, list, delete, or continue another tenant's → 404 as for none
+    Case("POST", "/v1/responses", RESPONSE, model=True),
+    Case("POST", "/v1/responses", RESPONSE | {"stream": True}, "stream", model=True),
+    Case("GET", "/v1/responses/{resp}"),
+    Case("GET", "/v1/responses/{resp}/input_items"),
+    Case("DELETE", "/v1/responses/{resp}"),
+    Case(
+        "POST",
+        "/v1/responses",
+        RESPONSE | {"previous_response_id": "{resp}"},
+        "previous_response_id",
+    ),
     # files
     Case("GET", "/v1/files/{file}"),
     Case("GET", "/v1/files/{file}/content"),
@@ -350,6 +364,8 @@ def _snapshot(server: Server, w: World) -> dict[str, Any]:
     snap["conv"] = _ok(
         server.api("GET", f"/api/conversations/{ids['conv']}", key=w.created_key_secret)
     )
+    snap["resp"] = _ok(server.api("GET", f"/v1/responses/{ids['resp']}", key=key))
+    snap["resp_items"] = _ok(server.api("GET", f"/v1/responses/{ids['resp']}/input_items", key=key))
     return snap
 
 
@@ -476,6 +492,20 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
         201,
     )
 
+    response = _ok(
+        server.api(
+            "POST",
+            "/v1/responses",
+            key=a,
+            json={
+                "model": A_MODEL,
+                "input": f"hello a-secret-response-{tag}",
+                "max_output_tokens": 8,
+            },
+        )
+    )
+    assert response["output"][0]["content"][0]["text"] == "Hello from A!"
+
     b = org_b.admin_key
     b_user = _ok(
         server.api(
@@ -522,6 +552,7 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             "policy": policy["name"],
             "conv": conversation["id"],
             "msg": question["id"],
+            "resp": response["id"],
             "b_user": b_user["id"],
             "b_group": b_group["id"],
         },
@@ -551,6 +582,8 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             conversation["id"],
             f"a-secret-conversation-{tag}",
             f"a-secret-question-{tag}",
+            response["id"],
+            f"a-secret-response-{tag}",
             *(k["id"] for k in a_keys),
             *(k["prefix"] for k in a_keys),
         },

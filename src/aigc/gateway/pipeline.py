@@ -8,6 +8,9 @@
                   arguments included)
       → settle limits → response (JSON or SSE) + usage; the middleware writes audit and metrics.
 
+``/v1/responses`` runs this same journey: ``gateway/responding.py`` translates it onto a chat
+request, calls ``prepare``, then ``complete`` or its own event stream over the same pieces.
+
 ``prepare`` runs its stages in that order and each returns what the next one takes, so what
 the limiter reserves is exactly the prompt that will be sent (grounding included). Each stage
 is a plain function so tests can call it without HTTP. The tenant travels on every
@@ -412,7 +415,7 @@ def runs_inline(model: TextModel, input_chars: int = 0) -> bool:
     return model.runs_inline and input_chars <= INLINE_MAX_CHARS
 
 
-async def _deltas(bounded: BoundedText, inline: bool) -> AsyncIterator[str]:
+async def deltas(bounded: BoundedText, inline: bool) -> AsyncIterator[str]:
     if bounded.is_async:
         async for delta in bounded:
             yield delta
@@ -572,7 +575,7 @@ async def stream(
             calls = tooling.CallAssembler()
             try:
                 inline = runs_inline(prepared.model, prepared.input_chars)
-                async for delta in checked.wrap(_deltas(bounded, inline)):
+                async for delta in checked.wrap(deltas(bounded, inline)):
                     if isinstance(delta, ToolCallDelta):  # OpenAI's delta.tool_calls
                         calls.add(delta)
                         shaped = tooling.delta(delta, prepared.legacy_functions)

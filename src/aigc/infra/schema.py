@@ -151,6 +151,22 @@ class ConversationMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class StoredResponse(Base):
+    """A ``/v1/responses`` answer kept (``store``) so it can be read back, deleted, or continued
+    with ``previous_response_id``. ``items`` is the whole conversation up to and including its
+    output (as input items); ``input_count`` of them, before the output, are its input."""
+
+    __tablename__ = "stored_responses"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    model: Mapped[str] = mapped_column(String(200))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    input_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ModelRecord(Base):
     """A registered model. ``tenant_id`` NULL means shared by the platform with every tenant."""
 

@@ -1,0 +1,274 @@
+"""Responses API items ↔ the chat pipeline's request and answer.
+
+    request:  instructions                        → a system message first
+              input text / message items          → user, system, developer, assistant messages
+              function_call items                 → the assistant turn's tool_calls
+              function_call_output items          → tool messages
+              tools (flat function definitions)   → chat tools; tool_choice likewise
+              text.format                         → response_format (structured output)
+    answer:   text and tool calls of the choice   → a message item with output_text, then one
+                                                    function_call item per call
+
+So a Responses request runs through exactly the chat completions stages (validation, guard,
+limits, audit); anything here that cannot be translated is a 400 naming its place in the body.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from aigc.errors import InvalidRequest
+from aigc.gateway.response_schemas import ResponseRequest
+from aigc.gateway.schemas import ChatCompletionRequest
+from aigc.infra import untrusted
+from aigc.models.protocols import ToolCall
+
+_ROLES = ("user", "system", "developer", "assistant")
+
+
+def input_items(body: ResponseRequest) -> list[dict[str, Any]]:
+    """The request's input as a list of items (a string is one user message)."""
+    if isinstance(body.input, str):
+        return [{"type": "message", "role": "user", "content": body.input}] if body.input else []
+    return list(body.input)
+
+
+class Bridged(NamedTuple):
+    """The chat request, and where in the Responses body each of its messages came from."""
+
+    chat: ChatCompletionRequest
+    places: list[str]  # messages[k] came from places[k]: instructions, input[i], or history
+
+
+def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> Bridged:
+    """The chat completions request that answers ``body`` after the stored ``history``."""
+    messages: list[dict[str, Any]] = []
+    places: list[str] = []
+    if body.instructions:
+        messages.append({"role": "system", "content": body.instructions})
+        places.append("instructions")
+    items = input_items(body)
+    for place, item in [("previous_response_id", h) for h in history] + [
+        (f"input[{i}]", x) for i, x in enumerate(items)
+    ]:
+        _add(messages, item, place)
+        places += [place] * (len(messages) - len(places))
+    if not messages:
+        raise InvalidRequest("'input' is empty", param="input", code="missing_required_parameter")
+    fields: dict[str, Any] = {"model": body.model, "messages": messages, "stream": body.stream}
+    if body.tools:
+        fields["tools"] = [_tool(t, i) for i, t in enumerate(body.tools)]
+    if body.tool_choice is not None:
+        fields["tool_choice"] = _tool_choice(body.tool_choice)
+    if body.parallel_tool_calls is not None:
+        fields["parallel_tool_calls"] = body.parallel_tool_calls
+    if body.max_output_tokens is not None:
+        fields["max_completion_tokens"] = body.max_output_tokens
+    for name in ("temperature", "top_p", "seed", "user"):
+        if getattr(body, name) is not None:
+            fields[name] = getattr(body, name)
+    response_format = _format((body.text or {}).get("format"))
+    if response_format is not None:
+        fields["response_format"] = response_format
+    try:
+        return Bridged(ChatCompletionRequest.model_validate(fields), places)
+    except ValidationError as exc:  # a shape our checks above let through
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise InvalidRequest(
+            f"Invalid value in the request ({untrusted.field(where)}): {first.get('msg')}",
+            param="input",
+            code="invalid_value",
+        ) from None
+
+
+def input_param(places: list[str], param: str | None) -> str | None:
+    """A chat stage's ``messages[k]...`` param as the Responses body's place for it, so a 400
+    names what the client sent (``input[i].call_id``, not ``messages[k].tool_call_id``)."""
+    if param == "messages":
+        return "input"
+    if param is not None and param.startswith("response_format"):  # json_schema's fields: flat
+        return "text.format" + param.removeprefix("response_format").replace(".json_schema", "")
+    found = re.fullmatch(r"messages\[(\d+)\](.*)", param or "")
+    if found is None or int(found.group(1)) >= len(places):
+        return param
+    rest = found.group(2).replace(".tool_call_id", ".call_id")
+    return places[int(found.group(1))] + rest
+
+
+def _add(messages: list[dict[str, Any]], item: Any, place: str) -> None:
+    """One input item onto the chat messages (calls join the assistant turn before them)."""
+    if not isinstance(item, dict):
+        raise InvalidRequest("Each input item is an object", param=place, code="invalid_value")
+    kind = item.get("type", "message")
+    if kind == "message":
+        role = item.get("role")
+        if role not in _ROLES:
+            raise InvalidRequest(
+                f"'role' is one of {', '.join(_ROLES)}", param=f"{place}.role", code="invalid_value"
+            )
+        messages.append({"role": role, "content": _content(item.get("content"), place)})
+    elif kind == "function_call":
+        call = {
+            "id": _text_field(item, "call_id", place),
+            "type": "function",
+            "function": {
+                "name": _text_field(item, "name", place),
+                "arguments": _text_field(item, "arguments", place, allow_empty=True),
+            },
+        }
+        last = messages[-1] if messages else None
+        if last is not None and last["role"] == "assistant":  # its calls, in order
+            last.setdefault("tool_calls", []).append(call)
+        else:
+            messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+    elif kind == "function_call_output":
+        output = item.get("output")
+        text = output if isinstance(output, str) else _content(output, f"{place}.output")
+        messages.append(
+            {"role": "tool", "tool_call_id": _text_field(item, "call_id", place), "content": text}
+        )
+    else:
+        raise InvalidRequest(
+            f"Input items of type '{untrusted.field(str(kind))}' are not supported by this server",
+            param=f"{place}.type",
+            code="unsupported_parameter",
+        )
+
+
+def _content(content: Any, place: str) -> str | list[dict[str, Any]]:
+    """A message's content as chat takes it: text parts, images as ``image_url`` parts."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise InvalidRequest(
+            "'content' is a string or a list of parts",
+            param=f"{place}.content",
+            code="invalid_value",
+        )
+    parts: list[dict[str, Any]] = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in ("input_text", "output_text", "text") and isinstance(part.get("text"), str):
+            parts.append({"type": "text", "text": part["text"]})
+        elif kind == "refusal" and isinstance(part.get("refusal"), str):
+            parts.append({"type": "text", "text": part["refusal"]})
+        elif kind == "input_image" and isinstance(part.get("image_url"), str):
+            image = {"url": part["image_url"], "detail": part.get("detail") or "auto"}
+            parts.append({"type": "image_url", "image_url": image})
+        else:
+            raise InvalidRequest(
+                f"Content parts of type '{untrusted.field(str(kind))}' are not supported by this "
+                "server",
+                param=f"{place}.content[{j}]",
+                code="unsupported_content",
+            )
+    return parts
+
+
+def _text_field(item: dict[str, Any], name: str, place: str, allow_empty: bool = False) -> str:
+    value = item.get(name)
+    if not isinstance(value, str) or not (value or allow_empty):
+        raise InvalidRequest(
+            f"Missing required parameter: '{place}.{name}'",
+            param=f"{place}.{name}",
+            code="missing_required_parameter",
+        )
+    return value
+
+
+def _tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
+    """A Responses function tool (flat: name, parameters, strict) as chat's nested shape."""
+    if tool.get("type") != "function":
+        raise InvalidRequest(
+            f"Tools of type '{untrusted.field(str(tool.get('type')))}' are not supported by this "
+            "server; only 'function' tools are",
+            param=f"tools[{index}].type",
+            code="unsupported_parameter",
+        )
+    function = {k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool}
+    return {"type": "function", "function": function}
+
+
+def _tool_choice(choice: str | dict[str, Any]) -> str | dict[str, Any]:
+    """none / auto / required as they are; a named function in chat's nested shape."""
+    if isinstance(choice, str):
+        return choice
+    if choice.get("type") == "function" and isinstance(choice.get("name"), str):
+        return {"type": "function", "function": {"name": choice["name"]}}
+    raise InvalidRequest(
+        '\'tool_choice\' is none, auto, required or {"type": "function", "name": ...} '
+        "(other tool types are not supported)",
+        param="tool_choice",
+        code="unsupported_parameter",
+    )
+
+
+def _format(text_format: Any) -> dict[str, Any] | None:
+    """``text.format`` as chat's ``response_format``: json_schema's fields move one level in."""
+    if text_format is None:
+        return None
+    if not isinstance(text_format, dict) or text_format.get("type") not in (
+        "text",
+        "json_object",
+        "json_schema",
+    ):
+        raise InvalidRequest(
+            "'text.format' is text, json_object or json_schema",
+            param="text.format",
+            code="invalid_value",
+        )
+    if text_format["type"] != "json_schema":
+        return {"type": text_format["type"]}
+    schema = {
+        k: text_format[k] for k in ("name", "schema", "strict", "description") if k in text_format
+    }
+    return {"type": "json_schema", "json_schema": schema}
+
+
+# --- the answer -------------------------------------------------------------------------------
+
+
+def output_items(
+    text: str, calls: list[ToolCall], status: str = "completed"
+) -> list[dict[str, Any]]:
+    """The answer as output items: the text (when any, or when nothing was called) as one
+    assistant message, then one function_call item per call, in order."""
+    items: list[dict[str, Any]] = []
+    if text or not calls:
+        items.append(message_item(new_id("msg"), text, status))
+    items += [call_item(new_id("fc"), c.id, c.name, c.arguments, status) for c in calls]
+    return items
+
+
+def message_item(item_id: str, text: str, status: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": item_id,
+        "status": status,
+        "role": "assistant",
+        "content": [text_part(text)],
+    }
+
+
+def text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+        "status": status,
+    }
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(16)}"

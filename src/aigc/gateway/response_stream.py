@@ -1,0 +1,199 @@
+"""The generate stage of a streamed ``/v1/responses``: the model's pieces, through the same guard
+as a streamed chat choice, as the Responses API's server-sent events.
+
+    response.created, response.in_progress
+    per output item:  response.output_item.added
+        text:         response.content_part.added, response.output_text.delta …,
+                      response.output_text.done, response.content_part.done
+        call:         response.function_call_arguments.delta …,
+                      response.function_call_arguments.done
+                      response.output_item.done
+    response.completed (or response.incomplete: cut by max_output_tokens, or blocked;
+                        response.failed: the model failed mid-stream, nothing is stored)
+
+An item is closed before the next one opens, as OpenAI streams them. The tokens are settled
+(limits, audit) however the stream ends, the client going away included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aigc.errors import APIError
+from aigc.gateway import guarding, tooling
+from aigc.gateway.context import RequestRecord
+from aigc.gateway.pipeline import (
+    Prepared,
+    deltas,
+    generate_logged,
+    guard_field,
+    runs_inline,
+    settle,
+)
+from aigc.gateway.response_items import call_item, message_item, new_id, text_part
+from aigc.gateway.response_objects import Draft
+from aigc.gateway.services import Services
+from aigc.infra import metrics
+from aigc.knowledge.grounding import citations_field
+from aigc.models.protocols import ToolCallDelta
+
+Finished = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class _Events:
+    """Numbered SSE events and the output items they build."""
+
+    def __init__(self) -> None:
+        self.sequence = 0
+        self.output: list[dict[str, Any]] = []
+        self.open: dict[str, Any] | None = None  # the item being streamed
+        self.text = ""
+
+    def event(self, kind: str, **fields: Any) -> bytes:
+        payload = {"type": kind, "sequence_number": self.sequence, **fields}
+        self.sequence += 1
+        data = json.dumps(payload, ensure_ascii=False)
+        return f"event: {kind}\ndata: {data}\n\n".encode()
+
+    def open_text(self) -> list[bytes]:
+        if self.open is not None and self.open["type"] == "message":
+            return []
+        out = self.close()
+        self.open, self.text = message_item(new_id("msg"), "", "in_progress"), ""
+        self.open["content"] = []
+        index = len(self.output)
+        out.append(self.event("response.output_item.added", output_index=index, item=self.open))
+        out.append(
+            self.event(
+                "response.content_part.added",
+                item_id=self.open["id"],
+                output_index=index,
+                content_index=0,
+                part=text_part(""),
+            )
+        )
+        return out
+
+    def text_delta(self, delta: str) -> list[bytes]:
+        out = self.open_text()
+        self.text += delta
+        assert self.open is not None
+        out.append(
+            self.event(
+                "response.output_text.delta",
+                item_id=self.open["id"],
+                output_index=len(self.output),
+                content_index=0,
+                delta=delta,
+                logprobs=[],
+            )
+        )
+        return out
+
+    def call_delta(self, piece: ToolCallDelta) -> list[bytes]:
+        out: list[bytes] = []
+        if piece.id is not None or piece.name is not None or self.open is None:
+            out = self.close()
+            call_id = piece.id or new_id("call")
+            self.open = call_item(new_id("fc"), call_id, piece.name or "", "", "in_progress")
+            item = dict(self.open)
+            out.append(
+                self.event("response.output_item.added", output_index=len(self.output), item=item)
+            )
+        assert self.open is not None
+        if piece.arguments:
+            self.open["arguments"] += piece.arguments
+            out.append(
+                self.event(
+                    "response.function_call_arguments.delta",
+                    item_id=self.open["id"],
+                    output_index=len(self.output),
+                    delta=piece.arguments,
+                )
+            )
+        return out
+
+    def close(self) -> list[bytes]:
+        """The open item's done events; it joins the output."""
+        item, self.open = self.open, None
+        if item is None:
+            return []
+        index, out = len(self.output), []
+        item["status"] = "completed"
+        if item["type"] == "message":
+            part = text_part(self.text)
+            item["content"] = [part]
+            where = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            out.append(
+                self.event("response.output_text.done", **where, text=self.text, logprobs=[])
+            )
+            out.append(self.event("response.content_part.done", **where, part=part))
+        else:
+            out.append(
+                self.event(
+                    "response.function_call_arguments.done",
+                    item_id=item["id"],
+                    output_index=index,
+                    name=item["name"],
+                    arguments=item["arguments"],
+                )
+            )
+        out.append(self.event("response.output_item.done", output_index=index, item=item))
+        self.output.append(item)
+        return out
+
+
+async def stream(
+    services: Services,
+    prepared: Prepared,
+    record: RequestRecord,
+    draft: Draft,
+    finished: Finished,
+) -> AsyncIterator[bytes]:
+    """The events of one streamed response; ``finished`` gets the final response object (to
+    store it) before ``response.completed`` is sent."""
+    events = _Events()
+    used = 0
+    metrics.ACTIVE_STREAMS.inc()
+    try:
+        yield events.event("response.created", response=draft.view("in_progress", []))
+        yield events.event("response.in_progress", response=draft.view("in_progress", []))
+        request = prepared.requests[0]
+        bounded, _ = generate_logged(prepared.model, request, on_loop=True)
+        checked = guarding.StreamCheck(prepared.guard, record.guard)
+        calls = tooling.CallAssembler()
+        try:
+            inline = runs_inline(prepared.model, prepared.input_chars)
+            async for piece in checked.wrap(deltas(bounded, inline)):
+                if isinstance(piece, ToolCallDelta):
+                    calls.add(piece)
+                    for chunk in events.call_delta(piece):
+                        yield chunk
+                else:
+                    for chunk in events.text_delta(piece):
+                        yield chunk
+        except APIError as exc:  # the model failed mid-stream (an upstream error, a timeout)
+            error = {"code": exc.code or exc.type, "message": exc.message}
+            failed = draft.view("failed", events.output, error=error)
+            yield events.event("response.failed", response=failed)
+            return
+        finally:
+            used += bounded.tokens
+        made = calls.result()
+        record.tools.extend(tooling.called_codes(made))
+        if events.open is None and not events.output:
+            for chunk in events.open_text():  # nothing said: one empty message, as OpenAI
+                yield chunk
+        for chunk in events.close():
+            yield chunk
+        finish = checked.finish_reason(bounded.finish_reason)
+        draft.extra = guard_field(record.guard) | citations_field(prepared.citations)
+        final = draft.view("completed", events.output, (prepared.prompt_tokens, used), finish)
+        await finished(final)
+        kind = "response.completed" if final["status"] == "completed" else "response.incomplete"
+        yield events.event(kind, response=final)
+    finally:
+        metrics.ACTIVE_STREAMS.dec()
+        await settle(services, prepared, record, used)

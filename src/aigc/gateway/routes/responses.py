@@ -1,0 +1,74 @@
+"""OpenAI's Responses API under /v1/responses: create (JSON or SSE), read back, delete, list
+a stored response's input items. The work is in ``gateway/responding.py`` (create, on the chat
+pipeline) and ``gateway/response_store.py`` (stored responses, the caller's tenant's only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from aigc.access import Principal, require_role
+from aigc.gateway import response_store
+from aigc.gateway.context import RequestRecord
+from aigc.gateway.deps import principal, record, services
+from aigc.gateway.responding import respond
+from aigc.gateway.response_schemas import ResponseRequest
+from aigc.gateway.routes.openai import SSE_HEADERS
+from aigc.gateway.services import Services
+
+router = APIRouter(prefix="/v1/responses", tags=["openai"])
+
+
+@router.post("")
+async def create_response(
+    body: ResponseRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> Response:
+    require_role(caller, "member")
+    answer = await respond(svc, caller, rec, body)
+    if answer.events is not None:
+        return StreamingResponse(
+            answer.events, media_type="text/event-stream", headers=SSE_HEADERS | answer.headers
+        )
+    return JSONResponse(answer.payload, headers=answer.headers)
+
+
+@router.get("/{response_id}")
+async def get_response(
+    response_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        with svc.db.session() as session:
+            return response_store.load(session, caller, response_id).response
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/{response_id}/input_items")
+async def list_input_items(
+    response_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        with svc.db.session() as session:
+            return response_store.input_list(session, caller, response_id)
+
+    return await run_in_threadpool(run)
+
+
+@router.delete("/{response_id}")
+async def delete_response(
+    response_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    require_role(caller, "member")
+
+    def run() -> dict[str, Any]:
+        with svc.db.session() as session:
+            return response_store.delete(session, caller, response_id)
+
+    return await run_in_threadpool(run)

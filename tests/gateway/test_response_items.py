@@ -1,0 +1,134 @@
+"""Responses items → the chat request the pipeline runs (no server): each kind of item lands on
+the message OpenAI's chat shape has for it, and what cannot be translated is a 400 naming it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aigc.errors import InvalidRequest
+from aigc.gateway.response_items import chat_body, input_param, output_items
+from aigc.gateway.response_schemas import ResponseRequest, refuse_unsupported
+from aigc.models.protocols import ToolCall
+
+CALL_A = {"type": "function_call", "call_id": "c1", "name": "f", "arguments": '{"x": 1}'}
+CALL_B = {"type": "function_call", "call_id": "c2", "name": "g", "arguments": "{}"}
+
+
+def body(**fields: Any) -> ResponseRequest:
+    return ResponseRequest.model_validate({"model": "m"} | fields)
+
+
+def test_parallel_calls_join_one_assistant_turn_and_results_follow() -> None:
+    items = [
+        {"role": "user", "content": [{"type": "input_text", "text": "go"}]},
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "ok"}],
+        },
+        CALL_A,
+        CALL_B,
+        {"type": "function_call_output", "call_id": "c1", "output": "one"},
+        {"type": "function_call_output", "call_id": "c2", "output": "two"},
+    ]
+    chat, places = chat_body(body(input=items, instructions="be brief"), [])
+    assert places == ["instructions", "input[0]", "input[1]", "input[4]", "input[5]"]
+    roles = [(m.role, m.tool_call_id) for m in chat.messages]
+    assert roles == [
+        ("system", None),
+        ("user", None),
+        ("assistant", None),
+        ("tool", "c1"),
+        ("tool", "c2"),
+    ]
+    assert [c.id for c in chat.messages[2].tool_calls or []] == ["c1", "c2"]
+    assert chat.messages[2].tool_calls[0].function.arguments == '{"x": 1}'  # type: ignore[index]
+
+
+def test_history_comes_before_the_input_and_instructions_first() -> None:
+    earlier = [{"type": "message", "role": "user", "content": "before"}, CALL_A]
+    chat, _ = chat_body(
+        body(
+            input=[{"type": "function_call_output", "call_id": "c1", "output": "r"}],
+            instructions="i",
+        ),
+        earlier,
+    )
+    assert [m.role for m in chat.messages] == ["system", "user", "assistant", "tool"]
+
+
+def test_tools_choice_limits_and_format_map_onto_chat_fields() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    chat, _ = chat_body(
+        body(
+            input="hi",
+            tools=[{"type": "function", "name": "f", "parameters": schema, "strict": True}],
+            tool_choice={"type": "function", "name": "f"},
+            parallel_tool_calls=False,
+            max_output_tokens=7,
+            text={"format": {"type": "json_schema", "name": "out", "schema": schema}},
+        ),
+        [],
+    )
+    assert chat.tools is not None and chat.tools[0].function.name == "f"
+    assert chat.tools[0].function.strict is True
+    assert chat.tool_choice == {"type": "function", "function": {"name": "f"}}
+    assert chat.parallel_tool_calls is False and chat.output_limit == 7
+    assert chat.model_extra is not None
+    assert chat.model_extra["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "out", "schema": schema},
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"input": [{"type": "item_reference", "id": "x"}]}, "input[0].type"),
+        ({"input": [{"role": "tool", "content": "x"}]}, "input[0].role"),
+        (
+            {"input": [{"type": "function_call", "call_id": "c", "arguments": "{}"}]},
+            "input[0].name",
+        ),
+        ({"input": "x", "tool_choice": {"type": "allowed_tools"}}, "tool_choice"),
+        ({"input": ""}, "input"),
+    ],
+)
+def test_untranslatable_items_name_their_place(fields: dict[str, Any], param: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        chat_body(body(**fields), [])
+    assert refused.value.param == param
+
+
+def test_unsupported_fields_are_refused_by_name() -> None:
+    refuse_unsupported(body(input="x", truncation="disabled", reasoning=None))
+    with pytest.raises(InvalidRequest) as refused:
+        refuse_unsupported(body(input="x", truncation="auto"))
+    assert refused.value.param == "truncation"
+
+
+def test_output_items_text_then_calls() -> None:
+    items = output_items("thinking", [ToolCall("c1", "f", "{}")])
+    assert [i["type"] for i in items] == ["message", "function_call"]
+    assert items[0]["content"][0] == {
+        "type": "output_text",
+        "text": "thinking",
+        "annotations": [],
+        "logprobs": [],
+    }
+    assert items[1]["call_id"] == "c1" and items[1]["id"].startswith("fc_")
+    only_calls = output_items("", [ToolCall("c1", "f", "{}")])
+    assert [i["type"] for i in only_calls] == ["function_call"]
+    assert [i["type"] for i in output_items("", [])] == ["message"]  # an empty answer
+
+
+def test_chat_params_are_named_as_the_client_wrote_them() -> None:
+    places = ["instructions", "previous_response_id", "input[0]", "input[2]"]
+    assert input_param(places, "messages[3].tool_call_id") == "input[2].call_id"
+    assert input_param(places, "messages[2].content[1]") == "input[0].content[1]"
+    assert input_param(places, "messages") == "input"
+    assert input_param(places, "response_format.json_schema.schema") == "text.format.schema"
+    assert input_param(places, "tool_choice") == "tool_choice"
+    assert input_param(places, None) is None
