@@ -3,8 +3,8 @@
 A response created with ``store`` (the default) is kept so it can be read back, deleted or
 continued with ``previous_response_id``; each row belongs to one tenant.
 
-Revision ID: 0007_responses_store
-Revises: 0006_audit_images
+Revision ID: 0008_responses_store
+Revises: 0007_jobs_after
 Create Date: 2026-12-03 10:40:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_responses_store"
-down_revision: str | None = "0006_audit_images"
+revision: str = "0008_responses_store"
+down_revision: str | None = "0007_jobs_after"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
