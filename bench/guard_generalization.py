@@ -10,8 +10,8 @@ Scores are the product's: rules and classifier together (``injection.score_with`
 ``moderation.harmful_score_with``). Evaluation-only sources (curated benchmarks, non-commercial
 or unlicensed sets) are never trained on, so they are always held out.
 
-    python bench/guard_generalization.py                # bench/results/guard_generalization.json
-    python bench/guard_generalization.py --ngrams-only  # the shipped detectors' features
+    python bench/guard_generalization.py               # the shipped detectors' features (n-grams)
+    python bench/guard_generalization.py --embeddings  # n-grams + MiniLM, ..._embeddings.json
 """
 
 from __future__ import annotations
@@ -200,13 +200,50 @@ def moderation_scores(texts: list[str]) -> list[float]:
     return [moderation.response_score(t) for t in texts]
 
 
+def tables(result: dict[str, object]) -> str:
+    """Markdown tables of one result file, per detector and per source (for the docs)."""
+    lines: list[str] = []
+    for name in ("direct_injection", "indirect_injection", "harmful_requests"):
+        rows = result.get(name)
+        if not isinstance(rows, list):
+            continue
+        lines += [f"**{name}** ({result['features']})", ""]
+        lines += ["| held-out source | kind | trained on? | n | threshold | TPR | FPR |"]
+        lines += ["|---|---|---|---|---|---|---|"]
+        for r in rows:
+            trained = "other sources" if r["trainable"] else "never (evaluation only)"
+            tpr, fpr = r.get("tpr", ""), r.get("fpr", "")
+            lines.append(
+                f"| {r['source']} | {r['kind']} | {trained} | {r['n']} | {r['threshold']:.3f} "
+                f"| {tpr} | {fpr} |"
+            )
+        lines.append("")
+    rows = result.get("responses")
+    if isinstance(rows, list):
+        lines += ["**output moderation** (`moderation.response_score`)", ""]
+        lines += [
+            "| held-out set | n | ROC-AUC | threshold (5 % FPR on the other set) | TPR | FPR |"
+        ]
+        lines += ["|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(
+                f"| {r['source']} | {r['n']} | {r['roc_auc']} | {r['threshold']:.3f} "
+                f"| {r['tpr']} | {r['fpr']} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", help="one task name")
+    parser.add_argument("--tables", type=Path, help="print the markdown tables of a result file")
     parser.add_argument(
-        "--ngrams-only", action="store_true", help="no MiniLM embeddings: the shipped detectors"
+        "--embeddings", action="store_true", help="MiniLM embeddings beside the n-grams"
     )
     args = parser.parse_args()
+    if args.tables:
+        print(tables(json.loads(args.tables.read_text())))
+        return
     if not DATA.exists():
         print(f"{DATA} not found: nothing to measure", file=sys.stderr)
         return
@@ -215,8 +252,8 @@ def main() -> None:
         "tune_fpr": TUNE_FPR,
         "cap_per_source": sources.CAP,
     }
-    out["features"] = "char n-grams" if args.ngrams_only else "char n-grams + MiniLM"
-    for task in tasks(DATA, embeddings=not args.ngrams_only):
+    out["features"] = "char n-grams + MiniLM" if args.embeddings else "char n-grams"
+    for task in tasks(DATA, embeddings=args.embeddings):
         if args.only and task.name != args.only:
             continue
         out[task.name] = evaluate(task)
@@ -224,7 +261,7 @@ def main() -> None:
         out["responses"] = responses(DATA)
     if not args.only:
         results = RESULTS.with_name(
-            RESULTS.stem + ("_ngrams" if args.ngrams_only else "") + ".json"
+            RESULTS.stem + ("_embeddings" if args.embeddings else "") + ".json"
         )
         results.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(out, indent=2, ensure_ascii=False))

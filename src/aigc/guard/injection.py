@@ -75,7 +75,8 @@ _DOCUMENT_RULES: list[tuple[re.Pattern[str], float]] = [
     (
         re.compile(
             r"\b(?:in|into|to|at the (?:start|end|beginning) of|throughout) your (?:answer|"
-            r"reply|response|output|summary)\b|\bbefore (?:you )?(?:answer|respond|repl)\w*"
+            r"reply|response|output|summary)\b|\bwhen you (?:write|give|compose|draft) your "
+            r"(?:answer|reply|response)\b|\bbefore (?:you )?(?:answer|respond|repl)\w*"
             r"\b.{0,40}\b(?:you must|please|first)\b",
             re.I,
         ),

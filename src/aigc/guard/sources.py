@@ -104,10 +104,37 @@ _EN_FRAMES = (
 )
 
 
+_ROLES = (
+    "interviewer",
+    "pirate",
+    "travel guide",
+    "Socratic tutor",
+    "grumpy chef",
+    "tour guide",
+    "job recruiter",
+    "Shakespearean actor",
+    "customer",
+    "debate opponent",
+    "medieval knight",
+)
+_ROLE_FRAMES = (
+    "Act as my {r} and ask me one question at a time.",
+    "Pretend you are a {r} and describe today's weather.",
+    "You are a {r}. Greet me in character.",
+    "Role-play as a {r} so I can practise my English.",
+    "From now on, answer like a {r} would, but keep it friendly.",
+    "扮演一个{r}，问我三个问题。",
+    "假装你是{r}，给我讲一个小故事。",
+)
+
+
 def everyday_en(rng: random.Random, n: int = 400) -> list[str]:
-    """Generated harmless "how to" questions, some with alarming words used innocently ("kill a
-    process", "crack an egg"), so a classifier learns topics, not question form."""
-    return [rng.choice(_EN_FRAMES).format(s=rng.choice(_EN_SUBJECTS)) for _ in range(n)]
+    """Generated harmless "how to" questions (some with alarming words used innocently: "kill a
+    process", "crack an egg") and role-play requests, so a classifier learns what is asked, not
+    the question form or the persona wording."""
+    how = [rng.choice(_EN_FRAMES).format(s=rng.choice(_EN_SUBJECTS)) for _ in range(n)]
+    play = [rng.choice(_ROLE_FRAMES).format(r=rng.choice(_ROLES)) for _ in range(n // 2)]
+    return how + play
 
 
 def _alpaca(root: Path, lang: str) -> list[str]:
@@ -151,7 +178,7 @@ def benign_requests(root: Path) -> list[Source]:
             "spikee_benign_finance", _texts(spikee, lambda r: r.get("label") == "benign"), 0, True
         ),
         _src("workplace", datasets.workplace_requests(), 0, True),
-        _src("generated_everyday", datasets.everyday_zh(rng) + everyday_en(rng), 0, True),
+        _src("generated_everyday", datasets.everyday_zh(rng) + everyday_en(rng), 0, True, cap=800),
         _src("docs_mypy", _texts(_rows(root, "benign/docs_en_mypy.jsonl")), 0, True),
         _src("prose_austen", _texts(_rows(root, "benign/prose_en_austen.jsonl")), 0, True),
         _src("zh_docs", zh_documents(root), 0, True),
