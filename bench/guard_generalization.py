@@ -259,11 +259,10 @@ def main() -> None:
         out[task.name] = evaluate(task)
     if not args.only or args.only == "responses":
         out["responses"] = responses(DATA)
-    if not args.only:
-        results = RESULTS.with_name(
-            RESULTS.stem + ("_embeddings" if args.embeddings else "") + ".json"
-        )
-        results.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    suffix = ("_embeddings" if args.embeddings else "") + (f"_{args.only}" if args.only else "")
+    RESULTS.with_name(f"{RESULTS.stem}{suffix}.json").write_text(
+        json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+    )
     print(json.dumps(out, indent=2, ensure_ascii=False))
 
 
