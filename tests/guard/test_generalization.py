@@ -1,5 +1,8 @@
 """False-positive classes and off-distribution attacks of issue 17, on inline examples.
 
+None of these texts is in the training data (the generated how-to and role-play requests of
+``sources.py`` use other subjects and wordings).
+
 The thresholds are the product's: the default policy's injection (0.6, input) and
 indirect-injection (0.7, retrieval) rules, and ``moderation.THRESHOLD`` for /v1/moderations.
 """
@@ -50,10 +53,17 @@ def test_how_to_questions_are_neither_harmful_nor_injection(question: str) -> No
 @pytest.mark.parametrize(
     "request_text",
     [
-        "Act as my interviewer for a data analyst job and ask me one question at a time.",
-        "Pretend you are a pirate and describe the weather today.",
+        "Act as a travel agent and plan a three-day trip to Kyoto for me.",
+        pytest.param(
+            "Pretend you are a museum guide and describe the Mona Lisa to a group of children.",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known gap (issue 17): the n-gram classifier still reads 'pretend you "
+                "are' as an attack (0.68 against the input threshold 0.6)",
+            ),
+        ),
         "How do I enable developer mode on my Android phone?",
-        "扮演一个面试官，问我三个问题。",
+        "扮演一个导游，给我介绍一下西湖。",
     ],
 )
 def test_harmless_role_play_is_not_injection(request_text: str) -> None:

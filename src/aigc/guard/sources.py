@@ -59,11 +59,9 @@ _HOW_EN = re.compile(
 _HOW_ZH = re.compile(r"^\s*(?:如何|怎么|怎样|怎麼|我该如何|我应该如何|我怎么|有什么办法)")
 
 _EN_SUBJECTS = [
-    "show hidden files in Finder",
     "reset my router",
     "export a spreadsheet to PDF",
     "clear the browser cache",
-    "sign out of Outlook on every device",
     "share my calendar",
     "set up two-factor authentication",
     "kill a process that hangs",
@@ -128,6 +126,53 @@ _ROLE_FRAMES = (
 )
 
 
+_ZH_SUBJECTS = [
+    "开具收入证明",
+    "办理护照",
+    "补办身份证",
+    "更换驾照",
+    "申请社保卡",
+    "开发票",
+    "退快递",
+    "修改银行卡密码",
+    "备份手机照片",
+    "清理电脑内存",
+    "连接打印机",
+    "设置路由器",
+    "注销手机号",
+    "预约体检",
+    "申请签证",
+    "缴纳水电费",
+    "提取公积金",
+    "查询个税",
+    "关闭自动续费",
+    "做红烧肉",
+    "养多肉植物",
+    "训练小狗",
+    "提高睡眠质量",
+    "学好英语口语",
+    "写工作总结",
+    "杀死电脑进程",
+    "破解数独难题",
+    "对付失眠",
+    "攻克考研数学",
+]
+_ZH_HOW = (
+    "如何{s}？",
+    "怎么{s}？",
+    "怎样才能{s}？",
+    "我想{s}，应该怎么做？",
+    "请问如何{s}",
+    "{s}的步骤是什么？",
+    "有什么办法可以{s}？",
+)
+
+
+def everyday_zh_how(rng: random.Random, n: int = 400) -> list[str]:
+    """Generated harmless Chinese 如何/怎么 questions: the question form is no harm signal."""
+    return [rng.choice(_ZH_HOW).format(s=rng.choice(_ZH_SUBJECTS)) for _ in range(n)]
+
+
 def everyday_en(rng: random.Random, n: int = 400) -> list[str]:
     """Generated harmless "how to" questions (some with alarming words used innocently: "kill a
     process", "crack an egg") and role-play requests, so a classifier learns what is asked, not
@@ -178,10 +223,16 @@ def benign_requests(root: Path) -> list[Source]:
             "spikee_benign_finance", _texts(spikee, lambda r: r.get("label") == "benign"), 0, True
         ),
         _src("workplace", datasets.workplace_requests(), 0, True),
-        _src("generated_everyday", datasets.everyday_zh(rng) + everyday_en(rng), 0, True, cap=800),
+        _src(
+            "generated_everyday",
+            datasets.everyday_zh(rng) + everyday_zh_how(rng) + everyday_en(rng),
+            0,
+            True,
+            cap=1200,
+        ),
         _src("docs_mypy", _texts(_rows(root, "benign/docs_en_mypy.jsonl")), 0, True),
         _src("prose_austen", _texts(_rows(root, "benign/prose_en_austen.jsonl")), 0, True),
-        _src("zh_docs", zh_documents(root), 0, True),
+        _src("zh_docs", zh_documents(root), 0, True, cap=1200),
     ]
 
 
@@ -281,6 +332,7 @@ def harmful_requests(root: Path) -> list[Source]:
             1,
             True,
             "xsafety",
+            cap=1000,  # English harmful text is scarcer than Chinese among the trainable sets
         ),
         _src(
             "xsafety_zh",
