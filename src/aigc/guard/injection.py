@@ -21,6 +21,9 @@ from aigc.guard import textclf
 ARTIFACT = Path(__file__).with_name("injection.npz")
 DOCUMENT_ARTIFACT = Path(__file__).with_name("injection_doc.npz")
 
+# Only phrasings that harmless text does not use: role-play, "developer mode" and "without
+# restrictions" in ordinary requests ("act as my interviewer", "enable developer mode on
+# Android") are left to the classifier, which sees the whole request.
 _RULES: list[tuple[re.Pattern[str], float]] = [
     (
         re.compile(
@@ -31,29 +34,26 @@ _RULES: list[tuple[re.Pattern[str], float]] = [
         ),
         0.95,
     ),
-    (re.compile(r"\b(?:DAN|do anything now|developer mode|jailbr[eo]ak|STAN|DUDE)\b", re.I), 0.9),
+    (re.compile(r"\b(?:DAN|STAN|DUDE|AIM)\b.{0,40}\b(?:stands for|mode|persona)\b"), 0.9),
+    (re.compile(r"\bdo anything now\b|developer mode (?:enabled|output)", re.I), 0.9),
     (
         re.compile(
-            r"\b(?:without|no|free (?:from|of)|ignore)\b.{0,20}\b(?:restrictions|filters?|"
-            r"censorship|limitations|ethic(?:s|al guidelines)|content polic(?:y|ies)|moral)",
+            r"\b(?:you|your (?:answers?|responses?|replies))\b.{0,30}\b(?:without|free (?:from|"
+            r"of)|not bound by)\b.{0,20}\b(?:any )?(?:restrictions|filters?|censorship|ethics|"
+            r"ethical guidelines|content polic(?:y|ies)|moral(?:s|ity)?)\b",
             re.I,
         ),
         0.85,
     ),
     (
         re.compile(
-            r"\b(?:reveal|print|show|repeat|output|leak)\b.{0,30}\b(?:system prompt|initial "
-            r"(?:prompt|instructions)|hidden (?:prompt|instructions))",
+            r"\b(?:reveal|print|show|repeat|output|leak)\b.{0,30}\b(?:your |the )?(?:system "
+            r"prompt|initial (?:prompt|instructions)|hidden (?:prompt|instructions))",
             re.I,
         ),
         0.9,
     ),
     (re.compile(r"\b(?:new|updated|real) instructions?\s*:", re.I), 0.85),
-    (re.compile(r"\byou are (?:now|no longer)\b", re.I), 0.7),
-    (
-        re.compile(r"\b(?:pretend|act|roleplay|role-play)\b.{0,20}\b(?:as|to be|you are)\b", re.I),
-        0.6,
-    ),
     (
         re.compile(
             r"(?:忽略|无视|忘记|忘掉|跳过|不要理会).{0,12}(?:之前|以上|前面|上述|先前|所有|系统)"
@@ -61,21 +61,27 @@ _RULES: list[tuple[re.Pattern[str], float]] = [
         ),
         0.95,
     ),
-    (
-        re.compile(
-            r"(?:开发者模式|越狱|不受(?:任何)?(?:限制|约束)|没有任何限制|解除(?:所有)?限制)"
-        ),
-        0.9,
-    ),
+    (re.compile(r"你.{0,6}(?:不受任何限制|没有任何限制|不受任何约束|解除了?所有限制)"), 0.9),
     (
         re.compile(r"(?:输出|显示|告诉我|泄露|打印).{0,10}(?:系统提示|系统指令|提示词|初始指令)"),
         0.9,
     ),
-    (re.compile(r"(?:你现在是|从现在开始你是|假装你是|扮演)"), 0.6),
     (re.compile(r"(?:新的指令|新指令)\s*[:：]"), 0.85),
 ]
-# Inside a document, a segment that addresses the assistant (or its answer) with a task.
+# Inside a document: text that tells the assistant what to put in its answer, or what to do
+# before answering. A line that merely starts with a verb ("return response", "list[...]") is
+# no evidence; the classifier judges those.
 _DOCUMENT_RULES: list[tuple[re.Pattern[str], float]] = [
+    (
+        re.compile(
+            r"\b(?:in|into|to|at the (?:start|end|beginning) of|throughout) your (?:answer|"
+            r"reply|response|output|summary)\b|\bwhen you (?:write|give|compose|draft) your "
+            r"(?:answer|reply|response)\b|\bbefore (?:you )?(?:answer|respond|repl)\w*"
+            r"\b.{0,40}\b(?:you must|please|first)\b",
+            re.I,
+        ),
+        0.9,
+    ),
     (
         re.compile(
             r"\b(?:AI|assistant|chatbot|language model|LLM)\b.{0,40}\b(?:must|should|"
@@ -84,35 +90,8 @@ _DOCUMENT_RULES: list[tuple[re.Pattern[str], float]] = [
         ),
         0.6,
     ),
+    (re.compile(r"(?:在|于)你的(?:回答|回复|答案|输出)(?:中|里|开头|结尾)"), 0.9),
     (re.compile(r"(?:助手|人工智能|AI|模型).{0,10}(?:必须|应该|需要|请)"), 0.6),
-]
-_SEGMENT_RULES: list[tuple[re.Pattern[str], float]] = [
-    (
-        re.compile(
-            r"^(?:please\s+)?(?:write|compose|draft|provide|explain|describe|summari[sz]e|"
-            r"translate|analy[sz]e|list|suggest|generate|create|tell me|give me|show me|calculate|"
-            r"determine|classify|rewrite|recommend|compare|predict|outline|identify|evaluate|"
-            r"discuss|convert|help me|answer|respond|reply|output|print|say|include|insert|append|"
-            r"mention|encourage|instruct|encrypt|encode|decode|apply|render|reverse|replace|"
-            r"express|integrate|use|shift)\b",
-            re.I,
-        ),
-        0.9,
-    ),
-    (
-        re.compile(r"\byour (?:answer|reply|response|output|message|replies|responses)\b", re.I),
-        0.95,
-    ),
-    (
-        re.compile(
-            r"^(?:what|how|who|why|when|where|which|is|are|can|could|should|does|do)\b"
-            r"[^.!]*\?\s*$",
-            re.I,
-        ),
-        0.75,
-    ),
-    (re.compile(r"^(?:请|帮我|给我|写|翻译|总结|列出|解释|描述|生成|输出|回答|回复)"), 0.9),
-    (re.compile(r"你的(?:回答|回复|答案|输出)"), 0.95),
 ]
 
 
@@ -128,32 +107,50 @@ def _rule_score(text: str, rules: list[tuple[re.Pattern[str], float]]) -> float:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+MAX_SEGMENT = 300
 
 
 def segments(document: str, max_segments: int = 200) -> list[str]:
-    """Lines of a document, long lines cut into sentences: the units an instruction hides in."""
+    """The spans an instruction hides in: paragraphs, and the lines and sentences of long ones.
+
+    A short paragraph stays whole, so a multi-line instruction is judged as one; a long one
+    (a page of code, an essay paragraph) is judged line by line and sentence by sentence."""
     out: list[str] = []
-    for line in document.split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        parts = _SENTENCE_END.split(line) if len(line) > 200 else [line]
+    for paragraph in _PARAGRAPH.split(document):
+        paragraph = paragraph.strip()
+        if len(paragraph) <= MAX_SEGMENT:
+            parts = [paragraph]
+        else:
+            parts = []
+            for line in paragraph.split("\n"):
+                line = line.strip()
+                parts += _SENTENCE_END.split(line) if len(line) > MAX_SEGMENT else [line]
         out.extend(p for p in parts if len(p) > 3)
     return out[:max_segments]
 
 
-def score_detail(text: str, document: bool = False) -> InjectionScore:
+def score_with(text: str, classifier: textclf.Scorer | None, document: bool = False) -> float:
+    """Rules and ``classifier`` together, the larger wins (the bench passes its own models)."""
+    return _detail(text, classifier, document).score
+
+
+def _detail(text: str, classifier: textclf.Scorer | None, document: bool) -> InjectionScore:
     rules = _RULES + _DOCUMENT_RULES if document else _RULES
     rule = _rule_score(text, rules)
-    if document:
-        parts = segments(text)
-        rule = max([rule] + [_rule_score(p, _SEGMENT_RULES) for p in parts])
-        classifier = textclf.load(DOCUMENT_ARTIFACT)
-        model = float(classifier.scores(parts).max()) if classifier is not None and parts else None
-    else:
-        classifier = textclf.load(ARTIFACT)
-        model = classifier.score(text[:4000]) if classifier is not None else None
+    model: float | None = None
+    if classifier is not None:
+        if document:
+            parts = segments(text)
+            model = float(classifier.scores(parts).max()) if parts else 0.0
+        else:
+            model = classifier.score(text[:4000])
     return InjectionScore(max(rule, model or 0.0), rule, model)
+
+
+def score_detail(text: str, document: bool = False) -> InjectionScore:
+    classifier = textclf.load(DOCUMENT_ARTIFACT if document else ARTIFACT)
+    return _detail(text, classifier, document)
 
 
 def score(text: str) -> float:

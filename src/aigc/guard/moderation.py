@@ -97,6 +97,14 @@ _PARENT = {
 
 def category_scores(text: str) -> dict[str, float]:
     """0–1 per category."""
+    scores = _harm_scores(text, textclf.load(ARTIFACT))
+    scores["pii"] = 1.0 if pii.detect(text[:20000], pii.SAFE_ENTITIES) else 0.0
+    scores["prompt_injection"] = injection.score(text)
+    return {k: round(float(v), 4) for k, v in scores.items()}
+
+
+def _harm_scores(text: str, classifier: textclf.Scorer | None) -> dict[str, float]:
+    """Rules and the harmful-request classifier, per category (no pii / injection yet)."""
     scores = dict.fromkeys(CATEGORIES, 0.0)
     hits = [name for name, pattern in _COMPILED.items() if pattern.search(text)]
     for name in hits:
@@ -104,16 +112,13 @@ def category_scores(text: str) -> dict[str, float]:
     for name, pattern in _INTENT:
         if pattern.search(text):
             scores[name] = 0.95
-    classifier = textclf.load(ARTIFACT)
     if classifier is not None:
         harmful = classifier.score(text[:4000])
         for name in hits or ["illicit"]:
             scores[name] = max(scores[name], harmful)
     for child, parent in _PARENT.items():
-        scores[child] = round(scores[parent] * 0.5, 4)
-    scores["pii"] = 1.0 if pii.detect(text[:20000], pii.SAFE_ENTITIES) else 0.0
-    scores["prompt_injection"] = injection.score(text)
-    return {k: round(float(v), 4) for k, v in scores.items()}
+        scores[child] = scores[parent] * 0.5
+    return scores
 
 
 def moderate(text: str, threshold: float = THRESHOLD) -> dict[str, Any]:
@@ -128,7 +133,39 @@ def moderate(text: str, threshold: float = THRESHOLD) -> dict[str, Any]:
     }
 
 
+def harmful_score_with(text: str, classifier: textclf.Scorer | None) -> float:
+    """``harmful_score`` with a given classifier (the generalization bench trains its own)."""
+    scores = _harm_scores(text, classifier)
+    return max(scores[name] for name in OPENAI_CATEGORIES)
+
+
 def harmful_score(text: str) -> float:
     """The largest score over OpenAI's categories (what a policy's threshold is compared to)."""
     scores = category_scores(text)
     return max(scores[name] for name in OPENAI_CATEGORIES)
+
+
+# A response that opens by declining says nothing harmful, whatever its topic.
+_REFUSAL = re.compile(
+    r"^\W*(?:I'm sorry|I am sorry|Sorry|I apologi[sz]e|I cannot|I can't|I can not|I won't|"
+    r"I will not|I'm not able|I am not able|I'm unable|I am unable|As an AI|As a language "
+    r"model|I must decline|I'm afraid I can't|抱歉|对不起|很抱歉|我不能|我无法|"
+    r"作为一个?(?:AI|人工智能))",
+    re.I,
+)
+# Persona tags say who is speaking, not what is said ("JailBreak:", "[🔓JAILBREAK]", "GPT:").
+_PERSONA = re.compile(
+    r"^\s*[\[(]?[^\w\n]{0,3}(?:jail ?break|gpt|chatgpt|dan|aim|developer mode output|normal "
+    r"output|classic)[^\w\n]{0,3}[\])]?\s*:?\s*",
+    re.I | re.M,
+)
+
+
+def response_score(text: str) -> float:
+    """0–1: how harmful what a model's *response* says is (output moderation).
+
+    Persona tags are removed first, and a response that opens with a refusal scores low."""
+    body = _PERSONA.sub("", text).strip()
+    if _REFUSAL.search(body[:200]):
+        return 0.05 * harmful_score(body)
+    return harmful_score(body)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from sklearn.feature_extraction.text import HashingVectorizer
@@ -29,6 +30,14 @@ def vectorizer(n_features: int = N_FEATURES) -> HashingVectorizer:
         norm="l2",
         lowercase=True,
     )
+
+
+class Scorer(Protocol):
+    """Anything that scores texts 0–1 (the shipped classifier, or a bench's own)."""
+
+    def scores(self, texts: list[str]) -> np.ndarray: ...
+
+    def score(self, text: str) -> float: ...
 
 
 @dataclass

@@ -1,0 +1,270 @@
+"""Leave-one-source-out generalization of the guard's detectors.
+
+For every detector (direct injection, indirect injection in documents, harmful requests in
+English and Chinese, output moderation) and every source S of its data
+(``aigc.guard.sources``): train the detector's classifier on the *trainable* sources outside S's
+group (translations share a group), pick the threshold that keeps the false-positive rate at 1 %
+on the other groups' benign data (held-out halves of trainable sets, all of evaluation-only
+sets), and report S's rate at that threshold: TPR for an attack source, FPR for a benign one.
+Scores are the product's: rules and classifier together (``injection.score_with``,
+``moderation.harmful_score_with``). Evaluation-only sources (curated benchmarks, non-commercial
+or unlicensed sets) are never trained on, so they are always held out.
+
+    python bench/guard_generalization.py               # the shipped detectors' features (n-grams)
+    python bench/guard_generalization.py --embeddings  # n-grams + MiniLM, ..._embeddings.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from aigc.guard import datasets, injection, moderation, sources, textclf
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "bench" / "results" / "guard_generalization.json"
+TUNE_FPR = 0.01
+
+
+def half(text: str) -> str:
+    """'fit' or 'tune': trainable sources lend one half to training, the other to thresholds."""
+    return "tune" if zlib.crc32(text.encode()) % 2 else "fit"
+
+
+def threshold_at(benign: np.ndarray, fpr: float = TUNE_FPR) -> float:
+    """The lowest threshold whose false-positive rate on ``benign`` is at most ``fpr``."""
+    ordered = np.sort(benign)[::-1]
+    allowed = int(np.floor(fpr * len(ordered)))
+    return float(ordered[allowed]) + 1e-9 if allowed < len(ordered) else 0.0
+
+
+@dataclass
+class Task:
+    name: str
+    attacks: list[sources.Source]
+    benign: list[sources.Source]
+    units: Callable[[str], list[str]]  # what the classifier is trained on, from one text
+    score: Callable[[textclf.Scorer, list[str]], np.ndarray]
+    prepare_attack: Callable[[str, int], str] = lambda text, i: text  # e.g. plant in a document
+    embeddings: bool = False  # MiniLM embeddings beside the n-grams (requests, not documents)
+
+
+def train_without(task: Task, group: str | None) -> textclf.Scorer:
+    texts: list[str] = []
+    labels: list[int] = []
+    for src in task.attacks + task.benign:
+        if not src.trainable or src.group == group:
+            continue
+        for t in src.texts:
+            if half(t) == "fit":
+                units = task.units(t)
+                texts += units
+                labels += [src.label] * len(units)
+    if task.embeddings:
+        from guard_embedding import EmbeddingNgramClassifier
+
+        return EmbeddingNgramClassifier(texts, labels)
+    return textclf.train(texts, labels)
+
+
+def evaluate(task: Task) -> list[dict[str, object]]:
+    groups = sorted({s.group for s in task.attacks + task.benign if s.trainable})
+    models: dict[str | None, textclf.Scorer] = {}
+    rows = []
+    for src in task.attacks + task.benign:
+        key = src.group if src.group in groups else None
+        if key not in models:
+            print(f"  {task.name}: training without {key}", file=sys.stderr)
+            models[key] = train_without(task, key)
+        model = models[key]
+        negatives = [
+            t
+            for b in task.benign
+            if b.group != src.group
+            for t in b.texts
+            if not b.trainable or b.group == key or half(t) == "tune"
+        ]
+        threshold = threshold_at(task.score(model, negatives))
+        texts = [task.prepare_attack(t, i) for i, t in enumerate(src.texts)]
+        scores = task.score(model, texts)
+        rate = float((scores >= threshold).mean())
+        rows.append(
+            {
+                "source": src.name,
+                "kind": "attack" if src.label else "benign",
+                "n": len(texts),
+                "trainable": src.trainable,
+                "threshold": round(threshold, 4),
+                "tpr" if src.label else "fpr": round(rate, 4),
+            }
+        )
+        print(f"  {task.name} {rows[-1]}", file=sys.stderr)
+    return rows
+
+
+def _hosts(root: Path) -> list[str]:
+    docs = [t for s in sources.benign_documents(root) if s.name != "zh_reviews" for t in s.texts]
+    return [d for d in docs if len(d) > 200]
+
+
+def tasks(root: Path, embeddings: bool) -> list[Task]:
+    benign = sources.benign_requests(root)
+    hosts = _hosts(root)
+    rng = random.Random(5)
+
+    def plant(instruction: str, i: int) -> str:
+        return datasets.insert(hosts[i % len(hosts)], instruction, rng)
+
+    def request_score(model: textclf.Scorer, texts: list[str]) -> np.ndarray:
+        # injection.score_with(t, model), batched: the larger of rules and classifier
+        rules = np.array([injection.score_with(t, None) for t in texts])
+        return np.maximum(rules, model.scores([t[:4000] for t in texts]))
+
+    def document_score(model: textclf.Scorer, texts: list[str]) -> np.ndarray:
+        return np.array([injection.score_with(t, model, document=True) for t in texts])
+
+    def harmful_score(model: textclf.Scorer, texts: list[str]) -> np.ndarray:
+        # moderation.harmful_score_with(t, model), batched
+        rules = np.array([moderation.harmful_score_with(t, None) for t in texts])
+        return np.maximum(rules, model.scores([t[:4000] for t in texts]))
+
+    return [
+        Task(
+            "direct_injection",
+            sources.injection_attacks(root),
+            benign,
+            lambda t: [t],
+            request_score,
+            embeddings=embeddings,
+        ),
+        Task(
+            "indirect_injection",
+            sources.document_attacks(root),
+            sources.benign_documents(root),
+            injection.segments,
+            document_score,
+            plant,
+        ),
+        Task(
+            "harmful_requests",
+            sources.harmful_requests(root),
+            benign,
+            lambda t: [t],
+            harmful_score,
+            embeddings=embeddings,
+        ),
+    ]
+
+
+def responses(root: Path) -> list[dict[str, object]]:
+    """Output moderation: the shipped response scorer on each labelled set (none is trained on)."""
+    sets = sources.responses(root)
+    scored = {name: np.array(moderation_scores(texts)) for name, texts, _ in sets}
+    rows = []
+    for name, texts, labels in sets:
+        y = np.array(labels)
+        scores = scored[name]
+        others = [
+            s
+            for n, _, s_labels in sets
+            if n != name
+            for s, lab in zip(scored[n], s_labels, strict=True)
+            if not lab
+        ]
+        threshold = threshold_at(np.array(others), 0.05)
+        rows.append(
+            {
+                "source": name,
+                "n": len(texts),
+                "roc_auc": round(float(roc_auc_score(y, scores)), 4),
+                "threshold": round(threshold, 4),
+                "tpr": round(float((scores[y == 1] >= threshold).mean()), 4),
+                "fpr": round(float((scores[y == 0] >= threshold).mean()), 4),
+            }
+        )
+    return rows
+
+
+def moderation_scores(texts: list[str]) -> list[float]:
+    return [moderation.response_score(t) for t in texts]
+
+
+def tables(result: dict[str, object]) -> str:
+    """Markdown tables of one result file, per detector and per source (for the docs)."""
+    lines: list[str] = []
+    for name in ("direct_injection", "indirect_injection", "harmful_requests"):
+        rows = result.get(name)
+        if not isinstance(rows, list):
+            continue
+        lines += [f"**{name}** ({result['features']})", ""]
+        lines += ["| held-out source | kind | trained on? | n | threshold | TPR | FPR |"]
+        lines += ["|---|---|---|---|---|---|---|"]
+        for r in rows:
+            trained = "other sources" if r["trainable"] else "never (evaluation only)"
+            tpr, fpr = r.get("tpr", ""), r.get("fpr", "")
+            lines.append(
+                f"| {r['source']} | {r['kind']} | {trained} | {r['n']} | {r['threshold']:.3f} "
+                f"| {tpr} | {fpr} |"
+            )
+        lines.append("")
+    rows = result.get("responses")
+    if isinstance(rows, list):
+        lines += ["**output moderation** (`moderation.response_score`)", ""]
+        lines += [
+            "| held-out set | n | ROC-AUC | threshold (5 % FPR on the other set) | TPR | FPR |"
+        ]
+        lines += ["|---|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(
+                f"| {r['source']} | {r['n']} | {r['roc_auc']} | {r['threshold']:.3f} "
+                f"| {r['tpr']} | {r['fpr']} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", help="one task name")
+    parser.add_argument("--tables", type=Path, help="print the markdown tables of a result file")
+    parser.add_argument(
+        "--embeddings", action="store_true", help="MiniLM embeddings beside the n-grams"
+    )
+    args = parser.parse_args()
+    if args.tables:
+        print(tables(json.loads(args.tables.read_text())))
+        return
+    if not DATA.exists():
+        print(f"{DATA} not found: nothing to measure", file=sys.stderr)
+        return
+    out: dict[str, object] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "tune_fpr": TUNE_FPR,
+        "cap_per_source": sources.CAP,
+    }
+    out["features"] = "char n-grams + MiniLM" if args.embeddings else "char n-grams"
+    for task in tasks(DATA, embeddings=args.embeddings):
+        if args.only and task.name != args.only:
+            continue
+        out[task.name] = evaluate(task)
+    if not args.only or args.only == "responses":
+        out["responses"] = responses(DATA)
+    suffix = ("_embeddings" if args.embeddings else "") + (f"_{args.only}" if args.only else "")
+    RESULTS.with_name(f"{RESULTS.stem}{suffix}.json").write_text(
+        json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+    )
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
