@@ -7,6 +7,7 @@ request's audit record.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from aigc.guard import injection, moderation, pii
@@ -66,14 +67,40 @@ class InputResult:
     pseudonymizer: pii.Pseudonymizer
 
 
+def json_strings(text: str) -> str:
+    """The string values of a JSON text, one a line (the text itself when it is no JSON).
+
+    What a tool call's arguments say is in their values; JSON's braces, quotes and keys look
+    like nothing a person writes, and a classifier of prose scores them high for it."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return "\n".join(found)
+
+
 def check_input(
-    rules: list[Rule], texts: list[str], tool_results: frozenset[int] = frozenset()
+    rules: list[Rule],
+    texts: list[str],
+    tool_results: frozenset[int] = frozenset(),
+    arguments: frozenset[int] = frozenset(),
 ) -> InputResult:
     """Apply input rules to each message text, in rule order.
 
     Redact/pseudonymize rewrite the text (the same value keeps one placeholder across messages);
     block raises ``Blocked``; flag records a code. Only pseudonymized values are restorable.
-    Injection rules skip the texts at ``tool_results`` (the retrieval rules judge those).
+    Injection rules skip the texts at ``tool_results`` (the retrieval rules judge those) and
+    read the string values of tool-call ``arguments`` (JSON), not their syntax.
     """
     pseudo = pii.Pseudonymizer()
     masker = pii.Pseudonymizer()
@@ -87,7 +114,8 @@ def check_input(
         for i, text in enumerate(out):
             if rule.detector == "injection" and i in tool_results:
                 continue
-            hit = evaluate(rule, text)
+            judged = json_strings(text) if rule.detector == "injection" and i in arguments else text
+            hit = evaluate(rule, judged)
             if hit is None:
                 continue
             fired = fired or hit

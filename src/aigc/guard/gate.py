@@ -53,17 +53,20 @@ class GuardSession:
 WITHHELD = "[This tool result was withheld by the content policy.]"
 
 
-def _chat_texts(messages: list[ChatMessage]) -> tuple[list[str], frozenset[int]]:
+def _chat_texts(messages: list[ChatMessage]) -> tuple[list[str], frozenset[int], frozenset[int]]:
     """Every text of a conversation the input rules read (each message, then the arguments
-    of the calls it carries), and which of them are tool results."""
+    of the calls it carries), which of them are tool results, and which call arguments."""
     texts: list[str] = []
-    results = set()
+    results: set[int] = set()
+    arguments: set[int] = set()
     for m in messages:
         if m.role == "tool":
             results.add(len(texts))
         texts.append(m.content)
-        texts.extend(c.arguments for c in m.tool_calls)
-    return texts, frozenset(results)
+        for call in m.tool_calls:
+            arguments.add(len(texts))
+            texts.append(call.arguments)
+    return texts, frozenset(results), frozenset(arguments)
 
 
 def _with_chat_texts(messages: list[ChatMessage], texts: list[str]) -> list[ChatMessage]:
@@ -76,14 +79,14 @@ def _with_chat_texts(messages: list[ChatMessage], texts: list[str]) -> list[Chat
     return out
 
 
-def _inputs(requests: list[TextRequest]) -> tuple[list[str], frozenset[int]]:
+def _inputs(requests: list[TextRequest]) -> tuple[list[str], frozenset[int], frozenset[int]]:
     """The texts the input rules read, each once: the messages every choice shares (chat), or
     every distinct prompt (completions: a list of prompts is one request per prompt and
     choice), so one pseudonymizer numbers the values of all of them; and which are tool
-    results."""
+    results and which tool-call arguments."""
     if requests[0].messages is not None:
         return _chat_texts(requests[0].messages)
-    return list(dict.fromkeys(r.prompt or "" for r in requests)), frozenset()
+    return list(dict.fromkeys(r.prompt or "" for r in requests)), frozenset(), frozenset()
 
 
 def screen_tool_results(
@@ -125,8 +128,8 @@ def guard_input(
         screened = screen_tool_results(retrieval, messages, codes)
         requests = [replace(r, messages=screened) for r in requests]
     rules = rules_for(policies, "input", model, key_id)
-    texts, results = _inputs(requests)
-    result = checks.check_input(rules, texts, results)
+    texts, results, arguments = _inputs(requests)
+    result = checks.check_input(rules, texts, results, arguments)
     codes.extend(result.codes)
     if result.texts != texts:
         if messages is not None:
