@@ -1,14 +1,16 @@
 """Chinese personal data: resident IDs, credit codes, mobiles, names and addresses.
 
-Resident IDs (GB 11643, 18 characters with an ISO 7064 check character and a real birth date)
-and unified social credit codes (GB 32100) are checked with python-stdnum, so invalid numbers
-are not reported. Mobiles are 11 digits starting 1[3-9] (optionally +86), with or without
-separators. Names need a context word (姓名, 我叫, 联系人 …) and a common surname; addresses a
-province/city/district/road/number sequence.
+Resident IDs (GB 11643: 18 characters with an ISO 7064 check character, a real birth date and
+a region code GB/T 2260 ever issued, ``cn_regions.py``) and unified social credit codes
+(GB 32100, python-stdnum) are checked, so invalid numbers are not reported. Mobiles are 11
+digits starting 1[3-9] (optionally +86), with or without separators. Names need a context word
+(姓名, 我叫, 联系人 …) and a common surname; addresses a province/city/district/road/number
+sequence.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -16,10 +18,13 @@ from typing import TYPE_CHECKING
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 
+from aigc.guard import cn_regions
+
 if TYPE_CHECKING:
     from aigc.guard.pii import Finding
 
 _RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_RESIDENT_ID_SHAPE = re.compile(r"\d{17}[\dX]")
 _USCC = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
 _MOBILE = re.compile(r"(?<![\d+])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
 
@@ -54,13 +59,23 @@ _ADDRESS = re.compile(
 )
 
 
-def resident_id_valid(value: str) -> bool:
-    """GB 11643 check character, birth date, and a region code that existed then. (stdnum
-    raises KeyError on a few region codes; those numbers count as invalid.)"""
-    try:
-        return ric.is_valid(value.upper())
-    except (KeyError, ValueError):
+_EARLIEST_BIRTH = dt.date(1900, 1, 1)
+
+
+def resident_id_valid(value: str, today: dt.date | None = None) -> bool:
+    """GB 11643: 17 digits and an ISO 7064 MOD 11-2 check character, a real birth date from
+    1900 to today, and a region code GB/T 2260 ever issued. (Not the codes of the birth year:
+    an ID keeps the code of the place that issued it, retired or created later.)"""
+    value = value.upper()
+    if not _RESIDENT_ID_SHAPE.fullmatch(value) or value[:6] not in cn_regions.codes():
         return False
+    try:
+        born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return False
+    if not _EARLIEST_BIRTH <= born <= (today or dt.date.today()):
+        return False
+    return ric.calc_check_digit(value) == value[17]
 
 
 _CARD_CONTEXT = re.compile(r"卡|账户|账号|银行|card|account", re.I)
