@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 
-from aigc.guard import cn_regions
+from aigc.guard import cn_regions, zh_names
 
 if TYPE_CHECKING:
     from aigc.guard.pii import Finding
@@ -28,30 +28,6 @@ _RESIDENT_ID_SHAPE = re.compile(r"\d{17}[\dX]")
 _USCC = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
 _MOBILE = re.compile(r"(?<![\d+])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
 
-SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
-    "魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵"
-    "万钱严覃武戴莫孔向汤"
-)
-_COMPOUND_SURNAMES = (
-    "欧阳",
-    "司马",
-    "诸葛",
-    "上官",
-    "东方",
-    "慕容",
-    "令狐",
-    "皇甫",
-    "尉迟",
-    "长孙",
-)
-_NAME_CONTEXT = (
-    r"(?:姓名|名字|我叫|我是|联系人|收件人|客户|员工|经理|先生|女士|患者|申请人)[:：\s是为]*"
-)
-_PERSON = re.compile(
-    _NAME_CONTEXT + r"(?P<name>(?:" + "|".join(_COMPOUND_SURNAMES) + r"|[" + SURNAMES + r"])"
-    r"[\u4e00-\u9fff]{1,2})"
-)
 _ADDRESS = re.compile(
     r"(?:[\u4e00-\u9fff]{2,7}(?:省|自治区))?(?:[\u4e00-\u9fff]{2,7}市)?"
     r"(?:[\u4e00-\u9fff]{1,7}(?:区|县))?[\u4e00-\u9fff0-9]{1,12}(?:路|街|大道|巷|道|弄)"
@@ -121,8 +97,8 @@ def find_mobiles(text: str) -> Iterable[Finding]:
 def find_persons(text: str) -> Iterable[Finding]:
     from aigc.guard.pii import Finding
 
-    for m in _PERSON.finditer(text):
-        yield Finding("CN_PERSON", m.start("name"), m.end("name"), m.group("name"), 45)
+    for start, end, _ in zh_names.find(text):
+        yield Finding("CN_PERSON", start, end, text[start:end], 45)
 
 
 def find_addresses(text: str) -> Iterable[Finding]:
