@@ -58,6 +58,11 @@ def test_ordinary_words_starting_with_a_surname_are_not_names(text: str) -> None
     assert names(text) == []
 
 
+def test_division_names_are_not_names() -> None:
+    # jieba tags both as persons; the GB/T 2260 names shipped beside the codes say otherwise.
+    assert names("石家庄和秦皇岛都在河北。") == []
+
+
 def test_role_rule_covers_a_role_noun_at_inside_or_ending_the_candidate() -> None:
     def role(text: str, start: int, end: int, surname: int = 1) -> bool:
         scan = zh_names._Scan(text, zh_names.CharStats({}, {}, {}))

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction import FeatureHasher
 
-from aigc.guard import zh_lexicon
+from aigc.guard import cn_regions, zh_lexicon
 
 ARTIFACT = Path(__file__).with_name("zh_names.npz")
 N_FEATURES = 2**18
@@ -176,8 +176,10 @@ IMPLAUSIBLE = -6  # a given-name character 64x rarer in names than in text: 的,
 
 def kept(scan: _Scan, c: Candidate) -> bool:
     """Candidates the model never sees: role nouns (``is_role``), places and organisations of
-    jieba's dictionary (石家庄, 莫斯科, 韩国), and given names holding a function character."""
-    if is_role(scan, c) or scan.lex.proper.get(scan.text[c.start : c.end]) in ("ns", "nt"):
+    jieba's dictionary (莫斯科, 韩国) and of GB/T 2260 (石家庄), and given names holding a
+    function character."""
+    name = scan.text[c.start : c.end]
+    if is_role(scan, c) or scan.lex.proper.get(name) in ("ns", "nt") or name in cn_regions.places():
         return False
     given = scan.text[c.start + c.surname : c.end] if c.surname else ""
     return all(scan.stats.given.get(ch, 0) > IMPLAUSIBLE for ch in given)
