@@ -17,11 +17,13 @@ def names(text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        ("陈晓明、赵丽颖和孙悦参加了会议。", ["陈晓明", "赵丽颖", "孙悦"]),
         ("陈晓明明天去上海出差。", ["陈晓明"]),
         ("新员工培训由人力资源部的赵丽颖负责。", ["赵丽颖"]),
         ("会议由李建国主持，王秀英做了发言。", ["李建国", "王秀英"]),
         ("刘德华说项目预算已经批下来了。", ["刘德华"]),
         ("请把合同交给欧阳娜娜。", ["欧阳娜娜"]),
+        ("克林顿说，美国支持这个计划。", ["克林顿"]),  # transliterated
     ],
 )
 def test_names_without_a_context_word(text: str, expected: list[str]) -> None:
