@@ -54,6 +54,7 @@ def test_role_nouns_are_never_names(text: str) -> None:
         "明天上午开会。",
         "高级会员可以免费退货。",
         "我明白你的意思了。",
+        "请在周五之前提交报销单。",
     ],
 )
 def test_ordinary_words_starting_with_a_surname_are_not_names(text: str) -> None:

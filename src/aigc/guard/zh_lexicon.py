@@ -40,6 +40,7 @@ class Words:
     bucket: dict[str, int]
     person2: frozenset[str]  # two-character entries jieba tags as a person
     proper: dict[str, str]  # places (ns), organisations (nt), other proper nouns (nz)
+    times: frozenset[str]  # two-character time words: 周五, 明天, 今年
     roles: frozenset[str]
     longest: int = 4
 
@@ -63,7 +64,8 @@ def jieba_dictionary() -> Path:
     return Path(jieba.__file__).with_name("dict.txt")
 
 
-def _faker_jobs() -> set[str]:
+def faker_jobs() -> set[str]:
+    """Faker's Chinese job titles, split where they list several (产品经理/主管)."""
     from faker.providers.job.zh_CN import Provider
 
     jobs: set[str] = set()
@@ -80,7 +82,8 @@ def words() -> Words:
     bucket: dict[str, int] = {}
     person2: set[str] = set()
     proper: dict[str, str] = {}
-    roles: set[str] = set(_ROLE_WORDS.split()) | _faker_jobs()
+    times: set[str] = set()
+    roles: set[str] = set(_ROLE_WORDS.split()) | faker_jobs()
     with jieba_dictionary().open(encoding="utf-8") as f:
         for line in f:
             word, freq, tag = line.split()
@@ -93,6 +96,14 @@ def words() -> Words:
             bucket[word] = min(int(math.log2(int(freq) + 1)), 15)
             if tag in ("ns", "nt", "nz"):
                 proper[word] = tag
+            if tag == "t" and len(word) == 2 and int(freq) >= 200:
+                times.add(word)
             if tag == "n" and word[-1] in _ROLE_SUFFIXES and int(freq) >= 20:
                 roles.add(word)
-    return Words(bucket=bucket, person2=frozenset(person2), proper=proper, roles=frozenset(roles))
+    return Words(
+        bucket=bucket,
+        person2=frozenset(person2),
+        proper=proper,
+        times=frozenset(times),
+        roles=frozenset(roles),
+    )

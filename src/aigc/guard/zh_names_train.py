@@ -413,9 +413,7 @@ def pools(root: Path) -> tuple[Pools, Pools]:
     corpus_given, modern_given = given_names(root)
     modern_chars = sorted({ch for g in modern_given for ch in g})
     sentences = corpus_sentences(root)
-    from aigc.guard.zh_lexicon import _faker_jobs
-
-    jobs, places, orgs = sorted(_faker_jobs()), _places(root), _orgs(rng)
+    jobs, places, orgs = sorted(zh_lexicon.faker_jobs()), _places(root), _orgs(rng)
     stats = char_stats(corpus_given, modern_given)
     foreign = ForeignNames(transliterated_names())
     first, second = name_char_weights()
