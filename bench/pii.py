@@ -11,6 +11,9 @@ Gold GPE counts as our LOCATION; our CN_* entities map to the English ones they 
 Chinese: a generated set (seeded) of sentences holding resident IDs, bank cards, unified social
 credit codes and mobiles, half with valid checksums/prefixes and half with the check character
 (or prefix) broken. Valid values must be found (recall), invalid ones must not (precision).
+Hard cases (issue 17): resident IDs whose region code was created after the birth or retired
+since (all valid: recall), and Chinese EAN-13 barcodes that also pass Luhn (none is a card).
+Chinese person names are scored on MSRA by ``bench/pii_zh_names.py``.
 
     python bench/pii.py [--split tune|report] [--zh-cases 2000]
 
@@ -29,7 +32,7 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
-from stdnum import luhn
+from stdnum import ean, luhn
 from stdnum.cn import ric, uscc
 
 from aigc.guard import pii, pii_zh
@@ -181,6 +184,56 @@ def score_chinese(cases: int, seed: int = 0) -> dict[str, dict[str, float]]:
     return results
 
 
+# Region codes created after 1980 (with the year) and codes retired since (with the last year
+# they were issued), from the GB/T 2260 revisions: IDs carry them whatever the birth year.
+NEWER_CODES = {"440106": 1985, "110112": 1997, "310115": 1992, "320115": 2000, "440308": 1997}
+RETIRED_CODES = {"110103": 2009, "110104": 2009, "110221": 1998, "110222": 1997, "132202": 1992}
+BARCODE_TEMPLATES = ["商品条码：{v}", "扫码枪读到 {v}，库存减一", "EAN {v} 的货品已上架"]
+
+
+def _resident_id(region: str, first: int, last: int) -> str:
+    birth = dt.date(first, 1, 1) + dt.timedelta(days=random.randrange(0, 365 * (last - first)))
+    body = region + birth.strftime("%Y%m%d") + f"{random.randrange(1000):03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def _barcode() -> str:
+    """A Chinese (690–699) EAN-13 that passes Luhn too: the kind that was taken for a card."""
+    while True:
+        body = str(random.randrange(690, 700)) + f"{random.randrange(10**9):09d}"
+        value = body + ean.calc_check_digit(body)
+        if luhn.is_valid(value):
+            return value
+
+
+def score_hard_cases(cases: int, seed: int = 1) -> dict[str, dict[str, float]]:
+    """Recall of IDs whose region code is newer than the birth or retired; false cards among
+    EAN-13 barcodes (all of them negatives)."""
+    random.seed(seed)
+    rows = {}
+    for label, codes in (("ID, newer code", NEWER_CODES), ("ID, retired code", RETIRED_CODES)):
+        found = 0
+        for _ in range(cases):
+            region, year = random.choice(sorted(codes.items()))
+            first, last = (1940, year) if codes is NEWER_CODES else (1940, year + 1)
+            value = _resident_id(region, first, last)
+            text = random.choice(TEMPLATES["CN_RESIDENT_ID"]).format(v=value)
+            found += any(f.entity == "CN_RESIDENT_ID" for f in pii.detect(text))
+        rows[label] = prf(found, 0, cases - found)
+    false_cards = 0
+    for _ in range(cases):
+        text = random.choice(BARCODE_TEMPLATES).format(v=_barcode())
+        false_cards += any(f.entity in ("CREDIT_CARD", "CN_BANK_CARD") for f in pii.detect(text))
+    rows["EAN-13 as a card"] = {
+        "precision": 1.0 - false_cards / cases,
+        "recall": 1.0,
+        "f1": 1.0,
+        "support": cases,
+        "false_cards": false_cards,
+    }
+    return rows
+
+
 def table(title: str, rows: dict[str, dict[str, float]], floors: dict[str, float]) -> str:
     lines = [title, f"{'entity':<16} {'prec':>6} {'recall':>6} {'F1':>6} {'n':>5}  floor"]
     for entity, r in rows.items():
@@ -210,6 +263,11 @@ def main() -> None:
     print()
     print(table(f"Chinese, generated ({args.zh_cases} per entity, half invalid)", chinese, {}))
     out["chinese"] = chinese
+    hard = score_hard_cases(args.zh_cases // 4)
+    print()
+    print(table(f"Chinese, hard cases ({args.zh_cases // 4} each)", hard, {}))
+    print("(EAN-13 row: precision = share of barcodes not reported as a card)")
+    out["chinese_hard_cases"] = hard
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import phonenumbers
 from stdnum import iban, luhn
 
-from aigc.guard import ner, pii_zh
+from aigc.guard import barcodes, ner, pii_zh
 
 
 @dataclass(frozen=True)
@@ -134,9 +134,12 @@ def find_macs(text: str) -> Iterable[Finding]:
 
 
 def find_cards(text: str) -> Iterable[Finding]:
-    """Payment cards pass Luhn; UnionPay numbers (62…) are reported as Chinese bank cards."""
+    """Payment cards pass Luhn; UnionPay numbers (62…) are reported as Chinese bank cards. An
+    EAN-13 barcode is a card only after a card word (``barcodes.py``)."""
     for m in _CARD.finditer(text):
         number = _digits(m.group())
+        if barcodes.is_ean13(number) and not barcodes.card_context(text, m.start()):
+            continue
         if 12 <= len(number) <= 19 and luhn.is_valid(number):
             entity = "CN_BANK_CARD" if number.startswith("62") else "CREDIT_CARD"
             yield Finding(entity, m.start(), m.end(), m.group(), 85)

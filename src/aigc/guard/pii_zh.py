@@ -1,14 +1,16 @@
 """Chinese personal data: resident IDs, credit codes, mobiles, names and addresses.
 
-Resident IDs (GB 11643, 18 characters with an ISO 7064 check character and a real birth date)
-and unified social credit codes (GB 32100) are checked with python-stdnum, so invalid numbers
-are not reported. Mobiles are 11 digits starting 1[3-9] (optionally +86), with or without
-separators. Names need a context word (姓名, 我叫, 联系人 …) and a common surname; addresses a
-province/city/district/road/number sequence.
+Resident IDs (GB 11643: 18 characters with an ISO 7064 check character, a real birth date and
+a region code GB/T 2260 ever issued, ``cn_regions.py``) and unified social credit codes
+(GB 32100, python-stdnum) are checked, so invalid numbers are not reported. Mobiles are 11
+digits starting 1[3-9] (optionally +86), with or without separators. Names need a context word
+(姓名, 我叫, 联系人 …) and a common surname; addresses a province/city/district/road/number
+sequence.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -16,37 +18,16 @@ from typing import TYPE_CHECKING
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 
+from aigc.guard import cn_regions, zh_names
+
 if TYPE_CHECKING:
     from aigc.guard.pii import Finding
 
 _RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_RESIDENT_ID_SHAPE = re.compile(r"\d{17}[\dX]")
 _USCC = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
 _MOBILE = re.compile(r"(?<![\d+])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
 
-SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏"
-    "魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵"
-    "万钱严覃武戴莫孔向汤"
-)
-_COMPOUND_SURNAMES = (
-    "欧阳",
-    "司马",
-    "诸葛",
-    "上官",
-    "东方",
-    "慕容",
-    "令狐",
-    "皇甫",
-    "尉迟",
-    "长孙",
-)
-_NAME_CONTEXT = (
-    r"(?:姓名|名字|我叫|我是|联系人|收件人|客户|员工|经理|先生|女士|患者|申请人)[:：\s是为]*"
-)
-_PERSON = re.compile(
-    _NAME_CONTEXT + r"(?P<name>(?:" + "|".join(_COMPOUND_SURNAMES) + r"|[" + SURNAMES + r"])"
-    r"[\u4e00-\u9fff]{1,2})"
-)
 _ADDRESS = re.compile(
     r"(?:[\u4e00-\u9fff]{2,7}(?:省|自治区))?(?:[\u4e00-\u9fff]{2,7}市)?"
     r"(?:[\u4e00-\u9fff]{1,7}(?:区|县))?[\u4e00-\u9fff0-9]{1,12}(?:路|街|大道|巷|道|弄)"
@@ -54,13 +35,23 @@ _ADDRESS = re.compile(
 )
 
 
-def resident_id_valid(value: str) -> bool:
-    """GB 11643 check character, birth date, and a region code that existed then. (stdnum
-    raises KeyError on a few region codes; those numbers count as invalid.)"""
-    try:
-        return ric.is_valid(value.upper())
-    except (KeyError, ValueError):
+_EARLIEST_BIRTH = dt.date(1900, 1, 1)
+
+
+def resident_id_valid(value: str, today: dt.date | None = None) -> bool:
+    """GB 11643: 17 digits and an ISO 7064 MOD 11-2 check character, a real birth date from
+    1900 to today, and a region code GB/T 2260 ever issued. (Not the codes of the birth year:
+    an ID keeps the code of the place that issued it, retired or created later.)"""
+    value = value.upper()
+    if not _RESIDENT_ID_SHAPE.fullmatch(value) or value[:6] not in cn_regions.codes():
         return False
+    try:
+        born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return False
+    if not _EARLIEST_BIRTH <= born <= (today or dt.date.today()):
+        return False
+    return ric.calc_check_digit(value) == value[17]
 
 
 _CARD_CONTEXT = re.compile(r"卡|账户|账号|银行|card|account", re.I)
@@ -106,8 +97,8 @@ def find_mobiles(text: str) -> Iterable[Finding]:
 def find_persons(text: str) -> Iterable[Finding]:
     from aigc.guard.pii import Finding
 
-    for m in _PERSON.finditer(text):
-        yield Finding("CN_PERSON", m.start("name"), m.end("name"), m.group("name"), 45)
+    for start, end, _ in zh_names.find(text):
+        yield Finding("CN_PERSON", start, end, text[start:end], 45)
 
 
 def find_addresses(text: str) -> Iterable[Finding]:

@@ -1,0 +1,109 @@
+"""What the Chinese name detector knows about words: surnames, ordinary words, role nouns.
+
+* Surnames with their frequency per 100,000 people: ``data/zh_surnames.txt``, built from the
+  Apache-2.0 Chinese-Names-Corpus by ``python -m aigc.guard.zh_names_train``. The table floors
+  unrecorded surnames at 5; single surnames below ``MIN_SURNAME_FREQ`` (是, 有, 中 …) start no
+  candidate, double ones (欧阳, 司马) always do.
+* Ordinary words: jieba's dictionary (MIT, already a dependency of the knowledge base), two to
+  four characters, with a log-frequency bucket. Longer entries tagged as a person are left
+  out: they are the people of jieba's source newspapers, and a detector that knew them would
+  score well on news while learning nothing about private people. Two-character entries stay
+  with their person tag kept apart, because jieba tags many ordinary words as names (明白, 张开).
+* Role nouns, never names: jieba's nouns ending in a role character (程序员, 工程师, 值班员),
+  Faker's Chinese job titles and a short list written here (经理, 老师, 值班 …).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+SURNAMES_FILE = Path(__file__).with_name("data") / "zh_surnames.txt"
+MIN_SURNAME_FREQ = 10.0
+_PERSON_TAGS = {"nr", "nrt", "nrfg"}
+_ROLE_SUFFIXES = set("员师工长官手匠士警兵生")
+_ROLE_WORDS = (
+    "值班 值守 经理 主任 总监 主管 老师 医生 大夫 护士 司机 保安 会计 出纳 秘书 助理 律师 记者 "
+    "客服 前台 店长 老板 学生 同学 同事 领导 专家 顾问 教授 校长 主席 总裁 董事 股东 运维 开发 "
+    "测试 销售 采购 财务 人事 行政 法务 文员 师傅 阿姨 老总 总经理 副总 经纪人 负责人 联系人 "
+    "收件人 申请人 实习生 研究生 志愿者 管理员 程序员 工程师 设计师 架构师 高级工程师 产品经理"
+)
+
+
+@dataclass(frozen=True)
+class Words:
+    """Ordinary words of two to four characters and their log2-frequency bucket."""
+
+    bucket: dict[str, int]
+    person2: frozenset[str]  # two-character entries jieba tags as a person
+    proper: dict[str, str]  # places (ns), organisations (nt), other proper nouns (nz)
+    times: frozenset[str]  # two-character time words: 周五, 明天, 今年
+    roles: frozenset[str]
+    longest: int = 4
+
+
+@cache
+def surnames() -> dict[str, float]:
+    """Surname → frequency per 100,000, only those that may start a name."""
+    out: dict[str, float] = {}
+    for line in SURNAMES_FILE.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, freq = line.split("\t")
+        if len(name) == 2 or float(freq) >= MIN_SURNAME_FREQ:
+            out[name] = float(freq)
+    return out
+
+
+def jieba_dictionary() -> Path:
+    import jieba
+
+    return Path(jieba.__file__).with_name("dict.txt")
+
+
+def faker_jobs() -> set[str]:
+    """Faker's Chinese job titles, split where they list several (产品经理/主管)."""
+    from faker.providers.job.zh_CN import Provider
+
+    jobs: set[str] = set()
+    for job in Provider.jobs:
+        for part in re.split(r"[/（）()、]", job):
+            if 2 <= len(part) <= 8 and re.fullmatch(r"[\u4e00-\u9fff]+", part):
+                jobs.add(part)
+    return jobs
+
+
+@cache
+def words() -> Words:
+    """Read once (about half a second); shared by every detector call."""
+    bucket: dict[str, int] = {}
+    person2: set[str] = set()
+    proper: dict[str, str] = {}
+    times: set[str] = set()
+    roles: set[str] = set(_ROLE_WORDS.split()) | faker_jobs()
+    with jieba_dictionary().open(encoding="utf-8") as f:
+        for line in f:
+            word, freq, tag = line.split()
+            if not 2 <= len(word) <= 4:
+                continue
+            if tag in _PERSON_TAGS:
+                if len(word) > 2:
+                    continue
+                person2.add(word)
+            bucket[word] = min(int(math.log2(int(freq) + 1)), 15)
+            if tag in ("ns", "nt", "nz"):
+                proper[word] = tag
+            if tag == "t" and len(word) == 2 and int(freq) >= 200:
+                times.add(word)
+            if tag == "n" and word[-1] in _ROLE_SUFFIXES and int(freq) >= 20:
+                roles.add(word)
+    return Words(
+        bucket=bucket,
+        person2=frozenset(person2),
+        proper=proper,
+        times=frozenset(times),
+        roles=frozenset(roles),
+    )

@@ -1,0 +1,369 @@
+"""Chinese person names without a context word: a surname model plus context, decided by a
+small classifier.
+
+Candidates: every surname in the text (``zh_lexicon.surnames``) with one or two following Han
+characters (陈晓, 陈晓明; 欧阳娜, 欧阳娜娜), and stretches of characters typical of
+transliterated names (克林顿, 布伦丹·林奇), trimmed at either end. Role nouns (程序员, 工程师,
+值班), places and organisations of jieba's dictionary (石家庄, 韩国) and given names holding a
+function character (王的) are never names. A logistic regression over hashed features scores
+the rest: the surname and how much more often its characters are in names than in text, the
+given-name characters, whether the candidate or a part of it is an ordinary word (王国, 周末,
+高级 — jieba's dictionary), words across its edges (高级工|程师), the characters and words on
+either side (说, 表示, 先生, titles, 、) and the labels of forms (姓名, 我叫, 联系人). The best
+non-overlapping candidates above the threshold stored with the weights are names.
+
+The weights and character statistics (``zh_names.npz``) are trained on generated sentences
+only (``zh_names_train.py``: names from the Apache-2.0 names corpus and Faker put into openly
+licensed Chinese text and templates written for this project), never on the MSRA sentences
+that ``bench/pii_zh_names.py`` scores. Without the artifact, names are found after the labels
+of forms only (the rule this model replaced).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction import FeatureHasher
+
+from aigc.guard import cn_regions, zh_lexicon
+
+ARTIFACT = Path(__file__).with_name("zh_names.npz")
+N_FEATURES = 2**18
+_HAN = re.compile(r"[\u3400-\u9fff]{2,}")
+_INTERPUNCTS = "·•‧・"
+_DOTTED_RUN = re.compile(r"[\u3400-\u9fff]+(?:[·•‧・][\u3400-\u9fff]+)*")
+FOREIGN_MIN = 2  # a character at least 4x as common in transliterated names as in text
+_FORM_CONTEXT = re.compile(
+    r"(?:姓名|名字|我叫|我是|联系人|收件人|客户|员工|经理|先生|女士|患者|申请人)[:：\s是为]*$"
+)
+
+
+@dataclass(frozen=True)
+class CharStats:
+    """How much more often a character is in names than in ordinary text: log2 of the ratio,
+    rounded, for given-name characters and for surnames (陈 is mostly a surname, 高 mostly
+    not). Computed from the training names and jieba's word frequencies, shipped in the
+    artifact."""
+
+    given: dict[str, int]
+    surname: dict[str, int]
+    foreign: dict[str, int]  # transliterated names (克林顿, 阿拉法特) against ordinary text
+
+
+@dataclass(frozen=True)
+class Candidate:
+    start: int
+    end: int
+    surname: int  # length of the surname, 1 or 2; 0 for a transliterated name
+
+
+def candidates(text: str, stats: CharStats) -> list[Candidate]:
+    """Surname + one or two Han characters, inside a run of Han characters; and stretches of
+    characters typical of transliterated names (with · between parts), trimmed by up to two
+    characters at either end so the model can choose the edges."""
+    out = _chinese_candidates(text)
+    for run in _DOTTED_RUN.finditer(text):
+        i = run.start()
+        while i < run.end():
+            j = i
+            while j < run.end() and (
+                stats.foreign.get(text[j], -9) >= FOREIGN_MIN
+                or (text[j] in _INTERPUNCTS and j > i and j + 1 < run.end())
+            ):
+                j += 1
+            if j - i >= 2:
+                out += _trimmed(text, i, j)
+            i = max(j, i + 1)
+    return out
+
+
+def _trimmed(text: str, lo: int, hi: int) -> list[Candidate]:
+    out = []
+    for a in range(lo, min(lo + 3, hi)):
+        for b in range(hi, max(hi - 3, a), -1):
+            if b - a >= 2 and text[a] not in _INTERPUNCTS and text[b - 1] not in _INTERPUNCTS:
+                out.append(Candidate(a, b, 0))
+    return out
+
+
+def _chinese_candidates(text: str) -> list[Candidate]:
+    names = zh_lexicon.surnames()
+    out: list[Candidate] = []
+    for run in _HAN.finditer(text):
+        lo, hi = run.span()
+        for i in range(lo, hi - 1):
+            if text[i : i + 2] in names:
+                out.extend(Candidate(i, i + n, 2) for n in (3, 4) if i + n <= hi)
+            if text[i] in names:
+                out.extend(Candidate(i, i + n, 1) for n in (2, 3) if i + n <= hi)
+    return out
+
+
+def _char_class(ch: str) -> str:
+    if not ch or ch in "^$":
+        return "edge"
+    if "\u3400" <= ch <= "\u9fff":
+        return "han"
+    if ch.isdigit():
+        return "digit"
+    if ch.isascii() and ch.isalpha():
+        return "latin"
+    if ch.isspace():
+        return "space"
+    return "punct"
+
+
+class _Scan:
+    """Per-text lookups shared by all candidates: the ordinary words starting at each position."""
+
+    def __init__(self, text: str, stats: CharStats) -> None:
+        self.text = text
+        self.stats = stats
+        self.lex = zh_lexicon.words()
+        self._starts: dict[int, list[tuple[int, int]]] = {}
+        self._roles: dict[int, list[int]] = {}
+        self.left: dict[int, list[str]] = {}  # context features by start, then by end
+        self.right: dict[int, list[str]] = {}
+
+    def starts(self, i: int) -> list[tuple[int, int]]:
+        """(length, frequency bucket) of each ordinary word starting at ``i``."""
+        found = self._starts.get(i)
+        if found is None:
+            bucket = self.lex.bucket
+            found = [
+                (n, bucket[self.text[i : i + n]])
+                for n in range(2, self.lex.longest + 1)
+                if i + n <= len(self.text) and self.text[i : i + n] in bucket
+            ]
+            self._starts[i] = found
+        return found
+
+    def word(self, value: str) -> int | None:
+        return self.lex.bucket.get(value)
+
+    def roles_from(self, i: int) -> list[int]:
+        """Lengths of the role nouns starting at ``i``."""
+        found = self._roles.get(i)
+        if found is None:
+            roles, text = self.lex.roles, self.text
+            found = [n for n in range(2, 9) if i + n <= len(text) and text[i : i + n] in roles]
+            self._roles[i] = found
+        return found
+
+    def role_ending_at(self, j: int) -> bool:
+        return any(self.text[j - n : j] in self.lex.roles for n in range(2, 5) if j - n >= 0)
+
+
+def is_role(scan: _Scan, c: Candidate) -> bool:
+    """A role noun that starts the candidate and covers it (程序员, 值班|员), ends it (王经理) or
+    starts inside it and runs on, three characters or more (高级工|程师). A two-character one
+    running on (李建华|工作 with 华工) does not count: given names end in such characters."""
+    if any(n >= c.end - c.start for n in scan.roles_from(c.start)):
+        return True
+    for j in range(c.start + 1, c.end):
+        if any(j + n == c.end or (j + n > c.end and n >= 3) for n in scan.roles_from(j)):
+            return True
+    return False
+
+
+IMPLAUSIBLE = -6  # a given-name character 64x rarer in names than in text: 的, 了, 们, 等
+EVERYDAY = 10  # log2 frequency bucket of jieba's everyday words (about 1,000 and more)
+
+
+def kept(scan: _Scan, c: Candidate) -> bool:
+    """Candidates the model never sees: role nouns (``is_role``), places and organisations of
+    jieba's dictionary (莫斯科, 韩国) and of GB/T 2260 (石家庄), candidates starting with an
+    everyday or a time word (高级, 周五), and given names holding a function character. They
+    are a fifth of all candidates: none is a name on the MSRA tune half."""
+    name = scan.text[c.start : c.end]
+    if is_role(scan, c) or scan.lex.proper.get(name) in ("ns", "nt") or name in cn_regions.places():
+        return False
+    if c.surname == 1:  # starts with an everyday or a time word (高级, 和平, 周五)
+        head = name[:2]
+        if head in scan.lex.times or (
+            scan.lex.bucket.get(head, 0) >= EVERYDAY and head not in scan.lex.person2
+        ):
+            return False
+    given = name[c.surname :] if c.surname else ""
+    return all(scan.stats.given.get(ch, 0) > IMPLAUSIBLE for ch in given)
+
+
+def features(scan: _Scan, c: Candidate) -> list[str]:
+    name = scan.text[c.start : c.end]
+    fr = [scan.stats.foreign.get(ch, -9) for ch in name if ch not in _INTERPUNCTS]
+    context = _context_features(scan, c.start, c.end)
+    if c.surname == 0:  # the two kinds weigh their context apart
+        return _foreign_features(name, fr) + ["F:" + f for f in context]
+    out = _chinese_features(scan, name, c.surname)
+    out.append(f"fmin={min(fr)}|{len(name)}")  # 罗纳尔 of 罗纳尔多 looks foreign
+    return out + context
+
+
+def _foreign_features(name: str, fr: list[int]) -> list[str]:
+    parts = sum(ch in _INTERPUNCTS for ch in name) + 1
+    length = min(len(name) - parts + 1, 8)
+    return [
+        "bias",
+        "foreign",
+        f"flen={length}",
+        f"fmin={min(fr)}",
+        f"fmean={round(sum(fr) / len(fr))}",
+        f"parts={min(parts, 3)}",
+        f"fa={name[0]}",
+        f"fz={name[-1]}",
+        f"fsur={name[0] in zh_lexicon.surnames()}",
+    ]
+
+
+def _chinese_features(scan: _Scan, name: str, k: int) -> list[str]:
+    surname, given = name[:k], name[k:]
+    freq = zh_lexicon.surnames()[surname]
+    shape = f"{k}{len(given)}"
+    out = ["bias", f"shape={shape}", f"s={surname}", f"sf={int(math.log2(freq))}|{shape}"]
+    ratios = [scan.stats.given.get(ch) for ch in given]
+    out.append(f"sr={scan.stats.surname.get(surname)}")
+    out += [f"gr{i}={r}|{shape}" for i, r in enumerate(ratios)]
+    known = [r for r in ratios if r is not None]
+    out.append(f"grmin={min(known) if len(known) == len(ratios) else None}|{shape}")
+    if len(given) == 1:
+        out.append(f"g1={given}")
+    else:
+        out += [f"ga={given[0]}", f"gb={given[1]}"]
+        out.append(f"gg={scan.word(given)}")
+        out.append(f"sg={scan.word(surname + given[0]) if k == 1 else None}")
+    cw = scan.word(name)
+    out.append(f"cw={cw}|{shape}")
+    if name in scan.lex.person2:
+        out.append(f"cp={cw}")
+    return out
+
+
+def _context_features(scan: _Scan, a: int, b: int) -> list[str]:
+    """What surrounds the span: words across its edges, the characters and words beside it,
+    role nouns and form labels. The parts that depend on one edge only are computed once per
+    edge (two candidates start at each surname)."""
+    text = scan.text
+    n = min(b - a, 5)
+    if a not in scan.left:
+        scan.left[a] = _left_features(scan, a)
+    if b not in scan.right:
+        scan.right[b] = _right_features(scan, b)
+    # Ordinary words across the right edge: 高级工|程师.
+    right = [f for j in range(a + 1, b) for m, f in scan.starts(j) if j + m > b]
+    l1 = text[a - 1] if a else "^"
+    r1 = text[b] if b < len(text) else "$"
+    return [
+        *scan.left[a],
+        *scan.right[b],
+        f"ck={scan.lex.proper.get(text[a:b])}",
+        f"cwall={scan.word(text[a:b])}|{n}",
+        f"xr={max(right, default=-1)}",
+        f"xr={max(right, default=-1)}|{n}",
+        f"lrc={_char_class(l1)}|{_char_class(r1)}|{n}",
+    ]
+
+
+def _left_features(scan: _Scan, a: int) -> list[str]:
+    text = scan.text
+    # Ordinary words across the left edge: 提|高明.
+    left = [f for j in range(max(0, a - 3), a) for m, f in scan.starts(j) if a < j + m]
+    l1 = text[a - 1] if a else "^"
+    out = [f"xl={max(left, default=-1)}", f"l1={l1}", f"l2={text[max(0, a - 2) : a]}"]
+    out.append(f"lc={_char_class(l1)}")
+    lw = next(
+        (text[j:a] for j in range(max(0, a - 4), a - 1) if scan.word(text[j:a]) is not None), ""
+    )
+    if lw:
+        out.append(f"lw={lw}")
+    if scan.role_ending_at(a):
+        out.append("role_before")
+    if _FORM_CONTEXT.search(text, max(0, a - 8), a):
+        out.append("form_context")
+    return out
+
+
+def _right_features(scan: _Scan, b: int) -> list[str]:
+    text = scan.text
+    r1 = text[b] if b < len(text) else "$"
+    out = [f"r1={r1}", f"r2={text[b : b + 2]}", f"rc={_char_class(r1)}"]
+    rw = max(((m, text[b : b + m]) for m, _ in scan.starts(b)), default=(0, ""))[1]
+    if rw:
+        out.append(f"rw={rw}")
+    if scan.roles_from(b):
+        out.append("role_after")
+    return out
+
+
+def _hasher() -> FeatureHasher:
+    return FeatureHasher(n_features=N_FEATURES, input_type="string", alternate_sign=False)
+
+
+@dataclass(frozen=True)
+class Model:
+    weights: np.ndarray
+    intercept: float
+    threshold: float
+    stats: CharStats
+
+
+@cache
+def _model() -> Model | None:
+    """The weights, the decision threshold chosen on held-out generated sentences and the
+    character statistics."""
+    if not ARTIFACT.exists():
+        return None
+    with np.load(ARTIFACT, allow_pickle=False) as data:
+        given = dict(zip(data["given_chars"].tolist(), data["given_ratio"].tolist(), strict=True))
+        surname = dict(
+            zip(data["surname_chars"].tolist(), data["surname_ratio"].tolist(), strict=True)
+        )
+        foreign = dict(
+            zip(data["foreign_chars"].tolist(), data["foreign_ratio"].tolist(), strict=True)
+        )
+        return Model(
+            weights=data["weights"].astype(np.float32),
+            intercept=float(data["intercept"]),
+            threshold=float(data["threshold"]),
+            stats=CharStats(given=given, surname=surname, foreign=foreign),
+        )
+
+
+def scored(text: str) -> list[tuple[Candidate, float]]:
+    """Each kept candidate with the model's probability of being a name (without the
+    artifact: 1.0 after the label of a form, else nothing)."""
+    model = _model()
+    scan = _Scan(text, model.stats if model else CharStats({}, {}, {}))
+    cands = [c for c in candidates(text, scan.stats) if kept(scan, c)]
+    if model is None:
+        found = [c for c in cands if _FORM_CONTEXT.search(text, max(0, c.start - 8), c.start)]
+        return [(c, 1.0 if c.end - c.start == 3 else 0.9) for c in found]
+    if not cands:
+        return []
+    x = _hasher().transform(features(scan, c) for c in cands)
+    logits = np.clip(x @ model.weights + model.intercept, -30.0, 30.0)
+    return list(zip(cands, (1 / (1 + np.exp(-logits))).tolist(), strict=True))
+
+
+def threshold() -> float:
+    model = _model()
+    return model.threshold if model is not None else 0.5
+
+
+def find(text: str, min_probability: float | None = None) -> list[tuple[int, int, float]]:
+    """(start, end, probability) of each name: the best candidates above the threshold that do
+    not overlap."""
+    cut = threshold() if min_probability is None else min_probability
+    taken = bytearray(len(text))  # characters already in a chosen name
+    chosen: list[tuple[int, int, float]] = []
+    for c, p in sorted(scored(text), key=lambda cp: -cp[1]):
+        if p < cut:
+            break
+        if not any(taken[c.start : c.end]):
+            taken[c.start : c.end] = b"\x01" * (c.end - c.start)
+            chosen.append((c.start, c.end, p))
+    return sorted(chosen)

@@ -1,0 +1,98 @@
+"""Chinese person names (issue 17): found from a surname model and context, without a context
+word; role nouns and ordinary words that start with a surname are never names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aigc.guard import pii, zh_lexicon, zh_names
+
+
+def names(text: str) -> list[str]:
+    return [f.value for f in pii.detect(text, ["CN_PERSON"])]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("陈晓明、赵丽颖和孙悦参加了会议。", ["陈晓明", "赵丽颖", "孙悦"]),
+        ("陈晓明明天去上海出差。", ["陈晓明"]),
+        ("新员工培训由人力资源部的赵丽颖负责。", ["赵丽颖"]),
+        ("会议由李建国主持，王秀英做了发言。", ["李建国", "王秀英"]),
+        ("刘德华说项目预算已经批下来了。", ["刘德华"]),
+        ("请把合同交给欧阳娜娜。", ["欧阳娜娜"]),
+        ("克林顿说，美国支持这个计划。", ["克林顿"]),  # transliterated
+    ],
+)
+def test_names_without_a_context_word(text: str, expected: list[str]) -> None:
+    assert names(text) == expected
+
+
+def test_names_after_context_words_still_found() -> None:
+    assert names("我叫王小明，身份证号已提交。") == ["王小明"]
+    assert names("收件人：欧阳娜娜") == ["欧阳娜娜"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我是程序员。", "我是高级工程师。", "今天我值班。", "我是值班员。", "联系人：值班经理"],
+)
+def test_role_nouns_are_never_names(text: str) -> None:
+    assert names(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这是一个古老的王国。",
+        "他张开双臂欢迎我们。",
+        "周末一起去爬山吧。",
+        "黄金价格又上涨了。",
+        "我们热爱和平。",
+        "明天上午开会。",
+        "高级会员可以免费退货。",
+        "我明白你的意思了。",
+        "请在周五之前提交报销单。",
+    ],
+)
+def test_ordinary_words_starting_with_a_surname_are_not_names(text: str) -> None:
+    assert names(text) == []
+
+
+def test_division_names_are_not_names() -> None:
+    # jieba tags both as persons; the GB/T 2260 names shipped beside the codes say otherwise.
+    assert names("石家庄和秦皇岛都在河北。") == []
+
+
+def test_role_rule_covers_a_role_noun_at_inside_or_ending_the_candidate() -> None:
+    def role(text: str, start: int, end: int, surname: int = 1) -> bool:
+        scan = zh_names._Scan(text, zh_names.CharStats({}, {}, {}))
+        return zh_names.is_role(scan, zh_names.Candidate(start, end, surname))
+
+    assert role("我是程序员", 2, 5)  # 程序员 itself
+    assert role("我是程序员", 2, 4)  # 程序 starts 程序员
+    assert role("我是高级工程师", 2, 5)  # 高级工 runs into 工程师
+    assert role("王经理你好", 0, 3)  # ends with 经理
+    assert not role("李建华工作很努力", 0, 3)  # 华工 is a two-character role: not counted
+    assert not role("陈晓明说", 0, 3)
+
+
+def test_surname_table_keeps_double_and_frequent_surnames_only() -> None:
+    table = zh_lexicon.surnames()
+    assert {"王", "陈", "欧阳", "司马"} <= set(table)
+    assert "是" not in table  # recorded at the table's floor: starts no candidate
+
+
+def test_without_the_artifact_only_context_words_find_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(zh_names, "ARTIFACT", Path("/nonexistent/zh_names.npz"))
+    zh_names._model.cache_clear()
+    try:
+        assert names("我叫王小明。") == ["王小明"]
+        assert names("陈晓明明天去上海出差。") == []
+        assert names("我是程序员。") == []
+    finally:
+        zh_names._model.cache_clear()

@@ -1,0 +1,67 @@
+"""Chinese numbers (issue 17): resident IDs by structure, date, check digit and any GB/T 2260
+code ever issued; EAN-13 barcodes are not payment cards."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from stdnum.cn import ric
+
+from aigc.guard import barcodes, pii
+from aigc.guard.pii_zh import resident_id_valid
+
+
+def resident_id(region: str, born: str, serial: str = "123") -> str:
+    body = region + born + serial
+    return body + ric.calc_check_digit(body + "0")
+
+
+def kinds(text: str) -> dict[str, str]:
+    return {f.entity: f.value for f in pii.detect(text)}
+
+
+def test_region_code_created_after_the_birth_year_is_valid() -> None:
+    # 天河区 (440106) was created in 1985; people born before carry its code.
+    assert kinds("身份证44010619751122037X")["CN_RESIDENT_ID"] == "44010619751122037X"
+    # 通州区 (110112) replaced 通县 in 1997.
+    value = resident_id("110112", "19950601")
+    assert kinds(f"证件号码：{value}")["CN_RESIDENT_ID"] == value
+
+
+def test_retired_region_code_is_still_valid() -> None:
+    # 崇文区 (110103), 通县 (110223) and 沙河市 (132202, until 1993) are no longer issued.
+    for value in (
+        resident_id("110103", "19800101"),
+        resident_id("110223", "19700315"),
+        resident_id("132202", "19860601"),
+    ):
+        assert resident_id_valid(value), value
+
+
+def test_resident_id_structure_date_and_check_digit() -> None:
+    today = dt.date(2025, 6, 1)
+    assert resident_id_valid(resident_id("110101", "19900307"), today)
+    assert resident_id_valid(resident_id("110101", "19900307").lower(), today)  # x as X
+    broken = resident_id("110101", "19900307")
+    broken = broken[:-1] + ("0" if broken[-1] != "0" else "1")
+    assert not resident_id_valid(broken, today)  # check digit
+    assert not resident_id_valid(resident_id("110101", "19900230"), today)  # no 30 February
+    assert not resident_id_valid(resident_id("110101", "20250602"), today)  # born tomorrow
+    assert not resident_id_valid(resident_id("110101", "18991231"), today)  # before 1900
+    assert not resident_id_valid(resident_id("999999", "19900307"), today)  # no such region
+    assert not resident_id_valid(resident_id("110199", "19900307"), today)  # never issued
+    assert not resident_id_valid("11010119900307123", today)  # 17 characters
+
+
+def test_ean13_barcodes_are_not_cards() -> None:
+    # Both pass Luhn as well as the EAN-13 check.
+    for text in ("商品条码6901234567892", "ISBN 9787111213826 的书"):
+        assert not {"CREDIT_CARD", "CN_BANK_CARD"} & set(kinds(text)), text
+    assert barcodes.is_ean13("6901234567892")
+    assert not barcodes.is_ean13("6901234567891")  # EAN-13 check digit broken
+    assert not barcodes.is_ean13("1401234567892")  # 140: not a GS1 prefix
+
+
+def test_a_barcode_shaped_number_after_a_card_word_is_a_card() -> None:
+    assert kinds("信用卡号6901234567892")["CREDIT_CARD"] == "6901234567892"
+    assert kinds("Card 4111 1111 1111 1111")["CREDIT_CARD"] == "4111 1111 1111 1111"
