@@ -16,6 +16,7 @@ from aigc.gateway.limits import Limiter
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
 from aigc.infra.schema import ModelRecord
+from aigc.infra.single_flight import SingleFlight
 from aigc.models.protocols import TextModel
 from aigc.models.registry import ModelRegistry
 
@@ -63,6 +64,9 @@ class Services:
     audit: AuditWriter
     keys: TtlCache[str, Principal] = field(default_factory=TtlCache)
     models: TtlCache[tuple[str, str], ModelRecord] = field(default_factory=TtlCache)
+    # When a cache entry expires under a burst, one request looks it up; the rest wait for it
+    # (1,000 streams at once made 1,000 database lookups, each through a worker thread).
+    lookups: SingleFlight = field(default_factory=SingleFlight)
 
     def cached_principal(self, secret: str) -> Principal | None:
         """The caller from the cache alone (no I/O), so the event loop can answer it."""
@@ -75,6 +79,22 @@ class Services:
             with self.db.session() as session:
                 principal = authenticate_key(session, secret)
             self.keys.put(hash_api_key(secret), principal)
+        return principal
+
+    async def caller(self, secret: str) -> Principal:
+        """The caller: from the cache on the event loop, else one lookup in a worker thread per
+        key at a time (callers with the same key meanwhile wait for it and read the cache)."""
+        principal = self.cached_principal(secret)
+        if principal is not None:
+            return principal
+
+        async def look_up() -> None:
+            await run_in_threadpool(self.authenticate, secret)
+
+        await self.lookups.run(("key", hash_api_key(secret)), look_up)
+        principal = self.cached_principal(secret)
+        if principal is None:  # the lookup we waited for failed (401): fail the same way
+            principal = await run_in_threadpool(self.authenticate, secret)
         return principal
 
     def ready_model(self, principal: Principal, name: str) -> TextModel | None:
@@ -95,9 +115,18 @@ class Services:
 
     async def model(self, principal: Principal, name: str) -> TextModel:
         """The model for a request: from the caches on the event loop, else loaded in a worker
-        thread (resolving and loading read the database and disk)."""
+        thread (resolving and loading read the database and disk), once per tenant and name at
+        a time: callers that arrive meanwhile wait for it and read the caches."""
         model = self.ready_model(principal, name)
-        if model is None:
+        if model is not None:
+            return model
+
+        async def load() -> None:
+            await run_in_threadpool(self.load_model, principal, name)
+
+        await self.lookups.run(("model", principal.tenant_id, name), load)
+        model = self.ready_model(principal, name)
+        if model is None:  # the load we waited for failed (404, 503...): fail the same way
             model = await run_in_threadpool(self.load_model, principal, name)
         return model
 
