@@ -1,10 +1,12 @@
-"""A burst of requests that all miss the key and model caches (their 2 s entries just expired)
-looks each up once, not once per request: found by the streaming soak (bench/soak.py), where
-1,000 streams at once made 1,000 database lookups, each through a worker thread."""
+"""A burst of requests that all miss the key, model and guard-policy caches (their 2 s entries
+just expired) looks each up once, not once per request: found by the streaming soak
+(bench/soak.py), where 1,000 streams at once made 1,000 database lookups of each, every one
+through a worker thread."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,10 @@ from sqlalchemy import event
 from aigc.app import create_app
 from aigc.config import Settings
 from aigc.errors import AuthenticationFailed, NotFound
+from aigc.gateway import guarding
 from aigc.gateway.services import Services
+from aigc.guard import store
+from aigc.models.protocols import ChatMessage, TextRequest
 from tests.e2e.server import new_admin_key
 from tests.templates import ECHO
 
@@ -52,12 +57,14 @@ async def started(tmp_path: Path) -> AsyncIterator[tuple[Services, str]]:
 
 
 def selects(svc: Services) -> list[str]:
-    """Every SELECT the database runs from now on (the real engine, as the server runs it)."""
+    """Every SELECT the database runs from now on (the real engine, as the server runs it),
+    each taking 20 ms longer, as under load: lookups that overlap show up as several."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
             seen.append(statement)
+            time.sleep(0.02)
 
     event.listen(svc.db.engine, "before_cursor_execute", record)
     return seen
@@ -94,6 +101,29 @@ async def test_a_burst_for_one_model_resolves_it_once(started: tuple[Services, s
     models = await asyncio.gather(*(svc.model(caller, "template-echo") for _ in range(BURST)))
     assert len(seen) == alone
     assert all(m is first for m in models)
+
+
+async def test_a_burst_for_one_tenant_reads_its_guard_policies_once(
+    started: tuple[Services, str],
+) -> None:
+    svc, key = started
+    caller = await svc.caller(key)
+    question = [TextRequest(messages=[ChatMessage("user", "hello")], max_tokens=8)]
+
+    async def guard() -> object:
+        _, session = await guarding.guard_request(svc, caller, "template-echo", question, [])
+        return session
+
+    seen = selects(svc)
+    store.forget(caller.tenant_id)
+    await guard()
+    alone = [q for q in seen if "FROM guard_policies" in q]
+    assert len(alone) == 1
+
+    seen.clear()
+    store.forget(caller.tenant_id)  # expired, as it is every 2 s
+    await asyncio.gather(*(guard() for _ in range(BURST)))
+    assert [q for q in seen if "FROM guard_policies" in q] == alone
 
 
 async def test_callers_waiting_on_a_failed_lookup_fail_the_same_way(

@@ -93,3 +93,24 @@ def test_a_cancelled_waiter_leaves_the_job_running() -> None:
         return runs[0]
 
     assert asyncio.run(main()) == 1
+
+
+def test_get_or_load_reads_the_cache_then_loads_once_for_a_burst() -> None:
+    async def main() -> tuple[list[str], int]:
+        flight, cache, loads = SingleFlight(), {}, [0]
+
+        async def load() -> str:
+            loads[0] += 1
+            await asyncio.sleep(0.01)
+            cache["k"] = "value"
+            return "value"
+
+        got = await asyncio.gather(
+            *(flight.get_or_load("k", lambda: cache.get("k"), load) for _ in range(20))
+        )
+        again = await flight.get_or_load("k", lambda: cache.get("k"), load)  # a hit: no load
+        return [*got, again], loads[0]
+
+    values, loads = asyncio.run(main())
+    assert values == ["value"] * 21
+    assert loads == 1

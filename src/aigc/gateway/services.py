@@ -64,8 +64,9 @@ class Services:
     audit: AuditWriter
     keys: TtlCache[str, Principal] = field(default_factory=TtlCache)
     models: TtlCache[tuple[str, str], ModelRecord] = field(default_factory=TtlCache)
-    # When a cache entry expires under a burst, one request looks it up; the rest wait for it
-    # (1,000 streams at once made 1,000 database lookups, each through a worker thread).
+    # When a cache entry (key, model, guard policies) expires under a burst, one request looks it
+    # up; the rest wait for it (1,000 streams at once made 1,000 database lookups of each, every
+    # one through a worker thread).
     lookups: SingleFlight = field(default_factory=SingleFlight)
 
     def cached_principal(self, secret: str) -> Principal | None:
@@ -84,18 +85,11 @@ class Services:
     async def caller(self, secret: str) -> Principal:
         """The caller: from the cache on the event loop, else one lookup in a worker thread per
         key at a time (callers with the same key meanwhile wait for it and read the cache)."""
-        principal = self.cached_principal(secret)
-        if principal is not None:
-            return principal
-
-        async def look_up() -> None:
-            await run_in_threadpool(self.authenticate, secret)
-
-        await self.lookups.run(("key", hash_api_key(secret)), look_up)
-        principal = self.cached_principal(secret)
-        if principal is None:  # the lookup we waited for failed (401): fail the same way
-            principal = await run_in_threadpool(self.authenticate, secret)
-        return principal
+        return await self.lookups.get_or_load(
+            ("key", hash_api_key(secret)),
+            lambda: self.cached_principal(secret),
+            lambda: run_in_threadpool(self.authenticate, secret),
+        )
 
     def ready_model(self, principal: Principal, name: str) -> TextModel | None:
         """A model resolved and loaded recently, from the caches alone (no I/O); else None."""
@@ -117,18 +111,11 @@ class Services:
         """The model for a request: from the caches on the event loop, else loaded in a worker
         thread (resolving and loading read the database and disk), once per tenant and name at
         a time: callers that arrive meanwhile wait for it and read the caches."""
-        model = self.ready_model(principal, name)
-        if model is not None:
-            return model
-
-        async def load() -> None:
-            await run_in_threadpool(self.load_model, principal, name)
-
-        await self.lookups.run(("model", principal.tenant_id, name), load)
-        model = self.ready_model(principal, name)
-        if model is None:  # the load we waited for failed (404, 503...): fail the same way
-            model = await run_in_threadpool(self.load_model, principal, name)
-        return model
+        return await self.lookups.get_or_load(
+            ("model", principal.tenant_id, name),
+            lambda: self.ready_model(principal, name),
+            lambda: run_in_threadpool(self.load_model, principal, name),
+        )
 
     def models_changed(self) -> None:
         self.models.clear()

@@ -7,6 +7,9 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable, Hashable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class SingleFlight:
@@ -37,3 +40,22 @@ class SingleFlight:
                 del self._running[key]
             mine.set_result(None)
         return True
+
+    async def get_or_load(
+        self, key: Hashable, read: Callable[[], T | None], load: Callable[[], Awaitable[T]]
+    ) -> T:
+        """``read()`` (a cache, no I/O); on a miss ``load()`` (which fills that cache), once per
+        key at a time: a caller that waited reads again, and loads itself only if the load it
+        waited for failed (so it fails the same way)."""
+        found = read()
+        if found is not None:
+            return found
+        loaded: list[T] = []
+
+        async def job() -> None:
+            loaded.append(await load())
+
+        if await self.run(key, job):
+            return loaded[0]
+        found = read()
+        return found if found is not None else await load()
