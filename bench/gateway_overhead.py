@@ -49,6 +49,10 @@ from fastapi import Request
 from fastapi.responses import Response
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # bench.benchlib: helpers the benchmarks share
+
+from bench.benchlib import cpu_seconds  # noqa: E402
+
 RESULTS = HERE / "results" / "gateway_overhead.json"
 PATH = "/v1/chat/completions"
 MODEL = "template-helpdesk"
@@ -108,17 +112,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of every thread of ``pid`` so far (Linux /proc); None elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()  # fields[0] is field 3 (state) of proc(5)
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass

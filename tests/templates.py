@@ -25,3 +25,20 @@ intents:
 fallback:
   en: ["Here is what the documents say."]
 """
+
+# Streams 80 words 25 ms apart when asked for a story (about 2 s): a stream still going when a
+# test stops the server or hangs up.
+WORDS = " ".join(f"word{i}" for i in range(80))
+SLOW = f"""
+name: slow
+languages: [en]
+pace_ms: 25
+intents:
+  - id: story
+    patterns: ['story']
+    answers:
+      en: ["{{text}}"]
+slots:
+  text: "{WORDS}"
+fallback: {{en: ["Sorry."]}}
+"""

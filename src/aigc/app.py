@@ -27,7 +27,7 @@ from aigc.gateway.routes import knowledge as knowledge_routes
 from aigc.gateway.routes import responses as responses_routes
 from aigc.gateway.routes import train as train_routes
 from aigc.gateway.services import Services
-from aigc.infra import audit, loop_lag, migrate, private
+from aigc.infra import audit, heap, loop_lag, migrate, private
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
 from aigc.models.defaults import bootstrap_defaults
@@ -78,8 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jobs = runner
         log.info("aigc %s serving at %s", __version__, settings.base_url)
         try:
-            async with loop_lag.watching():
-                yield
+            with heap.frozen_startup_heap():
+                async with loop_lag.watching():
+                    yield
         finally:
             runner.stop()  # a running job goes back to the queue; the next start resumes it
             # uvicorn has finished in-flight requests (streams included) before this runs.

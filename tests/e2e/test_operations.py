@@ -14,6 +14,7 @@ import openai
 
 from aigc.models.text.template import HELPDESK_PATH
 from tests.e2e.server import Org, Server, new_admin_key
+from tests.templates import SLOW
 
 
 def test_health_ready_metrics_and_request_ids(server: Server, org_a: Org) -> None:
@@ -46,22 +47,6 @@ def test_health_ready_metrics_and_request_ids(server: Server, org_a: Org) -> Non
         "param",
         "code",
     }
-
-
-WORDS = " ".join(f"word{i}" for i in range(80))
-SLOW = f"""
-name: slow
-languages: [en]
-pace_ms: 25
-intents:
-  - id: story
-    patterns: ['story']
-    answers:
-      en: ["{{text}}"]
-slots:
-  text: "{WORDS}"
-fallback: {{en: ["Sorry."]}}
-"""
 
 
 def test_graceful_shutdown_finishes_in_flight_streams(tmp_path: Path) -> None:

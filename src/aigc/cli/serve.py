@@ -32,12 +32,14 @@ def serve(
     from aigc.app import create_app
     from aigc.gateway.http_head import head_limited_protocol
     from aigc.infra.logs import configure_logging
+    from aigc.infra.open_files import raise_open_files_limit
     from aigc.infra.private import SERVE_UMASK
 
     os.umask(SERVE_UMASK)  # everything the server writes is its own (issue 14, defect 12)
     given: dict[str, Any] = {"host": host, "port": port}
     settings = Settings(**{k: v for k, v in given.items() if v is not None})
     configure_logging(settings.log_level, settings.log_json)
+    raise_open_files_limit()  # a socket per client: 1,024 (a common default) is not enough
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -65,12 +65,10 @@ async def signed_in(request: Request) -> ConsoleUser | None:
     if not secret.startswith(SESSION_PREFIX):
         return None
     svc = services()
-    principal = svc.cached_principal(secret)
-    if principal is None:
-        try:
-            principal = await run_in_threadpool(svc.authenticate, secret)
-        except AuthenticationFailed:
-            return None
+    try:
+        principal = await svc.caller(secret)
+    except AuthenticationFailed:
+        return None
 
     def names() -> tuple[str, str, str]:
         with svc.db.session() as session:

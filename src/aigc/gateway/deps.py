@@ -7,7 +7,6 @@ that hop costs more than these lookups.
 from __future__ import annotations
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal
 from aigc.gateway.auth import bearer_token
@@ -27,8 +26,6 @@ async def principal(request: Request) -> Principal:
     """Authenticate the bearer key (cached briefly) and remember who called, for the audit."""
     svc: Services = request.app.state.services
     secret = bearer_token(request.headers.get("authorization"))
-    caller = svc.cached_principal(secret)
-    if caller is None:
-        caller = await run_in_threadpool(svc.authenticate, secret)
+    caller = await svc.caller(secret)
     request.state.record.principal = caller
     return caller

@@ -44,9 +44,11 @@ async def guard_request(
     patterns: linear but not free) runs in a worker thread and leaves the event loop to other
     requests."""
     tenant_id = principal.tenant_id
-    policies = store.cached_policies(tenant_id)
-    if policies is None:
-        policies = await run_in_threadpool(store.active_policies, services.db, tenant_id)
+    policies = await services.lookups.get_or_load(  # one database read per tenant at a time
+        ("policies", tenant_id),
+        lambda: store.cached_policies(tenant_id),
+        lambda: run_in_threadpool(store.active_policies, services.db, tenant_id),
+    )
 
     def key() -> int:
         return tenant_key(services.settings.server_secret(), tenant_id)

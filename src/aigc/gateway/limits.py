@@ -11,19 +11,19 @@ process sharing the Redis enforces one limit.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import math
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from aigc.errors import QuotaExceeded, RateLimited
+from aigc.infra.single_flight import SingleFlight
 
 DailyUsage = Callable[[str, str], int]
 """(tenant_id, UTC day) -> tokens the tenant already used that day, from durable storage."""
@@ -182,34 +182,6 @@ def _conclude(
     )
 
 
-class _SingleFlight:
-    """Runs one job per key at a time; concurrent callers wait for the running one.
-
-    Seeding a day's counter queries the database, so a burst of first requests must not each
-    run it. Futures from ``concurrent.futures`` work across threads and event loops.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: dict[tuple[str, str], concurrent.futures.Future[None]] = {}
-
-    async def run(self, key: tuple[str, str], job: Callable[[], Awaitable[None]]) -> None:
-        """Run ``job`` or wait for the one running; callers re-check state afterwards."""
-        mine: concurrent.futures.Future[None] = concurrent.futures.Future()
-        mine.set_running_or_notify_cancel()  # a cancelled waiter must not cancel it
-        with self._lock:
-            running = self._running.setdefault(key, mine)
-        if running is not mine:
-            await asyncio.wrap_future(running)
-            return
-        try:
-            await job()
-        finally:
-            with self._lock:
-                del self._running[key]
-            mine.set_result(None)
-
-
 @dataclass(slots=True)
 class _Entry:
     """One admission: in its key's window while ``windowed``, on the tenant's day if ``daily``."""
@@ -246,7 +218,7 @@ class InProcessLimiter:
         self._windows: dict[str, _Window] = {}
         self._daily: dict[tuple[str, str], int] = {}
         self._pending: dict[str, _Entry] = {}
-        self._seeding = _SingleFlight()
+        self._seeding = SingleFlight()  # a burst of first requests seeds the day once
         self._next_sweep = 0.0
 
     async def admit(
@@ -514,7 +486,7 @@ class RedisLimiter:
         self._daily_usage = daily_usage
         self._clock = clock
         self._window_ms = round(window_s * 1000)
-        self._seeding = _SingleFlight()
+        self._seeding = SingleFlight()  # a burst of first requests seeds the day once
 
     async def admit(
         self, key_id: str, tenant_id: str, spec: LimitSpec, reserve_tokens: int

@@ -16,6 +16,7 @@ from aigc.gateway.limits import Limiter
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
 from aigc.infra.schema import ModelRecord
+from aigc.infra.single_flight import SingleFlight
 from aigc.models.protocols import TextModel
 from aigc.models.registry import ModelRegistry
 
@@ -63,6 +64,10 @@ class Services:
     audit: AuditWriter
     keys: TtlCache[str, Principal] = field(default_factory=TtlCache)
     models: TtlCache[tuple[str, str], ModelRecord] = field(default_factory=TtlCache)
+    # When a cache entry (key, model, guard policies) expires under a burst, one request looks it
+    # up; the rest wait for it (1,000 streams at once made 1,000 database lookups of each, every
+    # one through a worker thread).
+    lookups: SingleFlight = field(default_factory=SingleFlight)
 
     def cached_principal(self, secret: str) -> Principal | None:
         """The caller from the cache alone (no I/O), so the event loop can answer it."""
@@ -76,6 +81,15 @@ class Services:
                 principal = authenticate_key(session, secret)
             self.keys.put(hash_api_key(secret), principal)
         return principal
+
+    async def caller(self, secret: str) -> Principal:
+        """The caller: from the cache on the event loop, else one lookup in a worker thread per
+        key at a time (callers with the same key meanwhile wait for it and read the cache)."""
+        return await self.lookups.get_or_load(
+            ("key", hash_api_key(secret)),
+            lambda: self.cached_principal(secret),
+            lambda: run_in_threadpool(self.authenticate, secret),
+        )
 
     def ready_model(self, principal: Principal, name: str) -> TextModel | None:
         """A model resolved and loaded recently, from the caches alone (no I/O); else None."""
@@ -95,11 +109,13 @@ class Services:
 
     async def model(self, principal: Principal, name: str) -> TextModel:
         """The model for a request: from the caches on the event loop, else loaded in a worker
-        thread (resolving and loading read the database and disk)."""
-        model = self.ready_model(principal, name)
-        if model is None:
-            model = await run_in_threadpool(self.load_model, principal, name)
-        return model
+        thread (resolving and loading read the database and disk), once per tenant and name at
+        a time: callers that arrive meanwhile wait for it and read the caches."""
+        return await self.lookups.get_or_load(
+            ("model", principal.tenant_id, name),
+            lambda: self.ready_model(principal, name),
+            lambda: run_in_threadpool(self.load_model, principal, name),
+        )
 
     def models_changed(self) -> None:
         self.models.clear()
