@@ -227,7 +227,8 @@ def _strip_none(annotation: Any) -> Any:
 def check_value(key: str, value: Any, rule: ParamRule) -> str | None:
     """Why ``value`` does not fit ``rule`` (the message of a 400), or None."""
     if rule.kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole:  # 2.0 is an integer in JSON; true is not
             return f"'{key}' must be an integer from {rule.low} to {rule.high}"
         if (rule.low is not None and value < rule.low) or (
             rule.high is not None and value > rule.high
