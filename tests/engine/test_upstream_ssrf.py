@@ -17,7 +17,13 @@ from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.models.protocols import ChatMessage, TextRequest
-from aigc.models.upstream import UpstreamFailed, UpstreamModel, register_config, url_allowed
+from aigc.models.upstream import (
+    UpstreamFailed,
+    UpstreamModel,
+    register_config,
+    url_allowed,
+    validate_config,
+)
 from tests.engine.stub_openai import LEAKED, StubServer
 from tests.reserved_dns import resolve_to_reserved
 
@@ -63,6 +69,20 @@ def test_tenant_admin_cannot_register_reserved_addresses(
     with pytest.raises(InvalidRequest, match="not public"):
         register_config({"base_url": url, "model": "m"}, TENANT_ADMIN, settings)
     assert no_outside_traffic == []
+
+
+@pytest.mark.parametrize("url", ["http://llm.example:abc/v1", "http://llm.example:70000/v1"])
+def test_a_port_that_is_no_port_is_refused_as_a_400(tmp_path: Path, url: str) -> None:
+    """Reading such a port raises ValueError: comparing the URL with a matching allow-list
+    pattern did, and the registration ended in a 500."""
+    settings = Settings(data_dir=tmp_path, upstream_allowlist=["http://llm.example"])
+    for register in (
+        lambda: validate_config({"base_url": url, "model": "m"}),
+        lambda: register_config({"base_url": url, "model": "m"}, TENANT_ADMIN, settings),
+    ):
+        with pytest.raises(InvalidRequest) as refused:
+            register()
+        assert refused.value.param == "config.base_url"
 
 
 def test_restricted_upstream_is_refused_at_connect_time(

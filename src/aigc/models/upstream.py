@@ -141,6 +141,10 @@ def _endpoints(entry: dict[str, Any], param: str) -> list[str]:
         raise InvalidRequest("An upstream needs base_url (or base_urls)", param=param)
     for url in urls:
         parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 -- a port that is no number, or out of range, raises here
+        except ValueError:
+            parts = parts._replace(scheme="")  # refused below, not later by whoever reads it
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidRequest(f"Not an http(s) URL: {url!r}", param=f"{param}.base_url")
         if parts.username or parts.password:
