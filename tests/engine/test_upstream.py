@@ -247,6 +247,8 @@ def test_allow_list_patterns_are_checked_before_they_are_stored() -> None:
         "https://user:pw@x.cn",
         "https://x.cn/?a=1",
         "https://[::1]/",
+        "https://[x]/",  # urlsplit raises on it (a 500 once)
+        "https://a\u2101b/",  # NFKC makes that a/s: urlsplit raises
         "https://x.cn:99999",
         "https://x .cn",
         "https://x.cn/#frag",

@@ -71,10 +71,18 @@ def test_tenant_admin_cannot_register_reserved_addresses(
     assert no_outside_traffic == []
 
 
-@pytest.mark.parametrize("url", ["http://llm.example:abc/v1", "http://llm.example:70000/v1"])
-def test_a_port_that_is_no_port_is_refused_as_a_400(tmp_path: Path, url: str) -> None:
-    """Reading such a port raises ValueError: comparing the URL with a matching allow-list
-    pattern did, and the registration ended in a 500."""
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://llm.example:abc/v1",
+        "http://llm.example:70000/v1",
+        "http://[0]/v1",  # brackets around no IPv6 address
+        "http://llm\u2101example/v1",  # NFKC turns U+2101 into "a/s"
+    ],
+)
+def test_a_url_urlsplit_cannot_read_is_refused_as_a_400(tmp_path: Path, url: str) -> None:
+    """Parsing such a URL, or reading its port, raises ValueError: registering it ended in a
+    500 (a bad port when compared with a matching allow-list pattern)."""
     settings = Settings(data_dir=tmp_path, upstream_allowlist=["http://llm.example"])
     for register in (
         lambda: validate_config({"base_url": url, "model": "m"}),

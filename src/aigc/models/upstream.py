@@ -140,11 +140,11 @@ def _endpoints(entry: dict[str, Any], param: str) -> list[str]:
     if not urls or not all(isinstance(u, str) for u in _list(urls, f"{param}.base_urls")):
         raise InvalidRequest("An upstream needs base_url (or base_urls)", param=param)
     for url in urls:
-        parts = urlsplit(url)
-        try:
-            parts.port  # noqa: B018 -- a port that is no number, or out of range, raises here
+        try:  # a bracketed host that is no IPv6 address, or a port that is no number, raises
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 -- read now, so that it is refused here, not later
         except ValueError:
-            parts = parts._replace(scheme="")  # refused below, not later by whoever reads it
+            parts = urlsplit("")  # refused below
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidRequest(f"Not an http(s) URL: {url!r}", param=f"{param}.base_url")
         if parts.username or parts.password:

@@ -49,7 +49,10 @@ def check_pattern(pattern: Any, param: str) -> str:
         raise InvalidRequest(
             f"A pattern has no spaces and at most {MAX_PATTERN_CHARS} characters", param=param
         )
-    parts = urlsplit(text if "://" in text else f"https://{text}")
+    try:  # a bracketed host that is no IPv6 address raises
+        parts = urlsplit(text if "://" in text else f"https://{text}")
+    except ValueError:
+        raise InvalidRequest(f"{text!r}: not a URL pattern", param=param) from None
     if parts.scheme not in ("http", "https"):
         raise InvalidRequest(f"{text!r}: only http and https upstreams", param=param)
     if "@" in parts.netloc or parts.query or parts.fragment:
