@@ -64,6 +64,17 @@ def test_an_integer_parameter_takes_a_json_integer_written_with_a_point(
         assert refused.value.param == "params.max_chars"
 
 
+def test_null_stands_for_the_default_where_the_schema_allows_it(
+    db: Database, tmp_path: Path
+) -> None:
+    """n-gram's vocab_size is ``int | None`` (null in its JSON schema, as the document shows):
+    null once got "'vocab_size' must be an integer" back."""
+    submit(db, tmp_path, family="ngram", name="ngram-null", params={"vocab_size": None}, texts=1)
+    with pytest.raises(InvalidRequest) as refused:  # max_chars takes no null
+        submit(db, tmp_path, family="toy", name="toy-null", params={"max_chars": None}, texts=1)
+    assert refused.value.param == "params.max_chars"
+
+
 def test_it_trains_as_a_job_and_answers_a_chat(db: Database, tmp_path: Path) -> None:
     record_id, job_id = submit(
         db, tmp_path, family="toy", name="toy-pydoc", params={"max_chars": 30}, texts=3

@@ -195,6 +195,7 @@ class ParamRule:
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] = ()
+    nullable: bool = False  # ``X | None``: null means the default (e.g. vocab_size)
 
 
 def param_rules(params: type[BaseModel]) -> dict[str, ParamRule]:
@@ -203,17 +204,20 @@ def param_rules(params: type[BaseModel]) -> dict[str, ParamRule]:
 
 
 def field_rule(info: FieldInfo) -> ParamRule:
-    """A field's base type (``X | None`` is X), its ``ge``/``le`` bounds and its choices."""
+    """A field's base type (``X | None`` is X, nullable), its ``ge``/``le`` bounds and choices."""
     annotation = _strip_none(info.annotation)
+    nullable = annotation is not info.annotation
     low = high = None
     for meta in info.metadata:
         low = getattr(meta, "ge", low)
         high = getattr(meta, "le", high)
     if typing.get_origin(annotation) is Literal:
-        return ParamRule("choice", choices=typing.get_args(annotation))
+        return ParamRule("choice", choices=typing.get_args(annotation), nullable=nullable)
     kinds: dict[Any, ParamKind] = {bool: "bool", int: "int", float: "float", str: "str"}
     kind = kinds.get(annotation, "any")
-    return ParamRule(kind, low, high) if kind in ("int", "float") else ParamRule(kind)
+    if kind in ("int", "float"):
+        return ParamRule(kind, low, high, nullable=nullable)
+    return ParamRule(kind, nullable=nullable)
 
 
 def _strip_none(annotation: Any) -> Any:
@@ -226,6 +230,8 @@ def _strip_none(annotation: Any) -> Any:
 
 def check_value(key: str, value: Any, rule: ParamRule) -> str | None:
     """Why ``value`` does not fit ``rule`` (the message of a 400), or None."""
+    if value is None and rule.nullable:  # as the parameters' JSON schema allows
+        return None
     if rule.kind == "int":
         whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
         if isinstance(value, bool) or not whole:  # 2.0 is an integer in JSON; true is not
