@@ -93,6 +93,17 @@ def test_a_url_urlsplit_cannot_read_is_refused_as_a_400(tmp_path: Path, url: str
         assert refused.value.param == "config.base_url"
 
 
+def test_context_length_is_a_json_integer(tmp_path: Path) -> None:
+    """4096.0 is an integer to JSON (and to the schema's "integer"); 4096.5 and true are not."""
+    config = {"base_url": "http://10.0.0.5:8000/v1", "model": "m", "context_length": 4096.0}
+    validate_config(config)
+    stored = register_config(config, PLATFORM, Settings(data_dir=tmp_path))
+    assert stored["context_length"] == 4096 and isinstance(stored["context_length"], int)
+    for wrong in (4096.5, True):
+        with pytest.raises(InvalidRequest):
+            validate_config(config | {"context_length": wrong})
+
+
 def test_restricted_upstream_is_refused_at_connect_time(
     tmp_path: Path, no_outside_traffic: list[Any], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -66,6 +66,12 @@ BUILTIN_MODULES: list[str] = [
 ]
 
 Loader = Callable[[dict[str, Any]], Any]
+# The config of a model registered by its folder on the server (platform admin or CLI only).
+PATH_CONFIG: dict[str, Any] = {
+    "type": "object",
+    "properties": {"path": {"type": "string", "minLength": 1, "description": "Server folder"}},
+    "required": ["path"],
+}
 TrainFn = Callable[["JobContext", Path], dict[str, Any]]
 Preparer = Callable[[dict[str, Any], "Principal | None", "Session"], dict[str, Any]]
 
@@ -90,6 +96,9 @@ class Family:
     capabilities: frozenset[str]
     summary: str = ""  # one line for CLI help and the console
     validate: Callable[[dict[str, Any]], None] | None = None  # None: not registrable by config
+    # What ``validate`` takes, as a JSON schema (the API's document shows it for POST
+    # /api/models); None: an object, judged by ``validate`` alone.
+    config_schema: dict[str, Any] | None = field(default=None, compare=False)
     prepare: Preparer | None = None  # turn a validated config into what is stored
     params: type[BaseModel] | None = None
     trainer: TrainFn | None = None

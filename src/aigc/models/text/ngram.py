@@ -27,7 +27,7 @@ from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
 from aigc.models.base import TextModelBase
-from aigc.models.family import TEXT, Family, register
+from aigc.models.family import PATH_CONFIG, TEXT, Family, register
 from aigc.models.protocols import TextRequest
 from aigc.models.stopping import Ended
 from aigc.models.text.arpa import BOS_ID, EOS_ID, UNK_ID
@@ -344,6 +344,7 @@ FAMILY = register(
         from_folder=True,
         loader=lambda config: NGramTextModel.load(Path(config["path"])),
         validate=_validate_config,
+        config_schema=PATH_CONFIG,
         capabilities=TEXT,
         summary="Train an n-gram model (modified Kneser-Ney), e.g. -p order=5.",
         params=NGramParams,
