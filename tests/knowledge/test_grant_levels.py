@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from aigc.access import Principal
-from aigc.errors import Conflict, NotFound, PermissionDenied
+from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from aigc.infra.schema import User
 from aigc.knowledge import bases
 from aigc.knowledge.ingest import add_document, delete_document, ingest_documents
@@ -125,6 +125,15 @@ def test_renaming_to_another_kbs_name_is_a_conflict(sandbox: Sandbox) -> None:
             bases.update_kb(s, sandbox.admin_a, kb, name=" taken ")
         assert clash.value.param == "name"
         assert bases.update_kb(s, sandbox.admin_a, kb, name=" mine ").name == "mine"
+
+
+def test_a_grant_names_an_id_its_column_holds() -> None:
+    """Group and user ids are kept in a column of 200 characters: a longer one was stored on
+    SQLite and broke the insert on PostgreSQL (a 500)."""
+    assert bases.parse_grants([{"group": "g" * 200}]) == [("group", "g" * 200, "read")]
+    with pytest.raises(InvalidRequest) as refused:
+        bases.parse_grants([{"role": "viewer"}, {"user": "u" * 201, "access": "write"}])
+    assert refused.value.param == "access[1]"
 
 
 def test_the_creator_manages_their_kb_until_removed(sandbox: Sandbox) -> None:

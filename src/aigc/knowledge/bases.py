@@ -33,6 +33,7 @@ from aigc.knowledge.tables import KbAccess, KnowledgeBase
 LEVELS = ("read", "write", "manage")  # each includes the ones before it
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 SUBJECTS = ("role", "group", "user")
+MAX_SUBJECT = 200  # a group or user id, as the grant's column holds it
 DEFAULT_ACCESS = [{"role": "viewer", "access": "read"}, {"role": "member", "access": "write"}]
 
 
@@ -49,12 +50,14 @@ def parse_grants(grants: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
                 param=f"access[{n}].access",
             )
         kinds = [k for k in SUBJECTS if k in grant]
-        if len(kinds) != 1 or not isinstance(grant[kinds[0]], str) or not grant[kinds[0]]:
+        subject = grant[kinds[0]] if len(kinds) == 1 else None
+        if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
             raise InvalidRequest(
-                "Each access entry names exactly one of 'role', 'group' or 'user'",
+                "Each access entry names exactly one of 'role', 'group' or 'user' (an id of "
+                f"at most {MAX_SUBJECT} characters)",
                 param=f"access[{n}]",
             )
-        kind, subject = kinds[0], grant[kinds[0]]
+        kind = kinds[0]
         if kind == "role" and subject not in ROLES:
             raise InvalidRequest(
                 f"Unknown role '{subject}'; roles are {', '.join(ROLES)}", param=f"access[{n}]"
