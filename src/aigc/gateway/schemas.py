@@ -9,12 +9,12 @@ value the server takes: a client built from it sends nothing the server refuses.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.errors import InvalidRequest
-from aigc.gateway.fields import Seed
+from aigc.gateway.fields import Seed, branch_rules
 from aigc.infra import untrusted
 
 
@@ -71,8 +71,50 @@ class ToolCallPart(BaseModel):
     function: FunctionCall
 
 
+_NO_CALLS: dict[str, Any] = {  # what a message that is not the assistant's carries: no calls
+    "tool_calls": {"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]},
+    "function_call": {"type": "null"},
+}
+_TEXT_ONLY: dict[
+    str, Any
+] = {  # content without images, which only user messages take (gateway/vision.py)
+    "anyOf": [
+        {"type": "string"},
+        {"type": "null"},
+        {"type": "array", "items": {"properties": {"type": {"const": "text"}}}},
+    ]
+}
+
+
 class Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Only user messages take images; only assistant messages carry calls; a tool message
+    # names the call it answers (gateway/tooling.py). Which call that is, across messages, no
+    # schema can say.
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"role": {"const": "user"}, **_NO_CALLS}},
+                {"properties": {"role": {"const": "assistant"}, "content": _TEXT_ONLY}},
+                {
+                    "properties": {
+                        "role": {"enum": ["system", "developer", "function"]},
+                        "content": _TEXT_ONLY,
+                        **_NO_CALLS,
+                    }
+                },
+                {
+                    "properties": {
+                        "role": {"const": "tool"},
+                        "tool_call_id": {"type": "string"},
+                        "content": _TEXT_ONLY,
+                        **_NO_CALLS,
+                    },
+                    "required": ["tool_call_id"],
+                },
+            ]
+        },
+    )
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     # parts first: a malformed part is then the error reported, not "not a string"
     content: list[ContentPart] | str | None = None
@@ -134,6 +176,30 @@ _STRUCTURED: dict[str, Any] = {
 }
 
 
+_NONE_OR_EMPTY = {"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]}
+_NAMED = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+# tool_choice and the legacy function_call (gateway/tooling.py). A named function must be
+# among the tools, and a choice other than none or auto needs tools: across fields, in words.
+_TOOL_CHOICES: dict[str, Any] = {
+    "tool_choice": {
+        "anyOf": [
+            {"type": "null"},
+            {"enum": ["none", "auto", "required"]},
+            {
+                "type": "object",
+                "properties": {"type": {"const": "function"}, "function": _NAMED},
+                "required": ["type", "function"],
+            },
+        ],
+        "description": "required or a named function only with tools; the name one of theirs",
+    },
+    "function_call": {
+        "anyOf": [{"type": "null"}, {"enum": ["none", "auto"]}, _NAMED],
+        "description": "Legacy: a named function only with functions; the name one of theirs",
+    },
+}
+
+
 def _only(value: Any) -> dict[str, Any]:
     """The schema of exactly ``value`` (``const: null`` would be dropped from the document)."""
     if value is None:
@@ -162,6 +228,10 @@ def _document_extras(schema: dict[str, Any], model: type[BaseModel]) -> None:
             "maxItems": 20,
             "description": "Answer from these knowledge bases, with citations",
         }
+        properties |= _TOOL_CHOICES
+        schema["anyOf"] = [  # tools or the legacy functions, not both
+            {"properties": {field: _NONE_OR_EMPTY}} for field in ("tools", "functions")
+        ]
     else:
         for field in _CHAT_ONLY:
             properties[field] = {"type": "null", "description": "Chat only"}
@@ -177,7 +247,10 @@ class SamplingFields(BaseModel):
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     n: int = Field(default=1, ge=1, le=16)
-    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    stop: str | list[str] | None = Field(
+        default=None,
+        json_schema_extra=branch_rules(array={"maxItems": 4}),  # _stop_list
+    )
     seed: Seed | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None

@@ -7,7 +7,7 @@ another tenant) can be named or returned through this endpoint.
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -17,7 +17,7 @@ from aigc.access import Principal, require_model_allowed, require_role
 from aigc.errors import InvalidRequest, ModelNotFound
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
-from aigc.gateway.fields import NOT_BLANK
+from aigc.gateway.fields import NOT_BLANK, branch_rules
 from aigc.gateway.openapi import errors
 from aigc.gateway.services import Services
 from aigc.infra import untrusted
@@ -29,17 +29,33 @@ MAX_CHARS = 32_000
 
 
 # A text to embed: not blank, at most MAX_CHARS characters.
-Text = Annotated[str, Field(min_length=1, max_length=MAX_CHARS, pattern=NOT_BLANK)]
+_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_CHARS, "pattern": NOT_BLANK}
 
 
 class EmbeddingRequest(BaseModel):
-    input: Text | Annotated[list[Text], Field(min_length=1, max_length=MAX_INPUTS)]
+    input: str | list[str] = Field(  # checked by _inputs, each rule named in its 400
+        json_schema_extra=branch_rules(
+            string=_TEXT, array={"items": _TEXT, "minItems": 1, "maxItems": MAX_INPUTS}
+        )
+    )
     model: str = Field(description="The embedding model's id, or 'default'")
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(
         default=None, description="If given, the model's own dimension (384 for the default)"
     )
     user: str | None = None
+
+
+def _inputs(body: EmbeddingRequest) -> list[str]:
+    texts = [body.input] if isinstance(body.input, str) else list(body.input)
+    if not texts or len(texts) > MAX_INPUTS:
+        raise InvalidRequest(f"input must hold 1 to {MAX_INPUTS} strings", param="input")
+    for text in texts:
+        if not text.strip() or len(text) > MAX_CHARS:
+            raise InvalidRequest(
+                f"Each input must be non-empty and at most {MAX_CHARS} characters", param="input"
+            )
+    return texts
 
 
 @router.post("/embeddings", responses=errors(400, 401, 403, 404, 413))
@@ -51,7 +67,7 @@ async def create_embeddings(
 ) -> dict[str, Any]:
     require_role(caller, "member")
     rec.model = body.model  # for the audit, bounded there
-    texts = [body.input] if isinstance(body.input, str) else body.input
+    texts = _inputs(body)
     embedder = embedder_for(svc.settings)
     if body.model not in (embedder.model_id, "default"):
         raise ModelNotFound(

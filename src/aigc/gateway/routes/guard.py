@@ -8,7 +8,7 @@ thread, so database work and scoring never block the event loop.
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aigc.access import Principal, require_model_allowed, require_role
 from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.deps import principal, services
+from aigc.gateway.fields import branch_rules
 from aigc.gateway.openapi import content, errors, link
 from aigc.gateway.services import Services
 from aigc.guard import feedback, moderation, store, watermark
@@ -120,15 +121,16 @@ def delete_policy(
 # --- moderation ----------------------------------------------------------------------------
 
 
-ModerationText = Annotated[str, Field(max_length=MAX_MODERATION_CHARS)]
-ModerationTexts = Annotated[
-    list[ModerationText], Field(min_length=1, max_length=MAX_MODERATION_INPUTS)
-]
+_TEXT = {"type": "string", "maxLength": MAX_MODERATION_CHARS}
 
 
 class ModerationIn(BaseModel):
     model_config = ConfigDict(extra="allow")
-    input: ModerationText | ModerationTexts
+    input: str | list[str] = Field(  # checked in the route, each rule named in its 400
+        json_schema_extra=branch_rules(
+            string=_TEXT, array={"items": _TEXT, "minItems": 1, "maxItems": MAX_MODERATION_INPUTS}
+        )
+    )
     model: str = Field(default="aigc-guard", min_length=1, max_length=200)
 
 
@@ -140,6 +142,12 @@ def moderations(body: ModerationIn, caller: Principal = Depends(principal)) -> d
     models must list the name it sends here too."""
     require_model_allowed(caller, body.model)
     texts = [body.input] if isinstance(body.input, str) else body.input
+    if not texts or len(texts) > MAX_MODERATION_INPUTS:
+        raise InvalidRequest(f"'input' takes 1 to {MAX_MODERATION_INPUTS} texts", param="input")
+    if any(len(t) > MAX_MODERATION_CHARS for t in texts):
+        raise InvalidRequest(
+            f"each input is at most {MAX_MODERATION_CHARS} characters", param="input"
+        )
     return {
         "id": f"modr-{secrets.token_hex(12)}",
         "model": body.model,

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aigc.access import Principal, Role
+from aigc.access import ROLES, Principal
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.gateway.deps import principal, services
-from aigc.gateway.fields import NOT_BLANK, Name
+from aigc.gateway.fields import NOT_BLANK, Name, branch_rules
 from aigc.gateway.openapi import content, errors, link
 from aigc.gateway.services import Services
 from aigc.infra import jobs
@@ -29,48 +29,42 @@ router = APIRouter(prefix="/api/kb", tags=["knowledge"])
 CHUNK = 1024 * 1024
 
 
-Level = Literal["read", "write", "manage"]  # bases.LEVELS
-Subject = Field(min_length=1, max_length=200)  # a group or user id, as the grant column holds
+def _grant(subject: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {subject: schema, "access": {"enum": list(bases.LEVELS)}},
+        "required": [subject],
+        "additionalProperties": False,
+    }
 
 
-class RoleGrant(BaseModel):
-    """``level`` for everyone with this role or a higher one."""
-
-    model_config = ConfigDict(extra="forbid")
-    role: Role
-    access: Level = "read"
-
-
-class GroupGrant(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    group: str = Subject
-    access: Level = "read"
-
-
-class UserGrant(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    user: str = Subject
-    access: Level = "read"
-
-
-Grant = RoleGrant | GroupGrant | UserGrant  # exactly one of role, group and user
-
-
-def _grants(access: list[Grant] | None) -> list[dict[str, Any]] | None:
-    return None if access is None else [g.model_dump() for g in access]
+# What bases.parse_grants takes (it checks, and names the entry in its 400s): exactly one of
+# role (and every higher one), group or user, with a level (read by default).
+_ID = {"type": "string", "minLength": 1, "maxLength": bases.MAX_SUBJECT}
+GRANTS = branch_rules(
+    array={
+        "items": {
+            "anyOf": [
+                _grant("role", {"enum": list(ROLES)}),
+                _grant("group", _ID),
+                _grant("user", _ID),
+            ]
+        }
+    }
+)
 
 
 class KbCreate(BaseModel):
     name: Name
     description: str = ""
-    access: list[Grant] | None = None
+    access: list[dict[str, Any]] | None = Field(default=None, json_schema_extra=GRANTS)
     dense: bool = True
 
 
 class KbUpdate(BaseModel):
     name: Name | None = None
     description: str | None = None
-    access: list[Grant] | None = None
+    access: list[dict[str, Any]] | None = Field(default=None, json_schema_extra=GRANTS)
 
 
 # A plain file name with an extension the parsers read (ingest.check_document_name and
@@ -151,9 +145,7 @@ def create_kb(
     body: KbCreate, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
     with svc.db.session() as s:
-        kb = bases.create_kb(
-            s, caller, body.name, body.description, _grants(body.access), body.dense
-        )
+        kb = bases.create_kb(s, caller, body.name, body.description, body.access, body.dense)
         return bases.kb_view(s, kb, bases.level_of(s, caller, kb.id))
 
 
@@ -184,7 +176,7 @@ def update_kb(
     svc: Services = Depends(services),
 ) -> Any:
     with svc.db.session() as s:
-        kb = bases.update_kb(s, caller, kb_id, body.name, body.description, _grants(body.access))
+        kb = bases.update_kb(s, caller, kb_id, body.name, body.description, body.access)
         return bases.kb_view(s, kb, bases.level_of(s, caller, kb_id))
 
 
