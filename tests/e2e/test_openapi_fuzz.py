@@ -158,6 +158,41 @@ def template_from(drawn: str) -> str:
     return yaml.safe_dump(model, allow_unicode=True)
 
 
+def tool_protocol(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with function calling's rules across fields and messages kept
+    (gateway/tooling.py): names unique, a choice that names one of them or asks for a call
+    only when there are tools, each tool or function turn answering a call made before it (a
+    turn that answers none becomes the user's)."""
+    legacy = bool(body.get("functions"))
+    field, choice_field = ("functions", "function_call") if legacy else ("tools", "tool_choice")
+    defs = {(d if legacy else d["function"])["name"]: d for d in body.get(field) or []}
+    body = body | ({field: list(defs.values())} if defs else {})
+    choice = body.get(choice_field)
+    if isinstance(choice, dict):
+        named = choice.get("name") if legacy else (choice.get("function") or {}).get("name")
+        if named not in defs:
+            body[choice_field] = "auto"
+    elif choice not in (None, "none", "auto") and not defs:
+        body[choice_field] = "auto"
+    messages, open_calls, pending = [], set(), collections.Counter()
+    for message in body["messages"]:
+        role = message["role"]
+        if role == "assistant":
+            open_calls = {c["id"] for c in message.get("tool_calls") or []}
+            if message.get("function_call"):
+                pending[message["function_call"]["name"]] += 1
+        elif role == "function" and pending[message.get("name") or ""] > 0:
+            pending[message.get("name") or ""] -= 1
+        elif role == "tool" and message.get("tool_call_id") in open_calls:
+            pass
+        elif role in ("tool", "function"):
+            message = {k: v for k, v in message.items() if k != "tool_call_id"} | {"role": "user"}
+        else:
+            open_calls = set()
+        messages.append(message)
+    return body | {"messages": messages}
+
+
 def _positive(case: Case) -> bool:
     return case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
 
@@ -225,6 +260,14 @@ def fuzz_schema(fuzz_server: Server, fuzzer: Fuzzer) -> OpenApiSchema:
         # own /healthz stands in (its loopback address opened by kb_fetch_allow_networks).
         if _positive(case) and isinstance(case.body, dict):
             return _with_body(case, url=f"{fuzz_server.base_url}/healthz")
+        return case
+
+    @schema.hook("map_case").apply_to(method="POST", path="/v1/chat/completions")
+    def answered_calls(context: Any, case: Case) -> Case:
+        # Which call a tool turn answers, and which names a choice may give, lie across
+        # messages and fields: rules JSON Schema cannot state.
+        if _positive(case) and isinstance(case.body, dict):
+            case.body = tool_protocol(case.body)
         return case
 
     @schema.hook("map_case").apply_to(method="POST", path="/api/train")
