@@ -15,7 +15,7 @@ import pytest
 
 from aigc.access import Principal
 from aigc.config import Settings
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, PermissionDenied
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.upstream import (
     UpstreamFailed,
@@ -66,7 +66,7 @@ def test_tenant_admin_cannot_register_reserved_addresses(
     # The allow-list matches, the address is still refused.
     settings = Settings(data_dir=tmp_path, upstream_allowlist=["http://*:8700"])
     assert url_allowed(url, settings.upstream_allowlist)
-    with pytest.raises(InvalidRequest, match="not public"):
+    with pytest.raises(PermissionDenied, match="not public"):
         register_config({"base_url": url, "model": "m"}, TENANT_ADMIN, settings)
     assert no_outside_traffic == []
 

@@ -207,8 +207,8 @@ def register_config(
                     )
                 try:
                     policy.check_url(url)
-                except UnsafeURL as exc:
-                    raise InvalidRequest(
+                except UnsafeURL as exc:  # the caller may not (the platform admin may): 403
+                    raise PermissionDenied(
                         f"Refused upstream URL: {exc}", param=f"{param}.base_url"
                     ) from None
             enc = crypto.encrypt(key, settings) if key else None
