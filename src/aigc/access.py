@@ -8,10 +8,12 @@ is recognised (keys, passwords, console sessions) is the gateway's (``gateway/au
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from aigc.errors import InvalidRequest, PermissionDenied
 
-ROLES = ("viewer", "member", "admin", "owner")
+Role = Literal["viewer", "member", "admin", "owner"]  # the type request bodies declare
+ROLES: tuple[str, ...] = get_args(Role)
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 

@@ -15,7 +15,7 @@ from aigc.config import Settings
 from aigc.console import api as console_api
 from aigc.console import mount as console_mount
 from aigc.console import setup as console_setup
-from aigc.gateway import error_handlers, first_run
+from aigc.gateway import error_handlers, first_run, openapi
 from aigc.gateway.limits import make_limiter
 from aigc.gateway.middleware import GatewayMiddleware
 from aigc.gateway.routes import admin, files, jobs, openai, ops
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     error_handlers.install(app)
+    openapi.install(app)
     app.include_router(ops.router)
     app.include_router(openai.router)
     app.include_router(responses_routes.router)

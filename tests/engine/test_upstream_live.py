@@ -159,6 +159,6 @@ def test_platform_admin_keeps_the_allow_list_tenant_admins_register_by(
         # A pattern never lets a tenant admin reach a private address.
         server.api("PUT", ALLOWLIST, json={"patterns": ["http://*"]})
         private = register_as_tenant_admin({"base_url": "http://10.0.0.1/v1", "model": "m"})
-        assert private.status_code == 400 and "not public" in private.json()["error"]["message"]
+        assert private.status_code == 403 and "not public" in private.json()["error"]["message"]
     finally:
         server.api("PUT", ALLOWLIST, json={"patterns": []})

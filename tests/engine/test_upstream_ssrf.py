@@ -15,9 +15,15 @@ import pytest
 
 from aigc.access import Principal
 from aigc.config import Settings
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, PermissionDenied
 from aigc.models.protocols import ChatMessage, TextRequest
-from aigc.models.upstream import UpstreamFailed, UpstreamModel, register_config, url_allowed
+from aigc.models.upstream import (
+    UpstreamFailed,
+    UpstreamModel,
+    register_config,
+    url_allowed,
+    validate_config,
+)
 from tests.engine.stub_openai import LEAKED, StubServer
 from tests.reserved_dns import resolve_to_reserved
 
@@ -60,9 +66,42 @@ def test_tenant_admin_cannot_register_reserved_addresses(
     # The allow-list matches, the address is still refused.
     settings = Settings(data_dir=tmp_path, upstream_allowlist=["http://*:8700"])
     assert url_allowed(url, settings.upstream_allowlist)
-    with pytest.raises(InvalidRequest, match="not public"):
+    with pytest.raises(PermissionDenied, match="not public"):
         register_config({"base_url": url, "model": "m"}, TENANT_ADMIN, settings)
     assert no_outside_traffic == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://llm.example:abc/v1",
+        "http://llm.example:70000/v1",
+        "http://[0]/v1",  # brackets around no IPv6 address
+        "http://llm\u2101example/v1",  # NFKC turns U+2101 into "a/s"
+    ],
+)
+def test_a_url_urlsplit_cannot_read_is_refused_as_a_400(tmp_path: Path, url: str) -> None:
+    """Parsing such a URL, or reading its port, raises ValueError: registering it ended in a
+    500 (a bad port when compared with a matching allow-list pattern)."""
+    settings = Settings(data_dir=tmp_path, upstream_allowlist=["http://llm.example"])
+    for register in (
+        lambda: validate_config({"base_url": url, "model": "m"}),
+        lambda: register_config({"base_url": url, "model": "m"}, TENANT_ADMIN, settings),
+    ):
+        with pytest.raises(InvalidRequest) as refused:
+            register()
+        assert refused.value.param == "config.base_url"
+
+
+def test_context_length_is_a_json_integer(tmp_path: Path) -> None:
+    """4096.0 is an integer to JSON (and to the schema's "integer"); 4096.5 and true are not."""
+    config = {"base_url": "http://10.0.0.5:8000/v1", "model": "m", "context_length": 4096.0}
+    validate_config(config)
+    stored = register_config(config, PLATFORM, Settings(data_dir=tmp_path))
+    assert stored["context_length"] == 4096 and isinstance(stored["context_length"], int)
+    for wrong in (4096.5, True):
+        with pytest.raises(InvalidRequest):
+            validate_config(config | {"context_length": wrong})
 
 
 def test_restricted_upstream_is_refused_at_connect_time(

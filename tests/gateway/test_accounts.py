@@ -39,6 +39,21 @@ def _admin_of(session: Session, name: str) -> Principal:
     return authenticate_key(session, secret)
 
 
+def test_an_organization_renamed_to_a_taken_name_is_a_conflict(session: Session) -> None:
+    """Names are unique: the rename broke the unique index (a 500). A null name or disabled
+    flag leaves them as they are (NOT NULL columns: also a 500); a null budget clears it."""
+    platform = Principal(tenant_id="t_platform", role="owner", platform_admin=True)
+    accounts.create_tenant(session, None, "Taken", None)
+    mine = accounts.create_tenant(session, None, "Mine", 1000)
+    with pytest.raises(Conflict) as clash:
+        accounts.update_tenant(session, platform, mine.id, {"name": " Taken "})
+    assert clash.value.param == "name"
+    changes = {"name": None, "disabled": None, "daily_token_budget": None}
+    kept = accounts.update_tenant(session, platform, mine.id, changes)
+    assert (kept.name, kept.disabled, kept.daily_token_budget) == ("Mine", False, None)
+    assert accounts.update_tenant(session, platform, mine.id, {"name": " Mine "}).name == "Mine"
+
+
 def test_keys_are_hashed_scoped_and_refused_when_revoked_or_expired(session: Session) -> None:
     admin = _admin_of(session, "A")
     key, secret = accounts.create_key(session, admin, tenant_id=admin.tenant_id, name="app")

@@ -91,6 +91,14 @@ def test_all_images_of_a_request_share_one_byte_budget(settings: Settings) -> No
     assert [i.data for i in vision.load_images(parts, settings)] == [first, second]
 
 
+def test_an_image_url_urlsplit_cannot_read_is_a_400(settings: Settings) -> None:
+    """Reading the scheme of such a URL raised ValueError: a 500 for a vision model."""
+    parts = vision.image_parts(body({"role": "user", "content": [image("http://[x]/a.png")]}), 1)
+    with pytest.raises(InvalidRequest) as refused:
+        vision.load_images(parts, settings)
+    assert refused.value.param == "messages[0].content[0].image_url.url"
+
+
 def test_each_message_of_each_choice_gets_its_own_images(settings: Settings) -> None:
     chat = body(
         {"role": "user", "content": [image(url(png(8)))]},

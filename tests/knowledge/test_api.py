@@ -230,8 +230,10 @@ def test_embeddings_endpoint_in_openai_shape(server: Server, org_b: Org) -> None
     out = client.embeddings.create(model="all-MiniLM-L6-v2", input=["hello world", "你好，世界"])
     assert len(out.data) == 2 and len(out.data[0].embedding) == 384
     assert out.usage.prompt_tokens > 0
-    with pytest.raises(openai.BadRequestError):
+    # A model the server does not serve is a 404, as on every other route (it was a 400).
+    with pytest.raises(openai.NotFoundError) as unknown:
         client.embeddings.create(model="text-embedding-3-small", input="x")
+    assert unknown.value.code == "model_not_found"
 
 
 def test_url_ingestion_refuses_internal_addresses(server: Server, world: World, org_a: Org) -> None:

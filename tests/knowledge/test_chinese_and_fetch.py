@@ -110,6 +110,7 @@ def web() -> Iterator[str]:
         "http://localhost:9/x",
         "http://[::1]:9/x",
         "file:///etc/passwd",
+        "http://[x]/",  # urlsplit raises ValueError, also when the refusal names the URL
     ],
 )
 def test_internal_urls_are_refused_before_connecting(url: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from aigc.access import Principal
-from aigc.errors import NotFound, PermissionDenied
+from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from aigc.infra.schema import User
 from aigc.knowledge import bases
 from aigc.knowledge.ingest import add_document, delete_document, ingest_documents
@@ -113,6 +113,27 @@ def test_a_member_with_write_cannot_lock_the_others_out(sandbox: Sandbox) -> Non
         with pytest.raises(PermissionDenied):
             bases.update_kb(s, member, kb, name="renamed")
         assert bases.level_of(s, member, kb) == "write"
+
+
+def test_renaming_to_another_kbs_name_is_a_conflict(sandbox: Sandbox) -> None:
+    """Names are unique per organization: a rename onto a taken one broke the unique index
+    (a 500); keeping one's own name is no conflict."""
+    sandbox.kb(sandbox.admin_a, "taken", dense=False)
+    kb = sandbox.kb(sandbox.admin_a, "mine", dense=False)
+    with sandbox.db.session() as s:
+        with pytest.raises(Conflict) as clash:
+            bases.update_kb(s, sandbox.admin_a, kb, name=" taken ")
+        assert clash.value.param == "name"
+        assert bases.update_kb(s, sandbox.admin_a, kb, name=" mine ").name == "mine"
+
+
+def test_a_grant_names_an_id_its_column_holds() -> None:
+    """Group and user ids are kept in a column of 200 characters: a longer one was stored on
+    SQLite and broke the insert on PostgreSQL (a 500)."""
+    assert bases.parse_grants([{"group": "g" * 200}]) == [("group", "g" * 200, "read")]
+    with pytest.raises(InvalidRequest) as refused:
+        bases.parse_grants([{"role": "viewer"}, {"user": "u" * 201, "access": "write"}])
+    assert refused.value.param == "access[1]"
 
 
 def test_the_creator_manages_their_kb_until_removed(sandbox: Sandbox) -> None:

@@ -52,6 +52,29 @@ def test_its_parameters_are_checked_by_its_model(db: Database, tmp_path: Path) -
     assert "known: lowercase, max_chars, smoothing" in unknown.value.message
 
 
+def test_an_integer_parameter_takes_a_json_integer_written_with_a_point(
+    db: Database, tmp_path: Path
+) -> None:
+    """80.0 is an integer to JSON Schema (the OpenAPI document's "type": "integer"), so a
+    client may send it; 80.5 and true are not integers."""
+    submit(db, tmp_path, family="toy", name="toy-point", params={"max_chars": 80.0}, texts=1)
+    for value in (80.5, True):
+        with pytest.raises(InvalidRequest) as refused:
+            submit(db, tmp_path, family="toy", name="toy-bad", params={"max_chars": value}, texts=1)
+        assert refused.value.param == "params.max_chars"
+
+
+def test_null_stands_for_the_default_where_the_schema_allows_it(
+    db: Database, tmp_path: Path
+) -> None:
+    """n-gram's vocab_size is ``int | None`` (null in its JSON schema, as the document shows):
+    null once got "'vocab_size' must be an integer" back."""
+    submit(db, tmp_path, family="ngram", name="ngram-null", params={"vocab_size": None}, texts=1)
+    with pytest.raises(InvalidRequest) as refused:  # max_chars takes no null
+        submit(db, tmp_path, family="toy", name="toy-null", params={"max_chars": None}, texts=1)
+    assert refused.value.param == "params.max_chars"
+
+
 def test_it_trains_as_a_job_and_answers_a_chat(db: Database, tmp_path: Path) -> None:
     record_id, job_id = submit(
         db, tmp_path, family="toy", name="toy-pydoc", params={"max_chars": 30}, texts=3

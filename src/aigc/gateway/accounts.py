@@ -55,15 +55,22 @@ def create_tenant(
 ) -> Tenant:
     if principal is not None:
         require_platform_admin(principal)
-    name = name.strip()
-    if not name:
-        raise InvalidRequest("Organization name must not be empty", param="name")
-    if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
-        raise Conflict(f"An organization named '{name}' already exists", param="name")
+    name = _free_tenant_name(session, name)
     tenant = Tenant(id=new_id("org_"), name=name, daily_token_budget=daily_token_budget)
     session.add(tenant)
     session.flush()
     return tenant
+
+
+def _free_tenant_name(session: Session, name: str, tenant_id: str | None = None) -> str:
+    """The name stripped, if no other organization has it (409: names are unique)."""
+    name = name.strip()
+    if not name:
+        raise InvalidRequest("Organization name must not be empty", param="name")
+    holder = session.scalar(select(Tenant.id).where(Tenant.name == name))
+    if holder is not None and holder != tenant_id:
+        raise Conflict(f"An organization named '{name}' already exists", param="name")
+    return name
 
 
 def list_tenants(session: Session, principal: Principal) -> list[Tenant]:
@@ -82,7 +89,12 @@ def get_tenant(session: Session, principal: Principal, tenant_id: str) -> Tenant
 def update_tenant(
     session: Session, principal: Principal, tenant_id: str, changes: dict[str, Any]
 ) -> Tenant:
+    """Apply ``changes``: null leaves the name and the disabled flag as they are (neither can
+    be empty) and clears the daily budget."""
     tenant = get_tenant(session, principal, tenant_id)
+    changes = {f: v for f, v in changes.items() if v is not None or f == "daily_token_budget"}
+    if "name" in changes:  # another's name was a 500 from the unique index
+        changes["name"] = _free_tenant_name(session, changes["name"], tenant.id)
     for field in ("name", "daily_token_budget", "disabled"):
         if field in changes:
             setattr(tenant, field, changes[field])

@@ -6,7 +6,8 @@ that hop costs more than these lookups.
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aigc.access import Principal
 from aigc.gateway.auth import bearer_token
@@ -22,7 +23,18 @@ async def record(request: Request) -> RequestRecord:
     return request.state.record
 
 
-async def principal(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI document (every route that takes ``principal`` lists it);
+# the header itself is read by ``bearer_token``, whose 401s say what is wrong with it.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key, or a console session: 'Authorization: Bearer sk-aigc-...'",
+)
+
+
+async def principal(
+    request: Request, _declared: HTTPAuthorizationCredentials | None = Security(BEARER)
+) -> Principal:
     """Authenticate the bearer key (cached briefly) and remember who called, for the audit."""
     svc: Services = request.app.state.services
     secret = bearer_token(request.headers.get("authorization"))

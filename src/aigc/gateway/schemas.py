@@ -1,7 +1,10 @@
 """Request bodies of the OpenAI-compatible API (Pydantic v2).
 
 Unknown fields are ignored, as vLLM does; fields we cannot honour are refused by name in
-``refuse_unsupported`` rather than silently dropped.
+``refuse_unsupported`` rather than silently dropped. The fields read from the body's extras
+(``knowledge_bases``, ``response_format``, ``guided_*``) and those refused unless unused are
+written into the JSON schema too (``_document_extras``), so the OpenAPI document shows every
+value the server takes: a client built from it sends nothing the server refuses.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.errors import InvalidRequest
+from aigc.gateway.fields import Seed, branch_rules
 from aigc.infra import untrusted
 
 
@@ -24,9 +28,28 @@ class ImageURL(BaseModel):
 
 class ContentPart(BaseModel):
     """One part of a message's content: ``text``, or ``image_url`` (user messages; read by
-    ``gateway/vision.py``). A part of any other type is refused by name (``message_text``)."""
+    ``gateway/vision.py``). A part of any other type is refused by name (``message_text``).
 
-    model_config = ConfigDict(extra="allow")
+    Any part parses, so that the refusal can name it; the schema says what is taken."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+                    "required": ["type", "text"],
+                },
+                {
+                    "properties": {
+                        "type": {"const": "image_url"},
+                        "image_url": {"type": "object"},
+                    },
+                    "required": ["type", "image_url"],
+                },
+            ]
+        },
+    )
     type: str
     text: str | None = None
     image_url: ImageURL | None = None
@@ -48,8 +71,50 @@ class ToolCallPart(BaseModel):
     function: FunctionCall
 
 
+_NO_CALLS: dict[str, Any] = {  # what a message that is not the assistant's carries: no calls
+    "tool_calls": {"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]},
+    "function_call": {"type": "null"},
+}
+_TEXT_ONLY: dict[
+    str, Any
+] = {  # content without images, which only user messages take (gateway/vision.py)
+    "anyOf": [
+        {"type": "string"},
+        {"type": "null"},
+        {"type": "array", "items": {"properties": {"type": {"const": "text"}}}},
+    ]
+}
+
+
 class Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Only user messages take images; only assistant messages carry calls; a tool message
+    # names the call it answers (gateway/tooling.py). Which call that is, across messages, no
+    # schema can say.
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"role": {"const": "user"}, **_NO_CALLS}},
+                {"properties": {"role": {"const": "assistant"}, "content": _TEXT_ONLY}},
+                {
+                    "properties": {
+                        "role": {"enum": ["system", "developer", "function"]},
+                        "content": _TEXT_ONLY,
+                        **_NO_CALLS,
+                    }
+                },
+                {
+                    "properties": {
+                        "role": {"const": "tool"},
+                        "tool_call_id": {"type": "string"},
+                        "content": _TEXT_ONLY,
+                        **_NO_CALLS,
+                    },
+                    "required": ["tool_call_id"],
+                },
+            ]
+        },
+    )
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     # parts first: a malformed part is then the error reported, not "not a string"
     content: list[ContentPart] | str | None = None
@@ -65,18 +130,128 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+_ONE_CONSTRAINT = " (one of response_format, guided_regex and guided_choice at most)"
+# response_format / guided_regex / guided_choice (aigc.guard.structured.parse_constraint). That
+# one at most is given is said in words: a "not" over pairs of fields would state it, but
+# generators and fuzzers of request bodies do not take "not".
+_STRUCTURED: dict[str, Any] = {
+    "response_format": {
+        "anyOf": [
+            {"type": "null"},
+            {
+                "type": "object",
+                "properties": {"type": {"const": "text"}},
+                "required": ["type"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"type": {"const": "json_object"}},
+                "required": ["type"],
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "type": {"const": "json_schema"},
+                    "json_schema": {
+                        "type": "object",
+                        "properties": {"schema": {"type": "object"}},
+                        "required": ["schema"],
+                    },
+                },
+                "required": ["type", "json_schema"],
+            },
+        ],
+        "description": "JSON output, or output valid under a JSON schema the guard compiles, "
+        "from models that decode here" + _ONE_CONSTRAINT,
+    },
+    "guided_regex": {
+        "type": ["string", "null"],
+        "description": "Output matching this RE2 pattern" + _ONE_CONSTRAINT,
+    },
+    "guided_choice": {
+        "anyOf": [{"type": "null"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+        "description": "Output that is one of these strings" + _ONE_CONSTRAINT,
+    },
+}
+
+
+_NONE_OR_EMPTY = {"anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]}
+_NAMED = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+# tool_choice and the legacy function_call (gateway/tooling.py). A named function must be
+# among the tools, and a choice other than none or auto needs tools: across fields, in words.
+_TOOL_CHOICES: dict[str, Any] = {
+    "tool_choice": {
+        "anyOf": [
+            {"type": "null"},
+            {"enum": ["none", "auto", "required"]},
+            {
+                "type": "object",
+                "properties": {"type": {"const": "function"}, "function": _NAMED},
+                "required": ["type", "function"],
+            },
+        ],
+        "description": "required or a named function only with tools; the name one of theirs",
+    },
+    "function_call": {
+        "anyOf": [{"type": "null"}, {"enum": ["none", "auto"]}, _NAMED],
+        "description": "Legacy: a named function only with functions; the name one of theirs",
+    },
+}
+
+
+def _only(value: Any) -> dict[str, Any]:
+    """The schema of exactly ``value`` (``const: null`` would be dropped from the document)."""
+    if value is None:
+        return {"type": "null"}
+    if value == {}:
+        return {"type": "object", "maxProperties": 0}
+    return {"const": value}
+
+
+def _document_extras(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The fields read from the body's extras, and those refused unless unused, in the schema."""
+    properties = schema.setdefault("properties", {})
+    for field, unused in _UNSUPPORTED.items():
+        allowed = unused if isinstance(unused, tuple) else (unused,)
+        properties[field] = {
+            "description": "Not supported yet: only the value that means 'not used'",
+            "anyOf": [_only(value) for value in allowed],
+        }
+    properties["modalities"] = {"anyOf": [{"type": "null"}, {"const": ["text"]}]}
+    properties |= _STRUCTURED
+    if issubclass(model, ChatCompletionRequest):
+        properties["knowledge_bases"] = {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "minItems": 1,
+            "maxItems": 20,
+            "description": "Answer from these knowledge bases, with citations",
+        }
+        properties |= _TOOL_CHOICES
+        schema["anyOf"] = [  # tools or the legacy functions, not both
+            {"properties": {field: _NONE_OR_EMPTY}} for field in ("tools", "functions")
+        ]
+    else:
+        for field in _CHAT_ONLY:
+            properties[field] = {"type": "null", "description": "Chat only"}
+
+
 class SamplingFields(BaseModel):
     """Fields shared by chat and text completions."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_document_extras)
 
     model: str = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     n: int = Field(default=1, ge=1, le=16)
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    stop: str | list[str] | None = Field(
+        default=None,
+        json_schema_extra=branch_rules(array={"maxItems": 4}),  # _stop_list
+    )
+    seed: Seed | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)

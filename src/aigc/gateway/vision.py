@@ -143,7 +143,11 @@ def _image_bytes(part: ImagePart, budget: int, deadline: float, settings: Settin
             raise InvalidRequest(
                 f"The image at {part.param} {exc}", param=param, code=exc.code
             ) from None
-    if urlsplit(part.url).scheme.lower() not in ("http", "https"):
+    try:  # brackets around no IPv6 address raise
+        scheme = urlsplit(part.url).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme not in ("http", "https"):
         raise InvalidRequest(
             f"The image at {part.param} must be a base64 data URL or an http(s) URL",
             param=param,

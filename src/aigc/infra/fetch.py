@@ -79,7 +79,10 @@ def fetch_bytes(
 
 def shown(url: str) -> str:
     """What a message may say of a URL: scheme, host and port (no path, query or userinfo)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. brackets around no IPv6 address: nothing to show safely
+        return "this URL"
     try:
         port = parts.port
     except ValueError:

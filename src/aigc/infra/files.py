@@ -17,7 +17,7 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +26,8 @@ from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.infra.schema import FileRecord, new_id, unix_time
 
-PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "knowledge", "training")
+Purpose = Literal["fine-tune", "assistants", "batch", "user_data", "knowledge", "training"]
+PURPOSES: tuple[str, ...] = get_args(Purpose)
 MAX_FILENAME = 255  # the column's width
 
 

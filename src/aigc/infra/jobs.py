@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
@@ -51,7 +51,8 @@ from aigc.infra.schema import Job, new_id, unix_time, utcnow
 
 log = logging.getLogger("aigc.jobs")
 
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+STATUSES: tuple[str, ...] = get_args(Status)
 FINISHED = ("succeeded", "failed", "cancelled")
 MAX_ATTEMPTS = 3
 PROGRESS_INTERVAL_S = 0.5  # at most ~2 progress writes a second per job

@@ -130,7 +130,10 @@ class AddressPolicy:
         return [self.check_address(a) for a in addresses]
 
     def check_url(self, url: str) -> list[Address]:
-        parts = urlsplit(url)
+        try:  # a bracketed host that is no IPv6 address raises
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise UnsafeURL("the URL cannot be parsed") from exc
         if parts.scheme not in self.schemes:
             raise UnsafeURL(f"only {', '.join(sorted(self.schemes))} URLs are allowed")
         if not parts.hostname:

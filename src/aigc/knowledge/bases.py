@@ -33,6 +33,7 @@ from aigc.knowledge.tables import KbAccess, KnowledgeBase
 LEVELS = ("read", "write", "manage")  # each includes the ones before it
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 SUBJECTS = ("role", "group", "user")
+MAX_SUBJECT = 200  # a group or user id, as the grant's column holds it
 DEFAULT_ACCESS = [{"role": "viewer", "access": "read"}, {"role": "member", "access": "write"}]
 
 
@@ -49,12 +50,14 @@ def parse_grants(grants: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
                 param=f"access[{n}].access",
             )
         kinds = [k for k in SUBJECTS if k in grant]
-        if len(kinds) != 1 or not isinstance(grant[kinds[0]], str) or not grant[kinds[0]]:
+        subject = grant[kinds[0]] if len(kinds) == 1 else None
+        if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
             raise InvalidRequest(
-                "Each access entry names exactly one of 'role', 'group' or 'user'",
+                "Each access entry names exactly one of 'role', 'group' or 'user' (an id of "
+                f"at most {MAX_SUBJECT} characters)",
                 param=f"access[{n}]",
             )
-        kind, subject = kinds[0], grant[kinds[0]]
+        kind = kinds[0]
         if kind == "role" and subject not in ROLES:
             raise InvalidRequest(
                 f"Unknown role '{subject}'; roles are {', '.join(ROLES)}", param=f"access[{n}]"
@@ -158,16 +161,7 @@ def create_kb(
     dense: bool = True,
 ) -> KnowledgeBase:
     require_role(principal, "member")
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidRequest("A knowledge base needs a name of 1 to 200 characters", param="name")
-    taken = session.scalar(
-        select(KnowledgeBase.id).where(
-            KnowledgeBase.tenant_id == principal.tenant_id, KnowledgeBase.name == name
-        )
-    )
-    if taken:
-        raise Conflict(f"A knowledge base named '{name}' already exists")
+    name = _free_name(session, principal.tenant_id, name)
     grants = parse_grants(DEFAULT_ACCESS if access is None else access)
     if principal.user_id is not None:  # the creator manages what they made, until removed
         grants.append(("user", principal.user_id, "manage"))
@@ -184,6 +178,21 @@ def create_kb(
     session.flush()
     _write_grants(session, kb, grants)
     return kb
+
+
+def _free_name(session: Session, tenant_id: str, name: str, kb_id: str | None = None) -> str:
+    """The name stripped, if no other KB of the tenant has it (409: names are unique)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidRequest("A knowledge base needs a name of 1 to 200 characters", param="name")
+    holder = session.scalar(
+        select(KnowledgeBase.id).where(
+            KnowledgeBase.tenant_id == tenant_id, KnowledgeBase.name == name
+        )
+    )
+    if holder is not None and holder != kb_id:
+        raise Conflict(f"A knowledge base named '{name}' already exists", param="name")
+    return name
 
 
 def _write_grants(session: Session, kb: KnowledgeBase, grants: list[tuple[str, str, str]]) -> None:
@@ -211,10 +220,8 @@ def update_kb(
 ) -> KnowledgeBase:
     """Rename, describe or change the access list: each needs ``manage``."""
     kb = get_kb(session, principal, kb_id, need="manage")
-    if name is not None:
-        if not name.strip():
-            raise InvalidRequest("The name cannot be empty", param="name")
-        kb.name = name.strip()
+    if name is not None:  # another KB's name was a 500 from the unique index
+        kb.name = _free_name(session, kb.tenant_id, name, kb.id)
     if description is not None:
         kb.description = description
     if access is not None:

@@ -66,6 +66,12 @@ BUILTIN_MODULES: list[str] = [
 ]
 
 Loader = Callable[[dict[str, Any]], Any]
+# The config of a model registered by its folder on the server (platform admin or CLI only).
+PATH_CONFIG: dict[str, Any] = {
+    "type": "object",
+    "properties": {"path": {"type": "string", "minLength": 1, "description": "Server folder"}},
+    "required": ["path"],
+}
 TrainFn = Callable[["JobContext", Path], dict[str, Any]]
 Preparer = Callable[[dict[str, Any], "Principal | None", "Session"], dict[str, Any]]
 
@@ -90,6 +96,9 @@ class Family:
     capabilities: frozenset[str]
     summary: str = ""  # one line for CLI help and the console
     validate: Callable[[dict[str, Any]], None] | None = None  # None: not registrable by config
+    # What ``validate`` takes, as a JSON schema (the API's document shows it for POST
+    # /api/models); None: an object, judged by ``validate`` alone.
+    config_schema: dict[str, Any] | None = field(default=None, compare=False)
     prepare: Preparer | None = None  # turn a validated config into what is stored
     params: type[BaseModel] | None = None
     trainer: TrainFn | None = None
@@ -195,6 +204,7 @@ class ParamRule:
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] = ()
+    nullable: bool = False  # ``X | None``: null means the default (e.g. vocab_size)
 
 
 def param_rules(params: type[BaseModel]) -> dict[str, ParamRule]:
@@ -203,17 +213,20 @@ def param_rules(params: type[BaseModel]) -> dict[str, ParamRule]:
 
 
 def field_rule(info: FieldInfo) -> ParamRule:
-    """A field's base type (``X | None`` is X), its ``ge``/``le`` bounds and its choices."""
+    """A field's base type (``X | None`` is X, nullable), its ``ge``/``le`` bounds and choices."""
     annotation = _strip_none(info.annotation)
+    nullable = annotation is not info.annotation
     low = high = None
     for meta in info.metadata:
         low = getattr(meta, "ge", low)
         high = getattr(meta, "le", high)
     if typing.get_origin(annotation) is Literal:
-        return ParamRule("choice", choices=typing.get_args(annotation))
+        return ParamRule("choice", choices=typing.get_args(annotation), nullable=nullable)
     kinds: dict[Any, ParamKind] = {bool: "bool", int: "int", float: "float", str: "str"}
     kind = kinds.get(annotation, "any")
-    return ParamRule(kind, low, high) if kind in ("int", "float") else ParamRule(kind)
+    if kind in ("int", "float"):
+        return ParamRule(kind, low, high, nullable=nullable)
+    return ParamRule(kind, nullable=nullable)
 
 
 def _strip_none(annotation: Any) -> Any:
@@ -226,8 +239,11 @@ def _strip_none(annotation: Any) -> Any:
 
 def check_value(key: str, value: Any, rule: ParamRule) -> str | None:
     """Why ``value`` does not fit ``rule`` (the message of a 400), or None."""
+    if value is None and rule.nullable:  # as the parameters' JSON schema allows
+        return None
     if rule.kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
+        whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not whole:  # 2.0 is an integer in JSON; true is not
             return f"'{key}' must be an integer from {rule.low} to {rule.high}"
         if (rule.low is not None and value < rule.low) or (
             rule.high is not None and value > rule.high

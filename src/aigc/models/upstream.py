@@ -118,8 +118,9 @@ def validate_config(config: dict[str, Any]) -> None:
     if not isinstance(config.get("tools", True), bool):
         raise InvalidRequest("tools must be true or false", param="tools")
     context = config.get("context_length")
+    whole = isinstance(context, int) or (isinstance(context, float) and context.is_integer())
     if context is not None and (
-        not isinstance(context, int) or isinstance(context, bool) or not 1 <= context <= 1 << 24
+        not whole or isinstance(context, bool) or not 1 <= context <= 1 << 24
     ):
         raise InvalidRequest(
             "context_length must be a whole number of tokens from 1 to 16777216",
@@ -140,7 +141,11 @@ def _endpoints(entry: dict[str, Any], param: str) -> list[str]:
     if not urls or not all(isinstance(u, str) for u in _list(urls, f"{param}.base_urls")):
         raise InvalidRequest("An upstream needs base_url (or base_urls)", param=param)
     for url in urls:
-        parts = urlsplit(url)
+        try:  # a bracketed host that is no IPv6 address, or a port that is no number, raises
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 -- read now, so that it is refused here, not later
+        except ValueError:
+            parts = urlsplit("")  # refused below
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidRequest(f"Not an http(s) URL: {url!r}", param=f"{param}.base_url")
         if parts.username or parts.password:
@@ -202,8 +207,8 @@ def register_config(
                     )
                 try:
                     policy.check_url(url)
-                except UnsafeURL as exc:
-                    raise InvalidRequest(
+                except UnsafeURL as exc:  # the caller may not (the platform admin may): 403
+                    raise PermissionDenied(
                         f"Refused upstream URL: {exc}", param=f"{param}.base_url"
                     ) from None
             enc = crypto.encrypt(key, settings) if key else None
@@ -222,7 +227,7 @@ def register_config(
     for name, (default, _, _) in _NUMBERS.items():
         stored[name] = config.get(name, default)
     if config.get("context_length") is not None:  # grounding fits its sources into it
-        stored["context_length"] = config["context_length"]
+        stored["context_length"] = int(config["context_length"])  # 4096.0 is JSON's 4096
     if config.get("vision"):  # the served model reads images
         stored["vision"] = True
     if config.get("tools") is False:  # the served model takes no function calling
@@ -547,12 +552,50 @@ def prepare(
     return register_config(config, principal, settings, allowlist=allowed)
 
 
+# What ``validate_config`` takes. A URL: http(s), a host (an RFC 3986 name or IPv4 address, or
+# an IPv6 address in brackets), a port up to 65535 if any, no credentials (they go in api_key).
+_H4 = "[0-9A-Fa-f]{1,4}"
+_IPV6 = "|".join(
+    [
+        f"({_H4}:){{7}}{_H4}",
+        f"({_H4}:){{1,7}}:",
+        *(f"({_H4}:){{1,{7 - n}}}(:{_H4}){{1,{n}}}" for n in range(1, 7)),
+        f":((:{_H4}){{1,7}}|:)",
+    ]
+)
+_HOST = rf"(\[({_IPV6})\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)"
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})?"
+_URL = {"type": "string", "pattern": rf"^https?://{_HOST}(:{_PORT})?([/?#][^\s]*)?$"}
+_ENDPOINT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "base_url": _URL,
+        "base_urls": {"type": "array", "items": _URL, "minItems": 1},
+        "model": {"type": "string", "minLength": 1, "description": "The name it serves"},
+        "api_key": {"type": "string"},
+    },
+    "required": ["model"],
+    "anyOf": [{"required": ["base_url"]}, {"required": ["base_urls"]}],
+}
+CONFIG_SCHEMA = _ENDPOINT | {
+    "properties": _ENDPOINT["properties"]
+    | {"fallbacks": {"type": "array", "items": _ENDPOINT}}
+    | {
+        name: {"type": "number", "minimum": low, "maximum": high}
+        for name, (_, low, high) in _NUMBERS.items()
+    }
+    | {"context_length": {"type": "integer", "minimum": 1, "maximum": 1 << 24}}
+    | {"vision": {"type": "boolean", "description": "The served model reads images"}}
+    | {"tools": {"type": "boolean", "description": "false: it takes no function calling"}}
+}
+
 FAMILY = register(
     Family(
         name="upstream",
         kind="text",
         loader=load,
         validate=validate_config,
+        config_schema=CONFIG_SCHEMA,
         prepare=prepare,
         capabilities=TEXT | {TOOLS, VISION},
         capabilities_of=capabilities_of,

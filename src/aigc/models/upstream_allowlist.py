@@ -26,6 +26,12 @@ MAX_PATTERNS = 200
 MAX_PATTERN_CHARS = 500
 # Host patterns: DNS names and IPv4 addresses, with * wildcards (no [] classes, no IPv6).
 _HOST = re.compile(r"^[a-z0-9*]([a-z0-9*.-]*[a-z0-9*])?$")
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+# A whole pattern as ``check_pattern`` takes it, for the API's schema (which leaves out the
+# white space around it and the upper-case scheme that the check forgives, and keeps the path
+# to printable ASCII without ?, # and :).
+_PATH = r"[!\x22$-9;->@-~]"  # printable ASCII but # : ? (\x22 is the double quote)
+PATTERN = rf"^(https?://)?[A-Za-z0-9*]([A-Za-z0-9*.-]*[A-Za-z0-9*])?(:{_PORT})?(/{_PATH}*)?$"
 
 
 def stored(session: Session) -> list[str]:
@@ -49,7 +55,10 @@ def check_pattern(pattern: Any, param: str) -> str:
         raise InvalidRequest(
             f"A pattern has no spaces and at most {MAX_PATTERN_CHARS} characters", param=param
         )
-    parts = urlsplit(text if "://" in text else f"https://{text}")
+    try:  # a bracketed host that is no IPv6 address raises
+        parts = urlsplit(text if "://" in text else f"https://{text}")
+    except ValueError:
+        raise InvalidRequest(f"{text!r}: not a URL pattern", param=param) from None
     if parts.scheme not in ("http", "https"):
         raise InvalidRequest(f"{text!r}: only http and https upstreams", param=param)
     if "@" in parts.netloc or parts.query or parts.fragment:

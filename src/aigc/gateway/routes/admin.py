@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from aigc.access import Principal, require_platform_admin, require_role
-from aigc.errors import InvalidRequest
+from aigc.access import Principal, Role, require_platform_admin, require_role
 from aigc.gateway import accounts
 from aigc.gateway.deps import principal, services
+from aigc.gateway.fields import Count32, Count64, Name
+from aigc.gateway.openapi import errors, link
 from aigc.gateway.services import Services
 from aigc.infra import audit
 from aigc.models import resources, upstream_allowlist
@@ -30,33 +31,33 @@ class Strict(BaseModel):
 
 
 class TenantIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    daily_token_budget: int | None = Field(default=None, ge=1, strict=True)  # true is no 1
+    name: Name
+    daily_token_budget: Count64 | None = None  # true is no 1
 
 
 class TenantPatch(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    daily_token_budget: int | None = Field(default=None, ge=1, strict=True)  # true is no 1
+    name: Name | None = None
+    daily_token_budget: Count64 | None = None  # true is no 1
     disabled: bool | None = None
 
 
 class UserIn(Strict):
-    username: str = Field(min_length=1, max_length=200)
+    username: Name
     password: str = Field(min_length=8, max_length=1000)
-    role: str = "member"
-    display_name: str = ""
+    role: Role = "member"
+    display_name: str = Field(default="", max_length=200)
     tenant_id: str | None = None
 
 
 class UserPatch(Strict):
-    role: str | None = None
+    role: Role | None = None
     password: str | None = Field(default=None, min_length=8, max_length=1000)
-    display_name: str | None = None
+    display_name: str | None = Field(default=None, max_length=200)
     disabled: bool | None = None
 
 
 class GroupIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     tenant_id: str | None = None
 
 
@@ -66,19 +67,40 @@ class MemberIn(Strict):
 
 class KeyIn(Strict):
     name: str = Field(default="", max_length=200)
-    role: str = "member"
+    role: Role = "member"
     tenant_id: str | None = None
     user_id: str | None = None
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(default=None, description="In the future (400 if not)")
     allowed_models: list[str] | None = None
-    rpm_limit: int | None = Field(default=None, ge=1, strict=True)
-    tpm_limit: int | None = Field(default=None, ge=1, strict=True)
+    rpm_limit: Count32 | None = None
+    tpm_limit: Count32 | None = None
+
+
+def _registrable_families(schema: dict[str, Any]) -> None:
+    """Write into the schema what registration checks: an id that starts with a family that can
+    be registered by config, and a config of that family's shape.
+
+    Called when the OpenAPI document is generated, after the server has loaded its families
+    (plugins included)."""
+    from aigc.models.family import families
+
+    schema["oneOf"] = [
+        {
+            "properties": {
+                "id": {"pattern": f"^{family.name}-"},
+                "config": family.config_schema or {"type": "object"},
+            }
+        }
+        for family in families()
+        if family.validate is not None
+    ]
 
 
 class ModelIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_registrable_families)
     id: str = Field(min_length=3, max_length=200)
     config: dict[str, Any]
-    shared: bool = False
+    shared: bool = Field(default=False, description="For every organization (platform admin)")
 
 
 def _listing(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -92,7 +114,7 @@ def _set(body: BaseModel) -> dict[str, Any]:
 # --- who am I ------------------------------------------------------------------------------
 
 
-@router.get("/me")
+@router.get("/me", responses=errors(401))
 def me(caller: Principal = Depends(principal)) -> dict[str, Any]:
     return {
         "tenant_id": caller.tenant_id,
@@ -106,13 +128,32 @@ def me(caller: Principal = Depends(principal)) -> dict[str, Any]:
 # --- organizations (platform admin) --------------------------------------------------------
 
 
-@router.get("/tenants")
+@router.get("/tenants", responses=errors(401, 403))
 def list_tenants(caller: Principal = Depends(principal), svc: Services = Depends(services)) -> Any:
     with svc.db.session() as s:
         return _listing([accounts.tenant_view(t) for t in accounts.list_tenants(s, caller)])
 
 
-@router.post("/tenants", status_code=201)
+@router.post(
+    "/tenants",
+    status_code=201,
+    responses=errors(400, 401, 403, 409, 413)
+    | {
+        201: {
+            "links": {
+                "GetTenant": link(
+                    "GET", "/api/tenants/{tenant_id}", tenant_id="$response.body#/id"
+                ),
+                "UpdateTenant": link(
+                    "PATCH", "/api/tenants/{tenant_id}", tenant_id="$response.body#/id"
+                ),
+                "DeleteTenant": link(
+                    "DELETE", "/api/tenants/{tenant_id}", tenant_id="$response.body#/id"
+                ),
+            }
+        }
+    },
+)
 def create_tenant(
     body: TenantIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -122,7 +163,7 @@ def create_tenant(
         )
 
 
-@router.get("/tenants/{tenant_id}")
+@router.get("/tenants/{tenant_id}", responses=errors(401, 403, 404))
 def get_tenant(
     tenant_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -130,7 +171,7 @@ def get_tenant(
         return accounts.tenant_view(accounts.get_tenant(s, caller, tenant_id))
 
 
-@router.patch("/tenants/{tenant_id}")
+@router.patch("/tenants/{tenant_id}", responses=errors(400, 401, 403, 404, 409, 413))
 def update_tenant(
     tenant_id: str,
     body: TenantPatch,
@@ -143,7 +184,7 @@ def update_tenant(
     return view
 
 
-@router.delete("/tenants/{tenant_id}")
+@router.delete("/tenants/{tenant_id}", responses=errors(401, 403, 404))
 def delete_tenant(
     tenant_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -156,7 +197,7 @@ def delete_tenant(
 # --- users ---------------------------------------------------------------------------------
 
 
-@router.get("/users")
+@router.get("/users", responses=errors(401, 403, 404))
 def list_users(
     tenant_id: str | None = None,
     caller: Principal = Depends(principal),
@@ -166,7 +207,20 @@ def list_users(
         return _listing([accounts.user_view(u) for u in accounts.list_users(s, caller, tenant_id)])
 
 
-@router.post("/users", status_code=201)
+@router.post(
+    "/users",
+    status_code=201,
+    responses=errors(400, 401, 403, 404, 409, 413)
+    | {
+        201: {
+            "links": {
+                "GetUser": link("GET", "/api/users/{user_id}", user_id="$response.body#/id"),
+                "UpdateUser": link("PATCH", "/api/users/{user_id}", user_id="$response.body#/id"),
+                "DeleteUser": link("DELETE", "/api/users/{user_id}", user_id="$response.body#/id"),
+            }
+        }
+    },
+)
 def create_user(
     body: UserIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -183,7 +237,7 @@ def create_user(
         return accounts.user_view(user)
 
 
-@router.get("/users/{user_id}")
+@router.get("/users/{user_id}", responses=errors(401, 403, 404))
 def get_user(
     user_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -191,7 +245,7 @@ def get_user(
         return accounts.user_view(accounts.get_user(s, caller, user_id))
 
 
-@router.patch("/users/{user_id}")
+@router.patch("/users/{user_id}", responses=errors(400, 401, 403, 404, 413))
 def update_user(
     user_id: str,
     body: UserPatch,
@@ -204,7 +258,7 @@ def update_user(
     return view
 
 
-@router.delete("/users/{user_id}")
+@router.delete("/users/{user_id}", responses=errors(401, 403, 404))
 def delete_user(
     user_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -217,7 +271,7 @@ def delete_user(
 # --- groups --------------------------------------------------------------------------------
 
 
-@router.get("/groups")
+@router.get("/groups", responses=errors(401, 403, 404))
 def list_groups(
     tenant_id: str | None = None,
     caller: Principal = Depends(principal),
@@ -230,7 +284,24 @@ def list_groups(
         )
 
 
-@router.post("/groups", status_code=201)
+@router.post(
+    "/groups",
+    status_code=201,
+    responses=errors(400, 401, 403, 404, 409, 413)
+    | {
+        201: {
+            "links": {
+                "GetGroup": link("GET", "/api/groups/{group_id}", group_id="$response.body#/id"),
+                "AddMember": link(
+                    "POST", "/api/groups/{group_id}/members", group_id="$response.body#/id"
+                ),
+                "DeleteGroup": link(
+                    "DELETE", "/api/groups/{group_id}", group_id="$response.body#/id"
+                ),
+            }
+        }
+    },
+)
 def create_group(
     body: GroupIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -238,7 +309,7 @@ def create_group(
         return accounts.group_view(accounts.create_group(s, caller, body.name, body.tenant_id), [])
 
 
-@router.get("/groups/{group_id}")
+@router.get("/groups/{group_id}", responses=errors(401, 403, 404))
 def get_group(
     group_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -247,7 +318,7 @@ def get_group(
         return accounts.group_view(group, accounts.group_member_ids(s, group.id))
 
 
-@router.delete("/groups/{group_id}")
+@router.delete("/groups/{group_id}", responses=errors(401, 403, 404))
 def delete_group(
     group_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -256,7 +327,23 @@ def delete_group(
     return {"id": group_id, "object": "group", "deleted": True}
 
 
-@router.post("/groups/{group_id}/members", status_code=201)
+@router.post(
+    "/groups/{group_id}/members",
+    status_code=201,
+    responses=errors(400, 401, 403, 404, 413)
+    | {
+        201: {
+            "links": {
+                "RemoveMember": link(
+                    "DELETE",
+                    "/api/groups/{group_id}/members/{user_id}",
+                    group_id="$response.body#/id",
+                    user_id="$request.body#/user_id",
+                ),
+            }
+        }
+    },
+)
 def add_member(
     group_id: str,
     body: MemberIn,
@@ -269,7 +356,7 @@ def add_member(
         return accounts.group_view(group, accounts.group_member_ids(s, group_id))
 
 
-@router.delete("/groups/{group_id}/members/{user_id}")
+@router.delete("/groups/{group_id}/members/{user_id}", responses=errors(401, 403, 404))
 def remove_member(
     group_id: str,
     user_id: str,
@@ -285,7 +372,7 @@ def remove_member(
 # --- API keys ------------------------------------------------------------------------------
 
 
-@router.get("/keys")
+@router.get("/keys", responses=errors(401, 403, 404))
 def list_keys(
     tenant_id: str | None = None,
     caller: Principal = Depends(principal),
@@ -295,7 +382,19 @@ def list_keys(
         return _listing([accounts.key_view(k) for k in accounts.list_keys(s, caller, tenant_id)])
 
 
-@router.post("/keys", status_code=201)
+@router.post(
+    "/keys",
+    status_code=201,
+    responses=errors(400, 401, 403, 404, 413)
+    | {
+        201: {
+            "links": {
+                "GetKey": link("GET", "/api/keys/{key_id}", key_id="$response.body#/id"),
+                "RevokeKey": link("DELETE", "/api/keys/{key_id}", key_id="$response.body#/id"),
+            }
+        }
+    },
+)
 def create_key(
     body: KeyIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -316,7 +415,7 @@ def create_key(
         return accounts.key_view(key) | {"key": secret}
 
 
-@router.get("/keys/{key_id}")
+@router.get("/keys/{key_id}", responses=errors(401, 403, 404))
 def get_key(
     key_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -324,7 +423,7 @@ def get_key(
         return accounts.key_view(accounts.get_key(s, caller, key_id))
 
 
-@router.delete("/keys/{key_id}")
+@router.delete("/keys/{key_id}", responses=errors(401, 403, 404))
 def revoke_key(
     key_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -337,13 +436,28 @@ def revoke_key(
 # --- models --------------------------------------------------------------------------------
 
 
-@router.get("/models")
+@router.get("/models", responses=errors(401))
 def list_models(caller: Principal = Depends(principal), svc: Services = Depends(services)) -> Any:
     with svc.db.session() as s:
         return _listing([model_view(r) for r in svc.registry.visible(s, caller)])
 
 
-@router.post("/models", status_code=201)
+@router.post(
+    "/models",
+    status_code=201,
+    responses=errors(400, 401, 403, 409, 413)
+    | {
+        201: {
+            "links": {
+                "GetModel": link("GET", "/v1/models/{model}", model="$response.body#/id"),
+                "ModelStatus": link(
+                    "GET", "/api/models/{model}/status", model="$response.body#/id"
+                ),
+                "DeleteModel": link("DELETE", "/api/models/{model}", model="$response.body#/id"),
+            }
+        }
+    },
+)
 def register_model(
     body: ModelIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -354,7 +468,7 @@ def register_model(
     return view
 
 
-@router.get("/models/{model:path}/status")
+@router.get("/models/{model:path}/status", responses=errors(401, 403, 404))
 def model_status(
     model: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -364,7 +478,7 @@ def model_status(
     return resources.status_view(record, svc.registry.loaded(record))
 
 
-@router.delete("/models/{model:path}")
+@router.delete("/models/{model:path}", responses=errors(401, 403, 404))
 def delete_model(
     model: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -377,34 +491,36 @@ def delete_model(
 # --- usage and audit -----------------------------------------------------------------------
 
 
+# What group_by takes: day, key_id and model, comma-separated, blanks and spaces around allowed.
+GROUP_BY = r"^ *(day|key_id|model)? *(, *(day|key_id|model)? *)*$"
+
+
 def _iso(day: date | None) -> str | None:
     """A day checked by the query's type (a real calendar day, else 400 naming it)."""
     return day.isoformat() if day is not None else None
 
 
-@router.get("/usage")
+@router.get("/usage", responses=errors(400, 401, 403, 404))
 def usage(
     since: date | None = Query(default=None, description="First day, YYYY-MM-DD (UTC)"),
     until: date | None = Query(default=None, description="Last day, YYYY-MM-DD (UTC)"),
-    group_by: str = "day,model",  # any of day, key_id, model
+    group_by: str = Query(
+        default="day,model",
+        pattern=GROUP_BY,
+        description="Comma-separated, any of day, key_id, model (none: one row of totals)",
+    ),
     tenant_id: str | None = None,
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:
     require_role(caller, "admin")
     fields = [f.strip() for f in group_by.split(",") if f.strip()]
-    unknown = set(fields) - {"day", "key_id", "model"}
-    if unknown:
-        raise InvalidRequest(
-            f"group_by takes day, key_id and model; not {', '.join(sorted(unknown))}",
-            param="group_by",
-        )
     with svc.db.session() as s:
         tenant = accounts.target_tenant(s, caller, tenant_id)
     return _listing(audit.usage(svc.db, tenant, _iso(since), _iso(until), fields))
 
 
-@router.get("/audit")
+@router.get("/audit", responses=errors(400, 401, 403, 404))
 def list_audit(
     since: date | None = Query(default=None, description="First day, YYYY-MM-DD (UTC)"),
     until: date | None = Query(default=None, description="Last day, YYYY-MM-DD (UTC)"),
@@ -430,7 +546,7 @@ def list_audit(
     return _listing(rows) | {"total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/audit/verify")
+@router.get("/audit/verify", responses=errors(401, 403))
 def verify_audit(caller: Principal = Depends(principal), svc: Services = Depends(services)) -> Any:
     require_platform_admin(caller)
     svc.audit.flush()
@@ -438,11 +554,22 @@ def verify_audit(caller: Principal = Depends(principal), svc: Services = Depends
     return {"ok": result.ok, "count": result.count, "problems": result.problems}
 
 
+AllowPattern = Annotated[
+    str,
+    Field(
+        pattern=upstream_allowlist.PATTERN,
+        max_length=upstream_allowlist.MAX_PATTERN_CHARS,
+        description="scheme://host-with-*-wildcards[:port][/path]; the scheme defaults to https",
+    ),
+]
+
+
 class AllowlistIn(Strict):
-    patterns: list[Any]  # each checked by upstream_allowlist.check_pattern
+    # Each is also normalised by upstream_allowlist.check_pattern (lower-case host).
+    patterns: list[AllowPattern] = Field(max_length=upstream_allowlist.MAX_PATTERNS)
 
 
-@router.get("/platform/upstream-allowlist")
+@router.get("/platform/upstream-allowlist", responses=errors(401, 403))
 def get_upstream_allowlist(
     caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -450,7 +577,7 @@ def get_upstream_allowlist(
         return upstream_allowlist.view(s, caller, svc.settings)
 
 
-@router.put("/platform/upstream-allowlist")
+@router.put("/platform/upstream-allowlist", responses=errors(400, 401, 403, 413))
 def put_upstream_allowlist(
     body: AllowlistIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:

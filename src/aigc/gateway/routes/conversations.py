@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from aigc.access import Principal
 from aigc.gateway import conversations as conv
 from aigc.gateway.deps import principal, services
+from aigc.gateway.openapi import errors, link
 from aigc.gateway.services import Services
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
@@ -38,10 +39,10 @@ class MessageIn(BaseModel):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.get("")
+@router.get("", responses=errors(400, 401, 403))
 def list_conversations(
     q: str | None = None,
-    limit: int = conv.LIST_LIMIT,
+    limit: int = Query(default=conv.LIST_LIMIT, ge=1, le=conv.LIST_LIMIT),
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
@@ -50,7 +51,32 @@ def list_conversations(
         return {"object": "list", "data": [conv.conversation_view(r) for r in rows]}
 
 
-@router.post("", status_code=201)
+_CONV = "$response.body#/id"
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses=errors(400, 401, 403, 413)
+    | {
+        201: {
+            "links": {
+                "GetConversation": link(
+                    "GET", "/api/conversations/{conversation_id}", conversation_id=_CONV
+                ),
+                "UpdateConversation": link(
+                    "PATCH", "/api/conversations/{conversation_id}", conversation_id=_CONV
+                ),
+                "AppendMessage": link(
+                    "POST", "/api/conversations/{conversation_id}/messages", conversation_id=_CONV
+                ),
+                "DeleteConversation": link(
+                    "DELETE", "/api/conversations/{conversation_id}", conversation_id=_CONV
+                ),
+            }
+        }
+    },
+)
 def create_conversation(
     body: ConversationIn | None = None,
     caller: Principal = Depends(principal),
@@ -62,7 +88,7 @@ def create_conversation(
         return conv.conversation_view(conv.create_conversation(s, caller, body.title, body.model))
 
 
-@router.get("/{conversation_id}")
+@router.get("/{conversation_id}", responses=errors(401, 403, 404))
 def get_conversation(
     conversation_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -71,7 +97,7 @@ def get_conversation(
         return conv.conversation_view(row, conv.messages_of(s, row))
 
 
-@router.patch("/{conversation_id}")
+@router.patch("/{conversation_id}", responses=errors(400, 401, 403, 404, 413))
 def update_conversation(
     conversation_id: str,
     body: ConversationPatch,
@@ -83,7 +109,7 @@ def update_conversation(
         return conv.conversation_view(row)
 
 
-@router.delete("/{conversation_id}")
+@router.delete("/{conversation_id}", responses=errors(401, 403, 404))
 def delete_conversation(
     conversation_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -92,7 +118,23 @@ def delete_conversation(
     return {"id": conversation_id, "object": "conversation.deleted", "deleted": True}
 
 
-@router.post("/{conversation_id}/messages", status_code=201)
+@router.post(
+    "/{conversation_id}/messages",
+    status_code=201,
+    responses=errors(400, 401, 403, 404, 413)
+    | {
+        201: {
+            "links": {
+                "RateMessage": link(
+                    "PUT",
+                    "/api/conversations/{conversation_id}/messages/{message_id}/rating",
+                    conversation_id="$request.path.conversation_id",
+                    message_id="$response.body#/id",
+                )
+            }
+        }
+    },
+)
 def append_message(
     conversation_id: str,
     body: MessageIn,
@@ -110,7 +152,10 @@ class RatingIn(BaseModel):
     correction: str | None = Field(default=None, max_length=conv.MAX_CONTENT)
 
 
-@router.put("/{conversation_id}/messages/{message_id}/rating")
+@router.put(
+    "/{conversation_id}/messages/{message_id}/rating",
+    responses=errors(400, 401, 403, 404, 409, 413),
+)
 def rate_message(
     conversation_id: str,
     message_id: str,

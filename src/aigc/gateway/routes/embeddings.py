@@ -7,16 +7,18 @@ another tenant) can be named or returned through this endpoint.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_model_allowed, require_role
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, ModelNotFound
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
+from aigc.gateway.fields import NOT_BLANK, branch_rules
+from aigc.gateway.openapi import errors
 from aigc.gateway.services import Services
 from aigc.infra import untrusted
 from aigc.knowledge.ingest import embedder_for
@@ -26,11 +28,21 @@ MAX_INPUTS = 2048
 MAX_CHARS = 32_000
 
 
+# A text to embed: not blank, at most MAX_CHARS characters.
+_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_CHARS, "pattern": NOT_BLANK}
+
+
 class EmbeddingRequest(BaseModel):
-    input: str | list[str]
-    model: str
-    encoding_format: str = "float"
-    dimensions: int | None = None
+    input: str | list[str] = Field(  # checked by _inputs, each rule named in its 400
+        json_schema_extra=branch_rules(
+            string=_TEXT, array={"items": _TEXT, "minItems": 1, "maxItems": MAX_INPUTS}
+        )
+    )
+    model: str = Field(description="The embedding model's id, or 'default'")
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(
+        default=None, description="If given, the model's own dimension (384 for the default)"
+    )
     user: str | None = None
 
 
@@ -43,12 +55,10 @@ def _inputs(body: EmbeddingRequest) -> list[str]:
             raise InvalidRequest(
                 f"Each input must be non-empty and at most {MAX_CHARS} characters", param="input"
             )
-    if body.encoding_format not in ("float", "base64"):
-        raise InvalidRequest("encoding_format must be 'float' or 'base64'", param="encoding_format")
     return texts
 
 
-@router.post("/embeddings")
+@router.post("/embeddings", responses=errors(400, 401, 403, 404, 413))
 async def create_embeddings(
     body: EmbeddingRequest,
     caller: Principal = Depends(principal),
@@ -60,11 +70,10 @@ async def create_embeddings(
     texts = _inputs(body)
     embedder = embedder_for(svc.settings)
     if body.model not in (embedder.model_id, "default"):
-        raise InvalidRequest(
+        raise ModelNotFound(
             f"The embedding model is '{embedder.model_id}'; "
             f"'{untrusted.field(body.model)}' is not served",
             param="model",
-            code="model_not_found",
         )
     require_model_allowed(caller, embedder.model_id)  # "default" names it too
     if body.dimensions is not None and body.dimensions != embedder.dim:

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse
 from aigc.access import Principal
 from aigc.errors import NotFound
 from aigc.gateway.deps import principal, services
+from aigc.gateway.openapi import content, errors, link
 from aigc.gateway.services import Services
 from aigc.infra import files
 
@@ -29,10 +30,24 @@ def _chunks(upload: UploadFile) -> Iterator[bytes]:
         yield chunk
 
 
-@router.post("/files")
+@router.post(
+    "/files",
+    responses=errors(400, 401, 403, 413)
+    | {
+        200: {
+            "links": {
+                "GetFile": link("GET", "/v1/files/{file_id}", file_id="$response.body#/id"),
+                "FileContent": link(
+                    "GET", "/v1/files/{file_id}/content", file_id="$response.body#/id"
+                ),
+                "DeleteFile": link("DELETE", "/v1/files/{file_id}", file_id="$response.body#/id"),
+            }
+        }
+    },
+)
 def create_file(
-    file: UploadFile = File(...),
-    purpose: str = Form(...),
+    file: UploadFile = File(..., description="Not empty", json_schema_extra={"minLength": 1}),
+    purpose: files.Purpose = Form(...),
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:
@@ -50,9 +65,9 @@ def create_file(
         return files.file_view(record)
 
 
-@router.get("/files")
+@router.get("/files", responses=errors(400, 401, 403))
 def list_files(
-    purpose: str | None = None,
+    purpose: files.Purpose | None = None,
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:
@@ -62,7 +77,7 @@ def list_files(
     return {"object": "list", "data": data, "has_more": False}
 
 
-@router.get("/files/{file_id}")
+@router.get("/files/{file_id}", responses=errors(401, 403, 404))
 def retrieve_file(
     file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -70,7 +85,7 @@ def retrieve_file(
         return files.file_view(files.get_file(s, caller, file_id))
 
 
-@router.delete("/files/{file_id}")
+@router.delete("/files/{file_id}", responses=errors(401, 403, 404))
 def delete_file(
     file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -79,7 +94,11 @@ def delete_file(
     return {"id": file_id, "object": "file", "deleted": True}
 
 
-@router.get("/files/{file_id}/content")
+@router.get(
+    "/files/{file_id}/content",
+    response_class=FileResponse,
+    responses=content("application/octet-stream", "The bytes as uploaded") | errors(401, 403, 404),
+)
 def file_content(
     file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> FileResponse:

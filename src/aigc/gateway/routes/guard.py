@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from aigc.access import Principal, require_model_allowed, require_role
 from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.deps import principal, services
+from aigc.gateway.fields import branch_rules
+from aigc.gateway.openapi import content, errors, link
 from aigc.gateway.services import Services
 from aigc.guard import feedback, moderation, store, watermark
 from aigc.guard.policy import PolicyError, parse_policy
@@ -58,7 +60,7 @@ def _parse_or_400(text: str) -> None:
         ) from None
 
 
-@router.get("/api/policies")
+@router.get("/api/policies", responses=errors(401, 403))
 def list_policies(
     caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -68,7 +70,7 @@ def list_policies(
     return {"object": "list", "data": data}
 
 
-@router.get("/api/policies/{name}")
+@router.get("/api/policies/{name}", responses=errors(401, 403, 404))
 def get_policy(
     name: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -80,7 +82,19 @@ def get_policy(
             raise NotFound(f"No policy named '{name}'") from None
 
 
-@router.post("/api/policies", status_code=201)
+@router.post(
+    "/api/policies",
+    status_code=201,
+    responses=errors(400, 401, 403, 413)
+    | {
+        201: {
+            "links": {
+                "GetPolicy": link("GET", "/api/policies/{name}", name="$response.body#/name"),
+                "DeletePolicy": link("DELETE", "/api/policies/{name}", name="$response.body#/name"),
+            }
+        }
+    },
+)
 def put_policy(
     body: PolicyIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -91,7 +105,7 @@ def put_policy(
         return _policy_view(store.put_policy(s, caller.tenant_id, body.yaml, body.enabled))
 
 
-@router.delete("/api/policies/{name}")
+@router.delete("/api/policies/{name}", responses=errors(401, 403, 404))
 def delete_policy(
     name: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -107,13 +121,20 @@ def delete_policy(
 # --- moderation ----------------------------------------------------------------------------
 
 
+_TEXT = {"type": "string", "maxLength": MAX_MODERATION_CHARS}
+
+
 class ModerationIn(BaseModel):
     model_config = ConfigDict(extra="allow")
-    input: str | list[str]
+    input: str | list[str] = Field(  # checked in the route, each rule named in its 400
+        json_schema_extra=branch_rules(
+            string=_TEXT, array={"items": _TEXT, "minItems": 1, "maxItems": MAX_MODERATION_INPUTS}
+        )
+    )
     model: str = Field(default="aigc-guard", min_length=1, max_length=200)
 
 
-@router.post("/v1/moderations")
+@router.post("/v1/moderations", responses=errors(400, 401, 403, 413))
 def moderations(body: ModerationIn, caller: Principal = Depends(principal)) -> dict[str, Any]:
     """OpenAI's moderation shape: one result per input, with our extra categories.
 
@@ -147,7 +168,7 @@ class FeedbackIn(BaseModel):
     answer: str | None = Field(default=None, max_length=200_000)
 
 
-@router.post("/api/feedback", status_code=201)
+@router.post("/api/feedback", status_code=201, responses=errors(400, 401, 403, 413))
 def post_feedback(
     body: FeedbackIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -157,7 +178,7 @@ def post_feedback(
         return feedback.feedback_view(row)
 
 
-@router.get("/api/feedback")
+@router.get("/api/feedback", responses=errors(401, 403))
 def list_feedback(
     caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -171,7 +192,12 @@ def list_feedback(
         }
 
 
-@router.get("/api/feedback/export")
+@router.get(
+    "/api/feedback/export",
+    response_class=StreamingResponse,
+    responses=content("application/x-ndjson", "One JSON object a line (JSONL)")
+    | errors(400, 401, 403),
+)
 def export_feedback(
     format: Literal["sft", "preference"] = "sft",
     caller: Principal = Depends(principal),
@@ -198,7 +224,7 @@ class WatermarkIn(BaseModel):
     gamma: float = Field(default=watermark.GAMMA, gt=0.0, lt=1.0)
 
 
-@router.post("/api/watermark/detect")
+@router.post("/api/watermark/detect", responses=errors(400, 401, 403, 404, 413, 503))
 def detect_watermark(
     body: WatermarkIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends
@@ -30,7 +30,9 @@ from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway import guarding
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
+from aigc.gateway.fields import Seed
 from aigc.gateway.limits import LimitSpec, Reservation
+from aigc.gateway.openapi import content, errors
 from aigc.gateway.services import Services
 from aigc.models.image import inputs, provenance
 from aigc.models.image.inputs import image_array
@@ -44,6 +46,20 @@ LINK_TTL_S = 3600
 MAX_IMAGES = 10
 _SIZE = re.compile(r"^(\d{1,4})x(\d{1,4})$")
 _CONTENT_ID = re.compile(r"^img_[0-9a-f]{24}$")
+# Base64 as ``b64decode(..., validate=True)`` takes it (padded), after an optional data: URL head.
+BASE64 = r"^(data:[^,]*,)?([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+# What a route that runs an image model answers besides its result.
+IMAGE_ERRORS = errors(400, 401, 403, 404, 413, 429, 503)
+
+
+def image_field(description: str, default: Any = ...) -> Any:
+    """A base64 image field: the schema shows the encoding the server decodes."""
+    return Field(
+        default,
+        pattern=BASE64,
+        description=description,
+        json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/*"},
+    )
 
 
 # --- request bodies ------------------------------------------------------------------------
@@ -54,9 +70,11 @@ class ImageGenerationRequest(BaseModel):
     model: str = Field(min_length=1)
     prompt: str = Field(min_length=1, max_length=4000)
     n: int = Field(default=1, ge=1, le=MAX_IMAGES)
-    size: str | None = None
+    size: str | None = Field(
+        default=None, pattern=r"^\d{1,4}x\d{1,4}$", description="One the model offers"
+    )
     response_format: Literal["url", "b64_json"] = "url"
-    seed: int | None = None
+    seed: Seed | None = None
     quality: str | None = None  # accepted for SDK compatibility; one quality here
     style: str | None = None
     user: str | None = None
@@ -66,8 +84,8 @@ class LatentPoint(BaseModel):
     """A point in a model's joint latent space: a class, noise from a seed, or (VAE) an image."""
 
     label: str
-    seed: int | None = None
-    image: str | None = Field(default=None, description="base64 PNG (VAE models only)")
+    seed: Seed | None = None
+    image: str | None = image_field("base64 PNG (VAE models only)", default=None)
     weight: float = 1.0
 
 
@@ -76,36 +94,48 @@ class InterpolationRequest(BaseModel):
     start: LatentPoint
     end: LatentPoint
     steps: int = Field(default=8, ge=2, le=32)
-    size: str | None = None
+    size: str | None = Field(default=None, pattern=r"^\d{1,4}x\d{1,4}$")
 
 
 class ArithmeticRequest(BaseModel):
     model: str
     terms: list[LatentPoint] = Field(min_length=1, max_length=16)
-    size: str | None = None
+    size: str | None = Field(default=None, pattern=r"^\d{1,4}x\d{1,4}$")
 
 
 class CaptionRequest(BaseModel):
     model: str
-    image: str = Field(description="base64 PNG/JPEG/WebP (a data: URL is accepted)")
+    image: str = image_field("base64 PNG/JPEG/WebP (a data: URL is accepted)")
     language: Literal["en", "zh"] = "en"
 
 
-class EmbeddingRequest(BaseModel):
+class ImageEmbeddingRequest(BaseModel):
+    """Texts, images or both: at least one of the two lists, not empty."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["input"], "properties": {"input": {"type": "array"}}},
+                {"required": ["images"], "properties": {"images": {"type": "array"}}},
+            ]
+        }
+    )
     model: str
-    input: list[str] | None = Field(default=None, max_length=256)
-    images: list[str] | None = Field(default=None, max_length=64)
+    input: list[str] | None = Field(default=None, min_length=1, max_length=256)
+    images: list[Annotated[str, image_field("base64 PNG/JPEG/WebP")]] | None = Field(
+        default=None, min_length=1, max_length=64
+    )
 
 
 class ClassifyRequest(BaseModel):
     model: str
-    image: str
+    image: str = image_field("base64 PNG/JPEG/WebP (a data: URL is accepted)")
     labels: list[str] = Field(min_length=2, max_length=100)
-    template: str = "{}"
+    template: str = Field(default="{}", pattern=r"\{\}", description="{} marks the label")
 
 
 class VerifyRequest(BaseModel):
-    image: str = Field(description="base64 PNG (a data: URL is accepted)")
+    image: str = image_field("base64 PNG (a data: URL is accepted)")
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -237,7 +267,7 @@ def deliver(
 # --- OpenAI-compatible ---------------------------------------------------------------------
 
 
-@router.post("/v1/images/generations")
+@router.post("/v1/images/generations", responses=IMAGE_ERRORS)
 async def generate_images(
     body: ImageGenerationRequest,
     caller: Principal = Depends(principal),
@@ -271,7 +301,11 @@ async def generate_images(
     return {"created": int(time.time()), "data": data}
 
 
-@router.get("/v1/images/files/{name}", include_in_schema=False)
+@router.get(
+    "/v1/images/files/{name}",
+    response_class=Response,
+    responses=content("image/png", "The signed PNG") | errors(400, 404),
+)
 async def image_file(name: str, expires: int, signature: str, svc: Services = Depends(services)):
     """A generated image by its expiring signed link (no API key: the link is the grant)."""
     content_id = name.removesuffix(".png")
@@ -333,7 +367,7 @@ async def _latent_images(
     return {"created": int(time.time()), "data": data}
 
 
-@router.post("/api/images/interpolate")
+@router.post("/api/images/interpolate", responses=IMAGE_ERRORS)
 async def interpolate(
     body: InterpolationRequest,
     caller: Principal = Depends(principal),
@@ -348,7 +382,7 @@ async def interpolate(
     return await _latent_images(svc, caller, rec, body.model, body.size, body.steps, make)
 
 
-@router.post("/api/images/arithmetic")
+@router.post("/api/images/arithmetic", responses=IMAGE_ERRORS)
 async def arithmetic(
     body: ArithmeticRequest,
     caller: Principal = Depends(principal),
@@ -366,7 +400,7 @@ async def arithmetic(
 # --- captions, embeddings, zero-shot -------------------------------------------------------
 
 
-@router.post("/api/images/caption")
+@router.post("/api/images/caption", responses=IMAGE_ERRORS)
 async def caption(
     body: CaptionRequest,
     caller: Principal = Depends(principal),
@@ -390,9 +424,9 @@ async def caption(
     }
 
 
-@router.post("/api/images/embeddings")
+@router.post("/api/images/embeddings", responses=IMAGE_ERRORS)
 async def embeddings(
-    body: EmbeddingRequest,
+    body: ImageEmbeddingRequest,
     caller: Principal = Depends(principal),
     rec: RequestRecord = Depends(record),
     svc: Services = Depends(services),
@@ -432,7 +466,7 @@ async def embeddings(
         await settle(svc, reservation, rec)
 
 
-@router.post("/api/images/classify")
+@router.post("/api/images/classify", responses=IMAGE_ERRORS)
 async def classify(
     body: ClassifyRequest,
     caller: Principal = Depends(principal),
@@ -463,7 +497,7 @@ async def classify(
 # --- provenance ----------------------------------------------------------------------------
 
 
-@router.post("/api/provenance/verify")
+@router.post("/api/provenance/verify", responses=errors(400, 401, 403, 413))
 async def verify(
     body: VerifyRequest,
     caller: Principal = Depends(principal),

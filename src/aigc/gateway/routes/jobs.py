@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal
 from aigc.gateway.deps import principal, services
+from aigc.gateway.openapi import errors
 from aigc.gateway.services import Services
 from aigc.infra import jobs
 from aigc.infra.schema import Job, ModelRecord
@@ -21,9 +22,9 @@ from aigc.infra.schema import Job, ModelRecord
 router = APIRouter(prefix="/api", tags=["jobs"])
 
 
-@router.get("/jobs")
+@router.get("/jobs", responses=errors(400, 401, 403))
 def list_jobs(
-    status: str | None = None,
+    status: jobs.Status | None = None,
     kind: str | None = None,
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
@@ -33,7 +34,7 @@ def list_jobs(
     return {"object": "list", "data": data}
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=errors(401, 403, 404))
 def get_job(
     job_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -41,7 +42,7 @@ def get_job(
         return _views(s, [jobs.get_job(s, caller, job_id)])[0]
 
 
-@router.post("/jobs/{job_id}/cancel")
+@router.post("/jobs/{job_id}/cancel", responses=errors(401, 403, 404))
 def cancel_job(
     job_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:

@@ -8,48 +8,101 @@ permission checks live. Plain ``def`` routes: FastAPI runs them in a worker thre
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from aigc.access import Principal
+from aigc.access import ROLES, Principal
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.gateway.deps import principal, services
+from aigc.gateway.fields import NOT_BLANK, Name, branch_rules
+from aigc.gateway.openapi import content, errors, link
 from aigc.gateway.services import Services
 from aigc.infra import jobs
-from aigc.knowledge import bases, ingest
+from aigc.knowledge import bases, ingest, parse
 from aigc.knowledge.fetch import FetchRefused, fetch
-from aigc.knowledge.retrieve import MODES, Filters, search
+from aigc.knowledge.retrieve import MAX_TOP_K, Filters, search
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge"])
 CHUNK = 1024 * 1024
 
 
+def _grant(subject: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {subject: schema, "access": {"enum": list(bases.LEVELS)}},
+        "required": [subject],
+        "additionalProperties": False,
+    }
+
+
+# What bases.parse_grants takes (it checks, and names the entry in its 400s): exactly one of
+# role (and every higher one), group or user, with a level (read by default).
+_ID = {"type": "string", "minLength": 1, "maxLength": bases.MAX_SUBJECT}
+GRANTS = branch_rules(
+    array={
+        "items": {
+            "anyOf": [
+                _grant("role", {"enum": list(ROLES)}),
+                _grant("group", _ID),
+                _grant("user", _ID),
+            ]
+        }
+    }
+)
+
+
 class KbCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     description: str = ""
-    access: list[dict[str, Any]] | None = None
+    access: list[dict[str, Any]] | None = Field(default=None, json_schema_extra=GRANTS)
     dense: bool = True
 
 
 class KbUpdate(BaseModel):
-    name: str | None = None
+    name: Name | None = None
     description: str | None = None
-    access: list[dict[str, Any]] | None = None
+    access: list[dict[str, Any]] | None = Field(default=None, json_schema_extra=GRANTS)
+
+
+# A plain file name with an extension the parsers read (ingest.check_document_name and
+# parse.detect_format check it; the schema keeps to ASCII names, which they all take).
+_EXTENSIONS = "|".join([*parse.FORMATS, "markdown", "htm", "text", "ndjson"])
+FILENAME = rf"^[A-Za-z0-9_(][A-Za-z0-9 _.()-]*\.({_EXTENSIONS})$"
 
 
 class UrlDocument(BaseModel):
-    url: str = Field(min_length=1, max_length=2000)
-    filename: str | None = None
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        pattern=r"^https?://[^/?#\s]",
+        description="An http(s) page this server may fetch: a public address, or one of the "
+        "networks the operator opened (kb_fetch_allow_networks)",
+    )
+    filename: str | None = Field(
+        default=None,
+        max_length=255,
+        pattern=FILENAME,
+        description="The document's name (default: from the URL or the content type)",
+    )
+
+
+class SearchFilters(BaseModel):
+    """Only chunks of these documents, filenames or content types (Filters.from_json)."""
+
+    model_config = ConfigDict(extra="forbid")
+    document_ids: list[str] | None = None
+    filenames: list[str] | None = None
+    content_types: list[str] | None = None
 
 
 class SearchBody(BaseModel):
-    query: str = Field(min_length=1, max_length=4000)
-    top_k: int = 5
-    mode: str = Field(default="hybrid", description=f"one of {', '.join(MODES)}")
-    filters: dict[str, Any] | None = None
+    query: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
+    top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
+    mode: Literal["hybrid", "dense", "keyword"] = "hybrid"  # retrieve.MODES
+    filters: SearchFilters | None = None
 
 
 def _chunks(upload: UploadFile) -> Iterator[bytes]:
@@ -67,7 +120,27 @@ def _wake(request: Request) -> None:
         runner.wake()
 
 
-@router.post("", status_code=201)
+_KB = "$response.body#/id"
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses=errors(400, 401, 403, 409, 413)
+    | {
+        201: {
+            "links": {
+                "GetKb": link("GET", "/api/kb/{kb_id}", kb_id=_KB),
+                "UpdateKb": link("PATCH", "/api/kb/{kb_id}", kb_id=_KB),
+                "UploadDocuments": link("POST", "/api/kb/{kb_id}/documents", kb_id=_KB),
+                "AddUrl": link("POST", "/api/kb/{kb_id}/documents/url", kb_id=_KB),
+                "ListDocuments": link("GET", "/api/kb/{kb_id}/documents", kb_id=_KB),
+                "SearchKb": link("POST", "/api/kb/{kb_id}/search", kb_id=_KB),
+                "DeleteKb": link("DELETE", "/api/kb/{kb_id}", kb_id=_KB),
+            }
+        }
+    },
+)
 def create_kb(
     body: KbCreate, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -76,7 +149,7 @@ def create_kb(
         return bases.kb_view(s, kb, bases.level_of(s, caller, kb.id))
 
 
-@router.get("")
+@router.get("", responses=errors(401))
 def list_kbs(caller: Principal = Depends(principal), svc: Services = Depends(services)) -> Any:
     with svc.db.session() as s:
         levels = bases.access_levels(s, caller)
@@ -86,7 +159,7 @@ def list_kbs(caller: Principal = Depends(principal), svc: Services = Depends(ser
         }
 
 
-@router.get("/{kb_id}")
+@router.get("/{kb_id}", responses=errors(401, 404))
 def get_kb(
     kb_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -95,7 +168,7 @@ def get_kb(
         return bases.kb_view(s, kb, bases.level_of(s, caller, kb_id))
 
 
-@router.patch("/{kb_id}")
+@router.patch("/{kb_id}", responses=errors(400, 401, 403, 404, 409, 413))
 def update_kb(
     kb_id: str,
     body: KbUpdate,
@@ -107,7 +180,7 @@ def update_kb(
         return bases.kb_view(s, kb, bases.level_of(s, caller, kb_id))
 
 
-@router.delete("/{kb_id}")
+@router.delete("/{kb_id}", responses=errors(401, 403, 404))
 def delete_kb(
     kb_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -120,7 +193,20 @@ def delete_kb(
     return {"id": kb_id, "object": "knowledge_base.deleted", "deleted": True}
 
 
-@router.post("/{kb_id}/documents")
+_DOCUMENTS = {
+    "GetDocument": link(
+        "GET",
+        "/api/kb/{kb_id}/documents/{doc_id}",
+        kb_id="$request.path.kb_id",
+        doc_id="$response.body#/data/0/id",
+    ),
+}
+
+
+@router.post(
+    "/{kb_id}/documents",
+    responses=errors(400, 401, 403, 404, 413) | {200: {"links": _DOCUMENTS}},
+)
 def upload_documents(
     kb_id: str,
     request: Request,
@@ -163,7 +249,7 @@ def upload_documents(
     return {"object": "list", "data": results, "job": job}
 
 
-@router.post("/{kb_id}/documents/url")
+@router.post("/{kb_id}/documents/url", responses=errors(400, 401, 403, 404, 413))
 def add_url(
     kb_id: str,
     body: UrlDocument,
@@ -194,7 +280,7 @@ def add_url(
     return view | {"job": job}
 
 
-@router.get("/{kb_id}/documents")
+@router.get("/{kb_id}/documents", responses=errors(401, 404))
 def list_documents(
     kb_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
@@ -203,7 +289,7 @@ def list_documents(
         return {"object": "list", "data": [ingest.document_view(d) for d in docs]}
 
 
-@router.get("/{kb_id}/documents/{doc_id}")
+@router.get("/{kb_id}/documents/{doc_id}", responses=errors(401, 404))
 def get_document(
     kb_id: str,
     doc_id: str,
@@ -214,7 +300,11 @@ def get_document(
         return ingest.document_view(ingest.get_document(s, caller, kb_id, doc_id))
 
 
-@router.get("/{kb_id}/documents/{doc_id}/content")
+@router.get(
+    "/{kb_id}/documents/{doc_id}/content",
+    response_class=FileResponse,
+    responses=content("application/octet-stream", "The document as uploaded") | errors(401, 404),
+)
 def download_document(
     kb_id: str,
     doc_id: str,
@@ -230,7 +320,7 @@ def download_document(
     return FileResponse(path, filename=name, media_type="application/octet-stream")
 
 
-@router.delete("/{kb_id}/documents/{doc_id}")
+@router.delete("/{kb_id}/documents/{doc_id}", responses=errors(401, 403, 404))
 def delete_document(
     kb_id: str,
     doc_id: str,
@@ -241,7 +331,7 @@ def delete_document(
     return {"id": doc_id, "object": "knowledge_base.document.deleted", "deleted": True}
 
 
-@router.get("/{kb_id}/documents/{doc_id}/chunks")
+@router.get("/{kb_id}/documents/{doc_id}/chunks", responses=errors(401, 404))
 def list_chunks(
     kb_id: str,
     doc_id: str,
@@ -253,14 +343,14 @@ def list_chunks(
         return {"object": "list", "data": [ingest.chunk_view(c) for c in chunks]}
 
 
-@router.post("/{kb_id}/search")
+@router.post("/{kb_id}/search", responses=errors(400, 401, 404, 413))
 def search_kb(
     kb_id: str,
     body: SearchBody,
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:
-    filters = Filters.from_json(body.filters)
+    filters = Filters.from_json(body.filters.model_dump() if body.filters else None)
     with svc.db.session() as s:
         hits = search(s, svc.settings, caller, [kb_id], body.query, body.top_k, body.mode, filters)
     return {"object": "list", "data": [h.view() for h in hits]}

@@ -13,15 +13,26 @@ from aigc.access import Principal, require_role
 from aigc.gateway import pipeline
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
+from aigc.gateway.openapi import errors
 from aigc.gateway.schemas import ChatCompletionRequest, CompletionRequest, SamplingFields
 from aigc.gateway.services import Services
 from aigc.models.registry import model_view
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# A completion is JSON, or with "stream": true server-sent events ending in "data: [DONE]".
+GENERATED = {
+    200: {
+        "description": "The completion (JSON), or its chunks as server-sent events when streaming",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/event-stream": {"schema": {"type": "string"}},
+        },
+    }
+} | errors(400, 401, 403, 404, 413, 429, 502, 503)
 
 
-@router.get("/models")
+@router.get("/models", responses=errors(401))
 async def list_models(
     caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -34,7 +45,7 @@ async def list_models(
     return {"object": "list", "data": await run_in_threadpool(run)}
 
 
-@router.get("/models/{model:path}")
+@router.get("/models/{model:path}", responses=errors(401, 404))
 async def get_model(
     model: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -61,7 +72,7 @@ async def _generate(
     return JSONResponse(payload, headers=headers)
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", responses=GENERATED)
 async def chat_completions(
     body: ChatCompletionRequest,
     caller: Principal = Depends(principal),
@@ -71,7 +82,7 @@ async def chat_completions(
     return await _generate(svc, caller, rec, body, chat=True)
 
 
-@router.post("/completions")
+@router.post("/completions", responses=GENERATED)
 async def completions(
     body: CompletionRequest,
     caller: Principal = Depends(principal),

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from aigc.gateway.deps import services
+from aigc.gateway.openapi import content
 from aigc.gateway.services import Services
 
 router = APIRouter(tags=["operations"])
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str]  # each part: "ok" or "error: <kind>"
 
 
 @router.get("/healthz")
@@ -21,7 +30,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"model": Readiness, "description": "Every part answers"},
+        503: {"model": Readiness, "description": "A part does not answer (see checks)"},
+    },
+)
 async def readyz(svc: Services = Depends(services)) -> Response:
     """Ready to serve: the database answers and the shared limiter (if any) answers."""
     checks: dict[str, str] = {}
@@ -46,6 +61,10 @@ async def readyz(svc: Services = Depends(services)) -> Response:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses=content("text/plain", "Prometheus' text exposition format"),
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -25,6 +25,7 @@ from aigc.models.family import (
     IMAGE_ENCODING,
     IMAGE_GENERATION,
     IMAGE_INTERPOLATION,
+    PATH_CONFIG,
     Family,
     register,
 )
@@ -119,6 +120,7 @@ GAN = register(
         kind="image",
         loader=lambda config: gan.GANModel(config["path"]),
         validate=validate_model_dir,
+        config_schema=PATH_CONFIG,
         capabilities=frozenset({IMAGE_GENERATION, IMAGE_INTERPOLATION}),
         summary="Train a class-conditional DCGAN on images (e.g. -p steps=2000 -p size=32).",
         trainer=train_gan,
@@ -132,6 +134,7 @@ VAE = register(
         kind="image",
         loader=lambda config: vae.VAEModel(config["path"]),
         validate=validate_model_dir,
+        config_schema=PATH_CONFIG,
         capabilities=frozenset({IMAGE_GENERATION, IMAGE_INTERPOLATION, IMAGE_ENCODING}),
         summary="Train a (conditional) VAE on images (e.g. -p beta=1.0 -p conditional=false).",
         trainer=train_vae,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, ValidationInfo, field_validator
 
 from aigc.models.device import pick_device
-from aigc.models.family import Family, register
+from aigc.models.family import PATH_CONFIG, Family, register
 from aigc.models.placement import to_device
 from aigc.models.text import neural
 
@@ -162,6 +162,7 @@ FAMILY = register(
         from_folder=True,
         loader=load,
         validate=neural.validate_checkpoint_config,
+        config_schema=PATH_CONFIG,
         capabilities=neural.CAPABILITIES,
         capabilities_of=neural.capabilities_of,
         summary="Train a GPT (decoder-only transformer) from scratch; saves a HF checkpoint.",

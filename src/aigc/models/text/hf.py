@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from aigc.models.device import pick_device
-from aigc.models.family import Family, register
+from aigc.models.family import PATH_CONFIG, Family, register
 from aigc.models.placement import to_device
 from aigc.models.text import neural
 
@@ -39,6 +39,7 @@ FAMILY = register(
         kind="text",
         loader=load,
         validate=neural.validate_checkpoint_config,
+        config_schema=PATH_CONFIG,
         capabilities=neural.CAPABILITIES,
         capabilities_of=neural.capabilities_of,
         summary="Any local Hugging Face causal LM, registered by its folder",

@@ -291,7 +291,7 @@ class NeuralParams(BaseModel):
     seed: int | None = Field(
         default=None,
         ge=0,
-        le=2**63 - 1,
+        le=2**53 - 1,  # exact in JSON (and in the OpenAPI document)
         description="Document split, weights and batches (default: split 0, weights 1337)",
         json_schema_extra=_ADVANCED,
     )

@@ -27,7 +27,7 @@ from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
 from aigc.models.base import TextModelBase
-from aigc.models.family import TEXT, Family, register
+from aigc.models.family import PATH_CONFIG, TEXT, Family, register
 from aigc.models.protocols import TextRequest
 from aigc.models.stopping import Ended
 from aigc.models.text.arpa import BOS_ID, EOS_ID, UNK_ID
@@ -140,7 +140,8 @@ class NGramTextModel(TextModelBase):
         ids: list[int] = []  # model ids sampled on the current line
         shown = ""
         need = 0  # UTF-8 continuation bytes the line still owes (byte-level BPE)
-        rng = np.random.default_rng(request.seed)
+        # numpy seeds are unsigned; a request's seed may be negative (as vLLM's may).
+        rng = np.random.default_rng(None if request.seed is None else request.seed % 2**64)
         for _ in range(request.max_tokens or SAMPLE_LIMIT):
             word = self.lm.sample(
                 [BOS_ID, *self._model_ids(prompt), *ids],
@@ -198,7 +199,7 @@ class NGramParams(BaseModel):
         default=None, ge=8, le=200_000, description="BPE vocabulary (default 4,000)"
     )
     val_fraction: float = Field(default=0.1, ge=0.0, le=0.5, description="Held-out documents")
-    seed: int = Field(default=0, ge=0, le=2**63 - 1, description="Document split")
+    seed: int = Field(default=0, ge=0, le=2**53 - 1, description="Document split")  # JSON-exact
     discount_fallback: bool = Field(default=True, description="KenLM's --discount_fallback")
     lowercase: bool = Field(default=False, description="Train (and read prompts) in lower case")
 
@@ -343,6 +344,7 @@ FAMILY = register(
         from_folder=True,
         loader=lambda config: NGramTextModel.load(Path(config["path"])),
         validate=_validate_config,
+        config_schema=PATH_CONFIG,
         capabilities=TEXT,
         summary="Train an n-gram model (modified Kneser-Ney), e.g. -p order=5.",
         params=NGramParams,

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aigc.models.device import pick_device
-from aigc.models.family import Family, register
+from aigc.models.family import PATH_CONFIG, Family, register
 from aigc.models.text import neural
 
 MODEL_TYPE = "aigc-rnn"
@@ -163,6 +163,7 @@ FAMILY = register(
         from_folder=True,
         loader=load,
         validate=neural.validate_checkpoint_config,
+        config_schema=PATH_CONFIG,
         capabilities=neural.CAPABILITIES,
         summary="Train an LSTM/GRU language model (-p cell=gru for a GRU).",
         params=RNNParams,

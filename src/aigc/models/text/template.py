@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from aigc.infra import linear_re
 from aigc.infra.linear_re import LinearPattern
 from aigc.models.base import TextModelBase
-from aigc.models.family import TEXT, Family, register
+from aigc.models.family import PATH_CONFIG, TEXT, Family, register
 from aigc.models.protocols import TextRequest
 from aigc.models.stopping import Ended
 from aigc.models.tokens import count_tokens, split_tokens
@@ -531,12 +531,31 @@ def validate_config(config: dict[str, Any]) -> None:
         raise InvalidRequest(f"Invalid template configuration: {exc}", param="config") from None
 
 
+CONFIG_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {
+                "yaml": {
+                    "type": "string",
+                    "minLength": 1,
+                    "contentMediaType": "application/yaml",
+                    "description": "The whole model: name, languages, intents (as helpdesk.yaml)",
+                }
+            },
+            "required": ["yaml"],
+        },
+        PATH_CONFIG,
+    ]
+}
+
 FAMILY = register(
     Family(
         name="template",
         kind="text",
         loader=load,
         validate=validate_config,
+        config_schema=CONFIG_SCHEMA,
         capabilities=TEXT,
         summary="Rule/template answers written by people (YAML)",
     )

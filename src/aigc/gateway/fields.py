@@ -1,0 +1,61 @@
+"""Field types shared by request bodies, written so the schema says what the server checks.
+
+Each constraint here is both enforced by Pydantic and shown in the OpenAPI document, so a value
+the document allows is one the server accepts: a count the database column can hold, a name
+that is more than white space, a whole number that is not ``true``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, StringConstraints
+
+INT32_MAX = 2**31 - 1  # an INTEGER column on PostgreSQL
+# The largest integer every JSON reader keeps exact (JavaScript's MAX_SAFE_INTEGER). Bounds
+# above it cannot be written exactly in the OpenAPI document (FastAPI writes them as floats:
+# 2**63 - 1 would read 2**63), and BIGINT columns hold it with room to spare.
+JSON_SAFE_MAX = 2**53 - 1
+
+
+# The characters Python's str.strip() and str.isspace() take for white space, written out, so
+# that every regex dialect reads a pattern built on them alike (the \s of JSON Schema's ECMA
+# regexes, of Pydantic's Rust engine and of Python differ on some of these).
+SPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{SPACE}]"  # found in any text that is more than white space
+
+
+def branch_rules(**by_type: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """The ``json_schema_extra`` of a union field (``str | list[str]``) whose route checks the
+    rules itself, with a clearer error than Pydantic's for a union (one per branch, named by
+    type): the rules are written into the schema's branch of each JSON type."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for branch in schema.get("anyOf", [schema]):
+            branch.update(by_type.get(branch.get("type", ""), {}))
+
+    return extra
+
+
+def _whole(value: Any) -> Any:
+    """1.0 is the number 1 in JSON (and an integer to JSON Schema); true and "1" are not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Positive counts as JSON integers: ints and integral floats (1.0), never booleans or strings,
+# and no larger than their column holds. (The Field comes first: after the validator, Pydantic
+# would not write its bounds into the schema as minimum and maximum.)
+Count32 = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX), BeforeValidator(_whole)]
+Count64 = Annotated[int, Field(strict=True, ge=1, le=JSON_SAFE_MAX), BeforeValidator(_whole)]
+
+# A sampling seed, either sign, as vLLM takes it (within what JSON keeps exact).
+Seed = Annotated[int, Field(ge=-JSON_SAFE_MAX, le=JSON_SAFE_MAX)]
+
+# A name as stored: surrounding white space dropped, something left (the pattern shows the
+# schema's readers that a blank name is refused).
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK)
+]
