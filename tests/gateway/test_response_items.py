@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from aigc.errors import InvalidRequest
 from aigc.gateway.response_items import chat_body, input_param, output_items
@@ -93,13 +94,20 @@ def test_tools_choice_limits_and_format_map_onto_chat_fields() -> None:
             "input[0].name",
         ),
         ({"input": "x", "tool_choice": {"type": "allowed_tools"}}, "tool_choice"),
-        ({"input": ""}, "input"),
     ],
 )
 def test_untranslatable_items_name_their_place(fields: dict[str, Any], param: str) -> None:
     with pytest.raises(InvalidRequest) as refused:
         chat_body(body(**fields), [])
     assert refused.value.param == param
+
+
+@pytest.mark.parametrize("empty", ["", []])
+def test_an_empty_input_is_refused_by_the_request_schema(empty: object) -> None:
+    """The document says ``input`` is required and not empty, and the server holds to it."""
+    with pytest.raises(ValidationError) as refused:
+        ResponseRequest.model_validate({"model": "m", "input": empty})
+    assert all(error["loc"][0] == "input" for error in refused.value.errors())
 
 
 def test_unsupported_fields_are_refused_by_name() -> None:

@@ -15,15 +15,16 @@ from aigc.access import Principal, require_role
 from aigc.gateway import response_store
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
+from aigc.gateway.openapi import errors
 from aigc.gateway.responding import respond
 from aigc.gateway.response_schemas import ResponseRequest
-from aigc.gateway.routes.openai import SSE_HEADERS
+from aigc.gateway.routes.openai import GENERATED, SSE_HEADERS
 from aigc.gateway.services import Services
 
 router = APIRouter(prefix="/v1/responses", tags=["openai"])
 
 
-@router.post("")
+@router.post("", responses=GENERATED)
 async def create_response(
     body: ResponseRequest,
     caller: Principal = Depends(principal),
@@ -39,7 +40,7 @@ async def create_response(
     return JSONResponse(answer.payload, headers=answer.headers)
 
 
-@router.get("/{response_id}")
+@router.get("/{response_id}", responses=errors(401, 404))
 async def get_response(
     response_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -50,7 +51,7 @@ async def get_response(
     return await run_in_threadpool(run)
 
 
-@router.get("/{response_id}/input_items")
+@router.get("/{response_id}/input_items", responses=errors(401, 404))
 async def list_input_items(
     response_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
@@ -61,7 +62,7 @@ async def list_input_items(
     return await run_in_threadpool(run)
 
 
-@router.delete("/{response_id}")
+@router.delete("/{response_id}", responses=errors(401, 403, 404))
 async def delete_response(
     response_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
