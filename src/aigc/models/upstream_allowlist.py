@@ -28,10 +28,10 @@ MAX_PATTERN_CHARS = 500
 _HOST = re.compile(r"^[a-z0-9*]([a-z0-9*.-]*[a-z0-9*])?$")
 _PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
 # A whole pattern as ``check_pattern`` takes it, for the API's schema (which leaves out the
-# white space around it and the upper-case scheme that the check forgives, and keeps the path
-# to printable ASCII without ?, # and :).
+# white space around it that the check forgives, takes the scheme in any case as the check
+# does, and keeps the path to printable ASCII without ?, # and :).
 _PATH = r"[!\x22$-9;->@-~]"  # printable ASCII but # : ? (\x22 is the double quote)
-PATTERN = rf"^(https?://)?[A-Za-z0-9*]([A-Za-z0-9*.-]*[A-Za-z0-9*])?(:{_PORT})?(/{_PATH}*)?$"
+PATTERN = rf"^([Hh][Tt][Tt][Pp][Ss]?://)?[A-Za-z0-9*]([A-Za-z0-9*.-]*[A-Za-z0-9*])?(:{_PORT})?(/{_PATH}*)?$"
 
 
 def stored(session: Session) -> list[str]:
