@@ -176,7 +176,11 @@ class Watch:
     peak_threads: int = 0
     peak_active_streams: float = 0.0
     metrics_ms: list[float] = field(default_factory=list)
+    # (seconds into the phase, the longest event-loop lag since the previous scrape, as the
+    # upper bound of its bucket): when in the phase the loop was held.
+    lag_timeline: list[tuple[float, float | None]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _t0: float = field(default_factory=time.perf_counter)
 
     def _sample(self) -> None:
         while not self._stop.wait(0.2):
@@ -185,17 +189,29 @@ class Watch:
             self.peak_threads = max(self.peak_threads, threads(self.pid) or 0)
 
     async def _scrape(self, session: aiohttp.ClientSession) -> None:
+        previous = histogram_buckets(await scrape(session, self.base_url), LAG)
         while not self._stop.is_set():
+            await asyncio.sleep(1.0)
             t = time.perf_counter()
             async with session.get(f"{self.base_url}/metrics") as resp:
                 text = await resp.text()
             self.metrics_ms.append((time.perf_counter() - t) * 1000)
-            active = metric_sum(metric_samples(text), "aigc_active_streams")
+            samples = metric_samples(text)
+            active = metric_sum(samples, "aigc_active_streams")
             self.peak_active_streams = max(self.peak_active_streams, active)
-            await asyncio.sleep(1.0)
+            buckets = histogram_buckets(samples, LAG)
+            grown = {le: n - previous.get(le, 0.0) for le, n in buckets.items()}
+            self.lag_timeline.append((t - self._t0, bucket_quantile(grown, 1.0)))
+            previous = buckets
+
+    def max_lag_ms(self, start: float, end: float) -> float | None:
+        """The longest lag (bucket bound, ms) seen by scrapes between ``start`` and ``end`` s."""
+        seen = [lag for t, lag in self.lag_timeline if start <= t < end and lag is not None]
+        return max(seen) * 1000 if seen else None
 
     @contextlib.asynccontextmanager
     async def running(self, session: aiohttp.ClientSession) -> Any:
+        self._t0 = time.perf_counter()
         sampler = threading.Thread(target=self._sample, daemon=True)
         sampler.start()
         scraper = asyncio.create_task(self._scrape(session))
@@ -300,6 +316,24 @@ def stream_stats(streams: list[Stream], wall: float, expected_tokens: int) -> di
         "tokens_received": tokens,
         "tokens_per_s": round(tokens / wall, 1) if wall else None,
         "client_peak_open_streams": peak,
+    }
+
+
+def lag_by_stage(watch: Watch, streams: list[Stream]) -> dict[str, Any]:
+    """The longest event-loop lag (ms, bucket bound) while the burst was being admitted (until
+    the last response started, plus the scrape after it) and afterwards, while only streaming;
+    and the whole timeline (one point per /metrics scrape)."""
+    starts = [s.response_start for s in streams if s.response_start is not None]
+    last = max(starts, default=0.0)
+    # The first scrape after the last response started still covers admission time.
+    after = [t for t, _ in watch.lag_timeline if t >= last]
+    admitted = after[0] if after else float("inf")
+    return {
+        "admitting_max_le_ms": watch.max_lag_ms(0.0, admitted + 0.001),
+        "streaming_max_le_ms": watch.max_lag_ms(admitted + 0.001, float("inf")),
+        "timeline_s_ms": [
+            (round(t, 1), None if lag is None else lag * 1000) for t, lag in watch.lag_timeline
+        ],
     }
 
 
@@ -440,6 +474,7 @@ async def soak(server: Server, args: argparse.Namespace) -> dict[str, Any]:
             "server": watch.summary(),
             "server_cpu_s": None if cpu0 is None or cpu1 is None else round(cpu1 - cpu0, 2),
             "event_loop_lag": lag_between(before, after),
+            "event_loop_lag_by_stage": lag_by_stage(watch, streams),
             "responses_by_status": responses_by_status(before, after),
         }
         print_phase("phase 1", out["phase1"])
@@ -467,6 +502,7 @@ async def soak(server: Server, args: argparse.Namespace) -> dict[str, Any]:
             "server": watch.summary(),
             "server_cpu_s": None if cpu0 is None or cpu1 is None else round(cpu1 - cpu0, 2),
             "event_loop_lag": lag_between(before, after),
+            "event_loop_lag_by_stage": lag_by_stage(watch, streams),
             "responses_by_status": responses_by_status(before, after),
             "after": idle,
         }
@@ -531,6 +567,8 @@ def print_table(result: dict[str, Any]) -> None:
          p2["server"]["peak_active_streams"]),
         ("event-loop lag p50 / p99 / max ms (<=)",
          _lag(p1["event_loop_lag"]), _lag(p2["event_loop_lag"])),
+        ("lag max ms (<=): admitting / streaming",
+         _stages(p1["event_loop_lag_by_stage"]), _stages(p2["event_loop_lag_by_stage"])),
         ("/metrics during p50 / max ms",
          f"{p1['server']['metrics_p50_ms']} / {p1['server']['metrics_max_ms']}",
          f"{p2['server']['metrics_p50_ms']} / {p2['server']['metrics_max_ms']}"),
@@ -566,6 +604,10 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"server log errors: {len(result['server_log_errors'])}")
 
 
+def _stages(lag: dict[str, Any]) -> str:
+    return f"{lag['admitting_max_le_ms']} / {lag['streaming_max_le_ms']}"
+
+
 def _lag(lag: dict[str, Any]) -> str:
     return f"{lag['p50_le_ms']} / {lag['p99_le_ms']} / {lag['max_le_ms']}"
 
@@ -578,12 +620,22 @@ def main() -> None:
     parser.add_argument("--pace-ms", type=float, default=10.0, help="between answer words")
     parser.add_argument("--warmup", type=int, default=20, help="streams before measuring")
     parser.add_argument("--settle-s", type=float, default=15.0, help="rest after phase 2")
+    parser.add_argument("--out", type=Path, default=None, help="write the results here instead")
+    parser.add_argument(
+        "--server-env",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of the server (e.g. PYTHONMALLOC=malloc)",
+    )
     args = parser.parse_args()
     args.streams = args.streams or (100 if args.quick else 1000)
     limit = raise_fd_limit(2 * args.streams + 512)
     load_start = machine()["load_average"]
     work = Path(tempfile.mkdtemp(prefix="aigc-bench-soak-"))
-    server = Server(work / "data", new_admin_key(), AIGC_LOG_LEVEL="WARNING").start()
+    server_env = dict(item.split("=", 1) for item in args.server_env)
+    server = Server(work / "data", new_admin_key(), AIGC_LOG_LEVEL="WARNING", **server_env)
+    server.start()
     try:
         pid = server.proc.pid if server.proc else 0
         settings = {
@@ -597,6 +649,7 @@ def main() -> None:
             "model_gate": {"max_concurrency": args.streams + 100, "max_queue": 64},
             "client_fd_limit": list(limit),
             "server_fd_limit": fd_limit(pid),
+            "server_env": server_env,
         }
         result = asyncio.run(soak(server, args))
     finally:
@@ -611,10 +664,10 @@ def main() -> None:
     }
     print_table(result)
     print(f"load average at start {load_start}, at the end {record['machine']['load_average']}")
-    out = RESULTS if full else PARTIAL_RESULTS
+    out = args.out or (RESULTS if full else PARTIAL_RESULTS)
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(record, indent=2))
-    print(f"written to {out.relative_to(HERE.parent)}")
+    print(f"written to {out}")
 
 
 if __name__ == "__main__":
