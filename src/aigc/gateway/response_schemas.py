@@ -7,9 +7,9 @@ name (``refuse_unsupported``), never silently dropped; unknown ones are ignored,
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.errors import InvalidRequest
 
@@ -31,9 +31,15 @@ class ResponseRequest(BaseModel):
 
     model: str = Field(min_length=1)
     # Required here (OpenAI lets a stored prompt stand in, which is not taken): a new turn.
-    input: (
-        Annotated[str, Field(min_length=1)] | Annotated[list[dict[str, Any]], Field(min_length=1)]
-    )
+    input: str | list[dict[str, Any]]
+
+    @field_validator("input")
+    @classmethod
+    def _not_empty(cls, value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+        if not value:  # named "input", not a branch of the union
+            raise ValueError("'input' is empty")
+        return value
+
     instructions: str | None = None
     tools: list[dict[str, Any]] | None = Field(default=None, max_length=128)
     tool_choice: str | dict[str, Any] | None = None
