@@ -563,8 +563,8 @@ def verify_audit(caller: Principal = Depends(principal), svc: Services = Depends
 
 class AllowlistIn(Strict):
     # Checked (each refusal naming its pattern) and normalised by upstream_allowlist, which
-    # also forgives what the schema leaves out: white space around a pattern, an upper-case
-    # scheme. The schema shows the rules; the check enforces them.
+    # also forgives what the schema leaves out (white space around a pattern). The schema
+    # shows the rules; the check enforces them.
     patterns: list[Any] = Field(
         json_schema_extra={
             "maxItems": upstream_allowlist.MAX_PATTERNS,
