@@ -145,3 +145,20 @@ async def test_what_the_schema_shows_the_routes_still_take_as_before(
     for seed in (2**63 - 1, -(2**63), 2**64 + 5):  # beyond 64 bits: folded in, not refused
         seeded = await api.post("/v1/chat/completions", json=ask | {"seed": seed})
         assert seeded.status_code == 200, seeded.text
+
+
+async def test_a_refused_lookup_leaves_nothing_stale_in_the_model_cache(
+    api: httpx.AsyncClient,
+) -> None:
+    """A key whose allow-list refuses the model (403) rolled the lookup's session back after
+    the record was cached: the next caller read an expired, detached record (a 500)."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    limited = (await api.post("/api/keys", json={"allowed_models": ["x"]})).json()["key"]
+    ask = {"model": "template-echo", "messages": [{"role": "user", "content": "hello"}]}
+    refused = await api.post(
+        "/v1/chat/completions", json=ask, headers={"Authorization": f"Bearer {limited}"}
+    )
+    assert refused.status_code == 403, refused.text
+    served = await api.post("/v1/chat/completions", json=ask)
+    assert served.status_code == 200, served.text
