@@ -74,3 +74,17 @@ def test_bounds_are_written_exactly(document: dict[str, Any]) -> None:
     """FastAPI writes bounds as floats: 2**63 - 1 read 2**63, a value the server refused."""
     budget = document["components"]["schemas"]["TenantIn"]["properties"]["daily_token_budget"]
     assert budget["anyOf"][0]["maximum"] == 2**53 - 1 == float(2**53 - 1)
+    seed = document["components"]["schemas"]["ChatCompletionRequest"]["properties"]["seed"]
+    assert seed["anyOf"][0] == {"type": "integer"}  # any: one beyond 64 bits is folded in
+
+
+def test_shown_rules_that_a_route_checks_itself_refuse_nothing_it_took() -> None:
+    """A KB page's URL and name, and an image embedding's lists, are checked where they are
+    used (a fetch, ingest, the route), which take an upper-case scheme, a name in any script
+    and an empty list beside a full one; the schema shows the strict form only."""
+    from aigc.gateway.routes.images import ImageEmbeddingRequest
+    from aigc.gateway.routes.knowledge import UrlDocument
+
+    UrlDocument.model_validate({"url": "HTTP://wiki.example.cn/a", "filename": "员工手册.pdf"})
+    ImageEmbeddingRequest.model_validate({"model": "clip-x", "input": [], "images": ["aGk="]})
+    assert UrlDocument.model_json_schema()["properties"]["url"]["pattern"].startswith("^https?")

@@ -124,3 +124,41 @@ async def test_metrics_show_how_late_the_event_loop_runs(api: httpx.AsyncClient)
         if line.startswith("aigc_event_loop_lag_seconds_count")
     ]
     assert count and float(count[0].split()[-1]) >= 1
+
+
+async def test_what_the_schema_shows_the_routes_still_take_as_before(
+    api: httpx.AsyncClient,
+) -> None:
+    """Rules a route checks itself are only shown in the schema, which keeps to their strict
+    form: what the server forgave before (an upper-case scheme, a seed of 64 bits) it still
+    takes, and a refusal still names what is wrong."""
+    patterns = ["HTTPS://GPU.Corp.example.cn/v1", " https://*.corp.example.cn "]
+    put = await api.put("/api/platform/upstream-allowlist", json={"patterns": patterns})
+    assert put.status_code == 200, put.text
+    assert put.json()["patterns"] == ["https://gpu.corp.example.cn/v1", "https://*.corp.example.cn"]
+    await api.put("/api/platform/upstream-allowlist", json={"patterns": []})
+    usage = await api.get("/api/usage", params={"group_by": "day,week"})
+    assert usage.status_code == 400 and "week" in usage.json()["error"]["message"]
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    ask = {"model": "template-echo", "messages": [{"role": "user", "content": "hello"}]}
+    for seed in (2**63 - 1, -(2**63), 2**64 + 5):  # beyond 64 bits: folded in, not refused
+        seeded = await api.post("/v1/chat/completions", json=ask | {"seed": seed})
+        assert seeded.status_code == 200, seeded.text
+
+
+async def test_a_refused_lookup_leaves_nothing_stale_in_the_model_cache(
+    api: httpx.AsyncClient,
+) -> None:
+    """A key whose allow-list refuses the model (403) rolled the lookup's session back after
+    the record was cached: the next caller read an expired, detached record (a 500)."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    limited = (await api.post("/api/keys", json={"allowed_models": ["x"]})).json()["key"]
+    ask = {"model": "template-echo", "messages": [{"role": "user", "content": "hello"}]}
+    refused = await api.post(
+        "/v1/chat/completions", json=ask, headers={"Authorization": f"Bearer {limited}"}
+    )
+    assert refused.status_code == 403, refused.text
+    served = await api.post("/v1/chat/completions", json=ask)
+    assert served.status_code == 200, served.text

@@ -2,7 +2,9 @@
 
 Each constraint here is both enforced by Pydantic and shown in the OpenAPI document, so a value
 the document allows is one the server accepts: a count the database column can hold, a name
-that is more than white space, a whole number that is not ``true``.
+that is more than white space, a whole number that is not ``true``. Where a route checks a rule
+itself (its 400 says more, or it forgives more), the schema only shows it: ``json_schema_extra``
+(``branch_rules`` for unions).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 INT32_MAX = 2**31 - 1  # an INTEGER column on PostgreSQL
 # The largest integer every JSON reader keeps exact (JavaScript's MAX_SAFE_INTEGER). Bounds
@@ -51,8 +53,15 @@ def _whole(value: Any) -> Any:
 Count32 = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX), BeforeValidator(_whole)]
 Count64 = Annotated[int, Field(strict=True, ge=1, le=JSON_SAFE_MAX), BeforeValidator(_whole)]
 
-# A sampling seed, either sign, as vLLM takes it (within what JSON keeps exact).
-Seed = Annotated[int, Field(ge=-JSON_SAFE_MAX, le=JSON_SAFE_MAX)]
+
+def _fold(seed: int) -> int:
+    """A seed outside the signed 64-bit range every backend takes, folded into it."""
+    return seed if -(2**63) <= seed < 2**63 else seed % 2**63
+
+
+# A sampling seed: any integer, as a seed is only entropy (one beyond 64 bits is folded in). A
+# bound near 2**63 could not be written exactly: JSON's doubles there are 1,024 apart.
+Seed = Annotated[int, AfterValidator(_fold)]
 
 # A name as stored: surrounding white space dropped, something left (the pattern shows the
 # schema's readers that a blank name is refused).

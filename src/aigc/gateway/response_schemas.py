@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.errors import InvalidRequest
+from aigc.gateway.fields import branch_rules
+from aigc.gateway.schemas import FUNCTION_NAME
 
 # Field → the values that mean "not used". Anything else is a feature we do not have.
 _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
@@ -24,10 +26,136 @@ _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
 }
 
 
+# What response_items reads, for the document: it checks each item itself, naming input[i] in
+# its 400s. Images only in user messages, calls of 64-character names, ids of 256 (chat's).
+def _parts(*kinds: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [{"type": "string"}, {"type": "array", "items": {"anyOf": list(kinds)}}]}
+
+
+_TEXT = {
+    "type": "object",
+    "properties": {
+        "type": {"enum": ["input_text", "output_text", "text"]},
+        "text": {"type": "string"},
+    },
+    "required": ["type", "text"],
+}
+_REFUSAL = {
+    "type": "object",
+    "properties": {"type": {"const": "refusal"}, "refusal": {"type": "string"}},
+    "required": ["type", "refusal"],
+}
+_IMAGE = {
+    "type": "object",
+    "properties": {
+        "type": {"const": "input_image"},
+        "image_url": {"type": "string", "minLength": 1},
+        "detail": {"enum": ["auto", "low", "high", None]},
+    },
+    "required": ["type", "image_url"],
+}
+_CALL_ID = {"type": "string", "minLength": 1, "maxLength": 256}
+
+
+def _message(roles: list[str], content: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"type": {"const": "message"}, "role": {"enum": roles}, "content": content},
+        "required": ["role", "content"],
+    }
+
+
+INPUT_ITEM: dict[str, Any] = {
+    "anyOf": [
+        _message(["user"], _parts(_TEXT, _REFUSAL, _IMAGE)),
+        _message(["system", "developer", "assistant"], _parts(_TEXT, _REFUSAL)),
+        {
+            "type": "object",
+            "properties": {
+                "type": {"const": "function_call"},
+                "call_id": _CALL_ID,
+                "name": {"type": "string", "minLength": 1, "maxLength": 64},
+                "arguments": {"type": "string"},
+            },
+            "required": ["type", "call_id", "name", "arguments"],
+        },
+        {
+            "type": "object",
+            "properties": {
+                "type": {"const": "function_call_output"},
+                "call_id": _CALL_ID,
+                "output": _parts(_TEXT, _REFUSAL),
+            },
+            "required": ["type", "call_id", "output"],
+        },
+    ],
+    "description": "A message, a function call, or a call's output (which answers a call of the "
+    "turn before it, by call_id)",
+}
+TOOL: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "type": {"const": "function"},
+        "name": {"type": "string", "pattern": FUNCTION_NAME},
+        "description": {"type": ["string", "null"]},
+        "parameters": {"type": ["object", "null"]},
+        "strict": {"type": ["boolean", "null"]},
+    },
+    "required": ["type", "name"],
+}
+TOOL_CHOICE: dict[str, Any] = {
+    "anyOf": [
+        {"type": "null"},
+        {"enum": ["none", "auto", "required"]},
+        {
+            "type": "object",
+            "properties": {"type": {"const": "function"}, "name": {"type": "string"}},
+            "required": ["type", "name"],
+        },
+    ],
+    "description": "required or a named function only with tools; the name one of theirs",
+}
+TEXT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "format": {
+            "anyOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "properties": {"type": {"enum": ["text", "json_object"]}},
+                    "required": ["type"],
+                },
+                {
+                    "type": "object",
+                    "properties": {"type": {"const": "json_schema"}, "schema": {"type": "object"}},
+                    "required": ["type", "schema"],
+                },
+            ]
+        }
+    },
+}
+
+
+def _document(schema: dict[str, Any]) -> None:
+    """What response_items and refuse_unsupported check, written into the schema (the fields
+    themselves stay loose, so their 400s name input[i] as the client wrote it)."""
+    properties = schema.setdefault("properties", {})
+    branch_rules(array={"items": INPUT_ITEM})(properties["input"])
+    branch_rules(array={"items": TOOL})(properties["tools"])
+    branch_rules(object=TEXT)(properties["text"])
+    properties["tool_choice"] |= TOOL_CHOICE
+    for name, unused in _UNSUPPORTED.items():  # refused unless unused, as in chat
+        properties[name] = {
+            "description": "Not supported yet: only the value that means 'not used'",
+            "enum": list(unused),
+        }
+
+
 class ResponseRequest(BaseModel):
     """OpenAI's ``ResponseCreateParams`` subset: text and message input, function tools."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_document)
 
     model: str = Field(min_length=1)
     # Required here (OpenAI lets a stored prompt stand in, which is not taken): a new turn.

@@ -103,8 +103,10 @@ class Services:
         """Resolve and load a model, from the database and disk if need be (in a thread)."""
         with self.db.session() as session:
             record = self.registry.find(session, principal, name)
-            self.models.put((principal.tenant_id, name), record)
             self.registry.check_usable(principal, record, session)
+        # Cached once the session has committed: a refusal above rolls it back, which expires
+        # the record, and a cached expired record (detached) failed the next caller (a 500).
+        self.models.put((principal.tenant_id, name), record)
         return self.registry.load(record)
 
     async def model(self, principal: Principal, name: str) -> TextModel:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from aigc.access import Principal, Role, require_platform_admin, require_role
+from aigc.errors import InvalidRequest
 from aigc.gateway import accounts
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import Count32, Count64, Name
@@ -504,10 +505,10 @@ def _iso(day: date | None) -> str | None:
 def usage(
     since: date | None = Query(default=None, description="First day, YYYY-MM-DD (UTC)"),
     until: date | None = Query(default=None, description="Last day, YYYY-MM-DD (UTC)"),
-    group_by: str = Query(
+    group_by: str = Query(  # checked below, naming what is unknown
         default="day,model",
-        pattern=GROUP_BY,
         description="Comma-separated, any of day, key_id, model (none: one row of totals)",
+        json_schema_extra={"pattern": GROUP_BY},
     ),
     tenant_id: str | None = None,
     caller: Principal = Depends(principal),
@@ -515,6 +516,12 @@ def usage(
 ) -> Any:
     require_role(caller, "admin")
     fields = [f.strip() for f in group_by.split(",") if f.strip()]
+    unknown = set(fields) - {"day", "key_id", "model"}
+    if unknown:
+        raise InvalidRequest(
+            f"group_by takes day, key_id and model; not {', '.join(sorted(unknown))}",
+            param="group_by",
+        )
     with svc.db.session() as s:
         tenant = accounts.target_tenant(s, caller, tenant_id)
     return _listing(audit.usage(svc.db, tenant, _iso(since), _iso(until), fields))
@@ -554,19 +561,21 @@ def verify_audit(caller: Principal = Depends(principal), svc: Services = Depends
     return {"ok": result.ok, "count": result.count, "problems": result.problems}
 
 
-AllowPattern = Annotated[
-    str,
-    Field(
-        pattern=upstream_allowlist.PATTERN,
-        max_length=upstream_allowlist.MAX_PATTERN_CHARS,
-        description="scheme://host-with-*-wildcards[:port][/path]; the scheme defaults to https",
-    ),
-]
-
-
 class AllowlistIn(Strict):
-    # Each is also normalised by upstream_allowlist.check_pattern (lower-case host).
-    patterns: list[AllowPattern] = Field(max_length=upstream_allowlist.MAX_PATTERNS)
+    # Checked (each refusal naming its pattern) and normalised by upstream_allowlist, which
+    # also forgives what the schema leaves out (white space around a pattern). The schema
+    # shows the rules; the check enforces them.
+    patterns: list[Any] = Field(
+        json_schema_extra={
+            "maxItems": upstream_allowlist.MAX_PATTERNS,
+            "items": {
+                "type": "string",
+                "pattern": upstream_allowlist.PATTERN,
+                "maxLength": upstream_allowlist.MAX_PATTERN_CHARS,
+                "description": "scheme://host-with-*-wildcards[:port][/path] (https by default)",
+            },
+        }
+    )
 
 
 @router.get("/platform/upstream-allowlist", responses=errors(401, 403))

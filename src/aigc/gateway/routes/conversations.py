@@ -42,7 +42,9 @@ class MessageIn(BaseModel):
 @router.get("", responses=errors(400, 401, 403))
 def list_conversations(
     q: str | None = None,
-    limit: int = Query(default=conv.LIST_LIMIT, ge=1, le=conv.LIST_LIMIT),
+    limit: int = Query(  # a value outside is brought within (list_conversations)
+        default=conv.LIST_LIMIT, json_schema_extra={"minimum": 1, "maximum": conv.LIST_LIMIT}
+    ),
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:

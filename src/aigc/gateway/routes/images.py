@@ -22,7 +22,7 @@ import numpy as np
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_role
@@ -52,13 +52,21 @@ BASE64 = r"^(data:[^,]*,)?([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3
 IMAGE_ERRORS = errors(400, 401, 403, 404, 413, 429, 503)
 
 
+# parse_size checks it, naming the sizes the model offers.
+SIZE: dict[str, JsonValue] = {"pattern": r"^\d{1,4}x\d{1,4}$"}
+
+
 def image_field(description: str, default: Any = ...) -> Any:
-    """A base64 image field: the schema shows the encoding the server decodes."""
+    """A base64 image field: the schema shows the encoding; decode_image checks it (its 400
+    says what is wrong, and it also refuses base64 that is no image)."""
     return Field(
         default,
-        pattern=BASE64,
         description=description,
-        json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/*"},
+        json_schema_extra={
+            "pattern": BASE64,
+            "contentEncoding": "base64",
+            "contentMediaType": "image/*",
+        },
     )
 
 
@@ -71,7 +79,7 @@ class ImageGenerationRequest(BaseModel):
     prompt: str = Field(min_length=1, max_length=4000)
     n: int = Field(default=1, ge=1, le=MAX_IMAGES)
     size: str | None = Field(
-        default=None, pattern=r"^\d{1,4}x\d{1,4}$", description="One the model offers"
+        default=None, description="One the model offers", json_schema_extra=SIZE
     )
     response_format: Literal["url", "b64_json"] = "url"
     seed: Seed | None = None
@@ -94,13 +102,13 @@ class InterpolationRequest(BaseModel):
     start: LatentPoint
     end: LatentPoint
     steps: int = Field(default=8, ge=2, le=32)
-    size: str | None = Field(default=None, pattern=r"^\d{1,4}x\d{1,4}$")
+    size: str | None = Field(default=None, json_schema_extra=SIZE)
 
 
 class ArithmeticRequest(BaseModel):
     model: str
     terms: list[LatentPoint] = Field(min_length=1, max_length=16)
-    size: str | None = Field(default=None, pattern=r"^\d{1,4}x\d{1,4}$")
+    size: str | None = Field(default=None, json_schema_extra=SIZE)
 
 
 class CaptionRequest(BaseModel):
@@ -121,9 +129,11 @@ class ImageEmbeddingRequest(BaseModel):
         }
     )
     model: str
-    input: list[str] | None = Field(default=None, min_length=1, max_length=256)
+    # An empty list is taken as none (the route refuses only both empty); the schema asks
+    # for at least one item where a list is given.
+    input: list[str] | None = Field(default=None, max_length=256, json_schema_extra={"minItems": 1})
     images: list[Annotated[str, image_field("base64 PNG/JPEG/WebP")]] | None = Field(
-        default=None, min_length=1, max_length=64
+        default=None, max_length=64, json_schema_extra={"minItems": 1}
     )
 
 
@@ -131,7 +141,9 @@ class ClassifyRequest(BaseModel):
     model: str
     image: str = image_field("base64 PNG/JPEG/WebP (a data: URL is accepted)")
     labels: list[str] = Field(min_length=2, max_length=100)
-    template: str = Field(default="{}", pattern=r"\{\}", description="{} marks the label")
+    template: str = Field(  # checked in the route
+        default="{}", description="{} marks the label", json_schema_extra={"pattern": r"\{\}"}
+    )
 
 
 class VerifyRequest(BaseModel):

@@ -74,18 +74,19 @@ FILENAME = rf"^[A-Za-z0-9_(][A-Za-z0-9 _.()-]*\.({_EXTENSIONS})$"
 
 
 class UrlDocument(BaseModel):
+    # The fetch and ingest.check_document_name enforce these (with their own 400s, and more
+    # leniently: an upper-case scheme, any script in a name); the schema shows the safe form.
     url: str = Field(
         min_length=1,
         max_length=2000,
-        pattern=r"^https?://[^/?#\s]",
         description="An http(s) page this server may fetch: a public address, or one of the "
         "networks the operator opened (kb_fetch_allow_networks)",
+        json_schema_extra={"pattern": r"^https?://[^/?#\s]"},
     )
     filename: str | None = Field(
         default=None,
-        max_length=255,
-        pattern=FILENAME,
         description="The document's name (default: from the URL or the content type)",
+        json_schema_extra={"pattern": FILENAME, "maxLength": 255},
     )
 
 
