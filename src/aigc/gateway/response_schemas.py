@@ -141,7 +141,9 @@ def _document(schema: dict[str, Any]) -> None:
     """What response_items and refuse_unsupported check, written into the schema (the fields
     themselves stay loose, so their 400s name input[i] as the client wrote it)."""
     properties = schema.setdefault("properties", {})
-    branch_rules(array={"items": INPUT_ITEM})(properties["input"])
+    branch_rules(string={"minLength": 1}, array={"items": INPUT_ITEM, "minItems": 1})(
+        properties["input"]
+    )
     branch_rules(array={"items": TOOL})(properties["tools"])
     branch_rules(object=TEXT)(properties["text"])
     properties["tool_choice"] |= TOOL_CHOICE
@@ -160,14 +162,6 @@ class ResponseRequest(BaseModel):
     model: str = Field(min_length=1)
     # Required here (OpenAI lets a stored prompt stand in, which is not taken): a new turn.
     input: str | list[dict[str, Any]]
-
-    @field_validator("input")
-    @classmethod
-    def _not_empty(cls, value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
-        if not value:  # named "input", not a branch of the union
-            raise ValueError("'input' is empty")
-        return value
-
     instructions: str | None = None
     tools: list[dict[str, Any]] | None = Field(default=None, max_length=128)
     tool_choice: str | dict[str, Any] | None = None
@@ -182,6 +176,13 @@ class ResponseRequest(BaseModel):
     text: dict[str, Any] | None = None
     user: str | None = None
     seed: int | None = None
+
+    @field_validator("input")
+    @classmethod
+    def _not_empty(cls, value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+        if not value:  # named "input", not a branch of the union
+            raise ValueError("'input' is empty")
+        return value
 
     @property
     def stored(self) -> bool:
