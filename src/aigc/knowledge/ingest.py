@@ -403,9 +403,8 @@ def ingest_documents(
 
 def parse_limits(settings: Settings) -> parse.Limits:
     """The parser's bounds from the settings (pages, and the PDF reader's memory, time, image
-    size and OCR)."""
+    size and OCR; its page limit is ``Limits.max_pages``)."""
     pdf = PdfLimits(
-        max_pages=settings.kb_max_pages,
         memory_mb=settings.kb_pdf_memory_mb,
         timeout_s=settings.kb_pdf_timeout_s,
         max_image_pixels=settings.kb_pdf_max_image_pixels,

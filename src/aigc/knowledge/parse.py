@@ -2,6 +2,7 @@
 
 One parser per format, each built on a well-kept library (PDFium, python-docx, python-pptx,
 openpyxl, BeautifulSoup, markdown-it). A parser yields ``Block``s; the chunker packs them.
+PDFs are read by ``knowledge.pdf`` (a capped child process), which also notes unread pages.
 Tables become text rows (cells joined by `` | ``) so their content stays searchable and
 readable in a citation.
 
@@ -86,11 +87,11 @@ def parse(data: bytes, fmt: str, limits: Limits | None = None) -> list[Block]:
 def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parsed:
     """All blocks of a document with notes on what was left unread, or ``DocumentRejected``."""
     limits = limits or Limits()
-    if fmt == "pdf":  # its own process and its own notes
+    if fmt == "pdf":  # its own process (memory cap, time budget) and notes on unread pages
         from aigc.knowledge.pdf import read_pdf
 
-        read = read_pdf(data, pdf_limits(limits))
-        return Parsed([b for b in read.blocks if b.text.strip()], read.notes)
+        read = read_pdf(data, replace(limits.pdf, max_pages=limits.max_pages))
+        return Parsed(read.blocks, read.notes)  # paragraphs: none of them blank
     parser = PARSERS[fmt]
     try:
         blocks = [b for b in parser(data, limits) if b.text.strip()]
@@ -270,21 +271,6 @@ def parse_jsonl(data: bytes, limits: Limits) -> Iterator[Block]:
             yield _record_block(record, n)
 
 
-# --- PDF -----------------------------------------------------------------------------------
-
-
-def pdf_limits(limits: Limits) -> PdfLimits:
-    return replace(limits.pdf, max_pages=limits.max_pages)
-
-
-def parse_pdf(data: bytes, limits: Limits) -> Iterator[Block]:
-    """Page by page through ``pdf.read_pdf`` (PDFium in a capped child process, OCR for
-    scanned pages); table rows stay rows."""
-    from aigc.knowledge.pdf import read_pdf
-
-    yield from read_pdf(data, pdf_limits(limits)).blocks
-
-
 # --- Office formats (zip containers) -------------------------------------------------------
 
 
@@ -411,7 +397,6 @@ PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
     "txt": parse_txt,
     "md": parse_md,
     "html": parse_html,
-    "pdf": parse_pdf,
     "docx": parse_docx,
     "pptx": parse_pptx,
     "xlsx": parse_xlsx,
