@@ -54,6 +54,7 @@ log = logging.getLogger("aigc.jobs")
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 STATUSES: tuple[str, ...] = get_args(Status)
 FINISHED = ("succeeded", "failed", "cancelled")
+PENDING = ("queued", "running")  # not ended yet: a job parked behind one of these waits
 MAX_ATTEMPTS = 3
 PROGRESS_INTERVAL_S = 0.5  # at most ~2 progress writes a second per job
 _MAX_TEXT = 2000  # error and message columns hold text for people, not dumps
@@ -401,8 +402,7 @@ class JobRunner:
         """Claim jobs into free slots, each started in its own thread; how many were started."""
         started = 0
         while not self._stop.is_set():
-            kinds = self._open_kinds()
-            claimed = self._claim_next(kinds) if kinds else None
+            claimed = self._claim_open()
             if claimed is None:
                 return started
             job, claim = claimed
@@ -418,13 +418,17 @@ class JobRunner:
     def run_once(self) -> bool:
         """Claim one job and run it to its end in the calling thread; False when there was
         nothing to do (for tests and tools; the slots run in ``start``'s threads)."""
-        kinds = self._open_kinds()
-        claimed = self._claim_next(kinds) if kinds else None
+        claimed = self._claim_open()
         if claimed is None:
             return False
         job, claim = claimed
         self._run(job, claim)
         return True
+
+    def _claim_open(self) -> tuple[Job, str] | None:
+        """The next job a free slot may take, now ours; None when there is none."""
+        kinds = self._open_kinds()
+        return self._claim_next(kinds) if kinds else None
 
     def _open_kinds(self) -> list[str]:
         """The kinds a free slot may take now: none when all are busy, no long kind when long
@@ -502,9 +506,7 @@ class JobRunner:
     def _claim_next(self, kinds: list[str]) -> tuple[Job, str] | None:
         """The oldest queued job of ``kinds`` whose ``after_job`` has ended, now ours."""
         blocker = aliased(Job)
-        waiting = exists().where(
-            blocker.id == Job.after_job, blocker.status.in_(("queued", "running"))
-        )
+        waiting = exists().where(blocker.id == Job.after_job, blocker.status.in_(PENDING))
         with self.db.session() as s:
             candidates = s.scalars(
                 select(Job.id)
@@ -578,12 +580,8 @@ class JobRunner:
 
     def _park(self, ctx: JobContext, blocked: JobBlocked) -> None:
         """Back to the queue behind the job it waits for; failed if that one cannot end it."""
-        with self.db.session() as s:
-            status = s.scalar(select(Job.status).where(Job.id == blocked.blocker_id))
-        if blocked.blocker_id == ctx.job_id or status not in ("queued", "running"):
-            why = "does not exist" if status is None else f"is {status}"
-            if blocked.blocker_id == ctx.job_id:
-                why = "is this job itself"
+        why = self._cannot_wait_for(ctx.job_id, blocked.blocker_id)
+        if why is not None:
             error = f"It waits for job {blocked.blocker_id}, which {why}"
             self._settle(ctx, status="failed", error=error[:_MAX_TEXT])
             return
@@ -598,6 +596,16 @@ class JobRunner:
             message=blocked.reason[:_MAX_TEXT],
         )
         log.info("job %s waits for job %s", ctx.job_id, blocked.blocker_id)
+
+    def _cannot_wait_for(self, job_id: str, blocker_id: str) -> str | None:
+        """Why job ``job_id`` cannot wait for ``blocker_id`` (it would wait forever), or None."""
+        if blocker_id == job_id:
+            return "is this job itself"
+        with self.db.session() as s:
+            status = s.scalar(select(Job.status).where(Job.id == blocker_id))
+        if status is None:
+            return "does not exist"
+        return None if status in PENDING else f"is {status}"
 
     def _stopped(self, ctx: JobContext) -> None:
         if ctx._lost.is_set():
