@@ -26,19 +26,30 @@ fallback:
   en: ["Here is what the documents say."]
 """
 
-# Streams 80 words 25 ms apart when asked for a story (about 2 s): a stream still going when a
-# test stops the server or hangs up.
-WORDS = " ".join(f"word{i}" for i in range(80))
-SLOW = f"""
+
+def words(count: int) -> str:
+    """``word0 word1 ...``: the answer of a ``slow`` template, checkable word for word."""
+    return " ".join(f"word{i}" for i in range(count))
+
+
+def slow(text: str, pace_ms: int) -> str:
+    """A template that streams ``text`` word by word ``pace_ms`` apart when asked for a story."""
+    return f"""
 name: slow
 languages: [en]
-pace_ms: 25
+pace_ms: {pace_ms}
 intents:
   - id: story
     patterns: ['story']
     answers:
       en: ["{{text}}"]
 slots:
-  text: "{WORDS}"
+  text: "{text}"
 fallback: {{en: ["Sorry."]}}
 """
+
+
+# Streams 80 words 25 ms apart when asked for a story (about 2 s): a stream still going when a
+# test stops the server or hangs up.
+WORDS = words(80)
+SLOW = slow(WORDS, pace_ms=25)

@@ -16,21 +16,11 @@ from aigc.errors import InvalidRequest, Overloaded
 from aigc.models.device import pick_device
 from aigc.models.resources import MemoryBudget, ModelGate, footprint
 from tests.e2e.server import Org, Server
+from tests.templates import slow, words
 
-WORDS = " ".join(f"word{i}" for i in range(30))
-SLOW = f"""
-name: slow
-languages: [en]
-pace_ms: 10
-intents:
-  - id: story
-    patterns: ['story']
-    answers:
-      en: ["{{text}}"]
-slots:
-  text: "{WORDS}"
-fallback: {{en: ["Sorry."]}}
-"""
+# Shorter and faster than tests.templates.SLOW: 64 requests through a queue of 8.
+WORDS = words(30)
+SLOW = slow(WORDS, pace_ms=10)
 
 
 def test_overload_64_requests_queue_of_8(server: Server, org_a: Org) -> None:
