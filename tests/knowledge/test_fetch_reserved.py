@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from aigc.knowledge.fetch import FetchRefused, fetch, policy_allowing
+from aigc.infra.fetch import policy_allowing
+from aigc.knowledge.fetch import FetchRefused, fetch
 from tests.reserved_dns import resolve_to_reserved
 
 RESERVED_NAME = "wiki.partner.example"  # the stand-in resolver answers 192.0.2.2 for it

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from aigc.infra.fetch import FetchRefused, fetch_bytes, policy_allowing
+from aigc.infra.fetch import FetchRefused, fetch_bytes
 
-__all__ = ["CONTENT_TYPES", "FetchRefused", "Fetched", "fetch", "policy_allowing"]
+__all__ = ["CONTENT_TYPES", "FetchRefused", "Fetched", "fetch"]
 
 CONTENT_TYPES = {
     "text/html": "html",
