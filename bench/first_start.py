@@ -27,7 +27,6 @@ import os
 import platform
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,11 @@ from typing import Any
 import httpx
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests.e2e.server, bench.benchlib
+
+from bench.benchlib import cpu_seconds  # noqa: E402
+from tests.e2e.server import free_port  # noqa: E402
+
 RESULTS = HERE / "results" / "first_start.json"
 IMAGE_DEFAULTS = (
     "gan-digits",
@@ -50,24 +54,11 @@ GPT = "gpt-pydoc"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def machine_busy_s() -> float:
     """CPU seconds all CPUs spent busy since boot (everything but idle and iowait)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
     idle = fields[3] + fields[4]
     return (sum(fields[:8]) - idle) / TICK
-
-
-def process_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of process ``pid``, all its threads."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    rest = stat[stat.rindex(")") + 2 :].split()
-    return (int(rest[11]) + int(rest[12])) / TICK
 
 
 def loadavg() -> list[float]:
@@ -171,7 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 break
             time.sleep(args.poll)
         wall = time.monotonic() - t0
-        server_cpu = process_cpu_s(proc.pid)
+        server_cpu = cpu_seconds(proc.pid) or 0.0  # None: /proc unreadable
         others = max(0.0, machine_busy_s() - busy0 - server_cpu)
         gpt_detail = not_ready_detail(base, key, GPT)
         models_of = job_models(base, key)
