@@ -30,27 +30,17 @@ from aigc.models.stopping import Ended
 # The format → xgrammar's structural-tag builder for it (reasoning off: Qwen2.5's syntax).
 GRAMMAR_KEYS = {"hermes": "qwen_3", "llama": "llama"}
 _TRIGGERS = {"hermes": "<tool_call>", "llama": '{"name": '}
-_HERMES = re.compile(
-    r'<tool_call>\s*\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"arguments"\s*:\s*'
-    r"(?P<arguments>.*)\}\s*</tool_call>",
-    re.DOTALL,
-)
-_LLAMA = re.compile(
-    r'\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"parameters"\s*:\s*(?P<arguments>.*)\}\s*$',
-    re.DOTALL,
-)
-# The head of a call cut off before its end (max_tokens): name known, arguments partial.
-_CUT = {
-    "hermes": re.compile(
-        r'<tool_call>\s*\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"arguments"\s*:\s*'
-        r"(?P<arguments>.*)",
-        re.DOTALL,
-    ),
-    "llama": re.compile(
-        r'\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"parameters"\s*:\s*(?P<arguments>.*)',
-        re.DOTALL,
-    ),
+# A call's head: its name, then its arguments as far as they are written.
+_HEADS = {
+    "hermes": r'<tool_call>\s*\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"arguments"\s*:\s*'
+    r"(?P<arguments>.*)",
+    "llama": r'\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"parameters"\s*:\s*(?P<arguments>.*)',
 }
+# A whole call: the head and the end of its format.
+_HERMES = re.compile(_HEADS["hermes"] + r"\}\s*</tool_call>", re.DOTALL)
+_LLAMA = re.compile(_HEADS["llama"] + r"\}\s*$", re.DOTALL)
+# The head of a call cut off before its end (max_tokens): name known, arguments partial.
+_CUT = {fmt: re.compile(head, re.DOTALL) for fmt, head in _HEADS.items()}
 
 
 def format_of(chat_template: str | None) -> str | None:
