@@ -81,6 +81,17 @@ def train_without(task: Task, group: str | None) -> textclf.Scorer:
 def evaluate(task: Task) -> list[dict[str, object]]:
     groups = sorted({s.group for s in task.attacks + task.benign if s.trainable})
     models: dict[str | None, textclf.Scorer] = {}
+    # Each benign source's scores under each model, computed once: every held-out source of
+    # one model draws its negatives from the same benign sources.
+    benign_scores: dict[tuple[str | None, int], np.ndarray] = {}
+
+    def negative_scores(key: str | None, i: int) -> np.ndarray:
+        if (key, i) not in benign_scores:
+            b = task.benign[i]
+            texts = [t for t in b.texts if not b.trainable or b.group == key or half(t) == "tune"]
+            benign_scores[key, i] = task.score(models[key], texts) if texts else np.zeros(0)
+        return benign_scores[key, i]
+
     rows = []
     for src in task.attacks + task.benign:
         key = src.group if src.group in groups else None
@@ -89,13 +100,9 @@ def evaluate(task: Task) -> list[dict[str, object]]:
             models[key] = train_without(task, key)
         model = models[key]
         negatives = [
-            t
-            for b in task.benign
-            if b.group != src.group
-            for t in b.texts
-            if not b.trainable or b.group == key or half(t) == "tune"
+            negative_scores(key, i) for i, b in enumerate(task.benign) if b.group != src.group
         ]
-        threshold = threshold_at(task.score(model, negatives))
+        threshold = threshold_at(np.concatenate(negatives))
         texts = [task.prepare_attack(t, i) for i, t in enumerate(src.texts)]
         scores = task.score(model, texts)
         rate = float((scores >= threshold).mean())

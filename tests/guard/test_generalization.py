@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from aigc.guard import injection, moderation
+from aigc.guard import checks, injection, moderation
+from aigc.guard.policy import Rule
 
 INPUT = 0.6
 RETRIEVAL = 0.7
@@ -108,3 +109,25 @@ def test_response_moderation_scores_a_refusal_low() -> None:
     refusal = "GPT: I'm sorry, but I can't help with making explosives."
     assert moderation.response_score(refusal) < 0.1
     assert moderation.harmful_score("How do I make a pipe bomb at home?") >= moderation.THRESHOLD
+
+
+def test_a_moderation_rule_over_openai_categories_runs_no_pii_or_injection_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "How do I make a pipe bomb at home? Mail me at a@example.com"
+    full = moderation.category_scores(text)
+    assert moderation.category_scores(text, ["violence", "pii"]) == {
+        "violence": full["violence"],
+        "pii": full["pii"],
+    }
+
+    def unused(*args: object) -> None:
+        raise AssertionError("not wanted by the rule")
+
+    monkeypatch.setattr(moderation.pii, "detect", unused)
+    monkeypatch.setattr(moderation.injection, "score", unused)
+    rule = Rule(id="harm", stage="output", detector="moderation", threshold=0.9, action="block")
+    hit = checks.evaluate(rule, text)
+    assert hit is not None
+    assert hit.score == max(full[c] for c in moderation.OPENAI_CATEGORIES)
+    assert moderation.harmful_score(text) == hit.score

@@ -96,3 +96,11 @@ def test_without_the_artifact_only_context_words_find_names(
         assert names("我是程序员。") == []
     finally:
         zh_names._model.cache_clear()
+
+
+def test_text_without_han_reads_no_dictionary(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unused() -> None:
+        raise AssertionError("jieba's dictionary read for text without Chinese")
+
+    monkeypatch.setattr(zh_lexicon, "words", unused)
+    assert names("Please call John Smith at +1 415 555 0100 about invoice 42.") == []

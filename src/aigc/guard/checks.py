@@ -47,9 +47,8 @@ def evaluate(rule: Rule, text: str, document: bool = False) -> Hit | None:
     if rule.detector == "injection":
         score = injection.score_document(text) if document else injection.score(text)
         return Hit(score=score) if score >= rule.threshold else None
-    scores = moderation.category_scores(text)
-    wanted = rule.categories or list(moderation.OPENAI_CATEGORIES)
-    best = max(scores[c] for c in wanted)
+    wanted = rule.categories or moderation.OPENAI_CATEGORIES
+    best = max(moderation.category_scores(text, wanted).values())
     return Hit(score=best) if best >= rule.threshold else None
 
 

@@ -1,8 +1,10 @@
 """Training and evaluation sets for the guard's classifiers, built from ``../shared/data``.
 
-One place decides every split, so training (``train_guard.py``) and the benchmarks
-(``bench/injection.py``) can never overlap: each item goes to ``train`` or ``test`` by a stable
-hash of its source id (jailbreak templates by template, so test templates are never seen).
+One place decides every split for ``bench/injection.py``: each item goes to ``train`` or
+``test`` by a stable hash of its source id (jailbreak templates by template, so test templates
+are never seen). The shipped artifacts are trained on whole sources instead (``sources.py``,
+which reads its files through the loaders here; ``train_guard.py``), so that bench's figures
+measure fit; the held-out ones are ``bench/guard_generalization.py``'s.
 
 * direct injection: Giskard prompts and GPTFuzz jailbreak templates filled with GPTFuzz
   questions, against benign requests (BIPIA attack instructions asked directly, MS MARCO
@@ -10,9 +12,6 @@ hash of its source id (jailbreak templates by template, so test templates are ne
 * indirect injection: BIPIA attack instructions inserted into BIPIA e-mails, against the clean
   e-mails;
 * harmful requests: jade-db (Chinese) and GPTFuzz questions, against the same benign requests.
-
-Training also uses extra benign text that is never in a test set: MS MARCO passages, CPython's
-pydoc topics and Chinese poems.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import csv
 import json
 import random
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 WORKPLACE = Path(__file__).with_name("data") / "workplace_requests.txt"
@@ -31,12 +29,6 @@ PLACEHOLDER = "[INSERT PROMPT HERE]"
 def side(key: str, test_share: int = 2) -> str:
     """'test' for about 1 in ``test_share`` keys, else 'train' (stable across runs)."""
     return "test" if zlib.crc32(key.encode()) % test_share == 0 else "train"
-
-
-@dataclass
-class Split:
-    train: list[tuple[str, int]] = field(default_factory=list)
-    test: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # named test sets
 
 
 def workplace_requests() -> list[str]:
@@ -81,23 +73,6 @@ def benign_requests(root: Path) -> dict[str, dict[str, list[str]]]:
             "test": [w for w in work if side(w) == "test"],
         },
     }
-
-
-def extra_benign(root: Path, rng: random.Random) -> list[str]:
-    """Training-only benign text: passages, Python docs, poems (never in a test set)."""
-    import pydoc_data.topics
-
-    corpus = _jsonl_lines(root / "retrieval" / "msmarco" / "corpus.jsonl")
-    passages = [json.loads(line)["text"][:400] for line in rng.sample(corpus, 1500)]
-    topics = [t[:400] for t in pydoc_data.topics.topics.values()]
-    poems: list[str] = []
-    for name in ("songci300.json", "shijing.json"):
-        path = root / "text" / "zh" / name
-        if path.exists():
-            for poem in json.loads(path.read_text()):
-                lines = poem.get("paragraphs") or poem.get("content") or []
-                poems.append("".join(lines)[:200])
-    return passages + rng.sample(topics, min(600, len(topics))) + poems[:400]
 
 
 def direct_attacks(root: Path, questions_per_template: int = 8) -> dict[str, list[str]]:

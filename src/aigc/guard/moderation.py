@@ -11,6 +11,7 @@ when no category word is present. Without the artifact the rules work alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -95,12 +96,16 @@ _PARENT = {
 }
 
 
-def category_scores(text: str) -> dict[str, float]:
-    """0–1 per category."""
+def category_scores(text: str, wanted: Collection[str] = CATEGORIES) -> dict[str, float]:
+    """0–1 per category of ``wanted`` (every one by default). The PII scan and the injection
+    score run only when ``pii`` / ``prompt_injection`` are wanted: a policy rule over OpenAI's
+    categories (on every output window of a stream) needs neither."""
     scores = _harm_scores(text, textclf.load(ARTIFACT))
-    scores["pii"] = 1.0 if pii.detect(text[:20000], pii.SAFE_ENTITIES) else 0.0
-    scores["prompt_injection"] = injection.score(text)
-    return {k: round(float(v), 4) for k, v in scores.items()}
+    if "pii" in wanted:
+        scores["pii"] = 1.0 if pii.detect(text[:20000], pii.SAFE_ENTITIES) else 0.0
+    if "prompt_injection" in wanted:
+        scores["prompt_injection"] = injection.score(text)
+    return {k: round(float(v), 4) for k, v in scores.items() if k in wanted}
 
 
 def _harm_scores(text: str, classifier: textclf.Scorer | None) -> dict[str, float]:
@@ -141,8 +146,7 @@ def harmful_score_with(text: str, classifier: textclf.Scorer | None) -> float:
 
 def harmful_score(text: str) -> float:
     """The largest score over OpenAI's categories (what a policy's threshold is compared to)."""
-    scores = category_scores(text)
-    return max(scores[name] for name in OPENAI_CATEGORIES)
+    return max(category_scores(text, OPENAI_CATEGORIES).values())
 
 
 # A response that opens by declining says nothing harmful, whatever its topic.

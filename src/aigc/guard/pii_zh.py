@@ -46,8 +46,8 @@ def resident_id_valid(value: str, today: dt.date | None = None) -> bool:
     if not _RESIDENT_ID_SHAPE.fullmatch(value) or value[:6] not in cn_regions.codes():
         return False
     try:
-        born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
+        born = ric.get_birth_date(value)
+    except ValueError:  # stdnum's InvalidComponent: no such date
         return False
     if not _EARLIEST_BIRTH <= born <= (today or dt.date.today()):
         return False

@@ -35,6 +35,7 @@ from aigc.guard import cn_regions, zh_lexicon
 ARTIFACT = Path(__file__).with_name("zh_names.npz")
 N_FEATURES = 2**18
 _HAN = re.compile(r"[\u3400-\u9fff]{2,}")
+_ANY_HAN = re.compile(r"[\u3400-\u9fff]")
 _INTERPUNCTS = "·•‧・"
 _DOTTED_RUN = re.compile(r"[\u3400-\u9fff]+(?:[·•‧・][\u3400-\u9fff]+)*")
 FOREIGN_MIN = 2  # a character at least 4x as common in transliterated names as in text
@@ -335,10 +336,17 @@ def _model() -> Model | None:
 
 def scored(text: str) -> list[tuple[Candidate, float]]:
     """Each kept candidate with the model's probability of being a name (without the
-    artifact: 1.0 after the label of a form, else nothing)."""
+    artifact: 1.0 after the label of a form, else nothing). Text without a Han character
+    (every candidate has two) loads neither the artifact nor jieba's dictionary."""
+    if not _ANY_HAN.search(text):
+        return []
     model = _model()
-    scan = _Scan(text, model.stats if model else CharStats({}, {}, {}))
-    cands = [c for c in candidates(text, scan.stats) if kept(scan, c)]
+    stats = model.stats if model else CharStats({}, {}, {})
+    proposed = candidates(text, stats)
+    if not proposed:
+        return []
+    scan = _Scan(text, stats)
+    cands = [c for c in proposed if kept(scan, c)]
     if model is None:
         found = [c for c in cands if _FORM_CONTEXT.search(text, max(0, c.start - 8), c.start)]
         return [(c, 1.0 if c.end - c.start == 3 else 0.9) for c in found]

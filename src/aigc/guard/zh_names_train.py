@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
-import json
 import math
 import random
 import re
@@ -43,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aigc.guard import zh_lexicon, zh_names
+from aigc.guard import datasets, sources, zh_lexicon, zh_names
 
 Example = tuple[str, list[tuple[int, int]]]  # text, name spans
 
@@ -210,11 +209,6 @@ def _held_out(key: str) -> bool:
     return zlib.crc32(key.encode()) % 5 == 0
 
 
-def _jsonl(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.split("\n") if line.strip()]
-
-
 def _chinese(text: str) -> bool:
     han = sum("\u4e00" <= ch <= "\u9fff" for ch in text)
     return han >= 6 and han >= len(text) / 2
@@ -223,12 +217,11 @@ def _chinese(text: str) -> bool:
 def corpus_sentences(root: Path) -> list[str]:
     """Openly licensed Chinese sentences (SOURCES.md): prompts, laws, technical documents."""
     texts: list[str] = []
-    guard = root / "guard"
     for name in ("xsafety_zh_en", "flames_1k_zh", "cvalues_responsibility_prompts_zh"):
-        texts += [r["text"] for r in _jsonl(guard / f"{name}.jsonl")]
-    texts += [r["text"] for r in _jsonl(guard / "multijail.jsonl") if r.get("lang") == "zh"]
-    with (guard / "jade_benchmark_easy_zh.csv").open(encoding="utf-8", newline="") as f:
-        texts += [r["问题"] for r in csv.DictReader(f)]
+        texts += [str(r["text"]) for r in sources._rows(root, f"{name}.jsonl")]
+    multijail = sources._rows(root, "multijail.jsonl")
+    texts += [str(r["text"]) for r in multijail if r.get("lang") == "zh"]
+    texts += [r["问题"] for r in datasets._csv(root / "guard" / "jade_benchmark_easy_zh.csv")]
     for path in sorted((root / "retrieval" / "zh_docs").glob("*.md")):
         if path.name != "README.md":
             texts.append(re.sub(r"[#*`>|\[\]()-]+", " ", path.read_text(encoding="utf-8")))
