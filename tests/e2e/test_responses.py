@@ -47,11 +47,7 @@ def stub() -> Iterator[StubServer]:
 
 @pytest.fixture(scope="module")
 def model(server: Server, stub: StubServer) -> str:
-    name = f"upstream-{secrets.token_hex(4)}"
-    body = {"id": name, "config": {"base_url": stub.base_url, "model": "echo"}, "shared": True}
-    made = server.api("POST", "/api/models", json=body)
-    assert made.status_code == 201, made.text
-    return name
+    return stub.register(server)
 
 
 def client(server: Server, key: str) -> openai.OpenAI:
@@ -274,9 +270,7 @@ def test_the_chat_guard_applies(server: Server, stub: StubServer) -> None:
     (plain and streamed); an instruction injected into a function_call_output is blocked; an
     output block rule ends the response as incomplete (content_filter)."""
     org = make_org(server, f"Responses guard {secrets.token_hex(3)}")
-    name = f"upstream-guarded-{secrets.token_hex(3)}"
-    body = {"id": name, "config": {"base_url": stub.base_url, "model": "echo"}, "shared": True}
-    assert server.api("POST", "/api/models", json=body).status_code == 201
+    name = stub.register(server, f"upstream-guarded-{secrets.token_hex(3)}")
     yaml = (
         "name: responses\nrules:\n"
         "  - {id: mail, stage: input, detector: pii, entities: [EMAIL_ADDRESS], "
@@ -337,9 +331,7 @@ def test_the_keys_limits_apply(server: Server, org_a: Org, model: str) -> None:
 def test_an_upstream_failing_mid_stream_ends_with_response_failed(
     server: Server, org_a: Org, stub: StubServer
 ) -> None:
-    name = f"upstream-midfail-{secrets.token_hex(3)}"
-    body = {"id": name, "config": {"base_url": stub.base_url, "model": "midfail"}, "shared": True}
-    assert server.api("POST", "/api/models", json=body).status_code == 201
+    name = stub.register(server, f"upstream-midfail-{secrets.token_hex(3)}", "midfail")
     c = client(server, org_a.member_key)
     events = list(c.responses.create(model=name, input="Say hello", stream=True))
     assert events[0].type == "response.created"
@@ -358,12 +350,12 @@ def test_input_image_reaches_a_vision_upstream(server: Server, stub: StubServer)
     buf = io.BytesIO()
     Image.new("RGB", (20, 10), (200, 30, 30)).save(buf, "PNG")
     url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-    names = {}
-    for label, extra in (("eyes", {"vision": True}), ("blind", {})):
-        names[label] = f"upstream-{label}-{secrets.token_hex(3)}"
-        config = {"base_url": stub.base_url, "model": "vision"} | extra
-        made = server.api("POST", "/api/models", json={"id": names[label], "config": config})
-        assert made.status_code == 201, made.text
+    names = {
+        label: stub.register(
+            server, f"upstream-{label}-{secrets.token_hex(3)}", "vision", shared=False, **extra
+        )
+        for label, extra in (("eyes", {"vision": True}), ("blind", {}))
+    }
     part = {"type": "input_image", "image_url": url, "detail": "low"}
     ask = [{"role": "user", "content": [{"type": "input_text", "text": "What is it?"}, part]}]
     c = client(server, server.admin_key)

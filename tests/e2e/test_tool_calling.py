@@ -51,17 +51,9 @@ def stub() -> Iterator[StubServer]:
         yield server
 
 
-def register(server: Server, stub: StubServer, **config: Any) -> str:
-    name = f"upstream-{secrets.token_hex(4)}"
-    body = {"id": name, "config": {"base_url": stub.base_url, "model": "echo"} | config}
-    made = server.api("POST", "/api/models", json=body | {"shared": True})
-    assert made.status_code == 201, made.text
-    return name
-
-
 @pytest.fixture(scope="module")
 def model(server: Server, stub: StubServer) -> str:
-    return register(server, stub)
+    return stub.register(server)
 
 
 def client(server: Server, key: str) -> openai.OpenAI:
@@ -253,7 +245,7 @@ def _error(exc: openai.APIStatusError) -> dict[str, Any]:
 def test_refusals_name_the_field(server: Server, org_a: Org, model: str, stub: StubServer) -> None:
     c = client(server, org_a.member_key)
     ask = [{"role": "user", "content": "hi"}]
-    toolless = register(server, stub, tools=False)
+    toolless = stub.register(server, tools=False)
     for name, param in ((toolless, "tools"), ("template-helpdesk", "tools")):
         with pytest.raises(openai.BadRequestError) as refused:
             c.chat.completions.create(model=name, messages=ask, tools=[WEATHER])
@@ -307,7 +299,7 @@ def test_refusals_name_the_field(server: Server, org_a: Org, model: str, stub: S
 def test_listings_say_which_models_take_tools(
     server: Server, org_a: Org, model: str, stub: StubServer
 ) -> None:
-    toolless = register(server, stub, tools=False)
+    toolless = stub.register(server, tools=False)
     listed = {
         m["id"]: m for m in server.api("GET", "/v1/models", key=org_a.member_key).json()["data"]
     }

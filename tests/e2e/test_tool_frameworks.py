@@ -10,7 +10,6 @@ with "Tool results: ..." (tests/engine/stub_tools.py).
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,10 +40,7 @@ def stub() -> Iterator[StubServer]:
 
 @pytest.fixture(scope="module")
 def model(server: Server, stub: StubServer) -> str:
-    name = f"upstream-{secrets.token_hex(4)}"
-    body = {"id": name, "config": {"base_url": stub.base_url, "model": "echo"}, "shared": True}
-    assert server.api("POST", "/api/models", json=body).status_code == 201
-    return name
+    return stub.register(server)
 
 
 def chat_openai(server: Server, org: Org, model: str) -> Any:

@@ -32,11 +32,12 @@ import binascii
 import hashlib
 import io
 import json
+import secrets
 import socket
 import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -44,6 +45,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 from PIL import Image
 
 from tests.engine import stub_tools
+
+if TYPE_CHECKING:
+    from tests.e2e.server import Server
 
 CHUNKS = 20
 REDIRECT_TO = "http://169.254.169.254/latest/meta-data"
@@ -235,6 +239,24 @@ class StubServer:
     @property
     def calls(self) -> list[tuple[str, str | None]]:
         return self.app.state.calls
+
+    def register(
+        self,
+        server: Server,
+        name: str = "",
+        model: str = "echo",
+        shared: bool = True,
+        **config: Any,
+    ) -> str:
+        """This stub, answering as ``model``, registered on a live ``server`` (by its admin) as an
+        upstream model with ``config`` added; its name, ``upstream-<random>`` unless given."""
+        name = name or f"upstream-{secrets.token_hex(4)}"
+        config = {"base_url": self.base_url, "model": model} | config
+        made = server.api(
+            "POST", "/api/models", json={"id": name, "config": config, "shared": shared}
+        )
+        assert made.status_code == 201, made.text
+        return name
 
     def __enter__(self) -> StubServer:
         self.thread.start()

@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import event
 
-from aigc.app import create_app
-from aigc.config import Settings
 from aigc.errors import AuthenticationFailed, NotFound
 from aigc.gateway import guarding
 from aigc.gateway.services import Services
 from aigc.guard import store
 from aigc.models.protocols import ChatMessage, TextRequest
-from tests.e2e.server import new_admin_key
 from tests.templates import ECHO
 
 pytestmark = pytest.mark.anyio
@@ -30,30 +26,14 @@ BURST = 50
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def started(tmp_path: Path) -> AsyncIterator[tuple[Services, str]]:
+async def started(app: FastAPI, api: httpx.AsyncClient) -> tuple[Services, str]:
     """The services of a started app, and a member key that may use the shared echo model."""
-    admin_key = new_admin_key()
-    settings = Settings(
-        data_dir=tmp_path / "data", admin_key=admin_key, default_models=False, console=False
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        admin = {"Authorization": f"Bearer {admin_key}"}
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://aigc.test", headers=admin
-        ) as api:
-            model = {"id": "template-echo", "config": {"yaml": ECHO}, "shared": True}
-            assert (await api.post("/api/models", json=model)).status_code == 201
-            tenant = (await api.post("/api/tenants", json={"name": "Burst"})).json()
-            made = await api.post("/api/keys", json={"tenant_id": tenant["id"], "role": "member"})
-            assert made.status_code == 201, made.text
-        yield app.state.services, made.json()["key"]
+    model = {"id": "template-echo", "config": {"yaml": ECHO}, "shared": True}
+    assert (await api.post("/api/models", json=model)).status_code == 201
+    tenant = (await api.post("/api/tenants", json={"name": "Burst"})).json()
+    made = await api.post("/api/keys", json={"tenant_id": tenant["id"], "role": "member"})
+    assert made.status_code == 201, made.text
+    return app.state.services, made.json()["key"]
 
 
 def selects(svc: Services, table: str) -> list[str]:

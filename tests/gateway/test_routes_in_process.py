@@ -5,40 +5,13 @@ which keep covering the real server (tests/e2e)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from aigc.app import create_app
-from aigc.config import Settings
-from tests.e2e.server import new_admin_key
 from tests.templates import ECHO
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """An admin client of a fresh app; its lifespan runs around the test as uvicorn runs it."""
-    admin_key = new_admin_key()
-    settings = Settings(
-        data_dir=tmp_path / "data", admin_key=admin_key, default_models=False, console=False
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        headers = {"Authorization": f"Bearer {admin_key}"}
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://aigc.test", headers=headers
-        ) as client:
-            yield client
 
 
 async def test_health_and_request_id(api: httpx.AsyncClient) -> None:

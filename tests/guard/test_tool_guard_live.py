@@ -42,10 +42,7 @@ def setup(server: Server, stub: StubServer) -> tuple[Org, dict[str, str]]:
     org = make_org(server, f"Tools guard {secrets.token_hex(3)}")
     models = {}
     for action in ("flag", "drop", "block"):
-        name = f"upstream-{action}-{secrets.token_hex(3)}"
-        body = {"id": name, "config": {"base_url": stub.base_url, "model": "echo"}, "shared": True}
-        assert server.api("POST", "/api/models", json=body).status_code == 201
-        models[action] = name
+        models[action] = stub.register(server, f"upstream-{action}-{secrets.token_hex(3)}")
     rules = [
         "  - {id: mail, stage: input, detector: pii, entities: [EMAIL_ADDRESS], "
         "action: pseudonymize}",

@@ -151,16 +151,19 @@ class StreamCheck:
     """The output stage on one streamed choice: wraps the model's deltas, holds back a window,
     ends early with ``content_filter`` when a block rule fires. Tool-call deltas are held until
     their call is complete, then sent as one delta with the guarded arguments (text before a
-    call is released first)."""
+    call is released first). ``calls`` gathers the calls as sent on: what the choice called."""
 
     def __init__(self, session: GuardSession | None, codes: list[str]) -> None:
         self.session = session
         self.codes = codes
         self.blocked = False
+        self.calls = CallAssembler()
 
     async def wrap(self, deltas: AsyncIterator[str]) -> AsyncIterator[str]:
         if self.session is None or self.session.passthrough:
             async for delta in deltas:
+                if isinstance(delta, ToolCallDelta):
+                    self.calls.add(delta)
                 yield delta
             return
         out = self.session.output_guard()
@@ -207,6 +210,7 @@ class StreamCheck:
             self.blocked = self.blocked or blocked
             if not blocked:
                 out.append(ToolCallDelta(index, call.id, call.name, arguments))
+                self.calls.add(out[-1])
         calls.calls.clear()
         return out
 

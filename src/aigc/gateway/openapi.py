@@ -60,10 +60,21 @@ def content(media_type: str, description: str) -> Responses:
     }
 
 
+BODY_ID = "$response.body#/id"  # the id of what the answer made, as a link parameter
+
+
 def link(method: str, path: str, **parameters: str) -> dict[str, Any]:
-    """An OpenAPI link: a value of this answer (``$response.body#/id``) feeds that operation."""
+    """An OpenAPI link: a value of this answer (``BODY_ID``) feeds that operation."""
     pointer = path.replace("~", "~0").replace("/", "~1")
     return {"operationRef": f"#/paths/{pointer}/{method.lower()}", "parameters": parameters}
+
+
+def links(status: int, description: str | None = None, **named: dict[str, Any]) -> Responses:
+    """The ``responses=`` entry of a success answer and the operations it feeds (``link``)."""
+    answer: dict[str, Any] = {"links": named}
+    if description is not None:
+        answer = {"description": description} | answer
+    return {status: answer}
 
 
 def install(app: FastAPI) -> None:

@@ -415,7 +415,7 @@ def runs_inline(model: TextModel, input_chars: int = 0) -> bool:
     return model.runs_inline and input_chars <= INLINE_MAX_CHARS
 
 
-async def deltas(bounded: BoundedText, inline: bool) -> AsyncIterator[str]:
+async def _deltas(bounded: BoundedText, inline: bool) -> AsyncIterator[str]:
     if bounded.is_async:
         async for delta in bounded:
             yield delta
@@ -425,6 +425,26 @@ async def deltas(bounded: BoundedText, inline: bool) -> AsyncIterator[str]:
     else:
         async for delta in iterate_in_threadpool(iter(bounded)):
             yield delta
+
+
+class StreamedChoice:
+    """One choice as it streams, for chat's SSE and the Responses events alike: the model's
+    pieces (text and ``ToolCallDelta``) through the output guard, read on the event loop or
+    in a worker thread as the model needs; ``bounded.tokens`` is what it spent so far."""
+
+    def __init__(self, prepared: Prepared, request: TextRequest, record: RequestRecord) -> None:
+        self.bounded, self.log = generate_logged(prepared.model, request, on_loop=True)
+        self.check = guarding.StreamCheck(prepared.guard, record.guard)
+        inline = runs_inline(prepared.model, prepared.input_chars)
+        self.pieces = self.check.wrap(_deltas(self.bounded, inline))
+        self._record = record
+
+    def finish(self) -> tuple[str, list[ToolCall]]:
+        """Once the pieces are read: the finish reason (``content_filter`` when the guard
+        blocked) and the calls the choice made, their names and counts audited."""
+        made = self.check.calls.result()
+        self._record.tools.extend(tooling.called_codes(made))
+        return self.check.finish_reason(self.bounded.finish_reason), made
 
 
 async def settle(services: Services, prepared: Prepared, record: RequestRecord, used: int) -> None:
@@ -566,18 +586,15 @@ async def stream(
     metrics.ACTIVE_STREAMS.inc()
     try:
         for i, request in enumerate(prepared.requests):
-            bounded, log = generate_logged(prepared.model, request, on_loop=True)
+            choice = StreamedChoice(prepared, request, record)  # output rules, restore
             if chat:
                 yield event(chat_choice(i, {"role": "assistant", "content": ""}, None))
-            checked = guarding.StreamCheck(prepared.guard, record.guard)  # output rules, restore
+            log = choice.log
             if prepared.guard is not None and prepared.guard.output_rules:
                 log = None  # output rules may rewrite text: its tokens are not sent alongside
-            calls = tooling.CallAssembler()
             try:
-                inline = runs_inline(prepared.model, prepared.input_chars)
-                async for delta in checked.wrap(deltas(bounded, inline)):
+                async for delta in choice.pieces:
                     if isinstance(delta, ToolCallDelta):  # OpenAI's delta.tool_calls
-                        calls.add(delta)
                         shaped = tooling.delta(delta, prepared.legacy_functions)
                         if shaped is not None:
                             yield event(chat_choice(i, shaped, None))
@@ -589,10 +606,8 @@ async def stream(
                         else text_choice(i, delta, None, logprobs)
                     )
             finally:
-                used += bounded.tokens
-            finish = checked.finish_reason(bounded.finish_reason)
-            made = calls.result()
-            record.tools.extend(tooling.called_codes(made))
+                used += choice.bounded.tokens
+            finish, made = choice.finish()
             finish = tooling.finish_reason(finish, bool(made), prepared.legacy_functions)
             final = chat_choice(i, {}, finish) if chat else text_choice(i, "", finish)
             yield event(final, **guard_field(record.guard))  # the guard's decisions so far

@@ -81,7 +81,8 @@ async def _save(
     earlier: list[dict[str, Any]],
     response: dict[str, Any],
 ) -> None:
-    """Kept for a later turn: every item so far (earlier turns, this input, this output)."""
+    """Kept for a later turn: every item so far (earlier turns, this input, this output;
+    instructions are not carried over, as at OpenAI)."""
     inputs = earlier + input_items(body)
     items = inputs + response["output"]
 

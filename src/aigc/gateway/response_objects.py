@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aigc.gateway.response_items import input_items, new_id, output_items
+from aigc.gateway.response_items import new_id, output_items
 from aigc.gateway.response_schemas import ResponseRequest
 from aigc.models.protocols import ToolCall
 
@@ -95,11 +95,3 @@ def from_chat(draft: Draft, payload: dict[str, Any]) -> dict[str, Any]:
         (usage["prompt_tokens"], usage["completion_tokens"]),
         choice["finish_reason"],
     )
-
-
-def history(
-    body: ResponseRequest, earlier: list[dict[str, Any]], response: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """What a later ``previous_response_id`` continues from: the earlier items, this input, this
-    output (instructions are not carried over, as at OpenAI)."""
-    return earlier + input_items(body) + response["output"]

@@ -22,16 +22,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aigc.errors import APIError
-from aigc.gateway import guarding, tooling
 from aigc.gateway.context import RequestRecord
-from aigc.gateway.pipeline import (
-    Prepared,
-    deltas,
-    generate_logged,
-    guard_field,
-    runs_inline,
-    settle,
-)
+from aigc.gateway.pipeline import Prepared, StreamedChoice, guard_field, settle
 from aigc.gateway.response_items import call_item, message_item, new_id, text_part
 from aigc.gateway.response_objects import Draft
 from aigc.gateway.services import Services
@@ -160,15 +152,10 @@ async def stream(
     try:
         yield events.event("response.created", response=draft.view("in_progress", []))
         yield events.event("response.in_progress", response=draft.view("in_progress", []))
-        request = prepared.requests[0]
-        bounded, _ = generate_logged(prepared.model, request, on_loop=True)
-        checked = guarding.StreamCheck(prepared.guard, record.guard)
-        calls = tooling.CallAssembler()
+        choice = StreamedChoice(prepared, prepared.requests[0], record)
         try:
-            inline = runs_inline(prepared.model, prepared.input_chars)
-            async for piece in checked.wrap(deltas(bounded, inline)):
+            async for piece in choice.pieces:
                 if isinstance(piece, ToolCallDelta):
-                    calls.add(piece)
                     for chunk in events.call_delta(piece):
                         yield chunk
                 else:
@@ -180,15 +167,13 @@ async def stream(
             yield events.event("response.failed", response=failed)
             return
         finally:
-            used += bounded.tokens
-        made = calls.result()
-        record.tools.extend(tooling.called_codes(made))
+            used += choice.bounded.tokens
+        finish, _ = choice.finish()
         if events.open is None and not events.output:
             for chunk in events.open_text():  # nothing said: one empty message, as OpenAI
                 yield chunk
         for chunk in events.close():
             yield chunk
-        finish = checked.finish_reason(bounded.finish_reason)
         draft.extra = guard_field(record.guard) | citations_field(prepared.citations)
         final = draft.view("completed", events.output, (prepared.prompt_tokens, used), finish)
         await finished(final)

@@ -69,25 +69,23 @@ class Services:
     # one through a worker thread).
     lookups: SingleFlight = field(default_factory=SingleFlight)
 
-    def cached_principal(self, secret: str) -> Principal | None:
-        """The caller from the cache alone (no I/O), so the event loop can answer it."""
-        return self.keys.get(hash_api_key(secret))
-
     def authenticate(self, secret: str) -> Principal:
         """The caller, from the database if need be (run it in a worker thread)."""
-        principal = self.cached_principal(secret)
+        digest = hash_api_key(secret)
+        principal = self.keys.get(digest)
         if principal is None:
             with self.db.session() as session:
                 principal = authenticate_key(session, secret)
-            self.keys.put(hash_api_key(secret), principal)
+            self.keys.put(digest, principal)
         return principal
 
     async def caller(self, secret: str) -> Principal:
         """The caller: from the cache on the event loop, else one lookup in a worker thread per
         key at a time (callers with the same key meanwhile wait for it and read the cache)."""
+        digest = hash_api_key(secret)  # hashed once per request: the cache's key and the lookup's
         return await self.lookups.get_or_load(
-            ("key", hash_api_key(secret)),
-            lambda: self.cached_principal(secret),
+            ("key", digest),
+            lambda: self.keys.get(digest),
             lambda: run_in_threadpool(self.authenticate, secret),
         )
 

@@ -18,7 +18,7 @@ from aigc.errors import InvalidRequest
 from aigc.gateway import accounts
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import Count32, Count64, Name
-from aigc.gateway.openapi import errors, link
+from aigc.gateway.openapi import BODY_ID, errors, link, links
 from aigc.gateway.services import Services
 from aigc.infra import audit
 from aigc.models import resources, upstream_allowlist
@@ -139,21 +139,12 @@ def list_tenants(caller: Principal = Depends(principal), svc: Services = Depends
     "/tenants",
     status_code=201,
     responses=errors(400, 401, 403, 409, 413)
-    | {
-        201: {
-            "links": {
-                "GetTenant": link(
-                    "GET", "/api/tenants/{tenant_id}", tenant_id="$response.body#/id"
-                ),
-                "UpdateTenant": link(
-                    "PATCH", "/api/tenants/{tenant_id}", tenant_id="$response.body#/id"
-                ),
-                "DeleteTenant": link(
-                    "DELETE", "/api/tenants/{tenant_id}", tenant_id="$response.body#/id"
-                ),
-            }
-        }
-    },
+    | links(
+        201,
+        GetTenant=link("GET", "/api/tenants/{tenant_id}", tenant_id=BODY_ID),
+        UpdateTenant=link("PATCH", "/api/tenants/{tenant_id}", tenant_id=BODY_ID),
+        DeleteTenant=link("DELETE", "/api/tenants/{tenant_id}", tenant_id=BODY_ID),
+    ),
 )
 def create_tenant(
     body: TenantIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
@@ -212,15 +203,12 @@ def list_users(
     "/users",
     status_code=201,
     responses=errors(400, 401, 403, 404, 409, 413)
-    | {
-        201: {
-            "links": {
-                "GetUser": link("GET", "/api/users/{user_id}", user_id="$response.body#/id"),
-                "UpdateUser": link("PATCH", "/api/users/{user_id}", user_id="$response.body#/id"),
-                "DeleteUser": link("DELETE", "/api/users/{user_id}", user_id="$response.body#/id"),
-            }
-        }
-    },
+    | links(
+        201,
+        GetUser=link("GET", "/api/users/{user_id}", user_id=BODY_ID),
+        UpdateUser=link("PATCH", "/api/users/{user_id}", user_id=BODY_ID),
+        DeleteUser=link("DELETE", "/api/users/{user_id}", user_id=BODY_ID),
+    ),
 )
 def create_user(
     body: UserIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
@@ -289,19 +277,12 @@ def list_groups(
     "/groups",
     status_code=201,
     responses=errors(400, 401, 403, 404, 409, 413)
-    | {
-        201: {
-            "links": {
-                "GetGroup": link("GET", "/api/groups/{group_id}", group_id="$response.body#/id"),
-                "AddMember": link(
-                    "POST", "/api/groups/{group_id}/members", group_id="$response.body#/id"
-                ),
-                "DeleteGroup": link(
-                    "DELETE", "/api/groups/{group_id}", group_id="$response.body#/id"
-                ),
-            }
-        }
-    },
+    | links(
+        201,
+        GetGroup=link("GET", "/api/groups/{group_id}", group_id=BODY_ID),
+        AddMember=link("POST", "/api/groups/{group_id}/members", group_id=BODY_ID),
+        DeleteGroup=link("DELETE", "/api/groups/{group_id}", group_id=BODY_ID),
+    ),
 )
 def create_group(
     body: GroupIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
@@ -332,18 +313,15 @@ def delete_group(
     "/groups/{group_id}/members",
     status_code=201,
     responses=errors(400, 401, 403, 404, 413)
-    | {
-        201: {
-            "links": {
-                "RemoveMember": link(
-                    "DELETE",
-                    "/api/groups/{group_id}/members/{user_id}",
-                    group_id="$response.body#/id",
-                    user_id="$request.body#/user_id",
-                ),
-            }
-        }
-    },
+    | links(
+        201,
+        RemoveMember=link(
+            "DELETE",
+            "/api/groups/{group_id}/members/{user_id}",
+            group_id=BODY_ID,
+            user_id="$request.body#/user_id",
+        ),
+    ),
 )
 def add_member(
     group_id: str,
@@ -387,14 +365,11 @@ def list_keys(
     "/keys",
     status_code=201,
     responses=errors(400, 401, 403, 404, 413)
-    | {
-        201: {
-            "links": {
-                "GetKey": link("GET", "/api/keys/{key_id}", key_id="$response.body#/id"),
-                "RevokeKey": link("DELETE", "/api/keys/{key_id}", key_id="$response.body#/id"),
-            }
-        }
-    },
+    | links(
+        201,
+        GetKey=link("GET", "/api/keys/{key_id}", key_id=BODY_ID),
+        RevokeKey=link("DELETE", "/api/keys/{key_id}", key_id=BODY_ID),
+    ),
 )
 def create_key(
     body: KeyIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
@@ -447,17 +422,12 @@ def list_models(caller: Principal = Depends(principal), svc: Services = Depends(
     "/models",
     status_code=201,
     responses=errors(400, 401, 403, 409, 413)
-    | {
-        201: {
-            "links": {
-                "GetModel": link("GET", "/v1/models/{model}", model="$response.body#/id"),
-                "ModelStatus": link(
-                    "GET", "/api/models/{model}/status", model="$response.body#/id"
-                ),
-                "DeleteModel": link("DELETE", "/api/models/{model}", model="$response.body#/id"),
-            }
-        }
-    },
+    | links(
+        201,
+        GetModel=link("GET", "/v1/models/{model}", model=BODY_ID),
+        ModelStatus=link("GET", "/api/models/{model}/status", model=BODY_ID),
+        DeleteModel=link("DELETE", "/api/models/{model}", model=BODY_ID),
+    ),
 )
 def register_model(
     body: ModelIn, caller: Principal = Depends(principal), svc: Services = Depends(services)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aigc.access import Principal
 from aigc.gateway import conversations as conv
 from aigc.gateway.deps import principal, services
-from aigc.gateway.openapi import errors, link
+from aigc.gateway.openapi import BODY_ID, errors, link, links
 from aigc.gateway.services import Services
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
@@ -53,31 +53,25 @@ def list_conversations(
         return {"object": "list", "data": [conv.conversation_view(r) for r in rows]}
 
 
-_CONV = "$response.body#/id"
-
-
 @router.post(
     "",
     status_code=201,
     responses=errors(400, 401, 403, 413)
-    | {
-        201: {
-            "links": {
-                "GetConversation": link(
-                    "GET", "/api/conversations/{conversation_id}", conversation_id=_CONV
-                ),
-                "UpdateConversation": link(
-                    "PATCH", "/api/conversations/{conversation_id}", conversation_id=_CONV
-                ),
-                "AppendMessage": link(
-                    "POST", "/api/conversations/{conversation_id}/messages", conversation_id=_CONV
-                ),
-                "DeleteConversation": link(
-                    "DELETE", "/api/conversations/{conversation_id}", conversation_id=_CONV
-                ),
-            }
-        }
-    },
+    | links(
+        201,
+        GetConversation=link(
+            "GET", "/api/conversations/{conversation_id}", conversation_id=BODY_ID
+        ),
+        UpdateConversation=link(
+            "PATCH", "/api/conversations/{conversation_id}", conversation_id=BODY_ID
+        ),
+        AppendMessage=link(
+            "POST", "/api/conversations/{conversation_id}/messages", conversation_id=BODY_ID
+        ),
+        DeleteConversation=link(
+            "DELETE", "/api/conversations/{conversation_id}", conversation_id=BODY_ID
+        ),
+    ),
 )
 def create_conversation(
     body: ConversationIn | None = None,
@@ -124,18 +118,15 @@ def delete_conversation(
     "/{conversation_id}/messages",
     status_code=201,
     responses=errors(400, 401, 403, 404, 413)
-    | {
-        201: {
-            "links": {
-                "RateMessage": link(
-                    "PUT",
-                    "/api/conversations/{conversation_id}/messages/{message_id}/rating",
-                    conversation_id="$request.path.conversation_id",
-                    message_id="$response.body#/id",
-                )
-            }
-        }
-    },
+    | links(
+        201,
+        RateMessage=link(
+            "PUT",
+            "/api/conversations/{conversation_id}/messages/{message_id}/rating",
+            conversation_id="$request.path.conversation_id",
+            message_id=BODY_ID,
+        ),
+    ),
 )
 def append_message(
     conversation_id: str,

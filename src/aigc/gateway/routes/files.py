@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse
 from aigc.access import Principal
 from aigc.errors import NotFound
 from aigc.gateway.deps import principal, services
-from aigc.gateway.openapi import content, errors, link
+from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
 from aigc.infra import files
 
@@ -33,17 +33,12 @@ def _chunks(upload: UploadFile) -> Iterator[bytes]:
 @router.post(
     "/files",
     responses=errors(400, 401, 403, 413)
-    | {
-        200: {
-            "links": {
-                "GetFile": link("GET", "/v1/files/{file_id}", file_id="$response.body#/id"),
-                "FileContent": link(
-                    "GET", "/v1/files/{file_id}/content", file_id="$response.body#/id"
-                ),
-                "DeleteFile": link("DELETE", "/v1/files/{file_id}", file_id="$response.body#/id"),
-            }
-        }
-    },
+    | links(
+        200,
+        GetFile=link("GET", "/v1/files/{file_id}", file_id=BODY_ID),
+        FileContent=link("GET", "/v1/files/{file_id}/content", file_id=BODY_ID),
+        DeleteFile=link("DELETE", "/v1/files/{file_id}", file_id=BODY_ID),
+    ),
 )
 def create_file(
     file: UploadFile = File(..., description="Not empty", json_schema_extra={"minLength": 1}),

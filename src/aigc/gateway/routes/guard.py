@@ -18,7 +18,7 @@ from aigc.access import Principal, require_model_allowed, require_role
 from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import branch_rules
-from aigc.gateway.openapi import content, errors, link
+from aigc.gateway.openapi import content, errors, link, links
 from aigc.gateway.services import Services
 from aigc.guard import feedback, moderation, store, watermark
 from aigc.guard.policy import PolicyError, parse_policy
@@ -86,14 +86,11 @@ def get_policy(
     "/api/policies",
     status_code=201,
     responses=errors(400, 401, 403, 413)
-    | {
-        201: {
-            "links": {
-                "GetPolicy": link("GET", "/api/policies/{name}", name="$response.body#/name"),
-                "DeletePolicy": link("DELETE", "/api/policies/{name}", name="$response.body#/name"),
-            }
-        }
-    },
+    | links(
+        201,
+        GetPolicy=link("GET", "/api/policies/{name}", name="$response.body#/name"),
+        DeletePolicy=link("DELETE", "/api/policies/{name}", name="$response.body#/name"),
+    ),
 )
 def put_policy(
     body: PolicyIn, caller: Principal = Depends(principal), svc: Services = Depends(services)

@@ -18,7 +18,7 @@ from aigc.access import ROLES, Principal
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import NOT_BLANK, Name, branch_rules
-from aigc.gateway.openapi import content, errors, link
+from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
 from aigc.infra import jobs
 from aigc.knowledge import bases, ingest, parse
@@ -121,26 +121,20 @@ def _wake(request: Request) -> None:
         runner.wake()
 
 
-_KB = "$response.body#/id"
-
-
 @router.post(
     "",
     status_code=201,
     responses=errors(400, 401, 403, 409, 413)
-    | {
-        201: {
-            "links": {
-                "GetKb": link("GET", "/api/kb/{kb_id}", kb_id=_KB),
-                "UpdateKb": link("PATCH", "/api/kb/{kb_id}", kb_id=_KB),
-                "UploadDocuments": link("POST", "/api/kb/{kb_id}/documents", kb_id=_KB),
-                "AddUrl": link("POST", "/api/kb/{kb_id}/documents/url", kb_id=_KB),
-                "ListDocuments": link("GET", "/api/kb/{kb_id}/documents", kb_id=_KB),
-                "SearchKb": link("POST", "/api/kb/{kb_id}/search", kb_id=_KB),
-                "DeleteKb": link("DELETE", "/api/kb/{kb_id}", kb_id=_KB),
-            }
-        }
-    },
+    | links(
+        201,
+        GetKb=link("GET", "/api/kb/{kb_id}", kb_id=BODY_ID),
+        UpdateKb=link("PATCH", "/api/kb/{kb_id}", kb_id=BODY_ID),
+        UploadDocuments=link("POST", "/api/kb/{kb_id}/documents", kb_id=BODY_ID),
+        AddUrl=link("POST", "/api/kb/{kb_id}/documents/url", kb_id=BODY_ID),
+        ListDocuments=link("GET", "/api/kb/{kb_id}/documents", kb_id=BODY_ID),
+        SearchKb=link("POST", "/api/kb/{kb_id}/search", kb_id=BODY_ID),
+        DeleteKb=link("DELETE", "/api/kb/{kb_id}", kb_id=BODY_ID),
+    ),
 )
 def create_kb(
     body: KbCreate, caller: Principal = Depends(principal), svc: Services = Depends(services)
@@ -194,19 +188,18 @@ def delete_kb(
     return {"id": kb_id, "object": "knowledge_base.deleted", "deleted": True}
 
 
-_DOCUMENTS = {
-    "GetDocument": link(
-        "GET",
-        "/api/kb/{kb_id}/documents/{doc_id}",
-        kb_id="$request.path.kb_id",
-        doc_id="$response.body#/data/0/id",
-    ),
-}
-
-
 @router.post(
     "/{kb_id}/documents",
-    responses=errors(400, 401, 403, 404, 413) | {200: {"links": _DOCUMENTS}},
+    responses=errors(400, 401, 403, 404, 413)
+    | links(
+        200,
+        GetDocument=link(
+            "GET",
+            "/api/kb/{kb_id}/documents/{doc_id}",
+            kb_id="$request.path.kb_id",
+            doc_id="$response.body#/data/0/id",
+        ),
+    ),
 )
 def upload_documents(
     kb_id: str,

@@ -1,6 +1,8 @@
 """OpenAI's Responses API under /v1/responses: create (JSON or SSE), read back, delete, list
 a stored response's input items. The work is in ``gateway/responding.py`` (create, on the chat
-pipeline) and ``gateway/response_store.py`` (stored responses, the caller's tenant's only)."""
+pipeline) and ``gateway/response_store.py`` (stored responses, the caller's tenant's only). The
+routes over the store are plain functions: FastAPI runs them in a worker thread, as it does the
+admin routes."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from aigc.access import Principal, require_role
@@ -41,35 +42,25 @@ async def create_response(
 
 
 @router.get("/{response_id}", responses=errors(401, 404))
-async def get_response(
+def get_response(
     response_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
-    def run() -> dict[str, Any]:
-        with svc.db.session() as session:
-            return response_store.load(session, caller, response_id).response
-
-    return await run_in_threadpool(run)
+    with svc.db.session() as session:
+        return response_store.load(session, caller, response_id).response
 
 
 @router.get("/{response_id}/input_items", responses=errors(401, 404))
-async def list_input_items(
+def list_input_items(
     response_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
-    def run() -> dict[str, Any]:
-        with svc.db.session() as session:
-            return response_store.input_list(session, caller, response_id)
-
-    return await run_in_threadpool(run)
+    with svc.db.session() as session:
+        return response_store.input_list(session, caller, response_id)
 
 
 @router.delete("/{response_id}", responses=errors(401, 403, 404))
-async def delete_response(
+def delete_response(
     response_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     require_role(caller, "member")
-
-    def run() -> dict[str, Any]:
-        with svc.db.session() as session:
-            return response_store.delete(session, caller, response_id)
-
-    return await run_in_threadpool(run)
+    with svc.db.session() as session:
+        return response_store.delete(session, caller, response_id)

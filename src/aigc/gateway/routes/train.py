@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 
 from aigc.access import Principal
 from aigc.gateway.deps import principal, services
-from aigc.gateway.openapi import errors, link
+from aigc.gateway.openapi import errors, link, links
 from aigc.gateway.services import Services
 from aigc.infra import jobs
 from aigc.models.registry import model_view
@@ -69,17 +69,12 @@ class TrainRequest(BaseModel):
     "/train",
     status_code=202,
     responses=errors(400, 401, 403, 404, 409, 413)
-    | {
-        202: {
-            "description": "The job and the model it trains",
-            "links": {
-                "GetJob": link("GET", "/api/jobs/{job_id}", job_id="$response.body#/job/id"),
-                "CancelJob": link(
-                    "POST", "/api/jobs/{job_id}/cancel", job_id="$response.body#/job/id"
-                ),
-            },
-        }
-    },
+    | links(
+        202,
+        description="The job and the model it trains",
+        GetJob=link("GET", "/api/jobs/{job_id}", job_id="$response.body#/job/id"),
+        CancelJob=link("POST", "/api/jobs/{job_id}/cancel", job_id="$response.body#/job/id"),
+    ),
 )
 def train(
     body: TrainRequest,
