@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("aigc %s serving at %s", __version__, settings.base_url)
         try:
             with heap.frozen_startup_heap():
-                async with loop_lag.watching():
+                async with loop_lag.watching(), heap.trimming_when_idle():
                     yield
         finally:
             runner.stop()  # a running job goes back to the queue; the next start resumes it
