@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from aigc.guard import checks, pii, store
 from aigc.guard.pii import Pseudonymizer
-from aigc.guard.policy import Policy, Rule, rules_for
+from aigc.guard.policy import Policy, Rule, Stage, rules_for
 from aigc.guard.stream import OutputGuard
 from aigc.guard.watermark import WatermarkProcessor
 from aigc.infra.db import Database
@@ -128,7 +128,7 @@ def scan_is_costly(
     """Whether the input stage would hold the event loop: a PII rule beyond secrets over more
     than ``PII_INLINE_MAX_CHARS`` characters of input (tool results, which the retrieval rules
     read, included)."""
-    stages = ("input", "retrieval")
+    stages: tuple[Stage, ...] = ("input", "retrieval")
     if not any(_costly_rule(r) for s in stages for r in rules_for(policies, s, model, key_id)):
         return False
     texts, _, _ = _inputs(requests)
