@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from aigc.guard import checks, pii, store
+from aigc.guard import checks, pii, store, zh_names
 from aigc.guard.pii import Pseudonymizer
 from aigc.guard.policy import Policy, Rule, Stage, rules_for
 from aigc.guard.stream import OutputGuard
@@ -127,12 +127,17 @@ def scan_is_costly(
 ) -> bool:
     """Whether the input stage would hold the event loop: a PII rule beyond secrets over more
     than ``PII_INLINE_MAX_CHARS`` characters of input (tool results, which the retrieval rules
-    read, included)."""
+    read, included), or the first Chinese text for a names rule (the name model and jieba's
+    dictionary are read then)."""
     stages: tuple[Stage, ...] = ("input", "retrieval")
-    if not any(_costly_rule(r) for s in stages for r in rules_for(policies, s, model, key_id)):
+    costly = [r for s in stages for r in rules_for(policies, s, model, key_id) if _costly_rule(r)]
+    if not costly:
         return False
     texts, _, _ = _inputs(requests)
-    return sum(len(t) for t in texts) > PII_INLINE_MAX_CHARS
+    if sum(len(t) for t in texts) > PII_INLINE_MAX_CHARS:
+        return True
+    names = any(r.entities is None or "CN_PERSON" in r.entities for r in costly)
+    return names and any(zh_names.would_load(t) for t in texts)
 
 
 def guard_input(
