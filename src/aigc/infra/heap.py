@@ -136,4 +136,4 @@ def serve_on_system_allocator() -> None:
     if "PYTHONMALLOC" in os.environ:
         return
     env = {**os.environ, "PYTHONMALLOC": "malloc"}
-    os.execve(sys.executable, [sys.executable, "-m", "aigc.cli", *sys.argv[1:]], env)
+    os.execve(sys.executable, [sys.executable, "-m", "aigc", *sys.argv[1:]], env)
