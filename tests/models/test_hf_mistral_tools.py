@@ -92,7 +92,7 @@ def test_the_template_decides_the_format_and_the_capability(
     assert tool_calls.format_of(TEMPLATE_V11) == "mistral_args"
     assert model.tool_format == folder.name
     assert "tools" in neural.capabilities_of({"path": str(folder)})
-    assert "tools" in neural.capabilities_of({"path": str(folder)})
+    assert "tools" in neural.capabilities_of({"path": str(folder), "engine": {}})
 
 
 def test_the_history_renders_with_mistral_call_ids(model: neural.NeuralTextModel) -> None:

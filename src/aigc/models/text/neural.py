@@ -41,17 +41,18 @@ DECODING_FIELDS = (
 
 
 # What a neural model served directly can do; through the batching engine (config "engine")
-# it serves plain text only: no logprobs, and no logits processors from the guard.
+# it serves text and structured output (the engine runs each request's grammar processor on
+# its row), not logprobs.
 CAPABILITIES = TEXT | {LOGPROBS, STRUCTURED_OUTPUT, WATERMARK}
+ENGINE_CAPABILITIES = TEXT | {STRUCTURED_OUTPUT}
 
 
 def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
-    """Through the engine: text only. Directly: function calling too when the checkpoint's
-    chat template renders tools in a format we read (``tool_calls.format_of``)."""
-    if "engine" in config:
-        return TEXT
+    """Directly or through the engine, function calling too when the checkpoint's chat
+    template renders tools in a format we read (``tool_calls.format_of``)."""
+    base = ENGINE_CAPABILITIES if "engine" in config else CAPABILITIES
     takes_tools = tool_calls.folder_format(config.get("path")) is not None
-    return CAPABILITIES | {TOOLS} if takes_tools else CAPABILITIES
+    return base | {TOOLS} if takes_tools else base
 
 
 # --- tokenizers ----------------------------------------------------------------------------
