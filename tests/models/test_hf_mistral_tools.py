@@ -47,13 +47,20 @@ CLOCK = FunctionTool(
     {"type": "object", "properties": {"utc": {"type": "boolean"}}, "required": ["utc"]},
 )
 SCHEMAS = {t.name: t.parameters for t in (WEATHER, CLOCK)}
-TEMPLATES = {"mistral": TEMPLATE_V3, "mistral_args": TEMPLATE_V11}
+# Test model → (its format, chat template, SentencePiece tokenizer?): Nemo/Ministral-like
+# (byte-level), Mistral-7B-v0.3-like (SentencePiece with byte fallback), v11+.
+MODELS = {
+    "v3": ("mistral", TEMPLATE_V3, False),
+    "v3-sentencepiece": ("mistral", TEMPLATE_V3, True),
+    "v11": ("mistral_args", TEMPLATE_V11, False),
+}
 
 
-@pytest.fixture(scope="module", params=["mistral", "mistral_args"])
+@pytest.fixture(scope="module", params=list(MODELS))
 def folder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("models")
-    return save_tiny_mistral(root / request.param, TEMPLATES[request.param])
+    _, template, sentencepiece = MODELS[request.param]
+    return save_tiny_mistral(root / request.param, template, sentencepiece=sentencepiece)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +97,7 @@ def test_the_template_decides_the_format_and_the_capability(
 ) -> None:
     assert tool_calls.format_of(TEMPLATE_V3) == "mistral"
     assert tool_calls.format_of(TEMPLATE_V11) == "mistral_args"
-    assert model.tool_format == folder.name
+    assert model.tool_format == MODELS[folder.name][0]
     assert "tools" in neural.capabilities_of({"path": str(folder)})
     assert "tools" in neural.capabilities_of({"path": str(folder), "engine": {}})
 
@@ -206,6 +213,7 @@ def test_decoding_shows_the_markers_only_to_the_parser(model: neural.NeuralTextM
     ids = tok.encode("[TOOL_CALLS] [1]", special=False)
     assert tok.decode(ids) == " [1]"  # skip_special_tokens: the marker is gone
     assert tok.decode(ids, shown=model.markers) == "[TOOL_CALLS] [1]"
+    assert tok.decode(tok.encode("北京 ok", special=False), shown=model.markers) == "北京 ok"
 
 
 def feed(fmt: str, pieces: list[str]) -> list[str]:

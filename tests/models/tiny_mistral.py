@@ -1,11 +1,13 @@
 """A tiny randomly initialised Mistral chat model whose chat template renders tools, saved as a
 Hugging Face checkpoint (no download): the Mistral tool-call formats' test model.
 
-The tokenizer is byte-level (any text round-trips) plus Mistral's control tokens, all special
-as in Mistral's own tokenizers: ``<s>``, ``</s>`` (end of a turn), ``[INST]``/``[/INST]``,
-``[AVAILABLE_TOOLS]``/``[/AVAILABLE_TOOLS]``, ``[TOOL_CALLS]``, ``[TOOL_RESULTS]``/
-``[/TOOL_RESULTS]`` and (v11+) ``[ARGS]``. So decoding with ``skip_special_tokens`` drops
-``[TOOL_CALLS]``, as it does for the real models.
+The tokenizer is byte-level BPE as Mistral-Nemo's and Ministral's (tekken), or with
+``sentencepiece=True`` SentencePiece-style as Mistral-7B-v0.3's (``▁`` for blanks, ASCII
+pieces, byte fallback for the rest); either way any text round-trips. Both carry Mistral's
+control tokens, all special as in Mistral's own tokenizers: ``<s>``, ``</s>`` (end of a
+turn), ``[INST]``/``[/INST]``, ``[AVAILABLE_TOOLS]``/``[/AVAILABLE_TOOLS]``,
+``[TOOL_CALLS]``, ``[TOOL_RESULTS]``/``[/TOOL_RESULTS]`` and (v11+) ``[ARGS]``. So decoding
+with ``skip_special_tokens`` drops ``[TOOL_CALLS]``, as it does for the real models.
 
 Two chat templates, written here in the shape of Mistral's:
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
 
 _IDS = """{%- if c.id is not defined or c.id | length != 9 %}
@@ -99,20 +101,43 @@ CONTROL = [
 ]
 
 
-def chat_tokenizer(template: str) -> PreTrainedTokenizerFast:
+def _byte_level() -> Tokenizer:
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     vocab = {ch: i for i, ch in enumerate(sorted(alphabet))}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
+    return tok
+
+
+def _sentencepiece() -> Tokenizer:
+    """Mistral-7B-v0.3's kind: ``<unk>``, 256 byte pieces, then ``▁`` and printable ASCII."""
+    vocab = {"<unk>": 0} | {f"<0x{b:02X}>": 1 + b for b in range(256)}
+    for piece in ["▁", *(chr(c) for c in range(33, 127)), "▁["]:
+        vocab[piece] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[("▁", "[")], byte_fallback=True))
+    tok.normalizer = normalizers.Replace(" ", "▁")
+    tok.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()]
+    )
+    return tok
+
+
+def chat_tokenizer(template: str, sentencepiece: bool = False) -> PreTrainedTokenizerFast:
+    tok = _sentencepiece() if sentencepiece else _byte_level()
     tok.add_special_tokens([AddedToken(t, special=True) for t in CONTROL])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>")
+    unknown = {"unk_token": "<unk>"} if sentencepiece else {}
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", **unknown
+    )
     fast.chat_template = template
     return fast
 
 
-def save_tiny_mistral(out_dir: Path, template: str = TEMPLATE_V3, *, seed: int = 0) -> Path:
-    tokenizer = chat_tokenizer(template)
+def save_tiny_mistral(
+    out_dir: Path, template: str = TEMPLATE_V3, *, sentencepiece: bool = False, seed: int = 0
+) -> Path:
+    tokenizer = chat_tokenizer(template, sentencepiece)
     torch.manual_seed(seed)
     config = MistralConfig(
         vocab_size=len(tokenizer),

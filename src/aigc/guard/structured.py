@@ -135,13 +135,15 @@ def _compiler(tokenizer: Any, vocab_size: int) -> Any:
     """One xgrammar compiler per tokenizer (it caches compiled grammars).
 
     Byte-level tokenizers are described by each token's exact bytes (``token_bytes``), so the
-    grammar sees what decoding will print; others by their transformers tokenizer."""
+    grammar sees what decoding will print; others (SentencePiece with byte fallback, as
+    Mistral-7B-v0.3's and Llama 2's) by their transformers tokenizer, which xgrammar reads
+    itself (``token_bytes`` describes only their byte pieces exactly, for the UTF-8 guard)."""
     import xgrammar as xgr
 
     key = id(tokenizer)
     with _lock:
         if key not in _compilers:
-            token_bytes = tokenizer.token_bytes()
+            token_bytes = tokenizer.token_bytes() if tokenizer.byte_level else None
             if token_bytes is not None:
                 info = xgr.TokenizerInfo(
                     token_bytes,

@@ -119,6 +119,12 @@ class TextTokenizer:
         return None
 
     @property
+    def byte_level(self) -> bool:
+        """Byte-level BPE (GPT-2, Qwen, Llama 3, Mistral's tekken): ``token_bytes`` is exact."""
+        decoder = getattr(self.hf.backend_tokenizer, "decoder", None)
+        return type(decoder).__name__ == "ByteLevel"
+
+    @property
     def chat_template(self) -> str | None:
         return getattr(self.hf, "chat_template", None)
 
