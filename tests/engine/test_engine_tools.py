@@ -245,3 +245,39 @@ def test_a_mistral_checkpoint_calls_through_the_engine(
         assert len(deltas[0].id or "") == 9 and (deltas[0].id or "").isalnum()
     finally:
         served.engine.close()
+
+
+def test_a_caller_leaving_a_tool_call_frees_its_slot(model: EngineModel) -> None:
+    """The call parser wraps the engine's stream: closing it (the client went away), plain or
+    on the event loop, still cancels the request in the engine, long before its end."""
+    import asyncio
+    import time
+
+    tools = ToolSet((WEATHER, CLOCK), "required")  # parallel: calls until max_tokens
+    engine = model.engine
+    limit = 3000
+
+    def request() -> TextRequest:
+        return replace(with_tools(model, ask(tools)), max_tokens=limit)
+
+    def wait_until_idle(before: int) -> None:
+        deadline = time.monotonic() + 30
+        while engine.scheduler.requests and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert not engine.scheduler.requests
+        assert engine.stats.tokens_out - before < limit  # cut short, not run to its end
+
+    before = engine.stats.tokens_out
+    stream = model.generate(request())
+    assert isinstance(next(stream), ToolCallDelta)  # the first call is out
+    stream.close()
+    wait_until_idle(before)
+
+    async def leave_early() -> None:
+        pieces = model.agenerate(request())
+        assert isinstance(await anext(pieces), ToolCallDelta)
+        await pieces.aclose()  # type: ignore[attr-defined]
+
+    before = engine.stats.tokens_out
+    asyncio.run(leave_early())
+    wait_until_idle(before)

@@ -49,7 +49,9 @@ class EngineModel(TextModelBase):
         )
         self.context_length: int | None = engine.context_length
         # The width of the logits, which a grammar's token mask covers.
-        self.vocab_size = int(engine.model.get_output_embeddings().weight.shape[0])
+        head = engine.model.get_output_embeddings()
+        width = head.weight.shape[0] if head is not None else engine.model.config.vocab_size
+        self.vocab_size = int(width)
         self.tool_format = tool_calls.format_of(self.tokenizer.chat_template)
         if self.tool_format is not None:
             self.decoding_fields = DECODING_FIELDS | TOOL_FIELDS
