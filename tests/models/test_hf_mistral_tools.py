@@ -27,7 +27,7 @@ from aigc.models.protocols import (
 )
 from aigc.models.stopping import Ended
 from aigc.models.text import hf, neural, tool_calls
-from tests.models.tiny_mistral import TEMPLATE_V3, TEMPLATE_V11, save_tiny_mistral
+from tests.models.tiny_mistral import TEMPLATE_NEMO, TEMPLATE_V3, TEMPLATE_V11, save_tiny_mistral
 
 WEATHER = FunctionTool(
     "get_weather",
@@ -52,6 +52,7 @@ SCHEMAS = {t.name: t.parameters for t in (WEATHER, CLOCK)}
 MODELS = {
     "v3": ("mistral", TEMPLATE_V3, False),
     "v3-sentencepiece": ("mistral", TEMPLATE_V3, True),
+    "nemo": ("mistral", TEMPLATE_NEMO, False),
     "v11": ("mistral_args", TEMPLATE_V11, False),
 }
 
@@ -206,6 +207,34 @@ def test_auto_a_started_call_completes_as_valid_json(model: neural.NeuralTextMod
     assert [p.finish_reason for p in pieces if isinstance(p, Ended)] == ["tool_calls"]
     # Left alone, the random model does not start a call: auto does not force one.
     assert calls_of(run(model, ask(tools))) == []
+
+
+class Written:
+    """A logits processor that keeps the tokens generated so far (it changes nothing)."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def __call__(self, generated: list[int], logits: torch.Tensor) -> torch.Tensor:
+        self.ids = list(generated)
+        return logits
+
+
+def test_the_grammar_writes_the_templates_own_shape(
+    folder: Path, model: neural.NeuralTextModel
+) -> None:
+    """What the model writes, markers included, is what its template writes for a call: v3
+    with a blank before the array, Nemo without, v11 ``name[ARGS]``."""
+    written = Written()
+    run(model, ask(ToolSet((WEATHER, CLOCK), "named", "get_time")), written)
+    text = model.tokenizer.decode(written.ids, shown=model.markers)
+    expected = {
+        "v3": '[TOOL_CALLS] [{"name": "get_time", "arguments": {',
+        "v3-sentencepiece": '[TOOL_CALLS] [{"name": "get_time", "arguments": {',
+        "nemo": '[TOOL_CALLS][{"name": "get_time", "arguments": {',
+        "v11": "[TOOL_CALLS]get_time[ARGS]{",
+    }[folder.name]
+    assert text.startswith(expected), text
 
 
 def test_decoding_shows_the_markers_only_to_the_parser(model: neural.NeuralTextModel) -> None:

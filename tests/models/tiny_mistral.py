@@ -9,13 +9,14 @@ turn), ``[INST]``/``[/INST]``, ``[AVAILABLE_TOOLS]``/``[/AVAILABLE_TOOLS]``,
 ``[TOOL_CALLS]``, ``[TOOL_RESULTS]``/``[/TOOL_RESULTS]`` and (v11+) ``[ARGS]``. So decoding
 with ``skip_special_tokens`` drops ``[TOOL_CALLS]``, as it does for the real models.
 
-Two chat templates, written here in the shape of Mistral's:
+Chat templates, written here in the shape of Mistral's:
 
 * ``TEMPLATE_V3`` (Mistral-7B-Instruct-v0.3): the tools as a JSON array in
   ``[AVAILABLE_TOOLS] [...][/AVAILABLE_TOOLS]`` before the last user turn, calls as
   ``[TOOL_CALLS] [{"name": ..., "arguments": {...}, "id": ...}]``, results as
   ``[TOOL_RESULTS] {"content": ..., "call_id": ...}[/TOOL_RESULTS]``; like the real one it
   raises unless every call id in the history is 9 characters long.
+* ``TEMPLATE_NEMO`` (Mistral-Nemo, Ministral-8B): the same without the blank before ``[``.
 * ``TEMPLATE_V11`` (Mistral Small 3.1 and later): calls as ``[TOOL_CALLS]name[ARGS]{...}``.
 """
 
@@ -85,6 +86,11 @@ TEMPLATE_V11 = (
 {%- else %}{{ raise_exception('Only user, assistant and tool roles are supported') }}
 {%- endif %}
 {%- endfor %}"""
+)
+
+# Mistral-Nemo / Ministral-8B (tekken): the same, without the blank before each array.
+TEMPLATE_NEMO = TEMPLATE_V3.replace("[AVAILABLE_TOOLS] [", "[AVAILABLE_TOOLS][").replace(
+    "[TOOL_CALLS] [", "[TOOL_CALLS]["
 )
 
 CONTROL = [
