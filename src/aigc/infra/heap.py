@@ -17,8 +17,10 @@ import gc
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import cast
+
+from aigc.infra import background
 
 
 @contextlib.contextmanager
@@ -111,16 +113,9 @@ async def trim_when_idle(
             await asyncio.to_thread(give_back_memory)
 
 
-@contextlib.asynccontextmanager
-async def trimming_when_idle(counter: Traffic = traffic) -> AsyncIterator[None]:
+def trimming_when_idle(counter: Traffic = traffic) -> contextlib.AbstractAsyncContextManager[None]:
     """Run ``trim_when_idle`` for the life of the block (the app's lifespan)."""
-    task = asyncio.create_task(trim_when_idle(counter), name="heap-trim")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return background.running(trim_when_idle(counter), "heap-trim")
 
 
 def serve_on_system_allocator() -> None:
