@@ -30,6 +30,7 @@ class EngineModel(TextModelBase):
     """A continuous-batching text model over a transformers causal LM and its tokenizer."""
 
     decoding_fields = DECODING_FIELDS
+    reads_sources = True  # conditioned on the whole prompt, sources included
 
     def __init__(self, engine: Engine, tokenizer: Any) -> None:
         self.engine = engine

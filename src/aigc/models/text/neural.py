@@ -26,7 +26,7 @@ from sqlalchemy import select
 from aigc.errors import InvalidRequest
 from aigc.models import decoding, trainer
 from aigc.models.base import TextModelBase
-from aigc.models.family import LOGPROBS, STRUCTURED_OUTPUT, TEXT, TOOLS, WATERMARK
+from aigc.models.family import LOGPROBS, SOURCES, STRUCTURED_OUTPUT, TEXT, TOOLS, WATERMARK
 from aigc.models.protocols import TOOL_FIELDS, TextRequest, chat_prompt
 from aigc.models.text import tool_calls
 from aigc.models.text.data import clean_text, pydoc_texts, read_texts
@@ -41,14 +41,14 @@ DECODING_FIELDS = (
 
 # What a neural model served directly can do; through the batching engine (config "engine")
 # it serves plain text only: no logprobs, and no logits processors from the guard.
-CAPABILITIES = TEXT | {LOGPROBS, STRUCTURED_OUTPUT, WATERMARK}
+CAPABILITIES = TEXT | {LOGPROBS, STRUCTURED_OUTPUT, WATERMARK, SOURCES}
 
 
 def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
     """Through the engine: text only. Directly: function calling too when the checkpoint's
     chat template renders tools in a format we read (``tool_calls.format_of``)."""
     if "engine" in config:
-        return TEXT
+        return TEXT | {SOURCES}
     takes_tools = tool_calls.folder_format(config.get("path")) is not None
     return CAPABILITIES | {TOOLS} if takes_tools else CAPABILITIES
 
@@ -193,6 +193,7 @@ class NeuralTextModel(TextModelBase):
     """The gateway's ``TextModel`` for a neural LM."""
 
     decoding_fields = DECODING_FIELDS
+    reads_sources = True  # conditioned on the whole prompt, sources included
 
     def __init__(self, lm: decoding.StepLM, tokenizer: TextTokenizer) -> None:
         self.lm = lm
