@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from aigc.knowledge.retrieve import Hit, is_relevant
+from aigc.knowledge import relevance
+from aigc.knowledge.retrieve import Hit, script_of
 from aigc.models.base import TextModelBase
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
 from aigc.models.stopping import Ended
@@ -121,12 +122,31 @@ def source_text(number: int, hit: Hit) -> str:
     return f"[{number}] ({where})\n{hit.text}"
 
 
+def relevant_hits(
+    hits: list[Hit], question: str, weights: dict[str, relevance.TermWeights] | None = None
+) -> list[Hit]:
+    """The hits that are about ``question`` (``aigc.knowledge.relevance``), in their order;
+    ``weights``: each knowledge base's term IDF (without them every term weighs the same)."""
+    terms = relevance.question_terms(question)
+    script = script_of(question)
+    weights = weights or {}
+    return [
+        h
+        for h in hits
+        if relevance.judge(h.text, h.dense_score, terms, weights.get(h.kb_id), script).relevant
+    ]
+
+
 def fit_sources(
-    hits: list[Hit], question: str, budget_tokens: int, count_tokens: Callable[[str], int]
+    hits: list[Hit],
+    question: str,
+    budget_tokens: int,
+    count_tokens: Callable[[str], int],
+    weights: dict[str, relevance.TermWeights] | None = None,
 ) -> list[Hit]:
     """The relevant hits that fit ``budget_tokens``, best first. When not even the best fits
     whole, it is cut to fit: a small context still gets the most relevant passage."""
-    relevant = [h for h in hits if is_relevant(h, question)]
+    relevant = relevant_hits(hits, question, weights)
     chosen: list[Hit] = []
     used = 0
     for hit in relevant[:MAX_SOURCES]:

@@ -1,0 +1,194 @@
+"""Whether a retrieved chunk is about the question: weighted terms and the retrieval score.
+
+Retrieval always returns its best chunks, even for a question the knowledge base knows nothing
+about; grounding must tell "the best of nothing" from a real match, in English and Chinese.
+
+The judgement weighs the question's *content* terms by how rare they are in the knowledge base
+(the IDF of its own BM25 statistics), so a rare name or number counts for more than a common
+word, and a term the knowledge base has never seen counts most of all: a question about
+"PepsiCo" against other companies' filings is not answered by chunks that merely share
+"revenue" and "2023". Stop words are left out in both languages (bm25s' English and Chinese
+lists: 吗, 多少, 需要, 是否, what, how...), Chinese is segmented by jieba, and a Chinese word
+is found in a chunk by containment (the chunk may be segmented differently). A Chinese word
+that is absent still earns part of its weight for each of its characters present (补助 beside
+补贴), because paraphrase in Chinese mostly keeps characters. ``coverage`` is the found share
+of the question's weight, 0 to 1.
+
+``is_relevant`` combines coverage with the dense (cosine) score where the embedding model
+reads the question's script (MiniLM: English only; the dense score of a Chinese question is
+noise): a chunk is relevant when its coverage is high enough on its own, or when a close
+vector comes with at least some term evidence. The thresholds were calibrated by
+``bench/grounding.py --calibrate`` (see bench/README.md) on the tuning half of the MS MARCO
+queries and of the zh_docs questions, with hard negatives (the best chunk once the answering
+document is removed from the corpus); the other halves and the off-topic questions are the
+evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from aigc.knowledge.index import Bm25, tokenize
+
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_SPACE = re.compile(r"\s+")
+
+# A Chinese question word absent from the chunk earns this share of the weight of each of its
+# characters the chunk holds (a character's weight: its own IDF, at most its share of the word's).
+CHARACTER_CREDIT = 0.5
+# Calibrated thresholds (bench/grounding.py --calibrate; see the module docstring).
+# Relevant on term evidence alone, by the question's script: Chinese questions are matched
+# through a segmenter and paraphrase more (the zh_docs questions avoid the documents' words).
+MIN_COVERAGE = {"latin": 0.34, "cjk": 0.15}
+MIN_DENSE = 0.45  # a close vector (English-reading model, Latin-script question) ...
+MIN_COVERAGE_WITH_DENSE = 0.2  # ... with at least this much term evidence
+
+
+@lru_cache(maxsize=1)
+def _chinese_stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_CHINESE
+
+    return frozenset(STOPWORDS_CHINESE)
+
+
+# Words of asking that bm25s' longer English list lacks.
+_ASKING = frozenset({"could", "would", "whose", "much", "many", "please", "tell", "get"})
+
+
+@lru_cache(maxsize=1)
+def _english_stopwords() -> frozenset[str]:
+    """bm25s' longer English list (the index's own, Lucene's 33 words, keeps "what", "how",
+    "does": harmless to rank by, but they are no evidence of relevance)."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS) | _ASKING
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    from aigc.knowledge.index import _jieba as loaded
+
+    return loaded()
+
+
+@dataclass(frozen=True)
+class Term:
+    """A content term of the question: ``text`` as matched, ``key`` as the index knows it."""
+
+    text: str
+    cjk: bool
+
+
+def question_terms(question: str) -> list[Term]:
+    """The distinct content terms of ``question``: English words stemmed as the index stems
+    them (stop words out), Chinese words cut by jieba (precise mode, stop words out)."""
+    lowered = question.lower()
+    seen: dict[str, Term] = {}
+    words = [w for w in _WORD.findall(lowered) if w not in _english_stopwords()]
+    for token in tokenize(" ".join(words)):  # stemmed as BM25 stems them
+        seen.setdefault(token, Term(token, cjk=False))
+    stop = _chinese_stopwords()
+    for run in _CJK_RUN.findall(lowered):
+        for word in _jieba().cut(run):
+            if word not in stop:
+                seen.setdefault(word, Term(word, cjk=True))
+    return list(seen.values())
+
+
+class TermWeights:
+    """IDF of terms in one knowledge base, from its BM25 statistics (document frequency of each
+    term over its chunks), with the BM25 formula. A term the index does not know gets the
+    largest IDF: a chunk count of zero."""
+
+    def __init__(self, bm25: Bm25) -> None:
+        self._vocab = bm25.vocab
+        self._df = np.diff(bm25.weights.indptr)  # terms × rows in CSR: stored rows per term
+        self._n = int(bm25.weights.shape[1])
+
+    def _idf_of_df(self, df: int) -> float:
+        return math.log1p((self._n - df + 0.5) / (df + 0.5))
+
+    def idf(self, term: Term) -> float:
+        row = self._vocab.get(term.text)
+        if row is not None:
+            return self._idf_of_df(int(self._df[row]))
+        if term.cjk and len(term.text) > 1:
+            # A word the index did not cut out as such is at most as common as its rarest
+            # character: that character's IDF is a lower bound of the word's.
+            known = [self._vocab.get(ch) for ch in term.text]
+            rows = [r for r in known if r is not None]
+            if len(rows) == len(known):
+                return max(self._idf_of_df(int(self._df[r])) for r in rows)
+        return self._idf_of_df(0)
+
+
+def _latin_tokens(text: str) -> set[str]:
+    return set(tokenize(_CJK_RUN.sub(" ", text)))
+
+
+def coverage(terms: list[Term], text: str, idf: Callable[[Term], float]) -> float:
+    """The IDF-weighted share of ``terms`` that ``text`` holds (0 when there are none)."""
+    if not terms:
+        return 0.0
+    lowered = _SPACE.sub("", text.lower())  # Chinese PDFs break lines inside words
+    latin = _latin_tokens(text.lower())
+    total = found = 0.0
+    for term in terms:
+        weight = idf(term)
+        total += weight
+        if not term.cjk:
+            found += weight if term.text in latin else 0.0
+        elif term.text in lowered:
+            found += weight
+        else:  # each character present earns its own weight, at most its share of the word's
+            share = weight / len(term.text)
+            found += CHARACTER_CREDIT * sum(
+                min(share, idf(Term(ch, cjk=True))) for ch in term.text if ch in lowered
+            )
+    return found / total if total > 0 else 0.0
+
+
+def judged(
+    coverage_score: float, dense_score: float | None, dense_reads_script: bool, script: str
+) -> bool:
+    """The calibrated decision from a chunk's coverage and its dense score."""
+    if coverage_score >= MIN_COVERAGE[script]:
+        return True
+    return (
+        dense_reads_script
+        and dense_score is not None
+        and dense_score >= MIN_DENSE
+        and coverage_score >= MIN_COVERAGE_WITH_DENSE
+    )
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One chunk's relevance and the evidence for it (kept for the bench and for debugging)."""
+
+    relevant: bool
+    coverage: float
+    dense: float | None
+
+
+def judge(
+    hit_text: str,
+    dense_score: float | None,
+    terms: list[Term],
+    weights: TermWeights | None,
+    script: str,
+) -> Judgement:
+    """One chunk against the question's ``terms`` (``script``: the question's, ``latin`` or
+    ``cjk``); without ``weights`` (an index not loaded) every term weighs the same. The dense
+    score counts for Latin-script questions only: the default embedding model reads English."""
+    score = coverage(terms, hit_text, weights.idf if weights is not None else lambda t: 1.0)
+    relevant = judged(score, dense_score, script == "latin", script)
+    return Judgement(relevant, round(score, 4), dense_score)
