@@ -503,6 +503,7 @@ async def complete(
             calls, finish = guarding.guard_calls(prepared.guard, calls, finish, record.guard)
             if prepared.sources is not None:  # grounded: [n] markers renumbered as cited
                 text = prepared.sources.rewrite(text)
+                logprobs = None  # as when streamed: the renumbering may change the text
             if text != raw:  # the guard rewrote it: the tokens would show what it changed
                 logprobs = None
             record.tools.extend(tooling.called_codes(calls))
