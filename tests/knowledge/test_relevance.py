@@ -97,3 +97,28 @@ def test_fillers_weigh_nothing_and_rare_terms_weigh_most() -> None:
     # the rare word found outweighs the common one: coverage follows the weights
     cover = relevance.coverage([common, rare], "伙食", weights.idf)
     assert cover > relevance.coverage([common, rare], "出差", weights.idf)
+
+
+def test_a_question_about_a_company_the_kb_never_mentions_gets_no_sources(
+    sandbox: Sandbox,
+) -> None:
+    """Other companies' filings share "revenue", "quarter" and "2023" with the question; the
+    company it names appears nowhere, so none of them is relevant (before: all were)."""
+    kb = sandbox.kb(sandbox.admin_a, "filings", dense=False)
+    sandbox.ingest(
+        sandbox.admin_a,
+        kb,
+        {
+            "contoso-10q.txt": b"Contoso quarterly report, second quarter of 2023. Revenue was "
+            b"12.4 million dollars, up 8% from the second quarter of 2022.",
+            "northwind-10q.txt": b"Northwind Traders quarterly report, second quarter of 2023. "
+            b"Revenue fell to 3.1 million dollars; operating costs rose.",
+        },
+    )
+    absent = "What was Fabrikam's revenue in the second quarter of 2023?"
+    assert ask(sandbox, kb, absent) == []
+    assert ask(sandbox, kb, "What was Contoso's revenue in the second quarter of 2023?")[0] == (
+        "contoso-10q.txt"
+    )
+    names = {t.text for t in relevance.question_terms(absent) if t.name}
+    assert names == {"fabrikam"}  # "What" starts the sentence: not a name

@@ -14,14 +14,15 @@ that is absent still earns part of its weight for each of its characters present
 补贴), because paraphrase in Chinese mostly keeps characters. ``coverage`` is the found share
 of the question's weight, 0 to 1.
 
-``is_relevant`` combines coverage with the dense (cosine) score where the embedding model
-reads the question's script (MiniLM: English only; the dense score of a Chinese question is
-noise): a chunk is relevant when its coverage is high enough on its own, or when a close
-vector comes with at least some term evidence. The thresholds were calibrated by
-``bench/grounding.py --calibrate`` (see bench/README.md) on the tuning half of the MS MARCO
-queries and of the zh_docs questions, with hard negatives (the best chunk once the answering
-document is removed from the corpus); the other halves and the off-topic questions are the
-evaluation.
+``judge`` combines coverage with the dense (cosine) score where the embedding model reads the
+question's script (MiniLM: English only; the dense score of a Chinese question is noise): a
+chunk is relevant when its coverage reaches the threshold of the question's script, or when a
+close vector comes with some term evidence. One rule comes first: an English question that names
+something (a capitalised word past a sentence's start, an acronym, a code such as FY2023) that
+the knowledge base has never seen is about something it does not hold, and no chunk of it is
+relevant. The thresholds were read off the tuning halves of zh_docs and MS MARCO by
+``bench/grounding.py --calibrate`` (docs/grounding.md); the other halves, the off-topic
+questions and the absent-document case are the evaluation.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 
 from aigc.knowledge.index import Bm25, tokenize
 
-_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _SPACE = re.compile(r"\s+")
 
@@ -81,10 +82,21 @@ def _jieba() -> Any:
 
 @dataclass(frozen=True)
 class Term:
-    """A content term of the question: ``text`` as matched, ``key`` as the index knows it."""
+    """A content term of the question, as the index knows it (stemmed, lower-cased).
+    ``name``: written as a name or a code in the question (PepsiCo, IBM, FY2023)."""
 
     text: str
     cjk: bool
+    name: bool = False
+
+
+def _is_name(question: str, start: int, word: str) -> bool:
+    """Capitalised past the start of a sentence, two capitals or more, or letters with digits."""
+    before = question[:start].rstrip()
+    sentence_start = not before or before[-1] in ".?!:;\"'“‘(（"
+    capitals = sum(c.isupper() for c in word)
+    mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    return (word[0].isupper() and not sentence_start) or capitals >= 2 or mixed
 
 
 def question_terms(question: str) -> list[Term]:
@@ -92,9 +104,15 @@ def question_terms(question: str) -> list[Term]:
     them (stop words out), Chinese words cut by jieba (precise mode, stop words out)."""
     lowered = question.lower()
     seen: dict[str, Term] = {}
-    words = [w for w in _WORD.findall(lowered) if w not in _english_stopwords()]
-    for token in tokenize(" ".join(words)):  # stemmed as BM25 stems them
-        seen.setdefault(token, Term(token, cjk=False))
+    for match in _WORD.finditer(question):
+        word = match.group()
+        if word.lower() in _english_stopwords():
+            continue
+        name = _is_name(question, match.start(), word)
+        for token in tokenize(word):  # stemmed as BM25 stems them
+            if token in seen and name and not seen[token].name:
+                seen[token] = Term(token, cjk=False, name=True)
+            seen.setdefault(token, Term(token, cjk=False, name=name))
     stop = _chinese_stopwords()
     for run in _CJK_RUN.findall(lowered):
         for word in _jieba().cut(run):
@@ -112,6 +130,9 @@ class TermWeights:
         self._vocab = bm25.vocab
         self._df = np.diff(bm25.weights.indptr)  # terms × rows in CSR: stored rows per term
         self._n = int(bm25.weights.shape[1])
+
+    def knows(self, term: Term) -> bool:
+        return term.text in self._vocab
 
     def _idf_of_df(self, df: int) -> float:
         return math.log1p((self._n - df + 0.5) / (df + 0.5))
@@ -190,5 +211,14 @@ def judge(
     ``cjk``); without ``weights`` (an index not loaded) every term weighs the same. The dense
     score counts for Latin-script questions only: the default embedding model reads English."""
     score = coverage(terms, hit_text, weights.idf if weights is not None else lambda t: 1.0)
+    if (
+        script == "latin"
+        and weights is not None
+        and any(t.name and not weights.knows(t) for t in terms)
+    ):
+        # The question names something (PepsiCo, FY2023, IBM) that no chunk of this knowledge
+        # base mentions: whatever else matches is about something else. Not for Chinese
+        # questions: the Latin words in them (JDK, Executors) are the paraphrase's own.
+        return Judgement(False, round(score, 4), dense_score)
     relevant = judged(score, dense_score, script == "latin", script)
     return Judgement(relevant, round(score, 4), dense_score)
