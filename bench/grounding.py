@@ -56,7 +56,7 @@ from aigc.access import Principal  # noqa: E402
 from aigc.config import Settings  # noqa: E402
 from aigc.infra.db import Database  # noqa: E402
 from aigc.infra.schema import Tenant  # noqa: E402
-from aigc.knowledge import bases, grounding, relevance  # noqa: E402
+from aigc.knowledge import bases, citing, grounding, relevance  # noqa: E402
 from aigc.knowledge.ingest import add_document, ingest_documents  # noqa: E402
 from aigc.knowledge.retrieve import Filters, Hit, script_of, search, term_weights  # noqa: E402
 from aigc.tables import Base  # noqa: E402
@@ -151,9 +151,17 @@ def summary(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
     return {"questions": len(rows), key: sum(bool(r[key]) for r in rows)}
 
 
+def matched(kb: Kb, sources: list[Hit], question: str, answer: str) -> list[Hit]:
+    """The sources an answer without [n] markers is cited for (``citing``'s matching)."""
+    use = citing.SourceUse(sources, question, True, kb.weights)
+    use.rewrite(answer)
+    return use.cited()
+
+
 def zh_docs(kb: Kb) -> dict[str, Any]:
     rows = []
-    for i, q in enumerate(zh_questions()):
+    questions = zh_questions()
+    for i, q in enumerate(questions):
         hits = kb.search(q["question"])
         judged = kb.judge(q["question"], hits)
         gold = [holds(h, q["answer_passage"]) for h in hits]
@@ -164,6 +172,14 @@ def zh_docs(kb: Kb) -> dict[str, Any]:
             gold_judgement = kb.judge(q["question"], [deep[gold_deep]])[0]
         absent = kb.search(q["question"], without=q["file"])
         absent_judged = kb.judge(q["question"], absent)
+        # Citation by matching: the reference answer (written by hand, in other words than the
+        # passage) against the top 8 plus the answering chunk; and another question's answer
+        # against the same sources (an answer that does not use them).
+        sources = list(hits)
+        if gold_deep is not None and not any(gold):
+            sources.append(deep[gold_deep])
+        cited = matched(kb, sources, q["question"], q["answer"])
+        other = questions[(i + 1) % len(questions)]["answer"]
         rows.append(
             {
                 "id": q["id"],
@@ -179,6 +195,12 @@ def zh_docs(kb: Kb) -> dict[str, Any]:
                 "absent_relevant_sources": sum(j.relevant for j in absent_judged),
                 "absent_relevant_sources_before": sum(before(h, q["question"]) for h in absent),
                 "absent_best_coverage": max((j.coverage for j in absent_judged), default=0.0),
+                "matching_cites_answer": any(holds(h, q["answer_passage"]) for h in cited),
+                "matching_cites_other": sum(not holds(h, q["answer_passage"]) for h in cited),
+                "matching_cites_for_unrelated_answer": len(
+                    matched(kb, sources, q["question"], other)
+                ),
+                "answer_found": gold_deep is not None,
             }
         )
     return {"rows": rows}
@@ -327,6 +349,14 @@ def print_table(report: dict[str, Any], calibrate: bool) -> None:
         ):
             print(f"  {key:28} {by_half(rows, key)}")
         absent = [r for r in rows if r["absent_relevant_sources"]]
+        found = [r for r in rows if r["answer_found"]]
+        print(
+            f"  matching (reference answer, no markers): cites the answering chunk for "
+            f"{sum(r['matching_cites_answer'] for r in found)} of {len(found)} found; other "
+            f"chunks cited {sum(r['matching_cites_other'] for r in rows)} times; an unrelated "
+            f"answer cited {sum(r['matching_cites_for_unrelated_answer'] for r in rows)} chunks "
+            f"over {len(rows)} questions"
+        )
         was = sum(bool(r["absent_relevant_sources_before"]) for r in rows)
         print(f"  answering document absent, some source passed before: {was} / {len(rows)}")
         print(f"  answering document absent, still some source passes: {len(absent)} / {len(rows)}")
