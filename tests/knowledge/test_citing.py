@@ -88,3 +88,11 @@ def test_a_model_that_cannot_read_sources_cites_none_and_says_so() -> None:
     }
     assert citing.response_fields(None) == {}
     assert grounding.citations([]) == []
+
+
+def test_the_choices_of_one_response_share_one_numbering() -> None:
+    """n > 1: every choice's markers and the one citations list agree."""
+    use = citing.SourceUse(hits(), "q")
+    assert use.rewrite("Lunch [3].") == "Lunch [1]."
+    assert use.rewrite("Printer [1], lunch [3].") == "Printer [2], lunch [1]."
+    assert [(c["index"], c["filename"]) for c in use.citations()] == [(1, "f3.txt"), (2, "f1.txt")]
