@@ -41,6 +41,7 @@ class EngineModel(TextModelBase):
     transformers tokenizer, or the ``TextTokenizer`` over one that grammars read)."""
 
     decoding_fields = DECODING_FIELDS
+    reads_sources = True  # conditioned on the whole prompt, sources included
 
     def __init__(self, engine: Engine, tokenizer: Any) -> None:
         self.engine = engine

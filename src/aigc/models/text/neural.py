@@ -27,7 +27,7 @@ from sqlalchemy import select
 from aigc.errors import InvalidRequest
 from aigc.models import decoding, trainer
 from aigc.models.base import TextModelBase
-from aigc.models.family import LOGPROBS, STRUCTURED_OUTPUT, TEXT, TOOLS, WATERMARK
+from aigc.models.family import LOGPROBS, SOURCES, STRUCTURED_OUTPUT, TEXT, TOOLS, WATERMARK
 from aigc.models.protocols import TOOL_FIELDS, TextRequest, chat_prompt
 from aigc.models.text import tool_calls
 from aigc.models.text.data import clean_text, pydoc_texts, read_texts
@@ -42,9 +42,9 @@ DECODING_FIELDS = (
 
 # What a neural model served directly can do; through the batching engine (config "engine")
 # it serves text and structured output (the engine runs each request's grammar processor on
-# its row), not logprobs.
-CAPABILITIES = TEXT | {LOGPROBS, STRUCTURED_OUTPUT, WATERMARK}
-ENGINE_CAPABILITIES = TEXT | {STRUCTURED_OUTPUT}
+# its row), not logprobs. Both read knowledge-base sources.
+CAPABILITIES = TEXT | {LOGPROBS, STRUCTURED_OUTPUT, WATERMARK, SOURCES}
+ENGINE_CAPABILITIES = TEXT | {STRUCTURED_OUTPUT, SOURCES}
 
 
 def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
@@ -222,6 +222,7 @@ class NeuralTextModel(TextModelBase):
     """The gateway's ``TextModel`` for a neural LM."""
 
     decoding_fields = DECODING_FIELDS
+    reads_sources = True  # conditioned on the whole prompt, sources included
 
     def __init__(self, lm: decoding.StepLM, tokenizer: TextTokenizer) -> None:
         self.lm = lm
