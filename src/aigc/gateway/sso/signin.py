@@ -135,15 +135,17 @@ def finish(
     if pending is None or as_utc(pending["expires_at"]) <= now:
         return out.refuse("state_unknown")
     out.next_path, out.provider_id = pending["next_path"], pending["provider_id"]
+    with db.session() as session:
+        out.tenant_id = session.scalar(
+            select(SsoProvider.tenant_id).where(SsoProvider.id == pending["provider_id"])
+        )
+        row = _usable_provider(session, pending["provider_id"])
+        endpoint = endpoint_of(row) if row is not None else None
+        secret = providers.client_secret(row, settings) if row is not None else ""
     if not hmac.compare_digest(pending["browser_hash"], digest(callback.browser_secret)):
         return out.refuse("browser_mismatch")
-    with db.session() as session:
-        row = _usable_provider(session, pending["provider_id"])
-        if row is None:
-            return out.refuse("provider_disabled")
-        out.tenant_id = row.tenant_id
-        endpoint = endpoint_of(row)
-        secret = providers.client_secret(row, settings)
+    if endpoint is None:
+        return out.refuse("provider_disabled")
     if callback.error:
         return out.refuse("provider_error")
     if callback.iss and not hmac.compare_digest(callback.iss.encode(), endpoint.issuer.encode()):
