@@ -33,7 +33,19 @@ const provider = new Provider(issuer, {
     groups: ['groups'],
   },
   scopes: ['openid', 'email', 'profile', 'groups'],
-  features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+  features: {
+    devInteractions: { enabled: false },
+    rpInitiatedLogout: {
+      enabled: true,
+      // the default page loads a web font from the internet; the tests have none
+      async logoutSource(ctx, form) {
+        ctx.body = `<!doctype html><html><head><title>Sign out</title></head><body>
+          <h1>Sign out of the test identity provider?</h1>${form}
+          <button type="submit" form="op.logoutForm" value="yes" name="logout"
+            data-testid="idp-logout">Yes, sign me out</button></body></html>`;
+      },
+    },
+  },
   pkce: { required: () => true },
   cookies: { keys: ['aigc-test-cookie-key'] },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
