@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, Role
 from aigc.gateway.deps import principal, services
-from aigc.gateway.fields import Name
+from aigc.gateway.fields import NOT_BLANK, SPACE, Name
 from aigc.gateway.openapi import BODY_ID, errors, link, links
 from aigc.gateway.services import Services
 from aigc.gateway.sso import mapping, oidc, providers
@@ -24,8 +24,31 @@ from aigc.gateway.sso.signin import endpoint_of
 router = APIRouter(prefix="/api/tenants/{tenant_id}/sso", tags=["sso"])
 ONE = "/api/tenants/{tenant_id}/sso/providers/{provider_id}"
 
-ProviderName = Annotated[str, Text(strip_whitespace=True, min_length=1, max_length=100)]
-Short = Annotated[str, Text(strip_whitespace=True, min_length=1, max_length=300)]
+ProviderName = Annotated[
+    str, Text(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK)
+]
+Short = Annotated[str, Text(strip_whitespace=True, min_length=1, max_length=300, pattern=NOT_BLANK)]
+# What providers.check_issuer accepts, written for the schema: an http(s) URL with a DNS name
+# or IPv4 address, a valid port, a path, no credentials, query or fragment. (https is required
+# to *reach* it unless the provider allows private networks: oidc.py refuses then.)
+_PORT = r"(:(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4}))?"
+ISSUER = r"^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?" + _PORT + f"(/[^?#{SPACE}]*)?$"
+Issuer = Annotated[str, Text(max_length=500, pattern=ISSUER)]
+Scope = Annotated[str, Text(max_length=100, pattern=providers.SCOPE_PATTERN)]
+Domain = Annotated[str, Text(max_length=254, pattern=providers.DOMAIN_PATTERN)]
+# exactly one of role and group, each a value when given (what check_rules says)
+ONE_GRANT: dict[str, Any] = {
+    "oneOf": [
+        {
+            "required": ["role"],
+            "properties": {"role": {"type": "string"}, "group": {"type": "null"}},
+        },
+        {
+            "required": ["group"],
+            "properties": {"group": {"type": "string"}, "role": {"type": "null"}},
+        },
+    ]
+}
 
 
 class Strict(BaseModel):
@@ -33,7 +56,10 @@ class Strict(BaseModel):
 
 
 class Rule(Strict):
-    claim: Annotated[str, Text(strip_whitespace=True, min_length=1, max_length=200)]
+    model_config = ConfigDict(extra="forbid", json_schema_extra=ONE_GRANT)
+    claim: Annotated[
+        str, Text(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK)
+    ]
     value: StrictStr | StrictBool | StrictInt = Field(description="Equal to, or in, the claim")
     role: Role | None = Field(default=None, description="Granted when the rule matches")
     group: Name | None = Field(default=None, description="Joined when it matches, else left")
@@ -41,15 +67,13 @@ class Rule(Strict):
 
 class ProviderIn(Strict):
     name: ProviderName = Field(description='Shown as "Sign in with {name}"')
-    issuer: Annotated[str, Text(strip_whitespace=True, min_length=1, max_length=500)]
+    issuer: Issuer
     client_id: Short
     client_secret: SecretStr = Field(min_length=1, max_length=1000)
-    scopes: list[Annotated[str, Text(max_length=100)]] = Field(
+    scopes: list[Scope] = Field(
         default_factory=lambda: list(providers.DEFAULT_SCOPES), max_length=20
     )
-    allowed_domains: list[Annotated[str, Text(max_length=253)]] = Field(
-        default_factory=list, max_length=50
-    )
+    allowed_domains: list[Domain] = Field(default_factory=list, max_length=50)
     rules: list[Rule] = Field(default_factory=list, max_length=providers.MAX_RULES)
     default_role: Role | None = Field(default="member", description="null: refuse the unmatched")
     allow_private_network: bool = Field(
@@ -60,13 +84,11 @@ class ProviderIn(Strict):
 
 class ProviderPatch(Strict):
     name: ProviderName | None = None
-    issuer: Annotated[str, Text(strip_whitespace=True, min_length=1, max_length=500)] | None = None
+    issuer: Issuer | None = None
     client_id: Short | None = None
     client_secret: SecretStr | None = Field(default=None, min_length=1, max_length=1000)
-    scopes: list[Annotated[str, Text(max_length=100)]] | None = Field(default=None, max_length=20)
-    allowed_domains: list[Annotated[str, Text(max_length=253)]] | None = Field(
-        default=None, max_length=50
-    )
+    scopes: list[Scope] | None = Field(default=None, max_length=20)
+    allowed_domains: list[Domain] | None = Field(default=None, max_length=50)
     rules: list[Rule] | None = Field(default=None, max_length=providers.MAX_RULES)
     default_role: Role | None = None
     allow_private_network: bool | None = None

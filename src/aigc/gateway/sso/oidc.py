@@ -132,6 +132,7 @@ def discover(endpoint: Endpoint, force: bool = False) -> Metadata:
         cached = _cache.get(endpoint)
     if cached and not force and now - cached[0] < METADATA_TTL_S:
         return cached[1]
+    _check_scheme(endpoint, endpoint.issuer, "issuer")
     url = endpoint.issuer.rstrip("/") + "/.well-known/openid-configuration"
     doc = _get_json(endpoint, url, "discovery document")
     if doc.get("issuer") != endpoint.issuer:

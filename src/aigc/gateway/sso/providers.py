@@ -22,15 +22,20 @@ from sqlalchemy.orm import Session
 from aigc.access import Principal, require_platform_admin
 from aigc.config import Settings
 from aigc.errors import Conflict, InvalidRequest, NotFound
+from aigc.gateway.fields import SPACE
 from aigc.infra import crypto
 from aigc.infra.schema import Tenant, new_id, unix_time
 from aigc.infra.sso_tables import SsoProvider
 
 DEFAULT_SCOPES = ("openid", "email", "profile")
 MAX_RULES = 100
-_SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,100}$")  # RFC 6749 scope-token
-# a DNS name (Unicode labels allowed: 例子.中国), no scheme, port, path or @
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([^\s./@:]{1,63}\.)+[^\s./@:]{1,63}$")
+SCOPE_PATTERN = r"^[\x21\x23-\x5b\x5d-\x7e]+$"  # RFC 6749 scope-token
+# a DNS name (Unicode labels allowed: 例子.中国), no scheme, port, path or @ (an @ in front,
+# as in "@example.com", is forgiven); the same character class as fields.py for white space
+_LABEL = f"[^{SPACE}./@:]{{1,63}}"
+DOMAIN_PATTERN = f"^@?({_LABEL}\\.)+{_LABEL}$"
+_SCOPE = re.compile(SCOPE_PATTERN)
+_DOMAIN = re.compile(DOMAIN_PATTERN)
 
 
 @dataclass
@@ -49,21 +54,18 @@ class ProviderSpec:
     enabled: bool = True
 
 
-def check_issuer(issuer: str, allow_private_network: bool) -> str:
-    """An issuer is an https URL without query or fragment (http only with private networks
-    allowed: a provider on loopback or in the company network, e.g. in tests)."""
+def check_issuer(issuer: str) -> str:
+    """An issuer is an http(s) URL without credentials, query or fragment. Only https is ever
+    fetched, unless the provider allows private networks (a provider on loopback or in the
+    company network, e.g. in tests): ``oidc.py`` refuses http otherwise, at the first fetch."""
     issuer = issuer.strip()
     try:
         parts = urlsplit(issuer)
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         raise InvalidRequest("The issuer is not a valid URL", param="issuer") from None
-    schemes = {"https", "http"} if allow_private_network else {"https"}
-    if parts.scheme not in schemes or not parts.hostname:
-        raise InvalidRequest(
-            "The issuer must be an https:// URL (http:// only with allow_private_network)",
-            param="issuer",
-        )
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidRequest("The issuer must be an https:// URL", param="issuer")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise InvalidRequest(
             "The issuer may not carry credentials, a query or a fragment", param="issuer"
@@ -86,12 +88,13 @@ def check_scopes(scopes: list[str]) -> list[str]:
 def check_domains(domains: list[str]) -> list[str]:
     out: list[str] = []
     for index, domain in enumerate(domains):
-        domain = domain.strip().lower().lstrip("@")
-        if not _DOMAIN.match(domain):
+        domain = domain.strip().lower()
+        if not _DOMAIN.match(domain) or len(domain.lstrip("@")) > 253:
             raise InvalidRequest(
                 f"allowed_domains[{index}] is not a domain name such as example.com",
                 param="allowed_domains",
             )
+        domain = domain.lstrip("@")
         if domain not in out:
             out.append(domain)
     return out
@@ -154,7 +157,7 @@ def create_provider(
         id=new_id("sso_"),
         tenant_id=tenant_id,
         name=spec.name,
-        issuer=check_issuer(spec.issuer, spec.allow_private_network),
+        issuer=check_issuer(spec.issuer),
         client_id=spec.client_id,
         client_secret_enc=crypto.encrypt(spec.client_secret, settings),
         scopes=check_scopes(spec.scopes),
@@ -181,9 +184,8 @@ def update_provider(
 ) -> SsoProvider:
     """Apply the fields sent; ``client_secret`` replaces the stored one when given."""
     row = get_provider(session, caller, tenant_id, provider_id)
-    private = changes.get("allow_private_network", row.allow_private_network)
-    if "issuer" in changes or "allow_private_network" in changes:
-        row.issuer = check_issuer(changes.get("issuer", row.issuer), bool(private))
+    if "issuer" in changes:
+        row.issuer = check_issuer(changes["issuer"])
     if changes.get("client_secret"):
         row.client_secret_enc = crypto.encrypt(changes["client_secret"], settings)
     checks: dict[str, Callable[[Any], list[Any]]] = {
@@ -257,23 +259,11 @@ def set_passwords_disabled(
 ) -> Tenant:
     """Local passwords off (or on again) for one organization's members.
 
-    Turning them off needs an enabled provider there, so nobody is locked out by mistake;
-    platform administrators keep their password (the operator's way back in).
+    Platform administrators keep their password, so whoever switched it off can always switch
+    it back (e.g. while the organization's provider is down).
     """
     require_platform_admin(caller)
     tenant = _tenant(session, tenant_id)
-    if disabled:
-        has_provider = session.scalar(
-            select(SsoProvider.id).where(
-                SsoProvider.tenant_id == tenant_id, SsoProvider.enabled.is_(True)
-            )
-        )
-        if has_provider is None:
-            raise InvalidRequest(
-                "Configure an enabled SSO provider for this organization before disabling "
-                "passwords",
-                param="passwords_disabled",
-            )
     tenant.passwords_disabled = disabled
     session.flush()
     return tenant
