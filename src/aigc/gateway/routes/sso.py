@@ -23,6 +23,7 @@ from aigc.gateway.sso.signin import endpoint_of
 
 router = APIRouter(prefix="/api/tenants/{tenant_id}/sso", tags=["sso"])
 ONE = "/api/tenants/{tenant_id}/sso/providers/{provider_id}"
+TENANT = "$request.path.tenant_id"  # a link stays in the organization it was made in
 
 ProviderName = Annotated[
     str, Text(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK)
@@ -125,9 +126,11 @@ def list_providers(
     responses=errors(400, 401, 403, 404, 409, 413)
     | links(
         201,
-        GetProvider=link("GET", ONE, provider_id=BODY_ID),
-        UpdateProvider=link("PATCH", ONE, provider_id=BODY_ID),
-        DeleteProvider=link("DELETE", ONE, provider_id=BODY_ID),
+        GetProvider=link("GET", ONE, tenant_id=TENANT, provider_id=BODY_ID),
+        UpdateProvider=link("PATCH", ONE, tenant_id=TENANT, provider_id=BODY_ID),
+        DeleteProvider=link("DELETE", ONE, tenant_id=TENANT, provider_id=BODY_ID),
+        TestProvider=link("POST", ONE + "/test", tenant_id=TENANT, provider_id=BODY_ID),
+        PreviewMapping=link("POST", ONE + "/preview", tenant_id=TENANT, provider_id=BODY_ID),
     ),
 )
 def create_provider(

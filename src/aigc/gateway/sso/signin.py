@@ -220,15 +220,18 @@ def admit(
     created = user is None
     if user is None:
         user = _new_user(session, provider, claims, mapped.role)
-        identity = SsoIdentity(
-            id=new_id("sid_"),
-            tenant_id=provider.tenant_id,
-            provider_id=provider.id,
-            subject=subject,
-            user_id=user.id,
-            created_at=now,
-        )
-        session.add(identity)
+        if identity is None:
+            identity = SsoIdentity(
+                id=new_id("sid_"),
+                tenant_id=provider.tenant_id,
+                provider_id=provider.id,
+                subject=subject,
+                user_id=user.id,
+                created_at=now,
+            )
+            session.add(identity)
+        else:  # its user was deleted (where the database does not cascade): a new one
+            identity.user_id = user.id
     assert identity is not None
     if user.tenant_id != provider.tenant_id:  # cannot happen: identities are per provider
         return out.refuse("tenant_mismatch")
