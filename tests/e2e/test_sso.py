@@ -472,3 +472,24 @@ def test_signed_out_page_ends_the_session_at_the_provider(
     assert 'aigc_session=""' in out.headers["set-cookie"]
     unknown = httpx.get(f"{server.base_url}/console/sso/signed-out/sso_{'0' * 16}")
     assert unknown.status_code == 303 and unknown.headers["location"] == "/login"
+
+
+def test_provider_error_and_foreign_iss_in_the_callback_are_refused(
+    server: Server, provider_a: Provider, org_a: Org
+) -> None:
+    """The person cancelled at the provider (error=access_denied), or the answer names another
+    issuer (RFC 9207 mix-up defence): refused, and the pending sign-in is spent either way."""
+    for extra, reason in (
+        ({"error": "access_denied"}, "provider_error"),
+        ({"code": "x", "iss": "https://evil.example"}, "issuer_mismatch"),
+    ):
+        with httpx.Client(follow_redirects=False) as browser:
+            start = browser.get(f"{server.base_url}/console/sso/{provider_a.id}/start")
+            state = query(start.headers["location"])["state"]
+            callback = f"{server.base_url}/console/sso/callback"
+            refused(browser.get(callback, params={"state": state} | extra), reason)
+            refused(browser.get(callback, params={"state": state, "code": "x"}), "state_unknown")
+    reasons = {
+        g for e in audit(server, org_a) if e["endpoint"] == "sso.refused" for g in e["guard"]
+    }
+    assert {"reason:provider_error", "reason:issuer_mismatch"} <= reasons
