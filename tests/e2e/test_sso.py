@@ -202,6 +202,13 @@ def _forged(idp: OidcProvider, **claims: Any) -> str:
         ("wrong nonce", True, {"nonce": "not-the-nonce"}, "nonce_mismatch"),
         ("no nonce", True, {"nonce": None}, "nonce_mismatch"),
         ("wrong audience", True, {"aud": "another-app"}, "audience_mismatch"),
+        # azp names us but the audience does not: still not for us
+        (
+            "audience without us",
+            True,
+            {"aud": ["another-app"], "azp": "aigc-org-a"},
+            "audience_mismatch",
+        ),
         ("expired", True, {"exp": "past", "iat": "long ago"}, "token_expired"),
         ("unknown issuer", True, {"iss": "https://evil.example"}, "issuer_mismatch"),
     ],
