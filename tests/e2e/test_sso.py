@@ -500,3 +500,16 @@ def test_provider_error_and_foreign_iss_in_the_callback_are_refused(
         g for e in audit(server, org_a) if e["endpoint"] == "sso.refused" for g in e["guard"]
     }
     assert {"reason:provider_error", "reason:issuer_mismatch"} <= reasons
+
+
+def test_a_discovery_document_naming_another_issuer_is_refused(
+    server: Server, oidc_provider: OidcProvider, org_a: Org
+) -> None:
+    """Configured as http://localhost:PORT, the provider's document says http://127.0.0.1:PORT:
+    not the same issuer (OpenID Connect Discovery §4.3), so nobody signs in through it."""
+    other_name = oidc_provider.issuer.replace("127.0.0.1", "localhost")
+    wrong = add_provider(server, oidc_provider, org_a.id, "aigc-org-a", issuer=other_name)
+    body = server.api("POST", f"/api/tenants/{org_a.id}/sso/providers/{wrong.id}/test").json()
+    assert body["ok"] is False and body["reason"] == "issuer_mismatch", body
+    with httpx.Client(follow_redirects=False) as browser:
+        refused(browser.get(f"{server.base_url}/console/sso/{wrong.id}/start"), "issuer_mismatch")
