@@ -29,7 +29,8 @@ serve: $(STAMP)
 # throwaway servers of their own), Chromium for the console tests, a CJK font so Chinese renders
 # in their screenshots, Tesseract with English and Simplified Chinese for scanned PDF pages,
 # Node.js and npm for the OpenID Connect provider the SSO tests start (oidc-provider, installed
-# from its package-lock.json by `npm ci` into tests/e2e/oidc/node_modules, git-ignored).
+# from its package-lock.json by `npm ci` into tests/e2e/oidc/node_modules, git-ignored; it needs
+# Node.js 20 or later, newer than Debian 12's nodejs 18: see docs/sso.md).
 # Only missing packages are installed; nothing is started or configured.
 DEPS := postgresql redis-server chromium fonts-wqy-zenhei fontconfig \
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim nodejs npm

@@ -28,6 +28,10 @@ REMEDIES: tuple[tuple[str, str], ...] = (
     ("chromium is not installed", MAKE_DEPS),
     ("tesseract is not installed", MAKE_DEPS),
     ("node is not installed", MAKE_DEPS),
+    (
+        "older than node.js",
+        "install Node.js 20 or later (e.g. Debian 13's nodejs, or NodeSource's)",
+    ),
     ("kenlm", "make test  (builds KenLM's Python module into .venv first)"),
     ("shared", SHARED_DATA),
     ("could not import", DEV_EXTRA),
