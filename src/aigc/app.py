@@ -25,6 +25,7 @@ from aigc.gateway.routes import guard as guard_routes
 from aigc.gateway.routes import images as image_routes
 from aigc.gateway.routes import knowledge as knowledge_routes
 from aigc.gateway.routes import responses as responses_routes
+from aigc.gateway.routes import sso as sso_routes
 from aigc.gateway.routes import train as train_routes
 from aigc.gateway.services import Services
 from aigc.infra import audit, heap, loop_lag, migrate, private
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(openai.router)
     app.include_router(responses_routes.router)
     app.include_router(admin.router)
+    app.include_router(sso_routes.router)
     app.include_router(files.router)
     app.include_router(jobs.router)
     app.include_router(knowledge_routes.router)
