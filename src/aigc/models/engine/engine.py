@@ -5,8 +5,9 @@ One thread owns the model. Each step it asks the scheduler for a plan, then:
     preempted requests  → their caches are dropped (they recompute later)
     decoding requests   → one batched forward pass over the running batch: one token each,
                           keys/values left-padded to a common length, real positions per row
-    prefilling requests → their prompt chunk through the model, alone, with their own cache;
-                          when the prompt is done they sample and join the running batch
+    prefilling requests → whole prompts together (left-padded); a prompt chunk (or the rest
+                          of a prompt after a known prefix) alone, with its own cache; when
+                          the prompt is done they sample and join the running batch
     sampled tokens      → per-request logits processing (``aigc.models.decoding``), then to
                           each caller's queue; finished and cancelled requests leave the batch
 
@@ -30,11 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from transformers.cache_utils import DynamicCache
 
 from aigc.errors import InvalidRequest, Overloaded
 from aigc.infra import metrics
 from aigc.models import decoding
-from aigc.models.engine import gpt2_step
+from aigc.models.engine import gpt2_step, llama_step
 from aigc.models.engine.batch import KV, RunningBatch, cache_of, kv_of
 from aigc.models.engine.scheduler import SchedRequest, Scheduler, SchedulerConfig
 from aigc.models.protocols import TextRequest
@@ -179,8 +181,17 @@ class Engine:
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
-        # GPT-2 checkpoints run through written-out passes; other models through forward.
-        self.gpt2 = gpt2_step.GPT2Step(model) if gpt2_step.supports(model) else None
+        # GPT-2 and Llama-style checkpoints run through written-out passes; others through
+        # the model's forward.
+        self.fast: gpt2_step.GPT2Step | llama_step.LlamaStep | None = None
+        self.path = "forward"  # which passes run the model, for status and logs
+        if gpt2_step.supports(model):
+            self.fast, self.path = gpt2_step.GPT2Step(model), "gpt2"
+        elif (why := llama_step.refusal(model)) is None:
+            table = min(self.max_positions, 1 << 17)
+            self.fast, self.path = llama_step.LlamaStep(model, table), "llama"
+        elif getattr(mc, "model_type", None) in llama_step.FAMILIES:
+            log.info("engine uses the model's forward: %s", why, extra={"model": name})
         self.scheduler = Scheduler(
             SchedulerConfig(
                 token_budget=max(self.config.token_budget, self.config.max_running + 1),
@@ -199,7 +210,7 @@ class Engine:
         self._handles: dict[str, Handle] = {}
         self._requests: dict[str, TextRequest] = {}
         self._generators: dict[str, torch.Generator] = {}
-        self._prefill_kv: dict[str, Any] = {}  # request id -> cache of a prompt in progress
+        self._prefill_kv: dict[str, KV] = {}  # request id -> keys/values of a prompt so far
         self._batch = RunningBatch()
         self._inbox: list[tuple[str, Any]] = []
         self._lock = threading.Lock()
@@ -350,7 +361,7 @@ class Engine:
             last = self._prefill(request_id, n)
             if request_id in plan.sampling:
                 blocks.append(([request_id], last[None]))
-                joining.append(([request_id], kv_of(self._prefill_kv.pop(request_id)), None))
+                joining.append(([request_id], self._prefill_kv.pop(request_id), None))
         sampled = self._pick(blocks)
         for ids, kv, rows_mask in joining:
             self._batch.add(ids, kv, rows_mask)
@@ -394,8 +405,8 @@ class Engine:
         ids = torch.tensor([r.output_ids[-1] for r in reqs], device=self.device)
         positions = torch.tensor([r.num_computed for r in reqs], device=self.device)
         mask = batch.before_step()
-        if self.gpt2 is not None:
-            logits = self.gpt2.decode(ids, positions, batch.layers, mask if batch.padded else None)
+        if self.fast is not None:
+            logits = self.fast.decode(ids, positions, batch.layers, mask if batch.padded else None)
         else:
             out = self.model(
                 input_ids=ids[:, None],
@@ -415,11 +426,14 @@ class Engine:
         ids = torch.tensor([request.all_ids[start : start + n]], device=self.device)
         positions = torch.arange(start, start + n, device=self.device)[None]
         past = self._prefill_kv.get(request_id)
-        kwargs = {self._cache_arg: past} if past is not None else {}
+        if isinstance(self.fast, llama_step.LlamaStep):
+            logits, self._prefill_kv[request_id] = self.fast.prefill(ids, positions, None, past)
+            return logits[0]
+        kwargs = {self._cache_arg: DynamicCache(past)} if past is not None else {}
         out = self.model(
             input_ids=ids, position_ids=positions, use_cache=True, **kwargs, **self._last_only
         )
-        self._prefill_kv[request_id] = cache_of(out)
+        self._prefill_kv[request_id] = kv_of(cache_of(out))
         return out.logits[0, -1]
 
     def _prefill_together(self, ids: list[str]) -> tuple[torch.Tensor, KV, torch.Tensor]:
@@ -431,8 +445,8 @@ class Engine:
         input_ids = torch.tensor(rows, device=self.device)
         mask = torch.tensor([[0] * pad + [1] * (width - pad) for pad in pads], device=self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        if self.gpt2 is not None:
-            logits, kv = self.gpt2.prefill(input_ids, positions, mask)
+        if self.fast is not None:
+            logits, kv = self.fast.prefill(input_ids, positions, mask)
             return logits, kv, mask
         out = self.model(
             input_ids=input_ids,
