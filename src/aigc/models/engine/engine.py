@@ -38,6 +38,7 @@ from aigc.infra import metrics
 from aigc.models import decoding
 from aigc.models.engine import gpt2_step, llama_step
 from aigc.models.engine.batch import KV, RunningBatch, cache_of, kv_of
+from aigc.models.engine.prefix_cache import PrefixCache
 from aigc.models.engine.scheduler import SchedRequest, Scheduler, SchedulerConfig
 from aigc.models.protocols import TextRequest
 
@@ -51,6 +52,8 @@ class EngineConfig:
     max_queue: int = 64  # requests waiting for a place; beyond it callers get 503
     kv_cache_mb: float = 512.0  # memory for keys/values; preemption when it runs short
     block_size: int = 16
+    # Keys/values of shared prompt prefixes, reused by later requests (0: no prefix cache).
+    prefix_cache_mb: float = 256.0
 
 
 @dataclass
@@ -62,6 +65,7 @@ class EngineStats:
     tokens_out: int = 0
     preemptions: int = 0
     abort_lag_steps: int = 0  # steps between the last cancel and its request leaving the batch
+    cached_tokens: int = 0  # prompt tokens whose keys/values came from the prefix cache
 
 
 _END = object()
@@ -192,13 +196,19 @@ class Engine:
             self.fast, self.path = llama_step.LlamaStep(model, table), "llama"
         elif getattr(mc, "model_type", None) in llama_step.FAMILIES:
             log.info("engine uses the model's forward: %s", why, extra={"model": name})
+        self.prefix_cache = (
+            PrefixCache(int(self.config.prefix_cache_mb * 2**20), self.config.block_size)
+            if self.config.prefix_cache_mb > 0
+            else None
+        )
         self.scheduler = Scheduler(
             SchedulerConfig(
                 token_budget=max(self.config.token_budget, self.config.max_running + 1),
                 max_running=self.config.max_running,
                 num_blocks=self._kv_blocks(),
                 block_size=self.config.block_size,
-            )
+            ),
+            cached=self._cached_prefix if self.prefix_cache is not None else None,
         )
         self.stats = EngineStats()
         self._queue_gauge = metrics.ENGINE_QUEUE.labels(name)
@@ -211,6 +221,7 @@ class Engine:
         self._requests: dict[str, TextRequest] = {}
         self._generators: dict[str, torch.Generator] = {}
         self._prefill_kv: dict[str, KV] = {}  # request id -> keys/values of a prompt so far
+        self._hits: dict[str, KV] = {}  # prefix-cache hits of the requests admitted this step
         self._batch = RunningBatch()
         self._inbox: list[tuple[str, Any]] = []
         self._lock = threading.Lock()
@@ -335,6 +346,8 @@ class Engine:
         for request_id in plan.preempted:
             self._prefill_kv.pop(request_id, None)
             self.stats.preemptions += 1
+        self._prefill_kv.update(self._hits)  # a request preempted and readmitted: its hit
+        self._hits.clear()
         decode_ids = [rid for rid in self._batch.ids if rid in plan.num_tokens]
         if len(decode_ids) != len(self._batch):
             raise RuntimeError("the plan left a running request out of the decode step")
@@ -355,13 +368,17 @@ class Engine:
             batch_logits, kv, mask = self._prefill_together(whole)
             blocks.append((whole, batch_logits))
             joining.append((whole, kv, mask))
+            for row, rid in enumerate(whole):
+                self._remember(self.scheduler.requests[rid].all_ids, kv, row, mask)
         for request_id, n in plan.num_tokens.items():
             if request_id in decode_ids or request_id in whole:
                 continue
             last = self._prefill(request_id, n)
             if request_id in plan.sampling:
                 blocks.append(([request_id], last[None]))
-                joining.append(([request_id], self._prefill_kv.pop(request_id), None))
+                kv = self._prefill_kv.pop(request_id)
+                joining.append(([request_id], kv, None))
+                self._remember(self.scheduler.requests[request_id].all_ids, kv)
         sampled = self._pick(blocks)
         for ids, kv, rows_mask in joining:
             self._batch.add(ids, kv, rows_mask)
@@ -419,6 +436,27 @@ class Engine:
             logits = out.logits[:, -1]
         batch.after_step(mask)  # the cache layers wrote the new column in place
         return logits
+
+    def _cached_prefix(self, request: SchedRequest) -> int:
+        """The scheduler admits ``request``: how many of its first tokens the prefix cache
+        holds (their keys/values become the start of its prompt's cache). At least one token
+        is left to compute: its logits give the first new token."""
+        assert self.prefix_cache is not None
+        n, kv = self.prefix_cache.lookup(request.all_ids, request.num_tokens - 1)
+        if kv is not None:
+            self._hits[request.id] = kv  # in place once this step's preemptions are undone
+            self.stats.cached_tokens += n
+        return n
+
+    def _remember(
+        self, ids: list[int], kv: KV, row: int = 0, mask: torch.Tensor | None = None
+    ) -> None:
+        """Offer a prefilled prompt's keys/values (row ``row``, after its left padding) to the
+        prefix cache."""
+        if self.prefix_cache is None or len(ids) < self.config.block_size:
+            return
+        offset = kv[0][0].shape[2] - len(ids) if mask is not None else 0
+        self.prefix_cache.insert(ids, kv, row, offset)
 
     def _prefill(self, request_id: str, n: int) -> torch.Tensor:
         request = self.scheduler.requests[request_id]
@@ -522,6 +560,7 @@ class Engine:
             self._end(request_id, error)
         self._batch = RunningBatch()
         self._prefill_kv.clear()
+        self._hits.clear()
 
 
 def _config_size(config: Any, *names: str, default: int = 1) -> int:

@@ -45,7 +45,7 @@ class EngineModel(TextModelBase):
     def footprint(self) -> tuple[str, int]:
         params = list(self.engine.model.parameters())
         size = sum(p.numel() * p.element_size() for p in params)
-        kv = int(self.engine.config.kv_cache_mb * 2**20)
+        kv = int((self.engine.config.kv_cache_mb + self.engine.config.prefix_cache_mb) * 2**20)
         return str(self.engine.device), size + kv
 
     def unload(self) -> None:
