@@ -36,7 +36,7 @@ from transformers.cache_utils import DynamicCache
 from aigc.errors import InvalidRequest, Overloaded
 from aigc.infra import metrics
 from aigc.models import decoding
-from aigc.models.engine import gpt2_step, llama_step
+from aigc.models.engine import gpt2_step, llama_step, quant
 from aigc.models.engine.batch import KV, RunningBatch, cache_of, kv_of
 from aigc.models.engine.prefix_cache import PrefixCache
 from aigc.models.engine.scheduler import SchedRequest, Scheduler, SchedulerConfig
@@ -54,6 +54,16 @@ class EngineConfig:
     block_size: int = 16
     # Keys/values of shared prompt prefixes, reused by later requests (0: no prefix cache).
     prefix_cache_mb: float = 256.0
+    # "auto": as loaded (fp32 on CPU); "fp32"; "bf16"; "int8": weight-only int8 projections
+    # (Llama-style checkpoints, the written-out passes), the rest in the loaded dtype.
+    weights: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.weights not in WEIGHTS:
+            raise ValueError(f"weights is one of {', '.join(WEIGHTS)}, not {self.weights!r}")
+
+
+WEIGHTS = ("auto", "fp32", "bf16", "int8")
 
 
 @dataclass
@@ -171,9 +181,14 @@ class Engine:
         config: EngineConfig | None = None,
         name: str = "model",
     ) -> None:
-        self.model = model.eval()
         self.name = name
         self.config = config or EngineConfig()
+        weights = self.config.weights
+        if weights in ("fp32", "bf16"):
+            model = model.to(torch.float32 if weights == "fp32" else torch.bfloat16)
+            if weights == "bf16" and model.device.type == "cpu" and not quant.cpu_has_bf16():
+                log.warning("bf16 weights on a CPU without bf16 instructions are slow")
+        self.model = model.eval()
         vocab = getattr(model.config, "vocab_size", None) or 1 << 62
         self.eos_ids = [i for i in eos_ids if 0 <= i < vocab]  # ids past the output: never made
         self.device = next(model.parameters()).device
@@ -189,13 +204,20 @@ class Engine:
         # the model's forward.
         self.fast: gpt2_step.GPT2Step | llama_step.LlamaStep | None = None
         self.path = "forward"  # which passes run the model, for status and logs
+        why: str | None = None
         if gpt2_step.supports(model):
             self.fast, self.path = gpt2_step.GPT2Step(model), "gpt2"
         elif (why := llama_step.refusal(model)) is None:
             table = min(self.max_positions, 1 << 17)
-            self.fast, self.path = llama_step.LlamaStep(model, table), "llama"
+            int8 = "int8" if weights == "int8" else None
+            self.fast, self.path = llama_step.LlamaStep(model, table, int8), "llama"
         elif getattr(mc, "model_type", None) in llama_step.FAMILIES:
             log.info("engine uses the model's forward: %s", why, extra={"model": name})
+        if weights == "int8" and self.path != "llama":
+            raise ValueError(
+                "int8 weights need a Llama, Qwen2 or Mistral checkpoint on the written-out "
+                f"passes; this one runs {self.path!r}" + (f" ({why})" if why else "")
+            )
         self.prefix_cache = (
             PrefixCache(int(self.config.prefix_cache_mb * 2**20), self.config.block_size)
             if self.config.prefix_cache_mb > 0

@@ -116,13 +116,15 @@ class LlamaStep:
         positions: torch.Tensor,
         mask: torch.Tensor | None,
         past: KV | None = None,
+        every_position: bool = False,
     ) -> tuple[torch.Tensor, KV]:
         """Prompts (or the next chunk of prompts): ``ids``, ``positions`` [rows, length],
         ``mask`` [rows, length] with 0 at left padding (None: no padding); ``past``: keys and
         values of the positions before, per layer [rows, kv_heads, P, head_dim], unpadded
         (rows with a past start at position 0 and have equal pasts). → next-token logits
         [rows, vocab] and every layer's keys/values, past included [rows, kv_heads, P +
-        length, head_dim]; padding columns are finite (the running batch stores them)."""
+        length, head_dim]; padding columns are finite (the running batch stores them).
+        ``every_position``: the logits of every position [rows, length, vocab] (a loss)."""
         rows, length = ids.shape
         known = 0 if past is None else past[0][0].shape[2]
         total = known + length
@@ -162,7 +164,8 @@ class LlamaStep:
                 q, k, v, attn_mask=attn_mask, scale=self.scale, enable_gqa=self.groups > 1
             )
             x = self._rest(block, x, y.transpose(1, 2).reshape(rows * length, -1))
-        return self._logits(x.view(rows, length, -1)[:, -1]), kv
+        x = x.view(rows, length, -1)
+        return self._logits(x if every_position else x[:, -1]), kv
 
     def decode(
         self,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -33,12 +34,17 @@ class Int8Linear:
         self.compute = torch.bfloat16
         self.scale = scale.to(self.compute)
         self.bias = bias.detach() if bias is not None else None
+        # The CPU kernel reads the inner dimension in steps of 16 (other sizes give NaN or
+        # crash in torch 2.13), and is CPU-only.
+        self.packed = weight.device.type == "cpu" and weight.shape[1] % 16 == 0
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
-        y = torch._weight_int8pack_mm(
-            x.reshape(-1, shape[-1]).to(self.compute), self.weight, self.scale
-        )
+        flat = x.reshape(-1, shape[-1]).to(self.compute)
+        if self.packed:
+            y = torch._weight_int8pack_mm(flat, self.weight, self.scale)
+        else:  # no kernel for this shape or device: the weights widened for the product
+            y = F.linear(flat, self.weight.to(self.compute) * self.scale[:, None])
         y = y.to(x.dtype).view(*shape[:-1], -1)
         return y + self.bias if self.bias is not None else y
 
@@ -54,3 +60,13 @@ def linear(module: Any, quant: str | None) -> Linear:
     if quant == "int8":
         return Int8Linear(module.weight, module.bias)
     raise ValueError(f"unknown quantization {quant!r}; known: {', '.join(QUANTS)}")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX); elsewhere bf16
+    weights are emulated and slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

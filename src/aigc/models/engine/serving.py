@@ -163,4 +163,11 @@ def load_from_config(config: dict[str, Any], name: str | None = None) -> EngineM
     except TypeError:
         fields = ", ".join(EngineConfig.__dataclass_fields__)
         raise InvalidRequest(f"config.engine takes {fields}", param="engine") from None
-    return load_engine_model(config["path"], engine_config, device=config.get("device"), name=name)
+    except ValueError as exc:
+        raise InvalidRequest(f"config.engine: {exc}", param="engine") from None
+    try:
+        return load_engine_model(
+            config["path"], engine_config, device=config.get("device"), name=name
+        )
+    except ValueError as exc:  # an option this checkpoint cannot take (int8 on GPT-2)
+        raise InvalidRequest(f"config.engine: {exc}", param="engine") from None
