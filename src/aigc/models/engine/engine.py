@@ -54,8 +54,8 @@ class EngineConfig:
     block_size: int = 16
     # Keys/values of shared prompt prefixes, reused by later requests (0: no prefix cache).
     prefix_cache_mb: float = 256.0
-    # "auto": as loaded (fp32 on CPU); "fp32"; "bf16"; "int8": weight-only int8 projections
-    # (Llama-style checkpoints, the written-out passes), the rest in the loaded dtype.
+    # "auto": as loaded on CPU (fp32), bf16 on a GPU; "fp32"; "bf16"; "int8": weight-only int8
+    # projections (Llama-style checkpoints, the written-out passes), the rest as loaded.
     weights: str = "auto"
 
     def __post_init__(self) -> None:
@@ -184,6 +184,9 @@ class Engine:
         self.name = name
         self.config = config or EngineConfig()
         weights = self.config.weights
+        on_gpu = next(model.parameters()).device.type == "cuda"
+        if weights == "auto" and on_gpu and next(model.parameters()).dtype == torch.float32:
+            weights = "bf16" if torch.cuda.is_bf16_supported() else "auto"  # GPU: half the bytes
         if weights in ("fp32", "bf16"):
             model = model.to(torch.float32 if weights == "fp32" else torch.bfloat16)
             if weights == "bf16" and model.device.type == "cpu" and not quant.cpu_has_bf16():
