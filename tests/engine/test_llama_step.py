@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import (
     GPT2Config,
     GPT2LMHeadModel,
@@ -153,6 +154,52 @@ def test_prefill_after_a_known_prefix_equals_the_models_forward(kind: str) -> No
     for (keys, values), (whole_keys, whole_values) in zip(kv, whole, strict=True):
         torch.testing.assert_close(keys, whole_keys)
         torch.testing.assert_close(values, whole_values)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@torch.inference_mode()
+def test_rests_of_prompts_after_pasts_of_different_lengths_run_together(kind: str) -> None:
+    """Several prefix-cache hits in one pass: pasts left-padded to the longest, rests too."""
+    model = build(kind)
+    step = llama_step.LlamaStep(model, max_positions=64)
+    prompts = [[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8], [2, 7, 1, 8, 2, 8, 1], [9, 9, 8, 7, 6, 5]]
+    split = [8, 4, 5]  # known keys/values: the first tokens of each
+    pasts = [
+        step.prefill(torch.tensor([p[:n]]), torch.arange(n)[None], None)[1]
+        for p, n in zip(prompts, split, strict=True)
+    ]
+    width_past = max(split)
+    past = [
+        tuple(
+            torch.cat(
+                [
+                    F.pad(kv[i][j], (0, 0, width_past - n, 0))
+                    for kv, n in zip(pasts, split, strict=True)
+                ]
+            )
+            for j in range(2)
+        )
+        for i in range(len(pasts[0]))
+    ]
+    past_mask = torch.tensor([[0] * (width_past - n) + [1] * n for n in split])
+    rests = [p[n:] for p, n in zip(prompts, split, strict=True)]
+    ids, mask, positions = padded(rests)
+    positions = positions + torch.tensor(split)[:, None]
+    logits, kv = step.prefill(ids, positions, mask, past, past_mask=past_mask)  # type: ignore[arg-type]
+    full_mask = torch.cat([past_mask, mask], dim=1)
+    for row, prompt in enumerate(prompts):
+        torch.testing.assert_close(logits[row], reference_logits(model, prompt))
+    # The keys/values join the running batch with gaps of padding: decoding from them works.
+    batch = RunningBatch()
+    batch.add(["a", "b", "c"], kv, full_mask)
+    tokens = logits.argmax(-1).tolist()
+    sequences = [[*p, t] for p, t in zip(prompts, tokens, strict=True)]
+    step_mask = batch.before_step()
+    got = step.decode(
+        torch.tensor(tokens), torch.tensor([len(s) - 1 for s in sequences]), batch.layers, step_mask
+    )
+    for row, sequence in enumerate(sequences):
+        torch.testing.assert_close(got[row], reference_logits(model, sequence))
 
 
 def test_other_architectures_and_options_are_refused_clearly() -> None:

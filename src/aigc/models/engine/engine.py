@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from transformers.cache_utils import DynamicCache
 
 from aigc.errors import InvalidRequest, Overloaded
@@ -395,8 +396,29 @@ class Engine:
             joining.append((whole, kv, mask))
             for row, rid in enumerate(whole):
                 self._remember(self.scheduler.requests[rid].all_ids, kv, row, mask)
+        # Prompts ending after keys/values they already have (a prefix-cache hit, the last
+        # chunk of a long prompt) run together too, on the Llama passes.
+        resumed = [
+            rid
+            for rid in plan.num_tokens
+            if rid not in decode_ids
+            and rid not in whole
+            and rid in plan.sampling
+            and rid in self._prefill_kv
+            and isinstance(self.fast, llama_step.LlamaStep)
+        ]
+        if resumed:
+            batch_logits, kv, mask = self._prefill_resumed(resumed)
+            blocks.append((resumed, batch_logits))
+            joining.append((resumed, kv, mask))
+            for row, rid in enumerate(resumed):
+                real = mask[row].bool()
+                self._remember(
+                    self.scheduler.requests[rid].all_ids,
+                    [(k[row : row + 1, :, real], v[row : row + 1, :, real]) for k, v in kv],
+                )
         for request_id, n in plan.num_tokens.items():
-            if request_id in decode_ids or request_id in whole:
+            if request_id in decode_ids or request_id in whole or request_id in resumed:
                 continue
             last = self._prefill(request_id, n)
             if request_id in plan.sampling:
@@ -498,6 +520,45 @@ class Engine:
         )
         self._prefill_kv[request_id] = kv_of(cache_of(out))
         return out.logits[0, -1]
+
+    def _prefill_resumed(self, ids: list[str]) -> tuple[torch.Tensor, KV, torch.Tensor]:
+        """The rest of several prompts after the keys/values each already has, in one pass:
+        the pasts and the rests each left-padded to the longest (a row's columns are its
+        padding, its past, padding again, its rest; the mask says which are real)."""
+        assert isinstance(self.fast, llama_step.LlamaStep)
+        reqs = [self.scheduler.requests[rid] for rid in ids]
+        pasts = [self._prefill_kv.pop(rid) for rid in ids]
+        rests = [r.all_ids[r.num_computed :] for r in reqs]
+        known = [p[0][0].shape[2] for p in pasts]
+        width_past, width = max(known), max(len(r) for r in rests)
+        device = self.device
+        past = [
+            (
+                torch.cat(
+                    [
+                        F.pad(p[i][0], (0, 0, width_past - n, 0))
+                        for p, n in zip(pasts, known, strict=True)
+                    ]
+                ),
+                torch.cat(
+                    [
+                        F.pad(p[i][1], (0, 0, width_past - n, 0))
+                        for p, n in zip(pasts, known, strict=True)
+                    ]
+                ),
+            )
+            for i in range(len(pasts[0]))
+        ]
+        past_mask = torch.tensor([[0] * (width_past - n) + [1] * n for n in known], device=device)
+        pads = [width - len(r) for r in rests]
+        input_ids = torch.tensor(
+            [[0] * p + r for p, r in zip(pads, rests, strict=True)], device=device
+        )
+        mask = torch.tensor([[0] * p + [1] * (width - p) for p in pads], device=device)
+        start = torch.tensor(known, device=device)[:, None]
+        positions = start + (mask.cumsum(-1) - 1).clamp(min=0)
+        logits, kv = self.fast.prefill(input_ids, positions, mask, past, past_mask=past_mask)
+        return logits, kv, torch.cat([past_mask, mask], dim=1)
 
     def _prefill_together(self, ids: list[str]) -> tuple[torch.Tensor, KV, torch.Tensor]:
         """Several whole prompts in one forward pass, left-padded to the longest."""

@@ -117,11 +117,13 @@ class LlamaStep:
         mask: torch.Tensor | None,
         past: KV | None = None,
         every_position: bool = False,
+        past_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, KV]:
         """Prompts (or the next chunk of prompts): ``ids``, ``positions`` [rows, length],
         ``mask`` [rows, length] with 0 at left padding (None: no padding); ``past``: keys and
-        values of the positions before, per layer [rows, kv_heads, P, head_dim], unpadded
-        (rows with a past start at position 0 and have equal pasts). → next-token logits
+        values of the positions before, per layer [rows, kv_heads, P, head_dim], each row's
+        starting at position 0, left-padded to a common P with ``past_mask`` [rows, P] (0 at
+        padding; None: no padding). → next-token logits
         [rows, vocab] and every layer's keys/values, past included [rows, kv_heads, P +
         length, head_dim]; padding columns are finite (the running batch stores them).
         ``every_position``: the logits of every position [rows, length, vocab] (a loss)."""
@@ -135,11 +137,17 @@ class LlamaStep:
         real = torch.ones(rows, total, dtype=torch.bool, device=device)
         if mask is not None:
             real[:, known:] = mask != 0
+        if past_mask is not None:
+            real[:, :known] = past_mask != 0
         allowed = allowed[None] & real[:, None, :]  # [rows, length, total]
         allowed |= column[None, None, :] == column[known:, None][None]  # padding sees itself
         windowed = None
         if self.windowed:
-            key_pos = torch.cat([column[:known].expand(rows, known), positions], dim=1)
+            if past_mask is None:
+                past_pos = column[:known].expand(rows, known)
+            else:
+                past_pos = (past_mask.cumsum(-1) - 1).clamp(min=0)
+            key_pos = torch.cat([past_pos, positions], dim=1)
             near = positions[:, :, None] - key_pos[:, None, :]
             windowed = [
                 None if b.window is None else (allowed & (near < b.window))[:, None]
