@@ -502,6 +502,8 @@ class Engine:
         prefix cache."""
         if self.prefix_cache is None or len(ids) < self.config.block_size:
             return
+        if kv[0][0].shape[2] < len(ids):  # a cache that kept only a window (HF sliding layers)
+            return
         offset = kv[0][0].shape[2] - len(ids) if mask is not None else 0
         self.prefix_cache.insert(ids, kv, row, offset)
 
