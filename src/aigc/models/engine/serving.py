@@ -68,7 +68,7 @@ class EngineModel(TextModelBase):
     def footprint(self) -> tuple[str, int]:
         params = list(self.engine.model.parameters())
         size = sum(p.numel() * p.element_size() for p in params)
-        kv = int(self.engine.config.kv_cache_mb * 2**20)
+        kv = int((self.engine.config.kv_cache_mb + self.engine.config.prefix_cache_mb) * 2**20)
         return str(self.engine.device), size + kv
 
     def unload(self) -> None:
@@ -206,4 +206,11 @@ def load_from_config(config: dict[str, Any], name: str | None = None) -> EngineM
     except TypeError:
         fields = ", ".join(EngineConfig.__dataclass_fields__)
         raise InvalidRequest(f"config.engine takes {fields}", param="engine") from None
-    return load_engine_model(config["path"], engine_config, device=config.get("device"), name=name)
+    except ValueError as exc:
+        raise InvalidRequest(f"config.engine: {exc}", param="engine") from None
+    try:
+        return load_engine_model(
+            config["path"], engine_config, device=config.get("device"), name=name
+        )
+    except ValueError as exc:  # an option this checkpoint cannot take (int8 on GPT-2)
+        raise InvalidRequest(f"config.engine: {exc}", param="engine") from None
