@@ -193,6 +193,8 @@ def citations(hits: list[Hit]) -> list[dict[str, Any]]:
             "knowledge_base": h.kb_id,
             "document": h.document_id,
             "filename": h.filename,
+            "title": h.title,
+            "period": h.period,
             "page": h.page,
             "chunk": h.chunk_id,
             "headings": h.headings,

@@ -37,7 +37,7 @@ from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
-from aigc.knowledge import parse
+from aigc.knowledge import context, parse
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
@@ -332,8 +332,12 @@ def ingest_documents(
             doc.status = "indexing"
         try:
             parsed = parse.parse_document(path.read_bytes(), fmt, limits)
+            about = context.document_context(parsed.blocks, name)
             chunks = chunk_blocks(
-                parsed.blocks, count, settings.kb_chunk_tokens, settings.kb_chunk_overlap_tokens
+                context.assign_sections(parsed.blocks),
+                count,
+                settings.kb_chunk_tokens,
+                settings.kb_chunk_overlap_tokens,
             )
             if not chunks:
                 raise parse.DocumentRejected("No text could be extracted from this document")
@@ -359,6 +363,7 @@ def ingest_documents(
                     headings=c.headings,
                     meta=c.meta,
                     tokens=c.tokens,
+                    context=context.header(about, c.headings),
                 )
                 for i, c in enumerate(chunks)
             )
@@ -368,6 +373,8 @@ def ingest_documents(
                 .values(
                     chunk_count=len(chunks),
                     pages=pages,
+                    title=about.title[:500],
+                    period=about.period[:200] or None,
                     indexed_sha256=sha,
                     error=None,
                     updated_at=utcnow(),
@@ -462,12 +469,15 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
         texts: list[str] = []
         if new_ids:
             with db.session() as session:
-                by_id = dict(
-                    session.execute(
-                        select(KbChunk.id, KbChunk.text).where(KbChunk.id.in_(new_ids))
-                    ).all()
-                )
-            texts = [by_id[c] for c in new_ids]
+                by_id = {
+                    cid: context.indexed_text(head, text)
+                    for cid, text, head in session.execute(
+                        select(KbChunk.id, KbChunk.text, KbChunk.context).where(
+                            KbChunk.id.in_(new_ids)
+                        )
+                    )
+                }
+            texts = [by_id[c] for c in new_ids]  # the header is indexed with the text
         vectors = embedder.embed(texts) if embedder is not None and texts else None
         if embedder is not None and vectors is None:
             vectors = np.zeros((0, embedder.dim), dtype=np.float32)
@@ -601,6 +611,8 @@ def document_view(doc: KbDocument) -> dict[str, Any]:
         "status": doc.status,
         "error": doc.error,
         "pages": doc.pages,
+        "title": doc.title,
+        "period": doc.period,
         "chunks": doc.chunk_count,
         "created_at": unix_time(doc.created_at),
         "updated_at": unix_time(doc.updated_at),
@@ -615,6 +627,7 @@ def chunk_view(chunk: KbChunk) -> dict[str, Any]:
         "ordinal": chunk.ordinal,
         "page": chunk.page,
         "headings": chunk.headings,
+        "context": chunk.context,
         "tokens": chunk.tokens,
         "text": chunk.text,
         "meta": chunk.meta,
