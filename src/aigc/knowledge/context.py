@@ -69,7 +69,7 @@ _STATEMENTS = [
         re.IGNORECASE,
     ),
     re.compile(
-        _ALNUM_EDGE_L + r"(?:Q([1-4])\s*(?:FY\s*)?'?(\d{4}|\d{2})|(\d{4})\s*Q([1-4]))"
+        _ALNUM_EDGE_L + r"(?:Q([1-4])\s*(?:of\s+)?(?:FY\s*)?'?(\d{4}|\d{2})|(\d{4})\s*Q([1-4]))"
         r"" + _ALNUM_EDGE_R
     ),
     re.compile(
@@ -78,6 +78,7 @@ _STATEMENTS = [
     re.compile(r"(\d{4})\s*年\s*(?:第\s*([一二三四1-4])\s*季度|([上下])半年|(半年度|年度))"),
     re.compile(r"截至\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"),
     re.compile(r"(?:full[- ]year\s+)?fiscal\s+(?:year\s+)?(\d{4})", re.IGNORECASE),
+    re.compile(r"full[- ]year\s+(\d{4})", re.IGNORECASE),
 ]
 
 # What a query may call a period (besides the statements above).
@@ -133,7 +134,7 @@ def _terms_of(match: re.Match[str], pattern: int) -> list[str]:
         if g[2]:
             return [f"{g[0]}h{1 if g[2] == '上' else 2}"]
         return [f"{g[0]}h1"] if g[3] == "半年度" else [f"fy{g[0]}"]
-    if pattern == 6:  # fiscal 2023
+    if pattern in (6, 7):  # fiscal 2023, full year 2022
         return [f"fy{g[0]}"]
     if pattern == 5:  # 截至2023年6月30日
         quarter = _quarter_of(int(g[1]), int(g[2]))
@@ -320,24 +321,29 @@ class DocContext:
     period: str = ""
     terms: list[str] = field(default_factory=list)  # canonical period terms ("2023q2")
 
+    @classmethod
+    def of(cls, filename: str, title: str | None, period: str | None) -> DocContext:
+        """The context from what is stored of a document (its name, title and period)."""
+        title, period = title or PurePosixPath(filename).stem, period or ""
+        stem = PurePosixPath(filename).stem.replace("_", " ")
+        return cls(filename, title, period, period_terms(" ".join((period, title, stem))))
+
 
 def document_context(blocks: list[Block], filename: str) -> DocContext:
     """The title and period of a parsed document (its blocks in reading order)."""
     title = document_title(blocks, filename)
     in_title = [m for p in _STATEMENTS if (m := p.search(title))]
     period = in_title[0].group(0) if in_title else stated_period(blocks)
-    stem = PurePosixPath(filename).stem.replace("_", " ")
-    terms = period_terms(" ".join((period, title, stem)))
-    return DocContext(filename, title, period, terms)
+    return DocContext.of(filename, title, period)
 
 
 MAX_HEADER_CHARS = 300
 
 
-def header(ctx: DocContext, headings: list[str]) -> str:
-    """One line naming the chunk's document, period and section: indexed with the chunk (BM25
-    and vectors), shown in citations. The page is not in it: a page number in the index would
-    match any number a query holds."""
+def document_header(ctx: DocContext) -> str:
+    """The document's part of a chunk's header: title, file name, period and its terms. Also
+    indexed once per document, so a query naming the company or the quarter can favour the
+    document whose context matches (``KbIndex.context_scores``)."""
     stem = PurePosixPath(ctx.filename).stem
     parts = [ctx.title]
     if stem.lower() not in ctx.title.lower():
@@ -346,6 +352,14 @@ def header(ctx: DocContext, headings: list[str]) -> str:
         parts.append(ctx.period)
     if ctx.terms:
         parts.append(" ".join(ctx.terms))
+    return " | ".join(p for p in parts if p)
+
+
+def header(ctx: DocContext, headings: list[str]) -> str:
+    """One line naming the chunk's document, period and section: indexed with the chunk (BM25
+    and vectors), shown in citations. The page is not in it: a page number in the index would
+    match any number a query holds."""
+    parts = [document_header(ctx)]
     if headings:
         parts.append(" › ".join(headings))
     return " | ".join(p for p in parts if p)[:MAX_HEADER_CHARS]
