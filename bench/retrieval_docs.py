@@ -141,7 +141,7 @@ def keyword_pools(
         [u.doc for u in units],
         [tokenize(u.indexed) for u in units],
         None,
-        contexts={d: tokenize(text) for d, text in contexts.items()},
+        contexts={d: tokenize(text, characters=False) for d, text in contexts.items()},
     )
     out: dict[float, list[Pool]] = {}
     for mu in context_weights:
@@ -171,7 +171,7 @@ def our_rankings(
         [u.doc for u in units],
         [tokenize(u.indexed) for u in units],
         vectors,
-        contexts={d: tokenize(text) for d, text in (contexts or {}).items()},
+        contexts={d: tokenize(text, characters=False) for d, text in (contexts or {}).items()},
     )
     qvecs = embedder.embed(queries) if embedder else [None] * len(queries)
     modes = ("keyword", "dense", "hybrid") if embedder else ("keyword",)

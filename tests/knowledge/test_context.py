@@ -4,11 +4,15 @@ citations."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from aigc.knowledge import context, parse
 from aigc.knowledge.grounding import citations
-from aigc.knowledge.retrieve import Filters, search
+from aigc.knowledge.index import KbIndex, tokenize
+from aigc.knowledge.retrieve import CONTEXT_WEIGHT, Filters, search
 from tests.knowledge.conftest import Sandbox
 
 BODY = (
@@ -240,3 +244,30 @@ def test_hits_and_citations_carry_title_period_section_and_page(sandbox: Sandbox
     assert cited["title"] == "ACME WIDGETS, INC. Form 10-Q" and cited["page"] == 3
     assert cited["period"] == "For the quarterly period ended June 30, 2023"
     assert cited["headings"][-1] == "Item 4. Controls and Procedures"
+
+
+def test_document_contexts_survive_saving_and_favour_the_named_document(tmp_path: Path) -> None:
+    """Per-document context BM25: the company every chunk of one filing names is rare among
+    documents, so it lifts that document's chunks above a chunk that merely mentions it."""
+    texts = ["Globex sells widgets and gadgets.", "Revenue of widgets rose.", "Widgets sold well."]
+    index = KbIndex(
+        np.arange(3),
+        ["d_globex", "d_initech", "d_initech"],
+        [tokenize(t) for t in texts],
+        None,
+        contexts={"d_globex": tokenize("GLOBEX CORP Form 10-K"), "d_initech": tokenize("INITECH")},
+    )
+    index.save(tmp_path)
+    loaded = KbIndex.load(tmp_path)
+    assert loaded is not None and loaded.contexts == index.contexts
+    assert loaded.context_scores("initech widgets").tolist()[0] == 0.0
+    assert loaded.context_scores("initech widgets")[1] > 0
+    plain, boosted = (
+        loaded.keyword_scores("Initech widgets"),
+        loaded.keyword_scores("Initech widgets", context_weight=CONTEXT_WEIGHT),
+    )
+    assert int(np.argmax(boosted)) in (1, 2) and boosted[1] > plain[1]
+    rebuilt = loaded.updated(
+        {0, 1, 2}, [], [], None, {0: "d_globex", 1: "d_initech", 2: "d_initech"}
+    )
+    assert rebuilt.contexts == index.contexts  # kept when the documents' contexts are not given

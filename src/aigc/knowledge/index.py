@@ -79,16 +79,20 @@ def _jieba() -> Any:  # the jieba module, initialised
     return jieba
 
 
-def tokenize(text: str) -> list[str]:
+def tokenize(text: str, characters: bool = True) -> list[str]:
     """Words for BM25: English lower-cased, stop words dropped, stemmed; Chinese cut by jieba
     (search mode: a long word also yields its parts) plus single characters, which keeps
-    classical or unusual text findable when the dictionary splits it differently."""
+    classical or unusual text findable when the dictionary splits it differently.
+
+    ``characters=False`` leaves the single characters out: for a document's context (title,
+    period), where a character such as 法 or 司 would match nearly any Chinese question."""
     text = text.lower().replace("’", "'")  # a curly apostrophe: "MGM’s" is "MGM's"
     words = [w for w in _LATIN.findall(text) if w not in _stopwords()]
     tokens = _stemmer().stemWords(words) if words else []
     for run in _CJK_RUN.findall(text):
         tokens.extend(w for w in _jieba().cut_for_search(run) if len(w) > 1)
-        tokens.extend(run)
+        if characters:
+            tokens.extend(run)
     return tokens
 
 
@@ -269,7 +273,7 @@ class KbIndex:
         known = (
             self.contexts
             if contexts is None
-            else {d: tokenize(text) for d, text in contexts.items() if text}
+            else {d: tokenize(text, characters=False) for d, text in contexts.items() if text}
         )
         return KbIndex(ids, docs, tokens, vectors, contexts=known)
 
