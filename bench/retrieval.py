@@ -2,12 +2,17 @@
 
     .venv/bin/python bench/retrieval.py            # everything (first run embeds ~6k texts)
     .venv/bin/python bench/retrieval.py --quick    # skip the 100k latency and ingestion parts
+    .venv/bin/python bench/retrieval.py --docs-only  # only the real documents (c), (d) below
 
 Quality (BEIR-style: nDCG@10 with graded gains, recall@10, recall@100) on two sets:
   (a) MS MARCO subset (../shared/data/retrieval/msmarco: 5,000 passages, 43 judged queries);
   (b) a Chinese known-item set built here from ../shared/data/text/zh (唐诗, 宋词, 诗经: one
       relevant poem per query; queries are title + author, a line with characters dropped or
       swapped for near-synonyms, or paraphrases written by hand — never a verbatim substring).
+Real documents (bench/retrieval_docs.py, run first): (c) financebench, 24 SEC filings and
+releases, evidence-page hit@1/@5 and document hit@5 by document type, with baselines bm25s and
+MiniLM over pypdf's page texts; (d) zh_docs, 15 Chinese documents, passage hit@1/@5, with a
+character-bigram BM25 baseline.
 Methods: bm25s (anchor), our BM25 (jieba + PyStemmer), dense (all-MiniLM-L6-v2, exact), plain
 RRF (k=60) of the two, and our hybrid (exact scores of every candidate under both methods,
 min-max normalised, weighted). The hybrid's weight is tuned on one half of the queries (even
