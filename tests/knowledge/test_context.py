@@ -271,3 +271,28 @@ def test_document_contexts_survive_saving_and_favour_the_named_document(tmp_path
         {0, 1, 2}, [], [], None, {0: "d_globex", 1: "d_initech", 2: "d_initech"}
     )
     assert rebuilt.contexts == index.contexts  # kept when the documents' contexts are not given
+
+
+def test_cli_search_shows_where_each_hit_comes_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from aigc.cli import app
+
+    imports = tmp_path / "imports"
+    imports.mkdir()
+    report = ZH_REPORT.format(quarter="2023年第二季度", date="2023年6月30日")
+    (imports / "report.md").write_text(report, encoding="utf-8")
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AIGC_IMPORT_ROOTS", str(imports))
+    monkeypatch.setenv("COLUMNS", "400")  # one table row per line
+    runner = CliRunner()
+    created = runner.invoke(app, ["kb", "create", "reports", "--keyword-only"])
+    assert created.exit_code == 0, created.output
+    kb = created.output.split()[1]
+    assert runner.invoke(app, ["kb", "ingest", kb, str(imports)]).exit_code == 0
+    found = runner.invoke(app, ["kb", "search", kb, "研发投入占比", "--top-k", "1"])
+    assert found.exit_code == 0, found.output
+    assert "华东电气股份有限公司2023年第二季度报告" in found.output
+    assert "（二）研发投入" in found.output and "report.md" in found.output
