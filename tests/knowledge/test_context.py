@@ -133,6 +133,7 @@ def test_chinese_markdown_and_plain_text_give_title_period_and_sections() -> Non
         ("2023年第二季度营业收入是多少？", ["2023q2"]),
         ("截至2023年9月30日的现金", ["2023q3"]),
         ("公司2022年度报告", ["fy2022"]),
+        ("2022 Fourth-Quarter reported sales", ["2022q4"]),
         ("How many employees are there?", []),
     ],
 )

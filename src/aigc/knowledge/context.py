@@ -79,6 +79,7 @@ _STATEMENTS = [
     re.compile(r"截至\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"),
     re.compile(r"(?:full[- ]year\s+)?fiscal\s+(?:year\s+)?(\d{4})", re.IGNORECASE),
     re.compile(r"full[- ]year\s+(\d{4})", re.IGNORECASE),
+    re.compile(r"(\d{4})\s+(first|second|third|fourth)[- ]quarter", re.IGNORECASE),
 ]
 
 # What a query may call a period (besides the statements above).
@@ -136,6 +137,8 @@ def _terms_of(match: re.Match[str], pattern: int) -> list[str]:
         return [f"{g[0]}h1"] if g[3] == "半年度" else [f"fy{g[0]}"]
     if pattern in (6, 7):  # fiscal 2023, full year 2022
         return [f"fy{g[0]}"]
+    if pattern == 8:  # 2022 Fourth-Quarter
+        return [f"{g[0]}q{_ORDINAL[g[1].lower()]}"]
     if pattern == 5:  # 截至2023年6月30日
         quarter = _quarter_of(int(g[1]), int(g[2]))
         return [f"{g[0]}q{quarter}"] if quarter else []
@@ -219,7 +222,8 @@ def document_title(blocks: list[Block], filename: str) -> str:
             if _HAS_LETTER.search(name) and len(name) <= 120:
                 return _with_form(name, lines)
     for line in lines[:15]:
-        line = line.split("|")[0].strip()
+        cells = [c.strip(" •·*–-") for c in line.split("|")]  # a bullet is not a title
+        line = next((c for c in cells if _HAS_LETTER.search(c)), "")
         if (
             3 <= len(line) <= 120
             and _HAS_LETTER.search(line)

@@ -482,7 +482,9 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
         if embedder is not None and vectors is None:
             vectors = np.zeros((0, embedder.dim), dtype=np.float32)
         docs = {**dict(zip(current.ids.tolist(), current.docs, strict=True)), **wanted}
-        index = current.updated(keep, new_ids, texts, vectors, docs, document_headers(db, kb_id))
+        index = current.updated(
+            keep, new_ids, texts, vectors, docs, document_headers(db, tenant_id, kb_id)
+        )
         index.save(folder)
         with db.session() as session:
             session.execute(
@@ -493,12 +495,14 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
         return {"chunks": len(index), "embedded": len(new_ids) if dense else 0}
 
 
-def document_headers(db: Database, kb_id: str) -> dict[str, str]:
+def document_headers(db: Database, tenant_id: str, kb_id: str) -> dict[str, str]:
     """Each indexed document's context (title, file name, period), indexed once per document."""
     with db.session() as session:
         rows = session.execute(
             select(KbDocument.id, KbDocument.filename, KbDocument.title, KbDocument.period).where(
-                KbDocument.kb_id == kb_id, KbDocument.status.in_(("ready", "indexing"))
+                KbDocument.tenant_id == tenant_id,
+                KbDocument.kb_id == kb_id,
+                KbDocument.status.in_(("ready", "indexing")),
             )
         ).all()
     return {
