@@ -1,4 +1,4 @@
-"""Migration 0009: documents gain a title and a period, chunks the context header indexed with
+"""Migration 0010: documents gain a title and a period, chunks the context header indexed with
 them (issue 18); existing rows keep their data, and the downgrade removes the columns."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def _columns(url: str, table: str) -> set[str]:
 
 
 def test_context_columns_come_and_go_keeping_the_rows(db_url: str) -> None:
-    migrate.upgrade(db_url, "0008_responses_store")
+    migrate.upgrade(db_url, "0009_sso_oidc")
     engine = create_engine(db_url)
     with engine.begin() as conn:
         conn.execute(
@@ -64,7 +64,7 @@ def test_context_columns_come_and_go_keeping_the_rows(db_url: str) -> None:
         )
         conn.execute(text("UPDATE kb_chunks SET context = '华东电气 | 2023年第二季度'"))
 
-    command.downgrade(migrate.alembic_config(db_url), "0008_responses_store")
+    command.downgrade(migrate.alembic_config(db_url), "0009_sso_oidc")
     assert not {"title", "period"} & _columns(db_url, "kb_documents")
     assert "context" not in _columns(db_url, "kb_chunks")
     with engine.connect() as conn:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from aigc.knowledge import context, parse
-from aigc.knowledge.grounding import citations
+from aigc.knowledge.grounding import citations, relevant_hits
 from aigc.knowledge.index import KbIndex, tokenize
-from aigc.knowledge.retrieve import CONTEXT_WEIGHT, Filters, search
+from aigc.knowledge.retrieve import CONTEXT_WEIGHT, Filters, search, term_weights
 from tests.knowledge.conftest import Sandbox
 
 BODY = (
@@ -297,3 +297,30 @@ def test_cli_search_shows_where_each_hit_comes_from(
     assert found.exit_code == 0, found.output
     assert "华东电气股份有限公司2023年第二季度报告" in found.output
     assert "（二）研发投入" in found.output and "report.md" in found.output
+
+
+def test_grounding_judges_relevance_with_the_chunks_context(sandbox: Sandbox) -> None:
+    """A question naming the company and quarter is about the passage of that filing, though
+    its text names neither: the context counts as what the chunk is about."""
+    kb = sandbox.kb(sandbox.admin_a, "ground", dense=False)
+    sandbox.ingest(
+        sandbox.admin_a,
+        kb,
+        {
+            "x.pdf": filing_pdf("GLOBEX CORPORATION", "March 31, 2023"),
+            "y.pdf": filing_pdf("INITECH HOLDINGS", "June 30, 2023"),
+        },
+    )
+    question = "Initech Holdings Q2 2023 gross margin"
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], question, top_k=3)
+    weights = term_weights(sandbox.settings, "t_a", [kb])
+    kept = relevant_hits(hits, question, weights)
+    assert kept and kept[0].filename == "y.pdf" and "Gross margin" in kept[0].text
+    # Only the document and its quarter named: what the passages are about is their context.
+    question = "What does Initech Holdings report for Q2 2023?"
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], question, top_k=3)
+    kept = relevant_hits(hits, question, weights)
+    assert kept and {h.filename for h in kept} == {"y.pdf"}
+    assert any("INITECH" not in h.text.upper() for h in kept)  # not only the cover page

@@ -159,6 +159,23 @@ def period_terms(text: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+def canonical_periods(text: str) -> str:
+    """``text`` with each period it names replaced by its canonical terms ("Q2 of FY2024" →
+    "2024q2"), for judging relevance: a question's "Q2" is found in no document, but its
+    quarter is in the context of the documents that cover it."""
+    spans: list[tuple[int, int, list[str]]] = []
+    for n, pattern in enumerate(_STATEMENTS):
+        spans += [(m.start(), m.end(), _terms_of(m, n)) for m in pattern.finditer(text)]
+    for pattern in _QUERY_FORMS:
+        spans += [(m.start(), m.end(), [f"fy{_year(m.group(1))}"]) for m in pattern.finditer(text)]
+    out, at = [], 0
+    for start, end, terms in sorted(spans, key=lambda s: (s[0], -s[1])):
+        if start >= at and terms:  # the leftmost, longest of overlapping mentions
+            out += [text[at:start], " ".join(terms)]
+            at = end
+    return "".join(out) + text[at:]
+
+
 def with_period_terms(query: str) -> str:
     """The query with the canonical terms of the periods it names appended (for BM25)."""
     terms = period_terms(query)

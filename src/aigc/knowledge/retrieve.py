@@ -32,8 +32,9 @@ from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.knowledge.bases import readable_kbs
 from aigc.knowledge.context import with_period_terms
-from aigc.knowledge.index import KbIndex, read_pointer, tokenize
+from aigc.knowledge.index import KbIndex, read_pointer
 from aigc.knowledge.ingest import embedder_for, index_dir
+from aigc.knowledge.relevance import TermWeights
 from aigc.knowledge.tables import KbChunk, KbDocument, KnowledgeBase
 
 MODES = ("hybrid", "dense", "keyword")
@@ -360,15 +361,12 @@ def rerank(model_dir: Path, query: str, hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda h: -h.score)
 
 
-def is_relevant(hit: Hit, query: str) -> bool:
-    """Whether a hit plausibly answers ``query``: a close vector, or most query words present.
-
-    Used by grounded answers to say "no relevant document" instead of passing noise along.
-    """
-    if hit.dense_score is not None and hit.dense_score >= 0.35 and script_of(query) == "latin":
-        return True
-    terms = set(tokenize(query))
-    if not terms:
-        return False
-    present = set(tokenize(hit.text))
-    return len(terms & present) / len(terms) >= 0.5
+def term_weights(settings: Settings, tenant_id: str, kb_ids: list[str]) -> dict[str, TermWeights]:
+    """The IDF of each knowledge base's BM25 statistics, for judging relevance
+    (``aigc.knowledge.relevance``); a KB without an index is left out."""
+    weights = {}
+    for kb_id in kb_ids:
+        index = load_index(index_dir(settings.data_dir, tenant_id, kb_id))
+        if index is not None:
+            weights[kb_id] = TermWeights(index.bm25)
+    return weights

@@ -62,6 +62,7 @@ class Answer:
     stopped: bool = False
     message_id: str | None = None  # the stored assistant message, once saved
     rating: int | None = None  # the owner's thumbs, remembered with the message
+    grounding_note: str | None = None  # why a grounded answer cites nothing (server's words)
 
     def meta(self, model: str) -> dict[str, Any]:
         meta: dict[str, Any] = {"request_id": self.request_id, "model": model}
@@ -70,6 +71,8 @@ class Answer:
                 meta[key] = getattr(self, key)
         if self.citations:
             meta["citations"] = self.citations
+        if self.grounding_note:
+            meta["grounding_note"] = self.grounding_note
         if self.guard:
             meta["guard"] = self.guard
         if self.stopped:
@@ -119,6 +122,10 @@ class AnswerBubble:
                     ui.label(note).props('data-testid="chat-guard"')
             if answer.citations:
                 self._sources(answer.citations)
+            if answer.grounding_note:  # e.g. a template model: the sources were not read
+                with ui.row().classes("items-center gap-1 text-sm text-grey-8"):
+                    ui.icon("info")
+                    ui.label(answer.grounding_note).props('data-testid="chat-grounding-note"')
             if answer.rating in (1, -1):
                 self._rated(answer.rating)
             elif answer.text and answer.request_id and not answer.error:

@@ -5,8 +5,8 @@ context header indexed with it (title, file name, period, section path), so that
 naming a company, a quarter or a section finds the right document's passage and a citation
 can say what it cites. Existing rows get empty values; re-ingesting a document fills them.
 
-Revision ID: 0009_kb_chunk_context
-Revises: 0008_responses_store
+Revision ID: 0010_kb_chunk_context
+Revises: 0009_sso_oidc
 Create Date: 2026-12-03 13:40:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_kb_chunk_context"
-down_revision: str | None = "0008_responses_store"
+revision: str = "0010_kb_chunk_context"
+down_revision: str | None = "0009_sso_oidc"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
