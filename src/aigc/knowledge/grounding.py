@@ -26,6 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from aigc.knowledge import relevance
+from aigc.knowledge.context import canonical_periods, indexed_text
 from aigc.knowledge.retrieve import Hit, script_of
 from aigc.models.base import TextModelBase
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
@@ -132,13 +133,17 @@ def relevant_hits(
 ) -> list[Hit]:
     """The hits that are about ``question`` (``aigc.knowledge.relevance``), in their order;
     ``weights``: each knowledge base's term IDF (without them every term weighs the same)."""
-    terms = relevance.question_terms(question)
+    terms = relevance.question_terms(canonical_periods(question))  # "Q2 2023" → "2023q2"
     script = script_of(question)
     weights = weights or {}
     return [
         h
         for h in hits
-        if relevance.judge(h.text, h.dense_score, terms, weights.get(h.kb_id), script).relevant
+        # The chunk's context (document title, period, section) is part of what it is about:
+        # "3M's FY2022 capex" is answered by a chunk whose text never names 3M or the year.
+        if relevance.judge(
+            indexed_text(h.context, h.text), h.dense_score, terms, weights.get(h.kb_id), script
+        ).relevant
     ]
 
 
@@ -218,6 +223,8 @@ def citations(hits: list[Hit]) -> list[dict[str, Any]]:
             "knowledge_base": h.kb_id,
             "document": h.document_id,
             "filename": h.filename,
+            "title": h.title,
+            "period": h.period,
             "page": h.page,
             "chunk": h.chunk_id,
             "headings": h.headings,

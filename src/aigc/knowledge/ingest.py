@@ -37,7 +37,7 @@ from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
-from aigc.knowledge import parse
+from aigc.knowledge import context, parse
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
@@ -332,8 +332,12 @@ def ingest_documents(
             doc.status = "indexing"
         try:
             parsed = parse.parse_document(path.read_bytes(), fmt, limits)
+            about = context.document_context(parsed.blocks, name)
             chunks = chunk_blocks(
-                parsed.blocks, count, settings.kb_chunk_tokens, settings.kb_chunk_overlap_tokens
+                context.assign_sections(parsed.blocks),
+                count,
+                settings.kb_chunk_tokens,
+                settings.kb_chunk_overlap_tokens,
             )
             if not chunks:
                 raise parse.DocumentRejected("No text could be extracted from this document")
@@ -359,6 +363,7 @@ def ingest_documents(
                     headings=c.headings,
                     meta=c.meta,
                     tokens=c.tokens,
+                    context=context.header(about, c.headings),
                 )
                 for i, c in enumerate(chunks)
             )
@@ -368,6 +373,8 @@ def ingest_documents(
                 .values(
                     chunk_count=len(chunks),
                     pages=pages,
+                    title=about.title[:500],
+                    period=about.period[:200] or None,
                     indexed_sha256=sha,
                     error=None,
                     updated_at=utcnow(),
@@ -462,17 +469,22 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
         texts: list[str] = []
         if new_ids:
             with db.session() as session:
-                by_id = dict(
-                    session.execute(
-                        select(KbChunk.id, KbChunk.text).where(KbChunk.id.in_(new_ids))
-                    ).all()
-                )
-            texts = [by_id[c] for c in new_ids]
+                by_id = {
+                    cid: context.indexed_text(head, text)
+                    for cid, text, head in session.execute(
+                        select(KbChunk.id, KbChunk.text, KbChunk.context).where(
+                            KbChunk.id.in_(new_ids)
+                        )
+                    )
+                }
+            texts = [by_id[c] for c in new_ids]  # the header is indexed with the text
         vectors = embedder.embed(texts) if embedder is not None and texts else None
         if embedder is not None and vectors is None:
             vectors = np.zeros((0, embedder.dim), dtype=np.float32)
         docs = {**dict(zip(current.ids.tolist(), current.docs, strict=True)), **wanted}
-        index = current.updated(keep, new_ids, texts, vectors, docs)
+        index = current.updated(
+            keep, new_ids, texts, vectors, docs, document_headers(db, tenant_id, kb_id)
+        )
         index.save(folder)
         with db.session() as session:
             session.execute(
@@ -481,6 +493,23 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
                 .values(index_version=KnowledgeBase.index_version + 1)
             )
         return {"chunks": len(index), "embedded": len(new_ids) if dense else 0}
+
+
+def document_headers(db: Database, tenant_id: str, kb_id: str) -> dict[str, str]:
+    """Each indexed document's context (title, file name, period), indexed once per document."""
+    with db.session() as session:
+        rows = session.execute(
+            select(KbDocument.id, KbDocument.filename, KbDocument.title, KbDocument.period).where(
+                KbDocument.tenant_id == tenant_id,
+                KbDocument.kb_id == kb_id,
+                KbDocument.status.in_(("ready", "indexing")),
+            )
+        ).all()
+    return {
+        doc_id: context.document_header(context.DocContext.of(name, title, period))
+        for doc_id, name, title, period in rows
+        if title
+    }
 
 
 def run_ingest_job(ctx: jobs.JobContext) -> dict[str, Any]:
@@ -601,6 +630,8 @@ def document_view(doc: KbDocument) -> dict[str, Any]:
         "status": doc.status,
         "error": doc.error,
         "pages": doc.pages,
+        "title": doc.title,
+        "period": doc.period,
         "chunks": doc.chunk_count,
         "created_at": unix_time(doc.created_at),
         "updated_at": unix_time(doc.updated_at),
@@ -615,6 +646,7 @@ def chunk_view(chunk: KbChunk) -> dict[str, Any]:
         "ordinal": chunk.ordinal,
         "page": chunk.page,
         "headings": chunk.headings,
+        "context": chunk.context,
         "tokens": chunk.tokens,
         "text": chunk.text,
         "meta": chunk.meta,

@@ -139,10 +139,14 @@ class AnswerBubble:
                 label = f"[{cited['index']}] {cited['filename']}"
                 if cited.get("page"):
                     label += " · " + tr("chat.page", page=cited["page"])
-                ui.button(label, on_click=lambda c=cited: self._open_chunk(c)).props(
+                button = ui.button(label, on_click=lambda c=cited: self._open_chunk(c)).props(
                     "flat dense no-caps size=sm color=primary icon=description "
                     'data-testid="chat-citation"'
                 )
+                about = cited_context(cited)
+                if about:  # which document, period and section: seen on hover
+                    with button:
+                        ui.tooltip(about).props('data-testid="chat-citation-context"')
 
     async def _open_chunk(self, cited: dict[str, Any]) -> None:
         tr = self.tr
@@ -162,11 +166,14 @@ class AnswerBubble:
             ui.label(
                 tr("chat.chunk_title", index=cited["index"], filename=cited["filename"])
             ).classes("text-lg font-semibold")
+            about = cited_context(cited)
+            if about:
+                ui.label(about).classes("text-sm text-grey-8").props(
+                    'data-testid="chat-chunk-context"'
+                )
             if chunk is None:
                 ui.label(tr("chat.chunk_missing")).props('role="alert"')
             else:
-                if chunk.get("headings"):
-                    ui.label(" › ".join(chunk["headings"])).classes("text-sm text-grey-8")
                 with ui.scroll_area().classes("h-80 w-full border rounded"):
                     ui.label(chunk["text"]).classes("whitespace-pre-wrap p-2").props(
                         'data-testid="chat-chunk-text"'
@@ -252,3 +259,10 @@ class AnswerBubble:
         up.on_click(lambda: post(1))
         down.on_click(ask_correction)
         send.on_click(lambda: post(-1))
+
+
+def cited_context(cited: dict[str, Any]) -> str:
+    """A citation's document title, period and section path on one line ("" when unknown)."""
+    parts = [cited.get("title") or "", cited.get("period") or ""]
+    parts.append(" › ".join(cited.get("headings") or []))
+    return " · ".join(p for p in parts if p)
