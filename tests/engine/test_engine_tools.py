@@ -200,7 +200,10 @@ def test_preempted_constrained_requests_recompute_and_stay_valid(folder: Path) -
     answer is valid and equal to the same request run alone."""
     per_block = 2 * 1 * 1 * 16 * 4 * 16  # tiny Qwen2: 1 layer, 1 KV head of 16, float32
     prompt = "Describe the weather in detail. " * 4
-    budget = EngineConfig(max_running=6, token_budget=48, kv_cache_mb=24 * per_block / 2**20)
+    # No prefix cache: six equal prompts would share their keys/values and never run short.
+    budget = EngineConfig(
+        max_running=6, token_budget=48, kv_cache_mb=24 * per_block / 2**20, prefix_cache_mb=0
+    )
     small = load_engine_model(folder, budget, device="cpu")
     roomy = load_engine_model(folder, EngineConfig(max_running=1), device="cpu")
     try:
