@@ -137,10 +137,11 @@ class Settings(BaseSettings):
     kb_embedding_model_dir: Path | None = Field(
         default=None, description="sentence-transformers dir; default: bundled all-MiniLM-L6-v2"
     )
-    # How the embedding model runs (knowledge/embed.py): "onnx" exports it once to data_dir/
-    # models/onnx and runs ONNX Runtime (same vectors as "torch", several times faster on CPU);
-    # "onnx-int8" is quantized (faster, vectors differ a little: an index re-embeds once).
-    kb_embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx"
+    # How the embedding model runs (knowledge/embed.py), exported once to data_dir/models/onnx:
+    # "onnx-int8" quantized (the default: ~2x faster than torch, nDCG@10 within 0.004 of float
+    # on bench/ingest.py --quality; a float index re-embeds once), "onnx" (float, the same
+    # vectors as "torch"), "torch" (sentence-transformers itself).
+    kb_embedding_backend: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
     kb_onnx_dir: Path | None = Field(
         default=None, description="Where ONNX exports are kept; default: data_dir/models/onnx"
     )

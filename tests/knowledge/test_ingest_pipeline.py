@@ -79,7 +79,9 @@ def test_parallel_ingestion_yields_the_same_chunks_and_vectors_as_sequential(
         index = KbIndex.load(index_dir(sandbox.settings.data_dir, "t_a", kb))
         assert index is not None and len(index) == n1
         with sandbox.db.session() as s:
-            texts = dict(s.execute(select(KbChunk.id, KbChunk.text).where(KbChunk.kb_id == kb)))
+            texts = dict(
+                s.execute(select(KbChunk.id, KbChunk.text).where(KbChunk.kb_id == kb)).all()
+            )
         rows = [index.row_of[c] for c in texts]
         assert np.allclose(index.vectors[rows], embedder.embed(list(texts.values())), atol=1e-5)  # type: ignore[index]
 

@@ -126,6 +126,7 @@ def test_a_model_the_exporter_does_not_handle_runs_on_pytorch(tmp_path: Path) ->
 def test_an_index_never_mixes_float_and_int8_vectors(sandbox: Sandbox) -> None:
     """Switching the backend to int8 re-embeds a KB's whole index at its next change, and
     queries are embedded as the index was; an index from before the record is float."""
+    sandbox.settings.kb_embedding_backend = "onnx"
     kb = sandbox.kb(sandbox.admin_a, "docs")
     sandbox.ingest(sandbox.admin_a, kb, {"leave.md": b"# Leave\n\nAnnual leave is 25 days.\n"})
     folder = index_dir(sandbox.settings.data_dir, "t_a", kb)

@@ -73,7 +73,8 @@ def index_dir(data_dir: Path, tenant_id: str, kb_id: str) -> Path:
 
 def embedder_for(settings: Settings, signature: str | None = None) -> Embedder:
     """The configured embedder; or, given the ``signature`` an index records, the one that
-    made that index's vectors (float or int8), so a query is embedded the same way."""
+    made that index's vectors (float or int8), so a query is embedded the same way. The
+    embeddings API passes the model's own name: it serves the float vectors it always has."""
     backend = settings.kb_embedding_backend
     if signature is not None and signature.endswith("+int8") != (backend == "onnx-int8"):
         backend = "onnx-int8" if signature.endswith("+int8") else "onnx"
