@@ -27,10 +27,20 @@ serve: $(STAMP)
 
 # The system packages the whole suite needs (root, Debian): PostgreSQL and Redis (the tests start
 # throwaway servers of their own), Chromium for the console tests, a CJK font so Chinese renders
-# in their screenshots, Tesseract with English and Simplified Chinese for scanned PDF pages.
+# in their screenshots, Tesseract with English and Simplified Chinese for scanned PDF pages,
+# Node.js and npm for the OpenID Connect provider the SSO tests start (oidc-provider, installed
+# from its package-lock.json by `npm ci` into tests/e2e/oidc/node_modules, git-ignored; it needs
+# Node.js 20 or later, newer than Debian 12's nodejs 18: see docs/sso.md). Node.js is installed
+# from Debian only when no `node` and `npm` are on the PATH: a NodeSource nodejs (20 on these
+# machines) provides npm and conflicts with Debian's npm package, which would replace it by 18.
 # Only missing packages are installed; nothing is started or configured.
 DEPS := postgresql redis-server chromium fonts-wqy-zenhei fontconfig \
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
+NODE_DEPS := nodejs npm
+# The SSO tests' provider, exactly as locked, installed as whoever owns the checkout; the stamp
+# tells tests/e2e/oidc_idp.py it is current (it runs the same `npm ci` when it is not).
+OIDC_TESTS := tests/e2e/oidc
+NPM_CI := npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.aigc-lock
 
 deps:
 	@if [ "$$(id -u)" -ne 0 ]; then \
@@ -40,11 +50,14 @@ deps:
 	  echo "make deps needs Debian's apt-get; install the equivalents of: $(DEPS)"; exit 1; }
 	@missing=$$(for p in $(DEPS); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
-	done); \
-	if [ -z "$$missing" ]; then echo "already installed: $(DEPS)"; exit 0; fi; \
-	echo "installing:" $$missing; \
-	export DEBIAN_FRONTEND=noninteractive; \
-	apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing
+	done; command -v node >/dev/null && command -v npm >/dev/null || echo $(NODE_DEPS)); \
+	if [ -z "$$missing" ]; then echo "already installed: $(DEPS) node npm"; else \
+	  echo "installing:" $$missing; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
+	@cd $(OIDC_TESTS) && owner=$$(stat -c %U .) && \
+	  if [ "$$owner" != root ] && command -v runuser >/dev/null; then \
+	    runuser -u "$$owner" -- sh -c "$(NPM_CI)"; else sh -c "$(NPM_CI)"; fi
 
 # pytest exits 5 when it collects no test: that is a failure of the suite, not a pass.
 test: $(STAMP) $(KENLM)

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = loadavg()
     busy0, t0 = machine_busy_s(), time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aigc.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "aigc", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

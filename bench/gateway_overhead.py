@@ -179,7 +179,7 @@ def gateway_server(root: Path, admin_key: str) -> Server:
         "AIGC_DEFAULT_MODELS": "off",
         "AIGC_LOG_LEVEL": "WARNING",
     }
-    argv = [sys.executable, "-m", "aigc.cli", "serve", "--host", "127.0.0.1", "--port", "{port}"]
+    argv = [sys.executable, "-m", "aigc", "serve", "--host", "127.0.0.1", "--port", "{port}"]
     return Server("gateway", argv, env, root / "gateway.log", "/readyz")
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.metrics import roc_auc_score
 
 from aigc.guard import datasets, injection, moderation, sources, textclf
@@ -60,17 +62,64 @@ class Task:
     embeddings: bool = False  # MiniLM embeddings beside the n-grams (requests, not documents)
 
 
+def _shingles(texts: list[str]) -> sp.csr_matrix:
+    """Each text's set of character 5-grams (case and spacing folded), as 0/1 rows."""
+    folded = [" ".join(t.lower().split())[:4000] for t in texts]
+    vectorizer = HashingVectorizer(
+        analyzer="char", ngram_range=(5, 5), n_features=2**22, alternate_sign=False, norm=None
+    )
+    rows = vectorizer.transform(folded).tocsr()
+    rows.data[:] = 1.0
+    return rows
+
+
+def near_copies(candidates: list[str], held_out: list[str], overlap: float = 0.5) -> set[int]:
+    """Indexes of ``candidates`` whose 5-grams overlap some held-out text's by at least
+    ``overlap`` (Jaccard): the same prompt passed on by another collection (most of Giskard's
+    35 injections are GPTFuzz templates), which would otherwise be trained on while held out.
+    A shared phrase inside a longer, different prompt is not a copy."""
+    if not candidates or not held_out:
+        return set()
+    a, b = _shingles(candidates), _shingles(held_out)
+    sizes_a = np.asarray(a.sum(axis=1)).ravel()
+    sizes_b = np.asarray(b.sum(axis=1)).ravel()
+    shared = (a @ b.T).tocoo()
+    union = sizes_a[shared.row] + sizes_b[shared.col] - shared.data
+    hit = shared.data >= overlap * union
+    return set(shared.row[hit].tolist())
+
+
 def train_without(task: Task, group: str | None) -> textclf.Scorer:
+    """A classifier trained on the fit halves of the trainable sources outside ``group`` (None:
+    the model that scores the evaluation-only sources), without near copies of any text it will
+    be measured on."""
+    everything = task.attacks + task.benign
+    held = [
+        t
+        for src in everything
+        if (src.group == group if group is not None else not src.trainable)
+        for t in src.texts
+    ]
+    pool = [
+        (t, src.label)
+        for src in everything
+        if src.trainable and src.group != group
+        for t in src.texts
+        if half(t) == "fit"
+    ]
+    copies = near_copies([t for t, _ in pool], held)
+    if copies:
+        print(
+            f"  {task.name}: {len(copies)} near copies of held-out texts left out", file=sys.stderr
+        )
     texts: list[str] = []
     labels: list[int] = []
-    for src in task.attacks + task.benign:
-        if not src.trainable or src.group == group:
+    for i, (t, label) in enumerate(pool):
+        if i in copies:
             continue
-        for t in src.texts:
-            if half(t) == "fit":
-                units = task.units(t)
-                texts += units
-                labels += [src.label] * len(units)
+        units = task.units(t)
+        texts += units
+        labels += [label] * len(units)
     if task.embeddings:
         from guard_embedding import EmbeddingNgramClassifier
 

@@ -2,12 +2,17 @@
 
     .venv/bin/python bench/retrieval.py            # everything (first run embeds ~6k texts)
     .venv/bin/python bench/retrieval.py --quick    # skip the 100k latency and ingestion parts
+    .venv/bin/python bench/retrieval.py --docs-only  # only the real documents (c), (d) below
 
 Quality (BEIR-style: nDCG@10 with graded gains, recall@10, recall@100) on two sets:
   (a) MS MARCO subset (../shared/data/retrieval/msmarco: 5,000 passages, 43 judged queries);
   (b) a Chinese known-item set built here from ../shared/data/text/zh (唐诗, 宋词, 诗经: one
       relevant poem per query; queries are title + author, a line with characters dropped or
       swapped for near-synonyms, or paraphrases written by hand — never a verbatim substring).
+Real documents (bench/retrieval_docs.py, run first): (c) financebench, 24 SEC filings and
+releases, evidence-page hit@1/@5 and document hit@5 by document type, with baselines bm25s and
+MiniLM over pypdf's page texts; (d) zh_docs, 15 Chinese documents, passage hit@1/@5, with a
+character-bigram BM25 baseline.
 Methods: bm25s (anchor), our BM25 (jieba + PyStemmer), dense (all-MiniLM-L6-v2, exact), plain
 RRF (k=60) of the two, and our hybrid (exact scores of every candidate under both methods,
 min-max normalised, weighted). The hybrid's weight is tuned on one half of the queries (even
@@ -45,6 +50,7 @@ RESULTS = ROOT / "bench" / "results"
 CACHE = RESULTS / "cache" / "embeddings.sqlite"
 sys.path.insert(0, str(ROOT / "src"))
 
+import retrieval_docs  # noqa: E402  (beside this file)
 from aigc.knowledge.embed import Embedder  # noqa: E402
 from aigc.knowledge.index import KbIndex, tokenize  # noqa: E402
 from aigc.knowledge.retrieve import Candidates, candidates_from, fuse  # noqa: E402
@@ -454,6 +460,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="quality and 5k latency only")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--docs-only",
+        action="store_true",
+        help="only the real-document sets (financebench, zh_docs), merged into the last results",
+    )
     args = parser.parse_args()
     if not (DATA / "retrieval" / "msmarco").exists():
         sys.exit("../shared/data is absent: nothing to measure")
@@ -472,6 +483,15 @@ def main() -> None:
         },
         "note": "shared, noisy machine: re-measure timings on a quiet one",
     }
+    if args.docs_only:
+        previous = RESULTS / "retrieval.json"
+        if previous.exists():
+            report = json.loads(previous.read_text()) | {"machine": report["machine"]}
+    report |= real_documents(embedder)
+    print_documents(report)
+    if args.docs_only:
+        save(report)
+        return
     ids, texts, queries, qrels = load_msmarco()
     ms = quality("msmarco", ids, texts, queries, qrels, embedder, zh=False)
     zids, ztexts, zqueries, zqrels = chinese_known_items()
@@ -497,8 +517,47 @@ def main() -> None:
         report["ingestion"] = ingestion_throughput(texts, n_dense=500)
     report["latency"] = speed
     print_table(report)
+    print_documents(report)
+    save(report)
+
+
+def save(report: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "retrieval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+def real_documents(embedder: Embedder) -> dict:
+    """financebench and zh_docs (bench/retrieval_docs.py), when the data is present."""
+    out: dict = {}
+    if (DATA / "retrieval" / "zh_docs").exists():
+        out["zh_docs"] = retrieval_docs.zh_docs(DATA, RESULTS / "cache")
+    if (DATA / "retrieval" / "financebench").exists():
+        out["financebench"] = retrieval_docs.financebench(DATA, RESULTS / "cache", embedder)
+    return out
+
+
+def print_documents(report: dict) -> None:
+    if "financebench" in report:
+        fb = report["financebench"]
+        print(
+            f"\nfinancebench: {fb['documents']} PDFs, {fb['pages']} pages, {fb['chunks']} chunks, "
+            f"{fb['questions']} questions"
+        )
+        print("| method | page hit@1 | page hit@5 | document hit@5 |\n|---|---|---|---|")
+        for method, m in fb["methods"].items():
+            rows = [(method, m)] + [(f"  {t}", by) for t, by in m["by_doc_type"].items()]
+            for label, r in rows:
+                cells = (r["page_hit@1"], r["page_hit@5"], r["doc_hit@5"])
+                print(f"| {label} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+    if "zh_docs" in report:
+        zh = report["zh_docs"]
+        print(f"\nzh_docs: {zh['files']} files, {zh['questions']} questions")
+        print("| method | passage hit@1 | passage hit@5 | file hit@5 |\n|---|---|---|---|")
+        for method, m in zh["methods"].items():
+            print(
+                f"| {method} | {m['passage_hit@1']:.2f} | {m['passage_hit@5']:.2f} | "
+                f"{m['file_hit@5']:.2f} |"
+            )
 
 
 def print_table(report: dict) -> None:

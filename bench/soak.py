@@ -447,7 +447,11 @@ async def soak(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         }
     ).encode()
 
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)  # one connection per stream
+    # One connection per stream, never reused: a connection kept from an earlier phase races
+    # the server's 5 s keep-alive close (the client writes as the server closes), which showed
+    # as ServerDisconnectedError / reset on a loaded machine and is the client's pooling, not
+    # the server under test.
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, force_close=True)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=120, sock_read=120)
     out: dict[str, Any] = {}
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:

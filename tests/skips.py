@@ -15,7 +15,8 @@ import pytest
 
 NO_SKIPS_ENV = "AIGC_TEST_NO_SKIPS"
 MAKE_DEPS = (
-    "sudo make deps  (installs PostgreSQL, Redis, Chromium, a CJK font and Tesseract; Debian)"
+    "sudo make deps  (installs PostgreSQL, Redis, Chromium, a CJK font, Tesseract and Node.js; "
+    "Debian)"
 )
 SHARED_DATA = "put the shared data beside this checkout, in ../shared (see tests that name it)"
 DEV_EXTRA = "make venv  (installs the dev extra: pip install -e '.[dev]')"
@@ -26,6 +27,11 @@ REMEDIES: tuple[tuple[str, str], ...] = (
     ("redis is not installed", MAKE_DEPS),
     ("chromium is not installed", MAKE_DEPS),
     ("tesseract is not installed", MAKE_DEPS),
+    ("node is not installed", MAKE_DEPS),
+    (
+        "older than node.js",
+        "install Node.js 20 or later (e.g. Debian 13's nodejs, or NodeSource's)",
+    ),
     ("kenlm", "make test  (builds KenLM's Python module into .venv first)"),
     ("shared", SHARED_DATA),
     ("could not import", DEV_EXTRA),

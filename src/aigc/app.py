@@ -25,6 +25,7 @@ from aigc.gateway.routes import guard as guard_routes
 from aigc.gateway.routes import images as image_routes
 from aigc.gateway.routes import knowledge as knowledge_routes
 from aigc.gateway.routes import responses as responses_routes
+from aigc.gateway.routes import sso as sso_routes
 from aigc.gateway.routes import train as train_routes
 from aigc.gateway.services import Services
 from aigc.infra import audit, heap, loop_lag, migrate, private
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("aigc %s serving at %s", __version__, settings.base_url)
         try:
             with heap.frozen_startup_heap():
-                async with loop_lag.watching():
+                async with loop_lag.watching(), heap.trimming_when_idle():
                     yield
         finally:
             runner.stop()  # a running job goes back to the queue; the next start resumes it
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(openai.router)
     app.include_router(responses_routes.router)
     app.include_router(admin.router)
+    app.include_router(sso_routes.router)
     app.include_router(files.router)
     app.include_router(jobs.router)
     app.include_router(knowledge_routes.router)

@@ -169,6 +169,11 @@ class Settings(BaseSettings):
         default_factory=list, description="CIDRs URL ingestion may reach despite being private"
     )
 
+    # SSO: how far an ID token's times (exp, iat, nbf) may be off this server's clock.
+    sso_clock_skew_s: int = Field(
+        default=60, ge=0, le=300, description="Clock skew allowed on ID tokens (at most 300)"
+    )
+
     log_level: str = "INFO"
     log_json: bool = True
 

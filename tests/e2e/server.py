@@ -51,7 +51,7 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "aigc.cli",
+                "aigc",
                 "serve",
                 "--host",
                 "127.0.0.1",

@@ -536,6 +536,22 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
         for role in ("admin", "member")
     }
 
+    # A's SSO provider: only the platform admin configures one (B's keys, and A's own, get 403)
+    sso = _ok(
+        server.api(
+            "POST",
+            f"/api/tenants/{org_a.id}/sso/providers",
+            json={
+                "name": f"a-secret-idp-{tag}",
+                "issuer": f"https://idp-{tag}.a-secret.example",
+                "client_id": f"a-secret-client-{tag}",
+                "client_secret": f"a-secret-client-secret-{tag}",
+                "rules": [{"claim": "groups", "value": f"a-secret-claim-{tag}", "role": "admin"}],
+            },
+        ),
+        201,
+    )
+
     a_keys = _ok(server.api("GET", "/api/keys", key=a))["data"]
     w = World(
         a=org_a,
@@ -555,6 +571,7 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             "resp": response["id"],
             "b_user": b_user["id"],
             "b_group": b_group["id"],
+            "sso": sso["id"],
         },
         secrets_of_a={
             org_a.id,
@@ -584,6 +601,11 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
             f"a-secret-question-{tag}",
             response["id"],
             f"a-secret-response-{tag}",
+            sso["id"],
+            sso["name"],
+            sso["client_id"],
+            f"a-secret-client-secret-{tag}",
+            f"a-secret-claim-{tag}",
             *(k["id"] for k in a_keys),
             *(k["prefix"] for k in a_keys),
         },
@@ -822,11 +844,30 @@ def _platform_calls(w: World) -> list[tuple[str, str, dict[str, Any] | None]]:
         ("GET", "/api/audit/verify", None),
         ("PUT", "/api/platform/upstream-allowlist", {"patterns": ["https://*", "http://*"]}),
     ]
+    idp = {
+        "name": "rogue",
+        "issuer": "https://rogue.example",
+        "client_id": "rogue",
+        "client_secret": "rogue",
+        "default_role": "owner",
+    }
     for tenant in (w.a.id, w.b.id):
+        patch = {"disabled": True, "daily_token_budget": 1, "passwords_disabled": True}
         calls += [
             ("GET", f"/api/tenants/{tenant}", None),
-            ("PATCH", f"/api/tenants/{tenant}", {"disabled": True, "daily_token_budget": 1}),
+            ("PATCH", f"/api/tenants/{tenant}", patch),
             ("DELETE", f"/api/tenants/{tenant}", None),
+            # SSO providers: A's, named under A's organization and under B's
+            ("GET", f"/api/tenants/{tenant}/sso/providers", None),
+            ("POST", f"/api/tenants/{tenant}/sso/providers", idp),
+        ]
+        one = f"/api/tenants/{tenant}/sso/providers/{w.ids['sso']}"
+        calls += [
+            ("GET", one, None),
+            ("PATCH", one, {"issuer": "https://rogue.example", "default_role": "owner"}),
+            ("DELETE", one, None),
+            ("POST", f"{one}/test", None),
+            ("POST", f"{one}/preview", {"claims": {"groups": ["x"]}}),
         ]
     return calls
 
@@ -845,7 +886,34 @@ def test_tenant_keys_cannot_reach_platform_endpoints(
     for org, name in ((world.a, "Org A"), (world.b, "Org B")):
         tenant = _ok(server.api("GET", f"/api/tenants/{org.id}"))
         assert tenant["name"] == name and not tenant["disabled"]
-        assert tenant["daily_token_budget"] is None
+        assert tenant["daily_token_budget"] is None and not tenant["passwords_disabled"]
+    # A's SSO provider is as the platform admin made it, and B's organization has none.
+    sso = _ok(server.api("GET", f"/api/tenants/{world.a.id}/sso/providers/{world.ids['sso']}"))
+    assert sso["issuer"].endswith(".a-secret.example") and sso["default_role"] == "member"
+    assert _ok(server.api("GET", f"/api/tenants/{world.b.id}/sso/providers"))["data"] == []
+
+
+def test_sso_provider_is_found_only_under_its_organization(server: Server, world: World) -> None:
+    """Even the platform admin reaches A's provider only under A's path: under B's it is a 404,
+    with the same message as a provider that does not exist; no answer holds the secret."""
+    under_b = f"/api/tenants/{world.b.id}/sso/providers/{world.ids['sso']}"
+    missing = f"/api/tenants/{world.b.id}/sso/providers/sso_{'0' * 16}"
+    for suffix, method, body in (
+        ("", "GET", None),
+        ("", "PATCH", {"name": "moved"}),
+        ("/test", "POST", None),
+        ("/preview", "POST", {"claims": {}}),
+        ("", "DELETE", None),
+    ):
+        resp = server.api(method, under_b + suffix, json=body)
+        twin = server.api(method, missing + suffix, json=body)
+        assert resp.status_code == twin.status_code == 404, resp.text
+        assert _envelope(resp)["message"].replace(world.ids["sso"], "X") == _envelope(twin)[
+            "message"
+        ].replace(f"sso_{'0' * 16}", "X")
+    own = server.api("GET", f"/api/tenants/{world.a.id}/sso/providers")
+    assert _ok(own)["data"][0]["id"] == world.ids["sso"]
+    assert "a-secret-client-secret" not in own.text and "has_client_secret" in own.text
 
 
 def test_tenant_admin_cannot_create_in_another_tenant_or_escalate(

@@ -10,6 +10,10 @@ Its behaviour is chosen by the requested model name:
     redirect           307 to ``REDIRECT_TO`` (for redirect checks)
     leaky-S            HTTP S (e.g. 500, 400) with an error body holding ``LEAKED``
     midfail            streams two chunks, then an error event holding ``LEAKED``
+    cite-N             answers "From the documents: it is there [N]." in small pieces, the
+                       marker split across two chunks ("[", "N]."): a model citing source N
+    quote              answers the text of the first numbered source of its system message
+                       (grounded chat), without any [n] marker: a model that cites nothing
     vision             checks every message's content as OpenAI documents it (a string, or
                        text and ``image_url`` parts whose url is a base64 data URL of the image
                        type it names); a 400 naming what is wrong, else answers (streamed in
@@ -132,6 +136,15 @@ def _image(image_url: Any, where: str) -> dict[str, Any]:
     }
 
 
+def quoted_source(messages: list[dict[str, Any]]) -> str:
+    """The text of source [1] in a grounded system message ("[1] (file)\ntext\n\n[2] ...")."""
+    system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
+    if not isinstance(system, str) or "\n[1] (" not in system:
+        return "No sources."
+    first = system.split("\n[1] (", 1)[1].split("\n", 1)[1]
+    return first.split("\n\n[2] (", 1)[0].strip()
+
+
 def create_app() -> FastAPI:
     app = FastAPI()
     app.state.calls = []
@@ -158,6 +171,10 @@ def create_app() -> FastAPI:
             return JSONResponse({"error": {"message": f"failed: {LEAKED}"}}, status_code=int(n))
         base = {"id": "stub-1", "created": int(time.time()), "model": model}
         pieces = words()
+        if kind == "cite":
+            pieces = ["From ", "the ", "documents: ", "it ", "is ", "there ", "[", f"{n}]."]
+        if kind == "quote":
+            pieces = [quoted_source(body.get("messages") or [])]
         if kind == "vision":
             try:
                 pieces = [json.dumps(describe_content(body.get("messages")))]

@@ -25,13 +25,17 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
-@pytest.fixture(scope="module", params=["gpt2", "llama"])
+@pytest.fixture(scope="module", params=["gpt2", "llama", "qwen2", "mistral", "llama-gelu"])
 def hf_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Each batching test runs on GPT-2 (the engine's written-out decode step) and on Llama
-    (the model's own forward with the engine's cache)."""
-    save = save_tiny_gpt2 if request.param == "gpt2" else save_tiny_llama
-    model = AutoModelForCausalLM.from_pretrained(save(tmp_path_factory.mktemp(request.param)))
-    return model.eval()
+    """Each batching test runs on GPT-2 and on Llama, Qwen2 and Mistral (the engine's
+    written-out passes), and on a Llama variant those passes refuse (the model's own forward
+    with the engine's cache)."""
+    out = tmp_path_factory.mktemp(request.param)
+    if request.param == "gpt2":
+        path = save_tiny_gpt2(out)
+    else:
+        path = save_tiny_llama(out, kind=request.param)
+    return AutoModelForCausalLM.from_pretrained(path).eval()
 
 
 def greedy(max_tokens: int, min_tokens: int = 0) -> TextRequest:
@@ -73,8 +77,9 @@ def test_16_concurrent_greedy_equal_each_alone(engine: Engine, hf_model: torch.n
     for (prompt, n), tokens in zip(work, got, strict=True):
         assert tokens == alone(hf_model, prompt, n)
     assert engine.stats.steps < sum(n for _, n in work)  # they really ran together
-    written_out = hf_model.config.model_type == "gpt2"
-    assert (engine.gpt2 is not None) == written_out
+    kind = hf_model.config.model_type
+    expected = "forward" if getattr(hf_model.config, "hidden_act", "") == "gelu" else "llama"
+    assert engine.path == ("gpt2" if kind == "gpt2" else expected)
 
 
 def test_chunked_prefill_and_preemption_keep_outputs(hf_model: torch.nn.Module) -> None:

@@ -150,3 +150,24 @@ def test_request_that_can_never_fit_is_refused() -> None:
     s = Scheduler(SchedulerConfig(num_blocks=2, block_size=4))
     with pytest.raises(ValueError):
         s.add(SchedRequest("big", [1] * 8, 4))
+
+
+def test_tokens_a_prefix_cache_holds_are_not_computed_again() -> None:
+    """At admission the scheduler asks how many first tokens are cached: the plan computes the
+    rest, the budget pays for the rest only, memory is still held for the whole prompt."""
+    asked: list[str] = []
+
+    def cached(request: SchedRequest) -> int:
+        asked.append(request.id)
+        return 32 if request.prompt_ids[:32] == list(range(32)) else 0
+
+    s = Scheduler(SchedulerConfig(token_budget=20, block_size=16, num_blocks=100), cached)
+    s.add(SchedRequest("hit", list(range(40)), 4))
+    s.add(SchedRequest("miss", list(range(1, 41)), 4))
+    plan = s.schedule()
+    assert plan.num_tokens == {"hit": 8, "miss": 12}  # 40 - 32; then the budget's rest
+    assert plan.sampling == {"hit"}
+    assert s.used_blocks == 3 + 1  # the hit holds its whole prompt, the miss its first chunk
+    s.update(plan, {"hit": 7})
+    s.schedule()
+    assert asked == ["hit", "miss"]  # once, at admission, not again while running

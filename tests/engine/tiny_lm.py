@@ -16,7 +16,12 @@ from transformers import (
     GPT2LMHeadModel,
     LlamaConfig,
     LlamaForCausalLM,
+    MistralConfig,
+    MistralForCausalLM,
+    PreTrainedModel,
     PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
 )
 
 EOS = "<|endoftext|>"
@@ -60,23 +65,37 @@ def save_tiny_gpt2(
     return out_dir
 
 
-def save_tiny_llama(out_dir: Path, *, seed: int = 0) -> Path:
-    """A Llama (rotary positions, grouped-query attention, RMSNorm, SwiGLU): an architecture
-    the engine runs through the model's own forward, not a written-out step."""
+def save_tiny_llama(out_dir: Path, *, seed: int = 0, kind: str = "llama") -> Path:
+    """A Llama-style decoder (rotary positions, grouped-query attention, RMSNorm, SwiGLU) of
+    ``kind``: "llama"; "qwen2" (query/key/value biases); "mistral" (a sliding window of 24
+    positions, shorter than the tests' sequences); "llama-gelu" (an option the written-out
+    passes refuse, so the engine runs the model's own forward)."""
     tokenizer = byte_tokenizer()
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        vocab_size=512,
-        max_position_embeddings=256,
-        bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        initializer_range=0.2,
-    )
-    LlamaForCausalLM(config).eval().save_pretrained(out_dir)
+    sizes = {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": 512,
+        "max_position_embeddings": 256,
+        "bos_token_id": tokenizer.eos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "initializer_range": 0.2,
+    }
+    model: PreTrainedModel
+    if kind == "qwen2":
+        model = Qwen2ForCausalLM(Qwen2Config(**sizes))
+    elif kind == "mistral":
+        model = MistralForCausalLM(MistralConfig(**sizes, sliding_window=24))
+    elif kind == "llama-gelu":
+        model = LlamaForCausalLM(LlamaConfig(**sizes, hidden_act="gelu"))
+    else:
+        model = LlamaForCausalLM(LlamaConfig(**sizes))
+    for name, param in model.named_parameters():  # biases (Qwen2's) are random, not zero
+        if name.endswith("bias"):
+            torch.nn.init.normal_(param, std=0.2)
+    model.eval().save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir

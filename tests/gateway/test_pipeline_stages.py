@@ -115,7 +115,8 @@ def test_the_stages_of_prepare_each_return_what_the_next_takes(world: World) -> 
         assert checked.requests[0].messages == requests[0].messages  # nothing changed in place
         system = grounded.requests[0].messages[0]  # type: ignore[index]
         assert system.role == "system" and system.content.startswith(INSTRUCTIONS["en"])
-        assert grounded.citations and grounded.citations[0]["filename"] == "printers.txt"
+        assert grounded.sources and grounded.sources.hits[0].filename == "printers.txt"
+        assert not grounded.sources.reads_sources  # a template: it will cite none of them
         final = await pipeline.count(grounded.model, grounded.requests[0])
         assert final == asked + model.count_tokens(system.content)
         assert await pipeline.admit(svc, caller, final + 2 * 8) is None  # caller is unlimited
@@ -124,7 +125,7 @@ def test_the_stages_of_prepare_each_return_what_the_next_takes(world: World) -> 
             slot.release()
         plain = pipeline.validate(svc, caller, chat("template-kb-fixed", max_tokens=8))
         same = await pipeline.ground(svc, caller, body.model, model, plain.requests, plain, [])
-        assert same.requests is plain.requests and same.citations is None
+        assert same.requests is plain.requests and same.sources is None
 
     asyncio.run(run())
 
@@ -186,14 +187,16 @@ def test_a_128_token_model_answers_grounded_with_its_instructions_intact(
         assert system.startswith(SHORT_INSTRUCTIONS["en"])  # whole, at the front
         assert SHORT_INSTRUCTIONS["en"] in prompt and QUESTION in prompt
         assert "[1] (printers.txt)" in system and "P-204" in system  # a source, cut to fit
-        assert prepared.citations and prepared.citations[0]["filename"] == "printers.txt"
+        assert prepared.sources and prepared.sources.hits[0].filename == "printers.txt"
         assert model.context_length == 128  # the checkpoint's n_positions
         return await pipeline.complete(svc, prepared, record, chat=True)
 
     answer = asyncio.run(run())
     assert answer["choices"][0]["finish_reason"] in ("stop", "length")
     assert isinstance(answer["choices"][0]["message"]["content"], str)
-    assert answer["citations"][0]["filename"] == "printers.txt"
+    # what the tiny untrained model wrote decides what it cites: at most the one source given
+    assert {c["filename"] for c in answer["citations"]} <= {"printers.txt"}
+    assert answer["grounding"]["sources_given"] == 1
 
 
 def test_a_list_of_prompts_is_one_request_per_prompt_and_choice_all_reserved(

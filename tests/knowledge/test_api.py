@@ -3,15 +3,19 @@ citations (JSON and stream), /v1/embeddings. Driven against a live server."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import openai
 import pytest
 
+from aigc.knowledge.citing import NOT_READ
 from aigc.knowledge.grounding import NO_DOCUMENT
 from tests.e2e.server import Org, Server
+from tests.engine.stub_openai import StubServer
 from tests.templates import KB_FIXED as TEMPLATE
 
 SECRET_DOC = (
@@ -186,41 +190,142 @@ def test_isolation_other_tenant_and_user_without_access_see_nothing(
     assert refused.status_code == 400
 
 
-def test_grounded_chat_cites_the_chunks_it_used(server: Server, world: World, org_a: Org) -> None:
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StubServer]:
+    with StubServer() as upstream:
+        yield upstream
+
+
+def given(stub: StubServer, number: int) -> str:
+    """The file of source ``number`` in the last grounded prompt the stub was sent."""
+    system = stub.app.state.bodies[-1]["messages"][0]["content"]
+    found = re.search(rf"^\[{number}\] \(([^,)]+?)(?:, p\. \d+)?(?: — .*)?\)$", system, re.M)
+    assert found is not None, system
+    return found.group(1)
+
+
+def test_grounded_chat_returns_only_the_sources_the_answer_cites(
+    server: Server, world: World, org_a: Org, stub: StubServer
+) -> None:
+    """The upstream model answers citing [2] only (the marker split across two streamed
+    chunks): the response cites source 2 alone, renumbered [1], in JSON and in the stream."""
     client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
-    question = "Which floor is printer P-204 on?"
-    answer = client.chat.completions.create(
-        model="template-kb-fixed",
-        messages=[{"role": "user", "content": question}],
-        extra_body={"knowledge_bases": [world.public_kb]},
-    )
+    model = stub.register(server, model="cite-2")
+    question = "Which floor is printer P-204 on, and when does the canteen serve lunch?"
+    ask: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": question}],
+        "extra_body": {"knowledge_bases": [world.public_kb]},
+    }
+    answer = client.chat.completions.create(**ask)
+    second = given(stub, 2)  # two or more sources were given; the answer used the second
+    assert answer.choices[0].message.content == "From the documents: it is there [1]."
     cited = answer.model_extra["citations"]
-    assert cited and cited[0]["filename"] == "printers.txt" and cited[0]["index"] == 1
-    assert {"document", "page", "chunk", "knowledge_base"} <= cited[0].keys()
+    assert [(c["index"], c["filename"]) for c in cited] == [(1, second)]
+    assert {"document", "page", "chunk", "knowledge_base", "headings", "score"} <= cited[0].keys()
+    grounding = answer.model_extra["grounding"]
+    assert grounding["sources_given"] >= 2
+    assert grounding | {"sources_given": 0} == {
+        "sources_given": 0,
+        "cited": 1,
+        "cited_by": "markers",
+    }
     chunks = server.api(
         "GET",
         f"/api/kb/{world.public_kb}/documents/{cited[0]['document']}/chunks",
         key=org_a.admin_key,
     ).json()["data"]
     assert cited[0]["chunk"] in [c["id"] for c in chunks]
-    assert "P-204" in next(c["text"] for c in chunks if c["id"] == cited[0]["chunk"])
 
-    stream = client.chat.completions.create(
-        model="template-kb-fixed",
-        messages=[{"role": "user", "content": question}],
-        extra_body={"knowledge_bases": [world.public_kb]},
-        stream=True,
-    )
-    events = list(stream)
+    events = list(client.chat.completions.create(**ask, stream=True))
+    text = "".join(e.choices[0].delta.content or "" for e in events if e.choices)
+    assert text == "From the documents: it is there [1]."
     assert events[-1].choices == [] and events[-1].model_extra["citations"] == cited
+    assert events[-1].model_extra["grounding"] == grounding
 
-    nothing = client.chat.completions.create(
-        model="template-kb-fixed",
-        messages=[{"role": "user", "content": "What is the airspeed of an unladen swallow?"}],
-        extra_body={"knowledge_bases": [world.public_kb]},
+    # A model that writes no marker: its answer quotes source 1, which alone is cited.
+    quoting = stub.register(server, model="quote")
+    quoted = client.chat.completions.create(**(ask | {"model": quoting}))
+    first = given(stub, 1)
+    assert [c["filename"] for c in quoted.model_extra["citations"]] == [first]
+    assert quoted.model_extra["grounding"]["cited_by"] == "matching"
+
+
+def test_a_template_answer_cites_nothing_and_says_so(
+    server: Server, world: World, org_a: Org
+) -> None:
+    """The template model cannot read sources: its fixed answer carries no citation, and the
+    response says the model could not use them."""
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    ask: dict[str, Any] = {
+        "model": "template-kb-fixed",
+        "messages": [{"role": "user", "content": "Which floor is printer P-204 on?"}],
+        "extra_body": {"knowledge_bases": [world.public_kb]},
+    }
+    answer = client.chat.completions.create(**ask)
+    assert answer.choices[0].message.content == "Here is what the documents say."
+    assert answer.model_extra["citations"] == []
+    grounding = answer.model_extra["grounding"]
+    assert grounding["sources_given"] >= 1 and grounding["cited"] == 0
+    assert grounding["note"] == NOT_READ["en"]
+    events = list(client.chat.completions.create(**ask, stream=True))
+    assert events[-1].choices == [] and events[-1].model_extra["citations"] == []
+
+
+def test_off_topic_questions_get_no_citations_in_either_language(
+    server: Server, world: World, org_a: Org, stub: StubServer
+) -> None:
+    """Nothing relevant: the model is not asked (it could only invent) and nothing is cited,
+    whatever the model would have cited."""
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    model = stub.register(server, model="cite-1")
+    for question, lang in (
+        ("What is the airspeed of an unladen swallow?", "en"),
+        ("长城有多长？", "zh"),
+    ):
+        asked = len(stub.app.state.bodies)
+        for stream in (False, True):
+            reply = client.chat.completions.create(
+                model=model,
+                messages=[{"role": "user", "content": question}],
+                extra_body={"knowledge_bases": [world.public_kb]},
+                stream=stream,
+            )
+            if stream:
+                events = list(reply)
+                text = "".join(e.choices[0].delta.content or "" for e in events if e.choices)
+                extra = events[-1].model_extra
+            else:
+                text, extra = reply.choices[0].message.content, reply.model_extra
+            assert text == NO_DOCUMENT[lang]
+            assert extra["citations"] == [] and extra["grounding"]["sources_given"] == 0
+        assert len(stub.app.state.bodies) == asked  # never sent to the model
+
+
+def test_a_paraphrased_chinese_question_is_answered_from_its_source(
+    server: Server, org_a: Org, stub: StubServer
+) -> None:
+    """出差期间的餐费补助 against a rule that says 伙食补贴: the source is given and cited."""
+    key = org_a.admin_key
+    kb = server.api("POST", "/api/kb", key=key, json={"name": "规章", "dense": False}).json()
+    upload(
+        server,
+        key,
+        kb["id"],
+        {
+            "差旅管理办法.md": "# 差旅管理办法\n\n员工出差期间，伙食补贴标准为每人每天一百元。\n",
+            "信息安全规范.md": "# 信息安全规范\n\n收到钓鱼邮件时，应立即转发给信息安全团队。\n",
+        },
     )
-    assert nothing.choices[0].message.content == NO_DOCUMENT["en"]
-    assert nothing.model_extra["citations"] == []
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
+    reply = client.chat.completions.create(
+        model=stub.register(server, model="cite-1"),
+        messages=[{"role": "user", "content": "出差期间的餐费补助是多少？"}],
+        extra_body={"knowledge_bases": [kb["id"]]},
+    )
+    assert reply.choices[0].message.content != NO_DOCUMENT["zh"]
+    assert [c["filename"] for c in reply.model_extra["citations"]] == ["差旅管理办法.md"]
+    assert given(stub, 1) == "差旅管理办法.md"
 
 
 def test_embeddings_endpoint_in_openai_shape(server: Server, org_b: Org) -> None:
@@ -285,7 +390,7 @@ def test_grounded_requests_never_exceed_a_keys_tpm_under_concurrency(
         max_tokens=8,
         extra_body={"knowledge_bases": [world.public_kb]},
     )
-    assert probe.usage is not None and probe.model_extra["citations"]
+    assert probe.usage is not None and probe.model_extra["grounding"]["sources_given"]
     need = probe.usage.prompt_tokens + 8
     tpm = need + need // 2  # one grounded request fits the minute, two do not
     key = server.api("POST", "/api/keys", key=org_a.admin_key, json={"tpm_limit": tpm}).json()

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from aigc.knowledge import ingest
+from aigc.knowledge.context import indexed_text
 from aigc.knowledge.ingest import embedder_for, ingest_documents
 from aigc.knowledge.tables import KbChunk, KbDocument
 
@@ -79,9 +80,10 @@ def test_parallel_ingestion_yields_the_same_chunks_and_vectors_as_sequential(
         index = KbIndex.load(index_dir(sandbox.settings.data_dir, "t_a", kb))
         assert index is not None and len(index) == n1
         with sandbox.db.session() as s:
-            texts = dict(
-                s.execute(select(KbChunk.id, KbChunk.text).where(KbChunk.kb_id == kb)).all()
-            )
+            rows = s.execute(
+                select(KbChunk.id, KbChunk.context, KbChunk.text).where(KbChunk.kb_id == kb)
+            ).all()
+        texts = {cid: indexed_text(head, text) for cid, head, text in rows}  # as indexed
         rows = [index.row_of[c] for c in texts]
         assert np.allclose(index.vectors[rows], embedder.embed(list(texts.values())), atol=1e-5)  # type: ignore[index]
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from aigc.knowledge.context import indexed_text
 from aigc.knowledge.embed import DEFAULT_MODEL_SHA256, Embedder, default_model_dir
 from aigc.knowledge.index import KbIndex
 from aigc.knowledge.ingest import embedder_for, index_dir
@@ -142,7 +143,8 @@ def test_an_index_never_mixes_float_and_int8_vectors(sandbox: Sandbox) -> None:
     after = KbIndex.load(folder)
     assert after is not None and after.embedder == "all-MiniLM-L6-v2+int8"
     with sandbox.db.session() as s:
-        texts = dict(s.execute(select(KbChunk.id, KbChunk.text)).all())
+        rows = s.execute(select(KbChunk.id, KbChunk.context, KbChunk.text)).all()
+    texts = {cid: indexed_text(head, text) for cid, head, text in rows}  # as indexed
     assert len(after) == len(texts) == 2
     expected = embedder_for(sandbox.settings).embed(list(texts.values()))
     rows = [after.row_of[chunk_id] for chunk_id in texts]

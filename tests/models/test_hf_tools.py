@@ -82,7 +82,7 @@ def test_the_template_decides_the_format_and_the_capability(folder: Path) -> Non
     llama_like = '{% if tools %}ipython {"name": name, "parameters": ...}{% endif %}'
     assert tool_calls.format_of(llama_like) == "llama"
     assert "tools" in neural.capabilities_of({"path": str(folder)})
-    assert "tools" not in neural.capabilities_of({"path": str(folder), "engine": {}})
+    assert "tools" in neural.capabilities_of({"path": str(folder), "engine": {}})
     assert "tools" not in neural.capabilities_of({"path": str(folder.parent)})  # no template
 
 

@@ -138,7 +138,8 @@ def kb_search(
 
     with session() as s:
         hits = search(s, Settings(), operator(tenant_id(s, tenant)), [kb_id], query, top_k)
-        table = Table("score", "document", "page", "text")
+        table = Table("score", "document", "page", "from", "text")
         for h in hits:
-            table.add_row(f"{h.score:.3f}", h.filename, str(h.page or ""), h.text[:120])
+            about = " · ".join(p for p in (h.title, h.period, " › ".join(h.headings)) if p)
+            table.add_row(f"{h.score:.3f}", h.filename, str(h.page or ""), about, h.text[:120])
         out.print(table)

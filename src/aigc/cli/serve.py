@@ -27,6 +27,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
 ) -> None:
     """Migrate the database and serve the platform (API, console, metrics)."""
+    from aigc.infra import heap
+
+    heap.serve_on_system_allocator()  # returns only once the allocator is chosen
+
     import uvicorn
 
     from aigc.app import create_app

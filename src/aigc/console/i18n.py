@@ -76,6 +76,10 @@ add(
             "Try again later or ask an administrator.",
             "login.error.disabled": "This account is disabled.",
             "login.error.origin": "The sign-in form was sent from another site and was refused.",
+            "login.error.sso_only": "This organization signs in through its identity provider "
+            "only: use the button below.",
+            "login.or": "or",
+            "login.sso": "Sign in with {name}",
             "login.no_owner": "No owner account exists yet. Open the setup link printed when the "
             "server first started (or run `aigc admin setup-url`).",
             "forbidden.title": "Not allowed",
@@ -112,6 +116,9 @@ add(
             "login.error.locked": "失败次数过多，账号已暂时锁定。请稍后再试或联系管理员。",
             "login.error.disabled": "该账号已停用。",
             "login.error.origin": "登录表单来自其他网站，已被拒绝。",
+            "login.error.sso_only": "此组织仅允许通过其身份提供方登录：请使用下方按钮。",
+            "login.or": "或",
+            "login.sso": "使用 {name} 登录",
             "login.no_owner": "尚无所有者账号。请打开服务器首次启动时打印的设置链接"
             "（或运行 `aigc admin setup-url`）。",
             "forbidden.title": "无权访问",

@@ -119,8 +119,7 @@ def frame(user: ConsoleUser, active: str, title_key: str) -> Iterator[None]:
 
 
 async def _sign_out(user: ConsoleUser) -> None:
-    await routes.sign_out(user.session_secret)
-    ui.navigate.to("/console/signed-out")
+    ui.navigate.to(await routes.sign_out(user.session_secret))
 
 
 def show_error(user: ConsoleUser, error: Exception) -> None:

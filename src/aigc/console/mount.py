@@ -16,12 +16,13 @@ from aigc.gateway.unmatched import ANY_METHOD, unmatched
 def mount(app: FastAPI, settings: Settings) -> None:
     from nicegui import ui
 
-    from aigc.console import api, routes, session
+    from aigc.console import api, routes, session, sso_routes
     from aigc.console.pages import admin, chat, errors, images, knowledge, login, models, training  # noqa: F401
 
     session.attach(app)
     api.configure(settings.host, settings.port)
     app.include_router(routes.router)
+    app.include_router(sso_routes.router)
 
     for prefix in ("/v1", "/api"):
         app.add_api_route(

@@ -87,13 +87,16 @@ async def choose_language(code: str, next: str = "/chat") -> RedirectResponse:
     return response
 
 
-async def sign_out(secret: str) -> None:
-    """End the session in the database and forget any cached copy in this process."""
+async def sign_out(secret: str) -> str:
+    """End the session in the database and forget any cached copy in this process; the page
+    to go to next (for a session from an SSO provider, the one that ends it there too)."""
     svc = console_session.services()
 
-    def run() -> None:
+    def run() -> str | None:
         with svc.db.session() as db:
-            sessions.sign_out(db, secret)
+            provider = sessions.sign_out(db, secret)
         svc.keys.clear()
+        return provider
 
-    await run_in_threadpool(run)
+    provider = await run_in_threadpool(run)
+    return f"/console/sso/signed-out/{quote(provider)}" if provider else "/console/signed-out"

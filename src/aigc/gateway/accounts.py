@@ -420,6 +420,7 @@ def tenant_view(t: Tenant) -> dict[str, Any]:
         "name": t.name,
         "daily_token_budget": t.daily_token_budget,
         "disabled": t.disabled,
+        "passwords_disabled": t.passwords_disabled,
         "created_at": unix_time(t.created_at),
     }
 

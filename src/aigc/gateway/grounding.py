@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,19 +21,21 @@ from aigc.gateway.schemas import ChatCompletionRequest, SamplingFields
 from aigc.guard.gate import check_chunks
 from aigc.infra.db import Database
 from aigc.knowledge import grounding
-from aigc.knowledge.retrieve import Hit, search
+from aigc.knowledge.citing import SourceUse
+from aigc.knowledge.retrieve import Hit, search, term_weights
 from aigc.models.protocols import TextModel, TextRequest
 
 
 @dataclass(frozen=True)
 class Grounded:
     """What grounding hands on: the requests to send, the model to ask (a stand-in when
-    nothing relevant was found) and the citations (None: the request named no knowledge base).
+    nothing relevant was found) and the sources given to it, whose use decides the citations
+    once the answer is written (None: the request named no knowledge base).
     """
 
     requests: list[TextRequest]
     model: TextModel
-    citations: list[dict[str, Any]] | None
+    sources: SourceUse | None
 
 
 def requested_kbs(body: SamplingFields) -> list[str] | None:
@@ -71,7 +72,8 @@ def retrieve_for_prompt(
     """The relevant chunks for ``question`` that the caller may read and that fit
     ``budget_tokens``, best first."""
     hits = search(session, settings, principal, kb_ids, question, top_k=top_k)
-    return grounding.fit_sources(hits, question, budget_tokens, count_tokens)
+    weights = term_weights(settings, principal.tenant_id, sorted({h.kb_id for h in hits}))
+    return grounding.fit_sources(hits, question, budget_tokens, count_tokens, weights)
 
 
 def screened(
@@ -126,9 +128,13 @@ def ground(
         hits = retrieve_for_prompt(
             session, settings, principal, kb_ids, question, budget, model.count_tokens
         )
+        weights = term_weights(settings, principal.tenant_id, sorted({h.kb_id for h in hits}))
     hits = screened(db, principal, name, hits, codes)
     messages, hits = grounding.assemble(messages, hits, instructions, budget, model.count_tokens)
     grounded = [replace(r, messages=messages) for r in requests]
     if not hits:  # the model is not asked: it could only invent
-        return Grounded(grounded, grounding.NoRelevantDocument(model, question), [])
-    return Grounded(grounded, model, grounding.citations(hits))
+        stand_in = grounding.NoRelevantDocument(model, question)
+        return Grounded(grounded, stand_in, SourceUse([], question))
+    # A model that cannot read sources still gets the grounded prompt (what the caller asked
+    # for, and what was reserved), but its answer cites none of them.
+    return Grounded(grounded, model, SourceUse(hits, question, model.reads_sources, weights))

@@ -23,7 +23,7 @@ from aigc.gateway.schemas import SamplingFields
 from aigc.gateway.services import Services
 from aigc.gateway.tooling import CallAssembler
 from aigc.guard import checks, store, structured
-from aigc.guard.gate import GuardSession, guard_input
+from aigc.guard.gate import GuardSession, guard_input, scan_is_costly
 from aigc.guard.watermark import tenant_key
 from aigc.models.protocols import TextModel, TextRequest, ToolCall, ToolCallDelta
 
@@ -42,7 +42,8 @@ async def guard_request(
     The tenant's watermark key derives from the server secret (read only when a policy enables
     the watermark). ``in_thread``: the input is long, so the scan (PII, injection, tenant
     patterns: linear but not free) runs in a worker thread and leaves the event loop to other
-    requests."""
+    requests; so does a PII rule beyond secrets over more than a few hundred characters
+    (``gate.scan_is_costly``)."""
     tenant_id = principal.tenant_id
     policies = await services.lookups.get_or_load(  # one database read per tenant at a time
         ("policies", tenant_id),
@@ -54,7 +55,7 @@ async def guard_request(
         return tenant_key(services.settings.server_secret(), tenant_id)
 
     try:
-        if in_thread:
+        if in_thread or scan_is_costly(policies, model, principal.key_id, requests):
             return await run_in_threadpool(
                 guard_input, policies, model, principal.key_id, requests, codes, key
             )

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aigc.errors import PayloadTooLarge
 from aigc.gateway.context import RequestRecord, request_id_from
-from aigc.infra import metrics, untrusted
+from aigc.infra import heap, metrics, untrusted
 from aigc.infra.audit import AuditEvent
 from aigc.infra.logs import current_request_id
 
@@ -77,9 +77,11 @@ class GatewayMiddleware:
                 message["headers"] = [*message.get("headers", []), rid_header]
             await send(message)
 
+        heap.traffic.begin()
         try:
             await self.app(scope, limited_receive, tracking_send)
         finally:
+            heap.traffic.end()
             self._finish(scope, app_state, record, status)
             current_request_id.reset(token)
 

@@ -44,7 +44,7 @@ from aigc.gateway.schemas import (
 from aigc.gateway.services import Services
 from aigc.guard.gate import GuardSession
 from aigc.infra import metrics, untrusted
-from aigc.knowledge.grounding import citations_field
+from aigc.knowledge.citing import SourceUse, response_fields
 from aigc.models import resources
 from aigc.models.base import TextModelBase
 from aigc.models.protocols import (
@@ -89,7 +89,7 @@ class Prepared:
     requests: list[TextRequest]
     prompt_tokens: int
     reservation: Reservation | None
-    citations: list[dict[str, Any]] | None = None  # set when knowledge bases were used
+    sources: SourceUse | None = None  # set when knowledge bases were used: decides citations
     guard: GuardSession | None = None  # placeholders to restore, output rules
     slot: resources.Slot | None = None  # a place in the model's queue, released by settle
     input_chars: int = 0  # characters of the messages/prompts: decides inline vs worker thread
@@ -122,7 +122,7 @@ async def prepare(
         grounded.requests,
         prompt_tokens,
         reservation,
-        grounded.citations,
+        grounded.sources,
         session,
         slot,
         checked.input_chars,
@@ -437,6 +437,8 @@ class StreamedChoice:
         self.check = guarding.StreamCheck(prepared.guard, record.guard)
         inline = runs_inline(prepared.model, prepared.input_chars)
         self.pieces = self.check.wrap(_deltas(self.bounded, inline))
+        if prepared.sources is not None:  # grounded: [n] markers renumbered as cited
+            self.pieces = prepared.sources.rewrite_stream(self.pieces)
         self._record = record
 
     def finish(self) -> tuple[str, list[ToolCall]]:
@@ -499,6 +501,9 @@ async def complete(
                 prepared.guard, text, finish, record.guard, label=bool(text) or not calls
             )
             calls, finish = guarding.guard_calls(prepared.guard, calls, finish, record.guard)
+            if prepared.sources is not None:  # grounded: [n] markers renumbered as cited
+                text = prepared.sources.rewrite(text)
+                logprobs = None  # as when streamed: the renumbering may change the text
             if text != raw:  # the guard rewrote it: the tokens would show what it changed
                 logprobs = None
             record.tools.extend(tooling.called_codes(calls))
@@ -532,7 +537,7 @@ async def complete(
                 for i, (text, finish, _, logprobs, calls) in enumerate(results)
             ],
             "usage": _usage(prepared.prompt_tokens, used),
-            **citations_field(prepared.citations),
+            **response_fields(prepared.sources),
             **guard_field(record.guard),
         }
     return {
@@ -592,6 +597,8 @@ async def stream(
             log = choice.log
             if prepared.guard is not None and prepared.guard.output_rules:
                 log = None  # output rules may rewrite text: its tokens are not sent alongside
+            if prepared.sources is not None:
+                log = None  # so may the renumbering of [n] markers
             try:
                 async for delta in choice.pieces:
                     if isinstance(delta, ToolCallDelta):  # OpenAI's delta.tool_calls
@@ -614,8 +621,8 @@ async def stream(
         if include_usage:
             payload = base | {"choices": [], "usage": _usage(prepared.prompt_tokens, used)}
             yield b"data: " + json.dumps(payload).encode() + b"\n\n"
-        if prepared.citations is not None:  # grounded: one last chunk names the sources
-            payload = base | {"choices": [], "citations": prepared.citations}
+        if prepared.sources is not None:  # grounded: one last chunk names the sources used
+            payload = base | {"choices": [], **response_fields(prepared.sources)}
             yield b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
         yield b"data: [DONE]\n\n"
     finally:

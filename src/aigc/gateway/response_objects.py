@@ -25,7 +25,7 @@ class Draft:
     body: ResponseRequest
     id: str = field(default_factory=lambda: new_id("resp"))
     created_at: int = field(default_factory=lambda: int(time.time()))
-    extra: dict[str, Any] = field(default_factory=dict)  # guard codes, citations
+    extra: dict[str, Any] = field(default_factory=dict)  # guard codes, citations, grounding
 
     def view(
         self,
@@ -87,7 +87,7 @@ def from_chat(draft: Draft, payload: dict[str, Any]) -> dict[str, Any]:
         ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
         for c in message.get("tool_calls") or []
     ]
-    draft.extra = {k: payload[k] for k in ("guard", "citations") if k in payload}
+    draft.extra = {k: payload[k] for k in ("guard", "citations", "grounding") if k in payload}
     usage = payload["usage"]
     return draft.view(
         "completed",

@@ -28,7 +28,7 @@ from aigc.gateway.response_items import call_item, message_item, new_id, text_pa
 from aigc.gateway.response_objects import Draft
 from aigc.gateway.services import Services
 from aigc.infra import metrics
-from aigc.knowledge.grounding import citations_field
+from aigc.knowledge.citing import response_fields
 from aigc.models.protocols import ToolCallDelta
 
 Finished = Callable[[dict[str, Any]], Awaitable[None]]
@@ -174,7 +174,7 @@ async def stream(
                 yield chunk
         for chunk in events.close():
             yield chunk
-        draft.extra = guard_field(record.guard) | citations_field(prepared.citations)
+        draft.extra = guard_field(record.guard) | response_fields(prepared.sources)
         final = draft.view("completed", events.output, (prepared.prompt_tokens, used), finish)
         await finished(final)
         kind = "response.completed" if final["status"] == "completed" else "response.incomplete"

@@ -29,7 +29,7 @@ class SignIn:
     """The outcome of one attempt: a secret for the cookie, or why there is none."""
 
     secret: str | None
-    error: str | None = None  # "invalid" | "locked" | "disabled"
+    error: str | None = None  # "invalid" | "locked" | "disabled" | "sso_only"
     user_id: str | None = None
     locked_until: datetime | None = None
 
@@ -72,6 +72,20 @@ def sign_in(
     session.refresh(user)
     if user.disabled or tenant is None or tenant.disabled:
         return SignIn(None, "disabled", user.id)
+    if tenant.passwords_disabled and not user.platform_admin:
+        return SignIn(None, "sso_only", user.id)  # said only to whoever knows the password
+    return SignIn(open_session(session, user, user_agent, now), None, user.id)
+
+
+def open_session(
+    session: Session,
+    user: User,
+    user_agent: str = "",
+    now: datetime | None = None,
+    sso_provider_id: str | None = None,
+) -> str:
+    """A new console session for ``user`` (already authenticated): the cookie's secret."""
+    now = now or datetime.now(UTC)
     secret = SESSION_PREFIX + secrets.token_urlsafe(32)
     session.add(
         UserSession(
@@ -82,10 +96,11 @@ def sign_in(
             user_agent=user_agent[:300],
             created_at=now,
             expires_at=now + SESSION_LIFETIME,
+            sso_provider_id=sso_provider_id,
         )
     )
     session.flush()
-    return SignIn(secret, None, user.id)
+    return secret
 
 
 def _claim_attempt(session: Session, user_id: str, now: datetime) -> int | None:
@@ -137,8 +152,14 @@ def end_user_sessions(session: Session, user_id: str, now: datetime | None = Non
     return rowcount(result)
 
 
-def sign_out(session: Session, secret: str, now: datetime | None = None) -> None:
-    """End a session; unknown or already ended secrets are ignored (sign-out always succeeds)."""
+def sign_out(session: Session, secret: str, now: datetime | None = None) -> str | None:
+    """End a session; unknown or already ended secrets are ignored (sign-out always succeeds).
+
+    Returns the SSO provider the session came from, if any, so the caller can end the
+    person's session there too."""
     row = session.scalar(select(UserSession).where(UserSession.secret_hash == hash_api_key(secret)))
-    if row is not None and row.revoked_at is None:
+    if row is None:
+        return None
+    if row.revoked_at is None:
         row.revoked_at = now or datetime.now(UTC)
+    return row.sso_provider_id

@@ -12,6 +12,11 @@ Function calling on a local chat model (``tool_processor``): xgrammar's structur
 model's tool-call format. ``auto``: free text, but a started call must complete, naming an
 offered function with arguments valid under its schema; ``required``: the answer is one call
 or more (one when ``parallel_tool_calls`` is false); a named function: exactly that call.
+xgrammar has no builder for Mistral's formats, whose markers are special tokens: their tags
+are built here from xgrammar's structural-tag parts, keyed on the marker tokens' ids.
+
+A model offers grammar-constrained decoding by having ``tokenizer`` (a ``TextTokenizer``) and
+``vocab_size`` (the width of its logits): the neural models directly, the batching engine too.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ import torch
 
 from aigc.errors import InvalidRequest
 from aigc.infra import linear_re
-from aigc.models.protocols import ToolSet
-from aigc.models.text.tool_calls import GRAMMAR_KEYS
+from aigc.models.protocols import FunctionTool, ToolSet
+from aigc.models.text.tool_calls import GRAMMAR_KEYS, MISTRAL
 
 
 @dataclass(frozen=True)
@@ -130,13 +135,15 @@ def _compiler(tokenizer: Any, vocab_size: int) -> Any:
     """One xgrammar compiler per tokenizer (it caches compiled grammars).
 
     Byte-level tokenizers are described by each token's exact bytes (``token_bytes``), so the
-    grammar sees what decoding will print; others by their transformers tokenizer."""
+    grammar sees what decoding will print; others (SentencePiece with byte fallback, as
+    Mistral-7B-v0.3's and Llama 2's) by their transformers tokenizer, which xgrammar reads
+    itself (``token_bytes`` describes only their byte pieces exactly, for the UTF-8 guard)."""
     import xgrammar as xgr
 
     key = id(tokenizer)
     with _lock:
         if key not in _compilers:
-            token_bytes = tokenizer.token_bytes()
+            token_bytes = tokenizer.token_bytes() if tokenizer.byte_level else None
             if token_bytes is not None:
                 info = xgr.TokenizerInfo(
                     token_bytes,
@@ -214,26 +221,42 @@ def control_tokens(tokenizer: Any, vocab_size: int) -> torch.Tensor:
     return _control_masks[key]
 
 
+def _vocab(model: Any) -> tuple[Any, int] | None:
+    """The model's tokenizer and logits width, when it decodes here token by token."""
+    tokenizer = getattr(model, "tokenizer", None)
+    vocab = getattr(model, "vocab_size", None)
+    if vocab is None:
+        vocab = getattr(getattr(model, "lm", None), "vocab_size", None)
+    if getattr(tokenizer, "hf", None) is None or vocab is None:
+        return None
+    return tokenizer, int(vocab)
+
+
 def tool_processor(model: Any, tools: ToolSet) -> GrammarProcessor:
     """A fresh processor holding one generation to the model's tool-call format and the
     tools' schemas (400 naming ``tools`` when a schema cannot be compiled)."""
     import xgrammar as xgr
     from xgrammar.structural_tag import TagsWithSeparatorFormat, TriggeredTagsFormat
 
-    tokenizer, vocab = model.tokenizer, int(model.lm.vocab_size)
-    key = GRAMMAR_KEYS[model.tool_format]
-    offered: list[Any] = [t.openai() for t in tools.tools]
-    choice: Any = tools.openai_choice()  # OpenAI's shapes, which xgrammar validates itself
+    found = _vocab(model)
+    assert found is not None and model.tool_format is not None
+    tokenizer, vocab = found
     try:
-        tag = xgr.get_model_structural_tag(
-            key,
-            tools=offered,
-            tool_choice=choice,
-            reasoning="disabled",
-            parallel_tool_calls=tools.parallel,
-            max_whitespace_cnt=1,  # no runs of blanks inside the arguments: a call ends
-        )
-        if tools.choice == "required":  # calls from the first token on: one is certain
+        if model.tool_format in MISTRAL:
+            tag = _mistral_tag(model.tool_format, tokenizer, tools)
+        else:
+            offered: list[Any] = [t.openai() for t in tools.tools]
+            choice: Any = tools.openai_choice()  # OpenAI's shapes, which xgrammar validates
+            tag = xgr.get_model_structural_tag(
+                GRAMMAR_KEYS[model.tool_format],
+                tools=offered,
+                tool_choice=choice,
+                reasoning="disabled",
+                parallel_tool_calls=tools.parallel,
+                max_whitespace_cnt=1,  # no runs of blanks inside the arguments: a call ends
+            )
+        if tools.choice == "required" and model.tool_format not in MISTRAL:
+            # Calls from the first token on: one is certain.
             triggered = tag.format
             assert isinstance(triggered, TriggeredTagsFormat)  # the builders' required form
             tag = xgr.StructuralTag(
@@ -252,18 +275,99 @@ def tool_processor(model: Any, tools: ToolSet) -> GrammarProcessor:
     return GrammarProcessor(compiled, vocab)
 
 
+def _arguments(tool: FunctionTool) -> Any:
+    """The JSON-schema format of a tool's arguments (an object, whatever the schema says)."""
+    from xgrammar.structural_tag import JSONSchemaFormat
+
+    schema = tool.parameters if tool.parameters and tool.strict is not False else None
+    return JSONSchemaFormat(json_schema=schema or {"type": "object"}, max_whitespace_cnt=1)
+
+
+def _mistral_tag(fmt: str, tokenizer: Any, tools: ToolSet) -> Any:
+    """Mistral's tool calls as an xgrammar structural tag, the marker tokens by id.
+
+    ``mistral`` (v3): ``[TOOL_CALLS]`` then one array of ``{"name": ..., "arguments": ...}``
+    objects (one object when calls may not be parallel or a function is named), the array's
+    opening as the template writes it (Mistral-7B-v0.3 puts a blank before ``[``);
+    ``mistral_args`` (v11+): ``[TOOL_CALLS]name[ARGS]{...}`` per call. ``auto`` lets text
+    run until the model writes ``[TOOL_CALLS]``, then the call must complete; ``required``
+    and a named function start with the calls."""
+    import xgrammar as xgr
+    from xgrammar.structural_tag import (
+        ConstStringFormat,
+        OrFormat,
+        PlusFormat,
+        SequenceFormat,
+        TagFormat,
+        TagsWithSeparatorFormat,
+        TokenFormat,
+        TokenTriggeredTagsFormat,
+    )
+
+    marker = _token_id(tokenizer, "[TOOL_CALLS]")
+    offered = tools.callable
+    one = tools.choice == "named" or not tools.parallel
+    calls: Any
+    if fmt == "mistral":
+        template = tokenizer.chat_template or ""
+        opening = " [" if "[TOOL_CALLS] [" in template else "["
+        objects = TagsWithSeparatorFormat(
+            tags=[
+                TagFormat(
+                    begin=f'{{"name": {json.dumps(t.name)}, "arguments": ',
+                    content=_arguments(t),
+                    end="}",
+                )
+                for t in offered
+            ],
+            separator=", ",
+            at_least_one=True,
+            stop_after_first=one,
+        )
+        block = TagFormat(
+            begin=TokenFormat(token=marker),
+            content=SequenceFormat(elements=[ConstStringFormat(value=opening), objects]),
+            end="]",
+        )
+        calls, after_first = block, True  # one array holds every call
+    else:
+        args = _token_id(tokenizer, "[ARGS]")
+        named: list[Any] = [
+            SequenceFormat(
+                elements=[ConstStringFormat(value=t.name), TokenFormat(token=args), _arguments(t)]
+            )
+            for t in offered
+        ]
+        content = named[0] if len(named) == 1 else OrFormat(elements=named)
+        block = TagFormat(begin=TokenFormat(token=marker), content=content, end="")
+        calls = block if one else PlusFormat(content=block)
+        after_first = one
+    if tools.choice == "auto":
+        calls = TokenTriggeredTagsFormat(
+            trigger_tokens=[marker], tags=[block], stop_after_first=after_first
+        )
+    return xgr.StructuralTag(format=calls)
+
+
+def _token_id(tokenizer: Any, token: str) -> int:
+    found = tokenizer.hf.convert_tokens_to_ids(token)
+    if not isinstance(found, int) or found == tokenizer.hf.unk_token_id:
+        raise ValueError(f"the tokenizer has no {token} token")
+    return found
+
+
 def processor_for(model: Any, constraint: Constraint) -> GrammarProcessor:
     """A fresh processor for one generation of ``model``; 400 when the model cannot take one."""
-    tokenizer = getattr(model, "tokenizer", None)
-    vocab = getattr(getattr(model, "lm", None), "vocab_size", None)
-    if getattr(tokenizer, "hf", None) is None or vocab is None:
+    found = _vocab(model)
+    if found is None:
         raise InvalidRequest(
             "This model cannot enforce response_format, guided_regex or guided_choice while "
             "decoding; use a local neural model (gpt-, rnn-, hf-)",
             param="response_format",
             code="unsupported_parameter",
         )
-    compiled = compile_constraint(constraint, tokenizer, int(vocab))
+    tokenizer, vocab = found
+    compiled = compile_constraint(constraint, tokenizer, vocab)
     json_kind = constraint.kind in ("json_object", "json_schema")
-    banned = control_tokens(tokenizer, int(vocab)) if json_kind else None
-    return GrammarProcessor(compiled, int(vocab), banned)
+    banned = control_tokens(tokenizer, vocab) if json_kind else None
+    return GrammarProcessor(compiled, vocab, banned)

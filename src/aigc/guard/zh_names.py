@@ -334,6 +334,15 @@ def _model() -> Model | None:
         )
 
 
+_loaded = False  # the artifact and jieba's dictionary have been read (by the first Han text)
+
+
+def would_load(text: str) -> bool:
+    """Whether scoring ``text`` would first read the artifact and jieba's dictionary (about a
+    second, once per process): the gateway keeps such a scan off the event loop."""
+    return not _loaded and _ANY_HAN.search(text) is not None
+
+
 def scored(text: str) -> list[tuple[Candidate, float]]:
     """Each kept candidate with the model's probability of being a name (without the
     artifact: 1.0 after the label of a form, else nothing). Text without a Han character
@@ -347,6 +356,8 @@ def scored(text: str) -> list[tuple[Candidate, float]]:
         return []
     scan = _Scan(text, stats)
     cands = [c for c in proposed if kept(scan, c)]
+    global _loaded
+    _loaded = True
     if model is None:
         found = [c for c in cands if _FORM_CONTEXT.search(text, max(0, c.start - 8), c.start)]
         return [(c, 1.0 if c.end - c.start == 3 else 0.9) for c in found]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 
+from aigc.infra import background
 from aigc.infra.metrics import EVENT_LOOP_LAG
 
 INTERVAL_S = 0.25
@@ -22,13 +22,6 @@ async def watch(interval_s: float = INTERVAL_S) -> None:
         EVENT_LOOP_LAG.observe(max(0.0, time.perf_counter() - started - interval_s))
 
 
-@contextlib.asynccontextmanager
-async def watching(interval_s: float = INTERVAL_S) -> AsyncIterator[None]:
+def watching(interval_s: float = INTERVAL_S) -> contextlib.AbstractAsyncContextManager[None]:
     """Run ``watch`` for the life of the block (the app's lifespan)."""
-    task = asyncio.create_task(watch(interval_s), name="event-loop-lag")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return background.running(watch(interval_s), "event-loop-lag")

@@ -41,7 +41,7 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 96
 K1, B = 1.2, 0.75
 
-_LATIN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_LATIN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
@@ -79,16 +79,20 @@ def _jieba() -> Any:  # the jieba module, initialised
     return jieba
 
 
-def tokenize(text: str) -> list[str]:
+def tokenize(text: str, characters: bool = True) -> list[str]:
     """Words for BM25: English lower-cased, stop words dropped, stemmed; Chinese cut by jieba
     (search mode: a long word also yields its parts) plus single characters, which keeps
-    classical or unusual text findable when the dictionary splits it differently."""
-    text = text.lower()
+    classical or unusual text findable when the dictionary splits it differently.
+
+    ``characters=False`` leaves the single characters out: for a document's context (title,
+    period), where a character such as 法 or 司 would match nearly any Chinese question."""
+    text = text.lower().replace("’", "'")  # a curly apostrophe: "MGM’s" is "MGM's"
     words = [w for w in _LATIN.findall(text) if w not in _stopwords()]
     tokens = _stemmer().stemWords(words) if words else []
     for run in _CJK_RUN.findall(text):
         tokens.extend(w for w in _jieba().cut_for_search(run) if len(w) > 1)
-        tokens.extend(run)
+        if characters:
+            tokens.extend(run)
     return tokens
 
 
@@ -159,6 +163,7 @@ class KbIndex:
         bm25: Bm25 | None = None,
         faiss_index: Any = None,
         embedder: str | None = None,
+        contexts: dict[str, list[str]] | None = None,
     ) -> None:
         self.ids = ids.astype(np.int64)
         # What made the vectors (``Embedder.signature``): a query is embedded the same way,
@@ -169,6 +174,12 @@ class KbIndex:
         self.doc_names = sorted(set(self.docs))
         code = {d: i for i, d in enumerate(self.doc_names)}
         self.doc_codes = np.asarray([code[d] for d in self.docs], dtype=np.int32)
+        # Each document's context (title, file name, period) as tokens, and BM25 over those
+        # few "documents": a name or a period that every chunk of one document carries is
+        # rare among documents, though common among that document's chunks.
+        contexts = contexts or {}
+        self.contexts = {d: contexts[d] for d in self.doc_names if d in contexts}
+        self.context_bm25 = Bm25.build([self.contexts.get(d, []) for d in self.doc_names])
         self.tokens = tokens
         self.vectors = vectors
         self.bm25 = bm25 or Bm25.build(tokens)
@@ -193,11 +204,26 @@ class KbIndex:
 
     # --- search ---
 
-    def keyword(self, query: str, k: int, mask: np.ndarray | None = None) -> Hits:
+    def keyword_scores(self, query: str, context_weight: float = 0.0) -> np.ndarray:
+        """BM25 of every row, plus ``context_weight`` times its document context's BM25."""
         scores = self.bm25.scores(query)
+        if context_weight and self.contexts:
+            scores = scores + context_weight * self.context_scores(query)
+        return scores
+
+    def keyword(
+        self, query: str, k: int, mask: np.ndarray | None = None, context_weight: float = 0.0
+    ) -> Hits:
+        scores = self.keyword_scores(query, context_weight)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         return _top(scores, k, positive_only=True)
+
+    def context_scores(self, query: str) -> np.ndarray:
+        """Per row, the BM25 score of the query against its document's context."""
+        if not self.contexts or not len(self):
+            return np.zeros(len(self), dtype=np.float32)
+        return self.context_bm25.scores(query)[self.doc_codes].astype(np.float32)
 
     def vector(self, query_vector: np.ndarray, k: int, mask: np.ndarray | None = None) -> Hits:
         faiss = _faiss()
@@ -237,10 +263,12 @@ class KbIndex:
         new_texts: Sequence[str],
         new_vectors: np.ndarray | None,
         doc_of: dict[int, str],
+        contexts: dict[str, str] | None = None,
         embedder: str | None = None,
     ) -> KbIndex:
         """A new index: this one's rows whose ids are kept, plus the new chunks (whose vectors
-        ``embedder`` made, the same as this index's)."""
+        ``embedder`` made, the same as this index's); ``contexts`` (document id → its context
+        header) replaces the documents' contexts when given."""
         rows = [r for r, cid in enumerate(self.ids) if int(cid) in keep_ids]
         ids = np.concatenate([self.ids[rows], np.asarray(new_ids, dtype=np.int64)])
         docs = [doc_of[int(c)] for c in ids]
@@ -249,7 +277,14 @@ class KbIndex:
         if new_vectors is not None:
             old = self.vectors[rows] if self.vectors is not None else None
             vectors = new_vectors if old is None or not len(old) else np.vstack([old, new_vectors])
-        return KbIndex(ids, docs, tokens, vectors, embedder=embedder or self.embedder)
+        known = (
+            self.contexts
+            if contexts is None
+            else {d: tokenize(text, characters=False) for d, text in contexts.items() if text}
+        )
+        return KbIndex(
+            ids, docs, tokens, vectors, contexts=known, embedder=embedder or self.embedder
+        )
 
     def save(self, folder: Path) -> None:
         """Write into a fresh version folder, then switch the ``CURRENT`` pointer atomically."""
@@ -262,6 +297,7 @@ class KbIndex:
         np.save(tmp / "ids.npy", self.ids)
         (tmp / "docs.json").write_text(json.dumps(self.docs))
         (tmp / "meta.json").write_text(json.dumps({"embedder": self.embedder}))
+        (tmp / "contexts.json").write_text(json.dumps(self.contexts, ensure_ascii=False))
         with open(tmp / "tokens.jsonl", "w", encoding="utf-8") as fh:
             for toks in self.tokens:
                 fh.write(json.dumps(toks, ensure_ascii=False) + "\n")
@@ -288,6 +324,8 @@ class KbIndex:
         ids = np.load(path / "ids.npy")
         docs = json.loads((path / "docs.json").read_text())
         meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
+        contexts_file = path / "contexts.json"  # absent in an index built before it existed
+        contexts = json.loads(contexts_file.read_text()) if contexts_file.exists() else {}
         with open(path / "tokens.jsonl", encoding="utf-8") as fh:
             tokens = [json.loads(line) for line in fh]
         vectors = None
@@ -297,7 +335,13 @@ class KbIndex:
             if (path / "faiss.index").exists():
                 faiss_index = faiss.read_index(str(path / "faiss.index"))
         return cls(
-            ids, docs, tokens, vectors, faiss_index=faiss_index, embedder=meta.get("embedder")
+            ids,
+            docs,
+            tokens,
+            vectors,
+            faiss_index=faiss_index,
+            contexts=contexts,
+            embedder=meta.get("embedder"),
         )
 
     @classmethod

@@ -40,7 +40,7 @@ from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
-from aigc.knowledge import parse
+from aigc.knowledge import context, parse
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
@@ -330,6 +330,7 @@ class _Prepared:
     chunks: list[Chunk] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failed: str | None = None
+    about: context.DocContext | None = None
 
 
 EMBED_SLICE = 512  # chunks embedded between two progress reports within one document
@@ -399,9 +400,9 @@ def ingest_documents(
                     outcome[doc.doc_id] = "failed"
                     said(f"{doc.name} failed: {prepared.failed}")
                     continue
-                _store_chunks(db, tenant_id, kb_id, doc, prepared.chunks)
+                _store_chunks(db, tenant_id, kb_id, doc, prepared)
                 if embedder is not None:
-                    _embed_ahead(embedder, prepared.chunks, doc.name, done, total, report)
+                    _embed_ahead(embedder, prepared, doc.name, done, total, report)
                 outcome[doc.doc_id] = "indexed"
                 if prepared.notes:
                     notes[doc.doc_id] = prepared.notes
@@ -477,8 +478,12 @@ def _prepare(
     and any other error on it, fails this document only."""
     try:
         parsed = parse.parse_document(doc.path.read_bytes(), doc.fmt, limits)
+        about = context.document_context(parsed.blocks, doc.name)
         chunks = chunk_blocks(
-            parsed.blocks, count, settings.kb_chunk_tokens, settings.kb_chunk_overlap_tokens
+            context.assign_sections(parsed.blocks),
+            count,
+            settings.kb_chunk_tokens,
+            settings.kb_chunk_overlap_tokens,
         )
         if not chunks:
             raise parse.DocumentRejected("No text could be extracted from this document")
@@ -489,13 +494,15 @@ def _prepare(
     except Exception as exc:  # a bug met by one file must not lose the others
         log.exception("document %s could not be prepared", doc.doc_id)
         return _Prepared(failed=f"The document could not be processed ({type(exc).__name__})")
-    return _Prepared(chunks, parsed.notes)
+    return _Prepared(chunks, parsed.notes, about=about)
 
 
 def _store_chunks(
-    db: Database, tenant_id: str, kb_id: str, doc: _Claimed, chunks: list[Chunk]
+    db: Database, tenant_id: str, kb_id: str, doc: _Claimed, prepared: _Prepared
 ) -> None:
     """Replace the document's chunks in one transaction (SQLAlchemy batches the inserts)."""
+    chunks, about = prepared.chunks, prepared.about
+    assert about is not None  # a prepared document that did not fail has its context
     with db.session() as session:
         session.execute(delete(KbChunk).where(KbChunk.document_id == doc.doc_id))
         session.add_all(
@@ -509,6 +516,7 @@ def _store_chunks(
                 headings=c.headings,
                 meta=c.meta,
                 tokens=c.tokens,
+                context=context.header(about, c.headings),
             )
             for i, c in enumerate(chunks)
         )
@@ -518,6 +526,8 @@ def _store_chunks(
             .values(
                 chunk_count=len(chunks),
                 pages=max((c.page or 0 for c in chunks), default=0),
+                title=about.title[:500],
+                period=about.period[:200] or None,
                 indexed_sha256=doc.sha256,
                 error=None,
                 updated_at=utcnow(),
@@ -527,7 +537,7 @@ def _store_chunks(
 
 def _embed_ahead(
     embedder: Embedder,
-    chunks: list[Chunk],
+    prepared: _Prepared,
     name: str,
     done: int,
     total: int,
@@ -535,7 +545,12 @@ def _embed_ahead(
 ) -> None:
     """Embed a document's chunks into the cache now, while the next ones are parsed; a long
     document reports (and can be cancelled) between slices."""
-    texts = [c.text for c in chunks]
+    about = prepared.about
+    assert about is not None
+    # exactly what sync_index embeds (header + text), so it finds every vector in the cache
+    texts = [
+        context.indexed_text(context.header(about, c.headings), c.text) for c in prepared.chunks
+    ]
     for start in range(0, len(texts), EMBED_SLICE):
         if start:
             report(
@@ -612,17 +627,22 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
         texts: list[str] = []
         if new_ids:
             with db.session() as session:
-                by_id = dict(
-                    session.execute(
-                        select(KbChunk.id, KbChunk.text).where(KbChunk.id.in_(new_ids))
-                    ).all()
-                )
-            texts = [by_id[c] for c in new_ids]
+                by_id = {
+                    cid: context.indexed_text(head, text)
+                    for cid, text, head in session.execute(
+                        select(KbChunk.id, KbChunk.text, KbChunk.context).where(
+                            KbChunk.id.in_(new_ids)
+                        )
+                    )
+                }
+            texts = [by_id[c] for c in new_ids]  # the header is indexed with the text
         vectors = embedder.embed(texts) if embedder is not None and texts else None
         if embedder is not None and vectors is None:
             vectors = np.zeros((0, embedder.dim), dtype=np.float32)
         docs = {**dict(zip(current.ids.tolist(), current.docs, strict=True)), **wanted}
-        index = current.updated(keep, new_ids, texts, vectors, docs, signature)
+        index = current.updated(
+            keep, new_ids, texts, vectors, docs, document_headers(db, tenant_id, kb_id), signature
+        )
         index.save(folder)
         with db.session() as session:
             session.execute(
@@ -631,6 +651,23 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
                 .values(index_version=KnowledgeBase.index_version + 1)
             )
         return {"chunks": len(index), "embedded": len(new_ids) if dense else 0}
+
+
+def document_headers(db: Database, tenant_id: str, kb_id: str) -> dict[str, str]:
+    """Each indexed document's context (title, file name, period), indexed once per document."""
+    with db.session() as session:
+        rows = session.execute(
+            select(KbDocument.id, KbDocument.filename, KbDocument.title, KbDocument.period).where(
+                KbDocument.tenant_id == tenant_id,
+                KbDocument.kb_id == kb_id,
+                KbDocument.status.in_(("ready", "indexing")),
+            )
+        ).all()
+    return {
+        doc_id: context.document_header(context.DocContext.of(name, title, period))
+        for doc_id, name, title, period in rows
+        if title
+    }
 
 
 def run_ingest_job(ctx: jobs.JobContext) -> dict[str, Any]:
@@ -751,6 +788,8 @@ def document_view(doc: KbDocument) -> dict[str, Any]:
         "status": doc.status,
         "error": doc.error,
         "pages": doc.pages,
+        "title": doc.title,
+        "period": doc.period,
         "chunks": doc.chunk_count,
         "created_at": unix_time(doc.created_at),
         "updated_at": unix_time(doc.updated_at),
@@ -765,6 +804,7 @@ def chunk_view(chunk: KbChunk) -> dict[str, Any]:
         "ordinal": chunk.ordinal,
         "page": chunk.page,
         "headings": chunk.headings,
+        "context": chunk.context,
         "tokens": chunk.tokens,
         "text": chunk.text,
         "meta": chunk.meta,

@@ -74,13 +74,17 @@ class KbDocument(Base):
     status: Mapped[str] = mapped_column(String(20), default="queued")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     pages: Mapped[int] = mapped_column(Integer, default=0)
+    # What the document says it is and covers (knowledge/context.py), for citations.
+    title: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    period: Mapped[str | None] = mapped_column(String(200), nullable=True)
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class KbChunk(Base):
-    """A passage of a document with what a citation needs: document, page, heading path."""
+    """A passage of a document with what a citation needs: document, page, heading path, and
+    the context header (title, file name, period, section) indexed with its text."""
 
     __tablename__ = "kb_chunks"
     # AUTOINCREMENT on SQLite too: a re-indexed document's new chunks must never reuse the ids
@@ -101,3 +105,4 @@ class KbChunk(Base):
     headings: Mapped[list[str]] = mapped_column(JSON, default=list)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     tokens: Mapped[int] = mapped_column(Integer, default=0)
+    context: Mapped[str | None] = mapped_column(Text, nullable=True)

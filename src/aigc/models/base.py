@@ -47,6 +47,10 @@ class TextModelBase(LoadedModel):
     # A local chat model's tool-call format ("hermes", "llama": models/text/tool_calls.py),
     # which a grammar holds decoding to; None: no tools, or the model is not decoded here.
     tool_format: str | None = None
+    # Reads numbered knowledge-base sources in its prompt and can answer from them (a neural
+    # or upstream chat model). A grounded answer of a model that cannot (a template's fixed
+    # answers, an n-gram chain) cites no source: it does not come from the documents.
+    reads_sources: bool = False
 
     @property
     def runs_inline(self) -> bool:

@@ -50,6 +50,7 @@ IMAGE_EMBEDDINGS = "image_embeddings"
 ZERO_SHOT = "zero_shot_classification"
 IMAGE_CAPTIONING = "image_captioning"
 VISION = "vision"  # reads images in chat messages (``image_url`` content parts)
+SOURCES = "sources"  # answers from knowledge-base sources in its prompt, citing them as [n]
 TEXT = frozenset({CHAT, COMPLETIONS, STREAMING})  # what every text family does
 
 # The families shipped with aigc, in listing order: defaults are bootstrapped in this order, and

@@ -222,6 +222,9 @@ class TextModel(Protocol):
     # a model that does not is a 400. ``needs_images``: it answers only about images.
     takes_images: bool
     needs_images: bool
+    # It can answer from numbered knowledge-base sources in its prompt; a grounded answer of
+    # a model that cannot cites none of them.
+    reads_sources: bool
 
     @property
     def runs_inline(self) -> bool:

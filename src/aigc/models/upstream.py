@@ -56,7 +56,7 @@ from aigc.infra.breaker import BreakerBoard
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
 from aigc.models import tokens, upstream_allowlist
 from aigc.models.base import TextModelBase
-from aigc.models.family import TEXT, TOOLS, VISION, Family, register
+from aigc.models.family import SOURCES, TEXT, TOOLS, VISION, Family, register
 from aigc.models.image.inputs import data_url
 from aigc.models.protocols import (
     TOOL_FIELDS,
@@ -240,7 +240,7 @@ def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
     ``"vision": true``."""
     tools = frozenset() if config.get("tools") is False else frozenset({TOOLS})
     vision = frozenset({VISION}) if config.get("vision") else frozenset()
-    return TEXT | tools | vision
+    return TEXT | {SOURCES} | tools | vision
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -248,6 +248,8 @@ def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
 
 class UpstreamModel(TextModelBase):
     """A TextModel that forwards to OpenAI-compatible servers and streams their answer back."""
+
+    reads_sources = True  # a chat model: it can answer from sources and cite them
 
     def __init__(self, config: dict[str, Any], settings: Settings | None = None) -> None:
         settings = settings or Settings()
@@ -597,7 +599,7 @@ FAMILY = register(
         validate=validate_config,
         config_schema=CONFIG_SCHEMA,
         prepare=prepare,
-        capabilities=TEXT | {TOOLS, VISION},
+        capabilities=TEXT | {TOOLS, VISION, SOURCES},
         capabilities_of=capabilities_of,
         summary="An OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc)",
     )

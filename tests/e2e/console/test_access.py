@@ -88,6 +88,20 @@ def _populate_a(server: Server, a: Org, tag: str) -> set[str]:
     )
     if conversation.status_code == 201:  # the chat history API, where the server has it
         names |= {conversation.json()["id"], conversation.json()["title"]}
+    # an SSO provider (the platform admin configures it): B's admin pages never show it
+    secret = f"a-sso-secret-{tag}"
+    sso = server.api(
+        "POST",
+        f"/api/tenants/{a.id}/sso/providers",
+        json={
+            "name": f"a-idp-{tag}",
+            "issuer": f"https://idp-{tag}.example",
+            "client_id": f"a-client-{tag}",
+            "client_secret": secret,
+            "enabled": False,  # not on the login page either
+        },
+    )
+    names |= {_ok(sso)["id"], f"a-idp-{tag}", f"a-client-{tag}", secret}
     return names
 
 

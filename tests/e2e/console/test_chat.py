@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ import pytest
 from tests.e2e.console.conftest import add_user, shot
 from tests.e2e.console.sessions import sign_in
 from tests.e2e.server import Org, Server
+from tests.engine.stub_openai import StubServer
 
 SLOW = "template-chat-slow"
 ECHO = "template-chat-echo"
@@ -249,8 +251,19 @@ def test_thumbs_down_with_a_correction_is_recorded(
     assert page.get_by_test_id("chat-thumb-down").count() == 0
 
 
+@pytest.fixture(scope="module")
+def citing_model(server: Server) -> Iterator[str]:
+    """An upstream chat model (the stub, on loopback) whose answer cites source [1]."""
+    with StubServer() as stub:
+        yield stub.register(server, model="cite-1")
+
+
 def test_knowledge_base_answer_cites_the_chunk(
-    new_page: Any, server: Server, console_org: Org, chat_org: dict[str, str]
+    new_page: Any,
+    server: Server,
+    console_org: Org,
+    chat_org: dict[str, str],
+    citing_model: str,
 ) -> None:
     member = add_user(server, console_org, "member")
     page = new_page(member)
@@ -259,14 +272,24 @@ def test_knowledge_base_answer_cites_the_chunk(
     page.get_by_test_id("chat-kb-select").get_by_role("combobox").wait_for()  # now enabled
     _pick(page, "chat-kb-select", "Chat handbook")
     page.keyboard.press("Escape")
+    # A template model cannot read the sources: no citation, and the answer says why.
     _ask(page, "Which floor is printer P-204 on?")
     box = _wait_answered(page, 1)
+    assert box.get_by_test_id("chat-citation").count() == 0
+    assert "cannot read sources" in box.get_by_test_id("chat-grounding-note").inner_text()
+    # A chat model that cites [1]: the source it used, which opens its chunk.
+    _pick(page, "chat-model", citing_model)
+    _ask(page, "Which floor is printer P-204 on?")
+    box = _wait_answered(page, 2)
     citation = box.get_by_test_id("chat-citation")
     assert "[1] printers.txt" in citation.inner_text()
     citation.click()
     chunk = page.get_by_test_id("chat-chunk-text")
     chunk.wait_for()
     assert chunk.inner_text().strip() == PRINTERS.strip()
+    # Where it comes from: the document's title (a plain text file's: its first line).
+    about = page.get_by_test_id("chat-chunk-context").inner_text()
+    assert "Printer P-204 on the second floor" in about
     # The dialog links to the chunk in the knowledge base's viewer (a new tab: the chat stays).
     with page.context.expect_page() as opened:
         page.get_by_test_id("chat-chunk-open").click()

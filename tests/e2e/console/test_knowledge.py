@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterator
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.console.conftest import add_user, shot
 from tests.e2e.server import Org, Server
+from tests.engine.stub_openai import StubServer
 
 GUIDE = b"""# Returns policy
 
@@ -27,8 +30,15 @@ def _row(page, filename: str):
     return page.get_by_test_id("doc-row").filter(has_text=filename)
 
 
+@pytest.fixture(scope="module")
+def citing(server: Server) -> Iterator[str]:
+    """An upstream chat model (the stub, on loopback) whose answer cites source [1]."""
+    with StubServer() as stub:
+        yield stub.register(server, model="cite-1")
+
+
 def test_admin_builds_a_knowledge_base_and_a_member_cannot_see_it(
-    new_page, server: Server, console_org: Org
+    new_page, server: Server, console_org: Org, citing: str
 ) -> None:
     admin = add_user(server, console_org, "admin")
     member = add_user(server, console_org, "member")
@@ -116,7 +126,8 @@ def test_admin_builds_a_knowledge_base_and_a_member_cannot_see_it(
     # and the citation opens the chunk it came from.
     other.goto("/chat")
     other.get_by_test_id("chat-model").click()
-    other.get_by_role("option", name="template-helpdesk", exact=True).click()
+    # (an upstream chat model that cites [1]: a template model cannot read sources)
+    other.get_by_role("option", name=citing, exact=True).click()
     other.get_by_test_id("chat-kb-toggle").click()
     other.get_by_test_id("chat-kb-select").get_by_role("combobox").wait_for()  # now enabled
     other.get_by_test_id("chat-kb-select").click()

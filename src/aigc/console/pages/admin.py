@@ -14,6 +14,7 @@ from aigc.console.pages import (  # noqa: F401  (each module registers its page)
     admin_audit,
     admin_keys,
     admin_policies,
+    admin_sso,
     admin_tenants,
     admin_usage,
     admin_users,

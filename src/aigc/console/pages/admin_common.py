@@ -20,6 +20,7 @@ SECTIONS = (
     ("usage", "admin.tab.usage"),
     ("audit", "admin.tab.audit"),
     ("tenants", "admin.tab.tenants"),
+    ("sso", "admin.tab.sso"),
 )
 ROLES = ("viewer", "member", "admin", "owner")
 

@@ -365,6 +365,7 @@ class ChatView:
                     bool(meta.get("stopped")),
                     message["id"],
                     meta.get("rating"),
+                    meta.get("grounding_note"),
                 )
                 bubble = AnswerBubble(self, question)
                 bubble.show(answer)
@@ -472,6 +473,7 @@ class ChatView:
             async for chunk in stream:
                 if "citations" in chunk:
                     answer.citations = chunk["citations"]
+                    answer.grounding_note = (chunk.get("grounding") or {}).get("note")
                 for choice in chunk.get("choices", []):
                     answer.text += (choice.get("delta") or {}).get("content") or ""
                     if choice.get("finish_reason"):

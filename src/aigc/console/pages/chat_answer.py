@@ -62,6 +62,7 @@ class Answer:
     stopped: bool = False
     message_id: str | None = None  # the stored assistant message, once saved
     rating: int | None = None  # the owner's thumbs, remembered with the message
+    grounding_note: str | None = None  # why a grounded answer cites nothing (server's words)
 
     def meta(self, model: str) -> dict[str, Any]:
         meta: dict[str, Any] = {"request_id": self.request_id, "model": model}
@@ -70,6 +71,8 @@ class Answer:
                 meta[key] = getattr(self, key)
         if self.citations:
             meta["citations"] = self.citations
+        if self.grounding_note:
+            meta["grounding_note"] = self.grounding_note
         if self.guard:
             meta["guard"] = self.guard
         if self.stopped:
@@ -119,6 +122,10 @@ class AnswerBubble:
                     ui.label(note).props('data-testid="chat-guard"')
             if answer.citations:
                 self._sources(answer.citations)
+            if answer.grounding_note:  # e.g. a template model: the sources were not read
+                with ui.row().classes("items-center gap-1 text-sm text-grey-8"):
+                    ui.icon("info")
+                    ui.label(answer.grounding_note).props('data-testid="chat-grounding-note"')
             if answer.rating in (1, -1):
                 self._rated(answer.rating)
             elif answer.text and answer.request_id and not answer.error:
@@ -132,10 +139,14 @@ class AnswerBubble:
                 label = f"[{cited['index']}] {cited['filename']}"
                 if cited.get("page"):
                     label += " · " + tr("chat.page", page=cited["page"])
-                ui.button(label, on_click=lambda c=cited: self._open_chunk(c)).props(
+                button = ui.button(label, on_click=lambda c=cited: self._open_chunk(c)).props(
                     "flat dense no-caps size=sm color=primary icon=description "
                     'data-testid="chat-citation"'
                 )
+                about = cited_context(cited)
+                if about:  # which document, period and section: seen on hover
+                    with button:
+                        ui.tooltip(about).props('data-testid="chat-citation-context"')
 
     async def _open_chunk(self, cited: dict[str, Any]) -> None:
         tr = self.tr
@@ -155,11 +166,14 @@ class AnswerBubble:
             ui.label(
                 tr("chat.chunk_title", index=cited["index"], filename=cited["filename"])
             ).classes("text-lg font-semibold")
+            about = cited_context(cited)
+            if about:
+                ui.label(about).classes("text-sm text-grey-8").props(
+                    'data-testid="chat-chunk-context"'
+                )
             if chunk is None:
                 ui.label(tr("chat.chunk_missing")).props('role="alert"')
             else:
-                if chunk.get("headings"):
-                    ui.label(" › ".join(chunk["headings"])).classes("text-sm text-grey-8")
                 with ui.scroll_area().classes("h-80 w-full border rounded"):
                     ui.label(chunk["text"]).classes("whitespace-pre-wrap p-2").props(
                         'data-testid="chat-chunk-text"'
@@ -245,3 +259,10 @@ class AnswerBubble:
         up.on_click(lambda: post(1))
         down.on_click(ask_correction)
         send.on_click(lambda: post(-1))
+
+
+def cited_context(cited: dict[str, Any]) -> str:
+    """A citation's document title, period and section path on one line ("" when unknown)."""
+    parts = [cited.get("title") or "", cited.get("period") or ""]
+    parts.append(" › ".join(cited.get("headings") or []))
+    return " · ".join(p for p in parts if p)

@@ -7,10 +7,11 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 from starlette.concurrency import run_in_threadpool
 
-from aigc.console import layout
+from aigc.console import layout, sso_routes
 from aigc.console.i18n import LANGUAGE_NAMES, LANGUAGES
 from aigc.console.session import gate, safe_next, services, signed_in, translator
 from aigc.gateway import accounts
+from aigc.gateway.sso import providers as sso_providers
 
 
 @ui.page("/")
@@ -33,6 +34,10 @@ async def login_page(
         with svc.db.session() as session:
             return accounts.has_owner(session)
 
+    def sign_in_providers() -> list[tuple[str, str]]:
+        with svc.db.session() as session:
+            return [(p.id, p.name) for p in sso_providers.enabled_providers(session)]
+
     ui.page_title(f"{tr('login.title')} · aigc")
     ui.query("html").props(f'lang="{tr.lang}"')
     ui.add_css(layout.STYLE)
@@ -42,7 +47,7 @@ async def login_page(
         )
         if not await run_in_threadpool(owner_exists):
             ui.label(tr("login.no_owner")).classes("text-orange-9")
-        if error in ("invalid", "locked", "disabled", "origin"):
+        if error in ("invalid", "locked", "disabled", "origin", "sso_only"):
             ui.label(tr(f"login.error.{error}")).classes("text-negative").props(
                 'role="alert" data-testid="login-error"'
             )
@@ -62,6 +67,13 @@ async def login_page(
             ui.button(tr("login.submit")).props(
                 'type="submit" color="primary" data-testid="signin"'
             )
+        providers = await run_in_threadpool(sign_in_providers)
+        if providers:
+            ui.label(tr("login.or")).classes("text-center text-grey-7")
+        for provider_id, name in providers:  # a plain link: the flow needs no JavaScript
+            ui.link(tr("login.sso", name=name), sso_routes.login_link(provider_id, target)).classes(
+                "text-center border rounded px-3 py-2 no-underline text-primary"
+            ).props(f'data-testid="sso-{provider_id}"')
         with ui.row().classes("justify-center gap-4"):
             for lang in LANGUAGES:
                 link = ui.link(LANGUAGE_NAMES[lang], f"/console/lang/{lang}?next=/login")

@@ -20,6 +20,7 @@ from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import Count32, Count64, Name
 from aigc.gateway.openapi import BODY_ID, errors, link, links
 from aigc.gateway.services import Services
+from aigc.gateway.sso import providers as sso_providers
 from aigc.infra import audit
 from aigc.models import resources, upstream_allowlist
 from aigc.models.registry import model_view
@@ -40,6 +41,9 @@ class TenantPatch(Strict):
     name: Name | None = None
     daily_token_budget: Count64 | None = None  # true is no 1
     disabled: bool | None = None
+    passwords_disabled: bool | None = Field(
+        default=None, description="Members sign in only through SSO (needs an enabled provider)"
+    )
 
 
 class UserIn(Strict):
@@ -170,8 +174,13 @@ def update_tenant(
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:
+    changes = _set(body)
+    passwords_disabled = changes.pop("passwords_disabled", None)
     with svc.db.session() as s:
-        view = accounts.tenant_view(accounts.update_tenant(s, caller, tenant_id, _set(body)))
+        tenant = accounts.update_tenant(s, caller, tenant_id, changes)
+        if passwords_disabled is not None:
+            tenant = sso_providers.set_passwords_disabled(s, caller, tenant_id, passwords_disabled)
+        view = accounts.tenant_view(tenant)
     svc.keys.clear()  # budgets and disabled flags travel with cached principals
     return view
 

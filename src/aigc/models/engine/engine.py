@@ -5,8 +5,9 @@ One thread owns the model. Each step it asks the scheduler for a plan, then:
     preempted requests  → their caches are dropped (they recompute later)
     decoding requests   → one batched forward pass over the running batch: one token each,
                           keys/values left-padded to a common length, real positions per row
-    prefilling requests → their prompt chunk through the model, alone, with their own cache;
-                          when the prompt is done they sample and join the running batch
+    prefilling requests → whole prompts together (left-padded); a prompt chunk (or the rest
+                          of a prompt after a known prefix) alone, with its own cache; when
+                          the prompt is done they sample and join the running batch
     sampled tokens      → per-request logits processing (``aigc.models.decoding``), then to
                           each caller's queue; finished and cancelled requests leave the batch
 
@@ -30,12 +31,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from transformers.cache_utils import DynamicCache
 
 from aigc.errors import InvalidRequest, Overloaded
 from aigc.infra import metrics
 from aigc.models import decoding
-from aigc.models.engine import gpt2_step
+from aigc.models.engine import gpt2_step, llama_step, quant
 from aigc.models.engine.batch import KV, RunningBatch, cache_of, kv_of
+from aigc.models.engine.prefix_cache import PrefixCache
 from aigc.models.engine.scheduler import SchedRequest, Scheduler, SchedulerConfig
 from aigc.models.protocols import TextRequest
 
@@ -49,6 +53,18 @@ class EngineConfig:
     max_queue: int = 64  # requests waiting for a place; beyond it callers get 503
     kv_cache_mb: float = 512.0  # memory for keys/values; preemption when it runs short
     block_size: int = 16
+    # Keys/values of shared prompt prefixes, reused by later requests (0: no prefix cache).
+    prefix_cache_mb: float = 256.0
+    # "auto": as loaded on CPU (fp32), bf16 on a GPU; "fp32"; "bf16"; "int8": weight-only int8
+    # projections (Llama-style checkpoints, the written-out passes), the rest as loaded.
+    weights: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.weights not in WEIGHTS:
+            raise ValueError(f"weights is one of {', '.join(WEIGHTS)}, not {self.weights!r}")
+
+
+WEIGHTS = ("auto", "fp32", "bf16", "int8")
 
 
 @dataclass
@@ -60,6 +76,7 @@ class EngineStats:
     tokens_out: int = 0
     preemptions: int = 0
     abort_lag_steps: int = 0  # steps between the last cancel and its request leaving the batch
+    cached_tokens: int = 0  # prompt tokens whose keys/values came from the prefix cache
 
 
 _END = object()
@@ -165,9 +182,17 @@ class Engine:
         config: EngineConfig | None = None,
         name: str = "model",
     ) -> None:
-        self.model = model.eval()
         self.name = name
         self.config = config or EngineConfig()
+        weights = self.config.weights
+        on_gpu = next(model.parameters()).device.type == "cuda"
+        if weights == "auto" and on_gpu and next(model.parameters()).dtype == torch.float32:
+            weights = "bf16" if torch.cuda.is_bf16_supported() else "auto"  # GPU: half the bytes
+        if weights in ("fp32", "bf16"):
+            model = model.to(torch.float32 if weights == "fp32" else torch.bfloat16)
+            if weights == "bf16" and model.device.type == "cpu" and not quant.cpu_has_bf16():
+                log.warning("bf16 weights on a CPU without bf16 instructions are slow")
+        self.model = model.eval()
         vocab = getattr(model.config, "vocab_size", None) or 1 << 62
         self.eos_ids = [i for i in eos_ids if 0 <= i < vocab]  # ids past the output: never made
         self.device = next(model.parameters()).device
@@ -179,15 +204,37 @@ class Engine:
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
         self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
-        # GPT-2 checkpoints run through written-out passes; other models through forward.
-        self.gpt2 = gpt2_step.GPT2Step(model) if gpt2_step.supports(model) else None
+        # GPT-2 and Llama-style checkpoints run through written-out passes; others through
+        # the model's forward.
+        self.fast: gpt2_step.GPT2Step | llama_step.LlamaStep | None = None
+        self.path = "forward"  # which passes run the model, for status and logs
+        why: str | None = None
+        if gpt2_step.supports(model):
+            self.fast, self.path = gpt2_step.GPT2Step(model), "gpt2"
+        elif (why := llama_step.refusal(model)) is None:
+            table = min(self.max_positions, 1 << 17)
+            int8 = "int8" if weights == "int8" else None
+            self.fast, self.path = llama_step.LlamaStep(model, table, int8), "llama"
+        elif getattr(mc, "model_type", None) in llama_step.FAMILIES:
+            log.info("engine uses the model's forward: %s", why, extra={"model": name})
+        if weights == "int8" and self.path != "llama":
+            raise ValueError(
+                "int8 weights need a Llama, Qwen2 or Mistral checkpoint on the written-out "
+                f"passes; this one runs {self.path!r}" + (f" ({why})" if why else "")
+            )
+        self.prefix_cache = (
+            PrefixCache(int(self.config.prefix_cache_mb * 2**20), self.config.block_size)
+            if self.config.prefix_cache_mb > 0
+            else None
+        )
         self.scheduler = Scheduler(
             SchedulerConfig(
                 token_budget=max(self.config.token_budget, self.config.max_running + 1),
                 max_running=self.config.max_running,
                 num_blocks=self._kv_blocks(),
                 block_size=self.config.block_size,
-            )
+            ),
+            cached=self._cached_prefix if self.prefix_cache is not None else None,
         )
         self.stats = EngineStats()
         self._queue_gauge = metrics.ENGINE_QUEUE.labels(name)
@@ -199,7 +246,8 @@ class Engine:
         self._handles: dict[str, Handle] = {}
         self._requests: dict[str, TextRequest] = {}
         self._generators: dict[str, torch.Generator] = {}
-        self._prefill_kv: dict[str, Any] = {}  # request id -> cache of a prompt in progress
+        self._prefill_kv: dict[str, KV] = {}  # request id -> keys/values of a prompt so far
+        self._hits: dict[str, KV] = {}  # prefix-cache hits of the requests admitted this step
         self._batch = RunningBatch()
         self._inbox: list[tuple[str, Any]] = []
         self._lock = threading.Lock()
@@ -324,6 +372,8 @@ class Engine:
         for request_id in plan.preempted:
             self._prefill_kv.pop(request_id, None)
             self.stats.preemptions += 1
+        self._prefill_kv.update(self._hits)  # a request preempted and readmitted: its hit
+        self._hits.clear()
         decode_ids = [rid for rid in self._batch.ids if rid in plan.num_tokens]
         if len(decode_ids) != len(self._batch):
             raise RuntimeError("the plan left a running request out of the decode step")
@@ -344,13 +394,38 @@ class Engine:
             batch_logits, kv, mask = self._prefill_together(whole)
             blocks.append((whole, batch_logits))
             joining.append((whole, kv, mask))
+            for row, rid in enumerate(whole):
+                self._remember(self.scheduler.requests[rid].all_ids, kv, row, mask)
+        # Prompts ending after keys/values they already have (a prefix-cache hit, the last
+        # chunk of a long prompt) run together too, on the Llama passes.
+        resumed = [
+            rid
+            for rid in plan.num_tokens
+            if rid not in decode_ids
+            and rid not in whole
+            and rid in plan.sampling
+            and rid in self._prefill_kv
+            and isinstance(self.fast, llama_step.LlamaStep)
+        ]
+        if resumed:
+            batch_logits, kv, mask = self._prefill_resumed(resumed)
+            blocks.append((resumed, batch_logits))
+            joining.append((resumed, kv, mask))
+            for row, rid in enumerate(resumed):
+                real = mask[row].bool()
+                self._remember(
+                    self.scheduler.requests[rid].all_ids,
+                    [(k[row : row + 1, :, real], v[row : row + 1, :, real]) for k, v in kv],
+                )
         for request_id, n in plan.num_tokens.items():
-            if request_id in decode_ids or request_id in whole:
+            if request_id in decode_ids or request_id in whole or request_id in resumed:
                 continue
             last = self._prefill(request_id, n)
             if request_id in plan.sampling:
                 blocks.append(([request_id], last[None]))
-                joining.append(([request_id], kv_of(self._prefill_kv.pop(request_id)), None))
+                kv = self._prefill_kv.pop(request_id)
+                joining.append(([request_id], kv, None))
+                self._remember(self.scheduler.requests[request_id].all_ids, kv)
         sampled = self._pick(blocks)
         for ids, kv, rows_mask in joining:
             self._batch.add(ids, kv, rows_mask)
@@ -394,8 +469,8 @@ class Engine:
         ids = torch.tensor([r.output_ids[-1] for r in reqs], device=self.device)
         positions = torch.tensor([r.num_computed for r in reqs], device=self.device)
         mask = batch.before_step()
-        if self.gpt2 is not None:
-            logits = self.gpt2.decode(ids, positions, batch.layers, mask if batch.padded else None)
+        if self.fast is not None:
+            logits = self.fast.decode(ids, positions, batch.layers, mask if batch.padded else None)
         else:
             out = self.model(
                 input_ids=ids[:, None],
@@ -409,18 +484,83 @@ class Engine:
         batch.after_step(mask)  # the cache layers wrote the new column in place
         return logits
 
+    def _cached_prefix(self, request: SchedRequest) -> int:
+        """The scheduler admits ``request``: how many of its first tokens the prefix cache
+        holds (their keys/values become the start of its prompt's cache). At least one token
+        is left to compute: its logits give the first new token."""
+        assert self.prefix_cache is not None
+        n, kv = self.prefix_cache.lookup(request.all_ids, request.num_tokens - 1)
+        if kv is not None:
+            self._hits[request.id] = kv  # in place once this step's preemptions are undone
+            self.stats.cached_tokens += n
+        return n
+
+    def _remember(
+        self, ids: list[int], kv: KV, row: int = 0, mask: torch.Tensor | None = None
+    ) -> None:
+        """Offer a prefilled prompt's keys/values (row ``row``, after its left padding) to the
+        prefix cache."""
+        if self.prefix_cache is None or len(ids) < self.config.block_size:
+            return
+        if kv[0][0].shape[2] < len(ids):  # a cache that kept only a window (HF sliding layers)
+            return
+        offset = kv[0][0].shape[2] - len(ids) if mask is not None else 0
+        self.prefix_cache.insert(ids, kv, row, offset)
+
     def _prefill(self, request_id: str, n: int) -> torch.Tensor:
         request = self.scheduler.requests[request_id]
         start = request.num_computed
         ids = torch.tensor([request.all_ids[start : start + n]], device=self.device)
         positions = torch.arange(start, start + n, device=self.device)[None]
         past = self._prefill_kv.get(request_id)
-        kwargs = {self._cache_arg: past} if past is not None else {}
+        if isinstance(self.fast, llama_step.LlamaStep):
+            logits, self._prefill_kv[request_id] = self.fast.prefill(ids, positions, None, past)
+            return logits[0]
+        kwargs = {self._cache_arg: DynamicCache(past)} if past is not None else {}
         out = self.model(
             input_ids=ids, position_ids=positions, use_cache=True, **kwargs, **self._last_only
         )
-        self._prefill_kv[request_id] = cache_of(out)
+        self._prefill_kv[request_id] = kv_of(cache_of(out))
         return out.logits[0, -1]
+
+    def _prefill_resumed(self, ids: list[str]) -> tuple[torch.Tensor, KV, torch.Tensor]:
+        """The rest of several prompts after the keys/values each already has, in one pass:
+        the pasts and the rests each left-padded to the longest (a row's columns are its
+        padding, its past, padding again, its rest; the mask says which are real)."""
+        assert isinstance(self.fast, llama_step.LlamaStep)
+        reqs = [self.scheduler.requests[rid] for rid in ids]
+        pasts = [self._prefill_kv.pop(rid) for rid in ids]
+        rests = [r.all_ids[r.num_computed :] for r in reqs]
+        known = [p[0][0].shape[2] for p in pasts]
+        width_past, width = max(known), max(len(r) for r in rests)
+        device = self.device
+        past = [
+            (
+                torch.cat(
+                    [
+                        F.pad(p[i][0], (0, 0, width_past - n, 0))
+                        for p, n in zip(pasts, known, strict=True)
+                    ]
+                ),
+                torch.cat(
+                    [
+                        F.pad(p[i][1], (0, 0, width_past - n, 0))
+                        for p, n in zip(pasts, known, strict=True)
+                    ]
+                ),
+            )
+            for i in range(len(pasts[0]))
+        ]
+        past_mask = torch.tensor([[0] * (width_past - n) + [1] * n for n in known], device=device)
+        pads = [width - len(r) for r in rests]
+        input_ids = torch.tensor(
+            [[0] * p + r for p, r in zip(pads, rests, strict=True)], device=device
+        )
+        mask = torch.tensor([[0] * p + [1] * (width - p) for p in pads], device=device)
+        start = torch.tensor(known, device=device)[:, None]
+        positions = start + (mask.cumsum(-1) - 1).clamp(min=0)
+        logits, kv = self.fast.prefill(input_ids, positions, mask, past, past_mask=past_mask)
+        return logits, kv, torch.cat([past_mask, mask], dim=1)
 
     def _prefill_together(self, ids: list[str]) -> tuple[torch.Tensor, KV, torch.Tensor]:
         """Several whole prompts in one forward pass, left-padded to the longest."""
@@ -431,8 +571,8 @@ class Engine:
         input_ids = torch.tensor(rows, device=self.device)
         mask = torch.tensor([[0] * pad + [1] * (width - pad) for pad in pads], device=self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        if self.gpt2 is not None:
-            logits, kv = self.gpt2.prefill(input_ids, positions, mask)
+        if self.fast is not None:
+            logits, kv = self.fast.prefill(input_ids, positions, mask)
             return logits, kv, mask
         out = self.model(
             input_ids=input_ids,
@@ -508,6 +648,7 @@ class Engine:
             self._end(request_id, error)
         self._batch = RunningBatch()
         self._prefill_kv.clear()
+        self._hits.clear()
 
 
 def _config_size(config: Any, *names: str, default: int = 1) -> int:

@@ -80,8 +80,15 @@ class SchedulerConfig:
 
 
 class Scheduler:
-    def __init__(self, config: SchedulerConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: SchedulerConfig | None = None,
+        cached: Callable[[SchedRequest], int] | None = None,
+    ) -> None:
+        """``cached``: how many of a request's first tokens already have keys/values when it
+        is admitted (a prefix cache); those are not computed again."""
         self.config = config or SchedulerConfig()
+        self.cached = cached
         self.waiting: list[SchedRequest] = []
         self.running: list[SchedRequest] = []
         self.requests: dict[str, SchedRequest] = {}
@@ -140,6 +147,8 @@ class Scheduler:
         # 2. Admit waiting requests: priority, then the least-served tenant, then arrival.
         while budget > 0 and self.waiting and len(self.running) < self.config.max_running:
             request = min(self.waiting, key=self._admit_order)
+            if request.num_computed == 0 and self.cached is not None:
+                request.num_computed = self.cached(request)
             n = min(request.num_tokens - request.num_computed, budget)
             if not self._grow(request, request.num_computed + n):
                 break  # no memory: wait for running requests to finish

@@ -3,11 +3,19 @@
 ``generate`` submits at once (so a full queue answers 503 before any text) and returns the
 text as the engine produces it. Closing the iterator (the client went away) cancels the request,
 which leaves the running batch before the engine's next step.
+
+Structured output and function calling work as for a model served directly: the gateway gives
+each request its own grammar processor (``guard.structured``), which the engine's ``_pick``
+runs on that request's row alone; a preempted request keeps its generated tokens, so its
+processor's state stays right when the engine recomputes its cache. A chat template that
+renders tools makes the model take them: the template gets the tools, and the text is read
+back as calls (``tool_calls.CallParser``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +27,40 @@ from aigc.models.base import TextModelBase
 from aigc.models.device import pick_device
 from aigc.models.engine.engine import Engine, EngineConfig, Handle
 from aigc.models.placement import to_device
-from aigc.models.protocols import TextRequest, chat_prompt
+from aigc.models.protocols import TOOL_FIELDS, TextRequest, chat_prompt
 from aigc.models.stopping import CountedText, Ended
+from aigc.models.text import tool_calls
+from aigc.models.text.neural import TextTokenizer
 
 # Decoding options the engine honours per request (beam search and logprobs are not served).
 DECODING_FIELDS = decoding.SAMPLING_FIELDS
 
 
 class EngineModel(TextModelBase):
-    """A continuous-batching text model over a transformers causal LM and its tokenizer."""
+    """A continuous-batching text model over a transformers causal LM and its tokenizer (a
+    transformers tokenizer, or the ``TextTokenizer`` over one that grammars read)."""
 
     decoding_fields = DECODING_FIELDS
+    reads_sources = True  # conditioned on the whole prompt, sources included
 
     def __init__(self, engine: Engine, tokenizer: Any) -> None:
         self.engine = engine
-        self.tokenizer = tokenizer
+        self.tokenizer = (
+            tokenizer if isinstance(tokenizer, TextTokenizer) else TextTokenizer(tokenizer)
+        )
         self.context_length: int | None = engine.context_length
+        # The width of the logits, which a grammar's token mask covers.
+        head = engine.model.get_output_embeddings()
+        width = head.weight.shape[0] if head is not None else engine.model.config.vocab_size
+        self.vocab_size = int(width)
+        self.tool_format = tool_calls.format_of(self.tokenizer.chat_template)
+        if self.tool_format is not None:
+            self.decoding_fields = DECODING_FIELDS | TOOL_FIELDS
+        markers = tool_calls.MARKERS.get(self.tool_format or "", ())
+        self.markers = self.tokenizer.marker_ids(markers)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        return self.tokenizer.count(text)
 
     def check_capacity(self) -> None:
         self.engine.check_capacity()
@@ -45,7 +68,7 @@ class EngineModel(TextModelBase):
     def footprint(self) -> tuple[str, int]:
         params = list(self.engine.model.parameters())
         size = sum(p.numel() * p.element_size() for p in params)
-        kv = int(self.engine.config.kv_cache_mb * 2**20)
+        kv = int((self.engine.config.kv_cache_mb + self.engine.config.prefix_cache_mb) * 2**20)
         return str(self.engine.device), size + kv
 
     def unload(self) -> None:
@@ -68,23 +91,41 @@ class EngineModel(TextModelBase):
         if request.messages is None:
             text = request.prompt or ""
         else:
-            text = chat_prompt(request.messages, self.tokenizer)
-        ids = self.tokenizer.encode(text, add_special_tokens=False)
+            history = tool_calls.template_history(self.tool_format, request.messages)
+            text = chat_prompt(history, self.tokenizer.hf, request.tools)
+        ids = self.tokenizer.encode(text, special=False)
         return ids or [self.engine.eos_ids[0] if self.engine.eos_ids else 0]
+
+    def _parser(self, request: TextRequest) -> tool_calls.CallParser | None:
+        """The reader of the model's calls, when the request offers tools it may call now."""
+        if self.tool_format is None or request.tools is None or not request.tools.callable:
+            return None
+        return tool_calls.CallParser(self.tool_format, self.count_tokens)
 
     def generate(self, request: TextRequest) -> Iterator[str]:
         ids = self.prompt_ids(request)
         handle = self.engine.submit(ids, request, tenant=request.tenant)
-        return self._texts(handle, ids)
+        parser = self._parser(request)
+        if parser is None:
+            return self._texts(handle, ids)
+        return parser.feed(self._texts(handle, ids, self.markers))
 
     def agenerate(self, request: TextRequest) -> AsyncIterator[str]:
         """``generate`` for a reader on the event loop; it also submits at once (503 early)."""
         ids = self.prompt_ids(request)
         handle = self.engine.submit(ids, request, tenant=request.tenant)
-        return self._atexts(handle, ids)
+        parser = self._parser(request)
+        if parser is None:
+            return self._atexts(handle, ids)
+        return parser.afeed(self._atexts(handle, ids, self.markers))
 
-    async def _atexts(self, handle: Handle, prompt_ids: list[int]) -> AsyncIterator[str]:
-        texts = _Texts(self.tokenizer.decode, prompt_ids, self.engine.eos_ids)
+    def _decoder(self, shown: frozenset[int]) -> Any:
+        return partial(self.tokenizer.decode, shown=shown)
+
+    async def _atexts(
+        self, handle: Handle, prompt_ids: list[int], shown: frozenset[int] = frozenset()
+    ) -> AsyncIterator[str]:
+        texts = _Texts(self._decoder(shown), prompt_ids, self.engine.eos_ids)
         try:
             async for tokens in handle.abatches():
                 if piece := texts.add(tokens):
@@ -96,8 +137,10 @@ class EngineModel(TextModelBase):
         finally:
             handle.cancel()  # a no-op when finished; frees the slot when the caller left
 
-    def _texts(self, handle: Handle, prompt_ids: list[int]) -> Iterator[str]:
-        texts = _Texts(self.tokenizer.decode, prompt_ids, self.engine.eos_ids)
+    def _texts(
+        self, handle: Handle, prompt_ids: list[int], shown: frozenset[int] = frozenset()
+    ) -> Iterator[str]:
+        texts = _Texts(self._decoder(shown), prompt_ids, self.engine.eos_ids)
         try:
             for tokens in handle.batches():
                 if piece := texts.add(tokens):
@@ -163,4 +206,11 @@ def load_from_config(config: dict[str, Any], name: str | None = None) -> EngineM
     except TypeError:
         fields = ", ".join(EngineConfig.__dataclass_fields__)
         raise InvalidRequest(f"config.engine takes {fields}", param="engine") from None
-    return load_engine_model(config["path"], engine_config, device=config.get("device"), name=name)
+    except ValueError as exc:
+        raise InvalidRequest(f"config.engine: {exc}", param="engine") from None
+    try:
+        return load_engine_model(
+            config["path"], engine_config, device=config.get("device"), name=name
+        )
+    except ValueError as exc:  # an option this checkpoint cannot take (int8 on GPT-2)
+        raise InvalidRequest(f"config.engine: {exc}", param="engine") from None

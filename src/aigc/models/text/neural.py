@@ -16,6 +16,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from aigc.errors import InvalidRequest
 from aigc.models import decoding, trainer
 from aigc.models.base import TextModelBase
-from aigc.models.family import LOGPROBS, STRUCTURED_OUTPUT, TEXT, TOOLS, WATERMARK
+from aigc.models.family import LOGPROBS, SOURCES, STRUCTURED_OUTPUT, TEXT, TOOLS, WATERMARK
 from aigc.models.protocols import TOOL_FIELDS, TextRequest, chat_prompt
 from aigc.models.text import tool_calls
 from aigc.models.text.data import clean_text, pydoc_texts, read_texts
@@ -40,17 +41,18 @@ DECODING_FIELDS = (
 
 
 # What a neural model served directly can do; through the batching engine (config "engine")
-# it serves plain text only: no logprobs, and no logits processors from the guard.
-CAPABILITIES = TEXT | {LOGPROBS, STRUCTURED_OUTPUT, WATERMARK}
+# it serves text and structured output (the engine runs each request's grammar processor on
+# its row), not logprobs. Both read knowledge-base sources.
+CAPABILITIES = TEXT | {LOGPROBS, STRUCTURED_OUTPUT, WATERMARK, SOURCES}
+ENGINE_CAPABILITIES = TEXT | {STRUCTURED_OUTPUT, SOURCES}
 
 
 def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
-    """Through the engine: text only. Directly: function calling too when the checkpoint's
-    chat template renders tools in a format we read (``tool_calls.format_of``)."""
-    if "engine" in config:
-        return TEXT
+    """Directly or through the engine, function calling too when the checkpoint's chat
+    template renders tools in a format we read (``tool_calls.format_of``)."""
+    base = ENGINE_CAPABILITIES if "engine" in config else CAPABILITIES
     takes_tools = tool_calls.folder_format(config.get("path")) is not None
-    return CAPABILITIES | {TOOLS} if takes_tools else CAPABILITIES
+    return base | {TOOLS} if takes_tools else base
 
 
 # --- tokenizers ----------------------------------------------------------------------------
@@ -70,10 +72,31 @@ class TextTokenizer:
         add = self.add_special_tokens if special is None else special
         return list(self.hf.encode(text, add_special_tokens=add))
 
-    def decode(self, ids: Sequence[int]) -> str:
-        return self.hf.decode(
-            list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False
-        )
+    def decode(self, ids: Sequence[int], shown: frozenset[int] = frozenset()) -> str:
+        """The text of ``ids``, special tokens left out except ``shown`` ones (a tool-call
+        format's markers, which its parser must read), written as their text."""
+        ids = list(ids)
+        if not shown or shown.isdisjoint(ids):
+            return str(
+                self.hf.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+            )
+        parts: list[str] = []
+        run: list[int] = []
+        for i in [*ids, None]:
+            if i is None or i in shown:
+                if run:
+                    parts.append(self.decode(run))
+                    run = []
+                if i is not None:
+                    parts.append(self.hf.convert_ids_to_tokens(i))
+            else:
+                run.append(i)
+        return "".join(parts)
+
+    def marker_ids(self, markers: Sequence[str]) -> frozenset[int]:
+        """The ids of the given special tokens this tokenizer has."""
+        ids = {self.hf.convert_tokens_to_ids(m) for m in markers}
+        return frozenset(i for i in ids if isinstance(i, int) and i != self.hf.unk_token_id)
 
     def count(self, text: str) -> int:
         return len(self.hf.encode(text, add_special_tokens=False))
@@ -94,6 +117,12 @@ class TextTokenizer:
                 bytes([int(t[3:5], 16)]) if _BYTE_TOKEN.fullmatch(t or "") else b"a" for t in vocab
             ]
         return None
+
+    @property
+    def byte_level(self) -> bool:
+        """Byte-level BPE (GPT-2, Qwen, Llama 3, Mistral's tekken): ``token_bytes`` is exact."""
+        decoder = getattr(self.hf.backend_tokenizer, "decoder", None)
+        return type(decoder).__name__ == "ByteLevel"
 
     @property
     def chat_template(self) -> str | None:
@@ -193,6 +222,7 @@ class NeuralTextModel(TextModelBase):
     """The gateway's ``TextModel`` for a neural LM."""
 
     decoding_fields = DECODING_FIELDS
+    reads_sources = True  # conditioned on the whole prompt, sources included
 
     def __init__(self, lm: decoding.StepLM, tokenizer: TextTokenizer) -> None:
         self.lm = lm
@@ -205,13 +235,21 @@ class NeuralTextModel(TextModelBase):
         self.tool_format = tool_calls.format_of(tokenizer.chat_template)
         if self.tool_format is not None:
             self.decoding_fields = DECODING_FIELDS | TOOL_FIELDS
+        # Its markers that are special tokens: decoded as text while the model may call.
+        self.markers = tokenizer.marker_ids(tool_calls.MARKERS.get(self.tool_format or "", ()))
+
+    @property
+    def vocab_size(self) -> int:
+        """The width of the logits (structured output's grammar masks that many tokens)."""
+        return int(self.lm.vocab_size)
 
     def count_tokens(self, text: str) -> int:
         return self.tokenizer.count(text)
 
     def prompt_ids(self, request: TextRequest) -> list[int]:
         if request.messages is not None:
-            text = chat_prompt(request.messages, self.tokenizer.hf, request.tools)
+            history = tool_calls.template_history(self.tool_format, request.messages)
+            text = chat_prompt(history, self.tokenizer.hf, request.tools)
             # A template writes its own special tokens; the default prompt gets the model's.
             special = False if self.tokenizer.chat_template else None
             ids = self.tokenizer.encode(text, special=special)
@@ -225,15 +263,17 @@ class NeuralTextModel(TextModelBase):
         return ids
 
     def generate(self, request: TextRequest) -> Iterator[str]:
-        pieces = self._generate(request)
         if self.tool_format is None or request.tools is None or not request.tools.callable:
-            return pieces
+            return self._generate(request)
+        pieces = self._generate(request, self.markers)
         return tool_calls.CallParser(self.tool_format, self.count_tokens).feed(pieces)
 
-    def _generate(self, request: TextRequest) -> Iterator[str]:
+    def _generate(
+        self, request: TextRequest, markers: frozenset[int] = frozenset()
+    ) -> Iterator[str]:
         ids = self.prompt_ids(request)
         eos = self.tokenizer.eos_ids
-        detok = decoding.IncrementalDetokenizer(self.tokenizer.decode, ids)
+        detok = decoding.IncrementalDetokenizer(partial(self.tokenizer.decode, shown=markers), ids)
         waiting: list[dict[str, Any]] = []
         last: int | None = None  # the last token decoded: end-of-text, or the limit came first
         for tokens in decoding.decode(self.lm, ids, request, eos, self.utf8):

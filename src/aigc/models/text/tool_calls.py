@@ -7,35 +7,58 @@ Formats (the template renders the tools; the model writes calls in its own synta
             <tool_call>\\n{"name": "f", "arguments": {...}}\\n</tool_call>
     llama   Llama 3.1 / 3.2 (JSON calls):
             {"name": "f", "parameters": {...}}
+    mistral Mistral-7B-Instruct-v0.3, Mistral-Nemo, Ministral-8B (v3 tokenizers): one array
+            [TOOL_CALLS] [{"name": "f", "arguments": {...}}, ...]
+    mistral_args  Mistral Small 3.1+, Ministral 3, Devstral (v11+ tokenizers), one per call:
+            [TOOL_CALLS]f[ARGS]{...}
 
 Decoding is held to the format by a grammar (``guard.structured.tool_processor``, from
-xgrammar's structural tags for these formats), so a started call always completes as valid
-JSON; this module only reads what was written. Mistral's ``[TOOL_CALLS]`` (a special token
-that decoding drops) is not read yet: such checkpoints do not offer tools.
+xgrammar's structural tags), so a started call always completes as valid JSON; this module
+only reads what was written. Mistral's markers (``[TOOL_CALLS]``, ``[ARGS]``) are special
+tokens, which decoding drops from text: a model speaking a Mistral format decodes them as
+text while it may call (``MARKERS``), so the parser sees them. Mistral templates also insist
+on 9-character alphanumeric call ids in the history (``template_history``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+import string
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from aigc.models.protocols import ToolCallDelta
+from aigc.models.protocols import ChatMessage, ToolCall, ToolCallDelta
 from aigc.models.stopping import Ended
 
 # The format → xgrammar's structural-tag builder for it (reasoning off: Qwen2.5's syntax).
+# xgrammar has no Mistral builder: ``guard.structured`` builds those tags itself.
 GRAMMAR_KEYS = {"hermes": "qwen_3", "llama": "llama"}
-_TRIGGERS = {"hermes": "<tool_call>", "llama": '{"name": '}
+_TRIGGERS = {
+    "hermes": "<tool_call>",
+    "llama": '{"name": ',
+    "mistral": "[TOOL_CALLS]",
+    "mistral_args": "[TOOL_CALLS]",
+}
+# Special tokens of a format that the parser must see as text (decoding drops them otherwise).
+MARKERS = {"mistral": ("[TOOL_CALLS]",), "mistral_args": ("[TOOL_CALLS]", "[ARGS]")}
+MISTRAL = ("mistral", "mistral_args")
 # A call's head: its name, then its arguments as far as they are written.
 _HEADS = {
     "hermes": r'<tool_call>\s*\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"arguments"\s*:\s*'
     r"(?P<arguments>.*)",
     "llama": r'\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"parameters"\s*:\s*(?P<arguments>.*)',
 }
+# Mistral (v3): an object of the array; v11+: the name up to ``[ARGS]``, then the arguments.
+_MISTRAL_HEAD = re.compile(
+    r'\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"arguments"\s*:\s*(?P<arguments>.*)', re.DOTALL
+)
+_ARGS_HEAD = re.compile(r"\[TOOL_CALLS\](?P<name>[^\[]*)\[ARGS\](?P<arguments>.*)", re.DOTALL)
 # A whole call: the head and the end of its format.
 _HERMES = re.compile(_HEADS["hermes"] + r"\}\s*</tool_call>", re.DOTALL)
 _LLAMA = re.compile(_HEADS["llama"] + r"\}\s*$", re.DOTALL)
@@ -51,7 +74,37 @@ def format_of(chat_template: str | None) -> str | None:
         return "hermes"
     if '"parameters"' in chat_template and "ipython" in chat_template:
         return "llama"
+    if "[TOOL_CALLS]" in chat_template:
+        return "mistral_args" if "[ARGS]" in chat_template else "mistral"
     return None
+
+
+def mistral_id(call_id: str) -> str:
+    """A call id as Mistral templates take it: 9 letters or digits (the id itself when it is
+    one, else a stable digest of it, so a call and its result keep matching ids)."""
+    if len(call_id) == 9 and call_id.isalnum() and call_id.isascii():
+        return call_id
+    alphabet = string.ascii_letters + string.digits
+    number = int.from_bytes(hashlib.sha256(call_id.encode("utf-8")).digest()[:8], "big")
+    digits = []
+    for _ in range(9):
+        number, rest = divmod(number, len(alphabet))
+        digits.append(alphabet[rest])
+    return "".join(digits)
+
+
+def template_history(fmt: str | None, messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The conversation as the format's chat template accepts it: for Mistral, every call id
+    (an assistant's ``tool_calls`` and the ``tool`` messages answering them) mapped to 9
+    alphanumeric characters, which those templates check; unchanged for the others."""
+    if fmt not in MISTRAL:
+        return list(messages)
+    out = []
+    for m in messages:
+        calls = tuple(ToolCall(mistral_id(c.id), c.name, c.arguments) for c in m.tool_calls)
+        answers = mistral_id(m.tool_call_id) if m.tool_call_id is not None else None
+        out.append(replace(m, tool_calls=calls, tool_call_id=answers))
+    return out
 
 
 @lru_cache(maxsize=256)
@@ -108,18 +161,41 @@ class CallParser:
         self.count_tokens = count_tokens
         self.buffer = ""
         self.in_call = False
+        self.in_array = False  # mistral: inside the ``[...]`` of calls after ``[TOOL_CALLS]``
         self.calls = 0
 
     def feed(self, pieces: Iterable[str]) -> Iterator[str]:
-        for piece in pieces:
-            reason = getattr(piece, "finish_reason", None)
-            if reason is not None:
-                yield from self._drain()
-                yield Ended("tool_calls" if self.calls and reason == "stop" else reason)
-                continue
-            self.buffer += piece
-            yield from self._scan()
-        yield from self._drain()
+        """Closing it closes ``pieces`` (a reader that left cancels the generation)."""
+        try:
+            for piece in pieces:
+                yield from self._step(piece)
+            yield from self._drain()
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+
+    async def afeed(self, pieces: AsyncIterable[str]) -> AsyncIterator[str]:
+        """``feed`` for a model that streams on the event loop (the batching engine)."""
+        try:
+            async for piece in pieces:
+                for out in self._step(piece):
+                    yield out
+            for out in self._drain():
+                yield out
+        finally:
+            aclose = getattr(pieces, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _step(self, piece: str) -> Iterator[str]:
+        reason = getattr(piece, "finish_reason", None)
+        if reason is not None:
+            yield from self._drain()
+            yield Ended("tool_calls" if self.calls and reason == "stop" else reason)
+            return
+        self.buffer += piece
+        yield from self._scan()
 
     def _scan(self) -> Iterator[str]:
         while True:
@@ -145,7 +221,12 @@ class CallParser:
             self.in_call = True
 
     def _complete(self) -> list[str] | None:
-        """The deltas of the call at the head of the buffer once its text is whole."""
+        """The deltas of the call at the head of the buffer once its text is whole (None: wait
+        for more text; an empty list: progress without a call)."""
+        if self.fmt == "mistral":
+            return self._complete_array()
+        if self.fmt == "mistral_args":
+            return self._complete_args()
         if self.fmt == "hermes":
             end = self.buffer.find("</tool_call>")
             if end < 0:
@@ -167,10 +248,64 @@ class CallParser:
             return [text]
         return self._call(found["name"], _compact(found["arguments"]), text)
 
+    def _complete_array(self) -> list[str] | None:
+        """Mistral v3: ``[TOOL_CALLS]``, then an array of calls, read one object at a time so
+        each call is given as soon as its object closes."""
+        if not self.in_array:
+            rest = self.buffer[len(self.trigger) :].lstrip()
+            if not rest:
+                return None
+            if not rest.startswith("["):  # not the format after all: it is text
+                text, self.buffer, self.in_call = self.buffer, "", False
+                return [text]
+            self.buffer, self.in_array = rest[1:], True
+        rest = self.buffer.lstrip().removeprefix(",").lstrip()
+        if not rest:
+            return None
+        if rest.startswith("]"):
+            self.buffer, self.in_array, self.in_call = rest[1:], False, False
+            return []
+        try:
+            value, end = json.JSONDecoder().raw_decode(rest)
+        except ValueError:
+            return None  # the object goes on (the grammar makes it close)
+        text, self.buffer = rest[:end], rest[end:]
+        if not (isinstance(value, dict) and isinstance(value.get("name"), str)):
+            self.in_array = self.in_call = False
+            return [text]
+        arguments = value.get("arguments", {})
+        if isinstance(arguments, str):  # some fine-tunes write the arguments as a string
+            compact = _compact(arguments)
+        else:
+            compact = json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+        return self._call(value["name"], compact, text)
+
+    def _complete_args(self) -> list[str] | None:
+        """Mistral v11+: ``[TOOL_CALLS]name[ARGS]`` then the arguments' JSON object."""
+        found = _ARGS_HEAD.match(self.buffer)
+        if found is None:
+            return None
+        start = found.start("arguments")
+        rest = self.buffer[start:]
+        blank = len(rest) - len(rest.lstrip())
+        try:
+            _, end = json.JSONDecoder().raw_decode(rest.lstrip())
+        except ValueError:
+            return None
+        end += start + blank
+        text, self.buffer = self.buffer[:end], self.buffer[end:]
+        self.in_call = False
+        return self._call(found["name"].strip(), _compact(text[start:]), text)
+
     def _call(self, name: str, arguments: str, text: str) -> list[str]:
         index = self.calls
         self.calls += 1
-        call_id = f"call_{secrets.token_hex(12)}"
+        # Mistral's ids are 9 alphanumerics (its templates refuse others in the history).
+        call_id = (
+            "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(9))
+            if self.fmt in MISTRAL
+            else f"call_{secrets.token_hex(12)}"
+        )
         return [
             ToolCallDelta(index, call_id, name, ""),
             ToolCallDelta(index, arguments=arguments, token_count=self.count_tokens(text)),
@@ -178,8 +313,16 @@ class CallParser:
 
     def _drain(self) -> Iterator[str]:
         rest, self.buffer = self.buffer, ""
-        cut = _CUT[self.fmt].match(rest) if self.in_call else None
-        self.in_call = False
+        cut = None
+        if self.in_call:
+            if self.fmt == "mistral":
+                rest = rest.lstrip().removeprefix(",").lstrip() if self.in_array else rest
+                cut = _MISTRAL_HEAD.match(rest) if self.in_array else None
+            else:
+                cut = (_ARGS_HEAD if self.fmt == "mistral_args" else _CUT[self.fmt]).match(rest)
+            if cut is None and self.fmt in MISTRAL:
+                rest = ""  # cut before its name was whole: no call, and the marker is no text
+        self.in_call = self.in_array = False
         if cut is not None:
             yield from self._call(cut["name"], cut["arguments"], rest)
         elif rest and (not self.calls or rest.strip()):

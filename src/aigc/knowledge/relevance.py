@@ -1,0 +1,228 @@
+"""Whether a retrieved chunk is about the question: weighted terms and the retrieval score.
+
+Retrieval always returns its best chunks, even for a question the knowledge base knows nothing
+about; grounding must tell "the best of nothing" from a real match, in English and Chinese.
+
+The judgement weighs the question's *content* terms by how rare they are in the knowledge base
+(the IDF of its own BM25 statistics), so a rare name or number counts for more than a common
+word, and a term the knowledge base has never seen counts most of all: a question about
+"PepsiCo" against other companies' filings is not answered by chunks that merely share
+"revenue" and "2023". Stop words are left out in both languages (bm25s' English and Chinese
+lists: 吗, 多少, 需要, 是否, what, how...), Chinese is segmented by jieba, and a Chinese word
+is found in a chunk by containment (the chunk may be segmented differently). A Chinese word
+that is absent still earns part of its weight for each of its characters present (补助 beside
+补贴), because paraphrase in Chinese mostly keeps characters. ``coverage`` is the found share
+of the question's weight, 0 to 1.
+
+``judge`` combines coverage with the dense (cosine) score where the embedding model reads the
+question's script (MiniLM: English only; the dense score of a Chinese question is noise): a
+chunk is relevant when its coverage reaches the threshold of the question's script, or when a
+close vector comes with some term evidence. One rule comes first: an English question that names
+something (a capitalised word past a sentence's start, an acronym, a code such as FY2023) that
+the knowledge base has never seen is about something it does not hold, and no chunk of it is
+relevant. The thresholds and the evidence for them are in docs/grounding.md (``bench/grounding.py
+--calibrate`` prints it).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from aigc.knowledge.index import Bm25, tokenize
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_SPACE = re.compile(r"\s+")
+
+# A Chinese question word absent from the chunk earns this share of the weight of each of its
+# characters the chunk holds (a character's weight: its own IDF, at most its share of the word's).
+CHARACTER_CREDIT = 0.5
+# Thresholds (bench/grounding.py --calibrate prints their evidence; docs/grounding.md).
+# Relevant on term evidence alone, by the question's script. Chinese: the best coverage of the
+# worst-served answerable question of the zh_docs tuning half (0.16), rounded down to 0.05.
+# Latin: a third of the question's weight, set by hand below what MS MARCO's tuning half
+# allows (0.45 loses no question there), because its keyword queries paraphrase less than
+# people's questions; no conversational English set is at hand to calibrate it on.
+MIN_COVERAGE = {"latin": 0.34, "cjk": 0.15}
+# A close vector (English-reading model, Latin-script question) with some term evidence:
+# above every MS MARCO tuning-half absent-document negative under the coverage threshold.
+MIN_DENSE = 0.45
+MIN_COVERAGE_WITH_DENSE = 0.2
+
+
+@lru_cache(maxsize=1)
+def _chinese_stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_CHINESE
+
+    return frozenset(STOPWORDS_CHINESE)
+
+
+# Words of asking that bm25s' longer English list lacks.
+_ASKING = frozenset({"could", "would", "whose", "much", "many", "please", "tell", "get"})
+
+
+@lru_cache(maxsize=1)
+def _english_stopwords() -> frozenset[str]:
+    """bm25s' longer English list (the index's own, Lucene's 33 words, keeps "what", "how",
+    "does": harmless to rank by, but they are no evidence of relevance)."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS) | _ASKING
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    from aigc.knowledge.index import _jieba as loaded
+
+    return loaded()
+
+
+@dataclass(frozen=True)
+class Term:
+    """A content term of the question, as the index knows it (stemmed, lower-cased).
+    ``name``: written as a name or a code in the question (PepsiCo, IBM, FY2023)."""
+
+    text: str
+    cjk: bool
+    name: bool = False
+
+
+def _is_name(question: str, start: int, word: str) -> bool:
+    """Capitalised past the start of a sentence, two capitals or more, or letters with digits."""
+    before = question[:start].rstrip()
+    sentence_start = not before or before[-1] in ".?!:;\"'“‘(（"
+    capitals = sum(c.isupper() for c in word)
+    mixed = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    return (word[0].isupper() and not sentence_start) or capitals >= 2 or mixed
+
+
+def question_terms(question: str) -> list[Term]:
+    """The distinct content terms of ``question``: English words stemmed as the index stems
+    them (stop words out), Chinese words cut by jieba (precise mode, stop words out)."""
+    lowered = question.lower()
+    seen: dict[str, Term] = {}
+    for match in _WORD.finditer(question):
+        word = match.group()
+        if word.lower() in _english_stopwords():
+            continue
+        name = _is_name(question, match.start(), word)
+        for token in tokenize(word):  # stemmed as BM25 stems them
+            if token in seen and name and not seen[token].name:
+                seen[token] = Term(token, cjk=False, name=True)
+            seen.setdefault(token, Term(token, cjk=False, name=name))
+    stop = _chinese_stopwords()
+    for run in _CJK_RUN.findall(lowered):
+        for word in _jieba().cut(run):
+            if word not in stop:
+                seen.setdefault(word, Term(word, cjk=True))
+    return list(seen.values())
+
+
+class TermWeights:
+    """IDF of terms in one knowledge base, from its BM25 statistics (document frequency of each
+    term over its chunks), with the BM25 formula. A term the index does not know gets the
+    largest IDF: a chunk count of zero."""
+
+    def __init__(self, bm25: Bm25) -> None:
+        self._vocab = bm25.vocab
+        self._df = np.diff(bm25.weights.indptr)  # terms × rows in CSR: stored rows per term
+        self._n = int(bm25.weights.shape[1])
+
+    def knows(self, term: Term) -> bool:
+        return term.text in self._vocab
+
+    def _idf_of_df(self, df: int) -> float:
+        return math.log1p((self._n - df + 0.5) / (df + 0.5))
+
+    def idf(self, term: Term) -> float:
+        row = self._vocab.get(term.text)
+        if row is not None:
+            return self._idf_of_df(int(self._df[row]))
+        if term.cjk and len(term.text) > 1:
+            # A word the index did not cut out as such is at most as common as its rarest
+            # character: that character's IDF is a lower bound of the word's.
+            known = [self._vocab.get(ch) for ch in term.text]
+            rows = [r for r in known if r is not None]
+            if len(rows) == len(known):
+                return max(self._idf_of_df(int(self._df[r])) for r in rows)
+        return self._idf_of_df(0)
+
+
+def _latin_tokens(text: str) -> set[str]:
+    return set(tokenize(_CJK_RUN.sub(" ", text)))
+
+
+def coverage(terms: list[Term], text: str, idf: Callable[[Term], float]) -> float:
+    """The IDF-weighted share of ``terms`` that ``text`` holds (0 when there are none)."""
+    if not terms:
+        return 0.0
+    lowered = _SPACE.sub("", text.lower())  # Chinese PDFs break lines inside words
+    latin = _latin_tokens(text.lower())
+    total = found = 0.0
+    for term in terms:
+        weight = idf(term)
+        total += weight
+        if not term.cjk:
+            found += weight if term.text in latin else 0.0
+        elif term.text in lowered:
+            found += weight
+        else:  # each character present earns its own weight, at most its share of the word's
+            share = weight / len(term.text)
+            found += CHARACTER_CREDIT * sum(
+                min(share, idf(Term(ch, cjk=True))) for ch in term.text if ch in lowered
+            )
+    return found / total if total > 0 else 0.0
+
+
+def judged(
+    coverage_score: float, dense_score: float | None, dense_reads_script: bool, script: str
+) -> bool:
+    """The calibrated decision from a chunk's coverage and its dense score."""
+    if coverage_score >= MIN_COVERAGE[script]:
+        return True
+    return (
+        dense_reads_script
+        and dense_score is not None
+        and dense_score >= MIN_DENSE
+        and coverage_score >= MIN_COVERAGE_WITH_DENSE
+    )
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One chunk's relevance and the evidence for it (kept for the bench and for debugging)."""
+
+    relevant: bool
+    coverage: float
+    dense: float | None
+
+
+def judge(
+    hit_text: str,
+    dense_score: float | None,
+    terms: list[Term],
+    weights: TermWeights | None,
+    script: str,
+) -> Judgement:
+    """One chunk against the question's ``terms`` (``script``: the question's, ``latin`` or
+    ``cjk``); without ``weights`` (an index not loaded) every term weighs the same. The dense
+    score counts for Latin-script questions only: the default embedding model reads English."""
+    score = coverage(terms, hit_text, weights.idf if weights is not None else lambda t: 1.0)
+    if (
+        script == "latin"
+        and weights is not None
+        and any(t.name and not weights.knows(t) for t in terms)
+    ):
+        # The question names something (PepsiCo, FY2023, IBM) that no chunk of this knowledge
+        # base mentions: whatever else matches is about something else. Not for Chinese
+        # questions: the Latin words in them (JDK, Executors) are the paraphrase's own.
+        return Judgement(False, round(score, 4), dense_score)
+    relevant = judged(score, dense_score, script == "latin", script)
+    return Judgement(relevant, round(score, 4), dense_score)

@@ -1,0 +1,98 @@
+"""Citations are the sources an answer used: its [n] markers (renumbered, streamed too), else
+the sources its sentences match; a model that cannot read sources cites none."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aigc.knowledge import citing, grounding
+from aigc.knowledge.retrieve import Hit
+
+TEXTS = [
+    "Printer P-204 on the second floor prints double-sided in colour.",
+    "The canteen serves lunch from 11:30 to 14:00 on weekdays.",
+    "Connect to the VPN with the GlobalProtect client and your hardware token.",
+]
+
+
+def hits() -> list[Hit]:
+    return [
+        Hit(i, "kb", f"d{i}", f"f{i}.txt", None, [], text, 1.0 - i / 10, None, 1.0)
+        for i, text in enumerate(TEXTS, start=1)
+    ]
+
+
+def test_only_cited_sources_are_returned_renumbered_in_the_order_cited() -> None:
+    use = citing.SourceUse(hits(), "Which floor is printer P-204 on?")
+    text = use.rewrite("Lunch is at 11:30 [2]. The printer [3][2] and 【2】, [1，3] but [9].")
+    assert text == "Lunch is at 11:30 [1]. The printer [2][1] and [1], [3, 2] but ."
+    cited = use.citations()
+    assert [(c["index"], c["filename"]) for c in cited] == [
+        (1, "f2.txt"),
+        (2, "f3.txt"),
+        (3, "f1.txt"),
+    ]
+    assert use.summary() == {"sources_given": 3, "cited": 3, "cited_by": "markers"}
+    only = citing.SourceUse(hits(), "When is lunch?")
+    assert only.rewrite("From 11:30 [2].") == "From 11:30 [1]."
+    assert [(c["index"], c["document"]) for c in only.citations()] == [(1, "d2")]
+
+
+def test_markers_split_across_streamed_pieces_are_renumbered_as_a_whole() -> None:
+    pieces = ["Lunch ", "is at 11:30 [", "2", "]. Printer [3", ", 2", "] and [note] ", "【", "3】"]
+
+    async def source() -> AsyncIterator[object]:
+        for piece in pieces:
+            yield piece
+
+    async def run(use: citing.SourceUse) -> list[object]:
+        return [p async for p in use.rewrite_stream(source())]
+
+    streamed = citing.SourceUse(hits(), "q")
+    out = asyncio.run(run(streamed))
+    whole = citing.SourceUse(hits(), "q").rewrite("".join(pieces))
+    assert (
+        "".join(str(p) for p in out)
+        == whole
+        == ("Lunch is at 11:30 [1]. Printer [2, 1] and [note] [2]")
+    )
+    assert len(out) > 3  # still a stream: only a possible marker is held back
+    assert [c["filename"] for c in streamed.citations()] == ["f2.txt", "f3.txt"]
+
+
+def test_an_answer_without_markers_cites_the_sources_its_sentences_match() -> None:
+    use = citing.SourceUse(hits(), "How do I connect to the VPN?")
+    use.rewrite("Use the GlobalProtect client with your hardware token to connect to the VPN.")
+    assert [c["filename"] for c in use.citations()] == ["f3.txt"]
+    assert use.summary()["cited_by"] == "matching"
+    # the help desk's own steps, unrelated to what the documents say: nothing is cited
+    own = citing.SourceUse(hits(), "How do I connect to the VPN?")
+    own.rewrite("Open vpn.example.com in a browser and sign in with your e-mail password.")
+    assert own.citations() == []
+
+
+def test_a_model_that_cannot_read_sources_cites_none_and_says_so() -> None:
+    for question, lang in (("How do I connect to the VPN?", "en"), ("怎么连接 VPN？", "zh")):
+        use = citing.SourceUse(hits(), question, reads_sources=False)
+        answer = "Use the GlobalProtect client with your hardware token [3]."
+        assert use.rewrite(answer) == answer  # its text is its own: left as it is
+        assert use.citations() == []
+        summary = use.summary()
+        assert summary["cited"] == 0 and summary["cited_by"] is None
+        assert summary["note"] == citing.NOT_READ[lang]
+    nothing = citing.response_fields(citing.SourceUse([], "q"))
+    assert nothing == {
+        "citations": [],
+        "grounding": {"sources_given": 0, "cited": 0, "cited_by": None},
+    }
+    assert citing.response_fields(None) == {}
+    assert grounding.citations([]) == []
+
+
+def test_the_choices_of_one_response_share_one_numbering() -> None:
+    """n > 1: every choice's markers and the one citations list agree."""
+    use = citing.SourceUse(hits(), "q")
+    assert use.rewrite("Lunch [3].") == "Lunch [1]."
+    assert use.rewrite("Printer [1], lunch [3].") == "Printer [2], lunch [1]."
+    assert [(c["index"], c["filename"]) for c in use.citations()] == [(1, "f3.txt"), (2, "f1.txt")]

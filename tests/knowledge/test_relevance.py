@@ -1,0 +1,124 @@
+"""Relevance for grounded chat: paraphrased Chinese questions find their sources, off-topic
+questions in either language find none, a question's filler words weigh nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from aigc.gateway import grounding as grounding_stage
+from aigc.knowledge import relevance
+from aigc.knowledge.index import Bm25, tokenize
+
+from .conftest import Sandbox
+
+# Small documents in the style of ../shared/data/retrieval/zh_docs (rules and articles), and
+# questions that avoid their wording, as people ask them.
+DOCS_ZH = {
+    "差旅管理办法.md": (
+        "# 差旅管理办法\n\n## 第三条 伙食补贴\n\n员工出差期间，伙食补贴标准为每人每天一百元，"
+        "按实际出差天数计算。\n\n## 第四条 住宿\n\n住宿费凭发票报销，一线城市每晚不超过五百元。\n"
+    ),
+    "年休假制度.md": (
+        "# 年休假制度\n\n职工累计工作已满一年不满十年的，年休假五天；已满十年不满二十年的，"
+        "年休假十天；已满二十年的，年休假十五天。\n"
+    ),
+    "信息安全规范.md": (
+        "# 信息安全规范\n\n收到钓鱼邮件时，应立即转发给信息安全团队，不得点击其中的链接或附件。\n"
+    ),
+    "编程规约.md": (
+        "# 并发处理\n\n线程池不允许使用 Executors 去创建，而是通过 ThreadPoolExecutor 的方式，"
+        "这样的处理方式让写的同学更加明确线程池的运行规则，规避资源耗尽的风险。\n"
+    ),
+}
+ANSWERABLE_ZH = {
+    "出差期间的餐费补助是多少？": "差旅管理办法.md",
+    "我工作满三年了，一年能休几天带薪假？": "年休假制度.md",
+    "收到可疑的诈骗邮件需要怎么处理？": "信息安全规范.md",
+    "团队规范允许直接用 JDK 自带的工厂方法建一个固定大小的线程池吗？": "编程规约.md",
+}
+OFF_TOPIC = [
+    "长城有多长？",
+    "红烧肉怎么做才好吃？",
+    "What is the capital of Peru?",
+    "How do I bake sourdough bread at home?",
+]
+
+
+def ask(sandbox: Sandbox, kb: str, question: str) -> list[str]:
+    with sandbox.db.session() as s:
+        hits = grounding_stage.retrieve_for_prompt(
+            s, sandbox.settings, sandbox.admin_a, [kb], question, 2000, len
+        )
+    return [h.filename for h in hits]
+
+
+@pytest.fixture
+def zh_kb(sandbox: Sandbox) -> str:
+    kb = sandbox.kb(sandbox.admin_a, "规章", dense=False)
+    sandbox.ingest(sandbox.admin_a, kb, {n: t.encode() for n, t in DOCS_ZH.items()})
+    return kb
+
+
+def test_paraphrased_chinese_questions_are_not_nothing_relevant(
+    sandbox: Sandbox, zh_kb: str
+) -> None:
+    for question, answering in ANSWERABLE_ZH.items():
+        found = ask(sandbox, zh_kb, question)
+        assert answering in found, (question, found)
+
+
+def test_off_topic_questions_in_both_languages_get_no_sources(sandbox: Sandbox, zh_kb: str) -> None:
+    english = sandbox.kb(sandbox.admin_a, "policies", dense=False)
+    sandbox.ingest(
+        sandbox.admin_a,
+        english,
+        {
+            "travel.md": b"# Travel\n\nMeals on business trips are covered up to 40 euros a day.",
+            "security.md": b"# Security\n\nReport phishing e-mails to the security team at once.",
+        },
+    )
+    for kb in (zh_kb, english):
+        for question in OFF_TOPIC:
+            assert ask(sandbox, kb, question) == [], (kb, question)
+    assert ask(sandbox, english, "How much are meals covered on a business trip?") == ["travel.md"]
+
+
+def test_fillers_weigh_nothing_and_rare_terms_weigh_most() -> None:
+    terms = relevance.question_terms("出差期间的餐费补助是多少？需要发票吗？")
+    texts = {t.text for t in terms}
+    assert {"出差", "期间", "餐费", "补助", "发票"} <= texts
+    assert not texts & {"的", "是", "多少", "需要", "吗", "？"}
+    english = {t.text for t in relevance.question_terms("What is the meal allowance?")}
+    assert english == {"meal", "allow"}  # stemmed as the index stems, stop words out
+    chunks = ["出差 伙食 补贴", "出差 住宿 发票", "出差 年假", "出差 邮件"]
+    weights = relevance.TermWeights(Bm25.build([tokenize(c) for c in chunks]))
+    common, rare, unknown = (relevance.Term(w, cjk=True) for w in ("出差", "伙食", "餐费"))
+    assert weights.idf(common) < weights.idf(rare) < weights.idf(unknown)
+    # the rare word found outweighs the common one: coverage follows the weights
+    cover = relevance.coverage([common, rare], "伙食", weights.idf)
+    assert cover > relevance.coverage([common, rare], "出差", weights.idf)
+
+
+def test_a_question_about_a_company_the_kb_never_mentions_gets_no_sources(
+    sandbox: Sandbox,
+) -> None:
+    """Other companies' filings share "revenue", "quarter" and "2023" with the question; the
+    company it names appears nowhere, so none of them is relevant (before: all were)."""
+    kb = sandbox.kb(sandbox.admin_a, "filings", dense=False)
+    sandbox.ingest(
+        sandbox.admin_a,
+        kb,
+        {
+            "contoso-10q.txt": b"Contoso quarterly report, second quarter of 2023. Revenue was "
+            b"12.4 million dollars, up 8% from the second quarter of 2022.",
+            "northwind-10q.txt": b"Northwind Traders quarterly report, second quarter of 2023. "
+            b"Revenue fell to 3.1 million dollars; operating costs rose.",
+        },
+    )
+    absent = "What was Fabrikam's revenue in the second quarter of 2023?"
+    assert ask(sandbox, kb, absent) == []
+    assert ask(sandbox, kb, "What was Contoso's revenue in the second quarter of 2023?")[0] == (
+        "contoso-10q.txt"
+    )
+    names = {t.text for t in relevance.question_terms(absent) if t.name}
+    assert names == {"fabrikam"}  # "What" starts the sentence: not a name
