@@ -26,6 +26,18 @@ from tests.e2e.server import Org, Server, make_org, new_admin_key
 pytest_plugins = ["tests.skips"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_onnx_export(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One ONNX export of the embedding model for the whole run (servers started by tests
+    inherit it), instead of one per test's data directory: exporting takes ~10 s."""
+    if "AIGC_KB_ONNX_DIR" in os.environ:
+        yield
+        return
+    os.environ["AIGC_KB_ONNX_DIR"] = str(tmp_path_factory.mktemp("onnx"))
+    yield
+    os.environ.pop("AIGC_KB_ONNX_DIR", None)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """The admin URL of this session's PostgreSQL (a superuser that may create databases)."""

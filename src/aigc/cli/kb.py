@@ -110,6 +110,22 @@ def progress_line(fraction: float, message: str) -> None:
     err.file.flush()
 
 
+@kb_app.command("export-model")
+def kb_export_model() -> None:
+    """Export the embedding model to ONNX now (otherwise done at the first text embedded).
+
+    Reads only the local model directory; the export is kept under the data directory
+    (``AIGC_KB_ONNX_DIR``) and reused by every process that shares it."""
+    from aigc.knowledge.ingest import embedder_for
+
+    embedder = embedder_for(Settings())
+    if embedder.backend == "torch":
+        out.print("the embedding backend is torch: nothing to export")
+        return
+    embedder.onnx()
+    out.print(f"{embedder.signature} ready ({embedder.backend}, {embedder.dim} dimensions)")
+
+
 @kb_app.command("search")
 def kb_search(
     kb_id: str,

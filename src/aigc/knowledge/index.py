@@ -162,9 +162,14 @@ class KbIndex:
         vectors: np.ndarray | None,
         bm25: Bm25 | None = None,
         faiss_index: Any = None,
+        embedder: str | None = None,
         contexts: dict[str, list[str]] | None = None,
     ) -> None:
         self.ids = ids.astype(np.int64)
+        # What made the vectors (``Embedder.signature``): a query is embedded the same way,
+        # and vectors of another signature are never added to this index. None: an index
+        # from before it was recorded, whose vectors are the configured model's in float.
+        self.embedder = embedder
         self.docs = list(docs)  # the document id of each row, for filters
         self.doc_names = sorted(set(self.docs))
         code = {d: i for i, d in enumerate(self.doc_names)}
@@ -259,9 +264,11 @@ class KbIndex:
         new_vectors: np.ndarray | None,
         doc_of: dict[int, str],
         contexts: dict[str, str] | None = None,
+        embedder: str | None = None,
     ) -> KbIndex:
-        """A new index: this one's rows whose ids are kept, plus the new chunks; ``contexts``
-        (document id → its context header) replaces the documents' contexts when given."""
+        """A new index: this one's rows whose ids are kept, plus the new chunks (whose vectors
+        ``embedder`` made, the same as this index's); ``contexts`` (document id → its context
+        header) replaces the documents' contexts when given."""
         rows = [r for r, cid in enumerate(self.ids) if int(cid) in keep_ids]
         ids = np.concatenate([self.ids[rows], np.asarray(new_ids, dtype=np.int64)])
         docs = [doc_of[int(c)] for c in ids]
@@ -275,7 +282,9 @@ class KbIndex:
             if contexts is None
             else {d: tokenize(text, characters=False) for d, text in contexts.items() if text}
         )
-        return KbIndex(ids, docs, tokens, vectors, contexts=known)
+        return KbIndex(
+            ids, docs, tokens, vectors, contexts=known, embedder=embedder or self.embedder
+        )
 
     def save(self, folder: Path) -> None:
         """Write into a fresh version folder, then switch the ``CURRENT`` pointer atomically."""
@@ -287,6 +296,7 @@ class KbIndex:
         tmp.mkdir()
         np.save(tmp / "ids.npy", self.ids)
         (tmp / "docs.json").write_text(json.dumps(self.docs))
+        (tmp / "meta.json").write_text(json.dumps({"embedder": self.embedder}))
         (tmp / "contexts.json").write_text(json.dumps(self.contexts, ensure_ascii=False))
         with open(tmp / "tokens.jsonl", "w", encoding="utf-8") as fh:
             for toks in self.tokens:
@@ -313,6 +323,7 @@ class KbIndex:
         path = folder / version
         ids = np.load(path / "ids.npy")
         docs = json.loads((path / "docs.json").read_text())
+        meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
         contexts_file = path / "contexts.json"  # absent in an index built before it existed
         contexts = json.loads(contexts_file.read_text()) if contexts_file.exists() else {}
         with open(path / "tokens.jsonl", encoding="utf-8") as fh:
@@ -323,12 +334,20 @@ class KbIndex:
             vectors = np.load(path / "vectors.npy")
             if (path / "faiss.index").exists():
                 faiss_index = faiss.read_index(str(path / "faiss.index"))
-        return cls(ids, docs, tokens, vectors, faiss_index=faiss_index, contexts=contexts)
+        return cls(
+            ids,
+            docs,
+            tokens,
+            vectors,
+            faiss_index=faiss_index,
+            contexts=contexts,
+            embedder=meta.get("embedder"),
+        )
 
     @classmethod
-    def empty(cls, dense: bool, dim: int = 384) -> KbIndex:
+    def empty(cls, dense: bool, dim: int = 384, embedder: str | None = None) -> KbIndex:
         vectors = np.zeros((0, dim), dtype=np.float32) if dense else None
-        return cls(np.zeros(0, dtype=np.int64), [], [], vectors)
+        return cls(np.zeros(0, dtype=np.int64), [], [], vectors, embedder=embedder)
 
 
 def read_pointer(folder: Path) -> str | None:

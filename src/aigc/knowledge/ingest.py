@@ -19,10 +19,13 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +42,7 @@ from aigc.infra.db import Database
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
 from aigc.knowledge import context, parse
 from aigc.knowledge.bases import get_kb
-from aigc.knowledge.chunk import chunk_blocks, token_counter
+from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
 from aigc.knowledge.index import KbIndex
 from aigc.knowledge.pdf_worker import PdfLimits
@@ -68,9 +71,19 @@ def index_dir(data_dir: Path, tenant_id: str, kb_id: str) -> Path:
     return kb_dir(data_dir, tenant_id, kb_id) / "index"
 
 
-def embedder_for(settings: Settings) -> Embedder:
+def embedder_for(settings: Settings, signature: str | None = None) -> Embedder:
+    """The configured embedder; or, given the ``signature`` an index records, the one that
+    made that index's vectors (float or int8), so a query is embedded the same way. The
+    embeddings API passes the model's own name: it serves the float vectors it always has."""
+    backend = settings.kb_embedding_backend
+    if signature is not None and signature.endswith("+int8") != (backend == "onnx-int8"):
+        backend = "onnx-int8" if signature.endswith("+int8") else "onnx"
     return shared_embedder(
-        settings.kb_embedding_model_dir, Path(settings.data_dir) / "knowledge" / "embeddings.db"
+        settings.kb_embedding_model_dir,
+        Path(settings.data_dir) / "knowledge" / "embeddings.db",
+        backend=backend,
+        onnx_dir=settings.kb_onnx_dir or Path(settings.data_dir) / "models" / "onnx",
+        threads=settings.kb_embedding_threads or None,
     )
 
 
@@ -299,6 +312,33 @@ def list_chunks(session: Session, principal: Principal, kb_id: str, doc_id: str)
 # --- the job -------------------------------------------------------------------------------
 
 
+@dataclass
+class _Claimed:
+    """A document taken for indexing: what the parser needs, read from its row."""
+
+    doc_id: str
+    name: str
+    path: Path
+    fmt: str
+    sha256: str
+
+
+@dataclass
+class _Prepared:
+    """A document parsed and chunked (on a worker thread), or the reason it could not be."""
+
+    chunks: list[Chunk] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failed: str | None = None
+    about: context.DocContext | None = None
+
+
+EMBED_SLICE = 512  # chunks embedded between two progress reports within one document
+# While a long job runs, the index is brought up to date this often, and the documents it
+# then holds turn ``ready`` (searchable, shown done in the console and the API) one by one.
+SYNC_EVERY_S = 60.0
+
+
 def ingest_documents(
     db: Database,
     settings: Settings,
@@ -306,98 +346,80 @@ def ingest_documents(
     kb_id: str,
     doc_ids: list[str],
     progress: Callable[[float, str], None] | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Chunk every queued document of ``doc_ids`` (each alone: one failure harms no other),
-    then bring the KB's index up to date once. Safe to run again after a crash."""
-    progress = progress or (lambda fraction, message: None)
+    """Chunk and embed every queued document of ``doc_ids`` (each alone: one failure harms no
+    other), then bring the KB's index up to date once. Safe to run again after a crash.
+
+    A pipeline: up to ``workers`` documents are parsed and chunked ahead on worker threads
+    (a PDF is read in its own process, so parsing really runs beside the embedding) while this
+    thread stores and embeds the ones before them, in order. The vectors go to the embedding
+    cache, where ``sync_index`` finds them. Each document says what became of it in a progress
+    line of its own (``document n of N: …``) as soon as it is done, and in a long job the
+    index is synced every ``SYNC_EVERY_S``, so finished documents turn ``ready`` as it goes."""
+    report = progress or (lambda fraction, message: None)
+    workers = max(1, workers if workers is not None else settings.kb_ingest_workers)
     count = token_counter(settings.kb_embedding_model_dir)
     limits = parse_limits(settings)
     outcome: dict[str, str] = {}
     notes: dict[str, list[str]] = {}
-    said = ""  # what became of the last document, said in the next progress line
-    for n, doc_id in enumerate(doc_ids):
-        if n:  # what became of the one before, by name: a line per file in a log
-            progress(0.9 * n / len(doc_ids), f"document {n} of {len(doc_ids)}: {said}")
-        said = "not found"
-        with db.session() as session:
-            doc = session.get(KbDocument, doc_id)
-            if doc is None or doc.tenant_id != tenant_id or doc.kb_id != kb_id:
-                outcome[doc_id] = "gone"
-                continue
-            name = doc.filename
-            if doc.status == "ready" and doc.indexed_sha256 == doc.sha256:
-                outcome[doc_id], said = "unchanged", f"{name} unchanged"
-                continue
-            path, fmt, sha = document_path(settings.data_dir, doc), doc.content_type, doc.sha256
-            doc.status = "indexing"
+    total, done = len(doc_ids), 0
+
+    def said(line: str) -> None:
+        nonlocal done
+        done += 1
+        report(0.95 * done / total, f"document {done} of {total}: {line}")
+
+    claimed: list[_Claimed] = []
+    for doc_id in doc_ids:
+        what = _claim(db, settings, tenant_id, kb_id, doc_id)
+        if isinstance(what, _Claimed):
+            claimed.append(what)
+        else:
+            outcome[doc_id] = what
+            said("not found" if what == "gone" else f"{_name(db, doc_id)} unchanged")
+    embedder = embedder_for(settings) if claimed and _dense(db, tenant_id, kb_id) else None
+    ahead: deque[tuple[_Claimed, Future[_Prepared]]] = deque()
+    queue = iter(claimed)
+    unsynced: list[str] = []  # indexed documents not yet in the index (still "indexing")
+    last_sync = time.monotonic()
+
+    def top_up() -> None:  # keep every parser busy, with a bounded look-ahead
+        while len(ahead) < workers + 1 and (doc := next(queue, None)) is not None:
+            ahead.append((doc, pool.submit(_prepare, doc, limits, count, settings)))
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kb-parse") as pool:
         try:
-            parsed = parse.parse_document(path.read_bytes(), fmt, limits)
-            about = context.document_context(parsed.blocks, name)
-            chunks = chunk_blocks(
-                context.assign_sections(parsed.blocks),
-                count,
-                settings.kb_chunk_tokens,
-                settings.kb_chunk_overlap_tokens,
-            )
-            if not chunks:
-                raise parse.DocumentRejected("No text could be extracted from this document")
-        except (parse.DocumentRejected, OSError) as exc:
-            # An OSError names the stored file's path on this server: say what, not where.
-            reason = str(exc) if isinstance(exc, parse.DocumentRejected) else _UNREADABLE
-            _fail(db, doc_id, reason)
-            outcome[doc_id], said = "failed", f"{name} failed: {reason}"
-            continue
-        if parsed.notes:
-            notes[doc_id] = parsed.notes
-        pages = max((c.page or 0 for c in chunks), default=0)
-        with db.session() as session:
-            session.execute(delete(KbChunk).where(KbChunk.document_id == doc_id))
-            session.add_all(
-                KbChunk(
-                    tenant_id=tenant_id,
-                    kb_id=kb_id,
-                    document_id=doc_id,
-                    ordinal=i,
-                    text=c.text,
-                    page=c.page,
-                    headings=c.headings,
-                    meta=c.meta,
-                    tokens=c.tokens,
-                    context=context.header(about, c.headings),
-                )
-                for i, c in enumerate(chunks)
-            )
-            session.execute(
-                update(KbDocument)
-                .where(KbDocument.id == doc_id)
-                .values(
-                    chunk_count=len(chunks),
-                    pages=pages,
-                    title=about.title[:500],
-                    period=about.period[:200] or None,
-                    indexed_sha256=sha,
-                    error=None,
-                    updated_at=utcnow(),
-                )
-            )
-        outcome[doc_id] = "indexed"
-        ocr = sum(c.meta.get("ocr") == "true" for c in chunks)
-        said = f"{name} indexed, {len(chunks)} chunks" + (f" ({ocr} by OCR)" if ocr else "")
-        said += "".join(f"; {note}" for note in parsed.notes)
-    if doc_ids:
-        progress(0.9, f"document {len(doc_ids)} of {len(doc_ids)}: {said}")
-    progress(0.9, "updating the index")
-    stats = sync_index(db, settings, tenant_id, kb_id)
-    with db.session() as session:
-        session.execute(
-            update(KbDocument)
-            .where(
-                KbDocument.id.in_([d for d, o in outcome.items() if o == "indexed"]),
-                KbDocument.status == "indexing",
-            )
-            .values(status="ready")
-        )
-    progress(1.0, "done")
+            top_up()
+            while ahead:
+                doc, future = ahead.popleft()
+                top_up()
+                prepared = future.result()
+                if prepared.failed is not None:
+                    _fail(db, doc.doc_id, prepared.failed)
+                    outcome[doc.doc_id] = "failed"
+                    said(f"{doc.name} failed: {prepared.failed}")
+                    continue
+                _store_chunks(db, tenant_id, kb_id, doc, prepared)
+                if embedder is not None:
+                    _embed_ahead(embedder, prepared, doc.name, done, total, report)
+                outcome[doc.doc_id] = "indexed"
+                if prepared.notes:
+                    notes[doc.doc_id] = prepared.notes
+                ocr = sum(c.meta.get("ocr") == "true" for c in prepared.chunks)
+                line = f"{doc.name} indexed, {len(prepared.chunks)} chunks"
+                line += f" ({ocr} by OCR)" if ocr else ""
+                said(line + "".join(f"; {note}" for note in prepared.notes))
+                unsynced.append(doc.doc_id)
+                if ahead and time.monotonic() - last_sync >= SYNC_EVERY_S:
+                    _sync_and_ready(db, settings, tenant_id, kb_id, unsynced)
+                    unsynced, last_sync = [], time.monotonic()
+        finally:
+            for _, future in ahead:  # cancelled or failed: start nothing more
+                future.cancel()
+    report(0.95, "updating the index")
+    stats = _sync_and_ready(db, settings, tenant_id, kb_id, unsynced)
+    report(1.0, "done")
     return {
         "documents": outcome,
         "indexed": sum(o == "indexed" for o in outcome.values()),
@@ -406,6 +428,136 @@ def ingest_documents(
         "notes": notes,
         **stats,
     }
+
+
+def _sync_and_ready(
+    db: Database, settings: Settings, tenant_id: str, kb_id: str, doc_ids: list[str]
+) -> dict[str, int]:
+    """Bring the index up to date, then mark ``doc_ids`` (now in it) ready."""
+    stats = sync_index(db, settings, tenant_id, kb_id)
+    with db.session() as session:
+        session.execute(
+            update(KbDocument)
+            .where(KbDocument.id.in_(doc_ids), KbDocument.status == "indexing")
+            .values(status="ready")
+        )
+    return stats
+
+
+def _claim(
+    db: Database, settings: Settings, tenant_id: str, kb_id: str, doc_id: str
+) -> _Claimed | str:
+    """The document marked ``indexing`` with what its parser needs, or why there is nothing
+    to do: ``gone`` (not in this KB) or ``unchanged`` (this content is indexed)."""
+    with db.session() as session:
+        doc = session.get(KbDocument, doc_id)
+        if doc is None or doc.tenant_id != tenant_id or doc.kb_id != kb_id:
+            return "gone"
+        if doc.status == "ready" and doc.indexed_sha256 == doc.sha256:
+            return "unchanged"
+        doc.status = "indexing"
+        path = document_path(settings.data_dir, doc)
+        return _Claimed(doc_id, doc.filename, path, doc.content_type, doc.sha256)
+
+
+def _name(db: Database, doc_id: str) -> str:
+    with db.session() as session:
+        return session.scalar(select(KbDocument.filename).where(KbDocument.id == doc_id)) or ""
+
+
+def _dense(db: Database, tenant_id: str, kb_id: str) -> bool:
+    with db.session() as session:
+        kb = session.get(KnowledgeBase, kb_id)
+        return kb is not None and kb.tenant_id == tenant_id and kb.dense
+
+
+def _prepare(
+    doc: _Claimed, limits: parse.Limits, count: Callable[[str], int], settings: Settings
+) -> _Prepared:
+    """Parse and chunk one document (a worker thread's part). A file that cannot be read,
+    and any other error on it, fails this document only."""
+    try:
+        parsed = parse.parse_document(doc.path.read_bytes(), doc.fmt, limits)
+        about = context.document_context(parsed.blocks, doc.name)
+        chunks = chunk_blocks(
+            context.assign_sections(parsed.blocks),
+            count,
+            settings.kb_chunk_tokens,
+            settings.kb_chunk_overlap_tokens,
+        )
+        if not chunks:
+            raise parse.DocumentRejected("No text could be extracted from this document")
+    except parse.DocumentRejected as exc:
+        return _Prepared(failed=str(exc))
+    except OSError:  # names the stored file's path on this server: say what, not where
+        return _Prepared(failed=_UNREADABLE)
+    except Exception as exc:  # a bug met by one file must not lose the others
+        log.exception("document %s could not be prepared", doc.doc_id)
+        return _Prepared(failed=f"The document could not be processed ({type(exc).__name__})")
+    return _Prepared(chunks, parsed.notes, about=about)
+
+
+def _store_chunks(
+    db: Database, tenant_id: str, kb_id: str, doc: _Claimed, prepared: _Prepared
+) -> None:
+    """Replace the document's chunks in one transaction (SQLAlchemy batches the inserts)."""
+    chunks, about = prepared.chunks, prepared.about
+    assert about is not None  # a prepared document that did not fail has its context
+    with db.session() as session:
+        session.execute(delete(KbChunk).where(KbChunk.document_id == doc.doc_id))
+        session.add_all(
+            KbChunk(
+                tenant_id=tenant_id,
+                kb_id=kb_id,
+                document_id=doc.doc_id,
+                ordinal=i,
+                text=c.text,
+                page=c.page,
+                headings=c.headings,
+                meta=c.meta,
+                tokens=c.tokens,
+                context=context.header(about, c.headings),
+            )
+            for i, c in enumerate(chunks)
+        )
+        session.execute(
+            update(KbDocument)
+            .where(KbDocument.id == doc.doc_id)
+            .values(
+                chunk_count=len(chunks),
+                pages=max((c.page or 0 for c in chunks), default=0),
+                title=about.title[:500],
+                period=about.period[:200] or None,
+                indexed_sha256=doc.sha256,
+                error=None,
+                updated_at=utcnow(),
+            )
+        )
+
+
+def _embed_ahead(
+    embedder: Embedder,
+    prepared: _Prepared,
+    name: str,
+    done: int,
+    total: int,
+    report: Callable[[float, str], None],
+) -> None:
+    """Embed a document's chunks into the cache now, while the next ones are parsed; a long
+    document reports (and can be cancelled) between slices."""
+    about = prepared.about
+    assert about is not None
+    # exactly what sync_index embeds (header + text), so it finds every vector in the cache
+    texts = [
+        context.indexed_text(context.header(about, c.headings), c.text) for c in prepared.chunks
+    ]
+    for start in range(0, len(texts), EMBED_SLICE):
+        if start:
+            report(
+                0.95 * done / total,
+                f"document {done + 1} of {total}: {name}, {start} of {len(texts)} chunks embedded",
+            )
+        embedder.embed(texts[start : start + EMBED_SLICE])
 
 
 def parse_limits(settings: Settings) -> parse.Limits:
@@ -457,9 +609,15 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
             ).all()
         folder = index_dir(settings.data_dir, tenant_id, kb_id)
         embedder = embedder_for(settings) if dense else None
-        current = KbIndex.load(folder) or KbIndex.empty(
-            dense, embedder.dim if embedder is not None else 0
-        )
+        signature = embedder.signature if embedder is not None else None
+        current = KbIndex.load(folder)
+        if current is not None and embedder is not None and current.dense:
+            made_by = current.embedder or embedder.model_id  # unrecorded: float, this model
+            if made_by != signature:  # never mix: every row is embedded again, once
+                log.info("KB %s: re-embedding its index (%s → %s)", kb_id, made_by, signature)
+                current = None
+        if current is None:
+            current = KbIndex.empty(dense, embedder.dim if embedder else 0, signature)
         wanted = {int(cid): doc for cid, doc in rows}
         have = {int(c) for c in current.ids}
         new_ids = [cid for cid in wanted if cid not in have]
@@ -483,7 +641,7 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
             vectors = np.zeros((0, embedder.dim), dtype=np.float32)
         docs = {**dict(zip(current.ids.tolist(), current.docs, strict=True)), **wanted}
         index = current.updated(
-            keep, new_ids, texts, vectors, docs, document_headers(db, tenant_id, kb_id)
+            keep, new_ids, texts, vectors, docs, document_headers(db, tenant_id, kb_id), signature
         )
         index.save(folder)
         with db.session() as session:

@@ -258,15 +258,13 @@ def search(
             )
         )
     )
-    query_vector = None
+    vectors: dict[str | None, np.ndarray] = {}  # the query, embedded as each index was
     script = script_of(query)
     weight = DENSE_WEIGHT[script] if dense_weight is None else dense_weight
     if script == "cjk" and dense_weight is None and settings.kb_embedding_model_dir is not None:
         weight = OTHER_MODEL_CJK_WEIGHT
     if mode == "dense":
         weight = 1.0
-    if mode != "keyword" and dense_kbs and weight > 0:
-        query_vector = embedder_for(settings).embed([query])[0]
     found = Candidates()
     n = max(CANDIDATES, 3 * top_k)
     for kb_id in kb_ids:
@@ -275,6 +273,11 @@ def search(
         index = load_index(index_dir(settings.data_dir, principal.tenant_id, kb_id))
         if index is None:
             continue
+        query_vector = None
+        if mode != "keyword" and kb_id in dense_kbs and weight > 0:
+            if index.embedder not in vectors:
+                vectors[index.embedder] = embedder_for(settings, index.embedder).embed([query])[0]
+            query_vector = vectors[index.embedder]
         candidates_from(kb_id, index, query, query_vector, allowed[kb_id], mode, n, found)
     if not found.chunk_ids:
         return []

@@ -69,6 +69,7 @@ async def create_embeddings(
     rec.model = body.model  # for the audit, bounded there
     texts = _inputs(body)
     embedder = embedder_for(svc.settings)
+    embedder = embedder_for(svc.settings, embedder.model_id)  # float: what clients stored
     if body.model not in (embedder.model_id, "default"):
         raise ModelNotFound(
             f"The embedding model is '{embedder.model_id}'; "
