@@ -179,6 +179,21 @@ def test_completions_answer_each_prompt_of_a_list(srv: Server) -> None:
     assert done.usage.total_tokens == done.usage.prompt_tokens + done.usage.completion_tokens
 
 
+def test_langchain_openai_batch_gets_one_answer_per_prompt(srv: Server) -> None:
+    """The issue's symptom: LangChain's completion LLM sends a batch as one list prompt and
+    raised IndexError when the server answered one choice for their concatenation."""
+    from langchain_openai import OpenAI
+
+    llm = OpenAI(
+        model="template-echo",
+        base_url=f"{srv.base_url}/v1",
+        api_key=srv.admin_key,  # type: ignore[arg-type]
+        max_tokens=50,
+        max_retries=0,
+    )
+    assert llm.batch(PROMPTS) == ["You said: The list", "You said: A dict"]
+
+
 def test_completions_stream_each_prompt_of_a_list(srv: Server) -> None:
     c = client(srv)
     texts: dict[int, str] = defaultdict(str)
