@@ -22,28 +22,10 @@ from aigc.guard import structured
 from aigc.models.engine.engine import EngineConfig
 from aigc.models.engine.serving import EngineModel, load_engine_model
 from aigc.models.protocols import ChatMessage, FunctionTool, TextRequest, ToolCallDelta, ToolSet
-from aigc.models.stopping import Ended
 from aigc.models.text import neural
 from tests.models.tiny_mistral import save_tiny_mistral
 from tests.models.tiny_qwen import save_tiny_qwen
-
-WEATHER = FunctionTool(
-    "get_weather",
-    "The weather in a city",
-    {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string", "enum": ["Paris", "Beijing", "北京"]},
-            "days": {"type": "integer", "minimum": 1, "maximum": 7},
-        },
-        "required": ["city", "days"],
-    },
-)
-CLOCK = FunctionTool(
-    "get_time",
-    None,
-    {"type": "object", "properties": {"utc": {"type": "boolean"}}, "required": ["utc"]},
-)
+from tests.models.tool_fixtures import CLOCK, WEATHER, calls_of, check_forced_call
 
 
 def schema(i: int) -> dict[str, Any]:
@@ -104,16 +86,6 @@ def ask(tools: ToolSet | None = None, **extra: Any) -> TextRequest:
     )
 
 
-def calls_of(pieces: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    joined: dict[int, list[str]] = {}
-    for p in pieces:
-        if isinstance(p, ToolCallDelta):
-            call = joined.setdefault(p.call_index, ["", ""])
-            call[0] += p.name or ""
-            call[1] += p.arguments
-    return [(name, json.loads(arguments)) for name, arguments in joined.values()]
-
-
 def with_tools(model: EngineModel, request: TextRequest, *first: Any) -> TextRequest:
     assert request.tools is not None
     processor = structured.tool_processor(model, request.tools)
@@ -139,17 +111,7 @@ def test_an_engine_served_checkpoint_takes_tools_and_structured_output(
     ids=["named", "required"],
 )
 def test_forced_calls_through_the_engine_validate(model: EngineModel, tools: ToolSet) -> None:
-    pieces = list(model.generate(with_tools(model, ask(tools))))
-    calls = calls_of(pieces)
-    assert calls and all(name in ("get_weather", "get_time") for name, _ in calls)
-    schemas = {t.name: t.parameters for t in tools.tools}
-    for name, arguments in calls:
-        Draft202012Validator(schemas[name]).validate(arguments)
-    assert len(calls) == 1
-    if tools.choice == "named":
-        assert calls[0][0] == "get_weather"
-    assert not [p for p in pieces if p and not isinstance(p, ToolCallDelta)]
-    assert [p.finish_reason for p in pieces if isinstance(p, Ended)] == ["tool_calls"]
+    check_forced_call(list(model.generate(with_tools(model, ask(tools)))), tools)
 
 
 def test_eight_concurrent_tool_requests_each_valid_under_its_own_schema(

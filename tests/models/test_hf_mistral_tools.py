@@ -19,7 +19,6 @@ from jsonschema import Draft202012Validator
 from aigc.guard import structured
 from aigc.models.protocols import (
     ChatMessage,
-    FunctionTool,
     TextRequest,
     ToolCall,
     ToolCallDelta,
@@ -28,25 +27,8 @@ from aigc.models.protocols import (
 from aigc.models.stopping import Ended
 from aigc.models.text import hf, neural, tool_calls
 from tests.models.tiny_mistral import TEMPLATE_NEMO, TEMPLATE_V3, TEMPLATE_V11, save_tiny_mistral
+from tests.models.tool_fixtures import CLOCK, SCHEMAS, WEATHER, calls_of, check_forced_call
 
-WEATHER = FunctionTool(
-    "get_weather",
-    "The weather in a city",
-    {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string", "enum": ["Paris", "Beijing", "北京"]},
-            "days": {"type": "integer", "minimum": 1, "maximum": 7},
-        },
-        "required": ["city", "days"],
-    },
-)
-CLOCK = FunctionTool(
-    "get_time",
-    None,
-    {"type": "object", "properties": {"utc": {"type": "boolean"}}, "required": ["utc"]},
-)
-SCHEMAS = {t.name: t.parameters for t in (WEATHER, CLOCK)}
 # Test model → (its format, chat template, SentencePiece tokenizer?): Nemo/Ministral-like
 # (byte-level), Mistral-7B-v0.3-like (SentencePiece with byte fallback), v11+.
 MODELS = {
@@ -81,16 +63,6 @@ def run(model: neural.NeuralTextModel, request: TextRequest, *first: Any) -> lis
     assert request.tools is not None
     processors = (*first, structured.tool_processor(model, request.tools))
     return list(model.generate(replace(request, logits_processors=processors)))
-
-
-def calls_of(pieces: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    joined: dict[int, list[str]] = {}
-    for p in pieces:
-        if isinstance(p, ToolCallDelta):
-            call = joined.setdefault(p.call_index, ["", ""])
-            call[0] += p.name or ""
-            call[1] += p.arguments
-    return [(name, json.loads(arguments)) for name, arguments in joined.values()]
 
 
 def test_the_template_decides_the_format_and_the_capability(
@@ -152,16 +124,9 @@ def test_forced_calls_validate_whatever_the_weights(
     model: neural.NeuralTextModel, tools: ToolSet
 ) -> None:
     pieces = run(model, ask(tools))
-    calls = calls_of(pieces)
-    assert len(calls) == 1
-    name, arguments = calls[0]
-    assert name == (tools.name or name) and name in SCHEMAS
-    Draft202012Validator(SCHEMAS[name]).validate(arguments)
-    assert not [p for p in pieces if p and not isinstance(p, ToolCallDelta)]  # no stray text
+    check_forced_call(pieces, tools)
     first = next(p for p in pieces if isinstance(p, ToolCallDelta))
     assert first.id is not None and len(first.id) == 9 and first.id.isalnum()
-    ended = [p for p in pieces if isinstance(p, Ended)]
-    assert ended and ended[-1].finish_reason == "tool_calls"
 
 
 def test_required_parallel_calls_each_validate(model: neural.NeuralTextModel) -> None:

@@ -4,7 +4,6 @@ tool-call grammar, and the model's text is read back as calls that validate."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from jsonschema import Draft202012Validator
 from aigc.guard import structured
 from aigc.models.protocols import (
     ChatMessage,
-    FunctionTool,
     TextRequest,
     ToolCall,
     ToolCallDelta,
@@ -25,25 +23,7 @@ from aigc.models.protocols import (
 from aigc.models.stopping import Ended
 from aigc.models.text import hf, neural, tool_calls
 from tests.models.tiny_qwen import TEMPLATE, save_tiny_qwen
-
-WEATHER = FunctionTool(
-    "get_weather",
-    "The weather in a city",
-    {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string", "enum": ["Paris", "Beijing"]},
-            "days": {"type": "integer", "minimum": 1, "maximum": 7},
-        },
-        "required": ["city", "days"],
-    },
-)
-CLOCK = FunctionTool(
-    "get_time",
-    None,
-    {"type": "object", "properties": {"utc": {"type": "boolean"}}, "required": ["utc"]},
-)
-SCHEMAS = {t.name: t.parameters for t in (WEATHER, CLOCK)}
+from tests.models.tool_fixtures import CLOCK, SCHEMAS, WEATHER, calls_of, check_forced_call
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +44,6 @@ def ask(tools: ToolSet, messages: list[ChatMessage] | None = None) -> TextReques
 def run(model: neural.NeuralTextModel, request: TextRequest, *first: Any) -> list[str]:
     processors = (*first, structured.tool_processor(model, request.tools))  # type: ignore[arg-type]
     return list(model.generate(replace(request, logits_processors=processors)))
-
-
-def calls_of(pieces: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    joined: dict[int, list[str]] = {}
-    for p in pieces:
-        if isinstance(p, ToolCallDelta):
-            call = joined.setdefault(p.call_index, ["", ""])
-            call[0] += p.name or ""
-            call[1] += p.arguments
-    return [(name, json.loads(arguments)) for name, arguments in joined.values()]
 
 
 def test_the_template_decides_the_format_and_the_capability(folder: Path) -> None:
@@ -115,15 +85,7 @@ def test_the_template_renders_tools_calls_and_results(model: neural.NeuralTextMo
 def test_forced_calls_validate_whatever_the_weights(
     model: neural.NeuralTextModel, tools: ToolSet
 ) -> None:
-    pieces = run(model, ask(tools))
-    calls = calls_of(pieces)
-    assert len(calls) == 1
-    name, arguments = calls[0]
-    assert name == (tools.name or name) and name in SCHEMAS
-    Draft202012Validator(SCHEMAS[name]).validate(arguments)
-    assert not [p for p in pieces if p and not isinstance(p, ToolCallDelta)]  # no stray text
-    ended = [p for p in pieces if isinstance(p, Ended)]
-    assert ended and ended[-1].finish_reason == "tool_calls"
+    check_forced_call(run(model, ask(tools)), tools)
 
 
 class StartACall:
