@@ -18,37 +18,15 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tests.e2e.server import Server, new_admin_key
+from tests.models import tool_fixtures
 from tests.models.tiny_mistral import save_tiny_mistral
 from tests.models.tiny_qwen import save_tiny_qwen
 
 MISTRAL = "hf-mistral-tools"
 ENGINE = "hf-qwen-engine"
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "enum": ["Paris", "Beijing", "北京"]},
-                "days": {"type": "integer", "minimum": 1, "maximum": 7},
-            },
-            "required": ["city", "days"],
-        },
-    },
-}
-CLOCK = {
-    "type": "function",
-    "function": {
-        "name": "get_time",
-        "parameters": {
-            "type": "object",
-            "properties": {"utc": {"type": "boolean"}},
-            "required": ["utc"],
-        },
-    },
-}
-SCHEMAS = {t["function"]["name"]: t["function"]["parameters"] for t in (WEATHER, CLOCK)}
+WEATHER = tool_fixtures.WEATHER.openai()  # OpenAI's {"type": "function", "function": ...}
+CLOCK = tool_fixtures.CLOCK.openai()
+SCHEMAS = tool_fixtures.SCHEMAS
 ASK = [{"role": "user", "content": "What is the weather like? 天气怎么样？"}]
 
 
