@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from aigc.access import Principal
 from aigc.gateway import guarding
 from aigc.guard import pii, store, zh_names
 from aigc.models.protocols import ChatMessage, TextRequest
@@ -35,7 +36,7 @@ rules:
 NOTE = "陈晓明和赵丽颖昨天去北京出差，住在朝阳区，报销请联系财务部。" * 20  # ~600 characters
 
 
-async def caller_with_policy(app: FastAPI, api: httpx.AsyncClient, policy: str) -> object:
+async def caller_with_policy(app: FastAPI, api: httpx.AsyncClient, policy: str) -> Principal:
     model = {"id": "template-echo", "config": {"yaml": ECHO}, "shared": True}
     assert (await api.post("/api/models", json=model)).status_code == 201
     tenant = (await api.post("/api/tenants", json={"name": "Names"})).json()
@@ -62,15 +63,21 @@ def watch_person_scan(monkeypatch: pytest.MonkeyPatch, recognizer: str) -> list[
     return threads
 
 
+async def guard(app: FastAPI, caller: Principal, text: str) -> list[TextRequest]:
+    """The input stage over one user message, as the chat route runs it."""
+    question = [TextRequest(messages=[ChatMessage("user", text)], max_tokens=8)]
+    requests, _ = await guarding.guard_request(
+        app.state.services, caller, "template-echo", question, []
+    )
+    return requests
+
+
 async def test_a_name_scan_of_a_short_chinese_input_leaves_the_event_loop(
     app: FastAPI, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caller = await caller_with_policy(app, api, NAMES_POLICY)
     threads = watch_person_scan(monkeypatch, "CN_PERSON")
-    question = [TextRequest(messages=[ChatMessage("user", NOTE)], max_tokens=8)]
-    requests, _ = await guarding.guard_request(
-        app.state.services, caller, "template-echo", question, []
-    )
+    requests = await guard(app, caller, NOTE)
     assert threads and threading.get_ident() not in threads  # scanned, not on the loop
     text = requests[0].messages[0].content  # type: ignore[index]
     assert "陈晓明" not in text and "[CN_PERSON_1]" in text  # and the scan did its work
@@ -82,8 +89,7 @@ async def test_a_one_line_question_is_still_scanned_inline(
     caller = await caller_with_policy(app, api, NAMES_POLICY)
     pii.detect("王芳说她明天到。", ["CN_PERSON"])  # the name model read, as after a first use
     threads = watch_person_scan(monkeypatch, "CN_PERSON")
-    question = [TextRequest(messages=[ChatMessage("user", "陈晓明在吗？")], max_tokens=8)]
-    await guarding.guard_request(app.state.services, caller, "template-echo", question, [])
+    await guard(app, caller, "陈晓明在吗？")
     assert threads == [threading.get_ident()]  # a thread hop would cost more than the scan
 
 
@@ -93,8 +99,7 @@ async def test_the_first_chinese_question_reads_the_name_model_off_the_loop(
     caller = await caller_with_policy(app, api, NAMES_POLICY)
     monkeypatch.setattr(zh_names, "_loaded", False)  # as in a process that never scored Han
     threads = watch_person_scan(monkeypatch, "CN_PERSON")
-    question = [TextRequest(messages=[ChatMessage("user", "陈晓明在吗？")], max_tokens=8)]
-    await guarding.guard_request(app.state.services, caller, "template-echo", question, [])
+    await guard(app, caller, "陈晓明在吗？")
     assert threads and threading.get_ident() not in threads
     assert not zh_names.would_load("陈晓明在吗？")  # read now: the next one stays inline
 
@@ -104,6 +109,5 @@ async def test_the_secrets_scan_stays_on_the_loop(
 ) -> None:
     caller = await caller_with_policy(app, api, SECRETS_POLICY)
     threads = watch_person_scan(monkeypatch, "SECRET")
-    question = [TextRequest(messages=[ChatMessage("user", NOTE)], max_tokens=8)]
-    await guarding.guard_request(app.state.services, caller, "template-echo", question, [])
+    await guard(app, caller, NOTE)
     assert threads == [threading.get_ident()]  # regexes over 600 characters: microseconds
