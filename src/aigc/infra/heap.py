@@ -122,7 +122,7 @@ def serve_on_system_allocator() -> None:
     """Re-run this process (same PID, same arguments) with ``PYTHONMALLOC=malloc`` unless the
     environment already names an allocator (``PYTHONMALLOC=pymalloc`` keeps Python's own).
 
-    Why: Python's small-object allocator can only return a 256 KiB arena to the system when
+    Why: Python's small-object allocator can only return a 1 MiB arena to the system when
     every object in it is gone, and a burst of requests leaves most arenas partly used: after
     1,000 streams ``bench/soak.py`` measured the RSS 59 MB above the start 15 s later, with
     ``malloc_trim`` after the burst. On the C allocator the same trim gives back what was
