@@ -1,14 +1,30 @@
-"""The nginx site `aigc nginx-config` prints: every instance in it, nothing injected into it."""
+"""The nginx site of docs/deploy.md: what `aigc nginx-config` prints is what the docs show."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from aigc.cli import app
 from aigc.infra.nginx import site_config
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+EXAMPLE = ["--instance", "10.0.0.11:8000", "--instance", "10.0.0.12:8000"]
+EXAMPLE += ["--server-name", "aigc.example.com"]
+
+
+def test_the_docs_show_what_the_command_prints_today() -> None:
+    """docs/deploy.md cannot drift from the template: its example is the command's output."""
+    printed = CliRunner().invoke(app, ["nginx-config", *EXAMPLE])
+    assert printed.exit_code == 0, printed.output
+    found = re.search(r"<!-- nginx-site: begin.*?-->\n```nginx\n(.*?)```\n", DOC.read_text(), re.S)
+    assert found is not None, "docs/deploy.md lost its nginx-site block"
+    assert found.group(1) == printed.output
+    heading = " ".join(["aigc nginx-config", *EXAMPLE])
+    assert f"`{heading}`" in DOC.read_text()
 
 
 def test_every_instance_is_in_both_upstreams() -> None:
