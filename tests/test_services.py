@@ -66,7 +66,7 @@ def test_postgres_runs_unprivileged_with_a_superuser_and_leaves_nothing() -> Non
 def test_nginx_runs_unprivileged_with_its_workers_and_leaves_nothing() -> None:
     binary = services.nginx_binary()
     if binary is None:
-        pytest.skip("nginx is not installed (sudo make deps)")
+        pytest.skip("nginx is not installed (no nginx on PATH or in /usr/sbin)")
     server = services.Nginx(binary, [f"127.0.0.1:{services.free_port()}"]).start()
     assert server.proc is not None
     pid, folder = server.proc.pid, server.dir
