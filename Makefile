@@ -33,9 +33,15 @@ serve: $(STAMP)
 # Node.js 20 or later, newer than Debian 12's nodejs 18: see docs/sso.md). Node.js is installed
 # from Debian only when no `node` and `npm` are on the PATH: a NodeSource nodejs (20 on these
 # machines) provides npm and conflicts with Debian's npm package, which would replace it by 18.
-# Only missing packages are installed; nothing is started or configured.
+# nginx for the two-instance tests, which run their own nginx on a free loopback port (the
+# site `aigc nginx-config` prints; docs/deploy.md).
+# Only missing packages are installed; nothing is started or configured: a policy-rc.d that
+# says "no" (the mechanism Debian's maintainer scripts ask) is in place for the install unless
+# one exists already, and an nginx installed here is not enabled at boot, so no system nginx
+# holds port 80 or answers beside the tests'.
 DEPS := postgresql redis-server chromium fonts-wqy-zenhei fontconfig \
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim nginx
+POLICY_RC := /usr/sbin/policy-rc.d
 NODE_DEPS := nodejs npm
 # The SSO tests' provider, exactly as locked, installed as whoever owns the checkout; the stamp
 # tells tests/e2e/oidc_idp.py it is current (it runs the same `npm ci` when it is not).
@@ -54,7 +60,13 @@ deps:
 	if [ -z "$$missing" ]; then echo "already installed: $(DEPS) node npm"; else \
 	  echo "installing:" $$missing; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
+	  if [ ! -e $(POLICY_RC) ]; then \
+	    trap 'rm -f $(POLICY_RC)' EXIT; printf '#!/bin/sh\nexit 101\n' > $(POLICY_RC); \
+	    chmod 755 $(POLICY_RC); fi; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing || exit 1; \
+	  for p in $$missing; do [ "$$p" = nginx ] || continue; \
+	    deb-systemd-helper disable nginx.service >/dev/null 2>&1 || true; \
+	    update-rc.d nginx disable >/dev/null 2>&1 || true; done; fi
 	@cd $(OIDC_TESTS) && owner=$$(stat -c %U .) && \
 	  if [ "$$owner" != root ] && command -v runuser >/dev/null; then \
 	    runuser -u "$$owner" -- sh -c "$(NPM_CI)"; else sh -c "$(NPM_CI)"; fi

@@ -19,6 +19,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,8 @@ PG_ROOT = Path("/usr/lib/postgresql")
 PG_SUPERUSER = "aigc"
 # PostgreSQL refuses to run as root; these run it instead, the first one that exists.
 PG_RUN_AS = ("postgres", "nobody")
+# nginx as root would keep a root master process; this user runs it instead.
+NGINX_RUN_AS = ("nobody",)
 PR_SET_PDEATHSIG = 1
 STARTUP_S = 60.0
 STOP_S = 30.0
@@ -58,6 +61,12 @@ def postgres_bindir() -> Path | None:
         if (bindir / "initdb").is_file() and (bindir / "postgres").is_file():
             return bindir
     return None
+
+
+def nginx_binary() -> Path | None:
+    """`nginx` on PATH or Debian's /usr/sbin/nginx (not on a user's PATH); None when absent."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    return Path(found) if found else None
 
 
 def redis_binary() -> Path | None:
@@ -298,6 +307,89 @@ class Redis(Service):
             client.close()
 
 
+class Nginx(Service):
+    """A throwaway nginx in front of ``instances`` (``host:port`` of each `aigc serve`), running
+    the site `aigc nginx-config` prints (aigc/infra/nginx.py) on a free loopback port.
+
+    Only the main context around the site is the test's: its own pid, logs and temporary
+    folders in this service's folder, one worker, no daemon. As root it runs as ``nobody``
+    (a port above 1024 needs no privilege), so nothing of it runs as root. The access log
+    names the instance that answered each request (``$upstream_addr``) and no query string."""
+
+    name = "nginx"
+    stop_signal = signal.SIGTERM  # nginx's fast shutdown
+    ACCESS_LOG = "access.log"
+
+    def __init__(self, binary: Path, instances: Sequence[str], port: int | None = None) -> None:
+        super().__init__()
+        if port is not None:  # chosen earlier, e.g. to tell the instances their public URL
+            self.port = port
+        self.binary = binary
+        self.instances = list(instances)
+        if os.geteuid() == 0:
+            self.user = _unprivileged_user(NGINX_RUN_AS)
+            uid, gid = self._ids()
+            assert uid is not None and gid is not None
+            os.chown(self.dir, uid, gid)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def config(self) -> tuple[str, str]:
+        """nginx.conf (the test's main context, which includes the site) and the site itself."""
+        from aigc.infra.nginx import site_config
+
+        site = site_config(self.instances, listen=f"127.0.0.1:{self.port}", server_name="_")
+        temp = "\n".join(
+            f"    {kind}_temp_path {self.dir / ('tmp-' + kind)};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        return (
+            f"daemon off;\nworker_processes 1;\npid {self.dir / 'nginx.pid'};\n"
+            f"error_log {self.dir / 'error.log'} notice;\n"
+            "events {\n    worker_connections 1024;\n}\n"
+            "http {\n"
+            "    log_format upstreams '$request_method $uri $status $upstream_addr';\n"
+            f"    access_log {self.dir / self.ACCESS_LOG} upstreams;\n{temp}\n"
+            f"    include {self.dir / 'site.conf'};\n"
+            "}\n"
+        ), site
+
+    def start(self) -> Nginx:
+        main, site = self.config()
+        (self.dir / "site.conf").write_text(site)
+        (self.dir / "nginx.conf").write_text(main)
+        args = [
+            str(self.binary),
+            "-p",
+            str(self.dir),
+            "-c",
+            str(self.dir / "nginx.conf"),
+            "-e",
+            str(self.dir / "error.log"),
+        ]
+        self.run([*args, "-t", "-q"])  # a config nginx refuses fails here, with its reason
+        self.spawn(args)
+        self.wait_ready()
+        return self
+
+    def ready(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def access_log(self) -> list[list[str]]:
+        """The requests nginx passed on: [method, path, status, upstream addresses] each (more
+        than one address, comma-separated, when nginx tried another instance)."""
+        path = self.dir / self.ACCESS_LOG
+        if not path.exists():
+            return []
+        return [line.split(" ", 3) for line in path.read_text().splitlines() if line.strip()]
+
+
 def _remove_orphans() -> None:
     """Remove the folders of servers whose test process was killed (no atexit ran); the kernel
     stopped those servers, but their files stayed. Folders of live sessions are left alone."""
@@ -320,13 +412,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _unprivileged_user() -> str:
-    for name in PG_RUN_AS:
+def _unprivileged_user(candidates: Sequence[str] = PG_RUN_AS) -> str:
+    for name in candidates:
         try:
             pwd.getpwnam(name)
         except KeyError:
             continue
         return name
-    raise RuntimeError(
-        f"running as root and none of the users {PG_RUN_AS} exists to run PostgreSQL"
-    )
+    raise RuntimeError(f"running as root and none of the users {candidates} exists to run it")

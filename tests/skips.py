@@ -15,8 +15,8 @@ import pytest
 
 NO_SKIPS_ENV = "AIGC_TEST_NO_SKIPS"
 MAKE_DEPS = (
-    "sudo make deps  (installs PostgreSQL, Redis, Chromium, a CJK font, Tesseract and Node.js; "
-    "Debian)"
+    "sudo make deps  (installs PostgreSQL, Redis, Chromium, a CJK font, Tesseract, Node.js and "
+    "nginx; Debian)"
 )
 SHARED_DATA = "put the shared data beside this checkout, in ../shared (see tests that name it)"
 DEV_EXTRA = "make venv  (installs the dev extra: pip install -e '.[dev]')"
@@ -27,6 +27,7 @@ REMEDIES: tuple[tuple[str, str], ...] = (
     ("redis is not installed", MAKE_DEPS),
     ("chromium is not installed", MAKE_DEPS),
     ("tesseract is not installed", MAKE_DEPS),
+    ("nginx is not installed", MAKE_DEPS),
     ("node is not installed", MAKE_DEPS),
     (
         "older than node.js",

@@ -1,7 +1,8 @@
 """The throwaway servers of tests/services.py: what they are, and that none outlives its session.
 
 The PostgreSQL and Redis tests all over the suite show that the servers work; these show what
-those cannot: who runs PostgreSQL, and what is left after a stop or after a killed session.
+those cannot: who runs PostgreSQL and nginx, and what is left after a stop or after a killed
+session.
 """
 
 from __future__ import annotations
@@ -59,6 +60,24 @@ def test_postgres_runs_unprivileged_with_a_superuser_and_leaves_nothing() -> Non
     finally:
         server.stop()
     assert gone(pid)
+    assert not folder.exists()
+
+
+def test_nginx_runs_unprivileged_with_its_workers_and_leaves_nothing() -> None:
+    binary = services.nginx_binary()
+    if binary is None:
+        pytest.skip("nginx is not installed (no nginx on PATH or in /usr/sbin)")
+    server = services.Nginx(binary, [f"127.0.0.1:{services.free_port()}"]).start()
+    assert server.proc is not None
+    pid, folder = server.proc.pid, server.dir
+    workers = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    try:
+        assert workers
+        for process in (pid, *workers):
+            assert Path(f"/proc/{process}").stat().st_uid != 0 or os.geteuid() != 0
+    finally:
+        server.stop()
+    assert gone(pid) and all(wait_gone(worker) for worker in workers)
     assert not folder.exists()
 
 

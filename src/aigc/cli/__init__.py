@@ -2,14 +2,15 @@
 
 serve, migrate, backup, restore, audit (``serve.py``) · admin, keys (``admin.py``) · models
 (``models.py``) · train, generated from the model families (``train.py``; jobs run by
-``jobs.py``) · kb (``kb.py``) · policies (``policies.py``). Shared helpers are in ``common.py``.
+``jobs.py``) · kb (``kb.py``) · policies (``policies.py``) · nginx-config (``deploy.py``).
+Shared helpers are in ``common.py``.
 """
 
 from __future__ import annotations
 
 import typer
 
-from aigc.cli import serve
+from aigc.cli import deploy, serve
 from aigc.cli.admin import admin_app, keys_app
 from aigc.cli.kb import kb_app
 from aigc.cli.models import models_app
@@ -21,6 +22,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 serve.register(app)
+deploy.register(app)
 app.add_typer(train_app, name="train")
 app.add_typer(kb_app, name="kb")
 app.add_typer(policies_app, name="policies")
