@@ -437,6 +437,47 @@ class StreamedChoice:
         return self.check.finish_reason(self.bounded.finish_reason), made
 
 
+def refuses_on_submit(model: TextModel) -> bool:
+    return isinstance(model, TextModelBase) and model.refuses_on_submit
+
+
+async def primed(pieces: AsyncIterator[str]) -> AsyncIterator[str]:
+    """``pieces`` with the first one already read (its errors raised now, before the
+    response's status is sent); closing the result closes ``pieces``."""
+    first = await anext(pieces, None)
+
+    async def chained() -> AsyncIterator[str]:
+        try:
+            if first is not None:
+                yield first
+                async for piece in pieces:
+                    yield piece
+        finally:
+            close = getattr(pieces, "aclose", None)
+            if close is not None:
+                await close()
+
+    return chained()
+
+
+async def opened(events: AsyncIterator[bytes], model: TextModel) -> AsyncIterator[bytes]:
+    """A stream whose first event is read before the response starts when the model refuses
+    only on submission (``refuses_on_submit``): its 503 is then an HTTP status."""
+    if not refuses_on_submit(model):
+        return events
+    first = await anext(events)
+
+    async def chained() -> AsyncIterator[bytes]:
+        try:
+            yield first
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return chained()
+
+
 async def settle(services: Services, prepared: Prepared, record: RequestRecord, used: int) -> None:
     if prepared.slot is not None:
         prepared.slot.release()
@@ -580,6 +621,8 @@ async def stream(
     try:
         for i, request in enumerate(prepared.requests):
             choice = StreamedChoice(prepared, request, record)  # output rules, restore
+            if i == 0 and refuses_on_submit(prepared.model):
+                choice.pieces = await primed(choice.pieces)  # a refusal raises here: a 503
             if chat:
                 yield event(chat_choice(i, {"role": "assistant", "content": ""}, None))
             log = choice.log

@@ -51,6 +51,10 @@ class TextModelBase(LoadedModel):
     # or upstream chat model). A grounded answer of a model that cannot (a template's fixed
     # answers, an n-gram chain) cites no source: it does not come from the documents.
     reads_sources: bool = False
+    # Its own queue answers only when a request is sent (Ray Serve's back-pressure): a stream
+    # waits for the first piece before its status is sent, so a full queue is a 503, not an
+    # error event after a 200.
+    refuses_on_submit: bool = False
 
     @property
     def runs_inline(self) -> bool:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
+import json
 import logging
 import os
 import threading
@@ -38,6 +40,7 @@ from ray.serve.deployment import Deployment
 from ray.serve.exceptions import BackPressureError
 from sqlalchemy import select
 
+from aigc import __version__ as aigc_version
 from aigc.config import Settings
 from aigc.errors import Overloaded
 from aigc.infra.db import Database
@@ -73,6 +76,17 @@ def app_name(record: ModelRecord) -> str:
     return f"{record.name}--{record.id}"
 
 
+def code_version(
+    family: str, config: dict[str, Any], options: dict[str, Any], settings: Settings
+) -> str:
+    """What a model's application is made of. Serve gives every ``serve.run`` a new random
+    version (and rolls the replicas); with this, a gateway (re)start or a second instance
+    runs ``serve.run`` only when something changed."""
+    made_of = [aigc_version, family, config, options, settings.family_modules]
+    text = json.dumps(made_of, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 # --- the replica ------------------------------------------------------------------------------
 
 
@@ -80,10 +94,16 @@ class ModelServer:
     """The body of one model's deployment: the model loaded in the replica, streaming."""
 
     def __init__(
-        self, family: str, name: str, config: dict[str, Any], family_modules: list[str]
+        self,
+        family: str,
+        name: str,
+        config: dict[str, Any],
+        family_modules: list[str],
+        version: str = "",
     ) -> None:
         load_families(family_modules)
         self.name = name
+        self.version = version
         self.model: TextModel = loader_for(family, name, config)(config)
         self.replica = f"{os.getpid()}"
         self.active = 0
@@ -99,6 +119,7 @@ class ModelServer:
             "takes_images": model.takes_images,
             "needs_images": model.needs_images,
             "reads_sources": model.reads_sources,
+            "version": self.version,
         }
 
     def stats(self) -> dict[str, Any]:
@@ -119,7 +140,9 @@ class ModelServer:
     def _piece(self, piece: str) -> Piece:
         reason = getattr(piece, "finish_reason", None)
         tokens = getattr(piece, "token_count", None)
-        return str(piece), tokens if tokens is not None else self.model.count_tokens(piece), reason
+        if tokens is None:
+            tokens = self.model.count_tokens(piece) if piece else 0
+        return str(piece), tokens, reason
 
     async def generate(self, request: TextRequest) -> AsyncIterator[Piece]:
         """The model's pieces as plain triples. A cancelled request (the client left) raises
@@ -169,6 +192,8 @@ async def _in_thread(pieces: Iterator[str]) -> AsyncIterator[str]:
 class RayTextModel(TextModelBase):
     """A text model served by a Serve application, spoken to through its deployment handle."""
 
+    refuses_on_submit = True  # Serve's queue refuses when a request is sent (BackPressureError)
+
     def __init__(self, handle: Any, info: dict[str, Any], app: str) -> None:
         self.handle = handle
         self.app = app
@@ -202,44 +227,67 @@ class RayTextModel(TextModelBase):
 
     async def _astream(self, request: TextRequest) -> AsyncIterator[str]:
         for attempt in range(2):
-            sent = False
+            sent = ended = False
             stream = self.handle.options(stream=True).generate.remote(request)
             try:
                 async for text, tokens, reason in stream:
                     sent = True
                     yield _text(text, tokens, reason)
+                ended = True
                 return
             except BackPressureError:
+                ended = True
                 raise _overloaded() from None
             except LOST as exc:
+                ended = True
                 if sent or attempt:
                     log.warning("replica of %s lost mid-stream: %s", self.app, type(exc).__name__)
                     raise _lost() from None
                 log.info("replica of %s lost before the first piece: sent again", self.app)
             finally:
-                stream.cancel()  # a no-op once finished; stops the replica when we left early
+                if not ended:  # the reader left early (the client hung up): stop the replica
+                    _cancel(stream)
 
     def generate(self, request: TextRequest) -> Iterator[str]:
         """The same stream for a reader in a worker thread (non-streaming answers)."""
         for attempt in range(2):
-            sent = False
+            sent = ended = False
             stream = self.handle.options(stream=True).generate.remote(request)
             try:
                 for text, tokens, reason in stream:
                     sent = True
                     yield _text(text, tokens, reason)
+                ended = True
                 return
             except BackPressureError:
+                ended = True
                 raise _overloaded() from None
             except LOST:
+                ended = True
                 if sent or attempt:
                     raise _lost() from None
             finally:
-                stream.cancel()
+                if not ended:
+                    _cancel(stream)
+
+
+def _cancel(stream: Any) -> None:
+    """Cancel a Serve request the reader left (the replica gets ``CancelledError``). Its
+    failure is not the reader's: the request may have failed or ended meanwhile."""
+    try:
+        stream.cancel()
+    except Exception as exc:
+        log.debug("cancelling a Serve request: %s", type(exc).__name__)
 
 
 def _text(text: str, tokens: int, reason: str | None) -> str:
-    return Ended(reason) if reason is not None else CountedText(text, tokens)
+    """A wire triple as the piece the model yielded, its token count known (the gateway
+    never re-tokenizes: that would be a round trip to the replica per piece)."""
+    if reason is None:
+        return CountedText(text, tokens)
+    ended = Ended(reason)
+    ended.token_count = tokens  # type: ignore[attr-defined]
+    return ended
 
 
 def _overloaded() -> Overloaded:
@@ -255,6 +303,10 @@ def _lost() -> ReplicaLost:
         "The replica serving this model stopped; try again (another replica answers)",
         headers=RETRY_AFTER,
     )
+
+
+def _version(handle: Any) -> str:
+    return str(handle.info.remote().result(timeout_s=120)["version"])
 
 
 def replica_states(app: str) -> dict[str, int]:
@@ -304,24 +356,33 @@ class RayServing:
         config = dict(record.config or {})
         own = config.pop("deployment", None)
         options = self.settings.deployment_options(record.name, own)
-        deployment = cast(Deployment, serve.deployment(ModelServer)).options(
-            name="model", **options.model_dump(exclude_none=True)
-        )
-        app = deployment.bind(record.family, record.name, config, self.settings.family_modules)
+        shown = options.model_dump(exclude_none=True)
+        version = code_version(record.family, config, shown, self.settings)
         name = app_name(record)
-        log.info("deploying %s on Ray Serve (%s)", name, options.model_dump(exclude_none=True))
+        running = self._running(name)
+        if (
+            running is not None
+            and running.info.remote().result(timeout_s=120)["version"] == version
+        ):
+            return running  # as wanted already: serve.run would roll its replicas for nothing
+        deployment = cast(Deployment, serve.deployment(ModelServer)).options(name="model", **shown)
+        app = deployment.bind(
+            record.family, record.name, config, self.settings.family_modules, version
+        )
+        log.info("deploying %s on Ray Serve (%s)", name, shown)
         return serve.run(app, name=name, route_prefix=None, blocking=False)
 
+    @staticmethod
+    def _running(name: str) -> Any | None:
+        if not replica_states(name).get("RUNNING"):
+            return None
+        return serve.get_app_handle(name)
+
     def load(self, record: ModelRecord) -> RayTextModel:
-        """The running application's handle (deployed now when it is not there yet)."""
-        self.connect()
-        name = app_name(record)
-        if replica_states(name).get("RUNNING"):
-            handle = serve.get_app_handle(name)
-        else:
-            handle = self.deploy(record)
+        """The application's handle, deployed or updated first when it is not as wanted."""
+        handle = self.deploy(record)
         info = handle.info.remote().result(timeout_s=120)
-        return RayTextModel(handle, info, name)
+        return RayTextModel(handle, info, app_name(record))
 
     def undeploy(self, record: ModelRecord) -> None:
         self.connect()
