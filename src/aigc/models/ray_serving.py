@@ -24,7 +24,7 @@ that cannot take them), logprobs, and image models (they stay in-process).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import hashlib
 import json
 import logging
@@ -144,18 +144,20 @@ class ModelServer:
             tokens = self.model.count_tokens(piece) if piece else 0
         return str(piece), tokens, reason
 
-    async def generate(self, request: TextRequest) -> AsyncIterator[Piece]:
-        """The model's pieces as plain triples. A cancelled request (the client left) raises
-        ``CancelledError`` here, which closes the model's own stream."""
+    async def generate(self, request: TextRequest) -> AsyncIterator[list[Piece]]:
+        """The model's pieces as plain triples, sent in batches: whatever the model has made
+        since the last send goes in one message (a message per token cost a round trip
+        each). A cancelled request (the client left) raises ``CancelledError`` here, which
+        stops the model's own stream."""
         self.active += 1
         self.requests += 1
         try:
             if isinstance(self.model, AsyncTextModel):
-                async for piece in self.model.agenerate(request):
-                    yield self._piece(piece)
+                pieces: AsyncIterator[str] = self.model.agenerate(request)
             else:
-                async for piece in _in_thread(self.model.generate(request)):
-                    yield self._piece(piece)
+                pieces = _in_thread(self.model.generate(request))
+            async for batch in _batches(pieces):
+                yield [self._piece(p) for p in batch]
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
@@ -163,27 +165,78 @@ class ModelServer:
             self.active -= 1
 
 
-async def _in_thread(pieces: Iterator[str]) -> AsyncIterator[str]:
-    """A blocking iterator read in a worker thread one piece at a time; closed (in the thread,
-    once no ``next`` runs) when the reader stops early."""
-    loop = asyncio.get_running_loop()
-    pending: concurrent.futures.Future[Any] | asyncio.Future[Any] | None = None
-    done = object()
+_DONE = object()
+
+
+async def _batches(pieces: AsyncIterator[str]) -> AsyncIterator[list[str]]:
+    """The pieces in lists: each list holds every piece ready when the reader asks. A task
+    reads ``pieces`` ahead into a queue; closing this closes it (and so ``pieces``)."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def read() -> None:
+        try:
+            async for piece in pieces:
+                queue.put_nowait(piece)
+        except Exception as exc:  # handed to the reader, raised there
+            queue.put_nowait(exc)
+        finally:
+            queue.put_nowait(_DONE)
+
+    reader = asyncio.create_task(read())
     try:
         while True:
-            pending = loop.run_in_executor(None, next, pieces, done)
-            piece = await pending
-            pending = None
-            if piece is done:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            ended = batch[-1] is _DONE
+            if ended:
+                batch.pop()
+            failed = next((p for p in batch if isinstance(p, Exception)), None)
+            if failed is not None:
+                raise failed
+            if batch:
+                yield batch
+            if ended:
                 return
+    finally:
+        if not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        with contextlib.suppress(Exception):
+            await pieces.aclose()  # type: ignore[attr-defined]
+
+
+async def _in_thread(pieces: Iterator[str]) -> AsyncIterator[str]:
+    """A blocking iterator read in one worker thread, its pieces handed to the loop as they
+    come; when the reader stops early the thread stops at the next piece and closes it."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for piece in pieces:
+                loop.call_soon_threadsafe(queue.put_nowait, piece)
+                if stop.is_set():
+                    break
+        except Exception as exc:
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+
+    worker = loop.run_in_executor(None, run)
+    try:
+        while (piece := await queue.get()) is not _DONE:
+            if isinstance(piece, Exception):
+                raise piece
             yield piece
     finally:
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            if pending is None:
-                close()
-            else:  # a ``next`` still runs: close the iterator once it returns
-                pending.add_done_callback(lambda _: loop.run_in_executor(None, close))
+        stop.set()
+        worker.add_done_callback(lambda _: None)  # the thread ends on its own at the next piece
 
 
 # --- the gateway's side -----------------------------------------------------------------------
@@ -230,9 +283,10 @@ class RayTextModel(TextModelBase):
             sent = ended = False
             stream = self.handle.options(stream=True).generate.remote(request)
             try:
-                async for text, tokens, reason in stream:
+                async for batch in stream:
                     sent = True
-                    yield _text(text, tokens, reason)
+                    for text, tokens, reason in batch:
+                        yield _text(text, tokens, reason)
                 ended = True
                 return
             except BackPressureError:
@@ -254,9 +308,10 @@ class RayTextModel(TextModelBase):
             sent = ended = False
             stream = self.handle.options(stream=True).generate.remote(request)
             try:
-                for text, tokens, reason in stream:
+                for batch in stream:
                     sent = True
-                    yield _text(text, tokens, reason)
+                    for text, tokens, reason in batch:
+                        yield _text(text, tokens, reason)
                 ended = True
                 return
             except BackPressureError:
