@@ -3,12 +3,17 @@ refuse. No Ray needed: these are checked before anything reaches a cluster."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
+from typer.testing import CliRunner
 
 from aigc.config import DeploymentOptions, Settings
 from aigc.errors import InvalidRequest
 from aigc.models.registry import check_deployment
+from tests.templates import slow
 
 
 def test_options_merge_defaults_star_model_then_record(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,3 +64,30 @@ def test_no_address_means_in_process() -> None:
     from aigc.app import remote_serving
 
     assert remote_serving(Settings()) is None
+
+
+def test_cli_stores_a_models_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`aigc models add-template ... --deployment '{...}'`: checked, stored with the record."""
+    from aigc.cli import app
+    from aigc.infra.db import Database
+    from aigc.infra.schema import ModelRecord
+
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
+    yaml = tmp_path / "t.yaml"
+    yaml.write_text(slow("你好 hello", 0), encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    add = ["models", "add-template", "template-x", str(yaml), "--shared", "--deployment"]
+    bad = runner.invoke(app, [*add, '{"num_replicas": 0}'])
+    assert bad.exit_code == 1 and "num_replicas" in bad.output
+    not_json = runner.invoke(app, [*add, "{nope"])
+    assert not_json.exit_code == 2 and "not JSON" in not_json.output
+    good = runner.invoke(app, [*add, '{"num_replicas": 2}'])
+    assert good.exit_code == 0, good.output
+    db = Database(Settings().db_url)
+    try:
+        with db.session() as s:
+            record = s.scalars(select(ModelRecord).where(ModelRecord.name == "template-x")).one()
+            assert record.config["deployment"] == {"num_replicas": 2}
+    finally:
+        db.dispose()
