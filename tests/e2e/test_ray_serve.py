@@ -203,6 +203,7 @@ def test_32_streams_two_replicas_and_one_killed(server: Server, org: Org, driver
     failed = [o for o in outcomes if o != LONG]
     for failure in failed:  # each failure says to retry: 503 + Retry-After, or the code
         assert failure in ("503 retry-after", "replica_unavailable"), failure
+    print(f"replica killed: {len(done)} answered, {len(failed)} refused to retry: {failed}")
     assert done, outcomes
     assert failed, "the kill came after every stream had finished: nothing was tested"
 
