@@ -49,7 +49,6 @@ from aigc.models import resources
 from aigc.models.base import TextModelBase
 from aigc.models.prompt_tokens import count_prompt_tokens
 from aigc.models.protocols import (
-    AsyncPromptCounter,
     AsyncTextModel,
     ChatMessage,
     TextModel,
@@ -228,7 +227,7 @@ async def count(
     """The final prompts' tokens (what usage reports and the limiter reserves): one request,
     or one per prompt of a completions list, summed as OpenAI bills them."""
     prompts = [requests] if isinstance(requests, TextRequest) else list(requests)
-    if isinstance(model, AsyncPromptCounter):  # served elsewhere: one round trip for all
+    if isinstance(model, TextModelBase) and model.counts_elsewhere:  # one round trip for all
         return await model.acount_prompts(prompts)
 
     def total() -> int:

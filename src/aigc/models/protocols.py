@@ -260,14 +260,6 @@ class AsyncTextModel(Protocol):
 
 
 @runtime_checkable
-class AsyncPromptCounter(Protocol):
-    """A text model served elsewhere (Ray Serve) that counts a request's prompts where its
-    tokenizer is, in one round trip, instead of a blocking call per message."""
-
-    async def acount_prompts(self, requests: Sequence[TextRequest]) -> int: ...
-
-
-@runtime_checkable
 class ImageModel(Protocol):
     """A loaded image generator (GAN, VAE, text-to-image)."""
 

@@ -246,6 +246,7 @@ class RayTextModel(TextModelBase):
     """A text model served by a Serve application, spoken to through its deployment handle."""
 
     refuses_on_submit = True  # Serve's queue refuses when a request is sent (BackPressureError)
+    counts_elsewhere = True  # the tokenizer is in the replica
 
     def __init__(self, handle: Any, info: dict[str, Any], app: str) -> None:
         self.handle = handle
