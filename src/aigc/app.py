@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from aigc import __version__
 from aigc.config import Settings
@@ -34,7 +35,7 @@ from aigc.infra.db import Database
 from aigc.models.defaults import bootstrap_defaults
 from aigc.models.family import load_families
 from aigc.models.job_runner import job_runner
-from aigc.models.registry import ModelRegistry, ensure_builtin_models
+from aigc.models.registry import ModelRegistry, RemoteServing, ensure_builtin_models
 
 log = logging.getLogger("aigc.app")
 
@@ -51,11 +52,33 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         db=db,
-        registry=ModelRegistry(settings.import_roots),
+        registry=ModelRegistry(settings.import_roots, remote=remote_serving(settings)),
         limiter=limiter,
         audit_log=audit_log,
         audit=AuditWriter(audit_log),
     )
+
+
+def remote_serving(settings: Settings) -> RemoteServing | None:
+    """Ray Serve when an address is set (Ray is imported only then: the embedded default
+    needs no Ray); None: every model in this process."""
+    if not settings.ray_address:
+        return None
+    from aigc.models.ray_serving import RayServing
+
+    return RayServing(settings)
+
+
+async def deploy_remote_models(services: Services) -> None:
+    """``aigc serve`` starts or updates each model's Serve application before it answers."""
+    remote = services.registry.remote
+    if remote is None:
+        return
+    from aigc.models.ray_serving import RayServing
+
+    assert isinstance(remote, RayServing)
+    names = await run_in_threadpool(remote.deploy_all, services.db)
+    log.info("models on Ray Serve: %s", ", ".join(names) or "none yet")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -73,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         load_families(settings.family_modules)  # every family's loader and training job
         if settings.default_models:
             bootstrap_defaults(services.db, settings)
+        await deploy_remote_models(services)
         runner = job_runner(services.db, settings, f"{socket.gethostname()}:{os.getpid()}")
         runner.start()
         app.state.services = services

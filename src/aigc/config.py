@@ -13,7 +13,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -60,6 +60,57 @@ def _yaml_source(settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource
     if not path.is_file():
         raise FileNotFoundError(f"AIGC_CONFIG names {name}, which is not a file")
     return _YamlFile(settings_cls, yaml_file=path)
+
+
+# What a model's Ray actors may ask of the cluster (Ray's own ``ray_actor_options`` keys).
+ACTOR_OPTIONS = frozenset(
+    {"num_cpus", "num_gpus", "memory", "resources", "accelerator_type", "runtime_env"}
+)
+
+
+class DeploymentOptions(BaseModel):
+    """How one model runs on Ray Serve (the fields of ``@serve.deployment`` we pass on),
+    checked here so a typo is a clear error at start or at registration, not a Ray traceback
+    later. ``num_replicas`` and ``autoscaling_config`` exclude each other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_replicas: int | None = Field(default=None, ge=1)
+    autoscaling_config: dict[str, Any] | None = None
+    ray_actor_options: dict[str, Any] = Field(default_factory=dict)
+    # Requests one replica works on at once, and requests waiting for a replica (-1: no
+    # bound); past it the gateway answers 503 + Retry-After.
+    max_ongoing_requests: int = Field(default=16, ge=1)
+    max_queued_requests: int = Field(default=64, ge=-1)
+
+    @model_validator(mode="after")
+    def _check(self) -> DeploymentOptions:
+        if self.num_replicas is not None and self.autoscaling_config is not None:
+            raise ValueError("set num_replicas or autoscaling_config, not both")
+        unknown = set(self.ray_actor_options) - ACTOR_OPTIONS
+        if unknown:
+            raise ValueError(
+                f"ray_actor_options takes {', '.join(sorted(ACTOR_OPTIONS))}; "
+                f"not {', '.join(sorted(unknown))}"
+            )
+        for key in ("num_cpus", "num_gpus", "memory"):
+            value = self.ray_actor_options.get(key)
+            if value is not None and (not isinstance(value, int | float) or value < 0):
+                raise ValueError(f"ray_actor_options.{key} is a number >= 0")
+        scaling = self.autoscaling_config or {}
+        low, high = scaling.get("min_replicas", 1), scaling.get("max_replicas", 1)
+        if not isinstance(low, int) or not isinstance(high, int) or not 0 <= low <= high:
+            raise ValueError("autoscaling_config needs integers 0 <= min_replicas <= max_replicas")
+        return self
+
+    def merged(self, overrides: dict[str, Any]) -> DeploymentOptions:
+        """These options with a model record's own ``deployment`` fields on top."""
+        base = self.model_dump(exclude_unset=True)
+        if "autoscaling_config" in overrides:
+            base.pop("num_replicas", None)
+        if "num_replicas" in overrides:
+            base.pop("autoscaling_config", None)
+        return DeploymentOptions.model_validate(base | overrides)
 
 
 class Settings(BaseSettings):
@@ -174,6 +225,18 @@ class Settings(BaseSettings):
         default=60, ge=0, le=300, description="Clock skew allowed on ID tokens (at most 300)"
     )
 
+    # Models on Ray Serve (docs/models.md, "Serving on Ray"): with an address, local text
+    # models run as one Serve application each on that cluster; without, in this process.
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster to serve text models on: host:port of `ray start --head`, "
+        "ray://host:10001, or 'auto' (RAY_ADDRESS, else the cluster on this machine)",
+    )
+    ray_namespace: str = Field(default="aigc", min_length=1, description="Ray namespace")
+    # Deployment options keyed by model id ("*": every model); a model record's own
+    # ``deployment`` object (`aigc models add ... --deployment '{...}'`) wins over both.
+    ray_deployments: dict[str, DeploymentOptions] = Field(default_factory=dict)
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -203,6 +266,17 @@ class Settings(BaseSettings):
         yaml_file = _yaml_source(settings_cls)
         files = (yaml_file,) if yaml_file is not None else ()
         return (init_settings, env_settings, *files, file_secret_settings)
+
+    def deployment_options(
+        self, model: str, own: dict[str, Any] | None = None
+    ) -> DeploymentOptions:
+        """The Ray Serve options of one model: the defaults, then ``ray_deployments["*"]``, then
+        ``ray_deployments[model]``, then the record's own ``deployment``."""
+        options = self.ray_deployments.get("*", DeploymentOptions())
+        named = self.ray_deployments.get(model)
+        if named is not None:
+            options = options.merged(named.model_dump(exclude_unset=True))
+        return options.merged(own or {})
 
     @property
     def job_cpu_threads(self) -> int:

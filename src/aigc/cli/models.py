@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,6 +14,22 @@ from aigc.cli.common import err, families, out, session, tenant_id
 from aigc.config import Settings
 
 models_app = typer.Typer(help="Models", no_args_is_help=True)
+
+DEPLOYMENT = typer.Option(
+    help="Ray Serve options of this model as JSON, e.g. "
+    '\'{"num_replicas": 2, "ray_actor_options": {"num_gpus": 1}}\' (used with AIGC_RAY_ADDRESS)'
+)
+
+
+def deployment_config(text: str | None) -> dict[str, Any]:
+    """``{"deployment": {...}}`` from the option's JSON (checked by the registry), or {}."""
+    if text is None:
+        return {}
+    try:
+        return {"deployment": json.loads(text)}
+    except json.JSONDecodeError as exc:
+        err.print(f"[red]error:[/red] --deployment is not JSON: {exc}")
+        raise typer.Exit(2) from None
 
 
 @models_app.command("list")
@@ -45,13 +62,14 @@ def models_add_template(
     path: Path,
     tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
     shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
+    deployment: Annotated[str | None, DEPLOYMENT] = None,
 ) -> None:
     """Register a template model (id template-…) from a YAML file (its text is stored)."""
     from aigc.models.registry import ModelRegistry
 
     with session() as s:
         owner = None if shared else tenant_id(s, tenant)
-        config = {"yaml": path.read_text(encoding="utf-8")}
+        config = {"yaml": path.read_text(encoding="utf-8")} | deployment_config(deployment)
         record = ModelRegistry(Settings().import_roots).register(
             s, None, name, config, tenant_id=owner
         )
@@ -64,15 +82,17 @@ def models_add(
     name: Annotated[str, typer.Option(help="Model id, e.g. hf-qwen2-0.5b")],
     tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
     shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
+    deployment: Annotated[str | None, DEPLOYMENT] = None,
 ) -> None:
     """Register a model folder (config.json, weights, tokenizer) under the import roots."""
     from aigc.models.registry import ModelRegistry
 
     families()
+    config = {"path": str(path)} | deployment_config(deployment)
     with session() as s:
         owner = None if shared else tenant_id(s, tenant)
         record = ModelRegistry(Settings().import_roots).register(
-            s, None, name, {"path": str(path)}, tenant_id=owner
+            s, None, name, config, tenant_id=owner
         )
         out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")
 

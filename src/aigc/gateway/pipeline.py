@@ -29,7 +29,7 @@ from typing import Any
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from aigc.access import Principal
-from aigc.errors import InvalidRequest
+from aigc.errors import APIError, InvalidRequest
 from aigc.gateway import grounding, guarding, tooling, vision
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.limits import LimitSpec, Reservation
@@ -47,6 +47,7 @@ from aigc.infra import metrics, untrusted
 from aigc.knowledge.citing import SourceUse, response_fields
 from aigc.models import resources
 from aigc.models.base import TextModelBase
+from aigc.models.prompt_tokens import count_prompt_tokens
 from aigc.models.protocols import (
     AsyncTextModel,
     ChatMessage,
@@ -56,7 +57,6 @@ from aigc.models.protocols import (
     ToolCallDelta,
 )
 from aigc.models.stopping import BoundedText
-from aigc.models.tokens import image_tokens
 
 # Inputs up to this many characters are scanned, counted and template-matched on the event loop:
 # that takes microseconds, less than a worker-thread hop. Longer ones go to a worker thread, so a
@@ -227,6 +227,8 @@ async def count(
     """The final prompts' tokens (what usage reports and the limiter reserves): one request,
     or one per prompt of a completions list, summed as OpenAI bills them."""
     prompts = [requests] if isinstance(requests, TextRequest) else list(requests)
+    if isinstance(model, TextModelBase) and model.counts_elsewhere:  # one round trip for all
+        return await model.acount_prompts(prompts)
 
     def total() -> int:
         return sum(count_prompt_tokens(model, r) for r in prompts)
@@ -314,21 +316,6 @@ def decoding_options(body: SamplingFields) -> dict[str, Any]:
         "logprobs": logprobs,
         "top_logprobs": top_logprobs,
     }
-
-
-def count_prompt_tokens(model: TextModel, request: TextRequest) -> int:
-    """The prompt's tokens: messages, the calls they carry and the tools offered (the model
-    reads them all); each image as OpenAI bills it (``tokens.image_tokens``)."""
-    if request.messages is None:
-        return model.count_tokens(request.prompt or "")
-    texts = [m.content for m in request.messages]
-    texts += [c.name + c.arguments for m in request.messages for c in m.tool_calls]
-    if request.tools is not None:
-        texts += [json.dumps(t.openai(), ensure_ascii=False) for t in request.tools.callable]
-    images = sum(
-        image_tokens(i.width, i.height, i.detail) for m in request.messages for i in m.images
-    )
-    return sum(model.count_tokens(t) for t in texts if t) + images
 
 
 class TokenLog:
@@ -447,6 +434,47 @@ class StreamedChoice:
         made = self.check.calls.result()
         self._record.tools.extend(tooling.called_codes(made))
         return self.check.finish_reason(self.bounded.finish_reason), made
+
+
+def refuses_on_submit(model: TextModel) -> bool:
+    return isinstance(model, TextModelBase) and model.refuses_on_submit
+
+
+async def primed(pieces: AsyncIterator[str]) -> AsyncIterator[str]:
+    """``pieces`` with the first one already read (its errors raised now, before the
+    response's status is sent); closing the result closes ``pieces``."""
+    first = await anext(pieces, None)
+
+    async def chained() -> AsyncIterator[str]:
+        try:
+            if first is not None:
+                yield first
+                async for piece in pieces:
+                    yield piece
+        finally:
+            close = getattr(pieces, "aclose", None)
+            if close is not None:
+                await close()
+
+    return chained()
+
+
+async def opened(events: AsyncIterator[bytes], model: TextModel) -> AsyncIterator[bytes]:
+    """A stream whose first event is read before the response starts when the model refuses
+    only on submission (``refuses_on_submit``): its 503 is then an HTTP status."""
+    if not refuses_on_submit(model):
+        return events
+    first = await anext(events)
+
+    async def chained() -> AsyncIterator[bytes]:
+        try:
+            yield first
+            async for event in events:
+                yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return chained()
 
 
 async def settle(services: Services, prepared: Prepared, record: RequestRecord, used: int) -> None:
@@ -592,6 +620,8 @@ async def stream(
     try:
         for i, request in enumerate(prepared.requests):
             choice = StreamedChoice(prepared, request, record)  # output rules, restore
+            if i == 0 and refuses_on_submit(prepared.model):
+                choice.pieces = await primed(choice.pieces)  # a refusal raises here: a 503
             if chat:
                 yield event(chat_choice(i, {"role": "assistant", "content": ""}, None))
             log = choice.log
@@ -612,6 +642,12 @@ async def stream(
                         if chat
                         else text_choice(i, delta, None, logprobs)
                     )
+            except APIError as exc:
+                # The model failed after the response began (an upstream, a Ray replica that
+                # died): the status is sent, so the error is the stream's last event, in
+                # OpenAI's envelope (the SDK raises it); its code says whether to retry.
+                yield b"data: " + json.dumps(exc.body(), ensure_ascii=False).encode() + b"\n\n"
+                return
             finally:
                 used += choice.bounded.tokens
             finish, made = choice.finish()

@@ -8,7 +8,7 @@ template model ``runs_inline``, the batching engine ``footprint``/``unload``/
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from aigc.models.protocols import ImageRequest, TextRequest
@@ -51,6 +51,13 @@ class TextModelBase(LoadedModel):
     # or upstream chat model). A grounded answer of a model that cannot (a template's fixed
     # answers, an n-gram chain) cites no source: it does not come from the documents.
     reads_sources: bool = False
+    # Its own queue answers only when a request is sent (Ray Serve's back-pressure): a stream
+    # waits for the first piece before its status is sent, so a full queue is a 503, not an
+    # error event after a 200.
+    refuses_on_submit: bool = False
+    # Served elsewhere (Ray Serve): prompts are counted where its tokenizer is, all of a
+    # request's in one round trip (``acount_prompts``), not with a blocking call per message.
+    counts_elsewhere: bool = False
 
     @property
     def runs_inline(self) -> bool:
@@ -59,6 +66,10 @@ class TextModelBase(LoadedModel):
         return False
 
     def count_tokens(self, text: str) -> int:
+        raise NotImplementedError
+
+    async def acount_prompts(self, requests: Sequence[TextRequest]) -> int:
+        """The prompt tokens of ``requests``, for a model that ``counts_elsewhere``."""
         raise NotImplementedError
 
     def generate(self, request: TextRequest) -> Iterator[str]:

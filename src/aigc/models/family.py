@@ -107,6 +107,9 @@ class Family:
     long_training: bool = False
     bootstrap: Callable[[Database, Settings], None] | None = None
     engine: bool = False  # HF-format checkpoints the continuous-batching engine can serve
+    # Its models compute on this platform's machines (not an upstream's): with Ray configured,
+    # its text models run as Ray Serve deployments (``models.ray_serving``).
+    computes_here: bool = True
     from_folder: bool = False  # the console offers to register a model folder of this family
     # Per model, when records of one family differ (mm: captioner or text-to-image).
     capabilities_of: Callable[[dict[str, Any]], frozenset[str]] | None = field(

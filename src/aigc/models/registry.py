@@ -12,12 +12,14 @@ import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_model_allowed, require_platform_admin, require_role
+from aigc.config import DeploymentOptions
 from aigc.errors import (
     Conflict,
     InvalidRequest,
@@ -44,15 +46,44 @@ def _family(name: str) -> Family:
     return family
 
 
-def _loader(record: ModelRecord) -> Loader:
+def loader_for(family_name: str, name: str, config: dict[str, Any]) -> Loader:
     """The family's loader, or the continuous-batching engine when the config asks for it
-    (``"engine": {...}`` with EngineConfig fields, ``"device"`` optional)."""
-    family = _family(record.family)
-    if family.engine and "engine" in record.config:
+    (``"engine": {...}`` with EngineConfig fields, ``"device"`` optional). A Ray Serve replica
+    loads its model with this same function (``models.ray_serving``)."""
+    family = _family(family_name)
+    if family.engine and "engine" in config:
         from aigc.models.engine.serving import load_from_config
 
-        return functools.partial(load_from_config, name=record.name)  # metrics say its name
+        return functools.partial(load_from_config, name=name)  # metrics say its name
     return family.loader
+
+
+def _loader(record: ModelRecord) -> Loader:
+    return loader_for(record.family, record.name, record.config)
+
+
+class RemoteServing(Protocol):
+    """Where models run when not in this process (Ray Serve: ``models.ray_serving``)."""
+
+    def serves(self, record: ModelRecord) -> bool: ...
+
+    def load(self, record: ModelRecord) -> TextModel: ...
+
+    def undeploy(self, record: ModelRecord) -> None: ...
+
+
+def check_deployment(options: Any) -> None:
+    """A record's own Ray Serve options (``config.deployment``): 400 naming what is wrong."""
+    if not isinstance(options, dict):
+        raise InvalidRequest("deployment is an object of Ray Serve options", param="deployment")
+    try:
+        DeploymentOptions.model_validate(options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'deployment'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise InvalidRequest(f"deployment: {problems}", param="deployment") from None
 
 
 def family_of(name: str) -> str:
@@ -69,8 +100,11 @@ def family_of(name: str) -> str:
 class ModelRegistry:
     """Resolves and loads models; loaded backends are cached per record."""
 
-    def __init__(self, import_roots: list[Path] | None = None) -> None:
+    def __init__(
+        self, import_roots: list[Path] | None = None, remote: RemoteServing | None = None
+    ) -> None:
         self.import_roots = import_roots or []
+        self.remote = remote  # set: the models it serves run there (Ray), the rest here
         self._loaded: dict[str, TextModel] = {}
         self._lock = threading.Lock()
         self.memory = MemoryBudget(default_budgets())  # unloads least recently used models
@@ -137,7 +171,10 @@ class ModelRegistry:
             if model is not None:
                 self.memory.touch(record.id)
                 return model
-            model = _loader(record)(record.config)
+            if self.remote is not None and self.remote.serves(record):
+                model = self.remote.load(record)  # a handle: nothing of it held here
+            else:
+                model = _loader(record)(record.config)
             self._loaded[record.id] = model
         device, size = footprint(model)
         try:
@@ -192,7 +229,13 @@ class ModelRegistry:
             if principal is not None:
                 require_platform_admin(principal)  # server paths: CLI or platform admin only
             config = config | {"path": str(check_import_path(config["path"], self.import_roots))}
+        deployment = config.get("deployment")
+        if deployment is not None:
+            check_deployment(deployment)
+            config = {k: v for k, v in config.items() if k != "deployment"}
         family.validate(config)
+        if deployment is not None:
+            config = config | {"deployment": deployment}
         if family.prepare is not None:
             config = family.prepare(config, principal, session)
         clash = session.scalar(
@@ -219,6 +262,8 @@ class ModelRegistry:
             raise PermissionDenied(f"The model '{name}' is shared by the platform", param="model")
         session.delete(record)
         self.forget(record.id)
+        if self.remote is not None and self.remote.serves(record):
+            self.remote.undeploy(record)
 
 
 def ensure_builtin_models(session: Session) -> None:

@@ -602,5 +602,6 @@ FAMILY = register(
         capabilities=TEXT | {TOOLS, VISION, SOURCES},
         capabilities_of=capabilities_of,
         summary="An OpenAI-compatible server (vLLM, Ollama, llama.cpp, another aigc)",
+        computes_here=False,  # a client of another server: nothing to put on Ray
     )
 )

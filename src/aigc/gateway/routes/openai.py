@@ -65,6 +65,7 @@ async def _generate(
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         events = pipeline.stream(svc, prepared, rec, chat=chat, include_usage=include_usage)
+        events = await pipeline.opened(events, prepared.model)  # Ray: a full queue is a 503
         return StreamingResponse(
             events, media_type="text/event-stream", headers=SSE_HEADERS | headers
         )
