@@ -1,4 +1,5 @@
-"""Shared fixtures: database URLs for every backend, Redis, and a live server with two orgs.
+"""Shared fixtures: database URLs for every backend, Redis, a live server with two orgs, and a
+stub OpenAI-compatible upstream.
 
 PostgreSQL and Redis: the servers named by AIGC_TEST_POSTGRES_URL and AIGC_TEST_REDIS_URL when
 set, else throwaway servers (tests/services.py) started on the first test that needs one. Tests
@@ -22,6 +23,7 @@ from aigc.infra.schema import Tenant
 from aigc.tables import Base
 from tests import services
 from tests.e2e.server import Org, Server, make_org, new_admin_key
+from tests.engine.stub_openai import StubServer
 
 pytest_plugins = ["tests.skips"]
 
@@ -134,3 +136,11 @@ def org_a(server: Server) -> Org:
 @pytest.fixture(scope="session")
 def org_b(server: Server) -> Org:
     return make_org(server, "Org B")
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StubServer]:
+    """A stub OpenAI-compatible upstream (``tests/engine/stub_openai.py``) on a free loopback
+    port, one per test module: its recorded calls and bodies are that module's alone."""
+    with StubServer() as upstream:
+        yield upstream

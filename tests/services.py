@@ -23,7 +23,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+from tests import processes
 from tests.e2e.server import free_port
 
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -137,54 +137,36 @@ class Service(ABC):
 
     def spawn(self, args: Sequence[str]) -> None:
         uid, gid = self._ids()
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                list(args),
-                cwd=self.dir,
-                user=uid,
-                group=gid,
-                extra_groups=[] if uid is not None else None,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent(self.stop_signal),
-            )
+        self.proc = processes.spawn(
+            args,
+            self.log_path,
+            cwd=self.dir,
+            user=uid,
+            group=gid,
+            extra_groups=[] if uid is not None else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(self.stop_signal),
+        )
 
     @abstractmethod
     def ready(self) -> bool:
         """Whether the server answers a client yet."""
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP_S
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"{self.name} exited at start:\n{self._log_tail()}")
-            if self.ready():
-                return
-            time.sleep(0.1)
-        tail = self._log_tail()
-        self.stop()
-        raise RuntimeError(f"{self.name} did not become ready in {STARTUP_S:.0f} s:\n{tail}")
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
+        assert self.proc is not None
+        processes.wait_ready(
+            self.proc,
+            self.ready,
+            name=self.name,
+            log_path=self.log_path,
+            timeout=STARTUP_S,
+            stop=self.stop,
+        )
 
     def stop(self) -> None:
         """Stop the server (its clean shutdown signal, a kill if it hangs), remove its files."""
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(self.stop_signal)
-            try:
-                proc.wait(STOP_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        processes.stop(proc, self.stop_signal, STOP_S)
         shutil.rmtree(self.dir, ignore_errors=True)
         atexit.unregister(self.stop)
 

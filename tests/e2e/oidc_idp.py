@@ -11,7 +11,6 @@ import json
 import secrets
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
+from tests import processes
 from tests.e2e.server import free_port
 
 HERE = Path(__file__).resolve().parent / "oidc"
@@ -95,36 +95,21 @@ class OidcProvider:
 
     def start(self, timeout: float = 60.0) -> OidcProvider:
         install()
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            ["node", str(HERE / "idp.mjs"), str(self.config_path)],
-            cwd=HERE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+        self.proc = processes.spawn(
+            ["node", str(HERE / "idp.mjs"), str(self.config_path)], self.log_path, cwd=HERE
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"oidc-provider exited:\n{self.log_path.read_text()[-4000:]}")
-            try:
-                url = f"{self.issuer}/.well-known/openid-configuration"
-                if httpx.get(url, timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"oidc-provider did not start:\n{self.log_path.read_text()[-4000:]}")
+        processes.wait_ready(
+            self.proc,
+            processes.answers(f"{self.issuer}/.well-known/openid-configuration"),
+            name="oidc-provider",
+            log_path=self.log_path,
+            timeout=timeout,
+            stop=self.stop,
+        )
+        return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        processes.stop(self.proc, timeout=10)
 
     def set_account(self, account_id: str, claims: dict[str, Any]) -> None:
         """Create or change an account: its claims as the provider will issue them."""

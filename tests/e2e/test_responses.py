@@ -15,7 +15,6 @@ import base64
 import io
 import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -37,12 +36,6 @@ WEATHER = {
     },
 }
 ASK = "Use get_weather for Paris, 3 days"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -431,6 +431,61 @@ def test_admin_api_checks_and_preview(server: Server, org_a: Org, provider_a: Pr
     assert nested["role"] == "owner" and nested["matched_rules"] == [0]
 
 
+def test_provider_patch_changes_only_what_is_sent_and_null_only_where_it_clears(
+    server: Server, oidc_provider: OidcProvider, org_a: Org
+) -> None:
+    """A field left out of a PATCH stays as it is; null clears ``default_role`` (refuse the
+    unmatched) and is a 400 naming the field on every field that has no empty state."""
+    made = add_provider(
+        server,
+        oidc_provider,
+        org_a.id,
+        "aigc-org-a",
+        rules=RULES,
+        allowed_domains=["example.com"],
+        default_role="viewer",
+    )
+    one = f"/api/tenants/{org_a.id}/sso/providers/{made.id}"
+    moving = ("updated_at",)
+
+    def view() -> dict[str, Any]:
+        answer = server.api("GET", one)
+        assert answer.status_code == 200, answer.text
+        return {k: v for k, v in answer.json().items() if k not in moving}
+
+    before = view()
+    renamed = server.api("PATCH", one, json={"name": f"统一身份认证 {secrets.token_hex(2)}"})
+    assert renamed.status_code == 200, renamed.text
+    after = view()
+    assert after["name"] == renamed.json()["name"] != before["name"]
+    assert after == before | {"name": after["name"]}
+    # The secret, not sent, is the one the provider knows: a sign-in still goes through.
+    response, _ = sign_in(server, made.id, person(oidc_provider, []))
+    assert response.status_code == 200, response.text
+
+    for field in (
+        "name",
+        "issuer",
+        "client_id",
+        "client_secret",
+        "scopes",
+        "allowed_domains",
+        "rules",
+        "allow_private_network",
+        "enabled",
+    ):
+        answer = server.api("PATCH", one, json={field: None})
+        assert answer.status_code == 400, (field, answer.text)
+        error = answer.json()["error"]
+        assert error["type"] == "invalid_request_error" and error["param"] == field, error
+        assert "null" in error["message"]
+    assert view() == after
+
+    cleared = server.api("PATCH", one, json={"default_role": None})
+    assert cleared.status_code == 200, cleared.text
+    assert view() == after | {"default_role": None}
+
+
 def test_connection_test_refuses_private_issuers_unless_allowed(
     server: Server, oidc_provider: OidcProvider, org_a: Org
 ) -> None:

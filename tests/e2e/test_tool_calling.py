@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -43,12 +42,6 @@ TIME = {
     },
 }
 ASK = "Use get_weather for Paris, 3 days"
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ with "Tool results: ..." (tests/engine/stub_tools.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,12 +29,6 @@ class Person(BaseModel):
 def multiply(a: int, b: int) -> int:
     """Multiply two integers."""
     return a * b
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ the openai SDK is in test_upstream_live.py.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,6 @@ from tests.engine.stub_openai import StubServer, free_port, words
 PLATFORM = Principal(tenant_id="t_platform", role="owner", platform_admin=True)
 TENANT_ADMIN = Principal(tenant_id="t_acme", role="admin")
 ASK = TextRequest(messages=[ChatMessage("user", "你好")], max_tokens=50)
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the platform admin registers it (tenant admins may not use loopback addresses).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -15,12 +14,6 @@ import pytest
 
 from tests.e2e.server import Org, Server
 from tests.engine.stub_openai import StubServer, free_port, words
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
 
 
 def register(server: Server, config: dict[str, Any], key: str | None = None) -> str:

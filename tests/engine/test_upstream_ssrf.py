@@ -7,7 +7,6 @@ No traffic leaves loopback: addresses outside it are refused before any socket i
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,6 @@ RESERVED_NAME = "llm.partner.example"  # the stand-in resolver answers 192.0.2.2
 def no_outside_traffic(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Resolve RESERVED_NAME to TEST-NET-1; record (and refuse) connections off loopback."""
     return resolve_to_reserved(monkeypatch, RESERVED_NAME)
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
 
 
 @pytest.mark.parametrize(

@@ -104,12 +104,6 @@ def pictures(digits: ImageSet) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def vision_server(
     tmp_path_factory: pytest.TempPathFactory,
     model_root: Path,

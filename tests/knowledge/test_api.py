@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,12 +187,6 @@ def test_isolation_other_tenant_and_user_without_access_see_nothing(
         "POST", "/v1/embeddings", key=b, json={"model": "all-MiniLM-L6-v2", "input": {"doc": doc}}
     )
     assert refused.status_code == 400
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubServer]:
-    with StubServer() as upstream:
-        yield upstream
 
 
 def given(stub: StubServer, number: int) -> str:

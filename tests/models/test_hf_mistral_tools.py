@@ -8,15 +8,12 @@ call ids must be met whatever ids the client sent."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 from jsonschema import Draft202012Validator
 
-from aigc.guard import structured
 from aigc.models.protocols import (
     ChatMessage,
     TextRequest,
@@ -27,7 +24,15 @@ from aigc.models.protocols import (
 from aigc.models.stopping import Ended
 from aigc.models.text import hf, neural, tool_calls
 from tests.models.tiny_mistral import TEMPLATE_NEMO, TEMPLATE_V3, TEMPLATE_V11, save_tiny_mistral
-from tests.models.tool_fixtures import CLOCK, SCHEMAS, WEATHER, calls_of, check_forced_call
+from tests.models.tool_fixtures import (
+    CLOCK,
+    SCHEMAS,
+    WEATHER,
+    StartACall,
+    calls_of,
+    check_forced_call,
+    run,
+)
 
 # Test model → (its format, chat template, SentencePiece tokenizer?): Nemo/Ministral-like
 # (byte-level), Mistral-7B-v0.3-like (SentencePiece with byte fallback), v11+.
@@ -57,12 +62,6 @@ def ask(
 ) -> TextRequest:
     messages = messages or [ChatMessage("user", "What is the weather like? 天气如何？")]
     return TextRequest(messages=messages, max_tokens=max_tokens, temperature=0, tools=tools)
-
-
-def run(model: neural.NeuralTextModel, request: TextRequest, *first: Any) -> list[str]:
-    assert request.tools is not None
-    processors = (*first, structured.tool_processor(model, request.tools))
-    return list(model.generate(replace(request, logits_processors=processors)))
 
 
 def test_the_template_decides_the_format_and_the_capability(
@@ -144,21 +143,6 @@ def test_required_parallel_calls_each_validate(model: neural.NeuralTextModel) ->
     assert joined and reason in ("tool_calls", "length")
     for name, arguments in whole:
         Draft202012Validator(SCHEMAS[name]).validate(json.loads(arguments))
-
-
-class StartACall:
-    """Steers the random model into starting a call (its first token is ``[TOOL_CALLS]``), as
-    a trained model would when it decides to call: the grammar must then finish the call."""
-
-    def __init__(self, token: int) -> None:
-        self.token = token
-
-    def __call__(self, generated: list[int], logits: torch.Tensor) -> torch.Tensor:
-        if generated:
-            return logits
-        steered = torch.full_like(logits, float("-inf"))
-        steered[..., self.token] = 0.0
-        return steered
 
 
 def test_auto_a_started_call_completes_as_valid_json(model: neural.NeuralTextModel) -> None:

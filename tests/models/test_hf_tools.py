@@ -4,15 +4,11 @@ tool-call grammar, and the model's text is read back as calls that validate."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-import torch
 from jsonschema import Draft202012Validator
 
-from aigc.guard import structured
 from aigc.models.protocols import (
     ChatMessage,
     TextRequest,
@@ -23,7 +19,15 @@ from aigc.models.protocols import (
 from aigc.models.stopping import Ended
 from aigc.models.text import hf, neural, tool_calls
 from tests.models.tiny_qwen import TEMPLATE, save_tiny_qwen
-from tests.models.tool_fixtures import CLOCK, SCHEMAS, WEATHER, calls_of, check_forced_call
+from tests.models.tool_fixtures import (
+    CLOCK,
+    SCHEMAS,
+    WEATHER,
+    StartACall,
+    calls_of,
+    check_forced_call,
+    run,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +43,6 @@ def model(folder: Path) -> neural.NeuralTextModel:
 def ask(tools: ToolSet, messages: list[ChatMessage] | None = None) -> TextRequest:
     messages = messages or [ChatMessage("user", "What is the weather like?")]
     return TextRequest(messages=messages, max_tokens=120, temperature=0, tools=tools)
-
-
-def run(model: neural.NeuralTextModel, request: TextRequest, *first: Any) -> list[str]:
-    processors = (*first, structured.tool_processor(model, request.tools))  # type: ignore[arg-type]
-    return list(model.generate(replace(request, logits_processors=processors)))
 
 
 def test_the_template_decides_the_format_and_the_capability(folder: Path) -> None:
@@ -86,21 +85,6 @@ def test_forced_calls_validate_whatever_the_weights(
     model: neural.NeuralTextModel, tools: ToolSet
 ) -> None:
     check_forced_call(run(model, ask(tools)), tools)
-
-
-class StartACall:
-    """Steers the random model into starting a call (its first token is ``<tool_call>``), as
-    a trained model would when it decides to call: the grammar must then finish the call."""
-
-    def __init__(self, token: int) -> None:
-        self.token = token
-
-    def __call__(self, generated: list[int], logits: torch.Tensor) -> torch.Tensor:
-        if generated:
-            return logits
-        steered = torch.full_like(logits, float("-inf"))
-        steered[..., self.token] = 0.0
-        return steered
 
 
 def test_auto_a_started_call_completes_as_valid_json(model: neural.NeuralTextModel) -> None:

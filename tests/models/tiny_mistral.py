@@ -18,15 +18,18 @@ Chat templates, written here in the shape of Mistral's:
   raises unless every call id in the history is 9 characters long.
 * ``TEMPLATE_NEMO`` (Mistral-Nemo, Ministral-8B): the same without the blank before ``[``.
 * ``TEMPLATE_V11`` (Mistral Small 3.1 and later): calls as ``[TOOL_CALLS]name[ARGS]{...}``.
+
+The checkpoint is made by ``tiny_chat.save_tiny_chat``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
-from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers
+from transformers import MistralConfig, PreTrainedTokenizerFast
+
+from tests.models.tiny_chat import byte_level, save_tiny_chat
 
 _IDS = """{%- if c.id is not defined or c.id | length != 9 %}
 {{- raise_exception('Tool call IDs should be alphanumeric strings with length 9!') }}
@@ -107,15 +110,6 @@ CONTROL = [
 ]
 
 
-def _byte_level() -> Tokenizer:
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    vocab = {ch: i for i, ch in enumerate(sorted(alphabet))}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tok.decoder = decoders.ByteLevel()
-    return tok
-
-
 def _sentencepiece() -> Tokenizer:
     """Mistral-7B-v0.3's kind: ``<unk>``, 256 byte pieces, then ``▁`` and printable ASCII."""
     vocab = {"<unk>": 0} | {f"<0x{b:02X}>": 1 + b for b in range(256)}
@@ -130,7 +124,7 @@ def _sentencepiece() -> Tokenizer:
 
 
 def chat_tokenizer(template: str, sentencepiece: bool = False) -> PreTrainedTokenizerFast:
-    tok = _sentencepiece() if sentencepiece else _byte_level()
+    tok = _sentencepiece() if sentencepiece else byte_level()
     tok.add_special_tokens([AddedToken(t, special=True) for t in CONTROL])
     unknown = {"unk_token": "<unk>"} if sentencepiece else {}
     fast = PreTrainedTokenizerFast(
@@ -144,21 +138,13 @@ def save_tiny_mistral(
     out_dir: Path, template: str = TEMPLATE_V3, *, sentencepiece: bool = False, seed: int = 0
 ) -> Path:
     tokenizer = chat_tokenizer(template, sentencepiece)
-    torch.manual_seed(seed)
-    config = MistralConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
+    return save_tiny_chat(
+        out_dir,
+        tokenizer,
+        MistralConfig,
+        seed=seed,
         head_dim=16,
-        max_position_embeddings=4096,
         sliding_window=None,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=True,
     )
-    MistralForCausalLM(config).eval().save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir

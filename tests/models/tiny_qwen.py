@@ -8,17 +8,17 @@ markers: ``<|im_start|>`` and ``<|im_end|>`` (special; the latter ends a turn) a
 chat template, written here, speaks the Hermes/Qwen2.5 tool format: the tools as JSON lines
 inside ``<tools>`` in the system turn, calls as ``<tool_call>`` JSON ``</tool_call>``, results
 as ``<tool_response>`` user turns. Whatever the random weights prefer, decoding under the
-tool-call grammar makes the calls valid.
+tool-call grammar makes the calls valid. The checkpoint is made by ``tiny_chat.save_tiny_chat``.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import torch
-from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from tokenizers import AddedToken
+from transformers import PreTrainedTokenizerFast, Qwen2Config
+
+from tests.models.tiny_chat import byte_level, save_tiny_chat
 
 TEMPLATE = """\
 {%- if tools %}<|im_start|>system
@@ -54,11 +54,7 @@ For each call, answer <tool_call>
 
 
 def chat_tokenizer() -> PreTrainedTokenizerFast:
-    alphabet = pre_tokenizers.ByteLevel.alphabet()
-    vocab = {ch: i for i, ch in enumerate(sorted(alphabet))}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tok.decoder = decoders.ByteLevel()
+    tok = byte_level()
     tok.add_special_tokens(
         [
             AddedToken("<|endoftext|>", special=True),  # Qwen2's tokenizer class expects it
@@ -76,21 +72,7 @@ def chat_tokenizer() -> PreTrainedTokenizerFast:
 
 def save_tiny_qwen(out_dir: Path, *, seed: int = 0) -> Path:
     tokenizer = chat_tokenizer()
-    torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=True,
+    end = tokenizer.eos_token_id
+    return save_tiny_chat(
+        out_dir, tokenizer, Qwen2Config, seed=seed, eos_token_id=end, bos_token_id=end
     )
-    Qwen2ForCausalLM(config).eval().save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    saved = json.loads((out_dir / "tokenizer_config.json").read_text())
-    assert "chat_template" in saved or (out_dir / "chat_template.jinja").is_file()
-    return out_dir

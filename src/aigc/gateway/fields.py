@@ -10,7 +10,7 @@ itself (its 400 says more, or it forgives more), the schema only shows it: ``jso
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
@@ -68,3 +68,32 @@ Seed = Annotated[int, AfterValidator(_fold)]
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK)
 ]
+
+
+T = TypeVar("T")
+
+
+def _not_null(value: Any) -> Any:
+    """Run only on a value that was sent (never on the default), so None here is a null sent."""
+    if value is None:
+        raise ValueError("null is not allowed here; leave the field out to keep it as it is")
+    return value
+
+
+def _without_null(schema: dict[str, Any]) -> None:
+    """``X | None``'s schema, ``anyOf: [X, null]``, as X: null is no value the field takes
+    (nor its default: the field is simply not required)."""
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    if branches:
+        schema.update(branches[0])
+    if schema.get("default", "") is None:
+        del schema["default"]
+
+
+# A field of a PATCH body that has no empty state (a provider's name, an enabled flag): left
+# out, it stays as it is (the default None, which the route never sees: it reads only the
+# fields sent, ``model_fields_set``); sent as null, it is refused with a 400 naming the field.
+# The schema shows only the value's type. (Typed ``T | None`` rather than ``T`` so that the
+# default is a None that type checkers accept; Pydantic validates an optional field's value
+# in place, so an error names the field, not a member of a union.)
+Kept = Annotated[T | None, BeforeValidator(_not_null), Field(json_schema_extra=_without_null)]

@@ -23,7 +23,7 @@ from aigc.gateway.schemas import SamplingFields
 from aigc.gateway.services import Services
 from aigc.gateway.tooling import CallAssembler
 from aigc.guard import checks, store, structured
-from aigc.guard.gate import GuardSession, guard_input, scan_is_costly
+from aigc.guard.gate import GuardSession, guard_input, inputs_of, scan_is_costly
 from aigc.guard.watermark import tenant_key
 from aigc.models.protocols import TextModel, TextRequest, ToolCall, ToolCallDelta
 
@@ -55,11 +55,16 @@ async def guard_request(
         return tenant_key(services.settings.server_secret(), tenant_id)
 
     try:
-        if in_thread or scan_is_costly(policies, model, principal.key_id, requests):
+        if in_thread:  # a long input: its texts are collected off the event loop too
             return await run_in_threadpool(
                 guard_input, policies, model, principal.key_id, requests, codes, key
             )
-        return guard_input(policies, model, principal.key_id, requests, codes, key)
+        inputs = inputs_of(requests)  # once: to decide where the scan runs, and for the scan
+        if scan_is_costly(policies, model, principal.key_id, inputs):
+            return await run_in_threadpool(
+                guard_input, policies, model, principal.key_id, requests, codes, key, inputs
+            )
+        return guard_input(policies, model, principal.key_id, requests, codes, key, inputs)
     except checks.Blocked as blocked:
         codes.append(blocked.code)
         raise ContentPolicyViolation(str(blocked), code="content_policy_violation") from None

@@ -79,14 +79,33 @@ def _with_chat_texts(messages: list[ChatMessage], texts: list[str]) -> list[Chat
     return out
 
 
-def _inputs(requests: list[TextRequest]) -> tuple[list[str], frozenset[int], frozenset[int]]:
+@dataclass(frozen=True)
+class Inputs:
     """The texts the input rules read, each once: the messages every choice shares (chat), or
     every distinct prompt (completions: a list of prompts is one request per prompt and
     choice), so one pseudonymizer numbers the values of all of them; and which are tool
-    results and which tool-call arguments."""
+    results and which tool-call arguments.
+
+    Collected once per request (``inputs_of``): the gateway decides from them where the scan
+    runs (``scan_is_costly``) and hands the same ones to ``guard_input``."""
+
+    texts: list[str]
+    results: frozenset[int] = frozenset()
+    arguments: frozenset[int] = frozenset()
+
+
+def inputs_of(requests: list[TextRequest]) -> Inputs:
     if requests[0].messages is not None:
-        return _chat_texts(requests[0].messages)
-    return list(dict.fromkeys(r.prompt or "" for r in requests)), frozenset(), frozenset()
+        return Inputs(*_chat_texts(requests[0].messages))
+    return Inputs(list(dict.fromkeys(r.prompt or "" for r in requests)))
+
+
+def _with_tool_results(inputs: Inputs, messages: list[ChatMessage]) -> Inputs:
+    """The same inputs with the tool results as screening left them (masked or withheld): the
+    results stand in ``texts`` in the order of the tool messages."""
+    screened = iter(m.content for m in messages if m.role == "tool")
+    texts = [next(screened) if i in inputs.results else t for i, t in enumerate(inputs.texts)]
+    return replace(inputs, texts=texts)
 
 
 def screen_tool_results(
@@ -122,9 +141,7 @@ def _costly_rule(rule: Rule) -> bool:
     )
 
 
-def scan_is_costly(
-    policies: list[Policy], model: str, key_id: str | None, requests: list[TextRequest]
-) -> bool:
+def scan_is_costly(policies: list[Policy], model: str, key_id: str | None, inputs: Inputs) -> bool:
     """Whether the input stage would hold the event loop: a PII rule beyond secrets over more
     than ``PII_INLINE_MAX_CHARS`` characters of input (tool results, which the retrieval rules
     read, included), or the first Chinese text for a names rule (the name model and jieba's
@@ -133,11 +150,10 @@ def scan_is_costly(
     costly = [r for s in stages for r in rules_for(policies, s, model, key_id) if _costly_rule(r)]
     if not costly:
         return False
-    texts, _, _ = _inputs(requests)
-    if sum(len(t) for t in texts) > PII_INLINE_MAX_CHARS:
+    if sum(len(t) for t in inputs.texts) > PII_INLINE_MAX_CHARS:
         return True
     names = any(r.entities is None or "CN_PERSON" in r.entities for r in costly)
-    return names and any(zh_names.would_load(t) for t in texts)
+    return names and any(zh_names.would_load(t) for t in inputs.texts)
 
 
 def guard_input(
@@ -147,22 +163,28 @@ def guard_input(
     requests: list[TextRequest],
     codes: list[str],
     watermark_key: Callable[[], int] | None = None,
+    inputs: Inputs | None = None,
 ) -> tuple[list[TextRequest], GuardSession]:
     """Run the input rules once over the input (every choice shares its prompt) and rewrite
     the requests.
 
     Raises ``checks.Blocked`` when a block rule fires; decision codes are appended to ``codes``.
     With a policy's watermark enabled (and ``watermark_key`` given), each request gets the
-    green-list logits processor (models without logits ignore it).
+    green-list logits processor (models without logits ignore it). ``inputs``: the requests'
+    texts when the caller has already collected them (``inputs_of``), else collected here.
     """
+    if inputs is None:
+        inputs = inputs_of(requests)
     messages = requests[0].messages
-    if messages is not None and any(m.role == "tool" for m in messages):
+    if messages is not None and inputs.results:
         retrieval = rules_for(policies, "retrieval", model, key_id)
         screened = screen_tool_results(retrieval, messages, codes)
-        requests = [replace(r, messages=screened) for r in requests]
+        if screened is not messages:
+            requests = [replace(r, messages=screened) for r in requests]
+            inputs = _with_tool_results(inputs, screened)
     rules = rules_for(policies, "input", model, key_id)
-    texts, results, arguments = _inputs(requests)
-    result = checks.check_input(rules, texts, results, arguments)
+    texts = inputs.texts
+    result = checks.check_input(rules, texts, inputs.results, inputs.arguments)
     codes.extend(result.codes)
     if result.texts != texts:
         if messages is not None:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, Role
 from aigc.gateway.deps import principal, services
-from aigc.gateway.fields import NOT_BLANK, SPACE, Name
+from aigc.gateway.fields import NOT_BLANK, SPACE, Kept, Name
 from aigc.gateway.openapi import BODY_ID, errors, link, links
 from aigc.gateway.services import Services
 from aigc.gateway.sso import mapping, oidc, providers
@@ -66,16 +66,22 @@ class Rule(Strict):
     group: Name | None = Field(default=None, description="Joined when it matches, else left")
 
 
+# The lists' and the secret's bounds go with their types, so that the patch's fields (which
+# may also be left out) carry the same ones.
+Secret = Annotated[SecretStr, Field(min_length=1, max_length=1000)]
+Scopes = Annotated[list[Scope], Field(max_length=20)]
+Domains = Annotated[list[Domain], Field(max_length=50)]
+Rules = Annotated[list[Rule], Field(max_length=providers.MAX_RULES)]
+
+
 class ProviderIn(Strict):
     name: ProviderName = Field(description='Shown as "Sign in with {name}"')
     issuer: Issuer
     client_id: Short
-    client_secret: SecretStr = Field(min_length=1, max_length=1000)
-    scopes: list[Scope] = Field(
-        default_factory=lambda: list(providers.DEFAULT_SCOPES), max_length=20
-    )
-    allowed_domains: list[Domain] = Field(default_factory=list, max_length=50)
-    rules: list[Rule] = Field(default_factory=list, max_length=providers.MAX_RULES)
+    client_secret: Secret
+    scopes: Scopes = Field(default_factory=lambda: list(providers.DEFAULT_SCOPES))
+    allowed_domains: Domains = Field(default_factory=list)
+    rules: Rules = Field(default_factory=list)
     default_role: Role | None = Field(default="member", description="null: refuse the unmatched")
     allow_private_network: bool = Field(
         default=False, description="The issuer may be on loopback or a private network"
@@ -84,16 +90,31 @@ class ProviderIn(Strict):
 
 
 class ProviderPatch(Strict):
-    name: ProviderName | None = None
-    issuer: Issuer | None = None
-    client_id: Short | None = None
-    client_secret: SecretStr | None = Field(default=None, min_length=1, max_length=1000)
-    scopes: list[Scope] | None = Field(default=None, max_length=20)
-    allowed_domains: list[Domain] | None = Field(default=None, max_length=50)
-    rules: list[Rule] | None = Field(default=None, max_length=providers.MAX_RULES)
-    default_role: Role | None = None
-    allow_private_network: bool | None = None
-    enabled: bool | None = None
+    """Only the fields sent change (``model_fields_set``): a field left out stays as it is.
+
+    Null clears only where there is an empty state, ``default_role`` (null: refuse the
+    unmatched); on every other field it is refused (400, ``Kept``), not taken as "unchanged"."""
+
+    name: Kept[ProviderName] = None
+    issuer: Kept[Issuer] = None
+    client_id: Kept[Short] = None
+    client_secret: Kept[Secret] = None
+    scopes: Kept[Scopes] = None
+    allowed_domains: Kept[Domains] = None
+    rules: Kept[Rules] = None
+    default_role: Role | None = Field(default=None, description="null: refuse the unmatched")
+    allow_private_network: Kept[bool] = None
+    enabled: Kept[bool] = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, as ``providers.update_provider`` takes them: the secret in plain
+        text (for it to encrypt), the rules as dicts."""
+        changes = self.model_dump(exclude_unset=True)
+        if self.client_secret is not None:
+            changes["client_secret"] = self.client_secret.get_secret_value()
+        if self.rules is not None:
+            changes["rules"] = _rules(self.rules)
+        return changes
 
 
 class PreviewIn(Strict):
@@ -175,14 +196,7 @@ def update_provider(
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:
-    changes = body.model_dump(exclude_unset=True)
-    if body.client_secret is not None:
-        changes["client_secret"] = body.client_secret.get_secret_value()
-    if body.rules is not None:
-        changes["rules"] = _rules(body.rules)
-    for name in ("name", "issuer", "client_id", "scopes", "allowed_domains", "rules"):
-        if name in changes and changes[name] is None:
-            del changes[name]  # null leaves these as they are; default_role null is meant
+    changes = body.changes()
     with svc.db.session() as s:
         row = providers.update_provider(s, caller, tenant_id, provider_id, changes, svc.settings)
         view = providers.provider_view(row)
