@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
+from aigc.knowledge import db_index, pgvectors
 from aigc.knowledge.bases import readable_kbs
 from aigc.knowledge.context import with_period_terms
 from aigc.knowledge.index import KbIndex, read_pointer
@@ -134,6 +135,20 @@ def load_index(folder: Path) -> KbIndex | None:
         if index is not None:
             _loaded[key] = (version, index)
         return index
+
+
+def kb_index(
+    session: Session, settings: Settings, tenant_id: str, kb_id: str, dense: bool
+) -> KbIndex | None:
+    """The index one search uses: on PostgreSQL with pgvector, the database's (vectors
+    searched in SQL, keyword index cached by version); else the index files of this data
+    directory."""
+    bind = session.get_bind()
+    embedder = embedder_for(settings) if dense and pgvectors.column_dim(bind) else None
+    if pgvectors.usable(bind, embedder.dim if embedder else None):
+        signature = embedder.signature if embedder is not None else None
+        return db_index.db_index(session, tenant_id, kb_id, dense, signature)
+    return load_index(index_dir(settings.data_dir, tenant_id, kb_id))
 
 
 # --- fusion --------------------------------------------------------------------------------
@@ -270,7 +285,7 @@ def search(
     for kb_id in kb_ids:
         if not allowed[kb_id]:
             continue
-        index = load_index(index_dir(settings.data_dir, principal.tenant_id, kb_id))
+        index = kb_index(session, settings, principal.tenant_id, kb_id, kb_id in dense_kbs)
         if index is None:
             continue
         query_vector = None
@@ -369,7 +384,9 @@ def term_weights(settings: Settings, tenant_id: str, kb_ids: list[str]) -> dict[
     (``aigc.knowledge.relevance``); a KB without an index is left out."""
     weights = {}
     for kb_id in kb_ids:
-        index = load_index(index_dir(settings.data_dir, tenant_id, kb_id))
+        index = db_index.cached(tenant_id, kb_id) or load_index(
+            index_dir(settings.data_dir, tenant_id, kb_id)
+        )
         if index is not None:
             weights[kb_id] = TermWeights(index.bm25)
     return weights
