@@ -34,9 +34,12 @@ serve: $(STAMP)
 # from Debian only when no `node` and `npm` are on the PATH: a NodeSource nodejs (20 on these
 # machines) provides npm and conflicts with Debian's npm package, which would replace it by 18.
 # Only missing packages are installed; nothing is started or configured.
+# pgvector (knowledge-base vectors in PostgreSQL): Debian 12 has no package, so .ci/pgvector.sh
+# builds it from PGVECTOR_TARBALL against postgresql-server-dev-<major> when the server lacks it.
 DEPS := postgresql redis-server chromium fonts-wqy-zenhei fontconfig \
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
 NODE_DEPS := nodejs npm
+PGVECTOR_TARBALL ?= ../shared/vendor/pgvector-0.8.6.tar.gz
 # The SSO tests' provider, exactly as locked, installed as whoever owns the checkout; the stamp
 # tells tests/e2e/oidc_idp.py it is current (it runs the same `npm ci` when it is not).
 OIDC_TESTS := tests/e2e/oidc
@@ -55,6 +58,7 @@ deps:
 	  echo "installing:" $$missing; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
+	@PGVECTOR_TARBALL="$(PGVECTOR_TARBALL)" .ci/pgvector.sh
 	@cd $(OIDC_TESTS) && owner=$$(stat -c %U .) && \
 	  if [ "$$owner" != root ] && command -v runuser >/dev/null; then \
 	    runuser -u "$$owner" -- sh -c "$(NPM_CI)"; else sh -c "$(NPM_CI)"; fi
