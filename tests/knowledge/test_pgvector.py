@@ -331,3 +331,36 @@ def test_two_instances_ingesting_one_kb_at_once_store_every_chunk_once(
             )
             dense = search(s, pg.settings, A, [kb], TOPICS[i % len(TOPICS)], top_k=5, mode="dense")
             assert f"doc{i:02d}.md" in {h.filename for h in dense}
+
+
+def test_without_pgvector_a_second_instance_rebuilds_its_files_from_the_database(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL whose pgvector is absent (kb_vectors dropped: the migration's outcome there):
+    the FAISS files path, and instance 2, with a data directory of its own, brings its files
+    up to the database's ``index_version`` before searching."""
+    from aigc.infra import migrate
+
+    migrate.upgrade(postgres_url)
+    first_db = setup_db(postgres_url)
+    with first_db.session() as s:
+        s.execute(text("DROP TABLE kb_vectors"))
+    first_db.dispose()
+    first_db = Database(postgres_url)  # a fresh engine: it finds no kb_vectors
+    first = Sandbox(first_db, Settings(data_dir=tmp_path / "data-1"), A, B)
+    second_db = Database(postgres_url)
+    second = Settings(data_dir=tmp_path / "data-2")
+    try:
+        kb = first.kb(A, "files")
+        first.ingest(A, kb, documents(3))
+        assert (tmp_path / "data-1" / "knowledge" / "t_a" / kb / "index" / "CURRENT").exists()
+        with second_db.session() as s:
+            hits = search(s, second, A, [kb], "marker zq2x", top_k=1, mode="keyword")
+        assert [h.filename for h in hits] == ["doc02.md"]
+        first.ingest(A, kb, {"late.md": b"A kiwi is a flightless bird of New Zealand."})
+        with second_db.session() as s:
+            hits = search(s, second, A, [kb], "flightless birds", top_k=1, mode="dense")
+        assert [h.filename for h in hits] == ["late.md"]
+    finally:
+        first_db.dispose()
+        second_db.dispose()

@@ -625,19 +625,27 @@ def _fail(db: Database, doc_id: str, reason: str) -> None:
         )
 
 
-def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> dict[str, int]:
+def sync_index(
+    db: Database, settings: Settings, tenant_id: str, kb_id: str, local: bool = False
+) -> dict[str, int]:
     """Make the KB's index hold exactly the chunks in the database: drop rows that are gone,
     add (and embed) rows that are new. Idempotent; one writer per KB at a time.
 
     Where pgvector keeps the vectors (``pgvectors.usable``), the database *is* the index:
     this embeds the chunks that have no vector of the configured embedder yet and bumps the
-    KB's ``index_version``, which tells every instance to refresh its keyword index."""
-    with kb_lock(settings.data_dir, tenant_id, kb_id, db):
+    KB's ``index_version``, which tells every instance to refresh its keyword index.
+
+    Elsewhere the index is files in this data directory, and the ``index_version`` they match
+    is written beside them (``DB_VERSION``). ``local``: only bring this instance's files up to
+    the database (an instance on PostgreSQL without pgvector whose files are behind), without
+    bumping the version."""
+    lock_db = None if local else db
+    with kb_lock(settings.data_dir, tenant_id, kb_id, lock_db):
         with db.session() as session:
             kb = session.get(KnowledgeBase, kb_id)
             if kb is None or kb.tenant_id != tenant_id:
                 return {"chunks": 0, "embedded": 0}
-            dense = kb.dense
+            dense, version = kb.dense, kb.index_version
         in_db = pgvectors.column_dim(db.engine) is not None
         if in_db and pgvectors.usable(db.engine, embedder_for(settings).dim if dense else None):
             return _sync_in_db(db, settings, tenant_id, kb_id, dense)
@@ -668,6 +676,7 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
         new_ids = [cid for cid in wanted if cid not in have]
         keep = have & wanted.keys()
         if not new_ids and keep == have:
+            _record_version(folder, version)
             return {"chunks": len(current), "embedded": 0}
         texts: list[str] = []
         if new_ids:
@@ -689,13 +698,40 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
             keep, new_ids, texts, vectors, docs, document_headers(db, tenant_id, kb_id), signature
         )
         index.save(folder)
-        with db.session() as session:
-            session.execute(
-                update(KnowledgeBase)
-                .where(KnowledgeBase.id == kb_id)
-                .values(index_version=KnowledgeBase.index_version + 1)
-            )
+        if not local:
+            with db.session() as session:
+                session.execute(
+                    update(KnowledgeBase)
+                    .where(KnowledgeBase.id == kb_id)
+                    .values(index_version=KnowledgeBase.index_version + 1)
+                )
+                version = int(
+                    session.scalar(
+                        select(KnowledgeBase.index_version).where(KnowledgeBase.id == kb_id)
+                    )
+                    or 0
+                )
+        _record_version(folder, version)
         return {"chunks": len(index), "embedded": len(new_ids) if dense else 0}
+
+
+VERSION_FILE = "DB_VERSION"
+
+
+def _record_version(folder: Path, version: int | None) -> None:
+    """Note which ``index_version`` of the database this folder's index matches."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{VERSION_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(str(version or 0))
+    os.replace(tmp, folder / VERSION_FILE)
+
+
+def recorded_version(folder: Path) -> int | None:
+    """The ``index_version`` the index files in ``folder`` match (None: not recorded)."""
+    try:
+        return int((folder / VERSION_FILE).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def _sync_in_db(

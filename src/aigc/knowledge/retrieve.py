@@ -24,17 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
+from aigc.infra.db import Database
 from aigc.knowledge import db_index, pgvectors
 from aigc.knowledge.bases import readable_kbs
 from aigc.knowledge.context import with_period_terms
 from aigc.knowledge.index import KbIndex, read_pointer
-from aigc.knowledge.ingest import embedder_for, index_dir
+from aigc.knowledge.ingest import embedder_for, index_dir, recorded_version, sync_index
 from aigc.knowledge.relevance import TermWeights
 from aigc.knowledge.tables import KbChunk, KbDocument, KnowledgeBase
 
@@ -148,7 +149,17 @@ def kb_index(
     if pgvectors.usable(bind, embedder.dim if embedder else None):
         signature = embedder.signature if embedder is not None else None
         return db_index.db_index(session, tenant_id, kb_id, dense, signature)
-    return load_index(index_dir(settings.data_dir, tenant_id, kb_id))
+    folder = index_dir(settings.data_dir, tenant_id, kb_id)
+    if bind.dialect.name == "postgresql":  # files per instance: behind the database?
+        version = session.scalar(
+            select(KnowledgeBase.index_version).where(
+                KnowledgeBase.id == kb_id, KnowledgeBase.tenant_id == tenant_id
+            )
+        )
+        if version is not None and recorded_version(folder) != version:
+            engine = bind if isinstance(bind, Engine) else bind.engine
+            sync_index(Database.of(engine), settings, tenant_id, kb_id, local=True)
+    return load_index(folder)
 
 
 # --- fusion --------------------------------------------------------------------------------
