@@ -63,6 +63,7 @@ def on_postgres(url: str, ids: list[str], texts: list[str], vectors: np.ndarray,
 
     migrate.upgrade(url)
     db = Database(url)
+    db_index.forget()  # the same KB id as the set before: not its cached keyword index
     with db.session() as s:
         s.add(Tenant(id="t", name="t"))
         s.add(KnowledgeBase(id="kb", tenant_id="t", name="kb", index_version=1))

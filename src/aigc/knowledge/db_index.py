@@ -49,7 +49,11 @@ class DbIndex(KbIndex):
         into the SQL query's WHERE (with tenant and KB), so HNSW never returns another."""
         if not len(self):
             return Hits(np.zeros(0, np.int64), np.zeros(0, np.float32))
-        documents = self.doc_names if mask is None else sorted(set(np.asarray(self.docs)[mask]))
+        documents = (
+            self.doc_names
+            if mask is None
+            else [self.doc_names[c] for c in np.unique(self.doc_codes[mask])]
+        )
         found = pgvectors.nearest(
             self.session,
             self.tenant_id,

@@ -390,14 +390,23 @@ def rerank(model_dir: Path, query: str, hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda h: -h.score)
 
 
-def term_weights(settings: Settings, tenant_id: str, kb_ids: list[str]) -> dict[str, TermWeights]:
+def term_weights(
+    settings: Settings, tenant_id: str, kb_ids: list[str], session: Session | None = None
+) -> dict[str, TermWeights]:
     """The IDF of each knowledge base's BM25 statistics, for judging relevance
-    (``aigc.knowledge.relevance``); a KB without an index is left out."""
+    (``aigc.knowledge.relevance``); a KB without an index is left out. Where the database
+    holds the index (pgvector), ``session`` reads the KB's keyword index at its current
+    version; without one, the index this instance's last search built is used."""
+    in_db = session is not None and pgvectors.column_dim(session.get_bind()) is not None
     weights = {}
     for kb_id in kb_ids:
-        index = db_index.cached(tenant_id, kb_id) or load_index(
-            index_dir(settings.data_dir, tenant_id, kb_id)
-        )
+        if in_db:
+            assert session is not None
+            index = db_index.keyword_index(session, tenant_id, kb_id)
+        else:
+            index = db_index.cached(tenant_id, kb_id) or load_index(
+                index_dir(settings.data_dir, tenant_id, kb_id)
+            )
         if index is not None:
             weights[kb_id] = TermWeights(index.bm25)
     return weights
