@@ -39,10 +39,13 @@ serve: $(STAMP)
 # says "no" (the mechanism Debian's maintainer scripts ask) is in place for the install unless
 # one exists already, and an nginx installed here is not enabled at boot, so no system nginx
 # holds port 80 or answers beside the tests'.
+# pgvector (knowledge-base vectors in PostgreSQL): Debian 12 has no package, so .ci/pgvector.sh
+# builds it from PGVECTOR_TARBALL against postgresql-server-dev-<major> when the server lacks it.
 DEPS := postgresql redis-server chromium fonts-wqy-zenhei fontconfig \
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim nginx
 POLICY_RC := /usr/sbin/policy-rc.d
 NODE_DEPS := nodejs npm
+PGVECTOR_TARBALL ?= ../shared/vendor/pgvector-0.8.6.tar.gz
 # The SSO tests' provider, exactly as locked, installed as whoever owns the checkout; the stamp
 # tells tests/e2e/oidc_idp.py it is current (it runs the same `npm ci` when it is not).
 OIDC_TESTS := tests/e2e/oidc
@@ -67,6 +70,7 @@ deps:
 	  for p in $$missing; do [ "$$p" = nginx ] || continue; \
 	    deb-systemd-helper disable nginx.service >/dev/null 2>&1 || true; \
 	    update-rc.d nginx disable >/dev/null 2>&1 || true; done; fi
+	@PGVECTOR_TARBALL="$(PGVECTOR_TARBALL)" .ci/pgvector.sh
 	@cd $(OIDC_TESTS) && owner=$$(stat -c %U .) && \
 	  if [ "$$owner" != root ] && command -v runuser >/dev/null; then \
 	    runuser -u "$$owner" -- sh -c "$(NPM_CI)"; else sh -c "$(NPM_CI)"; fi

@@ -51,6 +51,7 @@ RESULTS = ROOT / "bench" / "results"
 CACHE = RESULTS / "cache"  # git-ignored: the built MS MARCO knowledge base
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from aigc.access import Principal  # noqa: E402
 from aigc.config import Settings  # noqa: E402
@@ -62,6 +63,28 @@ from aigc.knowledge.retrieve import Filters, Hit, script_of, search, term_weight
 from aigc.tables import Base  # noqa: E402
 
 TOP = grounding.MAX_SOURCES
+POSTGRES: str | None = None  # --pgvector: the admin URL of a PostgreSQL with pgvector
+
+
+def fresh_database(admin_url: str) -> str:
+    """A new database on that server, migrated to the head (pgvector's kb_vectors included)."""
+    import secrets
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from aigc.infra import migrate
+
+    name = f"grounding_{secrets.token_hex(4)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    return url
+
+
 ADMIN = Principal(tenant_id="t", role="admin", key_id="k")
 _SPACE = re.compile(r"\s+")
 
@@ -76,10 +99,15 @@ class Kb:
 
         built = (folder / "kb.db").exists()
         folder.mkdir(parents=True, exist_ok=True)
-        self.db = Database(f"sqlite:///{folder}/kb.db")
         self.settings = Settings(data_dir=folder / "data")
+        if POSTGRES is not None:  # --pgvector: a fresh database, the embedding cache reused
+            built = False
+            self.db = Database(fresh_database(POSTGRES))
+        else:
+            self.db = Database(f"sqlite:///{folder}/kb.db")
         if not built:
-            Base.metadata.create_all(self.db.engine)
+            if POSTGRES is None:
+                Base.metadata.create_all(self.db.engine)
             with self.db.session() as s:
                 s.add(Tenant(id="t", name="t"))
             with self.db.session() as s:
@@ -92,7 +120,8 @@ class Kb:
         with self.db.session() as s:
             self.id = s.query(KnowledgeBase).one().id
             self.doc_of = {d.filename: d.id for d in s.query(KbDocument).filter_by(kb_id=self.id)}
-        self.weights = term_weights(self.settings, "t", [self.id])
+        with self.db.session() as s:
+            self.weights = term_weights(self.settings, "t", [self.id], session=s)
 
     def search(self, question: str, top_k: int = TOP, without: str | None = None) -> list[Hit]:
         filters = None
@@ -304,7 +333,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calibrate", action="store_true", help="print the tuning features")
     parser.add_argument("--no-msmarco", action="store_true", help="skip the English KB (embeds 5k)")
+    parser.add_argument(
+        "--pgvector",
+        action="store_true",
+        help="knowledge bases on a throwaway PostgreSQL with pgvector (grounding-pgvector.json)",
+    )
     args = parser.parse_args()
+    server = None
+    if args.pgvector:
+        from scale_search import _postgres
+
+        global POSTGRES
+        POSTGRES, server = _postgres()
+    try:
+        run(args)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def run(args: argparse.Namespace) -> None:
     report: dict[str, Any] = {
         "thresholds": {
             "min_coverage": relevance.MIN_COVERAGE,
@@ -332,7 +380,9 @@ def main() -> None:
                     en_kb, [q["question"] for q in zh_questions()]
                 )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "grounding.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
+    name = "grounding-pgvector.json" if POSTGRES is not None else "grounding.json"
+    report["database"] = "postgresql+pgvector" if POSTGRES is not None else "sqlite"
+    (RESULTS / name).write_text(json.dumps(report, ensure_ascii=False, indent=1))
     print_table(report, args.calibrate)
 
 

@@ -91,6 +91,26 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def pgvector_url(postgres_url: str) -> str:
+    """A fresh PostgreSQL database migrated to the head, with pgvector's ``kb_vectors`` (the
+    throwaway server uses the system's pgvector, built by `make deps` where Debian lacks it).
+    Without pgvector this skips, and a skip fails CI's no-skip run."""
+    from aigc.infra import migrate
+
+    migrate.upgrade(postgres_url)
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        present = conn.execute(text("SELECT to_regclass('kb_vectors')")).scalar()
+    engine.dispose()
+    if present is None:
+        pytest.skip(
+            "pgvector is not installed in this PostgreSQL (no vector extension; "
+            "`sudo make deps` builds it from ../shared/vendor/pgvector-0.8.6.tar.gz)"
+        )
+    return postgres_url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each storage test runs once on SQLite and once on PostgreSQL."""

@@ -24,6 +24,7 @@ DEV_EXTRA = "make venv  (installs the dev extra: pip install -e '.[dev]')"
 # Lower-case words of a skip reason → the command that removes that skip. First match wins.
 REMEDIES: tuple[tuple[str, str], ...] = (
     ("postgresql is not installed", MAKE_DEPS),
+    ("pgvector is not installed", MAKE_DEPS),
     ("redis is not installed", MAKE_DEPS),
     ("chromium is not installed", MAKE_DEPS),
     ("tesseract is not installed", MAKE_DEPS),

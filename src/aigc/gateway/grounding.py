@@ -72,7 +72,8 @@ def retrieve_for_prompt(
     """The relevant chunks for ``question`` that the caller may read and that fit
     ``budget_tokens``, best first."""
     hits = search(session, settings, principal, kb_ids, question, top_k=top_k)
-    weights = term_weights(settings, principal.tenant_id, sorted({h.kb_id for h in hits}))
+    used = sorted({h.kb_id for h in hits})
+    weights = term_weights(settings, principal.tenant_id, used, session=session)
     return grounding.fit_sources(hits, question, budget_tokens, count_tokens, weights)
 
 
@@ -128,7 +129,8 @@ def ground(
         hits = retrieve_for_prompt(
             session, settings, principal, kb_ids, question, budget, model.count_tokens
         )
-        weights = term_weights(settings, principal.tenant_id, sorted({h.kb_id for h in hits}))
+        used = sorted({h.kb_id for h in hits})
+        weights = term_weights(settings, principal.tenant_id, used, session=session)
     hits = screened(db, principal, name, hits, codes)
     messages, hits = grounding.assemble(messages, hits, instructions, budget, model.count_tokens)
     grounded = [replace(r, messages=messages) for r in requests]

@@ -50,6 +50,16 @@ class Database:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    @classmethod
+    def of(cls, engine: Engine) -> Database:
+        """A Database over an engine that exists already (sessions of its own, same pool):
+        for code handed a session that must open sessions of its own."""
+        db = cls.__new__(cls)
+        db.url = engine.url.render_as_string(hide_password=False)
+        db.engine = engine
+        db._sessions = sessionmaker(engine, expire_on_commit=False)
+        return db
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed on success, rolled back on any error."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal
@@ -40,7 +40,7 @@ from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
-from aigc.knowledge import context, parse
+from aigc.knowledge import context, parse, pgvectors
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
@@ -88,10 +88,22 @@ def embedder_for(settings: Settings, signature: str | None = None) -> Embedder:
 
 
 @contextmanager
-def kb_lock(data_dir: Path, tenant_id: str, kb_id: str) -> Iterator[None]:
-    """One index writer per KB: a thread lock within the process, a file lock across them."""
+def kb_lock(
+    data_dir: Path, tenant_id: str, kb_id: str, db: Database | None = None
+) -> Iterator[None]:
+    """One index writer per KB: a thread lock within the process; across processes, on
+    PostgreSQL a transaction-scoped advisory lock on the KB (instances on several machines
+    share no files), else a file lock beside the index."""
     with _kb_locks_guard:
         local = _kb_locks.setdefault(kb_id, threading.Lock())
+    if db is not None and db.engine.dialect.name == "postgresql":
+        with local, db.engine.connect() as conn, conn.begin():
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"aigc.kb-index:{kb_id}"},
+            )
+            yield  # released when this transaction ends
+        return
     folder = kb_dir(data_dir, tenant_id, kb_id)
     folder.mkdir(parents=True, exist_ok=True)
     with local, open(folder / "index.lock", "w") as fh:
@@ -379,6 +391,8 @@ def ingest_documents(
             outcome[doc_id] = what
             said("not found" if what == "gone" else f"{_name(db, doc_id)} unchanged")
     embedder = embedder_for(settings) if claimed and _dense(db, tenant_id, kb_id) else None
+    # On PostgreSQL with pgvector the vectors are stored with their chunks, in one transaction.
+    in_db = embedder is not None and pgvectors.usable(db.engine, embedder.dim)
     ahead: deque[tuple[_Claimed, Future[_Prepared]]] = deque()
     queue = iter(claimed)
     unsynced: list[str] = []  # indexed documents not yet in the index (still "indexing")
@@ -400,9 +414,11 @@ def ingest_documents(
                     outcome[doc.doc_id] = "failed"
                     said(f"{doc.name} failed: {prepared.failed}")
                     continue
-                _store_chunks(db, tenant_id, kb_id, doc, prepared)
+                vectors = None
                 if embedder is not None:
-                    _embed_ahead(embedder, prepared, doc.name, done, total, report)
+                    vectors = _embed_ahead(embedder, prepared, doc.name, done, total, report)
+                signature = embedder.signature if in_db and embedder is not None else None
+                _store_chunks(db, tenant_id, kb_id, doc, prepared, vectors, signature)
                 outcome[doc.doc_id] = "indexed"
                 if prepared.notes:
                     notes[doc.doc_id] = prepared.notes
@@ -498,14 +514,26 @@ def _prepare(
 
 
 def _store_chunks(
-    db: Database, tenant_id: str, kb_id: str, doc: _Claimed, prepared: _Prepared
+    db: Database,
+    tenant_id: str,
+    kb_id: str,
+    doc: _Claimed,
+    prepared: _Prepared,
+    vectors: np.ndarray | None = None,
+    signature: str | None = None,
 ) -> None:
-    """Replace the document's chunks in one transaction (SQLAlchemy batches the inserts)."""
+    """Replace the document's chunks in one transaction (SQLAlchemy batches the inserts), with
+    their ``vectors`` when ``signature`` (what made them) says they are kept in the database.
+
+    The document's row is locked first (FOR UPDATE on PostgreSQL; SQLite has one writer), so
+    two instances storing the same document take turns: the second replaces the first's
+    chunks, and each (document, ordinal) is stored once."""
     chunks, about = prepared.chunks, prepared.about
     assert about is not None  # a prepared document that did not fail has its context
     with db.session() as session:
+        session.execute(select(KbDocument.id).where(KbDocument.id == doc.doc_id).with_for_update())
         session.execute(delete(KbChunk).where(KbChunk.document_id == doc.doc_id))
-        session.add_all(
+        rows = [
             KbChunk(
                 tenant_id=tenant_id,
                 kb_id=kb_id,
@@ -519,7 +547,13 @@ def _store_chunks(
                 context=context.header(about, c.headings),
             )
             for i, c in enumerate(chunks)
-        )
+        ]
+        session.add_all(rows)
+        if vectors is not None and signature is not None:
+            session.flush()  # the chunks' ids
+            pgvectors.write(
+                session, tenant_id, kb_id, [(r.id, doc.doc_id) for r in rows], vectors, signature
+            )
         session.execute(
             update(KbDocument)
             .where(KbDocument.id == doc.doc_id)
@@ -542,22 +576,25 @@ def _embed_ahead(
     done: int,
     total: int,
     report: Callable[[float, str], None],
-) -> None:
-    """Embed a document's chunks into the cache now, while the next ones are parsed; a long
-    document reports (and can be cancelled) between slices."""
+) -> np.ndarray:
+    """Embed a document's chunks now (into the cache too), while the next ones are parsed; a
+    long document reports (and can be cancelled) between slices. The vectors, one per chunk,
+    go into the database with the chunks where pgvector keeps them."""
     about = prepared.about
     assert about is not None
     # exactly what sync_index embeds (header + text), so it finds every vector in the cache
     texts = [
         context.indexed_text(context.header(about, c.headings), c.text) for c in prepared.chunks
     ]
+    parts = []
     for start in range(0, len(texts), EMBED_SLICE):
         if start:
             report(
                 0.95 * done / total,
                 f"document {done + 1} of {total}: {name}, {start} of {len(texts)} chunks embedded",
             )
-        embedder.embed(texts[start : start + EMBED_SLICE])
+        parts.append(embedder.embed(texts[start : start + EMBED_SLICE]))
+    return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
 def parse_limits(settings: Settings) -> parse.Limits:
@@ -588,15 +625,31 @@ def _fail(db: Database, doc_id: str, reason: str) -> None:
         )
 
 
-def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> dict[str, int]:
+def sync_index(
+    db: Database, settings: Settings, tenant_id: str, kb_id: str, local: bool = False
+) -> dict[str, int]:
     """Make the KB's index hold exactly the chunks in the database: drop rows that are gone,
-    add (and embed) rows that are new. Idempotent; one writer per KB at a time."""
-    with kb_lock(settings.data_dir, tenant_id, kb_id):
+    add (and embed) rows that are new. Idempotent; one writer per KB at a time.
+
+    Where pgvector keeps the vectors (``pgvectors.usable``), the database *is* the index:
+    this embeds the chunks that have no vector of the configured embedder yet and bumps the
+    KB's ``index_version``, which tells every instance to refresh its keyword index.
+
+    Elsewhere the index is files in this data directory, and the ``index_version`` they match
+    is written beside them (``DB_VERSION``). ``local``: only bring this instance's files up to
+    the database (an instance on PostgreSQL without pgvector whose files are behind), without
+    bumping the version."""
+    lock_db = None if local else db
+    with kb_lock(settings.data_dir, tenant_id, kb_id, lock_db):
         with db.session() as session:
             kb = session.get(KnowledgeBase, kb_id)
             if kb is None or kb.tenant_id != tenant_id:
                 return {"chunks": 0, "embedded": 0}
-            dense = kb.dense
+            dense, version = kb.dense, kb.index_version
+        in_db = pgvectors.column_dim(db.engine) is not None
+        if in_db and pgvectors.usable(db.engine, embedder_for(settings).dim if dense else None):
+            return _sync_in_db(db, settings, tenant_id, kb_id, dense)
+        with db.session() as session:
             rows = session.execute(
                 select(KbChunk.id, KbChunk.document_id)
                 .join(KbDocument, KbDocument.id == KbChunk.document_id)
@@ -623,6 +676,7 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
         new_ids = [cid for cid in wanted if cid not in have]
         keep = have & wanted.keys()
         if not new_ids and keep == have:
+            _record_version(folder, version)
             return {"chunks": len(current), "embedded": 0}
         texts: list[str] = []
         if new_ids:
@@ -644,13 +698,87 @@ def sync_index(db: Database, settings: Settings, tenant_id: str, kb_id: str) -> 
             keep, new_ids, texts, vectors, docs, document_headers(db, tenant_id, kb_id), signature
         )
         index.save(folder)
-        with db.session() as session:
-            session.execute(
-                update(KnowledgeBase)
-                .where(KnowledgeBase.id == kb_id)
-                .values(index_version=KnowledgeBase.index_version + 1)
-            )
+        if not local:
+            with db.session() as session:
+                session.execute(
+                    update(KnowledgeBase)
+                    .where(KnowledgeBase.id == kb_id)
+                    .values(index_version=KnowledgeBase.index_version + 1)
+                )
+                version = int(
+                    session.scalar(
+                        select(KnowledgeBase.index_version).where(KnowledgeBase.id == kb_id)
+                    )
+                    or 0
+                )
+        _record_version(folder, version)
         return {"chunks": len(index), "embedded": len(new_ids) if dense else 0}
+
+
+VERSION_FILE = "DB_VERSION"
+
+
+def _record_version(folder: Path, version: int | None) -> None:
+    """Note which ``index_version`` of the database this folder's index matches."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{VERSION_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(str(version or 0))
+    os.replace(tmp, folder / VERSION_FILE)
+
+
+def recorded_version(folder: Path) -> int | None:
+    """The ``index_version`` the index files in ``folder`` match (None: not recorded)."""
+    try:
+        return int((folder / VERSION_FILE).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _sync_in_db(
+    db: Database, settings: Settings, tenant_id: str, kb_id: str, dense: bool
+) -> dict[str, int]:
+    """``sync_index`` on PostgreSQL with pgvector (under the KB's lock): vectors for chunks
+    that lack one of this embedder (stored before pgvector, or by another model), then the
+    version bump that invalidates every instance's cached keyword index."""
+    embedded = 0
+    if dense:
+        embedder = embedder_for(settings)
+        with db.session() as session:
+            todo = pgvectors.missing(session, tenant_id, kb_id, embedder.signature)
+        for start in range(0, len(todo), EMBED_SLICE):
+            with db.session() as session:
+                rows = session.execute(
+                    select(KbChunk.id, KbChunk.document_id, KbChunk.text, KbChunk.context).where(
+                        KbChunk.id.in_(todo[start : start + EMBED_SLICE])
+                    )
+                ).all()
+            vectors = embedder.embed([context.indexed_text(head, t) for _, _, t, head in rows])
+            with db.session() as session:
+                pgvectors.write(
+                    session,
+                    tenant_id,
+                    kb_id,
+                    [(cid, doc) for cid, doc, _, _ in rows],
+                    vectors,
+                    embedder.signature,
+                )
+            embedded += len(rows)
+    with db.session() as session:
+        session.execute(
+            update(KnowledgeBase)
+            .where(KnowledgeBase.id == kb_id)
+            .values(index_version=KnowledgeBase.index_version + 1)
+        )
+        chunks = session.scalar(
+            select(func.count(KbChunk.id))
+            .join(KbDocument, KbDocument.id == KbChunk.document_id)
+            .where(
+                KbChunk.tenant_id == tenant_id,
+                KbChunk.kb_id == kb_id,
+                KbDocument.status.in_(("ready", "indexing")),
+            )
+        )
+    return {"chunks": int(chunks or 0), "embedded": embedded}
 
 
 def document_headers(db: Database, tenant_id: str, kb_id: str) -> dict[str, str]:

@@ -24,16 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
+from aigc.infra.db import Database
+from aigc.knowledge import db_index, pgvectors
 from aigc.knowledge.bases import readable_kbs
 from aigc.knowledge.context import with_period_terms
 from aigc.knowledge.index import KbIndex, read_pointer
-from aigc.knowledge.ingest import embedder_for, index_dir
+from aigc.knowledge.ingest import embedder_for, index_dir, recorded_version, sync_index
 from aigc.knowledge.relevance import TermWeights
 from aigc.knowledge.tables import KbChunk, KbDocument, KnowledgeBase
 
@@ -134,6 +136,30 @@ def load_index(folder: Path) -> KbIndex | None:
         if index is not None:
             _loaded[key] = (version, index)
         return index
+
+
+def kb_index(
+    session: Session, settings: Settings, tenant_id: str, kb_id: str, dense: bool
+) -> KbIndex | None:
+    """The index one search uses: on PostgreSQL with pgvector, the database's (vectors
+    searched in SQL, keyword index cached by version); else the index files of this data
+    directory."""
+    bind = session.get_bind()
+    embedder = embedder_for(settings) if dense and pgvectors.column_dim(bind) else None
+    if pgvectors.usable(bind, embedder.dim if embedder else None):
+        signature = embedder.signature if embedder is not None else None
+        return db_index.db_index(session, tenant_id, kb_id, dense, signature)
+    folder = index_dir(settings.data_dir, tenant_id, kb_id)
+    if bind.dialect.name == "postgresql":  # files per instance: behind the database?
+        version = session.scalar(
+            select(KnowledgeBase.index_version).where(
+                KnowledgeBase.id == kb_id, KnowledgeBase.tenant_id == tenant_id
+            )
+        )
+        if version is not None and recorded_version(folder) != version:
+            engine = bind if isinstance(bind, Engine) else bind.engine
+            sync_index(Database.of(engine), settings, tenant_id, kb_id, local=True)
+    return load_index(folder)
 
 
 # --- fusion --------------------------------------------------------------------------------
@@ -270,7 +296,7 @@ def search(
     for kb_id in kb_ids:
         if not allowed[kb_id]:
             continue
-        index = load_index(index_dir(settings.data_dir, principal.tenant_id, kb_id))
+        index = kb_index(session, settings, principal.tenant_id, kb_id, kb_id in dense_kbs)
         if index is None:
             continue
         query_vector = None
@@ -364,12 +390,23 @@ def rerank(model_dir: Path, query: str, hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda h: -h.score)
 
 
-def term_weights(settings: Settings, tenant_id: str, kb_ids: list[str]) -> dict[str, TermWeights]:
+def term_weights(
+    settings: Settings, tenant_id: str, kb_ids: list[str], session: Session | None = None
+) -> dict[str, TermWeights]:
     """The IDF of each knowledge base's BM25 statistics, for judging relevance
-    (``aigc.knowledge.relevance``); a KB without an index is left out."""
+    (``aigc.knowledge.relevance``); a KB without an index is left out. Where the database
+    holds the index (pgvector), ``session`` reads the KB's keyword index at its current
+    version; without one, the index this instance's last search built is used."""
+    in_db = session is not None and pgvectors.column_dim(session.get_bind()) is not None
     weights = {}
     for kb_id in kb_ids:
-        index = load_index(index_dir(settings.data_dir, tenant_id, kb_id))
+        if in_db:
+            assert session is not None
+            index = db_index.keyword_index(session, tenant_id, kb_id)
+        else:
+            index = db_index.cached(tenant_id, kb_id) or load_index(
+                index_dir(settings.data_dir, tenant_id, kb_id)
+            )
         if index is not None:
             weights[kb_id] = TermWeights(index.bm25)
     return weights

@@ -91,6 +91,8 @@ class KbChunk(Base):
     # of deleted ones, or an index could mistake new text for a chunk it already holds.
     __table_args__ = (
         Index("ix_kb_chunks_kb_doc", "kb_id", "document_id"),
+        # A chunk is stored once: two instances storing one document serialise on this.
+        Index("uq_kb_chunks_doc_ordinal", "document_id", "ordinal", unique=True),
         {"sqlite_autoincrement": True},
     )
     id: Mapped[int] = mapped_column(
