@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 KENLM  := $(VENV)/.kenlm
+GGUF   := $(VENV)/.gguf
 
 .PHONY: serve test deps venv lint format bench clean
 
@@ -19,6 +20,13 @@ $(KENLM): | $(STAMP)
 	MAX_ORDER=9 $(BIN)/pip install --quiet --no-binary kenlm --no-cache-dir kenlm
 	touch $(KENLM)
 
+# The gguf extra (llama-cpp-python) for the gguf family's tests, kept out of `make serve`: pip
+# compiles llama.cpp from source (see pyproject.toml for the time it takes), one compile job
+# per core (CMAKE_BUILD_PARALLEL_LEVEL). A server that serves GGUF files installs it the same way.
+$(GGUF): pyproject.toml | $(STAMP)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip install --quiet -e '.[dev,gguf]'
+	touch $(GGUF)
+
 venv: $(STAMP)
 
 serve: $(STAMP)
@@ -33,9 +41,10 @@ serve: $(STAMP)
 # Node.js 20 or later, newer than Debian 12's nodejs 18: see docs/sso.md). Node.js is installed
 # from Debian only when no `node` and `npm` are on the PATH: a NodeSource nodejs (20 on these
 # machines) provides npm and conflicts with Debian's npm package, which would replace it by 18.
+# cmake and build-essential compile llama.cpp for the gguf extra (and KenLM).
 # Only missing packages are installed; nothing is started or configured.
 DEPS := postgresql redis-server chromium fonts-wqy-zenhei fontconfig \
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim cmake build-essential
 NODE_DEPS := nodejs npm
 # The SSO tests' provider, exactly as locked, installed as whoever owns the checkout; the stamp
 # tells tests/e2e/oidc_idp.py it is current (it runs the same `npm ci` when it is not).
@@ -60,7 +69,7 @@ deps:
 	    runuser -u "$$owner" -- sh -c "$(NPM_CI)"; else sh -c "$(NPM_CI)"; fi
 
 # pytest exits 5 when it collects no test: that is a failure of the suite, not a pass.
-test: $(STAMP) $(KENLM)
+test: $(STAMP) $(KENLM) $(GGUF)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
