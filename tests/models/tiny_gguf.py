@@ -1,5 +1,5 @@
-"""A tiny random-weight Llama chat model written as a GGUF file with the ``gguf`` package (no
-download, no llama.cpp convert script): the gguf family's test model.
+"""A tiny random-weight Llama (or Qwen2) chat model written as a GGUF file with the ``gguf``
+package (no download, no llama.cpp convert script): the gguf family's test model.
 
 The same weights are also saved as a Hugging Face checkpoint, so a test can compare llama.cpp's
 logits on the GGUF with ``LlamaForCausalLM``'s own forward. The tokenizer is a byte-level BPE
@@ -22,7 +22,13 @@ import gguf
 import numpy as np
 import torch
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
 
 from tests.models.tiny_qwen import TEMPLATE
 
@@ -76,6 +82,31 @@ def tiny_llama(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCau
         eos_token_id=tokenizer.eos_token_id,
     )
     return LlamaForCausalLM(config).eval()
+
+
+def tiny_qwen2(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> Qwen2ForCausalLM:
+    """Qwen2's differences from Llama: query/key/value biases, a tied output embedding."""
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        rms_norm_eps=1e-6,
+        initializer_range=0.1,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model = Qwen2ForCausalLM(config).eval()
+    with torch.no_grad():  # transformers starts biases at zero: make them count
+        for layer in model.model.layers:
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                proj.bias.normal_(0, 0.1)
+    return model
 
 
 def halves_to_pairs(weight: np.ndarray, n_head: int) -> np.ndarray:
@@ -181,11 +212,14 @@ def write_gguf(
     return path
 
 
-def save_tiny_gguf(out_dir: Path, *, dtype: str = "f16", seed: int = 0) -> tuple[Path, Path]:
-    """``(model.gguf, hf_folder)``: the GGUF and the same weights as a Hugging Face checkpoint."""
+def save_tiny_gguf(
+    out_dir: Path, *, dtype: str = "f16", seed: int = 0, arch: str = "llama"
+) -> tuple[Path, Path]:
+    """``(model.gguf, hf_folder)``: the GGUF and the same weights as a Hugging Face checkpoint
+    (``arch``: llama, or qwen2 as bench/llm_engine.py converts its Qwen2-shaped checkpoint)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = chat_tokenizer()
-    model = tiny_llama(tokenizer, seed)
+    model = tiny_llama(tokenizer, seed) if arch == "llama" else tiny_qwen2(tokenizer, seed)
     hf_dir = out_dir / "hf"
     model.save_pretrained(hf_dir)
     tokenizer.save_pretrained(hf_dir)
