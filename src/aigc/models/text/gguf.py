@@ -161,8 +161,11 @@ class GGUFTextModel(neural.NeuralTextModel):
     """The gateway's ``TextModel`` for a GGUF file: ``NeuralTextModel`` on llama.cpp's logits,
     one request at a time per loaded file."""
 
-    def __init__(self, lm: LlamaCppLM, tokenizer: neural.TextTokenizer, size: int) -> None:
+    def __init__(
+        self, lm: LlamaCppLM, tokenizer: neural.TextTokenizer, size: int, on_gpu: bool = False
+    ) -> None:
         super().__init__(lm, tokenizer)
+        self.on_gpu = on_gpu
         fields = DECODING_FIELDS | (TOOL_FIELDS if self.tool_format is not None else frozenset())
         self.decoding_fields = fields
         self.size = size
@@ -173,8 +176,7 @@ class GGUFTextModel(neural.NeuralTextModel):
             yield from super().generate(request)
 
     def footprint(self) -> tuple[str, int] | None:
-        device = "cuda" if getattr(self, "on_gpu", False) else "cpu"
-        return device, self.size
+        return ("cuda" if self.on_gpu else "cpu"), self.size
 
     def unload(self) -> None:
         llm = getattr(self.lm, "llm", None)
@@ -204,29 +206,31 @@ def load(config: dict[str, Any]) -> GGUFTextModel:
 
     cfg = GGUFConfig.from_config(config)
     layers = gpu_layers(cfg)
+    # The context is chosen before loading: llama.cpp reserves its whole key/value cache.
+    n_ctx = cfg.n_ctx or min(file_context(cfg.path) or DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT)
     llm = llama_cpp.Llama(
         model_path=str(cfg.path),
-        n_ctx=cfg.n_ctx or 0,
+        n_ctx=n_ctx,
         n_threads=cfg.n_threads or os.cpu_count() or 1,
         n_batch=cfg.n_batch,
         n_gpu_layers=layers,
         logits_all=False,
         verbose=False,
     )
-    if cfg.n_ctx is None and llm.n_ctx() > DEFAULT_MAX_CONTEXT:
-        llm.close()
-        llm = llama_cpp.Llama(
-            model_path=str(cfg.path),
-            n_ctx=DEFAULT_MAX_CONTEXT,
-            n_threads=cfg.n_threads or os.cpu_count() or 1,
-            n_batch=cfg.n_batch,
-            n_gpu_layers=layers,
-            logits_all=False,
-            verbose=False,
-        )
-    model = GGUFTextModel(LlamaCppLM(llm), load_tokenizer(cfg.path), cfg.path.stat().st_size)
-    model.on_gpu = layers != 0  # type: ignore[attr-defined]
-    return model
+    tokenizer = load_tokenizer(cfg.path)
+    return GGUFTextModel(LlamaCppLM(llm), tokenizer, cfg.path.stat().st_size, on_gpu=layers != 0)
+
+
+def file_context(path: Path) -> int | None:
+    """The training context the file declares (``<architecture>.context_length``)."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+    arch = reader.get_field("general.architecture")
+    if arch is None:
+        return None
+    length = reader.get_field(f"{arch.contents()}.context_length")
+    return int(length.contents()) if length is not None else None
 
 
 # --- registration ----------------------------------------------------------------------------
