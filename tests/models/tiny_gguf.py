@@ -161,7 +161,11 @@ def write_gguf(
     writer.add_tokenizer_pre("qwen2" if arch == "qwen2" else "gpt-2")
     writer.add_token_list(vocab)
     writer.add_token_types(_token_types(tokenizer))
-    writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in merges])
+    # llama.cpp refuses a BPE vocabulary without the merges key, and gguf writes no empty
+    # array: a tokenizer without merges (the bench's) gets one for bytes 0x00 0x01, which
+    # never meet in a prompt.
+    merge_lines = [m if isinstance(m, str) else " ".join(m) for m in merges] or ["\u0100 \u0101"]
+    writer.add_token_merges(merge_lines)
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     writer.add_bos_token_id(int(bos))
     writer.add_eos_token_id(int(tokenizer.eos_token_id))
