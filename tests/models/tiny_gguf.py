@@ -161,10 +161,10 @@ def write_gguf(
     writer.add_tokenizer_pre("qwen2" if arch == "qwen2" else "gpt-2")
     writer.add_token_list(vocab)
     writer.add_token_types(_token_types(tokenizer))
-    # llama.cpp refuses a BPE vocabulary without the merges key, and gguf writes no empty
-    # array: a tokenizer without merges (the bench's) gets one for bytes 0x00 0x01, which
-    # never meet in a prompt.
-    merge_lines = [m if isinstance(m, str) else " ".join(m) for m in merges] or ["\u0100 \u0101"]
+    # llama.cpp refuses a BPE vocabulary without the merges key, and gguf writes no empty array.
+    merge_lines = [m if isinstance(m, str) else " ".join(m) for m in merges]
+    if not merge_lines:
+        raise ValueError("a GGUF byte-level BPE vocabulary needs at least one merge")
     writer.add_token_merges(merge_lines)
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     writer.add_bos_token_id(int(bos))

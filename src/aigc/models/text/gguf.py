@@ -195,7 +195,13 @@ def load_tokenizer(path: Path) -> neural.TextTokenizer:
     from transformers import AutoTokenizer
 
     neural.quiet_transformers()
-    hf = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    try:
+        hf = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    except Exception as exc:  # transformers raises ValueError, tokenizers a bare Exception
+        raise InvalidRequest(
+            f"{path.name}: its tokenizer cannot be rebuilt from the GGUF metadata ({exc})",
+            param="path",
+        ) from None
     return neural.TextTokenizer(hf, add_special_tokens=bool(getattr(hf, "add_bos_token", False)))
 
 
@@ -208,16 +214,19 @@ def load(config: dict[str, Any]) -> GGUFTextModel:
     layers = gpu_layers(cfg)
     # The context is chosen before loading: llama.cpp reserves its whole key/value cache.
     n_ctx = cfg.n_ctx or min(file_context(cfg.path) or DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT)
-    llm = llama_cpp.Llama(
-        model_path=str(cfg.path),
-        n_ctx=n_ctx,
-        n_threads=cfg.n_threads or os.cpu_count() or 1,
-        n_batch=cfg.n_batch,
-        n_gpu_layers=layers,
-        logits_all=False,
-        verbose=False,
-    )
     tokenizer = load_tokenizer(cfg.path)
+    try:
+        llm = llama_cpp.Llama(
+            model_path=str(cfg.path),
+            n_ctx=n_ctx,
+            n_threads=cfg.n_threads or os.cpu_count() or 1,
+            n_batch=cfg.n_batch,
+            n_gpu_layers=layers,
+            logits_all=False,
+            verbose=False,
+        )
+    except ValueError as exc:  # llama.cpp could not load it (its log says why)
+        raise InvalidRequest(f"{cfg.path.name}: llama.cpp cannot load it ({exc})") from None
     return GGUFTextModel(LlamaCppLM(llm), tokenizer, cfg.path.stat().st_size, on_gpu=layers != 0)
 
 
@@ -264,6 +273,7 @@ def validate(config: dict[str, Any]) -> None:
         raise InvalidRequest(
             "GGUF models need llama-cpp-python: pip install 'aigc[gguf]'", param="path"
         )
+    load_tokenizer(file)  # metadata only: a file we could not serve is refused now, not later
 
 
 @functools.lru_cache(maxsize=64)
