@@ -482,7 +482,7 @@ def main() -> None:
             {
                 "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "machine": {
-                    **machine(["torch", "transformers", "llama-cpp-python"]),
+                    **machine(["torch", "transformers", "llama_cpp"]),
                     "torch_threads": args.threads,
                 },
                 "quick": args.quick,

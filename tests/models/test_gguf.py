@@ -206,3 +206,24 @@ def test_models_add_names_a_gguf_file_by_its_family(
     assert model_id_for(hf_dir, None) == "hf-hf"
     with pytest.raises(typer.Exit):
         model_id_for(path, "hf-mine")  # a GGUF file cannot be registered as an hf model
+
+
+def test_a_tokenizer_that_cannot_be_rebuilt_is_refused_at_registration(tmp_path: Path) -> None:
+    """A GGUF whose merge names a token it lacks: a 400 that says so, not a 500 at load."""
+    import gguf
+
+    from aigc.errors import InvalidRequest
+
+    path = tmp_path / "broken.gguf"
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_tokenizer_model("gpt2")
+    writer.add_token_list(["\u0100", "\u0101", "a"])
+    writer.add_token_types([1, 1, 1])
+    writer.add_token_merges(["\u0100 \u0101"])  # "Āā" is not in the vocabulary
+    writer.add_eos_token_id(2)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(InvalidRequest, match="tokenizer cannot be rebuilt"):
+        gguf_family.validate({"path": str(path)})

@@ -197,7 +197,10 @@ def load_tokenizer(path: Path) -> neural.TextTokenizer:
     neural.quiet_transformers()
     try:
         hf = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-    except Exception as exc:  # transformers raises ValueError, tokenizers a bare Exception
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # ValueError, tokenizers' Exception, or its
+        # pyo3 PanicException (a BaseException) on a malformed vocabulary: all the file's fault
         raise InvalidRequest(
             f"{path.name}: its tokenizer cannot be rebuilt from the GGUF metadata ({exc})",
             param="path",
