@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 KENLM  := $(VENV)/.kenlm
+GGUF   := $(VENV)/.gguf
 
 .PHONY: serve test deps venv lint format bench clean
 
@@ -18,6 +19,13 @@ $(STAMP): pyproject.toml
 $(KENLM): | $(STAMP)
 	MAX_ORDER=9 $(BIN)/pip install --quiet --no-binary kenlm --no-cache-dir kenlm
 	touch $(KENLM)
+
+# The gguf extra (llama-cpp-python) for the gguf family's tests, kept out of `make serve`: pip
+# compiles llama.cpp from source (see pyproject.toml for the time it takes), one compile job
+# per core (CMAKE_BUILD_PARALLEL_LEVEL). A server that serves GGUF files installs it the same way.
+$(GGUF): pyproject.toml | $(STAMP)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip install --quiet -e '.[dev,gguf]'
+	touch $(GGUF)
 
 venv: $(STAMP)
 
@@ -39,10 +47,12 @@ serve: $(STAMP)
 # says "no" (the mechanism Debian's maintainer scripts ask) is in place for the install unless
 # one exists already, and an nginx installed here is not enabled at boot, so no system nginx
 # holds port 80 or answers beside the tests'.
+# cmake and build-essential compile llama.cpp for the gguf extra (and KenLM).
 # pgvector (knowledge-base vectors in PostgreSQL): Debian 12 has no package, so .ci/pgvector.sh
 # builds it from PGVECTOR_TARBALL against postgresql-server-dev-<major> when the server lacks it.
 DEPS := postgresql redis-server chromium fonts-wqy-zenhei fontconfig \
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim nginx
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim nginx \
+  cmake build-essential
 POLICY_RC := /usr/sbin/policy-rc.d
 NODE_DEPS := nodejs npm
 PGVECTOR_TARBALL ?= ../shared/vendor/pgvector-0.8.6.tar.gz
@@ -76,7 +86,7 @@ deps:
 	    runuser -u "$$owner" -- sh -c "$(NPM_CI)"; else sh -c "$(NPM_CI)"; fi
 
 # pytest exits 5 when it collects no test: that is a failure of the suite, not a pass.
-test: $(STAMP) $(KENLM)
+test: $(STAMP) $(KENLM) $(GGUF)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 

@@ -16,7 +16,14 @@ Systems:
     (b)  static batching: ``generate()`` over all requests left-padded together
     (c)  the raw batched forward pass with a KV cache (the ceiling of the model's forward)
     (d)  our engine through the HTTP API (``aigc serve``, streaming ``/v1/completions``),
-         weights fp32 and int8 (``config.engine.weights``)
+         weights fp32 and int8 (``config.engine.weights``); and at batch 1 (requests one
+         after another)
+    (e)  llama.cpp through llama-cpp-python on the same checkpoint written as GGUF
+         (``tests/models/tiny_gguf.write_gguf``: f16; q8_0 by llama.cpp's own quantizer,
+         ``llama_model_quantize``): batch 1 in process, and its server
+         (``python -m llama_cpp.server``) at 16 concurrent; plus the platform's gguf family
+         (llama.cpp logits, our decoding) through the HTTP API at batch 1. End-of-text is
+         banned by ``logit_bias`` so every request makes its tokens.
 
 Workloads:
 
@@ -54,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -96,6 +104,18 @@ def letter_tokenizer() -> PreTrainedTokenizerFast:
     vocab = {ch: i for i, ch in enumerate(ALPHABET)}
     vocab |= {f"w{i}": i for i in range(256, VOCAB - 1)} | {EOS: VOCAB - 1}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=EOS)
+
+
+def gguf_tokenizer() -> PreTrainedTokenizerFast:
+    """``letter_tokenizer`` for the GGUF file: llama.cpp wants at least one merge, so the
+    unused id ``VOCAB - 2`` becomes two NUL bytes, merged from two (never in a prompt)."""
+    nul = ALPHABET[0]  # byte 0x00's character
+    vocab = {ch: i for i, ch in enumerate(ALPHABET)}
+    vocab |= {f"w{i}": i for i in range(256, VOCAB - 2)} | {nul + nul: VOCAB - 2, EOS: VOCAB - 1}
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[(nul, nul)]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=EOS)
@@ -150,16 +170,25 @@ def workload_prefix(quick: bool, seed: int = 3) -> list[Req]:
 
 
 async def stream_one(
-    session: aiohttp.ClientSession, base_url: str, r: Req, start: float, out: list[float], key: str
+    session: aiohttp.ClientSession,
+    base_url: str,
+    r: Req,
+    start: float,
+    out: list[float],
+    key: str,
+    model: str = "hf-bench",
 ) -> None:
-    body = {
-        "model": "hf-bench",
+    body: dict[str, Any] = {
+        "model": model,
         "prompt": text_of(r.prompt),
         "max_tokens": r.new_tokens,
-        "min_tokens": r.new_tokens,
         "temperature": 0,
         "stream": True,
     }
+    if model == "llama.cpp":  # its server knows no min_tokens: end-of-text is banned instead
+        body["logit_bias"] = {str(VOCAB - 1): -100.0}
+    else:
+        body["min_tokens"] = r.new_tokens
     headers = {"Authorization": f"Bearer {key}"}
     async with session.post(f"{base_url}/v1/completions", json=body, headers=headers) as resp:
         if resp.status != 200:
@@ -174,7 +203,15 @@ async def stream_one(
                     out.extend([time.perf_counter() - start] * n)
 
 
-def run_http(checkpoint: Path, engine: dict[str, Any], reqs: list[Req], warm: list[Req]) -> Timings:
+def run_http(
+    checkpoint: Path,
+    engine: dict[str, Any] | None,
+    reqs: list[Req],
+    warm: list[Req],
+    sequential: bool = False,
+) -> Timings:
+    """Through ``aigc serve``: the checkpoint on the engine (``engine`` its config), or a GGUF
+    file on the gguf family (``engine`` None); ``sequential``: one request at a time."""
     data = Path(tempfile.mkdtemp(prefix="aigc-bench-llm-")) / "data"
     server = Server(
         data,
@@ -182,32 +219,145 @@ def run_http(checkpoint: Path, engine: dict[str, Any], reqs: list[Req], warm: li
         AIGC_IMPORT_ROOTS=str(checkpoint.parent),
         AIGC_LOG_LEVEL="WARNING",
         OMP_NUM_THREADS=str(torch.get_num_threads()),
-    ).start()
+    ).start(timeout=600)  # a loaded machine may take minutes to import everything
     try:
-        config = {"path": str(checkpoint), "engine": engine}
-        made = server.api("POST", "/api/models", json={"id": "hf-bench", "config": config})
+        name = "hf-bench" if engine is not None else "gguf-bench"
+        config: dict[str, Any] = {"path": str(checkpoint)}
+        if engine is not None:
+            config["engine"] = engine
+        else:
+            config["n_threads"] = torch.get_num_threads()
+        # Registering a GGUF rebuilds its tokenizer (150k tokens here): more than the helper's
+        # 30 s on a loaded machine.
+        made = httpx.post(
+            f"{server.base_url}/api/models",
+            headers={"Authorization": f"Bearer {server.admin_key}"},
+            json={"id": name, "config": config},
+            timeout=600,
+        )
         if made.status_code != 201:
             raise RuntimeError(made.text)
-
-        async def run(work: list[Req]) -> Timings:
-            timings = Timings(arrivals=[r.arrival for r in work], token_times=[[] for _ in work])
-            connector = aiohttp.TCPConnector(limit=len(work) + 4)
-            timeout = aiohttp.ClientTimeout(total=3600)
-            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-                start = time.perf_counter()
-                await asyncio.gather(
-                    *(
-                        stream_one(session, server.base_url, r, start, times, server.admin_key)
-                        for r, times in zip(work, timings.token_times, strict=True)
-                    )
-                )
-                timings.wall = time.perf_counter() - start
-            return timings
-
-        asyncio.run(run(warm))  # loads the model (and, for P, warms the system prompt)
-        return asyncio.run(run(reqs))
+        return asyncio.run(drive(server.base_url, server.admin_key, name, reqs, warm, sequential))
     finally:
         server.stop()
+
+
+async def drive(
+    base_url: str, key: str, model: str, reqs: list[Req], warm: list[Req], sequential: bool
+) -> Timings:
+    """Warm up (loads the model; for P, warms the system prompt), then the timed workload:
+    all at once, or one request after another."""
+
+    async def run(work: list[Req]) -> Timings:
+        timings = Timings(arrivals=[r.arrival for r in work], token_times=[[] for _ in work])
+        connector = aiohttp.TCPConnector(limit=len(work) + 4)
+        timeout = aiohttp.ClientTimeout(total=3600)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            start = time.perf_counter()
+            calls = [
+                stream_one(session, base_url, r, start, times, key, model)
+                for r, times in zip(work, timings.token_times, strict=True)
+            ]
+            if sequential:
+                for call in calls:
+                    await call
+            else:
+                await asyncio.gather(*calls)
+            timings.wall = time.perf_counter() - start
+        return timings
+
+    await run(warm)
+    return await run(reqs)
+
+
+# --- (e) llama.cpp through llama-cpp-python --------------------------------------------------
+
+
+def gguf_files(checkpoint: Path) -> dict[str, Path]:
+    """The checkpoint as GGUF: f16 written by the tests' writer, q8_0 quantized from it by
+    llama.cpp (``llama_model_quantize``, as its ``llama-quantize`` tool does)."""
+    import llama_cpp
+    from tests.models.tiny_gguf import write_gguf
+
+    files = {p: checkpoint.parent / f"{checkpoint.name}-{p}.gguf" for p in ("f16", "q8_0")}
+    if not files["f16"].exists():
+        model = Qwen2ForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
+        write_gguf(model, gguf_tokenizer(), files["f16"], "f16")
+    if not files["q8_0"].exists():
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
+        params.nthread = torch.get_num_threads()
+        rc = llama_cpp.llama_model_quantize(
+            str(files["f16"]).encode(), str(files["q8_0"]).encode(), params
+        )
+        if rc != 0:
+            raise RuntimeError(f"llama_model_quantize failed ({rc})")
+    return files
+
+
+def run_llamacpp_batch1(path: Path, reqs: list[Req], warm: list[Req]) -> Timings:
+    """llama-cpp-python in process, one request after another, streamed token by token."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(
+        str(path), n_ctx=2048, n_threads=torch.get_num_threads(), n_batch=512, verbose=False
+    )
+
+    def run(work: list[Req]) -> Timings:
+        timings = Timings(arrivals=[r.arrival for r in work], token_times=[[] for _ in work])
+        start = time.perf_counter()
+        for r, times in zip(work, timings.token_times, strict=True):
+            llm.reset()  # no reuse of the previous prompt's cache
+            for _ in llm.create_completion(
+                r.prompt,  # token ids
+                max_tokens=r.new_tokens,
+                temperature=0,
+                logit_bias={VOCAB - 1: -100.0},
+                stream=True,
+            ):
+                times.append(time.perf_counter() - start)
+        timings.wall = time.perf_counter() - start
+        return timings
+
+    run(warm[:1])
+    try:
+        return run(reqs)
+    finally:
+        llm.close()
+
+
+def run_llamacpp_server(path: Path, reqs: list[Req], warm: list[Req]) -> Timings:
+    """``python -m llama_cpp.server`` (the ``[server]`` extra), all requests at once over HTTP.
+    It holds one llama.cpp context and serves one request at a time (no parallel slots as
+    llama.cpp's own C++ ``llama-server -np`` has)."""
+    import httpx
+    from tests.e2e.server import free_port
+
+    port = free_port()
+    log = Path(tempfile.mkdtemp(prefix="aigc-bench-llamacpp-")) / "server.log"
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--n_ctx", "4096"]
+    cmd += ["--n_threads", str(torch.get_num_threads()), "--port", str(port)]
+    cmd += ["--host", "127.0.0.1", "--verbose", "False"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base}/v1/models", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("llama_cpp.server did not start")
+            time.sleep(0.2)
+        return asyncio.run(drive(base, "none", "llama.cpp", reqs, warm, sequential=False))
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 SYSTEMS: dict[str, tuple[str, Any]] = {  # name: (workload, how it runs)
@@ -218,7 +368,15 @@ SYSTEMS: dict[str, tuple[str, Any]] = {  # name: (workload, how it runs)
     "(d) engine via HTTP, int8": ("1", {"weights": "int8"}),
     "(P) engine via HTTP, no prefix cache": ("P", {"weights": "fp32", "prefix_cache_mb": 0}),
     "(P) engine via HTTP, prefix cache": ("P", {"weights": "fp32", "prefix_cache_mb": 512}),
+    "(d) engine via HTTP, fp32, batch 1": ("B", {"weights": "fp32"}),
+    "(d) engine via HTTP, int8, batch 1": ("B", {"weights": "int8"}),
+    "(e) llama.cpp f16, batch 1": ("B", ("f16", run_llamacpp_batch1)),
+    "(e) llama.cpp q8_0, batch 1": ("B", ("q8_0", run_llamacpp_batch1)),
+    "(e) llama.cpp server f16, 16 concurrent": ("1", ("f16", run_llamacpp_server)),
+    "(e) llama.cpp server q8_0, 16 concurrent": ("1", ("q8_0", run_llamacpp_server)),
+    "(e) gguf family via HTTP, f16, batch 1": ("B", ("f16", "http")),
 }
+BATCH1_REQUESTS = 4  # workload B: the first requests of workload 1, one after another
 
 
 def run_one(checkpoint: Path, system: str, quick: bool) -> dict[str, float]:
@@ -228,8 +386,16 @@ def run_one(checkpoint: Path, system: str, quick: bool) -> dict[str, float]:
     else:
         reqs = workload_1(quick)
         warm = reqs[:2]
+    if workload == "B":
+        reqs = reqs[:BATCH1_REQUESTS]
     if isinstance(how, dict):
-        return run_http(checkpoint, {**ENGINE, **how}, reqs, warm).summary()
+        engine = {**ENGINE, **how}
+        return run_http(checkpoint, engine, reqs, warm, sequential=workload == "B").summary()
+    if isinstance(how, tuple):
+        path = gguf_files(checkpoint)[how[0]]
+        if how[1] == "http":
+            return run_http(path, None, reqs, warm[:1], sequential=True).summary()
+        return how[1](path, reqs, warm).summary()
     if how is run_sequential and quick:
         reqs = reqs[:4]
     model = Qwen2ForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
@@ -265,9 +431,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--only", nargs="*", default=["1", "P", "Q"], help="1, P, Q (quality)")
-    parser.add_argument("--skip", nargs="*", default=[], help="systems to skip: a b c d")
+    parser.add_argument(
+        "--only", nargs="*", default=["1", "B", "P", "Q"], help="1, B (batch 1), P, Q (quality)"
+    )
+    parser.add_argument("--skip", nargs="*", default=[], help="systems to skip: a b c d e")
     parser.add_argument("--one", nargs=2, metavar=("CHECKPOINT", "SYSTEM"))
+    parser.add_argument("--out", type=Path, help="results file (default: by --quick)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.one:  # a child: one measurement, its summary as JSON on the last line
@@ -287,8 +456,9 @@ def main() -> None:
             child = [sys.executable, __file__, "--one", str(checkpoint), system]
             child += ["--threads", str(args.threads)] + (["--quick"] if args.quick else [])
             done = subprocess.run(child, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"{system}:\n{done.stderr[-3000:]}")
+            if done.returncode != 0:  # reported, and the other systems still run
+                print(f"  round {i + 1} {system}: FAILED\n{done.stderr[-3000:]}", flush=True)
+                continue
             rounds.setdefault(system, []).append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(f"  round {i + 1} {system}: {time.perf_counter() - t:.0f}s", flush=True)
     systems = {name: median_round(runs) for name, runs in rounds.items()}
@@ -305,13 +475,16 @@ def main() -> None:
         print(line)
     if quality_result:
         print(f"quality: {quality_result}")
-    results = QUICK_RESULTS if args.quick else RESULTS
+    results = args.out or (QUICK_RESULTS if args.quick else RESULTS)
     results.parent.mkdir(exist_ok=True)
     results.write_text(
         json.dumps(
             {
                 "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "machine": {**machine(["torch", "transformers"]), "torch_threads": args.threads},
+                "machine": {
+                    **machine(["torch", "transformers", "llama_cpp"]),
+                    "torch_threads": args.threads,
+                },
                 "quick": args.quick,
                 "layers": layers,
                 "engine_config": ENGINE,
@@ -323,7 +496,7 @@ def main() -> None:
             indent=2,
         )
     )
-    print(f"written to {results.relative_to(HERE.parent)}")
+    print(f"written to {results}")
 
 
 def compare(systems: dict[str, dict[str, float]]) -> dict[str, Any]:
@@ -347,7 +520,43 @@ def compare(systems: dict[str, dict[str, float]]) -> dict[str, Any]:
         ratio = hot["ttft_p50_ms"] / cold["ttft_p50_ms"]
         out["prefix_ttft_p50_ratio"] = round(ratio, 3)
         out["lines"].append(f"(P) TTFT p50 with the cache = {ratio:.2f} of without (<= 0.25)")
+    out["lines"] += against_llamacpp(systems, out)
     return out
+
+
+def decode_rate(summary: dict[str, float] | None) -> float | None:
+    """Batch-1 decode tokens/s: one over the median gap between tokens."""
+    if not summary or not summary.get("itl_p50_ms"):
+        return None
+    return 1000.0 / summary["itl_p50_ms"]
+
+
+def against_llamacpp(systems: dict[str, dict[str, float]], out: dict[str, Any]) -> list[str]:
+    """(d) against (e) at the nearest precision (fp32 weights vs f16 file, int8 vs q8_0):
+    aggregate tokens/s at 16 concurrent (target >= 1x), batch-1 decode (target >= 0.5x)."""
+    lines = []
+    for ours, theirs in (("fp32", "f16"), ("int8", "q8_0")):
+        engine = systems.get(f"(d) engine via HTTP, {ours}")
+        server = systems.get(f"(e) llama.cpp server {theirs}, 16 concurrent")
+        if engine and server:
+            ratio = engine["tokens_per_s"] / server["tokens_per_s"]
+            out[f"{ours}_vs_llamacpp_{theirs}_16"] = round(ratio, 2)
+            lines.append(
+                f"(d) {ours} / (e) llama.cpp {theirs}, 16 concurrent = {ratio:.2f}x (>= 1)"
+            )
+        one = decode_rate(systems.get(f"(d) engine via HTTP, {ours}, batch 1"))
+        cpp = decode_rate(systems.get(f"(e) llama.cpp {theirs}, batch 1"))
+        if one and cpp:
+            out[f"{ours}_vs_llamacpp_{theirs}_batch1"] = round(one / cpp, 2)
+            lines.append(
+                f"(d) {ours} / (e) llama.cpp {theirs}, batch-1 decode = {one / cpp:.2f}x (>= 0.5)"
+            )
+    family = decode_rate(systems.get("(e) gguf family via HTTP, f16, batch 1"))
+    cpp = decode_rate(systems.get("(e) llama.cpp f16, batch 1"))
+    if family and cpp:
+        out["gguf_family_vs_llamacpp_batch1"] = round(family / cpp, 2)
+        lines.append(f"(e) gguf family / llama.cpp f16, batch-1 decode = {family / cpp:.2f}x")
+    return lines
 
 
 if __name__ == "__main__":

@@ -78,16 +78,21 @@ def models_add_template(
 
 @models_app.command("add")
 def models_add(
-    path: Annotated[Path, typer.Option(help="A local Hugging Face model folder")],
-    name: Annotated[str, typer.Option(help="Model id, e.g. hf-qwen2-0.5b")],
+    path: Annotated[Path, typer.Option(help="A local Hugging Face model folder, or a .gguf file")],
+    name: Annotated[
+        str | None,
+        typer.Option(help="Model id, e.g. hf-qwen2-0.5b (default: hf-FOLDER or gguf-FILE)"),
+    ] = None,
     tenant: Annotated[str | None, typer.Option(help="Owner organization")] = None,
     shared: Annotated[bool, typer.Option(help="Share with every organization")] = False,
     deployment: Annotated[str | None, DEPLOYMENT] = None,
 ) -> None:
-    """Register a model folder (config.json, weights, tokenizer) under the import roots."""
+    """Register a model folder (config.json, weights, tokenizer) or a GGUF file (served by
+    llama.cpp) under the import roots."""
     from aigc.models.registry import ModelRegistry
 
     families()
+    name = model_id_for(path, name)
     config = {"path": str(path)} | deployment_config(deployment)
     with session() as s:
         owner = None if shared else tenant_id(s, tenant)
@@ -95,6 +100,21 @@ def models_add(
             s, None, name, config, tenant_id=owner
         )
         out.print(f"registered {record.name} for {record.tenant_id or 'every organization'}")
+
+
+def model_id_for(path: Path, name: str | None) -> str:
+    """The id to register ``path`` under: a .gguf file belongs to the gguf family, a folder to
+    hf; without ``--name``, the family and the file's or folder's name (``gguf-tiny-f16``)."""
+    from aigc.models.text.gguf import is_gguf
+
+    family = "gguf" if path.is_file() and is_gguf(path) else "hf"
+    if name is None:
+        stem = path.name.removesuffix(".gguf") if family == "gguf" else path.name
+        return f"{family}-{stem}"
+    if family == "gguf" and not name.startswith("gguf-"):
+        err.print(f"[red]✗[/red] {path.name} is a GGUF file: its id must start with gguf-")
+        raise typer.Exit(2)
+    return name
 
 
 @models_app.command("add-upstream")

@@ -59,6 +59,7 @@ BUILTIN_MODULES: list[str] = [
     "aigc.models.text.template",
     "aigc.models.upstream",
     "aigc.models.text.hf",
+    "aigc.models.text.gguf",
     "aigc.models.text.gpt",
     "aigc.models.text.rnn",
     "aigc.models.text.ngram",
