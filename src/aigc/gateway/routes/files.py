@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool
 
 from aigc.access import Principal
 from aigc.errors import NotFound
@@ -19,9 +21,16 @@ from aigc.gateway.deps import principal, services
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
 from aigc.infra import files
+from aigc.infra.storage import BlobNotFound
 
 router = APIRouter(prefix="/v1", tags=["files"])
 CHUNK = 1024 * 1024
+
+
+def content_disposition_header(filename: str) -> str:
+    """``attachment`` with the name percent-encoded (RFC 6266/5987), as FileResponse does for
+    names outside ASCII; a stored name never holds control characters (``clean_filename``)."""
+    return f"attachment; filename*=utf-8''{quote(filename)}"
 
 
 def _chunks(upload: UploadFile) -> Iterator[bytes]:
@@ -50,7 +59,7 @@ def create_file(
     with svc.db.session() as s:
         record = files.save_upload(
             s,
-            settings.data_dir,
+            svc.storage,
             caller,
             file.filename,
             purpose,
@@ -85,22 +94,35 @@ def delete_file(
     file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
     with svc.db.session() as s:
-        files.delete_file(s, svc.settings.data_dir, caller, file_id)
+        files.delete_file(s, svc.storage, caller, file_id)
     return {"id": file_id, "object": "file", "deleted": True}
 
 
 @router.get(
     "/files/{file_id}/content",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses=content("application/octet-stream", "The bytes as uploaded") | errors(401, 403, 404),
 )
 def file_content(
     file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
-) -> FileResponse:
-    """The bytes exactly as uploaded, streamed from disk."""
+) -> Response:
+    """The bytes exactly as uploaded, streamed from the blob store (from disk by FileResponse
+    when the store is a directory, which also answers range requests)."""
     with svc.db.session() as s:
         record = files.get_file(s, caller, file_id)
-    path = files.file_path(svc.settings.data_dir, record)
-    if not path.is_file():  # deleted between the lookup and now
-        raise NotFound(f"No such File object: {file_id}", param="file_id")
-    return FileResponse(path, media_type="application/octet-stream", filename=record.filename)
+    key = files.file_key(record)
+    path = svc.storage.local_path(key)
+    if path is not None and path.is_file():
+        return FileResponse(path, media_type="application/octet-stream", filename=record.filename)
+    try:
+        pieces = svc.storage.iter_bytes(key, CHUNK)
+    except BlobNotFound:  # deleted between the lookup and now
+        raise NotFound(f"No such File object: {file_id}", param="file_id") from None
+    return StreamingResponse(
+        iterate_in_threadpool(pieces),
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": content_disposition_header(record.filename),
+            "Content-Length": str(record.bytes),
+        },
+    )
