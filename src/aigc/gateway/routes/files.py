@@ -9,28 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
-from fastapi.responses import FileResponse, Response, StreamingResponse
-from starlette.concurrency import iterate_in_threadpool
+from fastapi.responses import Response, StreamingResponse
 
 from aigc.access import Principal
 from aigc.errors import NotFound
+from aigc.gateway.blob_response import blob_download
 from aigc.gateway.deps import principal, services
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
 from aigc.infra import files
-from aigc.infra.storage import BlobNotFound
 
 router = APIRouter(prefix="/v1", tags=["files"])
 CHUNK = 1024 * 1024
-
-
-def content_disposition_header(filename: str) -> str:
-    """``attachment`` with the name percent-encoded (RFC 6266/5987), as FileResponse does for
-    names outside ASCII; a stored name never holds control characters (``clean_filename``)."""
-    return f"attachment; filename*=utf-8''{quote(filename)}"
 
 
 def _chunks(upload: UploadFile) -> Iterator[bytes]:
@@ -110,19 +102,7 @@ def file_content(
     when the store is a directory, which also answers range requests)."""
     with svc.db.session() as s:
         record = files.get_file(s, caller, file_id)
-    key = files.file_key(record)
-    path = svc.storage.local_path(key)
-    if path is not None and path.is_file():
-        return FileResponse(path, media_type="application/octet-stream", filename=record.filename)
-    try:
-        pieces = svc.storage.iter_bytes(key, CHUNK)
-    except BlobNotFound:  # deleted between the lookup and now
-        raise NotFound(f"No such File object: {file_id}", param="file_id") from None
-    return StreamingResponse(
-        iterate_in_threadpool(pieces),
-        media_type="application/octet-stream",
-        headers={
-            "Content-Disposition": content_disposition_header(record.filename),
-            "Content-Length": str(record.bytes),
-        },
+    missing = NotFound(f"No such File object: {file_id}", param="file_id")
+    return blob_download(
+        svc.storage, files.file_key(record), record.filename, record.bytes, missing
     )

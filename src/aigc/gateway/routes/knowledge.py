@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aigc.access import ROLES, Principal
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.gateway.blob_response import blob_download
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import NOT_BLANK, Name, branch_rules
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
@@ -307,11 +308,9 @@ def download_document(
 ) -> Any:
     with svc.db.session() as s:
         doc = ingest.get_document(s, caller, kb_id, doc_id)
-        path = ingest.document_path(svc.settings.data_dir, doc)
-        name = doc.filename
-    if not path.is_file():
-        raise NotFound(f"No document with id '{doc_id}' in this knowledge base", param="doc_id")
-    return FileResponse(path, filename=name, media_type="application/octet-stream")
+        key, name, size = ingest.document_key(doc), doc.filename, doc.bytes
+    missing = NotFound(f"No document with id '{doc_id}' in this knowledge base", param="doc_id")
+    return blob_download(svc.storage, key, name, size, missing)
 
 
 @router.delete("/{kb_id}/documents/{doc_id}", responses=errors(401, 403, 404))
