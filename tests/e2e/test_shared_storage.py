@@ -162,3 +162,7 @@ def test_a_document_ingested_through_a_is_downloaded_and_cited_through_b(
     assert got.status_code == 200 and got.content == b"The help desk is on the third floor.\n"
     if shared is not None:
         assert (shared / "knowledge" / org.id / kb_id / "documents" / doc_id).is_file()
+    # the knowledge base deleted through B: its sources leave the shared store
+    assert b.api("DELETE", f"/api/kb/{kb_id}", key=org.admin_key).status_code == 200
+    if shared is not None:
+        assert not (shared / "knowledge" / org.id / kb_id).exists()
