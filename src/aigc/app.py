@@ -32,6 +32,7 @@ from aigc.gateway.services import Services
 from aigc.infra import audit, heap, loop_lag, migrate, private
 from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
+from aigc.infra.storage import storage_for
 from aigc.models.defaults import bootstrap_defaults
 from aigc.models.family import load_families
 from aigc.models.job_runner import job_runner
@@ -49,13 +50,20 @@ def build_services(settings: Settings) -> Services:
     limiter = make_limiter(
         settings.redis_url, daily_usage=lambda tenant, day: audit.tokens_used_on(db, tenant, day)
     )
+    storage = storage_for(settings)
     return Services(
         settings=settings,
         db=db,
-        registry=ModelRegistry(settings.import_roots, remote=remote_serving(settings)),
+        registry=ModelRegistry(
+            settings.import_roots,
+            storage,
+            settings.data_dir / "cache",
+            remote=remote_serving(settings),
+        ),
         limiter=limiter,
         audit_log=audit_log,
         audit=AuditWriter(audit_log),
+        storage=storage,
     )
 
 

@@ -123,6 +123,21 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str | None = Field(default=None, description="Base URL printed for people")
 
+    # Shared state of several instances (infra/storage.py, docs/storage.md): uploaded files,
+    # document sources, trained models, checkpoints and generated images live in one blob
+    # store. "directory": storage_dir (default data_dir itself, today's layout; on several
+    # machines a shared volume such as NFS). "s3": an S3-compatible bucket.
+    storage_backend: Literal["directory", "s3"] = "directory"
+    storage_dir: Path | None = Field(
+        default=None, description="Root of the directory backend; default: data_dir"
+    )
+    s3_endpoint_url: str | None = Field(default=None, description="Default: AWS's own")
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket, e.g. 'aigc/'")
+
     admin_key: SecretStr | None = Field(default=None, description="Platform-admin key at start")
     secret_key: SecretStr | None = Field(default=None, description="Default: data_dir/secret.key")
 

@@ -45,7 +45,9 @@ class Server:
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> Server:
+    def start(self, timeout: float = 180.0) -> Server:
+        # 180 s: on a shared 2-core machine under load (load average 14 seen) a server took
+        # just over 60 s to import torch and migrate, and a 60 s limit failed healthy starts.
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [

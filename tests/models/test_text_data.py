@@ -107,8 +107,9 @@ def test_resolve_training_data_permissions(tmp_path: Path) -> None:
     admin = Principal(tenant_id="t0", role="owner", platform_admin=True)
     kwargs = {"file_ids": None, "data_dir": tmp_path, "import_roots": [root]}
     path = str(root / "corpus.txt")
-    assert resolve_training_data(None, None, data_path=path, **kwargs) == [root / "corpus.txt"]
-    assert resolve_training_data(None, admin, data_path=path, **kwargs) == [root / "corpus.txt"]
+    expected = ([], [root / "corpus.txt"])
+    assert resolve_training_data(None, None, data_path=path, **kwargs) == expected
+    assert resolve_training_data(None, admin, data_path=path, **kwargs) == expected
     with pytest.raises(PermissionDenied):
         resolve_training_data(None, member, data_path=path, **kwargs)
     with pytest.raises(PermissionDenied):

@@ -17,6 +17,7 @@ from aigc.infra.audit import AuditLog, AuditWriter
 from aigc.infra.db import Database
 from aigc.infra.schema import ModelRecord
 from aigc.infra.single_flight import SingleFlight
+from aigc.infra.storage import BlobStore
 from aigc.models.protocols import TextModel
 from aigc.models.registry import ModelRegistry
 
@@ -62,6 +63,7 @@ class Services:
     limiter: Limiter
     audit_log: AuditLog
     audit: AuditWriter
+    storage: BlobStore  # files, document sources, models, images: shared by every instance
     keys: TtlCache[str, Principal] = field(default_factory=TtlCache)
     models: TtlCache[tuple[str, str], ModelRecord] = field(default_factory=TtlCache)
     # When a cache entry (key, model, guard policies) expires under a burst, one request looks it

@@ -7,6 +7,11 @@ staging directory before the target is touched, then swaps the staged copy into 
 
 The archive contains the server secret and key hashes: it is created readable by its owner
 only. PostgreSQL deployments back up with pg_dump instead.
+
+With the default blob store (a directory: the data directory itself) the archive holds every
+uploaded file, document source, trained model and image. A store elsewhere (``storage_dir``
+outside the data directory, or S3) is backed up by the operator (docs/storage.md); the
+backup says so in its log. ``data_dir/cache`` is left out: it holds copies only.
 """
 
 from __future__ import annotations
@@ -78,6 +83,8 @@ def backup(settings: Settings, dest: Path) -> Path:
         dest = dest / f"aigc-backup-{_timestamp()}.tar.gz"
     dest = dest.resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _warn_if_store_elsewhere(settings)
+    cache = settings.data_dir.resolve() / "cache"
     with tempfile.TemporaryDirectory(prefix=".aigc-backup-", dir=dest.parent) as work:
         snapshot = Path(work) / DB_NAME
         _copy_database(db_path, snapshot)
@@ -88,7 +95,8 @@ def backup(settings: Settings, dest: Path) -> Path:
             tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar,
         ):
             entries.append(_add_file(tar, snapshot, DB_NAME))
-            for path, rel in _data_files(settings.data_dir.resolve(), skip={dest, Path(work)}):
+            skip = {dest, Path(work), cache}
+            for path, rel in _data_files(settings.data_dir.resolve(), skip=skip):
                 try:
                     entries.append(_add_file(tar, path, rel))
                 except FileNotFoundError:  # deleted by the running server since the listing
@@ -106,6 +114,15 @@ def backup(settings: Settings, dest: Path) -> Path:
             tar.addfile(info, io.BytesIO(data))
         partial.replace(dest)
     return dest
+
+
+def _warn_if_store_elsewhere(settings: Settings) -> None:
+    """Say so when the blob store is not inside the data directory (not in the archive)."""
+    data = settings.data_dir.resolve()
+    if settings.storage_backend != "directory":
+        logger.warning("backup holds the database and data directory, not the S3 bucket")
+    elif settings.storage_dir and not settings.storage_dir.resolve().is_relative_to(data):
+        logger.warning("backup leaves out the blob store at %s: back it up", settings.storage_dir)
 
 
 def _copy_database(source: Path, target: Path) -> None:

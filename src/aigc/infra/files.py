@@ -1,8 +1,10 @@
-"""Tenant files (the OpenAI Files API) as plain functions over a session.
+"""Tenant files (the OpenAI Files API) as plain functions over a session and a blob store.
 
-A file lives at ``data_dir/files/<tenant_id>/<file_id>``: the on-disk name is always the id we
-made, never anything the caller sent, so no upload can choose where it lands. The caller's
-filename is kept for display only, cleaned of path parts and control characters.
+A file's bytes live in the blob store (``infra.storage``) under ``files/<tenant_id>/<file_id>``
+(with the default directory store: ``data_dir/files/...``, the layout from before the store):
+the key is always the id we made, never anything the caller sent, so no upload can choose
+where it lands. The caller's filename is kept for display only, cleaned of path parts and
+control characters. Every instance on the same database and store finds every file.
 
 Every lookup filters by the caller's tenant here: another tenant's file is "not found", exactly
 as if it did not exist.
@@ -10,7 +12,6 @@ as if it did not exist.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import tempfile
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.infra.schema import FileRecord, new_id, unix_time
+from aigc.infra.storage import BlobStore, DirectoryStore
 
 Purpose = Literal["fine-tune", "assistants", "batch", "user_data", "knowledge", "training"]
 PURPOSES: tuple[str, ...] = get_args(Purpose)
@@ -53,30 +55,53 @@ def tenant_dir(data_dir: Path, tenant_id: str) -> Path:
 
 
 def file_path(data_dir: Path, record: FileRecord) -> Path:
+    """Where the directory store rooted at ``data_dir`` keeps the file."""
     return tenant_dir(data_dir, record.tenant_id) / record.id
+
+
+def file_key(record: FileRecord) -> str:
+    """The file's key in the blob store."""
+    return f"files/{record.tenant_id}/{record.id}"
+
+
+def as_store(where: BlobStore | Path) -> BlobStore:
+    """A store; a bare folder means the directory store rooted there (the embedded layout)."""
+    return where if isinstance(where, BlobStore) else DirectoryStore(Path(where))
+
+
+def staging_file(store: BlobStore, key: str) -> tuple[int, Path]:
+    """A temporary file for an upload on its way to ``key``: beside its final place with a
+    directory store (so it is renamed in, not copied), else in the system's temp folder."""
+    own = store.local_path(key)
+    folder = own.parent if own is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    return fd, Path(name)
 
 
 def save_upload(
     session: Session,
-    data_dir: Path,
+    where: BlobStore | Path,
     principal: Principal,
     filename: str | None,
     purpose: str,
     chunks: Iterable[bytes],
     max_bytes: int,
 ) -> FileRecord:
-    """Stream ``chunks`` to disk, hashing and counting as they come, then record the file.
+    """Stream ``chunks`` to a temporary file, hashing and counting as they come, then put it in
+    the store and record it.
 
-    The bytes go to a temporary file in the tenant's folder first and are renamed into place
-    only once complete and within the limit, so a failure leaves nothing half-written behind.
+    The bytes reach the store only once complete and within the limit (renamed into place by
+    a directory store, uploaded by S3), so a failure leaves nothing half-written behind.
     ``chunks`` is synchronous: the route runs this in a worker thread (the session is sync).
     """
     require_role(principal, "member")
     check_purpose(purpose)
-    folder = tenant_dir(data_dir, principal.tenant_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
-    tmp = Path(tmp_name)
+    store = as_store(where)
+    file_id = new_id("file-")
+    key = f"files/{principal.tenant_id}/{file_id}"
+    fd, tmp = staging_file(store, key)
     digest = hashlib.sha256()
     size = 0
     try:
@@ -90,15 +115,14 @@ def save_upload(
         if size == 0:
             raise InvalidRequest("The file is empty", param="file")
         record = FileRecord(
-            id=new_id("file-"),
+            id=file_id,
             tenant_id=principal.tenant_id,
             filename=clean_filename(filename),
             purpose=purpose,
             bytes=size,
             sha256=digest.hexdigest(),
         )
-        final = file_path(data_dir, record)
-        tmp.replace(final)
+        store.put_file(key, tmp, move=True)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -106,7 +130,7 @@ def save_upload(
         session.add(record)
         session.flush()
     except BaseException:
-        final.unlink(missing_ok=True)
+        store.delete(key)
         raise
     return record
 
@@ -130,7 +154,9 @@ def get_file(session: Session, principal: Principal, file_id: str) -> FileRecord
     return record
 
 
-def delete_file(session: Session, data_dir: Path, principal: Principal, file_id: str) -> None:
+def delete_file(
+    session: Session, where: BlobStore | Path, principal: Principal, file_id: str
+) -> None:
     """Remove the row, then the bytes.
 
     Should the caller's commit fail afterwards, the row survives without its bytes; content
@@ -138,11 +164,10 @@ def delete_file(session: Session, data_dir: Path, principal: Principal, file_id:
     """
     require_role(principal, "member")
     record = get_file(session, principal, file_id)
-    path = file_path(data_dir, record)
+    key = file_key(record)
     session.delete(record)
     session.flush()
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    as_store(where).delete(key)
 
 
 def file_view(record: FileRecord) -> dict[str, Any]:

@@ -10,7 +10,10 @@ is a row, a job survives restarts:
 * a clean shutdown asks the running handler to stop and puts its job back in the queue;
 * a crash leaves the job ``running`` with a heartbeat that stops moving; any runner notices the
   stale heartbeat, re-queues it with ``attempts + 1`` and the handler resumes (it can keep
-  checkpoints in ``ctx.checkpoint_dir``); after ``MAX_ATTEMPTS`` the job fails instead.
+  checkpoints in ``ctx.checkpoint_dir``); after ``MAX_ATTEMPTS`` the job fails instead. With a
+  blob store, ``ctx.save_checkpoints()`` publishes that folder under ``jobs/<job id>/`` and a
+  run on another instance starts by fetching it, so a resumed job finds its checkpoint wherever
+  it runs.
 
 Claims are conditional updates (``WHERE status = 'queued'``, then check the row count), so two
 runners, or two slots of one, in one process or many, never take the same job. Each claim
@@ -48,6 +51,7 @@ from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound
 from aigc.infra.db import Database, rowcount
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
+from aigc.infra.storage import BlobStore
 
 log = logging.getLogger("aigc.jobs")
 
@@ -115,7 +119,13 @@ class JobContext:
     """A running job as its handler sees it: identity, parameters, progress and stop signals."""
 
     def __init__(
-        self, db: Database, job: Job, data_dir: Path, claim: str, stopping: threading.Event
+        self,
+        db: Database,
+        job: Job,
+        data_dir: Path,
+        claim: str,
+        stopping: threading.Event,
+        store: BlobStore | None = None,
     ) -> None:
         self.job_id = job.id
         self.tenant_id = job.tenant_id
@@ -125,6 +135,14 @@ class JobContext:
         self.data_dir = Path(data_dir)
         self.checkpoint_dir = Path(data_dir) / "jobs" / job.id
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store  # where shared files live (uploads, models), None in bare tests
+        self.checkpoint_key = f"jobs/{job.id}/"
+        if self._checkpoints_elsewhere() and not any(self.checkpoint_dir.iterdir()):
+            assert store is not None
+            try:  # a run resumed on this instance: fetch what the last one saved
+                store.download_prefix(self.checkpoint_key, self.checkpoint_dir)
+            except Exception:  # without them the job starts over, which is still correct
+                log.warning("job %s: checkpoints could not be fetched", job.id, exc_info=True)
         self._db = db
         self._claim = claim
         self._stopping = stopping
@@ -136,6 +154,29 @@ class JobContext:
         # What watchers see while it runs (a loss curve); a resumed run finds its last one.
         self._live: dict[str, Any] | None = job.result if isinstance(job.result, dict) else None
         self._last_write = 0.0
+
+    def _checkpoints_elsewhere(self) -> bool:
+        """Whether the store keeps checkpoints somewhere other than ``checkpoint_dir`` (with
+        the default directory store rooted at data_dir they are the same folder)."""
+        if self.store is None:
+            return False
+        own = self.store.local_path(self.checkpoint_key)
+        return own is None or own.resolve() != self.checkpoint_dir.resolve()
+
+    def save_checkpoints(self) -> None:
+        """Publish ``checkpoint_dir`` to the store: called after each checkpoint is written."""
+        if self._checkpoints_elsewhere():
+            assert self.store is not None
+            self.store.upload_dir(self.checkpoint_key, self.checkpoint_dir)
+
+    def drop_checkpoints(self) -> None:
+        shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        if self._checkpoints_elsewhere():
+            assert self.store is not None
+            try:
+                self.store.delete_prefix(self.checkpoint_key)
+            except Exception:  # a leftover costs storage, not correctness
+                log.warning("job %s: checkpoints not removed from the store", self.job_id)
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Report progress (0..1). Raises ``JobCancelled`` when the handler should stop.
@@ -326,11 +367,13 @@ class JobRunner:
         slots: int = 2,
         threads_per_job: int = 1,
         limit_threads: Callable[[int], None] | None = None,
+        store: BlobStore | None = None,
     ) -> None:
         if slots < 1 or threads_per_job < 1:
             raise ValueError("a job runner needs at least one slot and one thread per job")
         self.db = db  # for handlers that record what they produce (e.g. a model's status)
         self.data_dir = Path(data_dir)
+        self.store = store
         self.worker_id = worker_id[:80]
         self.poll_interval_s = poll_interval_s
         self.stale_after_s = stale_after_s
@@ -537,7 +580,7 @@ class JobRunner:
         return None  # all taken by other runners meanwhile; the next poll looks again
 
     def _run(self, job: Job, claim: str) -> None:
-        ctx = JobContext(self.db, job, self.data_dir, claim, self._stop)
+        ctx = JobContext(self.db, job, self.data_dir, claim, self._stop, self.store)
         done = threading.Event()
         beats = threading.Thread(target=self._heartbeat, args=(ctx, done), daemon=True)
         beats.start()
@@ -637,7 +680,7 @@ class JobRunner:
             error = _describe(exc, self.data_dir)
             written = self._write(ctx, status="failed", error=error, finished_at=utcnow())
         if written:
-            shutil.rmtree(ctx.checkpoint_dir, ignore_errors=True)
+            ctx.drop_checkpoints()
             log.info("job %s %s", ctx.job_id, values["status"])
 
     def _write(self, ctx: JobContext, **values: Any) -> bool:

@@ -17,7 +17,6 @@ import fcntl
 import hashlib
 import logging
 import os
-import tempfile
 import threading
 import time
 import unicodedata
@@ -39,7 +38,9 @@ from aigc.config import Settings
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.infra import jobs
 from aigc.infra.db import Database
+from aigc.infra.files import staging_file
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
+from aigc.infra.storage import BlobNotFound, storage_for
 from aigc.knowledge import context, parse, pgvectors
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
@@ -60,6 +61,28 @@ _kb_locks_guard = threading.Lock()
 
 def kb_dir(data_dir: Path, tenant_id: str, kb_id: str) -> Path:
     return Path(data_dir) / "knowledge" / tenant_id / kb_id
+
+
+def document_key(doc: KbDocument) -> str:
+    """A document's source bytes in the blob store (with the default directory store the same
+    place as ``document_path``: ``data_dir/knowledge/<tenant>/<kb>/documents/<id>``)."""
+    return f"knowledge/{doc.tenant_id}/{doc.kb_id}/documents/{doc.id}"
+
+
+def document_source(settings: Settings, key: str, doc_id: str) -> Path:
+    """The document's bytes as a file on this instance, for the parser: the store's own file
+    with a directory store, else a copy fetched into ``data_dir/cache/knowledge`` (a cache:
+    fetched again for each indexing, the store stays the source of truth)."""
+    store = storage_for(settings)
+    own = store.local_path(key)
+    if own is not None:
+        return own
+    copy = Path(settings.data_dir) / "cache" / "knowledge" / doc_id
+    try:
+        store.download(key, copy)
+    except BlobNotFound:
+        copy.unlink(missing_ok=True)  # the parser reports it as unreadable
+    return copy
 
 
 def document_path(data_dir: Path, doc: KbDocument) -> Path:
@@ -166,10 +189,10 @@ def stage_document(
         fmt = parse.detect_format(name)
     except parse.DocumentRejected as exc:
         raise InvalidRequest(str(exc), param="file", code="unsupported_file_type") from None
-    folder = kb_dir(settings.data_dir, kb.tenant_id, kb.id) / "documents"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
-    tmp = Path(tmp_name)
+    # beside the documents with a directory store (renamed into place), else a temp folder
+    fd, tmp = staging_file(
+        storage_for(settings), f"knowledge/{kb.tenant_id}/{kb.id}/documents/.staged"
+    )
     digest, size = hashlib.sha256(), 0
     try:
         with os.fdopen(fd, "wb") as out:
@@ -215,7 +238,7 @@ def record_document(
         doc.source, doc.content_type, doc.bytes = source, staged.fmt, staged.size
         doc.sha256, doc.status, doc.error, doc.updated_at = staged.sha256, "queued", None, utcnow()
         session.flush()
-        staged.path.replace(document_path(settings.data_dir, doc))
+        storage_for(settings).put_file(document_key(doc), staged.path, move=True)
     except BaseException:
         staged.discard()
         raise
@@ -302,11 +325,12 @@ def delete_document(
     """Remove the document, its chunks and its stored bytes; its chunks leave the index now."""
     with db.session() as session:
         doc = get_document(session, principal, kb_id, doc_id, need="write")
-        path = document_path(settings.data_dir, doc)
+        key = document_key(doc)
         tenant_id = doc.tenant_id
         session.execute(delete(KbChunk).where(KbChunk.document_id == doc.id))
         session.delete(doc)
-    path.unlink(missing_ok=True)
+    storage_for(settings).delete(key)
+    (Path(settings.data_dir) / "cache" / "knowledge" / doc_id).unlink(missing_ok=True)
     sync_index(db, settings, tenant_id, kb_id)
 
 
@@ -472,8 +496,10 @@ def _claim(
         if doc.status == "ready" and doc.indexed_sha256 == doc.sha256:
             return "unchanged"
         doc.status = "indexing"
-        path = document_path(settings.data_dir, doc)
-        return _Claimed(doc_id, doc.filename, path, doc.content_type, doc.sha256)
+        claimed = _Claimed(doc_id, doc.filename, Path(), doc.content_type, doc.sha256)
+        key = document_key(doc)
+    claimed.path = document_source(settings, key, doc_id)  # after the commit: no lock held
+    return claimed
 
 
 def _name(db: Database, doc_id: str) -> str:

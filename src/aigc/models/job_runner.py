@@ -24,6 +24,7 @@ import torch
 from aigc.config import Settings
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
+from aigc.infra.storage import storage_for
 
 
 class TorchThreads:
@@ -61,4 +62,5 @@ def job_runner(db: Database, settings: Settings, worker_id: str) -> JobRunner:
         slots=settings.job_slots,
         threads_per_job=settings.job_cpu_threads,
         limit_threads=TorchThreads().limit_this_thread,
+        store=storage_for(settings),
     )

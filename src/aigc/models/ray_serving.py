@@ -45,11 +45,12 @@ from aigc.config import Settings
 from aigc.errors import Overloaded
 from aigc.infra.db import Database
 from aigc.infra.schema import ModelRecord
+from aigc.infra.storage import storage_for
 from aigc.models.base import TextModelBase
 from aigc.models.family import get_family, load_families
 from aigc.models.prompt_tokens import count_prompt_tokens
 from aigc.models.protocols import AsyncTextModel, TextModel, TextRequest
-from aigc.models.registry import loader_for
+from aigc.models.registry import loader_for, stored_config
 from aigc.models.stopping import CountedText, Ended
 
 log = logging.getLogger("aigc.ray")
@@ -102,6 +103,9 @@ class ModelServer:
         version: str = "",
     ) -> None:
         load_families(family_modules)
+        if isinstance(config.get("storage"), dict):  # a trained model: its folder in the store
+            here = Settings()  # this node's: the same AIGC_STORAGE_* as the gateways'
+            config = stored_config(config, storage_for(here), here.data_dir / "cache")
         self.name = name
         self.version = version
         self.model: TextModel = loader_for(family, name, config)(config)

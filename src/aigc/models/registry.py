@@ -30,6 +30,7 @@ from aigc.errors import (
 from aigc.infra import untrusted
 from aigc.infra.paths import check_import_path
 from aigc.infra.schema import ModelRecord, new_id, unix_time
+from aigc.infra.storage import BlobStore, folders
 from aigc.models.base import LoadedModel
 from aigc.models.family import Family, families, get_family
 from aigc.models.protocols import TextModel
@@ -97,15 +98,52 @@ def family_of(name: str) -> str:
     return family
 
 
+def stored_version(record: ModelRecord) -> str | None:
+    """The version of a trained model's folder in the blob store (None: not stored there)."""
+    storage = (record.config or {}).get("storage")
+    return str(storage.get("version")) if isinstance(storage, dict) else None
+
+
+def local_config(record: ModelRecord, store: BlobStore | None, cache_dir: Path) -> dict[str, Any]:
+    """The record's config with ``path`` naming a folder on this machine: a model in the blob
+    store is materialised at the version the database records (``infra.storage.folders``)."""
+    return stored_config(dict(record.config or {}), store, cache_dir)
+
+
+def stored_config(
+    config: dict[str, Any], store: BlobStore | None, cache_dir: Path
+) -> dict[str, Any]:
+    """``config`` with ``path`` on this machine (also a Ray replica's, on any node)."""
+    storage = config.get("storage")
+    if store is None or not isinstance(storage, dict):
+        return config
+    folder = folders.materialise(
+        store, str(storage["prefix"]), str(storage["version"]), cache_dir / "blobs"
+    )
+    return config | {"path": str(folder)}
+
+
 class ModelRegistry:
-    """Resolves and loads models; loaded backends are cached per record."""
+    """Resolves and loads models; loaded backends are cached per record and stored version.
+
+    With a blob store, a trained model is loaded from the store's folder or a local cache of
+    it (under ``cache_dir``); when the database names another version (retrained, replaced),
+    the next ``load`` drops the old backend and loads the new one.
+    """
 
     def __init__(
-        self, import_roots: list[Path] | None = None, remote: RemoteServing | None = None
+        self,
+        import_roots: list[Path] | None = None,
+        store: BlobStore | None = None,
+        cache_dir: Path | None = None,
+        remote: RemoteServing | None = None,
     ) -> None:
         self.import_roots = import_roots or []
+        self.store = store
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else Path("aigc-data", "cache")
         self.remote = remote  # set: the models it serves run there (Ray), the rest here
         self._loaded: dict[str, TextModel] = {}
+        self._versions: dict[str, str | None] = {}
         self._lock = threading.Lock()
         self.memory = MemoryBudget(default_budgets())  # unloads least recently used models
 
@@ -166,6 +204,8 @@ class ModelRegistry:
         return next((r for r in rows if r.tenant_id is not None), rows[0])
 
     def load(self, record: ModelRecord) -> TextModel:
+        if record.id in self._loaded and self._versions.get(record.id) != stored_version(record):
+            self.forget(record.id)  # the database names a newer folder: this one is stale
         with self._lock:
             model = self._loaded.get(record.id)
             if model is not None:
@@ -174,8 +214,9 @@ class ModelRegistry:
             if self.remote is not None and self.remote.serves(record):
                 model = self.remote.load(record)  # a handle: nothing of it held here
             else:
-                model = _loader(record)(record.config)
+                model = _loader(record)(local_config(record, self.store, self.cache_dir))
             self._loaded[record.id] = model
+            self._versions[record.id] = stored_version(record)
         device, size = footprint(model)
         try:
             self.memory.admit(record.id, device, size, unload=self.forget)
@@ -185,6 +226,8 @@ class ModelRegistry:
         return model
 
     def loaded(self, record: ModelRecord) -> TextModel | None:
+        if self._versions.get(record.id) != stored_version(record):
+            return None  # loaded at another version: ``load`` replaces it
         model = self._loaded.get(record.id)
         if model is not None:
             self.memory.touch(record.id)
@@ -193,6 +236,7 @@ class ModelRegistry:
     def forget(self, record_id: str) -> None:
         with self._lock:
             model = self._loaded.pop(record_id, None)
+            self._versions.pop(record_id, None)
         self.memory.forget(record_id)
         if isinstance(model, LoadedModel):
             model.unload()  # e.g. an engine stops its thread once its requests are done

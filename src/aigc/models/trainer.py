@@ -196,11 +196,14 @@ def train(
     cfg: TrainConfig,
     checkpoint_dir: Path | None = None,
     report: Callable[[Progress], None] | None = None,
+    saved: Callable[[], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; resumes from ``checkpoint_dir`` when it holds a checkpoint.
 
     ``report`` is called after every iteration; if it raises (a job being cancelled or the
     server shutting down), a checkpoint is written first, then the exception propagates.
+    ``saved`` is called after each checkpoint is written (a job publishes it to the shared
+    store there, so another instance can resume it).
     """
     device = pick_device(cfg.device)
     model.to(device)
@@ -247,6 +250,8 @@ def train(
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         tmp.replace(path)  # atomic: a kill mid-write leaves the previous checkpoint
+        if saved is not None:
+            saved()
 
     ckpt_every = cfg.checkpoint_interval or cfg.eval_interval
     tokens_per_iter = cfg.batch_size * cfg.block_size

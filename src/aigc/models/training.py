@@ -6,6 +6,12 @@ Retry-After and lists it with its status) and submits the family's job (kind
 record becomes "ready" with the returned config; when it fails or is cancelled, "failed" with
 the reason. The model belongs to the tenant that trained it (a model trained on A's text would
 repeat A's text), unless the platform trains a shared default.
+
+Training happens in a local folder (``data_dir/models/<record id>``); the finished folder is
+published to the blob store under ``models/<record id>/`` and the record's config keeps
+``storage: {"prefix", "version"}`` (the version: a hash of the files). Any instance loading the
+record materialises that version (``ModelRegistry.load``), so a model trained on one instance
+is served by all, and a new version in the database replaces what an instance had cached.
 """
 
 from __future__ import annotations
@@ -22,14 +28,49 @@ from aigc.errors import Conflict, InvalidRequest
 from aigc.infra import jobs
 from aigc.infra.jobs import JobBlocked, JobCancelled, JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
+from aigc.infra.storage import BlobStore, folders
 from aigc.models.registry import family_of
 
 TrainFn = Callable[[JobContext, Path], dict[str, Any]]
 
 
 def model_dir(data_dir: Path, record_id: str) -> Path:
-    """Where a trained model's files live (data_dir/models/<record id>)."""
+    """Where a trained model's files are written (data_dir/models/<record id>)."""
     return Path(data_dir) / "models" / record_id
+
+
+def model_prefix(record_id: str) -> str:
+    """The trained model's folder in the blob store."""
+    return f"models/{record_id}/"
+
+
+def publish_model(store: BlobStore | None, out_dir: Path, record_id: str) -> dict[str, Any]:
+    """Put a trained model's folder in the store; what its config records about it (nothing
+    without a store: a bare job runner in tests keeps the model where it was written)."""
+    if store is None:
+        return {}
+    prefix = model_prefix(record_id)
+    return {"storage": {"prefix": prefix, "version": folders.publish(store, out_dir, prefix)}}
+
+
+def fetch_inputs(ctx: JobContext) -> None:
+    """Uploaded training files named by key (``params["file_keys"]``) made local to this
+    instance and added to ``params["paths"]``: read in place from a directory store, else
+    downloaded into the job's own folder."""
+    keys = [k for k in ctx.params.pop("file_keys", None) or [] if isinstance(k, str)]
+    if not keys:
+        return
+    if ctx.store is None:
+        raise RuntimeError("this job reads uploaded files, and the runner has no blob store")
+    paths = list(ctx.params.get("paths") or [])
+    for key in keys:
+        local = ctx.store.local_path(key)
+        if local is None:
+            local = ctx.checkpoint_dir / "inputs" / key.replace("/", "_")
+            if not local.is_file():
+                ctx.store.download(key, local)
+        paths.append(str(local))
+    ctx.params["paths"] = paths
 
 
 def start_training(
@@ -96,7 +137,9 @@ def training_handler(train: TrainFn) -> jobs.Handler:
         out_dir = model_dir(ctx.data_dir, record_id)
         out_dir.mkdir(parents=True, exist_ok=True)
         try:
+            fetch_inputs(ctx)
             config = train(ctx, out_dir)
+            config = config | publish_model(ctx.store, out_dir, record_id)
         except JobBlocked:
             raise  # back to the queue until the job it needs has ended; the record waits
         except JobCancelled:
@@ -117,7 +160,8 @@ def training_handler(train: TrainFn) -> jobs.Handler:
 def job_result(config: dict[str, Any], name: str | None) -> dict[str, Any]:
     """What the job shows its caller: the model's id and the training's numbers. The config's
     file locations stay on the model record, for the loaders; a client has no use for them."""
-    return {"model": name} | {k: v for k, v in config.items() if k not in ("path", "job_id")}
+    hidden = ("path", "job_id", "storage")
+    return {"model": name} | {k: v for k, v in config.items() if k not in hidden}
 
 
 def _cancel_requested(ctx: JobContext) -> bool:

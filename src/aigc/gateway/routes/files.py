@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import Response, StreamingResponse
 
 from aigc.access import Principal
 from aigc.errors import NotFound
+from aigc.gateway.blob_response import blob_download
 from aigc.gateway.deps import principal, services
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
@@ -50,7 +51,7 @@ def create_file(
     with svc.db.session() as s:
         record = files.save_upload(
             s,
-            settings.data_dir,
+            svc.storage,
             caller,
             file.filename,
             purpose,
@@ -85,22 +86,23 @@ def delete_file(
     file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> Any:
     with svc.db.session() as s:
-        files.delete_file(s, svc.settings.data_dir, caller, file_id)
+        files.delete_file(s, svc.storage, caller, file_id)
     return {"id": file_id, "object": "file", "deleted": True}
 
 
 @router.get(
     "/files/{file_id}/content",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses=content("application/octet-stream", "The bytes as uploaded") | errors(401, 403, 404),
 )
 def file_content(
     file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
-) -> FileResponse:
-    """The bytes exactly as uploaded, streamed from disk."""
+) -> Response:
+    """The bytes exactly as uploaded, streamed from the blob store (from disk by FileResponse
+    when the store is a directory, which also answers range requests)."""
     with svc.db.session() as s:
         record = files.get_file(s, caller, file_id)
-    path = files.file_path(svc.settings.data_dir, record)
-    if not path.is_file():  # deleted between the lookup and now
-        raise NotFound(f"No such File object: {file_id}", param="file_id")
-    return FileResponse(path, media_type="application/octet-stream", filename=record.filename)
+    missing = NotFound(f"No such File object: {file_id}", param="file_id")
+    return blob_download(
+        svc.storage, files.file_key(record), record.filename, record.bytes, missing
+    )

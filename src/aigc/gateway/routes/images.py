@@ -15,7 +15,6 @@ import io
 import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -34,6 +33,7 @@ from aigc.gateway.fields import Seed
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.openapi import content, errors
 from aigc.gateway.services import Services
+from aigc.infra.storage import BlobNotFound, BlobStore
 from aigc.models.image import inputs, provenance
 from aigc.models.image.inputs import image_array
 from aigc.models.image.sampling import class_index
@@ -222,19 +222,20 @@ async def settle(svc: Services, reservation: Reservation | None, rec: RequestRec
         await svc.limiter.settle(reservation, rec.prompt_tokens + rec.completion_tokens)
 
 
-def images_dir(svc: Services) -> Path:
-    return Path(svc.settings.data_dir) / "images"
+IMAGES = "images/"  # their folder in the blob store: a link made on one instance works on all
 
 
-def sweep_expired(folder: Path) -> None:
+def image_key(content_id: str) -> str:
+    return f"{IMAGES}{content_id}.png"
+
+
+def sweep_expired(store: BlobStore) -> None:
     """Delete stored images whose links have all expired (they are only kept for the links)."""
     cutoff = time.time() - LINK_TTL_S - 60
-    for path in folder.glob("img_*.png"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except FileNotFoundError:
-            pass  # another request swept it
+    for info in store.list(IMAGES):
+        name = info.key.removeprefix(IMAGES)
+        if name.startswith("img_") and name.endswith(".png") and info.modified < cutoff:
+            store.delete(info.key)  # a missing one (another instance swept it) is no error
 
 
 def deliver(
@@ -249,7 +250,7 @@ def deliver(
     """Sign each image; return it inline (b64_json) or as an expiring link (url)."""
     key = provenance.signing_key(svc.settings.server_secret())
     if fmt == "url":
-        sweep_expired(images_dir(svc))
+        sweep_expired(svc.storage)
     out = []
     for one in pixels:
         png, manifest = provenance.signed_png(
@@ -264,9 +265,7 @@ def deliver(
             out.append({"b64_json": base64.b64encode(png).decode(), "revised_prompt": None})
             continue
         content_id = manifest["content_id"]
-        folder = images_dir(svc)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{content_id}.png").write_bytes(png)
+        svc.storage.put_bytes(image_key(content_id), png)
         expires = int(time.time()) + LINK_TTL_S
         link_key = provenance.signing_key(svc.settings.server_secret(), "image-links")
         sig = provenance.link_signature(link_key, content_id, expires)
@@ -323,12 +322,15 @@ async def image_file(name: str, expires: int, signature: str, svc: Services = De
     content_id = name.removesuffix(".png")
     key = provenance.signing_key(svc.settings.server_secret(), "image-links")
     expected = provenance.link_signature(key, content_id, expires)
-    path = images_dir(svc) / f"{content_id}.png"
     valid = _CONTENT_ID.match(content_id) and hmac.compare_digest(expected, signature)
-    if not valid or expires < time.time() or not path.is_file():
+    if not valid or expires < time.time():
         raise NotFound("This image link is invalid or has expired")
+    try:  # a PNG of at most a few hundred KiB
+        png = await run_in_threadpool(svc.storage.read_bytes, image_key(content_id))
+    except BlobNotFound:
+        raise NotFound("This image link is invalid or has expired") from None
     return Response(
-        path.read_bytes(),
+        png,
         media_type="image/png",
         headers={"Cache-Control": "private, max-age=3600"},
     )

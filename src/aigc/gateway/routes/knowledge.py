@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aigc.access import ROLES, Principal
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.gateway.blob_response import blob_download
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import NOT_BLANK, Name, branch_rules
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
@@ -184,6 +185,8 @@ def delete_kb(
     with svc.db.session() as s:
         kb = bases.delete_kb(s, caller, kb_id)  # needs 'manage'
         folder = ingest.kb_dir(svc.settings.data_dir, kb.tenant_id, kb.id)
+    # its document sources in the shared store, then what this instance kept (its index)
+    svc.storage.delete_prefix(f"knowledge/{kb.tenant_id}/{kb.id}/")
     shutil.rmtree(folder, ignore_errors=True)
     return {"id": kb_id, "object": "knowledge_base.deleted", "deleted": True}
 
@@ -307,11 +310,9 @@ def download_document(
 ) -> Any:
     with svc.db.session() as s:
         doc = ingest.get_document(s, caller, kb_id, doc_id)
-        path = ingest.document_path(svc.settings.data_dir, doc)
-        name = doc.filename
-    if not path.is_file():
-        raise NotFound(f"No document with id '{doc_id}' in this knowledge base", param="doc_id")
-    return FileResponse(path, filename=name, media_type="application/octet-stream")
+        key, name, size = ingest.document_key(doc), doc.filename, doc.bytes
+    missing = NotFound(f"No document with id '{doc_id}' in this knowledge base", param="doc_id")
+    return blob_download(svc.storage, key, name, size, missing)
 
 
 @router.delete("/{kb_id}/documents/{doc_id}", responses=errors(401, 403, 404))

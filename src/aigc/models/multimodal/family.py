@@ -38,6 +38,7 @@ from aigc.models.image.family import (
     validate_model_dir,
 )
 from aigc.models.multimodal import captioner, clip, text2image
+from aigc.models.registry import local_config
 
 DEFAULT_MODELS = {
     "clip-digits": ("clip", {"data": "digits", "subset": "even"}),
@@ -87,7 +88,7 @@ def _clip_dir(ctx: JobContext, name: str) -> Path:
                 raise JobBlocked(job.id, f"waiting for the CLIP model '{name}' to finish training")
     if record is None or record.status != "ready":
         raise InvalidRequest(f"The CLIP model '{name}' is not ready", param="clip")
-    return Path(record.config["path"])
+    return Path(local_config(record, ctx.store, ctx.data_dir / "cache")["path"])
 
 
 def train_mm(ctx: JobContext, out_dir: Path) -> dict[str, Any]:

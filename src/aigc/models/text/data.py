@@ -219,19 +219,21 @@ def resolve_training_data(
     data_path: str | None,
     data_dir: Path,
     import_roots: list[Path],
-) -> list[Path]:
-    """The files to train on: the caller's own uploads, or a server path (CLI / platform admin).
+) -> tuple[list[str], list[Path]]:
+    """The files to train on: the caller's own uploads (their blob-store keys, which the job
+    fetches on whichever instance runs it), or a server path (CLI / platform admin).
 
     ``principal`` None is the local CLI. Another tenant's file id is "not found".
     """
     if not file_ids and not data_path:
         raise InvalidRequest("Give the training data: file_ids (uploaded files) or a data path")
+    keys: list[str] = []
     paths: list[Path] = []
     for file_id in file_ids or []:
         if principal is None:
             raise InvalidRequest("Uploaded files belong to a tenant: train through the API")
         record = files.get_file(session, principal, file_id)
-        paths.append(files.file_path(data_dir, record))
+        keys.append(files.file_key(record))
     if data_path:
         if principal is not None and not principal.platform_admin:
             raise PermissionDenied(
@@ -242,4 +244,4 @@ def resolve_training_data(
         if not path.exists():
             raise InvalidRequest(f"No such file or folder: {data_path}", param="data_path")
         paths.append(path)
-    return paths
+    return keys, paths

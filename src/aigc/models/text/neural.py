@@ -444,7 +444,9 @@ def train_job(
         if live.add(p, evaluated) or evaluated:
             ctx.publish(live.view())
 
-    result = trainer.train(model, train_ids, val_ids, cfg, ctx.checkpoint_dir, report)
+    result = trainer.train(
+        model, train_ids, val_ids, cfg, ctx.checkpoint_dir, report, ctx.save_checkpoints
+    )
     save_checkpoint(model, tokenizer, out_dir)
     ctx.progress(1.0, f"done: validation loss {result.val_loss:.4f}")
     return {

@@ -26,6 +26,7 @@ from aigc.errors import InvalidRequest
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
+from aigc.infra.storage import storage_for
 from aigc.models.base import TextModelBase
 from aigc.models.family import PATH_CONFIG, TEXT, Family, register
 from aigc.models.protocols import TextRequest
@@ -47,7 +48,7 @@ from aigc.models.text.tokenizers import (
     load_tokenizer,
     train_tokenizer,
 )
-from aigc.models.training import model_dir
+from aigc.models.training import model_dir, publish_model
 
 log = logging.getLogger("aigc.models.ngram")
 
@@ -320,8 +321,11 @@ def bootstrap_default(db: Database, settings: Settings) -> None:
             )
         )
         path = Path(str((record.config or {}).get("path", ""))) if record else None
-        if record is not None and record.status == "ready" and path and path.is_dir():
-            return
+        storage = (record.config or {}).get("storage") if record else None
+        store = storage_for(settings)
+        stored = isinstance(storage, dict) and bool(store.list(str(storage.get("prefix"))))
+        if record is not None and record.status == "ready" and (stored or (path and path.is_dir())):
+            return  # in the blob store (every instance loads it from there), or here
         if record is None:
             record = ModelRecord(
                 id=new_id("mdl_"), tenant_id=None, name=DEFAULT_NAME, family="ngram", config={}
@@ -330,9 +334,8 @@ def bootstrap_default(db: Database, settings: Settings) -> None:
             session.flush()
         out_dir = model_dir(settings.data_dir, record.id)
         out_dir.mkdir(parents=True, exist_ok=True)
-        record.config = train_on_texts(
-            [clean_text(t) for t in pydoc_texts()], DEFAULT_PARAMS, out_dir
-        )
+        config = train_on_texts([clean_text(t) for t in pydoc_texts()], DEFAULT_PARAMS, out_dir)
+        record.config = config | publish_model(store, out_dir, record.id)
         record.status, record.status_detail = "ready", ""
     log.info("trained the default model %s", DEFAULT_NAME)
 

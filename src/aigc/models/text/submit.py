@@ -3,8 +3,9 @@
 Used by ``POST /api/train`` and ``aigc train``. Everything that can be wrong with a request
 (unknown family, a parameter its parameters model does not know or allow, another tenant's
 file, a path outside the import roots, a name in use) is refused here, before any job exists.
-The job receives the resolved data files as ``params["paths"]`` (server paths), so its handler
-needs no caller to read them.
+The job receives the resolved data as ``params["paths"]`` (server paths) and
+``params["file_keys"]`` (uploads, by blob-store key: ``training_handler`` fetches them onto the
+instance that runs the job and adds them to ``paths``), so its handler needs no caller.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def submit_training(
             f"Trainable families are {names}; not '{untrusted.field(family)}'", param="family"
         )
     check_params(chosen, params)
-    paths = resolve_training_data(
+    keys, paths = resolve_training_data(
         session,
         None if via_cli else principal,
         file_ids=file_ids,
@@ -87,5 +88,5 @@ def submit_training(
         data_dir=data_dir,
         import_roots=import_roots,
     )
-    job_params = dict(params) | {"paths": [str(p) for p in paths]}
+    job_params = dict(params) | {"paths": [str(p) for p in paths], "file_keys": keys}
     return start_training(session, principal, family, name, job_params, shared=shared)

@@ -1,0 +1,83 @@
+"""moto's S3 server as a real process on a free loopback port, for the S3 backend's tests.
+
+A protocol check only: moto implements S3's HTTP API (signatures, multipart uploads,
+pagination) in Python, but it is a mock, not a storage service. There is no S3-compatible
+server in Debian's or PyPI's packages that is not one (docs/storage.md says so).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.server import free_port
+
+ACCESS_KEY = "testing-access-key"
+SECRET_KEY = "testing-secret-key-0123456789"
+REGION = "us-east-1"
+
+
+@contextmanager
+def moto_s3(log_dir: Path) -> Iterator[str]:
+    """Start ``moto.server`` (S3 only); yield its endpoint URL; stop it afterwards."""
+    port = free_port()
+    log = (log_dir / f"moto-{port}.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"moto exited: {(log_dir / f'moto-{port}.log').read_text()}")
+            try:
+                httpx.get(url + "/moto-api/", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def make_bucket(endpoint: str, bucket: str) -> None:
+    import boto3
+
+    boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    ).create_bucket(Bucket=bucket)
+
+
+def s3_env(endpoint: str, bucket: str, prefix: str = "") -> dict[str, str]:
+    """The settings (as AIGC_* variables) of a server using this bucket."""
+    return {
+        "AIGC_STORAGE_BACKEND": "s3",
+        "AIGC_S3_ENDPOINT_URL": endpoint,
+        "AIGC_S3_BUCKET": bucket,
+        "AIGC_S3_REGION": REGION,
+        "AIGC_S3_ACCESS_KEY_ID": ACCESS_KEY,
+        "AIGC_S3_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AIGC_S3_PREFIX": prefix,
+    }
