@@ -24,6 +24,7 @@ from aigc.tables import Base
 from tests import services
 from tests.e2e.server import Org, Server, make_org, new_admin_key
 from tests.engine.stub_openai import StubServer
+from tests.s3_server import moto_s3
 
 pytest_plugins = ["tests.skips"]
 
@@ -38,6 +39,13 @@ def shared_onnx_export(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     os.environ["AIGC_KB_ONNX_DIR"] = str(tmp_path_factory.mktemp("onnx"))
     yield
     os.environ.pop("AIGC_KB_ONNX_DIR", None)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's S3 server for the module's S3 runs (tests/s3_server.py), stopped after it."""
+    with moto_s3(tmp_path_factory.mktemp("moto")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from aigc.config import Settings
 from tests.e2e.server import free_port
 
 ACCESS_KEY = "testing-access-key"
@@ -81,3 +82,11 @@ def s3_env(endpoint: str, bucket: str, prefix: str = "") -> dict[str, str]:
         "AIGC_S3_SECRET_ACCESS_KEY": SECRET_KEY,
         "AIGC_S3_PREFIX": prefix,
     }
+
+
+def s3_settings(data_dir: Path, endpoint: str, bucket: str, prefix: str = "") -> Settings:
+    """The same settings as ``s3_env``, as an in-process ``Settings`` for ``storage_for``."""
+    env = s3_env(endpoint, bucket, prefix)
+    return Settings(
+        data_dir=data_dir, **{k.removeprefix("AIGC_").lower(): v for k, v in env.items()}
+    )
