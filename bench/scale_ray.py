@@ -22,16 +22,8 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,62 +31,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.benchlib import machine, percentile  # noqa: E402
+from tests.ray_head import ray_head  # noqa: E402
 
 RESULTS = HERE / "results" / "scale-ray.json"
 QUESTION = "How do I reset my password?"
 TARGET_ADDED_P50_MS = 3.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def ray_head(cpus: int = 4) -> Iterator[str]:
-    """A Ray head of our own (``--block`` in a new session: ended with its process group)."""
-    ray_bin = str(Path(sys.executable).with_name("ray"))
-    temp = tempfile.mkdtemp(prefix="rayb", dir="/tmp")
-    port = _free_port()
-    log = Path(temp) / "head.log"
-    proc = subprocess.Popen(
-        [
-            ray_bin,
-            "start",
-            "--head",
-            "--block",
-            f"--port={port}",
-            f"--ray-client-server-port={_free_port()}",
-            f"--dashboard-port={_free_port()}",
-            f"--num-cpus={cpus}",
-            "--object-store-memory=100000000",
-            "--disable-usage-stats",
-            "--include-dashboard=false",
-            f"--temp-dir={temp}",
-        ],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while "Ray runtime started" not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ray head did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield f"127.0.0.1:{port}"
-    finally:
-        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(wait)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _record() -> Any:
@@ -166,7 +107,7 @@ def measure(quick: bool = False) -> dict[str, Any]:
     local = loader_for(record.family, record.name, record.config)(record.config)
     requests = {1: 200 if quick else 1000, 16: 400 if quick else 2000}
     rows: list[dict[str, Any]] = []
-    with ray_head() as address:
+    with ray_head(cpus=4) as address:
         settings = Settings(
             ray_address=address,
             ray_namespace="aigc-bench",

@@ -9,21 +9,21 @@ skip only when neither is possible, and tests/skips.py lists every skip at the e
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from aigc.infra.db import Database
 from aigc.infra.schema import Tenant
 from aigc.tables import Base
 from tests import services
+from tests.e2e.cluster import create_database, drop_database
 from tests.e2e.server import Org, Server, make_org, new_admin_key
 from tests.engine.stub_openai import StubServer
+from tests.s3_server import moto_s3
 
 pytest_plugins = ["tests.skips"]
 
@@ -38,6 +38,13 @@ def shared_onnx_export(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     os.environ["AIGC_KB_ONNX_DIR"] = str(tmp_path_factory.mktemp("onnx"))
     yield
     os.environ.pop("AIGC_KB_ONNX_DIR", None)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's S3 server for the module's S3 runs (tests/s3_server.py), stopped after it."""
+    with moto_s3(tmp_path_factory.mktemp("moto")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -78,17 +85,11 @@ def redis_server() -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    name = f"aigc_test_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    url = create_database(postgres_server, prefix="aigc_test")
     try:
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(postgres_server, url)
 
 
 @pytest.fixture

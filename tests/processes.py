@@ -1,8 +1,9 @@
 """Server processes that tests start: spawned with their output in a log, waited for until
 they answer, stopped with a signal (a kill if they hang).
 
-One helper for every such server (the OIDC provider of the SSO tests, the throwaway
-PostgreSQL and Redis of ``tests/services.py``), so each says only how it is started and how
+One helper for every such server (``aigc serve`` of ``tests/e2e/server.py``, the OIDC provider
+of the SSO tests, the throwaway PostgreSQL and Redis of ``tests/services.py``, the Ray head of
+``tests/ray_head.py``), so each says only how it is started and how
 to tell that it answers; a failed start always ends in the same error, with the log's tail.
 """
 

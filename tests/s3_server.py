@@ -7,15 +7,13 @@ server in Debian's or PyPI's packages that is not one (docs/storage.md says so).
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
+from aigc.config import Settings
+from tests import processes
 from tests.e2e.server import free_port
 
 ACCESS_KEY = "testing-access-key"
@@ -27,35 +25,23 @@ REGION = "us-east-1"
 def moto_s3(log_dir: Path) -> Iterator[str]:
     """Start ``moto.server`` (S3 only); yield its endpoint URL; stop it afterwards."""
     port = free_port()
-    log = (log_dir / f"moto-{port}.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
+    log = log_dir / f"moto-{port}.log"
+    proc = processes.spawn(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], log
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"moto exited: {(log_dir / f'moto-{port}.log').read_text()}")
-            try:
-                httpx.get(url + "/moto-api/", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("moto did not start") from None
-                time.sleep(0.2)
+        processes.wait_ready(
+            proc,
+            processes.answers(url + "/moto-api/"),
+            name="moto",
+            log_path=log,
+            timeout=60,
+            stop=lambda: None,  # the finally below stops it
+        )
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        processes.stop(proc, timeout=10)
 
 
 def make_bucket(endpoint: str, bucket: str) -> None:
@@ -81,3 +67,11 @@ def s3_env(endpoint: str, bucket: str, prefix: str = "") -> dict[str, str]:
         "AIGC_S3_SECRET_ACCESS_KEY": SECRET_KEY,
         "AIGC_S3_PREFIX": prefix,
     }
+
+
+def s3_settings(data_dir: Path, endpoint: str, bucket: str, prefix: str = "") -> Settings:
+    """The same settings as ``s3_env``, as an in-process ``Settings`` for ``storage_for``."""
+    env = s3_env(endpoint, bucket, prefix)
+    return Settings(
+        data_dir=data_dir, **{k.removeprefix("AIGC_").lower(): v for k, v in env.items()}
+    )

@@ -83,24 +83,26 @@ def shared_settings(database_url: str, redis_url: str, storage_dir: Path) -> dic
     }
 
 
-def create_database(admin_url: str) -> str:
-    """A fresh database on the PostgreSQL server of ``admin_url``: the cluster's own."""
-    name = f"aigc_cluster_{secrets.token_hex(6)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
+def create_database(admin_url: str, prefix: str = "aigc_cluster") -> str:
+    """A fresh database on the PostgreSQL server of ``admin_url`` (named ``prefix`` and a random
+    suffix): the cluster's own, or one test's."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    _as_admin(admin_url, f'CREATE DATABASE "{name}"')
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_database(admin_url: str, url: str) -> None:
-    name = make_url(url).database
+    """Drop ``url``'s database, ending its sessions (``WITH (FORCE)``); none there is fine."""
+    _as_admin(admin_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def _as_admin(admin_url: str, statement: str) -> None:
+    """One statement as the server's admin, outside a transaction (CREATE and DROP DATABASE
+    cannot run inside one)."""
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(statement))
     finally:
         admin.dispose()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests import processes
 
 
 def free_port() -> int:
@@ -46,10 +47,11 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 180.0) -> Server:
+        """Start the server and wait until ``/readyz`` answers 200; a failed start stops it and
+        raises with the log's tail (tests/processes.py)."""
         # 180 s: on a shared 2-core machine under load (load average 14 seen) a server took
         # just over 60 s to import torch and migrate, and a 60 s limit failed healthy starts.
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
+        self.proc = processes.spawn(
             [
                 sys.executable,
                 "-m",
@@ -60,34 +62,23 @@ class Server:
                 "--port",
                 str(self.port),
             ],
+            self.log_path,
             env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server did not become ready:\n{self.log_path.read_text()[-4000:]}")
+        processes.wait_ready(
+            self.proc,
+            processes.answers(f"{self.base_url}/readyz"),
+            name="server",
+            log_path=self.log_path,
+            timeout=timeout,
+            stop=self.stop,
+        )
+        return self
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """Graceful stop (SIGTERM, as a service manager does); kill only if it hangs."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        """Graceful stop (SIGTERM, as a service manager does); kill only if it hangs. Its exit
+        status (None when it was never started)."""
+        return processes.stop(self.proc, timeout=timeout)
 
     def logs(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

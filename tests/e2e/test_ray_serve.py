@@ -9,83 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from tests.e2e.server import Org, Server, free_port, make_org, new_admin_key
+from tests.e2e.server import Org, Server, make_org, new_admin_key
+from tests.ray_head import ray_head as ray_head_process
 from tests.templates import slow, words
 
 ray = pytest.importorskip("ray")
 from ray import serve  # noqa: E402
 
-RAY = str(Path(sys.executable).with_name("ray"))
 STREAMED = words(20)  # 20 words 20 ms apart: a stream of ~0.4 s
 LONG = words(60)  # 60 words 25 ms apart: ~1.5 s, still running when a replica is killed
 
 
 @pytest.fixture(scope="module")
 def ray_head() -> Iterator[str]:
-    """A Ray head on a free port, its session under a short temp dir (Unix socket paths)."""
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    port = free_port()
-    log = Path(temp) / "head.log"
-    proc = subprocess.Popen(
-        [
-            RAY,
-            "start",
-            "--head",
-            "--block",
-            f"--port={port}",
-            f"--ray-client-server-port={free_port()}",  # not the fixed defaults: another
-            f"--dashboard-port={free_port()}",  # head on this machine may hold them
-            "--num-cpus=8",
-            "--object-store-memory=100000000",
-            "--disable-usage-stats",
-            "--include-dashboard=false",
-            f"--temp-dir={temp}",
-        ],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: teardown ends it and its children
-        env=os.environ | {"RAY_USAGE_STATS_ENABLED": "0"},
-    )
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while "Ray runtime started" not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"ray head did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+    with ray_head_process(cpus=8, timeout=120) as address:
         yield address
-    finally:
-        _stop_group(proc)
-        shutil.rmtree(temp, ignore_errors=True)
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the head's process group (``ray start --block`` stops its children), then
-    SIGKILL to whatever of that group is left."""
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 DEPLOYMENTS = {

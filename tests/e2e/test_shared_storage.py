@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.pair import two_instances
 from tests.e2e.server import Org, Server, make_org
-from tests.s3_server import make_bucket, moto_s3, s3_env
+from tests.s3_server import make_bucket, s3_env
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -26,12 +26,6 @@ CORPUS = (
     "the help desk opens at nine .\n"
     "服务台 在 三楼 ， 工作 时间 是 周一 到 周五 。\n"
 ) * 40
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_s3(tmp_path_factory.mktemp("moto")) as url:
-        yield url
 
 
 @pytest.fixture(params=["directory", "s3"])

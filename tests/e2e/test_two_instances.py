@@ -271,18 +271,10 @@ def test_audit_chain_verifies_after_traffic_through_both(cluster: Cluster, org: 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium for this module only (closed before any later test runs asyncio)."""
-    from tests.e2e.console.conftest import CHROMIUM, playwright_api
+    from tests.e2e.console.conftest import chromium
 
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed ({CHROMIUM}, Debian's package)")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_the_console_signs_in_and_streams_a_chat_answer_through_nginx(

@@ -5,7 +5,6 @@ the data directory of the instance that made it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,15 +13,9 @@ import pytest
 
 from tests.e2e.pair import two_instances
 from tests.e2e.server import make_org
-from tests.s3_server import make_bucket, moto_s3, s3_env
+from tests.s3_server import make_bucket, s3_env
 
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_s3(tmp_path_factory.mktemp("moto")) as url:
-        yield url
 
 
 @pytest.mark.parametrize("backend", ["directory", "s3"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import pytest
 from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
+from aigc.infra.storage import BlobStore, DirectoryStore, storage_for
+from tests.s3_server import make_bucket, s3_settings
 
 
 @pytest.fixture
@@ -40,3 +43,21 @@ def runners(tenant_db: Database, tmp_path: Path) -> Iterator[Callable[..., JobRu
     yield make
     for runner in made:
         runner.stop(10)
+
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(params=["directory", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    """The blob store, once a directory and once S3 (a fresh bucket on moto, under a prefix):
+    the storage tests hold for both backends."""
+    if request.param == "directory":
+        return DirectoryStore(tmp_path / "store")
+    endpoint = request.getfixturevalue("moto_endpoint")
+    bucket = f"b-{os.urandom(4).hex()}"
+    make_bucket(endpoint, bucket)
+    s3 = storage_for(s3_settings(tmp_path / "unused", endpoint, bucket, prefix="aigc/"))
+    # small parts, so a big object really goes through a multipart upload
+    s3.transfer.multipart_threshold = s3.transfer.multipart_chunksize = 5 * MIB  # type: ignore[attr-defined]
+    return s3

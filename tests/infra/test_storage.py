@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,32 +15,9 @@ import pytest
 from aigc.config import Settings
 from aigc.infra.storage import BlobNotFound, BlobStore, DirectoryStore, InvalidKey, storage_for
 from aigc.infra.storage.folders import folder_version, materialise, publish
-from tests.s3_server import make_bucket, moto_s3, s3_env
+from tests.s3_server import s3_env, s3_settings
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_s3(tmp_path_factory.mktemp("moto")) as url:
-        yield url
-
-
-@pytest.fixture(params=["directory", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
-    if request.param == "directory":
-        return storage_for(Settings(data_dir=tmp_path / "data"))
-    endpoint = request.getfixturevalue("moto_endpoint")
-    bucket = f"b-{os.urandom(4).hex()}"
-    make_bucket(endpoint, bucket)
-    env = s3_env(endpoint, bucket, prefix="aigc/")
-    settings = Settings(
-        data_dir=tmp_path / "data", **{k.removeprefix("AIGC_").lower(): v for k, v in env.items()}
-    )
-    s3 = storage_for(settings)
-    # small parts, so the big-object test really goes through a multipart upload
-    s3.transfer.multipart_threshold = s3.transfer.multipart_chunksize = 5 * MIB  # type: ignore[attr-defined]
-    return s3
 
 
 class Pattern(io.RawIOBase):
@@ -190,10 +165,7 @@ def test_directory_store_ignores_links_out_of_its_root(tmp_path: Path) -> None:
 
 
 def test_s3_store_never_shows_its_secret(moto_endpoint: str, tmp_path: Path) -> None:
-    env = s3_env(moto_endpoint, "any-bucket")
-    settings = Settings(
-        data_dir=tmp_path, **{k.removeprefix("AIGC_").lower(): v for k, v in env.items()}
-    )
-    secret = env["AIGC_S3_SECRET_ACCESS_KEY"]
+    settings = s3_settings(tmp_path, moto_endpoint, "any-bucket")
+    secret = s3_env(moto_endpoint, "any-bucket")["AIGC_S3_SECRET_ACCESS_KEY"]
     assert secret not in repr(settings) and secret not in str(settings.model_dump())
     assert secret not in repr(storage_for(settings))

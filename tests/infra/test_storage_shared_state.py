@@ -8,40 +8,17 @@ server (a protocol check, tests/s3_server.py).
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from aigc.config import Settings
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import Job, ModelRecord
-from aigc.infra.storage import BlobStore, DirectoryStore, storage_for
+from aigc.infra.storage import BlobStore
 from aigc.models.registry import ModelRegistry
 from aigc.models.text.ngram import TrainParams, train_on_texts
 from aigc.models.training import model_prefix, publish_model
-from tests.s3_server import make_bucket, moto_s3, s3_env
 
 TEXT = ["the desk is on the third floor .", "服务台 在 三楼 。", "the desk opens at nine ."] * 20
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_s3(tmp_path_factory.mktemp("moto")) as url:
-        yield url
-
-
-@pytest.fixture(params=["shared-directory", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
-    if request.param == "shared-directory":
-        return DirectoryStore(tmp_path / "shared")
-    endpoint = request.getfixturevalue("moto_endpoint")
-    bucket = f"s-{os.urandom(4).hex()}"
-    make_bucket(endpoint, bucket)
-    env = {k.removeprefix("AIGC_").lower(): v for k, v in s3_env(endpoint, bucket).items()}
-    return storage_for(Settings(data_dir=tmp_path / "unused", **env))
 
 
 def _context(data_dir: Path, store: BlobStore) -> JobContext:

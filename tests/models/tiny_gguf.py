@@ -62,24 +62,29 @@ def chat_tokenizer(vocab_size: int = 360) -> PreTrainedTokenizerFast:
     return fast
 
 
+def _shape(tokenizer: PreTrainedTokenizerFast) -> dict[str, Any]:
+    """The size both tiny models share: two layers, grouped-query attention (4 query heads, 2
+    KV heads), weights drawn wider than transformers' default (``initializer_range``) so the
+    logits differ clearly between tokens."""
+    return {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
+        "initializer_range": 0.1,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+
+
 def tiny_llama(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCausalLM:
-    """Two layers, grouped-query attention (4 query heads, 2 KV heads), untied output; weights
-    drawn wider than transformers' default so the logits differ clearly between tokens."""
+    """``_shape``'s Llama, with an untied output embedding."""
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        rms_norm_eps=1e-5,
-        rope_theta=10000.0,
-        initializer_range=0.1,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
+        **_shape(tokenizer), rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False
     )
     return LlamaForCausalLM(config).eval()
 
@@ -87,20 +92,7 @@ def tiny_llama(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCau
 def tiny_qwen2(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> Qwen2ForCausalLM:
     """Qwen2's differences from Llama: query/key/value biases, a tied output embedding."""
     torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        rms_norm_eps=1e-6,
-        initializer_range=0.1,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
+    config = Qwen2Config(**_shape(tokenizer), rms_norm_eps=1e-6, tie_word_embeddings=True)
     model = Qwen2ForCausalLM(config).eval()
     with torch.no_grad():  # transformers starts biases at zero: make them count
         for layer in model.model.layers:

@@ -20,9 +20,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.knowledge import context, pgvectors
+from aigc.knowledge import indexed, pgvectors
 from aigc.knowledge.index import Hits, KbIndex
-from aigc.knowledge.tables import KbChunk, KbDocument, KnowledgeBase
+from aigc.knowledge.tables import KnowledgeBase
 
 _cache: dict[tuple[str, str], tuple[int, KbIndex]] = {}  # (tenant, kb) → (version, keyword)
 _cache_lock = threading.Lock()
@@ -107,48 +107,13 @@ def cached(tenant_id: str, kb_id: str) -> KbIndex | None:
 
 
 def _rebuild(session: Session, tenant_id: str, kb_id: str, previous: KbIndex | None) -> KbIndex:
-    rows = session.execute(
-        select(KbChunk.id, KbChunk.document_id)
-        .join(KbDocument, KbDocument.id == KbChunk.document_id)
-        .where(
-            KbChunk.tenant_id == tenant_id,
-            KbChunk.kb_id == kb_id,
-            KbDocument.status.in_(("ready", "indexing")),
-        )
-        .order_by(KbChunk.id)
-    ).all()
-    wanted = {int(cid): doc for cid, doc in rows}
+    wanted = indexed.chunk_documents(session, tenant_id, kb_id)
     base = previous if previous is not None else KbIndex.empty(dense=False)
     have = {int(c) for c in base.ids}
     new_ids = [cid for cid in wanted if cid not in have]
-    texts: list[str] = []
-    for start in range(0, len(new_ids), 5000):
-        part = new_ids[start : start + 5000]
-        by_id = {
-            cid: context.indexed_text(head, text)
-            for cid, text, head in session.execute(
-                select(KbChunk.id, KbChunk.text, KbChunk.context).where(KbChunk.id.in_(part))
-            )
-        }
-        texts.extend(by_id[c] for c in part)
-    return base.updated(
-        have & wanted.keys(), new_ids, texts, None, wanted, _headers(session, tenant_id, kb_id)
-    )
-
-
-def _headers(session: Session, tenant_id: str, kb_id: str) -> dict[str, str]:
-    rows = session.execute(
-        select(KbDocument.id, KbDocument.filename, KbDocument.title, KbDocument.period).where(
-            KbDocument.tenant_id == tenant_id,
-            KbDocument.kb_id == kb_id,
-            KbDocument.status.in_(("ready", "indexing")),
-        )
-    ).all()
-    return {
-        doc_id: context.document_header(context.DocContext.of(name, title, period))
-        for doc_id, name, title, period in rows
-        if title
-    }
+    texts = indexed.indexed_texts(session, new_ids)
+    headers = indexed.document_headers(session, tenant_id, kb_id)
+    return base.updated(have & wanted.keys(), new_ids, texts, None, wanted, headers)
 
 
 def db_index(

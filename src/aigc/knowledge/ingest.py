@@ -41,7 +41,7 @@ from aigc.infra.db import Database
 from aigc.infra.files import staging_file
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
 from aigc.infra.storage import BlobNotFound, storage_for
-from aigc.knowledge import context, parse, pgvectors
+from aigc.knowledge import context, indexed, parse, pgvectors
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
@@ -676,16 +676,7 @@ def sync_index(
         if in_db and pgvectors.usable(db.engine, embedder_for(settings).dim if dense else None):
             return _sync_in_db(db, settings, tenant_id, kb_id, dense)
         with db.session() as session:
-            rows = session.execute(
-                select(KbChunk.id, KbChunk.document_id)
-                .join(KbDocument, KbDocument.id == KbChunk.document_id)
-                .where(
-                    KbChunk.tenant_id == tenant_id,
-                    KbChunk.kb_id == kb_id,
-                    KbDocument.status.in_(("ready", "indexing")),
-                )
-                .order_by(KbChunk.id)
-            ).all()
+            wanted = indexed.chunk_documents(session, tenant_id, kb_id)
         folder = index_dir(settings.data_dir, tenant_id, kb_id)
         embedder = embedder_for(settings) if dense else None
         signature = embedder.signature if embedder is not None else None
@@ -697,7 +688,6 @@ def sync_index(
                 current = None
         if current is None:
             current = KbIndex.empty(dense, embedder.dim if embedder else 0, signature)
-        wanted = {int(cid): doc for cid, doc in rows}
         have = {int(c) for c in current.ids}
         new_ids = [cid for cid in wanted if cid not in have]
         keep = have & wanted.keys()
@@ -706,16 +696,8 @@ def sync_index(
             return {"chunks": len(current), "embedded": 0}
         texts: list[str] = []
         if new_ids:
-            with db.session() as session:
-                by_id = {
-                    cid: context.indexed_text(head, text)
-                    for cid, text, head in session.execute(
-                        select(KbChunk.id, KbChunk.text, KbChunk.context).where(
-                            KbChunk.id.in_(new_ids)
-                        )
-                    )
-                }
-            texts = [by_id[c] for c in new_ids]  # the header is indexed with the text
+            with db.session() as session:  # the header is indexed with the text
+                texts = indexed.indexed_texts(session, new_ids)
         vectors = embedder.embed(texts) if embedder is not None and texts else None
         if embedder is not None and vectors is None:
             vectors = np.zeros((0, embedder.dim), dtype=np.float32)
@@ -801,7 +783,7 @@ def _sync_in_db(
             .where(
                 KbChunk.tenant_id == tenant_id,
                 KbChunk.kb_id == kb_id,
-                KbDocument.status.in_(("ready", "indexing")),
+                KbDocument.status.in_(indexed.INDEXED),
             )
         )
     return {"chunks": int(chunks or 0), "embedded": embedded}
@@ -810,18 +792,7 @@ def _sync_in_db(
 def document_headers(db: Database, tenant_id: str, kb_id: str) -> dict[str, str]:
     """Each indexed document's context (title, file name, period), indexed once per document."""
     with db.session() as session:
-        rows = session.execute(
-            select(KbDocument.id, KbDocument.filename, KbDocument.title, KbDocument.period).where(
-                KbDocument.tenant_id == tenant_id,
-                KbDocument.kb_id == kb_id,
-                KbDocument.status.in_(("ready", "indexing")),
-            )
-        ).all()
-    return {
-        doc_id: context.document_header(context.DocContext.of(name, title, period))
-        for doc_id, name, title, period in rows
-        if title
-    }
+        return indexed.document_headers(session, tenant_id, kb_id)
 
 
 def run_ingest_job(ctx: jobs.JobContext) -> dict[str, Any]:

@@ -285,50 +285,63 @@ class RayTextModel(TextModelBase):
 
     async def _astream(self, request: TextRequest) -> AsyncIterator[str]:
         for attempt in range(2):
-            sent = ended = False
             stream = self.handle.options(stream=True).generate.remote(request)
-            try:
+            with _one_try(self.app, stream, last=attempt == 1) as sent:
                 async for batch in stream:
-                    sent = True
+                    sent.set()
                     for text, tokens, reason in batch:
                         yield _text(text, tokens, reason)
-                ended = True
                 return
-            except BackPressureError:
-                ended = True
-                raise _overloaded() from None
-            except LOST as exc:
-                ended = True
-                if sent or attempt:
-                    log.warning("replica of %s lost mid-stream: %s", self.app, type(exc).__name__)
-                    raise _lost() from None
-                log.info("replica of %s lost before the first piece: sent again", self.app)
-            finally:
-                if not ended:  # the reader left early (the client hung up): stop the replica
-                    _cancel(stream)
 
     def generate(self, request: TextRequest) -> Iterator[str]:
         """The same stream for a reader in a worker thread (non-streaming answers)."""
         for attempt in range(2):
-            sent = ended = False
             stream = self.handle.options(stream=True).generate.remote(request)
-            try:
+            with _one_try(self.app, stream, last=attempt == 1) as sent:
                 for batch in stream:
-                    sent = True
+                    sent.set()
                     for text, tokens, reason in batch:
                         yield _text(text, tokens, reason)
-                ended = True
                 return
-            except BackPressureError:
-                ended = True
-                raise _overloaded() from None
-            except LOST:
-                ended = True
-                if sent or attempt:
-                    raise _lost() from None
-            finally:
-                if not ended:
-                    _cancel(stream)
+
+
+class _Sent:
+    """Whether a try of a stream has passed a piece to its reader (then it is never resent)."""
+
+    def __init__(self) -> None:
+        self.value = False
+
+    def set(self) -> None:
+        self.value = True
+
+
+@contextlib.contextmanager
+def _one_try(app: str, stream: Any, last: bool) -> Iterator[_Sent]:
+    """One try of reading a Serve stream, for the async and the thread reader alike.
+
+    Full replicas are a 503. A replica lost before any piece reached the reader is swallowed,
+    so the caller's loop sends the request again, unless this was the ``last`` try; lost after
+    a piece it is a 503 (a half answer is never stitched to another). A reader that leaves
+    early (the client hung up: ``GeneratorExit`` or a cancelled task) cancels the request in
+    the replica.
+    """
+    sent = _Sent()
+    ended = False
+    try:
+        yield sent
+        ended = True
+    except BackPressureError:
+        ended = True
+        raise _overloaded() from None
+    except LOST as exc:
+        ended = True
+        if sent.value or last:
+            log.warning("replica of %s lost mid-stream: %s", app, type(exc).__name__)
+            raise _lost() from None
+        log.info("replica of %s lost before the first piece: sent again", app)
+    finally:
+        if not ended:  # the reader left early (the client hung up): stop the replica
+            _cancel(stream)
 
 
 def _cancel(stream: Any) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,16 +30,24 @@ def browser() -> Iterator[object]:
     """One Chromium for the console tests. Package scope, not session: Playwright's sync API
     keeps an event loop running on this thread while it is open, and later tests that call
     ``asyncio.run`` would fail under it."""
+    with chromium() as launched:
+        yield launched
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, under Playwright; closed at the end. Skips the test when
+    it is not installed. Each fixture that wants a browser says only its scope."""
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium is not installed ({CHROMIUM}, Debian's package)")
     with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        yield chromium
-        chromium.close()
+        yield launched
+        launched.close()
 
 
 @dataclass
