@@ -24,7 +24,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
@@ -436,23 +436,27 @@ class StreamedChoice:
         return self.check.finish_reason(self.bounded.finish_reason), made
 
 
+T = TypeVar("T")
+_NOTHING: Any = object()  # what ``primed`` reads from an empty stream
+
+
 def refuses_on_submit(model: TextModel) -> bool:
     return isinstance(model, TextModelBase) and model.refuses_on_submit
 
 
-async def primed(pieces: AsyncIterator[str]) -> AsyncIterator[str]:
-    """``pieces`` with the first one already read (its errors raised now, before the
-    response's status is sent); closing the result closes ``pieces``."""
-    first = await anext(pieces, None)
+async def primed(items: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``items`` with the first one already read (its errors raised now, before the
+    response's status is sent); closing the result closes ``items``."""
+    first = await anext(items, _NOTHING)
 
-    async def chained() -> AsyncIterator[str]:
+    async def chained() -> AsyncIterator[T]:
         try:
-            if first is not None:
+            if first is not _NOTHING:
                 yield first
-                async for piece in pieces:
-                    yield piece
+                async for item in items:
+                    yield item
         finally:
-            close = getattr(pieces, "aclose", None)
+            close = getattr(items, "aclose", None)
             if close is not None:
                 await close()
 
@@ -462,19 +466,7 @@ async def primed(pieces: AsyncIterator[str]) -> AsyncIterator[str]:
 async def opened(events: AsyncIterator[bytes], model: TextModel) -> AsyncIterator[bytes]:
     """A stream whose first event is read before the response starts when the model refuses
     only on submission (``refuses_on_submit``): its 503 is then an HTTP status."""
-    if not refuses_on_submit(model):
-        return events
-    first = await anext(events)
-
-    async def chained() -> AsyncIterator[bytes]:
-        try:
-            yield first
-            async for event in events:
-                yield event
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
-
-    return chained()
+    return await primed(events) if refuses_on_submit(model) else events
 
 
 async def settle(services: Services, prepared: Prepared, record: RequestRecord, used: int) -> None:
