@@ -56,7 +56,9 @@ class EngineConfig:
     # Keys/values of shared prompt prefixes, reused by later requests (0: no prefix cache).
     prefix_cache_mb: float = 256.0
     # "auto": as loaded on CPU (fp32), bf16 on a GPU; "fp32"; "bf16"; "int8": weight-only int8
-    # projections (Llama-style checkpoints, the written-out passes), the rest as loaded.
+    # projections (Llama-style checkpoints, the written-out passes), the rest as loaded;
+    # "int8-dynamic": the same int8 weights, activations quantized per row on the fly and
+    # multiplied in integers on a CPU (faster for batches; ``quant``).
     weights: str = "auto"
 
     def __post_init__(self) -> None:
@@ -64,7 +66,8 @@ class EngineConfig:
             raise ValueError(f"weights is one of {', '.join(WEIGHTS)}, not {self.weights!r}")
 
 
-WEIGHTS = ("auto", "fp32", "bf16", "int8")
+WEIGHTS = ("auto", "fp32", "bf16", "int8", "int8-dynamic")
+DTYPE_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
 @dataclass
@@ -213,11 +216,17 @@ class Engine:
             self.fast, self.path = gpt2_step.GPT2Step(model), "gpt2"
         elif (why := llama_step.refusal(model)) is None:
             table = min(self.max_positions, 1 << 17)
-            int8 = "int8" if weights == "int8" else None
+            int8 = weights if weights in quant.QUANTS else None
             self.fast, self.path = llama_step.LlamaStep(model, table, int8), "llama"
         elif getattr(mc, "model_type", None) in llama_step.FAMILIES:
             log.info("engine uses the model's forward: %s", why, extra={"model": name})
-        if weights == "int8" and self.path != "llama":
+        # What the weights are as served, for status: the int8 kind, or the dtype loaded.
+        self.weights = (
+            weights
+            if weights in quant.QUANTS
+            else DTYPE_NAMES.get(next(model.parameters()).dtype, "other")
+        )
+        if weights in quant.QUANTS and self.path != "llama":
             raise ValueError(
                 "int8 weights need a Llama, Qwen2 or Mistral checkpoint on the written-out "
                 f"passes; this one runs {self.path!r}" + (f" ({why})" if why else "")
