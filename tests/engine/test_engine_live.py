@@ -70,6 +70,11 @@ def test_disconnect_leaves_the_batch_and_status_shows_it(engine_server: Server) 
         status = engine_server.api("GET", path).json()
     assert status["engine"]["running"] == 0 and status["engine"]["waiting"] == 0
     assert status["loaded"] is True and status["device"] in ("cpu", "cuda:0")
+    # which passes run it and in what precision
+    assert status["engine"]["passes"] == "gpt2"
+    cpu = status["device"] == "cpu"
+    assert status["engine"]["weights"] in (("fp32",) if cpu else ("bf16", "fp32"))
+    assert status["engine"]["prefix_cached_tokens"] >= 0
     assert status["engine"]["generated_tokens"] < 250 + 8 * 16 * 2  # not run to the end
     metrics = httpx.get(f"{engine_server.base_url}/metrics").text
     for name in (

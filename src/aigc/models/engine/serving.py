@@ -84,6 +84,9 @@ class EngineModel(TextModelBase):
                 "steps": stats.steps,
                 "generated_tokens": stats.tokens_out,
                 "preemptions": stats.preemptions,
+                "prefix_cached_tokens": stats.cached_tokens,
+                "passes": self.engine.path,  # gpt2 / llama (written out) or forward
+                "weights": self.engine.weights,
             }
         }
 
