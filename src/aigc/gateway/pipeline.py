@@ -46,7 +46,7 @@ from aigc.guard.gate import GuardSession
 from aigc.infra import metrics, untrusted
 from aigc.knowledge.citing import SourceUse, response_fields
 from aigc.models import resources
-from aigc.models.base import TextModelBase
+from aigc.models.base import INLINE_MAX_CHARS, TextModelBase
 from aigc.models.prompt_tokens import count_prompt_tokens
 from aigc.models.protocols import (
     AsyncTextModel,
@@ -58,10 +58,9 @@ from aigc.models.protocols import (
 )
 from aigc.models.stopping import BoundedText
 
-# Inputs up to this many characters are scanned, counted and template-matched on the event loop:
-# that takes microseconds, less than a worker-thread hop. Longer ones go to a worker thread, so a
-# large request never delays other requests (or /healthz).
-INLINE_MAX_CHARS = 4096
+# Inputs up to INLINE_MAX_CHARS characters are scanned, counted and template-matched on the event
+# loop: that takes microseconds, less than a worker-thread hop. Longer ones go to a worker
+# thread, so a large request never delays other requests (or /healthz).
 
 
 @dataclass(frozen=True)

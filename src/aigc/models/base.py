@@ -32,6 +32,16 @@ class LoadedModel:
         return {}
 
 
+# Above this many characters of input, an inline model's work is no longer microseconds:
+# it runs in a worker thread like the others (the gateway and a Ray replica alike).
+INLINE_MAX_CHARS = 4096
+
+
+def request_chars(request: TextRequest) -> int:
+    """Characters of a request's messages or prompt (what an inline model's work grows with)."""
+    return len(request.prompt or "") + sum(len(m.content) for m in request.messages or ())
+
+
 class TextModelBase(LoadedModel):
     """A text generator. The gateway applies ``stop`` and ``max_tokens`` and counts usage with
     ``count_tokens``, so every family behaves the same to callers."""

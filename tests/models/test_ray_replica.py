@@ -1,0 +1,80 @@
+"""The body of a model's Ray Serve replica (``ray_serving.ModelServer``), called directly: how
+it sends a model's pieces. No cluster needed: this is the code each replica runs.
+
+An inline model (a template's microseconds of matching) answers in one message, on the
+replica's loop; a paced model, or an inline one given a long input, streams its pieces from a
+worker thread as they come. Both give exactly what the model itself yields."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from aigc.models.base import INLINE_MAX_CHARS
+from aigc.models.protocols import ChatMessage, TextRequest
+from tests.templates import ECHO, slow, words
+
+pytest.importorskip("ray")
+from aigc.models.ray_serving import ModelServer
+
+
+def _server(yaml: str) -> ModelServer:
+    return ModelServer("template", "template-x", {"yaml": yaml}, [])
+
+
+def _ask(text: str) -> TextRequest:
+    return TextRequest(messages=[ChatMessage("user", text)], max_tokens=4096)
+
+
+async def _messages(server: ModelServer, request: TextRequest) -> list[list[Any]]:
+    return [batch async for batch in server.generate(request)]
+
+
+def _text(messages: list[list[Any]]) -> str:
+    return "".join(text for batch in messages for text, _, _ in batch)
+
+
+def test_an_inline_model_answers_in_one_message() -> None:
+    server = _server(ECHO)
+    assert server.model.runs_inline
+    request = _ask("hello there")
+    messages = asyncio.run(_messages(server, request))
+    assert len(messages) == 1
+    assert _text(messages) == "".join(server.model.generate(request)) == "You said: hello there"
+    assert sum(tokens for _, tokens, _ in messages[0]) > 0  # counted where the tokenizer is
+    assert server.requests == 1 and server.active == 0
+
+
+def test_a_paced_model_streams_its_pieces_as_they_come() -> None:
+    server = _server(slow(words(6), pace_ms=30))
+    assert not server.model.runs_inline
+    messages = asyncio.run(_messages(server, _ask("a story please")))
+    assert len(messages) > 1  # not held back until the end
+    assert _text(messages).split() == words(6).split()
+    assert server.active == 0
+
+
+def test_a_long_input_to_an_inline_model_goes_to_a_worker_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Matching is linear in the input: above INLINE_MAX_CHARS it leaves the replica's loop."""
+    from aigc.models import ray_serving
+
+    threaded: list[bool] = []
+    real = ray_serving._in_thread
+
+    def spy(pieces: Any) -> Any:
+        threaded.append(True)
+        return real(pieces)
+
+    monkeypatch.setattr(ray_serving, "_in_thread", spy)
+    server = _server(ECHO)
+    short, long = _ask("x" * 10), _ask("y" * (INLINE_MAX_CHARS + 1))
+    assert _text(asyncio.run(_messages(server, short))) == "You said: " + "x" * 10
+    assert threaded == []
+    assert _text(asyncio.run(_messages(server, long))) == "You said: " + "y" * (
+        INLINE_MAX_CHARS + 1
+    )
+    assert threaded == [True]
