@@ -8,7 +8,7 @@ embedding), and a tokenizer that loads as the Qwen2 tokenizer (transformers pick
 for every ``qwen2`` checkpoint) but has no merges: a run of letters is one token per letter,
 so prompt lengths are exact through the HTTP API; the other ids decode as "w<id>", so the
 client counts the tokens of each streamed piece. ``--quick`` keeps every size but the number
-of layers (4) and runs shorter workloads: the full run takes hours on a loaded 2-core machine.
+of layers (4) and runs shorter workloads: the full run took 53 minutes on a quiet 2-core machine.
 
 Systems:
 
@@ -16,18 +16,23 @@ Systems:
     (b)  static batching: ``generate()`` over all requests left-padded together
     (c)  the raw batched forward pass with a KV cache (the ceiling of the model's forward)
     (d)  our engine through the HTTP API (``aigc serve``, streaming ``/v1/completions``),
-         weights fp32 and int8 (``config.engine.weights``); and at batch 1 (requests one
-         after another)
+         weights fp32, int8, int8-dynamic and bf16 (``config.engine.weights``); and at
+         batch 1 (requests one after another)
     (e)  llama.cpp through llama-cpp-python on the same checkpoint written as GGUF
          (``tests/models/tiny_gguf.write_gguf``: f16; q8_0 by llama.cpp's own quantizer,
          ``llama_model_quantize``): batch 1 in process, and its server
          (``python -m llama_cpp.server``) at 16 concurrent; plus the platform's gguf family
-         (llama.cpp logits, our decoding) through the HTTP API at batch 1. End-of-text is
-         banned by ``logit_bias`` so every request makes its tokens.
+         (llama.cpp logits, our decoding) through the HTTP API at batch 1; and, with
+         ``--llama-server PATH``, llama.cpp's own C++ server with one parallel slot per
+         request (f32, f16 and q8_0; 16 concurrent and batch 1). End-of-text is banned by
+         ``logit_bias`` so every request makes its tokens.
 
 Workloads:
 
     (1) 16 requests at once, 32-token prompts, 128 new tokens each (--quick: 32)
+    (2) Poisson arrivals (as ``bench/engine.py``'s workload 2, at a rate a 2-core machine can
+        serve this model at): 24 requests at 0.15/s, prompts of 16–64 tokens, 16–128 new
+        tokens (--quick: 16 requests at 0.5/s, 16–64 new tokens); systems (b) and (d)
     (P) shared prefix: 32 requests at once, each a 1,024-token system prompt and its own
         16–32-token question, 8 new tokens (--quick: 16 requests, a 256-token prompt); the
         engine with and without its prefix cache. The server first serves the same system
@@ -155,6 +160,17 @@ def workload_1(quick: bool) -> list[Req]:
     return [Req(0.0, [rng.choice(LETTERS) for _ in range(32)], new) for _ in range(16)]
 
 
+def workload_poisson(quick: bool) -> list[Req]:
+    rng = random.Random(2)
+    count, rate, most = (16, 0.5, 64) if quick else (24, 0.15, 128)
+    t, out = 0.0, []
+    for _ in range(count):
+        t += rng.expovariate(rate)
+        prompt = [rng.choice(LETTERS) for _ in range(rng.randint(16, 64))]
+        out.append(Req(t, prompt, rng.randint(16, most)))
+    return out
+
+
 def workload_prefix(quick: bool, seed: int = 3) -> list[Req]:
     system_rng = random.Random(7)  # one system prompt for every run, warm-up included
     system = [system_rng.choice(LETTERS) for _ in range(256 if quick else 1024)]
@@ -178,6 +194,9 @@ async def stream_one(
     key: str,
     model: str = "hf-bench",
 ) -> None:
+    delay = r.arrival - (time.perf_counter() - start)
+    if delay > 0:  # workload 2: the request arrives when its time comes
+        await asyncio.sleep(delay)
     body: dict[str, Any] = {
         "model": model,
         "prompt": text_of(r.prompt),
@@ -250,7 +269,9 @@ async def drive(
 
     async def run(work: list[Req]) -> Timings:
         timings = Timings(arrivals=[r.arrival for r in work], token_times=[[] for _ in work])
-        connector = aiohttp.TCPConnector(limit=len(work) + 4)
+        # One after another: a new connection each (llama-server closes an idle keep-alive
+        # connection, which the next request would find dead).
+        connector = aiohttp.TCPConnector(limit=len(work) + 4, force_close=sequential)
         timeout = aiohttp.ClientTimeout(total=3600)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             start = time.perf_counter()
@@ -279,10 +300,11 @@ def gguf_files(checkpoint: Path) -> dict[str, Path]:
     import llama_cpp
     from tests.models.tiny_gguf import write_gguf
 
-    files = {p: checkpoint.parent / f"{checkpoint.name}-{p}.gguf" for p in ("f16", "q8_0")}
-    if not files["f16"].exists():
-        model = Qwen2ForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
-        write_gguf(model, gguf_tokenizer(), files["f16"], "f16")
+    files = {p: checkpoint.parent / f"{checkpoint.name}-{p}.gguf" for p in ("f32", "f16", "q8_0")}
+    for written in ("f32", "f16"):
+        if not files[written].exists():
+            model = Qwen2ForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
+            write_gguf(model, gguf_tokenizer(), files[written], written)
     if not files["q8_0"].exists():
         params = llama_cpp.llama_model_quantize_default_params()
         params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
@@ -330,31 +352,60 @@ def run_llamacpp_server(path: Path, reqs: list[Req], warm: list[Req]) -> Timings
     """``python -m llama_cpp.server`` (the ``[server]`` extra), all requests at once over HTTP.
     It holds one llama.cpp context and serves one request at a time (no parallel slots as
     llama.cpp's own C++ ``llama-server -np`` has)."""
-    import httpx
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--n_ctx", "4096"]
+    cmd += ["--n_threads", str(torch.get_num_threads()), "--verbose", "False"]
+    return serve_and_drive(
+        lambda port: [*cmd, "--host", "127.0.0.1", "--port", str(port)], reqs, warm
+    )
+
+
+def run_llama_server(path: Path, reqs: list[Req], warm: list[Req], sequential: bool) -> Timings:
+    """llama.cpp's own C++ server (``llama-server``, built from the llama.cpp that
+    llama-cpp-python vendors; ``--llama-server``) with one parallel slot per request, so it
+    batches concurrent requests as our engine does; ``sequential``: one after another."""
+    binary = os.environ.get("AIGC_BENCH_LLAMA_SERVER")
+    if not binary:
+        raise RuntimeError("no llama-server binary: pass --llama-server PATH")
+    slots = 1 if sequential else len(reqs)
+    context = slots * 256  # each slot: a 32-token prompt and 128 new tokens fit in 256
+
+    def cmd(port: int) -> list[str]:
+        return [
+            binary,
+            *("--model", str(path), "--ctx-size", str(context), "--parallel", str(slots)),
+            *("--threads", str(torch.get_num_threads()), "--batch-size", "512"),
+            *("--host", "127.0.0.1", "--port", str(port), "--no-webui"),
+        ]
+
+    return serve_and_drive(cmd, reqs, warm, sequential)
+
+
+def serve_and_drive(
+    command: Any, reqs: list[Req], warm: list[Req], sequential: bool = False
+) -> Timings:
+    """Start an OpenAI-compatible llama.cpp server (``command(port)``), wait for its model
+    list, drive the workload through ``/v1/completions``, stop it."""
     from tests.e2e.server import free_port
 
     port = free_port()
     log = Path(tempfile.mkdtemp(prefix="aigc-bench-llamacpp-")) / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--n_ctx", "4096"]
-    cmd += ["--n_threads", str(torch.get_num_threads()), "--port", str(port)]
-    cmd += ["--host", "127.0.0.1", "--verbose", "False"]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command(port), stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"llama.cpp server exited:\n{log.read_text()[-3000:]}")
             try:
                 if httpx.get(f"{base}/v1/models", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not start")
+                raise RuntimeError("llama.cpp server did not start")
             time.sleep(0.2)
-        return asyncio.run(drive(base, "none", "llama.cpp", reqs, warm, sequential=False))
+        return asyncio.run(drive(base, "none", "llama.cpp", reqs, warm, sequential))
     finally:
         proc.terminate()
         proc.wait(30)
@@ -366,15 +417,29 @@ SYSTEMS: dict[str, tuple[str, Any]] = {  # name: (workload, how it runs)
     "(c) raw batched forward + KV": ("1", run_raw),
     "(d) engine via HTTP, fp32": ("1", {"weights": "fp32"}),
     "(d) engine via HTTP, int8": ("1", {"weights": "int8"}),
+    "(d) engine via HTTP, int8-dynamic": ("1", {"weights": "int8-dynamic"}),
+    "(d) engine via HTTP, bf16": ("1", {"weights": "bf16"}),
+    "(b) static batching generate(), Poisson": ("2", run_static),
+    "(d) engine via HTTP, fp32, Poisson": ("2", {"weights": "fp32"}),
+    "(d) engine via HTTP, int8, Poisson": ("2", {"weights": "int8"}),
+    "(d) engine via HTTP, int8-dynamic, Poisson": ("2", {"weights": "int8-dynamic"}),
     "(P) engine via HTTP, no prefix cache": ("P", {"weights": "fp32", "prefix_cache_mb": 0}),
     "(P) engine via HTTP, prefix cache": ("P", {"weights": "fp32", "prefix_cache_mb": 512}),
     "(d) engine via HTTP, fp32, batch 1": ("B", {"weights": "fp32"}),
     "(d) engine via HTTP, int8, batch 1": ("B", {"weights": "int8"}),
+    "(d) engine via HTTP, int8-dynamic, batch 1": ("B", {"weights": "int8-dynamic"}),
+    "(d) engine via HTTP, bf16, batch 1": ("B", {"weights": "bf16"}),
     "(e) llama.cpp f16, batch 1": ("B", ("f16", run_llamacpp_batch1)),
     "(e) llama.cpp q8_0, batch 1": ("B", ("q8_0", run_llamacpp_batch1)),
     "(e) llama.cpp server f16, 16 concurrent": ("1", ("f16", run_llamacpp_server)),
     "(e) llama.cpp server q8_0, 16 concurrent": ("1", ("q8_0", run_llamacpp_server)),
     "(e) gguf family via HTTP, f16, batch 1": ("B", ("f16", "http")),
+    "(e) llama-server f32, 16 concurrent": ("1", ("f32", "llama-server")),
+    "(e) llama-server f16, 16 concurrent": ("1", ("f16", "llama-server")),
+    "(e) llama-server q8_0, 16 concurrent": ("1", ("q8_0", "llama-server")),
+    "(e) llama-server f32, batch 1": ("B", ("f32", "llama-server")),
+    "(e) llama-server f16, batch 1": ("B", ("f16", "llama-server")),
+    "(e) llama-server q8_0, batch 1": ("B", ("q8_0", "llama-server")),
 }
 BATCH1_REQUESTS = 4  # workload B: the first requests of workload 1, one after another
 
@@ -383,6 +448,8 @@ def run_one(checkpoint: Path, system: str, quick: bool) -> dict[str, float]:
     workload, how = SYSTEMS[system]
     if workload == "P":
         reqs, warm = workload_prefix(quick), workload_prefix(quick, seed=4)[:4]
+    elif workload == "2":  # warmed by two requests of workload 1, at once
+        reqs, warm = workload_poisson(quick), workload_1(quick)[:2]
     else:
         reqs = workload_1(quick)
         warm = reqs[:2]
@@ -395,6 +462,9 @@ def run_one(checkpoint: Path, system: str, quick: bool) -> dict[str, float]:
         path = gguf_files(checkpoint)[how[0]]
         if how[1] == "http":
             return run_http(path, None, reqs, warm[:1], sequential=True).summary()
+        if how[1] == "llama-server":
+            batch1 = workload == "B"
+            return run_llama_server(path, reqs, warm[:1], sequential=batch1).summary()
         return how[1](path, reqs, warm).summary()
     if how is run_sequential and quick:
         reqs = reqs[:4]
@@ -414,14 +484,17 @@ def quality_figures(quick: bool) -> dict[str, Any]:
     trained = time.perf_counter() - start
     fp32 = quality.validation_loss(model, corpus)
     int8 = quality.validation_loss(model, corpus, "int8")
+    dynamic = quality.validation_loss(model, corpus, "int8-dynamic")
     bf16 = quality.validation_loss(model.to(torch.bfloat16), corpus)
     return {
         "model": sizes,
         "train_s": round(trained, 1),
         "valid_loss_fp32": round(fp32, 4),
         "valid_loss_int8": round(int8, 4),
+        "valid_loss_int8_dynamic": round(dynamic, 4),
         "valid_loss_bf16": round(bf16, 4),
         "int8_vs_fp32": round(int8 / fp32 - 1, 5),
+        "int8_dynamic_vs_fp32": round(dynamic / fp32 - 1, 5),
         "bf16_vs_fp32": round(bf16 / fp32 - 1, 5),
     }
 
@@ -432,13 +505,24 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument(
-        "--only", nargs="*", default=["1", "B", "P", "Q"], help="1, B (batch 1), P, Q (quality)"
+        "--only",
+        nargs="*",
+        default=["1", "2", "B", "P", "Q"],
+        help="1, 2 (Poisson), B (batch 1), P, Q (quality)",
     )
     parser.add_argument("--skip", nargs="*", default=[], help="systems to skip: a b c d e")
     parser.add_argument("--one", nargs=2, metavar=("CHECKPOINT", "SYSTEM"))
     parser.add_argument("--out", type=Path, help="results file (default: by --quick)")
+    parser.add_argument(
+        "--llama-server",
+        type=Path,
+        help="llama.cpp's C++ server binary for the llama-server rows (bench/README.md: how to "
+        "build it from the llama.cpp that llama-cpp-python vendors); without it they are skipped",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.llama_server:
+        os.environ["AIGC_BENCH_LLAMA_SERVER"] = str(args.llama_server.resolve())
     if args.one:  # a child: one measurement, its summary as JSON on the last line
         print(json.dumps(run_one(Path(args.one[0]), args.one[1], args.quick)))
         return
@@ -451,6 +535,8 @@ def main() -> None:
         for system, (workload, _) in SYSTEMS.items():
             short = system.split(" ")[0].strip("()").lower()
             if workload not in args.only or short in args.skip:
+                continue
+            if "llama-server" in system and "AIGC_BENCH_LLAMA_SERVER" not in os.environ:
                 continue
             t = time.perf_counter()
             child = [sys.executable, __file__, "--one", str(checkpoint), system]
@@ -504,24 +590,52 @@ def compare(systems: dict[str, dict[str, float]]) -> dict[str, Any]:
     tps = {name: s["tokens_per_s"] for name, s in systems.items()}
     out: dict[str, Any] = {"lines": []}
     seq, raw = tps.get("(a) sequential generate()"), tps.get("(c) raw batched forward + KV")
-    fp32, int8 = tps.get("(d) engine via HTTP, fp32"), tps.get("(d) engine via HTTP, int8")
+    fp32 = tps.get("(d) engine via HTTP, fp32")
     if fp32 and seq:
         out["fp32_vs_sequential"] = round(fp32 / seq, 2)
         out["lines"].append(f"(d) fp32 = {fp32 / seq:.2f}x (a) (target >= 6x)")
     if fp32 and raw:
         out["fp32_vs_raw"] = round(fp32 / raw, 3)
         out["lines"].append(f"(d) fp32 = {100 * fp32 / raw:.0f}% of (c) (target >= 70%)")
-    if fp32 and int8:
-        out["int8_vs_fp32"] = round(int8 / fp32, 2)
-        out["lines"].append(f"(d) int8 = {int8 / fp32:.2f}x fp32 (target >= 1.5x)")
+    for name in ("int8", "int8-dynamic", "bf16"):
+        other = tps.get(f"(d) engine via HTTP, {name}")
+        if fp32 and other:
+            out[f"{name.replace('-', '_')}_vs_fp32"] = round(other / fp32, 2)
+            target = " (target >= 1.5x)" if name.startswith("int8") else ""
+            out["lines"].append(f"(d) {name} = {other / fp32:.2f}x fp32{target}")
+    one = {w: decode_rate(systems.get(f"(d) engine via HTTP, {w}, batch 1")) for w in WEIGHTS}
+    for name in ("int8", "int8-dynamic"):
+        if one["fp32"] and one[name]:  # the issue's "int8 decode": batch-1 decode speed
+            ratio = one[name] / one["fp32"]
+            out[f"{name.replace('-', '_')}_vs_fp32_batch1_decode"] = round(ratio, 2)
+            out["lines"].append(f"(d) {name} batch-1 decode = {ratio:.2f}x fp32 (>= 1.5x)")
     cold = systems.get("(P) engine via HTTP, no prefix cache")
     hot = systems.get("(P) engine via HTTP, prefix cache")
     if cold and hot:
         ratio = hot["ttft_p50_ms"] / cold["ttft_p50_ms"]
         out["prefix_ttft_p50_ratio"] = round(ratio, 3)
         out["lines"].append(f"(P) TTFT p50 with the cache = {ratio:.2f} of without (<= 0.25)")
+    static = systems.get("(b) static batching generate(), Poisson")
+    for weights in ("fp32", "int8"):
+        engine = systems.get(f"(d) engine via HTTP, {weights}, Poisson")
+        if static and engine:  # no target: how much sooner a request arriving alone starts
+            ratio = engine["ttft_p50_ms"] / static["ttft_p50_ms"]
+            out[f"poisson_ttft_p50_{weights}_vs_static"] = round(ratio, 3)
+            out["lines"].append(f"(2) {weights} TTFT p50 = {ratio:.2f} of static batching's")
     out["lines"] += against_llamacpp(systems, out)
     return out
+
+
+WEIGHTS = ("fp32", "bf16", "int8", "int8-dynamic")
+# The same precision on both sides (fp32 against f32, 16-bit against 16-bit, 8-bit weights
+# against q8_0), and fp32 against f16 as the issue's first comparison ran.
+PAIRS = (
+    ("fp32", "f32"),
+    ("fp32", "f16"),
+    ("bf16", "f16"),
+    ("int8", "q8_0"),
+    ("int8-dynamic", "q8_0"),
+)
 
 
 def decode_rate(summary: dict[str, float] | None) -> float | None:
@@ -532,25 +646,28 @@ def decode_rate(summary: dict[str, float] | None) -> float | None:
 
 
 def against_llamacpp(systems: dict[str, dict[str, float]], out: dict[str, Any]) -> list[str]:
-    """(d) against (e) at the nearest precision (fp32 weights vs f16 file, int8 vs q8_0):
-    aggregate tokens/s at 16 concurrent (target >= 1x), batch-1 decode (target >= 0.5x)."""
+    """(d) against (e) at the same precision (``PAIRS``):
+    aggregate tokens/s at 16 concurrent (target >= 1x), batch-1 decode (target >= 0.5x); each
+    against llama-cpp-python (its server, and in process) and against llama.cpp's C++ server."""
     lines = []
-    for ours, theirs in (("fp32", "f16"), ("int8", "q8_0")):
+    for ours, theirs in PAIRS:
         engine = systems.get(f"(d) engine via HTTP, {ours}")
-        server = systems.get(f"(e) llama.cpp server {theirs}, 16 concurrent")
-        if engine and server:
-            ratio = engine["tokens_per_s"] / server["tokens_per_s"]
-            out[f"{ours}_vs_llamacpp_{theirs}_16"] = round(ratio, 2)
-            lines.append(
-                f"(d) {ours} / (e) llama.cpp {theirs}, 16 concurrent = {ratio:.2f}x (>= 1)"
-            )
         one = decode_rate(systems.get(f"(d) engine via HTTP, {ours}, batch 1"))
-        cpp = decode_rate(systems.get(f"(e) llama.cpp {theirs}, batch 1"))
-        if one and cpp:
-            out[f"{ours}_vs_llamacpp_{theirs}_batch1"] = round(one / cpp, 2)
-            lines.append(
-                f"(d) {ours} / (e) llama.cpp {theirs}, batch-1 decode = {one / cpp:.2f}x (>= 0.5)"
-            )
+        for who, key in (("llama.cpp server", "llamacpp"), ("llama-server", "llama_server")):
+            server = systems.get(f"(e) {who} {theirs}, 16 concurrent")
+            if engine and server:
+                ratio = engine["tokens_per_s"] / server["tokens_per_s"]
+                out[f"{ours}_vs_{key}_{theirs}_16"] = round(ratio, 2)
+                lines.append(
+                    f"(d) {ours} / (e) {who} {theirs}, 16 concurrent = {ratio:.2f}x (>= 1)"
+                )
+        for who, key in (("llama.cpp", "llamacpp"), ("llama-server", "llama_server")):
+            cpp = decode_rate(systems.get(f"(e) {who} {theirs}, batch 1"))
+            if one and cpp:
+                out[f"{ours}_vs_{key}_{theirs}_batch1"] = round(one / cpp, 2)
+                lines.append(
+                    f"(d) {ours} / (e) {who} {theirs}, batch-1 decode = {one / cpp:.2f}x (>= 0.5)"
+                )
     family = decode_rate(systems.get("(e) gguf family via HTTP, f16, batch 1"))
     cpp = decode_rate(systems.get("(e) llama.cpp f16, batch 1"))
     if family and cpp:
