@@ -261,3 +261,52 @@ def test_bad_deployment_options_are_a_400(server: Server) -> None:
         assert made.status_code == 400, made.text
         error = made.json()["error"]
         assert error["param"] == "deployment" and said in error["message"], error
+
+
+def test_a_grounded_chat_counts_its_sources_in_one_round_trip(
+    server: Server, org: Org, driver: Any
+) -> None:
+    """A grounded chat to a Ray-served model: the sources are fitted with the replica's
+    tokenizer, all candidates counted in one call (``count_texts``), so the replica answers a
+    handful of counting calls, not one more per source."""
+    from tests.templates import ECHO
+
+    register(server, org.admin_key, "template-grounded", ECHO, deployment={"num_replicas": 1})
+    key = org.admin_key
+    kb = server.api("POST", "/api/kb", key=key, json={"name": "vacation handbook"})
+    assert kb.status_code == 201, kb.text
+    kb_id = kb.json()["id"]
+    sections = "\n\n".join(
+        f"## Vacation in region {i}\n\nEmployees in region {i} get {20 + i} vacation days a "
+        f"year. Vacation days in region {i} carry over for {i + 1} months. " * 6
+        for i in range(12)
+    )
+    files = [
+        ("files", ("vacation.md", ("# Vacation policy\n\n" + sections).encode(), "text/markdown"))
+    ]
+    added = server.api("POST", f"/api/kb/{kb_id}/documents", key=key, files=files)
+    assert added.status_code == 200, added.text
+    assert server.wait_job(key, added.json()["job"]["id"])["status"] == "succeeded"
+    found = server.api(
+        "POST",
+        f"/api/kb/{kb_id}/search",
+        key=key,
+        json={"query": "vacation days region", "top_k": 8},
+    ).json()["data"]
+    assert len(found) >= 8  # more candidate sources than the gateway fits in one round trip
+
+    ask = {"role": "user", "content": "How many vacation days do employees get?"}
+    plain = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
+    plain.chat.completions.create(model="template-grounded", messages=[ask])  # deployed, warm
+    app = ray_status(server, key, "template-grounded")["application"]
+    handle = serve.get_app_handle(app)
+    before = handle.stats.remote().result(timeout_s=30)["counts"]
+    reply = plain.chat.completions.create(
+        model="template-grounded", messages=[ask], extra_body={"knowledge_bases": [kb_id]}
+    )
+    after = handle.stats.remote().result(timeout_s=30)["counts"]
+    assert reply.choices[0].message.content.startswith("You said:")
+    assert not reply.model_extra.get("citations")  # a template cannot use sources
+    # the prompt (1), the conversation and instructions (2), every candidate source (1), the
+    # assembled prompt (2): one call per source would make it 8 or more on top of those
+    assert after - before <= 7, (before, after)

@@ -172,3 +172,42 @@ def test_sources_fit_the_context_with_room_for_the_answer() -> None:
     assert cut.text.startswith("Printer P-204 is on the second floor") and cut.text.endswith("…")
     assert words(grounding.source_text(1, cut)) + 1 <= 30
     assert grounding.fit_sources([hit], "printer P-204 floor", 5, words) == []  # too little
+
+
+def test_a_model_counting_elsewhere_counts_every_candidate_source_in_one_call() -> None:
+    """``count_texts`` (a Ray-served model: one round trip to its replica) chooses exactly the
+    sources that counting one at a time chooses, numbered the same, in one call."""
+    from aigc.knowledge.retrieve import Hit
+
+    def words(text: str) -> int:
+        return len(text.split())
+
+    calls: list[list[str]] = []
+
+    def many(texts: list[str]) -> list[int]:
+        calls.append(texts)
+        return [words(t) for t in texts]
+
+    hits = [
+        Hit(
+            i,
+            "kb",
+            f"d{i}",
+            f"printer{i}.txt",
+            None,
+            [],
+            f"Printer P-{i} is on floor {i}. " * 6,
+            1.0 - i / 10,
+            None,
+            1.0,
+        )
+        for i in range(5)
+    ]
+    question = "which floor is printer P-3 on"
+    for budget in (40, 100, 1000):
+        one_by_one = grounding.fit_sources(hits, question, budget, words)
+        at_once = grounding.fit_sources(hits, question, budget, words, count_texts=many)
+        assert at_once == one_by_one
+        assert one_by_one  # something fits at each budget
+    assert len(calls) == 3  # one call per fit, whatever the number of sources
+    assert all(t.startswith("[1]") for t in (texts[0] for texts in calls))

@@ -23,6 +23,7 @@ from aigc.infra.db import Database
 from aigc.knowledge import grounding
 from aigc.knowledge.citing import SourceUse
 from aigc.knowledge.retrieve import Hit, search, term_weights
+from aigc.models.base import TextModelBase
 from aigc.models.protocols import TextModel, TextRequest
 
 
@@ -68,13 +69,16 @@ def retrieve_for_prompt(
     budget_tokens: int,
     count_tokens: Callable[[str], int],
     top_k: int = grounding.MAX_SOURCES,
+    count_texts: Callable[[list[str]], list[int]] | None = None,
 ) -> list[Hit]:
     """The relevant chunks for ``question`` that the caller may read and that fit
     ``budget_tokens``, best first."""
     hits = search(session, settings, principal, kb_ids, question, top_k=top_k)
     used = sorted({h.kb_id for h in hits})
     weights = term_weights(settings, principal.tenant_id, used, session=session)
-    return grounding.fit_sources(hits, question, budget_tokens, count_tokens, weights)
+    return grounding.fit_sources(
+        hits, question, budget_tokens, count_tokens, weights, count_texts=count_texts
+    )
 
 
 def screened(
@@ -126,8 +130,19 @@ def ground(
         )
     budget = grounding.sources_budget(context, fixed, requests[0].max_tokens or 0)
     with db.session() as session:
+        # A model served elsewhere counts every candidate source in one round trip.
+        many = None
+        if isinstance(model, TextModelBase) and model.counts_elsewhere:
+            many = model.count_texts
         hits = retrieve_for_prompt(
-            session, settings, principal, kb_ids, question, budget, model.count_tokens
+            session,
+            settings,
+            principal,
+            kb_ids,
+            question,
+            budget,
+            model.count_tokens,
+            count_texts=many,
         )
         used = sorted({h.kb_id for h in hits})
         weights = term_weights(settings, principal.tenant_id, used, session=session)

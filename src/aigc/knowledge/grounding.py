@@ -153,14 +153,21 @@ def fit_sources(
     budget_tokens: int,
     count_tokens: Callable[[str], int],
     weights: dict[str, relevance.TermWeights] | None = None,
+    count_texts: Callable[[list[str]], list[int]] | None = None,
 ) -> list[Hit]:
     """The relevant hits that fit ``budget_tokens``, best first. When not even the best fits
-    whole, it is cut to fit: a small context still gets the most relevant passage."""
-    relevant = relevant_hits(hits, question, weights)
+    whole, it is cut to fit: a small context still gets the most relevant passage.
+    ``count_texts``: counts every candidate source in one call (a model served elsewhere:
+    one round trip, not one per source); without it each is counted as it is reached."""
+    relevant = relevant_hits(hits, question, weights)[:MAX_SOURCES]
+    # Source n is numbered n: the chosen ones are always a prefix of ``relevant``.
+    texts = [source_text(n, hit) for n, hit in enumerate(relevant, start=1)]
+    counted = count_texts(texts) if count_texts is not None and texts else None
     chosen: list[Hit] = []
     used = 0
-    for hit in relevant[:MAX_SOURCES]:
-        cost = count_tokens(source_text(len(chosen) + 1, hit)) + 1  # + the blank line between
+    for i, hit in enumerate(relevant):
+        tokens = counted[i] if counted is not None else count_tokens(texts[i])
+        cost = tokens + 1  # + the blank line between
         if used + cost > budget_tokens:
             break
         chosen.append(hit)

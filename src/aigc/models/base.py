@@ -78,6 +78,11 @@ class TextModelBase(LoadedModel):
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError
 
+    def count_texts(self, texts: Sequence[str]) -> list[int]:
+        """The tokens of each text (blocking): one call for many, so that a model that
+        ``counts_elsewhere`` answers them in one round trip (grounding fits its sources)."""
+        return [self.count_tokens(t) for t in texts]
+
     async def acount_prompts(self, requests: Sequence[TextRequest]) -> int:
         """The prompt tokens of ``requests``, for a model that ``counts_elsewhere``."""
         raise NotImplementedError
