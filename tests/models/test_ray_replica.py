@@ -47,16 +47,12 @@ def test_an_inline_model_answers_in_one_message() -> None:
     assert server.requests == 1 and server.active == 0
 
 
-def test_an_inline_models_unary_answer_is_the_same_as_its_stream() -> None:
-    """``answer``: what the gateway asks an inline model for (one unary Serve call)."""
+def test_the_replica_counts_many_texts_in_one_call() -> None:
+    """``count_texts``: what grounding asks for its candidate sources (one round trip)."""
     server = _server(ECHO)
-    assert server.info()["runs_inline"] is True
-    request = _ask("你好 hello")
-    assert server.answer(request) == asyncio.run(_messages(server, request))[0]
-    assert server.requests == 2 and server.active == 0
-    assert _server(slow(words(2), pace_ms=5)).info()["runs_inline"] is False
-    texts = ["hello world", "你好，世界", ""]  # grounding's sources: counted in one call
+    texts = ["hello world", "你好，世界", ""]
     assert server.count_texts(texts) == [server.model.count_tokens(t) for t in texts]
+    assert server.stats()["counts"] == 1
 
 
 def test_a_paced_model_streams_its_pieces_as_they_come() -> None:

@@ -5,8 +5,7 @@ model loaded in its own process. What runs where:
 
 * the **replica** (``ModelServer``, a Ray actor on any node of the cluster) loads the model from
   its record exactly as the in-process registry does (``registry.loader_for``), counts prompts
-  with the model's tokenizer, and streams ``(text, tokens, finish_reason)`` triples (an
-  inline model, a template's microseconds, returns its whole answer from one unary call);
+  with the model's tokenizer, and streams ``(text, tokens, finish_reason)`` triples;
 * the **gateway** keeps everything else of the request path: authentication, limits, its own
   queue gate, the guard, stop sequences and ``max_tokens`` (``stopping.BoundedText``), usage,
   audit and metrics, so a Ray-served model behaves to callers as an in-process one.
@@ -125,7 +124,6 @@ class ModelServer:
             "takes_images": model.takes_images,
             "needs_images": model.needs_images,
             "reads_sources": model.reads_sources,
-            "runs_inline": model.runs_inline,
             "version": self.version,
         }
 
@@ -159,16 +157,6 @@ class ModelServer:
             tokens = self.model.count_tokens(piece) if piece else 0
         return str(piece), tokens, reason
 
-    def answer(self, request: TextRequest) -> list[Piece]:
-        """An inline model's whole answer in one unary call (a stream costs a Serve round
-        trip more; a template's answer is ready in microseconds). On the replica's loop."""
-        self.active += 1
-        self.requests += 1
-        try:
-            return [self._piece(p) for p in self.model.generate(request)]
-        finally:
-            self.active -= 1
-
     async def generate(self, request: TextRequest) -> AsyncIterator[list[Piece]]:
         """The model's pieces as plain triples, sent in batches: whatever the model has made
         since the last send goes in one message (a message per token cost a round trip
@@ -177,7 +165,7 @@ class ModelServer:
         self.active += 1
         self.requests += 1
         try:
-            if inline(self.model.runs_inline, request):
+            if self.model.runs_inline and request_chars(request) <= INLINE_MAX_CHARS:
                 # Microseconds of pure CPU (the gateway runs these on its loop too): the
                 # whole answer in one message, no worker thread, no reader task.
                 yield [self._piece(p) for p in self.model.generate(request)]
@@ -196,12 +184,6 @@ class ModelServer:
 
 
 _DONE = object()
-
-
-def inline(runs_inline: bool, request: TextRequest) -> bool:
-    """Whether a model's answer is computed on the replica's loop (and asked for in one
-    unary call): it runs inline and the input is short (the gateway's rule too)."""
-    return runs_inline and request_chars(request) <= INLINE_MAX_CHARS
 
 
 async def _batches(pieces: AsyncIterator[str]) -> AsyncIterator[list[str]]:
@@ -296,7 +278,6 @@ class RayTextModel(TextModelBase):
         self.takes_images = bool(info["takes_images"])
         self.needs_images = bool(info["needs_images"])
         self.reads_sources = bool(info["reads_sources"])
-        self.inline = bool(info.get("runs_inline"))
 
     def footprint(self) -> tuple[str, int]:
         return "ray", 0  # its weights are in the replicas, not in this process
@@ -326,10 +307,6 @@ class RayTextModel(TextModelBase):
         return self._astream(request)
 
     async def _astream(self, request: TextRequest) -> AsyncIterator[str]:
-        if inline(self.inline, request):
-            for text, tokens, reason in await self._answer(request):
-                yield _text(text, tokens, reason)
-            return
         for attempt in range(2):
             stream = self.handle.options(stream=True).generate.remote(request)
             with _one_try(self.app, stream, last=attempt == 1) as sent:
@@ -338,21 +315,6 @@ class RayTextModel(TextModelBase):
                     for text, tokens, reason in batch:
                         yield _text(text, tokens, reason)
                 return
-
-    async def _answer(self, request: TextRequest) -> list[Piece]:
-        """An inline model's whole answer (``ModelServer.answer``): full replicas are a 503, a
-        lost replica is asked once more (nothing has reached the reader yet)."""
-        lost = 0
-        while True:
-            try:
-                return list(await self.handle.answer.remote(request))
-            except BackPressureError:
-                raise _overloaded() from None
-            except LOST:
-                lost += 1
-                if lost == 2:
-                    raise _lost() from None
-                log.info("replica of %s lost before answering: sent again", self.app)
 
     def generate(self, request: TextRequest) -> Iterator[str]:
         """The same stream for a reader in a worker thread (non-streaming answers)."""
