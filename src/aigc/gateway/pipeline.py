@@ -58,10 +58,6 @@ from aigc.models.protocols import (
 )
 from aigc.models.stopping import BoundedText
 
-# Inputs up to INLINE_MAX_CHARS characters are scanned, counted and template-matched on the event
-# loop: that takes microseconds, less than a worker-thread hop. Longer ones go to a worker
-# thread, so a large request never delays other requests (or /healthz).
-
 
 @dataclass(frozen=True)
 class Checked:
@@ -397,7 +393,8 @@ def logprobs_view(entries: list[dict[str, Any]] | None, chat: bool, text: str | 
 
 def runs_inline(model: TextModel, input_chars: int = 0) -> bool:
     """Models whose generation is microseconds of pure CPU run on the event loop: a thread hop
-    would cost more than the work. Not on a long input: their work grows with it."""
+    would cost more than the work. Not on a long input (over ``INLINE_MAX_CHARS``, shared with
+    the Ray replicas): their work grows with it, and a large request must never delay others."""
     return model.runs_inline and input_chars <= INLINE_MAX_CHARS
 
 

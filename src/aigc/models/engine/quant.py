@@ -51,8 +51,11 @@ class Int8Linear:
         # crash in torch 2.13), and is CPU-only.
         self.packed = weight.device.type == "cpu" and weight.shape[1] % 16 == 0
         # int8-dynamic: torch's CPU integer product wants both sizes in steps of 8.
-        self.dynamic = dynamic and weight.device.type == "cpu" and weight.shape[1] % 8 == 0
-        self.dynamic = self.dynamic and weight.shape[0] % 8 == 0
+        self.dynamic = (
+            dynamic
+            and weight.device.type == "cpu"
+            and weight.shape[0] % 8 == weight.shape[1] % 8 == 0
+        )
         self.weight_t = self.weight.t()  # (in, out) for torch._int_mm; a view, no copy
         self.scale_f32 = scale
 
