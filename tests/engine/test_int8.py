@@ -11,7 +11,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from aigc.errors import InvalidRequest
-from aigc.models.engine import quality
+from aigc.models.engine import quality, quant
 from aigc.models.engine.engine import Engine, EngineConfig
 from aigc.models.engine.llama_step import LlamaStep
 from aigc.models.engine.quant import Int8Linear
@@ -45,7 +45,7 @@ def test_int8_projections_replace_every_linear_layer() -> None:
         step = LlamaStep(model, 128, "int8")
     assert isinstance(step.lm_head, Int8Linear)
     for block in step.blocks:
-        for part in (block.q, block.k, block.v, block.o, block.gate, block.up, block.down):
+        for part in (block.qkv, block.o, block.gate_up, block.down):
             assert isinstance(part, Int8Linear)
             assert part.weight.dtype == torch.int8
 
@@ -57,33 +57,37 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @torch.inference_mode()
 @pytest.mark.parametrize("weights", ["int8", "int8-dynamic"])
-def test_the_engine_in_int8_equals_the_int8_passes_one_request_at_a_time(
-    llama: Path, weights: str
-) -> None:
+def test_the_engine_in_int8_batched_equals_one_request_at_a_time(llama: Path, weights: str) -> None:
+    """Eight requests decoded together give exactly the tokens each gives alone; and the
+    passes with the cache pick what the whole sequence recomputed picks (first tokens)."""
     model = AutoModelForCausalLM.from_pretrained(llama).eval()
     eos = model.config.eos_token_id
     work = prompts(8, seed=3)
+    request = [
+        TextRequest(prompt="-", max_tokens=n, min_tokens=n, temperature=0.0) for _, n in work
+    ]
+
+    def served(max_running: int) -> list[list[int]]:
+        engine = Engine(model, [eos], EngineConfig(max_running=max_running, weights=weights))
+        try:
+            assert isinstance(engine.fast, LlamaStep)
+            assert isinstance(engine.fast.lm_head, Int8Linear)
+            assert engine.fast.lm_head.dynamic == (weights == "int8-dynamic")
+            handles = [engine.submit(p, r) for (p, _), r in zip(work, request, strict=True)]
+            return [list(h) for h in handles]
+        finally:
+            engine.close()
+
+    together = served(8)
+    assert together == served(1)
     reference = LlamaStep(model, 256, weights)
-    expected = []
-    for prompt, n in work:  # greedy, the whole sequence again for every token, no batching
+    for (prompt, _), tokens in zip(work, together, strict=True):
         seq = list(prompt)
-        for _ in range(n):
+        for _ in range(3):  # the whole sequence again for every token, no cache
             logits, _ = reference.prefill(torch.tensor([seq]), torch.arange(len(seq))[None], None)
-            logits[0, eos] = -torch.inf  # min_tokens = n: no end before n tokens
+            logits[0, eos] = -torch.inf
             seq.append(int(logits[0].argmax()))
-        expected.append(seq[len(prompt) :])
-    engine = Engine(model, [eos], EngineConfig(max_running=8, weights=weights))
-    try:
-        assert isinstance(engine.fast, LlamaStep)
-        assert isinstance(engine.fast.lm_head, Int8Linear)
-        assert engine.fast.lm_head.dynamic == (weights == "int8-dynamic")
-        request = [
-            TextRequest(prompt="-", max_tokens=n, min_tokens=n, temperature=0.0) for _, n in work
-        ]
-        handles = [engine.submit(p, r) for (p, _), r in zip(work, request, strict=True)]
-        assert [list(h) for h in handles] == expected
-    finally:
-        engine.close()
+        assert seq[len(prompt) :] == tokens[:3]
 
 
 def test_int8_on_a_checkpoint_without_the_llama_passes_is_a_clear_error(tmp_path: Path) -> None:
@@ -111,31 +115,70 @@ def test_a_shape_the_int8_kernel_cannot_take_uses_widened_weights() -> None:
     layer = torch.nn.Linear(168, 40)  # 168: not a multiple of 16
     x = torch.randn(5, 168)
     int8 = Int8Linear(layer.weight, layer.bias)
-    assert not int8.packed
+    assert int8.kernel == "widened"
     torch.testing.assert_close(int8(x), layer(x), atol=0.05, rtol=0.05)
 
 
+@pytest.fixture(params=["fbgemm", "int_mm"])
+def dynamic_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both integer products of int8-dynamic: fbgemm's where torch has it, else _int_mm."""
+    if request.param == "fbgemm":
+        if "fbgemm" not in torch.backends.quantized.supported_engines:
+            pytest.skip("this torch has no fbgemm (not an x86 build)")
+    else:
+        monkeypatch.setattr(quant, "_fbgemm_pack", lambda weight, scale: None)
+    return request.param
+
+
 @torch.inference_mode()
-def test_int8_dynamic_multiplies_in_integers_and_each_row_alone() -> None:
+def test_int8_dynamic_multiplies_in_integers_and_each_row_alone(dynamic_kernel: str) -> None:
     """Activations quantized per row, an exact int8 product: a row's result is the same
-    whatever it is batched with, and close to the float product."""
+    whatever it is batched with (even beside a row a thousand times larger), and close to the
+    float product."""
     torch.manual_seed(0)
     layer = torch.nn.Linear(96, 40)
     x = torch.randn(7, 96)
+    x[3] *= 1000.0
     int8 = Int8Linear(layer.weight, layer.bias, dynamic=True)
-    assert int8.dynamic and int8.weight.dtype == torch.int8
+    assert int8.dynamic and int8.kernel == dynamic_kernel
     together = int8(x)
     alone = torch.cat([int8(x[i : i + 1]) for i in range(7)])
     assert torch.equal(together, alone)
-    torch.testing.assert_close(together, layer(x), atol=0.05, rtol=0.05)
+    assert torch.equal(int8(x[[0, 1]]), together[[0, 1]])
+    expected = layer(x)
+    error = (together - expected).abs().amax(dim=1) / expected.abs().amax(dim=1)
+    assert float(error.max()) < 0.03  # within 3 % of each row's largest output
     assert not torch.equal(together, Int8Linear(layer.weight, layer.bias)(x))  # another path
 
 
 @torch.inference_mode()
-def test_int8_dynamic_falls_back_where_the_integer_kernel_cannot_go() -> None:
+def test_the_two_dynamic_kernels_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fbgemm (asymmetric levels over [-1, 1]) and _int_mm (symmetric ±127): both round each
+    row to 8 bits, so they agree within a level's error."""
+    if "fbgemm" not in torch.backends.quantized.supported_engines:
+        pytest.skip("this torch has no fbgemm (not an x86 build)")
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(256, 64, bias=False)
+    x = torch.randn(5, 256)
+    fbgemm = Int8Linear(layer.weight, None, dynamic=True)
+    monkeypatch.setattr(quant, "_fbgemm_pack", lambda weight, scale: None)
+    int_mm = Int8Linear(layer.weight, None, dynamic=True)
+    assert (fbgemm.kernel, int_mm.kernel) == ("fbgemm", "int_mm")
+    torch.testing.assert_close(fbgemm(x), int_mm(x), atol=0.03, rtol=0.02)
+
+
+@torch.inference_mode()
+def test_int8_dynamic_falls_back_where_the_integer_kernels_cannot_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without fbgemm, a shape _int_mm cannot take goes to the weight-only product (or the
+    widened weights), still close to the float product."""
+    monkeypatch.setattr(quant, "_fbgemm_pack", lambda weight, scale: None)
     torch.manual_seed(0)
     layer = torch.nn.Linear(100, 40)  # 100: not a multiple of 8
     x = torch.randn(3, 100)
     int8 = Int8Linear(layer.weight, layer.bias, dynamic=True)
-    assert not int8.dynamic
+    assert not int8.dynamic and int8.kernel == "widened"
     torch.testing.assert_close(int8(x), layer(x), atol=0.05, rtol=0.05)
+    even = torch.nn.Linear(112, 40)  # both sizes in steps of 8: _int_mm takes it
+    assert Int8Linear(even.weight, even.bias, dynamic=True).kernel == "int_mm"

@@ -11,10 +11,11 @@ the rotary scaling (the cos/sin table comes from the model's own rotary module, 
 own). Rotary kinds that change with the sequence length ("dynamic", "longrope") are not
 reproduced: those checkpoints use the model's forward.
 
-The passes run on the module's own parameters (no copy), except with ``int8`` weights
-(``quant``): each projection then holds an int8 copy with one scale per output channel, the
-matrix product runs on torch's weight-only int8 kernel with bfloat16 activations, and the
-model's floating-point projections stay for the generic path.
+The passes run on the module's own parameters (no copy), except with int8 weights (``quant``,
+see ``quant.py``): each projection then holds an int8 copy with one scale per output channel,
+the query/key/value projections stacked into one and the MLP's gate and up projections into
+another (one product each), and the model's floating-point projections stay for the generic
+path.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from aigc.models.engine.gpt2_step import CacheLayer
-from aigc.models.engine.quant import Linear, linear
+from aigc.models.engine.quant import Linear, fused, linear
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -63,13 +64,10 @@ class _Block:
     """One decoder layer's parameters, read once (attribute look-ups cost per step)."""
 
     ln1: torch.Tensor
-    q: Linear
-    k: Linear
-    v: Linear
+    qkv: Linear  # queries, keys and values side by side: split by ``LlamaStep.qkv_sizes``
     o: Linear
     ln2: torch.Tensor
-    gate: Linear
-    up: Linear
+    gate_up: Linear  # the MLP's gate and up projections side by side (halves)
     down: Linear
     window: int | None  # sliding attention: a query sees the last ``window`` positions
 
@@ -85,6 +83,8 @@ class LlamaStep:
         self.kv_heads: int = getattr(config, "num_key_value_heads", None) or self.heads
         self.head_dim: int = attn.head_dim
         self.groups = self.heads // self.kv_heads
+        kv_width = self.kv_heads * self.head_dim
+        self.qkv_sizes = (self.heads * self.head_dim, kv_width, kv_width)
         self.scale: float = getattr(attn, "scaling", 1.0 / math.sqrt(self.head_dim))
         self.eps: float = body.norm.variance_epsilon
         self.embed = body.embed_tokens.weight
@@ -94,13 +94,13 @@ class LlamaStep:
         self.blocks = [
             _Block(
                 ln1=layer.input_layernorm.weight,
-                q=linear(layer.self_attn.q_proj, quant),
-                k=linear(layer.self_attn.k_proj, quant),
-                v=linear(layer.self_attn.v_proj, quant),
+                qkv=fused(
+                    [layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj],
+                    quant,
+                ),
                 o=linear(layer.self_attn.o_proj, quant),
                 ln2=layer.post_attention_layernorm.weight,
-                gate=linear(layer.mlp.gate_proj, quant),
-                up=linear(layer.mlp.up_proj, quant),
+                gate_up=fused([layer.mlp.gate_proj, layer.mlp.up_proj], quant),
                 down=linear(layer.mlp.down_proj, quant),
                 window=_window(config, layer),
             )
@@ -159,9 +159,10 @@ class LlamaStep:
         kv: KV = []
         for i, block in enumerate(self.blocks):
             h = F.rms_norm(x, (x.shape[-1],), block.ln1, self.eps)
-            q = block.q(h).view(rows, length, self.heads, self.head_dim).transpose(1, 2)
-            k = block.k(h).view(rows, length, self.kv_heads, self.head_dim).transpose(1, 2)
-            v = block.v(h).view(rows, length, self.kv_heads, self.head_dim).transpose(1, 2)
+            q, k, v = block.qkv(h).split(self.qkv_sizes, dim=-1)
+            q = q.view(rows, length, self.heads, self.head_dim).transpose(1, 2)
+            k = k.view(rows, length, self.kv_heads, self.head_dim).transpose(1, 2)
+            v = v.view(rows, length, self.kv_heads, self.head_dim).transpose(1, 2)
             q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
             if past is not None:
                 k = torch.cat([past[i][0], k], dim=2)
@@ -197,9 +198,10 @@ class LlamaStep:
         for block, layer in zip(self.blocks, layers, strict=True):
             h = F.rms_norm(x, (x.shape[-1],), block.ln1, self.eps)
             # Queries grouped by their key/value head: [rows, kv_heads, groups, head_dim].
-            q = block.q(h).view(rows, self.kv_heads, self.groups, self.head_dim)
-            k = block.k(h).view(rows, self.kv_heads, 1, self.head_dim)
-            v = block.v(h).view(rows, self.kv_heads, 1, self.head_dim)
+            q, k, v = block.qkv(h).split(self.qkv_sizes, dim=-1)
+            q = q.view(rows, self.kv_heads, self.groups, self.head_dim)
+            k = k.view(rows, self.kv_heads, 1, self.head_dim)
+            v = v.view(rows, self.kv_heads, 1, self.head_dim)
             q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
             keys, values = layer.update(k, v)  # [rows, kv_heads, columns, head_dim]
             scores = torch.matmul(q, keys.transpose(-1, -2)).mul_(self.scale)
@@ -224,7 +226,8 @@ class LlamaStep:
         then the SwiGLU MLP and its residual."""
         x = x + block.o(y)
         h = F.rms_norm(x, (x.shape[-1],), block.ln2, self.eps)
-        return x + block.down(F.silu(block.gate(h)) * block.up(h))
+        gate, up = block.gate_up(h).chunk(2, dim=-1)
+        return x + block.down(F.silu(gate) * up)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.lm_head(F.rms_norm(x, (x.shape[-1],), self.norm, self.eps))
