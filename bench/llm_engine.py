@@ -511,6 +511,9 @@ def main() -> None:
         help="1, 2 (Poisson), B (batch 1), P, Q (quality)",
     )
     parser.add_argument("--skip", nargs="*", default=[], help="systems to skip: a b c d e")
+    parser.add_argument(
+        "--systems", nargs="*", default=[], help="only the systems whose names contain one of these"
+    )
     parser.add_argument("--one", nargs=2, metavar=("CHECKPOINT", "SYSTEM"))
     parser.add_argument("--out", type=Path, help="results file (default: by --quick)")
     parser.add_argument(
@@ -535,6 +538,8 @@ def main() -> None:
         for system, (workload, _) in SYSTEMS.items():
             short = system.split(" ")[0].strip("()").lower()
             if workload not in args.only or short in args.skip:
+                continue
+            if args.systems and not any(part in system for part in args.systems):
                 continue
             if "llama-server" in system and "AIGC_BENCH_LLAMA_SERVER" not in os.environ:
                 continue

@@ -227,3 +227,31 @@ def test_a_tokenizer_that_cannot_be_rebuilt_is_refused_at_registration(tmp_path:
     writer.close()
     with pytest.raises(InvalidRequest, match="tokenizer cannot be rebuilt"):
         gguf_family.validate({"path": str(path)})
+
+
+def test_registering_then_loading_rebuilds_the_tokenizer_once(
+    files: dict[str, tuple[Path, Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registration checks the tokenizer, loading uses it: one rebuild from the metadata (a
+    real vocabulary takes seconds); a file replaced in place is read again."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    path = tmp_path / "copy.gguf"
+    shutil.copyfile(files["f16"][0], path)
+    built: list[str] = []
+    original = AutoTokenizer.from_pretrained
+
+    def counting(*args: object, **kwargs: object) -> object:
+        built.append(str(kwargs.get("gguf_file")))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", counting)
+    gguf_family.validate({"path": str(path)})
+    first = gguf_family.load_tokenizer(path)
+    assert gguf_family.load_tokenizer(path) is first
+    assert built == ["copy.gguf"]
+    shutil.copyfile(files["f32"][0], path)  # another file under the same name
+    assert gguf_family.load_tokenizer(path) is not first
+    assert built == ["copy.gguf", "copy.gguf"]

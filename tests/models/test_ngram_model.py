@@ -13,6 +13,7 @@ from aigc.config import Settings
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
 from aigc.infra.schema import ModelRecord, Tenant
+from aigc.infra.storage.directory import DirectoryStore
 from aigc.models.family import get_family
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.text.ngram import (
@@ -133,7 +134,9 @@ def test_default_model_is_trained_once(db: Database, tmp_path: Path) -> None:
         config = dict(record.config)
     arpa = Path(config["path"]) / "model.arpa"
     stamp = arpa.stat().st_mtime_ns
-    bootstrap_default(db, settings)  # idempotent: nothing retrained
+    with pytest.MonkeyPatch.context() as patch:  # one key's existence, no folder listing
+        patch.setattr(DirectoryStore, "list", lambda *a, **k: pytest.fail("listed the store"))
+        bootstrap_default(db, settings)  # idempotent: nothing retrained
     assert arpa.stat().st_mtime_ns == stamp
     model = get_family("ngram").loader(config)
     text = "".join(model.generate(TextRequest(prompt="The for statement", max_tokens=30, seed=0)))

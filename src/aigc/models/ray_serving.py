@@ -114,6 +114,9 @@ class ModelServer:
         self.cancelled = 0
         self.requests = 0
         self.counts = 0  # counting calls (each a round trip from a gateway)
+        # Serve runs a replica's plain methods on a thread pool: the counter is shared (the
+        # GIL happens to make ``+=`` safe on CPython 3.11; a free-threaded build would not).
+        self._counting = threading.Lock()
 
     def info(self) -> dict[str, Any]:
         """What the gateway's ``RayTextModel`` declares (the model's own declarations)."""
@@ -139,16 +142,20 @@ class ModelServer:
         }
 
     def count_tokens(self, text: str) -> int:
-        self.counts += 1
+        self._counted()
         return self.model.count_tokens(text)
 
     def count_texts(self, texts: list[str]) -> list[int]:
-        self.counts += 1
+        self._counted()
         return [self.model.count_tokens(t) for t in texts]
 
     def count_prompts(self, requests: list[TextRequest]) -> int:
-        self.counts += 1
+        self._counted()
         return sum(count_prompt_tokens(self.model, r) for r in requests)
+
+    def _counted(self) -> None:
+        with self._counting:
+            self.counts += 1
 
     def _piece(self, piece: str) -> Piece:
         reason = getattr(piece, "finish_reason", None)

@@ -37,7 +37,7 @@ from transformers.cache_utils import DynamicCache
 from aigc.errors import InvalidRequest, Overloaded
 from aigc.infra import metrics
 from aigc.models import decoding
-from aigc.models.engine import gpt2_step, llama_step, quant
+from aigc.models.engine import gpt2_step, llama_step, openmp, quant
 from aigc.models.engine.batch import KV, RunningBatch, cache_of, kv_of
 from aigc.models.engine.prefix_cache import PrefixCache
 from aigc.models.engine.scheduler import SchedRequest, Scheduler, SchedulerConfig
@@ -264,6 +264,9 @@ class Engine:
         self._ids = itertools.count()
         self._stop = False
         self._stop_when_idle = False
+        # This thread built the passes (quantizing: parallel regions); its OpenMP team would
+        # only slow the engine thread's (openmp.py says why).
+        openmp.release_thread_pool()
         self._thread = threading.Thread(target=self._loop, name=f"engine-{name}", daemon=True)
         self._thread.start()
 

@@ -191,9 +191,25 @@ class GGUFTextModel(neural.NeuralTextModel):
 def load_tokenizer(path: Path) -> neural.TextTokenizer:
     """The file's tokenizer as transformers rebuilds it from the metadata (vocabulary, merges,
     control and user-defined tokens, ``tokenizer.chat_template``); BOS is prepended to plain
-    prompts when the file asks (``tokenizer.ggml.add_bos_token``)."""
+    prompts when the file asks (``tokenizer.ggml.add_bos_token``).
+
+    Rebuilding a real model's 150,000-token vocabulary takes seconds, and registering a file
+    (``validate``) is followed by loading it: the last few are kept, by path, size and
+    modification time (a file replaced in place is read again)."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise InvalidRequest(
+            f"{path.name}: cannot be read ({exc.strerror})", param="path"
+        ) from None
+    return _tokenizer(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _tokenizer(path_name: str, size: int, mtime_ns: int) -> neural.TextTokenizer:
     from transformers import AutoTokenizer
 
+    path = Path(path_name)
     neural.quiet_transformers()
     try:
         hf = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)

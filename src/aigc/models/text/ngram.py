@@ -323,7 +323,9 @@ def bootstrap_default(db: Database, settings: Settings) -> None:
         path = Path(str((record.config or {}).get("path", ""))) if record else None
         storage = (record.config or {}).get("storage") if record else None
         store = storage_for(settings)
-        stored = isinstance(storage, dict) and bool(store.list(str(storage.get("prefix"))))
+        # One key's existence, not a listing of the folder (a paginated S3 call every start).
+        prefix = str(storage.get("prefix", "")).rstrip("/") if isinstance(storage, dict) else ""
+        stored = bool(prefix) and store.exists(f"{prefix}/ngram.json")
         if record is not None and record.status == "ready" and (stored or (path and path.is_dir())):
             return  # in the blob store (every instance loads it from there), or here
         if record is None:
