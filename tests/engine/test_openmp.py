@@ -1,50 +1,82 @@
 """A thread gives back its OpenMP worker threads (``openmp.release_thread_pool``), and the
-engine's builder does: idle teams left behind slow the engine thread's parallel regions."""
+engine's builder does: idle teams left behind slow the engine thread's parallel regions.
+
+A team is the threads (``/proc/self/task``) that a thread's first parallel region started,
+counted in a fresh interpreter: in the test process other tests' threads come and go."""
 
 from __future__ import annotations
 
-import os
-import threading
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from aigc.models.engine import openmp
-from aigc.models.engine.engine import Engine, EngineConfig
 from tests.engine.tiny_lm import save_tiny_llama
 
 if openmp._libgomp() is None:
     pytest.skip("this torch does not run on GNU OpenMP", allow_module_level=True)
 
+PRELUDE = """
+import json, os, sys, threading, time
+import torch
+from aigc.models.engine import openmp
 
-def _threads() -> int:
-    return len(os.listdir("/proc/self/task"))
+def tids():
+    return set(os.listdir("/proc/self/task"))
 
+def still_there(team):
+    # a worker told to end may take a moment to leave /proc
+    deadline = time.monotonic() + 5
+    while team & tids() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(team & tids())
 
-def _parallel_work() -> None:
+def team_of(work):
+    # the threads that a parallel region started: this thread had no team before
+    before = tids()
+    work()
+    return tids() - before
+
+def parallel_work():
     a = torch.randn(512, 512)
     for _ in range(3):
         (a @ a).relu_().sum()
 
+seen = {}
+"""
+
+
+def _run(body: str) -> dict[str, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", PRELUDE + body],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
 
 def test_a_threads_openmp_team_ends_when_given_back() -> None:
-    seen: dict[str, int] = {}
+    seen = _run(
+        """
+def work():
+    team = team_of(parallel_work)
+    seen["with_team"] = len(team)
+    seen["released"] = int(openmp.release_thread_pool())
+    seen["after"] = still_there(team)
+    seen["again"] = len(team_of(parallel_work))  # torch still works: a new team
 
-    def work() -> None:
-        torch.set_num_threads(2)
-        before = _threads()
-        _parallel_work()
-        seen["with_team"] = _threads() - before
-        seen["released"] = int(openmp.release_thread_pool())
-        seen["after"] = _threads() - before
-        _parallel_work()  # torch still works: libgomp starts a new team
-        seen["again"] = _threads() - before
-        openmp.release_thread_pool()
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    thread.join()
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+print(json.dumps(seen))
+"""
+    )
     assert seen["with_team"] >= 1  # at least one worker beside the thread itself
     assert seen["released"] == 1
     assert seen["after"] == 0
@@ -53,24 +85,27 @@ def test_a_threads_openmp_team_ends_when_given_back() -> None:
 
 def test_the_engines_builder_gives_back_its_team(tmp_path: Path) -> None:
     """Built on a thread that ran parallel regions (loading), the engine leaves that thread
-    without OpenMP workers; the engine thread decodes with its own."""
-    from transformers import AutoModelForCausalLM
-
+    without its OpenMP workers."""
     path = save_tiny_llama(tmp_path / "llama", kind="qwen2")
-    seen: dict[str, int] = {}
+    seen = _run(
+        f"""
+from transformers import AutoModelForCausalLM
+from aigc.models.engine.engine import Engine, EngineConfig
 
-    def build() -> None:
-        torch.set_num_threads(2)
-        before = _threads()
-        model = AutoModelForCausalLM.from_pretrained(path).eval()
-        _parallel_work()
-        seen["loaded"] = _threads() - before
-        engine = Engine(model, [model.config.eos_token_id], EngineConfig(weights="int8"))
-        seen["built"] = _threads() - before  # the engine thread (idle: no team yet) only
-        engine.close()
+def build():
+    model = AutoModelForCausalLM.from_pretrained({str(path)!r}).eval()
+    openmp.release_thread_pool()  # from here on, the team is the one counted
+    team = team_of(parallel_work)
+    seen["loaded"] = len(team)
+    engine = Engine(model, [model.config.eos_token_id], EngineConfig(weights="int8"))
+    seen["built"] = still_there(team)
+    engine.close()
 
-    thread = threading.Thread(target=build)
-    thread.start()
-    thread.join()
+thread = threading.Thread(target=build)
+thread.start()
+thread.join()
+print(json.dumps(seen))
+"""
+    )
     assert seen["loaded"] >= 1
-    assert seen["built"] == 1
+    assert seen["built"] == 0
