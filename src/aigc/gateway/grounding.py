@@ -22,6 +22,7 @@ from aigc.guard.gate import check_chunks
 from aigc.infra.db import Database
 from aigc.knowledge import grounding
 from aigc.knowledge.citing import SourceUse
+from aigc.knowledge.relevance import TermWeights
 from aigc.knowledge.retrieve import Hit, search, term_weights
 from aigc.models.base import TextModelBase
 from aigc.models.protocols import TextModel, TextRequest
@@ -73,12 +74,41 @@ def retrieve_for_prompt(
 ) -> list[Hit]:
     """The relevant chunks for ``question`` that the caller may read and that fit
     ``budget_tokens``, best first."""
+    hits, _ = _retrieve(
+        session,
+        settings,
+        principal,
+        kb_ids,
+        question,
+        budget_tokens,
+        count_tokens,
+        top_k,
+        count_texts,
+    )
+    return hits
+
+
+def _retrieve(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    kb_ids: list[str],
+    question: str,
+    budget_tokens: int,
+    count_tokens: Callable[[str], int],
+    top_k: int,
+    count_texts: Callable[[list[str]], list[int]] | None,
+) -> tuple[list[Hit], dict[str, TermWeights]]:
+    """``retrieve_for_prompt``, with the term weights of the chosen hits' knowledge bases
+    (read once: on the database path each is a query)."""
     hits = search(session, settings, principal, kb_ids, question, top_k=top_k)
-    used = sorted({h.kb_id for h in hits})
-    weights = term_weights(settings, principal.tenant_id, used, session=session)
-    return grounding.fit_sources(
+    searched = sorted({h.kb_id for h in hits})
+    weights = term_weights(settings, principal.tenant_id, searched, session=session)
+    fitted = grounding.fit_sources(
         hits, question, budget_tokens, count_tokens, weights, count_texts=count_texts
     )
+    used = {h.kb_id for h in fitted}
+    return fitted, {kb: w for kb, w in weights.items() if kb in used}
 
 
 def screened(
@@ -134,7 +164,7 @@ def ground(
         many = None
         if isinstance(model, TextModelBase) and model.counts_elsewhere:
             many = model.count_texts
-        hits = retrieve_for_prompt(
+        hits, weights = _retrieve(
             session,
             settings,
             principal,
@@ -142,10 +172,9 @@ def ground(
             question,
             budget,
             model.count_tokens,
-            count_texts=many,
+            grounding.MAX_SOURCES,
+            many,
         )
-        used = sorted({h.kb_id for h in hits})
-        weights = term_weights(settings, principal.tenant_id, used, session=session)
     hits = screened(db, principal, name, hits, codes)
     messages, hits = grounding.assemble(messages, hits, instructions, budget, model.count_tokens)
     grounded = [replace(r, messages=messages) for r in requests]

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import logging
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 _PAUSE_HARD = 2  # omp_pause_hard: the team's threads end
 
@@ -35,7 +32,7 @@ def _libgomp() -> ctypes.CDLL | None:
     except OSError:
         return None
     for line in maps.splitlines():
-        path = line.split()[-1] if line.split() else ""
+        path = line.rsplit(maxsplit=1)[-1] if line.strip() else ""
         if "libgomp" in Path(path).name:
             try:
                 library = ctypes.CDLL(path)

@@ -96,10 +96,14 @@ class Int8Linear:
             self.kernel = "weight-only"
         else:
             self.kernel = "widened"
-        self.dynamic = self.kernel in ("fbgemm", "int_mm")
         if self.fbgemm is not None:  # the packed copy is all the product reads
             self.weight = self.weight[:0]
         self._shape = (weight.shape[0], weight.shape[1])
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether activations are quantized too (int8-dynamic on an integer kernel)."""
+        return self.kernel in ("fbgemm", "int_mm")
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
