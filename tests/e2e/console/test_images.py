@@ -114,6 +114,10 @@ def test_generate_verify_download_interpolate_and_refusal(
     page.get_by_test_id("interp-end-label").fill("1")
     page.get_by_test_id("interp-end-seed").fill("3")
     page.get_by_test_id("interp-steps").fill("5")
+    # Every field still holds what was typed when the walk is asked for (one CI run lost the
+    # start class between typing it and clicking, and then timed out waiting for the frames).
+    for field, typed in (("start-label", "7"), ("end-label", "1"), ("end-seed", "3")):
+        expect(page.get_by_test_id(f"interp-{field}")).to_have_value(typed)
     page.get_by_test_id("interp-run").click()
     position = page.get_by_test_id("interp-step")
     expect(position).to_have_text("Step 1 of 5", timeout=60_000)
