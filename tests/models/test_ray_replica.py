@@ -17,7 +17,7 @@ from aigc.models.protocols import ChatMessage, TextRequest
 from tests.templates import ECHO, slow, words
 
 pytest.importorskip("ray")
-from aigc.models.ray_serving import ModelServer
+from aigc.models.ray_serving import ModelServer, serve_options
 
 
 def _server(yaml: str) -> ModelServer:
@@ -86,3 +86,27 @@ def test_a_long_input_to_an_inline_model_goes_to_a_worker_thread(
         INLINE_MAX_CHARS + 1
     )
     assert threaded == [True]
+
+
+def test_replicas_log_no_request_and_run_the_model_on_their_own_loop_unless_told() -> None:
+    """Serve's per-request access log and its second user-code loop are off by default; an
+    operator's own ``env_vars`` win, and their other runtime_env fields are kept."""
+    plain = serve_options({"num_replicas": 2})
+    assert plain["num_replicas"] == 2
+    assert plain["logging_config"] == {"enable_access_log": False}
+    env = plain["ray_actor_options"]["runtime_env"]["env_vars"]
+    assert env == {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
+
+    own_env = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "1", "HF_HOME": "/models"}
+    theirs = serve_options(
+        {
+            "ray_actor_options": {
+                "num_gpus": 1,
+                "runtime_env": {"pip": ["sentencepiece"], "env_vars": own_env},
+            }
+        }
+    )
+    actor = theirs["ray_actor_options"]
+    assert actor["num_gpus"] == 1
+    assert actor["runtime_env"]["pip"] == ["sentencepiece"]
+    assert actor["runtime_env"]["env_vars"] == own_env
