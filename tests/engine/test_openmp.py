@@ -16,7 +16,7 @@ import pytest
 from aigc.models.engine import openmp
 from tests.engine.tiny_lm import save_tiny_llama
 
-if openmp._libgomp() is None:
+if not openmp._libgomps():
     pytest.skip("this torch does not run on GNU OpenMP", allow_module_level=True)
 
 PRELUDE = """
@@ -81,6 +81,36 @@ print(json.dumps(seen))
     assert seen["released"] == 1
     assert seen["after"] == 0
     assert seen["again"] >= 1
+
+
+def test_the_team_ends_with_another_libraries_openmp_loaded_too() -> None:
+    """A server process holds more than one libgomp: scikit-learn's wheel brings its own
+    copy beside torch's. The team torch started is the one that must end, whichever copy
+    the process mapped first (the first one found was once the only one asked)."""
+    seen = _run(
+        """
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads  # its own libgomp
+
+_openmp_effective_n_threads()
+maps = {line.rsplit(maxsplit=1)[-1] for line in open("/proc/self/maps") if "libgomp" in line}
+seen["libgomps"] = len(maps)
+
+def work():
+    team = team_of(parallel_work)
+    seen["with_team"] = len(team)
+    seen["released"] = int(openmp.release_thread_pool())
+    seen["after"] = still_there(team)
+
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+print(json.dumps(seen))
+"""
+    )
+    assert seen["libgomps"] >= 2
+    assert seen["with_team"] >= 1
+    assert seen["released"] == 1
+    assert seen["after"] == 0
 
 
 def test_the_engines_builder_gives_back_its_team(tmp_path: Path) -> None:

@@ -25,28 +25,32 @@ _PAUSE_HARD = 2  # omp_pause_hard: the team's threads end
 
 
 @functools.cache
-def _libgomp() -> ctypes.CDLL | None:
-    """The libgomp this process already has loaded (torch's own copy), if any."""
+def _libgomps() -> tuple[ctypes.CDLL, ...]:
+    """Every libgomp this process has loaded. Often more than one: torch's own copy, and
+    another that scikit-learn's (or faiss's) wheel brings; each keeps its own teams, so the
+    one torch runs on must be among those asked, whichever the process mapped first."""
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
-        return None
-    for line in maps.splitlines():
-        path = line.rsplit(maxsplit=1)[-1] if line.strip() else ""
-        if "libgomp" in Path(path).name:
-            try:
-                library = ctypes.CDLL(path)
-                library.omp_pause_resource_all.argtypes = [ctypes.c_int]
-                return library
-            except (OSError, AttributeError):
-                return None
-    return None
+        return ()
+    paths = dict.fromkeys(
+        path
+        for line in maps.splitlines()
+        if line.strip() and "libgomp" in Path(path := line.rsplit(maxsplit=1)[-1]).name
+    )
+    found = []
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)
+            library.omp_pause_resource_all.argtypes = [ctypes.c_int]
+        except (OSError, AttributeError):
+            continue
+        found.append(library)
+    return tuple(found)
 
 
 def release_thread_pool() -> bool:
-    """End the calling thread's OpenMP worker threads. True when there was a libgomp to ask
-    and it agreed (it refuses inside a parallel region)."""
-    library = _libgomp()
-    if library is None:
-        return False
-    return int(library.omp_pause_resource_all(_PAUSE_HARD)) == 0
+    """End the calling thread's OpenMP worker threads, in every libgomp of the process. True
+    when there was one to ask and each agreed (libgomp refuses inside a parallel region)."""
+    answers = [int(library.omp_pause_resource_all(_PAUSE_HARD)) for library in _libgomps()]
+    return bool(answers) and all(answer == 0 for answer in answers)
