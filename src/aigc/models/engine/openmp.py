@@ -33,11 +33,11 @@ def _libgomps() -> tuple[ctypes.CDLL, ...]:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
         return ()
-    paths = dict.fromkeys(
-        path
-        for line in maps.splitlines()
-        if line.strip() and "libgomp" in Path(path := line.rsplit(maxsplit=1)[-1]).name
-    )
+    paths: list[str] = []
+    for line in maps.splitlines():
+        path = line.rsplit(maxsplit=1)[-1] if line.strip() else ""
+        if "libgomp" in Path(path).name and path not in paths:
+            paths.append(path)
     found = []
     for path in paths:
         try:
