@@ -80,8 +80,6 @@ class Int8Linear:
         self.weight = (w / scale[:, None]).round_().clamp_(-127, 127).to(torch.int8)
         self.weight = self.weight.contiguous()
         self.compute = torch.bfloat16
-        self.scale = scale.to(self.compute)
-        self.scale_f32 = scale
         self.bias = bias.detach() if bias is not None else None
         on_cpu = weight.device.type == "cpu"
         self.fbgemm = _fbgemm_pack(self.weight, scale) if dynamic and on_cpu else None
@@ -96,6 +94,9 @@ class Int8Linear:
             self.kernel = "weight-only"
         else:
             self.kernel = "widened"
+        # The per-row scales as the product reads them: float32 for the integer product,
+        # in the compute type for the others (fbgemm's packed weights hold their own).
+        self.scale = scale if self.dynamic else scale.to(self.compute)
         if self.fbgemm is not None:  # the packed copy is all the product reads
             self.weight = self.weight[:0]
         self._shape = (weight.shape[0], weight.shape[1])
@@ -125,7 +126,7 @@ class Int8Linear:
         row_scale = wide.abs().amax(dim=1, keepdim=True).clamp_(min=1e-8) / 127.0
         rows = (wide / row_scale).round_().clamp_(-127, 127).to(torch.int8)
         weight_t = self.weight.t()  # (in, out), a view
-        return torch._int_mm(rows, weight_t).float().mul_(row_scale).mul_(self.scale_f32)
+        return torch._int_mm(rows, weight_t).float().mul_(row_scale).mul_(self.scale)
 
     def _fbgemm(self, flat: torch.Tensor) -> torch.Tensor:
         """fbgemm's dynamic int8 product, each row quantized on its own scale.
