@@ -77,19 +77,19 @@ def app_name(record: ModelRecord) -> str:
     return f"{record.name}--{record.id}"
 
 
-# What every model replica runs with unless its options say otherwise: no access-log line per
-# request (the gateway keeps the access log, the audit and the metrics of every request), and
-# the model's code on the replica's own event loop rather than on a second loop in a second
-# thread (one thread hop less each way). Measured on one Ray head, requests alternating between
-# three replicas that differ only in these: 0.5-0.7 ms p50 and ~0.6 ms of replica CPU less per
-# call (bench/README.md, ``scale_ray.py``).
+# What every model replica runs with: no access-log line per request (always: the gateway
+# keeps the access log, the audit and the metrics of every request), and, unless the model's
+# own ``runtime_env.env_vars`` say otherwise, the model's code on the replica's own event loop
+# rather than on a second loop in a second thread (one thread hop less each way). Measured on
+# one Ray head, requests alternating between three replicas that differ only in these:
+# 0.5-0.7 ms p50 and ~0.6 ms of replica CPU less per call (bench/README.md, ``scale_ray.py``).
 REPLICA_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
 REPLICA_LOGGING = {"enable_access_log": False}
 
 
 def serve_options(options: dict[str, Any]) -> dict[str, Any]:
-    """A model's deployment options as ``serve.deployment`` takes them: the replica defaults
-    above under the operator's own (an ``env_vars`` entry of theirs wins over ours)."""
+    """A model's deployment options as ``serve.deployment`` takes them, with the replica
+    settings above (an ``env_vars`` entry of the operator's wins over ours)."""
     actor = dict(options.get("ray_actor_options") or {})
     runtime_env = dict(actor.get("runtime_env") or {})
     runtime_env["env_vars"] = REPLICA_ENV | dict(runtime_env.get("env_vars") or {})
