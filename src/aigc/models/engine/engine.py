@@ -270,6 +270,23 @@ class Engine:
         self._thread = threading.Thread(target=self._loop, name=f"engine-{name}", daemon=True)
         self._thread.start()
 
+    @property
+    def copied_bytes(self) -> int:
+        """Bytes of weight copies the passes hold beside the model's parameters."""
+        return self.fast.copied_bytes if isinstance(self.fast, llama_step.LlamaStep) else 0
+
+    def release_copied_weights(self) -> None:
+        """Free the model's own weights that the passes hold copies of (for a caller that owns
+        the model and will not run its forward; see ``LlamaStep.release_copied``)."""
+        if isinstance(self.fast, llama_step.LlamaStep):
+            released = self.fast.release_copied()
+            if released:
+                log.info(
+                    "engine released %.0f MB of the model's weights (its passes read copies)",
+                    released / 2**20,
+                    extra={"model": self.name},
+                )
+
     def _kv_blocks(self) -> int:
         mc = self.model.config
         layers = _config_size(mc, "n_layer", "num_hidden_layers")

@@ -11,11 +11,12 @@ the rotary scaling (the cos/sin table comes from the model's own rotary module, 
 own). Rotary kinds that change with the sequence length ("dynamic", "longrope") are not
 reproduced: those checkpoints use the model's forward.
 
-The passes run on the module's own parameters (no copy), except with int8 weights (``quant``,
-see ``quant.py``): each projection then holds an int8 copy with one scale per output channel,
-the query/key/value projections stacked into one and the MLP's gate and up projections into
-another (one product each), and the model's floating-point projections stay for the generic
-path.
+The projections hold copies of the weights where a copy multiplies faster (``quant.py``): int8
+with one scale per output channel, or on a CPU the fp32/bf16 weights reordered for oneDNN;
+the query/key/value projections are then stacked into one and the MLP's gate and up
+projections into another (one product each). Elsewhere (a GPU; a CPU without oneDNN) the
+passes run on the module's own parameters. The model's own projections stay, so its forward
+still works, until a loader that owns the model calls ``release_copied``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from aigc.models.engine import quant
 from aigc.models.engine.gpt2_step import CacheLayer
 from aigc.models.engine.quant import Linear, fused, linear
 
@@ -107,6 +109,42 @@ class LlamaStep:
             for layer in body.layers
         ]
         self.windowed = any(b.window is not None for b in self.blocks)
+        # Which model modules each projection stands for (``release_copied``, ``copied_bytes``).
+        self._sources: list[tuple[Linear, list[Any]]] = [(self.lm_head, [model.lm_head])]
+        for block, layer in zip(self.blocks, body.layers, strict=True):
+            attn, mlp = layer.self_attn, layer.mlp
+            self._sources += [
+                (block.qkv, [attn.q_proj, attn.k_proj, attn.v_proj]),
+                (block.o, [attn.o_proj]),
+                (block.gate_up, [mlp.gate_proj, mlp.up_proj]),
+                (block.down, [mlp.down_proj]),
+            ]
+
+    @property
+    def copied_bytes(self) -> int:
+        """Bytes of the weight copies the projections hold (int8, or packed for oneDNN)."""
+        return sum(quant.copy_bytes(projection) for projection, _ in self._sources)
+
+    def release_copied(self) -> int:
+        """Drop the model's own weights where the passes read a copy (each becomes a "meta"
+        tensor of the same shape and dtype: no memory; the model's forward then fails loudly
+        instead of running on stale numbers). The embedding stays, with an output layer tied
+        to it. For a loader that owns the model: the copies otherwise double what a CPU holds.
+        → the bytes released."""
+        released = 0
+        for projection, modules in self._sources:
+            if not quant.copies(projection):
+                continue
+            for module in modules:
+                weight = module.weight
+                if weight.is_meta or weight is self.embed:
+                    continue
+                released += weight.numel() * weight.element_size()
+                module.weight = torch.nn.Parameter(
+                    torch.empty(weight.shape, dtype=weight.dtype, device="meta"),
+                    requires_grad=False,
+                )
+        return released
 
     # --- the two passes -------------------------------------------------------------------
 

@@ -1,11 +1,15 @@
 """The engine's linear layers: the module's own weights, or an int8 copy.
 
-fp32 on a CPU: the module's own weights, but the product is taken as ``(W xᵀ)ᵀ`` rather than
-``x Wᵀ`` for up to a few hundred rows. The two are the same matrix product; MKL blocks them
-differently, and for the few rows of a decode step the first streams the weights faster (on the
-2-core benchmark machine a Qwen2.5-0.5B decode step's products, 24 layers and the output layer:
-one row 141 → 94 ms, two rows 345 → 104, sixteen 313 → 232; at 1,024 rows the two are level).
-One row is sent as two copies of itself: MKL's one-column product is its slow path.
+fp32 and bf16 on a CPU with oneDNN (every x86 build of torch has it): the weights reordered
+once into oneDNN's blocked layout (``PackedLinear``, a copy; ``LlamaStep.release_copied``
+lets a loader drop the module's own). On the 2-core benchmark machine a Qwen2.5-0.5B decode
+step's products (24 layers and the output layer, cold caches) take, against ``F.linear`` on
+the module's weights: bf16 one row 65 → 44 ms, sixteen rows 108 → 56; fp32 sixteen rows
+340 → 105 (one row 77 ms, as MKL's best below). Elsewhere fp32 runs on the module's own
+weights as ``(W xᵀ)ᵀ`` rather than ``x Wᵀ`` for up to a few hundred rows (``CpuFloatLinear``):
+the same product, which MKL blocks better for the few rows of a decode step (one row 141 →
+94 ms, sixteen 313 → 232); one row is sent as two copies of itself, MKL's one-column product
+being its slow path.
 
 Why int8: a decode step reads every weight once for a few rows of activations, so on a CPU it
 is bound by memory bandwidth; int8 weights are a quarter of fp32's bytes. Two ways to multiply
@@ -63,6 +67,42 @@ class CpuFloatLinear:
         if self.bias is not None:
             y += self.bias
         return y.view(*shape[:-1], -1)
+
+
+class PackedLinear:
+    """``y = x Wᵀ + b`` on oneDNN, W reordered once into the layout its kernels read (a copy
+    in the weights' dtype; the bias is the module's own). Any number of rows: the layout is
+    chosen for ``PACK_ROWS`` but serves one row and a long prompt alike."""
+
+    PACK_ROWS = 64  # one row and sixteen are within a few % of their own best layout
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+        dense = weight.detach().contiguous()
+        self.weight = torch.ops.mkldnn._reorder_linear_weight(dense, self.PACK_ROWS)
+        self.bias = bias.detach().contiguous() if bias is not None else None
+        self._shape = (dense.shape[0], dense.shape[1])
+        self._itemsize = dense.element_size()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        flat = x.reshape(-1, shape[-1]).contiguous()
+        y = torch.ops.mkldnn._linear_pointwise(flat, self.weight, self.bias, "none", [], "")
+        return y.view(*shape[:-1], -1)
+
+    @property
+    def nbytes(self) -> int:
+        return self._shape[0] * self._shape[1] * self._itemsize
+
+
+def packable(weight: torch.Tensor) -> bool:
+    """Whether ``PackedLinear`` takes this weight: on a CPU with oneDNN, fp32, or bf16 where
+    the CPU multiplies bf16 natively (oneDNN's emulation elsewhere is slower than MKL)."""
+    if not PACKING or weight.device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    return weight.dtype == torch.float32 or (weight.dtype == torch.bfloat16 and cpu_has_bf16())
+
+
+PACKING = True  # off: fp32 and bf16 on the module's own weights (the tests compare both)
 
 
 class Int8Linear:
@@ -176,6 +216,8 @@ def linear(module: Any, quant: str | None) -> Linear:
     """The projection of an ``nn.Linear`` as a function: its own tensors, or int8 ones."""
     if quant is None:
         weight = module.weight
+        if packable(weight):
+            return PackedLinear(weight, module.bias)
         if weight.device.type == "cpu" and weight.dtype == torch.float32:
             return CpuFloatLinear(weight, module.bias)
         return functools.partial(F.linear, weight=weight, bias=module.bias)
@@ -186,11 +228,11 @@ def linear(module: Any, quant: str | None) -> Linear:
 
 def fused(modules: Sequence[Any], quant: str | None) -> Linear:
     """Several projections of one input as one function whose output is theirs side by side
-    (split it with their widths). With int8 weights it is one product over the stacked
-    weights (a new copy anyway; one call instead of three reads the input once and halves the
-    calls of a decode step); over the module's own weights, one product each, concatenated
-    (stacking them would copy the weights)."""
-    if quant is None:
+    (split it with their widths). With int8 or packed weights it is one product over the
+    stacked weights (a new copy anyway; one call instead of three reads the input once and
+    halves the calls of a decode step); over the module's own weights, one product each,
+    concatenated (stacking them would copy the weights)."""
+    if quant is None and not all(packable(module.weight) for module in modules):
         parts = [linear(module, None) for module in modules]
         return lambda x: torch.cat([part(x) for part in parts], dim=-1)
     weight = torch.cat([module.weight.detach() for module in modules])
@@ -214,6 +256,16 @@ class _Stacked:
 
     weight: torch.Tensor
     bias: torch.Tensor | None
+
+
+def copies(projection: Linear) -> bool:
+    """Whether a projection from ``linear``/``fused`` reads a copy, not the module's weight."""
+    return isinstance(projection, PackedLinear | Int8Linear)
+
+
+def copy_bytes(projection: Linear) -> int:
+    """The bytes of the copy a projection holds (0: it reads the module's own weight)."""
+    return projection.nbytes if isinstance(projection, PackedLinear | Int8Linear) else 0
 
 
 def cpu_has_bf16() -> bool:

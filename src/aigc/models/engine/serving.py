@@ -66,8 +66,9 @@ class EngineModel(TextModelBase):
         self.engine.check_capacity()
 
     def footprint(self) -> tuple[str, int]:
-        params = list(self.engine.model.parameters())
-        size = sum(p.numel() * p.element_size() for p in params)
+        params = self.engine.model.parameters()
+        size = sum(p.numel() * p.element_size() for p in params if not p.is_meta)
+        size += self.engine.copied_bytes
         kv = int((self.engine.config.kv_cache_mb + self.engine.config.prefix_cache_mb) * 2**20)
         return str(self.engine.device), size + kv
 
@@ -196,7 +197,9 @@ def load_engine_model(
     tokenizer = AutoTokenizer.from_pretrained(path)
     eos = tokenizer.eos_token_id
     eos_ids = [eos] if eos is not None else []
-    return EngineModel(Engine(model, eos_ids, config, name=name or Path(path).name), tokenizer)
+    engine = Engine(model, eos_ids, config, name=name or Path(path).name)
+    engine.release_copied_weights()  # the model is ours: its weights live on as the copies
+    return EngineModel(engine, tokenizer)
 
 
 def load_from_config(config: dict[str, Any], name: str | None = None) -> EngineModel:
