@@ -5,7 +5,9 @@ The same weights are also saved as a Hugging Face checkpoint, so a test can comp
 logits on the GGUF with ``LlamaForCausalLM``'s own forward. The tokenizer is a byte-level BPE
 trained here on a few lines of English and Chinese (so the file has real merges), plus the chat
 markers of ``tiny_qwen`` (``<|im_start|>``/``<|im_end|>`` control tokens, ``<tool_call>``
-user-defined tokens) and its Hermes-style chat template, which renders tools.
+user-defined tokens) and its Hermes-style chat template, which renders tools; or, for the
+Llama 2 / Mistral-7B kind of file, a SentencePiece vocabulary (``spm_tokenizer``: scored
+pieces, byte fallback, BOS) with Mistral's control tokens and chat template.
 
 llama.cpp's ``llama`` architecture applies rotary embeddings to interleaved pairs (dims 2i,
 2i+1) while transformers' Llama rotates halves (dims i, i + d/2), so the q and k projections
@@ -21,7 +23,16 @@ from typing import Any
 import gguf
 import numpy as np
 import torch
-from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import (
+    AddedToken,
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
 from transformers import (
     LlamaConfig,
     LlamaForCausalLM,
@@ -30,6 +41,8 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
+from tests.models.tiny_mistral import CONTROL as MISTRAL_CONTROL
+from tests.models.tiny_mistral import TEMPLATE_V3 as MISTRAL_TEMPLATE
 from tests.models.tiny_qwen import TEMPLATE
 
 CORPUS = [
@@ -59,6 +72,40 @@ def chat_tokenizer(vocab_size: int = 360) -> PreTrainedTokenizerFast:
         tokenizer_object=tok, eos_token="<|im_end|>", bos_token="<|endoftext|>"
     )
     fast.chat_template = TEMPLATE
+    return fast
+
+
+def spm_tokenizer(vocab_size: int = 420) -> PreTrainedTokenizerFast:
+    """A SentencePiece vocabulary as Llama 2's and Mistral-7B's GGUF files carry it: ``<unk>``,
+    ``<s>``, ``</s>``, the 256 byte pieces ``<0x00>``… (byte fallback for characters outside
+    the vocabulary), then pieces merged from ``CORPUS`` with ``▁`` for a blank and one before
+    the text; BOS added to every prompt; Mistral's control tokens and its v3 chat template."""
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False)
+    learner = Tokenizer(models.BPE())
+    learner.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
+    learner.train_from_iterator(CORPUS, trainer)
+    learnt = json.loads(learner.to_str())["model"]
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2} | {f"<0x{b:02X}>": 3 + b for b in range(256)}
+    for piece, _ in sorted(learnt["vocab"].items(), key=lambda item: item[1]):
+        vocab.setdefault(piece, len(vocab))
+    merges = [tuple(m) if not isinstance(m, str) else tuple(m.split(" ")) for m in learnt["merges"]]
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True))
+    # Llama 2's own tokenizer.json: a blank before the text, then every blank a "▁".
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tok.decoder = decoders.Sequence(
+        [
+            decoders.Replace("▁", " "),
+            decoders.ByteFallback(),
+            decoders.Fuse(),
+            decoders.Strip(" ", 1, 0),
+        ]
+    )
+    tok.add_special_tokens([AddedToken(t, special=True) for t in MISTRAL_CONTROL])
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    fast.chat_template = MISTRAL_TEMPLATE
     return fast
 
 
@@ -111,12 +158,22 @@ def halves_to_pairs(weight: np.ndarray, n_head: int) -> np.ndarray:
 
 
 def _token_types(tokenizer: PreTrainedTokenizerFast) -> list[int]:
-    """Added special tokens are CONTROL, other added tokens USER_DEFINED, the rest NORMAL."""
+    """Added special tokens are CONTROL, other added tokens USER_DEFINED, SentencePiece's byte
+    pieces BYTE and its ``<unk>`` UNKNOWN, the rest NORMAL."""
     types = [int(gguf.TokenType.NORMAL)] * len(tokenizer)
+    for token_id, token in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))):
+        if len(token) == 6 and token.startswith("<0x") and token.endswith(">"):
+            types[token_id] = int(gguf.TokenType.BYTE)
     for token_id, added in tokenizer.added_tokens_decoder.items():
         kind = gguf.TokenType.CONTROL if added.special else gguf.TokenType.USER_DEFINED
         types[token_id] = int(kind)
+    if tokenizer.unk_token_id is not None:
+        types[tokenizer.unk_token_id] = int(gguf.TokenType.UNKNOWN)
     return types
+
+
+def _is_sentencepiece(tokenizer: PreTrainedTokenizerFast) -> bool:
+    return "<0x00>" in tokenizer.get_vocab()
 
 
 def write_gguf(
@@ -148,20 +205,28 @@ def write_gguf(
     writer.add_layer_norm_rms_eps(float(cfg.rms_norm_eps))
 
     vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    merges = json.loads(tokenizer.backend_tokenizer.to_str())["model"]["merges"]
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("qwen2" if arch == "qwen2" else "gpt-2")
     writer.add_token_list(vocab)
     writer.add_token_types(_token_types(tokenizer))
-    # llama.cpp refuses a BPE vocabulary without the merges key, and gguf writes no empty array.
-    merge_lines = [m if isinstance(m, str) else " ".join(m) for m in merges]
-    if not merge_lines:
-        raise ValueError("a GGUF byte-level BPE vocabulary needs at least one merge")
-    writer.add_token_merges(merge_lines)
+    if _is_sentencepiece(tokenizer):
+        # llama.cpp's SentencePiece tokenizer merges the adjacent pair whose piece scores
+        # highest: later merges score lower, as in Llama's own files.
+        writer.add_tokenizer_model("llama")
+        writer.add_token_scores([-float(i) for i in range(len(vocab))])
+        writer.add_unk_token_id(int(tokenizer.unk_token_id))
+        writer.add_add_bos_token(True)
+    else:
+        merges = json.loads(tokenizer.backend_tokenizer.to_str())["model"]["merges"]
+        writer.add_tokenizer_model("gpt2")
+        writer.add_tokenizer_pre("qwen2" if arch == "qwen2" else "gpt-2")
+        # llama.cpp refuses a BPE vocabulary without the merges key; gguf writes no empty array.
+        merge_lines = [m if isinstance(m, str) else " ".join(m) for m in merges]
+        if not merge_lines:
+            raise ValueError("a GGUF byte-level BPE vocabulary needs at least one merge")
+        writer.add_token_merges(merge_lines)
+        writer.add_add_bos_token(False)
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     writer.add_bos_token_id(int(bos))
     writer.add_eos_token_id(int(tokenizer.eos_token_id))
-    writer.add_add_bos_token(False)
     if tokenizer.chat_template:
         writer.add_chat_template(str(tokenizer.chat_template))
 
@@ -209,12 +274,18 @@ def write_gguf(
 
 
 def save_tiny_gguf(
-    out_dir: Path, *, dtype: str = "f16", seed: int = 0, arch: str = "llama"
+    out_dir: Path,
+    *,
+    dtype: str = "f16",
+    seed: int = 0,
+    arch: str = "llama",
+    sentencepiece: bool = False,
 ) -> tuple[Path, Path]:
     """``(model.gguf, hf_folder)``: the GGUF and the same weights as a Hugging Face checkpoint
-    (``arch``: llama, or qwen2 as bench/llm_engine.py converts its Qwen2-shaped checkpoint)."""
+    (``arch``: llama, or qwen2 as bench/llm_engine.py converts its Qwen2-shaped checkpoint;
+    ``sentencepiece``: ``spm_tokenizer``'s vocabulary instead of byte-level BPE)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = chat_tokenizer()
+    tokenizer = spm_tokenizer() if sentencepiece else chat_tokenizer()
     model = tiny_llama(tokenizer, seed) if arch == "llama" else tiny_qwen2(tokenizer, seed)
     hf_dir = out_dir / "hf"
     model.save_pretrained(hf_dir)

@@ -221,7 +221,37 @@ def _tokenizer(path_name: str, size: int, mtime_ns: int) -> neural.TextTokenizer
             f"{path.name}: its tokenizer cannot be rebuilt from the GGUF metadata ({exc})",
             param="path",
         ) from None
+    _cut_as_sentencepiece(hf, path)
     return neural.TextTokenizer(hf, add_special_tokens=bool(getattr(hf, "add_bos_token", False)))
+
+
+def _cut_as_sentencepiece(hf: Any, path: Path) -> None:
+    """A SentencePiece file (the "llama" vocabulary of Llama 2, Mistral-7B and their kind) is
+    cut by llama.cpp as SentencePiece cuts it: a blank put before the text (and after each
+    control token) unless the file's ``add_space_prefix`` says no, then every blank a ``▁``,
+    so " Hi" is ``▁`` + ``▁Hi``. transformers rebuilds it with a pre-tokenizer that adds the
+    first ``▁`` only when the text does not already start with a blank (" Hi" → ``▁Hi``), so
+    the ids handed to llama.cpp were not the ones it would have made; the rebuilt tokenizer
+    gets SentencePiece's rule instead (tests/models/test_gguf_sentencepiece.py)."""
+    import gguf
+    from tokenizers import decoders, normalizers
+
+    reader = gguf.GGUFReader(path)
+    kind = reader.get_field("tokenizer.ggml.model")
+    if kind is None or kind.contents() != "llama":
+        return
+    field = reader.get_field("tokenizer.ggml.add_space_prefix")
+    prefix = True if field is None else bool(field.contents())
+    backend = hf.backend_tokenizer
+    replace = normalizers.Replace(" ", "▁")
+    backend.normalizer = normalizers.Sequence(
+        [normalizers.Prepend("▁"), replace] if prefix else [replace]
+    )
+    backend.pre_tokenizer = None
+    strip = [decoders.Strip(" ", 1, 0)] if prefix else []
+    backend.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), *strip]
+    )
 
 
 def load(config: dict[str, Any]) -> GGUFTextModel:
