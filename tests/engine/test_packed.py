@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-from aigc.models.engine import quant
+from aigc.models.engine import llama_step, quant
 from aigc.models.engine.engine import Engine, EngineConfig
 from aigc.models.engine.llama_step import LlamaStep
 from aigc.models.engine.quant import PackedLinear
@@ -138,3 +138,35 @@ def test_a_tied_output_layer_keeps_the_embedding() -> None:
     assert released == sum(
         p.numel() * 4 for n, p in model.named_parameters() if n.endswith("proj.weight")
     )
+
+
+@torch.inference_mode()
+def test_an_owning_engine_drops_each_weight_as_soon_as_its_copy_exists(
+    qwen2: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading never holds the model and all its copies at once: when each projection's copy
+    is made, every earlier projection's model weights are already gone."""
+    model = AutoModelForCausalLM.from_pretrained(qwen2).eval()
+    dropped_before: list[int] = []
+
+    def spy(real: Any) -> Any:
+        def make(modules: Any, kind: str | None) -> Any:
+            dropped_before.append(sum(p.is_meta for p in model.parameters()))
+            return real(modules, kind)
+
+        return make
+
+    monkeypatch.setattr(llama_step, "linear", spy(quant.linear))
+    monkeypatch.setattr(llama_step, "fused", spy(quant.fused))
+    engine = Engine(model, [model.config.eos_token_id], EngineConfig(), owns_model=True)
+    try:
+        layers = model.config.num_hidden_layers
+        assert len(dropped_before) == 1 + 4 * layers  # the output layer, then 4 per layer
+        assert dropped_before == sorted(set(dropped_before))  # more gone at every step
+        names = {n for n, p in model.named_parameters() if p.is_meta}
+        assert names == {n for n in names if n.endswith("proj.weight")} | {"lm_head.weight"}
+        assert len(names) == 1 + 7 * layers
+        assert isinstance(engine.fast, LlamaStep)
+        assert engine.fast.released == engine.copied_bytes
+    finally:
+        engine.close()

@@ -184,7 +184,11 @@ class Engine:
         eos_ids: Sequence[int],
         config: EngineConfig | None = None,
         name: str = "model",
+        owns_model: bool = False,
     ) -> None:
+        """``owns_model``: nothing else uses ``model``, so the weights the passes copy (int8,
+        or packed for the CPU's kernels) are dropped from it as the copies are made
+        (``LlamaStep.release_copied``); its forward no longer runs."""
         self.name = name
         self.config = config or EngineConfig()
         weights = self.config.weights
@@ -217,7 +221,14 @@ class Engine:
         elif (why := llama_step.refusal(model)) is None:
             table = min(self.max_positions, 1 << 17)
             int8 = weights if weights in quant.QUANTS else None
-            self.fast, self.path = llama_step.LlamaStep(model, table, int8), "llama"
+            step = llama_step.LlamaStep(model, table, int8, release=owns_model)
+            self.fast, self.path = step, "llama"
+            if step.released:
+                log.info(
+                    "engine dropped %.0f MB of the model's weights (its passes hold copies)",
+                    step.released / 2**20,
+                    extra={"model": name},
+                )
         elif getattr(mc, "model_type", None) in llama_step.FAMILIES:
             log.info("engine uses the model's forward: %s", why, extra={"model": name})
         # What the weights are as served, for status: the int8 kind, or the dtype loaded.
@@ -274,18 +285,6 @@ class Engine:
     def copied_bytes(self) -> int:
         """Bytes of weight copies the passes hold beside the model's parameters."""
         return self.fast.copied_bytes if isinstance(self.fast, llama_step.LlamaStep) else 0
-
-    def release_copied_weights(self) -> None:
-        """Free the model's own weights that the passes hold copies of (for a caller that owns
-        the model and will not run its forward; see ``LlamaStep.release_copied``)."""
-        if isinstance(self.fast, llama_step.LlamaStep):
-            released = self.fast.release_copied()
-            if released:
-                log.info(
-                    "engine released %.0f MB of the model's weights (its passes read copies)",
-                    released / 2**20,
-                    extra={"model": self.name},
-                )
 
     def _kv_blocks(self) -> int:
         mc = self.model.config

@@ -16,7 +16,7 @@ with one scale per output channel, or on a CPU the fp32/bf16 weights reordered f
 the query/key/value projections are then stacked into one and the MLP's gate and up
 projections into another (one product each). Elsewhere (a GPU; a CPU without oneDNN) the
 passes run on the module's own parameters. The model's own projections stay, so its forward
-still works, until a loader that owns the model calls ``release_copied``.
+still works, unless a loader that owns the model asks for ``release``.
 """
 
 from __future__ import annotations
@@ -77,7 +77,11 @@ class _Block:
 class LlamaStep:
     """``prefill`` and ``decode`` over one Llama-style model's parameters."""
 
-    def __init__(self, model: Any, max_positions: int, quant: str | None = None) -> None:
+    def __init__(
+        self, model: Any, max_positions: int, quant: str | None = None, release: bool = False
+    ) -> None:
+        """``release``: drop each model weight as soon as its copy exists (``release_copied``;
+        for a loader that owns the model: the copies never sit beside the whole model)."""
         config = model.config
         body = model.model
         attn = body.layers[0].self_attn
@@ -91,34 +95,28 @@ class LlamaStep:
         self.eps: float = body.norm.variance_epsilon
         self.embed = body.embed_tokens.weight
         self.norm = body.norm.weight
-        self.lm_head = linear(model.lm_head, quant)
-        self.cos, self.sin = _rope_table(body.rotary_emb, max_positions, self.embed)
-        self.blocks = [
-            _Block(
-                ln1=layer.input_layernorm.weight,
-                qkv=fused(
-                    [layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj],
-                    quant,
-                ),
-                o=linear(layer.self_attn.o_proj, quant),
-                ln2=layer.post_attention_layernorm.weight,
-                gate_up=fused([layer.mlp.gate_proj, layer.mlp.up_proj], quant),
-                down=linear(layer.mlp.down_proj, quant),
-                window=_window(config, layer),
-            )
-            for layer in body.layers
-        ]
-        self.windowed = any(b.window is not None for b in self.blocks)
         # Which model modules each projection stands for (``release_copied``, ``copied_bytes``).
-        self._sources: list[tuple[Linear, list[Any]]] = [(self.lm_head, [model.lm_head])]
-        for block, layer in zip(self.blocks, body.layers, strict=True):
+        self._sources: list[tuple[Linear, list[Any]]] = []
+        self._release = release
+        self.released = 0  # bytes of model weights dropped
+        self.lm_head = self._project([model.lm_head], linear(model.lm_head, quant))
+        self.cos, self.sin = _rope_table(body.rotary_emb, max_positions, self.embed)
+        self.blocks: list[_Block] = []
+        for layer in body.layers:
             attn, mlp = layer.self_attn, layer.mlp
-            self._sources += [
-                (block.qkv, [attn.q_proj, attn.k_proj, attn.v_proj]),
-                (block.o, [attn.o_proj]),
-                (block.gate_up, [mlp.gate_proj, mlp.up_proj]),
-                (block.down, [mlp.down_proj]),
-            ]
+            qkv, gate_up = [attn.q_proj, attn.k_proj, attn.v_proj], [mlp.gate_proj, mlp.up_proj]
+            self.blocks.append(
+                _Block(
+                    ln1=layer.input_layernorm.weight,
+                    qkv=self._project(qkv, fused(qkv, quant)),
+                    o=self._project([attn.o_proj], linear(attn.o_proj, quant)),
+                    ln2=layer.post_attention_layernorm.weight,
+                    gate_up=self._project(gate_up, fused(gate_up, quant)),
+                    down=self._project([mlp.down_proj], linear(mlp.down_proj, quant)),
+                    window=_window(config, layer),
+                )
+            )
+        self.windowed = any(b.window is not None for b in self.blocks)
 
     @property
     def copied_bytes(self) -> int:
@@ -130,20 +128,29 @@ class LlamaStep:
         tensor of the same shape and dtype: no memory; the model's forward then fails loudly
         instead of running on stale numbers). The embedding stays, with an output layer tied
         to it. For a loader that owns the model: the copies otherwise double what a CPU holds.
-        → the bytes released."""
+        → the bytes released by this call."""
+        return sum(self._drop(projection, modules) for projection, modules in self._sources)
+
+    def _project(self, modules: list[Any], projection: Linear) -> Linear:
+        self._sources.append((projection, modules))
+        if self._release:
+            self._drop(projection, modules)
+        return projection
+
+    def _drop(self, projection: Linear, modules: list[Any]) -> int:
         released = 0
-        for projection, modules in self._sources:
-            if not quant.copies(projection):
+        if not quant.copies(projection):
+            return 0
+        for module in modules:
+            weight = module.weight
+            if weight.is_meta or weight is self.embed:
                 continue
-            for module in modules:
-                weight = module.weight
-                if weight.is_meta or weight is self.embed:
-                    continue
-                released += weight.numel() * weight.element_size()
-                module.weight = torch.nn.Parameter(
-                    torch.empty(weight.shape, dtype=weight.dtype, device="meta"),
-                    requires_grad=False,
-                )
+            released += weight.numel() * weight.element_size()
+            module.weight = torch.nn.Parameter(
+                torch.empty(weight.shape, dtype=weight.dtype, device="meta"),
+                requires_grad=False,
+            )
+        self.released += released
         return released
 
     # --- the two passes -------------------------------------------------------------------

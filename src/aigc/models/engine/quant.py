@@ -1,15 +1,15 @@
-"""The engine's linear layers: the module's own weights, or an int8 copy.
+"""The engine's linear layers: the module's own weights, or a copy that multiplies faster.
 
 fp32 and bf16 on a CPU with oneDNN (every x86 build of torch has it): the weights reordered
-once into oneDNN's blocked layout (``PackedLinear``, a copy; ``LlamaStep.release_copied``
-lets a loader drop the module's own). On the 2-core benchmark machine a Qwen2.5-0.5B decode
-step's products (24 layers and the output layer, cold caches) take, against ``F.linear`` on
-the module's weights: bf16 one row 65 → 44 ms, sixteen rows 108 → 56; fp32 sixteen rows
-340 → 105 (one row 77 ms, as MKL's best below). Elsewhere fp32 runs on the module's own
-weights as ``(W xᵀ)ᵀ`` rather than ``x Wᵀ`` for up to a few hundred rows (``CpuFloatLinear``):
-the same product, which MKL blocks better for the few rows of a decode step (one row 141 →
-94 ms, sixteen 313 → 232); one row is sent as two copies of itself, MKL's one-column product
-being its slow path.
+once into oneDNN's blocked layout (``PackedLinear``, a copy; a loader that owns the model
+drops the module's own, ``Engine(owns_model=True)``). On the 2-core benchmark machine a
+Qwen2.5-0.5B decode step's products (24 layers and the output layer, cold caches) take,
+against ``F.linear`` on the module's weights: bf16 one row 65 → 44 ms, sixteen rows 108 → 56;
+fp32 sixteen rows 340 → 105 (one row 77 ms, as MKL's best below). Elsewhere fp32 runs on the
+module's own weights as ``(W xᵀ)ᵀ`` rather than ``x Wᵀ`` for up to a few hundred rows
+(``CpuFloatLinear``): the same product, which MKL blocks better for the few rows of a decode
+step (one row 141 → 94 ms, sixteen 313 → 232); one row is sent as two copies of itself, MKL's
+one-column product being its slow path.
 
 Why int8: a decode step reads every weight once for a few rows of activations, so on a CPU it
 is bound by memory bandwidth; int8 weights are a quarter of fp32's bytes. Two ways to multiply

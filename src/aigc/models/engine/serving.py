@@ -197,8 +197,7 @@ def load_engine_model(
     tokenizer = AutoTokenizer.from_pretrained(path)
     eos = tokenizer.eos_token_id
     eos_ids = [eos] if eos is not None else []
-    engine = Engine(model, eos_ids, config, name=name or Path(path).name)
-    engine.release_copied_weights()  # the model is ours: its weights live on as the copies
+    engine = Engine(model, eos_ids, config, name=name or Path(path).name, owns_model=True)
     return EngineModel(engine, tokenizer)
 
 
