@@ -102,7 +102,7 @@ def packable(weight: torch.Tensor) -> bool:
     return weight.dtype == torch.float32 or (weight.dtype == torch.bfloat16 and cpu_has_bf16())
 
 
-PACKING = True  # off: fp32 and bf16 on the module's own weights (the tests compare both)
+PACKING = True  # off: fp32 and bf16 on the module's own weights (to measure one against the other)
 
 
 class Int8Linear:
