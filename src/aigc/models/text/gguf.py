@@ -221,28 +221,27 @@ def _tokenizer(path_name: str, size: int, mtime_ns: int) -> neural.TextTokenizer
             f"{path.name}: its tokenizer cannot be rebuilt from the GGUF metadata ({exc})",
             param="path",
         ) from None
-    _cut_as_sentencepiece(hf, path)
+    _cut_as_sentencepiece(hf)
     return neural.TextTokenizer(hf, add_special_tokens=bool(getattr(hf, "add_bos_token", False)))
 
 
-def _cut_as_sentencepiece(hf: Any, path: Path) -> None:
+def _cut_as_sentencepiece(hf: Any) -> None:
     """A SentencePiece file (the "llama" vocabulary of Llama 2, Mistral-7B and their kind) is
     cut by llama.cpp as SentencePiece cuts it: a blank put before the text (and after each
     control token) unless the file's ``add_space_prefix`` says no, then every blank a ``▁``,
-    so " Hi" is ``▁`` + ``▁Hi``. transformers rebuilds it with a pre-tokenizer that adds the
-    first ``▁`` only when the text does not already start with a blank (" Hi" → ``▁Hi``), so
-    the ids handed to llama.cpp were not the ones it would have made; the rebuilt tokenizer
-    gets SentencePiece's rule instead (tests/models/test_gguf_sentencepiece.py)."""
-    import gguf
-    from tokenizers import decoders, normalizers
+    so " Hi" is ``▁`` + ``▁Hi``. transformers rebuilds such a file with a Metaspace
+    pre-tokenizer, which adds the first ``▁`` only when the text does not already start with a
+    blank (" Hi" → ``▁Hi``), so the ids handed to llama.cpp were not the ones it would have
+    made. That pre-tokenizer is replaced by SentencePiece's rule, keeping its prefix setting
+    (from ``add_space_prefix``); vocabularies rebuilt otherwise are left as they are
+    (tests/models/test_gguf_sentencepiece.py)."""
+    from tokenizers import decoders, normalizers, pre_tokenizers
 
-    reader = gguf.GGUFReader(path)
-    kind = reader.get_field("tokenizer.ggml.model")
-    if kind is None or kind.contents() != "llama":
-        return
-    field = reader.get_field("tokenizer.ggml.add_space_prefix")
-    prefix = True if field is None else bool(field.contents())
     backend = hf.backend_tokenizer
+    metaspace = backend.pre_tokenizer
+    if not isinstance(metaspace, pre_tokenizers.Metaspace):
+        return
+    prefix = metaspace.prepend_scheme != "never"
     replace = normalizers.Replace(" ", "▁")
     backend.normalizer = normalizers.Sequence(
         [normalizers.Prepend("▁"), replace] if prefix else [replace]
