@@ -77,9 +77,9 @@ def test_bf16_without_native_instructions_runs_on_the_modules_own_weights(
 ) -> None:
     monkeypatch.setattr(quant, "cpu_has_bf16", lambda: False)
     model = AutoModelForCausalLM.from_pretrained(qwen2).eval().to(torch.bfloat16)
-    step = LlamaStep(model, 128)
+    step = LlamaStep(model, 128, release=True)
     assert not any(quant.copies(p) for p in (step.lm_head, step.blocks[0].qkv, step.blocks[0].o))
-    assert step.copied_bytes == 0 and step.release_copied() == 0
+    assert step.copied_bytes == 0 and step.released == 0
     assert not any(p.is_meta for p in model.parameters())
 
 
@@ -132,8 +132,7 @@ def test_a_tied_output_layer_keeps_the_embedding() -> None:
     heads = {"num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512}
     model = Qwen2ForCausalLM(Qwen2Config(**sizes, **heads, tie_word_embeddings=True)).eval()
     assert model.lm_head.weight is model.model.embed_tokens.weight
-    step = LlamaStep(model, 128)
-    released = step.release_copied()
+    released = LlamaStep(model, 128, release=True).released
     assert not model.model.embed_tokens.weight.is_meta
     assert released == sum(
         p.numel() * 4 for n, p in model.named_parameters() if n.endswith("proj.weight")

@@ -188,7 +188,7 @@ class Engine:
     ) -> None:
         """``owns_model``: nothing else uses ``model``, so the weights the passes copy (int8,
         or packed for the CPU's kernels) are dropped from it as the copies are made
-        (``LlamaStep.release_copied``); its forward no longer runs."""
+        (``LlamaStep``'s ``release``); its forward no longer runs."""
         self.name = name
         self.config = config or EngineConfig()
         weights = self.config.weights

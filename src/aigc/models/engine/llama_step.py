@@ -80,8 +80,8 @@ class LlamaStep:
     def __init__(
         self, model: Any, max_positions: int, quant: str | None = None, release: bool = False
     ) -> None:
-        """``release``: drop each model weight as soon as its copy exists (``release_copied``;
-        for a loader that owns the model: the copies never sit beside the whole model)."""
+        """``release``: drop each model weight as soon as its copy exists (``_project``; for
+        a loader that owns the model: the copies never sit beside the whole model)."""
         config = model.config
         body = model.model
         attn = body.layers[0].self_attn
@@ -95,7 +95,7 @@ class LlamaStep:
         self.eps: float = body.norm.variance_epsilon
         self.embed = body.embed_tokens.weight
         self.norm = body.norm.weight
-        # Which model modules each projection stands for (``release_copied``, ``copied_bytes``).
+        # Which model modules each projection stands for (``copied_bytes``, ``_project``).
         self._sources: list[tuple[Linear, list[Any]]] = []
         self._release = release
         self.released = 0  # bytes of model weights dropped
@@ -123,35 +123,24 @@ class LlamaStep:
         """Bytes of the weight copies the projections hold (int8, or packed for oneDNN)."""
         return sum(quant.copy_bytes(projection) for projection, _ in self._sources)
 
-    def release_copied(self) -> int:
-        """Drop the model's own weights where the passes read a copy (each becomes a "meta"
-        tensor of the same shape and dtype: no memory; the model's forward then fails loudly
-        instead of running on stale numbers). The embedding stays, with an output layer tied
-        to it. For a loader that owns the model: the copies otherwise double what a CPU holds.
-        → the bytes released by this call."""
-        return sum(self._drop(projection, modules) for projection, modules in self._sources)
-
     def _project(self, modules: list[Any], projection: Linear) -> Linear:
+        """Record which model modules ``projection`` stands for; with ``release``, drop their
+        weights now if it reads a copy (each becomes a "meta" tensor of the same shape and
+        dtype: no memory; the model's forward then fails loudly instead of running on stale
+        numbers). The embedding stays, with an output layer tied to it."""
         self._sources.append((projection, modules))
-        if self._release:
-            self._drop(projection, modules)
-        return projection
-
-    def _drop(self, projection: Linear, modules: list[Any]) -> int:
-        released = 0
-        if not quant.copies(projection):
-            return 0
+        if not (self._release and quant.copies(projection)):
+            return projection
         for module in modules:
             weight = module.weight
-            if weight.is_meta or weight is self.embed:
+            if weight is self.embed:
                 continue
-            released += weight.numel() * weight.element_size()
+            self.released += weight.numel() * weight.element_size()
             module.weight = torch.nn.Parameter(
                 torch.empty(weight.shape, dtype=weight.dtype, device="meta"),
                 requires_grad=False,
             )
-        self.released += released
-        return released
+        return projection
 
     # --- the two passes -------------------------------------------------------------------
 

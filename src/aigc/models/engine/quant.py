@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 import torch.nn.functional as F
@@ -258,14 +258,14 @@ class _Stacked:
     bias: torch.Tensor | None
 
 
-def copies(projection: Linear) -> bool:
+def copies(projection: Linear) -> TypeGuard[PackedLinear | Int8Linear]:
     """Whether a projection from ``linear``/``fused`` reads a copy, not the module's weight."""
     return isinstance(projection, PackedLinear | Int8Linear)
 
 
 def copy_bytes(projection: Linear) -> int:
     """The bytes of the copy a projection holds (0: it reads the module's own weight)."""
-    return projection.nbytes if isinstance(projection, PackedLinear | Int8Linear) else 0
+    return projection.nbytes if copies(projection) else 0
 
 
 def cpu_has_bf16() -> bool:
