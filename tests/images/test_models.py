@@ -66,7 +66,7 @@ def test_clip_zero_shot_in_english_and_chinese(clip_dir: Path, digits: ImageSet)
         probs = model.zero_shot(held_out.images, names, templates)
         assert (probs.argmax(1) == held_out.labels).mean() >= 0.6  # tiny run; bench: ≥ 0.85
     texts = model.embed_texts(["a photo of a four", "一张四的照片"])
-    assert torch.allclose(texts.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert torch.allclose(texts.norm(dim=1).cpu(), torch.ones(2), atol=1e-5)
 
 
 def test_captioner_names_the_digit(captioner_dir: Path, digits: ImageSet) -> None:

@@ -224,11 +224,16 @@ def train(
     if checkpoint_dir is not None:
         path = Path(checkpoint_dir) / CHECKPOINT_FILE
         if path.exists():
-            state = torch.load(path, map_location=device, weights_only=False)
+            # Read onto the CPU: the random states must stay there (the CPU's generators take
+            # nothing else), and loading the weights and the optimizer's moments copies them
+            # to the parameters' device anyway.
+            state = torch.load(path, map_location="cpu", weights_only=False)
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             generator.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
+            if device.type == "cuda" and state.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(state["cuda_rng"], device)  # dropout on the GPU
             if scaler is not None and state.get("scaler"):
                 scaler.load_state_dict(state["scaler"])
             start_iter, last_val = state["iteration"], state.get("val_loss")
@@ -241,6 +246,7 @@ def train(
             "optimizer": optimizer.state_dict(),
             "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
             "scaler": scaler.state_dict() if scaler is not None else None,
             "iteration": iteration,
             "val_loss": last_val,
