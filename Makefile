@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 KENLM  := $(VENV)/.kenlm
 GGUF   := $(VENV)/.gguf
 
-.PHONY: serve test deps venv lint format bench clean
+.PHONY: serve test test-gpu deps venv lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -88,6 +88,13 @@ deps:
 # pytest exits 5 when it collects no test: that is a failure of the suite, not a pass.
 test: $(STAMP) $(KENLM) $(GGUF)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
+
+# The GPU checks (tests/gpu, marker `cuda`), which `make test` leaves out, and the image models'
+# tests, which train and sample on the GPU by themselves: run on a machine with a CUDA GPU.
+GPU_TESTS = tests/gpu tests/images/test_models.py
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "cuda or not cuda" $(GPU_TESTS) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
 # lint-imports: the import contracts in pyproject.toml (imports point one way, see
