@@ -179,8 +179,11 @@ def generate_batch(model: Any, batch: list[Req]) -> list[float]:
     """Left-padded generate() until the longest member is done; the step end times."""
     width = max(len(r.prompt) for r in batch)
     eos = model.config.eos_token_id
-    ids = torch.tensor([[eos] * (width - len(r.prompt)) + r.prompt for r in batch])
-    mask = torch.tensor([[0] * (width - len(r.prompt)) + [1] * len(r.prompt) for r in batch])
+    device = model.device
+    ids = torch.tensor([[eos] * (width - len(r.prompt)) + r.prompt for r in batch], device=device)
+    mask = torch.tensor(
+        [[0] * (width - len(r.prompt)) + [1] * len(r.prompt) for r in batch], device=device
+    )
     longest = max(r.new_tokens for r in batch)
     clock = StepClock()
     model.generate(
@@ -230,7 +233,7 @@ def run_static(model: Any, reqs: list[Req], batch_size: int = 32) -> Timings:
 def run_raw(model: Any, reqs: list[Req]) -> Timings:
     """The ceiling: one batched prefill, then batched decode steps with a KV cache, argmax."""
     start = time.perf_counter()
-    ids = torch.tensor([r.prompt for r in reqs])  # workload (1): equal prompt lengths
+    ids = torch.tensor([r.prompt for r in reqs], device=model.device)  # equal lengths
     out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
     times: list[float] = []
     for _ in range(reqs[0].new_tokens):
@@ -256,6 +259,14 @@ def _cache_of(out: Any) -> DynamicCache:
 def run_engine_inprocess(model: Any, reqs: list[Req]) -> Timings:
     """Every request read on one event loop, as the server reads them (``Handle.abatches``)."""
     engine = Engine(model, [model.config.eos_token_id], EngineConfig(**ENGINE), name="bench")
+    try:
+        return drive_engine(engine, reqs)
+    finally:
+        engine.close()
+
+
+def drive_engine(engine: Engine, reqs: list[Req]) -> Timings:
+    """``reqs`` through a running engine, each at its arrival time, read on one event loop."""
     timings = Timings(arrivals=[r.arrival for r in reqs], token_times=[[] for _ in reqs], wall=0.0)
 
     async def serve(i: int, r: Req, start: float) -> None:
@@ -274,7 +285,6 @@ def run_engine_inprocess(model: Any, reqs: list[Req]) -> Timings:
         return time.perf_counter() - start
 
     timings.wall = asyncio.run(main())
-    engine.close()
     return timings
 
 

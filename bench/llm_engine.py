@@ -130,9 +130,9 @@ def text_of(ids: list[int]) -> str:
     return "".join(ALPHABET[i] for i in ids)
 
 
-def build_checkpoint(out: Path, layers: int) -> Path:
-    torch.manual_seed(0)
-    config = Qwen2Config(
+def qwen_config(layers: int) -> Qwen2Config:
+    """Qwen2.5-0.5B's sizes with ``layers`` layers, end-of-text the last id."""
+    return Qwen2Config(
         hidden_size=896,
         intermediate_size=4864,
         num_hidden_layers=layers,
@@ -146,7 +146,11 @@ def build_checkpoint(out: Path, layers: int) -> Path:
         bos_token_id=VOCAB - 1,
         eos_token_id=VOCAB - 1,
     )
-    Qwen2ForCausalLM(config).eval().save_pretrained(out)
+
+
+def build_checkpoint(out: Path, layers: int) -> Path:
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(qwen_config(layers)).eval().save_pretrained(out)
     letter_tokenizer().save_pretrained(out)
     return out
 
