@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from aigc.guard import textclf
+from aigc.guard import code, textclf
 
 ARTIFACT = Path(__file__).with_name("injection.npz")
 DOCUMENT_ARTIFACT = Path(__file__).with_name("injection_doc.npz")
@@ -115,10 +115,13 @@ def segments(document: str, max_segments: int = 200) -> list[str]:
     """The spans an instruction hides in: paragraphs, and the lines and sentences of long ones.
 
     A short paragraph stays whole, so a multi-line instruction is judged as one; a long one
-    (a page of code, an essay paragraph) is judged line by line and sentence by sentence."""
+    (an essay paragraph) is judged line by line and sentence by sentence. Lines of code keep
+    only what is written in words inside them, their comments and strings (``code.prose_of``):
+    ``return response`` addresses no one, an instruction in a docstring or comment still
+    counts."""
     out: list[str] = []
     for paragraph in _PARAGRAPH.split(document):
-        paragraph = paragraph.strip()
+        paragraph = code.prose_of(paragraph).strip()
         if len(paragraph) <= MAX_SEGMENT:
             parts = [paragraph]
         else:

@@ -1,0 +1,120 @@
+"""Which lines of a document are source code, and the words inside them.
+
+Indirect injection hides instructions in what the assistant reads; code is not addressed to
+anyone (``return response``, ``print(fib(5000))``, ``list[BaseRoute] | None,``), yet a
+classifier of word shapes sees imperative verbs in it. A line counts as code only when it
+parses as Python (after closing the brackets it leaves open, or completing a block header) and
+carries a mark of code (a bracket, ``=``, a keyword, a decorator): English sentences almost
+never parse, and one-word lines carry no mark. What is written in words inside code stays:
+the text of comments and string literals (docstrings, messages), where an instruction can hide.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+
+_MARK = re.compile(
+    r"[()\[\]{}=]|^@\w|^(?:def|class|return|import|from|if|elif|else|for|while|try|except|"
+    r"finally|with|raise|yield|assert|pass|break|continue|lambda|async|await|del|global|"
+    r"nonlocal)\b"
+)
+_NAME = re.compile(r"^[A-Za-z_][\w.]*[,;]?$")
+_CONTINUATION = re.compile(r"^(?:else|and|or|if|for|in|not in|is)\b|^(?:[-+*/%|&^<>]|==|!=)")
+_HEADER = re.compile(r"^(?:async\s+)?(?:def|class|if|elif|for|while|with)\b")
+_CLAUSE = re.compile(r"^(?:elif\b.*|else|try|finally|except\b.*):$")
+_FSTRING_MIDDLE = getattr(tokenize, "FSTRING_MIDDLE", -1)
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _balanced(line: str) -> str:
+    """``line`` with the brackets it leaves open closed and those it closes opened (a call
+    spread over lines: ``foo(a,`` / ``b)``), ignoring brackets inside quotes."""
+    stack: list[str] = []
+    opened = ""
+    quote = ""
+    for ch in line:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in _PAIRS:
+            stack.append(_PAIRS[ch])
+        elif ch in ")]}":
+            if stack and stack[-1] == ch:
+                stack.pop()
+            else:
+                opened = {")": "(", "]": "[", "}": "{"}[ch] + opened
+    return opened + line + "".join(reversed(stack))
+
+
+def is_code(line: str) -> bool:
+    """Whether ``line`` is a line of code (Python, or code shaped like it)."""
+    text = line.strip()
+    if _NAME.match(text):
+        return True  # one identifier (unpack_kwargs, AwaitExpr,): no instruction either way
+    if not text or text.startswith("#") or not _MARK.search(text):
+        return False
+    if _CLAUSE.match(text):
+        return True
+    balanced = _balanced(text.rstrip(",\\"))
+    attempts = [balanced]
+    if balanced.endswith(":"):
+        attempts.append(balanced + " pass")  # a block's header: for x in xs:
+    elif _HEADER.match(balanced):
+        attempts.append(balanced + ": pass")  # a header spread over lines: def f(a, b,
+    if balanced.startswith("@"):
+        attempts.append(balanced + "\ndef f(): pass")  # a decorator
+    if _CONTINUATION.match(balanced):  # the rest of an expression: else f(x), and y
+        attempts.append(("x if y " if balanced.startswith("else") else "x ") + balanced)
+    if ":" in balanced:
+        attempts.append("{" + balanced + "}")  # entries of a dict: 'a': f(x), k: v for k in
+    for attempt in attempts:
+        try:
+            ast.parse(attempt)
+        except (SyntaxError, ValueError):
+            continue
+        return True
+    return False
+
+
+def words_in(line: str) -> str:
+    """The comments and string literals of a line of code, joined; empty when it has none."""
+    parts: list[str] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line.strip()).readline):
+            if token.type == tokenize.COMMENT:
+                parts.append(token.string.lstrip("#").strip())
+            elif token.type == tokenize.STRING:
+                parts.append(_string_text(token.string))
+            elif token.type == _FSTRING_MIDDLE:  # Python 3.12: an f-string's literal text
+                parts.append(token.string)
+    except (tokenize.TokenError, SyntaxError):
+        pass  # a line cut from a longer statement: what was read so far
+    return " ".join(p for p in parts if p)
+
+
+def _string_text(literal: str) -> str:
+    try:
+        value = ast.literal_eval(literal)
+    except (ValueError, SyntaxError):  # an f-string (before 3.12, one token): its text
+        return re.sub(r"^[A-Za-z]*", "", literal).strip("'\"")
+    return value if isinstance(value, str) else ""
+
+
+def prose_of(text: str) -> str:
+    """``text`` with each line of code replaced by the words inside it (or dropped)."""
+    lines = text.split("\n")
+    if not any(_MARK.search(line.strip()) or _NAME.match(line.strip()) for line in lines):
+        return text
+    out = []
+    for line in lines:
+        if is_code(line):
+            words = words_in(line)
+            if words:
+                out.append(words)
+        else:
+            out.append(line)
+    return "\n".join(out)
