@@ -66,6 +66,32 @@ def test_division_names_are_not_names() -> None:
     assert names("石家庄和秦皇岛都在河北。") == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "乌克兰总统访问了立陶宛和哈萨克斯坦。",
+        "伊拉克外长日前致信联合国。",
+        "沙特阿拉伯和巴拉圭建交。",
+    ],
+)
+def test_country_names_are_not_names(text: str) -> None:
+    """Transliterated country names look like foreign person names (乌克兰 was one, and 陶宛
+    of 立陶宛); a span inside a country's name is never a candidate."""
+    assert names(text) == []
+
+
+def test_a_name_holding_a_country_name_is_still_a_candidate() -> None:
+    """罗马里奥 holds 马里 (Mali) and 法赫德|国王 crosses 德国: only spans inside a country's
+    name are dropped."""
+    for text, name in (
+        ("前锋罗马里奥因伤离队。", "罗马里奥"),
+        ("法赫德国王在信中指出。", "法赫德"),
+    ):
+        scan = zh_names._Scan(text, zh_names.CharStats({}, {}, {}))
+        start = text.index(name)
+        assert zh_names.kept(scan, zh_names.Candidate(start, start + len(name), 0))
+
+
 def test_role_rule_covers_a_role_noun_at_inside_or_ending_the_candidate() -> None:
     def role(text: str, start: int, end: int, surname: int = 1) -> bool:
         scan = zh_names._Scan(text, zh_names.CharStats({}, {}, {}))

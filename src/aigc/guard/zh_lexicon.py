@@ -77,6 +77,16 @@ def faker_jobs() -> set[str]:
 
 
 @cache
+def countries() -> re.Pattern[str]:
+    """The Chinese names of the world's countries and territories (Faker's zh_CN list: 乌克兰,
+    沙特阿拉伯), longest first: transliterations that look like foreign person names."""
+    from faker.providers.address.zh_CN import Provider
+
+    names = sorted({c for c in Provider.countries if len(c) >= 2}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, names)))
+
+
+@cache
 def words() -> Words:
     """Read once (about half a second); shared by every detector call."""
     bucket: dict[str, int] = {}

@@ -130,6 +130,7 @@ class _Scan:
         self._roles: dict[int, list[int]] = {}
         self.left: dict[int, list[str]] = {}  # context features by start, then by end
         self.right: dict[int, list[str]] = {}
+        self.countries = [m.span() for m in zh_lexicon.countries().finditer(text)]
 
     def starts(self, i: int) -> list[tuple[int, int]]:
         """(length, frequency bucket) of each ordinary word starting at ``i``."""
@@ -178,12 +179,15 @@ EVERYDAY = 10  # log2 frequency bucket of jieba's everyday words (about 1,000 an
 
 def kept(scan: _Scan, c: Candidate) -> bool:
     """Candidates the model never sees: role nouns (``is_role``), places and organisations of
-    jieba's dictionary (莫斯科, 韩国) and of GB/T 2260 (石家庄), candidates starting with an
+    jieba's dictionary (莫斯科, 韩国) and of GB/T 2260 (石家庄), spans inside a country's name
+    (乌克兰, 陶宛 of 立陶宛: Faker's list of countries), candidates starting with an
     everyday or a time word (高级, 周五), and given names holding a function character. They
     are a fifth of all candidates: none is a name on the MSRA tune half."""
     name = scan.text[c.start : c.end]
     if is_role(scan, c) or scan.lex.proper.get(name) in ("ns", "nt") or name in cn_regions.places():
         return False
+    if any(a <= c.start and c.end <= b for a, b in scan.countries):  # 乌克兰, 陶宛 of 立陶宛
+        return False  # (罗马里奥 holds 马里 and 法赫德|国王 crosses 德国: they stay)
     if c.surname == 1:  # starts with an everyday or a time word (高级, 和平, 周五)
         head = name[:2]
         if head in scan.lex.times or (
