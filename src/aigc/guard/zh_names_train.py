@@ -14,7 +14,9 @@ sentences with known name spans, with the character statistics it needs:
   dictionary words, as many real names are); about one name in eight transliterated, made up
   by a character bigram model of jieba's transliterated names and Faker's country names;
 * contexts: templates written here (news, office, forms, chat), names put inside pieces of
-  running text with a word before and after, lists of names, and sentences of openly licensed
+  running text with a word before and after, names put between two words of a real sentence
+  (maybe after a title: most names in news sit inside a run of characters), lists of names,
+  and sentences of openly licensed
   Chinese text (XSafety, Flames, CValues, MultiJail, jade-db; the PRC laws and the RocketMQ
   documents of the retrieval set) whose pronouns 他/她/我 become names;
 * negatives: every other candidate in those sentences, and templates with role nouns (Faker's
@@ -524,6 +526,21 @@ def _glue(p: Pools, rng: random.Random) -> Example:
     return text + name + after + tail, [span]
 
 
+def _inserted(p: Pools, rng: random.Random) -> Example:
+    """A name put between two words of a real sentence (队医|郑伟|违反), maybe after a title:
+    in news text most names sit inside a run of characters, not beside punctuation, and
+    without this the model learns that a character on either side speaks against a name."""
+    import jieba
+
+    words = jieba.lcut(rng.choice(p.sentences))
+    at = rng.randrange(0, len(words) + 1)
+    text = "".join(words[:at])
+    if rng.random() < 0.3:
+        text += rng.choice([*TITLES, rng.choice(p.jobs)])
+    name = _name(p, rng)
+    return text + name + "".join(words[at:]), [(len(text), len(text) + len(name))]
+
+
 def _name_list(p: Pools, rng: random.Random) -> Example:
     """Names in a row: 李鹏、乔石和李瑞环 · 吴阶平 宋健 李贵鲜 · 刘本立刘明康 (no separator)."""
     sep = rng.choice(["、", "、", "，", " ", "　", ""])
@@ -542,8 +559,10 @@ def generate(p: Pools, n: int, seed: int) -> list[Example]:
     out: list[Example] = []
     for _ in range(n):
         r = rng.random()
-        if r < 0.25:
+        if r < 0.15:
             out.append(_fill(rng.choice(p.templates), p, rng))
+        elif r < 0.25:
+            out.append(_inserted(p, rng))
         elif r < 0.5:
             out.append(_glue(p, rng))
         elif r < 0.55:
