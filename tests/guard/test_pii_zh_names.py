@@ -26,6 +26,11 @@ def names(text: str) -> list[str]:
         ("克林顿说，美国支持这个计划。", ["克林顿"]),  # transliterated
         # Inside a run of characters, no punctuation beside it (the model once scored 0.002).
         ("队医郑凯违反了比赛纪律。", ["郑凯"]),
+        # Transliterations with a less typical character inside or at the end (延, 廷, 查):
+        # found whole, no longer cut to 卡里 or 诺夫.
+        ("卡里延科说，计划将在明年完成。", ["卡里延科"]),
+        ("据达尼廷诺夫介绍，工厂已经停产。", ["达尼廷诺夫"]),
+        ("索巴查表示，他不会参加选举。", ["索巴查"]),
     ],
 )
 def test_names_without_a_context_word(text: str, expected: list[str]) -> None:

@@ -3,7 +3,8 @@ small classifier.
 
 Candidates: every surname in the text (``zh_lexicon.surnames``) with one or two following Han
 characters (陈晓, 陈晓明; 欧阳娜, 欧阳娜娜), and stretches of characters typical of
-transliterated names (克林顿, 布伦丹·林奇), trimmed at either end. Role nouns (程序员, 工程师,
+transliterated names (克林顿, 布伦丹·林奇; one less typical character may sit between two
+typical ones or at an end: 基里延科, 阿巴查), trimmed at either end. Role nouns (程序员, 工程师,
 值班), places and organisations of jieba's dictionary (石家庄, 韩国) and given names holding a
 function character (王的) are never names. A logistic regression over hashed features scores
 the rest: the surname and how much more often its characters are in names than in text, the
@@ -68,17 +69,30 @@ def candidates(text: str, stats: CharStats) -> list[Candidate]:
     characters typical of transliterated names (with · between parts), trimmed by up to two
     characters at either end so the model can choose the edges."""
     out = _chinese_candidates(text)
+
+    def typical(k: int) -> bool:
+        return stats.foreign.get(text[k], -9) >= FOREIGN_MIN
+
+    def possible(k: int) -> bool:  # not rarer in transliterations than in text, or unseen
+        return stats.foreign.get(text[k], 0) >= 0
+
     for run in _DOTTED_RUN.finditer(text):
         i = run.start()
         while i < run.end():
             j = i
             while j < run.end() and (
-                stats.foreign.get(text[j], -9) >= FOREIGN_MIN
+                typical(j)
                 or (text[j] in _INTERPUNCTS and j > i and j + 1 < run.end())
+                # one less typical character between two typical ones: 基里|延|科, 皮尔|庞|特
+                or (j > i and j + 1 < run.end() and possible(j) and typical(j + 1))
             ):
                 j += 1
             if j - i >= 2:
-                out += _trimmed(text, i, j)
+                # One less typical character at either end may belong to it too: 阿巴|查,
+                # 施|瓦茨 (the model chooses the edges among the trimmed spans).
+                lo = i - 1 if i > run.start() and possible(i - 1) else i
+                hi = j + 1 if j < run.end() and possible(j) else j
+                out += _trimmed(text, lo, hi)
             i = max(j, i + 1)
     return out
 
