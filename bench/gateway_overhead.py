@@ -294,10 +294,9 @@ def time_model(runs: int = 1000) -> dict[str, Any]:
     from aigc.config import Settings
     from aigc.gateway.pipeline import generate_choice
     from aigc.models.protocols import ChatMessage, TextRequest
-    from aigc.models.registry import BUILTIN_DIR
-    from aigc.models.text.template import TemplateModel
+    from aigc.models.text.template import HELPDESK_PATH, TemplateModel
 
-    model = TemplateModel.from_file(BUILTIN_DIR / "helpdesk.yaml")
+    model = TemplateModel.from_file(HELPDESK_PATH)
     request = TextRequest(
         messages=[ChatMessage("user", QUESTION)],
         max_tokens=Settings.model_fields["default_max_tokens"].default,

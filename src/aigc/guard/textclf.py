@@ -10,18 +10,21 @@ intercept and the vectorizer settings: a few hundred kilobytes, loaded with ``nu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import HashingVectorizer
 
 N_FEATURES = 2**18
 NGRAMS = (1, 4)
 
 
+@cache
 def vectorizer(n_features: int = N_FEATURES) -> HashingVectorizer:
+    """One per size: it holds no state (hashing needs no vocabulary), so threads share it."""
     return HashingVectorizer(
         analyzer="char_wb",
         ngram_range=NGRAMS,
@@ -48,7 +51,10 @@ class LinearTextClassifier:
 
     def scores(self, texts: list[str]) -> np.ndarray:
         """Probability of the positive class for each text."""
-        x = vectorizer(self.n_features).transform(texts)
+        if len(texts) == 1:
+            x = _hashed(texts[0], self.n_features)
+        else:
+            x = vectorizer(self.n_features).transform(texts)
         logits = x @ self.weights.astype(np.float32) + self.intercept
         return 1.0 / (1.0 + np.exp(-logits))
 
@@ -62,6 +68,13 @@ class LinearTextClassifier:
             intercept=np.array([self.intercept], dtype=np.float64),
             n_features=np.array([self.n_features]),
         )
+
+
+@lru_cache(maxsize=256)
+def _hashed(text: str, n_features: int) -> csr_matrix:
+    """One text's hashed n-grams, kept for the next classifier: a moderation request scores
+    the same text for harm and for injection (hashing is most of a classifier's time)."""
+    return vectorizer(n_features).transform([text])
 
 
 @cache
