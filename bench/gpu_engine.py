@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,6 @@ RESULTS = HERE / "results" / "gpu_engine.json"
 
 def wide_workload(count: int = 64) -> list[Req]:
     """``count`` requests at once, as workload 1 (another seed)."""
-    import random
-
     rng = random.Random(5)
     return [Req(0.0, [rng.choice(LETTERS) for _ in range(32)], 128) for _ in range(count)]
 

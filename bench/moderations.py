@@ -31,7 +31,7 @@ from openai import OpenAI
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.benchlib import machine  # noqa: E402
+from bench.benchlib import machine, percentile  # noqa: E402
 from tests.e2e.server import Server, make_org, new_admin_key  # noqa: E402
 
 from aigc.guard import moderation  # noqa: E402
@@ -79,11 +79,6 @@ TEXTS = {
 def unique(text: str, i: int) -> str:
     """``text`` made distinct by a number at its end: no cache anywhere sees a text twice."""
     return f"{text[:-8]} #{i:06d}"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:

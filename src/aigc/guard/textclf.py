@@ -70,7 +70,7 @@ class LinearTextClassifier:
         )
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)  # a sparse row is ~50 KB for 4,000 characters
 def _hashed(text: str, n_features: int) -> csr_matrix:
     """One text's hashed n-grams, kept for the next classifier: a moderation request scores
     the same text for harm and for injection (hashing is most of a classifier's time)."""
