@@ -37,6 +37,7 @@ REMEDIES: tuple[tuple[str, str], ...] = (
     ("kenlm", "make test  (builds KenLM's Python module into .venv first)"),
     ("shared", SHARED_DATA),
     ("could not import", DEV_EXTRA),
+    ("needs a cuda gpu", "run `make test-gpu` on a machine with a CUDA GPU (tests/gpu)"),
 )
 
 
