@@ -27,7 +27,6 @@ from typing import Any
 
 import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
 
 from aigc.models.device import pick_device
 from aigc.models.engine import quality
@@ -70,11 +69,9 @@ def test_the_gpt2_passes_equal_the_models_forward_on_cuda(activation: str, on_cu
 
 
 def build(kind: str) -> Any:
-    if kind == "gpt2":
-        torch.manual_seed(0)
-        config = GPT2Config(n_layer=2, n_head=4, n_embd=64, vocab_size=300, n_positions=64)
-        return GPT2LMHeadModel(config).eval().to(CUDA)
-    return test_llama_step.build(kind).to(CUDA)
+    """The CPU tests' small models (random weights, fixed seed), moved to the GPU."""
+    model = test_gpt2_step.gpt2() if kind == "gpt2" else test_llama_step.build(kind)
+    return model.to(CUDA)
 
 
 def workload(seed: int, shared: int = 0) -> list[tuple[list[int], int]]:

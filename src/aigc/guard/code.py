@@ -107,7 +107,7 @@ def _string_text(literal: str) -> str:
 def prose_of(text: str) -> str:
     """``text`` with each line of code replaced by the words inside it (or dropped)."""
     lines = text.split("\n")
-    if not any(_MARK.search(line.strip()) or _NAME.match(line.strip()) for line in lines):
+    if not any(_MARK.search(line) or _NAME.match(line) for line in map(str.strip, lines)):
         return text
     out = []
     for line in lines:

@@ -77,12 +77,19 @@ def faker_jobs() -> set[str]:
 
 
 @cache
-def countries() -> re.Pattern[str]:
+def country_names() -> tuple[str, ...]:
     """The Chinese names of the world's countries and territories (Faker's zh_CN list: 乌克兰,
-    沙特阿拉伯), longest first: transliterations that look like foreign person names."""
+    沙特阿拉伯), in Faker's order."""
     from faker.providers.address.zh_CN import Provider
 
-    names = sorted({c for c in Provider.countries if len(c) >= 2}, key=len, reverse=True)
+    return tuple(Provider.countries)
+
+
+@cache
+def countries() -> re.Pattern[str]:
+    """``country_names`` as one pattern, longest first: transliterations that look like
+    foreign person names."""
+    names = sorted({c for c in country_names() if len(c) >= 2}, key=len, reverse=True)
     return re.compile("|".join(map(re.escape, names)))
 
 

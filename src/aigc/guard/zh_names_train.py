@@ -296,11 +296,9 @@ def _jieba_words(tags: set[str]) -> list[str]:
 
 def _places(root: Path) -> list[str]:
     """Division names of the 2023 table, Faker's Chinese country names and jieba's places."""
-    from faker.providers.address.zh_CN import Provider
-
     with (root / "pii" / "zh_admin_divisions_2023.csv").open(encoding="utf-8", newline="") as f:
         divisions = {r["name"] for r in csv.DictReader(f)} - {"市辖区", "县"}
-    return sorted(divisions | set(Provider.countries) | set(_jieba_words({"ns"})))
+    return sorted(divisions | set(zh_lexicon.country_names()) | set(_jieba_words({"ns"})))
 
 
 def _orgs(rng: random.Random, n: int = 600) -> list[str]:
@@ -350,10 +348,8 @@ def char_stats(given: list[str], modern: list[str]) -> zh_names.CharStats:
 def transliterated_names() -> list[str]:
     """Foreign names written in Chinese characters: jieba's entries tagged nrt (transliterated
     person names, with some noise) and Faker's Chinese country names."""
-    from faker.providers.address.zh_CN import Provider
-
     names = [w for w in _jieba_words({"nrt"}) if len(w) >= 3]
-    return names + [c for c in Provider.countries if re.fullmatch(r"[\u4e00-\u9fff]+", c)]
+    return names + [c for c in zh_lexicon.country_names() if re.fullmatch(r"[\u4e00-\u9fff]+", c)]
 
 
 class ForeignNames:
