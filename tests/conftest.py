@@ -141,6 +141,21 @@ def tenant_db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """A failed test that used the shared live server shows the tail of that server's log, so
+    a failure seen only in CI (a slow machine, a timing) can be read without rerunning it."""
+    report = yield
+    live = getattr(item, "funcargs", {}).get("server")
+    if report.failed and isinstance(live, Server) and live.log_path.exists():
+        lines = live.logs().splitlines()[-SERVER_LOG_TAIL:]
+        report.sections.append(("live server log (last lines)", "\n".join(lines)))
+    return report
+
+
+SERVER_LOG_TAIL = 80
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One live `aigc serve` process shared by the tests that need no special settings."""

@@ -106,6 +106,14 @@ def sign_in(page: object, user: ConsoleUser, path: str = "/chat") -> None:
     page.get_by_test_id("password").fill(user.password)  # type: ignore[attr-defined]
     page.get_by_test_id("signin").click()  # type: ignore[attr-defined]
     page.wait_for_url(lambda url: urlsplit(url).path == path)  # type: ignore[attr-defined]
+    wait_connected(page)
+
+
+def wait_connected(page: object) -> None:
+    """Until the page's socket has done NiceGUI's handshake. Before it, what a person types is
+    held in the browser and sent later, each event on its own timer; a test that fills a form
+    and saves on a slow machine then races those timers against the click."""
+    page.wait_for_function("() => window.did_handshake === true")  # type: ignore[attr-defined]
 
 
 def shot(page: object, name: str) -> Path:

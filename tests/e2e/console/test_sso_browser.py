@@ -101,7 +101,9 @@ def test_platform_admin_configures_tests_and_previews_a_provider(
     page.get_by_test_id("sso-private").click()
     page.get_by_test_id("sso-save").click()
     row = page.locator("tr", has_text=name)
-    row.wait_for()
+    saved_or_refused = row.or_(page.locator(".q-notification", has_not_text="Saved"))
+    saved_or_refused.first.wait_for()
+    assert row.count() == 1, page.locator(".q-notification").all_inner_texts()
     stored = server.api("GET", f"/api/tenants/{org.id}/sso/providers").json()["data"]
     assert [p["name"] for p in stored] == [name] and stored[0]["allow_private_network"]
     assert stored[0]["rules"][0] == {"claim": "groups", "value": "aigc-admins", "role": "admin"}
