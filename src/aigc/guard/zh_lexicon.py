@@ -42,6 +42,8 @@ class Words:
     proper: dict[str, str]  # places (ns), organisations (nt), other proper nouns (nz)
     times: frozenset[str]  # two-character time words: 周五, 明天, 今年
     roles: frozenset[str]
+    cost: dict[str, float]  # -log2 of each word's share of the dictionary's counts, 1-4 chars
+    unknown: float  # the cost of a character the dictionary lacks
     longest: int = 4
 
 
@@ -101,9 +103,12 @@ def words() -> Words:
     proper: dict[str, str] = {}
     times: set[str] = set()
     roles: set[str] = set(_ROLE_WORDS.split()) | faker_jobs()
+    counts: dict[str, int] = {}
     with jieba_dictionary().open(encoding="utf-8") as f:
         for line in f:
             word, freq, tag = line.split()
+            if len(word) <= 4 and (len(word) == 1 or tag not in _PERSON_TAGS):
+                counts[word] = int(freq) + 1  # people stay unknown words: names must cost
             if not 2 <= len(word) <= 4:
                 continue
             if tag in _PERSON_TAGS:
@@ -117,10 +122,13 @@ def words() -> Words:
                 times.add(word)
             if tag == "n" and word[-1] in _ROLE_SUFFIXES and int(freq) >= 20:
                 roles.add(word)
+    total = sum(counts.values())
     return Words(
         bucket=bucket,
         person2=frozenset(person2),
         proper=proper,
         times=frozenset(times),
         roles=frozenset(roles),
+        cost={w: math.log2(total / n) for w, n in counts.items()},
+        unknown=math.log2(total),
     )

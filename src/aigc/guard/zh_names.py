@@ -10,8 +10,11 @@ function character (王的) are never names. A logistic regression over hashed f
 the rest: the surname and how much more often its characters are in names than in text, the
 given-name characters, whether the candidate or a part of it is an ordinary word (王国, 周末,
 高级 — jieba's dictionary), words across its edges (高级工|程师), the characters and words on
-either side (说, 表示, 先生, titles, 、) and the labels of forms (姓名, 我叫, 联系人). The best
-non-overlapping candidates above the threshold stored with the weights are names.
+either side (说, 表示, 先生, titles, 、), the labels of forms (姓名, 我叫, 联系人), what the best
+segmentation of the text into jieba's words pays for the span (a piece of ordinary words,
+任教|后, costs little; a name costs much) and whether a transliteration runs on past an edge
+(米卢廷|诺维奇). The best non-overlapping candidates above the threshold stored with the
+weights are names; a surname followed by a form of address (陈|小姐, 胡|某) is the surname.
 
 The weights and character statistics (``zh_names.npz``) are trained on generated sentences
 only (``zh_names_train.py``: names from the Apache-2.0 names corpus and Faker put into openly
@@ -145,6 +148,16 @@ class _Scan:
         self.left: dict[int, list[str]] = {}  # context features by start, then by end
         self.right: dict[int, list[str]] = {}
         self.countries = [m.span() for m in zh_lexicon.countries().finditer(text)]
+        self._segments: tuple[list[float], list[float]] | None = None
+
+    def segments(self) -> tuple[list[float], list[float]]:
+        """Best-segmentation costs (bits, jieba's word counts as a unigram model, people left
+        out): ``head[i]`` of the text before ``i``, ``tail[j]`` of the text from ``j``. A span
+        the best reading covers with frequent words costs little (任教|后); a name, a run of
+        characters no word holds, costs much (队医|郑|伟|违反)."""
+        if self._segments is None:
+            self._segments = _segment_costs(self.text, self.lex)
+        return self._segments
 
     def starts(self, i: int) -> list[tuple[int, int]]:
         """(length, frequency bucket) of each ordinary word starting at ``i``."""
@@ -173,6 +186,50 @@ class _Scan:
 
     def role_ending_at(self, j: int) -> bool:
         return any(self.text[j - n : j] in self.lex.roles for n in range(2, 5) if j - n >= 0)
+
+
+def _segment_costs(text: str, lex: zh_lexicon.Words) -> tuple[list[float], list[float]]:
+    n, cost = len(text), lex.cost
+    single = [cost.get(ch, lex.unknown) if "\u3400" <= ch <= "\u9fff" else 0.0 for ch in text]
+    words: list[list[tuple[int, float]]] = [[] for _ in range(n)]  # (end, cost) from each i
+    for i in range(n):
+        if single[i]:
+            for j in range(i + 2, min(n, i + lex.longest) + 1):
+                c = cost.get(text[i:j])
+                if c is not None:
+                    words[i].append((j, c))
+    head = [math.inf] * (n + 1)
+    head[0] = 0.0
+    for i in range(n):
+        here = head[i]
+        if here + single[i] < head[i + 1]:
+            head[i + 1] = here + single[i]
+        for j, c in words[i]:
+            if here + c < head[j]:
+                head[j] = here + c
+    tail = [0.0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        best = single[i] + tail[i + 1]
+        for j, c in words[i]:
+            if c + tail[j] < best:
+                best = c + tail[j]
+        tail[i] = best
+    return head, tail
+
+
+def _segment_features(scan: _Scan, a: int, b: int) -> list[str]:
+    """What the best ordinary reading pays for the span (bits per character, given cuts at
+    its edges) and what cutting at each edge costs it."""
+    head, tail = scan.segments()
+    best = tail[0]
+    inside = (best - head[a] - tail[b]) / (b - a)
+    cut_a = head[a] + tail[a] - best
+    cut_b = head[b] + tail[b] - best
+    return [
+        f"seg={min(int(inside), 20)}|{min(b - a, 5)}",
+        f"cuta={min(int(cut_a / 2), 8)}",
+        f"cutb={min(int(cut_b / 2), 8)}",
+    ]
 
 
 def is_role(scan: _Scan, c: Candidate) -> bool:
@@ -284,6 +341,10 @@ def _context_features(scan: _Scan, a: int, b: int) -> list[str]:
         f"xr={max(right, default=-1)}",
         f"xr={max(right, default=-1)}|{n}",
         f"lrc={_char_class(l1)}|{_char_class(r1)}|{n}",
+        *_segment_features(scan, a, b),
+        # A transliteration running on past an edge: 米卢廷|诺维奇 is cut short.
+        f"fprev={scan.stats.foreign.get(l1, -9) if _char_class(l1) == 'han' else None}",
+        f"fnext={scan.stats.foreign.get(r1, -9) if _char_class(r1) == 'han' else None}",
     ]
 
 
@@ -393,7 +454,7 @@ def threshold() -> float:
 
 def find(text: str, min_probability: float | None = None) -> list[tuple[int, int, float]]:
     """(start, end, probability) of each name: the best candidates above the threshold that do
-    not overlap."""
+    not overlap; a surname followed by a form of address is that surname alone (周|总理)."""
     cut = threshold() if min_probability is None else min_probability
     taken = bytearray(len(text))  # characters already in a chosen name
     chosen: list[tuple[int, int, float]] = []
@@ -402,5 +463,15 @@ def find(text: str, min_probability: float | None = None) -> list[tuple[int, int
             break
         if not any(taken[c.start : c.end]):
             taken[c.start : c.end] = b"\x01" * (c.end - c.start)
-            chosen.append((c.start, c.end, p))
+            end = c.start + c.surname if _ADDRESS.match(text, c.start + c.surname) else c.end
+            chosen.append((c.start, end if c.surname else c.end, p))
     return sorted(chosen)
+
+
+# Forms of address after a bare surname: 周总理, 江总书记, 陈小姐, 李大娘, 胡某, 杜氏, 侯老.
+# The person is named by the surname, as "Mr. Chen" is by "Chen".
+_ADDRESS = re.compile(
+    "总理|总书记|总统|主席|委员长|书记|省长|市长|县长|部长|局长|处长|科长|厂长|校长|院长|"
+    "经理|主任|老板|老总|老师|老|教授|医生|大夫|师傅|同志|先生|小姐|女士|太太|夫人|大娘|"
+    "大妈|大姐|大爷|大伯|大叔|大嫂|阿姨|妈妈|某|氏"
+)
