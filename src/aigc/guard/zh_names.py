@@ -463,8 +463,10 @@ def find(text: str, min_probability: float | None = None) -> list[tuple[int, int
             break
         if not any(taken[c.start : c.end]):
             taken[c.start : c.end] = b"\x01" * (c.end - c.start)
-            end = c.start + c.surname if _ADDRESS.match(text, c.start + c.surname) else c.end
-            chosen.append((c.start, end if c.surname else c.end, p))
+            end = c.end
+            if c.surname and _ADDRESS.match(text, c.start + c.surname):
+                end = c.start + c.surname  # 陈|小姐
+            chosen.append((c.start, end, p))
     return sorted(chosen)
 
 
