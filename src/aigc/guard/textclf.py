@@ -55,7 +55,7 @@ class LinearTextClassifier:
             x = _hashed(texts[0], self.n_features)
         else:
             x = vectorizer(self.n_features).transform(texts)
-        logits = x @ self.weights.astype(np.float32) + self.intercept
+        logits = x @ self.weights + self.intercept  # float32 already (load, train)
         return 1.0 / (1.0 + np.exp(-logits))
 
     def score(self, text: str) -> float:

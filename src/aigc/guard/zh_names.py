@@ -333,6 +333,8 @@ def _context_features(scan: _Scan, a: int, b: int) -> list[str]:
     right = [f for j in range(a + 1, b) for m, f in scan.starts(j) if j + m > b]
     l1 = text[a - 1] if a else "^"
     r1 = text[b] if b < len(text) else "$"
+    left_class, right_class = _char_class(l1), _char_class(r1)
+    foreign = scan.stats.foreign
     return [
         *scan.left[a],
         *scan.right[b],
@@ -340,11 +342,11 @@ def _context_features(scan: _Scan, a: int, b: int) -> list[str]:
         f"cwall={scan.word(text[a:b])}|{n}",
         f"xr={max(right, default=-1)}",
         f"xr={max(right, default=-1)}|{n}",
-        f"lrc={_char_class(l1)}|{_char_class(r1)}|{n}",
+        f"lrc={left_class}|{right_class}|{n}",
         *_segment_features(scan, a, b),
         # A transliteration running on past an edge: 米卢廷|诺维奇 is cut short.
-        f"fprev={scan.stats.foreign.get(l1, -9) if _char_class(l1) == 'han' else None}",
-        f"fnext={scan.stats.foreign.get(r1, -9) if _char_class(r1) == 'han' else None}",
+        f"fprev={foreign.get(l1, -9) if left_class == 'han' else None}",
+        f"fnext={foreign.get(r1, -9) if right_class == 'han' else None}",
     ]
 
 

@@ -349,7 +349,8 @@ def char_stats(given: list[str], modern: list[str]) -> zh_names.CharStats:
     given_ratio = {ch: ratio(c / n, ch) for ch, c in counts.items()}
     surnames = {s: ratio(f / 1e5, s) for s, f in zh_lexicon.surnames().items() if len(s) == 1}
     foreign_counts: dict[str, int] = {}
-    for name in transliterated_names():
+    countries = [c for c in zh_lexicon.country_names() if re.fullmatch(r"[\u4e00-\u9fff]+", c)]
+    for name in transliterated_names() + countries:  # countries share their characters
         for ch in name:
             foreign_counts[ch] = foreign_counts.get(ch, 0) + 1
     m = sum(foreign_counts.values())
@@ -357,14 +358,11 @@ def char_stats(given: list[str], modern: list[str]) -> zh_names.CharStats:
     return zh_names.CharStats(given=given_ratio, surname=surnames, foreign=foreign)
 
 
-def transliterated_names(countries: bool = True) -> list[str]:
+def transliterated_names() -> list[str]:
     """Foreign names written in Chinese characters: jieba's entries tagged nrt (transliterated
-    person names, with some noise) and, for the character statistics, Faker's Chinese country
-    names (the made-up names are not built from them: they would look like places)."""
-    names = [w for w in _jieba_words({"nrt"}) if len(w) >= 3]
-    if not countries:
-        return names
-    return names + [c for c in zh_lexicon.country_names() if re.fullmatch(r"[\u4e00-\u9fff]+", c)]
+    person names, with some noise). The character statistics also count Faker's Chinese
+    country names; the made-up names are not built from them (they would look like places)."""
+    return [w for w in _jieba_words({"nrt"}) if len(w) >= 3]
 
 
 class ForeignNames:
@@ -421,7 +419,7 @@ def pools(root: Path) -> tuple[Pools, Pools]:
     sentences = corpus_sentences(root)
     jobs, places, orgs = sorted(zh_lexicon.faker_jobs()), _places(root), _orgs(rng)
     stats = char_stats(corpus_given, modern_given)
-    foreign = ForeignNames(transliterated_names(countries=False))
+    foreign = ForeignNames(transliterated_names())
     first, second = name_char_weights()
     sides = []
     for held in (False, True):
@@ -695,16 +693,13 @@ def train(root: Path, n_train: int = 80000, n_held: int = 8000) -> dict[str, flo
     f_train, y_train, _ = rows(train_ex, train_pool.stats, dropout=0.3, seed=3)
     f_held, _, where = rows(held_ex, train_pool.stats)
     x_train, x_held = hasher.transform(f_train), hasher.transform(f_held)
-    best: tuple[float, float] = (-1.0, 1.0)
+    fits = []  # (best held-out F1, C, model, held-out probabilities)
     for c in (0.3, 1.0, 3.0):
         model = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
         probs = model.predict_proba(x_held)[:, 1]
-        score = max(decode_f1(held_ex, probs, where, t) for t in THRESHOLDS)
-        if score > best[0]:
-            best = (score, c)
-    c = best[1]
-    model = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
-    threshold, score, error = choose_threshold(held_ex, model.predict_proba(x_held)[:, 1], where)
+        fits.append((max(decode_f1(held_ex, probs, where, t) for t in THRESHOLDS), c, model, probs))
+    _, c, model, probs = max(fits, key=lambda fit: fit[0])  # the first of equals, as before
+    threshold, score, error = choose_threshold(held_ex, probs, where)
     np.savez_compressed(
         zh_names.ARTIFACT,
         weights=model.coef_[0].astype(np.float16),
