@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aigc.guard import datasets
+from aigc.guard import benign_documents as generated_documents
+from aigc.guard import benign_tasks, datasets
 
 CAP = 400  # items per source: enough to measure, small enough for 2 cores
 
@@ -199,6 +200,31 @@ def zh_documents(root: Path) -> list[str]:
     return paragraphs
 
 
+def _python_docs() -> list[str]:
+    """Paragraphs of the reference text that ships with CPython (``pydoc_data``)."""
+    from pydoc_data.topics import topics
+
+    paragraphs = (p.strip() for text in topics.values() for p in text.split("\n\n"))
+    return sorted(p for p in paragraphs if 80 <= len(p) <= 800 and not p.startswith(" "))
+
+
+def _poems(root: Path) -> list[str]:
+    """Song ci and Shijing poems in simplified characters (MIT), one text each."""
+    folder = root / "text" / "zh"
+    ci = json.loads((folder / "songci300.json").read_text(encoding="utf-8"))
+    odes = json.loads((folder / "shijing.json").read_text(encoding="utf-8"))
+    return ["\n".join(p["paragraphs"]) for p in ci] + ["\n".join(p["content"]) for p in odes]
+
+
+def ordinary_tasks(root: Path, n: int = 600) -> list[str]:
+    """Generated everyday assistant tasks, English and Chinese (``benign_tasks``)."""
+    rng = random.Random(11)
+    code = _texts(_rows(root, "benign/python_code_chunks.jsonl"))
+    return benign_tasks.english_tasks(rng, _python_docs(), code, n) + benign_tasks.chinese_tasks(
+        rng, _poems(root), n
+    )
+
+
 def benign_requests(root: Path) -> list[Source]:
     """Harmless requests: the negatives of the injection and harmful-request detectors."""
     rng = random.Random(3)
@@ -230,6 +256,7 @@ def benign_requests(root: Path) -> list[Source]:
             True,
             cap=1200,
         ),
+        _src("generated_tasks", ordinary_tasks(root), 0, True, cap=1200),
         _src("docs_mypy", _texts(_rows(root, "benign/docs_en_mypy.jsonl")), 0, True),
         _src("prose_austen", _texts(_rows(root, "benign/prose_en_austen.jsonl")), 0, True),
         _src("zh_docs", zh_documents(root), 0, True, cap=1200),
@@ -350,6 +377,29 @@ def harmful_requests(root: Path) -> list[Source]:
     ]
 
 
+def questions(root: Path) -> list[Source]:
+    """Questions people ask a knowledge base (the retrieval sets' queries; evaluation only,
+    never trained on and not read when the guard was built): ordinary questions, English and
+    Chinese, that no input check should flag."""
+    folder = root / "retrieval"
+
+    def field(path: Path, key: str) -> list[str]:
+        return [str(json.loads(line)[key]) for line in datasets._jsonl_lines(path)]
+
+    return [
+        _src("msmarco_queries", field(folder / "msmarco" / "queries.jsonl", "text"), 0, False),
+        _src(
+            "financebench_questions",
+            field(folder / "financebench" / "questions.jsonl", "question"),
+            0,
+            False,
+        ),
+        _src(
+            "zh_docs_questions", field(folder / "zh_docs" / "questions.jsonl", "question"), 0, False
+        ),
+    ]
+
+
 def benign_documents(root: Path) -> list[Source]:
     """Documents a retriever or a tool hands the assistant: the negatives for indirect injection."""
     agent = _rows(root, "benign/agentdojo_benign.jsonl")
@@ -361,6 +411,7 @@ def benign_documents(root: Path) -> list[Source]:
         _src("prose_austen", _texts(_rows(root, "benign/prose_en_austen.jsonl")), 0, True, cap=300),
         _src("docs_mypy", _texts(_rows(root, "benign/docs_en_mypy.jsonl")), 0, True, cap=300),
         _src("bipia_emails", mails["train"] + mails["test"], 0, True),
+        _src("generated_documents", generated_documents.documents(random.Random(13), 600), 0, True),
         _src(
             "agentdojo_tool_outputs",
             _texts(agent, lambda r: r.get("kind") != "user_task"),
