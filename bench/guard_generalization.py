@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.metrics import roc_auc_score
 
-from aigc.guard import datasets, injection, moderation, sources, textclf
+from aigc.guard import datasets, injection, moderation, policy, sources, textclf
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -170,7 +170,13 @@ def evaluate(task: Task) -> list[dict[str, object]]:
 
 
 def _hosts(root: Path) -> list[str]:
-    docs = [t for s in sources.benign_documents(root) if s.name != "zh_reviews" for t in s.texts]
+    # real documents only: the generated notices are training data, not hosts
+    docs = [
+        t
+        for s in sources.benign_documents(root)
+        if s.name not in ("zh_reviews", "generated_documents")
+        for t in s.texts
+    ]
     return [d for d in docs if len(d) > 200]
 
 
@@ -221,6 +227,76 @@ def tasks(root: Path, embeddings: bool) -> list[Task]:
             embeddings=embeddings,
         ),
     ]
+
+
+def default_threshold(rule_id: str) -> float:
+    """The threshold the default policy gives one of its rules (what a new install runs)."""
+    return next(r.threshold for r in policy.DEFAULT_POLICY.rules if r.id == rule_id)
+
+
+def shipped(root: Path) -> list[dict[str, object]]:
+    """The shipped artifacts at the product's default thresholds, on the evaluation-only sources
+    (the trainable ones were trained on, so they would measure fit): what a new install flags.
+    Direct injection at the default input policy's threshold, injection planted in documents at
+    its retrieval threshold, harmful requests at the moderation threshold; the retrieval sets'
+    questions as further ordinary requests. Attack rows add the ROC-AUC against all of the
+    detector's benign rows."""
+    benign = [s for s in sources.benign_requests(root) if not s.trainable] + sources.questions(root)
+    hosts = [t for s in sources.benign_documents(root) if not s.trainable for t in s.texts]
+    hosts = [h for h in hosts if len(h) > 200]
+    rng = random.Random(5)
+    checks = (
+        (
+            "direct_injection",
+            injection.score,
+            default_threshold("injection"),
+            [s for s in sources.injection_attacks(root) if not s.trainable] + benign,
+        ),
+        (
+            "indirect_injection",
+            injection.score_document,
+            default_threshold("indirect-injection"),
+            [
+                s
+                for s in sources.document_attacks(root) + sources.benign_documents(root)
+                if not s.trainable
+            ],
+        ),
+        (
+            "harmful_requests",
+            moderation.harmful_score,
+            moderation.THRESHOLD,
+            [s for s in sources.harmful_requests(root) if not s.trainable] + benign,
+        ),
+    )
+    rows: list[dict[str, object]] = []
+    for name, score, threshold, groups in checks:
+        scored = []
+        for src in groups:
+            texts = src.texts
+            if name == "indirect_injection" and src.label:
+                texts = [
+                    datasets.insert(hosts[i % len(hosts)], t, rng) for i, t in enumerate(texts)
+                ]
+            scored.append((src, np.array([score(t) for t in texts])))
+        # each attack source against all of this detector's benign sources: the ranking at
+        # every threshold, not only the default one
+        benign_scores = np.concatenate([s for src, s in scored if not src.label])
+        for src, scores in scored:
+            row: dict[str, object] = {
+                "detector": name,
+                "source": src.name,
+                "kind": "attack" if src.label else "benign",
+                "n": len(scores),
+                "threshold": threshold,
+                "tpr" if src.label else "fpr": round(float((scores >= threshold).mean()), 4),
+            }
+            if src.label:
+                y = np.r_[np.ones(len(scores)), np.zeros(len(benign_scores))]
+                row["roc_auc"] = round(float(roc_auc_score(y, np.r_[scores, benign_scores])), 4)
+            rows.append(row)
+            print(f"  shipped {row}", file=sys.stderr)
+    return rows
 
 
 def responses(root: Path) -> list[dict[str, object]]:
@@ -274,6 +350,18 @@ def tables(result: dict[str, object]) -> str:
                 f"| {tpr} | {fpr} |"
             )
         lines.append("")
+    rows = result.get("shipped")
+    if isinstance(rows, list):
+        lines += ["**shipped detectors at the default thresholds** (evaluation-only sources)", ""]
+        lines += ["| detector | source | kind | n | threshold | TPR | FPR | ROC-AUC |"]
+        lines += ["|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            tpr, fpr, auc = r.get("tpr", ""), r.get("fpr", ""), r.get("roc_auc", "")
+            lines.append(
+                f"| {r['detector']} | {r['source']} | {r['kind']} | {r['n']} "
+                f"| {r['threshold']} | {tpr} | {fpr} | {auc} |"
+            )
+        lines.append("")
     rows = result.get("responses")
     if isinstance(rows, list):
         lines += ["**output moderation** (`moderation.response_score`)", ""]
@@ -313,6 +401,8 @@ def main() -> None:
         if args.only and task.name != args.only:
             continue
         out[task.name] = evaluate(task)
+    if not args.only or args.only == "shipped":
+        out["shipped"] = shipped(DATA)
     if not args.only or args.only == "responses":
         out["responses"] = responses(DATA)
     suffix = ("_embeddings" if args.embeddings else "") + (f"_{args.only}" if args.only else "")
