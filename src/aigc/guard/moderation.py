@@ -5,7 +5,10 @@ secrets found) and ``prompt_injection``. Scores come from word rules per categor
 Chinese) and from a character n-gram classifier of harmful requests trained here
 (``harmful.npz``, rebuilt by ``train_guard.py`` from jade-db and GPTFuzz questions against
 benign requests). The classifier's score lifts the category its words point to, or ``illicit``
-when no category word is present. Without the artifact the rules work alone.
+when no category word is present. Without the artifact the rules work alone. ``harassment``
+also takes the probability of offensive English (``offensive.py``: alt-profanity-check's model
+of insults, slurs and obscenity, trained on labelled comments): what a text says to or about
+someone, which a classifier of harmful *requests* does not see.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from aigc.guard import injection, pii, textclf
+from aigc.guard import injection, offensive, pii, textclf
 
 ARTIFACT = Path(__file__).with_name("harmful.npz")
 OPENAI_CATEGORIES = (
@@ -121,6 +124,7 @@ def _harm_scores(text: str, classifier: textclf.Scorer | None) -> dict[str, floa
         harmful = classifier.score(text[:4000])
         for name in hits or ["illicit"]:
             scores[name] = max(scores[name], harmful)
+    scores["harassment"] = max(scores["harassment"], offensive.score(text))
     for child, parent in _PARENT.items():
         scores[child] = scores[parent] * 0.5
     return scores
