@@ -229,11 +229,6 @@ def tasks(root: Path, embeddings: bool) -> list[Task]:
     ]
 
 
-def default_threshold(rule_id: str) -> float:
-    """The threshold the default policy gives one of its rules (what a new install runs)."""
-    return next(r.threshold for r in policy.DEFAULT_POLICY.rules if r.id == rule_id)
-
-
 def shipped(root: Path) -> list[dict[str, object]]:
     """The shipped artifacts at the product's default thresholds, on the evaluation-only sources
     (the trainable ones were trained on, so they would measure fit): what a new install flags.
@@ -249,13 +244,13 @@ def shipped(root: Path) -> list[dict[str, object]]:
         (
             "direct_injection",
             injection.score,
-            default_threshold("injection"),
+            policy.default_threshold("injection"),
             [s for s in sources.injection_attacks(root) if not s.trainable] + benign,
         ),
         (
             "indirect_injection",
             injection.score_document,
-            default_threshold("indirect-injection"),
+            policy.default_threshold("indirect-injection"),
             [
                 s
                 for s in sources.document_attacks(root) + sources.benign_documents(root)

@@ -226,6 +226,11 @@ rules:
 DEFAULT_POLICY = parse_policy(DEFAULT_POLICY_YAML)
 
 
+def default_threshold(rule_id: str) -> float:
+    """The threshold the default policy gives one of its rules (what a new install runs)."""
+    return next(r.threshold for r in DEFAULT_POLICY.rules if r.id == rule_id)
+
+
 def rules_for(
     policies: list[Policy], stage: Stage, model: str | None, key: str | None
 ) -> list[Rule]:

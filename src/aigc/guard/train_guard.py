@@ -70,10 +70,6 @@ def calibrated(
     return model
 
 
-def _default_threshold(rule_id: str) -> float:
-    return next(r.threshold for r in policy.DEFAULT_POLICY.rules if r.id == rule_id)
-
-
 def build(root: Path, out_dir: Path = HERE) -> dict[str, int]:
     benign = sources.benign_requests(root)
     sizes = {}
@@ -82,7 +78,7 @@ def build(root: Path, out_dir: Path = HERE) -> dict[str, int]:
             "injection",
             sources.injection_attacks(root) + benign,
             False,
-            _default_threshold("injection"),
+            policy.default_threshold("injection"),
         ),
         (
             "injection_doc",
