@@ -175,6 +175,15 @@ def test_moderations_in_openai_shape(server: Server, org_b: Org) -> None:
     )
     assert injected.results[0].flagged
     assert (injected.results[0].categories.model_extra or {})["prompt_injection"] is True
+    insult, ordinary = c.moderations.create(
+        input=[
+            "Shut up, you worthless idiot, nobody wants your stupid opinion.",
+            "How do I kill a process that hangs on Linux?",
+        ]
+    ).results
+    assert insult.flagged and insult.categories.harassment
+    assert insult.category_scores.harassment >= 0.9
+    assert not ordinary.flagged and ordinary.category_scores.harassment < 0.5
 
 
 def test_policies_api(server: Server, org_a: Org, org_b: Org) -> None:
