@@ -88,6 +88,71 @@ _INTENT: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
+# Wordings that state the intent to harm or to get away with it, whatever the topic: a benign
+# request has no use for "without getting caught", and asks to *detect* ransomware, not to write
+# it (a defensive word in the same sentence lets the request through to the classifier).
+_DEFENSIVE = re.compile(
+    r"\b(?:detect|prevent|protect|defend|block|remove|identify|analy[sz]e|mitigat|against|"
+    r"recogni[sz]e|spot|avoid|report)|检测|防止|防范|识别|防御|查杀|举报",
+    re.I,
+)
+_INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "illicit",
+        re.compile(
+            r"\bwithout (?:getting caught|being (?:caught|detected|traced|noticed)|anyone "
+            r"(?:knowing|noticing))\b|\b(?:evade|avoid|escape) (?:detection|the police|law "
+            r"enforcement|taxes)\b|\b(?:untraceable|undetectable) (?:poison|weapon|gun|malware)\b"
+            r"|不被(?:发现|察觉|抓|追踪)|逃避(?:警察|追查|侦查|缴税|纳税)|销毁证据",
+            re.I,
+        ),
+    ),
+    (
+        "illicit",
+        re.compile(
+            r"\b(?:write|create|code|build|generate|develop|make)\b.{0,30}\b(?:ransomware|"
+            r"keylogger|botnet|trojan|computer virus|phishing (?:e-?mails?|pages?|sites?|kits?))\b"
+            r"|(?:编写|写|制作|开发|生成).{0,8}(?:勒索病毒|木马|键盘记录器|钓鱼邮件|钓鱼网站)",
+            re.I,
+        ),
+    ),
+    (
+        "violence",
+        re.compile(
+            r"\b(?:synthesi[sz]e|make|produce|manufacture|weaponi[sz]e|build)\b.{0,30}\b(?:sarin|"
+            r"ricin|nerve agents?|mustard gas|anthrax|chemical weapons?|biological weapons?|"
+            r"bioweapons?|dirty bombs?|pipe bombs?)\b"
+            r"|(?:合成|制造|制作|提炼).{0,8}(?:沙林|蓖麻毒素|神经毒剂|芥子气|炭疽|化学武器|生物武器|土制炸弹)",
+            re.I,
+        ),
+    ),
+    (
+        "self-harm",
+        re.compile(
+            r"\b(?:convince|persuade|encourage|pressure)\b.{0,30}\bto (?:commit suicide|kill "
+            r"(?:himself|herself|themselves)|self-harm|hurt (?:himself|herself|themselves))\b"
+            r"|(?:劝|怂恿|诱导|鼓励).{0,8}(?:自杀|自残|轻生)",
+            re.I,
+        ),
+    ),
+    (
+        "hate",
+        re.compile(
+            r"\b(?:write|generate|create|compose)\b.{0,30}\b(?:racist|sexist|antisemitic|"
+            r"homophobic|hateful) (?:jokes?|rants?|posts?|essays?|messages?|slogans?|propaganda)\b"
+            r"|(?:写|生成|编).{0,8}(?:种族歧视|歧视性|仇恨)(?:的)?(?:笑话|文章|言论|口号)",
+            re.I,
+        ),
+    ),
+    (
+        "harassment",
+        re.compile(
+            r"\bdox+(?:ing|x?ing|ed)?\b|\b(?:find|track down|get)\b.{0,20}\b(?:home address|where "
+            r"(?:she|he|they) lives?)\b.{0,40}\b(?:ex|stalk|harass|confront)|人肉(?:搜索)?",
+            re.I,
+        ),
+    ),
+]
 _PARENT = {
     "harassment/threatening": "harassment",
     "hate/threatening": "hate",
@@ -120,6 +185,10 @@ def _harm_scores(text: str, classifier: textclf.Scorer | None) -> dict[str, floa
     for name, pattern in _INTENT:
         if pattern.search(text):
             scores[name] = 0.95
+    if not _DEFENSIVE.search(text):
+        for name, pattern in _INTENT_TO_HARM:
+            if pattern.search(text):
+                scores[name] = max(scores[name], 0.95)
     if classifier is not None:
         harmful = classifier.score(text[:4000])
         for name in hits or ["illicit"]:
