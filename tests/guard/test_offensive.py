@@ -25,6 +25,9 @@ def test_the_unpacked_model_gives_the_packages_probabilities() -> None:
     release of the package (or of scikit-learn) that changes the model fails here, not in
     production."""
     texts = [*TEXTS, "DAMN it!!! the the the stupid stupid printer", "naïve café idiots"]
+    assert isinstance(
+        offensive.model(), offensive.OffensiveModel
+    )  # the fast path, not the package's
     expected = predict_prob(texts)
     mine = [offensive.model().probability(t) for t in texts]
     np.testing.assert_allclose(mine, expected, atol=1e-12)
@@ -52,6 +55,12 @@ def test_an_english_insult_is_flagged_as_harassment(insult: str) -> None:
 )
 def test_ordinary_text_with_alarming_words_is_not_harassment(text: str) -> None:
     assert moderation.category_scores(text)["harassment"] < moderation.THRESHOLD
+
+
+def test_a_model_of_another_shape_falls_back_to_the_packages_own_scoring() -> None:
+    text = "You are a worthless idiot and everyone hates you."
+    expected = float(predict_prob([text])[0])
+    assert offensive.PackageScorer().probability(text) == pytest.approx(expected)
 
 
 def test_text_without_latin_words_is_not_scored_by_the_english_model() -> None:

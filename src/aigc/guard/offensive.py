@@ -10,15 +10,33 @@ and one text is scored with a dictionary lookup per word: the same probabilities
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
 _LATIN_WORD = re.compile(r"[A-Za-z]{2}")
 MAX_CHARS = 4000
+
+
+class Scorer(Protocol):
+    def probability(self, text: str) -> float: ...
+
+
+class PackageScorer:
+    """The package's own ``predict_prob`` (slow): used only when its model is not the shape
+    ``OffensiveModel`` reads, so a new release degrades speed, never correctness."""
+
+    def probability(self, text: str) -> float:
+        from profanity_check import predict_prob
+
+        return float(predict_prob([text])[0])
 
 
 @dataclass(frozen=True)
@@ -47,7 +65,7 @@ class OffensiveModel:
 
 
 @cache
-def model() -> OffensiveModel:
+def model() -> Scorer:
     """The package's model, unpacked once (importing the package loads it, ~1 MB)."""
     from profanity_check import profanity_check as package
 
@@ -61,8 +79,11 @@ def model() -> OffensiveModel:
         or any(settings[k] != v for k, v in expected.items())
         or settings["sublinear_tf"]
         or settings["strip_accents"] is not None
+        or settings["preprocessor"] is not None
+        or settings["tokenizer"] is not None
     ):
-        raise RuntimeError("alt-profanity-check's model is not the one offensive.py reads")
+        log.warning("alt-profanity-check's model is not the shape offensive.py reads: slow path")
+        return PackageScorer()
     return OffensiveModel(
         vocabulary={str(w): int(i) for w, i in vectorizer.vocabulary_.items()},
         idf=np.asarray(vectorizer.idf_, dtype=np.float64),
