@@ -106,3 +106,32 @@ def test_bad_formats_and_models_are_refused() -> None:
     assert (
         structured.validate(structured.Constraint("json_object"), "[1]") == "is not a JSON object"
     )
+
+
+class _Tokenizer:
+    """Stands in for a tokenizer object: only its identity matters to the cache."""
+
+
+def test_a_tokenizer_at_a_freed_tokenizers_address_gets_its_own_entry() -> None:
+    """Python reuses the id of a freed object: a model unloaded and another loaded at the same
+    address once got the first one's grammar compiler (a bitmask of the wrong vocabulary width,
+    'should be (batch_size, 12)')."""
+    import weakref
+
+    cache: structured.PerTokenizer[str] = structured.PerTokenizer()
+    old, new = _Tokenizer(), _Tokenizer()
+    # the entry a freed tokenizer left at the address the new one now has
+    cache._entries[id(new)] = (weakref.ref(old), "the old vocabulary's compiler")
+    assert cache.get(new, lambda: "built for the new one") == "built for the new one"
+    assert cache.get(new, lambda: "not built again") == "built for the new one"
+
+
+def test_an_entry_goes_with_its_tokenizer() -> None:
+    import gc
+
+    cache: structured.PerTokenizer[int] = structured.PerTokenizer()
+    tokenizer = _Tokenizer()
+    assert cache.get(tokenizer, lambda: 1) == 1 and len(cache) == 1
+    del tokenizer
+    gc.collect()
+    assert len(cache) == 0

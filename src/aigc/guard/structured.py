@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from threading import Lock
-from typing import Any
+from threading import RLock
+from typing import Any, Generic, TypeVar
 
 import torch
 
@@ -127,8 +128,41 @@ def validate(constraint: Constraint, text: str) -> str | None:
 
 # --- the xgrammar logits processor ---------------------------------------------------------
 
-_compilers: dict[int, Any] = {}
-_lock = Lock()
+T = TypeVar("T")
+
+
+class PerTokenizer(Generic[T]):
+    """One value per live tokenizer. Keyed by ``id``, which Python reuses once an object is
+    freed, so each entry also holds a weak reference and counts only while it still points at
+    the same tokenizer: a model unloaded and another loaded at the same address must not get
+    the first one's compiler (its bitmask is the other vocabulary's width). An entry goes when
+    its tokenizer does."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref[Any], T]] = {}
+        self._lock = RLock()  # a weakref callback may run inside make(), on this thread
+
+    def get(self, tokenizer: Any, make: Callable[[], T]) -> T:
+        key = id(tokenizer)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0]() is tokenizer:
+                return entry[1]
+            value = make()
+            self._entries[key] = (weakref.ref(tokenizer, lambda _: self._drop(key)), value)
+            return value
+
+    def _drop(self, key: int) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0]() is None:
+                del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_compilers: PerTokenizer[Any] = PerTokenizer()
 
 
 def _compiler(tokenizer: Any, vocab_size: int) -> Any:
@@ -140,21 +174,20 @@ def _compiler(tokenizer: Any, vocab_size: int) -> Any:
     itself (``token_bytes`` describes only their byte pieces exactly, for the UTF-8 guard)."""
     import xgrammar as xgr
 
-    key = id(tokenizer)
-    with _lock:
-        if key not in _compilers:
-            token_bytes = tokenizer.token_bytes() if tokenizer.byte_level else None
-            if token_bytes is not None:
-                info = xgr.TokenizerInfo(
-                    token_bytes,
-                    xgr.VocabType.RAW,
-                    vocab_size=vocab_size,
-                    stop_token_ids=list(tokenizer.eos_ids),
-                )
-            else:
-                info = xgr.TokenizerInfo.from_huggingface(tokenizer.hf, vocab_size=vocab_size)
-            _compilers[key] = xgr.GrammarCompiler(info, max_threads=1)
-        return _compilers[key]
+    def make() -> Any:
+        token_bytes = tokenizer.token_bytes() if tokenizer.byte_level else None
+        if token_bytes is not None:
+            info = xgr.TokenizerInfo(
+                token_bytes,
+                xgr.VocabType.RAW,
+                vocab_size=vocab_size,
+                stop_token_ids=list(tokenizer.eos_ids),
+            )
+        else:
+            info = xgr.TokenizerInfo.from_huggingface(tokenizer.hf, vocab_size=vocab_size)
+        return xgr.GrammarCompiler(info, max_threads=1)
+
+    return _compilers.get(tokenizer, make)
 
 
 def compile_constraint(constraint: Constraint, tokenizer: Any, vocab_size: int) -> Any:
@@ -203,22 +236,23 @@ class GrammarProcessor:
         return logits
 
 
-_control_masks: dict[int, torch.Tensor] = {}
+_control_masks: PerTokenizer[torch.Tensor] = PerTokenizer()
 
 
 def control_tokens(tokenizer: Any, vocab_size: int) -> torch.Tensor:
     """Tokens holding a control character (U+0000–U+001F). xgrammar's schema grammars let them
     into strings, where JSON forbids them; our JSON needs no newline or tab (compact output),
     so for JSON constraints they are masked outright."""
-    key = id(tokenizer)
-    if key not in _control_masks:
+
+    def make() -> torch.Tensor:
         token_bytes = tokenizer.token_bytes()
         mask = torch.zeros(vocab_size, dtype=torch.bool)
         for i in range(min(vocab_size, len(tokenizer.hf))):
             piece = token_bytes[i] if token_bytes is not None else tokenizer.decode([i]).encode()
             mask[i] = any(b < 0x20 for b in piece)
-        _control_masks[key] = mask
-    return _control_masks[key]
+        return mask
+
+    return _control_masks.get(tokenizer, make)
 
 
 def _vocab(model: Any) -> tuple[Any, int] | None:
