@@ -26,7 +26,7 @@ import re
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from threading import RLock
+from threading import Lock
 from typing import Any, Generic, TypeVar
 
 import torch
@@ -132,31 +132,20 @@ T = TypeVar("T")
 
 
 class PerTokenizer(Generic[T]):
-    """One value per live tokenizer. Keyed by ``id``, which Python reuses once an object is
-    freed, so each entry also holds a weak reference and counts only while it still points at
-    the same tokenizer: a model unloaded and another loaded at the same address must not get
-    the first one's compiler (its bitmask is the other vocabulary's width). An entry goes when
-    its tokenizer does."""
+    """One value per live tokenizer, dropped when the tokenizer goes. Keyed by the tokenizer
+    itself (weakly), not by ``id``: Python reuses a freed object's id, and a model loaded at an
+    unloaded one's address must not get the first one's compiler (its bitmask is the other
+    vocabulary's width)."""
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[weakref.ref[Any], T]] = {}
-        self._lock = RLock()  # a weakref callback may run inside make(), on this thread
+        self._entries: weakref.WeakKeyDictionary[Any, T] = weakref.WeakKeyDictionary()
+        self._lock = Lock()
 
     def get(self, tokenizer: Any, make: Callable[[], T]) -> T:
-        key = id(tokenizer)
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0]() is tokenizer:
-                return entry[1]
-            value = make()
-            self._entries[key] = (weakref.ref(tokenizer, lambda _: self._drop(key)), value)
-            return value
-
-    def _drop(self, key: int) -> None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0]() is None:
-                del self._entries[key]
+            if tokenizer not in self._entries:
+                self._entries[tokenizer] = make()
+            return self._entries[tokenizer]
 
     def __len__(self) -> int:
         return len(self._entries)

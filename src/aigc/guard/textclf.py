@@ -49,14 +49,17 @@ class LinearTextClassifier:
     intercept: float
     n_features: int
 
-    def scores(self, texts: list[str]) -> np.ndarray:
-        """Probability of the positive class for each text."""
+    def logits(self, texts: list[str]) -> np.ndarray:
+        """Log-odds of the positive class for each text."""
         if len(texts) == 1:
             x = _hashed(texts[0], self.n_features)
         else:
             x = vectorizer(self.n_features).transform(texts)
-        logits = x @ self.weights + self.intercept  # float32 already (load, train)
-        return 1.0 / (1.0 + np.exp(-logits))
+        return x @ self.weights + self.intercept  # float32 already (load, train)
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        """Probability of the positive class for each text."""
+        return 1.0 / (1.0 + np.exp(-self.logits(texts)))
 
     def score(self, text: str) -> float:
         return float(self.scores([text])[0])

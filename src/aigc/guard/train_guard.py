@@ -62,8 +62,7 @@ def calibrated(
     for k in (0, 1):
         fit, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
         model = textclf.train([texts[i] for i in fit], y[fit].tolist())
-        x = textclf.vectorizer().transform([texts[i] for i in held])
-        unseen[held] = x @ model.weights + model.intercept
+        unseen[held] = model.logits([texts[i] for i in held])
     benign_quantile = float(np.quantile(unseen[y == 0], 1.0 - fpr))
     model = textclf.train(texts, labels)
     model.intercept += min(0.0, _logit(threshold) - benign_quantile)
