@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -455,12 +456,20 @@ def threshold() -> float:
 
 
 def find(text: str, min_probability: float | None = None) -> list[tuple[int, int, float]]:
-    """(start, end, probability) of each name: the best candidates above the threshold that do
-    not overlap; a surname followed by a form of address is that surname alone (周|总理)."""
+    """(start, end, probability) of each name the model finds above the threshold."""
     cut = threshold() if min_probability is None else min_probability
+    return decode(text, scored(text), cut)
+
+
+def decode(
+    text: str, candidates: Iterable[tuple[Candidate, float]], cut: float
+) -> list[tuple[int, int, float]]:
+    """The names among scored candidates: the most probable ones at or above ``cut`` that do
+    not overlap (ties in candidate order); a surname followed by a form of address is that
+    surname alone (周|总理). The trainer picks its threshold with this same decoding."""
     taken = bytearray(len(text))  # characters already in a chosen name
     chosen: list[tuple[int, int, float]] = []
-    for c, p in sorted(scored(text), key=lambda cp: -cp[1]):
+    for c, p in sorted(candidates, key=lambda cp: -cp[1]):
         if p < cut:
             break
         if not any(taken[c.start : c.end]):

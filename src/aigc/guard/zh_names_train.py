@@ -606,8 +606,8 @@ _LEXICAL = ("cw=", "cwall=", "cp=", "sg=", "gg=", "xl=", "xr=", "seg=", "cuta=",
 
 def rows(
     examples: list[Example], stats: zh_names.CharStats, dropout: float = 0.0, seed: int = 0
-) -> tuple[list[list[str]], np.ndarray, list[tuple[int, int, int]]]:
-    """Features and labels of every candidate; (example, start, end) of each row. With
+) -> tuple[list[list[str]], np.ndarray, list[tuple[int, zh_names.Candidate]]]:
+    """Features and labels of every candidate; (example, candidate) of each row. With
     ``dropout``, that share of the rows loses its dictionary features: in generated text a
     name almost never touches a dictionary word, and without dropout the model would lean on
     that alone and learn little from the context."""
@@ -624,29 +624,29 @@ def rows(
                 f = [x for x in f if not x.removeprefix("F:").startswith(_LEXICAL)]
             feats.append(f)
             labels.append(int((c.start, c.end) in gold))
-            where.append((k, c.start, c.end))
+            where.append((k, c))
     return feats, np.array(labels), where
 
 
 def decode_counts(
-    examples: list[Example], probs: np.ndarray, where: list, threshold: float
+    examples: list[Example],
+    probs: np.ndarray,
+    where: list[tuple[int, zh_names.Candidate]],
+    threshold: float,
 ) -> np.ndarray:
-    """Per example: right names, wrong names and gold names of greedy decoding at
-    ``threshold`` (an array of shape (examples, 3))."""
-    by_example: dict[int, list[tuple[float, int, int]]] = {}
-    for p, (k, s, e) in zip(probs, where, strict=True):
-        if p >= threshold:
-            by_example.setdefault(k, []).append((p, s, e))
+    """Per example: right names, wrong names and gold names that ``zh_names.decode`` (what
+    ``find`` returns) gives at ``threshold`` (an array of shape (examples, 3))."""
+    by_example: dict[int, list[tuple[zh_names.Candidate, float]]] = {}
+    for p, (k, c) in zip(probs, where, strict=True):
+        by_example.setdefault(k, []).append((c, float(p)))
     counts = np.zeros((len(examples), 3), dtype=np.int64)
     counts[:, 2] = [len(spans) for _, spans in examples]
-    for k, found in by_example.items():
-        kept: list[tuple[int, int]] = []
-        for _, s, e in sorted(found, reverse=True):
-            if all(e <= a or s >= b for a, b in kept):
-                kept.append((s, e))
-        gold = set(examples[k][1])
-        counts[k, 0] = sum(span in gold for span in kept)
-        counts[k, 1] = sum(span not in gold for span in kept)
+    for k, scored in by_example.items():
+        text, spans = examples[k]
+        found = [(s, e) for s, e, _ in zh_names.decode(text, scored, threshold)]
+        gold = set(spans)
+        counts[k, 0] = sum(span in gold for span in found)
+        counts[k, 1] = sum(span not in gold for span in found)
     return counts
 
 
@@ -657,7 +657,12 @@ def f1(counts: np.ndarray) -> float:
     return float(2 * precision * recall / max(precision + recall, 1e-9))
 
 
-def decode_f1(examples: list[Example], probs: np.ndarray, where: list, threshold: float) -> float:
+def decode_f1(
+    examples: list[Example],
+    probs: np.ndarray,
+    where: list[tuple[int, zh_names.Candidate]],
+    threshold: float,
+) -> float:
     """Exact-span F1 of greedy decoding at ``threshold``."""
     return f1(decode_counts(examples, probs, where, threshold))
 
@@ -666,7 +671,10 @@ THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
 
 
 def choose_threshold(
-    examples: list[Example], probs: np.ndarray, where: list, rounds: int = 200
+    examples: list[Example],
+    probs: np.ndarray,
+    where: list[tuple[int, zh_names.Candidate]],
+    rounds: int = 200,
 ) -> tuple[float, float, float]:
     """(threshold, its held-out F1, one standard error of the best F1 by bootstrap over the
     examples). The highest threshold whose F1 is within one standard error of the best: on
