@@ -211,3 +211,34 @@ def test_a_model_counting_elsewhere_counts_every_candidate_source_in_one_call() 
         assert one_by_one  # something fits at each budget
     assert len(calls) == 3  # one call per fit, whatever the number of sources
     assert all(t.startswith("[1]") for t in (texts[0] for texts in calls))
+
+
+def test_a_source_tells_the_model_which_document_and_period_it_is_from() -> None:
+    """Two quarters' filings of one company read alike: the model is told each source's title
+    and the period it covers (as the document states them), besides file, page and section; a
+    title that only repeats the file name is not said twice."""
+    from dataclasses import replace
+
+    from aigc.knowledge.retrieve import Hit
+
+    hit = Hit(
+        7,
+        "kb",
+        "d1",
+        "3M_2023Q2_10Q.pdf",
+        12,
+        ["Notes", "Revenue"],
+        "Net sales were $8.3 billion.",
+        1.0,
+        None,
+        1.0,
+        title="3M Company Form 10-Q",
+        period="quarter ended June 30, 2023",
+    )
+    assert grounding.source_text(2, hit).splitlines() == [
+        "[2] (3M Company Form 10-Q, 3M_2023Q2_10Q.pdf, quarter ended June 30, 2023, p. 12"
+        " — Notes › Revenue)",
+        "Net sales were $8.3 billion.",
+    ]
+    bare = replace(hit, title="3M_2023Q2_10Q", period=None, page=None, headings=[])
+    assert grounding.source_text(1, bare).splitlines()[0] == "[1] (3M_2023Q2_10Q.pdf)"

@@ -202,7 +202,10 @@ def test_a_scanned_page_is_cited_as_ocr(sandbox: Sandbox) -> None:
         hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "sample vector PDF testing")
     assert hits and hits[0].meta == {"ocr": "true"} and hits[0].page == 1
     assert citations(hits)[0]["ocr"] is True
-    assert source_text(1, hits[0]).startswith("[1] (scan.pdf, p. 1 (OCR))")
+    # the title the OCR read off the page names the source too
+    assert source_text(1, hits[0]).startswith(
+        "[1] (Sample Vector PDF for Testing, scan.pdf, p. 1 (OCR))"
+    )
     typed = sandbox.ingest(sandbox.admin_a, kb, {"typed.md": b"A sample vector of numbers."})
     assert typed["indexed"] == 1
     with sandbox.db.session() as s:

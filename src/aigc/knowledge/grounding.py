@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import PurePosixPath
 from typing import Any
 
 from aigc.knowledge import relevance
@@ -120,7 +121,16 @@ def sources_budget(context_length: int | None, fixed: int, max_tokens: int) -> i
 
 
 def source_text(number: int, hit: Hit) -> str:
-    where = hit.filename + (f", p. {hit.page}" if hit.page else "")
+    """One source as the model reads it: its number, where it is from, then its text. "Where"
+    names the document as it names itself and the period it covers, when it states them
+    (knowledge/context.py): two quarters' filings of one company read alike, and a question
+    about Q2 2023 is answered right only if the model can tell which passage is Q2's."""
+    parts = [hit.filename]
+    if hit.title and PurePosixPath(hit.filename).stem.lower() not in hit.title.lower():
+        parts.insert(0, hit.title)
+    if hit.period:
+        parts.append(hit.period)
+    where = ", ".join(parts) + (f", p. {hit.page}" if hit.page else "")
     if hit.meta.get("ocr") == "true":
         where += " (OCR)"  # read from a scan: the model may weigh an odd word accordingly
     if hit.headings:
