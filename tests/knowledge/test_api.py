@@ -192,9 +192,10 @@ def test_isolation_other_tenant_and_user_without_access_see_nothing(
 def given(stub: StubServer, number: int) -> str:
     """The file of source ``number`` in the last grounded prompt the stub was sent."""
     system = stub.app.state.bodies[-1]["messages"][0]["content"]
-    found = re.search(rf"^\[{number}\] \(([^,)]+?)(?:, p\. \d+)?(?: — .*)?\)$", system, re.M)
+    found = re.search(rf"^\[{number}\] \((.*)\)$", system, re.M)  # (title, file, p. 3 — …)
     assert found is not None, system
-    return found.group(1)
+    where = found.group(1).split(" — ")[0].split(", ")
+    return next(part for part in where if re.fullmatch(r"[\w.-]+\.\w+", part))
 
 
 def test_grounded_chat_returns_only_the_sources_the_answer_cites(
