@@ -245,6 +245,41 @@ def test_grounded_chat_returns_only_the_sources_the_answer_cites(
     assert quoted.model_extra["grounding"]["cited_by"] == "matching"
 
 
+def test_the_responses_api_answers_from_knowledge_bases_as_chat_does(
+    server: Server, world: World, org_a: Org, stub: StubServer
+) -> None:
+    """/v1/responses takes the same ``knowledge_bases`` field (it runs on the chat pipeline):
+    the model is sent the sources, the answer cites what it used, and the response object
+    carries the citations, streamed or not, and keeps them when stored. Before, the field was
+    silently dropped and the answer was not grounded."""
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    model = stub.register(server, model="cite-2")
+    ask: dict[str, Any] = {
+        "model": model,
+        "input": "Which floor is printer P-204 on, and when does the canteen serve lunch?",
+        "extra_body": {"knowledge_bases": [world.public_kb]},
+    }
+    answer = client.responses.create(**ask)
+    second = given(stub, 2)
+    assert answer.output_text == "From the documents: it is there [1]."
+    cited = answer.model_extra["citations"]
+    assert [(c["index"], c["filename"]) for c in cited] == [(1, second)]
+    assert answer.model_extra["grounding"]["cited"] == 1
+    assert client.responses.retrieve(answer.id).model_extra["citations"] == cited
+
+    events = list(client.responses.create(**ask, stream=True))
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output_text == "From the documents: it is there [1]."
+    assert events[-1].response.model_extra["citations"] == cited
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(**(ask | {"extra_body": {"knowledge_bases": "kb"}}))
+    assert refused.value.body["param"] == "knowledge_bases"  # type: ignore[index]
+    off_topic = client.responses.create(**(ask | {"input": "长城有多长？"}))
+    assert off_topic.output_text == NO_DOCUMENT["zh"]
+    assert off_topic.model_extra["citations"] == []
+
+
 def test_a_template_answer_cites_nothing_and_says_so(
     server: Server, world: World, org_a: Org
 ) -> None:

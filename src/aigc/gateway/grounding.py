@@ -56,7 +56,8 @@ def requested_kbs(body: SamplingFields) -> list[str] | None:
         )
     if not isinstance(body, ChatCompletionRequest):
         raise InvalidRequest(
-            "knowledge_bases works with chat completions only", param=grounding.FIELD
+            "knowledge_bases works with chat completions and responses only",
+            param=grounding.FIELD,
         )
     return value
 

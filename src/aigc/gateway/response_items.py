@@ -6,6 +6,8 @@
               function_call_output items          → tool messages
               tools (flat function definitions)   → chat tools; tool_choice likewise
               text.format                         → response_format (structured output)
+              knowledge_bases (an extra field)    → the same field: a grounded answer, and
+                                                    the response carries its citations
     answer:   text and tool calls of the choice   → a message item with output_text, then one
                                                     function_call item per call
 
@@ -74,6 +76,8 @@ def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> Bridged:
     response_format = _format((body.text or {}).get("format"))
     if response_format is not None:
         fields["response_format"] = response_format
+    if "knowledge_bases" in (body.model_extra or {}):  # checked by the grounding stage
+        fields["knowledge_bases"] = (body.model_extra or {})["knowledge_bases"]
     try:
         return Bridged(ChatCompletionRequest.model_validate(fields), places)
     except ValidationError as exc:  # a shape our checks above let through

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.errors import InvalidRequest
 from aigc.gateway.fields import branch_rules
-from aigc.gateway.schemas import FUNCTION_NAME
+from aigc.gateway.schemas import FUNCTION_NAME, KNOWLEDGE_BASES
 
 # Field → the values that mean "not used". Anything else is a feature we do not have.
 _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
@@ -147,6 +147,7 @@ def _document(schema: dict[str, Any]) -> None:
     branch_rules(array={"items": TOOL})(properties["tools"])
     branch_rules(object=TEXT)(properties["text"])
     properties["tool_choice"] |= TOOL_CHOICE
+    properties["knowledge_bases"] = KNOWLEDGE_BASES  # an extra field, passed on to chat
     for name, unused in _UNSUPPORTED.items():  # refused unless unused, as in chat
         properties[name] = {
             "description": "Not supported yet: only the value that means 'not used'",

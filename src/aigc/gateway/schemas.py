@@ -209,6 +209,16 @@ def _only(value: Any) -> dict[str, Any]:
     return {"const": value}
 
 
+# The extra field that grounds an answer (chat completions and responses).
+KNOWLEDGE_BASES = {
+    "type": "array",
+    "items": {"type": "string", "minLength": 1},
+    "minItems": 1,
+    "maxItems": 20,
+    "description": "Answer from these knowledge bases, with citations",
+}
+
+
 def _document_extras(schema: dict[str, Any], model: type[BaseModel]) -> None:
     """The fields read from the body's extras, and those refused unless unused, in the schema."""
     properties = schema.setdefault("properties", {})
@@ -221,13 +231,7 @@ def _document_extras(schema: dict[str, Any], model: type[BaseModel]) -> None:
     properties["modalities"] = {"anyOf": [{"type": "null"}, {"const": ["text"]}]}
     properties |= _STRUCTURED
     if issubclass(model, ChatCompletionRequest):
-        properties["knowledge_bases"] = {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-            "minItems": 1,
-            "maxItems": 20,
-            "description": "Answer from these knowledge bases, with citations",
-        }
+        properties["knowledge_bases"] = KNOWLEDGE_BASES
         properties |= _TOOL_CHOICES
         schema["anyOf"] = [  # tools or the legacy functions, not both
             {"properties": {field: _NONE_OR_EMPTY}} for field in ("tools", "functions")
