@@ -9,7 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from aigc.errors import InvalidRequest
-from aigc.gateway.response_items import chat_body, input_param, output_items
+from aigc.gateway.response_items import (
+    chat_body,
+    citation_annotations,
+    input_param,
+    output_items,
+)
 from aigc.gateway.response_schemas import ResponseRequest, refuse_unsupported
 from aigc.models.protocols import ToolCall
 
@@ -140,3 +145,21 @@ def test_chat_params_are_named_as_the_client_wrote_them() -> None:
     assert input_param(places, "response_format.json_schema.schema") == "text.format.schema"
     assert input_param(places, "tool_choice") == "tool_choice"
     assert input_param(places, None) is None
+
+
+def test_citations_become_file_citation_annotations_where_their_markers_stand() -> None:
+    """Every source a marker names, at the marker's offset ("[1, 2]" names two; full-width
+    【2】 too); a number no citation has is no annotation; no marker, no annotation."""
+    cited = [
+        {"index": 1, "document": "doc_a", "filename": "a.pdf"},
+        {"index": 2, "document": "doc_b", "filename": "b.md"},
+    ]
+    text = "Lunch is at noon [1, 2]. 打印机在二楼【2】。 See [7]."
+    found = citation_annotations(text, cited)
+    assert found == [
+        {"type": "file_citation", "file_id": "doc_a", "filename": "a.pdf", "index": 17},
+        {"type": "file_citation", "file_id": "doc_b", "filename": "b.md", "index": 17},
+        {"type": "file_citation", "file_id": "doc_b", "filename": "b.md", "index": 31},
+    ]
+    assert text[17:23] == "[1, 2]" and text[31] == "【"
+    assert citation_annotations("No marker here.", cited) == []

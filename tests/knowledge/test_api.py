@@ -265,12 +265,31 @@ def test_the_responses_api_answers_from_knowledge_bases_as_chat_does(
     cited = answer.model_extra["citations"]
     assert [(c["index"], c["filename"]) for c in cited] == [(1, second)]
     assert answer.model_extra["grounding"]["cited"] == 1
-    assert client.responses.retrieve(answer.id).model_extra["citations"] == cited
+    # the marker as a file_citation annotation at its place in the text
+    marker = answer.output_text.index("[1]")
+    annotation = {
+        "type": "file_citation",
+        "file_id": cited[0]["document"],
+        "filename": second,
+        "index": marker,
+    }
+    assert [a.model_dump() for a in answer.output[0].content[0].annotations] == [annotation]
+    stored = client.responses.retrieve(answer.id)
+    assert stored.model_extra["citations"] == cited
+    assert [a.model_dump() for a in stored.output[0].content[0].annotations] == [annotation]
 
     events = list(client.responses.create(**ask, stream=True))
     assert events[-1].type == "response.completed"
-    assert events[-1].response.output_text == "From the documents: it is there [1]."
-    assert events[-1].response.model_extra["citations"] == cited
+    final = events[-1].response
+    assert final.output_text == "From the documents: it is there [1]."
+    assert final.model_extra["citations"] == cited
+    assert [a.model_dump() for a in final.output[0].content[0].annotations] == [annotation]
+    added = [e for e in events if e.type == "response.output_text.annotation.added"]
+    assert [(e.annotation_index, e.annotation) for e in added] == [(0, annotation)]
+    kinds = [e.type for e in events]
+    assert kinds.index("response.output_text.annotation.added") < kinds.index(
+        "response.output_text.done"
+    )
 
     with pytest.raises(openai.BadRequestError) as refused:
         client.responses.create(**(ask | {"extra_body": {"knowledge_bases": "kb"}}))

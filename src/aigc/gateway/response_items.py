@@ -27,6 +27,7 @@ from aigc.errors import InvalidRequest
 from aigc.gateway.response_schemas import ResponseRequest
 from aigc.gateway.schemas import ChatCompletionRequest
 from aigc.infra import untrusted
+from aigc.knowledge.citing import MARKER
 from aigc.models.protocols import ToolCall
 
 _ROLES = ("user", "system", "developer", "assistant")
@@ -238,29 +239,57 @@ def _format(text_format: Any) -> dict[str, Any] | None:
 
 
 def output_items(
-    text: str, calls: list[ToolCall], status: str = "completed"
+    text: str,
+    calls: list[ToolCall],
+    status: str = "completed",
+    citations: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The answer as output items: the text (when any, or when nothing was called) as one
     assistant message, then one function_call item per call, in order."""
     items: list[dict[str, Any]] = []
     if text or not calls:
-        items.append(message_item(new_id("msg"), text, status))
+        annotations = citation_annotations(text, citations or [])
+        items.append(message_item(new_id("msg"), text, status, annotations))
     items += [call_item(new_id("fc"), c.id, c.name, c.arguments, status) for c in calls]
     return items
 
 
-def message_item(item_id: str, text: str, status: str) -> dict[str, Any]:
+def message_item(
+    item_id: str, text: str, status: str, annotations: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     return {
         "type": "message",
         "id": item_id,
         "status": status,
         "role": "assistant",
-        "content": [text_part(text)],
+        "content": [text_part(text, annotations)],
     }
 
 
-def text_part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+def text_part(text: str, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}
+
+
+def citation_annotations(text: str, citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A grounded answer's citations as the Responses API's ``file_citation`` annotations:
+    one per source a ``[n]`` marker of the text names, ``index`` the marker's offset in the
+    text (as OpenAI's file search places them), ``file_id`` the knowledge base's document id.
+    Sources cited by matching sentences (no marker) are in ``citations`` only."""
+    by_index = {c["index"]: c for c in citations}
+    annotations = []
+    for match in MARKER.finditer(text):
+        for number in re.split(r"[,，、]", match.group(1)):
+            cited = by_index.get(int(number))
+            if cited is not None:
+                annotations.append(
+                    {
+                        "type": "file_citation",
+                        "file_id": cited["document"],
+                        "filename": cited["filename"],
+                        "index": match.start(),
+                    }
+                )
+    return annotations
 
 
 def call_item(item_id: str, call_id: str, name: str, arguments: str, status: str) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def from_chat(draft: Draft, payload: dict[str, Any]) -> dict[str, Any]:
     usage = payload["usage"]
     return draft.view(
         "completed",
-        output_items(message.get("content") or "", calls),
+        output_items(message.get("content") or "", calls, citations=payload.get("citations")),
         (usage["prompt_tokens"], usage["completion_tokens"]),
         choice["finish_reason"],
     )

@@ -4,6 +4,7 @@ as a streamed chat choice, as the Responses API's server-sent events.
     response.created, response.in_progress
     per output item:  response.output_item.added
         text:         response.content_part.added, response.output_text.delta …,
+                      (grounded: response.output_text.annotation.added per citation),
                       response.output_text.done, response.content_part.done
         call:         response.function_call_arguments.delta …,
                       response.function_call_arguments.done
@@ -24,7 +25,13 @@ from typing import Any
 from aigc.errors import APIError
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.pipeline import Prepared, StreamedChoice, guard_field, settle
-from aigc.gateway.response_items import call_item, message_item, new_id, text_part
+from aigc.gateway.response_items import (
+    call_item,
+    citation_annotations,
+    message_item,
+    new_id,
+    text_part,
+)
 from aigc.gateway.response_objects import Draft
 from aigc.gateway.services import Services
 from aigc.infra import metrics
@@ -107,17 +114,28 @@ class _Events:
             )
         return out
 
-    def close(self) -> list[bytes]:
-        """The open item's done events; it joins the output."""
+    def close(self, citations: list[dict[str, Any]] | None = None) -> list[bytes]:
+        """The open item's done events; it joins the output. A message closed at the end of
+        a grounded answer gets its citations' annotations (known once the text is whole)."""
         item, self.open = self.open, None
         if item is None:
             return []
         index, out = len(self.output), []
         item["status"] = "completed"
         if item["type"] == "message":
-            part = text_part(self.text)
+            annotations = citation_annotations(self.text, citations or [])
+            part = text_part(self.text, annotations)
             item["content"] = [part]
             where = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            for number, annotation in enumerate(annotations):
+                out.append(
+                    self.event(
+                        "response.output_text.annotation.added",
+                        **where,
+                        annotation_index=number,
+                        annotation=annotation,
+                    )
+                )
             out.append(
                 self.event("response.output_text.done", **where, text=self.text, logprobs=[])
             )
@@ -172,9 +190,9 @@ async def stream(
         if events.open is None and not events.output:
             for chunk in events.open_text():  # nothing said: one empty message, as OpenAI
                 yield chunk
-        for chunk in events.close():
-            yield chunk
         draft.extra = guard_field(record.guard) | response_fields(prepared.sources)
+        for chunk in events.close(draft.extra.get("citations")):
+            yield chunk
         final = draft.view("completed", events.output, (prepared.prompt_tokens, used), finish)
         await finished(final)
         kind = "response.completed" if final["status"] == "completed" else "response.incomplete"
