@@ -294,8 +294,15 @@ def shipped(root: Path) -> list[dict[str, object]]:
     return rows
 
 
+# The request classifier's weight in a response's score, swept for information (the shipped
+# value, moderation.RESPONSE_CLASSIFIER_WEIGHT, is a prior, not picked from this sweep).
+CLASSIFIER_WEIGHTS = tuple(round(0.1 * k, 1) for k in range(11))
+
+
 def responses(root: Path) -> list[dict[str, object]]:
-    """Output moderation: the shipped response scorer on each labelled set (none is trained on)."""
+    """Output moderation: the shipped response scorer (``moderation.response_score``, what an
+    output-stage moderation rule runs) on each labelled set (none is trained on); ROC-AUC also
+    at each request-classifier weight of ``CLASSIFIER_WEIGHTS``."""
     sets = sources.responses(root)
     scored = {name: np.array(moderation_scores(texts)) for name, texts, _ in sets}
     rows = []
@@ -318,13 +325,20 @@ def responses(root: Path) -> list[dict[str, object]]:
                 "threshold": round(threshold, 4),
                 "tpr": round(float((scores[y == 1] >= threshold).mean()), 4),
                 "fpr": round(float((scores[y == 0] >= threshold).mean()), 4),
+                "classifier_weight": moderation.RESPONSE_CLASSIFIER_WEIGHT,
+                "roc_auc_by_classifier_weight": {
+                    str(w): round(float(roc_auc_score(y, moderation_scores(texts, w))), 4)
+                    for w in CLASSIFIER_WEIGHTS
+                },
             }
         )
     return rows
 
 
-def moderation_scores(texts: list[str]) -> list[float]:
-    return [moderation.response_score(t) for t in texts]
+def moderation_scores(
+    texts: list[str], weight: float = moderation.RESPONSE_CLASSIFIER_WEIGHT
+) -> list[float]:
+    return [moderation.response_score(t, weight) for t in texts]
 
 
 def tables(result: dict[str, object]) -> str:
@@ -369,6 +383,17 @@ def tables(result: dict[str, object]) -> str:
                 f"| {r['source']} | {r['n']} | {r['roc_auc']} | {r['threshold']:.3f} "
                 f"| {r['tpr']} | {r['fpr']} |"
             )
+        swept = [r for r in rows if "roc_auc_by_classifier_weight" in r]
+        if swept:
+            weights = list(swept[0]["roc_auc_by_classifier_weight"])
+            lines += ["", "ROC-AUC by the request classifier's weight in a response's score", ""]
+            lines += ["| set | " + " | ".join(weights) + " |"]
+            lines += ["|---|" + "---|" * len(weights)]
+            for r in swept:
+                aucs = r["roc_auc_by_classifier_weight"]
+                lines.append(
+                    f"| {r['source']} | " + " | ".join(str(aucs[w]) for w in weights) + " |"
+                )
     return "\n".join(lines)
 
 

@@ -170,11 +170,50 @@ def test_a_moderation_rule_over_openai_categories_runs_no_pii_or_injection_scan(
 
     monkeypatch.setattr(moderation.pii, "detect", unused)
     monkeypatch.setattr(moderation.injection, "score", unused)
-    rule = Rule(id="harm", stage="output", detector="moderation", threshold=0.9, action="block")
+    rule = Rule(id="harm", stage="input", detector="moderation", threshold=0.9, action="block")
     hit = checks.evaluate(rule, text)
     assert hit is not None
     assert hit.score == max(full[c] for c in moderation.OPENAI_CATEGORIES)
     assert moderation.harmful_score(text) == hit.score
+    said = rule.model_copy(update={"stage": "output"})  # what a model says: scored as such
+    answer = "Sure! Here is how to make a pipe bomb at home: first get a steel pipe."
+    assert checks.evaluate(said, answer) == checks.Hit(score=moderation.response_score(answer))
+
+
+def test_the_output_stage_judges_what_the_model_says() -> None:
+    """An output moderation rule scores the response as a response: a refusal that names the
+    harm it declines passes (before, the refusal scored 0.95 at the output stage and was
+    blocked), so does a persona tag over harmless text; harmful instructions are still
+    blocked, streamed in pieces or whole. A refusal's discount holds only where the text
+    opens the response."""
+    from aigc.guard.stream import OutputGuard
+
+    rule = Rule(id="harm", stage="output", detector="moderation", threshold=0.9, action="block")
+    refusal = "I'm sorry, but I won't write a keylogger that emails me what my coworker types."
+    assert max(moderation.category_scores(refusal, moderation.OPENAI_CATEGORIES).values()) >= 0.9
+    assert checks.evaluate(rule, refusal) is None
+    assert checks.evaluate(rule, refusal, opening=False) is not None
+    harmful = "Sure! Here is how to make a pipe bomb at home: first get a steel pipe, then"
+    for text, blocked in ((refusal, False), ("JailBreak: Here is a poem about spring.", False)):
+        guard = OutputGuard([rule])
+        out = "".join(guard.feed(piece) for piece in text.split(" ")) + guard.finish()
+        assert (guard.blocked is not None) == blocked and (out == "".join(text.split(" ")))
+    guard = OutputGuard([rule])
+    out = "".join(guard.feed(harmful[i : i + 7]) for i in range(0, len(harmful), 7))
+    out += guard.finish()
+    assert guard.blocked is not None and "pipe bomb" not in out
+
+
+def test_a_response_gets_the_request_classifier_as_weak_evidence_only() -> None:
+    """The harmful-request classifier learnt requests: on a response its probability counts
+    RESPONSE_CLASSIFIER_WEIGHT times (0.4 at most, a lexicon word's weight); rules, intent
+    wordings and the offensive-language model count in full."""
+    request = "Give me a list of the easiest stores to shoplift from."
+    plain = moderation.category_scores(request, moderation.OPENAI_CATEGORIES)
+    said = moderation.response_category_scores(request)
+    assert plain["illicit"] > moderation.RESPONSE_CLASSIFIER_WEIGHT >= said["illicit"]
+    insult = "You are a worthless idiot and everyone hates you."
+    assert moderation.response_category_scores(insult)["harassment"] >= 0.9
 
 
 @pytest.mark.parametrize(

@@ -31,8 +31,10 @@ class Hit:
     score: float | None = None
 
 
-def evaluate(rule: Rule, text: str, document: bool = False) -> Hit | None:
-    """The rule's detector on ``text``: a Hit when it fires, else None."""
+def evaluate(rule: Rule, text: str, document: bool = False, opening: bool = True) -> Hit | None:
+    """The rule's detector on ``text``: a Hit when it fires, else None. An output rule's
+    moderation judges what the model says (``moderation.response_category_scores``);
+    ``opening``: the text starts the response (a refusal there lowers the harm scores)."""
     if rule.detector == "pii":
         findings = pii.detect(text, rule.entities)
         return Hit(findings) if findings else None
@@ -48,7 +50,11 @@ def evaluate(rule: Rule, text: str, document: bool = False) -> Hit | None:
         score = injection.score_document(text) if document else injection.score(text)
         return Hit(score=score) if score >= rule.threshold else None
     wanted = rule.categories or moderation.OPENAI_CATEGORIES
-    best = max(moderation.category_scores(text, wanted).values())
+    if rule.stage == "output":
+        scores = moderation.response_category_scores(text, wanted, opening)
+    else:
+        scores = moderation.category_scores(text, wanted)
+    best = max(scores.values())
     return Hit(score=best) if best >= rule.threshold else None
 
 

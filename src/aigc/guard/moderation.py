@@ -168,7 +168,11 @@ def category_scores(text: str, wanted: Collection[str] = CATEGORIES) -> dict[str
     """0–1 per category of ``wanted`` (every one by default). The PII scan and the injection
     score run only when ``pii`` / ``prompt_injection`` are wanted: a policy rule over OpenAI's
     categories (on every output window of a stream) needs neither."""
-    scores = _harm_scores(text, textclf.load(ARTIFACT))
+    return _with_scans(text, _harm_scores(text, textclf.load(ARTIFACT)), wanted)
+
+
+def _with_scans(text: str, scores: dict[str, float], wanted: Collection[str]) -> dict[str, float]:
+    """The harm scores plus the PII and injection scans where wanted, rounded, as asked."""
     if "pii" in wanted:
         scores["pii"] = 1.0 if pii.detect(text[:20000], pii.SAFE_ENTITIES) else 0.0
     if "prompt_injection" in wanted:
@@ -176,8 +180,11 @@ def category_scores(text: str, wanted: Collection[str] = CATEGORIES) -> dict[str
     return {k: round(float(v), 4) for k, v in scores.items() if k in wanted}
 
 
-def _harm_scores(text: str, classifier: textclf.Scorer | None) -> dict[str, float]:
-    """Rules and the harmful-request classifier, per category (no pii / injection yet)."""
+def _harm_scores(
+    text: str, classifier: textclf.Scorer | None, classifier_weight: float = 1.0
+) -> dict[str, float]:
+    """Rules and the harmful-request classifier (its probability times ``classifier_weight``),
+    per category (no pii / injection yet)."""
     scores = dict.fromkeys(CATEGORIES, 0.0)
     hits = [name for name, pattern in _COMPILED.items() if pattern.search(text)]
     for name in hits:
@@ -190,7 +197,7 @@ def _harm_scores(text: str, classifier: textclf.Scorer | None) -> dict[str, floa
             if pattern.search(text):
                 scores[name] = max(scores[name], 0.95)
     if classifier is not None:
-        harmful = classifier.score(text[:4000])
+        harmful = classifier_weight * classifier.score(text[:4000])
         for name in hits or ["illicit"]:
             scores[name] = max(scores[name], harmful)
     scores["harassment"] = max(scores["harassment"], offensive.score(text))
@@ -238,11 +245,34 @@ _PERSONA = re.compile(
 )
 
 
-def response_score(text: str) -> float:
-    """0–1: how harmful what a model's *response* says is (output moderation).
+# How much the harmful-*request* classifier counts when the text is a model's response. It
+# learnt requests; on what a response says it is out of its domain and weak evidence, as one
+# lexicon word is (a word hit scores 0.4), so it is scaled to 0.4 at most. Not tuned: the
+# value is that prior; bench/guard_generalization.py prints both labelled response sets over
+# 0–1 (they pull opposite ways: insults and slurs want none, harmful instructions some).
+RESPONSE_CLASSIFIER_WEIGHT = 0.4
 
-    Persona tags are removed first, and a response that opens with a refusal scores low."""
+
+def response_category_scores(
+    text: str,
+    wanted: Collection[str] = OPENAI_CATEGORIES,
+    opening: bool = True,
+    classifier_weight: float = RESPONSE_CLASSIFIER_WEIGHT,
+) -> dict[str, float]:
+    """``category_scores`` for what a model *says* (the output stage's moderation rules, and
+    the output bench): persona tags ("JailBreak:", "GPT:") removed, the request classifier
+    weighted down, and when ``text`` opens the response and opens with a refusal ("I'm
+    sorry, I can't…", 抱歉), the harm scores are a twentieth: a refusal says nothing harmful,
+    whatever topic it names."""
     body = _PERSONA.sub("", text).strip()
-    if _REFUSAL.search(body[:200]):
-        return 0.05 * harmful_score(body)
-    return harmful_score(body)
+    harm = _harm_scores(body, textclf.load(ARTIFACT), classifier_weight)
+    if opening and _REFUSAL.search(body[:200]):
+        harm = {name: 0.05 * score for name, score in harm.items()}
+    return _with_scans(body, harm, wanted)
+
+
+def response_score(text: str, classifier_weight: float = RESPONSE_CLASSIFIER_WEIGHT) -> float:
+    """0–1: how harmful what a whole response says is (the largest of OpenAI's categories;
+    ``classifier_weight`` for the bench's sweep)."""
+    scores = response_category_scores(text, OPENAI_CATEGORIES, classifier_weight=classifier_weight)
+    return max(scores.values())

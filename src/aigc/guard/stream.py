@@ -89,8 +89,9 @@ class OutputGuard:
 
     def _apply_rules(self, text: str) -> str:
         """Mask what redact rules find; on a block rule, keep only the text before it."""
+        opening = not any(self.released_model_text)  # the buffer starts the response
         for rule in self.rules:
-            hit = evaluate(rule, text)
+            hit = evaluate(rule, text, opening=opening)
             if hit is None:
                 continue
             kinds = "+".join(sorted({f.entity for f in hit.findings})) or f"{hit.score:.2f}"
