@@ -247,9 +247,10 @@ _PERSONA = re.compile(
 
 # How much the harmful-*request* classifier counts when the text is a model's response. It
 # learnt requests; on what a response says it is out of its domain and weak evidence, as one
-# lexicon word is (a word hit scores 0.4), so it is scaled to 0.4 at most. Not tuned: the
-# value is that prior; bench/guard_generalization.py prints both labelled response sets over
-# 0–1 (they pull opposite ways: insults and slurs want none, harmful instructions some).
+# lexicon word is (a word hit scores 0.4), so it is scaled to 0.4 at most. That prior was
+# fixed after bench/guard_generalization.py had printed both labelled response sets over
+# weights 0–1 (they pull opposite ways: insults and slurs want none, harmful instructions
+# some); docs/guard.md gives the sweep and what the weight does at a policy's thresholds.
 RESPONSE_CLASSIFIER_WEIGHT = 0.4
 
 
