@@ -16,7 +16,8 @@ from aigc.gateway.response_items import (
     output_items,
 )
 from aigc.gateway.response_schemas import ResponseRequest, refuse_unsupported
-from aigc.models.protocols import ToolCall
+from aigc.gateway.response_stream import _Events
+from aigc.models.protocols import ToolCall, ToolCallDelta
 
 CALL_A = {"type": "function_call", "call_id": "c1", "name": "f", "arguments": '{"x": 1}'}
 CALL_B = {"type": "function_call", "call_id": "c2", "name": "g", "arguments": "{}"}
@@ -163,3 +164,25 @@ def test_citations_become_file_citation_annotations_where_their_markers_stand() 
     ]
     assert text[17:23] == "[1, 2]" and text[31] == "【"
     assert citation_annotations("No marker here.", cited) == []
+
+
+def test_a_streamed_message_closed_by_a_tool_call_is_annotated_in_the_final_response() -> None:
+    """Text, then a tool call: the message item closes before the answer's citations are
+    known (they are at the end), so the final response object annotates it then; the
+    message that closes last gets its annotations, and their events, on closing."""
+    cited = [{"index": 1, "document": "doc_a", "filename": "a.pdf"}]
+    events = _Events()
+    events.text_delta("Printer P-204 is on floor 2 [1].")
+    events.call_delta(ToolCallDelta(0, id="call_1", name="lookup", arguments="{}"))
+    assert events.output[0]["content"][0]["annotations"] == []
+    events.close(cited)
+    events.annotate(cited)
+    annotation = {"type": "file_citation", "file_id": "doc_a", "filename": "a.pdf", "index": 28}
+    assert events.output[0]["content"][0]["annotations"] == [annotation]
+    assert events.output[1]["type"] == "function_call"
+
+    last = _Events()
+    last.text_delta("It is there [1].")
+    sent = b"".join(last.close(cited))
+    assert b"response.output_text.annotation.added" in sent
+    assert last.output[0]["content"][0]["annotations"][0]["index"] == 12

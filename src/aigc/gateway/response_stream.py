@@ -114,6 +114,15 @@ class _Events:
             )
         return out
 
+    def annotate(self, citations: list[dict[str, Any]] | None) -> None:
+        """A message closed before the citations were known (its text, then a tool call) gets
+        its annotations in the final response object; its done events have gone out."""
+        for item in self.output:
+            if item["type"] == "message" and item["content"] and citations:
+                part = item["content"][0]
+                if not part["annotations"]:
+                    part["annotations"] = citation_annotations(part["text"], citations)
+
     def close(self, citations: list[dict[str, Any]] | None = None) -> list[bytes]:
         """The open item's done events; it joins the output. A message closed at the end of
         a grounded answer gets its citations' annotations (known once the text is whole)."""
@@ -193,6 +202,7 @@ async def stream(
         draft.extra = guard_field(record.guard) | response_fields(prepared.sources)
         for chunk in events.close(draft.extra.get("citations")):
             yield chunk
+        events.annotate(draft.extra.get("citations"))
         final = draft.view("completed", events.output, (prepared.prompt_tokens, used), finish)
         await finished(final)
         kind = "response.completed" if final["status"] == "completed" else "response.incomplete"
