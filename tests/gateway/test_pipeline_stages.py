@@ -222,3 +222,24 @@ def test_a_list_of_prompts_is_one_request_per_prompt_and_choice_all_reserved(
         assert prepared.reservation.tokens == each + 2 * 8 * len(prompts)
 
     asyncio.run(run())
+
+
+def test_a_grounded_answer_keeps_its_logprobs_unless_the_markers_were_rewritten(
+    world: World,
+) -> None:
+    """logprobs=true on a grounded chat: the tokens come back when the answer's text is what
+    the model wrote (no [n] marker renumbered, no guard rewrite), so they spell the answer;
+    before, a grounded answer never had them."""
+    svc = world.services
+    body = chat("gpt-ctx128", world.kb, logprobs=True, temperature=0, max_tokens=12)
+
+    async def run() -> dict[str, Any]:
+        record = RequestRecord("req_logprobs")
+        prepared = await pipeline.prepare(svc, world.admin, record, body)
+        return await pipeline.complete(svc, prepared, record, chat=True)
+
+    choice = asyncio.run(run())["choices"][0]
+    text = choice["message"]["content"]
+    assert "[" not in text  # nothing for the renumbering to rewrite (greedy: always so)
+    tokens = choice["logprobs"]["content"]
+    assert tokens and "".join(t["token"] for t in tokens) == text

@@ -519,9 +519,8 @@ async def complete(
             calls, finish = guarding.guard_calls(prepared.guard, calls, finish, record.guard)
             if prepared.sources is not None:  # grounded: [n] markers renumbered as cited
                 text = prepared.sources.rewrite(text)
-                logprobs = None  # as when streamed: the renumbering may change the text
-            if text != raw:  # the guard rewrote it: the tokens would show what it changed
-                logprobs = None
+            if text != raw:  # the guard or the renumbering rewrote it: the tokens would not
+                logprobs = None  # spell the text (a grounded stream never has them: see stream)
             record.tools.extend(tooling.called_codes(calls))
             finish = tooling.finish_reason(finish, bool(calls), legacy)
             out.append((text, finish, bounded.tokens, logprobs, calls))
