@@ -27,7 +27,7 @@ from aigc.errors import InvalidRequest
 from aigc.gateway.response_schemas import ResponseRequest
 from aigc.gateway.schemas import ChatCompletionRequest
 from aigc.infra import untrusted
-from aigc.knowledge.citing import MARKER
+from aigc.knowledge.citing import MARKER, marker_numbers
 from aigc.models.protocols import ToolCall
 
 _ROLES = ("user", "system", "developer", "assistant")
@@ -77,8 +77,9 @@ def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> Bridged:
     response_format = _format((body.text or {}).get("format"))
     if response_format is not None:
         fields["response_format"] = response_format
-    if "knowledge_bases" in (body.model_extra or {}):  # checked by the grounding stage
-        fields["knowledge_bases"] = (body.model_extra or {})["knowledge_bases"]
+    extra = body.model_extra or {}
+    if "knowledge_bases" in extra:  # checked by the grounding stage, as in chat
+        fields["knowledge_bases"] = extra["knowledge_bases"]
     try:
         return Bridged(ChatCompletionRequest.model_validate(fields), places)
     except ValidationError as exc:  # a shape our checks above let through
@@ -278,8 +279,8 @@ def citation_annotations(text: str, citations: list[dict[str, Any]]) -> list[dic
     by_index = {c["index"]: c for c in citations}
     annotations = []
     for match in MARKER.finditer(text):
-        for number in re.split(r"[,，、]", match.group(1)):
-            cited = by_index.get(int(number))
+        for number in marker_numbers(match):
+            cited = by_index.get(number)
             if cited is not None:
                 annotations.append(
                     {

@@ -30,6 +30,13 @@ from aigc.knowledge import grounding, relevance
 from aigc.knowledge.retrieve import Hit
 
 MARKER = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
+
+
+def marker_numbers(match: re.Match[str]) -> list[int]:
+    """The source numbers one ``MARKER`` match names: [2] → [2], [1, 3] → [1, 3]."""
+    return [int(n) for n in re.split(r"[,，、]", match.group(1))]
+
+
 # The longest text a marker may still be completing: "[123, 456, 789]" and spaces.
 _HOLD = 24
 _OPEN = re.compile(r"[\[【][\d\s,，、]*$")
@@ -66,9 +73,8 @@ class SourceUse:
     # --- markers ---
 
     def _renumber(self, match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.split(r"[,，、]", match.group(1))]
         kept = []
-        for n in numbers:
+        for n in marker_numbers(match):
             if 1 <= n <= len(self.hits) and self.reads_sources:
                 kept.append(self._order.setdefault(n, len(self._order) + 1))
         if not kept:

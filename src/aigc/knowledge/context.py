@@ -361,13 +361,17 @@ def document_context(blocks: list[Block], filename: str) -> DocContext:
 MAX_HEADER_CHARS = 300
 
 
+def title_names_file(title: str, filename: str) -> bool:
+    """Whether a title already says the file's name (its stem): then one of them is enough."""
+    return PurePosixPath(filename).stem.lower() in title.lower()
+
+
 def document_header(ctx: DocContext) -> str:
     """The document's part of a chunk's header: title, file name, period and its terms. Also
     indexed once per document, so a query naming the company or the quarter can favour the
     document whose context matches (``KbIndex.context_scores``)."""
-    stem = PurePosixPath(ctx.filename).stem
     parts = [ctx.title]
-    if stem.lower() not in ctx.title.lower():
+    if not title_names_file(ctx.title, ctx.filename):
         parts.append(ctx.filename)
     if ctx.period:
         parts.append(ctx.period)

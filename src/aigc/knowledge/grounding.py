@@ -23,11 +23,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import PurePosixPath
 from typing import Any
 
 from aigc.knowledge import relevance
-from aigc.knowledge.context import canonical_periods, indexed_text
+from aigc.knowledge.context import canonical_periods, indexed_text, title_names_file
 from aigc.knowledge.retrieve import Hit, script_of
 from aigc.models.base import TextModelBase
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
@@ -126,7 +125,7 @@ def source_text(number: int, hit: Hit) -> str:
     (knowledge/context.py): two quarters' filings of one company read alike, and a question
     about Q2 2023 is answered right only if the model can tell which passage is Q2's."""
     parts = [hit.filename]
-    if hit.title and PurePosixPath(hit.filename).stem.lower() not in hit.title.lower():
+    if hit.title and not title_names_file(hit.title, hit.filename):
         parts.insert(0, hit.title)
     if hit.period:
         parts.append(hit.period)
