@@ -57,25 +57,58 @@ _WORDS: dict[str, str] = {
     r"杀人|谋杀|杀死|袭击|殴打|酷刑|枪击|砍人|恐怖(?:袭击|主义)|暴力",
 }
 _COMPILED = {name: re.compile(pattern, re.I) for name, pattern in _WORDS.items()}
-# Explicit requests for the means of serious harm: strong evidence on their own.
+# Explicit requests for the means of serious harm: strong evidence on their own, so they are
+# written to be precise. The object follows the verb directly (a determiner or "pipe", "nail"
+# between them at most), so a bath bomb, a water gun or one's prescription drugs are not
+# weapons; killing needs a person as its object and a wording that asks for it or states the
+# will to ("how can I", "I want to", 怎么, 我想), so "the deadline will kill him", "can a fall
+# kill someone?" and 伤害他人的感情 are not threats.
+_ASKS_EN = (
+    r"\b(?:how (?:do|can|could|would|should) (?:i|we|you|one)|how to|(?:best |quickest |easiest "
+    r"|quick |easy )?ways? to|steps? to|teach me(?: how)? to|help me|tips (?:to|for|on)|can i|"
+    r"should i|(?:i|we) (?:want|plan|need|intend|have) to|(?:i'?m|i am|we'?re|we are) going to|"
+    r"i'?ll|i will|(?:someone|somebody|we|they|you|people) (?:should|must|ought to|need to))\b"
+)
+_ASKS_ZH = (
+    r"(?:怎么|怎样|如何|教我|帮我|我想|我要|想要|打算|准备|计划|可以|能不能|能否|才能|"
+    r"有什么方法|有什么办法|哪里|在哪)"
+)
+_PEOPLE_EN = (
+    r"(?:people|persons?|someone|somebody|him|her|them|humans|(?:my|his|her|our) (?:wife|husband|"
+    r"boyfriend|girlfriend|partner|ex|boss|neighbou?rs?|friends?|mother|father|mom|dad|parents|"
+    r"brother|sister|son|daughter|child|kids|teacher|classmates?|co-?workers?|colleagues?|"
+    r"roommate|family))\b"
+)
+_PEOPLE_ZH = (
+    r"(?:我的?|我们的?)?(?:一个人|别人|他人|他们|她们|他|她|老板|邻居|同事|老婆|老公|妻子|丈夫|"
+    r"父母|孩子|同学|最多的人|很多人|人)"
+)
 _INTENT: list[tuple[str, re.Pattern[str]]] = [
     (
         "illicit",
         re.compile(
-            r"\b(?:how (?:do|can|could|would) (?:i|we|you|one)|how to|ways? to|steps? to|teach me "
-            r"to)\b.{0,30}\b(?:make|build|buy|get|obtain|synthesi[sz]e|cook|smuggle)\b.{0,30}"
-            r"\b(?:bombs?|explosives?|weapons?|guns?|poisons?|drugs|meth|cocaine|heroin)\b"
-            r"|(?:怎么|怎样|如何|教我|方法).{0,8}(?:制作|制造|购买|买到|弄到|合成|走私).{0,8}"
-            r"(?:炸弹|炸药|枪|武器|毒药|毒品|冰毒|海洛因)",
+            _ASKS_EN + r".{0,30}?\b(?:make|build|buy|get|obtain|synthesi[sz]e|cook|smuggle|"
+            r"3d[- ]print)(?: and \w+)?\s+(?:(?:a|an|some|the|my own|homemade|untraceable|pipe|"
+            r"nail|car|unregistered|improvised|nuclear|chemical|biological|dirty)\s+){0,2}(?:"
+            r"bombs?|explosives?|firearms?|guns?|poisons?|weapons?|illegal drugs|drugs|meth|"
+            r"methamphetamine|cocaine|heroin|fentanyl)\b"
+            r"|" + _ASKS_ZH + r".{0,8}(?:制作|制造|自制|购买|买到|弄到|合成|走私)"
+            r"(?:一(?:个|把|枚|支|些|点))?(?:炸弹|炸药|枪支|手枪|枪|武器|毒药|毒品|冰毒|海洛因)",
             re.I,
         ),
     ),
     (
         "violence",
         re.compile(
-            r"\b(?:kill|murder|hurt|poison|stab|shoot)\b.{0,20}\b(?:people|someone|a person|him|"
-            r"her|my (?:wife|husband|boss|neighbou?r|friend)|them)\b"
-            r"|(?:杀|杀死|杀掉|伤害|毒死|捅死).{0,6}(?:人|他|她|别人|老板|邻居|同事)",
+            _ASKS_EN + r".{0,40}?\b(?:kill|murder|poison|stab|shoot|strangle)\s+(?:(?:a|one|"
+            r"some|the|those|these|all|lots of|many|most|more|as many)\s+){0,2}(?:\w+\s+)?"
+            + _PEOPLE_EN
+            + r"|"
+            + _ASKS_ZH
+            + r".{0,10}(?<!自)(?:杀死|杀掉|杀了|毒死|捅死|弄死|杀)"
+            + _PEOPLE_ZH
+            + r"(?!犯|罪|案|者|游戏|凶|魔|狂|鲸|蜂|类)"
+            r"|(?<!自)(?:杀死|毒死|杀)(?:一个)?人的?(?:方法|方式|办法|技巧|手段)",
             re.I,
         ),
     ),
@@ -93,7 +126,8 @@ _INTENT: list[tuple[str, re.Pattern[str]]] = [
 # it (a defensive word in the same sentence lets the request through to the classifier).
 _DEFENSIVE = re.compile(
     r"\b(?:detect|prevent|protect|defend|block|remove|identify|analy[sz]e|mitigat|against|"
-    r"recogni[sz]e|spot|avoid|report)|检测|防止|防范|识别|防御|查杀|举报",
+    r"recogni[sz]e|spot|avoid|report|awareness|simulat|train(?:ing)? (?:staff|employees))|"
+    r"检测|防止|防范|识别|防御|查杀|举报|演练|培训",
     re.I,
 )
 _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
