@@ -28,8 +28,8 @@ _RULES: list[tuple[re.Pattern[str], float]] = [
     (
         re.compile(
             r"\b(?:ignore|disregard|forget|override|bypass|skip)\b.{0,40}?\b(?:previous|prior|"
-            r"above|earlier|preceding|all|any|your|the|system)\b.{0,30}?\b(?:instructions?|"
-            r"prompts?|rules|directions|guidelines|messages?|context|restrictions)\b",
+            r"above|earlier|preceding|all|any|your|the|system)\b.{0,30}?\b(?:\w{0,3}s\w{0,2}r\w{0,2}"
+            r"ctions?|prompts?|rules|directions|guidelines|messages?|context|restrictions)\b",
             re.I | re.S,
         ),
         0.95,
@@ -90,8 +90,35 @@ _DOCUMENT_RULES: list[tuple[re.Pattern[str], float]] = [
         ),
         0.6,
     ),
+    # A message addressed to the model by name or role ("to you, GPT-4.", "Dear AI assistant,"):
+    # documents are written for people ("Dear Assistant Manager" goes on, so it is not one).
+    (
+        re.compile(
+            r"\b(?:to you|dear|hey|hello|attention|note (?:to|for)|message (?:to|for)|"
+            r"instructions? (?:to|for))[,:]? (?:the )?(?:AI(?: assistant| agent| model)?|"
+            r"assistant|language model|LLM|chatbot|agent|(?:Chat)?GPT[-\w.]*|Claude|Llama[-\w.]*|"
+            r"Gemini)s?\b(?=\s*(?:[,.:;!?]|$))",
+            re.I | re.M,
+        ),
+        0.85,
+    ),
+    # Chat-template markup in a document poses as a system or user turn.
+    (
+        re.compile(
+            r"\(system[_ ]message\)|<\|im_start\|>|<\|(?:system|user|assistant)\|>|<<SYS>>|"
+            r"(?-i:\[/?INST\])|^[ \t]*#{2,}[ \t]*system[ \t]*(?:message|prompt)?[ \t]*:",
+            re.I | re.M,
+        ),
+        0.85,
+    ),
     (re.compile(r"(?:在|于)你的(?:回答|回复|答案|输出)(?:中|里|开头|结尾)"), 0.9),
     (re.compile(r"(?:助手|人工智能|AI|模型).{0,10}(?:必须|应该|需要|请)"), 0.6),
+    (
+        re.compile(
+            r"(?:给|致)(?:你|您)?(?:这个|这位)?(?:AI|人工智能|智能)?助手的(?:消息|指令|留言)"
+        ),
+        0.85,
+    ),
 ]
 
 
