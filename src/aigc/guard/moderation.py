@@ -91,7 +91,8 @@ _INTENT: list[tuple[str, re.Pattern[str]]] = [
             r"3d[- ]print)(?: and \w+)?\s+(?:(?:a|an|some|the|my own|homemade|untraceable|pipe|"
             r"nail|car|unregistered|improvised|nuclear|chemical|biological|dirty)\s+){0,2}(?:"
             r"bombs?|explosives?|firearms?|guns?|poisons?|weapons?|illegal drugs|drugs|meth|"
-            r"methamphetamine|cocaine|heroin|fentanyl)\b"
+            r"methamphetamine|cocaine|heroin|fentanyl)\b(?!\s*(?:licen[cs]es?|permits?|safes?|"
+            r"cabinets?|cases?|ranges?|clubs?|courses?|classes|lessons|shows?|control))"
             r"|" + _ASKS_ZH + r".{0,8}(?:制作|制造|自制|购买|买到|弄到|合成|走私)"
             r"(?:一(?:个|把|枚|支|些|点))?(?:炸弹|炸药|枪支|手枪|枪|武器|毒药|毒品|冰毒|海洛因)",
             re.I,
