@@ -12,6 +12,8 @@ Its behaviour is chosen by the requested model name:
     midfail            streams two chunks, then an error event holding ``LEAKED``
     cite-N             answers "From the documents: it is there [N]." in small pieces, the
                        marker split across two chunks ("[", "N]."): a model citing source N
+    citecall-N         the same words, then the tool calls ``stub_tools`` decides (a model
+                       that says something before calling a tool, as many do)
     quote              answers the text of the first numbered source of its system message
                        (grounded chat), without any [n] marker: a model that cites nothing
     vision             checks every message's content as OpenAI documents it (a string, or
@@ -171,7 +173,7 @@ def create_app() -> FastAPI:
             return JSONResponse({"error": {"message": f"failed: {LEAKED}"}}, status_code=int(n))
         base = {"id": "stub-1", "created": int(time.time()), "model": model}
         pieces = words()
-        if kind == "cite":
+        if kind in ("cite", "citecall"):
             pieces = ["From ", "the ", "documents: ", "it ", "is ", "there ", "[", f"{n}]."]
         if kind == "quote":
             pieces = [quoted_source(body.get("messages") or [])]
@@ -188,6 +190,8 @@ def create_app() -> FastAPI:
                 error = {"message": problem, "type": "invalid_request_error", "param": "messages"}
                 return JSONResponse({"error": error}, status_code=400)
             decision = stub_tools.decide(body)
+            if kind == "citecall":
+                decision.preamble = "".join(pieces)
         if not body.get("stream"):
             text = "".join(pieces)
             choice = (

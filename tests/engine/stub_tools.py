@@ -35,6 +35,7 @@ FRAGMENT = 6  # characters of arguments per streamed delta
 class Decision:
     text: str | None = None  # None: the stub's usual words
     calls: list[dict[str, Any]] = field(default_factory=list)  # OpenAI tool_calls entries
+    preamble: str | None = None  # text said before the calls (streamed in its words)
 
 
 def history_error(messages: list[dict[str, Any]]) -> str | None:
@@ -126,7 +127,7 @@ def _value(schema: dict[str, Any], text: str, numbers: list[float]) -> Any:
 def message(decision: Decision, words: str) -> dict[str, Any]:
     """The assistant message of a non-streamed answer."""
     if decision.calls:
-        return {"role": "assistant", "content": None, "tool_calls": decision.calls}
+        return {"role": "assistant", "content": decision.preamble, "tool_calls": decision.calls}
     return {"role": "assistant", "content": decision.text if decision.text else words}
 
 
@@ -134,7 +135,7 @@ def stream_deltas(decision: Decision, words: list[str]) -> list[dict[str, Any]]:
     """The ``delta`` of each streamed chunk, in order (the finish chunk not included)."""
     if not decision.calls:
         return [{"content": w} for w in ([decision.text] if decision.text else words)]
-    deltas: list[dict[str, Any]] = []
+    deltas: list[dict[str, Any]] = [{"content": w} for w in words] if decision.preamble else []
     for index, call in enumerate(decision.calls):
         function = call["function"]
         head = {"index": index, "id": call["id"], "type": "function"}

@@ -3,6 +3,7 @@ the message OpenAI's chat shape has for it, and what cannot be translated is a 4
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -166,20 +167,32 @@ def test_citations_become_file_citation_annotations_where_their_markers_stand() 
     assert citation_annotations("No marker here.", cited) == []
 
 
-def test_a_streamed_message_closed_by_a_tool_call_is_annotated_in_the_final_response() -> None:
-    """Text, then a tool call: the message item closes before the answer's citations are
-    known (they are at the end), so the final response object annotates it then; the
-    message that closes last gets its annotations, and their events, on closing."""
+def test_a_streamed_message_closed_by_a_tool_call_is_annotated_as_it_closes() -> None:
+    """Text, then a tool call: the message item closes mid-answer with the annotations of the
+    markers it holds (their numbers are final once written), and its events say so before its
+    ``output_text.done``, as for a message that closes at the end."""
     cited = [{"index": 1, "document": "doc_a", "filename": "a.pdf"}]
-    events = _Events()
+    events = _Events(lambda: cited)
     events.text_delta("Printer P-204 is on floor 2 [1].")
-    events.call_delta(ToolCallDelta(0, id="call_1", name="lookup", arguments="{}"))
-    assert events.output[0]["content"][0]["annotations"] == []
-    events.close(cited)
-    events.annotate(cited)
+    sent = b"".join(events.call_delta(ToolCallDelta(0, id="call_1", name="lookup", arguments="{}")))
     annotation = {"type": "file_citation", "file_id": "doc_a", "filename": "a.pdf", "index": 28}
     assert events.output[0]["content"][0]["annotations"] == [annotation]
+    assert sent.index(b"response.output_text.annotation.added") < sent.index(
+        b"response.output_text.done"
+    )
+    done = [
+        json.loads(line[len(b"data: ") :])
+        for line in sent.split(b"\n")
+        if line.startswith(b"data: ") and b'"response.output_item.done"' in line
+    ]
+    assert done[0]["item"]["content"][0]["annotations"] == [annotation]
+    events.close(cited)
     assert events.output[1]["type"] == "function_call"
+
+    ungrounded = _Events()
+    ungrounded.text_delta("Printer P-204 is on floor 2.")
+    ungrounded.call_delta(ToolCallDelta(0, id="call_2", name="lookup", arguments="{}"))
+    assert ungrounded.output[0]["content"][0]["annotations"] == []
 
     last = _Events()
     last.text_delta("It is there [1].")

@@ -299,6 +299,69 @@ def test_the_responses_api_answers_from_knowledge_bases_as_chat_does(
     assert off_topic.model_extra["citations"] == []
 
 
+def test_a_streamed_answer_that_calls_a_tool_after_citing_is_annotated_as_its_text_closes(
+    server: Server, world: World, org_a: Org, stub: StubServer
+) -> None:
+    """The model cites [1], then calls a tool (as many models do). Before, a grounded stream
+    lost the call (read as empty text by the marker renumbering), in chat and Responses alike.
+    Now chat streams it with finish_reason tool_calls, and in Responses the message item
+    closes when the call begins, its closing events already carrying the marker's
+    file_citation (before, only the final response object could have it)."""
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    model = stub.register(server, model="citecall-1")
+    tool_fn = {
+        "name": "floor_plan",
+        "description": "The floor plan of a floor.",
+        "parameters": {"type": "object", "properties": {"floor": {"type": "integer"}}},
+    }
+    tool = {"type": "function"} | tool_fn
+    question = "Which floor is printer P-204 on? Then show its floor_plan."
+    chunks = list(
+        client.chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": question}],
+            tools=[{"type": "function", "function": tool_fn}],  # type: ignore[list-item]
+            stream=True,
+            extra_body={"knowledge_bases": [world.public_kb]},
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "From the documents: it is there [1]."
+    calls = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or []]
+    assert calls[0].function.name == "floor_plan"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
+    assert [c["index"] for c in chunks[-1].model_extra["citations"]] == [1]
+
+    events = list(
+        client.responses.create(
+            model=model,
+            input=question,
+            tools=[tool],  # type: ignore[list-item]
+            stream=True,
+            extra_body={"knowledge_bases": [world.public_kb]},
+        )
+    )
+    first = given(stub, 1)
+    kinds = [e.type for e in events]
+    closed = [e for e in events if e.type == "response.output_item.done"]
+    assert [e.item.type for e in closed] == ["message", "function_call"]
+    message = closed[0].item
+    assert message.content[0].text == "From the documents: it is there [1]."
+    annotations = [a.model_dump() for a in message.content[0].annotations]
+    assert [(a["type"], a["filename"], a["index"]) for a in annotations] == [
+        ("file_citation", first, message.content[0].text.index("[1]"))
+    ]
+    assert (
+        kinds.index("response.output_text.annotation.added")
+        < kinds.index("response.output_text.done")
+        < kinds.index("response.function_call_arguments.done")
+    )
+    final = events[-1].response
+    assert final.output[0].content[0].annotations == message.content[0].annotations
+    assert final.output[1].name == "floor_plan"
+    assert [c["filename"] for c in final.model_extra["citations"]] == [first]
+
+
 def test_a_template_answer_cites_nothing_and_says_so(
     server: Server, world: World, org_a: Org
 ) -> None:

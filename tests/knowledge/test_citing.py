@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aigc.knowledge import citing, grounding
 from aigc.knowledge.retrieve import Hit
+from aigc.models.protocols import ToolCallDelta
 
 TEXTS = [
     "Printer P-204 on the second floor prints double-sided in colour.",
@@ -59,6 +60,27 @@ def test_markers_split_across_streamed_pieces_are_renumbered_as_a_whole() -> Non
     )
     assert len(out) > 3  # still a stream: only a possible marker is held back
     assert [c["filename"] for c in streamed.citations()] == ["f2.txt", "f3.txt"]
+
+
+def test_text_held_for_a_possible_marker_goes_out_before_a_tool_call() -> None:
+    """A piece that might open a marker ("see [") is held for the next text; when a tool call
+    comes next, the held text goes first, so the answer keeps its order. The call itself
+    passes (a ``ToolCallDelta`` is an empty ``str``: read as text, it vanished)."""
+    call = ToolCallDelta(0, id="call_1", name="floor_plan")
+    pieces: list[object] = ["The printer is on floor 2 [1]; see [", call, "later."]
+
+    async def source() -> AsyncIterator[object]:
+        for piece in pieces:
+            yield piece
+
+    async def run() -> list[object]:
+        return [p async for p in citing.SourceUse(hits(), "q").rewrite_stream(source())]
+
+    out = asyncio.run(run())
+    assert any(p is call for p in out)
+    at = next(i for i, p in enumerate(out) if p is call)
+    assert at == len(out) - 2
+    assert "".join(str(p) for p in out[:at]) == ("The printer is on floor 2 [1]; see [")
 
 
 def test_an_answer_without_markers_cites_the_sources_its_sentences_match() -> None:

@@ -42,9 +42,13 @@ Finished = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class _Events:
-    """Numbered SSE events and the output items they build."""
+    """Numbered SSE events and the output items they build. ``cited_so_far`` gives a grounded
+    answer's citations of the markers it has written so far (their numbers are final: markers
+    are numbered in order of first use as the text streams), so a message that a tool call
+    closes mid-answer is annotated on closing, as one that closes at the end is."""
 
-    def __init__(self) -> None:
+    def __init__(self, cited_so_far: Callable[[], list[dict[str, Any]]] | None = None) -> None:
+        self.cited_so_far = cited_so_far
         self.sequence = 0
         self.output: list[dict[str, Any]] = []
         self.open: dict[str, Any] | None = None  # the item being streamed
@@ -94,7 +98,7 @@ class _Events:
     def call_delta(self, piece: ToolCallDelta) -> list[bytes]:
         out: list[bytes] = []
         if piece.id is not None or piece.name is not None or self.open is None:
-            out = self.close()
+            out = self.close(self.cited_so_far() if self.cited_so_far else None)
             call_id = piece.id or new_id("call")
             self.open = call_item(new_id("fc"), call_id, piece.name or "", "", "in_progress")
             item = dict(self.open)
@@ -114,18 +118,9 @@ class _Events:
             )
         return out
 
-    def annotate(self, citations: list[dict[str, Any]] | None) -> None:
-        """A message closed before the citations were known (its text, then a tool call) gets
-        its annotations in the final response object; its done events have gone out."""
-        for item in self.output:
-            if item["type"] == "message" and item["content"] and citations:
-                part = item["content"][0]
-                if not part["annotations"]:
-                    part["annotations"] = citation_annotations(part["text"], citations)
-
     def close(self, citations: list[dict[str, Any]] | None = None) -> list[bytes]:
-        """The open item's done events; it joins the output. A message closed at the end of
-        a grounded answer gets its citations' annotations (known once the text is whole)."""
+        """The open item's done events; it joins the output. A message of a grounded answer
+        gets the annotations of its [n] markers (``citations``: those known when it closes)."""
         item, self.open = self.open, None
         if item is None:
             return []
@@ -173,7 +168,8 @@ async def stream(
 ) -> AsyncIterator[bytes]:
     """The events of one streamed response; ``finished`` gets the final response object (to
     store it) before ``response.completed`` is sent."""
-    events = _Events()
+    sources = prepared.sources
+    events = _Events(sources.citations if sources is not None else None)
     used = 0
     metrics.ACTIVE_STREAMS.inc()
     try:
@@ -202,7 +198,6 @@ async def stream(
         draft.extra = guard_field(record.guard) | response_fields(prepared.sources)
         for chunk in events.close(draft.extra.get("citations")):
             yield chunk
-        events.annotate(draft.extra.get("citations"))
         final = draft.view("completed", events.output, (prepared.prompt_tokens, used), finish)
         await finished(final)
         kind = "response.completed" if final["status"] == "completed" else "response.incomplete"

@@ -28,6 +28,7 @@ from typing import Any
 
 from aigc.knowledge import grounding, relevance
 from aigc.knowledge.retrieve import Hit
+from aigc.models.protocols import ToolCallDelta
 
 MARKER = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
 
@@ -94,11 +95,18 @@ class SourceUse:
 
     async def rewrite_stream(self, pieces: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """The pieces of one streamed answer with their markers renumbered; pieces that are not
-        text (tool-call deltas) pass unchanged."""
+        text pass unchanged: tool-call deltas (``ToolCallDelta`` is an empty ``str``, so it is
+        told apart by its type; read as text it vanished, and with it the call)."""
         held = ""
         sent: list[str] = []
         async for piece in pieces:
-            if not isinstance(piece, str) or not self._rewrites:
+            if isinstance(piece, ToolCallDelta) or not isinstance(piece, str) or not self._rewrites:
+                if held:  # text held for a marker that may be opening ends before a tool call
+                    out = MARKER.sub(self._renumber, held)
+                    sent.append(out)
+                    held = ""
+                    if out:
+                        yield out
                 yield piece
                 continue
             held += piece
