@@ -5,6 +5,7 @@ grounding instructions on both serving paths (HF decoding and the batching engin
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,7 @@ def test_the_stages_of_prepare_each_return_what_the_next_takes(world: World) -> 
         requests, session = await pipeline.guard_input(svc, caller, body, model, checked, codes)
         assert not session.output_rules  # the default policy checks the input only
         asked = await pipeline.count(model, requests[0])
-        grounded = await pipeline.ground(svc, caller, body.model, model, requests, checked, codes)
+        grounded = await pipeline.ground(svc, caller, body, model, requests, checked, codes)
         assert checked.requests[0].messages == requests[0].messages  # nothing changed in place
         system = grounded.requests[0].messages[0]  # type: ignore[index]
         assert system.role == "system" and system.content.startswith(INSTRUCTIONS["en"])
@@ -124,7 +125,7 @@ def test_the_stages_of_prepare_each_return_what_the_next_takes(world: World) -> 
         if slot is not None:
             slot.release()
         plain = pipeline.validate(svc, caller, chat("template-kb-fixed", max_tokens=8))
-        same = await pipeline.ground(svc, caller, body.model, model, plain.requests, plain, [])
+        same = await pipeline.ground(svc, caller, body, model, plain.requests, plain, [])
         assert same.requests is plain.requests and same.sources is None
 
     asyncio.run(run())
@@ -243,3 +244,28 @@ def test_a_grounded_answer_keeps_its_logprobs_unless_the_markers_were_rewritten(
     assert "[" not in text  # nothing for the renumbering to rewrite (greedy: always so)
     tokens = choice["logprobs"]["content"]
     assert tokens and "".join(t["token"] for t in tokens) == text
+
+
+def test_a_grounded_json_answer_keeps_its_bracketed_data(world: World) -> None:
+    """response_format on a grounded chat (a local model decoding under the schema): the
+    answer's ``[2, 3]`` is data, kept as decoded and still valid under the schema; the marker
+    inside its string is a citation. Before, the renumbering rewrote the data as markers
+    ([2, 3] became [1, 2]) and the answer no longer met the schema it was decoded under."""
+    schema = {
+        "type": "object",
+        "properties": {"floors": {"const": [2, 3]}, "answer": {"const": "On floor 2 [1]."}},
+        "required": ["floors", "answer"],
+        "additionalProperties": False,
+    }
+    fmt = {"type": "json_schema", "json_schema": {"name": "floor", "schema": schema}}
+    body = chat("gpt-ctx128", world.kb, response_format=fmt, temperature=0, max_tokens=40)
+
+    async def run() -> dict[str, Any]:
+        record = RequestRecord("req_json")
+        prepared = await pipeline.prepare(world.services, world.admin, record, body)
+        return await pipeline.complete(world.services, prepared, record, chat=True)
+
+    payload = asyncio.run(run())
+    answer = json.loads(payload["choices"][0]["message"]["content"])
+    assert answer == {"floors": [2, 3], "answer": "On floor 2 [1]."}
+    assert [c["filename"] for c in payload["citations"]] == ["printers.txt"]

@@ -118,3 +118,65 @@ def test_the_choices_of_one_response_share_one_numbering() -> None:
     assert use.rewrite("Lunch [3].") == "Lunch [1]."
     assert use.rewrite("Printer [1], lunch [3].") == "Printer [2], lunch [1]."
     assert [(c["index"], c["filename"]) for c in use.citations()] == [(1, "f3.txt"), (2, "f1.txt")]
+
+
+CODE_ANSWER = (
+    "Call `items[1]` or items[2] as the guide shows [3].\n"
+    "```python\nfloors = [1, 2]\nprint(floors[1])\n```\n"
+    "The printer [2][3] is on the second floor, 在二楼[3]。 f(x)[1] stays."
+)
+
+
+def test_brackets_in_code_or_after_a_name_are_not_markers() -> None:
+    """Code spans, fenced blocks, items[2] and f(x)[1] keep their brackets as written; the
+    markers of the prose around them are renumbered, chained ones ([2][3]) too."""
+    use = citing.SourceUse(hits(), "q")
+    assert use.rewrite(CODE_ANSWER) == (
+        "Call `items[1]` or items[2] as the guide shows [1].\n"
+        "```python\nfloors = [1, 2]\nprint(floors[1])\n```\n"
+        "The printer [2][1] is on the second floor, 在二楼[1]。 f(x)[1] stays."
+    )
+    assert [c["filename"] for c in use.citations()] == ["f3.txt", "f2.txt"]
+    marked = citing.marker_matches(use.rewrite(CODE_ANSWER))
+    assert [numbers for _, numbers in marked] == [[1], [2], [1], [1]]
+
+
+def test_a_json_answer_keeps_its_data_and_renumbers_markers_in_its_strings() -> None:
+    """Under response_format the answer is JSON: [2, 3] between its strings is data (before,
+    it was renumbered to [1, 2]); a marker inside a string is a citation."""
+    answer = '{"floors": [2, 3], "grid": [[1], [3]], "answer": "On floor 2 [3].", "q": "\\" [2]"}'
+    use = citing.SourceUse(hits(), "q", mode="json")
+    out = use.rewrite(answer)
+    assert out == (
+        '{"floors": [2, 3], "grid": [[1], [3]], "answer": "On floor 2 [1].", "q": "\\" [2]"}'
+    )
+    assert [c["filename"] for c in use.citations()] == ["f3.txt", "f2.txt"]
+    assert [n for _, n in citing.marker_matches(out, "json")] == [[1], [2]]
+
+
+def test_a_regex_or_choice_answer_is_never_rewritten() -> None:
+    use = citing.SourceUse(hits(), "Which floor?", mode="none")
+    assert use.rewrite("Floor [2]") == "Floor [2]"
+    assert use.summary()["cited_by"] == "matching"
+
+
+def test_streamed_code_and_json_are_judged_as_the_whole_answer_is() -> None:
+    """Pieces that split a run of backticks or a JSON string give the same text as the whole
+    answer rewritten at once."""
+
+    async def run(use: citing.SourceUse, pieces: list[str]) -> str:
+        async def source() -> AsyncIterator[object]:
+            for piece in pieces:
+                yield piece
+
+        return "".join([str(p) async for p in use.rewrite_stream(source())])
+
+    for mode, answer in (
+        ("text", CODE_ANSWER),
+        ("json", '{"floors": [2, 3], "answer": "On floor 2 [3] and \\"x\\" [2]."}'),
+    ):
+        whole = citing.SourceUse(hits(), "q", mode=mode).rewrite(answer)  # type: ignore[arg-type]
+        for size in (1, 2, 3, 7):
+            pieces = [answer[i : i + size] for i in range(0, len(answer), size)]
+            streamed = citing.SourceUse(hits(), "q", mode=mode)  # type: ignore[arg-type]
+            assert asyncio.run(run(streamed, pieces)) == whole, (mode, size)

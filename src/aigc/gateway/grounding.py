@@ -18,10 +18,11 @@ from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.gateway.schemas import ChatCompletionRequest, SamplingFields
+from aigc.guard import structured
 from aigc.guard.gate import check_chunks
 from aigc.infra.db import Database
 from aigc.knowledge import grounding
-from aigc.knowledge.citing import SourceUse
+from aigc.knowledge.citing import MarkerMode, SourceUse, marker_mode
 from aigc.knowledge.relevance import TermWeights
 from aigc.knowledge.retrieve import Hit, search, term_weights
 from aigc.models.base import TextModelBase
@@ -38,6 +39,13 @@ class Grounded:
     requests: list[TextRequest]
     model: TextModel
     sources: SourceUse | None
+
+
+def marker_mode_of(body: SamplingFields) -> MarkerMode:
+    """Where a grounded answer's [n] markers may stand under the body's output constraint: in
+    prose outside code, in a JSON answer's strings, or nowhere (a regex or choice)."""
+    constraint = structured.parse_constraint(body.model_dump(exclude_unset=True))
+    return marker_mode(constraint.kind if constraint is not None else None)
 
 
 def requested_kbs(body: SamplingFields) -> list[str] | None:
@@ -140,9 +148,11 @@ def ground(
     requests: list[TextRequest],
     kb_ids: list[str] | None,
     codes: list[str],
+    mode: MarkerMode = "text",
 ) -> Grounded:
     """Retrieval and prompt assembly within ``model.context_length``, leaving the answer its
-    room (blocking: run it in a worker thread). Without knowledge bases, nothing changes."""
+    room (blocking: run it in a worker thread). Without knowledge bases, nothing changes.
+    ``mode``: where the answer's [n] markers may stand (``marker_mode_of``)."""
     if kb_ids is None:
         return Grounded(requests, model, None)
     messages = requests[0].messages
@@ -184,4 +194,4 @@ def ground(
         return Grounded(grounded, stand_in, SourceUse([], question))
     # A model that cannot read sources still gets the grounded prompt (what the caller asked
     # for, and what was reserved), but its answer cites none of them.
-    return Grounded(grounded, model, SourceUse(hits, question, model.reads_sources, weights))
+    return Grounded(grounded, model, SourceUse(hits, question, model.reads_sources, weights, mode))

@@ -103,7 +103,7 @@ async def prepare(
     model = await resolve(services, principal, body)  # 404, 403, 503; 400 undecodable fields
     checked = await take_images(services, body.model, model, checked, record)  # 400
     requests, session = await guard_input(services, principal, body, model, checked, record.guard)
-    grounded = await ground(services, principal, body.model, model, requests, checked, record.guard)
+    grounded = await ground(services, principal, body, model, requests, checked, record.guard)
     # One request per prompt and choice, prompt by prompt: every n-th is a different prompt.
     prompts = grounded.requests[:: body.n]
     prompt_tokens = await count(grounded.model, prompts, checked.small)
@@ -193,7 +193,7 @@ async def guard_input(
 async def ground(
     services: Services,
     principal: Principal,
-    name: str,
+    body: SamplingFields,
     model: TextModel,
     requests: list[TextRequest],
     checked: Checked,
@@ -208,11 +208,12 @@ async def ground(
         services.db,
         services.settings,
         principal,
-        name,
+        body.model,
         model,
         requests,
         checked.kb_ids,
         codes,
+        grounding.marker_mode_of(body),
     )
 
 

@@ -27,7 +27,7 @@ from aigc.errors import InvalidRequest
 from aigc.gateway.response_schemas import ResponseRequest
 from aigc.gateway.schemas import ChatCompletionRequest
 from aigc.infra import untrusted
-from aigc.knowledge.citing import MARKER, marker_numbers
+from aigc.knowledge.citing import MarkerMode, marker_matches
 from aigc.models.protocols import ToolCall
 
 _ROLES = ("user", "system", "developer", "assistant")
@@ -244,12 +244,13 @@ def output_items(
     calls: list[ToolCall],
     status: str = "completed",
     citations: list[dict[str, Any]] | None = None,
+    mode: MarkerMode = "text",
 ) -> list[dict[str, Any]]:
     """The answer as output items: the text (when any, or when nothing was called) as one
     assistant message, then one function_call item per call, in order."""
     items: list[dict[str, Any]] = []
     if text or not calls:
-        annotations = citation_annotations(text, citations or [])
+        annotations = citation_annotations(text, citations or [], mode)
         items.append(message_item(new_id("msg"), text, status, annotations))
     items += [call_item(new_id("fc"), c.id, c.name, c.arguments, status) for c in calls]
     return items
@@ -271,15 +272,20 @@ def text_part(text: str, annotations: list[dict[str, Any]] | None = None) -> dic
     return {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}
 
 
-def citation_annotations(text: str, citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def citation_annotations(
+    text: str, citations: list[dict[str, Any]], mode: MarkerMode = "text"
+) -> list[dict[str, Any]]:
     """A grounded answer's citations as the Responses API's ``file_citation`` annotations:
     one per source a ``[n]`` marker of the text names, ``index`` the marker's offset in the
     text (as OpenAI's file search places them), ``file_id`` the knowledge base's document id.
-    Sources cited by matching sentences (no marker) are in ``citations`` only."""
+    Only markers where they count (``citing.marker_matches``: not in code, in a JSON answer's
+    strings). Sources cited by matching sentences (no marker) are in ``citations`` only."""
+    if not citations:
+        return []
     by_index = {c["index"]: c for c in citations}
     annotations = []
-    for match in MARKER.finditer(text):
-        for number in marker_numbers(match):
+    for offset, numbers in marker_matches(text, mode):
+        for number in numbers:
             cited = by_index.get(number)
             if cited is not None:
                 annotations.append(
@@ -287,7 +293,7 @@ def citation_annotations(text: str, citations: list[dict[str, Any]]) -> list[dic
                         "type": "file_citation",
                         "file_id": cited["document"],
                         "filename": cited["filename"],
-                        "index": match.start(),
+                        "index": offset,
                     }
                 )
     return annotations

@@ -35,7 +35,7 @@ from aigc.gateway.response_items import (
 from aigc.gateway.response_objects import Draft
 from aigc.gateway.services import Services
 from aigc.infra import metrics
-from aigc.knowledge.citing import response_fields
+from aigc.knowledge.citing import MarkerMode, response_fields
 from aigc.models.protocols import ToolCallDelta
 
 Finished = Callable[[dict[str, Any]], Awaitable[None]]
@@ -47,8 +47,13 @@ class _Events:
     are numbered in order of first use as the text streams), so a message that a tool call
     closes mid-answer is annotated on closing, as one that closes at the end is."""
 
-    def __init__(self, cited_so_far: Callable[[], list[dict[str, Any]]] | None = None) -> None:
+    def __init__(
+        self,
+        cited_so_far: Callable[[], list[dict[str, Any]]] | None = None,
+        mode: MarkerMode = "text",
+    ) -> None:
         self.cited_so_far = cited_so_far
+        self.mode = mode  # where the answer's markers may stand (citing.MarkerMode)
         self.sequence = 0
         self.output: list[dict[str, Any]] = []
         self.open: dict[str, Any] | None = None  # the item being streamed
@@ -127,7 +132,7 @@ class _Events:
         index, out = len(self.output), []
         item["status"] = "completed"
         if item["type"] == "message":
-            annotations = citation_annotations(self.text, citations or [])
+            annotations = citation_annotations(self.text, citations or [], self.mode)
             part = text_part(self.text, annotations)
             item["content"] = [part]
             where = {"item_id": item["id"], "output_index": index, "content_index": 0}
@@ -169,7 +174,7 @@ async def stream(
     """The events of one streamed response; ``finished`` gets the final response object (to
     store it) before ``response.completed`` is sent."""
     sources = prepared.sources
-    events = _Events(sources.citations if sources is not None else None)
+    events = _Events(sources.citations, sources.mode) if sources is not None else _Events()
     used = 0
     metrics.ACTIVE_STREAMS.inc()
     try:

@@ -18,13 +18,19 @@ its answer does not come from the documents, whatever they say.
 
 Markers are rewritten on the fly for streamed answers: a piece that ends inside a possible
 marker (``"see [1"``) is held back until the marker closes or cannot be one.
+
+A bracketed number is a marker only where one can stand (``MarkerMode``): in prose, not in
+code (a fenced block or an `inline` span) and not right after a name or a closing bracket
+(``items[1]``, ``f(x)[2]``); in a JSON answer (``response_format``) only inside its strings,
+since ``"floors": [2, 3]`` is data; under a regex or choice constraint nowhere, since the
+text must stay as it was decoded (such answers are cited by their sentences).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
 
 from aigc.knowledge import grounding, relevance
 from aigc.knowledge.retrieve import Hit
@@ -41,6 +47,123 @@ def marker_numbers(match: re.Match[str]) -> list[int]:
 # The longest text a marker may still be completing: "[123, 456, 789]" and spaces.
 _HOLD = 24
 _OPEN = re.compile(r"[\[【][\d\s,，、]*$")
+_TICKS = re.compile(r"`+")
+_TRAILING_TICKS = re.compile(r"`+$")
+_NOT_AFTER = re.compile(r"[A-Za-z0-9_)\]]")  # items[1], f(x)[2], m[1][2]: indexing, not citing
+
+MarkerMode = Literal["text", "json", "none"]
+
+
+def marker_mode(constraint_kind: str | None) -> MarkerMode:
+    """Where markers may stand in an answer decoded under this output constraint (None: free
+    text; json_object / json_schema: JSON; regex / choice: the text must stay as decoded)."""
+    if constraint_kind is None:
+        return "text"
+    return "json" if constraint_kind in ("json_object", "json_schema") else "none"
+
+
+class _Regions:
+    """Splits an answer, as it arrives piece by piece, into the parts where a marker may stand
+    and the rest: code spans (a run of backticks opens one; the same run, or for a fence of
+    three or more any run as long, closes it) or, in a JSON answer, what lies outside strings."""
+
+    def __init__(self, mode: MarkerMode) -> None:
+        self.mode = mode
+        self.code = ""  # the backtick run that opened the code we are in ("": prose)
+        self.in_string = False
+        self.escaped = False
+
+    def split(self, text: str) -> list[tuple[str, bool]]:
+        if self.mode == "none":
+            return [(text, False)]
+        return self._json(text) if self.mode == "json" else self._prose(text)
+
+    def _prose(self, text: str) -> list[tuple[str, bool]]:
+        out: list[tuple[str, bool]] = []
+        at = 0
+        for run in _TICKS.finditer(text):
+            ticks = run.group()
+            if not self.code:
+                out.append((text[at : run.start()], True))
+                self.code, at = ticks, run.start()
+            elif ticks == self.code or len(self.code) >= 3 <= len(ticks) >= len(self.code):
+                out.append((text[at : run.end()], False))
+                self.code, at = "", run.end()
+        out.append((text[at:], not self.code))
+        return [(part, counts) for part, counts in out if part]
+
+    def _json(self, text: str) -> list[tuple[str, bool]]:
+        out: list[tuple[str, bool]] = []
+        at = 0
+        for i, ch in enumerate(text):
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif ch == "\\":
+                    self.escaped = True
+                elif ch == '"':
+                    out.append((text[at:i], True))
+                    self.in_string, at = False, i
+            elif ch == '"':
+                out.append((text[at : i + 1], False))
+                self.in_string, at = True, i + 1
+        out.append((text[at:], self.in_string))
+        return [(part, counts) for part, counts in out if part]
+
+
+class _Markers:
+    """The markers of one answer where they count (``_Regions``, not after a name or bracket),
+    as the answer arrives: ``each`` maps each one to its replacement."""
+
+    def __init__(self, mode: MarkerMode, each: Callable[[re.Match[str], int], str]) -> None:
+        self.regions = _Regions(mode)
+        self.each = each
+        self.previous = ""  # the character before the next part (as the model wrote it)
+        self.offset = 0  # characters of the answer read so far
+        self.chain = -1  # where the last marker ended: "[1][3]" is two markers, m[1][3] none
+
+    def read(self, text: str) -> str:
+        out = []
+        for part, counts in self.regions.split(text):
+            out.append(self._markers_in(part) if counts else part)
+            self.previous = part[-1]
+            self.offset += len(part)
+        return "".join(out)
+
+    def _markers_in(self, part: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            prev = part[match.start() - 1] if match.start() else self.previous
+            start = self.offset + match.start()
+            if start != self.chain and _NOT_AFTER.match(prev):
+                return match.group()
+            self.chain = self.offset + match.end()
+            return self.each(match, start)
+
+        return MARKER.sub(one, part)
+
+    def safe_cut(self, held: str) -> int:
+        """How much of ``held`` can be read now: not a marker or a run of backticks that the
+        next piece may still complete."""
+        cut = len(held)
+        open_at = _OPEN.search(held[-_HOLD:])
+        if open_at:
+            cut = len(held) - (len(held[-_HOLD:]) - open_at.start())
+        ticks = _TRAILING_TICKS.search(held[:cut])
+        return ticks.start() if ticks else cut
+
+
+def marker_matches(text: str, mode: MarkerMode = "text") -> list[tuple[int, list[int]]]:
+    """The markers of a whole answer where they count: (offset, the numbers each names)."""
+    found: list[tuple[int, list[int]]] = []
+
+    def keep(match: re.Match[str], offset: int) -> str:
+        found.append((offset, marker_numbers(match)))
+        return match.group()
+
+    _Markers(mode, keep).read(text)
+    return found
+
+
 _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]?")
 MIN_SENTENCE_TERMS = 3
 MIN_SENTENCE_COVERAGE = 0.6
@@ -63,17 +186,19 @@ class SourceUse:
         question: str,
         reads_sources: bool = True,
         weights: dict[str, relevance.TermWeights] | None = None,
+        mode: MarkerMode = "text",
     ) -> None:
         self.hits = hits
         self.question = question
         self.reads_sources = reads_sources
+        self.mode = mode
         self._weights = weights or {}
         self._order: dict[int, int] = {}  # prompt number → citation number
         self._texts: list[str] = []  # every answer, as sent
 
     # --- markers ---
 
-    def _renumber(self, match: re.Match[str]) -> str:
+    def _renumber(self, match: re.Match[str], offset: int = 0) -> str:
         kept = []
         for n in marker_numbers(match):
             if 1 <= n <= len(self.hits) and self.reads_sources:
@@ -85,11 +210,11 @@ class SourceUse:
     @property
     def _rewrites(self) -> bool:
         """Markers are read only where they can mean a source (else the text is left as is)."""
-        return self.reads_sources and bool(self.hits)
+        return self.reads_sources and bool(self.hits) and self.mode != "none"
 
     def rewrite(self, text: str) -> str:
         """A whole answer with its markers renumbered (and recorded as the answer)."""
-        out = MARKER.sub(self._renumber, text) if self._rewrites else text
+        out = _Markers(self.mode, self._renumber).read(text) if self._rewrites else text
         self._texts.append(out)
         return out
 
@@ -97,29 +222,33 @@ class SourceUse:
         """The pieces of one streamed answer with their markers renumbered; pieces that are not
         text pass unchanged: tool-call deltas (``ToolCallDelta`` is an empty ``str``, so it is
         told apart by its type; read as text it vanished, and with it the call)."""
+        markers = _Markers(self.mode, self._renumber)
         held = ""
         sent: list[str] = []
         async for piece in pieces:
-            if isinstance(piece, ToolCallDelta) or not isinstance(piece, str) or not self._rewrites:
+            if isinstance(piece, ToolCallDelta) or not isinstance(piece, str):
                 if held:  # text held for a marker that may be opening ends before a tool call
-                    out = MARKER.sub(self._renumber, held)
+                    out = markers.read(held)
                     sent.append(out)
                     held = ""
                     if out:
                         yield out
                 yield piece
                 continue
+            if not self._rewrites:
+                sent.append(piece)
+                yield piece
+                continue
             held += piece
-            open_at = _OPEN.search(held[-_HOLD:])
-            cut = len(held) - (len(held[-_HOLD:]) - open_at.start()) if open_at else len(held)
+            cut = markers.safe_cut(held)
             ready, held = held[:cut], held[cut:]
             if ready:
-                out = MARKER.sub(self._renumber, ready)
+                out = markers.read(ready)
                 sent.append(out)
                 if out:
                     yield out
         if held:
-            out = MARKER.sub(self._renumber, held)
+            out = markers.read(held)
             sent.append(out)
             if out:
                 yield out
