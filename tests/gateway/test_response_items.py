@@ -166,7 +166,7 @@ def test_citations_become_file_citation_annotations_where_their_markers_stand() 
     assert text[17:23] == "[1, 2]" and text[31] == "【"
     assert citation_annotations("No marker here.", cited) == []
     # only markers where they count: not in code, and in a JSON answer only in its strings
-    assert citation_annotations("Use `items[1]` or items[2].", cited) == []
+    assert citation_annotations("Use `items[1]` or my_list[2].", cited) == []
     json_answer = '{"floors": [1, 2], "answer": "On floor 2 [2]."}'
     found = citation_annotations(json_answer, cited, "json")
     assert [(a["filename"], a["index"]) for a in found] == [("b.md", json_answer.index("[2]."))]

@@ -121,20 +121,21 @@ def test_the_choices_of_one_response_share_one_numbering() -> None:
 
 
 CODE_ANSWER = (
-    "Call `items[1]` or items[2] as the guide shows [3].\n"
+    "Call `items[1]` or my_list[2] as the guide[3] shows.\n"
     "```python\nfloors = [1, 2]\nprint(floors[1])\n```\n"
-    "The printer [2][3] is on the second floor, 在二楼[3]。 f(x)[1] stays."
+    "The printer [2][3] is on the second floor, 在二楼[3]。 See the [manual][1] too."
 )
 
 
-def test_brackets_in_code_or_after_a_name_are_not_markers() -> None:
-    """Code spans, fenced blocks, items[2] and f(x)[1] keep their brackets as written; the
-    markers of the prose around them are renumbered, chained ones ([2][3]) too."""
+def test_brackets_in_code_or_after_an_identifier_are_not_markers() -> None:
+    """Code spans, fenced blocks, my_list[2] and a Markdown reference link [manual][1] keep
+    their brackets as written; the markers of the prose around them are renumbered, chained
+    ones ([2][3]) and one right after a word (guide[3], as encyclopaedias write them) too."""
     use = citing.SourceUse(hits(), "q")
     assert use.rewrite(CODE_ANSWER) == (
-        "Call `items[1]` or items[2] as the guide shows [1].\n"
+        "Call `items[1]` or my_list[2] as the guide[1] shows.\n"
         "```python\nfloors = [1, 2]\nprint(floors[1])\n```\n"
-        "The printer [2][1] is on the second floor, 在二楼[1]。 f(x)[1] stays."
+        "The printer [2][1] is on the second floor, 在二楼[1]。 See the [manual][1] too."
     )
     assert [c["filename"] for c in use.citations()] == ["f3.txt", "f2.txt"]
     marked = citing.marker_matches(use.rewrite(CODE_ANSWER))

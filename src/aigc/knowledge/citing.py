@@ -20,8 +20,9 @@ Markers are rewritten on the fly for streamed answers: a piece that ends inside 
 marker (``"see [1"``) is held back until the marker closes or cannot be one.
 
 A bracketed number is a marker only where one can stand (``MarkerMode``): in prose, not in
-code (a fenced block or an `inline` span) and not right after a name or a closing bracket
-(``items[1]``, ``f(x)[2]``); in a JSON answer (``response_format``) only inside its strings,
+code (a fenced block or an `inline` span) and not right after an underscore or a closing
+bracket (``my_list[1]``, a Markdown ``[guide][1]``; ``[1][3]`` is two markers, and
+``growth[1]`` one); in a JSON answer (``response_format``) only inside its strings,
 since ``"floors": [2, 3]`` is data; under a regex or choice constraint nowhere, since the
 text must stay as it was decoded (such answers are cited by their sentences).
 """
@@ -49,7 +50,10 @@ _HOLD = 24
 _OPEN = re.compile(r"[\[【][\d\s,，、]*$")
 _TICKS = re.compile(r"`+")
 _TRAILING_TICKS = re.compile(r"`+$")
-_NOT_AFTER = re.compile(r"[A-Za-z0-9_)\]]")  # items[1], f(x)[2], m[1][2]: indexing, not citing
+# my_list[1] and obj.items[1] index, [guide][1] is a Markdown reference link: no citation
+# right after a name with an underscore or a dot inside, or after a closing bracket. A word or
+# number may carry one ("growth[1]", "2023[1]", as encyclopaedias write them).
+_IDENTIFIER = re.compile(r"\w*[_.]\w+(?:[_.]\w+)*$|\w+_$")
 
 MarkerMode = Literal["text", "json", "none"]
 
@@ -112,29 +116,30 @@ class _Regions:
 
 
 class _Markers:
-    """The markers of one answer where they count (``_Regions``, not after a name or bracket),
+    """The markers of one answer where they count (``_Regions``, not after ``_IDENTIFIER``
+    or a closing bracket),
     as the answer arrives: ``each`` maps each one to its replacement."""
 
     def __init__(self, mode: MarkerMode, each: Callable[[re.Match[str], int], str]) -> None:
         self.regions = _Regions(mode)
         self.each = each
-        self.previous = ""  # the character before the next part (as the model wrote it)
+        self.previous = ""  # the last characters before the next part (as the model wrote it)
         self.offset = 0  # characters of the answer read so far
-        self.chain = -1  # where the last marker ended: "[1][3]" is two markers, m[1][3] none
+        self.chain = -1  # where the last marker ended: "[1][3]" is two markers, a_b[1][3] none
 
     def read(self, text: str) -> str:
         out = []
         for part, counts in self.regions.split(text):
             out.append(self._markers_in(part) if counts else part)
-            self.previous = part[-1]
+            self.previous = (self.previous + part)[-_HOLD:]
             self.offset += len(part)
         return "".join(out)
 
     def _markers_in(self, part: str) -> str:
         def one(match: re.Match[str]) -> str:
-            prev = part[match.start() - 1] if match.start() else self.previous
+            before = (self.previous + part[: match.start()])[-_HOLD:]
             start = self.offset + match.start()
-            if start != self.chain and _NOT_AFTER.match(prev):
+            if start != self.chain and (before.endswith(("]", "】")) or _IDENTIFIER.search(before)):
                 return match.group()
             self.chain = self.offset + match.end()
             return self.each(match, start)
