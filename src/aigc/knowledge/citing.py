@@ -90,7 +90,7 @@ class _Regions:
             if not self.code:
                 out.append((text[at : run.start()], True))
                 self.code, at = ticks, run.start()
-            elif ticks == self.code or len(self.code) >= 3 <= len(ticks) >= len(self.code):
+            elif ticks == self.code or 3 <= len(self.code) <= len(ticks):  # a fence closes
                 out.append((text[at : run.end()], False))
                 self.code, at = "", run.end()
         out.append((text[at:], not self.code))
