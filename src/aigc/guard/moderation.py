@@ -62,7 +62,8 @@ _COMPILED = {name: re.compile(pattern, re.I) for name, pattern in _WORDS.items()
 # between them at most), so a bath bomb, a water gun or one's prescription drugs are not
 # weapons; killing needs a person as its object and a wording that asks for it or states the
 # will to ("how can I", "I want to", 怎么, 我想), so "the deadline will kill him", "can a fall
-# kill someone?" and 伤害他人的感情 are not threats.
+# kill someone?" and 伤害他人的感情 are not threats. A response that restates such a request
+# as it complies ("Here is how to make a bomb", 以下是制作炸弹的步骤) matches too.
 _ASKS_EN = (
     r"\b(?:how (?:do|can|could|would|should) (?:i|we|you|one)|how to|(?:best |quickest |easiest "
     r"|quick |easy )?ways? to|steps? to|teach me(?: how)? to|help me|tips (?:to|for|on)|can i|"
@@ -93,8 +94,10 @@ _INTENT: list[tuple[str, re.Pattern[str]]] = [
             r"bombs?|explosives?|firearms?|guns?|poisons?|weapons?|illegal drugs|drugs|meth|"
             r"methamphetamine|cocaine|heroin|fentanyl)\b(?!\s*(?:licen[cs]es?|permits?|safes?|"
             r"cabinets?|cases?|ranges?|clubs?|courses?|classes|lessons|shows?|control))"
-            r"|" + _ASKS_ZH + r".{0,8}(?:制作|制造|自制|购买|买到|弄到|合成|走私)"
-            r"(?:一(?:个|把|枚|支|些|点))?(?:炸弹|炸药|枪支|手枪|枪|武器|毒药|毒品|冰毒|海洛因)",
+            r"|(?:" + _ASKS_ZH + r"|以下是|下面是|下面介绍).{0,8}(?:制作|制造|自制|购买|买到|"
+            r"弄到|合成|走私)(?:一(?:个|把|枚|支|些|点))?(?:炸弹|炸药|枪支|手枪|枪|武器|毒药|毒品|冰毒|"
+            r"海洛因)|(?:制作|制造|自制|合成)(?:炸弹|炸药|枪支|手枪|毒药|毒品|冰毒|海洛因)的(?:方法|步骤|"
+            r"教程|配方|过程)",
             re.I,
         ),
     ),
