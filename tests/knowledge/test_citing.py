@@ -140,6 +140,9 @@ def test_brackets_in_code_or_after_an_identifier_are_not_markers() -> None:
     assert [c["filename"] for c in use.citations()] == ["f3.txt", "f2.txt"]
     marked = citing.marker_matches(use.rewrite(CODE_ANSWER))
     assert [numbers for _, numbers in marked] == [[1], [2], [1], [1]]
+    # a stray backtick (an apostrophe typed as one) hides no more than the rest of its line
+    stray = citing.SourceUse(hits(), "q")
+    assert stray.rewrite("Don`t print [2]\nThe printer [3].") == "Don`t print [2]\nThe printer [1]."
 
 
 def test_a_json_answer_keeps_its_data_and_renumbers_markers_in_its_strings() -> None:

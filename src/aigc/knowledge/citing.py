@@ -48,7 +48,7 @@ def marker_numbers(match: re.Match[str]) -> list[int]:
 # The longest text a marker may still be completing: "[123, 456, 789]" and spaces.
 _HOLD = 24
 _OPEN = re.compile(r"[\[【][\d\s,，、]*$")
-_TICKS = re.compile(r"`+")
+_TICKS = re.compile(r"`+|\n")
 _TRAILING_TICKS = re.compile(r"`+$")
 # my_list[1] and obj.items[1] index, [guide][1] is a Markdown reference link: no citation
 # right after a name with an underscore or a dot inside, or after a closing bracket. A word or
@@ -68,8 +68,9 @@ def marker_mode(constraint_kind: str | None) -> MarkerMode:
 
 class _Regions:
     """Splits an answer, as it arrives piece by piece, into the parts where a marker may stand
-    and the rest: code spans (a run of backticks opens one; the same run, or for a fence of
-    three or more any run as long, closes it) or, in a JSON answer, what lies outside strings."""
+    and the rest: code (a run of backticks opens it; the same run, or for a fence of three or
+    more any run as long, closes it; an inline span also ends with its line) or, in a JSON
+    answer, what lies outside strings."""
 
     def __init__(self, mode: MarkerMode) -> None:
         self.mode = mode
@@ -87,6 +88,11 @@ class _Regions:
         at = 0
         for run in _TICKS.finditer(text):
             ticks = run.group()
+            if ticks == "\n":  # an inline span ends with its line (a stray ` opens no block)
+                if self.code and len(self.code) < 3:
+                    out.append((text[at : run.start()], False))
+                    self.code, at = "", run.start()
+                continue
             if not self.code:
                 out.append((text[at : run.start()], True))
                 self.code, at = ticks, run.start()
