@@ -122,9 +122,9 @@ class _Regions:
 
 
 class _Markers:
-    """The markers of one answer where they count (``_Regions``, not after ``_IDENTIFIER``
-    or a closing bracket),
-    as the answer arrives: ``each`` maps each one to its replacement."""
+    """The markers of one answer where they count (``_Regions``; not after ``_IDENTIFIER`` or
+    a closing bracket), as the answer arrives: ``each`` maps each one, with its offset in the
+    answer, to its replacement."""
 
     def __init__(self, mode: MarkerMode, each: Callable[[re.Match[str], int], str]) -> None:
         self.regions = _Regions(mode)
@@ -209,7 +209,7 @@ class SourceUse:
 
     # --- markers ---
 
-    def _renumber(self, match: re.Match[str], offset: int = 0) -> str:
+    def _renumber(self, match: re.Match[str], _offset: int = 0) -> str:
         kept = []
         for n in marker_numbers(match):
             if 1 <= n <= len(self.hits) and self.reads_sources:
