@@ -109,10 +109,10 @@ def test_the_stages_of_prepare_each_return_what_the_next_takes(world: World) -> 
         model = await pipeline.resolve(svc, caller, body)
         assert model.context_length is None  # a template reads any length
         codes: list[str] = []
-        requests, session = await pipeline.guard_input(svc, caller, body, model, checked, codes)
+        requests, session, _ = await pipeline.guard_input(svc, caller, body, model, checked, codes)
         assert not session.output_rules  # the default policy checks the input only
         asked = await pipeline.count(model, requests[0])
-        grounded = await pipeline.ground(svc, caller, body, model, requests, checked, codes)
+        grounded = await pipeline.ground(svc, caller, body.model, model, requests, checked, codes)
         assert checked.requests[0].messages == requests[0].messages  # nothing changed in place
         system = grounded.requests[0].messages[0]  # type: ignore[index]
         assert system.role == "system" and system.content.startswith(INSTRUCTIONS["en"])
@@ -125,7 +125,7 @@ def test_the_stages_of_prepare_each_return_what_the_next_takes(world: World) -> 
         if slot is not None:
             slot.release()
         plain = pipeline.validate(svc, caller, chat("template-kb-fixed", max_tokens=8))
-        same = await pipeline.ground(svc, caller, body, model, plain.requests, plain, [])
+        same = await pipeline.ground(svc, caller, body.model, model, plain.requests, plain, [])
         assert same.requests is plain.requests and same.sources is None
 
     asyncio.run(run())

@@ -18,11 +18,10 @@ from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.gateway.schemas import ChatCompletionRequest, SamplingFields
-from aigc.guard import structured
 from aigc.guard.gate import check_chunks
 from aigc.infra.db import Database
 from aigc.knowledge import grounding
-from aigc.knowledge.citing import MarkerMode, SourceUse, marker_mode
+from aigc.knowledge.citing import MarkerMode, SourceUse
 from aigc.knowledge.relevance import TermWeights
 from aigc.knowledge.retrieve import Hit, search, term_weights
 from aigc.models.base import TextModelBase
@@ -39,13 +38,6 @@ class Grounded:
     requests: list[TextRequest]
     model: TextModel
     sources: SourceUse | None
-
-
-def marker_mode_of(body: SamplingFields) -> MarkerMode:
-    """Where a grounded answer's [n] markers may stand under the body's output constraint: in
-    prose outside code, in a JSON answer's strings, or nowhere (a regex or choice)."""
-    constraint = structured.parse_constraint(body.model_dump(exclude_unset=True))
-    return marker_mode(constraint.kind if constraint is not None else None)
 
 
 def requested_kbs(body: SamplingFields) -> list[str] | None:
@@ -152,7 +144,7 @@ def ground(
 ) -> Grounded:
     """Retrieval and prompt assembly within ``model.context_length``, leaving the answer its
     room (blocking: run it in a worker thread). Without knowledge bases, nothing changes.
-    ``mode``: where the answer's [n] markers may stand (``marker_mode_of``)."""
+    ``mode``: where the answer's [n] markers may stand (``citing.marker_mode``)."""
     if kb_ids is None:
         return Grounded(requests, model, None)
     messages = requests[0].messages

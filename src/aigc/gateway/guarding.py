@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal
 from aigc.errors import ContentPolicyViolation, InvalidRequest
-from aigc.gateway.schemas import SamplingFields
 from aigc.gateway.services import Services
 from aigc.gateway.tooling import CallAssembler
 from aigc.guard import checks, store, structured
@@ -71,12 +70,12 @@ async def guard_request(
 
 
 def constrain(
-    body: SamplingFields, model: TextModel, requests: list[TextRequest]
+    constraint: structured.Constraint | None, model: TextModel, requests: list[TextRequest]
 ) -> list[TextRequest]:
-    """Structured output: each choice gets its own grammar processor (400 when the model
-    cannot decode under a grammar, or the format is invalid). A local chat model offered
-    tools decodes under its tool-call grammar instead (``structured.tool_processor``)."""
-    constraint = structured.parse_constraint(body.model_dump(exclude_unset=True))
+    """Structured output (``constraint``, the body's as ``structured.parse_constraint`` read
+    it): each choice gets its own grammar processor (400 when the model cannot decode under a
+    grammar). A local chat model offered tools decodes under its tool-call grammar instead
+    (``structured.tool_processor``)."""
     tools = requests[0].tools if requests else None
     local_format = getattr(model, "tool_format", None)  # TextModelBase declares it
     if tools is not None and tools.callable and local_format is not None:

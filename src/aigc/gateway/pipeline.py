@@ -43,8 +43,9 @@ from aigc.gateway.schemas import (
 )
 from aigc.gateway.services import Services
 from aigc.guard.gate import GuardSession
+from aigc.guard.structured import Constraint, parse_constraint
 from aigc.infra import metrics, untrusted
-from aigc.knowledge.citing import SourceUse, response_fields
+from aigc.knowledge.citing import MarkerMode, SourceUse, marker_mode, response_fields
 from aigc.models import resources
 from aigc.models.base import INLINE_MAX_CHARS, TextModelBase
 from aigc.models.prompt_tokens import count_prompt_tokens
@@ -102,8 +103,13 @@ async def prepare(
     )
     model = await resolve(services, principal, body)  # 404, 403, 503; 400 undecodable fields
     checked = await take_images(services, body.model, model, checked, record)  # 400
-    requests, session = await guard_input(services, principal, body, model, checked, record.guard)
-    grounded = await ground(services, principal, body, model, requests, checked, record.guard)
+    requests, session, constraint = await guard_input(
+        services, principal, body, model, checked, record.guard
+    )
+    mode = marker_mode(constraint.kind if constraint is not None else None)
+    grounded = await ground(
+        services, principal, body.model, model, requests, checked, record.guard, mode
+    )
     # One request per prompt and choice, prompt by prompt: every n-th is a different prompt.
     prompts = grounded.requests[:: body.n]
     prompt_tokens = await count(grounded.model, prompts, checked.small)
@@ -181,26 +187,30 @@ async def guard_input(
     model: TextModel,
     checked: Checked,
     codes: list[str],
-) -> tuple[list[TextRequest], GuardSession]:
+) -> tuple[list[TextRequest], GuardSession, Constraint | None]:
     """Policy, PII, injection and watermark on the input (a block rule answers 400), then the
-    body's output constraint (response_format: a grammar while decoding)."""
+    body's output constraint (response_format: a grammar while decoding), returned too: it
+    also decides where a grounded answer's [n] markers may stand."""
     requests, session = await guarding.guard_request(
         services, principal, body.model, checked.requests, codes, in_thread=not checked.small
     )
-    return guarding.constrain(body, model, requests), session
+    constraint = parse_constraint(body.model_dump(exclude_unset=True))
+    return guarding.constrain(constraint, model, requests), session, constraint
 
 
 async def ground(
     services: Services,
     principal: Principal,
-    body: SamplingFields,
+    name: str,
     model: TextModel,
     requests: list[TextRequest],
     checked: Checked,
     codes: list[str],
+    mode: MarkerMode = "text",
 ) -> grounding.Grounded:
     """Knowledge retrieval (a worker thread: it reads the database and the index): sources into
-    the prompt within the model's context, citations out. No knowledge bases: unchanged."""
+    the prompt within the model's context, citations out (``mode``: where the answer's [n]
+    markers may stand). No knowledge bases: unchanged."""
     if checked.kb_ids is None:
         return grounding.Grounded(requests, model, None)
     return await run_in_threadpool(
@@ -208,12 +218,12 @@ async def ground(
         services.db,
         services.settings,
         principal,
-        body.model,
+        name,
         model,
         requests,
         checked.kb_ids,
         codes,
-        grounding.marker_mode_of(body),
+        mode,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from aigc.gateway.response_items import new_id, output_items
 from aigc.gateway.response_schemas import ResponseRequest
-from aigc.knowledge.citing import marker_mode
+from aigc.knowledge.citing import MarkerMode
 from aigc.models.protocols import ToolCall
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -80,8 +80,9 @@ def usage_view(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     }
 
 
-def from_chat(draft: Draft, payload: dict[str, Any]) -> dict[str, Any]:
-    """A chat completion (``pipeline.complete``) as the response object."""
+def from_chat(draft: Draft, payload: dict[str, Any], mode: MarkerMode = "text") -> dict[str, Any]:
+    """A chat completion (``pipeline.complete``) as the response object (``mode``: where the
+    grounded answer's [n] markers stand, as its ``SourceUse`` read them)."""
     choice = payload["choices"][0]
     message = choice["message"]
     calls = [
@@ -90,14 +91,13 @@ def from_chat(draft: Draft, payload: dict[str, Any]) -> dict[str, Any]:
     ]
     draft.extra = {k: payload[k] for k in ("guard", "citations", "grounding") if k in payload}
     usage = payload["usage"]
-    text_format = ((draft.body.text or {}).get("format") or {}).get("type")
     return draft.view(
         "completed",
         output_items(
             message.get("content") or "",
             calls,
             citations=payload.get("citations"),
-            mode=marker_mode(text_format if text_format != "text" else None),
+            mode=mode,
         ),
         (usage["prompt_tokens"], usage["completion_tokens"]),
         choice["finish_reason"],

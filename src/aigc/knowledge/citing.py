@@ -35,7 +35,6 @@ from typing import Any, Literal
 
 from aigc.knowledge import grounding, relevance
 from aigc.knowledge.retrieve import Hit
-from aigc.models.protocols import ToolCallDelta
 
 MARKER = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
 
@@ -230,39 +229,34 @@ class SourceUse:
         return out
 
     async def rewrite_stream(self, pieces: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        """The pieces of one streamed answer with their markers renumbered; pieces that are not
-        text pass unchanged: tool-call deltas (``ToolCallDelta`` is an empty ``str``, so it is
-        told apart by its type; read as text it vanished, and with it the call)."""
+        """The pieces of one streamed answer with their markers renumbered. A piece that is not
+        plain text passes unchanged, in its place: a tool-call delta or an end marker is an
+        empty ``str`` subclass (``ToolCallDelta``, ``Ended``), and read as text it vanished,
+        the call with it."""
         markers = _Markers(self.mode, self._renumber)
         held = ""
         sent: list[str] = []
+
+        def release(text: str) -> str:
+            out = markers.read(text) if self._rewrites else text
+            sent.append(out)
+            return out
+
         async for piece in pieces:
-            if isinstance(piece, ToolCallDelta) or not isinstance(piece, str):
-                if held:  # text held for a marker that may be opening ends before a tool call
-                    out = markers.read(held)
-                    sent.append(out)
-                    held = ""
-                    if out:
-                        yield out
-                yield piece
-                continue
-            if not self._rewrites:
-                sent.append(piece)
+            if type(piece) is not str:
+                # text held for a marker that may be opening ends before a tool call
+                if held and (out := release(held)):
+                    yield out
+                held = ""
                 yield piece
                 continue
             held += piece
-            cut = markers.safe_cut(held)
+            cut = markers.safe_cut(held) if self._rewrites else len(held)
             ready, held = held[:cut], held[cut:]
-            if ready:
-                out = markers.read(ready)
-                sent.append(out)
-                if out:
-                    yield out
-        if held:
-            out = markers.read(held)
-            sent.append(out)
-            if out:
+            if ready and (out := release(ready)):
                 yield out
+        if held and (out := release(held)):
+            yield out
         self._texts.append("".join(sent))
 
     # --- what was used ---
