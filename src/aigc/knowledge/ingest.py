@@ -46,6 +46,7 @@ from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
 from aigc.knowledge.index import KbIndex
+from aigc.knowledge.meanings import meanings_for
 from aigc.knowledge.pdf_worker import PdfLimits
 from aigc.knowledge.tables import KbChunk, KbDocument, KnowledgeBase
 
@@ -620,6 +621,8 @@ def _embed_ahead(
                 f"document {done + 1} of {total}: {name}, {start} of {len(texts)} chunks embedded",
             )
         parts.append(embedder.embed(texts[start : start + EMBED_SLICE]))
+    if embedder.is_default:  # Chinese words' senses, for a Chinese question's ranking
+        meanings_for(embedder).learn(texts)
     return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
