@@ -8,8 +8,9 @@ best chunks retrieval returns are "relevant" for an answerable question, and "no
 for a question the knowledge base cannot answer.
 
 Sets (../shared/data; the script skips a set whose data is absent):
-  zh_docs   15 Chinese documents ingested through the real pipeline (keyword index: the default
-            embedding model reads English only, so Chinese questions use BM25 alone) and its 36
+  zh_docs   15 Chinese documents ingested through the real pipeline (dense + keyword, as the
+            product builds a knowledge base: a Chinese question's candidates are ranked by BM25
+            and their words' meanings, knowledge/meanings.py) and its 36
             paraphrased questions. For each: "nothing relevant" (no top-8 chunk passes) or not;
             whether the answering passage is among the passing chunks. "Absent": the same
             question with the answering document filtered out of the search (what a question
@@ -58,6 +59,7 @@ from aigc.config import Settings  # noqa: E402
 from aigc.infra.db import Database  # noqa: E402
 from aigc.infra.schema import Tenant  # noqa: E402
 from aigc.knowledge import bases, citing, grounding, relevance  # noqa: E402
+from aigc.knowledge.context import indexed_text  # noqa: E402
 from aigc.knowledge.ingest import add_document, ingest_documents  # noqa: E402
 from aigc.knowledge.retrieve import Filters, Hit, script_of, search, term_weights  # noqa: E402
 from aigc.tables import Base  # noqa: E402
@@ -133,10 +135,19 @@ class Kb:
             )
 
     def judge(self, question: str, hits: list[Hit]) -> list[relevance.Judgement]:
-        terms = relevance.question_terms(question)
+        """As grounding judges (``grounding.relevant_hits``): the question's periods in
+        canonical form, each chunk with its context header, its dense and meaning scores."""
+        terms = relevance.question_terms(grounding.canonical_periods(question))
         script = script_of(question)
         return [
-            relevance.judge(h.text, h.dense_score, terms, self.weights.get(h.kb_id), script)
+            relevance.judge(
+                indexed_text(h.context, h.text),
+                h.dense_score,
+                terms,
+                self.weights.get(h.kb_id),
+                script,
+                h.meaning_score,
+            )
             for h in hits
         ]
 
@@ -230,9 +241,34 @@ def zh_docs(kb: Kb) -> dict[str, Any]:
                     matched(kb, sources, q["question"], other)
                 ),
                 "answer_found": gold_deep is not None,
+                # (coverage, meaning) of each top-8 chunk, and of those that hold the answer:
+                # what --calibrate derives the meaning-ranked thresholds from
+                "top8": [[j.coverage, j.meaning] for j in judged],
+                "answer_top8": [
+                    [j.coverage, j.meaning] for j, g in zip(judged, gold, strict=True) if g
+                ],
             }
         )
     return {"rows": rows}
+
+
+def meaning_calibration(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """What the zh_docs tuning half implies for the meaning-ranked rule (relevance.py): the
+    best coverage of the worst-served question, the closest meaning among that question's
+    chunks reaching it, and the lowest coverage and meaning of an answering chunk."""
+    tuning = [r for r in rows if r["half"] == "tuning" and r["top8"]]
+    worst = min(max(c for c, _ in r["top8"]) for r in tuning)
+    answering = [pair for r in tuning for pair in r["answer_top8"]]
+    return {
+        "worst_served_best_coverage": worst,
+        "worst_served_closest_meaning": min(
+            max((m or 0.0) for c, m in r["top8"] if c >= relevance.MEANING_RANKED_COVERAGE)
+            for r in tuning
+            if any(c >= relevance.MEANING_RANKED_COVERAGE for c, _ in r["top8"])
+        ),
+        "answering_lowest_coverage": min(c for c, _ in answering),
+        "answering_lowest_meaning": min((m or 0.0) for _, m in answering),
+    }
 
 
 def off_topic(kb: Kb, questions: list[str]) -> dict[str, Any]:
@@ -359,13 +395,17 @@ def run(args: argparse.Namespace) -> None:
             "min_dense": relevance.MIN_DENSE,
             "min_coverage_with_dense": relevance.MIN_COVERAGE_WITH_DENSE,
             "character_credit": relevance.CHARACTER_CREDIT,
+            "meaning_ranked_coverage": relevance.MEANING_RANKED_COVERAGE,
+            "min_meaning": relevance.MIN_MEANING,
+            "close_meaning": relevance.CLOSE_MEANING,
+            "min_coverage_with_meaning": relevance.MIN_COVERAGE_WITH_MEANING,
         }
     }
     from bench.benchlib import machine
 
     report["machine"] = machine()
     with tempfile.TemporaryDirectory() as tmp:
-        zh_kb = Kb(Path(tmp) / "zh", zh_files(), dense=False) if ZH.exists() else None
+        zh_kb = Kb(Path(tmp) / "zh", zh_files(), dense=True) if ZH.exists() else None
         if zh_kb is not None:
             report["zh_docs"] = zh_docs(zh_kb)
             if ALPACA_ZH.exists():
@@ -411,6 +451,11 @@ def print_table(report: dict[str, Any], calibrate: bool) -> None:
         print(f"  answering document absent, some source passed before: {was} / {len(rows)}")
         print(f"  answering document absent, still some source passes: {len(absent)} / {len(rows)}")
         if calibrate:
+            derived = meaning_calibration(rows)
+            print(
+                "  tuning half, for the meaning-ranked rule: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in derived.items())
+            )
             for r in rows:
                 print(
                     f"   {r['id']} {r['half'][:4]} rank={r['answer_rank']} "

@@ -87,7 +87,7 @@ def test_a_chinese_question_finds_the_passage_that_says_it_in_other_words(
         hits = search(s, sandbox.settings, sandbox.admin_a, [kb], QUESTION)
     assert by_words[0].headings[-1] == "陪产假"  # BM25 alone: the section that says 工资
     assert hits[0].headings[-1] == "薪酬", [h.headings for h in hits]
-    assert all(h.dense_score is not None for h in hits)  # the meaning similarity
+    assert all(h.meaning_score is not None and h.dense_score is None for h in hits)
 
 
 def test_a_keyword_only_knowledge_base_ranks_a_chinese_question_by_keywords(
@@ -97,7 +97,7 @@ def test_a_keyword_only_knowledge_base_ranks_a_chinese_question_by_keywords(
     sandbox.ingest(sandbox.admin_a, kb, {"员工手册.md": HANDBOOK.encode()})
     with sandbox.db.session() as s:
         hits = search(s, sandbox.settings, sandbox.admin_a, [kb], QUESTION)
-    assert hits[0].headings[-1] == "陪产假" and hits[0].dense_score is None
+    assert hits[0].headings[-1] == "陪产假" and hits[0].meaning_score is None
 
 
 def test_ingestion_embeds_the_senses_of_chinese_chunks_words(sandbox: Sandbox) -> None:

@@ -59,12 +59,46 @@ def zh_kb(sandbox: Sandbox) -> str:
     return kb
 
 
+@pytest.fixture
+def zh_kb_with_vectors(sandbox: Sandbox) -> str:
+    """As the product builds a knowledge base: Chinese questions ranked by word meanings."""
+    kb = sandbox.kb(sandbox.admin_a, "规章（向量）")
+    sandbox.ingest(sandbox.admin_a, kb, {n: t.encode() for n, t in DOCS_ZH.items()})
+    return kb
+
+
 def test_paraphrased_chinese_questions_are_not_nothing_relevant(
-    sandbox: Sandbox, zh_kb: str
+    sandbox: Sandbox, zh_kb: str, zh_kb_with_vectors: str
 ) -> None:
-    for question, answering in ANSWERABLE_ZH.items():
-        found = ask(sandbox, zh_kb, question)
-        assert answering in found, (question, found)
+    for kb in (zh_kb, zh_kb_with_vectors):
+        for question, answering in ANSWERABLE_ZH.items():
+            found = ask(sandbox, kb, question)
+            assert answering in found, (kb, question, found)
+
+
+# General requests that share a word with the rules (线程, 员工, 管理) but are about nothing
+# they say: words alone let a chunk through, word meanings do not.
+GENERAL_ZH = ["给我讲一个关于线程的笑话。", "如何提高员工的工作效率？", "解释一下什么是资源管理。"]
+
+
+def test_general_chinese_requests_sharing_words_get_no_sources_when_judged_by_meaning(
+    sandbox: Sandbox, zh_kb: str, zh_kb_with_vectors: str
+) -> None:
+    for question in GENERAL_ZH:
+        assert ask(sandbox, zh_kb, question), question  # keyword-only: coverage alone decides
+        assert ask(sandbox, zh_kb_with_vectors, question) == [], question
+
+
+def test_a_chinese_chunk_ranked_by_meaning_needs_words_and_meaning_together() -> None:
+    cjk = "cjk"
+    assert relevance.judged(0.3, None, False, cjk)  # no meaning score: coverage decides
+    assert not relevance.judged(0.3, None, False, cjk, meaning_score=0.5)  # words, no meaning
+    assert relevance.judged(0.3, None, False, cjk, meaning_score=0.7)
+    assert not relevance.judged(0.12, None, False, cjk, meaning_score=0.7)
+    assert relevance.judged(0.12, None, False, cjk, meaning_score=0.8)  # a close paraphrase
+    assert not relevance.judged(0.05, None, False, cjk, meaning_score=0.95)  # no term at all
+    # an English question ignores a meaning score
+    assert relevance.judged(0.5, None, True, "latin", meaning_score=0.1)
 
 
 def test_off_topic_questions_in_both_languages_get_no_sources(sandbox: Sandbox, zh_kb: str) -> None:

@@ -151,7 +151,12 @@ def relevant_hits(
         # The chunk's context (document title, period, section) is part of what it is about:
         # "3M's FY2022 capex" is answered by a chunk whose text never names 3M or the year.
         if relevance.judge(
-            indexed_text(h.context, h.text), h.dense_score, terms, weights.get(h.kb_id), script
+            indexed_text(h.context, h.text),
+            h.dense_score,
+            terms,
+            weights.get(h.kb_id),
+            script,
+            h.meaning_score,
         ).relevant
     ]
 

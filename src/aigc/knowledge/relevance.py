@@ -17,9 +17,11 @@ of the question's weight, 0 to 1.
 ``judge`` combines coverage with the dense (cosine) score where the embedding model reads the
 question's script (MiniLM: English only; the dense score of a Chinese question is noise): a
 chunk is relevant when its coverage reaches the threshold of the question's script, or when a
-close vector comes with some term evidence. One rule comes first: an English question that names
-something (a capitalised word past a sentence's start, an acronym, a code such as FY2023) that
-the knowledge base has never seen is about something it does not hold, and no chunk of it is
+close vector comes with some term evidence. A Chinese question that the search ranked by word
+meanings (``knowledge/meanings.py``) is judged by coverage and meaning together. One rule
+comes first: an English question that names something (a capitalised word past a sentence's
+start, an acronym, a code such as FY2023) that the knowledge base has never seen is about
+something it does not hold, and no chunk of it is
 relevant. The thresholds and the evidence for them are in docs/grounding.md (``bench/grounding.py
 --calibrate`` prints it).
 """
@@ -55,6 +57,19 @@ MIN_COVERAGE = {"latin": 0.34, "cjk": 0.15}
 # above every MS MARCO tuning-half absent-document negative under the coverage threshold.
 MIN_DENSE = 0.45
 MIN_COVERAGE_WITH_DENSE = 0.2
+# A Chinese question that the search ranked by word meanings (knowledge/meanings.py) is judged
+# by them too, calibrated on the zh_docs tuning half as ``MIN_COVERAGE`` was, on what that
+# search returns: a chunk must reach ``MEANING_RANKED_COVERAGE`` (the best coverage of the
+# worst-served answerable question, 0.225, rounded down to 0.05) and be ``MIN_MEANING`` close
+# in meaning (the closest such chunk of the worst-served question: 0.694, rounded down), which
+# turns away general questions that merely share words; or be as close in meaning as every
+# answering chunk (``CLOSE_MEANING``: their lowest, 0.762, rounded down) with some term
+# evidence (``MIN_COVERAGE_WITH_MEANING``: the lowest coverage of an answering chunk, 0.141,
+# rounded down).
+MEANING_RANKED_COVERAGE = 0.20
+MIN_MEANING = 0.65
+CLOSE_MEANING = 0.75
+MIN_COVERAGE_WITH_MEANING = 0.10
 
 
 @lru_cache(maxsize=1)
@@ -182,9 +197,18 @@ def coverage(terms: list[Term], text: str, idf: Callable[[Term], float]) -> floa
 
 
 def judged(
-    coverage_score: float, dense_score: float | None, dense_reads_script: bool, script: str
+    coverage_score: float,
+    dense_score: float | None,
+    dense_reads_script: bool,
+    script: str,
+    meaning_score: float | None = None,
 ) -> bool:
-    """The calibrated decision from a chunk's coverage and its dense score."""
+    """The calibrated decision from a chunk's coverage, its dense score and, for a Chinese
+    question the search ranked by word meanings, its meaning score."""
+    if script == "cjk" and meaning_score is not None:
+        return (coverage_score >= MEANING_RANKED_COVERAGE and meaning_score >= MIN_MEANING) or (
+            coverage_score >= MIN_COVERAGE_WITH_MEANING and meaning_score >= CLOSE_MEANING
+        )
     if coverage_score >= MIN_COVERAGE[script]:
         return True
     return (
@@ -202,6 +226,7 @@ class Judgement:
     relevant: bool
     coverage: float
     dense: float | None
+    meaning: float | None = None
 
 
 def judge(
@@ -210,10 +235,12 @@ def judge(
     terms: list[Term],
     weights: TermWeights | None,
     script: str,
+    meaning_score: float | None = None,
 ) -> Judgement:
     """One chunk against the question's ``terms`` (``script``: the question's, ``latin`` or
     ``cjk``); without ``weights`` (an index not loaded) every term weighs the same. The dense
-    score counts for Latin-script questions only: the default embedding model reads English."""
+    score counts for Latin-script questions only: the default embedding model reads English;
+    a Chinese question's ``meaning_score`` (when the search ranked by meanings) counts for it."""
     score = coverage(terms, hit_text, weights.idf if weights is not None else lambda t: 1.0)
     if (
         script == "latin"
@@ -223,6 +250,6 @@ def judge(
         # The question names something (PepsiCo, FY2023, IBM) that no chunk of this knowledge
         # base mentions: whatever else matches is about something else. Not for Chinese
         # questions: the Latin words in them (JDK, Executors) are the paraphrase's own.
-        return Judgement(False, round(score, 4), dense_score)
-    relevant = judged(score, dense_score, script == "latin", script)
-    return Judgement(relevant, round(score, 4), dense_score)
+        return Judgement(False, round(score, 4), dense_score, meaning_score)
+    relevant = judged(score, dense_score, script == "latin", script, meaning_score)
+    return Judgement(relevant, round(score, 4), dense_score, meaning_score)

@@ -99,6 +99,9 @@ class Hit:
     dense_score: float | None
     keyword_score: float
     meta: dict[str, Any] = field(default_factory=dict)
+    # A Chinese question's similarity in word meanings (knowledge/meanings.py), when the
+    # search ranked by it: the default model's vectors do not read Chinese.
+    meaning_score: float | None = None
     title: str | None = None  # what the document calls itself (knowledge/context.py)
     period: str | None = None  # the period it covers, as it states it
     context: str | None = None  # the header indexed with the chunk's text
@@ -118,6 +121,7 @@ class Hit:
             "score": round(self.score, 6),
             "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
             "keyword_score": round(self.keyword_score, 6),
+            "meaning_score": None if self.meaning_score is None else round(self.meaning_score, 6),
             "meta": self.meta,
         }
 
@@ -318,17 +322,21 @@ def search(
         candidates_from(kb_id, index, query, query_vector, allowed[kb_id], mode, n, found)
     if not found.chunk_ids:
         return []
-    if meaning_ranked and dense_kbs:
-        found.dense, weight = meaning_scores(session, settings, principal, dense_kbs, found, query)
     dense = np.asarray(found.dense, dtype=np.float32)
     keyword = np.asarray(found.keyword, dtype=np.float32)
-    has_dense = mode != "keyword" and not np.isnan(dense).all()
-    fused = fuse(np.nan_to_num(dense, nan=0.0) if has_dense else None, keyword, weight)
+    meaning = np.full(len(keyword), np.nan, dtype=np.float32)
+    if meaning_ranked and dense_kbs:
+        by_row, weight = meaning_scores(session, settings, principal, dense_kbs, found, query)
+        meaning = np.asarray(by_row, dtype=np.float32)
+    similar = meaning if not np.isnan(meaning).all() else dense
+    has_dense = mode != "keyword" and not np.isnan(similar).all()
+    fused = fuse(np.nan_to_num(similar, nan=0.0) if has_dense else None, keyword, weight)
     order = np.argsort(-fused, kind="stable")
     if mode == "keyword":
         order = order[keyword[order] > 0]
     pool = order[: top_k * 3 if settings.kb_reranker_dir else top_k]
-    hits = _hydrate(session, principal, kb_ids, allowed, found, pool, fused, dense, keyword)
+    scores = {"fused": fused, "dense": dense, "keyword": keyword, "meaning": meaning}
+    hits = _hydrate(session, principal, kb_ids, allowed, found, pool, scores)
     if settings.kb_reranker_dir and hits:
         hits = rerank(settings.kb_reranker_dir, query, hits)
     return hits[:top_k]
@@ -342,8 +350,9 @@ def meaning_scores(
     found: Candidates,
     query: str,
 ) -> tuple[list[float], float]:
-    """``by_meaning`` for the candidates of dense KBs (NaN for a keyword-only KB's, as when a
-    KB has no vectors), their texts read from the database."""
+    """``by_meaning`` for the candidates of dense KBs, their texts read from the database;
+    NaN for a keyword-only KB's candidates (ranked by keywords alone), and for all of them
+    where meanings are not trusted."""
     rows = session.execute(
         select(KbChunk.id, KbChunk.context, KbChunk.text).where(
             KbChunk.id.in_(found.chunk_ids),
@@ -360,6 +369,8 @@ def meaning_scores(
         [texts[chunk_id] for chunk_id in wanted],
         np.asarray([keyword[chunk_id] for chunk_id in wanted], dtype=np.float32),
     )
+    if weight == 0:  # not trusted here (classical Chinese): ranked, and judged, by keywords
+        return [float("nan")] * len(found.chunk_ids), 0.0
     by_chunk = dict(zip(wanted, scores.tolist(), strict=True))
     return [by_chunk.get(chunk_id, float("nan")) for chunk_id in found.chunk_ids], weight
 
@@ -383,11 +394,11 @@ def _hydrate(
     allowed: dict[str, set[str]],
     found: Candidates,
     pool: np.ndarray,
-    fused: np.ndarray,
-    dense: np.ndarray,
-    keyword: np.ndarray,
+    scores: dict[str, np.ndarray],
 ) -> list[Hit]:
-    """Chunk rows for the winners, fetched with the tenant and KB filter once more."""
+    """Chunk rows for the winners, fetched with the tenant and KB filter once more
+    (``scores``: each candidate's fused, dense, keyword and meaning score; NaN for none)."""
+    fused, dense, keyword, meaning = (scores[k] for k in ("fused", "dense", "keyword", "meaning"))
     wanted = [found.chunk_ids[i] for i in pool]
     rows = session.execute(
         select(KbChunk, KbDocument.filename, KbDocument.title, KbDocument.period)
@@ -424,6 +435,7 @@ def _hydrate(
                 title=title,
                 period=period,
                 context=chunk.context,
+                meaning_score=None if np.isnan(meaning[i]) else float(meaning[i]),
             )
         )
     return hits

@@ -411,6 +411,7 @@ add(
             "kb.search.none": "Nothing found.",
             "kb.search.score": "score {score}",
             "kb.search.dense": "meaning {score}",
+            "kb.search.meaning": "word meanings {score}",
             "kb.search.keyword": "keywords {score}",
             "kb.access.hint": "Administrators can always do everything. A role grant covers "
             "that role and every higher one. Write adds uploading and deleting documents to "
@@ -479,6 +480,7 @@ add(
             "kb.search.none": "未找到结果。",
             "kb.search.score": "得分 {score}",
             "kb.search.dense": "语义 {score}",
+            "kb.search.meaning": "词义 {score}",
             "kb.search.keyword": "关键词 {score}",
             "kb.access.hint": "管理员始终拥有全部权限。按角色授权时包含该角色及更高角色。"
             "写权限在读权限之上可上传和删除文档；管理权限还可重命名、修改此列表和删除知识库。"

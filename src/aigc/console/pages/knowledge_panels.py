@@ -78,6 +78,9 @@ class SearchPanel:
                             tr("kb.search.dense", score=f"{hit['dense_score']:.3f}")
                             if hit["dense_score"] is not None
                             else "",
+                            tr("kb.search.meaning", score=f"{hit['meaning_score']:.3f}")
+                            if hit.get("meaning_score") is not None
+                            else "",
                             tr("kb.search.keyword", score=f"{hit['keyword_score']:.3f}"),
                         ]
                         ui.label(" · ".join(p for p in parts if p)).classes("text-sm text-grey-7")
