@@ -128,9 +128,13 @@ _INTENT: list[tuple[str, re.Pattern[str]]] = [
 # Wordings that state the intent to harm or to get away with it, whatever the topic: a benign
 # request has no use for "without getting caught", and asks to *detect* ransomware, not to write
 # it (a defensive word in the same sentence lets the request through to the classifier).
+# "avoid" is defensive ("avoid phishing") except where it is the evasion itself ("avoid the
+# police", "avoid detection"), which must not disarm the rule that names it.
 _DEFENSIVE = re.compile(
     r"\b(?:detect|prevent|protect|defend|block|remove|identify|analy[sz]e|mitigat|against|"
-    r"recogni[sz]e|spot|avoid|report|awareness|simulat|train(?:ing)? (?:staff|employees))|"
+    r"recogni[sz]e|spot|report|awareness|simulat|train(?:ing)? (?:staff|employees))|"
+    r"\bavoid(?!s?\s+(?:detection|the police|police|law enforcement|the cops|cops|taxes|"
+    r"paying tax|suspicion|getting caught|being (?:caught|detected|traced|noticed|seen)))|"
     r"检测|防止|防范|识别|防御|查杀|举报|演练|培训",
     re.I,
 )
