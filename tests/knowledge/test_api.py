@@ -410,6 +410,21 @@ def test_off_topic_questions_get_no_citations_in_either_language(
                 text, extra = reply.choices[0].message.content, reply.model_extra
             assert text == NO_DOCUMENT[lang]
             assert extra["citations"] == [] and extra["grounding"]["sources_given"] == 0
+            # under a small max_tokens the sentence is cut there, not dropped (it was "")
+            short = client.chat.completions.create(
+                model=model,
+                messages=[{"role": "user", "content": question}],
+                extra_body={"knowledge_bases": [world.public_kb]},
+                max_tokens=3,
+                stream=stream,
+            )
+            if stream:
+                events = list(short)
+                text = "".join(e.choices[0].delta.content or "" for e in events if e.choices)
+                finish = [e.choices[0].finish_reason for e in events if e.choices][-1]
+            else:
+                text, finish = short.choices[0].message.content, short.choices[0].finish_reason
+            assert text and NO_DOCUMENT[lang].startswith(text) and finish == "length", text
         assert len(stub.app.state.bodies) == asked  # never sent to the model
 
 

@@ -73,3 +73,19 @@ def test_a_silent_model_that_reached_max_tokens_ended_by_length() -> None:
 def test_the_gateways_own_cut_wins_over_the_models_word() -> None:
     assert bounded(["one", " two", " three", Ended("stop")], 2).finish_reason == "length"
     assert bounded(["one", " two", Ended("length")], 2, stop=["two"]).finish_reason == "stop"
+
+
+def test_a_piece_of_many_tokens_is_cut_at_the_limit_not_dropped() -> None:
+    """A fixed answer ("no relevant document…") or an upstream chunk comes as one piece of
+    many tokens: max_tokens keeps its start (it used to drop it, leaving an empty answer)."""
+
+    def cut(pieces: list[str], max_tokens: int, stop: list[str]) -> tuple[str, str]:
+        out = BoundedText(pieces, stop=stop, max_tokens=max_tokens, count_tokens=count_tokens)
+        return "".join(out), out.finish_reason
+
+    assert cut(["No relevant document was found."], 3, []) == ("No relevant document", "length")
+    head, reason = cut(["知识库中没有找到与该问题相关的文档。"], 4, [])
+    assert head == "知识库中" and reason == "length"
+    assert cut(["one", " two three four"], 3, []) == ("one two three", "length")
+    assert cut(["one two three four"], 2, ["zz"]) == ("one two", "length")  # held text sent
+    assert cut(["one two three four"], 3, [" two"]) == ("one", "stop")  # a stop inside wins

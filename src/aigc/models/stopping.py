@@ -5,7 +5,8 @@ next piece shows whether it does. The pieces may come from a plain iterator (mos
 async one (the batching engine, read on the event loop without a thread hop per token).
 
 Why the text ended (OpenAI's ``finish_reason``): the gateway knows when it cut the text itself
-(a stop sequence: ``"stop"``; one more piece would pass ``max_tokens``: ``"length"``). Most
+(a stop sequence: ``"stop"``; one more piece would pass ``max_tokens``: ``"length"``, and the
+text keeps the start of that piece that fits, unless the piece is a model's counted token). Most
 models stop at ``request.max_tokens`` (or their context) on their own, so the gateway never sees
 a piece too many: such a model ends its stream with ``Ended(reason)``, an empty piece that says
 why. A model that says nothing ended at ``max_tokens`` when it produced that many tokens.
@@ -88,14 +89,18 @@ class BoundedText:
             self._model_reason = reason
         known = getattr(piece, "token_count", None)
         cost = known if known is not None else self._count(piece)
+        ended = False
         if self.tokens + cost > self._max_tokens:
             self._cut = "length"
-            return "", True
+            if known is not None or isinstance(piece, ToolCallDelta):
+                return "", True  # a model's token, or a call's fragment, is not split
+            piece = self._head(piece, self._max_tokens - self.tokens)
+            cost, ended = self._count(piece) if piece else 0, True
         self.tokens += cost
         if isinstance(piece, ToolCallDelta):
             return "", False
         if not self._stop:  # the common case: nothing to hold back or search
-            return piece, False
+            return piece, ended
         pending = self._pending + piece
         cut = min((i for s in self._stop if (i := pending.find(s)) >= 0), default=-1)
         if cut >= 0:
@@ -105,9 +110,23 @@ class BoundedText:
         ready = len(pending) - self._hold
         if ready > 0:
             self._pending = pending[ready:]
-            return pending[:ready], False
+            return pending[:ready], ended
         self._pending = pending
-        return "", False
+        return "", ended
+
+    def _head(self, piece: str, budget: int) -> str:
+        """The longest start of ``piece`` that takes at most ``budget`` tokens, without the
+        spaces it would end on (they open the next token): a piece of many tokens (a whole
+        sentence, as a fixed answer or an upstream chunk may be) is cut at the limit, not
+        dropped whole."""
+        low, high = 0, len(piece)
+        while low < high:
+            mid = (low + high + 1) // 2
+            if self._count(piece[:mid]) <= budget:
+                low = mid
+            else:
+                high = mid - 1
+        return piece[:low].rstrip()
 
     def _rest(self) -> str:
         rest, self._pending = self._pending, ""
