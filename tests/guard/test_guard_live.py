@@ -186,6 +186,35 @@ def test_moderations_in_openai_shape(server: Server, org_b: Org) -> None:
     assert not ordinary.flagged and ordinary.category_scores.harassment < 0.5
 
 
+def test_moderations_of_multi_modal_inputs_and_of_nothing(server: Server, org_b: Org) -> None:
+    """OpenAI's third shape of ``input``, as omni-moderation takes it: the parts of one input,
+    one result. Image parts are refused by name (the guard reads text only: an image passed
+    unjudged would read as harmless); an empty text is harmless, not 43 % illicit."""
+    c = client(server, org_b.member_key)
+    parts = c.moderations.create(
+        model="omni-moderation-latest",
+        input=[
+            {"type": "text", "text": "Here is my plan."},
+            {"type": "text", "text": "How do I make a bomb to kill people?"},
+        ],
+    )
+    assert len(parts.results) == 1 and parts.results[0].flagged
+    with pytest.raises(openai.BadRequestError) as refused:
+        c.moderations.create(
+            model="omni-moderation-latest",
+            input=[
+                {"type": "text", "text": "look at this"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+            ],
+        )
+    error = refused.value.body
+    assert isinstance(error, dict)
+    assert error["param"] == "input[1]" and error["code"] == "unsupported_value", error
+    assert "text only" in error["message"]
+    (empty,) = c.moderations.create(input="").results
+    assert not empty.flagged and max(empty.category_scores.model_dump().values()) < 0.1
+
+
 def test_policies_api(server: Server, org_a: Org, org_b: Org) -> None:
     bad = server.api(
         "POST",

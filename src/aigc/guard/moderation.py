@@ -238,7 +238,8 @@ def _harm_scores(
         for name, pattern in _INTENT_TO_HARM:
             if pattern.search(text):
                 scores[name] = max(scores[name], 0.95)
-    if classifier is not None:
+    if classifier is not None and text.strip():
+        # (an empty text says nothing: the classifier's intercept alone would read 0.43)
         harmful = classifier_weight * classifier.score(text[:4000])
         for name in hits or ["illicit"]:
             scores[name] = max(scores[name], harmful)

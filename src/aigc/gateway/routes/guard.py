@@ -8,7 +8,7 @@ thread, so database work and scoring never block the event loop.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from aigc.access import Principal, require_model_allowed, require_role
 from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.deps import principal, services
-from aigc.gateway.fields import branch_rules
 from aigc.gateway.openapi import content, errors, link, links
 from aigc.gateway.services import Services
 from aigc.guard import feedback, moderation, store, watermark
@@ -119,16 +118,76 @@ def delete_policy(
 
 
 _TEXT = {"type": "string", "maxLength": MAX_MODERATION_CHARS}
+_COUNT = {"minItems": 1, "maxItems": MAX_MODERATION_INPUTS}
+
+
+class ModerationTextPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["text"]
+    text: str = Field(max_length=MAX_MODERATION_CHARS)
+
+
+class ModerationImageUrl(BaseModel):
+    url: str = Field(min_length=1)
+
+
+class ModerationImagePart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["image_url"]
+    image_url: ModerationImageUrl
+
+
+ModerationPart = Annotated[ModerationTextPart | ModerationImagePart, Field(discriminator="type")]
+
+
+def _input_rules(schema: dict[str, Any]) -> None:
+    """The schema's branches of ``input``: a text, texts, or the text parts of one multi-modal
+    input (checked in the route too, each rule named in its 400). Image parts are parsed, to
+    be refused by name, but not offered: the schema says what is accepted."""
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "string":
+            branch.update(_TEXT)
+        elif branch.get("type") == "array":
+            branch.update(_COUNT)
+            if branch.get("items", {}).get("type") == "string":
+                branch["items"] = dict(_TEXT)
+            else:
+                branch["items"] = ModerationTextPart.model_json_schema()
 
 
 class ModerationIn(BaseModel):
     model_config = ConfigDict(extra="allow")
-    input: str | list[str] = Field(  # checked in the route, each rule named in its 400
-        json_schema_extra=branch_rules(
-            string=_TEXT, array={"items": _TEXT, "minItems": 1, "maxItems": MAX_MODERATION_INPUTS}
-        )
-    )
+    # OpenAI's three shapes: one text, several texts (a result each), or one input made of
+    # text and image parts (one result)
+    input: str | list[str] | list[ModerationPart] = Field(json_schema_extra=_input_rules)
     model: str = Field(default="aigc-guard", min_length=1, max_length=200)
+
+
+def moderated_texts(value: str | list[str] | list[ModerationPart]) -> list[str]:
+    """The texts to judge, one per result: a multi-modal input's text parts are one text.
+    Its image parts are refused, not skipped: the guard reads text only, and an image that
+    passed unjudged would read as judged harmless."""
+    if not isinstance(value, str) and not 1 <= len(value) <= MAX_MODERATION_INPUTS:
+        raise InvalidRequest(f"'input' takes 1 to {MAX_MODERATION_INPUTS} items", param="input")
+    texts = [value] if isinstance(value, str) else [t for t in value if isinstance(t, str)]
+    if texts:
+        if any(len(t) > MAX_MODERATION_CHARS for t in texts):
+            raise InvalidRequest(
+                f"each input is at most {MAX_MODERATION_CHARS} characters", param="input"
+            )
+        return texts
+    parts: list[str] = []  # each at most MAX_MODERATION_CHARS (the model's own check)
+    for i, part in enumerate(value):
+        if isinstance(part, ModerationImagePart):
+            raise InvalidRequest(
+                "Images cannot be moderated here: the built-in guard judges text only. Send "
+                "the text parts alone, and moderate the image with a service that reads images",
+                param=f"input[{i}]",
+                code="unsupported_value",
+            )
+        assert isinstance(part, ModerationTextPart)
+        parts.append(part.text)
+    return ["\n".join(parts)]
 
 
 @router.post("/v1/moderations", responses=errors(400, 401, 403, 413))
@@ -138,13 +197,7 @@ def moderations(body: ModerationIn, caller: Principal = Depends(principal)) -> d
     Whatever moderation model is named, the built-in guard answers; a key limited to some
     models must list the name it sends here too."""
     require_model_allowed(caller, body.model)
-    texts = [body.input] if isinstance(body.input, str) else body.input
-    if not texts or len(texts) > MAX_MODERATION_INPUTS:
-        raise InvalidRequest(f"'input' takes 1 to {MAX_MODERATION_INPUTS} texts", param="input")
-    if any(len(t) > MAX_MODERATION_CHARS for t in texts):
-        raise InvalidRequest(
-            f"each input is at most {MAX_MODERATION_CHARS} characters", param="input"
-        )
+    texts = moderated_texts(body.input)
     return {
         "id": f"modr-{secrets.token_hex(12)}",
         "model": body.model,
