@@ -54,7 +54,13 @@ import retrieval_docs  # noqa: E402  (beside this file)
 from aigc.knowledge.embed import Embedder  # noqa: E402
 from aigc.knowledge.index import KbIndex, tokenize  # noqa: E402
 from aigc.knowledge.meanings import Meanings, meanings_for  # noqa: E402
-from aigc.knowledge.retrieve import Candidates, by_meaning, candidates_from, fuse  # noqa: E402
+from aigc.knowledge.retrieve import (  # noqa: E402
+    Candidates,
+    by_meaning,
+    candidates_from,
+    fuse,
+    fuse_meaning,
+)
 
 Ranking = list[str]  # document ids, best first
 Qrels = dict[str, dict[str, int]]  # query id → document id → grade
@@ -545,7 +551,7 @@ def known_item_default_search(reader: Meanings) -> dict:
         rows, _, keyword = hybrid_scores(index, query, None, "keyword")  # type: ignore[arg-type]
         keyword_run[qid] = rank(rows, keyword, ids)
         dense, weight = by_meaning(reader, query, [texts[i] for i in rows], keyword)
-        default_run[qid] = rank(rows, fuse(dense, keyword, weight), ids)
+        default_run[qid] = rank(rows, fuse_meaning(dense, keyword, weight), ids)
         weighted += weight > 0
     _, test = halves(list(queries))
     return {

@@ -57,6 +57,7 @@ from aigc.knowledge.retrieve import (
     by_meaning,
     candidates_from,
     fuse,
+    fuse_meaning,
 )
 
 CHUNK_TOKENS, OVERLAP_TOKENS = 200, 40  # the settings' defaults (kb_chunk_tokens, ...)
@@ -417,7 +418,7 @@ def meaning_rankings(
         rows = np.asarray(found.chunk_ids, dtype=np.int64)
         keyword = np.asarray(found.keyword, dtype=np.float32)
         dense, weight = by_meaning(reader, query, [units[i].indexed for i in rows], keyword)
-        order = np.argsort(-fuse(dense, keyword, weight), kind="stable")[:k]
+        order = np.argsort(-fuse_meaning(dense, keyword, weight), kind="stable")[:k]
         out.append([int(rows[i]) for i in order])
     return out
 

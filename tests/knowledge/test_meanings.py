@@ -109,3 +109,27 @@ def test_ingestion_embeds_the_senses_of_chinese_chunks_words(sandbox: Sandbox) -
     senses = meanings.dictionary()
     keys = {w: text_key(embedder.signature, senses[w]) for w in ("薪酬", "伙食", "补贴", "分娩")}
     assert set(embedder.cache.get_many(list(keys.values()))) == set(keys.values())
+
+
+def test_an_english_passage_in_a_mixed_knowledge_base_is_not_sunk_by_meanings(
+    sandbox: Sandbox,
+) -> None:
+    """A Chinese question's meanings are read from Chinese words; an English passage has none,
+    so it is ranked by its keywords and counts as neither close nor far in meaning (it used to
+    score 0 and fall below every Chinese chunk: the VPN guide came last)."""
+    kb = sandbox.kb(sandbox.admin_a, "mixed")
+    sandbox.ingest(
+        sandbox.admin_a,
+        kb,
+        {
+            "vpn.md": b"# VPN\n\nIf the VPN does not connect, quit the GlobalProtect client, "
+            b"start it again and sign in with your work account.\n",
+            "员工手册.md": HANDBOOK.encode(),
+        },
+    )
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "VPN 连不上怎么办？")
+    english = next(h for h in hits if h.filename == "vpn.md")
+    assert hits.index(english) == 0 and english.meaning_score is None, [
+        (h.filename, h.headings, h.meaning_score) for h in hits
+    ]

@@ -328,9 +328,11 @@ def search(
     if meaning_ranked and dense_kbs:
         by_row, weight = meaning_scores(session, settings, principal, dense_kbs, found, query)
         meaning = np.asarray(by_row, dtype=np.float32)
-    similar = meaning if not np.isnan(meaning).all() else dense
-    has_dense = mode != "keyword" and not np.isnan(similar).all()
-    fused = fuse(np.nan_to_num(similar, nan=0.0) if has_dense else None, keyword, weight)
+    if not np.isnan(meaning).all():
+        fused = fuse_meaning(meaning, keyword, weight)
+    else:
+        has_dense = mode != "keyword" and not np.isnan(dense).all()
+        fused = fuse(np.nan_to_num(dense, nan=0.0) if has_dense else None, keyword, weight)
     order = np.argsort(-fused, kind="stable")
     if mode == "keyword":
         order = order[keyword[order] > 0]
@@ -379,12 +381,25 @@ def by_meaning(
     reader: meanings.Meanings, query: str, texts: list[str], keyword: np.ndarray
 ) -> tuple[np.ndarray, float]:
     """A Chinese question's dense scores with the default, English-only model: how close each
-    candidate's words are in meaning to the question's; and their weight in the fused score,
-    ``MEANING_WEIGHT`` as far as the best keyword candidates' language lets meanings be
-    trusted (``meanings.trust``: not for classical Chinese)."""
+    candidate's words are in meaning to the question's (NaN for a candidate with no Chinese
+    word, an English passage in a mixed knowledge base: its meaning is not read); and their
+    weight in the fused score, ``MEANING_WEIGHT`` as far as the language of the best keyword
+    candidates that were read lets meanings be trusted (``meanings.trust``: not for
+    classical Chinese)."""
     scores, readings = reader.similarities(query, texts)
-    best = np.argsort(-keyword, kind="stable")[:TRUST_FROM]
-    return scores, MEANING_WEIGHT * meanings.trust([readings[i] for i in best])
+    read = np.asarray([bool(r.vector.any()) for r in readings], dtype=bool)
+    best = [i for i in np.argsort(-keyword, kind="stable") if read[i]][:TRUST_FROM]
+    trusted = meanings.trust([readings[i] for i in best])
+    return np.where(read, scores, np.nan).astype(np.float32), MEANING_WEIGHT * trusted
+
+
+def fuse_meaning(meaning: np.ndarray, keyword: np.ndarray, weight: float) -> np.ndarray:
+    """``fuse`` with meaning scores, where a candidate without one (an English passage, a
+    keyword-only KB's chunk) counts as the median of those with one: neither lifted nor
+    sunk by a judgement that was not made."""
+    known = meaning[~np.isnan(meaning)]
+    neutral = float(np.median(known)) if len(known) else 0.0
+    return fuse(np.where(np.isnan(meaning), neutral, meaning), keyword, weight)
 
 
 def _hydrate(
