@@ -142,6 +142,19 @@ def embed_in_slices(embedder: Embedder, texts: Sequence[str], label: str) -> np.
 Pool = list[tuple[int, float]]  # (unit index, keyword score), best first
 
 
+def unit_index(
+    units: list[Unit], contexts: dict[str, str], vectors: np.ndarray | None = None
+) -> KbIndex:
+    """An index of ``units`` as ingestion builds one (each document's context indexed once)."""
+    return KbIndex(
+        np.arange(len(units)),
+        [u.doc for u in units],
+        [tokenize(u.indexed) for u in units],
+        vectors,
+        contexts={d: tokenize(text, characters=False) for d, text in contexts.items()},
+    )
+
+
 def keyword_pools(
     units: list[Unit],
     queries: list[str],
@@ -150,13 +163,7 @@ def keyword_pools(
     depth: int = 100,
 ) -> dict[float, list[Pool]]:
     """Per context weight, each query's top ``depth`` units by our keyword score (one index)."""
-    index = KbIndex(
-        np.arange(len(units)),
-        [u.doc for u in units],
-        [tokenize(u.indexed) for u in units],
-        None,
-        contexts={d: tokenize(text, characters=False) for d, text in contexts.items()},
-    )
+    index = unit_index(units, contexts)
     out: dict[float, list[Pool]] = {}
     for mu in context_weights:
         out[mu] = []
@@ -180,13 +187,7 @@ def our_rankings(
 ) -> dict[str, list[list[int]]]:
     """Top-k unit indexes per query for our keyword, dense and hybrid search."""
     vectors = embed_in_slices(embedder, [u.indexed for u in units], label) if embedder else None
-    index = KbIndex(
-        np.arange(len(units)),
-        [u.doc for u in units],
-        [tokenize(u.indexed) for u in units],
-        vectors,
-        contexts={d: tokenize(text, characters=False) for d, text in (contexts or {}).items()},
-    )
+    index = unit_index(units, contexts or {}, vectors)
     qvecs = embedder.embed(queries) if embedder else [None] * len(queries)
     modes = ("keyword", "dense", "hybrid") if embedder else ("keyword",)
     out: dict[str, list[list[int]]] = {m: [] for m in modes}
@@ -404,13 +405,7 @@ def meaning_rankings(
 ) -> list[list[int]]:
     """The server's default search for Chinese questions: keyword candidates (BM25 with the
     document context), ranked by BM25 and meaning together (``retrieve.by_meaning``)."""
-    index = KbIndex(
-        np.arange(len(units)),
-        [u.doc for u in units],
-        [tokenize(u.indexed) for u in units],
-        None,
-        contexts={d: tokenize(text, characters=False) for d, text in contexts.items()},
-    )
+    index = unit_index(units, contexts)
     out = []
     for query in queries:
         found = Candidates()
