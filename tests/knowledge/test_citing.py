@@ -184,3 +184,12 @@ def test_streamed_code_and_json_are_judged_as_the_whole_answer_is() -> None:
             pieces = [answer[i : i + size] for i in range(0, len(answer), size)]
             streamed = citing.SourceUse(hits(), "q", mode=mode)  # type: ignore[arg-type]
             assert asyncio.run(run(streamed, pieces)) == whole, (mode, size)
+
+
+def test_full_width_brackets_and_digits_are_markers_as_chinese_text_writes_them() -> None:
+    """［2］ (full-width brackets) and 【１】 (a full-width digit) as Chinese typesetting writes
+    them are citations like [2]; [１-3] is still no marker."""
+    use = citing.SourceUse(hits(), "打印机在几楼？")
+    text = use.rewrite("打印机在二楼［2］，午饭在十一点半【１】，见［１-3］。")
+    assert text == "打印机在二楼[1]，午饭在十一点半[2]，见［１-3］。"
+    assert [c["filename"] for c in use.citations()] == ["f2.txt", "f1.txt"]

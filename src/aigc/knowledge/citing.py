@@ -4,9 +4,9 @@ The prompt numbers the sources ``[1]`` … ``[N]`` and asks the model to cite th
 The response's ``citations`` then list only what the answer cites, renumbered in the order of
 first citation (source 3 cited alone becomes citation 1, and the answer's ``[3]`` is rewritten
 ``[1]``), so a client can match a marker to its citation by ``index``. Markers are read as
-models write them: ``[2]``, ``[1, 3]``, ``[1][3]``, full-width ``【2】``, ``[1-3]`` is not read
-(a range). A marker naming no source given (``[9]`` of 3) is removed from the text: it points
-at nothing.
+models write them: ``[2]``, ``[1, 3]``, ``[1][3]``, ``【2】`` and full-width ``［2］``;
+``[1-3]`` is not read (a range). A marker naming no source given (``[9]`` of 3) is removed
+from the text: it points at nothing.
 
 A model that writes no marker at all (a small local model, an upstream that ignores the
 instruction) is judged by its sentences instead: a source is cited when one sentence of the
@@ -36,7 +36,7 @@ from typing import Any, Literal
 from aigc.knowledge import grounding, relevance
 from aigc.knowledge.retrieve import Hit
 
-MARKER = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
+MARKER = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
 
 
 def marker_numbers(match: re.Match[str]) -> list[int]:
@@ -46,7 +46,7 @@ def marker_numbers(match: re.Match[str]) -> list[int]:
 
 # The longest text a marker may still be completing: "[123, 456, 789]" and spaces.
 _HOLD = 24
-_OPEN = re.compile(r"[\[【][\d\s,，、]*$")
+_OPEN = re.compile(r"[\[【［][\d\s,，、]*$")
 _TICKS = re.compile(r"`+|\n")
 _TRAILING_TICKS = re.compile(r"`+$")
 # my_list[1] and obj.items[1] index, [guide][1] is a Markdown reference link: no citation
@@ -144,7 +144,9 @@ class _Markers:
         def one(match: re.Match[str]) -> str:
             before = (self.previous + part[: match.start()])[-_HOLD:]
             start = self.offset + match.start()
-            if start != self.chain and (before.endswith(("]", "】")) or _IDENTIFIER.search(before)):
+            if start != self.chain and (
+                before.endswith(("]", "】", "］")) or _IDENTIFIER.search(before)
+            ):
                 return match.group()
             self.chain = self.offset + match.end()
             return self.each(match, start)
