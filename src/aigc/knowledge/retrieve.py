@@ -300,9 +300,11 @@ def search(
         weight = OTHER_MODEL_CJK_WEIGHT
     if mode == "dense":
         weight = 1.0
+    # The default model's vectors of Chinese are noise: a Chinese question takes keyword
+    # candidates, ranked by BM25 and meaning ("hybrid") or by meaning alone ("dense").
     meaning_ranked = (
         script == "cjk"
-        and mode == "hybrid"
+        and mode != "keyword"
         and dense_weight is None
         and settings.kb_embedding_model_dir is None
     )
@@ -319,14 +321,16 @@ def search(
             if index.embedder not in vectors:
                 vectors[index.embedder] = embedder_for(settings, index.embedder).embed([query])[0]
             query_vector = vectors[index.embedder]
-        candidates_from(kb_id, index, query, query_vector, allowed[kb_id], mode, n, found)
+        searched = "keyword" if meaning_ranked else mode
+        candidates_from(kb_id, index, query, query_vector, allowed[kb_id], searched, n, found)
     if not found.chunk_ids:
         return []
     dense = np.asarray(found.dense, dtype=np.float32)
     keyword = np.asarray(found.keyword, dtype=np.float32)
     meaning = np.full(len(keyword), np.nan, dtype=np.float32)
     if meaning_ranked and dense_kbs:
-        by_row, weight = meaning_scores(session, settings, principal, dense_kbs, found, query)
+        full = 1.0 if mode == "dense" else MEANING_WEIGHT
+        by_row, weight = meaning_scores(session, settings, principal, dense_kbs, found, query, full)
         meaning = np.asarray(by_row, dtype=np.float32)
     if not np.isnan(meaning).all():
         fused = fuse_meaning(meaning, keyword, weight)
@@ -351,6 +355,7 @@ def meaning_scores(
     dense_kbs: set[str],
     found: Candidates,
     query: str,
+    full: float = MEANING_WEIGHT,
 ) -> tuple[list[float], float]:
     """``by_meaning`` for the candidates of dense KBs, their texts read from the database;
     NaN for a keyword-only KB's candidates (ranked by keywords alone), and for all of them
@@ -370,6 +375,7 @@ def meaning_scores(
         query,
         [texts[chunk_id] for chunk_id in wanted],
         np.asarray([keyword[chunk_id] for chunk_id in wanted], dtype=np.float32),
+        full,
     )
     if weight == 0:  # not trusted here (classical Chinese): ranked, and judged, by keywords
         return [float("nan")] * len(found.chunk_ids), 0.0
@@ -378,19 +384,23 @@ def meaning_scores(
 
 
 def by_meaning(
-    reader: meanings.Meanings, query: str, texts: list[str], keyword: np.ndarray
+    reader: meanings.Meanings,
+    query: str,
+    texts: list[str],
+    keyword: np.ndarray,
+    full: float = MEANING_WEIGHT,
 ) -> tuple[np.ndarray, float]:
     """A Chinese question's dense scores with the default, English-only model: how close each
     candidate's words are in meaning to the question's (NaN for a candidate with no Chinese
     word, an English passage in a mixed knowledge base: its meaning is not read); and their
-    weight in the fused score, ``MEANING_WEIGHT`` as far as the language of the best keyword
-    candidates that were read lets meanings be trusted (``meanings.trust``: not for
-    classical Chinese)."""
+    weight in the fused score, ``full`` (``MEANING_WEIGHT``; 1 for the dense mode) as far as
+    the language of the best keyword candidates that were read lets meanings be trusted
+    (``meanings.trust``: not for classical Chinese)."""
     scores, readings = reader.similarities(query, texts)
     read = np.asarray([bool(r.vector.any()) for r in readings], dtype=bool)
     best = [i for i in np.argsort(-keyword, kind="stable") if read[i]][:TRUST_FROM]
     trusted = meanings.trust([readings[i] for i in best])
-    return np.where(read, scores, np.nan).astype(np.float32), MEANING_WEIGHT * trusted
+    return np.where(read, scores, np.nan).astype(np.float32), full * trusted
 
 
 def fuse_meaning(meaning: np.ndarray, keyword: np.ndarray, weight: float) -> np.ndarray:
