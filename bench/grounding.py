@@ -241,9 +241,8 @@ def zh_docs(kb: Kb) -> dict[str, Any]:
                     matched(kb, sources, q["question"], other)
                 ),
                 "answer_found": gold_deep is not None,
-                # (coverage, meaning) of each top-8 chunk, and of those that hold the answer:
-                # what --calibrate derives the meaning-ranked thresholds from
-                "top8": [[j.coverage, j.meaning] for j in judged],
+                # (coverage, meaning) of the top-8 chunks that hold the answer: what
+                # --calibrate derives the meaning rule from
                 "answer_top8": [
                     [j.coverage, j.meaning] for j, g in zip(judged, gold, strict=True) if g
                 ],
@@ -253,19 +252,10 @@ def zh_docs(kb: Kb) -> dict[str, Any]:
 
 
 def meaning_calibration(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """What the zh_docs tuning half implies for the meaning-ranked rule (relevance.py): the
-    best coverage of the worst-served question, the closest meaning among that question's
-    chunks reaching it, and the lowest coverage and meaning of an answering chunk."""
-    tuning = [r for r in rows if r["half"] == "tuning" and r["top8"]]
-    worst = min(max(c for c, _ in r["top8"]) for r in tuning)
-    answering = [pair for r in tuning for pair in r["answer_top8"]]
+    """What the zh_docs tuning half implies for the meaning rule (relevance.py): the lowest
+    coverage and meaning of an answering chunk among the top 8."""
+    answering = [pair for r in rows if r["half"] == "tuning" for pair in r["answer_top8"]]
     return {
-        "worst_served_best_coverage": worst,
-        "worst_served_closest_meaning": min(
-            max((m or 0.0) for c, m in r["top8"] if c >= relevance.MEANING_RANKED_COVERAGE)
-            for r in tuning
-            if any(c >= relevance.MEANING_RANKED_COVERAGE for c, _ in r["top8"])
-        ),
         "answering_lowest_coverage": min(c for c, _ in answering),
         "answering_lowest_meaning": min((m or 0.0) for _, m in answering),
     }
@@ -395,8 +385,6 @@ def run(args: argparse.Namespace) -> None:
             "min_dense": relevance.MIN_DENSE,
             "min_coverage_with_dense": relevance.MIN_COVERAGE_WITH_DENSE,
             "character_credit": relevance.CHARACTER_CREDIT,
-            "meaning_ranked_coverage": relevance.MEANING_RANKED_COVERAGE,
-            "min_meaning": relevance.MIN_MEANING,
             "close_meaning": relevance.CLOSE_MEANING,
             "min_coverage_with_meaning": relevance.MIN_COVERAGE_WITH_MEANING,
         }
@@ -453,7 +441,7 @@ def print_table(report: dict[str, Any], calibrate: bool) -> None:
         if calibrate:
             derived = meaning_calibration(rows)
             print(
-                "  tuning half, for the meaning-ranked rule: "
+                "  tuning half, for the meaning rule: "
                 + ", ".join(f"{k} {v:.3f}" for k, v in derived.items())
             )
             for r in rows:

@@ -76,32 +76,46 @@ def test_paraphrased_chinese_questions_are_not_nothing_relevant(
             assert answering in found, (kb, question, found)
 
 
-# General requests that share a word with the rules (线程, 员工, 管理) but are about nothing
-# they say: words alone let a chunk through, word meanings do not.
-GENERAL_ZH = ["给我讲一个关于线程的笑话。", "如何提高员工的工作效率？", "解释一下什么是资源管理。"]
+# Plain questions on a small handbook, whose short chunks are less close in meaning to a
+# question than long ones: a floor on meaning (coverage ≥ 0.20 with meaning ≥ 0.65, calibrated
+# on zh_docs' 200-token chunks) answered 4 of these "nothing relevant".
+PLAIN_ZH = {
+    "年假怎么申请？": "员工手册.md",
+    "住宿费上限是多少？": "差旅管理办法.md",
+    "工资每个月什么时候发？": "员工手册.md",
+    "出差住酒店能报销吗？": "差旅管理办法.md",
+}
 
 
-def test_general_chinese_requests_sharing_words_get_no_sources_when_judged_by_meaning(
-    sandbox: Sandbox, zh_kb: str, zh_kb_with_vectors: str
+def test_plain_chinese_questions_on_a_small_handbook_find_their_sources_by_either_ranking(
+    sandbox: Sandbox,
 ) -> None:
-    for question in GENERAL_ZH:
-        assert ask(sandbox, zh_kb, question), question  # keyword-only: coverage alone decides
-        assert ask(sandbox, zh_kb_with_vectors, question) == [], question
+    from .test_meanings import HANDBOOK
+
+    files = {n: t.encode() for n, t in DOCS_ZH.items()} | {"员工手册.md": HANDBOOK.encode()}
+    for dense in (False, True):
+        kb = sandbox.kb(sandbox.admin_a, f"规章 {dense}", dense=dense)
+        sandbox.ingest(sandbox.admin_a, kb, files)
+        for question, answering in PLAIN_ZH.items():
+            found = ask(sandbox, kb, question)
+            assert answering in found, (dense, question, found)
 
 
-def test_a_chinese_chunk_ranked_by_meaning_needs_words_and_meaning_together() -> None:
+def test_a_chinese_chunk_ranked_by_meaning_passes_on_words_or_on_a_close_meaning() -> None:
     cjk = "cjk"
     assert relevance.judged(0.3, None, False, cjk)  # no meaning score: coverage decides
-    assert not relevance.judged(0.3, None, False, cjk, meaning_score=0.5)  # words, no meaning
-    assert relevance.judged(0.3, None, False, cjk, meaning_score=0.7)
+    assert relevance.judged(0.3, None, False, cjk, meaning_score=0.2)  # meaning never removes
+    assert not relevance.judged(0.12, None, False, cjk)
     assert not relevance.judged(0.12, None, False, cjk, meaning_score=0.7)
     assert relevance.judged(0.12, None, False, cjk, meaning_score=0.8)  # a close paraphrase
     assert not relevance.judged(0.05, None, False, cjk, meaning_score=0.95)  # no term at all
     # an English question ignores a meaning score
-    assert relevance.judged(0.5, None, True, "latin", meaning_score=0.1)
+    assert not relevance.judged(0.1, None, True, "latin", meaning_score=0.99)
 
 
-def test_off_topic_questions_in_both_languages_get_no_sources(sandbox: Sandbox, zh_kb: str) -> None:
+def test_off_topic_questions_in_both_languages_get_no_sources(
+    sandbox: Sandbox, zh_kb: str, zh_kb_with_vectors: str
+) -> None:
     english = sandbox.kb(sandbox.admin_a, "policies", dense=False)
     sandbox.ingest(
         sandbox.admin_a,
@@ -111,7 +125,7 @@ def test_off_topic_questions_in_both_languages_get_no_sources(sandbox: Sandbox, 
             "security.md": b"# Security\n\nReport phishing e-mails to the security team at once.",
         },
     )
-    for kb in (zh_kb, english):
+    for kb in (zh_kb, zh_kb_with_vectors, english):
         for question in OFF_TOPIC:
             assert ask(sandbox, kb, question) == [], (kb, question)
     assert ask(sandbox, english, "How much are meals covered on a business trip?") == ["travel.md"]
