@@ -138,3 +138,15 @@ def test_an_english_passage_in_a_mixed_knowledge_base_is_not_sunk_by_meanings(
     assert hits.index(english) == 0 and english.meaning_score is None, [
         (h.filename, h.headings, h.meaning_score) for h in hits
     ]
+
+
+def test_english_texts_are_learnt_without_loading_the_dictionary(
+    reader: meanings.Meanings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingesting English documents does not pay for CC-CEDICT (tens of MB, a second to load)."""
+
+    def no_dictionary() -> dict[str, str]:
+        raise AssertionError("the dictionary was loaded for English text")
+
+    monkeypatch.setattr(meanings, "dictionary", no_dictionary)
+    reader.learn(["Net sales increased 4% in the quarter.", "", "VPN 2.0"])

@@ -179,7 +179,11 @@ class Meanings:
 
     def learn(self, texts: Sequence[str]) -> None:
         """Embed the senses of every word of ``texts`` not embedded yet (ingestion calls this,
-        so a question's first search finds its candidates' words in the embedder's cache)."""
+        so a question's first search finds its candidates' words in the embedder's cache).
+        Texts without Chinese cost a scan: the dictionary (about 40 MB) is not even loaded."""
+        texts = [t for t in texts if _CJK_RUN.search(t)]
+        if not texts:
+            return
         _, reading = self._split(texts)
         self._word_vectors({p for ps in reading.values() for p in ps})
 
