@@ -9,6 +9,7 @@ import pytest
 from aigc.config import Settings
 from aigc.knowledge import meanings
 from aigc.knowledge.embed import text_key
+from aigc.knowledge.index import chinese_words
 from aigc.knowledge.ingest import embedder_for
 from aigc.knowledge.retrieve import search
 
@@ -57,7 +58,7 @@ def test_a_word_means_its_common_dictionary_senses() -> None:
     assert senses["方"].startswith("square")  # not the surname Fang
     assert "CL:" not in senses["方法"] and senses["方法"].startswith("method")
     assert meanings.parts("餐费补助") == ["餐", "费", "补助"]  # 餐费 is no dictionary word
-    assert meanings.words("出差期间的餐费补助是多少？") == ["出差", "期间", "餐费", "补助"]
+    assert chinese_words("出差期间的餐费补助是多少？") == ["出差", "期间", "餐费", "补助"]
 
 
 def test_words_that_mean_the_same_are_closer_than_words_that_do_not(

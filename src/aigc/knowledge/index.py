@@ -79,6 +79,21 @@ def _jieba() -> Any:  # the jieba module, initialised
     return jieba
 
 
+@lru_cache(maxsize=1)
+def _chinese_stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_CHINESE
+
+    return frozenset(STOPWORDS_CHINESE)
+
+
+def chinese_words(text: str) -> list[str]:
+    """The Chinese content words of ``text``, in order: jieba's precise cut of its Chinese
+    runs, bm25s' Chinese stop words out (吗, 多少, 需要…). What relevance weighs of a question
+    and what ``meanings`` reads; BM25 indexes ``tokenize``'s finer search-mode cut instead."""
+    stop = _chinese_stopwords()
+    return [w for run in _CJK_RUN.findall(text) for w in _jieba().cut(run) if w not in stop]
+
+
 def tokenize(text: str, characters: bool = True) -> list[str]:
     """Words for BM25: English lower-cased, stop words dropped, stemmed; Chinese cut by jieba
     (search mode: a long word also yields its parts) plus single characters, which keeps

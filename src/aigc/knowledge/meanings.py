@@ -31,11 +31,10 @@ from importlib import resources
 import numpy as np
 
 from aigc.knowledge.embed import Embedder
-from aigc.knowledge.index import _jieba
+from aigc.knowledge.index import chinese_words
 
 SENSES = 3  # a word's first senses make its meaning; more blur it (measured on zh_docs)
 PART_WEIGHT = 0.7  # a word read through its parts is weaker evidence than a dictionary word
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
 # Senses that point elsewhere or name a measure word say nothing of the meaning.
 _NOT_A_MEANING = re.compile(
@@ -86,22 +85,6 @@ def _idf() -> tuple[dict[str, float], float]:
                 table[word] = float(value)
     values = sorted(table.values())
     return table, values[len(values) // 2]
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_CHINESE
-
-    return frozenset(STOPWORDS_CHINESE)
-
-
-def words(text: str) -> list[str]:
-    """The Chinese content words of ``text`` (jieba, precise mode; stop words out)."""
-    stop = _stopwords()
-    out: list[str] = []
-    for run in _CJK_RUN.findall(text):
-        out.extend(w for w in _jieba().cut(run) if w not in stop)
-    return out
 
 
 def parts(word: str) -> list[str]:
@@ -155,6 +138,8 @@ class Meanings:
 
     def _word_vectors(self, wanted: set[str]) -> dict[str, np.ndarray]:
         """The embedder's vector of each dictionary word's senses (cached)."""
+        if not wanted:
+            return {}
         known = dictionary()
         with self._lock:
             found = {w: self._words[w] for w in wanted if w in self._words}
@@ -171,19 +156,18 @@ class Meanings:
 
     @staticmethod
     def _split(texts: Sequence[str]) -> tuple[dict[str, Counter[str]], dict[str, list[str]]]:
-        """Each text's word counts, and each word as the dictionary words that stand for it."""
-        counted = {t: Counter(words(t)) for t in texts}
+        """Each text's word counts, and each word as the dictionary words that stand for it.
+        Texts without Chinese cost a scan: the dictionary (about 40 MB) is not even loaded."""
+        counted = {t: Counter(chinese_words(t)) for t in texts}
+        if not any(counted.values()):
+            return counted, {}
         known = dictionary()
         reading = {w: [w] if w in known else parts(w) for c in counted.values() for w in c}
         return counted, reading
 
     def learn(self, texts: Sequence[str]) -> None:
         """Embed the senses of every word of ``texts`` not embedded yet (ingestion calls this,
-        so a question's first search finds its candidates' words in the embedder's cache).
-        Texts without Chinese cost a scan: the dictionary (about 40 MB) is not even loaded."""
-        texts = [t for t in texts if _CJK_RUN.search(t)]
-        if not texts:
-            return
+        so a question's first search finds its candidates' words in the embedder's cache)."""
         _, reading = self._split(texts)
         self._word_vectors({p for ps in reading.values() for p in ps})
 

@@ -33,11 +33,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
-from aigc.knowledge.index import Bm25, tokenize
+from aigc.knowledge.index import Bm25, chinese_words, tokenize
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -69,13 +68,6 @@ CLOSE_MEANING = 0.75
 MIN_COVERAGE_WITH_MEANING = 0.10
 
 
-@lru_cache(maxsize=1)
-def _chinese_stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_CHINESE
-
-    return frozenset(STOPWORDS_CHINESE)
-
-
 # Words of asking that bm25s' longer English list lacks.
 _ASKING = frozenset({"could", "would", "whose", "much", "many", "please", "tell", "get"})
 
@@ -87,13 +79,6 @@ def _english_stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
     return frozenset(STOPWORDS_EN_PLUS) | _ASKING
-
-
-@lru_cache(maxsize=1)
-def _jieba() -> Any:
-    from aigc.knowledge.index import _jieba as loaded
-
-    return loaded()
 
 
 @dataclass(frozen=True)
@@ -129,11 +114,8 @@ def question_terms(question: str) -> list[Term]:
             if token in seen and name and not seen[token].name:
                 seen[token] = Term(token, cjk=False, name=True)
             seen.setdefault(token, Term(token, cjk=False, name=name))
-    stop = _chinese_stopwords()
-    for run in _CJK_RUN.findall(lowered):
-        for word in _jieba().cut(run):
-            if word not in stop:
-                seen.setdefault(word, Term(word, cjk=True))
+    for word in chinese_words(lowered):
+        seen.setdefault(word, Term(word, cjk=True))
     return list(seen.values())
 
 

@@ -358,8 +358,7 @@ def meaning_scores(
     full: float = MEANING_WEIGHT,
 ) -> tuple[list[float], float]:
     """``by_meaning`` for the candidates of dense KBs, their texts read from the database;
-    NaN for a keyword-only KB's candidates (ranked by keywords alone), and for all of them
-    where meanings are not trusted."""
+    NaN for a keyword-only KB's candidates (ranked by keywords alone)."""
     rows = session.execute(
         select(KbChunk.id, KbChunk.context, KbChunk.text).where(
             KbChunk.id.in_(found.chunk_ids),
@@ -377,8 +376,6 @@ def meaning_scores(
         np.asarray([keyword[chunk_id] for chunk_id in wanted], dtype=np.float32),
         full,
     )
-    if weight == 0:  # not trusted here (classical Chinese): ranked, and judged, by keywords
-        return [float("nan")] * len(found.chunk_ids), 0.0
     by_chunk = dict(zip(wanted, scores.tolist(), strict=True))
     return [by_chunk.get(chunk_id, float("nan")) for chunk_id in found.chunk_ids], weight
 
@@ -395,11 +392,14 @@ def by_meaning(
     word, an English passage in a mixed knowledge base: its meaning is not read); and their
     weight in the fused score, ``full`` (``MEANING_WEIGHT``; 1 for the dense mode) as far as
     the language of the best keyword candidates that were read lets meanings be trusted
-    (``meanings.trust``: not for classical Chinese)."""
+    (``meanings.trust``). Not trusted at all (classical Chinese): every score NaN, weight 0,
+    so the candidates are ranked, and judged, by their keywords."""
     scores, readings = reader.similarities(query, texts)
     read = np.asarray([bool(r.vector.any()) for r in readings], dtype=bool)
     best = [i for i in np.argsort(-keyword, kind="stable") if read[i]][:TRUST_FROM]
     trusted = meanings.trust([readings[i] for i in best])
+    if trusted == 0:
+        read[:] = False
     return np.where(read, scores, np.nan).astype(np.float32), full * trusted
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aigc.access import Principal, require_model_allowed, require_role
 from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.deps import principal, services
+from aigc.gateway.fields import branch_rules
 from aigc.gateway.openapi import content, errors, link, links
 from aigc.gateway.services import Services
 from aigc.guard import feedback, moderation, store, watermark
@@ -140,19 +141,18 @@ class ModerationImagePart(BaseModel):
 ModerationPart = Annotated[ModerationTextPart | ModerationImagePart, Field(discriminator="type")]
 
 
+_BY_TYPE = branch_rules(string=_TEXT, array=_COUNT)
+
+
 def _input_rules(schema: dict[str, Any]) -> None:
-    """The schema's branches of ``input``: a text, texts, or the text parts of one multi-modal
-    input (checked in the route too, each rule named in its 400). Image parts are parsed, to
-    be refused by name, but not offered: the schema says what is accepted."""
+    """The schema's branches of ``input`` (``branch_rules`` by JSON type), each array's items
+    as they are accepted: texts, or the text parts of one multi-modal input. Image parts are
+    parsed, to be refused by name, but not offered: the schema says what is accepted."""
+    _BY_TYPE(schema)
     for branch in schema.get("anyOf", []):
-        if branch.get("type") == "string":
-            branch.update(_TEXT)
-        elif branch.get("type") == "array":
-            branch.update(_COUNT)
-            if branch.get("items", {}).get("type") == "string":
-                branch["items"] = dict(_TEXT)
-            else:
-                branch["items"] = ModerationTextPart.model_json_schema()
+        if branch.get("type") == "array":
+            texts = branch.get("items", {}).get("type") == "string"
+            branch["items"] = dict(_TEXT) if texts else ModerationTextPart.model_json_schema()
 
 
 class ModerationIn(BaseModel):
@@ -167,17 +167,18 @@ def moderated_texts(value: str | list[str] | list[ModerationPart]) -> list[str]:
     """The texts to judge, one per result: a multi-modal input's text parts are one text.
     Its image parts are refused, not skipped: the guard reads text only, and an image that
     passed unjudged would read as judged harmless."""
-    if not isinstance(value, str) and not 1 <= len(value) <= MAX_MODERATION_INPUTS:
+    items = [value] if isinstance(value, str) else value
+    if not 1 <= len(items) <= MAX_MODERATION_INPUTS:
         raise InvalidRequest(f"'input' takes 1 to {MAX_MODERATION_INPUTS} items", param="input")
-    texts = [value] if isinstance(value, str) else [t for t in value if isinstance(t, str)]
-    if texts:
+    texts = [item for item in items if isinstance(item, str)]
+    if len(texts) == len(items):
         if any(len(t) > MAX_MODERATION_CHARS for t in texts):
             raise InvalidRequest(
                 f"each input is at most {MAX_MODERATION_CHARS} characters", param="input"
             )
         return texts
     parts: list[str] = []  # each at most MAX_MODERATION_CHARS (the model's own check)
-    for i, part in enumerate(value):
+    for i, part in enumerate(items):
         if isinstance(part, ModerationImagePart):
             raise InvalidRequest(
                 "Images cannot be moderated here: the built-in guard judges text only. Send "
