@@ -59,7 +59,6 @@ from aigc.config import Settings  # noqa: E402
 from aigc.infra.db import Database  # noqa: E402
 from aigc.infra.schema import Tenant  # noqa: E402
 from aigc.knowledge import bases, citing, grounding, relevance  # noqa: E402
-from aigc.knowledge.context import indexed_text  # noqa: E402
 from aigc.knowledge.ingest import add_document, ingest_documents  # noqa: E402
 from aigc.knowledge.retrieve import Filters, Hit, script_of, search, term_weights  # noqa: E402
 from aigc.tables import Base  # noqa: E402
@@ -135,21 +134,8 @@ class Kb:
             )
 
     def judge(self, question: str, hits: list[Hit]) -> list[relevance.Judgement]:
-        """As grounding judges (``grounding.relevant_hits``): the question's periods in
-        canonical form, each chunk with its context header, its dense and meaning scores."""
-        terms = relevance.question_terms(grounding.canonical_periods(question))
-        script = script_of(question)
-        return [
-            relevance.judge(
-                indexed_text(h.context, h.text),
-                h.dense_score,
-                terms,
-                self.weights.get(h.kb_id),
-                script,
-                h.meaning_score,
-            )
-            for h in hits
-        ]
+        """As grounding judges (``grounding.judgements``)."""
+        return grounding.judgements(hits, question, self.weights)
 
 
 def before(hit: Hit, question: str) -> bool:

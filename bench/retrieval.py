@@ -569,9 +569,10 @@ def known_item_default_search(reader: Meanings) -> dict:
 def real_documents(embedder: Embedder) -> dict:
     """financebench and zh_docs (bench/retrieval_docs.py), when the data is present; and the
     Chinese known-item set through the default Chinese search (meanings are new there)."""
-    out: dict = {"zh_known_item_default_search": known_item_default_search(meanings_reader())}
+    reader = meanings_reader()
+    out: dict = {"zh_known_item_default_search": known_item_default_search(reader)}
     if (DATA / "retrieval" / "zh_docs").exists():
-        out["zh_docs"] = retrieval_docs.zh_docs(DATA, RESULTS / "cache", meanings_reader())
+        out["zh_docs"] = retrieval_docs.zh_docs(DATA, RESULTS / "cache", reader)
     if (DATA / "retrieval" / "financebench").exists():
         out["financebench"] = retrieval_docs.financebench(DATA, RESULTS / "cache", embedder)
     return out

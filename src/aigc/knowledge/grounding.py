@@ -142,22 +142,30 @@ def relevant_hits(
 ) -> list[Hit]:
     """The hits that are about ``question`` (``aigc.knowledge.relevance``), in their order;
     ``weights``: each knowledge base's term IDF (without them every term weighs the same)."""
-    terms = relevance.question_terms(canonical_periods(question))  # "Q2 2023" → "2023q2"
+    verdicts = judgements(hits, question, weights)
+    return [h for h, verdict in zip(hits, verdicts, strict=True) if verdict.relevant]
+
+
+def judgements(
+    hits: list[Hit], question: str, weights: dict[str, relevance.TermWeights] | None = None
+) -> list[relevance.Judgement]:
+    """Each hit judged against ``question`` with the evidence (``bench/grounding.py`` reads
+    it): the question's periods in canonical form ("Q2 2023" → "2023q2"), and the chunk with
+    its context — the document title, period and section are part of what it is about: "3M's
+    FY2022 capex" is answered by a chunk whose text never names 3M or the year."""
+    terms = relevance.question_terms(canonical_periods(question))
     script = script_of(question)
     weights = weights or {}
     return [
-        h
-        for h in hits
-        # The chunk's context (document title, period, section) is part of what it is about:
-        # "3M's FY2022 capex" is answered by a chunk whose text never names 3M or the year.
-        if relevance.judge(
+        relevance.judge(
             indexed_text(h.context, h.text),
             h.dense_score,
             terms,
             weights.get(h.kb_id),
             script,
             h.meaning_score,
-        ).relevant
+        )
+        for h in hits
     ]
 
 
