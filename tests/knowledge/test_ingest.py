@@ -197,3 +197,38 @@ def test_msmarco_corpus_is_ingested_and_searchable(sandbox: Sandbox) -> None:
             hits = search(s, sandbox.settings, sandbox.admin_a, [kb], q["text"], top_k=10)
             found += any(h.meta.get("id") in qrels[q["_id"]] for h in hits)
     assert found >= 7  # BM25 recall@10 on this set is ~0.9
+
+
+def test_text_files_in_legacy_encodings_are_ingested_as_written(sandbox: Sandbox) -> None:
+    """A Big5 handbook from the Taiwan office, an Excel "Unicode text" export (UTF-16) and a
+    UTF-8 file with one broken byte are all indexed as what they say, each reading noted;
+    before, the first was stored as GB18030 nonsense and the other two were refused."""
+    handbook = (
+        "員工每年享有十天帶薪年假，到職滿一年後可以申請。年假應當在人事系統中提前三個工作日提交，"
+        "由直屬主管審批。未休完的年假可以順延至次年三月底，逾期作廢。"
+    )
+    table = "部門,假別,天數\n人事部,帶薪年假,十天\n研發部,陪產假,十五天\n"
+    damaged = "Meals on business trips are reimbursed up to 60 USD a day. 出差餐费每天六十美元。"
+    raw = damaged.encode()
+    kb = sandbox.kb(sandbox.admin_a, "docs", dense=False)
+    files = {
+        "handbook-tw.txt": handbook.encode("big5"),
+        "leave.csv": table.encode("utf-16"),
+        "meals.md": raw[:20] + b"\xff" + raw[20:],
+        "photo.txt": bytes(range(256)) * 16,
+    }
+    result = sandbox.ingest(sandbox.admin_a, kb, files)
+    assert result["indexed"] == 3 and result["failed"] == 1
+    with sandbox.db.session() as s:
+        docs = {d.filename: d for d in list_documents(s, sandbox.admin_a, kb)}
+        notes = {name: result["notes"].get(doc.id, []) for name, doc in docs.items()}
+        assert notes["handbook-tw.txt"] == ["read as big5 text (the file is not UTF-8)"]
+        assert notes["leave.csv"] == ["read as utf-16 text (the file is not UTF-8)"]
+        assert "not valid UTF-8 were replaced" in notes["meals.md"][0]
+        assert "save it as UTF-8" in (docs["photo.txt"].error or "")
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "帶薪年假 順延")
+        assert hits[0].filename == "handbook-tw.txt" and "逾期作廢" in hits[0].text
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "陪產假 天數")
+        assert hits[0].filename == "leave.csv" and "十五天" in hits[0].text
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "meals reimbursed")
+        assert hits[0].filename == "meals.md" and "出差餐费每天六十美元" in hits[0].text

@@ -67,11 +67,28 @@ def test_read_texts_uploaded_file_without_suffix_is_sniffed(tmp_path: Path) -> N
     assert read_texts([upload, plain]) == ["from jsonl", "just text"]
 
 
+def test_read_texts_in_the_encodings_chinese_and_windows_editors_save(tmp_path: Path) -> None:
+    """GBK from a mainland office, Big5 from Taiwan, UTF-16 from Notepad: each read as written
+    (they were refused as "not UTF-8")."""
+    poem = "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
+    traditional = "床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉。"
+    files = {
+        "gbk.txt": (poem * 4).encode("gbk"),
+        "big5.txt": (traditional * 4).encode("big5"),
+        "notepad.txt": (poem * 4).encode("utf-16"),
+        "records.jsonl": (json.dumps({"text": poem}, ensure_ascii=False) + "\n").encode("gb18030"),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    read = read_texts([tmp_path / name for name in files])
+    assert read == [poem * 4, traditional * 4, poem * 4, poem]
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
         ("x.bin", b"\x00\x01binary", "not a text file"),
-        ("x.txt", "caf\u00e9".encode("latin-1"), "not UTF-8"),
+        ("x.txt", bytes(range(256)) * 16, "not a text file"),
         ("x.jsonl", b'{"text": "ok"}\n{broken', "line 2"),
         ("x.jsonl", b'{"title": "no text"}', "'text'"),
         ("x.csv", b"a,b\n1,2\n", "Unknown kind of file"),

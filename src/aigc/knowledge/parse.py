@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from aigc.infra import text_encoding
 from aigc.knowledge.pdf_worker import PdfLimits
 
 if TYPE_CHECKING:  # the parsers load their libraries on first use
@@ -92,26 +93,25 @@ def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parse
 
         read = read_pdf(data, replace(limits.pdf, max_pages=limits.max_pages))
         return Parsed(read.blocks, read.notes)  # paragraphs: none of them blank
-    parser = PARSERS[fmt]
+    notes: list[str] = []
     try:
-        blocks = [b for b in parser(data, limits) if b.text.strip()]
+        if fmt in TEXT_PARSERS:
+            decoded = text_encoding.decode(data)
+            if note := decoded.note():
+                notes.append(note)
+            found = TEXT_PARSERS[fmt](decoded.text, limits)
+        else:
+            found = PARSERS[fmt](data, limits)
+        blocks = [b for b in found if b.text.strip()]
     except DocumentRejected:
         raise
+    except text_encoding.UndecodableText as exc:
+        raise DocumentRejected(str(exc)) from None
     except Exception as exc:  # a library's own error on a malformed file
         raise DocumentRejected(
             f"The {fmt.upper()} file could not be read ({type(exc).__name__}: {exc})"[:500]
         ) from None
-    return Parsed(blocks)
-
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030 (common for Chinese files), else refuse."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise DocumentRejected("The file is not UTF-8 or GB18030 text")
+    return Parsed(blocks, notes)
 
 
 def paragraphs(text: str) -> list[str]:
@@ -131,15 +131,14 @@ def paragraphs(text: str) -> list[str]:
 # --- plain text formats --------------------------------------------------------------------
 
 
-def parse_txt(data: bytes, limits: Limits) -> Iterator[Block]:
-    for para in paragraphs(decode_text(data)):
+def parse_txt(text: str, limits: Limits) -> Iterator[Block]:
+    for para in paragraphs(text):
         yield Block(para)
 
 
-def parse_md(data: bytes, limits: Limits) -> Iterator[Block]:
+def parse_md(text: str, limits: Limits) -> Iterator[Block]:
     from markdown_it import MarkdownIt
 
-    text = decode_text(data)
     lines = text.splitlines()
     md = MarkdownIt("commonmark").enable("table")
     headings: list[str] = []
@@ -230,9 +229,9 @@ def parse_html(data: bytes, limits: Limits) -> Iterator[Block]:
             yield Block(para)
 
 
-def parse_csv(data: bytes, limits: Limits) -> Iterator[Block]:
+def parse_csv(text: str, limits: Limits) -> Iterator[Block]:
     """One block per row, each cell labelled with its column so a row stands on its own."""
-    reader = csv.reader(io.StringIO(decode_text(data)))
+    reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
         return
@@ -254,15 +253,15 @@ def _record_block(record: object, n: int) -> Block:
     return Block(json.dumps(record, ensure_ascii=False), boundary=True, meta={"id": str(n)})
 
 
-def parse_json(data: bytes, limits: Limits) -> Iterator[Block]:
-    value = json.loads(decode_text(data))
+def parse_json(text: str, limits: Limits) -> Iterator[Block]:
+    value = json.loads(text)
     records = value if isinstance(value, list) else [value]
     for n, record in enumerate(records):
         yield _record_block(record, n)
 
 
-def parse_jsonl(data: bytes, limits: Limits) -> Iterator[Block]:
-    for n, line in enumerate(decode_text(data).split("\n")):  # not splitlines: U+0085 is text
+def parse_jsonl(text: str, limits: Limits) -> Iterator[Block]:
+    for n, line in enumerate(text.split("\n")):  # not splitlines: U+0085 is text
         if line.strip():
             try:
                 record = json.loads(line)
@@ -393,14 +392,17 @@ def parse_xlsx(data: bytes, limits: Limits) -> Iterator[Block]:
     book.close()
 
 
-PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
+# Text formats get their text decoded first (``infra.text_encoding``), the others their bytes.
+TEXT_PARSERS: dict[str, Callable[[str, Limits], Iterator[Block]]] = {
     "txt": parse_txt,
     "md": parse_md,
+    "csv": parse_csv,
+    "json": parse_json,
+    "jsonl": parse_jsonl,
+}
+PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
     "html": parse_html,
     "docx": parse_docx,
     "pptx": parse_pptx,
     "xlsx": parse_xlsx,
-    "csv": parse_csv,
-    "json": parse_json,
-    "jsonl": parse_jsonl,
 }

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal
 from aigc.errors import InvalidRequest, PermissionDenied
-from aigc.infra import files
+from aigc.infra import files, text_encoding
 from aigc.infra.paths import check_import_path, files_under, open_inside
 
 TEXT_SUFFIXES = {".txt", ".md", ".text", ".markdown"}
@@ -93,12 +93,12 @@ def _read_file(path: Path, folder: Path | None = None) -> list[str]:
                 raw = fh.read()
     except OSError as exc:
         raise InvalidRequest(f"Cannot read {path.name}: {exc.strerror}", param="data") from None
-    if b"\x00" in raw[:8192]:
+    try:  # UTF-8, or what a Chinese or Windows editor saved (GB18030, Big5, UTF-16 …)
+        text = text_encoding.decode(raw).text
+    except text_encoding.UndecodableText:
+        raise InvalidRequest(f"{path.name} is not a text file", param="data") from None
+    if "\x00" in text[:8192]:
         raise InvalidRequest(f"{path.name} is not a text file", param="data")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidRequest(f"{path.name} is not UTF-8 text", param="data") from None
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         return [text]
