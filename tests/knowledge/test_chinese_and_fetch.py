@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 
 import pytest
 
+from aigc.knowledge import index
 from aigc.knowledge.chunk import chunk_blocks, split_sentences, token_counter
 from aigc.knowledge.fetch import FetchRefused, fetch
+from aigc.knowledge.grounding import relevant_hits
+from aigc.knowledge.index import TOKENS
+from aigc.knowledge.ingest import index_dir
 from aigc.knowledge.parse import Block
-from aigc.knowledge.retrieve import search
+from aigc.knowledge.retrieve import search, term_weights
 
 from .conftest import Sandbox
 
@@ -61,6 +66,64 @@ def test_a_chinese_question_finds_the_right_chunk_by_keywords(sandbox: Sandbox) 
         for question, (section, phrase) in expectations.items():
             hits = search(s, sandbox.settings, sandbox.admin_a, [kb], question, mode="keyword")
             assert hits[0].headings[-1] == section and phrase in hits[0].text, question
+
+
+HANDBOOK_TW = """# 員工手冊
+
+## 休假制度
+
+員工到職滿一年後，每年享有十五天帶薪年假。年假須提前兩週在人事系統中申請；未休完的年假可以順延至次年三月底。
+
+## 報銷制度
+
+差旅期間的餐費每天最多報銷一百五十元。計程車費用須附上發票；超過五百元的支出需要部門經理審批。
+"""
+
+
+def test_simplified_and_traditional_chinese_find_each_other(sandbox: Sandbox) -> None:
+    """A Taiwan office's handbook (traditional characters) answers a mainland colleague's
+    question (simplified), and the other way round: to the index, the relevance check and
+    word meanings both scripts are one (``infra.chinese``). Before, 带薪年假 and 帶薪年假
+    shared only the characters 年 and 假."""
+    kb = sandbox.kb(sandbox.admin_a, "手冊", dense=False)
+    sandbox.ingest(sandbox.admin_a, kb, {"員工手冊-台灣.md": HANDBOOK_TW.encode()})
+    zh = sandbox.kb(sandbox.admin_a, "手册", dense=False)
+    sandbox.ingest(sandbox.admin_a, zh, {"员工手册.md": HANDBOOK_ZH.encode()})
+    asked = {
+        (kb, "没休完的带薪年假可以顺延吗"): ("休假制度", "順延至次年三月底"),
+        (kb, "出差的餐费每天能报销多少钱？"): ("報銷制度", "一百五十元"),
+        (zh, "沒休完的帶薪年假可以順延嗎"): ("休假制度", "顺延至次年三月底"),
+        (zh, "筆記型電腦需要加密嗎"): ("信息安全", "全盘加密"),
+    }
+    with sandbox.db.session() as s:
+        for (base, question), (section, phrase) in asked.items():
+            hits = search(s, sandbox.settings, sandbox.admin_a, [base], question, mode="keyword")
+            assert hits[0].headings[-1] == section and phrase in hits[0].text, question
+            weights = term_weights(sandbox.settings, "t_a", [base], s)
+            relevant = relevant_hits(hits, question, weights)
+            assert relevant and relevant[0].chunk_id == hits[0].chunk_id, question
+
+
+def test_an_index_cut_before_simplified_characters_is_cut_again(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index saved by the tokenizer before it (traditional words kept as they were, no
+    "tokens" in meta.json) is re-tokenized from its chunks at the first search."""
+    kb = sandbox.kb(sandbox.admin_a, "手冊", dense=False)
+    with monkeypatch.context() as before:  # ingested as the old tokenizer cut it
+        before.setattr(index, "simplified", lambda text: text)
+        sandbox.ingest(sandbox.admin_a, kb, {"員工手冊-台灣.md": HANDBOOK_TW.encode()})
+    folder = index_dir(sandbox.settings.data_dir, "t_a", kb)
+    version = folder / (folder / "CURRENT").read_text().strip()
+    meta = json.loads((version / "meta.json").read_text())
+    (version / "meta.json").write_text(json.dumps({"embedder": meta["embedder"]}))
+    assert "带薪" not in (version / "tokens.jsonl").read_text()
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "带薪年假 顺延", mode="keyword")
+    assert hits and "順延至次年三月底" in hits[0].text
+    current = folder / (folder / "CURRENT").read_text().strip()
+    assert json.loads((current / "meta.json").read_text())["tokens"] == TOKENS
+    assert "带薪" in (current / "tokens.jsonl").read_text()
 
 
 # --- URL ingestion and SSRF ----------------------------------------------------------------

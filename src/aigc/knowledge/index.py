@@ -33,7 +33,13 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from aigc.infra.chinese import simplified
+
 log = logging.getLogger("aigc.knowledge")
+
+# How an index's texts were cut into tokens; an index saved by an older ``tokenize`` is
+# re-tokenized from its chunks (``ingest.sync_index``). 2: Chinese in simplified characters.
+TOKENS = 2
 
 HNSW_FROM = 20_000
 HNSW_M = 32
@@ -88,15 +94,18 @@ def _chinese_stopwords() -> frozenset[str]:
 
 def chinese_words(text: str) -> list[str]:
     """The Chinese content words of ``text``, in order: jieba's precise cut of its Chinese
-    runs, bm25s' Chinese stop words out (吗, 多少, 需要…). What relevance weighs of a question
-    and what ``meanings`` reads; BM25 indexes ``tokenize``'s finer search-mode cut instead."""
+    runs in simplified characters, bm25s' Chinese stop words out (吗, 多少, 需要…). What
+    relevance weighs of a question and what ``meanings`` reads; BM25 indexes ``tokenize``'s
+    finer search-mode cut instead."""
     stop = _chinese_stopwords()
-    return [w for run in _CJK_RUN.findall(text) for w in _jieba().cut(run) if w not in stop]
+    runs = _CJK_RUN.findall(simplified(text))
+    return [w for run in runs for w in _jieba().cut(run) if w not in stop]
 
 
 def tokenize(text: str, characters: bool = True) -> list[str]:
-    """Words for BM25: English lower-cased, stop words dropped, stemmed; Chinese cut by jieba
-    (search mode: a long word also yields its parts) plus single characters, which keeps
+    """Words for BM25: English lower-cased, stop words dropped, stemmed; Chinese in simplified
+    characters (``infra.chinese``: 帶薪 finds 带薪), cut by jieba (search mode: a long word
+    also yields its parts) plus single characters, which keeps
     classical or unusual text findable when the dictionary splits it differently.
 
     ``characters=False`` leaves the single characters out: for a document's context (title,
@@ -104,7 +113,7 @@ def tokenize(text: str, characters: bool = True) -> list[str]:
     text = text.lower().replace("’", "'")  # a curly apostrophe: "MGM’s" is "MGM's"
     words = [w for w in _LATIN.findall(text) if w not in _stopwords()]
     tokens = _stemmer().stemWords(words) if words else []
-    for run in _CJK_RUN.findall(text):
+    for run in _CJK_RUN.findall(simplified(text)):
         tokens.extend(w for w in _jieba().cut_for_search(run) if len(w) > 1)
         if characters:
             tokens.extend(run)
@@ -179,8 +188,10 @@ class KbIndex:
         faiss_index: Any = None,
         embedder: str | None = None,
         contexts: dict[str, list[str]] | None = None,
+        tokens_version: int = TOKENS,
     ) -> None:
         self.ids = ids.astype(np.int64)
+        self.tokens_version = tokens_version  # the ``TOKENS`` that cut ``tokens``
         # What made the vectors (``Embedder.signature``): a query is embedded the same way,
         # and vectors of another signature are never added to this index. None: an index
         # from before it was recorded, whose vectors are the configured model's in float.
@@ -301,6 +312,23 @@ class KbIndex:
             ids, docs, tokens, vectors, contexts=known, embedder=embedder or self.embedder
         )
 
+    def retokenized(self, texts: dict[int, str], contexts: dict[str, str]) -> KbIndex:
+        """This index with the rows of ``texts`` (chunk id → indexed text) and the document
+        contexts cut by today's ``tokenize``; vectors kept as they are."""
+        tokens = [
+            tokenize(texts[int(cid)]) if int(cid) in texts else old
+            for cid, old in zip(self.ids, self.tokens, strict=True)
+        ]
+        return KbIndex(
+            self.ids,
+            self.docs,
+            tokens,
+            self.vectors,
+            faiss_index=self.faiss,
+            embedder=self.embedder,
+            contexts={d: tokenize(t, characters=False) for d, t in contexts.items() if t},
+        )
+
     def save(self, folder: Path) -> None:
         """Write into a fresh version folder, then switch the ``CURRENT`` pointer atomically."""
         faiss = _faiss()
@@ -311,7 +339,8 @@ class KbIndex:
         tmp.mkdir()
         np.save(tmp / "ids.npy", self.ids)
         (tmp / "docs.json").write_text(json.dumps(self.docs))
-        (tmp / "meta.json").write_text(json.dumps({"embedder": self.embedder}))
+        meta = {"embedder": self.embedder, "tokens": self.tokens_version}
+        (tmp / "meta.json").write_text(json.dumps(meta))
         (tmp / "contexts.json").write_text(json.dumps(self.contexts, ensure_ascii=False))
         with open(tmp / "tokens.jsonl", "w", encoding="utf-8") as fh:
             for toks in self.tokens:
@@ -357,6 +386,7 @@ class KbIndex:
             faiss_index=faiss_index,
             contexts=contexts,
             embedder=meta.get("embedder"),
+            tokens_version=meta.get("tokens", 1),  # unrecorded: before simplified characters
         )
 
     @classmethod

@@ -45,7 +45,7 @@ from aigc.knowledge import context, indexed, parse, pgvectors
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
-from aigc.knowledge.index import KbIndex
+from aigc.knowledge.index import TOKENS, KbIndex
 from aigc.knowledge.meanings import meanings_for
 from aigc.knowledge.pdf_worker import PdfLimits
 from aigc.knowledge.tables import KbChunk, KbDocument, KnowledgeBase
@@ -694,7 +694,14 @@ def sync_index(
         have = {int(c) for c in current.ids}
         new_ids = [cid for cid in wanted if cid not in have]
         keep = have & wanted.keys()
-        if not new_ids and keep == have:
+        stale = current.tokens_version != TOKENS
+        if stale:  # saved by an older tokenizer: cut its chunks again (its vectors stand)
+            log.info("KB %s: re-tokenizing its index (tokens %s)", kb_id, current.tokens_version)
+            with db.session() as session:
+                kept = sorted(keep)
+                texts_of = dict(zip(kept, indexed.indexed_texts(session, kept), strict=True))
+            current = current.retokenized(texts_of, document_headers(db, tenant_id, kb_id))
+        if not new_ids and keep == have and not stale:
             _record_version(folder, version)
             return {"chunks": len(current), "embedded": 0}
         texts: list[str] = []

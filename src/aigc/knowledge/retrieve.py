@@ -34,7 +34,7 @@ from aigc.infra.db import Database
 from aigc.knowledge import db_index, meanings, pgvectors
 from aigc.knowledge.bases import readable_kbs
 from aigc.knowledge.context import indexed_text, with_period_terms
-from aigc.knowledge.index import KbIndex, read_pointer
+from aigc.knowledge.index import TOKENS, KbIndex, read_pointer
 from aigc.knowledge.ingest import embedder_for, index_dir, recorded_version, sync_index
 from aigc.knowledge.relevance import TermWeights
 from aigc.knowledge.tables import KbChunk, KbDocument, KnowledgeBase
@@ -168,7 +168,12 @@ def kb_index(
         if version is not None and recorded_version(folder) != version:
             engine = bind if isinstance(bind, Engine) else bind.engine
             sync_index(Database.of(engine), settings, tenant_id, kb_id, local=True)
-    return load_index(folder)
+    index = load_index(folder)
+    if index is not None and index.tokens_version != TOKENS:  # saved before an upgrade
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        sync_index(Database.of(engine), settings, tenant_id, kb_id, local=True)
+        index = load_index(folder)
+    return index
 
 
 # --- fusion --------------------------------------------------------------------------------
