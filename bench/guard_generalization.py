@@ -20,10 +20,11 @@ import argparse
 import datetime as dt
 import json
 import random
+import re
 import sys
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -229,6 +230,28 @@ def tasks(root: Path, embeddings: bool) -> list[Task]:
     ]
 
 
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def in_traditional(found: list[sources.Source]) -> list[sources.Source]:
+    """The Chinese sources of ``found`` written in traditional characters (OpenCC ``s2t``), as
+    a Taiwan or Hong Kong user writes, or an attacker who knows the detectors learnt
+    simplified text: rows "<source>_traditional"."""
+    import opencc
+
+    convert = opencc.OpenCC("s2t").convert
+    chinese = [s for s in found if sum(bool(_HAN.search(t)) for t in s.texts) > len(s.texts) / 2]
+    return [
+        replace(s, name=f"{s.name}_traditional", texts=[convert(t) for t in s.texts])
+        for s in chinese
+    ]
+
+
+def in_script(found: list[sources.Source]) -> list[sources.Source]:
+    """``found`` and, after them, their traditional-character copies."""
+    return found + in_traditional(found)
+
+
 def shipped(root: Path) -> list[dict[str, object]]:
     """The shipped artifacts at the product's default thresholds, on the evaluation-only sources
     (the trainable ones were trained on, so they would measure fit): what a new install flags.
@@ -237,6 +260,7 @@ def shipped(root: Path) -> list[dict[str, object]]:
     questions as further ordinary requests. Attack rows add the ROC-AUC against all of the
     detector's benign rows."""
     benign = [s for s in sources.benign_requests(root) if not s.trainable] + sources.questions(root)
+    benign += in_traditional(benign)
     hosts = [t for s in sources.benign_documents(root) if not s.trainable for t in s.texts]
     hosts = [h for h in hosts if len(h) > 200]
     rng = random.Random(5)
@@ -261,7 +285,7 @@ def shipped(root: Path) -> list[dict[str, object]]:
             "harmful_requests",
             moderation.harmful_score,
             moderation.THRESHOLD,
-            [s for s in sources.harmful_requests(root) if not s.trainable] + benign,
+            in_script([s for s in sources.harmful_requests(root) if not s.trainable]) + benign,
         ),
     )
     rows: list[dict[str, object]] = []
@@ -276,7 +300,10 @@ def shipped(root: Path) -> list[dict[str, object]]:
             scored.append((src, np.array([score(t) for t in texts])))
         # each attack source against all of this detector's benign sources: the ranking at
         # every threshold, not only the default one
-        benign_scores = np.concatenate([s for src, s in scored if not src.label])
+        # (the traditional-character copies are rows of their own, not part of that pool)
+        benign_scores = np.concatenate(
+            [s for src, s in scored if not src.label and not src.name.endswith("_traditional")]
+        )
         for src, scores in scored:
             row: dict[str, object] = {
                 "detector": name,

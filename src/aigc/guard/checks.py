@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from aigc.guard import injection, moderation, pii
 from aigc.guard.policy import Rule
+from aigc.infra.chinese import simplified_in_place
 
 
 class Blocked(Exception):
@@ -40,9 +41,12 @@ def evaluate(rule: Rule, text: str, document: bool = False, opening: bool = True
         return Hit(findings) if findings else None
     if rule.detector in ("regex", "keywords"):
         assert rule.compiled is not None
+        # A keyword list holds whichever script its author wrote: 机密 also blocks 機密. A
+        # regular expression is matched as written.
+        read = simplified_in_place(text) if rule.detector == "keywords" else text
         findings = [
-            pii.Finding(rule.id.upper(), m.start(), m.end(), m.group(), 99)
-            for m in rule.compiled.finditer(text)
+            pii.Finding(rule.id.upper(), m.start(), m.end(), text[m.start() : m.end()], 99)
+            for m in rule.compiled.finditer(read)
             if m.end() > m.start()
         ]
         return Hit(findings, 1.0) if findings else None
