@@ -83,7 +83,7 @@ HANDBOOK_TW = """# 員工手冊
 def test_simplified_and_traditional_chinese_find_each_other(sandbox: Sandbox) -> None:
     """A Taiwan office's handbook (traditional characters) answers a mainland colleague's
     question (simplified), and the other way round: to the index, the relevance check and
-    word meanings both scripts are one (``infra.chinese``). Before, 带薪年假 and 帶薪年假
+    word meanings both scripts are one (``infra.canonical_text``). Before, 带薪年假 and 帶薪年假
     shared only the characters 年 and 假."""
     kb = sandbox.kb(sandbox.admin_a, "手冊", dense=False)
     sandbox.ingest(sandbox.admin_a, kb, {"員工手冊-台灣.md": HANDBOOK_TW.encode()})
@@ -104,6 +104,24 @@ def test_simplified_and_traditional_chinese_find_each_other(sandbox: Sandbox) ->
             assert relevant and relevant[0].chunk_id == hits[0].chunk_id, question
 
 
+def test_full_width_letters_and_digits_are_found_as_typed_in_ascii(sandbox: Sandbox) -> None:
+    """Chinese documents often hold full-width letters and digits (ＶＰＮ, 第１０条): they
+    were no words at all to the index (only [a-z0-9] counts), so "VPN" found nothing."""
+    kb = sandbox.kb(sandbox.admin_a, "IT", dense=False)
+    notice = (
+        "# 远程办公须知\n\n在家办公须先连接公司ＶＰＮ，客户端为ＧｌｏｂａｌＰｒｏｔｅｃｔ。\n\n"
+        "# 会议室\n\n三楼会议室可容纳２０人，须在ＯＡ系统预约。\n"
+    )
+    sandbox.ingest(sandbox.admin_a, kb, {"须知.md": notice.encode()})
+    with sandbox.db.session() as s:
+        for question, phrase in (
+            ("How do I connect to the VPN with GlobalProtect?", "ＧｌｏｂａｌＰｒｏｔｅｃｔ"),
+            ("OA 系统 预约 会议室 20人", "２０人"),
+        ):
+            hits = search(s, sandbox.settings, sandbox.admin_a, [kb], question, mode="keyword")
+            assert hits and phrase in hits[0].text, question
+
+
 def test_an_index_cut_before_simplified_characters_is_cut_again(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,7 +129,7 @@ def test_an_index_cut_before_simplified_characters_is_cut_again(
     "tokens" in meta.json) is re-tokenized from its chunks at the first search."""
     kb = sandbox.kb(sandbox.admin_a, "手冊", dense=False)
     with monkeypatch.context() as before:  # ingested as the old tokenizer cut it
-        before.setattr(index, "simplified", lambda text: text)
+        before.setattr(index, "canonical", lambda text: text)
         sandbox.ingest(sandbox.admin_a, kb, {"員工手冊-台灣.md": HANDBOOK_TW.encode()})
     folder = index_dir(sandbox.settings.data_dir, "t_a", kb)
     version = folder / (folder / "CURRENT").read_text().strip()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from aigc.guard import injection, moderation, pii
 from aigc.guard.policy import Rule
-from aigc.infra.chinese import simplified_in_place
+from aigc.infra.canonical_text import canonical_with_positions, span_in
 
 
 class Blocked(Exception):
@@ -41,14 +41,15 @@ def evaluate(rule: Rule, text: str, document: bool = False, opening: bool = True
         return Hit(findings) if findings else None
     if rule.detector in ("regex", "keywords"):
         assert rule.compiled is not None
-        # A keyword list holds whichever script its author wrote: 机密 also blocks 機密. A
-        # regular expression is matched as written.
-        read = simplified_in_place(text) if rule.detector == "keywords" else text
-        findings = [
-            pii.Finding(rule.id.upper(), m.start(), m.end(), text[m.start() : m.end()], 99)
-            for m in rule.compiled.finditer(read)
-            if m.end() > m.start()
-        ]
+        # A keyword list holds whichever script its author wrote: 机密 also blocks 機密 and
+        # 机\u200b密. A regular expression is matched as written.
+        if rule.detector == "keywords":
+            read, positions = canonical_with_positions(text)
+            found = [(m.start(), m.end()) for m in rule.compiled.finditer(read)]
+            spans = [span_in(positions, s, e) for s, e in found if e > s]
+        else:
+            spans = [(m.start(), m.end()) for m in rule.compiled.finditer(text)]
+        findings = [pii.Finding(rule.id.upper(), s, e, text[s:e], 99) for s, e in spans if e > s]
         return Hit(findings, 1.0) if findings else None
     if rule.detector == "injection":
         score = injection.score_document(text) if document else injection.score(text)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aigc.guard import code, textclf
-from aigc.infra.chinese import simplified
+from aigc.infra.canonical_text import canonical
 
 ARTIFACT = Path(__file__).with_name("injection.npz")
 DOCUMENT_ARTIFACT = Path(__file__).with_name("injection_doc.npz")
@@ -167,7 +167,7 @@ def score_with(text: str, classifier: textclf.Scorer | None, document: bool = Fa
 
 
 def _detail(text: str, classifier: textclf.Scorer | None, document: bool) -> InjectionScore:
-    text = simplified(text)  # the rules and n-grams are simplified Chinese; 忽略 = 忽略, 請 = 请
+    text = canonical(text)  # rules and n-grams were learnt on 请 and ignore, not 請 or ｉｇｎｏｒｅ
     rules = _RULES + _DOCUMENT_RULES if document else _RULES
     rule = _rule_score(text, rules)
     model: float | None = None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aigc.guard import injection, offensive, pii, textclf
-from aigc.infra.chinese import simplified
+from aigc.infra.canonical_text import canonical
 
 ARTIFACT = Path(__file__).with_name("harmful.npz")
 OPENAI_CATEGORIES = (
@@ -227,10 +227,11 @@ def _harm_scores(
     text: str, classifier: textclf.Scorer | None, classifier_weight: float = 1.0
 ) -> dict[str, float]:
     """Rules and the harmful-request classifier (its probability times ``classifier_weight``),
-    per category (no pii / injection yet). Chinese is read in simplified characters: the
-    rules and the classifier's character n-grams were written and learnt in them, and
-    traditional characters would otherwise pass (MultiJail zh TPR 0.64 → 0.43)."""
-    text = simplified(text)
+    per category (no pii / injection yet). The text is read through ``infra.canonical_text``
+    (simplified characters, full-width forms as ASCII): the rules and the classifier's
+    character n-grams were written and learnt in those, and traditional characters or
+    full-width letters would otherwise pass (MultiJail zh TPR 0.64 → 0.43 in traditional)."""
+    text = canonical(text)
     scores = dict.fromkeys(CATEGORIES, 0.0)
     hits = [name for name, pattern in _COMPILED.items() if pattern.search(text)]
     for name in hits:
@@ -312,7 +313,7 @@ def response_category_scores(
     weighted down, and when ``text`` opens the response and opens with a refusal ("I'm
     sorry, I can't…", 抱歉), the harm scores are a twentieth: a refusal says nothing harmful,
     whatever topic it names."""
-    body = simplified(_PERSONA.sub("", text).strip())  # 對不起 is a refusal too
+    body = canonical(_PERSONA.sub("", text).strip())  # 對不起 is a refusal too
     harm = _harm_scores(body, textclf.load(ARTIFACT), classifier_weight)
     if opening and _REFUSAL.search(body[:200]):
         harm = {name: 0.05 * score for name, score in harm.items()}

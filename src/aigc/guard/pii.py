@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import phonenumbers
 from stdnum import iban, luhn
 
 from aigc.guard import barcodes, ner, pii_zh
+from aigc.infra.canonical_text import span_in, visible_with_positions
 
 
 @dataclass(frozen=True)
@@ -259,13 +260,24 @@ def detect(text: str, entities: Iterable[str] | None = None) -> list[Finding]:
     """Every finding of the wanted entity types (all when ``entities`` is None), in order."""
     wanted = set(ALL_ENTITIES if entities is None else entities)
     recognizers = {ALIASES.get(e, e) for e in wanted}
+    # Full-width digits and letters (an input method's １３８１２３４５６７８) as ASCII and
+    # invisible characters out (1\u200b38…): each recognizer reads that, and each finding is
+    # mapped back to the text as written.
+    read, positions = visible_with_positions(text)
     found: list[Finding] = []
     for name in recognizers:
         recognizer = RECOGNIZERS.get(name)
         if recognizer is None:
             raise ValueError(f"unknown PII entity {name!r}")
-        found.extend(f for f in recognizer(text) if f.entity in wanted or f.entity == name)
+        found.extend(f for f in recognizer(read) if f.entity in wanted or f.entity == name)
+    if read != text:
+        found = [_written(f, text, positions) for f in found]
     return _resolve(found)
+
+
+def _written(finding: Finding, text: str, positions: Sequence[int]) -> Finding:
+    start, end = span_in(positions, finding.start, finding.end)
+    return replace(finding, start=start, end=end, value=text[start:end])
 
 
 # --- masking and reversible pseudonymisation -----------------------------------------------

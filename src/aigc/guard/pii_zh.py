@@ -5,8 +5,9 @@ a region code GB/T 2260 ever issued, ``cn_regions.py``) and unified social credi
 (GB 32100, python-stdnum) are checked, so invalid numbers are not reported. Mobiles are 11
 digits starting 1[3-9] (optionally +86), with or without separators. Names need a context word
 (姓名, 我叫, 联系人 …) and a common surname; addresses a province/city/district/road/number
-sequence. Names and addresses are found in the text read in simplified characters
-(``infra.chinese``), so 陳曉明 and 臺北市信義區 are found as 陈晓明 and 台北市信义区 are.
+sequence. Names and addresses are found in the text read through ``infra.canonical_text`` too, so
+陳曉明 and 臺北市信義區 are found as 陈晓明 and 台北市信义区 are (``pii.detect`` has already
+folded full-width digits and letters for every recognizer).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from stdnum import luhn
 from stdnum.cn import ric, uscc
 
 from aigc.guard import cn_regions, zh_names
-from aigc.infra.chinese import simplified_in_place
+from aigc.infra.canonical_text import simplified_in_place
 
 if TYPE_CHECKING:
     from aigc.guard.pii import Finding
@@ -124,9 +125,10 @@ def _in_either_script(
     find: Callable[[str], Iterable[tuple[int, int]]], text: str
 ) -> list[tuple[int, int]]:
     """The spans ``find`` gives on ``text`` and, where reading it in simplified characters
-    changes it, those it gives on that reading that overlap none of the first: 陳曉明 is found
-    as 陈晓明. The text as written is always read too: OpenCC's t2s also rewrites a few
-    characters of simplified text (沈思远 → 沉思远, 王丙乾 → 王丙干), which hid those names."""
+    (``simplified_in_place``) changes it, those it gives on that reading that overlap none of
+    the first: 陳曉明 is found as 陈晓明. The text as written is always read too: OpenCC's t2s
+    also rewrites a few characters of simplified text (沈思远 → 沉思远, 王丙乾 → 王丙干),
+    which hid those names."""
     spans = list(find(text))
     read = simplified_in_place(text)
     if read != text:

@@ -59,7 +59,7 @@ from pydantic import (
 
 from aigc.guard import pii
 from aigc.infra import linear_re
-from aigc.infra.chinese import simplified
+from aigc.infra.canonical_text import canonical
 from aigc.infra.linear_re import LinearPattern
 
 Stage = Literal["input", "retrieval", "output"]
@@ -143,9 +143,9 @@ class Rule(BaseModel):
         if self.detector == "regex":
             assert self.pattern is not None
             return linear_re.compile(self.pattern)
-        if self.detector == "keywords":  # matched in simplified characters (checks.evaluate)
+        if self.detector == "keywords":  # read as ``infra.canonical_text`` reads (checks.py)
             assert self.words is not None
-            words = "|".join(linear_re.escape(simplified(w)) for w in self.words)
+            words = "|".join(linear_re.escape(canonical(w)) for w in self.words)
             return linear_re.compile(words, ignore_case=True)
         return None
 

@@ -33,12 +33,13 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from aigc.infra.chinese import simplified
+from aigc.infra.canonical_text import canonical
 
 log = logging.getLogger("aigc.knowledge")
 
 # How an index's texts were cut into tokens; an index saved by an older ``tokenize`` is
-# re-tokenized from its chunks (``ingest.sync_index``). 2: Chinese in simplified characters.
+# re-tokenized from its chunks (``ingest.sync_index``). 2: text read through
+# ``infra.canonical_text.canonical`` (simplified characters, full-width forms as ASCII).
 TOKENS = 2
 
 HNSW_FROM = 20_000
@@ -94,26 +95,26 @@ def _chinese_stopwords() -> frozenset[str]:
 
 def chinese_words(text: str) -> list[str]:
     """The Chinese content words of ``text``, in order: jieba's precise cut of its Chinese
-    runs in simplified characters, bm25s' Chinese stop words out (吗, 多少, 需要…). What
-    relevance weighs of a question and what ``meanings`` reads; BM25 indexes ``tokenize``'s
-    finer search-mode cut instead."""
+    runs, read through ``infra.canonical_text.canonical`` (simplified characters), bm25s' Chinese
+    stop words out (吗, 多少, 需要…). What relevance weighs of a question and what
+    ``meanings`` reads; BM25 indexes ``tokenize``'s finer search-mode cut instead."""
     stop = _chinese_stopwords()
-    runs = _CJK_RUN.findall(simplified(text))
+    runs = _CJK_RUN.findall(canonical(text))
     return [w for run in runs for w in _jieba().cut(run) if w not in stop]
 
 
 def tokenize(text: str, characters: bool = True) -> list[str]:
-    """Words for BM25: English lower-cased, stop words dropped, stemmed; Chinese in simplified
-    characters (``infra.chinese``: 帶薪 finds 带薪), cut by jieba (search mode: a long word
-    also yields its parts) plus single characters, which keeps
+    """Words for BM25, of the text read through ``infra.canonical_text.canonical`` (帶薪 finds 带薪,
+    ＶＰＮ finds VPN): English lower-cased, stop words dropped, stemmed; Chinese cut by jieba
+    (search mode: a long word also yields its parts) plus single characters, which keeps
     classical or unusual text findable when the dictionary splits it differently.
 
     ``characters=False`` leaves the single characters out: for a document's context (title,
     period), where a character such as 法 or 司 would match nearly any Chinese question."""
-    text = text.lower().replace("’", "'")  # a curly apostrophe: "MGM’s" is "MGM's"
+    text = canonical(text).lower().replace("’", "'")  # a curly apostrophe: "MGM’s" is "MGM's"
     words = [w for w in _LATIN.findall(text) if w not in _stopwords()]
     tokens = _stemmer().stemWords(words) if words else []
-    for run in _CJK_RUN.findall(simplified(text)):
+    for run in _CJK_RUN.findall(text):
         tokens.extend(w for w in _jieba().cut_for_search(run) if len(w) > 1)
         if characters:
             tokens.extend(run)
@@ -386,7 +387,7 @@ class KbIndex:
             faiss_index=faiss_index,
             contexts=contexts,
             embedder=meta.get("embedder"),
-            tokens_version=meta.get("tokens", 1),  # unrecorded: before simplified characters
+            tokens_version=meta.get("tokens", 1),  # unrecorded: before ``canonical``
         )
 
     @classmethod

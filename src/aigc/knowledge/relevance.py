@@ -36,7 +36,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from aigc.infra.chinese import simplified
+from aigc.infra.canonical_text import canonical
 from aigc.knowledge.index import Bm25, chinese_words, tokenize
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
@@ -158,8 +158,8 @@ def coverage(terms: list[Term], text: str, idf: Callable[[Term], float]) -> floa
     """The IDF-weighted share of ``terms`` that ``text`` holds (0 when there are none)."""
     if not terms:
         return 0.0
-    # Chinese PDFs break lines inside words; terms are in simplified characters
-    lowered = simplified(_SPACE.sub("", text.lower()))
+    # Chinese PDFs break lines inside words; terms are read through ``canonical`` too
+    lowered = canonical(_SPACE.sub("", text.lower()))
     latin = _latin_tokens(text.lower())
     total = found = 0.0
     for term in terms:
