@@ -18,6 +18,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from aigc.infra.canonical_text import canonical
+
 N_FEATURES = 2**18
 NGRAMS = (1, 4)
 
@@ -94,9 +96,11 @@ def load(path: Path) -> LinearTextClassifier | None:
 
 
 def train(texts: list[str], labels: list[int], c: float = 4.0) -> LinearTextClassifier:
+    """A classifier of ``texts`` read as the checks that score with it read theirs
+    (``infra.canonical_text.canonical``: simplified characters, ASCII for full-width forms)."""
     from sklearn.linear_model import LogisticRegression
 
-    x = vectorizer().transform(texts)
+    x = vectorizer().transform([canonical(t) for t in texts])
     model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
     model.fit(x, labels)
     return LinearTextClassifier(
