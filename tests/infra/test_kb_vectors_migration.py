@@ -8,6 +8,7 @@ import secrets
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -86,7 +87,8 @@ def test_a_role_that_may_not_create_the_extension_gets_a_warning_and_no_vectors(
             migrate.upgrade(as_owner)
         assert "kb_vectors" not in _tables(as_owner)
         assert "may not create the extension" in caplog.text
-        assert migrate.current_revision(as_owner) == "0011_kb_vectors"
+        head = ScriptDirectory.from_config(migrate.alembic_config(as_owner)).get_current_head()
+        assert migrate.current_revision(as_owner) == head  # the later migrations ran too
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'REASSIGN OWNED BY "{role}" TO CURRENT_USER'))

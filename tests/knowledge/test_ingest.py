@@ -12,7 +12,13 @@ from sqlalchemy import func, select
 
 from aigc.errors import InvalidRequest
 from aigc.knowledge import parse
-from aigc.knowledge.ingest import add_document, delete_document, ingest_documents, list_documents
+from aigc.knowledge.ingest import (
+    add_document,
+    delete_document,
+    document_view,
+    ingest_documents,
+    list_documents,
+)
 from aigc.knowledge.retrieve import search
 from aigc.knowledge.tables import KbChunk
 
@@ -226,6 +232,9 @@ def test_text_files_in_legacy_encodings_are_ingested_as_written(sandbox: Sandbox
         assert notes["leave.csv"] == ["read as utf-16 text (the file is not UTF-8)"]
         assert "not valid UTF-8 were replaced" in notes["meals.md"][0]
         assert "save it as UTF-8" in (docs["photo.txt"].error or "")
+        # kept on the document, for the API's and the console's document list
+        assert document_view(docs["handbook-tw.txt"])["notes"] == notes["handbook-tw.txt"]
+        assert document_view(docs["photo.txt"])["notes"] == []
         hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "帶薪年假 順延")
         assert hits[0].filename == "handbook-tw.txt" and "逾期作廢" in hits[0].text
         hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "陪產假 天數")

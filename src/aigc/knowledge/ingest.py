@@ -591,6 +591,7 @@ def _store_chunks(
                 period=about.period[:200] or None,
                 indexed_sha256=doc.sha256,
                 error=None,
+                notes=prepared.notes or None,
                 updated_at=utcnow(),
             )
         )
@@ -650,7 +651,9 @@ def _fail(db: Database, doc_id: str, reason: str) -> None:
         session.execute(
             update(KbDocument)
             .where(KbDocument.id == doc_id)
-            .values(status="failed", error=reason[:2000], chunk_count=0, updated_at=utcnow())
+            .values(
+                status="failed", error=reason[:2000], notes=None, chunk_count=0, updated_at=utcnow()
+            )
         )
 
 
@@ -922,6 +925,7 @@ def document_view(doc: KbDocument) -> dict[str, Any]:
         "sha256": doc.sha256,
         "status": doc.status,
         "error": doc.error,
+        "notes": doc.notes or [],
         "pages": doc.pages,
         "title": doc.title,
         "period": doc.period,

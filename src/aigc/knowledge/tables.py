@@ -73,6 +73,9 @@ class KbDocument(Base):
     indexed_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What a person should know about how it was read (pages left unread without OCR, an
+    # encoding other than UTF-8), from its last ingestion; None before any.
+    notes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     pages: Mapped[int] = mapped_column(Integer, default=0)
     # What the document says it is and covers (knowledge/context.py), for citations.
     title: Mapped[str | None] = mapped_column(String(500), nullable=True)

@@ -1,4 +1,4 @@
-"""Knowledge pages: create a KB, upload (one good file, two bad ones), watch the statuses,
+"""Knowledge pages: create a KB, upload (two good files, two bad ones), watch the statuses,
 search, open the cited chunk, check that a member without a grant sees nothing, then grant
 them read access and get a cited answer in chat from the uploaded document."""
 
@@ -24,6 +24,12 @@ Bring the receipt to any shop; the refund goes to the original card.
 
 Parcels leave the warehouse every weekday at noon.
 """
+
+
+LEAVE_BIG5 = (
+    "員工到職滿一年後，每年享有十五天帶薪年假。年假須提前兩週在人事系統中申請；"
+    "未休完的年假可以順延至次年三月底。"
+).encode("big5")
 
 
 def _row(page, filename: str):
@@ -59,6 +65,7 @@ def test_admin_builds_a_knowledge_base_and_a_member_cannot_see_it(
             {"name": "guide.md", "mimeType": "text/markdown", "buffer": GUIDE},
             {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"not really a pdf"},
             {"name": "tool.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90"},
+            {"name": "leave-tw.txt", "mimeType": "text/plain", "buffer": LEAVE_BIG5},
         ]
     )
     uploads = page.get_by_test_id("upload-row")
@@ -74,6 +81,11 @@ def test_admin_builds_a_knowledge_base_and_a_member_cannot_see_it(
         "data-status", "failed", timeout=60_000
     )
     expect(_row(page, "scan.pdf").get_by_test_id("doc-error")).to_contain_text("PDF")
+    # A Taiwan office's Big5 text: read, and the document says how.
+    expect(_row(page, "leave-tw.txt").get_by_test_id("status")).to_have_attribute(
+        "data-status", "ready", timeout=60_000
+    )
+    expect(_row(page, "leave-tw.txt").get_by_test_id("doc-notes")).to_contain_text("read as big5")
     expect(uploads.filter(has_text="guide.md").get_by_test_id("status")).to_have_attribute(
         "data-status", "ready"
     )

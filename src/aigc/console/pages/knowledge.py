@@ -30,6 +30,7 @@ from aigc.console.pages.knowledge_common import (
     chunk_url,
     file_size,
     missing,
+    read_notes,
     shown_status,
     status_chip,
     when,
@@ -278,6 +279,8 @@ class KbPage:
                         ui.label(tr("kb.doc.failed", reason=doc["error"] or "?")).classes(
                             "text-negative text-sm"
                         ).props('data-testid="doc-error"')
+                    elif doc.get("notes"):
+                        read_notes(self.user, doc["notes"])
 
     async def delete_doc(self, doc: dict[str, Any]) -> None:
         if not await layout.confirm(
@@ -337,6 +340,8 @@ async def chunk_viewer(
             ui.label(tr("kb.chunks.count", n=len(chunks))).classes("text-sm text-grey-7")
         if doc["status"] == "failed":
             ui.label(tr("kb.doc.failed", reason=doc["error"] or "?")).classes("text-negative")
+        elif doc.get("notes"):
+            read_notes(user, doc["notes"])
         if not chunks:
             ui.label(tr("kb.chunks.none")).props('data-testid="chunks-none"')
         target = next((c for c in chunks if str(c["id"]) == chunk), None)
@@ -401,6 +406,7 @@ add(
             "kb.doc.meta": "{chunks} chunks · {size}",
             "kb.doc.delete": "Delete document",
             "kb.doc.failed": "Could not be used: {reason}",
+            "kb.doc.notes": "How it was read: {notes}",
             "kb.search.query": "Ask or type words to look for",
             "kb.search.mode": "Method",
             "kb.search.mode.hybrid": "Hybrid",
@@ -470,6 +476,7 @@ add(
             "kb.doc.meta": "{chunks} 个分块 · {size}",
             "kb.doc.delete": "删除文档",
             "kb.doc.failed": "无法使用：{reason}",
+            "kb.doc.notes": "读取说明：{notes}",
             "kb.search.query": "输入问题或关键词",
             "kb.search.mode": "方式",
             "kb.search.mode.hybrid": "混合",

@@ -100,6 +100,14 @@ def status_chip(user: ConsoleUser, status: str) -> None:
     chip.props(f'dense data-testid="status" data-status="{status}"')
 
 
+def read_notes(user: ConsoleUser, notes: list[str]) -> None:
+    """What the ingestion says about how a document was read (pages left unread, the text
+    encoding), under the document."""
+    ui.label(user.tr("kb.doc.notes", notes="; ".join(notes))).classes("text-sm text-grey-8").props(
+        'data-testid="doc-notes"'
+    )
+
+
 def file_size(n: int | None) -> str:
     n = n or 0
     return (
