@@ -8,7 +8,7 @@ import datetime as dt
 from stdnum.cn import ric
 
 from aigc.guard import barcodes, pii
-from aigc.guard.pii_zh import resident_id_valid
+from aigc.guard.pii_zh import hk_id_valid, resident_id_valid, tw_id_valid
 
 
 def resident_id(region: str, born: str, serial: str = "123") -> str:
@@ -65,3 +65,36 @@ def test_ean13_barcodes_are_not_cards() -> None:
 def test_a_barcode_shaped_number_after_a_card_word_is_a_card() -> None:
     assert kinds("信用卡号6901234567892")["CREDIT_CARD"] == "6901234567892"
     assert kinds("Card 4111 1111 1111 1111")["CREDIT_CARD"] == "4111 1111 1111 1111"
+
+
+def test_taiwan_national_ids_by_check_digit_and_context() -> None:
+    """Taiwan's 身分證字號: a letter, 1 or 2, eight digits, a check digit; reported near an
+    identity-card word (in either script), as the shape alone is a product code's too."""
+    assert tw_id_valid("A123456789") and not tw_id_valid("A123456788")
+    assert kinds("身分證字號：A123456789") == {"TW_ID_NUMBER": "A123456789"}
+    assert kinds("身份证号码 A123456789") == {"TW_ID_NUMBER": "A123456789"}
+    assert kinds("身分證字號：A123456788") == {}  # the check digit fails
+    assert kinds("訂單編號 A123456789") == {}  # no identity-card word
+
+
+def test_hong_kong_identity_cards_by_check_character() -> None:
+    assert hk_id_valid("A", "123456", "3") and hk_id_valid("AB", "987654", "3")
+    assert not hk_id_valid("A", "123456", "4")
+    assert kinds("香港身份證號碼：A123456(3)") == {"HK_ID_NUMBER": "A123456(3)"}
+    assert kinds("請提供 A123456（3） 的副本") == {"HK_ID_NUMBER": "A123456（3）"}  # brackets
+    assert kinds("HKID: A1234563") == {"HK_ID_NUMBER": "A1234563"}
+    assert kinds("參考編號 A1234563") == {}  # no brackets, no identity-card word
+    assert kinds("香港身份證號碼：A123456(4)") == {}
+
+
+def test_context_words_in_traditional_characters_count() -> None:
+    """護照 and 手機 are 护照 and 手机: the passport and phone recognizers read simplified."""
+    assert kinds("護照號碼：E12345678") == {"PASSPORT": "E12345678"}
+    assert kinds("手機：0912-345-678") == {"PHONE_NUMBER": "0912-345-678"}
+
+
+def test_a_code_after_chinese_words_is_no_place() -> None:
+    """ "订单编号 A123456789" is upper case to ``str.isupper``, and the line was taken for a
+    place (LOCATION), like "NEW YORK"."""
+    for text in ("订单编号 A123456789", "訂單編號 A123456789", "参考编号 A1234563"):
+        assert kinds(text) == {}, text

@@ -511,9 +511,16 @@ _MAX_PLACE_LINE = 200  # a line naming one to three places (and a postcode) is s
 _PLACE_LINE = re.compile(r"\s*(?P<place>[^\W\d_][\w'’. ()-]*?)(?:\s+\d{4,6})?\s*$")
 
 
+# An all-capitals line is a place line ("NEW YORK, NY 10001") only in letters: "订单编号
+# A123456789" is upper case to ``str.isupper`` (its one cased character is), and was a place.
+_DIGIT_OR_HAN = re.compile(r"[\d\u3400-\u9fff]")
+
+
 def _is_place(value: str, lst: Lists) -> bool:
     value = value.strip()
-    return value.lower() in lst.places or (value.isupper() and len(value) > 2)
+    if value.lower() in lst.places:
+        return True
+    return value.isupper() and len(value) > 2 and not _DIGIT_OR_HAN.search(value)
 
 
 # The leading non-letters stay within the line: crossing newlines, every empty line of

@@ -23,7 +23,7 @@ import phonenumbers
 from stdnum import iban, luhn
 
 from aigc.guard import barcodes, ner, pii_zh
-from aigc.infra.canonical_text import span_in, visible_with_positions
+from aigc.infra.canonical_text import simplified_in_place, span_in, visible_with_positions
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,13 @@ RECOGNIZERS: dict[str, Recognizer] = {
     "CN_MOBILE": pii_zh.find_mobiles,
     "CN_PERSON": pii_zh.find_persons,
     "CN_ADDRESS": pii_zh.find_addresses,
+    "TW_ID_NUMBER": pii_zh.find_tw_ids,
+    "HK_ID_NUMBER": pii_zh.find_hk_ids,
 }
+# Recognizers that read both scripts themselves (pii_zh: a name or address is searched as
+# written and in simplified characters); the others get the text in simplified characters,
+# so a context word written 護照 or 手機 counts as 护照 or 手机.
+_BOTH_SCRIPTS = {"CN_PERSON", "CN_ADDRESS"}
 # Entities a recognizer may report besides its own key (cards → CN_BANK_CARD).
 ALIASES = {"CN_BANK_CARD": "CREDIT_CARD"}
 ALL_ENTITIES = sorted({*RECOGNIZERS, *ALIASES})
@@ -264,12 +270,14 @@ def detect(text: str, entities: Iterable[str] | None = None) -> list[Finding]:
     # invisible characters out (1\u200b38…): each recognizer reads that, and each finding is
     # mapped back to the text as written.
     read, positions = visible_with_positions(text)
+    simple = simplified_in_place(read)
     found: list[Finding] = []
     for name in recognizers:
         recognizer = RECOGNIZERS.get(name)
         if recognizer is None:
             raise ValueError(f"unknown PII entity {name!r}")
-        found.extend(f for f in recognizer(read) if f.entity in wanted or f.entity == name)
+        seen = recognizer(read if name in _BOTH_SCRIPTS else simple)
+        found.extend(f for f in seen if f.entity in wanted or f.entity == name)
     if read != text:
         found = [_written(f, text, positions) for f in found]
     return _resolve(found)

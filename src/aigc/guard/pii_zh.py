@@ -1,4 +1,5 @@
-"""Chinese personal data: resident IDs, credit codes, mobiles, names and addresses.
+"""Chinese personal data: resident IDs, credit codes, mobiles, names and addresses; the
+identity card numbers of Taiwan and Hong Kong.
 
 Resident IDs (GB 11643: 18 characters with an ISO 7064 check character, a real birth date and
 a region code GB/T 2260 ever issued, ``cn_regions.py``) and unified social credit codes
@@ -88,6 +89,65 @@ def find_uscc(text: str) -> Iterable[Finding]:
             continue  # 1 in 31 digit strings passes the USCC check: a card, by its context
         if uscc.is_valid(value):
             yield Finding("CN_USCC", m.start(), m.end(), m.group(), 92)
+
+
+# Taiwan's national ID (身分證字號): a letter for the place of first registration, 1 or 2,
+# eight digits, the last a check digit over the letter's two-digit code and the rest. Letter
+# codes: A=10 … H=17, I=34, J=18 … N=22, O=35, P=23 … V=29, W=32, X=30, Y=31, Z=33.
+_TW_ID = re.compile(r"(?<![A-Za-z0-9])[A-Z][12]\d{8}(?![A-Za-z0-9])")
+_TW_LETTER = dict(zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36), strict=True))
+_TW_WEIGHTS = (1, 9, 8, 7, 6, 5, 4, 3, 2, 1, 1)
+# Hong Kong's identity card: one or two letters, six digits and a check character (0–9 or A),
+# written in brackets: A123456(3).
+_HK_ID = re.compile(
+    r"(?<![A-Za-z0-9])([A-Z]{1,2})(\d{6})\s?(?:\(([0-9A])\)|（([0-9A])）|([0-9A]))(?![A-Za-z0-9])"
+)
+# The number alone is too short a pattern to be sure of (product codes have its shape): a Taiwan
+# ID, or a Hong Kong one written without its brackets, needs such a word near it (the text is
+# read in simplified characters: 身分證 is 身分证 here).
+_ID_CARD_CONTEXT = re.compile(
+    r"身分证|身份证|国民身分|统一证号|证件|hkid|identity card|id card|national id|id no|id number",
+    re.I,
+)
+
+
+def tw_id_valid(value: str) -> bool:
+    """A Taiwan national ID's check digit holds."""
+    code = _TW_LETTER.get(value[:1])
+    if code is None or not value[1:].isdigit() or len(value) != 10:
+        return False
+    digits = [code // 10, code % 10, *(int(d) for d in value[1:])]
+    return sum(w * d for w, d in zip(_TW_WEIGHTS, digits, strict=True)) % 10 == 0
+
+
+def hk_id_valid(letters: str, digits: str, check: str) -> bool:
+    """A Hong Kong identity card's check character holds (a single letter counts as a space
+    before it, value 36)."""
+    values = [36 if len(letters) == 1 else ord(letters[0]) - 55]
+    values += [ord(letters[-1]) - 55, *(int(d) for d in digits)]
+    total = sum(w * v for w, v in zip(range(9, 1, -1), values, strict=True))
+    expected = (11 - total % 11) % 11
+    return check == ("A" if expected == 10 else str(expected))
+
+
+def find_tw_ids(text: str) -> Iterable[Finding]:
+    from aigc.guard.pii import Finding, _near
+
+    for m in _TW_ID.finditer(text):
+        if tw_id_valid(m.group()) and _near(text, m.start(), m.end(), _ID_CARD_CONTEXT, 30):
+            yield Finding("TW_ID_NUMBER", m.start(), m.end(), m.group(), 93)
+
+
+def find_hk_ids(text: str) -> Iterable[Finding]:
+    from aigc.guard.pii import Finding, _near
+
+    for m in _HK_ID.finditer(text):
+        bracketed = m.group(3) or m.group(4)
+        check = bracketed or m.group(5)
+        if not hk_id_valid(m.group(1), m.group(2), check):
+            continue
+        if bracketed or _near(text, m.start(), m.end(), _ID_CARD_CONTEXT, 30):
+            yield Finding("HK_ID_NUMBER", m.start(), m.end(), m.group(), 93)
 
 
 def find_mobiles(text: str) -> Iterable[Finding]:
