@@ -133,6 +133,16 @@ def test_chinese_markdown_and_plain_text_give_title_period_and_sections() -> Non
         ("2023年第二季度营业收入是多少？", ["2023q2"]),
         ("截至2023年9月30日的现金", ["2023q3"]),
         ("公司2022年度报告", ["fy2022"]),
+        # how Chinese reports and questions also say it
+        ("2023年二季度营收", ["2023q2"]),
+        ("2023年Q2营收", ["2023q2"]),
+        ("二〇二三年第二季度报告", ["2023q2"]),
+        ("2024年三季报", ["2024q3"]),
+        ("2023年前三季度累计", ["2023q3"]),
+        ("2023年中报", ["2023h1"]),
+        ("2023年1-6月", ["2023h1"]),
+        ("2022年年报", ["fy2022"]),
+        ("2023年12月31日", []),
         ("2022 Fourth-Quarter reported sales", ["2022q4"]),
         ("How many employees are there?", []),
     ],
@@ -216,6 +226,12 @@ def test_chinese_period_query_finds_the_right_quarter(sandbox: Sandbox) -> None:
     assert (
         _top(sandbox, kb, "Q3 2023 主营业务收入", "keyword", holding="主营业务收入同比") == "q3.md"
     )
+    for question, quarter in (
+        ("2023年二季度主营业务收入增长多少？", "q2.md"),
+        ("2023年Q1主营业务收入", "q1.md"),
+        ("公司2023年三季报的主营业务收入", "q3.md"),
+    ):
+        assert _top(sandbox, kb, question, "keyword", holding="主营业务收入同比") == quarter
 
 
 def test_hits_and_citations_carry_title_period_section_and_page(sandbox: Sandbox) -> None:

@@ -52,6 +52,7 @@ _MONTH = r"(january|february|march|april|may|june|july|august|september|october|
 _ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3}
 _ORDINAL |= {"4th": 4}
 _ZH_NUM = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_ZH_DIGIT = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
 _ALNUM_EDGE_L = r"(?<![A-Za-z0-9])"
 _ALNUM_EDGE_R = r"(?![A-Za-z0-9])"
 
@@ -80,6 +81,15 @@ _STATEMENTS = [
     re.compile(r"(?:full[- ]year\s+)?fiscal\s+(?:year\s+)?(\d{4})", re.IGNORECASE),
     re.compile(r"full[- ]year\s+(\d{4})", re.IGNORECASE),
     re.compile(r"(\d{4})\s+(first|second|third|fourth)[- ]quarter", re.IGNORECASE),
+    # How Chinese reports and questions also name a period: 2023年二季度 (no 第), 2023年Q2,
+    # 一季报 / 三季报 / 中报 / 半年报 / 年报, 前三季度 (the third-quarter report's nine months),
+    # 1-6月, and a year in Chinese numerals (二〇二三年, only before 年).
+    re.compile(
+        r"(?:(?P<year>\d{4})\s*年?|(?P<zh_year>[〇零一二三四五六七八九]{4})\s*年)\s*(?:"
+        r"第?\s*(?P<quarter>[一二三四1-4])\s*季(?:度|报)|[Qq](?P<q>[1-4])(?![0-9])"
+        r"|(?P<half>中报|半年报)|(?P<annual>年报)|(?P<nine>前三季度)"
+        r"|1\s*[-–—~至到]\s*(?P<through>3|6|9|12)\s*月)"
+    ),
 ]
 
 # What a query may call a period (besides the statements above).
@@ -139,6 +149,19 @@ def _terms_of(match: re.Match[str], pattern: int) -> list[str]:
         return [f"fy{g[0]}"]
     if pattern == 8:  # 2022 Fourth-Quarter
         return [f"{g[0]}q{_ORDINAL[g[1].lower()]}"]
+    if pattern == 9:  # 2023年二季度, 2023年Q2, 三季报, 中报, 年报, 前三季度, 1-6月, 二〇二三年…
+        named = match.groupdict()
+        y = named["year"] or "".join(str(_ZH_DIGIT[c]) for c in named["zh_year"])
+        if named["quarter"] or named["q"]:
+            return [f"{y}q{_ZH_NUM[named['quarter'] or named['q']]}"]
+        if named["half"]:
+            return [f"{y}h1"]
+        if named["annual"]:
+            return [f"fy{y}"]
+        if named["nine"]:
+            return [f"{y}q3"]
+        through = int(named["through"])  # January to March, June, September, December
+        return [{3: f"{y}q1", 6: f"{y}h1", 9: f"{y}q3", 12: f"fy{y}"}[through]]
     if pattern == 5:  # 截至2023年6月30日
         quarter = _quarter_of(int(g[1]), int(g[2]))
         return [f"{g[0]}q{quarter}"] if quarter else []
