@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from aigc.guard import code, textclf
+from aigc.guard import code, decodings, textclf
 from aigc.infra.canonical_text import canonical
 
 ARTIFACT = Path(__file__).with_name("injection.npz")
@@ -167,7 +167,17 @@ def score_with(text: str, classifier: textclf.Scorer | None, document: bool = Fa
 
 
 def _detail(text: str, classifier: textclf.Scorer | None, document: bool) -> InjectionScore:
+    """The text's score, or that of what it hides in base64, hex, ROT13 or spaced-out letters
+    (``decodings``) where that is higher."""
     text = canonical(text)  # rules and n-grams were learnt on 请 and ignore, not 請 or ｉｇｎｏｒｅ
+    best = _read(text, classifier, document)
+    for hidden in decodings.readings(text):
+        found = _read(canonical(hidden), classifier, document)
+        best = found if found.score > best.score else best
+    return best
+
+
+def _read(text: str, classifier: textclf.Scorer | None, document: bool) -> InjectionScore:
     rules = _RULES + _DOCUMENT_RULES if document else _RULES
     rule = _rule_score(text, rules)
     model: float | None = None

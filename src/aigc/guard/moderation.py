@@ -18,7 +18,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from aigc.guard import injection, offensive, pii, textclf
+from aigc.guard import decodings, injection, offensive, pii, textclf
 from aigc.infra.canonical_text import canonical
 
 ARTIFACT = Path(__file__).with_name("harmful.npz")
@@ -230,8 +230,20 @@ def _harm_scores(
     per category (no pii / injection yet). The text is read through ``infra.canonical_text``
     (simplified characters, full-width forms as ASCII): the rules and the classifier's
     character n-grams were written and learnt in those, and traditional characters or
-    full-width letters would otherwise pass (MultiJail zh TPR 0.64 → 0.43 in traditional)."""
+    full-width letters would otherwise pass (MultiJail zh TPR 0.64 → 0.43 in traditional).
+    What the text hides in base64, hex, ROT13 or spaced-out letters (``decodings``) is scored
+    too, each category at its highest."""
     text = canonical(text)
+    scores = _read_harm(text, classifier, classifier_weight)
+    for hidden in decodings.readings(text):
+        found = _read_harm(canonical(hidden), classifier, classifier_weight)
+        scores = {name: max(score, found[name]) for name, score in scores.items()}
+    return scores
+
+
+def _read_harm(
+    text: str, classifier: textclf.Scorer | None, classifier_weight: float
+) -> dict[str, float]:
     scores = dict.fromkeys(CATEGORIES, 0.0)
     hits = [name for name, pattern in _COMPILED.items() if pattern.search(text)]
     for name in hits:
