@@ -340,3 +340,23 @@ def test_grounding_judges_relevance_with_the_chunks_context(sandbox: Sandbox) ->
     kept = relevant_hits(hits, question, weights)
     assert kept and {h.filename for h in kept} == {"y.pdf"}
     assert any("INITECH" not in h.text.upper() for h in kept)  # not only the cover page
+
+
+def test_a_first_line_that_is_a_sentence_or_a_data_row_is_no_title() -> None:
+    """A plain-text file that opens with running text, and a CSV, are called by their file
+    name: the first sentence (or row) as the title was indexed with every chunk."""
+
+    def title(text: str, fmt: str, name: str) -> str:
+        return context.document_title(parse.parse(text.encode(), fmt), name)
+
+    leave = "員工到職滿一年後，每年享有十五天帶薪年假。\n\n年假須提前兩週在人事系統中申請。"
+    assert title(leave, "txt", "員工手冊.txt") == "員工手冊"
+    english = "Employees receive fifteen days of paid leave every year.\n\nAsk HR."
+    assert title(english, "txt", "leave.txt") == "leave"
+    assert title("部门,假别,天数\n人事部,带薪年假,十天\n", "csv", "假期表.csv") == "假期表"
+    assert (
+        title("员工手册\n\n员工到职满一年后，每年享有十五天带薪年假。", "txt", "a.txt")
+        == "员工手册"
+    )
+    report = "Quarterly Report Q2 2023\n\nSales rose."
+    assert title(report, "txt", "r.txt") == "Quarterly Report Q2 2023"

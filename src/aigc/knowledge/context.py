@@ -261,9 +261,13 @@ def document_title(blocks: list[Block], filename: str) -> str:
             name = lines[i + 1].split("|")[0].strip()
             if _HAS_LETTER.search(name) and len(name) <= 120:
                 return _with_form(name, lines)
+    if blocks and ("row" in blocks[0].meta or "id" in blocks[0].meta):
+        return PurePosixPath(filename).stem  # CSV rows and JSON records: data, not a title
     for line in lines[:15]:
         cells = [c.strip(" •·*–-") for c in line.split("|")]  # a bullet is not a title
         line = next((c for c in cells if _HAS_LETTER.search(c)), "")
+        if _is_sentence(line):
+            break  # the text has begun: a title comes before it
         if (
             3 <= len(line) <= 120
             and _HAS_LETTER.search(line)
@@ -272,6 +276,22 @@ def document_title(blocks: list[Block], filename: str) -> str:
         ):
             return line
     return PurePosixPath(filename).stem
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_CLAUSE_END = re.compile(r"[。！？；!?;]$")
+
+
+def _is_sentence(line: str) -> bool:
+    """A line of running text rather than a name: it ends as a sentence does (。！？;, or a
+    full stop after six words or more), or is Chinese longer than a title is (40 characters).
+    A plain-text handbook whose first line is "Employees receive fifteen days of paid leave…"
+    is not called that: every chunk would carry the sentence in its context."""
+    if _CLAUSE_END.search(line):
+        return True
+    if line.endswith(".") and len(line.split()) >= 6:
+        return True
+    return len(_CJK.findall(line)) > 40
 
 
 def _with_form(name: str, lines: list[str]) -> str:
