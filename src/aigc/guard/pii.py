@@ -105,7 +105,10 @@ def _digits(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
-def _near(text: str, start: int, end: int, pattern: re.Pattern[str], window: int = 40) -> bool:
+def near_context(
+    text: str, start: int, end: int, pattern: re.Pattern[str], window: int = 40
+) -> bool:
+    """Whether ``pattern`` occurs within ``window`` characters of ``text[start:end]``."""
     return bool(pattern.search(text, max(0, start - window), min(len(text), end + window)))
 
 
@@ -178,7 +181,7 @@ def find_phones(text: str) -> Iterable[Finding]:
             continue
         strong = value.startswith(("+", "(")) or "x" in value.lower()
         separated = bool(re.search(r"\d[\s.-]\d", value))
-        context = _near(text, m.start(), m.end(), _PHONE_CONTEXT, 30)
+        context = near_context(text, m.start(), m.end(), _PHONE_CONTEXT, 30)
         if strong or (context and (separated or _valid_somewhere(value))):
             # A number with only a context word loses to an overlapping street address.
             priority = 60 if strong else 28
@@ -187,13 +190,13 @@ def find_phones(text: str) -> Iterable[Finding]:
 
 def find_passports(text: str) -> Iterable[Finding]:
     for m in _PASSPORT.finditer(text):
-        if _near(text, m.start(), m.end(), _PASSPORT_CONTEXT, 30):
+        if near_context(text, m.start(), m.end(), _PASSPORT_CONTEXT, 30):
             yield Finding("PASSPORT", m.start(), m.end(), m.group(), 70)
 
 
 def find_birth_dates(text: str) -> Iterable[Finding]:
     for m in _DATE.finditer(text):
-        if _near(text, m.start(), m.end(), _BIRTH_CONTEXT, 30):
+        if near_context(text, m.start(), m.end(), _BIRTH_CONTEXT, 30):
             yield Finding("DATE_OF_BIRTH", m.start(), m.end(), m.group(), 55)
 
 

@@ -131,22 +131,22 @@ def hk_id_valid(letters: str, digits: str, check: str) -> bool:
 
 
 def find_tw_ids(text: str) -> Iterable[Finding]:
-    from aigc.guard.pii import Finding, _near
+    from aigc.guard.pii import Finding, near_context
 
     for m in _TW_ID.finditer(text):
-        if tw_id_valid(m.group()) and _near(text, m.start(), m.end(), _ID_CARD_CONTEXT, 30):
+        if tw_id_valid(m.group()) and near_context(text, m.start(), m.end(), _ID_CARD_CONTEXT, 30):
             yield Finding("TW_ID_NUMBER", m.start(), m.end(), m.group(), 93)
 
 
 def find_hk_ids(text: str) -> Iterable[Finding]:
-    from aigc.guard.pii import Finding, _near
+    from aigc.guard.pii import Finding, near_context
 
     for m in _HK_ID.finditer(text):
         bracketed = m.group(3) or m.group(4)
         check = bracketed or m.group(5)
         if not hk_id_valid(m.group(1), m.group(2), check):
             continue
-        if bracketed or _near(text, m.start(), m.end(), _ID_CARD_CONTEXT, 30):
+        if bracketed or near_context(text, m.start(), m.end(), _ID_CARD_CONTEXT, 30):
             yield Finding("HK_ID_NUMBER", m.start(), m.end(), m.group(), 93)
 
 
