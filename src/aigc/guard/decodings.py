@@ -18,6 +18,7 @@ import base64
 import binascii
 import codecs
 import re
+from functools import lru_cache
 
 MAX_READINGS = 8  # per text: a long document with many encoded runs is read in part
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -26,10 +27,20 @@ _ROT13_NAMED = re.compile(r"\brot[- ]?13\b|\bcaesar\b", re.I)
 # Letters one by one with a separator between them: "i g n o r e", "i.g.n.o.r.e", "b-o-m-b".
 _SPACED = re.compile(r"(?:\w[ .*_\-]{1,3}){5,}\w")
 _LETTERS = re.compile(r"[^\W\d_]")
+# A base64 run has a digit, a symbol or a lower-upper case change; a long word has none.
+_ENCODED_LOOK = re.compile(r"\d|[+/=_-]|[a-z][A-Z]")
+_SEPARATOR = re.compile(r"[.*_\-]")
+_WORD_GAP = re.compile(r" {2,}")
 
 
 def readings(text: str) -> list[str]:
     """The texts hidden in ``text`` by an obvious encoding (none for ordinary text)."""
+    return list(_readings(text))
+
+
+@lru_cache(maxsize=64)
+def _readings(text: str) -> tuple[str, ...]:
+    """Cached: moderation and the injection check read the same request."""
     found: list[str] = []
     for match in _BASE64.finditer(text):
         if (decoded := _base64_text(match.group())) is not None:
@@ -40,7 +51,7 @@ def readings(text: str) -> list[str]:
     if _ROT13_NAMED.search(text):
         found.append(codecs.encode(text, "rot13"))
     found += [joined for m in _SPACED.finditer(text) if (joined := _joined(m.group()))]
-    return found[:MAX_READINGS]
+    return tuple(found[:MAX_READINGS])
 
 
 def _as_text(data: bytes) -> str | None:
@@ -56,7 +67,7 @@ def _as_text(data: bytes) -> str | None:
 
 
 def _base64_text(run: str) -> str | None:
-    if not _LETTERS.search(run) or not re.search(r"\d|[+/=_-]|[a-z][A-Z]", run):
+    if not _LETTERS.search(run) or not _ENCODED_LOOK.search(run):
         return None  # a long word, not an encoding
     padded = run + "=" * (-len(run) % 4)
     try:
@@ -77,7 +88,6 @@ def _hex_text(run: str) -> str | None:
 def _joined(run: str) -> str:
     """Spaced-out letters as words: with a separator other than a space ("i.g.n.o.r.e
     a.l.l"), a space parts the words; with spaces alone, a run of two or more does."""
-    if re.search(r"[.*_\-]", run):
-        words = run.split()
-        return " ".join(re.sub(r"[.*_\-]", "", w) for w in words)
-    return " ".join(w.replace(" ", "") for w in re.split(r" {2,}", run))
+    if _SEPARATOR.search(run):
+        return " ".join(_SEPARATOR.sub("", word) for word in run.split())
+    return " ".join(word.replace(" ", "") for word in _WORD_GAP.split(run))

@@ -325,9 +325,9 @@ def response_category_scores(
     weighted down, and when ``text`` opens the response and opens with a refusal ("I'm
     sorry, I can't…", 抱歉), the harm scores are a twentieth: a refusal says nothing harmful,
     whatever topic it names."""
-    body = canonical(_PERSONA.sub("", text).strip())  # 對不起 is a refusal too
-    harm = _harm_scores(body, textclf.load(ARTIFACT), classifier_weight)
-    if opening and _REFUSAL.search(body[:200]):
+    body = _PERSONA.sub("", text).strip()
+    harm = _harm_scores(body, textclf.load(ARTIFACT), classifier_weight)  # reads it canonically
+    if opening and _REFUSAL.search(canonical(body[:200])):  # 對不起 is a refusal too
         harm = {name: 0.05 * score for name, score in harm.items()}
     return _with_scans(body, harm, wanted)
 

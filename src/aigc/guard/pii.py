@@ -239,10 +239,10 @@ RECOGNIZERS: dict[str, Recognizer] = {
     "TW_ID_NUMBER": pii_zh.find_tw_ids,
     "HK_ID_NUMBER": pii_zh.find_hk_ids,
 }
-# Recognizers that read both scripts themselves (pii_zh: a name or address is searched as
-# written and in simplified characters); the others get the text in simplified characters,
-# so a context word written 護照 or 手機 counts as 护照 or 手机.
-_BOTH_SCRIPTS = {"CN_PERSON", "CN_ADDRESS"}
+# Recognizers read the text in simplified characters, so a context word written 護照 or 手機
+# counts as 护照 or 手机. Names and addresses are also read as written: OpenCC's t2s rewrites
+# a few characters of simplified text too (沈思雨 → 沉思雨, 王丙乾 → 王丙干), which hid them.
+_AS_WRITTEN_TOO = {"CN_PERSON", "CN_ADDRESS"}
 # Entities a recognizer may report besides its own key (cards → CN_BANK_CARD).
 ALIASES = {"CN_BANK_CARD": "CREDIT_CARD"}
 ALL_ENTITIES = sorted({*RECOGNIZERS, *ALIASES})
@@ -256,11 +256,15 @@ SAFE_ENTITIES = tuple(
 )
 
 
+def _overlap(a: Finding, b: Finding) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
 def _resolve(findings: list[Finding]) -> list[Finding]:
     """Keep non-overlapping findings, preferring priority, then length."""
     kept: list[Finding] = []
     for f in sorted(findings, key=lambda f: (-f.priority, -(f.end - f.start), f.start)):
-        if all(f.end <= k.start or f.start >= k.end for k in kept):
+        if not any(_overlap(f, k) for k in kept):
             kept.append(f)
     return sorted(kept, key=lambda f: f.start)
 
@@ -279,9 +283,13 @@ def detect(text: str, entities: Iterable[str] | None = None) -> list[Finding]:
         recognizer = RECOGNIZERS.get(name)
         if recognizer is None:
             raise ValueError(f"unknown PII entity {name!r}")
-        seen = recognizer(read if name in _BOTH_SCRIPTS else simple)
+        if name in _AS_WRITTEN_TOO and simple != read:  # as written first, then simplified
+            seen = list(recognizer(read))
+            seen += [f for f in recognizer(simple) if not any(_overlap(f, g) for g in seen)]
+        else:
+            seen = list(recognizer(simple))
         found.extend(f for f in seen if f.entity in wanted or f.entity == name)
-    if read != text:
+    if simple != text:  # spans and values as written
         found = [_written(f, text, positions) for f in found]
     return _resolve(found)
 

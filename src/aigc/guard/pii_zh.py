@@ -6,23 +6,21 @@ a region code GB/T 2260 ever issued, ``cn_regions.py``) and unified social credi
 (GB 32100, python-stdnum) are checked, so invalid numbers are not reported. Mobiles are 11
 digits starting 1[3-9] (optionally +86), with or without separators. Names need a context word
 (姓名, 我叫, 联系人 …) and a common surname; addresses a province/city/district/road/number
-sequence. Names and addresses are found in the text read through ``infra.canonical_text`` too, so
-陳曉明 and 臺北市信義區 are found as 陈晓明 and 台北市信义区 are (``pii.detect`` has already
-folded full-width digits and letters for every recognizer).
+sequence. ``pii.detect`` hands each recognizer the text read in simplified characters with
+full-width forms folded, so 陳曉明 and 臺北市信義區 are found as 陈晓明 and 台北市信义区 are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 
 from aigc.guard import cn_regions, zh_names
-from aigc.infra.canonical_text import simplified_in_place
 
 if TYPE_CHECKING:
     from aigc.guard.pii import Finding
@@ -63,7 +61,7 @@ _USCC_CONTEXT = re.compile(r"信用代码|企业|公司|机构|税号|credit cod
 
 
 def _card_context(text: str, start: int) -> bool:
-    before = simplified_in_place(text[max(0, start - 15) : start])  # 銀行帳戶 too
+    before = text[max(0, start - 15) : start]  # in simplified characters (pii.detect)
     return bool(_CARD_CONTEXT.search(before)) and not _USCC_CONTEXT.search(before)
 
 
@@ -160,41 +158,14 @@ def find_mobiles(text: str) -> Iterable[Finding]:
 def find_persons(text: str) -> Iterable[Finding]:
     from aigc.guard.pii import Finding
 
-    for start, end in _in_either_script(_name_spans, text):  # 陳曉明 as 陈晓明
+    for start, end, _ in zh_names.find(text):
         yield Finding("CN_PERSON", start, end, text[start:end], 45)
 
 
 def find_addresses(text: str) -> Iterable[Finding]:
     from aigc.guard.pii import Finding
 
-    for start, end in _in_either_script(_address_spans, text):  # 臺北市…區…號 too
-        yield Finding("CN_ADDRESS", start, end, text[start:end], 45)
-
-
-def _name_spans(text: str) -> Iterable[tuple[int, int]]:
-    return ((start, end) for start, end, _ in zh_names.find(text))
-
-
-def _address_spans(text: str) -> Iterable[tuple[int, int]]:
     for m in _ADDRESS.finditer(text):
         lead = _ADDRESS_LEAD.match(m.group())  # "我住在北京市…": the address starts at 北京
-        yield m.start() + (lead.end() if lead else 0), m.end()
-
-
-def _in_either_script(
-    find: Callable[[str], Iterable[tuple[int, int]]], text: str
-) -> list[tuple[int, int]]:
-    """The spans ``find`` gives on ``text`` and, where reading it in simplified characters
-    (``simplified_in_place``) changes it, those it gives on that reading that overlap none of
-    the first: 陳曉明 is found as 陈晓明. The text as written is always read too: OpenCC's t2s
-    also rewrites a few characters of simplified text (沈思远 → 沉思远, 王丙乾 → 王丙干),
-    which hid those names."""
-    spans = list(find(text))
-    read = simplified_in_place(text)
-    if read != text:
-        spans += [
-            (start, end)
-            for start, end in find(read)
-            if not any(start < e and s < end for s, e in spans)
-        ]
-    return sorted(spans)
+        start = m.start() + (lead.end() if lead else 0)
+        yield Finding("CN_ADDRESS", start, m.end(), text[start : m.end()], 45)

@@ -91,10 +91,13 @@ def canonical(text: str) -> str:
 def visible_with_positions(text: str) -> tuple[str, Sequence[int]]:
     """``text`` folded and without invisible characters, and for each character left its
     position in ``text`` (script unchanged: for checks that read both scripts themselves)."""
-    folded_text = text if text.isascii() else folded(text)
-    if folded_text.isascii() or not _invisible().search(folded_text):
+    if text.isascii():
+        return text, range(len(text))
+    folded_text = folded(text)
+    hidden = {m.start() for m in _invisible().finditer(folded_text)}
+    if not hidden:
         return folded_text, range(len(text))
-    positions = [i for i, ch in enumerate(folded_text) if not _invisible().match(ch)]
+    positions = [i for i in range(len(folded_text)) if i not in hidden]
     return "".join(folded_text[i] for i in positions), positions
 
 

@@ -70,7 +70,7 @@ class Decoded:
         """What a person should know about the reading, or None for plain UTF-8."""
         if self.replaced:
             return f"{self.replaced} byte sequence(s) that are not valid UTF-8 were replaced by �"
-        if self.encoding in ("utf-8", "ascii"):
+        if self.encoding == "utf-8":
             return None
         return f"read as {self.encoding} text (the file is not UTF-8)"
 
