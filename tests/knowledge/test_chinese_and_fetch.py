@@ -15,7 +15,7 @@ from aigc.knowledge.fetch import FetchRefused, fetch
 from aigc.knowledge.grounding import relevant_hits
 from aigc.knowledge.index import TOKENS
 from aigc.knowledge.ingest import index_dir
-from aigc.knowledge.parse import Block
+from aigc.knowledge.parse import Block, detect_format, parse_document
 from aigc.knowledge.retrieve import search, term_weights
 
 from .conftest import Sandbox
@@ -147,6 +147,18 @@ def test_an_index_cut_before_simplified_characters_is_cut_again(
 # --- URL ingestion and SSRF ----------------------------------------------------------------
 
 
+# Pages whose server declares their encoding: too short for detection to tell, and the first
+# with a stale <meta charset> that the HTTP header outranks (as in browsers).
+_PAGES = {
+    "/notice.html": (
+        '<meta charset="utf-8"><h1>請假須知</h1><p>公司簡介</p>'.encode("big5"),
+        "text/html; charset=big5",
+    ),
+    "/notice.txt": ("就業規則".encode("shift_jis"), "text/plain; charset=Shift_JIS"),
+    "/utf8.txt": ("带薪年假".encode(), "text/plain; charset=gbk"),  # a wrong label
+}
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         targets = {
@@ -160,9 +172,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Location", targets[self.path].format(port=self.server.server_port))
             self.end_headers()
             return
-        body = b"<h1>Policy</h1><p>Internal document.</p>"
+        body, content_type = _PAGES.get(
+            self.path, (b"<h1>Policy</h1><p>Internal document.</p>", "text/html; charset=utf-8")
+        )
         self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -216,3 +230,19 @@ def test_allowed_network_is_fetched_but_redirects_inside_are_refused(web: str) -
         fetch(f"{web}/doc.html", max_bytes=10_000, timeout_s=5)  # not allowed by default
     with pytest.raises(FetchRefused, match="limit"):
         fetch(f"{web}/doc.html", max_bytes=10, timeout_s=5, allow_networks=allow)
+
+
+def test_fetched_text_is_read_in_the_encoding_its_server_declared(web: str) -> None:
+    """The HTTP charset was dropped: a short Big5 page came out as half-width katakana."""
+    allow = ["127.0.0.2/32"]
+    texts = {}
+    for path in _PAGES:
+        page = fetch(f"{web}{path}", max_bytes=10_000, timeout_s=5, allow_networks=allow)
+        parsed = parse_document(page.data, detect_format(page.filename))
+        texts[path] = [b.text for b in parsed.blocks]
+        assert parsed.notes == []  # declared (or UTF-8): nothing guessed to warn about
+    assert texts == {
+        "/notice.html": ["請假須知", "公司簡介"],
+        "/notice.txt": ["就業規則"],
+        "/utf8.txt": ["带薪年假"],
+    }

@@ -116,3 +116,49 @@ def test_parsed_text_formats_carry_the_encoding_note() -> None:
     assert parse.parse_document(SIMPLIFIED.encode(), "md").notes == []
     with pytest.raises(parse.DocumentRejected, match="encoding"):
         parse.parse_document(os.urandom(4096), "txt")
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "label", "read_as"),
+    [
+        ("請假須知", "big5", "big5", "big5hkscs"),  # detected alone: half-width katakana
+        ("公司簡介", "gbk", "GB2312", "gb18030"),  # detected alone: Korean
+        ("就業規則", "shift_jis", "Shift_JIS", "cp932"),  # detected alone: Korean
+        ("Привет мир", "cp1251", "windows-1251", "cp1251"),  # detected alone: Central European
+    ],
+)
+def test_a_declared_encoding_reads_text_too_short_to_detect(
+    text: str, codec: str, label: str, read_as: str
+) -> None:
+    data = text.encode(codec)
+    assert text_encoding.decode(data).text != text  # why the sender's word is worth having
+    decoded = text_encoding.decode(data, declared=label)
+    assert (decoded.text, decoded.encoding, decoded.declared) == (text, read_as, True)
+    assert decoded.note() is None  # declared, not guessed: nothing to warn about
+
+
+def test_valid_utf8_or_an_encoding_that_does_not_fit_outranks_a_wrong_label() -> None:
+    """A template's stale <meta charset="gbk">, a server's default charset=iso-8859-1, a
+    label the bytes are not in: the label is ignored."""
+    assert text_encoding.decode(SIMPLIFIED.encode(), declared="gbk").text == SIMPLIFIED
+    assert text_encoding.decode(FRENCH.encode(), declared="iso-8859-1").encoding == "utf-8"
+    latin = text_encoding.decode("“Maß” – 5 €".encode("cp1252"), declared="iso-8859-1")
+    assert (latin.text, latin.encoding) == ("“Maß” – 5 €", "cp1252")  # as browsers read it
+    wrong = text_encoding.decode(TRADITIONAL.encode("big5"), declared="euc-jp")
+    assert (wrong.text, wrong.encoding, wrong.declared) == (TRADITIONAL, "big5", False)
+    unknown = text_encoding.decode(TRADITIONAL.encode("big5"), declared="x-no-such-label")
+    assert unknown.text == TRADITIONAL
+
+
+def test_html_pages_are_read_in_the_encoding_they_declare_or_else_detected() -> None:
+    """bs4 guessed an undeclared page's encoding by itself (a French page came out as
+    'employķs') and trusted a stale <meta charset> over text that is UTF-8."""
+    declared = b'<html><head><meta charset="big5"></head><body><h1>'
+    page = declared + "請假須知</h1><p>公司簡介</p></body></html>".encode("big5")
+    assert [b.text for b in parse.parse(page, "html")] == ["請假須知", "公司簡介"]
+    undeclared = f"<html><body><p>{FRENCH}</p></body></html>".encode("cp1252")
+    parsed = parse.parse_document(undeclared, "html")
+    assert FRENCH.split("\n")[0] in parsed.blocks[0].text
+    assert parsed.notes == ["read as cp1252 text (the file is not UTF-8)"]
+    stale = f'<html><head><meta charset="gbk"></head><body><p>{SIMPLIFIED}</p></body></html>'
+    assert "带薪年假" in parse.parse(stale.encode(), "html")[0].text

@@ -44,6 +44,7 @@ class Download:
     url: str  # after redirects
     content_type: str  # the server's word for it, lower case, without parameters
     data: bytes
+    charset: str | None = None  # the encoding the server declared for a text, if any
 
 
 def fetch_bytes(
@@ -67,7 +68,7 @@ def fetch_bytes(
                     if response.status_code >= 400:
                         raise FetchRefused(f"The server answered HTTP {response.status_code}")
                     data = _read_limited(response, max_bytes, deadline)
-                    return Download(url, content_type(response), data)
+                    return Download(url, content_type(response), data, response.charset_encoding)
             except UnsafeURL as exc:
                 raise FetchRefused(f"Refused to fetch {shown(url)}: {exc}") from None
             except httpx.TimeoutException:

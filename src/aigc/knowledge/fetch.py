@@ -1,12 +1,20 @@
 """Fetch a URL for ingestion: ``infra.fetch`` (the SSRF rules, size and time limits), then a
-file name with an extension the parsers know."""
+file name with an extension the parsers know, and a text in the encoding its server declared.
+
+The stored document is bytes, parsed later without the HTTP headers; so a text whose server
+declared its encoding (``Content-Type: text/html; charset=gbk``) is stored as UTF-8 with a
+byte order mark, which every text parser reads first (``infra.text_encoding``), as the
+declaration would have been. HTTP's declaration outranks a page's own ``<meta charset>``, as
+it does in browsers."""
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from aigc.infra import text_encoding
 from aigc.infra.fetch import FetchRefused, fetch_bytes
 
 __all__ = ["CONTENT_TYPES", "FetchRefused", "Fetched", "fetch"]
@@ -22,6 +30,7 @@ CONTENT_TYPES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
 }
 _EXTENSIONS = ("pdf", "docx", "html", "htm", "md", "txt", "csv", "json", "jsonl", "pptx", "xlsx")
+_TEXT_EXTENSIONS = frozenset({"html", "htm", "md", "txt", "csv", "json", "jsonl"})
 
 
 @dataclass
@@ -37,7 +46,21 @@ def fetch(
 ) -> Fetched:
     """GET ``url`` under the SSRF rules; the result names a file type we can parse."""
     got = fetch_bytes(url, max_bytes, timeout_s, allow_networks, user_agent="aigc-kb/1")
-    return Fetched(got.url, _filename(got.url, got.content_type), got.content_type, got.data)
+    filename = _filename(got.url, got.content_type)
+    data = got.data
+    if got.charset and filename.rsplit(".", 1)[-1].lower() in _TEXT_EXTENSIONS:
+        data = _as_declared(data, got.charset)
+    return Fetched(got.url, filename, got.content_type, data)
+
+
+def _as_declared(data: bytes, charset: str) -> bytes:
+    """``data`` as UTF-8 with a byte order mark when it reads in the declared encoding; as it
+    came otherwise (UTF-8 already, or a label that is wrong: the parser detects the encoding)."""
+    try:
+        reading = text_encoding.decode(data, charset)
+    except text_encoding.UndecodableText:
+        return data
+    return codecs.BOM_UTF8 + reading.text.encode("utf-8") if reading.declared else data
 
 
 def _filename(url: str, mime: str) -> str:

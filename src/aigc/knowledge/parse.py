@@ -96,7 +96,9 @@ def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parse
     notes: list[str] = []
     try:
         if fmt in TEXT_PARSERS:
-            decoded = text_encoding.decode(data)
+            decoded = text_encoding.decode(
+                data, _declared_in_markup(data) if fmt == "html" else None
+            )
             if note := decoded.note():
                 notes.append(note)
             found = TEXT_PARSERS[fmt](decoded.text, limits)
@@ -195,10 +197,17 @@ def _md_table_rows(tokens: list[Token]) -> list[str]:
     return rows
 
 
-def parse_html(data: bytes, limits: Limits) -> Iterator[Block]:
+def _declared_in_markup(data: bytes) -> str | None:
+    """The encoding an HTML page declares in itself (``<meta charset>``, an XML prolog)."""
+    from bs4.dammit import EncodingDetector
+
+    return EncodingDetector.find_declared_encoding(data, is_html=True)
+
+
+def parse_html(text: str, limits: Limits) -> Iterator[Block]:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(data, "html.parser")
+    soup = BeautifulSoup(text, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "svg", "head"]):
         tag.decompose()
     headings: list[str] = []
@@ -399,9 +408,9 @@ TEXT_PARSERS: dict[str, Callable[[str, Limits], Iterator[Block]]] = {
     "csv": parse_csv,
     "json": parse_json,
     "jsonl": parse_jsonl,
+    "html": parse_html,  # decoded by the encoding its markup declares, if it reads in it
 }
 PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
-    "html": parse_html,
     "docx": parse_docx,
     "pptx": parse_pptx,
     "xlsx": parse_xlsx,
