@@ -343,9 +343,12 @@ def assign_sections(blocks: list[Block]) -> list[Block]:
     """Blocks of a document without markup, each with the heading path it sits under.
 
     A line that is a heading opens its section and starts a new block (so a new chunk, even
-    when the PDF's paragraph ran on into it); a document that already has headings
-    (Markdown, HTML, DOCX) is returned unchanged."""
-    if any(b.headings for b in blocks):
+    when the PDF's paragraph ran on into it). A document whose markup has sections of its own
+    (Markdown, HTML, DOCX headings) is returned unchanged; one whose markup marks its title
+    alone (a Word file with a Title style and bold, unstyled 第一章 lines, a Markdown file
+    with one ``#`` line) gets the sections its lines show, under that title."""
+    marked = {tuple(b.headings) for b in blocks if b.headings}
+    if len(marked) > 1 or any(len(path) > 1 for path in marked):
         return blocks
     path: list[tuple[int, str]] = []
     out: list[Block] = []
@@ -366,7 +369,7 @@ def assign_sections(blocks: list[Block]) -> list[Block]:
                     replace(
                         block,
                         text="\n".join(lines),
-                        headings=[title for _, title in path],
+                        headings=block.headings + [title for _, title in path],
                         boundary=block.boundary or level is not None,
                     )
                 )

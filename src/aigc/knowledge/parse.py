@@ -3,8 +3,9 @@
 One parser per format, each built on a well-kept library (PDFium, python-docx, python-pptx,
 openpyxl, BeautifulSoup, markdown-it). A parser yields ``Block``s; the chunker packs them.
 PDFs are read by ``knowledge.pdf`` (a capped child process), which also notes unread pages.
-Tables become text rows (cells joined by `` | ``) so their content stays searchable and
-readable in a citation.
+Tables become text rows (``table_rows``: with their column names where the table has a
+header row, else cells joined by `` | ``) so their content stays searchable and readable in a
+citation.
 
 Anything wrong with a file (corrupt, too many pages, a zip bomb, a zip member with a path
 outside the archive) raises ``DocumentRejected`` with a reason a person can act on; the
@@ -23,9 +24,11 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from aigc.infra import text_encoding
+from aigc.knowledge import table_rows
 from aigc.knowledge.pdf_worker import PdfLimits
 
 if TYPE_CHECKING:  # the parsers load their libraries on first use
+    from docx.text.paragraph import Paragraph
     from markdown_it.token import Token
 
 FORMATS = ("txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl")
@@ -212,7 +215,7 @@ def parse_html(text: str, limits: Limits) -> Iterator[Block]:
         tag.decompose()
     headings: list[str] = []
     level_of: list[int] = []
-    wanted = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "tr", "pre", "blockquote", "dd"]
+    wanted = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "table", "pre", "blockquote", "dd"]
     seen: set[int] = set()
     for el in soup.find_all(wanted):
         if any(id(parent) in seen for parent in el.parents):
@@ -228,9 +231,17 @@ def parse_html(text: str, limits: Limits) -> Iterator[Block]:
             level_of.append(level)
             headings.append(title)
             yield Block(title, headings=list(headings), boundary=True)
-        elif name == "tr":
-            cells = [c.get_text(" ", strip=True) for c in el.find_all(["th", "td"])]
-            yield Block(" | ".join(cells), headings=list(headings))
+        elif name == "table":
+            rows = [tr for tr in el.find_all("tr") if tr.find_parent("table") is el]
+            cells = [
+                [c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in rows
+            ]
+            marked = bool(rows) and (
+                rows[0].find_parent("thead") is not None
+                or all(c.name == "th" for c in rows[0].find_all(["th", "td"]))
+            )
+            for line in table_rows.row_texts(cells, marked):
+                yield Block(line, headings=list(headings))
         else:
             yield Block(el.get_text(" ", strip=True), headings=list(headings))
     if not seen:  # a page of bare text
@@ -313,13 +324,28 @@ def check_zip(data: bytes, limits: Limits, what: str) -> None:
             )
 
 
-def _heading_level(style_name: str) -> int | None:
-    name = (style_name or "").lower()
-    if name == "title":
+def _heading_level(paragraph: Paragraph) -> int | None:
+    """A Word paragraph's heading level: its style's name (Title, Heading 2, or as a Chinese
+    Word or WPS names them, 标题, 标题 2), else the outline level that Word's navigation pane
+    reads, set on the paragraph or on its style or a style it is based on (company templates
+    define their own heading styles, 一级标题, with an outline level)."""
+    style = paragraph.style
+    name = (style.name if style is not None else "").lower()
+    if name in ("title", "标题"):
         return 1
-    if name.startswith("heading"):
-        digits = name.removeprefix("heading").strip()
-        return int(digits) if digits.isdigit() else 1
+    for prefix in ("heading", "标题"):
+        if name.startswith(prefix):
+            digits = name.removeprefix(prefix).strip()
+            if digits.isdigit():
+                return int(digits)
+            if not digits:
+                return 1
+    found = paragraph._p.xpath("./w:pPr/w:outlineLvl/@w:val")
+    while not found and style is not None:
+        found = style.element.xpath("./w:pPr/w:outlineLvl/@w:val")
+        style = style.base_style
+    if found and found[0].isdigit() and int(found[0]) < 9:  # 9: body text
+        return int(found[0]) + 1
     return None
 
 
@@ -335,7 +361,7 @@ def parse_docx(data: bytes, limits: Limits) -> Iterator[Block]:
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
             text = item.text.strip()
-            level = _heading_level(item.style.name if item.style is not None else "")
+            level = _heading_level(item)
             if level is not None and text:
                 while level_of and level_of[-1] >= level:
                     level_of.pop()
@@ -346,13 +372,10 @@ def parse_docx(data: bytes, limits: Limits) -> Iterator[Block]:
             else:
                 yield Block(text, headings=list(headings))
         elif isinstance(item, Table):
-            for row in item.rows:
-                cells: list[str] = []
-                for cell in row.cells:
-                    value = cell.text.strip()
-                    if not cells or cells[-1] != value:  # merged cells repeat their text
-                        cells.append(value)
-                yield Block(" | ".join(cells), headings=list(headings))
+            rows = [[cell.text.strip() for cell in row.cells] for row in item.rows]
+            marked = bool(item.rows) and bool(item.rows[0]._tr.xpath("./w:trPr/w:tblHeader"))
+            for line in table_rows.row_texts(rows, marked):
+                yield Block(line, headings=list(headings))
 
 
 def parse_pptx(data: bytes, limits: Limits) -> Iterator[Block]:
@@ -375,9 +398,9 @@ def parse_pptx(data: bytes, limits: Limits) -> Iterator[Block]:
                 )
                 first = False
             if getattr(shape, "has_table", False) and shape.has_table:
-                for row in shape.table.rows:
-                    cells = [c.text.strip() for c in row.cells]
-                    yield Block(" | ".join(cells), page=number, headings=[title] if title else [])
+                rows = [[c.text.strip() for c in row.cells] for row in shape.table.rows]
+                for line in table_rows.row_texts(rows, shape.table.first_row):
+                    yield Block(line, page=number, headings=[title] if title else [])
 
 
 def parse_xlsx(data: bytes, limits: Limits) -> Iterator[Block]:

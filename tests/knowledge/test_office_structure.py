@@ -1,0 +1,212 @@
+"""Office documents as companies write them: chapters typed as bold lines under a title style,
+company heading styles, tables whose rows only make sense with their column names."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from aigc.knowledge import context, table_rows
+from aigc.knowledge.parse import Block, parse
+from aigc.knowledge.retrieve import search
+
+from .conftest import Sandbox
+
+CITIES = [
+    ("北京", "600", "120"),
+    ("上海", "600", "120"),
+    ("广州", "550", "110"),
+    ("深圳", "550", "110"),
+    ("杭州", "500", "100"),
+    ("南京", "500", "100"),
+    ("成都", "450", "95"),
+    ("武汉", "450", "95"),
+    ("西安", "420", "90"),
+    ("重庆", "420", "90"),
+    ("天津", "420", "90"),
+    ("苏州", "420", "90"),
+    ("长沙", "400", "85"),
+    ("郑州", "400", "85"),
+    ("沈阳", "380", "85"),
+    ("青岛", "380", "85"),
+    ("宁波", "380", "85"),
+    ("厦门", "380", "85"),
+    ("济南", "360", "80"),
+    ("哈尔滨", "360", "80"),
+    ("昆明", "360", "80"),
+    ("大连", "360", "80"),
+    ("福州", "350", "80"),
+    ("合肥", "350", "80"),
+    ("南昌", "350", "80"),
+    ("贵阳", "350", "80"),
+    ("南宁", "340", "75"),
+    ("太原", "340", "75"),
+    ("石家庄", "340", "75"),
+    ("兰州", "320", "75"),
+    ("乌鲁木齐", "320", "75"),
+    ("呼和浩特", "320", "75"),
+    ("海口", "320", "75"),
+    ("银川", "300", "70"),
+    ("西宁", "300", "70"),
+    ("拉萨", "300", "70"),
+]
+HEADER = ["城市", "住宿标准（元/晚）", "伙食补助（元/天）"]
+
+
+def travel_policy_docx(header_marked: bool = False) -> bytes:
+    """A policy as typed in Word: a Title style, chapters as bold lines, a long table."""
+    import docx
+    from docx.oxml import OxmlElement
+
+    document = docx.Document()
+    document.add_paragraph("差旅费管理办法", style="Title")
+    for chapter, articles in [
+        ("第一章 总则", ["第一条 为规范公司差旅费管理，制定本办法。"]),
+        ("第二章 住宿和伙食标准", ["第二条 员工出差的住宿费和伙食补助按下表标准执行。"]),
+    ]:
+        document.add_paragraph().add_run(chapter).bold = True
+        for article in articles:
+            document.add_paragraph(article)
+    grid = document.add_table(rows=len(CITIES) + 1, cols=3)
+    for i, row in enumerate([HEADER, *CITIES]):
+        for j, value in enumerate(row):
+            grid.cell(i, j).text = value
+    if header_marked:
+        grid.rows[0]._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_chapters_typed_under_a_title_style_become_sections() -> None:
+    """Any heading in the markup used to switch the chapter search off: a Word file whose only
+    styled paragraph is its title had every chunk under the title alone."""
+    blocks = context.assign_sections(parse(travel_policy_docx(), "docx"))
+    where = {b.text: b.headings for b in blocks}
+    assert where["第一条 为规范公司差旅费管理，制定本办法。"] == ["差旅费管理办法", "第一章 总则"]
+    assert where["第二条 员工出差的住宿费和伙食补助按下表标准执行。"] == [
+        "差旅费管理办法",
+        "第二章 住宿和伙食标准",
+    ]
+    markdown = "# 员工手册\n\n第三章 休假制度\n\n年假十天。\n".encode()
+    assert context.assign_sections(parse(markdown, "md"))[-1].headings == [
+        "员工手册",
+        "第三章 休假制度",
+    ]
+    # sections of its own in the markup: left as the markup says
+    structured = [
+        Block("手册", headings=["手册"], boundary=True),
+        Block("第一章 总则", headings=["手册", "范围"]),
+    ]
+    assert context.assign_sections(structured) == structured
+
+
+def test_company_heading_styles_are_read_by_name_and_outline_level() -> None:
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    def outline(level: int) -> OxmlElement:
+        element = OxmlElement("w:outlineLvl")
+        element.set(qn("w:val"), str(level))
+        return element
+
+    document = docx.Document()
+    first_level = document.styles.add_style("一级标题", WD_STYLE_TYPE.PARAGRAPH)
+    first_level.element.get_or_add_pPr().append(outline(0))
+    based = document.styles.add_style("公司标题", WD_STYLE_TYPE.PARAGRAPH)
+    based.base_style = first_level  # an outline level inherited from the style it is based on
+    named = document.styles.add_style("标题 2", WD_STYLE_TYPE.PARAGRAPH)  # as WPS names it
+    document.add_paragraph("员工手册", style="一级标题")
+    document.add_paragraph("休假制度", style="标题 2")
+    document.add_paragraph("年假十天。")
+    direct = document.add_paragraph("请假流程")
+    direct._p.get_or_add_pPr().append(outline(1))  # set on the paragraph itself
+    document.add_paragraph("提前三天申请。")
+    document.add_paragraph("薪酬制度", style="公司标题")
+    document.add_paragraph("每月十日发薪。")
+    out = io.BytesIO()
+    document.save(out)
+    where = {b.text: b.headings for b in parse(out.getvalue(), "docx")}
+    assert named.name == "标题 2"
+    assert where["年假十天。"] == ["员工手册", "休假制度"]
+    assert where["提前三天申请。"] == ["员工手册", "请假流程"]
+    assert where["每月十日发薪。"] == ["薪酬制度"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "marked", "lines"),
+    [
+        (  # three short labels over data: a header, unmarked
+            [["城市", "住宿", "备注"], ["成都", "450", ""], ["西安", "420", "含税"]],
+            False,
+            ["城市: 成都; 住宿: 450", "城市: 西安; 住宿: 420; 备注: 含税"],
+        ),
+        (  # two columns, unmarked: a label and its value on each row already
+            [["姓名", "张三"], ["部门", "财务部"]],
+            False,
+            ["姓名 | 张三", "部门 | 财务部"],
+        ),
+        (  # two columns marked as a header by the file
+            [["Week", "Task"], ["1", "Meet the mentor"]],
+            True,
+            ["Week: 1; Task: Meet the mentor"],
+        ),
+        (  # numbers in the first row: data, not names
+            [["2023", "2022", "2021"], ["10.5", "9.8", "9.1"]],
+            False,
+            ["2023 | 2022 | 2021", "10.5 | 9.8 | 9.1"],
+        ),
+        (  # merged cells repeat their text: once; a ragged row keeps its extra cell
+            [["项目", "标准", "标准"], ["住宿", "600", "600", "另计"]],
+            True,
+            ["项目: 住宿; 标准: 600; 另计"],
+        ),
+    ],
+)
+def test_table_rows_carry_their_column_names(
+    rows: list[list[str]], marked: bool, lines: list[str]
+) -> None:
+    assert table_rows.row_texts(rows, marked) == lines
+
+
+def test_header_rows_marked_in_html_and_powerpoint() -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    html = (
+        b"<table><thead><tr><td>Lot</td><td>Hours</td></tr></thead>"
+        b"<tr><td>C</td><td>7-19</td></tr></table>"
+        b"<table><tr><th>Plan</th><th>Seats</th></tr><tr><td>Basic</td><td>5</td></tr></table>"
+        b"<table><tr><td>Name</td><td>Ann</td></tr><tr><td>Desk</td><td>4F</td></tr></table>"
+    )
+    assert [b.text for b in parse(html, "html")] == [
+        "Lot: C; Hours: 7-19",
+        "Plan: Basic; Seats: 5",
+        "Name | Ann",
+        "Desk | 4F",
+    ]
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "差旅标准"
+    table = slide.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(6), Inches(1)).table
+    for (i, j), value in {(0, 0): "城市", (0, 1): "住宿", (1, 0): "成都", (1, 1): "450"}.items():
+        table.cell(i, j).text = value
+    out = io.BytesIO()
+    deck.save(out)
+    assert "城市: 成都; 住宿: 450" in [b.text for b in parse(out.getvalue(), "pptx")]
+
+
+def test_a_row_far_down_a_long_table_is_found_with_its_column_names(sandbox: Sandbox) -> None:
+    """The row's chunk lies far from the header row: its numbers alone would not say which
+    is the lodging limit and which the meal allowance."""
+    kb = sandbox.kb(sandbox.admin_a, "policies", dense=False)
+    result = sandbox.ingest(sandbox.admin_a, kb, {"差旅费管理办法.docx": travel_policy_docx(True)})
+    assert result["indexed"] == 1
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "去海口出差伙食补助每天多少？")
+    assert "城市: 海口; 住宿标准（元/晚）: 320; 伙食补助（元/天）: 75" in hits[0].text
+    assert "城市: 成都" not in hits[0].text  # the row is far from the first rows' chunk
+    assert hits[0].headings == ["差旅费管理办法", "第二章 住宿和伙食标准"]
