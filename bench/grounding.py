@@ -98,7 +98,7 @@ class Kb:
         MS MARCO passages take minutes on 2 cores)."""
         from aigc.knowledge.tables import KbDocument, KnowledgeBase
 
-        built = (folder / "kb.db").exists()
+        built = (folder / "kb.db").exists() and _current_schema(folder / "kb.db")
         folder.mkdir(parents=True, exist_ok=True)
         self.settings = Settings(data_dir=folder / "data")
         if POSTGRES is not None:  # --pgvector: a fresh database, the embedding cache reused
@@ -136,6 +136,27 @@ class Kb:
     def judge(self, question: str, hits: list[Hit]) -> list[relevance.Judgement]:
         """As grounding judges (``grounding.judgements``)."""
         return grounding.judgements(hits, question, self.weights)
+
+
+def _current_schema(path: Path) -> bool:
+    """Whether a cached knowledge base has every column the code expects; one built before a
+    migration is built again (its embeddings come from the embedder's cache in the folder)."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        found = inspect(engine)
+        current = all(
+            {c.name for c in table.columns} <= {c["name"] for c in found.get_columns(table.name)}
+            for table in Base.metadata.sorted_tables
+            if found.has_table(table.name)
+        )
+    finally:
+        engine.dispose()
+    if not current:
+        path.unlink()
+        print(f"{path} predates the schema: built again", file=sys.stderr)
+    return current
 
 
 def before(hit: Hit, question: str) -> bool:
