@@ -210,3 +210,46 @@ def test_a_row_far_down_a_long_table_is_found_with_its_column_names(sandbox: San
     assert "城市: 海口; 住宿标准（元/晚）: 320; 伙食补助（元/天）: 75" in hits[0].text
     assert "城市: 成都" not in hits[0].text  # the row is far from the first rows' chunk
     assert hits[0].headings == ["差旅费管理办法", "第二章 住宿和伙食标准"]
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "rows"),
+    [
+        (  # Excel's export where the decimal mark is a comma: ';' between cells
+            "Name;Price;Qty\nBasic;10,50;5\nPro;99,00;1\n",
+            ["Name: Basic; Price: 10,50; Qty: 5", "Name: Pro; Price: 99,00; Qty: 1"],
+        ),
+        ("城市\t住宿\t伙食\n北京\t600\t120\n", ["城市: 北京; 住宿: 600; 伙食: 120"]),
+        ("问题\n如何请假\n如何报销\n", ["问题: 如何请假", "问题: 如何报销"]),  # one column
+    ],
+)
+def test_csv_files_are_read_with_the_delimiter_they_use(csv_text: str, rows: list[str]) -> None:
+    """A ';' file was read as one column: 'Name;Price;Qty: Basic;10', the rest of the row
+    lost at the decimal comma."""
+    assert [b.text for b in parse(csv_text.encode(), "csv")] == rows
+
+
+def test_a_title_line_over_a_sheet_is_a_caption_not_the_column_names() -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "标准"
+    sheet.append(["2024年差旅标准"])
+    sheet.merge_cells("A1:C1")
+    sheet.append([])
+    sheet.append(["城市", "住宿", "伙食"])
+    sheet.append(["北京", 600, 120])
+    sheet.append(["上海", 600, None])
+    out = io.BytesIO()
+    book.save(out)
+    blocks = parse(out.getvalue(), "xlsx")
+    assert [(b.text, b.headings, b.meta) for b in blocks] == [
+        ("2024年差旅标准", ["标准"], {}),
+        ("城市: 北京; 住宿: 600; 伙食: 120", ["标准", "2024年差旅标准"], {"row": "4"}),
+        ("城市: 上海; 住宿: 600", ["标准", "2024年差旅标准"], {"row": "5"}),
+    ]
+    exported = parse("2024年差旅标准,,\n城市,住宿,伙食\n北京,600,120\n".encode(), "csv")
+    assert [b.text for b in exported] == ["2024年差旅标准", "城市: 北京; 住宿: 600; 伙食: 120"]
+    assert context.document_title(exported, "travel.csv") == "2024年差旅标准"
+    assert context.document_title(exported[1:], "travel.csv") == "travel"  # rows: no title

@@ -18,7 +18,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -250,14 +250,31 @@ def parse_html(text: str, limits: Limits) -> Iterator[Block]:
 
 
 def parse_csv(text: str, limits: Limits) -> Iterator[Block]:
-    """One block per row, each cell labelled with its column so a row stands on its own."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        return
-    for n, row in enumerate(reader, start=2):
-        cells = [f"{h}: {v}" for h, v in zip(header, row, strict=False) if v.strip()]
-        yield Block("; ".join(cells), boundary=True, meta={"row": str(n)})
+    """One block per row, each cell labelled with its column so a row stands on its own
+    (``table_rows.labelled_rows``). The delimiter is sniffed: Excel writes ';' where the
+    decimal mark is a comma, and tab-separated files are saved as .csv too."""
+    yield from _sheet_blocks(csv.reader(io.StringIO(text), _csv_dialect(text)), [])
+
+
+def _csv_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    try:
+        return csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
+    except csv.Error:  # one column, or no delimiter it could tell
+        return csv.excel
+
+
+def _sheet_blocks(rows: Iterable[list[str]], headings: list[str]) -> Iterator[Block]:
+    """A sheet's rows as blocks, each a record of its own; a caption line above the header
+    (a title over the table) heads the rows below it."""
+    headings = list(headings)
+    for row in table_rows.labelled_rows(rows):
+        if row.caption:  # no row number: a line of text, which may title the document
+            yield Block(row.text, headings=list(headings), boundary=True)
+            headings.append(row.text)
+        else:
+            yield Block(
+                row.text, headings=list(headings), boundary=True, meta={"row": str(row.number)}
+            )
 
 
 def _record_block(record: object, n: int) -> Block:
@@ -409,18 +426,10 @@ def parse_xlsx(data: bytes, limits: Limits) -> Iterator[Block]:
 
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     for sheet in book.worksheets:
-        header: list[str] | None = None
-        for n, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            values = ["" if v is None else str(v) for v in row]
-            if not any(values):
-                continue
-            if header is None:
-                header = values
-                continue
-            cells = [f"{h}: {v}" for h, v in zip(header, values, strict=False) if v]
-            yield Block(
-                "; ".join(cells), headings=[sheet.title], boundary=True, meta={"row": str(n)}
-            )
+        rows = (
+            ["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)
+        )
+        yield from _sheet_blocks(rows, [sheet.title])
     book.close()
 
 

@@ -10,16 +10,24 @@ A header row is one the file marks as such (Word's "repeat as header row", HTML'
 short, distinct labels that are not numbers. Unmarked two-column tables are left as they are:
 "姓名 | 张三" is already a label and its value, and its first row is data, not column names.
 Other tables keep their cells joined by `` | `` (merged cells, which repeat their text, once).
+
+Spreadsheets and CSV files always have a header row (``labelled_rows``): the first row with two
+or more cells filled. A single-cell line above it, the title an export puts over its table
+("2024年差旅标准"), is a caption: a line of its own that the rows below are filed under, not
+the column names (it was, and every row read "2024年差旅标准: 北京; : 600").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import zip_longest
 
 MAX_LABEL = 40  # characters: a column name longer than this is a cell of text
 MIN_UNMARKED_COLUMNS = 3
 _NUMBER = re.compile(r"^[\d\s.,:%+\-–/()$¥€£]*$")
+MAX_CAPTION_ROWS = 5  # more single-cell lines than this before a wider row: a one-column table
 
 
 def has_header(rows: list[list[str]], marked: bool = False) -> bool:
@@ -42,14 +50,49 @@ def row_texts(rows: list[list[str]], marked_header: bool = False) -> list[str]:
     then not a line of its own), else its cells joined by `` | ``. Cells are stripped text."""
     if not has_header(rows, marked_header):
         return [" | ".join(_once(row)) for row in rows]
-    header, lines = rows[0], []
-    for row in rows[1:]:
-        pairs: list[tuple[str, str]] = []
-        for name, value in zip_longest(header, row, fillvalue=""):
-            if value and (not pairs or pairs[-1] != (name, value)):
-                pairs.append((name, value))
-        lines.append("; ".join(f"{name}: {value}" if name else value for name, value in pairs))
-    return lines
+    return [labelled(rows[0], row) for row in rows[1:]]
+
+
+def labelled(header: list[str], row: list[str]) -> str:
+    """``row`` as "name: value; …" under ``header``: empty cells left out, a merged cell's
+    repeated pair once, a cell past the header's last column or under an empty name alone."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in zip_longest(header, row, fillvalue=""):
+        if value and (not pairs or pairs[-1] != (name, value)):
+            pairs.append((name, value))
+    return "; ".join(f"{name}: {value}" if name else value for name, value in pairs)
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # the row's line in the sheet or file, from 1
+    text: str
+    caption: bool = False  # a title line above the header row
+
+
+def labelled_rows(rows: Iterable[list[str]]) -> Iterator[Row]:
+    """The rows of a sheet or CSV file after its header row, each labelled by it, with any
+    caption lines above the header first. Cells are stripped; blank rows are skipped."""
+    header: list[str] | None = None
+    waiting: list[Row] = []  # single-cell lines before the first wider row
+    for number, raw in enumerate(rows, start=1):
+        cells = [cell.strip() for cell in raw]
+        filled = [cell for cell in cells if cell]
+        if not filled:
+            continue
+        if header is not None:
+            yield Row(number, labelled(header, cells))
+        elif len(filled) >= 2:
+            yield from (Row(r.number, r.text, caption=True) for r in waiting)
+            header, waiting = cells, []
+        else:
+            waiting.append(Row(number, filled[0]))
+            if len(waiting) > MAX_CAPTION_ROWS:  # a one-column table: its first line names it
+                header = [waiting[0].text]
+                yield from (Row(r.number, labelled(header, [r.text])) for r in waiting[1:])
+                waiting = []
+    if header is None and waiting:
+        yield from (Row(r.number, labelled([waiting[0].text], [r.text])) for r in waiting[1:])
 
 
 def _once(cells: list[str]) -> list[str]:
