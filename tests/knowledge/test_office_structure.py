@@ -253,3 +253,14 @@ def test_a_title_line_over_a_sheet_is_a_caption_not_the_column_names() -> None:
     assert [b.text for b in exported] == ["2024年差旅标准", "城市: 北京; 住宿: 600; 伙食: 120"]
     assert context.document_title(exported, "travel.csv") == "2024年差旅标准"
     assert context.document_title(exported[1:], "travel.csv") == "travel"  # rows: no title
+
+
+def test_markdown_table_rows_carry_their_column_names() -> None:
+    """A Markdown table was one block of ' | ' lines: cut into chunks, the later ones lost
+    the header row."""
+    table = "| 城市 | 住宿标准 | 伙食补助 |\n|---|---|---|\n" + "".join(
+        f"| {city} | {room} | {meal} |\n" for city, room, meal in CITIES
+    )
+    blocks = parse(f"# 差旅标准\n\n{table}".encode(), "md")
+    assert blocks[-1].text == "城市: 拉萨; 住宿标准: 300; 伙食补助: 70"
+    assert blocks[-1].headings == ["差旅标准"]

@@ -167,8 +167,8 @@ def parse_md(text: str, limits: Limits) -> Iterator[Block]:
             end = i
             while tokens[end].type != "table_close":
                 end += 1
-            rows = _md_table_rows(tokens[i:end])
-            yield Block("\n".join(rows), headings=list(headings))
+            for line in table_rows.row_texts(_md_table_rows(tokens[i:end]), marked_header=True):
+                yield Block(line, headings=list(headings))
             i = end + 1
             continue
         if tok.type in _MD_BLOCKS and tok.map and tok.level == 0:
@@ -187,16 +187,14 @@ _MD_BLOCKS = (
 )
 
 
-def _md_table_rows(tokens: list[Token]) -> list[str]:
-    rows: list[str] = []
-    cells: list[str] = []
+def _md_table_rows(tokens: list[Token]) -> list[list[str]]:
+    """A Markdown table's cells, row by row (its first row is its header, by the syntax)."""
+    rows: list[list[str]] = []
     for tok in tokens:
         if tok.type == "tr_open":
-            cells = []
+            rows.append([])
         elif tok.type == "inline":
-            cells.append(tok.content.strip())
-        elif tok.type == "tr_close":
-            rows.append(" | ".join(cells))
+            rows[-1].append(tok.content.strip())
     return rows
 
 
