@@ -264,3 +264,40 @@ def test_markdown_table_rows_carry_their_column_names() -> None:
     blocks = parse(f"# 差旅标准\n\n{table}".encode(), "md")
     assert blocks[-1].text == "城市: 拉萨; 住宿标准: 300; 伙食补助: 70"
     assert blocks[-1].headings == ["差旅标准"]
+
+
+def test_json_exports_are_read_as_records_with_plain_fields() -> None:
+    """A help desk's {"faqs": [...]} export was one block of JSON text, and every field of a
+    record was quoted JSON ('问题: "如何请假？"')."""
+    import json
+
+    faq = {
+        "faqs": [
+            {
+                "question": "如何请假？",
+                "answer": "在人事系统中提交申请。",
+                "tags": ["人事", "休假"],
+            },
+            {"question": "How do I reset my VPN password?", "owner": {"team": "IT", "ext": 1234}},
+        ],
+        "total": 2,
+    }
+    blocks = parse(json.dumps(faq, ensure_ascii=False).encode(), "json")
+    assert [(b.text, b.headings, b.meta) for b in blocks] == [
+        (
+            "question: 如何请假？\nanswer: 在人事系统中提交申请。\ntags: 人事, 休假",
+            ["faqs"],
+            {"id": "0"},
+        ),
+        (
+            "question: How do I reset my VPN password?\nowner.team: IT\nowner.ext: 1234",
+            ["faqs"],
+            {"id": "1"},
+        ),
+    ]
+    handbook = {
+        "title": "员工手册",
+        "data": {"sections": [{"heading": "休假", "content": "年假十天。"}]},
+    }
+    (section,) = parse(json.dumps(handbook, ensure_ascii=False).encode(), "json")
+    assert (section.text, section.headings) == ("年假十天。", ["员工手册", "休假"])

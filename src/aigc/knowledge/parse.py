@@ -275,24 +275,78 @@ def _sheet_blocks(rows: Iterable[list[str]], headings: list[str]) -> Iterator[Bl
             )
 
 
-def _record_block(record: object, n: int) -> Block:
-    """A JSON record: its text field if it has one (title as heading), else key: value lines."""
+_TITLE_KEYS = ("title", "heading", "subject")
+
+
+def _record_block(record: object, n: int, headings: list[str] | None = None) -> Block:
+    """A JSON record: its text field if it has one (title as heading), else its fields as
+    "name: value" lines (``_fields``)."""
+    headings = list(headings or [])
     if isinstance(record, dict):
         body = next((record[k] for k in ("text", "content", "body") if k in record), None)
-        title = str(record.get("title") or "").strip()
+        title = str(next((record[k] for k in _TITLE_KEYS if record.get(k)), "")).strip()
         ref = str(record.get("_id", record.get("id", n)))
         if isinstance(body, str):
-            return Block(body, headings=[title] if title else [], boundary=True, meta={"id": ref})
-        lines = [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in record.items()]
-        return Block("\n".join(lines), boundary=True, meta={"id": ref})
-    return Block(json.dumps(record, ensure_ascii=False), boundary=True, meta={"id": str(n)})
+            return Block(
+                body,
+                headings=headings + ([title] if title else []),
+                boundary=True,
+                meta={"id": ref},
+            )
+        return Block("\n".join(_fields(record)), headings=headings, boundary=True, meta={"id": ref})
+    return Block(_plain(record), headings=headings, boundary=True, meta={"id": str(n)})
+
+
+def _fields(record: dict[str, object], prefix: str = "") -> Iterator[str]:
+    """A record's fields as lines; a nested object's fields named by their path (owner.name)."""
+    for key, value in record.items():
+        if isinstance(value, dict):
+            yield from _fields(value, f"{prefix}{key}.")
+        elif value not in (None, "", [], {}):
+            yield f"{prefix}{key}: {_plain(value)}"
+
+
+def _plain(value: object) -> str:
+    """A JSON value as a person reads it: a string without quotes, a list of strings or
+    numbers joined by commas, anything else compact JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return ", ".join(str(v) for v in value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _records(value: object) -> tuple[list[object], list[str]]:
+    """The records of a JSON document and a heading for them: a top-level list, or the longest
+    list of objects among a top-level object's fields (an export's ``{"faqs": [...]}``, also
+    one level further down, ``{"data": {"items": [...]}}``), headed by the object's title or
+    the list's name; else the document is one record."""
+    if isinstance(value, list):
+        return value, []
+    if isinstance(value, dict):
+        found: list[tuple[str, list[object]]] = []
+        for key, field_value in value.items():
+            if isinstance(field_value, dict):
+                found += [(f"{key}.{k}", v) for k, v in field_value.items() if _is_record_list(v)]
+            elif _is_record_list(field_value):
+                found.append((key, field_value))
+        if found:
+            name, records = max(found, key=lambda item: len(item[1]))
+            title = value.get("title") or value.get("name")
+            return records, [
+                str(title).strip() if isinstance(title, str) and title.strip() else name
+            ]
+    return [value], []
+
+
+def _is_record_list(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
 def parse_json(text: str, limits: Limits) -> Iterator[Block]:
-    value = json.loads(text)
-    records = value if isinstance(value, list) else [value]
+    records, headings = _records(json.loads(text))
     for n, record in enumerate(records):
-        yield _record_block(record, n)
+        yield _record_block(record, n, headings)
 
 
 def parse_jsonl(text: str, limits: Limits) -> Iterator[Block]:
