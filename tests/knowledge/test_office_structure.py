@@ -301,3 +301,27 @@ def test_json_exports_are_read_as_records_with_plain_fields() -> None:
     }
     (section,) = parse(json.dumps(handbook, ensure_ascii=False).encode(), "json")
     assert (section.text, section.headings) == ("年假十天。", ["员工手册", "休假"])
+
+
+def test_slides_keep_the_text_of_grouped_shapes_and_the_speaker_notes() -> None:
+    """Only top-level shapes were read: a designed slide's grouped text boxes and the notes
+    under each slide (often its prose) were lost."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "季度总结"
+    group = slide.shapes.add_group_shape()
+    inner = group.shapes.add_group_shape()  # groups nest
+    box = inner.shapes.add_textbox(Inches(1), Inches(2), Inches(3), Inches(1))
+    box.text_frame.text = "营收增长百分之二十"
+    slide.notes_slide.notes_text_frame.text = "华东区贡献了一半的增长。"
+    out = io.BytesIO()
+    deck.save(out)
+    blocks = parse(out.getvalue(), "pptx")
+    assert [(b.text, b.page, b.headings) for b in blocks] == [
+        ("季度总结", 1, ["季度总结"]),
+        ("营收增长百分之二十", 1, ["季度总结"]),
+        ("华东区贡献了一半的增长。", 1, ["季度总结"]),
+    ]

@@ -30,6 +30,7 @@ from aigc.knowledge.pdf_worker import PdfLimits
 if TYPE_CHECKING:  # the parsers load their libraries on first use
     from docx.text.paragraph import Paragraph
     from markdown_it.token import Token
+    from pptx.shapes.base import BaseShape
 
 FORMATS = ("txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl")
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -456,20 +457,29 @@ def parse_pptx(data: bytes, limits: Limits) -> Iterator[Block]:
         raise DocumentRejected(f"The deck has {len(deck.slides)} slides; limit {limits.max_pages}")
     for number, slide in enumerate(deck.slides, start=1):
         title = slide.shapes.title.text.strip() if slide.shapes.title is not None else ""
-        first = True
-        for shape in slide.shapes:
-            if shape.has_text_frame and shape.text_frame.text.strip():
-                yield Block(
-                    shape.text_frame.text.strip(),
-                    page=number,
-                    headings=[title] if title else [],
-                    boundary=first,
-                )
-                first = False
-            if getattr(shape, "has_table", False) and shape.has_table:
-                rows = [[c.text.strip() for c in row.cells] for row in shape.table.rows]
-                for line in table_rows.row_texts(rows, shape.table.first_row):
-                    yield Block(line, page=number, headings=[title] if title else [])
+        texts = list(_shape_texts(slide.shapes))
+        notes = slide.notes_slide.notes_text_frame if slide.has_notes_slide else None
+        if notes is not None and notes.text.strip():
+            texts.append(notes.text.strip())  # the speaker's notes: often the slide's prose
+        for i, text in enumerate(texts):
+            yield Block(text, page=number, headings=[title] if title else [], boundary=i == 0)
+
+
+def _shape_texts(shapes: Iterable[BaseShape]) -> Iterator[str]:
+    """The text of a slide's shapes in order: a group's shapes in turn (designed slides group
+    their text boxes), a table row by row."""
+    from pptx.shapes.autoshape import Shape
+    from pptx.shapes.graphfrm import GraphicFrame
+    from pptx.shapes.group import GroupShape
+
+    for shape in shapes:
+        if isinstance(shape, GroupShape):
+            yield from _shape_texts(shape.shapes)
+        elif isinstance(shape, Shape) and shape.has_text_frame and shape.text_frame.text.strip():
+            yield shape.text_frame.text.strip()
+        elif isinstance(shape, GraphicFrame) and shape.has_table:
+            rows = [[c.text.strip() for c in row.cells] for row in shape.table.rows]
+            yield from table_rows.row_texts(rows, shape.table.first_row)
 
 
 def parse_xlsx(data: bytes, limits: Limits) -> Iterator[Block]:
