@@ -325,3 +325,60 @@ def test_slides_keep_the_text_of_grouped_shapes_and_the_speaker_notes() -> None:
         ("营收增长百分之二十", 1, ["季度总结"]),
         ("华东区贡献了一半的增长。", 1, ["季度总结"]),
     ]
+
+
+def test_word_text_in_content_controls_tracked_insertions_and_text_boxes() -> None:
+    """python-docx reads only the body's direct paragraphs and a paragraph's direct runs: a
+    template's content controls, a draft's tracked insertions and text boxes were lost."""
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    w = nsdecls("w")
+    shapes = (
+        f"{nsdecls('w', 'wp', 'a')} "
+        'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+        'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    )
+    box = "<wps:txbx><w:txbxContent><w:p><w:r><w:t>{}</w:t></w:r></w:p></w:txbxContent></wps:txbx>"
+    document = docx.Document()
+    body = document.element.body
+    body.insert(
+        len(body) - 1,
+        parse_xml(
+            f"<w:sdt {w}><w:sdtContent><w:p><w:r><w:t>合同编号：HT-2024-018</w:t></w:r></w:p>"
+            "</w:sdtContent></w:sdt>"
+        ),
+    )
+    draft = document.add_paragraph("年假为")
+    draft._p.append(
+        parse_xml(f'<w:ins {w} w:id="1" w:author="HR"><w:r><w:t>十五</w:t></w:r></w:ins>')
+    )
+    draft._p.append(
+        parse_xml(f'<w:del {w} w:id="2" w:author="HR"><w:r><w:delText>十</w:delText></w:r></w:del>')
+    )
+    draft._p.append(parse_xml(f"<w:r {w}><w:t>天。</w:t></w:r>"))
+    field = document.add_paragraph("申请人：")
+    field._p.append(
+        parse_xml(f"<w:sdt {w}><w:sdtContent><w:r><w:t>张三</w:t></w:r></w:sdtContent></w:sdt>")
+    )
+    anchored = document.add_paragraph("见右侧说明。")
+    anchored._p.append(
+        parse_xml(
+            f'<w:r {shapes}><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing>'
+            "<wp:anchor><a:graphic><a:graphicData><wps:wsp>"
+            + box.format("加班须经部门经理批准。")
+            + "</wps:wsp></a:graphicData></a:graphic></wp:anchor></w:drawing></mc:Choice>"
+            "<mc:Fallback><w:pict>" + box.format("加班须经部门经理批准。") + "</w:pict>"
+            "</mc:Fallback></mc:AlternateContent></w:r>"
+        )
+    )
+    out = io.BytesIO()
+    document.save(out)
+    assert [b.text for b in parse(out.getvalue(), "docx")] == [
+        "合同编号：HT-2024-018",
+        "年假为十五天。",  # as Word shows it with the changes accepted
+        "申请人：张三",
+        "见右侧说明。",
+        "加班须经部门经理批准。",  # once: the fallback copy for older readers is skipped
+    ]

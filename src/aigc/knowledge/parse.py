@@ -28,7 +28,6 @@ from aigc.knowledge import table_rows
 from aigc.knowledge.pdf_worker import PdfLimits
 
 if TYPE_CHECKING:  # the parsers load their libraries on first use
-    from docx.text.paragraph import Paragraph
     from markdown_it.token import Token
     from pptx.shapes.base import BaseShape
 
@@ -394,58 +393,13 @@ def check_zip(data: bytes, limits: Limits, what: str) -> None:
             )
 
 
-def _heading_level(paragraph: Paragraph) -> int | None:
-    """A Word paragraph's heading level: its style's name (Title, Heading 2, or as a Chinese
-    Word or WPS names them, 标题, 标题 2), else the outline level that Word's navigation pane
-    reads, set on the paragraph or on its style or a style it is based on (company templates
-    define their own heading styles, 一级标题, with an outline level)."""
-    style = paragraph.style
-    name = (style.name if style is not None else "").lower()
-    if name in ("title", "标题"):
-        return 1
-    for prefix in ("heading", "标题"):
-        if name.startswith(prefix):
-            digits = name.removeprefix(prefix).strip()
-            if digits.isdigit():
-                return int(digits)
-            if not digits:
-                return 1
-    found = paragraph._p.xpath("./w:pPr/w:outlineLvl/@w:val")
-    while not found and style is not None:
-        found = style.element.xpath("./w:pPr/w:outlineLvl/@w:val")
-        style = style.base_style
-    if found and found[0].isdigit() and int(found[0]) < 9:  # 9: body text
-        return int(found[0]) + 1
-    return None
-
-
 def parse_docx(data: bytes, limits: Limits) -> Iterator[Block]:
     check_zip(data, limits, "DOCX")
     import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
 
-    document = docx.Document(io.BytesIO(data))
-    headings: list[str] = []
-    level_of: list[int] = []
-    for item in document.iter_inner_content():
-        if isinstance(item, Paragraph):
-            text = item.text.strip()
-            level = _heading_level(item)
-            if level is not None and text:
-                while level_of and level_of[-1] >= level:
-                    level_of.pop()
-                    headings.pop()
-                level_of.append(level)
-                headings.append(text)
-                yield Block(text, headings=list(headings), boundary=True)
-            else:
-                yield Block(text, headings=list(headings))
-        elif isinstance(item, Table):
-            rows = [[cell.text.strip() for cell in row.cells] for row in item.rows]
-            marked = bool(item.rows) and bool(item.rows[0]._tr.xpath("./w:trPr/w:tblHeader"))
-            for line in table_rows.row_texts(rows, marked):
-                yield Block(line, headings=list(headings))
+    from aigc.knowledge import word
+
+    yield from word.blocks(docx.Document(io.BytesIO(data)))
 
 
 def parse_pptx(data: bytes, limits: Limits) -> Iterator[Block]:

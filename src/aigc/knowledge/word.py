@@ -1,0 +1,151 @@
+"""A Word document's text in reading order, with its heading path: what python-docx leaves out.
+
+python-docx reads the body's direct paragraphs and tables, and a paragraph's direct runs. Word
+documents as companies write them hold more: content controls (a template's fields, a cover
+page, a table of contents: ``w:sdt``, around paragraphs or inside one), tracked changes not yet
+accepted (a draft's inserted text sits in ``w:ins``; deleted text, ``w:del``, is left out, as
+Word shows the document with its changes accepted), and text boxes (``w:txbxContent``, read as
+paragraphs after the one that anchors them; the copy kept for older readers in
+``mc:Fallback`` is skipped). So the body is walked here with python-docx's element classes and
+xpath, and python-docx still answers styles, tables and cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from typing import TYPE_CHECKING
+
+from aigc.knowledge import table_rows
+
+if TYPE_CHECKING:
+    from docx.document import Document
+    from docx.text.paragraph import Paragraph
+    from lxml.etree import XPath, _Element
+
+    from aigc.knowledge.parse import Block
+
+# Text Word does not show: deleted or moved-away text, the fallback copy of a drawing, and text
+# boxes (read as paragraphs of their own).
+_HIDDEN = "ancestor::w:del or ancestor::w:moveFrom or ancestor::mc:Fallback"
+_NS = {
+    "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
+}
+
+
+@cache
+def _xpath(path: str) -> XPath:
+    """Compiled once; with our own namespaces (python-docx's lack ``mc``, and a content
+    control is a plain lxml element, without python-docx's xpath helper)."""
+    from lxml.etree import XPath
+
+    return XPath(path, namespaces=_NS)
+
+
+def blocks(document: Document) -> Iterator[Block]:
+    """The body's paragraphs and table rows as blocks; a heading opens a section."""
+    from aigc.knowledge.parse import Block
+
+    headings: list[str] = []
+    level_of: list[int] = []
+    for item in _items(document):
+        if isinstance(item, list):  # a table's rows
+            yield from (Block(line, headings=list(headings)) for line in item)
+            continue
+        paragraph, text = item
+        level = heading_level(paragraph) if text else None
+        if level is None:
+            yield Block(text, headings=list(headings))
+            continue
+        while level_of and level_of[-1] >= level:
+            level_of.pop()
+            headings.pop()
+        level_of.append(level)
+        headings.append(text)
+        yield Block(text, headings=list(headings), boundary=True)
+
+
+def _items(document: Document) -> Iterator[list[str] | tuple[Paragraph, str]]:
+    """Each paragraph with its text, and each table as its rows' lines, in reading order."""
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    body = document._body
+    for element in _block_elements(document.element.body):
+        if _local(element) == "tbl":
+            table = Table(element, body)
+            rows = [[cell_text(cell._tc) for cell in row.cells] for row in table.rows]
+            marked = bool(_xpath("./w:tr[1]/w:trPr/w:tblHeader")(element))
+            yield table_rows.row_texts(rows, marked)
+            continue
+        yield Paragraph(element, body), paragraph_text(element)
+        for box in _xpath(".//w:txbxContent[not(ancestor::mc:Fallback)]")(element):
+            for inner in _block_elements(box):
+                if _local(inner) == "p":
+                    yield Paragraph(inner, body), paragraph_text(inner)
+
+
+def _local(element: _Element) -> str:
+    tag = element.tag
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _block_elements(parent: _Element) -> Iterator[_Element]:
+    """Paragraphs and tables in order, content controls and custom XML opened."""
+    for child in parent.iterchildren():
+        name = _local(child)
+        if name in ("p", "tbl"):
+            yield child
+        elif name == "sdt":
+            for content in _xpath("./w:sdtContent")(child):
+                yield from _block_elements(content)
+        elif name == "customXml":
+            yield from _block_elements(child)
+
+
+def paragraph_text(p: _Element) -> str:
+    """The text Word shows of a paragraph: its runs wherever they sit (hyperlinks, content
+    controls, tracked insertions), tabs and line breaks as such; not its text boxes."""
+    # a text box inside this paragraph is read on its own: pieces as deep in boxes as ``p``
+    shown = f"not({_HIDDEN}) and count(ancestor::w:txbxContent) = $boxes"
+    pieces = _xpath(f".//w:t[{shown}] | .//w:tab[{shown}] | .//w:br[{shown}] | .//w:cr[{shown}]")(
+        p, boxes=len(_xpath("ancestor::w:txbxContent")(p))
+    )
+    out = []
+    for piece in pieces:
+        name = _local(piece)
+        out.append((piece.text or "") if name == "t" else "\t" if name == "tab" else "\n")
+    return "".join(out).strip()
+
+
+def cell_text(tc: _Element) -> str:
+    """A table cell's text: its paragraphs (a nested table's and text boxes' too), a line
+    each."""
+    paragraphs = _xpath(f".//w:p[not({_HIDDEN})]")(tc)
+    return "\n".join(t for p in paragraphs if (t := paragraph_text(p)))
+
+
+def heading_level(paragraph: Paragraph) -> int | None:
+    """A Word paragraph's heading level: its style's name (Title, Heading 2, or as a Chinese
+    Word or WPS names them, 标题, 标题 2), else the outline level that Word's navigation pane
+    reads, set on the paragraph or on its style or a style it is based on (company templates
+    define their own heading styles, 一级标题, with an outline level)."""
+    style = paragraph.style
+    name = (style.name if style is not None else "").lower()
+    if name in ("title", "标题"):
+        return 1
+    for prefix in ("heading", "标题"):
+        if name.startswith(prefix):
+            digits = name.removeprefix(prefix).strip()
+            if digits.isdigit():
+                return int(digits)
+            if not digits:
+                return 1
+    found = paragraph._p.xpath("./w:pPr/w:outlineLvl/@w:val")
+    while not found and style is not None:
+        found = style.element.xpath("./w:pPr/w:outlineLvl/@w:val")
+        style = style.base_style
+    if found and found[0].isdigit() and int(found[0]) < 9:  # 9: body text
+        return int(found[0]) + 1
+    return None
