@@ -382,3 +382,25 @@ def test_word_text_in_content_controls_tracked_insertions_and_text_boxes() -> No
         "见右侧说明。",
         "加班须经部门经理批准。",  # once: the fallback copy for older readers is skipped
     ]
+
+
+def test_spreadsheet_cells_read_as_the_sheet_shows_them() -> None:
+    """Dates read '2024-03-01 00:00:00', a 15 % cell 0.15 and 0.1 + 0.2 0.30000000000000004."""
+    import datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["日期", "金额", "比例", "时间"])
+    sheet.append(
+        [datetime.datetime(2024, 3, 1), 1234.5, 0.15, datetime.datetime(2024, 3, 1, 9, 30)]
+    )
+    sheet["C2"].number_format = "0%"
+    sheet.append([datetime.date(2024, 3, 2), 10_000_000, 0.1 + 0.2, datetime.time(9, 30)])
+    out = io.BytesIO()
+    book.save(out)
+    assert [b.text for b in parse(out.getvalue(), "xlsx")] == [
+        "日期: 2024-03-01; 金额: 1234.5; 比例: 15%; 时间: 2024-03-01 09:30",
+        "日期: 2024-03-02; 金额: 10000000; 比例: 0.3; 时间: 09:30",
+    ]

@@ -15,13 +15,14 @@ ingestion marks that one document failed and moves on.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aigc.infra import text_encoding
 from aigc.knowledge import table_rows
@@ -442,11 +443,28 @@ def parse_xlsx(data: bytes, limits: Limits) -> Iterator[Block]:
 
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     for sheet in book.worksheets:
-        rows = (
-            ["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)
-        )
+        rows = ([_cell_text(cell) for cell in row] for row in sheet.iter_rows())
         yield from _sheet_blocks(rows, [sheet.title])
     book.close()
+
+
+def _cell_text(cell: Any) -> str:
+    """A cell's value as the sheet shows it, near enough: a date without a midnight time, a
+    percentage as one, a float without binary noise (0.1 + 0.2 is 0.3)."""
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        if value.time() == datetime.time():
+            return value.date().isoformat()
+        return value.isoformat(" ", "seconds" if value.second else "minutes")
+    if isinstance(value, datetime.time):
+        return value.isoformat("seconds" if value.second else "minutes")
+    if isinstance(value, float):
+        if "%" in (cell.number_format or ""):
+            return f"{value * 100:.10g}%"
+        return f"{value:.10g}"
+    return str(value)
 
 
 # Text formats get their text decoded first (``infra.text_encoding``), the others their bytes.
