@@ -207,45 +207,9 @@ def _declared_in_markup(data: bytes) -> str | None:
 
 
 def parse_html(text: str, limits: Limits) -> Iterator[Block]:
-    from bs4 import BeautifulSoup
+    from aigc.knowledge import web_page
 
-    soup = BeautifulSoup(text, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "svg", "head"]):
-        tag.decompose()
-    headings: list[str] = []
-    level_of: list[int] = []
-    wanted = ["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "table", "pre", "blockquote", "dd"]
-    seen: set[int] = set()
-    for el in soup.find_all(wanted):
-        if any(id(parent) in seen for parent in el.parents):
-            continue  # already emitted as part of an enclosing block
-        seen.add(id(el))
-        name = el.name
-        if name[0] == "h" and name[1:].isdigit():
-            level = int(name[1])
-            title = el.get_text(" ", strip=True)
-            while level_of and level_of[-1] >= level:
-                level_of.pop()
-                headings.pop()
-            level_of.append(level)
-            headings.append(title)
-            yield Block(title, headings=list(headings), boundary=True)
-        elif name == "table":
-            rows = [tr for tr in el.find_all("tr") if tr.find_parent("table") is el]
-            cells = [
-                [c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in rows
-            ]
-            marked = bool(rows) and (
-                rows[0].find_parent("thead") is not None
-                or all(c.name == "th" for c in rows[0].find_all(["th", "td"]))
-            )
-            for line in table_rows.row_texts(cells, marked):
-                yield Block(line, headings=list(headings))
-        else:
-            yield Block(el.get_text(" ", strip=True), headings=list(headings))
-    if not seen:  # a page of bare text
-        for para in paragraphs(soup.get_text("\n")):
-            yield Block(para)
+    yield from web_page.blocks(text)
 
 
 def parse_csv(text: str, limits: Limits) -> Iterator[Block]:

@@ -1,0 +1,155 @@
+"""An HTML page's text in reading order, with its heading path.
+
+Pages put their text in paragraphs and list items, and as often in bare ``<div>``s and
+``<span>``s with ``<br>`` between lines. The parser before this one read only p, li, h1–h6,
+pre, blockquote, dd and tables, so a ``<div>``'s text was lost whenever the page had a single
+``<p>``; and it joined every piece of text with a space, so a bold word inside Chinese text
+came out as 员工 **每年** 享有 with spaces around it. Here the page is walked node by node: a
+heading opens a section, a table is read row by row (``table_rows``), ``<pre>`` keeps its
+lines, every other block-level element ends the run of text before and after it, ``<br>``
+breaks a line, and inline elements join their text as written.
+
+Left out: scripts, styles, templates, the ``<head>``, form controls, navigation (``<nav>``,
+``role="navigation"``: a site's menu repeated on every page is no content of it), and what
+the page hides from its readers (``hidden``, ``aria-hidden="true"``, ``display: none``,
+``visibility: hidden``): text a person cannot see is no part of the document they uploaded,
+and a classic place to hide instructions for a model.
+
+The walk uses its own stack, not recursion: a page nested a thousand elements deep is read,
+not refused for Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from aigc.knowledge import table_rows
+
+if TYPE_CHECKING:
+    from bs4 import Tag
+    from bs4.element import PageElement
+
+    from aigc.knowledge.parse import Block
+
+_SKIP = frozenset(
+    {"script", "style", "noscript", "template", "svg", "head", "nav", "button", "select"}
+    | {"textarea", "iframe", "object", "canvas", "math"}
+)
+_BLOCK = frozenset(
+    {"address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details"}
+    | {"dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form"}
+    | {"header", "hr", "html", "legend", "li", "main", "ol", "p", "section", "summary", "ul"}
+    | {"td", "th", "tr", "tbody", "thead", "tfoot"}
+)
+_HEADING = re.compile(r"^h[1-6]$")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+# Source whitespace: a blank line breaks the line (a page of bare text keeps its paragraphs),
+# a line break between two Chinese or Japanese characters is nothing (as CSS's segment-break
+# rule renders it: 病假需提供⏎医院证明 is one word run), any other run of it is one space.
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
+_WIDE = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
+_WIDE_BREAK = re.compile(rf"(?<=[{_WIDE}])[^\S\n]*\n\s*(?=[{_WIDE}])")
+_ANY_SPACE = re.compile(r"\s+")
+_ENTER, _LEAVE = 0, 1
+
+
+def blocks(markup: str) -> list[Block]:
+    """The page's blocks: headings (opening a section), text runs, table rows."""
+    from bs4 import BeautifulSoup
+
+    return _Reader().read(BeautifulSoup(markup, "html.parser"))
+
+
+def _shown(tag: Tag) -> bool:
+    if tag.name in _SKIP or tag.get("role") == "navigation":
+        return False
+    if tag.has_attr("hidden") or tag.get("aria-hidden") == "true":
+        return False
+    return not _HIDDEN_STYLE.search(str(tag.get("style") or ""))
+
+
+def _source_text(text: str) -> str:
+    """A text node's whitespace as a browser renders it (see the patterns above)."""
+    lines = _BLANK_LINE.split(text)
+    return "\n".join(_ANY_SPACE.sub(" ", _WIDE_BREAK.sub("", line)) for line in lines)
+
+
+def _one_line(tag: Tag) -> str:
+    """What a heading or a table cell shows, read like any text, as one line."""
+    blocks = _Reader().read(*tag.children)
+    return " ".join(" ".join(b.text.split()) for b in blocks)
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.out: list[Block] = []
+        self.run: list[str] = []
+        self.headings: list[str] = []
+        self.levels: list[int] = []
+
+    def read(self, *nodes: PageElement) -> list[Block]:
+        from bs4 import NavigableString, Tag
+
+        stack: list[tuple[int, PageElement]] = [(_ENTER, node) for node in reversed(nodes)]
+        while stack:
+            step, node = stack.pop()
+            if step == _LEAVE:
+                self.flush()
+                continue
+            if isinstance(node, NavigableString):
+                if type(node) is NavigableString:  # not a comment, doctype or CDATA
+                    self.run.append(_source_text(str(node)))
+                continue
+            if not isinstance(node, Tag) or not _shown(node):
+                continue
+            name = node.name
+            if name == "br":
+                self.run.append("\n")
+            elif _HEADING.match(name):
+                self.heading(int(name[1]), _one_line(node))
+            elif name == "table":
+                self.flush()
+                self.table(node)
+            elif name == "pre":
+                self.flush()
+                self.add(node.get_text().strip("\n"))
+            else:
+                if name in _BLOCK:
+                    self.flush()
+                    stack.append((_LEAVE, node))
+                stack.extend((_ENTER, child) for child in reversed(list(node.children)))
+        self.flush()
+        return self.out
+
+    def add(self, text: str, boundary: bool = False) -> None:
+        from aigc.knowledge.parse import Block
+
+        if text.strip():
+            self.out.append(Block(text, headings=list(self.headings), boundary=boundary))
+
+    def flush(self) -> None:
+        lines = (" ".join(line.split()) for line in "".join(self.run).split("\n"))
+        self.run = []
+        self.add("\n".join(line for line in lines if line))
+
+    def heading(self, level: int, title: str) -> None:
+        self.flush()
+        if not title:
+            return
+        while self.levels and self.levels[-1] >= level:
+            self.levels.pop()
+            self.headings.pop()
+        self.levels.append(level)
+        self.headings.append(title)
+        self.add(title, boundary=True)
+
+    def table(self, table: Tag) -> None:
+        rows = [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
+        cells = [[_one_line(c) for c in tr.find_all(["th", "td"], recursive=False)] for tr in rows]
+        first = rows[0].find_all(["th", "td"], recursive=False) if rows else []
+        marked = bool(rows) and (
+            rows[0].find_parent("thead") is not None or all(c.name == "th" for c in first)
+        )
+        for line in table_rows.row_texts(cells, marked):
+            self.add(line)
