@@ -50,3 +50,20 @@ def test_a_deeply_nested_page_and_a_page_of_bare_text_are_read() -> None:
     assert [b.text for b in parse(deep.encode(), "html")] == ["深层的文字"]
     bare = "第一段。\n\n第二段，\n接着写。"
     assert [b.text for b in parse(bare.encode(), "html")] == ["第一段。\n第二段，接着写。"]
+
+
+def test_markdown_front_matter_is_text_and_raw_html_is_read() -> None:
+    """YAML front matter became a heading (CommonMark reads its closing '---' as the underline
+    of a setext heading) and so the document's title; a raw HTML block was dropped."""
+    markdown = (
+        "---\ntitle: 员工手册\ndate: 2024-01-01\n---\n\n# 员工手册\n\n## 休假制度\n\n年假十天。\n\n"
+        '<div align="center"><b>重要提示</b>：请勿外传。</div>\n'
+    )
+    blocks = parse(markdown.encode(), "md")
+    assert [(b.text, b.headings) for b in blocks] == [
+        ("title: 员工手册\ndate: 2024-01-01", []),
+        ("员工手册", ["员工手册"]),
+        ("休假制度", ["员工手册", "休假制度"]),
+        ("年假十天。", ["员工手册", "休假制度"]),
+        ("重要提示：请勿外传。", ["员工手册", "休假制度"]),
+    ]

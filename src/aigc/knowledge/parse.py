@@ -143,10 +143,16 @@ def parse_txt(text: str, limits: Limits) -> Iterator[Block]:
 
 
 def parse_md(text: str, limits: Limits) -> Iterator[Block]:
+    """Markdown by markdown-it (CommonMark with tables). YAML front matter (``---`` …
+    ``---``, as static-site and note tools write it) is a block of text, not the heading that
+    CommonMark alone would make of its last line; raw HTML blocks are read as HTML."""
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.front_matter import front_matter_plugin
+
+    from aigc.knowledge import web_page
 
     lines = text.splitlines()
-    md = MarkdownIt("commonmark").enable("table")
+    md = MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
     headings: list[str] = []
     level_of: list[int] = []
     tokens = md.parse(text)
@@ -172,7 +178,12 @@ def parse_md(text: str, limits: Limits) -> Iterator[Block]:
                 yield Block(line, headings=list(headings))
             i = end + 1
             continue
-        if tok.type in _MD_BLOCKS and tok.map and tok.level == 0:
+        if tok.type == "front_matter" and tok.content.strip():
+            yield Block(tok.content.strip(), headings=list(headings))
+        elif tok.type == "html_block" and tok.level == 0:
+            for found in web_page.blocks(tok.content):
+                yield replace(found, headings=headings + found.headings, boundary=False)
+        elif tok.type in _MD_BLOCKS and tok.map and tok.level == 0:
             start, stop = tok.map
             yield Block("\n".join(lines[start:stop]).strip(), headings=list(headings))
         i += 1
