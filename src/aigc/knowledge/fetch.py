@@ -28,8 +28,16 @@ CONTENT_TYPES = {
     "application/json": "json",
     "application/pdf": "pdf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/tiff": "tiff",
+    "image/bmp": "bmp",
+    "image/webp": "webp",
 }
-_EXTENSIONS = ("pdf", "docx", "html", "htm", "md", "txt", "csv", "json", "jsonl", "pptx", "xlsx")
+_EXTENSIONS = (
+    *("pdf", "docx", "html", "htm", "md", "txt", "csv", "json", "jsonl", "pptx", "xlsx"),
+    *("png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"),
+)
 _TEXT_EXTENSIONS = frozenset({"html", "htm", "md", "txt", "csv", "json", "jsonl"})
 
 

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 _ROTATE = re.compile(r"Rotate:\s*(\d+)")
 _SCRIPT = re.compile(r"Script:\s*(\w+)")
+_SCRIPT_CONFIDENCE = re.compile(r"Script confidence:\s*([\d.]+)")
+# Below this OSD is guessing (a short notice, a page of Chinese with English in it scored
+# 0.0–0.8; a page of one script scores 10 and more): every configured language reads it.
+MIN_SCRIPT_CONFIDENCE = 2.0
 
 
 class OcrFailed(RuntimeError):
@@ -47,7 +51,8 @@ _SCRIPT_LANGUAGES = {"Latin": "eng", "Han": "chi_sim"}
 
 @dataclass
 class Layout:
-    """What OSD saw: degrees to turn the image clockwise, and the script (empty if unsure)."""
+    """What OSD saw: degrees to turn the image clockwise, and the script (empty if unsure:
+    none named, or named with a confidence under ``MIN_SCRIPT_CONFIDENCE``)."""
 
     turn: int = 0
     script: str = ""
@@ -65,7 +70,11 @@ def detect_layout(image: Image, timeout_s: float) -> Layout:
     except RuntimeError as exc:  # pytesseract's timeout
         raise OcrFailed(f"orientation detection took longer than {timeout_s:.0f} s") from exc
     turn, script = _ROTATE.search(osd), _SCRIPT.search(osd)
-    return Layout(int(turn.group(1)) % 360 if turn else 0, script.group(1) if script else "")
+    confidence = _SCRIPT_CONFIDENCE.search(osd)
+    sure = confidence is not None and float(confidence.group(1)) >= MIN_SCRIPT_CONFIDENCE
+    return Layout(
+        int(turn.group(1)) % 360 if turn else 0, script.group(1) if script and sure else ""
+    )
 
 
 def languages_for(script: str, languages: str) -> str:
@@ -73,6 +82,12 @@ def languages_for(script: str, languages: str) -> str:
     Chinese characters); all configured languages when the script is unknown or unlisted."""
     wanted = _SCRIPT_LANGUAGES.get(script)
     return wanted if wanted in languages.split("+") else languages
+
+
+# Tesseract reading with Chinese and English together puts a space between Chinese characters
+# (本 周 五 下 午): Chinese has none.
+_WIDE = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
+_SPACE_IN_CHINESE = re.compile(rf"(?<=[{_WIDE}])[ \t]+(?=[{_WIDE}])")
 
 
 def read_image(image: Image, languages: str, timeout_s: float) -> str:
@@ -89,4 +104,4 @@ def read_image(image: Image, languages: str, timeout_s: float) -> str:
         raise OcrFailed(f"Tesseract failed ({exc.message.strip()[:200]})") from exc
     except RuntimeError as exc:
         raise OcrFailed(f"reading took longer than {timeout_s:.0f} s") from exc
-    return text
+    return _SPACE_IN_CHINESE.sub("", text)

@@ -32,7 +32,21 @@ if TYPE_CHECKING:  # the parsers load their libraries on first use
     from markdown_it.token import Token
     from pptx.shapes.base import BaseShape
 
-FORMATS = ("txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl")
+# Images are read by OCR (scanned notices, photographed receipts, screenshots).
+IMAGE_FORMATS = ("png", "jpg", "tiff", "bmp", "webp")
+FORMATS = (
+    "txt",
+    "md",
+    "html",
+    "pdf",
+    "docx",
+    "pptx",
+    "xlsx",
+    "csv",
+    "json",
+    "jsonl",
+    *IMAGE_FORMATS,
+)
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 ZIP_MAX_RATIO = 100  # a DOCX compresses text ~5-10x; 100x is a bomb
 ZIP_MAX_MEMBERS = 10_000
@@ -75,6 +89,7 @@ def detect_format(filename: str) -> str:
     """The format from the file's extension (``.markdown`` → md, ``.htm`` → html)."""
     ext = PurePosixPath(filename.lower()).suffix.lstrip(".")
     ext = {"markdown": "md", "htm": "html", "text": "txt", "ndjson": "jsonl"}.get(ext, ext)
+    ext = {"jpeg": "jpg", "tif": "tiff"}.get(ext, ext)
     if ext not in FORMATS:
         raise DocumentRejected(
             f"Unsupported file type '.{ext}'; supported: {', '.join(FORMATS)}"
@@ -92,10 +107,11 @@ def parse(data: bytes, fmt: str, limits: Limits | None = None) -> list[Block]:
 def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parsed:
     """All blocks of a document with notes on what was left unread, or ``DocumentRejected``."""
     limits = limits or Limits()
-    if fmt == "pdf":  # its own process (memory cap, time budget) and notes on unread pages
+    if fmt == "pdf" or fmt in IMAGE_FORMATS:  # its own process (memory cap, time budget)
         from aigc.knowledge.pdf import read_pdf
 
-        read = read_pdf(data, replace(limits.pdf, max_pages=limits.max_pages))
+        pdf_limits = replace(limits.pdf, max_pages=limits.max_pages)
+        read = read_pdf(data, pdf_limits, image=fmt in IMAGE_FORMATS)
         return Parsed(read.blocks, read.notes)  # paragraphs: none of them blank
     notes: list[str] = []
     try:

@@ -37,9 +37,12 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def run_worker(data: bytes, limits: PdfLimits) -> dict[str, Any]:
-    """The worker's JSON answer, or ``DocumentRejected`` when it died or ran out of time."""
+def run_worker(data: bytes, limits: PdfLimits, image: bool = False) -> dict[str, Any]:
+    """The worker's JSON answer, or ``DocumentRejected`` when it died or ran out of time.
+    ``image``: the file is an image to read by OCR, not a PDF."""
     command = [sys.executable, "-m", "aigc.knowledge.pdf_worker", json.dumps(asdict(limits))]
+    command += ["image"] if image else []
+    what = "the image" if image else "the PDF"
     try:
         done = subprocess.run(
             command,
@@ -51,14 +54,14 @@ def run_worker(data: bytes, limits: PdfLimits) -> dict[str, Any]:
         )
     except subprocess.TimeoutExpired:
         raise DocumentRejected(
-            f"Reading the PDF took longer than {limits.timeout_s:.0f} s; it was stopped"
+            f"Reading {what} took longer than {limits.timeout_s:.0f} s; it was stopped"
         ) from None
     if done.returncode != 0 or not done.stdout:
         # Out of memory shows in many ways (MemoryError, bad_alloc, a library that cannot be
         # mapped, a signal): all of them end the reading, none of them the server.
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         raise DocumentRejected(
-            f"Reading the PDF stopped: it needs more than {limits.memory_mb} MB of memory or "
+            f"Reading {what} stopped: it needs more than {limits.memory_mb} MB of memory or "
             f"crashed the parser ({tail[0][:200]})"
         )
     answer: dict[str, Any] = json.loads(done.stdout)
@@ -73,12 +76,13 @@ def _pages(numbers: list[int]) -> str:
     )
 
 
-def read_pdf(data: bytes, limits: PdfLimits) -> PdfText:
+def read_pdf(data: bytes, limits: PdfLimits, image: bool = False) -> PdfText:
     """Every page's paragraphs as blocks (each page starts a chunk), or ``DocumentRejected``.
 
     A PDF that yields no text at all is refused with what stood in the way (scanned pages
-    without OCR, an image too large, a broken page tree), never indexed as empty."""
-    answer = run_worker(data, limits)
+    without OCR, an image too large, a broken page tree), never indexed as empty. ``image``:
+    an image file, each of its frames a page read by OCR."""
+    answer = run_worker(data, limits, image)
     if "refused" in answer:
         raise DocumentRejected(answer["refused"])
     notes: list[str] = list(answer["problems"])
@@ -96,5 +100,6 @@ def read_pdf(data: bytes, limits: PdfLimits) -> PdfText:
             blocks.append(Block(para, page=page["page"], boundary=i == 0, meta=dict(meta)))
     if not any(b.text.strip() for b in blocks):
         why = "; ".join(notes) if notes else "its pages hold no text and nothing to read by OCR"
-        raise DocumentRejected(f"No text could be extracted from the PDF: {why}"[:2000])
+        what = "the image" if image else "the PDF"
+        raise DocumentRejected(f"No text could be extracted from {what}: {why}"[:2000])
     return PdfText(blocks, notes, ocr_pages)

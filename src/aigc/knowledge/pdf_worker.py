@@ -1,6 +1,7 @@
-"""Reads one PDF in a child process: ``python -m aigc.knowledge.pdf_worker LIMITS_JSON``.
+"""Reads one PDF or image in a child process: ``python -m aigc.knowledge.pdf_worker LIMITS_JSON
+[image]``.
 
-The PDF comes on stdin; one JSON object goes to stdout: ``{"pages": [{"page", "text", "ocr"}],
+The file comes on stdin; one JSON object goes to stdout: ``{"pages": [{"page", "text", "ocr"}],
 "problems": [...], "unread_scans": [...]}`` or ``{"refused": reason}``. The process caps its own
 address space first, so a decompression bomb or a pathological structure ends this process
 with a memory error instead of the server; the parent also kills it past a time budget.
@@ -8,6 +9,10 @@ with a memory error instead of the server; the parent also kills it past a time 
 PDFium (pypdfium2) parses: it opens owner-password files (an empty user password) as every
 viewer does, repairs broken xref tables and needs no extra crypto package. A page with drawn
 content but next to no plausible text is rendered (capped in pixels) and read by Tesseract.
+An image file (a scanned notice, a photographed receipt, a screenshot; each frame of a TIFF is
+a page) is read by Tesseract too, here for the same reason: decoding an image is where a
+decompression bomb goes off, so its pixel count is checked from the header first and the
+decoding happens under the memory cap.
 """
 
 from __future__ import annotations
@@ -181,6 +186,66 @@ def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
     return outcome
 
 
+# Tesseract reads text best at 20-30 pixels per line: a screenshot's small print is enlarged.
+SMALL_IMAGE_SIDE = 1600
+
+
+def read_image_pages(data: bytes, limits: PdfLimits) -> Outcome:
+    """An image file's frames read by OCR, one page each; ``Refused`` when it is no image,
+    too large, or OCR cannot run (an image has no text but what OCR reads)."""
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = None  # the limit below, from the header, before decoding
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise Refused(f"The file is not an image that could be read ({exc})") from None
+    width, height = image.size
+    if width * height > limits.max_image_pixels:
+        raise Refused(
+            f"The image is too large to read ({width}×{height} pixels; the limit is "
+            f"{limits.max_image_pixels:,} pixels)"
+        )
+    missing = ocr.available(limits.ocr_languages) if limits.ocr else "OCR is off"
+    if missing is not None:
+        raise Refused(f"An image's text can only be read by OCR, and {missing}")
+    outcome = Outcome()
+    until = time.monotonic() + limits.ocr_share * limits.timeout_s
+    for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+        if number > limits.max_pages:
+            outcome.problems.append(f"frames after {limits.max_pages} were not read")
+            break
+        if time.monotonic() > until:
+            outcome.problems.append(f"page {number} and after: OCR stopped, out of time")
+            break
+        try:
+            text = ocr.read_image(
+                _for_ocr(frame, limits), limits.ocr_languages, limits.ocr_page_timeout_s
+            )
+        except (ocr.OcrFailed, OSError) as exc:  # OSError: a truncated frame
+            outcome.problems.append(f"page {number}: OCR {exc}")
+            continue
+        outcome.pages.append({"page": number, "text": text, "ocr": True})
+    return outcome
+
+
+def _for_ocr(frame: Any, limits: PdfLimits) -> Any:
+    """A frame in grey, within the OCR pixel cap, small print enlarged."""
+    from PIL import Image, ImageOps
+
+    page = ImageOps.exif_transpose(frame).convert("L")  # a phone photo's own orientation
+    scale = (
+        min(2.0, SMALL_IMAGE_SIDE / max(page.size)) if max(page.size) < SMALL_IMAGE_SIDE else 1.0
+    )
+    pixels = page.size[0] * page.size[1] * scale * scale
+    if pixels > limits.ocr_max_pixels:
+        scale *= (limits.ocr_max_pixels / pixels) ** 0.5
+    if abs(scale - 1.0) > 0.01:
+        size = (max(1, round(page.size[0] * scale)), max(1, round(page.size[1] * scale)))
+        page = page.resize(size, Image.Resampling.LANCZOS)
+    return page
+
+
 def needs_rendering(data: bytes) -> bool:
     """The catalog says /NeedsRendering: a dynamic XFA form whose content is not in the pages."""
     from pypdf import PdfReader
@@ -192,7 +257,12 @@ def needs_rendering(data: bytes) -> bool:
         return False
 
 
-def run(data: bytes, limits: PdfLimits) -> dict[str, Any]:
+def run(data: bytes, limits: PdfLimits, image: bool = False) -> dict[str, Any]:
+    if image:
+        try:
+            return asdict(read_image_pages(data, limits))
+        except Refused as exc:
+            return {"refused": str(exc)}
     try:
         pdf = open_pdf(data)
         try:
@@ -213,11 +283,13 @@ def main() -> None:
     limits = PdfLimits(**json.loads(sys.argv[1]))
     cap = limits.memory_mb * MIB
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    image = sys.argv[2:] == ["image"]
     data = sys.stdin.buffer.read()
     try:
-        result = run(data, limits)
+        result = run(data, limits, image)
     except MemoryError:
-        result = {"refused": f"Reading the PDF needs more than {limits.memory_mb} MB of memory"}
+        what = "the image" if image else "the PDF"
+        result = {"refused": f"Reading {what} needs more than {limits.memory_mb} MB of memory"}
     sys.stdout.write(json.dumps(result, ensure_ascii=False))
 
 
