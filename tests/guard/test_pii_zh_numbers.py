@@ -98,3 +98,37 @@ def test_a_code_after_chinese_words_is_no_place() -> None:
     place (LOCATION), like "NEW YORK"."""
     for text in ("订单编号 A123456789", "訂單編號 A123456789", "参考编号 A1234563"):
         assert kinds(text) == {}, text
+
+
+def test_phone_numbers_written_against_chinese_words_are_found() -> None:
+    """The phone pattern was bounded by ``\\w``, and Chinese characters are word characters:
+    a landline written as Chinese writes it (请拨打0755-86013388转8001) was never found."""
+    assert kinds("座机010-62345678，请回电。") == {"PHONE_NUMBER": "010-62345678"}
+    assert kinds("联系电话（010）62345678") == {"PHONE_NUMBER": "（010）62345678"}
+    found = [f.value for f in pii.detect("请拨打(0755)86013388或0755-86013388转分机8001")]
+    assert found == ["(0755)86013388", "0755-86013388"]
+    assert kinds("会议于2024-03-01召开，版本号 3.10.12，预算1,200,000元。") == {}
+
+
+def test_order_and_invoice_numbers_are_not_cards() -> None:
+    """One number in ten passes Luhn by chance: an order number after its label was a card."""
+    order = "2024030112345678"  # passes Luhn
+    card = "4111111111111111"
+    for text in (
+        f"订单号 {order[:4]} {order[4:8]} {order[8:12]} {order[12:]}",
+        f"快递单号{order}已发出",
+        f"Order number: {order}",
+        f"Invoice #{order}",
+    ):
+        assert kinds(text) == {}, text
+    assert kinds(f"订单号 {order}，付款卡号 {card}") == {"CREDIT_CARD": card}
+    assert kinds(f"信用卡号 {card}") == {"CREDIT_CARD": card}
+
+
+def test_digit_runs_in_chinese_text_are_no_street_address() -> None:
+    """The English token model called the middle of a bank card number or a licence plate in
+    Chinese text a street address ('0000 1234', '12345')."""
+    assert kinds("工资卡号 6222 0202 0000 1234 567，开户行工商银行。") == {}
+    assert kinds("车牌号京A·12345，请到B2层取车。") == {}
+    english = kinds("The office is at 1600 Amphitheatre Parkway, Mountain View.")
+    assert english["STREET_ADDRESS"].startswith("1600 Amphitheatre Parkway")
