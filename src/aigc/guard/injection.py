@@ -25,10 +25,13 @@ DOCUMENT_ARTIFACT = Path(__file__).with_name("injection_doc.npz")
 # Only phrasings that harmless text does not use: role-play, "developer mode" and "without
 # restrictions" in ordinary requests ("act as my interviewer", "enable developer mode on
 # Android") are left to the classifier, which sees the whole request.
+# "Disregard my previous message" is a person taking back their own words (忽略我之前说的),
+# not an override of the assistant's instructions: my/our (我) right after the verb is none.
 _RULES: list[tuple[re.Pattern[str], float]] = [
     (
         re.compile(
-            r"\b(?:ignore|disregard|forget|override|bypass|skip)\b.{0,40}?\b(?:previous|prior|"
+            r"\b(?:ignore|disregard|forget|override|bypass|skip)\b(?!\s+(?:my|our)\b)"
+            r".{0,40}?\b(?:previous|prior|"
             r"above|earlier|preceding|all|any|your|the|system)\b.{0,30}?\b(?:\w{0,3}s\w{0,2}r\w{0,2}"
             r"ctions?|prompts?|rules|directions|guidelines|messages?|context|restrictions)\b",
             re.I | re.S,
@@ -57,7 +60,7 @@ _RULES: list[tuple[re.Pattern[str], float]] = [
     (re.compile(r"\b(?:new|updated|real) instructions?\s*:", re.I), 0.85),
     (
         re.compile(
-            r"(?:忽略|无视|忘记|忘掉|跳过|不要理会).{0,12}(?:之前|以上|前面|上述|先前|所有|系统)"
+            r"(?:忽略|无视|忘记|忘掉|跳过|不要理会)(?!我).{0,12}(?:之前|以上|前面|上述|先前|所有|系统)"
             r".{0,8}(?:指令|指示|规则|提示|要求|设定|限制)"
         ),
         0.95,
