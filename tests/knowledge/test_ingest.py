@@ -20,7 +20,7 @@ from aigc.knowledge.ingest import (
     list_documents,
 )
 from aigc.knowledge.retrieve import search
-from aigc.knowledge.tables import KbChunk
+from aigc.knowledge.tables import KbChunk, KbDocument
 
 from .conftest import Sandbox
 
@@ -241,3 +241,32 @@ def test_text_files_in_legacy_encodings_are_ingested_as_written(sandbox: Sandbox
         assert hits[0].filename == "leave.csv" and "十五天" in hits[0].text
         hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "meals reimbursed")
         assert hits[0].filename == "meals.md" and "出差餐费每天六十美元" in hits[0].text
+
+
+def test_copies_of_a_file_fill_one_place_in_the_results(sandbox: Sandbox) -> None:
+    """Three copies of a policy (差旅费管理办法(1).txt, 副本-…) filled three of the sources of
+    a grounded answer with one chunk, leaving no room for the other policy."""
+    kb = sandbox.kb(sandbox.admin_a, "copies", dense=False)
+    policy = "第一条 员工出差住宿费一线城市每晚不超过600元。\n\n第二条 伙食补助每天100元。".encode()
+    other = "加班管理办法：加班住宿按出差标准报销，每晚不超过600元。".encode()
+    files = {
+        "差旅费管理办法.txt": policy,
+        "差旅费管理办法(1).txt": policy,
+        "副本-差旅费管理办法.txt": policy,
+        "加班管理办法.txt": other,
+    }
+    assert sandbox.ingest(sandbox.admin_a, kb, files)["indexed"] == 4
+    with sandbox.db.session() as s:
+        hits = search(
+            s, sandbox.settings, sandbox.admin_a, [kb], "一线城市住宿费和伙食补助", top_k=2
+        )
+    assert sorted(h.text.replace("\n", "") for h in hits) == sorted(
+        [policy.decode().replace("\n", ""), other.decode()]
+    )
+    with sandbox.db.session() as s:
+        notes = {d.filename: d.notes for d in s.scalars(select(KbDocument))}
+    assert notes["副本-差旅费管理办法.txt"] == [
+        "the same file as 差旅费管理办法(1).txt, 差旅费管理办法.txt in this knowledge base; "
+        "a search shows one copy"
+    ]
+    assert notes["加班管理办法.txt"] is None

@@ -591,10 +591,29 @@ def _store_chunks(
                 period=about.period[:200] or None,
                 indexed_sha256=doc.sha256,
                 error=None,
-                notes=prepared.notes or None,
+                notes=prepared.notes + _copies_note(session, tenant_id, kb_id, doc) or None,
                 updated_at=utcnow(),
             )
         )
+
+
+def _copies_note(session: Session, tenant_id: str, kb_id: str, doc: _Claimed) -> list[str]:
+    """A note naming the other documents of the knowledge base with the same bytes: searches
+    show one copy of a chunk (``retrieve.distinct``), and an administrator may tidy them."""
+    copies = session.scalars(
+        select(KbDocument.filename).where(
+            KbDocument.tenant_id == tenant_id,
+            KbDocument.kb_id == kb_id,
+            KbDocument.sha256 == doc.sha256,
+            KbDocument.id != doc.doc_id,
+        )
+    ).all()
+    if not copies:
+        return []
+    names = ", ".join(sorted(copies)[:3]) + (
+        f" and {len(copies) - 3} more" if len(copies) > 3 else ""
+    )
+    return [f"the same file as {names} in this knowledge base; a search shows one copy"]
 
 
 def _embed_ahead(

@@ -345,12 +345,27 @@ def search(
     order = np.argsort(-fused, kind="stable")
     if mode == "keyword":
         order = order[keyword[order] > 0]
-    pool = order[: top_k * 3 if settings.kb_reranker_dir else top_k]
+    # twice what is returned: room for the copies ``distinct`` drops
+    pool = order[: 2 * (top_k * 3 if settings.kb_reranker_dir else top_k)]
     scores = {"fused": fused, "dense": dense, "keyword": keyword, "meaning": meaning}
-    hits = _hydrate(session, principal, kb_ids, allowed, found, pool, scores)
+    hits = distinct(_hydrate(session, principal, kb_ids, allowed, found, pool, scores))
     if settings.kb_reranker_dir and hits:
         hits = rerank(settings.kb_reranker_dir, query, hits)
     return hits[:top_k]
+
+
+def distinct(hits: list[Hit]) -> list[Hit]:
+    """The hits without repeats of a text already among them (best first): a company's
+    knowledge base holds copies of its files (差旅费管理办法(1).txt, "Copy of handbook.docx"),
+    and three copies of one chunk would fill the sources of a grounded answer."""
+    seen: set[str] = set()
+    out = []
+    for hit in hits:
+        key = " ".join(hit.text.split())
+        if key not in seen:
+            seen.add(key)
+            out.append(hit)
+    return out
 
 
 def meaning_scores(
