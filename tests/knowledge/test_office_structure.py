@@ -404,3 +404,18 @@ def test_spreadsheet_cells_read_as_the_sheet_shows_them() -> None:
         "日期: 2024-03-01; 金额: 1234.5; 比例: 15%; 时间: 2024-03-01 09:30",
         "日期: 2024-03-02; 金额: 10000000; 比例: 0.3; 时间: 09:30",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "save_as"),
+    [("报销单.doc", ".docx"), ("预算.XLS", ".xlsx"), ("汇报.wps", ".docx"), ("notes.odt", ".docx")],
+)
+def test_legacy_office_files_are_refused_with_the_format_to_save_as(
+    sandbox: Sandbox, name: str, save_as: str
+) -> None:
+    """They were refused as an 'Unsupported file type' with a list of extensions."""
+    from aigc.errors import InvalidRequest
+
+    kb = sandbox.kb(sandbox.admin_a, "legacy", dense=False)
+    with pytest.raises(InvalidRequest, match=rf"save it as \{save_as} \(Save As, or Export\)"):
+        sandbox.add(sandbox.admin_a, kb, {name: b"\xd0\xcf\x11\xe0 legacy"})

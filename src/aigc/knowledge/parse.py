@@ -90,6 +90,11 @@ def detect_format(filename: str) -> str:
     ext = PurePosixPath(filename.lower()).suffix.lstrip(".")
     ext = {"markdown": "md", "htm": "html", "text": "txt", "ndjson": "jsonl"}.get(ext, ext)
     ext = {"jpeg": "jpg", "tif": "tiff"}.get(ext, ext)
+    if ext in _SAVE_AS:
+        raise DocumentRejected(
+            f"'.{ext}' is {_SAVE_AS[ext][0]}, which is not read here: save it as "
+            f".{_SAVE_AS[ext][1]} (Save As, or Export) and upload that"
+        )
     if ext not in FORMATS:
         raise DocumentRejected(
             f"Unsupported file type '.{ext}'; supported: {', '.join(FORMATS)}"
@@ -97,6 +102,25 @@ def detect_format(filename: str) -> str:
             else f"'{filename}' has no extension; supported: {', '.join(FORMATS)}"
         )
     return ext
+
+
+# Formats people have files in that no parser here reads, and the one to save them as.
+_SAVE_AS = {
+    "doc": ("the Word 97–2003 format", "docx"),
+    "xls": ("the Excel 97–2003 format", "xlsx"),
+    "ppt": ("the PowerPoint 97–2003 format", "pptx"),
+    "wps": ("a WPS Writer document", "docx"),
+    "et": ("a WPS Spreadsheets file", "xlsx"),
+    "dps": ("a WPS Presentation file", "pptx"),
+    "rtf": ("Rich Text Format", "docx"),
+    "odt": ("an OpenDocument text", "docx"),
+    "ods": ("an OpenDocument spreadsheet", "xlsx"),
+    "odp": ("an OpenDocument presentation", "pptx"),
+    "pages": ("an Apple Pages document", "docx"),
+    "key": ("an Apple Keynote presentation", "pptx"),
+    "numbers": ("an Apple Numbers spreadsheet", "xlsx"),
+    "heic": ("an iPhone photo format", "jpg"),
+}
 
 
 def parse(data: bytes, fmt: str, limits: Limits | None = None) -> list[Block]:
