@@ -68,6 +68,24 @@ class Block:
     meta: dict[str, str] = field(default_factory=dict)
 
 
+class HeadingPath:
+    """The headings a block sits under, as a document's headings open and close them: a
+    heading of level n closes the open ones of level n and deeper."""
+
+    def __init__(self) -> None:
+        self.titles: list[str] = []
+        self._levels: list[int] = []
+
+    def open(self, level: int, title: str) -> list[str]:
+        """Open ``title`` at ``level``; the path under it."""
+        while self._levels and self._levels[-1] >= level:
+            self._levels.pop()
+            self.titles.pop()
+        self._levels.append(level)
+        self.titles.append(title)
+        return list(self.titles)
+
+
 @dataclass
 class Limits:
     max_pages: int = 2000
@@ -193,21 +211,14 @@ def parse_md(text: str, limits: Limits) -> Iterator[Block]:
 
     lines = text.splitlines()
     md = MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
-    headings: list[str] = []
-    level_of: list[int] = []
+    path = HeadingPath()
     tokens = md.parse(text)
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         if tok.type == "heading_open":
-            level = int(tok.tag[1])
             title = tokens[i + 1].content.strip()
-            while level_of and level_of[-1] >= level:
-                level_of.pop()
-                headings.pop()
-            level_of.append(level)
-            headings.append(title)
-            yield Block(title, headings=list(headings), boundary=True)
+            yield Block(title, headings=path.open(int(tok.tag[1]), title), boundary=True)
             i += 3
             continue
         if tok.type == "table_open":
@@ -215,17 +226,17 @@ def parse_md(text: str, limits: Limits) -> Iterator[Block]:
             while tokens[end].type != "table_close":
                 end += 1
             for line in table_rows.row_texts(_md_table_rows(tokens[i:end]), marked_header=True):
-                yield Block(line, headings=list(headings))
+                yield Block(line, headings=list(path.titles))
             i = end + 1
             continue
         if tok.type == "front_matter" and tok.content.strip():
-            yield Block(tok.content.strip(), headings=list(headings))
+            yield Block(tok.content.strip(), headings=list(path.titles))
         elif tok.type == "html_block" and tok.level == 0:
             for found in web_page.blocks(tok.content):
-                yield replace(found, headings=headings + found.headings, boundary=False)
+                yield replace(found, headings=path.titles + found.headings, boundary=False)
         elif tok.type in _MD_BLOCKS and tok.map and tok.level == 0:
             start, stop = tok.map
-            yield Block("\n".join(lines[start:stop]).strip(), headings=list(headings))
+            yield Block("\n".join(lines[start:stop]).strip(), headings=list(path.titles))
         i += 1
 
 

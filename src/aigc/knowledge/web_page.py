@@ -25,12 +25,11 @@ import re
 from typing import TYPE_CHECKING
 
 from aigc.knowledge import table_rows
+from aigc.knowledge.parse import Block, HeadingPath
 
 if TYPE_CHECKING:
     from bs4 import Tag
     from bs4.element import PageElement
-
-    from aigc.knowledge.parse import Block
 
 _SKIP = frozenset(
     {"script", "style", "noscript", "template", "svg", "head", "nav", "button", "select"}
@@ -85,8 +84,7 @@ class _Reader:
     def __init__(self) -> None:
         self.out: list[Block] = []
         self.run: list[str] = []
-        self.headings: list[str] = []
-        self.levels: list[int] = []
+        self.path = HeadingPath()
 
     def read(self, *nodes: PageElement) -> list[Block]:
         from bs4 import NavigableString, Tag
@@ -123,10 +121,8 @@ class _Reader:
         return self.out
 
     def add(self, text: str, boundary: bool = False) -> None:
-        from aigc.knowledge.parse import Block
-
         if text.strip():
-            self.out.append(Block(text, headings=list(self.headings), boundary=boundary))
+            self.out.append(Block(text, headings=list(self.path.titles), boundary=boundary))
 
     def flush(self) -> None:
         lines = (" ".join(line.split()) for line in "".join(self.run).split("\n"))
@@ -137,11 +133,7 @@ class _Reader:
         self.flush()
         if not title:
             return
-        while self.levels and self.levels[-1] >= level:
-            self.levels.pop()
-            self.headings.pop()
-        self.levels.append(level)
-        self.headings.append(title)
+        self.path.open(level, title)
         self.add(title, boundary=True)
 
     def table(self, table: Tag) -> None:

@@ -17,13 +17,13 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from aigc.knowledge import table_rows
+from aigc.knowledge.parse import Block, HeadingPath
 
 if TYPE_CHECKING:
     from docx.document import Document
     from docx.text.paragraph import Paragraph
     from lxml.etree import XPath, _Element
 
-    from aigc.knowledge.parse import Block
 
 # Text Word does not show: deleted or moved-away text, the fallback copy of a drawing, and text
 # boxes (read as paragraphs of their own).
@@ -45,25 +45,17 @@ def _xpath(path: str) -> XPath:
 
 def blocks(document: Document) -> Iterator[Block]:
     """The body's paragraphs and table rows as blocks; a heading opens a section."""
-    from aigc.knowledge.parse import Block
-
-    headings: list[str] = []
-    level_of: list[int] = []
+    path = HeadingPath()
     for item in _items(document):
         if isinstance(item, list):  # a table's rows
-            yield from (Block(line, headings=list(headings)) for line in item)
+            yield from (Block(line, headings=list(path.titles)) for line in item)
             continue
         paragraph, text = item
         level = heading_level(paragraph) if text else None
         if level is None:
-            yield Block(text, headings=list(headings))
-            continue
-        while level_of and level_of[-1] >= level:
-            level_of.pop()
-            headings.pop()
-        level_of.append(level)
-        headings.append(text)
-        yield Block(text, headings=list(headings), boundary=True)
+            yield Block(text, headings=list(path.titles))
+        else:
+            yield Block(text, headings=path.open(level, text), boundary=True)
 
 
 def _items(document: Document) -> Iterator[list[str] | tuple[Paragraph, str]]:
