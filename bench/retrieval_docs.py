@@ -88,6 +88,20 @@ def parsed_blocks(path: Path, cache: Path) -> list[parse.Block]:
     return blocks
 
 
+def pdf_outline(path: Path) -> list[parse.Bookmark]:
+    """A PDF's bookmarks as ingestion reads them (``pdf_worker.read_outline``; fast, not
+    cached)."""
+    if parse.detect_format(path.name) != "pdf":
+        return []
+    from aigc.knowledge.pdf_worker import open_pdf, read_outline
+
+    pdf = open_pdf(path.read_bytes())
+    try:
+        return [parse.Bookmark(m["level"], m["title"], m["page"]) for m in read_outline(pdf)]
+    finally:
+        pdf.close()
+
+
 def pypdf_pages(path: Path, cache: Path) -> list[str]:
     data = path.read_bytes()
     key = cache / f"pypdf-{hashlib.sha256(data).hexdigest()[:24]}.json"
@@ -109,7 +123,7 @@ def cached_units(doc: str, path: Path, cache: Path) -> list[Unit]:
     sectioned blocks and the chunker's code."""
     blocks = parsed_blocks(path, cache)
     ctx = context.document_context(blocks, path.name)
-    sections = context.assign_sections(blocks)
+    sections = context.assign_sections(blocks, pdf_outline(path))
     code = Path(chunk_module.__file__).read_bytes()
     payload = json.dumps([asdict(b) for b in sections], ensure_ascii=False).encode()
     digest = hashlib.sha256(payload + code + f"{CHUNK_TOKENS}/{OVERLAP_TOKENS}".encode())

@@ -22,10 +22,12 @@ vectors, and shown in citations; it is not part of the chunk's text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
-from aigc.knowledge.parse import Block
+from aigc.infra.canonical_text import canonical
+from aigc.knowledge.parse import Block, Bookmark, HeadingPath
 
 # --- periods -------------------------------------------------------------------------------
 
@@ -339,14 +341,19 @@ def heading_text(line: str) -> str:
     return " ".join(" ".join(cells).split())[:80]
 
 
-def assign_sections(blocks: list[Block]) -> list[Block]:
+def assign_sections(blocks: list[Block], outline: Sequence[Bookmark] = ()) -> list[Block]:
     """Blocks of a document without markup, each with the heading path it sits under.
+
+    A PDF with bookmarks (``outline``, two or more: what a Word document's headings become when
+    it is saved as PDF) has its sections from them (``sections_from_outline``); otherwise:
 
     A line that is a heading opens its section and starts a new block (so a new chunk, even
     when the PDF's paragraph ran on into it). A document whose markup has sections of its own
     (Markdown, HTML, DOCX headings) is returned unchanged; one whose markup marks its title
     alone (a Word file with a Title style and bold, unstyled 第一章 lines, a Markdown file
     with one ``#`` line) gets the sections its lines show, under that title."""
+    if len(outline) >= 2:  # one bookmark is the document's title, not its sections
+        return sections_from_outline(blocks, outline)
     marked = {tuple(b.headings) for b in blocks if b.headings}
     if len(marked) > 1 or any(len(path) > 1 for path in marked):
         return blocks
@@ -371,6 +378,62 @@ def assign_sections(blocks: list[Block]) -> list[Block]:
                         text="\n".join(lines),
                         headings=block.headings + [title for _, title in path],
                         boundary=block.boundary or level is not None,
+                    )
+                )
+    return out
+
+
+def _squeezed(text: str) -> str:
+    """A title or a line as compared: no spaces, lower case, full-width forms and brackets
+    as ASCII (a bookmark says "(四) OOP规约" where the page has "（四）OOP 规约")."""
+    return re.sub(r"\s+", "", canonical(text).lower()).replace("（", "(").replace("）", ")")
+
+
+def sections_from_outline(blocks: list[Block], outline: Sequence[Bookmark]) -> list[Block]:
+    """Blocks of a PDF with the heading path of its bookmarks. A bookmark opens its section at
+    the line of its page that starts with its title (a new block, so a new chunk, from there);
+    one whose title is not in its page's text (drawn as an image, reworded) opens at the start
+    of its page. Lines elsewhere that look like headings (a contents page lists every title)
+    open nothing: the bookmarks are the document's own account of its sections."""
+    marks_on: dict[int, list[Bookmark]] = {}
+    for mark in outline:
+        marks_on.setdefault(mark.page, []).append(mark)
+    lines_on: dict[int, list[str]] = {}
+    for block in blocks:
+        lines_on.setdefault(block.page or 0, []).extend(
+            _squeezed(line) for line in block.text.splitlines()
+        )
+    path = HeadingPath()
+    opened_pages: set[int] = set()
+    waiting: list[Bookmark] = []  # this page's bookmarks found in its text, in order
+    out: list[Block] = []
+    for block in blocks:
+        page = block.page or 0
+        if page not in opened_pages:
+            for earlier in sorted(p for p in marks_on if p <= page and p not in opened_pages):
+                opened_pages.add(earlier)
+                lines = lines_on.get(earlier, [])
+                for mark in marks_on[earlier]:
+                    title = _squeezed(mark.title)
+                    if earlier == page and any(line.startswith(title) for line in lines):
+                        waiting.append(mark)
+                    else:  # not in its page's text, or on a page without text
+                        path.open(mark.level + 1, mark.title)
+        segments: list[tuple[Bookmark | None, list[str]]] = [(None, [])]
+        for line in block.text.splitlines():
+            if waiting and _squeezed(line).startswith(_squeezed(waiting[0].title)):
+                segments.append((waiting.pop(0), []))
+            segments[-1][1].append(line)
+        for opening, lines in segments:
+            if opening is not None:
+                path.open(opening.level + 1, opening.title)
+            if lines:
+                out.append(
+                    replace(
+                        block,
+                        text="\n".join(lines),
+                        headings=list(path.titles),
+                        boundary=block.boundary or opening is not None,
                     )
                 )
     return out

@@ -523,7 +523,7 @@ def _prepare(
         parsed = parse.parse_document(doc.path.read_bytes(), doc.fmt, limits)
         about = context.document_context(parsed.blocks, doc.name)
         chunks = chunk_blocks(
-            context.assign_sections(parsed.blocks),
+            context.assign_sections(parsed.blocks, parsed.outline),
             count,
             settings.kb_chunk_tokens,
             settings.kb_chunk_overlap_tokens,

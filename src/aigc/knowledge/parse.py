@@ -94,13 +94,23 @@ class Limits:
     pdf: PdfLimits = field(default_factory=PdfLimits)
 
 
+@dataclass(frozen=True)
+class Bookmark:
+    """A PDF bookmark: a section's title, its depth (0: top) and the page it starts on."""
+
+    level: int
+    title: str
+    page: int
+
+
 @dataclass
 class Parsed:
     """A document's blocks, and notes on parts that could not be read (scanned PDF pages
-    without OCR, an image over the pixel limit) when the rest could."""
+    without OCR, an image over the pixel limit) when the rest could; a PDF's bookmarks."""
 
     blocks: list[Block]
     notes: list[str] = field(default_factory=list)
+    outline: list[Bookmark] = field(default_factory=list)
 
 
 def detect_format(filename: str) -> str:
@@ -154,7 +164,7 @@ def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parse
 
         pdf_limits = replace(limits.pdf, max_pages=limits.max_pages)
         read = read_pdf(data, pdf_limits, image=fmt in IMAGE_FORMATS)
-        return Parsed(read.blocks, read.notes)  # paragraphs: none of them blank
+        return Parsed(read.blocks, read.notes, read.outline)  # paragraphs: none of them blank
     notes: list[str] = []
     try:
         if fmt in TEXT_PARSERS:

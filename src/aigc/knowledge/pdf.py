@@ -16,7 +16,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from aigc.knowledge.parse import Block, DocumentRejected, paragraphs
+from aigc.knowledge.parse import Block, Bookmark, DocumentRejected, paragraphs
 from aigc.knowledge.pdf_worker import PdfLimits
 
 
@@ -28,6 +28,7 @@ class PdfText:
     blocks: list[Block]
     notes: list[str] = field(default_factory=list)
     ocr_pages: list[int] = field(default_factory=list)
+    outline: list[Bookmark] = field(default_factory=list)
 
 
 def _worker_env() -> dict[str, str]:
@@ -102,4 +103,5 @@ def read_pdf(data: bytes, limits: PdfLimits, image: bool = False) -> PdfText:
         why = "; ".join(notes) if notes else "its pages hold no text and nothing to read by OCR"
         what = "the image" if image else "the PDF"
         raise DocumentRejected(f"No text could be extracted from {what}: {why}"[:2000])
-    return PdfText(blocks, notes, ocr_pages)
+    outline = [Bookmark(m["level"], m["title"], m["page"]) for m in answer.get("outline", [])]
+    return PdfText(blocks, notes, ocr_pages, outline)

@@ -57,6 +57,30 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
     unread_scans: list[int] = field(default_factory=list)
     ocr_missing: str | None = None
+    # The PDF's bookmarks: {"level": 0.., "title", "page": 1..}, in the order the file lists them.
+    outline: list[dict[str, Any]] = field(default_factory=list)
+
+
+MAX_OUTLINE = 5000  # bookmarks read at most (a 500-page filing has a few hundred)
+
+
+def read_outline(pdf: PdfDocument) -> list[dict[str, Any]]:
+    """The bookmarks that point at a page: what a Word document's headings become when it is
+    saved as PDF, and what a viewer's side panel shows. Loops in the bookmark tree are
+    PDFium's to break (it tracks the bookmarks it has seen)."""
+    outline: list[dict[str, Any]] = []
+    try:
+        for mark in pdf.get_toc(max_depth=8):
+            dest = mark.get_dest()
+            page = dest.get_index() if dest is not None else None
+            title = " ".join((mark.get_title() or "").split())
+            if page is not None and title:
+                outline.append({"level": mark.level, "title": title[:200], "page": page + 1})
+            if len(outline) >= MAX_OUTLINE:
+                break
+    except Exception:  # a broken bookmark tree: the text's own headings are used instead
+        return []
+    return outline
 
 
 class Refused(Exception):
@@ -267,6 +291,7 @@ def run(data: bytes, limits: PdfLimits, image: bool = False) -> dict[str, Any]:
         pdf = open_pdf(data)
         try:
             outcome = read_pages(pdf, limits)
+            outcome.outline = read_outline(pdf)
         finally:
             pdf.close()
     except Refused as exc:
