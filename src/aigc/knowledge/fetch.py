@@ -28,6 +28,7 @@ CONTENT_TYPES = {
     "application/json": "json",
     "application/pdf": "pdf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "message/rfc822": "eml",
     "image/png": "png",
     "image/jpeg": "jpg",
     "image/tiff": "tiff",
@@ -35,7 +36,7 @@ CONTENT_TYPES = {
     "image/webp": "webp",
 }
 _EXTENSIONS = (
-    *("pdf", "docx", "html", "htm", "md", "txt", "csv", "json", "jsonl", "pptx", "xlsx"),
+    *("pdf", "docx", "html", "htm", "md", "txt", "csv", "json", "jsonl", "pptx", "xlsx", "eml"),
     *("png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"),
 )
 _TEXT_EXTENSIONS = frozenset({"html", "htm", "md", "txt", "csv", "json", "jsonl"})

@@ -35,16 +35,7 @@ if TYPE_CHECKING:  # the parsers load their libraries on first use
 # Images are read by OCR (scanned notices, photographed receipts, screenshots).
 IMAGE_FORMATS = ("png", "jpg", "tiff", "bmp", "webp")
 FORMATS = (
-    "txt",
-    "md",
-    "html",
-    "pdf",
-    "docx",
-    "pptx",
-    "xlsx",
-    "csv",
-    "json",
-    "jsonl",
+    *("txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl", "eml"),
     *IMAGE_FORMATS,
 )
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -148,6 +139,7 @@ _SAVE_AS = {
     "key": ("an Apple Keynote presentation", "pptx"),
     "numbers": ("an Apple Numbers spreadsheet", "xlsx"),
     "heic": ("an iPhone photo format", "jpg"),
+    "msg": ("an Outlook message file", "html"),
 }
 
 
@@ -165,6 +157,17 @@ def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parse
         pdf_limits = replace(limits.pdf, max_pages=limits.max_pages)
         read = read_pdf(data, pdf_limits, image=fmt in IMAGE_FORMATS)
         return Parsed(read.blocks, read.notes, read.outline)  # paragraphs: none of them blank
+    if fmt == "eml":  # a message and its attachments, each read by its own parser
+        from aigc.knowledge.email_message import read_email
+
+        try:
+            return read_email(data, limits)
+        except DocumentRejected:
+            raise
+        except Exception as exc:  # the email package's own error on a malformed message
+            raise DocumentRejected(
+                f"The e-mail could not be read ({type(exc).__name__}: {exc})"[:500]
+            ) from None
     notes: list[str] = []
     try:
         if fmt in TEXT_PARSERS:
