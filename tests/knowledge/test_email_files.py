@@ -58,18 +58,18 @@ def test_an_email_is_read_with_its_attachments() -> None:
     assert context.document_title(parsed.blocks, "通知.eml") == "关于调整差旅标准的通知"
 
 
-def test_an_html_only_email_is_read_as_a_page_and_nested_mail_is_not_opened() -> None:
+def test_an_html_only_email_is_read_as_a_page_with_a_forwarded_mail() -> None:
     message = EmailMessage()
     message["Subject"] = "Quarterly all-hands"
     message.set_content("<p>The all-hands is on <b>Friday</b> at 3 pm.</p>", subtype="html")
     inner = EmailMessage()
-    inner["Subject"] = "forwarded"
-    inner.set_content("old thread")
+    inner["Subject"] = "Room booking"
+    inner.set_content("Room 5B is booked from 2 pm.")
     message.add_attachment(inner)
-    parsed = parse.parse_document(bytes(message), "eml")
-    assert "The all-hands is on Friday at 3 pm." in [b.text for b in parsed.blocks]
-    assert "old thread" not in "\n".join(b.text for b in parsed.blocks)
-    assert parsed.notes and parsed.notes[0].startswith("attachments not read:")
+    blocks = parse.parse_document(bytes(message), "eml").blocks
+    assert "The all-hands is on Friday at 3 pm." in [b.text for b in blocks]
+    booked = next(b for b in blocks if b.text == "Room 5B is booked from 2 pm.")
+    assert booked.headings[0] == "Quarterly all-hands" and booked.headings[-1] == "Room booking"
 
 
 def test_a_file_that_is_no_email_is_refused() -> None:

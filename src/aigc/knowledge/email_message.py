@@ -4,8 +4,8 @@ subject as the title, who wrote to whom and when, the body, and the attachments 
 Python's own ``email`` package reads it (MIME parts, encoded headers such as
 ``=?gb2312?B?…?=``, each part's declared charset). A body sent as HTML only is read as a web
 page (``web_page``). Attachments of a format ingested here are read in turn, each under its file
-name as a heading; an attached e-mail is not opened (no nesting), and what is not read is
-noted by name.
+name as a heading (an attached e-mail or archive too, to ``parse.MAX_NESTED_CONTAINERS``
+levels), and what is not read is noted by name.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def read_email(data: bytes, limits: Limits) -> Parsed:
     message = email.message_from_bytes(data, policy=email.policy.default)
     if not isinstance(message, EmailMessage) or not (message.keys() or message.get_payload()):
         raise DocumentRejected("The file is not an e-mail message")
-    subject = " ".join(str(message.get("subject", "")).split()) or "(no subject)"
+    subject = _subject(message)
     heading = [subject]
     blocks = [Block(subject, headings=heading, boundary=True)]
     sender = "\n".join(
@@ -46,15 +46,17 @@ def read_email(data: bytes, limits: Limits) -> Parsed:
     notes: list[str] = []
     unread: list[str] = []
     for n, part in enumerate(message.iter_attachments()):
-        name = part.get_filename() or f"attachment {n + 1}"
+        forwarded = part.get_content_type() == "message/rfc822"
+        name = part.get_filename() or (
+            f"{_subject(part.get_content())}.eml" if forwarded else f"attachment {n + 1}"
+        )
         if n >= MAX_ATTACHMENTS:
             unread.append(name)
             continue
         try:
-            fmt = parse.detect_format(name)
-            if fmt == "eml":
-                raise DocumentRejected("an attached e-mail is not opened")
-            raw = part.get_payload(decode=True)  # the bytes as attached: each parser decodes
+            fmt = "eml" if forwarded else parse.detect_format(name)
+            # the bytes as attached: each parser decodes them its own way
+            raw = bytes(part.get_content()) if forwarded else part.get_payload(decode=True)
             read = parse.parse_document(raw if isinstance(raw, bytes) else b"", fmt, limits)
         except DocumentRejected:
             unread.append(name)
@@ -62,13 +64,23 @@ def read_email(data: bytes, limits: Limits) -> Parsed:
         under = [*heading, name]
         blocks.append(Block(name, headings=under, boundary=True))
         blocks += [
-            Block(b.text, headings=under + b.headings, boundary=b.boundary, meta=dict(b.meta))
-            for b in read.blocks  # no page: an attachment's page is not the message's
+            Block(
+                b.text,
+                page=b.page,
+                headings=under + b.headings,
+                boundary=b.boundary,
+                meta=dict(b.meta),
+            )
+            for b in read.blocks  # the page of the attachment it is on, named in the headings
         ]
         notes += [f"{name}: {note}" for note in read.notes]
     if unread:
         notes.append(f"attachments not read: {', '.join(unread[:20])}")
     return Parsed([b for b in blocks if b.text.strip()], notes)
+
+
+def _subject(message: EmailMessage) -> str:
+    return " ".join(str(message.get("subject", "")).split()) or "(no subject)"
 
 
 def _content(part: MIMEPart) -> str:

@@ -29,6 +29,7 @@ CONTENT_TYPES = {
     "application/pdf": "pdf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
     "message/rfc822": "eml",
+    "application/zip": "zip",
     "image/png": "png",
     "image/jpeg": "jpg",
     "image/tiff": "tiff",
@@ -36,7 +37,21 @@ CONTENT_TYPES = {
     "image/webp": "webp",
 }
 _EXTENSIONS = (
-    *("pdf", "docx", "html", "htm", "md", "txt", "csv", "json", "jsonl", "pptx", "xlsx", "eml"),
+    *(
+        "pdf",
+        "docx",
+        "html",
+        "htm",
+        "md",
+        "txt",
+        "csv",
+        "json",
+        "jsonl",
+        "pptx",
+        "xlsx",
+        "eml",
+        "zip",
+    ),
     *("png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"),
 )
 _TEXT_EXTENSIONS = frozenset({"html", "htm", "md", "txt", "csv", "json", "jsonl"})

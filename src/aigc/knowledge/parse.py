@@ -14,6 +14,7 @@ ingestion marks that one document failed and moves on.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import datetime
 import io
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # the parsers load their libraries on first use
 # Images are read by OCR (scanned notices, photographed receipts, screenshots).
 IMAGE_FORMATS = ("png", "jpg", "tiff", "bmp", "webp")
 FORMATS = (
-    *("txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl", "eml"),
+    *("txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl", "eml", "zip"),
     *IMAGE_FORMATS,
 )
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -157,17 +158,8 @@ def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parse
         pdf_limits = replace(limits.pdf, max_pages=limits.max_pages)
         read = read_pdf(data, pdf_limits, image=fmt in IMAGE_FORMATS)
         return Parsed(read.blocks, read.notes, read.outline)  # paragraphs: none of them blank
-    if fmt == "eml":  # a message and its attachments, each read by its own parser
-        from aigc.knowledge.email_message import read_email
-
-        try:
-            return read_email(data, limits)
-        except DocumentRejected:
-            raise
-        except Exception as exc:  # the email package's own error on a malformed message
-            raise DocumentRejected(
-                f"The e-mail could not be read ({type(exc).__name__}: {exc})"[:500]
-            ) from None
+    if fmt in ("eml", "zip"):  # files inside a file, each read by its own parser
+        return _read_container(data, fmt, limits)
     notes: list[str] = []
     try:
         if fmt in TEXT_PARSERS:
@@ -189,6 +181,34 @@ def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parse
             f"The {fmt.upper()} file could not be read ({type(exc).__name__}: {exc})"[:500]
         ) from None
     return Parsed(blocks, notes)
+
+
+# Files inside files: an e-mail's attachments, an archive's files. Two levels are opened (a
+# zipped folder of e-mails with their attachments); deeper ones are not, so no chain of
+# archives inside e-mails inside archives can make one upload do unbounded work.
+MAX_NESTED_CONTAINERS = 2
+_containers_open: contextvars.ContextVar[int] = contextvars.ContextVar("containers", default=0)
+
+
+def _read_container(data: bytes, fmt: str, limits: Limits) -> Parsed:
+    from aigc.knowledge.archive import read_zip
+    from aigc.knowledge.email_message import read_email
+
+    what = "e-mail" if fmt == "eml" else "archive"
+    depth = _containers_open.get()
+    if depth >= MAX_NESTED_CONTAINERS:
+        raise DocumentRejected(f"An {what} inside {depth} levels of files is not opened")
+    token = _containers_open.set(depth + 1)
+    try:
+        return read_email(data, limits) if fmt == "eml" else read_zip(data, limits)
+    except DocumentRejected:
+        raise
+    except Exception as exc:  # the email or zipfile package's error on a malformed file
+        raise DocumentRejected(
+            f"The {what} could not be read ({type(exc).__name__}: {exc})"[:500]
+        ) from None
+    finally:
+        _containers_open.reset(token)
 
 
 def paragraphs(text: str) -> list[str]:

@@ -1,0 +1,87 @@
+"""A zip archive of documents, as people send a folder: every file of a format read here, each
+under its path in the archive as a heading. The archive is one document of the knowledge base
+(cited as the archive, with the file's path as the section).
+
+The archive is checked as Office files are (``parse.check_zip``: member count, expansion ratio,
+total size, paths that escape it) before anything is read. Names are decoded as the archiver
+wrote them: Windows' built-in zip and most Chinese tools write GBK names without the UTF-8 flag,
+which Python would read as code page 437. Archives and e-mails inside are opened to
+``parse.MAX_NESTED_CONTAINERS`` levels; hidden files and macOS resource forks are skipped; what
+cannot be read is noted by name.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import PurePosixPath
+
+from aigc.knowledge.parse import Block, DocumentRejected, Limits, Parsed
+
+MAX_FILES = 200  # files read from one archive; the rest are noted
+
+
+def read_zip(data: bytes, limits: Limits) -> Parsed:
+    """The blocks of the archive's readable files, and notes on the files left unread."""
+    from aigc.knowledge import parse
+
+    parse.check_zip(data, limits, "ZIP")
+    blocks: list[Block] = []
+    notes: list[str] = []
+    unread: list[str] = []
+    read_count = 0
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            name = member_name(info)
+            base = PurePosixPath(name).name
+            if info.is_dir() or not base or base.startswith(".") or "__MACOSX" in name:
+                continue
+            if read_count >= MAX_FILES:
+                unread.append(name)
+                continue
+            try:
+                fmt = parse.detect_format(base)
+                found = parse.parse_document(archive.read(info), fmt, limits)
+            except (DocumentRejected, RuntimeError, zipfile.BadZipFile):
+                # RuntimeError: a member encrypted with a password
+                unread.append(name)
+                continue
+            read_count += 1
+            blocks.append(Block(name, headings=[name], boundary=True))
+            blocks += [
+                Block(
+                    b.text,
+                    page=b.page,
+                    headings=[name, *b.headings],
+                    boundary=b.boundary,
+                    meta=dict(b.meta),
+                )
+                for b in found.blocks
+            ]
+            notes += [f"{name}: {note}" for note in found.notes]
+    if unread:
+        more = f" and {len(unread) - 20} more" if len(unread) > 20 else ""
+        notes.append(f"files not read: {', '.join(unread[:20])}{more}")
+    if not blocks:
+        raise DocumentRejected(
+            "The archive holds no file that could be read"
+            + (f" ({', '.join(unread[:5])})" if unread else "")
+        )
+    return Parsed(blocks, notes)
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name as its archiver meant it: UTF-8 when flagged so, else the bytes read
+    as UTF-8 or, failing that, GB18030 (Windows in China), else as Python read them."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    for codec in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
