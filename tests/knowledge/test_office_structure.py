@@ -221,6 +221,7 @@ def test_a_row_far_down_a_long_table_is_found_with_its_column_names(sandbox: San
         ),
         ("城市\t住宿\t伙食\n北京\t600\t120\n", ["城市: 北京; 住宿: 600; 伙食: 120"]),
         ("问题\n如何请假\n如何报销\n", ["问题: 如何请假", "问题: 如何报销"]),  # one column
+        ("sep=;\nName;Price\nBasic;10,50\n", ["Name: Basic; Price: 10,50"]),  # Excel's hint
     ],
 )
 def test_csv_files_are_read_with_the_delimiter_they_use(csv_text: str, rows: list[str]) -> None:

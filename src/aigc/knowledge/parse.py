@@ -19,6 +19,7 @@ import csv
 import datetime
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -311,7 +312,16 @@ def parse_csv(text: str, limits: Limits) -> Iterator[Block]:
     """One block per row, each cell labelled with its column so a row stands on its own
     (``table_rows.labelled_rows``). The delimiter is sniffed: Excel writes ';' where the
     decimal mark is a comma, and tab-separated files are saved as .csv too."""
-    yield from _sheet_blocks(csv.reader(io.StringIO(text), _csv_dialect(text)), [])
+    hint = _SEPARATOR_HINT.match(text)
+    if hint:  # Excel's "sep=;" first line names the delimiter
+        body = text[hint.end() :]
+        rows = csv.reader(io.StringIO(body), delimiter=hint.group(1))
+    else:
+        rows = csv.reader(io.StringIO(text), _csv_dialect(text))
+    yield from _sheet_blocks(rows, [])
+
+
+_SEPARATOR_HINT = re.compile(r"\A\ufeff?sep=(.)\r?\n")
 
 
 def _csv_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
