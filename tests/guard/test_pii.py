@@ -83,3 +83,9 @@ def test_identifiers_and_ids_are_not_secrets() -> None:
     ):
         assert pii.detect(text, pii.SECRETS_ONLY) == [], text
     assert pii.detect("key Zx9fQ2pL7mN4vB8kQ1wE5rT6", pii.SECRETS_ONLY)[0].entity == "SECRET"
+
+
+def test_a_known_place_after_in_is_a_location_not_a_person() -> None:
+    """The token model read "in Jordan" as a person (Jordan is a first name too)."""
+    found = [(f.entity, f.value) for f in pii.detect("I met Jordan in Jordan last spring.")]
+    assert found == [("PERSON", "Jordan"), ("LOCATION", "Jordan")]
