@@ -6,7 +6,8 @@ page, a table of contents: ``w:sdt``, around paragraphs or inside one), tracked 
 accepted (a draft's inserted text sits in ``w:ins``; deleted text, ``w:del``, is left out, as
 Word shows the document with its changes accepted), and text boxes (``w:txbxContent``, read as
 paragraphs after the one that anchors them; the copy kept for older readers in
-``mc:Fallback`` is skipped). So the body is walked here with python-docx's element classes and
+``mc:Fallback`` is skipped). Text formatted as hidden (``w:vanish``) is left out, as Word
+leaves it out of the page. So the body is walked here with python-docx's element classes and
 xpath, and python-docx still answers styles, tables and cells.
 """
 
@@ -27,7 +28,12 @@ if TYPE_CHECKING:
 
 # Text Word does not show: deleted or moved-away text, the fallback copy of a drawing, and text
 # boxes (read as paragraphs of their own).
-_HIDDEN = "ancestor::w:del or ancestor::w:moveFrom or ancestor::mc:Fallback"
+_HIDDEN = (
+    "ancestor::w:del or ancestor::w:moveFrom or ancestor::mc:Fallback"
+    # a run formatted as hidden text (Font › Hidden): Word does not show or print it, and it
+    # is where a document can carry instructions for a model that its reader never sees
+    " or ancestor::w:r[w:rPr/w:vanish[not(@w:val='0' or @w:val='false')]]"
+)
 _NS = {
     "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
     "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
