@@ -141,6 +141,19 @@ def tenant_db(db_url: str) -> Iterator[Database]:
     database.dispose()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Import Faker's providers (the guard's name and place lists) before any test runs.
+
+    Faker is a pytest plugin, so pytest compiles each of its modules through the assertion
+    rewriter when it is first imported; the guard imports its ~200 locale providers lazily,
+    inside whichever test first detects a name. Once, in a full run, that compile met CPython
+    3.11's intermittent "AST constructor recursion depth mismatch" (pytest-dev/pytest#10874)
+    mid-suite; at session start no test has run yet."""
+    from aigc.guard import gazetteer
+
+    gazetteer.lists()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
     """A failed test that used the shared live server shows the tail of that server's log, so
