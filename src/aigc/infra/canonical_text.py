@@ -35,6 +35,9 @@ from typing import Any
 # Full-width forms U+FF01–U+FF5E are ASCII U+0021–U+007E shifted; Chinese writing uses these
 # six as punctuation of its own (a rule or a model may look for them), so they stay. Tag
 # characters U+E0020–U+E007E are ASCII shifted too, and invisible.
+# Wide (East Asian) characters for a regex class: CJK radicals and punctuation, kana, Han,
+# compatibility ideographs, full-width forms. Text written in them has no spaces between words.
+WIDE = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
 _CHINESE_PUNCTUATION = set("！，：；？（）")
 _ASCII_OF = {
     code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F) if chr(code) not in _CHINESE_PUNCTUATION

@@ -47,18 +47,9 @@ def read_zip(data: bytes, limits: Limits) -> Parsed:
                 unread.append(name)
                 continue
             read_count += 1
-            blocks.append(Block(name, headings=[name], boundary=True))
-            blocks += [
-                Block(
-                    b.text,
-                    page=b.page,
-                    headings=[name, *b.headings],
-                    boundary=b.boundary,
-                    meta=dict(b.meta),
-                )
-                for b in found.blocks
-            ]
-            notes += [f"{name}: {note}" for note in found.notes]
+            filed, filed_notes = parse.filed_under([], name, found)
+            blocks += filed
+            notes += filed_notes
     if unread:
         more = f" and {len(unread) - 20} more" if len(unread) > 20 else ""
         notes.append(f"files not read: {', '.join(unread[:20])}{more}")

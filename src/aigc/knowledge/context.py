@@ -405,6 +405,7 @@ def sections_from_outline(blocks: list[Block], outline: Sequence[Bookmark]) -> l
         )
     path = HeadingPath()
     opened_pages: set[int] = set()
+    title_of = {id(mark): _squeezed(mark.title) for mark in outline}  # compared, not shown
     waiting: list[Bookmark] = []  # this page's bookmarks found in its text, in order
     out: list[Block] = []
     for block in blocks:
@@ -414,14 +415,14 @@ def sections_from_outline(blocks: list[Block], outline: Sequence[Bookmark]) -> l
                 opened_pages.add(earlier)
                 lines = lines_on.get(earlier, [])
                 for mark in marks_on[earlier]:
-                    title = _squeezed(mark.title)
+                    title = title_of[id(mark)]
                     if earlier == page and any(line.startswith(title) for line in lines):
                         waiting.append(mark)
                     else:  # not in its page's text, or on a page without text
                         path.open(mark.level + 1, mark.title)
         segments: list[tuple[Bookmark | None, list[str]]] = [(None, [])]
         for line in block.text.splitlines():
-            if waiting and _squeezed(line).startswith(_squeezed(waiting[0].title)):
+            if waiting and _squeezed(line).startswith(title_of[id(waiting[0])]):
                 segments.append((waiting.pop(0), []))
             segments[-1][1].append(line)
         for opening, lines in segments:

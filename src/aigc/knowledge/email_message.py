@@ -61,19 +61,9 @@ def read_email(data: bytes, limits: Limits) -> Parsed:
         except DocumentRejected:
             unread.append(name)
             continue
-        under = [*heading, name]
-        blocks.append(Block(name, headings=under, boundary=True))
-        blocks += [
-            Block(
-                b.text,
-                page=b.page,
-                headings=under + b.headings,
-                boundary=b.boundary,
-                meta=dict(b.meta),
-            )
-            for b in read.blocks  # the page of the attachment it is on, named in the headings
-        ]
-        notes += [f"{name}: {note}" for note in read.notes]
+        filed, filed_notes = parse.filed_under(heading, name, read)  # pages: the attachment's
+        blocks += filed
+        notes += filed_notes
     if unread:
         notes.append(f"attachments not read: {', '.join(unread[:20])}")
     return Parsed([b for b in blocks if b.text.strip()], notes)

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from aigc.infra import text_encoding
 from aigc.infra.fetch import FetchRefused, fetch_bytes
+from aigc.knowledge import parse
 
 __all__ = ["CONTENT_TYPES", "FetchRefused", "Fetched", "fetch"]
 
@@ -54,7 +55,6 @@ _EXTENSIONS = (
     ),
     *("png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"),
 )
-_TEXT_EXTENSIONS = frozenset({"html", "htm", "md", "txt", "csv", "json", "jsonl"})
 
 
 @dataclass
@@ -72,7 +72,7 @@ def fetch(
     got = fetch_bytes(url, max_bytes, timeout_s, allow_networks, user_agent="aigc-kb/1")
     filename = _filename(got.url, got.content_type)
     data = got.data
-    if got.charset and filename.rsplit(".", 1)[-1].lower() in _TEXT_EXTENSIONS:
+    if got.charset and parse.detect_format(filename) in parse.TEXT_PARSERS:
         data = _as_declared(data, got.charset)
     return Fetched(got.url, filename, got.content_type, data)
 

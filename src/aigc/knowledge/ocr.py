@@ -13,6 +13,8 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aigc.infra.canonical_text import WIDE
+
 if TYPE_CHECKING:
     from PIL.Image import Image
 
@@ -86,8 +88,7 @@ def languages_for(script: str, languages: str) -> str:
 
 # Tesseract reading with Chinese and English together puts a space between Chinese characters
 # (本 周 五 下 午): Chinese has none.
-_WIDE = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
-_SPACE_IN_CHINESE = re.compile(rf"(?<=[{_WIDE}])[ \t]+(?=[{_WIDE}])")
+_SPACE_IN_CHINESE = re.compile(rf"(?<=[{WIDE}])[ \t]+(?=[{WIDE}])")
 
 
 def read_image(image: Image, languages: str, timeout_s: float) -> str:

@@ -184,6 +184,16 @@ def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parse
     return Parsed(blocks, notes)
 
 
+def filed_under(headings: list[str], name: str, inner: Parsed) -> tuple[list[Block], list[str]]:
+    """A file read inside another (an e-mail's attachment, an archive's member): a block naming
+    it, then its blocks under ``headings`` and its name; its notes prefixed with the name."""
+    under = [*headings, name]
+    blocks = [Block(name, headings=under, boundary=True)] + [
+        replace(b, headings=under + b.headings, meta=dict(b.meta)) for b in inner.blocks
+    ]
+    return blocks, [f"{name}: {note}" for note in inner.notes]
+
+
 # Files inside files: an e-mail's attachments, an archive's files. Two levels are opened (a
 # zipped folder of e-mails with their attachments); deeper ones are not, so no chain of
 # archives inside e-mails inside archives can make one upload do unbounded work.

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from aigc.infra.canonical_text import WIDE
 from aigc.knowledge import table_rows
 from aigc.knowledge.parse import Block, HeadingPath
 
@@ -47,8 +48,7 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGN
 # a line break between two Chinese or Japanese characters is nothing (as CSS's segment-break
 # rule renders it: 病假需提供⏎医院证明 is one word run), any other run of it is one space.
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
-_WIDE = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
-_WIDE_BREAK = re.compile(rf"(?<=[{_WIDE}])[^\S\n]*\n\s*(?=[{_WIDE}])")
+_WIDE_BREAK = re.compile(rf"(?<=[{WIDE}])[^\S\n]*\n\s*(?=[{WIDE}])")
 _ANY_SPACE = re.compile(r"\s+")
 _ENTER, _LEAVE = 0, 1
 
