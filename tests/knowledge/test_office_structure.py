@@ -393,6 +393,72 @@ def test_word_text_in_content_controls_tracked_insertions_and_text_boxes() -> No
     ]
 
 
+def _with_notes(document, kind: str, notes: dict[str, str]) -> None:
+    """Give a python-docx document a footnotes or endnotes part (python-docx cannot write one),
+    with Word's separator notes, as Word saves it."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+    from docx.oxml.ns import nsdecls
+
+    body = "".join(
+        f'<w:{kind} w:type="{kind_}" w:id="{i}"><w:p><w:r><w:separator/></w:r></w:p></w:{kind}>'
+        for i, kind_ in ((-1, "separator"), (0, "continuationSeparator"))
+    ) + "".join(
+        f'<w:{kind} w:id="{note_id}"><w:p><w:r><w:{kind}Ref/></w:r>'
+        f'<w:r><w:t xml:space="preserve"> {text}</w:t></w:r></w:p></w:{kind}>'
+        for note_id, text in notes.items()
+    )
+    xml = f'<?xml version="1.0" encoding="UTF-8"?><w:{kind}s {nsdecls("w")}>{body}</w:{kind}s>'
+    content_type = f"application/vnd.openxmlformats-officedocument.wordprocessingml.{kind}s+xml"
+    part = Part(PackURI(f"/word/{kind}s.xml"), content_type, xml.encode(), document.part.package)
+    document.part.relate_to(part, RT.FOOTNOTES if kind == "footnote" else RT.ENDNOTES)
+
+
+def test_word_footnotes_and_endnotes_follow_what_cites_them() -> None:
+    """Footnotes and endnotes live in their own parts of a .docx: python-docx never reads
+    them, and a policy's definitions often sit there. Each is read after the paragraph (or
+    table) that cites it, in that section, with the mark Word shows."""
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    w = nsdecls("w")
+    document = docx.Document()
+    document.add_heading("第三条 住宿标准", level=1)
+    cited = document.add_paragraph("一线城市每晚不超过600元")
+    cited._p.append(parse_xml(f'<w:r {w}><w:footnoteReference w:id="1"/></w:r>'))
+    cited._p.append(parse_xml(f"<w:r {w}><w:t>，其他城市不超过400元。</w:t></w:r>"))
+    document.add_heading("第四条 交通", level=1)
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = "高铁"
+    table.cell(0, 1).paragraphs[0].add_run("二等座")
+    table.cell(0, 1).paragraphs[0]._p.append(
+        parse_xml(f'<w:r {w}><w:footnoteReference w:id="2"/></w:r>')
+    )
+    closing = document.add_paragraph("本办法由财务部解释")
+    closing._p.append(parse_xml(f'<w:r {w}><w:endnoteReference w:id="1"/></w:r>'))
+    _with_notes(
+        document,
+        "footnote",
+        {"1": "一线城市指北京、上海、广州、深圳。", "2": "出差超过6小时可乘一等座。"},
+    )
+    _with_notes(document, "endnote", {"1": "2024年3月1日起施行。"})
+    out = io.BytesIO()
+    document.save(out)
+    blocks = [(b.text, b.headings) for b in parse(out.getvalue(), "docx")]
+    assert blocks == [
+        ("第三条 住宿标准", ["第三条 住宿标准"]),
+        ("一线城市每晚不超过600元[1]，其他城市不超过400元。", ["第三条 住宿标准"]),
+        ("[1] 一线城市指北京、上海、广州、深圳。", ["第三条 住宿标准"]),
+        ("第四条 交通", ["第四条 交通"]),
+        ("高铁 | 二等座[2]", ["第四条 交通"]),
+        ("[2] 出差超过6小时可乘一等座。", ["第四条 交通"]),
+        ("本办法由财务部解释[i]", ["第四条 交通"]),
+        ("[i] 2024年3月1日起施行。", ["第四条 交通"]),
+    ]
+
+
 def test_spreadsheet_cells_read_as_the_sheet_shows_them() -> None:
     """Dates read '2024-03-01 00:00:00', a 15 % cell 0.15 and 0.1 + 0.2 0.30000000000000004."""
     import datetime

@@ -7,8 +7,10 @@ accepted (a draft's inserted text sits in ``w:ins``; deleted text, ``w:del``, is
 Word shows the document with its changes accepted), and text boxes (``w:txbxContent``, read as
 paragraphs after the one that anchors them; the copy kept for older readers in
 ``mc:Fallback`` is skipped). Text formatted as hidden (``w:vanish``) is left out, as Word
-leaves it out of the page. So the body is walked here with python-docx's element classes and
-xpath, and python-docx still answers styles, tables and cells.
+leaves it out of the page. Footnotes and endnotes (their own parts of the package) are read
+after the paragraph or table that cites them, marked as Word numbers them (1, 2 … and i, ii …),
+so a note is found in the section it annotates. So the body is walked here with python-docx's
+element classes and xpath, and python-docx still answers styles, tables and cells.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def _xpath(path: str) -> XPath:
 def blocks(document: Document) -> Iterator[Block]:
     """The body's paragraphs and table rows as blocks; a heading opens a section."""
     path = HeadingPath()
-    for item in _items(document):
+    notes = Notes(document)
+    for item in _items(document, notes):
         if isinstance(item, list):  # a table's rows
             yield from (Block(line, headings=list(path.titles)) for line in item)
             continue
@@ -64,8 +67,9 @@ def blocks(document: Document) -> Iterator[Block]:
             yield Block(text, headings=path.open(level, text), boundary=True)
 
 
-def _items(document: Document) -> Iterator[list[str] | tuple[Paragraph, str]]:
-    """Each paragraph with its text, and each table as its rows' lines, in reading order."""
+def _items(document: Document, notes: Notes) -> Iterator[list[str] | tuple[Paragraph, str]]:
+    """Each paragraph with its text, and each table as its rows' lines, in reading order; the
+    notes a paragraph or table cites follow it."""
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
@@ -73,15 +77,85 @@ def _items(document: Document) -> Iterator[list[str] | tuple[Paragraph, str]]:
     for element in _block_elements(document.element.body):
         if _local(element) == "tbl":
             table = Table(element, body)
-            rows = [[cell_text(cell._tc) for cell in row.cells] for row in table.rows]
+            rows = [[cell_text(cell._tc, notes) for cell in row.cells] for row in table.rows]
             marked = bool(_xpath("./w:tr[1]/w:trPr/w:tblHeader")(element))
             yield table_rows.row_texts(rows, marked)
+            yield notes.cited_in(element)
             continue
-        yield Paragraph(element, body), paragraph_text(element)
+        yield Paragraph(element, body), paragraph_text(element, notes)
         for box in _xpath(".//w:txbxContent[not(ancestor::mc:Fallback)]")(element):
             for inner in _block_elements(box):
                 if _local(inner) == "p":
-                    yield Paragraph(inner, body), paragraph_text(inner)
+                    yield Paragraph(inner, body), paragraph_text(inner, notes)
+        yield notes.cited_in(element)
+
+
+# A note's reference in the text, by the kind of note it cites.
+_NOTE_KINDS = {"footnoteReference": "footnote", "endnoteReference": "endnote"}
+
+
+class Notes:
+    """A document's footnotes and endnotes by id, and the mark each gets where it is cited:
+    Word numbers footnotes 1, 2 … and endnotes i, ii … in the order they are cited."""
+
+    def __init__(self, document: Document) -> None:
+        from docx.opc.constants import RELATIONSHIP_TYPE as RT
+        from docx.oxml import parse_xml
+
+        self.texts: dict[tuple[str, str], str] = {}
+        self.marks: dict[tuple[str, str], str] = {}
+        self.listed: set[tuple[str, str]] = set()
+        for rel in document.part.rels.values():
+            kind = {RT.FOOTNOTES: "footnote", RT.ENDNOTES: "endnote"}.get(rel.reltype)
+            if kind is None or rel.is_external:
+                continue
+            root = parse_xml(rel.target_part.blob)
+            # separators (the rule above the notes) are notes too, of their own type
+            for note in _xpath(f"./w:{kind}[not(@w:type) or @w:type='normal']")(root):
+                text = "\n".join(
+                    t for p in _xpath(f".//w:p[not({_HIDDEN})]")(note) if (t := paragraph_text(p))
+                )
+                if text:
+                    self.texts[kind, note.get(f"{{{_NS['w']}}}id", "")] = text
+
+    def mark(self, reference: _Element) -> str:
+        """The mark Word shows where a note is cited ("" for a note without text)."""
+        key = _note_key(reference)
+        if key not in self.texts:
+            return ""
+        if key not in self.marks:
+            count = sum(kind == key[0] for kind, _ in self.marks) + 1
+            self.marks[key] = str(count) if key[0] == "footnote" else _roman(count)
+        return f"[{self.marks[key]}]"
+
+    def cited_in(self, element: _Element) -> list[str]:
+        """The notes cited in a paragraph or table, each once, as "[mark] text"."""
+        out = []
+        for reference in _xpath(_REFERENCES)(element):
+            mark, key = self.mark(reference), _note_key(reference)
+            if mark and key not in self.listed:
+                self.listed.add(key)
+                out.append(f"{mark} {self.texts[key]}")
+        return out
+
+
+def _note_key(reference: _Element) -> tuple[str, str]:
+    """The note a reference cites: its kind and id."""
+    return _NOTE_KINDS[_local(reference)], reference.get(f"{{{_NS['w']}}}id", "")
+
+
+_REFERENCES = f".//w:footnoteReference[not({_HIDDEN})] | .//w:endnoteReference[not({_HIDDEN})]"
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in (
+        (1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
+        (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"),
+    ):  # fmt: skip
+        while n >= value:
+            out, n = out + letters, n - value
+    return out
 
 
 def _local(element: _Element) -> str:
@@ -102,26 +176,33 @@ def _block_elements(parent: _Element) -> Iterator[_Element]:
             yield from _block_elements(child)
 
 
-def paragraph_text(p: _Element) -> str:
+def paragraph_text(p: _Element, notes: Notes | None = None) -> str:
     """The text Word shows of a paragraph: its runs wherever they sit (hyperlinks, content
-    controls, tracked insertions), tabs and line breaks as such; not its text boxes."""
+    controls, tracked insertions), tabs and line breaks as such, a note's mark where it is
+    cited; not its text boxes."""
     # a text box inside this paragraph is read on its own: pieces as deep in boxes as ``p``
     shown = f"not({_HIDDEN}) and count(ancestor::w:txbxContent) = $boxes"
-    pieces = _xpath(f".//w:t[{shown}] | .//w:tab[{shown}] | .//w:br[{shown}] | .//w:cr[{shown}]")(
+    kinds = ("t", "tab", "br", "cr", "footnoteReference", "endnoteReference")
+    pieces = _xpath(" | ".join(f".//w:{kind}[{shown}]" for kind in kinds))(
         p, boxes=len(_xpath("ancestor::w:txbxContent")(p))
     )
     out = []
     for piece in pieces:
         name = _local(piece)
-        out.append((piece.text or "") if name == "t" else "\t" if name == "tab" else "\n")
+        if name == "t":
+            out.append(piece.text or "")
+        elif name in _NOTE_KINDS:
+            out.append(notes.mark(piece) if notes is not None else "")
+        else:
+            out.append("\t" if name == "tab" else "\n")
     return "".join(out).strip()
 
 
-def cell_text(tc: _Element) -> str:
+def cell_text(tc: _Element, notes: Notes | None = None) -> str:
     """A table cell's text: its paragraphs (a nested table's and text boxes' too), a line
     each."""
     paragraphs = _xpath(f".//w:p[not({_HIDDEN})]")(tc)
-    return "\n".join(t for p in paragraphs if (t := paragraph_text(p)))
+    return "\n".join(t for p in paragraphs if (t := paragraph_text(p, notes)))
 
 
 def heading_level(paragraph: Paragraph) -> int | None:
