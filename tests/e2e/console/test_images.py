@@ -91,6 +91,11 @@ def test_generate_verify_download_interpolate_and_refusal(
     page.get_by_test_id("img-n").fill("2")
     page.get_by_test_id("img-seed").fill("42")
     _pick(page, "img-size", "64x64")
+    # The walk's classes, seed and length are typed before generating: what a user types in the
+    # interpolation panel must survive the gallery (and the panel's image lists) changing.
+    typed = {"start-label": "7", "end-label": "1", "end-seed": "3", "steps": "5"}
+    for field, value in typed.items():
+        page.get_by_test_id(f"interp-{field}").fill(value)
     page.get_by_test_id("img-generate").click()
 
     items = page.get_by_test_id("gallery-item")
@@ -109,15 +114,9 @@ def test_generate_verify_download_interpolate_and_refusal(
         assert png.read(8) == PNG_SIGNATURE
 
     # Interpolate from the second gallery image (encoded by the VAE) to a seeded class 1.
-    page.get_by_test_id("interp-start-label").fill("7")
     _pick(page, "interp-start-image", "Generated image 2")
-    page.get_by_test_id("interp-end-label").fill("1")
-    page.get_by_test_id("interp-end-seed").fill("3")
-    page.get_by_test_id("interp-steps").fill("5")
-    # Every field still holds what was typed when the walk is asked for (one CI run lost the
-    # start class between typing it and clicking, and then timed out waiting for the frames).
-    for field, typed in (("start-label", "7"), ("end-label", "1"), ("end-seed", "3")):
-        expect(page.get_by_test_id(f"interp-{field}")).to_have_value(typed)
+    for field, value in typed.items():  # still what was typed before the gallery changed
+        expect(page.get_by_test_id(f"interp-{field}")).to_have_value(value)
     page.get_by_test_id("interp-run").click()
     position = page.get_by_test_id("interp-step")
     expect(position).to_have_text("Step 1 of 5", timeout=60_000)
