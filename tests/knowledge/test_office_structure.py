@@ -459,6 +459,124 @@ def test_word_footnotes_and_endnotes_follow_what_cites_them() -> None:
     ]
 
 
+def _numbered_policy_docx() -> bytes:
+    """A policy as Chinese companies write one in Word: chapters numbered by the heading style
+    (第一章), articles by a list (第一条, continuing across chapters), items under an article
+    ((一), (二)), a list of steps restarted by a second list instance, bullets, and a paragraph
+    whose numbering was taken off (numId 0)."""
+    import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    w = nsdecls("w")
+
+    def level(ilvl: int, fmt: str, text: str, extra: str = "") -> str:
+        return (
+            f'<w:lvl w:ilvl="{ilvl}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/>'
+            f'<w:lvlText w:val="{text}"/>{extra}</w:lvl>'
+        )
+
+    document = docx.Document()
+    numbering = document.part.numbering_part.element
+    for abstract_id, levels in (
+        (90, level(0, "chineseCounting", "第%1章", '<w:pStyle w:val="Heading1"/><w:suff w:val="space"/>')),
+        (91, level(0, "chineseCounting", "第%1条") + level(1, "chineseCounting", "（%2）", '<w:suff w:val="nothing"/>')),
+        (92, level(0, "decimal", "%1.")),
+        (93, level(0, "bullet", "\u2022")),
+    ):  # fmt: skip
+        numbering.insert(
+            0,
+            parse_xml(
+                f'<w:abstractNum {w} w:abstractNumId="{abstract_id}">{levels}</w:abstractNum>'
+            ),
+        )
+    for num_id, abstract_id, extra in (
+        (90, 90, ""),
+        (91, 91, ""),
+        (92, 92, ""),
+        (93, 92, '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride>'),
+        (94, 93, ""),
+    ):
+        numbering.append(
+            parse_xml(
+                f'<w:num {w} w:numId="{num_id}"><w:abstractNumId w:val="{abstract_id}"/>'
+                f"{extra}</w:num>"
+            )
+        )
+    heading_style = document.styles["Heading 1"].element.get_or_add_pPr()
+    heading_style.append(parse_xml(f'<w:numPr {w}><w:numId w:val="90"/></w:numPr>'))
+
+    def numbered(text: str, num_id: int, ilvl: int = 0) -> None:
+        paragraph = document.add_paragraph(text)
+        paragraph._p.get_or_add_pPr().append(
+            parse_xml(f'<w:numPr {w}><w:ilvl w:val="{ilvl}"/><w:numId w:val="{num_id}"/></w:numPr>')
+        )
+
+    document.add_heading("总则", level=1)
+    numbered("为规范差旅管理，制定本办法。", 91)
+    numbered("本办法适用于全体员工。", 91)
+    document.add_heading("住宿标准", level=1)
+    numbered("住宿费按城市分级报销：", 91)
+    numbered("一线城市每晚不超过600元；", 91, 1)
+    numbered("其他城市每晚不超过400元。", 91, 1)
+    numbered("报销流程如下：", 91)
+    numbered("填写报销单", 92)
+    numbered("部门经理审批", 92)
+    numbered("提交发票原件", 93)  # a second instance of the same list, restarted at 1
+    numbered("出租车票", 94)  # a bullet: no label
+    numbered("本条不编号。", 0)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_word_automatic_numbering_is_read_as_word_draws_it() -> None:
+    """Word's automatic numbering is not text in the file: a policy's 第一条 and a chapter's
+    第一章 were lost, so "第三条" found nothing and chapters read as body text."""
+    blocks = [(b.text, b.headings) for b in parse(_numbered_policy_docx(), "docx")]
+    chapter_one, chapter_two = ["第一章 总则"], ["第二章 住宿标准"]
+    assert blocks == [
+        ("第一章 总则", chapter_one),
+        ("第一条 为规范差旅管理，制定本办法。", chapter_one),
+        ("第二条 本办法适用于全体员工。", chapter_one),
+        ("第二章 住宿标准", chapter_two),
+        ("第三条 住宿费按城市分级报销：", chapter_two),  # articles run on across chapters
+        ("（一）一线城市每晚不超过600元；", chapter_two),
+        ("（二）其他城市每晚不超过400元。", chapter_two),
+        ("第四条 报销流程如下：", chapter_two),  # the items restart under the next article
+        ("1. 填写报销单", chapter_two),
+        ("2. 部门经理审批", chapter_two),
+        ("1. 提交发票原件", chapter_two),
+        ("出租车票", chapter_two),
+        ("本条不编号。", chapter_two),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("n", "fmt", "drawn"),
+    [
+        (1, "chineseCounting", "一"),
+        (10, "chineseCounting", "十"),
+        (11, "chineseCounting", "十一"),
+        (20, "chineseCounting", "二十"),
+        (101, "chineseCountingThousand", "一百零一"),
+        (110, "chineseCountingThousand", "一百一十"),
+        (1005, "chineseCountingThousand", "一千零五"),
+        (11, "chineseLegalSimplified", "壹拾壹"),
+        (3, "ideographTraditional", "丙"),
+        (3, "decimalEnclosedCircle", "③"),
+        (4, "lowerRoman", "iv"),
+        (28, "upperLetter", "BB"),
+        (2024, "ideographDigital", "二〇二四"),
+        (7, "someFutureFormat", "7"),
+    ],
+)
+def test_word_number_formats(n: int, fmt: str, drawn: str) -> None:
+    from aigc.knowledge.word_numbering import format_number
+
+    assert format_number(n, fmt) == drawn
+
+
 def test_spreadsheet_cells_read_as_the_sheet_shows_them() -> None:
     """Dates read '2024-03-01 00:00:00', a 15 % cell 0.15 and 0.1 + 0.2 0.30000000000000004."""
     import datetime

@@ -9,7 +9,8 @@ paragraphs after the one that anchors them; the copy kept for older readers in
 ``mc:Fallback`` is skipped). Text formatted as hidden (``w:vanish``) is left out, as Word
 leaves it out of the page. Footnotes and endnotes (their own parts of the package) are read
 after the paragraph or table that cites them, marked as Word numbers them (1, 2 … and i, ii …),
-so a note is found in the section it annotates. So the body is walked here with python-docx's
+so a note is found in the section it annotates; automatic numbering (第一条, 1.2, (a)) is drawn
+as Word draws it (knowledge/word_numbering.py). So the body is walked here with python-docx's
 element classes and xpath, and python-docx still answers styles, tables and cells.
 """
 
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from aigc.knowledge import table_rows
 from aigc.knowledge.parse import Block, HeadingPath
+from aigc.knowledge.word_numbering import Numbering, format_number
 
 if TYPE_CHECKING:
     from docx.document import Document
@@ -55,7 +57,7 @@ def blocks(document: Document) -> Iterator[Block]:
     """The body's paragraphs and table rows as blocks; a heading opens a section."""
     path = HeadingPath()
     notes = Notes(document)
-    for item in _items(document, notes):
+    for item in _items(document, notes, Numbering(document)):
         if isinstance(item, list):  # a table's rows
             yield from (Block(line, headings=list(path.titles)) for line in item)
             continue
@@ -67,9 +69,11 @@ def blocks(document: Document) -> Iterator[Block]:
             yield Block(text, headings=path.open(level, text), boundary=True)
 
 
-def _items(document: Document, notes: Notes) -> Iterator[list[str] | tuple[Paragraph, str]]:
-    """Each paragraph with its text, and each table as its rows' lines, in reading order; the
-    notes a paragraph or table cites follow it."""
+def _items(
+    document: Document, notes: Notes, numbering: Numbering
+) -> Iterator[list[str] | tuple[Paragraph, str]]:
+    """Each paragraph with its text (after its number, where Word numbers it), and each table
+    as its rows' lines, in reading order; the notes a paragraph or table cites follow it."""
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
@@ -77,21 +81,24 @@ def _items(document: Document, notes: Notes) -> Iterator[list[str] | tuple[Parag
     for element in _block_elements(document.element.body):
         if _local(element) == "tbl":
             table = Table(element, body)
-            rows = [[cell_text(cell._tc, notes) for cell in row.cells] for row in table.rows]
+            rows = [
+                [cell_text(cell._tc, notes, numbering) for cell in row.cells] for row in table.rows
+            ]
             marked = bool(_xpath("./w:tr[1]/w:trPr/w:tblHeader")(element))
             yield table_rows.row_texts(rows, marked)
             yield notes.cited_in(element)
             continue
-        yield Paragraph(element, body), paragraph_text(element, notes)
+        yield Paragraph(element, body), _numbered(element, notes, numbering)
         for box in _xpath(".//w:txbxContent[not(ancestor::mc:Fallback)]")(element):
             for inner in _block_elements(box):
                 if _local(inner) == "p":
-                    yield Paragraph(inner, body), paragraph_text(inner, notes)
+                    yield Paragraph(inner, body), _numbered(inner, notes, numbering)
         yield notes.cited_in(element)
 
 
-# A note's reference in the text, by the kind of note it cites.
+# A note's reference in the text, by the kind of note it cites; how Word numbers each kind.
 _NOTE_KINDS = {"footnoteReference": "footnote", "endnoteReference": "endnote"}
+_NOTE_FORMATS = {"footnote": "decimal", "endnote": "lowerRoman"}
 
 
 class Notes:
@@ -125,7 +132,7 @@ class Notes:
             return ""
         if key not in self.marks:
             count = sum(kind == key[0] for kind, _ in self.marks) + 1
-            self.marks[key] = str(count) if key[0] == "footnote" else _roman(count)
+            self.marks[key] = format_number(count, _NOTE_FORMATS[key[0]])
         return f"[{self.marks[key]}]"
 
     def cited_in(self, element: _Element) -> list[str]:
@@ -145,17 +152,6 @@ def _note_key(reference: _Element) -> tuple[str, str]:
 
 
 _REFERENCES = f".//w:footnoteReference[not({_HIDDEN})] | .//w:endnoteReference[not({_HIDDEN})]"
-
-
-def _roman(n: int) -> str:
-    out = ""
-    for value, letters in (
-        (1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
-        (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"),
-    ):  # fmt: skip
-        while n >= value:
-            out, n = out + letters, n - value
-    return out
 
 
 def _local(element: _Element) -> str:
@@ -198,11 +194,17 @@ def paragraph_text(p: _Element, notes: Notes | None = None) -> str:
     return "".join(out).strip()
 
 
-def cell_text(tc: _Element, notes: Notes | None = None) -> str:
+def _numbered(p: _Element, notes: Notes, numbering: Numbering) -> str:
+    """A paragraph's text after the label Word draws before it (none without text)."""
+    label, text = numbering.label(p), paragraph_text(p, notes)
+    return label + text if text else ""
+
+
+def cell_text(tc: _Element, notes: Notes, numbering: Numbering) -> str:
     """A table cell's text: its paragraphs (a nested table's and text boxes' too), a line
     each."""
     paragraphs = _xpath(f".//w:p[not({_HIDDEN})]")(tc)
-    return "\n".join(t for p in paragraphs if (t := paragraph_text(p, notes)))
+    return "\n".join(t for p in paragraphs if (t := _numbered(p, notes, numbering)))
 
 
 def heading_level(paragraph: Paragraph) -> int | None:

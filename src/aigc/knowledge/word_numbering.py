@@ -1,0 +1,262 @@
+"""The labels Word draws before numbered paragraphs: 第一条, 1.2, (a), ①.
+
+Automatic numbering is not text in a .docx: a paragraph names a list and a level
+(``w:numPr``, on the paragraph or on its style, as heading styles numbered 第一章 do), and
+``numbering.xml`` says how that level is counted and drawn (``w:numFmt`` chineseCounting,
+``w:lvlText`` "第%1条"). Without the labels, a policy whose articles Word numbers reads as
+unnumbered paragraphs: "第十二条" finds nothing, and chapters typed as 第一章 cannot be told
+from body text. Counting follows Word: one counter per level of an abstract list, shared by
+the lists that use it, restarted by a list's ``w:startOverride``; a level restarts after a
+higher one is used (unless ``w:lvlRestart`` says otherwise).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from docx.document import Document
+    from lxml.etree import _Element
+
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_LEVELS = 9
+
+
+def _attr(element: _Element | None, name: str = "val") -> str | None:
+    return None if element is None else element.get(f"{{{_W}}}{name}")
+
+
+def _child(element: _Element | None, path: str) -> _Element | None:
+    if element is None:
+        return None
+    found = element.find(path.replace("w:", f"{{{_W}}}"))
+    return found
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+@dataclass
+class Level:
+    """How one level of a list is counted and drawn."""
+
+    start: int = 1
+    fmt: str = "decimal"
+    text: str = ""
+    suffix: str = "tab"  # what follows the label: tab, space or nothing
+    restart: int | None = None  # w:lvlRestart: restart after this (1-based) level; 0 never
+    legal: bool = False  # w:isLgl: every level's number drawn in Arabic digits
+    style: str | None = None  # the paragraph style this level belongs to
+
+
+@dataclass
+class _List:
+    abstract: str
+    overrides: dict[int, int] = field(default_factory=dict)  # level → w:startOverride
+    used: bool = False
+
+
+class Numbering:
+    """A document's lists, and their counters as the document is read in order."""
+
+    def __init__(self, document: Document) -> None:
+        from docx.opc.constants import RELATIONSHIP_TYPE as RT
+
+        self.abstracts: dict[str, list[Level]] = {}
+        self.lists: dict[str, _List] = {}
+        self.counters: dict[str, list[int | None]] = {}
+        self.styles: dict[str, _Element] = {}
+        part = next(
+            (
+                rel.target_part
+                for rel in document.part.rels.values()
+                if rel.reltype == RT.NUMBERING and not rel.is_external
+            ),
+            None,
+        )
+        if part is None:
+            return
+        root = part.element
+        for abstract in root.iterfind(f"{{{_W}}}abstractNum"):
+            levels = [Level() for _ in range(_LEVELS)]
+            for lvl in abstract.iterfind(f"{{{_W}}}lvl"):
+                index = _int(_attr(lvl, "ilvl"), -1)
+                if 0 <= index < _LEVELS:
+                    levels[index] = _level(lvl)
+            self.abstracts[_attr(abstract, "abstractNumId") or ""] = levels
+        for num in root.iterfind(f"{{{_W}}}num"):
+            entry = _List(_attr(_child(num, "w:abstractNumId")) or "")
+            for override in num.iterfind(f"{{{_W}}}lvlOverride"):
+                start = _attr(_child(override, "w:startOverride"))
+                if start is not None:
+                    entry.overrides[_int(_attr(override, "ilvl"), 0)] = _int(start, 1)
+            self.lists[_attr(num, "numId") or ""] = entry
+        for style in document.styles.element.iterfind(f"{{{_W}}}style"):
+            self.styles[_attr(style, "styleId") or ""] = style
+
+    def label(self, p: _Element) -> str:
+        """The label Word draws before paragraph ``p`` (with what follows it: a space for a
+        tab or space), counting it; "" for an unnumbered paragraph or a bullet."""
+        found = self._num_pr(p)
+        if found is None:
+            return ""
+        num_id, level = found
+        entry = self.lists.get(num_id)
+        levels = self.abstracts.get(entry.abstract) if entry else None
+        if entry is None or levels is None or not 0 <= level < _LEVELS:
+            return ""
+        counters = self.counters.setdefault(entry.abstract, [None] * _LEVELS)
+        if not entry.used:  # a list that restarts where it begins
+            entry.used = True
+            for index, start in entry.overrides.items():
+                if 0 <= index < _LEVELS:
+                    counters[index] = start - 1
+        current = counters[level]
+        counters[level] = levels[level].start if current is None else current + 1
+        for deeper in range(level + 1, _LEVELS):
+            restart = levels[deeper].restart
+            if restart != 0 and (restart is None or level < restart):
+                counters[deeper] = None
+        drawn = levels[level]
+        if drawn.fmt in ("bullet", "none") or not drawn.text:
+            return ""
+
+        def number(match: re.Match[str]) -> str:
+            index = int(match.group(1)) - 1
+            if not 0 <= index < _LEVELS:
+                return ""
+            value = counters[index]
+            if value is None:
+                value = levels[index].start
+            return format_number(value, "decimal" if drawn.legal else levels[index].fmt)
+
+        label = re.sub(r"%([1-9])", number, drawn.text)
+        return label + ("" if drawn.suffix == "nothing" else " ")
+
+    def _num_pr(self, p: _Element) -> tuple[str, int] | None:
+        """The list and level of a paragraph: its own w:numPr, else its style's (a style's
+        level is the one that names the style, else the first)."""
+        own = _child(p, "w:pPr/w:numPr")
+        if own is not None:
+            num_id = _attr(_child(own, "w:numId"))
+            if num_id is None or num_id == "0":  # numId 0: numbering taken off
+                return None
+            level = _attr(_child(own, "w:ilvl"))
+            if level is not None:
+                return num_id, _int(level, 0)
+            return num_id, self._style_level(num_id, _attr(_child(p, "w:pPr/w:pStyle")))
+        style_id = _attr(_child(p, "w:pPr/w:pStyle"))
+        seen: set[str] = set()
+        while style_id and style_id not in seen:
+            seen.add(style_id)
+            style = self.styles.get(style_id)
+            if style is None:
+                return None
+            num_pr = _child(style, "w:pPr/w:numPr")
+            if num_pr is not None:
+                num_id = _attr(_child(num_pr, "w:numId"))
+                if num_id is None or num_id == "0":
+                    return None
+                level = _attr(_child(num_pr, "w:ilvl"))
+                if level is not None:
+                    return num_id, _int(level, 0)
+                return num_id, self._style_level(num_id, style_id)
+            style_id = _attr(_child(style, "w:basedOn"))
+        return None
+
+    def _style_level(self, num_id: str, style_id: str | None) -> int:
+        entry = self.lists.get(num_id)
+        levels = self.abstracts.get(entry.abstract, []) if entry else []
+        return next((i for i, lv in enumerate(levels) if style_id and lv.style == style_id), 0)
+
+
+def _level(lvl: _Element) -> Level:
+    restart = _attr(_child(lvl, "w:lvlRestart"))
+    legal = _child(lvl, "w:isLgl")
+    return Level(
+        start=_int(_attr(_child(lvl, "w:start")), 1),
+        fmt=_attr(_child(lvl, "w:numFmt")) or "decimal",
+        text=_attr(_child(lvl, "w:lvlText")) or "",
+        suffix=_attr(_child(lvl, "w:suff")) or "tab",
+        restart=None if restart is None else _int(restart, 0),
+        legal=legal is not None and _attr(legal) not in ("0", "false"),
+        style=_attr(_child(lvl, "w:pStyle")),
+    )
+
+
+_DIGITS = "〇一二三四五六七八九"
+_LEGAL_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_STEMS = "甲乙丙丁戊己庚辛壬癸"
+_BRANCHES = "子丑寅卯辰巳午未申酉戌亥"
+
+
+def format_number(n: int, fmt: str) -> str:
+    """``n`` drawn in one of Word's number formats (w:numFmt); an unknown format as decimal."""
+    if fmt in ("decimal", "decimalHalfWidth"):
+        return str(n)
+    if fmt == "decimalZero":
+        return f"{n:02d}"
+    if fmt in ("upperRoman", "lowerRoman"):
+        roman = _roman(n)
+        return roman if fmt == "upperRoman" else roman.lower()
+    if fmt in ("upperLetter", "lowerLetter") and n > 0:
+        letter = chr(ord("A") + (n - 1) % 26) * ((n - 1) // 26 + 1)  # Word: Z, AA, BB …
+        return letter if fmt == "upperLetter" else letter.lower()
+    if fmt in ("chineseCounting", "chineseCountingThousand", "taiwaneseCounting",
+               "taiwaneseCountingThousand", "japaneseCounting"):  # fmt: skip
+        return chinese_number(n)
+    if fmt == "chineseLegalSimplified":
+        return chinese_number(n, digits=_LEGAL_DIGITS, units="拾佰仟")
+    if fmt in ("ideographDigital", "taiwaneseDigital"):
+        return "".join(_DIGITS[int(d)] for d in str(n))
+    if fmt == "ideographTraditional" and n > 0:
+        return _STEMS[(n - 1) % 10]
+    if fmt in ("ideographZodiac", "ideographZodiacTraditional") and n > 0:
+        return _BRANCHES[(n - 1) % 12]
+    if fmt in ("decimalEnclosedCircle", "decimalEnclosedCircleChinese") and 1 <= n <= 20:
+        return chr(0x2460 + n - 1)  # ①
+    if fmt == "decimalEnclosedParen" and 1 <= n <= 20:
+        return chr(0x2474 + n - 1)  # ⑴
+    if fmt == "decimalEnclosedFullstop" and 1 <= n <= 20:
+        return chr(0x2488 + n - 1)  # ⒈
+    if fmt in ("decimalFullWidth", "decimalFullWidth2"):
+        return "".join(chr(0xFF10 + int(d)) for d in str(n))
+    return str(n)
+
+
+def chinese_number(n: int, digits: str = _DIGITS, units: str = "十百千") -> str:
+    """A count in Chinese numerals as Word draws it: 十, 十一, 二十, 一百零五, 一千二百."""
+    if n <= 0 or n >= 10000:
+        return str(n)
+    out = ""
+    zero = False
+    for power in (3, 2, 1, 0):
+        digit = n // 10**power % 10
+        if digit == 0:
+            zero = bool(out)
+            continue
+        if zero:
+            out += "零"  # 一百零五 (the digit style's 〇 is not a counting zero)
+            zero = False
+        unit = units[power - 1] if power else ""
+        # 十一, not 一十一, when the tens lead (Word's chineseCounting)
+        lead_ten = power == 1 and not out and digits is _DIGITS
+        out += ("" if lead_ten and digit == 1 else digits[digit]) + unit
+    return out
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in (
+        (1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
+        (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"),
+    ):  # fmt: skip
+        while n >= value:
+            out, n = out + letters, n - value
+    return out
