@@ -520,6 +520,7 @@ def _numbered_policy_docx() -> bytes:
     numbered("一线城市每晚不超过600元；", 91, 1)
     numbered("其他城市每晚不超过400元。", 91, 1)
     numbered("报销流程如下：", 91)
+    numbered("凭发票报销；", 91, 1)
     numbered("填写报销单", 92)
     numbered("部门经理审批", 92)
     numbered("提交发票原件", 93)  # a second instance of the same list, restarted at 1
@@ -543,7 +544,8 @@ def test_word_automatic_numbering_is_read_as_word_draws_it() -> None:
         ("第三条 住宿费按城市分级报销：", chapter_two),  # articles run on across chapters
         ("（一）一线城市每晚不超过600元；", chapter_two),
         ("（二）其他城市每晚不超过400元。", chapter_two),
-        ("第四条 报销流程如下：", chapter_two),  # the items restart under the next article
+        ("第四条 报销流程如下：", chapter_two),
+        ("（一）凭发票报销；", chapter_two),  # items restart under the next article
         ("1. 填写报销单", chapter_two),
         ("2. 部门经理审批", chapter_two),
         ("1. 提交发票原件", chapter_two),
