@@ -256,6 +256,37 @@ def test_a_title_line_over_a_sheet_is_a_caption_not_the_column_names() -> None:
     assert context.document_title(exported[1:], "travel.csv") == "travel"  # rows: no title
 
 
+def test_cells_merged_down_a_sheet_fill_every_row_they_cover() -> None:
+    """A department merged down the rows of its staff (合并单元格) keeps its value in the top
+    cell only: every row but the first lost it ("岗位: 专员; 标准: 400", whose department?)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "住宿标准"
+    for row in (
+        ["部门", "岗位", "标准"],
+        ["销售部", "经理", 600],
+        [None, "专员", 400],
+        [None, "实习生", 300],
+        ["市场部", "经理", 500],
+        [None, "专员", None],
+    ):
+        sheet.append(row)
+    sheet.merge_cells("A2:A4")
+    sheet.merge_cells("A5:A6")
+    sheet.merge_cells("C5:C6")  # one standard for the whole department
+    out = io.BytesIO()
+    book.save(out)
+    assert [b.text for b in parse(out.getvalue(), "xlsx")] == [
+        "部门: 销售部; 岗位: 经理; 标准: 600",
+        "部门: 销售部; 岗位: 专员; 标准: 400",
+        "部门: 销售部; 岗位: 实习生; 标准: 300",
+        "部门: 市场部; 岗位: 经理; 标准: 500",
+        "部门: 市场部; 岗位: 专员; 标准: 500",
+    ]
+
+
 def test_markdown_table_rows_carry_their_column_names() -> None:
     """A Markdown table was one block of ' | ' lines: cut into chunks, the later ones lost
     the header row."""
@@ -478,12 +509,15 @@ def _numbered_policy_docx() -> bytes:
 
     document = docx.Document()
     numbering = document.part.numbering_part.element
+    chapter_style = '<w:pStyle w:val="Heading1"/><w:suff w:val="space"/>'
+    articles = level(0, "chineseCounting", "第%1条")
+    items = level(1, "chineseCounting", "（%2）", '<w:suff w:val="nothing"/>')
     for abstract_id, levels in (
-        (90, level(0, "chineseCounting", "第%1章", '<w:pStyle w:val="Heading1"/><w:suff w:val="space"/>')),
-        (91, level(0, "chineseCounting", "第%1条") + level(1, "chineseCounting", "（%2）", '<w:suff w:val="nothing"/>')),
+        (90, level(0, "chineseCounting", "第%1章", chapter_style)),
+        (91, articles + items),
         (92, level(0, "decimal", "%1.")),
         (93, level(0, "bullet", "\u2022")),
-    ):  # fmt: skip
+    ):
         numbering.insert(
             0,
             parse_xml(

@@ -523,8 +523,58 @@ def parse_xlsx(data: bytes, limits: Limits) -> Iterator[Block]:
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     for sheet in book.worksheets:
         rows = ([_cell_text(cell) for cell in row] for row in sheet.iter_rows())
-        yield from _sheet_blocks(rows, [sheet.title])
+        merges = _merged_down(data, getattr(sheet, "_worksheet_path", ""))
+        yield from _sheet_blocks(_fill_merged(rows, merges), [sheet.title])
     book.close()
+
+
+def _merged_down(data: bytes, sheet_path: str) -> list[tuple[int, int, int]]:
+    """A sheet's cells merged over several rows, as (column, top row, bottom row), 1-based.
+
+    A merged cell keeps its value in its top-left cell only: a department merged down the
+    rows of its staff (合并单元格, everywhere in Chinese spreadsheets) left every row but the
+    first without it. openpyxl's streaming reader does not report merges, so they are read
+    from the sheet's own XML (``<mergeCell ref="A2:A9"/>``, after the rows). A merge within
+    one row (a title over the columns) is left as it is.
+    """
+    import zipfile
+
+    from lxml import etree
+    from openpyxl.utils.cell import range_boundaries
+
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    merges = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(sheet_path) as xml:
+            for _, element in etree.iterparse(
+                xml, tag=f"{{{main}}}mergeCell", resolve_entities=False, no_network=True
+            ):
+                min_col, min_row, _, max_row = range_boundaries(element.get("ref", ""))
+                if min_col and min_row and max_row and max_row > min_row:
+                    merges.append((min_col, min_row, max_row))
+                element.clear()
+    except (KeyError, ValueError, TypeError, zipfile.BadZipFile, etree.XMLSyntaxError):
+        return []  # no such part, or a reference openpyxl cannot read: rows as they are
+    return merges
+
+
+def _fill_merged(
+    rows: Iterable[list[str]], merges: list[tuple[int, int, int]]
+) -> Iterator[list[str]]:
+    """Rows with each cell merged down from above holding the merge's value."""
+    starting: dict[int, list[tuple[int, int]]] = {}
+    for column, top, bottom in merges:
+        starting.setdefault(top, []).append((column, bottom))
+    active: list[tuple[int, int, str]] = []  # column, bottom row, value
+    for number, row in enumerate(rows, start=1):
+        active = [merge for merge in active if merge[1] >= number]
+        for column, _, value in active:
+            if column <= len(row) and not row[column - 1]:
+                row[column - 1] = value
+        for column, bottom in starting.pop(number, []):
+            if column <= len(row) and row[column - 1]:
+                active.append((column, bottom, row[column - 1]))
+        yield row
 
 
 def _cell_text(cell: Any) -> str:
