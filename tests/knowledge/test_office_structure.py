@@ -517,6 +517,8 @@ def _numbered_policy_docx() -> bytes:
         (91, articles + items),
         (92, level(0, "decimal", "%1.")),
         (93, level(0, "bullet", "\u2022")),
+        (95, '<w:numStyleLink w:val="PolicySteps"/>'),  # levels kept by a list style
+        (96, level(0, "decimal", "%1)")),
     ):
         numbering.insert(
             0,
@@ -530,6 +532,8 @@ def _numbered_policy_docx() -> bytes:
         (92, 92, ""),
         (93, 92, '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride>'),
         (94, 93, ""),
+        (95, 95, ""),
+        (96, 96, ""),
     ):
         numbering.append(
             parse_xml(
@@ -537,6 +541,12 @@ def _numbered_policy_docx() -> bytes:
                 f"{extra}</w:num>"
             )
         )
+    document.styles.element.append(
+        parse_xml(
+            f'<w:style {w} w:type="numbering" w:styleId="PolicySteps"><w:name w:val="Steps"/>'
+            '<w:pPr><w:numPr><w:numId w:val="96"/></w:numPr></w:pPr></w:style>'
+        )
+    )
     heading_style = document.styles["Heading 1"].element.get_or_add_pPr()
     heading_style.append(parse_xml(f'<w:numPr {w}><w:numId w:val="90"/></w:numPr>'))
 
@@ -559,6 +569,8 @@ def _numbered_policy_docx() -> bytes:
     numbered("部门经理审批", 92)
     numbered("提交发票原件", 93)  # a second instance of the same list, restarted at 1
     numbered("出租车票", 94)  # a bullet: no label
+    numbered("登录报销系统", 95)
+    numbered("上传发票", 95)
     numbered("本条不编号。", 0)
     out = io.BytesIO()
     document.save(out)
@@ -584,6 +596,8 @@ def test_word_automatic_numbering_is_read_as_word_draws_it() -> None:
         ("2. 部门经理审批", chapter_two),
         ("1. 提交发票原件", chapter_two),
         ("出租车票", chapter_two),
+        ("1) 登录报销系统", chapter_two),  # a list whose levels a list style defines
+        ("2) 上传发票", chapter_two),
         ("本条不编号。", chapter_two),
     ]
 

@@ -83,7 +83,11 @@ class Numbering:
         if part is None:
             return
         root = part.element
+        links: dict[str, str] = {}  # abstract list → the list style it takes its levels from
         for abstract in root.iterfind(f"{{{_W}}}abstractNum"):
+            link = _attr(_child(abstract, "w:numStyleLink"))
+            if link:
+                links[_attr(abstract, "abstractNumId") or ""] = link
             levels = [Level() for _ in range(_LEVELS)]
             for lvl in abstract.iterfind(f"{{{_W}}}lvl"):
                 index = _int(_attr(lvl, "ilvl"), -1)
@@ -99,6 +103,13 @@ class Numbering:
             self.lists[_attr(num, "numId") or ""] = entry
         for style in document.styles.element.iterfind(f"{{{_W}}}style"):
             self.styles[_attr(style, "styleId") or ""] = style
+        # A list defined by a list style (Word's multilevel "1 / 1.1 / 1.1.1" styles) names the
+        # style, whose numbering names the list that holds the levels and the counters.
+        for entry in self.lists.values():
+            style = self.styles.get(links.get(entry.abstract, ""))
+            target = self.lists.get(_attr(_child(style, "w:pPr/w:numPr/w:numId")) or "")
+            if target is not None and target.abstract in self.abstracts:
+                entry.abstract = target.abstract
 
     def label(self, p: _Element) -> str:
         """The label Word draws before paragraph ``p`` (with what follows it: a space for a
