@@ -67,3 +67,28 @@ def test_markdown_front_matter_is_text_and_raw_html_is_read() -> None:
         ("年假十天。", ["员工手册", "休假制度"]),
         ("重要提示：请勿外传。", ["员工手册", "休假制度"]),
     ]
+
+
+def test_ordered_list_items_keep_the_numbers_a_browser_draws() -> None:
+    """A page's numbered steps lost their numbers (the browser draws them, they are no text):
+    "step 3" or 第3步 found nothing."""
+    page = (
+        "<h1>报销流程</h1><ol><li>填写报销单</li><li>审批<ol type='a'><li>部门经理</li>"
+        "<li>财务</li></ol></li><li value='7'>归档</li><li>通知</li></ol>"
+        "<ol start='4'><li>复核</li></ol><ol reversed><li>三</li><li>二</li><li>一</li></ol>"
+        "<ul><li>附发票</li></ul>"
+    )
+    assert [b.text for b in parse(page.encode(), "html")] == [
+        "报销流程",
+        "1. 填写报销单",
+        "2. 审批",
+        "a. 部门经理",
+        "b. 财务",
+        "7. 归档",  # an item's own value, and the count goes on from it
+        "8. 通知",
+        "4. 复核",
+        "3. 三",
+        "2. 二",
+        "1. 一",
+        "附发票",  # a bullet list: no number
+    ]
