@@ -359,6 +359,47 @@ def test_slides_keep_the_text_of_grouped_shapes_and_the_speaker_notes() -> None:
     ]
 
 
+def test_slides_keep_the_numbers_powerpoint_draws() -> None:
+    """A slide's auto-numbered steps (a:buAutoNum) lost their numbers: they are no text."""
+    from lxml import etree
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    drawing = "http://schemas.openxmlformats.org/drawingml/2006/main"
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "报销流程"
+    frame = slide.shapes.add_textbox(Inches(1), Inches(1), Inches(6), Inches(4)).text_frame
+    lines = [
+        ("填写报销单", 0, "arabicPeriod"),
+        ("部门审批", 0, "arabicPeriod"),
+        ("附发票", 1, "alphaLcParenR"),
+        ("附行程单", 1, "alphaLcParenR"),
+        ("财务复核", 0, "arabicPeriod"),  # the count goes on past the deeper items
+        ("注意事项", 0, None),  # an unnumbered line ends the run
+        ("原件", 0, "ea1ChsPeriod"),
+        ("复印件", 0, "ea1ChsPeriod"),
+    ]
+    for i, (text, level, scheme) in enumerate(lines):
+        paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+        paragraph.text, paragraph.level = text, level
+        if scheme:
+            etree.SubElement(paragraph._p.get_or_add_pPr(), f"{{{drawing}}}buAutoNum").set(
+                "type", scheme
+            )
+    out = io.BytesIO()
+    deck.save(out)
+    assert [b.text for b in parse(out.getvalue(), "pptx")] == [
+        "报销流程",
+        "\n".join(
+            (
+                *("1. 填写报销单", "2. 部门审批", "a) 附发票", "b) 附行程单", "3. 财务复核"),
+                *("注意事项", "一. 原件", "二. 复印件"),
+            )
+        ),
+    ]
+
+
 def test_word_text_in_content_controls_tracked_insertions_and_text_boxes() -> None:
     """python-docx reads only the body's direct paragraphs and a paragraph's direct runs: a
     template's content controls, a draft's tracked insertions and text boxes were lost."""

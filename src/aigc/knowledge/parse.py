@@ -510,10 +510,52 @@ def _shape_texts(shapes: Iterable[BaseShape]) -> Iterator[str]:
         if isinstance(shape, GroupShape):
             yield from _shape_texts(shape.shapes)
         elif isinstance(shape, Shape) and shape.has_text_frame and shape.text_frame.text.strip():
-            yield shape.text_frame.text.strip()
+            yield _numbered_text(shape.text_frame)
         elif isinstance(shape, GraphicFrame) and shape.has_table:
             rows = [[c.text.strip() for c in row.cells] for row in shape.table.rows]
             yield from table_rows.row_texts(rows, shape.table.first_row)
+
+
+# PowerPoint's automatic numbering schemes (a:buAutoNum type): the number format by the name's
+# start, the marks around the number by its end ("arabicParenR" draws 1), "ea1ChsPeriod" 一．).
+_SLIDE_FORMATS = (
+    ("arabic", "decimal"), ("romanLc", "lowerRoman"), ("romanUc", "upperRoman"),
+    ("alphaLc", "lowerLetter"), ("alphaUc", "upperLetter"),
+    ("circleNum", "decimalEnclosedCircle"), ("ea1", "chineseCounting"),
+)  # fmt: skip
+_SLIDE_MARKS = (("ParenBoth", "({})"), ("ParenR", "{})"), ("DbPeriod", "{}．"), ("Period", "{}."))
+
+
+def _numbered_text(frame: Any) -> str:
+    """A text frame's paragraphs with the numbers PowerPoint draws before auto-numbered ones
+    (a slide's steps lost them: they are no text). A number counts on through the paragraphs
+    of its level and scheme; a paragraph at a shallower level ends the run below it."""
+    from aigc.knowledge.word_numbering import format_number
+
+    lines = []
+    counters: dict[int, tuple[str, int]] = {}  # level → scheme, last number
+    for paragraph in frame.paragraphs:
+        level = paragraph.level
+        counters = {lvl: c for lvl, c in counters.items() if lvl <= level}
+        auto = paragraph._p.find("./a:pPr/a:buAutoNum", _DRAWING)
+        text = paragraph.text
+        if auto is None:
+            counters.pop(level, None)
+            lines.append(text)
+            continue
+        scheme = auto.get("type", "arabicPeriod")
+        previous = counters.get(level)
+        start_at = auto.get("startAt", "1")
+        start = int(start_at) if start_at.isdigit() else 1
+        number = previous[1] + 1 if previous and previous[0] == scheme else start
+        counters[level] = (scheme, number)
+        fmt = next((f for prefix, f in _SLIDE_FORMATS if scheme.startswith(prefix)), "decimal")
+        mark = next((m for suffix, m in _SLIDE_MARKS if scheme.endswith(suffix)), "{}")
+        lines.append(f"{mark.format(format_number(number, fmt))} {text}" if text else text)
+    return "\n".join(lines).strip()
+
+
+_DRAWING = {"a": "http://schemas.openxmlformats.org/drawingml/2006/main"}
 
 
 def parse_xlsx(data: bytes, limits: Limits) -> Iterator[Block]:
