@@ -92,3 +92,24 @@ def test_ordered_list_items_keep_the_numbers_a_browser_draws() -> None:
         "1. 一",
         "附发票",  # a bullet list: no number
     ]
+
+
+def test_cells_spanning_rows_and_columns_stand_in_every_place_they_cover() -> None:
+    """A region over its cities (rowspan): the rows below it shifted left, and each value took
+    the wrong column's name ("地区: 天津; 城市: 450")."""
+    page = (
+        "<table><tr><th>地区</th><th>城市</th><th>住宿</th></tr>"
+        "<tr><td rowspan='2'>华北</td><td>北京</td><td>600</td></tr>"
+        "<tr><td>天津</td><td>450</td></tr>"
+        "<tr><td colspan='2'>其他城市</td><td>350</td></tr></table>"
+        # spans far past the table: cut at its end and at a sane width, nothing blown up
+        "<table><tr><td colspan='99999'>x</td><td>y</td></tr><tr><td rowspan='99999'>z</td>"
+        "</tr></table>"
+    )
+    assert [b.text for b in parse(page.encode(), "html")] == [
+        "地区: 华北; 城市: 北京; 住宿: 600",
+        "地区: 华北; 城市: 天津; 住宿: 450",
+        "地区: 其他城市; 城市: 其他城市; 住宿: 350",
+        "x | y",
+        "z",
+    ]

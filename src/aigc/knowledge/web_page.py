@@ -166,10 +166,36 @@ class _Reader:
 
     def table(self, table: Tag) -> None:
         rows = [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
-        cells = [[_one_line(c) for c in tr.find_all(["th", "td"], recursive=False)] for tr in rows]
+        cells = _grid(rows)
         first = rows[0].find_all(["th", "td"], recursive=False) if rows else []
         marked = bool(rows) and (
             rows[0].find_parent("thead") is not None or all(c.name == "th" for c in first)
         )
         for line in table_rows.row_texts(cells, marked):
             self.add(line)
+
+
+_SPAN_COLUMNS = 200  # spans fill columns up to here; a cell beyond stands in its own column
+
+
+def _grid(rows: list[Tag]) -> list[list[str]]:
+    """A table's cells in the columns they stand in: a cell spanning rows (``rowspan``: a
+    region over its cities) stands in each row it spans, one spanning columns in each column.
+    Read row by row, the rows below a rowspan cell shifted left, and every value after it took
+    the wrong column's name ("地区: 天津; 城市: 450")."""
+    grid: list[list[str | None]] = [[] for _ in rows]
+    for r, tr in enumerate(rows):
+        column = 0
+        for cell in tr.find_all(["th", "td"], recursive=False):
+            while column < len(grid[r]) and grid[r][column] is not None:
+                column += 1  # a place a cell above already fills
+            text = _one_line(cell)
+            down = _integer(cell.get("rowspan"), 1)
+            down = len(rows) - r if down <= 0 else min(down, len(rows) - r)  # 0: to the end
+            across = max(1, min(_integer(cell.get("colspan"), 1), _SPAN_COLUMNS - column))
+            for below in range(r, r + down):
+                row = grid[below]
+                row.extend([None] * (column + across - len(row)))
+                row[column : column + across] = [text] * across
+            column += across
+    return [[text or "" for text in row] for row in grid]
