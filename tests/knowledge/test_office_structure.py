@@ -400,6 +400,37 @@ def test_slides_keep_the_numbers_powerpoint_draws() -> None:
     ]
 
 
+def test_a_merged_slide_table_cell_stands_in_every_place_it_covers() -> None:
+    """PowerPoint keeps a merged cell's text in the merge's first cell: the rows below a
+    merged region lost their region."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "住宿标准"
+    table = slide.shapes.add_table(4, 3, Inches(1), Inches(1), Inches(6), Inches(3)).table
+    for r, row in enumerate(
+        (
+            ["地区", "城市", "住宿"],
+            ["华北", "北京", "600"],
+            ["", "天津", "450"],
+            ["其他", "", "350"],
+        )
+    ):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    table.cell(1, 0).merge(table.cell(2, 0))
+    table.cell(3, 0).merge(table.cell(3, 1))
+    out = io.BytesIO()
+    deck.save(out)
+    assert [b.text for b in parse(out.getvalue(), "pptx")][1:] == [
+        "地区: 华北; 城市: 北京; 住宿: 600",
+        "地区: 华北; 城市: 天津; 住宿: 450",
+        "地区: 其他; 城市: 其他; 住宿: 350",
+    ]
+
+
 def test_word_text_in_content_controls_tracked_insertions_and_text_boxes() -> None:
     """python-docx reads only the body's direct paragraphs and a paragraph's direct runs: a
     template's content controls, a draft's tracked insertions and text boxes were lost."""

@@ -512,8 +512,20 @@ def _shape_texts(shapes: Iterable[BaseShape]) -> Iterator[str]:
         elif isinstance(shape, Shape) and shape.has_text_frame and shape.text_frame.text.strip():
             yield _numbered_text(shape.text_frame)
         elif isinstance(shape, GraphicFrame) and shape.has_table:
-            rows = [[c.text.strip() for c in row.cells] for row in shape.table.rows]
-            yield from table_rows.row_texts(rows, shape.table.first_row)
+            yield from table_rows.row_texts(_slide_table(shape.table), shape.table.first_row)
+
+
+def _slide_table(table: Any) -> list[list[str]]:
+    """A slide table's cells, a merged cell's text in each place it covers (PowerPoint keeps
+    it in the merge's first cell: the rows below a merged region lost their region)."""
+    rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
+    for r, row in enumerate(table.rows):
+        for c, cell in enumerate(row.cells):
+            if not cell.is_merge_origin:
+                continue
+            for below in rows[r : r + cell.span_height]:
+                below[c : c + cell.span_width] = [rows[r][c]] * len(below[c : c + cell.span_width])
+    return rows
 
 
 # PowerPoint's automatic numbering schemes (a:buAutoNum type): the number format by the name's
