@@ -93,3 +93,32 @@ def test_an_uploaded_photo_is_searchable_and_cited_as_ocr(sandbox: Sandbox) -> N
         hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "安全会议几点开？")
     assert hits and hits[0].filename == "通知.jpg" and "安全会议" in hits[0].text
     assert citations(hits)[0]["ocr"] is True
+
+
+@needs_ocr
+def test_a_scan_pasted_into_word_is_read_by_ocr() -> None:
+    """Offices send a signed or stamped document as scans pasted into a Word file: it held no
+    text to read, and was refused as empty. A Word file with next to no text and pictures in
+    it has its pictures read by OCR, in reading order; a Word file with text of its own does
+    not (its pictures are figures, and OCR is slow)."""
+    import docx
+    from docx.shared import Inches
+
+    document = docx.Document()
+    document.add_paragraph("扫描件")
+    first = notice(["第一页：差旅报销须知"])
+    second = notice(["第二页：住宿每晚不超过六百元"])
+    for page in (first, second):
+        document.add_picture(io.BytesIO(encoded(page, "PNG")), width=Inches(6))
+    out = io.BytesIO()
+    document.save(out)
+    read = parse.parse_document(out.getvalue(), "docx")
+    texts = [b.text.replace(" ", "") for b in read.blocks]
+    assert texts[0] == "扫描件"
+    assert texts[1:] == ["第一页:差旅报销须知", "第二页:住宿每晚不超过六百元"]
+    assert all(b.meta.get("ocr") == "true" for b in read.blocks[1:])
+
+    document.add_paragraph("本办法自发布之日起施行。" * 20)  # a document with text of its own
+    out = io.BytesIO()
+    document.save(out)
+    assert not any(b.meta.get("ocr") for b in parse.parse_document(out.getvalue(), "docx").blocks)

@@ -173,6 +173,10 @@ def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parse
         else:
             found = PARSERS[fmt](data, limits)
         blocks = [b for b in found if b.text.strip()]
+        if fmt == "docx" and sum(len(b.text) for b in blocks) < SCANNED_WORD_CHARS:
+            scanned, scan_notes = _scanned_word_pages(data, limits)
+            blocks += scanned
+            notes += scan_notes
     except DocumentRejected:
         raise
     except text_encoding.UndecodableText as exc:
@@ -182,6 +186,39 @@ def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parse
             f"The {fmt.upper()} file could not be read ({type(exc).__name__}: {exc})"[:500]
         ) from None
     return Parsed(blocks, notes)
+
+
+# A Word file with less text than this and pictures in it is a scan pasted into Word (as
+# offices send a signed or stamped document): its pictures are read by OCR.
+SCANNED_WORD_CHARS = 200
+MAX_SCANNED_PICTURES = 100
+
+
+def _scanned_word_pages(data: bytes, limits: Limits) -> tuple[list[Block], list[str]]:
+    """The text of a scanned Word file's pictures in reading order, each read by OCR in the
+    capped worker as an image file is (its chunks cited as read by OCR); notes on those that
+    could not be read."""
+    import docx
+
+    from aigc.knowledge import word
+    from aigc.knowledge.pdf import read_pdf
+
+    found = word.pictures(docx.Document(io.BytesIO(data)))
+    blocks: list[Block] = []
+    notes: list[str] = []
+    if len(found) > MAX_SCANNED_PICTURES:
+        notes.append(f"only the first {MAX_SCANNED_PICTURES} of {len(found)} pictures were read")
+    pdf_limits = replace(limits.pdf, max_pages=limits.max_pages)
+    for number, (picture, _) in enumerate(found[:MAX_SCANNED_PICTURES], start=1):
+        try:
+            read = read_pdf(picture, pdf_limits, image=True)
+        except DocumentRejected as exc:
+            notes.append(f"picture {number} was not read: {exc}"[:500])
+            continue
+        for i, block in enumerate(read.blocks):
+            blocks.append(replace(block, page=None, boundary=i == 0, meta=dict(block.meta)))
+        notes += [f"picture {number}: {note}" for note in read.notes]
+    return blocks, notes
 
 
 def filed_under(headings: list[str], name: str, inner: Parsed) -> tuple[list[Block], list[str]]:

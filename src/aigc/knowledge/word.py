@@ -230,3 +230,40 @@ def heading_level(paragraph: Paragraph) -> int | None:
     if found and found[0].isdigit() and int(found[0]) < 9:  # 9: body text
         return int(found[0]) + 1
     return None
+
+
+# A picture's part, as DrawingML (a:blip) and legacy VML (v:imagedata) name it.
+_PICTURES = (
+    ".//a:blip[not(ancestor::mc:Fallback)]/@r:embed | .//v:imagedata[not(ancestor::mc:Fallback)]"
+    "/@r:id"
+)
+_PICTURE_NS = {
+    "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "v": "urn:schemas-microsoft-com:vml",
+    "mc": _NS["mc"],
+}
+_PICTURE_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/tiff": "tiff",
+    "image/bmp": "bmp",
+    "image/webp": "webp",
+}
+
+
+def pictures(document: Document) -> list[tuple[bytes, str]]:
+    """The body's raster pictures in reading order, each once, with their format (a scan
+    pasted into Word as a page-sized picture); drawings kept as vectors (EMF, WMF) are not
+    pictures of text."""
+    from lxml.etree import XPath
+
+    out, seen = [], set()
+    for rel_id in XPath(_PICTURES, namespaces=_PICTURE_NS)(document.element.body):
+        part = document.part.related_parts.get(str(rel_id))
+        fmt = _PICTURE_FORMATS.get(getattr(part, "content_type", ""))
+        if part is None or fmt is None or str(rel_id) in seen:
+            continue
+        seen.add(str(rel_id))
+        out.append((part.blob, fmt))
+    return out
