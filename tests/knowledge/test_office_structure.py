@@ -3,6 +3,7 @@ company heading styles, tables whose rows only make sense with their column name
 
 from __future__ import annotations
 
+import base64
 import io
 
 import pytest
@@ -697,6 +698,47 @@ def test_word_number_formats(n: int, fmt: str, drawn: str) -> None:
     from aigc.knowledge.word_numbering import format_number
 
     assert format_number(n, fmt) == drawn
+
+
+def test_web_pages_a_word_file_imports_are_read_where_they_stand() -> None:
+    """Web apps' "export to Word" (html-docx-js and the like) write a .docx whose body is one
+    w:altChunk: a web page (MHT) that Word converts as it opens the file. python-docx sees an
+    empty body, and such a file was refused as having no text."""
+    import docx
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    page = "<html><body><h1>差旅制度</h1><p>住宿每晚不超过600元。</p><ol><li>填单</li></ol>"
+    mht = (
+        'MIME-Version: 1.0\r\nContent-Type: multipart/related; type="text/html"; '
+        'boundary="part"\r\n\r\n--part\r\nContent-Type: text/html; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: base64\r\nContent-Location: file:///C:/fake/document.html"
+        f"\r\n\r\n{base64.b64encode(page.encode()).decode()}\r\n--part--\r\n"
+    )
+    document = docx.Document()
+    document.add_heading("导出", level=1)
+    body = document.element.body
+    for name, content_type, blob in (
+        ("/word/afchunk.mht", "message/rfc822", mht.encode()),
+        ("/word/chunk2.htm", "text/html", "<p>报销须附发票。</p>".encode("gb18030")),
+    ):
+        part = Part(PackURI(name), content_type, blob, document.part.package)
+        rel_id = document.part.relate_to(part, RT.A_F_CHUNK)
+        chunk = parse_xml(f'<w:altChunk {nsdecls("w", "r")} r:id="{rel_id}"/>')
+        body.insert(len(body) - 1, chunk)
+    out = io.BytesIO()
+    document.save(out)
+    blocks = [(b.text, b.headings) for b in parse(out.getvalue(), "docx")]
+    assert blocks == [
+        ("导出", ["导出"]),
+        ("差旅制度", ["导出", "差旅制度"]),
+        ("住宿每晚不超过600元。", ["导出", "差旅制度"]),
+        ("1. 填单", ["导出", "差旅制度"]),
+        ("报销须附发票。", ["导出"]),  # an imported page in a legacy encoding, detected
+    ]
 
 
 def test_spreadsheet_cells_read_as_the_sheet_shows_them() -> None:

@@ -17,6 +17,7 @@ element classes and xpath, and python-docx still answers styles, tables and cell
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,7 @@ _HIDDEN = (
 _NS = {
     "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
     "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
 }
 
 
@@ -58,6 +60,10 @@ def blocks(document: Document) -> Iterator[Block]:
     path = HeadingPath()
     notes = Notes(document)
     for item in _items(document, notes, Numbering(document)):
+        if isinstance(item, Imported):
+            for block in item.blocks:
+                yield replace(block, headings=[*path.titles, *block.headings])
+            continue
         if isinstance(item, list):  # a table's rows
             yield from (Block(line, headings=list(path.titles)) for line in item)
             continue
@@ -69,9 +75,42 @@ def blocks(document: Document) -> Iterator[Block]:
             yield Block(text, headings=path.open(level, text), boundary=True)
 
 
+@dataclass
+class Imported:
+    """Blocks of a part Word imports where it stands (w:altChunk), with their own headings."""
+
+    blocks: list[Block]
+
+
+def imported_blocks(document: Document, chunk: _Element) -> list[Block]:
+    """The blocks of a part a document imports where it stands (``w:altChunk``): a web page
+    (HTML, or MHT: a page with its files, as web apps' "export to Word" write one) or plain
+    text, which Word converts as it opens the file. Such a document's body may hold nothing
+    else; it read as empty and was refused. RTF or another Word file imported this way is not
+    read."""
+    from aigc.knowledge.parse import parse_document
+    from aigc.knowledge.web_page import blocks as page_blocks
+
+    part = document.part.related_parts.get(chunk.get(f"{{{_NS['r']}}}id", ""))
+    kind = getattr(part, "content_type", "")
+    if part is None:
+        return []
+    if kind in ("text/html", "application/xhtml+xml"):
+        return parse_document(part.blob, "html").blocks
+    if kind == "text/plain":
+        return parse_document(part.blob, "txt").blocks
+    if kind in ("message/rfc822", "multipart/related"):
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(part.blob, policy=policy.default)
+        page = message.get_body(preferencelist=("html",))
+        return page_blocks(page.get_content()) if page is not None else []
+    return []
+
+
 def _items(
     document: Document, notes: Notes, numbering: Numbering
-) -> Iterator[list[str] | tuple[Paragraph, str]]:
+) -> Iterator[list[str] | tuple[Paragraph, str] | Imported]:
     """Each paragraph with its text (after its number, where Word numbers it), and each table
     as its rows' lines, in reading order; the notes a paragraph or table cites follow it."""
     from docx.table import Table
@@ -79,6 +118,9 @@ def _items(
 
     body = document._body
     for element in _block_elements(document.element.body):
+        if _local(element) == "altChunk":
+            yield Imported(imported_blocks(document, element))
+            continue
         if _local(element) == "tbl":
             table = Table(element, body)
             rows = [
@@ -170,6 +212,8 @@ def _block_elements(parent: _Element) -> Iterator[_Element]:
                 yield from _block_elements(content)
         elif name == "customXml":
             yield from _block_elements(child)
+        elif name == "altChunk":
+            yield child
 
 
 def paragraph_text(p: _Element, notes: Notes | None = None) -> str:
@@ -238,10 +282,9 @@ _PICTURES = (
     "/@r:id"
 )
 _PICTURE_NS = {
+    **_NS,
     "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
-    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
     "v": "urn:schemas-microsoft-com:vml",
-    "mc": _NS["mc"],
 }
 _PICTURE_FORMATS = {
     "image/png": "png",
