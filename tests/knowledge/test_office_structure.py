@@ -9,7 +9,7 @@ import io
 import pytest
 
 from aigc.knowledge import context, table_rows
-from aigc.knowledge.parse import Block, parse
+from aigc.knowledge.parse import Block, detect_format, parse
 from aigc.knowledge.retrieve import search
 
 from .conftest import Sandbox
@@ -775,4 +775,61 @@ def test_legacy_office_files_are_refused_with_the_format_to_save_as(
 
     kb = sandbox.kb(sandbox.admin_a, "legacy", dense=False)
     with pytest.raises(InvalidRequest, match=rf"save it as \{save_as} \(Save As, or Export\)"):
-        sandbox.add(sandbox.admin_a, kb, {name: b"\xd0\xcf\x11\xe0 legacy"})
+        sandbox.add(sandbox.admin_a, kb, {name: OLE2 + b"\x00" * 504 + b"legacy"})
+
+
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the Office 97-2003 container
+
+
+def test_doc_and_xls_files_that_are_web_pages_or_text_are_read_as_what_they_are(
+    sandbox: Sandbox,
+) -> None:
+    """ "Export to Word / Excel" in web apps and OA systems writes a web page (HTML or MHT) or
+    tab-separated text and names it .doc or .xls; a .docx gets renamed .doc. All of them were
+    refused as the Word or Excel 97-2003 format, which they are not."""
+    import docx
+
+    word_page = (
+        '<html xmlns:w="urn:schemas-microsoft-com:office:word"><head><meta charset="gbk">'
+        "</head><body><h1>请假制度</h1><p>病假需提供医院证明。</p></body></html>"
+    ).encode("gbk")
+    sheet_page = "<table><tr><th>城市</th><th>住宿</th></tr><tr><td>北京</td><td>600</td></tr>"
+    mht = (
+        'MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary="b"\r\n\r\n--b\r\n'
+        "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.b64encode("<p>加班须经审批。</p>".encode()).decode()
+        + "\r\n--b--\r\n"
+    )
+    renamed = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph("年假十五天。")
+    document.save(renamed)
+    files = {
+        "请假制度.doc": word_page,
+        "差旅标准.xls": sheet_page.encode(),
+        "报销明细.xls": "姓名\t金额\n张三\t320\n".encode("gb18030"),  # Excel's text export
+        "加班.doc": mht.encode(),
+        "年假.doc": renamed.getvalue(),
+        "网页存档.mht": mht.encode(),
+    }
+    kb = sandbox.kb(sandbox.admin_a, "disguised", dense=False)
+    result = sandbox.ingest(sandbox.admin_a, kb, files)
+    assert result["indexed"] == len(files), result
+    read = {}
+    with sandbox.db.session() as s:
+        for question in ("病假医院证明", "北京住宿", "张三金额", "加班审批", "年假几天"):
+            hits = search(s, sandbox.settings, sandbox.admin_a, [kb], question)
+            read[hits[0].filename] = hits[0].text
+    assert read == {
+        "请假制度.doc": "请假制度\n病假需提供医院证明。",  # Word HTML, in the GBK its meta names
+        "差旅标准.xls": "城市: 北京; 住宿: 600",
+        "报销明细.xls": "姓名: 张三; 金额: 320",
+        "加班.doc": "加班须经审批。",
+        "年假.doc": "年假十五天。",
+    }
+    assert detect_format("网页存档.mhtml") == "mht"
+
+    from aigc.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match=r"Rich Text Format \(named \.doc\).*\.docx"):
+        sandbox.add(sandbox.admin_a, kb, {"合同.doc": b"{\\rtf1\\ansi \\f0 contract}"})

@@ -40,8 +40,9 @@ def read_zip(data: bytes, limits: Limits) -> Parsed:
                 unread.append(name)
                 continue
             try:
-                fmt = parse.detect_format(base)
-                found = parse.parse_document(archive.read(info), fmt, limits)
+                data = archive.read(info)
+                fmt = parse.detect_format(base, data[: parse.SNIFF_BYTES])
+                found = parse.parse_document(data, fmt, limits)
             except (DocumentRejected, RuntimeError, zipfile.BadZipFile):
                 # RuntimeError: a member encrypted with a password
                 unread.append(name)

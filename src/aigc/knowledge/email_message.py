@@ -54,10 +54,11 @@ def read_email(data: bytes, limits: Limits) -> Parsed:
             unread.append(name)
             continue
         try:
-            fmt = "eml" if forwarded else parse.detect_format(name)
             # the bytes as attached: each parser decodes them its own way
             raw = bytes(part.get_content()) if forwarded else part.get_payload(decode=True)
-            read = parse.parse_document(raw if isinstance(raw, bytes) else b"", fmt, limits)
+            data = raw if isinstance(raw, bytes) else b""
+            fmt = "eml" if forwarded else parse.detect_format(name, data[: parse.SNIFF_BYTES])
+            read = parse.parse_document(data, fmt, limits)
         except DocumentRejected:
             unread.append(name)
             continue

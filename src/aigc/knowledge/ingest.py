@@ -180,24 +180,31 @@ class Staged:
         self.path.unlink(missing_ok=True)
 
 
+def _format(name: str, head: bytes | None = None) -> str:
+    try:
+        return parse.detect_format(name, head)
+    except parse.DocumentRejected as exc:
+        raise InvalidRequest(str(exc), param="file", code="unsupported_file_type") from None
+
+
 def stage_document(
     settings: Settings, kb: KnowledgeBase, filename: str | None, content: Iterable[bytes]
 ) -> Staged:
     """Stream a document to a temporary file (hashed, size-checked): a refusal here leaves no
     row and no file behind. ``kb`` must come from ``get_kb(..., need="write")``."""
     name = check_document_name(filename)
-    try:
-        fmt = parse.detect_format(name)
-    except parse.DocumentRejected as exc:
-        raise InvalidRequest(str(exc), param="file", code="unsupported_file_type") from None
+    sniffed = parse.needs_content(name)  # a .doc or .xls may be a web page or text: see below
+    fmt = "" if sniffed else _format(name)
     # beside the documents with a directory store (renamed into place), else a temp folder
     fd, tmp = staging_file(
         storage_for(settings), f"knowledge/{kb.tenant_id}/{kb.id}/documents/.staged"
     )
-    digest, size = hashlib.sha256(), 0
+    digest, size, head = hashlib.sha256(), 0, b""
     try:
         with os.fdopen(fd, "wb") as out:
             for piece in content:
+                if len(head) < parse.SNIFF_BYTES:
+                    head += piece[: parse.SNIFF_BYTES - len(head)]
                 size += len(piece)
                 if size > settings.kb_max_document_bytes:
                     raise PayloadTooLarge(
@@ -208,6 +215,8 @@ def stage_document(
                 out.write(piece)
         if size == 0:
             raise InvalidRequest(f"'{name}' is empty", param="file")
+        if sniffed:
+            fmt = _format(name, head)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # the parsers load their libraries on first use
 # Images are read by OCR (scanned notices, photographed receipts, screenshots).
 IMAGE_FORMATS = ("png", "jpg", "tiff", "bmp", "webp")
 FORMATS = (
-    *("txt", "md", "html", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl", "eml", "zip"),
+    *("txt", "md", "html", "mht", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl"),
+    *("eml", "zip"),
     *IMAGE_FORMATS,
 )
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -106,11 +107,59 @@ class Parsed:
     outline: list[Bookmark] = field(default_factory=list)
 
 
-def detect_format(filename: str) -> str:
-    """The format from the file's extension (``.markdown`` → md, ``.htm`` → html)."""
+def _extension(filename: str) -> str:
     ext = PurePosixPath(filename.lower()).suffix.lstrip(".")
     ext = {"markdown": "md", "htm": "html", "text": "txt", "ndjson": "jsonl"}.get(ext, ext)
-    ext = {"jpeg": "jpg", "tif": "tiff"}.get(ext, ext)
+    return {"jpeg": "jpg", "tif": "tiff", "mhtml": "mht"}.get(ext, ext)
+
+
+# Legacy extensions that programs also put on files of another kind: "export to Word / Excel"
+# writes a web page (HTML, or MHT: a page with its files) or tab-separated text and names it
+# .doc or .xls, and a renamed .docx is a zip. Their content says which; the format for a zip.
+_DISGUISED = {"doc": "docx", "wps": "docx", "xls": "xlsx", "et": "xlsx", "ppt": "pptx"}
+SNIFFED_EXTENSIONS = tuple(_DISGUISED)
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the binary Office 97-2003 container
+SNIFF_BYTES = 4096
+
+
+def needs_content(filename: str) -> bool:
+    """Whether the format of a file so named is known only from its first bytes
+    (``SNIFF_BYTES`` of them, given to ``detect_format``)."""
+    return _extension(filename) in _DISGUISED
+
+
+def _sniffed(ext: str, head: bytes) -> str | None:
+    """What a file with a legacy extension really is, when it is something read here."""
+    if head.startswith(_OLE2):
+        return None  # the real legacy format
+    if head.startswith(b"PK\x03\x04"):
+        return _DISGUISED[ext]
+    if head.startswith(b"{\\rtf"):
+        ext_hint = _SAVE_AS["rtf"]
+        raise DocumentRejected(
+            f"This file is {ext_hint[0]} (named .{ext}), which is not read here: save it as "
+            f".{ext_hint[1]} (Save As, or Export) and upload that"
+        )
+    wide = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    probe = (head.decode("utf-16", "ignore") if wide else head.decode("latin-1")).lower()
+    probe = probe.lstrip("\ufeff\xef\xbb\xbf \t\r\n")
+    if probe.startswith("mime-version:") or "content-type: multipart/related" in probe:
+        return "mht"
+    if "<html" in probe or "<table" in probe or probe.startswith("<!doctype html"):
+        return "html"
+    if (wide or b"\x00" not in head) and ext in ("xls", "et"):
+        return "csv"  # tab- or comma-separated text
+    if (wide or b"\x00" not in head) and ext in ("doc", "wps"):
+        return "txt"
+    return None
+
+
+def detect_format(filename: str, head: bytes | None = None) -> str:
+    """The format from the file's extension (``.markdown`` → md, ``.htm`` → html), and for a
+    legacy extension (``needs_content``) from ``head``, the file's first bytes."""
+    ext = _extension(filename)
+    if head is not None and ext in _DISGUISED and (real := _sniffed(ext, head)):
+        return real
     if ext in _SAVE_AS:
         raise DocumentRejected(
             f"'.{ext}' is {_SAVE_AS[ext][0]}, which is not read here: save it as "
@@ -353,6 +402,27 @@ def parse_html(text: str, limits: Limits) -> Iterator[Block]:
     from aigc.knowledge import web_page
 
     yield from web_page.blocks(text)
+
+
+def parse_mht(data: bytes, limits: Limits) -> Iterator[Block]:
+    """A web page saved with its files in one MIME message (.mht: Word's and Internet
+    Explorer's "single file web page", and what "export to Word" writes as .doc): its page,
+    in the charset its part declares; the page's pictures are not read."""
+    from email import message_from_bytes, policy
+
+    from aigc.knowledge import web_page
+
+    message = message_from_bytes(data, policy=policy.default)
+    page = message.get_body(preferencelist=("html", "plain"))
+    if page is None:
+        raise DocumentRejected("The MHT file holds no web page or text")
+    raw = page.get_payload(decode=True)
+    body = raw if isinstance(raw, bytes) else b""
+    text = text_encoding.decode(body, page.get_content_charset()).text
+    if page.get_content_subtype() == "html":
+        yield from web_page.blocks(text)
+    else:
+        yield from parse_txt(text, limits)
 
 
 def parse_csv(text: str, limits: Limits) -> Iterator[Block]:
@@ -700,4 +770,5 @@ PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
     "docx": parse_docx,
     "pptx": parse_pptx,
     "xlsx": parse_xlsx,
+    "mht": parse_mht,
 }

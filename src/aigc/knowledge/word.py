@@ -88,24 +88,19 @@ def imported_blocks(document: Document, chunk: _Element) -> list[Block]:
     text, which Word converts as it opens the file. Such a document's body may hold nothing
     else; it read as empty and was refused. RTF or another Word file imported this way is not
     read."""
-    from aigc.knowledge.parse import parse_document
-    from aigc.knowledge.web_page import blocks as page_blocks
+    from aigc.knowledge.parse import DocumentRejected, parse_document
 
     part = document.part.related_parts.get(chunk.get(f"{{{_NS['r']}}}id", ""))
     kind = getattr(part, "content_type", "")
-    if part is None:
-        return []
-    if kind in ("text/html", "application/xhtml+xml"):
-        return parse_document(part.blob, "html").blocks
-    if kind == "text/plain":
-        return parse_document(part.blob, "txt").blocks
+    fmt = {"text/html": "html", "application/xhtml+xml": "html", "text/plain": "txt"}.get(kind)
     if kind in ("message/rfc822", "multipart/related"):
-        from email import message_from_bytes, policy
-
-        message = message_from_bytes(part.blob, policy=policy.default)
-        page = message.get_body(preferencelist=("html",))
-        return page_blocks(page.get_content()) if page is not None else []
-    return []
+        fmt = "mht"
+    if part is None or fmt is None:
+        return []
+    try:
+        return parse_document(part.blob, fmt).blocks
+    except DocumentRejected:  # an imported part with nothing readable: the rest still reads
+        return []
 
 
 def _items(
