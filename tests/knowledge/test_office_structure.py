@@ -804,7 +804,26 @@ def test_doc_and_xls_files_that_are_web_pages_or_text_are_read_as_what_they_are(
     document = docx.Document()
     document.add_paragraph("年假十五天。")
     document.save(renamed)
+    excel_xml = (  # Excel 2003's XML spreadsheet, a cell merged down over the next row
+        '<?xml version="1.0"?><?mso-application progid="Excel.Sheet"?>'
+        '<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet" '
+        'xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet"><Worksheet ss:Name="标准">'
+        "<Table><Row><Cell><Data>部门</Data></Cell><Cell><Data>岗位</Data></Cell>"
+        "<Cell><Data>津贴</Data></Cell></Row>"
+        '<Row><Cell ss:MergeDown="1"><Data>销售部</Data></Cell><Cell><Data>经理</Data></Cell>'
+        "<Cell><Data>800</Data></Cell></Row>"
+        '<Row><Cell ss:Index="2"><Data>专员</Data></Cell><Cell><Data>500</Data></Cell></Row>'
+        "</Table></Worksheet></Workbook>"
+    )
+    word_xml = (
+        '<?xml version="1.0"?><?mso-application progid="Word.Document"?>'
+        '<w:wordDocument xmlns:w="http://schemas.microsoft.com/office/word/2003/wordml">'
+        "<w:body><w:p><w:r><w:t>婚假</w:t></w:r><w:r><w:t>三天。</w:t></w:r></w:p></w:body>"
+        "</w:wordDocument>"
+    )
     files = {
+        "津贴.xls": excel_xml.encode(),
+        "婚假.doc": word_xml.encode(),
         "请假制度.doc": word_page,
         "差旅标准.xls": sheet_page.encode(),
         "报销明细.xls": "姓名\t金额\n张三\t320\n".encode("gb18030"),  # Excel's text export
@@ -817,7 +836,7 @@ def test_doc_and_xls_files_that_are_web_pages_or_text_are_read_as_what_they_are(
     assert result["indexed"] == len(files), result
     read = {}
     with sandbox.db.session() as s:
-        for question in ("病假医院证明", "北京住宿", "张三金额", "加班审批", "年假几天"):
+        for question in ("病假医院证明", "北京住宿", "张三金额", "加班审批", "年假几天", "婚假"):
             hits = search(s, sandbox.settings, sandbox.admin_a, [kb], question)
             read[hits[0].filename] = hits[0].text
     assert read == {
@@ -826,7 +845,12 @@ def test_doc_and_xls_files_that_are_web_pages_or_text_are_read_as_what_they_are(
         "报销明细.xls": "姓名: 张三; 金额: 320",
         "加班.doc": "加班须经审批。",
         "年假.doc": "年假十五天。",
+        "婚假.doc": "婚假三天。",  # Word 2003 XML
     }
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "销售部专员津贴")
+    assert hits[0].filename == "津贴.xls"
+    assert hits[0].text == "部门: 销售部; 岗位: 专员; 津贴: 500"  # Excel 2003 XML, merged down
     assert detect_format("网页存档.mhtml") == "mht"
 
     from aigc.errors import InvalidRequest

@@ -145,6 +145,10 @@ def _sniffed(ext: str, head: bytes) -> str | None:
     probe = probe.lstrip("\ufeff\xef\xbb\xbf \t\r\n")
     if probe.startswith("mime-version:") or "content-type: multipart/related" in probe:
         return "mht"
+    from aigc.knowledge import office_xml
+
+    if office_xml_kind := office_xml.kind(probe):  # Excel's or Word's 2003 XML
+        return office_xml_kind
     if "<html" in probe or "<table" in probe or probe.startswith("<!doctype html"):
         return "html"
     if (wide or b"\x00" not in head) and ext in ("xls", "et"):
@@ -423,6 +427,21 @@ def parse_mht(data: bytes, limits: Limits) -> Iterator[Block]:
         yield from web_page.blocks(text)
     else:
         yield from parse_txt(text, limits)
+
+
+def parse_xlsxml(data: bytes, limits: Limits) -> Iterator[Block]:
+    """Excel 2003's XML spreadsheet (what Java and .NET systems export as .xls)."""
+    from aigc.knowledge import office_xml
+
+    for name, rows in office_xml.sheets(data):
+        yield from _sheet_blocks(rows, [name] if name else [])
+
+
+def parse_docxml(data: bytes, limits: Limits) -> Iterator[Block]:
+    """Word 2003's XML document (what some systems export as .doc)."""
+    from aigc.knowledge import office_xml
+
+    yield from (Block(text) for text in office_xml.paragraphs(data))
 
 
 def parse_csv(text: str, limits: Limits) -> Iterator[Block]:
@@ -771,4 +790,6 @@ PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
     "pptx": parse_pptx,
     "xlsx": parse_xlsx,
     "mht": parse_mht,
+    "xlsxml": parse_xlsxml,  # only by content, under a legacy name (detect_format)
+    "docxml": parse_docxml,
 }

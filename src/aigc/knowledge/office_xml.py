@@ -1,0 +1,95 @@
+"""Office 2003 XML files: SpreadsheetML and WordprocessingML in one XML file, not a zip.
+
+Java and .NET systems "export to Excel" by writing Excel 2003's XML spreadsheet (a
+``<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">``) and naming it .xls; some
+write Word 2003's XML document as .doc. Excel and Word open both without a word; read as text
+they were tags. A sheet's rows are read as every sheet is (``parse._sheet_blocks``), a cell
+placed by its ``ss:Index`` and a cell merged down (``ss:MergeDown``) standing in each row it
+covers; a Word document's paragraphs in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lxml.etree import _Element
+
+SPREADSHEET = "urn:schemas-microsoft-com:office:spreadsheet"
+WORD = "http://schemas.microsoft.com/office/word/2003/wordml"
+_MAX_COLUMNS = 16384  # Excel's own
+_MAX_GAP = 10_000  # rows a file may skip at once, or a merge cover
+
+
+def kind(probe: str) -> str | None:
+    """``"xlsxml"`` or ``"docxml"`` for the start of an Office 2003 XML file, else None."""
+    if not probe.lstrip().startswith("<?xml"):
+        return None
+    if SPREADSHEET in probe:
+        return "xlsxml"
+    if WORD in probe:
+        return "docxml"
+    return None
+
+
+def _root(data: bytes) -> _Element:
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    return etree.fromstring(data, parser)
+
+
+def sheets(data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
+    """Each worksheet's name and rows of cell texts."""
+    ss = f"{{{SPREADSHEET}}}"
+    for sheet in _root(data).iter(f"{ss}Worksheet"):
+        rows: list[list[str]] = []
+        above: dict[int, tuple[int, str]] = {}  # column → (rows it still covers, its text)
+        for row in sheet.iter(f"{ss}Row"):
+            number = _number(row.get(f"{ss}Index"), len(rows) + 1, len(rows) + _MAX_GAP)
+            while len(rows) < number - 1:  # rows the file leaves out are empty
+                rows.append(_row({}, above))
+            cells: dict[int, str] = {}
+            column = 0
+            for cell in row.iter(f"{ss}Cell"):
+                column = _number(cell.get(f"{ss}Index"), column + 1, _MAX_COLUMNS)
+                found = cell.find(f"{ss}Data")
+                text = "".join(found.itertext()).strip() if found is not None else ""
+                cells[column] = text
+                down = _number(cell.get(f"{ss}MergeDown"), 0, _MAX_GAP)
+                if down and text:
+                    above[column] = (down + 1, text)  # +1: this row, counted off below
+                column += _number(cell.get(f"{ss}MergeAcross"), 0, _MAX_COLUMNS)
+            rows.append(_row(cells, above))
+        yield sheet.get(f"{ss}Name") or "", rows
+
+
+def _row(cells: dict[int, str], above: dict[int, tuple[int, str]]) -> list[str]:
+    """A row's cells in their columns, a cell merged down from above standing in its place;
+    each merge then covers one row less."""
+    for column, (left, text) in list(above.items()):
+        cells.setdefault(column, text)
+        if left <= 1:
+            del above[column]
+        else:
+            above[column] = (left - 1, text)
+    width = max(cells, default=0)
+    return [cells.get(c, "") for c in range(1, width + 1)]
+
+
+def _number(value: str | None, default: int, most: int) -> int:
+    try:
+        number = int(value) if value is not None else default
+    except ValueError:
+        return default
+    return max(0, min(number, most))
+
+
+def paragraphs(data: bytes) -> Iterator[str]:
+    """A Word 2003 XML document's paragraphs, tables' included, in order."""
+    w = f"{{{WORD}}}"
+    for paragraph in _root(data).iter(f"{w}p"):
+        text = "".join(t.text or "" for t in paragraph.iter(f"{w}t")).strip()
+        if text:
+            yield text
