@@ -151,6 +151,8 @@ def _sniffed(ext: str, head: bytes) -> str | None:
         return office_xml_kind
     if "<html" in probe or "<table" in probe or probe.startswith("<!doctype html"):
         return "html"
+    if probe.startswith("<?xml"):
+        return None  # XML of some other kind: not text to read as lines
     if (wide or b"\x00" not in head) and ext in ("xls", "et"):
         return "csv"  # tab- or comma-separated text
     if (wide or b"\x00" not in head) and ext in ("doc", "wps"):
