@@ -107,10 +107,22 @@ class Parsed:
     outline: list[Bookmark] = field(default_factory=list)
 
 
+# Plain-text files engineers keep beside their documents (configuration, logs, SQL, source
+# code, reStructuredText, subtitles of a recorded meeting): read as text, in paragraphs.
+PLAIN_TEXT_EXTENSIONS = (
+    *("log", "yaml", "yml", "toml", "ini", "cfg", "conf", "properties", "env", "sql"),
+    *("py", "java", "kt", "go", "rs", "c", "h", "cc", "cpp", "hpp", "cs", "js", "ts", "tsx"),
+    *("jsx", "vue", "php", "rb", "swift", "scala", "sh", "bash", "ps1", "bat", "r", "m", "lua"),
+    *("rst", "adoc", "org", "tex", "srt", "vtt", "diff", "patch", "gradle", "dockerfile"),
+)
+
+
 def _extension(filename: str) -> str:
     ext = PurePosixPath(filename.lower()).suffix.lstrip(".")
     ext = {"markdown": "md", "htm": "html", "text": "txt", "ndjson": "jsonl"}.get(ext, ext)
-    return {"jpeg": "jpg", "tif": "tiff", "mhtml": "mht"}.get(ext, ext)
+    if ext in PLAIN_TEXT_EXTENSIONS:
+        return "txt"
+    return {"jpeg": "jpg", "tif": "tiff", "mhtml": "mht", "tsv": "csv"}.get(ext, ext)
 
 
 # Legacy extensions that programs also put on files of another kind: "export to Word / Excel"
@@ -172,10 +184,11 @@ def detect_format(filename: str, head: bytes | None = None) -> str:
             f".{_SAVE_AS[ext][1]} (Save As, or Export) and upload that"
         )
     if ext not in FORMATS:
+        supported = f"{', '.join(FORMATS)}, and plain text such as .log, .yaml, .sql or code"
         raise DocumentRejected(
-            f"Unsupported file type '.{ext}'; supported: {', '.join(FORMATS)}"
+            f"Unsupported file type '.{ext}'; supported: {supported}"
             if ext
-            else f"'{filename}' has no extension; supported: {', '.join(FORMATS)}"
+            else f"'{filename}' has no extension; supported: {supported}"
         )
     return ext
 
