@@ -110,7 +110,7 @@ class Parsed:
 # Plain-text files engineers keep beside their documents (configuration, logs, SQL, source
 # code, reStructuredText, subtitles of a recorded meeting): read as text, in paragraphs.
 PLAIN_TEXT_EXTENSIONS = (
-    *("log", "yaml", "yml", "toml", "ini", "cfg", "conf", "properties", "env", "sql"),
+    *("log", "yaml", "yml", "toml", "ini", "cfg", "conf", "properties", "sql"),
     *("py", "java", "kt", "go", "rs", "c", "h", "cc", "cpp", "hpp", "cs", "js", "ts", "tsx"),
     *("jsx", "vue", "php", "rb", "swift", "scala", "sh", "bash", "ps1", "bat", "r", "m", "lua"),
     *("rst", "adoc", "org", "tex", "srt", "vtt", "diff", "patch", "gradle", "dockerfile"),
