@@ -288,6 +288,39 @@ def test_cells_merged_down_a_sheet_fill_every_row_they_cover() -> None:
     ]
 
 
+def test_a_two_row_header_names_each_column_under_its_group() -> None:
+    """ "住宿标准" merged over "旺季" and "淡季": read as one header row, the sub-names became a
+    data row and the group's second column had no name ("住宿标准: 800; : 600")."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in (
+        ["城市", "住宿标准", None, "伙食"],
+        [None, "旺季", "淡季", None],
+        ["北京", 800, 600, 100],
+    ):
+        sheet.append(row)
+    sheet.merge_cells("A1:A2")
+    sheet.merge_cells("B1:C1")
+    sheet.merge_cells("D1:D2")
+    out = io.BytesIO()
+    book.save(out)
+    html = (
+        "<table><tr><th rowspan=2>城市</th><th colspan=2>住宿标准</th><th rowspan=2>伙食</th>"
+        "</tr><tr><th>旺季</th><th>淡季</th></tr><tr><td>北京</td><td>800</td><td>600</td>"
+        "<td>100</td></tr></table>"
+    )
+    expected = ["城市: 北京; 住宿标准/旺季: 800; 住宿标准/淡季: 600; 伙食: 100"]
+    assert [b.text for b in parse(out.getvalue(), "xlsx")] == expected
+    assert [b.text for b in parse(html.encode(), "html")] == expected
+    exported = "城市,住宿标准,,伙食\n,旺季,淡季,\n北京,800,600,100\n"
+    assert [b.text for b in parse(exported.encode(), "csv")] == expected
+    # a first row of text values under a header with an unnamed column is data, not names
+    plain = "姓名,部门,\n张三,销售,备注一\n"
+    assert [b.text for b in parse(plain.encode(), "csv")] == ["姓名: 张三; 部门: 销售; 备注一"]
+
+
 def test_markdown_table_rows_carry_their_column_names() -> None:
     """A Markdown table was one block of ' | ' lines: cut into chunks, the later ones lost
     the header row."""

@@ -50,7 +50,42 @@ def row_texts(rows: list[list[str]], marked_header: bool = False) -> list[str]:
     then not a line of its own), else its cells joined by `` | ``. Cells are stripped text."""
     if not has_header(rows, marked_header):
         return [" | ".join(_once(row)) for row in rows]
-    return [labelled(rows[0], row) for row in rows[1:]]
+    header = rows[0]
+    if len(rows) > 2 and (two_level := sub_header(header, rows[1])):
+        return [labelled(two_level, row) for row in rows[2:]]
+    return [labelled(header, row) for row in rows[1:]]
+
+
+def sub_header(header: list[str], below: list[str]) -> list[str] | None:
+    """The column names of a two-row header, or None: a group name over several columns (a
+    merged cell: its text then blanks, or its text repeated in each column it covers), and
+    the row below naming the columns in the group ("住宿标准" over "旺季" and "淡季"). Each
+    column is then "住宿标准/旺季"; a column the top row alone names keeps that name. Read
+    as one row, the sub-names became a data row and the group's other columns had no name
+    (": 600")."""
+    grouped: set[int] = set()  # columns that continue the group on their left
+    for c in range(1, len(header)):
+        continues = header[c - 1] or c - 1 in grouped
+        if continues and (not header[c] or header[c] == header[c - 1]):
+            grouped.add(c)
+    labels = [cell for cell in below if cell]
+    if not grouped or len(labels) < 2 or not any(c < len(below) and below[c] for c in grouped):
+        return None
+    if any(len(cell) > MAX_LABEL or _NUMBER.match(cell) for cell in labels):
+        return None  # a row of values
+    starts = {c - 1 for c in grouped} - grouped
+    for c, top in enumerate(header):
+        under = below[c] if c < len(below) else ""
+        if top and c not in grouped and c not in starts and under not in ("", top):
+            return None  # a column named on its own has a value below it: a data row
+    names: list[str] = []
+    group = ""
+    for c in range(max(len(header), len(below))):
+        top = header[c] if c < len(header) else ""
+        group = top or (group if c in grouped else "")
+        sub = below[c] if c < len(below) else ""
+        names.append(f"{group}/{sub}" if group and sub and sub != group else group or sub)
+    return names
 
 
 def labelled(header: list[str], row: list[str]) -> str:
@@ -74,17 +109,21 @@ def labelled_rows(rows: Iterable[list[str]]) -> Iterator[Row]:
     """The rows of a sheet or CSV file after its header row, each labelled by it, with any
     caption lines above the header first. Cells are stripped; blank rows are skipped."""
     header: list[str] | None = None
+    just_named = False  # the row before was the header: this one may name columns under it
     waiting: list[Row] = []  # single-cell lines before the first wider row
     for number, raw in enumerate(rows, start=1):
         cells = [cell.strip() for cell in raw]
         filled = [cell for cell in cells if cell]
         if not filled:
             continue
-        if header is not None:
+        if header is not None and just_named and (two_level := sub_header(header, cells)):
+            header, just_named = two_level, False
+        elif header is not None:
+            just_named = False
             yield Row(number, labelled(header, cells))
         elif len(filled) >= 2:
             yield from (Row(r.number, r.text, caption=True) for r in waiting)
-            header, waiting = cells, []
+            header, waiting, just_named = cells, [], True
         else:
             waiting.append(Row(number, filled[0]))
             if len(waiting) > MAX_CAPTION_ROWS:  # a one-column table: its first line names it
