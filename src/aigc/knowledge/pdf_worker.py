@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aigc.knowledge import ocr
+from aigc.knowledge import ocr, pdf_forms
 from aigc.knowledge.pdf_layout import page_text
 
 if TYPE_CHECKING:
@@ -194,6 +194,7 @@ def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
     # OCR starts no page after its share of the time budget: the parent kills the process at
     # the end of it, and the pages read so far would be lost.
     state = OcrState(until=time.monotonic() + limits.ocr_share * limits.timeout_s)
+    form = pdf_forms.init_forms(pdf)  # before any page is loaded
     for number in range(1, count + 1):
         try:
             page = pdf[number - 1]
@@ -204,9 +205,13 @@ def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
             continue
         text = page_text(page.get_textpage())
         if looks_scanned(page, text, limits):
-            outcome.pages.append(read_scan(page, number, text, limits, state, outcome))
+            read = read_scan(page, number, text, limits, state, outcome)
         else:
-            outcome.pages.append({"page": number, "text": text, "ocr": False})
+            read = {"page": number, "text": text, "ocr": False}
+        if form and (filled := pdf_forms.field_lines(pdf, page)):
+            # what is filled in on the form, after the page's printed text
+            read["text"] = "\n\n".join(part for part in (read["text"], "\n".join(filled)) if part)
+        outcome.pages.append(read)
     return outcome
 
 
