@@ -890,3 +890,34 @@ def test_doc_and_xls_files_that_are_web_pages_or_text_are_read_as_what_they_are(
 
     with pytest.raises(InvalidRequest, match=r"Rich Text Format \(named \.doc\).*\.docx"):
         sandbox.add(sandbox.admin_a, kb, {"合同.doc": b"{\\rtf1\\ansi \\f0 contract}"})
+
+
+def test_a_slide_chart_is_read_as_its_title_and_data() -> None:
+    """A deck's figures are often only in its charts (a quarter's sales as columns): they were
+    not read at all."""
+    from pptx import Presentation
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "2023年业绩"
+    data = CategoryChartData()
+    data.categories = ["Q1", "Q2", "Q3"]
+    data.add_series("销售额（万元）", (120.5, 135, 150))
+    data.add_series("利润", (30, 32.25, None))
+    frame = slide.shapes.add_chart(
+        XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(1), Inches(6), Inches(4), data
+    )
+    frame.chart.has_title = True
+    frame.chart.chart_title.text_frame.text = "季度销售额"
+    out = io.BytesIO()
+    deck.save(out)
+    assert [b.text for b in parse(out.getvalue(), "pptx")] == [
+        "2023年业绩",
+        "季度销售额",
+        "Q1; 销售额（万元）: 120.5; 利润: 30",
+        "Q2; 销售额（万元）: 135; 利润: 32.25",
+        "Q3; 销售额（万元）: 150",  # a point the chart leaves out is not a zero
+    ]
