@@ -892,9 +892,15 @@ def test_doc_and_xls_files_that_are_web_pages_or_text_are_read_as_what_they_are(
         sandbox.add(sandbox.admin_a, kb, {"合同.doc": b"{\\rtf1\\ansi \\f0 contract}"})
 
 
-def test_a_slide_chart_is_read_as_its_title_and_data() -> None:
-    """A deck's figures are often only in its charts (a quarter's sales as columns): they were
-    not read at all."""
+CHART_LINES = [
+    "季度销售额",
+    "Q1; 销售额（万元）: 120.5; 利润: 30",
+    "Q2; 销售额（万元）: 135; 利润: 32.25",
+    "Q3; 销售额（万元）: 150",  # a point the chart leaves out is not a zero
+]
+
+
+def _sales_chart_deck() -> bytes:
     from pptx import Presentation
     from pptx.chart.data import CategoryChartData
     from pptx.enum.chart import XL_CHART_TYPE
@@ -914,10 +920,46 @@ def test_a_slide_chart_is_read_as_its_title_and_data() -> None:
     frame.chart.chart_title.text_frame.text = "季度销售额"
     out = io.BytesIO()
     deck.save(out)
-    assert [b.text for b in parse(out.getvalue(), "pptx")] == [
-        "2023年业绩",
-        "季度销售额",
-        "Q1; 销售额（万元）: 120.5; 利润: 30",
-        "Q2; 销售额（万元）: 135; 利润: 32.25",
-        "Q3; 销售额（万元）: 150",  # a point the chart leaves out is not a zero
+    return out.getvalue()
+
+
+def test_a_chart_is_read_as_its_title_and_data() -> None:
+    """A deck's or a report's figures are often only in its charts (a quarter's sales as
+    columns): they were not read at all, in slides or in Word files."""
+    import docx
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+    from pptx import Presentation
+
+    deck = _sales_chart_deck()
+    assert [b.text for b in parse(deck, "pptx")] == ["2023年业绩", *CHART_LINES]
+
+    # the same chart part in a Word report, in a paragraph of its own
+    chart_part = Presentation(io.BytesIO(deck)).slides[0].shapes[1].chart_part
+    document = docx.Document()
+    document.add_heading("经营分析", level=1)
+    part = Part(
+        PackURI("/word/charts/chart1.xml"),
+        "application/vnd.openxmlformats-officedocument.drawingml.chart+xml",
+        chart_part.blob,
+        document.part.package,
+    )
+    rel_id = document.part.relate_to(part, RT.CHART)
+    chart_uri = "http://schemas.openxmlformats.org/drawingml/2006/chart"
+    document.add_paragraph()._p.append(
+        parse_xml(
+            f'<w:r {nsdecls("w", "wp", "a", "r")} xmlns:c="{chart_uri}"><w:drawing><wp:inline>'
+            f'<a:graphic><a:graphicData uri="{chart_uri}"><c:chart r:id="{rel_id}"/>'
+            "</a:graphicData></a:graphic></wp:inline></w:drawing></w:r>"
+        )
+    )
+    out = io.BytesIO()
+    document.save(out)
+    blocks = parse(out.getvalue(), "docx")
+    assert [(b.text, b.headings) for b in blocks] == [
+        ("经营分析", ["经营分析"]),
+        *((line, ["经营分析"]) for line in CHART_LINES),
     ]

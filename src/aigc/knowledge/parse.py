@@ -27,7 +27,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from aigc.infra import text_encoding
-from aigc.knowledge import table_rows
+from aigc.knowledge import charts, table_rows
 from aigc.knowledge.pdf_worker import PdfLimits
 
 if TYPE_CHECKING:  # the parsers load their libraries on first use
@@ -655,37 +655,7 @@ def _shape_texts(shapes: Iterable[BaseShape]) -> Iterator[str]:
         elif isinstance(shape, GraphicFrame) and shape.has_table:
             yield from table_rows.row_texts(_slide_table(shape.table), shape.table.first_row)
         elif isinstance(shape, GraphicFrame) and shape.has_chart:
-            try:
-                yield from list(_chart_texts(shape.chart))
-            except (KeyError, ValueError, AttributeError, IndexError, TypeError):
-                continue  # a chart part python-pptx cannot read: the slide's text still reads
-
-
-def _chart_texts(chart: Any) -> Iterator[str]:
-    """A slide chart's title, then its data as a table, a row per category with each series'
-    value ("Q3; 销售额（万元）: 150; 利润: 32.25"): a deck's figures are often only in its
-    charts, which were not read."""
-    title = chart.chart_title if chart.has_title else None
-    if title is not None and title.has_text_frame and title.text_frame.text.strip():
-        yield title.text_frame.text.strip()
-    for plot in chart.plots:
-        series = list(plot.series)
-        categories = [str(c) for c in plot.categories] if series else []
-        if not categories:
-            continue
-        header = ["", *(str(s.name or "") for s in series)]
-        rows = [
-            [category, *(_figure(s.values[i] if i < len(s.values) else None) for s in series)]
-            for i, category in enumerate(categories)
-        ]
-        yield from (table_rows.labelled(header, row) for row in rows)
-
-
-def _figure(value: object) -> str:
-    """A chart value as the chart shows it (30.0 → 30); a missing point as nothing."""
-    if value is None:
-        return ""
-    return f"{value:.10g}" if isinstance(value, float) else str(value)
+            yield from charts.chart_part_texts(shape.chart_part.blob)
 
 
 def _slide_table(table: Any) -> list[list[str]]:

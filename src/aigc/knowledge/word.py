@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING
 
-from aigc.knowledge import table_rows
+from aigc.knowledge import charts, table_rows
 from aigc.knowledge.parse import Block, HeadingPath
 from aigc.knowledge.word_numbering import Numbering, format_number
 
@@ -43,6 +43,7 @@ _NS = {
     "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
     "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
     "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "c": "http://schemas.openxmlformats.org/drawingml/2006/chart",
 }
 
 
@@ -130,8 +131,14 @@ def _items(
             for inner in _block_elements(box):
                 if _local(inner) == "p":
                     yield Paragraph(inner, body), _numbered(inner, notes, numbering)
+        for rel_id in _xpath(_CHARTS)(element):  # a chart: its title and data, as a table
+            part = document.part.related_parts.get(str(rel_id))
+            if part is not None:
+                yield charts.chart_part_texts(part.blob)
         yield notes.cited_in(element)
 
+
+_CHARTS = ".//c:chart[not(ancestor::mc:Fallback)]/@r:id"
 
 # A note's reference in the text, by the kind of note it cites; how Word numbers each kind.
 _NOTE_KINDS = {"footnoteReference": "footnote", "endnoteReference": "endnote"}
