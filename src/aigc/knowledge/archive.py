@@ -40,9 +40,12 @@ def read_zip(data: bytes, limits: Limits) -> Parsed:
                 unread.append(name)
                 continue
             try:
-                data = archive.read(info)
-                fmt = parse.detect_format(base, data[: parse.SNIFF_BYTES])
-                found = parse.parse_document(data, fmt, limits)
+                head = None  # a .doc or .xls is known by its first bytes; others by name
+                if parse.needs_content(base):
+                    with archive.open(info) as member:
+                        head = member.read(parse.SNIFF_BYTES)
+                fmt = parse.detect_format(base, head)
+                found = parse.parse_document(archive.read(info), fmt, limits)
             except (DocumentRejected, RuntimeError, zipfile.BadZipFile):
                 # RuntimeError: a member encrypted with a password
                 unread.append(name)
