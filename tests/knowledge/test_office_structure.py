@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import zipfile
 
 import pytest
 
@@ -798,7 +799,7 @@ def test_spreadsheet_cells_read_as_the_sheet_shows_them() -> None:
 
 @pytest.mark.parametrize(
     ("name", "save_as"),
-    [("报销单.doc", ".docx"), ("预算.XLS", ".xlsx"), ("汇报.wps", ".docx"), ("notes.odt", ".docx")],
+    [("报销单.doc", ".docx"), ("汇报.wps", ".docx"), ("预算.et", ".xlsx"), ("notes.odt", ".docx")],
 )
 def test_legacy_office_files_are_refused_with_the_format_to_save_as(
     sandbox: Sandbox, name: str, save_as: str
@@ -963,3 +964,91 @@ def test_a_chart_is_read_as_its_title_and_data() -> None:
         ("经营分析", ["经营分析"]),
         *((line, ["经营分析"]) for line in CHART_LINES),
     ]
+
+
+def _ods(rows: str) -> bytes:
+    """An OpenDocument spreadsheet as LibreOffice and WPS save one, with ``rows`` as its one
+    sheet's table rows."""
+    office = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+    content = (
+        f'<office:document-content xmlns:office="{office}" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="标准">{rows}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def test_excel_97_2003_and_opendocument_spreadsheets_are_read(sandbox: Sandbox) -> None:
+    """A real .xls (the binary Excel 97-2003 format, still what many finance systems export)
+    and an .ods (LibreOffice, WPS) were refused with "save it as .xlsx"."""
+    import datetime
+
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("住宿标准")
+    for r, row in enumerate(
+        [["部门", "岗位", "标准", "生效日期"], [None, "经理", 600.0], [None, "专员"]]
+    ):
+        for c, value in enumerate(row):
+            if value is not None:
+                sheet.write(r, c, value)
+    sheet.write(1, 3, datetime.date(2024, 3, 1), xlwt.easyxf(num_format_str="YYYY-MM-DD"))
+    sheet.write(2, 2, 400.5)
+    sheet.write_merge(1, 2, 0, 0, "销售部")  # the department merged down over its staff
+    xls = io.BytesIO()
+    book.save(xls)
+    assert xls.getvalue().startswith(OLE2)
+    assert [(b.text, b.headings) for b in parse(xls.getvalue(), "xls")] == [
+        ("部门: 销售部; 岗位: 经理; 标准: 600; 生效日期: 2024-03-01", ["住宿标准"]),
+        ("部门: 销售部; 岗位: 专员; 标准: 400.5", ["住宿标准"]),
+    ]
+
+    cell = '<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>'
+    number = (
+        '<table:table-cell office:value-type="float" office:value="{0}"><text:p>{0}</text:p>'
+        "</table:table-cell>"
+    )
+    ods = _ods(
+        "<table:table-row>" + cell.format("城市") + cell.format("住宿") + "</table:table-row>"
+        "<table:table-row>" + cell.format("北京") + number.format(600) + "</table:table-row>"
+    )
+    assert [b.text for b in parse(ods, "ods")] == ["城市: 北京; 住宿: 600"]
+
+    kb = sandbox.kb(sandbox.admin_a, "sheets", dense=False)
+    result = sandbox.ingest(sandbox.admin_a, kb, {"标准.xls": xls.getvalue(), "标准.ods": ods})
+    assert result["indexed"] == 2, result
+
+
+def test_a_spreadsheet_that_repeats_a_cell_a_billion_times_is_refused_not_read() -> None:
+    """An ODS of a few kilobytes can repeat a filled cell over a million rows and a thousand
+    columns; calamine builds the whole sheet in memory. It reads in the capped worker, and such
+    a sheet is refused with the reason."""
+    from aigc.knowledge.parse import DocumentRejected
+
+    def repeated(rows: int) -> bytes:
+        return _ods(
+            f'<table:table-row table:number-rows-repeated="{rows}">'
+            '<table:table-cell table:number-columns-repeated="1000" office:value-type="string">'
+            "<text:p>x</text:p></table:table-cell></table:table-row>"
+        )
+
+    assert len(repeated(1_000_000)) < 2000
+    with pytest.raises(DocumentRejected, match=r"more than 2,000,000 cells, the limit"):
+        parse(repeated(3000), "ods")  # three million cells: calamine builds them, we stop
+    with pytest.raises(DocumentRejected):  # a billion: calamine itself gives up
+        parse(repeated(1_000_000), "ods")

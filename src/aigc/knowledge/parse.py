@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextvars
 import csv
-import datetime
 import io
 import json
 import re
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aigc.infra import text_encoding
 from aigc.knowledge import charts, table_rows
 from aigc.knowledge.pdf_worker import PdfLimits
+from aigc.knowledge.sheet_values import value_text
 
 if TYPE_CHECKING:  # the parsers load their libraries on first use
     from markdown_it.token import Token
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # the parsers load their libraries on first use
 IMAGE_FORMATS = ("png", "jpg", "tiff", "bmp", "webp")
 FORMATS = (
     *("txt", "md", "html", "mht", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl"),
-    *("eml", "zip"),
+    *("xls", "xlsb", "ods", "eml", "zip"),
     *IMAGE_FORMATS,
 )
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -196,14 +196,12 @@ def detect_format(filename: str, head: bytes | None = None) -> str:
 # Formats people have files in that no parser here reads, and the one to save them as.
 _SAVE_AS = {
     "doc": ("the Word 97–2003 format", "docx"),
-    "xls": ("the Excel 97–2003 format", "xlsx"),
     "ppt": ("the PowerPoint 97–2003 format", "pptx"),
     "wps": ("a WPS Writer document", "docx"),
     "et": ("a WPS Spreadsheets file", "xlsx"),
     "dps": ("a WPS Presentation file", "pptx"),
     "rtf": ("Rich Text Format", "docx"),
     "odt": ("an OpenDocument text", "docx"),
-    "ods": ("an OpenDocument spreadsheet", "xlsx"),
     "odp": ("an OpenDocument presentation", "pptx"),
     "pages": ("an Apple Pages document", "docx"),
     "key": ("an Apple Keynote presentation", "pptx"),
@@ -725,6 +723,25 @@ def parse_xlsx(data: bytes, limits: Limits) -> Iterator[Block]:
     book.close()
 
 
+def parse_calamine(data: bytes, limits: Limits) -> Iterator[Block]:
+    """Excel 97-2003 (.xls), Excel's binary workbook (.xlsb) and OpenDocument spreadsheets
+    (.ods), read by calamine (a Rust reader, python-calamine) in the capped worker process
+    (``pdf_worker``: an ODS of a few kilobytes can repeat a cell over a million rows): each
+    sheet as a table, a cell merged down standing in each row it covers. Until 2026-12-05
+    they were refused with "save it as .xlsx". Cells come as values, without their number
+    formats: a percentage reads 0.15, not 15%."""
+    from aigc.knowledge.pdf import run_worker
+
+    if data[:4] == b"PK\x03\x04":  # .xlsb and .ods are zips: checked as Office zips are
+        check_zip(data, limits, "spreadsheet")
+    answer = run_worker(data, replace(limits.pdf, max_pages=limits.max_pages), "sheet")
+    if "refused" in answer:
+        raise DocumentRejected(answer["refused"])
+    for sheet in answer["sheets"]:
+        merges = [(column, top, bottom) for column, top, bottom in sheet["merges"]]
+        yield from _sheet_blocks(_fill_merged(sheet["rows"], merges), [sheet["name"]])
+
+
 def _merged_down(data: bytes, sheet_path: str) -> list[tuple[int, int, int]]:
     """A sheet's cells merged over several rows, as (column, top row, bottom row), 1-based.
 
@@ -775,22 +792,12 @@ def _fill_merged(
 
 
 def _cell_text(cell: Any) -> str:
-    """A cell's value as the sheet shows it, near enough: a date without a midnight time, a
-    percentage as one, a float without binary noise (0.1 + 0.2 is 0.3)."""
+    """A cell's value as the sheet shows it, near enough (``sheet_values``), a cell formatted
+    as a percentage as one."""
     value = cell.value
-    if value is None:
-        return ""
-    if isinstance(value, datetime.datetime):
-        if value.time() == datetime.time():
-            return value.date().isoformat()
-        return value.isoformat(" ", "seconds" if value.second else "minutes")
-    if isinstance(value, datetime.time):
-        return value.isoformat("seconds" if value.second else "minutes")
-    if isinstance(value, float):
-        if "%" in (cell.number_format or ""):
-            return f"{value * 100:.10g}%"
-        return f"{value:.10g}"
-    return str(value)
+    if isinstance(value, float) and "%" in (cell.number_format or ""):
+        return f"{value * 100:.10g}%"
+    return value_text(value)
 
 
 # Text formats get their text decoded first (``infra.text_encoding``), the others their bytes.
@@ -807,6 +814,9 @@ PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
     "pptx": parse_pptx,
     "xlsx": parse_xlsx,
     "mht": parse_mht,
+    "xls": parse_calamine,
+    "xlsb": parse_calamine,
+    "ods": parse_calamine,
     "xlsxml": parse_xlsxml,  # only by content, under a legacy name (detect_format)
     "docxml": parse_docxml,
 }

@@ -38,12 +38,15 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def run_worker(data: bytes, limits: PdfLimits, image: bool = False) -> dict[str, Any]:
+_WHAT = {"pdf": "the PDF", "image": "the image", "sheet": "the spreadsheet"}
+
+
+def run_worker(data: bytes, limits: PdfLimits, mode: str = "pdf") -> dict[str, Any]:
     """The worker's JSON answer, or ``DocumentRejected`` when it died or ran out of time.
-    ``image``: the file is an image to read by OCR, not a PDF."""
+    ``mode``: "pdf", "image" (a file to read by OCR) or "sheet" (a binary spreadsheet)."""
     command = [sys.executable, "-m", "aigc.knowledge.pdf_worker", json.dumps(asdict(limits))]
-    command += ["image"] if image else []
-    what = "the image" if image else "the PDF"
+    command += [] if mode == "pdf" else [mode]
+    what = _WHAT[mode]
     try:
         done = subprocess.run(
             command,
@@ -83,7 +86,7 @@ def read_pdf(data: bytes, limits: PdfLimits, image: bool = False) -> PdfText:
     A PDF that yields no text at all is refused with what stood in the way (scanned pages
     without OCR, an image too large, a broken page tree), never indexed as empty. ``image``:
     an image file, each of its frames a page read by OCR."""
-    answer = run_worker(data, limits, image)
+    answer = run_worker(data, limits, "image" if image else "pdf")
     if "refused" in answer:
         raise DocumentRejected(answer["refused"])
     notes: list[str] = list(answer["problems"])

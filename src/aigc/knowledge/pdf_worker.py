@@ -1,5 +1,5 @@
-"""Reads one PDF or image in a child process: ``python -m aigc.knowledge.pdf_worker LIMITS_JSON
-[image]``.
+"""Reads one PDF, image or binary spreadsheet in a child process: ``python -m
+aigc.knowledge.pdf_worker LIMITS_JSON [image|sheet]``.
 
 The file comes on stdin; one JSON object goes to stdout: ``{"pages": [{"page", "text", "ocr"}],
 "problems": [...], "unread_scans": [...]}`` or ``{"refused": reason}``. The process caps its own
@@ -12,7 +12,9 @@ content but next to no plausible text is rendered (capped in pixels) and read by
 An image file (a scanned notice, a photographed receipt, a screenshot; each frame of a TIFF is
 a page) is read by Tesseract too, here for the same reason: decoding an image is where a
 decompression bomb goes off, so its pixel count is checked from the header first and the
-decoding happens under the memory cap.
+decoding happens under the memory cap. A binary spreadsheet (.xls, .xlsb, .ods) is read by
+calamine here too: a few kilobytes of ODS can repeat a cell over a million rows, and the
+reader builds the whole sheet in memory (``{"sheets": [{"name", "rows", "merges"}]}``).
 """
 
 from __future__ import annotations
@@ -286,10 +288,50 @@ def needs_rendering(data: bytes) -> bool:
         return False
 
 
-def run(data: bytes, limits: PdfLimits, image: bool = False) -> dict[str, Any]:
-    if image:
+MAX_SHEET_CELLS = 2_000_000  # cells read from one spreadsheet, all its sheets together
+
+
+def read_sheets(data: bytes) -> dict[str, Any]:
+    """A binary spreadsheet's worksheets: each one's name, its rows of cell values as text
+    (``sheet_values.value_text``), and its cells merged down as [column, top, bottom]
+    (1-based); ``Refused`` past ``MAX_SHEET_CELLS`` cells."""
+    from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
+
+    from aigc.knowledge.sheet_values import value_text
+
+    sheets, budget = [], MAX_SHEET_CELLS
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        for meta in book.sheets_metadata:
+            if meta.typ != SheetTypeEnum.WorkSheet:  # a chart sheet, a macro sheet
+                continue
+            sheet = book.get_sheet_by_name(meta.name)
+            top_row, left_column = sheet.start or (0, 0)
+            rows: list[list[str]] = [[] for _ in range(top_row)]  # rows keep their numbers
+            budget -= top_row
+            for row in sheet.iter_rows():
+                budget -= len(row)
+                if budget < 0:
+                    raise Refused(
+                        f"The spreadsheet has more than {MAX_SHEET_CELLS:,} cells, the limit: "
+                        "upload the sheets or the rows that matter"
+                    )
+                rows.append([value_text(value) for value in row])
+            merges = [  # columns from the sheet's first, as its rows start there
+                [left - left_column + 1, top + 1, bottom + 1]
+                for (top, left), (bottom, _) in (sheet.merged_cell_ranges or [])
+                if bottom > top
+            ]
+            sheets.append({"name": meta.name, "rows": rows, "merges": merges})
+    except (CalamineError, ValueError, KeyError) as exc:
+        raise Refused(f"The spreadsheet could not be read ({exc})"[:500]) from None
+    return {"sheets": sheets}
+
+
+def run(data: bytes, limits: PdfLimits, mode: str = "pdf") -> dict[str, Any]:
+    if mode in ("image", "sheet"):
         try:
-            return asdict(read_image_pages(data, limits))
+            return read_sheets(data) if mode == "sheet" else asdict(read_image_pages(data, limits))
         except Refused as exc:
             return {"refused": str(exc)}
     try:
@@ -313,12 +355,12 @@ def main() -> None:
     limits = PdfLimits(**json.loads(sys.argv[1]))
     cap = limits.memory_mb * MIB
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    image = sys.argv[2:] == ["image"]
+    mode = sys.argv[2] if len(sys.argv) > 2 else "pdf"
     data = sys.stdin.buffer.read()
     try:
-        result = run(data, limits, image)
+        result = run(data, limits, mode)
     except MemoryError:
-        what = "the image" if image else "the PDF"
+        what = {"image": "the image", "sheet": "the spreadsheet"}.get(mode, "the PDF")
         result = {"refused": f"Reading {what} needs more than {limits.memory_mb} MB of memory"}
     sys.stdout.write(json.dumps(result, ensure_ascii=False))
 
