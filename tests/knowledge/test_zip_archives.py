@@ -84,9 +84,9 @@ def test_an_ingested_archive_cites_the_file_inside(sandbox: Sandbox) -> None:
 
 def test_an_exported_xls_inside_an_archive_is_read_as_what_it_is() -> None:
     """A .xls that a system exported as an HTML table, zipped with the month's files: known
-    by its first bytes, as an upload is; a real 97-2003 workbook beside it is noted unread."""
+    by its first bytes, as an upload is; a damaged workbook beside it is noted unread."""
     page = "<table><tr><th>姓名</th><th>金额</th></tr><tr><td>张三</td><td>320</td></tr></table>"
-    legacy = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512
-    read = parse.parse_document(zipped({"报销明细.xls": page.encode(), "旧表.xls": legacy}), "zip")
+    damaged = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512  # OLE2, nothing inside
+    read = parse.parse_document(zipped({"报销明细.xls": page.encode(), "旧表.xls": damaged}), "zip")
     assert "姓名: 张三; 金额: 320" in [b.text for b in read.blocks]
     assert read.notes == ["files not read: 旧表.xls"]
