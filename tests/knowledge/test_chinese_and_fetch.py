@@ -157,6 +157,14 @@ _PAGES = {
     "/notice.txt": ("就業規則".encode("shift_jis"), "text/plain; charset=Shift_JIS"),
     "/utf8.txt": ("带薪年假".encode(), "text/plain; charset=gbk"),  # a wrong label
 }
+# What report systems serve as Excel: an HTML table named .xls, and a download without a name.
+_SHEETS = {
+    "/export/report.xls": (
+        "<table><tr><th>城市</th><th>住宿</th></tr><tr><td>北京</td><td>600</td></tr></table>",
+        "application/vnd.ms-excel",
+    ),
+    "/download": ("城市\t住宿\n上海\t650\n", "text/tab-separated-values; charset=utf-8"),
+}
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -172,9 +180,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Location", targets[self.path].format(port=self.server.server_port))
             self.end_headers()
             return
-        body, content_type = _PAGES.get(
-            self.path, (b"<h1>Policy</h1><p>Internal document.</p>", "text/html; charset=utf-8")
-        )
+        if self.path in _SHEETS:
+            text, content_type = _SHEETS[self.path]
+            body = text.encode()
+        else:
+            body, content_type = _PAGES.get(
+                self.path,
+                (b"<h1>Policy</h1><p>Internal document.</p>", "text/html; charset=utf-8"),
+            )
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -246,3 +259,21 @@ def test_fetched_text_is_read_in_the_encoding_its_server_declared(web: str) -> N
         "/notice.txt": ["就業規則"],
         "/utf8.txt": ["带薪年假"],
     }
+
+
+def test_spreadsheets_a_report_system_serves_are_fetched_and_read(
+    web: str, sandbox: Sandbox
+) -> None:
+    """A report URL ending .xls (served as Excel, an HTML table inside), and a download served
+    as tab-separated values with no name: refused as an unsupported content type before."""
+    allow = ["127.0.0.2/32"]
+    named = {}
+    for path in _SHEETS:
+        page = fetch(f"{web}{path}", max_bytes=10_000, timeout_s=5, allow_networks=allow)
+        named[path] = page.filename
+        kb = sandbox.kb(sandbox.admin_a, f"sheets{len(named)}", dense=False)
+        assert sandbox.ingest(sandbox.admin_a, kb, {page.filename: page.data})["indexed"] == 1
+        with sandbox.db.session() as s:
+            hit = search(s, sandbox.settings, sandbox.admin_a, [kb], "住宿")[0]
+        assert hit.text in ("城市: 北京; 住宿: 600", "城市: 上海; 住宿: 650")
+    assert named == {"/export/report.xls": "report.xls", "/download": "download.tsv"}

@@ -29,6 +29,11 @@ CONTENT_TYPES = {
     "application/json": "json",
     "application/pdf": "pdf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.ms-excel": "xls",  # the real 97-2003 format, or a web page that says so
+    "application/vnd.oasis.opendocument.spreadsheet": "ods",
+    "text/tab-separated-values": "tsv",
     "message/rfc822": "eml",
     "application/zip": "zip",
     "image/png": "png",
@@ -50,9 +55,16 @@ _EXTENSIONS = (
         "jsonl",
         "pptx",
         "xlsx",
+        "xls",
+        "xlsb",
+        "ods",
+        "tsv",
+        "mht",
+        "mhtml",
         "eml",
         "zip",
     ),
+    *parse.PLAIN_TEXT_EXTENSIONS,
     *("png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"),
 )
 
