@@ -886,11 +886,28 @@ def test_doc_and_xls_files_that_are_web_pages_or_text_are_read_as_what_they_are(
     assert hits[0].filename == "津贴.xls"
     assert hits[0].text == "部门: 销售部; 岗位: 专员; 津贴: 500"  # Excel 2003 XML, merged down
     assert detect_format("网页存档.mhtml") == "mht"
+    assert detect_format("合同.doc", RTF_GBK[:4096]) == "rtf"  # RTF saved under a .doc name
 
-    from aigc.errors import InvalidRequest
 
-    with pytest.raises(InvalidRequest, match=r"Rich Text Format \(named \.doc\).*\.docx"):
-        sandbox.add(sandbox.admin_a, kb, {"合同.doc": b"{\\rtf1\\ansi \\f0 contract}"})
+# Rich Text Format as WordPad and Word save Chinese: GBK bytes as \'hh in code page 936, a
+# \u escape, a table row, a picture (skipped).
+RTF_GBK = (
+    rb"{\rtf1\ansi\ansicpg936\deff0{\fonttbl{\f0\fnil\fcharset134 \'cb\'ce\'cc\'e5;}}"
+    rb"\viewkind4\uc1\pard\f0\fs22 \'b2\'ee\'c2\'c3\'b7\'d1\'b9\'dc\'c0\'ed\'b0\'ec"
+    rb"\'b7\'a8\par\par \'d7\'a1\'cb\'de\'c3\'bf\'cd\'ed\'b2\'bb\'b3\'ac\'b9\'fd600"
+    rb"\'d4\'aa\'a1\'a3\u24180?\u20551?\par\par"
+    rb"{\trowd\cellx1000\cellx2000 \'b3\'c7\'ca\'d0\cell 600\cell\row}"
+    rb"{\pict\pngblip 89504e470d0a1a0a}}"
+)
+
+
+def test_rich_text_files_are_read_in_the_code_page_they_name() -> None:
+    """.rtf (WordPad, TextEdit, older systems' exports) was refused with "save it as .docx"."""
+    assert [b.text for b in parse(RTF_GBK, "rtf")] == [
+        "差旅费管理办法",
+        "住宿每晚不超过600元。年假",
+        "城市 | 600",
+    ]
 
 
 CHART_LINES = [

@@ -34,6 +34,8 @@ CONTENT_TYPES = {
     "application/vnd.ms-excel": "xls",  # the real 97-2003 format, or a web page that says so
     "application/vnd.oasis.opendocument.spreadsheet": "ods",
     "text/tab-separated-values": "tsv",
+    "application/rtf": "rtf",
+    "text/rtf": "rtf",
     "message/rfc822": "eml",
     "application/zip": "zip",
     "image/png": "png",
@@ -59,6 +61,7 @@ _EXTENSIONS = (
         "xlsb",
         "ods",
         "tsv",
+        "rtf",
         "mht",
         "mhtml",
         "eml",

@@ -14,6 +14,7 @@ ingestion marks that one document failed and moves on.
 
 from __future__ import annotations
 
+import codecs
 import contextvars
 import csv
 import io
@@ -38,7 +39,7 @@ if TYPE_CHECKING:  # the parsers load their libraries on first use
 IMAGE_FORMATS = ("png", "jpg", "tiff", "bmp", "webp")
 FORMATS = (
     *("txt", "md", "html", "mht", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl"),
-    *("xls", "xlsb", "ods", "eml", "zip"),
+    *("xls", "xlsb", "ods", "rtf", "eml", "zip"),
     *IMAGE_FORMATS,
 )
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -147,11 +148,7 @@ def _sniffed(ext: str, head: bytes) -> str | None:
     if head.startswith(b"PK\x03\x04"):
         return _DISGUISED[ext]
     if head.startswith(b"{\\rtf"):
-        ext_hint = _SAVE_AS["rtf"]
-        raise DocumentRejected(
-            f"This file is {ext_hint[0]} (named .{ext}), which is not read here: save it as "
-            f".{ext_hint[1]} (Save As, or Export) and upload that"
-        )
+        return "rtf"  # Rich Text Format, as older systems save "Word" files
     wide = head.startswith((b"\xff\xfe", b"\xfe\xff"))
     probe = (head.decode("utf-16", "ignore") if wide else head.decode("latin-1")).lower()
     probe = probe.lstrip("\ufeff\xef\xbb\xbf \t\r\n")
@@ -200,7 +197,6 @@ _SAVE_AS = {
     "wps": ("a WPS Writer document", "docx"),
     "et": ("a WPS Spreadsheets file", "xlsx"),
     "dps": ("a WPS Presentation file", "pptx"),
-    "rtf": ("Rich Text Format", "docx"),
     "odt": ("an OpenDocument text", "docx"),
     "odp": ("an OpenDocument presentation", "pptx"),
     "pages": ("an Apple Pages document", "docx"),
@@ -455,6 +451,34 @@ def parse_docxml(data: bytes, limits: Limits) -> Iterator[Block]:
     from aigc.knowledge import office_xml
 
     yield from (Block(text) for text in office_xml.paragraphs(data))
+
+
+_RTF_CODE_PAGE = re.compile(rb"\\ansicpg(\d+)")
+
+
+def parse_rtf(data: bytes, limits: Limits) -> Iterator[Block]:
+    """Rich Text Format (WordPad, TextEdit, older systems' "Word" exports), by striprtf: its
+    text in paragraphs, a table row's cells joined by `` | ``. Characters outside ASCII come as
+    bytes of the code page the file names (``\\ansicpg936``: GBK) or as ``\\u`` escapes;
+    pictures are skipped. Until 2026-12-05 refused with "save it as .docx"."""
+    from striprtf.striprtf import rtf_to_text
+
+    found = _RTF_CODE_PAGE.search(data[:4096])
+    code_page = f"cp{int(found.group(1))}" if found else "cp1252"
+    try:
+        codecs.lookup(code_page)
+    except LookupError:
+        code_page = "cp1252"
+    text = rtf_to_text(data.decode("latin-1"), encoding=code_page, errors="replace")
+    lines = (_rtf_row(line) for line in text.splitlines())
+    yield from (Block(para) for para in paragraphs("\n".join(lines)))
+
+
+def _rtf_row(line: str) -> str:
+    """striprtf ends each table cell with "|": a row's cells joined as other tables' are."""
+    if "|" not in line or not line.rstrip().endswith("|"):
+        return line
+    return " | ".join(cell.strip() for cell in line.rstrip().rstrip("|").split("|"))
 
 
 def parse_csv(text: str, limits: Limits) -> Iterator[Block]:
@@ -817,6 +841,7 @@ PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
     "xls": parse_calamine,
     "xlsb": parse_calamine,
     "ods": parse_calamine,
+    "rtf": parse_rtf,
     "xlsxml": parse_xlsxml,  # only by content, under a legacy name (detect_format)
     "docxml": parse_docxml,
 }
