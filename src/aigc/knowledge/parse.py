@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # the parsers load their libraries on first use
 IMAGE_FORMATS = ("png", "jpg", "tiff", "bmp", "webp")
 FORMATS = (
     *("txt", "md", "html", "mht", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl"),
-    *("xls", "xlsb", "ods", "rtf", "eml", "zip"),
+    *("xls", "xlsb", "ods", "rtf", "ofd", "eml", "zip"),
     *IMAGE_FORMATS,
 )
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -453,6 +453,17 @@ def parse_docxml(data: bytes, limits: Limits) -> Iterator[Block]:
     yield from (Block(text) for text in office_xml.paragraphs(data))
 
 
+def parse_ofd(data: bytes, limits: Limits) -> Iterator[Block]:
+    """OFD (GB/T 33190: China's e-invoices and official documents), page by page
+    (``knowledge/ofd.py``). Until 2026-12-05 refused as an unsupported file type."""
+    from aigc.knowledge import ofd
+
+    check_zip(data, limits, "OFD")
+    for number, text in ofd.pages(data, limits.max_pages):
+        for i, para in enumerate(paragraphs(text)):
+            yield Block(para, page=number, boundary=i == 0)
+
+
 _RTF_CODE_PAGE = re.compile(rb"\\ansicpg(\d+)")
 
 
@@ -842,6 +853,7 @@ PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
     "xlsb": parse_calamine,
     "ods": parse_calamine,
     "rtf": parse_rtf,
+    "ofd": parse_ofd,
     "xlsxml": parse_xlsxml,  # only by content, under a legacy name (detect_format)
     "docxml": parse_docxml,
 }

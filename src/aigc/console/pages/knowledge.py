@@ -395,8 +395,8 @@ add(
             "kb.tab.search": "Test retrieval",
             "kb.tab.access": "Access",
             "kb.upload": "Upload documents",
-            "kb.upload.hint": "Text, Markdown, HTML and saved web pages (.mht), PDF, Word, RTF, "
-            "PowerPoint, Excel (also .xls) and OpenDocument spreadsheets, CSV, JSON, images "
+            "kb.upload.hint": "Text, Markdown, HTML and saved web pages (.mht), PDF, OFD, Word, "
+            "RTF, PowerPoint, Excel (also .xls) and OpenDocument spreadsheets, CSV, JSON, images "
             "(read by OCR), e-mails (.eml), plain-text files such as logs or code, or a .zip of "
             "these; a .doc or .xls that a program exported as a web page or text is read as "
             "such. Each file is checked on its own; a refused file does not stop the others.",
@@ -468,7 +468,7 @@ add(
             "kb.tab.search": "检索测试",
             "kb.tab.access": "访问权限",
             "kb.upload": "上传文档",
-            "kb.upload.hint": "支持文本、Markdown、HTML 及网页存档（.mht）、PDF、Word、RTF、"
+            "kb.upload.hint": "支持文本、Markdown、HTML 及网页存档（.mht）、PDF、OFD、Word、RTF、"
             "PowerPoint、Excel（含 .xls）及 OpenDocument 表格、CSV、JSON、图片（OCR 识别）、"
             "邮件（.eml）、"
             "日志或代码等纯文本文件，或以上文件的 .zip 压缩包；"
