@@ -45,33 +45,8 @@ CONTENT_TYPES = {
     "image/bmp": "bmp",
     "image/webp": "webp",
 }
-_EXTENSIONS = (
-    *(
-        "pdf",
-        "docx",
-        "html",
-        "htm",
-        "md",
-        "txt",
-        "csv",
-        "json",
-        "jsonl",
-        "pptx",
-        "xlsx",
-        "xls",
-        "xlsb",
-        "ods",
-        "tsv",
-        "rtf",
-        "ofd",
-        "mht",
-        "mhtml",
-        "eml",
-        "zip",
-    ),
-    *parse.PLAIN_TEXT_EXTENSIONS,
-    *("png", "jpg", "jpeg", "tif", "tiff", "bmp", "webp"),
-)
+# Names kept from the URL: those whose format the name alone tells.
+_EXTENSIONS = parse.NAMED_EXTENSIONS
 
 
 @dataclass

@@ -118,12 +118,17 @@ PLAIN_TEXT_EXTENSIONS = (
 )
 
 
+# Other names of the formats (``.htm`` is html, ``.tsv`` a CSV file with tabs).
+_ALIASES = {
+    **{"markdown": "md", "htm": "html", "text": "txt", "ndjson": "jsonl", "jpeg": "jpg"},
+    **{"tif": "tiff", "mhtml": "mht", "tsv": "csv"},
+    **dict.fromkeys(PLAIN_TEXT_EXTENSIONS, "txt"),
+}
+
+
 def _extension(filename: str) -> str:
     ext = PurePosixPath(filename.lower()).suffix.lstrip(".")
-    ext = {"markdown": "md", "htm": "html", "text": "txt", "ndjson": "jsonl"}.get(ext, ext)
-    if ext in PLAIN_TEXT_EXTENSIONS:
-        return "txt"
-    return {"jpeg": "jpg", "tif": "tiff", "mhtml": "mht", "tsv": "csv"}.get(ext, ext)
+    return _ALIASES.get(ext, ext)
 
 
 # Legacy extensions that programs also put on files of another kind: "export to Word / Excel"
@@ -131,6 +136,8 @@ def _extension(filename: str) -> str:
 # .doc or .xls, and a renamed .docx is a zip. Their content says which; the format for a zip.
 _DISGUISED = {"doc": "docx", "wps": "docx", "xls": "xlsx", "et": "xlsx", "ppt": "pptx"}
 SNIFFED_EXTENSIONS = tuple(_DISGUISED)
+# Every extension whose format its name alone tells (the sniffed ones need the file's start).
+NAMED_EXTENSIONS = (*FORMATS, *_ALIASES)
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the binary Office 97-2003 container
 SNIFF_BYTES = 4096
 

@@ -70,10 +70,7 @@ class KbUpdate(BaseModel):
 
 # A plain file name with an extension the parsers read (ingest.check_document_name and
 # parse.detect_format check it; the schema keeps to ASCII names, which they all take).
-_ALIASES = ("markdown", "htm", "text", "ndjson", "jpeg", "tif", "mhtml", "tsv")
-_EXTENSIONS = "|".join(
-    [*parse.FORMATS, *parse.SNIFFED_EXTENSIONS, *parse.PLAIN_TEXT_EXTENSIONS, *_ALIASES]
-)
+_EXTENSIONS = "|".join([*parse.NAMED_EXTENSIONS, *parse.SNIFFED_EXTENSIONS])
 FILENAME = rf"^[A-Za-z0-9_(][A-Za-z0-9 _.()-]*\.({_EXTENSIONS})$"
 
 
