@@ -5,7 +5,7 @@ Java and .NET systems "export to Excel" by writing Excel 2003's XML spreadsheet 
 write Word 2003's XML document as .doc. Excel and Word open both without a word; read as text
 they were tags. A sheet's rows are read as every sheet is (``parse._sheet_blocks``), a cell
 placed by its ``ss:Index`` and a cell merged down (``ss:MergeDown``) standing in each row it
-covers; a Word document's paragraphs in order.
+covers (as a sheet's merges do, ``parse._fill_merged``); a Word document's paragraphs in order.
 """
 
 from __future__ import annotations
@@ -40,42 +40,28 @@ def _root(data: bytes) -> _Element:
     return etree.fromstring(data, parser)
 
 
-def sheets(data: bytes) -> Iterator[tuple[str, list[list[str]]]]:
-    """Each worksheet's name and rows of cell texts."""
+def sheets(data: bytes) -> Iterator[tuple[str, list[list[str]], list[tuple[int, int, int]]]]:
+    """Each worksheet's name, its rows of cell texts, and its cells merged down as (column,
+    top row, bottom row), 1-based, for ``parse._fill_merged``."""
     ss = f"{{{SPREADSHEET}}}"
     for sheet in _root(data).iter(f"{ss}Worksheet"):
         rows: list[list[str]] = []
-        above: dict[int, tuple[int, str]] = {}  # column → (rows it still covers, its text)
+        merges: list[tuple[int, int, int]] = []
         for row in sheet.iter(f"{ss}Row"):
             number = _number(row.get(f"{ss}Index"), len(rows) + 1, len(rows) + _MAX_GAP)
-            while len(rows) < number - 1:  # rows the file leaves out are empty
-                rows.append(_row({}, above))
+            rows.extend([] for _ in range(number - 1 - len(rows)))  # rows the file leaves out
             cells: dict[int, str] = {}
             column = 0
             for cell in row.iter(f"{ss}Cell"):
                 column = _number(cell.get(f"{ss}Index"), column + 1, _MAX_COLUMNS)
                 found = cell.find(f"{ss}Data")
-                text = "".join(found.itertext()).strip() if found is not None else ""
-                cells[column] = text
+                cells[column] = "".join(found.itertext()).strip() if found is not None else ""
                 down = _number(cell.get(f"{ss}MergeDown"), 0, _MAX_GAP)
-                if down and text:
-                    above[column] = (down + 1, text)  # +1: this row, counted off below
+                if down:
+                    merges.append((column, number, number + down))
                 column += _number(cell.get(f"{ss}MergeAcross"), 0, _MAX_COLUMNS)
-            rows.append(_row(cells, above))
-        yield sheet.get(f"{ss}Name") or "", rows
-
-
-def _row(cells: dict[int, str], above: dict[int, tuple[int, str]]) -> list[str]:
-    """A row's cells in their columns, a cell merged down from above standing in its place;
-    each merge then covers one row less."""
-    for column, (left, text) in list(above.items()):
-        cells.setdefault(column, text)
-        if left <= 1:
-            del above[column]
-        else:
-            above[column] = (left - 1, text)
-    width = max(cells, default=0)
-    return [cells.get(c, "") for c in range(1, width + 1)]
+            rows.append([cells.get(c, "") for c in range(1, max(cells, default=0) + 1)])
+        yield sheet.get(f"{ss}Name") or "", rows, merges
 
 
 def _number(value: str | None, default: int, most: int) -> int:

@@ -449,8 +449,8 @@ def parse_xlsxml(data: bytes, limits: Limits) -> Iterator[Block]:
     """Excel 2003's XML spreadsheet (what Java and .NET systems export as .xls)."""
     from aigc.knowledge import office_xml
 
-    for name, rows in office_xml.sheets(data):
-        yield from _sheet_blocks(rows, [name] if name else [])
+    for name, rows, merges in office_xml.sheets(data):
+        yield from _sheet_blocks(_fill_merged(rows, merges), [name] if name else [])
 
 
 def parse_docxml(data: bytes, limits: Limits) -> Iterator[Block]:
@@ -825,7 +825,8 @@ def _fill_merged(
     for number, row in enumerate(rows, start=1):
         active = [merge for merge in active if merge[1] >= number]
         for column, _, value in active:
-            if column <= len(row) and not row[column - 1]:
+            row.extend([""] * (column - len(row)))  # a row that stops short of the merge
+            if not row[column - 1]:
                 row[column - 1] = value
         for column, bottom in starting.pop(number, []):
             if column <= len(row) and row[column - 1]:
