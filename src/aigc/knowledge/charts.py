@@ -18,12 +18,22 @@ _UNREADABLE = (KeyError, ValueError, AttributeError, IndexError, TypeError, Synt
 
 
 def chart_part_texts(blob: bytes) -> list[str]:
-    """The lines of a chart part (``c:chartSpace`` XML); none for one that cannot be read."""
+    """The lines of a chart part (``c:chartSpace`` XML, as a Word file holds one); none for
+    one that cannot be read."""
     from pptx.chart.chart import Chart
     from pptx.oxml import parse_xml
 
     try:
-        return list(_texts(Chart(parse_xml(blob), None)))
+        return chart_texts(Chart(parse_xml(blob), None))
+    except _UNREADABLE:
+        return []
+
+
+def chart_texts(chart: Any) -> list[str]:
+    """The lines of a python-pptx chart (a slide's, already parsed); none for one that
+    cannot be read."""
+    try:
+        return _texts(chart)
     except _UNREADABLE:
         return []
 

@@ -695,7 +695,7 @@ def _shape_texts(shapes: Iterable[BaseShape]) -> Iterator[str]:
         elif isinstance(shape, GraphicFrame) and shape.has_table:
             yield from table_rows.row_texts(_slide_table(shape.table), shape.table.first_row)
         elif isinstance(shape, GraphicFrame) and shape.has_chart:
-            yield from charts.chart_part_texts(shape.chart_part.blob)
+            yield from charts.chart_texts(shape.chart)
 
 
 def _slide_table(table: Any) -> list[list[str]]:

@@ -44,6 +44,8 @@ _NS = {
     "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
     "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
     "c": "http://schemas.openxmlformats.org/drawingml/2006/chart",
+    "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
+    "v": "urn:schemas-microsoft-com:vml",
 }
 
 
@@ -283,11 +285,6 @@ _PICTURES = (
     ".//a:blip[not(ancestor::mc:Fallback)]/@r:embed | .//v:imagedata[not(ancestor::mc:Fallback)]"
     "/@r:id"
 )
-_PICTURE_NS = {
-    **_NS,
-    "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
-    "v": "urn:schemas-microsoft-com:vml",
-}
 _PICTURE_FORMATS = {
     "image/png": "png",
     "image/jpeg": "jpg",
@@ -301,10 +298,8 @@ def pictures(document: Document) -> list[tuple[bytes, str]]:
     """The body's raster pictures in reading order, each once, with their format (a scan
     pasted into Word as a page-sized picture); drawings kept as vectors (EMF, WMF) are not
     pictures of text."""
-    from lxml.etree import XPath
-
     out, seen = [], set()
-    for rel_id in XPath(_PICTURES, namespaces=_PICTURE_NS)(document.element.body):
+    for rel_id in _xpath(_PICTURES)(document.element.body):
         part = document.part.related_parts.get(str(rel_id))
         fmt = _PICTURE_FORMATS.get(getattr(part, "content_type", ""))
         if part is None or fmt is None or str(rel_id) in seen:
