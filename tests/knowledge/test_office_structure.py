@@ -729,7 +729,7 @@ def test_word_automatic_numbering_is_read_as_word_draws_it() -> None:
     ],
 )
 def test_word_number_formats(n: int, fmt: str, drawn: str) -> None:
-    from aigc.knowledge.word_numbering import format_number
+    from aigc.knowledge.number_formats import format_number
 
     assert format_number(n, fmt) == drawn
 

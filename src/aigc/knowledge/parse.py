@@ -725,7 +725,7 @@ def _numbered_text(frame: Any) -> str:
     """A text frame's paragraphs with the numbers PowerPoint draws before auto-numbered ones
     (a slide's steps lost them: they are no text). A number counts on through the paragraphs
     of its level and scheme; a paragraph at a shallower level ends the run below it."""
-    from aigc.knowledge.word_numbering import format_number
+    from aigc.knowledge.number_formats import format_number
 
     lines = []
     counters: dict[int, tuple[str, int]] = {}  # level → scheme, last number

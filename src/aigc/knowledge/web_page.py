@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 from aigc.infra.canonical_text import WIDE
 from aigc.knowledge import table_rows
+from aigc.knowledge.number_formats import format_number
 from aigc.knowledge.parse import Block, HeadingPath
-from aigc.knowledge.word_numbering import format_number
 
 if TYPE_CHECKING:
     from bs4 import Tag
@@ -137,13 +137,10 @@ class _Reader:
         """The number a browser draws before an item of an ordered list ("3. ", "c. "): the
         list's ``start``, ``reversed`` and ``type``, an item's own ``value``. A page's steps
         read as unnumbered lines without it, and "第3步" or "step 3" found nothing."""
-        key = id(ol)
-        if key not in self.numbers:
-            items = ol.find_all("li", recursive=False) if ol.has_attr("reversed") else []
-            self.numbers[key] = _integer(ol.get("start"), len(items) if items else 1) + (
-                1 if items else -1
-            )
-        step = -1 if ol.has_attr("reversed") else 1
+        key, step = id(ol), -1 if ol.has_attr("reversed") else 1
+        if key not in self.numbers:  # the number before the first item's
+            first = len(ol.find_all("li", recursive=False)) if step < 0 else 1
+            self.numbers[key] = _integer(ol.get("start"), first) - step
         self.numbers[key] = _integer(li.get("value"), self.numbers[key] + step)
         kind = str(li.get("type") or ol.get("type") or "1")
         return format_number(self.numbers[key], _LIST_FORMATS.get(kind, "decimal")) + ". "

@@ -22,8 +22,9 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from aigc.knowledge import charts, table_rows
+from aigc.knowledge.number_formats import format_number
 from aigc.knowledge.parse import Block, HeadingPath
-from aigc.knowledge.word_numbering import Numbering, format_number
+from aigc.knowledge.word_numbering import Numbering
 
 if TYPE_CHECKING:
     from docx.document import Document
