@@ -89,3 +89,28 @@ def test_a_known_place_after_in_is_a_location_not_a_person() -> None:
     """The token model read "in Jordan" as a person (Jordan is a first name too)."""
     found = [(f.entity, f.value) for f in pii.detect("I met Jordan in Jordan last spring.")]
     assert found == [("PERSON", "Jordan"), ("LOCATION", "Jordan")]
+
+
+def _people_and_places(text: str) -> list[tuple[str, str]]:
+    return [(f.entity, f.value) for f in pii.detect(text) if f.entity in ("PERSON", "LOCATION")]
+
+
+def test_real_cities_are_places_not_people() -> None:
+    """Faker's English cities are invented, so the token model read Paris, Mumbai or a
+    surname-city after "from" as people (Birmingham is a surname too)."""
+    assert _people_and_places("He lives in Paris.") == [("LOCATION", "Paris")]
+    assert _people_and_places("Mumbai is huge.") == [("LOCATION", "Mumbai")]
+    assert _people_and_places("We drove from Birmingham.") == [("LOCATION", "Birmingham")]
+    # a city that is also a name stays a person where the sentence says so
+    assert _people_and_places('"That helps," says Izumi.') == [("PERSON", "Izumi")]
+    assert _people_and_places("I spoke with Dr. Birmingham.") == [("PERSON", "Birmingham")]
+    assert _people_and_places("Paris Hilton arrived.") == [("PERSON", "Paris Hilton")]
+
+
+def test_an_opening_word_of_address_is_not_part_of_the_name() -> None:
+    assert _people_and_places("Contact John Smith for details.") == [("PERSON", "John Smith")]
+    assert _people_and_places("Thank Maria Garcia for the help.") == [("PERSON", "Maria Garcia")]
+    assert _people_and_places("Dear Anna Schmidt,\nthe report is late.") == [
+        ("PERSON", "Anna Schmidt")
+    ]
+    assert _people_and_places('"Hi Freddy, how are you?"') == [("PERSON", "Freddy")]

