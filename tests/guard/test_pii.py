@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aigc.guard import pii
+from aigc.guard import pii, pinyin_names
 
 
 def entities(text: str) -> dict[str, str]:
@@ -114,3 +114,32 @@ def test_an_opening_word_of_address_is_not_part_of_the_name() -> None:
         ("PERSON", "Anna Schmidt")
     ]
     assert _people_and_places('"Hi Freddy, how are you?"') == [("PERSON", "Freddy")]
+
+
+def test_chinese_names_in_pinyin_are_people() -> None:
+    """The token model learnt Faker's names: it missed "Zhou Min", cut "Liu Yang" to "Liu" and
+    called "Zhao Lei" a street address."""
+    assert _people_and_places("Send the report to Zhou Min.") == [("PERSON", "Zhou Min")]
+    assert _people_and_places("Contact Liu Yang at the front desk.") == [("PERSON", "Liu Yang")]
+    assert _people_and_places("My manager, Zhao Lei, approved it.") == [("PERSON", "Zhao Lei")]
+    assert _people_and_places("Xiao-Ming Chen and Sun Li joined.") == [
+        ("PERSON", "Xiao-Ming Chen"),
+        ("PERSON", "Sun Li"),
+    ]
+    masked, _ = pii.mask("Xiaoming Wang wrote it.", ["PERSON"])
+    assert masked == "[PERSON_1] wrote it."
+
+
+def test_pinyin_that_names_no_person_is_left_alone() -> None:
+    for text in (
+        "Our Hong Kong office opens at nine.",  # a place
+        "Ping An Insurance reported its results.",  # a company
+        "Yang Ming Marine ships containers.",
+        "The shop is on Wang Fu Road.",  # a street's name
+        "He Ran home.",  # English words at a sentence's start
+        "The Long Men exhibition opens today.",
+    ):
+        assert list(pinyin_names.find(text)) == [], text
+    # the token model itself had read "Hong" as a person
+    assert _people_and_places("Our Hong Kong office opens.") == [("LOCATION", "Hong Kong")]
+    assert _people_and_places("Los Angeles is big.") == [("LOCATION", "Los Angeles")]

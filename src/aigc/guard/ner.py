@@ -134,7 +134,10 @@ def predict(text: str) -> list[Finding] | None:
             j += 1
         if label == "PERSON":
             i = _without_opening_word(text, toks, i, j)
-            if _is_place(toks, i, j):
+            place = _place_around(text, toks, i, j)
+            if place is not None:
+                label, (i, j) = "LOCATION", place
+            elif _is_place(toks, i, j):
                 label = "LOCATION"
         if label != "O":
             start, end = toks[i][0], toks[j][1]
@@ -174,10 +177,31 @@ def _is_place(toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
         return False  # "says Izumi", "Mr. London": a person (Izumi is a Japanese city too)
     if before in _LOCATIVE:
         return True
-    if not world or any(w in lists.first or w.title() in lists.first for w in words):
+    if not world:
+        return False
+    if len(words) > 1:
+        return True  # Los Angeles, Buenos Aires: no one's name, whatever its words are
+    word = words[0]
+    if word in lists.first or word.title() in lists.first:
         return False  # "Paris", "Austin", "Florence": as often someone's first name
     # a surname that is also a city ("London", "Houston") is the city after to/from/via
-    return before in _DIRECTION or not any(w in lists.last for w in words)
+    return before in _DIRECTION or word not in lists.last
+
+
+def _place_around(
+    text: str, toks: list[tuple[int, int, str]], i: int, j: int
+) -> tuple[int, int] | None:
+    """The tokens of a place of several words that the span is part of ("Hong" of "Hong
+    Kong", "Angeles" of "Los Angeles"), or None."""
+    for first, last in ((i, j + 1), (i, j + 2), (i - 1, j), (i - 2, j)):
+        if first < 0 or last >= len(toks):
+            continue
+        if any(text[toks[k][1] : toks[k + 1][0]] != " " for k in range(first, last)):
+            continue
+        name = " ".join(tok[2] for tok in toks[first : last + 1]).lower()
+        if name in gazetteer.world_places() or name in gazetteer.lists().places:
+            return first, last
+    return None
 
 
 # Words that open a sentence addressed to or about someone ("Contact John Smith", "Dear Anna

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import phonenumbers
 from stdnum import iban, luhn
 
-from aigc.guard import barcodes, ner, pii_zh
+from aigc.guard import barcodes, ner, pii_zh, pinyin_names
 from aigc.infra.canonical_text import simplified_in_place, span_in, visible_with_positions
 
 
@@ -218,6 +218,20 @@ def _named_streets(text: str) -> Iterable[Finding]:
         yield found
 
 
+def _persons(text: str) -> Iterable[Finding]:
+    """The token model's names, each widened to a Chinese name in pinyin it overlaps ("Liu"
+    of "Liu Yang"), and the pinyin names it missed; those outrank an address the model
+    guessed on the same words ("Zhao Lei" read as a street)."""
+    model = list(ner.find("PERSON", text))
+    for start, end in pinyin_names.find(text):
+        overlapping = [f for f in model if f.start < end and start < f.end]
+        model = [f for f in model if f not in overlapping]
+        start = min([start, *(f.start for f in overlapping)])
+        end = max([end, *(f.end for f in overlapping)])
+        model.append(Finding("PERSON", start, end, text[start:end], 41))
+    return model
+
+
 def find_passports(text: str) -> Iterable[Finding]:
     for m in _PASSPORT.finditer(text):
         if near_context(text, m.start(), m.end(), _PASSPORT_CONTEXT, 30):
@@ -258,7 +272,7 @@ RECOGNIZERS: dict[str, Recognizer] = {
     "PASSPORT": find_passports,
     "DATE_OF_BIRTH": find_birth_dates,
     "SECRET": find_secrets,
-    "PERSON": lambda text: ner.find("PERSON", text),
+    "PERSON": _persons,
     "STREET_ADDRESS": _named_streets,
     "LOCATION": lambda text: ner.find("LOCATION", text),
     "CN_RESIDENT_ID": pii_zh.find_resident_ids,
