@@ -90,3 +90,31 @@ def test_an_exported_xls_inside_an_archive_is_read_as_what_it_is() -> None:
     read = parse.parse_document(zipped({"报销明细.xls": page.encode(), "旧表.xls": damaged}), "zip")
     assert "姓名: 张三; 金额: 320" in [b.text for b in read.blocks]
     assert read.notes == ["files not read: 旧表.xls"]
+
+
+def test_each_file_in_an_archive_is_headed_by_its_own_title_and_period(sandbox: Sandbox) -> None:
+    """Every chunk of an archive was headed, indexed and cited with its *first* file's title
+    and period: the fourth quarter's report inside 经营报告.zip said 2023年第二季度."""
+    from aigc.knowledge.tables import KbChunk, KbDocument
+    from aigc.knowledge.retrieve import search
+
+    reports = {
+        "Q2.txt": "2023年第二季度经营报告\n\n本季度营业收入为12亿元，同比增长5%。".encode(),
+        "Q4.txt": "2023年第四季度经营报告\n\n本季度营业收入为15亿元，同比增长9%。".encode(),
+    }
+    kb = sandbox.kb(sandbox.admin_a, "reports", dense=False)
+    assert sandbox.ingest(sandbox.admin_a, kb, {"经营报告.zip": zipped(reports)})["indexed"] == 1
+    with sandbox.db.session() as s:
+        document = s.query(KbDocument).filter_by(kb_id=kb).one()
+        assert (document.title, document.period) == ("经营报告", None)  # not the first file's
+        contexts = {c.headings[0]: c.context for c in s.query(KbChunk).filter_by(kb_id=kb)}
+        assert "2023年第四季度" in contexts["Q4.txt"] and "第二季度" not in contexts["Q4.txt"]
+        assert "2023年第二季度" in contexts["Q2.txt"]
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "2023年第四季度营业收入")
+    best = hits[0]
+    assert best.headings == ["Q4.txt"] and "15亿元" in best.text
+    assert (best.filename, best.title, best.period) == (
+        "经营报告.zip",
+        "2023年第四季度经营报告",
+        "2023年第四季度",
+    )

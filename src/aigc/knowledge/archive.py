@@ -1,6 +1,7 @@
 """A zip archive of documents, as people send a folder: every file of a format read here, each
 under its path in the archive as a heading. The archive is one document of the knowledge base
-(cited as the archive, with the file's path as the section).
+(cited as the archive, with the file's path as the section and the file's own title and
+period: ``context.file_contexts``).
 
 The archive is checked as Office files are (``parse.check_zip``: member count, expansion ratio,
 total size, paths that escape it) before anything is read. Names are decoded as the archiver

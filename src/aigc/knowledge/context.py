@@ -461,11 +461,45 @@ class DocContext:
 
 
 def document_context(blocks: list[Block], filename: str) -> DocContext:
-    """The title and period of a parsed document (its blocks in reading order)."""
-    title = document_title(blocks, filename)
+    """The title and period of a parsed document (its blocks in reading order). The files
+    inside it (an archive's, an e-mail's attachments) have their own (``file_contexts``): an
+    archive of three filings is not titled as its first one, nor dated by its period."""
+    own = [b for b in blocks if "file" not in b.meta]
+    if not own:
+        return DocContext.of(filename, None, None)
+    title = document_title(own, filename)
     in_title = [m for p in _STATEMENTS if (m := p.search(title))]
-    period = in_title[0].group(0) if in_title else stated_period(blocks)
+    period = in_title[0].group(0) if in_title else stated_period(own)
     return DocContext.of(filename, title, period)
+
+
+def file_contexts(blocks: list[Block]) -> dict[str, DocContext]:
+    """The context of each file read inside the document (``Block.meta["file"]``): its own
+    title, period and name, found in its blocks as if it had been uploaded alone."""
+    files: dict[str, list[Block]] = {}
+    for block in blocks:
+        if "file" in block.meta:
+            files.setdefault(block.meta["file"], []).append(block)
+    out = {}
+    for path, found in files.items():
+        outer = len(found[0].headings)  # the block naming the file: the headings it is under
+        inner = [  # as read alone: not under the file's name, not inside another file
+            replace(b, headings=b.headings[outer:], meta=_without_file(b.meta)) for b in found[1:]
+        ]
+        out[path] = document_context(inner, PurePosixPath(path).name) if inner else None
+    return {path: ctx for path, ctx in out.items() if ctx is not None}
+
+
+def _without_file(meta: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in meta.items() if k != "file"}
+
+
+def chunk_context(
+    document: DocContext, files: dict[str, DocContext], meta: dict[str, str]
+) -> DocContext:
+    """The context that heads a chunk: its file's where it is from a file inside the
+    document, else the document's."""
+    return files.get(meta.get("file", ""), document)
 
 
 MAX_HEADER_CHARS = 300
@@ -495,6 +529,8 @@ def header(ctx: DocContext, headings: list[str]) -> str:
     and vectors), shown in citations. The page is not in it: a page number in the index would
     match any number a query holds."""
     parts = [document_header(ctx)]
+    if not title_names_file(ctx.title, ctx.filename):  # the file's name is shown: not twice
+        headings = [h for h in headings if h != ctx.filename]  # (a file in an archive's path)
     if headings:
         parts.append(" › ".join(headings))
     return " | ".join(p for p in parts if p)[:MAX_HEADER_CHARS]

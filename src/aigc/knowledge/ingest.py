@@ -377,6 +377,23 @@ class _Prepared:
     notes: list[str] = field(default_factory=list)
     failed: str | None = None
     about: context.DocContext | None = None
+    files: dict[str, context.DocContext] = field(default_factory=dict)  # files inside it
+
+    def header(self, chunk: Chunk) -> str:
+        """The chunk's context line: its document's title and period, or those of the file
+        inside it that the chunk is from (an archive's member, an e-mail's attachment)."""
+        assert self.about is not None  # a prepared document that did not fail has its context
+        about = context.chunk_context(self.about, self.files, chunk.meta)
+        return context.header(about, chunk.headings)
+
+    def meta(self, chunk: Chunk) -> dict[str, str]:
+        """The chunk's meta; from a file inside the document, with that file's title and
+        period, which its citations show in place of the document's (``retrieve.Hit``)."""
+        inside = self.files.get(chunk.meta.get("file", ""))
+        if inside is None:
+            return chunk.meta
+        found = {"file_title": inside.title, "file_period": inside.period}
+        return chunk.meta | {k: v[:500] for k, v in found.items() if v}
 
 
 EMBED_SLICE = 512  # chunks embedded between two progress reports within one document
@@ -546,7 +563,7 @@ def _prepare(
     except Exception as exc:  # a bug met by one file must not lose the others
         log.exception("document %s could not be prepared", doc.doc_id)
         return _Prepared(failed=f"The document could not be processed ({type(exc).__name__})")
-    return _Prepared(chunks, parsed.notes, about=about)
+    return _Prepared(chunks, parsed.notes, about=about, files=context.file_contexts(parsed.blocks))
 
 
 def _store_chunks(
@@ -578,9 +595,9 @@ def _store_chunks(
                 text=c.text,
                 page=c.page,
                 headings=c.headings,
-                meta=c.meta,
+                meta=prepared.meta(c),
                 tokens=c.tokens,
-                context=context.header(about, c.headings),
+                context=prepared.header(c),
             )
             for i, c in enumerate(chunks)
         ]
@@ -636,12 +653,8 @@ def _embed_ahead(
     """Embed a document's chunks now (into the cache too), while the next ones are parsed; a
     long document reports (and can be cancelled) between slices. The vectors, one per chunk,
     go into the database with the chunks where pgvector keeps them."""
-    about = prepared.about
-    assert about is not None
     # exactly what sync_index embeds (header + text), so it finds every vector in the cache
-    texts = [
-        context.indexed_text(context.header(about, c.headings), c.text) for c in prepared.chunks
-    ]
+    texts = [context.indexed_text(prepared.header(c), c.text) for c in prepared.chunks]
     parts = []
     for start in range(0, len(texts), EMBED_SLICE):
         if start:

@@ -292,12 +292,20 @@ def _scanned_word_pages(data: bytes, limits: Limits) -> tuple[list[Block], list[
 
 def filed_under(headings: list[str], name: str, inner: Parsed) -> tuple[list[Block], list[str]]:
     """A file read inside another (an e-mail's attachment, an archive's member): a block naming
-    it, then its blocks under ``headings`` and its name; its notes prefixed with the name."""
+    it, then its blocks under ``headings`` and its name; its notes prefixed with the name.
+    Each block's ``meta["file"]`` names the file it is from (``a.zip/b.pdf`` for a file in an
+    archive inside this one), so the file's own title and period can head its chunks
+    (``context.file_contexts``)."""
     under = [*headings, name]
-    blocks = [Block(name, headings=under, boundary=True)] + [
-        replace(b, headings=under + b.headings, meta=dict(b.meta)) for b in inner.blocks
+    blocks = [Block(name, headings=under, boundary=True, meta={"file": name})] + [
+        replace(b, headings=under + b.headings, meta=b.meta | {"file": _file_path(name, b.meta)})
+        for b in inner.blocks
     ]
     return blocks, [f"{name}: {note}" for note in inner.notes]
+
+
+def _file_path(name: str, meta: dict[str, str]) -> str:
+    return f"{name}/{meta['file']}" if "file" in meta else name
 
 
 # Files inside files: an e-mail's attachments, an archive's files. Two levels are opened (a

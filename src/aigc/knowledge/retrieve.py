@@ -464,6 +464,9 @@ def _hydrate(
         chunk, filename, title, period = entry
         if chunk.document_id not in allowed.get(chunk.kb_id, set()):
             continue
+        meta = dict(chunk.meta or {})
+        if "file" in meta:  # from a file inside the document (an archive's): that file's
+            title, period = meta.get("file_title") or title, meta.get("file_period")
         hits.append(
             Hit(
                 chunk_id=chunk.id,
@@ -476,7 +479,7 @@ def _hydrate(
                 score=float(fused[i]),
                 dense_score=None if np.isnan(dense[i]) else float(dense[i]),
                 keyword_score=float(keyword[i]),
-                meta=dict(chunk.meta or {}),
+                meta=meta,
                 title=title,
                 period=period,
                 context=chunk.context,
