@@ -95,8 +95,8 @@ def test_an_exported_xls_inside_an_archive_is_read_as_what_it_is() -> None:
 def test_each_file_in_an_archive_is_headed_by_its_own_title_and_period(sandbox: Sandbox) -> None:
     """Every chunk of an archive was headed, indexed and cited with its *first* file's title
     and period: the fourth quarter's report inside 经营报告.zip said 2023年第二季度."""
-    from aigc.knowledge.tables import KbChunk, KbDocument
     from aigc.knowledge.retrieve import search
+    from aigc.knowledge.tables import KbChunk, KbDocument
 
     reports = {
         "Q2.txt": "2023年第二季度经营报告\n\n本季度营业收入为12亿元，同比增长5%。".encode(),

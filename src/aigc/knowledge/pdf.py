@@ -18,6 +18,7 @@ from typing import Any
 
 from aigc.knowledge.parse import Block, Bookmark, DocumentRejected, paragraphs
 from aigc.knowledge.pdf_worker import PdfLimits
+from aigc.knowledge.running_lines import without_running_lines
 
 
 @dataclass
@@ -81,7 +82,8 @@ def _pages(numbers: list[int]) -> str:
 
 
 def read_pdf(data: bytes, limits: PdfLimits, image: bool = False) -> PdfText:
-    """Every page's paragraphs as blocks (each page starts a chunk), or ``DocumentRejected``.
+    """Every page's paragraphs as blocks (each page starts a chunk), less the running heads
+    and feet the pages repeat (``running_lines``), or ``DocumentRejected``.
 
     A PDF that yields no text at all is refused with what stood in the way (scanned pages
     without OCR, an image too large, a broken page tree), never indexed as empty. ``image``:
@@ -96,11 +98,12 @@ def read_pdf(data: bytes, limits: PdfLimits, image: bool = False) -> PdfText:
         notes.append(f"{_pages(unread)} {verbs} not read: {answer['ocr_missing']}")
     blocks: list[Block] = []
     ocr_pages: list[int] = []
-    for page in answer["pages"]:
+    texts, _ = without_running_lines([page["text"] for page in answer["pages"]])
+    for page, text in zip(answer["pages"], texts, strict=True):
         meta = {"ocr": "true"} if page["ocr"] else {}
         if page["ocr"]:
             ocr_pages.append(page["page"])
-        for i, para in enumerate(paragraphs(page["text"])):
+        for i, para in enumerate(paragraphs(text)):
             blocks.append(Block(para, page=page["page"], boundary=i == 0, meta=dict(meta)))
     if not any(b.text.strip() for b in blocks):
         why = "; ".join(notes) if notes else "its pages hold no text and nothing to read by OCR"
