@@ -799,7 +799,7 @@ def test_spreadsheet_cells_read_as_the_sheet_shows_them() -> None:
 
 @pytest.mark.parametrize(
     ("name", "save_as"),
-    [("报销单.doc", ".docx"), ("汇报.wps", ".docx"), ("预算.et", ".xlsx"), ("notes.odt", ".docx")],
+    [("报销单.doc", ".docx"), ("汇报.wps", ".docx"), ("预算.et", ".xlsx"), ("汇报.dps", ".pptx")],
 )
 def test_legacy_office_files_are_refused_with_the_format_to_save_as(
     sandbox: Sandbox, name: str, save_as: str

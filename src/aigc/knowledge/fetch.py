@@ -33,6 +33,8 @@ CONTENT_TYPES = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
     "application/vnd.ms-excel": "xls",  # the real 97-2003 format, or a web page that says so
     "application/vnd.oasis.opendocument.spreadsheet": "ods",
+    "application/vnd.oasis.opendocument.text": "odt",
+    "application/vnd.oasis.opendocument.presentation": "odp",
     "text/tab-separated-values": "tsv",
     "application/rtf": "rtf",
     "application/ofd": "ofd",

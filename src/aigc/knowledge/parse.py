@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # the parsers load their libraries on first use
 IMAGE_FORMATS = ("png", "jpg", "tiff", "bmp", "webp")
 FORMATS = (
     *("txt", "md", "html", "mht", "pdf", "docx", "pptx", "xlsx", "csv", "json", "jsonl"),
-    *("xls", "xlsb", "ods", "rtf", "ofd", "eml", "zip"),
+    *("xls", "xlsb", "ods", "odt", "odp", "rtf", "ofd", "eml", "zip"),
     *IMAGE_FORMATS,
 )
 ZIP_MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -204,8 +204,6 @@ _SAVE_AS = {
     "wps": ("a WPS Writer document", "docx"),
     "et": ("a WPS Spreadsheets file", "xlsx"),
     "dps": ("a WPS Presentation file", "pptx"),
-    "odt": ("an OpenDocument text", "docx"),
-    "odp": ("an OpenDocument presentation", "pptx"),
     "pages": ("an Apple Pages document", "docx"),
     "key": ("an Apple Keynote presentation", "pptx"),
     "numbers": ("an Apple Numbers spreadsheet", "xlsx"),
@@ -671,6 +669,22 @@ def parse_docx(data: bytes, limits: Limits) -> Iterator[Block]:
     yield from word.blocks(docx.Document(io.BytesIO(data)))
 
 
+def parse_odt(data: bytes, limits: Limits) -> Iterator[Block]:
+    """OpenDocument text (LibreOffice, OpenOffice: ``knowledge/odf.py``)."""
+    check_zip(data, limits, "ODT")
+    from aigc.knowledge import odf
+
+    yield from odf.text_blocks(data)
+
+
+def parse_odp(data: bytes, limits: Limits) -> Iterator[Block]:
+    """OpenDocument presentation, slide by slide (``knowledge/odf.py``)."""
+    check_zip(data, limits, "ODP")
+    from aigc.knowledge import odf
+
+    yield from odf.slide_blocks(data, limits.max_pages)
+
+
 def parse_pptx(data: bytes, limits: Limits) -> Iterator[Block]:
     check_zip(data, limits, "PPTX")
     from pptx import Presentation
@@ -868,6 +882,8 @@ PARSERS: dict[str, Callable[[bytes, Limits], Iterator[Block]]] = {
     "xls": parse_calamine,
     "xlsb": parse_calamine,
     "ods": parse_calamine,
+    "odt": parse_odt,
+    "odp": parse_odp,
     "rtf": parse_rtf,
     "ofd": parse_ofd,
     "xlsxml": parse_xlsxml,  # only by content, under a legacy name (detect_format)

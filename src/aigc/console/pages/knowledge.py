@@ -396,7 +396,8 @@ add(
             "kb.tab.access": "Access",
             "kb.upload": "Upload documents",
             "kb.upload.hint": "Text, Markdown, HTML and saved web pages (.mht), PDF, OFD, Word, "
-            "RTF, PowerPoint, Excel (also .xls) and OpenDocument spreadsheets, CSV, JSON, images "
+            "RTF, PowerPoint, Excel (also .xls), OpenDocument text, slides and spreadsheets, CSV, "
+            "JSON, images "
             "(read by OCR), e-mails (.eml), plain-text files such as logs or code, or a .zip of "
             "these; a .doc or .xls that a program exported as a web page or text is read as "
             "such. Each file is checked on its own; a refused file does not stop the others.",
@@ -469,7 +470,8 @@ add(
             "kb.tab.access": "访问权限",
             "kb.upload": "上传文档",
             "kb.upload.hint": "支持文本、Markdown、HTML 及网页存档（.mht）、PDF、OFD、Word、RTF、"
-            "PowerPoint、Excel（含 .xls）及 OpenDocument 表格、CSV、JSON、图片（OCR 识别）、"
+            "PowerPoint、Excel（含 .xls）、OpenDocument 文本/演示文稿/表格、CSV、JSON、"
+            "图片（OCR 识别）、"
             "邮件（.eml）、"
             "日志或代码等纯文本文件，或以上文件的 .zip 压缩包；"
             "系统导出为网页或文本的 .doc、.xls 文件按其实际内容读取。"
