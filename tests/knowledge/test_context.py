@@ -360,3 +360,53 @@ def test_a_first_line_that_is_a_sentence_or_a_data_row_is_no_title() -> None:
     )
     report = "Quarterly Report Q2 2023\n\nSales rose."
     assert title(report, "txt", "r.txt") == "Quarterly Report Q2 2023"
+
+
+NOTICE = """北京市人民政府文件
+
+京政发〔2023〕12号
+
+北京市人民政府关于印发《北京市差旅费
+管理办法》的通知
+
+各区人民政府，市政府各委、办、局：
+现将《北京市差旅费管理办法》印发给你们，请认真贯彻执行。
+
+北京市人民政府
+2023年5月12日
+"""
+
+
+def test_an_official_documents_title_is_its_title_with_its_number() -> None:
+    """A 公文 was titled by its issuer's mark, "北京市人民政府文件", on every chunk and
+    citation; its number, how people name it, was in no header."""
+    title = "北京市人民政府关于印发《北京市差旅费管理办法》的通知（京政发〔2023〕12号）"
+    blocks = parse.parse_document(NOTICE.encode(), "txt").blocks
+    assert context.document_context(blocks, "通知.txt").title == title
+    import io
+
+    import docx
+
+    word = docx.Document()
+    word.add_paragraph("XX科技有限公司文件")
+    word.add_paragraph("XX科〔2024〕3号      签发人：张三")
+    word.add_paragraph("关于调整2024年度年假安排的通知", style="Title")
+    word.add_paragraph("各部门：年假安排调整如下。")
+    out = io.BytesIO()
+    word.save(out)
+    blocks = parse.parse_document(out.getvalue(), "docx").blocks
+    assert context.document_context(blocks, "年假.docx").title == (
+        "关于调整2024年度年假安排的通知（XX科〔2024〕3号）"
+    )
+    # a first line ending in 文件 that names no issuer is no official document's mark
+    blocks = parse.parse_document("Nginx配置文件\n\n字段说明如下：".encode(), "txt").blocks
+    assert context.document_context(blocks, "nginx.txt").title == "Nginx配置文件"
+
+
+def test_an_official_document_is_found_and_cited_by_its_number(sandbox: Sandbox) -> None:
+    kb = sandbox.kb(sandbox.admin_a, "notices", dense=False)
+    files = {"通知.txt": NOTICE.encode(), "其他.txt": "会议纪要\n\n讨论了年度预算。".encode()}
+    assert sandbox.ingest(sandbox.admin_a, kb, files)["indexed"] == 2
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "京政发〔2023〕12号")
+    assert hits[0].filename == "通知.txt" and "京政发〔2023〕12号" in (hits[0].title or "")

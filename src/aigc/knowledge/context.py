@@ -243,14 +243,56 @@ def _lines(blocks: list[Block]) -> list[str]:
     return [line.strip() for b in blocks for line in b.text.splitlines() if line.strip()]
 
 
+# A Chinese official document (公文, GB/T 9704) opens with its issuer's mark ("北京市人民政府
+# 文件"), a secrecy or urgency mark, its number ("京政发〔2023〕12号") and a signer, then its
+# title ("…关于印发《…》的通知"), which may wrap onto a second line. Its number is how people
+# name it; the title carries it as an SEC filing's carries its form.
+_ISSUER_MARK = re.compile(  # an organisation's name, then 文件 ("配置文件" is no issuer)
+    r"^[\u3400-\u9fff（）()、A-Za-z0-9]{1,40}(?:政府|委员会|办公厅|办公室|部|局|厅|委|院|公司|集团"
+    r"|中心|协会|学会|大学|学院|学校|银行|党委|党组|支部|处|所|会|社|署|站)(?:文件|简报|公报)$"
+)
+_DOCUMENT_NUMBER = re.compile(
+    r"^[\u3400-\u9fffA-Za-z]{1,16}\s*[〔［\[（(]\s*(?:19|20)\d{2}\s*[〕］\])）]\s*第?\s*\d{1,5}\s*号"
+    r"(?=$|签发人)"  # an upward report puts its signer on the number's line
+)
+_OFFICIAL_MARKS = re.compile(
+    r"^(?:签发人|签 发 人)[:：]|^[★☆\s]*(?:绝密|机密|秘密|特急|加急|特提|平急)(?:[★☆\s]*\S{0,8})?$"
+)
+_DOCUMENT_KIND = re.compile(
+    r"(?:通知|决定|意见|办法|规定|报告|请示|批复|函|公告|通告|通报|纪要|方案|规划|细则|条例|命令|议案)$"
+)
+
+
+def _official_title(lines: list[str]) -> str | None:
+    """The title of a Chinese official document, with its number, or None for another kind
+    of document (no issuer's mark or document number among its first lines)."""
+    number, rest = None, []
+    for i, line in enumerate(lines[:8]):
+        squeezed = re.sub(r"\s+", "", line)
+        if found := _DOCUMENT_NUMBER.match(squeezed):
+            number = found.group()
+        elif not (_ISSUER_MARK.match(squeezed) or _OFFICIAL_MARKS.search(line)):
+            rest = lines[i:]
+            break
+    marked = number or any(_ISSUER_MARK.match(re.sub(r"\s+", "", ln)) for ln in lines[:3])
+    if not marked or not rest or _is_sentence(rest[0]) or not _HAS_LETTER.search(rest[0]):
+        return None
+    title = rest[0]
+    if len(rest) > 1 and not _DOCUMENT_KIND.search(title) and _DOCUMENT_KIND.search(rest[1]):
+        title += rest[1]  # a long title wraps: "…关于印发《…》" / "的通知"
+    return f"{title}（{number}）" if number else title
+
+
 def document_title(blocks: list[Block], filename: str) -> str:
     """What the document calls itself (see the module's docstring for the order tried)."""
-    for block in blocks[:20]:  # a structured document's first heading
-        if block.boundary and block.headings and block.text.strip() == block.headings[-1]:
-            return block.headings[0][:200]
     first = blocks[0].page if blocks and blocks[0].page is not None else None
     cover = [b for b in blocks[:80] if first is None or b.page is None or b.page <= first + 1]
     lines = _lines(cover)
+    if official := _official_title(lines):
+        return official[:200]
+    for block in blocks[:20]:  # a structured document's first heading
+        if block.boundary and block.headings and block.text.strip() == block.headings[-1]:
+            return block.headings[0][:200]
     for i, line in enumerate(lines):
         if _REGISTRANT.search(line):
             before = line[: _REGISTRANT.search(line).start()].strip()  # type: ignore[union-attr]
