@@ -181,6 +181,31 @@ def _hosts(root: Path) -> list[str]:
     return [d for d in docs if len(d) > 200]
 
 
+def company_documents(root: Path) -> list[sources.Source]:
+    """Chunks of real company documents as the knowledge base makes them (the retrieval sets:
+    SEC filings and releases, Chinese laws and manuals), the text a retrieval rule reads most:
+    benign, evaluation only, for the document detector. Parsed and chunked by the product
+    (``retrieval_docs.cached_units``, cached in bench/results/cache)."""
+    from retrieval_docs import cached_units
+
+    cache = ROOT / "bench" / "results" / "cache"
+    out = []
+    for name, folder in (
+        ("financebench_chunks", "financebench/pdfs"),
+        ("zh_docs_chunks", "zh_docs"),
+    ):
+        files = sorted((root / "retrieval" / folder).iterdir())
+        skip = {"README.md", "questions.jsonl", "Apache-2.0.txt"}
+        texts = [
+            u.text for f in files if f.name not in skip for u in cached_units(f.name, f, cache)
+        ]
+        rng = random.Random(name)
+        out.append(
+            sources.Source(name, rng.sample(texts, min(sources.CAP, len(texts))), 0, False, name)
+        )
+    return out
+
+
 def tasks(root: Path, embeddings: bool) -> list[Task]:
     benign = sources.benign_requests(root)
     hosts = _hosts(root)
@@ -214,7 +239,7 @@ def tasks(root: Path, embeddings: bool) -> list[Task]:
         Task(
             "indirect_injection",
             sources.document_attacks(root),
-            sources.benign_documents(root),
+            sources.benign_documents(root) + company_documents(root),
             injection.segments,
             document_score,
             plant,
@@ -279,7 +304,8 @@ def shipped(root: Path) -> list[dict[str, object]]:
                 s
                 for s in sources.document_attacks(root) + sources.benign_documents(root)
                 if not s.trainable
-            ],
+            ]
+            + company_documents(root),
         ),
         (
             "harmful_requests",

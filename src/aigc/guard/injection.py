@@ -126,6 +126,66 @@ _DOCUMENT_RULES: list[tuple[re.Pattern[str], float]] = [
 ]
 
 
+# What makes a span of a document an instruction at all: it addresses its reader (you, please,
+# 你, 请), asks them something, or opens a sentence with a verb of command ("Send …",
+# "Ignore …", "Summarize …", "TODO: …"; 写/列出/忽略 …). The n-gram classifier, which has
+# learnt the wording of attacks, judges only such spans at full weight: a span that tells no
+# one to do anything (a filing's "Revenue Recognition", "The following provides an analysis
+# of …") counts at half its score. Before 2026-12-05 it counted in full, and 15 % of the
+# chunks of real SEC filings passed the retrieval rule's 0.7 (bench/guard_generalization.py,
+# financebench rows). Text in a language other than English or Chinese is judged in full:
+# its cues are not read here. Written from how instructions are phrased, not read off a set.
+_COMMAND_VERBS_TEXT = """
+    act add analyse analyze answer append approve ask assume begin book break buy calculate
+    call cancel change check choose classify click compare compose compute concatenate confirm
+    consider continue convert copy correct count create decide delete describe determine
+    disable disregard display download draft email enable estimate evaluate execute explain
+    extract fetch find fix follow forget forward generate get give go grant identify ignore
+    imagine include insert install invite list log make mention modify move name navigate note
+    open outline output paraphrase pay pick plan post predict prepare pretend print provide put
+    rank rate read recommend remember remove rename rephrase replace reply repeat reserve
+    respond retrieve return reveal rewrite run save say schedule search select send set share
+    show sign sort start state stop store subscribe suggest summarise summarize tell transfer
+    translate unsubscribe update upload use verify visit write"""
+_COMMAND_VERBS = frozenset(_COMMAND_VERBS_TEXT.split())
+_ADDRESSED = re.compile(
+    r"\b(?:you|your|yours|yourself|please|do not|don't|make sure|instead)\b|\?|"
+    r"^\W*(?:TODO|NOTE|IMPORTANT|ATTENTION)\b",
+    re.I,
+)
+_ADDRESSED_ZH = re.compile(
+    r"你|您|请|务必|一定要|不要|忽略|回复|回答|输出|发送|告诉|访问|点击|记得|？"
+)
+_COMMAND_ZH = re.compile(
+    r"(?:^|[。！？\n])\W*(?:写|列出|翻译|总结|解释|描述|生成|给出|提供|把|将|删除|修改|添加|打开|"
+    r"运行|执行|重复)"
+)
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)\W*([A-Za-z]+)")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+_ENGLISH_WORD = re.compile(
+    r"\b(?:the|of|and|to|in|is|are|for|with|that|this|on|as|be|by|it|from|at|or|an|was|were|"
+    r"has|have|will|can|we|our|its|their|not)\b",
+    re.I,
+)
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+UNADDRESSED_WEIGHT = 0.5
+
+
+def instruction_like(span: str) -> bool:
+    """Whether a document's span addresses a reader or commands something (see above); True
+    too for a span in a language whose cues are not read here."""
+    if _HAN.search(span):
+        return bool(_ADDRESSED_ZH.search(span) or _COMMAND_ZH.search(span))
+    words = _LATIN_WORD.findall(span)
+    if not words:
+        return not span.isascii()  # another script (Cyrillic, Arabic …): not read here
+    if len(words) >= 4 and len(_ENGLISH_WORD.findall(span)) * 12 < len(words):
+        return True  # a Latin-script language other than English
+    if _ADDRESSED.search(span):
+        return True
+    return any(m.group(1).lower() in _COMMAND_VERBS for m in _SENTENCE_START.finditer(span))
+
+
 @dataclass(frozen=True)
 class InjectionScore:
     score: float
@@ -187,7 +247,8 @@ def _read(text: str, classifier: textclf.Scorer | None, document: bool) -> Injec
     if classifier is not None:
         if document:
             parts = segments(text)
-            model = float(classifier.scores(parts).max()) if parts else 0.0
+            weights = [1.0 if instruction_like(p) else UNADDRESSED_WEIGHT for p in parts]
+            model = float((classifier.scores(parts) * weights).max()) if parts else 0.0
         else:
             model = classifier.score(text[:4000])
     return InjectionScore(max(rule, model or 0.0), rule, model)
