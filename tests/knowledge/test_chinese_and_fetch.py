@@ -122,6 +122,23 @@ def test_full_width_letters_and_digits_are_found_as_typed_in_ascii(sandbox: Sand
             assert hits and phrase in hits[0].text, question
 
 
+def test_a_chinese_word_broken_across_lines_is_found_whole(sandbox: Sandbox) -> None:
+    """A PDF (or a hard-wrapped text) breaks Chinese lines anywhere, inside words: jieba cut
+    "个人信\\n息" into 个人 / 信 / 息, so 个人信息 and 信息 were not in the index, and a
+    passage that merely shares their characters ranked first."""
+    assert "个人信息" in index.tokenize("收集个人信\n息的规则")
+    assert "个人信息" in index.chinese_words("收集个人信\n息的规则")
+    kb = sandbox.kb(sandbox.admin_a, "制度", dense=False)
+    files = {
+        "网络安全.txt": "网络运营者收集、使用个人信\n息，应当遵循合法、正当、必要的原则。",
+        "信用卡.txt": "个人信用的利息",
+    }
+    sandbox.ingest(sandbox.admin_a, kb, {name: text.encode() for name, text in files.items()})
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "个人信息", mode="keyword")
+    assert hits[0].filename == "网络安全.txt"
+
+
 def test_an_index_cut_before_simplified_characters_is_cut_again(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

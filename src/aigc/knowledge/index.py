@@ -39,8 +39,9 @@ log = logging.getLogger("aigc.knowledge")
 
 # How an index's texts were cut into tokens; an index saved by an older ``tokenize`` is
 # re-tokenized from its chunks (``ingest.sync_index``). 2: text read through
-# ``infra.canonical_text.canonical`` (simplified characters, full-width forms as ASCII).
-TOKENS = 2
+# ``infra.canonical_text.canonical`` (simplified characters, full-width forms as ASCII). 3:
+# Chinese words whole across a line break (``_cjk_runs``).
+TOKENS = 3
 
 HNSW_FROM = 20_000
 HNSW_M = 32
@@ -49,7 +50,17 @@ HNSW_EF_SEARCH = 96
 K1, B = 1.2, 0.75
 
 _LATIN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_SPACE_IN_CJK = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+
+
+def _cjk_runs(text: str) -> list[str]:
+    """The runs of Chinese characters in ``text``, read across whitespace: a PDF breaks its
+    lines anywhere, inside words too ("个人信\\n息"), and jieba would cut the pieces apart
+    (个人, 信, 息: no 信息, no 个人信息). Chinese puts no spaces between words, so a space or
+    line break between two characters is layout, not a word's end."""
+    return _CJK_RUN.findall(_SPACE_IN_CJK.sub("", text))
 
 
 # --- tokens --------------------------------------------------------------------------------
@@ -99,7 +110,7 @@ def chinese_words(text: str) -> list[str]:
     stop words out (吗, 多少, 需要…). What relevance weighs of a question and what
     ``meanings`` reads; BM25 indexes ``tokenize``'s finer search-mode cut instead."""
     stop = _chinese_stopwords()
-    runs = _CJK_RUN.findall(canonical(text))
+    runs = _cjk_runs(canonical(text))
     return [w for run in runs for w in _jieba().cut(run) if w not in stop]
 
 
@@ -114,7 +125,7 @@ def tokenize(text: str, characters: bool = True) -> list[str]:
     text = canonical(text).lower().replace("’", "'")  # a curly apostrophe: "MGM’s" is "MGM's"
     words = [w for w in _LATIN.findall(text) if w not in _stopwords()]
     tokens = _stemmer().stemWords(words) if words else []
-    for run in _CJK_RUN.findall(text):
+    for run in _cjk_runs(text):
         tokens.extend(w for w in _jieba().cut_for_search(run) if len(w) > 1)
         if characters:
             tokens.extend(run)
