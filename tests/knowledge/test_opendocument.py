@@ -96,6 +96,10 @@ def test_an_odp_is_read_slide_by_slide_with_its_notes() -> None:
         page = odfdo.DrawPage(f"p{number}", name=f"第{number}页")
         page.append(odfdo.Frame.text_frame(title, presentation_class="title"))
         page.append(odfdo.Frame.text_frame(point))
+        if number == 2:  # text typed into a shape (a rectangle), not a text frame
+            shape = odfdo.RectangleShape(size=("4cm", "2cm"), position=("1cm", "5cm"))
+            shape.append(odfdo.Paragraph("负责人：王五"))
+            page.append(shape)
         if note:
             notes = odfdo.Element.from_tag("<presentation:notes/>")
             notes.append(odfdo.Frame.text_frame(note, presentation_class="notes"))
@@ -108,6 +112,7 @@ def test_an_odp_is_read_slide_by_slide_with_its_notes() -> None:
         ("强调华东区的贡献", 1, ["季度回顾"]),
         ("下季度计划", 2, ["下季度计划"]),
         ("上线新版客户端", 2, ["下季度计划"]),
+        ("负责人：王五", 2, ["下季度计划"]),
     ]
 
 

@@ -128,8 +128,8 @@ class _Reader:
             elif tag == f"{_TABLE}table":
                 for line in _table(child, notes):
                     yield Block(line, page, list(self.headings))
-            elif tag in (f"{_TEXT}section", f"{_DRAW}frame", f"{_DRAW}text-box", f"{_DRAW}g"):
-                yield from self.blocks(child, page)
+            elif tag == f"{_TEXT}section" or (isinstance(tag, str) and tag.startswith(_DRAW)):
+                yield from self.blocks(child, page)  # frames, text boxes, groups, shapes
             elif tag == f"{_TEXT}tracked-changes" or tag == f"{_TEXT}table-of-content":
                 continue  # deleted text; a contents page repeats the headings
             for note in notes:
