@@ -96,10 +96,12 @@ def test_an_odp_is_read_slide_by_slide_with_its_notes() -> None:
         page = odfdo.DrawPage(f"p{number}", name=f"第{number}页")
         page.append(odfdo.Frame.text_frame(title, presentation_class="title"))
         page.append(odfdo.Frame.text_frame(point))
-        if number == 2:  # text typed into a shape (a rectangle), not a text frame
+        if number == 2:  # text typed into a shape (a rectangle) inside a group of shapes
             shape = odfdo.RectangleShape(size=("4cm", "2cm"), position=("1cm", "5cm"))
             shape.append(odfdo.Paragraph("负责人：王五"))
-            page.append(shape)
+            group = odfdo.DrawGroup()
+            group.append(shape)
+            page.append(group)
         if note:
             notes = odfdo.Element.from_tag("<presentation:notes/>")
             notes.append(odfdo.Frame.text_frame(note, presentation_class="notes"))
