@@ -135,3 +135,15 @@ def test_a_broken_odt_is_refused_with_a_reason() -> None:
         parse.parse_document(
             zipped({"mimetype": b"application/vnd.oasis.opendocument.text"}), "odt"
         )
+
+
+def test_a_paragraph_asking_for_a_billion_spaces_gets_a_hundred() -> None:
+    """``<text:s text:c="…"/>`` repeats a space: a few bytes asking for a gigabyte."""
+    doc = odfdo.Document("text")
+    doc.body.append(
+        odfdo.Element.from_tag(
+            '<text:p>甲<text:s text:c="1000000000"/>乙<text:s text:c="x"/>丙</text:p>'
+        )
+    )
+    (block,) = parse.parse_document(_saved(doc), "odt").blocks
+    assert block.text == "甲" + " " * 100 + "乙 丙"

@@ -36,6 +36,7 @@ _NS = {
 }
 _TEXT, _TABLE, _DRAW, _OFFICE = ("{" + _NS[k] + "}" for k in ("text", "table", "draw", "office"))
 MAX_TABLE_COLUMNS = 200  # a repeated empty column spans 16,384 in a spreadsheet-like table
+MAX_SPACES = 100  # one <text:s text:c="…"/> could otherwise ask for a gigabyte of spaces
 
 
 def content(data: bytes) -> _Element:
@@ -58,7 +59,8 @@ def _inline(element: _Element, notes: list[str]) -> str:
     for child in element:
         tag = child.tag
         if tag == f"{_TEXT}s":
-            parts.append(" " * int(child.get(f"{_TEXT}c", "1") or 1))
+            spaces = child.get(f"{_TEXT}c", "1")
+            parts.append(" " * min(int(spaces) if spaces.isdigit() else 1, MAX_SPACES))
         elif tag == f"{_TEXT}tab":
             parts.append("\t")
         elif tag == f"{_TEXT}line-break":
@@ -84,7 +86,8 @@ def _cells(row: _Element, notes: list[str]) -> list[str]:
         if cell.tag not in (f"{_TABLE}table-cell", f"{_TABLE}covered-table-cell"):
             continue
         text = "\n".join(_inline(p, notes).strip() for p in cell.iter(f"{_TEXT}p", f"{_TEXT}h"))
-        repeat = int(cell.get(f"{_TABLE}number-columns-repeated", "1") or 1)
+        repeated = cell.get(f"{_TABLE}number-columns-repeated", "1")
+        repeat = int(repeated) if repeated.isdigit() else 1
         cells.extend([text.strip()] * min(repeat, MAX_TABLE_COLUMNS - len(cells)))
         if len(cells) >= MAX_TABLE_COLUMNS:
             break
@@ -114,7 +117,8 @@ class _Reader:
             if tag == f"{_TEXT}h":
                 title = _inline(child, notes).strip()
                 if title:
-                    level = int(child.get(f"{_TEXT}outline-level", "1") or 1)
+                    outline = child.get(f"{_TEXT}outline-level", "1")
+                    level = int(outline) if outline.isdigit() else 1
                     self.headings = self.path.open(level, title)
                     yield Block(title, page, list(self.headings), boundary=True)
             elif tag == f"{_TEXT}p":
