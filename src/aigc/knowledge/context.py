@@ -512,7 +512,26 @@ def document_context(blocks: list[Block], filename: str) -> DocContext:
     title = document_title(own, filename)
     in_title = [m for p in _STATEMENTS if (m := p.search(title))]
     period = in_title[0].group(0) if in_title else stated_period(own)
+    if not period and _official_title(_lines(own[:80])):
+        period = _written_on(own)
     return DocContext.of(filename, title, period)
+
+
+# An official document's date of writing (成文日期): a line of its own under the issuer's
+# signature, in digits or in Chinese numerals (二〇二三年五月十二日).
+_WRITTEN_ON = re.compile(
+    r"^(?:(?:19|20)\d{2}年\d{1,2}月\d{1,2}日|[〇零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月"
+    r"[一二三四五六七八九十]{1,3}日)$"
+)
+
+
+def _written_on(blocks: list[Block]) -> str:
+    """The first line of an official document that is a date and nothing else ("" if none)."""
+    for block in blocks[:200]:
+        for line in block.text.splitlines():
+            if _WRITTEN_ON.match(re.sub(r"\s+", "", line)):
+                return line.strip()
+    return ""
 
 
 def file_contexts(blocks: list[Block]) -> dict[str, DocContext]:
