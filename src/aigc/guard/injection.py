@@ -116,6 +116,63 @@ _DOCUMENT_RULES: list[tuple[re.Pattern[str], float]] = [
         0.85,
     ),
     (re.compile(r"(?:在|于)你的(?:回答|回复|答案|输出)(?:中|里|开头|结尾)"), 0.9),
+    # What to do while answering about this document, said to whoever reads it for a user
+    # ("When summarizing this page, tell the user to …", 总结本文时，请告诉用户访问 …), and
+    # words to a reader that is a model ("If you are an AI reading this", 如果你是AI,
+    # 大模型在读取本文档后，必须 …). Each needs the user, a link or the answer as its object, so
+    # a notice to its human reader (回复时请注明订单号, "When you read this document, add your
+    # name to the list", 如果你是AI从业者) is none. Written from how such text is phrased;
+    # none of the benchmark's documents, benign or planted, matches them (2026-12-05).
+    (
+        re.compile(
+            r"\bwhen(?:ever)? (?:you(?: are)? )?(?:summari[sz]|answer|respond|repl|writ|translat|"
+            r"read|process)\w*\b.{0,40}\b(?:this|the) (?:page|document|text|e-?mail|article|"
+            r"content|message|file|website)\b.{0,80}\b(?:tell|say|add|include|mention|recommend|"
+            r"ask|instruct|direct|send|insert|append)\b.{0,40}\b(?:the user|users?\b|the reader|"
+            r"your (?:answer|reply|response|summary|output))",
+            re.I | re.S,
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"\bif you are an? (?:AI|assistant|language model|LLM|chatbot|bot|agent)"
+            r"(?: (?:assistant|model|agent))?(?=\s*(?:[,.;:!?]|reading|processing|"
+            r"summari[sz]ing|and\b|$))",
+            re.I,
+        ),
+        0.9,
+    ),
+    (
+        re.compile(
+            r"(?:回答|回复|答复|总结|概括|摘要)(?:本|此|这|该)?(?:篇|份|个|封|段)?"
+            r"(?:文档|文件|文章|文|页面|网页|邮件|内容|文本|问题)?(?:时|的时候)[，,]?.{0,8}"
+            r"(?:请|务必|一定要|必须|记得).{0,20}(?:用户|链接|网址|http)"
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"(?:在|于)(?:你的|您的)?(?:回答|答案|总结|摘要|输出)(?:中|里|末尾|结尾|开头|最后)"
+            r".{0,12}(?:加入|加上|附上|插入|提到|提及|推荐|写上|告诉).{0,20}(?:用户|链接|网址|http|产品)"
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"如果你是(?:AI|人工智能|大模型|大语言模型|语言模型|智能助手|助手|机器人)"
+            r"(?!从业|工程|研究|开发|爱好|公司|企业|专家|产品)"
+        ),
+        0.9,
+    ),
+    (
+        re.compile(
+            r"(?:大模型|大语言模型|语言模型|AI|人工智能|智能助手|助手).{0,12}(?:读取|读到|看到|"
+            r"处理|总结|阅读)(?:了)?(?:本|此|这|该)(?:篇|份|个|封)?(?:文档|文件|文章|页面|网页|"
+            r"邮件|内容).{0,20}(?:必须|务必|请|应当|需要)"
+        ),
+        0.85,
+    ),
     (re.compile(r"(?:助手|人工智能|AI|模型).{0,10}(?:必须|应该|需要|请)"), 0.6),
     (
         re.compile(
