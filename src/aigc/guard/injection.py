@@ -71,6 +71,65 @@ _RULES: list[tuple[re.Pattern[str], float]] = [
         0.9,
     ),
     (re.compile(r"(?:新的指令|新指令)\s*[:：]"), 0.85),
+    # Jailbreaks as they are written in Chinese, plainly (each scored 0.06–0.45): a persona
+    # without moral or safety limits, "developer mode" asked to answer uncensored, the system
+    # prompt asked back, the assistant's own safety rules to be ignored, and the dead
+    # grandmother who used to recite what is asked for; their English cousins where the
+    # classifier missed them too. A how-to about Android's developer mode, 提示词是什么意思,
+    # 忘记之前的规定吧 (a new office rule) or a grief role-play ask for none of that.
+    (
+        re.compile(
+            r"你.{0,10}(?:没有|不受|摆脱|无需遵守|不必遵守|不用遵守|不再受)(?:任何)?.{0,6}"
+            r"(?:道德|伦理|审查|安全|内容政策|底线|过滤)"
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"(?:进入|开启|启用|切换到|激活)了?(?:开发者|越狱|DAN|无限制|上帝)模式.{0,20}"
+            r"(?:输出|回答|回复|不受|没有|无视|忽略)"
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"(?:你的|你收到的|你被设定的|给你的|本次对话的|对话开头的).{0,6}(?:系统提示词?|"
+            r"系统指令|系统消息|初始指令|初始提示|预设指令|提示词|第一条指令|第一条消息|"
+            r"最初的指令).{0,20}(?:是什么|复述|重复|原文|逐字|完整|告诉我|输出|打印|显示)"
+        ),
+        0.9,
+    ),
+    (
+        re.compile(
+            r"(?:忽略|无视|忘记|忘掉|跳过|不要理会)(?!我).{0,12}(?:你的|安全|系统).{0,8}"
+            r"(?:规定|准则|约束|政策|原则)"
+        ),
+        0.9,
+    ),
+    (
+        re.compile(
+            r"(?:假装|扮演)(?:你是|成)?我(?:已故|去世|死去|过世)的(?:奶奶|外婆|祖母|姥姥).{0,40}"
+            r"(?:激活码|序列号|密钥|配方|制作|制造|方法|步骤)"
+        ),
+        0.8,
+    ),
+    (
+        re.compile(
+            r"\bpretend (?:you are|to be|you're) my (?:late|deceased|dead) "
+            r"(?:grandmother|grandma|granny)\b.{0,80}\b(?:activation|keys?|serial|recipe|"
+            r"how to make|napalm)\b",
+            re.I,
+        ),
+        0.8,
+    ),
+    (
+        re.compile(
+            r"\b(?:what (?:was|is) written|repeat|print|output|show me)\b.{0,40}\b(?:top|"
+            r"beginning|start) of (?:this|the|our) (?:conversation|chat|prompt)\b",
+            re.I,
+        ),
+        0.85,
+    ),
 ]
 # Inside a document: text that tells the assistant what to put in its answer, or what to do
 # before answering. A line that merely starts with a verb ("return response", "list[...]") is
