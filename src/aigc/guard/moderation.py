@@ -159,6 +159,24 @@ _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
+    # Chinese as people write it (2026-12-05: 0.4–0.83 before): a scam message posing as a
+    # bank, breaking into someone else's account, drugging someone on the sly.
+    (
+        "illicit",
+        re.compile(
+            r"(?:写|编|帮我写|生成|设计).{0,8}(?:冒充|假冒|伪装成|假装是).{0,12}(?:诈骗|骗|钓鱼)"
+            r"|(?:写|编|帮我写|生成|设计).{0,6}(?:诈骗|行骗)(?:短信|邮件|话术|剧本|电话脚本)"
+            r"|(?:入侵|黑进|盗取|盗用|破解)(?:别人|他人|某人|同事|前任|前女友|前男友|女友|男友|老婆|"
+            r"老公|室友|邻居|老板)的?.{0,4}(?:微信|QQ|邮箱|账号|帐号|手机|电脑|支付宝|银行卡|密码)"
+        ),
+    ),
+    (
+        "violence",
+        re.compile(
+            _ASKS_ZH + r".{0,6}(?:偷偷|悄悄|暗中)?(?:给|往|在)" + _PEOPLE_ZH + r"的?.{0,6}"
+            r"(?:下药|投毒|下毒|放安眠药)"
+        ),
+    ),
     (
         "violence",
         re.compile(
@@ -185,6 +203,13 @@ _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
             r"homophobic|hateful) (?:jokes?|rants?|posts?|essays?|messages?|slogans?|propaganda)\b"
             r"|(?:写|生成|编).{0,8}(?:种族歧视|歧视性|仇恨)(?:的)?(?:笑话|文章|言论|口号)",
             re.I,
+        ),
+    ),
+    (
+        "harassment",
+        re.compile(
+            r"(?:写|生成|编|来|说)(?:一段|一些|几句|一篇)?.{0,4}(?:辱骂|侮辱|嘲笑|羞辱|贬低)"
+            r".{0,10}(?:残疾人|黑人|女性|女人|同性恋|外地人|少数民族|穷人|老人|农民工|胖子|病人)"
         ),
     ),
     (
