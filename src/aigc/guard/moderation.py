@@ -160,11 +160,17 @@ _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     # Chinese as people write it (2026-12-05: 0.4–0.83 before): a scam message posing as a
-    # bank, breaking into someone else's account, drugging someone on the sly.
+    # bank, breaking into someone else's account, drugging someone on the sly; and breaking
+    # into someone else's account in English ("hack into my ex's Instagram" 0.57).
     (
         "illicit",
         re.compile(
-            r"(?:写|编|帮我写|生成|设计).{0,8}(?:冒充|假冒|伪装成|假装是).{0,12}(?:诈骗|骗|钓鱼)"
+            r"(?:\b(?:hack(?: into)?|break into)\b.{0,30}\b(?:his|her|their|(?:my|our) (?:ex|"
+            r"wife|husband|boyfriend|girlfriend|boss|neighbou?r|co-?worker|colleague|roommate|"
+            r"partner)(?:'s)?)|\b(?:hack(?: into)?|break into|get into)\b.{0,30}\b(?:someone|"
+            r"somebody|other people)(?:'s| else's))\b.{0,30}\b(?:account|phone|e-?mail|inbox|"
+            r"instagram|facebook|whatsapp|wechat|snapchat|computer|laptop|icloud)"
+            r"|(?:写|编|帮我写|生成|设计).{0,8}(?:冒充|假冒|伪装成|假装是).{0,12}(?:诈骗|骗|钓鱼)"
             r"|(?:写|编|帮我写|生成|设计).{0,6}(?:诈骗|行骗)(?:短信|邮件|话术|剧本|电话脚本)"
             r"|(?:入侵|黑进|盗取|盗用|破解)(?:别人|他人|某人|同事|前任|前女友|前男友|女友|男友|老婆|"
             r"老公|室友|邻居|老板)的?.{0,4}(?:微信|QQ|邮箱|账号|帐号|手机|电脑|支付宝|银行卡|密码)"
