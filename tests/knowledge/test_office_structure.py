@@ -1069,3 +1069,35 @@ def test_a_spreadsheet_that_repeats_a_cell_a_billion_times_is_refused_not_read()
         parse(repeated(3000), "ods")  # three million cells: calamine builds them, we stop
     with pytest.raises(DocumentRejected):  # a billion: calamine itself gives up
         parse(repeated(1_000_000), "ods")
+
+
+def test_page_headers_and_footers_are_read_once_without_page_numbers(sandbox: Sandbox) -> None:
+    """A company prints its name, a document number and a version in a Word file's page
+    header: python-docx reads the body only, so "HR-2023-01" found nothing."""
+    import docx
+
+    from aigc.knowledge import context, word
+    from aigc.knowledge.retrieve import search
+
+    document = docx.Document()
+    section = document.sections[0]
+    section.different_first_page_header_footer = True
+    section.header.paragraphs[0].text = "星河科技有限公司\t文件编号：HR-2023-01\t版本：V2.0"
+    section.first_page_header.paragraphs[0].text = "内部资料 注意保密"
+    section.footer.paragraphs[0].text = "第 2 页 共 3 页"
+    section.first_page_footer.paragraphs[0].text = "1"
+    document.add_heading("考勤管理制度", level=1)
+    document.add_paragraph("员工每月迟到三次以上的，按旷工半天处理。")
+    out = io.BytesIO()
+    document.save(out)
+    blocks = parse(out.getvalue(), "docx")
+    assert [(b.text, b.headings) for b in blocks[2:]] == [
+        ("星河科技有限公司\t文件编号：HR-2023-01\t版本：V2.0", [word.HEADER_FOOTER]),
+        ("内部资料 注意保密", [word.HEADER_FOOTER]),
+    ]
+    assert context.document_context(blocks, "考勤.docx").title == "考勤管理制度"
+    kb = sandbox.kb(sandbox.admin_a, "制度", dense=False)
+    sandbox.ingest(sandbox.admin_a, kb, {"考勤.docx": out.getvalue()})
+    with sandbox.db.session() as s:
+        hits = search(s, sandbox.settings, sandbox.admin_a, [kb], "HR-2023-01", mode="keyword")
+    assert hits and "HR-2023-01" in hits[0].text

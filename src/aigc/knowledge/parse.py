@@ -240,7 +240,8 @@ def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parse
         else:
             found = PARSERS[fmt](data, limits)
         blocks = [b for b in found if b.text.strip()]
-        if fmt == "docx" and sum(len(b.text) for b in blocks) < SCANNED_WORD_CHARS:
+        body = (b for b in blocks if b.meta.get("part") != "header_footer")
+        if fmt == "docx" and sum(len(b.text) for b in body) < SCANNED_WORD_CHARS:
             scanned, scan_notes = _scanned_word_pages(data, limits)
             blocks += scanned
             notes += scan_notes
@@ -666,7 +667,9 @@ def parse_docx(data: bytes, limits: Limits) -> Iterator[Block]:
 
     from aigc.knowledge import word
 
-    yield from word.blocks(docx.Document(io.BytesIO(data)))
+    document = docx.Document(io.BytesIO(data))
+    yield from word.blocks(document)
+    yield from word.header_footer_blocks(document)
 
 
 def parse_odt(data: bytes, limits: Limits) -> Iterator[Block]:

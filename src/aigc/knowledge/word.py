@@ -16,6 +16,7 @@ element classes and xpath, and python-docx still answers styles, tables and cell
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cache
@@ -77,6 +78,46 @@ def blocks(document: Document) -> Iterator[Block]:
             yield Block(text, headings=list(path.titles))
         else:
             yield Block(text, headings=path.open(level, text), boundary=True)
+
+
+# Page headers and footers hold what a company prints on every page of a document: its name, a
+# document number, a version, a classification ("文件编号：HR-2023-01  版本：V2.0"). python-docx
+# reads them apart from the body; they are read once each, after the body, under this heading.
+HEADER_FOOTER = "页眉和页脚 / Header and footer"
+_PAGE_NUMBER_LINE = re.compile(
+    r"^(?:第\s*\d+\s*页(?:\s*[,，/]?\s*共\s*\d+\s*页)?|(?:page\s*)?\d+(?:\s*(?:/|of)\s*\d+)?"
+    r"|-\s*\d+\s*-|共\s*\d+\s*页\s*第\s*\d+\s*页)$",
+    re.I,
+)
+
+
+def header_footer_blocks(document: Document) -> list[Block]:
+    """The distinct lines of the document's page headers and footers (first-page and even-page
+    ones too), page numbers left out, as blocks after the body (``meta.part``: they are not
+    the body, which is what a scanned Word file is judged by)."""
+    lines: list[str] = []
+    for section in document.sections:
+        parts = (
+            section.header,
+            section.first_page_header,
+            section.even_page_header,
+            section.footer,
+            section.first_page_footer,
+            section.even_page_footer,
+        )
+        for part in parts:
+            if part.is_linked_to_previous:
+                continue  # no header of its own: the previous section's, already read
+            for p in _xpath(f".//w:p[not({_HIDDEN})]")(part._element):
+                for line in paragraph_text(p).splitlines():
+                    line = line.strip()
+                    if line and not _PAGE_NUMBER_LINE.match(line) and line not in lines:
+                        lines.append(line)
+    meta = {"part": "header_footer"}
+    return [
+        Block(line, headings=[HEADER_FOOTER], boundary=i == 0, meta=dict(meta))
+        for i, line in enumerate(lines)
+    ]
 
 
 @dataclass
