@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from aigc.knowledge import table_rows
+from aigc.knowledge import safe_xml, table_rows
 from aigc.knowledge.parse import Block, DocumentRejected, HeadingPath
 
 if TYPE_CHECKING:
@@ -51,15 +51,11 @@ _NOT_INLINE = {
 }
 
 
-def _xml(archive: zipfile.ZipFile, name: str) -> _Element | None:
-    from lxml import etree
-
+def _part(archive: zipfile.ZipFile, name: str) -> _Element | None:
     try:
-        xml = archive.read(name)
+        return safe_xml.zip_part(archive, name)
     except KeyError:
         return None
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-    return etree.fromstring(xml, parser)
 
 
 def content(data: bytes) -> tuple[_Element, frozenset[str]]:
@@ -67,10 +63,10 @@ def content(data: bytes) -> tuple[_Element, frozenset[str]]:
     names of its styles that hide text (``text:display="none"``, LibreOffice's Hidden
     character attribute, also by inheritance from ``styles.xml``'s styles)."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        root = _xml(archive, "content.xml")
+        root = _part(archive, "content.xml")
         if root is None:
             raise DocumentRejected("The OpenDocument file has no content.xml")
-        styles = _xml(archive, "styles.xml")
+        styles = _part(archive, "styles.xml")
     parents: dict[str, str] = {}
     hidden: set[str] = set()
     for tree in (styles, root):
@@ -118,8 +114,8 @@ class _Reader:
         for child in element:
             tag = child.tag
             if tag == f"{_TEXT}s":
-                spaces = child.get(f"{_TEXT}c", "1")
-                parts.append(" " * min(int(spaces) if spaces.isdigit() else 1, MAX_SPACES))
+                spaces = safe_xml.integer(child.get(f"{_TEXT}c"), 1)
+                parts.append(" " * max(0, min(spaces, MAX_SPACES)))
             elif tag == f"{_TEXT}tab":
                 parts.append("\t")
             elif tag == f"{_TEXT}line-break":
@@ -146,8 +142,7 @@ class _Reader:
                 continue
             paras = cell.iter(f"{_TEXT}p", f"{_TEXT}h")
             text = "\n".join(self.inline(p, notes).strip() for p in paras)
-            repeated = cell.get(f"{_TABLE}number-columns-repeated", "1")
-            repeat = int(repeated) if repeated.isdigit() else 1
+            repeat = max(0, safe_xml.integer(cell.get(f"{_TABLE}number-columns-repeated"), 1))
             cells.extend([text.strip()] * min(repeat, MAX_TABLE_COLUMNS - len(cells)))
             if len(cells) >= MAX_TABLE_COLUMNS:
                 break
@@ -168,8 +163,7 @@ class _Reader:
             if tag == f"{_TEXT}h":
                 title = self.inline(child, notes).strip()
                 if title:
-                    outline = child.get(f"{_TEXT}outline-level", "1")
-                    level = int(outline) if outline.isdigit() else 1
+                    level = max(1, safe_xml.integer(child.get(f"{_TEXT}outline-level"), 1))
                     self.headings = self.path.open(level, title)
                     yield Block(title, page, list(self.headings), boundary=True)
             elif tag == f"{_TEXT}p":

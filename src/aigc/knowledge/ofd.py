@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aigc.knowledge import safe_xml
+
 if TYPE_CHECKING:
     from lxml.etree import _Element
 
 NS = "{http://www.ofdspec.org/2016}"
-_MAX_XML = 50 * 1024 * 1024  # one page's XML; the archive itself is checked before
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,11 @@ class Run:
 def pages(data: bytes, max_pages: int) -> Iterator[tuple[int, str]]:
     """Each page's number and its text as lines, across the file's documents."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        root = _xml(archive, "OFD.xml")
+        root = safe_xml.zip_part(archive, "OFD.xml")
         number = 0
         for doc_root in root.iter(f"{NS}DocRoot"):
             document_path = _path("", doc_root.text or "")
-            document = _xml(archive, document_path)
+            document = safe_xml.zip_part(archive, document_path)
             base = posixpath.dirname(document_path)
             templates = {
                 t.get("ID", ""): _path(base, t.get("BaseLoc", ""))
@@ -51,12 +52,12 @@ def pages(data: bytes, max_pages: int) -> Iterator[tuple[int, str]]:
                 number += 1
                 if number > max_pages:
                     raise ValueError(f"The OFD has more than {max_pages} pages, the limit")
-                content = _xml(archive, _path(base, page.get("BaseLoc", "")))
+                content = safe_xml.zip_part(archive, _path(base, page.get("BaseLoc", "")))
                 runs: list[Run] = []
                 for used in content.iter(f"{NS}Template"):
                     template = templates.get(used.get("TemplateID", ""))
                     if template:
-                        runs += _runs(_xml(archive, template))
+                        runs += _runs(safe_xml.zip_part(archive, template))
                 runs += _runs(content)
                 yield number, lines(runs)
 
@@ -68,16 +69,6 @@ def _path(base: str, location: str) -> str:
     if location.startswith("/"):
         return posixpath.normpath(location.lstrip("/"))
     return posixpath.normpath(posixpath.join(base, location))
-
-
-def _xml(archive: zipfile.ZipFile, name: str) -> _Element:
-    from lxml import etree
-
-    info = archive.getinfo(name)
-    if info.file_size > _MAX_XML:
-        raise ValueError(f"{name} is larger than {_MAX_XML} bytes")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-    return etree.fromstring(archive.read(info), parser)
 
 
 def _runs(page: _Element) -> list[Run]:

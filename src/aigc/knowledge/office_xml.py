@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from aigc.knowledge import safe_xml
+
 if TYPE_CHECKING:
-    from lxml.etree import _Element
+    pass
 
 SPREADSHEET = "urn:schemas-microsoft-com:office:spreadsheet"
 WORD = "http://schemas.microsoft.com/office/word/2003/wordml"
@@ -33,18 +35,11 @@ def kind(probe: str) -> str | None:
     return None
 
 
-def _root(data: bytes) -> _Element:
-    from lxml import etree
-
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-    return etree.fromstring(data, parser)
-
-
 def sheets(data: bytes) -> Iterator[tuple[str, list[list[str]], list[tuple[int, int, int]]]]:
     """Each worksheet's name, its rows of cell texts, and its cells merged down as (column,
     top row, bottom row), 1-based, for ``parse._fill_merged``."""
     ss = f"{{{SPREADSHEET}}}"
-    for sheet in _root(data).iter(f"{ss}Worksheet"):
+    for sheet in safe_xml.parse(data).iter(f"{ss}Worksheet"):
         rows: list[list[str]] = []
         merges: list[tuple[int, int, int]] = []
         for row in sheet.iter(f"{ss}Row"):
@@ -65,17 +60,13 @@ def sheets(data: bytes) -> Iterator[tuple[str, list[list[str]], list[tuple[int, 
 
 
 def _number(value: str | None, default: int, most: int) -> int:
-    try:
-        number = int(value) if value is not None else default
-    except ValueError:
-        return default
-    return max(0, min(number, most))
+    return max(0, min(safe_xml.integer(value, default), most))
 
 
 def paragraphs(data: bytes) -> Iterator[str]:
     """A Word 2003 XML document's paragraphs, tables' included, in order."""
     w = f"{{{WORD}}}"
-    for paragraph in _root(data).iter(f"{w}p"):
+    for paragraph in safe_xml.parse(data).iter(f"{w}p"):
         text = "".join(t.text or "" for t in paragraph.iter(f"{w}t")).strip()
         if text:
             yield text

@@ -28,6 +28,7 @@ from aigc.infra.canonical_text import WIDE
 from aigc.knowledge import table_rows
 from aigc.knowledge.number_formats import format_number
 from aigc.knowledge.parse import Block, HeadingPath
+from aigc.knowledge.safe_xml import integer
 
 if TYPE_CHECKING:
     from bs4 import Tag
@@ -61,13 +62,6 @@ def blocks(markup: str) -> list[Block]:
     from bs4 import BeautifulSoup
 
     return _Reader().read(BeautifulSoup(markup, "html.parser"))
-
-
-def _integer(value: object, default: int) -> int:
-    try:
-        return int(str(value).strip()) if value is not None else default
-    except ValueError:
-        return default
 
 
 def _shown(tag: Tag) -> bool:
@@ -140,8 +134,8 @@ class _Reader:
         key, step = id(ol), -1 if ol.has_attr("reversed") else 1
         if key not in self.numbers:  # the number before the first item's
             first = len(ol.find_all("li", recursive=False)) if step < 0 else 1
-            self.numbers[key] = _integer(ol.get("start"), first) - step
-        self.numbers[key] = _integer(li.get("value"), self.numbers[key] + step)
+            self.numbers[key] = integer(ol.get("start"), first) - step
+        self.numbers[key] = integer(li.get("value"), self.numbers[key] + step)
         kind = str(li.get("type") or ol.get("type") or "1")
         return format_number(self.numbers[key], _LIST_FORMATS.get(kind, "decimal")) + ". "
 
@@ -187,9 +181,9 @@ def _grid(rows: list[Tag]) -> list[list[str]]:
             while column < len(grid[r]) and grid[r][column] is not None:
                 column += 1  # a place a cell above already fills
             text = _one_line(cell)
-            down = _integer(cell.get("rowspan"), 1)
+            down = integer(cell.get("rowspan"), 1)
             down = len(rows) - r if down <= 0 else min(down, len(rows) - r)  # 0: to the end
-            across = max(1, min(_integer(cell.get("colspan"), 1), _SPAN_COLUMNS - column))
+            across = max(1, min(integer(cell.get("colspan"), 1), _SPAN_COLUMNS - column))
             for below in range(r, r + down):
                 row = grid[below]
                 row.extend([None] * (column + across - len(row)))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aigc.knowledge.number_formats import format_number
+from aigc.knowledge.safe_xml import integer
 
 if TYPE_CHECKING:
     from docx.document import Document
@@ -35,13 +36,6 @@ def _child(element: _Element | None, path: str) -> _Element | None:
         return None
     found = element.find(path.replace("w:", f"{{{_W}}}"))
     return found
-
-
-def _int(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text is not None else default
-    except ValueError:
-        return default
 
 
 @dataclass
@@ -92,7 +86,7 @@ class Numbering:
                 links[_attr(abstract, "abstractNumId") or ""] = link
             levels = [Level() for _ in range(_LEVELS)]
             for lvl in abstract.iterfind(f"{{{_W}}}lvl"):
-                index = _int(_attr(lvl, "ilvl"), -1)
+                index = integer(_attr(lvl, "ilvl"), -1)
                 if 0 <= index < _LEVELS:
                     levels[index] = _level(lvl)
             self.abstracts[_attr(abstract, "abstractNumId") or ""] = levels
@@ -101,7 +95,7 @@ class Numbering:
             for override in num.iterfind(f"{{{_W}}}lvlOverride"):
                 start = _attr(_child(override, "w:startOverride"))
                 if start is not None:
-                    entry.overrides[_int(_attr(override, "ilvl"), 0)] = _int(start, 1)
+                    entry.overrides[integer(_attr(override, "ilvl"), 0)] = integer(start, 1)
             self.lists[_attr(num, "numId") or ""] = entry
         for style in document.styles.element.iterfind(f"{{{_W}}}style"):
             self.styles[_attr(style, "styleId") or ""] = style
@@ -162,7 +156,7 @@ class Numbering:
                 return None
             level = _attr(_child(own, "w:ilvl"))
             if level is not None:
-                return num_id, _int(level, 0)
+                return num_id, integer(level, 0)
             return num_id, self._style_level(num_id, _attr(_child(p, "w:pPr/w:pStyle")))
         style_id = _attr(_child(p, "w:pPr/w:pStyle"))
         seen: set[str] = set()
@@ -178,7 +172,7 @@ class Numbering:
                     return None
                 level = _attr(_child(num_pr, "w:ilvl"))
                 if level is not None:
-                    return num_id, _int(level, 0)
+                    return num_id, integer(level, 0)
                 return num_id, self._style_level(num_id, style_id)
             style_id = _attr(_child(style, "w:basedOn"))
         return None
@@ -193,11 +187,11 @@ def _level(lvl: _Element) -> Level:
     restart = _attr(_child(lvl, "w:lvlRestart"))
     legal = _child(lvl, "w:isLgl")
     return Level(
-        start=_int(_attr(_child(lvl, "w:start")), 1),
+        start=integer(_attr(_child(lvl, "w:start")), 1),
         fmt=_attr(_child(lvl, "w:numFmt")) or "decimal",
         text=_attr(_child(lvl, "w:lvlText")) or "",
         suffix=_attr(_child(lvl, "w:suff")) or "tab",
-        restart=None if restart is None else _int(restart, 0),
+        restart=None if restart is None else integer(restart, 0),
         legal=legal is not None and _attr(legal) not in ("0", "false"),
         style=_attr(_child(lvl, "w:pStyle")),
     )
