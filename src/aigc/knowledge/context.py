@@ -283,13 +283,22 @@ def _official_title(lines: list[str]) -> str | None:
     return f"{title}（{number}）" if number else title
 
 
-def document_title(blocks: list[Block], filename: str) -> str:
-    """What the document calls itself (see the module's docstring for the order tried)."""
+def _cover_lines(blocks: list[Block]) -> list[str]:
+    """The lines of the document's first two pages (of its first 80 blocks)."""
     first = blocks[0].page if blocks and blocks[0].page is not None else None
     cover = [b for b in blocks[:80] if first is None or b.page is None or b.page <= first + 1]
-    lines = _lines(cover)
-    if official := _official_title(lines):
-        return official[:200]
+    return _lines(cover)
+
+
+def document_title(blocks: list[Block], filename: str) -> str:
+    """What the document calls itself (see the module's docstring for the order tried)."""
+    lines = _cover_lines(blocks)
+    official = _official_title(lines)
+    return official[:200] if official else _title(blocks, lines, filename)
+
+
+def _title(blocks: list[Block], lines: list[str], filename: str) -> str:
+    """The title of a document that is no Chinese official one."""
     for block in blocks[:20]:  # a structured document's first heading
         if block.boundary and block.headings and block.text.strip() == block.headings[-1]:
             return block.headings[0][:200]
@@ -509,10 +518,12 @@ def document_context(blocks: list[Block], filename: str) -> DocContext:
     own = [b for b in blocks if "file" not in b.meta]
     if not own:
         return DocContext.of(filename, None, None)
-    title = document_title(own, filename)
+    lines = _cover_lines(own)
+    official = _official_title(lines)
+    title = official[:200] if official else _title(own, lines, filename)
     in_title = [m for p in _STATEMENTS if (m := p.search(title))]
     period = in_title[0].group(0) if in_title else stated_period(own)
-    if not period and _official_title(_lines(own[:80])):
+    if not period and official:
         period = _written_on(own)
     return DocContext.of(filename, title, period)
 
