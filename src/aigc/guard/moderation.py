@@ -375,6 +375,11 @@ _PERSONA = re.compile(
 RESPONSE_CLASSIFIER_WEIGHT = 0.4
 
 
+# After a refusal, evidence this weak is a refusal explaining itself ("Making explosives is
+# illegal…": one lexicon word scores 0.4); only more counts.
+WEAK = 0.4
+
+
 def response_category_scores(
     text: str,
     wanted: Collection[str] = OPENAI_CATEGORIES,
@@ -384,13 +389,35 @@ def response_category_scores(
     """``category_scores`` for what a model *says* (the output stage's moderation rules, and
     the output bench): persona tags ("JailBreak:", "GPT:") removed, the request classifier
     weighted down, and when ``text`` opens the response and opens with a refusal ("I'm
-    sorry, I can't…", 抱歉), the harm scores are a twentieth: a refusal says nothing harmful,
-    whatever topic it names."""
+    sorry, I can't…", 抱歉，我无法…), the refusal's harm scores are a twentieth: a refusal
+    says nothing harmful, whatever topic it names. What follows the refusal's sentences
+    counts where its evidence is more than ``WEAK`` ("I'm sorry, I can't help with that. Just
+    kidding, here is how…", or the two answers of a "classic / jailbreak" prompt one after
+    the other)."""
     body = _PERSONA.sub("", text).strip()
-    harm = _harm_scores(body, textclf.load(ARTIFACT), classifier_weight)  # reads it canonically
-    if opening and _REFUSAL.search(canonical(body[:200])):  # 對不起 is a refusal too
-        harm = {name: 0.05 * score for name, score in harm.items()}
+    classifier = textclf.load(ARTIFACT)
+    harm = _harm_scores(body, classifier, classifier_weight)  # reads it canonically
+    end = refusal_end(body) if opening else 0
+    if end:
+        rest = _harm_scores(body[end:], classifier, classifier_weight) if body[end:] else {}
+        strong = {name: score for name, score in rest.items() if score > WEAK}
+        harm = {name: max(0.05 * score, strong.get(name, 0.0)) for name, score in harm.items()}
     return _with_scans(body, harm, wanted)
+
+
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|[。！？]+|\n")
+
+
+def refusal_end(body: str) -> int:
+    """Where the refusal that opens ``body`` ends: past each opening sentence that declines
+    ("I'm sorry. I can't help with that. I cannot …" are three); 0 when it opens otherwise."""
+    end = 0
+    while end < len(body) and _REFUSAL.search(canonical(body[end : end + 200])):
+        stop = _SENTENCE_END.search(body, end)
+        end = stop.end() if stop else len(body)
+        while end < len(body) and body[end].isspace():
+            end += 1
+    return end
 
 
 def response_score(text: str, classifier_weight: float = RESPONSE_CLASSIFIER_WEIGHT) -> float:
