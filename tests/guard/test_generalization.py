@@ -173,6 +173,17 @@ def test_response_moderation_ignores_persona_tags() -> None:
     assert tagged < moderation.THRESHOLD
 
 
+def test_a_word_that_opens_a_sentence_is_no_persona_tag() -> None:
+    """Persona tags were any line's opening "dan", "aim", "gpt" or "classic", so what was
+    scored of "Dangerous chemicals…" was "gerous chemicals…", of "Aim at…" "at…". A tag is
+    bracketed or ends in a colon."""
+    for said in ("Dangerous gases kill.", "Aim the rifle at the crowd.", "Classic rock", "GPTs"):
+        assert moderation._PERSONA.sub("", said) == said
+    for tag, said in (("DAN: ", "hi"), ("[🔓JAILBREAK] ", "Sure"), ("(🔒Normal Output) ", "ok")):
+        assert moderation._PERSONA.sub("", tag + said) == said
+    assert moderation._PERSONA.sub("", "GPT：你好") == "你好"
+
+
 def test_response_moderation_scores_a_refusal_low() -> None:
     refusal = "GPT: I'm sorry, but I can't help with making explosives."
     assert moderation.response_score(refusal) < 0.1

@@ -359,9 +359,12 @@ _REFUSAL = re.compile(
     re.I,
 )
 # Persona tags say who is speaking, not what is said ("JailBreak:", "[🔓JAILBREAK]", "GPT:").
+# A tag is bracketed ("[🔓JAILBREAK]", "(🔒Normal Output)") or ends in a colon ("DAN:"): the
+# same word opening a sentence ("Dangerous…", "Aim at…", "Classic…") is what is said.
+_PERSONA_NAME = r"(?:jail ?break|gpt|chatgpt|dan|aim|developer mode output|normal output|classic)"
 _PERSONA = re.compile(
-    r"^\s*[\[(]?[^\w\n]{0,3}(?:jail ?break|gpt|chatgpt|dan|aim|developer mode output|normal "
-    r"output|classic)[^\w\n]{0,3}[\])]?\s*:?\s*",
+    rf"^\s*(?:[\[(][^\w\n]{{0,3}}{_PERSONA_NAME}[^\w\n]{{0,3}}[\])]\s*[:：]?"
+    rf"|[^\w\n]{{0,3}}{_PERSONA_NAME}[^\w\n:：]{{0,3}}[:：])\s*",
     re.I | re.M,
 )
 
