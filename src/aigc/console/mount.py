@@ -17,6 +17,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     from nicegui import ui
 
     from aigc.console import api, routes, session, sso_routes
+    from aigc.console.page_policy import PagePolicy
     from aigc.console.pages import admin, chat, errors, images, knowledge, login, models, training  # noqa: F401
 
     session.attach(app)
@@ -28,6 +29,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
         app.add_api_route(
             f"{prefix}/{{path:path}}", unmatched, methods=ANY_METHOD, include_in_schema=False
         )
+    app.add_middleware(PagePolicy)  # what a page may load: see page_policy.py
     ui.run_with(
         app,
         mount_path="/",

