@@ -136,6 +136,21 @@ def lists() -> Lists:
     )
 
 
+@cache
+def english_first_names() -> frozenset[str]:
+    """First names of Faker's English locales (en, en_US, en_GB, en_IN …): the names an
+    English sentence is likely to open with, without the other languages' names that are
+    English words too (Edit, Till, Beat)."""
+    out: set[str] = set()
+    module = importlib.import_module("faker.providers.person")
+    for info in pkgutil.iter_modules(module.__path__):
+        if info.name == "en" or info.name.startswith("en_"):
+            provider = importlib.import_module(f"faker.providers.person.{info.name}").Provider
+            for attr in ("first_names", "first_names_male", "first_names_female"):
+                out.update(_strings(getattr(provider, attr, ())))
+    return frozenset(out)
+
+
 # Real places of the world, beside Faker's: its English locales invent their cities ("Lake
 # Johnmouth"), so Paris, London or Tokyo were in no list and the token model called them people.
 _WORLD_CITY_POPULATION = 100_000  # about 6,000 cities; smaller towns are mostly surnames

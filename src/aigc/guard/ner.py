@@ -137,8 +137,12 @@ def predict(text: str) -> list[Finding] | None:
             place = _place_around(text, toks, i, j)
             if place is not None:
                 label, (i, j) = "LOCATION", place
-            elif _is_place(toks, i, j):
+            elif _is_place(toks, i, j) or _coordinated_place(text, toks, i, j, found):
                 label = "LOCATION"
+            elif _is_command(text, toks, i, j):
+                label = "O"
+        if label in ("PERSON", "LOCATION") and _is_date(toks, i, j):
+            label = "O"
         if label != "O":
             start, end = toks[i][0], toks[j][1]
             # A phone number found by its format wins over an overlapping address guess.
@@ -182,10 +186,103 @@ def _is_place(toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
     if len(words) > 1:
         return True  # Los Angeles, Buenos Aires: no one's name, whatever its words are
     word = words[0]
-    if word in lists.first or word.title() in lists.first:
+    if (word in lists.first or word.title() in lists.first) and not _after_travel(toks, i):
         return False  # "Paris", "Austin", "Florence": as often someone's first name
+    if _after_travel(toks, i):
+        return True  # "a trip to Paris", "fly into Austin", "visit London"
     # a surname that is also a city ("London", "Houston") is the city after to/from/via
     return before in _DIRECTION or word not in lists.last
+
+
+# Words of going somewhere that take a place, not a person: the place after them, directly or
+# after to/into/from, is where one goes ("a trip to London", "fly into Austin", "the flight
+# from Paris to London"). Words that take people as well ("visit", "go", "returned to") are
+# left out: "returned to Elizabeth" is a person.
+_TRAVEL = frozenset(
+    {
+        "arrive", "arrived", "arriving", "commute", "drive", "driving", "drove", "flew",
+        "flight", "flights", "fly", "flying", "journey", "move", "moved", "moving", "relocate",
+        "relocated", "relocating", "ticket", "tickets", "train", "travel", "traveled",
+        "traveling", "travelled", "travelling", "trip", "trips",
+    }
+)  # fmt: skip
+_TRAVEL_LINKS = frozenset({"to", "into", "from", "via", "for"})
+
+
+def _after_travel(toks: list[tuple[int, int, str]], i: int) -> bool:
+    """Whether token ``i`` names where someone goes: after a travel word, directly or after
+    to/into/from/via/for, or after "from <a known place> to"."""
+    words = [tok[2].lower() for tok in toks[max(0, i - 3) : i]]
+    if words[-1:] and words[-1] in _TRAVEL:
+        return True
+    if not words or words[-1] not in _TRAVEL_LINKS:
+        return False
+    if words[-2:-1] and words[-2] in _TRAVEL:
+        return True
+    return (
+        words[-1] == "to"
+        and len(words) == 3
+        and words[0] == "from"
+        and _known_place(toks[i - 2][2])
+    )
+
+
+def _known_place(word: str) -> bool:
+    return word.lower() in gazetteer.world_places() or word.lower() in gazetteer.lists().places
+
+
+def _coordinated_place(
+    text: str, toks: list[tuple[int, int, str]], i: int, j: int, found: list[Finding]
+) -> bool:
+    """A world place joined by "and"/"or"/a comma to a place just found ("in Paris and
+    London"): a list of places, not a place and a person."""
+    if not found or found[-1].entity != "LOCATION" or i != j:
+        return False
+    name = toks[i][2].lower()
+    joint = text[found[-1].end : toks[i][0]].strip().lower()
+    return joint in ("and", "or", ",", ", and", ", or") and name in gazetteer.world_places()
+
+
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december".split()  # noqa: SIM905
+)
+_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())  # noqa: SIM905
+_DAY = re.compile(r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?|(?:19|20)\d\d", re.I)
+
+
+def _is_date(toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
+    """A weekday, or a month beside a day or a year ("June 10th", "5 April", "the 1st of
+    January", "May 2024"): a date, though April, June and May are first names too."""
+    if i != j:
+        return False
+    word = toks[i][2].lower()
+    if word in _WEEKDAYS:
+        return True
+    if word not in _MONTHS:
+        return False
+    after = toks[i + 1][2] if i + 1 < len(toks) else ""
+    before = _word_before(toks, i)
+    if before == "of" and i >= 2:
+        before = toks[i - 2][2]
+    return bool(_DAY.fullmatch(after) or _DAY.fullmatch(before))
+
+
+# Words that follow a verb, never a name opening a sentence: "Edit the following sentence",
+# "Sort this list", "Book a table" (Edit and Sort are names in some languages).
+_DETERMINERS = frozenset(
+    {"the", "this", "that", "these", "those", "a", "an", "my", "your", "our", "their", "its"}
+)
+
+
+def _is_command(text: str, toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
+    """A one-word span opening a sentence, followed by a determiner and no English first name
+    ("Edit the…", not "Charlotte the wife of…"): a verb of command."""
+    if i != j or i + 1 >= len(toks) or toks[i + 1][2].lower() not in _DETERMINERS:
+        return False
+    if toks[i][2].title() in gazetteer.english_first_names() or _word_before(toks, i) in _OF_PEOPLE:
+        return False  # "Mrs. Bennet this morning": the full stop is the title's
+    before = text[: toks[i][0]].rstrip()
+    return not before or before[-1] in ".!?:;\n\"'“(-*•"
 
 
 def _place_around(
@@ -238,8 +335,9 @@ _OPENING_WORDS = frozenset(
 
 
 def _without_opening_word(text: str, toks: list[tuple[int, int, str]], i: int, j: int) -> int:
-    """The span's first token, past a sentence's opening word of address that is no name."""
-    if i >= j or toks[i][2].lower() not in _OPENING_WORDS:
+    """The span's first token, past a sentence's opening word of address or of travel ("Visit
+    London") that is no name."""
+    if i >= j or toks[i][2].lower() not in _OPENING_WORDS | _TRAVEL:
         return i
     before = text[: toks[i][0]].rstrip()
     if before and before[-1] not in ".!?:;\n\"'“(":
