@@ -149,6 +149,18 @@ def test_where_one_travels_is_a_place() -> None:
     assert ("PERSON", "Elizabeth") in _people_and_places("Mr. Collins returned to Elizabeth.")
 
 
+def test_an_ordinary_word_is_not_a_person() -> None:
+    """A one-word "person" that is no name in any of Faker's locales and an ordinary English
+    word was a product, a pronoun or a thing (36 such spans on 3,427 benign English texts:
+    Slack, She, Coffee, Sofa; "Amazon Web Services" gave "Web"). A name no list knows stays."""
+    assert _people_and_places("Invite Dora to Slack.") == [("PERSON", "Dora")]
+    assert _people_and_places("Amazon Web Services billing went up 20% in July.") == []
+    assert _people_and_places("Re-order the following list of items.\nSofa, Coffee table") == []
+    she = "Kareena always had a passion for art. She wanted to pursue a career."
+    assert ("PERSON", "She") not in _people_and_places(she)
+    assert _people_and_places("Mr. Bingley and Mr. Wickham arrived.") == [("PERSON", "Wickham")]
+
+
 def test_an_opening_word_of_address_is_not_part_of_the_name() -> None:
     assert _people_and_places("Contact John Smith for details.") == [("PERSON", "John Smith")]
     assert _people_and_places("Thank Maria Garcia for the help.") == [("PERSON", "Maria Garcia")]

