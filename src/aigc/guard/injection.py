@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from aigc.guard import code, decodings, textclf
+from aigc.guard import code, decodings, gazetteer, textclf
 from aigc.infra.canonical_text import canonical
 
 ARTIFACT = Path(__file__).with_name("injection.npz")
@@ -295,11 +295,32 @@ def instruction_like(span: str) -> bool:
     words = _LATIN_WORD.findall(span)
     if not words:
         return not span.isascii()  # another script (Cyrillic, Arabic …): not read here
-    if len(words) >= 4 and len(_ENGLISH_WORD.findall(span)) * 12 < len(words):
-        return True  # a Latin-script language other than English
+    if _another_latin_language(span, words):
+        return True
     if _ADDRESSED.search(span):
         return True
+    if _HEADING.fullmatch(span.strip()):
+        return False  # "Share Repurchase Program": a heading, not "share …!"
     return any(m.group(1).lower() in _COMMAND_VERBS for m in _SENTENCE_START.finditer(span))
+
+
+# A title: capitalised words (and numbers, joiners), no sentence's end. Possessive throughout:
+# each word is taken whole once, so a long run of capitals cannot make the match backtrack.
+_HEADING = re.compile(
+    r"(?:[\W\d]*+(?:[A-Z][\w'’-]*+|(?:and|or|of|the|for|in|on|to|a|an|per|by|with|at|from|vs)"
+    r"\b|&))++[^\w.!?]*+"
+)
+
+
+def _another_latin_language(span: str, words: list[str]) -> bool:
+    """Four words or more with hardly an English function word, most of them no English word
+    (Indonesian, German …). Headings ("Year over Year Growth Rates") and code
+    (pairArrayList.add(new Pair<>()) have no function words either, but their words are
+    English (CC-CEDICT's English senses: ``gazetteer.english_words``)."""
+    if len(words) < 4 or len(_ENGLISH_WORD.findall(span)) * 12 >= len(words):
+        return False
+    english = gazetteer.english_words()
+    return sum(w.lower() in english for w in words) * 2 < len(words)
 
 
 @dataclass(frozen=True)
