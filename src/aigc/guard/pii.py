@@ -218,7 +218,7 @@ _NUMBERS_AFTER = re.compile(r"(?:\s*,\s*\d+(?:\.\d+)?(?![\w-]))+")
 def _in_a_list_of_numbers(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] is one of three or more comma-separated numbers."""
     before = _NUMBERS_BEFORE.search(text, max(0, start - 60), start)
-    after = _NUMBERS_AFTER.match(text, end)
+    after = _NUMBERS_AFTER.match(text, end, end + 60)  # both sides bounded: linear in all
     count = 1 + (before.group().count(",") if before else 0)
     count += after.group().count(",") if after else 0
     return count >= 3
