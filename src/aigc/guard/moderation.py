@@ -272,6 +272,51 @@ def _harm_scores(
     return scores
 
 
+# Asking after one's own account, password or device ("如何找回我自己的微信账号？", "My account
+# was hacked, what should I do?"): the classifier learnt that accounts, passwords and logins
+# are what intrusions are about, and scored these everyday help-desk questions 0.8–0.93. When
+# the asker's own thing is recovered, reset, unlocked, closed or secured, no one else is named
+# (别人, 他的, "my girlfriend's", secretly …) and no act of harm is (入侵, 刷单, DDoS, launder
+# …), the classifier counts for half; the intent rules ("盗取别人的账号", "hack into someone
+# else's account") are untouched.
+OWN_ACCOUNT_WEIGHT = 0.5
+_OWN_THING = (
+    r"(?:account|password|passcode|pin|login|e-?mail|inbox|phone|iphone|laptop|computer|pc|mac|"
+    r"device|profile|router|wi-?fi|files?|data|photos)"
+)
+_OWN_EN = re.compile(rf"\b(?:my|our)\s+(?:own\s+)?(?:[\w-]+\s+){{0,2}}?{_OWN_THING}\b", re.I)
+_OWN_ZH = re.compile(
+    r"我(?:自己)?的?[^，。？！\s]{0,6}?(?:账号|帐号|账户|帐户|密码|邮箱|手机|电脑|微信|QQ|支付宝|"
+    r"淘宝|微博|银行卡|网盘|云盘)",
+    re.I,
+)
+_SELF_SERVICE = re.compile(
+    r"\b(?:recover|reset|unlock|change|delete|close|deactivate|restore|secure|protect|hacked|"
+    r"stolen|locked|forgot|forgotten|log ?in|sign ?in|logged|back ?up|two-factor|2fa|update)|"
+    r"找回|恢复|重置|修改|更改|注销|冻结|解冻|解锁|登录|登陆|登不上|被盗|被封|被黑|忘了|忘记|"
+    r"备份|保护|开启|绑定|解绑|丢了|丢失",
+    re.I,
+)
+_SOMEONE_ELSE_OR_HARM = re.compile(
+    r"别人|他人|其他人|他的|她的|他们的|对方|老公|老婆|丈夫|妻子|男朋友|女朋友|前任|同事|老板|领导|"
+    r"孩子|儿子|女儿|偷偷|悄悄|不被发现|入侵|攻击|刷单|刷票|洗钱|盗取|窃取|监控|监视|定位|跟踪|"
+    r"诈骗|骗取|钓鱼|木马|病毒|黑进|小号|"
+    r"\b(?:someone|somebody|another|other|others|his|her|their|them|him|wife|husband|"
+    r"boyfriend|girlfriend|ex|partner|boss|coworker|colleague|kid|child|son|daughter|employee|"
+    r"secretly|without|hack into|ddos|launder|laundering|phish\w*|steal|spy|track|stalk|"
+    r"malware|virus|ransomware|drugs?|weapons?|bomb|fake|scam|fraud)\b",
+    re.I,
+)
+
+
+def own_account_question(text: str) -> bool:
+    """Whether ``text`` asks how to recover, reset or secure the asker's own account,
+    password or device, naming no one else and no act of harm."""
+    if len(text) > 400 or not (_OWN_EN.search(text) or _OWN_ZH.search(text)):
+        return False
+    return bool(_SELF_SERVICE.search(text)) and not _SOMEONE_ELSE_OR_HARM.search(text)
+
+
 def _read_harm(
     text: str, classifier: textclf.Scorer | None, classifier_weight: float
 ) -> dict[str, float]:
@@ -289,6 +334,8 @@ def _read_harm(
     if classifier is not None and text.strip():
         # (an empty text says nothing: the classifier's intercept alone would read 0.43)
         harmful = classifier_weight * classifier.score(text[:4000])
+        if own_account_question(text):
+            harmful *= OWN_ACCOUNT_WEIGHT
         for name in hits or ["illicit"]:
             scores[name] = max(scores[name], harmful)
     scores["harassment"] = max(scores["harassment"], offensive.score(text))
