@@ -186,10 +186,10 @@ def _is_place(toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
     if len(words) > 1:
         return True  # Los Angeles, Buenos Aires: no one's name, whatever its words are
     word = words[0]
-    if (word in lists.first or word.title() in lists.first) and not _after_travel(toks, i):
-        return False  # "Paris", "Austin", "Florence": as often someone's first name
     if _after_travel(toks, i):
-        return True  # "a trip to Paris", "fly into Austin", "visit London"
+        return True  # "a trip to Paris", "fly into Austin", "flew to London"
+    if word in lists.first or word.title() in lists.first:
+        return False  # "Paris", "Austin", "Florence": as often someone's first name
     # a surname that is also a city ("London", "Houston") is the city after to/from/via
     return before in _DIRECTION or word not in lists.last
 
@@ -348,8 +348,8 @@ _OPENING_WORDS = frozenset(
 
 
 def _without_opening_word(text: str, toks: list[tuple[int, int, str]], i: int, j: int) -> int:
-    """The span's first token, past a sentence's opening word of address or of travel ("Visit
-    London") that is no name."""
+    """The span's first token, past a sentence's opening word of address or of travel that
+    is no name ("Contact John Smith" → John Smith, "Travel London …" → London)."""
     if i >= j or toks[i][2].lower() not in _OPENING_WORDS | _TRAVEL:
         return i
     before = text[: toks[i][0]].rstrip()
