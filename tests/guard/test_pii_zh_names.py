@@ -104,6 +104,17 @@ def test_dictionary_words_are_not_names(text: str) -> None:
     assert names(text) == []
 
 
+@pytest.mark.parametrize(
+    "brand", ["华为", "阿里巴巴", "谷歌", "沃尔玛", "比亚迪", "麦当劳", "海尔"]
+)
+def test_brands_are_not_names(brand: str) -> None:
+    """12 of 43 brands a Chinese business text names were CN_PERSON (华为 starts with the
+    surname 华); CC-CEDICT's senses say company or brand (华为 "Huawei (brand)"). Bare senses
+    ("Sony", "Amazon", "KFC") say nothing of which a name is: 索尼, 亚马逊, 肯德基 still are."""
+    assert names(f"{brand}的财报显示收入增长了。") == []
+    assert names(f"张伟和{brand}签了合同。") == ["张伟"]
+
+
 def test_a_dictionary_word_after_the_label_of_a_form_is_a_name() -> None:
     assert names("姓名：高峰，电话已登记。") == ["高峰"]
 

