@@ -131,6 +131,7 @@ def test_a_number_labelled_as_another_kind_is_no_phone() -> None:
     for text in (
         "My order number is 4481-2290-17, it has not arrived.",
         "Ticket number: 555-0143-22",
+        "Order #: 4481 2290 17",  # the English model's street address: "2290"
         "订单号：2023-1105-1234",
         "我的订单号是20231105123456，还没发货。",
     ):

@@ -224,6 +224,17 @@ def _in_a_list_of_numbers(text: str, start: int, end: int) -> bool:
     return count >= 3
 
 
+_DIGIT_RUN_BEFORE = re.compile(r"[\d \t-]*$")
+
+
+def _labelled_number(text: str, start: int) -> bool:
+    """Whether the run of digits that ``start`` is inside follows another kind of number's
+    label (order number, 订单号 …)."""
+    run = _DIGIT_RUN_BEFORE.search(text, max(0, start - 40), start)
+    begin = run.start() if run else start
+    return bool(_OTHER_NUMBER.search(text[max(0, begin - 40) : begin]))
+
+
 def _named_streets(text: str) -> Iterable[Finding]:
     """The token model's street addresses, less spans of digits alone amid Chinese text (the
     middle of a bank card number or a licence plate: 工资卡号 6222 0202 0000 1234 567 gave
@@ -234,6 +245,8 @@ def _named_streets(text: str) -> Iterable[Finding]:
             continue
         if digits_only and _in_a_list_of_numbers(text, found.start, found.end):
             continue  # "the mean of 130, 200, 110, 95": numbers, not a house number
+        if digits_only and _labelled_number(text, found.start):
+            continue  # "Order #: 4481 2290 17": a piece of an order number
         yield found
 
 
