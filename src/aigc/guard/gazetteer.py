@@ -70,10 +70,14 @@ def _strings(value: object) -> Iterable[str]:
                 yield item
 
 
-def _provider_values(package: str, attrs: tuple[str, ...]) -> set[str]:
+def _provider_values(package: str, attrs: tuple[str, ...], english_only: bool = False) -> set[str]:
+    """``attrs`` of every locale's Faker provider in ``package`` (only en, en_US, en_GB …
+    with ``english_only``)."""
     out: set[str] = set()
     module = importlib.import_module(package)
     for info in pkgutil.iter_modules(module.__path__):
+        if english_only and not (info.name == "en" or info.name.startswith("en_")):
+            continue
         try:
             provider = importlib.import_module(f"{package}.{info.name}").Provider
         except (ImportError, AttributeError):
@@ -143,14 +147,8 @@ def english_first_names() -> frozenset[str]:
     """First names of Faker's English locales (en, en_US, en_GB, en_IN …): the names an
     English sentence is likely to open with, without the other languages' names that are
     English words too (Edit, Till, Beat)."""
-    out: set[str] = set()
-    module = importlib.import_module("faker.providers.person")
-    for info in pkgutil.iter_modules(module.__path__):
-        if info.name == "en" or info.name.startswith("en_"):
-            provider = importlib.import_module(f"faker.providers.person.{info.name}").Provider
-            for attr in ("first_names", "first_names_male", "first_names_female"):
-                out.update(_strings(getattr(provider, attr, ())))
-    return frozenset(out)
+    attrs = ("first_names", "first_names_male", "first_names_female")
+    return frozenset(_provider_values("faker.providers.person", attrs, english_only=True))
 
 
 _LOWER_WORD = re.compile(r"\b[a-z]{2,}\b")

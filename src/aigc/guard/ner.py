@@ -347,10 +347,13 @@ _OPENING_WORDS = frozenset(
 )
 
 
+_OPENING_OR_TRAVEL = _OPENING_WORDS | _TRAVEL
+
+
 def _without_opening_word(text: str, toks: list[tuple[int, int, str]], i: int, j: int) -> int:
     """The span's first token, past a sentence's opening word of address or of travel that
     is no name ("Contact John Smith" → John Smith, "Travel London …" → London)."""
-    if i >= j or toks[i][2].lower() not in _OPENING_WORDS | _TRAVEL:
+    if i >= j or toks[i][2].lower() not in _OPENING_OR_TRAVEL:
         return i
     before = text[: toks[i][0]].rstrip()
     if before and before[-1] not in ".!?:;\n\"'“(":

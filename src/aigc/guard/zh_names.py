@@ -261,13 +261,11 @@ def kept(scan: _Scan, c: Candidate) -> bool:
     name = scan.text[c.start : c.end]
     if is_role(scan, c) or scan.lex.proper.get(name) in ("ns", "nt") or name in cn_regions.places():
         return False
-    word = name[:-1] if name[-1] in _AFTER_A_WORD else name  # 谢谢|啦, 陈述|中, 麦田|里
-    if word in zh_lexicon.not_names() and not _FORM_CONTEXT.search(
-        scan.text, max(0, c.start - 8), c.start
-    ):
-        return (
-            False  # 谢谢, 陈述, 华为, 谷歌: a word or a brand, unless a form names it (姓名：高峰)
-        )
+    # 谢谢, 陈述, 华为, 谷歌 (and 谢谢|啦, 陈述|中): a word or a brand, unless a form names it
+    word = name[:-1] if name[-1] in _AFTER_A_WORD else name
+    form = _FORM_CONTEXT.search(scan.text, max(0, c.start - 8), c.start)  # 姓名：高峰
+    if word in zh_lexicon.not_names() and not form:
+        return False
     if any(a <= c.start and c.end <= b for a, b in scan.countries):  # 乌克兰, 陶宛 of 立陶宛
         return False  # (罗马里奥 holds 马里 and 法赫德|国王 crosses 德国: they stay)
     if c.surname == 1:  # starts with an everyday or a time word (高级, 和平, 周五)
