@@ -13,6 +13,7 @@ someone, which a classifier of harmful *requests* does not see.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -50,9 +51,10 @@ _WORDS: dict[str, str] = {
     r"explosives?|bomb|weapon|firearm|gun|poison|illegal(?:ly)?|crack (?:a|the) password|"
     r"evade (?:taxes|police)|bribe)\b|毒品|冰毒|海洛因|大麻|洗钱|假币|伪造|黑客|木马|病毒|钓鱼|"
     r"诈骗|盗窃|偷|走私|炸药|炸弹|枪支|武器|毒药|下毒|违法|非法|逃税|行贿|赌博|翻墙|破解",
-    "self-harm": r"\b(?:suicide|kill myself|self[- ]harm|cut myself|end my life|overdose)\b|"
+    "self-harm": r"\b(?:suicid\w*|(?:kill|killing|cut|cutting|hurt|hurting) myself|"
+    r"self[- ]?harm\w*|(?:end|ending) my (?:own )?life|overdos\w*)\b|"
     r"自杀|自残|轻生|割腕|结束(?:自己的)?生命|不想活",
-    "sexual": r"\b(?:porn\w*|sex(?:ual)?|nude|naked|erotic|explicit)\b|"
+    "sexual": r"\b(?:porn\w*|sex(?:ual(?:ly)?|y)?|nudes?|naked|erotic\w*|explicit)\b|"
     r"色情|裸照|性交|淫秽|黄色(?:视频|网站)",
     "violence": r"\b(?:kill|murder|attack|assault|torture|shoot|stab|massacre|terroris[mt])\w*|"
     r"杀人|谋杀|杀死|袭击|殴打|酷刑|枪击|砍人|恐怖(?:袭击|主义)|暴力",
@@ -227,6 +229,69 @@ _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
+# What a text says about a group of people for who they are: that they are vermin, criminals or
+# inferior, or should be killed, deported or driven out (OpenAI's "hate": content that
+# expresses hate based on race, religion, nationality, sex, sexual orientation or disability).
+# The groups and the dehumanizing predicates are written from that definition, not from a data
+# set. A question ("Are immigrants criminals?", 为什么有人说…？) asks, and a sentence that names
+# the claim a stereotype, myth or lie rebuts it: neither is a statement of hate.
+_GROUPS_EN = (
+    r"(?:(?:all|the|those|these|most|filthy|dirty|fucking|damn|bloody)\s+)?(?:jews|jewish people|"
+    r"muslims|christians|hindus|sikhs|buddhists|atheists|catholics|arabs|blacks|black (?:people|"
+    r"men|women)|whites|white (?:people|men|women)|asians|asian people|chinese people|chinese|"
+    r"japanese|koreans|indians|pakistanis|mexicans|latinos|hispanics|africans|gypsies|roma|"
+    r"immigrants|migrants|refugees|foreigners|gays|gay (?:people|men)|lesbians|homosexuals|"
+    r"queers|trans(?:gender)? (?:people|women|men)|women|girls|females|men|disabled people|"
+    r"the disabled|autistic people)"
+)
+_DEHUMANIZED_EN = (
+    r"(?:are|r)\s+(?:all\s+|just\s+|only\s+|nothing but\s+|no better than\s+|basically\s+|"
+    r"literally\s+|like\s+|a bunch of\s+|a pack of\s+|born\s+)*(?:animals|vermin|parasites|"
+    r"sub-?human|savages|rats|cockroaches|pigs|dogs|apes|monkeys|scum|filth|trash|garbage|"
+    r"a (?:disease|cancer|plague|virus)|inferior|evil|criminals|terrorists|rapists|thieves|"
+    r"worthless|disgusting|not (?:really )?human|less than human|genetically \w+)\b"
+    r"|should (?:all\s+)?(?:be\s+)?(?:killed|exterminated|eradicated|wiped out|gassed|hanged|"
+    r"lynched|shot|burned|deported|sterili[sz]ed|(?:die|burn|go back)\b)"
+    r"|deserve to (?:die|suffer)|(?:don'?t|do not) deserve (?:any )?(?:rights|to live)"
+    r"|need to be (?:exterminated|eliminated|wiped out|eradicated|deported|gassed)"
+)
+_GROUPS_ZH = (
+    r"(?:黑人|白人|黄种人|犹太人|穆斯林|回民|基督徒|同性恋|同志|女人|女性|男人|外地人|外国人|"
+    r"河南人|东北人|上海人|新疆人|农村人|乡下人|农民工|残疾人|穷人|日本人|韩国人|美国人|印度人|"
+    r"非洲人|黑鬼|基佬)"
+)
+_DEHUMANIZED_ZH = (
+    r"(?:都是|就是|全是|全都是|天生就是|都|全都)(?:一群|一帮|一些|些)?(?:畜生|畜牲|垃圾|废物|"
+    r"劣等|低等|下等|蛆|寄生虫|猪|狗|蟑螂|骗子|小偷|罪犯|恐怖分子|不是人|贱|该死)"
+    r"|(?:都)?(?:该死|应该(?:被)?(?:杀光|消灭|赶出去|去死|滚出\w{0,4})|滚出(?:中国|我们\w{0,3})|"
+    r"去死|不配(?:活着|做人|有人权))"
+)
+_DEHUMANIZING = re.compile(
+    rf"\b{_GROUPS_EN}\s+(?:{_DEHUMANIZED_EN})|{_GROUPS_ZH}(?:{_DEHUMANIZED_ZH})", re.I
+)
+_REBUTTED = re.compile(
+    r"\b(?:stereotypes?|myths?|false|untrue|not true|a lie|lies|propaganda|prejudice\w*|"
+    r"misconceptions?)\b|刻板印象|偏见|谣言|误解|歧视",
+    re.I,
+)
+_SENTENCE_BREAK = re.compile(r"[.!?。！？\n]")
+
+
+def states_hate(text: str) -> bool:
+    """Whether a sentence of ``text`` says a group of people is vermin, criminal or inferior,
+    or should be killed or driven out, as a statement (not a question, not a rebuttal)."""
+    breaks = [m.end() for m in _SENTENCE_BREAK.finditer(text)]
+    for found in _DEHUMANIZING.finditer(text):
+        before = bisect.bisect_right(breaks, found.start())
+        start = breaks[before - 1] if before else 0
+        stop = _SENTENCE_BREAK.search(text, found.end())
+        sentence = text[start : stop.end() if stop else len(text)]
+        if sentence.rstrip().endswith(("?", "？", "吗")) or _REBUTTED.search(sentence):
+            continue
+        return True
+    return False
+
+
 _PARENT = {
     "harassment/threatening": "harassment",
     "hate/threatening": "hate",
@@ -327,6 +392,8 @@ def _read_harm(
     for name, pattern in _INTENT:
         if pattern.search(text):
             scores[name] = 0.95
+    if states_hate(text):
+        scores["hate"] = 0.95
     if not _DEFENSIVE.search(text):
         for name, pattern in _INTENT_TO_HARM:
             if pattern.search(text):
