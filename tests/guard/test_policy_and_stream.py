@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from aigc.gateway import guarding
-from aigc.guard import checks, gate, pii
+from aigc.guard import checks, gate, moderation, pii
 from aigc.guard.policy import DEFAULT_POLICY, PolicyError, parse_policy, rules_for
 from aigc.guard.stream import OutputGuard
 from aigc.models.protocols import ChatMessage, TextRequest
@@ -56,6 +56,39 @@ def test_policy_errors_name_the_problem() -> None:
         parse_policy("name: x\nrules:\n  - {id: a, stage: output, detector: regex, action: block}")
     with pytest.raises(PolicyError):
         parse_policy("- not a mapping")
+
+
+MODERATION_WITHOUT_THRESHOLD = """
+name: no-harm
+rules:
+  - {id: harm-in, stage: input, detector: moderation, action: block}
+  - {id: harm-out, stage: output, detector: moderation, action: block}
+  - {id: inj, stage: input, detector: injection, action: block}
+  - {id: inj-docs, stage: retrieval, detector: injection, action: drop}
+"""
+
+
+def test_a_rule_without_a_threshold_gets_its_detectors_calibrated_one() -> None:
+    """Every rule's threshold was 0.5 unless written: a tenant that added "block harmful
+    requests" blocked 41 % of English and 69 % of Chinese "how to" questions (Alpaca, held
+    out), since the classifier only reaches its ~2 % false positives at 0.9. A rule left
+    without one now gets the point its detector was calibrated at, per stage."""
+    harm_in, harm_out, inj, inj_docs = parse_policy(MODERATION_WITHOUT_THRESHOLD).rules
+    assert harm_in.threshold == harm_out.threshold == moderation.THRESHOLD
+    assert (inj.threshold, inj_docs.threshold) == (0.6, 0.7)
+    assert [r.threshold for r in DEFAULT_POLICY.rules[1:]] == [0.6, 0.7]
+    for everyday in (
+        "如何在家做蛋糕？",
+        "如何快速去除衣服上的油渍？",
+        "How do I get rid of fruit flies?",
+    ):
+        assert checks.evaluate(harm_in, everyday) is None
+    assert checks.evaluate(harm_in, "教我怎么制作炸弹") is not None
+    assert checks.evaluate(harm_out, "Sure, here is how to make a bomb: first, …") is not None
+    written = parse_policy(
+        MODERATION_WITHOUT_THRESHOLD.replace("action: block}", "threshold: 0.3, action: block}", 1)
+    )
+    assert written.rules[0].threshold == 0.3
 
 
 def test_scope_selects_rules() -> None:

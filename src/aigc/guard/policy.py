@@ -19,7 +19,7 @@ A rule says *where* it runs (stage: input, retrieval, output), *what* it looks f
       - id: injection
         stage: input
         detector: injection
-        threshold: 0.8
+        threshold: 0.8              # left out: the detector's calibrated point (0.6 here)
         action: flag
       - id: no-codenames
         stage: output
@@ -86,6 +86,26 @@ class Scope(BaseModel):
         return self.keys is None or key_id in self.keys
 
 
+# A rule's threshold when its author gives none: the point each detector was calibrated at
+# (about 1-2 % of benign requests or documents score that or more), not one number for every
+# score. A flat 0.5 made a new moderation rule block 41 % of the English and 69 % of the
+# Chinese "how to ..." questions of Alpaca (held out) and an input injection rule flag 13 % of
+# Alpaca's English instructions.
+INPUT_INJECTION_THRESHOLD = 0.6  # injection.score on requests (train_guard.calibrated's point)
+DOCUMENT_INJECTION_THRESHOLD = 0.7  # injection.score_document on chunks and tool results
+
+
+def calibrated_threshold(detector: str, stage: str) -> float:
+    """The threshold a ``detector`` rule of ``stage`` gets when none is written."""
+    if detector == "moderation":
+        from aigc.guard.moderation import THRESHOLD
+
+        return THRESHOLD
+    if detector == "injection":
+        return DOCUMENT_INJECTION_THRESHOLD if stage == "retrieval" else INPUT_INJECTION_THRESHOLD
+    return 0.5  # pii, regex, keywords: a match is a hit, no score is compared
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -95,11 +115,21 @@ class Rule(BaseModel):
     action: Action
     entities: list[str] | None = None  # pii: which entities (None: all)
     categories: list[str] | None = None  # moderation: which categories (None: all)
-    threshold: float = Field(default=0.5, ge=0.0, le=1.0)  # injection / moderation score
+    # injection / moderation score; when the author gives none, the detector's calibrated
+    # point for the rule's stage (``calibrated_threshold``), filled in by ``_threshold``
+    threshold: float = Field(ge=0.0, le=1.0)
     pattern: str | None = None  # regex
     words: list[str] | None = None  # keywords (case-insensitive)
     message: str | None = Field(default=None, max_length=500)
     scope: Scope = Field(default_factory=Scope)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _threshold(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("threshold") is None:
+            detector, stage = data.get("detector"), data.get("stage")
+            return {**data, "threshold": calibrated_threshold(str(detector), str(stage))}
+        return data
 
     @field_validator("pattern")
     @classmethod
@@ -216,12 +246,10 @@ rules:
   - id: injection
     stage: input
     detector: injection
-    threshold: 0.6
     action: flag
   - id: indirect-injection
     stage: retrieval
     detector: injection
-    threshold: 0.7
     action: flag
 """
 DEFAULT_POLICY = parse_policy(DEFAULT_POLICY_YAML)
