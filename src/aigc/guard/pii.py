@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import phonenumbers
 from stdnum import iban, luhn
 
-from aigc.guard import barcodes, ner, pii_zh, pinyin_names
+from aigc.guard import barcodes, ner, pii_zh, pinyin_names, romanized_names
 from aigc.infra.canonical_text import simplified_in_place, span_in, visible_with_positions
 
 
@@ -266,11 +266,13 @@ def _places(text: str) -> Iterable[Finding]:
 
 
 def _persons(text: str) -> Iterable[Finding]:
-    """The token model's names, each widened to a Chinese name in pinyin it overlaps ("Liu"
-    of "Liu Yang"), and the pinyin names it missed; those outrank an address the model
-    guessed on the same words ("Zhao Lei" read as a street)."""
+    """The token model's names, each widened to a Chinese name in pinyin, or in Hong Kong's
+    or Taiwan's spelling, that it overlaps ("Liu" of "Liu Yang", "Tai Man" of "Chan Tai Man"),
+    and those names it missed; they outrank an address the model guessed on the same words
+    ("Zhao Lei" read as a street)."""
     model = list(ner.find("PERSON", text))
-    for start, end in pinyin_names.find(text):
+    spelled = [*pinyin_names.find(text), *romanized_names.find(text)]
+    for start, end in spelled:
         overlapping = [f for f in model if f.start < end and start < f.end]
         model = [f for f in model if f not in overlapping]
         start = min([start, *(f.start for f in overlapping)])

@@ -77,8 +77,9 @@ def _is_name(first: str, second: str) -> bool:
     return second.lower() in family and _is_given_name(first)
 
 
-# Words after a pinyin pair that make it a company's or an institution's name.
-_ORGANISATION = frozenset(
+# Words after a pinyin pair that make it a company's, an institution's or a building's name
+# (also read by ``romanized_names``).
+ORGANISATION = frozenset(
     {
         "bank",
         "group",
@@ -109,6 +110,20 @@ _ORGANISATION = frozenset(
         "restaurant",
         "hotel",
         "foods",
+        "properties",
+        "jewellery",
+        "jewelry",
+        "estate",
+        "building",
+        "centre",
+        "center",
+        "plaza",
+        "tower",
+        "mansion",
+        "temple",
+        "station",
+        "pier",
+        "market",
     }
 )
 
@@ -137,7 +152,7 @@ def find(text: str) -> Iterator[tuple[int, int]]:
         if pair.lower() in gazetteer.world_places():
             continue  # Hong Kong
         joined_after = text[second.end() : words[i + 1].start()].strip() == "" if after else False
-        if joined_after and (_capitalised(after) or after.lower() in _ORGANISATION):
+        if joined_after and (_capitalised(after) or after.lower() in ORGANISATION):
             continue  # Yang Ming Marine, Ping An Insurance: a longer name, not a person's
         if joined_after and after.lower() in lists.street_words:
             continue  # Wang Fu Road
