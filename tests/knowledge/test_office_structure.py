@@ -1051,6 +1051,66 @@ def test_excel_97_2003_and_opendocument_spreadsheets_are_read(sandbox: Sandbox) 
     assert result["indexed"] == 2, result
 
 
+def test_percentages_of_xls_and_ods_sheets_read_as_percentages() -> None:
+    """calamine reads values without number formats: a growth rate shown as 15.3% was
+    indexed and quoted as 0.153 in .xls and .ods files (the .xlsx reader knew the format).
+    A literal "%" in a format (``0"%"``) is no percentage, and a repeated .ods cell counts
+    in each place it stands."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("增长")
+    percent, literal = xlwt.easyxf(num_format_str="0.0%"), xlwt.easyxf(num_format_str='0"%"')
+    for r, row in enumerate(
+        [["部门", "增长率", "得分"], ["销售部", 0.153, 87], ["研发部", -0.021, 90]]
+    ):
+        for c, value in enumerate(row):
+            style = {1: percent, 2: literal}.get(c) if r else None
+            sheet.write(r, c, value, style) if style else sheet.write(r, c, value)
+    xls = io.BytesIO()
+    book.save(xls)
+    assert [b.text for b in parse(xls.getvalue(), "xls")] == [
+        "部门: 销售部; 增长率: 15.3%; 得分: 87",
+        "部门: 研发部; 增长率: -2.1%; 得分: 90",
+    ]
+
+    def cell(value: str) -> str:
+        string = '<table:table-cell office:value-type="string">'
+        return f"{string}<text:p>{value}</text:p></table:table-cell>"
+
+    share = (
+        '<table:table-cell table:number-columns-repeated="2" office:value-type="percentage" '
+        'office:value="0.25"><text:p>25%</text:p></table:table-cell>'
+    )
+    ods = _ods(
+        '<table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>'
+        "<table:table-row>" + cell("城市") + cell("一季度") + cell("二季度") + "</table:table-row>"
+        "<table:table-row>" + cell("北京") + share + "</table:table-row>"
+    )
+    assert [b.text for b in parse(ods, "ods")] == ["城市: 北京; 一季度: 25%; 二季度: 25%"]
+
+
+def test_a_binary_sheet_below_blank_rows_keeps_its_merged_cells_on_their_rows() -> None:
+    """calamine's rows already start at the sheet's first row; they were padded again by the
+    number of blank rows above the data, so a department merged down over its staff filled
+    the wrong rows ("岗位: 专员" lost its 部门)."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("名单")
+    for r, row in enumerate([["部门", "岗位"], [None, "经理"], [None, "专员"]], start=2):
+        for c, value in enumerate(row):
+            if value:
+                sheet.write(r, c, value)
+    sheet.write_merge(3, 4, 0, 0, "销售部")
+    xls = io.BytesIO()
+    book.save(xls)
+    assert [b.text for b in parse(xls.getvalue(), "xls")] == [
+        "部门: 销售部; 岗位: 经理",
+        "部门: 销售部; 岗位: 专员",
+    ]
+
+
 def test_a_spreadsheet_that_repeats_a_cell_a_billion_times_is_refused_not_read() -> None:
     """An ODS of a few kilobytes can repeat a filled cell over a million rows and a thousand
     columns; calamine builds the whole sheet in memory. It reads in the capped worker, and such

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from aigc.infra import text_encoding
 from aigc.knowledge import charts, table_rows
 from aigc.knowledge.pdf_worker import PdfLimits
-from aigc.knowledge.sheet_values import value_text
+from aigc.knowledge.sheet_formats import is_percent_format
+from aigc.knowledge.sheet_values import percent_text, value_text
 
 if TYPE_CHECKING:  # the parsers load their libraries on first use
     from markdown_it.token import Token
@@ -795,8 +796,9 @@ def parse_calamine(data: bytes, limits: Limits) -> Iterator[Block]:
     (.ods), read by calamine (a Rust reader, python-calamine) in the capped worker process
     (``pdf_worker``: an ODS of a few kilobytes can repeat a cell over a million rows): each
     sheet as a table, a cell merged down standing in each row it covers. Until 2026-12-05
-    they were refused with "save it as .xlsx". Cells come as values, without their number
-    formats: a percentage reads 0.15, not 15%."""
+    they were refused with "save it as .xlsx". Cells come as values; a percentage of an .xls
+    or .ods reads as one (``sheet_formats``), other number formats not (1234.5, not
+    "¥1,234.50")."""
     from aigc.knowledge.pdf import run_worker
 
     if data[:4] == b"PK\x03\x04":  # .xlsb and .ods are zips: checked as Office zips are
@@ -863,8 +865,12 @@ def _cell_text(cell: Any) -> str:
     """A cell's value as the sheet shows it, near enough (``sheet_values``), a cell formatted
     as a percentage as one."""
     value = cell.value
-    if isinstance(value, float) and "%" in (cell.number_format or ""):
-        return f"{value * 100:.10g}%"
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and is_percent_format(cell.number_format or "")
+    ):
+        return percent_text(value)
     return value_text(value)
 
 

@@ -297,9 +297,16 @@ def read_sheets(data: bytes) -> dict[str, Any]:
     (1-based); ``Refused`` past ``MAX_SHEET_CELLS`` cells."""
     from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
-    from aigc.knowledge.sheet_values import value_text
+    from aigc.knowledge.sheet_formats import percent_cells
+    from aigc.knowledge.sheet_values import percent_text, value_text
+
+    def text(value: object, percent: bool) -> str:
+        if percent and isinstance(value, int | float) and not isinstance(value, bool):
+            return percent_text(value)
+        return value_text(value)
 
     sheets, budget = [], MAX_SHEET_CELLS
+    percentages = percent_cells(data, MAX_SHEET_CELLS)
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         for meta in book.sheets_metadata:
@@ -307,8 +314,7 @@ def read_sheets(data: bytes) -> dict[str, Any]:
                 continue
             sheet = book.get_sheet_by_name(meta.name)
             top_row, left_column = sheet.start or (0, 0)
-            rows: list[list[str]] = [[] for _ in range(top_row)]  # rows keep their numbers
-            budget -= top_row
+            raw = []
             for row in sheet.iter_rows():
                 budget -= len(row)
                 if budget < 0:
@@ -316,7 +322,22 @@ def read_sheets(data: bytes) -> dict[str, Any]:
                         f"The spreadsheet has more than {MAX_SHEET_CELLS:,} cells, the limit: "
                         "upload the sheets or the rows that matter"
                     )
-                rows.append([value_text(value) for value in row])
+                raw.append(row)
+            # calamine's rows run from the sheet's first row (its columns from the first
+            # column that holds a cell), so they keep their numbers; padded here should a
+            # version yield only the rows from ``start`` on. (The rows were padded again
+            # until 2026-12-05: a department merged down below blank top rows landed on the
+            # wrong rows.)
+            first = 0 if len(raw) > sheet.height else top_row
+            percent = percentages.get(meta.name, set())
+            rows: list[list[str]] = [[] for _ in range(first)]
+            for number, row in enumerate(raw, start=first):
+                rows.append(
+                    [
+                        text(value, (number, left_column + c) in percent)
+                        for c, value in enumerate(row)
+                    ]
+                )
             merges = [  # columns from the sheet's first, as its rows start there
                 [left - left_column + 1, top + 1, bottom + 1]
                 for (top, left), (bottom, _) in (sheet.merged_cell_ranges or [])

@@ -23,3 +23,8 @@ def value_text(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.10g}"
     return str(value)
+
+
+def percent_text(value: float) -> str:
+    """A number its sheet formats as a percentage, as the sheet shows it: 0.153 is 15.3%."""
+    return f"{value * 100:.10g}%"
