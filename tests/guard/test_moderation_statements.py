@@ -73,3 +73,40 @@ def test_a_long_text_of_many_questions_is_read_once() -> None:
     text = "Are immigrants criminals? " * 4000
     assert not moderation.states_hate(text)
     assert moderation.states_hate(text + "Immigrants are criminals.")
+
+
+@pytest.mark.parametrize(
+    ("abuse", "category"),
+    [
+        ("你这个傻逼，赶紧滚。", "harassment"),
+        ("你们这群败类", "harassment"),
+        ("你真是个废物，去死吧。", "harassment"),
+        ("垃圾，你！", "harassment"),
+        ("我要杀了你全家。", "violence"),
+        ("老子迟早弄死你", "harassment"),
+        ("你活着就是浪费空气，不如自杀算了。", "self-harm"),
+        ("你應該去自殺", "self-harm"),  # traditional characters read as simplified
+    ],
+)
+def test_abuse_addressed_to_someone_in_chinese_is_flagged(abuse: str, category: str) -> None:
+    """English abuse has the offensive-language model ("I will kill you" 0.87); the same in
+    Chinese scored one lexicon word at most (你这个傻逼 0.4, 我要杀了你全家 0.36)."""
+    assert moderation.category_scores(abuse)[category] >= moderation.THRESHOLD
+    assert moderation.response_score(abuse) >= moderation.THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        "你把垃圾倒了吧。",
+        "你这个垃圾分类做得不对。",
+        "废物回收站在哪里？",
+        "你是个废物利用专家。",
+        "我要杀了这个进程。",
+        "你还是去上班吧。",
+        "你就是个天才！",
+    ],
+)
+def test_words_of_abuse_in_ordinary_chinese_sentences_are_no_abuse(ordinary: str) -> None:
+    assert not moderation.abuse_categories(ordinary)
+    assert moderation.response_score(ordinary) < moderation.THRESHOLD

@@ -292,6 +292,54 @@ def states_hate(text: str) -> bool:
     return False
 
 
+# Abuse addressed to someone in Chinese: an insult said to 你, a threat to kill or hurt 你, a
+# push to kill oneself. English has the offensive-language model (``offensive.py``: "You are
+# a worthless idiot" 1.0, "I will kill you" 0.87); Chinese had one lexicon word at most
+# (你这个傻逼 0.4, 我要杀了你全家 0.36). Each is read by its structure, not by the word
+# alone: 你把垃圾倒了 and 废物回收 address no one.
+_ZH_INSULT = (
+    r"(?:傻逼|傻b|煞笔|沙比|蠢货|蠢猪|废物|垃圾|贱人|贱货|婊子|畜生|畜牲|王八蛋|混蛋|白痴|脑残|"
+    r"智障|狗东西|人渣|杂种|狗娘养的|贱种|败类|猪脑子)"
+)
+# An insult word that goes on into a compound is none (你这个垃圾分类, 废物利用).
+_ZH_INSULT_ENDS = r"(?=$|[^\u4e00-\u9fff]|[吧啊呀吗嘛啦了滚给赶快还就去别也又都能会在])"
+_ZH_ABUSE: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
+    (
+        ("harassment",),
+        re.compile(
+            r"(?:你们?(?:这个|这种|这群|这帮|这些|这)|你们?(?:真|就|简直|根本|纯粹|完全)?(?:就)?"
+            r"是(?:个|一个|一群|一帮|一堆)?)"
+            + _ZH_INSULT
+            + _ZH_INSULT_ENDS
+            + r"|"
+            + _ZH_INSULT
+            + r"[，,！!]?你们?(?:[，,。！!？?]|$)"
+            + r"|你们?(?:怎么)?(?:还)?(?:不)?(?:赶紧|快|快点)?去死|去死吧你|死全家|你妈死了",
+            re.I,
+        ),
+    ),
+    (
+        ("harassment", "violence"),
+        re.compile(
+            r"(?:我|老子|我们)(?:要|会|一定|迟早|早晚|非要|今天就|明天就|这就)?(?:去)?"
+            r"(?:杀了|弄死|砍死|捅死|打死|宰了|干掉|杀掉|灭了|废了)(?:你|你们|你全家|你的家人|你家人)"
+        ),
+    ),
+    (
+        ("harassment", "self-harm"),
+        re.compile(
+            r"你们?[^。！？!?\n]{0,12}?(?:应该|不如|还是|干脆|赶紧|快|快点|最好)(?:去)?"
+            r"(?:自杀|死了算了|跳楼|上吊|割腕)"
+        ),
+    ),
+]
+
+
+def abuse_categories(text: str) -> set[str]:
+    """The categories of abuse addressed to someone in Chinese that ``text`` holds."""
+    return {name for names, pattern in _ZH_ABUSE if pattern.search(text) for name in names}
+
+
 _PARENT = {
     "harassment/threatening": "harassment",
     "hate/threatening": "hate",
@@ -394,6 +442,8 @@ def _read_harm(
             scores[name] = 0.95
     if states_hate(text):
         scores["hate"] = 0.95
+    for name in abuse_categories(text):
+        scores[name] = 0.95
     if not _DEFENSIVE.search(text):
         for name, pattern in _INTENT_TO_HARM:
             if pattern.search(text):
