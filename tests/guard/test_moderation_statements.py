@@ -82,6 +82,7 @@ def test_a_long_text_of_many_questions_is_read_once() -> None:
         ("你们这群败类", "harassment"),
         ("你真是个废物，去死吧。", "harassment"),
         ("垃圾，你！", "harassment"),
+        ("操你妈", "harassment"),
         ("我要杀了你全家。", "violence"),
         ("老子迟早弄死你", "harassment"),
         ("你活着就是浪费空气，不如自杀算了。", "self-harm"),
