@@ -98,6 +98,7 @@ _WADE_GILES_SYLLABLES = _spellings(
     """
 )
 _WORD = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?")
+_TWO_CAPITALISED = re.compile(r"[A-Z][a-z]+(?:-[A-Za-z]+)? [A-Z][a-z]")
 
 
 @cache
@@ -166,11 +167,16 @@ def _a_place(words: list[str], following: str) -> bool:
 
 
 def find(text: str) -> Iterator[tuple[int, int]]:
-    """Spans of Hong Kong and Taiwan spellings of Chinese names in ``text``."""
+    """Spans of Hong Kong, Taiwan and Southeast Asian spellings of Chinese names in ``text``."""
+    if not _TWO_CAPITALISED.search(text):
+        return
     lists = gazetteer.lists()
     words = list(_WORD.finditer(text))
     i = 0
     while i + 1 < len(words):
+        if not _capitalised(words[i].group()):
+            i += 1
+            continue
         run = [words[i]]
         while (
             len(run) < 3
