@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from aigc.guard import moderation
+from aigc.guard import moderation, statements
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_hate_stated_about_a_group_is_flagged(hateful: str) -> None:
     ],
 )
 def test_a_question_a_rebuttal_or_praise_of_a_group_is_no_hate(not_hateful: str) -> None:
-    assert not moderation.states_hate(not_hateful)
+    assert not statements.states_hate(not_hateful)
     assert moderation.category_scores(not_hateful)["hate"] < moderation.THRESHOLD
 
 
@@ -71,8 +71,8 @@ def test_a_long_text_of_many_questions_is_read_once() -> None:
     """Each match finds its sentence by bisecting the sentence breaks found once, so a long
     text of questions that would match costs linear time, not one scan per match."""
     text = "Are immigrants criminals? " * 4000
-    assert not moderation.states_hate(text)
-    assert moderation.states_hate(text + "Immigrants are criminals.")
+    assert not statements.states_hate(text)
+    assert statements.states_hate(text + "Immigrants are criminals.")
 
 
 @pytest.mark.parametrize(
@@ -109,5 +109,5 @@ def test_abuse_addressed_to_someone_in_chinese_is_flagged(abuse: str, category: 
     ],
 )
 def test_words_of_abuse_in_ordinary_chinese_sentences_are_no_abuse(ordinary: str) -> None:
-    assert not moderation.abuse_categories(ordinary)
+    assert not statements.abuse_categories(ordinary)
     assert moderation.response_score(ordinary) < moderation.THRESHOLD
