@@ -217,7 +217,8 @@ def tasks(root: Path, embeddings: bool) -> list[Task]:
     def request_score(model: textclf.Scorer, texts: list[str]) -> np.ndarray:
         # injection.score_with(t, model), batched: the larger of rules and classifier
         rules = np.array([injection.score_with(t, None) for t in texts])
-        return np.maximum(rules, model.scores([t[:4000] for t in texts]))
+        weights = np.array([injection.request_weight(t) for t in texts])
+        return np.maximum(rules, model.scores([t[:4000] for t in texts]) * weights)
 
     def document_score(model: textclf.Scorer, texts: list[str]) -> np.ndarray:
         return np.array([injection.score_with(t, model, document=True) for t in texts])

@@ -387,8 +387,44 @@ def _read(text: str, classifier: textclf.Scorer | None, document: bool) -> Injec
             weights = [1.0 if instruction_like(p) else UNADDRESSED_WEIGHT for p in parts]
             model = float((classifier.scores(parts) * weights).max()) if parts else 0.0
         else:
-            model = classifier.score(text[:4000])
+            model = classifier.score(text[:4000]) * request_weight(text)
     return InjectionScore(max(rule, model or 0.0), rule, model)
+
+
+# A request that names nothing an injection works with: no instructions, prompt, rules or
+# system to override, no persona, mode or "from now on", no secret to reveal, no reply to
+# dictate. The request classifier learnt what attacks sound like, and ordinary tasks sound
+# like them ("Translate the phrase 'the world is yours' into Spanish." 0.85, "Name two
+# advantages of this technology" 0.84); on such a request, in a language whose words are read
+# here (English, Chinese), it counts for CUELESS_WEIGHT. Elsewhere (Spanish, Russian …) no
+# absence of cues is seen and it counts in full.
+CUELESS_WEIGHT = 0.75
+_CUES = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass|instructions?|prompts?|system|rules?|"
+    r"previous|prior|above|earlier|from now on|pretend|act as|role-?play|you are (?:now|no "
+    r"longer|free)|developer mode|jailbreak|dan|unfiltered|uncensored|restrictions?|reveal|"
+    r"secrets?|password|confidential|repeat (?:after|back|the|your)|print (?:your|the)|say "
+    r"['\"]|output ['\"]|respond with|reply with|access granted|new task|instead|stop being|no "
+    r"longer|do anything|simulate|hypothetical|opposite|evil|hack\w*|persona|character|"
+    r"guidelines?|polic(?:y|ies)|filters?)\b"
+    r"|忽略|无视|忘记|忘掉|指令|提示词|系统|规则|之前|以上|扮演|假装|开发者模式|越狱|不受限制|密码|"
+    r"秘密|泄露|重复|输出|现在开始|从现在起",
+    re.I,
+)
+
+
+def request_weight(text: str) -> float:
+    """How much the request classifier counts for ``text`` (1.0, or ``CUELESS_WEIGHT`` for a
+    plain task in English or Chinese: see above)."""
+    if _CUES.search(text):
+        return 1.0
+    if _HAN.search(text):
+        return CUELESS_WEIGHT
+    words = _LATIN_WORD.findall(text)
+    other_script = sum(not c.isascii() for c in text) * 5 > len(text)
+    if not words or other_script or _another_latin_language(text, words):
+        return 1.0
+    return CUELESS_WEIGHT
 
 
 def score_detail(text: str, document: bool = False) -> InjectionScore:
