@@ -285,6 +285,20 @@ _ENGLISH_WORD = re.compile(
 )
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 UNADDRESSED_WEIGHT = 0.5
+# An instruction to a document's human reader ("Please submit your expense reports by the
+# fifth", a notice's "Keep the fire doors closed") is phrased as an injection is; what an
+# injection asks of the model names the model, its instructions, the user, the reply or
+# summary, or something to send, show or link. An instruction-like span counts in full only
+# where it names one of those (2026-12-05, evening; before, every such span did); others count
+# at UNADDRESSED_WEIGHT. Written from how indirect injections work, not read off a set.
+_DOC_CUES = re.compile(
+    r"\b(?:ai|assistant|model|chatbot|gpt|llm|bot|language model|instructions?|prompts?|"
+    r"ignore|disregard|override|previous|system|user|task|summar\w*|respon\w*|repl\w*|answers?|"
+    r"outputs?|append|include|insert|mention|tell|say|print|write|send|forward|transfer|"
+    r"visit|click|links?|urls?|markdown|image|http\w*|www)\b|忽略|指令|提示|助手|模型|人工智能|用户|"
+    r"回答|回复|输出|总结|链接|网址|发送|转账",
+    re.I,
+)
 
 
 def instruction_like(span: str) -> bool:
@@ -384,7 +398,7 @@ def _read(text: str, classifier: textclf.Scorer | None, document: bool) -> Injec
     if classifier is not None:
         if document:
             parts = segments(text)
-            weights = [1.0 if instruction_like(p) else UNADDRESSED_WEIGHT for p in parts]
+            weights = [span_weight(p) for p in parts]
             model = float((classifier.scores(parts) * weights).max()) if parts else 0.0
         else:
             model = classifier.score(text[:4000]) * request_weight(text)
@@ -416,15 +430,28 @@ _CUES = re.compile(
 def request_weight(text: str) -> float:
     """How much the request classifier counts for ``text`` (1.0, or ``CUELESS_WEIGHT`` for a
     plain task in English or Chinese: see above)."""
-    if _CUES.search(text):
-        return 1.0
-    if _HAN.search(text):
-        return CUELESS_WEIGHT
-    words = _LATIN_WORD.findall(text)
-    other_script = sum(not c.isascii() for c in text) * 5 > len(text)
-    if not words or other_script or _another_latin_language(text, words):
+    if _CUES.search(text) or not _read_here(text):
         return 1.0
     return CUELESS_WEIGHT
+
+
+def span_weight(span: str) -> float:
+    """How much the document classifier counts for one span of a document: in full for an
+    instruction that names what an injection works with (``_DOC_CUES``) or is in a language
+    not read here, else ``UNADDRESSED_WEIGHT``."""
+    if not instruction_like(span):
+        return UNADDRESSED_WEIGHT
+    return 1.0 if _DOC_CUES.search(span) or not _read_here(span) else UNADDRESSED_WEIGHT
+
+
+def _read_here(text: str) -> bool:
+    """Whether ``text`` is in a language whose cue words are read here: Chinese, or English
+    (not another script, not another Latin-script language)."""
+    if _HAN.search(text):
+        return True
+    words = _LATIN_WORD.findall(text)
+    other_script = sum(not c.isascii() for c in text) * 5 > len(text)
+    return bool(words) and not other_script and not _another_latin_language(text, words)
 
 
 def score_detail(text: str, document: bool = False) -> InjectionScore:
