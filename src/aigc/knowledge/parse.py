@@ -30,7 +30,7 @@ from aigc.infra import text_encoding
 from aigc.knowledge import charts, table_rows
 from aigc.knowledge.pdf_worker import PdfLimits
 from aigc.knowledge.sheet_formats import is_percent_format
-from aigc.knowledge.sheet_values import percent_text, value_text
+from aigc.knowledge.sheet_values import shown_text
 
 if TYPE_CHECKING:  # the parsers load their libraries on first use
     from markdown_it.token import Token
@@ -864,14 +864,7 @@ def _fill_merged(
 def _cell_text(cell: Any) -> str:
     """A cell's value as the sheet shows it, near enough (``sheet_values``), a cell formatted
     as a percentage as one."""
-    value = cell.value
-    if (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and is_percent_format(cell.number_format or "")
-    ):
-        return percent_text(value)
-    return value_text(value)
+    return shown_text(cell.value, is_percent_format(cell.number_format or ""))
 
 
 # Text formats get their text decoded first (``infra.text_encoding``), the others their bytes.

@@ -298,12 +298,7 @@ def read_sheets(data: bytes) -> dict[str, Any]:
     from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
     from aigc.knowledge.sheet_formats import percent_cells
-    from aigc.knowledge.sheet_values import percent_text, value_text
-
-    def text(value: object, percent: bool) -> str:
-        if percent and isinstance(value, int | float) and not isinstance(value, bool):
-            return percent_text(value)
-        return value_text(value)
+    from aigc.knowledge.sheet_values import shown_text
 
     sheets, budget = [], MAX_SHEET_CELLS
     percentages = percent_cells(data, MAX_SHEET_CELLS)
@@ -334,7 +329,7 @@ def read_sheets(data: bytes) -> dict[str, Any]:
             for number, row in enumerate(raw, start=first):
                 rows.append(
                     [
-                        text(value, (number, left_column + c) in percent)
+                        shown_text(value, (number, left_column + c) in percent)
                         for c, value in enumerate(row)
                     ]
                 )

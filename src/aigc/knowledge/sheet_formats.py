@@ -18,7 +18,6 @@ import zipfile
 
 Positions = dict[str, set[tuple[int, int]]]
 
-OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')  # literal text, escaped characters, [colours]
 _TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 _OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
@@ -26,15 +25,14 @@ log = logging.getLogger(__name__)
 
 
 def percent_cells(data: bytes, budget: int) -> Positions:
-    """The percentage cells of an .xls or .ods file (another file: none), at most ``budget``."""
+    """The percentage cells of an .xls or .ods file (an .xlsb: none), at most ``budget``;
+    only the worker's binary sheets come here, told apart as ``parse`` tells them (a zip, or
+    the Office 97-2003 container that xlrd reads)."""
     try:
-        if data.startswith(OLE2):
-            return _xls(data, budget)
-        if data[:4] == b"PK\x03\x04":
-            return _ods(data, budget)
+        return _ods(data, budget) if data[:4] == b"PK\x03\x04" else _xls(data, budget)
     except Exception as exc:  # a reader's failure costs the formats, not the file
         log.info("number formats not read (%s): values as stored", type(exc).__name__)
-    return {}
+        return {}
 
 
 def is_percent_format(code: str) -> bool:

@@ -25,6 +25,9 @@ def value_text(value: object) -> str:
     return str(value)
 
 
-def percent_text(value: float) -> str:
-    """A number its sheet formats as a percentage, as the sheet shows it: 0.153 is 15.3%."""
-    return f"{value * 100:.10g}%"
+def shown_text(value: object, percent: bool) -> str:
+    """``value_text``, or for a number its sheet formats as a percentage (``percent``) that
+    percentage as the sheet shows it: 0.153 is 15.3%."""
+    if percent and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value * 100:.10g}%"
+    return value_text(value)
