@@ -114,3 +114,45 @@ def test_a_killed_session_takes_its_server_down_and_the_next_one_removes_its_fil
 
     services.Redis(binary).stop()  # the next server cleans up after a dead session
     assert not folder.exists()
+
+
+FORKS_WHILE_GRPC_IS_BUSY = """
+import subprocess, threading
+from concurrent import futures
+import grpc
+
+server = grpc.server(futures.ThreadPoolExecutor(4))
+port = server.add_insecure_port("127.0.0.1:0")
+server.start()
+channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+done = threading.Event()
+
+def call() -> None:
+    while not done.is_set():
+        try:
+            grpc.channel_ready_future(channel).result(timeout=0.01)
+            channel.unary_unary("/none/none")(b"", timeout=0.01)
+        except (grpc.RpcError, grpc.FutureTimeoutError):
+            pass
+
+threading.Thread(target=call, daemon=True).start()
+# user= (or preexec_fn) makes subprocess fork instead of vfork, so fork handlers run
+own = {"user": 0, "group": 0, "extra_groups": []} if os.geteuid() == 0 else {"preexec_fn": int}
+failed = sum(subprocess.run(["true"], **own).returncode != 0 for _ in range(200))
+done.set()
+print(failed)
+"""
+
+
+def test_a_busy_grpc_client_in_the_test_process_breaks_no_fork() -> None:
+    """CI once lost initdb (SIGABRT) after the Ray tests: gRPC's fork handlers, which
+    tests/__init__.py turns off (with them on, ~30 % of these forks abort)."""
+    assert os.environ.get("GRPC_ENABLE_FORK_SUPPORT") == "false"
+    done = subprocess.run(
+        [sys.executable, "-c", "import os\n" + FORKS_WHILE_GRPC_IS_BUSY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "0", done.stderr[-2000:]
