@@ -115,6 +115,33 @@ def test_brands_are_not_names(brand: str) -> None:
     assert names(f"张伟和{brand}签了合同。") == ["张伟"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我们去了拉萨，风景很美。",
+        "酒店就在王府井附近。",
+        "温泉很舒服，下次还来。",
+        "住在万豪，早餐不错。",
+        "代表团昨天抵达莫斯科。",
+        "航班经停贝尔格莱德。",
+    ],
+)
+def test_places_and_hotel_chains_are_not_names(text: str) -> None:
+    """CC-CEDICT writes a place's pinyin with a capital as it writes a person's (拉萨 La1 sa4,
+    Lhasa), so a word it gives as a place only counted as a name and the model judged it:
+    拉萨 0.92, 王府井 0.77, 温泉 (also Wenquan county) 0.36, 万豪 ("Marriott International
+    (hotel chain)") 0.96. A sense that names a place (city, county, neighborhood, capital …)
+    and says nothing of a person (a surname, a name, a person's years) makes it a word."""
+    assert names(text) == []
+
+
+def test_a_person_cc_cedict_also_knows_is_still_a_name() -> None:
+    """People stay for the model to judge (鲁迅 "Lu Xun (1881-1936)", 孔子 "Confucius
+    (551-479 BC)"), and a name beside a place is found."""
+    assert zh_lexicon.not_names().isdisjoint({"鲁迅", "孔子", "毕加索"})
+    assert names("拉萨的王建国说天气很好。") == ["王建国"]
+
+
 def test_a_dictionary_word_after_the_label_of_a_form_is_a_name() -> None:
     assert names("姓名：高峰，电话已登记。") == ["高峰"]
 

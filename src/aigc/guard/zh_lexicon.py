@@ -145,19 +145,34 @@ _HAN_WORD = re.compile(r"[\u3400-\u9fff]{2,6}")
 # e-commerce company", "McDonald's (fast food company)" (also "McDonald (name)").
 _ORGANISATION_SENSE = re.compile(
     r"\b(?:company|corporation|brand|retailer|manufacturer|automaker|carmaker|sportswear|"
-    r"search engine|e-commerce|fast food|bank|airline|conglomerate|Inc|Ltd)\b|\(unit\)",
+    r"search engine|e-commerce|fast food|bank|airline|conglomerate|hotel chain|Inc|Ltd)\b|"
+    r"\(unit\)",
     re.I,
 )
+
+
+# A sense that names a place ("Lhasa, capital city of Tibet", "Wangfujing neighborhood of
+# central Beijing", "Wenquan county"), and one that says a person is meant: a surname, a
+# name, or a person's years ("Lu Xun (1881-1936)").
+_PLACE_SENSE = re.compile(
+    r"\b(?:city|county|district|province|prefecture|township|town|village|neighbou?rhood|"
+    r"capital|river|mountains?|lake|island|street|port|bay|temple|station|airport|hotel|"
+    r"resort)\b",
+    re.I,
+)
+_PERSON_SENSE = re.compile(r"\b(?:surname|name)\b|\d{3,4} ?-|- ?\d{3,4}|\bBC\b", re.I)
 
 
 @cache
 def not_names() -> frozenset[str]:
     """Simplified words of two to six Han characters that CC-CEDICT lists as ordinary words
-    (lower-case pinyin) and never as a name (谢谢, 陈述, 胡萝卜; 鲁迅 Lu3 Xun4 is a name), or
-    whose senses name a company or a brand (华为 "Huawei (brand)", 谷歌 "Google, Internet
-    company", 麦当劳 "McDonald's (fast food company)"). A bare "Sony" or "Picasso" says
-    nothing of which it is, so those stay the model's to judge. Read once, about half a
-    second."""
+    (lower-case pinyin) or as places (拉萨 "Lhasa, capital city of Tibet", 王府井
+    "Wangfujing neighborhood"; its pinyin capitalises places as it does people), and never
+    as a person (谢谢, 陈述, 胡萝卜, 温泉; 鲁迅 Lu3 Xun4 is a name), or whose senses name a
+    company or a brand (华为 "Huawei (brand)", 谷歌 "Google, Internet company", 麦当劳
+    "McDonald's (fast food company)", 万豪 "Marriott International (hotel chain)"). A bare
+    "Sony" or "Picasso" says nothing of which it is, so those stay the model's to judge.
+    Read once, about half a second."""
     ordinary: set[str] = set()
     named: set[str] = set()
     organisation: set[str] = set()
@@ -165,7 +180,13 @@ def not_names() -> frozenset[str]:
         word = entry.simplified
         if not _HAN_WORD.fullmatch(word):
             continue
-        (named if entry.is_name else ordinary).add(word)
-        if _ORGANISATION_SENSE.search("/".join(entry.senses)):
+        senses = "/".join(entry.senses)
+        if not entry.is_name:
+            ordinary.add(word)
+        elif _PERSON_SENSE.search(senses) or not _PLACE_SENSE.search(senses):
+            named.add(word)
+        else:
+            ordinary.add(word)  # a place only (拉萨, 王府井; 温泉 is a county too)
+        if _ORGANISATION_SENSE.search(senses):
             organisation.add(word)
     return frozenset((ordinary - named) | organisation)
