@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from aigc.guard import pii, pinyin_names, romanized_names
@@ -243,3 +245,39 @@ def test_pinyin_that_names_no_person_is_left_alone() -> None:
     # the token model itself had read "Hong" as a person
     assert _people_and_places("Our Hong Kong office opens.") == [("LOCATION", "Hong Kong")]
     assert _people_and_places("Los Angeles is big.") == [("LOCATION", "Los Angeles")]
+
+
+def _resolve_by_comparing_all(findings: list[pii.Finding]) -> list[pii.Finding]:
+    """What ``_resolve`` decides, written the plain way: each finding against every kept one."""
+    kept: list[pii.Finding] = []
+    for f in sorted(findings, key=lambda f: (-f.priority, -(f.end - f.start), f.start)):
+        if not any(pii._overlap(f, k) for k in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def test_overlapping_findings_resolve_as_before_with_few_comparisons(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """72,000 Chinese characters took 12 s: every finding was compared with every kept one
+    (32 million comparisons for the 8,000 findings of 36,000). The same choice, two each."""
+    rng = random.Random(7)
+    for _ in range(300):
+        findings = []
+        for _ in range(rng.randrange(0, 30)):
+            start = rng.randrange(0, 60)
+            end = start + rng.randrange(1, 12)
+            findings.append(pii.Finding("X", start, end, "", rng.choice([40, 45, 70])))
+        assert pii._resolve(findings) == _resolve_by_comparing_all(findings)
+    calls = 0
+    compare = pii._overlap
+
+    def counted(a: pii.Finding, b: pii.Finding) -> bool:
+        nonlocal calls
+        calls += 1
+        return compare(a, b)
+
+    monkeypatch.setattr(pii, "_overlap", counted)
+    many = [pii.Finding("CN_PERSON", i * 9, i * 9 + 3, "", 45) for i in range(8000)]
+    assert pii._resolve(many) == many
+    assert calls <= 2 * len(many)

@@ -13,6 +13,7 @@ Overlaps are resolved by priority (checked numbers beat loose patterns) and then
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
@@ -354,12 +355,20 @@ def _overlap(a: Finding, b: Finding) -> bool:
 
 
 def _resolve(findings: list[Finding]) -> list[Finding]:
-    """Keep non-overlapping findings, preferring priority, then length."""
-    kept: list[Finding] = []
+    """Keep non-overlapping findings, preferring priority, then length. The kept ones are
+    disjoint, so in start order their ends are in order too and a finding can overlap only
+    its two neighbours there: a long text's thousands of findings cost no more than a few
+    comparisons each (each against every kept one took 12 s for 72,000 Chinese
+    characters)."""
+    kept: list[Finding] = []  # by start
+    starts: list[int] = []
     for f in sorted(findings, key=lambda f: (-f.priority, -(f.end - f.start), f.start)):
-        if not any(_overlap(f, k) for k in kept):
-            kept.append(f)
-    return sorted(kept, key=lambda f: f.start)
+        at = bisect.bisect_left(starts, f.start)
+        neighbours = kept[max(0, at - 1) : at + 1]
+        if not any(_overlap(f, k) for k in neighbours):
+            kept.insert(at, f)
+            starts.insert(at, f.start)
+    return kept
 
 
 def detect(text: str, entities: Iterable[str] | None = None) -> list[Finding]:
