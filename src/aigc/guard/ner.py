@@ -13,6 +13,7 @@ half). Without the artifact the rules' spans are used as they are.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import re
 from collections.abc import Iterable
@@ -74,11 +75,11 @@ def features(text: str) -> tuple[list[tuple[int, int, str]], list[list[str]]]:
         ("LOCATION", gazetteer.find_locations),
         ("STREET_ADDRESS", gazetteer.find_addresses),
     )
+    starts = [s for s, _, _ in toks]  # in order: a finding's tokens are found by bisection
     for label, finder in finders:
         for f in finder(text):
-            for i, (s, _, _) in enumerate(toks):
-                if f.start <= s < f.end:
-                    proposed[i] = label if proposed[i] == "O" else proposed[i] + "+" + label
+            for i in range(bisect.bisect_left(starts, f.start), bisect.bisect_left(starts, f.end)):
+                proposed[i] = label if proposed[i] == "O" else proposed[i] + "+" + label
     base = [_word_features(w, lst) for _, _, w in toks]
     rows = []
     for i in range(len(toks)):
