@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from retrie.trie import Trie
+
 from aigc.infra import cedict
 
 if TYPE_CHECKING:
@@ -459,7 +461,9 @@ _SEGMENT = re.compile(r"[ \t]*(?:[,\n]|\\,)(?:[ \t]*[?>]+)*[ \t]*\n?[ \t]*(?P<se
 @cache
 def _address_patterns() -> list[re.Pattern[str]]:
     usable = _usable_street_words()
-    street = "|".join(re.escape(w) for w in sorted(usable, key=len, reverse=True))
+    # A trie of the 4,000 street words, not their alternation: at every position of a long
+    # address-dense text the engine tried each word in turn (90 µs a character).
+    street = Trie(*usable).pattern()
     num = r"\d{1,6}[A-Za-z]?"
     name = r"[^\W\d_][\w'’.-]*"
     compound = "|".join(_COMPOUND_SUFFIXES)
