@@ -348,7 +348,7 @@ def _rule_score(text: str, rules: list[tuple[re.Pattern[str], float]]) -> float:
     return max((weight for pattern, weight in rules if pattern.search(text)), default=0.0)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 MAX_SEGMENT = 300
 
