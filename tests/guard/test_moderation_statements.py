@@ -111,3 +111,19 @@ def test_abuse_addressed_to_someone_in_chinese_is_flagged(abuse: str, category: 
 def test_words_of_abuse_in_ordinary_chinese_sentences_are_no_abuse(ordinary: str) -> None:
     assert not statements.abuse_categories(ordinary)
     assert moderation.response_score(ordinary) < moderation.THRESHOLD
+
+
+def test_what_comes_after_the_first_4000_characters_is_read_too() -> None:
+    """The classifiers read the first 4,000 characters of a text only: a threat after a page
+    of a report was never read by them (0.4, not flagged). A long text is read window by
+    window, the most harmful window counting; a text that fits is read whole, as before."""
+    threat = "I will kill you and your whole family tonight, you worthless piece of trash."
+    report = "The board reviewed the quarterly report and approved the budget for next year. "
+    page = (report * 50)[: moderation.WINDOW - 50]
+    assert moderation.moderate(threat)["flagged"]
+    assert moderation.moderate(page + threat)["flagged"]
+    assert not moderation.moderate(page + report * 5)["flagged"]
+    assert moderation.windows(threat) == [threat]
+    long = report * 200
+    assert "".join(moderation.windows(long)) == long
+    assert max(len(piece) for piece in moderation.windows(long)) <= moderation.WINDOW
