@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from aigc.guard import moderation, statements
+from aigc.guard import moderation, statements, windows
 
 
 @pytest.mark.parametrize(
@@ -119,11 +119,11 @@ def test_what_comes_after_the_first_4000_characters_is_read_too() -> None:
     window, the most harmful window counting; a text that fits is read whole, as before."""
     threat = "I will kill you and your whole family tonight, you worthless piece of trash."
     report = "The board reviewed the quarterly report and approved the budget for next year. "
-    page = (report * 50)[: moderation.WINDOW - 50]
+    page = (report * 50)[: windows.WINDOW - 50]
     assert moderation.moderate(threat)["flagged"]
     assert moderation.moderate(page + threat)["flagged"]
     assert not moderation.moderate(page + report * 5)["flagged"]
-    assert moderation.windows(threat) == [threat]
+    assert windows.windows(threat) == [threat]
     long = report * 200
-    assert "".join(moderation.windows(long)) == long
-    assert max(len(piece) for piece in moderation.windows(long)) <= moderation.WINDOW
+    assert "".join(windows.windows(long)) == long
+    assert max(len(piece) for piece in windows.windows(long)) <= windows.WINDOW

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from aigc.guard import code, decodings, gazetteer, textclf
+from aigc.guard import code, decodings, gazetteer, textclf, windows
 from aigc.infra.canonical_text import canonical
 
 ARTIFACT = Path(__file__).with_name("injection.npz")
@@ -401,7 +401,8 @@ def _read(text: str, classifier: textclf.Scorer | None, document: bool) -> Injec
             weights = [span_weight(p) for p in parts]
             model = float((classifier.scores(parts) * weights).max()) if parts else 0.0
         else:
-            model = classifier.score(text[:4000]) * request_weight(text)
+            pieces = windows.windows(text)  # a long request window by window
+            model = float(classifier.scores(pieces).max()) * request_weight(text)
     return InjectionScore(max(rule, model or 0.0), rule, model)
 
 

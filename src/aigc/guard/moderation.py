@@ -18,7 +18,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from aigc.guard import decodings, injection, offensive, pii, statements, textclf
+from aigc.guard import decodings, injection, offensive, pii, statements, textclf, windows
 from aigc.infra.canonical_text import canonical
 
 ARTIFACT = Path(__file__).with_name("harmful.npz")
@@ -318,34 +318,6 @@ def own_account_question(text: str) -> bool:
     return bool(_SELF_SERVICE.search(text)) and not _SOMEONE_ELSE_OR_HARM.search(text)
 
 
-# The classifiers read a long text window by window and the most harmful window counts: they
-# read the first 4,000 characters only, so whatever came after a page of filler was never
-# read by them (only by the rules). A text that fits is read whole, as before: smaller windows
-# (300 characters) were measured and not kept (bench/guard_generalization.py: JailbreakBench
-# responses ROC-AUC 0.8733 -> 0.8755 but the OpenAI set 0.8445 -> 0.8394 and the shipped
-# request detector's ROC-AUC down by 0.01-0.03 on every harmful set).
-WINDOW = 4000  # characters, what each classifier read of a text before
-_SENTENCE_CUT = re.compile(r"(?<=[.!?。！？\n])")
-
-
-def windows(text: str, size: int = WINDOW) -> list[str]:
-    """``text`` as consecutive pieces of whole sentences, each at most ``size`` characters (a
-    longer sentence cut every ``size``); a text that fits is its own one piece."""
-    if len(text) <= size:
-        return [text]
-    out: list[str] = []
-    current = ""
-    for sentence in _SENTENCE_CUT.split(text):
-        for at in range(0, len(sentence), size):
-            piece = sentence[at : at + size]
-            if current and len(current) + len(piece) > size:
-                out.append(current)
-                current = ""
-            current += piece
-    out.append(current)
-    return [piece for piece in out if piece.strip()] or [text[:size]]
-
-
 def _read_harm(
     text: str, classifier: textclf.Scorer | None, classifier_weight: float
 ) -> dict[str, float]:
@@ -364,7 +336,7 @@ def _read_harm(
         for name, pattern in _INTENT_TO_HARM:
             if pattern.search(text):
                 scores[name] = max(scores[name], 0.95)
-    pieces = windows(text)
+    pieces = windows.windows(text)  # a long text window by window, the worst counting
     if classifier is not None and text.strip():
         # (an empty text says nothing: the classifier's intercept alone would read 0.43)
         harmful = classifier_weight * float(classifier.scores(pieces).max())
