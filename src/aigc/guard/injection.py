@@ -353,14 +353,15 @@ _PARAGRAPH = re.compile(r"\n\s*\n")
 MAX_SEGMENT = 300
 
 
-def segments(document: str, max_segments: int = 200) -> list[str]:
+def segments(document: str) -> list[str]:
     """The spans an instruction hides in: paragraphs, and the lines and sentences of long ones.
 
     A short paragraph stays whole, so a multi-line instruction is judged as one; a long one
     (an essay paragraph) is judged line by line and sentence by sentence. Lines of code keep
     only what is written in words inside them, their comments and strings (``code.prose_of``):
     ``return response`` addresses no one, an instruction in a docstring or comment still
-    counts."""
+    counts. Every span, however long the document: only the first 200 were read until
+    2026-12-05, so a tool result's instruction after 200 paragraphs went unread."""
     out: list[str] = []
     for paragraph in _PARAGRAPH.split(document):
         paragraph = code.prose_of(paragraph).strip()
@@ -372,7 +373,7 @@ def segments(document: str, max_segments: int = 200) -> list[str]:
                 line = line.strip()
                 parts += _SENTENCE_END.split(line) if len(line) > MAX_SEGMENT else [line]
         out.extend(p for p in parts if len(p) > 3)
-    return out[:max_segments]
+    return out
 
 
 def score_with(text: str, classifier: textclf.Scorer | None, document: bool = False) -> float:
