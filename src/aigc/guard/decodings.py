@@ -20,7 +20,10 @@ import codecs
 import re
 from functools import lru_cache
 
-MAX_READINGS = 8  # per text: a long document with many encoded runs is read in part
+# Readings scored one by one per text; any more are scored together as one (joined), so that
+# eight harmless encoded runs in front of a ninth no longer hide it, and a long document with
+# many encoded runs costs in proportion to what they hold.
+MAX_READINGS = 8
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}[ :]?){8,}(?![0-9A-Fa-f])")
 _ROT13_NAMED = re.compile(r"\brot[- ]?13\b|\bcaesar\b", re.I)
@@ -51,7 +54,9 @@ def _readings(text: str) -> tuple[str, ...]:
     if _ROT13_NAMED.search(text):
         found.append(codecs.encode(text, "rot13"))
     found += [joined for m in _SPACED.finditer(text) if (joined := _joined(m.group()))]
-    return tuple(found[:MAX_READINGS])
+    if len(found) > MAX_READINGS:
+        found[MAX_READINGS - 1 :] = ["\n".join(found[MAX_READINGS - 1 :])]
+    return tuple(found)
 
 
 def _as_text(data: bytes) -> str | None:
