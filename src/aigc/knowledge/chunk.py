@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +31,30 @@ _SENTENCE_SPLIT = re.compile(
     r"|(?<=[.!?])\s+"
     r"|\n+"
 )
+
+
+# Encoded data in a document's text (an image pasted into Markdown as a data: URI, a base64
+# column of an exported table): a 30 KB image became 125 chunks of noise, each embedded,
+# indexed and citable. A run of 256 base64 characters or more with digits and both cases (no
+# word of any language looks so) is replaced by a mark that says what was there.
+_ENCODED_RUN = re.compile(
+    r"(?:data:[\w.+-]+/[\w.+-]+;base64,)?(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{256,}={0,2}"
+)
+_ENCODED_LOOK = (re.compile(r"\d"), re.compile(r"[a-z]"), re.compile(r"[A-Z]"))
+# A chunk holds at most this many characters per token of its budget: a run that the embedding
+# model's tokenizer reads as one unknown token (a 40 KB "word" without spaces) counted as one
+# token and made one 40 KB chunk.
+MAX_CHARS_PER_TOKEN = 12
+
+
+def _without_encoded_data(text: str) -> str:
+    def mark(run: re.Match[str]) -> str:
+        found = run.group()
+        if not all(look.search(found) for look in _ENCODED_LOOK):
+            return found
+        return f"[encoded data, {len(found):,} characters]"
+
+    return _ENCODED_RUN.sub(mark, text) if len(text) >= 256 else text
 
 
 @dataclass
@@ -72,7 +96,7 @@ def _hard_split(sentence: str, max_tokens: int, count: Callable[[str], int]) -> 
     """A sentence longer than a chunk (a run-on line, a table dump): cut by characters."""
     pieces, start = [], 0
     while start < len(sentence):
-        lo, hi = start + 1, len(sentence)
+        lo, hi = start + 1, min(len(sentence), start + max_tokens * MAX_CHARS_PER_TOKEN)
         while lo < hi:  # the longest prefix within budget (binary search on characters)
             mid = (lo + hi + 1) // 2
             if count(sentence[start:mid]) <= max_tokens:
@@ -89,13 +113,14 @@ Unit = tuple[str, int, bool]  # text, tokens, whether it starts a block
 
 def _units(block: Block, max_tokens: int, count: Callable[[str], int]) -> list[Unit]:
     """A block as packable units: itself if it fits, else its sentences (cut if need be)."""
+    max_chars = max_tokens * MAX_CHARS_PER_TOKEN
     n = count(block.text)
-    if n <= max_tokens:
+    if n <= max_tokens and len(block.text) <= max_chars:
         return [(block.text, n, True)]
     units: list[tuple[str, int]] = []
     for sentence in split_sentences(block.text):
         m = count(sentence)
-        if m <= max_tokens:
+        if m <= max_tokens and len(sentence) <= max_chars:
             units.append((sentence, m))
         else:
             units.extend((p, count(p)) for p in _hard_split(sentence, max_tokens, count))
@@ -129,6 +154,11 @@ def chunk_blocks(
     chunks: list[Chunk] = []
     parts: list[Unit] = []
     where: Block | None = None
+    max_chars = max_tokens * MAX_CHARS_PER_TOKEN
+
+    def too_big(parts: list[Unit], unit: Unit) -> bool:
+        tokens = sum(u[1] for u in parts) + unit[1]
+        return tokens > max_tokens or sum(len(u[0]) for u in parts) + len(unit[0]) > max_chars
 
     def flush(keep_overlap: bool) -> None:
         nonlocal parts
@@ -150,6 +180,7 @@ def chunk_blocks(
         parts = carried
 
     for block in blocks:
+        block = replace(block, text=_without_encoded_data(block.text))
         if (
             where is None
             or block.boundary
@@ -159,10 +190,9 @@ def chunk_blocks(
             flush(keep_overlap=False)
             where = block
         for unit in _units(block, max_tokens, count):
-            used = sum(u[1] for u in parts)
-            if parts and used + unit[1] > max_tokens:
+            if parts and too_big(parts, unit):
                 flush(keep_overlap=True)
-                while parts and sum(u[1] for u in parts) + unit[1] > max_tokens:
+                while parts and too_big(parts, unit):
                     parts.pop(0)
             parts.append(unit)
     flush(keep_overlap=False)
