@@ -127,3 +127,11 @@ def test_what_comes_after_the_first_4000_characters_is_read_too() -> None:
     long = report * 200
     assert "".join(windows.windows(long)) == long
     assert max(len(piece) for piece in windows.windows(long)) <= windows.WINDOW
+
+
+def test_a_card_number_after_20000_characters_is_pii() -> None:
+    report = "The board approved the budget for next year. " * 500
+    card = " My card is 4111 1111 1111 1111."
+    assert len(report) > 20000
+    assert moderation.category_scores(card, ["pii"]) == {"pii": 1.0}
+    assert moderation.category_scores(report + card, ["pii"]) == {"pii": 1.0}

@@ -247,9 +247,11 @@ def category_scores(text: str, wanted: Collection[str] = CATEGORIES) -> dict[str
 
 
 def _with_scans(text: str, scores: dict[str, float], wanted: Collection[str]) -> dict[str, float]:
-    """The harm scores plus the PII and injection scans where wanted, rounded, as asked."""
+    """The harm scores plus the PII and injection scans where wanted, rounded, as asked. The
+    whole text is scanned (the first 20,000 characters were, until 2026-12-05: a card number
+    further on was no "pii"); the checked entities cost about 1 ms per KB."""
     if "pii" in wanted:
-        scores["pii"] = 1.0 if pii.detect(text[:20000], pii.SAFE_ENTITIES) else 0.0
+        scores["pii"] = 1.0 if pii.detect(text, pii.SAFE_ENTITIES) else 0.0
     if "prompt_injection" in wanted:
         scores["prompt_injection"] = injection.score(text)
     return {k: round(float(v), 4) for k, v in scores.items() if k in wanted}
