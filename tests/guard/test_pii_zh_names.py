@@ -89,6 +89,8 @@ def test_ordinary_words_starting_with_a_surname_are_not_names(text: str) -> None
     [
         "谢谢你的帮助！",
         "明白了，谢谢啦",
+        "送得很快，谢谢您！饭菜也很好吃。",
+        "谢谢你帮我换了房间。",
         "确定给定的陈述是隐喻还是明喻。",
         "我想做一份沙拉。",
         "胡萝卜怎么做好吃？",

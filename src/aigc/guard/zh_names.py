@@ -247,7 +247,7 @@ def is_role(scan: _Scan, c: Candidate) -> bool:
 
 
 # Particles and place words that follow a word, never end a name after one (谢谢啦, 陈述中).
-_AFTER_A_WORD = frozenset("啦呀吧啊呢嘛了们的地得着过中里上下内外性")
+_AFTER_A_WORD = frozenset("啦呀吧啊呢嘛了们的地得着过中里上下内外性您你")
 IMPLAUSIBLE = -6  # a given-name character 64x rarer in names than in text: 的, 了, 们, 等
 EVERYDAY = 10  # log2 frequency bucket of jieba's everyday words (about 1,000 and more)
 
