@@ -117,7 +117,7 @@ def test_a_killed_session_takes_its_server_down_and_the_next_one_removes_its_fil
 
 
 FORKS_WHILE_GRPC_IS_BUSY = """
-import subprocess, threading
+import os, subprocess, threading
 from concurrent import futures
 import grpc
 
@@ -149,7 +149,7 @@ def test_a_busy_grpc_client_in_the_test_process_breaks_no_fork() -> None:
     tests/__init__.py turns off (with them on, ~30 % of these forks abort)."""
     assert os.environ.get("GRPC_ENABLE_FORK_SUPPORT") == "false"
     done = subprocess.run(
-        [sys.executable, "-c", "import os\n" + FORKS_WHILE_GRPC_IS_BUSY],
+        [sys.executable, "-c", FORKS_WHILE_GRPC_IS_BUSY],
         capture_output=True,
         text=True,
         timeout=120,

@@ -402,8 +402,7 @@ def _read(text: str, classifier: textclf.Scorer | None, document: bool) -> Injec
             weights = [span_weight(p) for p in parts]
             model = float((classifier.scores(parts) * weights).max()) if parts else 0.0
         else:
-            pieces = windows.windows(text)  # a long request window by window
-            model = float(classifier.scores(pieces).max()) * request_weight(text)
+            model = windows.highest(classifier.scores, text) * request_weight(text)
     return InjectionScore(max(rule, model or 0.0), rule, model)
 
 

@@ -338,15 +338,14 @@ def _read_harm(
         for name, pattern in _INTENT_TO_HARM:
             if pattern.search(text):
                 scores[name] = max(scores[name], 0.95)
-    pieces = windows.windows(text)  # a long text window by window, the worst counting
     if classifier is not None and text.strip():
         # (an empty text says nothing: the classifier's intercept alone would read 0.43)
-        harmful = classifier_weight * float(classifier.scores(pieces).max())
+        harmful = classifier_weight * windows.highest(classifier.scores, text)
         if own_account_question(text):
             harmful *= OWN_ACCOUNT_WEIGHT
         for name in hits or ["illicit"]:
             scores[name] = max(scores[name], harmful)
-    scores["harassment"] = max(scores["harassment"], *(offensive.score(p) for p in pieces))
+    scores["harassment"] = max(scores["harassment"], offensive.score(text))
     for child, parent in _PARENT.items():
         scores[child] = scores[parent] * 0.5
     return scores

@@ -19,10 +19,11 @@ from typing import Protocol
 
 import numpy as np
 
+from aigc.guard import windows
+
 log = logging.getLogger(__name__)
 
 _LATIN_WORD = re.compile(r"[A-Za-z]{2}")
-MAX_CHARS = 4000
 
 
 class Scorer(Protocol):
@@ -96,8 +97,9 @@ def model() -> Scorer:
 
 
 def score(text: str) -> float:
-    """0–1: how likely ``text`` is offensive English. Text without Latin words scores 0 (the
-    model reads English words only)."""
+    """0–1: how likely ``text`` is offensive English, its most offensive window
+    (``windows``) for a long text. Text without Latin words scores 0 (the model reads English
+    words only)."""
     if not _LATIN_WORD.search(text):
         return 0.0
-    return model().probability(text[:MAX_CHARS])
+    return windows.highest(lambda pieces: [model().probability(p) for p in pieces], text)

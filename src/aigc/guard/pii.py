@@ -361,13 +361,10 @@ def _resolve(findings: list[Finding]) -> list[Finding]:
     comparisons each (each against every kept one took 12 s for 72,000 Chinese
     characters)."""
     kept: list[Finding] = []  # by start
-    starts: list[int] = []
     for f in sorted(findings, key=lambda f: (-f.priority, -(f.end - f.start), f.start)):
-        at = bisect.bisect_left(starts, f.start)
-        neighbours = kept[max(0, at - 1) : at + 1]
-        if not any(_overlap(f, k) for k in neighbours):
+        at = bisect.bisect_left(kept, f.start, key=lambda k: k.start)
+        if not any(_overlap(f, k) for k in kept[max(0, at - 1) : at + 1]):
             kept.insert(at, f)
-            starts.insert(at, f.start)
     return kept
 
 

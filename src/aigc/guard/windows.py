@@ -9,6 +9,7 @@ A longer text is read window by window and the highest score counts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 WINDOW = 4000  # characters, what each classifier read of a text before
 _SENTENCE_CUT = re.compile(r"(?<=[.!?。！？\n])")
@@ -30,3 +31,8 @@ def windows(text: str, size: int = WINDOW) -> list[str]:
             current += piece
     out.append(current)
     return [piece for piece in out if piece.strip()] or [text[:size]]
+
+
+def highest(scores: Callable[[list[str]], Iterable[float]], text: str) -> float:
+    """The highest of ``scores`` (a classifier's batch scoring) over ``text``'s windows."""
+    return float(max(scores(windows(text))))
