@@ -19,7 +19,6 @@ from aigc.errors import InvalidRequest, Overloaded, PermissionDenied
 from aigc.models.protocols import ChatMessage, TextRequest
 from aigc.models.stopping import BoundedText
 from aigc.models.upstream import (
-    BREAKERS,
     UpstreamFailed,
     UpstreamModel,
     register_config,
@@ -113,7 +112,28 @@ def test_circuit_breaker_fails_fast_then_recovers(stub: StubServer, settings: Se
         assert len(dead.calls) == 4
         with pytest.raises(Overloaded):
             list(m.generate(ASK))
-        assert BREAKERS.get(dead.base_url).state.value == "open"
+        assert m.breaker_states()[0]["circuit"] == "open"
+
+
+def test_each_model_keeps_its_own_breaker_settings(settings: Settings) -> None:
+    """The status view (which used to create the address's breaker with the defaults) and an
+    earlier model on the same address do not decide when this model's circuit opens."""
+    with StubServer() as dead:
+        lenient = model(settings, base_url=dead.base_url, model="down", max_retries=0)
+        assert lenient.breaker_states()[0]["circuit"] == "closed"  # seen before any call
+        strict = model(
+            settings, base_url=dead.base_url, model="down", max_retries=0, breaker_threshold=2
+        )
+        assert strict.breaker_states()[0]["circuit"] == "closed"
+        for _ in range(2):
+            with pytest.raises(UpstreamFailed):
+                list(strict.generate(ASK))
+        with pytest.raises(Overloaded):
+            list(strict.generate(ASK))
+        assert len(dead.calls) == 2
+        with pytest.raises(UpstreamFailed):  # five failures before the lenient one opens
+            list(lenient.generate(ASK))
+        assert len(dead.calls) == 3
 
 
 def test_upstream_400_is_not_retried(stub: StubServer, settings: Settings) -> None:

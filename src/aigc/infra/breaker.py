@@ -68,15 +68,21 @@ class CircuitBreaker:
 
 
 class BreakerBoard:
-    """One breaker per upstream address, shared by every model that calls it."""
+    """One breaker per upstream address and setting, shared by every model that calls it.
+
+    The settings are part of the key: a model registered (or re-registered) with another
+    threshold or reset time gets a breaker that keeps them, instead of the one some earlier
+    caller of that address (or a status view, with the defaults) happened to create first.
+    """
 
     def __init__(self) -> None:
-        self._breakers: dict[str, CircuitBreaker] = {}
+        self._breakers: dict[tuple[str, int, float], CircuitBreaker] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str, threshold: int = 5, reset_s: float = 30.0) -> CircuitBreaker:
+    def get(self, address: str, threshold: int = 5, reset_s: float = 30.0) -> CircuitBreaker:
+        key = (address, int(threshold), float(reset_s))
         with self._lock:
             breaker = self._breakers.get(key)
             if breaker is None:
-                breaker = self._breakers[key] = CircuitBreaker(threshold, reset_s)
+                breaker = self._breakers[key] = CircuitBreaker(int(threshold), float(reset_s))
             return breaker

@@ -52,7 +52,7 @@ from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import APIError, InvalidRequest, Overloaded, PermissionDenied
 from aigc.infra import crypto, metrics
-from aigc.infra.breaker import BreakerBoard
+from aigc.infra.breaker import BreakerBoard, CircuitBreaker
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
 from aigc.models import tokens, upstream_allowlist
 from aigc.models.base import TextModelBase
@@ -285,18 +285,21 @@ class UpstreamModel(TextModelBase):
         out = []
         for role, targets in (("target", self.targets), ("fallback", self.fallbacks)):
             for t in targets:
-                breaker = BREAKERS.get(t.base_url)
+                breaker = self._breaker(t)
                 out.append({"role": role, "base_url": t.base_url, "circuit": breaker.state.value})
         return out
+
+    def _breaker(self, target: Target) -> CircuitBreaker:
+        return BREAKERS.get(
+            target.base_url, self.config["breaker_threshold"], self.config["breaker_reset_s"]
+        )
 
     def generate(self, request: TextRequest) -> Iterator[str]:
         chat = request.messages is not None
         waits: list[float] = []
         failures: list[str] = []
         for target in self._order():
-            breaker = BREAKERS.get(
-                target.base_url, self.config["breaker_threshold"], self.config["breaker_reset_s"]
-            )
+            breaker = self._breaker(target)
             if not breaker.allow():
                 waits.append(breaker.retry_after_s())
                 metrics.UPSTREAM_CALLS.labels("circuit_open").inc()
