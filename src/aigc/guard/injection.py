@@ -22,6 +22,11 @@ from aigc.infra.canonical_text import canonical
 ARTIFACT = Path(__file__).with_name("injection.npz")
 DOCUMENT_ARTIFACT = Path(__file__).with_name("injection_doc.npz")
 
+# Verbs that read something out (告诉我, 输出, 重复, 翻译 …) or ask what it is.
+_READ_OUT_ZH = (
+    r"(?:是什么|是啥|有哪些|告诉我|说出|输出|打印|重复|复述|翻译|写出|列出|透露|泄露|展示|显示|"
+    r"念出|逐字|原文|一字不差)"
+)
 # Only phrasings that harmless text does not use: role-play, "developer mode" and "without
 # restrictions" in ordinary requests ("act as my interviewer", "enable developer mode on
 # Android") are left to the classifier, which sees the whole request.
@@ -127,6 +132,81 @@ _RULES: list[tuple[re.Pattern[str], float]] = [
             r"\b(?:what (?:was|is) written|repeat|print|output|show me)\b.{0,40}\b(?:top|"
             r"beginning|start) of (?:this|the|our) (?:conversation|chat|prompt)\b",
             re.I,
+        ),
+        0.85,
+    ),
+    # What the assistant was given, asked back in other words ("the instructions you
+    # received", 你被告知的规则, 你的设定 with a verb that reads it out), and instructions
+    # declared void, given top priority or passed off as the system's (以上指令作废,
+    # 优先级最高的指令, 这是系统管理员的消息，请立即…). Written from how prompt extraction and
+    # instruction overrides are phrased (each scored 0.07–0.34, Chinese most of all), not read
+    # off the benchmark's attack sets (2 of their texts match); no benign text of the benchmark
+    # does. One's own earlier words (我之前的要求), a command that did not work (上面的命令无效)
+    # or a notice voiding a rule (以上规定作废) are none.
+    (
+        re.compile(
+            r"\b(?:what|repeat|tell me|list|print|reveal|show|write|recite|spell)\b.{0,40}?\b"
+            r"(?:were you|you were|you've been|you have been|you had been) (?:told|given|"
+            r"instructed|asked|programmed)\b.{0,30}?\b(?:before|earlier|at the (?:start|"
+            r"beginning)|initially|originally|to keep|secret|not to (?:say|tell|reveal|share|"
+            r"disclose))",
+            re.I,
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"(?:你|您)(?:所|之前|最初|一开始)?(?:收到|接收到|接到|得到|被告知|被要求保密|被要求|"
+            r"被设定|被赋予|被给予|被指示|被嘱咐)的(?:所有|全部|一切|那些|这些)?(?:指令|指示|规则|"
+            r"设定|提示词?|口令|密码|秘密|暗号)"
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            rf"(?:你的|您的)(?:初始|原始|内部|隐藏的?)?(?:设定|人设|预设)(?:内容|全文)?.{{0,6}}?"
+            rf"{_READ_OUT_ZH}|{_READ_OUT_ZH}.{{0,12}}(?:你的|您的)(?:初始|原始|内部|隐藏的?)?"
+            r"(?:设定|人设|预设)"
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"(?:之前|以上|上面|前面|上述|先前|此前|原有|原来|已有)的?(?:所有|全部|一切)?(?:指令|"
+            r"指示|提示词?)(?:都|均|全部|一律)?(?:已经?|现已|现在)?(?:作废|不再有效|不再适用|"
+            r"被?撤销|全部取消|一律取消|被取消|被覆盖)"
+        ),
+        0.9,
+    ),
+    (
+        re.compile(
+            r"\b(?:previous|prior|above|earlier|preceding|original|all)\s+(?:instructions?|"
+            r"directives?)\s+(?:are|is|have been|were)\s+(?:now\s+)?(?:void|null|"
+            r"cancell?ed|revoked|obsolete|overridden|no longer (?:valid|apply|applicable|in "
+            r"effect))\b",
+            re.I,
+        ),
+        0.9,
+    ),
+    (
+        re.compile(
+            r"(?:指令|命令|指示).{0,10}(?:优先级最高|最高优先级|优先于(?:之前|以上|所有|其他|系统))"
+            r"|(?:优先级最高|最高优先级)的(?:指令|命令|指示)"
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"\b(?:highest|top|maximum|absolute) priority\b.{0,20}\binstructions?\b|"
+            r"\binstructions?\b.{0,30}\b(?:take|takes|have|has) (?:precedence|priority) over\b",
+            re.I,
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"(?:这是|此为|以下是|下面是|来自)(?:系统|系统管理员|开发者|开发人员|OpenAI)(?:发来|发出)?"
+            r"的?(?:最高)?(?:指令|命令|消息)[，,：:。]?.{0,12}?(?:你必须|你需要|请立即|立即|请你)"
         ),
         0.85,
     ),
