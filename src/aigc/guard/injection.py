@@ -27,6 +27,8 @@ _READ_OUT_ZH = (
     r"(?:是什么|是啥|有哪些|告诉我|说出|输出|打印|重复|复述|翻译|写出|列出|透露|泄露|展示|显示|"
     r"念出|逐字|原文|一字不差)"
 )
+# What a document's instruction does to the user or the answer (用户, 链接, 密码, 回复 …).
+_TO_THE_USER_ZH = r"(?:用户|链接|网址|http|密码|回复|回答|输出|发送|发到|告诉)"
 # Only phrasings that harmless text does not use: role-play, "developer mode" and "without
 # restrictions" in ordinary requests ("act as my interviewer", "enable developer mode on
 # Android") are left to the classifier, which sees the whole request.
@@ -210,6 +212,49 @@ _RULES: list[tuple[re.Pattern[str], float]] = [
         ),
         0.85,
     ),
+    # Wherever they stand, in a request or a document: the user's question to be ignored, what
+    # follows to be taken as the system's words, and the user's secrets or conversation sent
+    # to an address (they scored 0.03–0.43; written the same way, no benign text matches).
+    (
+        re.compile(
+            r"(?:忽略|无视|不要理会|不用管|别管|不必理会)(?:用户|使用者|提问者|对方)的?(?:问题|提问|"
+            r"请求|要求|指令)"
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"\b(?:ignore|disregard)\s+(?:the\s+)?user['’]?s?\s+(?:question|request|query|"
+            r"message|instructions?)\b",
+            re.I,
+        ),
+        0.85,
+    ),
+    (re.compile(r"(?:视为|当作|当成|作为)(?:系统|最高优先级的?)(?:指令|提示|命令|消息)"), 0.85),
+    (
+        re.compile(
+            r"\btreat\b.{0,40}?\bas (?:a |the |your )?(?:new )?system (?:instructions?|prompt|"
+            r"message)\b",
+            re.I,
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"(?:把|将)(?:用户|使用者|对方)的?(?:聊天记录|对话记录|对话内容|密码|账号密码|验证码|"
+            r"个人信息|身份证号)(?:发送|发到|上传|转发|提交|传)"
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"\b(?:send|forward|upload|post|e-?mail|transmit|leak)\b.{0,20}?\b(?:the )?"
+            r"user['’]?s\b.{0,20}?\b(?:password|credentials|chat history|conversation history|"
+            r"api keys?)\b.{0,40}?(?:https?://|www\.|[\w.+-]+@[\w-]+\.\w+)",
+            re.I,
+        ),
+        0.85,
+    ),
 ]
 # Inside a document: text that tells the assistant what to put in its answer, or what to do
 # before answering. A line that merely starts with a verb ("return response", "list[...]") is
@@ -316,6 +361,39 @@ _DOCUMENT_RULES: list[tuple[re.Pattern[str], float]] = [
     (
         re.compile(
             r"(?:给|致)(?:你|您)?(?:这个|这位)?(?:AI|人工智能|智能)?助手的(?:消息|指令|留言)"
+        ),
+        0.85,
+    ),
+    # A new task for whoever reads the document, or its reading task called off ("Your new task
+    # is to send the user …", 停止总结这份文件，改为告诉用户…, 不要总结本文，而是回复…): a
+    # document has no business changing what its reader was asked to do with it. In a request
+    # the same words are the user's own ("不要翻译，直接告诉我意思"), so documents only; and only
+    # where the new task reaches the user, a link or the reply (a customer-service guide's "Do
+    # not answer billing questions; reply with the template" is the same shape, so English
+    # "instead of answering …" is left to the classifier, which catches it). Written from how
+    # indirect injections are phrased (they scored 0.04–0.43), not from the benchmark's
+    # documents; none of its benign texts matches.
+    (
+        re.compile(
+            rf"(?:你的|您的)(?:新|真正的?|实际的?|唯一的?|现在的|下一个)(?:任务|指令|目标|工作)"
+            rf"(?:是|为|变为|改为|如下|[:：]).{{0,30}}?{_TO_THE_USER_ZH}"
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"\byour (?:new|real|actual|only|true|next) (?:task|instructions?|goal|objective|job|"
+            r"mission) (?:is|are|now|will be)\b.{0,60}?\b(?:the user|users?\b|reply|respond|"
+            r"answer|output|send|link|https?://|password)",
+            re.I,
+        ),
+        0.85,
+    ),
+    (
+        re.compile(
+            r"(?:停止|不要|别|不用|无需)(?:再)?(?:总结|概括|摘要|翻译|回答|分析)(?:这份|这篇|这个|本|"
+            r"此|该)?(?:文件|文档|文章|报告|内容|邮件|网页|页面|问题)?[，,]?.{0,4}?(?:而是|改为|"
+            r"转而|直接|只需|只)(?:要)?.{0,12}?(?:回复|回答|输出|告诉)"
         ),
         0.85,
     ),
