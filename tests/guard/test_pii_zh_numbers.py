@@ -125,6 +125,22 @@ def test_order_and_invoice_numbers_are_not_cards() -> None:
     assert kinds(f"信用卡号 {card}") == {"CREDIT_CARD": card}
 
 
+def test_a_mobile_number_with_its_country_code_is_no_card() -> None:
+    """+86 and a mobile number make 13 digits that pass Luhn one time in ten, and a card
+    outranks a phone: "+86 138 1234 5678" was a CREDIT_CARD (without its +)."""
+    for number in (
+        "+86 138-1234-5678",
+        "+86 13812345678",
+        "+86-138-1234-5678",
+        "+86 138 1234 5678",
+    ):
+        assert kinds(f"我的手机号{number}，有事打给我") == {"CN_MOBILE": number}
+    assert kinds("卡号 4111 1111 1111 1111，手机 +86 13812345678") == {
+        "CREDIT_CARD": "4111 1111 1111 1111",
+        "CN_MOBILE": "+86 13812345678",
+    }
+
+
 def test_a_number_labelled_as_another_kind_is_no_phone() -> None:
     """ "number" was phone context, so "My order number is 4481-2290-17" reported a phone (and
     a pseudonymizing rule hid the order from the model that should look it up)."""

@@ -155,8 +155,12 @@ _OTHER_NUMBER = re.compile(
 def find_cards(text: str) -> Iterable[Finding]:
     """Payment cards pass Luhn; UnionPay numbers (62…) are reported as Chinese bank cards. An
     EAN-13 barcode is a card only after a card word (``barcodes.py``); a number right after
-    another kind of label (订单号, order number, invoice #) only after a card word too."""
+    another kind of label (订单号, order number, invoice #) only after a card word too. Digits
+    right after a "+" are an international phone number (+86 138 1234 5678), never a card:
+    one in ten of them passes Luhn by chance, and a card outranks a phone number."""
     for m in _CARD.finditer(text):
+        if text[max(0, m.start() - 1) : m.start()] == "+":
+            continue
         number = _digits(m.group())
         if barcodes.is_ean13(number) and not barcodes.card_context(text, m.start()):
             continue
