@@ -171,6 +171,14 @@ def test_digit_runs_in_chinese_text_are_no_street_address() -> None:
     """The English token model called the middle of a bank card number or a licence plate in
     Chinese text a street address ('0000 1234', '12345')."""
     assert kinds("工资卡号 6222 0202 0000 1234 567，开户行工商银行。") == {}
-    assert kinds("车牌号京A·12345，请到B2层取车。") == {}
+    assert kinds("车牌号京A·12345，请到B2层取车。") == {"CN_LICENSE_PLATE": "京A·12345"}
     english = kinds("The office is at 1600 Amphitheatre Parkway, Mountain View.")
     assert english["STREET_ADDRESS"].startswith("1600 Amphitheatre Parkway")
+
+
+def test_mainland_licence_plates() -> None:
+    """A plate names its vehicle's owner through the register; it was never reported."""
+    for plate in ("京A·12345", "粤B 8Q88D", "沪AD12345", "苏E1234学", "湘A-67890"):
+        assert kinds(f"车牌号{plate}，停在B2层") == {"CN_LICENSE_PLATE": plate}, plate
+    for text in ("型号A12345", "京A1234", "苏ABCDE1 不是车牌", "新款A12345上市", "京A12345678"):
+        assert "CN_LICENSE_PLATE" not in kinds(text), text

@@ -332,6 +332,7 @@ RECOGNIZERS: dict[str, Recognizer] = {
     "CN_RESIDENT_ID": pii_zh.find_resident_ids,
     "CN_USCC": pii_zh.find_uscc,
     "CN_MOBILE": pii_zh.find_mobiles,
+    "CN_LICENSE_PLATE": pii_zh.find_licence_plates,
     "CN_PERSON": pii_zh.find_persons,
     "CN_ADDRESS": pii_zh.find_addresses,
     "TW_ID_NUMBER": pii_zh.find_tw_ids,

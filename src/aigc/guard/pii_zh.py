@@ -29,6 +29,17 @@ _RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _RESIDENT_ID_SHAPE = re.compile(r"\d{17}[\dX]")
 _USCC = re.compile(r"(?<![0-9A-Z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Z])")
 _MOBILE = re.compile(r"(?<![\d+])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
+# A mainland licence plate (GA 36-2018): the province's one-character name, the issuing
+# office's letter, then five symbols (six for a new-energy vehicle), letters without I and O,
+# at least three of them digits; a learner's, trailer's or police car's plate ends in 学, 挂
+# or 警 after four. 京A·12345, 粤B 8Q88D, 沪AD12345, 苏E1234学. A plate identifies its owner
+# through the vehicle register (personal information under PIPL).
+_PLATE = re.compile(
+    r"(?<![A-Za-z0-9])[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]"
+    r"[A-HJ-NP-Z][·•‧・\s-]?"
+    r"(?:(?=(?:[A-HJ-NP-Z]*\d){3})[A-HJ-NP-Z0-9]{5,6}|(?=(?:[A-HJ-NP-Z]*\d){3})"
+    r"[A-HJ-NP-Z0-9]{4}[学挂警港澳])(?![A-Za-z0-9])"
+)
 
 _ADDRESS = re.compile(
     r"(?:[\u4e00-\u9fff]{2,7}(?:省|自治区))?(?:[\u4e00-\u9fff]{2,7}市)?"
@@ -153,6 +164,13 @@ def find_mobiles(text: str) -> Iterable[Finding]:
 
     for m in _MOBILE.finditer(text):
         yield Finding("CN_MOBILE", m.start(), m.end(), m.group(), 70)
+
+
+def find_licence_plates(text: str) -> Iterable[Finding]:
+    from aigc.guard.pii import Finding
+
+    for m in _PLATE.finditer(text):
+        yield Finding("CN_LICENSE_PLATE", m.start(), m.end(), m.group(), 75)
 
 
 def find_persons(text: str) -> Iterable[Finding]:
