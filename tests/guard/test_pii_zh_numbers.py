@@ -182,3 +182,11 @@ def test_mainland_licence_plates() -> None:
         assert kinds(f"车牌号{plate}，停在B2层") == {"CN_LICENSE_PLATE": plate}, plate
     for text in ("型号A12345", "京A1234", "苏ABCDE1 不是车牌", "新款A12345上市", "京A12345678"):
         assert "CN_LICENSE_PLATE" not in kinds(text), text
+
+
+def test_travel_permits_are_numbered_like_passports() -> None:
+    """The Hong Kong and Macau permit and the home-return permit were not travel documents."""
+    assert kinds("港澳通行证号C12345678，下周去香港") == {"PASSPORT": "C12345678"}
+    assert kinds("回乡证 H12345678") == {"PASSPORT": "H12345678"}
+    assert kinds("护照号E12345678") == {"PASSPORT": "E12345678"}
+    assert kinds("型号C12345678的零件") == {}

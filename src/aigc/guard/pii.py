@@ -74,7 +74,11 @@ _PHONE_CONTEXT = re.compile(
     re.I,
 )
 _PASSPORT = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{6,9}(?![A-Za-z0-9])")
-_PASSPORT_CONTEXT = re.compile(r"passport|护照", re.I)
+# Passports and the other travel documents numbered the same way: the permits for Hong Kong,
+# Macau and Taiwan (港澳通行证 C12345678, 回乡证 H12345678).
+_PASSPORT_CONTEXT = re.compile(
+    r"passport|travel (?:document|permit)|exit-entry permit|护照|通行证|回乡证|旅行证", re.I
+)
 _DATE = re.compile(
     r"(?<!\d)(?:\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?!\d)"
 )
