@@ -36,9 +36,10 @@ class Rule(NamedTuple):
 
 
 # Verbs that read something out (告诉我, 输出, 重复, 翻译 …) or ask what it is.
+# Not 显示 or 展示: an app's help shows you your settings (点击右上角可以显示您的设定).
 _READ_OUT_ZH = (
-    r"(?:是什么|是啥|有哪些|告诉我|说出|输出|打印|重复|复述|翻译|写出|列出|透露|泄露|展示|显示|"
-    r"念出|逐字|原文|一字不差)"
+    r"(?:是什么|是啥|有哪些|告诉我|说出|输出|打印|重复|复述|翻译|写出|列出|透露|泄露|念出|逐字|"
+    r"原文|一字不差)"
 )
 # What a document's instruction does to the user or the answer (用户, 链接, 密码, 回复 …).
 _TO_THE_USER_ZH = r"(?:用户|链接|网址|http|密码|回复|回答|输出|发送|发到|告诉)"
@@ -171,11 +172,12 @@ _RULES: list[Rule] = [
     # What the assistant was given, asked back in other words ("the instructions you
     # received", 你被告知的规则, 你的设定 with a verb that reads it out), and instructions
     # declared void, given top priority or passed off as the system's (以上指令作废,
-    # 优先级最高的指令, 这是系统管理员的消息，请立即…). Written from how prompt extraction and
+    # 优先级最高的指令, 这是系统管理员的指令，请立即…). Written from how prompt extraction and
     # instruction overrides are phrased (each scored 0.07–0.34, Chinese most of all), not read
     # off the benchmark's attack sets (2 of their texts match); no benign text of the benchmark
     # does. One's own earlier words (我之前的要求), a command that did not work (上面的命令无效)
-    # or a notice voiding a rule (以上规定作废) are none.
+    # or a notice voiding a rule (以上规定作废) are none, nor is a system's message to its user
+    # (这是系统发出的消息，请立即处理).
     Rule(
         re.compile(
             r"\b(?:what|repeat|tell me|list|print|reveal|show|write|recite|spell)\b.{0,40}?\b"
@@ -188,11 +190,14 @@ _RULES: list[Rule] = [
         0.85,
         ("were you", "you were", "you've been", "you have been", "you had been"),
     ),
+    # What one "received" is an instruction or a prompt (您收到的密码 is an IT notice's, 你得到的
+    # 提示 a puzzle's); what one was told, asked or set may also be a rule, a secret or a password.
     Rule(
         re.compile(
-            r"(?:你|您)(?:所|之前|最初|一开始)?(?:收到|接收到|接到|得到|被告知|被要求保密|被要求|"
-            r"被设定|被赋予|被给予|被指示|被嘱咐)的(?:所有|全部|一切|那些|这些)?(?:指令|指示|规则|"
-            r"设定|提示词?|口令|密码|秘密|暗号)"
+            r"(?:你|您)(?:所|之前|最初|一开始)?(?:(?:收到|接收到|接到|得到)的(?:所有|全部|一切|那些|"
+            r"这些)?(?:指令|指示|设定|提示词)|(?:被告知|被要求保密|被要求|被设定|被赋予|被给予|"
+            r"被指示|被嘱咐)的(?:所有|全部|一切|那些|这些)?(?:指令|指示|规则|设定|提示词?|口令|密码|"
+            r"秘密|暗号))"
         ),
         0.85,
     ),
@@ -242,7 +247,7 @@ _RULES: list[Rule] = [
     Rule(
         re.compile(
             r"(?:这是|此为|以下是|下面是|来自)(?:系统|系统管理员|开发者|开发人员|OpenAI)(?:发来|发出)?"
-            r"的?(?:最高)?(?:指令|命令|消息)[，,：:。]?.{0,12}?(?:你必须|你需要|请立即|立即|请你)"
+            r"的?(?:最高)?(?:指令|命令)[，,：:。]?.{0,12}?(?:你必须|你需要|请立即|立即|请你)"
         ),
         0.85,
     ),
