@@ -41,8 +41,11 @@ _READ_OUT_ZH = (
     r"(?:是什么|是啥|有哪些|告诉我|说出|输出|打印|重复|复述|翻译|写出|列出|透露|泄露|念出|逐字|"
     r"原文|一字不差)"
 )
-# What a document's instruction does to the user or the answer (用户, 链接, 密码, 回复 …).
-_TO_THE_USER_ZH = r"(?:用户|链接|网址|http|密码|回复|回答|输出|发送|发到|告诉)"
+# Where a document's instruction reaches the user: a link, their secrets, words to them.
+_TO_THE_USER_ZH = (
+    r"(?:链接|网址|http|发送到|发到|转发到|告诉用户|提醒用户|让用户|引导用户|用户的?(?:密码|账号|"
+    r"聊天记录|对话|个人信息|数据))"
+)
 # Only phrasings that harmless text does not use: role-play, "developer mode" and "without
 # restrictions" in ordinary requests ("act as my interviewer", "enable developer mode on
 # Android") are left to the classifier, which sees the whole request.
@@ -251,30 +254,39 @@ _RULES: list[Rule] = [
         ),
         0.85,
     ),
-    # Wherever they stand, in a request or a document: the user's question to be ignored, what
-    # follows to be taken as the system's words, and the user's secrets or conversation sent
-    # to an address (they scored 0.03–0.43; written the same way, no benign text matches).
+    # Wherever they stand, in a request or a document: the user's question to be ignored (not
+    # a guide's "不要忽略用户的问题", "never ignore the user's question"), what follows to be
+    # taken as the system's words, and the user's secrets or conversation sent to an address
+    # (not a process's "将用户的身份证号提交到实名认证接口"). They scored 0.03–0.43; written the
+    # same way, no benign text of the benchmark matches.
     Rule(
         re.compile(
-            r"(?:忽略|无视|不要理会|不用管|别管|不必理会)(?:用户|使用者|提问者|对方)的?(?:问题|提问|"
-            r"请求|要求|指令)"
+            r"(?<!不要)(?<!不能)(?<!不可)(?<!不得)(?<!切勿)(?<!请勿)(?<!别)(?:忽略|无视|不要理会|"
+            r"不用管|别管|不必理会)(?:用户|使用者|提问者)的?(?:问题|提问|请求|指令)"
         ),
         0.85,
     ),
     Rule(
         re.compile(
-            r"\b(?:ignore|disregard)\s+(?:the\s+)?user['’]?s?\s+(?:question|request|query|"
-            r"message|instructions?)\b",
+            r"(?<!never )(?<!not )(?<!n't )(?<!n’t )\b(?:ignore|disregard)\s+(?:the\s+)?"
+            r"user['’]?s?\s+(?:question|request|query|message|instructions?)\b",
             re.I,
         ),
         0.85,
         ("user",),
     ),
-    Rule(re.compile(r"(?:视为|当作|当成|作为)(?:系统|最高优先级的?)(?:指令|提示|命令|消息)"), 0.85),
     Rule(
         re.compile(
-            r"\btreat\b.{0,40}?\bas (?:a |the |your )?(?:new )?system (?:instructions?|prompt|"
-            r"message)\b",
+            r"(?:以下|下面|接下来|之后|此后|后面)的?(?:所有|全部)?(?:内容|文字|文本|话|段落|消息)?"
+            r"(?:都|均)?(?:视为|当作|当成)(?:系统|最高优先级的?)(?:指令|提示词?|命令)"
+        ),
+        0.85,
+    ),
+    Rule(
+        re.compile(
+            r"\btreat (?:everything|all|anything|the (?:text|content|lines?|words?|messages?))"
+            r"(?: (?:below|that follows|after this|following))?\b.{0,20}?\bas (?:a |the |your )?"
+            r"(?:new )?system (?:instructions?|prompt|message)\b",
             re.I,
         ),
         0.85,
@@ -282,8 +294,9 @@ _RULES: list[Rule] = [
     ),
     Rule(
         re.compile(
-            r"(?:把|将)(?:用户|使用者|对方)的?(?:聊天记录|对话记录|对话内容|密码|账号密码|验证码|"
-            r"个人信息|身份证号)(?:发送|发到|上传|转发|提交|传)"
+            r"(?:把|将)(?:用户|使用者)的?(?:聊天记录|对话记录|对话内容|密码|账号密码|验证码|个人信息|"
+            r"身份证号)(?:发送|发到|上传|转发|提交|传)[到至给]?.{0,20}?(?:https?://|www\.|"
+            r"[\w.+-]+@[\w-]+\.\w+|这个地址|以下地址|该地址|此地址|这个邮箱|以下邮箱)"
         ),
         0.85,
     ),
@@ -434,16 +447,16 @@ _DOCUMENT_RULES: list[Rule] = [
     # documents; none of its benign texts matches.
     Rule(
         re.compile(
-            rf"(?:你的|您的)(?:新|真正的?|实际的?|唯一的?|现在的|下一个)(?:任务|指令|目标|工作)"
+            rf"(?:你的|您的)(?:新|真正的?|实际的?|唯一的?|现在的|下一个)(?:任务|指令|目标)"
             rf"(?:是|为|变为|改为|如下|[:：]).{{0,30}}?{_TO_THE_USER_ZH}"
         ),
         0.85,
     ),
     Rule(
         re.compile(
-            r"\byour (?:new|real|actual|only|true|next) (?:task|instructions?|goal|objective|job|"
-            r"mission) (?:is|are|now|will be)\b.{0,60}?\b(?:the user|users?\b|reply|respond|"
-            r"answer|output|send|link|https?://|password)",
+            r"\byour (?:new|real|actual|only|true|next) (?:task|instructions?|goal|objective|"
+            r"mission) (?:is|are|now|will be)\b.{0,60}?(?:\bthe user\b|https?://|\bpassword|"
+            r"\bcredentials\b|\blink\b)",
             re.I,
         ),
         0.85,
@@ -451,9 +464,9 @@ _DOCUMENT_RULES: list[Rule] = [
     ),
     Rule(
         re.compile(
-            r"(?:停止|不要|别|不用|无需)(?:再)?(?:总结|概括|摘要|翻译|回答|分析)(?:这份|这篇|这个|本|"
-            r"此|该)?(?:文件|文档|文章|报告|内容|邮件|网页|页面|问题)?[，,]?.{0,4}?(?:而是|改为|"
-            r"转而|直接|只需|只)(?:要)?.{0,12}?(?:回复|回答|输出|告诉)"
+            r"(?:停止|不要|别|不用|无需)(?:再)?(?:总结|概括|摘要|翻译)(?:这份|这篇|这个|本|此|该)"
+            r"(?:文件|文档|文章|报告|内容|邮件|网页|页面|文)[，,]?.{0,4}?(?:而是|改为|转而|直接|只需|"
+            r"只)(?:要)?.{0,12}?(?:回复|回答|输出|告诉)"
         ),
         0.85,
     ),
