@@ -55,7 +55,9 @@ _IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", re.
 _MAC = re.compile(
     r"(?<![\w:-])[0-9a-f]{2}(?:([:-])[0-9a-f]{2})(?:\1[0-9a-f]{2}){4}(?![\w:-])", re.I
 )
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-])")
+# Not after a "+": digits there are an international phone number (+86 138 1234 5678), never a
+# card (one in ten of them passes Luhn by chance, and a card outranks a phone number).
+_CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){11,18}(?![\d-])")
 _IBAN = re.compile(
     r"\b[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?)\b"
 )
@@ -159,12 +161,8 @@ _OTHER_NUMBER = re.compile(
 def find_cards(text: str) -> Iterable[Finding]:
     """Payment cards pass Luhn; UnionPay numbers (62…) are reported as Chinese bank cards. An
     EAN-13 barcode is a card only after a card word (``barcodes.py``); a number right after
-    another kind of label (订单号, order number, invoice #) only after a card word too. Digits
-    right after a "+" are an international phone number (+86 138 1234 5678), never a card:
-    one in ten of them passes Luhn by chance, and a card outranks a phone number."""
+    another kind of label (订单号, order number, invoice #) only after a card word too."""
     for m in _CARD.finditer(text):
-        if text[max(0, m.start() - 1) : m.start()] == "+":
-            continue
         number = _digits(m.group())
         if barcodes.is_ean13(number) and not barcodes.card_context(text, m.start()):
             continue

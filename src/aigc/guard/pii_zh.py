@@ -36,9 +36,8 @@ _MOBILE = re.compile(r"(?<![\d+])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d
 # through the vehicle register (personal information under PIPL).
 _PLATE = re.compile(
     r"(?<![A-Za-z0-9])[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]"
-    r"[A-HJ-NP-Z][·•‧・\s-]?"
-    r"(?:(?=(?:[A-HJ-NP-Z]*\d){3})[A-HJ-NP-Z0-9]{5,6}|(?=(?:[A-HJ-NP-Z]*\d){3})"
-    r"[A-HJ-NP-Z0-9]{4}[学挂警港澳])(?![A-Za-z0-9])"
+    r"[A-HJ-NP-Z][·•‧・\s-]?(?=(?:[A-HJ-NP-Z]*\d){3})"
+    r"(?:[A-HJ-NP-Z0-9]{5,6}|[A-HJ-NP-Z0-9]{4}[学挂警港澳])(?![A-Za-z0-9])"
 )
 
 _ADDRESS = re.compile(

@@ -84,5 +84,5 @@ class BreakerBoard:
         with self._lock:
             breaker = self._breakers.get(key)
             if breaker is None:
-                breaker = self._breakers[key] = CircuitBreaker(int(threshold), float(reset_s))
+                breaker = self._breakers[key] = CircuitBreaker(key[1], key[2])
             return breaker
