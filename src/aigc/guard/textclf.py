@@ -2,9 +2,12 @@
 
 Features are hashed character 1–4-grams of the lower-cased text (scikit-learn's
 ``HashingVectorizer``, so no vocabulary is stored and Chinese needs no segmentation), and the
-model is a logistic regression. The artifact is an ``.npz`` holding the weights as float16, the
-intercept and the vectorizer settings: a few hundred kilobytes, loaded with ``numpy.load``
-(``allow_pickle=False``), so a tampered file cannot run code.
+model is a logistic regression. ``hashed`` computes the vectorizer's output word by word and
+remembers the n-grams of words it has seen: the same matrix, several times faster on text
+whose words recur (hashing was a third of a moderation request's time). The artifact is an
+``.npz`` holding the weights as float16, the intercept and the vectorizer settings: a few
+hundred kilobytes, loaded with ``numpy.load`` (``allow_pickle=False``), so a tampered file
+cannot run code.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Protocol
 import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.utils import murmurhash3_32
 
 from aigc.infra.canonical_text import canonical
 
@@ -26,7 +30,8 @@ NGRAMS = (1, 4)
 
 @cache
 def vectorizer(n_features: int = N_FEATURES) -> HashingVectorizer:
-    """One per size: it holds no state (hashing needs no vocabulary), so threads share it."""
+    """The features' definition, which ``hashed`` computes faster (tests hold the two equal).
+    One per size: it holds no state (hashing needs no vocabulary), so threads share it."""
     return HashingVectorizer(
         analyzer="char_wb",
         ngram_range=NGRAMS,
@@ -56,7 +61,7 @@ class LinearTextClassifier:
         if len(texts) == 1:
             x = _hashed(texts[0], self.n_features)
         else:
-            x = vectorizer(self.n_features).transform(texts)
+            x = hashed(texts, self.n_features)
         return x @ self.weights + self.intercept  # float32 already (load, train)
 
     def scores(self, texts: list[str]) -> np.ndarray:
@@ -79,7 +84,53 @@ class LinearTextClassifier:
 def _hashed(text: str, n_features: int) -> csr_matrix:
     """One text's hashed n-grams, kept for the next classifier: a moderation request scores
     the same text for harm and for injection (hashing is most of a classifier's time)."""
-    return vectorizer(n_features).transform([text])
+    return hashed([text], n_features)
+
+
+def hashed(texts: list[str], n_features: int = N_FEATURES) -> csr_matrix:
+    """``vectorizer(n_features).transform(texts)``, the same matrix: each lower-cased word,
+    padded with a space each side, gives its character 1–4-grams (a word shorter than n gives
+    itself once), hashed with MurmurHash3 (seed 0) to ``abs(hash) % n_features``, counted and
+    scaled to unit length per text."""
+    indptr, columns, values = [0], [], []
+    for text in texts:
+        words = text.lower().split()
+        grams = [
+            (_known_word if len(w) <= KNOWN_WORD_CHARS else _word)(w, n_features) for w in words
+        ]
+        cols, counts = np.unique(np.concatenate(grams) if grams else _NONE, return_counts=True)
+        weights = counts.astype(np.float64)
+        if len(weights):
+            weights /= np.sqrt(weights @ weights)
+        columns.append(cols)
+        values.append(weights)
+        indptr.append(indptr[-1] + len(cols))
+    return csr_matrix(
+        (np.concatenate(values), np.concatenate(columns), np.array(indptr, dtype=np.int32)),
+        shape=(len(texts), n_features),
+    )
+
+
+_NONE = np.zeros(0, dtype=np.int32)
+# Words up to this length are remembered (about 200 bytes each); longer runs are mostly
+# Chinese clauses, which have no spaces between words and seldom recur whole.
+KNOWN_WORD_CHARS = 24
+
+
+def _word(word: str, n_features: int) -> np.ndarray:
+    """The hashed columns of one word's n-grams, in HashingVectorizer's ``char_wb`` order."""
+    padded = f" {word} "
+    hashes = []
+    for n in range(NGRAMS[0], NGRAMS[1] + 1):
+        hashes += [murmurhash3_32(padded[at : at + n]) for at in range(max(len(padded) - n + 1, 1))]
+        if len(padded) <= n:  # a padded word no longer than n is counted once, as itself
+            break
+    columns = (np.abs(np.array(hashes, dtype=np.int64)) % n_features).astype(np.int32)
+    columns.flags.writeable = False  # shared by every text the word is in
+    return columns
+
+
+_known_word = lru_cache(maxsize=2**15)(_word)  # ~7 MB when full
 
 
 @cache
@@ -100,7 +151,7 @@ def train(texts: list[str], labels: list[int], c: float = 4.0) -> LinearTextClas
     (``infra.canonical_text.canonical``: simplified characters, ASCII for full-width forms)."""
     from sklearn.linear_model import LogisticRegression
 
-    x = vectorizer().transform([canonical(t) for t in texts])
+    x = hashed([canonical(t) for t in texts])
     model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
     model.fit(x, labels)
     return LinearTextClassifier(
