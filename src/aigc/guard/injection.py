@@ -19,20 +19,19 @@ from typing import NamedTuple
 
 from aigc.guard import code, decodings, gazetteer, textclf, windows
 from aigc.infra.canonical_text import canonical
+from aigc.infra.regex_gate import Gated, gated
 
 ARTIFACT = Path(__file__).with_name("injection.npz")
 DOCUMENT_ARTIFACT = Path(__file__).with_name("injection_doc.npz")
 
 
 class Rule(NamedTuple):
-    """A phrasing and the score it gives. ``needs``: lower-case words of which the text must
-    hold one for the pattern to be tried at all, so that a case-insensitive search, which
-    tries every position of a text, runs only where it can match (about 60 µs a kilobyte
-    each, and a request runs them all)."""
+    """A phrasing and the score it gives. The pattern is gated (``infra.regex_gate``): it runs
+    only on a text that holds one of the words every match of it holds, since a search tries
+    every position of a text (about 60 µs a kilobyte each, and a request runs them all)."""
 
-    pattern: re.Pattern[str]
+    pattern: Gated
     weight: float
-    needs: tuple[str, ...] = ()
 
 
 # Verbs that read something out (告诉我, 输出, 重复, 翻译 …) or ask what it is.
@@ -53,7 +52,7 @@ _TO_THE_USER_ZH = (
 # not an override of the assistant's instructions: my/our (我) right after the verb is none.
 _RULES: list[Rule] = [
     Rule(
-        re.compile(
+        gated(
             r"\b(?:ignore|disregard|forget|override|bypass|skip)\b(?!\s+(?:my|our)\b)"
             r".{0,40}?\b(?:previous|prior|"
             r"above|earlier|preceding|all|any|your|the|system)\b.{0,30}?\b(?:\w{0,3}s\w{0,2}r\w{0,2}"
@@ -61,57 +60,46 @@ _RULES: list[Rule] = [
             re.I | re.S,
         ),
         0.95,
-        ("ignore", "disregard", "forget", "override", "bypass", "skip"),
     ),
     Rule(
-        re.compile(r"\b(?:DAN|STAN|DUDE|AIM)\b.{0,40}\b(?:stands for|mode|persona)\b"),
+        gated(r"\b(?:DAN|STAN|DUDE|AIM)\b.{0,40}\b(?:stands for|mode|persona)\b"),
         0.9,
-        ("stands for", "mode", "persona"),
     ),
     Rule(
-        re.compile(r"\bdo anything now\b|developer mode (?:enabled|output)", re.I),
+        gated(r"\bdo anything now\b|developer mode (?:enabled|output)", re.I),
         0.9,
-        ("do anything now", "developer mode"),
     ),
     Rule(
-        re.compile(
+        gated(
             r"\b(?:you|your (?:answers?|responses?|replies))\b.{0,30}\b(?:without|free (?:from|"
             r"of)|not bound by)\b.{0,20}\b(?:any )?(?:restrictions|filters?|censorship|ethics|"
             r"ethical guidelines|content polic(?:y|ies)|moral(?:s|ity)?)\b",
             re.I,
         ),
         0.85,
-        ("without", "free from", "free of", "not bound by"),
     ),
     Rule(
-        re.compile(
+        gated(
             r"\b(?:reveal|print|show|repeat|output|leak)\b.{0,30}\b(?:your |the )?(?:system "
             r"prompt|initial (?:prompt|instructions)|hidden (?:prompt|instructions))",
             re.I,
         ),
         0.9,
-        (
-            "system prompt",
-            "initial prompt",
-            "initial instruction",
-            "hidden prompt",
-            "hidden instruction",
-        ),
     ),
-    Rule(re.compile(r"\b(?:new|updated|real) instructions?\s*:", re.I), 0.85, ("instruction",)),
+    Rule(gated(r"\b(?:new|updated|real) instructions?\s*:", re.I), 0.85),
     Rule(
-        re.compile(
+        gated(
             r"(?:忽略|无视|忘记|忘掉|跳过|不要理会)(?!我).{0,12}(?:之前|以上|前面|上述|先前|所有|系统)"
             r".{0,8}(?:指令|指示|规则|提示|要求|设定|限制)"
         ),
         0.95,
     ),
-    Rule(re.compile(r"你.{0,6}(?:不受任何限制|没有任何限制|不受任何约束|解除了?所有限制)"), 0.9),
+    Rule(gated(r"你.{0,6}(?:不受任何限制|没有任何限制|不受任何约束|解除了?所有限制)"), 0.9),
     Rule(
-        re.compile(r"(?:输出|显示|告诉我|泄露|打印).{0,10}(?:系统提示|系统指令|提示词|初始指令)"),
+        gated(r"(?:输出|显示|告诉我|泄露|打印).{0,10}(?:系统提示|系统指令|提示词|初始指令)"),
         0.9,
     ),
-    Rule(re.compile(r"(?:新的指令|新指令)\s*[:：]"), 0.85),
+    Rule(gated(r"(?:新的指令|新指令)\s*[:：]"), 0.85),
     # Jailbreaks as they are written in Chinese, plainly (each scored 0.06–0.45): a persona
     # without moral or safety limits, "developer mode" asked to answer uncensored, the system
     # prompt asked back, the assistant's own safety rules to be ignored, and the dead
@@ -119,21 +107,21 @@ _RULES: list[Rule] = [
     # classifier missed them too. A how-to about Android's developer mode, 提示词是什么意思,
     # 忘记之前的规定吧 (a new office rule) or a grief role-play ask for none of that.
     Rule(
-        re.compile(
+        gated(
             r"你.{0,10}(?:没有|不受|摆脱|无需遵守|不必遵守|不用遵守|不再受)(?:任何)?.{0,6}"
             r"(?:道德|伦理|审查|安全|内容政策|底线|过滤)"
         ),
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:进入|开启|启用|切换到|激活)了?(?:开发者|越狱|DAN|无限制|上帝)模式.{0,20}"
             r"(?:输出|回答|回复|不受|没有|无视|忽略)"
         ),
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:你的|你收到的|你被设定的|给你的|本次对话的|对话开头的).{0,6}(?:系统提示词?|"
             r"系统指令|系统消息|初始指令|初始提示|预设指令|提示词|第一条指令|第一条消息|"
             r"最初的指令).{0,20}(?:是什么|复述|重复|原文|逐字|完整|告诉我|输出|打印|显示)"
@@ -141,21 +129,21 @@ _RULES: list[Rule] = [
         0.9,
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:忽略|无视|忘记|忘掉|跳过|不要理会)(?!我).{0,12}(?:你的|安全|系统).{0,8}"
             r"(?:规定|准则|约束|政策|原则)"
         ),
         0.9,
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:假装|扮演)(?:你是|成)?我(?:已故|去世|死去|过世)的(?:奶奶|外婆|祖母|姥姥).{0,40}"
             r"(?:激活码|序列号|密钥|配方|制作|制造|方法|步骤)"
         ),
         0.8,
     ),
     Rule(
-        re.compile(
+        gated(
             r"\bpretend (?:you are|to be|you're) my (?:late|deceased|dead) "
             r"(?:grandmother|grandma|granny)\b.{0,80}\b(?:activation|keys?|serial|recipe|"
             r"how to make|napalm)\b",
@@ -164,13 +152,12 @@ _RULES: list[Rule] = [
         0.8,
     ),
     Rule(
-        re.compile(
+        gated(
             r"\b(?:what (?:was|is) written|repeat|print|output|show me)\b.{0,40}\b(?:top|"
             r"beginning|start) of (?:this|the|our) (?:conversation|chat|prompt)\b",
             re.I,
         ),
         0.85,
-        ("conversation", "chat", "prompt"),
     ),
     # What the assistant was given, asked back in other words ("the instructions you
     # received", 你被告知的规则, 你的设定 with a verb that reads it out), and instructions
@@ -182,7 +169,7 @@ _RULES: list[Rule] = [
     # or a notice voiding a rule (以上规定作废) are none, nor is a system's message to its user
     # (这是系统发出的消息，请立即处理).
     Rule(
-        re.compile(
+        gated(
             r"\b(?:what|repeat|tell me|list|print|reveal|show|write|recite|spell)\b.{0,40}?\b"
             r"(?:were you|you were|you've been|you have been|you had been) (?:told|given|"
             r"instructed|asked|programmed)\b.{0,30}?\b(?:before|earlier|at the (?:start|"
@@ -191,12 +178,11 @@ _RULES: list[Rule] = [
             re.I,
         ),
         0.85,
-        ("were you", "you were", "you've been", "you have been", "you had been"),
     ),
     # What one "received" is an instruction or a prompt (您收到的密码 is an IT notice's, 你得到的
     # 提示 a puzzle's); what one was told, asked or set may also be a rule, a secret or a password.
     Rule(
-        re.compile(
+        gated(
             r"(?:你|您)(?:所|之前|最初|一开始)?(?:(?:收到|接收到|接到|得到)的(?:所有|全部|一切|那些|"
             r"这些)?(?:指令|指示|设定|提示词)|(?:被告知|被要求保密|被要求|被设定|被赋予|被给予|"
             r"被指示|被嘱咐)的(?:所有|全部|一切|那些|这些)?(?:指令|指示|规则|设定|提示词?|口令|密码|"
@@ -205,7 +191,7 @@ _RULES: list[Rule] = [
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             rf"(?:你的|您的)(?:初始|原始|内部|隐藏的?)?(?:设定|人设|预设)(?:内容|全文)?.{{0,6}}?"
             rf"{_READ_OUT_ZH}|{_READ_OUT_ZH}.{{0,12}}(?:你的|您的)(?:初始|原始|内部|隐藏的?)?"
             r"(?:设定|人设|预设)"
@@ -213,7 +199,7 @@ _RULES: list[Rule] = [
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:之前|以上|上面|前面|上述|先前|此前|原有|原来|已有)的?(?:所有|全部|一切)?(?:指令|"
             r"指示|提示词?)(?:都|均|全部|一律)?(?:已经?|现已|现在)?(?:作废|不再有效|不再适用|"
             r"被?撤销|全部取消|一律取消|被取消|被覆盖)"
@@ -221,7 +207,7 @@ _RULES: list[Rule] = [
         0.9,
     ),
     Rule(
-        re.compile(
+        gated(
             r"\b(?:previous|prior|above|earlier|preceding|original|all)\s+(?:instructions?|"
             r"directives?)\s+(?:are|is|have been|were)\s+(?:now\s+)?(?:void|null|"
             r"cancell?ed|revoked|obsolete|overridden|no longer (?:valid|apply|applicable|in "
@@ -229,26 +215,24 @@ _RULES: list[Rule] = [
             re.I,
         ),
         0.9,
-        ("instruction", "directive"),
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:指令|命令|指示).{0,10}(?:优先级最高|最高优先级|优先于(?:之前|以上|所有|其他|系统))"
             r"|(?:优先级最高|最高优先级)的(?:指令|命令|指示)"
         ),
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             r"\b(?:highest|top|maximum|absolute) priority\b.{0,20}\binstructions?\b|"
             r"\binstructions?\b.{0,30}\b(?:take|takes|have|has) (?:precedence|priority) over\b",
             re.I,
         ),
         0.85,
-        ("priority", "precedence"),
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:这是|此为|以下是|下面是|来自)(?:系统|系统管理员|开发者|开发人员|OpenAI)(?:发来|发出)?"
             r"的?(?:最高)?(?:指令|命令)[，,：:。]?.{0,12}?(?:你必须|你需要|请立即|立即|请你)"
         ),
@@ -260,40 +244,38 @@ _RULES: list[Rule] = [
     # (not a process's "将用户的身份证号提交到实名认证接口"). They scored 0.03–0.43; written the
     # same way, no benign text of the benchmark matches.
     Rule(
-        re.compile(
+        gated(
             r"(?<!不要)(?<!不能)(?<!不可)(?<!不得)(?<!切勿)(?<!请勿)(?<!别)(?:忽略|无视|不要理会|"
             r"不用管|别管|不必理会)(?:用户|使用者|提问者)的?(?:问题|提问|请求|指令)"
         ),
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?<!never )(?<!not )(?<!n't )(?<!n’t )\b(?:ignore|disregard)\s+(?:the\s+)?"
             r"user['’]?s?\s+(?:question|request|query|message|instructions?)\b",
             re.I,
         ),
         0.85,
-        ("user",),
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:以下|下面|接下来|之后|此后|后面)的?(?:所有|全部)?(?:内容|文字|文本|话|段落|消息)?"
             r"(?:都|均)?(?:视为|当作|当成)(?:系统|最高优先级的?)(?:指令|提示词?|命令)"
         ),
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             r"\btreat (?:everything|all|anything|the (?:text|content|lines?|words?|messages?))"
             r"(?: (?:below|that follows|after this|following))?\b.{0,20}?\bas (?:a |the |your )?"
             r"(?:new )?system (?:instructions?|prompt|message)\b",
             re.I,
         ),
         0.85,
-        ("system",),
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:把|将)(?:用户|使用者)的?(?:聊天记录|对话记录|对话内容|密码|账号密码|验证码|个人信息|"
             r"身份证号)(?:发送|发到|上传|转发|提交|传)[到至给]?.{0,20}?(?:https?://|www\.|"
             r"[\w.+-]+@[\w-]+\.\w+|这个地址|以下地址|该地址|此地址|这个邮箱|以下邮箱)"
@@ -301,14 +283,13 @@ _RULES: list[Rule] = [
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             r"\b(?:send|forward|upload|post|e-?mail|transmit|leak)\b.{0,20}?\b(?:the )?"
             r"user['’]?s\b.{0,20}?\b(?:password|credentials|chat history|conversation history|"
             r"api keys?)\b.{0,40}?(?:https?://|www\.|[\w.+-]+@[\w-]+\.\w+)",
             re.I,
         ),
         0.85,
-        ("user",),
     ),
 ]
 # Inside a document: text that tells the assistant what to put in its answer, or what to do
@@ -316,7 +297,7 @@ _RULES: list[Rule] = [
 # no evidence; the classifier judges those.
 _DOCUMENT_RULES: list[Rule] = [
     Rule(
-        re.compile(
+        gated(
             r"\b(?:in|into|to|at the (?:start|end|beginning) of|throughout) your (?:answer|"
             r"reply|response|output|summary)\b|\bwhen you (?:write|give|compose|draft) your "
             r"(?:answer|reply|response)\b|\bbefore (?:you )?(?:answer|respond|repl)\w*"
@@ -324,21 +305,19 @@ _DOCUMENT_RULES: list[Rule] = [
             re.I,
         ),
         0.9,
-        ("your answer", "your reply", "your response", "your output", "your summary", "before"),
     ),
     Rule(
-        re.compile(
+        gated(
             r"\b(?:AI|assistant|chatbot|language model|LLM)\b.{0,40}\b(?:must|should|"
             r"will|needs? to)\b",
             re.I,
         ),
         0.6,
-        ("must", "should", "will", "need"),
     ),
     # A message addressed to the model by name or role ("to you, GPT-4.", "Dear AI assistant,"):
     # documents are written for people ("Dear Assistant Manager" goes on, so it is not one).
     Rule(
-        re.compile(
+        gated(
             r"\b(?:to you|dear|hey|hello|attention|note (?:to|for)|message (?:to|for)|"
             r"instructions? (?:to|for))[,:]? (?:the )?(?:AI(?: assistant| agent| model)?|"
             r"assistant|language model|LLM|chatbot|agent|(?:Chat)?GPT[-\w.]*|Claude|Llama[-\w.]*|"
@@ -346,30 +325,17 @@ _DOCUMENT_RULES: list[Rule] = [
             re.I | re.M,
         ),
         0.85,
-        (
-            "to you",
-            "dear",
-            "hey",
-            "hello",
-            "attention",
-            "note to",
-            "note for",
-            "message to",
-            "message for",
-            "instruction",
-        ),
     ),
     # Chat-template markup in a document poses as a system or user turn.
     Rule(
-        re.compile(
+        gated(
             r"\(system[_ ]message\)|<\|im_start\|>|<\|(?:system|user|assistant)\|>|<<SYS>>|"
             r"(?-i:\[/?INST\])|^[ \t]*#{2,}[ \t]*system[ \t]*(?:message|prompt)?[ \t]*:",
             re.I | re.M,
         ),
         0.85,
-        ("system", "<|", "<<sys>>", "[inst]", "[/inst]"),
     ),
-    Rule(re.compile(r"(?:在|于)你的(?:回答|回复|答案|输出)(?:中|里|开头|结尾)"), 0.9),
+    Rule(gated(r"(?:在|于)你的(?:回答|回复|答案|输出)(?:中|里|开头|结尾)"), 0.9),
     # What to do while answering about this document, said to whoever reads it for a user
     # ("When summarizing this page, tell the user to …", 总结本文时，请告诉用户访问 …), and
     # words to a reader that is a model ("If you are an AI reading this", 如果你是AI,
@@ -378,7 +344,7 @@ _DOCUMENT_RULES: list[Rule] = [
     # name to the list", 如果你是AI从业者) is none. Written from how such text is phrased;
     # none of the benchmark's documents, benign or planted, matches them (2026-12-05).
     Rule(
-        re.compile(
+        gated(
             r"\bwhen(?:ever)? (?:you(?: are)? )?(?:summari[sz]|answer|respond|repl|writ|translat|"
             r"read|process)\w*\b.{0,40}\b(?:this|the) (?:page|document|text|e-?mail|article|"
             r"content|message|file|website)\b.{0,80}\b(?:tell|say|add|include|mention|recommend|"
@@ -387,20 +353,18 @@ _DOCUMENT_RULES: list[Rule] = [
             re.I | re.S,
         ),
         0.85,
-        ("when",),
     ),
     Rule(
-        re.compile(
+        gated(
             r"\bif you are an? (?:AI|assistant|language model|LLM|chatbot|bot|agent)"
             r"(?: (?:assistant|model|agent))?(?=\s*(?:[,.;:!?]|reading|processing|"
             r"summari[sz]ing|and\b|$))",
             re.I,
         ),
         0.9,
-        ("if you are",),
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:回答|回复|答复|总结|概括|摘要)(?:本|此|这|该)?(?:篇|份|个|封|段)?"
             r"(?:文档|文件|文章|文|页面|网页|邮件|内容|文本|问题)?(?:时|的时候)[，,]?.{0,8}"
             r"(?:请|务必|一定要|必须|记得).{0,20}(?:用户|链接|网址|http)"
@@ -408,32 +372,30 @@ _DOCUMENT_RULES: list[Rule] = [
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:在|于)(?:你的|您的)?(?:回答|答案|总结|摘要|输出)(?:中|里|末尾|结尾|开头|最后)"
             r".{0,12}(?:加入|加上|附上|插入|提到|提及|推荐|写上|告诉).{0,20}(?:用户|链接|网址|http|产品)"
         ),
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             r"如果你是(?:AI|人工智能|大模型|大语言模型|语言模型|智能助手|助手|机器人)"
             r"(?!从业|工程|研究|开发|爱好|公司|企业|专家|产品)"
         ),
         0.9,
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:大模型|大语言模型|语言模型|AI|人工智能|智能助手|助手).{0,12}(?:读取|读到|看到|"
             r"处理|总结|阅读)(?:了)?(?:本|此|这|该)(?:篇|份|个|封)?(?:文档|文件|文章|页面|网页|"
             r"邮件|内容).{0,20}(?:必须|务必|请|应当|需要)"
         ),
         0.85,
     ),
-    Rule(re.compile(r"(?:助手|人工智能|AI|模型).{0,10}(?:必须|应该|需要|请)"), 0.6),
+    Rule(gated(r"(?:助手|人工智能|AI|模型).{0,10}(?:必须|应该|需要|请)"), 0.6),
     Rule(
-        re.compile(
-            r"(?:给|致)(?:你|您)?(?:这个|这位)?(?:AI|人工智能|智能)?助手的(?:消息|指令|留言)"
-        ),
+        gated(r"(?:给|致)(?:你|您)?(?:这个|这位)?(?:AI|人工智能|智能)?助手的(?:消息|指令|留言)"),
         0.85,
     ),
     # A new task for whoever reads the document, or its reading task called off ("Your new task
@@ -446,24 +408,23 @@ _DOCUMENT_RULES: list[Rule] = [
     # indirect injections are phrased (they scored 0.04–0.43), not from the benchmark's
     # documents; none of its benign texts matches.
     Rule(
-        re.compile(
+        gated(
             rf"(?:你的|您的)(?:新|真正的?|实际的?|唯一的?|现在的|下一个)(?:任务|指令|目标)"
             rf"(?:是|为|变为|改为|如下|[:：]).{{0,30}}?{_TO_THE_USER_ZH}"
         ),
         0.85,
     ),
     Rule(
-        re.compile(
+        gated(
             r"\byour (?:new|real|actual|only|true|next) (?:task|instructions?|goal|objective|"
             r"mission) (?:is|are|now|will be)\b.{0,60}?(?:\bthe user\b|https?://|\bpassword|"
             r"\bcredentials\b|\blink\b)",
             re.I,
         ),
         0.85,
-        ("your ",),
     ),
     Rule(
-        re.compile(
+        gated(
             r"(?:停止|不要|别|不用|无需)(?:再)?(?:总结|概括|摘要|翻译)(?:这份|这篇|这个|本|此|该)"
             r"(?:文件|文档|文章|报告|内容|邮件|网页|页面|文)[，,]?.{0,4}?(?:而是|改为|转而|直接|只需|"
             r"只)(?:要)?.{0,12}?(?:回复|回答|输出|告诉)"
@@ -522,7 +483,7 @@ UNADDRESSED_WEIGHT = 0.5
 # summary, or something to send, show or link. An instruction-like span counts in full only
 # where it names one of those (2026-12-05, evening; before, every such span did); others count
 # at UNADDRESSED_WEIGHT. Written from how indirect injections work, not read off a set.
-_DOC_CUES = re.compile(
+_DOC_CUES = gated(
     r"\b(?:ai|assistant|model|chatbot|gpt|llm|bot|language model|instructions?|prompts?|"
     r"ignore|disregard|override|previous|system|user|task|summar\w*|respon\w*|repl\w*|answers?|"
     r"outputs?|append|include|insert|mention|tell|say|print|write|send|forward|transfer|"
@@ -575,23 +536,8 @@ class InjectionScore:
     model: float | None
 
 
-# The four characters that a case-insensitive pattern matches as an ASCII letter (İ and ı as
-# i, ſ as s, the Kelvin sign as k): folded before ``Rule.needs`` is looked up, so the cheap test
-# never skips a pattern that would have matched.
-_ASCII_FOLDS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
-
-
 def _rule_score(text: str, rules: list[Rule]) -> float:
-    lowered = text.translate(_ASCII_FOLDS).lower()
-    return max(
-        (
-            rule.weight
-            for rule in rules
-            if (not rule.needs or any(word in lowered for word in rule.needs))
-            and rule.pattern.search(text)
-        ),
-        default=0.0,
-    )
+    return max((rule.weight for rule in rules if rule.pattern.search(text)), default=0.0)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
@@ -660,7 +606,7 @@ def _read(text: str, classifier: textclf.Scorer | None, document: bool) -> Injec
 # here (English, Chinese), it counts for CUELESS_WEIGHT. Elsewhere (Spanish, Russian …) no
 # absence of cues is seen and it counts in full.
 CUELESS_WEIGHT = 0.75
-_CUES = re.compile(
+_CUES = gated(
     r"\b(?:ignore|disregard|forget|override|bypass|instructions?|prompts?|system|rules?|"
     r"previous|prior|above|earlier|from now on|pretend|act as|role-?play|you are (?:now|no "
     r"longer|free)|developer mode|jailbreak|dan|unfiltered|uncensored|restrictions?|reveal|"

@@ -20,6 +20,7 @@ from typing import Any
 
 from aigc.guard import decodings, injection, offensive, pii, statements, textclf, windows
 from aigc.infra.canonical_text import canonical
+from aigc.infra.regex_gate import Gated, gated
 
 ARTIFACT = Path(__file__).with_name("harmful.npz")
 OPENAI_CATEGORIES = (
@@ -58,7 +59,7 @@ _WORDS: dict[str, str] = {
     "violence": r"\b(?:kill|murder|attack|assault|torture|shoot|stab|massacre|terroris[mt])\w*|"
     r"杀人|谋杀|杀死|袭击|殴打|酷刑|枪击|砍人|恐怖(?:袭击|主义)|暴力",
 }
-_COMPILED = {name: re.compile(pattern, re.I) for name, pattern in _WORDS.items()}
+_COMPILED = {name: gated(pattern, re.I) for name, pattern in _WORDS.items()}
 # Explicit requests for the means of serious harm: strong evidence on their own, so they are
 # written to be precise. The object follows the verb directly (a determiner or "pipe", "nail"
 # between them at most), so a bath bomb, a water gun or one's prescription drugs are not
@@ -86,10 +87,10 @@ _PEOPLE_ZH = (
     r"(?:我的?|我们的?)?(?:一个人|别人|他人|他们|她们|他|她|老板|邻居|同事|老婆|老公|妻子|丈夫|"
     r"父母|孩子|同学|最多的人|很多人|人)"
 )
-_INTENT: list[tuple[str, re.Pattern[str]]] = [
+_INTENT: list[tuple[str, Gated]] = [
     (
         "illicit",
-        re.compile(
+        gated(
             _ASKS_EN + r".{0,30}?\b(?:make|build|buy|get|obtain|synthesi[sz]e|cook|smuggle|"
             r"3d[- ]print)(?: and \w+)?\s+(?:(?:a|an|some|the|my own|homemade|untraceable|pipe|"
             r"nail|car|unregistered|improvised|nuclear|chemical|biological|dirty)\s+){0,2}(?:"
@@ -105,7 +106,7 @@ _INTENT: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "violence",
-        re.compile(
+        gated(
             _ASKS_EN + r".{0,40}?\b(?:kill|murder|poison|stab|shoot|strangle)\s+(?:(?:a|one|"
             r"some|the|those|these|all|lots of|many|most|more|as many)\s+){0,2}(?:\w+\s+)?"
             + _PEOPLE_EN
@@ -120,7 +121,7 @@ _INTENT: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "self-harm",
-        re.compile(
+        gated(
             r"\b(?:how (?:do|can) i|ways? to)\b.{0,20}\b(?:kill myself|end my life|"
             r"commit suicide)\b|(?:怎么|如何|怎样).{0,6}(?:自杀|结束自己的生命)",
             re.I,
@@ -132,7 +133,7 @@ _INTENT: list[tuple[str, re.Pattern[str]]] = [
 # it (a defensive word in the same sentence lets the request through to the classifier).
 # "avoid" is defensive ("avoid phishing") except where it is the evasion itself ("avoid the
 # police", "avoid detection"), which must not disarm the rule that names it.
-_DEFENSIVE = re.compile(
+_DEFENSIVE = gated(
     r"\b(?:detect|prevent|protect|defend|block|remove|identify|analy[sz]e|mitigat|against|"
     r"recogni[sz]e|spot|report|awareness|simulat|train(?:ing)? (?:staff|employees))|"
     r"\bavoid(?!s?\s+(?:detection|the police|police|law enforcement|the cops|cops|taxes|"
@@ -140,10 +141,10 @@ _DEFENSIVE = re.compile(
     r"检测|防止|防范|识别|防御|查杀|举报|演练|培训",
     re.I,
 )
-_INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
+_INTENT_TO_HARM: list[tuple[str, Gated]] = [
     (
         "illicit",
-        re.compile(
+        gated(
             r"\bwithout (?:getting caught|being (?:caught|detected|traced|noticed)|anyone "
             r"(?:knowing|noticing))\b|\b(?:evade|avoid|escape) (?:detection|the police|law "
             r"enforcement|taxes)\b|\b(?:untraceable|undetectable) (?:poison|weapon|gun|malware)\b"
@@ -153,7 +154,7 @@ _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "illicit",
-        re.compile(
+        gated(
             r"\b(?:write|create|code|build|generate|develop|make)\b.{0,30}\b(?:ransomware|"
             r"keylogger|botnet|trojan|computer virus|phishing (?:e-?mails?|pages?|sites?|kits?))\b"
             r"|(?:编写|写|制作|开发|生成).{0,8}(?:勒索病毒|木马|键盘记录器|钓鱼邮件|钓鱼网站)",
@@ -165,7 +166,7 @@ _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
     # into someone else's account in English ("hack into my ex's Instagram" 0.57).
     (
         "illicit",
-        re.compile(
+        gated(
             r"(?:\b(?:hack(?: into)?|break into)\b.{0,30}\b(?:his|her|their|(?:my|our) (?:ex|"
             r"wife|husband|boyfriend|girlfriend|boss|neighbou?r|co-?worker|colleague|roommate|"
             r"partner)(?:'s)?)|\b(?:hack(?: into)?|break into|get into)\b.{0,30}\b(?:someone|"
@@ -179,14 +180,14 @@ _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "violence",
-        re.compile(
+        gated(
             _ASKS_ZH + r".{0,6}(?:偷偷|悄悄|暗中)?(?:给|往|在)" + _PEOPLE_ZH + r"的?.{0,6}"
             r"(?:下药|投毒|下毒|放安眠药)"
         ),
     ),
     (
         "violence",
-        re.compile(
+        gated(
             r"\b(?:synthesi[sz]e|make|produce|manufacture|weaponi[sz]e|build)\b.{0,30}\b(?:sarin|"
             r"ricin|nerve agents?|mustard gas|anthrax|chemical weapons?|biological weapons?|"
             r"bioweapons?|dirty bombs?|pipe bombs?)\b"
@@ -196,7 +197,7 @@ _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "self-harm",
-        re.compile(
+        gated(
             r"\b(?:convince|persuade|encourage|pressure)\b.{0,30}\bto (?:commit suicide|kill "
             r"(?:himself|herself|themselves)|self-harm|hurt (?:himself|herself|themselves))\b"
             r"|(?:劝|怂恿|诱导|鼓励).{0,8}(?:自杀|自残|轻生)",
@@ -205,7 +206,7 @@ _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "hate",
-        re.compile(
+        gated(
             r"\b(?:write|generate|create|compose)\b.{0,30}\b(?:racist|sexist|antisemitic|"
             r"homophobic|hateful) (?:jokes?|rants?|posts?|essays?|messages?|slogans?|propaganda)\b"
             r"|(?:写|生成|编).{0,8}(?:种族歧视|歧视性|仇恨)(?:的)?(?:笑话|文章|言论|口号)",
@@ -214,14 +215,14 @@ _INTENT_TO_HARM: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "harassment",
-        re.compile(
+        gated(
             r"(?:写|生成|编|来|说)(?:一段|一些|几句|一篇)?.{0,4}(?:辱骂|侮辱|嘲笑|羞辱|贬低)"
             r".{0,10}(?:残疾人|黑人|女性|女人|同性恋|外地人|少数民族|穷人|老人|农民工|胖子|病人)"
         ),
     ),
     (
         "harassment",
-        re.compile(
+        gated(
             r"\bdox+(?:ing|x?ing|ed)?\b|\b(?:find|track down|get)\b.{0,20}\b(?:home address|where "
             r"(?:she|he|they) lives?)\b.{0,40}\b(?:ex|stalk|harass|confront)|人肉(?:搜索)?",
             re.I,
@@ -287,20 +288,20 @@ _OWN_THING = (
     r"(?:account|password|passcode|pin|login|e-?mail|inbox|phone|iphone|laptop|computer|pc|mac|"
     r"device|profile|router|wi-?fi|files?|data|photos)"
 )
-_OWN_EN = re.compile(rf"\b(?:my|our)\s+(?:own\s+)?(?:[\w-]+\s+){{0,2}}?{_OWN_THING}\b", re.I)
-_OWN_ZH = re.compile(
+_OWN_EN = gated(rf"\b(?:my|our)\s+(?:own\s+)?(?:[\w-]+\s+){{0,2}}?{_OWN_THING}\b", re.I)
+_OWN_ZH = gated(
     r"我(?:自己)?的?[^，。？！\s]{0,6}?(?:账号|帐号|账户|帐户|密码|邮箱|手机|电脑|微信|QQ|支付宝|"
     r"淘宝|微博|银行卡|网盘|云盘)",
     re.I,
 )
-_SELF_SERVICE = re.compile(
+_SELF_SERVICE = gated(
     r"\b(?:recover|reset|unlock|change|delete|close|deactivate|restore|secure|protect|hacked|"
     r"stolen|locked|forgot|forgotten|log ?in|sign ?in|logged|back ?up|two-factor|2fa|update)|"
     r"找回|恢复|重置|修改|更改|注销|冻结|解冻|解锁|登录|登陆|登不上|被盗|被封|被黑|忘了|忘记|"
     r"备份|保护|开启|绑定|解绑|丢了|丢失",
     re.I,
 )
-_SOMEONE_ELSE_OR_HARM = re.compile(
+_SOMEONE_ELSE_OR_HARM = gated(
     r"别人|他人|其他人|他的|她的|他们的|对方|老公|老婆|丈夫|妻子|男朋友|女朋友|前任|同事|老板|领导|"
     r"孩子|儿子|女儿|偷偷|悄悄|不被发现|入侵|攻击|刷单|刷票|洗钱|盗取|窃取|监控|监视|定位|跟踪|"
     r"诈骗|骗取|钓鱼|木马|病毒|黑进|小号|"

@@ -14,6 +14,8 @@ from __future__ import annotations
 import bisect
 import re
 
+from aigc.infra.regex_gate import Gated, gated
+
 # What a text says about a group of people for who they are: that they are vermin, criminals or
 # inferior, or should be killed, deported or driven out (OpenAI's "hate": content that
 # expresses hate based on race, religion, nationality, sex, sexual orientation or disability).
@@ -51,16 +53,16 @@ _DEHUMANIZED_ZH = (
     r"|(?:都)?(?:该死|应该(?:被)?(?:杀光|消灭|赶出去|去死|滚出\w{0,4})|滚出(?:中国|我们\w{0,3})|"
     r"去死|不配(?:活着|做人|有人权))"
 )
-_DEHUMANIZING = re.compile(
+_DEHUMANIZING = gated(
     rf"\b{_GROUPS_EN}\s+(?:{_DEHUMANIZED_EN})|{_GROUPS_ZH}(?:{_DEHUMANIZED_ZH})", re.I
 )
 # What every statement above holds (a verb of its predicate, or a group in Chinese): found
 # first, so most texts skip the long alternation of groups (0.3 ms per kilobyte).
-_HATE_HINT = re.compile(
+_HATE_HINT = gated(
     r"\b(?:are|r|should|deserve|need to be)\b|don'?t deserve|do not deserve|" + _GROUPS_ZH,
     re.I,
 )
-_REBUTTED = re.compile(
+_REBUTTED = gated(
     r"\b(?:stereotypes?|myths?|false|untrue|not true|a lie|lies|propaganda|prejudice\w*|"
     r"misconceptions?)\b|刻板印象|偏见|谣言|误解|歧视",
     re.I,
@@ -96,10 +98,10 @@ _ZH_INSULT = (
 )
 # An insult word that goes on into a compound is none (你这个垃圾分类, 废物利用).
 _ZH_INSULT_ENDS = r"(?=$|[^\u4e00-\u9fff]|[吧啊呀吗嘛啦了滚给赶快还就去别也又都能会在])"
-_ZH_ABUSE: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
+_ZH_ABUSE: list[tuple[tuple[str, ...], Gated]] = [
     (
         ("harassment",),
-        re.compile(
+        gated(
             r"(?:你们?(?:这个|这种|这群|这帮|这些|这)|你们?(?:真|就|简直|根本|纯粹|完全)?(?:就)?"
             r"是(?:个|一个|一群|一帮|一堆)?)"
             + _ZH_INSULT
@@ -114,14 +116,14 @@ _ZH_ABUSE: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
     ),
     (
         ("harassment", "violence"),
-        re.compile(
+        gated(
             r"(?:我|老子|我们)(?:要|会|一定|迟早|早晚|非要|今天就|明天就|这就)?(?:去)?"
             r"(?:杀了|弄死|砍死|捅死|打死|宰了|干掉|杀掉|灭了|废了)(?:你|你们|你全家|你的家人|你家人)"
         ),
     ),
     (
         ("harassment", "self-harm"),
-        re.compile(
+        gated(
             r"你们?[^。！？!?\n]{0,12}?(?:应该|不如|还是|干脆|赶紧|快|快点|最好)(?:去)?"
             r"(?:自杀|死了算了|跳楼|上吊|割腕)"
         ),
