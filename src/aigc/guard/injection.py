@@ -643,7 +643,8 @@ def _read_here(text: str) -> bool:
     if _HAN.search(text):
         return True
     words = _LATIN_WORD.findall(text)
-    other_script = sum(not c.isascii() for c in text) * 5 > len(text)
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))  # (a C loop, not a Python one)
+    other_script = non_ascii * 5 > len(text)
     return bool(words) and not other_script and not _another_latin_language(text, words)
 
 

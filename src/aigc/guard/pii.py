@@ -25,6 +25,7 @@ from stdnum import iban, luhn
 
 from aigc.guard import barcodes, ner, pii_zh, pinyin_names, romanized_names
 from aigc.infra.canonical_text import simplified_in_place, span_in, visible_with_positions
+from aigc.infra.regex_gate import gated
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,10 @@ Recognizer = Callable[[str], Iterable[Finding]]
 
 # --- regex helpers -------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_EMAIL = gated(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # The scheme starts where a run of scheme characters starts: with \b alone every letter of
 # "a-a-a-…" was a start that scanned to the end (quadratic).
-_URL_CREDENTIALS = re.compile(
-    r"(?<![\w+.-])[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@[^\s/]+\S*", re.I
-)
+_URL_CREDENTIALS = gated(r"(?<![\w+.-])[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@[^\s/]+\S*", re.I)
 _IPV4 = re.compile(
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)"
 )
@@ -87,13 +86,13 @@ _DATE = re.compile(
 _BIRTH_CONTEXT = re.compile(r"born|birth|\bdob\b|d\.o\.b|生日|出生", re.I)
 
 # Secrets: well-known key formats, then any long high-entropy token.
-_SECRET_FORMATS = re.compile(
+_SECRET_FORMATS = gated(
     r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}\b"
     r"|\bgithub_pat_[A-Za-z0-9_]{40,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bAIza[0-9A-Za-z_-]{35}"
     r"|\bglpat-[A-Za-z0-9_-]{20,}|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
     r"|-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]*?-----END (?:[A-Z]+ )?PRIVATE KEY-----"
 )
-_PASSWORD = re.compile(
+_PASSWORD = gated(
     r"(?:password|passwd|pwd|secret|token|api[_ -]?key|密码|口令|密钥)\s*(?:is|[:=：是])\s*"
     r"[\"']?(?P<value>[^\s\"'，。,;；]{4,})",
     re.I,

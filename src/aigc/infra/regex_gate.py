@@ -104,13 +104,18 @@ def required_literals(pattern: re.Pattern[str]) -> tuple[Strings, ...]:
         return ()
     exact, required = _sequence(list(parsed))
     sets = {*required, *_required_of(exact)}
-    # one letter or digit is in nearly every text: such a set would only cost
-    useful = [words for words in sets if not any(len(w) < 2 and w.isascii() for w in words)]
+    # one letter, digit or space is in nearly every text (an "@" is not): such a set would
+    # only cost
+    useful = [words for words in sets if not any(_common_char(w) for w in words)]
     kept: list[Strings] = []
     for words in sorted(useful, key=_selectivity, reverse=True):
         if not any(_implies(other, words) for other in kept):
             kept.append(words)
     return tuple(kept[:_MAX_SETS])
+
+
+def _common_char(word: str) -> bool:
+    return len(word) < 2 and word.isascii() and (word.isalnum() or word.isspace())
 
 
 def _implies(a: Strings, b: Strings) -> bool:
