@@ -34,5 +34,7 @@ def windows(text: str, size: int = WINDOW) -> list[str]:
 
 
 def highest(scores: Callable[[list[str]], Iterable[float]], text: str) -> float:
-    """The highest of ``scores`` (a classifier's batch scoring) over ``text``'s windows."""
-    return float(max(scores(windows(text))))
+    """The highest of ``scores`` (a classifier's batch scoring) over ``text``'s windows, each
+    scored alone: a text of one window is hashed once for all the classifiers that read it
+    (``textclf._hashed``), and so is each window of a longer one."""
+    return max(float(max(scores([window]))) for window in windows(text))
