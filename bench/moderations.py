@@ -3,11 +3,11 @@
 Issue 17's line: p50 ≤ 10 ms for 1 KB on 2 cores. One ``aigc serve`` on a fresh data directory,
 an organization's member key, the real ``openai`` client (one keep-alive connection) sending
 one text per request (each made distinct by a number at its end), sequentially: English
-office text (with a name and an e-mail address),
-Chinese office text (names, a phone number) and English text carrying an injection. Each
-request runs every moderation check (category rules, the harmful-request classifier, PII with
-Chinese names, prompt injection). The same texts are also sent with plain ``httpx`` (the SDK's
-own share) and timed in process (``moderation.moderate``), so the HTTP share shows.
+office text (with a name and an e-mail address), Chinese office text (names, a phone number)
+and English text carrying an injection. Each request runs every moderation check (category
+rules, the harmful-request classifier, the checked PII entities, prompt injection). The same
+texts are also sent with plain ``httpx`` (the SDK's own share) and timed in process
+(``moderation.moderate``), so the HTTP share shows.
 
     python bench/moderations.py [--requests 300]
 
