@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from stdnum.cn import ric
 
 from aigc.guard import barcodes, pii
@@ -190,3 +191,52 @@ def test_travel_permits_are_numbered_like_passports() -> None:
     assert kinds("回乡证 H12345678") == {"PASSPORT": "H12345678"}
     assert kinds("护照号E12345678") == {"PASSPORT": "E12345678"}
     assert kinds("型号C12345678的零件") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "account"),
+    [
+        ("我的微信号是 zhang_san88，有事联系", "zhang_san88"),
+        ("加我微信：lisi2024", "lisi2024"),
+        ("vx：wxid_k2j3h4g5f6", "wxid_k2j3h4g5f6"),
+        ("微信号:ChenXiaoming", "ChenXiaoming"),  # letters only, after 微信号
+        ("有问题加微 abc_12345", "abc_12345"),
+        ("WeChat ID: mike_chen-01", "mike_chen-01"),
+    ],
+)
+def test_a_wechat_id_after_its_name_is_pii(text: str, account: str) -> None:
+    """A WeChat ID reaches one person as a phone number does; it was never reported."""
+    assert kinds(text) == {"CN_WECHAT_ID": account}
+    assert "CN_WECHAT_ID" in pii.SAFE_ENTITIES  # the moderation's "pii" and policies see it
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("我的QQ是 123456789", "123456789"),
+        ("QQ号：10001", "10001"),
+        ("扣扣 2847561930", "2847561930"),
+        ("ＱＱ：987654321 随时找我", "987654321"),  # full-width letters read as ASCII
+    ],
+)
+def test_a_qq_number_after_its_name_is_pii(text: str, number: str) -> None:
+    assert kinds(text) == {"CN_QQ_NUMBER": number}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "微信支付很方便",
+        "我在微信 official account 上看到",  # a word after a bare 微信
+        "微信公众号 aigc_official",  # an official account, not 微信号
+        "微信 version 8.0.1",
+        "import wx; wx.Frame(None)",  # wxPython
+        "请用wx Frame 做界面",
+        "WeChat is popular among our customers",
+        "QQ群 123456789",  # a group's number
+        "QQ音乐 2024 年度报告",
+        "QQ 2024",  # four digits: no QQ number
+    ],
+)
+def test_messaging_words_without_an_account_are_not_pii(text: str) -> None:
+    assert not {"CN_WECHAT_ID", "CN_QQ_NUMBER"} & set(kinds(text)), text

@@ -334,6 +334,8 @@ RECOGNIZERS: dict[str, Recognizer] = {
     "CN_USCC": pii_zh.find_uscc,
     "CN_MOBILE": pii_zh.find_mobiles,
     "CN_LICENSE_PLATE": pii_zh.find_licence_plates,
+    "CN_WECHAT_ID": pii_zh.find_wechat_ids,
+    "CN_QQ_NUMBER": pii_zh.find_qq_numbers,
     "CN_PERSON": pii_zh.find_persons,
     "CN_ADDRESS": pii_zh.find_addresses,
     "TW_ID_NUMBER": pii_zh.find_tw_ids,

@@ -39,6 +39,25 @@ _PLATE = re.compile(
     r"[A-HJ-NP-Z][·•‧・\s-]?(?=(?:[A-HJ-NP-Z]*\d){3})"
     r"(?:[A-HJ-NP-Z0-9]{5,6}|[A-HJ-NP-Z0-9]{4}[学挂警港澳])(?![A-Za-z0-9])"
 )
+# Messaging accounts, which reach one person as a phone number does. A WeChat ID (微信号) is
+# 6–20 letters, digits, "_" and "-" that start with a letter ("wxid_…" for one never chosen);
+# a QQ number is 5–11 digits from 10000. Both only right after their name: 微信号, 微信,
+# 加微 and the chat spellings v信, 薇信, vx, wx ("WeChat ID" in English); QQ, QQ号, 扣扣. A
+# bare 微信 / vx / wx followed by a plain word ("微信 official account", "wx Frame") names no
+# account: after those the ID must hold a digit, "_" or "-", unless 号/ID/账号, 是 or a colon
+# says an account follows. A QQ group's number (QQ群) is a group's.
+_WECHAT = re.compile(
+    r"(?:(?P<named>微信(?:号|账号|帐号|ID|id)|wechat\s*id)|(?P<bare>微信|加微|v信|薇信|"
+    r"(?<![A-Za-z0-9_.])(?:vx|wx|VX|WX|Vx|Wx)(?![A-Za-z0-9_.])))"
+    r"(?P<said>\s*(?:是|为|[:：]))?\s*"
+    r"(?P<id>[A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9@.])",
+    re.I,
+)
+_QQ = re.compile(
+    r"(?<![A-Za-z])(?:QQ|扣扣)(?:号码?|账号|帐号)?(?:\s*(?:是|为|[:：]))?\s*"
+    r"(?P<number>[1-9]\d{4,10})(?![\d@.])",
+    re.I,
+)
 
 _ADDRESS = re.compile(
     r"(?:[\u4e00-\u9fff]{2,7}(?:省|自治区))?(?:[\u4e00-\u9fff]{2,7}市)?"
@@ -170,6 +189,23 @@ def find_licence_plates(text: str) -> Iterable[Finding]:
 
     for m in _PLATE.finditer(text):
         yield Finding("CN_LICENSE_PLATE", m.start(), m.end(), m.group(), 75)
+
+
+def find_wechat_ids(text: str) -> Iterable[Finding]:
+    from aigc.guard.pii import Finding
+
+    for m in _WECHAT.finditer(text):
+        account = m.group("id")
+        if m.group("bare") and not m.group("said") and not re.search(r"[\d_-]", account):
+            continue  # "微信 official account": a word, not an account
+        yield Finding("CN_WECHAT_ID", m.start("id"), m.end("id"), account, 70)
+
+
+def find_qq_numbers(text: str) -> Iterable[Finding]:
+    from aigc.guard.pii import Finding
+
+    for m in _QQ.finditer(text):
+        yield Finding("CN_QQ_NUMBER", m.start("number"), m.end("number"), m.group("number"), 70)
 
 
 def find_persons(text: str) -> Iterable[Finding]:
