@@ -45,6 +45,23 @@ _TO_THE_USER_ZH = (
     r"(?:链接|网址|http|发送到|发到|转发到|告诉用户|提醒用户|让用户|引导用户|用户的?(?:密码|账号|"
     r"聊天记录|对话|个人信息|数据))"
 )
+# A document's reading task (English) called off, and a new task that reaches the user right
+# after it (in the same sentence, or the next one opening with "Instead"): sends them to a
+# place or an action, dictates the reply word for word, or hands them a link. What is called
+# off is this document's summary, translation or analysis ("Stop summarizing" alone will do:
+# a summary is only ever of what is being read).
+_CALLED_OFF_EN = (
+    r"(?:summari[sz]\w*(?:\s+(?:this|the)\s+{doc})?|(?:translat|process|analy[sz])\w*\s+"
+    r"(?:this|the)\s+{doc})"
+).format(doc=r"(?:document|text|page|webpage|article|e-?mail|message|file|report|content|passage)")
+_INSTEAD_EN = (
+    r"\b\s*(?:[,;:]\s*|[.!]\s*(?=instead))?(?:and\s+|but\s+)?(?:instead\s*,?\s*|rather\s*,?\s*)?"
+    r"(?:just\s+|only\s+|simply\s+)?(?:(?:tell|ask|direct|redirect|send|urge|instruct|get)\s+"
+    r"(?:the\s+)?(?:user|reader)s?\s+to\s+(?:visit|click|open|download|install|call|send|enter|"
+    r"log\s*in|sign\s*in|go\s+to|reset|confirm|verify|share|provide)\b|(?:reply|respond|answer|"
+    r"output|say|print)\s+(?:with\s+|only\s+)?[\"'“‘]|(?:send|give|show|tell|direct|redirect)\s+"
+    r"(?:the\s+)?(?:user|reader)s?\b.{0,30}?https?://)"
+)
 # Only phrasings that harmless text does not use: role-play, "developer mode" and "without
 # restrictions" in ordinary requests ("act as my interviewer", "enable developer mode on
 # Android") are left to the classifier, which sees the whole request.
@@ -428,6 +445,27 @@ _DOCUMENT_RULES: list[Rule] = [
             r"(?:停止|不要|别|不用|无需)(?:再)?(?:总结|概括|摘要|翻译)(?:这份|这篇|这个|本|此|该)"
             r"(?:文件|文档|文章|报告|内容|邮件|网页|页面|文)[，,]?.{0,4}?(?:而是|改为|转而|直接|只需|"
             r"只)(?:要)?.{0,12}?(?:回复|回答|输出|告诉)"
+        ),
+        0.85,
+    ),
+    # The same in English: this document's summary or translation called off, and what comes
+    # instead reaches the user (sends them somewhere, dictates the reply, or gives a link).
+    # The object must be the document itself, right before the new task: a style guide's "Do
+    # not translate the text in code blocks; output it unchanged", "instead of translating the
+    # text literally, tell the reader what it means" or a legal note's "do not translate the
+    # text; tell the user the English version prevails" asks nothing of that kind.
+    Rule(
+        gated(
+            rf"\b(?:stop|quit|don't|do not|no need to|never)\s+{_CALLED_OFF_EN}{_INSTEAD_EN}",
+            re.I,
+        ),
+        0.85,
+    ),
+    Rule(
+        gated(
+            rf"\binstead of\s+(?:{_CALLED_OFF_EN}|(?:summari[sz]|translat|process|analy[sz])\w*"
+            rf"\s+it){_INSTEAD_EN}",
+            re.I,
         ),
         0.85,
     ),
