@@ -28,6 +28,29 @@ def test_english_core_entities() -> None:
     assert found["IP_ADDRESS"] == "10.0.0.12"
 
 
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("The server at 2001:db8::8a2e:370:7334 is down.", "2001:db8::8a2e:370:7334"),
+        ("ping fe80::1%eth0 from the jump host", "fe80::1%eth0"),
+        ("Address: 2001:db8::1.", "2001:db8::1"),
+        ("请访问 2408:8207:1234::5 服务器", "2408:8207:1234::5"),
+        ("full 2001:0db8:85a3:0000:0000:8a2e:0370:7334", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
+    ],
+)
+def test_ipv6_addresses_in_their_short_form(text: str, address: str) -> None:
+    """IPv6 addresses are mostly written with "::"; only the eight-group form was found."""
+    assert entities(text) == {"IP_ADDRESS": address}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["use std::vector<int>", "a::b and ab::cd", "loopback ::1", "at 12:30:45", "ratio 3:2:1"],
+)
+def test_scope_operators_and_times_are_no_ipv6_address(text: str) -> None:
+    assert "IP_ADDRESS" not in entities(text)
+
+
 def test_checksums_reject_lookalikes() -> None:
     assert "CREDIT_CARD" not in entities("Order 4111 1111 1111 1112 shipped")
     assert "IBAN_CODE" not in entities("ref GB82 WEST 1234 5698 7654 33")

@@ -14,6 +14,7 @@ Overlaps are resolved by priority (checked numbers beat loose patterns) and then
 from __future__ import annotations
 
 import bisect
+import ipaddress
 import json
 import math
 import re
@@ -51,6 +52,15 @@ _IPV4 = re.compile(
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)"
 )
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", re.I)
+# The shortened form, as addresses are mostly written (2001:db8::8a2e:370:7334, fe80::1%eth0):
+# hex groups around "::" (each group ends at a colon, so a long hex run is never split
+# several ways), confirmed by the standard library's parser. Three groups or a four-digit
+# first one: "a::b" and "ab::cd" are C++ names as often as addresses.
+_IPV6_SHORT = re.compile(
+    r"(?<![\w:.])(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?"
+    r"(?:%[\w.-]+)?(?![\w:]|\.\d)",
+    re.I,
+)
 _MAC = re.compile(
     r"(?<![\w:-])[0-9a-f]{2}(?:([:-])[0-9a-f]{2})(?:\1[0-9a-f]{2}){4}(?![\w:-])", re.I
 )
@@ -138,6 +148,16 @@ def find_ips(text: str) -> Iterable[Finding]:
     for m in _IPV4.finditer(text):
         yield Finding("IP_ADDRESS", m.start(), m.end(), m.group(), 80)
     for m in _IPV6.finditer(text):
+        yield Finding("IP_ADDRESS", m.start(), m.end(), m.group(), 80)
+    for m in _IPV6_SHORT.finditer(text):
+        address = m.group().split("%")[0]
+        groups = [g for g in address.split(":") if g]
+        if not groups or not (len(groups) >= 3 or len(groups[0]) == 4):
+            continue
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            continue
         yield Finding("IP_ADDRESS", m.start(), m.end(), m.group(), 80)
 
 
