@@ -172,6 +172,8 @@ def test_digit_runs_in_chinese_text_are_no_street_address() -> None:
     """The English token model called the middle of a bank card number or a licence plate in
     Chinese text a street address ('0000 1234', '12345')."""
     assert kinds("工资卡号 6222 0202 0000 1234 567，开户行工商银行。") == {}
+    # a longer number: its middle groups are more than six characters from the Chinese
+    assert kinds("银行卡号 6222 0212 3456 7890 123") == {}
     assert kinds("车牌号京A·12345，请到B2层取车。") == {"CN_LICENSE_PLATE": "京A·12345"}
     english = kinds("The office is at 1600 Amphitheatre Parkway, Mountain View.")
     assert english["STREET_ADDRESS"].startswith("1600 Amphitheatre Parkway")

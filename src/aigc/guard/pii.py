@@ -264,16 +264,28 @@ def _labelled_number(text: str, start: int) -> bool:
 def _named_streets(text: str) -> Iterable[Finding]:
     """The token model's street addresses, less spans of digits alone amid Chinese text (the
     middle of a bank card number or a licence plate: 工资卡号 6222 0202 0000 1234 567 gave
-    '0000 1234'). In English text such a span is the model's piece of an address it split."""
+    '0000 1234'; "amid" counts from the ends of the whole number). In English text such a span
+    is the model's piece of an address it split."""
     for found in ner.find("STREET_ADDRESS", text):
         digits_only = not any(c.isalpha() for c in found.value)
-        if digits_only and _NEAR_CHINESE.search(text, max(0, found.start - 6), found.end + 6):
+        start, end = _digit_run(text, found.start, found.end)  # the whole number it is part of
+        if digits_only and _NEAR_CHINESE.search(text, max(0, start - 6), end + 6):
             continue
         if digits_only and _in_a_list_of_numbers(text, found.start, found.end):
             continue  # "the mean of 130, 200, 110, 95": numbers, not a house number
         if digits_only and _labelled_number(text, found.start):
             continue  # "Order #: 4481 2290 17": a piece of an order number
         yield found
+
+
+def _digit_run(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` widened over the digits, spaces and hyphens around it: the middle of
+    银行卡号 6222 0212 3456 7890 123 is near Chinese only through the number's first groups."""
+    while start > 0 and (text[start - 1].isdigit() or text[start - 1] in " -"):
+        start -= 1
+    while end < len(text) and (text[end].isdigit() or text[end] in " -"):
+        end += 1
+    return start, end
 
 
 _ACRONYM = re.compile(r"[A-Z]{1,4}|[IVX]+")
