@@ -242,3 +242,28 @@ def test_a_qq_number_after_its_name_is_pii(text: str, number: str) -> None:
 )
 def test_messaging_words_without_an_account_are_not_pii(text: str) -> None:
     assert not {"CN_WECHAT_ID", "CN_QQ_NUMBER"} & set(kinds(text)), text
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        (
+            "收货地址：北京市海淀区中关村大街27号院3号楼2单元501室",
+            "北京市海淀区中关村大街27号院3号楼2单元501室",
+        ),
+        (
+            "住在杭州市西湖区文三路478号华星时代广场A座1203，周末在家",
+            "杭州市西湖区文三路478号华星时代广场A座1203",
+        ),
+        ("地址：成都市武侯区天府大道北段1700号", "成都市武侯区天府大道北段1700号"),
+        ("中山路5号大院2栋301室", "中山路5号大院2栋301室"),
+    ],
+)
+def test_a_chinese_address_keeps_its_building_unit_and_room(text: str, address: str) -> None:
+    """The building, unit and room find one household; the match stopped before them (at 院,
+    号楼, 座, a bare room number) or missed a road's section (北段), and redaction left them."""
+    assert kinds(text)["CN_ADDRESS"] == address
+
+
+def test_a_year_after_a_house_number_is_not_a_room() -> None:
+    assert kinds("文三路478号2023年开业")["CN_ADDRESS"] == "文三路478号"

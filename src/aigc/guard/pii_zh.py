@@ -59,10 +59,19 @@ _QQ = re.compile(
     re.I,
 )
 
+# Province, city, district, the road (and its section: 天府大道北段), the number, then what
+# says where in it: a compound (27号院), a named building or estate (华星时代广场), buildings,
+# units, floors and rooms (3号楼2单元501室, A座1203: a bare room number only after such a
+# part, not 478号2023年). The last are what finds one household; until 2026-12-06 the match
+# stopped at 院, 号楼, 座 or a bare room number and left them shown.
 _ADDRESS = re.compile(
     r"(?:[\u4e00-\u9fff]{2,7}(?:省|自治区))?(?:[\u4e00-\u9fff]{2,7}市)?"
     r"(?:[\u4e00-\u9fff]{1,7}(?:区|县))?[\u4e00-\u9fff0-9]{1,12}(?:路|街|大道|巷|道|弄)"
-    r"(?:[0-9一二三四五六七八九十百]+号)(?:[0-9A-Za-z]+(?:栋|幢|楼|单元|室|层))*"
+    r"(?:[东西南北中]段|[一二三四五六七八九十]段)?"
+    r"(?:[0-9一二三四五六七八九十百]+号)(?:大?院|楼|栋|幢)?"
+    r"(?:[\u4e00-\u9fffA-Za-z0-9]{1,10}?(?:广场|大厦|中心|花园|小区|公寓|大楼|家园|苑|园区))?"
+    r"(?:(?:[0-9A-Za-z一二三四五六七八九十]+(?:号楼|栋|幢|座|楼|单元|室|层|户))+"
+    r"(?:[0-9]{3,5}(?![0-9]))?)?"
 )
 
 
