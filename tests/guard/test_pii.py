@@ -177,6 +177,12 @@ def test_where_one_travels_is_a_place() -> None:
     assert ("PERSON", "Elizabeth") in _people_and_places("Mr. Collins returned to Elizabeth.")
 
 
+def test_the_city_after_a_street_address_is_a_place() -> None:
+    """An address's city line follows the street after a comma; London was a person there."""
+    found = entities("Visit 221B Baker Street, London")
+    assert found == {"STREET_ADDRESS": "221B Baker Street", "LOCATION": "London"}
+
+
 def test_an_ordinary_word_is_not_a_person() -> None:
     """A one-word "person" that is no name in any of Faker's locales and an ordinary English
     word was a product, a pronoun or a thing (36 such spans on 3,427 benign English texts:

@@ -236,12 +236,14 @@ def _coordinated_place(
     text: str, toks: list[tuple[int, int, str]], i: int, j: int, found: list[Finding]
 ) -> bool:
     """A world place joined by "and"/"or"/a comma to a place just found ("in Paris and
-    London"): a list of places, not a place and a person."""
-    if not found or found[-1].entity != "LOCATION" or i != j:
+    London"), or by a comma to a street address just found (an address's city: "221B Baker
+    Street, London"): a list of places, not a place and a person."""
+    if not found or i != j or found[-1].entity not in ("LOCATION", "STREET_ADDRESS"):
         return False
     name = toks[i][2].lower()
     joint = text[found[-1].end : toks[i][0]].strip().lower()
-    return joint in ("and", "or", ",", ", and", ", or") and name in gazetteer.world_places()
+    joints = ("and", "or", ",", ", and", ", or") if found[-1].entity == "LOCATION" else (",",)
+    return joint in joints and name in gazetteer.world_places()
 
 
 _MONTHS = frozenset(
