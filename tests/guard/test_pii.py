@@ -51,6 +51,17 @@ def test_scope_operators_and_times_are_no_ipv6_address(text: str) -> None:
     assert "IP_ADDRESS" not in entities(text)
 
 
+def test_a_passport_number_of_nine_digits_after_its_label() -> None:
+    """United States passports issued before 2021 are nine digits, with no letter."""
+    assert entities("My passport number is 123456789.") == {"PASSPORT": "123456789"}
+    assert entities("Passport No.: 987654321, expires 2030") == {"PASSPORT": "987654321"}
+    for text in (
+        "The passport office served 123456789 people",
+        "call 415555267 about the passport",
+    ):
+        assert "PASSPORT" not in entities(text), text
+
+
 def test_checksums_reject_lookalikes() -> None:
     assert "CREDIT_CARD" not in entities("Order 4111 1111 1111 1112 shipped")
     assert "IBAN_CODE" not in entities("ref GB82 WEST 1234 5698 7654 33")

@@ -84,7 +84,12 @@ _PHONE_CONTEXT = re.compile(
     r"热线|电联",
     re.I,
 )
-_PASSPORT = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d{6,9}(?![A-Za-z0-9])")
+# One or two letters and digits (E12345678, C12345678) near a travel-document word, or nine
+# digits alone (United States passports issued before 2021) right after "passport number".
+_PASSPORT = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]{1,2}\d{6,9}|\d{9})(?![A-Za-z0-9])")
+_PASSPORT_NUMBER_LABEL = re.compile(
+    r"(?:passport|护照)\s*(?:number|no\.?|num\.?|#|号码?)\s*(?:is\s*|[:：]\s*|是\s*)?$", re.I
+)
 # Passports and the other travel documents numbered the same way: the permits for Hong Kong,
 # Macau and Taiwan (港澳通行证 C12345678, 回乡证 H12345678).
 _PASSPORT_CONTEXT = re.compile(
@@ -321,7 +326,11 @@ def _persons(text: str) -> Iterable[Finding]:
 
 def find_passports(text: str) -> Iterable[Finding]:
     for m in _PASSPORT.finditer(text):
-        if near_context(text, m.start(), m.end(), _PASSPORT_CONTEXT, 30):
+        if m.group().isdigit():
+            if not _PASSPORT_NUMBER_LABEL.search(text, max(0, m.start() - 30), m.start()):
+                continue  # nine digits are an order or a phone number unless labelled
+            yield Finding("PASSPORT", m.start(), m.end(), m.group(), 70)
+        elif near_context(text, m.start(), m.end(), _PASSPORT_CONTEXT, 30):
             yield Finding("PASSPORT", m.start(), m.end(), m.group(), 70)
 
 
