@@ -73,3 +73,36 @@ def test_a_day_not_on_the_calendar_is_a_400_naming_it(
 def test_real_days_still_filter(http: httpx.Client) -> None:
     assert http.get("/api/usage?since=2024-02-29&until=2025-12-31").status_code == 200
     assert http.get("/api/audit?since=2024-02-29").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/moderations", '{"input": "hello \\ud800 world"}'),
+        ("/v1/moderations", '{"input": ["fine", "\\udfff alone"]}'),
+        (
+            "/v1/chat/completions",
+            '{"model": "x", "messages": [{"role": "user", "content": "hi \\ud83d"}]}',
+        ),
+        (
+            "/v1/embeddings",
+            '{"model": "x", "input": "\\ude00\\ud83d"}',
+        ),  # a pair in the wrong order
+    ],
+)
+def test_a_lone_surrogate_in_a_json_string_is_a_400(
+    http: httpx.Client, path: str, body: str
+) -> None:
+    """JSON may escape half of a surrogate pair; Python reads it into text no encoder takes,
+    and /v1/moderations answered 500 (the guard's script conversion could not encode it)."""
+    reply = http.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 400, reply.text
+    error = _error(reply)
+    assert error["code"] == "invalid_json" and "surrogate" in str(error["message"])
+
+
+def test_emoji_sent_as_escaped_pairs_are_text(http: httpx.Client) -> None:
+    body = '{"input": "thanks \\ud83d\\ude00 for the help"}'  # what ensure_ascii writes for 😀
+    reply = http.post("/v1/moderations", content=body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["results"][0]["flagged"] is False

@@ -1,5 +1,8 @@
 """One ASGI middleware around every request: request id, body limit, metrics, audit, access log.
 
+A JSON body whose strings hold a lone UTF-16 surrogate is refused as it arrives
+(``json_surrogates``): no part can encode such text.
+
 Plain ASGI (not BaseHTTPMiddleware) so streams pass through untouched and the overhead stays
 in microseconds. The audit record is written when the response has fully ended, so a stream's
 tokens are counted.
@@ -15,8 +18,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aigc.errors import PayloadTooLarge
+from aigc.errors import InvalidRequest, PayloadTooLarge
 from aigc.gateway.context import RequestRecord, request_id_from
+from aigc.gateway.json_surrogates import SurrogateWatch
 from aigc.infra import heap, metrics, untrusted
 from aigc.infra.audit import AuditEvent
 from aigc.infra.logs import current_request_id
@@ -58,16 +62,28 @@ class GatewayMiddleware:
             return
 
         received = 0
+        json_body = content_type.startswith("application/json") or "+json" in content_type
+        surrogates = SurrogateWatch() if json_body else None
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > limit:
                     raise PayloadTooLarge(
                         f"The request body is larger than the limit of {limit} bytes"
                     )
+                if surrogates is not None:
+                    surrogates.feed(chunk)
+                    if not message.get("more_body") and surrogates.holds_lone_surrogate():
+                        raise InvalidRequest(
+                            "We could not parse the JSON body of your request: a string holds "
+                            "a lone UTF-16 surrogate (an escape such as \\ud800 without its "
+                            "pair), which is no character",
+                            code="invalid_json",
+                        )
             return message
 
         async def tracking_send(message: Message) -> None:
