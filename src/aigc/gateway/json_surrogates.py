@@ -35,10 +35,13 @@ class SurrogateWatch:
         self._tail = chunk[-5:]
 
     def holds_lone_surrogate(self) -> bool:
+        """Asked once, after the last chunk (the chunks are let go then: a stream's request
+        should not keep its body alive until the stream ends)."""
+        chunks, self._chunks = self._chunks, []
         if not self._escaped:
             return False
         try:
-            value = json.loads(b"".join(self._chunks))
+            value = json.loads(b"".join(chunks))
         except ValueError:
             return False  # not JSON at all: the route's own parsing says so
         return _holds_lone_surrogate(value)
