@@ -135,3 +135,27 @@ async def test_a_refused_lookup_leaves_nothing_stale_in_the_model_cache(
     assert refused.status_code == 403, refused.text
     served = await api.post("/v1/chat/completions", json=ask)
     assert served.status_code == 200, served.text
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "code", "says"),
+    [
+        # a text part without its text: not "input.str should be a valid string"
+        ({"input": [{"type": "text"}]}, "input[0].text", "missing_required_parameter", "input"),
+        ({"input": [{"type": "text", "text": 5}]}, "input[0].text", "invalid_value", "string"),
+        ({"input": [{"type": "video"}]}, "input[0]", "invalid_value", "'video'"),
+        ({"input": 123}, "input", "invalid_value", "string"),
+        ({"input": ["fine", 5]}, "input[1]", "invalid_value", "string"),
+    ],
+)
+async def test_a_union_fields_error_names_the_field_the_caller_meant(
+    api: httpx.AsyncClient, body: dict[str, object], param: str, code: str, says: str
+) -> None:
+    """Pydantic reports a value that fits no member of a union once per member, with the
+    member's type or tag in the path ('input.str', 'input[0].text.text'); the error names the
+    request's own field, from the member that got furthest."""
+    reply = await api.post("/v1/moderations", json=body)
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == (param, code)
+    assert says in error["message"]

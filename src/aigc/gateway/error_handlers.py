@@ -23,23 +23,48 @@ def error_response(error: APIError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
-def _param(loc: tuple[Any, ...]) -> str | None:
-    """('body', 'messages', 0, 'role') → 'messages[0].role'. Pydantic names the member of a
-    union it tried (``list[ContentPart]``); that is no field of the request, so it is left out."""
-    parts = [p for p in loc if p not in ("body", "query", "path") and "[" not in str(p)]
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+def _param(loc: tuple[Any, ...], body: Any = None) -> str | None:
+    """('body', 'messages', 0, 'role') → 'messages[0].role'. Pydantic puts the member of a union
+    it tried into the path: a type ('str', 'list[str]', 'int') or a tagged union's tag ('text'
+    in ('input', 0, 'text', 'text') for {"type": "text"}). Those are no field of the request:
+    a name is left out where the body, walked along the path, has no such key (and more
+    follows: a missing field is the last name) or is no object at all."""
+    names = [p for p in loc if p not in ("body", "query", "path")]
+    node, out = body, ""
+    for at, part in enumerate(names):
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
+            continue
+        if "[" in str(part):  # list[str], tagged-union[…]
+            continue
+        if body is not None:
+            if not isinstance(node, dict):
+                continue  # a type tried on a value that is no object ('str' on 123)
+            if part not in node:
+                if at < len(names) - 1:
+                    continue  # a tagged union's tag: its fields follow
+            else:
+                node = node[part]
+        out += f".{part}" if out else str(part)
     return out or None
 
 
 def validation_error(exc: RequestValidationError) -> InvalidRequest:
-    first = exc.errors()[0]
-    if first.get("type") == "json_invalid":
+    # Of a union's alternatives, the one that got furthest is what the caller meant
+    # ({"input": [{"type": "text"}]} is a text part without its text, not a wrong string);
+    # at equal depth, an error about the value ahead of "not of this type" (a part whose
+    # type is 'video' is an unknown tag, not a wrong string).
+    errors = exc.errors()
+    first = max(
+        errors,
+        key=lambda e: (len(e.get("loc", ())), not str(e.get("type", "")).endswith("_type")),
+    )
+    if any(e.get("type") == "json_invalid" for e in errors):
         return InvalidRequest(
             "We could not parse the JSON body of your request", code="invalid_json"
         )
-    param = _param(tuple(first.get("loc", ())))
+    param = _param(tuple(first.get("loc", ())), exc.body)
     if param is None:  # the body as a whole: not JSON (e.g. text/plain), or not an object
         return InvalidRequest(
             "The request body must be a JSON object, sent with 'Content-Type: application/json'",
