@@ -159,3 +159,22 @@ async def test_a_union_fields_error_names_the_field_the_caller_meant(
     error = reply.json()["error"]
     assert (error["param"], error["code"]) == (param, code)
     assert says in error["message"]
+
+
+async def test_a_text_part_without_its_text_is_named_so(api: httpx.AsyncClient) -> None:
+    """It was "Content parts of type 'text' are not supported by this model"."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    reply = await api.post(
+        "/v1/chat/completions",
+        json={
+            "model": "template-echo",
+            "messages": [{"role": "user", "content": [{"type": "text"}]}],
+        },
+    )
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == (
+        "messages[0].content[0].text",
+        "missing_required_parameter",
+    )
