@@ -23,7 +23,7 @@ from aigc.infra.db import Database
 from aigc.infra.jobs import JobCancelled, JobContext
 from aigc.infra.schema import Job, new_id, utcnow
 from tests.e2e.server import Org, Server
-from tests.infra.jobs_support import A, job, submit, until, wait_for
+from tests.infra.jobs_support import A, eventually, job, submit, until, wait_for
 
 A_VIEWER = Principal(tenant_id="t_a", role="viewer")
 B = Principal(tenant_id="t_b", role="admin")
@@ -61,7 +61,9 @@ def test_handler_runs_to_success_with_progress_and_result(db: Database, runners:
     assert done.attempts == 1 and done.error is None
     assert done.started_at is not None and done.finished_at is not None
     assert seen[0].attempt == 1 and seen[0].tenant_id == "t_a"
-    assert not seen[0].checkpoint_dir.exists()  # checkpoints go with the finished job
+    # checkpoints go with the finished job, just after its final state is written (by the
+    # runner's thread: the state can be read before they are gone)
+    eventually(lambda: not seen[0].checkpoint_dir.exists())
     view = jobs.job_view(done)
     assert view["object"] == "job" and view["status"] == "succeeded"
     assert isinstance(view["created_at"], int) and isinstance(view["finished_at"], int)
