@@ -106,3 +106,17 @@ def test_emoji_sent_as_escaped_pairs_are_text(http: httpx.Client) -> None:
     reply = http.post("/v1/moderations", content=body, headers={"Content-Type": "application/json"})
     assert reply.status_code == 200, reply.text
     assert reply.json()["results"][0]["flagged"] is False
+
+
+def test_a_nul_character_in_a_json_string_is_a_400(http: httpx.Client) -> None:
+    """PostgreSQL's text columns cannot hold U+0000: a tenant name with one was a 500 there
+    (tests/e2e/test_postgres_server.py); it is refused on every database alike."""
+    reply = http.post(
+        "/api/tenants",
+        content='{"name": "A\\u0000B"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert reply.status_code == 400, reply.text
+    error = _error(reply)
+    assert error["code"] == "invalid_json" and "NUL" in str(error["message"])
+    assert "A\x00B" not in {t["name"] for t in http.get("/api/tenants").json()["data"]}

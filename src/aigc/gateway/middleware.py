@@ -1,7 +1,7 @@
 """One ASGI middleware around every request: request id, body limit, metrics, audit, access log.
 
-A JSON body whose strings hold a lone UTF-16 surrogate is refused as it arrives
-(``json_surrogates``): no part can encode such text.
+A JSON body whose strings hold what is no text (a lone UTF-16 surrogate, the NUL character) is
+refused as it arrives (``json_text``): no part can encode or store it.
 
 Plain ASGI (not BaseHTTPMiddleware) so streams pass through untouched and the overhead stays
 in microseconds. The audit record is written when the response has fully ended, so a stream's
@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aigc.errors import InvalidRequest, PayloadTooLarge
 from aigc.gateway.context import RequestRecord, request_id_from
-from aigc.gateway.json_surrogates import SurrogateWatch
+from aigc.gateway.json_text import UnusableTextWatch
 from aigc.infra import heap, metrics, untrusted
 from aigc.infra.audit import AuditEvent
 from aigc.infra.logs import current_request_id
@@ -63,7 +63,7 @@ class GatewayMiddleware:
 
         received = 0
         json_body = content_type.startswith("application/json") or "+json" in content_type
-        surrogates = SurrogateWatch() if json_body else None
+        unusable = UnusableTextWatch() if json_body else None
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -75,13 +75,12 @@ class GatewayMiddleware:
                     raise PayloadTooLarge(
                         f"The request body is larger than the limit of {limit} bytes"
                     )
-                if surrogates is not None:
-                    surrogates.feed(chunk)
-                    if not message.get("more_body") and surrogates.holds_lone_surrogate():
+                if unusable is not None:
+                    unusable.feed(chunk)
+                    problem = None if message.get("more_body") else unusable.problem()
+                    if problem is not None:
                         raise InvalidRequest(
-                            "We could not parse the JSON body of your request: a string holds "
-                            "a lone UTF-16 surrogate (an escape such as \\ud800 without its "
-                            "pair), which is no character",
+                            f"We could not parse the JSON body of your request: {problem}",
                             code="invalid_json",
                         )
             return message
