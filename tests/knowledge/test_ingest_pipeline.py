@@ -160,3 +160,44 @@ def test_in_a_long_job_finished_files_turn_ready_one_by_one(
     assert ready_when == {1: 0, 2: 1, 3: 2, 4: 3, 5: 4}
     with sandbox.db.session() as s:
         assert set(s.scalars(select(KbDocument.status))) == {"ready"}
+
+
+def test_nul_characters_are_taken_out_of_the_text(sandbox: Sandbox) -> None:
+    """A text file with NUL bytes (a log with binary junk, a file saved by an odd tool): NUL
+    means nothing in text and PostgreSQL cannot store it; the whole job failed there."""
+    kb = sandbox.kb(sandbox.admin_a, "docs")
+    changed = sandbox.add(sandbox.admin_a, kb, {"junk.log": b"disk\x00 full on node-7\x00\x00\n"})
+    result = ingest_documents(sandbox.db, sandbox.settings, "t_a", kb, changed)
+    assert result["indexed"] == 1, result
+    texts = [t for _, t, _ in chunks_by_file(sandbox, kb)["junk.log"]]
+    assert texts and all("\x00" not in t for t in texts)
+    assert "disk full on node-7" in " ".join(texts)
+
+
+def test_a_document_whose_text_cannot_be_stored_fails_alone(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refusing one document's text (PostgreSQL's DataError, raised here for
+    one file) fails that document with a reason; the others are indexed, and none is left
+    "indexing" (the job used to fail and leave them so until the stuck-document sweep)."""
+    from sqlalchemy.exc import DataError
+
+    real = ingest._store_chunks
+
+    def store(db: Any, tenant: str, kb_id: str, doc: Any, *args: Any) -> None:
+        if doc.name == "notes.html":
+            raise DataError("INSERT …", {}, ValueError("text the column cannot hold"))
+        real(db, tenant, kb_id, doc, *args)
+
+    monkeypatch.setattr(ingest, "_store_chunks", store)
+    kb = sandbox.kb(sandbox.admin_a, "docs")
+    changed = sandbox.add(sandbox.admin_a, kb, files())
+    result = ingest_documents(sandbox.db, sandbox.settings, "t_a", kb, changed)
+    assert result["indexed"] == 4 and result["failed"] == 1, result
+    with sandbox.db.session() as s:
+        status = {d.filename: (d.status, d.error) for d in s.scalars(select(KbDocument))}
+    assert status["notes.html"] == (
+        "failed",
+        "The document's text could not be stored (ValueError)",
+    )
+    assert all(status[name][0] == "ready" for name in files() if name != "notes.html")

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal
@@ -469,7 +470,15 @@ def ingest_documents(
                 if embedder is not None:
                     vectors = _embed_ahead(embedder, prepared, doc.name, done, total, report)
                 signature = embedder.signature if in_db and embedder is not None else None
-                _store_chunks(db, tenant_id, kb_id, doc, prepared, vectors, signature)
+                try:
+                    _store_chunks(db, tenant_id, kb_id, doc, prepared, vectors, signature)
+                except DataError as exc:  # this document's text, not the database: it alone
+                    log.exception("document %s could not be stored", doc.doc_id)
+                    reason = f"The document's text could not be stored ({type(exc.orig).__name__})"
+                    _fail(db, doc.doc_id, reason)
+                    outcome[doc.doc_id] = "failed"
+                    said(f"{doc.name} failed: {reason}")
+                    continue
                 outcome[doc.doc_id] = "indexed"
                 if prepared.notes:
                     notes[doc.doc_id] = prepared.notes

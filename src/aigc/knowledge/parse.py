@@ -219,8 +219,24 @@ def parse(data: bytes, fmt: str, limits: Limits | None = None) -> list[Block]:
 
 
 def parse_document(data: bytes, fmt: str, limits: Limits | None = None) -> Parsed:
-    """All blocks of a document with notes on what was left unread, or ``DocumentRejected``."""
-    limits = limits or Limits()
+    """All blocks of a document with notes on what was left unread, or ``DocumentRejected``.
+    The NUL character is taken out of the text: it means nothing in text, and PostgreSQL's
+    text columns cannot hold it (a text file with a NUL byte failed its whole ingestion job
+    there)."""
+    return _without_nul(_parse(data, fmt, limits or Limits()))
+
+
+def _without_nul(parsed: Parsed) -> Parsed:
+    for block in parsed.blocks:
+        if "\x00" in block.text or any("\x00" in h for h in block.headings):
+            block.text = block.text.replace("\x00", "")
+            block.headings = [h.replace("\x00", "") for h in block.headings]
+    parsed.blocks = [b for b in parsed.blocks if b.text.strip()]
+    parsed.outline = [replace(m, title=m.title.replace("\x00", "")) for m in parsed.outline]
+    return parsed
+
+
+def _parse(data: bytes, fmt: str, limits: Limits) -> Parsed:
     if fmt == "pdf" or fmt in IMAGE_FORMATS:  # its own process (memory cap, time budget)
         from aigc.knowledge.pdf import read_pdf
 
