@@ -127,7 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="aigc",
         version=__version__,
         description="Self-hosted AIGC platform: OpenAI-compatible API under /v1, management "
-        "under /api.",
+        "under /api. A string in a JSON body may hold any Unicode character but the NUL "
+        "character (U+0000), which no text column of PostgreSQL can store, and it may not "
+        "hold half of a surrogate pair: such a body is a 400 with the code invalid_json.",
         lifespan=lifespan,
     )
     error_handlers.install(app)

@@ -243,7 +243,10 @@ def fuzz_schema(fuzz_server: Server, fuzzer: Fuzzer) -> OpenApiSchema:
     config = schemathesis.Config.from_dict(
         {
             "seed": SEED,
-            "generation": {"max-examples": EXAMPLES},
+            # The document's description excludes NUL from every string (a 400 invalid_json:
+            # PostgreSQL cannot store it), said once there rather than as a pattern on each
+            # of its hundreds of string fields; lone surrogates hypothesis never draws.
+            "generation": {"max-examples": EXAMPLES, "allow-x00": False},
             "checks": CHECKS,
             "phases": {"stateful": {"max-steps": STEPS}},
             "workers": 1,
