@@ -9,13 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigc.guard import injection, moderation, statements
+from aigc.guard import injection, moderation, pii, statements
 from aigc.infra import regex_gate
 from aigc.infra.regex_gate import Gated, gated
 
 
 def _guard_gates() -> list[Gated]:
-    """Every gated pattern of the guard's checks (rules, word lists, cues)."""
+    """Every gated pattern of the guard's checks (rules, word lists, cues, PII formats)."""
     found: list[Gated] = []
 
     def walk(value: object) -> None:
@@ -28,7 +28,7 @@ def _guard_gates() -> list[Gated]:
             for item in value.values():
                 walk(item)
 
-    for module in (injection, moderation, statements):
+    for module in (injection, moderation, statements, pii):
         for value in vars(module).values():
             walk(value)
     return found
