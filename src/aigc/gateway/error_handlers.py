@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,7 +40,7 @@ def _param(loc: tuple[Any, ...], body: Any = None) -> str | None:
         if "[" in str(part):  # list[str], tagged-union[…]
             continue
         if body is not None:
-            if not isinstance(node, dict):
+            if not isinstance(node, Mapping):  # a JSON object or a form's fields
                 continue  # a type tried on a value that is no object ('str' on 123)
             if part not in node:
                 if at < len(names) - 1:
