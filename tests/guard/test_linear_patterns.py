@@ -69,7 +69,6 @@ def _forget() -> None:
     the ratio measured the cache, not the growth."""
     textclf._hashed.cache_clear()
     textclf._known_word.cache_clear()
-    regex_gate.fold.cache_clear()
     regex_gate._folded_utf8.cache_clear()
 
 

@@ -56,12 +56,6 @@ _DEHUMANIZED_ZH = (
 _DEHUMANIZING = gated(
     rf"\b{_GROUPS_EN}\s+(?:{_DEHUMANIZED_EN})|{_GROUPS_ZH}(?:{_DEHUMANIZED_ZH})", re.I
 )
-# What every statement above holds (a verb of its predicate, or a group in Chinese): found
-# first, so most texts skip the long alternation of groups (0.3 ms per kilobyte).
-_HATE_HINT = gated(
-    r"\b(?:are|r|should|deserve|need to be)\b|don'?t deserve|do not deserve|" + _GROUPS_ZH,
-    re.I,
-)
 _REBUTTED = gated(
     r"\b(?:stereotypes?|myths?|false|untrue|not true|a lie|lies|propaganda|prejudice\w*|"
     r"misconceptions?)\b|刻板印象|偏见|谣言|误解|歧视",
@@ -73,10 +67,10 @@ _SENTENCE_BREAK = re.compile(r"[.!?。！？\n]")
 def states_hate(text: str) -> bool:
     """Whether a sentence of ``text`` says a group of people is vermin, criminal or inferior,
     or should be killed or driven out, as a statement (not a question, not a rebuttal)."""
-    if not _HATE_HINT.search(text):
-        return False
-    breaks = [m.end() for m in _SENTENCE_BREAK.finditer(text)]
-    for found in _DEHUMANIZING.finditer(text):
+    breaks: list[int] | None = None  # where sentences end, once a statement is found
+    for found in _DEHUMANIZING.finditer(text):  # gated: most texts hold none of its predicates
+        if breaks is None:
+            breaks = [m.end() for m in _SENTENCE_BREAK.finditer(text)]
         before = bisect.bisect_right(breaks, found.start())
         start = breaks[before - 1] if before else 0
         stop = _SENTENCE_BREAK.search(text, found.end())

@@ -39,22 +39,21 @@ _ASCII_FOLDS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u21
 Strings = frozenset[str]
 
 
-@lru_cache(maxsize=8)  # the checks of one request ask for the same text's fold in turn
 def fold(text: str) -> str:
     """``text`` as the gates compare it: those four characters made ASCII, then lower case."""
     return text.translate(_ASCII_FOLDS).lower()
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=8)  # the checks of one request ask for the same text's fold in turn
 def _folded_utf8(text: str) -> bytes:
-    # (a lone surrogate, which JSON can carry, is kept as its three bytes: no word holds one)
+    # (a lone surrogate is kept as its three bytes: no word holds one)
     return fold(text).encode("utf-8", "surrogatepass")
 
 
 class Gated:
     """A compiled pattern that looks at a text only when the text holds a word of each set
-    that every match holds a word of. ``search``, ``match``, ``fullmatch``, ``finditer`` and
-    ``findall`` answer as the pattern does (a text without them has no match)."""
+    that every match holds a word of. ``search`` and ``finditer`` answer as the pattern does
+    (a text without them has no match); the guard calls nothing else on its patterns."""
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
         self.compiled = pattern
@@ -77,17 +76,8 @@ class Gated:
     def search(self, text: str) -> re.Match[str] | None:
         return self.compiled.search(text) if self.could_match(text) else None
 
-    def match(self, text: str) -> re.Match[str] | None:
-        return self.compiled.match(text) if self.could_match(text) else None
-
-    def fullmatch(self, text: str) -> re.Match[str] | None:
-        return self.compiled.fullmatch(text) if self.could_match(text) else None
-
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         return self.compiled.finditer(text) if self.could_match(text) else iter(())
-
-    def findall(self, text: str) -> list[Any]:
-        return self.compiled.findall(text) if self.could_match(text) else []
 
 
 def gated(pattern: str, flags: int = 0) -> Gated:
