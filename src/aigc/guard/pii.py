@@ -51,13 +51,14 @@ _URL_CREDENTIALS = gated(r"(?<![\w+.-])[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@[^
 _IPV4 = re.compile(
     r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)"
 )
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", re.I)
-# The shortened form, as addresses are mostly written (2001:db8::8a2e:370:7334, fe80::1%eth0):
-# hex groups around "::" (each group ends at a colon, so a long hex run is never split
-# several ways), confirmed by the standard library's parser. Three groups or a four-digit
-# first one: "a::b" and "ab::cd" are C++ names as often as addresses.
-_IPV6_SHORT = re.compile(
-    r"(?<![\w:.])(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?"
+# IPv6 in full (eight groups) or, as addresses are mostly written, shortened around "::"
+# (2001:db8::8a2e:370:7334, fe80::1%eth0): hex groups, each ending at a colon (so a long hex
+# run is never split several ways), confirmed by the standard library's parser. A shortened
+# one needs three groups or a four-digit first one: "a::b" and "ab::cd" are C++ names as often
+# as addresses.
+_HEX_GROUPS = r"[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*"
+_IPV6 = re.compile(
+    rf"(?<![\w:.])(?:[0-9a-f]{{1,4}}(?::[0-9a-f]{{1,4}}){{7}}|(?:{_HEX_GROUPS})?::(?:{_HEX_GROUPS})?)"
     r"(?:%[\w.-]+)?(?![\w:]|\.\d)",
     re.I,
 )
@@ -153,8 +154,6 @@ def find_ips(text: str) -> Iterable[Finding]:
     for m in _IPV4.finditer(text):
         yield Finding("IP_ADDRESS", m.start(), m.end(), m.group(), 80)
     for m in _IPV6.finditer(text):
-        yield Finding("IP_ADDRESS", m.start(), m.end(), m.group(), 80)
-    for m in _IPV6_SHORT.finditer(text):
         address = m.group().split("%")[0]
         groups = [g for g in address.split(":") if g]
         if not groups or not (len(groups) >= 3 or len(groups[0]) == 4):
@@ -256,13 +255,22 @@ def _in_a_list_of_numbers(text: str, start: int, end: int) -> bool:
 
 
 _DIGIT_RUN_BEFORE = re.compile(r"[\d \t-]*$")
+_DIGIT_RUN_AFTER = re.compile(r"[\d \t-]*")
+
+
+def _digit_run(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` widened over the digits, spaces and hyphens around it (40 characters
+    each way at most): the number a span of the model's is part of. The middle of 银行卡号 6222
+    0212 3456 7890 123 is near Chinese only through the number's first groups."""
+    before = _DIGIT_RUN_BEFORE.search(text, max(0, start - 40), start)
+    after = _DIGIT_RUN_AFTER.match(text, end, end + 40)
+    return (before.start() if before else start), (after.end() if after else end)
 
 
 def _labelled_number(text: str, start: int) -> bool:
     """Whether the run of digits that ``start`` is inside follows another kind of number's
     label (order number, 订单号 …)."""
-    run = _DIGIT_RUN_BEFORE.search(text, max(0, start - 40), start)
-    begin = run.start() if run else start
+    begin, _ = _digit_run(text, start, start)
     return bool(_OTHER_NUMBER.search(text[max(0, begin - 40) : begin]))
 
 
@@ -281,16 +289,6 @@ def _named_streets(text: str) -> Iterable[Finding]:
         if digits_only and _labelled_number(text, found.start):
             continue  # "Order #: 4481 2290 17": a piece of an order number
         yield found
-
-
-def _digit_run(text: str, start: int, end: int) -> tuple[int, int]:
-    """``text[start:end]`` widened over the digits, spaces and hyphens around it: the middle of
-    银行卡号 6222 0212 3456 7890 123 is near Chinese only through the number's first groups."""
-    while start > 0 and (text[start - 1].isdigit() or text[start - 1] in " -"):
-        start -= 1
-    while end < len(text) and (text[end].isdigit() or text[end] in " -"):
-        end += 1
-    return start, end
 
 
 _ACRONYM = re.compile(r"[A-Z]{1,4}|[IVX]+")

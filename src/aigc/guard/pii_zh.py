@@ -47,8 +47,8 @@ _PLATE = re.compile(
 # account: after those the ID must hold a digit, "_" or "-", unless 号/ID/账号, 是 or a colon
 # says an account follows. A QQ group's number (QQ群) is a group's.
 _WECHAT = re.compile(
-    r"(?:(?P<named>微信(?:号|账号|帐号|ID|id)|wechat\s*id)|(?P<bare>微信|加微|v信|薇信|"
-    r"(?<![A-Za-z0-9_.])(?:vx|wx|VX|WX|Vx|Wx)(?![A-Za-z0-9_.])))"
+    r"(?:(?P<named>微信(?:号|账号|帐号|id)|wechat\s*id)|(?P<bare>微信|加微|v信|薇信|"
+    r"(?<![A-Za-z0-9_.])(?:vx|wx)(?![A-Za-z0-9_.])))"
     r"(?P<said>\s*(?:是|为|[:：]))?\s*"
     r"(?P<id>[A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9@.])",
     re.I,
