@@ -33,7 +33,7 @@ def embed(texts: list[str]) -> np.ndarray:
 
 
 def _features(texts: list[str]) -> sp.csr_matrix:
-    grams = textclf.vectorizer().transform(texts)
+    grams = textclf.hashed(texts)
     return sp.hstack([grams, sp.csr_matrix(embed(texts))], format="csr")
 
 

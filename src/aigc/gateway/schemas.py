@@ -444,17 +444,17 @@ def message_text(message: Message, index: int) -> str:
     for part_index, part in enumerate(message.content):
         if part.type == "image_url":
             continue
-        if part.type == "text" and part.text is None:
-            raise InvalidRequest(
-                "A text part needs its 'text'",
-                param=f"messages[{index}].content[{part_index}].text",
-                code="missing_required_parameter",
-            )
-        if part.type != "text" or part.text is None:
+        if part.type != "text":
             raise InvalidRequest(
                 f"Content parts of type '{part.type}' are not supported by this model",
                 param=f"messages[{index}].content[{part_index}]",
                 code="unsupported_content",
+            )
+        if part.text is None:
+            raise InvalidRequest(
+                "A text part needs its 'text'",
+                param=f"messages[{index}].content[{part_index}].text",
+                code="missing_required_parameter",
             )
         texts.append(part.text)
     return "".join(texts)

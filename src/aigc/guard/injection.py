@@ -50,10 +50,14 @@ _TO_THE_USER_ZH = (
 # place or an action, dictates the reply word for word, or hands them a link. What is called
 # off is this document's summary, translation or analysis ("Stop summarizing" alone will do:
 # a summary is only ever of what is being read).
+_THIS_DOCUMENT_EN = (
+    r"(?:this|the)\s+(?:document|text|page|webpage|article|e-?mail|message|file|report|content|"
+    r"passage)"
+)
 _CALLED_OFF_EN = (
-    r"(?:summari[sz]\w*(?:\s+(?:this|the)\s+{doc})?|(?:translat|process|analy[sz])\w*\s+"
-    r"(?:this|the)\s+{doc})"
-).format(doc=r"(?:document|text|page|webpage|article|e-?mail|message|file|report|content|passage)")
+    rf"(?:summari[sz]\w*(?:\s+{_THIS_DOCUMENT_EN})?|(?:translat|process|analy[sz])\w*\s+"
+    rf"{_THIS_DOCUMENT_EN})"
+)
 _INSTEAD_EN = (
     r"\b\s*(?:[,;:]\s*|[.!]\s*(?=instead))?(?:and\s+|but\s+)?(?:instead\s*,?\s*|rather\s*,?\s*)?"
     r"(?:just\s+|only\s+|simply\s+)?(?:(?:tell|ask|direct|redirect|send|urge|instruct|get)\s+"
