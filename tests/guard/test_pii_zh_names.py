@@ -260,3 +260,50 @@ def test_ordinary_words_cost_less_than_a_name_in_the_best_segmentation() -> None
         return (tail[0] - head[a] - tail[a + len(word)]) / len(word)
 
     assert per_char("任教后") + 4 < per_char("郑伟")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这家的汤太咸了，下次不点了。",
+        "菜还可以，就是边太宽了。",
+        "送到的时候汤都凉了。",
+        "米饭一般，汤还行。",
+        "汤不错，就是量少。",
+        "车都停在路边，不太方便。",
+        "商家太不负责任了！",
+        "离地铁站只有800多米。",
+    ],
+)
+def test_a_noun_before_its_predicate_is_not_a_name(text: str) -> None:
+    """Everyday reviews (sentences written here in their manner): a noun that is also a
+    surname (汤, 边, 车, 商) followed by an adverb that starts its predicate (都, 还, 不, 太咸)
+    was a name: 汤太咸 0.99, 汤都 0.6. Today's given names do not use 都, 还, 很, 没, 也, 就 or
+    不, nor 太 before an adjective; 多 after a numeral is "more than", not a surname."""
+    assert names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("张太雷说，会议推迟到下周。", ["张太雷"]),
+        ("李太白的诗流传至今。", ["李太白"]),
+        ("叶挺将军的故居在惠阳。", ["叶挺"]),
+        ("王胜太今天没来上班。", ["王胜太"]),
+    ],
+)
+def test_names_holding_those_characters_otherwise_stay_names(
+    text: str, expected: list[str]
+) -> None:
+    """太 before a noun (雷, 白) or at a name's end, and 挺, which names do use."""
+    assert names(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我们这次住在凯宾斯基饭店。", "入住索菲特的第二天下雨了。", "瓦西里酒馆的环境一般。"],
+)
+def test_a_hotel_or_a_brand_by_what_surrounds_it_is_not_a_name(text: str) -> None:
+    """A transliteration is a person or a brand (索菲特, Sofitel): 饭店, 酒店, 宾馆, 品牌 …
+    right after it, or 入住 / 下榻 right before it, make it the place."""
+    assert names(text) == []

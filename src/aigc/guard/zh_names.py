@@ -248,6 +248,20 @@ def is_role(scan: _Scan, c: Candidate) -> bool:
 
 # Particles and place words that follow a word, never end a name after one (谢谢啦, 陈述中).
 _AFTER_A_WORD = frozenset("啦呀吧啊呢嘛了们的地得着过中里上下内外性您你")
+# Adverbs that today's given names do not use (none of Faker's, none of MSRA's names; a few
+# in a thousand historical ones): after a noun that is also a surname they start its predicate
+# (汤|都凉了, 汤|还行, 汤|不错, 车|都停在路边).
+_ADVERBS = frozenset("都还很没也就不")
+# 太 ("too") before an adjective of taste, size, price, distance or state, or before 不, 没
+# and 了: 汤|太咸, 边|太宽, 商家|太不负责. Names hold 太 before other characters (张太雷, 李太白).
+_TOO = re.compile(r"太[咸淡少多宽窄厚薄贵慢快硬软冷热辣甜酸油腻差难远近吵脏旧挤短重烂稀晚不没了]")
+# An approximate number: 多 or 余 after a numeral (1000多米, 二十余人), not a surname nor the
+# start of a transliteration (多米).
+_APPROXIMATE = re.compile(r"[0-9０-９十百千万][多余]")
+# Places to stay and brands after a span make it one of them (凯宾斯基饭店, 莫泰168 stays the
+# model's), as does checking in before it (入住索菲特); no MSRA name is followed or preceded so.
+_LODGING_AFTER = re.compile(r"(?:大?酒店|饭店|宾馆|酒馆|旅馆|客栈|度假村|品牌|集团)")
+_LODGING_BEFORE = re.compile(r"(?:入住|下榻|住进)$")
 IMPLAUSIBLE = -6  # a given-name character 64x rarer in names than in text: 的, 了, 们, 等
 EVERYDAY = 10  # log2 frequency bucket of jieba's everyday words (about 1,000 and more)
 
@@ -274,6 +288,18 @@ def kept(scan: _Scan, c: Candidate) -> bool:
             scan.lex.bucket.get(head, 0) >= EVERYDAY and head not in scan.lex.person2
         ):
             return False
+    text = scan.text
+    if (
+        _LODGING_AFTER.match(text, c.end)
+        or _LODGING_BEFORE.search(text, 0, c.start)
+        or (c.start and _APPROXIMATE.match(text, c.start - 1))
+    ):
+        return False
+    if c.surname and (
+        any(ch in _ADVERBS for ch in name[c.surname :])
+        or _TOO.search(text[c.start + c.surname : c.end + 1])
+    ):
+        return False
     given = name[c.surname :] if c.surname else ""
     return all(scan.stats.given.get(ch, 0) > IMPLAUSIBLE for ch in given)
 
