@@ -307,3 +307,36 @@ def test_a_hotel_or_a_brand_by_what_surrounds_it_is_not_a_name(text: str) -> Non
     """A transliteration is a person or a brand (索菲特, Sofitel): 饭店, 酒店, 宾馆, 品牌 …
     right after it, or 入住 / 下榻 right before it, make it the place."""
     assert names(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我们住在香格里拉，环境很好。",
+        "在龙阳站下车就到了。",
+        "附近有华严寺和于谦祠。",
+        "秦堰楼是景区入口。",
+    ],
+)
+def test_a_piece_of_a_place_name_or_a_named_street_or_building_is_not_a_name(text: str) -> None:
+    """格里拉 inside 香格里拉 (a word CC-CEDICT gives as a place, covering the candidate) was a
+    transliterated name; a name ending in what ends a street, a station, a temple or a
+    building (路 街 站 寺 祠 庙 巷 湖 楼 桥 馆), or followed by one that starts no word, is the
+    place's."""
+    assert names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("王玉梅站在门口等我们。", ["王玉梅"]),
+        ("李建华馆长介绍了展品。", ["李建华"]),
+        ("刘小岛今天没来。", ["刘小岛"]),
+        ("范金城说明天开会。", ["范金城"]),
+    ],
+)
+def test_a_name_before_a_word_that_starts_with_such_a_character_stays_a_name(
+    text: str, expected: list[str]
+) -> None:
+    """站 is also to stand (站在), 馆长 is a word, and given names do end in 岛 or 城."""
+    assert names(text) == expected

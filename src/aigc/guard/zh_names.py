@@ -151,6 +151,7 @@ class _Scan:
         self.right: dict[int, list[str]] = {}
         self.countries = [m.span() for m in zh_lexicon.countries().finditer(text)]
         self._segments: tuple[list[float], list[float]] | None = None
+        self._words_over: list[tuple[int, int]] | None = None
 
     def segments(self) -> tuple[list[float], list[float]]:
         """Best-segmentation costs (bits, jieba's word counts as a unigram model, people left
@@ -160,6 +161,19 @@ class _Scan:
         if self._segments is None:
             self._segments = _segment_costs(self.text, self.lex)
         return self._segments
+
+    def words_over(self) -> list[tuple[int, int]]:
+        """Spans of the words of three or more characters CC-CEDICT gives as words, places
+        or brands only (``zh_lexicon.not_names``: 香格里拉, 王府井, 张家口, 胡萝卜)."""
+        if self._words_over is None:
+            words, text = zh_lexicon.not_names(), self.text
+            self._words_over = [
+                (i, i + n)
+                for i in range(len(text))
+                for n in range(3, 7)
+                if i + n <= len(text) and text[i : i + n] in words
+            ]
+        return self._words_over
 
     def starts(self, i: int) -> list[tuple[int, int]]:
         """(length, frequency bucket) of each ordinary word starting at ``i``."""
@@ -262,6 +276,9 @@ _APPROXIMATE = re.compile(r"[0-9０-９十百千万][多余]")
 # model's), as does checking in before it (入住索菲特); no MSRA name is followed or preceded so.
 _LODGING_AFTER = re.compile(r"(?:大?酒店|饭店|宾馆|酒馆|旅馆|客栈|度假村|品牌|集团)")
 _LODGING_BEFORE = re.compile(r"(?:入住|下榻|住进)$")
+# What ends the name of a street, a station, a temple or a building (武定路, 龙阳站, 华严寺,
+# 于谦祠, 秦堰楼): no given name of Faker's or MSRA's ends so (城, 岛 and 苑 do).
+_PLACE_ENDS = frozenset("路街站寺祠庙巷湖楼桥馆")
 IMPLAUSIBLE = -6  # a given-name character 64x rarer in names than in text: 的, 了, 们, 等
 EVERYDAY = 10  # log2 frequency bucket of jieba's everyday words (about 1,000 and more)
 
@@ -280,6 +297,10 @@ def kept(scan: _Scan, c: Candidate) -> bool:
     form = _FORM_CONTEXT.search(scan.text, max(0, c.start - 8), c.start)  # 姓名：高峰
     if word in zh_lexicon.not_names() and not form:
         return False
+    if not form and any(
+        a <= c.start and c.end <= b and b - a > c.end - c.start for a, b in scan.words_over()
+    ):  # 格里拉 of 香格里拉, 张家 of 张家口, 萝卜丝 of 胡萝卜丝
+        return False
     if any(a <= c.start and c.end <= b for a, b in scan.countries):  # 乌克兰, 陶宛 of 立陶宛
         return False  # (罗马里奥 holds 马里 and 法赫德|国王 crosses 德国: they stay)
     if c.surname == 1:  # starts with an everyday or a time word (高级, 和平, 周五)
@@ -295,8 +316,16 @@ def kept(scan: _Scan, c: Candidate) -> bool:
         or (c.start and _APPROXIMATE.match(text, c.start - 1))
     ):
         return False
+    if (
+        c.end < len(text)
+        and text[c.end] in _PLACE_ENDS
+        and text[c.end] != "站"  # 王玉梅|站在: also to stand
+        and not scan.starts(c.end)
+    ):
+        return False  # 武定|路, 华严|寺 (but 王明|路线, 茅以升|桥梁: a word starts there)
     if c.surname and (
-        any(ch in _ADVERBS for ch in name[c.surname :])
+        name[-1] in _PLACE_ENDS
+        or any(ch in _ADVERBS for ch in name[c.surname :])
         or _TOO.search(text[c.start + c.surname : c.end + 1])
     ):
         return False
