@@ -22,6 +22,11 @@ _MARK = re.compile(
     r"nonlocal)\b"
 )
 _NAME = re.compile(r"^[A-Za-z_][\w.]*[,;]?$")
+# A mark of code that prose does not carry: =, square or curly brackets, a colon, a bracket
+# right after a word (f(x)), or a keyword that opens a statement.
+_PROSE_FREE_MARK = re.compile(
+    r"[=\[\]{}:]|\w\(|^(?:def|class|return|import|from|raise|yield|assert|lambda|await)\b"
+)
 _CONTINUATION = re.compile(r"^(?:else|and|or|if|for|in|not in|is)\b|^(?:[-+*/%|&^<>]|==|!=)")
 _HEADER = re.compile(r"^(?:async\s+)?(?:def|class|if|elif|for|while|with)\b")
 _CLAUSE = re.compile(r"^(?:elif\b.*|else|try|finally|except\b.*):$")
@@ -50,12 +55,17 @@ def _balanced(line: str) -> str:
     return opened + line + "".join(reversed(stack))
 
 
-def is_code(line: str) -> bool:
-    """Whether ``line`` is a line of code (Python, or code shaped like it)."""
+def is_code(line: str, strict: bool = False) -> bool:
+    """Whether ``line`` is a line of code (Python, or code shaped like it). ``strict`` asks
+    for a mark prose does not carry, for reading names in it: a line of one word (a city on a
+    line of an address) or whose only brackets follow a space (ΑΓΛΑΝΤΖΙΑ (ΑΓΛΑΓΓΙΑ), Cyprus
+    (Greek)) parses as Python but is no code then."""
     text = line.strip()
     if _NAME.match(text):
-        return True  # one identifier (unpack_kwargs, AwaitExpr,): no instruction either way
+        return not strict  # one identifier (unpack_kwargs, AwaitExpr,) or one word (Utrecht)
     if not text or text.startswith("#") or not _MARK.search(text):
+        return False
+    if strict and not _PROSE_FREE_MARK.search(text):
         return False
     if _CLAUSE.match(text):
         return True
@@ -94,6 +104,21 @@ def words_in(line: str) -> str:
     except (tokenize.TokenError, SyntaxError):
         pass  # a line cut from a longer statement: what was read so far
     return " ".join(p for p in parts if p)
+
+
+def word_spans(line: str) -> list[tuple[int, int]]:
+    """Where the comments and string literals of a line of code lie, as offsets in ``line``
+    (what ``words_in`` reads); the rest of a line of code is names, operators and numbers."""
+    indent = len(line) - len(line.lstrip())
+    spans: list[tuple[int, int]] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line[indent:]).readline):
+            kind, (row, col), (end_row, end_col) = token.type, token.start, token.end
+            if kind in (tokenize.COMMENT, tokenize.STRING, _FSTRING_MIDDLE) and row == end_row:
+                spans.append((indent + col, indent + end_col))
+    except (tokenize.TokenError, SyntaxError):
+        pass  # a line cut from a longer statement: what was read so far
+    return spans
 
 
 def _string_text(literal: str) -> str:
