@@ -15,6 +15,10 @@ Hard cases (issue 17): resident IDs whose region code was created after the birt
 since (all valid: recall), and Chinese EAN-13 barcodes that also pass Luhn (none is a card).
 Chinese person names are scored on MSRA by ``bench/pii_zh_names.py``.
 
+Benign code: the 1,500 Python source chunks of ``../shared/data/guard/benign`` (mypy, MIT),
+which hold no personal data: the share with a PERSON, LOCATION or STREET_ADDRESS found
+(class names and constants the model takes for names and streets; docs/guard.md).
+
     python bench/pii.py [--split tune|report] [--zh-cases 2000]
 
 Writes ``bench/results/pii.json``.
@@ -39,6 +43,7 @@ from aigc.guard import pii, pii_zh
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "pii" / "presidio_synth_dev.json"
+CODE = ROOT.parent / "shared" / "data" / "guard" / "benign" / "python_code_chunks.jsonl"
 RESULTS = ROOT / "bench" / "results" / "pii.json"
 FLOORS = {
     "EMAIL_ADDRESS": 0.95,
@@ -246,6 +251,19 @@ def table(title: str, rows: dict[str, dict[str, float]], floors: dict[str, float
     return "\n".join(lines)
 
 
+def score_code() -> dict[str, float]:
+    """Share of code chunks with a name, place or street found, and what was found most."""
+    chunks = [json.loads(line)["text"] for line in CODE.read_text().splitlines() if line]
+    found = [pii.detect(c, ["PERSON", "LOCATION", "STREET_ADDRESS"]) for c in chunks]
+    spans = Counter(f.value for fs in found for f in fs)
+    return {
+        "chunks": len(chunks),
+        "with_a_finding": sum(bool(fs) for fs in found) / len(chunks),
+        "findings": sum(spans.values()),
+        "most_found": [value for value, _ in spans.most_common(5)],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=["tune", "report"], default="report")
@@ -268,6 +286,13 @@ def main() -> None:
     print(table(f"Chinese, hard cases ({args.zh_cases // 4} each)", hard, {}))
     print("(EAN-13 row: precision = share of barcodes not reported as a card)")
     out["chinese_hard_cases"] = hard
+    if CODE.exists():
+        code = score_code()
+        out["benign_code"] = code
+        print(
+            f"\nPython code chunks with a PERSON, LOCATION or STREET_ADDRESS found: "
+            f"{code['with_a_finding']:.3f} of {code['chunks']} ({code['findings']} spans)"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")
 
