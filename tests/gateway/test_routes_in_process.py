@@ -178,3 +178,32 @@ async def test_a_text_part_without_its_text_is_named_so(api: httpx.AsyncClient) 
         "messages[0].content[0].text",
         "missing_required_parameter",
     )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/files/{id}",
+        "/api/kb/{id}",
+        "/api/jobs/{id}",
+        "/api/keys/{id}",
+        "/api/users/{id}",
+        "/api/tenants/{id}",
+        "/api/policies/{id}",
+        "/v1/responses/{id}",
+    ],
+)
+async def test_a_404_shows_the_id_asked_for_bounded_and_cleaned(
+    api: httpx.AsyncClient, path: str
+) -> None:
+    """An id the caller wrote is echoed as every caller-chosen value is (``untrusted.field``):
+    cut to 200 characters, control characters out, key-like text masked. A 3,000-character
+    id came back whole, a newline in it as a newline."""
+    long = await api.get(path.format(id="x" * 3000))
+    assert long.status_code == 404
+    message = long.json()["error"]["message"]
+    assert len(message) < 300 and message.count("x") < 210
+    odd = await api.get(path.format(id="abc%0Aforged%1B[31m-sk-aigc-AAAAAAAAAAAAAAAAAAAAAA"))
+    assert odd.status_code == 404
+    shown = odd.json()["error"]["message"]
+    assert "\n" not in shown and "\x1b" not in shown and "AAAAAAAAAAAA" not in shown

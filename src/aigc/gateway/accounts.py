@@ -20,6 +20,7 @@ from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from aigc.gateway import account_rules, sessions
 from aigc.gateway.account_rules import may_grant, may_manage
 from aigc.gateway.auth import hash_api_key, hash_password, new_api_key
+from aigc.infra import untrusted
 from aigc.infra.schema import ApiKey, Group, GroupMember, Tenant, User, new_id, unix_time
 
 Row = TypeVar("Row", User, Group, ApiKey)
@@ -43,7 +44,7 @@ def target_tenant(session: Session, principal: Principal, tenant_id: str | None)
 def _owned(session: Session, principal: Principal, model: type[Row], obj_id: str, what: str) -> Row:
     obj = session.get(model, obj_id)
     if obj is None or (obj.tenant_id != principal.tenant_id and not principal.platform_admin):
-        raise NotFound(f"No {what} with id '{obj_id}'")
+        raise NotFound(f"No {untrusted.field(what)} with id '{untrusted.field(obj_id)}'")
     return obj
 
 
@@ -82,7 +83,7 @@ def get_tenant(session: Session, principal: Principal, tenant_id: str) -> Tenant
     require_platform_admin(principal)
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
-        raise NotFound(f"No organization with id '{tenant_id}'")
+        raise NotFound(f"No organization with id '{untrusted.field(tenant_id)}'")
     return tenant
 
 
@@ -132,7 +133,7 @@ def create_user(
         tenant_id = target_tenant(session, principal, tenant_id)
         may_grant(principal, role, platform_admin=platform_admin)
     elif session.get(Tenant, tenant_id) is None:
-        raise NotFound(f"No organization with id '{tenant_id}'")
+        raise NotFound(f"No organization with id '{untrusted.field(tenant_id)}'")
     username = username.strip()
     if not username:
         raise InvalidRequest("Username must not be empty", param="username")
@@ -233,7 +234,7 @@ def _user_for(session: Session, principal: Principal, user_id: str) -> User:
     """The user to change, or 404 when absent or in another organization."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"No user with id '{user_id}'")
+        raise NotFound(f"No user with id '{untrusted.field(user_id)}'")
     account_rules.visible(principal, user)
     return user
 
@@ -287,7 +288,7 @@ def add_group_member(session: Session, principal: Principal, group_id: str, user
     group = get_group(session, principal, group_id)
     user = _owned(session, principal, User, user_id, "user")
     if user.tenant_id != group.tenant_id:
-        raise NotFound(f"No user with id '{user_id}'")
+        raise NotFound(f"No user with id '{untrusted.field(user_id)}'")
     if session.get(GroupMember, (group_id, user_id)) is None:
         session.add(GroupMember(group_id=group_id, user_id=user_id))
         session.flush()
@@ -300,7 +301,8 @@ def remove_group_member(
     get_group(session, principal, group_id)
     member = session.get(GroupMember, (group_id, user_id))
     if member is None:
-        raise NotFound(f"User '{user_id}' is not in group '{group_id}'")
+        user, group = untrusted.field(user_id), untrusted.field(group_id)
+        raise NotFound(f"User '{user}' is not in group '{group}'")
     session.delete(member)
 
 
@@ -337,12 +339,12 @@ def create_key(
         if user_id is not None:
             owner = _user_for(session, principal, user_id)
             if owner.tenant_id != tenant_id:
-                raise NotFound(f"No user with id '{user_id}'")
+                raise NotFound(f"No user with id '{untrusted.field(user_id)}'")
             may_manage(session, principal, owner, "key")
     if user_id is not None:
         owner = session.get(User, user_id)
         if owner is None:
-            raise NotFound(f"No user with id '{user_id}'")
+            raise NotFound(f"No user with id '{untrusted.field(user_id)}'")
         if role_rank(role) > role_rank(owner.role):
             raise PermissionDenied(
                 f"A key cannot have a higher role than its user ('{owner.role}')", param="role"
@@ -400,7 +402,7 @@ def revoke_key(session: Session, principal: Principal | None, key_id: str) -> Ap
     if principal is None:
         key = session.get(ApiKey, key_id)
         if key is None:
-            raise NotFound(f"No API key with id '{key_id}'")
+            raise NotFound(f"No API key with id '{untrusted.field(key_id)}'")
     else:
         key = get_key(session, principal, key_id)
         account_rules.may_manage_key(session, principal, key)

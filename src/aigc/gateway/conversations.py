@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound, PermissionDenied
 from aigc.gateway.auth import as_utc
+from aigc.infra import untrusted
 from aigc.infra.schema import (
     Conversation,
     ConversationMessage,
@@ -112,7 +113,9 @@ def get_conversation(session: Session, principal: Principal, conversation_id: st
         )
     )
     if row is None:
-        raise NotFound(f"No conversation with id '{conversation_id}'", param="conversation_id")
+        raise NotFound(
+            f"No conversation with id '{untrusted.field(conversation_id)}'", param="conversation_id"
+        )
     return row
 
 
@@ -185,7 +188,10 @@ def rate_message(
     conversation = get_conversation(session, principal, conversation_id)
     row = session.get(ConversationMessage, message_id)
     if row is None or row.conversation_id != conversation.id:
-        raise NotFound(f"No message '{message_id}' in this conversation", code="message_not_found")
+        raise NotFound(
+            f"No message '{untrusted.field(message_id)}' in this conversation",
+            code="message_not_found",
+        )
     if row.role != "assistant":
         raise InvalidRequest("Only an assistant's answer can be rated", param="message_id")
     if rating not in (-1, 1):

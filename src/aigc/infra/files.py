@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.infra import untrusted
 from aigc.infra.schema import FileRecord, new_id, unix_time
 from aigc.infra.storage import BlobStore, DirectoryStore
 
@@ -150,7 +151,7 @@ def get_file(session: Session, principal: Principal, file_id: str) -> FileRecord
     require_role(principal, "viewer")
     record = session.get(FileRecord, file_id)
     if record is None or record.tenant_id != principal.tenant_id:
-        raise NotFound(f"No such File object: {file_id}", param="file_id")
+        raise NotFound(f"No such File object: {untrusted.field(file_id)}", param="file_id")
     return record
 
 

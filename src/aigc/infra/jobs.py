@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session, aliased
 
 from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound
+from aigc.infra import untrusted
 from aigc.infra.db import Database, rowcount
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
 from aigc.infra.storage import BlobStore
@@ -290,7 +291,7 @@ def get_job(session: Session, principal: Principal, job_id: str) -> Job:
     require_role(principal, "viewer")
     job = session.get(Job, job_id)
     if job is None or job.tenant_id != principal.tenant_id:
-        raise NotFound(f"No job with id '{job_id}'", param="job_id")
+        raise NotFound(f"No job with id '{untrusted.field(job_id)}'", param="job_id")
     return job
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import ROLES, Principal, require_role
 from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from aigc.infra import untrusted
 from aigc.infra.schema import GroupMember, new_id, unix_time
 from aigc.knowledge.tables import KbAccess, KnowledgeBase
 
@@ -130,7 +131,7 @@ def get_kb(session: Session, principal: Principal, kb_id: str, need: str = "read
         raise ValueError(f"unknown access level {need!r}")
     level = access_levels(session, principal, [kb_id]).get(kb_id)
     if level is None:
-        raise NotFound(f"No knowledge base with id '{kb_id}'", param="kb_id")
+        raise NotFound(f"No knowledge base with id '{untrusted.field(kb_id)}'", param="kb_id")
     if not at_least(level, need):
         raise PermissionDenied(_REFUSED[need])
     kb = session.get(KnowledgeBase, kb_id)
@@ -148,7 +149,9 @@ def readable_kbs(session: Session, principal: Principal, kb_ids: list[str]) -> l
     levels = access_levels(session, principal, kb_ids)
     for kb_id in kb_ids:
         if kb_id not in levels:
-            raise NotFound(f"No knowledge base with id '{kb_id}'", param="knowledge_bases")
+            raise NotFound(
+                f"No knowledge base with id '{untrusted.field(kb_id)}'", param="knowledge_bases"
+            )
     return list(dict.fromkeys(kb_ids))
 
 

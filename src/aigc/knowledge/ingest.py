@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
-from aigc.infra import jobs
+from aigc.infra import jobs, untrusted
 from aigc.infra.db import Database
 from aigc.infra.files import staging_file
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
@@ -326,7 +326,8 @@ def get_document(
     kb = get_kb(session, principal, kb_id, need=need)
     doc = session.get(KbDocument, doc_id)
     if doc is None or doc.tenant_id != kb.tenant_id or doc.kb_id != kb.id:
-        raise NotFound(f"No document with id '{doc_id}' in this knowledge base", param="doc_id")
+        shown = untrusted.field(doc_id)
+        raise NotFound(f"No document with id '{shown}' in this knowledge base", param="doc_id")
     return doc
 
 

@@ -19,7 +19,7 @@ from aigc.gateway.blob_response import blob_download
 from aigc.gateway.deps import principal, services
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
-from aigc.infra import files
+from aigc.infra import files, untrusted
 
 router = APIRouter(prefix="/v1", tags=["files"])
 CHUNK = 1024 * 1024
@@ -102,7 +102,7 @@ def file_content(
     when the store is a directory, which also answers range requests)."""
     with svc.db.session() as s:
         record = files.get_file(s, caller, file_id)
-    missing = NotFound(f"No such File object: {file_id}", param="file_id")
+    missing = NotFound(f"No such File object: {untrusted.field(file_id)}", param="file_id")
     return blob_download(
         svc.storage, files.file_key(record), record.filename, record.bytes, missing
     )

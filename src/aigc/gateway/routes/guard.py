@@ -23,6 +23,7 @@ from aigc.gateway.services import Services
 from aigc.guard import feedback, moderation, store, watermark
 from aigc.guard.policy import PolicyError, parse_policy
 from aigc.guard.tables import GuardPolicy
+from aigc.infra import untrusted
 from aigc.infra.schema import unix_time
 
 router = APIRouter(tags=["guard"])
@@ -79,7 +80,7 @@ def get_policy(
         try:
             return _policy_view(store.get_policy(s, caller.tenant_id, name))
         except store.PolicyNotFound:
-            raise NotFound(f"No policy named '{name}'") from None
+            raise NotFound(f"No policy named '{untrusted.field(name)}'") from None
 
 
 @router.post(
@@ -111,7 +112,7 @@ def delete_policy(
         try:
             store.delete_policy(s, caller.tenant_id, name)
         except store.PolicyNotFound:
-            raise NotFound(f"No policy named '{name}'") from None
+            raise NotFound(f"No policy named '{untrusted.field(name)}'") from None
     return {"object": "policy.deleted", "name": name, "deleted": True}
 
 

@@ -21,7 +21,7 @@ from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import NOT_BLANK, Name, branch_rules
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
-from aigc.infra import jobs
+from aigc.infra import jobs, untrusted
 from aigc.knowledge import bases, ingest, parse
 from aigc.knowledge.fetch import FetchRefused, fetch
 from aigc.knowledge.retrieve import MAX_TOP_K, Filters, search
@@ -311,7 +311,9 @@ def download_document(
     with svc.db.session() as s:
         doc = ingest.get_document(s, caller, kb_id, doc_id)
         key, name, size = ingest.document_key(doc), doc.filename, doc.bytes
-    missing = NotFound(f"No document with id '{doc_id}' in this knowledge base", param="doc_id")
+    missing = NotFound(
+        f"No document with id '{untrusted.field(doc_id)}' in this knowledge base", param="doc_id"
+    )
     return blob_download(svc.storage, key, name, size, missing)
 
 

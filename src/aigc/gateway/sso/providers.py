@@ -23,7 +23,7 @@ from aigc.access import Principal, require_platform_admin
 from aigc.config import Settings
 from aigc.errors import Conflict, InvalidRequest, NotFound
 from aigc.gateway.fields import SPACE
-from aigc.infra import crypto
+from aigc.infra import crypto, untrusted
 from aigc.infra.schema import Tenant, new_id, unix_time
 from aigc.infra.sso_tables import SsoProvider
 
@@ -117,7 +117,7 @@ def check_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _tenant(session: Session, tenant_id: str) -> Tenant:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
-        raise NotFound(f"No organization with id '{tenant_id}'")
+        raise NotFound(f"No organization with id '{untrusted.field(tenant_id)}'")
     return tenant
 
 
@@ -141,7 +141,7 @@ def get_provider(
         select(SsoProvider).where(SsoProvider.id == provider_id, SsoProvider.tenant_id == tenant_id)
     )
     if row is None:
-        raise NotFound(f"No SSO provider with id '{provider_id}'")
+        raise NotFound(f"No SSO provider with id '{untrusted.field(provider_id)}'")
     return row
 
 
