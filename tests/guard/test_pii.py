@@ -414,3 +414,24 @@ def test_an_address_whose_lines_parse_as_python_is_not_code() -> None:
 
 def _places_and_streets(text: str) -> list[tuple[str, str]]:
     return [(f.entity, f.value) for f in pii.detect(text, ["LOCATION", "STREET_ADDRESS"])]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2026-11-30 ERROR upstream returned 502 Bad Gateway after 30s",
+        "GET /api/v2/invoices/INV-20441 -> 502 Bad Gateway (upstream: billing-svc)",
+        "Error 500 Internal Server Error at /checkout",
+        "Deploy failed at step 3 of 7: 500 Internal Server Error",
+    ],
+)
+def test_an_http_status_in_a_log_line_is_no_address_or_place(line: str) -> None:
+    """The token model read "502 Bad Gateway" as a street and the Server of "500 Internal
+    Server Error" as a place or a person; a status code with its standard phrase is neither."""
+    assert pii.detect(line, ["PERSON", "LOCATION", "STREET_ADDRESS"]) == []
+
+
+def test_a_street_beside_a_status_is_still_found() -> None:
+    text = "The courier got a 404 Not Found page, so deliver to 221 Elm Street, Springfield."
+    found = [f.value for f in pii.detect(text, ["STREET_ADDRESS"])]
+    assert any("221 Elm Street" in value for value in found)

@@ -14,6 +14,7 @@ Overlaps are resolved by priority (checked numbers beat loose patterns) and then
 from __future__ import annotations
 
 import bisect
+import http
 import ipaddress
 import json
 import math
@@ -316,12 +317,35 @@ def _not_code(text: str, findings: Iterable[Finding]) -> Iterator[Finding]:
         yield found
 
 
+# An HTTP status as logs and error messages write it, its code then its phrase (502 Bad
+# Gateway, 500 Internal Server Error), from the standard library's table of them.
+_HTTP_STATUS = re.compile(
+    r"\b[1-5]\d\d\s+(?:"
+    + "|".join(sorted((re.escape(s.phrase) for s in http.HTTPStatus), key=len, reverse=True))
+    + r")\b"
+)
+
+
+def _not_http_status(text: str, findings: Iterable[Finding]) -> Iterator[Finding]:
+    """Findings less those on an HTTP status: the token model read "502 Bad Gateway" as a
+    street and "500 Internal Server Error" as the place Server."""
+    statuses = [m.span() for m in _HTTP_STATUS.finditer(text)]
+    for found in findings:
+        if not any(a < found.end and found.start < b for a, b in statuses):
+            yield found
+
+
+def _model_spans(entity: str, text: str) -> Iterator[Finding]:
+    """The token model's findings of ``entity`` that are neither code nor an HTTP status."""
+    return _not_code(text, _not_http_status(text, ner.find(entity, text)))
+
+
 def _named_streets(text: str) -> Iterable[Finding]:
     """The token model's street addresses, less spans of digits alone amid Chinese text (the
     middle of a bank card number or a licence plate: 工资卡号 6222 0202 0000 1234 567 gave
     '0000 1234'; "amid" counts from the ends of the whole number). In English text such a span
     is the model's piece of an address it split."""
-    for found in _not_code(text, ner.find("STREET_ADDRESS", text)):
+    for found in _model_spans("STREET_ADDRESS", text):
         digits_only = not any(c.isalpha() for c in found.value)
         start, end = _digit_run(text, found.start, found.end)  # the whole number it is part of
         if digits_only and _NEAR_CHINESE.search(text, max(0, start - 6), end + 6):
@@ -340,7 +364,7 @@ def _places(text: str) -> Iterable[Finding]:
     """The token model's places, less a capitalised abbreviation amid Chinese text: the English
     model reads 解释 AI 及其应用 or 精神 II 燃气烤架 as a place (9 of 3,000 Chinese
     instructions), knowing none of the words around it."""
-    for found in _not_code(text, ner.find("LOCATION", text)):
+    for found in _model_spans("LOCATION", text):
         if _ACRONYM.fullmatch(found.value) and _NEAR_CHINESE.search(
             text, max(0, found.start - 3), found.end + 3
         ):
@@ -353,7 +377,7 @@ def _persons(text: str) -> Iterable[Finding]:
     or Taiwan's spelling, that it overlaps ("Liu" of "Liu Yang", "Tai Man" of "Chan Tai Man"),
     and those names it missed; they outrank an address the model guessed on the same words
     ("Zhao Lei" read as a street)."""
-    model = list(ner.find("PERSON", text))
+    model = list(_not_http_status(text, ner.find("PERSON", text)))
     spelled = [*pinyin_names.find(text), *romanized_names.find(text)]
     for start, end in spelled:
         overlapping = [f for f in model if f.start < end and start < f.end]
