@@ -435,3 +435,17 @@ def test_a_street_beside_a_status_is_still_found() -> None:
     text = "The courier got a 404 Not Found page, so deliver to 221 Elm Street, Springfield."
     found = [f.value for f in pii.detect(text, ["STREET_ADDRESS"])]
     assert any("221 Elm Street" in value for value in found)
+
+
+@pytest.mark.parametrize(
+    "line", ["redis-server started, port 6379, pid 88", "Listening on port 8080, pid 4521"]
+)
+def test_what_a_log_counts_is_no_street(line: str) -> None:
+    """ "port 6379, pid" and "on port 8080" were streets; a lower-case counter word before a
+    number (port, pid, issue, build, line …) is how logs write things, not addresses."""
+    assert pii.detect(line, ["STREET_ADDRESS"]) == []
+
+
+def test_a_street_named_port_is_still_a_street() -> None:
+    found = pii.detect("The office is at 8080 Port Road, Sydney.", ["STREET_ADDRESS"])
+    assert "8080 Port Road" in [f.value for f in found]

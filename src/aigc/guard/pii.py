@@ -335,9 +335,18 @@ def _not_http_status(text: str, findings: Iterable[Finding]) -> Iterator[Finding
             yield found
 
 
+# What a log counts with a number (port 6379, pid 88, issue 5678), written in lower case as
+# no street or place is (8080 Port Road is one).
+_COUNTED = re.compile(r"\b(?:port|pid|issue|build|version|line|step|row|page|item|ticket)\s+#?\d")
+
+
 def _model_spans(entity: str, text: str) -> Iterator[Finding]:
-    """The token model's findings of ``entity`` that are neither code nor an HTTP status."""
-    return _not_code(text, _not_http_status(text, ner.find(entity, text)))
+    """The token model's findings of ``entity`` that are neither code nor an HTTP status,
+    and for places and streets, not what a log counts."""
+    found = _not_code(text, _not_http_status(text, ner.find(entity, text)))
+    if entity in ("STREET_ADDRESS", "LOCATION"):
+        return (f for f in found if not _COUNTED.search(text, f.start, f.end))
+    return found
 
 
 def _named_streets(text: str) -> Iterable[Finding]:
