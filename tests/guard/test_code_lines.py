@@ -86,3 +86,25 @@ def test_a_code_chunk_is_no_injection_and_an_instruction_in_its_docstring_is() -
 def test_prose_without_code_is_left_as_it_is() -> None:
     text = "Dear team,\n\nThe meeting moves to Friday (room 4).\nThanks!"
     assert code.prose_of(text) == text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "    mapper: Mapper,",
+        "    c_emitter: Emitter,",
+        "fn: FuncIR, emitter: Emitter, source_path: str, module_name: str",
+    ],
+)
+def test_parameters_on_their_own_line_are_code_when_strict(line: str) -> None:
+    """For reading names (pii): a parameter annotated with a built-in type or named after its
+    type is code, though it carries no bracket; the lax reading injection uses is unchanged."""
+    assert code.is_code(line, strict=True)
+    assert not code.is_code(line)
+
+
+@pytest.mark.parametrize(
+    "line", ["name: John,", "author: Jane Doe,", "contact: Alice", "Larnaca (Cyprus)", "Utrecht"]
+)
+def test_a_form_field_or_an_address_line_is_not_code_when_strict(line: str) -> None:
+    assert not code.is_code(line, strict=True)

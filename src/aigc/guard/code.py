@@ -63,7 +63,9 @@ def is_code(line: str, strict: bool = False) -> bool:
     text = line.strip()
     if _NAME.match(text):
         return not strict  # one identifier (unpack_kwargs, AwaitExpr,) or one word (Utrecht)
-    if not text or text.startswith("#") or not _MARK.search(text):
+    if not text or text.startswith("#"):
+        return False
+    if not _MARK.search(text) and not (strict and _annotated(text)):
         return False
     if strict and not _PROSE_FREE_MARK.search(text):
         return False
@@ -104,6 +106,21 @@ def words_in(line: str) -> str:
     except (tokenize.TokenError, SyntaxError):
         pass  # a line cut from a longer statement: what was read so far
     return " ".join(p for p in parts if p)
+
+
+_ANNOTATION = re.compile(r"\b([a-z_][a-z0-9_]*): ([A-Za-z_]\w*)")
+_BUILTIN_TYPES = frozenset({"str", "int", "float", "bool", "bytes", "object", "list", "dict"})
+
+
+def _annotated(text: str) -> bool:
+    """A parameter on a line of its own, annotated as Python writes it: with a built-in type
+    (``source_path: str``) or named after its type (``mapper: Mapper``, ``c_emitter:
+    Emitter``). "name: John" is neither."""
+    for m in _ANNOTATION.finditer(text):
+        name, kind = m.group(1).replace("_", ""), m.group(2)
+        if kind in _BUILTIN_TYPES or (len(kind) > 2 and name.endswith(kind.lower())):
+            return True
+    return False
 
 
 def word_spans(line: str) -> list[tuple[int, int]]:
