@@ -435,6 +435,9 @@ def test_a_street_beside_a_status_is_still_found() -> None:
     text = "The courier got a 404 Not Found page, so deliver to 221 Elm Street, Springfield."
     found = [f.value for f in pii.detect(text, ["STREET_ADDRESS"])]
     assert any("221 Elm Street" in value for value in found)
+    # the model's span ran on into the status ("… Leeds. 404 Not"): what comes before it stays
+    running_on = "Alice Johnson lives at 12 Elm Street, Leeds. 404 Not Found"
+    assert [f.value for f in pii.detect(running_on, ["STREET_ADDRESS"])] == ["12 Elm Street, Leeds"]
 
 
 @pytest.mark.parametrize(

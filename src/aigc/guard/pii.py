@@ -327,12 +327,21 @@ _HTTP_STATUS = re.compile(
 
 
 def _not_http_status(text: str, findings: Iterable[Finding]) -> Iterator[Finding]:
-    """Findings less those on an HTTP status: the token model read "502 Bad Gateway" as a
-    street and "500 Internal Server Error" as the place Server."""
-    statuses = [m.span() for m in _HTTP_STATUS.finditer(text)]
+    """Findings less what lies on an HTTP status: the token model read "502 Bad Gateway" as
+    a street and "500 Internal Server Error" as the place Server. A span running into a status
+    keeps what comes before it ("12 Elm Street, Leeds." of "… Leeds. 404 Not")."""
+    statuses = [m.span() for m in _HTTP_STATUS.finditer(text)]  # disjoint, in order
     for found in findings:
-        if not any(a < found.end and found.start < b for a, b in statuses):
+        at = bisect.bisect_left(statuses, found.end, key=lambda span: span[0])
+        first = bisect.bisect_right(statuses, found.start, key=lambda span: span[1])
+        if first >= at:  # no status overlaps it
             yield found
+            continue
+        end = statuses[first][0]
+        while end > found.start and not text[end - 1].isalnum():
+            end -= 1
+        if end > found.start:
+            yield replace(found, end=end, value=text[found.start : end])
 
 
 # What a log counts with a number (port 6379, pid 88, issue 5678), written in lower case as
