@@ -452,3 +452,24 @@ def test_what_a_log_counts_is_no_street(line: str) -> None:
 def test_a_street_named_port_is_still_a_street() -> None:
     found = pii.detect("The office is at 8080 Port Road, Sydney.", ["STREET_ADDRESS"])
     assert "8080 Port Road" in [f.value for f in found]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "隔壁是航空公司,有BUS从洛阳到郑州的新郑机场,非常方便",
+        "服务一般,晚上三楼的KTV一直开到两点,根本睡不着.",
+        "房间还行,办理CHECKIN和CHECKOUT的时候都很快,前台热情",
+        "位置不错,楼下就是SASA和BODYSHOP,逛街方便",
+    ],
+)
+def test_a_chinese_clause_around_a_latin_word_is_no_street(text: str) -> None:
+    """The English token model read the clause around BUS, CHECKIN or KTV as a street (26 of
+    6,000 Chinese reviews; reviews written with ASCII commas, as many are): its spans hold no
+    Chinese now."""
+    assert pii.detect(text, ["PERSON", "LOCATION", "STREET_ADDRESS"]) == []
+
+
+def test_an_english_name_before_chinese_text_ends_where_the_chinese_starts() -> None:
+    found = pii.detect("John Doe的地址是1234 Main Street。", ["PERSON"])
+    assert [f.value for f in found] == ["John Doe"]
