@@ -473,3 +473,14 @@ def test_a_chinese_clause_around_a_latin_word_is_no_street(text: str) -> None:
 def test_an_english_name_before_chinese_text_ends_where_the_chinese_starts() -> None:
     found = pii.detect("John Doe的地址是1234 Main Street。", ["PERSON"])
     assert [f.value for f in found] == ["John Doe"]
+
+
+def test_a_street_running_on_into_chinese_keeps_its_number_and_name() -> None:
+    """Should the model run a street on into Chinese, the Latin start stays when it holds a
+    house number; a Latin word alone (BUS) and a place do not."""
+    spans = [
+        pii.Finding("STREET_ADDRESS", 0, 20, "12 Baker Street 谢谢你"),
+        pii.Finding("STREET_ADDRESS", 0, 7, "BUS从洛阳到"),
+        pii.Finding("LOCATION", 0, 9, "London 北京"),
+    ]
+    assert [f.value for f in pii._without_chinese(spans)] == ["12 Baker Street"]

@@ -350,14 +350,16 @@ _COUNTED = re.compile(r"\b(?:port|pid|issue|build|version|line|step|row|page|ite
 
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
+_HOUSE_NUMBER = re.compile(r"\d.*[A-Za-z]{2}")  # a number, then a word: 12 Baker Street
 
 
 def _without_chinese(findings: Iterable[Finding]) -> Iterator[Finding]:
     """The English token model's spans, which hold no Chinese: amid Chinese text it read a
     clause around a Latin word as a street (有BUS从洛阳到郑州的新郑机场, 在办理CHECKIN和CHECKOUT的
     时候: 26 in 6,000 reviews). A span is cut before its first Han character ("John Doe" of
-    "John Doe的地址是1234") and dropped when nothing Latin is left before it; Chinese names
-    and addresses are CN_PERSON's and CN_ADDRESS's."""
+    "John Doe的地址是1234") and dropped when nothing Latin is left before it, or, for a street,
+    no number (12 Baker Street stays, BUS does not); Chinese names and addresses are
+    CN_PERSON's and CN_ADDRESS's."""
     for found in findings:
         han = _HAN.search(found.value)
         if han is None:
@@ -366,8 +368,9 @@ def _without_chinese(findings: Iterable[Finding]) -> Iterator[Finding]:
         end = found.start + han.start()
         while end > found.start and not found.value[end - found.start - 1].isalnum():
             end -= 1
-        if end > found.start and found.entity == "PERSON":
-            yield replace(found, end=end, value=found.value[: end - found.start])
+        kept = found.value[: end - found.start]
+        if kept and (found.entity == "PERSON" or _HOUSE_NUMBER.search(kept)):
+            yield replace(found, end=end, value=kept)
 
 
 def _model_spans(entity: str, text: str) -> Iterator[Finding]:
