@@ -92,19 +92,32 @@ def is_code(line: str, strict: bool = False) -> bool:
     return False
 
 
+_WORD_TOKENS = (tokenize.COMMENT, tokenize.STRING, _FSTRING_MIDDLE)
+
+
+def _word_tokens(code: str) -> list[tokenize.TokenInfo]:
+    """The comment and string tokens of a line of code with its indent taken off (an
+    f-string's literal text is its own token from Python 3.12)."""
+    found: list[tokenize.TokenInfo] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type in _WORD_TOKENS:
+                found.append(token)
+    except (tokenize.TokenError, SyntaxError):
+        pass  # a line cut from a longer statement: what was read so far
+    return found
+
+
 def words_in(line: str) -> str:
     """The comments and string literals of a line of code, joined; empty when it has none."""
     parts: list[str] = []
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(line.strip()).readline):
-            if token.type == tokenize.COMMENT:
-                parts.append(token.string.lstrip("#").strip())
-            elif token.type == tokenize.STRING:
-                parts.append(_string_text(token.string))
-            elif token.type == _FSTRING_MIDDLE:  # Python 3.12: an f-string's literal text
-                parts.append(token.string)
-    except (tokenize.TokenError, SyntaxError):
-        pass  # a line cut from a longer statement: what was read so far
+    for token in _word_tokens(line.lstrip()):
+        if token.type == tokenize.COMMENT:
+            parts.append(token.string.lstrip("#").strip())
+        elif token.type == tokenize.STRING:
+            parts.append(_string_text(token.string))
+        else:
+            parts.append(token.string)
     return " ".join(p for p in parts if p)
 
 
@@ -127,15 +140,11 @@ def word_spans(line: str) -> list[tuple[int, int]]:
     """Where the comments and string literals of a line of code lie, as offsets in ``line``
     (what ``words_in`` reads); the rest of a line of code is names, operators and numbers."""
     indent = len(line) - len(line.lstrip())
-    spans: list[tuple[int, int]] = []
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(line[indent:]).readline):
-            kind, (row, col), (end_row, end_col) = token.type, token.start, token.end
-            if kind in (tokenize.COMMENT, tokenize.STRING, _FSTRING_MIDDLE) and row == end_row:
-                spans.append((indent + col, indent + end_col))
-    except (tokenize.TokenError, SyntaxError):
-        pass  # a line cut from a longer statement: what was read so far
-    return spans
+    return [
+        (indent + token.start[1], indent + token.end[1])
+        for token in _word_tokens(line[indent:])
+        if token.start[0] == token.end[0]
+    ]
 
 
 def _string_text(literal: str) -> str:
