@@ -374,9 +374,10 @@ def _without_chinese(findings: Iterable[Finding]) -> Iterator[Finding]:
 
 
 def _model_spans(entity: str, text: str) -> Iterator[Finding]:
-    """The token model's findings of ``entity`` that are neither code nor an HTTP status nor
-    Chinese, and for places and streets, not what a log counts."""
-    found = _not_code(text, _not_http_status(text, _without_chinese(ner.find(entity, text))))
+    """The token model's findings of ``entity`` less what it misreads in logs and amid
+    Chinese: no Chinese, no HTTP status, and for places and streets not what a log counts.
+    Each recognizer then leaves out code (``_not_code``), after what it adds of its own."""
+    found = _not_http_status(text, _without_chinese(ner.find(entity, text)))
     if entity in ("STREET_ADDRESS", "LOCATION"):
         return (f for f in found if not _COUNTED.search(text, f.start, f.end))
     return found
@@ -387,7 +388,7 @@ def _named_streets(text: str) -> Iterable[Finding]:
     middle of a bank card number or a licence plate: 工资卡号 6222 0202 0000 1234 567 gave
     '0000 1234'; "amid" counts from the ends of the whole number). In English text such a span
     is the model's piece of an address it split."""
-    for found in _model_spans("STREET_ADDRESS", text):
+    for found in _not_code(text, _model_spans("STREET_ADDRESS", text)):
         digits_only = not any(c.isalpha() for c in found.value)
         start, end = _digit_run(text, found.start, found.end)  # the whole number it is part of
         if digits_only and _NEAR_CHINESE.search(text, max(0, start - 6), end + 6):
@@ -406,7 +407,7 @@ def _places(text: str) -> Iterable[Finding]:
     """The token model's places, less a capitalised abbreviation amid Chinese text: the English
     model reads 解释 AI 及其应用 or 精神 II 燃气烤架 as a place (9 of 3,000 Chinese
     instructions), knowing none of the words around it."""
-    for found in _model_spans("LOCATION", text):
+    for found in _not_code(text, _model_spans("LOCATION", text)):
         if _ACRONYM.fullmatch(found.value) and _NEAR_CHINESE.search(
             text, max(0, found.start - 3), found.end + 3
         ):
@@ -419,7 +420,7 @@ def _persons(text: str) -> Iterable[Finding]:
     or Taiwan's spelling, that it overlaps ("Liu" of "Liu Yang", "Tai Man" of "Chan Tai Man"),
     and those names it missed; they outrank an address the model guessed on the same words
     ("Zhao Lei" read as a street)."""
-    model = list(_not_http_status(text, _without_chinese(ner.find("PERSON", text))))
+    model = list(_model_spans("PERSON", text))
     spelled = [*pinyin_names.find(text), *romanized_names.find(text)]
     for start, end in spelled:
         overlapping = [f for f in model if f.start < end and start < f.end]
