@@ -289,9 +289,8 @@ def kept(scan: _Scan, c: Candidate) -> bool:
     (乌克兰, 陶宛 of 立陶宛: Faker's list of countries), candidates starting with an
     everyday or a time word (高级, 周五), and given names holding a function character. They
     are a fifth of all candidates: none is a name on the MSRA tune half. Since 2026-12-06
-    also pieces of a longer word, place or brand (格里拉 of 香格里拉), hotels by the words
-    around them (凯宾斯基饭店, 入住索菲特), approximate numbers (1000多米), named streets and
-    buildings (武定路, 华严寺), and a noun before its predicate (汤|太咸, 汤|都凉了)."""
+    also pieces of a longer word, place or brand (格里拉 of 香格里拉) and what
+    ``_place_number_or_phrase`` reads."""
     name = scan.text[c.start : c.end]
     if is_role(scan, c) or scan.lex.proper.get(name) in ("ns", "nt") or name in cn_regions.places():
         return False
@@ -312,28 +311,35 @@ def kept(scan: _Scan, c: Candidate) -> bool:
             scan.lex.bucket.get(head, 0) >= EVERYDAY and head not in scan.lex.person2
         ):
             return False
+    if _place_number_or_phrase(scan, c, name):
+        return False
+    given = name[c.surname :] if c.surname else ""
+    return all(scan.stats.given.get(ch, 0) > IMPLAUSIBLE for ch in given)
+
+
+def _place_number_or_phrase(scan: _Scan, c: Candidate, name: str) -> bool:
+    """What the words in and around a candidate say it is instead of a name (informal text,
+    2026-12-06): a hotel (凯宾斯基饭店, 入住索菲特), an approximate number (1000多米), a named
+    street or building (武定路, 华严寺), or a noun before its predicate (汤|太咸, 汤|都凉了)."""
     text = scan.text
     if (
         _LODGING_AFTER.match(text, c.end)
         or _LODGING_BEFORE.search(text, max(0, c.start - 2), c.start)
         or (c.start and _APPROXIMATE.match(text, c.start - 1))
     ):
-        return False
+        return True
     if (
         c.end < len(text)
         and text[c.end] in _PLACE_ENDS
         and text[c.end] != "站"  # 王玉梅|站在: also to stand
         and not scan.starts(c.end)
     ):
-        return False  # 武定|路, 华严|寺 (but 王明|路线, 茅以升|桥梁: a word starts there)
-    if c.surname and (
+        return True  # 武定|路, 华严|寺 (but 王明|路线, 茅以升|桥梁: a word starts there)
+    return c.surname > 0 and bool(
         name[-1] in _PLACE_ENDS
         or any(ch in _ADVERBS for ch in name[c.surname :])
         or _TOO.search(text[c.start + c.surname : c.end + 1])
-    ):
-        return False
-    given = name[c.surname :] if c.surname else ""
-    return all(scan.stats.given.get(ch, 0) > IMPLAUSIBLE for ch in given)
+    )
 
 
 def features(scan: _Scan, c: Candidate) -> list[str]:
