@@ -347,3 +347,26 @@ def test_jobs_api_is_tenant_scoped(server: Server, org_a: Org, org_b: Org) -> No
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "status"
     cancelled = server.api("POST", f"/api/jobs/{job_id}/cancel", key=org_a.member_key)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+
+def test_a_job_claimed_as_the_runner_stops_waits_for_the_next_start(
+    db: Database, runners: Any
+) -> None:
+    """A slot that stops gives its job back to the queue; the runner's loop could claim it
+    again in the moment between its check of the stop and its claim, and run it a second time
+    during the shutdown (a full run once found the stopped job "succeeded"). A job claimed
+    once stopping has begun goes back to the queue unstarted."""
+    jobs.register_handler("test.noop", lambda ctx: {"ran": True})
+    job_id = submit(db, "test.noop")
+    runner = runners("w1")
+    claim = runner._claim_open
+
+    def claim_as_stop_begins() -> Any:
+        claimed = claim()
+        runner._stop.set()  # stop() called between the loop's check and its claim
+        return claimed
+
+    runner._claim_open = claim_as_stop_begins  # type: ignore[method-assign]
+    assert runner.fill_slots() == 0
+    back = job(db, job_id)
+    assert back.status == "queued" and back.worker is None

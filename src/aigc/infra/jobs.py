@@ -450,6 +450,11 @@ class JobRunner:
             if claimed is None:
                 return started
             job, claim = claimed
+            if self._stop.is_set():
+                # Stopping began after the check above: perhaps this is the job a slot just
+                # gave back to the queue; it waits for the next start, not a second run now.
+                self._unclaim(job.id, claim)
+                return started
             thread = threading.Thread(
                 target=self._work, args=(job, claim), name=f"job:{job.id}", daemon=True
             )
@@ -458,6 +463,16 @@ class JobRunner:
             thread.start()
             started += 1
         return started
+
+    def _unclaim(self, job_id: str, claim: str) -> None:
+        """Give a job claimed but not started back to the queue."""
+        with self.db.session() as s:
+            s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.worker == claim, Job.status == "running")
+                .values(status="queued", worker=None, heartbeat_at=None)
+                .execution_options(synchronize_session=False)
+            )
 
     def run_once(self) -> bool:
         """Claim one job and run it to its end in the calling thread; False when there was
