@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from bench.benchlib import machine, percentile  # noqa: E402
-from tests.ray_head import ray_head  # noqa: E402
+from tests.ray_head import loopback_driver, ray_head  # noqa: E402
 
 RESULTS = HERE / "results" / "scale-ray.json"
 QUESTION = "How do I reset my password?"
@@ -107,7 +107,7 @@ def measure(quick: bool = False) -> dict[str, Any]:
     local = loader_for(record.family, record.name, record.config)(record.config)
     requests = {1: 200 if quick else 1000, 16: 400 if quick else 2000}
     rows: list[dict[str, Any]] = []
-    with ray_head(cpus=4) as address:
+    with ray_head(cpus=4) as address, loopback_driver():
         settings = Settings(
             ray_address=address,
             ray_namespace="aigc-bench",

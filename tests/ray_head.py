@@ -4,6 +4,13 @@
 head lives, and ending its process group ends exactly the processes it started (never
 another head on the machine). Its ports are free ones, not Ray's fixed defaults, and its
 session lives under a short temp dir (Ray's Unix socket paths have a length limit).
+
+Everything talks over loopback. Left to itself, Ray takes ``127.0.0.1`` for "this machine" and
+swaps in the address the machine routes out from (for the head's node, for every driver's
+``ray.init``); a machine may refuse connections to that address (CI's did: "Failed to connect to
+GCS at address 192.0.2.2"). So the head, a server and an in-process driver each run with Ray's
+single-machine setting: ``LOOPBACK_ONLY`` in a new process's environment, ``loopback_driver()``
+in this one, where Ray read its environment at import.
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 from tests.e2e.server import free_port
 from tests.processes import spawn, wait_ready
 
 RAY = str(Path(sys.executable).with_name("ray"))
+LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # Ray's "one machine, no cluster"
 
 
 @contextmanager
@@ -37,6 +46,7 @@ def ray_head(cpus: int, timeout: float = 180) -> Iterator[str]:
             "start",
             "--head",
             "--block",
+            "--node-ip-address=127.0.0.1",
             f"--port={port}",
             f"--ray-client-server-port={free_port()}",  # not the fixed defaults: another
             f"--dashboard-port={free_port()}",  # head on this machine may hold them
@@ -48,7 +58,7 @@ def ray_head(cpus: int, timeout: float = 180) -> Iterator[str]:
         ],
         log,
         start_new_session=True,  # its own process group: the end ends it and its children
-        env=os.environ | {"RAY_USAGE_STATS_ENABLED": "0"},
+        env=os.environ | {"RAY_USAGE_STATS_ENABLED": "0"} | LOOPBACK_ONLY,
     )
     try:
         wait_ready(
@@ -63,6 +73,16 @@ def ray_head(cpus: int, timeout: float = 180) -> Iterator[str]:
     finally:
         _stop_group(proc)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@contextmanager
+def loopback_driver() -> Iterator[None]:
+    """This process as a driver of such a head: what ``LOOPBACK_ONLY`` sets, set on the constant
+    Ray read it into when it was imported."""
+    from ray._private import ray_constants
+
+    with mock.patch.object(ray_constants, "ENABLE_RAY_CLUSTER", False):
+        yield
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:

@@ -18,6 +18,7 @@ import openai
 import pytest
 
 from tests.e2e.server import Org, Server, make_org, new_admin_key
+from tests.ray_head import LOOPBACK_ONLY, loopback_driver
 from tests.ray_head import ray_head as ray_head_process
 from tests.templates import slow, words
 
@@ -47,6 +48,7 @@ def server(ray_head: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         new_admin_key(),
         AIGC_RAY_ADDRESS=ray_head,
         AIGC_RAY_DEPLOYMENTS=json.dumps(DEPLOYMENTS),
+        **LOOPBACK_ONLY,
     )
     srv.start(timeout=240)  # deploys the shipped template-helpdesk before it is ready
     yield srv
@@ -56,9 +58,10 @@ def server(ray_head: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture(scope="module")
 def driver(ray_head: str) -> Iterator[Any]:
     """This test process as a Ray driver: it reads Serve's status and kills a replica."""
-    ray.init(address=ray_head, namespace="aigc-test", log_to_driver=False)
-    yield ray
-    ray.shutdown()
+    with loopback_driver():
+        ray.init(address=ray_head, namespace="aigc-test", log_to_driver=False)
+        yield ray
+        ray.shutdown()
 
 
 @pytest.fixture(scope="module")
