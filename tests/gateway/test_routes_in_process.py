@@ -207,3 +207,31 @@ async def test_a_404_shows_the_id_asked_for_bounded_and_cleaned(
     assert odd.status_code == 404
     shown = odd.json()["error"]["message"]
     assert "\n" not in shown and "\x1b" not in shown and "AAAAAAAAAAAA" not in shown
+
+
+async def test_a_multipart_body_the_parser_gives_up_on_says_why(api: httpx.AsyncClient) -> None:
+    """A file name of thousands of characters overflows python-multipart's header line limit;
+    the answer names that limit instead of Starlette's bare "Invalid multipart data." """
+    reply = await api.post(
+        "/v1/files",
+        files={"file": ("report-" * 1000 + ".txt", b"hello")},
+        data={"purpose": "assistants"},
+    )
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["code"] == "invalid_multipart"
+    assert "Maximum header size exceeded" in error["message"]
+    assert "file name included, may hold at most 4224 bytes" in error["message"]
+    broken = await api.post(
+        "/v1/files",
+        content=b"not a multipart body",
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert broken.status_code == 400
+    assert broken.json()["error"]["code"] == "invalid_multipart", broken.text
+    fine = await api.post(
+        "/v1/files",
+        files={"file": ("report-" * 100 + ".txt", b"hello")},
+        data={"purpose": "assistants"},
+    )
+    assert fine.status_code == 200, fine.text

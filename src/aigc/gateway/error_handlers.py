@@ -9,7 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import DEFAULT_MAX_HEADER_SIZE
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from aigc.errors import APIError, InvalidRequest, NotFound, Overloaded, RateLimited
 from aigc.guard.store import StoredPolicyUnusable
@@ -81,6 +84,28 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
     )
 
 
+def multipart_error(exc: StarletteHTTPException) -> InvalidRequest | None:
+    """Starlette answers every multipart body its parser gives up on with "Invalid multipart
+    data."; the parser's own reason (a header line over its limit, as a file name of thousands
+    of characters makes, or a broken boundary) is on the exception's chain, and says what to
+    mend."""
+    context = exc.__context__
+    if not isinstance(context, MultiPartException) or not isinstance(
+        context.__cause__, FormParserError
+    ):
+        return None
+    reason = str(context.__cause__).rstrip(".")
+    if "header size" in reason:
+        reason += (
+            f": a line of a part's headers, its file name included, may hold at most "
+            f"{DEFAULT_MAX_HEADER_SIZE} bytes"
+        )
+    return InvalidRequest(
+        f"We could not read the multipart body of your request: {reason}",
+        code="invalid_multipart",
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(_: Request, exc: APIError) -> JSONResponse:
@@ -105,6 +130,8 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.__cause__, APIError):  # e.g. the body limit hit while FastAPI read it
             return error_response(exc.__cause__)
+        if (unreadable := multipart_error(exc)) is not None:
+            return error_response(unreadable)
         if exc.status_code == 404:
             return error_response(NotFound("Unknown URL: no such endpoint", code="unknown_url"))
         error = APIError(str(exc.detail), headers=dict(exc.headers or {}))  # e.g. 405's Allow
