@@ -265,5 +265,24 @@ def test_a_chinese_address_keeps_its_building_unit_and_room(text: str, address: 
     assert kinds(text)["CN_ADDRESS"] == address
 
 
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("还有登州路56号的店也不错", "登州路56号"),
+        ("快递送到了南京东路100号", "南京东路100号"),
+        ("我家附近的中山路1号有家面馆", "中山路1号"),
+        ("请把发票寄到上海市浦东新区张江路88号", "上海市浦东新区张江路88号"),
+        ("我们公司搬到了长安街1号", "长安街1号"),
+        ("他说他在江苏省南京市鼓楼区中山北路30号上班", "江苏省南京市鼓楼区中山北路30号"),
+        ("客户地址改成了解放路3号", "解放路3号"),  # a road named with a verb keeps it
+        ("安徽省马鞍山市和县历阳路1号", "安徽省马鞍山市和县历阳路1号"),
+    ],
+)
+def test_a_chinese_address_starts_at_its_place_name(text: str, address: str) -> None:
+    """The match ran back over the words before a road (送到了, 还有, 的, 把发票寄到), so a
+    redaction took half the sentence with the address."""
+    assert kinds(text)["CN_ADDRESS"] == address
+
+
 def test_a_year_after_a_house_number_is_not_a_room() -> None:
     assert kinds("文三路478号2023年开业")["CN_ADDRESS"] == "文三路478号"

@@ -6,16 +6,19 @@ a region code GB/T 2260 ever issued, ``cn_regions.py``) and unified social credi
 (GB 32100, python-stdnum) are checked, so invalid numbers are not reported. Mobiles are 11
 digits starting 1[3-9] (optionally +86), with or without separators. Names need a context word
 (姓名, 我叫, 联系人 …) and a common surname; addresses a province/city/district/road/number
-sequence. ``pii.detect`` hands each recognizer the text read in simplified characters with
-full-width forms folded, so 陳曉明 and 臺北市信義區 are found as 陈晓明 and 台北市信义区 are.
+sequence, starting at the place name, not at the words before it (送到了, 还有).
+``pii.detect`` hands each recognizer the text read in simplified characters with full-width
+forms folded, so 陳曉明 and 臺北市信義區 are found as 陈晓明 and 台北市信义区 are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from stdnum import luhn
 from stdnum.cn import ric, uscc
@@ -66,7 +69,7 @@ _QQ = re.compile(
 # stopped at 院, 号楼, 座 or a bare room number and left them shown.
 _ADDRESS = re.compile(
     r"(?:[\u4e00-\u9fff]{2,7}(?:省|自治区))?(?:[\u4e00-\u9fff]{2,7}市)?"
-    r"(?:[\u4e00-\u9fff]{1,7}(?:区|县))?[\u4e00-\u9fff0-9]{1,12}(?:路|街|大道|巷|道|弄)"
+    r"(?:[\u4e00-\u9fff]{1,7}(?:区|县))?[\u4e00-\u9fff0-9]{1,12}(?P<road>路|街|大道|巷|道|弄)"
     r"(?:[东西南北中]段|[一二三四五六七八九十]段)?"
     r"(?:[0-9一二三四五六七八九十百]+号)(?:大?院|楼|栋|幢)?"
     r"(?:[\u4e00-\u9fffA-Za-z0-9]{1,10}?(?:广场|大厦|中心|花园|小区|公寓|大楼|家园|苑|园区))?"
@@ -224,10 +227,50 @@ def find_persons(text: str) -> Iterable[Finding]:
         yield Finding("CN_PERSON", start, end, text[start:end], 45)
 
 
+# jieba's part-of-speech tags that no word of a place name carries: verbs, prepositions,
+# conjunctions, particles, adverbs, pronouns, modal particles, interjections, onomatopoeia.
+_NOT_OF_A_PLACE = frozenset(
+    {"v", "vd", "p", "c", "u", "ud", "ug", "uj", "ul", "uv", "uz", "d", "r", "rr", "rz", "y"}
+    | {"e", "o"}
+)
+
+
+@cache
+def _tagger() -> Any:  # jieba.posseg, quiet: jieba logs its dictionary's loading at INFO
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.posseg
+
+
+def _place_name_start(words: str) -> int:
+    """Where a place name starts in ``words``, the text before a road's 路 or 街: after the last
+    word no place name holds (送到 了 在 还有 的 把), by jieba's tags of the text in simplified
+    characters. The word right before 路 always stays: road names are made of verbs too
+    (解放路, 建国路)."""
+    from aigc.infra.canonical_text import simplified_in_place
+
+    tagged = [(w.word, w.flag) for w in _tagger().cut(simplified_in_place(words))]
+    if not tagged:
+        return 0
+    kept = len(tagged[-1][0])
+    for word, flag in reversed(tagged[:-1]):
+        if flag in _NOT_OF_A_PLACE:
+            break
+        kept += len(word)
+    return len(words) - kept
+
+
 def find_addresses(text: str) -> Iterable[Finding]:
+    """The regex finds where an address ends (a number, a building, a room); it may start
+    far too early ("快递送到了南京东路100号"): the start moves past a leading phrase
+    (我住在, 地址是) and then past the last word before the road name that no place name
+    holds, so a redaction leaves the sentence around the address."""
     from aigc.guard.pii import Finding
 
     for m in _ADDRESS.finditer(text):
         lead = _ADDRESS_LEAD.match(m.group())  # "我住在北京市…": the address starts at 北京
         start = m.start() + (lead.end() if lead else 0)
+        start += _place_name_start(text[start : m.start("road")])
         yield Finding("CN_ADDRESS", start, m.end(), text[start : m.end()], 45)
