@@ -431,6 +431,32 @@ def test_an_http_status_in_a_log_line_is_no_address_or_place(line: str) -> None:
     assert pii.detect(line, ["PERSON", "LOCATION", "STREET_ADDRESS"]) == []
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Server started at 10.0.0.1 port 5432",
+        "redis listening on port 6379",
+        "Listening on 0.0.0.0",
+    ],
+)
+def test_a_log_line_s_first_word_its_port_and_its_function_words_are_no_one(line: str) -> None:
+    """The token model took a line's first word for a person (Server, Room, Listening), the
+    port after "port" for a house number, and "on" or "is" for a street."""
+    assert pii.detect(line, ["PERSON", "LOCATION", "STREET_ADDRESS"]) == []
+    grew_up = "Dr. Burke is a 53 year old man who grew up in KNIVSTA."  # Presidio's set
+    assert pii.detect(grew_up, ["STREET_ADDRESS"]) == []
+
+
+def test_names_that_are_words_stay_names() -> None:
+    """A lone capitalised word is left out only when no English first or last name list holds
+    it: Grace, Mark and Rose are names as often as words."""
+    assert [f.value for f in pii.detect("Room 204 is booked by Alice Chen", ["PERSON"])] == [
+        "Alice Chen"
+    ]
+    assert [f.value for f in pii.detect("Grace will review it", ["PERSON"])] == ["Grace"]
+    assert [f.value for f in pii.detect("Yoga class at 6 with Mark", ["PERSON"])] == ["Mark"]
+
+
 def test_a_street_beside_a_status_is_still_found() -> None:
     text = "The courier got a 404 Not Found page, so deliver to 221 Elm Street, Springfield."
     found = [f.value for f in pii.detect(text, ["STREET_ADDRESS"])]

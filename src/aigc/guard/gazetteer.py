@@ -153,6 +153,14 @@ def english_first_names() -> frozenset[str]:
     return frozenset(_provider_values("faker.providers.person", attrs, english_only=True))
 
 
+@cache
+def english_last_names() -> frozenset[str]:
+    """Last names of Faker's English locales: with ``english_first_names``, the names an
+    English text is likely to hold (Good, Safari and Smith are; Server and Room are not)."""
+    names = _provider_values("faker.providers.person", ("last_names",), english_only=True)
+    return frozenset(word for name in names for word in name.split())
+
+
 _LOWER_WORD = re.compile(r"\b[a-z]{2,}\b")
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import phonenumbers
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from stdnum import iban, luhn
 
 from aigc.guard import barcodes, code, gazetteer, ner, pii_zh, pinyin_names, romanized_names
@@ -346,7 +347,9 @@ def _not_http_status(text: str, findings: Iterable[Finding]) -> Iterator[Finding
 
 # What a log counts with a number (port 6379, pid 88, issue 5678), written in lower case as
 # no street or place is (8080 Port Road is one).
-_COUNTED = re.compile(r"\b(?:port|pid|issue|build|version|line|step|row|page|item|ticket)\s+#?\d")
+_COUNTER = r"\b(?:port|pid|issue|build|version|line|step|row|page|item|ticket)\s+#?"
+_COUNTED = re.compile(_COUNTER + r"\d")
+_COUNTER_BEFORE = re.compile(_COUNTER + r"$")  # "port 5432": the model's span is the number
 
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -373,13 +376,29 @@ def _without_chinese(findings: Iterable[Finding]) -> Iterator[Finding]:
             yield replace(found, end=end, value=kept)
 
 
+def _function_words(value: str) -> bool:
+    """Lower-case English function words alone ("on" of "listening on port 6379"): no name,
+    place or street is made of them only."""
+    words = re.findall(r"[^\W\d_]+", value)  # letters of any script
+    return bool(words) and all(w in ENGLISH_STOP_WORDS for w in words) and not any(
+        c.isdigit() for c in value
+    )
+
+
 def _model_spans(entity: str, text: str) -> Iterator[Finding]:
     """The token model's findings of ``entity`` less what it misreads in logs and amid
-    Chinese: no Chinese, no HTTP status, and for places and streets not what a log counts.
-    Each recognizer then leaves out code (``_not_code``), after what it adds of its own."""
+    Chinese: no Chinese, no HTTP status, no function words alone, and for places and streets
+    not what a log counts (port 6379). Each recognizer then leaves out code (``_not_code``),
+    after what it adds of its own."""
     found = _not_http_status(text, _without_chinese(ner.find(entity, text)))
+    found = (f for f in found if not _function_words(f.value))
     if entity in ("STREET_ADDRESS", "LOCATION"):
-        return (f for f in found if not _COUNTED.search(text, f.start, f.end))
+        return (
+            f
+            for f in found
+            if not _COUNTED.search(text, f.start, f.end)
+            and not _COUNTER_BEFORE.search(text, max(0, f.start - 16), f.start)
+        )
     return found
 
 
@@ -415,12 +434,26 @@ def _places(text: str) -> Iterable[Finding]:
         yield found
 
 
+def _common_word(value: str) -> bool:
+    """A lone capitalised English word that no English first or last name list holds: the
+    token model takes a sentence's first word for a name in logs and notes ("Server started
+    at …", "Room 204 is booked", "Yoga class at 6") where no name is."""
+    return (
+        value.isalpha()
+        and value[:1].isupper()
+        and value[1:].islower()
+        and value.lower() in gazetteer.english_words()
+        and value not in gazetteer.english_first_names()
+        and value not in gazetteer.english_last_names()
+    )
+
+
 def _persons(text: str) -> Iterable[Finding]:
-    """The token model's names, each widened to a Chinese name in pinyin, or in Hong Kong's
-    or Taiwan's spelling, that it overlaps ("Liu" of "Liu Yang", "Tai Man" of "Chan Tai Man"),
-    and those names it missed; they outrank an address the model guessed on the same words
-    ("Zhao Lei" read as a street)."""
-    model = list(_model_spans("PERSON", text))
+    """The token model's names (less a lone common word, ``_common_word``), each widened to a
+    Chinese name in pinyin, or in Hong Kong's or Taiwan's spelling, that it overlaps ("Liu" of
+    "Liu Yang", "Tai Man" of "Chan Tai Man"), and those names it missed; they outrank an
+    address the model guessed on the same words ("Zhao Lei" read as a street)."""
+    model = [f for f in _model_spans("PERSON", text) if not _common_word(f.value)]
     spelled = [*pinyin_names.find(text), *romanized_names.find(text)]
     for start, end in spelled:
         overlapping = [f for f in model if f.start < end and start < f.end]
