@@ -380,8 +380,10 @@ def _function_words(value: str) -> bool:
     """Lower-case English function words alone ("on" of "listening on port 6379"): no name,
     place or street is made of them only."""
     words = re.findall(r"[^\W\d_]+", value)  # letters of any script
-    return bool(words) and all(w in ENGLISH_STOP_WORDS for w in words) and not any(
-        c.isdigit() for c in value
+    return (
+        bool(words)
+        and all(w in ENGLISH_STOP_WORDS for w in words)
+        and not any(c.isdigit() for c in value)
     )
 
 
