@@ -20,13 +20,17 @@ from tests.s3_server import make_bucket, s3_settings
 def handlers() -> Iterator[None]:
     """Each test registers its own handlers; the registry is restored afterwards."""
     saved, saved_long = dict(jobs.HANDLERS), set(jobs.LONG_KINDS)
+    saved_access = dict(jobs.ACCESS)
     jobs.HANDLERS.clear()
     jobs.LONG_KINDS.clear()
+    jobs.ACCESS.clear()
     yield
     jobs.HANDLERS.clear()
     jobs.HANDLERS.update(saved)
     jobs.LONG_KINDS.clear()
     jobs.LONG_KINDS.update(saved_long)
+    jobs.ACCESS.clear()
+    jobs.ACCESS.update(saved_access)
 
 
 @pytest.fixture

@@ -152,6 +152,43 @@ def test_cancel_running_job_stops_at_next_progress(db: Database, runners: Any) -
     assert stopped.is_set() and cancelled.finished_at is not None
 
 
+def test_a_handler_that_fails_after_a_cancel_was_asked_ends_cancelled(
+    db: Database, runners: Any
+) -> None:
+    """What a job works on can go away under it (a knowledge base deleted mid-ingestion): the
+    handler's next write fails before its next progress call, and the job was stopped, not
+    broken. Its error is the reason the cancel gave."""
+    started, flagged = threading.Event(), threading.Event()
+
+    def writes(ctx: JobContext) -> None:
+        started.set()
+        until(flagged)
+        raise RuntimeError("FOREIGN KEY constraint failed")
+
+    jobs.register_handler("test.writes", writes)
+    job_id = submit(db, "test.writes")
+    runners().start()
+    until(started)
+    with db.session() as s:
+        assert jobs.cancel_pending(s, [job(db, job_id)], "Its knowledge base was deleted") == 1
+    flagged.set()
+    ended = wait_for(db, job_id, "cancelled")
+    assert ended.error == "Its knowledge base was deleted"
+
+
+def test_a_database_error_is_described_without_its_statement_or_values() -> None:
+    """A job's error is shown to every member who may see the job: SQLAlchemy's message holds
+    the SQL and the row it wrote (a document's text)."""
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER NOT NULL)"))
+        with pytest.raises(Exception) as caught:
+            conn.execute(text("INSERT INTO t (x) VALUES (:secret)"), {"secret": None})
+    described = jobs._describe(caught.value)
+    assert described == "IntegrityError: NOT NULL constraint failed: t.x"
+    assert "INSERT" not in described and "secret" not in described
+
+
 # --- tenants -------------------------------------------------------------------------------
 
 

@@ -20,7 +20,11 @@ def make_engine(url: str) -> Engine:
     """An engine tuned for the backend: SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
         private_sqlite(url)  # 0600 before SQLite creates it (its -wal/-shm take its mode)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,  # an error's message and the logs carry no row values
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -32,7 +36,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -45,10 +45,11 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from sqlalchemy import case, exists, func, select, update
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, aliased
 
 from aigc.access import Principal, require_role
-from aigc.errors import InvalidRequest, NotFound
+from aigc.errors import InvalidRequest, NotFound, PermissionDenied
 from aigc.infra import untrusted
 from aigc.infra.db import Database, rowcount
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
@@ -92,10 +93,22 @@ Sweeper = Callable[[Database], Any]
 SWEEPERS: dict[str, Sweeper] = {}
 
 
-def register_handler(kind: str, fn: Handler, *, long: bool = False) -> Handler:
+# Who may see and cancel a kind's jobs beyond the tenant: ``fn(session, principal, jobs,
+# need)`` gives the ids of those ``jobs`` whose resource the caller holds ``need`` on ("read"
+# to see a job, "write" to cancel it). An ingestion job shows its knowledge base's file names
+# in its messages: a member who may not read that base must not see or stop the job. A kind
+# without one is the tenant's: every member sees its jobs.
+JobAccess = Callable[[Session, Principal, list[Job], str], set[str]]
+ACCESS: dict[str, JobAccess] = {}
+
+
+def register_handler(
+    kind: str, fn: Handler, *, long: bool = False, access: JobAccess | None = None
+) -> Handler:
     """Make ``kind`` submittable; ``fn(ctx)`` does the work and returns the job's result.
 
     ``long``: its jobs run for minutes to hours, so a runner keeps a slot free of them.
+    ``access``: who may see and cancel its jobs (``JobAccess``), when not every member.
     """
     if not kind or len(kind) > 40:
         raise ValueError("A job kind is 1 to 40 characters")
@@ -104,6 +117,10 @@ def register_handler(kind: str, fn: Handler, *, long: bool = False) -> Handler:
         LONG_KINDS.add(kind)
     else:
         LONG_KINDS.discard(kind)
+    if access is not None:
+        ACCESS[kind] = access
+    else:
+        ACCESS.pop(kind, None)
     return fn
 
 
@@ -235,6 +252,15 @@ class JobContext:
                 self._cancelled.set()
             self._last_write = time.monotonic()
 
+    def cancel_requested(self) -> bool:
+        """Whether a cancel was asked for, read now (``beat`` learns it only every few
+        seconds): a handler that failed after one was stopped, not broken."""
+        if not self._cancelled.is_set():
+            with self._db.session() as s:
+                if s.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
+                    self._cancelled.set()
+        return self._cancelled.is_set()
+
     def _raise_if_stopping(self) -> None:
         if self.should_stop:
             raise JobCancelled(self.job_id)
@@ -284,13 +310,39 @@ def list_jobs(
         query = query.where(Job.status == status)
     if kind is not None:
         query = query.where(Job.kind == kind)
-    return list(session.scalars(query.order_by(Job.created_at.desc(), Job.id)))
+    found = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id)))
+    allowed = _allowed(session, principal, found, "read")
+    return [job for job in found if job.id in allowed]
+
+
+def _allowed(session: Session, principal: Principal, found: list[Job], need: str) -> set[str]:
+    """Ids of the tenant's ``found`` jobs the caller holds ``need`` on (``ACCESS``). A tenant
+    admin holds every one: a job whose resource is gone (a deleted knowledge base) stays
+    theirs to see."""
+    if principal.at_least("admin"):
+        return {job.id for job in found}
+    by_kind: dict[str, list[Job]] = {}
+    for job in found:
+        by_kind.setdefault(job.kind, []).append(job)
+    allowed: set[str] = set()
+    for kind, jobs_of_kind in by_kind.items():
+        check = ACCESS.get(kind)
+        if check is None:
+            allowed.update(job.id for job in jobs_of_kind)
+        else:
+            allowed |= check(session, principal, jobs_of_kind, need)
+    return allowed
 
 
 def get_job(session: Session, principal: Principal, job_id: str) -> Job:
+    """The job if it is the caller's tenant's and they may see it; else 404, as if none."""
     require_role(principal, "viewer")
     job = session.get(Job, job_id)
-    if job is None or job.tenant_id != principal.tenant_id:
+    if (
+        job is None
+        or job.tenant_id != principal.tenant_id
+        or not _allowed(session, principal, [job], "read")
+    ):
         raise NotFound(f"No job with id '{untrusted.field(job_id)}'", param="job_id")
     return job
 
@@ -303,6 +355,8 @@ def cancel_job(session: Session, principal: Principal, job_id: str) -> Job:
     """
     require_role(principal, "member")
     job = get_job(session, principal, job_id)
+    if not _allowed(session, principal, [job], "write"):
+        raise PermissionDenied("You may see this job but not cancel it")
     for _ in range(5):  # the status can move under us (claimed, re-queued); retry on a miss
         if job.status == "queued":
             step = (
@@ -323,6 +377,29 @@ def cancel_job(session: Session, principal: Principal, job_id: str) -> Job:
         if rowcount(done) == 1:
             break
     return job
+
+
+def cancel_pending(session: Session, jobs: list[Job], reason: str) -> int:
+    """Cancel these jobs of a resource being deleted, without a caller's checks (the feature
+    made its own): queued ones at once, running ones at their next progress call, each with
+    ``reason`` as its error. How many were pending."""
+    ids = [job.id for job in jobs if job.status in PENDING]
+    if not ids:
+        return 0
+    text = reason[:_MAX_TEXT]
+    session.execute(
+        update(Job)
+        .where(Job.id.in_(ids), Job.status == "queued")
+        .values(status="cancelled", cancel_requested=True, finished_at=utcnow(), error=text)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Job)
+        .where(Job.id.in_(ids), Job.status == "running")
+        .values(cancel_requested=True, error=text)
+        .execution_options(synchronize_session=False)
+    )
+    return len(ids)
 
 
 def job_view(job: Job) -> dict[str, Any]:
@@ -614,8 +691,11 @@ class JobRunner:
         except JobBlocked as exc:
             blocked = exc
         except Exception as exc:
-            log.warning("job %s (%s) failed", job.id, job.kind, exc_info=True)
-            outcome = {"status": "failed", "error": _describe(exc, self.data_dir)}
+            if ctx.cancel_requested():  # what it worked on went away (a deleted knowledge base)
+                log.info("job %s (%s) cancelled: %s", job.id, job.kind, type(exc).__name__)
+            else:
+                log.warning("job %s (%s) failed", job.id, job.kind, exc_info=True)
+                outcome = {"status": "failed", "error": _describe(exc, self.data_dir)}
         finally:
             done.set()
             beats.join()
@@ -733,7 +813,11 @@ def lower_this_thread_priority(by: int) -> None:
 
 
 def _describe(exc: BaseException, data_dir: Path | None = None) -> str:
-    """Type and message only: a traceback could carry paths or secrets to the tenant."""
+    """Type and message only: a traceback could carry paths or secrets to the tenant. Of a
+    database error, the driver's own message without SQLAlchemy's statement (the SQL, the
+    tables, the values it wrote: a document's text)."""
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        return _describe(exc.orig, data_dir)
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return (scrub(text, data_dir) if data_dir is not None else text)[:_MAX_TEXT]
 

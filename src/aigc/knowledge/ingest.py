@@ -42,7 +42,7 @@ from aigc.infra.db import Database
 from aigc.infra.files import staging_file
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
 from aigc.infra.storage import BlobNotFound, storage_for
-from aigc.knowledge import context, indexed, parse, pgvectors
+from aigc.knowledge import bases, context, indexed, parse, pgvectors
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
@@ -872,7 +872,33 @@ def run_ingest_job(ctx: jobs.JobContext) -> dict[str, Any]:
     )
 
 
-jobs.register_handler(JOB_KIND, run_ingest_job)
+def ingest_job_access(
+    session: Session, principal: Principal, found: list[Job], need: str
+) -> set[str]:
+    """An ingestion job is its knowledge base's: seen by who may read it, cancelled by who may
+    change its documents (its progress names the files)."""
+    levels = bases.access_levels(
+        session, principal, [str(job.params.get("kb_id")) for job in found if job.params]
+    )
+    return {
+        job.id
+        for job in found
+        if bases.at_least(levels.get(str((job.params or {}).get("kb_id"))), need)
+    }
+
+
+jobs.register_handler(JOB_KIND, run_ingest_job, access=ingest_job_access)
+
+
+def cancel_jobs_of(session: Session, tenant_id: str, kb_id: str) -> int:
+    """Cancel the knowledge base's pending ingestion jobs: it is being deleted."""
+    pending = session.scalars(
+        select(Job).where(
+            Job.tenant_id == tenant_id, Job.kind == JOB_KIND, Job.status.in_(jobs.PENDING)
+        )
+    )
+    mine = [job for job in pending if (job.params or {}).get("kb_id") == kb_id]
+    return jobs.cancel_pending(session, mine, "Its knowledge base was deleted")
 
 
 # --- recovery: documents left waiting with no job -------------------------------------------

@@ -184,6 +184,7 @@ def delete_kb(
 
     with svc.db.session() as s:
         kb = bases.delete_kb(s, caller, kb_id)  # needs 'manage'
+        ingest.cancel_jobs_of(s, kb.tenant_id, kb.id)
         folder = ingest.kb_dir(svc.settings.data_dir, kb.tenant_id, kb.id)
     # its document sources in the shared store, then what this instance kept (its index)
     svc.storage.delete_prefix(f"knowledge/{kb.tenant_id}/{kb.id}/")
