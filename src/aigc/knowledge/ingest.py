@@ -862,14 +862,41 @@ def document_headers(db: Database, tenant_id: str, kb_id: str) -> dict[str, str]
 def run_ingest_job(ctx: jobs.JobContext) -> dict[str, Any]:
     """The ``kb-ingest`` job handler: params ``{"kb_id", "document_ids"}``."""
     settings = Settings(data_dir=ctx.data_dir)
-    return ingest_documents(
-        ctx.db,
-        settings,
-        ctx.tenant_id,
-        ctx.params["kb_id"],
-        list(ctx.params.get("document_ids") or []),
-        progress=ctx.progress,
-    )
+    kb_id, doc_ids = ctx.params["kb_id"], list(ctx.params.get("document_ids") or [])
+    try:
+        return ingest_documents(
+            ctx.db, settings, ctx.tenant_id, kb_id, doc_ids, progress=ctx.progress
+        )
+    except jobs.JobCancelled:
+        if ctx.cancel_requested():  # a person stopped it; after a shutdown the job resumes
+            close_cancelled(ctx.db, settings, ctx.tenant_id, kb_id, doc_ids)
+        raise
+
+
+_CANCELLED = "Indexing was cancelled before this document was done; upload it again to index it"
+
+
+def close_cancelled(
+    db: Database, settings: Settings, tenant_id: str, kb_id: str, doc_ids: list[str]
+) -> None:
+    """After a cancel, what the job had stored goes into the index and turns ready, and what
+    it had not reached fails now, saying so: left ``indexing``, every one of them failed a
+    minute later as "stopped", the stored ones too. Nothing to do once the base is gone."""
+    try:
+        with db.session() as session:
+            waiting = session.scalars(
+                select(KbDocument).where(
+                    KbDocument.id.in_(doc_ids), KbDocument.status.in_(("queued", "indexing"))
+                )
+            ).all()
+            stored = [d.id for d in waiting if d.indexed_sha256 == d.sha256]
+            left = [d.id for d in waiting if d.indexed_sha256 != d.sha256]
+        for doc_id in left:
+            _fail(db, doc_id, _CANCELLED)
+        if stored:
+            _sync_and_ready(db, settings, tenant_id, kb_id, stored)
+    except Exception:  # the base deleted under it (its rows gone): nothing is left to close
+        log.warning("cancelled ingestion of %s not closed", kb_id, exc_info=True)
 
 
 def ingest_job_access(
