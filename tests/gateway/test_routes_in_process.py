@@ -235,3 +235,20 @@ async def test_a_multipart_body_the_parser_gives_up_on_says_why(api: httpx.Async
         data={"purpose": "assistants"},
     )
     assert fine.status_code == 200, fine.text
+
+
+async def test_a_body_field_named_query_is_named_in_its_error(api: httpx.AsyncClient) -> None:
+    """A knowledge-base search's field is called "query"; the error handler took that name for
+    the query string's location and left it out, answering every bad search with "The request
+    body must be a JSON object" and param null."""
+    made = await api.post("/api/kb", json={"name": "notes", "dense": False})
+    assert made.status_code in (200, 201), made.text
+    search = f"/api/kb/{made.json()['id']}/search"
+    missing = (await api.post(search, json={})).json()["error"]
+    assert missing["param"] == "query" and missing["code"] == "missing_required_parameter"
+    for bad in ({"query": 123}, {"query": "a" * 4001}, {"query": "   "}):
+        error = (await api.post(search, json=bad)).json()["error"]
+        assert error["param"] == "query", (bad, error)
+        assert error["message"].startswith("Invalid value for 'query'"), error
+    listed = await api.get("/v1/files", params={"purpose": "nope"})  # a query-string parameter
+    assert listed.json()["error"]["param"] == "purpose"

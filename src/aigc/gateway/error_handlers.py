@@ -33,7 +33,9 @@ def _param(loc: tuple[Any, ...], body: Any = None) -> str | None:
     in ('input', 0, 'text', 'text') for {"type": "text"}). Those are no field of the request:
     a name is left out where the body, walked along the path, has no such key (and more
     follows: a missing field is the last name) or is no object at all."""
-    names = [p for p in loc if p not in ("body", "query", "path")]
+    # The first part names where the value came from; a field may be named "query" too
+    # (a knowledge-base search's), so only that first part goes.
+    names = list(loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc)
     node, out = body, ""
     for at, part in enumerate(names):
         if isinstance(part, int):
