@@ -170,3 +170,27 @@ def test_a_question_about_a_company_the_kb_never_mentions_gets_no_sources(
     )
     names = {t.text for t in relevance.question_terms(absent) if t.name}
     assert names == {"fabrikam"}  # "What" starts the sentence: not a name
+
+
+ATTENDANCE = (
+    "考勤制度\n\n员工每天上午九点前打卡，下午六点后下班打卡。迟到三次等于旷工半天，当月扣除"
+    "全勤奖。请假须提前一天在系统中填写申请。\n"
+)
+
+
+def test_a_one_character_word_counts_only_as_a_word_of_the_chunk(sandbox: Sandbox) -> None:
+    """Found by probing a live server: "请写一首关于春天的诗" was answered with the attendance
+    rules as its source, through 请 (in 请假), 写 (in 填写) and 天 (in 每天)."""
+    terms = relevance.question_terms("请写一首诗")
+    assert [t.text for t in terms] == ["写", "一首", "诗"]  # 请, "please", weighs nothing
+    # 一 of 一首 in 一天 earns its part; 写 of 填写 and 天 of 每天 earn nothing
+    assert relevance.coverage(terms, ATTENDANCE, lambda t: 1.0) == pytest.approx(0.25 / 3)
+    assert relevance.coverage(terms, "他写了一首诗。", lambda t: 1.0) == 1.0
+    kb = sandbox.kb(sandbox.admin_a, "考勤", dense=False)
+    sandbox.ingest(
+        sandbox.admin_a,
+        kb,
+        {"考勤制度.txt": ATTENDANCE.encode()} | {n: t.encode() for n, t in DOCS_ZH.items()},
+    )
+    assert ask(sandbox, kb, "请写一首关于春天的诗") == []
+    assert ask(sandbox, kb, "迟到几次算旷工？") == ["考勤制度.txt"]

@@ -8,8 +8,10 @@ The judgement weighs the question's *content* terms by how rare they are in the 
 word, and a term the knowledge base has never seen counts most of all: a question about
 "PepsiCo" against other companies' filings is not answered by chunks that merely share
 "revenue" and "2023". Stop words are left out in both languages (bm25s' English and Chinese
-lists: 吗, 多少, 需要, 是否, what, how...), Chinese is segmented by jieba, and a Chinese word
-is found in a chunk by containment (the chunk may be segmented differently). A Chinese word
+lists: 吗, 多少, 需要, 是否, what, how...; and please, 请, 帮我), Chinese is segmented by jieba,
+and a Chinese word is found in a chunk by containment (the chunk may be segmented
+differently), a one-character word only where the chunk's own cut has it as a word (写 is no
+part of 填写). A Chinese word
 that is absent still earns part of its weight for each of its characters present (补助 beside
 补贴), because paraphrase in Chinese mostly keeps characters. ``coverage`` is the found share
 of the question's weight, 0 to 1.
@@ -71,6 +73,11 @@ MIN_COVERAGE_WITH_MEANING = 0.10
 
 # Words of asking that bm25s' longer English list lacks.
 _ASKING = frozenset({"could", "would", "whose", "much", "many", "please", "tell", "get"})
+# And its Chinese list: please, help me, tell me, greetings and thanks. 请 was found in 请假
+# (leave) and made a request for a poem about spring relevant to the attendance rules.
+_ASKING_ZH = frozenset(
+    {"请", "请问", "麻烦", "帮", "帮我", "帮忙", "告诉", "告诉我", "你好", "您好", "谢谢"}
+)
 
 
 @lru_cache(maxsize=1)
@@ -116,7 +123,8 @@ def question_terms(question: str) -> list[Term]:
                 seen[token] = Term(token, cjk=False, name=True)
             seen.setdefault(token, Term(token, cjk=False, name=name))
     for word in chinese_words(lowered):
-        seen.setdefault(word, Term(word, cjk=True))
+        if word not in _ASKING_ZH:
+            seen.setdefault(word, Term(word, cjk=True))
     return list(seen.values())
 
 
@@ -161,12 +169,17 @@ def coverage(terms: list[Term], text: str, idf: Callable[[Term], float]) -> floa
     # Chinese PDFs break lines inside words; terms are read through ``canonical`` too
     lowered = canonical(_SPACE.sub("", text.lower()))
     latin = _latin_tokens(text.lower())
+    words: set[str] | None = None  # the chunk's own Chinese words, cut once when needed
     total = found = 0.0
     for term in terms:
         weight = idf(term)
         total += weight
         if not term.cjk:
             found += weight if term.text in latin else 0.0
+        elif len(term.text) == 1:  # a one-character word: as a word of the chunk, not a part
+            if words is None:  # of one (写 in 填写, 天 in 每天 are other words)
+                words = set(chinese_words(lowered))
+            found += weight if term.text in words else 0.0
         elif term.text in lowered:
             found += weight
         else:  # each character present earns its own weight, at most its share of the word's
