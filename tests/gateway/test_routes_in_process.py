@@ -5,6 +5,7 @@ which keep covering the real server (tests/e2e)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -252,3 +253,41 @@ async def test_a_body_field_named_query_is_named_in_its_error(api: httpx.AsyncCl
         assert error["message"].startswith("Invalid value for 'query'"), error
     listed = await api.get("/v1/files", params={"purpose": "nope"})  # a query-string parameter
     assert listed.json()["error"]["param"] == "purpose"
+
+
+_UNBUILDABLE = [
+    {"enum": []},
+    {"type": "integer", "minimum": 5, "maximum": 2},
+    {"$ref": "#/$defs/x", "$defs": {"x": {"$ref": "#/$defs/x"}}},
+    json.loads('{"type":"array","items":' * 200 + '{"type":"string"}' + "}" * 200),
+]
+
+
+async def test_a_bad_json_schema_is_a_400_on_every_path(api: httpx.AsyncClient) -> None:
+    """Schemas the metaschema lets through but no grammar can hold, and one nested 200 levels
+    deep, were 500s on response_format and text.format (xgrammar's RuntimeError, jsonschema's
+    RecursionError). Now each is a 400 naming the schema, before the model's ability is asked
+    (the template model cannot decode under a grammar), its message free of xgrammar's log
+    prefix."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    user = [{"role": "user", "content": "x"}]
+    for schema in _UNBUILDABLE:
+        response_format = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+        chat = await api.post(
+            "/v1/chat/completions",
+            json={"model": "template-echo", "messages": user, "response_format": response_format},
+        )
+        assert chat.status_code == 400, chat.text
+        error = chat.json()["error"]
+        assert error["param"] == "response_format.json_schema.schema"
+        assert error["code"] == "invalid_json_schema"
+        assert error["message"].startswith("Invalid JSON schema: ")
+        assert ".cc" not in error["message"] and "[" not in error["message"][:30]
+        text_format = {"format": {"type": "json_schema", "name": "x", "schema": schema}}
+        responses = await api.post(
+            "/v1/responses", json={"model": "template-echo", "input": "x", "text": text_format}
+        )
+        assert responses.status_code == 400, responses.text
+        assert responses.json()["error"]["param"] == "text.format.schema"
+        assert responses.json()["error"]["code"] == "invalid_json_schema"

@@ -108,6 +108,77 @@ def test_bad_formats_and_models_are_refused() -> None:
     )
 
 
+def _schema_format(schema: dict) -> dict:
+    spec = {"name": "x", "schema": schema}
+    return {"response_format": {"type": "json_schema", "json_schema": spec}}
+
+
+def _nested(levels: int) -> dict:
+    """A schema of ``levels`` objects, each the ``items`` of the one around it."""
+    schema: dict = {"type": "string"}
+    for _ in range(levels - 1):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("schema", "reason"),
+    [
+        ({"enum": []}, "Invalid JSON schema: enum array must not be empty"),
+        (
+            {"type": "integer", "minimum": 5, "maximum": 2},
+            "Invalid JSON schema: Invalid range: minimum greater than maximum",
+        ),
+        (
+            {"$ref": "#/$defs/x", "$defs": {"x": {"$ref": "#/$defs/x"}}},
+            "Invalid JSON schema: Circular $ref chain with no schema content: "
+            "#/$defs/x -> #/$defs/x",
+        ),
+    ],
+)
+def test_a_schema_no_grammar_can_hold_is_a_400_before_any_model(schema: dict, reason: str) -> None:
+    """The metaschema allows these; xgrammar's compile for the model raised a RuntimeError (a
+    500). Now the body's reading builds the grammar and says why not, without xgrammar's log
+    prefix ('[11:38:28] /project/cpp/json_schema_converter.cc:5082: ')."""
+    with pytest.raises(InvalidRequest) as refused:
+        structured.parse_constraint(_schema_format(schema))
+    assert refused.value.message == reason
+    assert refused.value.param == "response_format.json_schema.schema"
+    assert refused.value.code == "invalid_json_schema"
+
+
+def test_a_schema_nested_past_the_limit_is_a_400_that_says_so() -> None:
+    """200 levels hit a RecursionError in jsonschema's metaschema check (a 500); the bound is
+    checked first, without recursion, and the message names it."""
+    limit = structured.MAX_SCHEMA_DEPTH
+    assert structured.parse_constraint(_schema_format(_nested(limit))) is not None
+    for levels in (limit + 1, 200, 5000):
+        with pytest.raises(InvalidRequest) as refused:
+            structured.parse_constraint(_schema_format(_nested(levels)))
+        assert f"more than {limit} levels" in refused.value.message
+        assert refused.value.code == "invalid_json_schema"
+    deep_list: list = [0]
+    for _ in range(limit):
+        deep_list = [deep_list]
+    with pytest.raises(InvalidRequest) as listed:  # arrays count as levels too
+        structured.check_schema({"enum": deep_list}, "tools[0].function.parameters")
+    assert listed.value.param == "tools[0].function.parameters"
+
+
+def test_a_pattern_xgrammar_cannot_build_is_a_400() -> None:
+    """RE2 takes (?i) and NUL, xgrammar does not: its compile for the model was a 500."""
+    with pytest.raises(InvalidRequest) as regex:
+        structured.parse_constraint({"guided_regex": "(?i)abc"})
+    assert regex.value.param == "guided_regex"
+    assert regex.value.message == (
+        "'guided_regex' cannot be enforced while decoding: Regex parsing error at position 3: "
+        "Group modifier flag is not supported yet"
+    )
+    with pytest.raises(InvalidRequest) as choice:
+        structured.parse_constraint({"guided_choice": ["yes", "n\0o"]})
+    assert choice.value.param == "guided_choice"
+
+
 class _Tokenizer:
     """Stands in for a tokenizer object: only its identity matters to the cache."""
 

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from aigc.errors import InvalidRequest
+from aigc.guard import structured
 from aigc.models.protocols import (
     ChatMessage,
+    FunctionTool,
     TextRequest,
     ToolCall,
     ToolCallDelta,
@@ -97,6 +100,20 @@ def test_auto_a_started_call_completes_as_valid_json(model: neural.NeuralTextMod
     # Left alone, the random model writes text: auto does not force a call.
     free = run(model, ask(tools))
     assert calls_of(free) == [] and any(p and not isinstance(p, ToolCallDelta) for p in free)
+
+
+def test_a_tool_schema_no_grammar_can_hold_says_why_without_xgrammar_s_log_prefix(
+    model: neural.NeuralTextModel,
+) -> None:
+    """The 400 quoted xgrammar's message whole: '[11:38:28] /project/cpp/json_schema_
+    converter.cc:5082: enum array must not be empty'. Now its reason alone, coded."""
+    tool = FunctionTool("f", None, {"type": "object", "properties": {"a": {"enum": []}}})
+    with pytest.raises(InvalidRequest) as refused:
+        structured.tool_processor(model, ToolSet((tool,), "auto", None, True))
+    assert refused.value.message == (
+        "The tools' parameters cannot be enforced while decoding: enum array must not be empty"
+    )
+    assert refused.value.param == "tools" and refused.value.code == "invalid_json_schema"
 
 
 def test_parser_reads_text_calls_and_cut_calls() -> None:

@@ -32,9 +32,22 @@ from typing import Any, Generic, TypeVar
 import torch
 
 from aigc.errors import InvalidRequest
-from aigc.infra import linear_re
+from aigc.infra import linear_re, untrusted
 from aigc.models.protocols import FunctionTool, ToolSet
 from aigc.models.text.tool_calls import GRAMMAR_KEYS, MISTRAL
+
+MAX_SCHEMA_DEPTH = 64
+"""How deeply a JSON schema may nest its objects and arrays (the outermost object is level 1).
+jsonschema's metaschema check walks a schema recursively, about eight Python frames a level
+(``items`` in ``items``), so ~150 levels exhaust the interpreter's 1,000; this bound, checked
+first without recursion, keeps every later walk far from that. Real schemas nest much less
+(OpenAI's structured outputs allow 10 levels of properties)."""
+
+SCHEMA_ERROR = "invalid_json_schema"  # the code of every 400 about a JSON schema
+_SCHEMA_PARAM = "response_format.json_schema.schema"
+
+# xgrammar starts its errors with a log prefix: "[11:38:28] /project/cpp/x.cc:5082: "
+_XGRAMMAR_PREFIX = re.compile(r"^\[[0-9:.]+\]\s+\S+:\d+:\s*")
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,7 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
             linear_re.compile(regex)
         except linear_re.LinearRegexError as exc:
             raise InvalidRequest(f"'guided_regex': {exc}", param="guided_regex") from None
-        return Constraint("regex", pattern=regex)
+        return _buildable(Constraint("regex", pattern=regex), "guided_regex")
     if choice is not None:
         if (
             not isinstance(choice, list)
@@ -69,7 +82,11 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
             or not all(isinstance(c, str) for c in choice)
         ):
             raise InvalidRequest("'guided_choice' is a list of strings", param="guided_choice")
-        return Constraint("choice", choices=tuple(choice))
+        if any("\0" in c for c in choice):
+            raise InvalidRequest(
+                "'guided_choice' strings cannot hold a NUL character", param="guided_choice"
+            )
+        return _buildable(Constraint("choice", choices=tuple(choice)), "guided_choice")
     if response_format in (None, {"type": "text"}):
         return None
     if not isinstance(response_format, dict):
@@ -83,26 +100,89 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
         if not isinstance(schema, dict):
             raise InvalidRequest(
                 "'response_format.json_schema.schema' must be a JSON schema object",
-                param="response_format.json_schema.schema",
+                param=_SCHEMA_PARAM,
             )
-        _check_schema(schema)
-        return Constraint("json_schema", schema=schema)
+        check_schema(schema, _SCHEMA_PARAM)
+        return _buildable(Constraint("json_schema", schema=schema), _SCHEMA_PARAM)
     raise InvalidRequest(
         "'response_format.type' is one of text, json_object, json_schema",
         param="response_format.type",
     )
 
 
-def _check_schema(schema: dict[str, Any]) -> None:
+def check_schema(schema: dict[str, Any], param: str) -> None:
+    """400 naming ``param`` (code ``invalid_json_schema``) unless ``schema`` nests at most
+    ``MAX_SCHEMA_DEPTH`` levels and the JSON Schema 2020-12 metaschema accepts it."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
+    if _too_deep(schema, MAX_SCHEMA_DEPTH):
+        raise InvalidRequest(
+            f"Invalid JSON schema: it nests more than {MAX_SCHEMA_DEPTH} levels of objects "
+            "and arrays",
+            param=param,
+            code=SCHEMA_ERROR,
+        )
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise InvalidRequest(
-            f"invalid JSON schema: {exc.message}", param="response_format.json_schema.schema"
+            f"Invalid JSON schema: {exc.message}", param=param, code=SCHEMA_ERROR
         ) from None
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and arrays more than ``limit`` levels; iterative, so a
+    value of any depth is measured without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _buildable(constraint: Constraint, param: str) -> Constraint:
+    """``constraint`` once xgrammar has built its grammar (no tokenizer needed), else a 400
+    naming ``param`` with xgrammar's reason: schemas the metaschema allows can still be
+    unsatisfiable (an empty ``enum``, ``minimum`` above ``maximum``, a ``$ref`` cycle), and
+    RE2 patterns can use what xgrammar lacks (``(?i)``, ``\\b``). Checked while reading the
+    body, before any model is picked, so compiling for a model later cannot fail."""
+    import xgrammar as xgr
+
+    try:
+        if constraint.kind == "json_schema":
+            xgr.Grammar.from_json_schema(
+                json.dumps(constraint.schema), any_whitespace=False, strict_mode=True
+            )
+        else:
+            xgr.Grammar.from_regex(_regex_of(constraint))
+    except RuntimeError as exc:
+        if constraint.kind == "json_schema":
+            raise InvalidRequest(
+                f"Invalid JSON schema: {xgrammar_reason(exc)}", param=param, code=SCHEMA_ERROR
+            ) from None
+        raise InvalidRequest(
+            f"'{param}' cannot be enforced while decoding: {xgrammar_reason(exc)}", param=param
+        ) from None
+    return constraint
+
+
+def xgrammar_reason(exc: Exception) -> str:
+    """xgrammar's message for the caller: its first line without the log prefix (time, the
+    C++ source file and line), bounded, as it may quote the caller's schema."""
+    lines = str(exc).strip().splitlines() or ["unknown reason"]
+    return untrusted.field(_XGRAMMAR_PREFIX.sub("", lines[0]).rstrip(".")) or "unknown reason"
+
+
+def _regex_of(constraint: Constraint) -> str:
+    """The pattern xgrammar compiles for a regex or choice constraint."""
+    if constraint.kind == "choice":
+        return "|".join(re.escape(c) for c in constraint.choices)
+    assert constraint.pattern is not None
+    return constraint.pattern
 
 
 def validate(constraint: Constraint, text: str) -> str | None:
@@ -187,10 +267,7 @@ def compile_constraint(constraint: Constraint, tokenizer: Any, vocab_size: int) 
         return compiler.compile_json_schema(
             json.dumps(constraint.schema), any_whitespace=False, strict_mode=True
         )
-    if constraint.kind == "choice":
-        return compiler.compile_regex("|".join(re.escape(c) for c in constraint.choices))
-    assert constraint.pattern is not None
-    return compiler.compile_regex(constraint.pattern)
+    return compiler.compile_regex(_regex_of(constraint))
 
 
 class GrammarProcessor:
@@ -291,9 +368,11 @@ def tool_processor(model: Any, tools: ToolSet) -> GrammarProcessor:
                 )
             )
         compiled = _compiler(tokenizer, vocab).compile_structural_tag(tag)
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError) as exc:  # RuntimeError: xgrammar's, about a schema
         raise InvalidRequest(
-            f"The tools' parameters cannot be enforced while decoding: {exc}", param="tools"
+            f"The tools' parameters cannot be enforced while decoding: {xgrammar_reason(exc)}",
+            param="tools",
+            code=SCHEMA_ERROR if isinstance(exc, RuntimeError) else None,
         ) from None
     return GrammarProcessor(compiled, vocab)
 
