@@ -146,6 +146,7 @@ def test_chat_params_are_named_as_the_client_wrote_them() -> None:
     assert input_param(places, "messages") == "input"
     assert input_param(places, "response_format.json_schema.schema") == "text.format.schema"
     assert input_param(places, "tool_choice") == "tool_choice"
+    assert input_param(places, "tools[1].function.parameters") == "tools[1].parameters"
     assert input_param(places, None) is None
 
 

@@ -291,3 +291,38 @@ async def test_a_bad_json_schema_is_a_400_on_every_path(api: httpx.AsyncClient) 
         assert responses.status_code == 400, responses.text
         assert responses.json()["error"]["param"] == "text.format.schema"
         assert responses.json()["error"]["code"] == "invalid_json_schema"
+
+
+async def test_a_tool_s_bad_parameters_are_a_400_whatever_the_model(
+    api: httpx.AsyncClient,
+) -> None:
+    """A tool's parameters went unchecked unless a local model compiled them (so a template
+    model took a schema nested 200 levels, or ``{"type": 3}``); now they are checked as
+    response_format's schema is, and named where the client wrote them."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    user = [{"role": "user", "content": "x"}]
+    tools = [{"type": "function", "function": {"name": "f", "parameters": _UNBUILDABLE[-1]}}]
+    chat = await api.post(
+        "/v1/chat/completions", json={"model": "template-echo", "messages": user, "tools": tools}
+    )
+    assert chat.status_code == 400, chat.text
+    assert chat.json()["error"]["param"] == "tools[0].function.parameters"
+    assert "more than 64 levels" in chat.json()["error"]["message"]
+    flat = [{"type": "function", "name": "f", "parameters": {"type": 3}}]
+    responses = await api.post(
+        "/v1/responses", json={"model": "template-echo", "input": "x", "tools": flat}
+    )
+    assert responses.status_code == 400, responses.text
+    assert responses.json()["error"]["param"] == "tools[0].parameters"
+    assert responses.json()["error"]["code"] == "invalid_json_schema"
+    legacy = await api.post(
+        "/v1/chat/completions",
+        json={
+            "model": "template-echo",
+            "messages": user,
+            "functions": [{"name": "f", "parameters": {"type": 3}}],
+        },
+    )
+    assert legacy.status_code == 400, legacy.text
+    assert legacy.json()["error"]["param"] == "functions[0].parameters"

@@ -94,11 +94,15 @@ def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> Bridged:
 
 def input_param(places: list[str], param: str | None) -> str | None:
     """A chat stage's ``messages[k]...`` param as the Responses body's place for it, so a 400
-    names what the client sent (``input[i].call_id``, not ``messages[k].tool_call_id``)."""
+    names what the client sent (``input[i].call_id``, not ``messages[k].tool_call_id``;
+    ``tools[i].parameters``, not ``tools[i].function.parameters``)."""
     if param == "messages":
         return "input"
     if param is not None and param.startswith("response_format"):  # json_schema's fields: flat
         return "text.format" + param.removeprefix("response_format").replace(".json_schema", "")
+    tool = re.fullmatch(r"(tools\[\d+\])\.function(\..+)", param or "")
+    if tool is not None:  # a Responses tool is flat: tools[i].parameters
+        return tool.group(1) + tool.group(2)
     found = re.fullmatch(r"messages\[(\d+)\](.*)", param or "")
     if found is None or int(found.group(1)) >= len(places):
         return param

@@ -21,6 +21,7 @@ from typing import Any
 
 from aigc.errors import InvalidRequest
 from aigc.gateway.schemas import ChatCompletionRequest, FunctionDef, Message, message_text
+from aigc.guard.structured import check_schema
 from aigc.infra import untrusted
 from aigc.models.protocols import (
     ChatMessage,
@@ -43,7 +44,8 @@ def is_legacy(body: ChatCompletionRequest) -> bool:
 
 
 def tool_set(body: ChatCompletionRequest) -> ToolSet | None:
-    """The request's tools and how they may be used; None when it offers none."""
+    """The request's tools and how they may be used; None when it offers none. Each
+    function's ``parameters`` must be a JSON schema (400 ``invalid_json_schema``)."""
     if body.tools and body.functions:
         raise InvalidRequest(
             "Use either 'tools' or the legacy 'functions', not both", param="functions"
@@ -66,6 +68,10 @@ def tool_set(body: ChatCompletionRequest) -> ToolSet | None:
         raise InvalidRequest(
             "Function names must be unique", param="functions" if body.functions else "tools"
         )
+    for i, d in enumerate(defs):  # whatever the model: as response_format's schema is
+        if d.parameters is not None:
+            where = f"functions[{i}]" if body.functions else f"tools[{i}].function"
+            check_schema(d.parameters, f"{where}.parameters")
     mode, name = _choice(choice, field_name, set(names), legacy=bool(body.functions))
     return ToolSet(tuple(_function(d) for d in defs), mode, name, parallel)
 
