@@ -165,6 +165,25 @@ def test_a_schema_nested_past_the_limit_is_a_400_that_says_so() -> None:
     assert listed.value.param == "tools[0].function.parameters"
 
 
+def test_a_schema_the_metaschema_refuses_is_named_by_place_without_python_reprs() -> None:
+    """jsonschema's message quoted the offending value as a Python repr, whole: "{'x': [1, 2,
+    3, ...]} is not valid under any of the given schemas". Now a JSON pointer and the rule."""
+    bad_type = {"type": "object", "properties": {"a": {"type": {"x": [1, 2, 3] * 50}}}}
+    with pytest.raises(InvalidRequest) as refused:
+        structured.parse_constraint(_schema_format(bad_type))
+    assert refused.value.message == (
+        "Invalid JSON schema: /properties/a/type must be a type name (string, number, integer, "
+        "object, array, boolean, null) or a list of distinct ones"
+    )
+    assert refused.value.code == "invalid_json_schema"
+    with pytest.raises(InvalidRequest) as refused:
+        structured.check_schema({"enum": 5}, "tools[0].function.parameters")
+    assert refused.value.message == "Invalid JSON schema: /enum must be of type array"
+    with pytest.raises(InvalidRequest) as refused:
+        structured.check_schema({"pattern": "(("}, "p")
+    assert refused.value.message == "Invalid JSON schema: /pattern must be a valid regex"
+
+
 def test_a_pattern_xgrammar_cannot_build_is_a_400() -> None:
     """RE2 takes (?i) and NUL, xgrammar does not: its compile for the model was a 500."""
     with pytest.raises(InvalidRequest) as regex:

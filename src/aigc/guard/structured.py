@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from threading import Lock
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import torch
 
@@ -35,6 +35,9 @@ from aigc.errors import InvalidRequest
 from aigc.infra import linear_re, untrusted
 from aigc.models.protocols import FunctionTool, ToolSet
 from aigc.models.text.tool_calls import GRAMMAR_KEYS, MISTRAL
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import SchemaError
 
 MAX_SCHEMA_DEPTH = 64
 """How deeply a JSON schema may nest its objects and arrays (the outermost object is level 1).
@@ -127,8 +130,34 @@ def check_schema(schema: dict[str, Any], param: str) -> None:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise InvalidRequest(
-            f"Invalid JSON schema: {exc.message}", param=param, code=SCHEMA_ERROR
+            f"Invalid JSON schema: {_metaschema_reason(exc)}", param=param, code=SCHEMA_ERROR
         ) from None
+
+
+_TYPE_NAMES = "string, number, integer, object, array, boolean, null"
+
+
+def _metaschema_reason(exc: SchemaError) -> str:
+    """Where the metaschema's check failed (a JSON pointer into the caller's schema) and what
+    it wants there. jsonschema's own message quotes the offending value as a Python repr, whole
+    however long it is ("{'x': [1, 2, 3, ...] is not valid under any of the given schemas")."""
+    path = [str(p) for p in exc.absolute_path]
+    where = untrusted.field("/" + "/".join(path)) if path else "the schema"
+    rule, value = exc.validator, exc.validator_value
+    if rule == "type":
+        kinds = [value] if isinstance(value, str) else list(value)
+        return f"{where} must be of type {' or '.join(kinds)}"
+    if rule == "anyOf" and path[-1:] == ["type"]:
+        return f"{where} must be a type name ({_TYPE_NAMES}) or a list of distinct ones"
+    if rule == "format":
+        return f"{where} must be a valid {value}"
+    if rule == "minimum":
+        return f"{where} must be at least {value}"
+    if rule == "minItems":
+        return f"{where} must hold at least {value} item(s)"
+    if rule == "uniqueItems":
+        return f"{where} must not repeat an item"
+    return f"{where} breaks the metaschema's '{rule}' rule"
 
 
 def _too_deep(value: Any, limit: int) -> bool:
