@@ -19,6 +19,7 @@ is a plain function so tests can call it without HTTP. The tenant travels on eve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -70,6 +71,7 @@ class Checked:
     kb_ids: list[str] | None  # knowledge bases to ground on
     images: list[vision.ImagePart] = field(default_factory=list)  # image parts, not yet loaded
     legacy_functions: bool = False  # asked with `functions`: answers speak `function_call`
+    asked_max_tokens: bool = False  # the caller set max_tokens (else the default, fitted)
 
     @property
     def small(self) -> bool:
@@ -112,15 +114,17 @@ async def prepare(
     )
     # One request per prompt and choice, prompt by prompt: every n-th is a different prompt.
     prompts = grounded.requests[:: body.n]
-    prompt_tokens = await count(grounded.model, prompts, checked.small)
+    each = await count_each(grounded.model, prompts, checked.small)
+    prompt_tokens = sum(each)
     record.prompt_tokens = prompt_tokens
-    answers = len(grounded.requests)  # n for each prompt
-    reservation = await admit(services, principal, prompt_tokens + answers * checked.max_tokens)
+    requests = fit_context(grounded.model, grounded.requests, each, checked.asked_max_tokens)
+    answers = sum(r.max_tokens or 0 for r in requests)  # n for each prompt
+    reservation = await admit(services, principal, prompt_tokens + answers)
     slot = await queue_slot(services, principal, body.model, model)  # 503 when the queue is full
     return Prepared(
         body.model,
         grounded.model,
-        grounded.requests,
+        requests,
         prompt_tokens,
         reservation,
         grounded.sources,
@@ -145,7 +149,9 @@ def validate(services: Services, principal: Principal, body: SamplingFields) -> 
     max_tokens = body.output_limit or settings.default_max_tokens
     requests = to_text_requests(body, max_tokens, principal.tenant_id)
     legacy = isinstance(body, ChatCompletionRequest) and tooling.is_legacy(body)
-    return Checked(requests, max_tokens, input_chars, grounding.requested_kbs(body), images, legacy)
+    kbs = grounding.requested_kbs(body)
+    asked = body.output_limit is not None
+    return Checked(requests, max_tokens, input_chars, kbs, images, legacy, asked)
 
 
 async def resolve(services: Services, principal: Principal, body: SamplingFields) -> TextModel:
@@ -235,11 +241,69 @@ async def count(
     prompts = [requests] if isinstance(requests, TextRequest) else list(requests)
     if isinstance(model, TextModelBase) and model.counts_elsewhere:  # one round trip for all
         return await model.acount_prompts(prompts)
+    return sum(await count_each(model, prompts, small))
 
-    def total() -> int:
-        return sum(count_prompt_tokens(model, r) for r in prompts)
 
-    return total() if small else await run_in_threadpool(total)
+async def count_each(
+    model: TextModel, prompts: Sequence[TextRequest], small: bool = True
+) -> list[int]:
+    """Each prompt's tokens (``count`` sums them): each must fit the model's context."""
+    if isinstance(model, TextModelBase) and model.counts_elsewhere:
+        if len(prompts) == 1:
+            return [await model.acount_prompts(prompts)]
+        return list(await asyncio.gather(*(model.acount_prompts([p]) for p in prompts)))
+
+    def each() -> list[int]:
+        return [count_prompt_tokens(model, r) for r in prompts]
+
+    return each() if small else await run_in_threadpool(each)
+
+
+def fit_context(
+    model: TextModel, requests: list[TextRequest], prompt_tokens: list[int], asked: bool
+) -> list[TextRequest]:
+    """Each prompt and its answer within the model's context, or a 400 as OpenAI answers it
+    (``context_length_exceeded``): a model would otherwise read only the prompt's end, losing
+    the system prompt and the tools while usage bills them. ``asked``: the caller set
+    max_tokens, which must fit too; the default is cut to the room the prompt leaves. A
+    model with no fixed window (n-gram, template, RNN) or an estimated count (an upstream,
+    which judges its own window) is not held to it."""
+    window = model.context_length
+    if window is None or not (isinstance(model, TextModelBase) and model.counts_exactly):
+        return requests
+    per_prompt = len(requests) // len(prompt_tokens)  # n choices of each prompt
+    fitted = []
+    for i, request in enumerate(requests):
+        prompt = prompt_tokens[i // per_prompt]
+        answer = request.max_tokens or 1
+        if prompt + (answer if asked else 1) > window:
+            raise context_exceeded(window, prompt, answer if asked else None, request)
+        if not asked and prompt + answer > window:
+            request = replace(request, max_tokens=window - prompt)
+        fitted.append(request)
+    return fitted
+
+
+def context_exceeded(
+    window: int, prompt: int, answer: int | None, request: TextRequest
+) -> InvalidRequest:
+    """OpenAI's words for a prompt (and an asked answer) beyond the model's context."""
+    chat = request.messages is not None
+    what, param = ("messages", "messages") if chat else ("prompt", "prompt")
+    if answer is None:
+        used = f"your {what} resulted in {prompt} tokens"
+        fix = f"Please reduce the length of the {what}."
+    else:
+        used = (
+            f"you requested {prompt + answer} tokens ({prompt} in the {what}, {answer} in "
+            "the completion)"
+        )
+        fix = f"Please reduce the length of the {what} or completion."
+    return InvalidRequest(
+        f"This model's maximum context length is {window} tokens. However, {used}. {fix}",
+        param=param,
+        code="context_length_exceeded",
+    )
 
 
 async def admit(services: Services, principal: Principal, tokens: int) -> Reservation | None:

@@ -108,9 +108,8 @@ def sources_budget(context_length: int | None, fixed: int, max_tokens: int) -> i
     """Tokens left for sources once the prompt (``fixed``) and the answer have their room.
 
     The answer keeps ``max_tokens`` when that leaves sources at least half of what is free;
-    a ``max_tokens`` beyond it could not be written within the context anyway (the engine
-    stops at the context's end, the other neural models slide their window), so answer and
-    sources then share what is free, half each.
+    beyond it, answer and sources share what is free, half each (the gateway then cuts a
+    default ``max_tokens`` to the room left; one the caller set must fit: ``fit_context``).
     """
     free = (context_length or DEFAULT_CONTEXT) - fixed
     if free <= 0:

@@ -68,6 +68,10 @@ class TextModelBase(LoadedModel):
     # Served elsewhere (Ray Serve): prompts are counted where its tokenizer is, all of a
     # request's in one round trip (``acount_prompts``), not with a blocking call per message.
     counts_elsewhere: bool = False
+    # ``count_tokens`` is the tokenizer the model reads with: the gateway holds each prompt and
+    # its answer to ``context_length`` (400 context_length_exceeded). False where the count is
+    # an estimate (an upstream: its own server judges its window).
+    counts_exactly: bool = True
 
     @property
     def runs_inline(self) -> bool:

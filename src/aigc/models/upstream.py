@@ -250,6 +250,7 @@ class UpstreamModel(TextModelBase):
     """A TextModel that forwards to OpenAI-compatible servers and streams their answer back."""
 
     reads_sources = True  # a chat model: it can answer from sources and cite them
+    counts_exactly = False  # tokens are estimated here; the upstream judges its own window
 
     def __init__(self, config: dict[str, Any], settings: Settings | None = None) -> None:
         settings = settings or Settings()

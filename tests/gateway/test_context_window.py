@@ -1,0 +1,117 @@
+"""A prompt longer than the model's context is a 400 ``context_length_exceeded``, as OpenAI
+answers it, on every route that generates text: before, the Hugging Face path read only the
+prompt's last 4,096 tokens (the system prompt and the tools dropped) while usage billed them
+all. The tiny Qwen2 of the tool tests (4,096 positions, one token per byte) is the model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from aigc.app import create_app
+from aigc.config import Settings
+from tests.models.tiny_qwen import save_tiny_qwen
+from tests.templates import ECHO
+
+pytestmark = pytest.mark.anyio
+
+MODEL = "hf-qwen"
+WINDOW = 4096  # the checkpoint's max_position_embeddings
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_qwen(tmp_path_factory.mktemp("models") / "qwen")
+
+
+@pytest.fixture
+async def qwen(
+    tmp_path: Path, admin_key: str, checkpoint: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with the tiny Qwen registered by path (and an echo template), in process."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        admin_key=admin_key,
+        default_models=False,
+        console=False,
+        import_roots=[checkpoint.parent],
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {admin_key}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://aigc.test", headers=headers
+        ) as client:
+            for model_id, config in (
+                (MODEL, {"path": str(checkpoint)}),
+                ("template-echo", {"yaml": ECHO}),
+            ):
+                made = await client.post("/api/models", json={"id": model_id, "config": config})
+                assert made.status_code == 201, made.text
+            yield client
+
+
+def user(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def refusal(reply: httpx.Response, param: str) -> str:
+    assert reply.status_code == 400, reply.text
+    error: dict[str, Any] = reply.json()["error"]
+    assert error["code"] == "context_length_exceeded" and error["param"] == param
+    assert error["type"] == "invalid_request_error"
+    message: str = error["message"]
+    assert message.startswith(f"This model's maximum context length is {WINDOW} tokens.")
+    return message
+
+
+async def test_a_prompt_beyond_the_context_is_refused_on_every_route(
+    qwen: httpx.AsyncClient,
+) -> None:
+    long = "a" * 5000  # 5,000 tokens
+    chat = {"model": MODEL, "messages": user(long)}
+    message = refusal(await qwen.post("/v1/chat/completions", json=chat), "messages")
+    assert "your messages resulted in 5000 tokens" in message
+    streamed = await qwen.post("/v1/chat/completions", json=chat | {"stream": True})
+    refusal(streamed, "messages")  # a status, not an error event after a 200
+    asked = await qwen.post("/v1/chat/completions", json=chat | {"max_tokens": 5})
+    assert "you requested 5005 tokens (5000 in the messages, 5 in the completion)" in refusal(
+        asked, "messages"
+    )
+    listed = {"model": MODEL, "prompt": ["hello", long], "max_tokens": 5}
+    refusal(await qwen.post("/v1/completions", json=listed), "prompt")  # each prompt must fit
+    response = {"model": MODEL, "input": long, "max_output_tokens": 16}
+    refusal(await qwen.post("/v1/responses", json=response), "input")
+
+
+async def test_an_answer_asked_beyond_the_context_is_refused(qwen: httpx.AsyncClient) -> None:
+    """max_tokens counts as at OpenAI: prompt + max_tokens must fit the context."""
+    chat = {"model": MODEL, "messages": user("hello"), "max_tokens": 100_000}
+    message = refusal(await qwen.post("/v1/chat/completions", json=chat), "messages")
+    assert "in the messages, 100000 in the completion" in message
+    newer = {"model": MODEL, "messages": user("hello"), "max_completion_tokens": WINDOW}
+    refusal(await qwen.post("/v1/chat/completions", json=newer), "messages")
+
+
+async def test_the_default_answer_is_cut_to_the_room_the_prompt_leaves(
+    qwen: httpx.AsyncClient,
+) -> None:
+    """No max_tokens: the answer may take what the context leaves (not the default 512, which
+    would slide the window over the prompt's start), and the limiter reserves that."""
+    body = {"model": MODEL, "messages": user("a" * (WINDOW - 40)), "temperature": 0}
+    reply = await qwen.post("/v1/chat/completions", json=body)
+    assert reply.status_code == 200, reply.text
+    usage = reply.json()["usage"]
+    assert usage["prompt_tokens"] == WINDOW - 40
+    assert usage["prompt_tokens"] + usage["completion_tokens"] <= WINDOW
+
+
+async def test_a_model_without_a_fixed_context_takes_any_length(qwen: httpx.AsyncClient) -> None:
+    body = {"model": "template-echo", "messages": user("b" * 20_000), "max_tokens": 100_000}
+    reply = await qwen.post("/v1/chat/completions", json=body)
+    assert reply.status_code == 200, reply.text
