@@ -86,6 +86,9 @@ class ImageGenerationRequest(BaseModel):
     quality: str | None = None  # accepted for SDK compatibility; one quality here
     style: str | None = None
     user: str | None = None
+    # Not served (refuse_unsupported_image): a stream of partial images.
+    stream: bool | None = None
+    partial_images: int | None = None
 
 
 class LatentPoint(BaseModel):
@@ -164,6 +167,20 @@ def parse_size(size: str | None, allowed: list[int]) -> int:
             f"size '{size}' is not offered by this model; use one of: {shown}", param="size"
         )
     return int(match[1])
+
+
+def refuse_unsupported_image(body: ImageGenerationRequest) -> None:
+    """``stream`` and ``partial_images`` are a 400 naming them: answered with plain JSON,
+    the SDK's stream read no event at all, so the caller got neither an image nor an error."""
+    for field, unused in (("stream", (None, False)), ("partial_images", (None, 0))):
+        value = getattr(body, field)
+        if not any(value is u or (type(value) is type(u) and value == u) for u in unused):
+            raise InvalidRequest(
+                f"'{field}' is not supported by /v1/images/generations (images are not "
+                "streamed); remove it from the request",
+                param=field,
+                code="unsupported_parameter",
+            )
 
 
 def decode_image(data: str, param: str = "image") -> Image.Image:
@@ -285,6 +302,7 @@ async def generate_images(
     rec: RequestRecord = Depends(record),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
+    refuse_unsupported_image(body)
     model = await open_model(svc, caller, rec, body.model)
     if not isinstance(model, ImageModel):
         raise InvalidRequest(f"The model '{body.model}' does not generate images", param="model")
