@@ -1,14 +1,18 @@
-"""OpenAI's newer image options on /v1/images/generations, in process (a few-step GAN): what
-the server does not serve is a 400 naming it, never ignored."""
+"""OpenAI's newer image options on /v1/images/generations, in process (a few-step GAN): the
+file format asked for (signed as a PNG is), size auto, and what the server does not serve (a
+stream of partial images) a 400 naming it, never ignored."""
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from aigc.app import create_app
 from aigc.config import Settings
@@ -69,3 +73,62 @@ async def test_a_stream_of_partial_images_is_refused_by_name(api: httpx.AsyncCli
     plain = await generate(api, stream=False, partial_images=0)  # what the SDK may send
     assert plain.status_code == 200, plain.text
     assert len(plain.json()["data"]) == 1
+
+
+def _decoded(item: dict[str, Any]) -> bytes:
+    return base64.b64decode(item["b64_json"])
+
+
+async def _verify(api: httpx.AsyncClient, data: bytes) -> dict[str, Any]:
+    image = base64.b64encode(data).decode()
+    reply = await api.post("/api/provenance/verify", json={"image": image})
+    assert reply.status_code == 200, reply.text
+    verdict: dict[str, Any] = reply.json()
+    return verdict
+
+
+@pytest.mark.parametrize(("output_format", "pillow"), [("jpeg", "JPEG"), ("webp", "WEBP")])
+async def test_output_format_is_the_file_format_and_it_is_signed(
+    api: httpx.AsyncClient, output_format: str, pillow: str
+) -> None:
+    """Before, every answer was a PNG whatever output_format said."""
+    reply = await generate(api, output_format=output_format, seed=3)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["output_format"] == output_format
+    data = _decoded(reply.json()["data"][0])
+    assert Image.open(io.BytesIO(data)).format == pillow
+    verdict = await _verify(api, data)
+    assert verdict["valid"], verdict
+    assert verdict["manifest"]["AIGC"]["Label"] == "1"  # the implicit label travels too
+    smaller = await generate(api, output_format=output_format, seed=3, output_compression=5)
+    assert smaller.status_code == 200, smaller.text
+    low = _decoded(smaller.json()["data"][0])
+    assert len(low) < len(data) and (await _verify(api, low))["valid"]
+    linked = await generate(api, output_format=output_format, response_format="url")
+    url = linked.json()["data"][0]["url"]
+    assert f".{output_format}?" in url
+    got = await api.get(url.removeprefix("http://aigc.test"), headers={"Authorization": ""})
+    assert got.status_code == 200 and got.headers["content-type"] == f"image/{output_format}"
+    assert (await _verify(api, got.content))["valid"]
+
+
+async def test_a_png_is_still_the_default_and_takes_no_compression(
+    api: httpx.AsyncClient,
+) -> None:
+    reply = await generate(api)
+    assert Image.open(io.BytesIO(_decoded(reply.json()["data"][0]))).format == "PNG"
+    refused = await generate(api, output_format="png", output_compression=50)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["param"] == "output_compression"
+    unknown = await generate(api, output_format="gif")
+    assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "output_format"
+
+
+async def test_size_auto_is_the_model_s_native_size(api: httpx.AsyncClient) -> None:
+    """OpenAI's default size for its newer models was a 400 here."""
+    native = await generate(api)
+    auto = await generate(api, size="auto")
+    assert auto.status_code == 200, auto.text
+    assert auto.json()["size"] == native.json()["size"]
+    side = int(native.json()["size"].split("x")[0])
+    assert Image.open(io.BytesIO(_decoded(auto.json()["data"][0]))).size == (side, side)

@@ -1,9 +1,9 @@
 """Image endpoints: OpenAI's /v1/images/generations, latent extensions, captions, embeddings,
 provenance verification and the expiring download links of generated images.
 
-Every generated PNG is signed (``models/image/provenance.py``). Limits count an image as
-``IMAGE_TOKENS`` tokens (plus the prompt at ~4 bytes a token), reserved before generating and
-settled after, so images share the tenant's token budget with text.
+Every generated image (PNG, JPEG or WebP) is signed (``models/image/provenance.py``). Limits
+count an image as ``IMAGE_TOKENS`` tokens (plus the prompt at ~4 bytes a token), reserved
+before generating and settled after, so images share the tenant's token budget with text.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ IMAGE_ERRORS = errors(400, 401, 403, 404, 413, 429, 503)
 
 
 # parse_size checks it, naming the sizes the model offers.
-SIZE: dict[str, JsonValue] = {"pattern": r"^\d{1,4}x\d{1,4}$"}
+SIZE: dict[str, JsonValue] = {"pattern": r"^(\d{1,4}x\d{1,4}|auto)$"}
 
 
 def image_field(description: str, default: Any = ...) -> Any:
@@ -79,9 +79,15 @@ class ImageGenerationRequest(BaseModel):
     prompt: str = Field(min_length=1, max_length=4000)
     n: int = Field(default=1, ge=1, le=MAX_IMAGES)
     size: str | None = Field(
-        default=None, description="One the model offers", json_schema_extra=SIZE
+        default=None,
+        description="One the model offers, or auto (its native size)",
+        json_schema_extra=SIZE,
     )
     response_format: Literal["url", "b64_json"] = "url"
+    output_format: Literal["png", "jpeg", "webp"] = "png"
+    output_compression: int | None = Field(
+        default=None, ge=0, le=100, description="jpeg and webp: quality (default 100)"
+    )
     seed: Seed | None = None
     quality: str | None = None  # accepted for SDK compatibility; one quality here
     style: str | None = None
@@ -150,7 +156,7 @@ class ClassifyRequest(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    image: str = image_field("base64 PNG (a data: URL is accepted)")
+    image: str = image_field("base64 PNG, JPEG or WebP (a data: URL is accepted)")
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -159,7 +165,7 @@ class VerifyRequest(BaseModel):
 def parse_size(size: str | None, allowed: list[int]) -> int:
     """'64x64' → 64 if the model lists it; otherwise a 400 naming the sizes it does list."""
     shown = ", ".join(f"{s}x{s}" for s in allowed)
-    if size is None:
+    if size is None or size == "auto":  # OpenAI's default for its newer models: the native one
         return allowed[0]
     match = _SIZE.match(size)
     if match is None or match[1] != match[2] or int(match[1]) not in allowed:
@@ -181,6 +187,12 @@ def refuse_unsupported_image(body: ImageGenerationRequest) -> None:
                 param=field,
                 code="unsupported_parameter",
             )
+    if body.output_compression is not None and body.output_format == "png":
+        raise InvalidRequest(
+            "'output_compression' applies to output_format jpeg or webp, not png",
+            param="output_compression",
+            code="unsupported_parameter",
+        )
 
 
 def decode_image(data: str, param: str = "image") -> Image.Image:
@@ -242,8 +254,8 @@ async def settle(svc: Services, reservation: Reservation | None, rec: RequestRec
 IMAGES = "images/"  # their folder in the blob store: a link made on one instance works on all
 
 
-def image_key(content_id: str) -> str:
-    return f"{IMAGES}{content_id}.png"
+def image_key(content_id: str, output_format: str = "png") -> str:
+    return f"{IMAGES}{content_id}.{output_format}"
 
 
 def sweep_expired(store: BlobStore) -> None:
@@ -251,7 +263,8 @@ def sweep_expired(store: BlobStore) -> None:
     cutoff = time.time() - LINK_TTL_S - 60
     for info in store.list(IMAGES):
         name = info.key.removeprefix(IMAGES)
-        if name.startswith("img_") and name.endswith(".png") and info.modified < cutoff:
+        ours = name.startswith("img_") and name.rpartition(".")[2] in provenance.FORMATS
+        if ours and info.modified < cutoff:
             store.delete(info.key)  # a missing one (another instance swept it) is no error
 
 
@@ -263,31 +276,36 @@ def deliver(
     pixels: np.ndarray,
     fmt: str,
     visible_label: bool = False,
+    output_format: str = "png",
+    quality: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Sign each image; return it inline (b64_json) or as an expiring link (url)."""
+    """Sign each image; return it inline (b64_json) or as an expiring link (url), encoded as
+    ``output_format`` (png, jpeg, webp at ``quality``)."""
     key = provenance.signing_key(svc.settings.server_secret())
     if fmt == "url":
         sweep_expired(svc.storage)
     out = []
     for one in pixels:
-        png, manifest = provenance.signed_png(
+        data, manifest = provenance.signed_image(
             one,
             key,
             model=model,
             tenant_id=caller.tenant_id,
             request_id=rec.request_id,
             visible_label=visible_label,
+            output_format=output_format,
+            quality=quality,
         )
         if fmt == "b64_json":
-            out.append({"b64_json": base64.b64encode(png).decode(), "revised_prompt": None})
+            out.append({"b64_json": base64.b64encode(data).decode(), "revised_prompt": None})
             continue
         content_id = manifest["content_id"]
-        svc.storage.put_bytes(image_key(content_id), png)
+        svc.storage.put_bytes(image_key(content_id, output_format), data)
         expires = int(time.time()) + LINK_TTL_S
         link_key = provenance.signing_key(svc.settings.server_secret(), "image-links")
         sig = provenance.link_signature(link_key, content_id, expires)
         query = f"expires={expires}&signature={sig}"
-        url = f"{svc.settings.base_url}/v1/images/files/{content_id}.png?{query}"
+        url = f"{svc.settings.base_url}/v1/images/files/{content_id}.{output_format}?{query}"
         out.append({"url": url, "revised_prompt": None})
     return out
 
@@ -318,7 +336,17 @@ async def generate_images(
     def run() -> list[dict[str, Any]]:
         pixels = model.generate_images(request)
         labelled = guard_session.label is not None  # the tenant's policy wants explicit labels
-        return deliver(svc, caller, rec, body.model, pixels, body.response_format, labelled)
+        return deliver(
+            svc,
+            caller,
+            rec,
+            body.model,
+            pixels,
+            body.response_format,
+            labelled,
+            body.output_format,
+            body.output_compression,
+        )
 
     try:
         data = await run_in_threadpool(run)
@@ -327,29 +355,36 @@ async def generate_images(
         await settle(svc, reservation, rec)
         raise
     await settle(svc, reservation, rec)
-    return {"created": int(time.time()), "data": data}
+    return {
+        "created": int(time.time()),
+        "data": data,
+        "output_format": body.output_format,
+        "size": f"{side}x{side}",
+    }
 
 
 @router.get(
     "/v1/images/files/{name}",
     response_class=Response,
-    responses=content("image/png", "The signed PNG") | errors(400, 404),
+    responses=content("image/png", "The signed PNG (or JPEG, WebP)") | errors(400, 404),
 )
 async def image_file(name: str, expires: int, signature: str, svc: Services = Depends(services)):
     """A generated image by its expiring signed link (no API key: the link is the grant)."""
-    content_id = name.removesuffix(".png")
+    content_id, _, output_format = name.partition(".")
+    if output_format not in provenance.FORMATS:
+        raise NotFound("This image link is invalid or has expired")
     key = provenance.signing_key(svc.settings.server_secret(), "image-links")
     expected = provenance.link_signature(key, content_id, expires)
     valid = _CONTENT_ID.match(content_id) and hmac.compare_digest(expected, signature)
     if not valid or expires < time.time():
         raise NotFound("This image link is invalid or has expired")
     try:  # a PNG of at most a few hundred KiB
-        png = await run_in_threadpool(svc.storage.read_bytes, image_key(content_id))
+        data = await run_in_threadpool(svc.storage.read_bytes, image_key(content_id, output_format))
     except BlobNotFound:
         raise NotFound("This image link is invalid or has expired") from None
     return Response(
-        png,
-        media_type="image/png",
+        data,
+        media_type=provenance.MEDIA_TYPES[output_format],
         headers={"Cache-Control": "private, max-age=3600"},
     )
 
@@ -535,7 +570,7 @@ async def verify(
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
-    """Was this PNG generated here, unchanged? Checks signature, label and pixel hash."""
+    """Was this image generated here, unchanged? Checks signature, label and pixel hash."""
     require_role(caller, "viewer")
     data = body.image.split(",", 1)[-1] if body.image.startswith("data:") else body.image
     try:

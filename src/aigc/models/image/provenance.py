@@ -10,6 +10,10 @@ Three PNG text chunks:
 * ``aigc.signature`` — HMAC-SHA256 of the canonical manifest under a key derived from the
   server secret.
 
+A JPEG or WebP (``output_format``) carries the same three texts as one JSON object, in its
+comment (JPEG) or its XMP chunk (WebP); its pixel hash is that of the pixels the file decodes
+to (the lossy encoding is made first, then signed: the metadata leaves the pixels as they are).
+
 Verification recomputes both: editing any metadata breaks the signature, changing one pixel
 breaks the hash. Only the server that signed (or one sharing its secret) can verify; C2PA
 with public-key certificates would let anyone verify and is the upgrade path.
@@ -31,6 +35,9 @@ from PIL import Image, ImageDraw, PngImagePlugin
 
 LABEL_CHUNK, MANIFEST_CHUNK, SIGNATURE_CHUNK = "AIGC", "aigc.manifest", "aigc.signature"
 PROVIDER = "aigc"
+# OpenAI's output_format → Pillow's format name and the media type served.
+FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
 def signing_key(server_secret: bytes, purpose: str = "image-provenance") -> bytes:
@@ -97,11 +104,53 @@ def signed_png(
     ``visible_label`` (a tenant's policy asks for explicit labels) adds the visible band too;
     the signature then covers the labelled pixels.
     """
+    return signed_image(
+        pixels,
+        key,
+        model=model,
+        tenant_id=tenant_id,
+        request_id=request_id,
+        content_id=content_id,
+        visible_label=visible_label,
+    )
+
+
+def signed_image(
+    pixels: np.ndarray,
+    key: bytes,
+    *,
+    model: str,
+    tenant_id: str,
+    request_id: str,
+    content_id: str | None = None,
+    visible_label: bool = False,
+    output_format: str = "png",
+    quality: int | None = None,
+) -> tuple[bytes, dict[str, Any]]:
+    """One image as ``output_format`` (png, jpeg, webp; ``quality`` 0-100 for the lossy two)
+    with label, manifest and signature; returns (file bytes, manifest)."""
     img = to_image(pixels)
     if visible_label:
         img = with_visible_label(img)
     content_id = content_id or new_content_id()
-    digest = pixel_hash(img)
+    if output_format == "png":
+        decoded = img
+    else:  # the pixels the file will decode to: what the hash must cover
+        decoded = Image.open(io.BytesIO(_encode(img, output_format, quality, None)))
+        decoded.load()
+    manifest = _manifest(pixel_hash(decoded), model, tenant_id, request_id, content_id)
+    manifest["visible_label"] = visible_label
+    texts = {
+        LABEL_CHUNK: json.dumps(manifest["AIGC"], ensure_ascii=False),
+        MANIFEST_CHUNK: json.dumps(manifest, ensure_ascii=False),
+        SIGNATURE_CHUNK: _sign(key, manifest),
+    }
+    return _encode(img, output_format, quality, texts), manifest
+
+
+def _manifest(
+    digest: str, model: str, tenant_id: str, request_id: str, content_id: str
+) -> dict[str, Any]:
     label = {
         "Label": "1",
         "ContentProducer": PROVIDER,
@@ -111,7 +160,7 @@ def signed_png(
         "PropagateID": content_id,
         "ReservedCode2": "",
     }
-    manifest = {
+    return {
         "version": 1,
         "generator": PROVIDER,
         "model": model,
@@ -121,16 +170,47 @@ def signed_png(
         "content_id": content_id,
         "pixels_sha256": digest,
         "ai_generated": True,
-        "visible_label": visible_label,
+        "visible_label": False,
         "AIGC": label,
     }
-    info = PngImagePlugin.PngInfo()
-    info.add_itxt(LABEL_CHUNK, json.dumps(label, ensure_ascii=False))
-    info.add_itxt(MANIFEST_CHUNK, json.dumps(manifest, ensure_ascii=False))
-    info.add_text(SIGNATURE_CHUNK, _sign(key, manifest))
+
+
+def _encode(
+    img: Image.Image, output_format: str, quality: int | None, texts: dict[str, str] | None
+) -> bytes:
+    """The file: PNG text chunks, or the texts as one JSON object in a JPEG's comment or a
+    WebP's XMP chunk (neither changes the encoded pixels)."""
     buf = io.BytesIO()
-    img.save(buf, format="PNG", pnginfo=info)
-    return buf.getvalue(), manifest
+    fmt = FORMATS[output_format]
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        for name, text in (texts or {}).items():
+            if name == SIGNATURE_CHUNK:
+                info.add_text(name, text)
+            else:
+                info.add_itxt(name, text)
+        img.save(buf, format=fmt, pnginfo=info)
+        return buf.getvalue()
+    options: dict[str, Any] = {"quality": 100 if quality is None else quality}
+    if texts is not None:
+        meta = json.dumps(texts, ensure_ascii=False).encode()
+        options["comment" if fmt == "JPEG" else "xmp"] = meta
+    img.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def _texts(img: Image.Image) -> dict[str, str]:
+    """The provenance texts of a file in any of ``FORMATS`` (empty when it has none)."""
+    if img.format == "PNG":
+        return dict(getattr(img, "text", {}) or {})
+    raw = img.info.get("comment" if img.format == "JPEG" else "xmp")
+    try:
+        texts = json.loads(raw) if isinstance(raw, (bytes, str)) else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    if not isinstance(texts, dict):
+        return {}
+    return {k: v for k, v in texts.items() if isinstance(v, str)}
 
 
 @dataclass
@@ -144,13 +224,13 @@ class Verdict:
 
 
 def verify_png(data: bytes, key: bytes) -> Verdict:
-    """Check signature, label and pixels of a PNG we generated."""
+    """Check signature, label and pixels of an image we generated (PNG, JPEG or WebP)."""
     try:
         img = Image.open(io.BytesIO(data))
         img.load()
     except Exception:
         return Verdict(False, "not a readable image")
-    text: dict[str, str] = dict(getattr(img, "text", {}) or {})
+    text = _texts(img)
     if MANIFEST_CHUNK not in text or SIGNATURE_CHUNK not in text:
         return Verdict(False, "no provenance manifest")
     try:
