@@ -326,3 +326,31 @@ async def test_a_tool_s_bad_parameters_are_a_400_whatever_the_model(
     )
     assert legacy.status_code == 400, legacy.text
     assert legacy.json()["error"]["param"] == "functions[0].parameters"
+
+
+async def test_a_response_cut_by_max_output_tokens_has_its_message_incomplete(
+    api: httpx.AsyncClient,
+) -> None:
+    """OpenAI marks the cut item incomplete as well as the response; the message said
+    'completed', in the JSON answer and in the streamed response.output_item.done alike."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    body = {"model": "template-echo", "input": "one two three four five", "max_output_tokens": 2}
+    reply = await api.post("/v1/responses", json=body)
+    assert reply.status_code == 200, reply.text
+    cut = reply.json()
+    assert cut["status"] == "incomplete"
+    assert [item["status"] for item in cut["output"]] == ["incomplete"]
+    streamed = await api.post("/v1/responses", json=body | {"stream": True})
+    events = [
+        json.loads(line.removeprefix("data: "))
+        for line in streamed.text.splitlines()
+        if line.startswith("data: {")
+    ]
+    [done] = [e for e in events if e["type"] == "response.output_item.done"]
+    assert done["item"]["status"] == "incomplete"
+    assert events[-1]["type"] == "response.incomplete"
+    assert events[-1]["response"]["output"][0]["status"] == "incomplete"
+    whole = await api.post("/v1/responses", json=body | {"max_output_tokens": 100})
+    assert whole.json()["status"] == "completed"
+    assert whole.json()["output"][0]["status"] == "completed"

@@ -2,7 +2,8 @@
 
 A chat finish reason becomes the response's status: ``length`` → ``incomplete`` with
 ``incomplete_details.reason = "max_output_tokens"``, ``content_filter`` (the guard blocked) →
-``incomplete`` with ``content_filter``; anything else → ``completed``.
+``incomplete`` with ``content_filter``; anything else → ``completed``. The output item the cut
+fell in (the last) says ``incomplete`` too, as OpenAI's does (``item_status``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ class Draft:
         }
 
 
+def item_status(finish: str | None) -> str:
+    """The status of the last output item: ``incomplete`` where the answer was cut (the
+    response is incomplete), else ``completed``."""
+    return "incomplete" if finish in _INCOMPLETE else "completed"
+
+
 def usage_view(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     return {
         "input_tokens": input_tokens,
@@ -91,14 +98,14 @@ def from_chat(draft: Draft, payload: dict[str, Any], mode: MarkerMode = "text") 
     ]
     draft.extra = {k: payload[k] for k in ("guard", "citations", "grounding") if k in payload}
     usage = payload["usage"]
+    output = output_items(
+        message.get("content") or "", calls, citations=payload.get("citations"), mode=mode
+    )
+    if output:
+        output[-1]["status"] = item_status(choice["finish_reason"])
     return draft.view(
         "completed",
-        output_items(
-            message.get("content") or "",
-            calls,
-            citations=payload.get("citations"),
-            mode=mode,
-        ),
+        output,
         (usage["prompt_tokens"], usage["completion_tokens"]),
         choice["finish_reason"],
     )

@@ -32,7 +32,7 @@ from aigc.gateway.response_items import (
     new_id,
     text_part,
 )
-from aigc.gateway.response_objects import Draft
+from aigc.gateway.response_objects import Draft, item_status
 from aigc.gateway.services import Services
 from aigc.infra import metrics
 from aigc.knowledge.citing import MarkerMode, response_fields
@@ -123,14 +123,17 @@ class _Events:
             )
         return out
 
-    def close(self, citations: list[dict[str, Any]] | None = None) -> list[bytes]:
+    def close(
+        self, citations: list[dict[str, Any]] | None = None, status: str = "completed"
+    ) -> list[bytes]:
         """The open item's done events; it joins the output. A message of a grounded answer
-        gets the annotations of its [n] markers (``citations``: those known when it closes)."""
+        gets the annotations of its [n] markers (``citations``: those known when it closes);
+        ``status``: incomplete for the last item of an answer that was cut."""
         item, self.open = self.open, None
         if item is None:
             return []
         index, out = len(self.output), []
-        item["status"] = "completed"
+        item["status"] = status
         if item["type"] == "message":
             annotations = citation_annotations(self.text, citations or [], self.mode)
             part = text_part(self.text, annotations)
@@ -201,7 +204,7 @@ async def stream(
             for chunk in events.open_text():  # nothing said: one empty message, as OpenAI
                 yield chunk
         draft.extra = guard_field(record.guard) | response_fields(prepared.sources)
-        for chunk in events.close(draft.extra.get("citations")):
+        for chunk in events.close(draft.extra.get("citations"), item_status(finish)):
             yield chunk
         final = draft.view("completed", events.output, (prepared.prompt_tokens, used), finish)
         await finished(final)
