@@ -29,7 +29,38 @@ from aigc.console.session import ConsoleUser, gate
 
 HISTORY_TURNS = 20  # messages of the conversation sent back to the model
 REDRAW_S = 0.05  # the answer is redrawn at most this often while it streams
-DEFAULT_MAX_TOKENS = 512
+# Max tokens as the page opens: none, so the gateway fits the answer to the model's context.
+DEFAULT_MAX_TOKENS: int | None = None
+
+
+def chat_body(
+    model: str,
+    system: str,
+    history: list[dict[str, str]],
+    temperature: float,
+    top_p: float,
+    max_tokens: float | None,
+    knowledge_bases: list[str] | None = None,
+) -> dict[str, Any]:
+    """The chat request of the page's settings. An empty Max tokens sends none: the gateway
+    then fits the answer to the model's context, where a set max_tokens beyond it is a 400
+    (a fixed 512 was refused on every turn by gpt-pydoc, whose context is 128 tokens)."""
+    messages: list[dict[str, str]] = []
+    if system.strip():
+        messages.append({"role": "system", "content": system.strip()})
+    messages += history
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "temperature": temperature,
+        "top_p": top_p,
+    }
+    if max_tokens:
+        body["max_tokens"] = int(max_tokens)
+    if knowledge_bases:
+        body["knowledge_bases"] = knowledge_bases
+    return body
+
 
 add(
     {
@@ -50,6 +81,7 @@ add(
             "chat.temperature": "Temperature",
             "chat.top_p": "Top p",
             "chat.max_tokens": "Max tokens",
+            "chat.max_tokens_hint": "Empty: what the model's context leaves",
             "chat.system": "System prompt",
             "chat.input": "Your message",
             "chat.input_hint": "Enter sends, Shift+Enter makes a new line",
@@ -98,6 +130,7 @@ add(
             "chat.temperature": "温度",
             "chat.top_p": "Top p",
             "chat.max_tokens": "最大 token 数",
+            "chat.max_tokens_hint": "留空：模型上下文剩余的长度",
             "chat.system": "系统提示词",
             "chat.input": "您的消息",
             "chat.input_hint": "回车发送，Shift+回车换行",
@@ -249,7 +282,10 @@ class ChatView:
                 )
             self.max_tokens = ui.number(
                 tr("chat.max_tokens"), value=DEFAULT_MAX_TOKENS, min=1, max=32768, step=1
-            ).props('dense outlined data-testid="chat-max-tokens"')
+            ).props(
+                f'dense outlined clearable hint="{tr("chat.max_tokens_hint")}" '
+                'data-testid="chat-max-tokens"'
+            )
             self.system = (
                 ui.textarea(tr("chat.system"))
                 .props('dense outlined autogrow data-testid="chat-system"')
@@ -397,21 +433,15 @@ class ChatView:
             ui.label(text).classes("whitespace-pre-wrap").props('data-testid="chat-question"')
 
     def _request_body(self, model: str) -> dict[str, Any]:
-        messages: list[dict[str, str]] = []
-        system = (self.system.value or "").strip()
-        if system:
-            messages.append({"role": "system", "content": system})
-        messages += self.history[-HISTORY_TURNS:]
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": messages,
-            "temperature": float(self.temperature.value),
-            "top_p": float(self.top_p.value),
-            "max_tokens": int(self.max_tokens.value or DEFAULT_MAX_TOKENS),
-        }
-        if self.use_kb.value and self.kb_select.value:
-            body["knowledge_bases"] = list(self.kb_select.value)
-        return body
+        return chat_body(
+            model,
+            self.system.value or "",
+            self.history[-HISTORY_TURNS:],
+            float(self.temperature.value),
+            float(self.top_p.value),
+            self.max_tokens.value,
+            list(self.kb_select.value) if self.use_kb.value and self.kb_select.value else None,
+        )
 
     async def send(self) -> None:
         text = (self.input.value or "").strip()
