@@ -354,3 +354,25 @@ async def test_a_response_cut_by_max_output_tokens_has_its_message_incomplete(
     whole = await api.post("/v1/responses", json=body | {"max_output_tokens": 100})
     assert whole.json()["status"] == "completed"
     assert whole.json()["output"][0]["status"] == "completed"
+
+
+async def test_an_upload_whose_every_file_is_refused_is_a_4xx_in_the_openai_shape(
+    api: httpx.AsyncClient,
+) -> None:
+    """Uploading only 程序.exe, or only an empty file, was a 200 with the reason as a bare
+    string inside: a client checking the status saw success."""
+    made = await api.post("/api/kb", json={"name": "uploads", "dense": False})
+    upload = f"/api/kb/{made.json()['id']}/documents"
+    for name, data, code in (
+        ("程序.exe", b"MZ\x90", "unsupported_file_type"),
+        ("空.txt", b"", "empty_file"),
+        ("空白.txt", "\u3000 \n".encode(), "empty_file"),
+    ):
+        reply = await api.post(upload, files=[("files", (name, data, "text/plain"))])
+        assert reply.status_code == 400, reply.text
+        error = reply.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+        assert error["param"] == "files" and error["code"] == code
+        assert name in error["message"] and "<" not in error["message"]
+    listed = await api.get(upload)
+    assert listed.json()["data"] == []

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
-from aigc.infra import jobs, untrusted
+from aigc.infra import jobs, text_encoding, untrusted
 from aigc.infra.db import Database
 from aigc.infra.files import staging_file
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
@@ -146,7 +146,9 @@ def check_document_name(filename: str | None) -> str:
     """A document's name as shown and cited; a name that tries to be a path is refused."""
     name = (filename or "").strip()
     if not name:
-        raise InvalidRequest("The document needs a file name", param="filename")
+        raise InvalidRequest(
+            "The document needs a file name", param="filename", code="missing_filename"
+        )
     if "/" in name or "\\" in name or name in (".", "..") or name.startswith(".."):
         raise InvalidRequest(
             f"The file name '{name[:100]}' contains a path; send a plain file name",
@@ -155,7 +157,9 @@ def check_document_name(filename: str | None) -> str:
         )
     if any(unicodedata.category(ch)[0] == "C" for ch in name) or len(name) > 255:
         raise InvalidRequest(
-            "The file name has control characters or is too long", param="filename"
+            "The file name has control characters or is too long",
+            param="filename",
+            code="invalid_filename",
         )
     return name
 
@@ -188,6 +192,26 @@ def _format(name: str, head: bytes | None = None) -> str:
         raise InvalidRequest(str(exc), param="file", code="unsupported_file_type") from None
 
 
+# The bytes blank space is made of in the encodings text files come in (UTF-8's U+3000, U+00A0
+# and byte order mark, UTF-16's NULs, GBK's full-width space): only a file of nothing else can
+# be blank, and only such a file is decoded whole to make sure (``_blank_text``).
+_BLANK_BYTES = (
+    b" \t\n\r\x0b\x0c\x00\x1c\x1d\x1e\x1f"  # ASCII's, and UTF-16's NUL halves
+    b"\x30\x80\x85\xa0\xa1\xbb\xbf\xc2\xe3\xef\xfe\xff"  # U+3000, U+00A0, BOMs, GBK's
+)
+
+
+def _blank_text(data: bytes) -> bool:
+    """Whether a text file's text is blank space only, as its parser would find it (which
+    drops NULs and blank paragraphs): indexing it could only fail, so it is refused at once,
+    as an empty file is."""
+    try:
+        text = text_encoding.decode(data).text
+    except text_encoding.UndecodableText:
+        return False  # the parser says why, in the document's status
+    return not text.replace("\x00", "").strip()
+
+
 def stage_document(
     settings: Settings, kb: KnowledgeBase, filename: str | None, content: Iterable[bytes]
 ) -> Staged:
@@ -200,7 +224,7 @@ def stage_document(
     fd, tmp = staging_file(
         storage_for(settings), f"knowledge/{kb.tenant_id}/{kb.id}/documents/.staged"
     )
-    digest, size, head = hashlib.sha256(), 0, b""
+    digest, size, head, blank = hashlib.sha256(), 0, b"", True
     try:
         with os.fdopen(fd, "wb") as out:
             for piece in content:
@@ -210,14 +234,23 @@ def stage_document(
                 if size > settings.kb_max_document_bytes:
                     raise PayloadTooLarge(
                         f"'{name}' is larger than the limit of {settings.kb_max_document_bytes} "
-                        "bytes per document"
+                        "bytes per document",
+                        param="file",
+                        code="file_too_large",
                     )
                 digest.update(piece)
+                blank = blank and not piece.translate(None, _BLANK_BYTES)
                 out.write(piece)
         if size == 0:
-            raise InvalidRequest(f"'{name}' is empty", param="file")
+            raise InvalidRequest(f"'{name}' is empty", param="file", code="empty_file")
         if sniffed:
             fmt = _format(name, head)
+        if blank and fmt in parse.TEXT_PARSERS and _blank_text(tmp.read_bytes()):
+            raise InvalidRequest(
+                f"'{name}' holds only blank space: no text to index",
+                param="file",
+                code="empty_file",
+            )
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

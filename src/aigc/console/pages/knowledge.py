@@ -199,10 +199,11 @@ class KbPage:
                 files=[("files", (name, data, event.file.content_type or "text/plain"))],
             )
             result = answer["data"][0]
-        except ApiError as exc:
-            result = {"error": exc.message}
+        except ApiError as exc:  # one file a request: its refusal is the request's error
+            result = {"error": {"message": exc.message, "code": exc.code}}
         if "id" not in result:  # refused: the API says why for this file alone
-            self.uploads[name] = {"status": "failed", "error": result["error"], "doc": None}
+            reason = result["error"]["message"]
+            self.uploads[name] = {"status": "failed", "error": reason, "doc": None}
         else:
             self.uploads[name] = {
                 "status": shown_status(result["status"]),

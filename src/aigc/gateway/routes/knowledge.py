@@ -15,14 +15,14 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aigc.access import ROLES, Principal
-from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.blob_response import blob_download
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import NOT_BLANK, Name, branch_rules
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
 from aigc.infra import jobs, untrusted
-from aigc.knowledge import bases, ingest, parse
+from aigc.knowledge import bases, ingest, parse, uploads
 from aigc.knowledge.fetch import FetchRefused, fetch
 from aigc.knowledge.retrieve import MAX_TOP_K, Filters, search
 
@@ -212,37 +212,17 @@ def upload_documents(
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:
-    """Upload one or more files. Each is judged alone: a refused one is reported with its
-    reason and the others go on. Unchanged files (same name and content) queue nothing.
+    """Upload one or more files. Each is judged alone: a refused one is reported in its place
+    with an error object (message, code) and the others go on; when every file is refused the
+    request fails with a 400 (413: all too large) naming them. Unchanged files (same name and
+    content) queue nothing.
 
     One transaction: the caller's rights are checked before anything is written, and the
     document rows commit together with the job that will index them, or not at all."""
-    results: list[dict[str, Any]] = []
-    staged: list[ingest.Staged] = []
-    try:
-        with svc.db.session() as s:
-            kb = bases.get_kb(s, caller, kb_id, need="write")  # 404/403 before anything
-            if not files:
-                raise InvalidRequest(
-                    "Send one or more files as multipart field 'files'", param="files"
-                )
-            for upload in files:
-                try:
-                    staged.append(
-                        ingest.stage_document(svc.settings, kb, upload.filename, _chunks(upload))
-                    )
-                except (InvalidRequest, PayloadTooLarge) as exc:  # this file alone is refused
-                    results.append({"filename": upload.filename, "error": exc.message})
-            queued = []
-            for item in staged:
-                added = ingest.record_document(s, svc.settings, kb, item, "upload")
-                results.append(ingest.document_view(added.document) | {"changed": added.changed})
-                if added.changed:
-                    queued.append(added.document.id)
-            job = _job(ingest.queue_documents(s, caller, kb_id, queued))
-    finally:
-        for item in staged:
-            item.discard()  # moved into place when recorded; left over only after an error
+    with svc.db.session() as s:
+        named = ((upload.filename, _chunks(upload)) for upload in files)
+        done = uploads.upload_documents(s, svc.settings, caller, kb_id, named)
+        results, job = done.results, _job(done.job)
     _wake(request)
     return {"object": "list", "data": results, "job": job}
 
