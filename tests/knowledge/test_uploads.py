@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from sqlalchemy import select
 
@@ -82,3 +84,28 @@ def test_blank_looking_bytes_that_are_text_or_not_a_text_format_are_taken(
     kb = sandbox.kb(sandbox.admin_a, "uploads")
     done = _upload(sandbox, kb, {"zeros.txt": b"0000", "space.pdf": b"   "})
     assert [r.get("status") for r in done.results] == ["queued", "queued"]
+
+
+def test_a_second_file_of_the_same_name_in_one_upload_is_refused_not_lost(
+    sandbox: Sandbox,
+) -> None:
+    """Both came back with one document id, both queued, and only the second's content was
+    kept."""
+    kb = sandbox.kb(sandbox.admin_a, "uploads")
+    first, second = "2023年的制度".encode(), "2024年的制度".encode()
+    with sandbox.db.session() as s:
+        done = uploads.upload_documents(
+            s,
+            sandbox.settings,
+            sandbox.admin_a,
+            kb,
+            [("报销制度.txt", [b""]), ("报销制度.txt", [first]), (" 报销制度.txt", [second])],
+        )
+    empty, taken, again = done.results
+    assert empty["error"]["code"] == "empty_file"  # refused: the next of its name is taken
+    assert taken["status"] == "queued" and taken["sha256"] == hashlib.sha256(first).hexdigest()
+    assert again["filename"] == " 报销制度.txt" and "id" not in again
+    assert again["error"]["code"] == "duplicate_filename"
+    assert "'报销制度.txt' is already in this upload" in again["error"]["message"]
+    with sandbox.db.session() as s:
+        assert len(s.scalars(select(KbDocument)).all()) == 1

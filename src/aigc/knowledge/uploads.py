@@ -72,6 +72,20 @@ def all_refused(refused: list[Refusal]) -> APIError:
     return error(message, param="files", code=code)
 
 
+def _check_once(filename: str | None, slots: list[Refusal | ingest.Staged]) -> None:
+    """Refuse a second file of a name already taken in this request: a document is known by
+    its name, so the second would replace the first under the same id (both answered as
+    queued, the first lost without a word)."""
+    name = ingest.check_document_name(filename)
+    if any(isinstance(slot, ingest.Staged) and slot.name == name for slot in slots):
+        raise InvalidRequest(
+            f"A file named '{untrusted.field(name, 100)}' is already in this upload; a "
+            "knowledge base keeps one document per name: send it once, or rename one of them",
+            param="files",
+            code="duplicate_filename",
+        )
+
+
 def upload_documents(
     session: Session,
     settings: Settings,
@@ -86,6 +100,7 @@ def upload_documents(
     try:
         for filename, content in files:
             try:
+                _check_once(filename, slots)
                 slots.append(ingest.stage_document(settings, kb, filename, content))
             except (InvalidRequest, PayloadTooLarge) as exc:  # this file alone is refused
                 slots.append(_refusal(filename, exc))
