@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,10 @@ def kb_ingest(
 ) -> None:
     """Add files (folders recursively) and index the new or changed ones, with progress.
 
-    In a folder, what is really elsewhere (a link leading out of it) is skipped and said so.
+    A file in a folder is named by its path in that folder (2023年/报销制度.txt), a file given
+    by itself by its name. A second file of a name this run has already taken (two folders
+    holding the same path) is skipped and said so, as is what is really elsewhere (a link
+    leading out of a folder).
     """
     from rich.markup import escape
     from rich.progress import Progress
@@ -47,32 +51,48 @@ def kb_ingest(
     from aigc.knowledge.ingest import add_document, ingest_documents
 
     settings = Settings()
-    files: list[tuple[Path, Path]] = []  # (real file, the folder it must stay in)
+    files: list[tuple[Path, Path, str]] = []  # (real file, the folder it must stay in, name)
     changed, unchanged, skipped = [], 0, 0
     with session() as s:  # API errors (a path outside the import roots…) become messages
         for path in paths:
             root = check_import_path(path, settings.import_roots)
             if not root.is_dir():
-                files.append((root, root.parent))
+                files.append((root, root.parent, root.name))
                 continue
             for found, reason in files_under(root):
                 if reason is None:
-                    files.append((found, root))
+                    files.append((found, root, document_name(found, root)))
                 else:
                     skipped += 1
                     err.print(f"[yellow]skipped[/yellow] {escape(str(path / found))}: {reason}")
         who = operator(tenant_id(s, tenant))
-        for file, folder in files:
+        taken: dict[str, Path] = {}
+        for file, folder, name in files:
+            if name in taken:
+                skipped += 1
+                err.print(
+                    f"[yellow]skipped[/yellow] {escape(str(file))}: {escape(str(taken[name]))} "
+                    f"is already ingested as '{escape(name)}' in this run (a document is known "
+                    "by its name); ingest the other on its own, or from a folder above both"
+                )
+                continue
             try:
                 with open_inside(file, folder) as fh:
                     added = add_document(
-                        s, settings, who, kb_id, file.name, iter(lambda: fh.read(1 << 20), b"")
+                        s,
+                        settings,
+                        who,
+                        kb_id,
+                        name,
+                        iter(lambda: fh.read(1 << 20), b""),
+                        folders=True,
                     )
             except (APIError, OSError) as exc:
                 reason = exc.message if isinstance(exc, APIError) else exc.strerror
                 err.print(f"[yellow]skipped[/yellow] {escape(str(file))}: {reason}")
                 skipped += 1
                 continue
+            taken[name] = file
             if added.changed:
                 changed.append(added.document.id)
             else:
@@ -100,6 +120,12 @@ def kb_ingest(
         f"{result['indexed']} indexed, {result['failed']} failed, {unchanged} unchanged, "
         f"{skipped} skipped; {result['chunks']} chunks in the index"
     )
+
+
+def document_name(file: Path, folder: Path) -> str:
+    """A file's document name: its path within the folder it was found in (whose files the
+    walk yields by their real paths), so files of one name in two subfolders stay two."""
+    return file.relative_to(os.path.realpath(folder)).as_posix()
 
 
 def progress_line(fraction: float, message: str) -> None:

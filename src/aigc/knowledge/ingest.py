@@ -142,9 +142,19 @@ def kb_lock(
 # --- adding and removing documents ---------------------------------------------------------
 
 
-def check_document_name(filename: str | None) -> str:
-    """A document's name as shown and cited; a name that tries to be a path is refused."""
+def check_document_name(filename: str | None, folders: bool = False) -> str:
+    """A document's name as shown and cited; a name that tries to be a path is refused.
+
+    ``folders``: the name may be a relative path with ``/`` between plain parts, as
+    ``aigc kb ingest`` names a file by its path in the folder it was given (2023年/报销制度.txt
+    and 2024年/报销制度.txt are two documents). Uploads keep to plain names: what a client sends
+    as a path is more often a mistake (a browser's full path) than a folder."""
     name = (filename or "").strip()
+    if folders and "/" in name and all(p.strip() == p != "" for p in name.split("/")):
+        for part in name.split("/"):
+            check_document_name(part)  # each a plain name: no "..", no "\\"
+        check_document_name(name.replace("/", "_"))  # the whole: its length, its characters
+        return name
     if not name:
         raise InvalidRequest(
             "The document needs a file name", param="filename", code="missing_filename"
@@ -213,11 +223,16 @@ def _blank_text(data: bytes) -> bool:
 
 
 def stage_document(
-    settings: Settings, kb: KnowledgeBase, filename: str | None, content: Iterable[bytes]
+    settings: Settings,
+    kb: KnowledgeBase,
+    filename: str | None,
+    content: Iterable[bytes],
+    folders: bool = False,
 ) -> Staged:
     """Stream a document to a temporary file (hashed, size-checked): a refusal here leaves no
-    row and no file behind. ``kb`` must come from ``get_kb(..., need="write")``."""
-    name = check_document_name(filename)
+    row and no file behind. ``kb`` must come from ``get_kb(..., need="write")``; ``folders``:
+    the name may be a path within a folder (``check_document_name``)."""
+    name = check_document_name(filename, folders)
     sniffed = parse.needs_content(name)  # a .doc or .xls may be a web page or text: see below
     fmt = "" if sniffed else _format(name)
     # beside the documents with a directory store (renamed into place), else a temp folder
@@ -307,11 +322,12 @@ def add_document(
     filename: str | None,
     content: Iterable[bytes],
     source: str = "upload",
+    folders: bool = False,
 ) -> Added:
     """Store a document's bytes (streamed, hashed, size-checked); queue it if it is new or
     changed. The KB must be writable by the caller, checked before anything is written."""
     kb = get_kb(session, principal, kb_id, need="write")
-    staged = stage_document(settings, kb, filename, content)
+    staged = stage_document(settings, kb, filename, content, folders)
     return record_document(session, settings, kb, staged, source)
 
 
