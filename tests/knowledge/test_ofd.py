@@ -86,5 +86,5 @@ def test_a_broken_ofd_is_refused_with_the_reason() -> None:
             f"<ofd:OFD {OFD}><ofd:DocBody><ofd:DocRoot>Doc_0/D.xml"
             "</ofd:DocRoot></ofd:DocBody></ofd:OFD>",
         )
-    with pytest.raises(DocumentRejected, match="OFD file could not be read"):
+    with pytest.raises(DocumentRejected, match="Not a valid OFD file: the archive lacks Doc_0/D"):
         parse(out.getvalue(), "ofd")

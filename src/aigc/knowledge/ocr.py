@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aigc.infra.canonical_text import WIDE
+from aigc.knowledge.reasons import with_reason
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -40,7 +41,7 @@ def available(languages: str) -> str | None:
     try:
         installed = set(pytesseract.get_languages(config=""))
     except (pytesseract.TesseractError, OSError) as exc:
-        return f"OCR (Tesseract) does not run on this server ({exc})"
+        return with_reason("OCR (Tesseract) does not run on this server", exc)
     missing = [lang for lang in languages.split("+") if lang not in installed]
     if missing:
         return f"the OCR languages {', '.join(missing)} are not installed on this server"

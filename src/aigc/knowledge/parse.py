@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aigc.infra import text_encoding
 from aigc.knowledge import charts, table_rows
 from aigc.knowledge.pdf_worker import PdfLimits
+from aigc.knowledge.reasons import with_reason
 from aigc.knowledge.sheet_formats import is_percent_format
 from aigc.knowledge.sheet_values import shown_text
 
@@ -266,10 +267,8 @@ def _parse(data: bytes, fmt: str, limits: Limits) -> Parsed:
         raise
     except text_encoding.UndecodableText as exc:
         raise DocumentRejected(str(exc)) from None
-    except Exception as exc:  # a library's own error on a malformed file
-        raise DocumentRejected(
-            f"The {fmt.upper()} file could not be read ({type(exc).__name__}: {exc})"[:500]
-        ) from None
+    except Exception as exc:  # a library's own error on a malformed file: its words, cleaned
+        raise DocumentRejected(with_reason(f"Not a valid {fmt.upper()} file", exc)) from None
     return Parsed(blocks, notes)
 
 
@@ -345,9 +344,7 @@ def _read_container(data: bytes, fmt: str, limits: Limits) -> Parsed:
     except DocumentRejected:
         raise
     except Exception as exc:  # the email or zipfile package's error on a malformed file
-        raise DocumentRejected(
-            f"The {what} could not be read ({type(exc).__name__}: {exc})"[:500]
-        ) from None
+        raise DocumentRejected(with_reason(f"The {what} could not be read", exc)) from None
     finally:
         _containers_open.reset(token)
 

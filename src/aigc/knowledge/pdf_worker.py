@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from aigc.knowledge import ocr, pdf_forms
 from aigc.knowledge.pdf_layout import page_text
+from aigc.knowledge.reasons import with_reason
 
 if TYPE_CHECKING:
     from pypdfium2 import PdfDocument, PdfPage
@@ -100,7 +101,7 @@ def open_pdf(data: bytes) -> PdfDocument:
                 "The PDF needs a password to open (a user password is set); upload a copy "
                 "without the password"
             ) from None
-        raise Refused(f"The PDF is corrupt or not a PDF ({exc})") from None
+        raise Refused(with_reason("The PDF is corrupt or not a PDF", exc)) from None
 
 
 def alnum(text: str) -> int:
@@ -229,8 +230,12 @@ def read_image_pages(data: bytes, limits: PdfLimits) -> Outcome:
     Image.MAX_IMAGE_PIXELS = None  # the limit below, from the header, before decoding
     try:
         image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise Refused(f"The file is not an image that could be read ({exc})") from None
+    except UnidentifiedImageError:  # its text names our stream object, not the file
+        raise Refused(
+            "The file is not an image Pillow can read (PNG, JPEG, TIFF, BMP or WebP)"
+        ) from None
+    except (OSError, ValueError) as exc:  # a damaged one: "Truncated File Read"
+        raise Refused(with_reason("The file is not an image Pillow can read", exc)) from None
     width, height = image.size
     if width * height > limits.max_image_pixels:
         raise Refused(
@@ -340,7 +345,7 @@ def read_sheets(data: bytes) -> dict[str, Any]:
             ]
             sheets.append({"name": meta.name, "rows": rows, "merges": merges})
     except (CalamineError, ValueError, KeyError) as exc:
-        raise Refused(f"The spreadsheet could not be read ({exc})"[:500]) from None
+        raise Refused(with_reason("The spreadsheet could not be read", exc)) from None
     return {"sheets": sheets}
 
 
