@@ -115,3 +115,23 @@ async def test_a_model_without_a_fixed_context_takes_any_length(qwen: httpx.Asyn
     body = {"model": "template-echo", "messages": user("b" * 20_000), "max_tokens": 100_000}
     reply = await qwen.post("/v1/chat/completions", json=body)
     assert reply.status_code == 200, reply.text
+
+
+def test_a_model_trained_here_slides_through_its_small_window() -> None:
+    """gpt-pydoc reads 128 tokens; it was trained to continue text through that window, and a
+    chat or a JSON answer longer than it is what it serves (200 structured answers of up to 512
+    tokens, tests/guard/test_structured_gpt_pydoc.py). A checkpoint built for its window is held
+    to it; a model trained here is not."""
+    from aigc.gateway.pipeline import fit_context
+    from aigc.models.base import TextModelBase
+    from aigc.models.protocols import ChatMessage, TextRequest
+
+    class Windowed(TextModelBase):
+        context_length = 128
+
+    asked = [TextRequest(messages=[ChatMessage(role="user", content="x")], max_tokens=512)]
+    sliding = Windowed()
+    sliding.slides_window = True
+    assert fit_context(sliding, asked, [300], asked=True) == asked
+    with pytest.raises(Exception, match="maximum context length is 128 tokens"):
+        fit_context(Windowed(), asked, [300], asked=True)

@@ -266,10 +266,16 @@ def fit_context(
     (``context_length_exceeded``): a model would otherwise read only the prompt's end, losing
     the system prompt and the tools while usage bills them. ``asked``: the caller set
     max_tokens, which must fit too; the default is cut to the room the prompt leaves. A
-    model with no fixed window (n-gram, template, RNN) or an estimated count (an upstream,
-    which judges its own window) is not held to it."""
+    model with no fixed window (n-gram, template, RNN), one that slides through it (a GPT
+    trained here on 128 tokens) or an estimated count (an upstream, which judges its own
+    window) is not held to it."""
     window = model.context_length
-    if window is None or not (isinstance(model, TextModelBase) and model.counts_exactly):
+    if (
+        window is None
+        or not isinstance(model, TextModelBase)
+        or not model.counts_exactly
+        or model.slides_window
+    ):
         return requests
     per_prompt = len(requests) // len(prompt_tokens)  # n choices of each prompt
     fitted = []

@@ -72,6 +72,11 @@ class TextModelBase(LoadedModel):
     # its answer to ``context_length`` (400 context_length_exceeded). False where the count is
     # an estimate (an upstream: its own server judges its window).
     counts_exactly: bool = True
+    # A model trained here on a small window (the GPT family: 128 to 256 tokens) reads longer
+    # text by sliding it, as it was trained to continue; a checkpoint built for its window
+    # (Hugging Face, GGUF) must not lose a prompt's start that way. Sliding models are not held
+    # to ``context_length``.
+    slides_window: bool = False
 
     @property
     def runs_inline(self) -> bool:

@@ -143,6 +143,7 @@ class ModelServer:
         model = self.model
         return {
             "context_length": model.context_length,
+            "slides_window": bool(getattr(model, "slides_window", False)),
             "decoding_fields": sorted(set(model.decoding_fields) - NOT_REMOTE),
             "takes_images": model.takes_images,
             "needs_images": model.needs_images,
@@ -301,6 +302,7 @@ class RayTextModel(TextModelBase):
         self.handle = handle.options(_by_reference=False)
         self.app = app
         self.context_length = info["context_length"]
+        self.slides_window = bool(info.get("slides_window", False))
         self.decoding_fields = frozenset(info["decoding_fields"])
         self.takes_images = bool(info["takes_images"])
         self.needs_images = bool(info["needs_images"])

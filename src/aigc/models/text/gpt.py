@@ -111,7 +111,9 @@ def load(config: dict[str, Any]) -> neural.NeuralTextModel:
     neural.quiet_transformers()
     path = Path(config["path"])
     model = to_device(GPT2LMHeadModel.from_pretrained(path), pick_device())
-    return neural.NeuralTextModel(neural.HFCausalLM(model), neural.load_text_tokenizer(path))
+    served = neural.NeuralTextModel(neural.HFCausalLM(model), neural.load_text_tokenizer(path))
+    served.slides_window = True  # a window of 128-256 tokens: longer chats slide through it
+    return served
 
 
 # --- the default gpt-pydoc -----------------------------------------------------------------
