@@ -376,3 +376,35 @@ async def test_an_upload_whose_every_file_is_refused_is_a_4xx_in_the_openai_shap
         assert name in error["message"] and "<" not in error["message"]
     listed = await api.get(upload)
     assert listed.json()["data"] == []
+
+
+async def test_a_download_says_its_type_has_an_ascii_name_and_answers_head(
+    api: httpx.AsyncClient,
+) -> None:
+    """Found by probing a live server: downloads came as application/octet-stream named only
+    by filename*= (clients that read filename= alone saw no name), and HEAD was a 405."""
+    made = await api.post(
+        "/v1/files",
+        files={"file": ("员工手册 2024.pdf", b"%PDF-1.4 minimal")},
+        data={"purpose": "assistants"},
+    )
+    assert made.status_code == 200, made.text
+    url = f"/v1/files/{made.json()['id']}/content"
+    got = await api.get(url)
+    assert got.status_code == 200 and got.content == b"%PDF-1.4 minimal"
+    assert got.headers["content-type"] == "application/pdf"
+    disposition = got.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="2024.pdf"; ')
+    assert "filename*=utf-8''%E5%91%98%E5%B7%A5%E6%89%8B%E5%86%8C%202024.pdf" in disposition
+    head = await api.head(url)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(b"%PDF-1.4 minimal"))
+    assert head.headers["content-disposition"] == disposition
+    page = await api.post(
+        "/v1/files",
+        files={"file": ("报告.html", b"<script>alert(1)</script>")},
+        data={"purpose": "assistants"},
+    )
+    served = await api.get(f"/v1/files/{page.json()['id']}/content")
+    assert served.headers["content-type"] == "application/octet-stream"  # never rendered
+    assert served.headers["content-disposition"].startswith('attachment; filename="download.html"')

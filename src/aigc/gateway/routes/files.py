@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from aigc.access import Principal
@@ -90,19 +90,24 @@ def delete_file(
     return {"id": file_id, "object": "file", "deleted": True}
 
 
-@router.get(
+@router.api_route(
     "/files/{file_id}/content",
+    methods=["GET", "HEAD"],
     response_class=StreamingResponse,
     responses=content("application/octet-stream", "The bytes as uploaded") | errors(401, 403, 404),
 )
 def file_content(
-    file_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+    file_id: str,
+    request: Request,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
 ) -> Response:
     """The bytes exactly as uploaded, streamed from the blob store (from disk by FileResponse
     when the store is a directory, which also answers range requests)."""
     with svc.db.session() as s:
         record = files.get_file(s, caller, file_id)
     missing = NotFound(f"No such File object: {untrusted.field(file_id)}", param="file_id")
+    head = request.method == "HEAD"
     return blob_download(
-        svc.storage, files.file_key(record), record.filename, record.bytes, missing
+        svc.storage, files.file_key(record), record.filename, record.bytes, missing, head
     )

@@ -278,14 +278,16 @@ def get_document(
         return ingest.document_view(ingest.get_document(s, caller, kb_id, doc_id))
 
 
-@router.get(
+@router.api_route(
     "/{kb_id}/documents/{doc_id}/content",
+    methods=["GET", "HEAD"],
     response_class=FileResponse,
     responses=content("application/octet-stream", "The document as uploaded") | errors(401, 404),
 )
 def download_document(
     kb_id: str,
     doc_id: str,
+    request: Request,
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:
@@ -295,7 +297,7 @@ def download_document(
     missing = NotFound(
         f"No document with id '{untrusted.field(doc_id)}' in this knowledge base", param="doc_id"
     )
-    return blob_download(svc.storage, key, name, size, missing)
+    return blob_download(svc.storage, key, name, size, missing, request.method == "HEAD")
 
 
 @router.delete("/{kb_id}/documents/{doc_id}", responses=errors(401, 403, 404))
