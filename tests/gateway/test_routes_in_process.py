@@ -8,6 +8,7 @@ import asyncio
 import json
 
 import httpx
+import openai
 import pytest
 
 from tests.templates import ECHO
@@ -408,3 +409,41 @@ async def test_a_download_says_its_type_has_an_ascii_name_and_answers_head(
     served = await api.get(f"/v1/files/{page.json()['id']}/content")
     assert served.headers["content-type"] == "application/octet-stream"  # never rendered
     assert served.headers["content-disposition"].startswith('attachment; filename="download.html"')
+
+
+def _sdk(api: httpx.AsyncClient, admin_key: str) -> openai.AsyncOpenAI:
+    """The official SDK over the in-process app, as a client would use it."""
+    return openai.AsyncOpenAI(
+        base_url="http://aigc.test/v1", api_key=admin_key, http_client=api, max_retries=0
+    )
+
+
+async def test_files_are_listed_a_page_at_a_time(api: httpx.AsyncClient, admin_key: str) -> None:
+    """``limit``, ``order`` and ``after`` were ignored: every file came back, has_more false.
+    Now the SDK's paginator walks pages of ``limit``, and a bad value is a 400 naming it."""
+    made = []
+    for i in range(5):
+        reply = await api.post(
+            "/v1/files", files={"file": (f"f{i}.txt", b"x")}, data={"purpose": "assistants"}
+        )
+        assert reply.status_code == 200, reply.text
+        made.append(reply.json()["id"])
+    first = (await api.get("/v1/files", params={"limit": 2})).json()
+    assert len(first["data"]) == 2 and first["has_more"] is True
+    assert (first["first_id"], first["last_id"]) == (first["data"][0]["id"], first["data"][1]["id"])
+    client = _sdk(api, admin_key)
+    newest_first = [f.id async for f in client.files.list(limit=2)]
+    assert sorted(newest_first) == sorted(made) and len(newest_first) == 5
+    oldest_first = [f.id async for f in client.files.list(limit=2, order="asc")]
+    assert oldest_first == newest_first[::-1]
+    last = (await api.get("/v1/files", params={"limit": 2, "after": newest_first[2]})).json()
+    assert [f["id"] for f in last["data"]] == newest_first[3:] and last["has_more"] is False
+    for params, param in (
+        ({"limit": 0}, "limit"),
+        ({"limit": 10_001}, "limit"),
+        ({"order": "sideways"}, "order"),
+        ({"after": "file-nope"}, "after"),
+    ):
+        bad = await api.get("/v1/files", params=params)
+        assert bad.status_code == 400, (params, bad.text)
+        assert bad.json()["error"]["param"] == param

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openai
@@ -81,7 +82,7 @@ def test_too_large_upload_leaves_nothing_behind(db: Database, tmp_path: Path) ->
         save(db, tmp_path, [b"x" * 600, b"y" * 600], max_bytes=1000)
     assert leftovers(tmp_path) == []
     with db.session() as s:
-        assert files.list_files(s, A) == []
+        assert files.list_files(s, A).records == []
 
 
 def test_empty_upload_is_refused(db: Database, tmp_path: Path) -> None:
@@ -99,8 +100,10 @@ def test_purpose_and_role_are_checked(db: Database, tmp_path: Path) -> None:
         save(db, tmp_path, [b"x"], principal=A_VIEWER)
     record = save(db, tmp_path, [b"x"], purpose="knowledge")
     with db.session() as s:
-        assert [r.id for r in files.list_files(s, A_VIEWER)] == [record.id]  # viewers may read
-        assert files.list_files(s, A, purpose="training") == []
+        assert [r.id for r in files.list_files(s, A_VIEWER).records] == [
+            record.id
+        ]  # viewers may read
+        assert files.list_files(s, A, purpose="training").records == []
         with pytest.raises(PermissionDenied):
             files.delete_file(s, tmp_path, A_VIEWER, record.id)
 
@@ -112,7 +115,7 @@ def test_other_tenant_cannot_see_or_delete(db: Database, tmp_path: Path) -> None
             files.get_file(s, B, record.id)
         with pytest.raises(NotFound):
             files.delete_file(s, tmp_path, B, record.id)
-        assert files.list_files(s, B) == []
+        assert files.list_files(s, B).records == []
     assert files.file_path(tmp_path, record).exists()
 
     with db.session() as s:
@@ -120,6 +123,62 @@ def test_other_tenant_cannot_see_or_delete(db: Database, tmp_path: Path) -> None
     assert leftovers(tmp_path) == []
     with db.session() as s, pytest.raises(NotFound):
         files.get_file(s, A, record.id)
+
+
+def test_files_are_listed_a_page_at_a_time_in_one_order(db: Database) -> None:
+    """The list was every file, whatever ``limit``, ``order`` and ``after`` said. Now each page
+    comes from the database, by created_at then id, so files made in the same instant neither
+    repeat nor go missing across pages."""
+    same = datetime(2025, 1, 2, tzinfo=UTC)
+    moments = [same - timedelta(days=1), same, same, same, same + timedelta(days=1)]
+    with db.session() as s:
+        for i, moment in enumerate(moments):
+            s.add(
+                FileRecord(
+                    id=f"file-{i}",
+                    tenant_id="t_a",
+                    filename="x",
+                    purpose="user_data",
+                    bytes=1,
+                    sha256="0" * 64,
+                    created_at=moment,
+                )
+            )
+        s.add(
+            FileRecord(
+                id="file-b",
+                tenant_id="t_b",
+                filename="x",
+                purpose="user_data",
+                bytes=1,
+                sha256="0" * 64,
+                created_at=same,
+            )
+        )
+    expected = {
+        "asc": [f"file-{i}" for i in range(5)],
+        "desc": [f"file-{i}" for i in (4, 3, 2, 1, 0)],
+    }
+    for order in ("asc", "desc"):
+        seen: list[str] = []
+        after = None
+        with db.session() as s:
+            while True:
+                page = files.list_files(s, A, limit=2, order=order, after=after)
+                seen += [r.id for r in page.records]
+                if not page.has_more:
+                    break
+                after = page.records[-1].id
+        assert seen == expected[order]
+    with db.session() as s:
+        assert [r.id for r in files.list_files(s, A).records] == expected["desc"]
+        for after in ("file-nope", "file-b"):  # none of the caller's files
+            with pytest.raises(InvalidRequest) as err:
+                files.list_files(s, A, after=after)
+            assert err.value.param == "after"
+        with pytest.raises(InvalidRequest) as err:
+            files.list_files(s, A, limit=0)
+        assert err.value.param == "limit"
 
 
 # --- the API, with the official SDK --------------------------------------------------------

@@ -17,10 +17,11 @@ import os
 import tempfile
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_role
@@ -136,15 +137,68 @@ def save_upload(
     return record
 
 
+Order = Literal["asc", "desc"]
+MAX_PAGE = 10_000  # OpenAI's largest (and default) page of files
+
+
+@dataclass(frozen=True)
+class FilePage:
+    """One page of the caller's files, and whether more follow it in the same order."""
+
+    records: list[FileRecord]
+    has_more: bool
+
+
 def list_files(
-    session: Session, principal: Principal, purpose: str | None = None
-) -> list[FileRecord]:
-    """The caller's files, newest first."""
+    session: Session,
+    principal: Principal,
+    purpose: str | None = None,
+    limit: int = MAX_PAGE,
+    order: Order = "desc",
+    after: str | None = None,
+) -> FilePage:
+    """A page of the caller's files by ``created_at`` then ``id`` (newest first by default),
+    those after the file ``after`` when given: the database picks the page, so a long list is
+    never read whole, and files made in the same instant keep one order across pages.
+
+    An ``after`` that is none of the caller's files is a 400: a cursor that matched nothing
+    would answer as an empty, finished list."""
     require_role(principal, "viewer")
-    query = select(FileRecord).where(FileRecord.tenant_id == principal.tenant_id)
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"'limit' is from 1 to {MAX_PAGE}", param="limit")
+    if order not in ("asc", "desc"):
+        raise InvalidRequest("'order' is asc or desc", param="order")
+    mine = FileRecord.tenant_id == principal.tenant_id
+    query = select(FileRecord).where(mine)
     if purpose is not None:
         query = query.where(FileRecord.purpose == check_purpose(purpose))
-    return list(session.scalars(query.order_by(FileRecord.created_at.desc(), FileRecord.id)))
+    if after is not None:
+        cursor = session.execute(
+            select(FileRecord.created_at, FileRecord.id).where(mine, FileRecord.id == after)
+        ).first()
+        if cursor is None:
+            raise InvalidRequest(
+                f"'after' names no file of yours: {untrusted.field(after)}", param="after"
+            )
+        at, cursor_id = cursor
+        if order == "desc":
+            query = query.where(
+                or_(
+                    FileRecord.created_at < at,
+                    and_(FileRecord.created_at == at, FileRecord.id < cursor_id),
+                )
+            )
+        else:
+            query = query.where(
+                or_(
+                    FileRecord.created_at > at,
+                    and_(FileRecord.created_at == at, FileRecord.id > cursor_id),
+                )
+            )
+    keys = (FileRecord.created_at, FileRecord.id)
+    ordered = query.order_by(*(k.desc() if order == "desc" else k.asc() for k in keys))
+    rows = list(session.scalars(ordered.limit(limit + 1)))
+    return FilePage(rows[:limit], len(rows) > limit)
 
 
 def get_file(session: Session, principal: Principal, file_id: str) -> FileRecord:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from aigc.access import Principal
@@ -64,13 +64,24 @@ def create_file(
 @router.get("/files", responses=errors(400, 401, 403))
 def list_files(
     purpose: files.Purpose | None = None,
+    limit: int = Query(default=files.MAX_PAGE, ge=1, le=files.MAX_PAGE),
+    order: files.Order = "desc",
+    after: str | None = Query(default=None, description="The id of the last file seen"),
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:
+    """OpenAI's cursor page: the SDK's paginator asks again with the last id while
+    ``has_more``."""
     with svc.db.session() as s:
-        data = [files.file_view(r) for r in files.list_files(s, caller, purpose)]
-    # has_more=False tells the SDK's paginator that this page is the whole list.
-    return {"object": "list", "data": data, "has_more": False}
+        page = files.list_files(s, caller, purpose, limit, order, after)
+        data = [files.file_view(r) for r in page.records]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": page.has_more,
+    }
 
 
 @router.get("/files/{file_id}", responses=errors(401, 403, 404))
