@@ -447,3 +447,49 @@ async def test_files_are_listed_a_page_at_a_time(api: httpx.AsyncClient, admin_k
         bad = await api.get("/v1/files", params=params)
         assert bad.status_code == 400, (params, bad.text)
         assert bad.json()["error"]["param"] == param
+
+
+async def test_input_items_are_listed_newest_first_a_page_at_a_time(
+    api: httpx.AsyncClient, admin_key: str
+) -> None:
+    """``limit``, ``order`` and ``after`` were ignored and the items came oldest first, all on
+    one page. Now the default page is OpenAI's: the newest 20, and the SDK's paginator walks
+    a long input to its first item; a bad value is a 400 naming it."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    turns = [{"role": "user", "content": f"turn {i}"} for i in range(45)]
+    reply = await api.post("/v1/responses", json={"model": "template-echo", "input": turns})
+    assert reply.status_code == 200, reply.text
+    response_id = reply.json()["id"]
+    path = f"/v1/responses/{response_id}/input_items"
+    first = (await api.get(path)).json()
+    assert len(first["data"]) == 20 and first["has_more"] is True
+    assert first["data"][0]["content"][0]["text"] == "turn 44"
+    assert (first["first_id"], first["last_id"]) == (
+        first["data"][0]["id"],
+        first["data"][-1]["id"],
+    )
+    client = _sdk(api, admin_key)
+    newest = [i async for i in client.responses.input_items.list(response_id, limit=7)]
+    texts = [i.model_dump()["content"][0]["text"] for i in newest]
+    assert texts == [f"turn {i}" for i in range(44, -1, -1)]
+    oldest = [i.id async for i in client.responses.input_items.list(response_id, order="asc")]
+    assert oldest == [i.id for i in newest][::-1]
+    twice = [{"type": "message", "id": "msg_1", "role": "user", "content": "again"}] * 3
+    reply = await api.post("/v1/responses", json={"model": "template-echo", "input": twice})
+    assert reply.status_code == 200, reply.text
+    listed: list[str] = []
+    async for item in client.responses.input_items.list(reply.json()["id"], limit=1):
+        listed.append(item.id)
+        if len(listed) > 3:  # a repeated id pages in circles
+            break
+    assert len(listed) == len(set(listed)) == 3
+    for params, param in (
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"order": "sideways"}, "order"),
+        ({"after": "item_nope"}, "after"),
+    ):
+        bad = await api.get(path, params=params)
+        assert bad.status_code == 400, (params, bad.text)
+        assert bad.json()["error"]["param"] == param

@@ -6,9 +6,9 @@ admin routes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from starlette.responses import JSONResponse, Response
 
@@ -49,12 +49,18 @@ def get_response(
         return response_store.load(session, caller, response_id).response
 
 
-@router.get("/{response_id}/input_items", responses=errors(401, 404))
+@router.get("/{response_id}/input_items", responses=errors(400, 401, 404))
 def list_input_items(
-    response_id: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
+    response_id: str,
+    limit: int = Query(default=response_store.ITEMS_PAGE, ge=1, le=response_store.MAX_ITEMS_PAGE),
+    order: Literal["asc", "desc"] = "desc",
+    after: str | None = Query(default=None, description="The id of the last item seen"),
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
 ) -> dict[str, Any]:
+    """OpenAI's cursor page of input items, newest first by default."""
     with svc.db.session() as session:
-        return response_store.input_list(session, caller, response_id)
+        return response_store.input_list(session, caller, response_id, limit, order, after)
 
 
 @router.delete("/{response_id}", responses=errors(401, 403, 404))
