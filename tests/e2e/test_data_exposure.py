@@ -178,7 +178,7 @@ def test_the_model_allow_list_holds_on_embeddings(srv: Server, org: Org) -> None
 
 
 def test_the_model_allow_list_holds_on_moderations(srv: Server, org: Org) -> None:
-    """The built-in guard answers whatever moderation model is named; a limited key must list
+    """The built-in guard answers to its moderation names; a limited key must list
     that name, and a name no model could have is refused, not echoed back."""
     limited = srv.api(
         "POST", "/api/keys", key=org.admin_key, json={"allowed_models": ["x"]}

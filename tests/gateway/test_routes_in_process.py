@@ -493,3 +493,20 @@ async def test_input_items_are_listed_newest_first_a_page_at_a_time(
         bad = await api.get(path, params=params)
         assert bad.status_code == 400, (params, bad.text)
         assert bad.json()["error"]["param"] == param
+
+
+async def test_moderation_answers_only_to_the_names_it_has(api: httpx.AsyncClient) -> None:
+    """Any model name was answered by the built-in guard and echoed back ("nope" included), so
+    a typo read as a judgement by a model that does not exist. Now the guard's own name and
+    OpenAI's moderation names are answered; another name is a 404, as on chat."""
+    for model in ("aigc-guard", "omni-moderation-latest", "text-moderation-latest"):
+        reply = await api.post("/v1/moderations", json={"model": model, "input": "hello"})
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["model"] == model
+    plain = await api.post("/v1/moderations", json={"input": "hello"})
+    assert plain.status_code == 200 and plain.json()["model"] == "aigc-guard"
+    unknown = await api.post("/v1/moderations", json={"model": "nope", "input": "hello"})
+    assert unknown.status_code == 404
+    error = unknown.json()["error"]
+    assert (error["param"], error["code"]) == ("model", "model_not_found")
+    assert "omni-moderation-latest" in error["message"]

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aigc.access import Principal, require_model_allowed, require_role
-from aigc.errors import InvalidRequest, NotFound
+from aigc.errors import InvalidRequest, ModelNotFound, NotFound
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import branch_rules
 from aigc.gateway.openapi import content, errors, link, links
@@ -156,12 +156,26 @@ def _input_rules(schema: dict[str, Any]) -> None:
             branch["items"] = dict(_TEXT) if texts else ModerationTextPart.model_json_schema()
 
 
+# The built-in guard answers by its own name and by OpenAI's moderation model names, so that
+# clients written for OpenAI work unchanged; any other name is a model this server lacks.
+MODERATION_MODELS = (
+    "aigc-guard",
+    "omni-moderation-latest",
+    "omni-moderation-2024-09-26",
+    "text-moderation-latest",
+    "text-moderation-stable",
+    "text-moderation-007",
+)
+
+
 class ModerationIn(BaseModel):
     model_config = ConfigDict(extra="allow")
     # OpenAI's three shapes: one text, several texts (a result each), or one input made of
     # text and image parts (one result)
     input: str | list[str] | list[ModerationPart] = Field(json_schema_extra=_input_rules)
-    model: str = Field(default="aigc-guard", min_length=1, max_length=200)
+    model: str = Field(
+        default="aigc-guard", min_length=1, max_length=200, examples=list(MODERATION_MODELS)
+    )
 
 
 def moderated_texts(value: str | list[str] | list[ModerationPart]) -> list[str]:
@@ -192,12 +206,19 @@ def moderated_texts(value: str | list[str] | list[ModerationPart]) -> list[str]:
     return ["\n".join(parts)]
 
 
-@router.post("/v1/moderations", responses=errors(400, 401, 403, 413))
+@router.post("/v1/moderations", responses=errors(400, 401, 403, 404, 413))
 def moderations(body: ModerationIn, caller: Principal = Depends(principal)) -> dict[str, Any]:
     """OpenAI's moderation shape: one result per input, with our extra categories.
 
-    Whatever moderation model is named, the built-in guard answers; a key limited to some
-    models must list the name it sends here too."""
+    The built-in guard answers to its own name and OpenAI's moderation names; another name
+    is a 404, as an unknown model on chat is, rather than an answer labelled with a model that
+    never judged it. A key limited to some models must list the name it sends here too."""
+    if body.model not in MODERATION_MODELS:
+        raise ModelNotFound(
+            f"The model '{untrusted.field(body.model)}' does not exist; moderation answers as "
+            f"{', '.join(MODERATION_MODELS)}",
+            param="model",
+        )
     require_model_allowed(caller, body.model)
     texts = moderated_texts(body.input)
     return {
