@@ -510,3 +510,98 @@ async def test_moderation_answers_only_to_the_names_it_has(api: httpx.AsyncClien
     error = unknown.json()["error"]
     assert (error["param"], error["code"]) == ("model", "model_not_found")
     assert "omni-moderation-latest" in error["message"]
+
+
+_USER = [{"role": "user", "content": "hello"}]
+_NAMELESS = {"type": "json_schema", "json_schema": {"schema": {"type": "object"}}}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param", "code"),
+    [
+        ("/v1/chat/completions", {"top_logprobs": 2}, "top_logprobs", "invalid_value"),
+        (
+            "/v1/chat/completions",
+            {"top_logprobs": 2, "logprobs": False},
+            "top_logprobs",
+            "invalid_value",
+        ),
+        (
+            "/v1/chat/completions",
+            {"stream_options": {"include_usage": True}},
+            "stream_options",
+            "invalid_value",
+        ),
+        (
+            "/v1/completions",
+            {"stream_options": {"include_usage": True}},
+            "stream_options",
+            "invalid_value",
+        ),
+        (
+            "/v1/chat/completions",
+            {"response_format": _NAMELESS},
+            "response_format.json_schema.name",
+            "missing_required_parameter",
+        ),
+        (
+            "/v1/responses",
+            {"text": {"format": {"type": "json_schema", "schema": {"type": "object"}}}},
+            "text.format.name",
+            "missing_required_parameter",
+        ),
+        (
+            "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": None}]},
+            "messages[0].content",
+            "invalid_value",
+        ),
+        (
+            "/v1/chat/completions",
+            {"messages": [{"role": "system"}, *_USER]},
+            "messages[0].content",
+            "missing_required_parameter",
+        ),
+        ("/v1/chat/completions", {"stream": "yes"}, "stream", "invalid_value"),
+        ("/v1/chat/completions", {"n": "2"}, "n", "invalid_value"),
+        ("/v1/chat/completions", {"max_tokens": True}, "max_tokens", "invalid_value"),
+        ("/v1/completions", {"echo": 1}, "echo", "invalid_value"),
+        ("/v1/responses", {"stream": "yes"}, "stream", "invalid_value"),
+        ("/v1/responses", {"max_output_tokens": True}, "max_output_tokens", "invalid_value"),
+    ],
+)
+async def test_what_openai_refuses_is_a_400_naming_the_field(
+    api: httpx.AsyncClient, path: str, body: dict[str, object], param: str, code: str
+) -> None:
+    """Each of these was taken: ignored (top_logprobs without logprobs, stream_options without
+    stream, a user message without content), or read as something else ("yes" as true, "2" as
+    2, true as 1 token). OpenAI refuses them, naming the field; so does this server now."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    ask: dict[str, object] = {"model": "template-echo"}
+    ask |= {"input": "hello"} if path == "/v1/responses" else {}
+    ask |= {"prompt": "hello"} if path == "/v1/completions" else {}
+    ask |= {"messages": _USER} if path == "/v1/chat/completions" else {}
+    reply = await api.post(path, json=ask | body)
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert (error["param"], error["code"]) == (param, code)
+
+
+async def test_what_openai_takes_is_still_taken(api: httpx.AsyncClient) -> None:
+    """The new refusals leave alone what the SDK sends: a whole number written 2.0, an
+    assistant turn of tool calls without content, stream_options on a stream, a named
+    json_schema format (refused here only because the template model cannot decode under a
+    grammar: not for its name)."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    ask = {"model": "template-echo", "messages": _USER}
+    assert (await api.post("/v1/chat/completions", json=ask | {"n": 2.0})).status_code == 200
+    streamed = await api.post(
+        "/v1/chat/completions",
+        json=ask | {"stream": True, "stream_options": {"include_usage": True}},
+    )
+    assert streamed.status_code == 200, streamed.text
+    named = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
+    formatted = await api.post("/v1/chat/completions", json=ask | {"response_format": named})
+    assert formatted.json()["error"]["param"] != "response_format.json_schema.name"

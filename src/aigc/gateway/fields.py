@@ -53,6 +53,15 @@ def _whole(value: Any) -> Any:
 Count32 = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX), BeforeValidator(_whole)]
 Count64 = Annotated[int, Field(strict=True, ge=1, le=JSON_SAFE_MAX), BeforeValidator(_whole)]
 
+# A request's whole number or flag as the OpenAI SDK sends it: a JSON integer (1.0 counts) or
+# a JSON boolean. Pydantic's lax mode took "2" for 2 and true for 1 (or "yes" for true), which
+# OpenAI refuses: a client that sent them was silently read as meaning something else.
+Whole = Annotated[int, Field(strict=True), BeforeValidator(_whole)]
+Flag = Annotated[bool, Field(strict=True)]
+# Its bounded kinds that may also be null: the bounds inside, or the schema would lose them.
+Positive = Annotated[int, Field(strict=True, ge=1), BeforeValidator(_whole)]
+TopLogprobs = Annotated[int, Field(strict=True, ge=0, le=20), BeforeValidator(_whole)]
+
 
 def _fold(seed: int) -> int:
     """A seed outside the signed 64-bit range every backend takes, folded into it."""

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from aigc.errors import InvalidRequest
 from aigc.gateway.response_schemas import ResponseRequest
-from aigc.gateway.schemas import ChatCompletionRequest
+from aigc.gateway.schemas import ChatCompletionRequest, check_schema_name
 from aigc.infra import untrusted
 from aigc.knowledge.citing import MarkerMode, marker_matches
 from aigc.models.protocols import ToolCall
@@ -234,6 +234,7 @@ def _format(text_format: Any) -> dict[str, Any] | None:
         )
     if text_format["type"] != "json_schema":
         return {"type": text_format["type"]}
+    check_schema_name(text_format, "text.format.name")
     schema = {
         k: text_format[k] for k in ("name", "schema", "strict", "description") if k in text_format
     }

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.errors import InvalidRequest
-from aigc.gateway.fields import branch_rules
+from aigc.gateway.fields import Flag, Positive, Whole, branch_rules
 from aigc.gateway.schemas import FUNCTION_NAME, KNOWLEDGE_BASES
 
 # Field → the values that mean "not used". Anything else is a feature we do not have.
@@ -128,8 +128,12 @@ TEXT: dict[str, Any] = {
                 },
                 {
                     "type": "object",
-                    "properties": {"type": {"const": "json_schema"}, "schema": {"type": "object"}},
-                    "required": ["type", "schema"],
+                    "properties": {
+                        "type": {"const": "json_schema"},
+                        "name": {"type": "string", "pattern": FUNCTION_NAME},
+                        "schema": {"type": "object"},
+                    },
+                    "required": ["type", "name", "schema"],
                 },
             ]
         }
@@ -166,17 +170,17 @@ class ResponseRequest(BaseModel):
     instructions: str | None = None
     tools: list[dict[str, Any]] | None = Field(default=None, max_length=128)
     tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    parallel_tool_calls: Flag | None = None
+    max_output_tokens: Positive | None = None
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    stream: bool = False
-    store: bool | None = None  # OpenAI's default is to store
+    stream: Flag = False
+    store: Flag | None = None  # OpenAI's default is to store
     previous_response_id: str | None = Field(default=None, max_length=100)
     metadata: dict[str, str] | None = Field(default=None, max_length=16)
     text: dict[str, Any] | None = None
     user: str | None = None
-    seed: int | None = None
+    seed: Whole | None = None
 
     @field_validator("input")
     @classmethod

@@ -9,12 +9,13 @@ value the server takes: a client built from it sends nothing the server refuses.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.errors import InvalidRequest
-from aigc.gateway.fields import Seed, branch_rules
+from aigc.gateway.fields import Flag, Positive, Seed, TopLogprobs, Whole, branch_rules
 from aigc.infra import untrusted
 
 
@@ -127,9 +128,10 @@ class Message(BaseModel):
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
-    include_usage: bool = False
+    include_usage: Flag = False
 
 
+FUNCTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for function (and schema) names
 _ONE_CONSTRAINT = " (one of response_format, guided_regex and guided_choice at most)"
 # response_format / guided_regex / guided_choice (aigc.guard.structured.parse_constraint). That
 # one at most is given is said in words: a "not" over pairs of fields would state it, but
@@ -155,8 +157,11 @@ _STRUCTURED: dict[str, Any] = {
                     "type": {"const": "json_schema"},
                     "json_schema": {
                         "type": "object",
-                        "properties": {"schema": {"type": "object"}},
-                        "required": ["schema"],
+                        "properties": {
+                            "name": {"type": "string", "pattern": FUNCTION_NAME},
+                            "schema": {"type": "object"},
+                        },
+                        "required": ["name", "schema"],
                     },
                 },
                 "required": ["type", "json_schema"],
@@ -247,30 +252,30 @@ class SamplingFields(BaseModel):
     model_config = ConfigDict(extra="allow", json_schema_extra=_document_extras)
 
     model: str = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: Positive | None = None
     temperature: float = Field(default=1.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    n: int = Field(default=1, ge=1, le=16)
+    n: Whole = Field(default=1, ge=1, le=16)
     stop: str | list[str] | None = Field(
         default=None,
         json_schema_extra=branch_rules(array={"maxItems": 4}),  # _stop_list
     )
     seed: Seed | None = None
-    stream: bool = False
+    stream: Flag = False
     stream_options: StreamOptions | None = None
     presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     user: str | None = None
     # Decoding extras accepted as vLLM accepts them (honoured by models that declare them).
-    top_k: int = Field(default=0, ge=-1)
+    top_k: Whole = Field(default=0, ge=-1)
     min_p: float = Field(default=0.0, ge=0.0, le=1.0)
     repetition_penalty: float = Field(default=1.0, gt=0.0, le=10.0)
-    use_beam_search: bool = False
-    num_beams: int = Field(default=1, ge=1, le=16)
+    use_beam_search: Flag = False
+    num_beams: Whole = Field(default=1, ge=1, le=16)
     length_penalty: float = 1.0
-    early_stopping: bool = False
-    no_repeat_ngram_size: int = Field(default=0, ge=0)
-    min_tokens: int = Field(default=0, ge=0)
+    early_stopping: Flag = False
+    no_repeat_ngram_size: Whole = Field(default=0, ge=0)
+    min_tokens: Whole = Field(default=0, ge=0)
 
     @field_validator("stop")
     @classmethod
@@ -292,9 +297,6 @@ class SamplingFields(BaseModel):
         return self.max_tokens
 
 
-FUNCTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for function names
-
-
 class FunctionDef(BaseModel):
     """A function the model may call (``tools[i].function``, or a legacy ``functions`` item)."""
 
@@ -302,7 +304,7 @@ class FunctionDef(BaseModel):
     name: str = Field(pattern=FUNCTION_NAME)
     description: str | None = None
     parameters: dict[str, Any] | None = None
-    strict: bool | None = None
+    strict: Flag | None = None
 
 
 class ToolDef(BaseModel):
@@ -313,13 +315,13 @@ class ToolDef(BaseModel):
 
 class ChatCompletionRequest(SamplingFields):
     messages: list[Message] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    logprobs: bool | None = None
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    max_completion_tokens: Positive | None = None
+    logprobs: Flag | None = None
+    top_logprobs: TopLogprobs | None = None
     # Function calling; the choices are checked in gateway/tooling.py (400 naming the field).
     tools: list[ToolDef] | None = Field(default=None, max_length=128)
     tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
+    parallel_tool_calls: Flag | None = None
     functions: list[FunctionDef] | None = Field(default=None, max_length=128)  # legacy
     function_call: str | dict[str, Any] | None = None  # legacy
 
@@ -330,10 +332,10 @@ class ChatCompletionRequest(SamplingFields):
 
 class CompletionRequest(SamplingFields):
     prompt: str | list[str]
-    echo: bool = False
+    echo: Flag = False
     suffix: str | None = None
-    best_of: int | None = None
-    logprobs: int | None = Field(default=None, ge=0, le=20)
+    best_of: Whole | None = None
+    logprobs: TopLogprobs | None = None
 
 
 # Field → the value that means "not used". Anything else is a feature we do not have yet.
@@ -375,11 +377,65 @@ def refuse_unsupported(body: SamplingFields) -> None:
                 param=field,
                 code="unsupported_parameter",
             )
+    refuse_inconsistent(body, values)
     # response_format / guided_regex / guided_choice: aigc.guard.structured checks them
     modalities = values.get("modalities")
     if modalities not in (None, ["text"]):
         raise InvalidRequest(
             "Only the text modality is supported", param="modalities", code="unsupported_parameter"
+        )
+
+
+_CONTENT_REQUIRED = ("system", "developer", "user", "tool")  # only assistant content is optional
+
+
+def refuse_inconsistent(body: SamplingFields, values: dict[str, Any]) -> None:
+    """Values OpenAI refuses, which we would otherwise ignore or read as something else: a
+    400 naming the field, so a client learns of its mistake here as it would at OpenAI."""
+    if body.stream_options is not None and not body.stream:
+        raise InvalidRequest(
+            "'stream_options' is only allowed when 'stream' is true",
+            param="stream_options",
+            code="invalid_value",
+        )
+    if isinstance(body, ChatCompletionRequest):
+        if body.top_logprobs is not None and body.logprobs is not True:
+            raise InvalidRequest(
+                "'top_logprobs' is only allowed when 'logprobs' is true",
+                param="top_logprobs",
+                code="invalid_value",
+            )
+        for i, message in enumerate(body.messages):
+            if message.content is None and message.role in _CONTENT_REQUIRED:
+                sent = "content" in message.model_fields_set
+                raise InvalidRequest(
+                    f"A {message.role} message needs its 'content'"
+                    + (", which cannot be null" if sent else ""),
+                    param=f"messages[{i}].content",
+                    code="invalid_value" if sent else "missing_required_parameter",
+                )
+    response_format = values.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        spec = response_format.get("json_schema")
+        if isinstance(spec, dict):
+            check_schema_name(spec, "response_format.json_schema.name")
+
+
+def check_schema_name(spec: dict[str, Any], param: str) -> None:
+    """A json_schema format's ``name``, required by OpenAI (and the SDK's ``parse`` helpers
+    send one): a format without it works there nowhere, so it is refused here too."""
+    if "name" not in spec:
+        raise InvalidRequest(
+            f"Missing required parameter: '{param}'",
+            param=param,
+            code="missing_required_parameter",
+        )
+    name = spec["name"]
+    if not isinstance(name, str) or re.fullmatch(FUNCTION_NAME, name) is None:
+        raise InvalidRequest(
+            f"Invalid '{param}': a name of 1 to 64 letters, digits, '_' or '-'",
+            param=param,
+            code="invalid_value",
         )
 
 
