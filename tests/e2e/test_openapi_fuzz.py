@@ -193,6 +193,23 @@ def tool_protocol(body: dict[str, Any]) -> dict[str, Any]:
     return body | {"messages": messages}
 
 
+def streamed_options(body: dict[str, Any]) -> dict[str, Any]:
+    """stream_options only beside ``stream: true`` (a 400 otherwise, as at OpenAI)."""
+    if body.get("stream") is True:
+        return body
+    return {k: v for k, v in body.items() if k != "stream_options"}
+
+
+def with_content(body: dict[str, Any]) -> dict[str, Any]:
+    """Every message but an assistant's with its content (an empty one where none was
+    drawn): only an assistant turn that calls tools may come without it."""
+    messages = [
+        m if m.get("role") == "assistant" or m.get("content") is not None else m | {"content": ""}
+        for m in body["messages"]
+    ]
+    return body | {"messages": messages}
+
+
 def response_protocol(body: dict[str, Any]) -> dict[str, Any]:
     """/v1/responses' body with the same rules kept across its input items: a
     function_call_output answers a call of the turn before it (else it becomes the user's), and
@@ -298,9 +315,40 @@ def fuzz_schema(fuzz_server: Server, fuzzer: Fuzzer) -> OpenApiSchema:
     @schema.hook("map_case").apply_to(method="POST", path="/v1/chat/completions")
     def answered_calls(context: Any, case: Case) -> Case:
         # Which call a tool turn answers, and which names a choice may give, lie across
-        # messages and fields: rules JSON Schema cannot state.
+        # messages and fields: rules JSON Schema cannot state. So do two rules OpenAI keeps:
+        # only an assistant turn may come without content, and stream_options go with a
+        # stream.
         if _positive(case) and isinstance(case.body, dict):
-            case.body = tool_protocol(case.body)
+            case.body = with_content(streamed_options(tool_protocol(case.body)))
+        return case
+
+    @schema.hook("map_case").apply_to(method="POST", path="/v1/completions")
+    def completion_stream_options(context: Any, case: Case) -> Case:
+        if _positive(case) and isinstance(case.body, dict):
+            case.body = streamed_options(case.body)
+        return case
+
+    @schema.hook("map_case").apply_to(method="POST", path="/v1/images/generations")
+    def compressed_formats(context: Any, case: Case) -> Case:
+        # output_compression is a JPEG's or a WebP's quality: a rule across two fields.
+        body = case.body
+        if (
+            _positive(case)
+            and isinstance(body, dict)
+            and body.get("output_format")
+            not in (
+                "jpeg",
+                "webp",
+            )
+        ):
+            case.body = {k: v for k, v in body.items() if k != "output_compression"}
+        return case
+
+    @schema.hook("map_case").apply_to(method="GET", path="/v1/files")
+    def cursor_seen(context: Any, case: Case) -> Case:
+        # A page's `after` names a file listed before: the server's state, not the schema's.
+        if _positive(case) and case.query:
+            case.query = {k: v for k, v in case.query.items() if k != "after"}
         return case
 
     @schema.hook("map_case").apply_to(method="POST", path="/v1/responses")

@@ -66,7 +66,9 @@ def list_files(
     purpose: files.Purpose | None = None,
     limit: int = Query(default=files.MAX_PAGE, ge=1, le=files.MAX_PAGE),
     order: files.Order = "desc",
-    after: str | None = Query(default=None, description="The id of the last file seen"),
+    after: str | None = Query(
+        default=None, min_length=1, description="The id of the last file seen"
+    ),
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> Any:

@@ -92,9 +92,22 @@ class ImageGenerationRequest(BaseModel):
     quality: str | None = None  # accepted for SDK compatibility; one quality here
     style: str | None = None
     user: str | None = None
-    # Not served (refuse_unsupported_image): a stream of partial images.
-    stream: bool | None = None
-    partial_images: int | None = None
+    # Not served (refuse_unsupported_image): a stream of partial images. The schema says so:
+    # only the values that mean "not used".
+    stream: bool | None = Field(
+        default=None,
+        json_schema_extra={
+            "anyOf": [{"const": False}, {"type": "null"}],
+            "description": "Not supported: images are not streamed",
+        },
+    )
+    partial_images: int | None = Field(
+        default=None,
+        json_schema_extra={
+            "anyOf": [{"const": 0}, {"type": "null"}],
+            "description": "Not supported: images are not streamed",
+        },
+    )
 
 
 class LatentPoint(BaseModel):

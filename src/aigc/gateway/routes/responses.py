@@ -54,7 +54,9 @@ def list_input_items(
     response_id: str,
     limit: int = Query(default=response_store.ITEMS_PAGE, ge=1, le=response_store.MAX_ITEMS_PAGE),
     order: Literal["asc", "desc"] = "desc",
-    after: str | None = Query(default=None, description="The id of the last item seen"),
+    after: str | None = Query(
+        default=None, min_length=1, description="The id of the last item seen"
+    ),
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
