@@ -31,7 +31,7 @@ from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.infra.db import Database
-from aigc.knowledge import db_index, meanings, pgvectors
+from aigc.knowledge import db_index, identifiers, meanings, pgvectors
 from aigc.knowledge.bases import readable_kbs
 from aigc.knowledge.context import indexed_text, with_period_terms
 from aigc.knowledge.index import TOKENS, KbIndex, read_pointer
@@ -342,7 +342,13 @@ def search(
     else:
         has_dense = mode != "keyword" and not np.isnan(dense).all()
         fused = fuse(np.nan_to_num(dense, nan=0.0) if has_dense else None, keyword, weight)
-    order = np.argsort(-fused, kind="stable")
+    codes = np.zeros(len(fused), dtype=np.int64)
+    if mode != "dense":  # a code the question names, held as written, comes first
+        held = identifiers.holders(session, principal.tenant_id, found.chunk_ids, query)
+        if held:
+            codes = np.asarray([held.get(c, 0) for c in found.chunk_ids], dtype=np.int64)
+            fused = np.where(codes > 0, np.maximum(fused, fused.max()), fused)  # scores agree
+    order = np.lexsort((-fused, -codes))  # by the codes held, then by the fused score
     if mode == "keyword":
         order = order[keyword[order] > 0]
     # twice what is returned: room for the copies ``distinct`` drops
