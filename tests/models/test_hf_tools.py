@@ -4,6 +4,7 @@ tool-call grammar, and the model's text is read back as calls that validate."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,60 @@ def test_parser_reads_text_calls_and_cut_calls() -> None:
     partial = [p for p in cut if isinstance(p, ToolCallDelta)]
     assert partial[0].name == "g" and partial[1].arguments == '{"b"'
     assert [p.finish_reason for p in cut if isinstance(p, Ended)] == ["length"]
+
+
+def test_a_string_argument_may_hold_the_end_marker() -> None:
+    """The parser split at the first ``</tool_call>``, which the grammar lets the model write
+    inside a JSON string: the call failed to parse and its markup came back as content."""
+    text = (
+        '<tool_call>\n{"name": "get_weather", "arguments": {\n"city"\t: "c</tool_call>x"\n}}'
+        "\n</tool_call>"
+    )
+    for cuts in ([len(text)], [30, 62, 64, 70]):  # whole, and streamed in pieces
+        bounds = [0, *cuts, len(text)]
+        pieces = [text[a:b] for a, b in pairwise(bounds)]
+        out = list(tool_calls.CallParser("hermes", len).feed([*pieces, Ended("stop")]))
+        assert calls_of(out) == [("get_weather", {"city": "c</tool_call>x"})]
+        assert not [p for p in out if p and not isinstance(p, ToolCallDelta)]
+        assert [p.finish_reason for p in out if isinstance(p, Ended)] == ["tool_calls"]
+
+
+def test_a_forced_call_whose_string_holds_the_end_marker_is_still_a_call(
+    model: neural.NeuralTextModel,
+) -> None:
+    """Seed 2 makes the random model write ``</tool_call>`` inside the city (checked below):
+    the answer was that markup as content, with no tool_calls."""
+    city = FunctionTool(
+        "get_weather",
+        None,
+        {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    )
+    tools = ToolSet((city,), "named", "get_weather")
+    request = TextRequest(
+        messages=[ChatMessage("user", "weather in Paris and time in UTC")],
+        max_tokens=200,
+        seed=2,
+        tools=tools,
+    )
+    pieces = run(model, request)
+    calls = calls_of(pieces)
+    assert len(calls) == 1 and "</tool_call>" in calls[0][1]["city"]
+    assert not [p for p in pieces if p and not isinstance(p, ToolCallDelta)]
+    assert [p.finish_reason for p in pieces if isinstance(p, Ended)] == ["tool_calls"]
+
+
+def test_a_call_cut_by_max_tokens_is_its_arguments_and_never_markup() -> None:
+    """Cut after the call's object closed, its arguments kept the wrapper's brace
+    ('{"a"\\t:88\\r}}', not JSON); cut inside a call's name, its markup came back as content
+    beside the calls already made."""
+    closed = '<tool_call>\n{"name": "f", "arguments": {"a"\t:88\r}}'
+    out = list(tool_calls.CallParser("hermes", len).feed([closed, Ended("length")]))
+    assert [p.arguments for p in out if isinstance(p, ToolCallDelta)] == ["", '{"a":88}']
+    assert [p.finish_reason for p in out if isinstance(p, Ended)] == ["length"]
+    made = '<tool_call>\n{"name": "f", "arguments": {"a": 1}}\n</tool_call>\n'
+    unnamed = '<tool_call>\n{"name": "f", "'
+    for before in ("", made):
+        out = list(tool_calls.CallParser("hermes", len).feed([before, unnamed, Ended("length")]))
+        assert calls_of(out) == ([("f", {"a": 1})] if before else [])
+        assert not [p for p in out if p and not isinstance(p, ToolCallDelta)]
+        assert [p.finish_reason for p in out if isinstance(p, Ended)] == ["length"]

@@ -59,8 +59,8 @@ _MISTRAL_HEAD = re.compile(
     r'\{\s*"name"\s*:\s*"(?P<name>[^"]+)"\s*,\s*"arguments"\s*:\s*(?P<arguments>.*)', re.DOTALL
 )
 _ARGS_HEAD = re.compile(r"\[TOOL_CALLS\](?P<name>[^\[]*)\[ARGS\](?P<arguments>.*)", re.DOTALL)
-# A whole call: the head and the end of its format.
-_HERMES = re.compile(_HEADS["hermes"] + r"\}\s*</tool_call>", re.DOTALL)
+_HERMES_END = "</tool_call>"
+# A whole llama call: the head and the end of its format.
 _LLAMA = re.compile(_HEADS["llama"] + r"\}\s*$", re.DOTALL)
 # The head of a call cut off before its end (max_tokens): name known, arguments partial.
 _CUT = {fmt: re.compile(head, re.DOTALL) for fmt, head in _HEADS.items()}
@@ -228,25 +228,45 @@ class CallParser:
         if self.fmt == "mistral_args":
             return self._complete_args()
         if self.fmt == "hermes":
-            end = self.buffer.find("</tool_call>")
-            if end < 0:
-                return None
-            text, self.buffer = (
-                self.buffer[: end + len("</tool_call>")],
-                self.buffer[end + len("</tool_call>") :],
-            )
-            found = _HERMES.match(text)
-        else:
-            try:
-                _, end = json.JSONDecoder().raw_decode(self.buffer)
-            except ValueError:
-                return None
-            text, self.buffer = self.buffer[:end], self.buffer[end:]
-            found = _LLAMA.match(text)
+            return self._complete_hermes()
+        try:
+            _, end = json.JSONDecoder().raw_decode(self.buffer)
+        except ValueError:
+            return None
+        text, self.buffer = self.buffer[:end], self.buffer[end:]
+        found = _LLAMA.match(text)
         self.in_call = False
         if found is None:  # not the format after all: it is text
             return [text]
         return self._call(found["name"], _compact(found["arguments"]), text)
+
+    def _complete_hermes(self) -> list[str] | None:
+        """Hermes: ``<tool_call>``, a JSON object, ``</tool_call>``. The object is read as JSON
+        first, and the end marker looked for after it: a string argument may hold the text
+        ``</tool_call>`` (the grammar lets the model write that token inside a string)."""
+        head = len(self.trigger)
+        body = self.buffer[head:].lstrip()
+        if not body:
+            return None
+        if not body.startswith("{"):  # not the format after all: it is text
+            text, self.buffer, self.in_call = self.buffer, "", False
+            return [text]
+        try:
+            value, end = json.JSONDecoder().raw_decode(body)
+        except ValueError:
+            return None  # the object goes on (the grammar makes it close)
+        end += len(self.buffer) - len(body)
+        after = self.buffer[end:].lstrip()
+        if len(after) < len(_HERMES_END) and _HERMES_END.startswith(after):
+            return None  # the end marker is still to come
+        self.in_call = False
+        name = value.get("name") if isinstance(value, dict) else None
+        if not after.startswith(_HERMES_END) or not isinstance(name, str):
+            text, self.buffer = self.buffer[:end], self.buffer[end:]
+            return [text]  # not the format after all: it is text
+        end = len(self.buffer) - len(after) + len(_HERMES_END)
+        text, self.buffer = self.buffer[:end], self.buffer[end:]
+        return self._call(name, _arguments_json(value.get("arguments", {})), text)
 
     def _complete_array(self) -> list[str] | None:
         """Mistral v3: ``[TOOL_CALLS]``, then an array of calls, read one object at a time so
@@ -273,12 +293,7 @@ class CallParser:
         if not (isinstance(value, dict) and isinstance(value.get("name"), str)):
             self.in_array = self.in_call = False
             return [text]
-        arguments = value.get("arguments", {})
-        if isinstance(arguments, str):  # some fine-tunes write the arguments as a string
-            compact = _compact(arguments)
-        else:
-            compact = json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
-        return self._call(value["name"], compact, text)
+        return self._call(value["name"], _arguments_json(value.get("arguments", {})), text)
 
     def _complete_args(self) -> list[str] | None:
         """Mistral v11+: ``[TOOL_CALLS]name[ARGS]`` then the arguments' JSON object."""
@@ -312,6 +327,9 @@ class CallParser:
         ]
 
     def _drain(self) -> Iterator[str]:
+        if self.in_call and self.fmt == "hermes":
+            yield from self._drain_hermes()
+            return
         rest, self.buffer = self.buffer, ""
         cut = None
         if self.in_call:
@@ -327,6 +345,30 @@ class CallParser:
             yield from self._call(cut["name"], cut["arguments"], rest)
         elif rest and (not self.calls or rest.strip()):
             yield rest
+
+    def _drain_hermes(self) -> Iterator[str]:
+        """A Hermes call cut off (``max_tokens``): its arguments when its object was whole
+        (the end marker missing), else as far as they were written; nothing when its name
+        was not whole yet (the grammar had started a call: its markup is no content)."""
+        rest, self.buffer, self.in_call = self.buffer, "", False
+        body = rest[len(self.trigger) :].lstrip()
+        try:
+            value, _ = json.JSONDecoder().raw_decode(body)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and isinstance(value.get("name"), str):
+            yield from self._call(value["name"], _arguments_json(value.get("arguments", {})), rest)
+            return
+        cut = _CUT["hermes"].match(rest)
+        if cut is not None:
+            yield from self._call(cut["name"], _compact(cut["arguments"]), rest)
+
+
+def _arguments_json(arguments: Any) -> str:
+    """A call's decoded arguments as compact JSON (some fine-tunes write them as a string)."""
+    if isinstance(arguments, str):
+        return _compact(arguments)
+    return json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
 
 
 def _compact(arguments: str) -> str:
