@@ -20,6 +20,7 @@ is a plain function so tests can call it without HTTP. The tenant travels on eve
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import secrets
 import time
@@ -446,30 +447,40 @@ def logprobs_view(entries: list[dict[str, Any]] | None, chat: bool, text: str | 
     """OpenAI's logprobs shapes: chat ``{"content": [...]}``, completions parallel lists.
 
     With ``text``, tokens past its end (held back and then cut by a stop sequence or the
-    length limit) are left out.
+    length limit) are left out. Characters are counted from the tokens' bytes: a character
+    may span several tokens, each shown as part of it (``bytes:\\xNN``), not as one each.
     """
     if entries is None:
         return None
     if text is not None:
         kept, length = [], 0
-        for entry in entries:
+        for entry, chars in zip(entries, _chars_of(entries), strict=True):
             if length >= len(text):
                 break
             kept.append(entry)
-            length += len(entry["token"])
+            length += chars
         entries = kept
     if chat:
         return {"content": entries, "refusal": None}
     offsets, at = [], 0
-    for entry in entries:
+    for chars in _chars_of(entries):
         offsets.append(at)
-        at += len(entry["token"])
+        at += chars
     return {
         "tokens": [e["token"] for e in entries],
         "token_logprobs": [e["logprob"] for e in entries],
         "top_logprobs": [{t["token"]: t["logprob"] for t in e["top_logprobs"]} for e in entries],
         "text_offset": offsets,
     }
+
+
+def _chars_of(entries: list[dict[str, Any]]) -> Iterator[int]:
+    """How many characters each token completes, read from the tokens' bytes in order (a
+    token holding part of a character completes none; the one that ends it, one)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    for entry in entries:
+        data = entry.get("bytes")
+        yield len(decoder.decode(bytes(data) if data is not None else entry["token"].encode()))
 
 
 def runs_inline(model: TextModel, input_chars: int = 0) -> bool:

@@ -118,6 +118,21 @@ class TextTokenizer:
             ]
         return None
 
+    def piece_bytes(self, token_id: int, text: str) -> bytes:
+        """The bytes of one token whose decoded ``text`` is given. A byte-level or byte-fallback
+        token may hold part of a character, which decodes alone as U+FFFD: its own bytes are
+        then read from its vocabulary entry (logprobs' ``bytes`` rebuild the text)."""
+        if "\ufffd" not in text:
+            return text.encode("utf-8")
+        piece = self.hf.convert_ids_to_tokens(token_id)
+        if not isinstance(piece, str) or piece in self.hf.all_special_tokens:
+            return text.encode("utf-8")
+        if _BYTE_TOKEN.fullmatch(piece):
+            return bytes([int(piece[3:5], 16)])
+        if self.byte_level and all(c in _BYTE_OF for c in piece):
+            return bytes(_BYTE_OF[c] for c in piece)
+        return text.encode("utf-8")
+
     @property
     def byte_level(self) -> bool:
         """Byte-level BPE (GPT-2, Qwen, Llama 3, Mistral's tekken): ``token_bytes`` is exact."""
@@ -142,6 +157,20 @@ def _bytes_to_unicode() -> dict[int, str]:
             mapping[b] = chr(256 + extra)
             extra += 1
     return mapping
+
+
+_BYTE_OF = {c: b for b, c in _bytes_to_unicode().items()}
+
+
+def token_text(text: str, data: bytes) -> str:
+    """A token as logprobs show it: its text, or, when its bytes are not whole UTF-8 (part of a
+    character), OpenAI's ``bytes:\\xNN`` spelling, so that distinct tokens stay distinct (as
+    U+FFFD they all looked alike and collapsed in completions' ``top_logprobs``)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "bytes:" + data.decode("utf-8", "backslashreplace")
+    return text
 
 
 def load_text_tokenizer(path: Path, add_special_tokens: bool = False) -> TextTokenizer:
@@ -294,7 +323,8 @@ class NeuralTextModel(TextModelBase):
 
     def _entry(self, token_id: int, logprob: float) -> dict[str, Any]:
         text = self.tokenizer.decode([token_id])
-        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
+        data = self.tokenizer.piece_bytes(token_id, text)
+        return {"token": token_text(text, data), "logprob": logprob, "bytes": list(data)}
 
     def _describe(self, token: decoding.Token, top_n: int) -> dict[str, Any]:
         return self._entry(token.id, token.logprob) | {
