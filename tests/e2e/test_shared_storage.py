@@ -6,6 +6,7 @@ document, a trained model.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -155,7 +156,10 @@ def test_a_document_ingested_through_a_is_downloaded_and_cited_through_b(
     got = b.api("GET", f"/api/kb/{kb_id}/documents/{doc_id}/content", key=org.admin_key)
     assert got.status_code == 200 and got.content == b"The help desk is on the third floor.\n"
     if shared is not None:
-        assert (shared / "knowledge" / org.id / kb_id / "documents" / doc_id).is_file()
+        stored = shared / "knowledge" / org.id / kb_id / "versions" / doc_id  # by content hash
+        assert (
+            stored / hashlib.sha256(b"The help desk is on the third floor.\n").hexdigest()
+        ).is_file()
     # the knowledge base deleted through B: its sources leave the shared store
     assert b.api("DELETE", f"/api/kb/{kb_id}", key=org.admin_key).status_code == 200
     if shared is not None:

@@ -184,10 +184,10 @@ def test_a_document_whose_text_cannot_be_stored_fails_alone(
 
     real = ingest._store_chunks
 
-    def store(db: Any, tenant: str, kb_id: str, doc: Any, *args: Any) -> None:
+    def store(db: Any, settings: Any, tenant: str, kb_id: str, doc: Any, *args: Any) -> bool:
         if doc.name == "notes.html":
             raise DataError("INSERT …", {}, ValueError("text the column cannot hold"))
-        real(db, tenant, kb_id, doc, *args)
+        return real(db, settings, tenant, kb_id, doc, *args)
 
     monkeypatch.setattr(ingest, "_store_chunks", store)
     kb = sandbox.kb(sandbox.admin_a, "docs")

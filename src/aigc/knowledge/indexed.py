@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from aigc.knowledge import context
 from aigc.knowledge.tables import KbChunk, KbDocument
 
-INDEXED = ("ready", "indexing")
-"""Document states whose chunks are in the index (``indexing``: being added right now)."""
+INDEXED = ("ready", "queued", "indexing")
+"""Document states whose chunks are in the index and searched. A document has chunks only
+from a version that was read: a ``queued`` or ``indexing`` one keeps its previous version's
+until the new version's replace them (or has none yet); a ``failed`` one has none."""
 
 _BATCH = 5000  # ids per ``IN (...)``: well under every database's bound on parameters
 

@@ -7,8 +7,9 @@ re-chunks only that document, embeds only chunks whose text is new (the embeddin
 keyed by content hash), and rebuilds the KB's index from the previous one (``sync_index``).
 
 Each document is processed on its own: a corrupt or malicious file is marked ``failed`` with
-the reason and the others go on. Deleting a document deletes its chunks and syncs the index,
-so they leave every index at once.
+the reason and the others go on; a new version of a document is stored beside the one searched
+now, which stays searched, downloadable and, if the new one cannot be read, in place.
+Deleting a document deletes its chunks and syncs the index, so they leave every index at once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, event, func, select, text, update
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
@@ -65,21 +66,46 @@ def kb_dir(data_dir: Path, tenant_id: str, kb_id: str) -> Path:
     return Path(data_dir) / "knowledge" / tenant_id / kb_id
 
 
+def _stored_key(doc: KbDocument, stored_as: str | None) -> str:
+    """The blob key of a version stored as ``stored_as`` (relative to the KB's folder), or of
+    the one file a document had before versions were kept (``documents/<id>``)."""
+    return f"knowledge/{doc.tenant_id}/{doc.kb_id}/{stored_as or f'documents/{doc.id}'}"
+
+
+def _version_name(doc: KbDocument, sha256: str) -> str:
+    """Where a version's bytes go: by content hash in the document's own folder, so a new
+    version is written beside the one still searched, never over it."""
+    return f"versions/{doc.id}/{sha256}"
+
+
 def document_key(doc: KbDocument) -> str:
-    """A document's source bytes in the blob store (with the default directory store the same
-    place as ``document_path``: ``data_dir/knowledge/<tenant>/<kb>/documents/<id>``)."""
-    return f"knowledge/{doc.tenant_id}/{doc.kb_id}/documents/{doc.id}"
+    """The bytes a download serves (with the default directory store the same place as
+    ``document_path``): the version searched while a newer upload is indexed, else the
+    document's own."""
+    if doc.previous is not None:
+        return _stored_key(doc, doc.previous.get("stored_as"))
+    return version_key(doc)
 
 
-def document_source(settings: Settings, key: str, doc_id: str) -> Path:
-    """The document's bytes as a file on this instance, for the parser: the store's own file
+def served_bytes(doc: KbDocument) -> int:
+    """The size of what ``document_key`` names (the row's ``bytes`` are the newest upload's)."""
+    return int(doc.previous.get("bytes") or 0) if doc.previous is not None else doc.bytes
+
+
+def version_key(doc: KbDocument) -> str:
+    """The bytes of the row's own version: the newest upload, the one an ingestion reads."""
+    return _stored_key(doc, doc.stored_as)
+
+
+def document_source(settings: Settings, key: str) -> Path:
+    """The bytes under ``key`` as a file on this instance, for the parser: the store's own file
     with a directory store, else a copy fetched into ``data_dir/cache/knowledge`` (a cache:
     fetched again for each indexing, the store stays the source of truth)."""
     store = storage_for(settings)
     own = store.local_path(key)
     if own is not None:
         return own
-    copy = Path(settings.data_dir) / "cache" / "knowledge" / doc_id
+    copy = _cached(settings, key)
     try:
         store.download(key, copy)
     except BlobNotFound:
@@ -87,9 +113,27 @@ def document_source(settings: Settings, key: str, doc_id: str) -> Path:
     return copy
 
 
+def _cached(settings: Settings, key: str) -> Path:
+    """Where ``document_source`` keeps its copy of ``key``: named by document and version."""
+    return Path(settings.data_dir) / "cache" / "knowledge" / key.split("/", 3)[3].replace("/", "_")
+
+
+def _drop_files(settings: Settings, keys: Iterable[str]) -> None:
+    """Delete versions no row names any more (and their cached copies); a failure only leaves
+    a file behind, which deleting the document or its knowledge base removes."""
+    store = storage_for(settings)
+    for key in keys:
+        try:
+            store.delete(key)
+        except Exception:
+            log.warning("could not delete %s", key, exc_info=True)
+        _cached(settings, key).unlink(missing_ok=True)
+
+
 def document_path(data_dir: Path, doc: KbDocument) -> Path:
-    """The stored bytes: named by our id, never by anything the uploader sent."""
-    return kb_dir(data_dir, doc.tenant_id, doc.kb_id) / "documents" / doc.id
+    """The stored bytes a download serves: named by our ids and the content's hash, never by
+    anything the uploader sent."""
+    return Path(data_dir) / document_key(doc)
 
 
 def index_dir(data_dir: Path, tenant_id: str, kb_id: str) -> Path:
@@ -277,7 +321,12 @@ def record_document(
 ) -> Added:
     """The document's row for staged bytes: unchanged when the same content is indexed or
     waiting in a live job, else (re)queued. The caller queues the job in the same session,
-    so a row is never committed without the job that will process it."""
+    so a row is never committed without the job that will process it.
+
+    A new version is stored beside the one that is searched now, which stays searched and
+    downloadable (``previous``) until the new one is indexed: a new version that cannot be
+    read must not destroy a good one. Files no row names any more once the session commits
+    (a newer upload's predecessor still waiting) are deleted then."""
     try:
         doc = session.scalar(
             select(KbDocument).where(
@@ -294,14 +343,72 @@ def record_document(
                 id=new_id("doc_"), tenant_id=kb.tenant_id, kb_id=kb.id, filename=staged.name
             )
             session.add(doc)
+            kept, replaced = None, None
+        else:
+            kept, replaced = _searched_version(doc), version_key(doc)
+        if kept is not None and kept["sha256"] == staged.sha256:
+            # the version searched now, sent again: the newer one waiting is given up
+            _restore(doc, kept)
+            doc.update_error, doc.updated_at = None, utcnow()
+            gone = [replaced] if replaced and replaced != version_key(doc) else []
+            _after_commit(session, settings, gone)
+            staged.discard()
+            return Added(doc, changed=False)
+        doc.previous = kept
         doc.source, doc.content_type, doc.bytes = source, staged.fmt, staged.size
         doc.sha256, doc.status, doc.error, doc.updated_at = staged.sha256, "queued", None, utcnow()
+        doc.stored_as, doc.update_error = _version_name(doc, staged.sha256), None
         session.flush()
-        storage_for(settings).put_file(document_key(doc), staged.path, move=True)
+        storage_for(settings).put_file(version_key(doc), staged.path, move=True)
+        keep = {version_key(doc), document_key(doc)}
+        _after_commit(session, settings, [replaced] if replaced and replaced not in keep else [])
     except BaseException:
         staged.discard()
         raise
     return Added(doc, changed=True)
+
+
+_VERSION_FACTS = ("sha256", "bytes", "content_type", "source", "stored_as")
+
+
+def _searched_version(doc: KbDocument) -> dict[str, Any] | None:
+    """The facts of the document's version that search serves now, if any: the one kept
+    while a newer is indexed, or the row's own once it is indexed."""
+    if doc.previous is not None:
+        return dict(doc.previous)
+    if doc.status != "failed" and doc.indexed_sha256 == doc.sha256:
+        return {name: getattr(doc, name) for name in _VERSION_FACTS}
+    return None
+
+
+def _restore(doc: KbDocument, kept: dict[str, Any]) -> None:
+    """Make the kept version the document's own again, searched and ``ready`` (its chunks
+    never left)."""
+    for name in _VERSION_FACTS:
+        setattr(doc, name, kept.get(name))
+    doc.previous, doc.status, doc.error = None, "ready", None
+
+
+def _after_commit(session: Session, settings: Settings, keys: list[str]) -> None:
+    """Delete these files once ``session`` commits: while it may still roll back, its rows
+    name them."""
+    if not keys:
+        return
+    waiting: list[str] = session.info.setdefault(_DROP_AFTER_COMMIT, [])
+    waiting.extend(keys)
+
+    def drop(committed: Session) -> None:
+        _drop_files(settings, committed.info.pop(_DROP_AFTER_COMMIT, []))
+
+    def forget(rolled_back: Session, _previous: Any = None) -> None:
+        rolled_back.info.pop(_DROP_AFTER_COMMIT, None)
+
+    if len(waiting) == len(keys):  # the first this session: listen once for its end
+        event.listen(session, "after_commit", drop, once=True)
+        event.listen(session, "after_rollback", forget, once=True)
+
+
+_DROP_AFTER_COMMIT = "aigc.knowledge.drop_after_commit"
 
 
 def _in_hand(session: Session, doc: KbDocument) -> bool:
@@ -383,15 +490,18 @@ def get_document(
 def delete_document(
     db: Database, settings: Settings, principal: Principal, kb_id: str, doc_id: str
 ) -> None:
-    """Remove the document, its chunks and its stored bytes; its chunks leave the index now."""
+    """Remove the document, its chunks and its stored bytes (every version); its chunks leave
+    the index now."""
     with db.session() as session:
         doc = get_document(session, principal, kb_id, doc_id, need="write")
-        key = document_key(doc)
+        keys = {document_key(doc), version_key(doc), _stored_key(doc, None)}
+        versions = _stored_key(doc, f"versions/{doc.id}/")
         tenant_id = doc.tenant_id
         session.execute(delete(KbChunk).where(KbChunk.document_id == doc.id))
         session.delete(doc)
-    storage_for(settings).delete(key)
-    (Path(settings.data_dir) / "cache" / "knowledge" / doc_id).unlink(missing_ok=True)
+    _drop_files(settings, sorted(keys))
+    storage_for(settings).delete_prefix(versions)  # any a failed clean-up left behind
+    (Path(settings.data_dir) / "cache" / "knowledge" / doc_id).unlink(missing_ok=True)  # older
     sync_index(db, settings, tenant_id, kb_id)
 
 
@@ -512,22 +622,28 @@ def ingest_documents(
                 top_up()
                 prepared = future.result()
                 if prepared.failed is not None:
-                    _fail(db, doc.doc_id, prepared.failed)
-                    outcome[doc.doc_id] = "failed"
-                    said(f"{doc.name} failed: {prepared.failed}")
+                    settled = _fail(db, settings, doc.doc_id, prepared.failed, doc.sha256)
+                    outcome[doc.doc_id] = "superseded" if settled == "superseded" else "failed"
+                    said(_failed_line(doc.name, settled, prepared.failed))
                     continue
                 vectors = None
                 if embedder is not None:
                     vectors = _embed_ahead(embedder, prepared, doc.name, done, total, report)
                 signature = embedder.signature if in_db and embedder is not None else None
                 try:
-                    _store_chunks(db, tenant_id, kb_id, doc, prepared, vectors, signature)
+                    stored = _store_chunks(
+                        db, settings, tenant_id, kb_id, doc, prepared, vectors, signature
+                    )
                 except DataError as exc:  # this document's text, not the database: it alone
                     log.exception("document %s could not be stored", doc.doc_id)
                     reason = f"The document's text could not be stored ({type(exc.orig).__name__})"
-                    _fail(db, doc.doc_id, reason)
-                    outcome[doc.doc_id] = "failed"
-                    said(f"{doc.name} failed: {reason}")
+                    settled = _fail(db, settings, doc.doc_id, reason, doc.sha256)
+                    outcome[doc.doc_id] = "superseded" if settled == "superseded" else "failed"
+                    said(_failed_line(doc.name, settled, reason))
+                    continue
+                if not stored:
+                    outcome[doc.doc_id] = "superseded"
+                    said(_failed_line(doc.name, "superseded", ""))
                     continue
                 outcome[doc.doc_id] = "indexed"
                 if prepared.notes:
@@ -554,6 +670,15 @@ def ingest_documents(
         "notes": notes,
         **stats,
     }
+
+
+def _failed_line(name: str, outcome: str, reason: str) -> str:
+    """A failed document's progress line: why, and whether an earlier version is kept."""
+    if outcome == "superseded":
+        return f"{name} not stored: a newer upload of it (or its deletion) came meanwhile"
+    if outcome == "kept":
+        return f"{name} failed: {reason}; the previous version is kept and searched"
+    return f"{name} failed: {reason}"
 
 
 def _sync_and_ready(
@@ -583,8 +708,8 @@ def _claim(
             return "unchanged"
         doc.status = "indexing"
         claimed = _Claimed(doc_id, doc.filename, Path(), doc.content_type, doc.sha256)
-        key = document_key(doc)
-    claimed.path = document_source(settings, key, doc_id)  # after the commit: no lock held
+        key = version_key(doc)  # the newest upload, beside the version searched meanwhile
+    claimed.path = document_source(settings, key)  # after the commit: no lock held
     return claimed
 
 
@@ -627,15 +752,19 @@ def _prepare(
 
 def _store_chunks(
     db: Database,
+    settings: Settings,
     tenant_id: str,
     kb_id: str,
     doc: _Claimed,
     prepared: _Prepared,
     vectors: np.ndarray | None = None,
     signature: str | None = None,
-) -> None:
+) -> bool:
     """Replace the document's chunks in one transaction (SQLAlchemy batches the inserts), with
     their ``vectors`` when ``signature`` (what made them) says they are kept in the database.
+    This is where a new version takes the place of the one searched until now, whose file is
+    then deleted. False: nothing stored, the document was deleted or a newer upload of it came
+    while this one was read (that one's job indexes it).
 
     The document's row is locked first (FOR UPDATE on PostgreSQL; SQLite has one writer), so
     two instances storing the same document take turns: the second replaces the first's
@@ -643,7 +772,14 @@ def _store_chunks(
     chunks, about = prepared.chunks, prepared.about
     assert about is not None  # a prepared document that did not fail has its context
     with db.session() as session:
-        session.execute(select(KbDocument.id).where(KbDocument.id == doc.doc_id).with_for_update())
+        row = session.scalar(
+            select(KbDocument).where(KbDocument.id == doc.doc_id).with_for_update()
+        )
+        if row is None or row.sha256 != doc.sha256:
+            return False
+        replaced = document_key(row) if row.previous is not None else None
+        if replaced == version_key(row):
+            replaced = None
         session.execute(delete(KbChunk).where(KbChunk.document_id == doc.doc_id))
         rows = [
             KbChunk(
@@ -677,9 +813,14 @@ def _store_chunks(
                 indexed_sha256=doc.sha256,
                 error=None,
                 notes=prepared.notes + _copies_note(session, tenant_id, kb_id, doc) or None,
+                previous=None,
+                update_error=None,
                 updated_at=utcnow(),
             )
         )
+    if replaced is not None:
+        _drop_files(settings, [replaced])
+    return True
 
 
 def _copies_note(session: Session, tenant_id: str, kb_id: str, doc: _Claimed) -> list[str]:
@@ -744,17 +885,40 @@ def parse_limits(settings: Settings) -> parse.Limits:
 _UNREADABLE = "The stored copy of this document could not be read; upload it again"
 
 
-def _fail(db: Database, doc_id: str, reason: str) -> None:
+def _fail(
+    db: Database, settings: Settings, doc_id: str, reason: str, sha256: str | None = None
+) -> str:
+    """Settle a document whose newest upload could not be indexed (``_settle_failure``):
+    ``failed``, ``kept`` (an earlier version stays in its place) or ``superseded`` (deleted,
+    or a newer upload than ``sha256`` came meanwhile: its own job settles it)."""
     log.info("document %s failed: %s", doc_id, reason[:200])
     with db.session() as session:
-        session.execute(delete(KbChunk).where(KbChunk.document_id == doc_id))
-        session.execute(
-            update(KbDocument)
-            .where(KbDocument.id == doc_id)
-            .values(
-                status="failed", error=reason[:2000], notes=None, chunk_count=0, updated_at=utcnow()
-            )
-        )
+        doc = session.scalar(select(KbDocument).where(KbDocument.id == doc_id).with_for_update())
+        if doc is None or (sha256 is not None and doc.sha256 != sha256):
+            return "superseded"
+        settled, dropped = _settle_failure(session, doc, reason)
+    _drop_files(settings, dropped)
+    return settled
+
+
+def _settle_failure(session: Session, doc: KbDocument, reason: str) -> tuple[str, list[str]]:
+    """A document whose newest upload could not be indexed: with an earlier version searched
+    meanwhile, that version stays, ``ready`` with its chunks and file, and ``update_error``
+    says why the new one was not taken (``kept``; the new one's file is to be dropped); with
+    none, the document is ``failed`` with the reason and has no chunks."""
+    if doc.previous is not None:
+        dropped = [version_key(doc)] if version_key(doc) != document_key(doc) else []
+        _restore(doc, doc.previous)
+        doc.update_error = f"{_NOT_TAKEN}{reason}"[:2000]
+        doc.updated_at = utcnow()
+        return "kept", dropped
+    session.execute(delete(KbChunk).where(KbChunk.document_id == doc.id))
+    doc.status, doc.error, doc.notes, doc.chunk_count = "failed", reason[:2000], None, 0
+    doc.indexed_sha256, doc.updated_at = None, utcnow()
+    return "failed", []
+
+
+_NOT_TAKEN = "The new version was not indexed, so the previous one is still searched and served: "
 
 
 def sync_index(
@@ -941,7 +1105,7 @@ def close_cancelled(
             stored = [d.id for d in waiting if d.indexed_sha256 == d.sha256]
             left = [d.id for d in waiting if d.indexed_sha256 != d.sha256]
         for doc_id in left:
-            _fail(db, doc_id, _CANCELLED)
+            _fail(db, settings, doc_id, _CANCELLED)
         if stored:
             _sync_and_ready(db, settings, tenant_id, kb_id, stored)
     except Exception:  # the base deleted under it (its rows gone): nothing is left to close
@@ -987,7 +1151,9 @@ _STOPPED += "upload it again to retry"
 def recover_stuck_documents(db: Database, older_than_s: float = STUCK_AFTER_S) -> dict[str, int]:
     """Make sure no document waits forever: one ``queued`` for over ``older_than_s`` that no
     job has named since is queued again in a fresh job; one that a finished job named and
-    left ``queued`` or ``indexing`` (cancelled, given up) is marked ``failed`` with a reason.
+    left ``queued`` or ``indexing`` (cancelled, given up) is marked ``failed`` with a reason,
+    or, when an earlier version of it is searched meanwhile, keeps that one (``ready``, with
+    the reason in ``update_error``).
 
     Runs in every job runner at start and then periodically. A document that a live job still
     names is left alone, as is one being indexed without a job (``aigc kb ingest``)."""
@@ -1022,7 +1188,9 @@ def recover_stuck_documents(db: Database, older_than_s: float = STUCK_AFTER_S) -
             if doc.id in live:
                 continue
             if _left_behind(doc, ended.get(doc.id, [])):
-                doc.status, doc.error, doc.updated_at = "failed", _STOPPED, utcnow()
+                # an earlier version searched meanwhile stays; the new one's file is left for
+                # the document's deletion (no store here), which removes every version
+                _settle_failure(session, doc, _STOPPED)
                 failed += 1
             elif doc.status == "queued":
                 doc.updated_at = utcnow()
@@ -1078,6 +1246,8 @@ def document_view(doc: KbDocument) -> dict[str, Any]:
         "sha256": doc.sha256,
         "status": doc.status,
         "error": doc.error,
+        # the newest upload could not be indexed: the previous version is searched and served
+        "update_error": doc.update_error,
         "notes": doc.notes or [],
         "pages": doc.pages,
         "title": doc.title,

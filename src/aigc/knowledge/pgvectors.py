@@ -145,7 +145,7 @@ def missing(session: Session, tenant_id: str, kb_id: str, embedder: str) -> list
                 "JOIN kb_documents d ON d.id = c.document_id "
                 "LEFT JOIN kb_vectors v ON v.chunk_id = c.id AND v.embedder = :e "
                 "WHERE c.tenant_id = :t AND c.kb_id = :k "
-                "AND d.status IN ('ready', 'indexing') AND v.chunk_id IS NULL "
+                "AND d.status IN ('ready', 'queued', 'indexing') AND v.chunk_id IS NULL "
                 "ORDER BY c.id"
             ),
             {"t": tenant_id, "k": kb_id, "e": embedder},

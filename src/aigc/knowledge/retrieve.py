@@ -31,7 +31,7 @@ from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.infra.db import Database
-from aigc.knowledge import db_index, identifiers, meanings, pgvectors
+from aigc.knowledge import db_index, identifiers, indexed, meanings, pgvectors
 from aigc.knowledge.bases import readable_kbs
 from aigc.knowledge.context import indexed_text, with_period_terms
 from aigc.knowledge.index import TOKENS, KbIndex, read_pointer
@@ -251,11 +251,13 @@ def candidates_from(
 def allowed_documents(
     session: Session, tenant_id: str, kb_ids: list[str], filters: Filters
 ) -> dict[str, set[str]]:
-    """KB id → ids of its ready documents that pass the filters (tenant checked here too)."""
+    """KB id → ids of its searched documents that pass the filters (tenant checked here too):
+    the ready ones, and those whose new version is being indexed, searched by the chunks of
+    the version before it until then (``indexed.INDEXED``)."""
     query = select(KbDocument.id, KbDocument.kb_id).where(
         KbDocument.tenant_id == tenant_id,
         KbDocument.kb_id.in_(kb_ids),
-        KbDocument.status == "ready",
+        KbDocument.status.in_(indexed.INDEXED),
     )
     if filters.document_ids is not None:
         query = query.where(KbDocument.id.in_(filters.document_ids))
@@ -458,7 +460,7 @@ def _hydrate(
             KbChunk.id.in_(wanted),
             KbChunk.tenant_id == principal.tenant_id,
             KbChunk.kb_id.in_(kb_ids),
-            KbDocument.status == "ready",
+            KbDocument.status.in_(indexed.INDEXED),
         )
     ).all()
     by_id = {chunk.id: (chunk, filename, title, period) for chunk, filename, title, period in rows}

@@ -81,6 +81,15 @@ class KbDocument(Base):
     title: Mapped[str | None] = mapped_column(String(500), nullable=True)
     period: Mapped[str | None] = mapped_column(String(200), nullable=True)
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The stored file's name in the KB's documents/ folder, named by id and content hash so a
+    # new version is stored beside the one still searched; None: documents/<id>, as stored
+    # before versions were kept.
+    stored_as: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    # While a newer upload is indexed, the version that is still searched and downloaded: its
+    # sha256, bytes, content_type, source and stored_as (None: no such version).
+    previous: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Why the newest upload could not be indexed while an earlier version was kept in its place.
+    update_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

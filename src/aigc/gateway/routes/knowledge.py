@@ -293,7 +293,7 @@ def download_document(
 ) -> Any:
     with svc.db.session() as s:
         doc = ingest.get_document(s, caller, kb_id, doc_id)
-        key, name, size = ingest.document_key(doc), doc.filename, doc.bytes
+        key, name, size = ingest.document_key(doc), doc.filename, ingest.served_bytes(doc)
     missing = NotFound(
         f"No document with id '{untrusted.field(doc_id)}' in this knowledge base", param="doc_id"
     )
