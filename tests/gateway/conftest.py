@@ -16,6 +16,7 @@ from aigc.config import Settings
 from aigc.infra import migrate
 from aigc.infra.db import Database
 from tests.e2e.server import new_admin_key
+from tests.in_process import admin_client
 
 
 @pytest.fixture
@@ -54,9 +55,5 @@ async def app(tmp_path: Path, admin_key: str) -> AsyncIterator[FastAPI]:
 @pytest.fixture
 async def api(app: FastAPI, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
     """An admin client of ``app`` through httpx's ASGI transport: no server process."""
-    transport = httpx.ASGITransport(app=app)
-    headers = {"Authorization": f"Bearer {admin_key}"}
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://aigc.test", headers=headers
-    ) as client:
+    async with admin_client(app, admin_key) as client:
         yield client

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from aigc.app import create_app
 from aigc.config import Settings
+from tests.in_process import started_app_client
 from tests.models.tiny_qwen import save_tiny_qwen
 from tests.templates import ECHO
 
@@ -40,20 +40,14 @@ async def qwen(
         console=False,
         import_roots=[checkpoint.parent],
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        headers = {"Authorization": f"Bearer {admin_key}"}
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://aigc.test", headers=headers
-        ) as client:
-            for model_id, config in (
-                (MODEL, {"path": str(checkpoint)}),
-                ("template-echo", {"yaml": ECHO}),
-            ):
-                made = await client.post("/api/models", json={"id": model_id, "config": config})
-                assert made.status_code == 201, made.text
-            yield client
+    async with started_app_client(settings) as client:
+        for model_id, config in (
+            (MODEL, {"path": str(checkpoint)}),
+            ("template-echo", {"yaml": ECHO}),
+        ):
+            made = await client.post("/api/models", json={"id": model_id, "config": config})
+            assert made.status_code == 201, made.text
+        yield client
 
 
 def user(text: str) -> list[dict[str, str]]:

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from aigc.app import create_app
 from aigc.config import Settings
 from tests.e2e.server import new_admin_key
+from tests.in_process import started_app_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(900)]
 
@@ -39,18 +39,12 @@ async def api(tmp_path: Path, model_root: Path, gan_dir: Path) -> AsyncIterator[
         console=False,
         import_roots=[model_root],
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        headers = {"Authorization": f"Bearer {admin_key}"}
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://aigc.test", headers=headers
-        ) as client:
-            made = await client.post(
-                "/api/models", json={"id": MODEL, "config": {"path": str(gan_dir)}}
-            )
-            assert made.status_code == 201, made.text
-            yield client
+    async with started_app_client(settings) as client:
+        made = await client.post(
+            "/api/models", json={"id": MODEL, "config": {"path": str(gan_dir)}}
+        )
+        assert made.status_code == 201, made.text
+        yield client
 
 
 async def generate(api: httpx.AsyncClient, **fields: Any) -> httpx.Response:

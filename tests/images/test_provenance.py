@@ -15,7 +15,7 @@ KEY = provenance.signing_key(b"s" * 32)
 
 def _signed() -> tuple[bytes, dict]:
     pixels = (np.arange(64, dtype=np.uint8).reshape(8, 8, 1) * 4).astype(np.uint8)
-    return provenance.signed_png(
+    return provenance.signed_image(
         pixels, KEY, model="vae-digits", tenant_id="t_a", request_id="req_1"
     )
 
@@ -75,7 +75,7 @@ def test_unsigned_or_foreign_images_fail() -> None:
 
 def test_visible_label_is_drawn_and_signed() -> None:
     pixels = np.full((8, 8, 1), 40, dtype=np.uint8)
-    png, manifest = provenance.signed_png(
+    png, manifest = provenance.signed_image(
         pixels, KEY, model="gan-x", tenant_id="t", request_id="r", visible_label=True
     )
     img = Image.open(io.BytesIO(png))

@@ -89,32 +89,6 @@ def with_visible_label(img: Image.Image, text: str = "AI") -> Image.Image:
     return out
 
 
-def signed_png(
-    pixels: np.ndarray,
-    key: bytes,
-    *,
-    model: str,
-    tenant_id: str,
-    request_id: str,
-    content_id: str | None = None,
-    visible_label: bool = False,
-) -> tuple[bytes, dict[str, Any]]:
-    """Encode one image as PNG with label, manifest and signature; returns (png, manifest).
-
-    ``visible_label`` (a tenant's policy asks for explicit labels) adds the visible band too;
-    the signature then covers the labelled pixels.
-    """
-    return signed_image(
-        pixels,
-        key,
-        model=model,
-        tenant_id=tenant_id,
-        request_id=request_id,
-        content_id=content_id,
-        visible_label=visible_label,
-    )
-
-
 def signed_image(
     pixels: np.ndarray,
     key: bytes,
