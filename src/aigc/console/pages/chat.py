@@ -44,7 +44,8 @@ def chat_body(
 ) -> dict[str, Any]:
     """The chat request of the page's settings. An empty Max tokens sends none: the gateway
     then fits the answer to the model's context, where a set max_tokens beyond it is a 400
-    (a fixed 512 was refused on every turn by gpt-pydoc, whose context is 128 tokens)."""
+    for a checkpoint held to its window (a fixed 512 would refuse every long turn of a
+    Hugging Face model near its context's end)."""
     messages: list[dict[str, str]] = []
     if system.strip():
         messages.append({"role": "system", "content": system.strip()})
