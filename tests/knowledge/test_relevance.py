@@ -194,3 +194,15 @@ def test_a_one_character_word_counts_only_as_a_word_of_the_chunk(sandbox: Sandbo
     )
     assert ask(sandbox, kb, "请写一首关于春天的诗") == []
     assert ask(sandbox, kb, "迟到几次算旷工？") == ["考勤制度.txt"]
+
+
+def test_a_question_typed_in_full_width_letters_has_the_same_terms() -> None:
+    """Found by probing a live server: "ＢＸ－２０２４－０４５６的审批进度" and "ＶＰＮ怎么连？",
+    as a Chinese input method types them, had no Latin term at all, so no chunk could be
+    relevant."""
+    for typed, plain in (
+        ("ＢＸ－２０２４－０４５６的审批进度", "BX-2024-0456的审批进度"),
+        ("ＶＰＮ怎么连？", "VPN怎么连？"),
+    ):
+        assert relevance.question_terms(typed) == relevance.question_terms(plain)
+        assert any(not t.cjk for t in relevance.question_terms(typed))

@@ -110,7 +110,10 @@ def _is_name(question: str, start: int, word: str) -> bool:
 
 def question_terms(question: str) -> list[Term]:
     """The distinct content terms of ``question``: English words stemmed as the index stems
-    them (stop words out), Chinese words cut by jieba (precise mode, stop words out)."""
+    them (stop words out), Chinese words cut by jieba (precise mode, stop words out). Read
+    through ``canonical``, as the index reads text: a question typed with full-width letters
+    (ＶＰＮ, ＢＸ－２０２４) has its Latin terms as the chunks do."""
+    question = canonical(question)
     lowered = question.lower()
     seen: dict[str, Term] = {}
     for match in _WORD.finditer(question):
