@@ -605,3 +605,22 @@ async def test_what_openai_takes_is_still_taken(api: httpx.AsyncClient) -> None:
     named = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
     formatted = await api.post("/v1/chat/completions", json=ask | {"response_format": named})
     assert formatted.json()["error"]["param"] != "response_format.json_schema.name"
+
+
+async def test_the_embedding_model_is_listed_and_retrieved(api: httpx.AsyncClient) -> None:
+    """Found by probing a live server: /v1/embeddings served all-MiniLM-L6-v2, but neither
+    GET /v1/models nor GET /v1/models/all-MiniLM-L6-v2 knew it, so a client picking its
+    embedding model from the list found none."""
+    listed = {m["id"]: m for m in (await api.get("/v1/models")).json()["data"]}
+    embedding = listed["all-MiniLM-L6-v2"]
+    assert embedding["object"] == "model" and embedding["capabilities"] == ["embeddings"]
+    got = await api.get("/v1/models/all-MiniLM-L6-v2")
+    assert got.status_code == 200 and got.json() == embedding
+    made = await api.post(
+        "/api/keys", json={"role": "member", "name": "chat only", "allowed_models": ["x"]}
+    )
+    assert made.status_code == 201, made.text
+    only = {"Authorization": f"Bearer {made.json()['key']}"}
+    seen = (await api.get("/v1/models", headers=only)).json()["data"]
+    assert "all-MiniLM-L6-v2" not in [m["id"] for m in seen]
+    assert (await api.get("/v1/models/all-MiniLM-L6-v2", headers=only)).status_code == 403

@@ -58,6 +58,23 @@ def _inputs(body: EmbeddingRequest) -> list[str]:
     return texts
 
 
+def embedding_model_view(settings: Any) -> dict[str, Any]:
+    """The embedding model as /v1/models lists it: clients (an SDK's models.list, a chat UI's
+    model picker) look for it there before they call /v1/embeddings."""
+    return {
+        "id": embedder_for(settings).model_id,  # the name only: the model loads at first use
+        "object": "model",
+        "created": 0,
+        "owned_by": "aigc",
+        "family": "embedding",
+        "kind": "embedding",
+        "capabilities": ["embeddings"],
+        "status": "ready",
+        "shared": True,
+        "val_perplexity": None,
+    }
+
+
 @router.post("/embeddings", responses=errors(400, 401, 403, 404, 413))
 async def create_embeddings(
     body: EmbeddingRequest,

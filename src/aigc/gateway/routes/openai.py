@@ -9,11 +9,12 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from aigc.access import Principal, require_role
+from aigc.access import Principal, require_model_allowed, require_role
 from aigc.gateway import pipeline
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.openapi import errors
+from aigc.gateway.routes.embeddings import embedding_model_view
 from aigc.gateway.schemas import ChatCompletionRequest, CompletionRequest, SamplingFields
 from aigc.gateway.services import Services
 from aigc.models.registry import model_view
@@ -38,9 +39,10 @@ async def list_models(
 ) -> dict[str, Any]:
     def run() -> list[dict[str, Any]]:
         with svc.db.session() as session:
-            rows = svc.registry.visible(session, caller)
-            allowed = caller.allowed_models
-            return [model_view(r) for r in rows if allowed is None or r.name in allowed]
+            views = [model_view(r) for r in svc.registry.visible(session, caller)]
+        views.append(embedding_model_view(svc.settings))
+        allowed = caller.allowed_models
+        return [v for v in views if allowed is None or v["id"] in allowed]
 
     return {"object": "list", "data": await run_in_threadpool(run)}
 
@@ -50,6 +52,10 @@ async def get_model(
     model: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     def run() -> dict[str, Any]:
+        embedding = embedding_model_view(svc.settings)
+        if model == embedding["id"]:
+            require_model_allowed(caller, model)
+            return embedding
         with svc.db.session() as session:
             return model_view(svc.registry.find(session, caller, model))
 
