@@ -159,3 +159,27 @@ def test_admin_builds_a_knowledge_base_and_a_member_cannot_see_it(
     page.get_by_test_id("confirm-yes").click()
     page.wait_for_url(re.compile(r"/knowledge$"))
     expect(page.get_by_test_id("kb-item").filter(has_text=name)).to_have_count(0)
+
+
+def test_a_new_version_that_could_not_be_read_is_shown_beside_the_kept_one(
+    new_page, server: Server, console_org: Org
+) -> None:
+    """A re-upload that cannot be indexed keeps the previous version (searched and served);
+    the document's row says so, in the page's language."""
+    admin = add_user(server, console_org, "admin")
+    key = console_org.admin_key
+    kb = server.api("POST", "/api/kb", key=key, json={"name": "版本", "dense": False}).json()
+    for content in (GUIDE, bytes(range(256)) * 4):  # a good version, then an unreadable one
+        sent = server.api(
+            "POST",
+            f"/api/kb/{kb['id']}/documents",
+            key=key,
+            files=[("files", ("guide.txt", content, "text/plain"))],
+        )
+        assert sent.status_code == 200, sent.text
+        server.wait_job(key, sent.json()["job"]["id"])
+    for lang, lead in (("en", "The last upload was not used"), ("zh", "最近上传的新版本未被采用")):
+        page = new_page(admin, lang=lang, path=f"/knowledge/{kb['id']}")
+        row = _row(page, "guide.txt")
+        expect(row.get_by_test_id("status")).to_have_attribute("data-status", "ready")
+        expect(row.get_by_test_id("doc-update-error")).to_contain_text(lead)

@@ -33,6 +33,7 @@ from aigc.console.pages.knowledge_common import (
     read_notes,
     shown_status,
     status_chip,
+    update_failed,
     when,
     with_testid,
 )
@@ -282,6 +283,8 @@ class KbPage:
                         ).props('data-testid="doc-error"')
                     elif doc.get("notes"):
                         read_notes(self.user, doc["notes"])
+                    if doc.get("update_error"):
+                        update_failed(self.user, doc["update_error"])
 
     async def delete_doc(self, doc: dict[str, Any]) -> None:
         if not await layout.confirm(
@@ -343,6 +346,8 @@ async def chunk_viewer(
             ui.label(tr("kb.doc.failed", reason=doc["error"] or "?")).classes("text-negative")
         elif doc.get("notes"):
             read_notes(user, doc["notes"])
+        if doc.get("update_error"):
+            update_failed(user, doc["update_error"])
         if not chunks:
             ui.label(tr("kb.chunks.none")).props('data-testid="chunks-none"')
         target = next((c for c in chunks if str(c["id"]) == chunk), None)
@@ -411,6 +416,7 @@ add(
             "kb.doc.meta": "{chunks} chunks · {size}",
             "kb.doc.delete": "Delete document",
             "kb.doc.failed": "Could not be used: {reason}",
+            "kb.doc.update_failed": "The last upload was not used: {reason}",
             "kb.doc.notes": "How it was read: {notes}",
             "kb.search.query": "Ask or type words to look for",
             "kb.search.mode": "Method",
@@ -486,6 +492,7 @@ add(
             "kb.doc.meta": "{chunks} 个分块 · {size}",
             "kb.doc.delete": "删除文档",
             "kb.doc.failed": "无法使用：{reason}",
+            "kb.doc.update_failed": "最近上传的新版本未被采用：{reason}",
             "kb.doc.notes": "读取说明：{notes}",
             "kb.search.query": "输入问题或关键词",
             "kb.search.mode": "方式",

@@ -108,6 +108,14 @@ def read_notes(user: ConsoleUser, notes: list[str]) -> None:
     )
 
 
+def update_failed(user: ConsoleUser, reason: str) -> None:
+    """A newer upload of the document that could not be indexed: the previous version is
+    still the one searched and served, and the person who uploaded should know why."""
+    ui.label(user.tr("kb.doc.update_failed", reason=reason)).classes("text-sm text-warning").props(
+        'data-testid="doc-update-error"'
+    )
+
+
 def file_size(n: int | None) -> str:
     n = n or 0
     return (
