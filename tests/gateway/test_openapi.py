@@ -88,3 +88,10 @@ def test_shown_rules_that_a_route_checks_itself_refuse_nothing_it_took() -> None
     UrlDocument.model_validate({"url": "HTTP://wiki.example.cn/a", "filename": "员工手册.pdf"})
     ImageEmbeddingRequest.model_validate({"model": "clip-x", "input": [], "images": ["aGk="]})
     assert UrlDocument.model_json_schema()["properties"]["url"]["pattern"].startswith("^https?")
+
+
+def test_every_operation_has_its_own_id(document: dict[str, Any]) -> None:
+    """A generated client names its methods by operation id: the downloads' HEAD, added with
+    the GET, repeated the GET's id (FastAPI warned "Duplicate Operation ID")."""
+    ids = [op["operationId"] for _, _, op in _operations(document)]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
