@@ -131,12 +131,14 @@ def test_files_are_listed_a_page_at_a_time_in_one_order(db: Database) -> None:
     repeat nor go missing across pages."""
     same = datetime(2025, 1, 2, tzinfo=UTC)
     moments = [same - timedelta(days=1), same, same, same, same + timedelta(days=1)]
+    made = [("t_a", f"file-{i}", moment) for i, moment in enumerate(moments)]
+    made.append(("t_b", "file-b", same))  # another tenant's, made in the same instant
     with db.session() as s:
-        for i, moment in enumerate(moments):
+        for tenant_id, file_id, moment in made:
             s.add(
                 FileRecord(
-                    id=f"file-{i}",
-                    tenant_id="t_a",
+                    id=file_id,
+                    tenant_id=tenant_id,
                     filename="x",
                     purpose="user_data",
                     bytes=1,
@@ -144,17 +146,6 @@ def test_files_are_listed_a_page_at_a_time_in_one_order(db: Database) -> None:
                     created_at=moment,
                 )
             )
-        s.add(
-            FileRecord(
-                id="file-b",
-                tenant_id="t_b",
-                filename="x",
-                purpose="user_data",
-                bytes=1,
-                sha256="0" * 64,
-                created_at=same,
-            )
-        )
     expected = {
         "asc": [f"file-{i}" for i in range(5)],
         "desc": [f"file-{i}" for i in (4, 3, 2, 1, 0)],
