@@ -55,6 +55,18 @@ def test_the_replica_counts_many_texts_in_one_call() -> None:
     assert server.stats()["counts"] == 1
 
 
+def test_the_replica_counts_each_prompt_in_one_call() -> None:
+    """``count_prompts``: each prompt of a completions list, which must fit the model's context
+    on its own, counted in one round trip (a call per prompt before)."""
+    from aigc.models.prompt_tokens import count_prompt_tokens
+
+    server = _server(ECHO)
+    requests = [_ask("hello there"), _ask("你好，世界，今天天气很好")]
+    counted = server.count_prompts(requests)
+    assert counted == [count_prompt_tokens(server.model, r) for r in requests]
+    assert server.stats()["counts"] == 1
+
+
 def test_a_paced_model_streams_its_pieces_as_they_come() -> None:
     server = _server(slow(words(6), pace_ms=30))
     assert not server.model.runs_inline

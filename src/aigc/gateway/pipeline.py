@@ -19,7 +19,6 @@ is a plain function so tests can call it without HTTP. The tenant travels on eve
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import json
 import secrets
@@ -240,19 +239,16 @@ async def count(
     """The final prompts' tokens (what usage reports and the limiter reserves): one request,
     or one per prompt of a completions list, summed as OpenAI bills them."""
     prompts = [requests] if isinstance(requests, TextRequest) else list(requests)
-    if isinstance(model, TextModelBase) and model.counts_elsewhere:  # one round trip for all
-        return await model.acount_prompts(prompts)
     return sum(await count_each(model, prompts, small))
 
 
 async def count_each(
     model: TextModel, prompts: Sequence[TextRequest], small: bool = True
 ) -> list[int]:
-    """Each prompt's tokens (``count`` sums them): each must fit the model's context."""
+    """Each prompt's tokens (``count`` sums them): each must fit the model's context. A model
+    served elsewhere counts them all in one round trip."""
     if isinstance(model, TextModelBase) and model.counts_elsewhere:
-        if len(prompts) == 1:
-            return [await model.acount_prompts(prompts)]
-        return list(await asyncio.gather(*(model.acount_prompts([p]) for p in prompts)))
+        return await model.acount_prompts(prompts)
 
     def each() -> list[int]:
         return [count_prompt_tokens(model, r) for r in prompts]

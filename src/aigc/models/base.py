@@ -92,8 +92,9 @@ class TextModelBase(LoadedModel):
         ``counts_elsewhere`` answers them in one round trip (grounding fits its sources)."""
         return [self.count_tokens(t) for t in texts]
 
-    async def acount_prompts(self, requests: Sequence[TextRequest]) -> int:
-        """The prompt tokens of ``requests``, for a model that ``counts_elsewhere``."""
+    async def acount_prompts(self, requests: Sequence[TextRequest]) -> list[int]:
+        """Each request's prompt tokens, in one round trip, for a model that
+        ``counts_elsewhere``."""
         raise NotImplementedError
 
     def generate(self, request: TextRequest) -> Iterator[str]:

@@ -170,9 +170,9 @@ class ModelServer:
         self._counted()
         return [self.model.count_tokens(t) for t in texts]
 
-    def count_prompts(self, requests: list[TextRequest]) -> int:
+    def count_prompts(self, requests: list[TextRequest]) -> list[int]:
         self._counted()
-        return sum(count_prompt_tokens(self.model, r) for r in requests)
+        return [count_prompt_tokens(self.model, r) for r in requests]
 
     def _counted(self) -> None:
         with self._counting:
@@ -324,9 +324,9 @@ class RayTextModel(TextModelBase):
         counted = self.handle.count_texts.remote(list(texts)).result(timeout_s=60)
         return [int(n) for n in counted]
 
-    async def acount_prompts(self, requests: Sequence[TextRequest]) -> int:
+    async def acount_prompts(self, requests: Sequence[TextRequest]) -> list[int]:
         try:
-            return int(await self.handle.count_prompts.remote(list(requests)))
+            return [int(n) for n in await self.handle.count_prompts.remote(list(requests))]
         except BackPressureError:
             raise _overloaded() from None
         except LOST:
