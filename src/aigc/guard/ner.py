@@ -271,14 +271,15 @@ def _is_date(toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
 
 
 def _ordinary_word(toks: list[tuple[int, int, str]], i: int, j: int) -> bool:
-    """A one-word span that is no one's first or last name in any of Faker's locales and an
-    ordinary English word ("Slack", "Coffee", "Team", "She"): capitalised by its place or as a
-    product, not a person. A name no list knows stays (Bingley, Wickham)."""
+    """A one-word span that is an ordinary English word and no first or last name of Faker's
+    English locales ("Slack", "Coffee", "Team", "She"; a log line's "Server" or "Room", which
+    other locales' lists hold): capitalised by its place or as a product, not a person. A name
+    no list knows stays (Bingley, Wickham); Grace, Mark and Press stay names."""
     if i != j:
         return False
     word = toks[i][2]
-    lists = gazetteer.lists()
-    if any(form in lists.first or form in lists.last for form in (word, word.title())):
+    first, last = gazetteer.english_first_names(), gazetteer.english_last_names()
+    if any(form in first or form in last for form in (word, word.title())):
         return False
     return word.lower() in gazetteer.english_words()
 

@@ -436,26 +436,12 @@ def _places(text: str) -> Iterable[Finding]:
         yield found
 
 
-def _common_word(value: str) -> bool:
-    """A lone capitalised English word that no English first or last name list holds: the
-    token model takes a sentence's first word for a name in logs and notes ("Server started
-    at …", "Room 204 is booked", "Yoga class at 6") where no name is."""
-    return (
-        value.isalpha()
-        and value[:1].isupper()
-        and value[1:].islower()
-        and value.lower() in gazetteer.english_words()
-        and value not in gazetteer.english_first_names()
-        and value not in gazetteer.english_last_names()
-    )
-
-
 def _persons(text: str) -> Iterable[Finding]:
-    """The token model's names (less a lone common word, ``_common_word``), each widened to a
-    Chinese name in pinyin, or in Hong Kong's or Taiwan's spelling, that it overlaps ("Liu" of
-    "Liu Yang", "Tai Man" of "Chan Tai Man"), and those names it missed; they outrank an
-    address the model guessed on the same words ("Zhao Lei" read as a street)."""
-    model = [f for f in _model_spans("PERSON", text) if not _common_word(f.value)]
+    """The token model's names, each widened to a Chinese name in pinyin, or in Hong Kong's
+    or Taiwan's spelling, that it overlaps ("Liu" of "Liu Yang", "Tai Man" of "Chan Tai Man"),
+    and those names it missed; they outrank an address the model guessed on the same words
+    ("Zhao Lei" read as a street)."""
+    model = list(_model_spans("PERSON", text))
     spelled = [*pinyin_names.find(text), *romanized_names.find(text)]
     for start, end in spelled:
         overlapping = [f for f in model if f.start < end and start < f.end]
