@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from aigc.infra.canonical_text import canonical
@@ -49,21 +49,22 @@ def identifiers(query: str) -> list[str]:
 
 def holders(session: Session, tenant_id: str, chunk_ids: list[int], query: str) -> Counter[int]:
     """Of the candidate chunks, how many of the query's codes each holds as written (case
-    aside), counting only codes held by at most ``MAX_HOLDERS`` of them."""
+    aside), counting only codes held by at most ``MAX_HOLDERS`` of them. One query: the
+    chunks holding any code, then each code counted in their text."""
     counts: Counter[int] = Counter()
     codes = identifiers(query)
     if not codes or not chunk_ids:
         return counts
-    for code in codes:
-        held = list(
-            session.scalars(
-                select(KbChunk.id).where(
-                    KbChunk.tenant_id == tenant_id,
-                    KbChunk.id.in_(chunk_ids),
-                    func.lower(KbChunk.text).contains(code, autoescape=True),
-                )
-            )
+    rows = session.execute(
+        select(KbChunk.id, KbChunk.text).where(
+            KbChunk.tenant_id == tenant_id,
+            KbChunk.id.in_(chunk_ids),
+            or_(*(func.lower(KbChunk.text).contains(code, autoescape=True) for code in codes)),
         )
+    ).all()
+    texts = {chunk_id: text.lower() for chunk_id, text in rows}
+    for code in codes:
+        held = [chunk_id for chunk_id, text in texts.items() if code in text]
         if len(held) <= MAX_HOLDERS:
             counts.update(held)
     return counts

@@ -165,6 +165,13 @@ def _latin_tokens(text: str) -> set[str]:
     return set(tokenize(_CJK_RUN.sub(" ", text)))
 
 
+@lru_cache(maxsize=256)
+def _chunk_words(lowered: str) -> frozenset[str]:
+    """A chunk's own Chinese words, cut once: citing matches every answer sentence against
+    every source, each through ``coverage``."""
+    return frozenset(chinese_words(lowered))
+
+
 def coverage(terms: list[Term], text: str, idf: Callable[[Term], float]) -> float:
     """The IDF-weighted share of ``terms`` that ``text`` holds (0 when there are none)."""
     if not terms:
@@ -172,7 +179,6 @@ def coverage(terms: list[Term], text: str, idf: Callable[[Term], float]) -> floa
     # Chinese PDFs break lines inside words; terms are read through ``canonical`` too
     lowered = canonical(_SPACE.sub("", text.lower()))
     latin = _latin_tokens(text.lower())
-    words: set[str] | None = None  # the chunk's own Chinese words, cut once when needed
     total = found = 0.0
     for term in terms:
         weight = idf(term)
@@ -180,9 +186,7 @@ def coverage(terms: list[Term], text: str, idf: Callable[[Term], float]) -> floa
         if not term.cjk:
             found += weight if term.text in latin else 0.0
         elif len(term.text) == 1:  # a one-character word: as a word of the chunk, not a part
-            if words is None:  # of one (写 in 填写, 天 in 每天 are other words)
-                words = set(chinese_words(lowered))
-            found += weight if term.text in words else 0.0
+            found += weight if term.text in _chunk_words(lowered) else 0.0  # of one (填写)
         elif term.text in lowered:
             found += weight
         else:  # each character present earns its own weight, at most its share of the word's
