@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from typing import Any
 from urllib.parse import quote
 
+from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
@@ -87,3 +89,9 @@ def blob_download(
     except BlobNotFound:
         raise missing from None
     return StreamingResponse(iterate_in_threadpool(pieces), media_type=kind, headers=headers)
+
+
+def add_head(router: APIRouter, path: str, endpoint: Any) -> None:
+    """HEAD beside a download's GET: the same headers without the body, kept out of the
+    OpenAPI document, where it would repeat the GET's operation id."""
+    router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)

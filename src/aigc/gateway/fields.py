@@ -61,6 +61,7 @@ Flag = Annotated[bool, Field(strict=True)]
 # Its bounded kinds that may also be null: the bounds inside, or the schema would lose them.
 Positive = Annotated[int, Field(strict=True, ge=1), BeforeValidator(_whole)]
 TopLogprobs = Annotated[int, Field(strict=True, ge=0, le=20), BeforeValidator(_whole)]
+Percent = Annotated[int, Field(strict=True, ge=0, le=100), BeforeValidator(_whole)]
 
 
 def _fold(seed: int) -> int:

@@ -13,6 +13,7 @@ as if it did not exist.
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import tempfile
 import unicodedata
@@ -181,20 +182,13 @@ def list_files(
                 f"'after' names no file of yours: {untrusted.field(after)}", param="after"
             )
         at, cursor_id = cursor
-        if order == "desc":
-            query = query.where(
-                or_(
-                    FileRecord.created_at < at,
-                    and_(FileRecord.created_at == at, FileRecord.id < cursor_id),
-                )
+        past = operator.lt if order == "desc" else operator.gt  # beyond the cursor, in order
+        query = query.where(
+            or_(
+                past(FileRecord.created_at, at),
+                and_(FileRecord.created_at == at, past(FileRecord.id, cursor_id)),
             )
-        else:
-            query = query.where(
-                or_(
-                    FileRecord.created_at > at,
-                    and_(FileRecord.created_at == at, FileRecord.id > cursor_id),
-                )
-            )
+        )
     keys = (FileRecord.created_at, FileRecord.id)
     ordered = query.order_by(*(k.desc() if order == "desc" else k.asc() for k in keys))
     rows = list(session.scalars(ordered.limit(limit + 1)))

@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from aigc.access import Principal
 from aigc.errors import NotFound
-from aigc.gateway.blob_response import blob_download
+from aigc.gateway.blob_response import add_head, blob_download
 from aigc.gateway.deps import principal, services
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
@@ -125,8 +125,4 @@ def file_content(
     )
 
 
-# HEAD answers the same headers without the body; kept out of the OpenAPI document, where it
-# would repeat the GET's operation id.
-router.add_api_route(
-    "/files/{file_id}/content", file_content, methods=["HEAD"], include_in_schema=False
-)
+add_head(router, "/files/{file_id}/content", file_content)

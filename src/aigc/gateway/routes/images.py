@@ -29,7 +29,7 @@ from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway import guarding
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
-from aigc.gateway.fields import Seed
+from aigc.gateway.fields import Percent, Seed
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.openapi import content, errors
 from aigc.gateway.services import Services
@@ -85,8 +85,8 @@ class ImageGenerationRequest(BaseModel):
     )
     response_format: Literal["url", "b64_json"] = "url"
     output_format: Literal["png", "jpeg", "webp"] = "png"
-    output_compression: int | None = Field(
-        default=None, ge=0, le=100, description="jpeg and webp: quality (default 100)"
+    output_compression: Percent | None = Field(
+        default=None, description="jpeg and webp: quality (default 100)"
     )
     seed: Seed | None = None
     quality: str | None = None  # accepted for SDK compatibility; one quality here
@@ -397,7 +397,7 @@ async def image_file(name: str, expires: int, signature: str, svc: Services = De
         raise NotFound("This image link is invalid or has expired") from None
     return Response(
         data,
-        media_type=provenance.MEDIA_TYPES[output_format],
+        media_type=inputs.FORMATS[provenance.FORMATS[output_format]],
         headers={"Cache-Control": "private, max-age=3600"},
     )
 

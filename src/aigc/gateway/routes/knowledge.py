@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aigc.access import ROLES, Principal
 from aigc.errors import InvalidRequest, NotFound
-from aigc.gateway.blob_response import blob_download
+from aigc.gateway.blob_response import add_head, blob_download
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import NOT_BLANK, Name, branch_rules
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
@@ -299,14 +299,7 @@ def download_document(
     return blob_download(svc.storage, key, name, size, missing, request.method == "HEAD")
 
 
-# HEAD answers the same headers without the body; kept out of the OpenAPI document, where it
-# would repeat the GET's operation id.
-router.add_api_route(
-    "/{kb_id}/documents/{doc_id}/content",
-    download_document,
-    methods=["HEAD"],
-    include_in_schema=False,
-)
+add_head(router, "/{kb_id}/documents/{doc_id}/content", download_document)
 
 
 @router.delete("/{kb_id}/documents/{doc_id}", responses=errors(401, 403, 404))

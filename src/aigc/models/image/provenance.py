@@ -35,9 +35,8 @@ from PIL import Image, ImageDraw, PngImagePlugin
 
 LABEL_CHUNK, MANIFEST_CHUNK, SIGNATURE_CHUNK = "AIGC", "aigc.manifest", "aigc.signature"
 PROVIDER = "aigc"
-# OpenAI's output_format → Pillow's format name and the media type served.
+# OpenAI's output_format → Pillow's format name (its media type: inputs.FORMATS).
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
-MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
 def signing_key(server_secret: bytes, purpose: str = "image-provenance") -> bytes:
