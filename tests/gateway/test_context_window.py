@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -129,3 +130,65 @@ def test_a_model_trained_here_slides_through_its_small_window() -> None:
     assert fit_context(sliding, asked, [300], asked=True) == asked
     with pytest.raises(Exception, match="maximum context length is 128 tokens"):
         fit_context(Windowed(), asked, [300], asked=True)
+
+
+async def grounding_base(qwen: httpx.AsyncClient) -> str:
+    """A keyword-only knowledge base whose one document fills any source budget."""
+    made = await qwen.post("/api/kb", json={"name": "printers", "dense": False})
+    assert made.status_code == 201, made.text
+    kb: str = made.json()["id"]
+    text = "".join(
+        f"Printer P-{n} is on floor {n % 9} and prints in colour on A4 paper.\n\n"
+        for n in range(200, 400)
+    )
+    sent = await qwen.post(
+        f"/api/kb/{kb}/documents", files=[("files", ("printers.txt", text.encode(), "text/plain"))]
+    )
+    assert sent.status_code == 200, sent.text
+    job = sent.json()["job"]
+    for _ in range(600):
+        state = (await qwen.get(f"/api/jobs/{job['id']}")).json()["status"]
+        if state not in ("queued", "running"):
+            break
+        await anyio.sleep(0.1)
+    assert state == "succeeded"
+    return kb
+
+
+async def test_a_grounded_answer_keeps_the_max_tokens_the_caller_set(
+    qwen: httpx.AsyncClient,
+) -> None:
+    """Sources took half of what the conversation left, whatever max_tokens the caller set,
+    so a max_tokens over half the window turned a grounded request that fits into a 400
+    (prompt + max_tokens beyond the context). Sources now get what the asked answer leaves;
+    an answer that leaves them no room is a 400 naming the field that asked for it."""
+    kb = await grounding_base(qwen)
+    ask = {
+        "model": MODEL,
+        "messages": user("Which printers print in colour on A4 paper?"),  # every chunk
+        "knowledge_bases": [kb],
+        "temperature": 0,
+    }
+    reply = await qwen.post("/v1/chat/completions", json=ask | {"max_tokens": 2400})
+    assert reply.status_code == 200, reply.text
+    usage = reply.json()["usage"]
+    assert usage["prompt_tokens"] + 2400 <= WINDOW
+    assert usage["prompt_tokens"] > 600  # the sources are in the prompt
+    for field, param in (
+        ("max_tokens", "max_tokens"),
+        ("max_completion_tokens", "max_completion_tokens"),
+    ):
+        crowded = await qwen.post("/v1/chat/completions", json=ask | {field: WINDOW - 200})
+        assert crowded.status_code == 400, crowded.text
+        error = crowded.json()["error"]
+        assert error["param"] == param and error["code"] == "context_length_exceeded"
+        assert "knowledge-base sources" in error["message"]
+    response = {
+        "model": MODEL,
+        "input": "Which printers print in colour on A4 paper?",
+        "knowledge_bases": [kb],
+        "max_output_tokens": WINDOW - 200,
+    }
+    crowded = await qwen.post("/v1/responses", json=response)
+    assert crowded.status_code == 400, crowded.text
+    assert crowded.json()["error"]["param"] == "max_output_tokens"

@@ -157,6 +157,8 @@ def test_sources_fit_the_context_with_room_for_the_answer() -> None:
     assert grounding.sources_budget(None, 100, 512) == 2048 - 100 - 512  # as before
     assert grounding.sources_budget(1000, 100, 100) == 800
     assert grounding.sources_budget(128, 48, 512) == 40  # answer and sources share 80
+    assert grounding.sources_budget(4096, 300, 2400, asked=True) == 1396  # a set answer keeps all
+    assert grounding.sources_budget(4096, 300, 4000, asked=True) == 0
     assert grounding.sources_budget(128, 128, 16) == 0
     assert grounding.sources_budget(100_000, 100, 100) == grounding.MAX_SOURCE_TOKENS
 

@@ -141,10 +141,13 @@ def ground(
     kb_ids: list[str] | None,
     codes: list[str],
     mode: MarkerMode = "text",
+    limit_param: str | None = None,
 ) -> Grounded:
     """Retrieval and prompt assembly within ``model.context_length``, leaving the answer its
     room (blocking: run it in a worker thread). Without knowledge bases, nothing changes.
-    ``mode``: where the answer's [n] markers may stand (``citing.marker_mode``)."""
+    ``mode``: where the answer's [n] markers may stand (``citing.marker_mode``).
+    ``limit_param``: the field that set max_tokens when the caller did and the model's window
+    must hold it; that answer keeps all its room."""
     if kb_ids is None:
         return Grounded(requests, model, None)
     messages = requests[0].messages
@@ -161,7 +164,16 @@ def ground(
             f"'{name}' reads at most {context}",
             param="messages",
         )
-    budget = grounding.sources_budget(context, fixed, requests[0].max_tokens or 0)
+    answer = requests[0].max_tokens or 0
+    budget = grounding.sources_budget(context, fixed, answer, limit_param is not None)
+    if limit_param is not None and budget < grounding.MIN_CUT_TOKENS:
+        raise InvalidRequest(
+            f"{limit_param} {answer} leaves {budget} of the model's {context} tokens for "
+            f"knowledge-base sources after the conversation's {fixed}; a grounded answer "
+            f"needs at least {grounding.MIN_CUT_TOKENS}. Lower {limit_param}.",
+            param=limit_param,
+            code="context_length_exceeded",
+        )
     with db.session() as session:
         # A model served elsewhere counts every candidate source in one round trip.
         many = None

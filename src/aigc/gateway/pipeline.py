@@ -71,7 +71,11 @@ class Checked:
     kb_ids: list[str] | None  # knowledge bases to ground on
     images: list[vision.ImagePart] = field(default_factory=list)  # image parts, not yet loaded
     legacy_functions: bool = False  # asked with `functions`: answers speak `function_call`
-    asked_max_tokens: bool = False  # the caller set max_tokens (else the default, fitted)
+    limit_param: str | None = None  # the field that set max_tokens (None: the default, fitted)
+
+    @property
+    def asked_max_tokens(self) -> bool:
+        return self.limit_param is not None
 
     @property
     def small(self) -> bool:
@@ -150,7 +154,7 @@ def validate(services: Services, principal: Principal, body: SamplingFields) -> 
     requests = to_text_requests(body, max_tokens, principal.tenant_id)
     legacy = isinstance(body, ChatCompletionRequest) and tooling.is_legacy(body)
     kbs = grounding.requested_kbs(body)
-    asked = body.output_limit is not None
+    asked = body.output_limit_param if body.output_limit is not None else None
     return Checked(requests, max_tokens, input_chars, kbs, images, legacy, asked)
 
 
@@ -230,6 +234,7 @@ async def ground(
         checked.kb_ids,
         codes,
         mode,
+        checked.limit_param if held_to_window(model) else None,
     )
 
 
@@ -267,12 +272,7 @@ def fit_context(
     trained here on 128 tokens) or an estimated count (an upstream, which judges its own
     window) is not held to it."""
     window = model.context_length
-    if (
-        window is None
-        or not isinstance(model, TextModelBase)
-        or not model.counts_exactly
-        or model.slides_window
-    ):
+    if window is None or not held_to_window(model):
         return requests
     per_prompt = len(requests) // len(prompt_tokens)  # n choices of each prompt
     fitted = []
@@ -285,6 +285,16 @@ def fit_context(
             request = replace(request, max_tokens=window - prompt)
         fitted.append(request)
     return fitted
+
+
+def held_to_window(model: TextModel) -> bool:
+    """Whether ``fit_context`` holds the model's prompts and answers to its context window."""
+    return (
+        model.context_length is not None
+        and isinstance(model, TextModelBase)
+        and model.counts_exactly
+        and not model.slides_window
+    )
 
 
 def context_exceeded(

@@ -98,6 +98,8 @@ def input_param(places: list[str], param: str | None) -> str | None:
     ``tools[i].parameters``, not ``tools[i].function.parameters``)."""
     if param == "messages":
         return "input"
+    if param == "max_completion_tokens":
+        return "max_output_tokens"
     if param is not None and param.startswith("response_format"):  # json_schema's fields: flat
         return "text.format" + param.removeprefix("response_format").replace(".json_schema", "")
     tool = re.fullmatch(r"(tools\[\d+\])\.function(\..+)", param or "")

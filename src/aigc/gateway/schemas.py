@@ -296,6 +296,11 @@ class SamplingFields(BaseModel):
         """The cap on generated tokens the request asked for (chat has a second field)."""
         return self.max_tokens
 
+    @property
+    def output_limit_param(self) -> str:
+        """The field ``output_limit`` comes from, as a 400 about it names it."""
+        return "max_tokens"
+
 
 class FunctionDef(BaseModel):
     """A function the model may call (``tools[i].function``, or a legacy ``functions`` item)."""
@@ -328,6 +333,10 @@ class ChatCompletionRequest(SamplingFields):
     @property
     def output_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+    @property
+    def output_limit_param(self) -> str:
+        return "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
 
 
 class CompletionRequest(SamplingFields):

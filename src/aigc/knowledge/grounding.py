@@ -104,17 +104,21 @@ def fixed_tokens(
     return contents + FORMAT_TOKENS_PER_MESSAGE * (len(messages) + 1) + FORMAT_TOKENS
 
 
-def sources_budget(context_length: int | None, fixed: int, max_tokens: int) -> int:
+def sources_budget(
+    context_length: int | None, fixed: int, max_tokens: int, asked: bool = False
+) -> int:
     """Tokens left for sources once the prompt (``fixed``) and the answer have their room.
 
-    The answer keeps ``max_tokens`` when that leaves sources at least half of what is free;
-    beyond it, answer and sources share what is free, half each (the gateway then cuts a
-    default ``max_tokens`` to the room left; one the caller set must fit: ``fit_context``).
+    A default ``max_tokens`` keeps its room when that leaves sources at least half of what is
+    free; beyond it, answer and sources share what is free, half each (the gateway then cuts
+    the default to the room left). One the caller set (``asked``) keeps all of it: the
+    gateway refuses a prompt that leaves it less (``fit_context``), so sources that took half
+    would turn a request that fits into a 400.
     """
     free = (context_length or DEFAULT_CONTEXT) - fixed
     if free <= 0:
         return 0
-    answer = min(max_tokens, free // 2)
+    answer = max_tokens if asked else min(max_tokens, free // 2)
     return max(0, min(MAX_SOURCE_TOKENS, free - answer))
 
 
