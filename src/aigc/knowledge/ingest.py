@@ -79,9 +79,8 @@ def _version_name(doc: KbDocument, sha256: str) -> str:
 
 
 def document_key(doc: KbDocument) -> str:
-    """The bytes a download serves (with the default directory store the same place as
-    ``document_path``): the version searched while a newer upload is indexed, else the
-    document's own."""
+    """The bytes a download serves: the version searched while a newer upload is indexed,
+    else the document's own."""
     if doc.previous is not None:
         return _stored_key(doc, doc.previous.get("stored_as"))
     return version_key(doc)
@@ -128,12 +127,6 @@ def _drop_files(settings: Settings, keys: Iterable[str]) -> None:
         except Exception:
             log.warning("could not delete %s", key, exc_info=True)
         _cached(settings, key).unlink(missing_ok=True)
-
-
-def document_path(data_dir: Path, doc: KbDocument) -> Path:
-    """The stored bytes a download serves: named by our ids and the content's hash, never by
-    anything the uploader sent."""
-    return Path(data_dir) / document_key(doc)
 
 
 def index_dir(data_dir: Path, tenant_id: str, kb_id: str) -> Path:
