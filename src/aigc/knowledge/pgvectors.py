@@ -38,6 +38,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from aigc.knowledge.indexed import INDEXED
+
 log = logging.getLogger("aigc.knowledge")
 
 TABLE = "kb_vectors"
@@ -138,19 +140,17 @@ def write(
 def missing(session: Session, tenant_id: str, kb_id: str, embedder: str) -> list[int]:
     """Chunks of the KB's indexed documents without a vector made by ``embedder`` (ingested
     before pgvector, or by another model: each is embedded again, once)."""
-    return list(
-        session.scalars(
-            text(
-                "SELECT c.id FROM kb_chunks c "
-                "JOIN kb_documents d ON d.id = c.document_id "
-                "LEFT JOIN kb_vectors v ON v.chunk_id = c.id AND v.embedder = :e "
-                "WHERE c.tenant_id = :t AND c.kb_id = :k "
-                "AND d.status IN ('ready', 'queued', 'indexing') AND v.chunk_id IS NULL "
-                "ORDER BY c.id"
-            ),
-            {"t": tenant_id, "k": kb_id, "e": embedder},
-        )
-    )
+    return list(session.scalars(_MISSING, {"t": tenant_id, "k": kb_id, "e": embedder}))
+
+
+_MISSING = text(
+    "SELECT c.id FROM kb_chunks c "
+    "JOIN kb_documents d ON d.id = c.document_id "
+    "LEFT JOIN kb_vectors v ON v.chunk_id = c.id AND v.embedder = :e "
+    "WHERE c.tenant_id = :t AND c.kb_id = :k "
+    "AND d.status IN :indexed AND v.chunk_id IS NULL "
+    "ORDER BY c.id"
+).bindparams(bindparam("indexed", value=list(INDEXED), expanding=True))
 
 
 _NEAREST = text(
