@@ -350,32 +350,15 @@ def get_job(session: Session, principal: Principal, job_id: str) -> Job:
 def cancel_job(session: Session, principal: Principal, job_id: str) -> Job:
     """Queued: cancelled at once. Running: flagged; the handler stops at its next progress call.
 
-    A finished job is returned unchanged. Each step is a conditional update, so a runner claiming
-    or re-queueing the job at the same moment cannot undo the cancel.
+    A finished job is returned unchanged. The cancel is one conditional update, so a runner
+    claiming or re-queueing the job at the same moment cannot undo it.
     """
     require_role(principal, "member")
     job = get_job(session, principal, job_id)
     if not _allowed(session, principal, [job], "write"):
         raise PermissionDenied("You may see this job but not cancel it")
-    for _ in range(5):  # the status can move under us (claimed, re-queued); retry on a miss
-        if job.status == "queued":
-            step = (
-                update(Job)
-                .where(Job.id == job.id, Job.status == "queued")
-                .values(status="cancelled", cancel_requested=True, finished_at=utcnow())
-            )
-        elif job.status == "running":
-            step = (
-                update(Job)
-                .where(Job.id == job.id, Job.status == "running")
-                .values(cancel_requested=True)
-            )
-        else:
-            break
-        done = session.execute(step.execution_options(synchronize_session=False))
-        session.refresh(job)
-        if rowcount(done) == 1:
-            break
+    _cancel(session, [job.id])
+    session.refresh(job)
     return job
 
 
@@ -383,23 +366,30 @@ def cancel_pending(session: Session, jobs: list[Job], reason: str) -> int:
     """Cancel these jobs of a resource being deleted, without a caller's checks (the feature
     made its own): queued ones at once, running ones at their next progress call, each with
     ``reason`` as its error. How many were pending."""
-    ids = [job.id for job in jobs if job.status in PENDING]
+    return _cancel(session, [job.id for job in jobs if job.status in PENDING], reason)
+
+
+def _cancel(session: Session, ids: list[str], reason: str | None = None) -> int:
+    """Cancel the pending jobs among ``ids`` in one statement, which reads each one's status
+    as it stands then: a queued one ends ``cancelled`` now, a running one is flagged (and ends
+    at its next progress call); ``reason``, when given, becomes the error. How many it hit."""
     if not ids:
         return 0
-    text = reason[:_MAX_TEXT]
-    session.execute(
+    queued = Job.status == "queued"
+    values: dict[str, Any] = {
+        "status": case((queued, "cancelled"), else_=Job.status),
+        "finished_at": case((queued, utcnow()), else_=Job.finished_at),
+        "cancel_requested": True,
+    }
+    if reason is not None:
+        values["error"] = reason[:_MAX_TEXT]
+    done = session.execute(
         update(Job)
-        .where(Job.id.in_(ids), Job.status == "queued")
-        .values(status="cancelled", cancel_requested=True, finished_at=utcnow(), error=text)
+        .where(Job.id.in_(ids), Job.status.in_(PENDING))
+        .values(values)
         .execution_options(synchronize_session=False)
     )
-    session.execute(
-        update(Job)
-        .where(Job.id.in_(ids), Job.status == "running")
-        .values(cancel_requested=True, error=text)
-        .execution_options(synchronize_session=False)
-    )
-    return len(ids)
+    return rowcount(done)
 
 
 def job_view(job: Job) -> dict[str, Any]:
