@@ -1089,16 +1089,20 @@ def close_cancelled(
     it had not reached fails now, saying so: left ``indexing``, every one of them failed a
     minute later as "stopped", the stored ones too. Nothing to do once the base is gone."""
     try:
-        with db.session() as session:
+        dropped: list[str] = []
+        with db.session() as session:  # one transaction settles every document not reached
             waiting = session.scalars(
-                select(KbDocument).where(
-                    KbDocument.id.in_(doc_ids), KbDocument.status.in_(("queued", "indexing"))
-                )
+                select(KbDocument)
+                .where(KbDocument.id.in_(doc_ids), KbDocument.status.in_(("queued", "indexing")))
+                .order_by(KbDocument.id)  # rows locked in one order: no deadlock with a peer
+                .with_for_update()
             ).all()
             stored = [d.id for d in waiting if d.indexed_sha256 == d.sha256]
-            left = [d.id for d in waiting if d.indexed_sha256 != d.sha256]
-        for doc_id in left:
-            _fail(db, settings, doc_id, _CANCELLED)
+            for doc in waiting:
+                if doc.indexed_sha256 != doc.sha256:
+                    log.info("document %s failed: %s", doc.id, _CANCELLED)
+                    dropped += _settle_failure(session, doc, _CANCELLED)[1]
+        _drop_files(settings, dropped)
         if stored:
             _sync_and_ready(db, settings, tenant_id, kb_id, stored)
     except Exception:  # the base deleted under it (its rows gone): nothing is left to close
