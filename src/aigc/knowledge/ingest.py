@@ -603,6 +603,11 @@ def ingest_documents(
     unsynced: list[str] = []  # indexed documents not yet in the index (still "indexing")
     last_sync = time.monotonic()
 
+    def failed(doc: _Claimed, reason: str) -> None:  # settled as not indexed, and said why
+        settled = _fail(db, settings, doc.doc_id, reason, doc.sha256)
+        outcome[doc.doc_id] = "superseded" if settled == "superseded" else "failed"
+        said(_failed_line(doc.name, settled, reason))
+
     def top_up() -> None:  # keep every parser busy, with a bounded look-ahead
         while len(ahead) < workers + 1 and (doc := next(queue, None)) is not None:
             ahead.append((doc, pool.submit(_prepare, doc, limits, count, settings)))
@@ -615,9 +620,7 @@ def ingest_documents(
                 top_up()
                 prepared = future.result()
                 if prepared.failed is not None:
-                    settled = _fail(db, settings, doc.doc_id, prepared.failed, doc.sha256)
-                    outcome[doc.doc_id] = "superseded" if settled == "superseded" else "failed"
-                    said(_failed_line(doc.name, settled, prepared.failed))
+                    failed(doc, prepared.failed)
                     continue
                 vectors = None
                 if embedder is not None:
@@ -629,10 +632,9 @@ def ingest_documents(
                     )
                 except DataError as exc:  # this document's text, not the database: it alone
                     log.exception("document %s could not be stored", doc.doc_id)
-                    reason = f"The document's text could not be stored ({type(exc.orig).__name__})"
-                    settled = _fail(db, settings, doc.doc_id, reason, doc.sha256)
-                    outcome[doc.doc_id] = "superseded" if settled == "superseded" else "failed"
-                    said(_failed_line(doc.name, settled, reason))
+                    failed(
+                        doc, f"The document's text could not be stored ({type(exc.orig).__name__})"
+                    )
                     continue
                 if not stored:
                     outcome[doc.doc_id] = "superseded"
