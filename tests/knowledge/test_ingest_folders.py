@@ -55,7 +55,7 @@ def test_files_of_one_name_in_two_subfolders_become_two_documents(
     assert "2023年/报销制度.txt indexed" in ingested.output
     assert "2024年/报销制度.txt indexed" in ingested.output
     # the same path in a second folder: said, counted, not silently replacing the first
-    assert "is already ingested as '2024年/报销制度.txt'" in ingested.output.replace("\n", "")
+    assert "'2024年/报销制度.txt' is already in this run" in ingested.output.replace("\n", "")
     assert "3 indexed, 0 failed, 0 unchanged, 1 skipped" in ingested.output.splitlines()[-1]
     assert _documents() == {
         "2023年/报销制度.txt": "ready",
@@ -64,6 +64,32 @@ def test_files_of_one_name_in_two_subfolders_become_two_documents(
     }
     again = runner.invoke(app, ["kb", "ingest", kb, str(imports / "clidir")])
     assert "0 indexed, 0 failed, 3 unchanged" in again.output.splitlines()[-1], again.output
+
+
+def test_two_spellings_of_one_name_are_one_name_in_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name is compared as the knowledge base keeps it: 总则.md and 总则.md followed by an
+    ideographic space (U+3000) are both the document 总则.md, so the second is skipped and
+    said so instead of silently replacing the first (found in review: the run compared the
+    names as spelled, reported both indexed, and kept only the second's text)."""
+    from aigc.cli import app
+
+    imports = tmp_path / "imports"
+    (imports / "clidir").mkdir(parents=True)
+    (imports / "clidir" / "总则.md").write_text("# 总则\n\n本制度适用于全体员工。\n")
+    (imports / "clidir" / "总则.md\u3000").write_text("# 附则\n\n本制度自发布之日起施行。\n")
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AIGC_IMPORT_ROOTS", str(imports))
+    runner = CliRunner()
+    created = runner.invoke(app, ["kb", "create", "docs", "--keyword-only"])
+    assert created.exit_code == 0, created.output
+    kb = created.output.split()[1]
+    ingested = runner.invoke(app, ["kb", "ingest", kb, str(imports / "clidir")])
+    assert ingested.exit_code == 0, ingested.output
+    assert "'总则.md' is already in this run" in ingested.output.replace("\n", "")
+    assert "1 indexed, 0 failed, 0 unchanged, 1 skipped" in ingested.output.splitlines()[-1]
+    assert _documents() == {"总则.md": "ready"}
 
 
 def test_a_path_is_a_name_only_where_folders_are_allowed() -> None:

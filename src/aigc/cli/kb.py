@@ -48,7 +48,7 @@ def kb_ingest(
 
     from aigc.infra.db import Database
     from aigc.infra.paths import check_import_path, files_under, open_inside
-    from aigc.knowledge.ingest import add_document, ingest_documents
+    from aigc.knowledge.ingest import add_document, check_new_name, ingest_documents
 
     settings = Settings()
     files: list[tuple[Path, Path, str]] = []  # (real file, the folder it must stay in, name)
@@ -66,17 +66,10 @@ def kb_ingest(
                     skipped += 1
                     err.print(f"[yellow]skipped[/yellow] {escape(str(path / found))}: {reason}")
         who = operator(tenant_id(s, tenant))
-        taken: dict[str, Path] = {}
+        taken: set[str] = set()
         for file, folder, name in files:
-            if name in taken:
-                skipped += 1
-                err.print(
-                    f"[yellow]skipped[/yellow] {escape(str(file))}: {escape(str(taken[name]))} "
-                    f"is already ingested as '{escape(name)}' in this run (a document is known "
-                    "by its name); ingest the other on its own, or from a folder above both"
-                )
-                continue
             try:
+                name = check_new_name(name, taken, "run", folders=True)
                 with open_inside(file, folder) as fh:
                     added = add_document(
                         s,
@@ -92,7 +85,7 @@ def kb_ingest(
                 err.print(f"[yellow]skipped[/yellow] {escape(str(file))}: {reason}")
                 skipped += 1
                 continue
-            taken[name] = file
+            taken.add(name)
             if added.changed:
                 changed.append(added.document.id)
             else:

@@ -22,7 +22,7 @@ import threading
 import time
 import unicodedata
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -207,6 +207,25 @@ def check_document_name(filename: str | None, folders: bool = False) -> str:
             "The file name has control characters or is too long",
             param="filename",
             code="invalid_filename",
+        )
+    return name
+
+
+def check_new_name(
+    filename: str | None, taken: Container[str], batch: str, folders: bool = False
+) -> str:
+    """``check_document_name``, and a refusal of a name an earlier file of the same ``batch``
+    (one upload, one ``aigc kb ingest`` run) took: a document is known by its name, so the
+    second would replace the first under the same id (both answered as queued, the first lost
+    without a word). ``taken`` holds names as this returns them, so two spellings of one name
+    (a trailing space, an ideographic one) are one name here as in the knowledge base."""
+    name = check_document_name(filename, folders)
+    if name in taken:
+        raise InvalidRequest(
+            f"A file named '{untrusted.field(name, 100)}' is already in this {batch}; a "
+            "knowledge base keeps one document per name: send it once, or rename one of them",
+            param="files",
+            code="duplicate_filename",
         )
     return name
 

@@ -72,20 +72,6 @@ def all_refused(refused: list[Refusal]) -> APIError:
     return error(message, param="files", code=code)
 
 
-def _check_once(filename: str | None, slots: list[Refusal | ingest.Staged]) -> None:
-    """Refuse a second file of a name already taken in this request: a document is known by
-    its name, so the second would replace the first under the same id (both answered as
-    queued, the first lost without a word)."""
-    name = ingest.check_document_name(filename)
-    if any(isinstance(slot, ingest.Staged) and slot.name == name for slot in slots):
-        raise InvalidRequest(
-            f"A file named '{untrusted.field(name, 100)}' is already in this upload; a "
-            "knowledge base keeps one document per name: send it once, or rename one of them",
-            param="files",
-            code="duplicate_filename",
-        )
-
-
 def upload_documents(
     session: Session,
     settings: Settings,
@@ -97,11 +83,13 @@ def upload_documents(
     in ``session``. The caller's right to write is checked before anything is read."""
     kb = bases.get_kb(session, caller, kb_id, need="write")  # 404/403 before anything
     slots: list[Refusal | ingest.Staged] = []
+    taken: set[str] = set()  # the names of the files staged so far
     try:
         for filename, content in files:
             try:
-                _check_once(filename, slots)
-                slots.append(ingest.stage_document(settings, kb, filename, content))
+                name = ingest.check_new_name(filename, taken, "upload")
+                slots.append(ingest.stage_document(settings, kb, name, content))
+                taken.add(name)
             except (InvalidRequest, PayloadTooLarge) as exc:  # this file alone is refused
                 slots.append(_refusal(filename, exc))
         if not slots:
