@@ -8,6 +8,7 @@ search while 考勤制度.txt was re-indexed did not find it at all.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from aigc.infra.storage import storage_for
 from aigc.knowledge import ingest
 from aigc.knowledge.retrieve import search
 from aigc.knowledge.tables import KbDocument
+from tests.s3_server import make_bucket, s3_settings
 
 from .conftest import Sandbox
 
@@ -145,3 +147,52 @@ def test_a_stopped_job_does_not_fail_a_document_with_a_good_version(box: Sandbox
     assert "upload it again" in (doc.update_error or "")
     assert _found(box, kb, "上班打卡时间") == [("考勤制度.txt", OLD.decode())]
     assert _served(box, doc) == OLD
+
+
+def test_deleting_a_document_leaves_no_copy_of_any_version(
+    tenant_db: Database, tmp_path: Path, moto_endpoint: str
+) -> None:
+    """With an S3 store the parser reads a copy fetched into data_dir/cache/knowledge. A new
+    version that a stopped job had fetched is left behind by the recovery (the old version
+    stays searched), and deleting the document then removed that version from the store but
+    kept its cached copy: the deleted document's text stayed on the instance's disk (found in
+    review: delete_document dropped the named versions, then the whole folder again, and only
+    the named versions' copies)."""
+    bucket = f"kb-{os.urandom(4).hex()}"
+    make_bucket(moto_endpoint, bucket)
+    box = Sandbox(
+        tenant_db,
+        s3_settings(tmp_path / "data", moto_endpoint, bucket),
+        Principal(tenant_id="t_a", role="admin", key_id="key_a"),
+        Principal(tenant_id="t_b", role="admin", key_id="key_b"),
+    )
+    kb = box.kb(box.admin_a, "versions", dense=False)
+    assert box.ingest(box.admin_a, kb, {"考勤制度.txt": OLD})["indexed"] == 1
+    (doc_id,) = box.add(box.admin_a, kb, {"考勤制度.txt": NEW})
+    claimed = ingest._claim(box.db, box.settings, "t_a", kb, doc_id)  # a job fetched it…
+    assert isinstance(claimed, ingest._Claimed) and claimed.path.read_bytes() == NEW
+    with box.db.session() as s:  # …and was stopped two minutes ago, before storing it
+        doc = s.get(KbDocument, doc_id)
+        assert doc is not None
+        doc.updated_at = doc.updated_at - timedelta(seconds=120)
+        s.add(
+            Job(
+                id="job_stopped",
+                tenant_id="t_a",
+                kind=ingest.JOB_KIND,
+                status="cancelled",
+                params={"kb_id": kb, "document_ids": [doc_id]},
+                created_at=doc.updated_at - timedelta(seconds=1),
+                finished_at=doc.updated_at + timedelta(seconds=1),
+            )
+        )
+    assert ingest.recover_stuck_documents(box.db) == {"requeued": 0, "failed": 1}
+    doc = _document(box, "考勤制度.txt")
+    assert _served(box, doc) == OLD and claimed.path.exists()
+
+    ingest.delete_document(box.db, box.settings, box.admin_a, kb, doc_id)
+
+    cache = box.settings.data_dir / "cache" / "knowledge"
+    assert [p.name for p in cache.iterdir() if doc_id in p.name] == []
+    assert storage_for(box.settings).list(f"knowledge/t_a/{kb}/") == []
+    assert _found(box, kb, "上班打卡时间") == []

@@ -15,6 +15,7 @@ Deleting a document deletes its chunks and syncs the index, so they leave every 
 from __future__ import annotations
 
 import fcntl
+import glob
 import hashlib
 import logging
 import os
@@ -506,15 +507,24 @@ def delete_document(
     the index now."""
     with db.session() as session:
         doc = get_document(session, principal, kb_id, doc_id, need="write")
-        keys = {document_key(doc), version_key(doc), _stored_key(doc, None)}
-        versions = _stored_key(doc, f"versions/{doc.id}/")
+        # every version is in its folder (those a row names and any a failed clean-up or a
+        # stopped job left); a document stored before versions were kept has the one file
+        unversioned, versions = _stored_key(doc, None), _stored_key(doc, f"versions/{doc.id}/")
         tenant_id = doc.tenant_id
         session.execute(delete(KbChunk).where(KbChunk.document_id == doc.id))
         session.delete(doc)
-    _drop_files(settings, sorted(keys))
-    storage_for(settings).delete_prefix(versions)  # any a failed clean-up left behind
-    (Path(settings.data_dir) / "cache" / "knowledge" / doc_id).unlink(missing_ok=True)  # older
+    _drop_files(settings, [unversioned])
+    storage_for(settings).delete_prefix(versions)
+    _drop_cached_versions(settings, doc_id)
     sync_index(db, settings, tenant_id, kb_id)
+
+
+def _drop_cached_versions(settings: Settings, doc_id: str) -> None:
+    """Delete this instance's cached copies of a deleted document's versions (``_cached``
+    names them ``versions_<id>_<sha256>``; older ones were named by the id alone)."""
+    cache = Path(settings.data_dir) / "cache" / "knowledge"
+    for copy in [cache / doc_id, *cache.glob(f"versions_{glob.escape(doc_id)}_*")]:
+        copy.unlink(missing_ok=True)
 
 
 def list_chunks(session: Session, principal: Principal, kb_id: str, doc_id: str) -> list[KbChunk]:
