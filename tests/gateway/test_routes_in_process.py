@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import httpx
 import openai
@@ -493,6 +494,50 @@ async def test_input_items_are_listed_newest_first_a_page_at_a_time(
         bad = await api.get(path, params=params)
         assert bad.status_code == 400, (params, bad.text)
         assert bad.json()["error"]["param"] == param
+
+
+async def test_a_page_of_two_input_items_after_a_cursor_in_either_order(
+    api: httpx.AsyncClient,
+) -> None:
+    """A page is cut from a long input by its place (response_store pages before it builds
+    the listed items): two items after a cursor, oldest or newest first, are the right two,
+    a client's own id among them, and a repeat of that id listed by its place."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    turns: list[dict[str, Any]] = [{"role": "user", "content": f"第{i}轮"} for i in range(60)]
+    turns[31] = {"type": "message", "id": "msg_mine", "role": "user", "content": "第31轮"}
+    turns[33] = turns[31] | {"content": "第33轮"}  # the same id again
+    reply = await api.post("/v1/responses", json={"model": "template-echo", "input": turns})
+    assert reply.status_code == 200, reply.text
+    response_id = reply.json()["id"]
+    path = f"/v1/responses/{response_id}/input_items"
+
+    async def page(**params: Any) -> dict[str, Any]:
+        got = await api.get(path, params=params)
+        assert got.status_code == 200, got.text
+        return got.json()
+
+    every = (await page(limit=100, order="asc"))["data"]
+    assert [item["content"][0]["text"] for item in every] == [f"第{i}轮" for i in range(60)]
+    ids = [item["id"] for item in every]
+    assert ids[31] == "msg_mine" and len(set(ids)) == 60
+    for after, order, expected in (
+        (ids[30], "asc", [31, 32]),
+        (ids[31], "asc", [32, 33]),
+        (ids[34], "desc", [33, 32]),
+        (ids[32], "desc", [31, 30]),
+        (ids[57], "asc", [58, 59]),
+        (ids[2], "desc", [1, 0]),
+    ):
+        got = await page(limit=2, order=order, after=after)
+        assert [item["id"] for item in got["data"]] == [ids[i] for i in expected]
+        assert [item["content"][0]["text"] for item in got["data"]] == [
+            f"第{i}轮" for i in expected
+        ]
+        assert (got["first_id"], got["last_id"]) == (ids[expected[0]], ids[expected[1]])
+        assert got["has_more"] is (expected[1] not in (0, 59)), (after, order)
+    last = await page(limit=2, order="desc", after=ids[0])
+    assert last["data"] == [] and last["has_more"] is False and last["first_id"] is None
 
 
 async def test_moderation_answers_only_to_the_names_it_has(api: httpx.AsyncClient) -> None:

@@ -8,14 +8,15 @@ thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal
 from aigc.errors import InvalidRequest, NotFound
 from aigc.infra import untrusted
+from aigc.infra.cursor_pages import Order, cursor_page
 from aigc.infra.schema import StoredResponse
 
 
@@ -68,46 +69,56 @@ def input_list(
     principal: Principal,
     response_id: str,
     limit: int = ITEMS_PAGE,
-    order: Literal["asc", "desc"] = "desc",
+    order: Order = "desc",
     after: str | None = None,
 ) -> dict[str, Any]:
     """``GET /v1/responses/{id}/input_items``: a page of its input items (earlier turns
     included), newest first unless ``order`` is asc, those after the item ``after``.
 
-    The items are one stored JSON list, so the page is cut from it here. An id the list holds
-    twice (a client may send its own) is listed once by that id, the later copy by its place,
-    so every page's last id leads on to the next page; an ``after`` that names no item is a
-    400, where a cursor that matched nothing would answer as a finished list."""
+    The items are one stored JSON list (read without the response beside it), so the page is
+    cut from it here, and only the page's items are made into their listed form. An id the
+    list holds twice (a client may send its own) is listed once by that id, the later copy by
+    its place, so every page's last id leads on to the next page; an ``after`` that names no
+    item is a 400, where a cursor that matched nothing would answer as a finished list."""
     if not 1 <= limit <= MAX_ITEMS_PAGE:
         raise InvalidRequest(f"'limit' is from 1 to {MAX_ITEMS_PAGE}", param="limit")
-    stored = load(session, principal, response_id)
-    data: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for i, item in enumerate(stored.items[: stored.input_count]):
-        own = item.get("id")
-        item_id = own if isinstance(own, str) and own and own not in seen else None
-        item_id = item_id or f"item_{response_id[5:]}_{i}"
-        seen.add(item_id)
-        data.append(_listed(item, item_id))
+    found = session.execute(
+        select(StoredResponse.items, StoredResponse.input_count).where(
+            *_mine(principal, response_id)
+        )
+    ).first()
+    if found is None:
+        raise _not_found(response_id)
+    items, input_count = found
+    inputs: list[dict[str, Any]] = items[:input_count]
+    places = list(range(len(inputs)))  # the items' places in the asked order
     if order == "desc":
-        data.reverse()
+        places.reverse()
+    ids = _item_ids(response_id, inputs)
     start = 0
     if after is not None:
-        ids = [item["id"] for item in data]
-        if after not in ids:
+        start = next((n + 1 for n, i in enumerate(places) if ids[i] == after), -1)
+        if start < 0:
             raise InvalidRequest(
                 f"'after' names no input item of this response: {untrusted.field(after)}",
                 param="after",
             )
-        start = ids.index(after) + 1
-    page = data[start : start + limit]
-    return {
-        "object": "list",
-        "data": page,
-        "first_id": page[0]["id"] if page else None,
-        "last_id": page[-1]["id"] if page else None,
-        "has_more": start + limit < len(data),
-    }
+    page = places[start : start + limit]
+    return cursor_page([_listed(inputs[i], ids[i]) for i in page], start + limit < len(places))
+
+
+def _item_ids(response_id: str, items: list[dict[str, Any]]) -> list[str]:
+    """Each input item's listed id: its own, unless empty or taken by an earlier item; else
+    one made from the response's id and its place."""
+    ids: list[str] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        own = item.get("id")
+        item_id = own if isinstance(own, str) and own and own not in seen else None
+        item_id = item_id or f"item_{response_id[5:]}_{i}"
+        seen.add(item_id)
+        ids.append(item_id)
+    return ids
 
 
 def _listed(item: dict[str, Any], item_id: str) -> dict[str, Any]:
@@ -123,11 +134,17 @@ def _listed(item: dict[str, Any], item_id: str) -> dict[str, Any]:
 def _row(
     session: Session, principal: Principal, response_id: str, param: str | None = None
 ) -> StoredResponse:
-    row = session.scalar(
-        select(StoredResponse).where(
-            StoredResponse.id == response_id, StoredResponse.tenant_id == principal.tenant_id
-        )
-    )
+    row = session.scalar(select(StoredResponse).where(*_mine(principal, response_id)))
     if row is None:
-        raise NotFound(f"Response with id '{untrusted.field(response_id)}' not found.", param=param)
+        raise _not_found(response_id, param)
     return row
+
+
+def _mine(principal: Principal, response_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The stored response ``response_id`` of the caller's tenant: another tenant's answers
+    as one that does not exist."""
+    return (StoredResponse.id == response_id, StoredResponse.tenant_id == principal.tenant_id)
+
+
+def _not_found(response_id: str, param: str | None = None) -> NotFound:
+    return NotFound(f"Response with id '{untrusted.field(response_id)}' not found.", param=param)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
 from aigc.infra import untrusted
+from aigc.infra.cursor_pages import Order
 from aigc.infra.schema import FileRecord, new_id, unix_time
 from aigc.infra.storage import BlobStore, DirectoryStore
 
@@ -138,7 +139,6 @@ def save_upload(
     return record
 
 
-Order = Literal["asc", "desc"]
 MAX_PAGE = 10_000  # OpenAI's largest (and default) page of files
 
 

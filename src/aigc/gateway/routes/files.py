@@ -20,6 +20,7 @@ from aigc.gateway.deps import principal, services
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
 from aigc.infra import files, untrusted
+from aigc.infra.cursor_pages import Order, cursor_page
 
 router = APIRouter(prefix="/v1", tags=["files"])
 CHUNK = 1024 * 1024
@@ -65,7 +66,7 @@ def create_file(
 def list_files(
     purpose: files.Purpose | None = None,
     limit: int = Query(default=files.MAX_PAGE, ge=1, le=files.MAX_PAGE),
-    order: files.Order = "desc",
+    order: Order = "desc",
     after: str | None = Query(
         default=None, min_length=1, description="The id of the last file seen"
     ),
@@ -76,14 +77,7 @@ def list_files(
     ``has_more``."""
     with svc.db.session() as s:
         page = files.list_files(s, caller, purpose, limit, order, after)
-        data = [files.file_view(r) for r in page.records]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": page.has_more,
-    }
+        return cursor_page([files.file_view(r) for r in page.records], page.has_more)
 
 
 @router.get("/files/{file_id}", responses=errors(401, 403, 404))

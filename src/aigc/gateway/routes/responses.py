@@ -6,7 +6,7 @@ admin routes."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
@@ -21,6 +21,7 @@ from aigc.gateway.responding import respond
 from aigc.gateway.response_schemas import ResponseRequest
 from aigc.gateway.routes.openai import GENERATED, SSE_HEADERS
 from aigc.gateway.services import Services
+from aigc.infra.cursor_pages import Order
 
 router = APIRouter(prefix="/v1/responses", tags=["openai"])
 
@@ -53,7 +54,7 @@ def get_response(
 def list_input_items(
     response_id: str,
     limit: int = Query(default=response_store.ITEMS_PAGE, ge=1, le=response_store.MAX_ITEMS_PAGE),
-    order: Literal["asc", "desc"] = "desc",
+    order: Order = "desc",
     after: str | None = Query(
         default=None, min_length=1, description="The id of the last item seen"
     ),
