@@ -118,13 +118,10 @@ def test_a_new_version_replaces_the_old_once_indexed_and_not_before(box: Sandbox
     assert _versions(box, doc) == [hashlib.sha256(NEW).hexdigest()]  # the old file is deleted
 
 
-def test_a_stopped_job_does_not_fail_a_document_with_a_good_version(box: Sandbox) -> None:
-    """The recovery sweeper fails what a finished job left waiting: here it keeps the good
-    version in place instead."""
-    kb = box.kb(box.admin_a, "versions", dense=False)
-    assert box.ingest(box.admin_a, kb, {"考勤制度.txt": OLD})["indexed"] == 1
-    (doc_id,) = box.add(box.admin_a, kb, {"考勤制度.txt": NEW})
-    with box.db.session() as s:  # queued two minutes ago; a job named it and was cancelled
+def _stopped_two_minutes_ago(box: Sandbox, kb: str, doc_id: str) -> None:
+    """The document waits since two minutes ago, and a job that named it was cancelled since:
+    what the recovery sweeper settles."""
+    with box.db.session() as s:
         doc = s.get(KbDocument, doc_id)
         assert doc is not None
         doc.updated_at = doc.updated_at - timedelta(seconds=120)
@@ -139,6 +136,15 @@ def test_a_stopped_job_does_not_fail_a_document_with_a_good_version(box: Sandbox
                 finished_at=doc.updated_at + timedelta(seconds=2),
             )
         )
+
+
+def test_a_stopped_job_does_not_fail_a_document_with_a_good_version(box: Sandbox) -> None:
+    """The recovery sweeper fails what a finished job left waiting: here it keeps the good
+    version in place instead."""
+    kb = box.kb(box.admin_a, "versions", dense=False)
+    assert box.ingest(box.admin_a, kb, {"考勤制度.txt": OLD})["indexed"] == 1
+    (doc_id,) = box.add(box.admin_a, kb, {"考勤制度.txt": NEW})
+    _stopped_two_minutes_ago(box, kb, doc_id)
 
     assert ingest.recover_stuck_documents(box.db) == {"requeued": 0, "failed": 1}
 
@@ -171,21 +177,7 @@ def test_deleting_a_document_leaves_no_copy_of_any_version(
     (doc_id,) = box.add(box.admin_a, kb, {"考勤制度.txt": NEW})
     claimed = ingest._claim(box.db, box.settings, "t_a", kb, doc_id)  # a job fetched it…
     assert isinstance(claimed, ingest._Claimed) and claimed.path.read_bytes() == NEW
-    with box.db.session() as s:  # …and was stopped two minutes ago, before storing it
-        doc = s.get(KbDocument, doc_id)
-        assert doc is not None
-        doc.updated_at = doc.updated_at - timedelta(seconds=120)
-        s.add(
-            Job(
-                id="job_stopped",
-                tenant_id="t_a",
-                kind=ingest.JOB_KIND,
-                status="cancelled",
-                params={"kb_id": kb, "document_ids": [doc_id]},
-                created_at=doc.updated_at - timedelta(seconds=1),
-                finished_at=doc.updated_at + timedelta(seconds=1),
-            )
-        )
+    _stopped_two_minutes_ago(box, kb, doc_id)  # …and was stopped before storing it
     assert ingest.recover_stuck_documents(box.db) == {"requeued": 0, "failed": 1}
     doc = _document(box, "考勤制度.txt")
     assert _served(box, doc) == OLD and claimed.path.exists()

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from aigc.cli import app
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.infra.db import Database
@@ -30,11 +31,21 @@ def _documents() -> dict[str, str]:
         db.dispose()
 
 
+def _cli_with_a_kb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, imports: Path
+) -> tuple[CliRunner, str]:
+    """The CLI on a fresh data directory importing from ``imports``, and a keyword-only KB."""
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AIGC_IMPORT_ROOTS", str(imports))
+    runner = CliRunner()
+    created = runner.invoke(app, ["kb", "create", "docs", "--keyword-only"])
+    assert created.exit_code == 0, created.output
+    return runner, created.output.split()[1]
+
+
 def test_files_of_one_name_in_two_subfolders_become_two_documents(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aigc.cli import app
-
     imports = tmp_path / "imports"
     for year in ("2023年", "2024年"):
         (imports / "clidir" / year).mkdir(parents=True)
@@ -43,12 +54,7 @@ def test_files_of_one_name_in_two_subfolders_become_two_documents(
     (imports / "clidir" / "总则.md").write_text("# 总则\n\n本制度适用于全体员工。\n")
     (imports / "other" / "2024年").mkdir(parents=True)
     (imports / "other" / "2024年" / "报销制度.txt").write_text("另一份报销制度。")
-    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("AIGC_IMPORT_ROOTS", str(imports))
-    runner = CliRunner()
-    created = runner.invoke(app, ["kb", "create", "docs", "--keyword-only"])
-    assert created.exit_code == 0, created.output
-    kb = created.output.split()[1]
+    runner, kb = _cli_with_a_kb(tmp_path, monkeypatch, imports)
     folders = [str(imports / "clidir"), str(imports / "other")]
     ingested = runner.invoke(app, ["kb", "ingest", kb, *folders])
     assert ingested.exit_code == 0, ingested.output
@@ -73,18 +79,11 @@ def test_two_spellings_of_one_name_are_one_name_in_a_run(
     ideographic space (U+3000) are both the document 总则.md, so the second is skipped and
     said so instead of silently replacing the first (found in review: the run compared the
     names as spelled, reported both indexed, and kept only the second's text)."""
-    from aigc.cli import app
-
     imports = tmp_path / "imports"
     (imports / "clidir").mkdir(parents=True)
     (imports / "clidir" / "总则.md").write_text("# 总则\n\n本制度适用于全体员工。\n")
     (imports / "clidir" / "总则.md\u3000").write_text("# 附则\n\n本制度自发布之日起施行。\n")
-    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("AIGC_IMPORT_ROOTS", str(imports))
-    runner = CliRunner()
-    created = runner.invoke(app, ["kb", "create", "docs", "--keyword-only"])
-    assert created.exit_code == 0, created.output
-    kb = created.output.split()[1]
+    runner, kb = _cli_with_a_kb(tmp_path, monkeypatch, imports)
     ingested = runner.invoke(app, ["kb", "ingest", kb, str(imports / "clidir")])
     assert ingested.exit_code == 0, ingested.output
     assert "'总则.md' is already in this run" in ingested.output.replace("\n", "")
