@@ -200,6 +200,13 @@ def streamed_options(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k != "stream_options"}
 
 
+def asked_logprobs(body: dict[str, Any]) -> dict[str, Any]:
+    """Chat's top_logprobs only beside ``logprobs: true`` (a 400 otherwise, as at OpenAI)."""
+    if body.get("logprobs") is True:
+        return body
+    return {k: v for k, v in body.items() if k != "top_logprobs"}
+
+
 def with_content(body: dict[str, Any]) -> dict[str, Any]:
     """Every message but an assistant's with its content (an empty one where none was
     drawn): only an assistant turn that calls tools may come without it."""
@@ -238,6 +245,43 @@ def response_protocol(body: dict[str, Any]) -> dict[str, Any]:
             open_calls, last = set(), item["role"]
         items.append(item)
     return body | {"input": items}
+
+
+def one_constraint(body: dict[str, Any]) -> dict[str, Any]:
+    """At most one of response_format, guided_regex and guided_choice (the first drawn), each
+    in the language the document can only name: a pattern RE2 and xgrammar both take (the
+    drawn one's letters and digits), choices without NUL, a JSON schema that has a grammar
+    (``{"type": "object"}`` for the drawn object). They are checked as the body is validated,
+    before the model is looked up."""
+    response_format = body.get("response_format")
+    kept = False
+    if response_format not in (None, {"type": "text"}):
+        kept = True
+        if response_format.get("type") == "json_schema":
+            spec = response_format["json_schema"] | {"schema": {"type": "object"}}
+            body = body | {"response_format": response_format | {"json_schema": spec}}
+    if body.get("guided_regex") is not None:
+        if kept:
+            body = body | {"guided_regex": None}
+        else:
+            kept = True
+            pattern = "".join(c for c in body["guided_regex"] if c.isalnum()) or "x"
+            body = body | {"guided_regex": pattern}
+    if body.get("guided_choice") is not None:
+        if kept:
+            body = body | {"guided_choice": None}
+        else:
+            body = body | {"guided_choice": [c.replace("\0", "") for c in body["guided_choice"]]}
+    return body
+
+
+def format_with_grammar(body: dict[str, Any]) -> dict[str, Any]:
+    """/v1/responses' text.format as ``one_constraint`` keeps response_format."""
+    text = body.get("text") or {}
+    form = text.get("format")
+    if isinstance(form, dict) and form.get("type") == "json_schema":
+        return body | {"text": text | {"format": form | {"schema": {"type": "object"}}}}
+    return body
 
 
 def _positive(case: Case) -> bool:
@@ -317,15 +361,17 @@ def fuzz_schema(fuzz_server: Server, fuzzer: Fuzzer) -> OpenApiSchema:
         # Which call a tool turn answers, and which names a choice may give, lie across
         # messages and fields: rules JSON Schema cannot state. So do two rules OpenAI keeps:
         # only an assistant turn may come without content, and stream_options go with a
-        # stream.
+        # stream, top_logprobs with logprobs. One output constraint at most, as its fields'
+        # descriptions say.
         if _positive(case) and isinstance(case.body, dict):
-            case.body = with_content(streamed_options(tool_protocol(case.body)))
+            body = tool_protocol(one_constraint(case.body))
+            case.body = with_content(asked_logprobs(streamed_options(body)))
         return case
 
     @schema.hook("map_case").apply_to(method="POST", path="/v1/completions")
     def completion_stream_options(context: Any, case: Case) -> Case:
         if _positive(case) and isinstance(case.body, dict):
-            case.body = streamed_options(case.body)
+            case.body = streamed_options(one_constraint(case.body))
         return case
 
     @schema.hook("map_case").apply_to(method="POST", path="/v1/images/generations")
@@ -355,7 +401,7 @@ def fuzz_schema(fuzz_server: Server, fuzzer: Fuzzer) -> OpenApiSchema:
     def answered_outputs(context: Any, case: Case) -> Case:
         # The same rules, across /v1/responses' input items.
         if _positive(case) and isinstance(case.body, dict):
-            case.body = response_protocol(case.body)
+            case.body = response_protocol(format_with_grammar(case.body))
         return case
 
     @schema.hook("map_case").apply_to(method="POST", path="/api/train")

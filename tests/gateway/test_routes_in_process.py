@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -293,6 +294,73 @@ async def test_a_bad_json_schema_is_a_400_on_every_path(api: httpx.AsyncClient) 
         assert responses.status_code == 400, responses.text
         assert responses.json()["error"]["param"] == "text.format.schema"
         assert responses.json()["error"]["code"] == "invalid_json_schema"
+
+
+async def test_a_bad_json_schema_is_a_400_before_the_model_is_looked_up(
+    api: httpx.AsyncClient,
+) -> None:
+    """The schema was checked in the guard's input stage, after the model was resolved (and
+    loaded): a bad schema for an unknown model was a 404. It is part of validating the body."""
+    schema = {"type": "integer", "minimum": 5, "maximum": 2}
+    response_format = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    reply = await api.post(
+        "/v1/chat/completions",
+        json={
+            "model": "no-such-model",
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": response_format,
+        },
+    )
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["code"] == "invalid_json_schema"
+
+
+async def test_a_schema_sent_again_is_not_checked_again(
+    api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The metaschema check and xgrammar's grammar ran for every request, for the same schema
+    each time; now their verdict is cached by the schema's text. Counted on the real functions,
+    for a schema (good, then bad) no other test sends."""
+    import jsonschema
+    import xgrammar
+
+    marker = f"field_{uuid.uuid4().hex}"
+    metaschema_checks: list[str] = []
+    grammars: list[str] = []
+    check, build = jsonschema.Draft202012Validator.check_schema, xgrammar.Grammar.from_json_schema
+
+    def counted_check(schema: Any, *args: Any, **kwargs: Any) -> None:
+        metaschema_checks.append(json.dumps(schema))
+        check(schema, *args, **kwargs)
+
+    def counted_build(schema: str, *args: Any, **kwargs: Any) -> Any:
+        grammars.append(schema)
+        return build(schema, *args, **kwargs)
+
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema", counted_check)
+    monkeypatch.setattr(xgrammar.Grammar, "from_json_schema", staticmethod(counted_build))
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    good = {"type": "object", "properties": {marker: {"type": "string"}}}
+    bad = {"type": "object", "properties": {marker: {"enum": []}}}
+    # the template model cannot decode under a grammar: a 400 once the good schema passed
+    for schema, code in ((good, "unsupported_parameter"), (bad, "invalid_json_schema")):
+        for _ in range(3):
+            reply = await api.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "template-echo",
+                    "messages": [{"role": "user", "content": "x"}],
+                    "response_format": {
+                        "type": "json_schema",
+                        "json_schema": {"name": "x", "schema": schema},
+                    },
+                },
+            )
+            assert reply.status_code == 400 and reply.json()["error"]["code"] == code
+    for sent in (good, bad):
+        assert sum(marker in s and s == json.dumps(sent) for s in metaschema_checks) == 1
+        assert sum(marker in s and s == json.dumps(sent) for s in grammars) == 1
 
 
 async def test_a_tool_s_bad_parameters_are_a_400_whatever_the_model(

@@ -1,9 +1,9 @@
 """The journey of one generation request, in one place.
 
     authenticate (route dependency)
-      → prepare: validate (tools too) → resolve the model → take the images (chat) → guard the
-                 input (tool results too) → ground (knowledge bases) → count the final prompt
-                 → admit (limits, quota) → a place in the model's queue
+      → prepare: validate (tools, response_format too) → resolve the model → take the images
+                 (chat) → guard the input (tool results too) → ground (knowledge bases) → count
+                 the final prompt → admit (limits, quota) → a place in the model's queue
       → generate (model backend; stop/max_tokens applied here; guard on the output, tool-call
                   arguments included)
       → settle limits → response (JSON or SSE) + usage; the middleware writes audit and metrics.
@@ -72,6 +72,7 @@ class Checked:
     images: list[vision.ImagePart] = field(default_factory=list)  # image parts, not yet loaded
     legacy_functions: bool = False  # asked with `functions`: answers speak `function_call`
     limit_param: str | None = None  # the field that set max_tokens (None: the default, fitted)
+    constraint: Constraint | None = None  # response_format & co., checked: a grammar later
 
     @property
     def asked_max_tokens(self) -> bool:
@@ -143,8 +144,9 @@ async def prepare(
 
 
 def validate(services: Services, principal: Principal, body: SamplingFields) -> Checked:
-    """Input caps, fields we cannot honour, the knowledge-base list: one request per prompt
-    and choice."""
+    """Input caps, fields we cannot honour, the output constraint (response_format & co.: a
+    bad JSON schema is a 400 here, before any model is loaded), the knowledge-base list: one
+    request per prompt and choice."""
     settings = services.settings
     input_chars = check_input_size(
         body, settings.max_input_chars, settings.max_messages, settings.max_prompts
@@ -153,9 +155,10 @@ def validate(services: Services, principal: Principal, body: SamplingFields) -> 
     max_tokens = body.output_limit or settings.default_max_tokens
     requests = to_text_requests(body, max_tokens, principal.tenant_id)
     legacy = isinstance(body, ChatCompletionRequest) and tooling.is_legacy(body)
+    constraint = parse_constraint(body.model_dump(exclude_unset=True))
     kbs = grounding.requested_kbs(body)
     asked = body.output_limit_param if body.output_limit is not None else None
-    return Checked(requests, max_tokens, input_chars, kbs, images, legacy, asked)
+    return Checked(requests, max_tokens, input_chars, kbs, images, legacy, asked, constraint)
 
 
 async def resolve(services: Services, principal: Principal, body: SamplingFields) -> TextModel:
@@ -199,12 +202,12 @@ async def guard_input(
     codes: list[str],
 ) -> tuple[list[TextRequest], GuardSession, Constraint | None]:
     """Policy, PII, injection and watermark on the input (a block rule answers 400), then the
-    body's output constraint (response_format: a grammar while decoding), returned too: it
-    also decides where a grounded answer's [n] markers may stand."""
+    body's output constraint (``validate`` read it) as a grammar while decoding, returned too:
+    it also decides where a grounded answer's [n] markers may stand."""
     requests, session = await guarding.guard_request(
         services, principal, body.model, checked.requests, codes, in_thread=not checked.small
     )
-    constraint = parse_constraint(body.model_dump(exclude_unset=True))
+    constraint = checked.constraint
     return guarding.constrain(constraint, model, requests), session, constraint
 
 

@@ -21,6 +21,7 @@ A model offers grammar-constrained decoding by having ``tokenizer`` (a ``TextTok
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import weakref
@@ -105,20 +106,29 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
                 "'response_format.json_schema.schema' must be a JSON schema object",
                 param=_SCHEMA_PARAM,
             )
-        check_schema(schema, _SCHEMA_PARAM)
-        return _buildable(Constraint("json_schema", schema=schema), _SCHEMA_PARAM)
+        check_schema(schema, _SCHEMA_PARAM, grammar=True)
+        return Constraint("json_schema", schema=schema)
     raise InvalidRequest(
         "'response_format.type' is one of text, json_object, json_schema",
         param="response_format.type",
     )
 
 
-def check_schema(schema: dict[str, Any], param: str) -> None:
+def check_schema(schema: dict[str, Any], param: str, grammar: bool = False) -> None:
     """400 naming ``param`` (code ``invalid_json_schema``) unless ``schema`` nests at most
-    ``MAX_SCHEMA_DEPTH`` levels and the JSON Schema 2020-12 metaschema accepts it."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
+    ``MAX_SCHEMA_DEPTH`` levels and the JSON Schema 2020-12 metaschema accepts it; with
+    ``grammar`` (it will constrain decoding) xgrammar must also build its grammar, as schemas
+    the metaschema allows can still be unsatisfiable (an empty ``enum``, ``minimum`` above
+    ``maximum``, a ``$ref`` cycle). A verdict is cached by the schema's JSON text, so a
+    schema sent with every request is checked once."""
+    reason = _schema_fault(_schema_text(schema, param), grammar)
+    if reason is not None:
+        raise InvalidRequest(f"Invalid JSON schema: {reason}", param=param, code=SCHEMA_ERROR)
 
+
+def _schema_text(schema: dict[str, Any], param: str) -> str:
+    """``schema`` as JSON text, the key of the verdicts' cache; 400 when it nests past
+    ``MAX_SCHEMA_DEPTH`` (measured first, without recursion: dumping it recurses)."""
     if _too_deep(schema, MAX_SCHEMA_DEPTH):
         raise InvalidRequest(
             f"Invalid JSON schema: it nests more than {MAX_SCHEMA_DEPTH} levels of objects "
@@ -126,12 +136,47 @@ def check_schema(schema: dict[str, Any], param: str) -> None:
             param=param,
             code=SCHEMA_ERROR,
         )
+    return json.dumps(schema)
+
+
+VERDICTS_CACHED = 512
+"""How many schemas' and patterns' verdicts are kept (least recently used go first): clients
+send the same few schemas with every request, and each check (the metaschema, xgrammar's
+grammar) costs milliseconds to seconds, while a verdict is a short string."""
+
+
+@functools.lru_cache(maxsize=VERDICTS_CACHED)
+def _schema_fault(text: str, grammar: bool) -> str | None:
+    """What is wrong with the JSON schema ``text``, or None: the metaschema's verdict, then
+    (``grammar``: it will constrain decoding) whether xgrammar can build its grammar."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
-        Draft202012Validator.check_schema(schema)
+        Draft202012Validator.check_schema(json.loads(text))
     except SchemaError as exc:
-        raise InvalidRequest(
-            f"Invalid JSON schema: {_metaschema_reason(exc)}", param=param, code=SCHEMA_ERROR
-        ) from None
+        return _metaschema_reason(exc)
+    if not grammar:
+        return None
+    import xgrammar as xgr
+
+    try:
+        xgr.Grammar.from_json_schema(text, any_whitespace=False, strict_mode=True)
+    except RuntimeError as exc:
+        return xgrammar_reason(exc)
+    return None
+
+
+@functools.lru_cache(maxsize=VERDICTS_CACHED)
+def _regex_fault(pattern: str) -> str | None:
+    """Why xgrammar cannot build a grammar for ``pattern``, or None."""
+    import xgrammar as xgr
+
+    try:
+        xgr.Grammar.from_regex(pattern)
+    except RuntimeError as exc:
+        return xgrammar_reason(exc)
+    return None
 
 
 _TYPE_NAMES = "string, number, integer, object, array, boolean, null"
@@ -174,28 +219,13 @@ def _too_deep(value: Any, limit: int) -> bool:
 
 
 def _buildable(constraint: Constraint, param: str) -> Constraint:
-    """``constraint`` once xgrammar has built its grammar (no tokenizer needed), else a 400
-    naming ``param`` with xgrammar's reason: schemas the metaschema allows can still be
-    unsatisfiable (an empty ``enum``, ``minimum`` above ``maximum``, a ``$ref`` cycle), and
-    RE2 patterns can use what xgrammar lacks (``(?i)``, ``\\b``). Checked while reading the
-    body, before any model is picked, so compiling for a model later cannot fail."""
-    import xgrammar as xgr
-
-    try:
-        if constraint.kind == "json_schema":
-            xgr.Grammar.from_json_schema(
-                json.dumps(constraint.schema), any_whitespace=False, strict_mode=True
-            )
-        else:
-            xgr.Grammar.from_regex(_regex_of(constraint))
-    except RuntimeError as exc:
-        if constraint.kind == "json_schema":
-            raise InvalidRequest(
-                f"Invalid JSON schema: {xgrammar_reason(exc)}", param=param, code=SCHEMA_ERROR
-            ) from None
-        raise InvalidRequest(
-            f"'{param}' cannot be enforced while decoding: {xgrammar_reason(exc)}", param=param
-        ) from None
+    """``constraint`` once xgrammar has built its regex grammar (no tokenizer needed), else a
+    400 naming ``param`` with xgrammar's reason: RE2 patterns can use what xgrammar lacks
+    (``(?i)``, ``\\b``). Checked while validating the body, before any model is picked, so
+    compiling for a model later cannot fail."""
+    reason = _regex_fault(_regex_of(constraint))
+    if reason is not None:
+        raise InvalidRequest(f"'{param}' cannot be enforced while decoding: {reason}", param=param)
     return constraint
 
 
@@ -261,6 +291,7 @@ class PerTokenizer(Generic[T]):
 
 
 _compilers: PerTokenizer[Any] = PerTokenizer()
+COMPILED_CACHE_BYTES = 64 * 1024 * 1024  # a tokenizer's compiled grammars at the most
 
 
 def _compiler(tokenizer: Any, vocab_size: int) -> Any:
@@ -283,7 +314,9 @@ def _compiler(tokenizer: Any, vocab_size: int) -> Any:
             )
         else:
             info = xgr.TokenizerInfo.from_huggingface(tokenizer.hf, vocab_size=vocab_size)
-        return xgr.GrammarCompiler(info, max_threads=1)
+        # xgrammar caches what it compiles (keyed by the schema's or pattern's text), by
+        # default without bound; bounded, the least recently used go first.
+        return xgr.GrammarCompiler(info, max_threads=1, cache_limit_bytes=COMPILED_CACHE_BYTES)
 
     return _compilers.get(tokenizer, make)
 
