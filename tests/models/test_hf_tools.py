@@ -4,6 +4,7 @@ tool-call grammar, and the model's text is read back as calls that validate."""
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 from pathlib import Path
 
@@ -189,3 +190,32 @@ def test_a_call_cut_by_max_tokens_is_its_arguments_and_never_markup() -> None:
         assert calls_of(out) == ([("f", {"a": 1})] if before else [])
         assert not [p for p in out if p and not isinstance(p, ToolCallDelta)]
         assert [p.finish_reason for p in out if isinstance(p, Ended)] == ["length"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "head", "tail"),
+    [
+        ("hermes", '<tool_call>\n{"name": "f", "arguments": ', "}\n</tool_call>"),
+        ("llama", '{"name": "f", "parameters": ', "}"),
+    ],
+)
+def test_a_call_streamed_token_by_token_is_decoded_once(
+    fmt: str, head: str, tail: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each piece of a call re-decoded the whole call written so far as JSON (quadratic in
+    its length); now the brackets are followed as the pieces come and the call is decoded
+    once it closes. Counted on the real decoder."""
+    decoded: list[int] = []
+    raw_decode = json.JSONDecoder.raw_decode
+
+    def counted(self: json.JSONDecoder, s: str, idx: int = 0) -> tuple[object, int]:
+        decoded.append(len(s) - idx)
+        return raw_decode(self, s, idx)
+
+    monkeypatch.setattr(json.JSONDecoder, "raw_decode", counted)
+    arguments = {"城市": '北京 {[x]} "quoted" \\', "days": list(range(300))}
+    text = head + json.dumps(arguments, ensure_ascii=False) + tail
+    out = list(tool_calls.CallParser(fmt, len).feed([*text, Ended("stop")]))
+    # the call's JSON once (llama: its arguments again, to write them compact)
+    assert len(decoded) == (1 if fmt == "hermes" else 2), decoded
+    assert calls_of(out) == [("f", arguments)]

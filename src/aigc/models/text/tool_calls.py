@@ -22,6 +22,7 @@ on 9-character alphanumeric call ids in the history (``template_history``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -31,7 +32,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, It
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from aigc.models.protocols import ChatMessage, ToolCall, ToolCallDelta
 from aigc.models.stopping import Ended
@@ -163,6 +164,7 @@ class CallParser:
         self.in_call = False
         self.in_array = False  # mistral: inside the ``[...]`` of calls after ``[TOOL_CALLS]``
         self.calls = 0
+        self.value: _ValueEnd | None = None  # hermes, llama: the call's JSON read so far
 
     def feed(self, pieces: Iterable[str]) -> Iterator[str]:
         """Closing it closes ``pieces`` (a reader that left cancels the generation)."""
@@ -229,13 +231,13 @@ class CallParser:
             return self._complete_args()
         if self.fmt == "hermes":
             return self._complete_hermes()
-        try:
-            _, end = json.JSONDecoder().raw_decode(self.buffer)
-        except ValueError:
+        whole = self._whole_value(0)
+        if whole is None:
             return None
+        end = whole[1]
         text, self.buffer = self.buffer[:end], self.buffer[end:]
+        self._end_value()
         found = _LLAMA.match(text)
-        self.in_call = False
         if found is None:  # not the format after all: it is text
             return [text]
         return self._call(found["name"], _compact(found["arguments"]), text)
@@ -244,29 +246,52 @@ class CallParser:
         """Hermes: ``<tool_call>``, a JSON object, ``</tool_call>``. The object is read as JSON
         first, and the end marker looked for after it: a string argument may hold the text
         ``</tool_call>`` (the grammar lets the model write that token inside a string)."""
-        head = len(self.trigger)
-        body = self.buffer[head:].lstrip()
-        if not body:
+        start = self._hermes_start()
+        if start is None:
             return None
-        if not body.startswith("{"):  # not the format after all: it is text
-            text, self.buffer, self.in_call = self.buffer, "", False
+        if not self.buffer.startswith("{", start):  # not the format after all: it is text
+            text, self.buffer = self.buffer, ""
+            self._end_value()
             return [text]
-        try:
-            value, end = json.JSONDecoder().raw_decode(body)
-        except ValueError:
+        whole = self._whole_value(start)
+        if whole is None:
             return None  # the object goes on (the grammar makes it close)
-        end += len(self.buffer) - len(body)
+        value, end = whole
         after = self.buffer[end:].lstrip()
         if len(after) < len(_HERMES_END) and _HERMES_END.startswith(after):
             return None  # the end marker is still to come
-        self.in_call = False
-        name = value.get("name") if isinstance(value, dict) else None
-        if not after.startswith(_HERMES_END) or not isinstance(name, str):
+        self._end_value()
+        if not after.startswith(_HERMES_END) or not _named(value):
             text, self.buffer = self.buffer[:end], self.buffer[end:]
             return [text]  # not the format after all: it is text
         end = len(self.buffer) - len(after) + len(_HERMES_END)
         text, self.buffer = self.buffer[:end], self.buffer[end:]
-        return self._call(name, _arguments_json(value.get("arguments", {})), text)
+        return self._hermes_call(value, text)
+
+    def _hermes_start(self) -> int | None:
+        """Where the value after ``<tool_call>`` begins in the buffer, once it has begun."""
+        if self.value is None:
+            body = self.buffer[len(self.trigger) :]
+            if not body.strip():
+                return None
+            self.value = _ValueEnd(len(self.buffer) - len(body.lstrip()))
+        return self.value.start
+
+    def _whole_value(self, start: int) -> tuple[Any, int] | None:
+        """The call's JSON value starting at ``start`` in the buffer and where it ends, once
+        it is whole and parses, else None. The buffer is read on from where the last piece
+        left it (each character once), and parsed once, when the value closes."""
+        if self.value is None:
+            self.value = _ValueEnd(start)
+        return self.value.parse(self.buffer)
+
+    def _end_value(self) -> None:
+        """The call's text has been read: the parser is ready for the next call."""
+        self.in_call, self.value = False, None
+
+    def _hermes_call(self, value: dict[str, Any], text: str) -> list[str]:
+        """A Hermes object that names a function (``_named``) as the call's deltas."""
+        return self._call(value["name"], _arguments_json(value.get("arguments", {})), text)
 
     def _complete_array(self) -> list[str] | None:
         """Mistral v3: ``[TOOL_CALLS]``, then an array of calls, read one object at a time so
@@ -340,7 +365,8 @@ class CallParser:
                 cut = (_ARGS_HEAD if self.fmt == "mistral_args" else _CUT[self.fmt]).match(rest)
             if cut is None and self.fmt in MISTRAL:
                 rest = ""  # cut before its name was whole: no call, and the marker is no text
-        self.in_call = self.in_array = False
+        self.in_array = False
+        self._end_value()
         if cut is not None:
             yield from self._call(cut["name"], cut["arguments"], rest)
         elif rest and (not self.calls or rest.strip()):
@@ -350,18 +376,70 @@ class CallParser:
         """A Hermes call cut off (``max_tokens``): its arguments when its object was whole
         (the end marker missing), else as far as they were written; nothing when its name
         was not whole yet (the grammar had started a call: its markup is no content)."""
-        rest, self.buffer, self.in_call = self.buffer, "", False
-        body = rest[len(self.trigger) :].lstrip()
-        try:
-            value, _ = json.JSONDecoder().raw_decode(body)
-        except ValueError:
-            value = None
-        if isinstance(value, dict) and isinstance(value.get("name"), str):
-            yield from self._call(value["name"], _arguments_json(value.get("arguments", {})), rest)
+        start = self._hermes_start()
+        whole = self._whole_value(start) if start is not None else None
+        value = whole[0] if whole is not None else None
+        rest, self.buffer = self.buffer, ""
+        self._end_value()
+        if _named(value):
+            yield from self._hermes_call(value, rest)
             return
         cut = _CUT["hermes"].match(rest)
         if cut is not None:
             yield from self._call(cut["name"], _compact(cut["arguments"]), rest)
+
+
+class _ValueEnd:
+    """Where a JSON object or array that begins at ``start`` of a growing text closes: the
+    nesting of brackets outside strings, read on from where the last call stopped, so a call
+    streamed in many pieces is read once, not once per piece."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.read = start  # the text is read up to here
+        self.depth = 0
+        self.in_string = self.escaped = False
+        self.end: int | None = None  # just past the closing bracket, once read
+        self.parsed: tuple[Any, int] | None = None  # the value and its end, once parsed
+
+    def parse(self, text: str) -> tuple[Any, int] | None:
+        """The value and where it ends in ``text`` once it is whole and parses, else None."""
+        if self.parsed is None and self.end is None and self.find(text) is not None:
+            assert self.end is not None
+            # not JSON: more text cannot mend it (the grammar prevents this)
+            with contextlib.suppress(ValueError):
+                self.parsed = json.loads(text[self.start : self.end]), self.end
+        return self.parsed
+
+    def find(self, text: str) -> int | None:
+        """Where the value closes in ``text`` (the text so far: it only grows), or None."""
+        if self.end is not None:
+            return self.end
+        for i in range(self.read, len(text)):
+            char = text[i]
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif char == "\\":
+                    self.escaped = True
+                elif char == '"':
+                    self.in_string = False
+            elif char == '"':
+                self.in_string = True
+            elif char in "{[":
+                self.depth += 1
+            elif char in "}]":
+                self.depth -= 1
+                if self.depth <= 0:
+                    self.end = i + 1
+                    return self.end
+        self.read = len(text)
+        return None
+
+
+def _named(value: Any) -> TypeGuard[dict[str, Any]]:
+    """Whether a call's decoded JSON is an object with a function's name."""
+    return isinstance(value, dict) and isinstance(value.get("name"), str)
 
 
 def _arguments_json(arguments: Any) -> str:
