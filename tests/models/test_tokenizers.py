@@ -84,3 +84,26 @@ def test_utf8_guard_only_lets_valid_byte_sequences_through() -> None:
     tok = train_tokenizer("bpe", CORPUS, 300)
     pieces = [byte_level_bytes(tok.id_to_token(i)) for i in tok.encode("床前明月光")]
     assert b"".join(pieces).decode() == "床前明月光"
+
+
+def test_every_token_s_bytes_are_what_decoding_it_writes() -> None:
+    """A byte-level tokenizer's added token whose text is outside GPT-2's byte map (here
+    Chinese and a blank) was described as one '?' per character: xgrammar and the UTF-8 guard
+    read b'????' for a token that writes '天气 好'. Each token's bytes (``token_bytes``, and
+    ``piece_bytes`` for logprobs) now come from one reading of its vocabulary entry."""
+    from tokenizers import AddedToken
+
+    from aigc.models.text.neural import TextTokenizer
+    from tests.models.tiny_qwen import chat_tokenizer
+
+    hf = chat_tokenizer()
+    hf.add_tokens([AddedToken("天气 好", special=False)])
+    tokenizer = TextTokenizer(hf)
+    table = tokenizer.token_bytes()
+    assert table is not None and table[hf.convert_tokens_to_ids("天气 好")] == "天气 好".encode()
+    for token_id in range(len(hf)):
+        text = tokenizer.decode([token_id])  # special tokens: none (the table has their own)
+        if text:
+            assert table[token_id] == tokenizer.piece_bytes(token_id, text), token_id
+    lead = hf.convert_tokens_to_ids("ä")  # 0xE4, the first byte of 你: decodes as U+FFFD
+    assert tokenizer.piece_bytes(lead, tokenizer.decode([lead])) == b"\xe4"

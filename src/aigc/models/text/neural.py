@@ -31,6 +31,7 @@ from aigc.models.family import LOGPROBS, SOURCES, STRUCTURED_OUTPUT, TEXT, TOOLS
 from aigc.models.protocols import TOOL_FIELDS, TextRequest, chat_prompt
 from aigc.models.text import tool_calls
 from aigc.models.text.data import clean_text, pydoc_texts, read_texts
+from aigc.models.text.tokenizers import byte_level_bytes
 
 # Decoding fields every neural model honours (the gateway refuses them for other families).
 DECODING_FIELDS = (
@@ -103,19 +104,15 @@ class TextTokenizer:
 
     def token_bytes(self) -> list[bytes] | None:
         """Each token's bytes when tokens can hold part of a character (byte-level BPE,
-        SentencePiece byte fallback); None when every token is whole characters."""
-        vocab = self.hf.convert_ids_to_tokens(list(range(len(self.hf))))
-        decoder = type(getattr(self.hf.backend_tokenizer, "decoder", None)).__name__
-        if decoder == "ByteLevel":
-            byte_of = {c: b for b, c in _bytes_to_unicode().items()}
+        SentencePiece byte fallback); None when every token is whole characters. A
+        byte-fallback tokenizer's other tokens stand as ``b"a"`` (whole characters: all the
+        UTF-8 guard needs to know of them)."""
+        vocab = [t or "" for t in self.hf.convert_ids_to_tokens(list(range(len(self.hf))))]
+        if self.byte_level:
             special = set(self.hf.all_special_tokens)
-            return [
-                b"" if t in special else bytes(byte_of.get(c, 0x3F) for c in t or "") for t in vocab
-            ]
-        if any(_BYTE_TOKEN.fullmatch(t or "") for t in vocab):
-            return [
-                bytes([int(t[3:5], 16)]) if _BYTE_TOKEN.fullmatch(t or "") else b"a" for t in vocab
-            ]
+            return [b"" if t in special else _entry_bytes(t, True) or t.encode() for t in vocab]
+        if any(_BYTE_TOKEN.fullmatch(t) for t in vocab):
+            return [_entry_bytes(t, False) or b"a" for t in vocab]
         return None
 
     def piece_bytes(self, token_id: int, text: str) -> bytes:
@@ -127,11 +124,7 @@ class TextTokenizer:
         piece = self.hf.convert_ids_to_tokens(token_id)
         if not isinstance(piece, str) or piece in self.hf.all_special_tokens:
             return text.encode("utf-8")
-        if _BYTE_TOKEN.fullmatch(piece):
-            return bytes([int(piece[3:5], 16)])
-        if self.byte_level and all(c in _BYTE_OF for c in piece):
-            return bytes(_BYTE_OF[c] for c in piece)
-        return text.encode("utf-8")
+        return _entry_bytes(piece, self.byte_level) or text.encode("utf-8")
 
     @property
     def byte_level(self) -> bool:
@@ -147,19 +140,15 @@ class TextTokenizer:
 _BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")  # SentencePiece byte-fallback pieces
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte → printable character map, which byte-level BPE tokens are written in."""
-    keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
-    mapping = {b: chr(b) for b in keep}
-    extra = 0
-    for b in range(256):
-        if b not in mapping:
-            mapping[b] = chr(256 + extra)
-            extra += 1
-    return mapping
-
-
-_BYTE_OF = {c: b for b, c in _bytes_to_unicode().items()}
+def _entry_bytes(piece: str, byte_level: bool) -> bytes | None:
+    """The bytes a vocabulary entry stands for: a byte-level BPE entry's (written in GPT-2's
+    byte-to-character map), a byte-fallback piece's one byte (``<0xE4>``); None for an entry
+    that is neither (an added token: its text is what decoding writes)."""
+    if byte_level:
+        return byte_level_bytes(piece)
+    if _BYTE_TOKEN.fullmatch(piece):
+        return bytes([int(piece[3:5], 16)])
+    return None
 
 
 def token_text(text: str, data: bytes) -> str:
