@@ -100,3 +100,25 @@ async def test_completions_logprobs_give_one_entry_per_token(
     assert tokens == spelled(data)
     assert offsets == [0, 0, 0]  # the character starts at 0; no token ends one before the last
     assert [len(top) for top in tops] == [6, 6, 6]  # distinct bytes, distinct keys
+
+
+async def test_completions_logprobs_decode_the_tokens_once(
+    qwen: httpx.AsyncClient,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``logprobs_view`` decoded the tokens' bytes twice for a completion: once to cut the
+    tokens past the text, again for their offsets. Counted on the real decoding."""
+    from aigc.gateway import pipeline
+
+    passes: list[int] = []
+    chars_of = pipeline._chars_of
+
+    def counted(entries: list[dict[str, Any]]) -> Any:
+        passes.append(len(entries))
+        return chars_of(entries)
+
+    monkeypatch.setattr(pipeline, "_chars_of", counted)
+    reply = await qwen.post("/v1/completions", json=ASK | {"prompt": "VPN", "logprobs": 6})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["choices"][0]["logprobs"]["text_offset"] == [0, 0, 0]
+    assert passes == [3]

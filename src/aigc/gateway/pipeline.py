@@ -19,7 +19,9 @@ is a plain function so tests can call it without HTTP. The tenant travels on eve
 
 from __future__ import annotations
 
+import bisect
 import codecs
+import itertools
 import json
 import secrets
 import time
@@ -461,25 +463,20 @@ def logprobs_view(entries: list[dict[str, Any]] | None, chat: bool, text: str | 
     """
     if entries is None:
         return None
-    if text is not None:
-        kept, length = [], 0
-        for entry, chars in zip(entries, _chars_of(entries), strict=True):
-            if length >= len(text):
-                break
-            kept.append(entry)
-            length += chars
-        entries = kept
+    if text is None and chat:
+        return {"content": entries, "refusal": None}
+    # Where each token's text begins (the tokens' bytes decoded once, in order).
+    starts = list(itertools.accumulate(_chars_of(entries), initial=0))[:-1]
+    if text is not None:  # the tokens that begin within the text
+        kept = bisect.bisect_left(starts, len(text))
+        entries, starts = entries[:kept], starts[:kept]
     if chat:
         return {"content": entries, "refusal": None}
-    offsets, at = [], 0
-    for chars in _chars_of(entries):
-        offsets.append(at)
-        at += chars
     return {
         "tokens": [e["token"] for e in entries],
         "token_logprobs": [e["logprob"] for e in entries],
         "top_logprobs": [{t["token"]: t["logprob"] for t in e["top_logprobs"]} for e in entries],
-        "text_offset": offsets,
+        "text_offset": starts,
     }
 
 
