@@ -15,7 +15,7 @@ import pytest
 
 from aigc.config import Settings
 from tests.in_process import started_app_client
-from tests.models.tiny_qwen import save_tiny_qwen
+from tests.models.tiny_qwen import chat_tokenizer, save_tiny_qwen
 from tests.templates import ECHO
 
 pytestmark = pytest.mark.anyio
@@ -55,6 +55,17 @@ def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 
 
+def _template_tokens() -> int:
+    """The tokens the tiny Qwen's chat template writes around one user message (its markers,
+    the role, the assistant's turn): part of the prompt the model reads, and of its usage."""
+    tokenizer = chat_tokenizer()
+    text = tokenizer.apply_chat_template(user(""), add_generation_prompt=True, tokenize=False)
+    return len(tokenizer.encode(text, add_special_tokens=False))
+
+
+TEMPLATE_TOKENS = _template_tokens()
+
+
 def refusal(reply: httpx.Response, param: str) -> str:
     assert reply.status_code == 400, reply.text
     error: dict[str, Any] = reply.json()["error"]
@@ -71,12 +82,14 @@ async def test_a_prompt_beyond_the_context_is_refused_on_every_route(
     long = "a" * 5000  # 5,000 tokens
     chat = {"model": MODEL, "messages": user(long)}
     message = refusal(await qwen.post("/v1/chat/completions", json=chat), "messages")
-    assert "your messages resulted in 5000 tokens" in message
+    assert f"your messages resulted in {5000 + TEMPLATE_TOKENS} tokens" in message
     streamed = await qwen.post("/v1/chat/completions", json=chat | {"stream": True})
     refusal(streamed, "messages")  # a status, not an error event after a 200
     asked = await qwen.post("/v1/chat/completions", json=chat | {"max_tokens": 5})
-    assert "you requested 5005 tokens (5000 in the messages, 5 in the completion)" in refusal(
-        asked, "messages"
+    prompt = 5000 + TEMPLATE_TOKENS
+    assert (
+        f"you requested {prompt + 5} tokens ({prompt} in the messages, 5 in the completion)"
+        in refusal(asked, "messages")
     )
     listed = {"model": MODEL, "prompt": ["hello", long], "max_tokens": 5}
     refusal(await qwen.post("/v1/completions", json=listed), "prompt")  # each prompt must fit
@@ -98,12 +111,33 @@ async def test_the_default_answer_is_cut_to_the_room_the_prompt_leaves(
 ) -> None:
     """No max_tokens: the answer may take what the context leaves (not the default 512, which
     would slide the window over the prompt's start), and the limiter reserves that."""
-    body = {"model": MODEL, "messages": user("a" * (WINDOW - 40)), "temperature": 0}
+    text = "a" * (WINDOW - 40 - TEMPLATE_TOKENS)
+    body = {"model": MODEL, "messages": user(text), "temperature": 0}
     reply = await qwen.post("/v1/chat/completions", json=body)
     assert reply.status_code == 200, reply.text
     usage = reply.json()["usage"]
     assert usage["prompt_tokens"] == WINDOW - 40
     assert usage["prompt_tokens"] + usage["completion_tokens"] <= WINDOW
+
+
+async def test_usage_counts_the_tokens_the_chat_template_adds(qwen: httpx.AsyncClient) -> None:
+    """prompt_tokens summed the messages' own tokens, leaving out what the chat template
+    writes around them (19 tokens here), so usage under-billed and a prompt within 19 tokens
+    of the window passed the context check and slid. Now it is the tokens the model is fed, as
+    OpenAI and vLLM count them; a completion's prompt has no template."""
+    chat = {"model": MODEL, "messages": user("hello 你好"), "max_tokens": 1}
+    reply = await qwen.post("/v1/chat/completions", json=chat)
+    assert reply.status_code == 200, reply.text
+    assert TEMPLATE_TOKENS == 19
+    assert reply.json()["usage"]["prompt_tokens"] == len("hello 你好".encode()) + TEMPLATE_TOKENS
+    plain = {"model": MODEL, "prompt": "hello 你好", "max_tokens": 1}
+    reply = await qwen.post("/v1/completions", json=plain)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["usage"]["prompt_tokens"] == len("hello 你好".encode())
+    full = user("a" * (WINDOW - TEMPLATE_TOKENS))  # the window, with no room for an answer
+    refusal(
+        await qwen.post("/v1/chat/completions", json={"model": MODEL, "messages": full}), "messages"
+    )
 
 
 async def test_a_model_without_a_fixed_context_takes_any_length(qwen: httpx.AsyncClient) -> None:

@@ -87,6 +87,12 @@ class TextModelBase(LoadedModel):
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError
 
+    def count_prompt(self, request: TextRequest) -> int | None:
+        """The tokens the model is fed for ``request`` (its chat template's included) when it
+        builds them here; None: they are counted from the request's texts
+        (``prompt_tokens.count_prompt_tokens``)."""
+        return None
+
     def count_texts(self, texts: Sequence[str]) -> list[int]:
         """The tokens of each text (blocking): one call for many, so that a model that
         ``counts_elsewhere`` answers them in one round trip (grounding fits its sources)."""

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import json
 
+from aigc.models.base import TextModelBase
 from aigc.models.protocols import TextModel, TextRequest
 from aigc.models.tokens import image_tokens
 
 
 def count_prompt_tokens(model: TextModel, request: TextRequest) -> int:
-    """The prompt's tokens: messages, the calls they carry and the tools offered (the model
-    reads them all); each image as OpenAI bills it (``tokens.image_tokens``)."""
+    """The prompt's tokens. A model that builds its prompt here (a neural one: its chat
+    template, or the default Role: lines) counts exactly what it is fed, as OpenAI and vLLM
+    do; for others the texts it reads: messages, the calls they carry and the tools offered,
+    each image as OpenAI bills it (``tokens.image_tokens``)."""
+    if isinstance(model, TextModelBase):
+        fed = model.count_prompt(request)
+        if fed is not None:
+            return fed
     if request.messages is None:
         return model.count_tokens(request.prompt or "")
     texts = [m.content for m in request.messages]

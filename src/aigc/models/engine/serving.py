@@ -91,6 +91,9 @@ class EngineModel(TextModelBase):
             }
         }
 
+    def count_prompt(self, request: TextRequest) -> int:
+        return len(self.prompt_ids(request))
+
     def prompt_ids(self, request: TextRequest) -> list[int]:
         if request.messages is None:
             text = request.prompt or ""

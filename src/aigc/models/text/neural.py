@@ -264,6 +264,9 @@ class NeuralTextModel(TextModelBase):
     def count_tokens(self, text: str) -> int:
         return self.tokenizer.count(text)
 
+    def count_prompt(self, request: TextRequest) -> int:
+        return len(self.prompt_ids(request))
+
     def prompt_ids(self, request: TextRequest) -> list[int]:
         if request.messages is not None:
             history = tool_calls.template_history(self.tool_format, request.messages)
