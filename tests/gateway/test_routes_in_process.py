@@ -737,3 +737,30 @@ async def test_the_embedding_model_is_listed_and_retrieved(api: httpx.AsyncClien
     seen = (await api.get("/v1/models", headers=only)).json()["data"]
     assert "all-MiniLM-L6-v2" not in [m["id"] for m in seen]
     assert (await api.get("/v1/models/all-MiniLM-L6-v2", headers=only)).status_code == 403
+
+
+async def test_an_unsupported_field_is_unused_only_with_the_very_value(
+    api: httpx.AsyncClient,
+) -> None:
+    """Chat's and Responses' unsupported fields were compared by equality, so ``best_of: true``
+    (== 1), ``store: 0`` (== false) and ``background: 0`` passed as "not used" and were
+    ignored, while the document's enums (JSON: true is not 1) refuse them; images and the
+    decoding fields compared by type already. One helper, ``schemas.used_field``, now decides
+    for all four."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    chat = {"model": "template-echo", "messages": [{"role": "user", "content": "x"}]}
+    for extra in ({"best_of": True}, {"store": 0}):
+        reply = await api.post("/v1/chat/completions", json=chat | extra)
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"]["param"] == next(iter(extra))
+        assert reply.json()["error"]["code"] == "unsupported_parameter"
+    for unused in ({"best_of": 1}, {"store": False}):
+        reply = await api.post("/v1/chat/completions", json=chat | unused)
+        assert reply.status_code == 200, reply.text
+    responses = {"model": "template-echo", "input": "x"}
+    reply = await api.post("/v1/responses", json=responses | {"background": 0})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["param"] == "background"
+    reply = await api.post("/v1/responses", json=responses | {"background": False})
+    assert reply.status_code == 200, reply.text

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.errors import InvalidRequest
 from aigc.gateway.fields import Flag, Positive, Whole, branch_rules
-from aigc.gateway.schemas import FUNCTION_NAME, KNOWLEDGE_BASES
+from aigc.gateway.schemas import FUNCTION_NAME, KNOWLEDGE_BASES, used_field
 
 # Field → the values that mean "not used". Anything else is a feature we do not have.
 _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
@@ -196,11 +196,10 @@ class ResponseRequest(BaseModel):
 
 def refuse_unsupported(body: ResponseRequest) -> None:
     """A Responses field this server cannot honour is a 400 naming it."""
-    values = body.model_dump(exclude_unset=True)
-    for name, unused in _UNSUPPORTED.items():
-        if name in values and values[name] not in unused:
-            raise InvalidRequest(
-                f"'{name}' is not supported by this server yet; remove it from the request",
-                param=name,
-                code="unsupported_parameter",
-            )
+    name = used_field(body.model_dump(exclude_unset=True), _UNSUPPORTED)
+    if name is not None:
+        raise InvalidRequest(
+            f"'{name}' is not supported by this server yet; remove it from the request",
+            param=name,
+            code="unsupported_parameter",
+        )

@@ -10,6 +10,7 @@ value the server takes: a client built from it sends nothing the server refuses.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -376,16 +377,13 @@ def refuse_unsupported(body: SamplingFields) -> None:
                     param=field,
                     code="unsupported_parameter",
                 )
-    for field, unused in _UNSUPPORTED.items():
-        if field not in values:
-            continue
-        allowed = unused if isinstance(unused, tuple) else (unused,)
-        if values[field] not in allowed:
-            raise InvalidRequest(
-                f"'{field}' is not supported by this server yet; remove it from the request",
-                param=field,
-                code="unsupported_parameter",
-            )
+    used = used_field(values, _UNSUPPORTED)
+    if used is not None:
+        raise InvalidRequest(
+            f"'{used}' is not supported by this server yet; remove it from the request",
+            param=used,
+            code="unsupported_parameter",
+        )
     refuse_inconsistent(body, values)
     # response_format / guided_regex / guided_choice: aigc.guard.structured checks them
     modalities = values.get("modalities")
@@ -482,20 +480,33 @@ _FIELD_FEATURE = {  # the model capability a field needs
 
 def refuse_undecodable(body: SamplingFields, supported: frozenset[str]) -> None:
     """A decoding field the chosen model cannot honour is a 400 naming it."""
-    values = body.model_dump(exclude_unset=True)
-    for field, unused in DECODING_FIELDS.items():
+    lacking = {
+        field: unused
+        for field, unused in DECODING_FIELDS.items()
+        if _FIELD_FEATURE.get(field, field) not in supported
+    }
+    field = used_field(body.model_dump(exclude_unset=True), lacking)
+    if field is not None:
+        raise InvalidRequest(
+            f"'{field}' is not supported by the model '{untrusted.field(body.model)}'; "
+            "remove it from the request",
+            param=field,
+            code="unsupported_parameter",
+        )
+
+
+def used_field(values: Mapping[str, Any], unused: Mapping[str, Any]) -> str | None:
+    """The first field of ``unused`` that ``values`` sets to anything but the value that means
+    "not used" (or one of a tuple of them), else None. Compared by type too, as the document's
+    enums compare JSON: completions' ``logprobs=0`` is a request, not False."""
+    for field, nothing in unused.items():
         if field not in values:
             continue
-        allowed = unused if isinstance(unused, tuple) else (unused,)
-        value = values[field]  # by type too: completions' logprobs=0 is a request, not False
-        unused_value = any(value is a or (type(value) is type(a) and value == a) for a in allowed)
-        if not unused_value and _FIELD_FEATURE.get(field, field) not in supported:
-            raise InvalidRequest(
-                f"'{field}' is not supported by the model '{untrusted.field(body.model)}'; "
-                "remove it from the request",
-                param=field,
-                code="unsupported_parameter",
-            )
+        value = values[field]
+        allowed = nothing if isinstance(nothing, tuple) else (nothing,)
+        if not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
+            return field
+    return None
 
 
 def message_text(message: Message, index: int) -> str:

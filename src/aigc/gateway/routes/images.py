@@ -32,6 +32,7 @@ from aigc.gateway.deps import principal, record, services
 from aigc.gateway.fields import Percent, Seed
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.openapi import content, errors
+from aigc.gateway.schemas import used_field
 from aigc.gateway.services import Services
 from aigc.infra.storage import BlobNotFound, BlobStore
 from aigc.models.image import inputs, provenance
@@ -191,15 +192,15 @@ def parse_size(size: str | None, allowed: list[int]) -> int:
 def refuse_unsupported_image(body: ImageGenerationRequest) -> None:
     """``stream`` and ``partial_images`` are a 400 naming them: answered with plain JSON,
     the SDK's stream read no event at all, so the caller got neither an image nor an error."""
-    for field, unused in (("stream", (None, False)), ("partial_images", (None, 0))):
-        value = getattr(body, field)
-        if not any(value is u or (type(value) is type(u) and value == u) for u in unused):
-            raise InvalidRequest(
-                f"'{field}' is not supported by /v1/images/generations (images are not "
-                "streamed); remove it from the request",
-                param=field,
-                code="unsupported_parameter",
-            )
+    streaming = {"stream": (None, False), "partial_images": (None, 0)}
+    field = used_field(body.model_dump(include=set(streaming)), streaming)
+    if field is not None:
+        raise InvalidRequest(
+            f"'{field}' is not supported by /v1/images/generations (images are not "
+            "streamed); remove it from the request",
+            param=field,
+            code="unsupported_parameter",
+        )
     if body.output_compression is not None and body.output_format == "png":
         raise InvalidRequest(
             "'output_compression' applies to output_format jpeg or webp, not png",
