@@ -195,7 +195,8 @@ async def test_a_grounded_answer_keeps_the_max_tokens_the_caller_set(
     """Sources took half of what the conversation left, whatever max_tokens the caller set,
     so a max_tokens over half the window turned a grounded request that fits into a 400
     (prompt + max_tokens beyond the context). Sources now get what the asked answer leaves;
-    an answer that leaves them no room is a 400 naming the field that asked for it."""
+    an answer that leaves them no room is a 400 naming the field that asked for it. The room
+    the conversation takes was estimated from its texts alone, without the tools offered."""
     kb = await grounding_base(qwen)
     ask = {
         "model": MODEL,
@@ -208,6 +209,20 @@ async def test_a_grounded_answer_keeps_the_max_tokens_the_caller_set(
     usage = reply.json()["usage"]
     assert usage["prompt_tokens"] + 2400 <= WINDOW
     assert usage["prompt_tokens"] > 600  # the sources are in the prompt
+    # The tools offered and the chat template are in the prompt too: sources fit beside them.
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "find_printer",
+            "description": "Finds a printer by its number and says where it stands. " * 25,
+            "parameters": {"type": "object", "properties": {"number": {"type": "string"}}},
+        },
+    }
+    reply = await qwen.post(
+        "/v1/chat/completions", json=ask | {"max_tokens": 1500, "tools": [tool]}
+    )
+    assert reply.status_code == 200, reply.text
+    assert 1400 < reply.json()["usage"]["prompt_tokens"] <= WINDOW - 1500
     for field, param in (
         ("max_tokens", "max_tokens"),
         ("max_completion_tokens", "max_completion_tokens"),

@@ -131,6 +131,19 @@ def screened(
     return kept
 
 
+def _fixed_tokens(model: TextModel, request: TextRequest, instructions: str) -> int:
+    """Tokens of the grounded prompt without its sources: exact for a model that builds its
+    prompt here (its chat template and the tools offered included: a model held to its
+    window must hold them, ``pipeline.fit_context``), else an estimate from the texts."""
+    assert request.messages is not None
+    if isinstance(model, TextModelBase):
+        bare = grounding.grounded_messages(request.messages, [], instructions)
+        fed = model.count_prompt(replace(request, messages=bare))
+        if fed is not None:
+            return fed
+    return grounding.fixed_tokens(request.messages, instructions, model.count_tokens)
+
+
 def ground(
     db: Database,
     settings: Settings,
@@ -157,7 +170,7 @@ def ground(
         raise InvalidRequest("A grounded chat needs a user message to search for", param="messages")
     context = model.context_length
     instructions = grounding.instructions_for(messages, context, model.count_tokens)
-    fixed = grounding.fixed_tokens(messages, instructions, model.count_tokens)
+    fixed = _fixed_tokens(model, requests[0], instructions)
     if context is not None and fixed >= context:
         raise InvalidRequest(
             f"The conversation and the grounding instructions take {fixed} tokens; the model "
