@@ -17,9 +17,12 @@ import json
 import secrets
 from typing import Any
 
+import httpx
 import openai
 import pytest
+from openai.types.responses import Response, ResponseStreamEvent
 from PIL import Image
+from pydantic import TypeAdapter
 from sqlalchemy import create_engine, text
 
 from tests.e2e.server import Org, Server, make_org
@@ -36,6 +39,7 @@ WEATHER = {
     },
 }
 ASK = "Use get_weather for Paris, 3 days"
+STREAM_EVENT: TypeAdapter[ResponseStreamEvent] = TypeAdapter(ResponseStreamEvent)
 
 
 @pytest.fixture(scope="module")
@@ -381,3 +385,35 @@ def test_text_format_takes_the_structured_output_path(server: Server, org_a: Org
         model="template-helpdesk", input="hi", text={"format": {"type": "text"}}
     )
     assert plain.status == "completed" and plain.text.format.type == "text"
+
+
+def test_every_object_parses_with_the_sdks_strict_models(
+    server: Server, org_a: Org, model: str
+) -> None:
+    """The SDK builds its objects leniently, so a missing required field goes unseen there; a
+    client that validates (pydantic strict, or a typed SDK in another language) rejects it.
+    Each object and stream event, as sent, must parse with the SDK's own models, strictly:
+    plain, cut short, a function call, retrieved, and every streamed event."""
+    headers = {"Authorization": f"Bearer {org_a.member_key}"}
+    url = f"{server.base_url}/v1/responses"
+    bodies: list[dict[str, Any]] = [
+        {"input": "Say hello"},
+        {"input": "Say hello", "max_output_tokens": 3},
+        {"input": ASK, "tools": [WEATHER]},
+    ]
+    for body in bodies:
+        plain = httpx.post(url, json={"model": model} | body, headers=headers, timeout=60)
+        assert plain.status_code == 200, plain.text
+        made = Response.model_validate(plain.json(), strict=True)
+        kept = httpx.get(f"{url}/{made.id}", headers=headers, timeout=60)
+        Response.model_validate(kept.json(), strict=True)
+        streamed = httpx.post(
+            url, json={"model": model, "stream": True} | body, headers=headers, timeout=60
+        )
+        events = [
+            STREAM_EVENT.validate_python(json.loads(line[len("data: ") :]), strict=True)
+            for line in streamed.text.splitlines()
+            if line.startswith("data: ") and line != "data: [DONE]"
+        ]
+        assert events[-1].type in ("response.completed", "response.incomplete")
+        assert [e.sequence_number for e in events] == list(range(len(events)))

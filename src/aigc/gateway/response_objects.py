@@ -78,9 +78,11 @@ def item_status(finish: str | None) -> str:
 
 
 def usage_view(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """OpenAI's ``ResponseUsage``: both cache counts are required fields of its schema (the SDK's
+    strict model rejects a usage without ``cache_write_tokens``); no prompt cache here, so 0."""
     return {
         "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": output_tokens,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": input_tokens + output_tokens,
