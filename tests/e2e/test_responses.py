@@ -180,6 +180,11 @@ def test_cut_by_max_output_tokens_is_incomplete(server: Server, org_a: Org, mode
             "input[0].call_id",
         ),
         ({"input": []}, "input"),
+        # log probabilities are not returned here: asked for, they are refused, not dropped
+        ({"input": "x", "top_logprobs": 2}, "top_logprobs"),
+        ({"input": "x", "include": ["message.output_text.logprobs"]}, "include[0]"),
+        ({"input": "x", "include": [], "top_logprobs": 1}, "top_logprobs"),
+        ({"input": "x", "include": ["reasoning.encrypted_content", "no.such"]}, "include[1]"),
     ],
 )
 def test_bad_input_is_a_400_naming_it(
@@ -398,7 +403,8 @@ def test_every_object_parses_with_the_sdks_strict_models(
     url = f"{server.base_url}/v1/responses"
     bodies: list[dict[str, Any]] = [
         {"input": "Say hello"},
-        {"input": "Say hello", "max_output_tokens": 3},
+        {"input": "Say hello", "max_output_tokens": 3, "include": []},
+        {"input": "Say hello", "include": ["reasoning.encrypted_content"], "top_logprobs": 0},
         {"input": ASK, "tools": [WEATHER]},
     ]
     for body in bodies:

@@ -23,7 +23,21 @@ _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
     "max_tool_calls": (None,),
     "reasoning": (None, {}, {"effort": None}, {"effort": None, "summary": None}),
     "truncation": (None, "disabled"),
+    "top_logprobs": (None, 0),  # log probabilities are not carried onto output_text here
 }
+# ``include`` values that ask for the parts of items this server never makes (hosted tools,
+# reasoning) or keeps anyway (input images): taken, and nothing to add. OpenAI's last one,
+# "message.output_text.logprobs", asks for what is not returned here, so it is refused.
+INCLUDE_NOTHING_MORE = (
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+)
+_LOGPROBS = "message.output_text.logprobs"
 
 
 # What response_items reads, for the document: it checks each item itself, naming input[i] in
@@ -151,6 +165,13 @@ def _document(schema: dict[str, Any]) -> None:
     branch_rules(array={"items": TOOL})(properties["tools"])
     branch_rules(object=TEXT)(properties["text"])
     properties["tool_choice"] |= TOOL_CHOICE
+    properties["include"] = {
+        "anyOf": [
+            {"type": "array", "items": {"enum": list(INCLUDE_NOTHING_MORE)}},
+            {"type": "null"},
+        ],
+        "description": f"Nothing to add for these; {_LOGPROBS} is not supported",
+    }
     properties["knowledge_bases"] = KNOWLEDGE_BASES  # an extra field, passed on to chat
     for name, unused in _UNSUPPORTED.items():  # refused unless unused, as in chat
         properties[name] = {
@@ -181,6 +202,7 @@ class ResponseRequest(BaseModel):
     text: dict[str, Any] | None = None
     user: str | None = None
     seed: Whole | None = None
+    include: list[str] | None = Field(default=None, max_length=len(INCLUDE_NOTHING_MORE) + 1)
 
     @field_validator("input")
     @classmethod
@@ -203,3 +225,18 @@ def refuse_unsupported(body: ResponseRequest) -> None:
             param=name,
             code="unsupported_parameter",
         )
+    for index, value in enumerate(body.include or []):
+        if value == _LOGPROBS:
+            raise InvalidRequest(
+                f"'include' value '{_LOGPROBS}' is not supported by this server yet: log "
+                "probabilities are not returned on /v1/responses; remove it from the request",
+                param=f"include[{index}]",
+                code="unsupported_parameter",
+            )
+        if value not in INCLUDE_NOTHING_MORE:
+            raise InvalidRequest(
+                f"Invalid value for 'include[{index}]': '{value}' is not one of "
+                + ", ".join((*INCLUDE_NOTHING_MORE, _LOGPROBS)),
+                param=f"include[{index}]",
+                code="invalid_value",
+            )
