@@ -38,9 +38,21 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS)
 
 
+def letters_tokenizer(alphabet: str) -> PreTrainedTokenizerFast:
+    """One token per character of ``alphabet`` and an end-of-text token, nothing else: as a
+    char-level tokenizer trained on text without some characters (braces, digits)."""
+    vocab = {ch: i for i, ch in enumerate(dict.fromkeys(alphabet))}
+    vocab[EOS] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS)
+
+
 def save_tiny_gpt2(
     out_dir: Path,
     *,
+    tokenizer: PreTrainedTokenizerFast | None = None,
     n_layer: int = 2,
     n_head: int = 4,
     n_embd: int = 64,
@@ -48,7 +60,7 @@ def save_tiny_gpt2(
     n_positions: int = 256,
     seed: int = 0,
 ) -> Path:
-    tokenizer = byte_tokenizer()
+    tokenizer = tokenizer or byte_tokenizer()
     torch.manual_seed(seed)
     config = GPT2Config(
         n_layer=n_layer,

@@ -534,4 +534,60 @@ def processor_for(model: Any, constraint: Constraint) -> GrammarProcessor:
     compiled = compile_constraint(constraint, tokenizer, vocab)
     json_kind = constraint.kind in ("json_object", "json_schema")
     banned = control_tokens(tokenizer, vocab) if json_kind else None
+    missing = _unwritable(tokenizer, vocab, _JSON_MARKS if json_kind else "")
+    if missing is not None or not _can_begin(compiled, vocab, banned):
+        what = f"it has no token for {missing!r}" if missing else "no token of it can begin it"
+        raise InvalidRequest(
+            f"This model's vocabulary cannot write the requested format ({what}): it was "
+            "trained on text without those characters; use a model with a byte-level or "
+            "byte-fallback tokenizer (tokenizer=bpe)",
+            param="response_format",
+            code="unsupported_value",
+        )
     return GrammarProcessor(compiled, vocab, banned)
+
+
+# What every JSON answer may need besides its values: a model whose vocabulary lacks one (a
+# char- or word-level tokenizer trained on text without braces) would reach a step where the
+# grammar allows no token at all.
+_JSON_MARKS = '{}[]":,'
+
+
+def _allowed(matcher: Any, vocab_size: int) -> torch.Tensor:
+    """The token ids ``matcher`` allows next."""
+    import xgrammar as xgr
+
+    bitmask = xgr.allocate_token_bitmask(1, vocab_size)
+    matcher.fill_next_token_bitmask(bitmask)
+    scores = torch.zeros(1, vocab_size)
+    xgr.apply_token_bitmask_inplace(scores, bitmask)
+    return torch.isfinite(scores[0]).nonzero().flatten()
+
+
+def _can_begin(compiled: Any, vocab_size: int, banned: torch.Tensor | None) -> bool:
+    """Whether some token the decoder may pick can start an answer under ``compiled``."""
+    import xgrammar as xgr
+
+    allowed = _allowed(xgr.GrammarMatcher(compiled), vocab_size)
+    if banned is not None:
+        allowed = allowed[~banned[allowed]]
+    return bool(allowed.numel())
+
+
+def _unwritable(tokenizer: Any, vocab_size: int, marks: str) -> str | None:
+    """The first of ``marks`` the vocabulary cannot spell, else None: each is a one-character
+    grammar, walked token by token as decoding would (any allowed token but the end)."""
+    import xgrammar as xgr
+
+    compiler = _compiler(tokenizer, vocab_size)
+    for mark in marks:
+        matcher = xgr.GrammarMatcher(compiler.compile_regex(re.escape(mark)))
+        stops = set(matcher.stop_token_ids)
+        for _ in range(len(mark.encode())):
+            steps = [t for t in _allowed(matcher, vocab_size).tolist() if t not in stops]
+            if not steps:
+                break
+            matcher.accept_token(steps[0])
+        if not matcher.is_completed():
+            return mark
+    return None

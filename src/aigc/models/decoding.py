@@ -196,6 +196,11 @@ def process_logits(
         banned.extend(eos_ids)
     if banned:
         logits[torch.tensor(banned, device=logits.device)] = float("-inf")
+    if eos_ids and not bool(torch.isfinite(logits).any()):
+        # The rules together leave no token (a grammar needing a character the vocabulary
+        # lacks, min_tokens against a finished grammar): the answer ends here. Sampling from
+        # nothing raised, failing the request (and every request of a batching-engine step).
+        logits[torch.tensor(list(eos_ids), device=logits.device)] = 0.0
     return logits
 
 
