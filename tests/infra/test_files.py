@@ -209,6 +209,24 @@ def test_files_api_refuses_bad_purpose(server: Server, org_a: Org) -> None:
     assert err.value.param == "purpose"  # type: ignore[attr-defined]
 
 
+def test_files_api_refuses_expires_after_it_would_not_honour(server: Server, org_a: Org) -> None:
+    """Files are kept until deleted: a requested expiry is a 400 naming it, and nothing is
+    stored (it was taken and ignored, the file kept for ever with expires_at null)."""
+    c = client(server, org_a.member_key)
+    before = {f.id for f in c.files.list()}
+    with pytest.raises(openai.BadRequestError) as err:
+        c.files.create(
+            file=("纪要.txt", NOTES, "text/plain"),
+            purpose="user_data",
+            expires_after={"anchor": "created_at", "seconds": 3600},
+        )
+    assert err.value.param == "expires_after"  # type: ignore[attr-defined]
+    assert err.value.code == "unsupported_parameter"  # type: ignore[attr-defined]
+    assert {f.id for f in c.files.list()} == before
+    kept = c.files.create(file=("纪要.txt", NOTES, "text/plain"), purpose="user_data")
+    assert kept.expires_at is None  # without it, as before
+
+
 def test_files_api_is_tenant_scoped(server: Server, org_a: Org, org_b: Org) -> None:
     mine = client(server, org_a.member_key).files.create(
         file=("secret.txt", b"org A only", "text/plain"), purpose="knowledge"

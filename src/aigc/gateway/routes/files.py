@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from aigc.access import Principal
-from aigc.errors import NotFound
+from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.blob_response import add_head, blob_download
 from aigc.gateway.deps import principal, services
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
@@ -32,6 +32,21 @@ def _chunks(upload: UploadFile) -> Iterator[bytes]:
         yield chunk
 
 
+async def refuse_expiry(request: Request) -> None:
+    """OpenAI's ``expires_after`` (the SDK sends ``expires_after[anchor]`` and
+    ``expires_after[seconds]`` form fields) asks for the file to be deleted later; files here
+    are kept until deleted, so asking is a 400, never a silent promise. The form is the one
+    FastAPI already parsed (Starlette keeps it on the request)."""
+    form = await request.form()
+    if any(key == "expires_after" or key.startswith("expires_after[") for key in form):
+        raise InvalidRequest(
+            "'expires_after' is not supported by this server yet: files are kept until "
+            "deleted (DELETE /v1/files/{file_id}); remove it from the request",
+            param="expires_after",
+            code="unsupported_parameter",
+        )
+
+
 @router.post(
     "/files",
     responses=errors(400, 401, 403, 413)
@@ -47,6 +62,7 @@ def create_file(
     purpose: files.Purpose = Form(...),
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
+    _: None = Depends(refuse_expiry),  # after the caller: a 401 comes first
 ) -> Any:
     settings = svc.settings
     with svc.db.session() as s:
