@@ -69,6 +69,17 @@ async def test_a_stream_of_partial_images_is_refused_by_name(api: httpx.AsyncCli
     assert len(plain.json()["data"]) == 1
 
 
+async def test_a_transparent_background_is_refused_by_name(api: httpx.AsyncClient) -> None:
+    """Every image here is opaque: ``transparent`` was taken and silently ignored."""
+    refused = await generate(api, background="transparent", output_format="webp")
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert (error["param"], error["code"]) == ("background", "unsupported_parameter")
+    for background in ("auto", "opaque"):
+        taken = await generate(api, background=background)
+        assert taken.status_code == 200, taken.text
+
+
 def _decoded(item: dict[str, Any]) -> bytes:
     return base64.b64decode(item["b64_json"])
 

@@ -34,6 +34,7 @@ from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.openapi import content, errors
 from aigc.gateway.schemas import used_field
 from aigc.gateway.services import Services
+from aigc.infra import untrusted
 from aigc.infra.storage import BlobNotFound, BlobStore
 from aigc.models.image import inputs, provenance
 from aigc.models.image.inputs import image_array
@@ -107,6 +108,14 @@ class ImageGenerationRequest(BaseModel):
         json_schema_extra={
             "anyOf": [{"const": 0}, {"type": "null"}],
             "description": "Not supported: images are not streamed",
+        },
+    )
+    # Not served either: a transparent background (the images are opaque PNG, JPEG, WebP).
+    background: str | None = Field(
+        default=None,
+        json_schema_extra={
+            "anyOf": [{"enum": ["auto", "opaque"]}, {"type": "null"}],
+            "description": "Not supported: transparent (every image is opaque)",
         },
     )
 
@@ -191,7 +200,8 @@ def parse_size(size: str | None, allowed: list[int]) -> int:
 
 def refuse_unsupported_image(body: ImageGenerationRequest) -> None:
     """``stream`` and ``partial_images`` are a 400 naming them: answered with plain JSON,
-    the SDK's stream read no event at all, so the caller got neither an image nor an error."""
+    the SDK's stream read no event at all, so the caller got neither an image nor an error.
+    So is a transparent ``background``, which was taken and ignored (an opaque image)."""
     streaming = {"stream": (None, False), "partial_images": (None, 0)}
     field = used_field(body.model_dump(include=set(streaming)), streaming)
     if field is not None:
@@ -199,6 +209,13 @@ def refuse_unsupported_image(body: ImageGenerationRequest) -> None:
             f"'{field}' is not supported by /v1/images/generations (images are not "
             "streamed); remove it from the request",
             param=field,
+            code="unsupported_parameter",
+        )
+    if body.background not in (None, "auto", "opaque"):
+        raise InvalidRequest(
+            f"background '{untrusted.field(body.background)}' is not supported: every image "
+            "here is opaque; use 'auto' or 'opaque', or leave it out",
+            param="background",
             code="unsupported_parameter",
         )
     if body.output_compression is not None and body.output_format == "png":
