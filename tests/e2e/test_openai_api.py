@@ -270,6 +270,25 @@ def test_429_with_headers(server: Server, org_a: Org) -> None:
     assert _envelope(limited.value)["type"] == "rate_limit_error"
 
 
+def test_embeddings_count_against_the_keys_limits(server: Server, org_a: Org) -> None:
+    """/v1/embeddings was never charged: a key allowed 2 requests a minute embedded on."""
+    key = server.api(
+        "POST", "/api/keys", key=org_a.admin_key, json={"rpm_limit": 2, "tpm_limit": 5000}
+    ).json()
+    c = client(server, key["key"])
+    ask = {"model": "all-MiniLM-L6-v2", "input": ["密码重置", "VPN setup"]}
+    first = c.embeddings.with_raw_response.create(**ask)  # type: ignore[arg-type]
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    tokens = first.parse().usage.total_tokens
+    assert int(first.headers["x-ratelimit-remaining-tokens"]) == 5000 - tokens
+    c.embeddings.create(**ask)  # type: ignore[arg-type]
+    with pytest.raises(openai.RateLimitError) as limited:
+        c.embeddings.create(**ask)  # type: ignore[arg-type]
+    assert int(limited.value.response.headers["retry-after"]) >= 1
+    assert _envelope(limited.value)["type"] == "rate_limit_error"
+
+
 def test_503_model_not_ready(server: Server, org_a: Org) -> None:
     created = server.api(
         "POST",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +19,7 @@ from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.fields import NOT_BLANK, branch_rules
 from aigc.gateway.openapi import errors
+from aigc.gateway.pipeline import admit
 from aigc.gateway.services import Services
 from aigc.infra import untrusted
 from aigc.knowledge.ingest import embedder_for
@@ -75,9 +76,10 @@ def embedding_model_view(settings: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/embeddings", responses=errors(400, 401, 403, 404, 413))
+@router.post("/embeddings", responses=errors(400, 401, 403, 404, 413, 429))
 async def create_embeddings(
     body: EmbeddingRequest,
+    response: Response,
     caller: Principal = Depends(principal),
     rec: RequestRecord = Depends(record),
     svc: Services = Depends(services),
@@ -97,10 +99,20 @@ async def create_embeddings(
     if body.dimensions is not None and body.dimensions != embedder.dim:
         raise InvalidRequest(f"This model has {embedder.dim} dimensions", param="dimensions")
 
-    def run() -> tuple[Any, int]:
-        return embedder.embed(texts), sum(embedder.count_tokens(t) for t in texts)
+    def count() -> int:
+        return sum(embedder.count_tokens(t) for t in texts)
 
-    vectors, tokens = await run_in_threadpool(run)
+    tokens = await run_in_threadpool(count)
+    # The key's RPM and TPM and the tenant's daily budget, as for chat (429 before any work):
+    # embeddings were not charged at all, so a limited key could embed without bound.
+    reservation = await admit(svc, caller, tokens)
+    try:
+        vectors = await run_in_threadpool(embedder.embed, texts)
+    finally:
+        if reservation is not None:
+            await svc.limiter.settle(reservation, tokens)
+    if reservation is not None:
+        response.headers.update(reservation.headers)
     rec.model, rec.prompt_tokens = embedder.model_id, tokens
     data = [
         {
