@@ -80,6 +80,23 @@ async def test_a_transparent_background_is_refused_by_name(api: httpx.AsyncClien
         assert taken.status_code == 200, taken.text
 
 
+async def test_a_limited_key_gets_the_rate_limit_headers(api: httpx.AsyncClient) -> None:
+    """Images were held to the key's limits but said nothing of them until the 429 (chat,
+    completions and responses answer them on every call; the SDK's with_raw_response reads
+    them)."""
+    made = await api.post("/api/keys", json={"rpm_limit": 2})
+    assert made.status_code == 201, made.text
+    limited = {"Authorization": f"Bearer {made.json()['key']}"}
+    body = {"model": MODEL, "prompt": "七", "response_format": "b64_json"}
+    first = await api.post("/v1/images/generations", json=body, headers=limited)
+    assert first.status_code == 200, first.text
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    await api.post("/v1/images/generations", json=body, headers=limited)
+    refused = await api.post("/v1/images/generations", json=body, headers=limited)
+    assert refused.status_code == 429 and refused.headers["x-ratelimit-remaining-requests"] == "0"
+
+
 def _decoded(item: dict[str, Any]) -> bytes:
     return base64.b64decode(item["b64_json"])
 

@@ -347,6 +347,7 @@ def deliver(
 @router.post("/v1/images/generations", responses=IMAGE_ERRORS)
 async def generate_images(
     body: ImageGenerationRequest,
+    response: Response,
     caller: Principal = Depends(principal),
     rec: RequestRecord = Depends(record),
     svc: Services = Depends(services),
@@ -386,6 +387,8 @@ async def generate_images(
         await settle(svc, reservation, rec)
         raise
     await settle(svc, reservation, rec)
+    if reservation is not None:  # the key's limits, as chat answers them (the SDK's headers)
+        response.headers.update(reservation.headers)
     return {
         "created": int(time.time()),
         "data": data,
