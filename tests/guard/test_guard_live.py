@@ -186,6 +186,22 @@ def test_moderations_in_openai_shape(server: Server, org_b: Org) -> None:
     assert not ordinary.flagged and ordinary.category_scores.harassment < 0.5
 
 
+def test_moderations_count_against_the_keys_limits(server: Server, org_b: Org) -> None:
+    """/v1/moderations was never charged: a key allowed 2 requests a minute had the guard
+    scan on without bound (32 inputs of 100,000 characters a call)."""
+    made = server.api("POST", "/api/keys", key=org_b.admin_key, json={"rpm_limit": 2})
+    assert made.status_code == 201, made.text
+    c = client(server, made.json()["key"])
+    first = c.moderations.with_raw_response.create(input=["明天的会议几点开始？", "hello"])
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    assert len(first.parse().results) == 2
+    c.moderations.create(input="hello")
+    with pytest.raises(openai.RateLimitError) as limited:
+        c.moderations.create(input="hello")
+    assert int(limited.value.response.headers["retry-after"]) >= 1
+
+
 def test_moderations_of_multi_modal_inputs_and_of_nothing(server: Server, org_b: Org) -> None:
     """OpenAI's third shape of ``input``, as omni-moderation takes it: the parts of one input,
     one result. Image parts are refused by name (the guard reads text only: an image passed

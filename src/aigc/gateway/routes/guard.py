@@ -10,15 +10,17 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_model_allowed, require_role
 from aigc.errors import InvalidRequest, ModelNotFound, NotFound
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import branch_rules
 from aigc.gateway.openapi import content, errors, link, links
+from aigc.gateway.pipeline import admit
 from aigc.gateway.services import Services
 from aigc.guard import feedback, moderation, store, watermark
 from aigc.guard.policy import PolicyError, parse_policy
@@ -206,13 +208,21 @@ def moderated_texts(value: str | list[str] | list[ModerationPart]) -> list[str]:
     return ["\n".join(parts)]
 
 
-@router.post("/v1/moderations", responses=errors(400, 401, 403, 404, 413))
-def moderations(body: ModerationIn, caller: Principal = Depends(principal)) -> dict[str, Any]:
+@router.post("/v1/moderations", responses=errors(400, 401, 403, 404, 413, 429))
+async def moderations(
+    body: ModerationIn,
+    response: Response,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
     """OpenAI's moderation shape: one result per input, with our extra categories.
 
     The built-in guard answers to its own name and OpenAI's moderation names; another name
     is a 404, as an unknown model on chat is, rather than an answer labelled with a model that
-    never judged it. A key limited to some models must list the name it sends here too."""
+    never judged it. A key limited to some models must list the name it sends here too, and
+    the key's request and token limits hold here as on chat (the text's bytes / 4 as its
+    tokens, as for an image prompt): unlimited, a limited key could have the guard scan 3.2
+    million characters a call without bound."""
     if body.model not in MODERATION_MODELS:
         raise ModelNotFound(
             f"The model '{untrusted.field(body.model)}' does not exist; moderation answers as "
@@ -221,11 +231,16 @@ def moderations(body: ModerationIn, caller: Principal = Depends(principal)) -> d
         )
     require_model_allowed(caller, body.model)
     texts = moderated_texts(body.input)
-    return {
-        "id": f"modr-{secrets.token_hex(12)}",
-        "model": body.model,
-        "results": [moderation.moderate(t) for t in texts],
-    }
+    tokens = sum(len(t.encode()) for t in texts) // 4 + 1
+    reservation = await admit(svc, caller, tokens)  # 429 before any scan
+    try:
+        results = await run_in_threadpool(lambda: [moderation.moderate(t) for t in texts])
+    finally:
+        if reservation is not None:
+            await svc.limiter.settle(reservation, tokens)
+    if reservation is not None:
+        response.headers.update(reservation.headers)
+    return {"id": f"modr-{secrets.token_hex(12)}", "model": body.model, "results": results}
 
 
 # --- feedback ------------------------------------------------------------------------------
