@@ -191,6 +191,24 @@ def test_404_unknown_model(server: Server, org_a: Org) -> None:
         c.models.retrieve("gpt-nonexistent")
 
 
+def test_the_listed_embedding_model_on_chat_says_where_it_belongs(
+    server: Server, org_a: Org
+) -> None:
+    """/v1/models lists it, so "does not exist" (a 404) was wrong: a 400 naming the route."""
+    c = client(server, org_a.member_key)
+    embedding = next(m.id for m in c.models.list() if m.model_extra["kind"] == "embedding")  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as chat:
+        c.chat.completions.create(model=embedding, messages=[{"role": "user", "content": "你好"}])
+    error = _envelope(chat.value)
+    assert (error["param"], error["code"]) == ("model", "unsupported_model")
+    assert "/v1/embeddings" in str(error["message"])
+    with pytest.raises(openai.BadRequestError):
+        c.completions.create(model=embedding, prompt="hello")
+    with pytest.raises(openai.BadRequestError):
+        c.responses.create(model=embedding, input="hello")
+    assert c.embeddings.create(model=embedding, input="你好").data[0].embedding
+
+
 def test_400_bad_json_wrong_types_and_unsupported_fields(server: Server, org_a: Org) -> None:
     headers = {"Authorization": f"Bearer {org_a.member_key}", "Content-Type": "application/json"}
     raw = httpx.post(

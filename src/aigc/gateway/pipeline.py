@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from aigc.access import Principal
-from aigc.errors import APIError, InvalidRequest
+from aigc.errors import APIError, InvalidRequest, ModelNotFound
 from aigc.gateway import grounding, guarding, tooling, vision
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.limits import LimitSpec, Reservation
@@ -49,6 +49,7 @@ from aigc.guard.gate import GuardSession
 from aigc.guard.structured import Constraint, parse_constraint
 from aigc.infra import metrics, untrusted
 from aigc.knowledge.citing import MarkerMode, SourceUse, marker_mode, response_fields
+from aigc.knowledge.ingest import embedder_for
 from aigc.models import resources
 from aigc.models.base import INLINE_MAX_CHARS, TextModelBase
 from aigc.models.prompt_tokens import count_prompt_tokens
@@ -166,7 +167,19 @@ def validate(services: Services, principal: Principal, body: SamplingFields) -> 
 async def resolve(services: Services, principal: Principal, body: SamplingFields) -> TextModel:
     """The caller's model (own first, then shared), allowed, ready, a text model able to
     decode the body (tools and earlier tool calls included)."""
-    model = await services.model(principal, body.model)
+    try:
+        model = await services.model(principal, body.model)
+    except ModelNotFound:
+        # /v1/models lists the embedding model: "does not exist" sent its users looking for a
+        # typo. It is a model of another route, as an image model is.
+        if body.model != embedder_for(services.settings).model_id:
+            raise
+        raise InvalidRequest(
+            f"The model '{untrusted.field(body.model)}' makes embeddings and does not write "
+            "text; use it on /v1/embeddings",
+            param="model",
+            code="unsupported_model",
+        ) from None
     if not isinstance(model, TextModelBase):  # an image model (gan-, vae-, clip-...)
         raise InvalidRequest(
             f"The model '{untrusted.field(body.model)}' does not write text; use it on its "
