@@ -197,3 +197,27 @@ def test_the_model_allow_list_holds_on_moderations(srv: Server, org: Org) -> Non
     )
     assert huge.status_code == 400 and huge.json()["error"]["param"] == "model"
     assert "m" * 300 not in huge.text
+
+
+def test_a_template_yaml_naming_a_server_file_is_not_read(
+    srv: Server, org: Org, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``config.yaml`` is the template's text: one line ending .yaml was read as a server path,
+    so a tenant admin could register any YAML file on the host as their model and read it in
+    its answers (another file's keys were echoed in the 400, a missing one was a 500)."""
+    planted = tmp_path_factory.mktemp("host") / "host-secret.yaml"
+    planted.write_text(
+        "name: host-secret-desk\nlanguages: [en]\nintents:\n  - id: hello\n"
+        "    patterns: ['hello']\n    answers:\n      en: ['the host password is hunter2']\n"
+        "fallback:\n  en: ['the host password is hunter2']\n",
+        encoding="utf-8",
+    )
+    for path in (planted, planted.with_name("missing.yaml")):
+        body = {"id": "template-host-file", "config": {"yaml": str(path)}}
+        refused = srv.api("POST", "/api/models", key=org.admin_key, json=body)
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert error["type"] == "invalid_request_error" and error["param"] == "config"
+        assert "hunter2" not in refused.text and "host-secret-desk" not in refused.text
+    models = srv.api("GET", "/v1/models", key=org.admin_key).json()["data"]
+    assert "template-host-file" not in {m["id"] for m in models}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from aigc.errors import InvalidRequest
 from aigc.models.protocols import ChatMessage, TextModel, TextRequest
 from aigc.models.text.template import (
     HELPDESK_PATH,
@@ -14,6 +15,7 @@ from aigc.models.text.template import (
     TemplateModel,
     load_template_config,
     question_language,
+    validate_config,
     validate_template_file,
 )
 from aigc.models.tokens import count_tokens
@@ -268,7 +270,7 @@ def test_validate_template_file(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(BASE, encoding="utf-8")
     assert validate_template_file(good) == []
-    assert load_template_config(str(good)).name == "test-desk"
+    assert load_template_config(good).name == "test-desk"
     assert TemplateModel.from_file(good).name == "test-desk"
     bad = tmp_path / "bad.yaml"
     bad.write_text(BASE.replace("zh: ['打印提示。']", "de: ['x']"), encoding="utf-8")
@@ -280,6 +282,19 @@ def test_validate_template_file(tmp_path: Path) -> None:
     assert len(missing) == 1 and "cannot read" in missing[0]
     with pytest.raises(TemplateConfigError, match=r"bad\.yaml: 2 problem\(s\)"):
         load_template_config(bad)
+
+
+def test_a_string_is_yaml_text_never_a_path(tmp_path: Path) -> None:
+    """A tenant admin's ``config.yaml`` naming a server file is refused as text, unread."""
+    good = tmp_path / "good.yaml"
+    good.write_text(BASE, encoding="utf-8")
+    with pytest.raises(TemplateConfigError) as info:
+        load_template_config(str(good))
+    assert str(info.value).startswith("template config: ")
+    assert str(good) not in str(info.value) and "name: test-desk" not in str(info.value)
+    for named in (good, tmp_path / "missing.yaml"):  # no read, so no OSError for a missing one
+        with pytest.raises(InvalidRequest, match="Invalid template configuration"):
+            validate_config({"yaml": str(named)})
 
 
 def test_model_rechecks_a_config_built_in_code() -> None:

@@ -141,12 +141,13 @@ class _DuplicateKeyLoader(yaml.SafeLoader):
 
 
 def _read(path_or_text: str | Path) -> tuple[str, str]:
-    """(YAML text, a label for messages). A str is a path if it is one line ending .yaml/.yml."""
+    """(YAML text, a label for messages): a Path is a file, a str is always the YAML itself.
+
+    A str is what a tenant admin sends as ``config.yaml``; taking a one-line one ending .yaml as
+    a path let them read the server's files (naming a path is for the operator alone).
+    """
     if isinstance(path_or_text, Path):
         return path_or_text.read_text(encoding="utf-8"), str(path_or_text)
-    if "\n" not in path_or_text and path_or_text.endswith((".yaml", ".yml")):
-        path = Path(path_or_text)
-        return path.read_text(encoding="utf-8"), str(path)
     return path_or_text, "template config"
 
 
