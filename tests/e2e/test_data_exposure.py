@@ -221,3 +221,42 @@ def test_a_template_yaml_naming_a_server_file_is_not_read(
         assert "hunter2" not in refused.text and "host-secret-desk" not in refused.text
     models = srv.api("GET", "/v1/models", key=org.admin_key).json()["data"]
     assert "template-host-file" not in {m["id"] for m in models}
+
+
+def test_a_key_limited_to_a_model_cannot_mint_a_wider_key(srv: Server, org: Org) -> None:
+    """An admin key limited to one model (and a rate) created an unlimited key, and that key
+    used every model: each new key now keeps its creator's limits or narrower ones."""
+    template = (
+        "name: d\nlanguages: [en]\nintents:\n  - id: hello\n    patterns: ['hello']\n"
+        "    answers:\n      en: ['Hi from {m}.']\nfallback:\n  en: ['Hi from {m}.']\n"
+    )
+    for name in ("template-keep-a", "template-keep-b"):
+        made = srv.api(
+            "POST",
+            "/api/models",
+            key=org.admin_key,
+            json={"id": name, "config": {"yaml": template.replace("{m}", name)}},
+        )
+        assert made.status_code == 201, made.text
+    limited = srv.api(
+        "POST",
+        "/api/keys",
+        key=org.admin_key,
+        json={"role": "admin", "allowed_models": ["template-keep-a"], "rpm_limit": 100},
+    )
+    assert limited.status_code == 201, limited.text
+    wider = srv.api("POST", "/api/keys", key=limited.json()["key"], json={"allowed_models": None})
+    assert wider.status_code == 201, wider.text
+    minted = wider.json()
+    assert minted["allowed_models"] == ["template-keep-a"] and minted["rpm_limit"] == 100
+    client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=minted["key"], max_retries=0)
+    hello = [{"role": "user", "content": "hello"}]
+    answer = client.chat.completions.create(model="template-keep-a", messages=hello)  # type: ignore[arg-type]
+    assert answer.choices[0].message.content == "Hi from template-keep-a."
+    with pytest.raises(openai.PermissionDeniedError) as denied:
+        client.chat.completions.create(model="template-keep-b", messages=hello)  # type: ignore[arg-type]
+    assert denied.value.code == "model_not_allowed"
+    for asked in ({"allowed_models": ["template-keep-b"]}, {"rpm_limit": 101}):
+        refused = srv.api("POST", "/api/keys", key=limited.json()["key"], json=asked)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["param"] == next(iter(asked))

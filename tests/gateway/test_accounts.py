@@ -18,7 +18,7 @@ from aigc.errors import (
     PermissionDenied,
 )
 from aigc.gateway import accounts
-from aigc.gateway.auth import authenticate_key
+from aigc.gateway.auth import as_utc, authenticate_key
 from aigc.models.registry import ModelRegistry, ensure_builtin_models
 
 TINY = """
@@ -75,6 +75,54 @@ def test_keys_are_hashed_scoped_and_refused_when_revoked_or_expired(session: Ses
         accounts.create_key(
             session, admin, tenant_id=admin.tenant_id, expires_at=datetime.now(UTC) - timedelta(1)
         )
+
+
+def test_a_limited_key_creates_only_keys_as_limited(session: Session) -> None:
+    """A key limited to a model, a rate and a date minted keys with none of those limits."""
+    admin = _admin_of(session, "A")
+    ends = datetime.now(UTC) + timedelta(days=1)
+    _, limited_secret = accounts.create_key(
+        session,
+        admin,
+        tenant_id=admin.tenant_id,
+        role="admin",
+        allowed_models=["template-a", "template-b"],
+        rpm_limit=10,
+        tpm_limit=1000,
+        expires_at=ends,
+    )
+    limited = authenticate_key(session, limited_secret)
+    inherited, _ = accounts.create_key(session, limited, tenant_id=limited.tenant_id)
+    assert inherited.allowed_models == ["template-a", "template-b"]
+    assert (inherited.rpm_limit, inherited.tpm_limit) == (10, 1000)
+    assert inherited.expires_at is not None
+    assert as_utc(inherited.expires_at) == ends
+    narrower, _ = accounts.create_key(
+        session,
+        limited,
+        tenant_id=limited.tenant_id,
+        allowed_models=["template-b"],
+        rpm_limit=5,
+        expires_at=ends - timedelta(hours=1),
+    )
+    assert (narrower.allowed_models, narrower.rpm_limit, narrower.tpm_limit) == (
+        ["template-b"],
+        5,
+        1000,
+    )
+    wider: list[dict[str, object]] = [
+        {"allowed_models": ["template-a", "template-c"]},
+        {"rpm_limit": 11},
+        {"tpm_limit": 1001},
+        {"expires_at": ends + timedelta(seconds=1)},
+    ]
+    for asked in wider:
+        with pytest.raises(PermissionDenied) as refused:
+            accounts.create_key(session, limited, tenant_id=limited.tenant_id, **asked)  # type: ignore[arg-type]
+        assert refused.value.param == next(iter(asked))
+    # An unlimited key (and a console sign-in, which has no key) gives what it is asked for.
+    free, _ = accounts.create_key(session, admin, tenant_id=admin.tenant_id, rpm_limit=99)
+    assert (free.allowed_models, free.rpm_limit, free.expires_at) == (None, 99, None)
 
 
 def test_roles_bound_what_a_caller_may_grant(session: Session) -> None:

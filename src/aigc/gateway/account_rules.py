@@ -17,6 +17,8 @@ an organization admin take over the platform owner). The rule, for a caller acti
   password); nobody disables or deletes themselves.
 * **The last enabled owner** of an organization cannot be demoted, disabled or deleted (by
   anyone), so an organization always has someone who can manage it.
+* **A key never makes a key wider than itself**: one limited to some models, a rate or an
+  expiry date gives each new key the same limits or narrower ones (``key_limits``).
 
 Refusals are ``PermissionDenied`` (403) with a message saying which rule applied, or ``NotFound``
 (404) for another organization's user.
@@ -24,6 +26,8 @@ Refusals are ``PermissionDenied`` (403) with a message saying which rule applied
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import func, select
@@ -31,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal, check_role_name, role_rank
 from aigc.errors import NotFound, PermissionDenied
+from aigc.gateway.auth import as_utc
 from aigc.infra.schema import ApiKey, User
 
 Change = Literal["display_name", "password", "role", "disable", "enable", "delete", "key"]
@@ -122,6 +127,61 @@ def may_manage_key(session: Session, principal: Principal, key: ApiKey) -> None:
         user = session.get(User, key.user_id)
         if user is not None:
             may_manage(session, principal, user, "key")
+
+
+@dataclass(frozen=True)
+class KeyLimits:
+    """What a new key may do beyond its role: None is no limit."""
+
+    allowed_models: list[str] | None = None
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    expires_at: datetime | None = None
+
+
+def key_limits(session: Session, principal: Principal, asked: KeyLimits) -> KeyLimits:
+    """The limits of a key ``principal`` creates: never wider than the caller's own key's.
+
+    Without this a key limited to one model, a rate or a date minted an unlimited key (and
+    could revoke itself afterwards). What the caller leaves out is inherited from its key;
+    asking for more is refused (403 naming the field). Console sign-ins carry no key limits.
+    """
+    creator = session.get(ApiKey, principal.key_id) if principal.key_id is not None else None
+    if creator is None:
+        return asked
+    models = asked.allowed_models
+    if creator.allowed_models is not None:
+        if models is None:
+            models = list(creator.allowed_models)
+        elif wider := sorted(set(models) - set(creator.allowed_models)):
+            raise PermissionDenied(
+                f"This API key may not give a key models it may not use itself: {', '.join(wider)}",
+                param="allowed_models",
+            )
+    rpm = _no_more(asked.rpm_limit, creator.rpm_limit, "rpm_limit")
+    tpm = _no_more(asked.tpm_limit, creator.tpm_limit, "tpm_limit")
+    expires = asked.expires_at
+    if creator.expires_at is not None:
+        ends = as_utc(creator.expires_at)
+        if expires is None:
+            expires = ends
+        elif as_utc(expires) > ends:
+            raise PermissionDenied(
+                "A key cannot outlive the API key that creates it", param="expires_at"
+            )
+    return KeyLimits(models, rpm, tpm, expires)
+
+
+def _no_more(asked: int | None, own: int | None, field: str) -> int | None:
+    if own is None:
+        return asked
+    if asked is None:
+        return own
+    if asked > own:
+        raise PermissionDenied(
+            f"This API key may not give a key a {field} above its own ({own})", param=field
+        )
+    return asked
 
 
 def _keep_an_owner(session: Session, target: User, action: str) -> None:

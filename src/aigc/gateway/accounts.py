@@ -356,6 +356,18 @@ def create_key(
     for field, value in (("rpm_limit", rpm_limit), ("tpm_limit", tpm_limit)):
         if value is not None and value < 1:
             raise InvalidRequest(f"{field} must be a positive integer", param=field)
+    if principal is not None:
+        limits = account_rules.key_limits(
+            session,
+            principal,
+            account_rules.KeyLimits(allowed_models, rpm_limit, tpm_limit, expires_at),
+        )
+        allowed_models, rpm_limit, tpm_limit = (
+            limits.allowed_models,
+            limits.rpm_limit,
+            limits.tpm_limit,
+        )
+        expires_at = limits.expires_at
     secret = secret or new_api_key()
     key = ApiKey(
         id=new_id("key_"),
