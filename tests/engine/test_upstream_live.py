@@ -155,3 +155,24 @@ def test_platform_admin_keeps_the_allow_list_tenant_admins_register_by(
         assert private.status_code == 403 and "not public" in private.json()["error"]["message"]
     finally:
         server.api("PUT", ALLOWLIST, json={"patterns": []})
+
+
+def test_a_shared_upstreams_address_is_the_platforms_alone(
+    server: Server, org_a: Org, stub: StubServer
+) -> None:
+    """GET /api/models/{id}/status showed every organization's members the address of a shared
+    upstream (often a host on the operator's network); now only the platform admin sees it."""
+    name = register(server, {"base_url": stub.base_url, "model": "echo-status"})
+    reply = client(server, org_a.member_key).chat.completions.create(
+        model=name, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.choices[0].message.content
+    for key in (org_a.member_key, org_a.admin_key):
+        seen = server.api("GET", f"/api/models/{name}/status", key=key)
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["upstreams"] == [{"role": "target", "circuit": "closed"}]
+        assert stub.base_url not in seen.text and "127.0.0.1" not in seen.text
+    platform = server.api("GET", f"/api/models/{name}/status").json()
+    assert platform["upstreams"] == [
+        {"role": "target", "base_url": stub.base_url, "circuit": "closed"}
+    ]

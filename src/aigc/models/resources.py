@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from aigc.access import Principal
 from aigc.errors import Overloaded
 from aigc.models.base import LoadedModel
 
@@ -218,8 +219,13 @@ async def admit_to_model(model: Any, record: Any) -> Slot | None:
     return await gate.enter() if gate is not None else None
 
 
-def status_view(record: Any, model: Any | None) -> dict[str, Any]:
-    """What ``GET /api/models/{id}/status`` shows: loaded or not, where, how busy."""
+def status_view(record: Any, model: Any | None, caller: Principal) -> dict[str, Any]:
+    """What ``GET /api/models/{id}/status`` shows: loaded or not, where, how busy.
+
+    An upstream's address is shown to the model's own organization and the platform admin
+    only: a shared model's upstream is often a host on the operator's internal network, which
+    every other organization's member could read here.
+    """
     view: dict[str, Any] = {
         "id": record.name,
         "object": "model.status",
@@ -235,4 +241,14 @@ def status_view(record: Any, model: Any | None) -> dict[str, Any]:
     view |= {"device": device, "memory_bytes": size}
     if isinstance(model, LoadedModel):
         view |= model.status()  # the engine's batch, an upstream's circuits
+    if not (caller.platform_admin or record.tenant_id == caller.tenant_id):
+        view = _without_addresses(view)
     return view
+
+
+def _without_addresses(view: dict[str, Any]) -> dict[str, Any]:
+    upstreams = view.get("upstreams")
+    if not isinstance(upstreams, list):
+        return view
+    kept = [{k: v for k, v in u.items() if k != "base_url"} for u in upstreams]
+    return view | {"upstreams": kept}

@@ -455,7 +455,7 @@ def model_status(
     """Loaded or not, device and memory, engine batch and queue, upstream circuits."""
     with svc.db.session() as s:
         record = svc.registry.find(s, caller, model)
-    return resources.status_view(record, svc.registry.loaded(record))
+    return resources.status_view(record, svc.registry.loaded(record), caller)
 
 
 @router.delete("/models/{model:path}", responses=errors(401, 403, 404))
