@@ -164,7 +164,10 @@ def test_credentials_follow_account_changes(install: Install) -> None:
     fresh = sign_in(server, name)
     assert server.api("GET", "/api/me", key=fresh).status_code == 200
     changed = server.api(
-        "PATCH", f"/api/users/{user_id}", key=fresh, json={"password": "my own new one"}
+        "PATCH",
+        f"/api/users/{user_id}",
+        key=fresh,
+        json={"password": "my own new one", "current_password": PASSWORD},
     )
     assert changed.status_code == 200, changed.text
     assert server.api("GET", "/api/me", key=fresh).status_code == 401
@@ -188,3 +191,32 @@ def test_a_taken_username_names_no_organization(install: Install) -> None:
         assert name not in taken.text and install.other_org not in taken.text
         answers.append(taken.json())
     assert answers[0] == answers[1]
+
+
+def test_a_key_cannot_take_its_users_account(install: Install) -> None:
+    """A user's key, even one limited to a model, changed the user's password without knowing
+    it, then signed in to the console (no key limits there). The current one is now needed."""
+    server = install.server
+    user_id, name = add_user(server, "admin")
+    made = server.api(
+        "POST",
+        "/api/keys",
+        json={"user_id": user_id, "role": "admin", "allowed_models": ["template-none"]},
+    )
+    assert made.status_code == 201, made.text
+    limited = made.json()["key"]
+    change = f"/api/users/{user_id}"
+    for extra, status in (({}, 400), ({"current_password": "a guess at it"}, 403)):
+        refused = server.api("PATCH", change, key=limited, json={"password": NEW_PASSWORD} | extra)
+        assert refused.status_code == status, refused.text
+        assert refused.json()["error"]["param"] == "current_password"
+    assert sign_in_error(server, name, NEW_PASSWORD) == "invalid"
+    session = sign_in(server, name)  # the owner of the account still gets in
+    changed = server.api(
+        "PATCH",
+        change,
+        key=session,
+        json={"password": NEW_PASSWORD, "current_password": PASSWORD},
+    )
+    assert changed.status_code == 200, changed.text
+    assert sign_in_error(server, name, NEW_PASSWORD) is None

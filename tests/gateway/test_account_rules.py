@@ -18,7 +18,13 @@ import pytest
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal
-from aigc.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied
+from aigc.errors import (
+    AuthenticationFailed,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
 from aigc.gateway import accounts, sessions
 from aigc.gateway.auth import authenticate_key
 from aigc.infra import migrate
@@ -198,7 +204,10 @@ def _revoke(world: World) -> Callable[[Session, Principal, User], object]:
 
 
 CHANGES: dict[str, tuple[dict[str, str], Callable[[World], Callable[..., object]]]] = {
-    "password": (PASSWORD_TABLE, lambda w: _update({"password": "a new password"})),
+    "password": (
+        PASSWORD_TABLE,
+        lambda w: _update({"password": "a new password", "current_password": PASSWORD}),
+    ),
     "display_name": (PASSWORD_TABLE, lambda w: _update({"display_name": "Renamed"})),
     "role=owner": (ROLE_TO_OWNER, lambda w: _update({"role": "owner"})),
     "role=admin": (ROLE_TO_ADMIN, lambda w: _update({"role": "admin"})),
@@ -332,7 +341,9 @@ def test_a_password_change_ends_every_session_of_the_user(
     assert second is not None
     with db.session() as s:
         me = authenticate_key(s, first)
-        accounts.update_user(s, me, user_id, {"password": "my new password"})  # by themselves
+        accounts.update_user(  # by themselves, who must know the current one
+            s, me, user_id, {"password": "my new password", "current_password": PASSWORD}
+        )
     with db.session() as s:
         for secret in (first, second):
             with pytest.raises(AuthenticationFailed) as ended:
@@ -341,6 +352,51 @@ def test_a_password_change_ends_every_session_of_the_user(
         assert authenticate_key(s, key).user_id == user_id  # keys are not passwords
         assert sessions.sign_in(s, "wang.fang", PASSWORD).error == "invalid"
         assert sessions.sign_in(s, "wang.fang", "my new password").secret is not None
+
+
+def test_ones_own_password_changes_only_with_the_current_one(
+    fresh: tuple[Database, Principal, str],
+) -> None:
+    """A key of the user (here limited to one model) took the account by setting a new password
+    and signing in, where no key limit holds. Now the current password is asked, and wrong
+    guesses count toward the sign-in lockout; an admin resetting someone else's needs none."""
+    db, owner, _ = fresh
+    user_id, _, _ = _person(db, owner, "li.lei", "member")
+    with db.session() as s:
+        _, limited = accounts.create_key(
+            s, owner, tenant_id=owner.tenant_id, user_id=user_id, allowed_models=["x"]
+        )
+    for given in ({}, {"current_password": ""}):
+        with db.session() as s, pytest.raises(InvalidRequest) as missing:
+            me = authenticate_key(s, limited)
+            accounts.update_user(s, me, user_id, {"password": "taken over!"} | given)
+        assert missing.value.param == "current_password"
+    for attempt in range(1, 7):
+        with db.session() as s, pytest.raises(PermissionDenied) as wrong:
+            me = authenticate_key(s, limited)
+            accounts.update_user(
+                s, me, user_id, {"password": "taken over!", "current_password": f"guess {attempt}"}
+            )
+        assert wrong.value.code == ("wrong_password" if attempt < 5 else "account_locked")
+    with db.session() as s, pytest.raises(PermissionDenied) as locked:  # even the right one
+        me = authenticate_key(s, limited)
+        accounts.update_user(
+            s, me, user_id, {"password": "taken over!", "current_password": PASSWORD}
+        )
+    assert locked.value.code == "account_locked"
+    with db.session() as s:
+        assert sessions.sign_in(s, "li.lei", "taken over!").error == "locked"
+        accounts.update_user(s, owner, user_id, {"password": "reset by the owner"})
+    with db.session() as s:
+        user = s.get(User, user_id)
+        assert user is not None and user.locked_until is None  # the reset also unlocks
+        assert sessions.sign_in(s, "li.lei", "reset by the owner").secret is not None
+        me = authenticate_key(s, limited)
+        accounts.update_user(
+            s, me, user_id, {"password": "my own choice", "current_password": "reset by the owner"}
+        )
+    with db.session() as s:
+        assert sessions.sign_in(s, "li.lei", "my own choice").secret is not None
 
 
 def test_deleting_a_user_revokes_their_keys(fresh: tuple[Database, Principal, str]) -> None:

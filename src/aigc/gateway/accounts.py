@@ -187,8 +187,17 @@ def update_user(
     A new password or disabling the account signs the user out everywhere (their console
     sessions end); a disabled user's keys are refused at authentication, and a demoted user's
     keys act with the new role, as ``authenticate_key`` caps a key by its user.
+
+    Changing one's own password needs the current one (``current_password``): without it,
+    whoever held one of the user's keys, limited or not, could take the account and sign in
+    to the console, where no key limit applies.
     """
-    changes = {field: value for field, value in changes.items() if value is not None}
+    current = changes.get("current_password")
+    changes = {
+        field: value
+        for field, value in changes.items()
+        if value is not None and field != "current_password"
+    }
     if not changes:  # answers the user as it is: no more than get_user would show
         return get_user(session, principal, user_id)
     user = _user_for(session, principal, user_id)
@@ -198,6 +207,8 @@ def update_user(
         may_manage(session, principal, user, "password")
         if len(changes["password"]) < 8:
             raise InvalidRequest("Password must have at least 8 characters", param="password")
+        if principal.user_id == user.id:
+            _prove_current_password(session, user, current)
     if "role" in changes:
         may_manage(session, principal, user, "role", new_role=changes["role"])
     if "disabled" in changes:
@@ -215,6 +226,30 @@ def update_user(
         sessions.end_user_sessions(session, user.id)
     session.flush()
     return user
+
+
+def _prove_current_password(session: Session, user: User, current: str | None) -> None:
+    """Refuse a change of one's own password without the right current one (under the
+    sign-in lockout, so this is no way to guess it)."""
+    if not current:
+        raise InvalidRequest(
+            "Changing your own password needs your current password in current_password",
+            param="current_password",
+        )
+    refused, _ = sessions.check_password(session, user, current)
+    if refused == "locked":
+        raise PermissionDenied(
+            "Too many wrong passwords: this account is locked for a while",
+            param="current_password",
+            code="account_locked",
+        )
+    if refused is not None:
+        raise PermissionDenied(
+            "current_password is not your current password",
+            param="current_password",
+            code="wrong_password",
+        )
+    session.refresh(user)
 
 
 def delete_user(session: Session, principal: Principal, user_id: str) -> None:

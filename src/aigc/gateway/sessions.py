@@ -53,21 +53,9 @@ def sign_in(
     if user is None:
         verify_password(_DUMMY_HASH, password)
         return SignIn(None, "invalid")
-    attempt = _claim_attempt(session, user.id, now)
-    if attempt is None:
-        return SignIn(None, "locked", user.id, _locked_until(session, user))
-    if attempt > MAX_FAILURES:
-        return SignIn(None, "locked", user.id, _lock(session, user.id, now))
-    if not verify_password(user.password_hash, password):
-        if attempt == MAX_FAILURES:
-            return SignIn(None, "locked", user.id, _lock(session, user.id, now))
-        return SignIn(None, "invalid", user.id)
-    session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_logins=0, locked_until=None)
-        .execution_options(synchronize_session=False)
-    )
+    refused, locked_until = check_password(session, user, password, now)
+    if refused is not None:
+        return SignIn(None, refused, user.id, locked_until)
     tenant = session.get(Tenant, user.tenant_id)
     session.refresh(user)
     if user.disabled or tenant is None or tenant.disabled:
@@ -75,6 +63,31 @@ def sign_in(
     if tenant.passwords_disabled and not user.platform_admin:
         return SignIn(None, "sso_only", user.id)  # said only to whoever knows the password
     return SignIn(open_session(session, user, user_agent, now), None, user.id)
+
+
+def check_password(
+    session: Session, user: User, password: str, now: datetime | None = None
+) -> tuple[str | None, datetime | None]:
+    """``user``'s password checked under the lockout: (None, None) when right, else
+    ("invalid", None) or ("locked", until). Sign-in and a change of one's own password both
+    come here, so neither is a way to guess a password past the lockout."""
+    now = now or datetime.now(UTC)
+    attempt = _claim_attempt(session, user.id, now)
+    if attempt is None:
+        return "locked", _locked_until(session, user)
+    if attempt > MAX_FAILURES:
+        return "locked", _lock(session, user.id, now)
+    if not verify_password(user.password_hash, password):
+        if attempt == MAX_FAILURES:
+            return "locked", _lock(session, user.id, now)
+        return "invalid", None
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=0, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return None, None
 
 
 def open_session(

@@ -57,6 +57,11 @@ class UserIn(Strict):
 class UserPatch(Strict):
     role: Role | None = None
     password: str | None = Field(default=None, min_length=8, max_length=1000)
+    current_password: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Your current password: needed to change your own (not another user's)",
+    )
     display_name: str | None = Field(default=None, max_length=200)
     disabled: bool | None = None
 
