@@ -7,6 +7,7 @@ Its behaviour is chosen by the requested model name:
     flaky-N            the first N requests answer 500, then like echo
     busy-N             the first N requests answer 429, then like echo
     down               always 503
+    late-MS            waits MS milliseconds before answering, then like echo
     redirect           307 to ``REDIRECT_TO`` (for redirect checks)
     leaky-S            HTTP S (e.g. 500, 400) with an error body holding ``LEAKED``
     midfail            streams two chunks, then an error event holding ``LEAKED``
@@ -33,6 +34,7 @@ Run standalone: ``python -m tests.engine.stub_openai --port 9001``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -167,6 +169,8 @@ def create_app() -> FastAPI:
             return JSONResponse({"error": {"message": "slow down"}}, status_code=429)
         if kind == "down":
             return JSONResponse({"error": {"message": "down for maintenance"}}, status_code=503)
+        if kind == "late":
+            await asyncio.sleep(int(n) / 1000)
         if kind == "redirect":
             return RedirectResponse(REDIRECT_TO, status_code=307)
         if kind == "leaky":

@@ -115,6 +115,30 @@ def test_circuit_breaker_fails_fast_then_recovers(stub: StubServer, settings: Se
         assert m.breaker_states()[0]["circuit"] == "open"
 
 
+def test_a_callers_own_short_timeout_does_not_open_others_circuits(settings: Settings) -> None:
+    """One breaker per address was shared by every model calling it, and each model sets its
+    own timeouts: an organization registering the platform's upstream address with a 0.1 s
+    timeout made five requests time out and opened the circuit of the platform's shared model
+    on that address (503 for everyone) while the service was healthy."""
+    with StubServer() as upstream:
+        shared = model(settings, base_url=upstream.base_url, model="echo")
+        impatient = model(
+            settings,
+            base_url=upstream.base_url,
+            model="late-400",
+            timeout_s=0.1,
+            connect_timeout_s=0.1,
+            max_retries=0,
+        )
+        for _ in range(5):
+            with pytest.raises(UpstreamFailed):
+                list(impatient.generate(ASK))
+        with pytest.raises(Overloaded):
+            list(impatient.generate(ASK))  # its own circuit is open
+        assert "".join(shared.generate(ASK)) == "".join(words())
+        assert shared.breaker_states()[0]["circuit"] == "closed"
+
+
 def test_each_model_keeps_its_own_breaker_settings(settings: Settings) -> None:
     """The status view (which used to create the address's breaker with the defaults) and an
     earlier model on the same address do not decide when this model's circuit opens."""

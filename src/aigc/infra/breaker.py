@@ -73,14 +73,23 @@ class BreakerBoard:
     The settings are part of the key: a model registered (or re-registered) with another
     threshold or reset time gets a breaker that keeps them, instead of the one some earlier
     caller of that address (or a status view, with the defaults) happened to create first.
+    So are the caller's ``timeouts``: a timeout is a failure only by the caller's own measure,
+    and an organization that registered the platform's upstream address with a 0.1 s timeout
+    opened the circuit of the platform's model on it for everyone while the service was well.
     """
 
     def __init__(self) -> None:
-        self._breakers: dict[tuple[str, int, float], CircuitBreaker] = {}
+        self._breakers: dict[tuple[str, int, float, tuple[float, ...]], CircuitBreaker] = {}
         self._lock = threading.Lock()
 
-    def get(self, address: str, threshold: int = 5, reset_s: float = 30.0) -> CircuitBreaker:
-        key = (address, int(threshold), float(reset_s))
+    def get(
+        self,
+        address: str,
+        threshold: int = 5,
+        reset_s: float = 30.0,
+        timeouts: tuple[float, ...] = (),
+    ) -> CircuitBreaker:
+        key = (address, int(threshold), float(reset_s), tuple(float(t) for t in timeouts))
         with self._lock:
             breaker = self._breakers.get(key)
             if breaker is None:

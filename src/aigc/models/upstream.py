@@ -292,7 +292,10 @@ class UpstreamModel(TextModelBase):
 
     def _breaker(self, target: Target) -> CircuitBreaker:
         return BREAKERS.get(
-            target.base_url, self.config["breaker_threshold"], self.config["breaker_reset_s"]
+            target.base_url,
+            self.config["breaker_threshold"],
+            self.config["breaker_reset_s"],
+            (self.config["timeout_s"], self.config["connect_timeout_s"]),
         )
 
     def generate(self, request: TextRequest) -> Iterator[str]:
