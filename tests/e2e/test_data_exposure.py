@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -260,3 +261,31 @@ def test_a_key_limited_to_a_model_cannot_mint_a_wider_key(srv: Server, org: Org)
         refused = srv.api("POST", "/api/keys", key=limited.json()["key"], json=asked)
         assert refused.status_code == 403, refused.text
         assert refused.json()["error"]["param"] == next(iter(asked))
+
+
+def test_a_limited_key_cannot_make_a_sign_in_without_its_limits(srv: Server, org: Org) -> None:
+    """A limited admin key made a user with a password it chose (or reset a member's), signed
+    in to the console as them and used every model: a session has no key limits."""
+    limited = srv.api(
+        "POST",
+        "/api/keys",
+        key=org.admin_key,
+        json={"role": "admin", "allowed_models": ["template-none"]},
+    ).json()["key"]
+    member_id, _ = _person(srv, org, "reset-me", "member")
+    attempts = [
+        ("POST", "/api/users", {"username": f"mine-{org.id}", "password": "chosen by me"}),
+        ("PATCH", f"/api/users/{member_id}", {"password": "chosen by me"}),
+    ]
+    for method, path, body in attempts:
+        refused = srv.api(method, path, key=limited, json=body)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["param"] == "password"
+    signed_in = httpx.post(
+        f"{srv.base_url}/console/login",
+        data={"username": f"reset-me-{org.id}", "password": "chosen by me"},
+        headers={"Origin": srv.base_url},
+    )
+    assert signed_in.cookies.get("aigc_session") is None
+    users = srv.api("GET", "/api/users", key=org.admin_key).json()["data"]
+    assert f"mine-{org.id}" not in {u["username"] for u in users}

@@ -125,6 +125,59 @@ def test_a_limited_key_creates_only_keys_as_limited(session: Session) -> None:
     assert (free.allowed_models, free.rpm_limit, free.expires_at) == (None, 99, None)
 
 
+def test_a_limited_key_sets_no_password_of_another(session: Session) -> None:
+    """A limited admin key made a user (or reset a member's password) and signed in with it,
+    where none of the key's limits hold."""
+    admin = _admin_of(session, "A")
+    member = accounts.create_user(
+        session,
+        admin,
+        tenant_id=admin.tenant_id,
+        username="wu.fan",
+        password="x" * 8,
+        role="member",
+    )
+    soon = datetime.now(UTC) + timedelta(days=1)
+    limits: list[dict[str, object]] = [
+        {"allowed_models": ["template-a"]},
+        {"rpm_limit": 10},
+        {"tpm_limit": 10},
+        {"expires_at": soon},
+    ]
+    for limit in limits:
+        _, secret = accounts.create_key(
+            session,
+            admin,
+            tenant_id=admin.tenant_id,
+            role="admin",
+            **limit,  # type: ignore[arg-type]
+        )
+        limited = authenticate_key(session, secret)
+        with pytest.raises(PermissionDenied) as refused:
+            accounts.create_user(
+                session,
+                limited,
+                tenant_id=limited.tenant_id,
+                username=f"new-{next(iter(limit))}",
+                password="y" * 8,
+                role="viewer",
+            )
+        assert refused.value.param == "password"
+        with pytest.raises(PermissionDenied):
+            accounts.update_user(session, limited, member.id, {"password": "taken over"})
+        renamed = accounts.update_user(session, limited, member.id, {"display_name": "Wu"})
+        assert renamed.display_name == "Wu"  # other changes stay the admin's
+    made = accounts.create_user(
+        session,
+        admin,
+        tenant_id=admin.tenant_id,
+        username="by-an-unlimited-key",
+        password="z" * 8,
+        role="viewer",
+    )
+    assert accounts.update_user(session, admin, made.id, {"password": "reset it"}).id == made.id
+
+
 def test_roles_bound_what_a_caller_may_grant(session: Session) -> None:
     admin = _admin_of(session, "A")
     with pytest.raises(PermissionDenied):

@@ -132,6 +132,7 @@ def create_user(
         require_role(principal, "admin")
         tenant_id = target_tenant(session, principal, tenant_id)
         may_grant(principal, role, platform_admin=platform_admin)
+        account_rules.may_set_password(session, principal)
     elif session.get(Tenant, tenant_id) is None:
         raise NotFound(f"No organization with id '{untrusted.field(tenant_id)}'")
     username = username.strip()
@@ -209,6 +210,8 @@ def update_user(
             raise InvalidRequest("Password must have at least 8 characters", param="password")
         if principal.user_id == user.id:
             _prove_current_password(session, user, current)
+        else:
+            account_rules.may_set_password(session, principal)
     if "role" in changes:
         may_manage(session, principal, user, "role", new_role=changes["role"])
     if "disabled" in changes:
