@@ -75,9 +75,9 @@ def require_model_allowed(principal: Principal, model: str) -> None:
         )
 
 
-def require_platform_admin(principal: Principal) -> None:
+def require_platform_admin(principal: Principal, param: str | None = None) -> None:
     if not principal.platform_admin:
-        raise PermissionDenied("This action is for the platform administrator only")
+        raise PermissionDenied("This action is for the platform administrator only", param=param)
 
 
 def check_role_name(role: str) -> str:

@@ -289,3 +289,44 @@ def test_a_limited_key_cannot_make_a_sign_in_without_its_limits(srv: Server, org
     assert signed_in.cookies.get("aigc_session") is None
     users = srv.api("GET", "/api/users", key=org.admin_key).json()["data"]
     assert f"mine-{org.id}" not in {u["username"] for u in users}
+
+
+def test_an_organization_admin_cannot_choose_how_a_model_runs_on_the_cluster(
+    srv: Server, org: Org
+) -> None:
+    """A model's ``deployment`` (Ray Serve options) was taken from an organization's admin:
+    runtime_env installs packages, fetches code and sets the environment of the replicas on
+    the operator's machines (e.g. LD_PRELOAD), and num_gpus or num_replicas take the cluster.
+    Like server paths, it is the platform administrator's."""
+    template = (
+        "name: d\nlanguages: [en]\nintents:\n  - id: hello\n    patterns: ['hello']\n"
+        "    answers:\n      en: ['Hi.']\nfallback:\n  en: ['Hi.']\n"
+    )
+    for deployment in (
+        {"ray_actor_options": {"runtime_env": {"pip": ["not-a-package-here"]}}},
+        {"ray_actor_options": {"runtime_env": {"env_vars": {"LD_PRELOAD": "/tmp/x.so"}}}},
+        {"num_replicas": 64, "ray_actor_options": {"num_gpus": 8}},
+    ):
+        body = {"id": "template-cluster", "config": {"yaml": template, "deployment": deployment}}
+        refused = srv.api("POST", "/api/models", key=org.admin_key, json=body)
+        assert refused.status_code == 403, refused.text
+        error = refused.json()["error"]
+        assert error["type"] == "permission_error" and error["param"] == "deployment"
+    models = srv.api("GET", "/v1/models", key=org.admin_key).json()["data"]
+    assert "template-cluster" not in {m["id"] for m in models}
+    plain = srv.api(
+        "POST",
+        "/api/models",
+        key=org.admin_key,
+        json={"id": "template-cluster", "config": {"yaml": template}},
+    )
+    assert plain.status_code == 201, plain.text
+    platform = srv.api(
+        "POST",
+        "/api/models",
+        json={
+            "id": "template-cluster-2",
+            "config": {"yaml": template, "deployment": {"num_replicas": 2}},
+        },
+    )
+    assert platform.status_code == 201, platform.text

@@ -255,15 +255,21 @@ def test_bad_deployment_options_are_a_400(server: Server) -> None:
         ({"ray_actor_options": {"num_gpu": 1}}, "num_gpu"),
         ("two", "object"),
     ):
-        made = server.api(
+        made = server.api(  # the platform admin's: an organization's admin gets a 403
             "POST",
             "/api/models",
-            key=org.admin_key,
             json={"id": "template-bad", "config": {"yaml": slow("x", 0), "deployment": bad}},
         )
         assert made.status_code == 400, made.text
         error = made.json()["error"]
         assert error["param"] == "deployment" and said in error["message"], error
+    refused = server.api(
+        "POST",
+        "/api/models",
+        key=org.admin_key,
+        json={"id": "template-bad", "config": {"yaml": slow("x", 0), "deployment": bad}},
+    )
+    assert refused.status_code == 403, refused.text
 
 
 def test_a_grounded_chat_counts_its_sources_in_one_round_trip(

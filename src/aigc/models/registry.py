@@ -275,6 +275,10 @@ class ModelRegistry:
             config = config | {"path": str(check_import_path(config["path"], self.import_roots))}
         deployment = config.get("deployment")
         if deployment is not None:
+            if principal is not None:
+                # How a model runs on the cluster (replicas, GPUs, runtime_env: packages to
+                # install, code to fetch, environment) is the operator's, as server paths are.
+                require_platform_admin(principal, param="deployment")
             check_deployment(deployment)
             config = {k: v for k, v in config.items() if k != "deployment"}
         family.validate(config)
