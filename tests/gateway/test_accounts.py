@@ -284,3 +284,20 @@ def test_allow_list_and_readiness(session: Session) -> None:
     with pytest.raises(ModelNotReady) as busy:
         registry.resolve(session, a, "template-faq")
     assert busy.value.headers["Retry-After"]
+
+
+def test_no_caller_names_a_blob_store_folder_for_a_model(session: Session) -> None:
+    """``config.storage`` is where training put a model's folder; registered by hand it made
+    the server materialise any prefix of the store (every organization's models, under
+    ``models/``) and prune the cached versions of the folder it named."""
+    a = _admin_of(session, "A")
+    platform = Principal(tenant_id=a.tenant_id, role="owner", platform_admin=True)
+    registry = ModelRegistry()
+    storage = {"prefix": "models/", "version": "v1"}
+    for caller in (a, platform, None):
+        with pytest.raises(InvalidRequest) as refused:
+            registry.register(
+                session, caller, "template-stored", {"yaml": TINY, "storage": storage}
+            )
+        assert refused.value.param == "config.storage"
+    assert "template-stored" not in [m.name for m in registry.visible(session, a)]

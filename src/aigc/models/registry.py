@@ -269,6 +269,13 @@ class ModelRegistry:
                 require_platform_admin(principal)
             else:
                 tenant_id = principal.tenant_id
+        if "storage" in config:
+            # Written by training alone: it names a folder of the blob store to load from, so
+            # a caller naming one reached other models' folders (and pruned their caches).
+            raise InvalidRequest(
+                "config.storage is where training keeps a model; it is not set by hand",
+                param="config.storage",
+            )
         if "path" in config:
             if principal is not None:
                 require_platform_admin(principal)  # server paths: CLI or platform admin only
