@@ -764,3 +764,26 @@ async def test_an_unsupported_field_is_unused_only_with_the_very_value(
     assert reply.json()["error"]["param"] == "background"
     reply = await api.post("/v1/responses", json=responses | {"background": False})
     assert reply.status_code == 200, reply.text
+
+
+async def test_a_knowledge_base_field_not_taken_is_named_not_dropped(
+    api: httpx.AsyncClient,
+) -> None:
+    """Found by a security probe: POST /api/kb with "embedding_model" made a base on the
+    default model without a word, and a PATCH setting "dense" changed nothing, each a 200."""
+    refused = await api.post("/api/kb", json={"name": "法规", "embedding_model": "bge-m3"})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["param"] == "embedding_model"
+    assert (await api.get("/api/kb")).json()["data"] == []  # nothing half-made
+    made = await api.post("/api/kb", json={"name": "法规", "dense": False})
+    base = f"/api/kb/{made.json()['id']}"
+    for path, body, param in (
+        (base, {"dense": True}, "dense"),
+        (f"{base}/search", {"query": "年假", "top_n": 3}, "top_n"),
+        (f"{base}/documents/url", {"url": "https://example.com/a.html", "name": "a"}, "name"),
+    ):
+        method = api.patch if path == base else api.post
+        reply = await method(path, json=body)
+        assert reply.status_code == 400, (path, reply.text)
+        error = reply.json()["error"]
+        assert error["param"] == param and error["type"] == "invalid_request_error", error

@@ -56,6 +56,7 @@ GRANTS = branch_rules(
 
 
 class KbCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field not taken is named, not dropped
     name: Name
     description: str = ""
     access: list[dict[str, Any]] | None = Field(default=None, json_schema_extra=GRANTS)
@@ -63,6 +64,7 @@ class KbCreate(BaseModel):
 
 
 class KbUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field not taken is named, not dropped
     name: Name | None = None
     description: str | None = None
     access: list[dict[str, Any]] | None = Field(default=None, json_schema_extra=GRANTS)
@@ -75,6 +77,7 @@ FILENAME = rf"^[A-Za-z0-9_(][A-Za-z0-9 _.()-]*\.({_EXTENSIONS})$"
 
 
 class UrlDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field not taken is named, not dropped
     # The fetch and ingest.check_document_name enforce these (with their own 400s, and more
     # leniently: an upper-case scheme, any script in a name); the schema shows the safe form.
     url: str = Field(
@@ -101,6 +104,7 @@ class SearchFilters(BaseModel):
 
 
 class SearchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field not taken is named, not dropped
     query: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
     top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"  # retrieve.MODES
