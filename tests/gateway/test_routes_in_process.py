@@ -787,3 +787,29 @@ async def test_a_knowledge_base_field_not_taken_is_named_not_dropped(
         assert reply.status_code == 400, (path, reply.text)
         error = reply.json()["error"]
         assert error["param"] == param and error["type"] == "invalid_request_error", error
+
+
+async def test_a_key_limited_to_models_sees_only_those(api: httpx.AsyncClient) -> None:
+    """Found by the security probe: a key limited to one model listed every model of the
+    organization on /api/models and read any model's details and status (its config's
+    family, its engine, its load); and a 404 against a 403 told it which names exist."""
+    for name in ("template-echo", "template-other"):
+        made = await api.post("/api/models", json={"id": name, "config": {"yaml": ECHO}})
+        assert made.status_code == 201, made.text
+    limited = (await api.post("/api/keys", json={"allowed_models": ["template-echo"]})).json()
+    headers = {"Authorization": f"Bearer {limited['key']}"}
+    for listing in ("/v1/models", "/api/models"):
+        names = {m["id"] for m in (await api.get(listing, headers=headers)).json()["data"]}
+        assert names == {"template-echo"}, listing
+    assert (await api.get("/v1/models/template-echo", headers=headers)).status_code == 200
+    for path in (
+        "/v1/models/template-other",
+        "/v1/models/no-such-model",  # the same answer: nothing learnt of what exists
+        "/api/models/template-other/status",
+        "/api/models/no-such-model/status",
+    ):
+        reply = await api.get(path, headers=headers)
+        assert reply.status_code == 403, (path, reply.text)
+        assert reply.json()["error"]["code"] == "model_not_allowed"
+    everything = {m["id"] for m in (await api.get("/api/models")).json()["data"]}
+    assert {"template-echo", "template-other"} <= everything  # an unlimited key sees all

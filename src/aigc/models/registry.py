@@ -150,6 +150,8 @@ class ModelRegistry:
     # --- lookups --------------------------------------------------------------------------
 
     def visible(self, session: Session, principal: Principal) -> list[ModelRecord]:
+        """The models a caller sees: its organization's and the shared ones (its own first),
+        only those its key's ``allowed_models`` names."""
         rows = session.scalars(
             select(ModelRecord)
             .where(
@@ -161,7 +163,8 @@ class ModelRegistry:
         for row in rows:
             if row.name not in own or row.tenant_id is not None:
                 own[row.name] = row
-        return list(own.values())
+        allowed = principal.allowed_models
+        return [r for r in own.values() if allowed is None or r.name in allowed]
 
     def resolve(self, session: Session, principal: Principal, name: str) -> ModelRecord:
         """The record a caller means by ``name``, after allow-list and readiness checks."""
@@ -187,6 +190,9 @@ class ModelRegistry:
             )
 
     def find(self, session: Session, principal: Principal, name: str) -> ModelRecord:
+        """The record ``name`` means to the caller; a name its key's ``allowed_models`` lacks
+        is a 403 whether or not it exists (a limited key learns nothing of other models)."""
+        require_model_allowed(principal, name)
         if len(name) > untrusted.LIMIT:  # longer than any stored name: no query, no echo
             raise ModelNotFound(
                 f"The model '{untrusted.field(name)}' does not exist", param="model"
