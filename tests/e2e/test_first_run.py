@@ -133,3 +133,42 @@ def test_headless_owner_and_keys_from_the_cli(tmp_path: Path) -> None:
     finally:
         srv.stop()
     assert aigc("admin", "create-tenant", "Finance").returncode == 1  # clear error, no traceback
+
+
+def test_an_organizations_owner_made_before_setup_leaves_setup_open(tmp_path: Path) -> None:
+    """Found by the security probe: setup counted the owners of every organization, so an
+    owner of another organization, made with the first key before the install's owner, shut
+    /setup ("setup is complete") and the install never got its owner from the browser."""
+    data = tmp_path / "data"
+    srv = Server(data, admin_key="")
+    srv.start()
+    try:
+        content = (data / "first-run.txt").read_text()
+        key = re.search(r"sk-aigc-\S+", content).group(0)  # type: ignore[union-attr]
+        token = re.search(r"/setup\?token=(\S+)", content).group(1)  # type: ignore[union-attr]
+        finance = srv.api("POST", "/api/tenants", key=key, json={"name": "财务部"}).json()
+        made = srv.api(
+            "POST",
+            "/api/users",
+            key=key,
+            json={
+                "username": "finance-owner",
+                "password": "s3cret-pass",
+                "role": "owner",
+                "tenant_id": finance["id"],
+            },
+        )
+        assert made.status_code == 201, made.text
+        page = httpx.get(f"{srv.base_url}/setup", params={"token": token})
+        assert page.status_code == 200 and 'name="password"' in page.text
+        form = {
+            "token": token,
+            "username": "owner",
+            "password": "pa55-word",
+            "confirm": "pa55-word",
+        }
+        assert httpx.post(f"{srv.base_url}/setup", data=form).status_code == 201
+        users = srv.api("GET", "/api/users", key=key).json()["data"]
+        assert ("owner", True) in [(u["username"], u["platform_admin"]) for u in users]
+    finally:
+        srv.stop()

@@ -60,7 +60,7 @@ def create_user(
             display_name=display_name,
             platform_admin=first_owner and tenant is None,
         )
-        if first_owner:
+        if user.platform_admin:  # the install's owner: the setup link has done its work
             first_run.finish_setup(s)
         out.print(f"created user {user.username} ({user.id}), role {user.role}")
 

@@ -278,7 +278,11 @@ def _user_for(session: Session, principal: Principal, user_id: str) -> User:
 
 
 def has_owner(session: Session) -> bool:
-    return bool(session.scalar(select(func.count()).select_from(User).where(User.role == "owner")))
+    """Whether the install's owner exists: an owner who is platform admin (what first-run
+    setup makes). An organization's owner, which a platform-admin key may create before
+    setup is done, is not it: setup stays open until the install has its own."""
+    owners = select(func.count()).select_from(User)
+    return bool(session.scalar(owners.where(User.role == "owner", User.platform_admin.is_(True))))
 
 
 # --- groups --------------------------------------------------------------------------------
