@@ -48,6 +48,15 @@ def test_first_start_issues_a_key_once_and_the_setup_page_creates_the_owner(tmp_
             },
         )
         assert mismatch.status_code == 400
+        # A refusal of the API's account rules, on a Chinese page: in Chinese, what was typed kept.
+        short = httpx.post(
+            f"{srv.base_url}/setup",
+            data={"token": token, "username": "张伟", "password": "short", "confirm": "short"},
+            headers={"Accept-Language": "zh-CN"},
+        )
+        assert short.status_code == 400
+        assert "密码至少需要 8 个字符。" in short.text and 'value="张伟"' in short.text
+        assert "Password must" not in short.text
         created = httpx.post(
             f"{srv.base_url}/setup",
             data={

@@ -10,6 +10,7 @@ from nicegui import ui
 
 from aigc.console import routes
 from aigc.console.api import ApiError
+from aigc.console.api_errors import explain_error
 from aigc.console.i18n import LANGUAGE_NAMES, LANGUAGES, add
 from aigc.console.session import ConsoleUser
 
@@ -123,8 +124,12 @@ async def _sign_out(user: ConsoleUser) -> None:
 
 
 def show_error(user: ConsoleUser, error: Exception) -> None:
-    """A friendly message for a failed action: the API's own words, never a stack trace."""
-    message = error.message if isinstance(error, ApiError) else type(error).__name__
+    """A friendly message for a failed action in the page's language, never a stack trace."""
+    message = (
+        explain_error(user.tr, error)
+        if isinstance(error, ApiError)
+        else user.tr("apierr.status.other", message=type(error).__name__)
+    )
     ui.notify(user.tr("common.error", message=message), type="negative", multi_line=True)
 
 

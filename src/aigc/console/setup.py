@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
 from aigc.console import i18n
+from aigc.console.api_errors import explain
 from aigc.console.i18n import Translator, pick_language
 from aigc.console.session import LANGUAGE_COOKIE
 from aigc.errors import APIError
@@ -83,14 +84,18 @@ button{{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}}
     )
 
 
-def _form(tr: Translator, token: str, error: str = "") -> str:
+def _form(
+    tr: Translator, token: str, error: str = "", username: str = "", display_name: str = ""
+) -> str:
+    """The owner form; after a refusal it keeps what was typed (never the passwords)."""
     err = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
     return f"""<p>{tr("setup.intro")}</p>{err}
 <form method="post" action="/setup">
 <input type="hidden" name="token" value="{html.escape(token)}">
 <label>{tr("setup.username")}<input name="username" required autocomplete="username"
- autofocus></label>
-<label>{tr("setup.display")}<input name="display_name" autocomplete="name"></label>
+ value="{html.escape(username)}" autofocus></label>
+<label>{tr("setup.display")}<input name="display_name" autocomplete="name"
+ value="{html.escape(display_name)}"></label>
 <label>{tr("setup.password")}<input name="password" type="password" minlength="8" required
  autocomplete="new-password"></label>
 <label>{tr("setup.confirm")}<input name="confirm" type="password" minlength="8" required
@@ -123,7 +128,7 @@ def setup_submit(
 ) -> HTMLResponse:
     tr = _translator(request)
     if password != confirm:
-        return _page(tr, _form(tr, token, tr("setup.mismatch")), 400)
+        return _page(tr, _form(tr, token, tr("setup.mismatch"), username, display_name), 400)
     with svc.db.session() as s:
         if accounts.has_owner(s):
             return _page(tr, _signed_up(tr, "setup.done"))
@@ -142,7 +147,8 @@ def setup_submit(
             )
         except APIError as exc:
             s.rollback()
-            return _page(tr, _form(tr, token, exc.message), exc.status)
+            reason = explain(tr, exc.message, exc.code, exc.status)
+            return _page(tr, _form(tr, token, reason, username, display_name), exc.status)
         first_run.finish_setup(s)
     return _page(tr, _signed_up(tr, "setup.created"), 201)
 

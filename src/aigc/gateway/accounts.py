@@ -137,9 +137,11 @@ def create_user(
         raise NotFound(f"No organization with id '{untrusted.field(tenant_id)}'")
     username = username.strip()
     if not username:
-        raise InvalidRequest("Username must not be empty", param="username")
+        raise InvalidRequest(
+            "Username must not be empty", param="username", code="username_required"
+        )
     if len(password) < 8:
-        raise InvalidRequest("Password must have at least 8 characters", param="password")
+        raise password_too_short()
     user = User(
         id=new_id("user_"),
         tenant_id=tenant_id,
@@ -156,6 +158,13 @@ def create_user(
         session.rollback()
         raise username_unavailable() from None
     return user
+
+
+def password_too_short() -> InvalidRequest:
+    """The one password rule, coded so a client (the console) can say it in its language."""
+    return InvalidRequest(
+        "Password must have at least 8 characters", param="password", code="password_too_short"
+    )
 
 
 def username_unavailable() -> Conflict:
@@ -207,7 +216,7 @@ def update_user(
     if "password" in changes:
         may_manage(session, principal, user, "password")
         if len(changes["password"]) < 8:
-            raise InvalidRequest("Password must have at least 8 characters", param="password")
+            raise password_too_short()
         if principal.user_id == user.id:
             _prove_current_password(session, user, current)
         else:

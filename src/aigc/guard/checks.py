@@ -14,6 +14,9 @@ from aigc.guard import injection, moderation, pii
 from aigc.guard.policy import Rule
 from aigc.infra.canonical_text import canonical_with_positions, span_in
 
+# What a block rule says when its author wrote no message of their own.
+DEFAULT_BLOCK_MESSAGE = "This request was blocked by the content policy."
+
 
 class Blocked(Exception):
     """A block rule fired; ``message`` is safe to show to the caller."""
@@ -21,7 +24,7 @@ class Blocked(Exception):
     def __init__(self, rule: Rule, code: str) -> None:
         self.rule = rule
         self.code = code
-        super().__init__(rule.message or "This request was blocked by the content policy.")
+        super().__init__(rule.message or DEFAULT_BLOCK_MESSAGE)
 
 
 @dataclass

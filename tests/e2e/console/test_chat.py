@@ -67,6 +67,12 @@ rules:
     entities: [EMAIL_ADDRESS]
     action: redact
     scope: {{models: [{ECHO}]}}
+  - id: secret
+    stage: input
+    detector: regex
+    pattern: '机密'
+    action: block
+    scope: {{models: [{ECHO}]}}
 """
 PRINTERS = "Printer P-204 on the second floor prints double-sided in colour.\n"
 
@@ -413,6 +419,26 @@ def test_chinese_page_and_question(
     answer = box.get_by_test_id("chat-answer").inner_text()
     assert sum("\u4e00" <= ch <= "\u9fff" for ch in answer) >= 5, answer
     shot(page, "chat-zh")
+
+
+def test_a_refusal_is_told_in_the_pages_language(
+    new_page: Any, server: Server, console_org: Org, chat_org: dict[str, str]
+) -> None:
+    """The guard's refusal (the API's English) on a Chinese page: said in Chinese."""
+    refused = server.api(
+        "POST",
+        "/v1/chat/completions",
+        key=console_org.member_key,
+        json={"model": ECHO, "messages": [{"role": "user", "content": "机密"}]},
+    )
+    assert refused.json()["error"]["code"] == "content_policy_violation", refused.text
+    page = new_page(add_user(server, console_org, "member"), lang="zh-CN")
+    _pick(page, "chat-model", ECHO)
+    _ask(page, "这份机密文件写了什么？")
+    status = page.get_by_test_id("chat-status")
+    status.wait_for()
+    assert status.inner_text() == "没有回答：此请求被贵组织的内容安全策略拦截。"
+    shot(page, "chat-refused-zh")
 
 
 def test_viewer_sees_a_read_only_notice(new_page: Any, server: Server, console_org: Org) -> None:

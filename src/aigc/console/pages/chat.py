@@ -23,6 +23,7 @@ from nicegui import ui
 
 from aigc.console import layout
 from aigc.console.api import ApiError
+from aigc.console.api_errors import explain_error
 from aigc.console.i18n import add
 from aigc.console.pages.chat_answer import Answer, AnswerBubble
 from aigc.console.session import ConsoleUser, gate
@@ -95,6 +96,8 @@ add(
             "chat.filtered": "The answer was stopped by the content policy.",
             "chat.length": "The answer reached the token limit.",
             "chat.failed": "No answer: {message}",
+            "chat.connection_lost": "the connection to the platform broke off mid-answer; "
+            "try again",
             "chat.sources": "Sources",
             "chat.page": "p. {page}",
             "chat.chunk_title": "Source [{index}]: {filename}",
@@ -144,6 +147,7 @@ add(
             "chat.filtered": "回答被内容策略中止。",
             "chat.length": "回答达到了 token 上限。",
             "chat.failed": "没有回答：{message}",
+            "chat.connection_lost": "与平台的连接在回答途中中断，请重试",
             "chat.sources": "来源",
             "chat.page": "第 {page} 页",
             "chat.chunk_title": "来源 [{index}]：{filename}",
@@ -517,9 +521,9 @@ class ChatView:
                     bubble.draw_text(answer.text)
                     self.scroller.scroll_to(percent=1.0)
         except ApiError as exc:
-            answer.error = exc.message
-        except httpx.HTTPError as exc:  # the server went away mid-answer
-            answer.error = type(exc).__name__
+            answer.error = explain_error(self.user.tr, exc)
+        except httpx.HTTPError:  # the server went away mid-answer
+            answer.error = self.user.tr("chat.connection_lost")
 
     def stop(self) -> None:
         if self.task is not None:

@@ -19,6 +19,7 @@ from nicegui import ui
 
 from aigc.console import layout
 from aigc.console.api import ApiError
+from aigc.console.api_errors import explain_error
 from aigc.console.i18n import add
 from aigc.console.session import ConsoleUser, gate
 
@@ -197,7 +198,7 @@ class ImagesPage:
     def _failed(self, exc: ApiError) -> None:
         """A refusal by the guard is the policy speaking, not a fault: say so in place."""
         if exc.code == REFUSED:
-            self.refusal.set_text(self.user.tr("img.refused", message=exc.message))
+            self.refusal.set_text(explain_error(self.user.tr, exc))
             self.refusal.set_visibility(True)
         else:
             layout.show_error(self.user, exc)
@@ -401,8 +402,6 @@ add(
             "img.size": "Size",
             "img.size.native": "model's own",
             "img.generate": "Generate",
-            "img.refused": "This prompt was refused by your organization's content policy: "
-            "{message}",
             "img.gallery": "Gallery",
             "img.gallery.empty": "Generated images appear here.",
             "img.alt": "Generated image {n}",
@@ -440,7 +439,6 @@ add(
             "img.size": "尺寸",
             "img.size.native": "模型原始尺寸",
             "img.generate": "生成",
-            "img.refused": "该提示词被您组织的内容策略拒绝：{message}",
             "img.gallery": "图库",
             "img.gallery.empty": "生成的图像会显示在这里。",
             "img.alt": "生成的图像 {n}",

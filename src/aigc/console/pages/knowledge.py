@@ -22,6 +22,7 @@ from nicegui import events, ui
 
 from aigc.console import layout
 from aigc.console.api import ApiError
+from aigc.console.api_errors import explain
 from aigc.console.i18n import add
 from aigc.console.pages.knowledge_common import (
     PROCESSING,
@@ -201,9 +202,15 @@ class KbPage:
             )
             result = answer["data"][0]
         except ApiError as exc:  # one file a request: its refusal is the request's error
-            result = {"error": {"message": exc.message, "code": exc.code}}
+            result = {"error": {"message": exc.message, "code": exc.code, "status": exc.status}}
         if "id" not in result:  # refused: the API says why for this file alone
-            reason = result["error"]["message"]
+            error = result["error"]
+            reason = explain(
+                self.user.tr,
+                error.get("message") or "",
+                error.get("code"),
+                error.get("status", 400),
+            )
             self.uploads[name] = {"status": "failed", "error": reason, "doc": None}
         else:
             self.uploads[name] = {

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from nicegui import ui
 
 from aigc.console.api import ApiError
+from aigc.console.api_errors import explain_error
 from aigc.console.session import ConsoleUser
 
 ROLES = ("viewer", "member", "admin", "owner")
@@ -79,7 +80,7 @@ def missing(user: ConsoleUser, exc: ApiError) -> None:
     text = (
         user.tr("kb.not_found")
         if exc.status == 404
-        else user.tr("common.error", message=exc.message)
+        else user.tr("common.error", message=explain_error(user.tr, exc))
     )
     ui.label(text).props('role="alert" data-testid="kb-missing"').classes("text-lg")
     ui.link(user.tr("kb.back"), "/knowledge")
