@@ -57,3 +57,16 @@ def test_translator_formats_and_falls_back() -> None:
     tr = Translator("zh-CN")
     assert tr("common.error", message="超时") == "出错了：超时"
     assert Translator("en")("no.such.key") == "no.such.key"
+
+
+def test_every_training_parameter_of_the_built_in_families_has_a_label() -> None:
+    """The training form labels a family's fields from this table; a field without a key
+    showed the schema's English title ("Vocab Size", "Min Lr") on the Chinese page."""
+    from aigc.console.pages.training import schema_params
+    from aigc.models.family import families
+
+    load_every_page()
+    for family in families():
+        for param in schema_params(family.view()["params_schema"]):
+            key = f"training.param.{param.key}"
+            assert key in i18n.TABLE["zh-CN"], (family.name, param.key, param.title)

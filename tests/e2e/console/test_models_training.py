@@ -149,3 +149,26 @@ def test_models_table_upstream_refusal_and_delete(
     table.locator("tr", has_text=name).wait_for(state="detached")
     gone = server.api("GET", f"/api/models/{name}/status", key=console_org.admin_key)
     assert gone.status_code == 404
+
+
+def test_a_failed_job_is_explained_in_chinese_without_python_names(
+    new_page: Any, server: Server, console_org: Org, tmp_path: Path
+) -> None:
+    """Too little text for the context: the job fails at once, and a Chinese page says so in
+    Chinese, with every field of the form labelled in Chinese and no "ValueError:"."""
+    member = add_user(server, console_org, "member")
+    page = new_page(member, lang="zh-CN", path="/training")
+    page.get_by_test_id("param-vocab_size").wait_for()
+    vocab_label = page.get_by_label("词表大小（BPE，留空为默认值）")
+    assert vocab_label.count() == 1  # was the schema's "Vocab Size"
+    data = tmp_path / "太短.txt"
+    data.write_text("短", encoding="utf-8")
+    page.get_by_test_id("upload").locator("input[type=file]").set_input_files(str(data))
+    page.get_by_test_id("train-files").get_by_text("太短.txt").wait_for()
+    _fill_training_form(page, f"short-{secrets.token_hex(3)}", iterations=20)
+    page.get_by_test_id("train-start").click()
+    page.get_by_test_id("job-status").filter(has_text="失败").wait_for(timeout=60_000)
+    error = page.get_by_test_id("job-error").inner_text()
+    assert error.startswith("训练失败：Not enough training text"), error
+    assert "ValueError" not in error
+    shot(page, "training-failed-zh")

@@ -9,6 +9,7 @@ loss curve and samples a neural job publishes in its ``result.metrics`` while it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,9 +62,21 @@ def schema_params(schema: dict[str, Any] | None) -> list[Param]:
     return params
 
 
+# The job runner records a failure as "ValueError: why" (type and message, never a trace):
+# the type is Python's word for the kind of fault, of no use to the person who trains.
+_EXCEPTION_TYPE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt):\s+(?=\S)")
+
+
+def failure_text(tr: i18n.Translator, error: str) -> str:
+    """A failed job's reason as the page shows it: a lead-in in the page's language and the
+    runner's reason without the Python exception's name."""
+    return tr("training.failed", reason=_EXCEPTION_TYPE.sub("", error.strip(), count=1))
+
+
 i18n.add(
     {
         "en": {
+            "training.failed": "Training failed: {reason}",
             "training.new": "New training job",
             "training.family": "Model family",
             "training.name": "Model id",
@@ -112,8 +125,25 @@ i18n.add(
             "training.param.n_hidden": "Hidden size",
             "training.param.learning_rate": "Learning rate",
             "training.param.eval_interval": "Evaluate every (iterations)",
+            "training.param.vocab_size": "Vocabulary size (BPE; empty: default)",
+            "training.param.val_fraction": "Validation share of the data",
+            "training.param.seed": "Random seed",
+            "training.param.dropout": "Dropout",
+            "training.param.min_lr": "Minimum learning rate",
+            "training.param.warmup_iters": "Warm-up iterations",
+            "training.param.lr_decay_iters": "Learning-rate decay iterations",
+            "training.param.weight_decay": "Weight decay",
+            "training.param.beta1": "Adam beta1",
+            "training.param.beta2": "Adam beta2",
+            "training.param.grad_clip": "Gradient clipping",
+            "training.param.eval_tokens": "Tokens per evaluation",
+            "training.param.checkpoint_interval": "Checkpoint every (iterations)",
+            "training.param.device": "Device",
+            "training.param.discount_fallback": "Discount fallback for small data",
+            "training.param.lowercase": "Lowercase the text",
         },
         "zh-CN": {
+            "training.failed": "训练失败：{reason}",
             "training.new": "新建训练任务",
             "training.family": "模型类别",
             "training.name": "模型 ID",
@@ -162,6 +192,22 @@ i18n.add(
             "training.param.n_hidden": "隐藏层维度",
             "training.param.learning_rate": "学习率",
             "training.param.eval_interval": "评估间隔（迭代）",
+            "training.param.vocab_size": "词表大小（BPE，留空为默认值）",
+            "training.param.val_fraction": "验证集比例",
+            "training.param.seed": "随机种子",
+            "training.param.dropout": "Dropout 比例",
+            "training.param.min_lr": "最小学习率",
+            "training.param.warmup_iters": "预热迭代次数",
+            "training.param.lr_decay_iters": "学习率衰减迭代次数",
+            "training.param.weight_decay": "权重衰减",
+            "training.param.beta1": "Adam beta1 参数",
+            "training.param.beta2": "Adam beta2 参数",
+            "training.param.grad_clip": "梯度裁剪",
+            "training.param.eval_tokens": "每次评估的词元数",
+            "training.param.checkpoint_interval": "检查点间隔（迭代）",
+            "training.param.device": "设备",
+            "training.param.discount_fallback": "数据较少时使用折扣回退",
+            "training.param.lowercase": "文本转为小写",
         },
     }
 )
@@ -319,7 +365,8 @@ class JobView:
         self.bar.value = fraction
         self.percent.text = f"{round(100 * fraction)}%"
         self.message.text = job.get("message") or ""
-        self.error.text = job.get("error") or ""
+        error = job.get("error") or ""
+        self.error.text = failure_text(tr, error) if error and self.status == "failed" else error
         self.error.set_visibility(bool(job.get("error")))
         self.cancel.set_visibility(self.status in ACTIVE and not job.get("cancel_requested"))
         ready = self.status == "succeeded" and bool(model)
