@@ -172,3 +172,13 @@ def test_a_failed_job_is_explained_in_chinese_without_python_names(
     assert error.startswith("训练失败：Not enough training text"), error
     assert "ValueError" not in error
     shot(page, "training-failed-zh")
+
+
+def test_the_models_table_speaks_chinese(new_page: Any, server: Server, console_org: Org) -> None:
+    """The status and kind columns showed the API's words ("ready", "text") on a Chinese page."""
+    page = new_page(add_user(server, console_org, "member"), lang="zh-CN", path="/models")
+    row = page.get_by_test_id("models-table").locator("tr", has_text="template-helpdesk")
+    row.wait_for()
+    cells = row.locator("td").all_inner_texts()
+    assert "文本" in cells and any(c.startswith("就绪") for c in cells), cells
+    assert not {"ready", "text"} & {c.split(" ")[0] for c in cells}, cells

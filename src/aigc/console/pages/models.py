@@ -40,6 +40,12 @@ i18n.add(
             "models.yes": "yes",
             "models.no": "no",
             "models.shared": "shared",
+            "models.state.ready": "ready",
+            "models.state.training": "training",
+            "models.state.failed": "failed",
+            "models.kind.text": "text",
+            "models.kind.image": "image",
+            "models.kind.multimodal": "multimodal",
             "models.chat": "Chat",
             "models.count": "{n} models",
             "models.add_upstream": "Add an upstream",
@@ -73,6 +79,12 @@ i18n.add(
             "models.yes": "是",
             "models.no": "否",
             "models.shared": "共享",
+            "models.state.ready": "就绪",
+            "models.state.training": "训练中",
+            "models.state.failed": "失败",
+            "models.kind.text": "文本",
+            "models.kind.image": "图像",
+            "models.kind.multimodal": "多模态",
             "models.chat": "对话",
             "models.count": "共 {n} 个模型",
             "models.add_upstream": "添加上游服务",
@@ -112,6 +124,13 @@ def megabytes(size: Any) -> str:
     return f"{size / 2**20:,.1f} MB" if isinstance(size, int | float) and size else "—"
 
 
+def _word(user: ConsoleUser, group: str, value: str) -> str:
+    """A status or kind the API names, in the page's language (an unknown one as it is)."""
+    key = f"models.{group}.{value}"
+    shown = user.tr(key)
+    return value if shown == key else shown
+
+
 def status_row(user: ConsoleUser, model: dict[str, Any], status: dict[str, Any] | None) -> dict:
     """One table row: the model's listing plus what its status endpoint says."""
     tr = user.tr
@@ -124,8 +143,9 @@ def status_row(user: ConsoleUser, model: dict[str, Any], status: dict[str, Any] 
     return {
         "name": model["id"],
         "family": model.get("family", ""),
-        "kind": model.get("kind", ""),
-        "status": state + (f" · {tr('models.shared')}" if model.get("shared") else ""),
+        "kind": _word(user, "kind", model.get("kind", "")),
+        "status": _word(user, "state", state)
+        + (f" · {tr('models.shared')}" if model.get("shared") else ""),
         "loaded": (tr("models.yes") if status.get("loaded") else tr("models.no"))
         if status
         else tr("models.status_unknown"),
