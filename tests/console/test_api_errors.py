@@ -55,3 +55,21 @@ def test_other_refusals_get_a_chinese_lead_in_for_their_status() -> None:
     )
     assert explain(ZH, "boom", None, 502) == "平台暂时无法完成此操作（boom）"
     assert explain(ZH, "", None, 418) == "请求失败（HTTP 418）"
+
+
+def test_a_refused_field_is_named_with_a_chinese_lead_in() -> None:
+    shown = explain_error(
+        ZH,
+        ApiError(
+            400,
+            "Invalid value for 'rpm_limit': Input should be greater than or equal to 1",
+            "invalid_value",
+            "rpm_limit",
+        ),
+    )
+    assert shown == "参数「rpm_limit」的值无效（Input should be greater than or equal to 1）"
+    missing = ApiError(400, "Missing required parameter: 'name'", "missing_required_parameter")
+    missing.param = "name"
+    assert explain_error(ZH, missing) == "缺少必填参数「name」"
+    no_param = ApiError(400, "Invalid value", "invalid_value")
+    assert explain_error(ZH, no_param) == "请求被拒绝（Invalid value）"

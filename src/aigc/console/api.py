@@ -49,11 +49,14 @@ async def close() -> None:
 class ApiError(Exception):
     """An error answer from the API, with its OpenAI-shaped message for the user to read."""
 
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str | None = None, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        self.param = param
 
 
 def _no_answer(exc: Exception) -> str:
@@ -65,7 +68,12 @@ def _raise_for(response: httpx.Response) -> None:
         return
     try:
         error = response.json()["error"]
-        raise ApiError(response.status_code, error.get("message") or "", error.get("code"))
+        raise ApiError(
+            response.status_code,
+            error.get("message") or "",
+            error.get("code"),
+            error.get("param"),
+        )
     except (ValueError, KeyError, TypeError):
         raise ApiError(response.status_code, f"HTTP {response.status_code}") from None
 

@@ -9,6 +9,8 @@ HTTP status in front of the API's own words (which may name a field or a file).
 
 from __future__ import annotations
 
+import re
+
 from aigc.console import i18n
 from aigc.console.api import ApiError
 from aigc.console.i18n import Translator
@@ -69,6 +71,18 @@ _CODES = {
     },
 }
 
+# A request field the API refused, named as the API names it ({param}).
+_FIELDS = {
+    "en": {
+        "apierr.invalid_value": "Invalid value for '{param}': {message}",
+        "apierr.missing_required_parameter": "Missing required parameter: '{param}'",
+    },
+    "zh-CN": {
+        "apierr.invalid_value": "参数「{param}」的值无效（{message}）",
+        "apierr.missing_required_parameter": "缺少必填参数「{param}」",
+    },
+}
+
 # Any other refusal: a lead-in for its status, then the API's own words.
 _STATUSES = {
     "en": {
@@ -95,10 +109,19 @@ _STATUSES = {
     },
 }
 
-i18n.add({lang: _CODES[lang] | _STATUSES[lang] for lang in i18n.LANGUAGES})
+i18n.add({lang: _CODES[lang] | _FIELDS[lang] | _STATUSES[lang] for lang in i18n.LANGUAGES})
+
+# The API's "Invalid value for 'x': " in front of the validator's reason.
+_INVALID_VALUE = re.compile(r"^Invalid value for '[^']*': ")
 
 
-def explain(tr: Translator, message: str, code: str | None = None, status: int = 400) -> str:
+def explain(
+    tr: Translator,
+    message: str,
+    code: str | None = None,
+    status: int = 400,
+    param: str | None = None,
+) -> str:
     """One refusal (its API ``message``, ``code`` and HTTP ``status``) for the page's reader.
 
     A block rule's own message is its author's words (often in the organization's language):
@@ -107,7 +130,10 @@ def explain(tr: Translator, message: str, code: str | None = None, status: int =
         return tr("apierr.content_policy_violation.rule", message=message)
     if tr.lang == "en" and message:
         return message  # the API's own English is the most precise
-    if code and f"apierr.{code}" in i18n.TABLE["en"]:
+    if param and code in ("invalid_value", "missing_required_parameter"):
+        reason = _INVALID_VALUE.sub("", message, count=1)
+        return tr(f"apierr.{code}", param=param, message=reason)
+    if code and f"apierr.{code}" in _CODES["en"]:
         return tr(f"apierr.{code}")
     if status >= 500:
         key = "apierr.status.5xx"
@@ -120,4 +146,4 @@ def explain(tr: Translator, message: str, code: str | None = None, status: int =
 
 def explain_error(tr: Translator, error: ApiError) -> str:
     """``explain`` for an ``ApiError`` the console's API client raised."""
-    return explain(tr, error.message, error.code, error.status)
+    return explain(tr, error.message, error.code, error.status, error.param)

@@ -194,6 +194,16 @@ def test_admin_in_chinese(new_page, admin: ConsoleUser) -> None:
     assert page.get_by_test_id("admin-tab-audit").inner_text() == "审计日志"
     shot(page, "admin-zh")
 
+    # A value the API refuses: a Chinese sentence naming the field, not the API's English.
+    page.get_by_test_id("key-name").fill("财务系统接口")
+    page.get_by_test_id("key-rpm").fill("-5")
+    page.get_by_test_id("key-create").click()
+    refusal = page.locator(".q-notification", has_text="rpm_limit")
+    refusal.wait_for()
+    assert "出错了：参数「rpm_limit」的值无效（" in refusal.inner_text()
+    assert "Invalid value for" not in refusal.inner_text()
+    assert page.get_by_test_id("key-secret-dialog").count() == 0
+
 
 def test_tenant_admin_sees_only_their_organization(new_page, admin: ConsoleUser) -> None:
     page = new_page(admin, path="/admin/tenants")
