@@ -441,6 +441,25 @@ def test_a_refusal_is_told_in_the_pages_language(
     shot(page, "chat-refused-zh")
 
 
+def test_a_chat_link_picks_its_model_and_a_reload_keeps_the_conversation(
+    new_page: Any, server: Server, console_org: Org, chat_org: dict[str, str]
+) -> None:
+    """The models table's and a trained model's "Chat" link is /chat?model=...; the page
+    ignored it and opened the default model. A reload lost the open conversation."""
+    page = new_page(add_user(server, console_org, "member"), path="/models")
+    page.get_by_test_id("models-table").locator("tr", has_text=ECHO).get_by_role("link").click()
+    page.wait_for_url(re.compile(rf"/chat\?model={ECHO}$"))
+    assert ECHO in page.get_by_test_id("chat-model").inner_text()
+    _ask(page, "第一天上班，打印机在哪里？")
+    _wait_answered(page, 1)
+    page.wait_for_url(re.compile(r"/chat\?conversation=conv_\w+$"))
+    page.reload()
+    page.get_by_test_id("chat-question").wait_for()
+    assert page.get_by_test_id("chat-question").inner_text() == "第一天上班，打印机在哪里？"
+    assert "第一天上班" in page.get_by_test_id("chat-answer").inner_text()  # the echo, kept
+    assert ECHO in page.get_by_test_id("chat-model").inner_text()
+
+
 def test_viewer_sees_a_read_only_notice(new_page: Any, server: Server, console_org: Org) -> None:
     viewer = add_user(server, console_org, "viewer")
     page = new_page(viewer)

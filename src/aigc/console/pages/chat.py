@@ -15,6 +15,7 @@ import asyncio
 import secrets
 import time
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import Request
@@ -186,9 +187,10 @@ STYLE = """
 class ChatView:
     """One person's chat page: history on the left, the conversation and controls on the right."""
 
-    def __init__(self, user: ConsoleUser) -> None:
+    def __init__(self, user: ConsoleUser, wanted_model: str | None = None) -> None:
         self.user = user
         self.tr = user.tr
+        self.wanted_model = wanted_model  # /chat?model=... (the models table, a trained model)
         self.conversation_id: str | None = None
         self.conversation_model = ""
         self.history: list[dict[str, str]] = []  # role/content sent back to the model
@@ -318,6 +320,8 @@ class ChatView:
     def _default_model(self) -> str | None:
         if not self.models:
             return None
+        if self.wanted_model in self.models:
+            return self.wanted_model
         return "template-helpdesk" if "template-helpdesk" in self.models else self.models[0]
 
     def _kb_toggled(self) -> None:
@@ -370,6 +374,7 @@ class ChatView:
         if self.task is not None:
             return
         self.conversation_id = None
+        self._remember_in_address()
         self.history = []
         self.thread.clear()
         self._show_empty()
@@ -380,11 +385,12 @@ class ChatView:
         if self.task is not None:
             return
         try:
-            found = await self.user.api.get(f"/api/conversations/{conversation_id}")
+            found = await self.user.api.get(f"/api/conversations/{quote(conversation_id, safe='')}")
         except ApiError as exc:
             layout.show_error(self.user, exc)
             return
         self.conversation_id, self.conversation_model = conversation_id, found["model"]
+        self._remember_in_address()
         self.history = []
         self.thread.clear()
         if found["model"] in self.models:
@@ -414,6 +420,15 @@ class ChatView:
                 self.history.append({"role": message["role"], "content": message["content"]})
         await self.refresh_list()
         self.scroller.scroll_to(percent=1.0)
+
+    def _remember_in_address(self) -> None:
+        """The open conversation in the page's address: a reload (or a bookmark) shows it."""
+        if self.conversation_id is None:
+            ui.navigate.history.replace("/chat")
+        else:
+            ui.navigate.history.replace(
+                f"/chat?conversation={quote(self.conversation_id, safe='')}"
+            )
 
     async def delete(self, item: dict[str, Any]) -> None:
         title = item["title"] or self.tr("chat.untitled")
@@ -458,6 +473,7 @@ class ChatView:
             if self.conversation_id is None:
                 made = await api.post("/api/conversations", {"model": model})
                 self.conversation_id, self.conversation_model = made["id"], model
+                self._remember_in_address()
                 self.thread.clear()
             elif model != self.conversation_model:  # reopened later with this model
                 await api.patch(f"/api/conversations/{self.conversation_id}", {"model": model})
@@ -545,5 +561,9 @@ async def chat_page(request: Request) -> RedirectResponse | None:
                 'role="status" data-testid="chat-readonly"'
             )
             return None
-        await ChatView(user).build()
+        view = ChatView(user, request.query_params.get("model"))
+        await view.build()
+        conversation = request.query_params.get("conversation")
+        if conversation:
+            await view.open(conversation)
     return None
