@@ -183,3 +183,33 @@ def test_a_new_version_that_could_not_be_read_is_shown_beside_the_kept_one(
         row = _row(page, "guide.txt")
         expect(row.get_by_test_id("status")).to_have_attribute("data-status", "ready")
         expect(row.get_by_test_id("doc-update-error")).to_contain_text(lead)
+
+
+def test_the_upload_button_is_named_and_refusals_are_chinese(
+    new_page, server: Server, console_org: Org
+) -> None:
+    """QUploader's "+" was an unnamed icon (a screen reader said "add box"); the page's own
+    header names it, and it still opens the file chooser. A refused file is told in Chinese."""
+    admin = add_user(server, console_org, "admin")
+    kb = server.api(
+        "POST", "/api/kb", key=console_org.admin_key, json={"name": "入职资料", "dense": False}
+    ).json()
+    page = new_page(admin, lang="zh-CN", path=f"/knowledge/{kb['id']}")
+    pick = page.get_by_role("button", name="选择要上传的文件")
+    expect(pick).to_be_visible()
+    with page.expect_file_chooser() as chosen:
+        pick.click()
+    chosen.value.set_files(
+        [
+            {
+                "name": "入职须知.txt",
+                "mimeType": "text/plain",
+                "buffer": "第一天请到前台领取工牌。".encode(),
+            },
+            {"name": "安装程序.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90"},
+        ]
+    )
+    refused = page.get_by_test_id("upload-row").filter(has_text="安装程序.exe")
+    expect(refused.get_by_test_id("upload-error")).to_have_text("不支持此文件类型。")
+    expect(_row(page, "入职须知.txt")).to_have_count(1)
+    expect(page.get_by_role("button", name="清除已上传文件列表")).to_be_visible()

@@ -40,6 +40,7 @@ from aigc.console.pages.knowledge_common import (
 )
 from aigc.console.pages.knowledge_panels import AccessPanel, SearchPanel
 from aigc.console.session import ConsoleUser, gate
+from aigc.console.uploads import labelled_upload
 
 POLL_S = 1.0
 
@@ -175,11 +176,10 @@ class KbPage:
         tr = self.user.tr
         if self.writable:
             ui.label(tr("kb.upload.hint")).classes("text-sm text-grey-8")
-            ui.upload(
-                label=tr("kb.upload"), multiple=True, auto_upload=True, on_upload=self.on_upload
-            ).props(
+            # No "accept": the API names what it refuses.
+            labelled_upload(self.user, tr("kb.upload"), self.on_upload, multiple=True).props(
                 'data-testid="kb-upload"'
-            )  # no "accept": the API names what it refuses.classes("w-full")
+            ).classes("w-full")
             self.upload_area = (
                 ui.column()
                 .classes("w-full gap-1")

@@ -22,6 +22,7 @@ from nicegui import events, ui
 from aigc.console import i18n, layout
 from aigc.console.api import ApiError
 from aigc.console.session import ConsoleUser, gate
+from aigc.console.uploads import labelled_upload
 
 ACTIVE = ("queued", "running")
 POLL_S = 1.0
@@ -514,9 +515,9 @@ class TrainingForm:
             self.name.props(f'prefix="{first}-" outlined dense data-testid="train-name"')
             self.files = ui.select({}, multiple=True, label=tr("training.files")).classes("w-full")
             self.files.props('outlined dense use-chips data-testid="train-files"')
-            ui.upload(
-                label=tr("training.upload"), auto_upload=True, on_upload=self._uploaded
-            ).classes("w-full").props(
+            labelled_upload(self.user, tr("training.upload"), self._uploaded).classes(
+                "w-full"
+            ).props(
                 'accept=".txt,.md,.jsonl,.json,.text,.markdown" flat bordered data-testid="upload"'
             )
             every: dict[str, Param] = {}
