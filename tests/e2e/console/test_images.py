@@ -157,3 +157,14 @@ def test_generate_verify_download_interpolate_and_refusal(
     page.get_by_test_id("img-generate").click()
     expect(page.get_by_test_id("provenance")).to_contain_text("本服务器签名", timeout=60_000)
     shot(page, "images-zh")
+
+
+def test_a_member_without_image_models_is_not_told_to_run_a_server_command(
+    new_page, server: Server
+) -> None:
+    """The empty page told every member to run `aigc train vae ...`, a command on the server
+    that only its operator can run; a member is sent to an administrator."""
+    org = make_org(server, f"No Images {secrets.token_hex(3)}")
+    page = new_page(add_user(server, org, "member"), lang="zh-CN", path="/images")
+    empty = page.get_by_test_id("img-no-models")
+    expect(empty).to_have_text("您的组织还没有可用的图像模型，请联系管理员添加。")

@@ -102,7 +102,11 @@ class ImagesPage:
     def build(self) -> None:
         tr = self.user.tr
         if not self.models:
-            ui.label(tr("img.no_models")).props('data-testid="img-no-models"')
+            # Training an image model is a command on the server: only its operator can.
+            operator = self.user.principal.platform_admin
+            ui.label(tr("img.no_models.operator" if operator else "img.no_models")).props(
+                'data-testid="img-no-models"'
+            )
             return
         if not self.user.at_least("member"):
             ui.label(tr("img.viewer")).props('data-testid="img-viewer"')
@@ -387,9 +391,11 @@ class Interpolation:
 add(
     {
         "en": {
-            "img.no_models": "No image model is ready for your organization yet. Train one "
-            "(for example `aigc train vae --data digits --name vae-digits`) or ask an "
-            "administrator.",
+            "img.no_models": "No image model is ready for your organization yet. Ask an "
+            "administrator to add one.",
+            "img.no_models.operator": "No image model is ready for your organization yet. "
+            "Train one on the server (for example `aigc train vae --data digits --name "
+            "vae-digits`).",
             "img.viewer": "Viewers can look but not generate images: ask an administrator for "
             "the member role.",
             "img.model": "Model",
@@ -426,8 +432,9 @@ add(
             "img.interp.need_labels": "Name a class for both ends.",
         },
         "zh-CN": {
-            "img.no_models": "您的组织还没有可用的图像模型。请先训练一个"
-            "（例如 `aigc train vae --data digits --name vae-digits`），或联系管理员。",
+            "img.no_models": "您的组织还没有可用的图像模型，请联系管理员添加。",
+            "img.no_models.operator": "您的组织还没有可用的图像模型。请在服务器上训练一个"
+            "（例如 `aigc train vae --data digits --name vae-digits`）。",
             "img.viewer": "访客只能查看，不能生成图像：请向管理员申请成员角色。",
             "img.model": "模型",
             "img.prompt": "提示词",
