@@ -213,3 +213,9 @@ def test_the_upload_button_is_named_and_refusals_are_chinese(
     expect(refused.get_by_test_id("upload-error")).to_have_text("不支持此文件类型。")
     expect(_row(page, "入职须知.txt")).to_have_count(1)
     expect(page.get_by_role("button", name="清除已上传文件列表")).to_be_visible()
+
+    # Searching with an empty box did nothing at all: now it says what is missing.
+    page.get_by_test_id("tab-search").click()
+    page.get_by_test_id("search-run").click()
+    expect(page.locator(".q-notification", has_text="请先输入问题或关键词。")).to_be_visible()
+    expect(page.get_by_test_id("search-query")).to_be_focused()

@@ -55,7 +55,9 @@ class SearchPanel:
     async def search(self) -> None:
         tr = self.user.tr
         text = (self.query.value or "").strip()
-        if not text:
+        if not text:  # say why nothing happens, and where to type
+            ui.notify(tr("kb.search.missing"), type="warning")
+            self.query.run_method("focus")
             return
         body = {"query": text, "mode": self.mode.value, "top_k": int(self.top_k.value or 5)}
         try:
