@@ -195,14 +195,14 @@ def test_admin_in_chinese(new_page, admin: ConsoleUser) -> None:
     shot(page, "admin-zh")
 
     # A value the API refuses: a Chinese sentence naming the field, not the API's English.
-    page.get_by_test_id("key-name").fill("财务系统接口")
-    page.get_by_test_id("key-rpm").fill("-5")
-    page.get_by_test_id("key-create").click()
-    refusal = page.locator(".q-notification", has_text="rpm_limit")
+    page = new_page(admin, lang="zh-CN", path="/admin/users")
+    page.get_by_test_id("user-username").fill("李四")
+    page.get_by_test_id("user-password").fill("123")
+    page.get_by_test_id("user-create").click()
+    refusal = page.locator(".q-notification", has_text="password")
     refusal.wait_for()
-    assert "出错了：参数「rpm_limit」的值无效（" in refusal.inner_text()
+    assert "出错了：参数「password」的值无效（" in refusal.inner_text()
     assert "Invalid value for" not in refusal.inner_text()
-    assert page.get_by_test_id("key-secret-dialog").count() == 0
 
 
 def test_tenant_admin_sees_only_their_organization(new_page, admin: ConsoleUser) -> None:
