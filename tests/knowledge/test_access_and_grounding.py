@@ -172,7 +172,7 @@ def test_sources_fit_the_context_with_room_for_the_answer() -> None:
     hit = Hit(1, "kb", "d1", "printers.txt", None, [], long, 1.0, None, 1.0)
     [cut] = grounding.fit_sources([hit], "printer P-204 floor", 30, words)
     assert cut.text.startswith("Printer P-204 is on the second floor") and cut.text.endswith("…")
-    assert words(grounding.source_text(1, cut)) + 1 <= 30
+    assert words(grounding.SEPARATOR + grounding.source_text(1, cut)) <= 30
     assert grounding.fit_sources([hit], "printer P-204 floor", 5, words) == []  # too little
 
 
@@ -212,7 +212,7 @@ def test_a_model_counting_elsewhere_counts_every_candidate_source_in_one_call() 
         assert at_once == one_by_one
         assert one_by_one  # something fits at each budget
     assert len(calls) == 3  # one call per fit, whatever the number of sources
-    assert all(t.startswith("[1]") for t in (texts[0] for texts in calls))
+    assert all(t.startswith(grounding.SEPARATOR + "[1]") for t in (texts[0] for texts in calls))
 
 
 def test_a_source_tells_the_model_which_document_and_period_it_is_from() -> None:

@@ -132,11 +132,12 @@ def screened(
 
 
 def _fixed_tokens(model: TextModel, request: TextRequest, instructions: str) -> int:
-    """Tokens of the grounded prompt without its sources: exact for a model that builds its
-    prompt here (its chat template and the tools offered included: a model held to its
-    window must hold them, ``pipeline.fit_context``), else an estimate from the texts."""
+    """Tokens of the grounded prompt without its sources: exact for a model held to its
+    window that builds its prompt here (its chat template and the tools offered included:
+    ``pipeline.fit_context`` refuses what does not fit), else an estimate from the texts (a
+    model trained here slides through its window; an upstream judges its own)."""
     assert request.messages is not None
-    if isinstance(model, TextModelBase):
+    if isinstance(model, TextModelBase) and model.held_to_window:
         bare = grounding.grounded_messages(request.messages, [], instructions)
         fed = model.count_prompt(replace(request, messages=bare))
         if fed is not None:

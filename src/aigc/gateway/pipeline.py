@@ -307,12 +307,7 @@ def fit_context(
 
 def held_to_window(model: TextModel) -> bool:
     """Whether ``fit_context`` holds the model's prompts and answers to its context window."""
-    return (
-        model.context_length is not None
-        and isinstance(model, TextModelBase)
-        and model.counts_exactly
-        and not model.slides_window
-    )
+    return isinstance(model, TextModelBase) and model.held_to_window
 
 
 def context_exceeded(

@@ -44,6 +44,8 @@ FORMAT_TOKENS_PER_MESSAGE = 3
 FORMAT_TOKENS = 4
 # The best source is cut to fit when no whole one does, unless less than this would be left.
 MIN_CUT_TOKENS = 12
+# Between the instructions and the first source, and between sources.
+SEPARATOR = "\n\n"
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 INSTRUCTIONS = {
@@ -185,14 +187,14 @@ def fit_sources(
     ``count_texts``: counts every candidate source in one call (a model served elsewhere:
     one round trip, not one per source); without it each is counted as it is reached."""
     relevant = relevant_hits(hits, question, weights)[:MAX_SOURCES]
-    # Source n is numbered n: the chosen ones are always a prefix of ``relevant``.
-    texts = [source_text(n, hit) for n, hit in enumerate(relevant, start=1)]
+    # Source n is numbered n: the chosen ones are always a prefix of ``relevant``. Each costs
+    # its text and the blank line before it (``grounded_messages`` joins them so).
+    texts = [SEPARATOR + source_text(n, hit) for n, hit in enumerate(relevant, start=1)]
     counted = count_texts(texts) if count_texts is not None and texts else None
     chosen: list[Hit] = []
     used = 0
     for i, hit in enumerate(relevant):
-        tokens = counted[i] if counted is not None else count_tokens(texts[i])
-        cost = tokens + 1  # + the blank line between
+        cost = counted[i] if counted is not None else count_tokens(texts[i])
         if used + cost > budget_tokens:
             break
         chosen.append(hit)
@@ -211,7 +213,7 @@ def cut_to_fit(hit: Hit, budget_tokens: int, count_tokens: Callable[[str], int])
     while low < high:
         mid = (low + high + 1) // 2
         trial = replace(hit, text=" ".join(words[:mid]) + " …")
-        if count_tokens(source_text(1, trial)) + 1 <= budget_tokens:
+        if count_tokens(SEPARATOR + source_text(1, trial)) <= budget_tokens:
             low = mid
         else:
             high = mid - 1
@@ -225,8 +227,8 @@ def grounded_messages(
     the question's language) and numbered sources first."""
     if instructions is None:
         instructions = INSTRUCTIONS[language_of(question_of(messages) or "")]
-    sources = "\n\n".join(source_text(i, h) for i, h in enumerate(hits, start=1))
-    system = ChatMessage("system", f"{instructions}\n\n{sources}")
+    sources = SEPARATOR.join(source_text(i, h) for i, h in enumerate(hits, start=1))
+    system = ChatMessage("system", f"{instructions}{SEPARATOR}{sources}")
     return [system, *messages]
 
 

@@ -79,6 +79,12 @@ class TextModelBase(LoadedModel):
     slides_window: bool = False
 
     @property
+    def held_to_window(self) -> bool:
+        """Whether each prompt and its answer must fit ``context_length`` (the gateway's 400
+        context_length_exceeded), so grounding must count the prompt as the model is fed it."""
+        return self.context_length is not None and self.counts_exactly and not self.slides_window
+
+    @property
     def runs_inline(self) -> bool:
         """Generating is microseconds of pure CPU (no I/O, no sleeping): run it on the event
         loop. A family sets it as a class attribute, or computes it from its config."""
