@@ -404,6 +404,11 @@ def fuzz_schema(fuzz_server: Server, fuzzer: Fuzzer) -> OpenApiSchema:
             case.body = response_protocol(format_with_grammar(case.body))
         return case
 
+    @schema.hook("map_case").apply_to(method="POST", path="/v1/responses/input_tokens")
+    def counted_outputs(context: Any, case: Case) -> Case:
+        # Counting takes the body creating a response takes, under the same rules.
+        return answered_outputs(context, case)
+
     @schema.hook("map_case").apply_to(method="POST", path="/api/train")
     def whole_heads(context: Any, case: Case) -> Case:
         # GPT's n_embd must be a multiple of n_head (gpt.GPTParams): a rule across two

@@ -423,3 +423,47 @@ def test_every_object_parses_with_the_sdks_strict_models(
         ]
         assert events[-1].type in ("response.completed", "response.incomplete")
         assert [e.sequence_number for e in events] == list(range(len(events)))
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["template", "upstream-with-tools"])
+def test_input_tokens_count_what_a_response_bills(
+    server: Server, org_a: Org, model: str, local: bool
+) -> None:
+    """``client.responses.input_tokens.count``: the usage.input_tokens of creating a response
+    from the same body (instructions, a Chinese turn, tools), and nothing generated."""
+    c = client(server, org_a.member_key)
+    name = "template-helpdesk" if local else model
+    body: dict[str, Any] = {
+        "model": name,
+        "instructions": "简短回答。Be brief.",
+        "input": [
+            {"role": "user", "content": "忘记密码了怎么办？"},
+            {"role": "assistant", "content": "请重置密码。"},
+            {"role": "user", "content": [{"type": "input_text", "text": ASK}]},
+        ],
+    }
+    if not local:
+        body["tools"] = [WEATHER]
+    counted = c.responses.input_tokens.count(**body)
+    assert counted.object == "response.input_tokens"
+    reply = c.responses.create(**body)
+    assert reply.usage is not None
+    assert counted.input_tokens == reply.usage.input_tokens > 0
+    if not local:  # the tools are part of the prompt: counted without them, fewer
+        fewer = c.responses.input_tokens.count(**(body | {"tools": None}))
+        assert fewer.input_tokens < counted.input_tokens
+
+
+def test_input_tokens_refuse_as_create_does(server: Server, org_a: Org, model: str) -> None:
+    c = client(server, org_a.member_key)
+    with pytest.raises(openai.NotFoundError) as missing:
+        c.responses.input_tokens.count(model="gpt-nonexistent", input="x")
+    assert missing.value.code == "model_not_found"
+    bad = [{"role": "user", "content": [{"type": "input_file"}]}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        c.responses.input_tokens.count(model=model, input=bad)  # type: ignore[list-item]
+    assert refused.value.param == "input[0].content[0]"
+    unanswered = [{"type": "function_call_output", "call_id": "c1", "output": "x"}]
+    with pytest.raises(openai.BadRequestError) as refused:
+        c.responses.input_tokens.count(model=model, input=unanswered)  # type: ignore[list-item]
+    assert refused.value.param == "input[0].call_id"  # chat's own check, named as sent

@@ -102,10 +102,27 @@ class Prepared:
     legacy_functions: bool = False  # asked with `functions`: answers speak `function_call`
 
 
-async def prepare(
+@dataclass(frozen=True)
+class Counted:
+    """A request through every stage that shapes its prompt, counted; nothing admitted yet."""
+
+    checked: Checked
+    model: TextModel  # as resolved (the queue is its); ``grounded.model`` generates
+    grounded: grounding.Grounded
+    guard: GuardSession
+    each: list[int]  # each prompt's tokens
+
+    @property
+    def tokens(self) -> int:
+        return sum(self.each)
+
+
+async def count_prompt(
     services: Services, principal: Principal, record: RequestRecord, body: SamplingFields
-) -> Prepared:
-    """Everything that can refuse a request, in order; each stage takes the last one's result."""
+) -> Counted:
+    """The stages of ``prepare`` that decide the prompt: validate, resolve, images, guard,
+    ground, count. ``/v1/responses/input_tokens`` stops here, so its count is the usage a
+    generation would bill for the same body."""
     record.model = body.model
     checked = validate(services, principal, body)  # 400
     record.tools = tooling.audit_codes(
@@ -123,12 +140,23 @@ async def prepare(
     # One request per prompt and choice, prompt by prompt: every n-th is a different prompt.
     prompts = grounded.requests[:: body.n]
     each = await count_each(grounded.model, prompts, checked.small)
-    prompt_tokens = sum(each)
+    return Counted(checked, model, grounded, session, each)
+
+
+async def prepare(
+    services: Services, principal: Principal, record: RequestRecord, body: SamplingFields
+) -> Prepared:
+    """Everything that can refuse a request, in order; each stage takes the last one's result."""
+    counted = await count_prompt(services, principal, record, body)
+    checked, grounded = counted.checked, counted.grounded
+    prompt_tokens = counted.tokens
     record.prompt_tokens = prompt_tokens
-    requests = fit_context(grounded.model, grounded.requests, each, checked.asked_max_tokens)
+    requests = fit_context(
+        grounded.model, grounded.requests, counted.each, checked.asked_max_tokens
+    )
     answers = sum(r.max_tokens or 0 for r in requests)  # n for each prompt
     reservation = await admit(services, principal, prompt_tokens + answers)
-    slot = await queue_slot(services, principal, body.model, model)  # 503 when the queue is full
+    slot = await queue_slot(services, principal, body.model, counted.model)  # 503: queue full
     return Prepared(
         body.model,
         grounded.model,
@@ -136,7 +164,7 @@ async def prepare(
         prompt_tokens,
         reservation,
         grounded.sources,
-        session,
+        counted.guard,
         slot,
         checked.input_chars,
         checked.legacy_functions,

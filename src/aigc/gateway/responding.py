@@ -11,7 +11,8 @@ only speak chat completions are reached as for any chat request.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from aigc.access import Principal
 from aigc.errors import InvalidRequest
 from aigc.gateway import pipeline, response_store
 from aigc.gateway.context import RequestRecord
-from aigc.gateway.response_items import chat_body, input_items, input_param
+from aigc.gateway.response_items import Bridged, chat_body, input_items, input_param
 from aigc.gateway.response_objects import Draft, from_chat
 from aigc.gateway.response_schemas import ResponseRequest, refuse_unsupported
 from aigc.gateway.response_stream import stream
@@ -40,16 +41,9 @@ class Answer:
 async def respond(
     services: Services, principal: Principal, record: RequestRecord, body: ResponseRequest
 ) -> Answer:
-    refuse_unsupported(body)  # 400
-    earlier: list[dict[str, Any]] = []
-    if body.previous_response_id is not None:  # 404 for another tenant's, as for none
-        earlier = (await _load(services, principal, body.previous_response_id)).items
-    chat, places = chat_body(body, earlier)  # 400 naming input[i], tools[i], text.format
-    try:
+    earlier, (chat, places) = await _translate(services, principal, body)
+    with _named_as_sent(places):
         prepared = await pipeline.prepare(services, principal, record, chat)
-    except InvalidRequest as exc:  # named as the client wrote it: input[i], not messages[k]
-        exc.param = input_param(places, exc.param)
-        raise
     headers = prepared.reservation.headers if prepared.reservation else {}
     draft = Draft(body)
 
@@ -63,6 +57,51 @@ async def respond(
     response = from_chat(draft, payload, prepared.sources.mode if prepared.sources else "text")
     await keep(response)
     return Answer(headers, payload=response)
+
+
+async def count_input(
+    services: Services, principal: Principal, record: RequestRecord, body: ResponseRequest
+) -> Answer:
+    """``POST /v1/responses/input_tokens``: OpenAI's ``response.input_tokens`` object, the
+    ``usage.input_tokens`` that creating a response from ``body`` would bill (the same
+    translation and stages: guard and grounding included), with its 400s, 403s and 404s.
+
+    Nothing is generated or billed (the audit records no tokens). Against the key's limits it
+    is one request and no tokens: the work is a tokenizer pass over an input already capped in
+    size, so the per-minute request limit bounds it, and a client checking its prompt before
+    sending it does not spend its token budget on it."""
+    reservation = await pipeline.admit(services, principal, 0)  # 429 before any work
+    try:
+        _, (chat, places) = await _translate(services, principal, body)
+        with _named_as_sent(places):
+            counted = await pipeline.count_prompt(services, principal, record, chat)
+    finally:
+        if reservation is not None:
+            await services.limiter.settle(reservation, 0)
+    headers = reservation.headers if reservation else {}
+    payload = {"object": "response.input_tokens", "input_tokens": counted.tokens}
+    return Answer(headers, payload=payload)
+
+
+async def _translate(
+    services: Services, principal: Principal, body: ResponseRequest
+) -> tuple[list[dict[str, Any]], Bridged]:
+    """The earlier turns and the chat request that answers ``body`` after them."""
+    refuse_unsupported(body)  # 400
+    earlier: list[dict[str, Any]] = []
+    if body.previous_response_id is not None:  # 404 for another tenant's, as for none
+        earlier = (await _load(services, principal, body.previous_response_id)).items
+    return earlier, chat_body(body, earlier)  # 400 naming input[i], tools[i], text.format
+
+
+@contextmanager
+def _named_as_sent(places: list[str]) -> Iterator[None]:
+    """A chat stage's 400 named as the client wrote it: input[i], not messages[k]."""
+    try:
+        yield
+    except InvalidRequest as exc:
+        exc.param = input_param(places, exc.param)
+        raise
 
 
 async def _load(

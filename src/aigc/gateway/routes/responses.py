@@ -1,8 +1,9 @@
-"""OpenAI's Responses API under /v1/responses: create (JSON or SSE), read back, delete, list
-a stored response's input items. The work is in ``gateway/responding.py`` (create, on the chat
-pipeline) and ``gateway/response_store.py`` (stored responses, the caller's tenant's only). The
-routes over the store are plain functions: FastAPI runs them in a worker thread, as it does the
-admin routes."""
+"""OpenAI's Responses API under /v1/responses: create (JSON or SSE), count its input tokens,
+read back, delete, list a stored response's input items. The work is in
+``gateway/responding.py`` (create and count, on the chat pipeline) and
+``gateway/response_store.py`` (stored responses, the caller's tenant's only). The routes over
+the store are plain functions: FastAPI runs them in a worker thread, as it does the admin
+routes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from aigc.gateway import response_store
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.openapi import errors
-from aigc.gateway.responding import respond
+from aigc.gateway.responding import count_input, respond
 from aigc.gateway.response_schemas import ResponseRequest
 from aigc.gateway.routes.openai import GENERATED, SSE_HEADERS
 from aigc.gateway.services import Services
@@ -39,6 +40,20 @@ async def create_response(
         return StreamingResponse(
             answer.events, media_type="text/event-stream", headers=SSE_HEADERS | answer.headers
         )
+    return JSONResponse(answer.payload, headers=answer.headers)
+
+
+@router.post("/input_tokens", responses=errors(400, 401, 403, 404, 429, 503))
+async def count_input_tokens(
+    body: ResponseRequest,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> Response:
+    """The input tokens that creating a response from this body would bill; nothing is
+    generated (see ``responding.count_input``)."""
+    require_role(caller, "member")
+    answer = await count_input(svc, caller, rec, body)
     return JSONResponse(answer.payload, headers=answer.headers)
 
 
