@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from aigc.models.text.ngram import TrainParams, train_on_texts
 from tests.e2e.server import Server, new_admin_key
-from tests.engine.tiny_lm import save_tiny_gpt2
+from tests.engine.tiny_lm import save_silent_gpt2, save_tiny_gpt2
 from tests.templates import ECHO
 
 LINES = [
@@ -33,6 +33,7 @@ GPT_MODELS = ["gpt-tiny", "gpt-tiny-engine"]  # the neural decoder and the batch
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("finish-models")
     save_tiny_gpt2(root / "tiny", vocab_size=257)  # the tokenizer's 256 bytes and end-of-text
+    save_silent_gpt2(root / "silent")  # every token padding: text "", tokens still made
     train_on_texts(LINES, TrainParams(order=2, tokenizer="word"), root / "ngram")
     data = tmp_path_factory.mktemp("finish-server") / "data"
     server = Server(data, new_admin_key(), AIGC_IMPORT_ROOTS=str(root)).start()
@@ -41,6 +42,11 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "gpt-tiny": {"path": tiny},
         "gpt-tiny-engine": {"path": tiny, "engine": {"max_running": 4, "max_queue": 8}},
         "ngram-tiny": {"path": str(root / "ngram")},
+        "gpt-silent": {"path": str(root / "silent")},
+        "gpt-silent-engine": {
+            "path": str(root / "silent"),
+            "engine": {"max_running": 4, "max_queue": 8},
+        },
         "template-echo": {"yaml": ECHO},
     }
     for name, config in models.items():
@@ -88,6 +94,45 @@ def test_gpt_cut_at_max_tokens_is_length_plain_and_streamed(srv: Server, model: 
         )
     )
     assert [p.choices[0].finish_reason for p in pieces if p.choices][-1] == "length"
+
+
+@pytest.mark.parametrize("model", ["gpt-silent", "gpt-silent-engine"])
+def test_tokens_that_decode_to_nothing_are_billed(srv: Server, model: str) -> None:
+    """A model whose every token decodes to nothing (padding, as a char-level GPT trained
+    briefly may answer) still made max_tokens tokens: usage bills them, plain and streamed,
+    chat and completions, rather than re-counting the empty text as 0."""
+    c = client(srv)
+    chat = c.chat.completions.create(model=model, messages=ASK, max_tokens=10, temperature=0)
+    assert (chat.choices[0].message.content, chat.choices[0].finish_reason) == ("", "length")
+    assert chat.usage is not None and chat.usage.completion_tokens == 10
+    done = c.completions.create(model=model, prompt="Once", max_tokens=10, temperature=0)
+    assert (done.choices[0].text, done.choices[0].finish_reason) == ("", "length")
+    assert done.usage is not None and done.usage.completion_tokens == 10
+    usage = {"include_usage": True}
+    chunks = list(
+        c.chat.completions.create(
+            model=model,
+            messages=ASK,
+            max_tokens=10,
+            temperature=0,
+            stream=True,
+            stream_options=usage,
+        )
+    )
+    assert "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices) == ""
+    assert [ch.choices[0].finish_reason for ch in chunks if ch.choices][-1] == "length"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 10
+    pieces = list(
+        c.completions.create(
+            model=model,
+            prompt="Once",
+            max_tokens=10,
+            temperature=0,
+            stream=True,
+            stream_options=usage,
+        )
+    )
+    assert pieces[-1].usage is not None and pieces[-1].usage.completion_tokens == 10
 
 
 @pytest.mark.parametrize("model", GPT_MODELS)

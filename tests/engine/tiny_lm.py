@@ -25,6 +25,7 @@ from transformers import (
 )
 
 EOS = "<|endoftext|>"
+PAD = "<pad>"
 
 
 def byte_tokenizer() -> PreTrainedTokenizerFast:
@@ -74,6 +75,26 @@ def save_tiny_gpt2(
     )
     GPT2LMHeadModel(config).eval().save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def save_silent_gpt2(out_dir: Path) -> Path:
+    """A tiny GPT-2 whose every token is padding, which decodes to nothing: as a char-level
+    GPT trained briefly answers with padding or unknown tokens. Its final layer norm outputs
+    one constant vector that only the padding token's (tied) embedding matches, so greedy and
+    sampled decoding alike pick it at every step until ``max_tokens``."""
+    tokenizer = byte_tokenizer()
+    tokenizer.add_special_tokens({"pad_token": PAD})
+    save_tiny_gpt2(out_dir, tokenizer=tokenizer, vocab_size=len(tokenizer))
+    model = GPT2LMHeadModel.from_pretrained(out_dir)
+    pad = tokenizer.pad_token_id
+    with torch.no_grad():
+        hidden = torch.full((model.config.n_embd,), 4.0)
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.copy_(hidden)
+        model.transformer.wte.weight.zero_()  # tied to lm_head: every logit 0 but padding's
+        model.transformer.wte.weight[pad] = hidden
+    model.save_pretrained(out_dir)
     return out_dir
 
 

@@ -137,7 +137,7 @@ class EngineModel(TextModelBase):
             async for tokens in handle.abatches():
                 if piece := texts.add(tokens):
                     yield piece
-            if tail := texts.flush():
+            if (tail := texts.flush()) is not None:  # empty, it still bills its tokens
                 yield tail
             if handle.finish_reason is not None:  # "length": max_tokens or the context
                 yield Ended(handle.finish_reason)
@@ -152,7 +152,7 @@ class EngineModel(TextModelBase):
             for tokens in handle.batches():
                 if piece := texts.add(tokens):
                     yield piece
-            if tail := texts.flush():
+            if (tail := texts.flush()) is not None:  # empty, it still bills its tokens
                 yield tail
             if handle.finish_reason is not None:  # "length": max_tokens or the context
                 yield Ended(handle.finish_reason)
@@ -176,8 +176,10 @@ class _Texts:
         return self._piece(text) if text else None
 
     def flush(self) -> CountedText | None:
+        """The text still held, with every token read since the last piece: tokens whose
+        text is empty (padding, unknown) are billed too, on an empty piece if need be."""
         text = self._detok.flush()
-        return self._piece(text) if text else None
+        return self._piece(text) if text or self._pending else None
 
     def _piece(self, text: str) -> CountedText:
         piece, self._pending = CountedText(text, self._pending), 0

@@ -221,17 +221,25 @@ class HFCausalLM:
 
 
 class Piece(str):
-    """Generated text that also carries its tokens, for ``logprobs`` in the response; the last
-    one (empty) says why the text ended, as ``stopping.Ended`` does."""
+    """Generated text that also carries its tokens, for ``logprobs`` in the response, and how
+    many were generated for it (``token_count``, as ``stopping.CountedText``: usage bills the
+    tokens made, not a re-tokenization of their text, which may be empty); the last one
+    (empty) says why the text ended, as ``stopping.Ended`` does."""
 
     tokens: list[dict[str, Any]]
+    token_count: int
     finish_reason: str | None = None
 
     def __new__(
-        cls, text: str, tokens: list[dict[str, Any]], finish_reason: str | None = None
+        cls,
+        text: str,
+        tokens: list[dict[str, Any]],
+        finish_reason: str | None = None,
+        token_count: int = 0,
     ) -> Piece:
         piece = super().__new__(cls, text)
         piece.tokens = tokens
+        piece.token_count = token_count
         piece.finish_reason = finish_reason
         return piece
 
@@ -296,20 +304,22 @@ class NeuralTextModel(TextModelBase):
         eos = self.tokenizer.eos_ids
         detok = decoding.IncrementalDetokenizer(partial(self.tokenizer.decode, shown=markers), ids)
         waiting: list[dict[str, Any]] = []
+        made = 0  # tokens generated whose text is not yielded yet (some decode to nothing)
         last: int | None = None  # the last token decoded: end-of-text, or the limit came first
         for tokens in decoding.decode(self.lm, ids, request, eos, self.utf8):
             if tokens:
                 last = tokens[-1].id
             shown = [t for t in tokens if t.id not in eos]
+            made += len(shown)
             if request.logprobs:
                 waiting.extend(self._describe(t, request.top_logprobs) for t in shown)
             text = detok.add([t.id for t in shown])
             if text:
-                yield Piece(text, waiting)
-                waiting = []
+                yield Piece(text, waiting, token_count=made)
+                waiting, made = [], 0
         tail = detok.flush()
-        if tail or waiting:
-            yield Piece(tail, waiting)
+        if tail or waiting or made:
+            yield Piece(tail, waiting, token_count=made)
         # The decoders end at end-of-text or at max_tokens (the window slides past the context).
         yield Piece("", [], "length" if last is not None and last not in eos else "stop")
 
