@@ -467,3 +467,23 @@ def test_input_tokens_refuse_as_create_does(server: Server, org_a: Org, model: s
     with pytest.raises(openai.BadRequestError) as refused:
         c.responses.input_tokens.count(model=model, input=unanswered)  # type: ignore[list-item]
     assert refused.value.param == "input[0].call_id"  # chat's own check, named as sent
+
+
+def test_a_chat_stage_400_names_the_input_in_its_message_too(server: Server, org_a: Org) -> None:
+    """A 400 raised by the chat stage (an image for a model that reads none) names the
+    Responses place in its message as in its param: input[0].content[1], not messages[...]."""
+    c = client(server, org_a.member_key)
+    pixel = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(pixel, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(pixel.getvalue()).decode()
+    parts = [
+        {"type": "input_text", "text": "这是什么？"},
+        {"type": "input_image", "image_url": url},
+    ]
+    turn = [{"role": "user", "content": parts}]
+    for call in (c.responses.create, c.responses.input_tokens.count):
+        with pytest.raises(openai.BadRequestError) as refused:
+            call(model="template-helpdesk", instructions="Be brief.", input=turn)  # type: ignore[operator]
+        assert refused.value.param == "input[0].content[1]"
+        message = refused.value.body["message"]  # type: ignore[index]
+        assert "input[0].content[1]" in message and "messages[" not in message, message

@@ -22,7 +22,13 @@ from aigc.access import Principal
 from aigc.errors import InvalidRequest
 from aigc.gateway import pipeline, response_store
 from aigc.gateway.context import RequestRecord
-from aigc.gateway.response_items import Bridged, chat_body, input_items, input_param
+from aigc.gateway.response_items import (
+    Bridged,
+    chat_body,
+    input_items,
+    input_message,
+    input_param,
+)
 from aigc.gateway.response_objects import Draft, from_chat
 from aigc.gateway.response_schemas import ResponseRequest, refuse_unsupported
 from aigc.gateway.response_stream import stream
@@ -96,11 +102,13 @@ async def _translate(
 
 @contextmanager
 def _named_as_sent(places: list[str]) -> Iterator[None]:
-    """A chat stage's 400 named as the client wrote it: input[i], not messages[k]."""
+    """A chat stage's 400 named as the client wrote it, in its param and its message alike:
+    input[i], not messages[k]."""
     try:
         yield
     except InvalidRequest as exc:
         exc.param = input_param(places, exc.param)
+        exc.message = input_message(places, exc.message)
         raise
 
 

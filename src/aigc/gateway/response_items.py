@@ -112,6 +112,15 @@ def input_param(places: list[str], param: str | None) -> str | None:
     return places[int(found.group(1))] + rest
 
 
+_CHAT_PLACE = re.compile(r"(?:messages|tools)\[\d+\](?:\.[A-Za-z_]+|\[\d+\])*")
+
+
+def input_message(places: list[str], message: str) -> str:
+    """A chat stage's message with each ``messages[k]...`` or ``tools[i].function...`` place
+    it names written as ``input_param`` writes the param, so message and param agree."""
+    return _CHAT_PLACE.sub(lambda m: input_param(places, m.group(0)) or m.group(0), message)
+
+
 def _add(messages: list[dict[str, Any]], item: Any, place: str) -> None:
     """One input item onto the chat messages (calls join the assistant turn before them)."""
     if not isinstance(item, dict):
