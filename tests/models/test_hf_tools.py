@@ -197,6 +197,8 @@ def test_a_call_cut_by_max_tokens_is_its_arguments_and_never_markup() -> None:
     [
         ("hermes", '<tool_call>\n{"name": "f", "arguments": ', "}\n</tool_call>"),
         ("llama", '{"name": "f", "parameters": ', "}"),
+        ("mistral", '[TOOL_CALLS] [{"name": "f", "arguments": ', "}]"),
+        ("mistral_args", "[TOOL_CALLS]f[ARGS] ", ""),
     ],
 )
 def test_a_call_streamed_token_by_token_is_decoded_once(
@@ -216,6 +218,6 @@ def test_a_call_streamed_token_by_token_is_decoded_once(
     arguments = {"城市": '北京 {[x]} "quoted" \\', "days": list(range(300))}
     text = head + json.dumps(arguments, ensure_ascii=False) + tail
     out = list(tool_calls.CallParser(fmt, len).feed([*text, Ended("stop")]))
-    # the call's JSON once (llama: its arguments again, to write them compact)
-    assert len(decoded) == (1 if fmt == "hermes" else 2), decoded
+    # the call's JSON once (llama, mistral_args: its arguments again, to write them compact)
+    assert len(decoded) == (1 if fmt in ("hermes", "mistral") else 2), decoded
     assert calls_of(out) == [("f", arguments)]

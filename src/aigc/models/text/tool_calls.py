@@ -295,7 +295,8 @@ class CallParser:
 
     def _complete_array(self) -> list[str] | None:
         """Mistral v3: ``[TOOL_CALLS]``, then an array of calls, read one object at a time so
-        each call is given as soon as its object closes."""
+        each call is given as soon as its object closes (each object's brackets followed as
+        the pieces come, and it is decoded once, when it closes)."""
         if not self.in_array:
             rest = self.buffer[len(self.trigger) :].lstrip()
             if not rest:
@@ -304,18 +305,21 @@ class CallParser:
                 text, self.buffer, self.in_call = self.buffer, "", False
                 return [text]
             self.buffer, self.in_array = rest[1:], True
-        rest = self.buffer.lstrip().removeprefix(",").lstrip()
-        if not rest:
-            return None
-        if rest.startswith("]"):
-            self.buffer, self.in_array, self.in_call = rest[1:], False, False
-            return []
-        try:
-            value, end = json.JSONDecoder().raw_decode(rest)
-        except ValueError:
+        if self.value is None:  # between calls: the separators are no content
+            rest = self.buffer.lstrip().removeprefix(",").lstrip()
+            if not rest:
+                return None
+            if rest.startswith("]"):
+                self.buffer, self.in_array, self.in_call = rest[1:], False, False
+                return []
+            self.buffer = rest
+        whole = self._object_at(0)
+        if whole is None:
             return None  # the object goes on (the grammar makes it close)
-        text, self.buffer = rest[:end], rest[end:]
-        if not (isinstance(value, dict) and isinstance(value.get("name"), str)):
+        value, end = whole
+        self.value = None  # the next call's object, if any, starts after this one
+        text, self.buffer = self.buffer[:end], self.buffer[end:]
+        if not _named(value):
             self.in_array = self.in_call = False
             return [text]
         return self._call(value["name"], _arguments_json(value.get("arguments", {})), text)
@@ -327,15 +331,26 @@ class CallParser:
             return None
         start = found.start("arguments")
         rest = self.buffer[start:]
-        blank = len(rest) - len(rest.lstrip())
-        try:
-            _, end = json.JSONDecoder().raw_decode(rest.lstrip())
-        except ValueError:
+        if not rest.strip():
             return None
-        end += start + blank
+        whole = self._object_at(start + len(rest) - len(rest.lstrip()))
+        if whole is None:
+            return None
+        end = whole[1]
         text, self.buffer = self.buffer[:end], self.buffer[end:]
-        self.in_call = False
+        self._end_value()
         return self._call(found["name"].strip(), _compact(text[start:]), text)
+
+    def _object_at(self, start: int) -> tuple[Any, int] | None:
+        """The JSON value at ``start`` of the buffer and where it ends, once whole: an object
+        or array read on as the pieces come (``_whole_value``); anything else (not the format:
+        the grammar writes objects) decoded as it stands."""
+        if self.value is None and not self.buffer.startswith(("{", "["), start):
+            try:
+                return json.JSONDecoder().raw_decode(self.buffer, start)
+            except ValueError:
+                return None
+        return self._whole_value(start)
 
     def _call(self, name: str, arguments: str, text: str) -> list[str]:
         index = self.calls
