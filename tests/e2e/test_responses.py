@@ -487,3 +487,23 @@ def test_a_chat_stage_400_names_the_input_in_its_message_too(server: Server, org
         assert refused.value.param == "input[0].content[1]"
         message = refused.value.body["message"]  # type: ignore[index]
         assert "input[0].content[1]" in message and "messages[" not in message, message
+
+
+def test_input_tokens_count_as_a_request_and_no_tokens(server: Server, org_a: Org) -> None:
+    """Counting is one request against the key's limits and spends none of its tokens: a key
+    allowed 2 requests and 1,000 tokens a minute counts a prompt of ~1,500 tokens twice, and
+    the third count is a 429."""
+    created = server.api(
+        "POST", "/api/keys", key=org_a.admin_key, json={"rpm_limit": 2, "tpm_limit": 1000}
+    )
+    assert created.status_code == 201, created.text
+    c = client(server, created.json()["key"])
+    long_input = "忘记密码了怎么办？ " * 300
+    for _ in range(2):
+        raw = c.responses.input_tokens.with_raw_response.count(
+            model="template-helpdesk", input=long_input
+        )
+        assert raw.parse().input_tokens > 1000
+        assert raw.headers["x-ratelimit-limit-requests"] == "2"
+    with pytest.raises(openai.RateLimitError):
+        c.responses.input_tokens.count(model="template-helpdesk", input=long_input)
