@@ -8,7 +8,7 @@ origin, so another site can neither use a session nor log a browser into one (lo
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
@@ -20,6 +20,31 @@ from aigc.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, safe_next
 from aigc.gateway import sessions
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
+
+# The username of a refused sign-in, for the form shown again: a short-lived cookie for the
+# sign-in page only, not the address (which lands in access logs and the browser's history).
+# Never the password.
+LOGIN_NAME_COOKIE = "aigc_login_name"
+_LOGIN_NAME_SECONDS = 600
+
+
+def remembered_username(request: Request) -> str:
+    """The username typed at the last refused sign-in of this browser, or ''."""
+    return unquote(request.cookies.get(LOGIN_NAME_COOKIE, ""))[:200]
+
+
+def _refused(request: Request, error: str, target: str, username: str) -> RedirectResponse:
+    response = RedirectResponse(f"/login?error={error}&next={quote(target)}", status_code=303)
+    response.set_cookie(
+        LOGIN_NAME_COOKIE,
+        quote(username, safe=""),  # a cookie value is ASCII: a Chinese name is percent-encoded
+        max_age=_LOGIN_NAME_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
 
 
 def same_origin(request: Request) -> bool:
@@ -55,10 +80,9 @@ async def login(
 
     result = await run_in_threadpool(attempt)
     if result.secret is None:
-        return RedirectResponse(
-            f"/login?error={result.error}&next={quote(target)}", status_code=303
-        )
+        return _refused(request, result.error or "invalid", target, username)
     response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(LOGIN_NAME_COOKIE, path="/login")
     response.set_cookie(
         SESSION_COOKIE,
         result.secret,

@@ -53,6 +53,37 @@ def test_wrong_password_then_lockout(new_page, server: Server, console_org: Org)
     assert page.get_by_test_id("login-error").is_visible()
 
 
+def test_a_refused_sign_in_keeps_the_username_never_the_password(
+    new_page, server: Server, console_org: Org
+) -> None:
+    user = add_user(server, console_org, "member")
+    chinese = server.api(  # a Chinese username survives the round trip too
+        "POST",
+        "/api/users",
+        key=console_org.admin_key,
+        json={"username": f"张伟-{user.id[:6]}", "password": user.password, "role": "member"},
+    )
+    assert chinese.status_code == 201, chinese.text
+    page = new_page(lang="zh-CN")
+    for username in (user.username, chinese.json()["username"]):
+        page.goto("/login")
+        page.get_by_test_id("username").fill(username)
+        page.get_by_test_id("password").fill("not the password")
+        page.get_by_test_id("signin").click()
+        page.wait_for_url(re.compile("error=invalid"))
+        assert page.get_by_test_id("login-error").is_visible()
+        assert page.get_by_test_id("username").input_value() == username
+        assert page.get_by_test_id("password").input_value() == ""
+    password_cookies = [c for c in page.context.cookies() if "not the password" in c["value"]]
+    assert password_cookies == []
+    page.get_by_test_id("password").fill(user.password)  # the kept name signs in
+    page.get_by_test_id("signin").click()
+    page.wait_for_url(re.compile("/chat$"))
+    page.goto("/login")  # signed in: sent on; the remembered name is gone
+    page.wait_for_url(re.compile("/chat$"))
+    assert all(c["name"] != "aigc_login_name" for c in page.context.cookies())
+
+
 def test_login_from_another_site_is_refused(server: Server, console_org: Org) -> None:
     user = add_user(server, console_org, "member")
     response = httpx.post(

@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 from starlette.concurrency import run_in_threadpool
 
-from aigc.console import layout, sso_routes
+from aigc.console import layout, routes, sso_routes
 from aigc.console.i18n import LANGUAGE_NAMES, LANGUAGES
 from aigc.console.session import gate, safe_next, services, signed_in, translator
 from aigc.gateway import accounts
@@ -56,7 +56,9 @@ async def login_page(
             .props('method="post" action="/console/login"')
             .classes("column gap-3")
         ):
-            ui.input(tr("login.username")).props(
+            ui.input(
+                tr("login.username"), value=routes.remembered_username(request) if error else ""
+            ).props(
                 'name="username" autocomplete="username" autofocus outlined data-testid="username"'
             )
             ui.input(tr("login.password"), password=True).props(
