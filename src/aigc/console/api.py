@@ -7,7 +7,7 @@ client gets: the same auth, roles, tenant isolation, limits, guard and audit rec
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -44,6 +44,9 @@ async def close() -> None:
     if _client is not None:
         await _client.aclose()
         _client = None
+
+
+SESSION_ENDED = "session_ended"  # the API's code for a console session that is over
 
 
 class ApiError(Exception):
@@ -83,6 +86,17 @@ class Api:
 
     def __init__(self, token: str) -> None:
         self._headers = {"Authorization": f"Bearer {token}"}
+        # Called when the API says the session is over (signed out in another tab, expired):
+        # the page offers the way back to sign-in, whichever action met the refusal.
+        self.on_session_ended: Callable[[], None] | None = None
+
+    def _check(self, response: httpx.Response) -> None:
+        try:
+            _raise_for(response)
+        except ApiError as exc:
+            if exc.code == SESSION_ENDED and self.on_session_ended is not None:
+                self.on_session_ended()
+            raise
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One call; a GET is sent again once if the connection broke before any answer."""
@@ -97,7 +111,7 @@ class Api:
                     raise ApiError(503, _no_answer(exc)) from exc
             except httpx.TransportError as exc:
                 raise ApiError(503, _no_answer(exc)) from exc
-        _raise_for(response)
+        self._check(response)
         return response
 
     async def get(self, path: str, **params: Any) -> Any:
@@ -129,7 +143,7 @@ class Api:
         ) as response:
             if not response.is_success:
                 await response.aread()
-                _raise_for(response)
+                self._check(response)
             async for line in response.aiter_lines():
                 if not line.startswith("data:"):
                     continue

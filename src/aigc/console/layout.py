@@ -30,11 +30,13 @@ add(
             "layout.skip": "Skip to content",
             "layout.navigation": "Main navigation",
             "layout.language": "Language: {name}",
+            "layout.sign_in_again": "Sign in again",
         },
         "zh-CN": {
             "layout.skip": "跳到正文",
             "layout.navigation": "主导航",
             "layout.language": "语言：{name}",
+            "layout.sign_in_again": "重新登录",
         },
     }
 )
@@ -113,10 +115,31 @@ def frame(user: ConsoleUser, active: str, title_key: str) -> Iterator[None]:
         lambda event: menu.props(f"aria-expanded={'true' if event.value else 'false'}")
     )
     with ui.column().classes("aigc-main p-4 gap-4").props("id=main role=main"):
+        _session_ended_banner(user)
         ui.label(tr(title_key)).classes("text-2xl font-semibold").props(
             'role="heading" aria-level=1 data-testid="page-title"'
         )
         yield
+
+
+def _session_ended_banner(user: ConsoleUser) -> None:
+    """Hidden until an API call says the session is over (signed out in another tab, expired):
+    then the way back to sign-in, returning to this page. Other pages of the same browser are
+    sent to sign-in when they load; this one is already open and must say so itself."""
+    with ui.row().classes(
+        "items-center gap-4 w-full p-3 rounded bg-orange-1 text-orange-10"
+    ) as banner:
+        banner.props('role="alert" data-testid="session-ended"')
+        ui.label(user.tr("apierr.session_ended"))
+        ui.link(user.tr("layout.sign_in_again"), user.sign_in_again).classes(
+            "font-bold text-primary"
+        ).props('data-testid="sign-in-again"')
+    banner.set_visibility(False)
+
+    def show() -> None:
+        banner.set_visibility(True)
+
+    user.api.on_session_ended = show
 
 
 async def _sign_out(user: ConsoleUser) -> None:

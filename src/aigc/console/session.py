@@ -44,6 +44,12 @@ class ConsoleUser:
     api: Api
     tr: Translator
     session_secret: str = field(repr=False, default="")
+    here: str = "/chat"  # this page's path and query: where sign-in returns to
+
+    @property
+    def sign_in_again(self) -> str:
+        """The sign-in page, coming back here afterwards."""
+        return f"/login?next={quote(self.here)}"
 
     def at_least(self, role: str) -> bool:
         return self.principal.at_least(role)
@@ -82,8 +88,19 @@ async def signed_in(request: Request) -> ConsoleUser | None:
 
     username, display, tenant_name = await run_in_threadpool(names)
     return ConsoleUser(
-        principal, username, display, tenant_name, Api(secret), translator(request), secret
+        principal,
+        username,
+        display,
+        tenant_name,
+        Api(secret),
+        translator(request),
+        secret,
+        here=_here(request),
     )
+
+
+def _here(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def safe_next(target: str | None, default: str = "/chat") -> str:
@@ -97,8 +114,7 @@ async def gate(request: Request, role: str = "viewer") -> ConsoleUser | Redirect
     """The page's user, or where to send the browser: sign-in, or 'not allowed' for a low role."""
     user = await signed_in(request)
     if user is None:
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
+        return RedirectResponse(f"/login?next={quote(_here(request))}", status_code=303)
     if not (user.at_least(role) or user.principal.platform_admin):
         return RedirectResponse("/forbidden", status_code=303)
     return user

@@ -6,8 +6,9 @@ import hashlib
 import re
 
 import httpx
+from playwright.sync_api import expect
 
-from tests.e2e.console.conftest import add_user, shot, sign_in
+from tests.e2e.console.conftest import add_user, shot, sign_in, wait_connected
 from tests.e2e.server import Org, Server
 
 
@@ -82,6 +83,31 @@ def test_a_refused_sign_in_keeps_the_username_never_the_password(
     page.goto("/login")  # signed in: sent on; the remembered name is gone
     page.wait_for_url(re.compile("/chat$"))
     assert all(c["name"] != "aigc_login_name" for c in page.context.cookies())
+
+
+def test_a_session_ended_elsewhere_offers_sign_in_back_to_the_page(
+    new_page, server: Server, console_org: Org
+) -> None:
+    user = add_user(server, console_org, "member")
+    for lang, sign_in_again in (("zh-CN", "重新登录"), ("en", "Sign in again")):
+        page = new_page(user, lang=lang, path="/knowledge")
+        other_tab = page.context.new_page()
+        other_tab.goto("/chat")
+        wait_connected(other_tab)
+        other_tab.get_by_test_id("signout").click()
+        other_tab.wait_for_url(re.compile(r"/login$"))
+        other_tab.close()
+        expect(page.get_by_test_id("session-ended")).to_be_hidden()
+        page.get_by_test_id("kb-new").click()  # this tab does not know yet: it acts, is refused
+        page.get_by_test_id("kb-name").fill("Handbook")
+        page.get_by_test_id("kb-create").click()
+        link = page.get_by_test_id("sign-in-again")
+        expect(link).to_have_text(sign_in_again)
+        expect(page.get_by_test_id("session-ended")).to_be_visible()
+        assert link.get_attribute("href") == "/login?next=/knowledge"
+        link.click()
+        page.wait_for_url(re.compile(r"/login\?next=/knowledge$"))
+        sign_in(page, user, "/knowledge")  # and back where the person was
 
 
 def test_login_from_another_site_is_refused(server: Server, console_org: Org) -> None:
