@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
 from aigc.console.pages.admin_policies import problem_lines
@@ -203,6 +204,33 @@ def test_admin_in_chinese(new_page, admin: ConsoleUser) -> None:
     refusal.wait_for()
     assert "出错了：参数「password」的值无效（" in refusal.inner_text()
     assert "Invalid value for" not in refusal.inner_text()
+
+
+def test_key_limits_out_of_range_are_refused_in_words_not_changed(
+    new_page, server: Server, org: Org, admin: ConsoleUser
+) -> None:
+    page = new_page(admin, lang="zh-CN", path="/admin/keys")
+    name = f"limits-{secrets.token_hex(3)}"
+    page.get_by_test_id("key-name").fill(name)
+    rpm, tpm = page.get_by_test_id("key-rpm"), page.get_by_test_id("key-tpm")
+    rpm.fill("-5")
+    rpm.press("Tab")  # leaving the field must not turn -5 into 1
+    tpm.fill("0")
+    tpm.press("Tab")
+    page.get_by_test_id("key-create").click()
+    refusals = page.get_by_text("请输入不小于 1 的整数，或留空表示不限。")
+    expect(refusals).to_have_count(2)
+    assert rpm.input_value() == "-5" and tpm.input_value() == "0"
+    keys = server.api("GET", "/api/keys", key=org.admin_key).json()["data"]
+    assert name not in [k["name"] for k in keys]  # nothing saved
+
+    rpm.fill("30")
+    tpm.fill("")
+    page.get_by_test_id("key-create").click()
+    page.get_by_test_id("key-secret-dialog").wait_for()
+    keys = server.api("GET", "/api/keys", key=org.admin_key).json()["data"]
+    saved = next(k for k in keys if k["name"] == name)
+    assert (saved["rpm_limit"], saved["tpm_limit"]) == (30, None)
 
 
 def test_tenant_admin_sees_only_their_organization(new_page, admin: ConsoleUser) -> None:

@@ -51,6 +51,7 @@ i18n.add(
             "admin.until": "To",
             "admin.apply": "Apply",
             "admin.tenant": "Organization",
+            "admin.limit_range": "A whole number of at least 1, or empty for no limit.",
         },
         "zh-CN": {
             "admin.tab.users": "用户与角色",
@@ -77,6 +78,7 @@ i18n.add(
             "admin.until": "结束日期",
             "admin.apply": "应用",
             "admin.tenant": "组织",
+            "admin.limit_range": "请输入不小于 1 的整数，或留空表示不限。",
         },
     }
 )
@@ -157,3 +159,19 @@ def day_range(days: int) -> tuple[str, str]:
     """The last ``days`` days up to today (UTC, as the audit log counts days), as ISO dates."""
     today = datetime.now(UTC).date()
     return (today - timedelta(days=days - 1)).isoformat(), today.isoformat()
+
+
+def limit_field(user: ConsoleUser, label_key: str, testid: str) -> ui.number:
+    """A positive whole-number limit, empty for none. Out of range is refused with a message
+    under the field, never changed behind the person's back: ``ui.number(min=1)`` turns -5 or
+    0 into 1 when the field loses focus, and a limit nobody chose is then saved."""
+    return ui.number(
+        user.tr(label_key),
+        format="%d",
+        validation={user.tr("admin.limit_range"): valid_limit},
+    ).props(f'outlined dense data-testid="{testid}"')
+
+
+def valid_limit(value: float | None) -> bool:
+    """Empty (no limit) or a whole number of at least 1."""
+    return value is None or (value >= 1 and float(value).is_integer())

@@ -12,7 +12,15 @@ from nicegui import ui
 
 from aigc.console import i18n, layout
 from aigc.console.api import ApiError
-from aigc.console.pages.admin_common import admin_frame, cell, confirm, role_options, table, when
+from aigc.console.pages.admin_common import (
+    admin_frame,
+    cell,
+    confirm,
+    limit_field,
+    role_options,
+    table,
+    when,
+)
 from aigc.console.session import ConsoleUser, gate
 
 i18n.add(
@@ -112,12 +120,8 @@ class KeysView:
                     .props('outlined dense use-chips data-testid="key-models"')
                     .classes("min-w-64")
                 )
-                self.rpm = ui.number(tr("admin.keys.rpm"), min=1, step=1, format="%d").props(
-                    'outlined dense data-testid="key-rpm"'
-                )
-                self.tpm = ui.number(tr("admin.keys.tpm"), min=1, step=1, format="%d").props(
-                    'outlined dense data-testid="key-tpm"'
-                )
+                self.rpm = limit_field(self.user, "admin.keys.rpm", "key-rpm")
+                self.tpm = limit_field(self.user, "admin.keys.tpm", "key-tpm")
                 self.expires = ui.input(tr("admin.keys.expires")).props(
                     'outlined dense stack-label type=date data-testid="key-expires"'
                 )
@@ -177,12 +181,14 @@ class KeysView:
                             ).props('flat dense color=negative data-testid="key-revoke"')
 
     async def create(self) -> None:
+        if not all([self.rpm.validate(), self.tpm.validate()]):  # each shows its own message
+            return
         body: dict[str, Any] = {
             "name": (self.name.value or "").strip(),
             "role": self.role.value,
             "allowed_models": list(self.models.value or []) or None,
-            "rpm_limit": int(self.rpm.value) if self.rpm.value else None,
-            "tpm_limit": int(self.tpm.value) if self.tpm.value else None,
+            "rpm_limit": None if self.rpm.value is None else int(self.rpm.value),
+            "tpm_limit": None if self.tpm.value is None else int(self.tpm.value),
             "expires_at": expiry(self.expires.value),
         }
         try:

@@ -10,7 +10,7 @@ from nicegui import ui
 
 from aigc.console import i18n, layout
 from aigc.console.api import ApiError
-from aigc.console.pages.admin_common import admin_frame, cell, confirm, table, when
+from aigc.console.pages.admin_common import admin_frame, cell, confirm, limit_field, table, when
 from aigc.console.session import ConsoleUser, gate
 
 i18n.add(
@@ -59,9 +59,7 @@ class TenantsView:
                 self.name = ui.input(tr("admin.tenants.name")).props(
                     'outlined dense data-testid="tenant-name"'
                 )
-                self.budget = ui.number(tr("admin.tenants.budget"), min=1, format="%d").props(
-                    'outlined dense data-testid="tenant-budget"'
-                )
+                self.budget = limit_field(self.user, "admin.tenants.budget", "tenant-budget")
                 ui.button(tr("common.create"), icon="domain_add", on_click=self.create).props(
                     'color=primary data-testid="tenant-create"'
                 )
@@ -106,8 +104,10 @@ class TenantsView:
                             ).props('flat dense data-testid="tenant-toggle"')
 
     async def create(self) -> None:
+        if not self.budget.validate():
+            return
         body: dict[str, Any] = {"name": (self.name.value or "").strip()}
-        if self.budget.value:
+        if self.budget.value is not None:
             body["daily_token_budget"] = int(self.budget.value)
         try:
             await self.user.api.post("/api/tenants", body)
