@@ -44,7 +44,7 @@ from aigc.infra.db import Database
 from aigc.infra.files import staging_file
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
 from aigc.infra.storage import BlobNotFound, storage_for
-from aigc.knowledge import bases, context, indexed, parse, pgvectors
+from aigc.knowledge import bases, context, failure_codes, indexed, parse, pgvectors
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
@@ -370,6 +370,7 @@ def record_document(
         doc.previous = kept
         doc.source, doc.content_type, doc.bytes = source, staged.fmt, staged.size
         doc.sha256, doc.status, doc.error, doc.updated_at = staged.sha256, "queued", None, utcnow()
+        doc.error_code = None
         doc.stored_as, doc.update_error = _version_name(doc, staged.sha256), None
         session.flush()
         storage_for(settings).put_file(version_key(doc), staged.path, move=True)
@@ -399,7 +400,7 @@ def _restore(doc: KbDocument, kept: dict[str, Any]) -> None:
     never left)."""
     for name in _VERSION_FACTS:
         setattr(doc, name, kept.get(name))
-    doc.previous, doc.status, doc.error = None, "ready", None
+    doc.previous, doc.status, doc.error, doc.error_code = None, "ready", None, None
 
 
 def _after_commit(session: Session, settings: Settings, keys: list[str]) -> None:
@@ -559,6 +560,7 @@ class _Prepared:
     chunks: list[Chunk] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failed: str | None = None
+    failed_code: str | None = None  # failure_codes: the reason for programs and the console
     about: context.DocContext | None = None
     files: dict[str, context.DocContext] = field(default_factory=dict)  # files inside it
 
@@ -632,8 +634,8 @@ def ingest_documents(
     unsynced: list[str] = []  # indexed documents not yet in the index (still "indexing")
     last_sync = time.monotonic()
 
-    def failed(doc: _Claimed, reason: str) -> None:  # settled as not indexed, and said why
-        settled = _fail(db, settings, doc.doc_id, reason, doc.sha256)
+    def failed(doc: _Claimed, reason: str, code: str | None = None) -> None:  # and said why
+        settled = _fail(db, settings, doc.doc_id, reason, doc.sha256, code)
         outcome[doc.doc_id] = "superseded" if settled == "superseded" else "failed"
         said(_failed_line(doc.name, settled, reason))
 
@@ -649,7 +651,7 @@ def ingest_documents(
                 top_up()
                 prepared = future.result()
                 if prepared.failed is not None:
-                    failed(doc, prepared.failed)
+                    failed(doc, prepared.failed, prepared.failed_code)
                     continue
                 vectors = None
                 if embedder is not None:
@@ -763,14 +765,19 @@ def _prepare(
             settings.kb_chunk_overlap_tokens,
         )
         if not chunks:
-            raise parse.DocumentRejected("No text could be extracted from this document")
+            raise parse.DocumentRejected(
+                "No text could be extracted from this document", failure_codes.NO_TEXT
+            )
     except parse.DocumentRejected as exc:
-        return _Prepared(failed=str(exc))
+        return _Prepared(failed=str(exc), failed_code=exc.code)
     except OSError:  # names the stored file's path on this server: say what, not where
-        return _Prepared(failed=_UNREADABLE)
+        return _Prepared(failed=_UNREADABLE, failed_code=failure_codes.UNREADABLE_COPY)
     except Exception as exc:  # a bug met by one file must not lose the others
         log.exception("document %s could not be prepared", doc.doc_id)
-        return _Prepared(failed=f"The document could not be processed ({type(exc).__name__})")
+        return _Prepared(
+            failed=f"The document could not be processed ({type(exc).__name__})",
+            failed_code=failure_codes.PROCESSING_ERROR,
+        )
     return _Prepared(chunks, parsed.notes, about=about, files=context.file_contexts(parsed.blocks))
 
 
@@ -836,6 +843,7 @@ def _store_chunks(
                 period=about.period[:200] or None,
                 indexed_sha256=doc.sha256,
                 error=None,
+                error_code=None,
                 notes=prepared.notes + _copies_note(session, tenant_id, kb_id, doc) or None,
                 previous=None,
                 update_error=None,
@@ -910,7 +918,12 @@ _UNREADABLE = "The stored copy of this document could not be read; upload it aga
 
 
 def _fail(
-    db: Database, settings: Settings, doc_id: str, reason: str, sha256: str | None = None
+    db: Database,
+    settings: Settings,
+    doc_id: str,
+    reason: str,
+    sha256: str | None = None,
+    code: str | None = None,
 ) -> str:
     """Settle a document whose newest upload could not be indexed (``_settle_failure``):
     ``failed``, ``kept`` (an earlier version stays in its place) or ``superseded`` (deleted,
@@ -920,12 +933,14 @@ def _fail(
         doc = session.scalar(select(KbDocument).where(KbDocument.id == doc_id).with_for_update())
         if doc is None or (sha256 is not None and doc.sha256 != sha256):
             return "superseded"
-        settled, dropped = _settle_failure(session, doc, reason)
+        settled, dropped = _settle_failure(session, doc, reason, code)
     _drop_files(settings, dropped)
     return settled
 
 
-def _settle_failure(session: Session, doc: KbDocument, reason: str) -> tuple[str, list[str]]:
+def _settle_failure(
+    session: Session, doc: KbDocument, reason: str, code: str | None = None
+) -> tuple[str, list[str]]:
     """A document whose newest upload could not be indexed: with an earlier version searched
     meanwhile, that version stays, ``ready`` with its chunks and file, and ``update_error``
     says why the new one was not taken (``kept``; the new one's file is to be dropped); with
@@ -938,6 +953,7 @@ def _settle_failure(session: Session, doc: KbDocument, reason: str) -> tuple[str
         return "kept", dropped
     session.execute(delete(KbChunk).where(KbChunk.document_id == doc.id))
     doc.status, doc.error, doc.notes, doc.chunk_count = "failed", reason[:2000], None, 0
+    doc.error_code = code
     doc.indexed_sha256, doc.updated_at = None, utcnow()
     return "failed", []
 
@@ -1274,6 +1290,7 @@ def document_view(doc: KbDocument) -> dict[str, Any]:
         "sha256": doc.sha256,
         "status": doc.status,
         "error": doc.error,
+        "error_code": doc.error_code,  # failure_codes: the reason for programs; None if unnamed
         # the newest upload could not be indexed: the previous version is searched and served
         "update_error": doc.update_error,
         "notes": doc.notes or [],

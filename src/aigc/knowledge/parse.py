@@ -50,7 +50,14 @@ ZIP_MAX_MEMBERS = 10_000
 
 
 class DocumentRejected(ValueError):
-    """This document cannot be ingested; the message says why."""
+    """This document cannot be ingested; the message says why (in English, for API clients).
+
+    ``code`` names the reason for programs and for the console, which says it in the reader's
+    language (``failure_codes.py``); None where the reason has no code yet."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass

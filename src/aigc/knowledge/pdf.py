@@ -90,7 +90,7 @@ def read_pdf(data: bytes, limits: PdfLimits, image: bool = False) -> PdfText:
     an image file, each of its frames a page read by OCR."""
     answer = run_worker(data, limits, "image" if image else "pdf")
     if "refused" in answer:
-        raise DocumentRejected(answer["refused"])
+        raise DocumentRejected(answer["refused"], answer.get("code"))
     notes: list[str] = list(answer["problems"])
     unread: list[int] = answer["unread_scans"]
     if unread:

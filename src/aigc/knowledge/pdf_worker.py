@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aigc.knowledge import ocr, pdf_forms
+from aigc.knowledge.failure_codes import PDF_CORRUPT, PDF_NO_PAGES, PDF_PASSWORD, PDF_XFA
 from aigc.knowledge.pdf_layout import page_text
 from aigc.knowledge.reasons import with_reason
 
@@ -87,7 +88,11 @@ def read_outline(pdf: PdfDocument) -> list[dict[str, Any]]:
 
 
 class Refused(Exception):
-    """The whole PDF is refused; the message says why."""
+    """The whole PDF is refused; the message says why, ``code`` names it (``failure_codes``)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def open_pdf(data: bytes) -> PdfDocument:
@@ -99,9 +104,10 @@ def open_pdf(data: bytes) -> PdfDocument:
         if "password" in str(exc).lower():
             raise Refused(
                 "The PDF needs a password to open (a user password is set); upload a copy "
-                "without the password"
+                "without the password",
+                PDF_PASSWORD,
             ) from None
-        raise Refused(with_reason("The PDF is corrupt or not a PDF", exc)) from None
+        raise Refused(with_reason("The PDF is corrupt or not a PDF", exc), PDF_CORRUPT) from None
 
 
 def alnum(text: str) -> int:
@@ -191,7 +197,7 @@ def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
     outcome = Outcome()
     count = len(pdf)
     if count == 0:
-        raise Refused("The PDF has no pages")
+        raise Refused("The PDF has no pages", PDF_NO_PAGES)
     if count > limits.max_pages:
         raise Refused(f"The PDF has {count} pages; the limit is {limits.max_pages}")
     # OCR starts no page after its share of the time budget: the parent kills the process at
@@ -354,7 +360,7 @@ def run(data: bytes, limits: PdfLimits, mode: str = "pdf") -> dict[str, Any]:
         try:
             return read_sheets(data) if mode == "sheet" else asdict(read_image_pages(data, limits))
         except Refused as exc:
-            return {"refused": str(exc)}
+            return {"refused": str(exc), "code": exc.code}
     try:
         pdf = open_pdf(data)
         try:
@@ -363,11 +369,12 @@ def run(data: bytes, limits: PdfLimits, mode: str = "pdf") -> dict[str, Any]:
         finally:
             pdf.close()
     except Refused as exc:
-        return {"refused": str(exc)}
+        return {"refused": str(exc), "code": exc.code}
     if not any(alnum(p["text"]) for p in outcome.pages) and needs_rendering(data):
         return {
+            "code": PDF_XFA,
             "refused": "The PDF is a dynamic XFA form: its content is not in the PDF pages "
-            "(export or print it to a normal PDF first)"
+            "(export or print it to a normal PDF first)",
         }
     return asdict(outcome)
 

@@ -73,6 +73,7 @@ class KbDocument(Base):
     indexed_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)  # failure_codes
     # What a person should know about how it was read (pages left unread without OCR, an
     # encoding other than UTF-8), from its last ingestion; None before any.
     notes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)

@@ -219,3 +219,36 @@ def test_the_upload_button_is_named_and_refusals_are_chinese(
     page.get_by_test_id("search-run").click()
     expect(page.locator(".q-notification", has_text="请先输入问题或关键词。")).to_be_visible()
     expect(page.get_by_test_id("search-query")).to_be_focused()
+
+
+def test_why_a_document_failed_is_told_in_chinese_and_the_api_keeps_its_words(
+    new_page, server: Server, console_org: Org
+) -> None:
+    """The API's reason is English for API clients; it now carries a code, and the Chinese
+    page says the reason in Chinese ("无法使用：The PDF is corrupt …" before)."""
+    admin = add_user(server, console_org, "admin")
+    kb = server.api(
+        "POST", "/api/kb", key=console_org.admin_key, json={"name": "扫描件", "dense": False}
+    ).json()
+    uploaded = server.api(
+        "POST",
+        f"/api/kb/{kb['id']}/documents",
+        key=console_org.admin_key,
+        files=[("files", ("合同.pdf", b"not really a pdf", "application/pdf"))],
+    )
+    assert uploaded.status_code in (200, 201, 202), uploaded.text
+    server.wait_job(console_org.admin_key, uploaded.json()["job"]["id"], timeout=120)
+    docs = server.api("GET", f"/api/kb/{kb['id']}/documents", key=console_org.admin_key)
+    (doc,) = docs.json()["data"]
+    assert doc["status"] == "failed"
+    assert doc["error"].startswith("The PDF is corrupt or not a PDF")  # unchanged for clients
+    assert doc["error_code"] == "pdf_corrupt"
+
+    page = new_page(admin, lang="zh-CN", path=f"/knowledge/{kb['id']}")
+    expect(_row(page, "合同.pdf").get_by_test_id("doc-error")).to_have_text(
+        "无法使用：PDF 文件已损坏，或不是 PDF 文件。"
+    )
+    page = new_page(admin, lang="en", path=f"/knowledge/{kb['id']}")
+    expect(_row(page, "合同.pdf").get_by_test_id("doc-error")).to_have_text(
+        "Could not be used: " + doc["error"]
+    )

@@ -29,6 +29,7 @@ from aigc.console.pages.knowledge_common import (
     can_manage,
     can_write,
     chunk_url,
+    failure_reason,
     file_size,
     missing,
     read_notes,
@@ -247,7 +248,8 @@ class KbPage:
         for state in self.uploads.values():
             doc = by_id.get(state["doc"] or "")
             if doc is not None and shown_status(doc["status"]) != state["status"]:
-                state["status"], state["error"] = shown_status(doc["status"]), doc["error"]
+                state["status"] = shown_status(doc["status"])
+                state["error"] = failure_reason(self.user, doc) if doc["error"] else None
                 changed_uploads = True
         if changed_uploads and self.writable:
             self._render_uploads()
@@ -285,9 +287,9 @@ class KbPage:
                                 f'aria-label="{tr("kb.doc.delete")}"'
                             )
                     if doc["status"] == "failed":
-                        ui.label(tr("kb.doc.failed", reason=doc["error"] or "?")).classes(
-                            "text-negative text-sm"
-                        ).props('data-testid="doc-error"')
+                        ui.label(
+                            tr("kb.doc.failed", reason=failure_reason(self.user, doc))
+                        ).classes("text-negative text-sm").props('data-testid="doc-error"')
                     elif doc.get("notes"):
                         read_notes(self.user, doc["notes"])
                     if doc.get("update_error"):
@@ -350,7 +352,7 @@ async def chunk_viewer(
             status_chip(user, shown_status(doc["status"]))
             ui.label(tr("kb.chunks.count", n=len(chunks))).classes("text-sm text-grey-7")
         if doc["status"] == "failed":
-            ui.label(tr("kb.doc.failed", reason=doc["error"] or "?")).classes("text-negative")
+            ui.label(tr("kb.doc.failed", reason=failure_reason(user, doc))).classes("text-negative")
         elif doc.get("notes"):
             read_notes(user, doc["notes"])
         if doc.get("update_error"):
