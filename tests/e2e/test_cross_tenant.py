@@ -170,6 +170,13 @@ CASES: list[Case] = [
         RESPONSE | {"previous_response_id": "{resp}"},
         "previous_response_id",
     ),
+    Case("POST", "/v1/responses/input_tokens", RESPONSE, model=True),
+    Case(
+        "POST",
+        "/v1/responses/input_tokens",
+        RESPONSE | {"previous_response_id": "{resp}"},
+        "previous_response_id",
+    ),
     # files
     Case("GET", "/v1/files/{file}"),
     Case("GET", "/v1/files/{file}/content"),

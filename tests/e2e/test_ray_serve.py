@@ -80,6 +80,14 @@ def register(server: Server, key: str, name: str, yaml: str, **config: Any) -> N
     assert made.status_code == 201, made.text
 
 
+def register_deployed(server: Server, name: str, yaml: str, deployment: dict[str, Any]) -> None:
+    """A model with its own Ray deployment options: the platform admin's to choose (they run
+    on the cluster every organization shares), registered for every organization."""
+    config = {"yaml": yaml, "deployment": deployment}
+    made = server.api("POST", "/api/models", json={"id": name, "config": config, "shared": True})
+    assert made.status_code == 201, made.text
+
+
 def ray_status(server: Server, key: str, name: str) -> dict[str, Any]:
     view = server.api("GET", f"/api/models/{name}/status", key=key).json()
     return dict(view.get("ray") or {})
@@ -187,7 +195,7 @@ def test_overload_is_503_with_retry_after(server: Server) -> None:
     then fails)."""
     org = make_org(server, "Ray overload")
     deployment = {"num_replicas": 1, "max_ongoing_requests": 1, "max_queued_requests": 1}
-    register(server, org.admin_key, "template-tight", slow(LONG, 25), deployment=deployment)
+    register_deployed(server, "template-tight", slow(LONG, 25), deployment)
 
     async def burst() -> list[str]:
         async with client(server, org.member_key) as c:
@@ -280,7 +288,7 @@ def test_a_grounded_chat_counts_its_sources_in_one_round_trip(
     handful of counting calls, not one more per source."""
     from tests.templates import ECHO
 
-    register(server, org.admin_key, "template-grounded", ECHO, deployment={"num_replicas": 1})
+    register_deployed(server, "template-grounded", ECHO, {"num_replicas": 1})
     key = org.admin_key
     kb = server.api("POST", "/api/kb", key=key, json={"name": "vacation handbook"})
     assert kb.status_code == 201, kb.text
