@@ -813,3 +813,21 @@ async def test_a_key_limited_to_models_sees_only_those(api: httpx.AsyncClient) -
         assert reply.json()["error"]["code"] == "model_not_allowed"
     everything = {m["id"] for m in (await api.get("/api/models")).json()["data"]}
     assert {"template-echo", "template-other"} <= everything  # an unlimited key sees all
+
+
+async def test_the_responses_include_list_is_bounded_as_documented(api: httpx.AsyncClient) -> None:
+    """Found by the fuzzer on a clean checkout: the document's include list had no bound while
+    the body model refused more than 9 entries, so a schema-valid request of 21 repeated
+    values was a 400. The document states the bound the server keeps."""
+    from aigc.gateway.response_schemas import INCLUDE_NOTHING_MORE
+
+    document = (await api.get("/openapi.json")).json()
+    include = document["components"]["schemas"]["ResponseRequest"]["properties"]["include"]
+    bound = include["anyOf"][0].get("maxItems")
+    assert bound is not None and bound >= 3 * len(INCLUDE_NOTHING_MORE)
+    body = {"model": "no-such-model", "input": "hi", "include": list(INCLUDE_NOTHING_MORE) * 3}
+    reply = await api.post("/v1/responses", json=body)
+    assert reply.status_code == 404, reply.text  # past validation: the model is looked up
+    too_many = body | {"include": [INCLUDE_NOTHING_MORE[0]] * (bound + 1)}
+    refused = await api.post("/v1/responses", json=too_many)
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "include"

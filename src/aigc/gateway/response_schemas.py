@@ -25,6 +25,8 @@ _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
     "truncation": (None, "disabled"),
     "top_logprobs": (None, 0),  # log probabilities are not carried onto output_text here
 }
+# A bound on the ``include`` list (repeats are harmless, as at OpenAI; the document states it).
+MAX_INCLUDE = 64
 # ``include`` values that ask for the parts of items this server never makes (hosted tools,
 # reasoning) or keeps anyway (input images): taken, and nothing to add. OpenAI's last one,
 # "message.output_text.logprobs", asks for what is not returned here, so it is refused.
@@ -167,7 +169,11 @@ def _document(schema: dict[str, Any]) -> None:
     properties["tool_choice"] |= TOOL_CHOICE
     properties["include"] = {
         "anyOf": [
-            {"type": "array", "items": {"enum": list(INCLUDE_NOTHING_MORE)}},
+            {
+                "type": "array",
+                "items": {"enum": list(INCLUDE_NOTHING_MORE)},
+                "maxItems": MAX_INCLUDE,
+            },
             {"type": "null"},
         ],
         "description": f"Nothing to add for these; {_LOGPROBS} is not supported",
@@ -202,7 +208,7 @@ class ResponseRequest(BaseModel):
     text: dict[str, Any] | None = None
     user: str | None = None
     seed: Whole | None = None
-    include: list[str] | None = Field(default=None, max_length=len(INCLUDE_NOTHING_MORE) + 1)
+    include: list[str] | None = Field(default=None, max_length=MAX_INCLUDE)
 
     @field_validator("input")
     @classmethod
