@@ -26,6 +26,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -367,6 +368,21 @@ async def admit(services: Services, principal: Principal, tokens: int) -> Reserv
     spec = LimitSpec(principal.rpm_limit, principal.tpm_limit, principal.daily_token_budget)
     assert principal.key_id is not None
     return await services.limiter.admit(principal.key_id, principal.tenant_id, spec, tokens)
+
+
+@asynccontextmanager
+async def charged(
+    services: Services, principal: Principal, tokens: int
+) -> AsyncIterator[dict[str, str]]:
+    """Work whose tokens are known before it runs (embeddings, moderation, a count): admitted
+    against the key's limits first (429 before any work), settled when it ends, however it
+    ends; yields the key's rate-limit headers for the answer (none for an unlimited key)."""
+    reservation = await admit(services, principal, tokens)
+    try:
+        yield reservation.headers if reservation is not None else {}
+    finally:
+        if reservation is not None:
+            await services.limiter.settle(reservation, tokens)
 
 
 async def queue_slot(

@@ -76,15 +76,10 @@ async def count_input(
     is one request and no tokens: the work is a tokenizer pass over an input already capped in
     size, so the per-minute request limit bounds it, and a client checking its prompt before
     sending it does not spend its token budget on it."""
-    reservation = await pipeline.admit(services, principal, 0)  # 429 before any work
-    try:
+    async with pipeline.charged(services, principal, 0) as headers:  # 429 before any work
         _, (chat, places) = await _translate(services, principal, body)
         with _named_as_sent(places):
             counted = await pipeline.count_prompt(services, principal, record, chat)
-    finally:
-        if reservation is not None:
-            await services.limiter.settle(reservation, 0)
-    headers = reservation.headers if reservation else {}
     payload = {"object": "response.input_tokens", "input_tokens": counted.tokens}
     return Answer(headers, payload=payload)
 

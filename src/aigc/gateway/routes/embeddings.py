@@ -19,7 +19,7 @@ from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.fields import NOT_BLANK, branch_rules
 from aigc.gateway.openapi import errors
-from aigc.gateway.pipeline import admit
+from aigc.gateway.pipeline import charged
 from aigc.gateway.services import Services
 from aigc.infra import untrusted
 from aigc.knowledge.ingest import embedder_for
@@ -105,14 +105,9 @@ async def create_embeddings(
     tokens = await run_in_threadpool(count)
     # The key's RPM and TPM and the tenant's daily budget, as for chat (429 before any work):
     # embeddings were not charged at all, so a limited key could embed without bound.
-    reservation = await admit(svc, caller, tokens)
-    try:
+    async with charged(svc, caller, tokens) as headers:
         vectors = await run_in_threadpool(embedder.embed, texts)
-    finally:
-        if reservation is not None:
-            await svc.limiter.settle(reservation, tokens)
-    if reservation is not None:
-        response.headers.update(reservation.headers)
+    response.headers.update(headers)
     rec.model, rec.prompt_tokens = embedder.model_id, tokens
     data = [
         {

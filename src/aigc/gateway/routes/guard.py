@@ -20,7 +20,7 @@ from aigc.errors import InvalidRequest, ModelNotFound, NotFound
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import branch_rules
 from aigc.gateway.openapi import content, errors, link, links
-from aigc.gateway.pipeline import admit
+from aigc.gateway.pipeline import charged
 from aigc.gateway.services import Services
 from aigc.guard import feedback, moderation, store, watermark
 from aigc.guard.policy import PolicyError, parse_policy
@@ -232,14 +232,9 @@ async def moderations(
     require_model_allowed(caller, body.model)
     texts = moderated_texts(body.input)
     tokens = sum(len(t.encode()) for t in texts) // 4 + 1
-    reservation = await admit(svc, caller, tokens)  # 429 before any scan
-    try:
+    async with charged(svc, caller, tokens) as headers:  # 429 before any scan
         results = await run_in_threadpool(lambda: [moderation.moderate(t) for t in texts])
-    finally:
-        if reservation is not None:
-            await svc.limiter.settle(reservation, tokens)
-    if reservation is not None:
-        response.headers.update(reservation.headers)
+    response.headers.update(headers)
     return {"id": f"modr-{secrets.token_hex(12)}", "model": body.model, "results": results}
 
 
