@@ -534,7 +534,11 @@ def processor_for(model: Any, constraint: Constraint) -> GrammarProcessor:
     compiled = compile_constraint(constraint, tokenizer, vocab)
     json_kind = constraint.kind in ("json_object", "json_schema")
     banned = control_tokens(tokenizer, vocab) if json_kind else None
-    missing = _unwritable(tokenizer, vocab, _JSON_MARKS if json_kind else "")
+    missing = None
+    if json_kind:  # the vocabulary's verdict: once per tokenizer, not per request
+        missing = _json_unwritable.get(
+            tokenizer, lambda: _unwritable(tokenizer, vocab, _JSON_MARKS)
+        )
     if missing is not None or not _can_begin(compiled, vocab, banned):
         what = f"it has no token for {missing!r}" if missing else "no token of it can begin it"
         raise InvalidRequest(
@@ -551,6 +555,7 @@ def processor_for(model: Any, constraint: Constraint) -> GrammarProcessor:
 # char- or word-level tokenizer trained on text without braces) would reach a step where the
 # grammar allows no token at all.
 _JSON_MARKS = '{}[]":,'
+_json_unwritable: PerTokenizer[str | None] = PerTokenizer()
 
 
 def _allowed(matcher: Any, vocab_size: int) -> torch.Tensor:
