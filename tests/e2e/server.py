@@ -89,6 +89,14 @@ class Server:
         headers = {"Authorization": f"Bearer {key or self.admin_key}"}
         return httpx.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
+    def register_shared(self, models: dict[str, dict[str, Any]]) -> None:
+        """Register each model (name → config) for every organization, as the platform admin."""
+        for name, config in models.items():
+            made = self.api(
+                "POST", "/api/models", json={"id": name, "config": config, "shared": True}
+            )
+            assert made.status_code == 201, made.text
+
     def wait_job(self, key: str, job_id: str, timeout: float = 240) -> dict[str, Any]:
         """The job once it has ended (succeeded, failed or cancelled), polled as its owner."""
         deadline = time.monotonic() + timeout

@@ -49,11 +49,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         },
         "template-echo": {"yaml": ECHO},
     }
-    for name, config in models.items():
-        made = server.api(
-            "POST", "/api/models", json={"id": name, "config": config, "shared": True}
-        )
-        assert made.status_code == 201, made.text
+    server.register_shared(models)
     yield server
     server.stop()
 

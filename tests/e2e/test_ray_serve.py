@@ -83,9 +83,7 @@ def register(server: Server, key: str, name: str, yaml: str, **config: Any) -> N
 def register_deployed(server: Server, name: str, yaml: str, deployment: dict[str, Any]) -> None:
     """A model with its own Ray deployment options: the platform admin's to choose (they run
     on the cluster every organization shares), registered for every organization."""
-    config = {"yaml": yaml, "deployment": deployment}
-    made = server.api("POST", "/api/models", json={"id": name, "config": config, "shared": True})
-    assert made.status_code == 201, made.text
+    server.register_shared({name: {"yaml": yaml, "deployment": deployment}})
 
 
 def ray_status(server: Server, key: str, name: str) -> dict[str, Any]:

@@ -32,14 +32,12 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("letters-server") / "data"
     server = Server(data, new_admin_key(), AIGC_IMPORT_ROOTS=str(root)).start()
     path = str(root / "letters")
-    for name, config in {
-        "gpt-letters": {"path": path},
-        "gpt-letters-engine": {"path": path, "engine": {"max_running": 4, "max_queue": 8}},
-    }.items():
-        made = server.api(
-            "POST", "/api/models", json={"id": name, "config": config, "shared": True}
-        )
-        assert made.status_code == 201, made.text
+    server.register_shared(
+        {
+            "gpt-letters": {"path": path},
+            "gpt-letters-engine": {"path": path, "engine": {"max_running": 4, "max_queue": 8}},
+        }
+    )
     yield server
     server.stop()
 
