@@ -8,6 +8,7 @@ is recognised (keys, passwords, console sessions) is the gateway's (``gateway/au
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, get_args
 
 from aigc.errors import InvalidRequest, PermissionDenied
@@ -30,6 +31,7 @@ class Principal:
     rpm_limit: int | None = None
     tpm_limit: int | None = None
     daily_token_budget: int | None = None
+    expires_at: datetime | None = None  # the key's: with the three above, what limits a key
 
     def at_least(self, role: str) -> bool:
         return _RANK[self.role] >= _RANK[role]
@@ -37,6 +39,12 @@ class Principal:
     @property
     def limited(self) -> bool:
         return bool(self.rpm_limit or self.tpm_limit or self.daily_token_budget)
+
+    @property
+    def key_limited(self) -> bool:
+        """Whether the caller's key limits models, a rate or a date (``require_unlimited``)."""
+        limits = (self.allowed_models, self.rpm_limit, self.tpm_limit, self.expires_at)
+        return any(limit is not None for limit in limits)
 
 
 def platform_principal(tenant_id: str) -> Principal:
@@ -65,13 +73,30 @@ def require_role(principal: Principal, role: str) -> None:
         )
 
 
-def require_model_allowed(principal: Principal, model: str) -> None:
-    """A key's ``allowed_models`` holds on every route that takes a model (403 otherwise)."""
+def require_model_allowed(principal: Principal, model: str, param: str = "model") -> None:
+    """A key's ``allowed_models`` holds on every route that takes a model (403 otherwise),
+    and on every one that makes or changes a model (``param`` names its field there)."""
     if principal.allowed_models is not None and model not in principal.allowed_models:
         raise PermissionDenied(
             f"This API key may not use the model '{model}'",
-            param="model",
+            param=param,
             code="model_not_allowed",
+        )
+
+
+def require_unlimited(principal: Principal, action: str, param: str | None = None) -> None:
+    """Refuse ``action`` to a key limited to models, a rate or a date (403 ``limited_api_key``).
+
+    Such a key may use and change what its limits cover, never who may do what: a raised
+    role, an enabled account, a group member or a grant outlives the key and holds none of its
+    limits, so whoever holds the key would act through that person without them.
+    """
+    if principal.key_limited:
+        raise PermissionDenied(
+            f"An API key limited to models, rates or a date cannot {action}; use an "
+            "unlimited key or the console",
+            param=param,
+            code="limited_api_key",
         )
 
 

@@ -291,6 +291,58 @@ def test_a_limited_key_cannot_make_a_sign_in_without_its_limits(srv: Server, org
     assert f"mine-{org.id}" not in {u["username"] for u in users}
 
 
+def test_a_limited_admin_key_cannot_promote_anyone_or_touch_other_models(
+    srv: Server, org: Org
+) -> None:
+    """An admin key limited to one model promoted a member, whose console sign-in then acted
+    as an admin with no key limit, and deleted a model of the organization it may not use.
+    Both are 403s naming why; the member stays a member and the model still answers."""
+    template = (
+        "name: d\nlanguages: [en]\nintents:\n  - id: hello\n    patterns: ['hello']\n"
+        "    answers:\n      en: ['Hi from {m}.']\nfallback:\n  en: ['Hi from {m}.']\n"
+    )
+    for name in ("template-own-a", "template-own-b"):
+        made = srv.api(
+            "POST",
+            "/api/models",
+            key=org.admin_key,
+            json={"id": name, "config": {"yaml": template.replace("{m}", name)}},
+        )
+        assert made.status_code == 201, made.text
+    limited = srv.api(
+        "POST",
+        "/api/keys",
+        key=org.admin_key,
+        json={"role": "admin", "allowed_models": ["template-own-a"]},
+    ).json()["key"]
+    member_id, _ = _person(srv, org, "promote-me", "member")
+    session = httpx.post(
+        f"{srv.base_url}/console/login",
+        data={"username": f"promote-me-{org.id}", "password": "a-long-password-1"},
+        headers={"Origin": srv.base_url},
+    ).cookies.get("aigc_session")
+    assert session
+    promoted = srv.api("PATCH", f"/api/users/{member_id}", key=limited, json={"role": "admin"})
+    assert promoted.status_code == 403, promoted.text
+    assert promoted.json()["error"]["param"] == "role"
+    assert promoted.json()["error"]["code"] == "limited_api_key"
+    assert srv.api("GET", "/api/me", key=session).json()["role"] == "member"
+    deleted = srv.api("DELETE", "/api/models/template-own-b", key=limited)
+    assert deleted.status_code == 403 and deleted.json()["error"]["code"] == "model_not_allowed"
+    registered = srv.api(
+        "POST",
+        "/api/models",
+        key=limited,
+        json={"id": "template-own-c", "config": {"yaml": template.replace("{m}", "c")}},
+    )
+    assert registered.status_code == 403 and registered.json()["error"]["param"] == "id"
+    client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=org.admin_key, max_retries=0)
+    hello = [{"role": "user", "content": "hello"}]
+    answer = client.chat.completions.create(model="template-own-b", messages=hello)  # type: ignore[arg-type]
+    assert answer.choices[0].message.content == "Hi from template-own-b."
+    assert "template-own-c" not in {m.id for m in client.models.list()}
+
+
 def test_an_organization_admin_cannot_choose_how_a_model_runs_on_the_cluster(
     srv: Server, org: Org
 ) -> None:

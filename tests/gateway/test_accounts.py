@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +21,9 @@ from aigc.errors import (
 )
 from aigc.gateway import accounts
 from aigc.gateway.auth import as_utc, authenticate_key
+from aigc.knowledge import bases
 from aigc.models.registry import ModelRegistry, ensure_builtin_models
+from aigc.models.training import start_training
 
 TINY = """
 name: tiny
@@ -176,6 +180,91 @@ def test_a_limited_key_sets_no_password_of_another(session: Session) -> None:
         role="viewer",
     )
     assert accounts.update_user(session, admin, made.id, {"password": "reset it"}).id == made.id
+
+
+# One key of each limit; "admin" role, made by an unlimited admin.
+LIMITS: list[dict[str, object]] = [
+    {"allowed_models": ["template-a"]},
+    {"rpm_limit": 10},
+    {"tpm_limit": 10},
+    {"expires_at": datetime.now(UTC) + timedelta(days=30)},
+]
+
+
+def _limited_admin(session: Session, admin: Principal, limit: dict[str, object]) -> Principal:
+    _, secret = accounts.create_key(
+        session,
+        admin,
+        tenant_id=admin.tenant_id,
+        role="admin",
+        **limit,  # type: ignore[arg-type]
+    )
+    return authenticate_key(session, secret)
+
+
+@contextmanager
+def _refused(param: str) -> Iterator[None]:
+    """The block raises the limited key's 403, naming ``param``."""
+    with pytest.raises(PermissionDenied) as refused:
+        yield
+    assert (refused.value.param, refused.value.code) == (param, "limited_api_key")
+
+
+def test_a_limited_key_widens_no_ones_access(session: Session) -> None:
+    """A limited admin key promoted a member (whose sign-in and keys then acted as an admin,
+    with none of the key's limits), enabled a disabled account, put people in groups and
+    rewrote a knowledge base's access list: each outlives the key and holds none of its
+    limits. Narrowing stays the admin's: demoting, disabling, removing from a group."""
+    admin = _admin_of(session, "A")
+    member = accounts.create_user(
+        session, admin, tenant_id=admin.tenant_id, username="li.na", password="x" * 8, role="member"
+    )
+    group = accounts.create_group(session, admin, "finance")
+    kb = bases.create_kb(session, admin, "Payroll")
+    for limit in LIMITS:
+        limited = _limited_admin(session, admin, limit)
+        with _refused("role"):
+            accounts.update_user(session, limited, member.id, {"role": "admin"})
+        accounts.update_user(session, limited, member.id, {"role": "viewer"})
+        accounts.update_user(session, limited, member.id, {"disabled": True})
+        with _refused("disabled"):
+            accounts.update_user(session, limited, member.id, {"disabled": False})
+        with _refused("user_id"):
+            accounts.add_group_member(session, limited, group.id, member.id)
+        accounts.add_group_member(session, admin, group.id, member.id)
+        accounts.remove_group_member(session, limited, group.id, member.id)
+        with _refused("access"):
+            bases.update_kb(
+                session, limited, kb.id, access=[{"role": "viewer", "access": "manage"}]
+            )
+        assert bases.update_kb(session, limited, kb.id, description="Salaries").description
+        # The unlimited key that made it may do each of them.
+        accounts.update_user(session, admin, member.id, {"role": "member", "disabled": False})
+    assert member.role == "member" and not member.disabled
+    assert bases.grants_of(session, kb) == [
+        {"role": r["role"], "access": r["access"]} for r in bases.DEFAULT_ACCESS
+    ]
+
+
+def test_a_key_limited_to_models_makes_and_removes_only_those(session: Session) -> None:
+    """A key limited to template-a registered, trained and deleted models of any name: models
+    of the organization it may not use, chosen or removed for everyone else."""
+    registry = ModelRegistry()
+    admin = _admin_of(session, "A")
+    registry.register(session, admin, "template-b", {"yaml": TINY})
+    limited = _limited_admin(session, admin, {"allowed_models": ["template-a"]})
+    with pytest.raises(PermissionDenied) as registered:
+        registry.register(session, limited, "template-c", {"yaml": TINY})
+    assert (registered.value.param, registered.value.code) == ("id", "model_not_allowed")
+    with pytest.raises(PermissionDenied) as trained:
+        start_training(session, limited, "gpt", "gpt-c", {})
+    assert (trained.value.param, trained.value.code) == ("name", "model_not_allowed")
+    with pytest.raises(PermissionDenied) as deleted:
+        registry.delete(session, limited, "template-b")
+    assert deleted.value.code == "model_not_allowed"
+    assert registry.register(session, limited, "template-a", {"yaml": TINY}).name == "template-a"
+    registry.delete(session, limited, "template-a")
+    assert [m.name for m in registry.visible(session, admin)] == ["template-b"]
 
 
 def test_roles_bound_what_a_caller_may_grant(session: Session) -> None:

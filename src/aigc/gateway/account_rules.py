@@ -20,7 +20,8 @@ an organization admin take over the platform owner). The rule, for a caller acti
 * **A key never makes a key wider than itself**: one limited to some models, a rate or an
   expiry date gives each new key the same limits or narrower ones (``key_limits``), and sets
   no password but with the current one (a new user's, another user's): a console sign-in has
-  none of those limits (``may_set_password``).
+  none of those limits (``may_set_password``). Nor does it raise a role or enable an account
+  (``accounts.update_user``, through ``access.require_unlimited``).
 
 Refusals are ``PermissionDenied`` (403) with a message saying which rule applied, or ``NotFound``
 (404) for another organization's user.
@@ -35,7 +36,7 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from aigc.access import Principal, check_role_name, role_rank
+from aigc.access import Principal, check_role_name, require_unlimited, role_rank
 from aigc.errors import NotFound, PermissionDenied
 from aigc.gateway.auth import as_utc
 from aigc.infra.schema import ApiKey, User
@@ -174,19 +175,14 @@ def key_limits(session: Session, principal: Principal, asked: KeyLimits) -> KeyL
     return KeyLimits(models, rpm, tpm, expires)
 
 
-def may_set_password(session: Session, principal: Principal) -> None:
+def may_set_password(principal: Principal) -> None:
     """Refuse a limited key setting a password for a new or another user: signed in with it,
     whoever holds the key would act without the key's limits (models, rates, expiry)."""
-    key = session.get(ApiKey, principal.key_id) if principal.key_id is not None else None
-    if key is None:
-        return
-    limited = key.allowed_models is not None or key.expires_at is not None
-    if limited or key.rpm_limit is not None or key.tpm_limit is not None:
-        raise PermissionDenied(
-            "An API key limited to models, rates or a date cannot set a password: a sign-in "
-            "with it would have none of the key's limits",
-            param="password",
-        )
+    require_unlimited(
+        principal,
+        "set a password: a sign-in with it would have none of the key's limits",
+        param="password",
+    )
 
 
 def _no_more(asked: int | None, own: int | None, field: str) -> int | None:

@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from aigc.access import Principal, check_role_name, require_platform_admin, require_role, role_rank
+from aigc.access import (
+    Principal,
+    check_role_name,
+    require_platform_admin,
+    require_role,
+    require_unlimited,
+    role_rank,
+)
 from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from aigc.gateway import account_rules, sessions
 from aigc.gateway.account_rules import may_grant, may_manage
@@ -132,7 +139,7 @@ def create_user(
         require_role(principal, "admin")
         tenant_id = target_tenant(session, principal, tenant_id)
         may_grant(principal, role, platform_admin=platform_admin)
-        account_rules.may_set_password(session, principal)
+        account_rules.may_set_password(principal)
     elif session.get(Tenant, tenant_id) is None:
         raise NotFound(f"No organization with id '{untrusted.field(tenant_id)}'")
     username = username.strip()
@@ -220,11 +227,15 @@ def update_user(
         if principal.user_id == user.id:
             _prove_current_password(session, user, current)
         else:
-            account_rules.may_set_password(session, principal)
+            account_rules.may_set_password(principal)
     if "role" in changes:
         may_manage(session, principal, user, "role", new_role=changes["role"])
+        if role_rank(changes["role"]) > role_rank(user.role):
+            require_unlimited(principal, "raise a user's role", param="role")
     if "disabled" in changes:
         may_manage(session, principal, user, "disable" if changes["disabled"] else "enable")
+        if user.disabled and not changes["disabled"]:
+            require_unlimited(principal, "enable a disabled account", param="disabled")
     if "role" in changes:
         user.role = changes["role"]
     if "password" in changes:
@@ -335,7 +346,9 @@ def group_member_ids(session: Session, group_id: str) -> list[str]:
 
 
 def add_group_member(session: Session, principal: Principal, group_id: str, user_id: str) -> None:
+    """Groups hold knowledge-base grants, so joining one widens what its new member may read."""
     require_role(principal, "admin")
+    require_unlimited(principal, "add a member to a group", param="user_id")
     group = get_group(session, principal, group_id)
     user = _owned(session, principal, User, user_id, "user")
     if user.tenant_id != group.tenant_id:

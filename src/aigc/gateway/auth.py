@@ -99,6 +99,7 @@ def authenticate_key(session: Session, secret: str, now: datetime | None = None)
         rpm_limit=key.rpm_limit,
         tpm_limit=key.tpm_limit,
         daily_token_budget=tenant.daily_token_budget,
+        expires_at=as_utc(key.expires_at) if key.expires_at is not None else None,
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from aigc.access import ROLES, Principal, require_role
+from aigc.access import ROLES, Principal, require_role, require_unlimited
 from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from aigc.infra import untrusted
 from aigc.infra.schema import GroupMember, new_id, unix_time
@@ -221,8 +221,11 @@ def update_kb(
     description: str | None = None,
     access: list[dict[str, Any]] | None = None,
 ) -> KnowledgeBase:
-    """Rename, describe or change the access list: each needs ``manage``."""
+    """Rename, describe or change the access list: each needs ``manage``; the access list
+    also an unlimited credential (a grant outlives a limited key and holds none of its limits)."""
     kb = get_kb(session, principal, kb_id, need="manage")
+    if access is not None:
+        require_unlimited(principal, "change who may use a knowledge base", param="access")
     if name is not None:  # another KB's name was a 500 from the unique index
         kb.name = _free_name(session, kb.tenant_id, name, kb.id)
     if description is not None:

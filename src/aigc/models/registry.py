@@ -271,6 +271,9 @@ class ModelRegistry:
         if principal is not None:
             tenant_id = None
             require_role(principal, "admin")
+            # A key limited to some models registers only those: any other would be a model of
+            # the organization that the key chose and may not use (nor see, in a listing).
+            require_model_allowed(principal, name, param="id")
             if shared:
                 require_platform_admin(principal)
             else:

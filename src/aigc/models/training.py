@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aigc.access import Principal, require_platform_admin, require_role
+from aigc.access import Principal, require_model_allowed, require_platform_admin, require_role
 from aigc.errors import Conflict, InvalidRequest
 from aigc.infra import jobs
 from aigc.infra.jobs import JobBlocked, JobCancelled, JobContext
@@ -88,6 +88,7 @@ def start_training(
     ``kind`` (text, image, multimodal) defaults to the family's.
     """
     require_role(principal, "member")
+    require_model_allowed(principal, name, param="name")  # a limited key makes only its models
     if family_of(name) != family:
         raise InvalidRequest(f"A {family} model's id must start with '{family}-'", param="name")
     if shared:

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from aigc.access import Principal, require_model_allowed, require_role
+from aigc.access import Principal, require_model_allowed, require_role, require_unlimited
 from aigc.errors import InvalidRequest, ModelNotFound, NotFound
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import branch_rules
@@ -100,6 +100,7 @@ def put_policy(
 ) -> dict[str, Any]:
     """Create, or replace the policy of the same name; the YAML is validated first."""
     require_role(caller, "admin")
+    require_unlimited(caller, "change the organization's guard policies")
     _parse_or_400(body.yaml)
     with svc.db.session() as s:
         return _policy_view(store.put_policy(s, caller.tenant_id, body.yaml, body.enabled))
@@ -110,6 +111,7 @@ def delete_policy(
     name: str, caller: Principal = Depends(principal), svc: Services = Depends(services)
 ) -> dict[str, Any]:
     require_role(caller, "admin")
+    require_unlimited(caller, "change the organization's guard policies")
     with svc.db.session() as s:
         try:
             store.delete_policy(s, caller.tenant_id, name)

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from aigc.access import Principal
+from aigc.access import Principal, require_model_allowed
 from aigc.errors import InvalidRequest
 from aigc.infra import untrusted
 from aigc.infra.schema import Job, ModelRecord
@@ -72,6 +72,7 @@ def submit_training(
 
     ``via_cli``: the local operator, who may name any server path under the import roots.
     """
+    require_model_allowed(principal, name, param="name")  # before any file is looked at
     trainable = trainable_families("text")
     chosen = next((f for f in trainable if f.name == family), None)
     if chosen is None:
