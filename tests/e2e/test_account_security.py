@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
+import openai
 import pytest
 
 from tests.e2e.server import Server, new_admin_key
@@ -220,3 +221,26 @@ def test_a_key_cannot_take_its_users_account(install: Install) -> None:
     )
     assert changed.status_code == 200, changed.text
     assert sign_in_error(server, name, NEW_PASSWORD) is None
+
+
+def test_an_admins_own_key_stops_acting_as_admin_when_they_do(install: Install) -> None:
+    """A key an admin made in the console (naming no user) had no user: demoted, the person
+    kept an admin's rights through it; deleted, their key kept working. It is now theirs."""
+    server = install.server
+    user_id, name = add_user(server, "admin")
+    session = sign_in(server, name)
+    made = server.api("POST", "/api/keys", key=session, json={"role": "admin", "name": "mine"})
+    assert made.status_code == 201, made.text
+    key = made.json()["key"]
+    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
+    assert server.api("GET", "/api/users", key=key).status_code == 200  # cached from now on
+    demoted = server.api("PATCH", f"/api/users/{user_id}", json={"role": "member"})
+    assert demoted.status_code == 200, demoted.text
+    refused = server.api("GET", "/api/users", key=key)
+    assert refused.status_code == 403, refused.text
+    assert server.api("GET", "/api/me", key=key).json()["role"] == "member"
+    client.models.list()  # still a member's key
+    assert server.api("DELETE", f"/api/users/{user_id}").status_code == 200
+    with pytest.raises(openai.AuthenticationError) as gone:
+        client.models.list()
+    assert gone.value.code == "revoked_api_key"

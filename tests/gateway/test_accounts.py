@@ -267,6 +267,41 @@ def test_a_key_limited_to_models_makes_and_removes_only_those(session: Session) 
     assert [m.name for m in registry.visible(session, admin)] == ["template-b"]
 
 
+def test_a_persons_keys_follow_them_when_demoted_or_deleted(session: Session) -> None:
+    """A key an admin made for themselves (no user named, as the console makes them) was a key
+    with no user: demoted or deleted, the admin kept acting as one through it."""
+    platform = _admin_of(session, "A")
+    person = accounts.create_user(
+        session,
+        platform,
+        tenant_id=platform.tenant_id,
+        username="zhao.lei",
+        password="x" * 8,
+        role="admin",
+    )
+    _, own = accounts.create_key(
+        session, platform, tenant_id=platform.tenant_id, role="admin", user_id=person.id
+    )
+    as_person = authenticate_key(session, own)
+    _, secret = accounts.create_key(session, as_person, tenant_id=as_person.tenant_id, role="admin")
+    assert authenticate_key(session, secret).role == "admin"
+    accounts.update_user(session, platform, person.id, {"role": "member"})
+    assert authenticate_key(session, secret).role == "member"
+    with pytest.raises(PermissionDenied):
+        accounts.list_users(session, authenticate_key(session, secret))
+    accounts.update_user(session, platform, person.id, {"disabled": True})
+    with pytest.raises(AuthenticationFailed) as disabled:
+        authenticate_key(session, secret)
+    assert disabled.value.code == "account_disabled"
+    accounts.delete_user(session, platform, person.id)
+    with pytest.raises(AuthenticationFailed) as deleted:
+        authenticate_key(session, secret)
+    assert deleted.value.code == "revoked_api_key"
+    # An unbound key (the operator's, or made by one) still makes unbound keys.
+    service, _ = accounts.create_key(session, platform, tenant_id=platform.tenant_id)
+    assert service.user_id is None
+
+
 def test_roles_bound_what_a_caller_may_grant(session: Session) -> None:
     admin = _admin_of(session, "A")
     with pytest.raises(PermissionDenied):

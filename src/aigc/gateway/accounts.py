@@ -393,14 +393,23 @@ def create_key(
     platform_admin: bool = False,
     secret: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key and return it with its secret, which is never retrievable again."""
+    """Create a key and return it with its secret, which is never retrievable again.
+
+    A person who names no user gets a key bound to themselves: it acts with no more than their
+    current role, stops while they are disabled and is revoked with them. Unbound, the key of an
+    admin who was later demoted or deleted kept acting as an admin. Keys with no user are made
+    by the operator (CLI, first run), by keys with no user and by the platform administrator
+    for another organization.
+    """
     check_role_name(role)
     owner: User | None
     if principal is not None:
         require_role(principal, "admin")
         tenant_id = target_tenant(session, principal, tenant_id)
         may_grant(principal, role, platform_admin=platform_admin)
-        if user_id is not None:
+        if user_id is None and principal.user_id is not None and tenant_id == principal.tenant_id:
+            user_id = principal.user_id  # one's own key: bound to oneself needs no other check
+        elif user_id is not None:
             owner = _user_for(session, principal, user_id)
             if owner.tenant_id != tenant_id:
                 raise NotFound(f"No user with id '{untrusted.field(user_id)}'")
