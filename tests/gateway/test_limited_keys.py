@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -206,3 +207,19 @@ async def test_an_expired_key_changes_nothing(app: FastAPI, api: httpx.AsyncClie
         reply = await api.request(method, filled, json={}, headers=expired)
         assert reply.status_code == 401, (method, path, reply.text)
         assert reply.json()["error"]["code"] == "expired_api_key", (method, path)
+
+
+async def test_a_cached_key_stops_at_its_expiry(app: FastAPI, api: httpx.AsyncClient) -> None:
+    """Authenticated callers are cached: a key that expired meanwhile kept working until its
+    cache entry lapsed. The cache is made to keep entries for a minute here, so only the
+    expiry itself can end the key."""
+    app.state.services.keys.ttl_s = 60.0
+    ends = datetime.now(UTC) + timedelta(seconds=1)
+    made = await api.post("/api/keys", json={"role": "member", "expires_at": ends.isoformat()})
+    assert made.status_code == 201, made.text
+    key = {"Authorization": f"Bearer {made.json()['key']}"}
+    assert (await api.get("/api/me", headers=key)).status_code == 200  # cached from now on
+    await anyio.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 0.05)
+    refused = await api.get("/api/me", headers=key)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["error"]["code"] == "expired_api_key"

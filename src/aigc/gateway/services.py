@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -71,10 +72,19 @@ class Services:
     # one through a worker thread).
     lookups: SingleFlight = field(default_factory=SingleFlight)
 
+    def cached_caller(self, digest: str) -> Principal | None:
+        """A caller authenticated moments ago, unless its key has expired since (the cache
+        would otherwise serve an expired key for up to its ttl)."""
+        principal = self.keys.get(digest)
+        ends = principal.expires_at if principal is not None else None
+        if ends is not None and ends <= datetime.now(UTC):
+            return None  # looked up again: ``authenticate_key`` says it has expired
+        return principal
+
     def authenticate(self, secret: str) -> Principal:
         """The caller, from the database if need be (run it in a worker thread)."""
         digest = hash_api_key(secret)
-        principal = self.keys.get(digest)
+        principal = self.cached_caller(digest)
         if principal is None:
             with self.db.session() as session:
                 principal = authenticate_key(session, secret)
@@ -87,7 +97,7 @@ class Services:
         digest = hash_api_key(secret)  # hashed once per request: the cache's key and the lookup's
         return await self.lookups.get_or_load(
             ("key", digest),
-            lambda: self.keys.get(digest),
+            lambda: self.cached_caller(digest),
             lambda: run_in_threadpool(self.authenticate, secret),
         )
 
