@@ -88,6 +88,7 @@ def test_an_unreadable_new_version_keeps_the_good_one(box: Sandbox) -> None:
         view["update_error"] is not None
         and "previous one is still searched" in (view["update_error"])
     )
+    assert view["update_error_code"] == "text_undecodable"  # the console says it in Chinese
     assert _found(box, kb, "报销") == [("大写.TXT", GOOD.decode())]
     assert _served(box, doc) == GOOD
     assert _versions(box, doc) == [hashlib.sha256(GOOD).hexdigest()]  # the bad one is gone
@@ -112,6 +113,7 @@ def test_a_new_version_replaces_the_old_once_indexed_and_not_before(box: Sandbox
     assert result["indexed"] == 1
     doc = _document(box, "考勤制度.txt")
     assert doc.status == "ready" and doc.previous is None and doc.update_error is None
+    assert doc.update_error_code is None
     assert _found(box, kb, "弹性工作制 核心时段") == [("考勤制度.txt", NEW.decode())]
     assert all(text != OLD.decode() for _, text in _found(box, kb, "上班打卡时间"))
     assert _served(box, doc) == NEW
@@ -151,6 +153,7 @@ def test_a_stopped_job_does_not_fail_a_document_with_a_good_version(box: Sandbox
     doc = _document(box, "考勤制度.txt")
     assert doc.status == "ready" and doc.sha256 == hashlib.sha256(OLD).hexdigest()
     assert "upload it again" in (doc.update_error or "")
+    assert doc.update_error_code == "indexing_stopped"
     assert _found(box, kb, "上班打卡时间") == [("考勤制度.txt", OLD.decode())]
     assert _served(box, doc) == OLD
 

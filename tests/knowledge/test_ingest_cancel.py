@@ -28,9 +28,10 @@ def _stop_after_first_document(fraction: float, message: str) -> None:
         raise JobCancelled("job_x")
 
 
-def _statuses(sandbox: Sandbox) -> dict[str, tuple[str, str | None]]:
+def _statuses(sandbox: Sandbox) -> dict[str, tuple[str, str | None, str | None]]:
     with sandbox.db.session() as s:
-        return {d.filename: (d.status, d.error) for d in s.scalars(select(KbDocument))}
+        found = s.scalars(select(KbDocument))
+        return {d.filename: (d.status, d.error, d.error_code) for d in found}
 
 
 @pytest.mark.parametrize("asked", [True, False])
@@ -51,7 +52,8 @@ def test_a_cancel_keeps_what_was_stored_and_fails_the_rest_now(
         ingest.run_ingest_job(ctx)
     statuses = _statuses(sandbox)
     if asked:
-        assert statuses["考勤制度.txt"] == ("ready", None)
-        assert statuses["报销制度.txt"] == ("failed", ingest._CANCELLED)
+        assert statuses["考勤制度.txt"] == ("ready", None, None)
+        # coded, so the console says it in the reader's language
+        assert statuses["报销制度.txt"] == ("failed", ingest._CANCELLED, "indexing_cancelled")
     else:  # the server stopping: the job goes back to the queue and resumes, nothing closed
-        assert {status for status, _ in statuses.values()} == {"indexing"}
+        assert {status for status, _, _ in statuses.values()} == {"indexing"}

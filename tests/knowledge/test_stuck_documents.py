@@ -102,6 +102,7 @@ def test_a_document_whose_job_was_cancelled_fails_with_a_reason(sandbox: Sandbox
     assert recover_stuck_documents(sandbox.db) == {"requeued": 0, "failed": 1}
     (doc,) = _documents(sandbox)
     assert doc.status == "failed" and "upload it again" in (doc.error or "")
+    assert doc.error_code == "indexing_stopped"  # the console says it in the reader's language
 
 
 def test_re_uploading_a_stuck_document_queues_it(sandbox: Sandbox) -> None:

@@ -17,6 +17,7 @@ import io
 import zipfile
 from pathlib import PurePosixPath
 
+from aigc.knowledge import failure_codes
 from aigc.knowledge.parse import Block, DocumentRejected, Limits, Parsed
 
 MAX_FILES = 200  # files read from one archive; the rest are noted
@@ -61,7 +62,8 @@ def read_zip(data: bytes, limits: Limits) -> Parsed:
     if not blocks:
         raise DocumentRejected(
             "The archive holds no file that could be read"
-            + (f" ({', '.join(unread[:5])})" if unread else "")
+            + (f" ({', '.join(unread[:5])})" if unread else ""),
+            failure_codes.ARCHIVE_NOTHING_READABLE,
         )
     return Parsed(blocks, notes)
 

@@ -14,6 +14,7 @@ import email
 import email.policy
 from email.message import EmailMessage, MIMEPart
 
+from aigc.knowledge import failure_codes
 from aigc.knowledge.parse import Block, DocumentRejected, Limits, Parsed
 
 MAX_ATTACHMENTS = 50
@@ -25,7 +26,7 @@ def read_email(data: bytes, limits: Limits) -> Parsed:
 
     message = email.message_from_bytes(data, policy=email.policy.default)
     if not isinstance(message, EmailMessage) or not (message.keys() or message.get_payload()):
-        raise DocumentRejected("The file is not an e-mail message")
+        raise DocumentRejected("The file is not an e-mail message", failure_codes.EMAIL_INVALID)
     subject = _subject(message)
     heading = [subject]
     blocks = [Block(subject, headings=heading, boundary=True)]

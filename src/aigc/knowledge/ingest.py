@@ -362,16 +362,18 @@ def record_document(
         if kept is not None and kept["sha256"] == staged.sha256:
             # the version searched now, sent again: the newer one waiting is given up
             _restore(doc, kept)
-            doc.update_error, doc.updated_at = None, utcnow()
+            set_failure(doc, None, UPDATE)
+            doc.updated_at = utcnow()
             gone = [replaced] if replaced and replaced != version_key(doc) else []
             _after_commit(session, settings, gone)
             staged.discard()
             return Added(doc, changed=False)
         doc.previous = kept
         doc.source, doc.content_type, doc.bytes = source, staged.fmt, staged.size
-        doc.sha256, doc.status, doc.error, doc.updated_at = staged.sha256, "queued", None, utcnow()
-        doc.error_code = None
-        doc.stored_as, doc.update_error = _version_name(doc, staged.sha256), None
+        doc.sha256, doc.status, doc.updated_at = staged.sha256, "queued", utcnow()
+        set_failure(doc, None)
+        set_failure(doc, None, UPDATE)
+        doc.stored_as = _version_name(doc, staged.sha256)
         session.flush()
         storage_for(settings).put_file(version_key(doc), staged.path, move=True)
         keep = {version_key(doc), document_key(doc)}
@@ -400,7 +402,8 @@ def _restore(doc: KbDocument, kept: dict[str, Any]) -> None:
     never left)."""
     for name in _VERSION_FACTS:
         setattr(doc, name, kept.get(name))
-    doc.previous, doc.status, doc.error, doc.error_code = None, "ready", None, None
+    doc.previous, doc.status = None, "ready"
+    set_failure(doc, None)
 
 
 def _after_commit(session: Session, settings: Settings, keys: list[str]) -> None:
@@ -559,8 +562,7 @@ class _Prepared:
 
     chunks: list[Chunk] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    failed: str | None = None
-    failed_code: str | None = None  # failure_codes: the reason for programs and the console
+    failed: Failure | None = None
     about: context.DocContext | None = None
     files: dict[str, context.DocContext] = field(default_factory=dict)  # files inside it
 
@@ -634,10 +636,10 @@ def ingest_documents(
     unsynced: list[str] = []  # indexed documents not yet in the index (still "indexing")
     last_sync = time.monotonic()
 
-    def failed(doc: _Claimed, reason: str, code: str | None = None) -> None:  # and said why
-        settled = _fail(db, settings, doc.doc_id, reason, doc.sha256, code)
+    def failed(doc: _Claimed, failure: Failure) -> None:  # and said why
+        settled = _fail(db, settings, doc.doc_id, failure, doc.sha256)
         outcome[doc.doc_id] = "superseded" if settled == "superseded" else "failed"
-        said(_failed_line(doc.name, settled, reason))
+        said(_failed_line(doc.name, settled, failure.reason))
 
     def top_up() -> None:  # keep every parser busy, with a bounded look-ahead
         while len(ahead) < workers + 1 and (doc := next(queue, None)) is not None:
@@ -651,7 +653,7 @@ def ingest_documents(
                 top_up()
                 prepared = future.result()
                 if prepared.failed is not None:
-                    failed(doc, prepared.failed, prepared.failed_code)
+                    failed(doc, prepared.failed)
                     continue
                 vectors = None
                 if embedder is not None:
@@ -663,9 +665,8 @@ def ingest_documents(
                     )
                 except DataError as exc:  # this document's text, not the database: it alone
                     log.exception("document %s could not be stored", doc.doc_id)
-                    failed(
-                        doc, f"The document's text could not be stored ({type(exc.orig).__name__})"
-                    )
+                    why = f"The document's text could not be stored ({type(exc.orig).__name__})"
+                    failed(doc, Failure(why, failure_codes.TEXT_NOT_STORED))
                     continue
                 if not stored:
                     outcome[doc.doc_id] = "superseded"
@@ -769,15 +770,13 @@ def _prepare(
                 "No text could be extracted from this document", failure_codes.NO_TEXT
             )
     except parse.DocumentRejected as exc:
-        return _Prepared(failed=str(exc), failed_code=exc.code)
+        return _Prepared(failed=Failure(str(exc), exc.code))
     except OSError:  # names the stored file's path on this server: say what, not where
-        return _Prepared(failed=_UNREADABLE, failed_code=failure_codes.UNREADABLE_COPY)
+        return _Prepared(failed=Failure(_UNREADABLE, failure_codes.UNREADABLE_COPY))
     except Exception as exc:  # a bug met by one file must not lose the others
         log.exception("document %s could not be prepared", doc.doc_id)
-        return _Prepared(
-            failed=f"The document could not be processed ({type(exc).__name__})",
-            failed_code=failure_codes.PROCESSING_ERROR,
-        )
+        why = f"The document could not be processed ({type(exc).__name__})"
+        return _Prepared(failed=Failure(why, failure_codes.PROCESSING_ERROR))
     return _Prepared(chunks, parsed.notes, about=about, files=context.file_contexts(parsed.blocks))
 
 
@@ -842,11 +841,10 @@ def _store_chunks(
                 title=about.title[:500],
                 period=about.period[:200] or None,
                 indexed_sha256=doc.sha256,
-                error=None,
-                error_code=None,
+                **failure_values(None),
+                **failure_values(None, UPDATE),
                 notes=prepared.notes + _copies_note(session, tenant_id, kb_id, doc) or None,
                 previous=None,
-                update_error=None,
                 updated_at=utcnow(),
             )
         )
@@ -914,6 +912,35 @@ def parse_limits(settings: Settings) -> parse.Limits:
     return parse.Limits(max_pages=settings.kb_max_pages, pdf=pdf)
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why a document, or a new version of it, could not be indexed: the English reason for
+    API clients and its code (``failure_codes``) for programs and the console."""
+
+    reason: str
+    code: str
+
+
+UPDATE = "update_error"  # the column for a new version's failure (the document's: "error")
+
+
+def failure_values(failure: Failure | None, column: str = "error") -> dict[str, str | None]:
+    """The columns that say why a document (``"error"``) or its newest upload (``UPDATE``)
+    failed, each reason with its code: they are only ever written together, so a reason is
+    never shown under another's code. None: it has not failed."""
+    return {
+        column: failure.reason[:2000] if failure else None,
+        f"{column}_code": failure.code if failure else None,
+    }
+
+
+def set_failure(doc: KbDocument, failure: Failure | None, column: str = "error") -> None:
+    """Set (or with None, clear) a document's failure or its newest upload's
+    (``failure_values``)."""
+    for name, value in failure_values(failure, column).items():
+        setattr(doc, name, value)
+
+
 _UNREADABLE = "The stored copy of this document could not be read; upload it again"
 
 
@@ -921,26 +948,23 @@ def _fail(
     db: Database,
     settings: Settings,
     doc_id: str,
-    reason: str,
+    failure: Failure,
     sha256: str | None = None,
-    code: str | None = None,
 ) -> str:
     """Settle a document whose newest upload could not be indexed (``_settle_failure``):
     ``failed``, ``kept`` (an earlier version stays in its place) or ``superseded`` (deleted,
     or a newer upload than ``sha256`` came meanwhile: its own job settles it)."""
-    log.info("document %s failed: %s", doc_id, reason[:200])
+    log.info("document %s failed: %s", doc_id, failure.reason[:200])
     with db.session() as session:
         doc = session.scalar(select(KbDocument).where(KbDocument.id == doc_id).with_for_update())
         if doc is None or (sha256 is not None and doc.sha256 != sha256):
             return "superseded"
-        settled, dropped = _settle_failure(session, doc, reason, code)
+        settled, dropped = _settle_failure(session, doc, failure)
     _drop_files(settings, dropped)
     return settled
 
 
-def _settle_failure(
-    session: Session, doc: KbDocument, reason: str, code: str | None = None
-) -> tuple[str, list[str]]:
+def _settle_failure(session: Session, doc: KbDocument, failure: Failure) -> tuple[str, list[str]]:
     """A document whose newest upload could not be indexed: with an earlier version searched
     meanwhile, that version stays, ``ready`` with its chunks and file, and ``update_error``
     says why the new one was not taken (``kept``; the new one's file is to be dropped); with
@@ -948,12 +972,12 @@ def _settle_failure(
     if doc.previous is not None:
         dropped = [version_key(doc)] if version_key(doc) != document_key(doc) else []
         _restore(doc, doc.previous)
-        doc.update_error = f"{_NOT_TAKEN}{reason}"[:2000]
+        set_failure(doc, Failure(f"{_NOT_TAKEN}{failure.reason}", failure.code), UPDATE)
         doc.updated_at = utcnow()
         return "kept", dropped
     session.execute(delete(KbChunk).where(KbChunk.document_id == doc.id))
-    doc.status, doc.error, doc.notes, doc.chunk_count = "failed", reason[:2000], None, 0
-    doc.error_code = code
+    doc.status, doc.notes, doc.chunk_count = "failed", None, 0
+    set_failure(doc, failure)
     doc.indexed_sha256, doc.updated_at = None, utcnow()
     return "failed", []
 
@@ -1127,6 +1151,7 @@ def run_ingest_job(ctx: jobs.JobContext) -> dict[str, Any]:
 
 
 _CANCELLED = "Indexing was cancelled before this document was done; upload it again to index it"
+_CANCELLED_FAILURE = Failure(_CANCELLED, failure_codes.INDEXING_CANCELLED)
 
 
 def close_cancelled(
@@ -1148,7 +1173,7 @@ def close_cancelled(
             for doc in waiting:
                 if doc.indexed_sha256 != doc.sha256:
                     log.info("document %s failed: %s", doc.id, _CANCELLED)
-                    dropped += _settle_failure(session, doc, _CANCELLED)[1]
+                    dropped += _settle_failure(session, doc, _CANCELLED_FAILURE)[1]
         _drop_files(settings, dropped)
         if stored:
             _sync_and_ready(db, settings, tenant_id, kb_id, stored)
@@ -1190,6 +1215,7 @@ def cancel_jobs_of(session: Session, tenant_id: str, kb_id: str) -> int:
 STUCK_AFTER_S = 60.0
 _STOPPED = "Indexing stopped before this document was done (the job ended or was cancelled); "
 _STOPPED += "upload it again to retry"
+_STOPPED_FAILURE = Failure(_STOPPED, failure_codes.INDEXING_STOPPED)
 
 
 def recover_stuck_documents(db: Database, older_than_s: float = STUCK_AFTER_S) -> dict[str, int]:
@@ -1234,7 +1260,7 @@ def recover_stuck_documents(db: Database, older_than_s: float = STUCK_AFTER_S) -
             if _left_behind(doc, ended.get(doc.id, [])):
                 # an earlier version searched meanwhile stays; the new one's file is left for
                 # the document's deletion (no store here), which removes every version
-                _settle_failure(session, doc, _STOPPED)
+                _settle_failure(session, doc, _STOPPED_FAILURE)
                 failed += 1
             elif doc.status == "queued":
                 doc.updated_at = utcnow()
@@ -1293,6 +1319,7 @@ def document_view(doc: KbDocument) -> dict[str, Any]:
         "error_code": doc.error_code,  # failure_codes: the reason for programs; None if unnamed
         # the newest upload could not be indexed: the previous version is searched and served
         "update_error": doc.update_error,
+        "update_error_code": doc.update_error_code,  # failure_codes, as error_code
         "notes": doc.notes or [],
         "pages": doc.pages,
         "title": doc.title,

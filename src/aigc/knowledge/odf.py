@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from aigc.knowledge import safe_xml, table_rows
+from aigc.knowledge import failure_codes, safe_xml, table_rows
 from aigc.knowledge.parse import Block, DocumentRejected, HeadingPath
 
 if TYPE_CHECKING:
@@ -65,7 +65,9 @@ def content(data: bytes) -> tuple[_Element, frozenset[str]]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         root = _part(archive, "content.xml")
         if root is None:
-            raise DocumentRejected("The OpenDocument file has no content.xml")
+            raise DocumentRejected(
+                "The OpenDocument file has no content.xml", failure_codes.ODF_NO_CONTENT
+            )
         styles = _part(archive, "styles.xml")
     parents: dict[str, str] = {}
     hidden: set[str] = set()
@@ -192,7 +194,9 @@ def text_blocks(data: bytes) -> Iterator[Block]:
     root, hidden = content(data)
     body = root.find("office:body/office:text", _NS)
     if body is None:
-        raise DocumentRejected("The file is not an OpenDocument text (no text body)")
+        raise DocumentRejected(
+            "The file is not an OpenDocument text (no text body)", failure_codes.ODF_NOT_TEXT
+        )
     yield from _Reader(hidden).blocks(body)
 
 
@@ -202,10 +206,15 @@ def slide_blocks(data: bytes, max_pages: int) -> Iterator[Block]:
     root, hidden = content(data)
     body = root.find("office:body/office:presentation", _NS)
     if body is None:
-        raise DocumentRejected("The file is not an OpenDocument presentation (no slides)")
+        raise DocumentRejected(
+            "The file is not an OpenDocument presentation (no slides)",
+            failure_codes.ODF_NOT_PRESENTATION,
+        )
     slides = body.findall("draw:page", _NS)
     if len(slides) > max_pages:
-        raise DocumentRejected(f"The deck has {len(slides)} slides; limit {max_pages}")
+        raise DocumentRejected(
+            f"The deck has {len(slides)} slides; limit {max_pages}", failure_codes.TOO_MANY_SLIDES
+        )
     title_frame = "draw:frame[@presentation:class='title']"
     for number, slide in enumerate(slides, start=1):
         paras = slide.iterfind(f"{title_frame}//text:p", _NS)

@@ -27,7 +27,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from aigc.infra import text_encoding
-from aigc.knowledge import charts, table_rows
+from aigc.knowledge import charts, failure_codes, table_rows
 from aigc.knowledge.pdf_worker import PdfLimits
 from aigc.knowledge.reasons import with_reason
 from aigc.knowledge.sheet_formats import is_percent_format
@@ -53,9 +53,9 @@ class DocumentRejected(ValueError):
     """This document cannot be ingested; the message says why (in English, for API clients).
 
     ``code`` names the reason for programs and for the console, which says it in the reader's
-    language (``failure_codes.py``); None where the reason has no code yet."""
+    language (``failure_codes.py``): every refusal has one."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -194,14 +194,16 @@ def detect_format(filename: str, head: bytes | None = None) -> str:
     if ext in _SAVE_AS:
         raise DocumentRejected(
             f"'.{ext}' is {_SAVE_AS[ext][0]}, which is not read here: save it as "
-            f".{_SAVE_AS[ext][1]} (Save As, or Export) and upload that"
+            f".{_SAVE_AS[ext][1]} (Save As, or Export) and upload that",
+            failure_codes.SAVE_AS_OTHER_FORMAT,
         )
     if ext not in FORMATS:
         supported = f"{', '.join(FORMATS)}, and plain text such as .log, .yaml, .sql or code"
         raise DocumentRejected(
             f"Unsupported file type '.{ext}'; supported: {supported}"
             if ext
-            else f"'{filename}' has no extension; supported: {supported}"
+            else f"'{filename}' has no extension; supported: {supported}",
+            failure_codes.UNSUPPORTED_TYPE,
         )
     return ext
 
@@ -273,9 +275,11 @@ def _parse(data: bytes, fmt: str, limits: Limits) -> Parsed:
     except DocumentRejected:
         raise
     except text_encoding.UndecodableText as exc:
-        raise DocumentRejected(str(exc)) from None
+        raise DocumentRejected(str(exc), failure_codes.TEXT_UNDECODABLE) from None
     except Exception as exc:  # a library's own error on a malformed file: its words, cleaned
-        raise DocumentRejected(with_reason(f"Not a valid {fmt.upper()} file", exc)) from None
+        raise DocumentRejected(
+            with_reason(f"Not a valid {fmt.upper()} file", exc), failure_codes.INVALID_FILE
+        ) from None
     return Parsed(blocks, notes)
 
 
@@ -344,14 +348,17 @@ def _read_container(data: bytes, fmt: str, limits: Limits) -> Parsed:
     what = "e-mail" if fmt == "eml" else "archive"
     depth = _containers_open.get()
     if depth >= MAX_NESTED_CONTAINERS:
-        raise DocumentRejected(f"An {what} inside {depth} levels of files is not opened")
+        raise DocumentRejected(
+            f"An {what} inside {depth} levels of files is not opened", failure_codes.NESTED_TOO_DEEP
+        )
     token = _containers_open.set(depth + 1)
     try:
         return read_email(data, limits) if fmt == "eml" else read_zip(data, limits)
     except DocumentRejected:
         raise
     except Exception as exc:  # the email or zipfile package's error on a malformed file
-        raise DocumentRejected(with_reason(f"The {what} could not be read", exc)) from None
+        code = failure_codes.EMAIL_UNREADABLE if fmt == "eml" else failure_codes.ARCHIVE_UNREADABLE
+        raise DocumentRejected(with_reason(f"The {what} could not be read", exc), code) from None
     finally:
         _containers_open.reset(token)
 
@@ -463,7 +470,7 @@ def parse_mht(data: bytes, limits: Limits) -> Iterator[Block]:
     message = message_from_bytes(data, policy=policy.default)
     page = message.get_body(preferencelist=("html", "plain"))
     if page is None:
-        raise DocumentRejected("The MHT file holds no web page or text")
+        raise DocumentRejected("The MHT file holds no web page or text", failure_codes.MHT_NO_PAGE)
     raw = page.get_payload(decode=True)
     body = raw if isinstance(raw, bytes) else b""
     text = text_encoding.decode(body, page.get_content_charset()).text
@@ -644,7 +651,9 @@ def parse_jsonl(text: str, limits: Limits) -> Iterator[Block]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DocumentRejected(f"Line {n + 1} is not valid JSON: {exc.msg}") from None
+                raise DocumentRejected(
+                    f"Line {n + 1} is not valid JSON: {exc.msg}", failure_codes.JSONL_INVALID_LINE
+                ) from None
             yield _record_block(record, n)
 
 
@@ -656,29 +665,37 @@ def check_zip(data: bytes, limits: Limits, what: str) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise DocumentRejected(f"The {what} file is corrupt (not a valid zip container)") from None
+        raise DocumentRejected(
+            f"The {what} file is corrupt (not a valid zip container)", failure_codes.ZIP_CORRUPT
+        ) from None
     with archive:
         members = archive.infolist()
         if len(members) > ZIP_MAX_MEMBERS:
-            raise DocumentRejected(f"The {what} file has {len(members)} parts; too many")
+            raise DocumentRejected(
+                f"The {what} file has {len(members)} parts; too many",
+                failure_codes.ZIP_TOO_MANY_PARTS,
+            )
         total = 0
         for info in members:
             name = info.filename.replace("\\", "/")
             if name.startswith("/") or ".." in PurePosixPath(name).parts or ":" in name:
                 raise DocumentRejected(
-                    f"The {what} file holds a part with an unsafe path ('{name[:100]}')"
+                    f"The {what} file holds a part with an unsafe path ('{name[:100]}')",
+                    failure_codes.ZIP_UNSAFE_PATH,
                 )
             total += info.file_size
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > limits.zip_max_ratio and info.file_size > 1024 * 1024:
                 raise DocumentRejected(
                     f"The {what} file looks like a zip bomb: part '{name[:100]}' expands "
-                    f"{int(ratio)}x"
+                    f"{int(ratio)}x",
+                    failure_codes.ZIP_BOMB,
                 )
         if total > limits.zip_max_uncompressed:
             raise DocumentRejected(
                 f"The {what} file expands to {total} bytes; the limit is "
-                f"{limits.zip_max_uncompressed} (possible zip bomb)"
+                f"{limits.zip_max_uncompressed} (possible zip bomb)",
+                failure_codes.ZIP_BOMB,
             )
 
 
@@ -715,7 +732,10 @@ def parse_pptx(data: bytes, limits: Limits) -> Iterator[Block]:
 
     deck = Presentation(io.BytesIO(data))
     if len(deck.slides) > limits.max_pages:
-        raise DocumentRejected(f"The deck has {len(deck.slides)} slides; limit {limits.max_pages}")
+        raise DocumentRejected(
+            f"The deck has {len(deck.slides)} slides; limit {limits.max_pages}",
+            failure_codes.TOO_MANY_SLIDES,
+        )
     for number, slide in enumerate(deck.slides, start=1):
         title = slide.shapes.title.text.strip() if slide.shapes.title is not None else ""
         texts = list(_shape_texts(slide.shapes))
@@ -825,7 +845,7 @@ def parse_calamine(data: bytes, limits: Limits) -> Iterator[Block]:
         check_zip(data, limits, "spreadsheet")
     answer = run_worker(data, replace(limits.pdf, max_pages=limits.max_pages), "sheet")
     if "refused" in answer:
-        raise DocumentRejected(answer["refused"])
+        raise DocumentRejected(answer["refused"], answer["code"])
     for sheet in answer["sheets"]:
         merges = [(column, top, bottom) for column, top, bottom in sheet["merges"]]
         yield from _sheet_blocks(_fill_merged(sheet["rows"], merges), [sheet["name"]])

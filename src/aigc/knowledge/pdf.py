@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from aigc.knowledge import failure_codes
 from aigc.knowledge.parse import Block, Bookmark, DocumentRejected, paragraphs
 from aigc.knowledge.pdf_worker import PdfLimits
 from aigc.knowledge.running_lines import without_running_lines
@@ -59,7 +60,8 @@ def run_worker(data: bytes, limits: PdfLimits, mode: str = "pdf") -> dict[str, A
         )
     except subprocess.TimeoutExpired:
         raise DocumentRejected(
-            f"Reading {what} took longer than {limits.timeout_s:.0f} s; it was stopped"
+            f"Reading {what} took longer than {limits.timeout_s:.0f} s; it was stopped",
+            failure_codes.READ_TIMEOUT,
         ) from None
     if done.returncode != 0 or not done.stdout:
         # Out of memory shows in many ways (MemoryError, bad_alloc, a library that cannot be
@@ -67,7 +69,8 @@ def run_worker(data: bytes, limits: PdfLimits, mode: str = "pdf") -> dict[str, A
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         raise DocumentRejected(
             f"Reading {what} stopped: it needs more than {limits.memory_mb} MB of memory or "
-            f"crashed the parser ({tail[0][:200]})"
+            f"crashed the parser ({tail[0][:200]})",
+            failure_codes.READ_OUT_OF_MEMORY,
         )
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer
@@ -90,7 +93,7 @@ def read_pdf(data: bytes, limits: PdfLimits, image: bool = False) -> PdfText:
     an image file, each of its frames a page read by OCR."""
     answer = run_worker(data, limits, "image" if image else "pdf")
     if "refused" in answer:
-        raise DocumentRejected(answer["refused"], answer.get("code"))
+        raise DocumentRejected(answer["refused"], answer["code"])
     notes: list[str] = list(answer["problems"])
     unread: list[int] = answer["unread_scans"]
     if unread:
@@ -108,6 +111,8 @@ def read_pdf(data: bytes, limits: PdfLimits, image: bool = False) -> PdfText:
     if not any(b.text.strip() for b in blocks):
         why = "; ".join(notes) if notes else "its pages hold no text and nothing to read by OCR"
         what = "the image" if image else "the PDF"
-        raise DocumentRejected(f"No text could be extracted from {what}: {why}"[:2000])
+        raise DocumentRejected(
+            f"No text could be extracted from {what}: {why}"[:2000], failure_codes.NO_TEXT
+        )
     outline = [Bookmark(m["level"], m["title"], m["page"]) for m in answer.get("outline", [])]
     return PdfText(blocks, notes, ocr_pages, outline)

@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aigc.knowledge import ocr, pdf_forms
+from aigc.knowledge import failure_codes, ocr, pdf_forms
 from aigc.knowledge.failure_codes import PDF_CORRUPT, PDF_NO_PAGES, PDF_PASSWORD, PDF_XFA
 from aigc.knowledge.pdf_layout import page_text
 from aigc.knowledge.reasons import with_reason
@@ -90,7 +90,7 @@ def read_outline(pdf: PdfDocument) -> list[dict[str, Any]]:
 class Refused(Exception):
     """The whole PDF is refused; the message says why, ``code`` names it (``failure_codes``)."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -199,7 +199,10 @@ def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
     if count == 0:
         raise Refused("The PDF has no pages", PDF_NO_PAGES)
     if count > limits.max_pages:
-        raise Refused(f"The PDF has {count} pages; the limit is {limits.max_pages}")
+        raise Refused(
+            f"The PDF has {count} pages; the limit is {limits.max_pages}",
+            failure_codes.PDF_TOO_MANY_PAGES,
+        )
     # OCR starts no page after its share of the time budget: the parent kills the process at
     # the end of it, and the pages read so far would be lost.
     state = OcrState(until=time.monotonic() + limits.ocr_share * limits.timeout_s)
@@ -238,19 +241,27 @@ def read_image_pages(data: bytes, limits: PdfLimits) -> Outcome:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:  # its text names our stream object, not the file
         raise Refused(
-            "The file is not an image Pillow can read (PNG, JPEG, TIFF, BMP or WebP)"
+            "The file is not an image Pillow can read (PNG, JPEG, TIFF, BMP or WebP)",
+            failure_codes.IMAGE_UNREADABLE,
         ) from None
     except (OSError, ValueError) as exc:  # a damaged one: "Truncated File Read"
-        raise Refused(with_reason("The file is not an image Pillow can read", exc)) from None
+        raise Refused(
+            with_reason("The file is not an image Pillow can read", exc),
+            failure_codes.IMAGE_UNREADABLE,
+        ) from None
     width, height = image.size
     if width * height > limits.max_image_pixels:
         raise Refused(
             f"The image is too large to read ({width}×{height} pixels; the limit is "
-            f"{limits.max_image_pixels:,} pixels)"
+            f"{limits.max_image_pixels:,} pixels)",
+            failure_codes.IMAGE_TOO_LARGE,
         )
     missing = ocr.available(limits.ocr_languages) if limits.ocr else "OCR is off"
     if missing is not None:
-        raise Refused(f"An image's text can only be read by OCR, and {missing}")
+        raise Refused(
+            f"An image's text can only be read by OCR, and {missing}",
+            failure_codes.OCR_UNAVAILABLE,
+        )
     outcome = Outcome()
     until = time.monotonic() + limits.ocr_share * limits.timeout_s
     for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
@@ -326,7 +337,8 @@ def read_sheets(data: bytes) -> dict[str, Any]:
                 if budget < 0:
                     raise Refused(
                         f"The spreadsheet has more than {MAX_SHEET_CELLS:,} cells, the limit: "
-                        "upload the sheets or the rows that matter"
+                        "upload the sheets or the rows that matter",
+                        failure_codes.SHEET_TOO_MANY_CELLS,
                     )
                 raw.append(row)
             # calamine's rows run from the sheet's first row (its columns from the first
@@ -351,7 +363,9 @@ def read_sheets(data: bytes) -> dict[str, Any]:
             ]
             sheets.append({"name": meta.name, "rows": rows, "merges": merges})
     except (CalamineError, ValueError, KeyError) as exc:
-        raise Refused(with_reason("The spreadsheet could not be read", exc)) from None
+        raise Refused(
+            with_reason("The spreadsheet could not be read", exc), failure_codes.SHEET_UNREADABLE
+        ) from None
     return {"sheets": sheets}
 
 
@@ -389,7 +403,10 @@ def main() -> None:
         result = run(data, limits, mode)
     except MemoryError:
         what = {"image": "the image", "sheet": "the spreadsheet"}.get(mode, "the PDF")
-        result = {"refused": f"Reading {what} needs more than {limits.memory_mb} MB of memory"}
+        result = {
+            "refused": f"Reading {what} needs more than {limits.memory_mb} MB of memory",
+            "code": failure_codes.READ_OUT_OF_MEMORY,
+        }
     sys.stdout.write(json.dumps(result, ensure_ascii=False))
 
 

@@ -91,6 +91,7 @@ class KbDocument(Base):
     previous: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Why the newest upload could not be indexed while an earlier version was kept in its place.
     update_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    update_error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -252,3 +252,45 @@ def test_why_a_document_failed_is_told_in_chinese_and_the_api_keeps_its_words(
     expect(_row(page, "合同.pdf").get_by_test_id("doc-error")).to_have_text(
         "Could not be used: " + doc["error"]
     )
+
+
+def test_a_bad_word_file_and_a_bad_new_version_are_told_in_chinese(
+    new_page, server: Server, console_org: Org
+) -> None:
+    """Found in review: a .docx whose bytes were b"garbage" showed "无法使用：The DOCX file is
+    corrupt (not a valid zip container)", and a new version that could not be indexed showed
+    the API's English after "最近上传的新版本未被采用：" (neither reason had a code)."""
+    admin = add_user(server, console_org, "admin")
+    kb = server.api(
+        "POST", "/api/kb", key=console_org.admin_key, json={"name": "合同库", "dense": False}
+    ).json()
+
+    def upload(name: str, data: bytes) -> None:
+        uploaded = server.api(
+            "POST",
+            f"/api/kb/{kb['id']}/documents",
+            key=console_org.admin_key,
+            files=[("files", (name, data, "application/octet-stream"))],
+        )
+        assert uploaded.status_code in (200, 201, 202), uploaded.text
+        server.wait_job(console_org.admin_key, uploaded.json()["job"]["id"], timeout=120)
+
+    upload("采购合同.docx", b"garbage")
+    upload("考勤.txt", "员工每天九点前打卡。".encode())
+    upload("考勤.txt", bytes(range(256)) * 4)  # a new version that cannot be read
+    docs = server.api("GET", f"/api/kb/{kb['id']}/documents", key=console_org.admin_key)
+    by_name = {d["filename"]: d for d in docs.json()["data"]}
+    assert by_name["采购合同.docx"]["error_code"] == "zip_corrupt"
+    assert by_name["考勤.txt"]["update_error_code"] == "text_undecodable"
+
+    page = new_page(admin, lang="zh-CN", path=f"/knowledge/{kb['id']}")
+    expect(_row(page, "采购合同.docx").get_by_test_id("doc-error")).to_have_text(
+        "无法使用：文件已损坏（不是有效的 zip 容器）。"
+    )
+    expect(_row(page, "考勤.txt").get_by_test_id("doc-update-error")).to_have_text(
+        "最近上传的新版本未被采用：无法识别该文本的编码，请另存为 UTF-8 后重新上传。"
+    )
+    page = new_page(admin, lang="en", path=f"/knowledge/{kb['id']}")
+    expect(_row(page, "考勤.txt").get_by_test_id("doc-update-error")).to_have_text(
+        "The last upload was not used: " + by_name["考勤.txt"]["update_error"]
+    )

@@ -293,7 +293,7 @@ class KbPage:
                     elif doc.get("notes"):
                         read_notes(self.user, doc["notes"])
                     if doc.get("update_error"):
-                        update_failed(self.user, doc["update_error"])
+                        update_failed(self.user, doc)
 
     async def delete_doc(self, doc: dict[str, Any]) -> None:
         if not await layout.confirm(
@@ -356,7 +356,7 @@ async def chunk_viewer(
         elif doc.get("notes"):
             read_notes(user, doc["notes"])
         if doc.get("update_error"):
-            update_failed(user, doc["update_error"])
+            update_failed(user, doc)
         if not chunks:
             ui.label(tr("kb.chunks.none")).props('data-testid="chunks-none"')
         target = next((c for c in chunks if str(c["id"]) == chunk), None)

@@ -17,6 +17,7 @@ from aigc.console import i18n
 from aigc.console.api import ApiError
 from aigc.console.api_errors import explain_error
 from aigc.console.session import ConsoleUser
+from aigc.knowledge import failure_codes
 
 ROLES = ("viewer", "member", "admin", "owner")
 PROCESSING = ("queued", "indexing")
@@ -76,27 +77,12 @@ def can_manage(user: ConsoleUser, kb: dict[str, Any]) -> bool:
     return can(user, kb, "manage")
 
 
-# Why a document could not be indexed, by the API's ``error_code``
-# (aigc.knowledge.failure_codes). English pages show the API's own words, which are more precise.
+# Why a document could not be indexed, by the API's ``error_code``: the knowledge layer's own
+# table (aigc.knowledge.failure_codes), which names every code it stores with its words.
+# English pages show the API's own words, which are more precise.
 _REASONS = {
-    "en": {
-        "kb.reason.pdf_corrupt": "The PDF is corrupt or not a PDF.",
-        "kb.reason.pdf_password": "The PDF needs a password to open; upload a copy without it.",
-        "kb.reason.pdf_no_pages": "The PDF has no pages.",
-        "kb.reason.pdf_xfa": "The PDF is a dynamic XFA form; export or print it to a normal PDF.",
-        "kb.reason.no_text": "No text could be extracted from this document.",
-        "kb.reason.stored_copy_unreadable": "The stored copy could not be read; upload it again.",
-        "kb.reason.processing_error": "The document could not be processed.",
-    },
-    "zh-CN": {
-        "kb.reason.pdf_corrupt": "PDF 文件已损坏，或不是 PDF 文件。",
-        "kb.reason.pdf_password": "该 PDF 需要密码才能打开，请上传不带密码的副本。",
-        "kb.reason.pdf_no_pages": "该 PDF 没有任何页面。",
-        "kb.reason.pdf_xfa": "该 PDF 是动态 XFA 表单，请先导出或打印为普通 PDF。",
-        "kb.reason.no_text": "无法从该文档中提取任何文字。",
-        "kb.reason.stored_copy_unreadable": "无法读取已保存的文件副本，请重新上传。",
-        "kb.reason.processing_error": "无法处理该文档。",
-    },
+    "en": {f"kb.reason.{code}": reason.en for code, reason in failure_codes.REASONS.items()},
+    "zh-CN": {f"kb.reason.{code}": reason.zh for code, reason in failure_codes.REASONS.items()},
 }
 i18n.add(_REASONS)
 
@@ -104,10 +90,13 @@ i18n.add(_REASONS)
 def failure_reason(user: ConsoleUser, doc: dict[str, Any]) -> str:
     """Why ``doc`` could not be indexed, in the page's language where its code is known; the
     API's own words otherwise (and always on an English page)."""
-    key = f"kb.reason.{doc.get('error_code')}"
-    if user.tr.lang != "en" and key in _REASONS["en"]:
-        return user.tr(key)
-    return doc.get("error") or "?"
+    return _in_language(user, doc.get("error_code"), doc.get("error") or "?")
+
+
+def _in_language(user: ConsoleUser, code: str | None, written: str) -> str:
+    if user.tr.lang != "en" and code in failure_codes.REASONS:
+        return user.tr(f"kb.reason.{code}")
+    return written
 
 
 def missing(user: ConsoleUser, exc: ApiError) -> None:
@@ -144,9 +133,11 @@ def read_notes(user: ConsoleUser, notes: list[str]) -> None:
     )
 
 
-def update_failed(user: ConsoleUser, reason: str) -> None:
+def update_failed(user: ConsoleUser, doc: dict[str, Any]) -> None:
     """A newer upload of the document that could not be indexed: the previous version is
-    still the one searched and served, and the person who uploaded should know why."""
+    still the one searched and served, and the person who uploaded should know why (in the
+    page's language where the API coded it, as ``failure_reason``)."""
+    reason = _in_language(user, doc.get("update_error_code"), doc["update_error"])
     ui.label(user.tr("kb.doc.update_failed", reason=reason)).classes("text-sm text-warning").props(
         'data-testid="doc-update-error"'
     )
