@@ -6,6 +6,7 @@ gateway turns them into responses (`gateway/error_handlers.py`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -23,6 +24,7 @@ class APIError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -30,6 +32,7 @@ class APIError(Exception):
         if code is not None:
             self.code = code
         self.headers = headers or {}
+        self.details = details
 
     def body(self) -> dict[str, Any]:
         return {
@@ -40,6 +43,26 @@ class APIError(Exception):
                 "code": self.code,
             }
         }
+
+
+def problem_detail(loc: str | None, error: Mapping[str, Any]) -> dict[str, Any]:
+    """One of a validator's problems (pydantic's error: its ``type``, ``ctx`` and ``msg``) as
+    the API sends it beside the English message (in the ``x-error-details`` header: the body
+    keeps OpenAI's four fields): ``loc`` (where, as the message names it), the stable ``type``
+    and the ``ctx`` values (a limit, the expected values) as JSON, so a client such as the
+    console can say it in its reader's language without reading the English."""
+    ctx = {
+        str(key): value
+        if isinstance(value, (str, int, float, bool)) or value is None
+        else str(value)
+        for key, value in (error.get("ctx") or {}).items()
+    }
+    return {
+        "loc": loc,
+        "type": str(error.get("type", "")),
+        "ctx": ctx,
+        "message": error.get("msg", ""),
+    }
 
 
 class InvalidRequest(APIError):

@@ -53,17 +53,33 @@ class ApiError(Exception):
     """An error answer from the API, with its OpenAI-shaped message for the user to read."""
 
     def __init__(
-        self, status: int, message: str, code: str | None = None, param: str | None = None
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        param: str | None = None,
+        details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.param = param
+        # a validator's problems by type and values (aigc.errors.problem_detail)
+        self.details = details or []
 
 
 def _no_answer(exc: Exception) -> str:
     return f"The platform did not answer ({type(exc).__name__})"
+
+
+def _details(response: httpx.Response) -> list[dict[str, Any]] | None:
+    """The refused values' problems by type and values, from the API's x-error-details."""
+    try:
+        found = json.loads(response.headers.get("x-error-details") or "null")
+    except ValueError:
+        return None
+    return [d for d in found if isinstance(d, dict)] if isinstance(found, list) else None
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -76,6 +92,7 @@ def _raise_for(response: httpx.Response) -> None:
             error.get("message") or "",
             error.get("code"),
             error.get("param"),
+            _details(response),
         )
     except (ValueError, KeyError, TypeError):
         raise ApiError(response.status_code, f"HTTP {response.status_code}") from None

@@ -10,10 +10,12 @@ HTTP status in front of the API's own words (which may name a field or a file).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aigc.console import i18n
 from aigc.console.api import ApiError
 from aigc.console.i18n import Translator
+from aigc.console.problems import problem_text
 from aigc.guard.checks import DEFAULT_BLOCK_MESSAGE
 
 # The codes a console user meets and can act on, each with its sentence.
@@ -121,17 +123,21 @@ def explain(
     code: str | None = None,
     status: int = 400,
     param: str | None = None,
+    details: list[dict[str, Any]] | None = None,
 ) -> str:
     """One refusal (its API ``message``, ``code`` and HTTP ``status``) for the page's reader.
 
     A block rule's own message is its author's words (often in the organization's language):
-    it is shown as written, in every language."""
+    it is shown as written, in every language. A refused value's reason is said from the
+    validator's type and values (``details``, ``problems.problem_text``) where it is a common
+    one, else as the API wrote it."""
     if code == "content_policy_violation" and message and message != DEFAULT_BLOCK_MESSAGE:
         return tr("apierr.content_policy_violation.rule", message=message)
     if tr.lang == "en" and message:
         return message  # the API's own English is the most precise
     if param and code in ("invalid_value", "missing_required_parameter"):
-        reason = _INVALID_VALUE.sub("", message, count=1)
+        said = problem_text(tr, details[0]) if details else None
+        reason = said or _INVALID_VALUE.sub("", message, count=1)
         return tr(f"apierr.{code}", param=param, message=reason)
     if code and f"apierr.{code}" in _CODES["en"]:
         return tr(f"apierr.{code}")
@@ -146,4 +152,4 @@ def explain(
 
 def explain_error(tr: Translator, error: ApiError) -> str:
     """``explain`` for an ``ApiError`` the console's API client raised."""
-    return explain(tr, error.message, error.code, error.status, error.param)
+    return explain(tr, error.message, error.code, error.status, error.param, error.details)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -14,17 +15,32 @@ from python_multipart.multipart import DEFAULT_MAX_HEADER_SIZE
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
-from aigc.errors import APIError, InvalidRequest, NotFound, Overloaded, RateLimited
+from aigc.errors import APIError, InvalidRequest, NotFound, Overloaded, RateLimited, problem_detail
 from aigc.guard.store import StoredPolicyUnusable
 from aigc.infra import metrics
 
 log = logging.getLogger("aigc.errors")
 
 
+# A validator's problems by type and values (``errors.problem_detail``), as JSON in a header:
+# the body stays OpenAI's envelope of four fields, which clients check.
+DETAILS_HEADER = "x-error-details"
+_MAX_DETAILS = 4000  # characters of the header; problems past it are left out
+
+
+def _details_header(details: list[dict[str, Any]]) -> dict[str, str]:
+    for count in range(len(details), 0, -1):
+        value = json.dumps(details[:count], ensure_ascii=True, separators=(",", ":"))
+        if len(value) <= _MAX_DETAILS:
+            return {DETAILS_HEADER: value}
+    return {}
+
+
 def error_response(error: APIError) -> JSONResponse:
     if isinstance(error, RateLimited):
         metrics.RATE_LIMITED.labels(error.code or "rate_limit").inc()
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+    headers = error.headers | (_details_header(error.details) if error.details else {})
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
 def _param(loc: tuple[Any, ...], body: Any = None) -> str | None:
@@ -82,7 +98,10 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
         )
     message = first.get("msg", "Invalid value")
     return InvalidRequest(
-        f"Invalid value for '{param}': {message}", param=param, code="invalid_value"
+        f"Invalid value for '{param}': {message}",
+        param=param,
+        code="invalid_value",
+        details=[problem_detail(param, first)],
     )
 
 

@@ -45,7 +45,7 @@ on; ``flag`` only records the decision.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -57,6 +57,7 @@ from pydantic import (
     model_validator,
 )
 
+from aigc.errors import problem_detail
 from aigc.guard import pii
 from aigc.infra import linear_re
 from aigc.infra.canonical_text import canonical
@@ -68,10 +69,13 @@ Action = Literal["allow", "block", "drop", "redact", "pseudonymize", "flag"]
 
 
 class PolicyError(ValueError):
-    """A policy that cannot be used; ``problems`` lists each with its location."""
+    """A policy that cannot be used; ``problems`` lists each with its location (English), and
+    ``details`` the same problems by their stable type and values (``errors.problem_detail``)
+    for a reader in another language."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], details: list[dict[str, Any]] | None = None) -> None:
         self.problems = problems
+        self.details = details or []
         super().__init__("; ".join(problems))
 
 
@@ -221,17 +225,20 @@ def parse_policy(text: str) -> Policy:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PolicyError([f"not valid YAML: {exc}"]) from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = {"line": mark.line + 1, "column": mark.column + 1} if mark is not None else {}
+        syntax = {"type": "yaml_syntax", "ctx": where, "msg": str(exc)}
+        raise PolicyError([f"not valid YAML: {exc}"], [problem_detail(None, syntax)]) from exc
     if not isinstance(data, dict):
-        raise PolicyError(["a policy is a YAML mapping with 'name' and 'rules'"])
+        shape = "a policy is a YAML mapping with 'name' and 'rules'"
+        raise PolicyError([shape], [problem_detail(None, {"type": "policy_not_mapping"})])
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or 'policy'}: {err['msg']}"
-            for err in exc.errors()
-        ]
-        raise PolicyError(problems) from exc
+        found = [(".".join(str(p) for p in err["loc"]) or "policy", err) for err in exc.errors()]
+        problems = [f"{loc}: {err['msg']}" for loc, err in found]
+        details = [problem_detail(loc, dict(err)) for loc, err in found]
+        raise PolicyError(problems, details) from exc
 
 
 DEFAULT_POLICY_YAML = """\

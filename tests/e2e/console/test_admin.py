@@ -204,6 +204,30 @@ def test_admin_in_chinese(new_page, admin: ConsoleUser) -> None:
     refusal.wait_for()
     assert "出错了：参数「password」的值无效（" in refusal.inner_text()
     assert "Invalid value for" not in refusal.inner_text()
+    # the reason too, from pydantic's type and limit ("String should have at least 8 …" before)
+    assert "参数「password」的值无效（至少需要 8 个字符）" in refusal.inner_text()
+
+
+def test_policy_problems_are_told_in_chinese_at_their_lines(
+    new_page, server: Server, org: Org, admin: ConsoleUser
+) -> None:
+    """Found in review: the Chinese policy editor listed "rules.0.stage: Input should be
+    'input', 'retrieval' or 'output'" and PyYAML's English for a syntax error."""
+    page = new_page(admin, lang="zh-CN", path="/admin/policies")
+    name = f"zh-policy-{secrets.token_hex(3)}"
+    set_editor(page, BAD_POLICY.format(name=name) + "    extra: 1\n")
+    page.get_by_test_id("policy-save").click()
+    problems = page.get_by_test_id("policy-problem")
+    expect(problems.first).to_be_visible()
+    texts = problems.all_inner_texts()
+    assert "第 4 行: rules.0.stage: 必须是以下之一：'input', 'retrieval' or 'output'" in texts
+    assert "第 7 行: rules.0.extra: 不是可用的字段" in texts
+    assert not any("Input should" in t or "Extra inputs" in t for t in texts), texts
+
+    set_editor(page, f"name: {name}\nrules: [\n")
+    page.get_by_test_id("policy-save").click()
+    expect(problems.first).to_have_text("第 3 行: YAML 格式错误（第 3 行第 1 列附近）")
+    assert server.api("GET", f"/api/policies/{name}", key=org.admin_key).status_code == 404
 
 
 def test_key_limits_out_of_range_are_refused_in_words_not_changed(

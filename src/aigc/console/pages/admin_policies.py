@@ -18,6 +18,7 @@ from nicegui import ui
 from aigc.console import i18n, layout
 from aigc.console.api import ApiError
 from aigc.console.pages.admin_common import admin_frame, cell, confirm, table, when
+from aigc.console.problems import problem_text
 from aigc.console.session import ConsoleUser, gate
 
 NEW_POLICY = """\
@@ -114,6 +115,27 @@ def problem_lines(text: str, message: str) -> list[tuple[int | None, str]]:
         else:
             line = None
         result.append((line, problem))
+    return result
+
+
+def said_problems(
+    tr: i18n.Translator, text: str, details: list[dict[str, Any]]
+) -> list[tuple[int | None, str]]:
+    """The API's problems by type and values (``details``) → each in the page's language, with
+    the line it points at; one whose type has no words here keeps the API's English."""
+    result: list[tuple[int | None, str]] = []
+    for detail in details:
+        loc = detail.get("loc")
+        ctx = detail.get("ctx") or {}
+        said = problem_text(tr, detail) or str(detail.get("message") or "")
+        if detail.get("type") == "yaml_syntax":
+            line = ctx.get("line") if isinstance(ctx.get("line"), int) else None
+        elif isinstance(loc, str) and loc != "policy":
+            line = _node_line(text, loc.split("."))
+        else:
+            line = None
+        shown = f"{loc}: {said}" if isinstance(loc, str) and loc != "policy" else said
+        result.append((line, shown))
     return result
 
 
@@ -235,7 +257,9 @@ class PoliciesView:
             )
         except ApiError as exc:
             if exc.code == "invalid_policy" or exc.status == 422:
-                self._show_problems(problem_lines(text, exc.message) or [(None, exc.message)])
+                found = said_problems(self.tr, text, exc.details) if self.tr.lang != "en" else []
+                found = found or problem_lines(text, exc.message) or [(None, exc.message)]
+                self._show_problems(found)
             else:
                 layout.show_error(self.user, exc)
             return

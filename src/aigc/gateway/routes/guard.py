@@ -59,7 +59,10 @@ def _parse_or_400(text: str) -> None:
         parse_policy(text)
     except PolicyError as exc:
         raise InvalidRequest(
-            "Invalid policy: " + "; ".join(exc.problems), param="yaml", code="invalid_policy"
+            "Invalid policy: " + "; ".join(exc.problems),
+            param="yaml",
+            code="invalid_policy",
+            details=exc.details,
         ) from None
 
 
