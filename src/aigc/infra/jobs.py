@@ -169,6 +169,10 @@ class JobContext:
         self._lock = threading.Lock()
         self._fraction = job.progress
         self._message = job.message
+        self._said: dict[str, Any] = {
+            "message_code": job.message_code,
+            "message_values": job.message_values,
+        }
         # What watchers see while it runs (a loss curve); a resumed run finds its last one.
         self._live: dict[str, Any] | None = job.result if isinstance(job.result, dict) else None
         self._last_write = 0.0
@@ -196,17 +200,28 @@ class JobContext:
             except Exception:  # a leftover costs storage, not correctness
                 log.warning("job %s: checkpoints not removed from the store", self.job_id)
 
-    def progress(self, fraction: float, message: str = "") -> None:
+    def progress(
+        self,
+        fraction: float,
+        message: str = "",
+        code: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> None:
         """Report progress (0..1). Raises ``JobCancelled`` when the handler should stop.
 
-        Writes are throttled to ``PROGRESS_INTERVAL_S`` (the heartbeat persists the latest
-        value in between), except ``fraction == 1``, which is always written.
+        ``message`` is the line in English for API clients; ``code`` and ``values`` (JSON
+        numbers and words) name it, so the console can say it in its reader's language (the
+        job's ``message_code`` and ``message_values``). Writes are throttled to
+        ``PROGRESS_INTERVAL_S`` (the heartbeat persists the latest value in between), except
+        ``fraction == 1``, which is always written.
         """
         if math.isnan(fraction) or not 0.0 <= fraction <= 1.0:
             raise ValueError(f"progress must be between 0 and 1, not {fraction}")
         self._raise_if_stopping()
+        said = {"message_code": code, "message_values": values if code else None}
         with self._lock:
             self._fraction, self._message = float(fraction), message[:_MAX_TEXT]
+            self._said = said
         if fraction >= 1.0 or time.monotonic() - self._last_write >= PROGRESS_INTERVAL_S:
             self.beat()
         self._raise_if_stopping()
@@ -241,6 +256,7 @@ class JobContext:
                     heartbeat_at=utcnow(),
                     progress=self._fraction,
                     message=self._message,
+                    **self._said,
                     **({"result": self._live} if self._live is not None else {}),
                 )
                 .execution_options(synchronize_session=False)
@@ -400,6 +416,9 @@ def job_view(job: Job) -> dict[str, Any]:
         "status": job.status,
         "progress": job.progress,
         "message": job.message,
+        # the message's name and values, for a client that says it in another language
+        "message_code": job.message_code,
+        "message_values": job.message_values,
         "result": job.result,
         "error": job.error,
         "attempts": job.attempts,
@@ -723,6 +742,8 @@ class JobRunner:
             heartbeat_at=None,
             after_job=blocked.blocker_id,
             message=blocked.reason[:_MAX_TEXT],
+            message_code=None,
+            message_values=None,
         )
         log.info("job %s waits for job %s", ctx.job_id, blocked.blocker_id)
 
@@ -748,7 +769,8 @@ class JobRunner:
 
     def _settle(self, ctx: JobContext, **values: Any) -> None:
         """Write a final state (only while our claim holds) and drop the checkpoints."""
-        latest = {"progress": ctx._fraction, "message": ctx._message}  # throttled writes too
+        latest: dict[str, Any] = {"progress": ctx._fraction, "message": ctx._message}
+        latest |= ctx._said  # throttled writes too
         if ctx._live is not None:
             latest["result"] = ctx._live
             if isinstance(values.get("result"), dict):

@@ -76,6 +76,17 @@ class Progress:
     def fraction(self) -> float:
         return self.iteration / self.max_iters if self.max_iters else 1.0
 
+    def values(self) -> dict[str, Any]:
+        """The line's numbers (``progress_lines.TRAIN_STEP``), for a reader's own words."""
+        return {
+            "iteration": self.iteration,
+            "max_iters": self.max_iters,
+            "loss": self.loss,
+            "val_loss": self.val_loss,
+            "tokens_per_s": self.tokens_per_s,
+            "eta_s": self.eta_s,
+        }
+
     def message(self) -> str:
         val = f" val {self.val_loss:.4f}" if self.val_loss is not None else ""
         return (

@@ -97,6 +97,11 @@ def test_member_trains_watches_the_curve_and_cancels(
     zh.goto(f"/training?job={job_id}")
     zh.get_by_test_id("job-status").filter(has_text="已完成").wait_for()
     assert zh.get_by_text("新建训练任务").is_visible()
+    # the last progress line by its code and values ("done: validation loss …" before)
+    assert done["message"].startswith("done: validation loss ")
+    assert done["message_code"] == "done_val_loss"
+    val = f"{done['message_values']['val_loss']:.4f}"
+    assert zh.get_by_test_id("job-message").inner_text() == f"完成：验证损失 {val}"
     shot(zh, "training-zh")
 
 

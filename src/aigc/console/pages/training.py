@@ -23,6 +23,7 @@ from aigc.console import i18n, layout
 from aigc.console.api import ApiError
 from aigc.console.session import ConsoleUser, gate
 from aigc.console.uploads import labelled_upload
+from aigc.models import progress_lines
 
 ACTIVE = ("queued", "running")
 POLL_S = 1.0
@@ -72,6 +73,82 @@ def failure_text(tr: i18n.Translator, error: str) -> str:
     """A failed job's reason as the page shows it: a lead-in in the page's language and the
     runner's reason without the Python exception's name."""
     return tr("training.failed", reason=_EXCEPTION_TYPE.sub("", error.strip(), count=1))
+
+
+# A job's progress line by its code (aigc.models.progress_lines), with its values as shown.
+_LINES = {
+    "en": {
+        "training.line.reading_data": "Reading the data",
+        "training.line.learning_tokenizer": "Learning the tokenizer",
+        "training.line.counting_ngrams": "Counting n-grams",
+        "training.line.validating": "Validating",
+        "training.line.train_step": "Iteration {iteration}/{max_iters}, loss {loss}{val}, "
+        "{tokens_per_s} tokens/s, about {eta} left",
+        "training.line.val": ", validation loss {val_loss}",
+        "training.line.image_step": "Step {step}/{steps}: {detail} ({seconds} s)",
+        "training.line.done_val_loss": "Done: validation loss {val_loss}",
+        "training.line.done_perplexity": "Done: validation perplexity {perplexity}",
+        "training.duration.hours": "{hours} h {minutes} min",
+        "training.duration.minutes": "{minutes} min {seconds} s",
+    },
+    "zh-CN": {
+        "training.line.reading_data": "正在读取数据",
+        "training.line.learning_tokenizer": "正在学习分词器",
+        "training.line.counting_ngrams": "正在统计 n 元语法",
+        "training.line.validating": "正在验证",
+        "training.line.train_step": "第 {iteration}/{max_iters} 轮，损失 {loss}{val}，"
+        "每秒 {tokens_per_s} 个词元，预计还需 {eta}",
+        "training.line.val": "，验证损失 {val_loss}",
+        "training.line.image_step": "第 {step}/{steps} 步：{detail}（{seconds} 秒）",
+        "training.line.done_val_loss": "完成：验证损失 {val_loss}",
+        "training.line.done_perplexity": "完成：验证困惑度 {perplexity}",
+        "training.duration.hours": "{hours} 小时 {minutes} 分",
+        "training.duration.minutes": "{minutes} 分 {seconds} 秒",
+    },
+}
+i18n.add(_LINES)
+
+
+def _duration(tr: i18n.Translator, seconds: float) -> str:
+    whole = int(seconds)
+    if whole >= 3600:
+        return tr("training.duration.hours", hours=whole // 3600, minutes=whole % 3600 // 60)
+    return tr("training.duration.minutes", minutes=whole // 60, seconds=whole % 60)
+
+
+def _decimals(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else "—"
+
+
+def _shown(tr: i18n.Translator, code: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A line's values as the page writes them: losses to four places, a rate with
+    separators, the time left in the page's words."""
+    shown = dict(values)
+    if code == progress_lines.TRAIN_STEP:
+        val = values.get("val_loss")
+        shown["loss"] = _decimals(values["loss"])
+        shown["val"] = tr("training.line.val", val_loss=_decimals(val)) if val is not None else ""
+        shown["tokens_per_s"] = f"{float(values['tokens_per_s']):,.0f}"
+        shown["eta"] = _duration(tr, float(values["eta_s"]))
+    elif code == progress_lines.DONE_VAL_LOSS:
+        shown["val_loss"] = _decimals(values["val_loss"])
+    elif code == progress_lines.DONE_PERPLEXITY and values.get("perplexity") is None:
+        shown["perplexity"] = "—"
+    return shown
+
+
+def progress_line(tr: i18n.Translator, job: dict[str, Any]) -> str:
+    """The job's progress line: in the page's language where the job named it
+    (``message_code``), else (and on English pages) as the API wrote it."""
+    message = str(job.get("message") or "")
+    code = job.get("message_code")
+    values = job.get("message_values")
+    if tr.lang == "en" or code not in progress_lines.CODES or not isinstance(values, dict | None):
+        return message
+    try:
+        return tr(f"training.line.{code}", **_shown(tr, code, values or {}))
+    except (KeyError, TypeError, ValueError):  # values not as this console expects
+        return message
 
 
 i18n.add(
@@ -365,7 +442,7 @@ class JobView:
         fraction = float(job.get("progress") or 0.0)
         self.bar.value = fraction
         self.percent.text = f"{round(100 * fraction)}%"
-        self.message.text = job.get("message") or ""
+        self.message.text = progress_line(tr, job)
         error = job.get("error") or ""
         self.error.text = failure_text(tr, error) if error and self.status == "failed" else error
         self.error.set_visibility(bool(job.get("error")))

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from aigc.models import progress_lines as lines
 from aigc.models.device import pick_device
+from aigc.models.progress_lines import Report
 
-Progress = Callable[[float, str], None]
+Progress = Report
 StepFn = Callable[[np.ndarray], Callable[[], str]]
 REPORT_EVERY = 50
 
@@ -72,6 +74,12 @@ def run_steps(
         describe = step(run.rng.integers(rows, size=batch_size))
         if progress and (i % REPORT_EVERY == 0 or i == steps - 1):
             elapsed = time.monotonic() - started
-            progress((i + 1) / steps, f"step {i + 1}/{steps} {describe()} ({elapsed:.0f}s)")
+            detail = describe()
+            progress(
+                (i + 1) / steps,
+                f"step {i + 1}/{steps} {detail} ({elapsed:.0f}s)",
+                lines.IMAGE_STEP,
+                {"step": i + 1, "steps": steps, "detail": detail, "seconds": round(elapsed)},
+            )
         if on_every and every and (i + 1) % every == 0:
             on_every(i + 1)

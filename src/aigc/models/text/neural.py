@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from aigc.errors import InvalidRequest
 from aigc.models import decoding, trainer
+from aigc.models import progress_lines as lines
 from aigc.models.base import TextModelBase
 from aigc.models.family import LOGPROBS, SOURCES, STRUCTURED_OUTPUT, TEXT, TOOLS, WATERMARK
 from aigc.models.protocols import TOOL_FIELDS, TextRequest, chat_prompt
@@ -438,7 +439,7 @@ def train_job(
     from aigc.models.text.tokenizers import load_tokenizer, train_tokenizer
 
     params = job_params(ctx.params, params_model)
-    ctx.progress(0.0, "reading data")
+    ctx.progress(0.0, "reading data", lines.READING_DATA)
     skipped: list[str] = []
     docs = training_texts(params, skipped)
     train_docs, val_docs = split_train_val(
@@ -449,7 +450,7 @@ def train_job(
     if (tok_dir / "tokenizer.json").exists():
         tokenizer = load_tokenizer(tok_dir)
     else:
-        ctx.progress(0.0, "learning the tokenizer")
+        ctx.progress(0.0, "learning the tokenizer", lines.LEARNING_TOKENIZER)
         vocab = params.get("vocab_size")
         kind = params["tokenizer"]
         tokenizer = train_tokenizer(kind, train_docs, int(vocab) if vocab else None)
@@ -468,7 +469,7 @@ def train_job(
     live = LiveMetrics(cfg.max_iters, ctx.live)
 
     def report(p: trainer.Progress) -> None:
-        ctx.progress(min(0.99, p.fraction), p.message())
+        ctx.progress(min(0.99, p.fraction), p.message(), lines.TRAIN_STEP, p.values())
         evaluated = p.iteration % cfg.eval_interval == 0 or p.iteration == cfg.max_iters
         if evaluated:
             seed = cfg.seed + p.iteration
@@ -480,7 +481,12 @@ def train_job(
         model, train_ids, val_ids, cfg, ctx.checkpoint_dir, report, ctx.save_checkpoints
     )
     save_checkpoint(model, tokenizer, out_dir)
-    ctx.progress(1.0, f"done: validation loss {result.val_loss:.4f}")
+    ctx.progress(
+        1.0,
+        f"done: validation loss {result.val_loss:.4f}",
+        lines.DONE_VAL_LOSS,
+        {"val_loss": result.val_loss},
+    )
     return {
         "path": str(out_dir),
         "val_loss": round(result.val_loss, 6),

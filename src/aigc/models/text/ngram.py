@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,8 +27,10 @@ from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
 from aigc.infra.storage import storage_for
+from aigc.models import progress_lines as lines
 from aigc.models.base import TextModelBase
 from aigc.models.family import PATH_CONFIG, TEXT, Family, register
+from aigc.models.progress_lines import Report, no_report
 from aigc.models.protocols import TextRequest
 from aigc.models.stopping import Ended
 from aigc.models.text.arpa import BOS_ID, EOS_ID, UNK_ID
@@ -243,16 +245,16 @@ def train_on_texts(
     docs: list[str],
     params: TrainParams,
     out_dir: Path,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Report | None = None,
 ) -> dict[str, Any]:
     """Tokenizer, model, validation perplexity; files in ``out_dir``; returns the config."""
-    report = progress or (lambda fraction, message: None)
+    report = progress or no_report
     started = time.perf_counter()
     if params.lowercase:
         docs = [doc.lower() for doc in docs]
     train_docs, val_docs = split_train_val(docs, params.val_fraction, params.seed)
     stats = corpus_stats(train_docs, val_docs)
-    report(0.1, "training the tokenizer")
+    report(0.1, "training the tokenizer", lines.LEARNING_TOKENIZER)
     tokenizer = train_tokenizer(params.tokenizer, train_docs, params.vocab_size)
     words = [arpa_word(tokenizer.id_to_token(i)) for i in range(tokenizer.vocab_size)]
 
@@ -260,10 +262,10 @@ def train_on_texts(
         lines = [line for text in texts for line in text.split("\n") if line.strip()]
         return [[words[i] for i in ids] for ids in tokenizer.encode_batch(lines)]
 
-    report(0.3, "counting n-grams")
+    report(0.3, "counting n-grams", lines.COUNTING_NGRAMS)
     fallback = KENLM_FALLBACK if params.discount_fallback else None
     lm = NGramLM.train(sentences(train_docs), NGramConfig(params.order, fallback))
-    report(0.8, "validating")
+    report(0.8, "validating", lines.VALIDATING)
     held_out = sentences(val_docs)
     ppl = lm.perplexity(held_out) if held_out else None
     model = NGramTextModel(lm, tokenizer, lowercase=params.lowercase)
@@ -282,13 +284,19 @@ def train_on_texts(
         "train_seconds": round(time.perf_counter() - started, 3),
     }
     (out_dir / "ngram.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    report(1.0, f"validation perplexity {config['val_perplexity']}")
+    ppl_shown = config["val_perplexity"]
+    report(
+        1.0,
+        f"validation perplexity {ppl_shown}",
+        lines.DONE_PERPLEXITY,
+        {"perplexity": ppl_shown},
+    )
     return config
 
 
 def _train_job(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     params = TrainParams(**{k: v for k, v in ctx.params.items() if k != "model_record_id"})
-    ctx.progress(0.02, "reading the data")
+    ctx.progress(0.02, "reading the data", lines.READING_DATA)
     skipped: list[str] = []
     docs = read_texts([Path(p) for p in params.paths], skipped)
     if not docs:
