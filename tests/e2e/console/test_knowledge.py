@@ -294,3 +294,43 @@ def test_a_bad_word_file_and_a_bad_new_version_are_told_in_chinese(
     expect(_row(page, "考勤.txt").get_by_test_id("doc-update-error")).to_have_text(
         "The last upload was not used: " + by_name["考勤.txt"]["update_error"]
     )
+
+
+def test_a_viewer_sees_who_has_access_without_ids_or_other_peoples_names(
+    new_page, server: Server, console_org: Org
+) -> None:
+    """Found in review: a viewer's access tab listed grants as ``user_…`` ids (user names
+    are for administrators only, so the page could not name them). A member's own grant now
+    reads "you", anyone else's "a member"; group grants keep the group's name (every member
+    may list groups); an administrator still sees the usernames."""
+    admin = add_user(server, console_org, "admin")
+    viewer = add_user(server, console_org, "viewer")
+    colleague = add_user(server, console_org, "member")
+    group = server.api("POST", "/api/groups", key=console_org.admin_key, json={"name": "财务部"})
+    assert group.status_code in (200, 201), group.text
+    kb = server.api(
+        "POST", "/api/kb", key=console_org.admin_key, json={"name": "报销", "dense": False}
+    ).json()
+    grants = [
+        {"user": viewer.id, "access": "read"},
+        {"user": colleague.id, "access": "write"},
+        {"group": group.json()["id"], "access": "read"},
+    ]
+    changed = server.api(
+        "PATCH", f"/api/kb/{kb['id']}", key=console_org.admin_key, json={"access": grants}
+    )
+    assert changed.status_code == 200, changed.text
+
+    page = new_page(viewer, lang="zh-CN", path=f"/knowledge/{kb['id']}")
+    page.get_by_test_id("tab-access").click()
+    rows = page.get_by_test_id("grant-row")
+    expect(rows).to_have_count(3)
+    texts = rows.all_inner_texts()
+    assert any("您本人" in t for t in texts), texts
+    assert any("组织中的一位成员" in t for t in texts), texts
+    assert any("财务部" in t for t in texts), texts
+    assert not any("user_" in t or colleague.username in t for t in texts), texts
+
+    page = new_page(admin, lang="zh-CN", path=f"/knowledge/{kb['id']}")
+    page.get_by_test_id("tab-access").click()
+    expect(page.get_by_test_id("grant-row").filter(has_text=colleague.username)).to_have_count(1)

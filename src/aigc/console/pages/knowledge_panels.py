@@ -110,8 +110,7 @@ class AccessPanel:
     async def build(self) -> None:
         tr = self.user.tr
         ui.label(tr("kb.access.hint")).classes("text-sm text-grey-8")
-        if self.writable:
-            await self._load_names()
+        await self._load_names()
         self.area = ui.column().classes("w-full gap-1")
         self._render()
         if self.writable:
@@ -121,16 +120,28 @@ class AccessPanel:
             )
 
     async def _load_names(self) -> None:
-        """Groups and users to pick from; a list the caller may not read leaves typing an id."""
-        for kind, path, field in (
-            ("group", "/api/groups", "name"),
-            ("user", "/api/users", "username"),
-        ):
+        """Groups (every member may list them) and, for administrators, users (their names
+        are for administrators only): to name the grants and, for who may change them, to
+        pick from; a list the caller may not read leaves typing an id."""
+        lists = [("group", "/api/groups", "name")]
+        if self.user.is_admin:
+            lists.append(("user", "/api/users", "username"))
+        for kind, path, field in lists:
             try:
                 rows = (await self.user.api.get(path))["data"]
             except ApiError:
                 rows = []
             self.names[kind] = {r["id"]: r.get(field) or r["id"] for r in rows}
+
+    def _shown(self, kind: str, subject: str) -> str:
+        """Who a grant names, as this person may know them: an id means nothing to a member,
+        and another user's name is not theirs to see (``/api/users`` is for administrators),
+        so a user grant reads "you" for their own and "a member" for anyone else's."""
+        if kind != "user" or self.user.is_admin:
+            return self.names.get(kind, {}).get(subject, subject)
+        if subject == self.user.principal.user_id:
+            return self.user.tr("kb.access.you")
+        return self.user.tr("kb.access.someone")
 
     def _subject(self, grant: dict[str, str]) -> tuple[str, str]:
         kind = next(k for k in ("role", "group", "user") if k in grant)
@@ -144,7 +155,7 @@ class AccessPanel:
                 ui.label(tr("kb.access.none")).props('data-testid="access-none"')
             for n, grant in enumerate(self.grants):
                 kind, subject = self._subject(grant)
-                shown = self.names.get(kind, {}).get(subject, subject)
+                shown = self._shown(kind, subject)
                 with with_testid(ui.row().classes("items-center gap-3"), "grant-row"):
                     ui.label(tr(f"kb.access.{kind}")).classes("w-20 text-grey-8")
                     ui.label(shown).classes("w-48 font-medium")
