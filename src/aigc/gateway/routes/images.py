@@ -26,11 +26,11 @@ from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound
-from aigc.gateway import guarding
+from aigc.gateway import guarding, pipeline
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.fields import Percent, Seed
-from aigc.gateway.limits import LimitSpec, Reservation
+from aigc.gateway.limits import Reservation
 from aigc.gateway.openapi import content, errors
 from aigc.gateway.schemas import used_field
 from aigc.gateway.services import Services
@@ -266,15 +266,11 @@ async def open_model(
 async def admit(
     svc: Services, caller: Principal, rec: RequestRecord, prompt: str, images: int
 ) -> Reservation | None:
+    """The prompt (~4 bytes a token) and ``images`` × IMAGE_TOKENS, audited and reserved
+    against the key's limits by the pipeline's one admission (429 with its headers)."""
     rec.prompt_tokens = len(prompt.encode()) // 4 + 1
     rec.completion_tokens = images * IMAGE_TOKENS
-    if not caller.limited:
-        return None
-    assert caller.key_id is not None
-    spec = LimitSpec(caller.rpm_limit, caller.tpm_limit, caller.daily_token_budget)
-    return await svc.limiter.admit(
-        caller.key_id, caller.tenant_id, spec, rec.prompt_tokens + rec.completion_tokens
-    )
+    return await pipeline.admit(svc, caller, rec.prompt_tokens + rec.completion_tokens)
 
 
 async def settle(svc: Services, reservation: Reservation | None, rec: RequestRecord) -> None:
