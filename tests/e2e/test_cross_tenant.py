@@ -12,6 +12,7 @@ cross-tenant case fails here until one is added to ``CASES`` (or to the classifi
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
@@ -22,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import create_engine, text
 
 from tests.e2e.server import Org, Server
@@ -124,6 +126,7 @@ class Case:
     label: str = ""
     model: bool = False  # answers model_not_found
     person: bool = False  # B's keys bound to B's user (a key with no user is refused first)
+    form: bool = False  # the body goes as multipart/form-data fields, beside an image file
 
     @property
     def id(self) -> str:
@@ -225,6 +228,9 @@ CASES: list[Case] = [
         {"model": "{model}", "terms": [{"label": "3"}]},
         model=True,
     ),
+    # OpenAI's multipart image routes: the model is looked up before the image is read
+    Case("POST", "/v1/images/edits", {"model": "{model}", "prompt": "a 3"}, model=True, form=True),
+    Case("POST", "/v1/images/variations", {"model": "{model}"}, model=True, form=True),
     Case("POST", "/api/images/caption", {"model": "{model}", "image": "AAAA"}, model=True),
     Case("POST", "/api/images/embeddings", {"model": "{model}", "input": ["a 3"]}, model=True),
     Case(
@@ -661,6 +667,19 @@ def _scrub(resp: httpx.Response, ids: dict[str, str], used: set[str]) -> str:
     return out
 
 
+def _body(case: Case, ids: dict[str, str]) -> dict[str, Any]:
+    """The request's body: JSON, or (``form``) its fields as a form beside an image file (an
+    8×8 PNG whose bottom half is transparent: one an edit or a variation would take)."""
+    if not case.form:
+        return {"json": _fill(case.body, ids)}
+    out = io.BytesIO()
+    pixels = [(0, 0, 0, 255 if i < 32 else 0) for i in range(64)]
+    image = Image.new("RGBA", (8, 8))
+    image.putdata(pixels)
+    image.save(out, "PNG")
+    return {"data": _fill(case.body, ids), "files": {"image": ("a.png", out.getvalue())}}
+
+
 def _b_key(w: World, case: Case, role: str) -> str:
     if case.person:
         return w.b_person_keys[role]
@@ -673,8 +692,8 @@ def _probe(server: Server, w: World, case: Case, key: str, role: str) -> None:
     mine = {n for n in used if n in A_PLACEHOLDERS}
     fakes = {n: (_fake(v) if n in mine else v) for n, v in w.ids.items()}
 
-    real = server.api(case.method, _fill(case.path, w.ids), key=key, json=_fill(case.body, w.ids))
-    ghost = server.api(case.method, _fill(case.path, fakes), key=key, json=_fill(case.body, fakes))
+    real = server.api(case.method, _fill(case.path, w.ids), key=key, **_body(case, w.ids))
+    ghost = server.api(case.method, _fill(case.path, fakes), key=key, **_body(case, fakes))
     where = f"{role} key, {case.id}"
     error = _envelope(real)
     _envelope(ghost)

@@ -374,9 +374,10 @@ def fuzz_schema(fuzz_server: Server, fuzzer: Fuzzer) -> OpenApiSchema:
             case.body = streamed_options(one_constraint(case.body))
         return case
 
-    @schema.hook("map_case").apply_to(method="POST", path="/v1/images/generations")
+    @schema.hook("map_case").apply_to(method="POST", path_regex="^/v1/images/(generations|edits)$")
     def compressed_formats(context: Any, case: Case) -> Case:
-        # output_compression is a JPEG's or a WebP's quality: a rule across two fields.
+        # output_compression is a JPEG's or a WebP's quality: a rule across two fields (an
+        # edit's form has both too).
         body = case.body
         if (
             _positive(case)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -26,10 +26,11 @@ from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_role
 from aigc.errors import InvalidRequest, NotFound
-from aigc.gateway import guarding, pipeline
+from aigc.gateway import guarding, image_forms, pipeline
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.fields import Percent, Seed
+from aigc.gateway.image_forms import FileField, Upload
 from aigc.gateway.limits import Reservation
 from aigc.gateway.openapi import content, errors
 from aigc.gateway.schemas import used_field
@@ -75,25 +76,15 @@ def image_field(description: str, default: Any = ...) -> Any:
 # --- request bodies ------------------------------------------------------------------------
 
 
-class ImageGenerationRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    model: str = Field(min_length=1)
-    prompt: str = Field(min_length=1, max_length=4000)
-    n: int = Field(default=1, ge=1, le=MAX_IMAGES)
-    size: str | None = Field(
-        default=None,
-        description="One the model offers, or auto (its native size)",
-        json_schema_extra=SIZE,
-    )
-    response_format: Literal["url", "b64_json"] = "url"
+class OutputOptions(BaseModel):
+    """What generations and edits share beyond OpenAI's dall-e-2 fields: the encoding, and the
+    fields of the GPT image models this server takes only in the values that mean "not used"."""
+
     output_format: Literal["png", "jpeg", "webp"] = "png"
     output_compression: Percent | None = Field(
         default=None, description="jpeg and webp: quality (default 100)"
     )
-    seed: Seed | None = None
     quality: str | None = None  # accepted for SDK compatibility; one quality here
-    style: str | None = None
-    user: str | None = None
     # Not served (refuse_unsupported_image): a stream of partial images. The schema says so:
     # only the values that mean "not used".
     stream: bool | None = Field(
@@ -118,6 +109,48 @@ class ImageGenerationRequest(BaseModel):
             "description": "Not supported: transparent (every image is opaque)",
         },
     )
+
+
+class ImageGenerationRequest(OutputOptions):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1)
+    prompt: str = Field(min_length=1, max_length=4000)
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES)
+    size: str | None = Field(
+        default=None,
+        description="One the model offers, or auto (its native size)",
+        json_schema_extra=SIZE,
+    )
+    response_format: Literal["url", "b64_json"] = "url"
+    seed: Seed | None = None
+    style: str | None = None
+    user: str | None = None
+
+
+class ImageVariationForm(BaseModel):
+    """The text fields of /v1/images/variations (the image is a file part): OpenAI's, and
+    ``seed``. Any other field is a 400 (``image_forms.read_form``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(min_length=1)
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES)
+    size: str | None = Field(
+        default=None,
+        description="One the model offers, or auto (the image's side when the model offers "
+        "it, else its native side)",
+        json_schema_extra=SIZE,
+    )
+    response_format: Literal["url", "b64_json"] = "url"
+    seed: Seed | None = None
+    user: str | None = None
+
+
+class ImageEditForm(ImageVariationForm, OutputOptions):
+    """The text fields of /v1/images/edits (image and mask are file parts)."""
+
+    prompt: str = Field(min_length=1, max_length=4000)
+    # The kept pixels are always kept exactly: both fidelities are what this server does.
+    input_fidelity: Literal["high", "low"] | None = None
 
 
 class LatentPoint(BaseModel):
@@ -198,7 +231,7 @@ def parse_size(size: str | None, allowed: list[int]) -> int:
     return int(match[1])
 
 
-def refuse_unsupported_image(body: ImageGenerationRequest) -> None:
+def refuse_unsupported_image(body: OutputOptions, path: str = "/v1/images/generations") -> None:
     """``stream`` and ``partial_images`` are a 400 naming them: answered with plain JSON,
     the SDK's stream read no event at all, so the caller got neither an image nor an error.
     So is a transparent ``background``, which was taken and ignored (an opaque image)."""
@@ -206,7 +239,7 @@ def refuse_unsupported_image(body: ImageGenerationRequest) -> None:
     field = used_field(body.model_dump(include=set(streaming)), streaming)
     if field is not None:
         raise InvalidRequest(
-            f"'{field}' is not supported by /v1/images/generations (images are not "
+            f"'{field}' is not supported by {path} (images are not "
             "streamed); remove it from the request",
             param=field,
             code="unsupported_parameter",
@@ -340,6 +373,48 @@ def deliver(
 # --- OpenAI-compatible ---------------------------------------------------------------------
 
 
+async def produce(
+    svc: Services,
+    caller: Principal,
+    rec: RequestRecord,
+    response: Response,
+    name: str,
+    prompt: str,
+    n: int,
+    make: Callable[[], np.ndarray],
+    labelled: bool,
+    fmt: str,
+    output_format: str = "png",
+    quality: int | None = None,
+    say_size: bool = True,
+) -> dict[str, Any]:
+    """What generations, edits and variations share once the request is checked and guarded:
+    admit (limits, budget: 429), make the pixels and sign and deliver them in a worker thread,
+    settle, and answer with the key's rate-limit headers (the SDK reads them as chat's).
+    ``say_size``: the answer names the side as ``size`` (generations do; OpenAI's schema of
+    the answer knows only three sizes, none of which a model here makes, so edits and
+    variations leave it out, as they may, and stay valid under the SDK's types)."""
+    reservation = await admit(svc, caller, rec, prompt, n)
+
+    def run() -> tuple[list[dict[str, Any]], int]:
+        pixels = make()
+        return deliver(
+            svc, caller, rec, name, pixels, fmt, labelled, output_format, quality
+        ), pixels.shape[1]
+
+    try:
+        data, side = await run_in_threadpool(run)
+    except BaseException:
+        rec.completion_tokens = 0
+        await settle(svc, reservation, rec)
+        raise
+    await settle(svc, reservation, rec)
+    if reservation is not None:
+        response.headers.update(reservation.headers)
+    answer = {"created": int(time.time()), "data": data, "output_format": output_format}
+    return answer | ({"size": f"{side}x{side}"} if say_size else {})
+
+
 @router.post("/v1/images/generations", responses=IMAGE_ERRORS)
 async def generate_images(
     body: ImageGenerationRequest,
@@ -358,39 +433,219 @@ async def generate_images(
         svc, caller, body.model, [TextRequest(prompt=body.prompt)], rec.guard
     )
     prompt = guarded[0].prompt or ""
-    reservation = await admit(svc, caller, rec, prompt, body.n)
     request = ImageRequest(prompt=prompt, n=body.n, size=side, seed=body.seed)
+    return await produce(
+        svc,
+        caller,
+        rec,
+        response,
+        body.model,
+        prompt,
+        body.n,
+        lambda: model.generate_images(request),
+        guard_session.label is not None,  # the tenant's policy wants explicit labels
+        body.response_format,
+        body.output_format,
+        body.output_compression,
+    )
 
-    def run() -> list[dict[str, Any]]:
-        pixels = model.generate_images(request)
-        labelled = guard_session.label is not None  # the tenant's policy wants explicit labels
-        return deliver(
-            svc,
-            caller,
-            rec,
-            body.model,
-            pixels,
-            body.response_format,
-            labelled,
-            body.output_format,
-            body.output_compression,
-        )
 
+# --- OpenAI-compatible: edits and variations (multipart forms) ------------------------------
+
+IMAGE_FILE = "PNG, JPEG, WebP or GIF, square"
+EDIT_FILES = [
+    FileField(
+        "image",
+        f"The image to edit ({IMAGE_FILE}); one, sent as 'image' (the SDK sends a list as "
+        "'image[]'). Without a mask, its fully transparent pixels are the area to edit",
+        many=16,
+    ),
+    FileField(
+        "mask",
+        "PNG with an alpha channel, the image's size: fully transparent pixels (alpha 0) are "
+        "drawn anew, the others kept",
+    ),
+]
+VARIATION_FILES = [FileField("image", f"The image to vary ({IMAGE_FILE})")]
+
+
+def uploaded_image(upload: Upload, max_pixels: int) -> Image.Image:
+    """An uploaded file as a decoded still image, or a 400 naming its part."""
     try:
-        data = await run_in_threadpool(run)
-    except BaseException:
-        rec.completion_tokens = 0
-        await settle(svc, reservation, rec)
-        raise
-    await settle(svc, reservation, rec)
-    if reservation is not None:  # the key's limits, as chat answers them (the SDK's headers)
-        response.headers.update(reservation.headers)
-    return {
-        "created": int(time.time()),
-        "data": data,
-        "output_format": body.output_format,
-        "size": f"{side}x{side}",
-    }
+        checked = inputs.checked_image(upload.data, max_pixels)
+        return inputs.pil_image(checked)
+    except inputs.ImageRejected as exc:
+        raise InvalidRequest(
+            f"The file '{upload.param}' {exc}", param=upload.param, code=exc.code
+        ) from None
+
+
+def square_image(upload: Upload, max_pixels: int) -> Image.Image:
+    img = uploaded_image(upload, max_pixels)
+    if img.width != img.height:
+        raise InvalidRequest(
+            f"The image '{upload.param}' is {img.width}x{img.height}; it must be square (the "
+            "models here make square images)",
+            param=upload.param,
+            code="invalid_image",
+        )
+    return img
+
+
+def has_alpha(img: Image.Image) -> bool:
+    return "A" in img.getbands() or "transparency" in img.info
+
+
+def alpha_of(img: Image.Image) -> np.ndarray:
+    """(H, W) bytes: 0 where fully transparent (an image without transparency: all 255)."""
+    if not has_alpha(img):
+        return np.full((img.height, img.width), 255, dtype=np.uint8)
+    return np.asarray(img.convert("RGBA").getchannel("A"), dtype=np.uint8)
+
+
+def edit_alpha(image: Image.Image, mask: Upload | None, max_pixels: int) -> np.ndarray:
+    """Where to edit, as OpenAI reads it: the mask's fully transparent pixels, or without a
+    mask the image's own; a 400 naming ``mask`` when the mask is no PNG with alpha, differs
+    in size from the image, or nothing at all is transparent."""
+    if mask is None:
+        alpha = alpha_of(image)
+        if not (alpha == 0).any():
+            raise InvalidRequest(
+                "Give a 'mask' (a PNG whose transparent pixels mark the area to edit), or an "
+                "image with fully transparent pixels there",
+                param="mask",
+            )
+        return alpha
+    img = uploaded_image(mask, max_pixels)
+    if img.format != "PNG" or not has_alpha(img):
+        raise InvalidRequest(
+            "The mask must be a PNG with an alpha channel (transparent where to edit)",
+            param="mask",
+            code="invalid_image_format",
+        )
+    if img.size != image.size:
+        raise InvalidRequest(
+            f"The mask is {img.width}x{img.height} and the image {image.width}x"
+            f"{image.height}; they must be the same size",
+            param="mask",
+            code="invalid_image",
+        )
+    alpha = alpha_of(img)
+    if not (alpha == 0).any():
+        raise InvalidRequest(
+            "The mask has no fully transparent pixel: there is nothing to edit", param="mask"
+        )
+    return alpha
+
+
+def output_side(size: str | None, image: Image.Image, sizes: list[int]) -> int:
+    """``size`` as generations read it; none or auto: the image's side when the model offers
+    it (so the kept pixels stay as they were), else the model's native side."""
+    if size in (None, "auto") and image.width in sizes:
+        return image.width
+    return parse_size(size, sizes)
+
+
+@router.post(
+    "/v1/images/edits",
+    responses=IMAGE_ERRORS,
+    openapi_extra=image_forms.form_body(ImageEditForm, EDIT_FILES, ["image"]),
+)
+async def edit_images(
+    request: Request,
+    response: Response,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """OpenAI's image edit: the transparent area of the mask (or of the image) drawn anew by
+    a latent model, the rest kept exactly; a class the prompt names steers it."""
+    body, files = await image_forms.read_form(
+        request, ImageEditForm, EDIT_FILES, svc.settings.max_image_bytes
+    )
+    refuse_unsupported_image(body, "/v1/images/edits")
+    model = await open_model(
+        svc, caller, rec, body.model, "edit_images", "edit images (use a gan- or vae- model)"
+    )
+    uploads = files["image"]
+    if not uploads:
+        raise InvalidRequest("Missing required parameter: 'image'", param="image")
+    if len(uploads) > 1:
+        raise InvalidRequest(
+            f"The model '{body.model}' edits one image at a time; {len(uploads)} were sent",
+            param="image",
+        )
+    max_pixels = svc.settings.max_image_pixels
+    image = square_image(uploads[0], max_pixels)
+    masks = files["mask"]
+    alpha = edit_alpha(image, masks[0] if masks else None, max_pixels)
+    side = output_side(body.size, image, model.sizes)
+    guarded, guard_session = await guarding.guard_request(
+        svc, caller, body.model, [TextRequest(prompt=body.prompt)], rec.guard
+    )
+    prompt = guarded[0].prompt or ""
+    return await produce(
+        svc,
+        caller,
+        rec,
+        response,
+        body.model,
+        prompt,
+        body.n,
+        lambda: model.edit_images(image, alpha, prompt, body.n, side, body.seed),
+        guard_session.label is not None,
+        body.response_format,
+        body.output_format,
+        body.output_compression,
+        say_size=False,
+    )
+
+
+@router.post(
+    "/v1/images/variations",
+    responses=IMAGE_ERRORS,
+    openapi_extra=image_forms.form_body(ImageVariationForm, VARIATION_FILES, ["image"]),
+)
+async def image_variations(
+    request: Request,
+    response: Response,
+    caller: Principal = Depends(principal),
+    rec: RequestRecord = Depends(record),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """OpenAI's image variation: images near the given one in the model's latent space."""
+    body, files = await image_forms.read_form(
+        request, ImageVariationForm, VARIATION_FILES, svc.settings.max_image_bytes
+    )
+    model = await open_model(
+        svc,
+        caller,
+        rec,
+        body.model,
+        "image_variations",
+        "make variations of an image (use a gan- or vae- model)",
+    )
+    if not files["image"]:
+        raise InvalidRequest("Missing required parameter: 'image'", param="image")
+    image = square_image(files["image"][0], svc.settings.max_image_pixels)
+    side = output_side(body.size, image, model.sizes)
+    # No prompt to guard; the tenant's policy still decides the visible label.
+    _, guard_session = await guarding.guard_request(
+        svc, caller, body.model, [TextRequest(prompt="")], rec.guard
+    )
+    return await produce(
+        svc,
+        caller,
+        rec,
+        response,
+        body.model,
+        "",
+        body.n,
+        lambda: model.image_variations(image, body.n, side, body.seed),
+        guard_session.label is not None,
+        body.response_format,
+        say_size=False,
+    )
 
 
 @router.get(

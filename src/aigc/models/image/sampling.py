@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from aigc.errors import InvalidRequest
 from aigc.models.base import ImageModelBase
@@ -125,6 +126,32 @@ class LatentImageGenerator(ImageModelBase):
             labels = [label] * request.n
         images = self.decode(self.latent(labels, request.seed))
         return upscale(images, request.size or self.native)
+
+    def edit_images(
+        self,
+        image: Image.Image,
+        alpha: np.ndarray,
+        prompt: str,
+        n: int,
+        size: int,
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """``n`` edits of ``image`` as (n, size, size, C) bytes: the pixels where ``alpha`` (its
+        (H, W) bytes) is 0 are drawn anew, the others kept; a class the prompt names (as
+        generations read it) steers what is drawn, else the class the kept pixels fit best."""
+        from aigc.models.image import editing  # it builds on this module
+
+        label = label_from_prompt(prompt, self.classes)
+        return editing.edit(self, image, alpha, label, n, size, seed)
+
+    def image_variations(
+        self, image: Image.Image, n: int, size: int, seed: int | None = None
+    ) -> np.ndarray:
+        """``n`` images near ``image`` in the latent space, as (n, size, size, C) bytes; without
+        an encoder the image's latent is found by search (``editing.search_variations``)."""
+        from aigc.models.image import editing
+
+        return editing.search_variations(self, image, n, size, seed)
 
     def interpolate(self, start: torch.Tensor, end: torch.Tensor, steps: int) -> np.ndarray:
         """Images along the straight line between two joint latents (both ends included)."""

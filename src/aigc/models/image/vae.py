@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aigc.models.device import pick_device
-from aigc.models.image import loop
+from aigc.models.image import editing, loop
 from aigc.models.image.data import ImageSet, augment
 from aigc.models.image.gan import upsamplings
 from aigc.models.image.loop import Progress
@@ -173,3 +174,9 @@ class VAEModel(LatentImageGenerator):
         y = torch.tensor(labels, dtype=torch.long, device=self.device)
         mu, _ = self.net.encode(x, y)
         return torch.cat([mu, self.net.embed(y)], dim=1)
+
+    def image_variations(
+        self, image: Image.Image, n: int, size: int, seed: int | None = None
+    ) -> np.ndarray:
+        """Samples of the posterior q(z | image, class): the encoder's own neighbourhood."""
+        return editing.encoded_variations(self, image, n, size, seed)
