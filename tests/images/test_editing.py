@@ -149,3 +149,18 @@ def test_the_form_body_documents_files_and_fields() -> None:
     assert schema["properties"]["image"]["items"] == {"type": "string", "format": "binary"}
     assert schema["required"] == ["image", "model", "prompt"]
     assert schema["additionalProperties"] is False and "n" in schema["properties"]
+    assert schema["properties"]["output_compression"] == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 100,
+        "title": "Output Compression",
+        "description": "jpeg and webp: quality (default 100)",
+    }  # no null: a form part is text, and text has no null
+
+
+def test_a_forms_numbers_are_read_from_their_text() -> None:
+    """The form's parts are text: "0" must be the number 0 (it was refused as no integer)."""
+    form = ImageEditForm.model_validate(
+        {"model": "m", "prompt": "p", "output_compression": "0", "n": "2", "stream": "false"}
+    )
+    assert (form.output_compression, form.n, form.stream) == (0, 2, False)

@@ -311,5 +311,6 @@ def test_limits_moderation_and_audit_apply_as_to_generations(
     by_endpoint = {(r["endpoint"], r["status"]): r for r in rows}
     edit_row = by_endpoint["/v1/images/edits", 200]
     assert edit_row["model"] == "vae-tiny" and edit_row["completion_tokens"] == 256
+    assert edit_row["images"] == 2  # the image and its mask, counted (never their bytes)
     assert by_endpoint["/v1/images/variations", 200]["completion_tokens"] == 512
     assert ("/v1/images/edits", 400) in by_endpoint  # the blocked prompt, audited

@@ -69,7 +69,7 @@ def without_null(prop: dict[str, Any]) -> dict[str, Any]:
     options = [o for o in prop.get("anyOf", []) if o != {"type": "null"}]
     if "anyOf" not in prop or not options:
         return prop
-    rest = {k: v for k, v in prop.items() if k != "anyOf"}
+    rest = {k: v for k, v in prop.items() if k != "anyOf" and (k, v) != ("default", None)}
     return rest | options[0] if len(options) == 1 else rest | {"anyOf": options}
 
 

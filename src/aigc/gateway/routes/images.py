@@ -149,6 +149,10 @@ class ImageEditForm(ImageVariationForm, OutputOptions):
     """The text fields of /v1/images/edits (image and mask are file parts)."""
 
     prompt: str = Field(min_length=1, max_length=4000)
+    # A form's numbers are text: "80" is 80 here (a JSON body's Percent takes only numbers).
+    output_compression: int | None = Field(
+        default=None, ge=0, le=100, description="jpeg and webp: quality (default 100)"
+    )
     # The kept pixels are always kept exactly: both fidelities are what this server does.
     input_fidelity: Literal["high", "low"] | None = None
 
@@ -568,6 +572,7 @@ async def edit_images(
         svc, caller, rec, body.model, "edit_images", "edit images (use a gan- or vae- model)"
     )
     uploads = files["image"]
+    rec.images = len(uploads) + len(files["mask"])  # audited as a count, as chat's images
     if not uploads:
         raise InvalidRequest("Missing required parameter: 'image'", param="image")
     if len(uploads) > 1:
@@ -625,6 +630,7 @@ async def image_variations(
         "image_variations",
         "make variations of an image (use a gan- or vae- model)",
     )
+    rec.images = len(files["image"])
     if not files["image"]:
         raise InvalidRequest("Missing required parameter: 'image'", param="image")
     image = square_image(files["image"][0], svc.settings.max_image_pixels)
