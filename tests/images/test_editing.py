@@ -13,13 +13,8 @@ from PIL import Image
 
 from aigc.errors import InvalidRequest
 from aigc.gateway.image_forms import FileField, Upload, form_body
-from aigc.gateway.routes.images import (
-    ImageEditForm,
-    alpha_of,
-    edit_alpha,
-    output_side,
-    square_image,
-)
+from aigc.gateway.image_uploads import alpha_of, edit_alpha, square_image
+from aigc.gateway.routes.images import ImageEditForm, output_side
 from aigc.models.image import editing
 from aigc.models.image.data import ImageSet
 from aigc.models.image.gan import GANModel

@@ -30,7 +30,8 @@ from aigc.gateway import guarding, image_forms, pipeline
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.fields import Percent, Seed
-from aigc.gateway.image_forms import FileField, Upload
+from aigc.gateway.image_forms import FileField
+from aigc.gateway.image_uploads import edit_alpha, square_image
 from aigc.gateway.limits import Reservation
 from aigc.gateway.openapi import content, errors
 from aigc.gateway.schemas import used_field
@@ -471,75 +472,6 @@ EDIT_FILES = [
     ),
 ]
 VARIATION_FILES = [FileField("image", f"The image to vary ({IMAGE_FILE})")]
-
-
-def uploaded_image(upload: Upload, max_pixels: int) -> Image.Image:
-    """An uploaded file as a decoded still image, or a 400 naming its part."""
-    try:
-        checked = inputs.checked_image(upload.data, max_pixels)
-        return inputs.pil_image(checked)
-    except inputs.ImageRejected as exc:
-        raise InvalidRequest(
-            f"The file '{upload.param}' {exc}", param=upload.param, code=exc.code
-        ) from None
-
-
-def square_image(upload: Upload, max_pixels: int) -> Image.Image:
-    img = uploaded_image(upload, max_pixels)
-    if img.width != img.height:
-        raise InvalidRequest(
-            f"The image '{upload.param}' is {img.width}x{img.height}; it must be square (the "
-            "models here make square images)",
-            param=upload.param,
-            code="invalid_image",
-        )
-    return img
-
-
-def has_alpha(img: Image.Image) -> bool:
-    return "A" in img.getbands() or "transparency" in img.info
-
-
-def alpha_of(img: Image.Image) -> np.ndarray:
-    """(H, W) bytes: 0 where fully transparent (an image without transparency: all 255)."""
-    if not has_alpha(img):
-        return np.full((img.height, img.width), 255, dtype=np.uint8)
-    return np.asarray(img.convert("RGBA").getchannel("A"), dtype=np.uint8)
-
-
-def edit_alpha(image: Image.Image, mask: Upload | None, max_pixels: int) -> np.ndarray:
-    """Where to edit, as OpenAI reads it: the mask's fully transparent pixels, or without a
-    mask the image's own; a 400 naming ``mask`` when the mask is no PNG with alpha, differs
-    in size from the image, or nothing at all is transparent."""
-    if mask is None:
-        alpha = alpha_of(image)
-        if not (alpha == 0).any():
-            raise InvalidRequest(
-                "Give a 'mask' (a PNG whose transparent pixels mark the area to edit), or an "
-                "image with fully transparent pixels there",
-                param="mask",
-            )
-        return alpha
-    img = uploaded_image(mask, max_pixels)
-    if img.format != "PNG" or not has_alpha(img):
-        raise InvalidRequest(
-            "The mask must be a PNG with an alpha channel (transparent where to edit)",
-            param="mask",
-            code="invalid_image_format",
-        )
-    if img.size != image.size:
-        raise InvalidRequest(
-            f"The mask is {img.width}x{img.height} and the image {image.width}x"
-            f"{image.height}; they must be the same size",
-            param="mask",
-            code="invalid_image",
-        )
-    alpha = alpha_of(img)
-    if not (alpha == 0).any():
-        raise InvalidRequest(
-            "The mask has no fully transparent pixel: there is nothing to edit", param="mask"
-        )
-    return alpha
 
 
 def output_side(size: str | None, image: Image.Image, sizes: list[int]) -> int:
