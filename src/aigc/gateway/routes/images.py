@@ -391,24 +391,20 @@ async def produce(
     fmt: str,
     output_format: str = "png",
     quality: int | None = None,
-    say_size: bool = True,
 ) -> dict[str, Any]:
     """What generations, edits and variations share once the request is checked and guarded:
     admit (limits, budget: 429), make the pixels and sign and deliver them in a worker thread,
     settle, and answer with the key's rate-limit headers (the SDK reads them as chat's).
-    ``say_size``: the answer names the side as ``size`` (generations do; OpenAI's schema of
-    the answer knows only three sizes, none of which a model here makes, so edits and
-    variations leave it out, as they may, and stay valid under the SDK's types)."""
+    The answer names no ``size``: OpenAI's schema of it knows only gpt-image's three sizes,
+    none of which a model here makes, and leaves it out for others (as dall-e's answers do),
+    so the answer stays valid under the SDK's types; the images themselves say their size."""
     reservation = await admit(svc, caller, rec, prompt, n)
 
-    def run() -> tuple[list[dict[str, Any]], int]:
-        pixels = make()
-        return deliver(
-            svc, caller, rec, name, pixels, fmt, labelled, output_format, quality
-        ), pixels.shape[1]
+    def run() -> list[dict[str, Any]]:
+        return deliver(svc, caller, rec, name, make(), fmt, labelled, output_format, quality)
 
     try:
-        data, side = await run_in_threadpool(run)
+        data = await run_in_threadpool(run)
     except BaseException:
         rec.completion_tokens = 0
         await settle(svc, reservation, rec)
@@ -416,8 +412,7 @@ async def produce(
     await settle(svc, reservation, rec)
     if reservation is not None:
         response.headers.update(reservation.headers)
-    answer = {"created": int(time.time()), "data": data, "output_format": output_format}
-    return answer | ({"size": f"{side}x{side}"} if say_size else {})
+    return {"created": int(time.time()), "data": data, "output_format": output_format}
 
 
 @router.post("/v1/images/generations", responses=IMAGE_ERRORS)
@@ -534,7 +529,6 @@ async def edit_images(
         body.response_format,
         body.output_format,
         body.output_compression,
-        say_size=False,
     )
 
 
@@ -582,7 +576,6 @@ async def image_variations(
         lambda: model.image_variations(image, body.n, side, body.seed),
         guard_session.label is not None,
         body.response_format,
-        say_size=False,
     )
 
 
