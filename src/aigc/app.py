@@ -19,6 +19,7 @@ from aigc.console import setup as console_setup
 from aigc.gateway import error_handlers, first_run, openapi
 from aigc.gateway.limits import make_limiter
 from aigc.gateway.middleware import GatewayMiddleware
+from aigc.gateway.route_forms import RouteForms
 from aigc.gateway.routes import admin, files, jobs, openai, ops
 from aigc.gateway.routes import conversations as conversation_routes
 from aigc.gateway.routes import embeddings as embedding_routes
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if settings.console:
         console_mount.mount(app, settings)  # last: the console catches every other path
+    app.add_middleware(RouteForms)  # HEAD on GET routes; paths with a trailing slash
     app.add_middleware(
         GatewayMiddleware,
         max_body_bytes=settings.max_body_bytes,

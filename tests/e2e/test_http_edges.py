@@ -120,3 +120,48 @@ def test_a_nul_character_in_a_json_string_is_a_400(http: httpx.Client) -> None:
     error = _error(reply)
     assert error["code"] == "invalid_json" and "NUL" in str(error["message"])
     assert "A\x00B" not in {t["name"] for t in http.get("/api/tenants").json()["data"]}
+
+
+def _plain_get_paths(http: httpx.Client) -> list[str]:
+    """Every GET route of the OpenAPI document whose path takes no parameter."""
+    paths = http.get("/openapi.json").json()["paths"]
+    return [path for path, ops in paths.items() if "get" in ops and "{" not in path]
+
+
+def test_every_get_route_answers_head_as_get(http: httpx.Client) -> None:
+    """Only Starlette's own routes and the downloads answered HEAD; every other GET route
+    (``/v1/models``, ``/api/usage``...) answered 405. HEAD is the GET's status and headers,
+    without the body, on the real server."""
+    paths = [*_plain_get_paths(http), "/v1/models/no-such-model", "/v1/files/file-none"]
+    assert "/v1/models" in paths and "/api/usage" in paths
+    for path in paths:
+        got, head = http.get(path), http.head(path)
+        assert head.status_code == got.status_code, (path, head.status_code, got.status_code)
+        assert head.content == b"", path
+        assert head.headers.get("content-type") == got.headers.get("content-type"), path
+        assert head.headers["x-request-id"], path
+    for path in ("/v1/models", "/healthz", "/v1/models/no-such-model"):  # bodies that stay
+        got, head = http.get(path), http.head(path)
+        assert head.headers["content-length"] == str(len(got.content)), path
+    assert http.head("/v1/chat/completions").status_code == 405  # a POST route stays POST
+
+
+@pytest.mark.parametrize("path", ["/v1/models/", "/api/usage/", "/healthz/", "/v1/models//"])
+def test_a_trailing_slash_answers_as_the_path_without_it(http: httpx.Client, path: str) -> None:
+    """``/v1/models/`` answered "model '' not found", ``/api/usage/`` the API's 404 and
+    ``/healthz/`` the console's redirect to its sign-in page: each answers as without the
+    slash, with no redirect."""
+    plain = http.get(path.rstrip("/"))
+    slashed = http.get(path)
+    assert slashed.status_code == plain.status_code == 200, slashed.text
+    assert slashed.json().keys() == plain.json().keys()
+    if path.startswith("/v1/models"):
+        assert {m["id"] for m in slashed.json()["data"]} == {m["id"] for m in plain.json()["data"]}
+
+
+def test_a_trailing_slash_on_a_post_route_and_a_model_id(http: httpx.Client) -> None:
+    reply = http.post("/v1/chat/completions/", json={"model": "no-such-model", "messages": []})
+    assert reply.status_code == 400 and _error(reply)["param"] == "messages", reply.text
+    missing = http.get("/v1/models/no-such-model/")
+    assert missing.status_code == 404
+    assert "no-such-model'" in str(_error(missing)["message"])  # the id without the slash

@@ -8,8 +8,11 @@ and ``/api`` the caller is a program: it gets an error it can read.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from aigc.errors import MethodNotAllowed, NotFound
 
@@ -18,18 +21,23 @@ ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """The methods the app's own routes accept at this path (empty: the path is unknown).
+    """The methods the app's own routes accept at this path (empty: the path is unknown)."""
+    return methods_at(request.app, request.scope)
 
-    Asked of the router itself, method by method, so included routers count too."""
+
+def methods_at(app: Any, scope: Scope) -> list[str]:
+    """The methods ``app``'s own routes accept at ``scope``'s path, the console and the
+    catch-all aside. Asked of the router itself, method by method, so included routers count
+    too."""
     routes = [
         route
-        for route in request.app.router.routes
+        for route in app.router.routes
         if getattr(route, "endpoint", None) is not unmatched and not isinstance(route, Mount)
     ]
     allowed = []
     for method in ANY_METHOD:
-        scope = {**request.scope, "method": method}
-        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+        asked = {**scope, "method": method}
+        if any(route.matches(asked)[0] is Match.FULL for route in routes):
             allowed.append(method)
     return allowed
 
