@@ -5,8 +5,9 @@ A char- or word-level model trained on text without braces or digits (``aigc tra
 tokenizer=char``) cannot spell every JSON answer: the grammar reaches a step where no token is
 allowed, and sampling from nothing raised (a 500; a stream cut without its end; on the batching
 engine every request of the step failed). Now a format the vocabulary cannot write is a 400
-naming ``response_format`` before anything runs, and a grammar that dead-ends midway ends the
-answer there instead of failing it.
+naming ``response_format`` before anything runs, and a grammar that dead-ends midway is the
+same error once found (the answer ended there was sent as a complete one, finish_reason
+"stop"), on chat, completions and responses, streamed or not.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from tests.engine.tiny_lm import letters_tokenizer, save_tiny_gpt2
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz {"  # a brace to begin JSON with, none to end it
 MODELS = ["gpt-letters", "gpt-letters-engine"]  # the neural decoder and the batching engine
+NO_DIGITS = ALPHABET + '}[]":,'  # every mark of JSON, no digit: JSON it writes, numbers not
+JSON_MODELS = ["gpt-nodigits", "gpt-nodigits-engine"]
 ASK = [{"role": "user", "content": "say something"}]
 
 
@@ -29,13 +32,18 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("letters-model")
     tokenizer = letters_tokenizer(ALPHABET)
     save_tiny_gpt2(root / "letters", tokenizer=tokenizer, vocab_size=len(tokenizer))
+    json_tokenizer = letters_tokenizer(NO_DIGITS)
+    save_tiny_gpt2(root / "nodigits", tokenizer=json_tokenizer, vocab_size=len(json_tokenizer))
     data = tmp_path_factory.mktemp("letters-server") / "data"
     server = Server(data, new_admin_key(), AIGC_IMPORT_ROOTS=str(root)).start()
-    path = str(root / "letters")
+    path, json_path = str(root / "letters"), str(root / "nodigits")
+    engine = {"max_running": 4, "max_queue": 8}
     server.register_shared(
         {
             "gpt-letters": {"path": path},
-            "gpt-letters-engine": {"path": path, "engine": {"max_running": 4, "max_queue": 8}},
+            "gpt-letters-engine": {"path": path, "engine": engine},
+            "gpt-nodigits": {"path": json_path},
+            "gpt-nodigits-engine": {"path": json_path, "engine": engine},
         }
     )
     yield server
@@ -91,27 +99,76 @@ def test_the_responses_api_names_text_format(srv: Server, model: str) -> None:
     assert refused.value.param == "text.format"
 
 
+DEAD_END = {"guided_regex": "ab7"}  # the vocabulary spells "ab" and has no digit
+
+
+def _refused_midway(error: openai.APIError) -> None:
+    assert "cannot write the requested format" in error.message, error.message
+    assert "after 2 token(s)" in error.message
+
+
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("stream", [False, True])
-def test_a_grammar_that_dead_ends_midway_ends_the_answer(
+def test_a_grammar_that_dead_ends_midway_is_an_error_on_chat(
     srv: Server, model: str, stream: bool
 ) -> None:
-    """``ab7``: the vocabulary spells ``ab`` and has no digit. The answer stops there."""
+    """``ab7``: the answer stopped at ``ab`` and was sent with finish_reason "stop", a
+    complete answer that does not match. Now the client gets an error in OpenAI's shape: a
+    400 naming the field, or, streamed, the stream's last event (the SDK raises it)."""
     c = client(srv)
-    kwargs = {
-        "model": model,
-        "messages": ASK,
-        "max_tokens": 10,
-        "extra_body": {"guided_regex": "ab7"},
-    }
+    kwargs = {"model": model, "messages": ASK, "max_tokens": 10, "extra_body": DEAD_END}
     if stream:
-        chunks = list(c.chat.completions.create(stream=True, **kwargs))  # type: ignore[call-overload]
-        text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
-        finish = chunks[-1].choices[0].finish_reason
+        with pytest.raises(openai.APIError) as failed:
+            list(c.chat.completions.create(stream=True, **kwargs))  # type: ignore[call-overload]
     else:
-        reply = c.chat.completions.create(**kwargs)  # type: ignore[call-overload]
-        text, finish = reply.choices[0].message.content, reply.choices[0].finish_reason
-    assert (text, finish) == ("ab", "stop")
+        with pytest.raises(openai.BadRequestError) as failed:
+            c.chat.completions.create(**kwargs)  # type: ignore[call-overload]
+        assert failed.value.param == "guided_regex"
+    _refused_midway(failed.value)
     # The model still answers others (on the engine, the step's other requests were failed).
     plain = c.chat.completions.create(model=model, messages=ASK, max_tokens=5, temperature=0)
     assert plain.choices[0].finish_reason in ("stop", "length")
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_grammar_that_dead_ends_midway_is_an_error_on_completions(
+    srv: Server, model: str, stream: bool
+) -> None:
+    c = client(srv)
+    kwargs = {"model": model, "prompt": "say", "max_tokens": 10, "extra_body": DEAD_END}
+    if stream:
+        with pytest.raises(openai.APIError) as failed:
+            list(c.completions.create(stream=True, **kwargs))  # type: ignore[call-overload]
+    else:
+        with pytest.raises(openai.BadRequestError) as failed:
+            c.completions.create(**kwargs)  # type: ignore[call-overload]
+        assert failed.value.param == "guided_regex"
+    _refused_midway(failed.value)
+
+
+@pytest.mark.parametrize("model", JSON_MODELS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_grammar_that_dead_ends_midway_fails_the_response(
+    srv: Server, model: str, stream: bool
+) -> None:
+    """The Responses API, a schema asking for a number of a model without digits: a 400
+    naming ``text.format``, or streamed, ``response.failed``."""
+    c = client(srv)
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}},
+        "required": ["n"],
+        "additionalProperties": False,
+    }
+    fmt = {"format": {"type": "json_schema", "name": "a", "schema": schema}}
+    if stream:
+        events = list(c.responses.create(model=model, input="hi", text=fmt, stream=True))  # type: ignore[arg-type]
+        assert events[-1].type == "response.failed", [e.type for e in events]
+        error = events[-1].response.error  # type: ignore[union-attr]
+        assert error is not None and "cannot write the requested format" in error.message
+    else:
+        with pytest.raises(openai.BadRequestError) as failed:
+            c.responses.create(model=model, input="hi", text=fmt)  # type: ignore[arg-type]
+        assert failed.value.param == "text.format"
+        assert "cannot write the requested format" in failed.value.message

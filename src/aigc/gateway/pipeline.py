@@ -46,6 +46,7 @@ from aigc.gateway.schemas import (
     refuse_unsupported,
 )
 from aigc.gateway.services import Services
+from aigc.guard import structured
 from aigc.guard.gate import GuardSession
 from aigc.guard.structured import Constraint, parse_constraint
 from aigc.infra import metrics, untrusted
@@ -573,6 +574,12 @@ class StreamedChoice:
         if prepared.sources is not None:  # grounded: [n] markers renumbered as cited
             self.pieces = prepared.sources.rewrite_stream(self.pieces)
         self._record = record
+        self._processors = request.logits_processors
+
+    def unfinished(self) -> APIError | None:
+        """Once the pieces are read: the error when the choice's grammar dead-ended, so its
+        text, sent so far, is not in the format asked for (``structured.unfinished``)."""
+        return structured.unfinished(self._processors, self.bounded.tokens)
 
     def finish(self) -> tuple[str, list[ToolCall]]:
         """Once the pieces are read: the finish reason (``content_filter`` when the guard
@@ -660,6 +667,9 @@ async def complete(
                 else:
                     texts.append(piece)
             text, calls = "".join(texts), assembler.result()
+            failed = structured.unfinished(request.logits_processors, bounded.tokens)
+            if failed is not None:  # the grammar dead-ended: the text is not in the format
+                raise failed
             logprobs = logprobs_view(log.take() if log else None, chat, text)
             finish = bounded.finish_reason
             raw = text
@@ -787,6 +797,10 @@ async def stream(
                 return
             finally:
                 used += choice.bounded.tokens
+            failed = choice.unfinished()
+            if failed is not None:  # as a model's failure mid-stream: the last event
+                yield b"data: " + json.dumps(failed.body(), ensure_ascii=False).encode() + b"\n\n"
+                return
             finish, made = choice.finish()
             finish = tooling.finish_reason(finish, bool(made), prepared.legacy_functions)
             final = chat_choice(i, {}, finish) if chat else text_choice(i, "", finish)

@@ -199,6 +199,13 @@ async def stream(
             return
         finally:
             used += choice.bounded.tokens
+        failed = choice.unfinished()
+        if failed is not None:  # the grammar dead-ended: the text is not in the format
+            error = {"code": failed.code or failed.type, "message": failed.message}
+            yield events.event(
+                "response.failed", response=draft.view("failed", events.output, error=error)
+            )
+            return
         finish, _ = choice.finish()
         if events.open is None and not events.output:
             for chunk in events.open_text():  # nothing said: one empty message, as OpenAI

@@ -3,7 +3,8 @@
 
 For a local neural model the constraint is a logits processor: after each token the grammar
 matcher advances and masks every token that would break the grammar, so every completion
-parses (and validates, for a schema) unless it runs out of ``max_tokens``. Streaming works
+parses (and validates, for a schema) unless it runs out of ``max_tokens`` or the vocabulary
+cannot go on along the path sampled (``unfinished``: an error, not the answer). Streaming works
 unchanged: the constraint acts before sampling. Models that do not decode token by token here
 (templates, n-grams, upstream APIs) cannot be constrained; ``validate`` checks a finished answer
 against the format so their callers get a clear error instead of unparseable text.
@@ -60,6 +61,7 @@ class Constraint:
     schema: dict[str, Any] | None = None
     pattern: str | None = None
     choices: tuple[str, ...] = ()
+    param: str = "response_format"  # the body's field that asked for it, as errors name it
 
 
 def parse_constraint(values: dict[str, Any]) -> Constraint | None:
@@ -78,7 +80,7 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
             linear_re.compile(regex)
         except linear_re.LinearRegexError as exc:
             raise InvalidRequest(f"'guided_regex': {exc}", param="guided_regex") from None
-        return _buildable(Constraint("regex", pattern=regex), "guided_regex")
+        return _buildable(Constraint("regex", pattern=regex, param="guided_regex"), "guided_regex")
     if choice is not None:
         if (
             not isinstance(choice, list)
@@ -90,7 +92,8 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
             raise InvalidRequest(
                 "'guided_choice' strings cannot hold a NUL character", param="guided_choice"
             )
-        return _buildable(Constraint("choice", choices=tuple(choice)), "guided_choice")
+        constraint = Constraint("choice", choices=tuple(choice), param="guided_choice")
+        return _buildable(constraint, "guided_choice")
     if response_format in (None, {"type": "text"}):
         return None
     if not isinstance(response_format, dict):
@@ -336,15 +339,26 @@ class GrammarProcessor:
     """``processor(generated_ids, logits) -> logits`` that allows only grammatical tokens.
 
     Stateful: one per generation (it advances its matcher over the tokens generated so far).
+    ``dead_end`` is set when the grammar, unfinished, allowed no token of the vocabulary: the
+    decoder then ends the answer (``decoding.process_logits``), which is not in the format;
+    ``unfinished`` turns that into the caller's error, naming ``param``.
     """
 
-    def __init__(self, compiled: Any, vocab_size: int, banned: torch.Tensor | None = None) -> None:
+    def __init__(
+        self,
+        compiled: Any,
+        vocab_size: int,
+        banned: torch.Tensor | None = None,
+        param: str = "response_format",
+    ) -> None:
         import xgrammar as xgr
 
         self.matcher = xgr.GrammarMatcher(compiled)
         self.bitmask = xgr.allocate_token_bitmask(1, vocab_size)
         self.banned = banned
+        self.param = param
         self.seen = 0
+        self.dead_end = False
 
     def __call__(self, generated: Sequence[int], logits: torch.Tensor) -> torch.Tensor:
         import xgrammar as xgr
@@ -354,6 +368,8 @@ class GrammarProcessor:
                 self.matcher.accept_token(int(token))
         self.seen = len(generated)
         self.matcher.fill_next_token_bitmask(self.bitmask)
+        if not self.matcher.is_terminated() and not bool(self.bitmask.any()):
+            self.dead_end = True  # the bitmask (on the CPU) allows nothing, the end neither
         view = logits.view(1, -1)
         if view.device.type == "cpu":
             xgr.apply_token_bitmask_inplace(view, self.bitmask)
@@ -436,7 +452,7 @@ def tool_processor(model: Any, tools: ToolSet) -> GrammarProcessor:
             param="tools",
             code=SCHEMA_ERROR if isinstance(exc, RuntimeError) else None,
         ) from None
-    return GrammarProcessor(compiled, vocab)
+    return GrammarProcessor(compiled, vocab, param="tools")
 
 
 def _arguments(tool: FunctionTool) -> Any:
@@ -525,9 +541,9 @@ def processor_for(model: Any, constraint: Constraint) -> GrammarProcessor:
     found = _vocab(model)
     if found is None:
         raise InvalidRequest(
-            "This model cannot enforce response_format, guided_regex or guided_choice while "
-            "decoding; use a local neural model (gpt-, rnn-, hf-)",
-            param="response_format",
+            f"This model cannot enforce {constraint.param} while decoding; use a local neural "
+            "model (gpt-, rnn-, hf-)",
+            param=constraint.param,
             code="unsupported_parameter",
         )
     tokenizer, vocab = found
@@ -545,10 +561,31 @@ def processor_for(model: Any, constraint: Constraint) -> GrammarProcessor:
             f"This model's vocabulary cannot write the requested format ({what}): it was "
             "trained on text without those characters; use a model with a byte-level or "
             "byte-fallback tokenizer (tokenizer=bpe)",
-            param="response_format",
+            param=constraint.param,
             code="unsupported_value",
         )
-    return GrammarProcessor(compiled, vocab, banned)
+    return GrammarProcessor(compiled, vocab, banned, constraint.param)
+
+
+def unfinished(processors: Sequence[Any], tokens: int) -> InvalidRequest | None:
+    """The error for an answer whose grammar dead-ended after ``tokens`` tokens (a
+    ``GrammarProcessor`` among ``processors`` allowed no token), else None.
+
+    The vocabulary could begin the format (``processor_for`` checked) but not go on along the
+    path sampled: the answer ended mid-format. Sent as it was, with finish_reason "stop", it
+    claimed a complete answer that does not parse; "length" would blame max_tokens. It is
+    the 400 a format the vocabulary cannot write gets before decoding, found later."""
+    for processor in processors:
+        if isinstance(processor, GrammarProcessor) and processor.dead_end:
+            return InvalidRequest(
+                f"This model's vocabulary cannot write the requested format: after {tokens} "
+                "token(s) the format allows none of its tokens, so the answer could not be "
+                "completed; use a model with a byte-level or byte-fallback tokenizer "
+                "(tokenizer=bpe)",
+                param=processor.param,
+                code="unsupported_value",
+            )
+    return None
 
 
 # What every JSON answer may need besides its values: a model whose vocabulary lacks one (a

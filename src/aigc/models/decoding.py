@@ -200,6 +200,7 @@ def process_logits(
         # The rules together leave no token (a grammar needing a character the vocabulary
         # lacks, min_tokens against a finished grammar): the answer ends here. Sampling from
         # nothing raised, failing the request (and every request of a batching-engine step).
+        # A grammar's dead end is the caller's error once the answer ends (structured.unfinished).
         logits[torch.tensor(list(eos_ids), device=logits.device)] = 0.0
     return logits
 
