@@ -133,8 +133,8 @@ class StreamOptions(BaseModel):
 
 
 FUNCTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for function (and schema) names
-_ONE_CONSTRAINT = " (one of response_format, guided_regex and guided_choice at most)"
-# response_format / guided_regex / guided_choice (aigc.guard.structured.parse_constraint). That
+_ONE_CONSTRAINT = " (one of response_format, guided_json, guided_regex and guided_choice at most)"
+# response_format / guided_* (aigc.guard.structured.parse_constraint). That
 # one at most is given is said in words: a "not" over pairs of fields would state it, but
 # generators and fuzzers of request bodies do not take "not".
 _STRUCTURED: dict[str, Any] = {
@@ -170,6 +170,11 @@ _STRUCTURED: dict[str, Any] = {
         ],
         "description": "JSON output, or output valid under a JSON schema the guard compiles, "
         "from models that decode here" + _ONE_CONSTRAINT,
+    },
+    "guided_json": {
+        "anyOf": [{"type": "null"}, {"type": "object"}, {"type": "string"}],
+        "description": "vLLM's: output valid under this JSON schema (an object, or its JSON "
+        "text), as response_format's json_schema" + _ONE_CONSTRAINT,
     },
     "guided_regex": {
         "type": ["string", "null"],
@@ -359,6 +364,13 @@ _UNSUPPORTED: dict[str, Any] = {
     "echo": False,
     "best_of": (None, 1),
     "reasoning_effort": None,
+    # vLLM's other structured-output extras (guided_json, guided_regex and guided_choice are
+    # honoured): refused by name, never ignored. The backend is ours to choose: xgrammar.
+    "guided_grammar": None,
+    "guided_whitespace_pattern": None,
+    "guided_decoding_backend": (None, "auto", "xgrammar"),
+    "structural_tag": None,
+    "structured_outputs": None,
 }
 
 
@@ -385,7 +397,7 @@ def refuse_unsupported(body: SamplingFields) -> None:
             code="unsupported_parameter",
         )
     refuse_inconsistent(body, values)
-    # response_format / guided_regex / guided_choice: aigc.guard.structured checks them
+    # response_format / guided_json / guided_regex / guided_choice: aigc.guard.structured
     modalities = values.get("modalities")
     if modalities not in (None, ["text"]):
         raise InvalidRequest(

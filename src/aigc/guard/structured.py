@@ -64,15 +64,22 @@ class Constraint:
     param: str = "response_format"  # the body's field that asked for it, as errors name it
 
 
+GUIDED = ("guided_json", "guided_regex", "guided_choice")  # vLLM's extras, honoured as vLLM
+
+
 def parse_constraint(values: dict[str, Any]) -> Constraint | None:
     """The request's output constraint from its body fields, or None; 400 on a bad one."""
     response_format = values.get("response_format")
     regex, choice = values.get("guided_regex"), values.get("guided_choice")
-    given = [x for x in (response_format not in (None, {"type": "text"}), regex, choice) if x]
-    if len(given) > 1:
+    guided_json = values.get("guided_json")
+    asked = response_format not in (None, {"type": "text"})
+    if asked + sum(values.get(field) is not None for field in GUIDED) > 1:
         raise InvalidRequest(
-            "Use one of response_format, guided_regex and guided_choice", param="response_format"
+            "Use one of response_format, guided_json, guided_regex and guided_choice",
+            param="response_format" if asked else "guided_json",
         )
+    if guided_json is not None:
+        return _guided_json(guided_json)
     if regex is not None:
         if not isinstance(regex, str):
             raise InvalidRequest("'guided_regex' is a string", param="guided_regex")
@@ -117,13 +124,34 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
     )
 
 
+def _guided_json(value: Any) -> Constraint:
+    """vLLM's ``guided_json``: a JSON schema, as an object or as its JSON text."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InvalidRequest(
+                f"'guided_json' is a JSON schema; its text is not JSON ({exc.msg})",
+                param="guided_json",
+                code=SCHEMA_ERROR,
+            ) from None
+    if not isinstance(value, dict):
+        raise InvalidRequest(
+            "'guided_json' must be a JSON schema object", param="guided_json", code=SCHEMA_ERROR
+        )
+    check_schema(value, "guided_json", grammar=True)
+    return Constraint("json_schema", schema=value, param="guided_json")
+
+
 def check_schema(schema: dict[str, Any], param: str, grammar: bool = False) -> None:
     """400 naming ``param`` (code ``invalid_json_schema``) unless ``schema`` nests at most
     ``MAX_SCHEMA_DEPTH`` levels and the JSON Schema 2020-12 metaschema accepts it; with
     ``grammar`` (it will constrain decoding) xgrammar must also build its grammar, as schemas
     the metaschema allows can still be unsatisfiable (an empty ``enum``, ``minimum`` above
-    ``maximum``, a ``$ref`` cycle). A verdict is cached by the schema's JSON text, so a
-    schema sent with every request is checked once."""
+    ``maximum``, a ``$ref`` cycle), and enforce every ``format`` and ``multipleOf`` in it
+    (``_unenforced``): what the grammar would let pass unchecked is refused, not ignored. A
+    verdict is cached by the schema's JSON text, so a schema sent with every request is
+    checked once."""
     reason = _schema_fault(_schema_text(schema, param), grammar)
     if reason is not None:
         raise InvalidRequest(f"Invalid JSON schema: {reason}", param=param, code=SCHEMA_ERROR)
@@ -167,7 +195,115 @@ def _schema_fault(text: str, grammar: bool) -> str | None:
         xgr.Grammar.from_json_schema(text, any_whitespace=False, strict_mode=True)
     except RuntimeError as exc:
         return xgrammar_reason(exc)
+    return _unenforced(json.loads(text))
+
+
+# Keywords whose value is one subschema, a list of them, or a map of names to them: the places
+# ``_unenforced`` looks for more schemas (enum, const, default and examples hold values).
+_ONE_SCHEMA = (
+    "items",
+    "additionalItems",
+    "additionalProperties",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
+)
+_SCHEMA_LISTS = ("prefixItems", "allOf", "anyOf", "oneOf", "items")
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+
+
+def _unenforced(schema: dict[str, Any]) -> str | None:
+    """Where ``schema`` asks for what xgrammar's grammar does not enforce while decoding, and
+    what, else None. xgrammar enforces ``multipleOf`` on integers only (a number's
+    ``multipleOf: 0.5`` let 1.3 through) and a string ``format`` only among those it knows
+    (``enforced_formats``; an unknown one, or one on a schema without ``type: string``, let
+    any string through). Walked without recursion; the depth is bounded already."""
+    stack: list[tuple[Any, str]] = [(schema, "")]
+    while stack:
+        node, where = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        fault = _node_fault(node)
+        if fault is not None:
+            return f"{untrusted.field(where or '/')}: {fault}"
+        for key in _ONE_SCHEMA:
+            if isinstance(node.get(key), dict):
+                stack.append((node[key], f"{where}/{key}"))
+        for key in _SCHEMA_LISTS:
+            if isinstance(node.get(key), list):
+                stack.extend((sub, f"{where}/{key}/{i}") for i, sub in enumerate(node[key]))
+        for key in _SCHEMA_MAPS:
+            if isinstance(node.get(key), dict):
+                stack.extend((sub, f"{where}/{key}/{name}") for name, sub in node[key].items())
     return None
+
+
+def _node_fault(node: dict[str, Any]) -> str | None:
+    """What one schema object asks that the grammar would not enforce, or None."""
+    kinds = node.get("type")
+    types = {kinds} if isinstance(kinds, str) else set(kinds or ())
+    if "multipleOf" in node:
+        step = node["multipleOf"]
+        integral = isinstance(step, int) or (isinstance(step, float) and step.is_integer())
+        if not ("integer" in types and "number" not in types and integral):
+            return (
+                "'multipleOf' can be enforced while decoding only on integers "
+                '("type": "integer") by a whole number'
+            )
+    fmt = node.get("format")
+    if isinstance(fmt, str) and (not types or "string" in types):
+        if not types:
+            return f'\'format\' ({untrusted.field(fmt)}) needs "type": "string" beside it'
+        if fmt not in enforced_formats():
+            return (
+                f"the format {untrusted.field(fmt)!r} cannot be enforced while decoding; "
+                f"these can: {', '.join(enforced_formats())}"
+            )
+    return None
+
+
+# JSON Schema's string formats (2020-12), asked of xgrammar one by one: those it enforces.
+_STRING_FORMATS = (
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+)
+
+
+@functools.cache
+def enforced_formats() -> tuple[str, ...]:
+    """The string formats xgrammar enforces: those whose grammar is not the one it builds
+    for a format it does not know, any string (asked of the installed xgrammar once, so a
+    newer one's formats count)."""
+    import xgrammar as xgr
+
+    def grammar(fmt: str) -> str:
+        schema = {"type": "string", "format": fmt}
+        return str(xgr.Grammar.from_json_schema(json.dumps(schema), strict_mode=True))
+
+    unknown = grammar("x-no-such-format")
+    return tuple(f for f in _STRING_FORMATS if grammar(f) != unknown)
 
 
 @functools.lru_cache(maxsize=VERDICTS_CACHED)
