@@ -94,3 +94,40 @@ def test_listed_with_tools_and_refusals(local: Server) -> None:
     with pytest.raises(openai.BadRequestError) as mixed:
         create(local, response_format={"type": "json_object"})
     assert mixed.value.response.json()["error"]["param"] == "tools"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_call_cut_at_max_tokens_bills_the_tokens_made(local: Server, stream: bool) -> None:
+    """The parser re-counted a call's joined text (and dropped the markup's tokens): usage
+    billed other numbers than the model made. Cut at max_tokens, it made exactly that many."""
+    extra: dict[str, Any] = {"tool_choice": "required", "max_tokens": 9}
+    c = client(local)
+    if stream:
+        chunks = list(
+            c.chat.completions.create(
+                model=MODEL,
+                messages=ASK,  # type: ignore[arg-type]
+                tools=[WEATHER, CLOCK],  # type: ignore[list-item]
+                temperature=0,
+                stream=True,
+                stream_options={"include_usage": True},
+                **extra,
+            )
+        )
+        finish = next(
+            ch.choices[0].finish_reason
+            for ch in chunks
+            if ch.choices and ch.choices[0].finish_reason
+        )
+        usage = chunks[-1].usage
+    else:
+        reply = c.chat.completions.create(
+            model=MODEL,
+            messages=ASK,  # type: ignore[arg-type]
+            tools=[WEATHER, CLOCK],  # type: ignore[list-item]
+            temperature=0,
+            **extra,
+        )
+        finish, usage = reply.choices[0].finish_reason, reply.usage
+    assert finish == "length"
+    assert usage is not None and usage.completion_tokens == 9

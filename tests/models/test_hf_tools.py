@@ -21,7 +21,7 @@ from aigc.models.protocols import (
     ToolCallDelta,
     ToolSet,
 )
-from aigc.models.stopping import Ended
+from aigc.models.stopping import BoundedText, CountedText, Ended
 from aigc.models.text import hf, neural, tool_calls
 from tests.models.tiny_qwen import TEMPLATE, save_tiny_qwen
 from tests.models.tool_fixtures import (
@@ -221,3 +221,24 @@ def test_a_call_streamed_token_by_token_is_decoded_once(
     # the call's JSON once (llama, mistral_args: its arguments again, to write them compact)
     assert len(decoded) == (1 if fmt in ("hermes", "mistral") else 2), decoded
     assert calls_of(out) == [("f", arguments)]
+
+
+@pytest.mark.parametrize("fmt", ["hermes", "llama", "mistral"])
+def test_the_tokens_billed_are_the_tokens_generated(fmt: str) -> None:
+    """The parser joined the pieces and dropped their token counts: a call was billed as its
+    text re-counted, the markup and whitespace around calls not at all. Each piece here is
+    one token generated (``CountedText``), which re-counting (``len``) would not give."""
+    texts = {
+        "hermes": ['Sure. <tool_call>\n{"name": "f", "arguments": {"a": 1}}\n</tool_call>\n'],
+        "llama": ['{"name": "f", "parameters": {"a": 1}}'],
+        "mistral": ['[TOOL_CALLS] [{"name": "f", "arguments": {"a": 1}}]'],
+    }[fmt]
+    pieces = [CountedText(text[i : i + 3], 1) for text in texts for i in range(0, len(text), 3)]
+    for ending in (Ended("stop"), None):
+        fed = [*pieces, ending] if ending is not None else pieces
+        bounded = BoundedText(
+            tool_calls.CallParser(fmt, len).feed(fed), stop=[], max_tokens=1000, count_tokens=len
+        )
+        out = list(bounded)
+        assert calls_of(out) == [("f", {"a": 1})]
+        assert bounded.tokens == len(pieces)  # one per piece generated, whatever their text

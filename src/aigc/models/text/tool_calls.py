@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from aigc.models.protocols import ChatMessage, ToolCall, ToolCallDelta
-from aigc.models.stopping import Ended
+from aigc.models.stopping import CountedText, Ended
 
 # The format → xgrammar's structural-tag builder for it (reasoning off: Qwen2.5's syntax).
 # xgrammar has no Mistral builder: ``guard.structured`` builds those tags itself.
@@ -154,6 +154,12 @@ class CallParser:
     two deltas (its id and name, then its arguments as compact JSON) once its text is complete.
     Whitespace between or after calls is not content. A call cut off (``max_tokens``) is given
     with the arguments written so far, as OpenAI gives a cut call (``finish_reason: length``).
+
+    Usage bills the tokens the model generated: each piece's ``token_count`` (counted once,
+    as it arrives, when a piece has none) is owed until a piece goes out, which carries all
+    that is owed (``_paid``); what no piece carries (the markup and whitespace that are not
+    content) goes out as an empty counted piece before the end. Re-counting the joined text
+    (a call's ``{"name": ...}`` re-tokenized whole) billed other numbers than were made.
     """
 
     def __init__(self, fmt: str, count_tokens: Callable[[str], int]) -> None:
@@ -165,13 +171,15 @@ class CallParser:
         self.in_array = False  # mistral: inside the ``[...]`` of calls after ``[TOOL_CALLS]``
         self.calls = 0
         self.value: _ValueEnd | None = None  # hermes, llama: the call's JSON read so far
+        self.owed = 0  # tokens of the pieces read that no piece given out has carried yet
 
     def feed(self, pieces: Iterable[str]) -> Iterator[str]:
         """Closing it closes ``pieces`` (a reader that left cancels the generation)."""
         try:
             for piece in pieces:
                 yield from self._step(piece)
-            yield from self._drain()
+            yield from self._paid(self._drain())
+            yield from self._settled()
         finally:
             close = getattr(pieces, "close", None)
             if close is not None:
@@ -183,7 +191,9 @@ class CallParser:
             async for piece in pieces:
                 for out in self._step(piece):
                     yield out
-            for out in self._drain():
+            for out in self._paid(self._drain()):
+                yield out
+            for out in self._settled():
                 yield out
         finally:
             aclose = getattr(pieces, "aclose", None)
@@ -193,11 +203,31 @@ class CallParser:
     def _step(self, piece: str) -> Iterator[str]:
         reason = getattr(piece, "finish_reason", None)
         if reason is not None:
-            yield from self._drain()
+            yield from self._paid(self._drain())
+            yield from self._settled()
             yield Ended("tool_calls" if self.calls and reason == "stop" else reason)
             return
+        known = getattr(piece, "token_count", None)
+        self.owed += known if known is not None else self.count_tokens(piece)
         self.buffer += piece
-        yield from self._scan()
+        yield from self._paid(self._scan())
+
+    def _paid(self, pieces: Iterable[str]) -> Iterator[str]:
+        """``pieces`` as given out, the first to go carrying the tokens owed so far."""
+        for piece in pieces:
+            if isinstance(piece, ToolCallDelta):
+                piece.token_count, self.owed = self.owed, 0
+                yield piece
+            else:
+                yield CountedText(piece, self.owed)
+                self.owed = 0
+
+    def _settled(self) -> Iterator[str]:
+        """The tokens no piece carried (markup, whitespace that is not content), as an empty
+        piece: billed all the same."""
+        if self.owed:
+            yield CountedText("", self.owed)
+            self.owed = 0
 
     def _scan(self) -> Iterator[str]:
         while True:
@@ -361,9 +391,9 @@ class CallParser:
             if self.fmt in MISTRAL
             else f"call_{secrets.token_hex(12)}"
         )
-        return [
+        return [  # the tokens of ``text`` are carried by ``_paid``
             ToolCallDelta(index, call_id, name, ""),
-            ToolCallDelta(index, arguments=arguments, token_count=self.count_tokens(text)),
+            ToolCallDelta(index, arguments=arguments),
         ]
 
     def _drain(self) -> Iterator[str]:
