@@ -199,9 +199,9 @@ async def stream(
             return
         finally:
             used += choice.bounded.tokens
-        failed = choice.unfinished()
-        if failed is not None:  # the grammar dead-ended: the text is not in the format
-            error = {"code": failed.code or failed.type, "message": failed.message}
+        unfinished = choice.unfinished()
+        if unfinished is not None:  # the grammar dead-ended: the text is not in the format
+            error = {"code": unfinished.code or unfinished.type, "message": unfinished.message}
             yield events.event(
                 "response.failed", response=draft.view("failed", events.output, error=error)
             )
