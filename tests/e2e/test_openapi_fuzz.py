@@ -248,11 +248,11 @@ def response_protocol(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def one_constraint(body: dict[str, Any]) -> dict[str, Any]:
-    """At most one of response_format, guided_regex and guided_choice (the first drawn), each
-    in the language the document can only name: a pattern RE2 and xgrammar both take (the
-    drawn one's letters and digits), choices without NUL, a JSON schema that has a grammar
-    (``{"type": "object"}`` for the drawn object). They are checked as the body is validated,
-    before the model is looked up."""
+    """At most one of response_format, guided_json, guided_regex and guided_choice (the first
+    drawn), each in the language the document can only name: a pattern RE2 and xgrammar both
+    take (the drawn one's letters and digits), choices without NUL, a JSON schema that has a
+    grammar (``{"type": "object"}`` for the drawn object or JSON text). They are checked as
+    the body is validated, before the model is looked up."""
     response_format = body.get("response_format")
     kept = False
     if response_format not in (None, {"type": "text"}):
@@ -260,6 +260,8 @@ def one_constraint(body: dict[str, Any]) -> dict[str, Any]:
         if response_format.get("type") == "json_schema":
             spec = response_format["json_schema"] | {"schema": {"type": "object"}}
             body = body | {"response_format": response_format | {"json_schema": spec}}
+    if body.get("guided_json") is not None:
+        kept, body = True, body | {"guided_json": None if kept else {"type": "object"}}
     if body.get("guided_regex") is not None:
         if kept:
             body = body | {"guided_regex": None}
