@@ -51,6 +51,8 @@ def _whole(value: Any) -> Any:
 # and no larger than their column holds. (The Field comes first: after the validator, Pydantic
 # would not write its bounds into the schema as minimum and maximum.)
 Count32 = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX), BeforeValidator(_whole)]
+# A token id of a model's tokenizer, given in place of text (its vocabulary bounds it further).
+TokenId = Annotated[int, Field(strict=True, ge=0, le=INT32_MAX), BeforeValidator(_whole)]
 Count64 = Annotated[int, Field(strict=True, ge=1, le=JSON_SAFE_MAX), BeforeValidator(_whole)]
 
 # A request's whole number or flag as the OpenAI SDK sends it: a JSON integer (1.0 counts) or

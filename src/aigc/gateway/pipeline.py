@@ -34,7 +34,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from aigc.access import Principal
 from aigc.errors import APIError, InvalidRequest, ModelNotFound
-from aigc.gateway import grounding, guarding, tooling, vision
+from aigc.gateway import grounding, guarding, token_prompts, tooling, vision
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.limits import LimitSpec, Reservation
 from aigc.gateway.schemas import (
@@ -78,6 +78,7 @@ class Checked:
     legacy_functions: bool = False  # asked with `functions`: answers speak `function_call`
     limit_param: str | None = None  # the field that set max_tokens (None: the default, fitted)
     constraint: Constraint | None = None  # response_format & co., checked: a grammar later
+    prompt_ids: list[list[int]] | None = None  # completions' prompts as token ids, unread yet
 
     @property
     def asked_max_tokens(self) -> bool:
@@ -131,6 +132,7 @@ async def count_prompt(
         checked.requests[0].tools, checked.requests[0].messages or []
     )
     model = await resolve(services, principal, body)  # 404, 403, 503; 400 undecodable fields
+    checked = read_token_prompts(body.model, model, checked)  # 400: no tokenizer, a bad id
     checked = await take_images(services, body.model, model, checked, record)  # 400
     requests, session, constraint = await guard_input(
         services, principal, body, model, checked, record.guard
@@ -141,7 +143,10 @@ async def count_prompt(
     )
     # One request per prompt and choice, prompt by prompt: every n-th is a different prompt.
     prompts = grounded.requests[:: body.n]
-    each = await count_each(grounded.model, prompts, checked.small)
+    if checked.prompt_ids is not None:  # usage counts the ids given, as vLLM does
+        each = [len(ids) for ids in checked.prompt_ids]
+    else:
+        each = await count_each(grounded.model, prompts, checked.small)
     return Counted(checked, model, grounded, session, each)
 
 
@@ -191,7 +196,20 @@ def validate(services: Services, principal: Principal, body: SamplingFields) -> 
     constraint = parse_constraint(body.model_dump(exclude_unset=True))
     kbs = grounding.requested_kbs(body)
     asked = body.output_limit_param if body.output_limit is not None else None
-    return Checked(requests, max_tokens, input_chars, kbs, images, legacy, asked, constraint)
+    ids = token_prompts.token_lists(body.prompt) if isinstance(body, CompletionRequest) else None
+    return Checked(requests, max_tokens, input_chars, kbs, images, legacy, asked, constraint, ids)
+
+
+def read_token_prompts(name: str, model: TextModel, checked: Checked) -> Checked:
+    """Completions' prompts given as token ids, decoded with ``model``'s tokenizer (400 naming
+    ``prompt`` for a model without one, or an id outside its vocabulary); text unchanged."""
+    if checked.prompt_ids is None:
+        return checked
+    hf = token_prompts.model_tokenizer(model, name, "prompt")
+    texts = token_prompts.decode_all(checked.prompt_ids, len(hf), hf.decode, "prompt")
+    per_prompt = len(checked.requests) // len(texts)  # n choices of each prompt
+    requests = [replace(r, prompt=texts[i // per_prompt]) for i, r in enumerate(checked.requests)]
+    return replace(checked, requests=requests)
 
 
 async def resolve(services: Services, principal: Principal, body: SamplingFields) -> TextModel:
@@ -412,7 +430,11 @@ def to_text_requests(body: SamplingFields, max_tokens: int, tenant: str = "") ->
         tools = tooling.tool_set(body)
     else:
         assert isinstance(body, CompletionRequest)
-        prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+        ids = token_prompts.token_lists(body.prompt)
+        if ids is not None:  # the model's tokenizer decodes them (read_token_prompts)
+            prompts: list[str] = [""] * len(ids)
+        else:
+            prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt  # type: ignore[assignment]
         inputs = [(None, prompt) for prompt in prompts or [""]]
     decoding = decoding_options(body)
     return [

@@ -10,13 +10,22 @@ value the server takes: a client built from it sends nothing the server refuses.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.errors import InvalidRequest
-from aigc.gateway.fields import Flag, Positive, Seed, TopLogprobs, Whole, branch_rules
+from aigc.gateway.fields import (
+    Flag,
+    Positive,
+    Seed,
+    TokenId,
+    TopLogprobs,
+    Whole,
+    branch_rules,
+)
+from aigc.gateway.token_prompts import token_lists
 from aigc.infra import untrusted
 
 
@@ -346,7 +355,9 @@ class ChatCompletionRequest(SamplingFields):
 
 
 class CompletionRequest(SamplingFields):
-    prompt: str | list[str]
+    # Text, texts, or token ids of the model's own tokenizer (one prompt's, or several; their
+    # range checked by gateway/token_prompts.py).
+    prompt: str | list[str] | list[TokenId] | list[Annotated[list[TokenId], Field(min_length=1)]]
     echo: Flag = False
     suffix: str | None = None
     best_of: Whole | None = None
@@ -602,10 +613,15 @@ def check_input_size(
             raise _too_long("messages", total, max_chars)
         return total
     assert isinstance(body, CompletionRequest)
-    prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+    ids = token_lists(body.prompt)
+    prompts: Sequence[Sequence[Any]]  # texts, or token ids (each counts as a character)
+    if ids is not None:
+        prompts = ids
+    else:
+        prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)  # type: ignore[arg-type]
     if len(prompts) > max_prompts:
         raise _too_many("prompt", len(prompts), max_prompts)
-    total = sum(len(p) for p in prompts)
+    total = sum(len(p) for p in prompts)  # token ids count as characters: fewer than they spell
     if total > max_chars:
         raise _too_long("prompt", total, max_chars)
     return total

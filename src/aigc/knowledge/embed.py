@@ -191,6 +191,19 @@ class Embedder:
             return self.onnx().count_tokens(text)
         return len(self.model().tokenizer.tokenize(text))
 
+    def vocab_size(self) -> int:
+        """How many token ids the model's tokenizer has (ids given in place of text)."""
+        if self.backend != "torch":
+            return self.onnx().vocab_size()
+        return len(self.model().tokenizer)
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of token ids of the model's tokenizer, its special tokens left out: the
+        model adds its own ([CLS], [SEP]) when it reads the text."""
+        if self.backend != "torch":
+            return self.onnx().decode(ids)
+        return str(self.model().tokenizer.decode(ids, skip_special_tokens=True))
+
     def encode(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Run the model on every text (no cache): one normalised float32 row each."""
         if self.backend != "torch":

@@ -242,6 +242,12 @@ class OnnxEncoder:
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
+    def vocab_size(self) -> int:
+        return int(self._counter.get_vocab_size(with_added_tokens=True))
+
+    def decode(self, ids: list[int]) -> str:
+        return str(self._counter.decode(ids, skip_special_tokens=True))
+
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))

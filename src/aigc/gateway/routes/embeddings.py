@@ -15,13 +15,15 @@ from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_model_allowed, require_role
 from aigc.errors import InvalidRequest, ModelNotFound
+from aigc.gateway import token_prompts
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
-from aigc.gateway.fields import NOT_BLANK, branch_rules
+from aigc.gateway.fields import INT32_MAX, NOT_BLANK, TokenId
 from aigc.gateway.openapi import errors
 from aigc.gateway.pipeline import charged
 from aigc.gateway.services import Services
 from aigc.infra import untrusted
+from aigc.knowledge.embed import Embedder
 from aigc.knowledge.ingest import embedder_for
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -30,14 +32,38 @@ MAX_CHARS = 32_000
 
 
 # A text to embed: not blank, at most MAX_CHARS characters.
-_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_CHARS, "pattern": NOT_BLANK}
+_TEXT: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_CHARS,
+    "pattern": NOT_BLANK,
+}
+
+
+_TOKENS: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "integer", "minimum": 0, "maximum": INT32_MAX},
+    "minItems": 1,
+}
 
 
 class EmbeddingRequest(BaseModel):
-    input: str | list[str] = Field(  # checked by _inputs, each rule named in its 400
-        json_schema_extra=branch_rules(
-            string=_TEXT, array={"items": _TEXT, "minItems": 1, "maxItems": MAX_INPUTS}
-        )
+    # Text, texts, or token ids of the model's own tokenizer (one input's, or several; their
+    # range checked by gateway/token_prompts.py).
+    input: str | list[str] | list[TokenId] | list[list[TokenId]] = Field(
+        json_schema_extra={  # checked by _inputs, each rule named in its 400
+            "anyOf": [
+                _TEXT,
+                {"type": "array", "items": _TEXT, "minItems": 1, "maxItems": MAX_INPUTS},
+                _TOKENS | {"maxItems": MAX_CHARS},
+                {
+                    "type": "array",
+                    "items": _TOKENS | {"maxItems": MAX_CHARS},
+                    "minItems": 1,
+                    "maxItems": MAX_INPUTS,
+                },
+            ]
+        }
     )
     model: str = Field(description="The embedding model's id, or 'default'")
     encoding_format: Literal["float", "base64"] = "float"
@@ -47,8 +73,28 @@ class EmbeddingRequest(BaseModel):
     user: str | None = None
 
 
+def _token_inputs(body: EmbeddingRequest, embedder: Embedder) -> tuple[list[str], int] | None:
+    """The texts of inputs given as token ids of the model's tokenizer, and how many ids (the
+    usage, as vLLM counts it); None for text. 400 naming ``input`` for an id outside the
+    vocabulary, or more inputs or ids than text may hold."""
+    ids = token_prompts.token_lists(body.input)
+    if ids is None:
+        return None
+    if len(ids) > MAX_INPUTS or any(len(one) > MAX_CHARS for one in ids):
+        raise InvalidRequest(
+            f"input must hold 1 to {MAX_INPUTS} inputs of at most {MAX_CHARS} token ids",
+            param="input",
+        )
+    texts = token_prompts.decode_all(ids, embedder.vocab_size(), embedder.decode, "input")
+    return texts, sum(len(one) for one in ids)
+
+
 def _inputs(body: EmbeddingRequest) -> list[str]:
-    texts = [body.input] if isinstance(body.input, str) else list(body.input)
+    texts: list[str] = [body.input] if isinstance(body.input, str) else []
+    if not isinstance(body.input, str):
+        texts = [t for t in body.input if isinstance(t, str)]
+        if len(texts) != len(body.input):  # ints among strings: neither text nor token ids
+            raise InvalidRequest("input is text, or token ids, not both", param="input")
     if not texts or len(texts) > MAX_INPUTS:
         raise InvalidRequest(f"input must hold 1 to {MAX_INPUTS} strings", param="input")
     for text in texts:
@@ -86,7 +132,7 @@ async def create_embeddings(
 ) -> dict[str, Any]:
     require_role(caller, "member")
     rec.model = body.model  # for the audit, bounded there
-    texts = _inputs(body)
+    texts = _inputs(body) if token_prompts.token_lists(body.input) is None else []
     embedder = embedder_for(svc.settings)
     embedder = embedder_for(svc.settings, embedder.model_id)  # float: what clients stored
     if body.model not in (embedder.model_id, "default"):
@@ -99,10 +145,13 @@ async def create_embeddings(
     if body.dimensions is not None and body.dimensions != embedder.dim:
         raise InvalidRequest(f"This model has {embedder.dim} dimensions", param="dimensions")
 
-    def count() -> int:
-        return sum(embedder.count_tokens(t) for t in texts)
+    def count() -> tuple[list[str], int]:
+        given = _token_inputs(body, embedder)  # ids: decoded, and counted as given
+        if given is not None:
+            return given
+        return texts, sum(embedder.count_tokens(t) for t in texts)
 
-    tokens = await run_in_threadpool(count)
+    texts, tokens = await run_in_threadpool(count)
     # The key's RPM and TPM and the tenant's daily budget, as for chat (429 before any work):
     # embeddings were not charged at all, so a limited key could embed without bound.
     async with charged(svc, caller, tokens) as headers:

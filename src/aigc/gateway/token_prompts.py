@@ -1,0 +1,68 @@
+"""Prompts and inputs given as token ids (OpenAI's ``prompt``/``input`` as ``list[int]`` or
+``list[list[int]]``), served as vLLM serves them: ids of the chosen model's own tokenizer.
+
+The ids are decoded with that tokenizer and the text goes on the usual path, so the guard reads
+what the model will read (ids fed past it could carry what a rule would redact); usage counts
+the ids given, as vLLM does. A model without a tokenizer here (a template, an n-gram model, an
+upstream or Ray-served model) cannot read them: a 400 naming the field, as is an id outside
+the vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aigc.errors import InvalidRequest
+from aigc.infra import untrusted
+
+TokenPrompt = list[int]
+
+
+def token_lists(value: Any) -> list[TokenPrompt] | None:
+    """``value`` as a list of token-id prompts when it is ids (one list or a list of them),
+    else None (text)."""
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return [list(value)]
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        return [list(v) for v in value]
+    return None
+
+
+def model_tokenizer(model: Any, model_name: str, param: str) -> Any:
+    """The transformers tokenizer of a model that decodes here, else a 400 naming ``param``."""
+    hf = getattr(getattr(model, "tokenizer", None), "hf", None)
+    if hf is None or not callable(getattr(hf, "decode", None)):
+        raise InvalidRequest(
+            f"The model '{untrusted.field(model_name)}' has no tokenizer here to read token "
+            f"ids; send '{param}' as text",
+            param=param,
+            code="unsupported_value",
+        )
+    return hf
+
+
+def decode_all(
+    prompts: Sequence[TokenPrompt],
+    vocab_size: int,
+    decode: Callable[[list[int]], str],
+    param: str,
+) -> list[str]:
+    """Each prompt's text; a 400 naming ``param`` (and the place) for an id outside
+    ``[0, vocab_size)`` or an empty prompt."""
+    many = len(prompts) > 1
+    texts = []
+    for i, ids in enumerate(prompts):
+        where = f"{param}[{i}]" if many else param
+        if not ids:
+            raise InvalidRequest(f"'{where}' holds no token ids", param=where)
+        bad = next((t for t in ids if not 0 <= t < vocab_size), None)
+        if bad is not None:
+            raise InvalidRequest(
+                f"Invalid '{where}': token id {bad} is outside the model's vocabulary "
+                f"(0 to {vocab_size - 1})",
+                param=where,
+                code="invalid_value",
+            )
+        texts.append(decode(ids))
+    return texts

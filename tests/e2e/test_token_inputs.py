@@ -1,0 +1,111 @@
+"""Prompts and inputs given as token ids, through a live server and the official ``openai``
+SDK: ``/v1/completions``' ``prompt`` and ``/v1/embeddings``' ``input`` as ``list[int]`` or
+``list[list[int]]`` (LangChain's OpenAIEmbeddings sends token arrays) were a 400. They are
+ids of the chosen model's own tokenizer, as vLLM takes them: usage counts the ids given; an
+id outside the vocabulary, or a model without a tokenizer here, is a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import openai
+import pytest
+from transformers import AutoTokenizer
+
+from aigc.knowledge.embed import default_model_dir
+from tests.e2e.server import Server, new_admin_key
+from tests.engine.tiny_lm import byte_tokenizer, save_tiny_gpt2
+from tests.templates import ECHO
+
+VOCAB = 257  # the tiny GPT's tokenizer: 256 bytes and end-of-text
+MODELS = ["gpt-tiny", "gpt-tiny-engine"]  # the neural decoder and the batching engine
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("token-models")
+    save_tiny_gpt2(root / "tiny", vocab_size=VOCAB)
+    data = tmp_path_factory.mktemp("token-server") / "data"
+    server = Server(data, new_admin_key(), AIGC_IMPORT_ROOTS=str(root)).start()
+    tiny = str(root / "tiny")
+    server.register_shared(
+        {
+            "gpt-tiny": {"path": tiny},
+            "gpt-tiny-engine": {"path": tiny, "engine": {"max_running": 4, "max_queue": 8}},
+            "template-echo": {"yaml": ECHO},
+        }
+    )
+    yield server
+    server.stop()
+
+
+def client(server: Server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.admin_key, max_retries=0)
+
+
+def _ids(text: str) -> list[int]:
+    return list(byte_tokenizer().encode(text))  # the tiny GPT's own tokenizer
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_prompt_of_token_ids_reads_as_its_text(srv: Server, model: str) -> None:
+    c = client(srv)
+    ids = _ids("Once upon 一个 time")
+    asked = {"model": model, "max_tokens": 6, "temperature": 0}
+    as_ids = c.completions.create(prompt=ids, **asked)  # type: ignore[call-overload]
+    as_text = c.completions.create(prompt="Once upon 一个 time", **asked)  # type: ignore[call-overload]
+    assert as_ids.choices[0].text == as_text.choices[0].text  # greedy: the same prompt read
+    assert as_ids.usage is not None and as_ids.usage.prompt_tokens == len(ids)
+    chunks = list(c.completions.create(prompt=ids, stream=True, **asked))  # type: ignore[call-overload]
+    assert "".join(ch.choices[0].text for ch in chunks if ch.choices) == as_ids.choices[0].text
+
+
+def test_several_prompts_of_token_ids(srv: Server) -> None:
+    prompts = [_ids("Hello"), _ids("A much longer prompt")]
+    done = client(srv).completions.create(
+        model="gpt-tiny", prompt=prompts, n=2, max_tokens=3, temperature=0
+    )
+    assert [ch.index for ch in done.choices] == [0, 1, 2, 3]
+    assert done.usage is not None and done.usage.prompt_tokens == sum(len(p) for p in prompts)
+
+
+def test_an_id_outside_the_vocabulary_is_a_400_naming_the_prompt(srv: Server) -> None:
+    c = client(srv)
+    with pytest.raises(openai.BadRequestError) as one:
+        c.completions.create(model="gpt-tiny", prompt=[72, VOCAB], max_tokens=3)
+    assert one.value.param == "prompt" and str(VOCAB) in one.value.message
+    with pytest.raises(openai.BadRequestError) as second:
+        c.completions.create(model="gpt-tiny", prompt=[[72], [72, 10**6]], max_tokens=3)
+    assert second.value.param == "prompt[1]"
+
+
+def test_a_model_without_a_tokenizer_here_is_a_400_naming_the_prompt(srv: Server) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(srv).completions.create(model="template-echo", prompt=[72, 105], max_tokens=3)
+    assert refused.value.param == "prompt" and "token ids" in refused.value.message
+
+
+def _minilm_ids(text: str) -> list[int]:
+    tokenizer = AutoTokenizer.from_pretrained(str(default_model_dir()))
+    return list(tokenizer.encode(text, add_special_tokens=False))
+
+
+def test_embeddings_of_token_ids_are_those_of_their_text(srv: Server) -> None:
+    c = client(srv)
+    texts = ["hello world", "token arrays from langchain"]
+    ids = [_minilm_ids(t) for t in texts]
+    by_ids = c.embeddings.create(model="default", input=ids)
+    by_text = c.embeddings.create(model="default", input=texts)
+    for got, want in zip(by_ids.data, by_text.data, strict=True):
+        assert float(np.dot(got.embedding, want.embedding)) > 0.999
+    assert by_ids.usage.prompt_tokens == sum(len(one) for one in ids)
+    single = c.embeddings.create(model="default", input=ids[0])
+    assert single.usage.prompt_tokens == len(ids[0]) and len(single.data) == 1
+
+
+def test_an_embedding_id_outside_the_vocabulary_is_a_400_naming_the_input(srv: Server) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(srv).embeddings.create(model="default", input=[[101, 10**6]])
+    assert refused.value.param == "input" and "outside" in refused.value.message
