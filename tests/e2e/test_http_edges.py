@@ -25,8 +25,8 @@ def _error(reply: httpx.Response) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("TRACE", "/v1/models", "GET"),
-        ("QUERY", "/api/usage", "GET"),
+        ("TRACE", "/v1/models", "GET, HEAD"),  # HEAD: answered as GET (route_forms)
+        ("QUERY", "/api/usage", "GET, HEAD"),
         ("PUT", "/v1/chat/completions", "POST"),
         ("DELETE", "/v1/chat/completions", "POST"),
     ],

@@ -21,8 +21,12 @@ ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """The methods the app's own routes accept at this path (empty: the path is unknown)."""
-    return methods_at(request.app, request.scope)
+    """The methods the app's own routes accept at this path (empty: the path is unknown);
+    HEAD wherever GET is, as ``route_forms`` answers it."""
+    allowed = methods_at(request.app, request.scope)
+    if "GET" in allowed and "HEAD" not in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    return allowed
 
 
 def methods_at(app: Any, scope: Scope) -> list[str]:
