@@ -163,10 +163,15 @@ class Service(ABC):
             stop=self.stop,
         )
 
-    def stop(self) -> None:
-        """Stop the server (its clean shutdown signal, a kill if it hangs), remove its files."""
+    def halt(self) -> None:
+        """Stop the server process but keep its files: ``start`` brings it back on the same
+        port, with its data (an outage, for tests of what clients see meanwhile)."""
         proc, self.proc = self.proc, None
         processes.stop(proc, self.stop_signal, STOP_S)
+
+    def stop(self) -> None:
+        """Stop the server (its clean shutdown signal, a kill if it hangs), remove its files."""
+        self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)
         atexit.unregister(self.stop)
 
@@ -193,22 +198,8 @@ class Postgres(Service):
 
     def start(self) -> Postgres:
         data = self.dir / "data"
-        self.run(
-            [
-                str(self.bindir / "initdb"),
-                "--pgdata",
-                str(data),
-                "--username",
-                PG_SUPERUSER,
-                "--auth",
-                "trust",
-                "--encoding",
-                "UTF8",
-                "--locale",
-                "C",
-                "--no-sync",
-            ]
-        )
+        if not (data / "PG_VERSION").exists():  # a start after ``halt`` keeps its cluster
+            self._initdb(data)
         self.spawn(
             [
                 str(self.bindir / "postgres"),
@@ -230,6 +221,24 @@ class Postgres(Service):
         )
         self.wait_ready()
         return self
+
+    def _initdb(self, data: Path) -> None:
+        self.run(
+            [
+                str(self.bindir / "initdb"),
+                "--pgdata",
+                str(data),
+                "--username",
+                PG_SUPERUSER,
+                "--auth",
+                "trust",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C",
+                "--no-sync",
+            ]
+        )
 
     def ready(self) -> bool:
         try:

@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import DEFAULT_MAX_HEADER_SIZE
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
@@ -20,6 +22,25 @@ from aigc.guard.store import StoredPolicyUnusable
 from aigc.infra import metrics
 
 log = logging.getLogger("aigc.errors")
+
+DATABASE_RETRY_AFTER_S = 5
+
+
+def database_unavailable(exc: BaseException) -> Overloaded | None:
+    """A 503 the client may retry when ``exc`` says the database is out of reach (restarting,
+    unreachable, every pooled connection taken, SQLite's file locked past its busy timeout),
+    not that the request was wrong; None for any other error. The pool's pre-ping reconnects
+    once the server is back, so these pass without a restart."""
+    if not (
+        isinstance(exc, (OperationalError, PoolTimeout))
+        or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+    ):
+        return None
+    return Overloaded(
+        "The database is not answering right now; retry shortly",
+        code="database_unavailable",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
 
 
 # A validator's problems by type and values (``errors.problem_detail``), as JSON in a header:
@@ -162,6 +183,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if (unavailable := database_unavailable(exc)) is not None:
+            log.error("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+            return error_response(unavailable)
         log.exception("unhandled error on %s", request.url.path)
         record = getattr(request.state, "record", None)
         rid = record.request_id if record else "-"

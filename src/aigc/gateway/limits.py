@@ -11,6 +11,7 @@ process sharing the Redis enforces one limit.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -21,8 +22,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aigc.errors import QuotaExceeded, RateLimited
+from aigc.errors import Overloaded, QuotaExceeded, RateLimited
 from aigc.infra.single_flight import SingleFlight
 
 DailyUsage = Callable[[str, str], int]
@@ -32,6 +35,10 @@ _DAY_S = 86_400
 _RECORD_TTL_S = 2 * _DAY_S  # daily counters and unsettled reservations: long enough, yet bounded
 _PREFIX = "aigc:rl:"
 _REDIS_CONNECTIONS = 64  # per process; each decision is one short script
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)  # the server, not the request
+_REDIS_RETRY_AFTER_S = 5
+
+log = logging.getLogger("aigc.limits")
 
 
 @dataclass(frozen=True)
@@ -510,11 +517,24 @@ class RedisLimiter:
             1 if self._daily_usage is not None else 0,
             _RECORD_TTL_S,
         ]
-        while True:
-            status, *numbers = await self._admit_script(keys=keys, args=args)
-            if status != "seed":
-                break
-            await self._seeding.run((tenant_id, day), lambda: self._seed(daily_key, tenant_id, day))
+        try:
+            while True:
+                status, *numbers = await self._admit_script(keys=keys, args=args)
+                if status != "seed":
+                    break
+                await self._seeding.run(
+                    (tenant_id, day), lambda: self._seed(daily_key, tenant_id, day)
+                )
+        except _REDIS_DOWN as exc:
+            # Closed, not open: a limited key is never admitted unchecked. A 503 the client
+            # retries, not a 500 on every request while Redis restarts.
+            log.warning("limits: Redis unreachable (%s); refusing limited keys", type(exc).__name__)
+            raise Overloaded(
+                "Rate limits cannot be checked right now (their store does not answer); "
+                "retry shortly",
+                code="limits_unavailable",
+                headers={"Retry-After": str(_REDIS_RETRY_AFTER_S)},
+            ) from None
         outcome = _Outcome(status, *(int(n) for n in numbers))
         return _conclude(outcome, spec, rid, key_id, tenant_id, reserve_tokens, now)
 
@@ -530,7 +550,14 @@ class RedisLimiter:
             _record_key(reservation.id),
             _daily_key(reservation.tenant_id, reservation.day),
         ]
-        await self._settle_script(keys=keys, args=[reservation.id, actual_tokens])
+        try:
+            await self._settle_script(keys=keys, args=[reservation.id, actual_tokens])
+        except _REDIS_DOWN as exc:
+            # The work is done and answered: a lost settlement leaves the reservation charged
+            # (the most it could cost) until its window slides past; never fail the answer.
+            log.warning(
+                "limits: Redis unreachable (%s); reservation left as charged", type(exc).__name__
+            )
 
     async def ping(self) -> None:
         await self._redis.ping()
