@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from aigc.infra.hf_import import load_transformers
+
 if TYPE_CHECKING:  # onnxruntime loads with the first text embedded
     from aigc.knowledge.onnx_embed import OnnxEncoder
 
@@ -266,6 +268,7 @@ def _load_model(embedder: Embedder, device: str):
             embedder.verify()
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            load_transformers()
             from sentence_transformers import SentenceTransformer
 
             _models[key] = SentenceTransformer(

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from aigc.infra.hf_import import load_transformers
+
 log = logging.getLogger("aigc.knowledge")
 
 PRECISIONS = ("fp32", "int8")
@@ -142,6 +144,8 @@ def _export_float(model_dir: Path, out: Path) -> None:
     """Transformer + mean pooling + normalisation as one float32 ONNX graph."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
+
+    load_transformers()
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(

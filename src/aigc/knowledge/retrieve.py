@@ -31,6 +31,7 @@ from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import InvalidRequest
 from aigc.infra.db import Database
+from aigc.infra.hf_import import load_transformers
 from aigc.knowledge import db_index, identifiers, indexed, meanings, pgvectors
 from aigc.knowledge.bases import readable_kbs
 from aigc.knowledge.context import indexed_text, with_period_terms
@@ -502,6 +503,7 @@ _rerankers: dict[str, Any] = {}
 
 def rerank(model_dir: Path, query: str, hits: list[Hit]) -> list[Hit]:
     """Reorder by a cross-encoder from a local directory (configured by the operator)."""
+    load_transformers()
     from sentence_transformers import CrossEncoder
 
     key = str(model_dir)

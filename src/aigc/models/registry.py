@@ -28,6 +28,7 @@ from aigc.errors import (
     PermissionDenied,
 )
 from aigc.infra import untrusted
+from aigc.infra.hf_import import load_transformers
 from aigc.infra.paths import check_import_path
 from aigc.infra.schema import ModelRecord, new_id, unix_time
 from aigc.infra.storage import BlobStore, folders
@@ -53,6 +54,7 @@ def loader_for(family_name: str, name: str, config: dict[str, Any]) -> Loader:
     loads its model with this same function (``models.ray_serving``)."""
     family = _family(family_name)
     if family.engine and "engine" in config:
+        load_transformers()
         from aigc.models.engine.serving import load_from_config
 
         return functools.partial(load_from_config, name=name)  # metrics say its name

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from aigc.infra.hf_import import load_transformers
 from aigc.models.engine.llama_step import LlamaStep
 from aigc.models.text.data import clean_text, pydoc_texts
 
@@ -54,6 +55,7 @@ def train_llama(
 ) -> Any:
     """A ``LlamaForCausalLM`` (grouped-query attention, SwiGLU, RMSNorm, RoPE) trained on
     random windows of the training text with AdamW and a cosine schedule."""
+    load_transformers()
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from aigc.errors import InvalidRequest
+from aigc.infra.hf_import import load_transformers
 from aigc.models import decoding
 from aigc.models.base import TextModelBase
 from aigc.models.device import pick_device
@@ -194,6 +195,7 @@ def load_engine_model(
 ) -> EngineModel:
     """A Hugging Face checkpoint directory (model + tokenizer) served by a new engine, named
     ``name`` in metrics and status (default: the folder's name)."""
+    load_transformers()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device_ = pick_device(device)

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from aigc.errors import InvalidRequest
+from aigc.infra.hf_import import load_transformers
 from aigc.models import decoding
 from aigc.models.family import (
     LOGPROBS,
@@ -207,6 +208,7 @@ def load_tokenizer(path: Path) -> neural.TextTokenizer:
 
 @functools.lru_cache(maxsize=2)
 def _tokenizer(path_name: str, size: int, mtime_ns: int) -> neural.TextTokenizer:
+    load_transformers()
     from transformers import AutoTokenizer
 
     path = Path(path_name)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from aigc.infra.hf_import import load_transformers
 from aigc.models.device import pick_device
 from aigc.models.family import PATH_CONFIG, Family, register
 from aigc.models.placement import to_device
@@ -41,6 +42,7 @@ def build(
     config: GPTConfig, bos_id: int | None = None, eos_id: int | None = None
 ) -> GPT2LMHeadModel:
     """A freshly initialised network (GPT-2's init: N(0, 0.02), scaled residual projections)."""
+    load_transformers()
     from transformers import GPT2Config, GPT2LMHeadModel
 
     hf_config = GPT2Config(
@@ -106,6 +108,7 @@ def train_gpt(ctx: Any, out_dir: Path) -> dict[str, Any]:
 
 def load(config: dict[str, Any]) -> neural.NeuralTextModel:
     """The registry's loader: a trained checkpoint directory → a served text model."""
+    load_transformers()
     from transformers import GPT2LMHeadModel
 
     neural.quiet_transformers()

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from aigc.infra.hf_import import load_transformers
 from aigc.models.device import pick_device
 from aigc.models.family import PATH_CONFIG, Family, register
 from aigc.models.placement import to_device
@@ -21,6 +22,7 @@ from aigc.models.text import neural
 
 
 def load(config: dict[str, Any]) -> neural.NeuralTextModel:
+    load_transformers()
     from transformers import AutoModelForCausalLM
 
     neural.quiet_transformers()

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from aigc.errors import InvalidRequest
+from aigc.infra.hf_import import load_transformers
 from aigc.models import decoding, trainer
 from aigc.models import progress_lines as lines
 from aigc.models.base import TextModelBase
@@ -164,6 +165,7 @@ def token_text(text: str, data: bytes) -> str:
 
 
 def load_text_tokenizer(path: Path, add_special_tokens: bool = False) -> TextTokenizer:
+    load_transformers()
     from transformers import AutoTokenizer
 
     quiet_transformers()
@@ -503,6 +505,7 @@ def train_job(
 
 def quiet_transformers() -> None:
     """No tqdm bars from transformers in server logs (loading and saving weights)."""
+    load_transformers()
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
