@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.server import Org, Server, new_admin_key
+from tests.templates import slow, words
 
 MODEL = "template-helpdesk"
 
@@ -86,6 +90,65 @@ def test_daily_budget_of_the_tenant(server: Server) -> None:
     refused = [r for r in responses if r.status_code == 429]
     assert len(ok) == 60 // (1 + 20)
     assert refused and refused[0].json()["error"]["code"] == "insufficient_quota"
+
+
+def _usage_of(server: Server, admin_key: str, key_id: str, requests: int) -> dict[str, Any]:
+    """The audit's usage row of ``key_id`` once all ``requests`` are in it (written in
+    batches, a moment after each answer)."""
+    deadline = time.monotonic() + 30
+    while True:
+        rows = server.api("GET", "/api/usage?group_by=key_id", key=admin_key).json()["data"]
+        row = next((r for r in rows if r["key_id"] == key_id), None)
+        if row is not None and row["requests"] >= requests:
+            return dict(row)
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.1)
+
+
+def test_requests_refused_for_the_daily_budget_use_no_tokens(server: Server) -> None:
+    """The usage report counts what was generated. Was: each refused request's prompt too,
+    and the daily budget, seeded from the audit after a restart, with it."""
+    tenant = server.api(
+        "POST", "/api/tenants", json={"name": "Refused Org", "daily_token_budget": 60}
+    ).json()
+    made = server.api("POST", "/api/keys", json={"tenant_id": tenant["id"], "role": "admin"})
+    key, key_id = made.json()["key"], made.json()["id"]
+    responses = asyncio.run(_burst([server.base_url], key, 10, HELLO))
+    ok = [r for r in responses if r.status_code == 200]
+    assert len(ok) < 10 and {r.status_code for r in responses} == {200, 429}
+    used = _usage_of(server, key, key_id, 10)
+    assert used["total_tokens"] == sum(r.json()["usage"]["total_tokens"] for r in ok)
+
+
+def test_a_request_refused_for_a_full_model_queue_costs_no_tokens(
+    server: Server, org_a: Org
+) -> None:
+    """A 503 "queue full" comes after admission. Was: its reservation (prompt + max_tokens)
+    was never given back, so each 503 cost the key's tokens per minute and the tenant's daily
+    budget as if it had been answered in full."""
+    name = f"template-gated-{secrets.token_hex(3)}"
+    config = {"yaml": slow(words(20), pace_ms=100), "max_concurrency": 1, "max_queue": 0}
+    made = server.api(
+        "POST", "/api/models", key=org_a.admin_key, json={"id": name, "config": config}
+    )
+    assert made.status_code == 201, made.text
+    created = server.api("POST", "/api/keys", key=org_a.admin_key, json={"tpm_limit": 1000})
+    key, key_id = created.json()["key"], created.json()["id"]
+    ask = {"model": name, "messages": [{"role": "user", "content": "a story"}], "max_tokens": 30}
+    responses = asyncio.run(_burst([server.base_url], key, 6, ask))
+    ok = [r for r in responses if r.status_code == 200]
+    full = [r for r in responses if r.status_code == 503]
+    assert len(ok) + len(full) == 6 and ok and full, [r.text for r in responses]
+    assert {r.json()["error"]["code"] for r in full} == {"model_overloaded"}
+    spent = sum(r.json()["usage"]["total_tokens"] for r in ok)
+    after = asyncio.run(_burst([server.base_url], key, 1, {**HELLO, "max_tokens": 30}))[0]
+    assert after.status_code == 200, after.text
+    prompt = after.json()["usage"]["prompt_tokens"]
+    # What is left once this request is admitted: the limit less what was answered and its
+    # own reservation; nothing is held for the refused ones.
+    assert int(after.headers["x-ratelimit-remaining-tokens"]) == 1000 - spent - (prompt + 30)
+    used = _usage_of(server, org_a.admin_key, key_id, 7)
+    assert used["total_tokens"] == spent + after.json()["usage"]["total_tokens"]
 
 
 @pytest.fixture

@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from openai.types import ImagesResponse
 from PIL import Image
 
 from aigc.config import Settings
+from aigc.gateway.routes.images import IMAGE_TOKENS
 from tests.e2e.server import new_admin_key
 from tests.in_process import started_app_client
 
@@ -96,6 +98,29 @@ async def test_a_limited_key_gets_the_rate_limit_headers(api: httpx.AsyncClient)
     await api.post("/v1/images/generations", json=body, headers=limited)
     refused = await api.post("/v1/images/generations", json=body, headers=limited)
     assert refused.status_code == 429 and refused.headers["x-ratelimit-remaining-requests"] == "0"
+
+
+async def test_an_image_request_refused_by_the_limits_uses_no_tokens(
+    api: httpx.AsyncClient,
+) -> None:
+    """Was: the refused request's prompt and its images' 256 tokens each went into the audit,
+    so the usage report (and the daily budget, seeded from it after a restart) counted
+    images that were never made."""
+    made = await api.post("/api/keys", json={"rpm_limit": 1})
+    assert made.status_code == 201, made.text
+    limited = {"Authorization": f"Bearer {made.json()['key']}"}
+    body = {"model": MODEL, "prompt": "七", "n": 2, "response_format": "b64_json"}
+    assert (await api.post("/v1/images/generations", json=body, headers=limited)).status_code == 200
+    refused = await api.post("/v1/images/generations", json=body, headers=limited)
+    assert refused.status_code == 429, refused.text
+    for _ in range(300):  # the audit is written in batches, a moment after each answer
+        rows = (await api.get("/api/usage", params={"group_by": "key_id"})).json()["data"]
+        row = next((r for r in rows if r["key_id"] == made.json()["id"]), None)
+        if row is not None and row["requests"] == 2:
+            break
+        await anyio.sleep(0.1)
+    assert row is not None and row["requests"] == 2, rows
+    assert row["completion_tokens"] == 2 * IMAGE_TOKENS  # the two images made, no more
 
 
 def _decoded(item: dict[str, Any]) -> bytes:

@@ -157,13 +157,24 @@ async def prepare(
     counted = await count_prompt(services, principal, record, body)
     checked, grounded = counted.checked, counted.grounded
     prompt_tokens = counted.tokens
-    record.prompt_tokens = prompt_tokens
     requests = fit_context(
         grounded.model, grounded.requests, counted.each, checked.asked_max_tokens
     )
     answers = sum(r.max_tokens or 0 for r in requests)  # n for each prompt
-    reservation = await admit(services, principal, prompt_tokens + answers)
-    slot = await queue_slot(services, principal, body.model, counted.model)  # 503: queue full
+    reservation = await admit(services, principal, prompt_tokens + answers)  # 429
+    try:
+        slot = await queue_slot(services, principal, body.model, counted.model)  # 503: queue full
+    except BaseException:
+        # Refused (or the caller left while queued): nothing was generated, so nothing is
+        # charged. Was: the reservation stayed, and each 503 cost the key's tokens per minute
+        # and the tenant's daily budget the whole prompt + max_tokens.
+        if reservation is not None:
+            await services.limiter.settle(reservation, 0)
+        raise
+    # Charged from here on. A request refused before this point used no tokens, and its audit
+    # record says so: the usage report and the daily budget (seeded from the audit after a
+    # restart) count what was generated, not what was asked for.
+    record.prompt_tokens = prompt_tokens
     return Prepared(
         body.model,
         grounded.model,

@@ -304,11 +304,14 @@ async def open_model(
 async def admit(
     svc: Services, caller: Principal, rec: RequestRecord, prompt: str, images: int
 ) -> Reservation | None:
-    """The prompt (~4 bytes a token) and ``images`` × IMAGE_TOKENS, audited and reserved
-    against the key's limits by the pipeline's one admission (429 with its headers)."""
-    rec.prompt_tokens = len(prompt.encode()) // 4 + 1
-    rec.completion_tokens = images * IMAGE_TOKENS
-    return await pipeline.admit(svc, caller, rec.prompt_tokens + rec.completion_tokens)
+    """The prompt (~4 bytes a token) and ``images`` × IMAGE_TOKENS, reserved against the key's
+    limits by the pipeline's one admission (429 with its headers). Recorded once admitted: a
+    refused request used no tokens, and the audit (the usage report, the daily budget after a
+    restart) must not count it."""
+    prompt_tokens, image_tokens = len(prompt.encode()) // 4 + 1, images * IMAGE_TOKENS
+    reservation = await pipeline.admit(svc, caller, prompt_tokens + image_tokens)
+    rec.prompt_tokens, rec.completion_tokens = prompt_tokens, image_tokens
+    return reservation
 
 
 async def settle(svc: Services, reservation: Reservation | None, rec: RequestRecord) -> None:
