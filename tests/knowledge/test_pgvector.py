@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select, text
 from aigc.access import Principal
 from aigc.config import Settings
 from aigc.errors import NotFound
+from aigc.infra import jobs
 from aigc.infra.db import Database
 from aigc.infra.schema import Tenant
 from aigc.knowledge import db_index, pgvectors
@@ -364,3 +365,30 @@ def test_without_pgvector_a_second_instance_rebuilds_its_files_from_the_database
     finally:
         first_db.dispose()
         second_db.dispose()
+
+
+def test_chunks_stored_before_pgvector_are_embedded_by_the_next_start(pg: Sandbox) -> None:
+    """A PostgreSQL install upgraded from a version that kept vectors in files has chunks and
+    no ``kb_vectors`` rows. Was: dense search found none of its documents until something new
+    was ingested into each knowledge base. Now the job runner's first sweep queues a sync of
+    each such knowledge base, which embeds them."""
+    kb = pg.kb(A, "from before")
+    pg.ingest(A, kb, documents(4))
+    with pg.db.session() as s:
+        s.execute(text("DELETE FROM kb_vectors"))  # as the version before 0011 left them
+    db_index.forget()
+
+    def dense(query: str) -> list[str]:
+        with pg.db.session() as s:
+            hits = search(s, pg.settings, A, [kb], query, top_k=1, mode="dense")
+        return [h.filename for h in hits]
+
+    assert dense("volcanoes and magma") == []
+    runner = jobs.JobRunner(pg.db, pg.settings.data_dir, "after-upgrade")
+    runner.sweep()  # what every runner does at start
+    assert runner.run_once(), "no job was queued for the knowledge base"
+    assert dense("volcanoes and magma") == ["doc01.md"]
+    with pg.db.session() as s:
+        assert s.scalar(text("SELECT count(*) FROM kb_vectors")) == 4
+    runner.sweep()  # once per process: nothing more to queue
+    assert not runner.run_once()

@@ -22,6 +22,7 @@ import os
 import threading
 import time
 import unicodedata
+import weakref
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, event, func, select, text, update
+from sqlalchemy import Engine, delete, event, func, select, text, update
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
@@ -1302,6 +1303,54 @@ def _aware(moment: datetime) -> datetime:
 
 
 jobs.register_sweeper("kb-stuck-documents", recover_stuck_documents)
+
+
+# --- after an upgrade: chunks whose vectors were in files ------------------------------------
+
+_VECTORS_CHECKED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def queue_missing_vectors(db: Database) -> int:
+    """Queue a sync (a ``kb-ingest`` job naming no document: it embeds every chunk that lacks
+    a vector) for each dense knowledge base whose chunks have no row in ``kb_vectors`` and no
+    pending job. Was: after upgrading a PostgreSQL install from a version that kept vectors in
+    files, dense and hybrid search found none of the existing documents, without a word,
+    until something new was ingested into each knowledge base.
+
+    Once per process and database: the chunks concerned were stored before this version ran,
+    and every later ingestion writes its vectors with its chunks."""
+    if db.engine in _VECTORS_CHECKED or pgvectors.column_dim(db.engine) is None:
+        return 0
+    with db.session() as session:
+        lacking = pgvectors.lacking(session)
+        pending = {
+            (job.params or {}).get("kb_id")
+            for job in session.scalars(
+                select(Job).where(Job.kind == JOB_KIND, Job.status.in_(jobs.PENDING))
+            )
+        }
+        queued = [(tenant, kb) for tenant, kb in lacking if kb not in pending]
+        for tenant_id, kb_id in queued:
+            session.add(
+                Job(
+                    id=new_id("job_"),
+                    tenant_id=tenant_id,
+                    kind=JOB_KIND,
+                    status="queued",
+                    params={"kb_id": kb_id, "document_ids": [], "vectors": True},
+                    progress=0.0,
+                    message="",
+                    cancel_requested=False,
+                    attempts=0,
+                )
+            )
+    _VECTORS_CHECKED.add(db.engine)
+    if queued:
+        log.warning("knowledge bases with chunks but no vectors: %d queued to embed", len(queued))
+    return len(queued)
+
+
+jobs.register_sweeper("kb-missing-vectors", queue_missing_vectors)
 
 
 def document_view(doc: KbDocument) -> dict[str, Any]:

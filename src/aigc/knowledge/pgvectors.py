@@ -153,6 +153,22 @@ _MISSING = text(
 ).bindparams(bindparam("indexed", value=list(INDEXED), expanding=True))
 
 
+def lacking(session: Session) -> list[tuple[str, str]]:
+    """(tenant, KB) of every dense knowledge base with an indexed chunk that has no vector at
+    all: stored by a version before ``0011_kb_vectors`` (vectors in files then), or before
+    pgvector was installed. Dense search finds none of those chunks until the KB is synced."""
+    return [(row[0], row[1]) for row in session.execute(_LACKING)]
+
+
+_LACKING = text(
+    "SELECT DISTINCT c.tenant_id, c.kb_id FROM kb_chunks c "
+    "JOIN kb_documents d ON d.id = c.document_id "
+    "JOIN knowledge_bases k ON k.id = c.kb_id "
+    "LEFT JOIN kb_vectors v ON v.chunk_id = c.id "
+    "WHERE k.dense AND d.status IN :indexed AND v.chunk_id IS NULL"
+).bindparams(bindparam("indexed", value=list(INDEXED), expanding=True))
+
+
 _NEAREST = text(
     "WITH hits AS MATERIALIZED ("
     " SELECT chunk_id, (embedding <#> :q) AS distance FROM kb_vectors"
