@@ -17,6 +17,7 @@ from nicegui import ui
 
 from aigc.console import i18n, layout
 from aigc.console.api import ApiError
+from aigc.console.attrs import attrs
 from aigc.console.pages.admin_common import admin_frame, cell, confirm, table, when
 from aigc.console.problems import problem_text
 from aigc.console.session import ConsoleUser, gate
@@ -198,20 +199,18 @@ class PoliciesView:
             ]
             with table(headers, "policies-table"):
                 for policy in policies:
-                    with (
-                        ui.element("tr")
-                        .classes("border-b")
-                        .props(f'data-testid="policy-{policy["name"]}"')
+                    with attrs(
+                        ui.element("tr").classes("border-b"),
+                        {"data-testid": f"policy-{policy['name']}"},
                     ):
                         cell(policy["name"], "font-mono")
                         with cell():
-                            ui.switch(
+                            toggle = ui.switch(
                                 value=policy["enabled"],
                                 on_change=lambda e, p=policy: self.set_enabled(p, e.value),
-                            ).props(
-                                f'aria-label="{tr("admin.policies.enabled")}: {policy["name"]}" '
-                                'data-testid="policy-toggle"'
-                            )
+                            ).props('data-testid="policy-toggle"')
+                            label = f"{tr('admin.policies.enabled')}: {policy['name']}"
+                            attrs(toggle, {"aria-label": label})
                         cell(when(policy["updated_at"]))
                         with cell(), ui.row().classes("gap-1 no-wrap"):
                             ui.button(

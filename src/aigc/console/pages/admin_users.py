@@ -10,6 +10,7 @@ from nicegui import ui
 
 from aigc.console import i18n, layout
 from aigc.console.api import ApiError
+from aigc.console.attrs import attrs
 from aigc.console.pages.admin_common import admin_frame, cell, confirm, role_options, table, when
 from aigc.console.session import ConsoleUser, gate
 
@@ -109,10 +110,8 @@ class UsersView:
         with table(headers, "users-table"):
             for row in self.users:
                 me = row["id"] == self.user.principal.user_id
-                with (
-                    ui.element("tr")
-                    .classes("border-b")
-                    .props(f'data-testid="user-{row["username"]}"')
+                with attrs(
+                    ui.element("tr").classes("border-b"), {"data-testid": f"user-{row['username']}"}
                 ):
                     cell(row["username"] + (" " + tr("admin.users.you") if me else ""))
                     cell(row["display_name"])
@@ -151,18 +150,18 @@ class UsersView:
             ).props('data-testid="group-create"')
         for group in groups:
             with (
-                ui.card().classes("w-full").props(f'data-testid="group-{group["name"]}"'),
+                attrs(ui.card().classes("w-full"), {"data-testid": f"group-{group['name']}"}),
                 ui.row().classes("items-center gap-2 w-full"),
             ):
                 ui.label(group["name"]).classes("font-semibold min-w-32")
                 for member in group["members"]:
-                    ui.chip(
+                    chip = ui.chip(
                         names.get(member, member),
                         removable=True,
                         on_value_change=lambda _e, g=group, m=member: self.unassign(g, m),
-                    ).props(
-                        f'aria-label="{tr("admin.groups.remove", name=names.get(member, member))}"'
                     )
+                    remove = tr("admin.groups.remove", name=names.get(member, member))
+                    attrs(chip, {"aria-label": remove})
                 candidates = {uid: n for uid, n in names.items() if uid not in group["members"]}
                 if candidates:
                     ui.select(
