@@ -177,7 +177,10 @@ def test_allowed_email_domains(server: Server, oidc_provider: OidcProvider, org_
 def test_no_open_redirect_after_sign_in(
     server: Server, oidc_provider: OidcProvider, provider_a: Provider
 ) -> None:
-    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+    # A browser drops tabs and newlines from a URL before reading it: "/\t/evil.example" in
+    # the page's refresh and link would be "//evil.example", another host.
+    targets = ("//evil.example/x", "https://evil.example/", "/\\evil.example")
+    for target in (*targets, "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example"):
         response, _ = sign_in(server, provider_a.id, person(oidc_provider, []), target)
         assert response.status_code == 200
         assert 'url=/chat"' in response.text and "evil" not in response.text

@@ -104,8 +104,18 @@ def _here(request: Request) -> str:
 
 
 def safe_next(target: str | None, default: str = "/chat") -> str:
-    """Only a path on this site: never another host (open redirect) or a scheme."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site: never another host (open redirect) or a scheme.
+
+    Control characters are refused too: a browser drops tabs and newlines from a URL before
+    reading it, so ``/\t/evil.example`` written into a page's link would be ``//evil.example``.
+    """
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+    ):
         return default
     return target
 
