@@ -10,10 +10,12 @@ that starts with ``:`` as JavaScript, so a name put into that string is a way in
 from __future__ import annotations
 
 import secrets
+import time
 
 import pytest
 
 from tests.e2e.console.conftest import PASSWORD, ConsoleUser, add_user, shot
+from tests.e2e.console.sessions import sign_in
 from tests.e2e.server import Org, Server, make_org
 
 PAYLOADS = {
@@ -85,3 +87,82 @@ def test_a_policy_name_does_not_run_in_the_console(
     row = page.get_by_test_id(f"policy-{name}")
     toggle = row.get_by_test_id("policy-toggle")
     assert name in (toggle.get_attribute("aria-label") or "")
+
+
+# Markup and props syntax at once: one string that would run in an HTML, a Markdown or a props
+# context, in English and in Chinese.
+EVERYWHERE = '<img src=x onerror="window.__pwned=1">文档" :data-x="window.__pwned=1" data-y="'
+
+
+def test_names_documents_and_answers_a_member_sees_do_not_run(
+    new_page, server: Server, org: Org
+) -> None:
+    """Knowledge base and file names, document text, conversation titles, citations and a
+    Markdown answer with a ``javascript:`` link, raw HTML and a remote image: all text."""
+    key = org.admin_key
+    kb = server.api("POST", "/api/kb", key=key, json={"name": EVERYWHERE, "dense": False})
+    assert kb.status_code == 201, kb.text
+    kb_id = kb.json()["id"]
+    added = server.api(
+        "POST",
+        f"/api/kb/{kb_id}/documents",
+        key=key,
+        files=[("files", (f"{EVERYWHERE}.txt", EVERYWHERE.encode() + b" printers", "text/plain"))],
+    )
+    assert added.status_code == 200, added.text
+    doc_id = added.json()["data"][0]["id"]
+    deadline = time.monotonic() + 120
+    while server.api("GET", f"/api/jobs/{added.json()['job']['id']}", key=key).json()[
+        "status"
+    ] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, "ingestion did not finish"
+        time.sleep(0.2)
+
+    member = add_user(server, org, "member")
+    secret = sign_in(server, member)
+    made = server.api("POST", "/api/conversations", key=secret, json={"title": EVERYWHERE})
+    assert made.status_code == 201, made.text
+    conversation = made.json()["id"]
+    answer = (
+        f"{EVERYWHERE}\n\n[open](javascript:window.__pwned=2) "
+        '<a href="javascript:window.__pwned=3">raw</a> '
+        "![x](https://attacker.example/p.png)"
+    )
+    citation = {
+        "index": 1,
+        "filename": EVERYWHERE,
+        "knowledge_base": kb_id,
+        "document": doc_id,
+        "chunk": 1,
+    }
+    for role, content, meta in (
+        ("user", EVERYWHERE, {}),
+        ("assistant", answer, {"citations": [citation]}),
+    ):
+        sent = server.api(
+            "POST",
+            f"/api/conversations/{conversation}/messages",
+            key=secret,
+            json={"role": role, "content": content, "meta": meta},
+        )
+        assert sent.status_code in (200, 201), sent.text
+
+    page = new_page(member)
+    page.goto(f"/chat?conversation={conversation}")
+    page.get_by_test_id("chat-answer").first.wait_for()
+    box = page.get_by_test_id("chat-answer").first
+    for link in box.locator("a").all():
+        assert not (link.get_attribute("href") or "").lower().startswith("javascript:")
+    box.locator("a", has_text="open").first.click(no_wait_after=True)
+    page.get_by_test_id("chat-citation").first.click()
+    page.get_by_test_id("chat-chunk-dialog").wait_for()
+    page.wait_for_timeout(300)  # time for an error handler or a clicked link to run
+    shot(page, "xss-chat")
+    assert not ran(page), "a conversation title, citation or answer ran as script"
+
+    for path in ("/knowledge", f"/knowledge/{kb_id}", f"/knowledge/{kb_id}/documents/{doc_id}"):
+        page.goto(path)
+        page.get_by_text("文档", exact=False).first.wait_for()
+        page.wait_for_timeout(300)
+        assert not ran(page), f"a name or document text ran as script on {path}"
+    shot(page, "xss-knowledge")
