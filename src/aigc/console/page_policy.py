@@ -9,7 +9,8 @@ Content-Security-Policy below lets images, media and fonts come only from the co
 so a remote image in an answer stays a broken image and is never requested. Scripts and styles
 are not restricted here: NiceGUI's pages need inline ones, and DOMPurify already removes those
 from answers. Links still work; following one is the user's choice, and the Referrer-Policy
-keeps the console's address out of what the other site is told.
+keeps the console's address out of what the other site is told. No other site may show a
+console page in a frame (clickjacking): ``frame-ancestors 'none'`` and ``X-Frame-Options``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ PAGE_HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"referrer-policy", b"same-origin"),
     (b"x-content-type-options", b"nosniff"),
+    # frame-ancestors above says it for current browsers; older ones read only this header.
+    (b"x-frame-options", b"DENY"),
 )
 
 
