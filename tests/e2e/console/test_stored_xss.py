@@ -166,3 +166,41 @@ def test_names_documents_and_answers_a_member_sees_do_not_run(
         page.wait_for_timeout(300)
         assert not ran(page), f"a name or document text ran as script on {path}"
     shot(page, "xss-knowledge")
+
+
+def test_what_a_member_sends_the_api_does_not_run_on_the_admins_audit_and_usage_pages(
+    new_page, server: Server, org: Org, admin: ConsoleUser
+) -> None:
+    """A model name and an endpoint a member chose, and a key's name, are shown to admins in the
+    audit table, its filters and the usage charts (whose tooltips ECharts draws as HTML)."""
+    member = add_user(server, org, "member")
+    secret = sign_in(server, member)
+    key = server.api(
+        "POST", "/api/keys", key=org.admin_key, json={"name": EVERYWHERE, "role": "member"}
+    )
+    assert key.status_code == 201, key.text
+    chat = {"model": EVERYWHERE, "messages": [{"role": "user", "content": EVERYWHERE}]}
+    for caller in (secret, key.json()["key"]):
+        server.api("POST", "/v1/chat/completions", key=caller, json=chat)
+        server.api("GET", f"/v1/models/{EVERYWHERE}", key=caller)
+
+    page = new_page(admin, path="/admin/audit")
+    page.get_by_test_id("audit-count").wait_for()
+    page.wait_for_timeout(300)
+    assert not ran(page), "what a member sent ran as script on the audit page"
+    page.goto("/admin/usage")
+    charts = page.locator(".nicegui-echart")
+    charts.nth(2).wait_for()
+    shown = False
+    for chart in charts.all():
+        chart.scroll_into_view_if_needed()
+        box = chart.bounding_box()
+        assert box is not None
+        for step in range(1, 10):  # across the chart: the axis tooltip names each category
+            page.mouse.move(box["x"] + box["width"] * step / 10, box["y"] + 50)  # in the grid
+            page.wait_for_timeout(100)
+            tooltip = chart.locator("div:not(:has(svg))", has_text="onerror")
+            shown = shown or tooltip.count() > 0
+    shot(page, "xss-usage")
+    assert shown, "no tooltip named the member's model or key"
+    assert not ran(page), "what a member sent ran as script on the usage page"
