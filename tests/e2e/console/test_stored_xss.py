@@ -204,3 +204,43 @@ def test_what_a_member_sends_the_api_does_not_run_on_the_admins_audit_and_usage_
     shot(page, "xss-usage")
     assert shown, "no tooltip named the member's model or key"
     assert not ran(page), "what a member sent ran as script on the usage page"
+
+
+def test_a_model_a_member_trains_does_not_run_where_others_see_its_name(
+    new_page, server: Server, org: Org, admin: ConsoleUser
+) -> None:
+    """A member names the model they train; the name is the model's id, shown to the whole
+    organization on Models, Training and in Chat's model list."""
+    member = add_user(server, org, "member")
+    secret = sign_in(server, member)
+    corpus = "The help desk is on the third floor.\n帮助台在三楼。\n" * 20
+    upload = server.api(
+        "POST",
+        "/v1/files",
+        key=secret,
+        files={"file": ("d.txt", corpus.encode(), "text/plain")},
+        data={"purpose": "training"},
+    )
+    assert upload.status_code == 200, upload.text
+    name = "ngram-" + EVERYWHERE[:90]
+    body = {"family": "ngram", "name": name, "file_ids": [upload.json()["id"]]}
+    job = server.api("POST", "/api/train", key=secret, json=body)
+    assert job.status_code in (200, 201, 202), job.text
+    deadline = time.monotonic() + 60
+    while server.api("GET", f"/api/jobs/{job.json()['job']['id']}", key=secret).json()[
+        "status"
+    ] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.2)
+
+    page = new_page(admin, path="/models")
+    page.get_by_test_id("models-table").get_by_text("文档", exact=False).first.wait_for()
+    assert not ran(page), "a model's name ran as script on Models"
+    page.goto("/chat")
+    page.get_by_test_id("chat-model").click()
+    page.get_by_role("option").filter(has_text="文档").first.wait_for()
+    shot(page, "xss-model-name")
+    assert not ran(page), "a model's name ran as script in Chat's model list"
+    own = new_page(member, path="/training")
+    own.get_by_text("文档", exact=False).first.wait_for()
+    assert not ran(own), "a model's name ran as script on Training"
