@@ -15,11 +15,22 @@ import unicodedata
 LIMIT = 200  # characters; as wide as the audit chain's model column
 _EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']{1,64}@[^\s@<>()\[\],;:\"']{1,255}")
 _SECRET = re.compile(r"(sk-aigc-)[A-Za-z0-9_\-]{4,}|(Bearer\s+)\S+", re.IGNORECASE)
+# A URL's query parameters that let whoever holds them act: a console page's live connection
+# (NiceGUI's client, tab and document ids: a socket that presents them sends that page's
+# events as the person signed in there; uvicorn logs every socket's URL), a one-time setup or
+# sign-in token, an OpenID Connect code or state, a signed link's signature.
+_QUERY_SECRET = re.compile(
+    r"([?&](?:client_id|tab_id|old_tab_id|document_id|token|code|state|signature"
+    r"|access_token|id_token)=)[^&\s\"'#]+",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str) -> str:
-    """Mask our keys, bearer tokens and e-mail addresses wherever they appear."""
+    """Mask our keys, bearer tokens, a URL's secret query values and e-mail addresses
+    wherever they appear."""
     text = _SECRET.sub(lambda m: (m.group(1) or m.group(2)) + "***", text)
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + "***", text)
     return _EMAIL.sub("***@***", text)
 
 

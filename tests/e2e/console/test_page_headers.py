@@ -1,12 +1,16 @@
 """Every console page, signed in or not, forbids framing by another site (clickjacking) and
-says what it may load, whatever answered it: a page, the sign-in form, the 404, an SSO refusal."""
+says what it may load, whatever answered it: a page, the sign-in form, the 404, an SSO refusal;
+and what identifies a page's live connection stays out of the server's log."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.console.conftest import add_user
+from tests.e2e.console.conftest import add_user, wait_connected
 from tests.e2e.console.sessions import sign_in
 from tests.e2e.server import Org, Server
 
@@ -29,3 +33,21 @@ def test_every_page_refuses_frames_and_sniffing(
             assert headers["x-frame-options"] == "DENY", path
             assert headers["x-content-type-options"] == "nosniff", path
             assert headers["referrer-policy"] == "same-origin", path
+
+
+def test_a_pages_client_id_never_reaches_the_log(
+    new_page: Callable[..., Any], server: Server, console_org: Org
+) -> None:
+    """Found by probing: the server's log held every page's socket URL with its NiceGUI
+    ``client_id``, and a socket that presents a live client id may send that page's events
+    (clicks, typed text) as the person signed in there: whoever reads the log could drive the
+    page. The id is masked wherever a log line holds it."""
+    page = new_page(add_user(server, console_org, "member"))
+    wait_connected(page)
+    client_id = page.evaluate("() => window.clientId")
+    assert isinstance(client_id, str) and len(client_id) >= 16
+    page.reload()
+    wait_connected(page)
+    logs = server.logs()
+    assert "client_id=***" in logs  # the socket's line is there, its id masked
+    assert client_id not in logs
