@@ -6,10 +6,13 @@ user asked>)``. DOMPurify keeps such an image (it stops scripts, not fetches), s
 would send the conversation to that host the moment the answer is shown, with no click. The
 Content-Security-Policy below lets images, media and fonts come only from the console itself
 (and ``data:`` / ``blob:`` URLs, which fetch nothing: generated images are shown as ``data:``),
-so a remote image in an answer stays a broken image and is never requested. Scripts and styles
-are not restricted here: NiceGUI's pages need inline ones, and DOMPurify already removes those
-from answers. Links still work; following one is the user's choice, and the Referrer-Policy
-keeps the console's address out of what the other site is told. No other site may show a
+so a remote image in an answer stays a broken image and is never requested. A script may
+connect only to the console's own origin (``connect-src``: fetch, XHR, WebSocket, beacons), so
+a script that ever slipped into a page could not send what it reads to another host that way.
+Where scripts come from is not restricted here: NiceGUI's pages need inline ones and ``eval``,
+and DOMPurify already removes scripts from answers. Links still work; following one is the
+user's choice, and the Referrer-Policy keeps the console's address out of what the other site
+is told. No other site may show a
 console page in a frame (clickjacking): ``frame-ancestors 'none'`` and ``X-Frame-Options``.
 """
 
@@ -19,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = (
     "img-src 'self' data: blob:; media-src 'self' data: blob:; font-src 'self' data:; "
-    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 PAGE_HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),

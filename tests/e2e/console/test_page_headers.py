@@ -51,3 +51,25 @@ def test_a_pages_client_id_never_reaches_the_log(
     logs = server.logs()
     assert "client_id=***" in logs  # the socket's line is there, its id masked
     assert client_id not in logs
+
+
+def test_a_page_connects_to_its_own_origin_only(
+    new_page: Callable[..., Any], server: Server, console_org: Org
+) -> None:
+    """A script in a signed-in page (were one ever to slip in) could send what it reads to any
+    host with fetch: the page's policy now allows connections to the console's origin only,
+    while the page's own socket and API calls work as before."""
+    page = new_page(add_user(server, console_org, "member"))
+    wait_connected(page)  # NiceGUI's own WebSocket to the console's origin
+    other = server.base_url.replace("127.0.0.1", "localhost")  # another origin, same server
+    outcome = page.evaluate(
+        """async (urls) => {
+            const tryFetch = async (url, mode) => {
+                try { return (await fetch(url, { mode })).status; } catch (e) { return "refused"; }
+            };
+            // no-cors: without the policy the request is sent and answered (opaque, status 0)
+            return [await tryFetch(urls[0], "cors"), await tryFetch(urls[1], "no-cors")];
+        }""",
+        [f"{server.base_url}/healthz", f"{other}/healthz"],
+    )
+    assert outcome == [200, "refused"]
