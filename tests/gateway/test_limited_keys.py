@@ -37,6 +37,8 @@ JUDGED: dict[tuple[str, str], str] = {
     ("POST", "/v1/embeddings"): WITHIN,
     ("POST", "/v1/moderations"): WITHIN,
     ("POST", "/v1/images/generations"): WITHIN,
+    ("POST", "/v1/images/edits"): WITHIN,
+    ("POST", "/v1/images/variations"): WITHIN,
     ("POST", "/api/images/interpolate"): WITHIN,
     ("POST", "/api/images/arithmetic"): WITHIN,
     ("POST", "/api/images/caption"): WITHIN,
@@ -223,3 +225,39 @@ async def test_a_cached_key_stops_at_its_expiry(app: FastAPI, api: httpx.AsyncCl
     refused = await api.get("/api/me", headers=key)
     assert refused.status_code == 401, refused.text
     assert refused.json()["error"]["code"] == "expired_api_key"
+
+
+async def test_work_that_is_not_text_counts_against_a_keys_requests_per_minute(
+    api: httpx.AsyncClient,
+) -> None:
+    """A key with rpm_limit 2 searched knowledge bases, uploaded files and documents, checked
+    watermarks and started training jobs without bound: only the OpenAI routes counted. Each
+    is now one request against the limit (429 past it, before any work), with the key's
+    rate-limit headers on a successful answer."""
+    kb = await api.post("/api/kb", json={"name": "手册"})
+    assert kb.status_code == 201, kb.text
+    kb_id = kb.json()["id"]
+    text = ("员工手册.txt", "年假每年十天。".encode(), "text/plain")
+    tries: list[tuple[str, str, dict[str, Any]]] = [
+        ("POST", f"/api/kb/{kb_id}/search", {"json": {"query": "年假"}}),
+        ("POST", f"/api/kb/{kb_id}/documents", {"files": {"files": text}}),
+        ("POST", f"/api/kb/{kb_id}/documents/url", {"json": {"url": "http://192.0.2.1/a"}}),
+        ("POST", "/v1/files", {"files": {"file": text}, "data": {"purpose": "fine-tune"}}),
+        ("POST", "/api/watermark/detect", {"json": {"text": "年假每年十天。"}}),
+        ("POST", "/api/train", {"json": {"family": "gpt", "name": "g", "file_ids": ["file-x"]}}),
+    ]
+    for method, path, sent in tries:
+        made = await api.post("/api/keys", json={"role": "admin", "rpm_limit": 2})
+        assert made.status_code == 201, made.text
+        limited = {"Authorization": f"Bearer {made.json()['key']}"}
+        for _ in range(2):  # within the limit: answered (whatever the answer), and counted
+            reply = await api.request(method, path, headers=limited, **sent)
+            assert reply.status_code != 429, (path, reply.text)
+            if reply.is_success:  # an error answer is built anew, without them
+                assert reply.headers["x-ratelimit-limit-requests"] == "2", path
+        refused = await api.request(method, path, headers=limited, **sent)
+        assert refused.status_code == 429, (path, refused.text)
+        assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+        assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+    documents = (await api.get(f"/api/kb/{kb_id}/documents")).json()["data"]
+    assert len(documents) == 1  # the refused upload stored nothing

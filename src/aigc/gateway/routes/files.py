@@ -16,6 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 from aigc.access import Principal
 from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.blob_response import add_head, blob_download
+from aigc.gateway.counted import one_request
 from aigc.gateway.deps import principal, services
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
@@ -63,6 +64,7 @@ def create_file(
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
     _: None = Depends(refuse_expiry),  # after the caller: a 401 comes first
+    _counted: None = Depends(one_request),
 ) -> Any:
     settings = svc.settings
     with svc.db.session() as s:

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_model_allowed, require_role, require_unlimited
 from aigc.errors import InvalidRequest, ModelNotFound, NotFound
+from aigc.gateway.counted import one_request
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import branch_rules
 from aigc.gateway.openapi import content, errors, link, links
@@ -314,7 +315,10 @@ class WatermarkIn(BaseModel):
 
 @router.post("/api/watermark/detect", responses=errors(400, 401, 403, 404, 413, 503))
 def detect_watermark(
-    body: WatermarkIn, caller: Principal = Depends(principal), svc: Services = Depends(services)
+    body: WatermarkIn,
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+    _counted: None = Depends(one_request),
 ) -> dict[str, Any]:
     """The z-score of ``text`` under the caller's tenant key, tokenised as ``model`` does."""
     require_role(caller, "member")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aigc.access import ROLES, Principal
 from aigc.errors import InvalidRequest, NotFound
 from aigc.gateway.blob_response import add_head, blob_download
+from aigc.gateway.counted import one_request
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import NOT_BLANK, Name, branch_rules
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
@@ -215,6 +216,7 @@ def upload_documents(
     files: list[UploadFile] = File(default=[]),
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
+    _counted: None = Depends(one_request),
 ) -> Any:
     """Upload one or more files. Each is judged alone: a refused one is reported in its place
     with an error object (message, code) and the others go on; when every file is refused the
@@ -238,6 +240,7 @@ def add_url(
     request: Request,
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
+    _counted: None = Depends(one_request),
 ) -> Any:
     settings = svc.settings
     with svc.db.session() as s:
@@ -335,6 +338,7 @@ def search_kb(
     body: SearchBody,
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
+    _counted: None = Depends(one_request),
 ) -> Any:
     filters = Filters.from_json(body.filters.model_dump() if body.filters else None)
     with svc.db.session() as s:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from aigc.access import Principal
+from aigc.gateway.counted import one_request
 from aigc.gateway.deps import principal, services
 from aigc.gateway.openapi import errors, link, links
 from aigc.gateway.services import Services
@@ -81,6 +82,7 @@ def train(
     request: Request,
     caller: Principal = Depends(principal),
     svc: Services = Depends(services),
+    _counted: None = Depends(one_request),
 ) -> Any:
     from aigc.models.text.submit import submit_training
 
