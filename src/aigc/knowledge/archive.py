@@ -17,7 +17,8 @@ import io
 import zipfile
 from pathlib import PurePosixPath
 
-from aigc.knowledge import failure_codes
+from aigc.knowledge import failure_codes, note_codes
+from aigc.knowledge.note_codes import Note
 from aigc.knowledge.parse import Block, DocumentRejected, Limits, Parsed
 
 MAX_FILES = 200  # files read from one archive; the rest are noted
@@ -58,7 +59,14 @@ def read_zip(data: bytes, limits: Limits) -> Parsed:
             notes += filed_notes
     if unread:
         more = f" and {len(unread) - 20} more" if len(unread) > 20 else ""
-        notes.append(f"files not read: {', '.join(unread[:20])}{more}")
+        notes.append(
+            Note(
+                f"files not read: {', '.join(unread[:20])}{more}",
+                note_codes.FILES_NOT_READ,
+                names=unread[:20],
+                more=max(0, len(unread) - 20),
+            )
+        )
     if not blocks:
         raise DocumentRejected(
             "The archive holds no file that could be read"

@@ -14,7 +14,8 @@ import email
 import email.policy
 from email.message import EmailMessage, MIMEPart
 
-from aigc.knowledge import failure_codes
+from aigc.knowledge import failure_codes, note_codes
+from aigc.knowledge.note_codes import Note
 from aigc.knowledge.parse import Block, DocumentRejected, Limits, Parsed
 
 MAX_ATTACHMENTS = 50
@@ -67,7 +68,13 @@ def read_email(data: bytes, limits: Limits) -> Parsed:
         blocks += filed
         notes += filed_notes
     if unread:
-        notes.append(f"attachments not read: {', '.join(unread[:20])}")
+        notes.append(
+            Note(
+                f"attachments not read: {', '.join(unread[:20])}",
+                note_codes.ATTACHMENTS_NOT_READ,
+                names=unread[:20],
+            )
+        )
     return Parsed([b for b in blocks if b.text.strip()], notes)
 
 

@@ -60,6 +60,11 @@ class Reason:
     zh: str
 
 
+# What a code says with the values its failure kept (``DocumentRejected.values``: a PDF's pages
+# and the limit), where the reason names numbers; the words above where a failure has none.
+WITH_VALUES: dict[str, Reason] = {}
+
+
 REASONS: dict[str, Reason] = {
     PDF_CORRUPT: Reason("The PDF is corrupt or not a PDF.", "PDF 文件已损坏，或不是 PDF 文件。"),
     PDF_PASSWORD: Reason(
@@ -175,3 +180,41 @@ REASONS: dict[str, Reason] = {
 }
 
 CODES = frozenset(REASONS)
+
+WITH_VALUES.update(
+    {
+        PDF_TOO_MANY_PAGES: Reason(
+            "The PDF has {pages} pages; this server reads at most {limit}: split it and upload "
+            "the parts.",
+            "该 PDF 共 {pages} 页，超过了本服务器 {limit} 页的上限，请拆分后分别上传。",
+        ),
+        TOO_MANY_SLIDES: Reason(
+            "The presentation has {slides} slides; this server reads at most {limit}.",
+            "该演示文稿共 {slides} 张幻灯片，超过了本服务器 {limit} 张的上限。",
+        ),
+        IMAGE_TOO_LARGE: Reason(
+            "The image has {width}×{height} pixels; this server reads at most {limit} pixels.",
+            "该图片为 {width}×{height} 像素，超过了本服务器 {limit} 像素的上限。",
+        ),
+        SHEET_TOO_MANY_CELLS: Reason(
+            "The spreadsheet has more than {limit} cells, the limit; upload the sheets or rows "
+            "that matter.",
+            "该电子表格的单元格超过 {limit} 个的上限，请只上传需要的工作表或行。",
+        ),
+        ZIP_TOO_MANY_PARTS: Reason(
+            "The file holds {parts} parts; too many.", "文件包含 {parts} 个部件，数量过多。"
+        ),
+        JSONL_INVALID_LINE: Reason(
+            "Line {line} of the JSONL file is not valid JSON.",
+            "该 JSONL 文件的第 {line} 行不是有效的 JSON。",
+        ),
+        READ_TIMEOUT: Reason(
+            "Reading the file took longer than {seconds} s and was stopped.",
+            "读取该文件超过 {seconds} 秒，已被停止。",
+        ),
+        READ_OUT_OF_MEMORY: Reason(
+            "Reading the file needed more than {memory_mb} MB of memory, or crashed the reader.",
+            "读取该文件所需内存超过 {memory_mb} MB 的上限，或导致读取程序崩溃。",
+        ),
+    }
+)

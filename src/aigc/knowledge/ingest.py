@@ -45,12 +45,13 @@ from aigc.infra.db import Database
 from aigc.infra.files import staging_file
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
 from aigc.infra.storage import BlobNotFound, storage_for
-from aigc.knowledge import bases, context, failure_codes, indexed, parse, pgvectors
+from aigc.knowledge import bases, context, failure_codes, indexed, note_codes, parse, pgvectors
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
 from aigc.knowledge.index import TOKENS, KbIndex
 from aigc.knowledge.meanings import meanings_for
+from aigc.knowledge.note_codes import Note
 from aigc.knowledge.pdf_worker import PdfLimits
 from aigc.knowledge.tables import KbChunk, KbDocument, KnowledgeBase
 
@@ -771,7 +772,7 @@ def _prepare(
                 "No text could be extracted from this document", failure_codes.NO_TEXT
             )
     except parse.DocumentRejected as exc:
-        return _Prepared(failed=Failure(str(exc), exc.code))
+        return _Prepared(failed=Failure(str(exc), exc.code, exc.values))
     except OSError:  # names the stored file's path on this server: say what, not where
         return _Prepared(failed=Failure(_UNREADABLE, failure_codes.UNREADABLE_COPY))
     except Exception as exc:  # a bug met by one file must not lose the others
@@ -833,6 +834,7 @@ def _store_chunks(
             pgvectors.write(
                 session, tenant_id, kb_id, [(r.id, doc.doc_id) for r in rows], vectors, signature
             )
+        read_notes = prepared.notes + _copies_note(session, tenant_id, kb_id, doc)
         session.execute(
             update(KbDocument)
             .where(KbDocument.id == doc.doc_id)
@@ -844,7 +846,8 @@ def _store_chunks(
                 indexed_sha256=doc.sha256,
                 **failure_values(None),
                 **failure_values(None, UPDATE),
-                notes=prepared.notes + _copies_note(session, tenant_id, kb_id, doc) or None,
+                notes=list(read_notes) or None,
+                note_codes=note_codes.codes_of(read_notes),
                 previous=None,
                 updated_at=utcnow(),
             )
@@ -867,10 +870,10 @@ def _copies_note(session: Session, tenant_id: str, kb_id: str, doc: _Claimed) ->
     ).all()
     if not copies:
         return []
-    names = ", ".join(sorted(copies)[:3]) + (
-        f" and {len(copies) - 3} more" if len(copies) > 3 else ""
-    )
-    return [f"the same file as {names} in this knowledge base; a search shows one copy"]
+    first, more = sorted(copies)[:3], max(0, len(copies) - 3)
+    names = ", ".join(first) + (f" and {more} more" if more else "")
+    said = f"the same file as {names} in this knowledge base; a search shows one copy"
+    return [Note(said, note_codes.SAME_FILE_AS, names=first, more=more)]
 
 
 def _embed_ahead(
@@ -920,18 +923,20 @@ class Failure:
 
     reason: str
     code: str
+    values: dict[str, Any] | None = None  # what the reason says in numbers (DocumentRejected)
 
 
 UPDATE = "update_error"  # the column for a new version's failure (the document's: "error")
 
 
-def failure_values(failure: Failure | None, column: str = "error") -> dict[str, str | None]:
+def failure_values(failure: Failure | None, column: str = "error") -> dict[str, Any]:
     """The columns that say why a document (``"error"``) or its newest upload (``UPDATE``)
-    failed, each reason with its code: they are only ever written together, so a reason is
-    never shown under another's code. None: it has not failed."""
+    failed, each reason with its code and values: they are only ever written together, so a
+    reason is never shown under another's code or numbers. None: it has not failed."""
     return {
         column: failure.reason[:2000] if failure else None,
         f"{column}_code": failure.code if failure else None,
+        f"{column}_values": (failure.values or None) if failure else None,
     }
 
 
@@ -973,11 +978,12 @@ def _settle_failure(session: Session, doc: KbDocument, failure: Failure) -> tupl
     if doc.previous is not None:
         dropped = [version_key(doc)] if version_key(doc) != document_key(doc) else []
         _restore(doc, doc.previous)
-        set_failure(doc, Failure(f"{_NOT_TAKEN}{failure.reason}", failure.code), UPDATE)
+        kept = Failure(f"{_NOT_TAKEN}{failure.reason}", failure.code, failure.values)
+        set_failure(doc, kept, UPDATE)
         doc.updated_at = utcnow()
         return "kept", dropped
     session.execute(delete(KbChunk).where(KbChunk.document_id == doc.id))
-    doc.status, doc.notes, doc.chunk_count = "failed", None, 0
+    doc.status, doc.notes, doc.note_codes, doc.chunk_count = "failed", None, None, 0
     set_failure(doc, failure)
     doc.indexed_sha256, doc.updated_at = None, utcnow()
     return "failed", []
@@ -1366,10 +1372,14 @@ def document_view(doc: KbDocument) -> dict[str, Any]:
         "status": doc.status,
         "error": doc.error,
         "error_code": doc.error_code,  # failure_codes: the reason for programs; None if unnamed
+        "error_values": doc.error_values,  # the numbers the reason says (failure_codes)
         # the newest upload could not be indexed: the previous version is searched and served
         "update_error": doc.update_error,
         "update_error_code": doc.update_error_code,  # failure_codes, as error_code
+        "update_error_values": doc.update_error_values,
         "notes": doc.notes or [],
+        # each note's code and values (note_codes), or None: for a client in another language
+        "note_codes": doc.note_codes or [None] * len(doc.notes or []),
         "pages": doc.pages,
         "title": doc.title,
         "period": doc.period,

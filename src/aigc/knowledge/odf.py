@@ -213,7 +213,10 @@ def slide_blocks(data: bytes, max_pages: int) -> Iterator[Block]:
     slides = body.findall("draw:page", _NS)
     if len(slides) > max_pages:
         raise DocumentRejected(
-            f"The deck has {len(slides)} slides; limit {max_pages}", failure_codes.TOO_MANY_SLIDES
+            f"The deck has {len(slides)} slides; limit {max_pages}",
+            failure_codes.TOO_MANY_SLIDES,
+            slides=len(slides),
+            limit=max_pages,
         )
     title_frame = "draw:frame[@presentation:class='title']"
     for number, slide in enumerate(slides, start=1):

@@ -27,7 +27,8 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from aigc.infra import text_encoding
-from aigc.knowledge import charts, failure_codes, table_rows
+from aigc.knowledge import charts, failure_codes, note_codes, table_rows
+from aigc.knowledge.note_codes import Note
 from aigc.knowledge.pdf_worker import PdfLimits
 from aigc.knowledge.reasons import with_reason
 from aigc.knowledge.sheet_formats import is_percent_format
@@ -53,11 +54,13 @@ class DocumentRejected(ValueError):
     """This document cannot be ingested; the message says why (in English, for API clients).
 
     ``code`` names the reason for programs and for the console, which says it in the reader's
-    language (``failure_codes.py``): every refusal has one."""
+    language (``failure_codes.py``): every refusal has one. ``values``: the numbers the
+    message says (a PDF's pages and the limit), for the code's words with them
+    (``WITH_VALUES`` in failure_codes)."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: str, /, **values: Any) -> None:
         super().__init__(message)
-        self.code = code
+        self.code, self.values = code, values
 
 
 @dataclass
@@ -262,7 +265,7 @@ def _parse(data: bytes, fmt: str, limits: Limits) -> Parsed:
                 data, _declared_in_markup(data) if fmt == "html" else None
             )
             if note := decoded.note():
-                notes.append(note)
+                notes.append(_encoding_note(note, decoded))
             found = TEXT_PARSERS[fmt](decoded.text, limits)
         else:
             found = PARSERS[fmt](data, limits)
@@ -281,6 +284,13 @@ def _parse(data: bytes, fmt: str, limits: Limits) -> Parsed:
             with_reason(f"Not a valid {fmt.upper()} file", exc), failure_codes.INVALID_FILE
         ) from None
     return Parsed(blocks, notes)
+
+
+def _encoding_note(note: str, decoded: text_encoding.Decoded) -> Note:
+    """The text encoding's note (``Decoded.note``), named for the console."""
+    if decoded.replaced:
+        return Note(note, note_codes.BYTES_REPLACED, count=decoded.replaced)
+    return Note(note, note_codes.READ_AS_ENCODING, encoding=decoded.encoding)
 
 
 # A Word file with less text than this and pictures in it is a scan pasted into Word (as
@@ -302,17 +312,34 @@ def _scanned_word_pages(data: bytes, limits: Limits) -> tuple[list[Block], list[
     blocks: list[Block] = []
     notes: list[str] = []
     if len(found) > MAX_SCANNED_PICTURES:
-        notes.append(f"only the first {MAX_SCANNED_PICTURES} of {len(found)} pictures were read")
+        notes.append(
+            Note(
+                f"only the first {MAX_SCANNED_PICTURES} of {len(found)} pictures were read",
+                note_codes.PICTURES_LIMIT,
+                read=MAX_SCANNED_PICTURES,
+                total=len(found),
+            )
+        )
     pdf_limits = replace(limits.pdf, max_pages=limits.max_pages)
     for number, (picture, _) in enumerate(found[:MAX_SCANNED_PICTURES], start=1):
         try:
             read = read_pdf(picture, pdf_limits, image=True)
         except DocumentRejected as exc:
-            notes.append(f"picture {number} was not read: {exc}"[:500])
+            notes.append(
+                Note(
+                    f"picture {number} was not read: {exc}"[:500],
+                    note_codes.PICTURE_NOT_READ,
+                    number=number,
+                    reason=exc.code,
+                )
+            )
             continue
         for i, block in enumerate(read.blocks):
             blocks.append(replace(block, page=None, boundary=i == 0, meta=dict(block.meta)))
-        notes += [f"picture {number}: {note}" for note in read.notes]
+        notes += [
+            note_codes.within(note_codes.IN_PICTURE, f"picture {number}", note, number=number)
+            for note in read.notes
+        ]
     return blocks, notes
 
 
@@ -327,7 +354,7 @@ def filed_under(headings: list[str], name: str, inner: Parsed) -> tuple[list[Blo
         replace(b, headings=under + b.headings, meta=b.meta | {"file": _file_path(name, b.meta)})
         for b in inner.blocks
     ]
-    return blocks, [f"{name}: {note}" for note in inner.notes]
+    return blocks, [note_codes.within(note_codes.IN_FILE, name, n, name=name) for n in inner.notes]
 
 
 def _file_path(name: str, meta: dict[str, str]) -> str:
@@ -652,7 +679,9 @@ def parse_jsonl(text: str, limits: Limits) -> Iterator[Block]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DocumentRejected(
-                    f"Line {n + 1} is not valid JSON: {exc.msg}", failure_codes.JSONL_INVALID_LINE
+                    f"Line {n + 1} is not valid JSON: {exc.msg}",
+                    failure_codes.JSONL_INVALID_LINE,
+                    line=n + 1,
                 ) from None
             yield _record_block(record, n)
 
@@ -674,6 +703,7 @@ def check_zip(data: bytes, limits: Limits, what: str) -> None:
             raise DocumentRejected(
                 f"The {what} file has {len(members)} parts; too many",
                 failure_codes.ZIP_TOO_MANY_PARTS,
+                parts=len(members),
             )
         total = 0
         for info in members:
@@ -735,6 +765,8 @@ def parse_pptx(data: bytes, limits: Limits) -> Iterator[Block]:
         raise DocumentRejected(
             f"The deck has {len(deck.slides)} slides; limit {limits.max_pages}",
             failure_codes.TOO_MANY_SLIDES,
+            slides=len(deck.slides),
+            limit=limits.max_pages,
         )
     for number, slide in enumerate(deck.slides, start=1):
         title = slide.shapes.title.text.strip() if slide.shapes.title is not None else ""
@@ -845,7 +877,7 @@ def parse_calamine(data: bytes, limits: Limits) -> Iterator[Block]:
         check_zip(data, limits, "spreadsheet")
     answer = run_worker(data, replace(limits.pdf, max_pages=limits.max_pages), "sheet")
     if "refused" in answer:
-        raise DocumentRejected(answer["refused"], answer["code"])
+        raise DocumentRejected(answer["refused"], answer["code"], **answer.get("values", {}))
     for sheet in answer["sheets"]:
         merges = [(column, top, bottom) for column, top, bottom in sheet["merges"]]
         yield from _sheet_blocks(_fill_merged(sheet["rows"], merges), [sheet["name"]])

@@ -16,7 +16,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from aigc.knowledge import failure_codes
+from aigc.knowledge import failure_codes, note_codes
+from aigc.knowledge.note_codes import Note
 from aigc.knowledge.parse import Block, Bookmark, DocumentRejected, paragraphs
 from aigc.knowledge.pdf_worker import PdfLimits
 from aigc.knowledge.running_lines import without_running_lines
@@ -62,6 +63,7 @@ def run_worker(data: bytes, limits: PdfLimits, mode: str = "pdf") -> dict[str, A
         raise DocumentRejected(
             f"Reading {what} took longer than {limits.timeout_s:.0f} s; it was stopped",
             failure_codes.READ_TIMEOUT,
+            seconds=round(limits.timeout_s),
         ) from None
     if done.returncode != 0 or not done.stdout:
         # Out of memory shows in many ways (MemoryError, bad_alloc, a library that cannot be
@@ -71,6 +73,7 @@ def run_worker(data: bytes, limits: PdfLimits, mode: str = "pdf") -> dict[str, A
             f"Reading {what} stopped: it needs more than {limits.memory_mb} MB of memory or "
             f"crashed the parser ({tail[0][:200]})",
             failure_codes.READ_OUT_OF_MEMORY,
+            memory_mb=limits.memory_mb,
         )
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer
@@ -93,12 +96,23 @@ def read_pdf(data: bytes, limits: PdfLimits, image: bool = False) -> PdfText:
     an image file, each of its frames a page read by OCR."""
     answer = run_worker(data, limits, "image" if image else "pdf")
     if "refused" in answer:
-        raise DocumentRejected(answer["refused"], answer["code"])
-    notes: list[str] = list(answer["problems"])
+        raise DocumentRejected(answer["refused"], answer["code"], **answer.get("values", {}))
+    notes: list[str] = [
+        Note(text, named["code"], **named["values"])
+        for text, named in zip(answer["problems"], answer["problem_codes"], strict=True)
+    ]
     unread: list[int] = answer["unread_scans"]
     if unread:
         verbs = "looks scanned and was" if len(unread) == 1 else "look scanned and were"
-        notes.append(f"{_pages(unread)} {verbs} not read: {answer['ocr_missing']}")
+        notes.append(
+            Note(
+                f"{_pages(unread)} {verbs} not read: {answer['ocr_missing']}",
+                note_codes.SCANNED_UNREAD,
+                pages=unread[:20],
+                more=len(unread) > 20,
+                **(answer.get("ocr_missing_code") or {}),
+            )
+        )
     blocks: list[Block] = []
     ocr_pages: list[int] = []
     texts, _ = without_running_lines([page["text"] for page in answer["pages"]])

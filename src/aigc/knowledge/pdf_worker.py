@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import resource
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aigc.knowledge import failure_codes, ocr, pdf_forms
+from aigc.knowledge import failure_codes, note_codes, ocr, pdf_forms
 from aigc.knowledge.failure_codes import PDF_CORRUPT, PDF_NO_PAGES, PDF_PASSWORD, PDF_XFA
 from aigc.knowledge.pdf_layout import page_text
 from aigc.knowledge.reasons import with_reason
@@ -59,10 +60,18 @@ class PdfLimits:
 class Outcome:
     pages: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # each problem's code and values (note_codes), for the console to say it in its language
+    problem_codes: list[dict[str, Any]] = field(default_factory=list)
     unread_scans: list[int] = field(default_factory=list)
     ocr_missing: str | None = None
+    ocr_missing_code: dict[str, Any] | None = None  # note_codes.OCR_* and the languages
     # The PDF's bookmarks: {"level": 0.., "title", "page": 1..}, in the order the file lists them.
     outline: list[dict[str, Any]] = field(default_factory=list)
+
+    def problem(self, text: str, code: str, **values: Any) -> None:
+        """A page or frame read only partly: the English for the API, the code for the console."""
+        self.problems.append(text)
+        self.problem_codes.append({"code": code, "values": values})
 
 
 MAX_OUTLINE = 5000  # bookmarks read at most (a 500-page filing has a few hundred)
@@ -90,9 +99,9 @@ def read_outline(pdf: PdfDocument) -> list[dict[str, Any]]:
 class Refused(Exception):
     """The whole PDF is refused; the message says why, ``code`` names it (``failure_codes``)."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: str, /, **values: Any) -> None:
         super().__init__(message)
-        self.code = code
+        self.code, self.values = code, values  # values: as DocumentRejected's
 
 
 def open_pdf(data: bytes) -> PdfDocument:
@@ -168,29 +177,55 @@ def read_scan(
     kept = {"page": number, "text": text, "ocr": False}
     image_w, image_h = largest_image(page)
     if image_w * image_h > limits.max_image_pixels:
-        outcome.problems.append(
+        outcome.problem(
             f"page {number} holds an image too large to read ({image_w}×{image_h} pixels; "
-            f"the limit is {limits.max_image_pixels:,} pixels)"
+            f"the limit is {limits.max_image_pixels:,} pixels)",
+            note_codes.PAGE_IMAGE_TOO_LARGE,
+            page=number,
+            width=image_w,
+            height=image_h,
+            limit=limits.max_image_pixels,
         )
         return kept
     if not state.checked:
         state.missing = ocr.available(limits.ocr_languages) if limits.ocr else "OCR is off"
         state.checked, outcome.ocr_missing = True, state.missing
+        outcome.ocr_missing_code = _ocr_missing_code(state.missing, limits)
     if state.missing is not None:
         outcome.unread_scans.append(number)
         return kept
     if time.monotonic() > state.until:  # keep what was read rather than lose it all
-        outcome.problems.append(f"page {number} looks scanned; OCR stopped, out of time")
+        outcome.problem(
+            f"page {number} looks scanned; OCR stopped, out of time",
+            note_codes.PAGE_OCR_OUT_OF_TIME,
+            page=number,
+        )
         return kept
     try:
         read = ocr_page(page, limits)
     except ocr.OcrFailed as exc:
-        outcome.problems.append(f"page {number}: OCR {exc}")
+        outcome.problem(f"page {number}: OCR {exc}", note_codes.PAGE_OCR_FAILED, page=number)
         return kept
     if alnum(read) <= alnum(text):
-        outcome.problems.append(f"page {number} looks scanned, but OCR found no text on it")
+        outcome.problem(
+            f"page {number} looks scanned, but OCR found no text on it",
+            note_codes.PAGE_OCR_NO_TEXT,
+            page=number,
+        )
         return kept
     return {"page": number, "text": read, "ocr": True}
+
+
+def _ocr_missing_code(missing: str | None, limits: PdfLimits) -> dict[str, Any] | None:
+    """Why OCR cannot run (``ocr.available``'s sentence), named for the console."""
+    if missing is None:
+        return None
+    if not limits.ocr:
+        return {"ocr": note_codes.OCR_OFF}
+    languages = re.match(r"the OCR languages (.+) are not installed", missing)
+    if languages:
+        return {"ocr": note_codes.OCR_LANGUAGES_MISSING, "languages": languages[1]}
+    return {"ocr": note_codes.OCR_NOT_RUNNING}
 
 
 def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
@@ -202,6 +237,8 @@ def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
         raise Refused(
             f"The PDF has {count} pages; the limit is {limits.max_pages}",
             failure_codes.PDF_TOO_MANY_PAGES,
+            pages=count,
+            limit=limits.max_pages,
         )
     # OCR starts no page after its share of the time budget: the parent kills the process at
     # the end of it, and the pages read so far would be lost.
@@ -211,8 +248,10 @@ def read_pages(pdf: PdfDocument, limits: PdfLimits) -> Outcome:
         try:
             page = pdf[number - 1]
         except Exception:  # PDFium's error: a broken or too deeply nested page tree
-            outcome.problems.append(
-                f"page {number} could not be loaded (its page tree is broken or nested too deeply)"
+            outcome.problem(
+                f"page {number} could not be loaded (its page tree is broken or nested too deeply)",
+                note_codes.PAGE_NOT_LOADED,
+                page=number,
             )
             continue
         text = page_text(page.get_textpage())
@@ -255,6 +294,9 @@ def read_image_pages(data: bytes, limits: PdfLimits) -> Outcome:
             f"The image is too large to read ({width}×{height} pixels; the limit is "
             f"{limits.max_image_pixels:,} pixels)",
             failure_codes.IMAGE_TOO_LARGE,
+            width=width,
+            height=height,
+            limit=limits.max_image_pixels,
         )
     missing = ocr.available(limits.ocr_languages) if limits.ocr else "OCR is off"
     if missing is not None:
@@ -266,17 +308,25 @@ def read_image_pages(data: bytes, limits: PdfLimits) -> Outcome:
     until = time.monotonic() + limits.ocr_share * limits.timeout_s
     for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
         if number > limits.max_pages:
-            outcome.problems.append(f"frames after {limits.max_pages} were not read")
+            outcome.problem(
+                f"frames after {limits.max_pages} were not read",
+                note_codes.FRAMES_NOT_READ,
+                limit=limits.max_pages,
+            )
             break
         if time.monotonic() > until:
-            outcome.problems.append(f"page {number} and after: OCR stopped, out of time")
+            outcome.problem(
+                f"page {number} and after: OCR stopped, out of time",
+                note_codes.OCR_STOPPED_FROM,
+                page=number,
+            )
             break
         try:
             text = ocr.read_image(
                 _for_ocr(frame, limits), limits.ocr_languages, limits.ocr_page_timeout_s
             )
         except (ocr.OcrFailed, OSError) as exc:  # OSError: a truncated frame
-            outcome.problems.append(f"page {number}: OCR {exc}")
+            outcome.problem(f"page {number}: OCR {exc}", note_codes.PAGE_OCR_FAILED, page=number)
             continue
         outcome.pages.append({"page": number, "text": text, "ocr": True})
     return outcome
@@ -339,6 +389,7 @@ def read_sheets(data: bytes) -> dict[str, Any]:
                         f"The spreadsheet has more than {MAX_SHEET_CELLS:,} cells, the limit: "
                         "upload the sheets or the rows that matter",
                         failure_codes.SHEET_TOO_MANY_CELLS,
+                        limit=MAX_SHEET_CELLS,
                     )
                 raw.append(row)
             # calamine's rows run from the sheet's first row (its columns from the first
@@ -374,7 +425,7 @@ def run(data: bytes, limits: PdfLimits, mode: str = "pdf") -> dict[str, Any]:
         try:
             return read_sheets(data) if mode == "sheet" else asdict(read_image_pages(data, limits))
         except Refused as exc:
-            return {"refused": str(exc), "code": exc.code}
+            return {"refused": str(exc), "code": exc.code, "values": exc.values}
     try:
         pdf = open_pdf(data)
         try:
@@ -383,7 +434,7 @@ def run(data: bytes, limits: PdfLimits, mode: str = "pdf") -> dict[str, Any]:
         finally:
             pdf.close()
     except Refused as exc:
-        return {"refused": str(exc), "code": exc.code}
+        return {"refused": str(exc), "code": exc.code, "values": exc.values}
     if not any(alnum(p["text"]) for p in outcome.pages) and needs_rendering(data):
         return {
             "code": PDF_XFA,
@@ -406,6 +457,7 @@ def main() -> None:
         result = {
             "refused": f"Reading {what} needs more than {limits.memory_mb} MB of memory",
             "code": failure_codes.READ_OUT_OF_MEMORY,
+            "values": {"memory_mb": limits.memory_mb},
         }
     sys.stdout.write(json.dumps(result, ensure_ascii=False))
 

@@ -74,9 +74,13 @@ class KbDocument(Base):
     status: Mapped[str] = mapped_column(String(20), default="queued")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)  # failure_codes
+    # The numbers and names the reason says (a PDF's pages and the limit), for its code's words.
+    error_values: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # What a person should know about how it was read (pages left unread without OCR, an
     # encoding other than UTF-8), from its last ingestion; None before any.
     notes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # Each note's code and values (knowledge/note_codes.py), or None for one without a code.
+    note_codes: Mapped[list[dict[str, Any] | None] | None] = mapped_column(JSON, nullable=True)
     pages: Mapped[int] = mapped_column(Integer, default=0)
     # What the document says it is and covers (knowledge/context.py), for citations.
     title: Mapped[str | None] = mapped_column(String(500), nullable=True)
@@ -92,6 +96,7 @@ class KbDocument(Base):
     # Why the newest upload could not be indexed while an earlier version was kept in its place.
     update_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     update_error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    update_error_values: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

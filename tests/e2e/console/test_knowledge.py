@@ -4,8 +4,10 @@ them read access and get a cited answer in chat from the uploaded document."""
 
 from __future__ import annotations
 
+import io
 import re
 import secrets
+import zipfile
 from collections.abc import Iterator
 
 import pytest
@@ -293,6 +295,75 @@ def test_a_bad_word_file_and_a_bad_new_version_are_told_in_chinese(
     page = new_page(admin, lang="en", path=f"/knowledge/{kb['id']}")
     expect(_row(page, "考勤.txt").get_by_test_id("doc-update-error")).to_have_text(
         "The last upload was not used: " + by_name["考勤.txt"]["update_error"]
+    )
+
+
+def test_how_a_document_was_read_is_told_in_chinese(
+    new_page, server: Server, console_org: Org
+) -> None:
+    """Found in review: the notes under a document ("年假.txt: read as big5 text …; files not
+    read: tool.exe") were the API's English after "读取说明：" on a Chinese page."""
+    admin = add_user(server, console_org, "admin")
+    kb = server.api(
+        "POST", "/api/kb", key=console_org.admin_key, json={"name": "人事制度", "dense": False}
+    ).json()
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("年假.txt", LEAVE_BIG5)
+        archive.writestr("tool.exe", b"MZ\x90")
+    uploaded = server.api(
+        "POST",
+        f"/api/kb/{kb['id']}/documents",
+        key=console_org.admin_key,
+        files=[("files", ("制度.zip", packed.getvalue(), "application/zip"))],
+    )
+    assert uploaded.status_code in (200, 201, 202), uploaded.text
+    server.wait_job(console_org.admin_key, uploaded.json()["job"]["id"], timeout=120)
+    (doc,) = server.api("GET", f"/api/kb/{kb['id']}/documents", key=console_org.admin_key).json()[
+        "data"
+    ]
+    assert doc["notes"] == [  # unchanged for API clients
+        "年假.txt: read as big5 text (the file is not UTF-8)",
+        "files not read: tool.exe",
+    ]
+    assert [n["code"] for n in doc["note_codes"]] == ["in_file", "files_not_read"]
+
+    page = new_page(admin, lang="zh-CN", path=f"/knowledge/{kb['id']}")
+    expect(_row(page, "制度.zip").get_by_test_id("doc-notes")).to_have_text(
+        "读取说明：年假.txt：按 big5 编码读取（该文件不是 UTF-8）；未读取的文件：tool.exe"
+    )
+    page = new_page(admin, lang="en", path=f"/knowledge/{kb['id']}")
+    expect(_row(page, "制度.zip").get_by_test_id("doc-notes")).to_have_text(
+        "How it was read: " + "; ".join(doc["notes"])
+    )
+
+
+def test_a_failure_reason_keeps_its_numbers_in_chinese(
+    new_page, server: Server, console_org: Org
+) -> None:
+    """Found in review: a JSONL file with a bad line showed "该 JSONL 文件中有一行不是有效的
+    JSON。" while the English named the line; the line's number is now kept with the code."""
+    admin = add_user(server, console_org, "admin")
+    kb = server.api(
+        "POST", "/api/kb", key=console_org.admin_key, json={"name": "问答集", "dense": False}
+    ).json()
+    uploaded = server.api(
+        "POST",
+        f"/api/kb/{kb['id']}/documents",
+        key=console_org.admin_key,
+        files=[("files", ("问答.jsonl", b'{"q": 1}\n{"q": 2}\n{oops\n', "application/x-ndjson"))],
+    )
+    assert uploaded.status_code in (200, 201, 202), uploaded.text
+    server.wait_job(console_org.admin_key, uploaded.json()["job"]["id"], timeout=120)
+    (doc,) = server.api("GET", f"/api/kb/{kb['id']}/documents", key=console_org.admin_key).json()[
+        "data"
+    ]
+    assert doc["error"].startswith("Line 3 is not valid JSON")  # the API's words, unchanged
+    assert (doc["error_code"], doc["error_values"]) == ("jsonl_invalid_line", {"line": 3})
+
+    page = new_page(admin, lang="zh-CN", path=f"/knowledge/{kb['id']}")
+    expect(_row(page, "问答.jsonl").get_by_test_id("doc-error")).to_have_text(
+        "无法使用：该 JSONL 文件的第 3 行不是有效的 JSON。"
     )
 
 

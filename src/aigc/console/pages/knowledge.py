@@ -291,7 +291,7 @@ class KbPage:
                             tr("kb.doc.failed", reason=failure_reason(self.user, doc))
                         ).classes("text-negative text-sm").props('data-testid="doc-error"')
                     elif doc.get("notes"):
-                        read_notes(self.user, doc["notes"])
+                        read_notes(self.user, doc)
                     if doc.get("update_error"):
                         update_failed(self.user, doc)
 
@@ -354,7 +354,7 @@ async def chunk_viewer(
         if doc["status"] == "failed":
             ui.label(tr("kb.doc.failed", reason=failure_reason(user, doc))).classes("text-negative")
         elif doc.get("notes"):
-            read_notes(user, doc["notes"])
+            read_notes(user, doc)
         if doc.get("update_error"):
             update_failed(user, doc)
         if not chunks:

@@ -16,6 +16,7 @@ from nicegui import ui
 from aigc.console import i18n
 from aigc.console.api import ApiError
 from aigc.console.api_errors import explain_error
+from aigc.console.pages.knowledge_notes import notes_text
 from aigc.console.session import ConsoleUser
 from aigc.knowledge import failure_codes
 
@@ -85,18 +86,35 @@ _REASONS = {
     "zh-CN": {f"kb.reason.{code}": reason.zh for code, reason in failure_codes.REASONS.items()},
 }
 i18n.add(_REASONS)
+# ... and with the numbers a failure kept (``error_values``: a PDF's pages and the limit).
+i18n.add(
+    {
+        "en": {f"kb.reason_values.{c}": r.en for c, r in failure_codes.WITH_VALUES.items()},
+        "zh-CN": {f"kb.reason_values.{c}": r.zh for c, r in failure_codes.WITH_VALUES.items()},
+    }
+)
 
 
 def failure_reason(user: ConsoleUser, doc: dict[str, Any]) -> str:
     """Why ``doc`` could not be indexed, in the page's language where its code is known; the
     API's own words otherwise (and always on an English page)."""
-    return _in_language(user, doc.get("error_code"), doc.get("error") or "?")
+    return reason_text(
+        user.tr, doc.get("error_code"), doc.get("error") or "?", doc.get("error_values")
+    )
 
 
-def _in_language(user: ConsoleUser, code: str | None, written: str) -> str:
-    if user.tr.lang != "en" and code in failure_codes.REASONS:
-        return user.tr(f"kb.reason.{code}")
-    return written
+def reason_text(tr: i18n.Translator, code: Any, written: str, values: Any = None) -> str:
+    """A failure reason in the page's language where its code is known, with the numbers it
+    kept (``values``) where the code's words have room for them; else as the API wrote it."""
+    if tr.lang == "en" or code not in failure_codes.REASONS:
+        return written
+    if isinstance(values, dict) and values and code in failure_codes.WITH_VALUES:
+        shown = {k: f"{v:,}" if type(v) is int else v for k, v in values.items()}
+        try:
+            return tr(f"kb.reason_values.{code}", **shown)
+        except (KeyError, TypeError, ValueError):  # values not as this console expects
+            pass
+    return tr(f"kb.reason.{code}")
 
 
 def missing(user: ConsoleUser, exc: ApiError) -> None:
@@ -125,10 +143,11 @@ def status_chip(user: ConsoleUser, status: str) -> None:
     chip.props(f'dense data-testid="status" data-status="{status}"')
 
 
-def read_notes(user: ConsoleUser, notes: list[str]) -> None:
+def read_notes(user: ConsoleUser, doc: dict[str, Any]) -> None:
     """What the ingestion says about how a document was read (pages left unread, the text
-    encoding), under the document."""
-    ui.label(user.tr("kb.doc.notes", notes="; ".join(notes))).classes("text-sm text-grey-8").props(
+    encoding), under the document, in the page's language where the API named each note."""
+    notes = notes_text(user.tr, doc)
+    ui.label(user.tr("kb.doc.notes", notes=notes)).classes("text-sm text-grey-8").props(
         'data-testid="doc-notes"'
     )
 
@@ -137,7 +156,9 @@ def update_failed(user: ConsoleUser, doc: dict[str, Any]) -> None:
     """A newer upload of the document that could not be indexed: the previous version is
     still the one searched and served, and the person who uploaded should know why (in the
     page's language where the API coded it, as ``failure_reason``)."""
-    reason = _in_language(user, doc.get("update_error_code"), doc["update_error"])
+    reason = reason_text(
+        user.tr, doc.get("update_error_code"), doc["update_error"], doc.get("update_error_values")
+    )
     ui.label(user.tr("kb.doc.update_failed", reason=reason)).classes("text-sm text-warning").props(
         'data-testid="doc-update-error"'
     )
