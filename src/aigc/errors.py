@@ -65,6 +65,16 @@ def problem_detail(loc: str | None, error: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def value_problem(kind: str, template: str, **ctx: str | int | float) -> Exception:
+    """A validator's own refusal (raise it where a ``ValueError`` would be) with a stable
+    ``kind`` and the values it names, so ``problem_detail`` sends them and a client says it
+    in its reader's language. The English reads as a ``ValueError``'s does: "Value error, "
+    and ``template`` with ``{name}`` filled from ``ctx``."""
+    from pydantic_core import PydanticCustomError
+
+    return PydanticCustomError(kind, "Value error, " + template, ctx)
+
+
 class InvalidRequest(APIError):
     status = 400
     type = "invalid_request_error"

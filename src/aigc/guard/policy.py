@@ -57,7 +57,7 @@ from pydantic import (
     model_validator,
 )
 
-from aigc.errors import problem_detail
+from aigc.errors import problem_detail, value_problem
 from aigc.guard import pii
 from aigc.infra import linear_re
 from aigc.infra.canonical_text import canonical
@@ -144,7 +144,9 @@ class Rule(BaseModel):
             try:
                 linear_re.compile(pattern)
             except linear_re.LinearRegexError as exc:
-                raise ValueError(str(exc)) from None
+                raise value_problem(
+                    "policy_pattern_not_linear", "{reason}", reason=str(exc)
+                ) from None
         return pattern
 
     @model_validator(mode="after")
@@ -152,23 +154,42 @@ class Rule(BaseModel):
         if self.detector == "pii":
             unknown = sorted(set(self.entities or []) - set(pii.ALL_ENTITIES))
             if unknown:
-                raise ValueError(f"unknown PII entities {unknown}; known: {pii.ALL_ENTITIES}")
+                raise value_problem(
+                    "policy_unknown_entities",
+                    "unknown PII entities {unknown}; known: {known}",
+                    unknown=str(unknown),
+                    known=str(pii.ALL_ENTITIES),
+                )
         elif self.action in ("redact", "pseudonymize") and self.detector not in ("regex",):
-            raise ValueError(f"action '{self.action}' needs detector 'pii' or 'regex'")
+            raise value_problem(
+                "policy_action_needs_detector",
+                "action '{action}' needs detector 'pii' or 'regex'",
+                action=self.action,
+            )
         if self.action == "pseudonymize" and self.stage != "input":
-            raise ValueError("pseudonymize works on the input stage only")
+            raise value_problem(
+                "policy_pseudonymize_input_only", "pseudonymize works on the input stage only"
+            )
         if self.action == "drop" and self.stage != "retrieval":
-            raise ValueError("drop works on the retrieval stage only (chunks, tool results)")
+            raise value_problem(
+                "policy_drop_retrieval_only",
+                "drop works on the retrieval stage only (chunks, tool results)",
+            )
         if self.detector == "regex" and not self.pattern:
-            raise ValueError("detector 'regex' needs 'pattern'")
+            raise value_problem("policy_regex_needs_pattern", "detector 'regex' needs 'pattern'")
         if self.detector == "keywords" and not self.words:
-            raise ValueError("detector 'keywords' needs 'words'")
+            raise value_problem("policy_keywords_needs_words", "detector 'keywords' needs 'words'")
         if self.detector == "moderation" and self.categories:
             from aigc.guard.moderation import CATEGORIES
 
             unknown = sorted(set(self.categories) - set(CATEGORIES))
             if unknown:
-                raise ValueError(f"unknown categories {unknown}; known: {list(CATEGORIES)}")
+                raise value_problem(
+                    "policy_unknown_categories",
+                    "unknown categories {unknown}; known: {known}",
+                    unknown=str(unknown),
+                    known=str(list(CATEGORIES)),
+                )
         return self
 
     @cached_property
@@ -215,7 +236,9 @@ class Policy(BaseModel):
         seen: set[str] = set()
         for rule in self.rules:
             if rule.id in seen:
-                raise ValueError(f"rule id '{rule.id}' is used twice")
+                raise value_problem(
+                    "policy_rule_id_twice", "rule id '{id}' is used twice", id=rule.id
+                )
             seen.add(rule.id)
         return self
 

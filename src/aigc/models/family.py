@@ -242,34 +242,48 @@ def _strip_none(annotation: Any) -> Any:
     return annotation
 
 
-def check_value(key: str, value: Any, rule: ParamRule) -> str | None:
-    """Why ``value`` does not fit ``rule`` (the message of a 400), or None."""
+def check_value(key: str, value: Any, rule: ParamRule) -> dict[str, Any] | None:
+    """Why ``value`` does not fit ``rule``, or None: the English ``msg`` (the message of a
+    400) with a stable ``type`` and the ``ctx`` values it names, as a validator's problem
+    (``errors.problem_detail``), so a client can say it in its reader's language."""
     if value is None and rule.nullable:  # as the parameters' JSON schema allows
         return None
+    bounds = {"name": key, "low": str(rule.low), "high": str(rule.high)}
     if rule.kind == "int":
         whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        if isinstance(value, bool) or not whole:  # 2.0 is an integer in JSON; true is not
-            return f"'{key}' must be an integer from {rule.low} to {rule.high}"
-        if (rule.low is not None and value < rule.low) or (
-            rule.high is not None and value > rule.high
-        ):
-            return f"'{key}' must be an integer from {rule.low} to {rule.high}"
+        # 2.0 is an integer in JSON; true is not
+        if isinstance(value, bool) or not whole or not _within(value, rule):
+            return _problem(
+                "param_int_range", "'{name}' must be an integer from {low} to {high}", bounds
+            )
     elif rule.kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"'{key}' must be a number"
-        if (rule.low is not None and value < rule.low) or (
-            rule.high is not None and value > rule.high
-        ):
-            return f"'{key}' must be from {rule.low} to {rule.high}"
+            return _problem("param_number", "'{name}' must be a number", {"name": key})
+        if not _within(value, rule):
+            return _problem("param_number_range", "'{name}' must be from {low} to {high}", bounds)
     elif rule.kind == "choice":
         if value not in rule.choices:
-            return f"'{key}' must be one of {', '.join(map(str, rule.choices))}"
+            choices = ", ".join(map(str, rule.choices))
+            ctx = {"name": key, "choices": choices}
+            return _problem("param_choice", "'{name}' must be one of {choices}", ctx)
     elif rule.kind == "bool":
         if not isinstance(value, bool | int | str) or str(value).lower() not in _BOOLS:
-            return f"'{key}' must be true or false"
+            return _problem("param_bool", "'{name}' must be true or false", {"name": key})
     elif not isinstance(value, str | int | float | bool):
-        return f"'{key}' must be a number, a string or a boolean"
+        return _problem(
+            "param_scalar", "'{name}' must be a number, a string or a boolean", {"name": key}
+        )
     return None
+
+
+def _within(value: float, rule: ParamRule) -> bool:
+    return not (
+        (rule.low is not None and value < rule.low) or (rule.high is not None and value > rule.high)
+    )
+
+
+def _problem(kind: str, template: str, ctx: dict[str, str]) -> dict[str, Any]:
+    return {"type": kind, "ctx": ctx, "msg": template.format(**ctx)}
 
 
 _BOOLS = {"true", "false", "1", "0", "yes", "no", "on", "off"}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from aigc.errors import value_problem
 from aigc.infra.hf_import import load_transformers
 from aigc.models.device import pick_device
 from aigc.models.family import PATH_CONFIG, Family, register
@@ -83,7 +84,7 @@ class GPTParams(neural.NeuralParams):
     @classmethod
     def _whole_heads(cls, value: int, info: ValidationInfo) -> int:
         if value % int(info.data.get("n_head") or 1):
-            raise ValueError("n_embd must be a multiple of n_head")
+            raise value_problem("param_whole_heads", "n_embd must be a multiple of n_head")
         return value
 
 

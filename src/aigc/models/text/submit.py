@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_model_allowed
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, problem_detail
 from aigc.infra import untrusted
 from aigc.infra.schema import Job, ModelRecord
 from aigc.models.family import Family, check_value, param_rules
@@ -44,14 +44,23 @@ def check_params(family: Family, params: dict[str, Any]) -> None:
     for key, value in params.items():
         problem = check_value(key, value, rules[key])
         if problem:
-            raise InvalidRequest(problem, param=f"params.{key}")
+            where = f"params.{key}"
+            raise InvalidRequest(
+                problem["msg"],
+                param=where,
+                code="invalid_value",
+                details=[problem_detail(where, problem)],
+            )
     try:
         model.model_validate(params)
     except ValidationError as exc:  # a rule across fields (e.g. GPT: n_embd % n_head)
         error = exc.errors()[0]
         where = ".".join(str(p) for p in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        raise InvalidRequest(message, param=f"params.{where}" if where else "params") from None
+        param = f"params.{where}" if where else "params"
+        raise InvalidRequest(
+            message, param=param, code="invalid_value", details=[problem_detail(param, error)]
+        ) from None
 
 
 def submit_training(
