@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal
 from aigc.config import Settings
-from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge, problem_detail
 from aigc.infra import jobs, text_encoding, untrusted
 from aigc.infra.db import Database
 from aigc.infra.files import staging_file
@@ -224,11 +224,15 @@ def check_new_name(
     (a trailing space, an ideographic one) are one name here as in the knowledge base."""
     name = check_document_name(filename, folders)
     if name in taken:
-        raise InvalidRequest(
+        twice = (
             f"A file named '{untrusted.field(name, 100)}' is already in this {batch}; a "
-            "knowledge base keeps one document per name: send it once, or rename one of them",
+            "knowledge base keeps one document per name: send it once, or rename one of them"
+        )
+        raise InvalidRequest(
+            twice,
             param="files",
             code="duplicate_filename",
+            details=_why(twice, "duplicate_filename", name=name[:100]),
         )
     return name
 
@@ -258,7 +262,18 @@ def _format(name: str, head: bytes | None = None) -> str:
     try:
         return parse.detect_format(name, head)
     except parse.DocumentRejected as exc:
-        raise InvalidRequest(str(exc), param="file", code="unsupported_file_type") from None
+        raise InvalidRequest(
+            str(exc),
+            param="file",
+            code="unsupported_file_type",
+            details=_why(str(exc), exc.code, **exc.values),
+        ) from None
+
+
+def _why(message: str, kind: str, **ctx: Any) -> list[dict[str, Any]]:
+    """An upload's refusal by a stable type and its values (``errors.problem_detail``), sent
+    beside the English so a client can say which rule refused the file in its own words."""
+    return [problem_detail("file", {"type": kind, "ctx": ctx, "msg": message})]
 
 
 # The bytes blank space is made of in the encodings text files come in (UTF-8's U+3000, U+00A0
@@ -306,24 +321,35 @@ def stage_document(
                     head += piece[: parse.SNIFF_BYTES - len(head)]
                 size += len(piece)
                 if size > settings.kb_max_document_bytes:
-                    raise PayloadTooLarge(
+                    too_large = (
                         f"'{name}' is larger than the limit of {settings.kb_max_document_bytes} "
-                        "bytes per document",
+                        "bytes per document"
+                    )
+                    raise PayloadTooLarge(
+                        too_large,
                         param="file",
                         code="file_too_large",
+                        details=_why(
+                            too_large, "file_too_large", limit=settings.kb_max_document_bytes
+                        ),
                     )
                 digest.update(piece)
                 blank = blank and not piece.translate(None, _BLANK_BYTES)
                 out.write(piece)
         if size == 0:
-            raise InvalidRequest(f"'{name}' is empty", param="file", code="empty_file")
+            empty = f"'{name}' is empty"
+            raise InvalidRequest(
+                empty, param="file", code="empty_file", details=_why(empty, "empty_file")
+            )
         if sniffed:
             fmt = _format(name, head)
         if blank and fmt in parse.TEXT_PARSERS and _blank_text(tmp.read_bytes()):
+            blank_only = f"'{name}' holds only blank space: no text to index"
             raise InvalidRequest(
-                f"'{name}' holds only blank space: no text to index",
+                blank_only,
                 param="file",
                 code="empty_file",
+                details=_why(blank_only, "blank_file"),
             )
     except BaseException:
         tmp.unlink(missing_ok=True)

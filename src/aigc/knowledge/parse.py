@@ -199,6 +199,8 @@ def detect_format(filename: str, head: bytes | None = None) -> str:
             f"'.{ext}' is {_SAVE_AS[ext][0]}, which is not read here: save it as "
             f".{_SAVE_AS[ext][1]} (Save As, or Export) and upload that",
             failure_codes.SAVE_AS_OTHER_FORMAT,
+            ext=ext,
+            save_as=_SAVE_AS[ext][1],
         )
     if ext not in FORMATS:
         supported = f"{', '.join(FORMATS)}, and plain text such as .log, .yaml, .sql or code"
@@ -207,6 +209,7 @@ def detect_format(filename: str, head: bytes | None = None) -> str:
             if ext
             else f"'{filename}' has no extension; supported: {supported}",
             failure_codes.UNSUPPORTED_TYPE,
+            ext=ext,
         )
     return ext
 

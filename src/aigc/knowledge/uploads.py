@@ -11,7 +11,7 @@ checks the status sees it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -35,6 +35,9 @@ class Refusal:
     message: str
     code: str
     too_large: bool = False
+    # the rule that refused it by type and values (``errors.problem_detail``), if named: sent
+    # in x-error-details when no file of the request was taken (the console sends one a time)
+    details: list[dict[str, Any]] = field(default_factory=list)
 
     def view(self) -> dict[str, Any]:
         return {"filename": self.filename, "error": {"message": self.message, "code": self.code}}
@@ -53,7 +56,9 @@ class Uploaded:
 
 def _refusal(filename: str | None, exc: APIError) -> Refusal:
     code = exc.code or ("file_too_large" if isinstance(exc, PayloadTooLarge) else "invalid_file")
-    return Refusal(filename, exc.message, code, isinstance(exc, PayloadTooLarge))
+    return Refusal(
+        filename, exc.message, code, isinstance(exc, PayloadTooLarge), list(exc.details or [])
+    )
 
 
 def all_refused(refused: list[Refusal]) -> APIError:
@@ -69,7 +74,9 @@ def all_refused(refused: list[Refusal]) -> APIError:
     else:
         message = f"None of the {len(refused)} files was accepted: {reasons}"
     error = PayloadTooLarge if all(r.too_large for r in refused) else InvalidRequest
-    return error(message, param="files", code=code)
+    # each file's rule by type and values (x-error-details), under the file's name
+    details = [d | {"loc": r.filename} for r in refused for d in r.details[:1]]
+    return error(message, param="files", code=code, details=details or None)
 
 
 def upload_documents(

@@ -209,10 +209,22 @@ def test_the_upload_button_is_named_and_refusals_are_chinese(
                 "buffer": "第一天请到前台领取工牌。".encode(),
             },
             {"name": "安装程序.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90"},
+            {"name": "报告.pages", "mimeType": "application/octet-stream", "buffer": b"PK\x03"},
+            {"name": "空白.txt", "mimeType": "text/plain", "buffer": " \n\u3000\n".encode()},
         ]
     )
-    refused = page.get_by_test_id("upload-row").filter(has_text="安装程序.exe")
-    expect(refused.get_by_test_id("upload-error")).to_have_text("不支持此文件类型。")
+    # Each refusal names the rule that refused the file (all were "不支持此文件类型。" or the
+    # API's English before).
+    rows = page.get_by_test_id("upload-row")
+    expect(rows.filter(has_text="安装程序.exe").get_by_test_id("upload-error")).to_have_text(
+        "不支持「.exe」类型的文件。"
+    )
+    expect(rows.filter(has_text="报告.pages").get_by_test_id("upload-error")).to_have_text(
+        "无法读取「.pages」格式：请用原软件“另存为”或“导出”为 .docx 格式后再上传。"
+    )
+    expect(rows.filter(has_text="空白.txt").get_by_test_id("upload-error")).to_have_text(
+        "文件中只有空白，没有可索引的文字。"
+    )
     expect(_row(page, "入职须知.txt")).to_have_count(1)
     expect(page.get_by_role("button", name="清除已上传文件列表")).to_be_visible()
 

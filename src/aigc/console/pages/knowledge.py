@@ -22,7 +22,6 @@ from nicegui import events, ui
 
 from aigc.console import layout
 from aigc.console.api import ApiError
-from aigc.console.api_errors import explain
 from aigc.console.i18n import add
 from aigc.console.pages.knowledge_common import (
     PROCESSING,
@@ -33,6 +32,7 @@ from aigc.console.pages.knowledge_common import (
     file_size,
     missing,
     read_notes,
+    refusal_text,
     shown_status,
     status_chip,
     update_failed,
@@ -203,14 +203,22 @@ class KbPage:
             )
             result = answer["data"][0]
         except ApiError as exc:  # one file a request: its refusal is the request's error
-            result = {"error": {"message": exc.message, "code": exc.code, "status": exc.status}}
+            result = {
+                "error": {
+                    "message": exc.message,
+                    "code": exc.code,
+                    "status": exc.status,
+                    "details": exc.details,
+                }
+            }
         if "id" not in result:  # refused: the API says why for this file alone
             error = result["error"]
-            reason = explain(
+            reason = refusal_text(
                 self.user.tr,
                 error.get("message") or "",
                 error.get("code"),
                 error.get("status", 400),
+                error.get("details"),
             )
             self.uploads[name] = {"status": "failed", "error": reason, "doc": None}
         else:

@@ -15,7 +15,7 @@ from nicegui import ui
 
 from aigc.console import i18n
 from aigc.console.api import ApiError
-from aigc.console.api_errors import explain_error
+from aigc.console.api_errors import explain, explain_error
 from aigc.console.pages.knowledge_notes import notes_text
 from aigc.console.session import ConsoleUser
 from aigc.knowledge import failure_codes
@@ -115,6 +115,61 @@ def reason_text(tr: i18n.Translator, code: Any, written: str, values: Any = None
         except (KeyError, TypeError, ValueError):  # values not as this console expects
             pass
     return tr(f"kb.reason.{code}")
+
+
+# Why a file was refused at upload, by the rule's type and values (the API's x-error-details
+# for the file, aigc.knowledge.ingest._why); English pages keep the API's own sentence.
+i18n.add(
+    {
+        "en": {
+            "kb.refused.unsupported_type": "Files of type '.{ext}' are not supported.",
+            "kb.refused.no_extension": "The file name has no extension, so its type is unknown.",
+            "kb.refused.save_as_other_format": "'.{ext}' files are not read here: save it as "
+            ".{save_as} (Save As, or Export) and upload that.",
+            "kb.refused.file_too_large": "The file is larger than the limit of {limit} per "
+            "document.",
+            "kb.refused.empty_file": "The file is empty.",
+            "kb.refused.blank_file": "The file holds only blank space: no text to index.",
+            "kb.refused.duplicate_filename": "A file named '{name}' is already in this upload; "
+            "a knowledge base keeps one document per name: send it once, or rename one.",
+        },
+        "zh-CN": {
+            "kb.refused.unsupported_type": "不支持「.{ext}」类型的文件。",
+            "kb.refused.no_extension": "文件名没有扩展名，无法判断文件类型。",
+            "kb.refused.save_as_other_format": "无法读取「.{ext}」格式：请用原软件“另存为”或“导出”"
+            "为 .{save_as} 格式后再上传。",
+            "kb.refused.file_too_large": "文件超过了每个文档 {limit} 的大小上限。",
+            "kb.refused.empty_file": "文件是空的。",
+            "kb.refused.blank_file": "文件中只有空白，没有可索引的文字。",
+            "kb.refused.duplicate_filename": "本次上传中已有名为「{name}」的文件；知识库中每个名称"
+            "只保留一个文档，请只上传一次，或将其中一个改名。",
+        },
+    }
+)
+
+
+def refusal_text(
+    tr: i18n.Translator,
+    message: str,
+    code: str | None,
+    status: int = 400,
+    details: list[dict[str, Any]] | None = None,
+) -> str:
+    """Why a file was refused at upload: in the page's language from the rule that refused
+    it (``details``) where it is named, else as any refusal is explained."""
+    detail = details[0] if details and isinstance(details[0], dict) else {}
+    kind, ctx = str(detail.get("type") or ""), detail.get("ctx")
+    if tr.lang != "en" and isinstance(ctx, dict) and f"kb.refused.{kind}" in i18n.TABLE["en"]:
+        shown = dict(ctx)
+        if kind == "unsupported_type" and not shown.get("ext"):
+            kind = "no_extension"
+        if kind == "file_too_large" and isinstance(shown.get("limit"), int):
+            shown["limit"] = file_size(shown["limit"])
+        try:
+            return tr(f"kb.refused.{kind}", **shown)
+        except (KeyError, TypeError, ValueError):  # values not as this console expects
+            pass
+    return explain(tr, message, code, status)
 
 
 def missing(user: ConsoleUser, exc: ApiError) -> None:
