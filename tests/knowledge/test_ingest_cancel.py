@@ -23,7 +23,7 @@ FILES = {
 }
 
 
-def _stop_after_first_document(fraction: float, message: str) -> None:
+def _stop_after_first_document(fraction: float, message: str, *_named: object) -> None:
     if message.startswith("document 1 of"):
         raise JobCancelled("job_x")
 

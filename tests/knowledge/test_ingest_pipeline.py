@@ -94,7 +94,12 @@ def test_every_file_gets_its_own_progress_line_as_it_is_done(sandbox: Sandbox) -
     changed = sandbox.add(sandbox.admin_a, kb, names)
     seen: list[tuple[float, str]] = []
     ingest_documents(
-        sandbox.db, sandbox.settings, "t_a", kb, changed, progress=lambda f, m: seen.append((f, m))
+        sandbox.db,
+        sandbox.settings,
+        "t_a",
+        kb,
+        changed,
+        progress=lambda f, m, *_: seen.append((f, m)),
     )
     per_file = [(f, m) for f, m in seen if re.match(r"document \d of 5: .* (indexed|failed)", m)]
     assert [m.split(":")[0] for _, m in per_file] == [f"document {i} of 5" for i in range(1, 6)]
@@ -124,7 +129,7 @@ def test_a_broken_file_fails_alone_even_on_an_unforeseen_error(
     changed = sandbox.add(sandbox.admin_a, kb, docs)
     lines: list[str] = []
     result = ingest_documents(
-        sandbox.db, sandbox.settings, "t_a", kb, changed, progress=lambda f, m: lines.append(m)
+        sandbox.db, sandbox.settings, "t_a", kb, changed, progress=lambda f, m, *_: lines.append(m)
     )
     assert result["indexed"] == 5 and result["failed"] == 2, result
     with sandbox.db.session() as s:
@@ -150,7 +155,7 @@ def test_in_a_long_job_finished_files_turn_ready_one_by_one(
     changed = sandbox.add(sandbox.admin_a, kb, files())
     ready_when: dict[int, int] = {}
 
-    def watch(fraction: float, message: str) -> None:
+    def watch(fraction: float, message: str, *_named: object) -> None:
         if m := re.match(r"document (\d) of 5: ", message):
             with sandbox.db.session() as s:
                 statuses = s.scalars(select(KbDocument.status)).all()

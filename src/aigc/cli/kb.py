@@ -101,7 +101,7 @@ def kb_ingest(
                     who.tenant_id,
                     kb_id,
                     changed,
-                    progress=lambda f, m: bar.update(task, completed=f, description=m),
+                    progress=lambda f, m, *_: bar.update(task, completed=f, description=m),
                 )
         else:  # a log or a pipe: a bar would show nothing until the end, so a line per step
             result = ingest_documents(
@@ -121,7 +121,7 @@ def document_name(file: Path, folder: Path) -> str:
     return file.relative_to(os.path.realpath(folder)).as_posix()
 
 
-def progress_line(fraction: float, message: str) -> None:
+def progress_line(fraction: float, message: str, *_named: object) -> None:
     """One progress line, flushed at once (``aigc kb ingest … > log`` shows each file)."""
     from rich.markup import escape
 

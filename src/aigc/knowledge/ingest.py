@@ -45,7 +45,16 @@ from aigc.infra.db import Database
 from aigc.infra.files import staging_file
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
 from aigc.infra.storage import BlobNotFound, storage_for
-from aigc.knowledge import bases, context, failure_codes, indexed, note_codes, parse, pgvectors
+from aigc.knowledge import (
+    bases,
+    context,
+    failure_codes,
+    indexed,
+    ingest_lines,
+    note_codes,
+    parse,
+    pgvectors,
+)
 from aigc.knowledge.bases import get_kb
 from aigc.knowledge.chunk import Chunk, chunk_blocks, token_counter
 from aigc.knowledge.embed import Embedder, shared_embedder
@@ -611,6 +620,10 @@ class _Prepared:
         return chunk.meta | {k: v[:500] for k, v in found.items() if v}
 
 
+# How a progress line is reported: fraction, the English line, and its code and values
+# (``ingest_lines``), positionally (``JobContext.progress`` takes them so).
+Report = Callable[[float, str, str | None, dict[str, Any] | None], None]
+
 EMBED_SLICE = 512  # chunks embedded between two progress reports within one document
 # While a long job runs, the index is brought up to date this often, and the documents it
 # then holds turn ``ready`` (searchable, shown done in the console and the API) one by one.
@@ -623,7 +636,7 @@ def ingest_documents(
     tenant_id: str,
     kb_id: str,
     doc_ids: list[str],
-    progress: Callable[[float, str], None] | None = None,
+    progress: Report | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:
     """Chunk and embed every queued document of ``doc_ids`` (each alone: one failure harms no
@@ -635,7 +648,7 @@ def ingest_documents(
     cache, where ``sync_index`` finds them. Each document says what became of it in a progress
     line of its own (``document n of N: …``) as soon as it is done, and in a long job the
     index is synced every ``SYNC_EVERY_S``, so finished documents turn ``ready`` as it goes."""
-    report = progress or (lambda fraction, message: None)
+    report: Report = progress or (lambda fraction, message, code, values: None)
     workers = max(1, workers if workers is not None else settings.kb_ingest_workers)
     count = token_counter(settings.kb_embedding_model_dir)
     limits = parse_limits(settings)
@@ -643,10 +656,11 @@ def ingest_documents(
     notes: dict[str, list[str]] = {}
     total, done = len(doc_ids), 0
 
-    def said(line: str) -> None:
+    def said(line: str, code: str, **values: Any) -> None:
         nonlocal done
         done += 1
-        report(0.95 * done / total, f"document {done} of {total}: {line}")
+        named = {"done": done, "total": total, **values}
+        report(0.95 * done / total, f"document {done} of {total}: {line}", code, named)
 
     claimed: list[_Claimed] = []
     for doc_id in doc_ids:
@@ -655,7 +669,11 @@ def ingest_documents(
             claimed.append(what)
         else:
             outcome[doc_id] = what
-            said("not found" if what == "gone" else f"{_name(db, doc_id)} unchanged")
+            if what == "gone":
+                said("not found", ingest_lines.GONE)
+            else:
+                name = _name(db, doc_id)
+                said(f"{name} unchanged", ingest_lines.UNCHANGED, name=name)
     embedder = embedder_for(settings) if claimed and _dense(db, tenant_id, kb_id) else None
     # On PostgreSQL with pgvector the vectors are stored with their chunks, in one transaction.
     in_db = embedder is not None and pgvectors.usable(db.engine, embedder.dim)
@@ -667,7 +685,14 @@ def ingest_documents(
     def failed(doc: _Claimed, failure: Failure) -> None:  # and said why
         settled = _fail(db, settings, doc.doc_id, failure, doc.sha256)
         outcome[doc.doc_id] = "superseded" if settled == "superseded" else "failed"
-        said(_failed_line(doc.name, settled, failure.reason))
+        said(
+            _failed_line(doc.name, settled, failure.reason),
+            ingest_lines.SUPERSEDED if settled == "superseded" else ingest_lines.FAILED,
+            name=doc.name,
+            reason=failure.code,
+            reason_values=failure.values or {},
+            kept=settled == "kept",
+        )
 
     def top_up() -> None:  # keep every parser busy, with a bounded look-ahead
         while len(ahead) < workers + 1 and (doc := next(queue, None)) is not None:
@@ -698,7 +723,11 @@ def ingest_documents(
                     continue
                 if not stored:
                     outcome[doc.doc_id] = "superseded"
-                    said(_failed_line(doc.name, "superseded", ""))
+                    said(
+                        _failed_line(doc.name, "superseded", ""),
+                        ingest_lines.SUPERSEDED,
+                        name=doc.name,
+                    )
                     continue
                 outcome[doc.doc_id] = "indexed"
                 if prepared.notes:
@@ -706,7 +735,11 @@ def ingest_documents(
                 ocr = sum(c.meta.get("ocr") == "true" for c in prepared.chunks)
                 line = f"{doc.name} indexed, {len(prepared.chunks)} chunks"
                 line += f" ({ocr} by OCR)" if ocr else ""
-                said(line + "".join(f"; {note}" for note in prepared.notes))
+                said(
+                    line + "".join(f"; {note}" for note in prepared.notes),
+                    ingest_lines.INDEXED,
+                    **ingest_lines.indexed(doc.name, len(prepared.chunks), ocr, prepared.notes),
+                )
                 unsynced.append(doc.doc_id)
                 if ahead and time.monotonic() - last_sync >= SYNC_EVERY_S:
                     _sync_and_ready(db, settings, tenant_id, kb_id, unsynced)
@@ -714,9 +747,9 @@ def ingest_documents(
         finally:
             for _, future in ahead:  # cancelled or failed: start nothing more
                 future.cancel()
-    report(0.95, "updating the index")
+    report(0.95, "updating the index", ingest_lines.UPDATING_INDEX, {})
     stats = _sync_and_ready(db, settings, tenant_id, kb_id, unsynced)
-    report(1.0, "done")
+    report(1.0, "done", ingest_lines.DONE, {})
     return {
         "documents": outcome,
         "indexed": sum(o == "indexed" for o in outcome.values()),
@@ -908,7 +941,7 @@ def _embed_ahead(
     name: str,
     done: int,
     total: int,
-    report: Callable[[float, str], None],
+    report: Report,
 ) -> np.ndarray:
     """Embed a document's chunks now (into the cache too), while the next ones are parsed; a
     long document reports (and can be cancelled) between slices. The vectors, one per chunk,
@@ -921,6 +954,14 @@ def _embed_ahead(
             report(
                 0.95 * done / total,
                 f"document {done + 1} of {total}: {name}, {start} of {len(texts)} chunks embedded",
+                ingest_lines.EMBEDDING,
+                {
+                    "done": done + 1,
+                    "total": total,
+                    "name": name,
+                    "embedded": start,
+                    "chunks": len(texts),
+                },
             )
         parts.append(embedder.embed(texts[start : start + EMBED_SLICE]))
     if embedder.is_default:  # Chinese words' senses, for a Chinese question's ranking
