@@ -227,6 +227,12 @@ def test_policy_problems_are_told_in_chinese_at_their_lines(
     set_editor(page, f"name: {name}\nrules: [\n")
     page.get_by_test_id("policy-save").click()
     expect(problems.first).to_have_text("第 3 行: YAML 格式错误（第 3 行第 1 列附近）")
+
+    # The policy's own rules, not pydantic's ("rule id 'r1' is used twice" before).
+    twice = GOOD_POLICY.format(name=name) + GOOD_POLICY.split("rules:\n", 1)[1]
+    set_editor(page, twice)
+    page.get_by_test_id("policy-save").click()
+    expect(problems.first).to_have_text("规则 ID「r1」重复使用")
     assert server.api("GET", f"/api/policies/{name}", key=org.admin_key).status_code == 404
 
 
