@@ -226,6 +226,9 @@ def test_the_upload_button_is_named_and_refusals_are_chinese(
         "文件中只有空白，没有可索引的文字。"
     )
     expect(_row(page, "入职须知.txt")).to_have_count(1)
+    # The ingestion job's own line, in Chinese from its code ("done" in English before, and
+    # not shown at all).
+    expect(page.get_by_test_id("ingest-line")).to_have_text("完成", timeout=60_000)
     expect(page.get_by_role("button", name="清除已上传文件列表")).to_be_visible()
 
     # Searching with an empty box did nothing at all: now it says what is missing.

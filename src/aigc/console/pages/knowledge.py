@@ -39,11 +39,13 @@ from aigc.console.pages.knowledge_common import (
     when,
     with_testid,
 )
+from aigc.console.pages.knowledge_lines import ingest_line
 from aigc.console.pages.knowledge_panels import AccessPanel, SearchPanel
 from aigc.console.session import ConsoleUser, gate
 from aigc.console.uploads import labelled_upload
 
 POLL_S = 1.0
+PROCESSING_JOBS = ("queued", "running")
 
 
 # --- /knowledge: the list and "new knowledge base" -----------------------------------------
@@ -140,6 +142,8 @@ class KbPage:
         self.manageable = can_manage(user, kb)
         self.docs: list[dict[str, Any]] = []
         self.uploads: dict[str, dict[str, Any]] = {}  # filename → {status, error, doc}
+        self.job_id: str | None = None  # the latest upload's ingestion job, while shown
+        self.job_line: ui.label | None = None
         self.doc_area: ui.column
         self.upload_area: ui.column
         self.timer: ui.timer
@@ -186,6 +190,10 @@ class KbPage:
                 .classes("w-full gap-1")
                 .props('data-testid="upload-status" aria-live="polite"')
             )
+            # what the ingestion job says it is doing, in the page's language
+            self.job_line = ui.label("").classes("text-sm text-grey-8")
+            self.job_line.props('data-testid="ingest-line"')
+            self.job_line.set_visibility(False)
         ui.label(tr("kb.documents")).classes("text-lg font-medium")
         self.doc_area = ui.column().classes("w-full gap-1").props('aria-live="polite"')
 
@@ -202,6 +210,7 @@ class KbPage:
                 files=[("files", (name, data, event.file.content_type or "text/plain"))],
             )
             result = answer["data"][0]
+            self.job_id = (answer.get("job") or {}).get("id") or self.job_id
         except ApiError as exc:  # one file a request: its refusal is the request's error
             result = {
                 "error": {
@@ -261,10 +270,24 @@ class KbPage:
                 changed_uploads = True
         if changed_uploads and self.writable:
             self._render_uploads()
+        await self._show_job_line()
         if docs != self.docs or not self.doc_area.default_slot.children:
             self.docs = docs
             self._render_docs()
-        self.timer.active = any(d["status"] in PROCESSING for d in docs)
+        self.timer.active = self.job_id is not None or any(d["status"] in PROCESSING for d in docs)
+
+    async def _show_job_line(self) -> None:
+        """The latest upload's ingestion job's line (``ingest_line``), kept once it ends."""
+        if self.job_id is None or self.job_line is None:
+            return
+        try:
+            job = await self.user.api.get(f"/api/jobs/{quote(self.job_id, safe='')}")
+        except ApiError:  # the line is a courtesy: the documents' statuses say the rest
+            return
+        self.job_line.text = ingest_line(self.user.tr, job)
+        self.job_line.set_visibility(bool(self.job_line.text))
+        if job.get("status") not in PROCESSING_JOBS:
+            self.job_id = None  # settled: its last line stays, nothing more to ask
 
     def _render_docs(self) -> None:
         tr = self.user.tr
