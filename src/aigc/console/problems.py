@@ -57,6 +57,10 @@ _TEXTS = {
         "problem.param_bool": "must be true or false",
         "problem.param_scalar": "must be a number, a string or a boolean",
         "problem.param_whole_heads": "n_embd must be a multiple of n_head",
+        "problem.null_not_allowed": "null is not allowed here; leave the field out to keep it "
+        "as it is",
+        "problem.stop_too_many": "at most {max} stop sequences are allowed",
+        "problem.input_empty": "'input' is empty",
     },
     "zh-CN": {
         "problem.missing": "必须填写",
@@ -101,6 +105,9 @@ _TEXTS = {
         "problem.param_bool": "必须是 true 或 false",
         "problem.param_scalar": "必须是数字、文本或布尔值",
         "problem.param_whole_heads": "n_embd 必须是 n_head 的整数倍",
+        "problem.null_not_allowed": "不能为 null；不修改此项时请不要发送该字段",
+        "problem.stop_too_many": "最多只能有 {max} 个停止序列",
+        "problem.input_empty": "input 不能为空",
     },
 }
 i18n.add(_TEXTS)

@@ -14,6 +14,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
+from aigc.errors import value_problem
+
 INT32_MAX = 2**31 - 1  # an INTEGER column on PostgreSQL
 # The largest integer every JSON reader keeps exact (JavaScript's MAX_SAFE_INTEGER). Bounds
 # above it cannot be written exactly in the OpenAPI document (FastAPI writes them as floats:
@@ -88,7 +90,9 @@ T = TypeVar("T")
 def _not_null(value: Any) -> Any:
     """Run only on a value that was sent (never on the default), so None here is a null sent."""
     if value is None:
-        raise ValueError("null is not allowed here; leave the field out to keep it as it is")
+        raise value_problem(
+            "null_not_allowed", "null is not allowed here; leave the field out to keep it as it is"
+        )
     return value
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, value_problem
 from aigc.gateway.fields import Flag, Positive, Whole, branch_rules
 from aigc.gateway.schemas import FUNCTION_NAME, KNOWLEDGE_BASES, used_field
 
@@ -214,7 +214,7 @@ class ResponseRequest(BaseModel):
     @classmethod
     def _not_empty(cls, value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
         if not value:  # named "input", not a branch of the union
-            raise ValueError("'input' is empty")
+            raise value_problem("input_empty", "'input' is empty")
         return value
 
     @property

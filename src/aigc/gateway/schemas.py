@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, value_problem
 from aigc.gateway.fields import (
     Flag,
     Positive,
@@ -141,6 +141,7 @@ class StreamOptions(BaseModel):
     include_usage: Flag = False
 
 
+MAX_STOPS = 4  # stop sequences a request may give, as OpenAI allows
 FUNCTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for function (and schema) names
 _ONE_CONSTRAINT = " (one of response_format, guided_json, guided_regex and guided_choice at most)"
 # response_format / guided_* (aigc.guard.structured.parse_constraint). That
@@ -273,7 +274,7 @@ class SamplingFields(BaseModel):
     n: Whole = Field(default=1, ge=1, le=16)
     stop: str | list[str] | None = Field(
         default=None,
-        json_schema_extra=branch_rules(array={"maxItems": 4}),  # _stop_list
+        json_schema_extra=branch_rules(array={"maxItems": MAX_STOPS}),  # _stop_list
     )
     seed: Seed | None = None
     stream: Flag = False
@@ -298,8 +299,10 @@ class SamplingFields(BaseModel):
         if value is None:
             return None
         stops = [value] if isinstance(value, str) else value
-        if len(stops) > 4:
-            raise ValueError("at most 4 stop sequences are allowed")
+        if len(stops) > MAX_STOPS:
+            raise value_problem(
+                "stop_too_many", "at most {max} stop sequences are allowed", max=MAX_STOPS
+            )
         return stops
 
     @property
