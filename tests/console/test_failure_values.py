@@ -4,7 +4,10 @@ or the limit)."""
 
 from __future__ import annotations
 
+import contextvars
+import io
 import json
+import zipfile
 
 import pytest
 from fpdf import FPDF
@@ -63,3 +66,50 @@ def test_every_reason_with_values_has_words_in_every_language() -> None:
         assert code in failure_codes.REASONS
         for lang in i18n.LANGUAGES:
             assert f"kb.reason_values.{code}" in i18n.TABLE[lang], (code, lang)
+
+
+def _zip(method: int = zipfile.ZIP_DEFLATED, **parts: bytes) -> bytes:
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", method) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return packed.getvalue()
+
+
+def test_a_zip_bomb_says_its_part_and_ratio_in_chinese() -> None:
+    data = _zip(**{"年假.txt": b"\0" * (2 * 1024 * 1024)})
+    (info,) = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    ratio = info.file_size // info.compress_size
+    with pytest.raises(parse.DocumentRejected) as refused:
+        parse.parse_document(data, "zip", parse.Limits())
+    doc = _stored(refused.value)
+    assert doc["error"] == f"The ZIP file looks like a zip bomb: part '年假.txt' expands {ratio}x"
+    said = reason_text(ZH, doc["error_code"], str(doc["error"]), doc["error_values"])
+    assert said == f"文件可能是 zip 炸弹：其中的部件「年假.txt」解压后扩大了 {ratio:,} 倍。"
+
+
+def test_an_archive_too_large_unpacked_says_its_size_and_the_limit_in_chinese() -> None:
+    data = _zip(zipfile.ZIP_STORED, **{"a.txt": b"leave " * 200, "b.txt": b"leave " * 200})
+    with pytest.raises(parse.DocumentRejected) as refused:
+        parse.parse_document(data, "zip", parse.Limits(zip_max_uncompressed=2000))
+    doc = _stored(refused.value)
+    assert doc["error"] == (
+        "The ZIP file expands to 2400 bytes; the limit is 2000 (possible zip bomb)"
+    )
+    said = reason_text(ZH, doc["error_code"], str(doc["error"]), doc["error_values"])
+    assert said == "文件解压后共 2,400 字节，超过了本服务器 2,000 字节的上限（可能是 zip 炸弹）。"
+
+
+def test_an_archive_nested_too_deep_says_its_depth_in_chinese() -> None:
+    # Only a file inside files meets this (its archive lists it as unread): read as the third
+    # container down, where the parser refuses it.
+    def third_level() -> parse.DocumentRejected:
+        parse._containers_open.set(parse.MAX_NESTED_CONTAINERS)
+        with pytest.raises(parse.DocumentRejected) as refused:
+            parse.parse_document(_zip(**{"a.txt": b"leave"}), "zip", parse.Limits())
+        return refused.value
+
+    doc = _stored(contextvars.copy_context().run(third_level))
+    assert doc["error"] == "An archive inside 2 levels of files is not opened"
+    said = reason_text(ZH, doc["error_code"], str(doc["error"]), doc["error_values"])
+    assert said == "位于 2 层文件之内的电子邮件或压缩包不会被打开。"

@@ -29,7 +29,8 @@ MHT_NO_PAGE = "mht_no_page"
 ZIP_CORRUPT = "zip_corrupt"
 ZIP_TOO_MANY_PARTS = "zip_too_many_parts"
 ZIP_UNSAFE_PATH = "zip_unsafe_path"
-ZIP_BOMB = "zip_bomb"
+ZIP_BOMB = "zip_bomb"  # a part expands too many times its packed size
+ZIP_EXPANDS_TOO_FAR = "zip_expands_too_far"  # the parts together: more bytes than the limit
 TOO_MANY_SLIDES = "too_many_slides"
 ODF_NO_CONTENT = "odf_no_content"
 ODF_NOT_TEXT = "odf_not_text"
@@ -119,6 +120,10 @@ REASONS: dict[str, Reason] = {
         "The file expands to far more than its size (a possible zip bomb).",
         "文件解压后远大于其本身（可能是 zip 炸弹）。",
     ),
+    ZIP_EXPANDS_TOO_FAR: Reason(
+        "The file expands to more bytes than this server reads (a possible zip bomb).",
+        "文件解压后的大小超过了本服务器的上限（可能是 zip 炸弹）。",
+    ),
     TOO_MANY_SLIDES: Reason(
         "The presentation has more slides than this server reads.",
         "该演示文稿的幻灯片数量超过了本服务器的上限。",
@@ -203,6 +208,19 @@ WITH_VALUES.update(
         ),
         ZIP_TOO_MANY_PARTS: Reason(
             "The file holds {parts} parts; too many.", "文件包含 {parts} 个部件，数量过多。"
+        ),
+        ZIP_BOMB: Reason(
+            "The file looks like a zip bomb: its part '{part}' expands {ratio} times.",
+            "文件可能是 zip 炸弹：其中的部件「{part}」解压后扩大了 {ratio} 倍。",
+        ),
+        ZIP_EXPANDS_TOO_FAR: Reason(
+            "The file expands to {size} bytes; this server reads at most {limit} (a possible "
+            "zip bomb).",
+            "文件解压后共 {size} 字节，超过了本服务器 {limit} 字节的上限（可能是 zip 炸弹）。",
+        ),
+        NESTED_TOO_DEEP: Reason(
+            "An e-mail or archive inside {depth} levels of files is not opened.",
+            "位于 {depth} 层文件之内的电子邮件或压缩包不会被打开。",
         ),
         JSONL_INVALID_LINE: Reason(
             "Line {line} of the JSONL file is not valid JSON.",

@@ -379,7 +379,9 @@ def _read_container(data: bytes, fmt: str, limits: Limits) -> Parsed:
     depth = _containers_open.get()
     if depth >= MAX_NESTED_CONTAINERS:
         raise DocumentRejected(
-            f"An {what} inside {depth} levels of files is not opened", failure_codes.NESTED_TOO_DEEP
+            f"An {what} inside {depth} levels of files is not opened",
+            failure_codes.NESTED_TOO_DEEP,
+            depth=depth,
         )
     token = _containers_open.set(depth + 1)
     try:
@@ -723,12 +725,16 @@ def check_zip(data: bytes, limits: Limits, what: str) -> None:
                     f"The {what} file looks like a zip bomb: part '{name[:100]}' expands "
                     f"{int(ratio)}x",
                     failure_codes.ZIP_BOMB,
+                    part=name[:100],
+                    ratio=int(ratio),
                 )
         if total > limits.zip_max_uncompressed:
             raise DocumentRejected(
                 f"The {what} file expands to {total} bytes; the limit is "
                 f"{limits.zip_max_uncompressed} (possible zip bomb)",
-                failure_codes.ZIP_BOMB,
+                failure_codes.ZIP_EXPANDS_TOO_FAR,
+                size=total,
+                limit=limits.zip_max_uncompressed,
             )
 
 
