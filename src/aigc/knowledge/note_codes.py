@@ -15,7 +15,7 @@ from typing import Any
 SCANNED_UNREAD = "scanned_unread"  # pages (numbers, at most 20), more (bool), ocr (OCR_*)
 PAGE_IMAGE_TOO_LARGE = "page_image_too_large"  # page, width, height, limit
 PAGE_OCR_OUT_OF_TIME = "page_ocr_out_of_time"  # page
-PAGE_OCR_FAILED = "page_ocr_failed"  # page
+PAGE_OCR_FAILED = "page_ocr_failed"  # page, why (OCR_FAILED_*) and its values
 PAGE_OCR_NO_TEXT = "page_ocr_no_text"  # page
 PAGE_NOT_LOADED = "page_not_loaded"  # page
 FRAMES_NOT_READ = "frames_not_read"  # limit
@@ -34,6 +34,15 @@ SAME_FILE_AS = "same_file_as"  # names (at most 3), more (how many others)
 OCR_OFF = "off"
 OCR_NOT_RUNNING = "not_running"
 OCR_LANGUAGES_MISSING = "languages_missing"
+
+# Why OCR failed on a page (PAGE_OCR_FAILED's ``why``), with the values each names.
+OCR_FAILED_TIMEOUT = "timeout"  # seconds
+OCR_FAILED_LAYOUT_TIMEOUT = "layout_timeout"  # seconds (Tesseract's orientation detection)
+OCR_FAILED_TESSERACT = "tesseract"  # detail (Tesseract's own words)
+OCR_FAILED_IMAGE = "image_unreadable"  # detail (Pillow's words: a truncated frame)
+OCR_FAILED = frozenset(
+    {OCR_FAILED_TIMEOUT, OCR_FAILED_LAYOUT_TIMEOUT, OCR_FAILED_TESSERACT, OCR_FAILED_IMAGE}
+)
 
 CODES = frozenset(
     {

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aigc.infra.canonical_text import WIDE
+from aigc.knowledge import note_codes
 from aigc.knowledge.reasons import with_reason
 
 if TYPE_CHECKING:
@@ -28,7 +29,13 @@ MIN_SCRIPT_CONFIDENCE = 2.0
 
 
 class OcrFailed(RuntimeError):
-    """Tesseract did not read the page (timed out or failed); the message says which."""
+    """Tesseract did not read the page (timed out or failed); the message says which, in
+    English, and ``why`` (``note_codes.OCR_FAILED_*``) with ``values`` (the seconds, or
+    Tesseract's own words) say it for the console in its reader's language."""
+
+    def __init__(self, message: str, why: str, /, **values: Any) -> None:
+        super().__init__(message)
+        self.why, self.values = why, values
 
 
 def available(languages: str) -> str | None:
@@ -71,7 +78,12 @@ def detect_layout(image: Image, timeout_s: float) -> Layout:
     except pytesseract.TesseractError:
         return Layout()
     except RuntimeError as exc:  # pytesseract's timeout
-        raise OcrFailed(f"orientation detection took longer than {timeout_s:.0f} s") from exc
+        seconds = f"{timeout_s:.0f}"
+        raise OcrFailed(
+            f"orientation detection took longer than {seconds} s",
+            note_codes.OCR_FAILED_LAYOUT_TIMEOUT,
+            seconds=seconds,
+        ) from exc
     turn, script = _ROTATE.search(osd), _SCRIPT.search(osd)
     confidence = _SCRIPT_CONFIDENCE.search(osd)
     sure = confidence is not None and float(confidence.group(1)) >= MIN_SCRIPT_CONFIDENCE
@@ -103,7 +115,13 @@ def read_image(image: Image, languages: str, timeout_s: float) -> str:
     try:
         text: str = pytesseract.image_to_string(image, lang=lang, timeout=timeout_s)
     except pytesseract.TesseractError as exc:
-        raise OcrFailed(f"Tesseract failed ({exc.message.strip()[:200]})") from exc
+        detail = exc.message.strip()[:200]
+        raise OcrFailed(
+            f"Tesseract failed ({detail})", note_codes.OCR_FAILED_TESSERACT, detail=detail
+        ) from exc
     except RuntimeError as exc:
-        raise OcrFailed(f"reading took longer than {timeout_s:.0f} s") from exc
+        seconds = f"{timeout_s:.0f}"
+        raise OcrFailed(
+            f"reading took longer than {seconds} s", note_codes.OCR_FAILED_TIMEOUT, seconds=seconds
+        ) from exc
     return _SPACE_IN_CHINESE.sub("", text)

@@ -73,6 +73,11 @@ class Outcome:
         self.problems.append(text)
         self.problem_codes.append({"code": code, "values": values})
 
+    def ocr_failed(self, number: int, exc: ocr.OcrFailed) -> None:
+        """OCR did not read page ``number``: why, in English and by its code and values."""
+        values = {"page": number, "why": exc.why, **exc.values}
+        self.problem(f"page {number}: OCR {exc}", note_codes.PAGE_OCR_FAILED, **values)
+
 
 MAX_OUTLINE = 5000  # bookmarks read at most (a 500-page filing has a few hundred)
 
@@ -204,7 +209,7 @@ def read_scan(
     try:
         read = ocr_page(page, limits)
     except ocr.OcrFailed as exc:
-        outcome.problem(f"page {number}: OCR {exc}", note_codes.PAGE_OCR_FAILED, page=number)
+        outcome.ocr_failed(number, exc)
         return kept
     if alnum(read) <= alnum(text):
         outcome.problem(
@@ -325,8 +330,12 @@ def read_image_pages(data: bytes, limits: PdfLimits) -> Outcome:
             text = ocr.read_image(
                 _for_ocr(frame, limits), limits.ocr_languages, limits.ocr_page_timeout_s
             )
-        except (ocr.OcrFailed, OSError) as exc:  # OSError: a truncated frame
-            outcome.problem(f"page {number}: OCR {exc}", note_codes.PAGE_OCR_FAILED, page=number)
+        except ocr.OcrFailed as exc:
+            outcome.ocr_failed(number, exc)
+            continue
+        except OSError as exc:  # a truncated frame: Pillow's words, as the API said them
+            failed = ocr.OcrFailed(str(exc), note_codes.OCR_FAILED_IMAGE, detail=str(exc)[:200])
+            outcome.ocr_failed(number, failed)
             continue
         outcome.pages.append({"page": number, "text": text, "ocr": True})
     return outcome

@@ -19,7 +19,13 @@ i18n.add(
             "kb.note.page_image_too_large": "page {page} holds an image too large to read "
             "({width}×{height} pixels; the limit is {limit} pixels)",
             "kb.note.page_ocr_out_of_time": "page {page} looks scanned; OCR stopped, out of time",
-            "kb.note.page_ocr_failed": "page {page}: OCR failed",
+            "kb.note.page_ocr_failed": "page {page}: OCR failed{why}",
+            "kb.note.ocr_failed.why": " ({why})",
+            "kb.note.ocr_failed.timeout": "reading took longer than {seconds} s",
+            "kb.note.ocr_failed.layout_timeout": "detecting the page's orientation took "
+            "longer than {seconds} s",
+            "kb.note.ocr_failed.tesseract": "Tesseract reported: {detail}",
+            "kb.note.ocr_failed.image_unreadable": "the frame is damaged or incomplete: {detail}",
             "kb.note.page_ocr_no_text": "page {page} looks scanned, but OCR found no text on it",
             "kb.note.page_not_loaded": "page {page} could not be loaded",
             "kb.note.frames_not_read": "frames after {limit} were not read",
@@ -48,7 +54,12 @@ i18n.add(
             "kb.note.page_image_too_large": "第 {page} 页的图片过大，无法读取（{width}×{height} "
             "像素，上限为 {limit} 像素）",
             "kb.note.page_ocr_out_of_time": "第 {page} 页似为扫描件；OCR 超时，已停止",
-            "kb.note.page_ocr_failed": "第 {page} 页：OCR 识别失败",
+            "kb.note.page_ocr_failed": "第 {page} 页：OCR 识别失败{why}",
+            "kb.note.ocr_failed.why": "（{why}）",
+            "kb.note.ocr_failed.timeout": "识别超过 {seconds} 秒，已停止",
+            "kb.note.ocr_failed.layout_timeout": "检测页面方向超过 {seconds} 秒，已停止",
+            "kb.note.ocr_failed.tesseract": "Tesseract 报告：{detail}",
+            "kb.note.ocr_failed.image_unreadable": "该帧图片已损坏或不完整，无法解码",
             "kb.note.page_ocr_no_text": "第 {page} 页似为扫描件，但 OCR 未识别出文字",
             "kb.note.page_not_loaded": "第 {page} 页无法加载（页面结构损坏或嵌套过深）",
             "kb.note.frames_not_read": "第 {limit} 帧之后的内容未读取",
@@ -97,6 +108,14 @@ def _shown(tr: i18n.Translator, code: str, values: dict[str, Any]) -> dict[str, 
         shown["pages"] = tr("kb.note.pages", numbers=numbers)
         ocr = values.get("ocr")
         shown["ocr"] = tr(f"kb.note.ocr.{ocr}", languages=values.get("languages", ""))
+    elif code == note_codes.PAGE_OCR_FAILED:
+        # why, where the note kept it (notes stored before it was kept: the plain words)
+        why = values.get("why")
+        shown["why"] = (
+            tr("kb.note.ocr_failed.why", why=tr(f"kb.note.ocr_failed.{why}", **values))
+            if why in note_codes.OCR_FAILED
+            else ""
+        )
     elif code == note_codes.PICTURE_NOT_READ:
         shown["reason"] = _reason(tr, values.get("reason"))
     elif code in (note_codes.IN_PICTURE, note_codes.IN_FILE):
