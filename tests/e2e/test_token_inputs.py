@@ -1,8 +1,9 @@
 """Prompts and inputs given as token ids, through a live server and the official ``openai``
 SDK: ``/v1/completions``' ``prompt`` and ``/v1/embeddings``' ``input`` as ``list[int]`` or
-``list[list[int]]`` (LangChain's OpenAIEmbeddings sends token arrays) were a 400. They are
-ids of the chosen model's own tokenizer, as vLLM takes them: usage counts the ids given; an
-id outside the vocabulary, or a model without a tokenizer here, is a 400 naming the field.
+``list[list[int]]`` were a 400. They are ids of the chosen model's own tokenizer, as vLLM takes
+them (not OpenAI's tiktoken ids, which LangChain's OpenAIEmbeddings sends unless told
+``check_embedding_ctx_length=False``): usage counts the ids given; an id outside the
+vocabulary, or a model without a tokenizer here, is a 400 naming the field.
 """
 
 from __future__ import annotations
