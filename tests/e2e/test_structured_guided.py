@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import openai
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
+from pydantic import BaseModel, Field
 
 from tests.e2e.server import Server, new_admin_key
 from tests.engine.tiny_lm import save_tiny_gpt2
@@ -136,6 +137,78 @@ def test_a_keyword_the_grammar_cannot_enforce_is_a_400(
     assert keyword in error.message, error.message
     error = _refused(srv, {"guided_json": schema})
     assert error.param == "guided_json" and keyword in error.message
+
+
+# Schemas no JSON satisfies, through a keyword xgrammar's grammar drops: each was answered 200
+# with JSON that breaks it ([0, 0, 0] for the first), finish_reason "stop".
+_BIT = {"type": "integer", "minimum": 0, "maximum": 1}
+_DIGIT = {"type": "integer", "minimum": 0, "maximum": 9}
+
+
+@pytest.mark.parametrize(
+    ("keyword", "schema"),
+    [
+        ("uniqueItems", {"type": "array", "items": _BIT, "minItems": 3, "uniqueItems": True}),
+        ("not", _DIGIT | {"not": {"type": "integer"}}),
+        ("contains", {"type": "array", "items": _BIT, "contains": {"const": 7}}),
+        ("allOf", {"allOf": [_DIGIT, {"type": "integer", "minimum": 20}]}),
+        ("then", _DIGIT | {"if": {"type": "integer"}, "then": {"type": "string"}}),
+        ("dependentRequired", {"type": "object", "properties": {"a": _DIGIT},
+                               "required": ["a"], "additionalProperties": False,
+                               "dependentRequired": {"a": ["b"]}}),
+        ("type", {"type": "string", "anyOf": [_DIGIT, {"type": "boolean"}]}),
+        ("minimum", {"$defs": {"d": _DIGIT}, "$ref": "#/$defs/d", "minimum": 20}),
+    ],
+)  # fmt: skip
+def test_a_keyword_the_grammar_drops_is_a_400(
+    srv: Server, keyword: str, schema: dict[str, Any]
+) -> None:
+    error = _refused(srv, {}, response_format=_format(schema))
+    assert error.param == "response_format.json_schema.schema"
+    assert error.code == "invalid_json_schema"
+    assert keyword in error.message, error.message
+    error = _refused(srv, {"guided_json": schema})
+    assert error.param == "guided_json" and keyword in error.message
+
+
+class _Cat(BaseModel):
+    kind: Literal["cat"]
+    lives: int
+
+
+class _Dog(BaseModel):
+    kind: Literal["dog"]
+    good: bool
+
+
+class _Home(BaseModel):
+    city: str = Field(max_length=3)
+
+
+class _Owner(BaseModel):
+    home: _Home = Field(description="a $ref beside an annotation")
+    work: _Home | None = None  # anyOf of a $ref and null
+    pet: _Cat | _Dog = Field(discriminator="kind")  # oneOf of disjoint schemas
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_the_schemas_pydantic_and_the_sdk_write_are_taken(srv: Server, strict: bool) -> None:
+    """What the refusals above must not catch: annotations beside a ``$ref``, ``anyOf`` with
+    null, a discriminated ``oneOf`` (pydantic's schema, and the SDK's strict one)."""
+    schema = (  # the SDK's strict schema, as its parse() sends it
+        dict(openai.pydantic_function_tool(_Owner)["function"]["parameters"])
+        if strict
+        else _Owner.model_json_schema()
+    )
+    done = client(srv).chat.completions.create(
+        model="gpt-tiny",
+        messages=ASK,  # type: ignore[arg-type]
+        max_tokens=200,
+        temperature=0,
+        response_format=_format(schema),  # type: ignore[arg-type]
+    )
+    if done.choices[0].finish_reason == "stop":  # the grammar held it: it parses
+        _Owner.model_validate_json(done.choices[0].message.content or "")
 
 
 def test_a_format_on_another_type_is_no_constraint(srv: Server) -> None:

@@ -222,7 +222,8 @@ def _unenforced(schema: dict[str, Any]) -> str | None:
     what, else None. xgrammar enforces ``multipleOf`` on integers only (a number's
     ``multipleOf: 0.5`` let 1.3 through) and a string ``format`` only among those it knows
     (``enforced_formats``; an unknown one, or one on a schema without ``type: string``, let
-    any string through). Walked without recursion; the depth is bounded already."""
+    any string through); ``_keyword_fault`` says what else it drops. Walked without recursion;
+    the depth is bounded already."""
     stack: list[tuple[Any, str]] = [(schema, "")]
     while stack:
         node, where = stack.pop()
@@ -243,8 +244,56 @@ def _unenforced(schema: dict[str, Any]) -> str | None:
     return None
 
 
+# Keywords xgrammar's grammar drops (0.2.9, each seen letting a violating instance through):
+# an unsatisfiable ``not``, ``uniqueItems`` or ``contains`` schema was answered with JSON that
+# breaks it, and ``allOf`` of several schemas let through what none of them allows.
+_IGNORED = (
+    "not",
+    "uniqueItems",
+    "contains",
+    "then",
+    "else",
+    "dependentRequired",
+    "dependentSchemas",
+)
+# A schema that combines (``$ref``, ``allOf``, ``anyOf``, ``oneOf``) gets the grammar of what it
+# combines alone: an assertion beside it (``"type": "integer"`` beside an ``anyOf`` that allows
+# strings, a ``maximum`` beside a ``$ref``) was let through unchecked. Annotations may stay.
+_COMBINERS = ("$ref", "allOf", "anyOf", "oneOf")
+_ASSERTIONS = (
+    *_COMBINERS,
+    *_IGNORED,
+    "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+    "exclusiveMinimum", "maxLength", "minLength", "pattern", "format", "maxItems", "minItems",
+    "maxContains", "minContains", "maxProperties", "minProperties", "required", "properties",
+    "patternProperties", "additionalProperties", "propertyNames", "items", "prefixItems",
+    "unevaluatedItems", "unevaluatedProperties",
+)  # fmt: skip
+
+
+def _keyword_fault(node: dict[str, Any]) -> str | None:
+    """A keyword of ``node`` that the grammar would drop, said, or None."""
+    for key in _IGNORED:
+        if key in node and not (key == "uniqueItems" and node[key] is False):
+            return f"'{key}' cannot be enforced while decoding"
+    if isinstance(node.get("allOf"), list) and len(node["allOf"]) > 1:
+        return "'allOf' of more than one schema cannot be enforced while decoding"
+    combiners = [key for key in _COMBINERS if key in node]
+    if combiners:
+        beside = [key for key in _ASSERTIONS if key in node and key != combiners[0]]
+        if beside:
+            return (
+                f"'{beside[0]}' beside '{combiners[0]}' cannot be enforced while decoding; "
+                "put it inside the schemas it combines"
+            )
+    return None
+
+
 def _node_fault(node: dict[str, Any]) -> str | None:
     """What one schema object asks that the grammar would not enforce, or None."""
+    fault = _keyword_fault(node)
+    if fault is not None:
+        return fault
     kinds = node.get("type")
     types = {kinds} if isinstance(kinds, str) else set(kinds or ())
     if "multipleOf" in node:
