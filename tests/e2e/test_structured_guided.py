@@ -233,6 +233,21 @@ def test_a_format_on_another_type_is_no_constraint(srv: Server) -> None:
         ("guided_whitespace_pattern", " "),
         ("guided_decoding_backend", "outlines"),
         ("structural_tag", "{}"),
+        # vLLM's sampling and prompt extras this server does not implement (answered 200 as if
+        # absent: ignore_eos still ended at end-of-text)
+        ("ignore_eos", True),
+        ("stop_token_ids", [65]),
+        ("include_stop_str_in_output", True),
+        ("skip_special_tokens", False),
+        ("allowed_token_ids", [65, 66]),
+        ("bad_words", ["a"]),
+        ("truncate_prompt_tokens", 3),
+        ("prompt_logprobs", 1),
+        ("chat_template", "{{ messages }}"),
+        ("chat_template_kwargs", {"enable_thinking": False}),
+        ("add_generation_prompt", False),
+        ("continue_final_message", True),
+        ("documents", [{"text": "x"}]),
     ],
 )
 def test_vllm_extras_not_honoured_are_a_400_naming_them(
@@ -240,6 +255,29 @@ def test_vllm_extras_not_honoured_are_a_400_naming_them(
 ) -> None:
     error = _refused(srv, {field: value})
     assert error.param == field and error.code == "unsupported_parameter"
+    with pytest.raises(openai.BadRequestError) as on_completions:
+        client(srv).completions.create(
+            model="gpt-tiny", prompt="hi", max_tokens=4, extra_body={field: value}
+        )
+    assert on_completions.value.param == field
+
+
+def test_vllm_extras_at_their_defaults_are_taken(srv: Server) -> None:
+    """What vLLM clients send by default is no request for anything: taken."""
+    defaults = {
+        "ignore_eos": False,
+        "skip_special_tokens": True,
+        "stop_token_ids": [],
+        "add_generation_prompt": True,
+        "chat_template_kwargs": {},
+    }
+    done = client(srv).chat.completions.create(
+        model="gpt-tiny",
+        messages=ASK,  # type: ignore[arg-type]
+        max_tokens=2,
+        extra_body=defaults,
+    )
+    assert done.choices[0].finish_reason in ("stop", "length")
 
 
 def test_guided_json_with_another_constraint_is_a_400(srv: Server) -> None:

@@ -385,6 +385,24 @@ _UNSUPPORTED: dict[str, Any] = {
     "guided_decoding_backend": (None, "auto", "xgrammar"),
     "structural_tag": None,
     "structured_outputs": None,
+    # vLLM's other sampling and prompt extras, not implemented here: each was answered 200 as
+    # if absent (ignore_eos: true still ended at the end-of-text token).
+    "ignore_eos": False,
+    "stop_token_ids": (None, []),
+    "include_stop_str_in_output": False,
+    "skip_special_tokens": True,
+    "spaces_between_special_tokens": True,
+    "allowed_token_ids": None,
+    "bad_words": (None, []),
+    "logits_processors": None,
+    "truncate_prompt_tokens": None,
+    "prompt_logprobs": None,
+    "return_tokens_as_token_ids": False,
+    "chat_template": None,
+    "chat_template_kwargs": (None, {}),
+    "add_generation_prompt": True,
+    "continue_final_message": False,
+    "documents": None,
 }
 
 
