@@ -131,3 +131,42 @@ def test_a_call_cut_at_max_tokens_bills_the_tokens_made(local: Server, stream: b
         finish, usage = reply.choices[0].finish_reason, reply.usage
     assert finish == "length"
     assert usage is not None and usage.completion_tokens == 9
+
+
+def _picker(strict: bool | None) -> dict[str, Any]:
+    """A function taking three distinct bits: no arguments satisfy it."""
+    bits = {"type": "integer", "minimum": 0, "maximum": 1}
+    xs = {"type": "array", "items": bits, "minItems": 3, "maxItems": 3, "uniqueItems": True}
+    schema = {
+        "type": "object",
+        "properties": {"xs": xs},
+        "required": ["xs"],
+        "additionalProperties": False,
+    }
+    function: dict[str, Any] = {"name": "pick", "parameters": schema}
+    if strict is not None:
+        function["strict"] = strict
+    return {"type": "function", "function": function}
+
+
+def test_a_strict_tool_with_a_keyword_the_grammar_drops_is_a_400(local: Server) -> None:
+    """strict promises valid arguments; the grammar drops uniqueItems, and [0, 1, 1] came
+    back. Refused as response_format's schema is; without strict the schema guides only."""
+
+    def call(strict: bool | None) -> Any:
+        return client(local).chat.completions.create(
+            model=MODEL,
+            messages=ASK,  # type: ignore[arg-type]
+            tools=[_picker(strict)],  # type: ignore[list-item]
+            tool_choice="required",
+            temperature=0,
+            max_tokens=40,
+        )
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        call(True)
+    assert refused.value.param == "tools[0].function.parameters"
+    assert refused.value.code == "invalid_json_schema"
+    assert "uniqueItems" in refused.value.message
+    for strict in (None, False):
+        assert call(strict).choices[0].message.tool_calls

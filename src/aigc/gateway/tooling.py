@@ -71,7 +71,9 @@ def tool_set(body: ChatCompletionRequest) -> ToolSet | None:
     for i, d in enumerate(defs):  # whatever the model: as response_format's schema is
         if d.parameters is not None:
             where = f"functions[{i}]" if body.functions else f"tools[{i}].function"
-            check_schema(d.parameters, f"{where}.parameters")
+            # strict: the arguments are promised valid, so what the grammar would drop is
+            # refused (a uniqueItems array came back [0, 1, 1]), as for response_format
+            check_schema(d.parameters, f"{where}.parameters", grammar=d.strict is True)
     mode, name = _choice(choice, field_name, set(names), legacy=bool(body.functions))
     return ToolSet(tuple(_function(d) for d in defs), mode, name, parallel)
 
