@@ -139,8 +139,9 @@ def test_a_keyword_the_grammar_cannot_enforce_is_a_400(
     assert error.param == "guided_json" and keyword in error.message
 
 
-# Schemas no JSON satisfies, through a keyword xgrammar's grammar drops: each was answered 200
-# with JSON that breaks it ([0, 0, 0] for the first), finish_reason "stop".
+# Schemas no JSON satisfies, through a keyword xgrammar's grammar drops (or, for oneOf, takes
+# as anyOf): each was answered 200 with JSON that breaks it ([0, 0, 0] for the first),
+# finish_reason "stop".
 _BIT = {"type": "integer", "minimum": 0, "maximum": 1}
 _DIGIT = {"type": "integer", "minimum": 0, "maximum": 9}
 
@@ -158,6 +159,7 @@ _DIGIT = {"type": "integer", "minimum": 0, "maximum": 9}
                                "dependentRequired": {"a": ["b"]}}),
         ("type", {"type": "string", "anyOf": [_DIGIT, {"type": "boolean"}]}),
         ("minimum", {"$defs": {"d": _DIGIT}, "$ref": "#/$defs/d", "minimum": 20}),
+        ("oneOf", {"oneOf": [_DIGIT, {"type": "integer", "minimum": 0, "maximum": 9}]}),
     ],
 )  # fmt: skip
 def test_a_keyword_the_grammar_drops_is_a_400(

@@ -229,7 +229,7 @@ def _unenforced(schema: dict[str, Any]) -> str | None:
         node, where = stack.pop()
         if not isinstance(node, dict):
             continue
-        fault = _node_fault(node)
+        fault = _node_fault(node) or _one_of_fault(node, schema)
         if fault is not None:
             return f"{untrusted.field(where or '/')}: {fault}"
         for key in _ONE_SCHEMA:
@@ -287,6 +287,60 @@ def _keyword_fault(node: dict[str, Any]) -> str | None:
                 "put it inside the schemas it combines"
             )
     return None
+
+
+def _one_of_fault(node: dict[str, Any], root: dict[str, Any]) -> str | None:
+    """A ``oneOf`` whose schemas may overlap, said, or None. xgrammar takes such a ``oneOf``
+    as ``anyOf``, so an answer two of them allow (3 for an integer and a non-negative one)
+    went through; schemas told apart by their types, their constants, or a required property's
+    constants (pydantic's discriminated unions) cannot overlap, and are taken."""
+    branches = node.get("oneOf")
+    if not isinstance(branches, list) or len(branches) < 2:
+        return None
+    resolved = [_resolve(b, root) for b in branches]
+    if _apart_by_type(resolved) or _apart_by_values(resolved):
+        return None
+    names = set.intersection(*(set(b.get("required", ())) for b in resolved))
+    if any(_apart_by_values([b.get("properties", {}).get(n, {}) for b in resolved]) for n in names):
+        return None
+    return (
+        "'oneOf' of schemas one answer could match twice cannot be enforced while decoding; "
+        "tell them apart by type or by a required property's const, or use anyOf"
+    )
+
+
+def _resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
+    """``schema``, or the local definition its ``$ref`` names (one step), as a dict."""
+    ref = schema.get("$ref") if isinstance(schema, dict) else None
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        return target if isinstance(target, dict) else {}
+    return schema if isinstance(schema, dict) else {}
+
+
+def _apart_by_type(schemas: list[dict[str, Any]]) -> bool:
+    """Each schema has one JSON type, no two the same (nor integer and number)."""
+    kinds = [s.get("type") for s in schemas]
+    if not all(isinstance(k, str) for k in kinds):
+        return False
+    widened = ["number" if k == "integer" else k for k in kinds]
+    return len(set(widened)) == len(widened)
+
+
+def _apart_by_values(schemas: list[dict[str, Any]]) -> bool:
+    """Each schema allows only listed values (``const`` or ``enum``), no value in two."""
+    seen: set[str] = set()
+    for s in schemas:
+        values = [s["const"]] if "const" in s else s.get("enum")
+        if not isinstance(values, list):
+            return False
+        texts = {json.dumps(v, sort_keys=True) for v in values}
+        if seen & texts:
+            return False
+        seen |= texts
+    return True
 
 
 def _node_fault(node: dict[str, Any]) -> str | None:
