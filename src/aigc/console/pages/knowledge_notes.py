@@ -25,7 +25,7 @@ i18n.add(
             "kb.note.ocr_failed.layout_timeout": "detecting the page's orientation took "
             "longer than {seconds} s",
             "kb.note.ocr_failed.tesseract": "Tesseract reported: {detail}",
-            "kb.note.ocr_failed.image_unreadable": "the frame is damaged or incomplete: {detail}",
+            "kb.note.ocr_failed.image_unreadable": "the frame is damaged or incomplete",
             "kb.note.page_ocr_no_text": "page {page} looks scanned, but OCR found no text on it",
             "kb.note.page_not_loaded": "page {page} could not be loaded",
             "kb.note.frames_not_read": "frames after {limit} were not read",
