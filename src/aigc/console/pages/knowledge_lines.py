@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aigc.console import i18n
+from aigc.console.job_lines import coded_line
 from aigc.console.pages.knowledge_common import reason_text
 from aigc.console.pages.knowledge_notes import note_text
 from aigc.knowledge import failure_codes, ingest_lines
@@ -75,11 +76,4 @@ def _shown(tr: i18n.Translator, code: str, values: dict[str, Any]) -> dict[str, 
 def ingest_line(tr: i18n.Translator, job: dict[str, Any]) -> str:
     """The job's progress line: in the page's language where the job named it, else (and on
     English pages) as the API wrote it."""
-    message = str(job.get("message") or "")
-    code, values = job.get("message_code"), job.get("message_values")
-    if tr.lang == "en" or code not in ingest_lines.CODES or not isinstance(values, dict | None):
-        return message
-    try:
-        return tr(f"kb.line.{code}", **_shown(tr, code, values or {}))
-    except (KeyError, TypeError, ValueError):  # values not as this console expects
-        return message
+    return coded_line(tr, job, "kb.line", ingest_lines.CODES, _shown)

@@ -21,6 +21,7 @@ from nicegui import events, ui
 
 from aigc.console import i18n, layout
 from aigc.console.api import ApiError
+from aigc.console.job_lines import coded_line
 from aigc.console.session import ConsoleUser, gate
 from aigc.console.uploads import labelled_upload
 from aigc.models import progress_lines
@@ -140,15 +141,7 @@ def _shown(tr: i18n.Translator, code: str, values: dict[str, Any]) -> dict[str, 
 def progress_line(tr: i18n.Translator, job: dict[str, Any]) -> str:
     """The job's progress line: in the page's language where the job named it
     (``message_code``), else (and on English pages) as the API wrote it."""
-    message = str(job.get("message") or "")
-    code = job.get("message_code")
-    values = job.get("message_values")
-    if tr.lang == "en" or code not in progress_lines.CODES or not isinstance(values, dict | None):
-        return message
-    try:
-        return tr(f"training.line.{code}", **_shown(tr, code, values or {}))
-    except (KeyError, TypeError, ValueError):  # values not as this console expects
-        return message
+    return coded_line(tr, job, "training.line", progress_lines.CODES, _shown)
 
 
 i18n.add(
