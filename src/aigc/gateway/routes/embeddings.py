@@ -73,13 +73,12 @@ class EmbeddingRequest(BaseModel):
     user: str | None = None
 
 
-def _token_inputs(body: EmbeddingRequest, embedder: Embedder) -> tuple[list[str], int] | None:
+def _token_inputs(
+    ids: list[token_prompts.TokenPrompt], embedder: Embedder
+) -> tuple[list[str], int]:
     """The texts of inputs given as token ids of the model's tokenizer, and how many ids (the
-    usage, as vLLM counts it); None for text. 400 naming ``input`` for an id outside the
-    vocabulary, or more inputs or ids than text may hold."""
-    ids = token_prompts.token_lists(body.input)
-    if ids is None:
-        return None
+    usage, as vLLM counts it). 400 naming ``input`` for an id outside the vocabulary, or more
+    inputs or ids than text may hold."""
     if len(ids) > MAX_INPUTS or any(len(one) > MAX_CHARS for one in ids):
         raise InvalidRequest(
             f"input must hold 1 to {MAX_INPUTS} inputs of at most {MAX_CHARS} token ids",
@@ -132,7 +131,8 @@ async def create_embeddings(
 ) -> dict[str, Any]:
     require_role(caller, "member")
     rec.model = body.model  # for the audit, bounded there
-    texts = _inputs(body) if token_prompts.token_lists(body.input) is None else []
+    ids = token_prompts.token_lists(body.input)  # None: the input is text
+    texts = _inputs(body) if ids is None else []
     embedder = embedder_for(svc.settings)
     embedder = embedder_for(svc.settings, embedder.model_id)  # float: what clients stored
     if body.model not in (embedder.model_id, "default"):
@@ -146,9 +146,8 @@ async def create_embeddings(
         raise InvalidRequest(f"This model has {embedder.dim} dimensions", param="dimensions")
 
     def count() -> tuple[list[str], int]:
-        given = _token_inputs(body, embedder)  # ids: decoded, and counted as given
-        if given is not None:
-            return given
+        if ids is not None:  # decoded, and counted as given
+            return _token_inputs(ids, embedder)
         return texts, sum(embedder.count_tokens(t) for t in texts)
 
     texts, tokens = await run_in_threadpool(count)
