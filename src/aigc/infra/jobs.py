@@ -296,9 +296,18 @@ def submit(
         json.dumps(params)
     except (TypeError, ValueError) as exc:
         raise InvalidRequest(f"Job parameters must be JSON: {exc}", param="params") from None
-    job = Job(
+    job = queued_job(principal.tenant_id, kind, params)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def queued_job(tenant_id: str, kind: str, params: dict[str, Any]) -> Job:
+    """A new job row, queued: what ``submit`` adds for a caller, and what the platform's own
+    sweepers add for a tenant (documents queued again, vectors to backfill)."""
+    return Job(
         id=new_id("job_"),
-        tenant_id=principal.tenant_id,
+        tenant_id=tenant_id,
         kind=kind,
         status="queued",
         params=params,
@@ -307,9 +316,6 @@ def submit(
         cancel_requested=False,
         attempts=0,
     )
-    session.add(job)
-    session.flush()
-    return job
 
 
 def list_jobs(

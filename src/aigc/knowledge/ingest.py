@@ -1342,19 +1342,8 @@ def recover_stuck_documents(db: Database, older_than_s: float = STUCK_AFTER_S) -
                 requeued += 1
         session.flush()
         for (tenant_id, kb_id), doc_ids in again.items():
-            session.add(
-                Job(
-                    id=new_id("job_"),
-                    tenant_id=tenant_id,
-                    kind=JOB_KIND,
-                    status="queued",
-                    params={"kb_id": kb_id, "document_ids": doc_ids, "recovered": True},
-                    progress=0.0,
-                    message="",
-                    cancel_requested=False,
-                    attempts=0,
-                )
-            )
+            params = {"kb_id": kb_id, "document_ids": doc_ids, "recovered": True}
+            session.add(jobs.queued_job(tenant_id, JOB_KIND, params))
     if requeued or failed:
         log.warning("stuck documents: %d queued again, %d failed", requeued, failed)
     return {"requeued": requeued, "failed": failed}
@@ -1404,19 +1393,8 @@ def queue_missing_vectors(db: Database) -> int:
         }
         queued = [(tenant, kb) for tenant, kb in lacking if kb not in pending]
         for tenant_id, kb_id in queued:
-            session.add(
-                Job(
-                    id=new_id("job_"),
-                    tenant_id=tenant_id,
-                    kind=JOB_KIND,
-                    status="queued",
-                    params={"kb_id": kb_id, "document_ids": [], "vectors": True},
-                    progress=0.0,
-                    message="",
-                    cancel_requested=False,
-                    attempts=0,
-                )
-            )
+            params = {"kb_id": kb_id, "document_ids": [], "vectors": True}
+            session.add(jobs.queued_job(tenant_id, JOB_KIND, params))
     _VECTORS_CHECKED.add(db.engine)
     if queued:
         log.warning("knowledge bases with chunks but no vectors: %d queued to embed", len(queued))
