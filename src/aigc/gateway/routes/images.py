@@ -30,7 +30,7 @@ from aigc.gateway import guarding, image_forms, pipeline
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
 from aigc.gateway.fields import Percent, Seed
-from aigc.gateway.image_forms import FileField
+from aigc.gateway.image_forms import FileField, Upload
 from aigc.gateway.image_uploads import edit_alpha, square_image
 from aigc.gateway.limits import Reservation
 from aigc.gateway.openapi import content, errors
@@ -472,6 +472,19 @@ EDIT_FILES = [
 VARIATION_FILES = [FileField("image", f"The image to vary ({IMAGE_FILE})")]
 
 
+def the_image(uploads: list[Upload], model_name: str, max_pixels: int) -> Image.Image:
+    """The one image an edit or a variation works on, square (a 400 naming ``image`` when none
+    was sent, or more than one: these models work on one image at a time)."""
+    if not uploads:
+        raise InvalidRequest("Missing required parameter: 'image'", param="image")
+    if len(uploads) > 1:
+        raise InvalidRequest(
+            f"The model '{model_name}' edits one image at a time; {len(uploads)} were sent",
+            param="image",
+        )
+    return square_image(uploads[0], max_pixels)
+
+
 def output_side(size: str | None, image: Image.Image, sizes: list[int]) -> int:
     """``size`` as generations read it; none or auto: the image's side when the model offers
     it (so the kept pixels stay as they were), else the model's native side."""
@@ -501,17 +514,9 @@ async def edit_images(
     model = await open_model(
         svc, caller, rec, body.model, "edit_images", "edit images (use a gan- or vae- model)"
     )
-    uploads = files["image"]
-    rec.images = len(uploads) + len(files["mask"])  # audited as a count, as chat's images
-    if not uploads:
-        raise InvalidRequest("Missing required parameter: 'image'", param="image")
-    if len(uploads) > 1:
-        raise InvalidRequest(
-            f"The model '{body.model}' edits one image at a time; {len(uploads)} were sent",
-            param="image",
-        )
+    rec.images = len(files["image"]) + len(files["mask"])  # audited as a count, as chat's
     max_pixels = svc.settings.max_image_pixels
-    image = square_image(uploads[0], max_pixels)
+    image = the_image(files["image"], body.model, max_pixels)
     masks = files["mask"]
     alpha = edit_alpha(image, masks[0] if masks else None, max_pixels)
     side = output_side(body.size, image, model.sizes)
@@ -560,9 +565,7 @@ async def image_variations(
         "make variations of an image (use a gan- or vae- model)",
     )
     rec.images = len(files["image"])
-    if not files["image"]:
-        raise InvalidRequest("Missing required parameter: 'image'", param="image")
-    image = square_image(files["image"][0], svc.settings.max_image_pixels)
+    image = the_image(files["image"], body.model, svc.settings.max_image_pixels)
     side = output_side(body.size, image, model.sizes)
     # No prompt to guard; the tenant's policy still decides the visible label.
     _, guard_session = await guarding.guard_request(
