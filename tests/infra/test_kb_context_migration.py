@@ -7,6 +7,7 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
 from aigc.infra import migrate
+from tests.infra.migration_rows import tenant_and_kb
 
 
 def _columns(url: str, table: str) -> set[str]:
@@ -22,19 +23,7 @@ def test_context_columns_come_and_go_keeping_the_rows(db_url: str) -> None:
     migrate.upgrade(db_url, "0009_sso_oidc")
     engine = create_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO tenants (id, name, disabled, created_at) "
-                "VALUES ('t1', 'T', false, CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO knowledge_bases (id, tenant_id, name, description, dense, "
-                "created_by, index_version, created_at) "
-                "VALUES ('kb1', 't1', 'kb', '', false, NULL, 0, CURRENT_TIMESTAMP)"
-            )
-        )
+        tenant_and_kb(conn)
         conn.execute(
             text(
                 "INSERT INTO kb_documents (id, tenant_id, kb_id, filename, source, content_type, "

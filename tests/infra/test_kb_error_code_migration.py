@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine, text
 
 from aigc.infra import migrate
+from tests.infra.migration_rows import tenant_and_kb
 
 NOT_TAKEN = "The new version was not indexed, so the previous one is still searched and served: "
 ROWS = {
@@ -43,19 +44,7 @@ def test_reasons_stored_before_codes_get_their_code(db_url: str) -> None:
     migrate.upgrade(db_url, "0014_kb_document_error_code")
     engine = create_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO tenants (id, name, disabled, created_at) "
-                "VALUES ('t1', 'T', false, CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO knowledge_bases (id, tenant_id, name, description, dense, "
-                "created_by, index_version, created_at) "
-                "VALUES ('kb1', 't1', '制度', '', false, 'u1', 0, CURRENT_TIMESTAMP)"
-            )
-        )
+        tenant_and_kb(conn, "制度", created_by="u1")
         for doc_id, (error, code, update_error) in ROWS.items():
             conn.execute(
                 text(

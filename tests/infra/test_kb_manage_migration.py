@@ -6,25 +6,14 @@ from __future__ import annotations
 from sqlalchemy import create_engine, text
 
 from aigc.infra import migrate
+from tests.infra.migration_rows import tenant_and_kb
 
 
 def test_creator_grants_become_manage_and_others_stay_write(db_url: str) -> None:
     migrate.upgrade(db_url, "0004_console")
     engine = create_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO tenants (id, name, disabled, created_at) "
-                "VALUES ('t1', 'T', false, CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO knowledge_bases (id, tenant_id, name, description, dense, "
-                "created_by, index_version, created_at) "
-                "VALUES ('kb1', 't1', 'kb', '', false, 'u_creator', 0, CURRENT_TIMESTAMP)"
-            )
-        )
+        tenant_and_kb(conn, created_by="u_creator")
         for subject_type, subject, level in (
             ("user", "u_creator", "write"),
             ("user", "u_other", "write"),

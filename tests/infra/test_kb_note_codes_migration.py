@@ -9,6 +9,7 @@ import json
 from sqlalchemy import create_engine, text
 
 from aigc.infra import migrate
+from tests.infra.migration_rows import tenant_and_kb
 
 
 def test_notes_and_reasons_stored_before_keep_their_words(db_url: str) -> None:
@@ -16,19 +17,7 @@ def test_notes_and_reasons_stored_before_keep_their_words(db_url: str) -> None:
     engine = create_engine(db_url)
     notes = ["read as big5 text (the file is not UTF-8)"]
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO tenants (id, name, disabled, created_at) "
-                "VALUES ('t1', 'T', false, CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO knowledge_bases (id, tenant_id, name, description, dense, "
-                "created_by, index_version, created_at) "
-                "VALUES ('kb1', 't1', '制度', '', false, 'u1', 0, CURRENT_TIMESTAMP)"
-            )
-        )
+        tenant_and_kb(conn, "制度", created_by="u1")
         for doc_id, error, code, note in (
             ("d_pdf", "The PDF has 2400 pages; the limit is 2000", "pdf_too_many_pages", None),
             ("d_txt", None, None, json.dumps(notes)),
