@@ -47,6 +47,12 @@ _CODES = {
         "apierr.file_too_large": "The file is too large.",
         "apierr.empty_file": "The file is empty.",
         "apierr.request_too_large": "The request is too large.",
+        "apierr.unsupported_content": "This model does not read this kind of content (such as "
+        "images). Choose a model that does, or remove it.",
+        "apierr.image_required": "This model answers only about images: attach one.",
+        "apierr.image_too_large": "An image is too large for this request.",
+        "apierr.invalid_image_format": "An image is not a PNG, JPEG, WebP or GIF image.",
+        "apierr.invalid_image": "An image is damaged or animated and cannot be read.",
     },
     "zh-CN": {
         "apierr.context_length_exceeded": "消息太长，超出了该模型的上下文长度。"
@@ -70,6 +76,12 @@ _CODES = {
         "apierr.file_too_large": "文件太大。",
         "apierr.empty_file": "文件是空的。",
         "apierr.request_too_large": "请求内容太大。",
+        "apierr.unsupported_content": "该模型无法读取这类内容（例如图片）。请选择能读取的模型，"
+        "或将其移除。",
+        "apierr.image_required": "该模型只回答关于图片的问题，请添加一张图片。",
+        "apierr.image_too_large": "图片太大，超出了本次请求的限制。",
+        "apierr.invalid_image_format": "图片不是 PNG、JPEG、WebP 或 GIF 格式。",
+        "apierr.invalid_image": "图片已损坏或是动图，无法读取。",
     },
 }
 

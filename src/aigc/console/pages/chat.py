@@ -6,7 +6,8 @@ person), ``/api/kb`` (grounding and the cited chunks) and ``/api/feedback``. The
 each request's id (``x-request-id``) so feedback names the request the audit log recorded.
 Stop cancels the task reading the stream: the HTTP stream closes and the server stops
 generating and frees the model's slot. One answer and its controls are drawn by
-``chat_answer``.
+``chat_answer``; images attached to a message go as OpenAI ``image_url`` parts of the same
+request (``chat_attach``: the button and previews; ``chat_images``: checks, parts, what is kept).
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from aigc.console.api import ApiError
 from aigc.console.api_errors import explain_error
 from aigc.console.i18n import add
 from aigc.console.pages.chat_answer import Answer, AnswerBubble
-from aigc.console.session import ConsoleUser, gate
+from aigc.console.pages.chat_attach import AttachTray, image_tag
+from aigc.console.pages.chat_images import (
+    ImageLimits,
+    Preview,
+    fitted,
+    message_content,
+    previews,
+    stored_images,
+)
+from aigc.console.session import ConsoleUser, gate, services
 
 HISTORY_TURNS = 20  # messages of the conversation sent back to the model
 REDRAW_S = 0.05  # the answer is redrawn at most this often while it streams
@@ -38,7 +48,7 @@ DEFAULT_MAX_TOKENS: int | None = None
 def chat_body(
     model: str,
     system: str,
-    history: list[dict[str, str]],
+    history: list[dict[str, Any]],
     temperature: float,
     top_p: float,
     max_tokens: float | None,
@@ -48,7 +58,7 @@ def chat_body(
     then fits the answer to the model's context, where a set max_tokens beyond it is a 400
     for a checkpoint held to its window (a fixed 512 would refuse every long turn of a
     Hugging Face model near its context's end)."""
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     if system.strip():
         messages.append({"role": "system", "content": system.strip()})
     messages += history
@@ -193,9 +203,13 @@ class ChatView:
         self.wanted_model = wanted_model  # /chat?model=... (the models table, a trained model)
         self.conversation_id: str | None = None
         self.conversation_model = ""
-        self.history: list[dict[str, str]] = []  # role/content sent back to the model
+        # role/content sent back to the model; a user message's content is OpenAI's parts
+        # when images came with it (kept at full size while the page is open)
+        self.history: list[dict[str, Any]] = []
         self.task: asyncio.Task[None] | None = None
         self.models: list[str] = []
+        self.vision: set[str] = set()  # the models that read images ("vision" capability)
+        self.limits = ImageLimits.of(services().settings)
         self.kbs: dict[str, str] = {}
 
     # --- building ------------------------------------------------------------------------
@@ -238,11 +252,13 @@ class ChatView:
     async def _load_choices(self) -> None:
         try:
             models = await self.user.api.get("/v1/models")
-            self.models = sorted(
-                m["id"]
+            ready = [
+                m
                 for m in models["data"]
                 if "chat" in m.get("capabilities", []) and m.get("status") == "ready"
-            )
+            ]
+            self.models = sorted(m["id"] for m in ready)
+            self.vision = {m["id"] for m in ready if "vision" in m.get("capabilities", [])}
             kbs = await self.user.api.get("/api/kb")
             self.kbs = {kb["id"]: kb["name"] for kb in kbs["data"]}
         except ApiError as exc:
@@ -256,6 +272,7 @@ class ChatView:
                 .props('dense outlined options-dense data-testid="chat-model"')
                 .classes("w-64")
             )
+            self.model.on_value_change(self._model_changed)
             if not self.models:
                 ui.label(tr("chat.no_models")).classes("text-orange-9").props('role="alert"')
             self.use_kb = ui.switch(tr("chat.use_kb"), on_change=self._kb_toggled).props(
@@ -301,7 +318,9 @@ class ChatView:
 
     def _input_row(self) -> None:
         tr = self.tr
+        self.tray = AttachTray(self.user, self.limits)
         with ui.row().classes("w-full items-end gap-2 no-wrap"):
+            self.tray.button()
             self.input = (
                 ui.textarea(tr("chat.input"), placeholder=tr("chat.input_hint"))
                 .props('outlined dense rows=2 data-testid="chat-input"')
@@ -323,6 +342,12 @@ class ChatView:
         if self.wanted_model in self.models:
             return self.wanted_model
         return "template-helpdesk" if "template-helpdesk" in self.models else self.models[0]
+
+    def _model_changed(self) -> None:
+        """Images waiting for a model that cannot read them: said at once, not at Send."""
+        model = self.model.value
+        blind = bool(self.tray.pending) and model is not None and model not in self.vision
+        self.tray.say(self.tr("chat.attach.no_vision", model=model) if blind else "")
 
     def _kb_toggled(self) -> None:
         self.kb_select.set_enabled(bool(self.use_kb.value))
@@ -377,6 +402,8 @@ class ChatView:
         self._remember_in_address()
         self.history = []
         self.thread.clear()
+        self.tray.clear()
+        self.tray.say("")
         self._show_empty()
         await self.refresh_list()
         self.input.run_method("focus")
@@ -399,7 +426,7 @@ class ChatView:
         for message in found["messages"]:
             if message["role"] == "user":
                 question = message["content"]
-                self._user_bubble(question)
+                self._user_bubble(question, previews(message["meta"]))
             elif message["role"] == "assistant":
                 meta = message["meta"]
                 answer = Answer(
@@ -446,17 +473,23 @@ class ChatView:
 
     # --- asking --------------------------------------------------------------------------
 
-    def _user_bubble(self, text: str) -> None:
+    def _user_bubble(self, text: str, images: list[Preview] | None = None) -> None:
         bubble = "aigc-bubble-user self-end rounded p-2 max-w-[80%] gap-0"
         with self.thread, ui.column().classes(bubble):
             ui.label(self.tr("chat.you")).classes("text-xs text-grey-8")
-            ui.label(text).classes("whitespace-pre-wrap").props('data-testid="chat-question"')
+            if images:
+                with ui.row().classes("gap-2 py-1"):
+                    for image in images:
+                        label = self.tr("chat.attach.sent_image", name=image.name)
+                        image_tag(image, label, "chat-question-image")
+            if text or not images:
+                ui.label(text).classes("whitespace-pre-wrap").props('data-testid="chat-question"')
 
     def _request_body(self, model: str) -> dict[str, Any]:
         return chat_body(
             model,
             self.system.value or "",
-            self.history[-HISTORY_TURNS:],
+            fitted(self.history[-HISTORY_TURNS:], self.limits, model in self.vision),
             float(self.temperature.value),
             float(self.top_p.value),
             self.max_tokens.value,
@@ -466,8 +499,15 @@ class ChatView:
     async def send(self) -> None:
         text = (self.input.value or "").strip()
         model = self.model.value
-        if not text or not model or self.task is not None:
+        attached = list(self.tray.pending)
+        if not (text or attached) or not model or self.task is not None:
             return
+        if attached and model not in self.vision:  # said here, before anything is sent
+            self.tray.say(self.tr("chat.attach.no_vision", model=model))
+            return
+        user_message: dict[str, Any] = {"role": "user", "content": text}
+        if attached:  # previews only: a stored message's meta is small (chat_images)
+            user_message["meta"] = {"images": stored_images(attached)}
         api = self.user.api
         try:
             if self.conversation_id is None:
@@ -479,15 +519,15 @@ class ChatView:
                 await api.patch(f"/api/conversations/{self.conversation_id}", {"model": model})
                 self.conversation_model = model
             conversation = self.conversation_id
-            await api.post(
-                f"/api/conversations/{conversation}/messages", {"role": "user", "content": text}
-            )
+            await api.post(f"/api/conversations/{conversation}/messages", user_message)
         except ApiError as exc:
             layout.show_error(self.user, exc)
             return
         self.input.value = ""
-        self._user_bubble(text)
-        self.history.append({"role": "user", "content": text})
+        self.tray.clear()
+        self.tray.say("")
+        self._user_bubble(text, [Preview(a.name, a.thumb) for a in attached])
+        self.history.append({"role": "user", "content": message_content(text, attached)})
         body = self._request_body(model)
         answer = Answer(f"req_{secrets.token_hex(12)}")
         bubble = AnswerBubble(self, text)
@@ -504,6 +544,8 @@ class ChatView:
         self.scroller.scroll_to(percent=1.0)
         if answer.text:
             self.history.append({"role": "assistant", "content": answer.text})
+        # only the images a later request could still carry stay in memory
+        self.history = fitted(self.history, self.limits, takes_images=True)
         try:
             saved = await api.post(
                 f"/api/conversations/{conversation}/messages",
