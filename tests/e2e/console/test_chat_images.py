@@ -131,9 +131,12 @@ def test_a_model_that_reads_no_images_is_refused_in_the_persons_language(
     member = add_user(server, console_org, "member")
     page = new_page(member, lang="zh-CN")
     _pick(page, models["blind"])
-    # A file that only says it is an image is refused by what it is.
-    _attach(page, "添加图片", [("截图.png", "image/png", b"not an image at all")])
+    # A file of another type is refused as it is chosen; one that only says it is an image
+    # is refused by what it is.
+    _attach(page, "添加图片", [("笔记.txt", "text/plain", "你好".encode())])
     alert = page.get_by_test_id("chat-attach-alert")
+    expect(alert).to_have_text("只能添加不超过 6.1 MB 的 PNG、JPEG、WebP 或 GIF 图片。")
+    _attach(page, "添加图片", [("截图.png", "image/png", b"not an image at all")])
     alert.filter(has_text="截图.png 不是 PNG、JPEG、WebP 或 GIF 图片。").wait_for()
     _attach(page, "添加图片", [("照片.png", "image/png", _png((0, 160, 0)))])
     page.get_by_test_id("chat-attachment-image").wait_for()
