@@ -206,3 +206,41 @@ def test_a_question_typed_in_full_width_letters_has_the_same_terms() -> None:
     ):
         assert relevance.question_terms(typed) == relevance.question_terms(plain)
         assert any(not t.cjk for t in relevance.question_terms(typed))
+
+
+OVERTIME = "加班制度\n\n第1条 工作日加班按1.5倍工资计算，休息日按2倍，法定节假日按3倍。\n"
+
+
+def test_a_calculation_or_a_word_of_equality_makes_no_question_about_the_rules(
+    sandbox: Sandbox,
+) -> None:
+    """Found by probing a live server: "1+1等于几？" was answered with the attendance rules as
+    its source, through 等于 (迟到三次等于旷工半天), the one word of the question left after 几.
+    A sum's numbers and operators are arithmetic, a word of being (等于, 相当于) no topic, and
+    a chunk that holds only a question's numbers (2 of 2倍) none of its words is not about it."""
+    assert relevance.question_terms("1+1等于几？") == []
+    assert relevance.question_terms("What does 2 plus 2 equal?") == []
+    assert [t.text for t in relevance.question_terms("迟到三次等于什么处罚？")] == [
+        "迟到",
+        "三次",
+        "处罚",
+    ]
+    # a date or a code is no calculation: its numbers stay
+    assert {"2024", "0456"} <= {t.text for t in relevance.question_terms("BX-2024-0456的进度")}
+    files = {"考勤制度.txt": ATTENDANCE.encode(), "加班制度.txt": OVERTIME.encode()}
+    files |= {n: t.encode() for n, t in DOCS_ZH.items()}
+    for dense in (False, True):
+        kb = sandbox.kb(sandbox.admin_a, f"考勤 {dense}", dense=dense)
+        sandbox.ingest(sandbox.admin_a, kb, files)
+        for question in (
+            "1+1等于几？",
+            "一加一等于几？",
+            "3×5等于多少？",
+            "What is 2 plus 2?",
+            "爱情等于什么？",
+            "2的平方根是多少？",
+        ):
+            assert ask(sandbox, kb, question) == [], (dense, question)
+        assert ask(sandbox, kb, "迟到三次等于什么处罚？")[0] == "考勤制度.txt"
+        assert ask(sandbox, kb, "迟到几次算旷工？")[0] == "考勤制度.txt"
+        assert ask(sandbox, kb, "周末加班工资按几倍算？")[0] == "加班制度.txt"

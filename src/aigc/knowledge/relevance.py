@@ -8,13 +8,16 @@ The judgement weighs the question's *content* terms by how rare they are in the 
 word, and a term the knowledge base has never seen counts most of all: a question about
 "PepsiCo" against other companies' filings is not answered by chunks that merely share
 "revenue" and "2023". Stop words are left out in both languages (bm25s' English and Chinese
-lists: 吗, 多少, 需要, 是否, what, how...; and please, 请, 帮我), Chinese is segmented by jieba,
-and a Chinese word is found in a chunk by containment (the chunk may be segmented
-differently), a one-character word only where the chunk's own cut has it as a word (写 is no
-part of 填写). A Chinese word
-that is absent still earns part of its weight for each of its characters present (补助 beside
-补贴), because paraphrase in Chinese mostly keeps characters. ``coverage`` is the found share
-of the question's weight, 0 to 1.
+lists: 吗, 多少, 需要, 是否, what, how...; and please, 请, 帮我; and 等于, 相当于, the Chinese
+for "is" and "means"), a calculation (1+1等于几, 2 plus 2) is no term at all, Chinese is
+segmented by jieba, and a Chinese word is found in a chunk by containment (the chunk may be
+segmented differently), a one-character word only where the chunk's own cut has it as a word
+(写 is no part of 填写). A Chinese word that is absent still earns part of its weight for
+each of its characters present (补助 beside 补贴), because paraphrase in Chinese mostly keeps
+characters. ``coverage`` is the found share of the question's weight, 0 to 1.
+
+A chunk that holds some of the question's numbers and none of its words is not about it (2
+of 2倍 for "2的平方根是多少").
 
 ``judge`` combines coverage with the dense (cosine) score where the embedding model reads the
 question's script (MiniLM: English only; the dense score of a Chinese question is noise): a
@@ -78,6 +81,35 @@ _ASKING = frozenset({"could", "would", "whose", "much", "many", "please", "tell"
 _ASKING_ZH = frozenset(
     {"请", "请问", "麻烦", "帮", "帮我", "帮忙", "告诉", "告诉我", "你好", "您好", "谢谢"}
 )
+# Words of being and equality, Chinese for the "is" and "means" that the English list drops:
+# no topic of their own. 等于 in "迟到三次等于旷工半天" made "爱情等于什么？" (a question of no
+# word the rules hold but this one) relevant to the attendance rules.
+_BEING_ZH = frozenset({"等于", "相当于", "意味着", "就是", "算是", "即是"})
+
+# A calculation: numbers joined by operators (1+1, 3×5, 一加一, 2 plus 2), with the word of
+# equality after it (等于, =, equals). Its numbers and words are arithmetic, not a topic: a
+# knowledge base that holds 1 and 等于 somewhere does not answer "1+1等于几？". A hyphen or a
+# slash alone (2023-01-05, BX-2024-0456, 3/4) makes one only before a word of equality.
+_NUMBER = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]+)"
+_OPERATOR = r"(?:[+*×÷^]|加上?|减去?|乘以?|除以|plus|minus|times|multiplied\s+by|divided\s+by)"
+_EQUALS = r"(?:等于|=|equals?(?:\s+to)?)"
+_CALCULATION = re.compile(
+    rf"(?<![A-Za-z0-9.\-/]){_NUMBER}(?:\s*(?:{_OPERATOR}|[-−/])\s*{_NUMBER})+"
+    rf"(?![A-Za-z0-9.\-/])(?:\s*{_EQUALS}(?![A-Za-z]))?",
+    re.I,
+)
+
+
+def _without_calculations(question: str) -> str:
+    """``question`` with each calculation blanked out (the question as a space)."""
+
+    def blank(match: re.Match[str]) -> str:
+        text = match.group()
+        plain = re.search(_OPERATOR, text, re.I) is not None
+        equals = re.search(rf"{_EQUALS}$", text, re.I) is not None
+        return " " if plain or equals else text
+
+    return _CALCULATION.sub(blank, question)
 
 
 @lru_cache(maxsize=1)
@@ -113,7 +145,7 @@ def question_terms(question: str) -> list[Term]:
     them (stop words out), Chinese words cut by jieba (precise mode, stop words out). Read
     through ``canonical``, as the index reads text: a question typed with full-width letters
     (ＶＰＮ, ＢＸ－２０２４) has its Latin terms as the chunks do."""
-    question = canonical(question)
+    question = _without_calculations(canonical(question))
     lowered = question.lower()
     seen: dict[str, Term] = {}
     for match in _WORD.finditer(question):
@@ -126,7 +158,7 @@ def question_terms(question: str) -> list[Term]:
                 seen[token] = Term(token, cjk=False, name=True)
             seen.setdefault(token, Term(token, cjk=False, name=name))
     for word in chinese_words(lowered):
-        if word not in _ASKING_ZH:
+        if word not in _ASKING_ZH and word not in _BEING_ZH:
             seen.setdefault(word, Term(word, cjk=True))
     return list(seen.values())
 
@@ -174,27 +206,46 @@ def _chunk_words(lowered: str) -> frozenset[str]:
 
 def coverage(terms: list[Term], text: str, idf: Callable[[Term], float]) -> float:
     """The IDF-weighted share of ``terms`` that ``text`` holds (0 when there are none)."""
+    return _share(_found(terms, text, idf))
+
+
+def _share(found: list[tuple[Term, float, float]]) -> float:
+    total = sum(weight for _, weight, _ in found)
+    return sum(part for _, _, part in found) / total if total > 0 else 0.0
+
+
+def _found(
+    terms: list[Term], text: str, idf: Callable[[Term], float]
+) -> list[tuple[Term, float, float]]:
+    """Each term with its weight and the part of it that ``text`` holds."""
     if not terms:
-        return 0.0
+        return []
     # Chinese PDFs break lines inside words; terms are read through ``canonical`` too
     lowered = canonical(_SPACE.sub("", text.lower()))
     latin = _latin_tokens(text.lower())
-    total = found = 0.0
+    out = []
     for term in terms:
         weight = idf(term)
-        total += weight
         if not term.cjk:
-            found += weight if term.text in latin else 0.0
+            found = weight if term.text in latin else 0.0
         elif len(term.text) == 1:  # a one-character word: as a word of the chunk, not a part
-            found += weight if term.text in _chunk_words(lowered) else 0.0  # of one (填写)
+            found = weight if term.text in _chunk_words(lowered) else 0.0  # of one (填写)
         elif term.text in lowered:
-            found += weight
+            found = weight
         else:  # each character present earns its own weight, at most its share of the word's
             share = weight / len(term.text)
-            found += CHARACTER_CREDIT * sum(
+            found = CHARACTER_CREDIT * sum(
                 min(share, idf(Term(ch, cjk=True))) for ch in term.text if ch in lowered
             )
-    return found / total if total > 0 else 0.0
+        out.append((term, weight, found))
+    return out
+
+
+def _numbers_only(found: list[tuple[Term, float, float]]) -> bool:
+    """Whether a chunk holds none of a question's words, only some of its numbers (when it
+    has words): 2 and 5 are in many chunks that are not about "2的平方根是多少"."""
+    words = [part for term, _, part in found if term.cjk or not term.text.isdigit()]
+    return bool(words) and not any(words)
 
 
 def judged(
@@ -240,7 +291,10 @@ def judge(
     ``cjk``); without ``weights`` (an index not loaded) every term weighs the same. The dense
     score counts for Latin-script questions only: the default embedding model reads English;
     a Chinese question's ``meaning_score`` (when the search ranked by meanings) counts for it."""
-    score = coverage(terms, hit_text, weights.idf if weights is not None else lambda t: 1.0)
+    found = _found(terms, hit_text, weights.idf if weights is not None else lambda t: 1.0)
+    score = _share(found)
+    if _numbers_only(found):  # the question's numbers are no topic without one of its words
+        return Judgement(False, round(score, 4), dense_score, meaning_score)
     if (
         script == "latin"
         and weights is not None
