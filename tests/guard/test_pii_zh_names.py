@@ -340,3 +340,58 @@ def test_a_name_before_a_word_that_starts_with_such_a_character_stays_a_name(
 ) -> None:
     """站 is also to stand (站在), 馆长 is a word, and given names do end in 岛 or 城."""
     assert names(text) == expected
+
+
+@pytest.mark.parametrize("brand", ["全聚德", "麦德龙", "伊势丹", "棒约翰", "易初莲花"])
+def test_restaurants_and_chains_of_shops_are_not_names(brand: str) -> None:
+    """全聚德 (surname 全, then 聚德: given-name characters) was CN_PERSON at 0.90 in
+    "全聚德的烤鸭很好吃", and so were 麦德龙, 伊势丹, 棒约翰 and 初莲花; CC-CEDICT's senses say
+    what they are ("Quanjude (famous Chinese restaurant)", "Metro supermarket chain", "Isetan,
+    Japanese department store"), as they say company or brand."""
+    assert names(f"{brand}的东西很好吃，就是要排队。") == []
+    assert names(f"张伟和{brand}签了合同。") == ["张伟"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我在金拱门吃了早餐。",
+        "周末到金拱门买了两个汉堡。",
+        "我们常去金拱门喝咖啡。",
+        "我想去金拱门吃早餐。",
+        "我们去全聚德吃烤鸭吧。",
+        "付明珠餐厅的菜不错。",
+        "高家福超市今天打折。",
+        "黄振龙凉茶店开到很晚。",
+    ],
+)
+def test_a_shop_or_a_brand_by_what_surrounds_it_is_not_a_name(text: str) -> None:
+    """金拱门 (McDonald's China's company name; surname 金) is in no dictionary: "我在金拱门吃了
+    早餐" scored 0.86. A shop, a restaurant or a brand's mark right after a span (餐厅, 超市,
+    门店, 牌, a word for what is sold before 店: 凉茶店), or going there (去, 到, 在) to eat,
+    drink or buy (吃, 喝, 买), makes it the shop."""
+    assert names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我在张伟吃饭的时候给他打了电话。", ["张伟"]),
+        ("在王伟买的房子里住着三个人。", ["王伟"]),
+        ("看到王芳吃饭我就饿了。", ["王芳"]),
+        ("过去王伟吃了很多苦。", ["王伟"]),
+        ("现在王伟吃什么？", ["王伟"]),
+        ("轮到王伟吃饭了。", ["王伟"]),
+        ("王伟店长今天请假了。", ["王伟"]),
+        ("张伟公司的人都下班了。", ["张伟"]),
+        ("王伟去食堂吃饭。", ["王伟"]),
+        ("我和李娜去吃火锅。", ["李娜"]),
+    ],
+)
+def test_a_person_who_eats_or_buys_or_runs_a_shop_is_still_a_name(
+    text: str, expected: list[str]
+) -> None:
+    """在 before a person opens a time or a relative clause (在张伟吃饭的时候, 在王伟买的房子);
+    看到, 过去, 现在 and 轮到 are words, not going there; 店长 is a role; a bare 公司 is a
+    person's firm too."""
+    assert names(text) == expected

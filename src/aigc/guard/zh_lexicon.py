@@ -47,6 +47,7 @@ class Words:
     person2: frozenset[str]  # two-character entries jieba tags as a person
     proper: dict[str, str]  # places (ns), organisations (nt), other proper nouns (nz)
     times: frozenset[str]  # two-character time words: 周五, 明天, 今年
+    goods: frozenset[str]  # two- and three-character common nouns (n): 凉茶, 烤鸭, 手机
     roles: frozenset[str]
     cost: dict[str, float]  # -log2 of each word's share of the dictionary's counts, 1-4 chars
     unknown: float  # the cost of a character the dictionary lacks
@@ -108,6 +109,7 @@ def words() -> Words:
     person2: set[str] = set()
     proper: dict[str, str] = {}
     times: set[str] = set()
+    goods: set[str] = set()
     roles: set[str] = set(_ROLE_WORDS.split()) | faker_jobs()
     counts: dict[str, int] = {}
     with jieba_dictionary().open(encoding="utf-8") as f:
@@ -126,6 +128,8 @@ def words() -> Words:
                 proper[word] = tag
             if tag == "t" and len(word) == 2 and int(freq) >= 200:
                 times.add(word)
+            if tag == "n" and len(word) <= 3:
+                goods.add(word)
             if tag == "n" and word[-1] in _ROLE_SUFFIXES and int(freq) >= 20:
                 roles.add(word)
     total = sum(counts.values())
@@ -134,6 +138,7 @@ def words() -> Words:
         person2=frozenset(person2),
         proper=proper,
         times=frozenset(times),
+        goods=frozenset(goods),
         roles=frozenset(roles),
         cost={w: math.log2(total / n) for w, n in counts.items()},
         unknown=math.log2(total),
@@ -147,6 +152,14 @@ _ORGANISATION_SENSE = re.compile(
     r"\b(?:company|corporation|brand|retailer|manufacturer|automaker|carmaker|sportswear|"
     r"search engine|e-commerce|fast food|bank|airline|conglomerate|hotel chain|Inc|Ltd)\b|"
     r"\(unit\)",
+    re.I,
+)
+# A sense that names a restaurant or a chain of shops: "Quanjude (famous Chinese restaurant)",
+# "Haidilao, hot pot restaurant chain", "Carrefour, French supermarket chain". A brand only
+# when no sense says a person is meant too ("Ito, Japanese surname/Ito-Yokado (supermarket)").
+_SHOP_SENSE = re.compile(
+    r"\b(?:restaurants?|(?<!mountain )chain|supermarkets?|hypermarkets?|department store|"
+    r"bookstore|coffee shops?)\b",
     re.I,
 )
 
@@ -170,7 +183,9 @@ def not_names() -> frozenset[str]:
     "Wangfujing neighborhood"; its pinyin capitalises places as it does people), and never
     as a person (谢谢, 陈述, 胡萝卜, 温泉; 鲁迅 Lu3 Xun4 is a name), or whose senses name a
     company or a brand (华为 "Huawei (brand)", 谷歌 "Google, Internet company", 麦当劳
-    "McDonald's (fast food company)", 万豪 "Marriott International (hotel chain)"). A bare
+    "McDonald's (fast food company)", 万豪 "Marriott International (hotel chain)"), or a
+    restaurant or a chain of shops that is no person too (全聚德 "Quanjude (famous Chinese
+    restaurant)", 家乐福 "Carrefour, French supermarket chain"). A bare
     "Sony" or "Picasso" says nothing of which it is, so those stay the model's to judge.
     Read once, about half a second."""
     ordinary: set[str] = set()
@@ -187,6 +202,8 @@ def not_names() -> frozenset[str]:
             named.add(word)
         else:
             ordinary.add(word)  # a place only (拉萨, 王府井; 温泉 is a county too)
-        if _ORGANISATION_SENSE.search(senses):
+        if _ORGANISATION_SENSE.search(senses) or (
+            _SHOP_SENSE.search(senses) and not _PERSON_SENSE.search(senses)
+        ):
             organisation.add(word)
     return frozenset((ordinary - named) | organisation)

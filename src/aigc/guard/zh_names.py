@@ -6,8 +6,9 @@ characters (陈晓, 陈晓明; 欧阳娜, 欧阳娜娜), and stretches of charac
 transliterated names (克林顿, 布伦丹·林奇; one less typical character may sit between two
 typical ones or at an end: 基里延科, 阿巴查), trimmed at either end. Role nouns (程序员, 工程师,
 值班), places and organisations of jieba's dictionary (石家庄, 韩国), words CC-CEDICT gives only
-as words (谢谢, 陈述, 胡萝卜; a name only after a form's label) and given names holding a
-function character (王的) are never names. A logistic regression over hashed features scores
+as words (谢谢, 陈述, 胡萝卜; a name only after a form's label), given names holding a
+function character (王的) and shops by what surrounds them (金拱门餐厅, 去全聚德吃烤鸭) are
+never names. A logistic regression over hashed features scores
 the rest: the surname and how much more often its characters are in names than in text, the
 given-name characters, whether the candidate or a part of it is an ordinary word (王国, 周末,
 高级 — jieba's dictionary), words across its edges (高级工|程师), the characters and words on
@@ -276,6 +277,20 @@ _APPROXIMATE = re.compile(r"[0-9０-９十百千万][多余]")
 # model's), as does checking in before it (入住索菲特); no MSRA name is followed or preceded so.
 _LODGING_AFTER = re.compile(r"(?:大?酒店|饭店|宾馆|酒馆|旅馆|客栈|度假村|品牌|集团)")
 _LODGING_BEFORE = re.compile(r"(?:入住|下榻|住进)$")
+# So does a shop, a restaurant or a brand's mark after it (金拱门门店, 全聚德烤鸭店, 某某牌),
+# unless a role follows (店长, 店员: the person who runs it). A bare 店 or 公司 does not: a
+# person's shop or firm is said so too (王伟店里, 张伟公司的人). No name of the MSRA tune half
+# is followed by any of them.
+_BUSINESS_AFTER = re.compile(
+    r"(?:门店|分店|总店|餐厅|餐馆|饭馆|酒楼|食府|商行|商店|商场|超市|连锁|牌)"
+)
+# Going somewhere, or being there, to eat, drink or buy: 去|全聚德|吃烤鸭, 在|金拱门|吃了早餐.
+# A person can stand there only as the subject of a time clause or before a relative one
+# (在王伟吃饭的时候, 在王伟买的房子里), so after 在 the clause may hold neither 的 nor 时, 后,
+# 前; 去, 到 and 在 must be words of their own (过去, 现在, 看到 are not).
+_GOING = frozenset("去到在")
+_TO_CONSUME = re.compile(r"(?:吃|喝|买|用餐|就餐|点餐|聚餐|排队|消费|打包)")
+_CLAUSE = re.compile(r"[^，。！？；,.!?;\s]*")
 # What ends the name of a street, a station, a temple or a building (武定路, 龙阳站, 华严寺,
 # 于谦祠, 秦堰楼): no given name of Faker's or MSRA's ends so (城, 岛 and 苑 do).
 _PLACE_ENDS = frozenset("路街站寺祠庙巷湖楼桥馆")
@@ -319,13 +334,16 @@ def kept(scan: _Scan, c: Candidate) -> bool:
 
 def _place_number_or_phrase(scan: _Scan, c: Candidate, name: str) -> bool:
     """What the words in and around a candidate say it is instead of a name (informal text,
-    2026-12-06): a hotel (凯宾斯基饭店, 入住索菲特), an approximate number (1000多米), a named
-    street or building (武定路, 华严寺), or a noun before its predicate (汤|太咸, 汤|都凉了)."""
+    2026-12-06): a hotel (凯宾斯基饭店, 入住索菲特), a shop, a restaurant or a brand
+    (全聚德烤鸭店, 去全聚德吃烤鸭, 某某牌), an approximate number (1000多米), a named street or
+    building (武定路, 华严寺), or a noun before its predicate (汤|太咸, 汤|都凉了)."""
     text = scan.text
     if (
         _LODGING_AFTER.match(text, c.end)
         or _LODGING_BEFORE.search(text, max(0, c.start - 2), c.start)
         or (c.start and _APPROXIMATE.match(text, c.start - 1))
+        or _shop_after(scan, c)
+        or _gone_to_consume(scan, c)
     ):
         return True
     if (
@@ -340,6 +358,37 @@ def _place_number_or_phrase(scan: _Scan, c: Candidate, name: str) -> bool:
         or any(ch in _ADVERBS for ch in name[c.surname :])
         or _TOO.search(text[c.start + c.surname : c.end + 1])
     )
+
+
+def _shop_after(scan: _Scan, c: Candidate) -> bool:
+    """金拱门|门店, 金拱门|餐厅, 李宁|牌, and a common noun before 店 (what is sold there):
+    全聚德|烤鸭店, 黄振龙|凉茶店; not a verb (王伟|回到店里) nor a time word (王伟|今天店里)."""
+    text, end = scan.text, c.end
+    if scan.roles_from(end):  # 店长, 店员
+        return False
+    if _BUSINESS_AFTER.match(text, end):
+        return True
+    return any(
+        text[end + n : end + n + 1] == "店" and text[end : end + n] in scan.lex.goods
+        for n, _ in scan.starts(end)
+    )
+
+
+def _gone_to_consume(scan: _Scan, c: Candidate) -> bool:
+    """去|全聚德|吃烤鸭, 到|金拱门|买, 在|金拱门|吃了早餐: the span is where one eats or buys."""
+    text, going = scan.text, scan.text[c.start - 1 : c.start]
+    if not going or going not in _GOING or not _TO_CONSUME.match(text, c.end):
+        return False
+    word = scan.word(text[c.start - 2 : c.start]) if c.start >= 2 else None
+    # 过去, 现在, 看到, 轮到: not going there; but a rare word ending in 去 still goes (想去, 先去)
+    if word is not None and (going != "去" or word >= 5):
+        return False
+    if going == "在":
+        clause = _CLAUSE.match(text, c.end)
+        rest = clause.group() if clause else ""
+        if any(ch in rest for ch in "的时后前"):
+            return False  # 在王伟吃饭的时候, 在王伟买的房子里
+    return True
 
 
 def features(scan: _Scan, c: Candidate) -> list[str]:
