@@ -6,6 +6,7 @@ gateway turns them into responses (`gateway/error_handlers.py`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,24 @@ def value_problem(kind: str, template: str, **ctx: str | int | float) -> Excepti
 class InvalidRequest(APIError):
     status = 400
     type = "invalid_request_error"
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def refused_value(
+    kind: str, template: str, *, param: str, code: str = "invalid_value", **ctx: str | int | float
+) -> InvalidRequest:
+    """A 400 for a request value refused by the code that reads it (not by a validator):
+    the English is ``template`` with ``{name}`` filled from ``ctx`` (other braces kept), and
+    the stable ``kind`` with the values goes beside it (``problem_detail``, sent in
+    x-error-details), so a client says the refusal in its reader's language; ``code`` stays
+    OpenAI's (invalid_value, unsupported_parameter, …)."""
+    message = _PLACEHOLDER.sub(
+        lambda m: str(ctx[m.group(1)]) if m.group(1) in ctx else m.group(0), template
+    )
+    detail = problem_detail(param, {"type": kind, "ctx": ctx, "msg": message})
+    return InvalidRequest(message, param=param, code=code, details=[detail])
 
 
 class ContentPolicyViolation(InvalidRequest):

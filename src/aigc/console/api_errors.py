@@ -142,13 +142,14 @@ def explain(
     A block rule's own message is its author's words (often in the organization's language):
     it is shown as written, in every language. A refused value's reason is said from the
     validator's type and values (``details``, ``problems.problem_text``) where it is a common
-    one, else as the API wrote it."""
+    one, else as the API wrote it; so is any other refusal whose reason has a type the
+    console knows (an unsupported parameter, …), after its status's lead-in."""
     if code == "content_policy_violation" and message and message != DEFAULT_BLOCK_MESSAGE:
         return tr("apierr.content_policy_violation.rule", message=message)
     if tr.lang == "en" and message:
         return message  # the API's own English is the most precise
+    said = problem_text(tr, details[0]) if details else None
     if param and code in ("invalid_value", "missing_required_parameter"):
-        said = problem_text(tr, details[0]) if details else None
         reason = said or _INVALID_VALUE.sub("", message, count=1)
         return tr(f"apierr.{code}", param=param, message=reason)
     if code and f"apierr.{code}" in _CODES["en"]:
@@ -159,7 +160,7 @@ def explain(
         key = f"apierr.status.{status}"
     else:
         key = "apierr.status.other"
-    return tr(key, message=message or f"HTTP {status}")
+    return tr(key, message=said or message or f"HTTP {status}")
 
 
 def explain_error(tr: Translator, error: ApiError) -> str:

@@ -112,6 +112,132 @@ _TEXTS = {
 }
 i18n.add(_TEXTS)
 
+
+# A request value refused by the gateway's own code (``errors.refused_value``), by its kind.
+_REFUSALS = {
+    "en": {
+        "problem.tools_not_combined": "on this model, tools cannot be combined with "
+        "response_format, guided decoding, beam search or logprobs",
+        "problem.model_makes_embeddings": "the model '{model}' makes embeddings and does not write "
+        "text; use it on /v1/embeddings",
+        "problem.model_writes_no_text": "the model '{model}' does not write text; use it on its "
+        "own routes (/v1/images/..., /api/images/...)",
+        "problem.input_item_not_object": "each input item is an object",
+        "problem.input_item_type_unsupported": "input items of type '{type}' are not supported by "
+        "this server",
+        "problem.content_text_or_parts": "'content' is a string or a list of parts",
+        "problem.content_part_type_unsupported": "content parts of type '{type}' are not supported "
+        "by this server",
+        "problem.content_part_type_not_read": "content parts of type '{type}' are not supported by "
+        "this model",
+        "problem.tool_type_unsupported": "tools of type '{type}' are not supported by this server; "
+        "only 'function' tools are",
+        "problem.tool_choice_form": "'tool_choice' is {choices} or {named} (other tool types are "
+        "not supported)",
+        "problem.not_supported_yet": "'{name}' is not supported by this server yet; remove it from "
+        "the request",
+        "problem.include_logprobs_unsupported": "'include' value '{value}' is not supported by "
+        "this server yet: log probabilities are not returned on /v1/responses; remove it from the "
+        "request",
+        "problem.chat_field": "'{name}' is a chat field; use /v1/chat/completions",
+        "problem.text_modality_only": "only the text modality is supported",
+        "problem.only_when_true": "'{name}' is only allowed when '{flag}' is true",
+        "problem.message_content_not_null": "a {role} message needs its 'content', which cannot be "
+        "null",
+        "problem.message_content_required": "a {role} message needs its 'content'",
+        "problem.function_name_form": "a name of 1 to 64 letters, digits, '_' or '-'",
+        "problem.not_supported_by_model": "'{name}' is not supported by the model '{model}'; "
+        "remove it from the request",
+        "problem.history_not_read_by_model": "'{name}' is not supported by the model '{model}'",
+        "problem.no_tokenizer_for_ids": "the model '{model}' has no tokenizer here to read token "
+        "ids; send '{name}' as text",
+        "problem.token_id_outside_vocabulary": "token id {id} is outside the model's vocabulary (0 "
+        "to {high})",
+        "problem.images_in_user_messages_only": "images are taken in user messages only, not in a "
+        "{role} message",
+        "problem.model_reads_no_images": "the model '{model}' does not read images; remove the "
+        "image_url part at {place}, or choose a model whose capabilities include 'vision'",
+        "problem.file_expiry_unsupported": "'expires_after' is not supported by this server yet: "
+        "files are kept until deleted; remove it from the request",
+        "problem.moderation_text_only": "images cannot be moderated here: the built-in guard "
+        "judges text only. Send the text parts alone, and moderate the image with a service that "
+        "reads images",
+        "problem.watermark_local_models_only": "only local neural models (gpt-, rnn-, hf-) carry "
+        "the watermark",
+        "problem.images_not_streamed": "'{name}' is not supported by {path} (images are not "
+        "streamed); remove it from the request",
+        "problem.image_background_opaque": "background '{value}' is not supported: every image "
+        "here is opaque; use 'auto' or 'opaque', or leave it out",
+        "problem.output_compression_not_png": "'output_compression' applies to output_format jpeg "
+        "or webp, not png",
+        "problem.format_not_enforced": "this model cannot enforce {name} while decoding; use a "
+        "local neural model (gpt-, rnn-, hf-)",
+        "problem.vocabulary_lacks_character": "this model's vocabulary cannot write the requested "
+        "format (it has no token for {char}); use a model with a byte-level or byte-fallback "
+        "tokenizer (tokenizer=bpe)",
+        "problem.vocabulary_cannot_begin_format": "this model's vocabulary cannot write the "
+        "requested format (no token of it can begin it); use a model with a byte-level or "
+        "byte-fallback tokenizer (tokenizer=bpe)",
+        "problem.vocabulary_dead_end": "this model's vocabulary cannot write the requested format: "
+        "after {tokens} token(s) the format allows none of its tokens; use a model with a "
+        "byte-level or byte-fallback tokenizer (tokenizer=bpe)",
+    },
+    "zh-CN": {
+        "problem.tools_not_combined": "在该模型上，tools 不能与 response_format、引导解码、"
+        "束搜索或 logprobs 同时使用",
+        "problem.model_makes_embeddings": "模型「{model}」用于生成向量（embeddings），"
+        "不能生成文本；请在 /v1/embeddings 上使用",
+        "problem.model_writes_no_text": "模型「{model}」不能生成文本；"
+        "请在它自己的接口上使用（/v1/images/...、/api/images/...）",
+        "problem.input_item_not_object": "每个输入项都必须是对象",
+        "problem.input_item_type_unsupported": "本服务器不支持类型为「{type}」的输入项",
+        "problem.content_text_or_parts": "content 必须是字符串或内容片段的列表",
+        "problem.content_part_type_unsupported": "本服务器不支持类型为「{type}」的内容片段",
+        "problem.content_part_type_not_read": "该模型不支持类型为「{type}」的内容片段",
+        "problem.tool_type_unsupported": "本服务器不支持类型为「{type}」的工具，只支持 function "
+        "类型的工具",
+        "problem.tool_choice_form": "tool_choice 必须是 {choices} 或 {named}（不支持其他工具类型）",
+        "problem.not_supported_yet": "本服务器暂不支持「{name}」，请从请求中删除",
+        "problem.include_logprobs_unsupported": "本服务器暂不支持 include 的取值「{value}」："
+        "/v1/responses 不返回对数概率，请从请求中删除",
+        "problem.chat_field": "「{name}」是对话接口的字段，请使用 /v1/chat/completions",
+        "problem.text_modality_only": "只支持文本模态（text）",
+        "problem.only_when_true": "只有当 {flag} 为 true 时才能使用 {name}",
+        "problem.message_content_not_null": "{role} 消息必须有 content，且不能为 null",
+        "problem.message_content_required": "{role} 消息必须有 content",
+        "problem.function_name_form": "名称必须由 1 到 64 个字母、数字、“_”或“-”组成",
+        "problem.not_supported_by_model": "模型「{model}」不支持「{name}」，请从请求中删除",
+        "problem.history_not_read_by_model": "模型「{model}」不支持「{name}」",
+        "problem.no_tokenizer_for_ids": "模型「{model}」在这里没有能读取词元 ID 的分词器；"
+        "请以文本形式发送「{name}」",
+        "problem.token_id_outside_vocabulary": "词元 ID {id} 超出了模型词表的范围（0 到 {high}）",
+        "problem.images_in_user_messages_only": "只有 user 消息可以包含图片，{role} 消息不可以",
+        "problem.model_reads_no_images": "模型「{model}」不能读取图片；请删除 {place} 处的 "
+        "image_url 片段，或选择能力包含 vision 的模型",
+        "problem.file_expiry_unsupported": "本服务器暂不支持 expires_after：文件会一直保留，"
+        "直到被删除；请从请求中删除",
+        "problem.moderation_text_only": "这里不能审核图片：内置的安全防护只判断文字。"
+        "请只发送文字部分，并用能读取图片的服务审核图片",
+        "problem.watermark_local_models_only": "只有本地神经网络模型（gpt-、rnn-、hf-）带有水印",
+        "problem.images_not_streamed": "{path} 不支持「{name}」（图片不以流式返回），"
+        "请从请求中删除",
+        "problem.image_background_opaque": "不支持背景「{value}」：这里生成的图片都是不透明的；"
+        "请使用 auto 或 opaque，或不填写此项",
+        "problem.output_compression_not_png": "output_compression 只适用于 output_format 为 jpeg "
+        "或 webp 的图片，不适用于 png",
+        "problem.format_not_enforced": "该模型无法在解码时强制遵守 {name}；"
+        "请使用本地神经网络模型（gpt-、rnn-、hf-）",
+        "problem.vocabulary_lacks_character": "该模型的词表写不出所要求的格式"
+        "（没有 {char} 的词元）；请使用字节级或带字节回退分词器的模型（tokenizer=bpe）",
+        "problem.vocabulary_cannot_begin_format": "该模型的词表写不出所要求的格式"
+        "（没有任何词元能作为它的开头）；请使用字节级或带字节回退分词器的模型（tokenizer=bpe）",
+        "problem.vocabulary_dead_end": "该模型的词表写不出所要求的格式：生成 {tokens} 个词元后，"
+        "格式不再允许它的任何词元，回答无法完成；"
+        "请使用字节级或带字节回退分词器的模型（tokenizer=bpe）",
+    },
+}
+i18n.add(_REFUSALS)
+
 # pydantic's types that say the same thing to a person, by the key that says it.
 _SAME = {
     "int_type": "int",

@@ -18,7 +18,7 @@ from dataclasses import replace
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal
-from aigc.errors import ContentPolicyViolation, InvalidRequest
+from aigc.errors import ContentPolicyViolation, InvalidRequest, refused_value
 from aigc.gateway.services import Services
 from aigc.gateway.tooling import CallAssembler
 from aigc.guard import checks, store, structured
@@ -80,7 +80,8 @@ def constrain(
     local_format = getattr(model, "tool_format", None)  # TextModelBase declares it
     if tools is not None and tools.callable and local_format is not None:
         if constraint is not None or any(r.num_beams > 1 or r.logprobs for r in requests):
-            raise InvalidRequest(
+            raise refused_value(
+                "tools_not_combined",
                 "On this model, tools cannot be combined with response_format, guided "
                 "decoding, beam search or logprobs",
                 param="tools",

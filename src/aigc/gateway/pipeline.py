@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from aigc.access import Principal
-from aigc.errors import APIError, InvalidRequest, ModelNotFound
+from aigc.errors import APIError, InvalidRequest, ModelNotFound, refused_value
 from aigc.gateway import grounding, guarding, token_prompts, tooling, vision
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.limits import LimitSpec, Reservation
@@ -233,18 +233,22 @@ async def resolve(services: Services, principal: Principal, body: SamplingFields
         # typo. It is a model of another route, as an image model is.
         if body.model != embedder_for(services.settings).model_id:
             raise
-        raise InvalidRequest(
-            f"The model '{untrusted.field(body.model)}' makes embeddings and does not write "
-            "text; use it on /v1/embeddings",
+        raise refused_value(
+            "model_makes_embeddings",
+            "The model '{model}' makes embeddings and does not write text; use it on "
+            "/v1/embeddings",
             param="model",
             code="unsupported_model",
+            model=str(untrusted.field(body.model)),
         ) from None
     if not isinstance(model, TextModelBase):  # an image model (gan-, vae-, clip-...)
-        raise InvalidRequest(
-            f"The model '{untrusted.field(body.model)}' does not write text; use it on its "
-            "own routes (/v1/images/..., /api/images/...)",
+        raise refused_value(
+            "model_writes_no_text",
+            "The model '{model}' does not write text; use it on its own routes "
+            "(/v1/images/..., /api/images/...)",
             param="model",
             code="unsupported_model",
+            model=str(untrusted.field(body.model)),
         )
     refuse_undecodable(body, model.decoding_fields)
     if isinstance(body, ChatCompletionRequest):

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, problem_detail, refused_value
 from aigc.gateway.response_schemas import ResponseRequest
 from aigc.gateway.schemas import ChatCompletionRequest, check_schema_name
 from aigc.infra import untrusted
@@ -89,6 +89,7 @@ def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> Bridged:
             f"Invalid value in the request ({untrusted.field(where)}): {first.get('msg')}",
             param="input",
             code="invalid_value",
+            details=[problem_detail("input", first)],
         ) from None
 
 
@@ -124,13 +125,16 @@ def input_message(places: list[str], message: str) -> str:
 def _add(messages: list[dict[str, Any]], item: Any, place: str) -> None:
     """One input item onto the chat messages (calls join the assistant turn before them)."""
     if not isinstance(item, dict):
-        raise InvalidRequest("Each input item is an object", param=place, code="invalid_value")
+        raise refused_value("input_item_not_object", "Each input item is an object", param=place)
     kind = item.get("type", "message")
     if kind == "message":
         role = item.get("role")
         if role not in _ROLES:
-            raise InvalidRequest(
-                f"'role' is one of {', '.join(_ROLES)}", param=f"{place}.role", code="invalid_value"
+            raise refused_value(
+                "param_choice",
+                "'role' is one of {choices}",
+                param=f"{place}.role",
+                choices=", ".join(_ROLES),
             )
         messages.append({"role": role, "content": _content(item.get("content"), place)})
     elif kind == "function_call":
@@ -154,10 +158,12 @@ def _add(messages: list[dict[str, Any]], item: Any, place: str) -> None:
             {"role": "tool", "tool_call_id": _text_field(item, "call_id", place), "content": text}
         )
     else:
-        raise InvalidRequest(
-            f"Input items of type '{untrusted.field(str(kind))}' are not supported by this server",
+        raise refused_value(
+            "input_item_type_unsupported",
+            "Input items of type '{type}' are not supported by this server",
             param=f"{place}.type",
             code="unsupported_parameter",
+            type=str(untrusted.field(str(kind))),
         )
 
 
@@ -166,10 +172,10 @@ def _content(content: Any, place: str) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
-        raise InvalidRequest(
+        raise refused_value(
+            "content_text_or_parts",
             "'content' is a string or a list of parts",
             param=f"{place}.content",
-            code="invalid_value",
         )
     parts: list[dict[str, Any]] = []
     for j, part in enumerate(content):
@@ -182,11 +188,12 @@ def _content(content: Any, place: str) -> str | list[dict[str, Any]]:
             image = {"url": part["image_url"], "detail": part.get("detail") or "auto"}
             parts.append({"type": "image_url", "image_url": image})
         else:
-            raise InvalidRequest(
-                f"Content parts of type '{untrusted.field(str(kind))}' are not supported by this "
-                "server",
+            raise refused_value(
+                "content_part_type_unsupported",
+                "Content parts of type '{type}' are not supported by this server",
                 param=f"{place}.content[{j}]",
                 code="unsupported_content",
+                type=str(untrusted.field(str(kind))),
             )
     return parts
 
@@ -205,11 +212,12 @@ def _text_field(item: dict[str, Any], name: str, place: str, allow_empty: bool =
 def _tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
     """A Responses function tool (flat: name, parameters, strict) as chat's nested shape."""
     if tool.get("type") != "function":
-        raise InvalidRequest(
-            f"Tools of type '{untrusted.field(str(tool.get('type')))}' are not supported by this "
-            "server; only 'function' tools are",
+        raise refused_value(
+            "tool_type_unsupported",
+            "Tools of type '{type}' are not supported by this server; only 'function' tools are",
             param=f"tools[{index}].type",
             code="unsupported_parameter",
+            type=str(untrusted.field(str(tool.get("type")))),
         )
     function = {k: tool[k] for k in ("name", "description", "parameters", "strict") if k in tool}
     return {"type": "function", "function": function}
@@ -221,11 +229,13 @@ def _tool_choice(choice: str | dict[str, Any]) -> str | dict[str, Any]:
         return choice
     if choice.get("type") == "function" and isinstance(choice.get("name"), str):
         return {"type": "function", "function": {"name": choice["name"]}}
-    raise InvalidRequest(
-        '\'tool_choice\' is none, auto, required or {"type": "function", "name": ...} '
-        "(other tool types are not supported)",
+    raise refused_value(
+        "tool_choice_form",
+        "'tool_choice' is {choices} or {named} (other tool types are not supported)",
         param="tool_choice",
         code="unsupported_parameter",
+        choices="none, auto, required",
+        named='{"type": "function", "name": ...}',
     )
 
 
@@ -238,10 +248,11 @@ def _format(text_format: Any) -> dict[str, Any] | None:
         "json_object",
         "json_schema",
     ):
-        raise InvalidRequest(
+        raise refused_value(
+            "param_choice",
             "'text.format' is text, json_object or json_schema",
             param="text.format",
-            code="invalid_value",
+            choices="text, json_object, json_schema",
         )
     if text_format["type"] != "json_schema":
         return {"type": text_format["type"]}

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aigc.errors import InvalidRequest, value_problem
+from aigc.errors import refused_value, value_problem
 from aigc.gateway.fields import Flag, Positive, Whole, branch_rules
 from aigc.gateway.schemas import FUNCTION_NAME, KNOWLEDGE_BASES, used_field
 
@@ -226,23 +226,28 @@ def refuse_unsupported(body: ResponseRequest) -> None:
     """A Responses field this server cannot honour is a 400 naming it."""
     name = used_field(body.model_dump(exclude_unset=True), _UNSUPPORTED)
     if name is not None:
-        raise InvalidRequest(
-            f"'{name}' is not supported by this server yet; remove it from the request",
+        raise refused_value(
+            "not_supported_yet",
+            "'{name}' is not supported by this server yet; remove it from the request",
             param=name,
             code="unsupported_parameter",
+            name=name,
         )
     for index, value in enumerate(body.include or []):
         if value == _LOGPROBS:
-            raise InvalidRequest(
-                f"'include' value '{_LOGPROBS}' is not supported by this server yet: log "
+            raise refused_value(
+                "include_logprobs_unsupported",
+                "'include' value '{value}' is not supported by this server yet: log "
                 "probabilities are not returned on /v1/responses; remove it from the request",
                 param=f"include[{index}]",
                 code="unsupported_parameter",
+                value=_LOGPROBS,
             )
         if value not in INCLUDE_NOTHING_MORE:
-            raise InvalidRequest(
-                f"Invalid value for 'include[{index}]': '{value}' is not one of "
-                + ", ".join((*INCLUDE_NOTHING_MORE, _LOGPROBS)),
+            raise refused_value(
+                "param_choice",
+                f"Invalid value for 'include[{index}]': " + "'{value}' is not one of {choices}",
                 param=f"include[{index}]",
-                code="invalid_value",
+                value=value,
+                choices=", ".join((*INCLUDE_NOTHING_MORE, _LOGPROBS)),
             )

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aigc.errors import InvalidRequest, value_problem
+from aigc.errors import InvalidRequest, refused_value, value_problem
 from aigc.gateway.fields import (
     Flag,
     Positive,
@@ -416,24 +416,31 @@ def refuse_unsupported(body: SamplingFields) -> None:
     if isinstance(body, CompletionRequest):
         for field in _CHAT_ONLY:
             if values.get(field) is not None:
-                raise InvalidRequest(
-                    f"'{field}' is a chat field; use /v1/chat/completions",
+                raise refused_value(
+                    "chat_field",
+                    "'{name}' is a chat field; use /v1/chat/completions",
                     param=field,
                     code="unsupported_parameter",
+                    name=field,
                 )
     used = used_field(values, _UNSUPPORTED)
     if used is not None:
-        raise InvalidRequest(
-            f"'{used}' is not supported by this server yet; remove it from the request",
+        raise refused_value(
+            "not_supported_yet",
+            "'{name}' is not supported by this server yet; remove it from the request",
             param=used,
             code="unsupported_parameter",
+            name=used,
         )
     refuse_inconsistent(body, values)
     # response_format / guided_json / guided_regex / guided_choice: aigc.guard.structured
     modalities = values.get("modalities")
     if modalities not in (None, ["text"]):
-        raise InvalidRequest(
-            "Only the text modality is supported", param="modalities", code="unsupported_parameter"
+        raise refused_value(
+            "text_modality_only",
+            "Only the text modality is supported",
+            param="modalities",
+            code="unsupported_parameter",
         )
 
 
@@ -444,26 +451,32 @@ def refuse_inconsistent(body: SamplingFields, values: dict[str, Any]) -> None:
     """Values OpenAI refuses, which we would otherwise ignore or read as something else: a
     400 naming the field, so a client learns of its mistake here as it would at OpenAI."""
     if body.stream_options is not None and not body.stream:
-        raise InvalidRequest(
-            "'stream_options' is only allowed when 'stream' is true",
+        raise refused_value(
+            "only_when_true",
+            "'{name}' is only allowed when '{flag}' is true",
             param="stream_options",
-            code="invalid_value",
+            name="stream_options",
+            flag="stream",
         )
     if isinstance(body, ChatCompletionRequest):
         if body.top_logprobs is not None and body.logprobs is not True:
-            raise InvalidRequest(
-                "'top_logprobs' is only allowed when 'logprobs' is true",
+            raise refused_value(
+                "only_when_true",
+                "'{name}' is only allowed when '{flag}' is true",
                 param="top_logprobs",
-                code="invalid_value",
+                name="top_logprobs",
+                flag="logprobs",
             )
         for i, message in enumerate(body.messages):
             if message.content is None and message.role in _CONTENT_REQUIRED:
                 sent = "content" in message.model_fields_set
-                raise InvalidRequest(
-                    f"A {message.role} message needs its 'content'"
+                raise refused_value(
+                    "message_content_not_null" if sent else "message_content_required",
+                    "A {role} message needs its 'content'"
                     + (", which cannot be null" if sent else ""),
                     param=f"messages[{i}].content",
                     code="invalid_value" if sent else "missing_required_parameter",
+                    role=message.role,
                 )
     response_format = values.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
@@ -483,10 +496,10 @@ def check_schema_name(spec: dict[str, Any], param: str) -> None:
         )
     name = spec["name"]
     if not isinstance(name, str) or re.fullmatch(FUNCTION_NAME, name) is None:
-        raise InvalidRequest(
-            f"Invalid '{param}': a name of 1 to 64 letters, digits, '_' or '-'",
+        raise refused_value(
+            "function_name_form",
+            f"Invalid '{param}': " + "a name of 1 to 64 letters, digits, '_' or '-'",
             param=param,
-            code="invalid_value",
         )
 
 
@@ -531,11 +544,13 @@ def refuse_undecodable(body: SamplingFields, supported: frozenset[str]) -> None:
     }
     field = used_field(body.model_dump(exclude_unset=True), lacking)
     if field is not None:
-        raise InvalidRequest(
-            f"'{field}' is not supported by the model '{untrusted.field(body.model)}'; "
-            "remove it from the request",
+        raise refused_value(
+            "not_supported_by_model",
+            "'{name}' is not supported by the model '{model}'; remove it from the request",
             param=field,
             code="unsupported_parameter",
+            name=field,
+            model=str(untrusted.field(body.model)),
         )
 
 
@@ -565,10 +580,12 @@ def message_text(message: Message, index: int) -> str:
         if part.type == "image_url":
             continue
         if part.type != "text":
-            raise InvalidRequest(
-                f"Content parts of type '{part.type}' are not supported by this model",
+            raise refused_value(
+                "content_part_type_not_read",
+                "Content parts of type '{type}' are not supported by this model",
                 param=f"messages[{index}].content[{part_index}]",
                 code="unsupported_content",
+                type=part.type,
             )
         if part.text is None:
             raise InvalidRequest(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, refused_value
 from aigc.infra import untrusted
 
 TokenPrompt = list[int]
@@ -33,11 +33,13 @@ def model_tokenizer(model: Any, model_name: str, param: str) -> Any:
     """The transformers tokenizer of a model that decodes here, else a 400 naming ``param``."""
     hf = getattr(getattr(model, "tokenizer", None), "hf", None)
     if hf is None or not callable(getattr(hf, "decode", None)):
-        raise InvalidRequest(
-            f"The model '{untrusted.field(model_name)}' has no tokenizer here to read token "
-            f"ids; send '{param}' as text",
+        raise refused_value(
+            "no_tokenizer_for_ids",
+            "The model '{model}' has no tokenizer here to read token ids; send '{name}' as text",
             param=param,
             code="unsupported_value",
+            model=str(untrusted.field(model_name)),
+            name=param,
         )
     return hf
 
@@ -58,11 +60,13 @@ def decode_all(
             raise InvalidRequest(f"'{where}' holds no token ids", param=where)
         bad = next((t for t in ids if not 0 <= t < vocab_size), None)
         if bad is not None:
-            raise InvalidRequest(
-                f"Invalid '{where}': token id {bad} is outside the model's vocabulary "
-                f"(0 to {vocab_size - 1})",
+            raise refused_value(
+                "token_id_outside_vocabulary",
+                f"Invalid '{where}': "
+                + "token id {id} is outside the model's vocabulary (0 to {high})",
                 param=where,
-                code="invalid_value",
+                id=bad,
+                high=vocab_size - 1,
             )
         texts.append(decode(ids))
     return texts

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, refused_value
 from aigc.gateway.schemas import ChatCompletionRequest, FunctionDef, Message, message_text
 from aigc.guard.structured import check_schema
 from aigc.infra import untrusted
@@ -186,10 +186,13 @@ def refuse_tool_history(body: ChatCompletionRequest, model: TextModel) -> None:
     for i, message in enumerate(body.messages):
         if message.tool_calls or message.function_call:
             field_name = "tool_calls" if message.tool_calls else "function_call"
-            raise InvalidRequest(
-                f"'{field_name}' is not supported by the model '{untrusted.field(body.model)}'",
+            raise refused_value(
+                "history_not_read_by_model",
+                "'{name}' is not supported by the model '{model}'",
                 param=f"messages[{i}].{field_name}",
                 code="unsupported_parameter",
+                name=field_name,
+                model=str(untrusted.field(body.model)),
             )
 
 

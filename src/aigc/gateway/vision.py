@@ -23,7 +23,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from aigc.config import Settings
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, refused_value
 from aigc.gateway.schemas import ChatCompletionRequest, SamplingFields
 from aigc.infra import untrusted
 from aigc.infra.fetch import FetchRefused, FetchTooLarge, fetch_bytes
@@ -65,10 +65,12 @@ def image_parts(body: SamplingFields, max_images: int) -> list[ImagePart]:
                 continue
             part = ImagePart(i, j)
             if message.role != "user":
-                raise InvalidRequest(
-                    f"Images are taken in user messages only, not in a {message.role} message",
+                raise refused_value(
+                    "images_in_user_messages_only",
+                    "Images are taken in user messages only, not in a {role} message",
                     param=part.param,
                     code="unsupported_content",
+                    role=message.role,
                 )
             if content.image_url is None:
                 raise InvalidRequest(
@@ -92,11 +94,14 @@ def refuse_unreadable(model: TextModel, name: str, parts: list[ImagePart], chat:
     answers only about images and got none."""
     shown = untrusted.field(name)
     if parts and not model.takes_images:
-        raise InvalidRequest(
-            f"The model '{shown}' does not read images; remove the image_url part at "
-            f"{parts[0].param}, or choose a model whose capabilities include 'vision'",
+        raise refused_value(
+            "model_reads_no_images",
+            "The model '{model}' does not read images; remove the image_url part at {place}, "
+            "or choose a model whose capabilities include 'vision'",
             param=parts[0].param,
             code="unsupported_content",
+            model=str(shown),
+            place=parts[0].param,
         )
     if not parts and model.needs_images:
         where = "a user message" if chat else "a chat request (/v1/chat/completions)"

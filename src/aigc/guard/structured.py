@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import torch
 
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, refused_value
 from aigc.infra import linear_re, untrusted
 from aigc.models.protocols import FunctionTool, ToolSet
 from aigc.models.text.tool_calls import GRAMMAR_KEYS, MISTRAL
@@ -779,11 +779,13 @@ def processor_for(model: Any, constraint: Constraint) -> GrammarProcessor:
     """A fresh processor for one generation of ``model``; 400 when the model cannot take one."""
     found = _vocab(model)
     if found is None:
-        raise InvalidRequest(
-            f"This model cannot enforce {constraint.param} while decoding; use a local neural "
-            "model (gpt-, rnn-, hf-)",
+        raise refused_value(
+            "format_not_enforced",
+            "This model cannot enforce {name} while decoding; use a local neural model (gpt-, "
+            "rnn-, hf-)",
             param=constraint.param,
             code="unsupported_parameter",
+            name=constraint.param,
         )
     tokenizer, vocab = found
     compiled = compile_constraint(constraint, tokenizer, vocab)
@@ -795,13 +797,15 @@ def processor_for(model: Any, constraint: Constraint) -> GrammarProcessor:
             tokenizer, lambda: _unwritable(tokenizer, vocab, _JSON_MARKS)
         )
     if missing is not None or not _can_begin(compiled, vocab, banned):
-        what = f"it has no token for {missing!r}" if missing else "no token of it can begin it"
-        raise InvalidRequest(
+        what = "it has no token for {char}" if missing else "no token of it can begin it"
+        raise refused_value(
+            "vocabulary_lacks_character" if missing else "vocabulary_cannot_begin_format",
             f"This model's vocabulary cannot write the requested format ({what}): it was "
             "trained on text without those characters; use a model with a byte-level or "
             "byte-fallback tokenizer (tokenizer=bpe)",
             param=constraint.param,
             code="unsupported_value",
+            **({"char": repr(missing)} if missing else {}),
         )
     return GrammarProcessor(compiled, vocab, banned, constraint.param)
 
@@ -816,13 +820,15 @@ def unfinished(processors: Sequence[Any], tokens: int) -> InvalidRequest | None:
     the 400 a format the vocabulary cannot write gets before decoding, found later."""
     for processor in processors:
         if isinstance(processor, GrammarProcessor) and processor.dead_end:
-            return InvalidRequest(
-                f"This model's vocabulary cannot write the requested format: after {tokens} "
+            return refused_value(
+                "vocabulary_dead_end",
+                "This model's vocabulary cannot write the requested format: after {tokens} "
                 "token(s) the format allows none of its tokens, so the answer could not be "
                 "completed; use a model with a byte-level or byte-fallback tokenizer "
                 "(tokenizer=bpe)",
                 param=processor.param,
                 code="unsupported_value",
+                tokens=tokens,
             )
     return None
 

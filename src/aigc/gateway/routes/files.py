@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from aigc.access import Principal
-from aigc.errors import InvalidRequest, NotFound
+from aigc.errors import NotFound, refused_value
 from aigc.gateway.blob_response import add_head, blob_download
 from aigc.gateway.counted import one_request
 from aigc.gateway.deps import principal, services
@@ -40,7 +40,8 @@ async def refuse_expiry(request: Request) -> None:
     FastAPI already parsed (Starlette keeps it on the request)."""
     form = await request.form()
     if any(key == "expires_after" or key.startswith("expires_after[") for key in form):
-        raise InvalidRequest(
+        raise refused_value(
+            "file_expiry_unsupported",
             "'expires_after' is not supported by this server yet: files are kept until "
             "deleted (DELETE /v1/files/{file_id}); remove it from the request",
             param="expires_after",

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_model_allowed, require_role, require_unlimited
-from aigc.errors import InvalidRequest, ModelNotFound, NotFound
+from aigc.errors import InvalidRequest, ModelNotFound, NotFound, refused_value
 from aigc.gateway.counted import one_request
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import branch_rules
@@ -203,7 +203,8 @@ def moderated_texts(value: str | list[str] | list[ModerationPart]) -> list[str]:
     parts: list[str] = []  # each at most MAX_MODERATION_CHARS (the model's own check)
     for i, part in enumerate(items):
         if isinstance(part, ModerationImagePart):
-            raise InvalidRequest(
+            raise refused_value(
+                "moderation_text_only",
                 "Images cannot be moderated here: the built-in guard judges text only. Send "
                 "the text parts alone, and moderate the image with a service that reads images",
                 param=f"input[{i}]",
@@ -327,5 +328,7 @@ def detect_watermark(
     try:
         found = watermark.detect_text(model, body.text, key, body.gamma)
     except ValueError as exc:
-        raise InvalidRequest(str(exc), param="model", code="unsupported_model") from None
+        raise refused_value(
+            "watermark_local_models_only", str(exc), param="model", code="unsupported_model"
+        ) from None
     return {"object": "watermark.detection", "model": body.model, **found.view()}

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_role
-from aigc.errors import InvalidRequest, NotFound
+from aigc.errors import InvalidRequest, NotFound, refused_value
 from aigc.gateway import guarding, image_forms, pipeline
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
@@ -243,21 +243,27 @@ def refuse_unsupported_image(body: OutputOptions, path: str = "/v1/images/genera
     streaming = {"stream": (None, False), "partial_images": (None, 0)}
     field = used_field(body.model_dump(include=set(streaming)), streaming)
     if field is not None:
-        raise InvalidRequest(
-            f"'{field}' is not supported by {path} (images are not "
-            "streamed); remove it from the request",
+        raise refused_value(
+            "images_not_streamed",
+            "'{name}' is not supported by {path} (images are not streamed); remove it from the "
+            "request",
             param=field,
             code="unsupported_parameter",
+            name=field,
+            path=path,
         )
     if body.background not in (None, "auto", "opaque"):
-        raise InvalidRequest(
-            f"background '{untrusted.field(body.background)}' is not supported: every image "
-            "here is opaque; use 'auto' or 'opaque', or leave it out",
+        raise refused_value(
+            "image_background_opaque",
+            "background '{value}' is not supported: every image here is opaque; use 'auto' or "
+            "'opaque', or leave it out",
             param="background",
             code="unsupported_parameter",
+            value=str(untrusted.field(body.background)),
         )
     if body.output_compression is not None and body.output_format == "png":
-        raise InvalidRequest(
+        raise refused_value(
+            "output_compression_not_png",
             "'output_compression' applies to output_format jpeg or webp, not png",
             param="output_compression",
             code="unsupported_parameter",
