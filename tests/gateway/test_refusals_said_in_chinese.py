@@ -23,6 +23,7 @@ from aigc.console import i18n
 from aigc.console.api import ApiError, _raise_for
 from aigc.console.api_errors import explain_error
 from aigc.console.i18n import Translator
+from aigc.console.pages.knowledge_common import refusal_text
 from aigc.errors import InvalidRequest
 from aigc.gateway.error_handlers import error_response
 from aigc.gateway.response_schemas import INCLUDE_NOTHING_MORE
@@ -355,6 +356,41 @@ async def test_a_file_expiry_refusal_is_said_in_chinese(api: httpx.AsyncClient) 
     assert said == (
         "请求被拒绝（本服务器暂不支持 expires_after：文件会一直保留，直到被删除；请从请求中删除）"
     )
+
+
+async def test_files_refused_in_a_multi_file_upload_are_said_by_their_rule(
+    api: httpx.AsyncClient,
+) -> None:
+    """A multi-file upload some of whose files are taken answers 200 with each refused file's
+    error in its place: it carried only the English and a code, so "不支持此文件类型。" for
+    any type and the English for a name sent twice, where the one-file upload's 400 names
+    the extension and the name (x-error-details)."""
+    made = await api.post("/api/kb", json={"name": "上传", "dense": False})
+    upload = f"/api/kb/{made.json()['id']}/documents"
+    files = [
+        ("files", ("制度.txt", "报销制度".encode(), "text/plain")),
+        ("files", ("安装程序.exe", b"MZ\x90", "application/octet-stream")),
+        ("files", ("制度.txt", "另一份".encode(), "text/plain")),
+        ("files", ("空白.txt", "\u3000 \n".encode(), "text/plain")),
+    ]
+    reply = await api.post(upload, files=files)
+    assert reply.status_code == 200, reply.text
+    taken, *refused = reply.json()["data"]
+    assert taken["filename"] == "制度.txt" and "id" in taken
+    said = [
+        refusal_text(ZH, r["error"]["message"], r["error"]["code"], 400, r["error"]["details"])
+        for r in refused
+    ]
+    assert said == [
+        "不支持「.exe」类型的文件。",
+        "本次上传中已有名为「制度.txt」的文件；知识库中每个名称只保留一个文档，请只上传一次，"
+        "或将其中一个改名。",
+        "文件中只有空白，没有可索引的文字。",
+    ]
+    assert [r["error"]["details"][0]["ctx"] for r in refused[:2]] == [
+        {"ext": "exe"},
+        {"name": "制度.txt"},
+    ]
 
 
 def test_a_token_id_outside_the_vocabulary_is_said_in_chinese() -> None:

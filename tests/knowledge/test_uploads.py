@@ -31,7 +31,13 @@ def test_a_refused_file_among_accepted_ones_has_an_error_object_in_its_place(
     assert refused["error"]["code"] == "unsupported_file_type"
     assert "Unsupported file type '.exe'" in refused["error"]["message"]
     assert accepted["filename"] == "制度.txt" and accepted["status"] == "queued"
-    assert empty["error"] == {"message": "'空.txt' is empty", "code": "empty_file"}
+    assert empty["error"] == {
+        "message": "'空.txt' is empty",
+        "code": "empty_file",
+        "details": [
+            {"loc": "file", "type": "empty_file", "ctx": {}, "message": "'空.txt' is empty"}
+        ],
+    }
     assert done.job is not None
 
 

@@ -35,12 +35,16 @@ class Refusal:
     message: str
     code: str
     too_large: bool = False
-    # the rule that refused it by type and values (``errors.problem_detail``), if named: sent
-    # in x-error-details when no file of the request was taken (the console sends one a time)
+    # the rule that refused it by type and values (``errors.problem_detail``), if named: in
+    # the file's place when other files were taken, in x-error-details when none was
     details: list[dict[str, Any]] = field(default_factory=list)
 
     def view(self) -> dict[str, Any]:
-        return {"filename": self.filename, "error": {"message": self.message, "code": self.code}}
+        """The file's place in a 200: its error with the rule's type and values beside the
+        English (``details``, as the request's error sends them), so a client can say which
+        rule refused it in its own words."""
+        error = {"message": self.message, "code": self.code, "details": self.details}
+        return {"filename": self.filename, "error": error}
 
     def named(self) -> str:
         """The reason with the file's name in it (most reasons name it already)."""
