@@ -27,6 +27,7 @@ from aigc.console.pages.knowledge_common import refusal_text
 from aigc.errors import InvalidRequest
 from aigc.gateway.error_handlers import error_response
 from aigc.gateway.response_schemas import INCLUDE_NOTHING_MORE
+from aigc.gateway.routes import guard as guard_routes
 from aigc.gateway.token_prompts import decode_all
 from tests.templates import ECHO
 
@@ -404,6 +405,24 @@ def test_a_token_id_outside_the_vocabulary_is_said_in_chinese() -> None:
         "Invalid 'prompt[1]': token id 50257 is outside the model's vocabulary (0 to 50256)"
     )
     assert said == "参数「prompt[1]」的值无效（词元 ID 50,257 超出了模型词表的范围（0 到 50,256））"
+
+
+def test_a_refusal_of_several_problems_keeps_the_api_s_words_naming_each() -> None:
+    """A policy's problems (sent beside its English too) are not cut to the first one said:
+    the saying of one refused value is for a refusal of that one value."""
+    text = (
+        "name: x\nrules:\n"
+        "  - {id: a, stage: output, detector: pii, action: pseudonymize}\n"
+        "  - {id: b, stage: input, detector: keywords, action: block}\n"
+    )
+    with pytest.raises(InvalidRequest) as refused:
+        guard_routes._parse_or_400(text)
+    sent = error_response(refused.value)
+    reply = httpx.Response(sent.status_code, headers=dict(sent.headers), content=bytes(sent.body))
+    error, said = _said(reply)
+    assert len(error.details) == 2
+    assert said == ZH("apierr.status.400", message=error.message)
+    assert "rules.0" in said and "rules.1" in said
 
 
 # --- every raising site: no refusal of these codes without its kind and values ---------------

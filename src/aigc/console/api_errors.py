@@ -160,7 +160,10 @@ def explain(
         key = f"apierr.status.{status}"
     else:
         key = "apierr.status.other"
-    return tr(key, message=said or message or f"HTTP {status}")
+    # the one refused value's reason, said (an unsupported parameter, …); a refusal of many
+    # problems (a policy's, several files') keeps the API's words, which name each
+    one = details is not None and len(details) == 1 and details[0].get("loc") == param
+    return tr(key, message=(said if one else None) or message or f"HTTP {status}")
 
 
 def explain_error(tr: Translator, error: ApiError) -> str:
