@@ -16,7 +16,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from aigc.knowledge.embed import default_model_dir
-from tests.e2e.server import Server, new_admin_key
+from tests.e2e.server import Server, make_org, new_admin_key
 from tests.engine.tiny_lm import byte_tokenizer, save_tiny_gpt2
 from tests.templates import ECHO
 
@@ -110,3 +110,18 @@ def test_an_embedding_id_outside_the_vocabulary_is_a_400_naming_the_input(srv: S
     with pytest.raises(openai.BadRequestError) as refused:
         client(srv).embeddings.create(model="default", input=[[101, 10**6]])
     assert refused.value.param == "input" and "outside" in refused.value.message
+
+
+def test_an_embedding_over_the_keys_tokens_per_minute_says_what_counts(srv: Server) -> None:
+    """The 429 said "Lower max_tokens": an embedding has none."""
+    org = make_org(srv, "embedding-limits")
+    made = srv.api("POST", "/api/keys", key=org.admin_key, json={"tpm_limit": 5})
+    assert made.status_code == 201, made.text
+    limited = openai.OpenAI(
+        base_url=f"{srv.base_url}/v1", api_key=made.json()["key"], max_retries=0
+    )
+    with pytest.raises(openai.RateLimitError) as refused:
+        limited.embeddings.create(model="default", input=["a longer text than five tokens"] * 2)
+    message = refused.value.message
+    assert "max_tokens" not in message and "every input" in message
+    assert "limit is 5" in message

@@ -65,9 +65,20 @@ class Reservation:
     headers: dict[str, str]
 
 
+# How a request larger than its key's tokens-per-minute limit can need fewer tokens, as its 429
+# says: a completion's are its prompt's and max_tokens. Work without max_tokens (embeddings)
+# passes its own: "Lower max_tokens" sent its callers looking for a field they do not have.
+TEXT_ADVICE = "It counts the prompt and max_tokens: lower max_tokens or shorten the prompt."
+
+
 class Limiter(Protocol):
     async def admit(
-        self, key_id: str, tenant_id: str, spec: LimitSpec, reserve_tokens: int
+        self,
+        key_id: str,
+        tenant_id: str,
+        spec: LimitSpec,
+        reserve_tokens: int,
+        advice: str = TEXT_ADVICE,
     ) -> Reservation: ...
 
     async def settle(self, reservation: Reservation, actual_tokens: int) -> None: ...
@@ -155,16 +166,17 @@ def _conclude(
     tenant_id: str,
     reserve: int,
     now: float,
+    advice: str,
 ) -> Reservation:
-    """Turn a decision into a reservation or the error the caller sees (429 either way)."""
+    """Turn a decision into a reservation or the error the caller sees (429 either way);
+    ``advice`` says how a request over the whole tokens-per-minute limit can need fewer."""
     headers = _headers(spec, outcome)
     if outcome.status == "ok":
         return Reservation(rid, key_id, tenant_id, reserve, _utc_day(now), headers)
     if outcome.status == "big":
         raise RateLimited(
             f"Request too large for this API key's tokens-per-minute limit: it needs {reserve} "
-            f"tokens (prompt + max_tokens) but the limit is {spec.tpm}. Lower max_tokens or "
-            "shorten the prompt.",
+            f"tokens but the limit is {spec.tpm}. {advice}",
             headers=headers,
         )
     if outcome.status == "day":
@@ -229,7 +241,12 @@ class InProcessLimiter:
         self._next_sweep = 0.0
 
     async def admit(
-        self, key_id: str, tenant_id: str, spec: LimitSpec, reserve_tokens: int
+        self,
+        key_id: str,
+        tenant_id: str,
+        spec: LimitSpec,
+        reserve_tokens: int,
+        advice: str = TEXT_ADVICE,
     ) -> Reservation:
         """Charge the request against every limit in ``spec`` or raise without charging."""
         _check_amount(reserve_tokens)
@@ -242,7 +259,7 @@ class InProcessLimiter:
             with self._lock:
                 outcome = self._decide(now, rid, key_id, tenant_id, day, spec, reserve_tokens)
             if outcome.status != "seed":
-                return _conclude(outcome, spec, rid, key_id, tenant_id, reserve_tokens, now)
+                return _conclude(outcome, spec, rid, key_id, tenant_id, reserve_tokens, now, advice)
             await self._seeding.run((tenant_id, day), lambda: self._seed(tenant_id, day))
 
     async def settle(self, reservation: Reservation, actual_tokens: int) -> None:
@@ -496,7 +513,12 @@ class RedisLimiter:
         self._seeding = SingleFlight()  # a burst of first requests seeds the day once
 
     async def admit(
-        self, key_id: str, tenant_id: str, spec: LimitSpec, reserve_tokens: int
+        self,
+        key_id: str,
+        tenant_id: str,
+        spec: LimitSpec,
+        reserve_tokens: int,
+        advice: str = TEXT_ADVICE,
     ) -> Reservation:
         """Charge the request against every limit in ``spec`` or raise without charging."""
         _check_amount(reserve_tokens)
@@ -536,7 +558,7 @@ class RedisLimiter:
                 headers={"Retry-After": str(_REDIS_RETRY_AFTER_S)},
             ) from None
         outcome = _Outcome(status, *(int(n) for n in numbers))
-        return _conclude(outcome, spec, rid, key_id, tenant_id, reserve_tokens, now)
+        return _conclude(outcome, spec, rid, key_id, tenant_id, reserve_tokens, now, advice)
 
     async def settle(self, reservation: Reservation, actual_tokens: int) -> None:
         """Replace the reserved tokens with the real count; a second call changes nothing."""

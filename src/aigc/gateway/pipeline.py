@@ -36,7 +36,7 @@ from aigc.access import Principal
 from aigc.errors import APIError, InvalidRequest, ModelNotFound, refused_value
 from aigc.gateway import grounding, guarding, token_prompts, tooling, vision
 from aigc.gateway.context import RequestRecord
-from aigc.gateway.limits import LimitSpec, Reservation
+from aigc.gateway.limits import TEXT_ADVICE, LimitSpec, Reservation
 from aigc.gateway.schemas import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -395,23 +395,26 @@ def context_exceeded(
     )
 
 
-async def admit(services: Services, principal: Principal, tokens: int) -> Reservation | None:
-    """Reserve ``tokens`` against the key's RPM and TPM and the tenant's daily budget (429)."""
+async def admit(
+    services: Services, principal: Principal, tokens: int, advice: str = TEXT_ADVICE
+) -> Reservation | None:
+    """Reserve ``tokens`` against the key's RPM and TPM and the tenant's daily budget (429;
+    ``advice`` says how a request over the whole TPM limit can need fewer)."""
     if not principal.limited:
         return None
     spec = LimitSpec(principal.rpm_limit, principal.tpm_limit, principal.daily_token_budget)
     assert principal.key_id is not None
-    return await services.limiter.admit(principal.key_id, principal.tenant_id, spec, tokens)
+    return await services.limiter.admit(principal.key_id, principal.tenant_id, spec, tokens, advice)
 
 
 @asynccontextmanager
 async def charged(
-    services: Services, principal: Principal, tokens: int
+    services: Services, principal: Principal, tokens: int, advice: str = TEXT_ADVICE
 ) -> AsyncIterator[dict[str, str]]:
     """Work whose tokens are known before it runs (embeddings, moderation, a count): admitted
     against the key's limits first (429 before any work), settled when it ends, however it
     ends; yields the key's rate-limit headers for the answer (none for an unlimited key)."""
-    reservation = await admit(services, principal, tokens)
+    reservation = await admit(services, principal, tokens, advice)
     try:
         yield reservation.headers if reservation is not None else {}
     finally:

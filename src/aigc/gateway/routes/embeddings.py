@@ -29,6 +29,9 @@ from aigc.knowledge.ingest import embedder_for
 router = APIRouter(prefix="/v1", tags=["openai"])
 MAX_INPUTS = 2048
 MAX_CHARS = 32_000
+# How a request over its key's tokens-per-minute limit can need fewer: an embedding has no
+# max_tokens, every input's tokens count.
+ADVICE = "It counts the tokens of every input: send fewer inputs per request, or shorter ones."
 
 
 # A text to embed: not blank, at most MAX_CHARS characters.
@@ -153,7 +156,7 @@ async def create_embeddings(
     texts, tokens = await run_in_threadpool(count)
     # The key's RPM and TPM and the tenant's daily budget, as for chat (429 before any work):
     # embeddings were not charged at all, so a limited key could embed without bound.
-    async with charged(svc, caller, tokens) as headers:
+    async with charged(svc, caller, tokens, ADVICE) as headers:
         vectors = await run_in_threadpool(embedder.embed, texts)
     response.headers.update(headers)
     rec.model, rec.prompt_tokens = embedder.model_id, tokens
