@@ -112,6 +112,38 @@ def test_an_embedding_id_outside_the_vocabulary_is_a_400_naming_the_input(srv: S
     assert refused.value.param == "input" and "outside" in refused.value.message
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("truncate_prompt_tokens", 8),  # vLLM: keep the last 8 tokens
+        ("truncate_prompt_tokens", -1),  # vLLM: keep the last tokens the model takes
+        ("normalize", False),  # vLLM
+        ("embed_dtype", "float16"),  # vLLM
+        ("add_special_tokens", False),  # vLLM
+        ("truncate", "NONE"),  # Cohere: an error for a long input
+        ("truncate", False),  # TEI: the same
+        ("input_type", "search_query"),  # Cohere
+    ],
+)
+def test_other_servers_embedding_fields_are_refused_by_name(
+    srv: Server, field: str, value: object
+) -> None:
+    """They were dropped: the vectors were not what the caller asked for, and nothing said so."""
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(srv).embeddings.create(model="default", input="hi", extra_body={field: value})
+    assert refused.value.param == field and refused.value.code == "unsupported_parameter"
+
+
+def test_other_servers_fields_asking_for_what_is_done_anyway_are_taken(srv: Server) -> None:
+    c = client(srv)
+    plain = c.embeddings.create(model="default", input="hi").data[0].embedding
+    same = {"truncate": True, "normalize": True, "add_special_tokens": True, "priority": 0}
+    asked = c.embeddings.create(model="default", input="hi", extra_body=same).data[0].embedding
+    assert np.allclose(plain, asked)
+    unknown = c.embeddings.create(model="default", input="hi", extra_body={"tag": "x"})
+    assert np.allclose(plain, unknown.data[0].embedding)  # no server's field: unread, as on chat
+
+
 def test_an_embedding_over_the_keys_tokens_per_minute_says_what_counts(srv: Server) -> None:
     """The 429 said "Lower max_tokens": an embedding has none."""
     org = make_org(srv, "embedding-limits")

@@ -240,15 +240,23 @@ KNOWLEDGE_BASES = {
 }
 
 
-def _document_extras(schema: dict[str, Any], model: type[BaseModel]) -> None:
-    """The fields read from the body's extras, and those refused unless unused, in the schema."""
-    properties = schema.setdefault("properties", {})
-    for field, unused in _UNSUPPORTED.items():
-        allowed = unused if isinstance(unused, tuple) else (unused,)
+def unused_only(unused: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema of fields refused unless unused (``refuse_used``): each field takes only the
+    values that mean "not used" (one, or a tuple of them)."""
+    properties = {}
+    for field, nothing in unused.items():
+        allowed = nothing if isinstance(nothing, tuple) else (nothing,)
         properties[field] = {
             "description": "Not supported yet: only the value that means 'not used'",
             "anyOf": [_only(value) for value in allowed],
         }
+    return properties
+
+
+def _document_extras(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The fields read from the body's extras, and those refused unless unused, in the schema."""
+    properties = schema.setdefault("properties", {})
+    properties |= unused_only(_UNSUPPORTED)
     properties["modalities"] = {"anyOf": [{"type": "null"}, {"const": ["text"]}]}
     properties |= _STRUCTURED
     if issubclass(model, ChatCompletionRequest):
@@ -423,15 +431,7 @@ def refuse_unsupported(body: SamplingFields) -> None:
                     code="unsupported_parameter",
                     name=field,
                 )
-    used = used_field(values, _UNSUPPORTED)
-    if used is not None:
-        raise refused_value(
-            "not_supported_yet",
-            "'{name}' is not supported by this server yet; remove it from the request",
-            param=used,
-            code="unsupported_parameter",
-            name=used,
-        )
+    refuse_used(values, _UNSUPPORTED)
     refuse_inconsistent(body, values)
     # response_format / guided_json / guided_regex / guided_choice: aigc.guard.structured
     modalities = values.get("modalities")
@@ -551,6 +551,20 @@ def refuse_undecodable(body: SamplingFields, supported: frozenset[str]) -> None:
             code="unsupported_parameter",
             name=field,
             model=str(untrusted.field(body.model)),
+        )
+
+
+def refuse_used(values: Mapping[str, Any], unused: Mapping[str, Any]) -> None:
+    """A 400 naming the first field of ``unused`` that ``values`` uses: a field we cannot
+    honour is refused, never silently dropped."""
+    used = used_field(values, unused)
+    if used is not None:
+        raise refused_value(
+            "not_supported_yet",
+            "'{name}' is not supported by this server yet; remove it from the request",
+            param=used,
+            code="unsupported_parameter",
+            name=used,
         )
 
 

@@ -10,7 +10,7 @@ import base64
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_model_allowed, require_role
@@ -21,6 +21,7 @@ from aigc.gateway.deps import principal, record, services
 from aigc.gateway.fields import INT32_MAX, NOT_BLANK, TokenId
 from aigc.gateway.openapi import errors
 from aigc.gateway.pipeline import charged
+from aigc.gateway.schemas import refuse_used, unused_only
 from aigc.gateway.services import Services
 from aigc.infra import untrusted
 from aigc.knowledge.embed import Embedder
@@ -50,7 +51,31 @@ _TOKENS: dict[str, Any] = {
 }
 
 
+# Other servers' fields → the values that mean what is done here anyway (vectors normalised,
+# float32, an input cut at the model's limit from its end, special tokens added): any other
+# value is a 400 naming the field, as chat's vLLM extras are, never dropped. vLLM's
+# truncate_prompt_tokens keeps an input's last tokens (-1 too); TEI's, Cohere's and Ollama's
+# truncate, and Cohere's input_type (asymmetric models), are theirs. Fields of no server are
+# left unread, as on chat.
+_UNSUPPORTED: dict[str, Any] = {
+    "truncate_prompt_tokens": None,
+    "add_special_tokens": (None, True),
+    "normalize": (None, True),
+    "embed_dtype": (None, "float32"),
+    "priority": (None, 0),
+    "truncate": (None, True, "END"),
+    "truncation_direction": (None, "right", "Right"),
+    "input_type": None,
+}
+
+
+def _document_extras(schema: dict[str, Any]) -> None:
+    schema.setdefault("properties", {}).update(unused_only(_UNSUPPORTED))
+
+
 class EmbeddingRequest(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra=_document_extras)
+
     # Text, texts, or token ids of the model's own tokenizer (one input's, or several; their
     # range checked by gateway/token_prompts.py).
     input: str | list[str] | list[TokenId] | list[list[TokenId]] = Field(
@@ -134,6 +159,7 @@ async def create_embeddings(
 ) -> dict[str, Any]:
     require_role(caller, "member")
     rec.model = body.model  # for the audit, bounded there
+    refuse_used(body.model_dump(exclude_unset=True), _UNSUPPORTED)
     ids = token_prompts.token_lists(body.input)  # None: the input is text
     texts = _inputs(body) if ids is None else []
     embedder = embedder_for(svc.settings)
