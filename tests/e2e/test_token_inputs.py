@@ -1,14 +1,17 @@
 """Prompts and inputs given as token ids, through a live server and the official ``openai``
 SDK: ``/v1/completions``' ``prompt`` and ``/v1/embeddings``' ``input`` as ``list[int]`` or
 ``list[list[int]]`` were a 400. They are ids of the chosen model's own tokenizer, as vLLM takes
-them (not OpenAI's tiktoken ids, which LangChain's OpenAIEmbeddings sends unless told
-``check_embedding_ctx_length=False``): usage counts the ids given; an id outside the
-vocabulary, or a model without a tokenizer here, is a 400 naming the field.
+them: usage counts the ids given; an id outside the vocabulary, an id written 1.0, or a model
+without a tokenizer here, is a 400 naming the field. OpenAI's tiktoken ids, which LangChain's
+OpenAIEmbeddings sends unless told ``check_embedding_ctx_length=False``, are refused by
+/v1/embeddings (they are not ids its tokenizer makes), as are other servers' fields it would
+not honour.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import openai
@@ -110,6 +113,57 @@ def test_an_embedding_id_outside_the_vocabulary_is_a_400_naming_the_input(srv: S
     with pytest.raises(openai.BadRequestError) as refused:
         client(srv).embeddings.create(model="default", input=[[101, 10**6]])
     assert refused.value.param == "input" and "outside" in refused.value.message
+
+
+def _cl100k_cache() -> str:
+    """OpenAI's tiktoken file, as the dev dependency llama-index ships it (no network here)."""
+    import llama_index.core
+
+    return str(Path(llama_index.core.__file__).parent / "_static" / "tiktoken_cache")
+
+
+ENGLISH = "Hello, world! How are you doing today?"  # its cl100k ids are all MiniLM ids too
+CHINESE = "机器学习是人工智能的一个分支。"  # its cl100k ids are past MiniLM's vocabulary
+
+
+def test_langchain_openai_embeddings_gets_an_error_not_wrong_vectors(
+    srv: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LangChain's OpenAIEmbeddings sends OpenAI's tiktoken ids by default; MiniLM read them
+    as other words (cosine 0.11 to the text's own vector) or as ids past its vocabulary. Now a
+    400 that says so and what to set; with it set, the vectors are the SDK's for the text."""
+    from langchain_openai import OpenAIEmbeddings
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", _cl100k_cache())
+    asked = {"base_url": f"{srv.base_url}/v1", "api_key": srv.admin_key, "max_retries": 0}
+    default = OpenAIEmbeddings(model="all-MiniLM-L6-v2", **asked)  # type: ignore[arg-type]
+    for texts in ([ENGLISH], [CHINESE], [ENGLISH, CHINESE]):
+        with pytest.raises(openai.BadRequestError) as refused:
+            default.embed_documents(texts)
+        assert refused.value.code == "foreign_token_ids"
+        assert refused.value.param is not None and refused.value.param.startswith("input")
+        assert "check_embedding_ctx_length=False" in refused.value.message
+        assert "tokenizer" in refused.value.message
+    with pytest.raises(openai.BadRequestError):
+        default.embed_query(ENGLISH)
+
+    text_sent = OpenAIEmbeddings(
+        model="all-MiniLM-L6-v2",
+        check_embedding_ctx_length=False,
+        **asked,  # type: ignore[arg-type]
+    )
+    got = [*text_sent.embed_documents([ENGLISH, CHINESE]), text_sent.embed_query(ENGLISH)]
+    sdk = client(srv).embeddings.create(model="all-MiniLM-L6-v2", input=[ENGLISH, CHINESE])
+    want = [*(d.embedding for d in sdk.data), sdk.data[0].embedding]
+    for mine, theirs in zip(got, want, strict=True):
+        assert np.allclose(mine, theirs, atol=1e-6)
+
+
+def test_the_models_own_ids_cut_into_windows_still_embed(srv: Server) -> None:
+    ids = _minilm_ids("tokenization of embeddings for retrieval")  # token ##ization em ##bed …
+    windows = [ids[:3], ids[3:]]  # the second starts inside "embeddings"
+    done = client(srv).embeddings.create(model="default", input=windows)
+    assert len(done.data) == 2 and done.usage.prompt_tokens == len(ids)
 
 
 @pytest.mark.parametrize(

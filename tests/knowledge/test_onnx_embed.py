@@ -170,3 +170,18 @@ def test_the_export_can_be_made_ahead_by_a_command(
     assert done.exit_code == 0, done.output
     assert "all-MiniLM-L6-v2 ready (onnx, 384 dimensions)" in done.output
     assert list(onnx_dir().glob("*-fp32/model.onnx"))
+
+
+def test_onnx_reads_token_ids_as_pytorch_does() -> None:
+    """Token ids given to /v1/embeddings are checked with the backend's tokenizer
+    (gateway/token_prompts.py's made_by_tokenizer): ONNX's must answer as PyTorch's."""
+    torch_side, onnx_side = Embedder(backend="torch"), Embedder(backend="onnx", onnx_dir=onnx_dir())
+    assert onnx_side.special_ids() == torch_side.special_ids()
+    for text in ENGLISH + CHINESE + ["tokenization 😀 naïve"]:
+        ids = torch_side.token_ids(text)
+        assert onnx_side.token_ids(text) == ids
+        assert [onnx_side.continues_word(i) for i in ids] == [
+            torch_side.continues_word(i) for i in ids
+        ]
+        assert onnx_side.decode(ids) == torch_side.decode(ids)
+    assert torch_side.continues_word(torch_side.token_ids("tokenization")[1])

@@ -206,6 +206,29 @@ class Embedder:
             return self.onnx().decode(ids)
         return str(self.model().tokenizer.decode(ids, skip_special_tokens=True))
 
+    def token_ids(self, text: str) -> list[int]:
+        """The ids the model's tokenizer makes of ``text``: no special tokens, not truncated."""
+        if self.backend != "torch":
+            return self.onnx().token_ids(text)
+        return list(self.model().tokenizer.encode(text, add_special_tokens=False))
+
+    def special_ids(self) -> frozenset[int]:
+        """The ids of the tokenizer's special tokens ([CLS], [SEP], [PAD], [UNK], [MASK])."""
+        if self.backend != "torch":
+            return self.onnx().special_ids()
+        return frozenset(self.model().tokenizer.all_special_ids)
+
+    def continues_word(self, token_id: int) -> bool:
+        """Whether the id is a piece that continues a word (WordPiece's ``##ing``)."""
+        if self.backend != "torch":
+            return self.onnx().continues_word(token_id)
+        tokenizer = self.model().tokenizer
+        model = getattr(getattr(tokenizer, "backend_tokenizer", None), "model", None)
+        prefix = getattr(model, "continuing_subword_prefix", None)
+        if not isinstance(prefix, str) or not prefix:
+            return False  # not WordPiece: no piece continues a word
+        return str(tokenizer.convert_ids_to_tokens(token_id)).startswith(prefix)
+
     def encode(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Run the model on every text (no cache): one normalised float32 row each."""
         if self.backend != "torch":

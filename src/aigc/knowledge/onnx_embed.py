@@ -252,6 +252,19 @@ class OnnxEncoder:
     def decode(self, ids: list[int]) -> str:
         return str(self._counter.decode(ids, skip_special_tokens=True))
 
+    def token_ids(self, text: str) -> list[int]:
+        return list(self._counter.encode(text, add_special_tokens=False).ids)
+
+    def special_ids(self) -> frozenset[int]:
+        added = self._counter.get_added_tokens_decoder()
+        return frozenset(i for i, token in added.items() if token.special)
+
+    def continues_word(self, token_id: int) -> bool:
+        prefix = getattr(self._counter.model, "continuing_subword_prefix", None)
+        if not isinstance(prefix, str) or not prefix:
+            return False  # not WordPiece: no piece continues a word
+        return str(self._counter.id_to_token(token_id)).startswith(prefix)
+
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))

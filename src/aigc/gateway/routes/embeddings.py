@@ -105,15 +105,43 @@ def _token_inputs(
     ids: list[token_prompts.TokenPrompt], embedder: Embedder
 ) -> tuple[list[str], int]:
     """The texts of inputs given as token ids of the model's tokenizer, and how many ids (the
-    usage, as vLLM counts it). 400 naming ``input`` for an id outside the vocabulary, or more
-    inputs or ids than text may hold."""
+    usage, as vLLM counts it). 400 naming ``input`` for more inputs or ids than text may hold,
+    or for ids the model's tokenizer did not make (``_foreign``)."""
     if len(ids) > MAX_INPUTS or any(len(one) > MAX_CHARS for one in ids):
         raise InvalidRequest(
             f"input must hold 1 to {MAX_INPUTS} inputs of at most {MAX_CHARS} token ids",
             param="input",
         )
-    texts = token_prompts.decode_all(ids, embedder.vocab_size(), embedder.decode, "input")
+    vocab, special = embedder.vocab_size(), embedder.special_ids()
+    places = [f"input[{i}]" if len(ids) > 1 else "input" for i in range(len(ids))]
+    for where, one in zip(places, ids, strict=True):
+        bad = next((t for t in one if not 0 <= t < vocab), None)
+        if bad is not None:  # cl100k ids of Chinese text, mostly
+            raise _foreign(
+                where, embedder, f"id {bad} is outside its vocabulary (0 to {vocab - 1})"
+            )
+    texts = token_prompts.decode_all(ids, vocab, embedder.decode, "input")  # 400: an empty one
+    for where, one in zip(places, ids, strict=True):
+        own = token_prompts.made_by_tokenizer(
+            one, embedder.decode, embedder.token_ids, special, embedder.continues_word
+        )
+        if not own:
+            raise _foreign(where, embedder, "decoded and encoded again, they are other ids")
     return texts, sum(len(one) for one in ids)
+
+
+def _foreign(where: str, embedder: Embedder, why: str) -> InvalidRequest:
+    """The 400 for token ids of another tokenizer: read as this model's, they are other words
+    (LangChain's OpenAIEmbeddings sends OpenAI's tiktoken ids unless told not to)."""
+    return InvalidRequest(
+        f"Invalid '{where}': these are not token ids of the tokenizer of "
+        f"'{embedder.model_id}' ({why}). Token ids are read with the model's own tokenizer, "
+        "as vLLM reads them; another tokenizer's ids (OpenAI's tiktoken) would embed other "
+        "words. Send the text instead; with LangChain's OpenAIEmbeddings, set "
+        "check_embedding_ctx_length=False.",
+        param=where,
+        code="foreign_token_ids",
+    )
 
 
 def _inputs(body: EmbeddingRequest) -> list[str]:
