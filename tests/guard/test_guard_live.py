@@ -202,6 +202,18 @@ def test_moderations_count_against_the_keys_limits(server: Server, org_b: Org) -
     assert int(limited.value.response.headers["retry-after"]) >= 1
 
 
+def test_a_moderation_over_the_keys_tokens_per_minute_says_what_counts(
+    server: Server, org_b: Org
+) -> None:
+    """The 429 said "Lower max_tokens": a moderation has none."""
+    made = server.api("POST", "/api/keys", key=org_b.admin_key, json={"tpm_limit": 5})
+    assert made.status_code == 201, made.text
+    with pytest.raises(openai.RateLimitError) as refused:
+        client(server, made.json()["key"]).moderations.create(input="明天的会议几点开始？" * 4)
+    message = refused.value.message
+    assert "max_tokens" not in message and "every input" in message and "limit is 5" in message
+
+
 def test_moderations_of_multi_modal_inputs_and_of_nothing(server: Server, org_b: Org) -> None:
     """OpenAI's third shape of ``input``, as omni-moderation takes it: the parts of one input,
     one result. Image parts are refused by name (the guard reads text only: an image passed

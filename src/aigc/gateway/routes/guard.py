@@ -32,6 +32,12 @@ from aigc.infra.schema import unix_time
 router = APIRouter(tags=["guard"])
 MAX_MODERATION_INPUTS = 32
 MAX_MODERATION_CHARS = 100_000
+# How a request over its key's tokens-per-minute limit can need fewer: a moderation has no
+# max_tokens; its inputs count, about 4 bytes a token.
+MODERATION_ADVICE = (
+    "It counts every input's text, about 4 bytes a token: send fewer inputs per request, or "
+    "shorter ones."
+)
 
 
 # --- policies ------------------------------------------------------------------------------
@@ -239,7 +245,7 @@ async def moderations(
     require_model_allowed(caller, body.model)
     texts = moderated_texts(body.input)
     tokens = sum(len(t.encode()) for t in texts) // 4 + 1
-    async with charged(svc, caller, tokens) as headers:  # 429 before any scan
+    async with charged(svc, caller, tokens, MODERATION_ADVICE) as headers:  # 429 before any scan
         results = await run_in_threadpool(lambda: [moderation.moderate(t) for t in texts])
     response.headers.update(headers)
     return {"id": f"modr-{secrets.token_hex(12)}", "model": body.model, "results": results}
