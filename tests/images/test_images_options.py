@@ -100,6 +100,20 @@ async def test_a_limited_key_gets_the_rate_limit_headers(api: httpx.AsyncClient)
     assert refused.status_code == 429 and refused.headers["x-ratelimit-remaining-requests"] == "0"
 
 
+async def test_images_over_the_keys_tokens_per_minute_say_what_counts(
+    api: httpx.AsyncClient,
+) -> None:
+    """The 429 said "Lower max_tokens": an image request has none."""
+    made = await api.post("/api/keys", json={"tpm_limit": IMAGE_TOKENS + 10})
+    assert made.status_code == 201, made.text
+    limited = {"Authorization": f"Bearer {made.json()['key']}"}
+    body = {"model": MODEL, "prompt": "七", "n": 2, "response_format": "b64_json"}
+    refused = await api.post("/v1/images/generations", json=body, headers=limited)
+    assert refused.status_code == 429, refused.text
+    message = refused.json()["error"]["message"]
+    assert "max_tokens" not in message and "fewer images" in message
+
+
 async def test_an_image_request_refused_by_the_limits_uses_no_tokens(
     api: httpx.AsyncClient,
 ) -> None:

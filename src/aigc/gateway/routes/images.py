@@ -46,6 +46,11 @@ from aigc.models.protocols import ImageModel, ImageRequest, TextRequest
 router = APIRouter(tags=["images"])
 
 IMAGE_TOKENS = 256  # what one generated image counts against token limits and budgets
+# How a request over its key's tokens-per-minute limit can need fewer (it has no max_tokens).
+IMAGE_ADVICE = (
+    f"It counts the text (about 4 bytes a token) and {IMAGE_TOKENS} tokens an image: ask for "
+    "fewer images per request, or send less text."
+)
 LINK_TTL_S = 3600
 MAX_IMAGES = 10
 _SIZE = re.compile(r"^(\d{1,4})x(\d{1,4})$")
@@ -315,7 +320,7 @@ async def admit(
     refused request used no tokens, and the audit (the usage report, the daily budget after a
     restart) must not count it."""
     prompt_tokens, image_tokens = len(prompt.encode()) // 4 + 1, images * IMAGE_TOKENS
-    reservation = await pipeline.admit(svc, caller, prompt_tokens + image_tokens)
+    reservation = await pipeline.admit(svc, caller, prompt_tokens + image_tokens, IMAGE_ADVICE)
     rec.prompt_tokens, rec.completion_tokens = prompt_tokens, image_tokens
     return reservation
 
