@@ -152,7 +152,11 @@ def explain(
     if param and code in ("invalid_value", "missing_required_parameter"):
         reason = said or _INVALID_VALUE.sub("", message, count=1)
         return tr(f"apierr.{code}", param=param, message=reason)
-    if code and f"apierr.{code}" in _CODES["en"]:
+    # the one refused value's reason, said (an unsupported parameter, …), is more precise than
+    # its code's general sentence; a refusal of many problems (a policy's, several files')
+    # keeps the API's words, which name each
+    one = details is not None and len(details) == 1 and details[0].get("loc") == param
+    if code and f"apierr.{code}" in _CODES["en"] and not (one and said):
         return tr(f"apierr.{code}")
     if status >= 500:
         key = "apierr.status.5xx"
@@ -160,9 +164,6 @@ def explain(
         key = f"apierr.status.{status}"
     else:
         key = "apierr.status.other"
-    # the one refused value's reason, said (an unsupported parameter, …); a refusal of many
-    # problems (a policy's, several files') keeps the API's words, which name each
-    one = details is not None and len(details) == 1 and details[0].get("loc") == param
     return tr(key, message=(said if one else None) or message or f"HTTP {status}")
 
 
