@@ -11,13 +11,30 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
+from aigc.gateway.image_forms import Upload
+from aigc.gateway.image_uploads import edit_alpha, square_image
+from aigc.models.image.data import load_digits
+from aigc.models.image.gan import GANModel
+from aigc.models.image.vae import VAEModel
+from aigc.models.protocols import ImageRequest
 from tests.e2e.server import Org, Server, make_org, new_admin_key
+from tests.images.conftest import tiny_gan, tiny_vae
+from tests.images.test_image_edits_api import (
+    bad_request,
+    digit,
+    grey,
+    half_mask,
+    png,
+    typed,
+    verify,
+)
 from tests.ray_head import LOOPBACK_ONLY, loopback_driver
 from tests.ray_head import ray_head as ray_head_process
 from tests.templates import slow, words
@@ -42,12 +59,21 @@ DEPLOYMENTS = {
 
 
 @pytest.fixture(scope="module")
-def server(ray_head: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the image models of ``image_models`` are saved (the server may import from it)."""
+    return tmp_path_factory.mktemp("ray-images")
+
+
+@pytest.fixture(scope="module")
+def server(
+    ray_head: str, image_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     srv = Server(
         tmp_path_factory.mktemp("ray") / "data",
         new_admin_key(),
         AIGC_RAY_ADDRESS=ray_head,
         AIGC_RAY_DEPLOYMENTS=json.dumps(DEPLOYMENTS),
+        AIGC_IMPORT_ROOTS=str(image_root),
         **LOOPBACK_ONLY,
     )
     srv.start(timeout=240)  # deploys the shipped template-helpdesk before it is ready
@@ -325,3 +351,131 @@ def test_a_grounded_chat_counts_its_sources_in_one_round_trip(
     # the prompt (1), the conversation and instructions (2), every candidate source (1), the
     # assembled prompt (2): one call per source would make it 8 or more on top of those
     assert after - before <= 7, (before, after)
+
+
+# --- image models on a server that serves its text models on Ray ---------------------------
+
+MAX_PIXELS = 4096 * 4096
+
+
+@pytest.fixture(scope="module")
+def image_models(server: Server, image_root: Path) -> dict[str, Any]:
+    """The few-step GAN and VAE of the image tests, registered for every organization; each
+    also loaded here, in the test process, as the gateway loads an in-process model."""
+    digits = load_digits()
+    vae_dir, gan_dir = tiny_vae(image_root, digits), tiny_gan(image_root, digits)
+    server.register_shared({"vae-tiny": {"path": str(vae_dir)}, "gan-tiny": {"path": str(gan_dir)}})
+    return {"vae-tiny": VAEModel(vae_dir), "gan-tiny": GANModel(gan_dir)}
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", ["vae-tiny", "gan-tiny"])
+def test_image_models_answer_as_in_process(
+    server: Server, image_models: dict[str, Any], driver: Any, name: str
+) -> None:
+    """With Ray configured, a gan- or vae- model still runs in the gateway (Ray serves text
+    models only): generations, edits and variations through the SDK are the very images the
+    model makes in a process of its own for the same seed, each signed."""
+    org = make_org(server, f"Ray pictures {name}")
+    sdk = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org.member_key, max_retries=0)
+    local = image_models[name]
+    digits = load_digits()
+    source, mask = png(digit(digits, 7)), png(half_mask())
+
+    made = typed(
+        sdk.images.with_raw_response.generate(
+            model=name, prompt="3", n=2, response_format="b64_json", extra_body={"seed": 4}
+        )
+    )
+    mine = local.generate_images(ImageRequest(prompt="3", n=2, size=None, seed=4))
+    assert [grey(item).tolist() for item in made.data] == [m[:, :, 0].tolist() for m in mine]
+
+    edited = typed(
+        sdk.images.with_raw_response.edit(
+            model=name,
+            image=("seven.png", source, "image/png"),
+            mask=("mask.png", mask, "image/png"),
+            prompt="a handwritten 7",
+            n=2,
+            response_format="b64_json",
+            extra_body={"seed": 5},
+        )
+    )
+    image = square_image(Upload("image", source), MAX_PIXELS)
+    alpha = edit_alpha(image, Upload("mask", mask), MAX_PIXELS)
+    mine = local.edit_images(image, alpha, "a handwritten 7", 2, 16, seed=5)
+    assert [grey(item).tolist() for item in edited.data] == [m[:, :, 0].tolist() for m in mine]
+    assert (grey(edited.data[0])[:8] == digit(digits, 7)[:8]).all()  # the kept half, exact
+
+    varied = typed(
+        sdk.images.with_raw_response.create_variation(
+            model=name,
+            image=("seven.png", source, "image/png"),
+            n=2,
+            response_format="b64_json",
+            extra_body={"seed": 6},
+        )
+    )
+    mine = local.image_variations(image, 2, 16, seed=6)
+    assert [grey(item).tolist() for item in varied.data] == [m[:, :, 0].tolist() for m in mine]
+
+    for item in [*made.data, *edited.data, *varied.data]:
+        verdict = verify(server, org.member_key, item)
+        assert verdict["valid"] and verdict["manifest"]["model"] == name, verdict
+    # in the gateway's process: no Serve application, no Ray status
+    assert "ray" not in server.api("GET", f"/api/models/{name}/status", key=org.admin_key).json()
+    apps = serve.status().applications  # read through this process's driver
+    assert not [a for a in apps if a.startswith(f"{name}--")], list(apps)
+
+
+def test_image_routes_refuse_and_audit_as_in_process(
+    server: Server, image_models: dict[str, Any]
+) -> None:
+    """The edit and variation routes' 400s, moderation and audit on a server with Ray: a
+    Ray-served text model is refused as an in-process one is (it cannot edit), a blocked
+    prompt before admission, every request audited."""
+    org = make_org(server, "Ray guarded pictures")
+    policy = (
+        "name: no-cats\nrules:\n  - {id: cats, stage: input, detector: keywords, "
+        "words: [cat, 猫], action: block}\n"
+    )
+    made = server.api("POST", "/api/policies", key=org.admin_key, json={"yaml": policy})
+    assert made.status_code == 201, made.text
+    sdk = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org.member_key, max_retries=0)
+    digits = load_digits()
+    image = ("d.png", png(digit(digits, 5)), "image/png")
+    mask = ("m.png", png(half_mask()), "image/png")
+
+    def edit(**fields: Any) -> Any:
+        args = {"model": "vae-tiny", "image": image, "mask": mask, "prompt": "5"} | fields
+        return lambda: sdk.images.edit(**args)
+
+    def vary(**fields: Any) -> Any:
+        return lambda: sdk.images.create_variation(
+            **({"model": "gan-tiny", "image": image} | fields)
+        )
+
+    for call, param, said in [
+        (edit(model="template-helpdesk"), "model", "does not edit images"),  # on Ray
+        (vary(model="template-helpdesk"), "model", "does not make variations"),
+        (edit(mask=("m.png", png(half_mask(32)), "image/png")), "mask", ""),
+        (edit(model="gan-tiny", image=("d.png", b"not an image", "image/png")), "image", ""),
+        (vary(extra_body={"prompt": "a 5"}), "prompt", ""),
+        (vary(n=11), "n", ""),
+        (edit(prompt="一只猫"), None, "content_policy_violation"),
+    ]:
+        error = bad_request(call)
+        if param is None:
+            assert error["code"] == said, error
+        else:
+            assert error["param"] == param and said in error["message"], error
+    assert ray_status(server, org.admin_key, "template-helpdesk")["replicas"]  # still on Ray
+
+    edit()()
+    sdk.images.create_variation(model="gan-tiny", image=image, n=2, response_format="b64_json")
+    rows = server.api("GET", "/api/audit", key=org.admin_key).json()["data"]
+    seen = {(r["endpoint"], r["model"], r["status"]): r for r in rows}
+    assert seen["/v1/images/edits", "vae-tiny", 200]["images"] == 2  # image and mask
+    assert seen["/v1/images/variations", "gan-tiny", 200]["completion_tokens"] == 512
+    assert ("/v1/images/edits", "vae-tiny", 400) in seen  # the blocked prompt, audited
+    assert ("/v1/images/edits", "template-helpdesk", 400) in seen

@@ -46,20 +46,30 @@ def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # fixture per model so each test pays only for what it uses). Quality runs live in bench/.
 
 
-@pytest.fixture(scope="session")
-def vae_dir(model_root: Path, digits: ImageSet) -> Path:
+def tiny_vae(root: Path, digits: ImageSet) -> Path:
+    """A few-step VAE on the even digits, saved under ``root`` (also the Ray tests' model)."""
     train = digits.even()
     with one_thread():
-        vae.save(vae.train(vae.VAEConfig(steps=500), train), train.classes, model_root / "vae")
-    return model_root / "vae"
+        vae.save(vae.train(vae.VAEConfig(steps=500), train), train.classes, root / "vae")
+    return root / "vae"
+
+
+def tiny_gan(root: Path, digits: ImageSet) -> Path:
+    """A few-step GAN on the even digits, saved under ``root`` (also the Ray tests' model)."""
+    train, cfg = digits.even(), gan.GANConfig(steps=60, width=16)
+    with one_thread():
+        gan.save(gan.train(cfg, train), cfg, train.classes, root / "gan")
+    return root / "gan"
+
+
+@pytest.fixture(scope="session")
+def vae_dir(model_root: Path, digits: ImageSet) -> Path:
+    return tiny_vae(model_root, digits)
 
 
 @pytest.fixture(scope="session")
 def gan_dir(model_root: Path, digits: ImageSet) -> Path:
-    train, cfg = digits.even(), gan.GANConfig(steps=60, width=16)
-    with one_thread():
-        gan.save(gan.train(cfg, train), cfg, train.classes, model_root / "gan")
-    return model_root / "gan"
+    return tiny_gan(model_root, digits)
 
 
 @pytest.fixture(scope="session")
