@@ -4,7 +4,9 @@ masks and sizes) on the few-step models of conftest, without HTTP."""
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from aigc.models.image import editing
 from aigc.models.image.data import ImageSet
 from aigc.models.image.gan import GANModel
 from aigc.models.image.vae import VAEModel
+from aigc.models.torch_threads import TorchThreads
 
 pytestmark = pytest.mark.timeout(900)
 MAX_PIXELS = 4096 * 4096
@@ -159,3 +162,48 @@ def test_a_forms_numbers_are_read_from_their_text() -> None:
         {"model": "m", "prompt": "p", "output_compression": "0", "n": "2", "stream": "false"}
     )
     assert (form.output_compression, form.n, form.stream) == (0, 2, False)
+
+
+@pytest.mark.parametrize("family", ["vae", "gan"])
+def test_the_latent_search_runs_on_one_cpu_thread(
+    digits: ImageSet, vae_dir: Path, gan_dir: Path, family: str
+) -> None:
+    """The search's many tiny steps run on one torch thread whatever the calling thread has
+    (a team of threads spun and waited: 5-8 s an edit on a busy 2-core machine instead of
+    0.4-0.7 s), with the same bytes; the caller gets its own number back after, and threads
+    started later the process default."""
+    model = VAEModel(vae_dir) if family == "vae" else GANModel(gan_dir)
+    image = grey(digits, 11, side=16)
+    alpha = np.full((16, 16), 255, np.uint8)
+    alpha[8:] = 0
+    default = torch.get_num_threads()
+    seen: list[int] = []
+    hook = model.net.fc.register_forward_pre_hook(
+        lambda *_: seen.append(torch.get_num_threads()) if torch.is_grad_enabled() else None
+    )
+    out: dict[str, Any] = {}
+
+    def caller(threads: int) -> None:
+        TorchThreads().limit_this_thread(threads)
+        out[f"edit {threads}"] = model.edit_images(image, alpha, "", 2, 16, seed=4)
+        out[f"after {threads}"] = torch.get_num_threads()
+        if family == "gan":
+            out[f"variations {threads}"] = model.image_variations(image, 2, 16, seed=4)
+
+    try:
+        for threads in (1, 3):
+            thread = threading.Thread(target=caller, args=(threads,))
+            thread.start()
+            thread.join()
+    finally:
+        hook.remove()
+    assert seen and set(seen) == {1}, sorted(set(seen))
+    assert out["after 1"] == 1 and out["after 3"] == 3
+    assert np.array_equal(out["edit 1"], out["edit 3"])
+    if family == "gan":
+        assert np.array_equal(out["variations 1"], out["variations 3"])
+    fresh: list[int] = []
+    later = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+    later.start()
+    later.join()
+    assert fresh == [default] and torch.get_num_threads() == default

@@ -10,7 +10,8 @@ import torch
 
 from aigc.config import Settings, default_job_slots
 from aigc.infra.db import Database
-from aigc.models.job_runner import TorchThreads, job_runner
+from aigc.models.job_runner import job_runner
+from aigc.models.torch_threads import TorchThreads, one_thread
 
 
 def _in_new_thread(fn: Callable[[], dict[str, int]]) -> dict[str, int]:
@@ -37,6 +38,24 @@ def test_a_job_threads_limit_stays_in_that_thread() -> None:
     assert _in_new_thread(job) == {"job": wanted, "job after an op": wanted}
     assert _in_new_thread(lambda: {"later": torch.get_num_threads()}) == {"later": default}
     assert torch.get_num_threads() == default
+
+
+def test_one_thread_holds_for_the_block_only() -> None:
+    """Inside ``one_thread`` the calling thread computes on one thread, after it on its own
+    number again; a thread started inside the block takes the process default, not 1."""
+    default = TorchThreads().process_default
+    wanted = default + 1
+
+    def request() -> dict[str, int]:
+        TorchThreads().limit_this_thread(wanted)
+        with one_thread():
+            inside = torch.get_num_threads()
+            (torch.ones(64, 64) @ torch.ones(64, 64)).sum().item()
+            started = _in_new_thread(lambda: {"n": torch.get_num_threads()})["n"]
+        return {"inside": inside, "started inside": started, "after": torch.get_num_threads()}
+
+    assert _in_new_thread(request) == {"inside": 1, "started inside": default, "after": wanted}
+    assert _in_new_thread(lambda: {"later": torch.get_num_threads()}) == {"later": default}
 
 
 def test_the_runner_takes_slots_and_threads_from_the_settings(tmp_path: Path) -> None:

@@ -1,12 +1,9 @@
 """The job runner of a process, sized by the settings: slots, and each job's torch threads.
 
-Jobs run side by side in threads of one process, and ``torch.set_num_threads`` is not as global
-as its name says. It does three things: sets the calling thread's OpenMP team size, sets the
-calling thread's MKL thread count (``mkl_set_num_threads_local``), and stores the number that
-threads which have not yet run a torch op take when they first do. The first two are exactly a
-per-job budget, as each job runs in a thread of its own; the third would leak a job's budget
-into request threads started later, so it is put back at once. Threads that already ran torch
-ops (the request thread pool, engine loops) keep their number throughout.
+Jobs run side by side in threads of one process; each job's thread gets its torch thread budget
+as its own (``models/torch_threads.py``: ``torch.set_num_threads`` alone would hand it to
+threads started later). Threads that already ran torch ops (the request thread pool, engine
+loops) keep their number throughout.
 
 So ``job_slots`` jobs of ``job_threads`` threads each use at most ``job_slots × job_threads``
 threads for their torch work (by default the CPUs this process may use, or 3 on 2 CPUs, one of
@@ -17,39 +14,11 @@ none), and a thread that a job starts itself (it gets the process default).
 
 from __future__ import annotations
 
-import threading
-
-import torch
-
 from aigc.config import Settings
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobRunner
 from aigc.infra.storage import storage_for
-
-
-class TorchThreads:
-    """Per-thread torch CPU thread limits for job threads; the process default stays put."""
-
-    def __init__(self) -> None:
-        # Read once, by the thread that builds the runner (startup): jobs change it only briefly.
-        self.process_default = torch.get_num_threads()
-        self._lock = threading.Lock()
-
-    def limit_this_thread(self, threads: int) -> None:
-        """Torch ops of the calling thread use ``threads`` CPU threads from now on."""
-        with self._lock:  # one job at a time changes and restores the stored default
-            # Torch sets up a thread's numbers from the stored one at its first call that asks
-            # (lazily, once); done now, or that first call would undo the limit below.
-            torch.get_num_threads()
-            torch.set_num_threads(threads)
-            if threads != self.process_default:
-                # Only a torch call from another thread sets the stored number back without
-                # touching this thread's own settings.
-                restore = threading.Thread(
-                    target=torch.set_num_threads, args=(self.process_default,), daemon=True
-                )
-                restore.start()
-                restore.join()
+from aigc.models.torch_threads import TorchThreads
 
 
 def job_runner(db: Database, settings: Settings, worker_id: str) -> JobRunner:

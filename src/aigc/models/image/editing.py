@@ -25,6 +25,7 @@ from PIL import Image
 
 from aigc.models.image.inputs import image_array
 from aigc.models.image.sampling import upscale
+from aigc.models.torch_threads import one_thread
 
 STEPS = 150  # Adam steps of the latent search: the tiny decoders converge well within this
 LR = 0.05
@@ -76,7 +77,9 @@ def fit_latents(
         error = ((decoded - target) ** 2 * weight).flatten(1).sum(1) / total
         return error + PRIOR * 0.5 * z.pow(2).mean(1)
 
-    with torch.enable_grad():
+    # On one CPU thread: a step is ~1.5 ms of tiny ops, which a team of threads slows down
+    # (the same bytes; measured in docs/images.md, "Cost").
+    with torch.enable_grad(), one_thread():
         for _ in range(steps):
             (grad,) = torch.autograd.grad(losses().sum(), [z])
             z.grad = grad
