@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 
 from tests import processes
 
@@ -88,6 +89,13 @@ class Server:
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key or self.admin_key}"}
         return httpx.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def sdk(self, key: str | None = None) -> openai.OpenAI:
+        """The real openai SDK pointed at this server's /v1, as ``key`` (the platform admin's
+        when none); no retries, so a refusal reaches the test as it was sent."""
+        return openai.OpenAI(
+            base_url=f"{self.base_url}/v1", api_key=key or self.admin_key, max_retries=0
+        )
 
     def register_shared(self, models: dict[str, dict[str, Any]]) -> None:
         """Register each model (name → config) for every organization, as the platform admin."""

@@ -232,7 +232,7 @@ def test_an_admins_own_key_stops_acting_as_admin_when_they_do(install: Install) 
     made = server.api("POST", "/api/keys", key=session, json={"role": "admin", "name": "mine"})
     assert made.status_code == 201, made.text
     key = made.json()["key"]
-    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
+    client = server.sdk(key)
     assert server.api("GET", "/api/users", key=key).status_code == 200  # cached from now on
     demoted = server.api("PATCH", f"/api/users/{user_id}", json={"role": "member"})
     assert demoted.status_code == 200, demoted.text

@@ -45,7 +45,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ser
     srv.api(
         "POST", "/api/users", json={"username": "li.wei", "password": PASSWORD, "role": "member"}
     )
-    client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=key, max_retries=0)
+    client = srv.sdk(key)
     for _ in range(3):
         client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": SECRET_TEXT}]
@@ -57,9 +57,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ser
     )
     client.completions.create(model=MODEL, prompt=SECRET_TEXT)
     with pytest.raises(openai.AuthenticationError):
-        openai.OpenAI(
-            base_url=f"{srv.base_url}/v1", api_key="sk-aigc-wrong-" + key[-8:], max_retries=0
-        ).models.list()
+        srv.sdk("sk-aigc-wrong-" + key[-8:]).models.list()
     httpx.get(f"{srv.base_url}/v1/models", headers={"Authorization": f"Bearer {key}"})
     assert srv.stop() in (0, -15)  # uvicorn re-raises SIGTERM after a graceful shutdown
     assert "aigc stopped" in srv.logs()  # the lifespan finished: the audit writer flushed
@@ -158,7 +156,7 @@ def test_backup_while_serving_restores_to_a_working_server(tmp_path: Path) -> No
 
     again = Server(restored_dir, srv.admin_key).start()
     try:
-        client = openai.OpenAI(base_url=f"{again.base_url}/v1", api_key=key, max_retries=0)
+        client = again.sdk(key)
         reply = client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "vpn"}]
         )

@@ -166,7 +166,7 @@ def test_the_model_allow_list_holds_on_embeddings(srv: Server, org: Org) -> None
     limited = srv.api(
         "POST", "/api/keys", key=org.admin_key, json={"allowed_models": ["x"]}
     ).json()["key"]
-    client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=limited, max_retries=0)
+    client = srv.sdk(limited)
     for name in (model, "default"):
         with pytest.raises(openai.PermissionDeniedError) as denied:
             client.embeddings.create(model=name, input="hello")
@@ -174,7 +174,7 @@ def test_the_model_allow_list_holds_on_embeddings(srv: Server, org: Org) -> None
     allowed = srv.api(
         "POST", "/api/keys", key=org.admin_key, json={"allowed_models": [model]}
     ).json()["key"]
-    ok = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=allowed, max_retries=0)
+    ok = srv.sdk(allowed)
     assert ok.embeddings.create(model=model, input="hello").data[0].embedding
 
 
@@ -184,14 +184,14 @@ def test_the_model_allow_list_holds_on_moderations(srv: Server, org: Org) -> Non
     limited = srv.api(
         "POST", "/api/keys", key=org.admin_key, json={"allowed_models": ["x"]}
     ).json()["key"]
-    client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=limited, max_retries=0)
+    client = srv.sdk(limited)
     with pytest.raises(openai.PermissionDeniedError) as denied:
         client.moderations.create(model="aigc-guard", input="hello")
     assert denied.value.status_code == 403
     guard_only = srv.api(
         "POST", "/api/keys", key=org.admin_key, json={"allowed_models": ["aigc-guard"]}
     ).json()["key"]
-    ok = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=guard_only, max_retries=0)
+    ok = srv.sdk(guard_only)
     assert ok.moderations.create(model="aigc-guard", input="hello").results
     huge = srv.api(
         "POST", "/v1/moderations", key=org.member_key, json={"model": "m" * 5000, "input": "x"}
@@ -250,7 +250,7 @@ def test_a_key_limited_to_a_model_cannot_mint_a_wider_key(srv: Server, org: Org)
     assert wider.status_code == 201, wider.text
     minted = wider.json()
     assert minted["allowed_models"] == ["template-keep-a"] and minted["rpm_limit"] == 100
-    client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=minted["key"], max_retries=0)
+    client = srv.sdk(minted["key"])
     hello = [{"role": "user", "content": "hello"}]
     answer = client.chat.completions.create(model="template-keep-a", messages=hello)  # type: ignore[arg-type]
     assert answer.choices[0].message.content == "Hi from template-keep-a."
@@ -336,7 +336,7 @@ def test_a_limited_admin_key_cannot_promote_anyone_or_touch_other_models(
         json={"id": "template-own-c", "config": {"yaml": template.replace("{m}", "c")}},
     )
     assert registered.status_code == 403 and registered.json()["error"]["param"] == "id"
-    client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=org.admin_key, max_retries=0)
+    client = srv.sdk(org.admin_key)
     hello = [{"role": "user", "content": "hello"}]
     answer = client.chat.completions.create(model="template-own-b", messages=hello)  # type: ignore[arg-type]
     assert answer.choices[0].message.content == "Hi from template-own-b."

@@ -54,10 +54,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.admin_key, max_retries=0)
-
-
 ASK = [{"role": "user", "content": "Tell me a story"}]
 
 
@@ -66,7 +62,7 @@ ASK = [{"role": "user", "content": "Tell me a story"}]
 
 @pytest.mark.parametrize("model", GPT_MODELS)
 def test_gpt_cut_at_max_tokens_is_length_plain_and_streamed(srv: Server, model: str) -> None:
-    c = client(srv)
+    c = srv.sdk()
     # min_tokens holds back end-of-text, so max_tokens is what ends the answer.
     extra = {"min_tokens": 6}
     chat = c.chat.completions.create(
@@ -97,7 +93,7 @@ def test_tokens_that_decode_to_nothing_are_billed(srv: Server, model: str) -> No
     """A model whose every token decodes to nothing (padding, as a char-level GPT trained
     briefly may answer) still made max_tokens tokens: usage bills them, plain and streamed,
     chat and completions, rather than re-counting the empty text as 0."""
-    c = client(srv)
+    c = srv.sdk()
     chat = c.chat.completions.create(model=model, messages=ASK, max_tokens=10, temperature=0)
     assert (chat.choices[0].message.content, chat.choices[0].finish_reason) == ("", "length")
     assert chat.usage is not None and chat.usage.completion_tokens == 10
@@ -133,7 +129,7 @@ def test_tokens_that_decode_to_nothing_are_billed(srv: Server, model: str) -> No
 
 @pytest.mark.parametrize("model", GPT_MODELS)
 def test_gpt_stop_sequence_is_stop(srv: Server, model: str) -> None:
-    c = client(srv)
+    c = srv.sdk()
     extra = {"min_tokens": 24}
     full = c.completions.create(
         model=model, prompt="Once", max_tokens=24, temperature=0, extra_body=extra
@@ -161,7 +157,7 @@ def test_gpt_stop_sequence_is_stop(srv: Server, model: str) -> None:
 
 
 def test_ngram_cut_at_max_tokens_is_length_and_its_own_end_is_stop(srv: Server) -> None:
-    c = client(srv)
+    c = srv.sdk()
     done = c.completions.create(model="ngram-tiny", prompt="The", max_tokens=5, seed=3)
     assert done.choices[0].finish_reason == "length"
     pieces = list(
@@ -188,7 +184,7 @@ class Story(BaseModel):
 
 
 def test_structured_output_cut_at_max_tokens_raises_length_error(srv: Server) -> None:
-    c = client(srv)
+    c = srv.sdk()
     with pytest.raises(openai.LengthFinishReasonError):
         c.chat.completions.parse(
             model="gpt-tiny", messages=ASK, response_format=Story, max_tokens=4, temperature=0
@@ -201,7 +197,7 @@ PROMPTS = ["The list", "A dict"]
 
 
 def test_completions_answer_each_prompt_of_a_list(srv: Server) -> None:
-    c = client(srv)
+    c = srv.sdk()
     done = c.completions.create(model="template-echo", prompt=PROMPTS, n=2, max_tokens=50)
     assert [ch.index for ch in done.choices] == [0, 1, 2, 3]
     assert [ch.text for ch in done.choices] == [
@@ -236,7 +232,7 @@ def test_langchain_openai_batch_gets_one_answer_per_prompt(srv: Server) -> None:
 
 
 def test_completions_stream_each_prompt_of_a_list(srv: Server) -> None:
-    c = client(srv)
+    c = srv.sdk()
     texts: dict[int, str] = defaultdict(str)
     finish: dict[int, str | None] = {}
     usage = None
@@ -264,7 +260,7 @@ def test_completions_stream_each_prompt_of_a_list(srv: Server) -> None:
 
 
 def test_list_prompts_cut_at_max_tokens_each_say_length(srv: Server) -> None:
-    c = client(srv)
+    c = srv.sdk()
     done = c.completions.create(model="ngram-tiny", prompt=PROMPTS, max_tokens=3, seed=2)
     assert [ch.index for ch in done.choices] == [0, 1]
     assert [ch.finish_reason for ch in done.choices] == ["length", "length"]
@@ -272,7 +268,7 @@ def test_list_prompts_cut_at_max_tokens_each_say_length(srv: Server) -> None:
 
 
 def test_a_list_of_prompts_keeps_its_caps(srv: Server) -> None:
-    c = client(srv)
+    c = srv.sdk()
     with pytest.raises(openai.BadRequestError) as many:
         c.completions.create(model="template-echo", prompt=["x"] * 10_000, max_tokens=5)
     assert many.value.code == "array_above_max_length"

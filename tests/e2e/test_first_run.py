@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import httpx
-import openai
 
 from tests.e2e.server import Server
 
@@ -28,7 +27,7 @@ def test_first_start_issues_a_key_once_and_the_setup_page_creates_the_owner(tmp_
         assert "http://aigc.example:8000/setup?token=" in content
         assert key not in srv.logs() and token not in srv.logs()
 
-        client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=key, max_retries=0)
+        client = srv.sdk(key)
         assert "template-helpdesk" in [m.id for m in client.models.list()]
         assert srv.api("GET", "/api/tenants", key=key).status_code == 200  # platform admin
 

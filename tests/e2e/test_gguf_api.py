@@ -52,12 +52,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-def client(server: Server, key: str | None = None) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=f"{server.base_url}/v1", api_key=key or server.admin_key, max_retries=0
-    )
-
-
 def test_listed_with_its_capabilities(server: Server) -> None:
     listed = server.api("GET", "/v1/models").json()["data"]
     model = next(m for m in listed if m["id"] == MODEL)
@@ -68,7 +62,7 @@ def test_listed_with_its_capabilities(server: Server) -> None:
 
 
 def test_chat_plain_and_streamed(server: Server) -> None:
-    c = client(server)
+    c = server.sdk()
     plain = c.chat.completions.create(model=MODEL, messages=ASK, max_tokens=16, temperature=0)  # type: ignore[arg-type]
     text = plain.choices[0].message.content or ""
     assert plain.usage is not None and plain.usage.completion_tokens == 16
@@ -119,7 +113,7 @@ def test_structured_output(server: Server) -> None:
         "required": ["city", "ok"],
         "additionalProperties": False,
     }
-    answer = client(server).chat.completions.create(
+    answer = server.sdk().chat.completions.create(
         model=MODEL,
         messages=ASK,  # type: ignore[arg-type]
         max_tokens=120,
@@ -134,7 +128,7 @@ def test_a_guard_policy_and_a_token_limit_apply(server: Server) -> None:
     org = make_org(server, "gguf-org")
     put = server.api("POST", "/api/policies", key=org.admin_key, json={"yaml": POLICY})
     assert put.status_code == 201, put.text
-    c = client(server, org.member_key)
+    c = server.sdk(org.member_key)
     with pytest.raises(openai.BadRequestError) as blocked:
         c.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "把工资表发给我"}], max_tokens=8
@@ -142,7 +136,7 @@ def test_a_guard_policy_and_a_token_limit_apply(server: Server) -> None:
     assert blocked.value.body["code"] == "content_policy_violation"  # type: ignore[index]
     made = server.api("POST", "/api/keys", key=org.admin_key, json={"tpm_limit": 100})
     assert made.status_code == 201, made.text
-    limited = client(server, made.json()["key"])
+    limited = server.sdk(made.json()["key"])
     with pytest.raises(openai.RateLimitError):  # prompt + max_tokens over the minute's budget
         limited.chat.completions.create(model=MODEL, messages=ASK, max_tokens=200)  # type: ignore[arg-type]
     ok = limited.chat.completions.create(model=MODEL, messages=ASK, max_tokens=8, temperature=0)  # type: ignore[arg-type]

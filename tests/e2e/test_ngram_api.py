@@ -22,10 +22,6 @@ ZH = Path(__file__).resolve().parents[3] / "shared" / "data" / "text" / "zh"
 pytestmark = pytest.mark.skipif(not ZH.is_dir(), reason="shared Chinese poetry data is absent")
 
 
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
-
-
 def wait_ready(server: Server, key: str, name: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -41,7 +37,7 @@ def wait_ready(server: Server, key: str, name: str, timeout: float = 120.0) -> N
 def test_chinese_ngram_trained_by_a_tenant_serves_only_that_tenant(
     server: Server, org_a: Org, org_b: Org
 ) -> None:
-    a, b = client(server, org_a.admin_key), client(server, org_b.admin_key)
+    a, b = server.sdk(org_a.admin_key), server.sdk(org_b.admin_key)
     file_ids = []
     for path in sorted(ZH.glob("*.json")):
         with path.open("rb") as handle:

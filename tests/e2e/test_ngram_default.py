@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import openai
-
 from tests.e2e.server import Server, new_admin_key
 
 
 def test_fresh_server_serves_ngram_pydoc(tmp_path: Path) -> None:
     server = Server(tmp_path / "data", new_admin_key(), AIGC_DEFAULT_MODELS="on").start()
     try:
-        client = openai.OpenAI(
-            base_url=f"{server.base_url}/v1", api_key=server.admin_key, max_retries=0
-        )
+        client = server.sdk(server.admin_key)
         listed = {m["id"]: m for m in server.api("GET", "/v1/models").json()["data"]}
         assert listed["ngram-pydoc"]["status"] == "ready" and listed["ngram-pydoc"]["shared"]
         completion = client.completions.create(

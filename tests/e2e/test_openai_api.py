@@ -15,22 +15,18 @@ from tests.e2e.server import Org, Server
 MODEL = "template-helpdesk"
 
 
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
-
-
 # --- the happy paths -----------------------------------------------------------------------
 
 
 def test_list_and_get_models(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     ids = [m.id for m in c.models.list()]
     assert MODEL in ids
     assert c.models.retrieve(MODEL).id == MODEL
 
 
 def test_chat_plain_answers_from_the_helpdesk(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     reply = c.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "I forgot my password"}]
     )
@@ -44,7 +40,7 @@ def test_chat_plain_answers_from_the_helpdesk(server: Server, org_a: Org) -> Non
 
 
 def test_chat_in_chinese(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     reply = c.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "忘记密码了怎么办？"}]
     )
@@ -52,7 +48,7 @@ def test_chat_in_chinese(server: Server, org_a: Org) -> None:
 
 
 def test_chat_streamed_equals_plain(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     messages = [{"role": "user", "content": "How do I set up the VPN?"}]
     plain = c.chat.completions.create(model=MODEL, messages=messages, temperature=0)
     chunks = list(
@@ -67,7 +63,7 @@ def test_chat_streamed_equals_plain(server: Server, org_a: Org) -> None:
 
 
 def test_chat_stream_with_usage(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     chunks = list(
         c.chat.completions.create(
             model=MODEL,
@@ -83,7 +79,7 @@ def test_chat_stream_with_usage(server: Server, org_a: Org) -> None:
 
 
 def test_max_tokens_stop_n_and_seed(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     ask = [{"role": "user", "content": "How do I reset my password?"}]
     short = c.chat.completions.create(model=MODEL, messages=ask, max_tokens=5)
     assert short.choices[0].finish_reason == "length"
@@ -102,7 +98,7 @@ def test_max_tokens_stop_n_and_seed(server: Server, org_a: Org) -> None:
 
 
 def test_completions_plain_and_streamed(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     done = c.completions.create(model=MODEL, prompt="my computer is very slow", temperature=0)
     assert done.object == "text_completion"
     assert done.choices[0].text
@@ -115,7 +111,7 @@ def test_completions_plain_and_streamed(server: Server, org_a: Org) -> None:
 
 
 def test_unknown_fields_are_ignored(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     reply = c.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "hello"}],
@@ -140,14 +136,14 @@ def test_401_missing_invalid_revoked_expired(server: Server, org_a: Org) -> None
     assert raw.status_code == 401 and raw.json()["error"]["type"] == "authentication_error"
 
     with pytest.raises(openai.AuthenticationError) as bad:
-        client(server, "sk-aigc-not-a-real-key").models.list()
+        server.sdk("sk-aigc-not-a-real-key").models.list()
     assert _envelope(bad.value)["code"] == "invalid_api_key"
 
     created = server.api("POST", "/api/keys", key=org_a.admin_key, json={"name": "temp"}).json()
-    assert client(server, created["key"]).models.list()
+    assert server.sdk(created["key"]).models.list()
     server.api("DELETE", f"/api/keys/{created['id']}", key=org_a.admin_key)
     with pytest.raises(openai.AuthenticationError) as revoked:
-        client(server, created["key"]).models.list()
+        server.sdk(created["key"]).models.list()
     assert _envelope(revoked.value)["code"] == "revoked_api_key"
 
     soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
@@ -156,7 +152,7 @@ def test_401_missing_invalid_revoked_expired(server: Server, org_a: Org) -> None
     ).json()
     time.sleep(1.5)
     with pytest.raises(openai.AuthenticationError) as expired:
-        client(server, expiring["key"]).models.list()
+        server.sdk(expiring["key"]).models.list()
     assert _envelope(expired.value)["code"] == "expired_api_key"
 
 
@@ -165,22 +161,22 @@ def test_403_model_not_allowed_and_role_too_low(server: Server, org_a: Org) -> N
         "POST", "/api/keys", key=org_a.admin_key, json={"allowed_models": ["template-other"]}
     ).json()
     with pytest.raises(openai.PermissionDeniedError) as denied:
-        client(server, limited["key"]).chat.completions.create(
+        server.sdk(limited["key"]).chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "hi"}]
         )
     assert _envelope(denied.value)["param"] == "model"
-    assert MODEL not in [m.id for m in client(server, limited["key"]).models.list()]
+    assert MODEL not in [m.id for m in server.sdk(limited["key"]).models.list()]
 
     viewer = server.api("POST", "/api/keys", key=org_a.admin_key, json={"role": "viewer"}).json()
     with pytest.raises(openai.PermissionDeniedError) as low:
-        client(server, viewer["key"]).chat.completions.create(
+        server.sdk(viewer["key"]).chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "hi"}]
         )
     assert _envelope(low.value)["type"] == "permission_error"
 
 
 def test_404_unknown_model(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     with pytest.raises(openai.NotFoundError) as missing:
         c.chat.completions.create(
             model="gpt-nonexistent", messages=[{"role": "user", "content": "x"}]
@@ -195,7 +191,7 @@ def test_the_listed_embedding_model_on_chat_says_where_it_belongs(
     server: Server, org_a: Org
 ) -> None:
     """/v1/models lists it, so "does not exist" (a 404) was wrong: a 400 naming the route."""
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     embedding = next(m.id for m in c.models.list() if m.model_extra["kind"] == "embedding")  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as chat:
         c.chat.completions.create(model=embedding, messages=[{"role": "user", "content": "你好"}])
@@ -217,7 +213,7 @@ def test_400_bad_json_wrong_types_and_unsupported_fields(server: Server, org_a: 
     assert raw.status_code == 400
     assert raw.json()["error"]["type"] == "invalid_request_error"
 
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     with pytest.raises(openai.BadRequestError) as wrong:
         c.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "x"}], temperature="hot"
@@ -254,7 +250,7 @@ def test_400_bad_json_wrong_types_and_unsupported_fields(server: Server, org_a: 
 
 
 def test_413_body_over_limit(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     huge = "x" * (8 * 1024 * 1024 + 10)
     with pytest.raises(openai.APIStatusError) as big:
         c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": huge}])
@@ -266,7 +262,7 @@ def test_429_with_headers(server: Server, org_a: Org) -> None:
     key = server.api(
         "POST", "/api/keys", key=org_a.admin_key, json={"rpm_limit": 2, "tpm_limit": 5000}
     ).json()
-    c = client(server, key["key"])
+    c = server.sdk(key["key"])
     ask = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 50}
     first = c.chat.completions.with_raw_response.create(**ask)  # type: ignore[arg-type]
     for header in (
@@ -293,7 +289,7 @@ def test_embeddings_count_against_the_keys_limits(server: Server, org_a: Org) ->
     key = server.api(
         "POST", "/api/keys", key=org_a.admin_key, json={"rpm_limit": 2, "tpm_limit": 5000}
     ).json()
-    c = client(server, key["key"])
+    c = server.sdk(key["key"])
     ask = {"model": "all-MiniLM-L6-v2", "input": ["密码重置", "VPN setup"]}
     first = c.embeddings.with_raw_response.create(**ask)  # type: ignore[arg-type]
     assert first.headers["x-ratelimit-limit-requests"] == "2"
@@ -319,7 +315,7 @@ def test_503_model_not_ready(server: Server, org_a: Org) -> None:
     with engine.begin() as conn:
         conn.execute(text("UPDATE models SET status='training' WHERE name='template-training'"))
     engine.dispose()
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     listed = {m.id: m for m in c.models.list()}
     assert listed["template-training"].model_extra["status"] == "training"  # type: ignore[index]
     with pytest.raises(openai.InternalServerError) as busy:

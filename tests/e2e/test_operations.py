@@ -53,7 +53,7 @@ def test_graceful_shutdown_finishes_in_flight_streams(tmp_path: Path) -> None:
     srv = Server(tmp_path / "data", new_admin_key()).start()
     made = srv.api("POST", "/api/models", json={"id": "template-slow", "config": {"yaml": SLOW}})
     assert made.status_code == 201, made.text
-    client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=srv.admin_key, max_retries=0)
+    client = srv.sdk(srv.admin_key)
     stream = client.chat.completions.create(
         model="template-slow", messages=[{"role": "user", "content": "a story"}], stream=True
     )

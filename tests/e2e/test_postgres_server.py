@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import httpx
-import openai
 
 from tests.e2e.server import Server, make_org, new_admin_key
 
@@ -19,7 +18,7 @@ def test_server_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     try:
         tenant = srv.api("POST", "/api/tenants", json={"name": "PG Org"}).json()
         key = srv.api("POST", "/api/keys", json={"tenant_id": tenant["id"], "role": "admin"}).json()
-        client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=key["key"], max_retries=0)
+        client = srv.sdk(key["key"])
         reply = client.chat.completions.create(
             model="template-helpdesk", messages=[{"role": "user", "content": "打印机卡纸了"}]
         )

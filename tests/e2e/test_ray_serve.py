@@ -337,7 +337,7 @@ def test_a_grounded_chat_counts_its_sources_in_one_round_trip(
     assert len(found) >= 8  # more candidate sources than the gateway fits in one round trip
 
     ask = {"role": "user", "content": "How many vacation days do employees get?"}
-    plain = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
+    plain = server.sdk(key)
     plain.chat.completions.create(model="template-grounded", messages=[ask])  # deployed, warm
     app = ray_status(server, key, "template-grounded")["application"]
     handle = serve.get_app_handle(app)
@@ -377,7 +377,7 @@ def test_image_models_answer_as_in_process(
     models only): generations, edits and variations through the SDK are the very images the
     model makes in a process of its own for the same seed, each signed."""
     org = make_org(server, f"Ray pictures {name}")
-    sdk = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org.member_key, max_retries=0)
+    sdk = server.sdk(org.member_key)
     local = image_models[name]
     digits = load_digits()
     source, mask = png(digit(digits, 7)), png(half_mask())
@@ -441,7 +441,7 @@ def test_image_routes_refuse_and_audit_as_in_process(
     )
     made = server.api("POST", "/api/policies", key=org.admin_key, json={"yaml": policy})
     assert made.status_code == 201, made.text
-    sdk = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org.member_key, max_retries=0)
+    sdk = server.sdk(org.member_key)
     digits = load_digits()
     image = ("d.png", png(digit(digits, 5)), "image/png")
     mask = ("m.png", png(half_mask()), "image/png")

@@ -47,14 +47,10 @@ def model(server: Server, stub: StubServer) -> str:
     return stub.register(server)
 
 
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
-
-
 def test_text_input_and_instructions(
     server: Server, org_a: Org, model: str, stub: StubServer
 ) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     reply = c.responses.create(model=model, input="Say hello", instructions="Be brief.")
     assert reply.object == "response" and reply.id.startswith("resp_")
     assert reply.status == "completed" and reply.incomplete_details is None
@@ -73,7 +69,7 @@ def test_text_input_and_instructions(
 def test_function_tool_round_trip_with_previous_response(
     server: Server, org_a: Org, model: str, stub: StubServer
 ) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     first = c.responses.create(model=model, input=ASK, tools=[WEATHER])  # type: ignore[list-item]
     [call] = first.output
     assert call.type == "function_call" and call.name == "get_weather"
@@ -109,7 +105,7 @@ def test_function_tool_round_trip_with_previous_response(
 
 
 def test_stream_events_match_the_plain_answer(server: Server, org_a: Org, model: str) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     events = list(c.responses.create(model=model, input=ASK, tools=[WEATHER], stream=True))  # type: ignore[list-item]
     kinds = [e.type for e in events]
     assert kinds[:3] == ["response.created", "response.in_progress", "response.output_item.added"]
@@ -136,7 +132,7 @@ def test_stream_events_match_the_plain_answer(server: Server, org_a: Org, model:
 
 
 def test_retrieve_input_items_and_delete(server: Server, org_a: Org, model: str) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     made = c.responses.create(model=model, input="Say hello", metadata={"topic": "greeting"})
     again = c.responses.retrieve(made.id)
     assert again.model_dump() == made.model_dump()
@@ -154,7 +150,7 @@ def test_retrieve_input_items_and_delete(server: Server, org_a: Org, model: str)
 
 
 def test_cut_by_max_output_tokens_is_incomplete(server: Server, org_a: Org, model: str) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     cut = c.responses.create(model=model, input="Say hello", max_output_tokens=3)
     assert cut.status == "incomplete"
     assert cut.incomplete_details is not None
@@ -199,7 +195,7 @@ def test_bad_input_is_a_400_naming_it(
 
 
 def test_audit_and_usage_as_for_chat(server: Server, org_a: Org, model: str) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     secret = f"Use get_weather for Zanzibar-{secrets.token_hex(6)}"
     reply = c.responses.create(model=model, input=secret, tools=[WEATHER])  # type: ignore[list-item]
     server.api("GET", "/api/audit/verify")  # flushes the audit queue
@@ -283,7 +279,7 @@ def test_the_chat_guard_applies(server: Server, stub: StubServer) -> None:
     )
     made = server.api("POST", "/api/policies", key=org.admin_key, json={"yaml": yaml})
     assert made.status_code == 201, made.text
-    c = client(server, org.member_key)
+    c = server.sdk(org.member_key)
     ask = f"Use send_email to write to {EMAIL}"
 
     reply = c.responses.create(model=name, input=ask, tools=[SEND])  # type: ignore[list-item]
@@ -320,7 +316,7 @@ def test_the_keys_limits_apply(server: Server, org_a: Org, model: str) -> None:
     """A key allowed 2 requests a minute: the third response is a 429, streamed or not."""
     created = server.api("POST", "/api/keys", key=org_a.admin_key, json={"rpm_limit": 2})
     assert created.status_code == 201, created.text
-    c = client(server, created.json()["key"])
+    c = server.sdk(created.json()["key"])
     c.responses.create(model=model, input="one")
     list(c.responses.create(model=model, input="two", stream=True))
     for stream in (False, True):
@@ -334,7 +330,7 @@ def test_an_upstream_failing_mid_stream_ends_with_response_failed(
     server: Server, org_a: Org, stub: StubServer
 ) -> None:
     name = stub.register(server, f"upstream-midfail-{secrets.token_hex(3)}", "midfail")
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     events = list(c.responses.create(model=name, input="Say hello", stream=True))
     assert events[0].type == "response.created"
     assert [e.type for e in events if e.type == "response.output_text.delta"]  # before it broke
@@ -360,7 +356,7 @@ def test_input_image_reaches_a_vision_upstream(server: Server, stub: StubServer)
     }
     part = {"type": "input_image", "image_url": url, "detail": "low"}
     ask = [{"role": "user", "content": [{"type": "input_text", "text": "What is it?"}, part]}]
-    c = client(server, server.admin_key)
+    c = server.sdk(server.admin_key)
     seen = json.loads(c.responses.create(model=names["eyes"], input=ask).output_text)
     assert seen["texts"] == ["What is it?"]
     [image] = seen["images"]
@@ -373,7 +369,7 @@ def test_input_image_reaches_a_vision_upstream(server: Server, stub: StubServer)
 def test_text_format_takes_the_structured_output_path(server: Server, org_a: Org) -> None:
     """``text.format`` is chat's ``response_format``: a model that cannot constrain its output
     refuses it, by the Responses name of the field."""
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     for text_format in (
         {"type": "json_object"},
         {"type": "json_schema", "name": "answer", "schema": {"type": "object"}},
@@ -431,7 +427,7 @@ def test_input_tokens_count_what_a_response_bills(
 ) -> None:
     """``client.responses.input_tokens.count``: the usage.input_tokens of creating a response
     from the same body (instructions, a Chinese turn, tools), and nothing generated."""
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     name = "template-helpdesk" if local else model
     body: dict[str, Any] = {
         "model": name,
@@ -455,7 +451,7 @@ def test_input_tokens_count_what_a_response_bills(
 
 
 def test_input_tokens_refuse_as_create_does(server: Server, org_a: Org, model: str) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     with pytest.raises(openai.NotFoundError) as missing:
         c.responses.input_tokens.count(model="gpt-nonexistent", input="x")
     assert missing.value.code == "model_not_found"
@@ -472,7 +468,7 @@ def test_input_tokens_refuse_as_create_does(server: Server, org_a: Org, model: s
 def test_a_chat_stage_400_names_the_input_in_its_message_too(server: Server, org_a: Org) -> None:
     """A 400 raised by the chat stage (an image for a model that reads none) names the
     Responses place in its message as in its param: input[0].content[1], not messages[...]."""
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     pixel = io.BytesIO()
     Image.new("RGB", (1, 1)).save(pixel, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(pixel.getvalue()).decode()
@@ -497,7 +493,7 @@ def test_input_tokens_count_as_a_request_and_no_tokens(server: Server, org_a: Or
         "POST", "/api/keys", key=org_a.admin_key, json={"rpm_limit": 2, "tpm_limit": 1000}
     )
     assert created.status_code == 201, created.text
-    c = client(server, created.json()["key"])
+    c = server.sdk(created.json()["key"])
     long_input = "忘记密码了怎么办？ " * 300
     for _ in range(2):
         raw = c.responses.input_tokens.with_raw_response.count(

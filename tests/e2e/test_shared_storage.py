@@ -47,10 +47,6 @@ def pair(
         yield a, b, shared
 
 
-def _client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.base_url + "/v1", api_key=key, max_retries=0)
-
-
 def _local_files(server: Server) -> list[Path]:
     return [p for p in server.data_dir.rglob("*") if p.is_file()]
 
@@ -60,25 +56,23 @@ def test_a_file_uploaded_through_a_downloads_through_b(
 ) -> None:
     a, b, shared = pair
     org: Org = make_org(a, "Shared Files")
-    uploaded = _client(a, org.member_key).files.create(
-        file=("纪要.txt", NOTES), purpose="user_data"
-    )
+    uploaded = a.sdk(org.member_key).files.create(file=("纪要.txt", NOTES), purpose="user_data")
     # B has never seen it: not in its data directory, only in the shared store
     assert not any(uploaded.id in str(p) for p in _local_files(b))
     assert not any(uploaded.id in str(p) for p in _local_files(a))
     if shared is not None:
         assert (shared / "files" / org.id / uploaded.id).read_bytes() == NOTES
-    via_b = _client(b, org.member_key)
+    via_b = b.sdk(org.member_key)
     assert via_b.files.content(uploaded.id).content == NOTES
     assert via_b.files.retrieve(uploaded.id).filename == "纪要.txt"
     # another tenant asks B: not found, exactly as if it did not exist
     other = make_org(b, "Other Tenant")
     with pytest.raises(openai.NotFoundError):
-        _client(b, other.member_key).files.content(uploaded.id)
+        b.sdk(other.member_key).files.content(uploaded.id)
     # deleted through B: gone for A too, bytes included
     via_b.files.delete(uploaded.id)
     with pytest.raises(openai.NotFoundError):
-        _client(a, org.member_key).files.content(uploaded.id)
+        a.sdk(org.member_key).files.content(uploaded.id)
     if shared is not None:
         assert not (shared / "files" / org.id / uploaded.id).exists()
 
@@ -89,7 +83,7 @@ def test_a_model_trained_through_one_instance_is_served_by_both(
     a, b, shared = pair
     org = make_org(a, "Trainers")
     file_id = (
-        _client(a, org.member_key)
+        a.sdk(org.member_key)
         .files.create(file=("corpus.txt", CORPUS.encode()), purpose="training")
         .id
     )
@@ -108,7 +102,7 @@ def test_a_model_trained_through_one_instance_is_served_by_both(
     assert len(trained_on) == 1, [s.data_dir for s in trained_on]
     other = b if trained_on[0] is a else a
     for server in (other, trained_on[0]):
-        answer = _client(server, org.member_key).completions.create(
+        answer = server.sdk(org.member_key).completions.create(
             model="ngram-desk", prompt="the help desk", max_tokens=8, seed=1
         )
         assert answer.choices[0].text.strip(), server.base_url
@@ -121,7 +115,7 @@ def test_a_model_trained_through_one_instance_is_served_by_both(
         cached = list((other.data_dir / "cache" / "blobs" / "models").glob("mdl_*/*/*"))
         assert cached, "the model was not materialised from S3"
     same = [
-        _client(s, org.member_key)
+        s.sdk(org.member_key)
         .completions.create(model="ngram-desk", prompt="the help desk", max_tokens=8, seed=1)
         .choices[0]
         .text

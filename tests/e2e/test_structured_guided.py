@@ -52,10 +52,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.admin_key, max_retries=0)
-
-
 def _valid(text: str) -> dict[str, Any]:
     value = json.loads(text)
     checker = FormatChecker(formats=["uuid"])  # the format checked too, not an annotation
@@ -71,7 +67,7 @@ def _valid(text: str) -> dict[str, Any]:
 def test_guided_json_is_honoured_on_chat(srv: Server, model: str, as_text: bool) -> None:
     """As vLLM takes it: the schema as an object, or as its JSON text."""
     schema: Any = json.dumps(FORM) if as_text else FORM
-    reply = client(srv).chat.completions.create(
+    reply = srv.sdk().chat.completions.create(
         model=model,
         messages=ASK,  # type: ignore[arg-type]
         max_tokens=120,
@@ -85,7 +81,7 @@ def test_guided_json_is_honoured_on_chat(srv: Server, model: str, as_text: bool)
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_guided_json_is_honoured_on_completions(srv: Server, stream: bool) -> None:
-    c = client(srv)
+    c = srv.sdk()
     kwargs: dict[str, Any] = {"model": "gpt-tiny", "prompt": "Form:", "max_tokens": 120}
     kwargs["extra_body"] = {"guided_json": FORM}
     if stream:
@@ -97,7 +93,7 @@ def test_guided_json_is_honoured_on_completions(srv: Server, stream: bool) -> No
 
 def _refused(srv: Server, extra: dict[str, Any], **fields: Any) -> openai.BadRequestError:
     with pytest.raises(openai.BadRequestError) as refused:
-        client(srv).chat.completions.create(
+        srv.sdk().chat.completions.create(
             model="gpt-tiny",
             messages=ASK,  # type: ignore[arg-type]
             max_tokens=20,
@@ -202,7 +198,7 @@ def test_the_schemas_pydantic_and_the_sdk_write_are_taken(srv: Server, strict: b
         if strict
         else _Owner.model_json_schema()
     )
-    done = client(srv).chat.completions.create(
+    done = srv.sdk().chat.completions.create(
         model="gpt-tiny",
         messages=ASK,  # type: ignore[arg-type]
         max_tokens=200,
@@ -221,7 +217,7 @@ def test_a_format_on_another_type_is_no_constraint(srv: Server) -> None:
         "required": ["x"],
         "additionalProperties": False,
     }
-    reply = client(srv).chat.completions.create(
+    reply = srv.sdk().chat.completions.create(
         model="gpt-tiny", messages=ASK, max_tokens=20, extra_body={"guided_json": schema}
     )  # type: ignore[arg-type]
     assert 0 <= json.loads(reply.choices[0].message.content or "")["x"] <= 9
@@ -258,7 +254,7 @@ def test_vllm_extras_not_honoured_are_a_400_naming_them(
     error = _refused(srv, {field: value})
     assert error.param == field and error.code == "unsupported_parameter"
     with pytest.raises(openai.BadRequestError) as on_completions:
-        client(srv).completions.create(
+        srv.sdk().completions.create(
             model="gpt-tiny", prompt="hi", max_tokens=4, extra_body={field: value}
         )
     assert on_completions.value.param == field
@@ -273,7 +269,7 @@ def test_vllm_extras_at_their_defaults_are_taken(srv: Server) -> None:
         "add_generation_prompt": True,
         "chat_template_kwargs": {},
     }
-    done = client(srv).chat.completions.create(
+    done = srv.sdk().chat.completions.create(
         model="gpt-tiny",
         messages=ASK,  # type: ignore[arg-type]
         max_tokens=2,
@@ -292,7 +288,7 @@ def test_guided_json_with_another_constraint_is_a_400(srv: Server) -> None:
 
 
 def test_the_backend_vllm_clients_name_is_ours(srv: Server) -> None:
-    reply = client(srv).chat.completions.create(
+    reply = srv.sdk().chat.completions.create(
         model="gpt-tiny",
         messages=ASK,  # type: ignore[arg-type]
         max_tokens=120,

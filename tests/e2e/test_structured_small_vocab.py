@@ -50,10 +50,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.admin_key, max_retries=0)
-
-
 SCHEMA = {
     "type": "json_schema",
     "json_schema": {
@@ -76,7 +72,7 @@ def test_a_format_the_vocabulary_cannot_write_is_a_400(
     srv: Server, model: str, response_format: dict[str, object], stream: bool
 ) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
-        reply = client(srv).chat.completions.create(
+        reply = srv.sdk().chat.completions.create(
             model=model,
             messages=ASK,
             response_format=response_format,  # type: ignore[arg-type]
@@ -93,7 +89,7 @@ def test_a_format_the_vocabulary_cannot_write_is_a_400(
 @pytest.mark.parametrize("model", MODELS)
 def test_the_responses_api_names_text_format(srv: Server, model: str) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
-        client(srv).responses.create(
+        srv.sdk().responses.create(
             model=model, input="hi", text={"format": {"type": "json_object"}}
         )
     assert refused.value.param == "text.format"
@@ -115,7 +111,7 @@ def test_a_grammar_that_dead_ends_midway_is_an_error_on_chat(
     """``ab7``: the answer stopped at ``ab`` and was sent with finish_reason "stop", a
     complete answer that does not match. Now the client gets an error in OpenAI's shape: a
     400 naming the field, or, streamed, the stream's last event (the SDK raises it)."""
-    c = client(srv)
+    c = srv.sdk()
     kwargs = {"model": model, "messages": ASK, "max_tokens": 10, "extra_body": DEAD_END}
     if stream:
         with pytest.raises(openai.APIError) as failed:
@@ -135,7 +131,7 @@ def test_a_grammar_that_dead_ends_midway_is_an_error_on_chat(
 def test_a_grammar_that_dead_ends_midway_is_an_error_on_completions(
     srv: Server, model: str, stream: bool
 ) -> None:
-    c = client(srv)
+    c = srv.sdk()
     kwargs = {"model": model, "prompt": "say", "max_tokens": 10, "extra_body": DEAD_END}
     if stream:
         with pytest.raises(openai.APIError) as failed:
@@ -154,7 +150,7 @@ def test_a_grammar_that_dead_ends_midway_fails_the_response(
 ) -> None:
     """The Responses API, a schema asking for a number of a model without digits: a 400
     naming ``text.format``, or streamed, ``response.failed``."""
-    c = client(srv)
+    c = srv.sdk()
     schema = {
         "type": "object",
         "properties": {"n": {"type": "integer"}},

@@ -45,17 +45,13 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.admin_key, max_retries=0)
-
-
 def _ids(text: str) -> list[int]:
     return list(byte_tokenizer().encode(text))  # the tiny GPT's own tokenizer
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_a_prompt_of_token_ids_reads_as_its_text(srv: Server, model: str) -> None:
-    c = client(srv)
+    c = srv.sdk()
     ids = _ids("Once upon 一个 time")
     asked = {"model": model, "max_tokens": 6, "temperature": 0}
     as_ids = c.completions.create(prompt=ids, **asked)  # type: ignore[call-overload]
@@ -68,7 +64,7 @@ def test_a_prompt_of_token_ids_reads_as_its_text(srv: Server, model: str) -> Non
 
 def test_several_prompts_of_token_ids(srv: Server) -> None:
     prompts = [_ids("Hello"), _ids("A much longer prompt")]
-    done = client(srv).completions.create(
+    done = srv.sdk().completions.create(
         model="gpt-tiny", prompt=prompts, n=2, max_tokens=3, temperature=0
     )
     assert [ch.index for ch in done.choices] == [0, 1, 2, 3]
@@ -76,7 +72,7 @@ def test_several_prompts_of_token_ids(srv: Server) -> None:
 
 
 def test_an_id_outside_the_vocabulary_is_a_400_naming_the_prompt(srv: Server) -> None:
-    c = client(srv)
+    c = srv.sdk()
     with pytest.raises(openai.BadRequestError) as one:
         c.completions.create(model="gpt-tiny", prompt=[72, VOCAB], max_tokens=3)
     assert one.value.param == "prompt" and str(VOCAB) in one.value.message
@@ -87,7 +83,7 @@ def test_an_id_outside_the_vocabulary_is_a_400_naming_the_prompt(srv: Server) ->
 
 def test_a_model_without_a_tokenizer_here_is_a_400_naming_the_prompt(srv: Server) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
-        client(srv).completions.create(model="template-echo", prompt=[72, 105], max_tokens=3)
+        srv.sdk().completions.create(model="template-echo", prompt=[72, 105], max_tokens=3)
     assert refused.value.param == "prompt" and "token ids" in refused.value.message
 
 
@@ -97,7 +93,7 @@ def _minilm_ids(text: str) -> list[int]:
 
 
 def test_embeddings_of_token_ids_are_those_of_their_text(srv: Server) -> None:
-    c = client(srv)
+    c = srv.sdk()
     texts = ["hello world", "token arrays from langchain"]
     ids = [_minilm_ids(t) for t in texts]
     by_ids = c.embeddings.create(model="default", input=ids)
@@ -111,7 +107,7 @@ def test_embeddings_of_token_ids_are_those_of_their_text(srv: Server) -> None:
 
 def test_an_embedding_id_outside_the_vocabulary_is_a_400_naming_the_input(srv: Server) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
-        client(srv).embeddings.create(model="default", input=[[101, 10**6]])
+        srv.sdk().embeddings.create(model="default", input=[[101, 10**6]])
     assert refused.value.param == "input" and "outside" in refused.value.message
 
 
@@ -153,7 +149,7 @@ def test_langchain_openai_embeddings_gets_an_error_not_wrong_vectors(
         **asked,  # type: ignore[arg-type]
     )
     got = [*text_sent.embed_documents([ENGLISH, CHINESE]), text_sent.embed_query(ENGLISH)]
-    sdk = client(srv).embeddings.create(model="all-MiniLM-L6-v2", input=[ENGLISH, CHINESE])
+    sdk = srv.sdk().embeddings.create(model="all-MiniLM-L6-v2", input=[ENGLISH, CHINESE])
     want = [*(d.embedding for d in sdk.data), sdk.data[0].embedding]
     for mine, theirs in zip(got, want, strict=True):
         assert np.allclose(mine, theirs, atol=1e-6)
@@ -162,7 +158,7 @@ def test_langchain_openai_embeddings_gets_an_error_not_wrong_vectors(
 def test_the_models_own_ids_cut_into_windows_still_embed(srv: Server) -> None:
     ids = _minilm_ids("tokenization of embeddings for retrieval")  # token ##ization em ##bed …
     windows = [ids[:3], ids[3:]]  # the second starts inside "embeddings"
-    done = client(srv).embeddings.create(model="default", input=windows)
+    done = srv.sdk().embeddings.create(model="default", input=windows)
     assert len(done.data) == 2 and done.usage.prompt_tokens == len(ids)
 
 
@@ -184,12 +180,12 @@ def test_other_servers_embedding_fields_are_refused_by_name(
 ) -> None:
     """They were dropped: the vectors were not what the caller asked for, and nothing said so."""
     with pytest.raises(openai.BadRequestError) as refused:
-        client(srv).embeddings.create(model="default", input="hi", extra_body={field: value})
+        srv.sdk().embeddings.create(model="default", input="hi", extra_body={field: value})
     assert refused.value.param == field and refused.value.code == "unsupported_parameter"
 
 
 def test_other_servers_fields_asking_for_what_is_done_anyway_are_taken(srv: Server) -> None:
-    c = client(srv)
+    c = srv.sdk()
     plain = c.embeddings.create(model="default", input="hi").data[0].embedding
     same = {"truncate": True, "normalize": True, "add_special_tokens": True, "priority": 0}
     asked = c.embeddings.create(model="default", input="hi", extra_body=same).data[0].embedding

@@ -49,10 +49,6 @@ def model(server: Server, stub: StubServer) -> str:
     return stub.register(server)
 
 
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
-
-
 def accumulate(chunks: list[Any]) -> tuple[str, list[dict[str, Any]], str | None]:
     """Content, tool calls (by index) and finish reason, joined from streamed deltas as a
     client does."""
@@ -75,7 +71,7 @@ def as_dicts(calls: Any) -> list[dict[str, Any]]:
 
 
 def test_tool_call_plain_and_streamed(server: Server, org_a: Org, model: str) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     messages = [{"role": "user", "content": ASK}]
     plain = c.chat.completions.create(model=model, messages=messages, tools=[WEATHER, TIME])
     choice = plain.choices[0]
@@ -111,7 +107,7 @@ def test_tool_call_plain_and_streamed(server: Server, org_a: Org, model: str) ->
 
 
 def test_parallel_calls_and_turning_them_off(server: Server, org_a: Org, model: str) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     messages = [{"role": "user", "content": "get_weather in Rome for 2 days and get_time"}]
     both = c.chat.completions.create(model=model, messages=messages, tools=[WEATHER, TIME])
     calls = both.choices[0].message.tool_calls or []
@@ -136,7 +132,7 @@ def test_parallel_calls_and_turning_them_off(server: Server, org_a: Org, model: 
 def test_named_required_auto_and_none(
     server: Server, org_a: Org, model: str, stub: StubServer
 ) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     messages = [{"role": "user", "content": "What should I wear?"}]
     named = c.chat.completions.create(
         model=model,
@@ -168,7 +164,7 @@ def test_named_required_auto_and_none(
 
 
 def test_tool_result_round_trip(server: Server, org_a: Org, model: str, stub: StubServer) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     messages: list[Any] = [{"role": "user", "content": ASK}]
     first = c.chat.completions.create(model=model, messages=messages, tools=[WEATHER])
     assistant = first.choices[0].message
@@ -236,7 +232,7 @@ def _error(exc: openai.APIStatusError) -> dict[str, Any]:
 
 
 def test_refusals_name_the_field(server: Server, org_a: Org, model: str, stub: StubServer) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     ask = [{"role": "user", "content": "hi"}]
     toolless = stub.register(server, tools=False)
     for name, param in ((toolless, "tools"), ("template-helpdesk", "tools")):
@@ -305,7 +301,7 @@ def test_listings_say_which_models_take_tools(
 
 
 def test_audit_keeps_tool_names_and_counts_only(server: Server, org_a: Org, model: str) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     secret_argument = f"Use get_weather for Zanzibar-{secrets.token_hex(6)}"
     reply = c.chat.completions.create(
         model=model, messages=[{"role": "user", "content": secret_argument}], tools=[WEATHER, TIME]

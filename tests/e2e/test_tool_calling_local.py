@@ -36,12 +36,8 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-def client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.admin_key, max_retries=0)
-
-
 def create(server: Server, **extra: Any) -> Any:
-    return client(server).chat.completions.create(
+    return server.sdk().chat.completions.create(
         model=MODEL, messages=ASK, tools=[WEATHER, CLOCK], temperature=0, max_tokens=120, **extra
     )
 
@@ -76,7 +72,7 @@ def test_required_call_and_its_result(local: Server) -> None:
         first.choices[0].message.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": calls[0].id, "content": "18°C, sunny"},
     ]
-    final = client(local).chat.completions.create(
+    final = local.sdk().chat.completions.create(
         model=MODEL,
         messages=history,
         tools=[WEATHER, CLOCK],
@@ -89,7 +85,7 @@ def test_required_call_and_its_result(local: Server) -> None:
 
 
 def test_listed_with_tools_and_refusals(local: Server) -> None:
-    listed = client(local).models.retrieve(MODEL)
+    listed = local.sdk().models.retrieve(MODEL)
     assert "tools" in (listed.model_extra or {})["capabilities"]
     with pytest.raises(openai.BadRequestError) as mixed:
         create(local, response_format={"type": "json_object"})
@@ -101,7 +97,7 @@ def test_a_call_cut_at_max_tokens_bills_the_tokens_made(local: Server, stream: b
     """The parser re-counted a call's joined text (and dropped the markup's tokens): usage
     billed other numbers than the model made. Cut at max_tokens, it made exactly that many."""
     extra: dict[str, Any] = {"tool_choice": "required", "max_tokens": 9}
-    c = client(local)
+    c = local.sdk()
     if stream:
         chunks = list(
             c.chat.completions.create(
@@ -154,7 +150,7 @@ def test_a_strict_tool_with_a_keyword_the_grammar_drops_is_a_400(local: Server) 
     back. Refused as response_format's schema is; without strict the schema guides only."""
 
     def call(strict: bool | None) -> Any:
-        return client(local).chat.completions.create(
+        return local.sdk().chat.completions.create(
             model=MODEL,
             messages=ASK,  # type: ignore[arg-type]
             tools=[_picker(strict)],  # type: ignore[list-item]

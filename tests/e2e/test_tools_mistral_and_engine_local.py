@@ -64,13 +64,9 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-def client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.admin_key, max_retries=0)
-
-
 def create(server: Server, model: str, **extra: Any) -> Any:
     options = {"messages": ASK, "tools": [WEATHER, CLOCK], "temperature": 0, "max_tokens": 120}
-    return client(server).chat.completions.create(model=model, **(options | extra))
+    return server.sdk().chat.completions.create(model=model, **(options | extra))
 
 
 def valid_call(call: Any) -> None:
@@ -80,9 +76,9 @@ def valid_call(call: Any) -> None:
 
 def test_models_list_tools_for_both_paths(local: Server) -> None:
     for model in (MISTRAL, ENGINE):
-        capabilities = (client(local).models.retrieve(model).model_extra or {})["capabilities"]
+        capabilities = (local.sdk().models.retrieve(model).model_extra or {})["capabilities"]
         assert "tools" in capabilities and "structured_output" in capabilities
-    engine = (client(local).models.retrieve(ENGINE).model_extra or {})["capabilities"]
+    engine = (local.sdk().models.retrieve(ENGINE).model_extra or {})["capabilities"]
     assert "logprobs" not in engine
 
 
@@ -122,7 +118,7 @@ def test_mistral_tool_result_round_trip(local: Server, given_id: str) -> None:
         said,
         {"role": "tool", "tool_call_id": call_id, "content": "18°C, 晴"},
     ]
-    final = client(local).chat.completions.create(
+    final = local.sdk().chat.completions.create(
         model=MISTRAL,
         messages=history,
         tools=[WEATHER, CLOCK],
@@ -137,7 +133,7 @@ def test_mistral_tool_result_round_trip(local: Server, given_id: str) -> None:
 def test_engine_eight_concurrent_calls_each_valid(local: Server) -> None:
     def call(i: int) -> tuple[int, Any]:
         tool = {"type": "function", "function": {"name": f"record_{i}", "parameters": schema(i)}}
-        answer = client(local).chat.completions.create(
+        answer = local.sdk().chat.completions.create(
             model=ENGINE,
             messages=ASK,
             tools=[tool, CLOCK],
@@ -157,7 +153,7 @@ def test_engine_eight_concurrent_calls_each_valid(local: Server) -> None:
 
 def test_engine_structured_output_under_concurrency(local: Server) -> None:
     def ask(i: int) -> tuple[int, str]:
-        answer = client(local).chat.completions.create(
+        answer = local.sdk().chat.completions.create(
             model=ENGINE,
             messages=ASK,
             response_format={
@@ -174,7 +170,7 @@ def test_engine_structured_output_under_concurrency(local: Server) -> None:
         answers = list(pool.map(ask, range(8)))
     for i, content in answers:
         Draft202012Validator(schema(i)).validate(json.loads(content))
-    streamed = client(local).chat.completions.create(
+    streamed = local.sdk().chat.completions.create(
         model=ENGINE,
         messages=ASK,
         response_format={"type": "json_object"},
@@ -191,7 +187,5 @@ def test_engine_refusals_stay_clear(local: Server) -> None:
         create(local, ENGINE, response_format={"type": "json_object"})
     assert mixed.value.response.json()["error"]["param"] == "tools"
     with pytest.raises(openai.BadRequestError) as logprobs:
-        client(local).chat.completions.create(
-            model=ENGINE, messages=ASK, logprobs=True, max_tokens=4
-        )
+        local.sdk().chat.completions.create(model=ENGINE, messages=ASK, logprobs=True, max_tokens=4)
     assert logprobs.value.response.json()["error"]["param"] == "logprobs"

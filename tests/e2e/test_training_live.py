@@ -63,10 +63,6 @@ def _upload(server: Server, key: str, name: str, text: str) -> str:
     return str(resp.json()["id"])
 
 
-def _client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.base_url + "/v1", api_key=key, max_retries=0)
-
-
 def test_a_trains_on_its_files_and_b_sees_nothing(srv: Server) -> None:
     a, b = make_org(srv, "Trainer A"), make_org(srv, "Other B")
     file_id = _upload(srv, a.member_key, "zh.txt", CHINESE * 6)
@@ -127,7 +123,7 @@ def _job(srv: Server, org: Org, job_id: str) -> dict[str, Any]:
 def _not_ready(srv: Server, org: Org, model: str) -> str:
     """The message of the 503 a chat request to ``model`` gets."""
     with pytest.raises(openai.InternalServerError) as refused:
-        _client(srv, org.member_key).chat.completions.create(
+        srv.sdk(org.member_key).chat.completions.create(
             model=model, messages=[{"role": "user", "content": "你好"}], max_tokens=4
         )
     assert refused.value.status_code == 503
@@ -141,13 +137,13 @@ def _check_b_sees_nothing(srv: Server, b: Org, name: str) -> None:
     }
     assert srv.api("GET", f"/v1/models/{name}", key=b.member_key).status_code == 404
     with pytest.raises(openai.NotFoundError):
-        _client(srv, b.member_key).chat.completions.create(
+        srv.sdk(b.member_key).chat.completions.create(
             model=name, messages=[{"role": "user", "content": "你好"}], max_tokens=4
         )
 
 
 def _check_chinese_generation(srv: Server, a: Org) -> None:
-    client = _client(srv, a.member_key)
+    client = srv.sdk(a.member_key)
     chunks = client.chat.completions.create(
         model="gpt-zh",
         messages=[{"role": "user", "content": "明月"}],
@@ -217,7 +213,7 @@ def test_gpt_trains_on_the_chinese_poetry_corpus(tmp_path: Path) -> None:
         assert started.status_code == 202, started.text
         done = server.wait_job(server.admin_key, started.json()["job"]["id"])
         assert done["status"] == "succeeded", done
-        reply = _client(server, server.admin_key).completions.create(
+        reply = server.sdk(server.admin_key).completions.create(
             model="gpt-poetry", prompt="明月", max_tokens=30, seed=3
         )
         assert HAN.search(reply.choices[0].text) and "\ufffd" not in reply.choices[0].text

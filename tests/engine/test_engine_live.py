@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import openai
 import pytest
 
 from tests.e2e.server import Server, new_admin_key
@@ -29,12 +28,8 @@ def engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-def client(server: Server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=server.admin_key, max_retries=0)
-
-
 def ask(server: Server, text: str) -> str:
-    reply = client(server).chat.completions.create(
+    reply = server.sdk().chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": text}], temperature=0, max_tokens=16
     )
     return reply.choices[0].message.content or ""
@@ -50,7 +45,7 @@ def test_concurrent_greedy_equals_alone_over_http(engine_server: Server) -> None
 
 
 def test_disconnect_leaves_the_batch_and_status_shows_it(engine_server: Server) -> None:
-    stream = client(engine_server).chat.completions.create(
+    stream = engine_server.sdk().chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "a long story"}],
         temperature=0,

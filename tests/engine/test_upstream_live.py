@@ -25,13 +25,9 @@ def register(server: Server, config: dict[str, Any], key: str | None = None) -> 
     return name
 
 
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
-
-
 def test_streaming_passes_through(server: Server, org_a: Org, stub: StubServer) -> None:
     name = register(server, {"base_url": stub.base_url, "model": "slow"})
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     chunks = c.chat.completions.create(
         model=name, messages=[{"role": "user", "content": "请回答"}], stream=True
     )
@@ -45,7 +41,7 @@ def test_streaming_passes_through(server: Server, org_a: Org, stub: StubServer) 
 
 
 def test_retry_and_fallback(server: Server, org_a: Org, stub: StubServer) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     ask = [{"role": "user", "content": "hi"}]
     flaky = register(server, {"base_url": stub.base_url, "model": "flaky-2", "max_retries": 2})
     reply = c.chat.completions.create(model=flaky, messages=ask, max_tokens=100)
@@ -72,7 +68,7 @@ def test_circuit_breaker_answers_503_fast(server: Server, org_a: Org) -> None:
             server,
             {"base_url": dead.base_url, "model": "down", "max_retries": 0, "breaker_threshold": 2},
         )
-        c = client(server, org_a.member_key)
+        c = server.sdk(org_a.member_key)
         ask = [{"role": "user", "content": "hi"}]
         for _ in range(2):
             with pytest.raises(openai.APIStatusError) as failed:
@@ -110,7 +106,7 @@ def test_key_encrypted_at_rest_and_never_returned(
 ) -> None:
     secret = f"sk-upstream-{secrets.token_hex(16)}"
     name = register(server, {"base_url": stub.base_url, "model": "echo-keyed", "api_key": secret})
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     c.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}])
     assert stub.calls[-1] == ("echo-keyed", f"Bearer {secret}")  # decrypted for the call
     assert secret not in server.api("GET", "/api/models").text
@@ -163,7 +159,7 @@ def test_a_shared_upstreams_address_is_the_platforms_alone(
     """GET /api/models/{id}/status showed every organization's members the address of a shared
     upstream (often a host on the operator's network); now only the platform admin sees it."""
     name = register(server, {"base_url": stub.base_url, "model": "echo-status"})
-    reply = client(server, org_a.member_key).chat.completions.create(
+    reply = server.sdk(org_a.member_key).chat.completions.create(
         model=name, messages=[{"role": "user", "content": "hi"}]
     )
     assert reply.choices[0].message.content

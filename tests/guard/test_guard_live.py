@@ -73,12 +73,8 @@ def echo_org(server: Server, org_a: Org) -> Org:
     return org_a
 
 
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.base_url + "/v1", api_key=key, max_retries=0)
-
-
 def test_pii_round_trip_and_nothing_stored(server: Server, echo_org: Org) -> None:
-    c = client(server, echo_org.member_key)
+    c = server.sdk(echo_org.member_key)
     question = f"我的邮箱是{EMAIL}，手机{MOBILE}，身份证{RIC}，密钥 {SECRET}"
     reply = c.chat.completions.create(
         model="template-echo", messages=[{"role": "user", "content": question}]
@@ -133,7 +129,7 @@ def test_pii_round_trip_and_nothing_stored(server: Server, echo_org: Org) -> Non
 
 
 def test_content_policy_refusals(server: Server, echo_org: Org) -> None:
-    c = client(server, echo_org.member_key)
+    c = server.sdk(echo_org.member_key)
     with pytest.raises(openai.BadRequestError) as refused:
         c.chat.completions.create(
             model="template-echo", messages=[{"role": "user", "content": "把工资表发给我"}]
@@ -152,7 +148,7 @@ def test_content_policy_refusals(server: Server, echo_org: Org) -> None:
 
 
 def test_other_models_untouched_by_scoped_rules(server: Server, echo_org: Org) -> None:
-    c = client(server, echo_org.member_key)
+    c = server.sdk(echo_org.member_key)
     reply = c.chat.completions.create(
         model="template-helpdesk", messages=[{"role": "user", "content": "工资表 VPN"}]
     )
@@ -160,7 +156,7 @@ def test_other_models_untouched_by_scoped_rules(server: Server, echo_org: Org) -
 
 
 def test_moderations_in_openai_shape(server: Server, org_b: Org) -> None:
-    c = client(server, org_b.member_key)
+    c = server.sdk(org_b.member_key)
     result = c.moderations.create(
         input=["How do I make a bomb to kill people?", "怎么制作炸弹去杀人", "明天的会议几点开始？"]
     )
@@ -191,7 +187,7 @@ def test_moderations_count_against_the_keys_limits(server: Server, org_b: Org) -
     scan on without bound (32 inputs of 100,000 characters a call)."""
     made = server.api("POST", "/api/keys", key=org_b.admin_key, json={"rpm_limit": 2})
     assert made.status_code == 201, made.text
-    c = client(server, made.json()["key"])
+    c = server.sdk(made.json()["key"])
     first = c.moderations.with_raw_response.create(input=["明天的会议几点开始？", "hello"])
     assert first.headers["x-ratelimit-limit-requests"] == "2"
     assert first.headers["x-ratelimit-remaining-requests"] == "1"
@@ -209,7 +205,7 @@ def test_a_moderation_over_the_keys_tokens_per_minute_says_what_counts(
     made = server.api("POST", "/api/keys", key=org_b.admin_key, json={"tpm_limit": 5})
     assert made.status_code == 201, made.text
     with pytest.raises(openai.RateLimitError) as refused:
-        client(server, made.json()["key"]).moderations.create(input="明天的会议几点开始？" * 4)
+        server.sdk(made.json()["key"]).moderations.create(input="明天的会议几点开始？" * 4)
     message = refused.value.message
     assert "max_tokens" not in message and "every input" in message and "limit is 5" in message
 
@@ -218,7 +214,7 @@ def test_moderations_of_multi_modal_inputs_and_of_nothing(server: Server, org_b:
     """OpenAI's third shape of ``input``, as omni-moderation takes it: the parts of one input,
     one result. Image parts are refused by name (the guard reads text only: an image passed
     unjudged would read as harmless); an empty text is harmless, not 43 % illicit."""
-    c = client(server, org_b.member_key)
+    c = server.sdk(org_b.member_key)
     parts = c.moderations.create(
         model="omni-moderation-latest",
         input=[
@@ -328,7 +324,7 @@ def test_watermark_detect_refuses_models_without_tokens(server: Server, org_b: O
 
 
 def test_structured_output_needs_a_neural_model(server: Server, org_b: Org) -> None:
-    c = client(server, org_b.member_key)
+    c = server.sdk(org_b.member_key)
     ask = [{"role": "user", "content": "hi"}]
     with pytest.raises(openai.BadRequestError) as refused:
         c.chat.completions.create(
@@ -425,7 +421,7 @@ def test_a_stored_policy_that_no_longer_loads_fails_closed_with_503(server: Serv
     engine.dispose()
     time.sleep(2.1)  # the policy cache's lifetime
     with pytest.raises(openai.InternalServerError) as failed:
-        client(server, org.member_key).chat.completions.create(
+        server.sdk(org.member_key).chat.completions.create(
             model="template-echo", messages=[{"role": "user", "content": "hello"}]
         )
     assert failed.value.status_code == 503

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import openai
 from jsonschema import Draft202012Validator
 
 from tests.e2e.server import Server, new_admin_key
@@ -32,7 +31,7 @@ def test_gpt_pydoc_structured_200(tmp_path: Path) -> None:
     assert trained.returncode == 0, trained.stderr[-2000:]
     srv = Server(data, new_admin_key()).start()
     try:
-        client = openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=srv.admin_key, max_retries=0)
+        client = srv.sdk(srv.admin_key)
         listed = {m.id: m for m in client.models.list()}
         assert listed["gpt-pydoc"].model_extra["status"] == "ready"  # type: ignore[index]
         for i in range(200):

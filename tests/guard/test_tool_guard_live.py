@@ -51,15 +51,11 @@ def setup(server: Server, stub: StubServer) -> tuple[Org, dict[str, str]]:
     return org, models
 
 
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
-
-
 def test_pseudonymised_address_round_trips_through_a_call(
     server: Server, setup: tuple[Org, dict[str, str]], stub: StubServer
 ) -> None:
     org, models = setup
-    c = client(server, org.member_key)
+    c = server.sdk(org.member_key)
     ask = f"Use send_email to write to {EMAIL}"
     messages: list[Any] = [{"role": "user", "content": ask}]
     reply = c.chat.completions.create(model=models["flag"], messages=messages, tools=[SEND])
@@ -108,7 +104,7 @@ def test_injected_tool_result_flagged_dropped_or_blocked(
     server: Server, setup: tuple[Org, dict[str, str]], stub: StubServer
 ) -> None:
     org, models = setup
-    c = client(server, org.member_key)
+    c = server.sdk(org.member_key)
     flagged = c.chat.completions.create(model=models["flag"], messages=_with_result(INJECTED))
     assert flagged.choices[0].message.content == f"Tool results: {INJECTED}"
     assert any(

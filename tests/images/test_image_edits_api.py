@@ -65,10 +65,6 @@ def org(server: Server) -> Org:
     return make_org(server, "Editors Ltd")
 
 
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
-
-
 def png(pixels: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, "PNG")
@@ -112,7 +108,7 @@ def test_sdk_edit_keeps_the_opaque_pixels_and_draws_the_rest(
     server: Server, org: Org, digits: ImageSet, model: str
 ) -> None:
     source = digit(digits, 7)
-    raw = client(server, org.member_key).images.with_raw_response.edit(
+    raw = server.sdk(org.member_key).images.with_raw_response.edit(
         model=model,
         image=("seven.png", png(source), "image/png"),
         mask=("mask.png", png(half_mask()), "image/png"),
@@ -141,7 +137,7 @@ def test_without_a_mask_the_images_own_transparency_is_edited(
     alpha = np.full_like(source, 255)
     alpha[:, :8] = 0  # the left half transparent
     rgba = np.dstack([source, source, source, alpha])
-    result = client(server, org.member_key).images.edit(
+    result = server.sdk(org.member_key).images.edit(
         model="vae-tiny",
         image=("three.png", png(rgba), "image/png"),
         prompt="三",
@@ -157,7 +153,7 @@ def test_sdk_variations_are_new_images_near_the_given_one(
     server: Server, org: Org, digits: ImageSet, model: str
 ) -> None:
     source = digit(digits, 9, side=8)
-    sdk = client(server, org.member_key)
+    sdk = server.sdk(org.member_key)
     raw = sdk.images.with_raw_response.create_variation(
         model=model,
         image=("digit.png", png(source), "image/png"),
@@ -185,7 +181,7 @@ def test_sdk_variations_are_new_images_near_the_given_one(
 
 
 def test_a_variation_as_a_link(server: Server, org: Org, digits: ImageSet) -> None:
-    result = client(server, org.member_key).images.create_variation(
+    result = server.sdk(org.member_key).images.create_variation(
         model="vae-tiny", image=("d.png", png(digit(digits, 1)), "image/png"), size="32x32"
     )
     url = result.data[0].url or ""
@@ -207,7 +203,7 @@ def bad_request(call: Any) -> dict[str, Any]:
 def test_bad_input_is_a_400_naming_the_parameter(
     server: Server, org: Org, digits: ImageSet
 ) -> None:
-    sdk = client(server, org.member_key)
+    sdk = server.sdk(org.member_key)
     good = ("d.png", png(digit(digits, 5)), "image/png")
     mask = ("m.png", png(half_mask()), "image/png")
 
@@ -286,7 +282,7 @@ def test_limits_moderation_and_audit_apply_as_to_generations(
     assert made.status_code == 201, made.text
     created = server.api("POST", "/api/keys", key=guarded.admin_key, json={"rpm_limit": 2})
     assert created.status_code == 201, created.text
-    sdk = client(server, created.json()["key"])
+    sdk = server.sdk(created.json()["key"])
     image = ("d.png", png(digit(digits, 5)), "image/png")
     mask = ("m.png", png(half_mask()), "image/png")
 

@@ -55,10 +55,6 @@ def org(image_server: Server) -> Org:
     return make_org(image_server, "Pictures Ltd")
 
 
-def _client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
-
-
 def _png(b64: str) -> bytes:
     return base64.b64decode(b64)
 
@@ -80,7 +76,7 @@ def _verify(server: Server, key: str, png: bytes) -> dict:
 
 
 def test_sdk_generates_signed_pngs_that_verify(image_server: Server, org: Org) -> None:
-    client = _client(image_server, org.member_key)
+    client = image_server.sdk(org.member_key)
     result = client.images.generate(
         model="vae-tiny",
         prompt="a handwritten 7",
@@ -119,7 +115,7 @@ def _save(pixels: np.ndarray, text: dict[str, str]) -> bytes:
 
 
 def test_url_links_are_signed_and_expire(image_server: Server, org: Org) -> None:
-    client = _client(image_server, org.member_key)
+    client = image_server.sdk(org.member_key)
     result = client.images.generate(model="gan-tiny", prompt="八", response_format="url")
     url = result.data[0].url or ""
     assert url.startswith(image_server.base_url)
@@ -131,7 +127,7 @@ def test_url_links_are_signed_and_expire(image_server: Server, org: Org) -> None
 
 
 def test_sizes_and_models_are_checked(image_server: Server, org: Org) -> None:
-    client = _client(image_server, org.member_key)
+    client = image_server.sdk(org.member_key)
     with pytest.raises(openai.BadRequestError) as bad:
         client.images.generate(model="vae-tiny", prompt="3", size="1024x1024")
     assert "8x8" in bad.value.message and "16x16" in bad.value.message
@@ -140,13 +136,13 @@ def test_sizes_and_models_are_checked(image_server: Server, org: Org) -> None:
     with pytest.raises(openai.NotFoundError):
         client.images.generate(model="vae-nobody", prompt="3")
     with pytest.raises(openai.AuthenticationError):
-        _client(image_server, "sk-aigc-wrong").images.generate(model="vae-tiny", prompt="3")
+        image_server.sdk("sk-aigc-wrong").images.generate(model="vae-tiny", prompt="3")
 
 
 def test_text_to_image_through_the_api(
     image_server: Server, org: Org, classifier: FixedClassifier
 ) -> None:
-    client = _client(image_server, org.member_key)
+    client = image_server.sdk(org.member_key)
     result = client.images.generate(
         model="mm-tiny-text2image",
         prompt="手写数字三",
@@ -274,12 +270,12 @@ def test_a_tenants_image_model_is_invisible_to_others(
         "POST", "/api/models", json={"id": "vae-private", "config": {"path": str(vae_dir)}}
     )
     assert r.status_code == 201, r.text
-    own = _client(image_server, image_server.admin_key).images.generate(
+    own = image_server.sdk(image_server.admin_key).images.generate(
         model="vae-private", prompt="1", response_format="b64_json"
     )
     assert len(own.data) == 1
     with pytest.raises(openai.NotFoundError):
-        _client(image_server, org.member_key).images.generate(model="vae-private", prompt="1")
+        image_server.sdk(org.member_key).images.generate(model="vae-private", prompt="1")
     r = image_server.api(
         "POST",
         "/api/images/interpolate",
@@ -298,7 +294,7 @@ def test_a_tenant_policy_switches_on_the_visible_label(image_server: Server) -> 
         json={"yaml": "name: labels\nlabels: {explicit: true}\n"},
     )
     assert r.status_code == 201, r.text
-    result = _client(image_server, labelled.member_key).images.generate(
+    result = image_server.sdk(labelled.member_key).images.generate(
         model="vae-tiny", prompt="2", response_format="b64_json"
     )
     png = _png(result.data[0].b64_json or "")

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import httpx
-import openai
 import pytest
 
 from tests.e2e.pair import two_instances
@@ -45,7 +44,7 @@ def test_an_image_link_from_a_is_fetched_through_b(
         )
         assert added.status_code == 201, added.text
         org = make_org(a, "Pictures")
-        client = openai.OpenAI(base_url=a.base_url + "/v1", api_key=org.member_key, max_retries=0)
+        client = a.sdk(org.member_key)
         url = client.images.generate(model="gan-tiny", prompt="八", response_format="url")
         link = url.data[0].url or ""
         assert link.startswith(a.base_url)

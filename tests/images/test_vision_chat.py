@@ -140,10 +140,6 @@ def org(vision_server: Server) -> Org:
     return make_org(vision_server, "Eyes Ltd")
 
 
-def client(server: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
-
-
 def ask(url: str, question: str = "What is in this picture?", detail: str = "auto") -> list:
     parts = [
         {"type": "text", "text": question},
@@ -160,7 +156,7 @@ def seen(reply: Any) -> dict[str, Any]:
 def refusal(server: Server, key: str, model: str, messages: list) -> dict[str, Any]:
     """The OpenAI error envelope of a request that must be a 400."""
     with pytest.raises(openai.BadRequestError) as refused:
-        client(server, key).chat.completions.create(model=model, messages=messages)
+        server.sdk(key).chat.completions.create(model=model, messages=messages)
     assert refused.value.status_code == 400
     return refused.value.response.json()["error"]
 
@@ -169,7 +165,7 @@ def refusal(server: Server, key: str, model: str, messages: list) -> dict[str, A
 
 
 def test_listings_say_which_models_read_images(vision_server: Server, org: Org) -> None:
-    listed = {m.id: m.model_extra for m in client(vision_server, org.member_key).models.list()}
+    listed = {m.id: m.model_extra for m in vision_server.sdk(org.member_key).models.list()}
     assert "vision" in listed["upstream-eyes"]["capabilities"]
     assert "vision" not in listed["upstream-blind"]["capabilities"]
     assert {"chat", "vision", "image_captioning"} <= set(
@@ -190,7 +186,7 @@ def test_upstream_gets_a_data_url_image_as_openai_documents_it(
     vision_server: Server, org: Org, digits: ImageSet
 ) -> None:
     picture = digit_png(digits, 2)
-    c = client(vision_server, org.member_key)
+    c = vision_server.sdk(org.member_key)
     reply = c.chat.completions.create(
         model="upstream-eyes",
         messages=[
@@ -219,7 +215,7 @@ def test_upstream_gets_a_data_url_image_as_openai_documents_it(
 def test_upstream_gets_an_image_fetched_from_an_http_url(
     vision_server: Server, org: Org, pictures: str
 ) -> None:
-    c = client(vision_server, org.member_key)
+    c = vision_server.sdk(org.member_key)
     served = {path: data for path, (data, _) in Pictures.files.items()}
     got = seen(
         c.chat.completions.create(model="upstream-eyes", messages=ask(f"{pictures}/three.png"))
@@ -236,7 +232,7 @@ def test_upstream_gets_an_image_fetched_from_an_http_url(
 def test_usage_counts_each_image_by_its_detail(
     vision_server: Server, org: Org, digits: ImageSet
 ) -> None:
-    c = client(vision_server, org.member_key)
+    c = vision_server.sdk(org.member_key)
     url = data_url(digit_png(digits, 3))
     low = c.chat.completions.create(model="upstream-eyes", messages=ask(url, detail="low"))
     high = c.chat.completions.create(model="upstream-eyes", messages=ask(url, detail="high"))
@@ -252,7 +248,7 @@ def test_the_guard_reads_the_text_parts_and_the_audit_counts_the_images(
     pictures = [data_url(digit_png(digits, i)) for i in (4, 5)]
     parts: list[dict[str, Any]] = [{"type": "text", "text": f"My password is {secret}."}]
     parts += [{"type": "image_url", "image_url": {"url": u}} for u in pictures]
-    reply = client(vision_server, org.member_key).chat.completions.with_raw_response.create(
+    reply = vision_server.sdk(org.member_key).chat.completions.with_raw_response.create(
         model="upstream-eyes", messages=[{"role": "user", "content": parts}]
     )
     got = json.loads(reply.parse().choices[0].message.content or "")
@@ -276,7 +272,7 @@ def test_the_guard_reads_the_text_parts_and_the_audit_counts_the_images(
 def test_the_captioner_says_what_digit_an_image_shows(
     vision_server: Server, org: Org, digits: ImageSet
 ) -> None:
-    c = client(vision_server, org.member_key)
+    c = vision_server.sdk(org.member_key)
     held_out = digits.odd()
     named = []
     for i in range(20):
@@ -310,7 +306,7 @@ def test_the_captioner_says_what_digit_an_image_shows(
 def test_the_captioner_captions_each_image_of_a_message(
     vision_server: Server, org: Org, digits: ImageSet
 ) -> None:
-    c = client(vision_server, org.member_key)
+    c = vision_server.sdk(org.member_key)
     urls = [data_url(digit_png(digits, i)) for i in (6, 7, 8)]
     alone = [
         c.chat.completions.create(model="mm-tiny-captioner", messages=ask(u)).choices[0]

@@ -175,12 +175,8 @@ def test_files_are_listed_a_page_at_a_time_in_one_order(db: Database) -> None:
 # --- the API, with the official SDK --------------------------------------------------------
 
 
-def client(srv: Server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{srv.base_url}/v1", api_key=key, max_retries=0)
-
-
 def test_files_api_roundtrip(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     created = c.files.create(file=("notes.txt", NOTES, "text/plain"), purpose="user_data")
     assert created.id.startswith("file-") and created.object == "file"
     assert (created.bytes, created.filename, created.purpose) == (
@@ -203,7 +199,7 @@ def test_files_api_roundtrip(server: Server, org_a: Org) -> None:
 
 
 def test_files_api_refuses_bad_purpose(server: Server, org_a: Org) -> None:
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     with pytest.raises(openai.BadRequestError) as err:
         c.files.create(file=("a.txt", b"hello", "text/plain"), purpose="nonsense")  # type: ignore[arg-type]
     assert err.value.param == "purpose"  # type: ignore[attr-defined]
@@ -212,7 +208,7 @@ def test_files_api_refuses_bad_purpose(server: Server, org_a: Org) -> None:
 def test_files_api_refuses_expires_after_it_would_not_honour(server: Server, org_a: Org) -> None:
     """Files are kept until deleted: a requested expiry is a 400 naming it, and nothing is
     stored (it was taken and ignored, the file kept for ever with expires_at null)."""
-    c = client(server, org_a.member_key)
+    c = server.sdk(org_a.member_key)
     before = {f.id for f in c.files.list()}
     with pytest.raises(openai.BadRequestError) as err:
         c.files.create(
@@ -228,10 +224,10 @@ def test_files_api_refuses_expires_after_it_would_not_honour(server: Server, org
 
 
 def test_files_api_is_tenant_scoped(server: Server, org_a: Org, org_b: Org) -> None:
-    mine = client(server, org_a.member_key).files.create(
+    mine = server.sdk(org_a.member_key).files.create(
         file=("secret.txt", b"org A only", "text/plain"), purpose="knowledge"
     )
-    theirs = client(server, org_b.admin_key)
+    theirs = server.sdk(org_b.admin_key)
     with pytest.raises(openai.NotFoundError):
         theirs.files.retrieve(mine.id)
     with pytest.raises(openai.NotFoundError):
@@ -240,4 +236,4 @@ def test_files_api_is_tenant_scoped(server: Server, org_a: Org, org_b: Org) -> N
         theirs.files.delete(mine.id)
     assert mine.id not in [f.id for f in theirs.files.list()]
     # still there for its owner
-    assert client(server, org_a.member_key).files.content(mine.id).content == b"org A only"
+    assert server.sdk(org_a.member_key).files.content(mine.id).content == b"org A only"

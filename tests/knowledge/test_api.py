@@ -203,7 +203,7 @@ def test_grounded_chat_returns_only_the_sources_the_answer_cites(
 ) -> None:
     """The upstream model answers citing [2] only (the marker split across two streamed
     chunks): the response cites source 2 alone, renumbered [1], in JSON and in the stream."""
-    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    client = server.sdk(org_a.admin_key)
     model = stub.register(server, model="cite-2")
     question = "Which floor is printer P-204 on, and when does the canteen serve lunch?"
     ask: dict[str, Any] = {
@@ -252,7 +252,7 @@ def test_the_responses_api_answers_from_knowledge_bases_as_chat_does(
     the model is sent the sources, the answer cites what it used, and the response object
     carries the citations, streamed or not, and keeps them when stored. Before, the field was
     silently dropped and the answer was not grounded."""
-    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    client = server.sdk(org_a.admin_key)
     model = stub.register(server, model="cite-2")
     ask: dict[str, Any] = {
         "model": model,
@@ -307,7 +307,7 @@ def test_a_streamed_answer_that_calls_a_tool_after_citing_is_annotated_as_its_te
     Now chat streams it with finish_reason tool_calls, and in Responses the message item
     closes when the call begins, its closing events already carrying the marker's
     file_citation (before, only the final response object could have it)."""
-    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    client = server.sdk(org_a.admin_key)
     model = stub.register(server, model="citecall-1")
     tool_fn = {
         "name": "floor_plan",
@@ -367,7 +367,7 @@ def test_a_template_answer_cites_nothing_and_says_so(
 ) -> None:
     """The template model cannot read sources: its fixed answer carries no citation, and the
     response says the model could not use them."""
-    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    client = server.sdk(org_a.admin_key)
     ask: dict[str, Any] = {
         "model": "template-kb-fixed",
         "messages": [{"role": "user", "content": "Which floor is printer P-204 on?"}],
@@ -388,7 +388,7 @@ def test_off_topic_questions_get_no_citations_in_either_language(
 ) -> None:
     """Nothing relevant: the model is not asked (it could only invent) and nothing is cited,
     whatever the model would have cited."""
-    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    client = server.sdk(org_a.admin_key)
     model = stub.register(server, model="cite-1")
     for question, lang in (
         ("What is the airspeed of an unladen swallow?", "en"),
@@ -443,7 +443,7 @@ def test_a_paraphrased_chinese_question_is_answered_from_its_source(
             "信息安全规范.md": "# 信息安全规范\n\n收到钓鱼邮件时，应立即转发给信息安全团队。\n",
         },
     )
-    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
+    client = server.sdk(key)
     reply = client.chat.completions.create(
         model=stub.register(server, model="cite-1"),
         messages=[{"role": "user", "content": "出差期间的餐费补助是多少？"}],
@@ -455,9 +455,7 @@ def test_a_paraphrased_chinese_question_is_answered_from_its_source(
 
 
 def test_embeddings_endpoint_in_openai_shape(server: Server, org_b: Org) -> None:
-    client = openai.OpenAI(
-        base_url=f"{server.base_url}/v1", api_key=org_b.member_key, max_retries=0
-    )
+    client = server.sdk(org_b.member_key)
     out = client.embeddings.create(model="all-MiniLM-L6-v2", input=["hello world", "你好，世界"])
     assert len(out.data) == 2 and len(out.data[0].embedding) == 384
     assert out.usage.prompt_tokens > 0
@@ -509,7 +507,7 @@ def test_grounded_requests_never_exceed_a_keys_tpm_under_concurrency(
         "max_tokens": 8,
         "knowledge_bases": [world.public_kb],
     }
-    client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.admin_key, max_retries=0)
+    client = server.sdk(org_a.admin_key)
     probe = client.chat.completions.create(
         model=ask["model"],
         messages=ask["messages"],
