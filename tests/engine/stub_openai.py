@@ -24,7 +24,8 @@ Its behaviour is chosen by the requested model name:
 
 Chat requests with ``tools`` or tool results are answered as ``stub_tools`` decides (tool calls
 in OpenAI's shapes, plain and streamed); a tool message that answers no call is a 400, as at
-OpenAI. ``stream_options.include_usage`` adds OpenAI's usage chunk.
+OpenAI; with no call, a ``response_format`` shapes the answer as a model enforcing it would.
+``stream_options.include_usage`` adds OpenAI's usage chunk.
 
 Every request is recorded (model, Authorization header; the body in ``bodies``) so tests can
 count calls and see what the upstream was sent.

@@ -12,9 +12,11 @@ The decision, so tests can predict it:
                                           with no name mentioned: the first function; "auto"
                                           with none mentioned: no call (the usual words)
 
-Arguments are built from each function's JSON schema and the last user message: a string is
-the whole message, an integer or number the next number written in it (0 when none is left),
-an enum its first value, a boolean true, an array empty, an object filled the same way.
+With no call, a chat's ``response_format`` shapes the text (``_formatted``), as an upstream that
+enforces it would. Arguments are built from each function's JSON schema and the last user
+message: a string is the whole message, an integer or number the next number written in it
+(0 when none is left), an enum its first value, a boolean true, an array empty, an object
+filled the same way.
 Call ids are derived from the message, so the same request gets the same ids.
 
 A tool message that answers no call of the assistant turn before it is a 400, as at OpenAI.
@@ -71,9 +73,9 @@ def decide(body: dict[str, Any]) -> Decision:
         return Decision(text="Tool results: " + " | ".join(trailing))
     tools = [t["function"] for t in body.get("tools") or [] if t.get("type") == "function"]
     choice = body.get("tool_choice", "auto")
-    if not tools or choice == "none":
-        return Decision()
     user = next((_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
+    if not tools or choice == "none":
+        return _formatted(body, user)
     if isinstance(choice, dict):
         chosen = [t for t in tools if t["name"] == choice["function"]["name"]]
     else:
@@ -83,7 +85,7 @@ def decide(body: dict[str, Any]) -> Decision:
     if body.get("parallel_tool_calls") is False:
         chosen = chosen[:1]
     if not chosen:
-        return Decision()
+        return _formatted(body, user)
     calls = []
     for i, tool in enumerate(chosen):
         numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", user)]
@@ -100,6 +102,25 @@ def decide(body: dict[str, Any]) -> Decision:
             }
         )
     return Decision(calls=calls)
+
+
+def _formatted(body: dict[str, Any], user: str) -> Decision:
+    """The answer in the body's ``response_format``, as a model that enforces it writes it: a
+    json_schema's value built as tool arguments are; json_object: the first JSON object
+    written in the message, else ``{"text": message}``. No format: the usual words."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", user)]
+        value = _value(fmt["json_schema"].get("schema") or {}, user, numbers)
+        return Decision(text=json.dumps(value, ensure_ascii=False))
+    if fmt.get("type") == "json_object":
+        written = re.search(r"\{.*\}", user, re.DOTALL)
+        try:
+            value = json.loads(written.group()) if written else {"text": user}
+        except json.JSONDecodeError:
+            value = {"text": user}
+        return Decision(text=json.dumps(value, ensure_ascii=False))
+    return Decision()
 
 
 def _value(schema: dict[str, Any], text: str, numbers: list[float]) -> Any:

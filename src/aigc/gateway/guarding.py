@@ -74,8 +74,9 @@ def constrain(
 ) -> list[TextRequest]:
     """Structured output (``constraint``, the body's as ``structured.parse_constraint`` read
     it): each choice gets its own grammar processor (400 when the model cannot decode under a
-    grammar). A local chat model offered tools decodes under its tool-call grammar instead
-    (``structured.tool_processor``)."""
+    grammar); a model that enforces a chat's JSON format itself (an upstream) gets it as
+    ``response_format`` instead. A local chat model offered tools decodes under its
+    tool-call grammar instead (``structured.tool_processor``)."""
     tools = requests[0].tools if requests else None
     local_format = getattr(model, "tool_format", None)  # TextModelBase declares it
     if tools is not None and tools.callable and local_format is not None:
@@ -100,6 +101,10 @@ def constrain(
         raise InvalidRequest(
             "response_format cannot be combined with beam search", param="response_format"
         )
+    sent_on = structured.openai_format(constraint)
+    chat = all(r.messages is not None for r in requests)
+    if getattr(model, "enforces_formats", False) and sent_on is not None and chat:
+        return [replace(r, response_format=sent_on) for r in requests]
     return [
         replace(
             r,

@@ -6,8 +6,10 @@ matcher advances and masks every token that would break the grammar, so every co
 parses (and validates, for a schema) unless it runs out of ``max_tokens`` or the vocabulary
 cannot go on along the path sampled (``unfinished``: an error, not the answer). Streaming works
 unchanged: the constraint acts before sampling. Models that do not decode token by token here
-(templates, n-grams, upstream APIs) cannot be constrained; ``validate`` checks a finished answer
-against the format so their callers get a clear error instead of unparseable text.
+(templates, n-grams) cannot be constrained: the constraint is a 400 there. An upstream
+OpenAI-compatible server enforces a JSON format itself: it gets ``openai_format`` as the body's
+``response_format`` (what LangChain's ``with_structured_output`` and the SDK's ``parse`` send).
+``validate`` checks a finished answer against the format.
 
 Function calling on a local chat model (``tool_processor``): xgrammar's structural tag for the
 model's tool-call format. ``auto``: free text, but a started call must complete, naming an
@@ -62,6 +64,9 @@ class Constraint:
     pattern: str | None = None
     choices: tuple[str, ...] = ()
     param: str = "response_format"  # the body's field that asked for it, as errors name it
+    # json_schema's name and strict as the caller sent them: an upstream gets them on as asked
+    name: str = "response"
+    strict: bool | None = None
 
 
 GUIDED = ("guided_json", "guided_regex", "guided_choice")  # vLLM's extras, honoured as vLLM
@@ -109,19 +114,40 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
     if kind == "json_object":
         return Constraint("json_object")
     if kind == "json_schema":
-        spec = response_format.get("json_schema")
-        schema = spec.get("schema") if isinstance(spec, dict) else None
+        found = response_format.get("json_schema")
+        spec: dict[str, Any] = found if isinstance(found, dict) else {}
+        schema = spec.get("schema")
         if not isinstance(schema, dict):
             raise InvalidRequest(
                 "'response_format.json_schema.schema' must be a JSON schema object",
                 param=_SCHEMA_PARAM,
             )
         check_schema(schema, _SCHEMA_PARAM, grammar=True)
-        return Constraint("json_schema", schema=schema)
+        name, strict = spec.get("name"), spec.get("strict")
+        return Constraint(
+            "json_schema",
+            schema=schema,
+            name=name if isinstance(name, str) and name else "response",
+            strict=strict if isinstance(strict, bool) else None,
+        )
     raise InvalidRequest(
         "'response_format.type' is one of text, json_object, json_schema",
         param="response_format.type",
     )
+
+
+def openai_format(constraint: Constraint) -> dict[str, Any] | None:
+    """The constraint as OpenAI's ``response_format``, for a model that enforces it itself (an
+    upstream OpenAI-compatible server); None for what OpenAI has no field for (a regex, a
+    choice). ``guided_json`` goes up as the json_schema it is."""
+    if constraint.kind == "json_object":
+        return {"type": "json_object"}
+    if constraint.kind != "json_schema":
+        return None
+    spec: dict[str, Any] = {"name": constraint.name, "schema": constraint.schema}
+    if constraint.strict is not None:
+        spec["strict"] = constraint.strict
+    return {"type": "json_schema", "json_schema": spec}
 
 
 def _guided_json(value: Any) -> Constraint:

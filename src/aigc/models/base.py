@@ -57,6 +57,9 @@ class TextModelBase(LoadedModel):
     # A local chat model's tool-call format ("hermes", "llama": models/text/tool_calls.py),
     # which a grammar holds decoding to; None: no tools, or the model is not decoded here.
     tool_format: str | None = None
+    # It enforces a chat's JSON ``response_format`` itself (an upstream OpenAI-compatible
+    # server), so the format is sent on instead of held to by a grammar here.
+    enforces_formats: bool = False
     # Reads numbered knowledge-base sources in its prompt and can answer from them (a neural
     # or upstream chat model). A grounded answer of a model that cannot (a template's fixed
     # answers, an n-gram chain) cites no source: it does not come from the documents.

@@ -206,6 +206,9 @@ class TextRequest:
     tenant: str = ""
     # Functions the model may call (chat only); None: no tools in the request.
     tools: ToolSet | None = None
+    # Structured output the model enforces itself (OpenAI's ``response_format``, chat only):
+    # set for an upstream server; a model decoded here gets a grammar processor instead.
+    response_format: dict[str, Any] | None = None
 
 
 @runtime_checkable

@@ -16,6 +16,7 @@ config (as stored; ``register_config`` builds it from what the API receives)::
 A call goes to the first target whose circuit breaker allows it; 429, 5xx and network errors
 are retried with exponential backoff (tenacity), then the next target, then the fallbacks.
 Once the first byte of an answer has been streamed to the caller, there is no switching.
+A chat's JSON ``response_format`` (json_object, json_schema) goes up for the upstream to enforce.
 Function calling passes through: the request's tools, tool choice and the conversation's calls
 and results go up as OpenAI sends them; the upstream's ``delta.tool_calls`` come back as
 ``ToolCallDelta`` pieces (ids, names and argument fragments as it streamed them).
@@ -250,6 +251,7 @@ class UpstreamModel(TextModelBase):
     """A TextModel that forwards to OpenAI-compatible servers and streams their answer back."""
 
     reads_sources = True  # a chat model: it can answer from sources and cite them
+    enforces_formats = True  # response_format goes up: OpenAI and vLLM enforce it there
     counts_exactly = False  # tokens are estimated here; the upstream judges its own window
 
     def __init__(self, config: dict[str, Any], settings: Settings | None = None) -> None:
@@ -399,6 +401,8 @@ def _body(request: TextRequest, model: str) -> dict[str, Any]:
             body["tool_choice"] = request.tools.openai_choice()
             if request.tools.choice != "none":
                 body["parallel_tool_calls"] = request.tools.parallel
+        if request.response_format is not None:
+            body["response_format"] = request.response_format
     else:
         body["prompt"] = request.prompt or ""
     if request.max_tokens is not None:
