@@ -5,7 +5,8 @@ Structured output the way LangChain does it by default, ``with_structured_output
 (``method="json_schema"``: the body's ``response_format``), and by ``json_mode``, was a 400 on
 an upstream model ("cannot enforce response_format while decoding"), on chat and on the
 Responses API alike, though the upstream (OpenAI, vLLM) enforces the format itself. Now the
-format goes up as the caller sent it. The upstream is the stub OpenAI-compatible server
+format goes up as the caller sent it; so do ``presence_penalty`` and ``frequency_penalty``,
+refused there before as well. The upstream is the stub OpenAI-compatible server
 (tests/engine/stub_openai.py): it answers a json_schema with a value built from the message
 (strings: the message, integers: its numbers in order), json_object with the JSON object the
 message writes.
@@ -90,6 +91,19 @@ def test_langchain_structured_output_on_the_responses_api(
     person = llm.with_structured_output(Person).invoke("Carol is 52")
     assert person == Person(name="Carol is 52", age=52)
     assert stub.app.state.bodies[-1]["response_format"]["json_schema"]["name"] == "Person"
+
+
+def test_langchain_penalties_go_up_to_an_upstream(
+    server: Server, org_a: Org, model: str, stub: StubServer
+) -> None:
+    """``ChatOpenAI(frequency_penalty=..., presence_penalty=...)`` was a 400 on an upstream
+    ("not supported by the model"), though every OpenAI-compatible server takes them."""
+    llm = chat_openai(server, org_a, model, frequency_penalty=0.5, presence_penalty=-0.25)
+    assert llm.invoke("hi").content.startswith("w0 ")
+    sent = stub.app.state.bodies[-1]
+    assert (sent["frequency_penalty"], sent["presence_penalty"]) == (0.5, -0.25)
+    chat_openai(server, org_a, model).invoke("hi")
+    assert "frequency_penalty" not in stub.app.state.bodies[-1]  # not asked: not sent
 
 
 def test_langchain_stream_batch_stop_and_the_responses_api_with_tools(

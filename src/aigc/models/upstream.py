@@ -16,7 +16,8 @@ config (as stored; ``register_config`` builds it from what the API receives)::
 A call goes to the first target whose circuit breaker allows it; 429, 5xx and network errors
 are retried with exponential backoff (tenacity), then the next target, then the fallbacks.
 Once the first byte of an answer has been streamed to the caller, there is no switching.
-A chat's JSON ``response_format`` (json_object, json_schema) goes up for the upstream to enforce.
+A chat's JSON ``response_format`` (json_object, json_schema) goes up for the upstream to enforce;
+so do ``presence_penalty`` and ``frequency_penalty``.
 Function calling passes through: the request's tools, tool choice and the conversation's calls
 and results go up as OpenAI sends them; the upstream's ``delta.tool_calls`` come back as
 ``ToolCallDelta`` pieces (ids, names and argument fragments as it streamed them).
@@ -244,6 +245,10 @@ def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
     return TEXT | {SOURCES} | tools | vision
 
 
+# OpenAI's decoding fields sent on as the caller set them (``TextRequest`` fields of these names).
+PENALTIES = ("presence_penalty", "frequency_penalty")
+
+
 # --- the model -------------------------------------------------------------------------------
 
 
@@ -260,8 +265,10 @@ class UpstreamModel(TextModelBase):
         # The served model's context as registered; None: not given (the upstream's business).
         self.context_length: int | None = config.get("context_length")
         self.takes_images = bool(config.get("vision", False))
-        # Function calling passes through unless the registration says the model lacks it.
-        self.decoding_fields = frozenset() if config.get("tools") is False else TOOL_FIELDS
+        # Function calling passes through unless the registration says the model lacks it;
+        # OpenAI's penalties always do (every OpenAI-compatible server takes them).
+        tools = frozenset() if config.get("tools") is False else TOOL_FIELDS
+        self.decoding_fields = frozenset(PENALTIES) | tools
         self.targets = [Target(**t) for t in config["targets"]]
         self.fallbacks = [Target(**t) for t in config.get("fallbacks", [])]
         self._keys = {
@@ -411,6 +418,9 @@ def _body(request: TextRequest, model: str) -> dict[str, Any]:
         body["seed"] = request.seed
     if request.stop:
         body["stop"] = request.stop
+    for name in PENALTIES:  # sent only when asked: a server may lack them (0 is the default)
+        if getattr(request, name):
+            body[name] = getattr(request, name)
     return body
 
 
