@@ -70,6 +70,7 @@ def test_langchain_structured_output_by_json_schema_on_an_upstream(
     sent = stub.app.state.bodies[-1]["response_format"]
     assert sent["type"] == "json_schema"
     assert sent["json_schema"]["name"] == "Person"
+    assert sent["json_schema"]["strict"] is True  # the SDK's parse path, as LangChain takes it
     assert sent["json_schema"]["schema"]["required"] == ["name", "age"]
 
     raw = llm.with_structured_output(PersonDict, include_raw=True).invoke("张三今年41岁")

@@ -229,3 +229,19 @@ def test_an_entry_goes_with_its_tokenizer() -> None:
     del tokenizer
     gc.collect()
     assert len(cache) == 0
+
+
+def test_an_upstream_is_sent_the_format_as_the_caller_asked() -> None:
+    """``openai_format``: what an upstream that enforces formats itself is sent."""
+    spec = {"name": "person", "description": "一个人", "strict": True, "schema": {"type": "object"}}
+    asked = {"response_format": {"type": "json_schema", "json_schema": spec}}
+    constraint = structured.parse_constraint(asked)
+    assert constraint is not None
+    assert structured.openai_format(constraint) == asked["response_format"]
+    guided = structured.parse_constraint({"guided_json": '{"type": "object"}'})
+    assert guided is not None and structured.openai_format(guided) == {
+        "type": "json_schema",
+        "json_schema": {"name": "response", "schema": {"type": "object"}},
+    }
+    regex = structured.parse_constraint({"guided_regex": "[0-9]+"})
+    assert regex is not None and structured.openai_format(regex) is None  # no OpenAI field

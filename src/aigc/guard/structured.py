@@ -64,8 +64,10 @@ class Constraint:
     pattern: str | None = None
     choices: tuple[str, ...] = ()
     param: str = "response_format"  # the body's field that asked for it, as errors name it
-    # json_schema's name and strict as the caller sent them: an upstream gets them on as asked
+    # json_schema's name, description and strict as the caller sent them: an upstream gets
+    # them on as asked
     name: str = "response"
+    description: str | None = None
     strict: bool | None = None
 
 
@@ -123,11 +125,12 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
                 param=_SCHEMA_PARAM,
             )
         check_schema(schema, _SCHEMA_PARAM, grammar=True)
-        name, strict = spec.get("name"), spec.get("strict")
+        name, description, strict = spec.get("name"), spec.get("description"), spec.get("strict")
         return Constraint(
             "json_schema",
             schema=schema,
             name=name if isinstance(name, str) and name else "response",
+            description=description if isinstance(description, str) else None,
             strict=strict if isinstance(strict, bool) else None,
         )
     raise InvalidRequest(
@@ -145,6 +148,8 @@ def openai_format(constraint: Constraint) -> dict[str, Any] | None:
     if constraint.kind != "json_schema":
         return None
     spec: dict[str, Any] = {"name": constraint.name, "schema": constraint.schema}
+    if constraint.description is not None:
+        spec["description"] = constraint.description
     if constraint.strict is not None:
         spec["strict"] = constraint.strict
     return {"type": "json_schema", "json_schema": spec}
