@@ -5,11 +5,11 @@ Structured output the way LangChain does it by default, ``with_structured_output
 (``method="json_schema"``: the body's ``response_format``), and by ``json_mode``, was a 400 on
 an upstream model ("cannot enforce response_format while decoding"), on chat and on the
 Responses API alike, though the upstream (OpenAI, vLLM) enforces the format itself. Now the
-format goes up as the caller sent it; so do ``presence_penalty`` and ``frequency_penalty``,
-refused there before as well. The upstream is the stub OpenAI-compatible server
-(tests/engine/stub_openai.py): it answers a json_schema with a value built from the message
-(strings: the message, integers: its numbers in order), json_object with the JSON object the
-message writes.
+format goes up as the caller sent it; so do ``presence_penalty``, ``frequency_penalty`` and
+``logprobs`` (its tokens coming back), refused there before as well. The upstream is the stub
+OpenAI-compatible server (tests/engine/stub_openai.py): it answers a json_schema with a value
+built from the message (strings: the message, integers: its numbers in order), json_object
+with the JSON object the message writes.
 """
 
 from __future__ import annotations
@@ -105,6 +105,27 @@ def test_langchain_penalties_go_up_to_an_upstream(
     assert (sent["frequency_penalty"], sent["presence_penalty"]) == (0.5, -0.25)
     chat_openai(server, org_a, model).invoke("hi")
     assert "frequency_penalty" not in stub.app.state.bodies[-1]  # not asked: not sent
+
+
+def test_langchain_logprobs_come_back_from_an_upstream(
+    server: Server, org_a: Org, model: str
+) -> None:
+    """``ChatOpenAI(logprobs=True)`` on an upstream was a 400 ("not supported by the model"):
+    now they are asked of it and its tokens come back in OpenAI's shape. The stub's chunk i
+    is one token of log probability -(i+1)/10."""
+    import openai
+
+    llm = chat_openai(server, org_a, model, logprobs=True, top_logprobs=2)
+    content = llm.invoke("hi").response_metadata["logprobs"]["content"]
+    assert [e["token"] for e in content] == [f"w{i} " for i in range(20)]
+    assert content[1]["logprob"] == pytest.approx(-0.2)
+    assert [t["token"] for t in content[0]["top_logprobs"]] == ["w0 ", "alt1"]
+
+    sdk = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.member_key, max_retries=0)
+    completion = sdk.completions.create(model=model, prompt="hi", logprobs=1, max_tokens=2)
+    logprobs = completion.choices[0].logprobs
+    assert logprobs is not None and logprobs.tokens == ["w0 ", "w1 "]
+    assert logprobs.top_logprobs == [{"w0 ": pytest.approx(-0.1)}, {"w1 ": pytest.approx(-0.2)}]
 
 
 def test_langchain_stream_batch_stop_and_the_responses_api_with_tools(

@@ -25,7 +25,8 @@ Its behaviour is chosen by the requested model name:
 Chat requests with ``tools`` or tool results are answered as ``stub_tools`` decides (tool calls
 in OpenAI's shapes, plain and streamed); a tool message that answers no call is a 400, as at
 OpenAI; with no call, a ``response_format`` shapes the answer as a model enforcing it would.
-``stream_options.include_usage`` adds OpenAI's usage chunk.
+``stream_options.include_usage`` adds OpenAI's usage chunk; ``logprobs`` gives each streamed
+chunk one token's (``token_logprobs``).
 
 Every request is recorded (model, Authorization header; the body in ``bodies``) so tests can
 count calls and see what the upstream was sent.
@@ -150,6 +151,26 @@ def quoted_source(messages: list[dict[str, Any]]) -> str:
     return first.split("\n\n[2] (", 1)[0].strip()
 
 
+def token_logprobs(delta: Any, i: int, body: dict[str, Any], chat: bool) -> dict[str, Any]:
+    """OpenAI's ``logprobs`` of one streamed chunk, its text one token of log probability
+    ``-(i + 1) / 10``, the alternatives asked for (``top_logprobs`` on chat, ``logprobs`` on
+    completions) that same token and then "alt1", "alt2"..."""
+    text = (delta.get("content") or "") if chat else delta
+    value = -(i + 1) / 10
+    asked = int(body.get("top_logprobs") or 0) if chat else int(body["logprobs"])
+    top = [(text, value)] + [(f"alt{k}", value - k) for k in range(1, asked)]
+    if not chat:
+        return {
+            "tokens": [text],
+            "token_logprobs": [value],
+            "top_logprobs": [dict(top[:asked])],
+            "text_offset": [0],
+        }
+    alternatives = [{"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in top]
+    entry = {"token": text, "logprob": value, "bytes": list(text.encode())}
+    return {"content": [entry | {"top_logprobs": alternatives[:asked]}], "refusal": None}
+
+
 def create_app() -> FastAPI:
     app = FastAPI()
     app.state.calls = []
@@ -218,6 +239,8 @@ def create_app() -> FastAPI:
                     if chat
                     else {"index": 0, "text": delta, "finish_reason": None}
                 )
+                if body.get("logprobs") not in (None, False):
+                    choice["logprobs"] = token_logprobs(delta, i, body, chat)
                 yield f"data: {json.dumps(base | {'object': obj, 'choices': [choice]})}\n\n"
                 if kind == "midfail" and i == 1:
                     yield f"data: {json.dumps({'error': {'message': LEAKED}})}\n\n"

@@ -247,6 +247,8 @@ def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
 
 # OpenAI's decoding fields sent on as the caller set them (``TextRequest`` fields of these names).
 PENALTIES = ("presence_penalty", "frequency_penalty")
+# Token log probabilities: asked of the upstream, its entries passed back with the text.
+LOGPROBS = frozenset({"logprobs", "top_logprobs"})
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -268,7 +270,7 @@ class UpstreamModel(TextModelBase):
         # Function calling passes through unless the registration says the model lacks it;
         # OpenAI's penalties always do (every OpenAI-compatible server takes them).
         tools = frozenset() if config.get("tools") is False else TOOL_FIELDS
-        self.decoding_fields = frozenset(PENALTIES) | tools
+        self.decoding_fields = frozenset(PENALTIES) | LOGPROBS | tools
         self.targets = [Target(**t) for t in config["targets"]]
         self.fallbacks = [Target(**t) for t in config.get("fallbacks", [])]
         self._keys = {
@@ -421,6 +423,12 @@ def _body(request: TextRequest, model: str) -> dict[str, Any]:
     for name in PENALTIES:  # sent only when asked: a server may lack them (0 is the default)
         if getattr(request, name):
             body[name] = getattr(request, name)
+    if request.logprobs and request.messages is not None:
+        body["logprobs"] = True
+        if request.top_logprobs:
+            body["top_logprobs"] = request.top_logprobs
+    elif request.logprobs:  # completions: how many alternatives, 0 for the chosen token only
+        body["logprobs"] = request.top_logprobs
     return body
 
 
@@ -477,31 +485,82 @@ def _pieces(
     text itself)."""
     pending = b""
     finish: list[str] = []  # the upstream's finish_reason, once an event carries it
+    logged: list[dict[str, Any]] = []  # the tokens (logprobs) of the text not yet yielded
     for data in response.iter_bytes():
         pending += data
         *lines, pending = pending.split(b"\n")
         texts: list[str] = []
         for line in lines:
             calls: list[ToolCallDelta] = []
-            text = _event_text(line.strip(), chat, finish, calls)
+            text = _event_text(line.strip(), chat, finish, calls, logged)
             if text is None:
                 if texts:
-                    yield "".join(texts)
+                    yield Logged("".join(texts), logged)
                 if finish:
                     yield Ended(finish[-1])
                 return
             texts.append(text)
             if calls:
                 if any(texts):
-                    yield "".join(texts)
-                texts = []
+                    yield Logged("".join(texts), logged)
+                texts, logged = [], []
                 for call in calls:
                     call.token_count = count_tokens((call.name or "") + call.arguments)
                     yield call
         if any(texts):
-            yield "".join(texts)
+            yield Logged("".join(texts), logged)
+            logged = []
     if finish:
         yield Ended(finish[-1])
+
+
+class Logged(str):
+    """Text with the tokens the upstream said it is made of (``logprobs`` entries in the chat
+    shape: token, logprob, bytes, top_logprobs), read by the gateway as a local model's."""
+
+    tokens: list[dict[str, Any]]
+
+    def __new__(cls, text: str, tokens: list[dict[str, Any]]) -> Logged:
+        piece = super().__new__(cls, text)
+        piece.tokens = tokens
+        return piece
+
+
+def _token_entries(logprobs: Any, chat: bool) -> list[dict[str, Any]]:
+    """A choice's ``logprobs`` as chat entries, checked field by field (the upstream is not
+    trusted to send OpenAI's shape): chat's ``content`` list, or completions' parallel lists."""
+    if not isinstance(logprobs, dict):
+        return []
+    if chat:
+        content = logprobs.get("content")
+        return [_entry(e, True) for e in content if isinstance(e, dict)] if content else []
+    tokens_ = logprobs.get("tokens") or []
+    values = logprobs.get("token_logprobs") or []
+    tops = logprobs.get("top_logprobs") or []
+    out = []
+    for i, (token, value) in enumerate(zip(tokens_, values, strict=False)):
+        top = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
+        alternatives = [{"token": t, "logprob": v} for t, v in top.items()]
+        out.append(_entry({"token": token, "logprob": value, "top_logprobs": alternatives}, True))
+    return out
+
+
+def _entry(raw: dict[str, Any], top: bool) -> dict[str, Any]:
+    found = raw.get("token")
+    token = found if isinstance(found, str) else ""
+    value = raw.get("logprob")
+    raw_bytes = raw.get("bytes")
+    ok = isinstance(raw_bytes, list) and all(isinstance(b, int) and 0 <= b < 256 for b in raw_bytes)
+    entry: dict[str, Any] = {
+        "token": token,
+        "logprob": float(value) if isinstance(value, int | float) else -9999.0,
+        "bytes": raw_bytes if ok else list(token.encode()),
+    }
+    if top:
+        alternatives = raw.get("top_logprobs")
+        alternatives = alternatives if isinstance(alternatives, list) else []
+        entry["top_logprobs"] = [_entry(a, False) for a in alternatives if isinstance(a, dict)]
+    return entry
 
 
 def _event_text(
@@ -509,9 +568,11 @@ def _event_text(
     chat: bool,
     finish: list[str] | None = None,
     calls: list[ToolCallDelta] | None = None,
+    logged: list[dict[str, Any]] | None = None,
 ) -> str | None:
     """The text of one SSE line ("" for none); None at ``[DONE]``. A finish_reason it carries
-    is appended to ``finish``, its tool-call deltas to ``calls``."""
+    is appended to ``finish``, its tool-call deltas to ``calls``, its tokens' logprobs to
+    ``logged``."""
     if not line.startswith(b"data:"):
         return ""
     data = line[5:].strip()
@@ -531,6 +592,8 @@ def _event_text(
             pieces.append(piece)
         if chat and calls is not None:
             calls.extend(_call_deltas(delta))
+        if logged is not None:
+            logged.extend(_token_entries(choice.get("logprobs"), chat))
         reason = choice.get("finish_reason")
         if finish is not None and isinstance(reason, str) and reason:
             finish.append(reason)
