@@ -121,6 +121,13 @@ def test_langchain_logprobs_come_back_from_an_upstream(
     assert content[1]["logprob"] == pytest.approx(-0.2)
     assert [t["token"] for t in content[0]["top_logprobs"]] == ["w0 ", "alt1"]
 
+    # Streamed and cut by a stop sequence: a token read while its text was held back (it might
+    # have begun "w3") and then cut rode along with the delta before it.
+    cut = chat_openai(server, org_a, model, logprobs=True, stop=["w3"]).stream("你好")
+    streamed = [c.response_metadata.get("logprobs") for c in cut]
+    tokens = [e["token"] for lp in streamed if lp for e in lp["content"]]
+    assert tokens == ["w0 ", "w1 ", "w2 "]
+
     sdk = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.member_key, max_retries=0)
     completion = sdk.completions.create(model=model, prompt="hi", logprobs=1, max_tokens=2)
     logprobs = completion.choices[0].logprobs

@@ -500,19 +500,40 @@ def decoding_options(body: SamplingFields) -> dict[str, Any]:
 
 
 class TokenLog:
-    """The tokens (with logprobs) that a model's pieces carry, collected as they pass."""
+    """The tokens (with logprobs) that a model's pieces carry, collected as they pass, with
+    where each begins in the choice's text (in characters, read from the tokens' bytes)."""
 
     def __init__(self, pieces: Iterator[str]) -> None:
         self._pieces = pieces
         self._entries: list[dict[str, Any]] = []
+        self._starts: list[int] = []
+        self._end = 0  # characters the collected tokens make
+        self._sent = 0  # characters of the text released by ``take_for``
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def __iter__(self) -> Iterator[str]:
         for piece in self._pieces:
-            self._entries.extend(getattr(piece, "tokens", ()))
+            for entry in getattr(piece, "tokens", ()):
+                self._entries.append(entry)
+                self._starts.append(self._end)
+                data = entry.get("bytes")
+                raw = bytes(data) if data is not None else entry["token"].encode()
+                self._end += len(self._decoder.decode(raw))
             yield piece
 
     def take(self) -> list[dict[str, Any]]:
-        entries, self._entries = self._entries, []
+        entries, self._entries, self._starts = self._entries, [], []
+        return entries
+
+    def take_for(self, text: str) -> list[dict[str, Any]]:
+        """The tokens that begin within ``text``, the next piece of the answer released (a
+        stream's delta). A delta need not end where a token does: the text after it may be
+        held back (a stop sequence's beginning) and then cut, and the tokens read meanwhile
+        must not ride along with the delta before."""
+        self._sent += len(text)
+        kept = bisect.bisect_left(self._starts, self._sent)
+        entries, self._entries = self._entries[:kept], self._entries[kept:]
+        self._starts = self._starts[kept:]
         return entries
 
 
@@ -823,7 +844,7 @@ async def stream(
                         if shaped is not None:
                             yield event(chat_choice(i, shaped, None))
                         continue
-                    logprobs = logprobs_view(log.take() if log else None, chat, delta)
+                    logprobs = logprobs_view(log.take_for(delta) if log else None, chat)
                     yield event(
                         chat_choice(i, {"content": delta}, None, logprobs)
                         if chat
