@@ -17,7 +17,8 @@ A call goes to the first target whose circuit breaker allows it; 429, 5xx and ne
 are retried with exponential backoff (tenacity), then the next target, then the fallbacks.
 Once the first byte of an answer has been streamed to the caller, there is no switching.
 A chat's JSON ``response_format`` (json_object, json_schema) goes up for the upstream to enforce;
-so do ``presence_penalty`` and ``frequency_penalty``.
+so do ``presence_penalty`` and ``frequency_penalty``, and ``logprobs``, whose token entries come
+back on the text pieces (``Logged``).
 Function calling passes through: the request's tools, tool choice and the conversation's calls
 and results go up as OpenAI sends them; the upstream's ``delta.tool_calls`` come back as
 ``ToolCallDelta`` pieces (ids, names and argument fragments as it streamed them).
