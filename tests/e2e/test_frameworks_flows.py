@@ -113,7 +113,6 @@ def test_langchain_logprobs_come_back_from_an_upstream(
     """``ChatOpenAI(logprobs=True)`` on an upstream was a 400 ("not supported by the model"):
     now they are asked of it and its tokens come back in OpenAI's shape. The stub's chunk i
     is one token of log probability -(i+1)/10."""
-    import openai
 
     llm = chat_openai(server, org_a, model, logprobs=True, top_logprobs=2)
     content = llm.invoke("hi").response_metadata["logprobs"]["content"]
@@ -128,7 +127,7 @@ def test_langchain_logprobs_come_back_from_an_upstream(
     tokens = [e["token"] for lp in streamed if lp for e in lp["content"]]
     assert tokens == ["w0 ", "w1 ", "w2 "]
 
-    sdk = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=org_a.member_key, max_retries=0)
+    sdk = server.sdk(org_a.member_key)
     completion = sdk.completions.create(model=model, prompt="hi", logprobs=1, max_tokens=2)
     logprobs = completion.choices[0].logprobs
     assert logprobs is not None and logprobs.tokens == ["w0 ", "w1 "]
