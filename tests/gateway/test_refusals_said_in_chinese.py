@@ -23,6 +23,7 @@ from aigc.console import i18n
 from aigc.console.api import ApiError, _raise_for
 from aigc.console.api_errors import explain_error
 from aigc.console.i18n import Translator
+from aigc.console.problems import problem_text
 from aigc.console.pages.knowledge_common import refusal_text
 from aigc.errors import InvalidRequest
 from aigc.gateway.error_handlers import error_response
@@ -404,7 +405,16 @@ def test_a_token_id_outside_the_vocabulary_is_said_in_chinese() -> None:
     assert error.message == (
         "Invalid 'prompt[1]': token id 50257 is outside the model's vocabulary (0 to 50256)"
     )
-    assert said == "参数「prompt[1]」的值无效（词元 ID 50,257 超出了模型词表的范围（0 到 50,256））"
+    # an id is written as ids are, not grouped as an amount is ("词元 ID 50,257")
+    assert said == "参数「prompt[1]」的值无效（词元 ID 50257 超出了模型词表的范围（0 到 50256））"
+
+
+def test_identifiers_are_not_grouped_as_amounts_are() -> None:
+    """A place (a YAML line) is written as it is; a limit still gets its separators."""
+    line = {"loc": "yaml", "type": "yaml_syntax", "ctx": {"line": 1024, "column": 3}}
+    limit = {"loc": "title", "type": "string_too_long", "ctx": {"max_length": 20000}}
+    assert problem_text(ZH, line) == "YAML 格式错误（第 1024 行第 3 列附近）"
+    assert problem_text(ZH, limit) == "最多 20,000 个字符"
 
 
 def test_a_refusal_of_several_problems_keeps_the_api_s_words_naming_each() -> None:

@@ -152,7 +152,7 @@ _REFUSALS = {
         "problem.no_tokenizer_for_ids": "the model '{model}' has no tokenizer here to read token "
         "ids; send '{name}' as text",
         "problem.token_id_outside_vocabulary": "token id {id} is outside the model's vocabulary (0 "
-        "to {high})",
+        "to {last_id})",
         "problem.images_in_user_messages_only": "images are taken in user messages only, not in a "
         "{role} message",
         "problem.model_reads_no_images": "the model '{model}' does not read images; remove the "
@@ -210,7 +210,7 @@ _REFUSALS = {
         "problem.history_not_read_by_model": "模型「{model}」不支持「{name}」",
         "problem.no_tokenizer_for_ids": "模型「{model}」在这里没有能读取词元 ID 的分词器；"
         "请以文本形式发送「{name}」",
-        "problem.token_id_outside_vocabulary": "词元 ID {id} 超出了模型词表的范围（0 到 {high}）",
+        "problem.token_id_outside_vocabulary": "词元 ID {id} 超出了模型词表的范围（0 到 {last_id}）",
         "problem.images_in_user_messages_only": "只有 user 消息可以包含图片，{role} 消息不可以",
         "problem.model_reads_no_images": "模型「{model}」不能读取图片；请删除 {place} 处的 "
         "image_url 片段，或选择能力包含 vision 的模型",
@@ -257,10 +257,18 @@ _SAME = {
 }
 
 
-def _shown(value: Any) -> Any:
-    """A limit as people write it: 1.0 as 1, and large numbers with separators."""
+# Values that name a thing or a place (a token id, a line): written as they are, since
+# "词元 ID 50,257" or "第 1,024 行" is not how anyone writes an identifier.
+_IDENTIFIERS = frozenset({"id", "line", "column", "index", "port"})
+
+
+def _shown(value: Any, name: str = "") -> Any:
+    """A value as people write it: 1.0 as 1, and a large amount (a limit, a count) with
+    separators; an identifier (``name`` ``id``, ``…_id``, a line, …) without them."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if name in _IDENTIFIERS or name.endswith("_id"):
+        return value
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
 
 
@@ -269,7 +277,7 @@ def problem_text(tr: Translator, detail: dict[str, Any]) -> str | None:
     its place; None when it cannot be said from its type and values (the English stands)."""
     kind = str(detail.get("type") or "")
     key = f"problem.{_SAME.get(kind, kind)}"
-    ctx = {k: _shown(v) for k, v in (detail.get("ctx") or {}).items()}
+    ctx = {k: _shown(v, k) for k, v in (detail.get("ctx") or {}).items()}
     if kind == "yaml_syntax" and not {"line", "column"} <= ctx.keys():
         key = "problem.yaml_syntax.nowhere"
     if key not in i18n.TABLE["en"]:

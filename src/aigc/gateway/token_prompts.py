@@ -64,10 +64,10 @@ def decode_all(
             raise refused_value(
                 "token_id_outside_vocabulary",
                 f"Invalid '{where}': "
-                + "token id {id} is outside the model's vocabulary (0 to {high})",
+                + "token id {id} is outside the model's vocabulary (0 to {last_id})",
                 param=where,
                 id=bad,
-                high=vocab_size - 1,
+                last_id=vocab_size - 1,
             )
         texts.append(decode(ids))
     return texts
