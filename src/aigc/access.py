@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
-from aigc.errors import InvalidRequest, PermissionDenied
+from aigc.errors import InvalidRequest, PermissionDenied, refused_value
 
 Role = Literal["viewer", "member", "admin", "owner"]  # the type request bodies declare
 ROLES: tuple[str, ...] = get_args(Role)
@@ -107,5 +107,11 @@ def require_platform_admin(principal: Principal, param: str | None = None) -> No
 
 def check_role_name(role: str) -> str:
     if role not in _RANK:
-        raise InvalidRequest(f"Unknown role '{role}'; roles are {', '.join(ROLES)}", param="role")
+        raise refused_value(
+            "literal_error",
+            "Unknown role '{role}'; roles are {expected}",
+            param="role",
+            role=str(role)[:40],
+            expected=", ".join(ROLES),
+        )
     return role

@@ -23,7 +23,7 @@ from aigc.access import (
     require_unlimited,
     role_rank,
 )
-from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, refused_value
 from aigc.gateway import account_rules, sessions
 from aigc.gateway.account_rules import may_grant, may_manage
 from aigc.gateway.auth import hash_api_key, hash_password, new_api_key
@@ -74,7 +74,7 @@ def _free_tenant_name(session: Session, name: str, tenant_id: str | None = None)
     """The name stripped, if no other organization has it (409: names are unique)."""
     name = name.strip()
     if not name:
-        raise InvalidRequest("Organization name must not be empty", param="name")
+        raise refused_value("name_empty", "Organization name must not be empty", param="name")
     holder = session.scalar(select(Tenant.id).where(Tenant.name == name))
     if holder is not None and holder != tenant_id:
         raise Conflict(f"An organization named '{name}' already exists", param="name")
@@ -107,7 +107,12 @@ def update_tenant(
         if field in changes:
             setattr(tenant, field, changes[field])
     if tenant.disabled and tenant.id == principal.tenant_id:
-        raise InvalidRequest("You cannot disable your own organization", param="disabled")
+        raise refused_value(
+            "own_organization_disabled",
+            "You cannot disable your own organization",
+            param="disabled",
+            code="own_organization",
+        )
     session.flush()
     return tenant
 
@@ -115,7 +120,12 @@ def update_tenant(
 def delete_tenant(session: Session, principal: Principal, tenant_id: str) -> None:
     tenant = get_tenant(session, principal, tenant_id)
     if tenant.id == principal.tenant_id:
-        raise InvalidRequest("You cannot delete your own organization", param="tenant_id")
+        raise refused_value(
+            "own_organization_deleted",
+            "You cannot delete your own organization",
+            param="tenant_id",
+            code="own_organization",
+        )
     session.delete(tenant)
 
 
@@ -258,6 +268,7 @@ def _prove_current_password(session: Session, user: User, current: str | None) -
         raise InvalidRequest(
             "Changing your own password needs your current password in current_password",
             param="current_password",
+            code="missing_required_parameter",
         )
     refused, _ = sessions.check_password(session, user, current)
     if refused == "locked":
@@ -315,7 +326,7 @@ def create_group(
     tenant_id = target_tenant(session, principal, tenant_id)
     name = name.strip()
     if not name:
-        raise InvalidRequest("Group name must not be empty", param="name")
+        raise refused_value("name_empty", "Group name must not be empty", param="name")
     group = Group(id=new_id("grp_"), tenant_id=tenant_id, name=name)
     session.add(group)
     try:
@@ -425,10 +436,14 @@ def create_key(
     if expires_at is not None:
         expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
         if expires_at <= datetime.now(UTC):
-            raise InvalidRequest("expires_at must be in the future", param="expires_at")
+            raise refused_value(
+                "time_not_in_future", "expires_at must be in the future", param="expires_at"
+            )
     for field, value in (("rpm_limit", rpm_limit), ("tpm_limit", tpm_limit)):
         if value is not None and value < 1:
-            raise InvalidRequest(f"{field} must be a positive integer", param=field)
+            raise refused_value(
+                "greater_than_equal", f"{field} must be a positive integer", param=field, ge=1
+            )
     if principal is not None:
         limits = account_rules.key_limits(
             session,

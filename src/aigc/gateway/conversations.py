@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_role
-from aigc.errors import InvalidRequest, NotFound, PermissionDenied
+from aigc.errors import NotFound, PermissionDenied, refused_value
 from aigc.gateway.auth import as_utc
 from aigc.infra import untrusted
 from aigc.infra.schema import (
@@ -49,7 +49,12 @@ def owner_of(principal: Principal) -> tuple[str, str]:
 def _clean_title(title: str) -> str:
     title = " ".join(title.split())
     if len(title) > MAX_TITLE:
-        raise InvalidRequest(f"title is at most {MAX_TITLE} characters", param="title")
+        raise refused_value(
+            "string_too_long",
+            "title is at most {max_length} characters",
+            param="title",
+            max_length=MAX_TITLE,
+        )
     return title
 
 
@@ -140,12 +145,27 @@ def append_message(
     require_role(principal, "member")
     conversation = get_conversation(session, principal, conversation_id)
     if role not in ROLES:
-        raise InvalidRequest(f"role must be one of {', '.join(ROLES)}", param="role")
+        raise refused_value(
+            "literal_error",
+            "role must be one of {expected}",
+            param="role",
+            expected=", ".join(ROLES),
+        )
     if len(content) > MAX_CONTENT:
-        raise InvalidRequest(f"content is at most {MAX_CONTENT} characters", param="content")
+        raise refused_value(
+            "string_too_long",
+            "content is at most {max_length} characters",
+            param="content",
+            max_length=MAX_CONTENT,
+        )
     meta = dict(meta or {})
     if len(json.dumps(meta, ensure_ascii=False)) > MAX_META_BYTES:
-        raise InvalidRequest(f"meta is at most {MAX_META_BYTES} bytes of JSON", param="meta")
+        raise refused_value(
+            "json_too_large",
+            "meta is at most {max_bytes} bytes of JSON",
+            param="meta",
+            max_bytes=MAX_META_BYTES,
+        )
     # Strictly increasing times keep the order of quick appends on every backend.
     last = session.scalar(
         select(func.max(ConversationMessage.created_at)).where(
@@ -193,9 +213,13 @@ def rate_message(
             code="message_not_found",
         )
     if row.role != "assistant":
-        raise InvalidRequest("Only an assistant's answer can be rated", param="message_id")
+        raise refused_value(
+            "rating_assistant_only",
+            "Only an assistant's answer can be rated",
+            param="message_id",
+        )
     if rating not in (-1, 1):
-        raise InvalidRequest("rating is 1 (good) or -1 (bad)", param="rating")
+        raise refused_value("rating_value", "rating is 1 (good) or -1 (bad)", param="rating")
     meta = {k: v for k, v in row.meta.items() if k != "correction"} | {"rating": rating}
     if correction:
         meta["correction"] = correction[:MAX_CONTENT]

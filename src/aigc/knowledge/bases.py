@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from aigc.access import ROLES, Principal, require_role, require_unlimited
-from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from aigc.errors import Conflict, NotFound, PermissionDenied, refused_value
 from aigc.infra import untrusted
 from aigc.infra.schema import GroupMember, new_id, unix_time
 from aigc.knowledge.tables import KbAccess, KnowledgeBase
@@ -43,25 +43,36 @@ def parse_grants(grants: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     parsed = []
     for n, grant in enumerate(grants):
         if not isinstance(grant, dict):
-            raise InvalidRequest("Each access entry is an object", param=f"access[{n}]")
+            raise refused_value(
+                "access_entry_not_object", "Each access entry is an object", param=f"access[{n}]"
+            )
         level = grant.get("access", "read")
         if level not in LEVELS:
-            raise InvalidRequest(
-                f"access must be one of {', '.join(LEVELS)}, not '{str(level)[:40]}'",
+            raise refused_value(
+                "literal_error",
+                "access must be one of {expected}, not '{value}'",
                 param=f"access[{n}].access",
+                expected=", ".join(LEVELS),
+                value=str(level)[:40],
             )
         kinds = [k for k in SUBJECTS if k in grant]
         subject = grant[kinds[0]] if len(kinds) == 1 else None
         if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
-            raise InvalidRequest(
+            raise refused_value(
+                "access_entry_subject",
                 "Each access entry names exactly one of 'role', 'group' or 'user' (an id of "
-                f"at most {MAX_SUBJECT} characters)",
+                "at most {max_length} characters)",
                 param=f"access[{n}]",
+                max_length=MAX_SUBJECT,
             )
         kind = kinds[0]
         if kind == "role" and subject not in ROLES:
-            raise InvalidRequest(
-                f"Unknown role '{subject}'; roles are {', '.join(ROLES)}", param=f"access[{n}]"
+            raise refused_value(
+                "literal_error",
+                "Unknown role '{role}'; roles are {expected}",
+                param=f"access[{n}]",
+                role=subject,
+                expected=", ".join(ROLES),
             )
         parsed.append((kind, subject, level))
     return parsed
@@ -187,7 +198,13 @@ def _free_name(session: Session, tenant_id: str, name: str, kb_id: str | None = 
     """The name stripped, if no other KB of the tenant has it (409: names are unique)."""
     name = name.strip()
     if not name or len(name) > 200:
-        raise InvalidRequest("A knowledge base needs a name of 1 to 200 characters", param="name")
+        raise refused_value(
+            "name_length",
+            "A knowledge base needs a name of {min_length} to {max_length} characters",
+            param="name",
+            min_length=1,
+            max_length=200,
+        )
     holder = session.scalar(
         select(KnowledgeBase.id).where(
             KnowledgeBase.tenant_id == tenant_id, KnowledgeBase.name == name

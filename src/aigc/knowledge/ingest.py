@@ -205,20 +205,28 @@ def check_document_name(filename: str | None, folders: bool = False) -> str:
         check_document_name(name.replace("/", "_"))  # the whole: its length, its characters
         return name
     if not name:
+        nameless = "The document needs a file name"
         raise InvalidRequest(
-            "The document needs a file name", param="filename", code="missing_filename"
+            nameless,
+            param="filename",
+            code="missing_filename",
+            details=_why(nameless, "missing_filename", at="filename"),
         )
     if "/" in name or "\\" in name or name in (".", "..") or name.startswith(".."):
+        path = f"The file name '{name[:100]}' contains a path; send a plain file name"
         raise InvalidRequest(
-            f"The file name '{name[:100]}' contains a path; send a plain file name",
+            path,
             param="filename",
             code="unsafe_filename",
+            details=_why(path, "unsafe_filename", at="filename", name=name[:100]),
         )
     if any(unicodedata.category(ch)[0] == "C" for ch in name) or len(name) > 255:
+        unfit = "The file name has control characters or is too long"
         raise InvalidRequest(
-            "The file name has control characters or is too long",
+            unfit,
             param="filename",
             code="invalid_filename",
+            details=_why(unfit, "invalid_filename", at="filename", max_length=255),
         )
     return name
 
@@ -279,10 +287,11 @@ def _format(name: str, head: bytes | None = None) -> str:
         ) from None
 
 
-def _why(message: str, kind: str, **ctx: Any) -> list[dict[str, Any]]:
+def _why(message: str, kind: str, *, at: str = "file", **ctx: Any) -> list[dict[str, Any]]:
     """An upload's refusal by a stable type and its values (``errors.problem_detail``), sent
-    beside the English so a client can say which rule refused the file in its own words."""
-    return [problem_detail("file", {"type": kind, "ctx": ctx, "msg": message})]
+    beside the English so a client can say which rule refused the file in its own words;
+    ``at``: the refusal's param (the file, or its name)."""
+    return [problem_detail(at, {"type": kind, "ctx": ctx, "msg": message})]
 
 
 # The bytes blank space is made of in the encodings text files come in (UTF-8's U+3000, U+00A0

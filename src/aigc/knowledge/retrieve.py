@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal
 from aigc.config import Settings
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 from aigc.infra.db import Database
 from aigc.infra.hf_import import load_transformers
 from aigc.knowledge import db_index, identifiers, indexed, meanings, pgvectors
@@ -74,16 +74,23 @@ class Filters:
         value = value or {}
         unknown = set(value) - {"document_ids", "filenames", "content_types"}
         if unknown:
-            raise InvalidRequest(
-                f"Unknown filter(s) {sorted(unknown)}; filters are document_ids, filenames, "
-                "content_types",
+            raise refused_value(
+                "filter_unknown",
+                "Unknown filter(s) {unknown}; filters are {expected}",
                 param="filters",
+                unknown=str(sorted(unknown)),
+                expected="document_ids, filenames, content_types",
             )
         for key, items in value.items():
             if items is not None and (
                 not isinstance(items, list) or not all(isinstance(i, str) for i in items)
             ):
-                raise InvalidRequest(f"filters.{key} must be a list of strings", param="filters")
+                raise refused_value(
+                    "filter_not_strings",
+                    "filters.{name} must be a list of strings",
+                    param="filters",
+                    name=key,
+                )
         return cls(**value)
 
 
@@ -285,11 +292,19 @@ def search(
 ) -> list[Hit]:
     """The best ``top_k`` chunks for ``query`` among what the caller may read."""
     if not query.strip():
-        raise InvalidRequest("The query is empty", param="query")
+        raise refused_value("query_empty", "The query is empty", param="query")
     if mode not in MODES:
-        raise InvalidRequest(f"mode must be one of {', '.join(MODES)}", param="mode")
+        raise refused_value(
+            "literal_error", "mode must be one of {expected}", param="mode", expected=", ".join(MODES)
+        )
     if not 1 <= top_k <= MAX_TOP_K:
-        raise InvalidRequest(f"top_k must be between 1 and {MAX_TOP_K}", param="top_k")
+        raise refused_value(
+            "param_int_range",
+            "top_k must be between {low} and {high}",
+            param="top_k",
+            low=1,
+            high=MAX_TOP_K,
+        )
     kb_ids = readable_kbs(session, principal, kb_ids)
     allowed = allowed_documents(session, principal.tenant_id, kb_ids, filters or Filters())
     dense_kbs = set(

@@ -104,7 +104,11 @@ def upload_documents(
             except (InvalidRequest, PayloadTooLarge) as exc:  # this file alone is refused
                 slots.append(_refusal(filename, exc))
         if not slots:
-            raise InvalidRequest("Send one or more files as multipart field 'files'", param="files")
+            raise InvalidRequest(
+                "Send one or more files as multipart field 'files'",
+                param="files",
+                code="missing_required_parameter",
+            )
         if all(isinstance(slot, Refusal) for slot in slots):
             raise all_refused([slot for slot in slots if isinstance(slot, Refusal)])
         results: list[dict[str, Any]] = []

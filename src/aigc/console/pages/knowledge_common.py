@@ -132,6 +132,11 @@ i18n.add(
             "kb.refused.blank_file": "The file holds only blank space: no text to index.",
             "kb.refused.duplicate_filename": "A file named '{name}' is already in this upload; "
             "a knowledge base keeps one document per name: send it once, or rename one.",
+            "kb.refused.missing_filename": "The file has no name.",
+            "kb.refused.unsafe_filename": "The file name '{name}' contains a path: send the file "
+            "under a plain name.",
+            "kb.refused.invalid_filename": "The file name has control characters or is longer "
+            "than {max_length} characters.",
         },
         "zh-CN": {
             "kb.refused.unsupported_type": "不支持「.{ext}」类型的文件。",
@@ -143,6 +148,9 @@ i18n.add(
             "kb.refused.blank_file": "文件中只有空白，没有可索引的文字。",
             "kb.refused.duplicate_filename": "本次上传中已有名为「{name}」的文件；知识库中每个名称"
             "只保留一个文档，请只上传一次，或将其中一个改名。",
+            "kb.refused.missing_filename": "文件没有名称。",
+            "kb.refused.unsafe_filename": "文件名「{name}」包含路径，请以不含路径的文件名上传。",
+            "kb.refused.invalid_filename": "文件名含有控制字符，或超过 {max_length} 个字符。",
         },
     }
 )
@@ -169,7 +177,9 @@ def refusal_text(
             return tr(f"kb.refused.{kind}", **shown)
         except (KeyError, TypeError, ValueError):  # values not as this console expects
             pass
-    return explain(tr, message, code, status)
+    # any other rule's one refusal said from its kind and values, where the console knows it
+    at = str(detail.get("loc")) if detail and details and len(details) == 1 else None
+    return explain(tr, message, code, status, at, details)
 
 
 def missing(user: ConsoleUser, exc: ApiError) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_platform_admin
 from aigc.config import Settings
-from aigc.errors import Conflict, InvalidRequest, NotFound
+from aigc.errors import Conflict, InvalidRequest, NotFound, refused_value
 from aigc.gateway.fields import SPACE
 from aigc.infra import crypto, untrusted
 from aigc.infra.schema import Tenant, new_id, unix_time
@@ -63,12 +63,14 @@ def check_issuer(issuer: str) -> str:
         parts = urlsplit(issuer)
         parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
-        raise InvalidRequest("The issuer is not a valid URL", param="issuer") from None
+        raise refused_value("url", "The issuer is not a valid URL", param="issuer") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise InvalidRequest("The issuer must be an https:// URL", param="issuer")
+        raise refused_value("issuer_not_https", "The issuer must be an https:// URL", param="issuer")
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise InvalidRequest(
-            "The issuer may not carry credentials, a query or a fragment", param="issuer"
+        raise refused_value(
+            "url_with_credentials_query_or_fragment",
+            "The issuer may not carry credentials, a query or a fragment",
+            param="issuer",
         )
     return issuer
 
@@ -77,7 +79,9 @@ def check_scopes(scopes: list[str]) -> list[str]:
     out: list[str] = []
     for index, scope in enumerate(scopes):
         if not _SCOPE.match(scope):
-            raise InvalidRequest(f"scopes[{index}] is not a valid scope", param="scopes")
+            raise refused_value(
+                "scope_invalid", "scopes[{index}] is not a valid scope", param="scopes", index=index
+            )
         if scope not in out:
             out.append(scope)
     if "openid" not in out:
@@ -90,9 +94,11 @@ def check_domains(domains: list[str]) -> list[str]:
     for index, domain in enumerate(domains):
         domain = domain.strip().lower()
         if not _DOMAIN.match(domain) or len(domain.lstrip("@")) > 253:
-            raise InvalidRequest(
-                f"allowed_domains[{index}] is not a domain name such as example.com",
+            raise refused_value(
+                "domain_invalid",
+                "allowed_domains[{index}] is not a domain name such as example.com",
                 param="allowed_domains",
+                index=index,
             )
         domain = domain.lstrip("@")
         if domain not in out:
@@ -103,12 +109,17 @@ def check_domains(domains: list[str]) -> list[str]:
 def check_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each rule: ``claim``, ``value`` and exactly one of ``role`` and ``group``."""
     if len(rules) > MAX_RULES:
-        raise InvalidRequest(f"At most {MAX_RULES} mapping rules", param="rules")
+        raise refused_value(
+            "too_long", "At most {max_length} mapping rules", param="rules", max_length=MAX_RULES
+        )
     out = []
     for index, rule in enumerate(rules):
         if bool(rule.get("role")) == bool(rule.get("group")):
-            raise InvalidRequest(
-                f"rules[{index}] must grant either a role or a group", param="rules"
+            raise refused_value(
+                "rule_role_or_group",
+                "rules[{index}] must grant either a role or a group",
+                param="rules",
+                index=index,
             )
         out.append({k: v for k, v in rule.items() if v is not None})
     return out
@@ -151,7 +162,11 @@ def create_provider(
     require_platform_admin(caller)
     _tenant(session, tenant_id)
     if not spec.client_secret:
-        raise InvalidRequest("client_secret is required", param="client_secret")
+        raise InvalidRequest(
+            "client_secret is required",
+            param="client_secret",
+            code="missing_required_parameter",
+        )
     now = datetime.now(UTC)
     row = SsoProvider(
         id=new_id("sso_"),

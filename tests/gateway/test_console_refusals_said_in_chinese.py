@@ -1,0 +1,187 @@
+"""The refusals a console user meets on its forms (conversations, knowledge bases, SSO
+providers, organizations, keys, users) are said in Chinese, with their values.
+
+Found in review: some 180 InvalidRequest raised by the gateway's own code carried no code and
+no kind, so a Chinese page showed the API's English inside its frame:
+"请求被拒绝（input must hold 1 to 2048 strings）". Each request here goes through the real
+app (routes, error handlers) and its answer through the console's own API client and wording
+(``_raise_for``, ``explain_error``; ``refusal_text`` for a knowledge-base upload)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from aigc.console.pages.knowledge_common import refusal_text
+from tests.gateway.test_refusals_said_in_chinese import ZH, _said
+from tests.in_process import admin_client
+
+pytestmark = pytest.mark.anyio
+
+Case = tuple[str, str, dict[str, Any] | None, str, str]
+
+
+async def _check(api: httpx.AsyncClient, cases: list[Case]) -> None:
+    """Each (method, path, body, English, Chinese): a 400 whose code is set, whose English is
+    the API's, and whose Chinese is what the console's pages say."""
+    for method, path, body, english, chinese in cases:
+        reply = await api.request(method, path, json=body)
+        assert reply.status_code == 400, (path, body, reply.text)
+        error, said = _said(reply)
+        assert error.code, (path, body)
+        assert (error.message, said) == (english, chinese), (path, body)
+
+
+async def test_organization_key_and_access_refusals_are_said_in_chinese(
+    api: httpx.AsyncClient,
+) -> None:
+    tenant = (await api.get("/api/me")).json()["tenant_id"]
+    await _check(
+        api,
+        [
+            (
+                "PATCH",
+                f"/api/tenants/{tenant}",
+                {"disabled": True},
+                "You cannot disable your own organization",
+                "请求被拒绝（不能停用自己所在的组织）",
+            ),
+            (
+                "DELETE",
+                f"/api/tenants/{tenant}",
+                None,
+                "You cannot delete your own organization",
+                "请求被拒绝（不能删除自己所在的组织）",
+            ),
+            (
+                "POST",
+                "/api/keys",
+                {"name": "钥匙", "expires_at": "2001-01-01T00:00:00Z"},
+                "expires_at must be in the future",
+                "参数「expires_at」的值无效（必须是将来的时间）",
+            ),
+            (
+                "POST",
+                "/api/kb",
+                {"name": "制度", "access": [{"role": "member", "access": "own"}]},
+                "access must be one of read, write, manage, not 'own'",
+                "参数「access[0].access」的值无效（必须是以下之一：read, write, manage）",
+            ),
+            (
+                "POST",
+                "/api/kb",
+                {"name": "制度", "access": [{"access": "read"}]},
+                "Each access entry names exactly one of 'role', 'group' or 'user' (an id of at "
+                "most 200 characters)",
+                "参数「access[0]」的值无效（每个访问权限条目必须且只能指定 role、group、user "
+                "之一（ID 最多 200 个字符））",
+            ),
+            (
+                "POST",
+                "/api/kb",
+                {"name": "制度", "access": [{"role": "king"}]},
+                "Unknown role 'king'; roles are viewer, member, admin, owner",
+                "参数「access[0]」的值无效（必须是以下之一：viewer, member, admin, owner）",
+            ),
+        ],
+    )
+
+
+async def test_sso_provider_refusals_are_said_in_chinese(api: httpx.AsyncClient) -> None:
+    tenant = (await api.get("/api/me")).json()["tenant_id"]
+    path = f"/api/tenants/{tenant}/sso/providers"
+    base = {"name": "企业微信", "issuer": "https://sso.example.com", "client_id": "c"}
+    secret = base | {"client_secret": "s"}
+    await _check(
+        api,
+        [
+            (
+                "POST",
+                path,
+                base,
+                "Missing required parameter: 'client_secret'",
+                "缺少必填参数「client_secret」",
+            ),
+            (
+                "POST",
+                path,
+                secret | {"rules": [{"claim": "groups", "value": "财务"}]},
+                "rules[0] must grant either a role or a group",
+                "参数「rules」的值无效（rules[0] 必须授予一个角色或一个用户组（二者选一））",
+            ),
+        ],
+    )
+
+
+async def test_conversation_refusals_are_said_in_chinese(
+    app: FastAPI, api: httpx.AsyncClient
+) -> None:
+    made = await api.post(
+        "/api/users", json={"username": "小王", "password": "long enough pw", "role": "member"}
+    )
+    assert made.status_code == 201, made.text
+    key = await api.post("/api/keys", json={"name": "小王的钥匙", "user_id": made.json()["id"]})
+    assert key.status_code == 201, key.text
+    async with admin_client(app, key.json()["key"]) as person:
+        talk = (await person.post("/api/conversations", json={"title": "报销"})).json()["id"]
+        asked = await person.post(
+            f"/api/conversations/{talk}/messages", json={"role": "user", "content": "你好"}
+        )
+        assert asked.status_code == 201, asked.text
+        await _check(
+            person,
+            [
+                (
+                    "POST",
+                    f"/api/conversations/{talk}/messages",
+                    {"role": "user", "content": "你好", "meta": {"笔记": "长" * 64_000}},
+                    "meta is at most 64000 bytes of JSON",
+                    "参数「meta」的值无效（转成 JSON 后最多 64,000 字节）",
+                ),
+                (
+                    "PUT",
+                    f"/api/conversations/{talk}/messages/{asked.json()['id']}/rating",
+                    {"rating": 1},
+                    "Only an assistant's answer can be rated",
+                    "参数「message_id」的值无效（只能为助手的回答评分）",
+                ),
+            ],
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "english", "chinese"),
+    [
+        (
+            "../制度.txt",
+            "The file name '../制度.txt' contains a path; send a plain file name",
+            "文件名「../制度.txt」包含路径，请以不含路径的文件名上传。",
+        ),
+        (
+            "长" * 256 + ".txt",
+            "The file name has control characters or is too long",
+            "文件名含有控制字符，或超过 255 个字符。",
+        ),
+    ],
+)
+async def test_a_refused_file_name_is_said_in_chinese_in_one_and_several_file_uploads(
+    api: httpx.AsyncClient, name: str, english: str, chinese: str
+) -> None:
+    """A name refused alone (the request's 400, as the console's upload sends one file) and
+    among taken files (its place in the 200) is said by its rule."""
+    made = await api.post("/api/kb", json={"name": "上传", "dense": False})
+    upload = f"/api/kb/{made.json()['id']}/documents"
+    bad = ("files", (name, "报销制度".encode(), "text/plain"))
+    alone = await api.post(upload, files=[bad])
+    assert alone.status_code == 400, alone.text
+    error, _ = _said(alone)
+    assert english in error.message
+    assert refusal_text(ZH, error.message, error.code, 400, error.details) == chinese
+    several = await api.post(upload, files=[("files", ("制度.txt", b"ok", "text/plain")), bad])
+    assert several.status_code == 200, several.text
+    refused = several.json()["data"][1]["error"]
+    assert refused["message"] == english
+    assert refusal_text(ZH, refused["message"], refused["code"], 400, refused["details"]) == chinese
