@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
-from aigc.errors import InvalidRequest, PermissionDenied, refused_value
+from aigc.errors import PermissionDenied, refused_value
 
 Role = Literal["viewer", "member", "admin", "owner"]  # the type request bodies declare
 ROLES: tuple[str, ...] = get_args(Role)

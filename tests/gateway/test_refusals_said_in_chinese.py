@@ -23,8 +23,8 @@ from aigc.console import i18n
 from aigc.console.api import ApiError, _raise_for
 from aigc.console.api_errors import explain_error
 from aigc.console.i18n import Translator
-from aigc.console.problems import problem_text
 from aigc.console.pages.knowledge_common import refusal_text
+from aigc.console.problems import problem_text
 from aigc.errors import InvalidRequest
 from aigc.gateway.error_handlers import error_response
 from aigc.gateway.response_schemas import INCLUDE_NOTHING_MORE

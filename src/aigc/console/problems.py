@@ -189,19 +189,23 @@ _REFUSALS = {
         "problem.rating_assistant_only": "only an assistant's answer can be rated",
         "problem.rating_value": "a rating is 1 (good) or -1 (bad)",
         "problem.issuer_not_https": "the issuer must be an https:// URL",
-        "problem.url_with_credentials_query_or_fragment": "the URL may not carry credentials, a query or a fragment",
+        "problem.url_with_credentials_query_or_fragment": "the URL may not carry credentials, a "
+        "query or a fragment",
         "problem.scope_invalid": "scopes[{index}] is not a valid scope",
-        "problem.domain_invalid": "allowed_domains[{index}] is not a domain name such as example.com",
+        "problem.domain_invalid": "allowed_domains[{index}] is not a domain name such as "
+        "example.com",
         "problem.rule_role_or_group": "rules[{index}] must grant either a role or a group",
         "problem.access_entry_not_object": "each access entry is an object",
-        "problem.access_entry_subject": "each access entry names exactly one of 'role', 'group' or 'user' (an id of at most {max_length} characters)",
+        "problem.access_entry_subject": "each access entry names exactly one of 'role', 'group' "
+        "or 'user' (an id of at most {max_length} characters)",
         "problem.name_length": "a name of {min_length} to {max_length} characters is needed",
         "problem.filter_unknown": "unknown filter(s) {unknown}; filters are {expected}",
         "problem.filter_not_strings": "filters.{name} must be a list of strings",
         "problem.query_empty": "the query is empty",
         "problem.missing_filename": "the document needs a file name",
         "problem.unsafe_filename": "the file name '{name}' contains a path; send a plain file name",
-        "problem.invalid_filename": "the file name has control characters or is longer than {max_length} characters",
+        "problem.invalid_filename": "the file name has control characters or is longer than "
+        "{max_length} characters",
     },
     "zh-CN": {
         "problem.tools_not_combined": "在该模型上，tools 不能与 response_format、引导解码、"
@@ -231,7 +235,8 @@ _REFUSALS = {
         "problem.history_not_read_by_model": "模型「{model}」不支持「{name}」",
         "problem.no_tokenizer_for_ids": "模型「{model}」在这里没有能读取词元 ID 的分词器；"
         "请以文本形式发送「{name}」",
-        "problem.token_id_outside_vocabulary": "词元 ID {id} 超出了模型词表的范围（0 到 {last_id}）",
+        "problem.token_id_outside_vocabulary": "词元 ID {id} 超出了模型词表的范围"
+        "（0 到 {last_id}）",
         "problem.images_in_user_messages_only": "只有 user 消息可以包含图片，{role} 消息不可以",
         "problem.model_reads_no_images": "模型「{model}」不能读取图片；请删除 {place} 处的 "
         "image_url 片段，或选择能力包含 vision 的模型",
@@ -263,12 +268,14 @@ _REFUSALS = {
         "problem.rating_assistant_only": "只能为助手的回答评分",
         "problem.rating_value": "评分只能是 1（好）或 -1（差）",
         "problem.issuer_not_https": "签发者（issuer）必须是 https:// 开头的网址",
-        "problem.url_with_credentials_query_or_fragment": "网址中不能包含登录凭据、查询参数（?）或片段（#）",
+        "problem.url_with_credentials_query_or_fragment": "网址中不能包含登录凭据、"
+        "查询参数（?）或片段（#）",
         "problem.scope_invalid": "scopes[{index}] 不是有效的授权范围（scope）",
         "problem.domain_invalid": "allowed_domains[{index}] 不是 example.com 这样的域名",
         "problem.rule_role_or_group": "rules[{index}] 必须授予一个角色或一个用户组（二者选一）",
         "problem.access_entry_not_object": "每个访问权限条目都必须是对象",
-        "problem.access_entry_subject": "每个访问权限条目必须且只能指定 role、group、user 之一（ID 最多 {max_length} 个字符）",
+        "problem.access_entry_subject": "每个访问权限条目必须且只能指定 role、group、user "
+        "之一（ID 最多 {max_length} 个字符）",
         "problem.name_length": "名称需要 {min_length} 到 {max_length} 个字符",
         "problem.filter_unknown": "未知的筛选条件 {unknown}；可用：{expected}",
         "problem.filter_not_strings": "filters.{name} 必须是字符串列表",

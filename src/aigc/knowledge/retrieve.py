@@ -295,7 +295,10 @@ def search(
         raise refused_value("query_empty", "The query is empty", param="query")
     if mode not in MODES:
         raise refused_value(
-            "literal_error", "mode must be one of {expected}", param="mode", expected=", ".join(MODES)
+            "literal_error",
+            "mode must be one of {expected}",
+            param="mode",
+            expected=", ".join(MODES),
         )
     if not 1 <= top_k <= MAX_TOP_K:
         raise refused_value(

@@ -65,7 +65,9 @@ def check_issuer(issuer: str) -> str:
     except ValueError:
         raise refused_value("url", "The issuer is not a valid URL", param="issuer") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise refused_value("issuer_not_https", "The issuer must be an https:// URL", param="issuer")
+        raise refused_value(
+            "issuer_not_https", "The issuer must be an https:// URL", param="issuer"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise refused_value(
             "url_with_credentials_query_or_fragment",
