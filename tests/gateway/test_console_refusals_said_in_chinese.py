@@ -9,15 +9,22 @@ app (routes, error handlers) and its answer through the console's own API client
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from PIL import Image
 
 from aigc.console.pages.knowledge_common import refusal_text
+from aigc.errors import APIError, InvalidRequest
+from aigc.gateway import image_uploads
+from aigc.gateway.error_handlers import error_response
+from aigc.gateway.image_forms import Upload
 from tests.gateway.test_refusals_said_in_chinese import ZH, _said
 from tests.in_process import admin_client
+from tests.templates import ECHO
 
 pytestmark = pytest.mark.anyio
 
@@ -185,3 +192,124 @@ async def test_a_refused_file_name_is_said_in_chinese_in_one_and_several_file_up
     refused = several.json()["data"][1]["error"]
     assert refused["message"] == english
     assert refusal_text(ZH, refused["message"], refused["code"], 400, refused["details"]) == chinese
+
+
+def _sent(exc: Exception) -> httpx.Response:
+    """``exc`` as the app's error handler answers it."""
+    assert isinstance(exc, APIError)
+    sent = error_response(exc)
+    return httpx.Response(sent.status_code, headers=dict(sent.headers), content=bytes(sent.body))
+
+
+async def test_tool_refusals_are_said_in_chinese(api: httpx.AsyncClient) -> None:
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    chat = "/v1/chat/completions"
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {}}}]
+    base = {"model": "template-echo", "messages": [{"role": "user", "content": "天气如何"}]}
+    await _check(
+        api,
+        [
+            (
+                "POST",
+                chat,
+                base | {"tool_choice": "required"},
+                "'tool_choice' is only allowed when tools are given",
+                "参数「tool_choice」的值无效（只有提供了工具（tools）时才能使用 tool_choice）",
+            ),
+            (
+                "POST",
+                chat,
+                base | {"tools": tools, "tool_choice": {"type": "function", "function": {}}},
+                "'tool_choice' names a function: {\"name\": ...}",
+                '参数「tool_choice」的值无效（tool_choice 需要指定函数名：{"name": ...}）',
+            ),
+            (
+                "POST",
+                chat,
+                base
+                | {
+                    "tools": tools,
+                    "tool_choice": {"type": "function", "function": {"name": "stock"}},
+                },
+                "'tool_choice' names 'stock', which is not among the tools",
+                "参数「tool_choice」的值无效（tool_choice 指定的函数「stock」不在所提供的工具中）",
+            ),
+            (
+                "POST",
+                chat,
+                base | {"tools": tools + tools},
+                "Function names must be unique",
+                "参数「tools」的值无效（函数名不能重复）",
+            ),
+            (
+                "POST",
+                chat,
+                base
+                | {
+                    "messages": [
+                        {"role": "user", "content": "天气如何"},
+                        {"role": "tool", "tool_call_id": "call_9", "content": "晴"},
+                    ]
+                },
+                "Messages with role 'tool' must answer a call of the preceding assistant message "
+                "with 'tool_calls'",
+                "参数「messages[1].tool_call_id」的值无效（tool 消息必须回应前一条 assistant "
+                "消息中 tool_calls 里的调用）",
+            ),
+        ],
+    )
+
+
+async def test_image_form_refusals_are_said_in_chinese(api: httpx.AsyncClient) -> None:
+    reply = await api.post("/v1/images/edits", data={"model": "gan-any", "image": "猫.png"})
+    assert reply.status_code == 400, reply.text
+    error, said = _said(reply)
+    assert error.message == "'image' must be a file part (a form field with a filename)"
+    assert said == "参数「image」的值无效（image 必须是文件（带文件名的表单字段））"
+
+
+def _png(width: int, height: int, mode: str = "RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (width, height)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("refuse", "english", "chinese"),
+    [
+        (
+            lambda: image_uploads.uploaded_image(Upload("image", b"not an image"), 10**6),
+            "The file 'image' is not a PNG, JPEG, WebP or GIF image",
+            "请求被拒绝（image 处的图片不是 PNG、JPEG、WebP 或 GIF 格式）",
+        ),
+        (
+            lambda: image_uploads.square_image(Upload("image", _png(2048, 1024)), 10**7),
+            "The image 'image' is 2048x1024; it must be square (the models here make square "
+            "images)",
+            "请求被拒绝（图片「image」为 2048x1024，必须是正方形（这里的模型只生成正方形图片））",
+        ),
+        (
+            lambda: image_uploads.edit_alpha(
+                Image.new("RGBA", (64, 64)), Upload("mask", _png(32, 32, "RGBA")), 10**6
+            ),
+            "The mask is 32x32 and the image 64x64; they must be the same size",
+            "请求被拒绝（mask 为 32x32，图片为 64x64，两者必须一样大）",
+        ),
+        (
+            lambda: image_uploads.edit_alpha(Image.new("RGB", (64, 64)), None, 10**6),
+            "Give a 'mask' (a PNG whose transparent pixels mark the area to edit), or an image "
+            "with fully transparent pixels there",
+            "缺少必填参数「mask」",
+        ),
+    ],
+)
+def test_an_uploaded_image_s_refusal_is_said_by_its_rule(
+    refuse: Any, english: str, chinese: str
+) -> None:
+    """Its code (invalid_image, …) alone said "图片已损坏或是动图，无法读取。" of an image that
+    is only not square; its rule, with the sizes written as sizes are, says what is wrong."""
+    with pytest.raises(InvalidRequest) as refused:
+        refuse()
+    error, said = _said(_sent(refused.value))
+    assert (error.message, said) == (english, chinese)

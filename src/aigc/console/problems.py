@@ -206,6 +206,51 @@ _REFUSALS = {
         "problem.unsafe_filename": "the file name '{name}' contains a path; send a plain file name",
         "problem.invalid_filename": "the file name has control characters or is longer than "
         "{max_length} characters",
+        "problem.tools_or_functions": "use either 'tools' or the legacy 'functions', not both",
+        "problem.only_with_tools": "'{name}' is only allowed when tools are given",
+        "problem.function_names_unique": "function names must be unique",
+        "problem.tool_choice_mode": "'{name}' is one of {choices} or a named function",
+        "problem.tool_choice_names_function": "'{name}' names a function: {form}",
+        "problem.tool_choice_not_among_tools": "'{name}' names '{function}', which is not among "
+        "the tools",
+        "problem.tool_calls_assistant_only": "only assistant messages carry tool calls",
+        "problem.function_message_unasked": "a 'function' message must follow an assistant "
+        "message calling that function",
+        "problem.tool_message_unasked": "a 'tool' message must answer a call of the preceding "
+        "assistant message with 'tool_calls'",
+        "problem.data_url_invalid": "the image at {place} is not a valid data URL "
+        "(data:image/png;base64,...)",
+        "problem.data_url_not_image": "the image at {place} is a data URL of type '{type}', not "
+        "an image",
+        "problem.data_url_not_base64": "the image at {place} must be base64-encoded "
+        "(data:image/...;base64,...)",
+        "problem.image_bytes_over": "the image at {place} is larger than {max_bytes} bytes",
+        "problem.base64_invalid": "the image at {place} does not hold valid base64 data",
+        "problem.image_pixels_over": "the image at {place} has more than {max_pixels} pixels",
+        "problem.image_format_unread": "the image at {place} is not a {formats} image",
+        "problem.image_animated": "the image at {place} is animated; send a single frame",
+        "problem.image_damaged": "the image at {place} is damaged",
+        "problem.image_not_square": "the image '{place}' is {width}x{height}; it must be square",
+        "problem.mask_needed": "give a 'mask' (a PNG whose transparent pixels mark the area to "
+        "edit), or an image with fully transparent pixels there",
+        "problem.mask_not_png_with_alpha": "the mask must be a PNG with an alpha channel "
+        "(transparent where to edit)",
+        "problem.mask_size_differs": "the mask is {width}x{height} and the image "
+        "{image_width}x{image_height}; they must be the same size",
+        "problem.mask_nothing_to_edit": "the mask has no fully transparent pixel: there is "
+        "nothing to edit",
+        "problem.image_size_not_offered": "size '{size}' is not offered by this model; use one "
+        "of: {expected}",
+        "problem.image_not_base64_image": "the image is not valid base64 {formats}",
+        "problem.model_cannot": "the model '{model}' does not {what}",
+        "problem.model_makes_no_images": "the model '{model}' does not generate images",
+        "problem.one_image_at_a_time": "the model '{model}' edits one image at a time; {count} "
+        "were sent",
+        "problem.template_needs_slot": "the template must contain {{}} where the label goes",
+        "problem.form_file_needed": "'{name}' must be a file part (a form field with a filename)",
+        "problem.form_too_many_files": "at most {max_length} file(s) in '{name}'",
+        "problem.form_text_needed": "'{name}' must be a text field, not a file",
+        "problem.form_field_twice": "'{name}' is given more than once",
     },
     "zh-CN": {
         "problem.tools_not_combined": "在该模型上，tools 不能与 response_format、引导解码、"
@@ -283,6 +328,47 @@ _REFUSALS = {
         "problem.missing_filename": "文档需要文件名",
         "problem.unsafe_filename": "文件名「{name}」包含路径，请只发送文件名本身",
         "problem.invalid_filename": "文件名含有控制字符，或超过 {max_length} 个字符",
+        "problem.tools_or_functions": "tools 和旧式的 functions 只能使用其中一个",
+        "problem.only_with_tools": "只有提供了工具（tools）时才能使用 {name}",
+        "problem.function_names_unique": "函数名不能重复",
+        "problem.tool_choice_mode": "{name} 必须是 {choices} 之一，或指定一个函数",
+        "problem.tool_choice_names_function": "{name} 需要指定函数名：{form}",
+        "problem.tool_choice_not_among_tools": "{name} 指定的函数「{function}」不在所提供的工具中",
+        "problem.tool_calls_assistant_only": "只有 assistant 消息可以包含工具调用",
+        "problem.function_message_unasked": "function 消息必须跟在调用该函数的 assistant 消息之后",
+        "problem.tool_message_unasked": "tool 消息必须回应前一条 assistant 消息中 "
+        "tool_calls 里的调用",
+        "problem.data_url_invalid": "{place} 处的图片不是有效的 data URL"
+        "（data:image/png;base64,...）",
+        "problem.data_url_not_image": "{place} 处的 data URL 类型为「{type}」，不是图片",
+        "problem.data_url_not_base64": "{place} 处的图片必须以 base64 编码"
+        "（data:image/...;base64,...）",
+        "problem.image_bytes_over": "{place} 处的图片超过 {max_bytes} 字节",
+        "problem.base64_invalid": "{place} 处的图片不是有效的 base64 数据",
+        "problem.image_pixels_over": "{place} 处的图片超过 {max_pixels} 像素",
+        "problem.image_format_unread": "{place} 处的图片不是 PNG、JPEG、WebP 或 GIF 格式",
+        "problem.image_animated": "{place} 处的图片是动图，请只发送单帧图片",
+        "problem.image_damaged": "{place} 处的图片已损坏，无法读取",
+        "problem.image_not_square": "图片「{place}」为 {width}x{height}，必须是正方形"
+        "（这里的模型只生成正方形图片）",
+        "problem.mask_needed": "请提供 mask（用透明像素标出要编辑区域的 PNG），"
+        "或在图片中要编辑的区域使用完全透明的像素",
+        "problem.mask_not_png_with_alpha": "mask 必须是带透明通道的 PNG 图片"
+        "（透明处为要编辑的区域）",
+        "problem.mask_size_differs": "mask 为 {width}x{height}，"
+        "图片为 {image_width}x{image_height}，两者必须一样大",
+        "problem.mask_nothing_to_edit": "mask 中没有完全透明的像素，没有可编辑的区域",
+        "problem.image_size_not_offered": "该模型不提供尺寸「{size}」；可用：{expected}",
+        "problem.image_not_base64_image": "图片不是有效的 base64 编码的 PNG、JPEG、WebP 或 GIF "
+        "图片",
+        "problem.model_cannot": "模型「{model}」不支持此操作",
+        "problem.model_makes_no_images": "模型「{model}」不能生成图片",
+        "problem.one_image_at_a_time": "模型「{model}」每次只能编辑一张图片，本次发送了 {count} 张",
+        "problem.template_needs_slot": "template 中必须包含 {{}}，用来填入标签",
+        "problem.form_file_needed": "{name} 必须是文件（带文件名的表单字段）",
+        "problem.form_too_many_files": "{name} 中最多只能有 {max_length} 个文件",
+        "problem.form_text_needed": "{name} 必须是文本字段，不能是文件",
+        "problem.form_field_twice": "{name} 重复提供了多次",
     },
 }
 i18n.add(_REFUSALS)
@@ -306,9 +392,11 @@ _SAME = {
 }
 
 
-# Values that name a thing or a place (a token id, a line): written as they are, since
-# "词元 ID 50,257" or "第 1,024 行" is not how anyone writes an identifier.
-_IDENTIFIERS = frozenset({"id", "line", "column", "index", "port"})
+# Values that name a thing or a place (a token id, a line) or a size as WxH: written as they
+# are, since "词元 ID 50,257", "第 1,024 行" or "1,024x1,024" is not how anyone writes them.
+_IDENTIFIERS = frozenset(
+    {"id", "line", "column", "index", "port", "width", "height", "image_width", "image_height"}
+)
 
 
 def _shown(value: Any, name: str = "") -> Any:

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, refused_value
 from aigc.infra import untrusted
 
 M = TypeVar("M", bound=BaseModel)
@@ -96,14 +96,20 @@ async def read_form(
             if spec is not None:
                 got = sent[spec.name]
                 if not isinstance(value, UploadFile):
-                    raise InvalidRequest(
-                        f"'{spec.name}' must be a file part (a form field with a filename)",
+                    raise refused_value(
+                        "form_file_needed",
+                        "'{name}' must be a file part (a form field with a filename)",
                         param=spec.name,
+                        name=spec.name,
                     )
                 if len(got) >= spec.many:
-                    raise InvalidRequest(
-                        f"At most {spec.many} file(s) in '{spec.name}'; more were sent",
+                    raise refused_value(
+                        "form_too_many_files",
+                        "At most {max_length} file(s) in '{name}'; more were sent",
                         param=spec.name,
+                        code="array_above_max_length",
+                        name=spec.name,
+                        max_length=spec.many,
                     )
                 data = await value.read(left + 1)
                 if len(data) > left:
@@ -122,9 +128,16 @@ async def read_form(
                     code="unknown_parameter",
                 )
             elif not isinstance(value, str):
-                raise InvalidRequest(f"'{key}' must be a text field, not a file", param=key)
+                raise refused_value(
+                    "form_text_needed",
+                    "'{name}' must be a text field, not a file",
+                    param=key,
+                    name=key,
+                )
             elif key in texts:
-                raise InvalidRequest(f"'{key}' is given more than once", param=key)
+                raise refused_value(
+                    "form_field_twice", "'{name}' is given more than once", param=key, name=key
+                )
             else:
                 texts[key] = value
     finally:

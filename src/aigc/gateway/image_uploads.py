@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 from aigc.gateway.image_forms import Upload
 from aigc.models.image import inputs
 
@@ -23,19 +23,21 @@ def uploaded_image(upload: Upload, max_pixels: int) -> Image.Image:
         checked = inputs.checked_image(upload.data, max_pixels)
         return inputs.pil_image(checked)
     except inputs.ImageRejected as exc:
-        raise InvalidRequest(
-            f"The file '{upload.param}' {exc}", param=upload.param, code=exc.code
-        ) from None
+        raise exc.refusal(f"The file '{upload.param}' {exc}", upload.param, upload.param) from None
 
 
 def square_image(upload: Upload, max_pixels: int) -> Image.Image:
     img = uploaded_image(upload, max_pixels)
     if img.width != img.height:
-        raise InvalidRequest(
-            f"The image '{upload.param}' is {img.width}x{img.height}; it must be square (the "
-            "models here make square images)",
+        raise refused_value(
+            "image_not_square",
+            "The image '{place}' is {width}x{height}; it must be square (the models here make "
+            "square images)",
             param=upload.param,
             code="invalid_image",
+            place=upload.param,
+            width=img.width,
+            height=img.height,
         )
     return img
 
@@ -58,29 +60,39 @@ def edit_alpha(image: Image.Image, mask: Upload | None, max_pixels: int) -> np.n
     if mask is None:
         alpha = alpha_of(image)
         if not (alpha == 0).any():
-            raise InvalidRequest(
+            raise refused_value(
+                "mask_needed",
                 "Give a 'mask' (a PNG whose transparent pixels mark the area to edit), or an "
                 "image with fully transparent pixels there",
                 param="mask",
+                code="missing_required_parameter",
             )
         return alpha
     img = uploaded_image(mask, max_pixels)
     if img.format != "PNG" or not has_alpha(img):
-        raise InvalidRequest(
+        raise refused_value(
+            "mask_not_png_with_alpha",
             "The mask must be a PNG with an alpha channel (transparent where to edit)",
             param="mask",
             code="invalid_image_format",
         )
     if img.size != image.size:
-        raise InvalidRequest(
-            f"The mask is {img.width}x{img.height} and the image {image.width}x"
-            f"{image.height}; they must be the same size",
+        raise refused_value(
+            "mask_size_differs",
+            "The mask is {width}x{height} and the image {image_width}x{image_height}; they must "
+            "be the same size",
             param="mask",
             code="invalid_image",
+            width=img.width,
+            height=img.height,
+            image_width=image.width,
+            image_height=image.height,
         )
     alpha = alpha_of(img)
     if not (alpha == 0).any():
-        raise InvalidRequest(
-            "The mask has no fully transparent pixel: there is nothing to edit", param="mask"
+        raise refused_value(
+            "mask_nothing_to_edit",
+            "The mask has no fully transparent pixel: there is nothing to edit",
+            param="mask",
         )
     return alpha

@@ -47,8 +47,10 @@ def tool_set(body: ChatCompletionRequest) -> ToolSet | None:
     """The request's tools and how they may be used; None when it offers none. Each
     function's ``parameters`` must be a JSON schema (400 ``invalid_json_schema``)."""
     if body.tools and body.functions:
-        raise InvalidRequest(
-            "Use either 'tools' or the legacy 'functions', not both", param="functions"
+        raise refused_value(
+            "tools_or_functions",
+            "Use either 'tools' or the legacy 'functions', not both",
+            param="functions",
         )
     if body.functions:
         defs, choice, field_name = body.functions, body.function_call, "function_call"
@@ -59,14 +61,19 @@ def tool_set(body: ChatCompletionRequest) -> ToolSet | None:
         parallel = body.parallel_tool_calls is not False
     if not defs:
         if choice not in (None, "none", "auto"):
-            raise InvalidRequest(
-                f"'{field_name}' is only allowed when tools are given", param=field_name
+            raise refused_value(
+                "only_with_tools",
+                "'{name}' is only allowed when tools are given",
+                param=field_name,
+                name=field_name,
             )
         return None
     names = [d.name for d in defs]
     if len(set(names)) != len(names):
-        raise InvalidRequest(
-            "Function names must be unique", param="functions" if body.functions else "tools"
+        raise refused_value(
+            "function_names_unique",
+            "Function names must be unique",
+            param="functions" if body.functions else "tools",
         )
     for i, d in enumerate(defs):  # whatever the model: as response_format's schema is
         if d.parameters is not None:
@@ -92,25 +99,42 @@ def _choice(choice: Any, param: str, names: set[str], legacy: bool) -> tuple[Any
         if choice in _MODES and not (legacy and choice == "required"):
             return choice, None
         allowed = "none, auto" if legacy else "none, auto, required"
-        raise InvalidRequest(f"'{param}' is one of {allowed} or a named function", param=param)
+        raise refused_value(
+            "tool_choice_mode",
+            "'{name}' is one of {choices} or a named function",
+            param=param,
+            name=param,
+            choices=allowed,
+        )
     name = choice.get("name") if legacy else _named(choice, param)
     if not isinstance(name, str):
-        raise InvalidRequest(f"'{param}' names a function: {{\"name\": ...}}", param=param)
-    if name not in names:
-        raise InvalidRequest(
-            f"'{param}' names '{untrusted.field(name)}', which is not among the tools",
+        raise refused_value(
+            "tool_choice_names_function",
+            "'{name}' names a function: {form}",
             param=param,
+            name=param,
+            form='{"name": ...}',
+        )
+    if name not in names:
+        raise refused_value(
+            "tool_choice_not_among_tools",
+            "'{name}' names '{function}', which is not among the tools",
+            param=param,
+            name=param,
+            function=str(untrusted.field(name)),
         )
     return "named", name
 
 
 def _named(choice: dict[str, Any], param: str) -> Any:
     if choice.get("type") != "function" or not isinstance(choice.get("function"), dict):
-        raise InvalidRequest(
-            f"'{param}' is none, auto, required or "
-            '{"type": "function", "function": {"name": ...}} (other tool types are not '
-            "supported)",
+        raise refused_value(
+            "tool_choice_form",
+            "'{name}' is {choices} or {named} (other tool types are not supported)",
             param=param,
+            name=param,
+            choices="none, auto, required",
+            named='{"type": "function", "function": {"name": ...}}',
         )
     return choice["function"].get("name")
 
@@ -140,8 +164,10 @@ def chat_messages(body: ChatCompletionRequest) -> list[ChatMessage]:
 
 def _calls(message: Message, index: int, legacy_ids: dict[str, list[str]]) -> tuple[ToolCall, ...]:
     if message.role != "assistant" and (message.tool_calls or message.function_call):
-        raise InvalidRequest(
-            "Only assistant messages carry tool calls", param=f"messages[{index}].tool_calls"
+        raise refused_value(
+            "tool_calls_assistant_only",
+            "Only assistant messages carry tool calls",
+            param=f"messages[{index}].tool_calls",
         )
     calls = [
         ToolCall(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or []
@@ -159,7 +185,8 @@ def _answered(
     if message.role == "function":
         pending = legacy_ids.get(message.name or "", [])
         if not pending:
-            raise InvalidRequest(
+            raise refused_value(
+                "function_message_unasked",
                 "A 'function' message must follow an assistant message calling that function",
                 param=f"messages[{index}].name",
             )
@@ -171,7 +198,8 @@ def _answered(
             code="missing_required_parameter",
         )
     if message.tool_call_id not in open_calls:
-        raise InvalidRequest(
+        raise refused_value(
+            "tool_message_unasked",
             "Messages with role 'tool' must answer a call of the preceding assistant message "
             "with 'tool_calls'",
             param=f"messages[{index}].tool_call_id",

@@ -125,8 +125,8 @@ def load_images(parts: list[ImagePart], settings: Settings) -> list[ChatImage]:
         try:
             images.append(checked_image(data, settings.max_image_pixels, part.detail))
         except ImageRejected as exc:
-            raise InvalidRequest(
-                f"The image at {part.param} {exc}", param=f"{part.param}.image_url", code=exc.code
+            raise exc.refusal(
+                f"The image at {part.param} {exc}", f"{part.param}.image_url", part.param
             ) from None
     return images
 
@@ -145,9 +145,7 @@ def _image_bytes(part: ImagePart, budget: int, deadline: float, settings: Settin
         except ImageTooLarge:
             raise too_large from None
         except ImageRejected as exc:
-            raise InvalidRequest(
-                f"The image at {part.param} {exc}", param=param, code=exc.code
-            ) from None
+            raise exc.refusal(f"The image at {part.param} {exc}", param, part.param) from None
     try:  # brackets around no IPv6 address raise
         scheme = urlsplit(part.url).scheme.lower()
     except ValueError:

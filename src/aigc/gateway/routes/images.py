@@ -235,8 +235,12 @@ def parse_size(size: str | None, allowed: list[int]) -> int:
         return allowed[0]
     match = _SIZE.match(size)
     if match is None or match[1] != match[2] or int(match[1]) not in allowed:
-        raise InvalidRequest(
-            f"size '{size}' is not offered by this model; use one of: {shown}", param="size"
+        raise refused_value(
+            "image_size_not_offered",
+            "size '{size}' is not offered by this model; use one of: {expected}",
+            param="size",
+            size=str(untrusted.field(size, 40)),
+            expected=shown,
         )
     return int(match[1])
 
@@ -284,14 +288,25 @@ def decode_image(data: str, param: str = "image") -> Image.Image:
         img.load()
         return img
     except (binascii.Error, ValueError, OSError):
-        raise InvalidRequest(
-            f"The image is not valid base64 {inputs.FORMAT_NAMES}", param=param
+        raise refused_value(
+            "image_not_base64_image",
+            "The image is not valid base64 {formats}",
+            param=param,
+            code="invalid_image",
+            formats=inputs.FORMAT_NAMES,
         ) from None
 
 
 def need(model: Any, attribute: str, name: str, what: str) -> None:
     if not hasattr(model, attribute):
-        raise InvalidRequest(f"The model '{name}' does not {what}", param="model")
+        raise refused_value(
+            "model_cannot",
+            "The model '{model}' does not {what}",
+            param="model",
+            code="unsupported_model",
+            model=str(untrusted.field(name)),
+            what=what,
+        )
 
 
 async def open_model(
@@ -440,7 +455,13 @@ async def generate_images(
     refuse_unsupported_image(body)
     model = await open_model(svc, caller, rec, body.model)
     if not isinstance(model, ImageModel):
-        raise InvalidRequest(f"The model '{body.model}' does not generate images", param="model")
+        raise refused_value(
+            "model_makes_no_images",
+            "The model '{model}' does not generate images",
+            param="model",
+            code="unsupported_model",
+            model=str(untrusted.field(body.model)),
+        )
     side = parse_size(body.size, model.sizes)
     # The input guard (tenant policy, PII redaction, injection): a block is a 400 here.
     guarded, guard_session = await guarding.guard_request(
@@ -487,11 +508,16 @@ def the_image(uploads: list[Upload], model_name: str, max_pixels: int) -> Image.
     """The one image an edit or a variation works on, square (a 400 naming ``image`` when none
     was sent, or more than one: these models work on one image at a time)."""
     if not uploads:
-        raise InvalidRequest("Missing required parameter: 'image'", param="image")
-    if len(uploads) > 1:
         raise InvalidRequest(
-            f"The model '{model_name}' edits one image at a time; {len(uploads)} were sent",
+            "Missing required parameter: 'image'", param="image", code="missing_required_parameter"
+        )
+    if len(uploads) > 1:
+        raise refused_value(
+            "one_image_at_a_time",
+            "The model '{model}' edits one image at a time; {count} were sent",
             param="image",
+            model=str(untrusted.field(model_name)),
+            count=len(uploads),
         )
     return square_image(uploads[0], max_pixels)
 
@@ -736,7 +762,9 @@ async def embeddings(
     rec.model = body.model
     if not body.input and not body.images:
         raise InvalidRequest(
-            "Give texts in 'input' and/or base64 images in 'images'", param="input"
+            "Give texts in 'input' and/or base64 images in 'images'",
+            param="input",
+            code="missing_required_parameter",
         )
     model: Any = await svc.model(caller, body.model)  # a CLIP model once ``need`` passes
     need(model, "embed_images", body.model, "embed images and text (use a clip- model)")
@@ -777,7 +805,9 @@ async def classify(
     require_role(caller, "member")
     rec.model = body.model
     if "{}" not in body.template:
-        raise InvalidRequest("template must contain {} where the label goes", param="template")
+        raise refused_value(
+            "template_needs_slot", "template must contain {} where the label goes", param="template"
+        )
     model: Any = await svc.model(caller, body.model)  # a CLIP model once ``need`` passes
     need(model, "zero_shot", body.model, "classify zero-shot (use a clip- model)")
     pixels = image_array(decode_image(body.image), model.size, model.channels)
@@ -809,6 +839,12 @@ async def verify(
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidRequest("The image is not valid base64", param="image") from None
+        raise refused_value(
+            "base64_invalid",
+            "The image is not valid base64",
+            param="image",
+            code="invalid_image",
+            place="image",
+        ) from None
     key = provenance.signing_key(svc.settings.server_secret())
     return provenance.verify_png(raw, key).as_dict()

@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from aigc.errors import InvalidRequest, problem_detail
 from aigc.infra import untrusted
 from aigc.models.protocols import ChatImage
 
@@ -29,11 +30,27 @@ _DATA_URL = re.compile(r"data:(?P<type>[^;,]*)(?P<params>(?:;[^;,]*)*),(?P<data>
 
 class ImageRejected(ValueError):
     """The bytes or the data URL are not an image we take; the message says why, completing
-    "The image at <where> ...", and ``code`` says it in one word (OpenAI's codes)."""
+    "The image at <where> ...", ``code`` says it in one word (OpenAI's codes), and ``kind``
+    with ``values`` says which rule refused it (for a client to say in its own language)."""
 
-    def __init__(self, message: str, code: str = "invalid_image") -> None:
+    def __init__(
+        self,
+        message: str,
+        code: str = "invalid_image",
+        kind: str = "image_damaged",
+        **values: str | int,
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.kind = kind
+        self.values = values
+
+    def refusal(self, message: str, param: str, place: str) -> InvalidRequest:
+        """The 400 saying ``message`` (which names the image at ``place``), with this rule's
+        kind and values beside it (x-error-details)."""
+        ctx = {**self.values, "place": place}
+        detail = problem_detail(param, {"type": self.kind, "ctx": ctx, "msg": message})
+        return InvalidRequest(message, param=param, code=self.code, details=[detail])
 
 
 class ImageTooLarge(ImageRejected):
@@ -50,27 +67,46 @@ def data_url_bytes(url: str, max_bytes: int) -> bytes:
     match = _DATA_URL.fullmatch(url[:5].lower() + url[5:])
     if match is None:
         raise ImageRejected(
-            "is not a valid data URL (data:image/png;base64,...)", "invalid_image_url"
+            "is not a valid data URL (data:image/png;base64,...)",
+            "invalid_image_url",
+            "data_url_invalid",
         )
     media_type = match["type"].strip().lower()
     if not media_type.startswith("image/"):
         shown = untrusted.field(media_type, 40) or "text/plain"  # the caller's words
         raise ImageRejected(
-            f"is a data URL of type '{shown}', not an image", "invalid_image_format"
+            f"is a data URL of type '{shown}', not an image",
+            "invalid_image_format",
+            "data_url_not_image",
+            type=shown,
         )
     if "base64" not in (p.strip().lower() for p in match["params"].split(";")):
         raise ImageRejected(
-            "must be base64-encoded (data:image/...;base64,...)", "invalid_image_url"
+            "must be base64-encoded (data:image/...;base64,...)",
+            "invalid_image_url",
+            "data_url_not_base64",
         )
     text = "".join(match["data"].split())  # line breaks inside base64 are tolerated
     if len(text) // 4 * 3 > max_bytes + 2:
-        raise ImageTooLarge(f"is larger than {max_bytes} bytes", "image_too_large")
+        raise ImageTooLarge(
+            f"is larger than {max_bytes} bytes",
+            "image_too_large",
+            "image_bytes_over",
+            max_bytes=max_bytes,
+        )
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise ImageRejected("does not hold valid base64 data", "invalid_image_url") from None
+        raise ImageRejected(
+            "does not hold valid base64 data", "invalid_image_url", "base64_invalid"
+        ) from None
     if len(data) > max_bytes:
-        raise ImageTooLarge(f"is larger than {max_bytes} bytes", "image_too_large")
+        raise ImageTooLarge(
+            f"is larger than {max_bytes} bytes",
+            "image_too_large",
+            "image_bytes_over",
+            max_bytes=max_bytes,
+        )
     return data
 
 
@@ -83,23 +119,36 @@ def checked_image(
         # only these decoders run on a caller's bytes (never e.g. EPS, which calls Ghostscript)
         img = Image.open(io.BytesIO(data), formats=list(FORMATS))  # reads the header only
     except Image.DecompressionBombError:
-        raise ImageRejected(f"has more than {max_pixels} pixels", "image_too_large") from None
+        raise ImageRejected(
+            f"has more than {max_pixels} pixels",
+            "image_too_large",
+            "image_pixels_over",
+            max_pixels=max_pixels,
+        ) from None
     except (OSError, SyntaxError, ValueError):
-        raise ImageRejected(f"is not a {FORMAT_NAMES} image", "invalid_image_format") from None
+        raise ImageRejected(
+            f"is not a {FORMAT_NAMES} image",
+            "invalid_image_format",
+            "image_format_unread",
+            formats=FORMAT_NAMES,
+        ) from None
     media_type = FORMATS[str(img.format)]
     width, height = img.size
     if width * height > max_pixels:
         raise ImageRejected(
-            f"is {width}x{height} pixels; the limit is {max_pixels} pixels", "image_too_large"
+            f"is {width}x{height} pixels; the limit is {max_pixels} pixels",
+            "image_too_large",
+            "image_pixels_over",
+            max_pixels=max_pixels,
         )
     try:
         if getattr(img, "n_frames", 1) > 1:
-            raise ImageRejected("is animated; send a single frame")
+            raise ImageRejected("is animated; send a single frame", kind="image_animated")
         img.load()  # the whole image decodes: no truncated or corrupt data goes on
     except (OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, ImageRejected):
             raise
-        raise ImageRejected(f"is a damaged {img.format} image") from None
+        raise ImageRejected(f"is a damaged {img.format} image", format=str(img.format)) from None
     return ChatImage(data, media_type, width, height, detail)
 
 
