@@ -313,3 +313,62 @@ def test_an_uploaded_image_s_refusal_is_said_by_its_rule(
         refuse()
     error, said = _said(_sent(refused.value))
     assert (error.message, said) == (english, chinese)
+
+
+async def test_api_refusals_are_said_in_chinese(api: httpx.AsyncClient) -> None:
+    """Refusals met through the API (embeddings, moderations, grounding, usage), said too."""
+    made = await api.post("/api/models", json={"id": "template-echo", "config": {"yaml": ECHO}})
+    assert made.status_code == 201, made.text
+    embedder = next(
+        m["id"] for m in (await api.get("/v1/models")).json()["data"] if "embed" in str(m)
+    )
+    chat = {"model": "template-echo", "messages": [{"role": "user", "content": "报销"}]}
+    await _check(
+        api,
+        [
+            (
+                "POST",
+                "/v1/embeddings",
+                {"model": embedder, "input": []},
+                "input must hold 1 to 2048 strings",
+                "参数「input」的值无效（input 必须包含 1 到 2,048 个字符串）",
+            ),
+            (
+                "POST",
+                "/v1/embeddings",
+                {"model": embedder, "input": ["　 "]},
+                "Each input must be non-empty and at most 32000 characters",
+                "参数「input」的值无效（每项输入都不能为空，且最多 32,000 个字符）",
+            ),
+            (
+                "POST",
+                "/v1/moderations",
+                {"input": []},
+                "'input' takes 1 to 32 items",
+                "参数「input」的值无效（input 必须包含 1 到 32 项）",
+            ),
+            (
+                "POST",
+                "/v1/chat/completions",
+                chat | {"knowledge_bases": []},
+                "knowledge_bases must be a list of 1 to 20 knowledge base ids",
+                "参数「knowledge_bases」的值无效（knowledge_bases 必须是包含 1 到 20 个"
+                "知识库 ID 的列表）",
+            ),
+            (
+                "POST",
+                "/v1/completions",
+                {"model": "template-echo", "prompt": "报销", "knowledge_bases": ["kb_1"]},
+                "knowledge_bases works with chat completions and responses only",
+                "请求被拒绝（knowledge_bases 只能用于对话补全（chat completions）和 responses "
+                "接口）",
+            ),
+            (
+                "GET",
+                "/api/usage?group_by=day,user",
+                None,
+                "group_by takes day, key_id and model; not user",
+                "参数「group_by」的值无效（group_by 只能是 day、key_id 或 model，不能是 user）",
+            ),
+        ],
+    )

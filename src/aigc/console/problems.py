@@ -251,6 +251,25 @@ _REFUSALS = {
         "problem.form_too_many_files": "at most {max_length} file(s) in '{name}'",
         "problem.form_text_needed": "'{name}' must be a text field, not a file",
         "problem.form_field_twice": "'{name}' is given more than once",
+        "problem.embedding_token_inputs": "input must hold 1 to {max_inputs} inputs of at most "
+        "{max_ids} token ids",
+        "problem.text_or_token_ids": "input is text, or token ids, not both",
+        "problem.embedding_inputs": "input must hold 1 to {max_inputs} strings",
+        "problem.embedding_input_length": "each input must be non-empty and at most "
+        "{max_length} characters",
+        "problem.dimensions_fixed": "this model has {dimensions} dimensions",
+        "problem.knowledge_bases_list": "knowledge_bases must be a list of 1 to {max_length} "
+        "knowledge base ids",
+        "problem.knowledge_bases_chat_only": "knowledge_bases works with chat completions and "
+        "responses only",
+        "problem.grounding_needs_question": "a grounded chat needs a user message to search for",
+        "problem.grounding_context_full": "the conversation and the grounding instructions take "
+        "{tokens} tokens; the model '{model}' reads at most {context}",
+        "problem.moderation_inputs": "'input' takes 1 to {max_length} items",
+        "problem.cursor_unknown": "'after' names no item of this list: {after}",
+        "problem.no_token_ids": "'{name}' holds no token ids",
+        "problem.group_by_unknown": "group_by takes {expected}; not {unknown}",
+        "problem.format_with_beam_search": "response_format cannot be combined with beam search",
     },
     "zh-CN": {
         "problem.tools_not_combined": "在该模型上，tools 不能与 response_format、引导解码、"
@@ -369,6 +388,24 @@ _REFUSALS = {
         "problem.form_too_many_files": "{name} 中最多只能有 {max_length} 个文件",
         "problem.form_text_needed": "{name} 必须是文本字段，不能是文件",
         "problem.form_field_twice": "{name} 重复提供了多次",
+        "problem.embedding_token_inputs": "input 必须包含 1 到 {max_inputs} 项，"
+        "每项最多 {max_ids} 个词元 ID",
+        "problem.text_or_token_ids": "input 只能是文本或词元 ID 之一，不能混用",
+        "problem.embedding_inputs": "input 必须包含 1 到 {max_inputs} 个字符串",
+        "problem.embedding_input_length": "每项输入都不能为空，且最多 {max_length} 个字符",
+        "problem.dimensions_fixed": "该模型的向量维度固定为 {dimensions}",
+        "problem.knowledge_bases_list": "knowledge_bases 必须是包含 1 到 {max_length} 个"
+        "知识库 ID 的列表",
+        "problem.knowledge_bases_chat_only": "knowledge_bases 只能用于对话补全"
+        "（chat completions）和 responses 接口",
+        "problem.grounding_needs_question": "基于知识库的对话需要一条用户消息作为检索内容",
+        "problem.grounding_context_full": "对话和知识库引用说明共占 {tokens} 个词元，超出了模型"
+        "「{model}」最多可读取的 {context} 个词元",
+        "problem.moderation_inputs": "input 必须包含 1 到 {max_length} 项",
+        "problem.cursor_unknown": "after 指定的项不在此列表中：{after}",
+        "problem.no_token_ids": "{name} 中没有词元 ID",
+        "problem.group_by_unknown": "group_by 只能是 day、key_id 或 model，不能是 {unknown}",
+        "problem.format_with_beam_search": "response_format 不能与束搜索同时使用",
     },
 }
 i18n.add(_REFUSALS)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal
 from aigc.config import Settings
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, refused_value
 from aigc.gateway.schemas import ChatCompletionRequest, SamplingFields
 from aigc.guard.gate import check_chunks
 from aigc.infra.db import Database
@@ -51,13 +51,18 @@ def requested_kbs(body: SamplingFields) -> list[str] | None:
         or not all(isinstance(v, str) and v for v in value)
         or len(value) > 20
     ):
-        raise InvalidRequest(
-            "knowledge_bases must be a list of 1 to 20 knowledge base ids", param=grounding.FIELD
+        raise refused_value(
+            "knowledge_bases_list",
+            "knowledge_bases must be a list of 1 to {max_length} knowledge base ids",
+            param=grounding.FIELD,
+            max_length=20,
         )
     if not isinstance(body, ChatCompletionRequest):
-        raise InvalidRequest(
+        raise refused_value(
+            "knowledge_bases_chat_only",
             "knowledge_bases works with chat completions and responses only",
             param=grounding.FIELD,
+            code="unsupported_parameter",
         )
     return value
 
@@ -168,15 +173,24 @@ def ground(
     assert messages is not None  # requested_kbs refused completions
     question = grounding.question_of(messages)
     if question is None:
-        raise InvalidRequest("A grounded chat needs a user message to search for", param="messages")
+        raise refused_value(
+            "grounding_needs_question",
+            "A grounded chat needs a user message to search for",
+            param="messages",
+        )
     context = model.context_length
     instructions = grounding.instructions_for(messages, context, model.count_tokens)
     fixed = _fixed_tokens(model, requests[0], instructions)
     if context is not None and fixed >= context:
-        raise InvalidRequest(
-            f"The conversation and the grounding instructions take {fixed} tokens; the model "
-            f"'{name}' reads at most {context}",
+        raise refused_value(
+            "grounding_context_full",
+            "The conversation and the grounding instructions take {tokens} tokens; the model "
+            "'{model}' reads at most {context}",
             param="messages",
+            code="context_length_exceeded",
+            tokens=fixed,
+            model=str(name),
+            context=context,
         )
     answer = requests[0].max_tokens or 0
     budget = grounding.sources_budget(context, fixed, answer, limit_param is not None)

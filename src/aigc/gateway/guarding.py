@@ -18,7 +18,7 @@ from dataclasses import replace
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal
-from aigc.errors import ContentPolicyViolation, InvalidRequest, refused_value
+from aigc.errors import ContentPolicyViolation, refused_value
 from aigc.gateway.services import Services
 from aigc.gateway.tooling import CallAssembler
 from aigc.guard import checks, store, structured
@@ -98,8 +98,11 @@ def constrain(
     if constraint is None:
         return requests
     if any(r.num_beams > 1 for r in requests):
-        raise InvalidRequest(
-            "response_format cannot be combined with beam search", param="response_format"
+        raise refused_value(
+            "format_with_beam_search",
+            "response_format cannot be combined with beam search",
+            param="response_format",
+            code="unsupported_parameter",
         )
     sent_on = structured.openai_format(constraint)
     chat = all(r.messages is not None for r in requests)

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal
-from aigc.errors import InvalidRequest, NotFound
+from aigc.errors import NotFound, refused_value
 from aigc.infra import untrusted
 from aigc.infra.cursor_pages import Order, cursor_page
 from aigc.infra.schema import StoredResponse
@@ -81,7 +81,13 @@ def input_list(
     its place, so every page's last id leads on to the next page; an ``after`` that names no
     item is a 400, where a cursor that matched nothing would answer as a finished list."""
     if not 1 <= limit <= MAX_ITEMS_PAGE:
-        raise InvalidRequest(f"'limit' is from 1 to {MAX_ITEMS_PAGE}", param="limit")
+        raise refused_value(
+            "param_int_range",
+            "'limit' is from {low} to {high}",
+            param="limit",
+            low=1,
+            high=MAX_ITEMS_PAGE,
+        )
     found = session.execute(
         select(StoredResponse.items, StoredResponse.input_count).where(
             *_mine(principal, response_id)
@@ -99,9 +105,11 @@ def input_list(
     if after is not None:
         start = next((n + 1 for n, i in enumerate(places) if ids[i] == after), -1)
         if start < 0:
-            raise InvalidRequest(
-                f"'after' names no input item of this response: {untrusted.field(after)}",
+            raise refused_value(
+                "cursor_unknown",
+                "'after' names no input item of this response: {after}",
                 param="after",
+                after=str(untrusted.field(after)),
             )
     page = places[start : start + limit]
     return cursor_page([_listed(inputs[i], ids[i]) for i in page], start + limit < len(places))

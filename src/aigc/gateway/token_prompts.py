@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from aigc.errors import InvalidRequest, refused_value
+from aigc.errors import refused_value
 from aigc.infra import untrusted
 
 TokenPrompt = list[int]
@@ -58,7 +58,9 @@ def decode_all(
     for i, ids in enumerate(prompts):
         where = f"{param}[{i}]" if many else param
         if not ids:
-            raise InvalidRequest(f"'{where}' holds no token ids", param=where)
+            raise refused_value(
+                "no_token_ids", "'{name}' holds no token ids", param=where, name=where
+            )
         bad = next((t for t in ids if not 0 <= t < vocab_size), None)
         if bad is not None:
             raise refused_value(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from aigc.access import Principal, Role, require_platform_admin, require_role
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 from aigc.gateway import accounts
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import Count32, Count64, Name
@@ -502,9 +502,12 @@ def usage(
     fields = [f.strip() for f in group_by.split(",") if f.strip()]
     unknown = set(fields) - {"day", "key_id", "model"}
     if unknown:
-        raise InvalidRequest(
-            f"group_by takes day, key_id and model; not {', '.join(sorted(unknown))}",
+        raise refused_value(
+            "group_by_unknown",
+            "group_by takes {expected}; not {unknown}",
             param="group_by",
+            expected="day, key_id and model",
+            unknown=", ".join(sorted(unknown)),
         )
     with svc.db.session() as s:
         tenant = accounts.target_tenant(s, caller, tenant_id)

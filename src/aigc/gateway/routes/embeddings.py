@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_model_allowed, require_role
-from aigc.errors import InvalidRequest, ModelNotFound
+from aigc.errors import ModelNotFound, refused_value
 from aigc.gateway import token_prompts
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
@@ -108,9 +108,12 @@ def _token_inputs(
     usage, as vLLM counts it). 400 naming ``input`` for more inputs or ids than text may hold,
     or for ids the model's tokenizer did not make (``_foreign``)."""
     if len(ids) > MAX_INPUTS or any(len(one) > MAX_CHARS for one in ids):
-        raise InvalidRequest(
-            f"input must hold 1 to {MAX_INPUTS} inputs of at most {MAX_CHARS} token ids",
+        raise refused_value(
+            "embedding_token_inputs",
+            "input must hold 1 to {max_inputs} inputs of at most {max_ids} token ids",
             param="input",
+            max_inputs=MAX_INPUTS,
+            max_ids=MAX_CHARS,
         )
     vocab, special = embedder.vocab_size(), embedder.special_ids()
     places = [f"input[{i}]" if len(ids) > 1 else "input" for i in range(len(ids))]
@@ -149,13 +152,23 @@ def _inputs(body: EmbeddingRequest) -> list[str]:
     if not isinstance(body.input, str):
         texts = [t for t in body.input if isinstance(t, str)]
         if len(texts) != len(body.input):  # ints among strings: neither text nor token ids
-            raise InvalidRequest("input is text, or token ids, not both", param="input")
+            raise refused_value(
+                "text_or_token_ids", "input is text, or token ids, not both", param="input"
+            )
     if not texts or len(texts) > MAX_INPUTS:
-        raise InvalidRequest(f"input must hold 1 to {MAX_INPUTS} strings", param="input")
+        raise refused_value(
+            "embedding_inputs",
+            "input must hold 1 to {max_inputs} strings",
+            param="input",
+            max_inputs=MAX_INPUTS,
+        )
     for text in texts:
         if not text.strip() or len(text) > MAX_CHARS:
-            raise InvalidRequest(
-                f"Each input must be non-empty and at most {MAX_CHARS} characters", param="input"
+            raise refused_value(
+                "embedding_input_length",
+                "Each input must be non-empty and at most {max_length} characters",
+                param="input",
+                max_length=MAX_CHARS,
             )
     return texts
 
@@ -200,7 +213,13 @@ async def create_embeddings(
         )
     require_model_allowed(caller, embedder.model_id)  # "default" names it too
     if body.dimensions is not None and body.dimensions != embedder.dim:
-        raise InvalidRequest(f"This model has {embedder.dim} dimensions", param="dimensions")
+        raise refused_value(
+            "dimensions_fixed",
+            "This model has {dimensions} dimensions",
+            param="dimensions",
+            code="unsupported_value",
+            dimensions=embedder.dim,
+        )
 
     def count() -> tuple[list[str], int]:
         if ids is not None:  # decoded, and counted as given

@@ -198,12 +198,20 @@ def moderated_texts(value: str | list[str] | list[ModerationPart]) -> list[str]:
     passed unjudged would read as judged harmless."""
     items = [value] if isinstance(value, str) else value
     if not 1 <= len(items) <= MAX_MODERATION_INPUTS:
-        raise InvalidRequest(f"'input' takes 1 to {MAX_MODERATION_INPUTS} items", param="input")
+        raise refused_value(
+            "moderation_inputs",
+            "'input' takes 1 to {max_length} items",
+            param="input",
+            max_length=MAX_MODERATION_INPUTS,
+        )
     texts = [item for item in items if isinstance(item, str)]
     if len(texts) == len(items):
         if any(len(t) > MAX_MODERATION_CHARS for t in texts):
-            raise InvalidRequest(
-                f"each input is at most {MAX_MODERATION_CHARS} characters", param="input"
+            raise refused_value(
+                "string_too_long",
+                "each input is at most {max_length} characters",
+                param="input",
+                max_length=MAX_MODERATION_CHARS,
             )
         return texts
     parts: list[str] = []  # each at most MAX_MODERATION_CHARS (the model's own check)
