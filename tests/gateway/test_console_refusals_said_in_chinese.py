@@ -372,3 +372,16 @@ async def test_api_refusals_are_said_in_chinese(api: httpx.AsyncClient) -> None:
             ),
         ],
     )
+
+
+async def test_a_refused_page_address_is_said_in_chinese(api: httpx.AsyncClient) -> None:
+    """The knowledge page's "add from a web address": a refused fetch says which rule."""
+    made = await api.post("/api/kb", json={"name": "网页", "dense": False})
+    reply = await api.post(
+        f"/api/kb/{made.json()['id']}/documents/url", json={"url": "http://127.0.0.1:9/制度"}
+    )
+    assert reply.status_code == 400, reply.text
+    error, said = _said(reply)
+    assert error.code == "url_refused"
+    assert error.message.startswith("Refused to fetch http://127.0.0.1:9: ")
+    assert said == "请求被拒绝（这里不允许获取 http://127.0.0.1:9）"

@@ -270,6 +270,33 @@ _REFUSALS = {
         "problem.no_token_ids": "'{name}' holds no token ids",
         "problem.group_by_unknown": "group_by takes {expected}; not {unknown}",
         "problem.format_with_beam_search": "response_format cannot be combined with beam search",
+        "problem.text_too_long_in_all": "too long: at most {max_length} characters in all, but "
+        "got {length}",
+        "problem.array_too_long": "too many items: at most {max_length}, but got {count}",
+        "problem.too_many_images": "too many images: at most {max_length} in all, but got {count}",
+        "problem.image_url_scheme": "the image at {place} must be a base64 data URL or an "
+        "http(s) URL",
+        "problem.image_fetch_timeout": "the image at {place} was not fetched: fetching the "
+        "images took longer than {seconds} s in all",
+        "problem.image_fetch_failed": "the image at {place} could not be fetched: {reason}",
+        "problem.fetch_http_status": "the server answered HTTP {status}",
+        "problem.fetch_not_allowed": "fetching {url} is not allowed here",
+        "problem.fetch_timeout": "fetching took longer than {seconds} s",
+        "problem.fetch_timed_out": "fetching took longer than the time limit",
+        "problem.fetch_failed": "could not fetch {url}",
+        "problem.fetch_redirects": "more than {max} redirects",
+        "problem.fetch_too_large": "the page is larger than the limit of {max_bytes} bytes",
+        "problem.fetch_content_type": "pages of content type '{type}' are not read here",
+        "problem.one_output_constraint": "use one of response_format, guided_json, guided_regex "
+        "and guided_choice",
+        "problem.list_of_strings": "must be a list of strings",
+        "problem.choice_with_nul": "the choices cannot hold a NUL character",
+        "problem.schema_not_object": "must be a JSON schema object",
+        "problem.schema_text_not_json": "the JSON schema's text is not JSON ({reason})",
+        "problem.schema_invalid": "invalid JSON schema: {reason}",
+        "problem.schema_too_deep": "the JSON schema nests more than {max} levels of objects and "
+        "arrays",
+        "problem.constraint_not_enforced": "'{name}' cannot be enforced while decoding: {reason}",
     },
     "zh-CN": {
         "problem.tools_not_combined": "在该模型上，tools 不能与 response_format、引导解码、"
@@ -406,6 +433,31 @@ _REFUSALS = {
         "problem.no_token_ids": "{name} 中没有词元 ID",
         "problem.group_by_unknown": "group_by 只能是 day、key_id 或 model，不能是 {unknown}",
         "problem.format_with_beam_search": "response_format 不能与束搜索同时使用",
+        "problem.text_too_long_in_all": "内容太长：总共最多 {max_length} 个字符，实际为 "
+        "{length} 个",
+        "problem.array_too_long": "项数太多：最多 {max_length} 项，实际为 {count} 项",
+        "problem.too_many_images": "图片太多：总共最多 {max_length} 张，实际为 {count} 张",
+        "problem.image_url_scheme": "{place} 处的图片必须是 base64 的 data URL 或 http(s) 网址",
+        "problem.image_fetch_timeout": "{place} 处的图片没有获取：获取本次请求的图片总共超过了 "
+        "{seconds} 秒",
+        "problem.image_fetch_failed": "无法获取 {place} 处的图片：{reason}",
+        "problem.fetch_http_status": "对方服务器返回了 HTTP {status}",
+        "problem.fetch_not_allowed": "这里不允许获取 {url}",
+        "problem.fetch_timeout": "获取网页超过了 {seconds} 秒",
+        "problem.fetch_timed_out": "获取网页超过了时间限制",
+        "problem.fetch_failed": "无法获取 {url}",
+        "problem.fetch_redirects": "重定向超过 {max} 次",
+        "problem.fetch_too_large": "网页超过了 {max_bytes} 字节的上限",
+        "problem.fetch_content_type": "这里不读取内容类型为「{type}」的网页",
+        "problem.one_output_constraint": "response_format、guided_json、guided_regex、"
+        "guided_choice 只能使用其中一个",
+        "problem.list_of_strings": "必须是字符串列表",
+        "problem.choice_with_nul": "选项中不能包含 NUL 字符",
+        "problem.schema_not_object": "必须是 JSON Schema 对象",
+        "problem.schema_text_not_json": "JSON Schema 的文本不是有效的 JSON（{reason}）",
+        "problem.schema_invalid": "JSON Schema 无效：{reason}",
+        "problem.schema_too_deep": "JSON Schema 中对象和数组的嵌套超过了 {max} 层",
+        "problem.constraint_not_enforced": "解码时无法强制遵守 {name}：{reason}",
     },
 }
 i18n.add(_REFUSALS)

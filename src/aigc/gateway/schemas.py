@@ -628,20 +628,28 @@ def _content_chars(message: Message) -> int:
 
 
 def _too_long(param: str, length: int, limit: int) -> InvalidRequest:
-    return InvalidRequest(
-        f"Invalid '{param}': too long. Expected at most {limit} characters in all, but got "
-        f"{length} characters instead.",
+    return refused_value(
+        "text_too_long_in_all",
+        f"Invalid '{param}': "
+        + "too long. Expected at most {max_length} characters in all, but got {length} "
+        "characters instead.",
         param=param,
         code="string_above_max_length",
+        max_length=limit,
+        length=length,
     )
 
 
 def _too_many(param: str, count: int, limit: int) -> InvalidRequest:
-    return InvalidRequest(
-        f"Invalid '{param}': array too long. Expected an array with maximum length {limit}, "
-        f"but got an array with length {count} instead.",
+    return refused_value(
+        "array_too_long",
+        f"Invalid '{param}': "
+        + "array too long. Expected an array with maximum length {max_length}, but got an "
+        "array with length {count} instead.",
         param=param,
         code="array_above_max_length",
+        max_length=limit,
+        count=count,
     )
 
 

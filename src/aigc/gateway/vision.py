@@ -80,11 +80,14 @@ def image_parts(body: SamplingFields, max_images: int) -> list[ImagePart]:
                 )
             found.append(replace(part, url=content.image_url.url, detail=content.image_url.detail))
     if len(found) > max_images:
-        raise InvalidRequest(
-            f"Invalid 'messages': too many images. Expected at most {max_images} images in "
-            f"all, but got {len(found)} instead.",
+        raise refused_value(
+            "too_many_images",
+            "Invalid 'messages': too many images. Expected at most {max_length} images in "
+            "all, but got {count} instead.",
             param="messages",
             code="array_above_max_length",
+            max_length=max_images,
+            count=len(found),
         )
     return found
 
@@ -151,18 +154,23 @@ def _image_bytes(part: ImagePart, budget: int, deadline: float, settings: Settin
     except ValueError:
         scheme = ""
     if scheme not in ("http", "https"):
-        raise InvalidRequest(
-            f"The image at {part.param} must be a base64 data URL or an http(s) URL",
+        raise refused_value(
+            "image_url_scheme",
+            "The image at {place} must be a base64 data URL or an http(s) URL",
             param=param,
             code="invalid_image_url",
+            place=part.param,
         )
     left = deadline - time.monotonic()
     if left <= 0:
-        raise InvalidRequest(
-            f"The image at {part.param} was not fetched: fetching the images of this request "
-            f"took longer than {settings.image_fetch_timeout_s:g} s in all",
+        raise refused_value(
+            "image_fetch_timeout",
+            "The image at {place} was not fetched: fetching the images of this request "
+            "took longer than {seconds} s in all",
             param=param,
             code="invalid_image_url",
+            place=part.param,
+            seconds=f"{settings.image_fetch_timeout_s:g}",
         )
     try:
         return fetch_bytes(
@@ -175,10 +183,13 @@ def _image_bytes(part: ImagePart, budget: int, deadline: float, settings: Settin
     except FetchTooLarge:
         raise too_large from None
     except FetchRefused as exc:
-        raise InvalidRequest(
-            f"The image at {part.param} could not be fetched: {exc}",
+        raise refused_value(
+            "image_fetch_failed",
+            "The image at {place} could not be fetched: {reason}",
             param=param,
             code="invalid_image_url",
+            place=part.param,
+            reason=str(exc),
         ) from None
 
 

@@ -81,7 +81,8 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
     guided_json = values.get("guided_json")
     asked = response_format not in (None, {"type": "text"})
     if asked + sum(values.get(field) is not None for field in GUIDED) > 1:
-        raise InvalidRequest(
+        raise refused_value(
+            "one_output_constraint",
             "Use one of response_format, guided_json, guided_regex and guided_choice",
             param="response_format" if asked else "guided_json",
         )
@@ -89,11 +90,16 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
         return _guided_json(guided_json)
     if regex is not None:
         if not isinstance(regex, str):
-            raise InvalidRequest("'guided_regex' is a string", param="guided_regex")
+            raise refused_value("string_type", "'guided_regex' is a string", param="guided_regex")
         try:  # the caller's pattern: RE2 only, so checking an answer against it is linear
             linear_re.compile(regex)
         except linear_re.LinearRegexError as exc:
-            raise InvalidRequest(f"'guided_regex': {exc}", param="guided_regex") from None
+            raise refused_value(
+                "policy_pattern_not_linear",
+                "'guided_regex': {reason}",
+                param="guided_regex",
+                reason=str(exc),
+            ) from None
         return _buildable(Constraint("regex", pattern=regex, param="guided_regex"), "guided_regex")
     if choice is not None:
         if (
@@ -101,17 +107,21 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
             or not choice
             or not all(isinstance(c, str) for c in choice)
         ):
-            raise InvalidRequest("'guided_choice' is a list of strings", param="guided_choice")
+            raise refused_value(
+                "list_of_strings", "'guided_choice' is a list of strings", param="guided_choice"
+            )
         if any("\0" in c for c in choice):
-            raise InvalidRequest(
-                "'guided_choice' strings cannot hold a NUL character", param="guided_choice"
+            raise refused_value(
+                "choice_with_nul",
+                "'guided_choice' strings cannot hold a NUL character",
+                param="guided_choice",
             )
         constraint = Constraint("choice", choices=tuple(choice), param="guided_choice")
         return _buildable(constraint, "guided_choice")
     if response_format in (None, {"type": "text"}):
         return None
     if not isinstance(response_format, dict):
-        raise InvalidRequest("'response_format' is an object", param="response_format")
+        raise refused_value("dict", "'response_format' is an object", param="response_format")
     kind = response_format.get("type")
     if kind == "json_object":
         return Constraint("json_object")
@@ -120,9 +130,11 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
         spec: dict[str, Any] = found if isinstance(found, dict) else {}
         schema = spec.get("schema")
         if not isinstance(schema, dict):
-            raise InvalidRequest(
+            raise refused_value(
+                "schema_not_object",
                 "'response_format.json_schema.schema' must be a JSON schema object",
                 param=_SCHEMA_PARAM,
+                code=SCHEMA_ERROR,
             )
         check_schema(schema, _SCHEMA_PARAM, grammar=True)
         name, description, strict = spec.get("name"), spec.get("description"), spec.get("strict")
@@ -133,9 +145,11 @@ def parse_constraint(values: dict[str, Any]) -> Constraint | None:
             description=description if isinstance(description, str) else None,
             strict=strict if isinstance(strict, bool) else None,
         )
-    raise InvalidRequest(
-        "'response_format.type' is one of text, json_object, json_schema",
+    raise refused_value(
+        "literal_error",
+        "'response_format.type' is one of {expected}",
         param="response_format.type",
+        expected="text, json_object, json_schema",
     )
 
 
@@ -161,14 +175,19 @@ def _guided_json(value: Any) -> Constraint:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise InvalidRequest(
-                f"'guided_json' is a JSON schema; its text is not JSON ({exc.msg})",
+            raise refused_value(
+                "schema_text_not_json",
+                "'guided_json' is a JSON schema; its text is not JSON ({reason})",
                 param="guided_json",
                 code=SCHEMA_ERROR,
+                reason=exc.msg,
             ) from None
     if not isinstance(value, dict):
-        raise InvalidRequest(
-            "'guided_json' must be a JSON schema object", param="guided_json", code=SCHEMA_ERROR
+        raise refused_value(
+            "schema_not_object",
+            "'guided_json' must be a JSON schema object",
+            param="guided_json",
+            code=SCHEMA_ERROR,
         )
     check_schema(value, "guided_json", grammar=True)
     return Constraint("json_schema", schema=value, param="guided_json")
@@ -185,18 +204,25 @@ def check_schema(schema: dict[str, Any], param: str, grammar: bool = False) -> N
     checked once."""
     reason = _schema_fault(_schema_text(schema, param), grammar)
     if reason is not None:
-        raise InvalidRequest(f"Invalid JSON schema: {reason}", param=param, code=SCHEMA_ERROR)
+        raise refused_value(
+            "schema_invalid",
+            "Invalid JSON schema: {reason}",
+            param=param,
+            code=SCHEMA_ERROR,
+            reason=reason,
+        )
 
 
 def _schema_text(schema: dict[str, Any], param: str) -> str:
     """``schema`` as JSON text, the key of the verdicts' cache; 400 when it nests past
     ``MAX_SCHEMA_DEPTH`` (measured first, without recursion: dumping it recurses)."""
     if _too_deep(schema, MAX_SCHEMA_DEPTH):
-        raise InvalidRequest(
-            f"Invalid JSON schema: it nests more than {MAX_SCHEMA_DEPTH} levels of objects "
-            "and arrays",
+        raise refused_value(
+            "schema_too_deep",
+            "Invalid JSON schema: it nests more than {max} levels of objects and arrays",
             param=param,
             code=SCHEMA_ERROR,
+            max=MAX_SCHEMA_DEPTH,
         )
     return json.dumps(schema)
 
@@ -498,7 +524,14 @@ def _buildable(constraint: Constraint, param: str) -> Constraint:
     compiling for a model later cannot fail."""
     reason = _regex_fault(_regex_of(constraint))
     if reason is not None:
-        raise InvalidRequest(f"'{param}' cannot be enforced while decoding: {reason}", param=param)
+        raise refused_value(
+            "constraint_not_enforced",
+            "'{name}' cannot be enforced while decoding: {reason}",
+            param=param,
+            code="unsupported_value",
+            name=param,
+            reason=reason,
+        )
     return constraint
 
 
@@ -717,10 +750,13 @@ def tool_processor(model: Any, tools: ToolSet) -> GrammarProcessor:
             )
         compiled = _compiler(tokenizer, vocab).compile_structural_tag(tag)
     except (ValueError, RuntimeError) as exc:  # RuntimeError: xgrammar's, about a schema
-        raise InvalidRequest(
-            f"The tools' parameters cannot be enforced while decoding: {xgrammar_reason(exc)}",
+        raise refused_value(
+            "constraint_not_enforced",
+            "The tools' parameters cannot be enforced while decoding: {reason}",
             param="tools",
-            code=SCHEMA_ERROR if isinstance(exc, RuntimeError) else None,
+            code=SCHEMA_ERROR if isinstance(exc, RuntimeError) else "unsupported_value",
+            name="tools",
+            reason=xgrammar_reason(exc),
         ) from None
     return GrammarProcessor(compiled, vocab, param="tools")
 

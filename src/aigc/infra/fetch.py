@@ -27,7 +27,13 @@ MAX_REDIRECTS = 5
 
 
 class FetchRefused(ValueError):
-    """The URL may not or could not be fetched; the message says why."""
+    """The URL may not or could not be fetched; the message says why, and ``kind`` with
+    ``values`` which rule or failure it was (for a client to say in its own language)."""
+
+    def __init__(self, message: str, kind: str = "fetch_failed", **values: str | int) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.values = values
 
 
 class FetchTooLarge(FetchRefused):
@@ -66,16 +72,28 @@ def fetch_bytes(
                         url = urljoin(url, response.headers.get("location", ""))
                         continue
                     if response.status_code >= 400:
-                        raise FetchRefused(f"The server answered HTTP {response.status_code}")
+                        raise FetchRefused(
+                            f"The server answered HTTP {response.status_code}",
+                            "fetch_http_status",
+                            status=response.status_code,
+                        )
                     data = _read_limited(response, max_bytes, deadline)
                     return Download(url, content_type(response), data, response.charset_encoding)
             except UnsafeURL as exc:
-                raise FetchRefused(f"Refused to fetch {shown(url)}: {exc}") from None
+                raise FetchRefused(
+                    f"Refused to fetch {shown(url)}: {exc}", "fetch_not_allowed", url=shown(url)
+                ) from None
             except httpx.TimeoutException:
-                raise FetchRefused(f"Fetching took longer than {timeout_s:g} s") from None
+                raise FetchRefused(
+                    f"Fetching took longer than {timeout_s:g} s",
+                    "fetch_timeout",
+                    seconds=f"{timeout_s:g}",
+                ) from None
             except httpx.HTTPError as exc:
-                raise FetchRefused(f"Could not fetch {shown(url)}: {exc}") from None
-    raise FetchRefused(f"More than {MAX_REDIRECTS} redirects")
+                raise FetchRefused(
+                    f"Could not fetch {shown(url)}: {exc}", "fetch_failed", url=shown(url)
+                ) from None
+    raise FetchRefused(f"More than {MAX_REDIRECTS} redirects", "fetch_redirects", max=MAX_REDIRECTS)
 
 
 def shown(url: str) -> str:
@@ -98,12 +116,20 @@ def content_type(response: httpx.Response) -> str:
 def _read_limited(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchTooLarge(f"The response is {declared} bytes; the limit is {max_bytes}")
+        raise FetchTooLarge(
+            f"The response is {declared} bytes; the limit is {max_bytes}",
+            "fetch_too_large",
+            max_bytes=max_bytes,
+        )
     body = bytearray()
     for piece in response.iter_bytes():
         body.extend(piece)
         if len(body) > max_bytes:
-            raise FetchTooLarge(f"The response is larger than the limit of {max_bytes} bytes")
+            raise FetchTooLarge(
+                f"The response is larger than the limit of {max_bytes} bytes",
+                "fetch_too_large",
+                max_bytes=max_bytes,
+            )
         if time.monotonic() > deadline:
-            raise FetchRefused("Fetching took longer than the time limit")
+            raise FetchRefused("Fetching took longer than the time limit", "fetch_timed_out")
     return bytes(body)

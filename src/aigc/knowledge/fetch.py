@@ -90,5 +90,7 @@ def _filename(url: str, mime: str) -> str:
     if "." in base and base.rsplit(".", 1)[1].lower() in _EXTENSIONS:
         return base
     if not fmt:
-        raise FetchRefused(f"Unsupported content type '{mime}'")
+        raise FetchRefused(
+            f"Unsupported content type '{mime}'", "fetch_content_type", type=str(mime)[:100]
+        )
     return f"{base}.{fmt}"

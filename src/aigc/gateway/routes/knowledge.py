@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aigc.access import ROLES, Principal
-from aigc.errors import InvalidRequest, NotFound
+from aigc.errors import InvalidRequest, NotFound, problem_detail
 from aigc.gateway.blob_response import add_head, blob_download
 from aigc.gateway.counted import one_request
 from aigc.gateway.deps import principal, services
@@ -253,7 +253,8 @@ def add_url(
             settings.kb_fetch_allow_networks,
         )
     except FetchRefused as exc:
-        raise InvalidRequest(str(exc), param="url", code="url_refused") from None
+        why = problem_detail("url", {"type": exc.kind, "ctx": exc.values, "msg": str(exc)})
+        raise InvalidRequest(str(exc), param="url", code="url_refused", details=[why]) from None
     with svc.db.session() as s:
         added = ingest.add_document(
             s, settings, caller, kb_id, body.filename or page.filename, [page.data], page.url
