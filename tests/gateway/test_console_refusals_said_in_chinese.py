@@ -22,6 +22,7 @@ from aigc.errors import APIError, InvalidRequest
 from aigc.gateway import image_uploads
 from aigc.gateway.error_handlers import error_response
 from aigc.gateway.image_forms import Upload
+from aigc.models.registry import families
 from tests.gateway.test_refusals_said_in_chinese import ZH, _said
 from tests.in_process import admin_client
 from tests.templates import ECHO
@@ -385,3 +386,42 @@ async def test_a_refused_page_address_is_said_in_chinese(api: httpx.AsyncClient)
     assert error.code == "url_refused"
     assert error.message.startswith("Refused to fetch http://127.0.0.1:9: ")
     assert said == "请求被拒绝（这里不允许获取 http://127.0.0.1:9）"
+
+
+async def test_model_and_platform_form_refusals_are_said_in_chinese(
+    api: httpx.AsyncClient,
+) -> None:
+    await _check(
+        api,
+        [
+            (
+                "PUT",
+                "/api/platform/upstream-allowlist",
+                {"patterns": ["ftp://模型.example.com"]},
+                "'ftp://模型.example.com': only http and https upstreams",
+                "参数「patterns[0]」的值无效（'ftp://模型.example.com'：上游服务只能是 http 或 "
+                "https）",
+            ),
+            (
+                "POST",
+                "/api/models",
+                {"id": "客服模型", "config": {}},
+                "Model ids start with their family and a dash ("
+                + ", ".join(f"{f.name}-" for f in families())
+                + ")",
+                "参数「id」的值无效（模型 ID 必须以系列名和短横线开头（"
+                + ", ".join(f"{f.name}-" for f in families())
+                + "））",
+            ),
+            (
+                "POST",
+                "/api/models",
+                {
+                    "id": "upstream-客服",
+                    "config": {"base_url": "https://u:p@llm.example.com", "model": "m"},
+                },
+                "Put credentials in api_key, not in the URL",
+                "参数「config.base_url」的值无效（请把凭据填在 api_key 中，不要写在网址里）",
+            ),
+        ],
+    )

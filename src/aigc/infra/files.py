@@ -26,7 +26,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_role
-from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge
+from aigc.errors import NotFound, PayloadTooLarge, refused_value
 from aigc.infra import untrusted
 from aigc.infra.cursor_pages import Order
 from aigc.infra.schema import FileRecord, new_id, unix_time
@@ -48,8 +48,12 @@ def clean_filename(name: str | None) -> str:
 
 def check_purpose(purpose: str) -> str:
     if purpose not in PURPOSES:
-        raise InvalidRequest(
-            f"Invalid purpose '{purpose}'; purposes are {', '.join(PURPOSES)}", param="purpose"
+        raise refused_value(
+            "literal_error",
+            "Invalid purpose '{value}'; purposes are {expected}",
+            param="purpose",
+            value=str(untrusted.field(purpose, 40)),
+            expected=", ".join(PURPOSES),
         )
     return purpose
 
@@ -117,7 +121,7 @@ def save_upload(
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise InvalidRequest("The file is empty", param="file")
+            raise refused_value("empty_file", "The file is empty", param="file", code="empty_file")
         record = FileRecord(
             id=file_id,
             tenant_id=principal.tenant_id,
@@ -166,9 +170,17 @@ def list_files(
     would answer as an empty, finished list."""
     require_role(principal, "viewer")
     if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequest(f"'limit' is from 1 to {MAX_PAGE}", param="limit")
+        raise refused_value(
+            "param_int_range",
+            "'limit' is from {low} to {high}",
+            param="limit",
+            low=1,
+            high=MAX_PAGE,
+        )
     if order not in ("asc", "desc"):
-        raise InvalidRequest("'order' is asc or desc", param="order")
+        raise refused_value(
+            "literal_error", "'order' is asc or desc", param="order", expected="asc, desc"
+        )
     mine = FileRecord.tenant_id == principal.tenant_id
     query = select(FileRecord).where(mine)
     if purpose is not None:
@@ -178,8 +190,11 @@ def list_files(
             select(FileRecord.created_at, FileRecord.id).where(mine, FileRecord.id == after)
         ).first()
         if cursor is None:
-            raise InvalidRequest(
-                f"'after' names no file of yours: {untrusted.field(after)}", param="after"
+            raise refused_value(
+                "cursor_unknown",
+                "'after' names no file of yours: {after}",
+                param="after",
+                after=str(untrusted.field(after)),
             )
         at, cursor_id = cursor
         past = operator.lt if order == "desc" else operator.gt  # beyond the cursor, in order

@@ -49,7 +49,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, aliased
 
 from aigc.access import Principal, require_role
-from aigc.errors import InvalidRequest, NotFound, PermissionDenied
+from aigc.errors import NotFound, PermissionDenied, refused_value
 from aigc.infra import untrusted
 from aigc.infra.db import Database, rowcount
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
@@ -290,12 +290,23 @@ def submit(
 ) -> Job:
     require_role(principal, "member")
     if kind not in HANDLERS:
-        raise InvalidRequest(f"Unknown job kind '{kind}'", param="kind")
+        raise refused_value(
+            "literal_error",
+            "Unknown job kind '{value}'",
+            param="kind",
+            value=str(kind)[:40],
+            expected=", ".join(sorted(HANDLERS)),
+        )
     params = dict(params or {})
     try:
         json.dumps(params)
     except (TypeError, ValueError) as exc:
-        raise InvalidRequest(f"Job parameters must be JSON: {exc}", param="params") from None
+        raise refused_value(
+            "params_not_json",
+            "Job parameters must be JSON: {reason}",
+            param="params",
+            reason=str(exc),
+        ) from None
     job = queued_job(principal.tenant_id, kind, params)
     session.add(job)
     session.flush()
@@ -326,8 +337,12 @@ def list_jobs(
     query = select(Job).where(Job.tenant_id == principal.tenant_id)
     if status is not None:
         if status not in STATUSES:
-            raise InvalidRequest(
-                f"Unknown status '{status}'; statuses are {', '.join(STATUSES)}", param="status"
+            raise refused_value(
+                "literal_error",
+                "Unknown status '{value}'; statuses are {expected}",
+                param="status",
+                value=str(status)[:40],
+                expected=", ".join(STATUSES),
             )
         query = query.where(Job.status == status)
     if kind is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 
 
 def pick_device(preference: str | None = None) -> torch.device:
@@ -17,6 +17,12 @@ def pick_device(preference: str | None = None) -> torch.device:
     if preference and preference != "auto":
         device = torch.device(preference)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise InvalidRequest(f"The device {preference} is not available here", param="device")
+            raise refused_value(
+                "device_unavailable",
+                "The device {device} is not available here",
+                param="device",
+                code="unsupported_value",
+                device=str(preference),
+            )
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -22,10 +22,10 @@ from aigc.access import Principal, require_model_allowed, require_platform_admin
 from aigc.config import DeploymentOptions
 from aigc.errors import (
     Conflict,
-    InvalidRequest,
     ModelNotFound,
     ModelNotReady,
     PermissionDenied,
+    refused_value,
 )
 from aigc.infra import untrusted
 from aigc.infra.hf_import import load_transformers
@@ -44,7 +44,13 @@ Loader = Callable[[dict[str, Any]], TextModel]
 def _family(name: str) -> Family:
     family = get_family(name)
     if family is None:  # a record of a family whose module is not loaded (a removed plugin)
-        raise InvalidRequest(f"No model family '{name}' is installed", param="model")
+        raise refused_value(
+            "family_not_installed",
+            "No model family '{family}' is installed",
+            param="model",
+            code="unsupported_model",
+            family=name,
+        )
     return family
 
 
@@ -78,7 +84,9 @@ class RemoteServing(Protocol):
 def check_deployment(options: Any) -> None:
     """A record's own Ray Serve options (``config.deployment``): 400 naming what is wrong."""
     if not isinstance(options, dict):
-        raise InvalidRequest("deployment is an object of Ray Serve options", param="deployment")
+        raise refused_value(
+            "dict", "deployment is an object of Ray Serve options", param="deployment"
+        )
     try:
         DeploymentOptions.model_validate(options)
     except ValidationError as exc:
@@ -86,7 +94,9 @@ def check_deployment(options: Any) -> None:
             f"{'.'.join(str(p) for p in e['loc']) or 'deployment'}: {e['msg']}"
             for e in exc.errors()
         )
-        raise InvalidRequest(f"deployment: {problems}", param="deployment") from None
+        raise refused_value(
+            "deployment_invalid", "deployment: {problems}", param="deployment", problems=problems
+        ) from None
 
 
 def family_of(name: str) -> str:
@@ -94,8 +104,11 @@ def family_of(name: str) -> str:
     family = name.split("-", 1)[0]
     if "-" not in name or get_family(family) is None:
         prefixes = ", ".join(f"{f.name}-" for f in families())
-        raise InvalidRequest(
-            f"Model ids start with their family and a dash ({prefixes})", param="id"
+        raise refused_value(
+            "model_id_prefix",
+            "Model ids start with their family and a dash ({prefixes})",
+            param="id",
+            prefixes=prefixes,
         )
     return family
 
@@ -267,8 +280,12 @@ class ModelRegistry:
         """
         family = _family(family_of(name))
         if family.validate is None:
-            raise InvalidRequest(
-                f"Models of the '{family.name}' family cannot be registered yet", param="id"
+            raise refused_value(
+                "family_not_registrable",
+                "Models of the '{family}' family cannot be registered yet",
+                param="id",
+                code="unsupported_value",
+                family=family.name,
             )
         if principal is not None:
             tenant_id = None
@@ -283,7 +300,8 @@ class ModelRegistry:
         if "storage" in config:
             # Written by training alone: it names a folder of the blob store to load from, so
             # a caller naming one reached other models' folders (and pruned their caches).
-            raise InvalidRequest(
+            raise refused_value(
+                "storage_set_by_training",
                 "config.storage is where training keeps a model; it is not set by hand",
                 param="config.storage",
             )

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_model_allowed, require_platform_admin, require_role
-from aigc.errors import Conflict, InvalidRequest
+from aigc.errors import Conflict, refused_value
 from aigc.infra import jobs
 from aigc.infra.jobs import JobBlocked, JobCancelled, JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
@@ -90,7 +90,12 @@ def start_training(
     require_role(principal, "member")
     require_model_allowed(principal, name, param="name")  # a limited key makes only its models
     if family_of(name) != family:
-        raise InvalidRequest(f"A {family} model's id must start with '{family}-'", param="name")
+        raise refused_value(
+            "model_id_family",
+            "A {family} model's id must start with '{family}-'",
+            param="name",
+            family=family,
+        )
     if shared:
         require_platform_admin(principal)
     tenant_id = None if shared else principal.tenant_id

@@ -53,7 +53,7 @@ from tenacity import (
 
 from aigc.access import Principal
 from aigc.config import Settings
-from aigc.errors import APIError, InvalidRequest, Overloaded, PermissionDenied
+from aigc.errors import APIError, InvalidRequest, Overloaded, PermissionDenied, refused_value
 from aigc.infra import crypto, metrics
 from aigc.infra.breaker import BreakerBoard, CircuitBreaker
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
@@ -111,38 +111,54 @@ def validate_config(config: dict[str, Any]) -> None:
     _endpoints(config, "config")
     for i, fallback in enumerate(_list(config.get("fallbacks", []), "config.fallbacks")):
         if not isinstance(fallback, dict):
-            raise InvalidRequest("Each fallback is an object", param=f"config.fallbacks[{i}]")
+            raise refused_value(
+                "dict", "Each fallback is an object", param=f"config.fallbacks[{i}]"
+            )
         _endpoints(fallback, f"config.fallbacks[{i}]")
     for name, (_, low, high) in _NUMBERS.items():
         value = config.get(name)
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if value is not None and (not number or not low <= value <= high):
-            raise InvalidRequest(f"{name} must be a number from {low} to {high}", param=name)
+            raise refused_value(
+                "param_number_range",
+                f"{name} " + "must be a number from {low} to {high}",
+                param=name,
+                low=low,
+                high=high,
+            )
     if not isinstance(config.get("tools", True), bool):
-        raise InvalidRequest("tools must be true or false", param="tools")
+        raise refused_value("bool", "tools must be true or false", param="tools")
     context = config.get("context_length")
     whole = isinstance(context, int) or (isinstance(context, float) and context.is_integer())
     if context is not None and (
         not whole or isinstance(context, bool) or not 1 <= context <= 1 << 24
     ):
-        raise InvalidRequest(
-            "context_length must be a whole number of tokens from 1 to 16777216",
+        raise refused_value(
+            "param_int_range",
+            "context_length must be a whole number of tokens from {low} to {high}",
             param="context_length",
+            low=1,
+            high=1 << 24,
         )
     if not isinstance(config.get("vision", False), bool):
-        raise InvalidRequest("vision must be true or false", param="vision")
+        raise refused_value("bool", "vision must be true or false", param="vision")
 
 
 def _list(value: Any, param: str) -> list[Any]:
     if not isinstance(value, list):
-        raise InvalidRequest("Expected a list", param=param)
+        raise refused_value("list_type", "Expected a list", param=param)
     return value
 
 
 def _endpoints(entry: dict[str, Any], param: str) -> list[str]:
     urls = entry.get("base_urls") or ([entry["base_url"]] if "base_url" in entry else [])
     if not urls or not all(isinstance(u, str) for u in _list(urls, f"{param}.base_urls")):
-        raise InvalidRequest("An upstream needs base_url (or base_urls)", param=param)
+        raise refused_value(
+            "upstream_needs_url",
+            "An upstream needs base_url (or base_urls)",
+            param=param,
+            code="missing_required_parameter",
+        )
     for url in urls:
         try:  # a bracketed host that is no IPv6 address, or a port that is no number, raises
             parts = urlsplit(url)
@@ -150,15 +166,26 @@ def _endpoints(entry: dict[str, Any], param: str) -> list[str]:
         except ValueError:
             parts = urlsplit("")  # refused below
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidRequest(f"Not an http(s) URL: {url!r}", param=f"{param}.base_url")
+            raise refused_value(
+                "url_not_http",
+                "Not an http(s) URL: {url}",
+                param=f"{param}.base_url",
+                url=repr(url),
+            )
         if parts.username or parts.password:
-            raise InvalidRequest(
-                "Put credentials in api_key, not in the URL", param=f"{param}.base_url"
+            raise refused_value(
+                "url_with_credentials",
+                "Put credentials in api_key, not in the URL",
+                param=f"{param}.base_url",
             )
     if not isinstance(entry.get("model"), str) or not entry["model"]:
-        raise InvalidRequest("An upstream needs the model name it serves", param=f"{param}.model")
+        raise InvalidRequest(
+            "An upstream needs the model name it serves",
+            param=f"{param}.model",
+            code="missing_required_parameter",
+        )
     if "api_key" in entry and not isinstance(entry["api_key"], str):
-        raise InvalidRequest("api_key must be a string", param=f"{param}.api_key")
+        raise refused_value("string_type", "api_key must be a string", param=f"{param}.api_key")
     return urls
 
 
@@ -391,7 +418,13 @@ class UpstreamModel(TextModelBase):
         )
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}", counts_for_breaker=status != 429)
-        raise InvalidRequest(f"The upstream refused the request (HTTP {status})")
+        raise refused_value(
+            "upstream_refused",
+            "The upstream refused the request (HTTP {status})",
+            param="model",
+            code="upstream_refused",
+            status=status,
+        )
 
 
 def _body(request: TextRequest, model: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_platform_admin, require_role
 from aigc.config import Settings
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 from aigc.infra.schema import Meta
 
 META_KEY = "upstream_allowlist"
@@ -49,27 +49,52 @@ def check_pattern(pattern: Any, param: str) -> str:
     """A pattern ``url_allowed`` can use: http(s), a host (``*`` wildcards), optional port and
     path prefix; no credentials, query or fragment. Returns it normalised (lower-case host)."""
     if not isinstance(pattern, str) or not pattern.strip():
-        raise InvalidRequest("A pattern is a non-empty string", param=param)
+        raise refused_value("pattern_empty", "A pattern is a non-empty string", param=param)
     text = pattern.strip()
     if len(text) > MAX_PATTERN_CHARS or any(c.isspace() for c in text):
-        raise InvalidRequest(
-            f"A pattern has no spaces and at most {MAX_PATTERN_CHARS} characters", param=param
+        raise refused_value(
+            "pattern_form",
+            "A pattern has no spaces and at most {max_length} characters",
+            param=param,
+            max_length=MAX_PATTERN_CHARS,
         )
     try:  # a bracketed host that is no IPv6 address raises
         parts = urlsplit(text if "://" in text else f"https://{text}")
     except ValueError:
-        raise InvalidRequest(f"{text!r}: not a URL pattern", param=param) from None
+        raise refused_value(
+            "pattern_not_url", "{pattern}: not a URL pattern", param=param, pattern=repr(text)
+        ) from None
     if parts.scheme not in ("http", "https"):
-        raise InvalidRequest(f"{text!r}: only http and https upstreams", param=param)
+        raise refused_value(
+            "pattern_not_http",
+            "{pattern}: only http and https upstreams",
+            param=param,
+            pattern=repr(text),
+        )
     if "@" in parts.netloc or parts.query or parts.fragment:
-        raise InvalidRequest(f"{text!r}: no credentials, query or fragment", param=param)
+        raise refused_value(
+            "url_with_credentials_query_or_fragment",
+            "{pattern}: no credentials, query or fragment",
+            param=param,
+            pattern=repr(text),
+        )
     host = (parts.hostname or "").lower()
     if not _HOST.match(host):
-        raise InvalidRequest(f"{text!r}: the host is not a name or address pattern", param=param)
+        raise refused_value(
+            "pattern_host",
+            "{pattern}: the host is not a name or address pattern",
+            param=param,
+            pattern=repr(text),
+        )
     try:
         port = parts.port
     except ValueError:
-        raise InvalidRequest(f"{text!r}: the port is not a number", param=param) from None
+        raise refused_value(
+            "pattern_port",
+            "{pattern}: the port is not a number",
+            param=param,
+            pattern=repr(text),
+        ) from None
     netloc = f"{host}:{port}" if port is not None else host
     return f"{parts.scheme}://{netloc}{parts.path}"
 
@@ -78,7 +103,9 @@ def replace(session: Session, principal: Principal, patterns: list[Any]) -> list
     """Platform admins only: the stored list becomes ``patterns`` (checked, duplicates out)."""
     require_platform_admin(principal)
     if len(patterns) > MAX_PATTERNS:
-        raise InvalidRequest(f"At most {MAX_PATTERNS} patterns", param="patterns")
+        raise refused_value(
+            "too_long", "At most {max_length} patterns", param="patterns", max_length=MAX_PATTERNS
+        )
     checked = [check_pattern(p, f"patterns[{i}]") for i, p in enumerate(patterns)]
     unique = list(dict.fromkeys(checked))
     row = session.get(Meta, META_KEY)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_model_allowed
-from aigc.errors import InvalidRequest, problem_detail
+from aigc.errors import InvalidRequest, problem_detail, refused_value
 from aigc.infra import untrusted
 from aigc.infra.schema import Job, ModelRecord
 from aigc.models.family import Family, check_value, param_rules
@@ -31,14 +31,22 @@ def check_params(family: Family, params: dict[str, Any]) -> None:
     range, or inconsistent with the others; the rules are the family's parameters model."""
     model = family.params
     if model is None:
-        raise InvalidRequest(f"The {family.name} family has no training parameters", param="family")
+        raise refused_value(
+            "family_without_params",
+            "The {family} family has no training parameters",
+            param="family",
+            family=family.name,
+        )
     known = sorted(model.model_fields)
     unknown = sorted(set(params) - set(known))
     if unknown:
-        raise InvalidRequest(
-            f"Unknown parameter '{unknown[0]}' for a {family.name} model; known: "
-            f"{', '.join(known)}",
+        raise refused_value(
+            "param_unknown",
+            "Unknown parameter '{name}' for a {family} model; known: {known}",
             param=f"params.{unknown[0]}",
+            name=unknown[0],
+            family=family.name,
+            known=", ".join(known),
         )
     rules = param_rules(model)
     for key, value in params.items():
@@ -86,8 +94,12 @@ def submit_training(
     chosen = next((f for f in trainable if f.name == family), None)
     if chosen is None:
         names = ", ".join(f.name for f in trainable)
-        raise InvalidRequest(
-            f"Trainable families are {names}; not '{untrusted.field(family)}'", param="family"
+        raise refused_value(
+            "literal_error",
+            "Trainable families are {expected}; not '{value}'",
+            param="family",
+            expected=names,
+            value=str(untrusted.field(family)),
         )
     check_params(chosen, params)
     keys, paths = resolve_training_data(
