@@ -320,6 +320,41 @@ _REFUSALS = {
         "problem.param_unknown": "unknown parameter '{name}' for a {family} model; known: {known}",
         "problem.model_id_family": "a {family} model's id must start with '{family}-'",
         "problem.device_unavailable": "the device {device} is not available here",
+        "problem.beam_search_not_batched": "beam search is not served by the batching engine",
+        "problem.prompt_empty": "the prompt is empty",
+        "problem.prompt_too_long": "the prompt has {tokens} tokens; this model reads at most "
+        "{context}",
+        "problem.request_too_long": "the request is too long: {reason}",
+        "problem.engine_settings_known": "config.engine takes {known}",
+        "problem.engine_setting_invalid": "config.engine: {reason}",
+        "problem.data_not_found": "no such file or folder: {name}",
+        "problem.data_unreadable": "cannot read {name}: {reason}",
+        "problem.data_not_text": "{name} is not a text file",
+        "problem.data_json_invalid": "{name}: {reason}",
+        "problem.data_kind_unknown": "unknown kind of file: {name} (use .txt, .md, .jsonl or "
+        ".json)",
+        "problem.fraction_range": "must be at least 0 and less than 1",
+        "problem.files_need_tenant": "uploaded files belong to a tenant: train through the API",
+        "problem.template_invalid": "invalid template configuration: {reason}",
+        "problem.tokenizer_lacks_token": "the tokenizer has no {token} token",
+        "problem.model_folder_lacks": "no {file} in {folder}",
+        "problem.clip_not_ready": "the CLIP model '{model}' is not ready",
+        "problem.model_file_not_json": "{folder}: {file} is not JSON",
+        "problem.training_data_empty": "the training data holds no text",
+        "problem.ngram_path": "an n-gram model needs config.path: an ARPA file or a folder with "
+        "model.arpa",
+        "problem.corpus_too_large": "the corpus is too large: over 2 billion tokens",
+        "problem.scoring_needs_bos": "scoring without <s> is not supported",
+        "problem.discounts_not_estimated": "modified Kneser-Ney cannot estimate discounts: "
+        "{reason}; train with a discount fallback",
+        "problem.arpa_not_arpa": "not an ARPA file: no \\data\\ section with n-gram counts",
+        "problem.arpa_malformed": "ARPA file: {reason}",
+        "problem.gguf_tokenizer": "{name}: its tokenizer cannot be rebuilt from the GGUF "
+        "metadata ({reason})",
+        "problem.gguf_needs_llama_cpp": "GGUF models need llama-cpp-python: pip install "
+        "'aigc[gguf]'",
+        "problem.gguf_not_loaded": "{name}: llama.cpp cannot load it ({reason})",
+        "problem.gguf_not_gguf": "{name}: not a GGUF file",
     },
     "zh-CN": {
         "problem.tools_not_combined": "在该模型上，tools 不能与 response_format、引导解码、"
@@ -502,6 +537,39 @@ _REFUSALS = {
         "problem.param_unknown": "{family} 模型没有参数「{name}」；可用：{known}",
         "problem.model_id_family": "{family} 模型的 ID 必须以「{family}-」开头",
         "problem.device_unavailable": "这里没有可用的设备 {device}",
+        "problem.beam_search_not_batched": "批处理引擎不支持束搜索",
+        "problem.prompt_empty": "提示词为空",
+        "problem.prompt_too_long": "提示词有 {tokens} 个词元，该模型最多只能读取 {context} 个",
+        "problem.request_too_long": "请求太长：{reason}",
+        "problem.engine_settings_known": "config.engine 只能包含：{known}",
+        "problem.engine_setting_invalid": "config.engine 设置有误：{reason}",
+        "problem.data_not_found": "没有这个文件或文件夹：{name}",
+        "problem.data_unreadable": "无法读取 {name}：{reason}",
+        "problem.data_not_text": "{name} 不是文本文件",
+        "problem.data_json_invalid": "{name} 不是有效的 JSON：{reason}",
+        "problem.data_kind_unknown": "无法识别的文件类型：{name}（请使用 .txt、.md、.jsonl 或 "
+        ".json）",
+        "problem.fraction_range": "必须大于等于 0 且小于 1",
+        "problem.files_need_tenant": "上传的文件属于某个组织，请通过 API 训练",
+        "problem.template_invalid": "模板配置有误：{reason}",
+        "problem.tokenizer_lacks_token": "分词器中没有 {token} 词元",
+        "problem.model_folder_lacks": "文件夹 {folder} 中没有 {file}",
+        "problem.clip_not_ready": "CLIP 模型「{model}」尚未就绪",
+        "problem.model_file_not_json": "{folder}：{file} 不是有效的 JSON",
+        "problem.training_data_empty": "训练数据中没有文字",
+        "problem.ngram_path": "n-gram 模型需要 config.path：一个 ARPA 文件，或包含 model.arpa "
+        "的文件夹",
+        "problem.corpus_too_large": "语料太大：超过了 20 亿个词元",
+        "problem.scoring_needs_bos": "不支持不带 <s> 的打分",
+        "problem.discounts_not_estimated": "修正的 Kneser-Ney 平滑无法估计折扣值：{reason}；"
+        "文本可能太少或过于人工，请启用折扣回退（KenLM 的 --discount_fallback）后再训练",
+        "problem.arpa_not_arpa": "不是 ARPA 文件：没有包含 n-gram 数量的 \\data\\ 部分",
+        "problem.arpa_malformed": "ARPA 文件格式有误：{reason}",
+        "problem.gguf_tokenizer": "{name}：无法根据 GGUF 元数据重建分词器（{reason}）",
+        "problem.gguf_needs_llama_cpp": "GGUF 模型需要安装 llama-cpp-python：pip install "
+        "'aigc[gguf]'",
+        "problem.gguf_not_loaded": "{name}：llama.cpp 无法加载该文件（{reason}）",
+        "problem.gguf_not_gguf": "{name}：不是 GGUF 文件",
     },
 }
 i18n.add(_REFUSALS)

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import DynamicCache
 
-from aigc.errors import InvalidRequest, Overloaded
+from aigc.errors import Overloaded, refused_value
 from aigc.infra import metrics
 from aigc.models import decoding
 from aigc.models.engine import gpt2_step, llama_step, openmp, quant
@@ -314,15 +314,23 @@ class Engine:
         self, prompt_ids: list[int], request: TextRequest, tenant: str = "", priority: int = 0
     ) -> Handle:
         if request.num_beams > 1:
-            raise InvalidRequest("Beam search is not served by the batching engine", param="n")
+            raise refused_value(
+                "beam_search_not_batched",
+                "Beam search is not served by the batching engine",
+                param="n",
+                code="unsupported_value",
+            )
         if not prompt_ids:
-            raise InvalidRequest("The prompt is empty", param="prompt")
+            raise refused_value("prompt_empty", "The prompt is empty", param="prompt")
         room = self.max_positions - len(prompt_ids)
         if room < 1:
-            raise InvalidRequest(
-                f"The prompt has {len(prompt_ids)} tokens; this model reads at most "
-                f"{self.max_positions - 1}",
+            raise refused_value(
+                "prompt_too_long",
+                "The prompt has {tokens} tokens; this model reads at most {context}",
                 param="messages" if request.messages is not None else "prompt",
+                code="context_length_exceeded",
+                tokens=len(prompt_ids),
+                context=self.max_positions - 1,
             )
         max_new = min(request.max_tokens or 256, room)
         request_id = f"r{next(self._ids)}"
@@ -379,7 +387,14 @@ class Engine:
                 try:
                     self.scheduler.add(item)
                 except ValueError as exc:
-                    self._end(item.id, InvalidRequest(f"The request is too long: {exc}"))
+                    too_long = refused_value(
+                        "request_too_long",
+                        "The request is too long: {reason}",
+                        param="prompt",
+                        code="context_length_exceeded",
+                        reason=str(exc),
+                    )
+                    self._end(item.id, too_long)
                     continue
                 self._requests[item.id] = item.params
                 self._generators[item.id] = decoding.make_generator(item.params.seed, self.device)

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 from aigc.infra.hf_import import load_transformers
 from aigc.models import decoding
 from aigc.models.base import TextModelBase
@@ -212,17 +212,26 @@ def load_from_config(config: dict[str, Any], name: str | None = None) -> EngineM
     """The registry's loader for ``hf``/``gpt`` records whose config has ``"engine": {...}``."""
     options = config.get("engine") or {}
     if not isinstance(options, dict):
-        raise InvalidRequest("config.engine is an object of engine settings", param="engine")
+        raise refused_value("dict", "config.engine is an object of engine settings", param="engine")
     try:
         engine_config = EngineConfig(**options)
     except TypeError:
         fields = ", ".join(EngineConfig.__dataclass_fields__)
-        raise InvalidRequest(f"config.engine takes {fields}", param="engine") from None
+        raise refused_value(
+            "engine_settings_known",
+            "config.engine takes {known}",
+            param="engine",
+            known=fields,
+        ) from None
     except ValueError as exc:
-        raise InvalidRequest(f"config.engine: {exc}", param="engine") from None
+        raise refused_value(
+            "engine_setting_invalid", "config.engine: {reason}", param="engine", reason=str(exc)
+        ) from None
     try:
         return load_engine_model(
             config["path"], engine_config, device=config.get("device"), name=name
         )
     except ValueError as exc:  # an option this checkpoint cannot take (int8 on GPT-2)
-        raise InvalidRequest(f"config.engine: {exc}", param="engine") from None
+        raise refused_value(
+            "engine_setting_invalid", "config.engine: {reason}", param="engine", reason=str(exc)
+        ) from None

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from aigc.config import Settings
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, refused_value
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import ModelRecord
@@ -86,9 +86,19 @@ def train_vae(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
 
 def validate_model_dir(config: dict[str, Any]) -> None:
     if not isinstance(config.get("path"), str):
-        raise InvalidRequest("An image model needs its folder in config.path", param="config")
+        raise InvalidRequest(
+            "An image model needs its folder in config.path",
+            param="config.path",
+            code="missing_required_parameter",
+        )
     if not (Path(config["path"]) / "config.json").exists():
-        raise InvalidRequest("No trained model (config.json) in that folder", param="config")
+        raise refused_value(
+            "model_folder_lacks",
+            "No trained model (config.json) in that folder",
+            param="config",
+            folder=Path(config["path"]).name,
+            file="config.json",
+        )
 
 
 def bootstrap_defaults_of(db: Database, defaults: dict[str, tuple[str, dict[str, Any]]]) -> None:

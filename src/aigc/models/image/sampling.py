@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 from aigc.models.base import ImageModelBase
 from aigc.models.image.data import DIGIT_NAMES_EN, DIGIT_NAMES_ZH
 from aigc.models.protocols import ImageRequest
@@ -80,7 +80,13 @@ def class_index(label: str | int, classes: Sequence[str]) -> int:
     found = label_from_prompt(str(label), classes) if str(label) else None
     if found is None or (str(label) not in classes and len(str(label)) > 20):
         shown = ", ".join(classes[:20])
-        raise InvalidRequest(f"Unknown class '{label}'; the model knows: {shown}", param="label")
+        raise refused_value(
+            "literal_error",
+            "Unknown class '{value}'; the model knows: {expected}",
+            param="label",
+            value=label,
+            expected=shown,
+        )
     return found
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from aigc.config import Settings
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobBlocked, JobContext
 from aigc.infra.schema import Job, ModelRecord
@@ -87,7 +87,9 @@ def _clip_dir(ctx: JobContext, name: str) -> Path:
             if job is not None and job.status in ("queued", "running"):
                 raise JobBlocked(job.id, f"waiting for the CLIP model '{name}' to finish training")
     if record is None or record.status != "ready":
-        raise InvalidRequest(f"The CLIP model '{name}' is not ready", param="clip")
+        raise refused_value(
+            "clip_not_ready", "The CLIP model '{model}' is not ready", param="clip", model=name
+        )
     return Path(local_config(record, ctx.store, ctx.data_dir / "cache")["path"])
 
 
@@ -109,7 +111,12 @@ def train_mm(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
         net = text2image.train(t2i, data, reader, ctx.progress)
         text2image.save(net, t2i, clip_dir, out_dir)
     else:
-        raise InvalidRequest(f"mm models are one of {', '.join(MM_KINDS)}", param="kind")
+        raise refused_value(
+            "literal_error",
+            "mm models are one of {expected}",
+            param="kind",
+            expected=", ".join(MM_KINDS),
+        )
     return {"path": str(out_dir), "size": data.size, "kind": kind, "classes": data.classes}
 
 
@@ -125,7 +132,12 @@ def prepare_mm(config: dict[str, Any], principal: Any, session: Any) -> dict[str
     its listing shows what it does (captions, chat about images, or text-to-image)."""
     kind = json.loads((Path(config["path"]) / "config.json").read_text()).get("kind")
     if kind not in MM_KINDS:
-        raise InvalidRequest(f"mm models are one of {', '.join(MM_KINDS)}", param="config")
+        raise refused_value(
+            "literal_error",
+            "mm models are one of {expected}",
+            param="config",
+            expected=", ".join(MM_KINDS),
+        )
     return config | {"kind": kind}
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
@@ -88,24 +88,44 @@ def read_arpa(path: Path) -> tuple[list[str], list[OrderTable]]:
         with open(path, encoding="utf-8") as handle:
             return _parse(handle)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"Cannot read the ARPA file {Path(path).name}: {exc}") from None
+        raise refused_value(
+            "data_unreadable",
+            "Cannot read the ARPA file {name}: {reason}",
+            param="path",
+            name=Path(path).name,
+            reason=str(exc),
+        ) from None
 
 
 def _parse(handle: io.TextIOBase) -> tuple[list[str], list[OrderTable]]:
     lines = _lines(handle)
     counts = _header(lines)
     if not counts:
-        raise InvalidRequest("Not an ARPA file: no \\data\\ section with n-gram counts")
+        raise refused_value(
+            "arpa_not_arpa",
+            "Not an ARPA file: no \\data\\ section with n-gram counts",
+            param="path",
+        )
     sections: list[tuple[list[str], np.ndarray, np.ndarray]] = []
     for k in range(1, len(counts) + 1):
         header = f"\\{k}-grams:" if k == 1 else next(lines, None)  # the header read \1-grams:
         if header != f"\\{k}-grams:":
-            raise InvalidRequest(f"ARPA file: expected \\{k}-grams:, found {header!r}")
+            raise refused_value(
+                "arpa_malformed",
+                "ARPA file: {reason}",
+                param="path",
+                reason=f"expected \\{k}-grams:, found {header!r}",
+            )
         grams, probs, backoffs = [], [], []
         for _ in range(counts[k - 1]):
             fields = (next(lines, None) or "").split()
             if len(fields) not in (k + 1, k + 2):
-                raise InvalidRequest(f"ARPA file: malformed {k}-gram line {' '.join(fields)!r}")
+                raise refused_value(
+                    "arpa_malformed",
+                    "ARPA file: {reason}",
+                    param="path",
+                    reason=f"malformed {k}-gram line {' '.join(fields)!r}",
+                )
             probs.append(float(fields[0]))
             grams.append(" ".join(fields[1 : k + 1]))
             backoffs.append(float(fields[k + 1]) if len(fields) == k + 2 else 0.0)
@@ -128,7 +148,12 @@ def _header(lines: Iterator[str]) -> list[int]:
     for line in lines:
         if not line.startswith("ngram "):
             if line != "\\1-grams:":
-                raise InvalidRequest(f"ARPA file: unexpected line {line!r} in the header")
+                raise refused_value(
+                    "arpa_malformed",
+                    "ARPA file: {reason}",
+                    param="path",
+                    reason=f"unexpected line {line!r} in the header",
+                )
             break
         counts.append(int(line.split("=", 1)[1]))
     return counts
@@ -148,21 +173,33 @@ def _pack(
     if BOS not in unigrams:
         logprob[BOS_ID] = NO_PROB
     if EOS not in unigrams:
-        raise InvalidRequest("ARPA file: the unigrams lack </s>")
+        raise refused_value(
+            "arpa_malformed", "ARPA file: {reason}", param="path", reason="the unigrams lack </s>"
+        )
     tables = [OrderTable(np.arange(len(vocab), dtype=np.int64), logprob, backoff)]
     vocab_size = len(vocab)
     for k, (grams, probs, backoffs) in enumerate(sections[1:], 2):
         try:
             words = np.array([[index[w] for w in g.split(" ")] for g in grams], np.int64)
         except KeyError as exc:
-            raise InvalidRequest(f"ARPA file: {k}-gram word {exc} is not a unigram") from None
+            raise refused_value(
+                "arpa_malformed",
+                "ARPA file: {reason}",
+                param="path",
+                reason=f"{k}-gram word {exc} is not a unigram",
+            ) from None
         words = words.reshape(len(grams), k)
         rows = words[:, 0]
         for j in range(1, k - 1):
             rows = lookup(tables[j], rows * vocab_size + words[:, j])
             if (rows < 0).any():
                 bad = grams[int(np.argmax(rows < 0))]
-                raise InvalidRequest(f"ARPA file: the prefix of the {k}-gram '{bad}' is missing")
+                raise refused_value(
+                    "arpa_malformed",
+                    "ARPA file: {reason}",
+                    param="path",
+                    reason=f"the prefix of the {k}-gram '{bad}' is missing",
+                )
         keys = rows * vocab_size + words[:, k - 1]
         order = np.argsort(keys, kind="stable")
         tables.append(OrderTable(keys[order], probs[order], backoffs[order]))

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal
-from aigc.errors import InvalidRequest, PermissionDenied
+from aigc.errors import InvalidRequest, PermissionDenied, refused_value
 from aigc.infra import files, text_encoding
 from aigc.infra.paths import check_import_path, files_under, open_inside
 
@@ -78,7 +78,9 @@ def read_texts(paths: Sequence[Path], skipped: list[str] | None = None) -> list[
         elif path.is_file():
             docs.extend(_read_file(path))
         else:
-            raise InvalidRequest(f"No such file or folder: {path.name}", param="data")
+            raise refused_value(
+                "data_not_found", "No such file or folder: {name}", param="data", name=path.name
+            )
     cleaned = [clean_text(d) for d in docs]
     return [d for d in cleaned if d.strip()]
 
@@ -92,13 +94,23 @@ def _read_file(path: Path, folder: Path | None = None) -> list[str]:
             with open_inside(path, folder) as fh:
                 raw = fh.read()
     except OSError as exc:
-        raise InvalidRequest(f"Cannot read {path.name}: {exc.strerror}", param="data") from None
+        raise refused_value(
+            "data_unreadable",
+            "Cannot read {name}: {reason}",
+            param="data",
+            name=path.name,
+            reason=str(exc.strerror),
+        ) from None
     try:  # UTF-8, or what a Chinese or Windows editor saved (GB18030, Big5, UTF-16 …)
         text = text_encoding.decode(raw).text
     except text_encoding.UndecodableText:
-        raise InvalidRequest(f"{path.name} is not a text file", param="data") from None
+        raise refused_value(
+            "data_not_text", "{name} is not a text file", param="data", name=path.name
+        ) from None
     if "\x00" in text[:8192]:
-        raise InvalidRequest(f"{path.name} is not a text file", param="data")
+        raise refused_value(
+            "data_not_text", "{name} is not a text file", param="data", name=path.name
+        )
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         return [text]
@@ -107,11 +119,20 @@ def _read_file(path: Path, folder: Path | None = None) -> list[str]:
             return list(_json_documents(text))
         except ValueError as exc:
             if suffix in JSON_SUFFIXES:
-                raise InvalidRequest(f"{path.name}: {exc}", param="data") from None
+                raise refused_value(
+                    "data_json_invalid",
+                    "{name}: {reason}",
+                    param="data",
+                    name=path.name,
+                    reason=str(exc),
+                ) from None
     if suffix and suffix not in JSON_SUFFIXES:
         # Uploads are stored under their id, without a suffix, and sniffed; named files must say.
-        raise InvalidRequest(
-            f"Unknown kind of file: {path.name} (use .txt, .md, .jsonl or .json)", param="data"
+        raise refused_value(
+            "data_kind_unknown",
+            "Unknown kind of file: {name} (use .txt, .md, .jsonl or .json)",
+            param="data",
+            name=path.name,
         )
     return [text]
 
@@ -162,7 +183,9 @@ def split_train_val(
     cut at the line break nearest that point, as nanoGPT splits its text.
     """
     if not 0.0 <= val_fraction < 1.0:
-        raise InvalidRequest("val_fraction must be in [0, 1)", param="val_fraction")
+        raise refused_value(
+            "fraction_range", "val_fraction must be in [0, 1)", param="val_fraction"
+        )
     if not docs or val_fraction == 0.0:
         return list(docs), []
     if len(docs) == 1:
@@ -226,12 +249,20 @@ def resolve_training_data(
     ``principal`` None is the local CLI. Another tenant's file id is "not found".
     """
     if not file_ids and not data_path:
-        raise InvalidRequest("Give the training data: file_ids (uploaded files) or a data path")
+        raise InvalidRequest(
+            "Give the training data: file_ids (uploaded files) or a data path",
+            param="file_ids",
+            code="missing_required_parameter",
+        )
     keys: list[str] = []
     paths: list[Path] = []
     for file_id in file_ids or []:
         if principal is None:
-            raise InvalidRequest("Uploaded files belong to a tenant: train through the API")
+            raise refused_value(
+                "files_need_tenant",
+                "Uploaded files belong to a tenant: train through the API",
+                param="file_ids",
+            )
         record = files.get_file(session, principal, file_id)
         keys.append(files.file_key(record))
     if data_path:
@@ -242,6 +273,11 @@ def resolve_training_data(
             )
         path = check_import_path(data_path, import_roots)
         if not path.exists():
-            raise InvalidRequest(f"No such file or folder: {data_path}", param="data_path")
+            raise refused_value(
+                "data_not_found",
+                "No such file or folder: {name}",
+                param="data_path",
+                name=str(data_path),
+            )
         paths.append(path)
     return keys, paths

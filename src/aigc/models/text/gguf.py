@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, refused_value
 from aigc.infra.hf_import import load_transformers
 from aigc.models import decoding
 from aigc.models.family import (
@@ -200,8 +200,12 @@ def load_tokenizer(path: Path) -> neural.TextTokenizer:
     try:
         stat = path.stat()
     except OSError as exc:
-        raise InvalidRequest(
-            f"{path.name}: cannot be read ({exc.strerror})", param="path"
+        raise refused_value(
+            "data_unreadable",
+            "{name}: cannot be read ({reason})",
+            param="path",
+            name=path.name,
+            reason=str(exc.strerror),
         ) from None
     return _tokenizer(str(path), stat.st_size, stat.st_mtime_ns)
 
@@ -219,9 +223,12 @@ def _tokenizer(path_name: str, size: int, mtime_ns: int) -> neural.TextTokenizer
         raise
     except BaseException as exc:  # ValueError, tokenizers' Exception, or its
         # pyo3 PanicException (a BaseException) on a malformed vocabulary: all the file's fault
-        raise InvalidRequest(
-            f"{path.name}: its tokenizer cannot be rebuilt from the GGUF metadata ({exc})",
+        raise refused_value(
+            "gguf_tokenizer",
+            "{name}: its tokenizer cannot be rebuilt from the GGUF metadata ({reason})",
             param="path",
+            name=path.name,
+            reason=str(exc),
         ) from None
     _cut_as_sentencepiece(hf)
     return neural.TextTokenizer(hf, add_special_tokens=bool(getattr(hf, "add_bos_token", False)))
@@ -257,7 +264,12 @@ def _cut_as_sentencepiece(hf: Any) -> None:
 
 def load(config: dict[str, Any]) -> GGUFTextModel:
     if not available():
-        raise InvalidRequest("GGUF models need llama-cpp-python: pip install 'aigc[gguf]'")
+        raise refused_value(
+            "gguf_needs_llama_cpp",
+            "GGUF models need llama-cpp-python: pip install 'aigc[gguf]'",
+            param="path",
+            code="unsupported_model",
+        )
     import llama_cpp
 
     cfg = GGUFConfig.from_config(config)
@@ -276,7 +288,13 @@ def load(config: dict[str, Any]) -> GGUFTextModel:
             verbose=False,
         )
     except ValueError as exc:  # llama.cpp could not load it (its log says why)
-        raise InvalidRequest(f"{cfg.path.name}: llama.cpp cannot load it ({exc})") from None
+        raise refused_value(
+            "gguf_not_loaded",
+            "{name}: llama.cpp cannot load it ({reason})",
+            param="path",
+            name=cfg.path.name,
+            reason=str(exc),
+        ) from None
     return GGUFTextModel(LlamaCppLM(llm), tokenizer, cfg.path.stat().st_size, on_gpu=layers != 0)
 
 
@@ -308,20 +326,31 @@ def validate(config: dict[str, Any]) -> None:
     """A GGUF model is one .gguf file under the import roots (the registry checks the roots)."""
     path = config.get("path")
     if not isinstance(path, str):
-        raise InvalidRequest("Give the .gguf file as config.path", param="config")
+        raise InvalidRequest(
+            "Give the .gguf file as config.path",
+            param="config.path",
+            code="missing_required_parameter",
+        )
     for key in ("n_ctx", "n_threads", "n_gpu_layers"):
         value = config.get(key)
         low = -1 if key == "n_gpu_layers" else 1
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < low
         ):
-            raise InvalidRequest(f"'{key}' must be an integer ≥ {low}", param=key)
+            raise refused_value(
+                "greater_than_equal", f"'{key}' " + "must be an integer ≥ {ge}", param=key, ge=low
+            )
     file = Path(path)
     if not file.is_file() or not is_gguf(file):
-        raise InvalidRequest(f"{file.name}: not a GGUF file", param="path")
+        raise refused_value(
+            "gguf_not_gguf", "{name}: not a GGUF file", param="path", name=file.name
+        )
     if not available():
-        raise InvalidRequest(
-            "GGUF models need llama-cpp-python: pip install 'aigc[gguf]'", param="path"
+        raise refused_value(
+            "gguf_needs_llama_cpp",
+            "GGUF models need llama-cpp-python: pip install 'aigc[gguf]'",
+            param="path",
+            code="unsupported_model",
         )
     load_tokenizer(file)  # metadata only: a file we could not serve is refused now, not later
 

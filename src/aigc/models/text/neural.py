@@ -24,7 +24,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from aigc.errors import InvalidRequest
+from aigc.errors import InvalidRequest, refused_value
 from aigc.infra.hf_import import load_transformers
 from aigc.models import decoding, trainer
 from aigc.models import progress_lines as lines
@@ -416,7 +416,9 @@ def training_texts(params: dict[str, Any], skipped: list[str] | None = None) -> 
         return [t for t in (clean_text(x) for x in pydoc_texts()) if t.strip()]
     paths = [Path(p) for p in params.get("paths") or []]
     if not paths:
-        raise InvalidRequest("No training data was given")
+        raise InvalidRequest(
+            "No training data was given", param="file_ids", code="missing_required_parameter"
+        )
     return read_texts(paths, skipped)
 
 
@@ -528,16 +530,38 @@ def validate_checkpoint_config(config: dict[str, Any]) -> None:
     """A model registered by path must point at a folder with config.json and a tokenizer."""
     path = config.get("path")
     if not isinstance(path, str):
-        raise InvalidRequest("Give the model's folder as config.path", param="config")
+        raise InvalidRequest(
+            "Give the model's folder as config.path",
+            param="config.path",
+            code="missing_required_parameter",
+        )
     folder = Path(path)
     if not (folder / "config.json").is_file():
-        raise InvalidRequest(f"{folder.name}: no config.json in this folder", param="path")
+        raise refused_value(
+            "model_folder_lacks",
+            "{folder}: no config.json in this folder",
+            param="path",
+            folder=folder.name,
+            file="config.json",
+        )
     if not any((folder / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json")):
-        raise InvalidRequest(f"{folder.name}: no tokenizer files in this folder", param="path")
+        raise refused_value(
+            "model_folder_lacks",
+            "{folder}: no tokenizer files in this folder",
+            param="path",
+            folder=folder.name,
+            file="tokenizer.json",
+        )
     try:
         json.loads((folder / "config.json").read_text())
     except ValueError:
-        raise InvalidRequest(f"{folder.name}: config.json is not JSON", param="path") from None
+        raise refused_value(
+            "model_file_not_json",
+            "{folder}: config.json is not JSON",
+            param="path",
+            folder=folder.name,
+            file="config.json",
+        ) from None
 
 
 # --- default models ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal
 from aigc.config import Settings
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 from aigc.infra.db import Database
 from aigc.infra.jobs import JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
@@ -109,13 +109,21 @@ class NGramTextModel(TextModelBase):
         if path.is_file():
             return cls(NGramLM.load_arpa(path))
         if not path.is_dir():
-            raise InvalidRequest(f"No n-gram model at {path.name}", param="path")
+            raise refused_value(
+                "data_not_found", "No n-gram model at {name}", param="path", name=path.name
+            )
         if (path / "model.npz").is_file():
             lm = NGramLM.load(path / "model.npz")
         elif (path / "model.arpa").is_file():
             lm = NGramLM.load_arpa(path / "model.arpa")
         else:
-            raise InvalidRequest("An n-gram model folder holds model.arpa", param="path")
+            raise refused_value(
+                "model_folder_lacks",
+                "An n-gram model folder holds model.arpa",
+                param="path",
+                folder=path.name,
+                file="model.arpa",
+            )
         tokenizer = load_tokenizer(path) if (path / "tokenizer.json").is_file() else None
         settings = path / "ngram.json"
         lowercase = settings.is_file() and json.loads(settings.read_text()).get("lowercase", False)
@@ -300,7 +308,7 @@ def _train_job(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
     skipped: list[str] = []
     docs = read_texts([Path(p) for p in params.paths], skipped)
     if not docs:
-        raise InvalidRequest("The training data holds no text")
+        raise refused_value("training_data_empty", "The training data holds no text", param="data")
     config = train_on_texts(docs, params, out_dir, ctx.progress)
     return config | ({"skipped_files": skipped} if skipped else {})
 
@@ -308,7 +316,8 @@ def _train_job(ctx: JobContext, out_dir: Path) -> dict[str, Any]:
 def _validate_config(config: dict[str, Any]) -> None:
     path = Path(str(config.get("path", "")))
     if not (path.is_file() or (path / "model.arpa").is_file() or (path / "model.npz").is_file()):
-        raise InvalidRequest(
+        raise refused_value(
+            "ngram_path",
             "An n-gram model needs config.path: an ARPA file or a folder with model.arpa",
             param="config",
         )

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 from aigc.models.text.arpa import (
     BOS,
     BOS_ID,
@@ -100,7 +100,13 @@ class NGramLM:
         """Estimate from tokenised sentences (each a sequence of words, no <s>/</s>)."""
         config = config or NGramConfig()
         if not 1 <= config.order <= MAX_ORDER:
-            raise InvalidRequest(f"order must be between 1 and {MAX_ORDER}", param="order")
+            raise refused_value(
+                "param_int_range",
+                "order must be between {low} and {high}",
+                param="order",
+                low=1,
+                high=MAX_ORDER,
+            )
         index = {UNK: UNK_ID, BOS: BOS_ID, EOS: EOS_ID}
         tokens = array.array("i")
         sentence_count = 0
@@ -113,9 +119,14 @@ class NGramLM:
             tokens.append(EOS_ID)
             sentence_count += 1
         if sentence_count == 0:
-            raise InvalidRequest("There is no text to train on")
+            raise refused_value("training_data_empty", "There is no text to train on", param="data")
         if len(tokens) >= 2**31 - MAX_ORDER:
-            raise InvalidRequest("The corpus is too large: over 2 billion tokens")
+            raise refused_value(
+                "corpus_too_large",
+                "The corpus is too large: over 2 billion tokens",
+                param="data",
+                code="unsupported_value",
+            )
         vocab = list(index)
         tables, discounts, fallback = _estimate(np.frombuffer(tokens, np.int32), len(vocab), config)
         model = cls(vocab, tables)
@@ -140,7 +151,12 @@ class NGramLM:
         """Total log10 probability, as ``kenlm.Model.score`` (words split on whitespace)."""
         words = sentence.split() if isinstance(sentence, str) else sentence
         if not bos:
-            raise InvalidRequest("Scoring without <s> is not supported")
+            raise refused_value(
+                "scoring_needs_bos",
+                "Scoring without <s> is not supported",
+                param="bos",
+                code="unsupported_value",
+            )
         return float(self.token_logprobs([self.ids(words)], eos=eos).sum(dtype=np.float64))
 
     def perplexity(self, sentences: Iterable[Sequence[str]]) -> Perplexity:
@@ -461,9 +477,12 @@ def _discounts(
         return np.array(d, np.float64), False
     except ArithmeticError as exc:
         if fallback is None:
-            raise InvalidRequest(
-                f"Modified Kneser-Ney cannot estimate discounts: {exc}. Is the text very small "
-                "or artificial? Train with a discount fallback (KenLM's --discount_fallback)."
+            raise refused_value(
+                "discounts_not_estimated",
+                "Modified Kneser-Ney cannot estimate discounts: {reason}. Is the text very small "
+                "or artificial? Train with a discount fallback (KenLM's --discount_fallback).",
+                param="data",
+                reason=str(exc),
             ) from None
         return np.array([0.0, *fallback], np.float64), True
 

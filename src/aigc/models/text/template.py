@@ -518,18 +518,24 @@ def load(config: dict[str, Any]) -> TemplateModel:
 
 
 def validate_config(config: dict[str, Any]) -> None:
-    from aigc.errors import InvalidRequest
+    from aigc.errors import InvalidRequest, refused_value
 
     source = config.get("yaml") or config.get("path")
     if not isinstance(source, str):
         raise InvalidRequest(
             "A template model needs its YAML text in config.yaml (or a server path)",
-            param="config",
+            param="config.yaml",
+            code="missing_required_parameter",
         )
     try:
         load_template_config(Path(source) if "path" in config else source)
     except TemplateConfigError as exc:
-        raise InvalidRequest(f"Invalid template configuration: {exc}", param="config") from None
+        raise refused_value(
+            "template_invalid",
+            "Invalid template configuration: {reason}",
+            param="config",
+            reason=str(exc),
+        ) from None
 
 
 CONFIG_SCHEMA = {

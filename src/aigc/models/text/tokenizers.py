@@ -23,7 +23,7 @@ import numpy as np
 from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFBackend
 
-from aigc.errors import InvalidRequest
+from aigc.errors import refused_value
 
 KINDS = ("char", "word", "bpe")
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
@@ -66,7 +66,12 @@ class HFTokenizer:
     def _special_id(self, token: str) -> int:
         token_id = self.backend.token_to_id(token)
         if token_id is None:
-            raise InvalidRequest(f"The tokenizer has no {token} token")
+            raise refused_value(
+                "tokenizer_lacks_token",
+                "The tokenizer has no {token} token",
+                param="tokenizer",
+                token=token,
+            )
         return token_id
 
     def encode(self, text: str) -> list[int]:
@@ -108,9 +113,19 @@ def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int | None = No
     For char, ``vocab_size`` None keeps every character seen; otherwise the most frequent.
     """
     if kind not in KINDS:
-        raise InvalidRequest(f"Tokenizer kinds are {', '.join(KINDS)}", param="tokenizer")
+        raise refused_value(
+            "literal_error",
+            "Tokenizer kinds are {expected}",
+            param="tokenizer",
+            expected=", ".join(KINDS),
+        )
     if vocab_size is not None and vocab_size < len(SPECIALS) + 1:
-        raise InvalidRequest("vocab_size is too small", param="vocab_size")
+        raise refused_value(
+            "greater_than_equal",
+            "vocab_size is too small",
+            param="vocab_size",
+            ge=len(SPECIALS) + 1,
+        )
     if kind == "char":
         return _train_char(texts, vocab_size)
     if kind == "word":
@@ -156,7 +171,13 @@ def load_tokenizer(directory: Path) -> HFTokenizer:
     directory = Path(directory)
     path = directory / "tokenizer.json"
     if not path.is_file():
-        raise InvalidRequest(f"No tokenizer.json in {directory.name}")
+        raise refused_value(
+            "model_folder_lacks",
+            "No tokenizer.json in {folder}",
+            param="path",
+            folder=directory.name,
+            file="tokenizer.json",
+        )
     kind = "bpe"
     config_path = directory / "tokenizer_config.json"
     if config_path.is_file():
