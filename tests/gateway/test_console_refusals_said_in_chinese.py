@@ -22,7 +22,7 @@ from aigc.errors import APIError, InvalidRequest
 from aigc.gateway import image_uploads
 from aigc.gateway.error_handlers import error_response
 from aigc.gateway.image_forms import Upload
-from aigc.models.registry import families
+from aigc.models.registry import families, get_family
 from tests.gateway.test_refusals_said_in_chinese import ZH, _said
 from tests.in_process import admin_client
 from tests.templates import ECHO
@@ -422,6 +422,33 @@ async def test_model_and_platform_form_refusals_are_said_in_chinese(
                 },
                 "Put credentials in api_key, not in the URL",
                 "参数「config.base_url」的值无效（请把凭据填在 api_key 中，不要写在网址里）",
+            ),
+        ],
+    )
+
+
+async def test_training_form_refusals_are_said_in_chinese(api: httpx.AsyncClient) -> None:
+    """The training form: a parameter the family does not take, no data, a name that is
+    not of the family."""
+    await _check(
+        api,
+        [
+            (
+                "POST",
+                "/api/train",
+                {"family": "ngram", "name": "ngram-制度", "params": {"层数": 2}},
+                "Unknown parameter '层数' for a ngram model; known: "
+                + ", ".join(sorted(get_family("ngram").params.model_fields)),
+                "参数「params.层数」的值无效（ngram 模型没有参数「层数」；可用："
+                + ", ".join(sorted(get_family("ngram").params.model_fields))
+                + "）",
+            ),
+            (
+                "POST",
+                "/api/train",
+                {"family": "ngram", "name": "ngram-制度"},
+                "Give the training data: file_ids (uploaded files) or a data path",
+                "缺少必填参数「file_ids」",
             ),
         ],
     )

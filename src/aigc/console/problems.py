@@ -227,7 +227,7 @@ _REFUSALS = {
         "problem.image_bytes_over": "the image at {place} is larger than {max_bytes} bytes",
         "problem.base64_invalid": "the image at {place} does not hold valid base64 data",
         "problem.image_pixels_over": "the image at {place} has more than {max_pixels} pixels",
-        "problem.image_format_unread": "the image at {place} is not a {formats} image",
+        "problem.image_format_unread": "the image at {place} is not a PNG, JPEG, WebP or GIF image",
         "problem.image_animated": "the image at {place} is animated; send a single frame",
         "problem.image_damaged": "the image at {place} is damaged",
         "problem.image_not_square": "the image '{place}' is {width}x{height}; it must be square",
@@ -241,8 +241,8 @@ _REFUSALS = {
         "nothing to edit",
         "problem.image_size_not_offered": "size '{size}' is not offered by this model; use one "
         "of: {expected}",
-        "problem.image_not_base64_image": "the image is not valid base64 {formats}",
-        "problem.model_cannot": "the model '{model}' does not {what}",
+        "problem.image_not_base64_image": "the image is not valid base64 PNG, JPEG, WebP or GIF",
+        "problem.model_cannot": "the model '{model}' does not do this",
         "problem.model_makes_no_images": "the model '{model}' does not generate images",
         "problem.one_image_at_a_time": "the model '{model}' edits one image at a time; {count} "
         "were sent",
@@ -268,7 +268,7 @@ _REFUSALS = {
         "problem.moderation_inputs": "'input' takes 1 to {max_length} items",
         "problem.cursor_unknown": "'after' names no item of this list: {after}",
         "problem.no_token_ids": "'{name}' holds no token ids",
-        "problem.group_by_unknown": "group_by takes {expected}; not {unknown}",
+        "problem.group_by_unknown": "group_by takes day, key_id and model; not {unknown}",
         "problem.format_with_beam_search": "response_format cannot be combined with beam search",
         "problem.text_too_long_in_all": "too long: at most {max_length} characters in all, but "
         "got {length}",
