@@ -153,6 +153,8 @@ _REFUSALS = {
         "ids; send '{name}' as text",
         "problem.token_id_outside_vocabulary": "token id {id} is outside the model's vocabulary (0 "
         "to {last_id})",
+        "problem.foreign_token_ids": "these are not token ids of the tokenizer of '{model}'; send "
+        "the text instead (LangChain's OpenAIEmbeddings: check_embedding_ctx_length=False)",
         "problem.images_in_user_messages_only": "images are taken in user messages only, not in a "
         "{role} message",
         "problem.model_reads_no_images": "the model '{model}' does not read images; remove the "
@@ -386,6 +388,8 @@ _REFUSALS = {
         "请以文本形式发送「{name}」",
         "problem.token_id_outside_vocabulary": "词元 ID {id} 超出了模型词表的范围"
         "（0 到 {last_id}）",
+        "problem.foreign_token_ids": "这些不是模型「{model}」的分词器产生的词元 ID；请改为发送文本"
+        "（LangChain 的 OpenAIEmbeddings 请设置 check_embedding_ctx_length=False）",
         "problem.images_in_user_messages_only": "只有 user 消息可以包含图片，{role} 消息不可以",
         "problem.model_reads_no_images": "模型「{model}」不能读取图片；请删除 {place} 处的 "
         "image_url 片段，或选择能力包含 vision 的模型",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_model_allowed, require_role
-from aigc.errors import ModelNotFound, refused_value
+from aigc.errors import InvalidRequest, ModelNotFound, refused_value
 from aigc.gateway import token_prompts
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
@@ -136,14 +136,17 @@ def _token_inputs(
 def _foreign(where: str, embedder: Embedder, why: str) -> InvalidRequest:
     """The 400 for token ids of another tokenizer: read as this model's, they are other words
     (LangChain's OpenAIEmbeddings sends OpenAI's tiktoken ids unless told not to)."""
-    return InvalidRequest(
-        f"Invalid '{where}': these are not token ids of the tokenizer of "
-        f"'{embedder.model_id}' ({why}). Token ids are read with the model's own tokenizer, "
-        "as vLLM reads them; another tokenizer's ids (OpenAI's tiktoken) would embed other "
-        "words. Send the text instead; with LangChain's OpenAIEmbeddings, set "
-        "check_embedding_ctx_length=False.",
+    return refused_value(
+        "foreign_token_ids",
+        "Invalid '{name}': these are not token ids of the tokenizer of '{model}' ({why}). "
+        "Token ids are read with the model's own tokenizer, as vLLM reads them; another "
+        "tokenizer's ids (OpenAI's tiktoken) would embed other words. Send the text instead; "
+        "with LangChain's OpenAIEmbeddings, set check_embedding_ctx_length=False.",
         param=where,
         code="foreign_token_ids",
+        name=where,
+        model=embedder.model_id,
+        why=why,
     )
 
 
