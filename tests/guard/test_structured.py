@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -245,3 +246,101 @@ def test_an_upstream_is_sent_the_format_as_the_caller_asked() -> None:
     }
     regex = structured.parse_constraint({"guided_regex": "[0-9]+"})
     assert regex is not None and structured.openai_format(regex) is None  # no OpenAI field
+
+
+# Each format's grammar, compiled as a request's is, against strings it must take and refuse.
+# xgrammar's own grammar for date, date-time, time, ipv4 and hostname checked only the shape
+# (8282-11-31, 23:59:60Z, 010.0.0.1 and a 64-letter label were taken; Example.COM was not).
+FORMAT_CASES = {
+    "date": (
+        ["2024-02-29", "2000-02-29", "0004-02-29", "2023-11-30", "2023-12-31", "0001-01-01"],
+        ["8282-11-31", "2023-02-30", "2023-02-29", "1900-02-29", "2023-04-31", "0000-01-01",
+         "2023-13-01", "2023-1-01"],
+    ),
+    "date-time": (
+        ["2024-02-29T23:59:59.123+05:30", "1999-12-31T00:00:00Z", "2023-06-30T12:00:00-08:00"],
+        ["2023-06-31T12:00:00Z", "2023-02-29T00:00:00Z", "2024-01-01T24:00:00Z",
+         "2024-01-01T23:59:60Z", "2024-01-01T00:00:00+24:00", "2024-01-01T00:00:00"],
+    ),
+    "time": (
+        ["00:00:00Z", "23:59:59.5+14:00", "12:30:00-03:30"],
+        ["24:00:00Z", "23:60:00Z", "23:59:60Z", "12:00:00", "12:00:00+01:60"],
+    ),
+    "ipv4": (
+        ["0.0.0.0", "255.255.255.255", "192.168.1.10"],
+        ["256.1.1.1", "1.2.3.04", "010.0.0.1", "1.2.3", "1.2.3.4.5"],
+    ),
+    "hostname": (
+        ["example.com", "Example.COM", "a", "a-b.c", "a" * 63 + ".com"],
+        ["a" * 64 + ".com", "-a.com", "a-.com", "a..b", "a_b.com"],
+    ),
+    "uuid": (
+        ["123e4567-e89b-12d3-a456-426614174000", "ABCDEF01-2345-6789-abcd-ef0123456789"],
+        ["123e4567-e89b-12d3-a456-42661417400", "123e4567e89b12d3a456426614174000"],
+    ),
+    "ipv6": (
+        ["::", "::1", "1:2:3:4:5:6:7:8", "fe80::1", "::ffff:1.2.3.4"],
+        ["1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "::ffff:1.2.3.256", "fe80::1%eth0"],
+    ),
+    "email": (
+        ["a@b", "first.last+tag@example.com"],
+        ["a..b@c.d", ".a@b.c", "a.@b.c", "a@-b.c", "no-at-sign"],
+    ),
+}  # fmt: skip
+
+
+def _format_matcher(model: neural.NeuralTextModel, fmt: str, param: str) -> Any:
+    import xgrammar as xgr
+
+    schema = {"type": "string", "format": fmt}
+    field = {"guided_json": schema} if param == "guided_json" else _schema_format(schema)
+    constraint = structured.parse_constraint(field)
+    assert constraint is not None
+    compiled = structured.compile_constraint(constraint, model.tokenizer, model.vocab_size)
+    return xgr.GrammarMatcher(compiled, terminate_without_stop_token=True)
+
+
+def _takes(model: neural.NeuralTextModel, fmt: str, value: str, param: str) -> bool:
+    matcher = _format_matcher(model, fmt, param)
+    return bool(matcher.accept_string(json.dumps(value))) and bool(matcher.is_terminated())
+
+
+@pytest.mark.parametrize("param", ["response_format", "guided_json"])
+@pytest.mark.parametrize("fmt", sorted(FORMAT_CASES))
+def test_a_formats_grammar_takes_valid_strings_and_refuses_invalid_ones(
+    model: neural.NeuralTextModel, fmt: str, param: str
+) -> None:
+    valid, invalid = FORMAT_CASES[fmt]
+    assert [v for v in valid if not _takes(model, fmt, v, param)] == []
+    assert [v for v in invalid if _takes(model, fmt, v, param)] == []
+
+
+def test_the_exact_date_is_the_calendars() -> None:
+    """Every date the pattern takes is a real one, and every real one is taken: all days of
+    years around leap rules (1900 no, 2000 yes, 2023 no, 2024 yes), against the calendar."""
+    import datetime
+
+    exact = re.compile(structured.EXACT_FORMATS["date"])
+    for year in (1900, 2000, 2023, 2024):
+        for month in range(1, 13):
+            for day in range(1, 32):
+                text = f"{year:04d}-{month:02d}-{day:02d}"
+                try:
+                    datetime.date.fromisoformat(text)
+                    real = True
+                except ValueError:
+                    real = False
+                assert bool(exact.fullmatch(text)) == real, text
+
+
+def test_a_strict_tools_arguments_get_the_exact_formats() -> None:
+    """Tool calls are decoded under the arguments' schema too: its date is the exact one."""
+    from aigc.models.protocols import FunctionTool
+
+    day = {"type": "object", "properties": {"d": {"type": "string", "format": "date"}}}
+    arguments = structured._arguments(FunctionTool("f", None, day, True))
+    assert arguments.json_schema["properties"]["d"] == {
+        "type": "string",
+        "pattern": structured.EXACT_FORMATS["date"],
+    }
+    assert day["properties"]["d"] == {"type": "string", "format": "date"}  # not changed

@@ -249,7 +249,9 @@ def _schema_fault(text: str, grammar: bool) -> str | None:
     import xgrammar as xgr
 
     try:
-        xgr.Grammar.from_json_schema(text, any_whitespace=False, strict_mode=True)
+        xgr.Grammar.from_json_schema(
+            _exact_formats_text(text), any_whitespace=False, strict_mode=True
+        )
     except RuntimeError as exc:
         return xgrammar_reason(exc)
     return _unenforced(json.loads(text))
@@ -451,6 +453,67 @@ _STRING_FORMATS = (
 )
 
 
+# The formats whose grammar in xgrammar (0.2.9) checks only the shape, written as exact regexes
+# (``exact_formats``): its date allowed day 31 in every month and 02-30, year 0000, its
+# date-time and time a leap second (:60) at any time that Python's and pydantic's parsers
+# refuse, its ipv4 octets with leading zeros (010), its hostname any label length. Leap years
+# are exact (02-29 only in years divisible by 4, centuries only by 400); year 0000 is left out
+# as Python's date cannot hold it; the second 60 is left out (a real leap second is refused,
+# the price of answers every common parser takes). Only upper-case T and Z are written.
+_YEAR = "([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+_LEAP_YEAR = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    "((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])"
+    "|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    "|02-(0[1-9]|1[0-9]|2[0-8]))"
+)
+_DATE = f"({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_HOUR = "([01][0-9]|2[0-3])"
+_TIME = f"{_HOUR}:[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?(Z|[+-]{_HOUR}:[0-5][0-9])"
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EXACT_FORMATS: dict[str, str] = {
+    "date": f"^{_DATE}$",
+    "time": f"^{_TIME}$",
+    "date-time": f"^{_DATE}T{_TIME}$",
+    "ipv4": f"^{_OCTET}(\\.{_OCTET}){{3}}$",
+    "hostname": f"^{_LABEL}(\\.{_LABEL})*$",
+}
+
+
+def exact_formats(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` for xgrammar: each string ``format`` in ``EXACT_FORMATS`` replaced by its
+    exact ``pattern``, as xgrammar's own grammar for it checks only the shape (a schema that
+    also has a ``pattern`` is left as it is: the check refuses it when strict). A copy; walked
+    without recursion, the depth is bounded already."""
+    return json.loads(_exact_formats_text(json.dumps(schema)))
+
+
+@functools.lru_cache(maxsize=VERDICTS_CACHED)
+def _exact_formats_text(text: str) -> str:
+    schema = json.loads(text)
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        kinds = node.get("type")
+        types = {kinds} if isinstance(kinds, str) else set(kinds or ())
+        fmt = node.get("format")
+        if fmt in EXACT_FORMATS and "string" in types and "pattern" not in node:
+            del node["format"]
+            node["pattern"] = EXACT_FORMATS[fmt]
+        for key in _ONE_SCHEMA:
+            stack.append(node.get(key))
+        for key in _SCHEMA_LISTS:
+            if isinstance(node.get(key), list):
+                stack.extend(node[key])
+        for key in _SCHEMA_MAPS:
+            if isinstance(node.get(key), dict):
+                stack.extend(node[key].values())
+    return json.dumps(schema)
+
+
 @functools.cache
 def enforced_formats() -> tuple[str, ...]:
     """The string formats xgrammar enforces: those whose grammar is not the one it builds
@@ -633,7 +696,9 @@ def compile_constraint(constraint: Constraint, tokenizer: Any, vocab_size: int) 
         return compiler.compile_json_schema('{"type": "object"}', any_whitespace=False)
     if constraint.kind == "json_schema":
         return compiler.compile_json_schema(
-            json.dumps(constraint.schema), any_whitespace=False, strict_mode=True
+            _exact_formats_text(json.dumps(constraint.schema)),
+            any_whitespace=False,
+            strict_mode=True,
         )
     return compiler.compile_regex(_regex_of(constraint))
 
@@ -766,7 +831,8 @@ def _arguments(tool: FunctionTool) -> Any:
     from xgrammar.structural_tag import JSONSchemaFormat
 
     schema = tool.parameters if tool.parameters and tool.strict is not False else None
-    return JSONSchemaFormat(json_schema=schema or {"type": "object"}, max_whitespace_cnt=1)
+    exact = exact_formats(schema) if schema else {"type": "object"}
+    return JSONSchemaFormat(json_schema=exact, max_whitespace_cnt=1)
 
 
 def _mistral_tag(fmt: str, tokenizer: Any, tools: ToolSet) -> Any:
