@@ -147,6 +147,10 @@ def _format(schema: dict[str, Any]) -> dict[str, Any]:
         ),
         ("format", {"type": "object", "properties": {"x": {"format": "date"}}}),
         ("format", {"type": "array", "items": {"type": "string", "format": "x-mine"}}),
+        (  # xgrammar kept the format and dropped the pattern: 2023-01-01 was let through
+            "pattern",
+            {"type": "array", "items": {"type": "string", "format": "date", "pattern": "^2024"}},
+        ),
     ],
 )
 def test_a_keyword_the_grammar_cannot_enforce_is_a_400(

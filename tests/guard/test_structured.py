@@ -344,3 +344,18 @@ def test_a_strict_tools_arguments_get_the_exact_formats() -> None:
         "pattern": structured.EXACT_FORMATS["date"],
     }
     assert day["properties"]["d"] == {"type": "string", "format": "date"}  # not changed
+
+
+@pytest.mark.parametrize("fmt", ["date", "uuid", "email"])
+def test_a_format_beside_a_pattern_is_a_400_naming_the_place(fmt: str) -> None:
+    """xgrammar keeps the format's grammar and drops the pattern: "2023-01-01" was taken for
+    ``^2024-``. Both cannot be held at once by the grammar, so the schema is refused."""
+    schema = {
+        "type": "object",
+        "properties": {"d": {"type": "string", "format": fmt, "pattern": "^2024-"}},
+    }
+    with pytest.raises(InvalidRequest) as refused:
+        structured.parse_constraint(_schema_format(schema))
+    assert refused.value.code == "invalid_json_schema"
+    assert refused.value.param == "response_format.json_schema.schema"
+    assert "/properties/d" in str(refused.value) and "'pattern'" in str(refused.value)

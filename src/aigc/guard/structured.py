@@ -421,6 +421,11 @@ def _node_fault(node: dict[str, Any]) -> str | None:
     if isinstance(fmt, str) and (not types or "string" in types):
         if not types:
             return f'\'format\' ({untrusted.field(fmt)}) needs "type": "string" beside it'
+        if "pattern" in node:
+            return (
+                f"'format' ({untrusted.field(fmt)}) and 'pattern' together cannot be enforced "
+                "while decoding (the grammar keeps one); put the format's rule into the pattern"
+            )
         if fmt not in enforced_formats():
             return (
                 f"the format {untrusted.field(fmt)!r} cannot be enforced while decoding; "
