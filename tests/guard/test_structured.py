@@ -249,8 +249,9 @@ def test_an_upstream_is_sent_the_format_as_the_caller_asked() -> None:
 
 
 # Each format's grammar, compiled as a request's is, against strings it must take and refuse.
-# xgrammar's own grammar for date, date-time, time, ipv4 and hostname checked only the shape
-# (8282-11-31, 23:59:60Z, 010.0.0.1 and a 64-letter label were taken; Example.COM was not).
+# xgrammar's own grammar for date, date-time, time, ipv4, ipv6, hostname and email checked
+# only the shape (8282-11-31, 23:59:60Z, 010.0.0.1, ::01.2.3.4 and a 64-letter label were
+# taken; Example.COM and ::ff:1.2.3.4 were not).
 FORMAT_CASES = {
     "date": (
         ["2024-02-29", "2000-02-29", "0004-02-29", "2023-11-30", "2023-12-31", "0001-01-01"],
@@ -279,12 +280,14 @@ FORMAT_CASES = {
         ["123e4567-e89b-12d3-a456-42661417400", "123e4567e89b12d3a456426614174000"],
     ),
     "ipv6": (
-        ["::", "::1", "1:2:3:4:5:6:7:8", "fe80::1", "::ffff:1.2.3.4"],
-        ["1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "::ffff:1.2.3.256", "fe80::1%eth0"],
+        ["::", "::1", "1:2:3:4:5:6:7:8", "fe80::1", "::ffff:1.2.3.4", "::ff:1.2.3.4",
+         "1:2:3:4:5:6:1.2.3.4", "1::2:3:4:5:6:7"],
+        ["1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "::ffff:1.2.3.256", "fe80::1%eth0",
+         "::01.2.3.4", "1::2:3:4:5:6:7:8"],
     ),
     "email": (
-        ["a@b", "first.last+tag@example.com"],
-        ["a..b@c.d", ".a@b.c", "a.@b.c", "a@-b.c", "no-at-sign"],
+        ["a@b", "first.last+tag@example.com", "o'k{x}|y~@b.c"],
+        ["a..b@c.d", ".a@b.c", "a.@b.c", "a@-b.c", "no-at-sign", "a@" + "b" * 64 + ".com"],
     ),
 }  # fmt: skip
 
@@ -331,6 +334,28 @@ def test_the_exact_date_is_the_calendars() -> None:
                 except ValueError:
                     real = False
                 assert bool(exact.fullmatch(text)) == real, text
+
+
+def test_the_exact_ipv6_is_pythons() -> None:
+    """The ipv6 pattern against ``ipaddress`` for addresses built of groups, embedded IPv4s
+    (some with leading zeros or an octet over 255) and "::" anywhere, valid or not."""
+    import ipaddress
+    import random
+
+    exact = re.compile(structured.EXACT_FORMATS["ipv6"])
+    parts = ["0", "1", "ff", "abcd", "12345", "", "0001", "1.2.3.4", "01.2.3.4", "256.1.1.1"]
+    rng, real = random.Random(0), 0
+    for _ in range(3000):
+        text = ":".join(rng.choice(parts) for _ in range(rng.randint(1, 9)))
+        text = rng.choice(["", ":", "::"]) + text + rng.choice(["", ":", "::"])
+        try:
+            ipaddress.IPv6Address(text)
+            valid = True
+        except ValueError:
+            valid = False
+        real += valid
+        assert bool(exact.fullmatch(text)) == valid, text
+    assert real > 50  # the valid ones were tried too
 
 
 def test_a_strict_tools_arguments_get_the_exact_formats() -> None:

@@ -461,10 +461,11 @@ _STRING_FORMATS = (
 # The formats whose grammar in xgrammar (0.2.9) checks only the shape, written as exact regexes
 # (``exact_formats``): its date allowed day 31 in every month and 02-30, year 0000, its
 # date-time and time a leap second (:60) at any time that Python's and pydantic's parsers
-# refuse, its ipv4 octets with leading zeros (010), its hostname any label length. Leap years
-# are exact (02-29 only in years divisible by 4, centuries only by 400); year 0000 is left out
-# as Python's date cannot hold it; the second 60 is left out (a real leap second is refused,
-# the price of answers every common parser takes). Only upper-case T and Z are written.
+# refuse, its ipv4 octets with leading zeros (010; in ipv6's embedded IPv4 too), its hostname
+# and email's domain labels of any length (RFC 1123: 63 at most). Leap years are exact (02-29
+# only in years divisible by 4, centuries only by 400); year 0000 is left out as Python's date
+# cannot hold it; the second 60 is left out (a real leap second is refused, the price of
+# answers every common parser takes). Only upper-case T and Z are written.
 _YEAR = "([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
 _LEAP_YEAR = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
 _MONTH_DAY = (
@@ -477,12 +478,30 @@ _HOUR = "([01][0-9]|2[0-3])"
 _TIME = f"{_HOUR}:[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?(Z|[+-]{_HOUR}:[0-5][0-9])"
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_IPV4 = f"{_OCTET}(\\.{_OCTET}){{3}}"
+_H16, _LS32 = "[0-9A-Fa-f]{1,4}", f"([0-9A-Fa-f]{{1,4}}:[0-9A-Fa-f]{{1,4}}|{_IPV4})"
+_IPV6 = "|".join(  # RFC 3986's IPv6address, the forms by where "::" stands
+    (
+        f"({_H16}:){{6}}{_LS32}",
+        f"::({_H16}:){{5}}{_LS32}",
+        f"({_H16})?::({_H16}:){{4}}{_LS32}",
+        f"(({_H16}:){{0,1}}{_H16})?::({_H16}:){{3}}{_LS32}",
+        f"(({_H16}:){{0,2}}{_H16})?::({_H16}:){{2}}{_LS32}",
+        f"(({_H16}:){{0,3}}{_H16})?::{_H16}:{_LS32}",
+        f"(({_H16}:){{0,4}}{_H16})?::{_LS32}",
+        f"(({_H16}:){{0,5}}{_H16})?::{_H16}",
+        f"(({_H16}:){{0,6}}{_H16})?::",
+    )
+)
 EXACT_FORMATS: dict[str, str] = {
     "date": f"^{_DATE}$",
     "time": f"^{_TIME}$",
     "date-time": f"^{_DATE}T{_TIME}$",
-    "ipv4": f"^{_OCTET}(\\.{_OCTET}){{3}}$",
+    "ipv4": f"^{_IPV4}$",
+    "ipv6": f"^({_IPV6})$",
     "hostname": f"^{_LABEL}(\\.{_LABEL})*$",
+    "email": f"^{_ATOM}(\\.{_ATOM})*@{_LABEL}(\\.{_LABEL})*$",
 }
 
 
