@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aigc.console import session as console_session
 from aigc.console.i18n import LANGUAGES
-from aigc.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, safe_next
+from aigc.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, safe_next, secure_cookies
 from aigc.gateway import sessions
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
@@ -41,7 +41,7 @@ def _refused(request: Request, error: str, target: str, username: str) -> Redire
         max_age=_LOGIN_NAME_SECONDS,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         path="/login",
     )
     return response
@@ -89,7 +89,7 @@ async def login(
         max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         path="/",
     )
     return response

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
@@ -31,6 +31,17 @@ def attach(app: FastAPI) -> None:
 def services() -> Services:
     assert _host is not None, "console not mounted"
     return _host.state.services
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether the console's cookies must be Secure: the request came over https, or the
+    operator declared an https public address. Behind a proxy that is not trusted
+    (``FORWARDED_ALLOW_IPS``) every request looks like plain http, and the session cookie
+    went out without Secure, so a browser would send it over any http:// link to the host."""
+    if request.url.scheme == "https":
+        return True
+    public_url = services().settings.public_url
+    return bool(public_url) and urlsplit(public_url or "").scheme.lower() == "https"
 
 
 @dataclass(frozen=True)

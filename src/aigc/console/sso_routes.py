@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aigc.console import i18n
 from aigc.console import session as console_session
-from aigc.console.session import SESSION_COOKIE, safe_next, translator
+from aigc.console.session import SESSION_COOKIE, safe_next, secure_cookies, translator
 from aigc.gateway import sessions
 from aigc.gateway.sso import oidc, signin
 from aigc.infra.audit import AuditEvent
@@ -147,7 +147,7 @@ async def start(request: Request, provider_id: str, next: str = "/chat") -> Resp
         max_age=int(signin.PENDING_LIFETIME.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         path="/console/sso",
     )
     return response
@@ -192,7 +192,7 @@ async def callback(
         max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request),
         path="/",
     )
     response.delete_cookie(BROWSER_COOKIE, path="/console/sso")
