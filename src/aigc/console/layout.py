@@ -8,7 +8,6 @@ from urllib.parse import quote
 
 from nicegui import ui
 
-from aigc.console import routes
 from aigc.console.api import ApiError
 from aigc.console.api_errors import explain_error
 from aigc.console.i18n import LANGUAGE_NAMES, LANGUAGES, add
@@ -88,9 +87,12 @@ def frame(user: ConsoleUser, active: str, title_key: str) -> Iterator[None]:
                 if lang == tr.lang:
                     link._props["aria-current"] = "true"
             ui.label(user.display_name).classes("text-sm").props('data-testid="who"')
-            ui.button(tr("nav.signout"), icon="logout", on_click=lambda: _sign_out(user)).props(
-                f'flat color=white aria-label="{tr("nav.signout")}" data-testid="signout"'
-            )
+            # A plain form POST, checked for our origin like sign-in (routes.signed_out).
+            with ui.element("form").props('method=post action="/console/signed-out"'):
+                ui.button(tr("nav.signout"), icon="logout").props(
+                    f'type=submit flat color=white aria-label="{tr("nav.signout")}" '
+                    'data-testid="signout"'
+                )
     with ui.left_drawer(value=True, bordered=True).classes("bg-grey-1") as drawer:
         drawer.props(f'role=navigation aria-label="{tr("layout.navigation")}"')
         for path, key, icon, role in NAVIGATION:
@@ -140,10 +142,6 @@ def _session_ended_banner(user: ConsoleUser) -> None:
         banner.set_visibility(True)
 
     user.api.on_session_ended = show
-
-
-async def _sign_out(user: ConsoleUser) -> None:
-    ui.navigate.to(await routes.sign_out(user.session_secret))
 
 
 def show_error(user: ConsoleUser, error: Exception) -> None:

@@ -1,5 +1,7 @@
 """The console's few plain HTTP routes: sign-in (sets the cookie), sign-out, language choice.
 
+Sign-out is a form POST checked like sign-in, so another site cannot sign a browser out.
+
 Sign-in is a classic form POST so the session secret goes straight into an HttpOnly cookie and
 never through JavaScript. The cookie is SameSite=Strict and the POST must come from our own
 origin, so another site can neither use a session nor log a browser into one (login CSRF).
@@ -95,18 +97,36 @@ async def login(
     return response
 
 
-@router.get("/signed-out")
-async def signed_out() -> RedirectResponse:
-    """Where the console goes after ending the session: drop the cookie, back to sign-in."""
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+@router.post("/signed-out")
+async def signed_out(request: Request) -> RedirectResponse:
+    """The console's sign-out form: end the session, drop the cookie, back to sign-in (or to
+    the SSO provider's sign-out). A POST from a page of this site only: as a GET, a link or a
+    form on any other site could sign a browser out (the cookie was dropped for any caller)."""
+    if not same_origin(request):
+        return RedirectResponse("/chat", status_code=303)  # the session and its cookie stay
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    target = await sign_out(secret) if secret else "/login"
+    response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookies(request)
+    )
     return response
 
 
+def same_site_navigation(request: Request) -> bool:
+    """A link followed from a page of this site (or an address typed by the person): the
+    browser's Sec-Fetch-Site says so; a browser that sends none is judged by Referer."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    return same_origin(request)
+
+
 @router.get("/lang/{code}")
-async def choose_language(code: str, next: str = "/chat") -> RedirectResponse:
+async def choose_language(request: Request, code: str, next: str = "/chat") -> RedirectResponse:
+    """The language links; another site's link changes nothing."""
     response = RedirectResponse(safe_next(next), status_code=303)
-    if code in LANGUAGES:
+    if code in LANGUAGES and same_site_navigation(request):
         response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
     return response
 
@@ -123,4 +143,4 @@ async def sign_out(secret: str) -> str:
         return provider
 
     provider = await run_in_threadpool(run)
-    return f"/console/sso/signed-out/{quote(provider)}" if provider else "/console/signed-out"
+    return f"/console/sso/signed-out/{quote(provider)}" if provider else "/login"

@@ -201,13 +201,13 @@ async def callback(
 
 @router.get("/signed-out/{provider_id}", response_model=None)
 async def signed_out(provider_id: str) -> Response:
-    """After the console session has ended: end it at the provider too, when it can."""
+    """After the console session has ended (the sign-out POST ended it and dropped the
+    cookie): end it at the provider too, when it can. Changes nothing here, so another site's
+    link to it signs nobody out of the console."""
     svc = console_session.services()
     back = svc.settings.base_url.rstrip("/") + "/login"
     url = await run_in_threadpool(signin.end_session_url, svc.db, provider_id, back)
-    response = RedirectResponse(url or "/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    return RedirectResponse(url or "/login", status_code=303)
 
 
 def _refused(request: Request, reason: str, status: int = 403) -> HTMLResponse:

@@ -146,3 +146,57 @@ def test_session_cookie_is_httponly_strict_and_acts_as_the_user(
     )
     assert secret.encode() not in stored
     assert hashlib.sha256(secret.encode()).hexdigest().encode() in stored
+
+
+# Another site for the browser: "localhost" is not the same site as the server's 127.0.0.1.
+EVIL = "http://localhost:9"
+
+
+def _session_secret(page) -> str | None:
+    return next((c["value"] for c in page.context.cookies() if c["name"] == "aigc_session"), None)
+
+
+def _serve(html: str):
+    """A Playwright route handler that answers with ``html``."""
+    return lambda route: route.fulfill(content_type="text/html", body=html)
+
+
+def test_another_site_cannot_sign_a_browser_out(new_page, server: Server, console_org: Org) -> None:
+    """A link or an auto-submitted form on another site leaves the session and its cookie as
+    they were; the console's own sign-out button still ends both."""
+    user = add_user(server, console_org, "member")
+    page = new_page(user)
+    secret = _session_secret(page)
+    assert secret is not None
+    target = f"{server.base_url}/console/signed-out"
+    attacks = {
+        "link": f'<a id="go" href="{target}">prize</a><script>go.click()</script>',
+        "form": f'<form id="go" method="post" action="{target}"></form>'
+        "<script>go.submit()</script>",
+        # Choosing the language is the console's other GET that changes something.
+        "lang": f'<a id="go" href="{server.base_url}/console/lang/zh-CN">语言</a>'
+        "<script>go.click()</script>",
+    }
+    for name, body in attacks.items():
+        # The other site's page, served by the browser's own network layer (Playwright routing):
+        # a real cross-site top-level navigation with the Origin and cookies a browser sends.
+        page.route(f"{EVIL}/{name}", _serve(f"<!doctype html><body>{body}</body>"))
+        page.goto(f"{EVIL}/{name}")
+        page.wait_for_url(lambda url: url.startswith(server.base_url))
+        page.wait_for_load_state()
+        assert _session_secret(page) == secret, f"the {name} dropped the session cookie"
+        assert server.api("GET", "/api/me", key=secret).status_code == 200, name
+        assert all(c["name"] != "aigc_lang" for c in page.context.cookies()), name
+
+    # Without a browser: neither a GET nor a POST from another origin signs out.
+    assert httpx.get(target, cookies={"aigc_session": secret}).status_code != 303
+    refused = httpx.post(target, cookies={"aigc_session": secret}, headers={"Origin": EVIL})
+    assert "aigc_session" not in refused.headers.get("set-cookie", "")
+    assert server.api("GET", "/api/me", key=secret).status_code == 200
+
+    page.goto("/chat")
+    wait_connected(page)
+    page.get_by_test_id("signout").click()
+    page.wait_for_url(re.compile(r"/login$"))
+    assert _session_secret(page) is None
+    assert server.api("GET", "/api/me", key=secret).status_code == 401
