@@ -134,7 +134,7 @@ class Case:
 
     @property
     def route(self) -> tuple[str, str]:
-        return self.method, _norm(self.path)
+        return self.method, _norm(self.path.split("?")[0])
 
 
 CASES: list[Case] = [
@@ -191,6 +191,7 @@ CASES: list[Case] = [
     Case("GET", "/api/kb/{kb}"),
     Case("PATCH", "/api/kb/{kb}", {"name": "pwned", "access": [{"role": "viewer"}]}),
     Case("DELETE", "/api/kb/{kb}"),
+    Case("GET", "/api/kb/{kb}/people?username={username}"),
     Case("POST", "/api/kb/{kb}/documents", {}),
     Case("POST", "/api/kb/{kb}/documents/url", {"url": "http://example.com/a.html"}),
     Case("GET", "/api/kb/{kb}/documents"),
@@ -571,6 +572,7 @@ def world(server: Server, org_a: Org, org_b: Org) -> World:
         b=org_b,
         ids={
             "user": user["id"],
+            "username": user["username"],
             "group": group["id"],
             "key": key["id"],
             "model": A_MODEL,

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from aigc.access import ROLES, Principal, require_role, require_unlimited
 from aigc.errors import Conflict, NotFound, PermissionDenied, refused_value
 from aigc.infra import untrusted
-from aigc.infra.schema import GroupMember, new_id, unix_time
+from aigc.infra.schema import GroupMember, User, new_id, unix_time
 from aigc.knowledge.tables import KbAccess, KnowledgeBase
 
 LEVELS = ("read", "write", "manage")  # each includes the ones before it
@@ -278,6 +278,28 @@ def delete_kb(session: Session, principal: Principal, kb_id: str) -> KnowledgeBa
     session.delete(kb)
     session.flush()
     return kb
+
+
+def find_person(session: Session, principal: Principal, kb_id: str, username: str) -> User:
+    """The one person of the KB's organization whose username is exactly ``username``, for
+    one of its managers to grant access to.
+
+    A manager who is not an administrator may not list the organization's people
+    (``/api/users`` is for administrators), so they name someone they know by username and
+    learn that person's id and username only: no list, no prefix search, no other names.
+    Anyone who may change the access list must be able to name its subjects; an exact name
+    tells them nothing beyond whether that person is in their organization."""
+    kb = get_kb(session, principal, kb_id, need="manage")
+    wanted = username.strip()
+    user = session.scalar(
+        select(User).where(User.tenant_id == kb.tenant_id, User.username == wanted)
+    )
+    if user is None or not wanted:
+        raise NotFound(
+            f"No one in this organization has the username '{untrusted.field(wanted)}'",
+            param="username",
+        )
+    return user
 
 
 def kb_view(session: Session, kb: KnowledgeBase, level: str | None = None) -> dict[str, Any]:

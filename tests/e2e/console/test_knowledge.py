@@ -420,3 +420,67 @@ def test_a_viewer_sees_who_has_access_without_ids_or_other_peoples_names(
     page = new_page(admin, lang="zh-CN", path=f"/knowledge/{kb['id']}")
     page.get_by_test_id("tab-access").click()
     expect(page.get_by_test_id("grant-row").filter(has_text=colleague.username)).to_have_count(1)
+
+
+def test_a_manager_who_is_not_an_admin_grants_access_by_username(
+    new_page, server: Server, console_org: Org
+) -> None:
+    """A member who manages a KB could only type a ``user_…`` id to grant a colleague access,
+    and may not list the organization's people to find it. They type the colleague's exact
+    username now; the page and the API show them that person only."""
+    manager = add_user(server, console_org, "member")
+    colleague = add_user(server, console_org, "member")
+    bystander = add_user(server, console_org, "member")
+    kb = server.api(
+        "POST", "/api/kb", key=console_org.admin_key, json={"name": "差旅手册", "dense": False}
+    ).json()
+    changed = server.api(
+        "PATCH",
+        f"/api/kb/{kb['id']}",
+        key=console_org.admin_key,
+        json={"access": [{"user": manager.id, "access": "manage"}]},
+    )
+    assert changed.status_code == 200, changed.text
+
+    page = new_page(manager, lang="zh-CN", path=f"/knowledge/{kb['id']}")
+    page.get_by_test_id("tab-access").click()
+    page.get_by_test_id("grant-kind").click()
+    page.get_by_role("option", name="用户", exact=True).click()
+    field = page.get_by_test_id("grant-username")
+    field.fill(colleague.username[:-1])  # not a prefix search: only the exact name is found
+    page.get_by_test_id("grant-add").click()
+    expect(
+        page.get_by_text(f"您的组织中没有用户名为 {colleague.username[:-1]} 的人")
+    ).to_be_visible()
+    field.fill(colleague.username)
+    page.get_by_test_id("grant-add").click()
+    expect(page.get_by_test_id("grant-row").filter(has_text=colleague.username)).to_have_count(1)
+    page.get_by_test_id("access-save").click()
+    expect(page.get_by_text("访问权限已保存。")).to_be_visible()
+    html = page.content()
+    assert bystander.username not in html and bystander.id not in html
+
+    # The grant holds: the colleague now sees the KB.
+    access = server.api("GET", f"/api/kb/{kb['id']}", key=console_org.admin_key).json()["access"]
+    assert {"user": colleague.id, "access": "read"} in access
+    other = new_page(colleague, path="/knowledge")
+    expect(other.get_by_test_id("kb-item").filter(has_text="差旅手册")).to_have_count(1)
+
+    # The API the page asks: a person named exactly, with their id and username and no more;
+    # for a manager only (the colleague reads the KB but may not change who else does).
+    people = f"/api/kb/{kb['id']}/people"
+    as_manager, as_colleague = (_session(p) for p in (page, other))
+    found = server.api("GET", f"{people}?username={bystander.username}", key=as_manager)
+    assert found.json() == {
+        "object": "knowledge_base.person",
+        "id": bystander.id,
+        "username": bystander.username,
+    }
+    prefix = server.api("GET", f"{people}?username={bystander.username[:-1]}", key=as_manager)
+    assert prefix.status_code == 404 and prefix.json()["error"]["param"] == "username"
+    refused = server.api("GET", f"{people}?username={manager.username}", key=as_colleague)
+    assert refused.status_code == 403, refused.text
+
+
+def _session(page) -> str:
+    return next(c["value"] for c in page.context.cookies() if c["name"] == "aigc_session")

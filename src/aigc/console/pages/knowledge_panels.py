@@ -136,12 +136,36 @@ class AccessPanel:
     def _shown(self, kind: str, subject: str) -> str:
         """Who a grant names, as this person may know them: an id means nothing to a member,
         and another user's name is not theirs to see (``/api/users`` is for administrators),
-        so a user grant reads "you" for their own and "a member" for anyone else's."""
+        so a user grant reads "you" for their own, the username for someone they named here
+        and "a member" for anyone else's."""
         if kind != "user" or self.user.is_admin:
             return self.names.get(kind, {}).get(subject, subject)
         if subject == self.user.principal.user_id:
             return self.user.tr("kb.access.you")
-        return self.user.tr("kb.access.someone")
+        return self.names.get("user", {}).get(subject) or self.user.tr("kb.access.someone")
+
+    def _by_username(self, kind: str) -> bool:
+        """A manager who is not an administrator names a person by exact username: they may
+        not list the organization's people (``bases.find_person`` says why this is safe)."""
+        return kind == "user" and not self.user.is_admin
+
+    async def _find(self, username: str) -> str | None:
+        """The id of the person with exactly this username, remembered with their name for
+        the grant's row; None (and a message) when there is none."""
+        wanted = username.strip()
+        if not wanted:
+            return None
+        path = f"/api/kb/{quote(self.kb['id'], safe='')}/people"
+        try:
+            person = await self.user.api.get(path, username=wanted)
+        except ApiError as exc:
+            if exc.status == 404:
+                ui.notify(self.user.tr("kb.access.no_such_person", name=wanted), type="warning")
+            else:
+                layout.show_error(self.user, exc)
+            return None
+        self.names.setdefault("user", {})[person["id"]] = person["username"]
+        return str(person["id"])
 
     def _subject(self, grant: dict[str, str]) -> tuple[str, str]:
         kind = next(k for k in ("role", "group", "user") if k in grant)
@@ -197,16 +221,35 @@ class AccessPanel:
                 .classes("w-32")
             )
 
+            username = (
+                ui.input(tr("kb.access.username"))
+                .props('outlined data-testid="grant-username"')
+                .classes("w-56")
+            )
+            username.set_visibility(False)
+
             def kind_changed() -> None:
                 subject.set_options(self.names.get(kind.value, {}), value=None)
+                by_username = self._by_username(kind.value)
+                subject.set_visibility(not by_username)
+                username.set_visibility(by_username)
 
             kind.on_value_change(kind_changed)
 
-            def add_grant() -> None:
-                if not subject.value:
+            async def add_grant() -> None:
+                if self._by_username(kind.value):
+                    who = await self._find(username.value or "")
+                    if who is None:
+                        return
+                    username.value = ""
+                elif subject.value:
+                    who = subject.value
+                else:
                     return
-                self.grants.append({kind.value: subject.value, "access": level.value})
+                self.grants.append({kind.value: who, "access": level.value})
                 self._render()
+
+            username.on("keydown.enter", add_grant)
 
             ui.button(tr("kb.access.add"), icon="add", on_click=add_grant).props(
                 'outline data-testid="grant-add"'

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -179,6 +179,20 @@ def update_kb(
     with svc.db.session() as s:
         kb = bases.update_kb(s, caller, kb_id, body.name, body.description, body.access)
         return bases.kb_view(s, kb, bases.level_of(s, caller, kb_id))
+
+
+@router.get("/{kb_id}/people", responses=errors(400, 401, 403, 404))
+def find_person(
+    kb_id: str,
+    username: str = Query(max_length=200, description="The person's exact username"),
+    caller: Principal = Depends(principal),
+    svc: Services = Depends(services),
+) -> Any:
+    """A manager of the KB names a person of its organization by exact username, to grant
+    them access: the answer is that person's id and username only (``bases.find_person``)."""
+    with svc.db.session() as s:
+        user = bases.find_person(s, caller, kb_id, username)
+        return {"object": "knowledge_base.person", "id": user.id, "username": user.username}
 
 
 @router.delete("/{kb_id}", responses=errors(401, 403, 404))
