@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
@@ -54,7 +54,6 @@ class ConsoleUser:
     tenant_name: str
     api: Api
     tr: Translator
-    session_secret: str = field(repr=False, default="")
     here: str = "/chat"  # this page's path and query: where sign-in returns to
 
     @property
@@ -105,7 +104,6 @@ async def signed_in(request: Request) -> ConsoleUser | None:
         tenant_name,
         Api(secret),
         translator(request),
-        secret,
         here=_here(request),
     )
 
