@@ -198,6 +198,15 @@ async def test_image_and_model_refusals_in_chat_are_said_in_chinese(
             ),
             (
                 chat,
+                {"model": "template-echo", "messages": USER, "reasoning_effort": "low"},
+                "'reasoning_effort' is not supported by the model 'template-echo': only upstream "
+                "models (served by an OpenAI-compatible server such as vLLM or OpenAI) take it; "
+                "remove it from the request or choose such a model",
+                "请求被拒绝（模型「template-echo」不支持「reasoning_effort」：只有上游模型（由 "
+                "vLLM、OpenAI 等 OpenAI 兼容服务提供）支持它；请从请求中删除，或换用这样的模型）",
+            ),
+            (
+                chat,
                 {"model": embedder, "messages": USER},
                 f"The model '{embedder}' makes embeddings and does not write text; use it on "
                 "/v1/embeddings",

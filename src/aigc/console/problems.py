@@ -146,6 +146,9 @@ _REFUSALS = {
         "null",
         "problem.message_content_required": "a {role} message needs its 'content'",
         "problem.function_name_form": "a name of 1 to 64 letters, digits, '_' or '-'",
+        "problem.upstream_only": "'{name}' is not supported by the model '{model}': only "
+        "upstream models (served by an OpenAI-compatible server such as vLLM or OpenAI) take "
+        "it; remove it from the request or choose such a model",
         "problem.not_supported_by_model": "'{name}' is not supported by the model '{model}'; "
         "remove it from the request",
         "problem.history_not_read_by_model": "'{name}' is not supported by the model '{model}'",
@@ -382,6 +385,8 @@ _REFUSALS = {
         "problem.message_content_not_null": "{role} 消息必须有 content，且不能为 null",
         "problem.message_content_required": "{role} 消息必须有 content",
         "problem.function_name_form": "名称必须由 1 到 64 个字母、数字、“_”或“-”组成",
+        "problem.upstream_only": "模型「{model}」不支持「{name}」：只有上游模型（由 vLLM、OpenAI "
+        "等 OpenAI 兼容服务提供）支持它；请从请求中删除，或换用这样的模型",
         "problem.not_supported_by_model": "模型「{model}」不支持「{name}」，请从请求中删除",
         "problem.history_not_read_by_model": "模型「{model}」不支持「{name}」",
         "problem.no_tokenizer_for_ids": "模型「{model}」在这里没有能读取词元 ID 的分词器；"

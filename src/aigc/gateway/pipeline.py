@@ -478,8 +478,10 @@ def decoding_options(body: SamplingFields) -> dict[str, Any]:
     num_beams = body.num_beams
     if body.use_beam_search and num_beams == 1:
         num_beams = 4
+    reasoning: dict[str, Any] = {}
     if isinstance(body, ChatCompletionRequest):
         logprobs, top_logprobs = bool(body.logprobs), body.top_logprobs or 0
+        reasoning = {"reasoning_effort": body.reasoning_effort, "verbosity": body.verbosity}
     else:
         assert isinstance(body, CompletionRequest)
         logprobs, top_logprobs = body.logprobs is not None, body.logprobs or 0
@@ -496,6 +498,7 @@ def decoding_options(body: SamplingFields) -> dict[str, Any]:
         "min_tokens": body.min_tokens,
         "logprobs": logprobs,
         "top_logprobs": top_logprobs,
+        **reasoning,
     }
 
 

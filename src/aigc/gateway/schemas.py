@@ -141,6 +141,9 @@ class StreamOptions(BaseModel):
     include_usage: Flag = False
 
 
+# OpenAI's reasoning controls (its ReasoningEffort and Verbosity enums).
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+Verbosity = Literal["low", "medium", "high"]
 MAX_STOPS = 4  # stop sequences a request may give, as OpenAI allows
 FUNCTION_NAME = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for function (and schema) names
 _ONE_CONSTRAINT = " (one of response_format, guided_json, guided_regex and guided_choice at most)"
@@ -355,6 +358,9 @@ class ChatCompletionRequest(SamplingFields):
     parallel_tool_calls: Flag | None = None
     functions: list[FunctionDef] | None = Field(default=None, max_length=128)  # legacy
     function_call: str | dict[str, Any] | None = None  # legacy
+    # Reasoning models' controls (OpenAI's, as vLLM takes them): an upstream model gets them.
+    reasoning_effort: ReasoningEffort | None = None
+    verbosity: Verbosity | None = None
 
     @property
     def output_limit(self) -> int | None:
@@ -381,11 +387,12 @@ _UNSUPPORTED: dict[str, Any] = {
     "audio": None,
     "prediction": None,
     "store": (None, False),
+    # Bookkeeping on OpenAI's side: "auto" and "default" ask for nothing that changes the answer.
+    "service_tier": (None, "auto", "default"),
     "web_search_options": None,
     "suffix": None,
     "echo": False,
     "best_of": (None, 1),
-    "reasoning_effort": None,
     # vLLM's other structured-output extras (guided_json, guided_regex and guided_choice are
     # honoured): refused by name, never ignored. The backend is ours to choose: xgrammar.
     "guided_grammar": None,
@@ -415,7 +422,15 @@ _UNSUPPORTED: dict[str, Any] = {
 
 
 # Chat-only fields that /v1/completions would otherwise accept as unknown extras.
-_CHAT_ONLY = ("tools", "tool_choice", "parallel_tool_calls", "functions", "function_call")
+_CHAT_ONLY = (
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "functions",
+    "function_call",
+    "reasoning_effort",
+    "verbosity",
+)
 
 
 def refuse_unsupported(body: SamplingFields) -> None:
@@ -525,7 +540,12 @@ DECODING_FIELDS: dict[str, Any] = {
     "tool_choice": None,
     "function_call": None,
     "parallel_tool_calls": None,
+    # A reasoning model's controls: only an upstream (OpenAI, vLLM) can honour them.
+    "reasoning_effort": None,
+    "verbosity": None,
 }
+# Fields only an upstream model takes: the 400 for another model says which models do.
+UPSTREAM_ONLY = frozenset({"reasoning_effort", "verbosity"})
 _FIELD_FEATURE = {  # the model capability a field needs
     "use_beam_search": "num_beams",
     "functions": "tools",
@@ -543,6 +563,17 @@ def refuse_undecodable(body: SamplingFields, supported: frozenset[str]) -> None:
         if _FIELD_FEATURE.get(field, field) not in supported
     }
     field = used_field(body.model_dump(exclude_unset=True), lacking)
+    if field in UPSTREAM_ONLY:
+        raise refused_value(
+            "upstream_only",
+            "'{name}' is not supported by the model '{model}': only upstream models (served "
+            "by an OpenAI-compatible server such as vLLM or OpenAI) take it; remove it from "
+            "the request or choose such a model",
+            param=field,
+            code="unsupported_parameter",
+            name=field,
+            model=str(untrusted.field(body.model)),
+        )
     if field is not None:
         raise refused_value(
             "not_supported_by_model",

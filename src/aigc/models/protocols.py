@@ -209,6 +209,10 @@ class TextRequest:
     # Structured output the model enforces itself (OpenAI's ``response_format``, chat only):
     # set for an upstream server; a model decoded here gets a grammar processor instead.
     response_format: dict[str, Any] | None = None
+    # A reasoning model's controls (OpenAI's ``reasoning_effort`` and ``verbosity``, chat
+    # only): an upstream server honours them; None: not asked.
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
 
 
 @runtime_checkable

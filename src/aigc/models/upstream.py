@@ -17,8 +17,8 @@ A call goes to the first target whose circuit breaker allows it; 429, 5xx and ne
 are retried with exponential backoff (tenacity), then the next target, then the fallbacks.
 Once the first byte of an answer has been streamed to the caller, there is no switching.
 A chat's JSON ``response_format`` (json_object, json_schema) goes up for the upstream to enforce;
-so do ``presence_penalty`` and ``frequency_penalty``, and ``logprobs``, whose token entries come
-back on the text pieces (``Logged``).
+so do ``presence_penalty`` and ``frequency_penalty``, a reasoning model's ``reasoning_effort`` and
+``verbosity``, and ``logprobs``, whose token entries come back on the text pieces (``Logged``).
 Function calling passes through: the request's tools, tool choice and the conversation's calls
 and results go up as OpenAI sends them; the upstream's ``delta.tool_calls`` come back as
 ``ToolCallDelta`` pieces (ids, names and argument fragments as it streamed them).
@@ -275,6 +275,9 @@ def capabilities_of(config: dict[str, Any]) -> frozenset[str]:
 
 # OpenAI's decoding fields sent on as the caller set them (``TextRequest`` fields of these names).
 PENALTIES = ("presence_penalty", "frequency_penalty")
+# A reasoning model's controls (OpenAI's o-series and gpt-5, vLLM's Qwen3 or DeepSeek-R1): sent
+# on as asked; the upstream says whether its model takes them.
+REASONING = ("reasoning_effort", "verbosity")
 # Token log probabilities: asked of the upstream, its entries passed back with the text.
 LOGPROBS = frozenset({"logprobs", "top_logprobs"})
 
@@ -298,7 +301,7 @@ class UpstreamModel(TextModelBase):
         # Function calling passes through unless the registration says the model lacks it;
         # OpenAI's penalties always do (every OpenAI-compatible server takes them).
         tools = frozenset() if config.get("tools") is False else TOOL_FIELDS
-        self.decoding_fields = frozenset(PENALTIES) | LOGPROBS | tools
+        self.decoding_fields = frozenset(PENALTIES) | frozenset(REASONING) | LOGPROBS | tools
         self.targets = [Target(**t) for t in config["targets"]]
         self.fallbacks = [Target(**t) for t in config.get("fallbacks", [])]
         self._keys = {
@@ -446,6 +449,9 @@ def _body(request: TextRequest, model: str) -> dict[str, Any]:
                 body["parallel_tool_calls"] = request.tools.parallel
         if request.response_format is not None:
             body["response_format"] = request.response_format
+        for name in REASONING:  # sent only when asked: a model that does not reason lacks them
+            if getattr(request, name) is not None:
+                body[name] = getattr(request, name)
     else:
         body["prompt"] = request.prompt or ""
     if request.max_tokens is not None:
