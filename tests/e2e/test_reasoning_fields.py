@@ -109,3 +109,37 @@ def test_a_local_model_refuses_reasoning_controls_naming_who_takes_them(
     with pytest.raises(openai.BadRequestError) as chat_only:
         sdk.completions.create(model=LOCAL, prompt="hi", extra_body={"reasoning_effort": "low"})
     assert chat_only.value.body["param"] == "reasoning_effort"  # type: ignore[index]
+
+
+def test_responses_reasoning_effort_goes_up_as_chat_reasoning_effort(
+    server: Server, org_a: Org, model: str, stub: StubServer
+) -> None:
+    sdk = server.sdk(org_a.member_key)
+    response = sdk.responses.create(
+        model=model,
+        input="hi",
+        reasoning={"effort": "low"},
+        text={"verbosity": "medium"},
+        service_tier="default",
+        store=False,
+    )
+    assert response.output_text.startswith("w0 ")
+    assert response.reasoning is not None and response.reasoning.effort == "low"
+    sent = stub.app.state.bodies[-1]
+    assert (sent["reasoning_effort"], sent["verbosity"]) == ("low", "medium")
+
+    llm = chat_openai(server, org_a, model, use_responses_api=True, reasoning={"effort": "high"})
+    assert llm.invoke("你好").text.startswith("w0 ")
+    assert stub.app.state.bodies[-1]["reasoning_effort"] == "high"
+
+    with pytest.raises(openai.BadRequestError) as summary:  # no summary is written here
+        sdk.responses.create(
+            model=model, input="hi", reasoning={"effort": "low", "summary": "auto"}
+        )
+    assert summary.value.body["param"] == "reasoning.summary"  # type: ignore[index]
+
+    with pytest.raises(openai.BadRequestError) as local:
+        sdk.responses.create(model=LOCAL, input="hi", reasoning={"effort": "low"})
+    error: Any = local.value.body
+    assert error["param"] == "reasoning.effort"
+    assert f"'reasoning.effort' is not supported by the model '{LOCAL}'" in error["message"]

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from aigc.errors import InvalidRequest, problem_detail, refused_value
 from aigc.gateway.response_schemas import ResponseRequest
-from aigc.gateway.schemas import ChatCompletionRequest, check_schema_name
+from aigc.gateway.schemas import ChatCompletionRequest, Verbosity, check_schema_name
 from aigc.infra import untrusted
 from aigc.knowledge.citing import MarkerMode, marker_matches
 from aigc.models.protocols import ToolCall
@@ -38,6 +38,9 @@ def input_items(body: ResponseRequest) -> list[dict[str, Any]]:
     if isinstance(body.input, str):
         return [{"type": "message", "role": "user", "content": body.input}] if body.input else []
     return list(body.input)
+
+
+VERBOSITIES: tuple[str, ...] = Verbosity.__args__
 
 
 class Bridged(NamedTuple):
@@ -74,6 +77,11 @@ def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> Bridged:
     for name in ("temperature", "top_p", "seed", "user"):
         if getattr(body, name) is not None:
             fields[name] = getattr(body, name)
+    if body.reasoning is not None and body.reasoning.effort is not None:
+        fields["reasoning_effort"] = body.reasoning.effort  # an upstream's; else a 400
+    verbosity = (body.text or {}).get("verbosity")
+    if verbosity is not None:
+        fields["verbosity"] = _verbosity(verbosity)
     response_format = _format((body.text or {}).get("format"))
     if response_format is not None:
         fields["response_format"] = response_format
@@ -93,14 +101,34 @@ def chat_body(body: ResponseRequest, history: list[dict[str, Any]]) -> Bridged:
         ) from None
 
 
+def _verbosity(value: Any) -> str:
+    """``text.verbosity``, one of OpenAI's values (a 400 naming it otherwise)."""
+    if value not in VERBOSITIES:
+        raise refused_value(
+            "param_choice",
+            "Invalid value for 'text.verbosity': '{value}' is not one of {choices}",
+            param="text.verbosity",
+            value=str(untrusted.field(str(value))),
+            choices=", ".join(VERBOSITIES),
+        )
+    return str(value)
+
+
+# Chat's fields that come from a Responses field of another name.
+_RENAMED = {
+    "messages": "input",
+    "max_completion_tokens": "max_output_tokens",
+    "reasoning_effort": "reasoning.effort",
+    "verbosity": "text.verbosity",
+}
+
+
 def input_param(places: list[str], param: str | None) -> str | None:
     """A chat stage's ``messages[k]...`` param as the Responses body's place for it, so a 400
     names what the client sent (``input[i].call_id``, not ``messages[k].tool_call_id``;
     ``tools[i].parameters``, not ``tools[i].function.parameters``)."""
-    if param == "messages":
-        return "input"
-    if param == "max_completion_tokens":
-        return "max_output_tokens"
+    if param in _RENAMED:
+        return _RENAMED[param]
     if param is not None and param.startswith("response_format"):  # json_schema's fields: flat
         return "text.format" + param.removeprefix("response_format").replace(".json_schema", "")
     tool = re.fullmatch(r"(tools\[\d+\])\.function(\..+)", param or "")
@@ -113,7 +141,9 @@ def input_param(places: list[str], param: str | None) -> str | None:
     return places[int(found.group(1))] + rest
 
 
-_CHAT_PLACE = re.compile(r"(?:messages|tools)\[\d+\](?:\.[A-Za-z_]+|\[\d+\])*")
+_CHAT_PLACE = re.compile(
+    r"(?:messages|tools)\[\d+\](?:\.[A-Za-z_]+|\[\d+\])*|(?<=')(?:reasoning_effort|verbosity)(?=')"
+)
 
 
 def input_message(places: list[str], message: str) -> str:

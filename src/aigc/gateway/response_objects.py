@@ -56,7 +56,10 @@ class Draft:
             "output": output,
             "parallel_tool_calls": body.parallel_tool_calls is not False,
             "previous_response_id": body.previous_response_id,
-            "reasoning": {"effort": None, "summary": None},
+            "reasoning": {
+                "effort": body.reasoning.effort if body.reasoning else None,
+                "summary": None,
+            },
             "store": body.stored,
             "temperature": 1.0 if body.temperature is None else body.temperature,
             "text": {"format": (body.text or {}).get("format") or {"type": "text"}},

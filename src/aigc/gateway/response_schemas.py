@@ -13,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aigc.errors import refused_value, value_problem
 from aigc.gateway.fields import Flag, Positive, Whole, branch_rules
-from aigc.gateway.schemas import FUNCTION_NAME, KNOWLEDGE_BASES, used_field
+from aigc.gateway.schemas import (
+    FUNCTION_NAME,
+    KNOWLEDGE_BASES,
+    ReasoningEffort,
+    Verbosity,
+    used_field,
+)
 
 # Field → the values that mean "not used". Anything else is a feature we do not have.
 _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
@@ -21,8 +27,9 @@ _UNSUPPORTED: dict[str, tuple[Any, ...]] = {
     "conversation": (None,),
     "prompt": (None,),
     "max_tool_calls": (None,),
-    "reasoning": (None, {}, {"effort": None}, {"effort": None, "summary": None}),
     "truncation": (None, "disabled"),
+    # Bookkeeping on OpenAI's side: "auto" and "default" ask for nothing that changes the answer.
+    "service_tier": (None, "auto", "default"),
     "top_logprobs": (None, 0),  # log probabilities are not carried onto output_text here
 }
 # A bound on the ``include`` list (repeats are harmless, as at OpenAI; the document states it).
@@ -134,6 +141,7 @@ TOOL_CHOICE: dict[str, Any] = {
 TEXT: dict[str, Any] = {
     "type": "object",
     "properties": {
+        "verbosity": {"enum": [*Verbosity.__args__, None]},
         "format": {
             "anyOf": [
                 {"type": "null"},
@@ -152,7 +160,7 @@ TEXT: dict[str, Any] = {
                     "required": ["type", "name", "schema"],
                 },
             ]
-        }
+        },
     },
 }
 
@@ -186,6 +194,20 @@ def _document(schema: dict[str, Any]) -> None:
         }
 
 
+class ReasoningOptions(BaseModel):
+    """``reasoning``: its ``effort`` goes to chat's ``reasoning_effort`` (an upstream model
+    takes it); a summary or any other option asks for what is not made here (refused)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "additionalProperties": {"type": "null", "description": "Not supported yet"}
+        },
+    )
+
+    effort: ReasoningEffort | None = None
+
+
 class ResponseRequest(BaseModel):
     """OpenAI's ``ResponseCreateParams`` subset: text and message input, function tools."""
 
@@ -209,6 +231,7 @@ class ResponseRequest(BaseModel):
     user: str | None = None
     seed: Whole | None = None
     include: list[str] | None = Field(default=None, max_length=MAX_INCLUDE)
+    reasoning: ReasoningOptions | None = None
 
     @field_validator("input")
     @classmethod
@@ -233,6 +256,15 @@ def refuse_unsupported(body: ResponseRequest) -> None:
             code="unsupported_parameter",
             name=name,
         )
+    for option, value in (body.reasoning.model_extra or {} if body.reasoning else {}).items():
+        if value is not None:  # summary, context, mode: none is made or kept here
+            raise refused_value(
+                "not_supported_yet",
+                "'{name}' is not supported by this server yet; remove it from the request",
+                param=f"reasoning.{option}",
+                code="unsupported_parameter",
+                name=f"reasoning.{option}",
+            )
     for index, value in enumerate(body.include or []):
         if value == _LOGPROBS:
             raise refused_value(
