@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_args
 
 from pydantic import ValidationError
 
@@ -40,7 +40,7 @@ def input_items(body: ResponseRequest) -> list[dict[str, Any]]:
     return list(body.input)
 
 
-VERBOSITIES: tuple[str, ...] = Verbosity.__args__
+VERBOSITIES: tuple[str, ...] = get_args(Verbosity)
 
 
 class Bridged(NamedTuple):

@@ -7,7 +7,7 @@ name (``refuse_unsupported``), never silently dropped; unknown ones are ignored,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -141,7 +141,7 @@ TOOL_CHOICE: dict[str, Any] = {
 TEXT: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "verbosity": {"enum": [*Verbosity.__args__, None]},
+        "verbosity": {"enum": [*get_args(Verbosity), None]},
         "format": {
             "anyOf": [
                 {"type": "null"},
