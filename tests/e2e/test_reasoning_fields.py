@@ -12,13 +12,14 @@ fields that change nothing for the answer (``store: false``, ``metadata``, ``ser
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import openai
 import pytest
 
-from tests.e2e.server import Org, Server
-from tests.engine.stub_openai import StubServer
+from tests.e2e.server import Org, Server, make_org
+from tests.engine.stub_openai import StubServer, words
 
 LOCAL = "template-helpdesk"  # a built-in model decoded here: it has no reasoning controls
 
@@ -143,3 +144,80 @@ def test_responses_reasoning_effort_goes_up_as_chat_reasoning_effort(
     error: Any = local.value.body
     assert error["param"] == "reasoning.effort"
     assert f"'reasoning.effort' is not supported by the model '{LOCAL}'" in error["message"]
+
+
+def _thinking(chunks: list[Any]) -> tuple[str, str, list[str]]:
+    """A chat stream's reasoning_content and content, and the order they came in."""
+    thought, text, order = "", "", []
+    for chunk in chunks:
+        for choice in chunk.choices:
+            part = (choice.delta.model_extra or {}).get("reasoning_content")
+            if part:
+                thought += part
+                order.append("reasoning")
+            if choice.delta.content:
+                text += choice.delta.content
+                order.append("content")
+    return thought, text, order
+
+
+def test_an_upstream_s_thinking_comes_back_as_reasoning_content(
+    server: Server, org_a: Org, stub: StubServer
+) -> None:
+    """vLLM's reasoning models send their thinking as ``reasoning_content`` (on the message,
+    or in deltas before the answer's); it was dropped here, the answer alone coming back."""
+    name = stub.register(server, model="think")
+    sdk = server.sdk(org_a.member_key)
+    ask = [{"role": "user", "content": "你好"}]
+    thought = "Thinking at low effort about: 你好. "
+
+    reply = sdk.chat.completions.create(model=name, messages=ask, reasoning_effort="low")  # type: ignore[arg-type]
+    message = reply.choices[0].message
+    assert message.content == "".join(words())
+    assert (message.model_extra or {})["reasoning_content"] == thought
+
+    chunks = list(
+        sdk.chat.completions.create(
+            model=name,
+            messages=ask,  # type: ignore[arg-type]
+            reasoning_effort="low",
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    said, text, order = _thinking(chunks)
+    assert (said, text) == (thought, "".join(words()))
+    assert order.index("content") > max(i for i, k in enumerate(order) if k == "reasoning")
+    usage = chunks[-1].usage
+    assert usage is not None and usage.completion_tokens >= reply.usage.completion_tokens > 20  # type: ignore[union-attr]
+
+
+def test_the_output_policy_sees_the_thinking_it_sends(server: Server, stub: StubServer) -> None:
+    """The thinking goes to the caller, so the output rules read it as they read the answer:
+    a block rule firing in it ends the choice with content_filter before the span, streamed
+    or not, and nothing of the answer follows."""
+    org = make_org(server, f"Reasoning guard {secrets.token_hex(3)}")
+    name = stub.register(server, f"upstream-thinker-{secrets.token_hex(3)}", model="think")
+    yaml = (
+        "name: thinking\nrules:\n"
+        "  - {id: thoughts, stage: output, detector: keywords, words: [ponder], action: block}\n"
+    )
+    made = server.api("POST", "/api/policies", key=org.admin_key, json={"yaml": yaml})
+    assert made.status_code == 201, made.text
+    sdk = server.sdk(org.member_key)
+    ask = [{"role": "user", "content": "ponder this"}]
+
+    reply = sdk.chat.completions.create(model=name, messages=ask)  # type: ignore[arg-type]
+    assert reply.choices[0].finish_reason == "content_filter"
+    assert "ponder" not in reply.choices[0].message.model_dump_json()
+    assert "w0" not in reply.choices[0].message.model_dump_json()
+
+    chunks = list(sdk.chat.completions.create(model=name, messages=ask, stream=True))  # type: ignore[arg-type]
+    said, text, _ = _thinking(chunks)
+    assert "ponder" not in said and said.startswith("Thinking") and text == ""
+    assert chunks[-1].choices[0].finish_reason == "content_filter"
+
+    fine = sdk.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}])
+    assert fine.choices[0].finish_reason == "stop"
+    expected = "Thinking at default effort about: hi. "
+    assert (fine.choices[0].message.model_extra or {})["reasoning_content"] == expected

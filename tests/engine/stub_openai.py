@@ -21,6 +21,9 @@ Its behaviour is chosen by the requested model name:
                        text and ``image_url`` parts whose url is a base64 data URL of the image
                        type it names); a 400 naming what is wrong, else answers (streamed in
                        one chunk) a JSON description of what it got: ``describe_content``
+    think              a reasoning model, as vLLM serves one: before its answer it thinks
+                       (``reasoning_content``, on the message or in the first deltas) "Thinking
+                       at <reasoning_effort> effort about: <the last message>. "
 
 Chat requests with ``tools`` or tool results are answered as ``stub_tools`` decides (tool calls
 in OpenAI's shapes, plain and streamed); a tool message that answers no call is a 400, as at
@@ -208,6 +211,11 @@ def create_app() -> FastAPI:
                 pieces = [json.dumps(describe_content(body.get("messages")))]
             except ContentError as exc:
                 return JSONResponse({"error": {"message": str(exc)}}, status_code=400)
+        thinking = []
+        if kind == "think" and chat:  # the effort it was sent, and what it was asked
+            asked = str(((body.get("messages") or [{}])[-1]).get("content"))
+            effort = body.get("reasoning_effort", "default")
+            thinking = ["Thinking ", f"at {effort} effort ", "about: ", asked, ". "]
         usage = {"prompt_tokens": 1, "completion_tokens": CHUNKS, "total_tokens": CHUNKS + 1}
         decision = stub_tools.Decision()
         if chat:
@@ -225,12 +233,15 @@ def create_app() -> FastAPI:
                 if chat
                 else {"index": 0, "text": text}
             ) | {"finish_reason": stub_tools.finish_reason(decision)}
+            if thinking:
+                choice["message"]["reasoning_content"] = "".join(thinking)
             obj = "chat.completion" if chat else "text_completion"
             return JSONResponse(base | {"object": obj, "choices": [choice], "usage": usage})
 
         def events() -> Any:
             obj = "chat.completion.chunk" if chat else "text_completion"
             deltas = stub_tools.stream_deltas(decision, pieces) if chat else pieces
+            deltas = [{"reasoning_content": t} for t in thinking] + deltas
             for i, delta in enumerate(deltas):
                 if kind == "slow" and i:
                     time.sleep(0.02)

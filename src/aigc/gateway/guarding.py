@@ -23,8 +23,9 @@ from aigc.gateway.services import Services
 from aigc.gateway.tooling import CallAssembler
 from aigc.guard import checks, store, structured
 from aigc.guard.gate import GuardSession, guard_input, inputs_of, scan_is_costly
+from aigc.guard.stream import OutputGuard
 from aigc.guard.watermark import tenant_key
-from aigc.models.protocols import TextModel, TextRequest, ToolCall, ToolCallDelta
+from aigc.models.protocols import ReasoningDelta, TextModel, TextRequest, ToolCall, ToolCallDelta
 
 
 async def guard_request(
@@ -154,6 +155,20 @@ def guard_calls(
     return kept, finish_reason
 
 
+def guard_reasoning(
+    session: GuardSession | None, reasoning: str, codes: list[str]
+) -> tuple[str, bool]:
+    """The output rules on a reasoning model's thinking (sent to the caller as
+    ``reasoning_content``, so policed as the answer is, without its label): the text as sent,
+    and whether a block rule fired (the choice then ends with ``content_filter``)."""
+    if session is None or session.passthrough or not reasoning:
+        return reasoning, False
+    out = session.output_guard()
+    guarded = out.feed(reasoning) + out.finish()
+    codes.extend(c for c in out.codes if c not in codes)
+    return ("" if out.blocked else guarded), out.blocked is not None
+
+
 def _guard_arguments(session: GuardSession, arguments: str, codes: list[str]) -> tuple[str, bool]:
     out = session.arguments_guard()
     guarded = out.feed(arguments) + out.finish()
@@ -165,7 +180,10 @@ class StreamCheck:
     """The output stage on one streamed choice: wraps the model's deltas, holds back a window,
     ends early with ``content_filter`` when a block rule fires. Tool-call deltas are held until
     their call is complete, then sent as one delta with the guarded arguments (text before a
-    call is released first). ``calls`` gathers the calls as sent on: what the choice called."""
+    call is released first). A reasoning model's thinking (``ReasoningDelta``) passes its own
+    window of the same rules, its held tail released before the answer begins; a block there
+    ends the choice as one in the answer does. ``calls`` gathers the calls as sent on: what
+    the choice called."""
 
     def __init__(self, session: GuardSession | None, codes: list[str]) -> None:
         self.session = session
@@ -183,8 +201,22 @@ class StreamCheck:
         out = self.session.output_guard()
         calls = CallAssembler()
         wrote = False  # any text: only then is the explicit label appended
+        thinking: OutputGuard | None = None  # the rules on the thinking, while it streams
         try:
             async for delta in deltas:
+                if isinstance(delta, ReasoningDelta):
+                    thinking = thinking or self.session.output_guard()
+                    if released := thinking.feed(delta.reasoning):
+                        yield ReasoningDelta(released)
+                    if self._ended(thinking):
+                        break
+                    continue
+                if thinking is not None:  # the answer begins: the thinking's held tail first
+                    if held := thinking.finish():
+                        yield ReasoningDelta(held)
+                    if self._ended(thinking):
+                        break
+                    thinking = None
                 if isinstance(delta, ToolCallDelta):
                     if held := out.finish():
                         yield held
@@ -202,17 +234,27 @@ class StreamCheck:
                     yield released
                 if out.blocked:
                     break
-            if not out.blocked:
+            if thinking is not None and not self.blocked:  # the choice was all thinking
+                if held := thinking.finish():
+                    yield ReasoningDelta(held)
+                self._ended(thinking)
+            if not out.blocked and not self.blocked:
                 for whole in self._complete(calls):
                     yield whole
             tail = out.finish()
             if tail:
                 yield tail
-            if self.session.label and not out.blocked and wrote:
+            if self.session.label and not out.blocked and not self.blocked and wrote:
                 yield f"\n\n{self.session.label}"
         finally:
             self.blocked = self.blocked or out.blocked is not None
             self.codes.extend(c for c in out.codes if c not in self.codes)
+
+    def _ended(self, thinking: OutputGuard) -> bool:
+        """Whether a block rule fired on the thinking (its codes recorded either way)."""
+        self.codes.extend(c for c in thinking.codes if c not in self.codes)
+        self.blocked = self.blocked or thinking.blocked is not None
+        return thinking.blocked is not None
 
     def _complete(self, calls: CallAssembler) -> list[ToolCallDelta]:
         """The held calls, each as one delta with its guarded arguments; a blocked one is

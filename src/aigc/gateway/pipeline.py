@@ -58,6 +58,7 @@ from aigc.models.prompt_tokens import count_prompt_tokens
 from aigc.models.protocols import (
     AsyncTextModel,
     ChatMessage,
+    ReasoningDelta,
     TextModel,
     TextRequest,
     ToolCall,
@@ -720,14 +721,16 @@ async def complete(
     """Non-streaming: generate every choice, then answer with one JSON body."""
     legacy = prepared.legacy_functions
 
-    def run() -> list[tuple[str, str, int, Any, list[ToolCall]]]:
+    def run() -> list[tuple[str, str, int, Any, list[ToolCall], str]]:
         out = []
         for request in prepared.requests:
             bounded, log = generate_logged(prepared.model, request)
-            texts, assembler = [], tooling.CallAssembler()
+            texts, thoughts, assembler = [], [], tooling.CallAssembler()
             for piece in bounded:
                 if isinstance(piece, ToolCallDelta):
                     assembler.add(piece)
+                elif isinstance(piece, ReasoningDelta):
+                    thoughts.append(piece.reasoning)
                 else:
                     texts.append(piece)
             text, calls = "".join(texts), assembler.result()
@@ -741,13 +744,18 @@ async def complete(
                 prepared.guard, text, finish, record.guard, label=bool(text) or not calls
             )
             calls, finish = guarding.guard_calls(prepared.guard, calls, finish, record.guard)
+            thought, blocked = guarding.guard_reasoning(
+                prepared.guard, "".join(thoughts), record.guard
+            )
+            if blocked:
+                text, calls, finish = "", [], "content_filter"
             if prepared.sources is not None:  # grounded: [n] markers renumbered as cited
                 text = prepared.sources.rewrite(text)
             if text != raw:  # the guard or the renumbering rewrote it: the tokens would not
                 logprobs = None  # spell the text (a grounded stream never has them: see stream)
             record.tools.extend(tooling.called_codes(calls))
             finish = tooling.finish_reason(finish, bool(calls), legacy)
-            out.append((text, finish, bounded.tokens, logprobs, calls))
+            out.append((text, finish, bounded.tokens, logprobs, calls, thought))
         return out
 
     try:
@@ -769,11 +777,12 @@ async def complete(
             "choices": [
                 {
                     "index": i,
-                    "message": tooling.message(text, calls, legacy),
+                    "message": tooling.message(text, calls, legacy)
+                    | ({"reasoning_content": thought} if thought else {}),
                     "logprobs": logprobs,
                     "finish_reason": finish,
                 }
-                for i, (text, finish, _, logprobs, calls) in enumerate(results)
+                for i, (text, finish, _, logprobs, calls, thought) in enumerate(results)
             ],
             "usage": _usage(prepared.prompt_tokens, used),
             **response_fields(prepared.sources),
@@ -787,7 +796,7 @@ async def complete(
         "system_fingerprint": None,
         "choices": [
             {"index": i, "text": text, "logprobs": logprobs, "finish_reason": finish}
-            for i, (text, finish, _, logprobs, _) in enumerate(results)
+            for i, (text, finish, _, logprobs, _, _) in enumerate(results)
         ],
         "usage": _usage(prepared.prompt_tokens, used),
         **guard_field(record.guard),
@@ -846,6 +855,12 @@ async def stream(
                         shaped = tooling.delta(delta, prepared.legacy_functions)
                         if shaped is not None:
                             yield event(chat_choice(i, shaped, None))
+                        continue
+                    if isinstance(delta, ReasoningDelta):  # vLLM's delta.reasoning_content
+                        if chat and delta.reasoning:
+                            yield event(
+                                chat_choice(i, {"reasoning_content": delta.reasoning}, None)
+                            )
                         continue
                     logprobs = logprobs_view(log.take_for(delta) if log else None, chat)
                     yield event(

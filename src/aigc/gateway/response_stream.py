@@ -36,7 +36,7 @@ from aigc.gateway.response_objects import Draft, item_status
 from aigc.gateway.services import Services
 from aigc.infra import metrics
 from aigc.knowledge.citing import MarkerMode, response_fields
-from aigc.models.protocols import ToolCallDelta
+from aigc.models.protocols import ReasoningDelta, ToolCallDelta
 
 Finished = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -189,6 +189,8 @@ async def stream(
                 if isinstance(piece, ToolCallDelta):
                     for chunk in events.call_delta(piece):
                         yield chunk
+                elif isinstance(piece, ReasoningDelta):
+                    continue  # as at OpenAI, a response carries no thinking's text
                 else:
                     for chunk in events.text_delta(piece):
                         yield chunk

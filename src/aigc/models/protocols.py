@@ -133,6 +133,26 @@ class ToolCallDelta(str):
         return piece
 
 
+class ReasoningDelta(str):
+    """A streamed piece of a reasoning model's thinking, as vLLM's ``delta.reasoning_content``:
+    an empty text piece (it is not the answer: stop sequences, citations and the answer's
+    text never read it) carrying ``reasoning``. ``token_count``: the tokens it took (usage
+    counts them as completion tokens, as OpenAI's do)."""
+
+    reasoning: str
+    token_count: int
+
+    def __new__(cls, reasoning: str, token_count: int = 0) -> ReasoningDelta:
+        piece = super().__new__(cls, "")
+        piece.reasoning = reasoning
+        piece.token_count = token_count
+        return piece
+
+
+# Pieces beside the answer's text: counted against max_tokens, never cut by a stop sequence.
+SIDE_PIECES = (ToolCallDelta, ReasoningDelta)
+
+
 def openai_message(message: ChatMessage) -> dict[str, Any]:
     """A message in OpenAI's request shape, tool calls and tool-call ids included."""
     turn: dict[str, Any] = {"role": message.role, "content": message.content}

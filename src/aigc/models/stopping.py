@@ -11,8 +11,9 @@ models stop at ``request.max_tokens`` (or their context) on their own, so the ga
 a piece too many: such a model ends its stream with ``Ended(reason)``, an empty piece that says
 why. A model that says nothing ended at ``max_tokens`` when it produced that many tokens.
 
-A tool call comes as ``protocols.ToolCallDelta`` pieces: they count against ``max_tokens``
-but stop sequences do not look into them; text held back before one is released first, so
+A tool call comes as ``protocols.ToolCallDelta`` pieces, a reasoning model's thinking as
+``ReasoningDelta`` pieces: they count against ``max_tokens`` but stop sequences do not look
+into them; text held back before one is released first, so
 the order of text and calls is kept.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 
-from aigc.models.protocols import ToolCallDelta
+from aigc.models.protocols import SIDE_PIECES
 
 
 class CountedText(str):
@@ -92,12 +93,12 @@ class BoundedText:
         ended = False
         if self.tokens + cost > self._max_tokens:
             self._cut = "length"
-            if known is not None or isinstance(piece, ToolCallDelta):
+            if known is not None or isinstance(piece, SIDE_PIECES):
                 return "", True  # a model's token, or a call's fragment, is not split
             piece = self._head(piece, self._max_tokens - self.tokens)
             cost, ended = self._count(piece) if piece else 0, True
         self.tokens += cost
-        if isinstance(piece, ToolCallDelta):
+        if isinstance(piece, SIDE_PIECES):
             return "", False
         if not self._stop:  # the common case: nothing to hold back or search
             return piece, ended
@@ -136,7 +137,7 @@ class BoundedText:
         assert isinstance(self._pieces, Iterable)
         for piece in self._pieces:
             delta, done = self._feed(piece)
-            if isinstance(piece, ToolCallDelta) and not done:
+            if isinstance(piece, SIDE_PIECES) and not done:
                 if rest := self._rest():
                     yield rest
                 yield piece
@@ -154,7 +155,7 @@ class BoundedText:
         try:
             async for piece in pieces:
                 delta, done = self._feed(piece)
-                if isinstance(piece, ToolCallDelta) and not done:
+                if isinstance(piece, SIDE_PIECES) and not done:
                     if rest := self._rest():
                         yield rest
                     yield piece

@@ -64,6 +64,7 @@ from aigc.models.image.inputs import data_url
 from aigc.models.protocols import (
     TOOL_FIELDS,
     ChatMessage,
+    ReasoningDelta,
     TextRequest,
     ToolCallDelta,
     openai_message,
@@ -520,7 +521,8 @@ def _pieces(
     """Text from an OpenAI server-sent-event stream: one piece per network read, holding every
     event that read completed (one token when the upstream is slow, many when it is fast; each
     piece costs the gateway a thread hop, so fewer is better). Tool-call deltas come as
-    ``ToolCallDelta`` pieces in their place (text before them first). The upstream's
+    ``ToolCallDelta`` pieces in their place (text before them first), a reasoning model's
+    thinking (vLLM's ``delta.reasoning_content``) as ``ReasoningDelta`` pieces. The upstream's
     finish_reason comes last, as ``Ended``: the gateway passes it through (unless it cut the
     text itself)."""
     pending = b""
@@ -532,13 +534,21 @@ def _pieces(
         texts: list[str] = []
         for line in lines:
             calls: list[ToolCallDelta] = []
-            text = _event_text(line.strip(), chat, finish, calls, logged)
+            thoughts: list[str] = []
+            text = _event_text(line.strip(), chat, finish, calls, logged, thoughts)
             if text is None:
                 if texts:
                     yield Logged("".join(texts), logged)
                 if finish:
                     yield Ended(finish[-1])
                 return
+            if thoughts:  # the thinking goes before this event's text, after the text before
+                if any(texts):
+                    yield Logged("".join(texts), logged)
+                    logged = []
+                texts = []
+                thought = "".join(thoughts)
+                yield ReasoningDelta(thought, count_tokens(thought))
             texts.append(text)
             if calls:
                 if any(texts):
@@ -609,10 +619,12 @@ def _event_text(
     finish: list[str] | None = None,
     calls: list[ToolCallDelta] | None = None,
     logged: list[dict[str, Any]] | None = None,
+    thoughts: list[str] | None = None,
 ) -> str | None:
     """The text of one SSE line ("" for none); None at ``[DONE]``. A finish_reason it carries
     is appended to ``finish``, its tool-call deltas to ``calls``, its tokens' logprobs to
-    ``logged``."""
+    ``logged``, its reasoning text (vLLM's ``reasoning_content``, or ``reasoning`` as newer
+    vLLM and Ollama name it) to ``thoughts``."""
     if not line.startswith(b"data:"):
         return ""
     data = line[5:].strip()
@@ -632,12 +644,24 @@ def _event_text(
             pieces.append(piece)
         if chat and calls is not None:
             calls.extend(_call_deltas(delta))
-        if logged is not None:
+        thought = _reasoning(delta) if chat else ""
+        if thought and thoughts is not None:
+            thoughts.append(thought)
+        if logged is not None and not (thought and not piece):  # not the thinking's tokens
             logged.extend(_token_entries(choice.get("logprobs"), chat))
         reason = choice.get("finish_reason")
         if finish is not None and isinstance(reason, str) and reason:
             finish.append(reason)
     return "".join(pieces)
+
+
+def _reasoning(delta: dict[str, Any]) -> str:
+    """A delta's reasoning text, "" for none (checked: the upstream is not trusted)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = delta.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _call_deltas(delta: dict[str, Any]) -> list[ToolCallDelta]:
