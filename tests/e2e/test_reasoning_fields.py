@@ -7,7 +7,8 @@ and vLLM's reasoning models (Qwen3, DeepSeek-R1) take it; so were the Responses 
 (the stub OpenAI-compatible server, tests/engine/stub_openai.py, records the body it got), a
 local model refuses them naming the field and the models that take it, and the bookkeeping
 fields that change nothing for the answer (``store: false``, ``metadata``, ``service_tier``
-"auto" or "default") are taken.
+"auto" or "default") are taken. A reasoning model's thinking that vLLM streams as
+``reasoning_content`` was dropped; now it comes back as such, read by the output policy first.
 """
 
 from __future__ import annotations
