@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from aigc.knowledge import citing, grounding
 from aigc.knowledge.retrieve import Hit
 from aigc.models.protocols import ToolCallDelta
+from aigc.models.stopping import Ended
+from aigc.models.upstream import Logged
 
 TEXTS = [
     "Printer P-204 on the second floor prints double-sided in colour.",
@@ -81,6 +83,30 @@ def test_text_held_for_a_possible_marker_goes_out_before_a_tool_call() -> None:
     at = next(i for i, p in enumerate(out) if p is call)
     assert at == len(out) - 2
     assert "".join(str(p) for p in out[:at]) == ("The printer is on floor 2 [1]; see [")
+
+
+def test_text_that_carries_its_tokens_is_read_for_markers() -> None:
+    """An upstream asked for logprobs yields its text as ``Logged`` (a ``str`` subclass with
+    the tokens): it was passed on as if it were a tool call, so its markers were never read
+    and a grounded answer through an upstream cited nothing."""
+    pieces: list[object] = [
+        Logged("Printer P-204 is on the second floor [", []),
+        Logged("1].", [{"token": "1].", "logprob": -0.1, "bytes": list(b"1].")}]),
+        Ended("stop"),
+    ]
+
+    async def source() -> AsyncIterator[object]:
+        for piece in pieces:
+            yield piece
+
+    async def run(use: citing.SourceUse) -> list[object]:
+        return [p async for p in use.rewrite_stream(source())]
+
+    use = citing.SourceUse(hits(), "Which floor is printer P-204 on?")
+    out = asyncio.run(run(use))
+    assert "".join(str(p) for p in out) == "Printer P-204 is on the second floor [1]."
+    assert out[-1] is pieces[-1]  # the end marker passes, in its place
+    assert [c["filename"] for c in use.citations()] == ["f1.txt"]
 
 
 def test_an_answer_without_markers_cites_the_sources_its_sentences_match() -> None:

@@ -35,6 +35,11 @@ from typing import Any, Literal
 
 from aigc.knowledge import grounding, relevance
 from aigc.knowledge.retrieve import Hit
+from aigc.models.protocols import SIDE_PIECES
+from aigc.models.stopping import Ended
+
+# Pieces of a stream that are not the answer's text (each an empty or side ``str`` subclass).
+_NOT_TEXT = (*SIDE_PIECES, Ended)
 
 MARKER = re.compile(r"[\[【［]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
 
@@ -232,9 +237,9 @@ class SourceUse:
 
     async def rewrite_stream(self, pieces: AsyncIterator[Any]) -> AsyncIterator[Any]:
         """The pieces of one streamed answer with their markers renumbered. A piece that is not
-        plain text passes unchanged, in its place: a tool-call delta or an end marker is an
-        empty ``str`` subclass (``ToolCallDelta``, ``Ended``), and read as text it vanished,
-        the call with it."""
+        text passes unchanged, in its place: a tool-call delta, reasoning or an end marker is a
+        ``str`` subclass (``_NOT_TEXT``), and read as text it vanished, the call with it. Text
+        may be a ``str`` subclass too (an upstream's piece carrying its tokens): it is read."""
         markers = _Markers(self.mode, self._renumber)
         held = ""
         sent: list[str] = []
@@ -245,7 +250,7 @@ class SourceUse:
             return out
 
         async for piece in pieces:
-            if type(piece) is not str:
+            if not isinstance(piece, str) or isinstance(piece, _NOT_TEXT):
                 # text held for a marker that may be opening ends before a tool call
                 if held and (out := release(held)):
                     yield out
