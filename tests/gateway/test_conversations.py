@@ -146,6 +146,24 @@ def test_invalid_messages_are_refused(session: Session, people: dict[str, Princi
     assert conv.messages_of(session, row) == []
 
 
+def test_meta_is_counted_in_bytes_of_utf8_json(
+    session: Session, people: dict[str, Principal]
+) -> None:
+    """The refusal says "bytes of JSON": 30,000 Chinese characters are some 90 KB of UTF-8,
+    over the 64 KB limit, though fewer characters than it."""
+    alice = people["alice"]
+    row = conv.create_conversation(session, alice)
+    with pytest.raises(InvalidRequest) as refused:
+        conv.append_message(session, alice, row.id, "user", "x", {"笔记": "长" * 30_000})
+    assert refused.value.param == "meta"
+    assert refused.value.message == f"meta is at most {conv.MAX_META_BYTES} bytes of JSON"
+    # just under the limit in bytes is taken, in Chinese as in English
+    fits = "长" * ((conv.MAX_META_BYTES - len('{"笔记": ""}'.encode())) // 3)
+    kept = conv.append_message(session, alice, row.id, "user", "x", {"笔记": fits})
+    assert kept.meta == {"笔记": fits}
+    assert conv.messages_of(session, row) == [kept]
+
+
 def test_rating_is_kept_on_the_owners_answer_only(
     session: Session, people: dict[str, Principal]
 ) -> None:

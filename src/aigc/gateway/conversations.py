@@ -159,7 +159,8 @@ def append_message(
             max_length=MAX_CONTENT,
         )
     meta = dict(meta or {})
-    if len(json.dumps(meta, ensure_ascii=False)) > MAX_META_BYTES:
+    # bytes, as the refusal says: "长" is one character but three bytes of UTF-8
+    if len(json.dumps(meta, ensure_ascii=False).encode("utf-8")) > MAX_META_BYTES:
         raise refused_value(
             "json_too_large",
             "meta is at most {max_bytes} bytes of JSON",
