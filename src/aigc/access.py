@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 
-from aigc.errors import PermissionDenied, refused_value
+from aigc.errors import PermissionDenied, refused, refused_value
 
 Role = Literal["viewer", "member", "admin", "owner"]  # the type request bodies declare
 ROLES: tuple[str, ...] = get_args(Role)
@@ -68,8 +68,12 @@ def weaker_role(a: str, b: str) -> str:
 
 def require_role(principal: Principal, role: str) -> None:
     if not principal.at_least(role):
-        raise PermissionDenied(
-            f"This action needs the '{role}' role; your role is '{principal.role}'"
+        raise refused(
+            PermissionDenied,
+            "role_needed",
+            "This action needs the '{role}' role; your role is '{own}'",
+            role=role,
+            own=principal.role,
         )
 
 
@@ -77,10 +81,13 @@ def require_model_allowed(principal: Principal, model: str, param: str = "model"
     """A key's ``allowed_models`` holds on every route that takes a model (403 otherwise),
     and on every one that makes or changes a model (``param`` names its field there)."""
     if principal.allowed_models is not None and model not in principal.allowed_models:
-        raise PermissionDenied(
-            f"This API key may not use the model '{model}'",
+        raise refused(
+            PermissionDenied,
+            "model_not_allowed",
+            "This API key may not use the model '{model}'",
             param=param,
             code="model_not_allowed",
+            model=model,
         )
 
 
@@ -102,7 +109,12 @@ def require_unlimited(principal: Principal, action: str, param: str | None = Non
 
 def require_platform_admin(principal: Principal, param: str | None = None) -> None:
     if not principal.platform_admin:
-        raise PermissionDenied("This action is for the platform administrator only", param=param)
+        raise refused(
+            PermissionDenied,
+            "platform_admin_only",
+            "This action is for the platform administrator only",
+            param=param,
+        )
 
 
 def check_role_name(role: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 
 class APIError(Exception):
@@ -82,21 +82,36 @@ class InvalidRequest(APIError):
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_E = TypeVar("_E", bound=APIError)
+
+
+def refused(
+    cls: type[_E],
+    kind: str,
+    template: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    **ctx: str | int | float | None,
+) -> _E:
+    """An ``APIError`` of class ``cls`` (a 404, 409, 403, …) whose reason has a stable ``kind``
+    and values beside its English: ``template`` with ``{name}`` filled from ``ctx`` (other
+    braces kept); the kind and values go in ``details`` (``problem_detail``, sent in
+    x-error-details), so a client says it in its reader's language. ``code`` defaults to the
+    class's OpenAI code."""
+    message = _PLACEHOLDER.sub(
+        lambda m: str(ctx[m.group(1)]) if m.group(1) in ctx else m.group(0), template
+    )
+    detail = problem_detail(param, {"type": kind, "ctx": ctx, "msg": message})
+    return cls(message, param=param, code=code, details=[detail])
 
 
 def refused_value(
     kind: str, template: str, *, param: str, code: str = "invalid_value", **ctx: str | int | float
 ) -> InvalidRequest:
-    """A 400 for a request value refused by the code that reads it (not by a validator):
-    the English is ``template`` with ``{name}`` filled from ``ctx`` (other braces kept), and
-    the stable ``kind`` with the values goes beside it (``problem_detail``, sent in
-    x-error-details), so a client says the refusal in its reader's language; ``code`` stays
-    OpenAI's (invalid_value, unsupported_parameter, …)."""
-    message = _PLACEHOLDER.sub(
-        lambda m: str(ctx[m.group(1)]) if m.group(1) in ctx else m.group(0), template
-    )
-    detail = problem_detail(param, {"type": kind, "ctx": ctx, "msg": message})
-    return InvalidRequest(message, param=param, code=code, details=[detail])
+    """A 400 for a request value refused by the code that reads it (not by a validator), as
+    ``refused`` makes it; ``code`` stays OpenAI's (invalid_value, unsupported_parameter, …)."""
+    return refused(InvalidRequest, kind, template, param=param, code=code, **ctx)
 
 
 class ContentPolicyViolation(InvalidRequest):

@@ -53,6 +53,13 @@ _CODES = {
         "apierr.image_too_large": "An image is too large for this request.",
         "apierr.invalid_image_format": "An image is not a PNG, JPEG, WebP or GIF image.",
         "apierr.invalid_image": "An image is damaged or animated and cannot be read.",
+        "apierr.account_locked": "Too many wrong passwords: this account is locked for a while.",
+        "apierr.wrong_password": "The current password is not correct.",
+        "apierr.user_required": "Conversations belong to a person: sign in to the console, or "
+        "use an API key bound to a user.",
+        "apierr.limited_api_key": "An API key limited to models, rates or a date cannot do this; "
+        "use an unlimited key or the console.",
+        "apierr.unknown_url": "There is no such address in the API.",
     },
     "zh-CN": {
         "apierr.context_length_exceeded": "消息太长，超出了该模型的上下文长度。"
@@ -82,6 +89,12 @@ _CODES = {
         "apierr.image_too_large": "图片太大，超出了本次请求的限制。",
         "apierr.invalid_image_format": "图片不是 PNG、JPEG、WebP 或 GIF 格式。",
         "apierr.invalid_image": "图片已损坏或是动图，无法读取。",
+        "apierr.account_locked": "密码错误次数过多，此账号已被暂时锁定。",
+        "apierr.wrong_password": "当前密码不正确。",
+        "apierr.user_required": "对话属于具体的人：请登录控制台，或使用绑定到用户的 API 密钥。",
+        "apierr.limited_api_key": "限定了模型、速率或有效期的 API 密钥不能执行此操作；"
+        "请使用不受限的密钥或控制台。",
+        "apierr.unknown_url": "API 中没有这个地址。",
     },
 }
 

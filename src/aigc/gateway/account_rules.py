@@ -37,29 +37,54 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, check_role_name, require_unlimited, role_rank
-from aigc.errors import NotFound, PermissionDenied
+from aigc.errors import NotFound, PermissionDenied, refused
 from aigc.gateway.auth import as_utc
+from aigc.infra import untrusted
 from aigc.infra.schema import ApiKey, User
 
 Change = Literal["display_name", "password", "role", "disable", "enable", "delete", "key"]
 _SELF_ONLY_REFUSED = {"disable": "disable", "delete": "delete"}
 
 
+def no_user(user_id: str) -> NotFound:
+    """The 404 for a user id: the same for a user that does not exist and another
+    organization's, in every language (their kind and values are the same too)."""
+    return refused(
+        NotFound, "user_not_found", "No user with id '{id}'", id=untrusted.field(user_id)
+    )
+
+
+def no_key(key_id: str) -> NotFound:
+    """The 404 for an API key id, the same whether it does not exist or is another's."""
+    return refused(
+        NotFound, "key_not_found", "No API key with id '{id}'", id=untrusted.field(key_id)
+    )
+
+
 def visible(principal: Principal, target: User) -> None:
     """Another organization's user does not exist for the caller (the platform admin aside)."""
     if target.tenant_id != principal.tenant_id and not principal.platform_admin:
-        raise NotFound(f"No user with id '{target.id}'")
+        raise no_user(target.id)
 
 
 def may_grant(principal: Principal, role: str, *, platform_admin: bool = False) -> None:
     """Refuse giving a user or key a role above the caller's own (or platform rights)."""
     check_role_name(role)
     if platform_admin and not principal.platform_admin:
-        raise PermissionDenied("Only the platform administrator may grant that", param="role")
-    if not principal.platform_admin and role_rank(role) > role_rank(principal.role):
-        raise PermissionDenied(
-            f"You cannot grant the '{role}' role: it is above your own ('{principal.role}')",
+        raise refused(
+            PermissionDenied,
+            "grant_platform_only",
+            "Only the platform administrator may grant that",
             param="role",
+        )
+    if not principal.platform_admin and role_rank(role) > role_rank(principal.role):
+        raise refused(
+            PermissionDenied,
+            "grant_above_own_role",
+            "You cannot grant the '{role}' role: it is above your own ('{own}')",
+            param="role",
+            role=role,
+            own=principal.role,
         )
 
 
@@ -78,27 +103,44 @@ def may_manage(
     visible(principal, target)
     is_self = principal.user_id == target.id
     if is_self and change in _SELF_ONLY_REFUSED:
-        raise PermissionDenied(f"You cannot {_SELF_ONLY_REFUSED[change]} your own account")
+        raise refused(
+            PermissionDenied,
+            "disable_own_account" if change == "disable" else "delete_own_account",
+            f"You cannot {_SELF_ONLY_REFUSED[change]} your own account",
+        )
     if is_self and change == "display_name":
         return
     if not is_self and role_rank(principal.role) < role_rank("admin"):
-        raise PermissionDenied(
-            f"Changing another user needs the 'admin' role; your role is '{principal.role}'"
+        raise refused(
+            PermissionDenied,
+            "change_user_needs_admin",
+            "Changing another user needs the 'admin' role; your role is '{own}'",
+            own=principal.role,
         )
     if target.platform_admin and not principal.platform_admin:
-        raise PermissionDenied(
-            "Only the platform administrator may change a platform administrator's account"
+        raise refused(
+            PermissionDenied,
+            "platform_admin_account",
+            "Only the platform administrator may change a platform administrator's account",
         )
     if not principal.platform_admin and role_rank(target.role) > role_rank(principal.role):
-        raise PermissionDenied(
-            f"You cannot change a user whose role ('{target.role}') is above your own "
-            f"('{principal.role}')"
+        raise refused(
+            PermissionDenied,
+            "user_above_own_role",
+            "You cannot change a user whose role ('{role}') is above your own ('{own}')",
+            role=target.role,
+            own=principal.role,
         )
     if change == "role":
         role = check_role_name(new_role or "")
         may_grant(principal, role)
         if target.platform_admin and role != "owner":
-            raise PermissionDenied("A platform administrator is always an owner", param="role")
+            raise refused(
+                PermissionDenied,
+                "platform_admin_is_owner",
+                "A platform administrator is always an owner",
+                param="role",
+            )
         if target.role == "owner" and role != "owner":
             _keep_an_owner(session, target, "demote")
     elif change in ("disable", "delete") and target.role == "owner" and not target.disabled:
@@ -112,19 +154,29 @@ def may_manage_key(session: Session, principal: Principal, key: ApiKey) -> None:
     a key with no user is judged by its own role and platform flag.
     """
     if key.tenant_id != principal.tenant_id and not principal.platform_admin:
-        raise NotFound(f"No API key with id '{key.id}'")
+        raise no_key(key.id)
     if key.id == principal.key_id or (key.user_id is not None and key.user_id == principal.user_id):
         return
     if role_rank(principal.role) < role_rank("admin"):
-        raise PermissionDenied(
-            f"Revoking another user's key needs the 'admin' role; your role is '{principal.role}'"
+        raise refused(
+            PermissionDenied,
+            "revoke_key_needs_admin",
+            "Revoking another user's key needs the 'admin' role; your role is '{own}'",
+            own=principal.role,
         )
     if key.platform_admin and not principal.platform_admin:
-        raise PermissionDenied("Only the platform administrator may revoke a platform key")
+        raise refused(
+            PermissionDenied,
+            "platform_key",
+            "Only the platform administrator may revoke a platform key",
+        )
     if not principal.platform_admin and role_rank(key.role) > role_rank(principal.role):
-        raise PermissionDenied(
-            f"You cannot revoke a key whose role ('{key.role}') is above your own "
-            f"('{principal.role}')"
+        raise refused(
+            PermissionDenied,
+            "key_above_own_role",
+            "You cannot revoke a key whose role ('{role}') is above your own ('{own}')",
+            role=key.role,
+            own=principal.role,
         )
     if key.user_id is not None:
         user = session.get(User, key.user_id)
@@ -157,9 +209,12 @@ def key_limits(session: Session, principal: Principal, asked: KeyLimits) -> KeyL
         if models is None:
             models = list(creator.allowed_models)
         elif wider := sorted(set(models) - set(creator.allowed_models)):
-            raise PermissionDenied(
-                f"This API key may not give a key models it may not use itself: {', '.join(wider)}",
+            raise refused(
+                PermissionDenied,
+                "key_models_wider",
+                "This API key may not give a key models it may not use itself: {models}",
                 param="allowed_models",
+                models=", ".join(wider),
             )
     rpm = _no_more(asked.rpm_limit, creator.rpm_limit, "rpm_limit")
     tpm = _no_more(asked.tpm_limit, creator.tpm_limit, "tpm_limit")
@@ -169,8 +224,11 @@ def key_limits(session: Session, principal: Principal, asked: KeyLimits) -> KeyL
         if expires is None:
             expires = ends
         elif as_utc(expires) > ends:
-            raise PermissionDenied(
-                "A key cannot outlive the API key that creates it", param="expires_at"
+            raise refused(
+                PermissionDenied,
+                "key_outlives_creator",
+                "A key cannot outlive the API key that creates it",
+                param="expires_at",
             )
     return KeyLimits(models, rpm, tpm, expires)
 
@@ -191,8 +249,13 @@ def _no_more(asked: int | None, own: int | None, field: str) -> int | None:
     if asked is None:
         return own
     if asked > own:
-        raise PermissionDenied(
-            f"This API key may not give a key a {field} above its own ({own})", param=field
+        raise refused(
+            PermissionDenied,
+            "key_limit_above_own",
+            "This API key may not give a key a {field} above its own ({own})",
+            param=field,
+            field=field,
+            own=own,
         )
     return asked
 
@@ -210,6 +273,12 @@ def _keep_an_owner(session: Session, target: User, action: str) -> None:
         )
     )
     if not others:
-        raise PermissionDenied(
-            f"You cannot {action} the organization's last owner; make another owner first"
+        raise refused(
+            PermissionDenied,
+            "demote_last_owner"
+            if action == "demote"
+            else "disable_last_owner"
+            if action == "disable"
+            else "delete_last_owner",
+            f"You cannot {action} the organization's last owner; make another owner first",
         )

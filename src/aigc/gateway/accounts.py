@@ -8,6 +8,7 @@ disabled flag, deletion, keys) is decided by ``account_rules`` alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ from aigc.access import (
     require_unlimited,
     role_rank,
 )
-from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, refused_value
+from aigc.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, refused, refused_value
 from aigc.gateway import account_rules, sessions
 from aigc.gateway.account_rules import may_grant, may_manage
 from aigc.gateway.auth import hash_api_key, hash_password, new_api_key
@@ -41,17 +42,42 @@ def target_tenant(session: Session, principal: Principal, tenant_id: str | None)
     if tenant_id is None or tenant_id == principal.tenant_id:
         return principal.tenant_id
     if not principal.platform_admin:
-        raise PermissionDenied(
-            "Only the platform administrator may act on another organization", param="tenant_id"
+        raise refused(
+            PermissionDenied,
+            "other_organization",
+            "Only the platform administrator may act on another organization",
+            param="tenant_id",
         )
     get_tenant(session, principal, tenant_id)
     return tenant_id
 
 
-def _owned(session: Session, principal: Principal, model: type[Row], obj_id: str, what: str) -> Row:
+def no_organization(tenant_id: str) -> NotFound:
+    return refused(
+        NotFound,
+        "organization_not_found",
+        "No organization with id '{id}'",
+        id=untrusted.field(tenant_id),
+    )
+
+
+def _no_group(group_id: str) -> NotFound:
+    return refused(
+        NotFound, "group_not_found", "No group with id '{id}'", id=untrusted.field(group_id)
+    )
+
+
+def _owned(
+    session: Session,
+    principal: Principal,
+    model: type[Row],
+    obj_id: str,
+    missing: Callable[[str], NotFound],
+) -> Row:
+    """The row, or ``missing``'s 404: the same for another organization's as for none."""
     obj = session.get(model, obj_id)
     if obj is None or (obj.tenant_id != principal.tenant_id and not principal.platform_admin):
-        raise NotFound(f"No {untrusted.field(what)} with id '{untrusted.field(obj_id)}'")
+        raise missing(obj_id)
     return obj
 
 
@@ -77,7 +103,13 @@ def _free_tenant_name(session: Session, name: str, tenant_id: str | None = None)
         raise refused_value("name_empty", "Organization name must not be empty", param="name")
     holder = session.scalar(select(Tenant.id).where(Tenant.name == name))
     if holder is not None and holder != tenant_id:
-        raise Conflict(f"An organization named '{name}' already exists", param="name")
+        raise refused(
+            Conflict,
+            "organization_name_taken",
+            "An organization named '{name}' already exists",
+            param="name",
+            name=name,
+        )
     return name
 
 
@@ -90,7 +122,7 @@ def get_tenant(session: Session, principal: Principal, tenant_id: str) -> Tenant
     require_platform_admin(principal)
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
-        raise NotFound(f"No organization with id '{untrusted.field(tenant_id)}'")
+        raise no_organization(tenant_id)
     return tenant
 
 
@@ -151,7 +183,7 @@ def create_user(
         may_grant(principal, role, platform_admin=platform_admin)
         account_rules.may_set_password(principal)
     elif session.get(Tenant, tenant_id) is None:
-        raise NotFound(f"No organization with id '{untrusted.field(tenant_id)}'")
+        raise no_organization(tenant_id)
     username = username.strip()
     if not username:
         raise InvalidRequest(
@@ -203,7 +235,7 @@ def list_users(session: Session, principal: Principal, tenant_id: str | None = N
 def get_user(session: Session, principal: Principal, user_id: str) -> User:
     if principal.user_id != user_id:
         require_role(principal, "admin")
-    return _owned(session, principal, User, user_id, "user")
+    return _owned(session, principal, User, user_id, account_rules.no_user)
 
 
 def update_user(
@@ -303,7 +335,7 @@ def _user_for(session: Session, principal: Principal, user_id: str) -> User:
     """The user to change, or 404 when absent or in another organization."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"No user with id '{untrusted.field(user_id)}'")
+        raise account_rules.no_user(user_id)
     account_rules.visible(principal, user)
     return user
 
@@ -333,7 +365,13 @@ def create_group(
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"A group named '{name}' already exists", param="name") from None
+        raise refused(
+            Conflict,
+            "group_name_taken",
+            "A group named '{name}' already exists",
+            param="name",
+            name=name,
+        ) from None
     return group
 
 
@@ -347,7 +385,7 @@ def list_groups(
 
 
 def get_group(session: Session, principal: Principal, group_id: str) -> Group:
-    return _owned(session, principal, Group, group_id, "group")
+    return _owned(session, principal, Group, group_id, _no_group)
 
 
 def group_member_ids(session: Session, group_id: str) -> list[str]:
@@ -361,9 +399,9 @@ def add_group_member(session: Session, principal: Principal, group_id: str, user
     require_role(principal, "admin")
     require_unlimited(principal, "add a member to a group", param="user_id")
     group = get_group(session, principal, group_id)
-    user = _owned(session, principal, User, user_id, "user")
+    user = _owned(session, principal, User, user_id, account_rules.no_user)
     if user.tenant_id != group.tenant_id:
-        raise NotFound(f"No user with id '{untrusted.field(user_id)}'")
+        raise account_rules.no_user(user_id)
     if session.get(GroupMember, (group_id, user_id)) is None:
         session.add(GroupMember(group_id=group_id, user_id=user_id))
         session.flush()
@@ -376,8 +414,13 @@ def remove_group_member(
     get_group(session, principal, group_id)
     member = session.get(GroupMember, (group_id, user_id))
     if member is None:
-        user, group = untrusted.field(user_id), untrusted.field(group_id)
-        raise NotFound(f"User '{user}' is not in group '{group}'")
+        raise refused(
+            NotFound,
+            "not_group_member",
+            "User '{user}' is not in group '{group}'",
+            user=untrusted.field(user_id),
+            group=untrusted.field(group_id),
+        )
     session.delete(member)
 
 
@@ -423,15 +466,19 @@ def create_key(
         elif user_id is not None:
             owner = _user_for(session, principal, user_id)
             if owner.tenant_id != tenant_id:
-                raise NotFound(f"No user with id '{untrusted.field(user_id)}'")
+                raise account_rules.no_user(user_id)
             may_manage(session, principal, owner, "key")
     if user_id is not None:
         owner = session.get(User, user_id)
         if owner is None:
-            raise NotFound(f"No user with id '{untrusted.field(user_id)}'")
+            raise account_rules.no_user(user_id)
         if role_rank(role) > role_rank(owner.role):
-            raise PermissionDenied(
-                f"A key cannot have a higher role than its user ('{owner.role}')", param="role"
+            raise refused(
+                PermissionDenied,
+                "key_above_user_role",
+                "A key cannot have a higher role than its user ('{role}')",
+                param="role",
+                role=owner.role,
             )
     if expires_at is not None:
         expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
@@ -488,7 +535,7 @@ def list_keys(session: Session, principal: Principal, tenant_id: str | None = No
 
 def get_key(session: Session, principal: Principal, key_id: str) -> ApiKey:
     """A key of the caller's organization; non-admins see only their own keys."""
-    key = _owned(session, principal, ApiKey, key_id, "API key")
+    key = _owned(session, principal, ApiKey, key_id, account_rules.no_key)
     own = key.id == principal.key_id or (
         key.user_id is not None and key.user_id == principal.user_id
     )
@@ -502,7 +549,7 @@ def revoke_key(session: Session, principal: Principal | None, key_id: str) -> Ap
     if principal is None:
         key = session.get(ApiKey, key_id)
         if key is None:
-            raise NotFound(f"No API key with id '{untrusted.field(key_id)}'")
+            raise account_rules.no_key(key_id)
     else:
         key = get_key(session, principal, key_id)
         account_rules.may_manage_key(session, principal, key)

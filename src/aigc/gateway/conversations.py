@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_role
-from aigc.errors import NotFound, PermissionDenied, refused_value
+from aigc.errors import NotFound, PermissionDenied, refused, refused_value
 from aigc.gateway.auth import as_utc
 from aigc.infra import untrusted
 from aigc.infra.schema import (
@@ -118,8 +118,12 @@ def get_conversation(session: Session, principal: Principal, conversation_id: st
         )
     )
     if row is None:
-        raise NotFound(
-            f"No conversation with id '{untrusted.field(conversation_id)}'", param="conversation_id"
+        raise refused(
+            NotFound,
+            "conversation_not_found",
+            "No conversation with id '{id}'",
+            param="conversation_id",
+            id=untrusted.field(conversation_id),
         )
     return row
 
@@ -209,9 +213,12 @@ def rate_message(
     conversation = get_conversation(session, principal, conversation_id)
     row = session.get(ConversationMessage, message_id)
     if row is None or row.conversation_id != conversation.id:
-        raise NotFound(
-            f"No message '{untrusted.field(message_id)}' in this conversation",
+        raise refused(
+            NotFound,
+            "message_not_found",
+            "No message '{id}' in this conversation",
             code="message_not_found",
+            id=untrusted.field(message_id),
         )
     if row.role != "assistant":
         raise refused_value(

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal
-from aigc.errors import NotFound, refused_value
+from aigc.errors import NotFound, refused, refused_value
 from aigc.infra import untrusted
 from aigc.infra.cursor_pages import Order, cursor_page
 from aigc.infra.schema import StoredResponse
@@ -155,4 +155,10 @@ def _mine(principal: Principal, response_id: str) -> tuple[ColumnElement[bool], 
 
 
 def _not_found(response_id: str, param: str | None = None) -> NotFound:
-    return NotFound(f"Response with id '{untrusted.field(response_id)}' not found.", param=param)
+    return refused(
+        NotFound,
+        "response_not_found",
+        "Response with id '{id}' not found.",
+        param=param,
+        id=untrusted.field(response_id),
+    )

@@ -26,7 +26,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_role
-from aigc.errors import NotFound, PayloadTooLarge, refused_value
+from aigc.errors import NotFound, PayloadTooLarge, refused, refused_value
 from aigc.infra import untrusted
 from aigc.infra.cursor_pages import Order
 from aigc.infra.schema import FileRecord, new_id, unix_time
@@ -210,11 +210,22 @@ def list_files(
     return FilePage(rows[:limit], len(rows) > limit)
 
 
+def no_file(file_id: str) -> NotFound:
+    """OpenAI's 404 for a file id, the same for another organization's file as for none."""
+    return refused(
+        NotFound,
+        "file_not_found",
+        "No such File object: {id}",
+        param="file_id",
+        id=untrusted.field(file_id),
+    )
+
+
 def get_file(session: Session, principal: Principal, file_id: str) -> FileRecord:
     require_role(principal, "viewer")
     record = session.get(FileRecord, file_id)
     if record is None or record.tenant_id != principal.tenant_id:
-        raise NotFound(f"No such File object: {untrusted.field(file_id)}", param="file_id")
+        raise no_file(file_id)
     return record
 
 

@@ -49,7 +49,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, aliased
 
 from aigc.access import Principal, require_role
-from aigc.errors import NotFound, PermissionDenied, refused_value
+from aigc.errors import NotFound, PermissionDenied, refused, refused_value
 from aigc.infra import untrusted
 from aigc.infra.db import Database, rowcount
 from aigc.infra.schema import Job, new_id, unix_time, utcnow
@@ -380,7 +380,13 @@ def get_job(session: Session, principal: Principal, job_id: str) -> Job:
         or job.tenant_id != principal.tenant_id
         or not _allowed(session, principal, [job], "read")
     ):
-        raise NotFound(f"No job with id '{untrusted.field(job_id)}'", param="job_id")
+        raise refused(
+            NotFound,
+            "job_not_found",
+            "No job with id '{id}'",
+            param="job_id",
+            id=untrusted.field(job_id),
+        )
     return job
 
 
@@ -393,7 +399,9 @@ def cancel_job(session: Session, principal: Principal, job_id: str) -> Job:
     require_role(principal, "member")
     job = get_job(session, principal, job_id)
     if not _allowed(session, principal, [job], "write"):
-        raise PermissionDenied("You may see this job but not cancel it")
+        raise refused(
+            PermissionDenied, "job_not_cancellable", "You may see this job but not cancel it"
+        )
     _cancel(session, [job.id])
     session.refresh(job)
     return job

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from aigc.errors import PermissionDenied
+from aigc.errors import PermissionDenied, refused
 
 LEAVES = "a link that leads outside the folder"
 
@@ -30,8 +30,13 @@ def check_import_path(path: str | Path, import_roots: list[Path]) -> Path:
         if resolved.is_relative_to(root.expanduser().resolve()):
             return resolved
     allowed = ", ".join(str(r) for r in import_roots) or "none configured (AIGC_IMPORT_ROOTS)"
-    raise PermissionDenied(
-        f"The path '{path}' is outside the import roots ({allowed})", param="path"
+    raise refused(
+        PermissionDenied,
+        "outside_import_roots",
+        "The path '{path}' is outside the import roots ({allowed})",
+        param="path",
+        path=str(path),
+        allowed=allowed,
     )
 
 
@@ -88,9 +93,21 @@ def open_inside(path: Path, folder: Path) -> BinaryIO:
         if opened.is_symlink() and not Path(os.readlink(opened)).is_relative_to(
             os.path.realpath(folder)
         ):
-            raise PermissionDenied(f"'{path.name}' is {LEAVES}", param="path")
+            raise refused(
+                PermissionDenied,
+                "link_leaves_folder",
+                f"'{{name}}' is {LEAVES}",
+                param="path",
+                name=path.name,
+            )
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise PermissionDenied(f"'{path.name}' is not a regular file", param="path")
+            raise refused(
+                PermissionDenied,
+                "not_regular_file",
+                "'{name}' is not a regular file",
+                param="path",
+                name=path.name,
+            )
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)

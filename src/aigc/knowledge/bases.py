@@ -26,7 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from aigc.access import ROLES, Principal, require_role, require_unlimited
-from aigc.errors import Conflict, NotFound, PermissionDenied, refused_value
+from aigc.errors import Conflict, NotFound, PermissionDenied, refused, refused_value
 from aigc.infra import untrusted
 from aigc.infra.schema import GroupMember, User, new_id, unix_time
 from aigc.knowledge.tables import KbAccess, KnowledgeBase
@@ -136,15 +136,30 @@ _REFUSED = {
 }
 
 
+def _no_kb(kb_id: str, param: str) -> NotFound:
+    """The same 404 for a KB that does not exist and one the caller may not read."""
+    return refused(
+        NotFound,
+        "kb_not_found",
+        "No knowledge base with id '{id}'",
+        param=param,
+        id=untrusted.field(kb_id),
+    )
+
+
 def get_kb(session: Session, principal: Principal, kb_id: str, need: str = "read") -> KnowledgeBase:
     """The KB if the caller holds ``need`` on it: 404 without read, 403 without ``need``."""
     if need not in _RANK:
         raise ValueError(f"unknown access level {need!r}")
     level = access_levels(session, principal, [kb_id]).get(kb_id)
     if level is None:
-        raise NotFound(f"No knowledge base with id '{untrusted.field(kb_id)}'", param="kb_id")
+        raise _no_kb(kb_id, "kb_id")
     if not at_least(level, need):
-        raise PermissionDenied(_REFUSED[need])
+        raise refused(
+            PermissionDenied,
+            "kb_read_only" if need == "write" else "kb_managers_only",
+            _REFUSED[need],
+        )
     kb = session.get(KnowledgeBase, kb_id)
     assert kb is not None
     return kb
@@ -160,9 +175,7 @@ def readable_kbs(session: Session, principal: Principal, kb_ids: list[str]) -> l
     levels = access_levels(session, principal, kb_ids)
     for kb_id in kb_ids:
         if kb_id not in levels:
-            raise NotFound(
-                f"No knowledge base with id '{untrusted.field(kb_id)}'", param="knowledge_bases"
-            )
+            raise _no_kb(kb_id, "knowledge_bases")
     return list(dict.fromkeys(kb_ids))
 
 
@@ -211,7 +224,13 @@ def _free_name(session: Session, tenant_id: str, name: str, kb_id: str | None = 
         )
     )
     if holder is not None and holder != kb_id:
-        raise Conflict(f"A knowledge base named '{name}' already exists", param="name")
+        raise refused(
+            Conflict,
+            "kb_name_taken",
+            "A knowledge base named '{name}' already exists",
+            param="name",
+            name=name,
+        )
     return name
 
 

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal
 from aigc.config import Settings
-from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge, problem_detail
+from aigc.errors import InvalidRequest, NotFound, PayloadTooLarge, problem_detail, refused
 from aigc.infra import jobs, text_encoding, untrusted
 from aigc.infra.db import Database
 from aigc.infra.files import staging_file
@@ -539,14 +539,24 @@ def list_documents(session: Session, principal: Principal, kb_id: str) -> list[K
     )
 
 
+def no_document(doc_id: str) -> NotFound:
+    """The 404 for a document of a KB the caller reads: the same in the download route."""
+    return refused(
+        NotFound,
+        "document_not_found",
+        "No document with id '{id}' in this knowledge base",
+        param="doc_id",
+        id=untrusted.field(doc_id),
+    )
+
+
 def get_document(
     session: Session, principal: Principal, kb_id: str, doc_id: str, need: str = "read"
 ) -> KbDocument:
     kb = get_kb(session, principal, kb_id, need=need)
     doc = session.get(KbDocument, doc_id)
     if doc is None or doc.tenant_id != kb.tenant_id or doc.kb_id != kb.id:
-        shown = untrusted.field(doc_id)
-        raise NotFound(f"No document with id '{shown}' in this knowledge base", param="doc_id")
+        raise no_document(doc_id)
     return doc
 
 

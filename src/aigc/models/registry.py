@@ -25,6 +25,7 @@ from aigc.errors import (
     ModelNotFound,
     ModelNotReady,
     PermissionDenied,
+    refused,
     refused_value,
 )
 from aigc.infra import untrusted
@@ -326,7 +327,13 @@ class ModelRegistry:
             select(ModelRecord).where(ModelRecord.name == name, ModelRecord.tenant_id == tenant_id)
         )
         if clash is not None:
-            raise Conflict(f"A model named '{name}' already exists", param="id")
+            raise refused(
+                Conflict,
+                "model_name_taken",
+                "A model named '{name}' already exists",
+                param="id",
+                name=name,
+            )
         record = ModelRecord(
             id=new_id("mdl_"),
             tenant_id=tenant_id,
@@ -343,7 +350,13 @@ class ModelRegistry:
         require_role(principal, "admin")
         record = self.find(session, principal, name)
         if record.tenant_id is None and not principal.platform_admin:
-            raise PermissionDenied(f"The model '{name}' is shared by the platform", param="model")
+            raise refused(
+                PermissionDenied,
+                "model_shared_by_platform",
+                "The model '{model}' is shared by the platform",
+                param="model",
+                model=name,
+            )
         session.delete(record)
         self.forget(record.id)
         if self.remote is not None and self.remote.serves(record):

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_model_allowed, require_platform_admin, require_role
-from aigc.errors import Conflict, refused_value
+from aigc.errors import Conflict, refused, refused_value
 from aigc.infra import jobs
 from aigc.infra.jobs import JobBlocked, JobCancelled, JobContext
 from aigc.infra.schema import Job, ModelRecord, new_id
@@ -103,10 +103,14 @@ def start_training(
         select(ModelRecord).where(ModelRecord.name == name, ModelRecord.tenant_id == tenant_id)
     )
     if clash is not None:
-        raise Conflict(
-            f"A model named '{name}' already exists ({clash.status}); pick another name or "
-            "delete it first",
+        raise refused(
+            Conflict,
+            "model_name_taken_now",
+            "A model named '{name}' already exists ({status}); pick another name or delete it "
+            "first",
             param="name",
+            name=name,
+            status=clash.status,
         )
     record = ModelRecord(
         id=new_id("mdl_"),

@@ -53,7 +53,14 @@ from tenacity import (
 
 from aigc.access import Principal
 from aigc.config import Settings
-from aigc.errors import APIError, InvalidRequest, Overloaded, PermissionDenied, refused_value
+from aigc.errors import (
+    APIError,
+    InvalidRequest,
+    Overloaded,
+    PermissionDenied,
+    refused,
+    refused_value,
+)
 from aigc.infra import crypto, metrics
 from aigc.infra.breaker import BreakerBoard, CircuitBreaker
 from aigc.infra.netguard import DEFAULT_POLICY, AddressPolicy, UnsafeURL, guarded_client
@@ -232,15 +239,22 @@ def register_config(
             url = url.rstrip("/")
             if restricted:
                 if not url_allowed(url, patterns):
-                    raise PermissionDenied(
-                        f"{url} is not on the platform's upstream allow-list",
+                    raise refused(
+                        PermissionDenied,
+                        "upstream_not_allowed",
+                        "{url} is not on the platform's upstream allow-list",
                         param=f"{param}.base_url",
+                        url=url,
                     )
                 try:
                     policy.check_url(url)
                 except UnsafeURL as exc:  # the caller may not (the platform admin may): 403
-                    raise PermissionDenied(
-                        f"Refused upstream URL: {exc}", param=f"{param}.base_url"
+                    raise refused(
+                        PermissionDenied,
+                        "upstream_url_refused",
+                        "Refused upstream URL: {reason}",
+                        param=f"{param}.base_url",
+                        reason=str(exc),
                     ) from None
             enc = crypto.encrypt(key, settings) if key else None
             out.append({"base_url": url, "model": entry["model"], "api_key_enc": enc})

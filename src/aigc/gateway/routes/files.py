@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from aigc.access import Principal
-from aigc.errors import NotFound, refused_value
+from aigc.errors import refused_value
 from aigc.gateway.blob_response import add_head, blob_download
 from aigc.gateway.counted import one_request
 from aigc.gateway.deps import principal, services
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
-from aigc.infra import files, untrusted
+from aigc.infra import files
 from aigc.infra.cursor_pages import Order, cursor_page
 
 router = APIRouter(prefix="/v1", tags=["files"])
@@ -131,7 +131,7 @@ def file_content(
     when the store is a directory, which also answers range requests)."""
     with svc.db.session() as s:
         record = files.get_file(s, caller, file_id)
-    missing = NotFound(f"No such File object: {untrusted.field(file_id)}", param="file_id")
+    missing = files.no_file(file_id)
     head = request.method == "HEAD"
     return blob_download(
         svc.storage, files.file_key(record), record.filename, record.bytes, missing, head

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_model_allowed, require_role, require_unlimited
-from aigc.errors import InvalidRequest, ModelNotFound, NotFound, refused_value
+from aigc.errors import InvalidRequest, ModelNotFound, NotFound, refused, refused_value
 from aigc.gateway.counted import one_request
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import branch_rules
@@ -92,7 +92,9 @@ def get_policy(
         try:
             return _policy_view(store.get_policy(s, caller.tenant_id, name))
         except store.PolicyNotFound:
-            raise NotFound(f"No policy named '{untrusted.field(name)}'") from None
+            raise refused(
+                NotFound, "policy_not_found", "No policy named '{name}'", name=untrusted.field(name)
+            ) from None
 
 
 @router.post(
@@ -126,7 +128,9 @@ def delete_policy(
         try:
             store.delete_policy(s, caller.tenant_id, name)
         except store.PolicyNotFound:
-            raise NotFound(f"No policy named '{untrusted.field(name)}'") from None
+            raise refused(
+                NotFound, "policy_not_found", "No policy named '{name}'", name=untrusted.field(name)
+            ) from None
     return {"object": "policy.deleted", "name": name, "deleted": True}
 
 

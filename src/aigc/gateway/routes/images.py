@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from starlette.concurrency import run_in_threadpool
 
 from aigc.access import Principal, require_role
-from aigc.errors import InvalidRequest, NotFound, refused_value
+from aigc.errors import InvalidRequest, NotFound, refused, refused_value
 from aigc.gateway import guarding, image_forms, pipeline
 from aigc.gateway.context import RequestRecord
 from aigc.gateway.deps import principal, record, services
@@ -622,6 +622,10 @@ async def image_variations(
     )
 
 
+def _link_expired() -> NotFound:
+    return refused(NotFound, "image_link_expired", "This image link is invalid or has expired")
+
+
 @router.get(
     "/v1/images/files/{name}",
     response_class=Response,
@@ -631,16 +635,16 @@ async def image_file(name: str, expires: int, signature: str, svc: Services = De
     """A generated image by its expiring signed link (no API key: the link is the grant)."""
     content_id, _, output_format = name.partition(".")
     if output_format not in provenance.FORMATS:
-        raise NotFound("This image link is invalid or has expired")
+        raise _link_expired()
     key = provenance.signing_key(svc.settings.server_secret(), "image-links")
     expected = provenance.link_signature(key, content_id, expires)
     valid = _CONTENT_ID.match(content_id) and hmac.compare_digest(expected, signature)
     if not valid or expires < time.time():
-        raise NotFound("This image link is invalid or has expired")
+        raise _link_expired()
     try:  # a PNG of at most a few hundred KiB
         data = await run_in_threadpool(svc.storage.read_bytes, image_key(content_id, output_format))
     except BlobNotFound:
-        raise NotFound("This image link is invalid or has expired") from None
+        raise _link_expired() from None
     return Response(
         data,
         media_type=inputs.FORMATS[provenance.FORMATS[output_format]],

@@ -15,14 +15,14 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aigc.access import ROLES, Principal
-from aigc.errors import InvalidRequest, NotFound, problem_detail
+from aigc.errors import InvalidRequest, problem_detail
 from aigc.gateway.blob_response import add_head, blob_download
 from aigc.gateway.counted import one_request
 from aigc.gateway.deps import principal, services
 from aigc.gateway.fields import NOT_BLANK, Name, branch_rules
 from aigc.gateway.openapi import BODY_ID, content, errors, link, links
 from aigc.gateway.services import Services
-from aigc.infra import jobs, untrusted
+from aigc.infra import jobs
 from aigc.knowledge import bases, ingest, parse, uploads
 from aigc.knowledge.fetch import FetchRefused, fetch
 from aigc.knowledge.retrieve import MAX_TOP_K, Filters, search
@@ -315,9 +315,7 @@ def download_document(
     with svc.db.session() as s:
         doc = ingest.get_document(s, caller, kb_id, doc_id)
         key, name, size = ingest.document_key(doc), doc.filename, ingest.served_bytes(doc)
-    missing = NotFound(
-        f"No document with id '{untrusted.field(doc_id)}' in this knowledge base", param="doc_id"
-    )
+    missing = ingest.no_document(doc_id)
     return blob_download(svc.storage, key, name, size, missing, request.method == "HEAD")
 
 

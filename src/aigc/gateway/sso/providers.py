@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from aigc.access import Principal, require_platform_admin
 from aigc.config import Settings
-from aigc.errors import Conflict, InvalidRequest, NotFound, refused_value
+from aigc.errors import Conflict, InvalidRequest, NotFound, refused, refused_value
 from aigc.gateway.fields import SPACE
 from aigc.infra import crypto, untrusted
 from aigc.infra.schema import Tenant, new_id, unix_time
@@ -130,7 +130,12 @@ def check_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _tenant(session: Session, tenant_id: str) -> Tenant:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
-        raise NotFound(f"No organization with id '{untrusted.field(tenant_id)}'")
+        raise refused(
+            NotFound,
+            "organization_not_found",
+            "No organization with id '{id}'",
+            id=untrusted.field(tenant_id),
+        )
     return tenant
 
 
@@ -154,7 +159,12 @@ def get_provider(
         select(SsoProvider).where(SsoProvider.id == provider_id, SsoProvider.tenant_id == tenant_id)
     )
     if row is None:
-        raise NotFound(f"No SSO provider with id '{untrusted.field(provider_id)}'")
+        raise refused(
+            NotFound,
+            "sso_provider_not_found",
+            "No SSO provider with id '{id}'",
+            id=untrusted.field(provider_id),
+        )
     return row
 
 
@@ -230,7 +240,13 @@ def _flush_unique(session: Session, name: str) -> None:
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"A provider named '{name}' already exists here", param="name") from None
+        raise refused(
+            Conflict,
+            "sso_provider_name_taken",
+            "A provider named '{name}' already exists here",
+            param="name",
+            name=name,
+        ) from None
 
 
 def client_secret(row: SsoProvider, settings: Settings) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal
-from aigc.errors import InvalidRequest, PermissionDenied, refused_value
+from aigc.errors import InvalidRequest, PermissionDenied, refused, refused_value
 from aigc.infra import files, text_encoding
 from aigc.infra.paths import check_import_path, files_under, open_inside
 
@@ -267,7 +267,9 @@ def resolve_training_data(
         keys.append(files.file_key(record))
     if data_path:
         if principal is not None and not principal.platform_admin:
-            raise PermissionDenied(
+            raise refused(
+                PermissionDenied,
+                "server_path_platform_only",
                 "Only the platform admin may train on a server path; upload the data instead",
                 param="data_path",
             )
