@@ -12,11 +12,15 @@ same error once found (the answer ended there was sent as a complete one, finish
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import openai
 import pytest
 
+from aigc.console import api as console_api
+from aigc.console.api_errors import explain_error
+from aigc.console.i18n import Translator
 from tests.e2e.server import Server, new_admin_key
 from tests.engine.tiny_lm import letters_tokenizer, save_tiny_gpt2
 
@@ -124,6 +128,36 @@ def test_a_grammar_that_dead_ends_midway_is_an_error_on_chat(
     # The model still answers others (on the engine, the step's other requests were failed).
     plain = c.chat.completions.create(model=model, messages=ASK, max_tokens=5, temperature=0)
     assert plain.choices[0].finish_reason in ("stop", "length")
+
+
+@pytest.mark.anyio
+async def test_a_dead_end_mid_stream_is_said_in_chinese_on_the_console(srv: Server) -> None:
+    """The stream's last event carries the kind and values (error_details) the header could
+    not (it went before the stream); the console's client raises it, and the chat page says
+    it in Chinese. Before, the console read past the error event: a cut answer, no word."""
+    raw = srv.api(
+        "POST",
+        "/v1/chat/completions",
+        json={"model": MODELS[0], "messages": ASK, "max_tokens": 10, "stream": True} | DEAD_END,
+    )
+    last = json.loads(raw.text.strip().split("data: ")[-1])
+    assert set(last["error"]) == {"message", "type", "param", "code"}
+    assert last["error_details"][0]["type"] == "vocabulary_dead_end"
+    console_api.configure("127.0.0.1", srv.port)
+    api = console_api.Api(srv.admin_key)
+    body = {"model": MODELS[0], "messages": ASK, "max_tokens": 10} | DEAD_END
+    try:
+        with pytest.raises(console_api.ApiError) as failed:
+            async for _ in api.stream("/v1/chat/completions", body):
+                pass
+    finally:
+        await console_api.close()
+    error = failed.value
+    assert (error.status, error.code, error.param) == (400, "unsupported_value", "guided_regex")
+    assert explain_error(Translator("en"), error) == error.message
+    said = explain_error(Translator("zh-CN"), error)
+    assert said.startswith("请求被拒绝（该模型的词表写不出所要求的格式：生成 2 个词元后"), said
+    assert "vocabulary" not in said
 
 
 @pytest.mark.parametrize("model", MODELS)

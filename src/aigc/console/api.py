@@ -82,6 +82,30 @@ def _details(response: httpx.Response) -> list[dict[str, Any]] | None:
     return [d for d in found if isinstance(d, dict)] if isinstance(found, list) else None
 
 
+# An error's OpenAI type, for its status when it came as a stream's last event (the stream's
+# own status, 200, was sent before it).
+_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "rate_limit_error": 429,
+    "insufficient_quota": 429,
+}
+
+
+def _stream_error(chunk: dict[str, Any]) -> ApiError:
+    """A failure after the stream began (a format the model's vocabulary could not finish,
+    an upstream gone): its envelope, and its kind and values beside it (error_details)."""
+    error, details = chunk["error"], chunk.get("error_details")
+    return ApiError(
+        _TYPE_STATUS.get(str(error.get("type")), 500),
+        str(error.get("message") or ""),
+        error.get("code"),
+        error.get("param"),
+        [d for d in details if isinstance(d, dict)] if isinstance(details, list) else None,
+    )
+
+
 def _raise_for(response: httpx.Response) -> None:
     if response.is_success:
         return
@@ -167,4 +191,7 @@ class Api:
                 data = line[5:].strip()
                 if data == "[DONE]":
                     return
-                yield json.loads(data)
+                chunk = json.loads(data)
+                if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
+                    raise _stream_error(chunk)
+                yield chunk

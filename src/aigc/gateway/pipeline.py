@@ -658,6 +658,16 @@ T = TypeVar("T")
 _NOTHING: Any = object()  # what ``primed`` reads from an empty stream
 
 
+def error_event(error: APIError) -> bytes:
+    """A failure after the stream began, as its last event: OpenAI's envelope (the SDK raises
+    it) and, beside it, the kind and values a header would have carried (x-error-details is
+    sent before the stream, so too early), so a client says it in its reader's language."""
+    payload: dict[str, Any] = error.body()
+    if error.details:
+        payload["error_details"] = error.details
+    return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
+
+
 def refuses_on_submit(model: TextModel) -> bool:
     return isinstance(model, TextModelBase) and model.refuses_on_submit
 
@@ -872,13 +882,13 @@ async def stream(
                 # The model failed after the response began (an upstream, a Ray replica that
                 # died): the status is sent, so the error is the stream's last event, in
                 # OpenAI's envelope (the SDK raises it); its code says whether to retry.
-                yield b"data: " + json.dumps(exc.body(), ensure_ascii=False).encode() + b"\n\n"
+                yield error_event(exc)
                 return
             finally:
                 used += choice.bounded.tokens
             failed = choice.unfinished()
             if failed is not None:  # as a model's failure mid-stream: the last event
-                yield b"data: " + json.dumps(failed.body(), ensure_ascii=False).encode() + b"\n\n"
+                yield error_event(failed)
                 return
             finish, made = choice.finish()
             finish = tooling.finish_reason(finish, bool(made), prepared.legacy_functions)
