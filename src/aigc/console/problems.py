@@ -362,6 +362,7 @@ _REFUSALS = {
         "problem.gguf_not_gguf": "{name}: not a GGUF file",
         # refusals of other classes (errors.refused): not found, name taken, not allowed
         "problem.user_not_found": "no user with id '{id}'",
+        "problem.username_not_found": "no one in this organization has the username '{username}'",
         "problem.key_not_found": "no API key with id '{id}'",
         "problem.organization_not_found": "no organization with id '{id}'",
         "problem.group_not_found": "no group with id '{id}'",
@@ -649,6 +650,7 @@ _REFUSALS = {
         "problem.gguf_not_loaded": "{name}：llama.cpp 无法加载该文件（{reason}）",
         "problem.gguf_not_gguf": "{name}：不是 GGUF 文件",
         "problem.user_not_found": "ID 为「{id}」的用户不存在",
+        "problem.username_not_found": "本组织中没有用户名为「{username}」的人",
         "problem.key_not_found": "ID 为「{id}」的 API 密钥不存在",
         "problem.organization_not_found": "ID 为「{id}」的组织不存在",
         "problem.group_not_found": "ID 为「{id}」的用户组不存在",

@@ -314,9 +314,12 @@ def find_person(session: Session, principal: Principal, kb_id: str, username: st
         select(User).where(User.tenant_id == kb.tenant_id, User.username == wanted)
     )
     if user is None or not wanted:
-        raise NotFound(
-            f"No one in this organization has the username '{untrusted.field(wanted)}'",
+        raise refused(
+            NotFound,
+            "username_not_found",
+            "No one in this organization has the username '{username}'",
             param="username",
+            username=untrusted.field(wanted),
         )
     return user
 
