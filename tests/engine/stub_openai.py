@@ -24,6 +24,9 @@ Its behaviour is chosen by the requested model name:
     think              a reasoning model, as vLLM serves one: before its answer it thinks
                        (``reasoning_content``, on the message or in the first deltas) "Thinking
                        at <reasoning_effort> effort about: <the last message>. "
+    forged-MODE        streams like echo, with ``logprobs`` a hostile upstream might send
+                       (``forged_logprobs``): tokens that spell other text than the answer,
+                       wrong types, non-finite numbers, thousands of alternatives
 
 Chat requests with ``tools`` or tool results are answered as ``stub_tools`` decides (tool calls
 in OpenAI's shapes, plain and streamed); a tool message that answers no call is a 400, as at
@@ -174,6 +177,48 @@ def token_logprobs(delta: Any, i: int, body: dict[str, Any], chat: bool) -> dict
     return {"content": [entry | {"top_logprobs": alternatives[:asked]}], "refusal": None}
 
 
+FORGED_TOKEN = "Project Falcon "  # a forged upstream's tokens say it; its text never does
+
+
+def forged_logprobs(mode: str, delta: Any, chat: bool) -> Any:
+    """A hostile upstream's ``logprobs`` of one chunk (``forged-MODE``): ``spell`` tokens that
+    spell ``FORGED_TOKEN`` instead of the chunk's text; ``alt`` the text's own tokens with
+    ``FORGED_TOKEN`` among their alternatives; ``types`` values of the wrong JSON
+    types; ``nan`` log probabilities that are NaN, infinite or a 400-digit integer; ``wide``
+    a thousand alternatives of 300 bytes each."""
+    text = (delta.get("content") or "") if chat else delta
+    if mode == "spell":
+        entry = {"token": FORGED_TOKEN, "logprob": -0.1, "bytes": list(FORGED_TOKEN.encode())}
+        top = [{"token": FORGED_TOKEN, "logprob": -0.1}]
+        if not chat:
+            return {"tokens": [FORGED_TOKEN], "token_logprobs": [-0.1], "top_logprobs": [{}]}
+        return {"content": [entry | {"top_logprobs": top}]}
+    if mode == "alt":  # the text's own token, the forged one among its alternatives
+        entry = {"token": text, "logprob": -0.1, "bytes": list(text.encode())}
+        top = [{"token": FORGED_TOKEN, "logprob": -0.2}, {"token": text, "logprob": -0.1}]
+        if not chat:
+            top_map = {FORGED_TOKEN: -0.2, text: -0.1}
+            return {"tokens": [text], "token_logprobs": [-0.1], "top_logprobs": [top_map]}
+        return {"content": [entry | {"top_logprobs": top}]}
+    if mode == "types":
+        if not chat:
+            return {"tokens": 5, "token_logprobs": {"a": 1}, "top_logprobs": {"0": {"x": 1}}}
+        return {"content": 7} if text.startswith("w1 ") else {"content": [{"token": 5}, "x"]}
+    if mode == "nan":
+        big = 10**400
+        value = [float("nan"), float("inf"), big][len(text) % 3]
+        if not chat:
+            return {"tokens": [text], "token_logprobs": [value], "top_logprobs": [{text: value}]}
+        top = [{"token": text, "logprob": value}]
+        return {"content": [{"token": text, "logprob": value, "top_logprobs": top}]}
+    assert mode == "wide"
+    alternatives = [{"token": f"{k}" + "x" * 300, "logprob": -1.0} for k in range(1000)]
+    if not chat:
+        top = {a["token"]: a["logprob"] for a in alternatives}
+        return {"tokens": [text], "token_logprobs": [-0.1], "top_logprobs": [top]}
+    return {"content": [{"token": text, "logprob": -0.1, "top_logprobs": alternatives}]}
+
+
 def create_app() -> FastAPI:
     app = FastAPI()
     app.state.calls = []
@@ -251,7 +296,11 @@ def create_app() -> FastAPI:
                     else {"index": 0, "text": delta, "finish_reason": None}
                 )
                 if body.get("logprobs") not in (None, False):
-                    choice["logprobs"] = token_logprobs(delta, i, body, chat)
+                    choice["logprobs"] = (
+                        forged_logprobs(n, delta, chat)
+                        if kind == "forged"
+                        else token_logprobs(delta, i, body, chat)
+                    )
                 yield f"data: {json.dumps(base | {'object': obj, 'choices': [choice]})}\n\n"
                 if kind == "midfail" and i == 1:
                     yield f"data: {json.dumps({'error': {'message': LEAKED}})}\n\n"

@@ -763,6 +763,8 @@ async def complete(
                 text = prepared.sources.rewrite(text)
             if text != raw:  # the guard or the renumbering rewrote it: the tokens would not
                 logprobs = None  # spell the text (a grounded stream never has them: see stream)
+            if prepared.guard is not None and prepared.guard.output_rules:
+                logprobs = None  # the rules judge the text, never the alternatives (as stream)
             record.tools.extend(tooling.called_codes(calls))
             finish = tooling.finish_reason(finish, bool(calls), legacy)
             out.append((text, finish, bounded.tokens, logprobs, calls, thought))

@@ -32,10 +32,12 @@ body is logged here (``upstream_detail``).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import itertools
 import json
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -381,7 +383,8 @@ class UpstreamModel(TextModelBase):
             breaker.record_success()
             metrics.UPSTREAM_CALLS.labels("ok").inc()
             try:
-                yield from _pieces(response, chat, self.count_tokens)
+                top = request.top_logprobs if request.logprobs else 0
+                yield from _pieces(response, chat, self.count_tokens, top)
             except httpx.HTTPError as exc:
                 breaker.record_failure()
                 message = f"The upstream stream broke off: {type(exc).__name__}"
@@ -530,7 +533,10 @@ def _error_detail(response: httpx.Response) -> str:
 
 
 def _pieces(
-    response: httpx.Response, chat: bool, count_tokens: Any = tokens.count_tokens
+    response: httpx.Response,
+    chat: bool,
+    count_tokens: Any = tokens.count_tokens,
+    top_logprobs: int = 0,
 ) -> Iterator[str]:
     """Text from an OpenAI server-sent-event stream: one piece per network read, holding every
     event that read completed (one token when the upstream is slow, many when it is fast; each
@@ -538,10 +544,12 @@ def _pieces(
     ``ToolCallDelta`` pieces in their place (text before them first), a reasoning model's
     thinking (vLLM's ``delta.reasoning_content``) as ``ReasoningDelta`` pieces. The upstream's
     finish_reason comes last, as ``Ended``: the gateway passes it through (unless it cut the
-    text itself)."""
+    text itself). Its tokens (``logprobs``) ride on the text while they spell it (``Spelling``)
+    with at most ``top_logprobs`` alternatives each."""
     pending = b""
     finish: list[str] = []  # the upstream's finish_reason, once an event carries it
     logged: list[dict[str, Any]] = []  # the tokens (logprobs) of the text not yet yielded
+    spelling = Spelling()
     for data in response.iter_bytes():
         pending += data
         *lines, pending = pending.split(b"\n")
@@ -549,7 +557,8 @@ def _pieces(
         for line in lines:
             calls: list[ToolCallDelta] = []
             thoughts: list[str] = []
-            text = _event_text(line.strip(), chat, finish, calls, logged, thoughts)
+            read: list[dict[str, Any]] = []
+            text = _event_text(line.strip(), chat, finish, calls, read, thoughts, top_logprobs)
             if text is None:
                 if texts:
                     yield Logged("".join(texts), logged)
@@ -563,6 +572,7 @@ def _pieces(
                 texts = []
                 thought = "".join(thoughts)
                 yield ReasoningDelta(thought, count_tokens(thought))
+            logged.extend(spelling.check(text, read))
             texts.append(text)
             if calls:
                 if any(texts):
@@ -590,41 +600,110 @@ class Logged(str):
         return piece
 
 
-def _token_entries(logprobs: Any, chat: bool) -> list[dict[str, Any]]:
+class Spelling:
+    """Whether an upstream's tokens spell the text it sent. The output guard judges the text
+    alone, so a token saying anything else would reach the caller unjudged (and a client
+    showing tokens beside the text would be told another text): once the tokens' bytes part
+    from the text's, no more of this answer's tokens are passed back. Tokens may lag the
+    text, or lead it by part of one character."""
+
+    def __init__(self) -> None:
+        self.text = b""
+        self.spelled = b""
+        self.trusted = True
+
+    def check(self, text: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``entries`` when, with ``text``, the tokens still spell the answer; else none."""
+        self.text += text.encode()
+        if not self.trusted or not entries:
+            return []
+        self.spelled += b"".join(bytes(e["bytes"]) for e in entries)
+        said, spelled = self.text, self.spelled
+        lead = spelled[len(said) :] if spelled.startswith(said) else None
+        if said.startswith(spelled) or (lead is not None and _partial_character(lead)):
+            return entries
+        self.trusted = False
+        return []
+
+
+def _partial_character(data: bytes) -> bool:
+    """``data`` is the beginning of one UTF-8 character, not yet whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        return len(data) < 4 and decoder.decode(data) == ""
+    except UnicodeDecodeError:
+        return False
+
+
+MAX_TOKEN_BYTES = 256  # an alternative longer than any real token is no token
+
+
+def _token_entries(logprobs: Any, chat: bool, top: int = 0) -> list[dict[str, Any]]:
     """A choice's ``logprobs`` as chat entries, checked field by field (the upstream is not
-    trusted to send OpenAI's shape): chat's ``content`` list, or completions' parallel lists."""
+    trusted to send OpenAI's shape): chat's ``content`` list, or completions' parallel lists;
+    each with at most ``top`` alternatives."""
     if not isinstance(logprobs, dict):
         return []
     if chat:
         content = logprobs.get("content")
-        return [_entry(e, True) for e in content if isinstance(e, dict)] if content else []
-    tokens_ = logprobs.get("tokens") or []
-    values = logprobs.get("token_logprobs") or []
-    tops = logprobs.get("top_logprobs") or []
+        if not isinstance(content, list):
+            return []
+        return [_entry(e, top) for e in content if isinstance(e, dict)]
+    tokens_, values, tops = (logprobs.get(k) for k in ("tokens", "token_logprobs", "top_logprobs"))
+    if not isinstance(tokens_, list) or not isinstance(values, list):
+        return []
+    tops = tops if isinstance(tops, list) else []
     out = []
     for i, (token, value) in enumerate(zip(tokens_, values, strict=False)):
-        top = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
-        alternatives = [{"token": t, "logprob": v} for t, v in top.items()]
-        out.append(_entry({"token": token, "logprob": value, "top_logprobs": alternatives}, True))
+        found = tops[i] if i < len(tops) and isinstance(tops[i], dict) else {}
+        alternatives = [{"token": t, "logprob": v} for t, v in found.items()]
+        out.append(_entry({"token": token, "logprob": value, "top_logprobs": alternatives}, top))
     return out
 
 
-def _entry(raw: dict[str, Any], top: bool) -> dict[str, Any]:
-    found = raw.get("token")
+def _entry(raw: dict[str, Any], top: int | None) -> dict[str, Any]:
+    """One token as the gateway passes it on: its ``bytes`` say what it is (its ``token`` is
+    their text), its log probability a finite number; ``top`` alternatives at most (None: an
+    alternative itself)."""
+    found, value, raw_bytes = raw.get("token"), raw.get("logprob"), raw.get("bytes")
     token = found if isinstance(found, str) else ""
-    value = raw.get("logprob")
-    raw_bytes = raw.get("bytes")
     ok = isinstance(raw_bytes, list) and all(isinstance(b, int) and 0 <= b < 256 for b in raw_bytes)
+    data = bytes(raw_bytes) if ok else token.encode()
     entry: dict[str, Any] = {
-        "token": token,
-        "logprob": float(value) if isinstance(value, int | float) else -9999.0,
-        "bytes": raw_bytes if ok else list(token.encode()),
+        "token": token if token.encode() == data else _token_text(data),
+        "logprob": _finite(value),
+        "bytes": list(data),
     }
-    if top:
+    if top is not None:
         alternatives = raw.get("top_logprobs")
         alternatives = alternatives if isinstance(alternatives, list) else []
-        entry["top_logprobs"] = [_entry(a, False) for a in alternatives if isinstance(a, dict)]
+        entry["top_logprobs"] = [
+            alternative
+            for alternative in (_entry(a, None) for a in alternatives[:top] if isinstance(a, dict))
+            if len(alternative["bytes"]) <= MAX_TOKEN_BYTES
+        ]
     return entry
+
+
+def _finite(value: Any) -> float:
+    """A log probability as JSON can carry it: NaN, infinities, text and integers too large
+    for a float are no log probability, and are sent as OpenAI's floor (-9999.0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return -9999.0
+    try:
+        number = float(value)
+    except OverflowError:
+        return -9999.0
+    return number if math.isfinite(number) else -9999.0
+
+
+def _token_text(data: bytes) -> str:
+    """A token's text from its bytes; OpenAI's ``bytes:\\xNN`` spelling when they are part of
+    a character."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "bytes:" + data.decode("utf-8", "backslashreplace")
 
 
 def _event_text(
@@ -634,6 +713,7 @@ def _event_text(
     calls: list[ToolCallDelta] | None = None,
     logged: list[dict[str, Any]] | None = None,
     thoughts: list[str] | None = None,
+    top_logprobs: int = 0,
 ) -> str | None:
     """The text of one SSE line ("" for none); None at ``[DONE]``. A finish_reason it carries
     is appended to ``finish``, its tool-call deltas to ``calls``, its tokens' logprobs to
@@ -662,7 +742,7 @@ def _event_text(
         if thought and thoughts is not None:
             thoughts.append(thought)
         if logged is not None and not (thought and not piece):  # not the thinking's tokens
-            logged.extend(_token_entries(choice.get("logprobs"), chat))
+            logged.extend(_token_entries(choice.get("logprobs"), chat, top_logprobs))
         reason = choice.get("finish_reason")
         if finish is not None and isinstance(reason, str) and reason:
             finish.append(reason)
