@@ -307,7 +307,10 @@ def find_person(session: Session, principal: Principal, kb_id: str, username: st
     (``/api/users`` is for administrators), so they name someone they know by username and
     learn that person's id and username only: no list, no prefix search, no other names.
     Anyone who may change the access list must be able to name its subjects; an exact name
-    tells them nothing beyond whether that person is in their organization."""
+    tells them nothing beyond whether that person is in their organization. A key that may
+    not change the access list (one limited to models, a rate or a date) may not name its
+    subjects either: it would learn the organization's people and serve no grant."""
+    require_unlimited(principal, "look people up to grant access", param="username")
     kb = get_kb(session, principal, kb_id, need="manage")
     wanted = username.strip()
     user = session.scalar(
