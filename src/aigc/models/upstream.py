@@ -667,8 +667,9 @@ def _entry(raw: dict[str, Any], top: int | None) -> dict[str, Any]:
     alternative itself)."""
     found, value, raw_bytes = raw.get("token"), raw.get("logprob"), raw.get("bytes")
     token = found if isinstance(found, str) else ""
-    ok = isinstance(raw_bytes, list) and all(isinstance(b, int) and 0 <= b < 256 for b in raw_bytes)
-    data = bytes(raw_bytes) if ok else token.encode()
+    data = token.encode()
+    if isinstance(raw_bytes, list) and all(isinstance(b, int) and 0 <= b < 256 for b in raw_bytes):
+        data = bytes(raw_bytes)
     entry: dict[str, Any] = {
         "token": token if token.encode() == data else _token_text(data),
         "logprob": _finite(value),
