@@ -135,3 +135,21 @@ def _check(logprobs: Any, chat: bool) -> None:
     assert all(math.isfinite(v) for v in logprobs["token_logprobs"])
     for top in logprobs["top_logprobs"]:
         assert len(top) <= 2 and all(math.isfinite(v) for v in top.values())
+
+
+@pytest.mark.parametrize("mode", ["utf8", "json"])
+def test_an_event_that_is_no_json_is_a_502_not_a_500(
+    server: Server, org_a: Org, stub: StubServer, mode: str
+) -> None:
+    """An upstream event of bytes that are not UTF-8, or not JSON: the upstream failed (502
+    ``upstream_error``, or the stream's last event saying so), never the gateway (500)."""
+    name = stub.register(server, model=f"garbage-{mode}")
+    body = {"model": name, "messages": [{"role": "user", "content": "hi"}]}
+    answer = server.api("POST", "/v1/chat/completions", key=org_a.member_key, json=body)
+    assert answer.status_code == 502, answer.text[:300]
+    assert answer.json()["error"]["code"] == "upstream_error"
+    streamed = server.api(
+        "POST", "/v1/chat/completions", key=org_a.member_key, json=body | {"stream": True}
+    )
+    assert streamed.status_code in (200, 502)
+    assert '"upstream_error"' in streamed.text, streamed.text[:300]

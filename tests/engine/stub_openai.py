@@ -24,6 +24,7 @@ Its behaviour is chosen by the requested model name:
     think              a reasoning model, as vLLM serves one: before its answer it thinks
                        (``reasoning_content``, on the message or in the first deltas) "Thinking
                        at <reasoning_effort> effort about: <the last message>. "
+    garbage-utf8       streams one event of bytes that are not UTF-8 (``garbage-json``: no JSON)
     forged-MODE        streams like echo, with ``logprobs`` a hostile upstream might send
                        (``forged_logprobs``): tokens that spell other text than the answer,
                        wrong types, non-finite numbers, thousands of alternatives
@@ -285,6 +286,10 @@ def create_app() -> FastAPI:
 
         def events() -> Any:
             obj = "chat.completion.chunk" if chat else "text_completion"
+            if kind == "garbage":  # a broken upstream: one event of bytes that are no JSON
+                yield b'data: {"choices": [{"delta": {"content": "\xff\xfe'
+                yield b'"}}]}\n\ndata: [DONE]\n\n' if n == "utf8" else b"oops\n\n"
+                return
             deltas = stub_tools.stream_deltas(decision, pieces) if chat else pieces
             deltas = [{"reasoning_content": t} for t in thinking] + deltas
             for i, delta in enumerate(deltas):

@@ -725,7 +725,29 @@ def _event_text(
     data = line[5:].strip()
     if data == b"[DONE]":
         return None
-    event = json.loads(data)
+    try:
+        event = json.loads(data)
+    except ValueError:  # not UTF-8, or not JSON
+        log.warning("upstream sent an event that is not JSON: %s", upstream_detail(repr(data)))
+        raise UpstreamFailed("The upstream sent an event that is not JSON") from None
+    if not isinstance(event, dict):
+        raise UpstreamFailed("The upstream sent an event that is not a JSON object")
+    try:
+        return _choices_text(event, chat, finish, calls, logged, top_logprobs)
+    except (AttributeError, TypeError, KeyError, ValueError):  # fields of the wrong types
+        log.warning("upstream sent a malformed event: %s", upstream_detail(repr(data)))
+        raise UpstreamFailed("The upstream sent an event that is not OpenAI's") from None
+
+
+def _choices_text(
+    event: dict[str, Any],
+    chat: bool,
+    finish: list[str] | None,
+    calls: list[ToolCallDelta] | None,
+    logged: list[dict[str, Any]] | None,
+    top_logprobs: int,
+) -> str:
+    """The text of one event's choices (``_event_text``), collecting what it carries."""
     if "error" in event:
         error = event["error"]
         message = error.get("message", "") if isinstance(error, dict) else error
@@ -735,7 +757,7 @@ def _event_text(
     for choice in event.get("choices") or []:
         delta = choice.get("delta") or {}
         piece = delta.get("content") if chat else choice.get("text")
-        if piece:
+        if isinstance(piece, str) and piece:
             pieces.append(piece)
         if chat and calls is not None:
             calls.extend(_call_deltas(delta))
