@@ -153,3 +153,14 @@ def test_an_event_that_is_no_json_is_a_502_not_a_500(
     )
     assert streamed.status_code in (200, 502)
     assert '"upstream_error"' in streamed.text, streamed.text[:300]
+
+
+def test_a_line_without_end_is_not_held_whole(server: Server, org_a: Org, stub: StubServer) -> None:
+    """An upstream streaming one line of 32 MB: the gateway would hold (and rescan) all of it
+    before reading it as an event; it gives up past 8 MB, an upstream failure."""
+    name = stub.register(server, model="endless")
+    body = {"model": name, "messages": [{"role": "user", "content": "hi"}]}
+    answer = server.api("POST", "/v1/chat/completions", key=org_a.member_key, json=body)
+    assert answer.status_code == 502, answer.text[:300]
+    assert "line of over" in answer.json()["error"]["message"]
+    assert stub.app.state.sent < 24 * 1024 * 1024  # it stopped reading early

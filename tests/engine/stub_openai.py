@@ -24,6 +24,7 @@ Its behaviour is chosen by the requested model name:
     think              a reasoning model, as vLLM serves one: before its answer it thinks
                        (``reasoning_content``, on the message or in the first deltas) "Thinking
                        at <reasoning_effort> effort about: <the last message>. "
+    endless            streams one line of 32 MB (``app.state.sent`` counts what went out)
     garbage-utf8       streams one event of bytes that are not UTF-8 (``garbage-json``: no JSON)
     forged-MODE        streams like echo, with ``logprobs`` a hostile upstream might send
                        (``forged_logprobs``): tokens that spell other text than the answer,
@@ -286,6 +287,13 @@ def create_app() -> FastAPI:
 
         def events() -> Any:
             obj = "chat.completion.chunk" if chat else "text_completion"
+            if kind == "endless":  # a line that never ends: 32 MB, then its end
+                app.state.sent = 0
+                for _ in range(512):
+                    app.state.sent += 65536
+                    yield b"data: " + b"a" * 65530
+                yield b"\n\ndata: [DONE]\n\n"
+                return
             if kind == "garbage":  # a broken upstream: one event of bytes that are no JSON
                 yield b'data: {"choices": [{"delta": {"content": "\xff\xfe'
                 yield b'"}}]}\n\ndata: [DONE]\n\n' if n == "utf8" else b"oops\n\n"

@@ -553,6 +553,9 @@ def _pieces(
     for data in response.iter_bytes():
         pending += data
         *lines, pending = pending.split(b"\n")
+        if len(pending) > MAX_EVENT_BYTES:  # a line without end would be held whole
+            log.warning("upstream sent a line of over %d bytes", MAX_EVENT_BYTES)
+            raise UpstreamFailed(f"The upstream sent a line of over {MAX_EVENT_BYTES} bytes")
         texts: list[str] = []
         for line in lines:
             calls: list[ToolCallDelta] = []
@@ -635,6 +638,7 @@ def _partial_character(data: bytes) -> bool:
         return False
 
 
+MAX_EVENT_BYTES = 8 * 1024 * 1024  # one server-sent event's line, as read from an upstream
 MAX_TOKEN_BYTES = 256  # an alternative longer than any real token is no token
 
 
