@@ -737,7 +737,7 @@ def _event_text(
     if not isinstance(event, dict):
         raise UpstreamFailed("The upstream sent an event that is not a JSON object")
     try:
-        return _choices_text(event, chat, finish, calls, logged, top_logprobs)
+        return _choices_text(event, chat, finish, calls, logged, thoughts, top_logprobs)
     except (AttributeError, TypeError, KeyError, ValueError):  # fields of the wrong types
         log.warning("upstream sent a malformed event: %s", upstream_detail(repr(data)))
         raise UpstreamFailed("The upstream sent an event that is not OpenAI's") from None
@@ -749,6 +749,7 @@ def _choices_text(
     finish: list[str] | None,
     calls: list[ToolCallDelta] | None,
     logged: list[dict[str, Any]] | None,
+    thoughts: list[str] | None,
     top_logprobs: int,
 ) -> str:
     """The text of one event's choices (``_event_text``), collecting what it carries."""
