@@ -19,6 +19,7 @@ from typing import Any
 import openai
 import pytest
 
+from tests.e2e.frameworks import chat_openai
 from tests.e2e.server import Org, Server, make_org
 from tests.engine.stub_openai import StubServer, words
 
@@ -28,18 +29,6 @@ LOCAL = "template-helpdesk"  # a built-in model decoded here: it has no reasonin
 @pytest.fixture(scope="module")
 def model(server: Server, stub: StubServer) -> str:
     return stub.register(server)
-
-
-def chat_openai(server: Server, org: Org, model: str, **options: Any) -> Any:
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(
-        model=model,
-        base_url=f"{server.base_url}/v1",
-        api_key=org.member_key,
-        max_retries=0,
-        **options,
-    )
 
 
 def test_langchain_reasoning_effort_goes_up_to_an_upstream(

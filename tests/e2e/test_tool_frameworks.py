@@ -13,35 +13,15 @@ import asyncio
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
+from tests.e2e.frameworks import Person, chat_openai, multiply
 from tests.e2e.server import Org, Server
 from tests.engine.stub_openai import StubServer
-
-
-class Person(BaseModel):
-    """A person mentioned in the text."""
-
-    name: str
-    age: int
-
-
-def multiply(a: int, b: int) -> int:
-    """Multiply two integers."""
-    return a * b
 
 
 @pytest.fixture(scope="module")
 def model(server: Server, stub: StubServer) -> str:
     return stub.register(server)
-
-
-def chat_openai(server: Server, org: Org, model: str) -> Any:
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(
-        model=model, base_url=f"{server.base_url}/v1", api_key=org.member_key, max_retries=0
-    )
 
 
 def test_langchain_bind_tools_loop(server: Server, org_a: Org, model: str) -> None:
