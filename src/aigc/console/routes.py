@@ -50,16 +50,20 @@ def _refused(request: Request, error: str, target: str, username: str) -> Redire
 
 
 def same_origin(request: Request) -> bool:
-    """The form was sent by a page of this site (Origin, else Referer, names our host)."""
+    """The form was sent by a page of this site: Origin (else Referer) names our scheme, host
+    and port. Our scheme is the request's own (https when a trusted proxy says so,
+    ``FORWARDED_ALLOW_IPS``) or that of the declared public address: an http:// page on the
+    same host is another origin, one a network attacker can write."""
     sent = request.headers.get("origin") or request.headers.get("referer")
     if not sent:
         return False
     parts = urlsplit(sent)
-    ours = {request.headers.get("host", "")}
+    ours = {(request.url.scheme.lower(), request.headers.get("host", "").lower())}
     public_url = console_session.services().settings.public_url
     if public_url:
-        ours.add(urlsplit(public_url).netloc)
-    return parts.netloc in ours
+        public = urlsplit(public_url)
+        ours.add((public.scheme.lower(), public.netloc.lower()))
+    return (parts.scheme.lower(), parts.netloc.lower()) in ours
 
 
 @router.post("/login")

@@ -200,3 +200,33 @@ def test_another_site_cannot_sign_a_browser_out(new_page, server: Server, consol
     page.wait_for_url(re.compile(r"/login$"))
     assert _session_secret(page) is None
     assert server.api("GET", "/api/me", key=secret).status_code == 401
+
+
+def test_the_origin_check_compares_the_scheme_too(server: Server, console_org: Org) -> None:
+    """An http:// and an https:// page of the same host and port are two origins: a form from
+    the other scheme neither signs in nor signs out. A trusted proxy's X-Forwarded-Proto (the
+    server trusts loopback) makes https the console's own scheme."""
+    user = add_user(server, console_org, "member")
+    other_scheme = server.base_url.replace("http://", "https://")
+    login = f"{server.base_url}/console/login"
+    form = {"username": user.username, "password": user.password}
+    refused = httpx.post(login, data=form, headers={"Origin": other_scheme})
+    assert "error=origin" in refused.headers["location"]
+    assert "aigc_session" not in refused.headers.get("set-cookie", "")
+    proxied = httpx.post(
+        login, data=form, headers={"Origin": other_scheme, "X-Forwarded-Proto": "https"}
+    )
+    assert proxied.headers["location"] == "/chat", proxied.headers["location"]
+    signed = httpx.post(login, data=form, headers={"Origin": server.base_url})
+    assert signed.headers["location"] == "/chat"
+    secret = signed.cookies["aigc_session"]
+
+    target = f"{server.base_url}/console/signed-out"
+    kept = httpx.post(target, cookies={"aigc_session": secret}, headers={"Origin": other_scheme})
+    assert kept.headers["location"] == "/chat"
+    assert server.api("GET", "/api/me", key=secret).status_code == 200
+    ended = httpx.post(
+        target, cookies={"aigc_session": secret}, headers={"Referer": f"{server.base_url}/chat"}
+    )
+    assert ended.headers["location"] == "/login"
+    assert server.api("GET", "/api/me", key=secret).status_code == 401
