@@ -19,6 +19,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
     from aigc.console import api, routes, session, sso_routes
     from aigc.console.page_policy import PagePolicy
     from aigc.console.pages import admin, chat, errors, images, knowledge, login, models, training  # noqa: F401
+    from aigc.console.upload_guard import UploadGuard
 
     session.attach(app)
     api.configure(settings.host, settings.port)
@@ -30,6 +31,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
             f"{prefix}/{{path:path}}", unmatched, methods=ANY_METHOD, include_in_schema=False
         )
     app.add_middleware(PagePolicy)  # what a page may load: see page_policy.py
+    app.add_middleware(UploadGuard)  # each uploader's own size limit, on the server
     ui.run_with(
         app,
         mount_path="/",

@@ -16,6 +16,7 @@ from nicegui import ui
 
 from aigc.console.i18n import add
 from aigc.console.session import ConsoleUser
+from aigc.console.upload_guard import cap, megabytes
 
 add(
     {
@@ -50,10 +51,28 @@ _HEADER = """
 
 
 def labelled_upload(
-    user: ConsoleUser, label: str, on_upload: Callable[..., Any], multiple: bool = False
+    user: ConsoleUser,
+    label: str,
+    on_upload: Callable[..., Any],
+    max_bytes: int,
+    multiple: bool = False,
 ) -> ui.upload:
-    """``ui.upload`` (uploading as soon as files are chosen) with named header buttons."""
-    upload = ui.upload(label=label, multiple=multiple, auto_upload=True, on_upload=on_upload)
+    """``ui.upload`` (uploading as soon as files are chosen) with named header buttons, each
+    file at most ``max_bytes``: the browser refuses a larger one (and says so), and so does
+    the server for a request sent without it (``upload_guard``)."""
+
+    def rejected() -> None:
+        ui.notify(user.tr("upload.too_large", limit=megabytes(max_bytes)), type="warning")
+
+    upload = ui.upload(
+        label=label,
+        multiple=multiple,
+        auto_upload=True,
+        on_upload=on_upload,
+        max_file_size=max_bytes,
+        on_rejected=rejected,
+    )
+    cap(upload, max_bytes)
     texts = {
         "label": html.escape(label),
         "pick": html.escape(user.tr("upload.pick")),

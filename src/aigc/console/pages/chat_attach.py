@@ -26,6 +26,7 @@ from aigc.console.pages.chat_images import (
     read_attachment,
 )
 from aigc.console.session import ConsoleUser
+from aigc.console.upload_guard import cap
 
 add(
     {
@@ -119,6 +120,7 @@ class AttachTray:
         )
         upload.props(f'accept="{ACCEPT}" flat data-testid="chat-attach"').classes("aigc-attach")
         upload.add_slot("header", _BUTTON.format(label=html.escape(self.tr("chat.attach"))))
+        cap(upload, self.limits.bytes)  # a request past the browser: refused unread
         self.upload = upload
         return upload
 

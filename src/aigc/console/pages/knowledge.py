@@ -41,7 +41,7 @@ from aigc.console.pages.knowledge_common import (
 )
 from aigc.console.pages.knowledge_lines import ingest_line
 from aigc.console.pages.knowledge_panels import AccessPanel, SearchPanel
-from aigc.console.session import ConsoleUser, gate
+from aigc.console.session import ConsoleUser, gate, services
 from aigc.console.uploads import labelled_upload
 
 POLL_S = 1.0
@@ -182,9 +182,10 @@ class KbPage:
         if self.writable:
             ui.label(tr("kb.upload.hint")).classes("text-sm text-grey-8")
             # No "accept": the API names what it refuses.
-            labelled_upload(self.user, tr("kb.upload"), self.on_upload, multiple=True).props(
-                'data-testid="kb-upload"'
-            ).classes("w-full")
+            most = services().settings.kb_max_document_bytes
+            labelled_upload(
+                self.user, tr("kb.upload"), self.on_upload, max_bytes=most, multiple=True
+            ).props('data-testid="kb-upload"').classes("w-full")
             self.upload_area = (
                 ui.column()
                 .classes("w-full gap-1")

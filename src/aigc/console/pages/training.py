@@ -22,7 +22,7 @@ from nicegui import events, ui
 from aigc.console import i18n, layout
 from aigc.console.api import ApiError
 from aigc.console.job_lines import coded_line
-from aigc.console.session import ConsoleUser, gate
+from aigc.console.session import ConsoleUser, gate, services
 from aigc.console.uploads import labelled_upload
 from aigc.models import progress_lines
 
@@ -585,7 +585,8 @@ class TrainingForm:
             self.name.props(f'prefix="{first}-" outlined dense data-testid="train-name"')
             self.files = ui.select({}, multiple=True, label=tr("training.files")).classes("w-full")
             self.files.props('outlined dense use-chips data-testid="train-files"')
-            labelled_upload(self.user, tr("training.upload"), self._uploaded).classes(
+            most = services().settings.max_upload_bytes  # what /v1/files takes
+            labelled_upload(self.user, tr("training.upload"), self._uploaded, most).classes(
                 "w-full"
             ).props(
                 'accept=".txt,.md,.jsonl,.json,.text,.markdown" flat bordered data-testid="upload"'
