@@ -100,3 +100,22 @@ def test_an_oversized_upload_posted_past_the_browser_is_refused_unread(
     assert fits.status_code == 200, fits.text
     page.get_by_test_id("chat-attachment-image").wait_for()
     assert page.get_by_test_id("chat-attachment-image").get_attribute("alt") == "小图.png"
+
+
+def test_the_knowledge_base_uploader_keeps_its_document_limit(
+    new_page: Any, server: Server, console_org: Org
+) -> None:
+    """One document a request, at most ``kb_max_document_bytes`` (100 MiB): a larger declared
+    body is refused unread, though the platform takes uploads up to 512 MiB elsewhere."""
+    admin = add_user(server, console_org, "admin")
+    kb = server.api(
+        "POST", "/api/kb", key=console_org.admin_key, json={"name": "Limits", "dense": False}
+    ).json()
+    page = new_page(admin, path=f"/knowledge/{kb['id']}")
+    path = _upload_address(page, "kb-upload")
+    length = f"Content-Length: {200 * 1024 * 1024}\r\n"
+    status, body = _headers_only(server, path, _cookie_header(page), length)
+    assert status.startswith("HTTP/1.1 413"), status
+    assert json.loads(body)["error"]["message"] == (
+        "This upload is larger than the limit of 100 MB."
+    )
