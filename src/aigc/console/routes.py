@@ -51,17 +51,22 @@ def _refused(request: Request, error: str, target: str, username: str) -> Redire
 
 def same_origin(request: Request) -> bool:
     """The form was sent by a page of this site: Origin (else Referer) names our scheme, host
-    and port. Our scheme is the request's own (https when a trusted proxy says so,
-    ``FORWARDED_ALLOW_IPS``) or that of the declared public address: an http:// page on the
-    same host is another origin, one a network attacker can write."""
+    and port. Our scheme is the declared public address's when it is https, else the request's
+    own (https when a trusted proxy says so, ``FORWARDED_ALLOW_IPS``): an http:// page on our
+    host, which a network attacker can write, is then another origin. An https:// page of our
+    host is ours whatever the request looks like (only we serve https there; a TLS proxy this
+    server does not trust makes the request read http)."""
     sent = request.headers.get("origin") or request.headers.get("referer")
     if not sent:
         return False
     parts = urlsplit(sent)
-    ours = {(request.url.scheme.lower(), request.headers.get("host", "").lower())}
+    host = request.headers.get("host", "").lower()
     public_url = console_session.services().settings.public_url
-    if public_url:
-        public = urlsplit(public_url)
+    public = urlsplit(public_url) if public_url else None
+    declared_https = public is not None and public.scheme.lower() == "https"
+    own_scheme = "https" if declared_https else request.url.scheme.lower()
+    ours = {(own_scheme, host), ("https", host)}
+    if public is not None:
         ours.add((public.scheme.lower(), public.netloc.lower()))
     return (parts.scheme.lower(), parts.netloc.lower()) in ours
 

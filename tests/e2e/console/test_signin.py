@@ -203,26 +203,30 @@ def test_another_site_cannot_sign_a_browser_out(new_page, server: Server, consol
 
 
 def test_the_origin_check_compares_the_scheme_too(server: Server, console_org: Org) -> None:
-    """An http:// and an https:// page of the same host and port are two origins: a form from
-    the other scheme neither signs in nor signs out. A trusted proxy's X-Forwarded-Proto (the
-    server trusts loopback) makes https the console's own scheme."""
+    """Once the console's own scheme is https (a trusted proxy's X-Forwarded-Proto: the server
+    trusts loopback; or an https AIGC_PUBLIC_URL), an http:// page of the same host, which a
+    network attacker can write, neither signs in nor signs out. An https:// page of our host
+    is ours even when the request reads http (a TLS proxy the server does not trust)."""
     user = add_user(server, console_org, "member")
-    other_scheme = server.base_url.replace("http://", "https://")
+    plain, tls = server.base_url, server.base_url.replace("http://", "https://")
     login = f"{server.base_url}/console/login"
     form = {"username": user.username, "password": user.password}
-    refused = httpx.post(login, data=form, headers={"Origin": other_scheme})
+    behind_tls = {"X-Forwarded-Proto": "https"}
+    refused = httpx.post(login, data=form, headers={"Origin": plain, **behind_tls})
     assert "error=origin" in refused.headers["location"]
     assert "aigc_session" not in refused.headers.get("set-cookie", "")
-    proxied = httpx.post(
-        login, data=form, headers={"Origin": other_scheme, "X-Forwarded-Proto": "https"}
-    )
+    proxied = httpx.post(login, data=form, headers={"Origin": tls, **behind_tls})
     assert proxied.headers["location"] == "/chat", proxied.headers["location"]
-    signed = httpx.post(login, data=form, headers={"Origin": server.base_url})
+    untrusted_proxy = httpx.post(login, data=form, headers={"Origin": tls})
+    assert untrusted_proxy.headers["location"] == "/chat", untrusted_proxy.headers["location"]
+    signed = httpx.post(login, data=form, headers={"Origin": plain})
     assert signed.headers["location"] == "/chat"
     secret = signed.cookies["aigc_session"]
 
     target = f"{server.base_url}/console/signed-out"
-    kept = httpx.post(target, cookies={"aigc_session": secret}, headers={"Origin": other_scheme})
+    kept = httpx.post(
+        target, cookies={"aigc_session": secret}, headers={"Origin": plain, **behind_tls}
+    )
     assert kept.headers["location"] == "/chat"
     assert server.api("GET", "/api/me", key=secret).status_code == 200
     ended = httpx.post(
