@@ -202,3 +202,33 @@ def test_a_grammar_that_dead_ends_midway_fails_the_response(
             c.responses.create(model=model, input="hi", text=fmt)  # type: ignore[arg-type]
         assert failed.value.param == "text.format"
         assert "cannot write the requested format" in failed.value.message
+
+
+@pytest.mark.parametrize("model", JSON_MODELS)
+def test_a_failed_streamed_response_carries_its_kind(srv: Server, model: str) -> None:
+    """``response.failed`` carries, beside the response, the kind and values (error_details)
+    chat's error event carries; before, only the response's code and English message, so a
+    client could not say it in its reader's language. The SDK still reads the event."""
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}},
+        "required": ["n"],
+        "additionalProperties": False,
+    }
+    body = {
+        "model": model,
+        "input": "hi",
+        "text": {"format": {"type": "json_schema", "name": "a", "schema": schema}},
+    }
+    raw = srv.api("POST", "/v1/responses", json=body | {"stream": True})
+    last = json.loads(raw.text.strip().split("data: ")[-1])
+    assert last["type"] == "response.failed", raw.text[-500:]
+    assert set(last["response"]["error"]) == {"code", "message"}
+    (detail,) = last["error_details"]
+    assert detail["type"] == "vocabulary_dead_end"
+    assert detail["ctx"]["tokens"] >= 1
+    assert detail["message"] == last["response"]["error"]["message"]
+    said = Translator("zh-CN")(f"problem.{detail['type']}", **detail["ctx"])
+    assert said.startswith("该模型的词表写不出所要求的格式")
+    events = list(srv.sdk().responses.create(stream=True, **body))  # type: ignore[call-overload]
+    assert events[-1].type == "response.failed"

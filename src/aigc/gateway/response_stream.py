@@ -167,6 +167,18 @@ class _Events:
         return out
 
 
+def _failed(events: _Events, draft: Draft, error: APIError) -> bytes:
+    """``response.failed`` for a failure after the stream began: the response's error as
+    OpenAI's (code and message) and, beside the response, the kind and values a header would
+    have carried (``error_details``, as chat's error event), so a client says it in its
+    reader's language."""
+    said = {"code": error.code or error.type, "message": error.message}
+    fields: dict[str, Any] = {"response": draft.view("failed", events.output, error=said)}
+    if error.details:
+        fields["error_details"] = error.details
+    return events.event("response.failed", **fields)
+
+
 async def stream(
     services: Services,
     prepared: Prepared,
@@ -195,18 +207,13 @@ async def stream(
                     for chunk in events.text_delta(piece):
                         yield chunk
         except APIError as exc:  # the model failed mid-stream (an upstream error, a timeout)
-            error = {"code": exc.code or exc.type, "message": exc.message}
-            failed = draft.view("failed", events.output, error=error)
-            yield events.event("response.failed", response=failed)
+            yield _failed(events, draft, exc)
             return
         finally:
             used += choice.bounded.tokens
         unfinished = choice.unfinished()
         if unfinished is not None:  # the grammar dead-ended: the text is not in the format
-            error = {"code": unfinished.code or unfinished.type, "message": unfinished.message}
-            yield events.event(
-                "response.failed", response=draft.view("failed", events.output, error=error)
-            )
+            yield _failed(events, draft, unfinished)
             return
         finish, _ = choice.finish()
         if events.open is None and not events.output:
