@@ -92,18 +92,26 @@ def refused(
     *,
     param: str | None = None,
     code: str | None = None,
+    headers: dict[str, str] | None = None,
     **ctx: str | int | float | None,
 ) -> _E:
     """An ``APIError`` of class ``cls`` (a 404, 409, 403, …) whose reason has a stable ``kind``
     and values beside its English: ``template`` with ``{name}`` filled from ``ctx`` (other
     braces kept); the kind and values go in ``details`` (``problem_detail``, sent in
     x-error-details), so a client says it in its reader's language. ``code`` defaults to the
-    class's OpenAI code."""
+    class's OpenAI code; ``headers`` go with the answer (Retry-After, Allow)."""
+    message, detail = _reason(kind, template, param, ctx)
+    return cls(message, param=param, code=code, headers=headers, details=[detail])
+
+
+def _reason(
+    kind: str, template: str, param: str | None, ctx: Mapping[str, str | int | float | None]
+) -> tuple[str, dict[str, Any]]:
+    """``refused``'s English and its detail of kind and values."""
     message = _PLACEHOLDER.sub(
         lambda m: str(ctx[m.group(1)]) if m.group(1) in ctx else m.group(0), template
     )
-    detail = problem_detail(param, {"type": kind, "ctx": ctx, "msg": message})
-    return cls(message, param=param, code=code, details=[detail])
+    return message, problem_detail(param, {"type": kind, "ctx": ctx, "msg": message})
 
 
 def refused_value(
@@ -111,7 +119,8 @@ def refused_value(
 ) -> InvalidRequest:
     """A 400 for a request value refused by the code that reads it (not by a validator), as
     ``refused`` makes it; ``code`` stays OpenAI's (invalid_value, unsupported_parameter, …)."""
-    return refused(InvalidRequest, kind, template, param=param, code=code, **ctx)
+    message, detail = _reason(kind, template, param, ctx)
+    return InvalidRequest(message, param=param, code=code, details=[detail])
 
 
 class ContentPolicyViolation(InvalidRequest):

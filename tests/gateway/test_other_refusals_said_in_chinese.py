@@ -127,9 +127,127 @@ async def test_another_organization_s_object_is_a_not_found_in_both_languages(
         assert "<id>" in seen[0]
 
 
+async def _said_any(
+    api: httpx.AsyncClient, method: str, path: str, status: int, **kwargs: object
+) -> tuple[str, str]:
+    reply = await api.request(method, path, **kwargs)  # type: ignore[arg-type]
+    assert reply.status_code == status, reply.text
+    error, said = _said(reply)
+    assert error.details, reply.text
+    return error.message, said
+
+
+async def test_authentication_refusals_say_what_the_english_says(
+    api: httpx.AsyncClient,
+) -> None:
+    """A 401 says, in Chinese, what its English says and no more: an unknown key is
+    "incorrect", as before, whoever sends it; a revoked or expired one was told apart in
+    English already. Before, each showed its English inside the Chinese frame."""
+    made = await api.post("/api/keys", json={"role": "member"})
+    key_id, key = made.json()["id"], made.json()["key"]
+    assert (await api.delete(f"/api/keys/{key_id}")).status_code in (200, 204)
+    cases = [
+        (
+            {"Authorization": ""},
+            "You didn't provide an API key. Send it as 'Authorization: Bearer sk-aigc-...'",
+            "您尚未登录或登录已失效（没有提供 API 密钥；请以「Authorization: Bearer "
+            "sk-aigc-...」的形式发送）",
+        ),
+        (
+            {"Authorization": "Basic eDp5"},
+            "The Authorization header must be 'Bearer <API key>'",
+            "您尚未登录或登录已失效（Authorization 请求头必须是「Bearer <API 密钥>」的形式）",
+        ),
+        (
+            {"Authorization": "Bearer sk-aigc-nosuchkey"},
+            "Incorrect API key provided",
+            "您尚未登录或登录已失效（API 密钥不正确）",
+        ),
+        (
+            {"Authorization": f"Bearer {key}"},
+            "This API key has been revoked",
+            "您尚未登录或登录已失效（此 API 密钥已被吊销）",
+        ),
+    ]
+    for headers, english, chinese in cases:
+        said = await _said_any(api, "GET", "/v1/models", 401, headers=headers)
+        assert said == (english, chinese), headers
+
+
+async def test_limits_and_methods_are_said_with_their_values(api: httpx.AsyncClient) -> None:
+    """A 429, 413 and 405 name their limit, size or methods in Chinese, as in English; before,
+    a rate limit was "当前请求过于频繁" without its numbers, a body over the limit
+    "请求内容太大。" without it, and a 405 the English in the Chinese frame."""
+    model = {"id": "template-echo", "config": {"yaml": ECHO}, "shared": True}
+    assert (await api.post("/api/models", json=model)).status_code == 201
+    made = await api.post("/api/keys", json={"role": "member", "rpm_limit": 1})
+    key = made.json()["key"]
+    chat = {"model": "template-echo", "messages": [{"role": "user", "content": "你好"}]}
+    auth = {"Authorization": f"Bearer {key}"}
+    assert (await api.post("/v1/chat/completions", json=chat, headers=auth)).status_code == 200
+    english, chinese = await _said_any(
+        api, "POST", "/v1/chat/completions", 429, json=chat, headers=auth
+    )
+    assert english.startswith("Rate limit reached for requests per minute: limit 1, used 1 on")
+    assert chinese.startswith(
+        "已达到使用限制（此 API 密钥已达到每分钟请求数的限制（上限 1，已用 1）；请在 "
+    ), chinese
+    english, chinese = await _said_any(api, "DELETE", "/v1/chat/completions", 405)
+    assert english == "DELETE is not allowed here; use POST"
+    assert chinese == "请求失败（此地址不接受 DELETE 请求；请使用 POST）"
+    body = b"[" + b"1," * (4 * 1024 * 1024) + b"1]"
+    english, chinese = await _said_any(
+        api,
+        "POST",
+        "/v1/chat/completions",
+        413,
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert english == "The request body is larger than the limit of 8388608 bytes"
+    assert chinese == "内容太大（请求体超过了 8,388,608 字节的上限）"
+
+
 # --- every raising site of these classes: a code the console says, or a kind ----------------
 
 _CLASSES = ("NotFound", "ModelNotFound", "Conflict", "PermissionDenied")
+# The refusals of authentication, limits and load, by the code each class sends by default.
+_MORE_CLASSES = {
+    "AuthenticationFailed": "invalid_api_key",
+    "MethodNotAllowed": "method_not_allowed",
+    "PayloadTooLarge": "request_too_large",
+    "RateLimited": "rate_limit_exceeded",
+    "QuotaExceeded": "insufficient_quota",
+    "Overloaded": "overloaded",
+    "ModelNotReady": "model_not_ready",
+    "ReplicaLost": "replica_unavailable",
+    "UpstreamFailed": "upstream_error",
+}
+
+
+def test_every_authentication_limit_and_load_refusal_has_a_kind() -> None:
+    """An AuthenticationFailed, MethodNotAllowed, PayloadTooLarge, RateLimited, Overloaded
+    (and their kin) made directly, not by errors.refused, names a code the console says
+    alone; else a Chinese page shows its English (database_unavailable, tenant_disabled, a
+    405) or drops its values. Only a code with no value to lose may stand alone: the
+    generic overload and rate sentences drop the limit and model a refusal names, so a
+    refusal of those codes with a value sends a kind."""
+    unsaid = []
+    for name, default in _MORE_CLASSES.items():
+        for where, call in _calls(name):
+            keywords = {k.arg: k.value for k in call.keywords}
+            if "details" in keywords:
+                continue
+            codes = _strings(keywords.get("code")) if "code" in keywords else [default]
+            # an upstream's failure names what it sent, for the logs: its code's sentence is
+            # what a console user can act on
+            named = name != "UpstreamFailed" and any(
+                isinstance(n, ast.JoinedStr) for n in ast.walk(call)
+            )
+            if not codes or named or not all(_code_said_alone(c) for c in codes):
+                unsaid.append(where)
+    assert unsaid == []
+    assert sum(len(_calls(name)) for name in _MORE_CLASSES) >= 5  # it read the source
 
 
 def test_every_not_found_conflict_and_permission_refusal_has_a_kind() -> None:

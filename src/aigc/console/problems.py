@@ -430,6 +430,40 @@ _REFUSALS = {
         "problem.not_regular_file": "'{name}' is not a regular file",
         "problem.server_path_platform_only": "only the platform admin may train on a server "
         "path; upload the data instead",
+        # refusals of authentication, limits and load (401, 405, 413, 429, 503): what the
+        # English says, no more (an unknown key is not told apart from any other)
+        "problem.api_key_missing": "you didn't provide an API key; send it as 'Authorization: "
+        "Bearer sk-aigc-...'",
+        "problem.authorization_not_bearer": "the Authorization header must be 'Bearer <API key>'",
+        "problem.api_key_incorrect": "incorrect API key provided",
+        "problem.api_key_revoked": "this API key has been revoked",
+        "problem.api_key_expired": "this API key has expired",
+        "problem.organization_disabled": "this organization is disabled",
+        "problem.account_disabled": "this account is disabled",
+        "problem.method_not_allowed": "{method} is not allowed here; use {allowed}",
+        "problem.request_body_too_large": "the request body is larger than the limit of "
+        "{max_bytes} bytes",
+        "problem.file_over_limit": "the file is larger than the limit of {max_bytes} bytes",
+        "problem.tpm_request_too_large": "this request needs {tokens} tokens, over this API key's "
+        "tokens-per-minute limit of {limit}",
+        "problem.daily_budget_exhausted": "the organization's daily token budget is used up: "
+        "budget {budget}, used {used}, this request needs {tokens}; it resets at 00:00 UTC (in "
+        "{wait} s)",
+        "problem.rpm_reached": "this API key reached its requests-per-minute limit ({limit}, used "
+        "{used}); retry after {wait} s",
+        "problem.tpm_reached": "this API key reached its tokens-per-minute limit ({limit}, used "
+        "{used}, this request needs {tokens}); retry after {wait} s",
+        "problem.limits_unavailable": "rate limits cannot be checked right now (their store does "
+        "not answer); retry shortly",
+        "problem.database_unavailable": "the database is not answering right now; retry shortly",
+        "problem.guard_policy_unusable": "the organization's guard policy '{name}' can no longer "
+        "be loaded ({problems}); an administrator must correct or disable it",
+        "problem.model_too_large": "the model needs {size} MiB; the {device} budget is {budget} "
+        "MiB",
+        "problem.replica_lost": "the replica serving this model stopped; try again",
+        "problem.model_busy": "the model '{model}' is busy; try again shortly",
+        "problem.model_failed": "the model '{model}' failed ({error})",
+        "problem.model_not_ready": "the model '{model}' is not ready yet ({status})",
     },
     "zh-CN": {
         "problem.tools_not_combined": "在该模型上，tools 不能与 response_format、引导解码、"
@@ -707,6 +741,35 @@ _REFUSALS = {
         "problem.not_regular_file": "「{name}」不是普通文件",
         "problem.server_path_platform_only": "只有平台管理员可以用服务器上的路径训练；"
         "请改为上传数据",
+        "problem.api_key_missing": "没有提供 API 密钥；请以「Authorization: Bearer sk-aigc-...」"
+        "的形式发送",
+        "problem.authorization_not_bearer": "Authorization 请求头必须是「Bearer <API 密钥>」的形式",
+        "problem.api_key_incorrect": "API 密钥不正确",
+        "problem.api_key_revoked": "此 API 密钥已被吊销",
+        "problem.api_key_expired": "此 API 密钥已过期",
+        "problem.organization_disabled": "此组织已被停用",
+        "problem.account_disabled": "此账号已被停用",
+        "problem.method_not_allowed": "此地址不接受 {method} 请求；请使用 {allowed}",
+        "problem.request_body_too_large": "请求体超过了 {max_bytes} 字节的上限",
+        "problem.file_over_limit": "文件超过了 {max_bytes} 字节的上限",
+        "problem.tpm_request_too_large": "此请求需要 {tokens} 个词元，超过了此 API 密钥每分钟 "
+        "{limit} 个词元的限制；请减少本次请求所需的词元（调小 max_tokens、缩短内容或减少每次"
+        "请求的数量）",
+        "problem.daily_budget_exhausted": "本组织今天的词元额度已用完：额度 {budget}，已用 "
+        "{used}，本次请求需要 {tokens}；额度在 UTC 00:00 重置（{wait} 秒后）",
+        "problem.rpm_reached": "此 API 密钥已达到每分钟请求数的限制（上限 {limit}，已用 "
+        "{used}）；请在 {wait} 秒后重试",
+        "problem.tpm_reached": "此 API 密钥已达到每分钟词元数的限制（上限 {limit}，已用 "
+        "{used}，本次请求需要 {tokens}）；请在 {wait} 秒后重试",
+        "problem.limits_unavailable": "暂时无法检查速率限制（其存储没有响应），请稍后重试",
+        "problem.database_unavailable": "数据库暂时没有响应，请稍后重试",
+        "problem.guard_policy_unusable": "本组织的安全策略「{name}」已无法加载（{problems}）；"
+        "需要管理员修正或停用它",
+        "problem.model_too_large": "该模型需要 {size} MiB，超过了 {device} 的内存预算 {budget} MiB",
+        "problem.replica_lost": "运行该模型的副本已停止，请重试",
+        "problem.model_busy": "模型「{model}」当前繁忙，请稍后再试",
+        "problem.model_failed": "模型「{model}」运行出错（{error}）",
+        "problem.model_not_ready": "模型「{model}」尚未就绪（状态：{status}）",
     },
 }
 i18n.add(_REFUSALS)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aigc.access import Principal, weaker_role
-from aigc.errors import AuthenticationFailed
+from aigc.errors import AuthenticationFailed, refused
 from aigc.infra.schema import ApiKey, Tenant, User, UserSession
 
 KEY_PREFIX = "sk-aigc-"
@@ -45,15 +45,31 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def account_disabled() -> AuthenticationFailed:
+    """One refusal for a disabled user or organization behind a key or a session."""
+    return refused(
+        AuthenticationFailed,
+        "account_disabled",
+        "This account is disabled",
+        code="account_disabled",
+    )
+
+
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
-        raise AuthenticationFailed(
+        raise refused(
+            AuthenticationFailed,
+            "api_key_missing",
             "You didn't provide an API key. Send it as 'Authorization: Bearer sk-aigc-...'",
             code="missing_api_key",
         )
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("The Authorization header must be 'Bearer <API key>'")
+        raise refused(
+            AuthenticationFailed,
+            "authorization_not_bearer",
+            "The Authorization header must be 'Bearer <API key>'",
+        )
     return token.strip()
 
 
@@ -74,19 +90,34 @@ def authenticate_key(session: Session, secret: str, now: datetime | None = None)
         .where(ApiKey.secret_hash == hash_api_key(secret))
     ).first()
     if row is None:
-        raise AuthenticationFailed("Incorrect API key provided")
+        raise refused(AuthenticationFailed, "api_key_incorrect", "Incorrect API key provided")
     key, tenant, user = row
     now = now or datetime.now(UTC)
     if key.revoked_at is not None:
-        raise AuthenticationFailed("This API key has been revoked", code="revoked_api_key")
+        raise refused(
+            AuthenticationFailed,
+            "api_key_revoked",
+            "This API key has been revoked",
+            code="revoked_api_key",
+        )
     if key.expires_at is not None and as_utc(key.expires_at) <= now:
-        raise AuthenticationFailed("This API key has expired", code="expired_api_key")
+        raise refused(
+            AuthenticationFailed,
+            "api_key_expired",
+            "This API key has expired",
+            code="expired_api_key",
+        )
     if tenant.disabled:
-        raise AuthenticationFailed("This organization is disabled", code="tenant_disabled")
+        raise refused(
+            AuthenticationFailed,
+            "organization_disabled",
+            "This organization is disabled",
+            code="tenant_disabled",
+        )
     role, platform_admin = key.role, key.platform_admin
     if user is not None:
         if user.disabled:
-            raise AuthenticationFailed("This account is disabled", code="account_disabled")
+            raise account_disabled()
         role = weaker_role(role, user.role)
         platform_admin = platform_admin and user.platform_admin
     return Principal(
@@ -116,7 +147,7 @@ def authenticate_session(session: Session, secret: str, now: datetime | None = N
         raise AuthenticationFailed("Your session has ended; sign in again", code="session_ended")
     _, user, tenant = row
     if user.disabled or tenant.disabled:
-        raise AuthenticationFailed("This account is disabled", code="account_disabled")
+        raise account_disabled()
     return Principal(
         tenant_id=user.tenant_id,
         role=user.role,

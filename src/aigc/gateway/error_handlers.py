@@ -17,7 +17,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 
-from aigc.errors import APIError, InvalidRequest, NotFound, Overloaded, RateLimited, problem_detail
+from aigc.errors import (
+    APIError,
+    InvalidRequest,
+    NotFound,
+    Overloaded,
+    RateLimited,
+    problem_detail,
+    refused,
+)
+from aigc.gateway.unmatched import wrong_method
 from aigc.guard.store import StoredPolicyUnusable
 from aigc.infra import metrics
 
@@ -36,7 +45,9 @@ def database_unavailable(exc: BaseException) -> Overloaded | None:
         or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
     ):
         return None
-    return Overloaded(
+    return refused(
+        Overloaded,
+        "database_unavailable",
         "The database is not answering right now; retry shortly",
         code="database_unavailable",
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
@@ -57,11 +68,15 @@ def _details_header(details: list[dict[str, Any]]) -> dict[str, str]:
     return {}
 
 
+def error_headers(error: APIError) -> dict[str, str]:
+    """The headers of ``error``'s answer: its own, and its kind and values (x-error-details)."""
+    return error.headers | (_details_header(error.details) if error.details else {})
+
+
 def error_response(error: APIError) -> JSONResponse:
     if isinstance(error, RateLimited):
         metrics.RATE_LIMITED.labels(error.code or "rate_limit").inc()
-    headers = error.headers | (_details_header(error.details) if error.details else {})
-    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+    return JSONResponse(error.body(), status_code=error.status, headers=error_headers(error))
 
 
 def _param(loc: tuple[Any, ...], body: Any = None) -> str | None:
@@ -157,10 +172,14 @@ def install(app: FastAPI) -> None:
     async def _policy_unusable(_: Request, exc: StoredPolicyUnusable) -> JSONResponse:
         log.error("guard policy %r no longer loads: %s", exc.name, "; ".join(exc.problems))
         return error_response(
-            Overloaded(
-                f"The organization's guard policy '{exc.name}' can no longer be loaded "
-                f"({'; '.join(exc.problems)}); an administrator must correct or disable it",
+            refused(
+                Overloaded,
+                "guard_policy_unusable",
+                "The organization's guard policy '{name}' can no longer be loaded ({problems}); "
+                "an administrator must correct or disable it",
                 code="guard_policy_invalid",
+                name=exc.name,
+                problems="; ".join(exc.problems),
             )
         )
 
@@ -169,13 +188,15 @@ def install(app: FastAPI) -> None:
         return error_response(validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.__cause__, APIError):  # e.g. the body limit hit while FastAPI read it
             return error_response(exc.__cause__)
         if (unreadable := multipart_error(exc)) is not None:
             return error_response(unreadable)
         if exc.status_code == 404:
             return error_response(NotFound("Unknown URL: no such endpoint", code="unknown_url"))
+        if exc.status_code == 405 and (exc.headers or {}).get("Allow"):  # as without a console
+            return error_response(wrong_method(request.method, (exc.headers or {})["Allow"]))
         error = APIError(str(exc.detail), headers=dict(exc.headers or {}))  # e.g. 405's Allow
         error.status = exc.status_code
         error.type = "invalid_request_error" if exc.status_code < 500 else "server_error"

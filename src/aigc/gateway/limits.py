@@ -25,7 +25,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aigc.errors import Overloaded, QuotaExceeded, RateLimited
+from aigc.errors import Overloaded, QuotaExceeded, RateLimited, refused
 from aigc.infra.single_flight import SingleFlight
 
 DailyUsage = Callable[[str, str], int]
@@ -174,30 +174,51 @@ def _conclude(
     if outcome.status == "ok":
         return Reservation(rid, key_id, tenant_id, reserve, _utc_day(now), headers)
     if outcome.status == "big":
-        raise RateLimited(
-            f"Request too large for this API key's tokens-per-minute limit: it needs {reserve} "
-            f"tokens but the limit is {spec.tpm}. {advice}",
+        raise refused(
+            RateLimited,
+            "tpm_request_too_large",
+            "Request too large for this API key's tokens-per-minute limit: it needs {tokens} "
+            "tokens but the limit is {limit}. {advice}",
             headers=headers,
+            tokens=reserve,
+            limit=spec.tpm,
+            advice=advice,
         )
     if outcome.status == "day":
         wait = _retry_after((_DAY_S - now % _DAY_S) * 1000)
-        raise QuotaExceeded(
-            f"Daily token budget exhausted for this tenant: budget {spec.daily_tokens}, used "
-            f"{outcome.spent}, this request needs {reserve}. It resets at 00:00 UTC "
-            f"(in {wait}s).",
+        raise refused(
+            QuotaExceeded,
+            "daily_budget_exhausted",
+            "Daily token budget exhausted for this tenant: budget {budget}, used {used}, this "
+            "request needs {tokens}. It resets at 00:00 UTC (in {wait}s).",
             headers={**headers, "Retry-After": wait},
+            budget=spec.daily_tokens,
+            used=outcome.spent,
+            tokens=reserve,
+            wait=wait,
         )
     wait = _retry_after(outcome.retry_ms)
     if outcome.status == "rpm":
-        detail = f"requests per minute: limit {spec.rpm}, used {outcome.requests}"
-    else:
-        detail = (
-            f"tokens per minute: limit {spec.tpm}, used {outcome.tokens}, "
-            f"this request needs {reserve}"
+        raise refused(
+            RateLimited,
+            "rpm_reached",
+            "Rate limit reached for requests per minute: limit {limit}, used {used} on this API "
+            "key. Retry after {wait}s.",
+            headers={**headers, "Retry-After": wait},
+            limit=spec.rpm,
+            used=outcome.requests,
+            wait=wait,
         )
-    raise RateLimited(
-        f"Rate limit reached for {detail} on this API key. Retry after {wait}s.",
+    raise refused(
+        RateLimited,
+        "tpm_reached",
+        "Rate limit reached for tokens per minute: limit {limit}, used {used}, this request "
+        "needs {tokens} on this API key. Retry after {wait}s.",
         headers={**headers, "Retry-After": wait},
+        limit=spec.tpm,
+        used=outcome.tokens,
+        tokens=reserve,
+        wait=wait,
     )
 
 
@@ -551,7 +572,9 @@ class RedisLimiter:
             # Closed, not open: a limited key is never admitted unchecked. A 503 the client
             # retries, not a 500 on every request while Redis restarts.
             log.warning("limits: Redis unreachable (%s); refusing limited keys", type(exc).__name__)
-            raise Overloaded(
+            raise refused(
+                Overloaded,
+                "limits_unavailable",
                 "Rate limits cannot be checked right now (their store does not answer); "
                 "retry shortly",
                 code="limits_unavailable",

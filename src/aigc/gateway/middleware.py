@@ -18,8 +18,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aigc.errors import InvalidRequest, PayloadTooLarge
+from aigc.errors import InvalidRequest, PayloadTooLarge, refused
 from aigc.gateway.context import RequestRecord, request_id_from
+from aigc.gateway.error_handlers import error_headers
 from aigc.gateway.json_text import UnusableTextWatch
 from aigc.infra import heap, metrics, untrusted
 from aigc.infra.audit import AuditEvent
@@ -54,7 +55,7 @@ class GatewayMiddleware:
         )
         declared = _header(headers, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            error = PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes")
+            error = body_too_large(limit)
             status = error.status
             await _send_error(send, error, rid_header)
             self._finish(scope, app_state, record, status)
@@ -72,9 +73,7 @@ class GatewayMiddleware:
                 chunk = message.get("body", b"")
                 received += len(chunk)
                 if received > limit:
-                    raise PayloadTooLarge(
-                        f"The request body is larger than the limit of {limit} bytes"
-                    )
+                    raise body_too_large(limit)
                 if unusable is not None:
                     unusable.feed(chunk)
                     problem = None if message.get("more_body") else unusable.problem()
@@ -151,6 +150,15 @@ def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
 
+def body_too_large(limit: int) -> PayloadTooLarge:
+    return refused(
+        PayloadTooLarge,
+        "request_body_too_large",
+        "The request body is larger than the limit of {max_bytes} bytes",
+        max_bytes=limit,
+    )
+
+
 async def _send_error(send: Send, error: PayloadTooLarge, rid_header: tuple[bytes, bytes]) -> None:
     body = json.dumps(error.body()).encode()
     headers: list[Any] = [
@@ -159,5 +167,6 @@ async def _send_error(send: Send, error: PayloadTooLarge, rid_header: tuple[byte
         (b"connection", b"close"),
         rid_header,
     ]
+    headers += [(k.encode(), v.encode()) for k, v in error_headers(error).items()]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

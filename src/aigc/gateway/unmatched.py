@@ -14,7 +14,7 @@ from fastapi import Request
 from starlette.routing import Match, Mount
 from starlette.types import Scope
 
-from aigc.errors import MethodNotAllowed, NotFound
+from aigc.errors import MethodNotAllowed, NotFound, refused
 
 # Every method a client may send; the catch-all takes them all so none reaches the console.
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY"]
@@ -46,11 +46,20 @@ def methods_at(app: Any, scope: Scope) -> list[str]:
     return allowed
 
 
+def wrong_method(method: str, allowed: str) -> MethodNotAllowed:
+    """The 405 for ``method`` where the path takes ``allowed`` (as the Allow header lists it)."""
+    return refused(
+        MethodNotAllowed,
+        "method_not_allowed",
+        "{method} is not allowed here; use {allowed}",
+        headers={"Allow": allowed},
+        method=method,
+        allowed=allowed,
+    )
+
+
 async def unmatched(request: Request) -> None:
     allowed = allowed_methods(request)
     if allowed:
-        raise MethodNotAllowed(
-            f"{request.method} is not allowed here; use {', '.join(allowed)}",
-            headers={"Allow": ", ".join(allowed)},
-        )
+        raise wrong_method(request.method, ", ".join(allowed))
     raise NotFound("Unknown URL: no such endpoint", code="unknown_url")

@@ -117,7 +117,12 @@ def save_upload(
             for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:
-                    raise PayloadTooLarge(f"The file is larger than the limit of {max_bytes} bytes")
+                    raise refused(
+                        PayloadTooLarge,
+                        "file_over_limit",
+                        "The file is larger than the limit of {max_bytes} bytes",
+                        max_bytes=max_bytes,
+                    )
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:

@@ -42,7 +42,7 @@ from sqlalchemy import select
 
 from aigc import __version__ as aigc_version
 from aigc.config import Settings
-from aigc.errors import Overloaded
+from aigc.errors import Overloaded, refused
 from aigc.infra.db import Database
 from aigc.infra.schema import ModelRecord
 from aigc.infra.storage import storage_for
@@ -424,7 +424,9 @@ def _overloaded() -> Overloaded:
 
 
 def _lost() -> ReplicaLost:
-    return ReplicaLost(
+    return refused(
+        ReplicaLost,
+        "replica_lost",
         "The replica serving this model stopped; try again (another replica answers)",
         headers=RETRY_AFTER,
     )

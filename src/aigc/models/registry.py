@@ -199,10 +199,15 @@ class ModelRegistry:
             if session is not None and record.status == "training":
                 text = training_detail(session, record)
             detail = f" ({text})" if text else ""
-            raise ModelNotReady(
-                f"The model '{record.name}' is not ready yet: {record.status}{detail}",
+            raise refused(
+                ModelNotReady,
+                "model_not_ready",
+                "The model '{model}' is not ready yet: {status}{detail}",
                 param="model",
                 headers={"Retry-After": "30"},
+                model=record.name,
+                status=record.status,
+                detail=detail,
             )
 
     def find(self, session: Session, principal: Principal, name: str) -> ModelRecord:

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from aigc.access import Principal
-from aigc.errors import Overloaded
+from aigc.errors import Overloaded, refused
 from aigc.models.base import LoadedModel
 
 # --- concurrency and queueing ----------------------------------------------------------------
@@ -162,10 +162,15 @@ class MemoryBudget:
         evicted: list[str] = []
         with self._lock:
             if budget is not None and size > budget:
-                raise Overloaded(
-                    f"The model needs {size >> 20} MiB; the {device} budget is {budget >> 20} MiB",
+                raise refused(
+                    Overloaded,
+                    "model_too_large",
+                    "The model needs {size} MiB; the {device} budget is {budget} MiB",
                     code="model_too_large",
                     headers={"Retry-After": "60"},
+                    size=size >> 20,
+                    device=device,
+                    budget=budget >> 20,
                 )
             self._loaded.pop(key, None)
             while budget is not None and self.used(device) + size > budget:

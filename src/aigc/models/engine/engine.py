@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from transformers.cache_utils import DynamicCache
 
-from aigc.errors import Overloaded, refused_value
+from aigc.errors import Overloaded, refused, refused_value
 from aigc.infra import metrics
 from aigc.models import decoding
 from aigc.models.engine import gpt2_step, llama_step, openmp, quant
@@ -305,9 +305,12 @@ class Engine:
 
     def _check_capacity_locked(self) -> None:
         if len(self._handles) >= self.config.max_running + self.config.max_queue:
-            raise Overloaded(
-                f"The model '{self.name}' is busy; try again shortly",
+            raise refused(
+                Overloaded,
+                "model_busy",
+                "The model '{model}' is busy; try again shortly",
                 headers={"Retry-After": "1"},
+                model=self.name,
             )
 
     def submit(
@@ -685,7 +688,13 @@ class Engine:
                 _wake([handle])
 
     def _fail_all(self, exc: Exception) -> None:
-        error = Overloaded(f"The model '{self.name}' failed: {type(exc).__name__}")
+        error = refused(
+            Overloaded,
+            "model_failed",
+            "The model '{model}' failed: {error}",
+            model=self.name,
+            error=type(exc).__name__,
+        )
         for request_id in list(self.scheduler.requests):
             self.scheduler.abort(request_id)
             self._end(request_id, error)
