@@ -117,12 +117,13 @@ def require_platform_admin(principal: Principal, param: str | None = None) -> No
         )
 
 
-def check_role_name(role: str) -> str:
+def check_role_name(role: str, param: str = "role") -> str:
+    """``role`` when it is one of ``ROLES``; else the 400 naming ``param`` and the roles."""
     if role not in _RANK:
         raise refused_value(
             "literal_error",
             "Unknown role '{role}'; roles are {expected}",
-            param="role",
+            param=param,
             role=str(role)[:40],
             expected=", ".join(ROLES),
         )

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from aigc.access import ROLES, Principal, require_role, require_unlimited
+from aigc.access import Principal, check_role_name, require_role, require_unlimited
 from aigc.errors import Conflict, NotFound, PermissionDenied, refused, refused_value
 from aigc.infra import untrusted
 from aigc.infra.schema import GroupMember, User, new_id, unix_time
@@ -66,14 +66,8 @@ def parse_grants(grants: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
                 max_length=MAX_SUBJECT,
             )
         kind = kinds[0]
-        if kind == "role" and subject not in ROLES:
-            raise refused_value(
-                "literal_error",
-                "Unknown role '{role}'; roles are {expected}",
-                param=f"access[{n}]",
-                role=subject,
-                expected=", ".join(ROLES),
-            )
+        if kind == "role":
+            check_role_name(subject, param=f"access[{n}]")
         parsed.append((kind, subject, level))
     return parsed
 
