@@ -520,9 +520,7 @@ class TokenLog:
             for entry in getattr(piece, "tokens", ()):
                 self._entries.append(entry)
                 self._starts.append(self._end)
-                data = entry.get("bytes")
-                raw = bytes(data) if data is not None else entry["token"].encode()
-                self._end += len(self._decoder.decode(raw))
+                self._end += _token_chars(self._decoder, entry)
             yield piece
 
     def take(self) -> list[dict[str, Any]]:
@@ -603,8 +601,13 @@ def _chars_of(entries: list[dict[str, Any]]) -> Iterator[int]:
     token holding part of a character completes none; the one that ends it, one)."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     for entry in entries:
-        data = entry.get("bytes")
-        yield len(decoder.decode(bytes(data) if data is not None else entry["token"].encode()))
+        yield _token_chars(decoder, entry)
+
+
+def _token_chars(decoder: codecs.IncrementalDecoder, entry: dict[str, Any]) -> int:
+    """The characters one token completes, its bytes fed to ``decoder`` (the text's so far)."""
+    data = entry.get("bytes")
+    return len(decoder.decode(bytes(data) if data is not None else entry["token"].encode()))
 
 
 def runs_inline(model: TextModel, input_chars: int = 0) -> bool:
